@@ -1,0 +1,1 @@
+"""jobmatch CLI commands (see service/cli_app.py)."""
