@@ -1,0 +1,65 @@
+"""Shared by the bench scripts: machine description, medians, and writing one section
+of ``docs/benchmarks.md`` without touching the others."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ROOT / "docs" / "benchmarks.md"
+HEADER = """# Benchmarks
+
+Every figure here was written by a script under `bench/` (named in each section); rerun
+`make bench` or the script itself to refresh it. Sections are replaced independently.
+"""
+
+
+def machine() -> str:
+    """One line describing this machine, to print beside every figure."""
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{os.cpu_count()} cores, {mem_gib:.0f} GiB RAM, {platform.machine()}, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+
+
+def timed(fn: Callable[[], object], repeats: int = 3) -> tuple[float, list[float]]:
+    """Median wall-clock seconds of ``repeats`` calls, and all the runs."""
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs), runs
+
+
+def write_section(name: str, title: str, body: str, script: str) -> Path:
+    """Replace (or append) the section ``name`` of docs/benchmarks.md."""
+    BENCHMARKS.parent.mkdir(parents=True, exist_ok=True)
+    text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else HEADER
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    block = (
+        f"<!-- bench:{name} -->\n## {title}\n\n"
+        f"_Written by `{script}` on {stamp}. Machine: {machine()}._\n\n"
+        f"{body.strip()}\n<!-- /bench:{name} -->\n"
+    )
+    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n?", re.S)
+    text = pattern.sub(lambda _m: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block
+    BENCHMARKS.write_text(text, encoding="utf-8")
+    return BENCHMARKS
+
+
+def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
+    def fmt(v: object) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
