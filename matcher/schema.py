@@ -199,6 +199,9 @@ WORKERS = TableSpec(
         FieldSpec("household_status", Kind.ENUM, choices=_choices(HouseholdStatus)),
         FieldSpec("group_id", Kind.STR),
         FieldSpec("registered_at", Kind.DATETIME),
+        # optional addition to v1: workers of one household share it (one public-welfare
+        # post per household in the nightly plan)
+        FieldSpec("household_id", Kind.STR),
     ),
 )
 

@@ -53,6 +53,7 @@ class Worker(Base):
     household_status: Mapped[str | None] = mapped_column(String(16))
     group_id: Mapped[str | None] = mapped_column(String(64), index=True)
     registered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    household_id: Mapped[str | None] = mapped_column(String(64), index=True)
     # bookkeeping
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     updated_at: Mapped[datetime] = mapped_column(
