@@ -50,8 +50,14 @@ def write_section(name: str, title: str, body: str, script: str) -> Path:
         f"_Written by `{script}` on {stamp}. Machine: {machine()}._\n\n"
         f"{body.strip()}\n<!-- /bench:{name} -->\n"
     )
-    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n?", re.S)
-    text = pattern.sub(lambda _m: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block
+    pattern = re.compile(
+        rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n?", re.S
+    )
+    text = (
+        pattern.sub(lambda _m: block, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + block
+    )
     BENCHMARKS.write_text(text, encoding="utf-8")
     return BENCHMARKS
 

@@ -129,13 +129,13 @@ class Dataset:
         return self.vacancy_index.get_indexer(pd.Index(ids))
 
     def worker(self, worker_id: str) -> pd.Series:
-        pos = self.worker_index.get_indexer([worker_id])[0]
+        pos = self.worker_index.get_indexer(pd.Index([worker_id]))[0]
         if pos < 0:
             raise KeyError(f"unknown worker_id {worker_id!r}")
         return self.workers.iloc[pos]
 
     def vacancy(self, vacancy_id: str) -> pd.Series:
-        pos = self.vacancy_index.get_indexer([vacancy_id])[0]
+        pos = self.vacancy_index.get_indexer(pd.Index([vacancy_id]))[0]
         if pos < 0:
             raise KeyError(f"unknown vacancy_id {vacancy_id!r}")
         return self.vacancies.iloc[pos]
@@ -159,10 +159,16 @@ class Dataset:
         into the returned snapshot.
         """
         cutoff = pd.Timestamp(cutoff)
-        w = self.workers[self.workers["registered_at"].isna() | (self.workers["registered_at"] < cutoff)]
-        v = self.vacancies[self.vacancies["posted_at"].isna() | (self.vacancies["posted_at"] < cutoff)]
+        w = self.workers[
+            self.workers["registered_at"].isna() | (self.workers["registered_at"] < cutoff)
+        ]
+        v = self.vacancies[
+            self.vacancies["posted_at"].isna() | (self.vacancies["posted_at"] < cutoff)
+        ]
         e = self.events[self.events[Columns.OccurredAt] < cutoff]
-        e = e[e[Columns.Worker].isin(w[Columns.Worker]) & e[Columns.Vacancy].isin(v[Columns.Vacancy])]
+        e = e[
+            e[Columns.Worker].isin(w[Columns.Worker]) & e[Columns.Vacancy].isin(v[Columns.Vacancy])
+        ]
         return Dataset(
             workers=w.reset_index(drop=True),
             employers=self.employers.copy(),

@@ -19,12 +19,13 @@ province and prefecture are both unknown is not a known region.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import importlib.util
 import math
 import re
 from dataclasses import dataclass
 from functools import cache
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -106,9 +107,7 @@ def occupations() -> dict[str, Occupation]:
     out: dict[str, Occupation] = {}
     with path.open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            aliases = tuple(
-                a.strip() for a in (row.get("alias") or "").split(",") if a.strip()
-            )
+            aliases = tuple(a.strip() for a in (row.get("alias") or "").split(",") if a.strip())
             out[row["code"]] = Occupation(
                 code=row["code"],
                 level=int(row["level"]),
@@ -253,10 +252,8 @@ def coordinate_array(codes) -> np.ndarray:
     """An (n, 2) array of (longitude, latitude) for many codes; NaN where unknown."""
     out = np.full((len(codes), 2), math.nan)
     for i, c in enumerate(codes):
-        try:
+        with contextlib.suppress(KeyError, TypeError):
             out[i] = coordinates(c)
-        except (KeyError, TypeError):
-            pass
     return out
 
 

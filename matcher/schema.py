@@ -259,9 +259,7 @@ EVENTS = TableSpec(
 )
 
 #: The four tables of the contract, in the order they must be loaded.
-CONTRACT: dict[str, TableSpec] = {
-    t.name: t for t in (WORKERS, EMPLOYERS, VACANCIES, EVENTS)
-}
+CONTRACT: dict[str, TableSpec] = {t.name: t for t in (WORKERS, EMPLOYERS, VACANCIES, EVENTS)}
 
 #: Personal-data columns of workers: never in logs, employer views or error messages.
 PERSONAL_FIELDS: frozenset[str] = frozenset(WORKERS.personal) | {"birth_date"}

@@ -15,7 +15,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-models_app = typer.Typer(help="The model registry: list, show, promote, rollback.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="The model registry: list, show, promote, rollback.", no_args_is_help=True
+)
 keys_app = typer.Typer(help="API keys for officers, employers and admins.", no_args_is_help=True)
 occupation_app = typer.Typer(help="CSCO 2022 occupation normalisation.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
