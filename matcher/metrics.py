@@ -97,8 +97,10 @@ def _check(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
 def _relevant(interactions: pd.DataFrame, min_grade: int) -> pd.DataFrame:
     _check(interactions, [Columns.Worker, Columns.Vacancy, GRADE], "interactions")
     rel = interactions[[Columns.Worker, Columns.Vacancy, GRADE]]
-    rel = rel.groupby([Columns.Worker, Columns.Vacancy], as_index=False, sort=False)[GRADE].max()
-    return rel[rel[GRADE] >= min_grade]
+    best: pd.DataFrame = rel.groupby([Columns.Worker, Columns.Vacancy], as_index=False, sort=False)[
+        [GRADE]
+    ].max()
+    return best[best[GRADE] >= min_grade]
 
 
 def _top_k(recommendations: pd.DataFrame, k: int) -> pd.DataFrame:
