@@ -1,0 +1,855 @@
+"""The nightly placement plan: at most one proposed placement per worker, no vacancy over
+its open seats, maximising the expected number of stable placements.
+
+The problem
+-----------
+The candidate graph holds the engine's top-K eligible vacancies per worker, each pair
+scored with the calibrated probability of a stable placement ``s``. A plan chooses a set
+of pairs ``x`` maximising ::
+
+    sum_pairs gain(w, v) * x(w, v)
+    gain(w, v) = weight(w) * s(w, v) + welfare_priority * [v is a public-welfare post
+                                                          and w is a priority worker]
+
+where ``weight(w)`` is ``monitored_weight`` for workers of monitored households
+(at risk of returning to poverty) and 1 otherwise, and a *priority worker* is semi or
+weak labour or a worker who cannot leave home (mobility ``local``). Subject to
+
+1. each worker at most one placement;
+2. each vacancy at most its open seats (``headcount``);
+3. a household (``household_id``) at most one public-welfare post;
+4. workers sharing a ``group_id`` (a point-to-point transfer from one village) all
+   placed with ONE employer (possibly across its vacancies) or none of them;
+5. pinned pairs forced (when feasible; an infeasible pin is reported with its reason),
+   excluded pairs never placed.
+
+Why an additive welfare bonus, not a two-stage solve
+----------------------------------------------------
+With ``welfare_priority`` larger than the largest weighted score (``monitored_weight``,
+scores are probabilities), any plan that leaves an eligible priority candidate of a
+public-welfare post unplaced while a non-priority worker holds a seat there is improved
+by swapping the two (gain ``>= s + welfare_priority - monitored_weight > 0``), so the
+optimum never does it -- the same outcome as a lexicographic two-stage solve ("first
+fill welfare seats with priority workers, then maximise placements"), in ONE flow.
+Among priority workers the welfare seats still go to the likeliest stable placements.
+``plan_placements`` refuses a ``welfare_priority`` that does not dominate.
+
+How it is solved
+----------------
+Constraints 1, 2 and 5 are a bipartite b-matching: OR-Tools ``SimpleMinCostFlow`` on
+``source -> worker (cap 1) -> vacancy (cap seats) -> sink`` with arc costs
+``-round(gain * scale)`` and a zero-cost bypass arc ``source -> sink`` (a worker may stay
+unplaced). It is exact and integral. Constraints 3 and 4 are not flows; they are handled
+by a decomposition:
+
+* **Pins** are resolved first, in a stable order (worker id, vacancy id): each feasible
+  pin takes its seat before anything else.
+* **Groups** are super-nodes by employer: for each group and each employer at which every
+  member has a candidate, a small min-cost flow finds the best way to seat all members
+  across that employer's vacancies (infeasible when fewer seats than members). Options
+  are then taken greedily (pinned groups first, then by mean gain per member, ties by
+  group id and employer id) while seats remain; a group with no feasible option is not
+  placed at all. Groups therefore take precedence over individual workers for seats,
+  which is the point-to-point arrangement's intent, and the price of that choice is
+  visible in the optimality gap below.
+* **Households** are handled lazily in the main flow: solve, find households holding
+  more than one welfare post, keep the post of the member whose placement there has the
+  highest gain (ties: worker id), remove the welfare arcs of the household's other
+  members, and solve again until no household is over (each round fixes every household
+  it touches for good, so it ends in a handful of rounds).
+
+The result is feasible by construction but not always optimal when groups or
+households bind. :func:`lp_upper_bound` solves the exact LP relaxation of the full
+problem (groups as ``y(g, e)`` option variables with ``sum_e y <= 1`` and
+``sum_{v of e} x(m, v) = y(g, e)`` for each member) on the same candidate graph with
+GLOP; ``(bound - objective) / bound`` bounds the optimality gap from above and is
+measured by ``bench/match_bench.py``. Without groups and households the flow is exact.
+
+Determinism: ids are sorted, arcs are added in (worker id, vacancy id) order and every
+greedy choice breaks ties by id, so the same inputs give the same plan.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from ortools.graph.python import min_cost_flow
+
+from matcher.schema import Channel, Columns, HouseholdStatus, LaborCapacity, Mobility
+
+#: Scores (probabilities) are multiplied by this and rounded for the integer flow costs.
+DEFAULT_SCALE = 10_000
+DEFAULT_MONITORED_WEIGHT = 1.5
+DEFAULT_WELFARE_PRIORITY = 2.0
+
+PLAN_COLUMNS = [Columns.Worker, Columns.Vacancy, Columns.Score, Columns.Reasons, "pinned"]
+PIN_REPORT_COLUMNS = [Columns.Worker, Columns.Vacancy, "honoured", "reason"]
+
+
+class AssignmentError(ValueError):
+    """Bad input to the assignment (missing columns, bad parameters)."""
+
+
+@dataclass
+class PlanResult:
+    """The outcome of :func:`plan_placements`.
+
+    Attributes
+    ----------
+    plan : DataFrame
+        One row per placed worker: ``worker_id, vacancy_id, score, reasons, pinned``,
+        sorted by worker id. ``reasons`` is a ``"; "``-joined string.
+    pins : DataFrame
+        One row per pin asked for: ``worker_id, vacancy_id, honoured, reason`` (reason
+        empty when honoured).
+    objective : float
+        The weighted objective of the plan (sum of gains, see the module docstring).
+    stats : dict
+        Counts, expected stable placements (sum of scores), placement rates of monitored
+        and other workers, welfare seats by priority, groups, solver rounds, timings.
+    """
+
+    plan: pd.DataFrame
+    pins: pd.DataFrame
+    objective: float
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- problem
+
+
+@dataclass
+class _Problem:
+    worker_ids: np.ndarray  # sorted
+    vacancy_ids: np.ndarray  # sorted
+    seats: np.ndarray  # int64 per vacancy
+    employer: np.ndarray  # int codes per vacancy
+    employer_ids: np.ndarray
+    welfare_v: np.ndarray  # bool per vacancy
+    weight_w: np.ndarray  # float per worker
+    priority_w: np.ndarray  # bool per worker
+    monitored_w: np.ndarray  # bool per worker
+    household: np.ndarray  # int codes per worker, -1 none
+    group: np.ndarray  # int codes per worker, -1 none or singleton
+    group_ids: np.ndarray
+    # edges, sorted by (worker, vacancy)
+    ew: np.ndarray
+    ev: np.ndarray
+    score: np.ndarray
+    gain: np.ndarray  # float
+    cost: np.ndarray  # int64 (positive gain scaled)
+    reasons: np.ndarray | None
+    edge_index: dict[tuple[int, int], int]
+    stats: dict[str, Any]
+
+
+def _require(frame: pd.DataFrame, name: str, columns: Iterable[str]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise AssignmentError(
+            f"the {name} frame lacks the column(s) {', '.join(missing)}; "
+            f"it has {', '.join(map(str, frame.columns))}"
+        )
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of non-empty values (-1 for None/NaN/''), categories sorted."""
+    s = values.astype(object).where(values.notna(), None)
+    s = s.map(lambda x: None if x is None or str(x) == "" else str(x))
+    codes, uniques = pd.factorize(s, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def _pairs(frame: pd.DataFrame | Iterable | None) -> pd.DataFrame:
+    if frame is None:
+        return pd.DataFrame({Columns.Worker: [], Columns.Vacancy: []}, dtype=object)
+    if not isinstance(frame, pd.DataFrame):
+        frame = pd.DataFrame(list(frame), columns=[Columns.Worker, Columns.Vacancy])
+    _require(frame, "pins/excludes", [Columns.Worker, Columns.Vacancy])
+    out = frame[[Columns.Worker, Columns.Vacancy]].astype(str).drop_duplicates()
+    return out.sort_values([Columns.Worker, Columns.Vacancy]).reset_index(drop=True)
+
+
+def _build(
+    candidates: pd.DataFrame,
+    workers: pd.DataFrame,
+    vacancies: pd.DataFrame,
+    excludes: pd.DataFrame,
+    monitored_weight: float,
+    welfare_priority: float,
+    scale: int,
+) -> _Problem:
+    _require(candidates, "candidates", [Columns.Worker, Columns.Vacancy, Columns.Score])
+    _require(workers, "workers", [Columns.Worker])
+    _require(vacancies, "vacancies", [Columns.Vacancy, "headcount"])
+    if not (monitored_weight > 0 and math.isfinite(monitored_weight)):
+        raise AssignmentError(f"monitored_weight must be a positive number, got {monitored_weight}")
+    if welfare_priority < 0:
+        raise AssignmentError(f"welfare_priority must be >= 0, got {welfare_priority}")
+    if 0 < welfare_priority <= max(monitored_weight, 1.0):
+        raise AssignmentError(
+            f"welfare_priority={welfare_priority} does not dominate the largest weighted score "
+            f"({max(monitored_weight, 1.0)}); public-welfare posts would not reliably go to "
+            "semi/weak/local workers first. Use a value above it, or 0 to switch the rule off."
+        )
+
+    w = workers.drop_duplicates(Columns.Worker).copy()
+    w[Columns.Worker] = w[Columns.Worker].astype(str)
+    w = w.sort_values(Columns.Worker, kind="stable").reset_index(drop=True)
+    v = vacancies.drop_duplicates(Columns.Vacancy).copy()
+    v[Columns.Vacancy] = v[Columns.Vacancy].astype(str)
+    v = v.sort_values(Columns.Vacancy, kind="stable").reset_index(drop=True)
+
+    def col(frame: pd.DataFrame, name: str) -> pd.Series:
+        return frame[name] if name in frame.columns else pd.Series([None] * len(frame))
+
+    seats = pd.to_numeric(v["headcount"], errors="coerce").fillna(0).clip(lower=0)
+    seats_arr = seats.to_numpy(dtype=np.int64)
+    employer_src = col(v, Columns.Employer)
+    # a vacancy without an employer is its own employer (groups need one employer id)
+    employer_src = employer_src.where(employer_src.notna(), "vacancy:" + v[Columns.Vacancy])
+    employer, employer_ids = _codes(employer_src)
+    welfare_v = (col(v, "channel").astype(object) == Channel.PUBLIC_WELFARE_POST.value).to_numpy()
+
+    monitored = (
+        col(w, "household_status").astype(object) == HouseholdStatus.MONITORED.value
+    ).to_numpy()
+    capacity = col(w, "labor_capacity").astype(object)
+    mobility = col(w, "mobility").astype(object)
+    priority = (
+        capacity.isin([LaborCapacity.SEMI.value, LaborCapacity.WEAK.value])
+        | (mobility == Mobility.LOCAL.value)
+    ).to_numpy()
+    weight = np.where(monitored, float(monitored_weight), 1.0)
+    household, _ = _codes(col(w, "household_id"))
+    group, group_ids = _codes(col(w, "group_id"))
+    # groups of one active member are individuals
+    if len(group):
+        sizes = np.bincount(group[group >= 0], minlength=len(group_ids))
+        group = np.where((group >= 0) & (sizes[np.maximum(group, 0)] >= 2), group, -1)
+
+    stats: dict[str, Any] = {"candidates_in": int(len(candidates))}
+    c = candidates
+    wpos = pd.Index(w[Columns.Worker]).get_indexer(c[Columns.Worker].astype(str))
+    vpos = pd.Index(v[Columns.Vacancy]).get_indexer(c[Columns.Vacancy].astype(str))
+    sc = pd.to_numeric(c[Columns.Score], errors="coerce").to_numpy(dtype=float)
+    ok = (wpos >= 0) & (vpos >= 0) & np.isfinite(sc)
+    stats["candidates_unknown_or_closed"] = int((~ok).sum())
+    idx = np.flatnonzero(ok)
+    wpos, vpos, sc = wpos[idx], vpos[idx], np.clip(sc[idx], 0.0, 1.0)
+    if len(excludes):
+        xw = pd.Index(w[Columns.Worker]).get_indexer(excludes[Columns.Worker])
+        xv = pd.Index(v[Columns.Vacancy]).get_indexer(excludes[Columns.Vacancy])
+        keyx = set(zip(xw.tolist(), xv.tolist(), strict=True))
+        drop = np.fromiter(
+            ((a, b) in keyx for a, b in zip(wpos.tolist(), vpos.tolist(), strict=True)),
+            dtype=bool,
+            count=len(wpos),
+        )
+        stats["candidates_excluded"] = int(drop.sum())
+        keep = ~drop
+        idx, wpos, vpos, sc = idx[keep], wpos[keep], vpos[keep], sc[keep]
+    else:
+        stats["candidates_excluded"] = 0
+    # one edge per pair (best score), sorted by (worker, vacancy)
+    order = np.lexsort((-sc, vpos, wpos))
+    idx, wpos, vpos, sc = idx[order], wpos[order], vpos[order], sc[order]
+    first = np.ones(len(wpos), dtype=bool)
+    if len(wpos):
+        first[1:] = (wpos[1:] != wpos[:-1]) | (vpos[1:] != vpos[:-1])
+    idx, wpos, vpos, sc = idx[first], wpos[first], vpos[first], sc[first]
+    gain = weight[wpos] * sc + np.where(welfare_v[vpos] & priority[wpos], welfare_priority, 0.0)
+    cost = np.rint(gain * scale).astype(np.int64)
+    reasons = None
+    if Columns.Reasons in c.columns:
+        reasons = c[Columns.Reasons].to_numpy(dtype=object)[idx]
+    edge_index = {
+        (a, b): i for i, (a, b) in enumerate(zip(wpos.tolist(), vpos.tolist(), strict=True))
+    }
+    stats["edges"] = int(len(wpos))
+    return _Problem(
+        worker_ids=w[Columns.Worker].to_numpy(dtype=object),
+        vacancy_ids=v[Columns.Vacancy].to_numpy(dtype=object),
+        seats=seats_arr,
+        employer=employer,
+        employer_ids=employer_ids,
+        welfare_v=welfare_v,
+        weight_w=weight,
+        priority_w=priority,
+        monitored_w=monitored,
+        household=household,
+        group=group,
+        group_ids=group_ids,
+        ew=wpos.astype(np.int64),
+        ev=vpos.astype(np.int64),
+        score=sc,
+        gain=gain,
+        cost=cost,
+        reasons=reasons,
+        edge_index=edge_index,
+        stats=stats,
+    )
+
+
+# --------------------------------------------------------------------------- flow
+
+
+def _flow(
+    ew: np.ndarray, ev: np.ndarray, cost: np.ndarray, seats: np.ndarray, *, need_all: int = 0
+) -> np.ndarray | None:
+    """Max-gain b-matching of edges (worker ``ew`` -> vacancy ``ev``), each worker <= 1,
+    vacancy ``j`` <= ``seats[j]``. Returns a bool mask of chosen edges.
+
+    With ``need_all`` > 0 every one of the ``need_all`` distinct workers must be placed
+    (max flow first, then min cost); None when that is impossible.
+    """
+    if len(ew) == 0:
+        return None if need_all else np.zeros(0, dtype=bool)
+    wu, wl = np.unique(ew, return_inverse=True)
+    vu, vl = np.unique(ev, return_inverse=True)
+    nw, nv = len(wu), len(vu)
+    src, snk = 0, 1
+    wnode = 2 + wl
+    vnode = 2 + nw + vl
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    tails = np.concatenate([np.full(nw, src), wnode, 2 + nw + np.arange(nv)])
+    heads = np.concatenate([2 + np.arange(nw), vnode, np.full(nv, snk)])
+    caps = np.concatenate([np.ones(nw), np.ones(len(ew)), seats[vu]]).astype(np.int64)
+    costs = np.concatenate([np.zeros(nw), -cost, np.zeros(nv)]).astype(np.int64)
+    arcs = smcf.add_arcs_with_capacity_and_unit_cost(
+        tails.astype(np.int32), heads.astype(np.int32), caps, costs
+    )
+    edge_arcs = arcs[nw : nw + len(ew)]
+    if need_all:
+        smcf.set_node_supply(src, need_all)
+        smcf.set_node_supply(snk, -need_all)
+        status = smcf.solve_max_flow_with_min_cost()
+        if status != smcf.OPTIMAL:
+            raise RuntimeError(f"min-cost flow failed with status {status}")
+        if smcf.maximum_flow() < need_all:
+            return None
+    else:
+        smcf.add_arc_with_capacity_and_unit_cost(src, snk, nw, 0)
+        smcf.set_node_supply(src, nw)
+        smcf.set_node_supply(snk, -nw)
+        status = smcf.solve()
+        if status != smcf.OPTIMAL:
+            raise RuntimeError(f"min-cost flow failed with status {status}")
+    return smcf.flows(edge_arcs) > 0
+
+
+def _flow_with_households(
+    p: _Problem, edges: np.ndarray, seats: np.ndarray, used_households: set[int]
+) -> tuple[np.ndarray, int]:
+    """Main flow over ``edges`` (edge indices) with the lazy household repair.
+
+    Returns the chosen edge indices and the number of solver rounds.
+    """
+    hh = p.household
+    # households that already hold a welfare post (pins, groups) lose all welfare arcs
+    blocked_workers: set[int] = set()
+    if used_households:
+        blocked_workers = set(np.flatnonzero(np.isin(hh, list(used_households))).tolist())
+    active = edges
+    if blocked_workers:
+        bw = np.isin(p.ew[active], list(blocked_workers)) & p.welfare_v[p.ev[active]]
+        active = active[~bw]
+    rounds = 0
+    while True:
+        rounds += 1
+        chosen_mask = _flow(p.ew[active], p.ev[active], p.cost[active], seats)
+        assert chosen_mask is not None
+        chosen = active[chosen_mask]
+        welfare = chosen[p.welfare_v[p.ev[chosen]] & (hh[p.ew[chosen]] >= 0)]
+        if len(welfare) == 0:
+            return chosen, rounds
+        wh = hh[p.ew[welfare]]
+        counts = pd.Series(wh).value_counts()
+        over = counts.index[counts.to_numpy() > 1].to_numpy()
+        if len(over) == 0:
+            return chosen, rounds
+        # keep the member with the highest gain (ties: smaller worker id) per household
+        frame = pd.DataFrame({"e": welfare, "h": wh, "g": -p.cost[welfare], "w": p.ew[welfare]})
+        frame = frame[frame["h"].isin(over)].sort_values(["h", "g", "w"])
+        keep_worker = frame.drop_duplicates("h")[["h", "w"]]
+        keeper = dict(zip(keep_worker["h"].tolist(), keep_worker["w"].tolist(), strict=True))
+        aw = p.ew[active]
+        ah = hh[aw]
+        in_over = np.isin(ah, over)
+        keepw = np.array([keeper.get(h, -1) for h in ah[in_over].tolist()], dtype=np.int64)
+        drop = np.zeros(len(active), dtype=bool)
+        drop[in_over] = (aw[in_over] != keepw) & p.welfare_v[p.ev[active][in_over]]
+        active = active[~drop]
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def plan_placements(
+    candidates: pd.DataFrame,
+    workers: pd.DataFrame,
+    vacancies: pd.DataFrame,
+    *,
+    pins: pd.DataFrame | Iterable[tuple[str, str]] | None = None,
+    excludes: pd.DataFrame | Iterable[tuple[str, str]] | None = None,
+    monitored_weight: float = DEFAULT_MONITORED_WEIGHT,
+    welfare_priority: float = DEFAULT_WELFARE_PRIORITY,
+    scale: int = DEFAULT_SCALE,
+    pin_notes: dict[tuple[str, str], str] | None = None,
+) -> PlanResult:
+    """Choose at most one placement per worker within every vacancy's open seats.
+
+    Parameters
+    ----------
+    candidates : DataFrame
+        Eligible pairs: ``worker_id, vacancy_id, score`` (probability of a stable
+        placement), optionally ``reasons`` (list of str or str). Pairs naming workers or
+        vacancies absent from ``workers``/``vacancies`` are ignored (counted in stats).
+        Pinned pairs must be among the candidates to be honoured.
+    workers : DataFrame
+        The active workers: ``worker_id`` and optionally ``labor_capacity``,
+        ``mobility``, ``household_status``, ``household_id``, ``group_id``.
+    vacancies : DataFrame
+        The open vacancies: ``vacancy_id, headcount`` (open seats) and optionally
+        ``employer_id`` and ``channel``.
+    pins, excludes : DataFrame or iterable of (worker_id, vacancy_id), optional
+        Pairs an officer forced or forbade.
+    monitored_weight : float
+        Multiplier of the score of workers from monitored households.
+    welfare_priority : float
+        Bonus (in score units) for a priority worker (semi/weak labour or mobility
+        ``local``) on a public-welfare post; must exceed ``max(monitored_weight, 1)``
+        (or be 0 to switch the rule off).
+    scale : int
+        Scores are multiplied by it and rounded for the integer flow costs.
+    pin_notes : dict, optional
+        ``(worker_id, vacancy_id) -> reason`` for pins the caller already knows to be
+        ineligible (reported instead of the generic reason).
+
+    Returns
+    -------
+    PlanResult
+
+    Raises
+    ------
+    AssignmentError
+        When a frame lacks a required column or a parameter is out of range.
+    """
+    t0 = time.perf_counter()
+    pins_f = _pairs(pins)
+    excl_f = _pairs(excludes)
+    p = _build(candidates, workers, vacancies, excl_f, monitored_weight, welfare_priority, scale)
+    stats = p.stats
+    stats["build_seconds"] = round(time.perf_counter() - t0, 3)
+    n_w = len(p.worker_ids)
+    seats = p.seats.copy()
+    placed = np.full(n_w, -1, dtype=np.int64)  # edge index per worker
+    pinned_edge = np.zeros(len(p.ew), dtype=bool)
+    used_households: set[int] = set()
+    notes = pin_notes or {}
+
+    widx = pd.Index(p.worker_ids)
+    vidx = pd.Index(p.vacancy_ids)
+    report: list[tuple[str, str, bool, str]] = []
+    group_pins: dict[int, tuple[int, list[tuple[int, str, str]]]] = {}  # g -> (employer, pins)
+    pinned_worker: dict[int, str] = {}
+
+    def take(e: int) -> None:
+        wk, vk = int(p.ew[e]), int(p.ev[e])
+        placed[wk] = e
+        seats[vk] -= 1
+        if p.welfare_v[vk] and p.household[wk] >= 0:
+            used_households.add(int(p.household[wk]))
+
+    # ---- 1. pins, in (worker id, vacancy id) order
+    for wid, vid in zip(pins_f[Columns.Worker], pins_f[Columns.Vacancy], strict=True):
+        wk = int(widx.get_indexer([wid])[0])
+        vk = int(vidx.get_indexer([vid])[0])
+        if wk < 0:
+            report.append((wid, vid, False, "worker is not active in this run"))
+            continue
+        if vk < 0:
+            report.append((wid, vid, False, "vacancy is not open or has no open seats"))
+            continue
+        e = p.edge_index.get((wk, vk))
+        if e is None:
+            reason = notes.get((wid, vid)) or "pair is not an eligible candidate"
+            report.append((wid, vid, False, reason))
+            continue
+        if wk in pinned_worker:
+            report.append((wid, vid, False, f"worker already pinned to {pinned_worker[wk]}"))
+            continue
+        g = int(p.group[wk])
+        if g >= 0:
+            emp = int(p.employer[vk])
+            if g in group_pins and group_pins[g][0] != emp:
+                other = p.employer_ids[group_pins[g][0]]
+                report.append(
+                    (wid, vid, False, f"group {p.group_ids[g]} already pinned to employer {other}")
+                )
+                continue
+            group_pins.setdefault(g, (emp, []))[1].append((e, wid, vid))
+            pinned_worker[wk] = vid
+            continue
+        if seats[vk] <= 0:
+            report.append(
+                (wid, vid, False, f"no open seat left (headcount {int(p.seats[vk])} taken by pins)")
+            )
+            continue
+        if p.welfare_v[vk] and p.household[wk] in used_households:
+            report.append((wid, vid, False, "household already has a public-welfare post"))
+            continue
+        take(e)
+        pinned_edge[e] = True
+        pinned_worker[wk] = vid
+        report.append((wid, vid, True, ""))
+
+    # ---- 2. groups as super-nodes by employer
+    t1 = time.perf_counter()
+    groups_total = int(len(p.group_ids)) if (p.group >= 0).any() else 0
+    member_lists: dict[int, np.ndarray] = {}
+    if groups_total:
+        gw = np.flatnonzero(p.group >= 0)
+        for g, members in pd.Series(gw).groupby(p.group[gw]):
+            member_lists[int(g)] = members.to_numpy(dtype=np.int64)
+    groups_total = len(member_lists)
+    edge_starts = np.searchsorted(p.ew, np.arange(n_w + 1))
+
+    def member_edges(members: np.ndarray) -> np.ndarray:
+        return np.concatenate(
+            [np.arange(edge_starts[m], edge_starts[m + 1]) for m in members] or [np.zeros(0)]
+        ).astype(np.int64)
+
+    def group_option(g: int, emp: int, forced: list[int]) -> tuple[float, np.ndarray] | None:
+        """Best seating of all members of ``g`` at employer ``emp`` given current seats."""
+        members = member_lists[g]
+        if (placed[members] >= 0).any():
+            return None
+        es = member_edges(members)
+        es = es[(p.employer[p.ev[es]] == emp) & (seats[p.ev[es]] > 0)]
+        if forced:
+            fw = set(int(p.ew[f]) for f in forced)
+            es = es[~np.isin(p.ew[es], list(fw))]
+        hh_used = [h for h in used_households]
+        if hh_used:
+            blocked = np.isin(p.household[p.ew[es]], hh_used) & p.welfare_v[p.ev[es]]
+            es = es[~blocked]
+        s = seats.copy()
+        for f in forced:
+            s[p.ev[f]] -= 1
+            if s[p.ev[f]] < 0:
+                return None
+        rest = len(members) - len(forced)
+        chosen = np.zeros(0, dtype=np.int64)
+        if rest:
+            if len(np.unique(p.ew[es])) < rest:
+                return None
+            # households inside the group: at most one welfare post each (lazy, as below)
+            active = es
+            while True:
+                mask = _flow(p.ew[active], p.ev[active], p.cost[active], s, need_all=rest)
+                if mask is None:
+                    return None
+                chosen = active[mask]
+                wf = chosen[p.welfare_v[p.ev[chosen]] & (p.household[p.ew[chosen]] >= 0)]
+                forced_h = [
+                    int(p.household[p.ew[f]])
+                    for f in forced
+                    if p.welfare_v[p.ev[f]] and p.household[p.ew[f]] >= 0
+                ]
+                hs = pd.Series(np.concatenate([p.household[p.ew[wf]], forced_h]))
+                dup = hs[hs.duplicated()].unique()
+                if len(dup) == 0:
+                    break
+                bad = np.isin(p.household[p.ew[active]], dup) & p.welfare_v[p.ev[active]]
+                # keep the best welfare member of each duplicated household
+                keep = {}
+                for e in sorted(wf.tolist(), key=lambda e: (-p.cost[e], p.ew[e])):
+                    keep.setdefault(int(p.household[p.ew[e]]), int(p.ew[e]))
+                for h in forced_h:
+                    keep[h] = -2  # a forced welfare pin holds the household's post
+                bad &= np.array(
+                    [keep.get(int(p.household[x]), -1) != x for x in p.ew[active].tolist()],
+                    dtype=bool,
+                )
+                if not bad.any():
+                    return None
+                active = active[~bad]
+        allc = np.concatenate([np.asarray(forced, dtype=np.int64), chosen])
+        return float(p.gain[allc].sum()), allc
+
+    groups_placed = 0
+    if member_lists:
+        options: list[tuple[int, float, str, str, int, int]] = []
+        for g, members in member_lists.items():
+            es = member_edges(members)
+            if len(es) == 0:
+                continue
+            emps = pd.Series(p.employer[p.ev[es]]).groupby(p.ew[es]).unique()
+            if len(emps) < len(members):
+                continue
+            common = set(emps.iloc[0].tolist())
+            for arr in emps.iloc[1:]:
+                common &= set(arr.tolist())
+            for emp in sorted(common):
+                if g in group_pins and group_pins[g][0] != emp:
+                    continue
+                forced = [f for f, _, _ in group_pins.get(g, (0, []))[1]]
+                opt = group_option(g, emp, forced)
+                if opt is None:
+                    continue
+                options.append(
+                    (
+                        0 if g in group_pins else 1,
+                        -opt[0] / len(members),
+                        str(p.group_ids[g]),
+                        str(p.employer_ids[emp]),
+                        g,
+                        emp,
+                    )
+                )
+        options.sort()
+        done: set[int] = set()
+        for _, _, _, _, g, emp in options:
+            if g in done:
+                continue
+            forced = [f for f, _, _ in group_pins.get(g, (0, []))[1]]
+            opt = group_option(g, emp, forced)
+            if opt is None:
+                continue
+            for e in opt[1].tolist():
+                take(e)
+            for f in forced:
+                pinned_edge[f] = True
+            done.add(g)
+            groups_placed += 1
+        for g, (emp, gp) in group_pins.items():
+            for _, wid, vid in gp:
+                if g in done:
+                    report.append((wid, vid, True, ""))
+                else:
+                    report.append(
+                        (
+                            wid,
+                            vid,
+                            False,
+                            f"group {p.group_ids[g]} cannot be placed together with employer "
+                            f"{p.employer_ids[emp]} (not every member has an eligible vacancy "
+                            "with an open seat there)",
+                        )
+                    )
+    stats["groups_seconds"] = round(time.perf_counter() - t1, 3)
+
+    # ---- 3. main flow for everyone else, with the lazy household repair
+    t2 = time.perf_counter()
+    free = (placed < 0) & (p.group < 0)
+    main = np.flatnonzero(free[p.ew] & (seats[p.ev] > 0))
+    chosen, rounds = _flow_with_households(p, main, seats, used_households)
+    for e in chosen.tolist():
+        take(e)
+    stats["flow_rounds"] = rounds
+    stats["flow_seconds"] = round(time.perf_counter() - t2, 3)
+    if (seats < 0).any():  # pragma: no cover - guarded by construction
+        raise RuntimeError("internal error: a vacancy was planned over its seats")
+
+    # ---- result
+    wk = np.flatnonzero(placed >= 0)
+    es = placed[wk]
+    reasons_col: list[str]
+    if p.reasons is not None:
+        reasons_col = [_join_reasons(r) for r in p.reasons[es]]
+    else:
+        reasons_col = [""] * len(es)
+    plan = pd.DataFrame(
+        {
+            Columns.Worker: p.worker_ids[wk].astype(object),
+            Columns.Vacancy: p.vacancy_ids[p.ev[es]].astype(object),
+            Columns.Score: p.score[es],
+            Columns.Reasons: reasons_col,
+            "pinned": pinned_edge[es],
+        },
+        columns=PLAN_COLUMNS,
+    )
+    pins_report = pd.DataFrame(report, columns=PIN_REPORT_COLUMNS)
+    if len(pins_report):
+        pins_report = pins_report.sort_values([Columns.Worker, Columns.Vacancy]).reset_index(
+            drop=True
+        )
+    objective = float(p.gain[es].sum())
+    stats.update(_plan_stats(p, placed, es, groups_total, groups_placed, pins_report))
+    stats["objective"] = objective
+    stats["seconds"] = round(time.perf_counter() - t0, 3)
+    return PlanResult(plan=plan, pins=pins_report, objective=objective, stats=stats)
+
+
+def _join_reasons(r: Any) -> str:
+    if r is None:
+        return ""
+    if isinstance(r, str):
+        return r
+    if isinstance(r, float) and math.isnan(r):
+        return ""
+    return "; ".join(str(x) for x in r)
+
+
+def _plan_stats(
+    p: _Problem,
+    placed: np.ndarray,
+    es: np.ndarray,
+    groups_total: int,
+    groups_placed: int,
+    pins_report: pd.DataFrame,
+) -> dict[str, Any]:
+    n_w = len(p.worker_ids)
+    is_placed = placed >= 0
+    has_candidate = np.zeros(n_w, dtype=bool)
+    has_candidate[p.ew] = True
+
+    def rate(mask: np.ndarray) -> float | None:
+        n = int(mask.sum())
+        return round(float(is_placed[mask].sum()) / n, 6) if n else None
+
+    welfare_seats = p.welfare_v[p.ev[es]]
+    welfare_prio = welfare_seats & p.priority_w[p.ew[es]]
+    return {
+        "workers": int(n_w),
+        "workers_with_candidates": int(has_candidate.sum()),
+        "vacancies": int(len(p.vacancy_ids)),
+        "seats": int(p.seats.sum()),
+        "placed": int(is_placed.sum()),
+        "expected_stable_placements": float(p.score[es].sum()),
+        "placement_rate": rate(np.ones(n_w, dtype=bool)),
+        "placement_rate_monitored": rate(p.monitored_w & has_candidate),
+        "placement_rate_other": rate(~p.monitored_w & has_candidate),
+        "welfare_seats_filled": int(welfare_seats.sum()),
+        "welfare_seats_to_priority_workers": int(welfare_prio.sum()),
+        "groups": groups_total,
+        "groups_placed": groups_placed,
+        "pins": int(len(pins_report)),
+        "pins_honoured": int(pins_report["honoured"].sum()) if len(pins_report) else 0,
+    }
+
+
+# --------------------------------------------------------------------------- LP bound
+
+
+def lp_upper_bound(
+    candidates: pd.DataFrame,
+    workers: pd.DataFrame,
+    vacancies: pd.DataFrame,
+    *,
+    pins: pd.DataFrame | Iterable[tuple[str, str]] | None = None,
+    excludes: pd.DataFrame | Iterable[tuple[str, str]] | None = None,
+    monitored_weight: float = DEFAULT_MONITORED_WEIGHT,
+    welfare_priority: float = DEFAULT_WELFARE_PRIORITY,
+    scale: int = DEFAULT_SCALE,
+) -> float:
+    """The exact LP relaxation bound of the weighted objective of :func:`plan_placements`.
+
+    Same candidate graph, gains and constraints (worker <= 1, vacancy <= seats,
+    household welfare <= 1, groups as option variables ``y(g, e)``, honoured pins
+    forced to 1, excludes removed), with ``x`` relaxed to ``[0, 1]``; solved with GLOP.
+    Every feasible plan's objective is at most this value.
+
+    Returns
+    -------
+    float
+        The bound, in the same units as ``PlanResult.objective``.
+    """
+    from ortools.linear_solver import pywraplp
+
+    # pins are honoured or not by the same rules as the plan; force the honoured ones
+    result_pins = None
+    if pins is not None:
+        res = plan_placements(
+            candidates,
+            workers,
+            vacancies,
+            pins=pins,
+            excludes=excludes,
+            monitored_weight=monitored_weight,
+            welfare_priority=welfare_priority,
+            scale=scale,
+        )
+        result_pins = res.pins[res.pins["honoured"]]
+    p = _build(
+        candidates, workers, vacancies, _pairs(excludes), monitored_weight, welfare_priority, scale
+    )
+    solver = pywraplp.Solver.CreateSolver("GLOP")
+    if solver is None:  # pragma: no cover
+        raise RuntimeError("OR-Tools GLOP is not available")
+    n_e = len(p.ew)
+    x = [solver.NumVar(0.0, 1.0, "") for _ in range(n_e)]
+    inf = solver.infinity()
+    by_worker = pd.Series(np.arange(n_e)).groupby(p.ew).apply(list)
+    for _, es in by_worker.items():
+        ct = solver.Constraint(-inf, 1.0)
+        for e in es:
+            ct.SetCoefficient(x[e], 1.0)
+    by_vac = pd.Series(np.arange(n_e)).groupby(p.ev).apply(list)
+    for vk, es in by_vac.items():
+        ct = solver.Constraint(-inf, float(p.seats[int(vk)]))
+        for e in es:
+            ct.SetCoefficient(x[e], 1.0)
+    hh_edges = np.flatnonzero(p.welfare_v[p.ev] & (p.household[p.ew] >= 0))
+    if len(hh_edges):
+        for _, es in pd.Series(hh_edges).groupby(p.household[p.ew[hh_edges]]):
+            if len(set(p.ew[es.to_numpy()].tolist())) < 2:
+                continue
+            ct = solver.Constraint(-inf, 1.0)
+            for e in es.tolist():
+                ct.SetCoefficient(x[e], 1.0)
+    gw = np.flatnonzero(p.group >= 0)
+    if len(gw):
+        edge_starts = np.searchsorted(p.ew, np.arange(len(p.worker_ids) + 1))
+        for _, members in pd.Series(gw).groupby(p.group[gw]):
+            emps = sorted(
+                {
+                    int(p.employer[p.ev[e]])
+                    for m in members
+                    for e in range(edge_starts[m], edge_starts[m + 1])
+                }
+            )
+            y = {emp: solver.NumVar(0.0, 1.0, "") for emp in emps}
+            one = solver.Constraint(-inf, 1.0)
+            for var in y.values():
+                one.SetCoefficient(var, 1.0)
+            for m in members.tolist():
+                for emp in emps:
+                    ct = solver.Constraint(0.0, 0.0)
+                    ct.SetCoefficient(y[emp], -1.0)
+                    for e in range(edge_starts[m], edge_starts[m + 1]):
+                        if p.employer[p.ev[e]] == emp:
+                            ct.SetCoefficient(x[e], 1.0)
+    if result_pins is not None and len(result_pins):
+        widx, vidx = pd.Index(p.worker_ids), pd.Index(p.vacancy_ids)
+        for wid, vid in zip(result_pins[Columns.Worker], result_pins[Columns.Vacancy], strict=True):
+            e = p.edge_index.get((int(widx.get_loc(wid)), int(vidx.get_loc(vid))))
+            if e is not None:
+                x[e].SetLb(1.0)
+    obj = solver.Objective()
+    for e in range(n_e):
+        obj.SetCoefficient(x[e], float(p.gain[e]))
+    obj.SetMaximization()
+    status = solver.Solve()
+    if status != pywraplp.Solver.OPTIMAL:
+        raise RuntimeError(f"the LP relaxation did not solve to optimality (status {status})")
+    return float(obj.Value())
+
+
+__all__ = [
+    "AssignmentError",
+    "DEFAULT_MONITORED_WEIGHT",
+    "DEFAULT_WELFARE_PRIORITY",
+    "PIN_REPORT_COLUMNS",
+    "PLAN_COLUMNS",
+    "PlanResult",
+    "lp_upper_bound",
+    "plan_placements",
+]
