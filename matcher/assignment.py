@@ -516,8 +516,11 @@ def plan_placements(
     member_lists: dict[int, np.ndarray] = {}
     if groups_total:
         gw = np.flatnonzero(p.group >= 0)
-        for g, members in pd.Series(gw).groupby(p.group[gw]):
-            member_lists[int(g)] = members.to_numpy(dtype=np.int64)
+        order_g = np.argsort(p.group[gw], kind="stable")
+        gw_sorted = gw[order_g]
+        bounds = np.flatnonzero(np.diff(p.group[gw_sorted])) + 1
+        for chunk in np.split(gw_sorted, bounds):
+            member_lists[int(p.group[chunk[0]])] = chunk.astype(np.int64)
     groups_total = len(member_lists)
     edge_starts = np.searchsorted(p.ew, np.arange(n_w + 1))
 
@@ -569,7 +572,7 @@ def plan_placements(
                     break
                 bad = np.isin(p.household[p.ew[active]], dup) & p.welfare_v[p.ev[active]]
                 # keep the best welfare member of each duplicated household
-                keep = {}
+                keep: dict[int, int] = {}
                 for e in sorted(wf.tolist(), key=lambda e: (-p.cost[e], p.ew[e])):
                     keep.setdefault(int(p.household[p.ew[e]]), int(p.ew[e]))
                 for h in forced_h:
@@ -659,8 +662,8 @@ def plan_placements(
         raise RuntimeError("internal error: a vacancy was planned over its seats")
 
     # ---- result
-    wk = np.flatnonzero(placed >= 0)
-    es = placed[wk]
+    placed_workers = np.flatnonzero(placed >= 0)
+    es = placed[placed_workers]
     reasons_col: list[str]
     if p.reasons is not None:
         reasons_col = [_join_reasons(r) for r in p.reasons[es]]
@@ -668,7 +671,7 @@ def plan_placements(
         reasons_col = [""] * len(es)
     plan = pd.DataFrame(
         {
-            Columns.Worker: p.worker_ids[wk].astype(object),
+            Columns.Worker: p.worker_ids[placed_workers].astype(object),
             Columns.Vacancy: p.vacancy_ids[p.ev[es]].astype(object),
             Columns.Score: p.score[es],
             Columns.Reasons: reasons_col,
@@ -794,7 +797,7 @@ def lp_upper_bound(
             ct.SetCoefficient(x[e], 1.0)
     by_vac = pd.Series(np.arange(n_e)).groupby(p.ev).apply(list)
     for vk, es in by_vac.items():
-        ct = solver.Constraint(-inf, float(p.seats[int(vk)]))
+        ct = solver.Constraint(-inf, float(p.seats[int(vk)]))  # type: ignore[call-overload]
         for e in es:
             ct.SetCoefficient(x[e], 1.0)
     hh_edges = np.flatnonzero(p.welfare_v[p.ev] & (p.household[p.ew] >= 0))
