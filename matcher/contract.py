@@ -509,6 +509,9 @@ class CheckedTable:
         The first ``limit`` problems, in line order.
     total : int
         All problems found.
+    lines : ndarray, optional
+        The line number of each row of ``frame`` (for problems found later, e.g.
+        references checked against other files).
     """
 
     table: str
@@ -517,6 +520,14 @@ class CheckedTable:
     columns: tuple[str, ...]
     problems: list[Problem] = field(default_factory=list)
     total: int = 0
+    lines: np.ndarray | None = None
+
+    def line_of(self, positions: np.ndarray) -> np.ndarray:
+        """Line numbers (as in problems) of rows of ``frame``; -1 where unknown."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if self.lines is None:
+            return np.full(positions.shape, -1, dtype=np.int64)
+        return self.lines[positions]
 
     @property
     def ok(self) -> bool:
@@ -636,7 +647,13 @@ def validate_frame(
             problems.total,
         )
     frame = normalise_frame(pd.DataFrame(parsed, index=pd.RangeIndex(n)), spec)
-    return CheckedTable(spec.name, file, frame, tuple(c for c in spec.columns if c in parsed))
+    return CheckedTable(
+        spec.name,
+        file,
+        frame,
+        tuple(c for c in spec.columns if c in parsed),
+        lines=line_of(np.arange(n)),
+    )
 
 
 def _cross_field_checks(

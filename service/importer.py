@@ -1,0 +1,387 @@
+"""Import a folder of contract files into the store: validate everything, then write once.
+
+``import_folder(DIR, url)`` finds ``workers``, ``employers``, ``vacancies`` and
+``events`` files (``.csv``, ``.parquet`` or ``.jsonl``; any subset), checks every
+file completely (``matcher.contract``), then checks references across files and
+against the store (a vacancy's employer, an event's worker and vacancy), fills
+blank vacancy occupation codes with the occupation normaliser, and writes
+everything in ONE transaction. Any problem anywhere means nothing is written.
+
+Re-importing the same files changes nothing: rows are upserted by id and events
+are de-duplicated, and the summary says what was inserted, updated or unchanged.
+Personal-data columns never reach logs; problems hide their values.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from matcher.contract import (
+    MAX_PROBLEMS,
+    SUPPORTED_EXTENSIONS,
+    CheckedTable,
+    ContractError,
+    Problem,
+    check_file,
+)
+from matcher.schema import CONTRACT
+from service.store.db import make_engine, session_scope
+from service.store.migrate import ensure_schema
+from service.store.repository import UpsertResult, existing_ids, upsert
+
+log = logging.getLogger(__name__)
+
+#: Tables in the order they are written (referenced tables first).
+WRITE_ORDER = ("employers", "workers", "vacancies", "events")
+
+
+class OccupationMatch(Protocol):
+    code: str | None
+    confidence: float
+
+
+class OccupationNormaliser(Protocol):
+    def classify_many(self, texts: list[str]) -> list[Any]: ...
+
+
+@dataclass
+class TableSummary:
+    """What the import did to one table."""
+
+    table: str
+    file: str
+    rows: int
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class ImportSummary:
+    """The outcome of one import (everything was written, or the import raised)."""
+
+    folder: str
+    tables: list[TableSummary] = field(default_factory=list)
+    occupations_inferred: int = 0
+    occupations_given: int = 0
+    occupation_note: str | None = None
+    seconds: float = 0.0
+
+    def table(self, name: str) -> TableSummary:
+        for t in self.tables:
+            if t.table == name:
+                return t
+        raise KeyError(f"the import held no {name} file")
+
+    @property
+    def changed(self) -> int:
+        return sum(t.inserted + t.updated for t in self.tables)
+
+    def rows(self) -> list[list[object]]:
+        """One row per table: table, file, rows, inserted, updated, unchanged."""
+        return [[t.table, t.file, t.rows, t.inserted, t.updated, t.unchanged] for t in self.tables]
+
+
+# --------------------------------------------------------------------------- files
+
+
+def find_files(folder: str | Path) -> dict[str, Path]:
+    """The contract files of ``folder`` by table.
+
+    Files with other extensions (README.md, …) are ignored.
+
+    Raises
+    ------
+    ContractError
+        When the folder is missing, holds no contract file, holds two files for the
+        same table, or a CSV/Parquet/JSONL file whose name is not a contract table.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ContractError(
+            [
+                Problem(
+                    str(folder), None, None, None, "not a folder; give the folder holding the files"
+                )
+            ]
+        )
+    found: dict[str, list[Path]] = {}
+    problems: list[Problem] = []
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+            continue
+        name = path.stem.lower()
+        if name not in CONTRACT:
+            problems.append(
+                Problem(
+                    path.name,
+                    None,
+                    None,
+                    None,
+                    f"not a contract table; name files {', '.join(CONTRACT)} "
+                    f"with extension {', '.join(SUPPORTED_EXTENSIONS)} (or move this file away)",
+                )
+            )
+            continue
+        found.setdefault(name, []).append(path)
+    for name, paths in found.items():
+        if len(paths) > 1:
+            problems.append(
+                Problem(
+                    ", ".join(p.name for p in paths),
+                    None,
+                    None,
+                    None,
+                    f"two files for the {name} table; keep exactly one",
+                )
+            )
+    if not found and not problems:
+        problems.append(
+            Problem(
+                str(folder),
+                None,
+                None,
+                None,
+                "no contract files found (expected workers, employers, vacancies and/or "
+                f"events with extension {', '.join(SUPPORTED_EXTENSIONS)})",
+            )
+        )
+    if problems:
+        raise ContractError(problems)
+    return {name: paths[0] for name, paths in found.items()}
+
+
+# --------------------------------------------------------------------------- references
+
+
+def _reference_problems(
+    checked: dict[str, CheckedTable], session: Session
+) -> tuple[list[Problem], int]:
+    """Rows naming ids that are neither in the import nor in the store."""
+    problems: list[Problem] = []
+    total = 0
+    ids_in_files: dict[str, set[str]] = {}
+    for name, ct in checked.items():
+        key = CONTRACT[name].key
+        if len(key) == 1 and ct.frame is not None:
+            ids_in_files[name] = set(ct.frame[key[0]].tolist())
+    for name in WRITE_ORDER:
+        table_check = checked.get(name)
+        if table_check is None or table_check.frame is None:
+            continue
+        ct = table_check
+        frame = table_check.frame
+        for column, target in CONTRACT[name].references.items():
+            if target in checked and checked[target].frame is None:
+                continue  # that file has its own problems; its ids are not known yet
+            values = frame[column]
+            in_files = ids_in_files.get(target, set())
+            outside = sorted(set(values.unique()) - in_files)
+            stored = existing_ids(session, target, outside) if outside else set()
+            unknown = set(outside) - stored
+            if not unknown:
+                continue
+            bad = np.flatnonzero(values.isin(unknown).to_numpy())
+            total += len(bad)
+            lines = ct.line_of(bad[:MAX_PROBLEMS])
+            key_file = f"{target} file" if target not in checked else checked[target].file
+            for pos, line in zip(bad[:MAX_PROBLEMS].tolist(), lines.tolist(), strict=True):
+                problems.append(
+                    Problem(
+                        ct.file,
+                        None if line < 0 else int(line),
+                        column,
+                        repr(str(values.iloc[pos])),
+                        f"names an unknown {target[:-1]}: neither in the {key_file} nor in the store",
+                    )
+                )
+    return problems, total
+
+
+# --------------------------------------------------------------------------- occupations
+
+
+def default_occupation_normaliser() -> tuple[OccupationNormaliser | None, str | None]:
+    """The engine's occupation normaliser, or None and the reason it is unavailable."""
+    try:
+        import matcher.occupations as occupations  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        return None, f"occupation inference unavailable (matcher.occupations: {exc})"
+    factory = getattr(occupations, "default_normaliser", None)
+    if factory is None:
+        return None, "occupation inference unavailable (no matcher.occupations.default_normaliser)"
+    return factory(), None
+
+
+def fill_occupations(
+    vacancies: pd.DataFrame,
+    normaliser: OccupationNormaliser | None,
+) -> tuple[pd.DataFrame, int, int]:
+    """Mark given occupation codes and infer blank ones from the title.
+
+    Returns the frame with ``occupation_source`` (``given``/``inferred``/None) and
+    ``occupation_confidence``, the number inferred, and the number given.
+    """
+    out = vacancies.copy()
+    code = out["occupation_code"]
+    given = code.notna().to_numpy()
+    source = np.array(["given" if g else None for g in given], dtype=object)
+    confidence = np.full(len(out), np.nan)
+    inferred = 0
+    blank = np.flatnonzero(~given)
+    if blank.size and normaliser is not None:
+        titles = [str(t) for t in out["title"].iloc[blank]]
+        matches = normaliser.classify_many(titles)
+        codes = code.to_numpy(dtype=object, copy=True)
+        for pos, match in zip(blank.tolist(), matches, strict=True):
+            if match is None or getattr(match, "code", None) is None:
+                continue
+            codes[pos] = match.code
+            source[pos] = "inferred"
+            confidence[pos] = float(match.confidence)
+            inferred += 1
+        out["occupation_code"] = codes
+    out["occupation_source"] = source
+    out["occupation_confidence"] = confidence
+    return out, inferred, int(given.sum())
+
+
+# --------------------------------------------------------------------------- import
+
+
+def _sqlite_fast_writes(session: Session) -> None:
+    """Bulk-load settings for this connection: the transaction still commits atomically."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA cache_size=-200000"))
+        session.execute(text("PRAGMA temp_store=MEMORY"))
+
+
+def import_folder(
+    folder: str | Path,
+    database_url: str | Engine,
+    *,
+    normaliser: OccupationNormaliser | None = None,
+    infer_occupations: bool = True,
+    limit: int = MAX_PROBLEMS,
+) -> ImportSummary:
+    """Validate every contract file of ``folder`` and write them to the store atomically.
+
+    Parameters
+    ----------
+    folder : path
+        Holds any of workers, employers, vacancies, events as .csv/.parquet/.jsonl.
+    database_url : str or Engine
+        The store (migrated to the current schema first).
+    normaliser : object with ``classify_many``, optional
+        Infers blank vacancy occupation codes from titles; defaults to
+        ``matcher.occupations.default_normaliser()`` when that module is installed.
+    infer_occupations : bool
+        False leaves blank occupation codes blank (no normaliser is loaded).
+    limit : int
+        Problems listed in the error (all are counted).
+
+    Returns
+    -------
+    ImportSummary
+
+    Raises
+    ------
+    ContractError
+        Every problem of every file (and every unknown reference); nothing written.
+    """
+    started = time.perf_counter()
+    files = find_files(folder)
+    checked: dict[str, CheckedTable] = {}
+    problems: list[Problem] = []
+    total = 0
+    for name in WRITE_ORDER:
+        if name in files:
+            ct = check_file(files[name], name, limit=limit)
+            checked[name] = ct
+            problems += ct.problems
+            total += ct.total
+            log.info("checked %s: %s", ct.file, "ok" if ct.ok else f"{ct.total} problems")
+
+    engine = database_url if isinstance(database_url, Engine) else make_engine(database_url)
+    try:
+        ensure_schema(engine)
+        summary = ImportSummary(folder=str(folder))
+        with session_scope(engine) as session:
+            ref_problems, ref_total = _reference_problems(checked, session)
+            problems += ref_problems
+            total += ref_total
+            if total:
+                raise ContractError(problems, total, limit=limit)
+
+            if "vacancies" in checked:
+                ct = checked["vacancies"]
+                assert ct.frame is not None
+                model, note = normaliser, None
+                if not infer_occupations:
+                    model, note = None, "occupation inference switched off"
+                elif model is None and ct.frame["occupation_code"].isna().any():
+                    model, note = default_occupation_normaliser()
+                frame, n_inferred, n_given = fill_occupations(ct.frame, model)
+                ct.frame = frame
+                ct.columns = tuple(
+                    dict.fromkeys(
+                        (
+                            *ct.columns,
+                            "occupation_code",
+                            "occupation_source",
+                            "occupation_confidence",
+                        )
+                    )
+                )
+                summary.occupations_inferred = n_inferred
+                summary.occupations_given = n_given
+                summary.occupation_note = note
+
+            _sqlite_fast_writes(session)
+            for name in WRITE_ORDER:
+                if name not in checked:
+                    continue
+                ct = checked[name]
+                assert ct.frame is not None
+                key = list(CONTRACT[name].key)
+                columns = list(dict.fromkeys([*key, *ct.columns]))
+                result: UpsertResult = upsert(session, name, ct.frame[columns])
+                summary.tables.append(
+                    TableSummary(
+                        name,
+                        ct.file,
+                        len(ct.frame),
+                        result.inserted,
+                        result.updated,
+                        result.unchanged,
+                    )
+                )
+    finally:
+        if not isinstance(database_url, Engine):
+            engine.dispose()
+    summary.seconds = time.perf_counter() - started
+    log.info(
+        "imported %s: %s",
+        folder,
+        ", ".join(f"{t.table} +{t.inserted} ~{t.updated} ={t.unchanged}" for t in summary.tables),
+    )
+    return summary
+
+
+__all__ = [
+    "ImportSummary",
+    "TableSummary",
+    "default_occupation_normaliser",
+    "fill_occupations",
+    "find_files",
+    "import_folder",
+]
