@@ -1,0 +1,756 @@
+"""The nightly matching run: store -> candidates scored on Dask -> placement plan -> store.
+
+``run_match`` does, in order:
+
+1. **Load** the store (``load_dataset``) and the promoted model (``training.registry``).
+   *Active workers* are workers whose bookkeeping ``status`` is ``active`` and who are not
+   currently placed: a worker is placed when their latest ``hired`` event has no ``left``
+   event at or after it (a worker who left their job is looking again). *Open vacancies*
+   are ``status`` open with ``headcount`` (open seats) > 0, posted and not closed at
+   ``as_of`` (default: now). Pins and excludes come from ``match_pins``.
+2. **Score** on Dask: the model (with its vacancy matrices, refreshed to the current
+   catalogue) is sent to the cluster ONCE (``client.scatter(model, broadcast=True)``);
+   the sorted active workers are cut into partitions and each partition is scored with
+   ``model.recommend_many(ids, k)`` (top K, eligible pairs only). Without a scheduler
+   (``scheduler=None`` and no ``JOBMATCH_DASK_SCHEDULER``) the same partitions run
+   in-process on Dask's synchronous scheduler (models need not be thread-safe).
+3. **Plan** with :func:`matcher.assignment.plan_placements`.
+4. **Record**: the run row is written as ``running`` when the run starts; at the end
+   the plan rows are written and the status flipped to ``succeeded`` in ONE transaction,
+   so a crash leaves no partial plan visible. A failure is recorded as ``failed`` with
+   its error (the run's plan rows are removed in the same transaction).
+
+Same run id again
+-----------------
+The input hash covers the store snapshot's fingerprint, the model version, the run
+parameters, ``as_of`` and the pins. Re-running a run id whose recorded input hash is
+the same replaces its plan rows with the (identical, the plan is deterministic) new
+ones. A run id recorded as ``succeeded`` with a *different* input hash is refused
+(:class:`RunConflict`): a run id names one plan; use a new id for new inputs. A
+``failed`` or ``running`` (crashed) run id may be re-run with any inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from matcher.assignment import (
+    DEFAULT_MONITORED_WEIGHT,
+    DEFAULT_WELFARE_PRIORITY,
+    PlanResult,
+    plan_placements,
+)
+from matcher.base import RECOMMENDATION_COLUMNS
+from matcher.dataset import Dataset
+from matcher.schema import Columns, EventType
+from service.store.db import make_engine, session_scope
+from service.store.models import MatchPin, MatchRun, PlanRow, Vacancy, Worker
+
+log = logging.getLogger(__name__)
+
+DEFAULT_K = 10
+DEFAULT_PARTITION_SIZE = 5_000
+#: Plan rows written per INSERT batch.
+PLAN_BATCH = 5_000
+PLAN_CSV_COLUMNS = [Columns.Worker, Columns.Vacancy, Columns.Score, Columns.Reasons]
+
+
+class NightlyError(RuntimeError):
+    """The run cannot start or finish; the message says what to do."""
+
+
+class RunConflict(NightlyError):
+    """The run id is already recorded with a different plan's inputs."""
+
+
+@dataclass
+class RunSummary:
+    """What a run did (also what ``jobmatch match`` prints)."""
+
+    run_id: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    model_version: str | None
+    input_hash: str | None
+    objective: float | None
+    counts: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    out: Path | None = None
+    plan: pd.DataFrame | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("plan")
+        d["out"] = str(self.out) if self.out else None
+        return d
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def active_workers(ds: Dataset, statuses: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Workers who take part in the run (see the module docstring for the rule).
+
+    ``statuses`` holds ``worker_id, status`` from the store's bookkeeping column; when
+    None every worker counts as ``active``.
+    """
+    w = ds.workers
+    if statuses is not None and len(statuses):
+        st = statuses.set_index(Columns.Worker)["status"]
+        mask = w[Columns.Worker].map(st).fillna("active").eq("active").to_numpy()
+        w = w[mask]
+    ev = ds.events
+    hired = ev[ev[Columns.Event] == EventType.HIRED.value]
+    if len(hired):
+        last_hired = hired.groupby(Columns.Worker)[Columns.OccurredAt].max()
+        left = ev[ev[Columns.Event] == EventType.LEFT.value]
+        last_left = left.groupby(Columns.Worker)[Columns.OccurredAt].max()
+        joined = pd.DataFrame({"hired": last_hired}).join(pd.DataFrame({"left": last_left}))
+        placed = joined.index[joined["left"].isna() | (joined["left"] < joined["hired"])]
+        w = w[~w[Columns.Worker].isin(placed)]
+    return w.sort_values(Columns.Worker).reset_index(drop=True)
+
+
+def open_vacancies(ds: Dataset, as_of: pd.Timestamp | None) -> pd.DataFrame:
+    """Vacancies open with seats left at ``as_of`` (None: ignore posting/closing dates)."""
+    return ds.open_vacancies(as_of).sort_values(Columns.Vacancy).reset_index(drop=True)
+
+
+def _worker_statuses(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(select(Worker.worker_id, Worker.status)).fetchall()
+    return pd.DataFrame(rows, columns=[Columns.Worker, "status"])
+
+
+def read_pins(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pins and excludes from ``match_pins`` as (pins, excludes) pair frames."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(MatchPin.worker_id, MatchPin.vacancy_id, MatchPin.kind).order_by(
+                MatchPin.worker_id, MatchPin.vacancy_id
+            )
+        ).fetchall()
+    frame = pd.DataFrame(rows, columns=[Columns.Worker, Columns.Vacancy, "kind"])
+    pins = frame[frame["kind"] == "pin"][[Columns.Worker, Columns.Vacancy]].reset_index(drop=True)
+    excl = frame[frame["kind"] == "exclude"][[Columns.Worker, Columns.Vacancy]]
+    return pins, excl.reset_index(drop=True)
+
+
+def _load_model(model_dir: Path) -> tuple[Any, str]:
+    """The promoted model and its version; NightlyError saying what to do otherwise."""
+    try:
+        import importlib
+
+        registry: Any = importlib.import_module("training.registry")
+    except ImportError as exc:  # pragma: no cover - ships with jobmatch
+        raise NightlyError(f"the model registry is unavailable: {exc}") from exc
+    path = registry.current_model_path(model_dir)
+    if path is None:
+        raise NightlyError(
+            f"no promoted model in {model_dir}: run `jobmatch train` (or "
+            "`jobmatch models promote VERSION`) before `jobmatch match`"
+        )
+    model = registry.load_current(model_dir)
+    if isinstance(model, tuple):  # (model, info) in some registry versions
+        model = model[0]
+    version = getattr(model, "version_", None) or Path(path).name
+    return model, str(version)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def _score_partition(model: Any, worker_ids: list[str], k: int) -> pd.DataFrame:
+    """Top-``k`` eligible vacancies of each worker of one partition."""
+    recs = model.recommend_many(list(worker_ids), k)
+    if recs is None or len(recs) == 0:
+        return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
+    return recs
+
+
+def partitions(ids: Iterable[str], size: int) -> list[list[str]]:
+    ids = list(ids)
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def score_candidates(
+    model: Any,
+    worker_ids: list[str],
+    *,
+    k: int = DEFAULT_K,
+    scheduler: str | Any | None = None,
+    partition_size: int = DEFAULT_PARTITION_SIZE,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Score ``worker_ids`` in partitions on Dask; returns candidates and run facts.
+
+    Parameters
+    ----------
+    scheduler : str, distributed.Client or None
+        ``tcp://HOST:PORT`` of a Dask scheduler, an existing ``Client``, or None for
+        in-process scoring (Dask's synchronous scheduler).
+    """
+    parts = partitions(worker_ids, max(1, int(partition_size)))
+    facts: dict[str, Any] = {"partitions": len(parts), "partition_size": partition_size}
+    if not parts:
+        return pd.DataFrame(columns=RECOMMENDATION_COLUMNS), facts
+    if scheduler is None:
+        import dask
+
+        tasks = [dask.delayed(_score_partition)(model, part, k) for part in parts]
+        frames = list(dask.compute(*tasks, scheduler="synchronous"))
+        facts["dask"] = "in-process (synchronous)"
+    else:
+        from distributed import Client
+
+        own = not isinstance(scheduler, Client)
+        client: Any = Client(scheduler) if own else scheduler
+        try:
+            # the model with its vacancy matrices goes to every worker once
+            model_future = client.scatter(model, broadcast=True, hash=False)
+            futures = client.map(
+                _score_partition,
+                [model_future] * len(parts),
+                parts,
+                [k] * len(parts),
+                pure=False,
+            )
+            frames = client.gather(futures)
+            facts["dask"] = f"cluster {client.scheduler.address}"
+            facts["dask_workers"] = len(client.scheduler_info().get("workers", {}))
+        finally:
+            if own:
+                client.close()
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=RECOMMENDATION_COLUMNS), facts
+    return pd.concat(frames, ignore_index=True), facts
+
+
+def _pin_candidates(
+    model: Any, pins: pd.DataFrame, candidates: pd.DataFrame, k_pin: int
+) -> pd.DataFrame:
+    """Scored pairs for pins that are not among the top-K candidates.
+
+    A pinned pair is scored by asking the model for a longer list of the worker's
+    eligible vacancies; a pin still absent is ineligible (or beyond ``k_pin``), and
+    :func:`plan_placements` reports it as such.
+    """
+    if pins.empty:
+        return candidates.iloc[0:0]
+    have = set(zip(candidates[Columns.Worker], candidates[Columns.Vacancy], strict=True))
+    missing = pins[
+        [
+            (w, v) not in have
+            for w, v in zip(pins[Columns.Worker], pins[Columns.Vacancy], strict=True)
+        ]
+    ]
+    if missing.empty:
+        return candidates.iloc[0:0]
+    recs = model.recommend_many(sorted(set(missing[Columns.Worker])), k_pin)
+    if recs is None or len(recs) == 0:
+        return candidates.iloc[0:0]
+    want = set(zip(missing[Columns.Worker], missing[Columns.Vacancy], strict=True))
+    keep = [
+        (w, v) in want for w, v in zip(recs[Columns.Worker], recs[Columns.Vacancy], strict=True)
+    ]
+    return recs[keep]
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def _province(code: Any) -> str | None:
+    if not isinstance(code, str) or len(code) != 6:
+        return None
+    return code[:2] + "0000"
+
+
+def _region_label(code: str | None) -> str:
+    if not code:
+        return "unknown"
+    try:
+        from matcher.reference import region_name
+
+        return region_name(code)
+    except Exception:  # noqa: BLE001 - a label only; unknown codes keep their number
+        return code
+
+
+def plan_summary(
+    plan: pd.DataFrame, workers: pd.DataFrame, vacancies: pd.DataFrame
+) -> dict[str, Any]:
+    """Placements and expected stable placements per channel, home county and
+    destination province."""
+    if plan.empty:
+        return {"by_channel": [], "by_county": [], "by_province": []}
+    vcols = [Columns.Vacancy] + [c for c in ("channel", "region") if c in vacancies.columns]
+    frame = plan.merge(vacancies[vcols], on=Columns.Vacancy, how="left").merge(
+        workers[[Columns.Worker, "home_region"]], on=Columns.Worker, how="left"
+    )
+    frame["channel"] = frame.get("channel", pd.Series(dtype=object)).fillna("unknown")
+    frame["province"] = [_province(r) or "unknown" for r in frame.get("region", [])]
+    frame["county"] = frame["home_region"].fillna("unknown")
+
+    def by(col: str, label: bool) -> list[dict[str, Any]]:
+        g = frame.groupby(col, sort=True)[Columns.Score].agg(["count", "sum"])
+        rows = []
+        for key, row in g.iterrows():
+            item: dict[str, Any] = {
+                "key": str(key),
+                "placements": int(row["count"]),
+                "expected_stable": round(float(row["sum"]), 4),
+            }
+            if label:
+                item["name"] = _region_label(str(key) if key != "unknown" else None)
+            rows.append(item)
+        return sorted(rows, key=lambda r: (-r["placements"], r["key"]))
+
+    by_province_channel = (
+        frame.groupby(["province", "channel"], sort=True)[Columns.Score].count().reset_index()
+    )
+    return {
+        "by_channel": by("channel", False),
+        "by_county": by("county", True),
+        "by_province": by("province", True),
+        "by_province_channel": [
+            {"province": str(r.province), "channel": str(r.channel), "placements": int(r.score)}  # type: ignore[arg-type]
+            for r in by_province_channel.itertuples()
+        ],
+    }
+
+
+# --------------------------------------------------------------------------- store
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_run_id() -> str:
+    return "run-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def input_hash(
+    ds: Dataset,
+    model_version: str,
+    params: dict[str, Any],
+    pins: pd.DataFrame,
+    excludes: pd.DataFrame,
+    statuses: pd.DataFrame | None,
+) -> str:
+    h = hashlib.sha256()
+    h.update(ds.fingerprint().encode())
+    h.update(model_version.encode())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    for frame in (pins, excludes):
+        h.update(frame.to_csv(index=False).encode())
+    if statuses is not None:
+        h.update(statuses.sort_values(Columns.Worker).to_csv(index=False).encode())
+    return h.hexdigest()
+
+
+def _start_run(engine: Engine, run_id: str, params: dict[str, Any], started: datetime) -> None:
+    with session_scope(engine) as s:
+        row = s.get(MatchRun, run_id)
+        if row is None:
+            s.add(MatchRun(run_id=run_id, started_at=started, status="running", params=params))
+        else:
+            row.started_at = started
+            row.finished_at = None
+            row.status = "running"
+            row.error = None
+            row.params = params
+
+
+def _check_rerun(engine: Engine, run_id: str, digest: str) -> None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(MatchRun.status, MatchRun.input_hash).where(MatchRun.run_id == run_id)
+        ).first()
+    if row is not None and row.status == "succeeded" and row.input_hash not in (None, digest):
+        raise RunConflict(
+            f"run id {run_id!r} already holds a plan made from different inputs (the store, "
+            "the model, the pins or the parameters changed since); use a new --run-id"
+        )
+
+
+def _before_commit(run_id: str, written: int) -> None:
+    """Called after each batch of plan rows, inside the final transaction (tests inject
+    a crash here)."""
+
+
+def _record_success(
+    engine: Engine,
+    run_id: str,
+    plan: pd.DataFrame,
+    *,
+    model_version: str,
+    digest: str,
+    objective: float,
+    counts: dict[str, Any],
+    summary: dict[str, Any],
+    params: dict[str, Any],
+) -> datetime:
+    finished = _now()
+    records = [
+        {
+            "run_id": run_id,
+            "worker_id": str(w),
+            "vacancy_id": str(v),
+            "score": float(sc),
+            "reasons": str(r) if r is not None else None,
+            "pinned": bool(p),
+        }
+        for w, v, sc, r, p in zip(
+            plan[Columns.Worker],
+            plan[Columns.Vacancy],
+            plan[Columns.Score],
+            plan[Columns.Reasons],
+            plan["pinned"],
+            strict=True,
+        )
+    ]
+    with session_scope(engine) as s:
+        # one transaction: old rows out, new rows in, status flipped -- all or nothing
+        s.execute(delete(PlanRow).where(PlanRow.run_id == run_id))
+        written = 0
+        for i in range(0, len(records), PLAN_BATCH):
+            batch = records[i : i + PLAN_BATCH]
+            s.execute(insert(PlanRow), batch)
+            written += len(batch)
+            _before_commit(run_id, written)
+        row = s.get(MatchRun, run_id)
+        if row is None:  # pragma: no cover - created by _start_run
+            raise NightlyError(f"run {run_id} vanished from match_runs during the run")
+        row.status = "succeeded"
+        row.finished_at = finished
+        row.model_version = model_version
+        row.input_hash = digest
+        row.objective = objective
+        row.counts = _jsonable(counts)
+        row.summary = _jsonable(summary)
+        row.params = _jsonable(params)
+        row.error = None
+    return finished
+
+
+def _record_failure(engine: Engine, run_id: str, error: str) -> datetime:
+    finished = _now()
+    with session_scope(engine) as s:
+        s.execute(delete(PlanRow).where(PlanRow.run_id == run_id))
+        row = s.get(MatchRun, run_id)
+        if row is None:
+            row = MatchRun(run_id=run_id, started_at=finished, status="failed")
+            s.add(row)
+        row.status = "failed"
+        row.finished_at = finished
+        row.error = error[:4000]
+    return finished
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, Path | datetime | pd.Timestamp):
+        return str(value)
+    return value
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run_match(
+    database_url: str | Engine,
+    model_dir: str | Path | None = None,
+    *,
+    run_id: str | None = None,
+    out: str | Path | None = None,
+    scheduler: str | Any | None = None,
+    k: int = DEFAULT_K,
+    monitored_weight: float = DEFAULT_MONITORED_WEIGHT,
+    welfare_priority: float = DEFAULT_WELFARE_PRIORITY,
+    partition_size: int = DEFAULT_PARTITION_SIZE,
+    as_of: pd.Timestamp | datetime | str | None = "now",
+    model: Any = None,
+    model_version: str | None = None,
+    use_settings_scheduler: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Run the nightly match end to end and record it; see the module docstring.
+
+    Parameters
+    ----------
+    database_url : str or Engine
+        The store.
+    model_dir : path, optional
+        Folder of trained models (its promoted one is used); ignored when ``model`` is
+        given.
+    run_id : str, optional
+        Default: ``run-<UTC timestamp>``.
+    out : path, optional
+        Write ``plan.csv`` (worker_id,vacancy_id,score,reasons) there.
+    scheduler : str or distributed.Client, optional
+        Dask scheduler; default ``JOBMATCH_DASK_SCHEDULER`` (when
+        ``use_settings_scheduler``), else in-process.
+    k : int
+        Candidates per worker.
+    as_of : timestamp, "now" or None
+        Vacancies must be posted and not closed at this time; None ignores the dates.
+    model, model_version : optional
+        A fitted model to use instead of the promoted one (tests, benchmarks).
+
+    Returns
+    -------
+    RunSummary
+
+    Raises
+    ------
+    RunConflict
+        The run id holds a plan made from other inputs.
+    NightlyError
+        No promoted model, or another reason the run cannot start.
+    Exception
+        Any failure during the run is recorded as ``failed`` and re-raised.
+    """
+    say = progress or (lambda msg: log.info("%s", msg))
+    if k < 1:
+        raise NightlyError(f"k must be at least 1, got {k}")
+    engine = database_url if isinstance(database_url, Engine) else make_engine(database_url)
+    own_engine = not isinstance(database_url, Engine)
+    from service.store.migrate import ensure_schema
+    from service.store.repository import load_dataset
+
+    ensure_schema(engine)
+    if scheduler is None and use_settings_scheduler:
+        from service.settings import get_settings
+
+        scheduler = get_settings().dask_scheduler
+    run_id = run_id or new_run_id()
+    if as_of == "now":
+        as_of_ts: pd.Timestamp | None = pd.Timestamp(_now())
+    else:
+        as_of_ts = None if as_of is None else pd.Timestamp(as_of)
+    params: dict[str, Any] = {
+        "k": k,
+        "monitored_weight": monitored_weight,
+        "welfare_priority": welfare_priority,
+        "as_of": None if as_of_ts is None else as_of_ts.isoformat(),
+        "scheduler": "cluster" if scheduler else "in-process",
+    }
+    hash_params = {key: v for key, v in params.items() if key != "scheduler"}
+    timings: dict[str, float] = {}
+    started = _now()
+    try:
+        t = time.perf_counter()
+        ds = load_dataset(engine)
+        statuses = _worker_statuses(engine)
+        workers = active_workers(ds, statuses)
+        vacancies = open_vacancies(ds, as_of_ts)
+        pins, excludes = read_pins(engine)
+        if model is None:
+            if model_dir is None:
+                raise NightlyError("no model_dir given and no model passed")
+            model, model_version = _load_model(Path(model_dir))
+        model_version = model_version or getattr(model, "version_", None) or type(model).__name__
+        assert model_version is not None
+        digest = input_hash(ds, model_version, hash_params, pins, excludes, statuses)
+        _check_rerun(engine, run_id, digest)
+        _start_run(engine, run_id, _jsonable(params), started)
+        if hasattr(model, "refresh"):
+            # the catalogue must be tonight's: new vacancies and workers, seats taken
+            model = model.refresh(ds) or model
+        timings["load_seconds"] = round(time.perf_counter() - t, 3)
+        say(
+            f"run {run_id}: {len(workers)} active workers, {len(vacancies)} open vacancies "
+            f"({int(pd.to_numeric(vacancies['headcount']).sum())} seats), "
+            f"{len(pins)} pins, {len(excludes)} excludes"
+        )
+
+        t = time.perf_counter()
+        cands, facts = score_candidates(
+            model,
+            workers[Columns.Worker].tolist(),
+            k=k,
+            scheduler=scheduler,
+            partition_size=partition_size,
+        )
+        extra = _pin_candidates(model, pins, cands, k_pin=max(200, 10 * k))
+        if len(extra):
+            cands = pd.concat([cands, extra], ignore_index=True)
+        timings["score_seconds"] = round(time.perf_counter() - t, 3)
+        say(
+            f"scored {len(cands)} candidate pairs in {timings['score_seconds']} s ({facts['dask']})"
+        )
+
+        t = time.perf_counter()
+        result: PlanResult = plan_placements(
+            cands,
+            workers,
+            vacancies,
+            pins=pins,
+            excludes=excludes,
+            monitored_weight=monitored_weight,
+            welfare_priority=welfare_priority,
+        )
+        timings["assign_seconds"] = round(time.perf_counter() - t, 3)
+        plan = result.plan
+
+        t = time.perf_counter()
+        counts = {
+            "active_workers": len(workers),
+            "open_vacancies": len(vacancies),
+            "seats": int(pd.to_numeric(vacancies["headcount"]).sum()),
+            "candidates": len(cands),
+            "placed": len(plan),
+            "pins": len(pins),
+            "pins_honoured": int(result.pins["honoured"].sum()) if len(result.pins) else 0,
+            "excludes": len(excludes),
+            **{
+                key: result.stats.get(key)
+                for key in (
+                    "expected_stable_placements",
+                    "placement_rate",
+                    "placement_rate_monitored",
+                    "placement_rate_other",
+                    "welfare_seats_filled",
+                    "welfare_seats_to_priority_workers",
+                    "groups",
+                    "groups_placed",
+                    "flow_rounds",
+                )
+            },
+        }
+        summary = plan_summary(plan, workers, vacancies)
+        summary["pins"] = result.pins.to_dict(orient="records")
+        summary["dask"] = facts
+        summary["timings"] = timings
+        if out is not None:
+            out_path = Path(out)
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            plan[PLAN_CSV_COLUMNS].to_csv(out_path, index=False, encoding="utf-8")
+        finished = _record_success(
+            engine,
+            run_id,
+            plan,
+            model_version=model_version,
+            digest=digest,
+            objective=result.objective,
+            counts=counts,
+            summary=summary,
+            params=params,
+        )
+        timings["write_seconds"] = round(time.perf_counter() - t, 3)
+        say(f"run {run_id} succeeded: {len(plan)} placements, objective {result.objective:.2f}")
+        return RunSummary(
+            run_id=run_id,
+            status="succeeded",
+            started_at=started,
+            finished_at=finished,
+            model_version=model_version,
+            input_hash=digest,
+            objective=result.objective,
+            counts=counts,
+            summary=summary,
+            timings=timings,
+            out=Path(out) if out is not None else None,
+            plan=plan,
+        )
+    except RunConflict:
+        raise  # nothing was written: the earlier plan stays as it was
+    except BaseException as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        log.error("run %s failed: %s\n%s", run_id, message, traceback.format_exc())
+        _record_failure(engine, run_id, message)
+        raise
+    finally:
+        if own_engine:
+            engine.dispose()
+
+
+# --------------------------------------------------------------------------- reading runs
+
+
+def list_runs(session: Session, *, offset: int = 0, limit: int = 50) -> tuple[list[MatchRun], int]:
+    total = session.execute(select(func.count()).select_from(MatchRun)).scalar_one()
+    rows = session.scalars(
+        select(MatchRun)
+        .order_by(MatchRun.started_at.desc(), MatchRun.run_id.desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return list(rows), int(total)
+
+
+def plan_page(
+    session: Session,
+    run_id: str,
+    *,
+    region_prefix: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], int]:
+    """Plan rows of a run with the vacancy's title, channel and region; ``region_prefix``
+    keeps only workers whose home region starts with it (an officer's scope)."""
+    base = (
+        select(
+            PlanRow.worker_id,
+            PlanRow.vacancy_id,
+            PlanRow.score,
+            PlanRow.reasons,
+            PlanRow.pinned,
+            Worker.home_region,
+            Vacancy.title,
+            Vacancy.channel,
+            Vacancy.region,
+            Vacancy.employer_id,
+        )
+        .join(Worker, Worker.worker_id == PlanRow.worker_id, isouter=True)
+        .join(Vacancy, Vacancy.vacancy_id == PlanRow.vacancy_id, isouter=True)
+        .where(PlanRow.run_id == run_id)
+    )
+    if region_prefix:
+        base = base.where(Worker.home_region.like(f"{region_prefix}%"))
+    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    rows = session.execute(base.order_by(PlanRow.worker_id).offset(offset).limit(limit)).all()
+    return [dict(r._mapping) for r in rows], int(total)
+
+
+__all__ = [
+    "NightlyError",
+    "RunConflict",
+    "RunSummary",
+    "active_workers",
+    "list_runs",
+    "plan_page",
+    "plan_summary",
+    "read_pins",
+    "run_match",
+    "score_candidates",
+]
