@@ -1,0 +1,39 @@
+"""API routers under ``/api/v1``; :func:`routers` lists them in the order they are mounted."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def web_routers() -> list[APIRouter]:
+    """Routers of server-rendered pages (mounted at the root)."""
+    from service.api import nightly
+    from service.web import pages
+
+    return [pages.router, nightly.web_router]
+
+
+def routers() -> list[APIRouter]:
+    from service.api import (
+        admin,
+        employers,
+        matching,
+        nightly,
+        occupations,
+        outcomes,
+        system,
+        vacancies,
+        workers,
+    )
+
+    return [
+        system.router,
+        workers.router,
+        employers.router,
+        vacancies.router,
+        outcomes.router,
+        matching.router,
+        occupations.router,
+        admin.router,
+        nightly.router,
+    ]

@@ -1,0 +1,123 @@
+"""The FastAPI application: API under ``/api/v1``, web pages, metrics.
+
+``create_app(settings)`` builds one app for one store and one model folder: it
+migrates the store (``ensure_schema``), loads the promoted model (the service also
+starts without one and says why), and wires routers, error handlers and metrics.
+``jobmatch serve`` runs it with uvicorn (``service.app:create_app`` as a factory, so
+every worker process builds its own).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine
+
+from matcher.schema import PERSONAL_FIELDS
+from service import api, auth
+from service.domain import CatalogueSync, contract_error_detail, store_counts
+from service.model_holder import ModelHolder
+from service.observability import CONTENT_TYPE, Metrics, MetricsMiddleware
+from service.settings import Settings, get_settings
+from service.store.db import make_engine
+from service.store.migrate import ensure_schema
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+Job matching for rural labour transfer: placement officers manage workers and record
+outcomes, employers post vacancies and see candidates (without personal data), and
+everyone gets ranked, explained matches from the promoted model.
+
+**Authentication**: `Authorization: Bearer <key>`; keys are created with
+`jobmatch keys create --role admin | --role officer --region 5424 | --role employer --employer E0001`.
+
+**Purpose of reads**: reads of personal data are audited; say why with an `X-Purpose`
+header or a `purpose` query parameter.
+
+**Model version**: recommendation responses carry `model_version` and the
+`X-Model-Version` header. Without a trained model they answer **503** with the reason.
+"""
+
+
+def _scrub(errors: Sequence[Any]) -> list[dict]:
+    out = []
+    for err in errors:
+        item = {k: v for k, v in dict(err).items() if k not in ("url", "ctx")}
+        loc = item.get("loc") or ()
+        if any(part in PERSONAL_FIELDS for part in loc):
+            item.pop("input", None)
+        out.append(item)
+    return out
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": _scrub(exc.errors())})
+
+    try:
+        from matcher.contract import ContractError
+    except ImportError:  # pragma: no cover - the contract module lands with the foundation
+        return
+
+    @app.exception_handler(ContractError)
+    async def _contract(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": contract_error_detail(exc)})
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    model_holder: ModelHolder | None = None,
+    model_check_every: float = 3.0,
+    catalogue_sync_every: float = 5.0,
+) -> FastAPI:
+    """Build the jobmatch app for ``settings`` (default: from the environment)."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    ensure_schema(engine)
+    holder = model_holder or ModelHolder(settings.model_dir, check_every=model_check_every)
+    metrics = Metrics()
+    holder.on_swap.append(metrics.model_swapped)
+    if model_holder is None or model_holder.peek() is None:
+        holder.start()
+    metrics.model_swapped(holder.peek())
+
+    app = FastAPI(
+        title="jobmatch",
+        version="1",
+        description=DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = auth.session_factory(engine)
+    app.state.models = holder
+    app.state.metrics = metrics
+    app.state.catalogue_sync = CatalogueSync(engine, holder, every=catalogue_sync_every)
+
+    metrics.watch_store(lambda: store_counts(engine))
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    _install_error_handlers(app)
+
+    for router in api.routers():
+        app.include_router(router, prefix=API_PREFIX)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_root() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    for router in api.web_routers():
+        app.include_router(router)
+    return app

@@ -1,0 +1,880 @@
+"""The service layer: what each API route and web page does, in domain terms.
+
+Routes stay thin: they parse the request and call one function here. This is the only
+place where domain errors become HTTP errors (404 unknown id, 403 outside scope, 409
+duplicate, 422 contract violation, 503 no model). Reads of workers' personal data
+are written to the audit log here, in the same transaction as the read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from fastapi import HTTPException, status
+from sqlalchemy import Engine, func, or_, select
+from sqlalchemy.orm import Session
+
+from matcher import reference
+from matcher.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
+from service import audit
+from service.auth import Principal, Role
+from service.model_holder import LoadedModel, ModelHolder
+from service.schemas import (
+    EmployerCreate,
+    OutcomeCreate,
+    VacancyCreate,
+    VacancyUpdate,
+    WorkerCreate,
+    WorkerUpdate,
+)
+from service.store.models import Employer, Event, Vacancy, Worker
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 500
+MAX_K = 200
+
+# --------------------------------------------------------------------------- errors
+
+
+def not_found(kind: str, ident: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no {kind} with id {ident!r}")
+
+
+def forbidden(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, message)
+
+
+def field_error(field: str, message: str, kind: str = "contract") -> dict:
+    return {"loc": ["body", field], "msg": message, "type": kind}
+
+
+def unprocessable(errors: list[dict]) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, errors)
+
+
+def contract_error_detail(exc: Exception) -> list[dict]:
+    """Field-level problems of a ``matcher.contract.ContractError`` in FastAPI's 422 shape.
+
+    Values of personal fields are never echoed.
+    """
+    problems = None
+    for attr in ("problems", "errors", "issues"):
+        value = getattr(exc, attr, None)
+        if value:
+            problems = value
+            break
+    if not problems:
+        return [{"loc": ["body"], "msg": str(exc), "type": "contract"}]
+    out = []
+    for p in problems if isinstance(problems, list | tuple) else [problems]:
+        if isinstance(p, dict):
+            get = p.get
+        else:
+
+            def get(name: str, default: Any = None, _p: Any = p) -> Any:
+                return getattr(_p, name, default)
+
+        field = get("field") or get("column") or get("name")
+        message = get("message") or get("msg") or get("rule") or str(p)
+        rule = get("rule")
+        if rule and rule not in message:
+            message = f"{message} ({rule})"
+        item: dict[str, Any] = {
+            "loc": ["body", field] if field else ["body"],
+            "msg": str(message),
+            "type": "contract",
+        }
+        value = get("value")
+        if field not in PERSONAL_FIELDS and value is not None:
+            item["input"] = value
+        out.append(item)
+    return out
+
+
+def _contract_check(table: str, record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` checked against the data contract and in normal form; 422 otherwise."""
+    from matcher import contract
+
+    try:
+        return contract.validate_record(table, record)
+    except contract.ContractError as exc:
+        raise unprocessable(contract_error_detail(exc)) from None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _plain(record: dict[str, Any]) -> dict[str, Any]:
+    """Body values as stored: enums as their text, times naive UTC."""
+    out = {}
+    for k, v in record.items():
+        if isinstance(v, datetime):
+            v = _naive_utc(v)
+        elif hasattr(v, "value") and isinstance(v.value, str):
+            v = v.value
+        out[k] = v
+    return out
+
+
+def region_label(code: str | None) -> str | None:
+    return reference.region_name(code) if code else None
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def _scoped_worker(session: Session, principal: Principal, worker_id: str) -> Worker:
+    worker = session.get(Worker, worker_id)
+    if worker is None:
+        raise not_found("worker", worker_id)
+    if not principal.sees_region(worker.home_region):
+        raise forbidden(
+            f"worker {worker_id} lives outside your region {principal.region_prefix}; "
+            "ask the officer of that region or an admin"
+        )
+    return worker
+
+
+def _check_in_scope(principal: Principal, home_region: str | None) -> None:
+    if home_region and not principal.sees_region(home_region):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"home_region {home_region} is outside your region {principal.region_prefix}",
+        )
+
+
+def worker_view(worker: Worker) -> dict[str, Any]:
+    data = {c: getattr(worker, c) for c in CONTRACT["workers"].columns}
+    data["home_region_name"] = region_label(worker.home_region)
+    data["status"] = worker.status
+    data["updated_at"] = worker.updated_at
+    return data
+
+
+def create_worker(
+    session: Session, principal: Principal, body: WorkerCreate, *, path: str
+) -> dict[str, Any]:
+    record = _plain(body.model_dump())
+    _check_in_scope(principal, record["home_region"])
+    record = _contract_check("workers", record)
+    if session.get(Worker, record["worker_id"]) is not None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"worker {record['worker_id']} exists already; use PATCH /api/v1/workers/"
+            f"{record['worker_id']} to change it",
+        )
+    worker = Worker(**record)
+    session.add(worker)
+    session.flush()
+    audit.record(session, principal, "create_worker", [worker.worker_id], "registration", path)
+    return worker_view(worker)
+
+
+def update_worker(
+    session: Session, principal: Principal, worker_id: str, body: WorkerUpdate, *, path: str
+) -> dict[str, Any]:
+    worker = _scoped_worker(session, principal, worker_id)
+    changes = _plain(body.model_dump(exclude_unset=True))
+    if "home_region" in changes:
+        if changes["home_region"] is None:
+            raise unprocessable([field_error("home_region", "home_region is required")])
+        _check_in_scope(principal, changes["home_region"])
+    new_status = changes.pop("status", None)
+    merged = {c: getattr(worker, c) for c in CONTRACT["workers"].columns}
+    merged.update(changes)
+    clean = _contract_check("workers", merged)
+    for key in changes:
+        setattr(worker, key, clean[key])
+    if new_status:
+        worker.status = new_status
+    session.flush()
+    audit.record(session, principal, "update_worker", [worker_id], "registration", path)
+    return worker_view(worker)
+
+
+def get_worker(
+    session: Session, principal: Principal, worker_id: str, *, purpose: str | None, path: str
+) -> dict[str, Any]:
+    worker = _scoped_worker(session, principal, worker_id)
+    audit.record(session, principal, "read_worker", [worker_id], purpose or "case work", path)
+    return worker_view(worker)
+
+
+@dataclass(frozen=True)
+class WorkerFilter:
+    region: str | None = None
+    status: str | None = None
+    q: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _worker_conditions(principal: Principal, flt: WorkerFilter) -> list:
+    conditions = []
+    if principal.role == Role.OFFICER:
+        assert principal.region_prefix
+        if flt.region and not (
+            flt.region.startswith(principal.region_prefix)
+            or principal.region_prefix.startswith(flt.region)
+        ):
+            raise forbidden(f"region {flt.region} is outside your region {principal.region_prefix}")
+        conditions.append(Worker.home_region.startswith(principal.region_prefix))
+    if flt.region:
+        conditions.append(Worker.home_region.startswith(flt.region))
+    if flt.status:
+        conditions.append(Worker.status == flt.status)
+    if flt.q:
+        pattern = f"%{flt.q.strip()}%"
+        conditions.append(
+            or_(
+                Worker.skills.ilike(pattern),
+                Worker.work_history.ilike(pattern),
+                Worker.worker_id == flt.q.strip(),
+            )
+        )
+    return conditions
+
+
+def list_workers(
+    session: Session,
+    principal: Principal,
+    flt: WorkerFilter,
+    *,
+    purpose: str | None,
+    path: str,
+) -> tuple[list[dict[str, Any]], int]:
+    conditions = _worker_conditions(principal, flt)
+    count = session.scalar(select(func.count()).select_from(Worker).where(*conditions)) or 0
+    limit = max(1, min(flt.limit, MAX_PAGE))
+    rows = session.scalars(
+        select(Worker)
+        .where(*conditions)
+        .order_by(Worker.worker_id)
+        .limit(limit)
+        .offset(max(flt.offset, 0))
+    ).all()
+    audit.record(
+        session,
+        principal,
+        "list_workers",
+        [w.worker_id for w in rows],
+        purpose or "worker search",
+        path,
+    )
+    return [worker_view(w) for w in rows], int(count)
+
+
+def workers_by_county(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """Active workers per home county inside the principal's scope (no personal data)."""
+    stmt = select(Worker.home_region, func.count()).group_by(Worker.home_region)
+    if principal.role == Role.OFFICER:
+        stmt = stmt.where(Worker.home_region.startswith(principal.region_prefix or ""))
+    rows = session.execute(stmt.order_by(Worker.home_region)).all()
+    return [{"region": r, "name": region_label(r) or r, "count": int(n)} for r, n in rows if r]
+
+
+# --------------------------------------------------------------------------- employers
+
+
+def create_employer(session: Session, body: EmployerCreate) -> Employer:
+    record = _contract_check("employers", _plain(body.model_dump()))
+    if session.get(Employer, record["employer_id"]) is not None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"employer {record['employer_id']} exists already"
+        )
+    employer = Employer(**record)
+    session.add(employer)
+    session.flush()
+    return employer
+
+
+def get_employer(session: Session, principal: Principal, employer_id: str) -> Employer:
+    if principal.role == Role.EMPLOYER and principal.employer_id != employer_id:
+        raise forbidden(f"your key belongs to employer {principal.employer_id}")
+    employer = session.get(Employer, employer_id)
+    if employer is None:
+        raise not_found("employer", employer_id)
+    return employer
+
+
+def list_employers(
+    session: Session, region: str | None, limit: int, offset: int
+) -> tuple[list[Employer], int]:
+    conditions = [Employer.region.startswith(region)] if region else []
+    count = session.scalar(select(func.count()).select_from(Employer).where(*conditions)) or 0
+    rows = session.scalars(
+        select(Employer)
+        .where(*conditions)
+        .order_by(Employer.employer_id)
+        .limit(max(1, min(limit, MAX_PAGE)))
+        .offset(max(offset, 0))
+    ).all()
+    return list(rows), int(count)
+
+
+# --------------------------------------------------------------------------- vacancies
+
+
+def vacancy_view(v: Vacancy) -> dict[str, Any]:
+    data = {c: getattr(v, c) for c in CONTRACT["vacancies"].columns}
+    data["region_name"] = region_label(v.region)
+    data["occupation_name"] = _occupation_name(v.occupation_code)
+    data["occupation_source"] = v.occupation_source
+    data["occupation_confidence"] = v.occupation_confidence
+    data["updated_at"] = v.updated_at
+    return data
+
+
+def _occupation_name(code: str | None) -> str | None:
+    if not code:
+        return None
+    try:
+        return reference.occupation(code).name
+    except KeyError:
+        return None
+
+
+_normaliser_lock = threading.Lock()
+_normaliser: Any = None
+
+
+def occupation_normaliser() -> Any:
+    """The engine's occupation normaliser, built once per process."""
+    global _normaliser
+    if _normaliser is None:
+        with _normaliser_lock:
+            if _normaliser is None:
+                from matcher.occupations import default_normaliser
+
+                _normaliser = default_normaliser()
+    return _normaliser
+
+
+def classify_occupation(text: str) -> dict[str, Any]:
+    match = occupation_normaliser().classify(text)
+    return {
+        "text": text,
+        "code": getattr(match, "code", None),
+        "name": getattr(match, "name", None),
+        "confidence": float(getattr(match, "confidence", 0.0) or 0.0),
+        "level": getattr(match, "level", None),
+    }
+
+
+def _fill_occupation(record: dict[str, Any]) -> None:
+    """Fill a blank occupation code from the title (and say how it was obtained)."""
+    if record.get("occupation_code"):
+        record["occupation_source"] = "given"
+        record["occupation_confidence"] = None
+        return
+    text = " ".join(str(x) for x in (record.get("title"), record.get("description")) if x)
+    match = classify_occupation(record.get("title") or text)
+    if match["code"]:
+        record["occupation_code"] = match["code"]
+        record["occupation_source"] = "inferred"
+        record["occupation_confidence"] = match["confidence"]
+    else:
+        record["occupation_source"] = None
+        record["occupation_confidence"] = None
+
+
+def _owned_vacancy(session: Session, principal: Principal, vacancy_id: str) -> Vacancy:
+    vacancy = session.get(Vacancy, vacancy_id)
+    if vacancy is None:
+        raise not_found("vacancy", vacancy_id)
+    if principal.role == Role.EMPLOYER and vacancy.employer_id != principal.employer_id:
+        raise forbidden(f"vacancy {vacancy_id} belongs to another employer")
+    return vacancy
+
+
+def _check_occupation_code(record: dict[str, Any]) -> None:
+    code = record.get("occupation_code")
+    if code and not reference.is_csco_code(code):
+        raise unprocessable(
+            [
+                field_error(
+                    "occupation_code",
+                    f"{code!r} is not a CSCO 2022 occupation code (e.g. 6-29-01-01); "
+                    "leave it blank to infer it from the title",
+                )
+            ]
+        )
+
+
+def create_vacancy(session: Session, principal: Principal, body: VacancyCreate) -> dict[str, Any]:
+    record = _plain(body.model_dump())
+    if principal.role == Role.EMPLOYER:
+        if record.get("employer_id") in (None, ""):
+            record["employer_id"] = principal.employer_id
+        elif record["employer_id"] != principal.employer_id:
+            raise forbidden(
+                f"your key posts vacancies for employer {principal.employer_id}, "
+                f"not {record['employer_id']}"
+            )
+    if not record.get("employer_id"):
+        raise unprocessable([field_error("employer_id", "employer_id is required")])
+    record.setdefault("status", None)
+    record["status"] = record["status"] or "open"
+    record["posted_at"] = record.get("posted_at") or _now()
+    record = _contract_check("vacancies", record)
+    _check_occupation_code(record)
+    if session.get(Employer, record["employer_id"]) is None:
+        raise unprocessable(
+            [field_error("employer_id", f"unknown employer {record['employer_id']!r}")]
+        )
+    if session.get(Vacancy, record["vacancy_id"]) is not None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"vacancy {record['vacancy_id']} exists already; use PATCH to change it",
+        )
+    _fill_occupation(record)
+    vacancy = Vacancy(**record)
+    session.add(vacancy)
+    session.flush()
+    return vacancy_view(vacancy)
+
+
+def update_vacancy(
+    session: Session, principal: Principal, vacancy_id: str, body: VacancyUpdate
+) -> dict[str, Any]:
+    vacancy = _owned_vacancy(session, principal, vacancy_id)
+    changes = _plain(body.model_dump(exclude_unset=True))
+    for required in ("title", "region", "headcount"):
+        if required in changes and changes[required] is None:
+            raise unprocessable([field_error(required, f"{required} is required")])
+    merged = {c: getattr(vacancy, c) for c in CONTRACT["vacancies"].columns}
+    merged.update(changes)
+    merged = _contract_check("vacancies", merged)
+    changes = {key: merged[key] for key in changes}
+    _check_occupation_code(merged)
+    refill = "occupation_code" in changes or (
+        "title" in changes and vacancy.occupation_source != "given"
+    )
+    if refill:
+        if "occupation_code" not in changes:
+            merged["occupation_code"] = None
+        _fill_occupation(merged)
+        for key in ("occupation_code", "occupation_source", "occupation_confidence"):
+            changes[key] = merged[key]
+    for key, value in changes.items():
+        setattr(vacancy, key, value)
+    session.flush()
+    return vacancy_view(vacancy)
+
+
+def close_vacancy(session: Session, principal: Principal, vacancy_id: str) -> dict[str, Any]:
+    vacancy = _owned_vacancy(session, principal, vacancy_id)
+    vacancy.status = "closed"
+    vacancy.closes_at = vacancy.closes_at or _now()
+    session.flush()
+    return vacancy_view(vacancy)
+
+
+def get_vacancy(session: Session, principal: Principal, vacancy_id: str) -> dict[str, Any]:
+    return vacancy_view(_owned_vacancy(session, principal, vacancy_id))
+
+
+@dataclass(frozen=True)
+class VacancyFilter:
+    employer_id: str | None = None
+    region: str | None = None
+    status: str | None = None
+    q: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def list_vacancies(
+    session: Session, principal: Principal, flt: VacancyFilter
+) -> tuple[list[dict[str, Any]], int]:
+    conditions = []
+    employer_id = flt.employer_id
+    if principal.role == Role.EMPLOYER:
+        if employer_id and employer_id != principal.employer_id:
+            raise forbidden(f"your key belongs to employer {principal.employer_id}")
+        employer_id = principal.employer_id
+    if employer_id:
+        conditions.append(Vacancy.employer_id == employer_id)
+    if flt.region:
+        conditions.append(Vacancy.region.startswith(flt.region))
+    if flt.status:
+        conditions.append(Vacancy.status == flt.status)
+    if flt.q:
+        pattern = f"%{flt.q.strip()}%"
+        conditions.append(or_(Vacancy.title.ilike(pattern), Vacancy.description.ilike(pattern)))
+    count = session.scalar(select(func.count()).select_from(Vacancy).where(*conditions)) or 0
+    rows = session.scalars(
+        select(Vacancy)
+        .where(*conditions)
+        .order_by(Vacancy.posted_at.desc(), Vacancy.vacancy_id)
+        .limit(max(1, min(flt.limit, MAX_PAGE)))
+        .offset(max(flt.offset, 0))
+    ).all()
+    return [vacancy_view(v) for v in rows], int(count)
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+def record_outcome(session: Session, principal: Principal, body: OutcomeCreate) -> Event:
+    if body.event not in OFFICER_OUTCOMES:
+        allowed = ", ".join(e.value for e in OFFICER_OUTCOMES)
+        raise unprocessable(
+            [field_error("event", f"officers record one of {allowed}; got {body.event.value}")]
+        )
+    _scoped_worker(session, principal, body.worker_id)
+    if session.get(Vacancy, body.vacancy_id) is None:
+        raise unprocessable([field_error("vacancy_id", f"unknown vacancy {body.vacancy_id!r}")])
+    occurred = _naive_utc(body.occurred_at) or _now()
+    if occurred > _now().replace(microsecond=0) and (occurred - _now()).total_seconds() > 300:
+        raise unprocessable([field_error("occurred_at", "an outcome cannot be in the future")])
+    existing = session.scalar(
+        select(Event).where(
+            Event.worker_id == body.worker_id,
+            Event.vacancy_id == body.vacancy_id,
+            Event.event == body.event.value,
+            Event.occurred_at == occurred,
+        )
+    )
+    if existing is not None:
+        return existing
+    event = Event(
+        worker_id=body.worker_id,
+        vacancy_id=body.vacancy_id,
+        event=body.event.value,
+        occurred_at=occurred,
+        source=f"key:{principal.key_id}",
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def list_outcomes(
+    session: Session, principal: Principal, worker_id: str, *, limit: int = 100
+) -> tuple[list[Event], int]:
+    _scoped_worker(session, principal, worker_id)
+    conditions = [Event.worker_id == worker_id]
+    count = session.scalar(select(func.count()).select_from(Event).where(*conditions)) or 0
+    rows = session.scalars(
+        select(Event)
+        .where(*conditions)
+        .order_by(Event.occurred_at.desc(), Event.id.desc())
+        .limit(max(1, min(limit, MAX_PAGE)))
+    ).all()
+    return list(rows), int(count)
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def age_band(birth_year: int | None, today: date | None = None) -> str | None:
+    """A ten-year band (``30-39``) instead of the exact age or birth date."""
+    if birth_year is None:
+        return None
+    age = (today or date.today()).year - int(birth_year)
+    if age < 0 or age > 120:
+        return None
+    low = (age // 10) * 10
+    if low < 20:
+        return "16-19" if age >= 16 else f"<{16}"
+    return f"{low}-{low + 9}"
+
+
+def candidate_ref(vacancy_id: str, worker_id: str) -> str:
+    """An opaque per-vacancy reference the employer can quote to the placement office."""
+    digest = hashlib.sha256(f"jobmatch-candidate|{vacancy_id}|{worker_id}".encode()).hexdigest()
+    return "C-" + digest[:10].upper()
+
+
+def resolve_candidate_ref(session: Session, vacancy_id: str, ref: str) -> str | None:
+    """The worker behind a candidate reference (for officers), or None."""
+    ref = ref.strip().upper()
+    for worker_id in session.scalars(select(Worker.worker_id)):
+        if candidate_ref(vacancy_id, worker_id) == ref:
+            return worker_id
+    return None
+
+
+def model_or_503(holder: ModelHolder) -> LoadedModel:
+    loaded = holder.current()
+    if loaded is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            holder.reason or "no model loaded",
+            headers={"Retry-After": "60", "X-Model-Version": "none"},
+        )
+    return loaded
+
+
+def _list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    try:
+        return [str(x) for x in value]
+    except TypeError:
+        return [str(value)]
+
+
+class CatalogueSync:
+    """Keeps the serving model aware of records added or changed in the store.
+
+    The store's *stamp* (row counts and latest update times of workers and vacancies) is
+    read at most every ``every`` seconds; when it changed, the model is refreshed with a
+    new snapshot in a background thread (requests keep being served meanwhile). A
+    request for a worker or vacancy the model does not know yet waits for a refresh
+    instead, so records created after training are served at once (cold, from content).
+    """
+
+    def __init__(self, engine: Engine, holder: ModelHolder, every: float = 5.0) -> None:
+        self.engine = engine
+        self.holder = holder
+        self.every = every
+        self._next = 0.0
+        self._thread: threading.Thread | None = None
+
+    def stamp(self) -> tuple:
+        with Session(self.engine) as session:
+            w = session.execute(select(func.count(), func.max(Worker.updated_at))).one()
+            v = session.execute(select(func.count(), func.max(Vacancy.updated_at))).one()
+        return (int(w[0]), str(w[1]), int(v[0]), str(v[1]))
+
+    def snapshot(self) -> Any:
+        from service.store.repository import load_dataset
+
+        return load_dataset(self.engine)
+
+    def now(self, loaded: LoadedModel) -> LoadedModel:
+        """Refresh synchronously (the request needs a record the model lacks)."""
+        try:
+            return self.holder.sync_catalogue(self.stamp(), self.snapshot) or loaded
+        except Exception:  # noqa: BLE001 - serve what we have, say so in the log
+            log.exception("refreshing the model's catalogue failed")
+            return loaded
+
+    def tick(self) -> None:
+        """Start a background refresh when the store changed (cheap, throttled)."""
+        if self.every <= 0 or self.holder.peek() is None:
+            return
+        now = time.monotonic()
+        if now < self._next or (self._thread is not None and self._thread.is_alive()):
+            return
+        self._next = now + self.every
+        self._thread = threading.Thread(target=self._refresh, name="catalogue-sync", daemon=True)
+        self._thread.start()
+
+    def _refresh(self) -> None:
+        loaded = self.holder.peek()
+        if loaded is None:
+            return
+        try:
+            # A freshly loaded model gets one refresh too: records may have been added
+            # between its training snapshot and now.
+            self.holder.sync_catalogue(self.stamp(), self.snapshot)
+        except Exception:  # noqa: BLE001 - background work must not die loudly per tick
+            log.exception("background catalogue refresh failed")
+
+
+def _knows(model: Any, kind: str, ident: str) -> bool | None:
+    """Whether the model's catalogue holds the id (None when the model cannot tell)."""
+    fn = getattr(model, f"knows_{kind}", None)
+    if callable(fn):
+        return bool(fn(ident))
+    dataset = getattr(model, "dataset_", None)
+    index = getattr(dataset, f"{kind}_index", None)
+    if index is not None:
+        return ident in index
+    return None
+
+
+def _run_model(
+    loaded: LoadedModel,
+    sync: CatalogueSync | None,
+    kind: str,
+    ident: str,
+    call: Callable[[Any], Any],
+) -> tuple[LoadedModel, Any]:
+    if sync is not None:
+        if _knows(loaded.model, kind, ident) is False:
+            loaded = sync.now(loaded)
+        else:
+            sync.tick()
+    try:
+        return loaded, call(loaded.model)
+    except KeyError:
+        if sync is None:
+            raise
+        loaded = sync.now(loaded)
+        return loaded, call(loaded.model)
+
+
+def recommendations(
+    session: Session,
+    principal: Principal,
+    holder: ModelHolder,
+    sync: CatalogueSync | None,
+    worker_id: str,
+    k: int,
+) -> dict[str, Any]:
+    _scoped_worker(session, principal, worker_id)
+    loaded = model_or_503(holder)
+    k = max(1, min(k, MAX_K))
+    try:
+        loaded, frame = _run_model(
+            loaded, sync, "worker", worker_id, lambda m: m.recommend(worker_id, k)
+        )
+    except KeyError as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"the model cannot serve worker {worker_id} yet: {exc}",
+            headers={"X-Model-Version": loaded.version},
+        ) from None
+    rows = frame.to_dict("records") if len(frame) else []
+    ids = [str(r["vacancy_id"]) for r in rows]
+    vacancies = {
+        v.vacancy_id: v for v in session.scalars(select(Vacancy).where(Vacancy.vacancy_id.in_(ids)))
+    }
+    items = []
+    for r in rows:
+        v = vacancies.get(str(r["vacancy_id"]))
+        items.append(
+            {
+                "rank": int(r["rank"]),
+                "vacancy_id": str(r["vacancy_id"]),
+                "score": float(r["score"]),
+                "reasons": _list(r.get("reasons")),
+                "warnings": _list(r.get("warnings")),
+                "title": v.title if v else None,
+                "employer_id": v.employer_id if v else None,
+                "region": v.region if v else None,
+                "region_name": region_label(v.region) if v else None,
+                "occupation_code": v.occupation_code if v else None,
+                "wage_min": v.wage_min if v else None,
+                "wage_max": v.wage_max if v else None,
+                "channel": v.channel if v else None,
+            }
+        )
+    return {
+        "worker_id": worker_id,
+        "model_version": loaded.version,
+        "data": items,
+        "count": len(items),
+    }
+
+
+def _profiles(session: Session, worker_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Non-personal profile fields of workers; personal columns are never selected."""
+    cols = (
+        Worker.worker_id,
+        Worker.birth_year,
+        Worker.home_region,
+        Worker.skills,
+        Worker.languages,
+        Worker.work_history,
+    )
+    out = {}
+    for row in session.execute(select(*cols).where(Worker.worker_id.in_(list(worker_ids)))):
+        out[row.worker_id] = {
+            "age_band": age_band(row.birth_year),
+            "home_region": row.home_region,
+            "home_region_name": region_label(row.home_region),
+            "skills": row.skills,
+            "languages": list(row.languages or []),
+            "work_history": row.work_history,
+        }
+    return out
+
+
+def candidates(
+    session: Session,
+    principal: Principal,
+    holder: ModelHolder,
+    sync: CatalogueSync | None,
+    vacancy_id: str,
+    k: int,
+) -> dict[str, Any]:
+    """Ranked candidates for a vacancy, anonymised (employers: opaque references)."""
+    _owned_vacancy(session, principal, vacancy_id)
+    loaded = model_or_503(holder)
+    k = max(1, min(k, MAX_K))
+    try:
+        loaded, frame = _run_model(
+            loaded, sync, "vacancy", vacancy_id, lambda m: m.candidates(vacancy_id, k)
+        )
+    except KeyError as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"the model cannot serve vacancy {vacancy_id} yet: {exc}",
+            headers={"X-Model-Version": loaded.version},
+        ) from None
+    rows = frame.to_dict("records") if len(frame) else []
+    profiles = _profiles(session, [str(r["worker_id"]) for r in rows])
+    items = []
+    for r in rows:
+        wid = str(r["worker_id"])
+        base = {
+            "rank": int(r["rank"]),
+            "score": float(r["score"]),
+            "reasons": _list(r.get("reasons")),
+            "warnings": _list(r.get("warnings")),
+            **profiles.get(wid, {}),
+        }
+        if principal.role == Role.EMPLOYER:
+            base["candidate_ref"] = candidate_ref(vacancy_id, wid)
+        else:
+            base["worker_id"] = wid
+            base["in_scope"] = principal.sees_region(base.get("home_region"))
+        items.append(base)
+    return {
+        "vacancy_id": vacancy_id,
+        "model_version": loaded.version,
+        "data": items,
+        "count": len(items),
+    }
+
+
+# --------------------------------------------------------------------------- system
+
+
+def store_counts(engine: Engine) -> dict[str, int]:
+    out = {}
+    with Session(engine) as session:
+        for name, model in (
+            ("workers", Worker),
+            ("employers", Employer),
+            ("vacancies", Vacancy),
+            ("events", Event),
+        ):
+            out[name] = int(session.scalar(select(func.count()).select_from(model)) or 0)
+    return out
+
+
+def database_status(engine: Engine) -> str | None:
+    """None when the store answers, else why not (no secrets: the URL is not repeated)."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("select 1")
+        return None
+    except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+        return f"database unreachable: {type(exc).__name__}"
+
+
+def ids(items: Iterable[Any], attr: str) -> list[str]:
+    return [getattr(x, attr) for x in items]

@@ -1,0 +1,270 @@
+"""The model the service answers with, and how a newly promoted one replaces it.
+
+One :class:`ModelHolder` per process holds a :class:`LoadedModel` (the recommender,
+its version and where it came from). A request takes ``holder.current()`` ONCE and
+uses that object to the end, so a swap never changes a model under a request in
+flight: a new model is loaded completely first (in the admin's request, or in a
+background thread when the promotion is noticed), then the reference is replaced in
+one assignment (atomic in CPython). The old object lives until the last request
+holding it finishes.
+
+Promotion is noticed by watching ``<model_dir>/current`` (what ``jobmatch models
+promote`` changes): at most every ``check_every`` seconds a request stats it, and if
+it changed a background thread loads and swaps the new model. ``POST
+/api/v1/admin/reload-model`` reloads at once.
+
+Without a trained model the holder is empty and says why (:attr:`reason`); the
+recommendation routes answer 503 with that reason, everything else works.
+
+Records created after the model was trained (new workers, new vacancies) are served
+from content: :meth:`sync_catalogue` hands the store's current snapshot to the
+model's ``refresh`` when the store changed, again building the refreshed model
+before swapping it in.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+NO_MODEL_REASON = "no model trained yet: run `jobmatch train`"
+
+
+class ModelLoadError(RuntimeError):
+    """The promoted model exists but could not be loaded; the message says why."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to answer, with the version every response reports."""
+
+    model: Any
+    version: str
+    path: Path | None
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: the store state (see ``ModelHolder.sync_catalogue``) the catalogue reflects
+    catalogue_stamp: Any = None
+
+
+def current_model_path(model_dir: Path) -> Path | None:
+    """The folder of the promoted model, or None when nothing was promoted yet."""
+    import importlib
+
+    try:
+        registry: Any = importlib.import_module("training.registry")
+    except ImportError:  # the registry lands with the training pipeline
+        registry = None
+    if registry is not None and hasattr(registry, "current_model_path"):
+        path = registry.current_model_path(model_dir)
+        return Path(path) if path is not None else None
+    pointer = Path(model_dir) / "current"
+    if pointer.is_symlink() or pointer.is_dir():
+        return pointer.resolve()
+    if pointer.is_file():
+        name = pointer.read_text(encoding="utf-8").strip()
+        return (Path(model_dir) / name).resolve() if name else None
+    return None
+
+
+def load_model_at(path: Path) -> Any:
+    """Load the recommender artifact saved in ``path``."""
+    from matcher.recommender import Recommender
+
+    return Recommender.load(path)
+
+
+def version_of(model: Any, path: Path | None) -> str:
+    """The version reported to callers: the model's own, else its folder name."""
+    for attr in ("version", "version_"):
+        value = getattr(model, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return path.name if path is not None else "unknown"
+
+
+def _pointer_signature(model_dir: Path) -> tuple:
+    """What changes when a model is promoted: the pointer's mtime and its target."""
+    pointer = Path(model_dir) / "current"
+    try:
+        st = os.lstat(pointer)
+    except FileNotFoundError:
+        return ("absent",)
+    target = os.readlink(pointer) if pointer.is_symlink() else ""
+    if not target and pointer.is_file():
+        try:
+            target = pointer.read_text(encoding="utf-8").strip()
+        except OSError:
+            target = ""
+    return (st.st_mtime_ns, target)
+
+
+class ModelHolder:
+    """Holds the serving model; swaps in a new one without disturbing requests in flight."""
+
+    def __init__(
+        self,
+        model_dir: Path | str,
+        *,
+        check_every: float = 3.0,
+        locate: Callable[[Path], Path | None] = current_model_path,
+        load: Callable[[Path], Any] = load_model_at,
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        self.check_every = check_every
+        self._locate = locate
+        self._load = load
+        self._loaded: LoadedModel | None = None
+        self._reason: str | None = NO_MODEL_REASON
+        self._signature: tuple | None = None
+        self._next_check = 0.0
+        self._reload_lock = threading.Lock()
+        self._background: threading.Thread | None = None
+        self.swaps = 0
+        self.on_swap: list[Callable[[LoadedModel | None], None]] = []
+
+    # ------------------------------------------------------------------ reading
+
+    def current(self) -> LoadedModel | None:
+        """The model to answer this request with (take it once per request)."""
+        self._maybe_watch()
+        return self._loaded
+
+    def peek(self) -> LoadedModel | None:
+        """The current model without checking for a promotion."""
+        return self._loaded
+
+    @property
+    def reason(self) -> str | None:
+        """Why there is no model (None when one is loaded)."""
+        return None if self._loaded is not None else self._reason
+
+    # ------------------------------------------------------------------ swapping
+
+    def swap(self, loaded: LoadedModel | None, reason: str | None = None) -> None:
+        """Replace the serving model in one step; requests in flight keep theirs."""
+        self._loaded = loaded
+        self._reason = None if loaded is not None else (reason or NO_MODEL_REASON)
+        self.swaps += 1
+        for callback in self.on_swap:
+            try:
+                callback(loaded)
+            except Exception:  # noqa: BLE001 - a metrics hook must never break a swap
+                log.exception("model swap callback failed")
+
+    def load(self) -> LoadedModel | None:
+        """Load the promoted model now and swap it in.
+
+        Returns the loaded model, or None (with :attr:`reason` set) when nothing is
+        promoted. Raises :class:`ModelLoadError` when the promoted model cannot be
+        loaded; the model that was serving keeps serving.
+        """
+        with self._reload_lock:
+            signature = _pointer_signature(self.model_dir)
+            path = self._locate(self.model_dir)
+            if path is None:
+                self._signature = signature
+                if self._loaded is None:
+                    self.swap(None, NO_MODEL_REASON)
+                return self._loaded
+            current = self._loaded
+            if current is not None and current.path == path and self._signature == signature:
+                return current
+            started = time.perf_counter()
+            try:
+                model = self._load(path)
+            except Exception as exc:  # noqa: BLE001 - reported, old model keeps serving
+                self._signature = signature
+                message = f"could not load the promoted model at {path}: {exc}"
+                if self._loaded is None:
+                    self.swap(None, message)
+                raise ModelLoadError(message) from exc
+            loaded = LoadedModel(model=model, version=version_of(model, path), path=path)
+            self._signature = signature
+            self.swap(loaded)
+            log.info(
+                "serving model %s (loaded in %.1fs)", loaded.version, time.perf_counter() - started
+            )
+            return loaded
+
+    def start(self) -> None:
+        """Initial load at start-up; a failure leaves the service up without a model."""
+        try:
+            self.load()
+        except ModelLoadError as exc:
+            log.error("%s", exc)
+
+    def _maybe_watch(self) -> None:
+        if self.check_every <= 0:
+            return
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + self.check_every
+        if _pointer_signature(self.model_dir) == self._signature:
+            return
+        if self._background is not None and self._background.is_alive():
+            return
+        log.info("model pointer %s changed; loading in the background", self.model_dir / "current")
+        self._background = threading.Thread(
+            target=self._load_quietly, name="model-reload", daemon=True
+        )
+        self._background.start()
+
+    def _load_quietly(self) -> None:
+        try:
+            self.load()
+        except ModelLoadError as exc:
+            log.error("%s", exc)
+
+    def wait_for_background(self, timeout: float = 60.0) -> None:
+        """Join a background reload if one runs (tests and shutdown)."""
+        thread = self._background
+        if thread is not None:
+            thread.join(timeout)
+
+    # ------------------------------------------------------------------ catalogue
+
+    def sync_catalogue(self, stamp: Any, snapshot: Callable[[], Any]) -> LoadedModel | None:
+        """Make the serving model know the store's records as of ``stamp``.
+
+        ``snapshot()`` returns the store's ``matcher.Dataset``; it is called only when
+        ``stamp`` differs from the one the serving model reflects. The model is copied,
+        refreshed with the snapshot, and swapped in, so requests in flight keep the
+        unrefreshed model.
+        """
+        loaded = self._loaded
+        if loaded is None or loaded.catalogue_stamp == stamp:
+            return loaded
+        with self._reload_lock:
+            loaded = self._loaded
+            if loaded is None or loaded.catalogue_stamp == stamp:
+                return loaded
+            refreshed = _refreshed(loaded.model, snapshot())
+            new = replace(loaded, model=refreshed, catalogue_stamp=stamp)
+            self._loaded = new
+            return new
+
+
+def _refreshed(model: Any, dataset: Any) -> Any:
+    """A copy of ``model`` that knows every record of ``dataset`` (cold ones from content)."""
+    for name in ("refreshed", "with_catalogue"):
+        fn = getattr(model, name, None)
+        if callable(fn):
+            return fn(dataset)
+    fresh = copy.copy(model)
+    for name in ("refresh", "update_catalogue"):
+        fn = getattr(fresh, name, None)
+        if callable(fn):
+            result = fn(dataset)
+            return result if result is not None else fresh
+    return model

@@ -1,0 +1,366 @@
+"""Request and response bodies of the API, one family per entity.
+
+``XCreate`` (a record of the data contract, same field names), ``XUpdate`` (every
+field optional; only the fields sent change), ``XPublic`` (what a reader gets) and
+``XsPublic(data, count)`` for lists. Shapes and types are checked here; the
+contract's rules (known region codes, wage_min <= wage_max, ...) are checked by
+``matcher.contract`` in the service layer, so API bodies and imported files obey
+exactly the same rules.
+
+Employers never receive a worker schema: they get :class:`EmployerCandidate`, which
+has no field for name, phone, id number or birth year (privacy by construction).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from matcher.schema import (
+    Channel,
+    Education,
+    EventType,
+    Gender,
+    HouseholdStatus,
+    LaborCapacity,
+    Mobility,
+    VacancyStatus,
+)
+
+
+def _split_list(value: Any) -> Any:
+    """Lists may come as JSON arrays or as the CSV form ``"zh;bo"``."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(";") if part.strip()]
+    return value
+
+
+StrList = Annotated[list[str], BeforeValidator(_split_list)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --------------------------------------------------------------------------- workers
+
+
+class _WorkerFields(_Body):
+    name: str | None = Field(None, max_length=200, description="personal data")
+    phone: str | None = Field(None, max_length=64, description="personal data")
+    id_number: str | None = Field(None, max_length=64, description="personal data")
+    gender: Gender | None = None
+    birth_year: int | None = None
+    education: Education | None = None
+    languages: StrList | None = Field(None, description="ISO 639-1 codes, e.g. ['zh', 'bo']")
+    skills: str | None = None
+    work_history: str | None = None
+    certificates: StrList | None = None
+    labor_capacity: LaborCapacity | None = None
+    mobility: Mobility | None = None
+    max_commute_km: float | None = None
+    preferred_regions: StrList | None = None
+    expected_wage: float | None = Field(None, description="CNY per month")
+    household_status: HouseholdStatus | None = None
+    group_id: str | None = Field(None, max_length=64)
+    registered_at: datetime | None = None
+    household_id: str | None = Field(None, max_length=64)
+
+
+class WorkerCreate(_WorkerFields):
+    """A worker record of the data contract."""
+
+    worker_id: str = Field(..., min_length=1, max_length=64)
+    home_region: str = Field(..., description="6-digit GB/T 2260 county code, e.g. 542427")
+
+
+class WorkerUpdate(_WorkerFields):
+    """Fields to change; fields not sent keep their value, ``null`` clears one."""
+
+    home_region: str | None = None
+    status: str | None = Field(None, max_length=16, description="active | placed | inactive")
+
+
+class WorkerPublic(_WorkerFields):
+    """A worker as an officer or admin sees it (includes personal data; reads are audited)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    worker_id: str
+    home_region: str
+    home_region_name: str | None = None
+    status: str | None = None
+    updated_at: datetime | None = None
+
+
+class WorkersPublic(BaseModel):
+    data: list[WorkerPublic]
+    count: int = Field(description="matching workers in all pages")
+
+
+class CountyCount(BaseModel):
+    region: str
+    name: str
+    count: int
+
+
+class CountyCountsPublic(BaseModel):
+    data: list[CountyCount]
+    count: int
+
+
+# --------------------------------------------------------------------------- employers
+
+
+class EmployerCreate(_Body):
+    """An employer record of the data contract."""
+
+    employer_id: str = Field(..., min_length=1, max_length=64)
+    name: str | None = Field(None, max_length=200)
+    region: str
+    industry: str | None = Field(None, max_length=200)
+    verified: bool | None = None
+
+
+class EmployerPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    employer_id: str
+    name: str | None = None
+    region: str
+    industry: str | None = None
+    verified: bool | None = None
+
+
+class EmployersPublic(BaseModel):
+    data: list[EmployerPublic]
+    count: int
+
+
+# --------------------------------------------------------------------------- vacancies
+
+
+class _VacancyFields(_Body):
+    description: str | None = None
+    occupation_code: str | None = Field(
+        None, description="CSCO 2022 code; inferred from the title when blank"
+    )
+    wage_min: float | None = Field(None, description="CNY per month")
+    wage_max: float | None = Field(None, description="CNY per month")
+    required_skills: StrList | None = None
+    min_age: int | None = None
+    max_age: int | None = None
+    languages: StrList | None = None
+    housing: bool | None = None
+    meals: bool | None = None
+    labor_contract: bool | None = None
+    social_insurance: bool | None = None
+    channel: Channel | None = None
+    posted_at: datetime | None = None
+    closes_at: datetime | None = None
+    status: VacancyStatus | None = None
+
+
+class VacancyCreate(_VacancyFields):
+    """A vacancy record of the data contract (an employer's key may leave out employer_id)."""
+
+    vacancy_id: str = Field(..., min_length=1, max_length=64)
+    employer_id: str | None = Field(None, max_length=64)
+    title: str = Field(..., min_length=1, max_length=300)
+    region: str = Field(..., description="6-digit GB/T 2260 code of the workplace")
+    headcount: int = Field(..., description="seats still open")
+
+
+class VacancyUpdate(_VacancyFields):
+    """Fields to change; fields not sent keep their value."""
+
+    title: str | None = Field(None, min_length=1, max_length=300)
+    region: str | None = None
+    headcount: int | None = None
+
+
+class VacancyPublic(_VacancyFields):
+    model_config = ConfigDict(from_attributes=True)
+
+    vacancy_id: str
+    employer_id: str
+    title: str
+    region: str
+    region_name: str | None = None
+    headcount: int
+    occupation_name: str | None = None
+    occupation_source: str | None = Field(None, description="given | inferred")
+    occupation_confidence: float | None = None
+    updated_at: datetime | None = None
+
+
+class VacanciesPublic(BaseModel):
+    data: list[VacancyPublic]
+    count: int
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+class OutcomeCreate(_Body):
+    """An outcome an officer records for a worker and a vacancy."""
+
+    worker_id: str = Field(..., min_length=1, max_length=64)
+    vacancy_id: str = Field(..., min_length=1, max_length=64)
+    event: EventType = Field(
+        ...,
+        description="applied | hired | left | retained_3m | retained_6m | wage_arrears | injury",
+    )
+    occurred_at: datetime | None = Field(None, description="default: now (UTC)")
+
+
+class OutcomePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    worker_id: str
+    vacancy_id: str
+    event: str
+    occurred_at: datetime
+    source: str | None = None
+
+
+class OutcomesPublic(BaseModel):
+    data: list[OutcomePublic]
+    count: int
+
+
+# --------------------------------------------------------------------------- matching
+
+
+class RecommendationItem(BaseModel):
+    rank: int
+    vacancy_id: str
+    score: float
+    reasons: list[str]
+    warnings: list[str]
+    title: str | None = None
+    employer_id: str | None = None
+    region: str | None = None
+    region_name: str | None = None
+    occupation_code: str | None = None
+    wage_min: float | None = None
+    wage_max: float | None = None
+    channel: str | None = None
+
+
+class RecommendationsPublic(BaseModel):
+    worker_id: str
+    model_version: str
+    data: list[RecommendationItem]
+    count: int
+
+
+class CandidateProfile(BaseModel):
+    """What anyone may know of a candidate: no name, phone, id number or birth date."""
+
+    age_band: str | None = Field(None, description="e.g. 30-39")
+    home_region: str | None = None
+    home_region_name: str | None = None
+    skills: str | None = None
+    languages: list[str] = []
+    work_history: str | None = None
+
+
+class EmployerCandidate(CandidateProfile):
+    """A candidate as an employer sees it: an opaque reference instead of the worker id."""
+
+    rank: int
+    candidate_ref: str = Field(description="opaque reference to quote to the placement office")
+    score: float
+    reasons: list[str]
+    warnings: list[str]
+
+
+class OfficerCandidate(CandidateProfile):
+    """A candidate as an officer or admin sees it (the worker page has the personal data)."""
+
+    rank: int
+    worker_id: str
+    in_scope: bool = Field(description="inside this officer's region")
+    score: float
+    reasons: list[str]
+    warnings: list[str]
+
+
+class EmployerCandidatesPublic(BaseModel):
+    vacancy_id: str
+    model_version: str
+    data: list[EmployerCandidate]
+    count: int
+
+
+class OfficerCandidatesPublic(BaseModel):
+    vacancy_id: str
+    model_version: str
+    data: list[OfficerCandidate]
+    count: int
+
+
+class Explanation(BaseModel):
+    worker_id: str
+    vacancy_id: str
+    model_version: str
+    score: float | None = None
+    eligible: bool | None = None
+    reasons: list[str]
+    warnings: list[str]
+
+
+# --------------------------------------------------------------------------- occupations
+
+
+class ClassifyRequest(_Body):
+    text: str = Field(..., min_length=1, max_length=500, examples=["急招焊工包吃住月入8000"])
+
+
+class OccupationPublic(BaseModel):
+    text: str
+    code: str | None
+    name: str | None
+    confidence: float
+    level: int | None = None
+
+
+# --------------------------------------------------------------------------- system
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    database: str
+    model_loaded: bool
+    model_version: str | None = None
+    reason: str | None = None
+
+
+class ModelStatus(BaseModel):
+    model_loaded: bool
+    model_version: str | None = None
+    path: str | None = None
+    loaded_at: datetime | None = None
+    reason: str | None = None
+
+
+class Me(BaseModel):
+    role: str
+    key_id: int
+    region_prefix: str | None = None
+    employer_id: str | None = None
+    name: str | None = None
+
+
+class Problem(BaseModel):
+    """Error body: ``detail`` is a message, or a list of field-level problems for 422."""
+
+    detail: Any
