@@ -1,0 +1,149 @@
+"""Registry: current pointer, promotion guard (worse refused, --force promotes), rollback,
+corrupted artifacts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import UNTIL
+
+from matcher.baselines import KeywordRecommender
+from training import registry
+from training.registry import CorruptArtifactError, PromotionRefused
+from training.split import time_split
+
+IDENTITY = {"cutoff": "2025-03-31T00:00:00", "until": "2025-04-14T00:00:00", "data": "abc"}
+
+
+@pytest.fixture
+def fitted(toy):
+    return KeywordRecommender(filter="location").fit(time_split(toy, UNTIL, 2).train)
+
+
+def make_version(model_dir, name, model, ndcg, identity=IDENTITY, incumbent=None):
+    folder = model_dir / name
+    model.save(folder)
+    card = {
+        "version": name,
+        "model_class": "matcher.baselines.KeywordRecommender",
+        "metrics": {"full": {"ndcg@10": ndcg}},
+        "split": {"identity": identity},
+    }
+    if incumbent is not None:
+        card["incumbent"] = incumbent
+    registry.write_card(folder, card)
+    return name
+
+
+def test_nothing_promoted(tmp_path):
+    assert registry.current_model_path(tmp_path) is None
+    assert registry.current_version(tmp_path) is None
+    with pytest.raises(FileNotFoundError, match="jobmatch train"):
+        registry.load_current(tmp_path)
+    assert registry.list_models(tmp_path / "absent") == []
+
+
+def test_promote_then_load_current(tmp_path, fitted):
+    v = make_version(tmp_path, "20250101T000000Z", fitted, 0.30)
+    decision = registry.promote(tmp_path, v)
+    assert decision.allowed
+    assert (tmp_path / "current").read_text().strip() == v
+    assert registry.current_model_path(tmp_path) == tmp_path / v
+    model, version = registry.load_current(tmp_path)
+    assert version == v
+    assert model.recommend("w1", 3).equals(fitted.recommend("w1", 3))
+    assert [m["current"] for m in registry.list_models(tmp_path)] == [True]
+
+
+def test_guard_refuses_worse_and_force_promotes(tmp_path, fitted):
+    a = make_version(tmp_path, "a", fitted, 0.30)
+    registry.promote(tmp_path, a)
+    # within tolerance: 0.295 >= 0.30 - 0.01
+    b = make_version(tmp_path, "b", fitted, 0.295)
+    assert registry.promote(tmp_path, b).allowed
+    assert registry.current_version(tmp_path) == "b"
+    # worse by more than the tolerance: refused, current unchanged
+    c = make_version(tmp_path, "c", fitted, 0.20)
+    with pytest.raises(PromotionRefused, match=r"0\.2000 vs current 0\.2950.*--force"):
+        registry.promote(tmp_path, c)
+    assert registry.current_version(tmp_path) == "b"
+    # a larger tolerance lets it through; so does --force, and the history says so
+    assert registry.guard(tmp_path, c, tolerance=0.1).allowed
+    d = registry.promote(tmp_path, c, force=True)
+    assert d.basis.startswith("forced")
+    assert registry.current_version(tmp_path) == "c"
+    assert registry.history(tmp_path)[-1]["forced"] is True
+
+
+def test_guard_uses_same_split_only(tmp_path, fitted):
+    a = make_version(tmp_path, "a", fitted, 0.30)
+    registry.promote(tmp_path, a)
+    other = dict(IDENTITY, data="different")
+    # different split and no re-measurement: refused, with what to do
+    b = make_version(tmp_path, "b", fitted, 0.9, identity=other)
+    with pytest.raises(PromotionRefused, match="same split"):
+        registry.promote(tmp_path, b)
+    # the incumbent re-measured on b's split decides, not a's stored number
+    c = make_version(
+        tmp_path, "c", fitted, 0.25, identity=other, incumbent={"version": "a", "ndcg@10": 0.5}
+    )
+    with pytest.raises(PromotionRefused, match="0.5000"):
+        registry.promote(tmp_path, c)
+    calls = []
+
+    def remeasure(card, current):
+        calls.append((card["version"], current))
+        return 0.2
+
+    assert registry.promote(tmp_path, b, remeasure=remeasure).incumbent == 0.2
+    assert calls == [("b", "a")]
+
+
+def test_rollback_returns_to_previous(tmp_path, fitted):
+    for name in ("a", "b", "c"):
+        make_version(tmp_path, name, fitted, 0.3)
+    registry.promote(tmp_path, "a")
+    registry.promote(tmp_path, "b")
+    registry.promote(tmp_path, "c")
+    assert registry.rollback(tmp_path) == "b"
+    assert registry.rollback(tmp_path) == "a"
+    with pytest.raises(PromotionRefused, match="nothing to roll back"):
+        registry.rollback(tmp_path)
+    assert registry.current_version(tmp_path) == "a"
+    registry.promote(tmp_path, "c")
+    assert registry.rollback(tmp_path) == "a"
+    actions = [h["action"] for h in registry.history(tmp_path)]
+    assert actions == ["promote"] * 3 + ["rollback"] * 2 + ["promote", "rollback"]
+
+
+def test_corrupted_artifact(tmp_path, fitted):
+    v = make_version(tmp_path, "v", fitted, 0.3)
+    (tmp_path / v / "baseline.joblib").write_bytes(b"\x00garbage")
+    with pytest.raises(CorruptArtifactError, match="cannot be loaded.*retrain"):
+        registry.load_model(tmp_path, v)
+    # a damaged artifact is never promoted
+    with pytest.raises(CorruptArtifactError):
+        registry.promote(tmp_path, v, force=True)
+    assert registry.current_version(tmp_path) is None
+
+
+def test_corrupted_card_and_dangling_pointer(tmp_path, fitted):
+    v = make_version(tmp_path, "v", fitted, 0.3)
+    registry.promote(tmp_path, v)
+    (tmp_path / v / "model_card.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(CorruptArtifactError, match="not valid JSON"):
+        registry.read_card(tmp_path, v)
+    assert registry.list_models(tmp_path)[0]["status"].startswith("damaged")
+    (tmp_path / "current").write_text("gone\n", encoding="utf-8")
+    with pytest.raises(CorruptArtifactError, match="does not exist"):
+        registry.current_model_path(tmp_path)
+
+
+def test_version_dirs_do_not_collide(tmp_path):
+    a = registry.new_version_dir(tmp_path)
+    b = registry.new_version_dir(tmp_path)
+    assert a != b and a.is_dir() and b.is_dir()
+    with pytest.raises(ValueError):
+        registry.read_card(tmp_path, "../etc")
+    json.dumps(registry.list_models(tmp_path))
