@@ -391,7 +391,7 @@ class OccupationNormaliser:
         """The ``k`` most probable detailed occupations (no back-off), for review screens."""
         p = self.probabilities([text])[0]
         order = np.argsort(-p)
-        out: list[str] = []
+        out: list[OccupationMatch] = []
         for i in order:
             if len(out) >= k or p[i] <= 0:
                 break
