@@ -1,0 +1,752 @@
+"""Features of workers, vacancies and (worker, vacancy) pairs.
+
+Three families, all built from a :class:`matcher.Dataset` and kept with the model
+so that prediction rebuilds them exactly as at fit time:
+
+1. **Profiles** (:func:`worker_profiles`, :func:`vacancy_profiles`): per row, the
+   arrays the engine needs — region codes and coordinates, wages, languages,
+   CSCO occupation codes (a vacancy's own code; for a worker, the codes the
+   occupation normaliser finds in skills and work history), text for the dense
+   and lexical channels.
+
+2. **LightFM feature tokens** (:class:`FeatureSpace`). LightFM (Kula 2015) represents
+   a user as the sum of the embeddings of its features,
+   ``q_u = sum_{j in f_u} e_j`` (and likewise items), so a worker or vacancy never
+   seen in training still gets a representation from its attributes. Tokens:
+
+   * worker: ``county:``, ``pref:``, ``prov:`` (home region at three levels),
+     ``edu:``, ``lang:``, ``cap:`` (labour capacity), ``mob:`` (mobility),
+     ``hh:`` (household status), ``wage:`` (expected-wage band), ``occ:`` (every
+     occupation code found in skills and history, with all its CSCO parents),
+     ``cluster:`` (k-means cluster of the text embedding);
+   * vacancy: ``occ:`` (code and its parents), ``county:``, ``pref:``, ``prov:``,
+     ``channel:``, ``wage:`` (offered-wage band), ``employer:``, ``amenity:``
+     (housing, meals, labour contract, social insurance), ``cluster:``;
+   * identity: ``id:<external id>`` for every row seen at fit time, so warm
+     workers and vacancies also get their own factors (the hybrid model).
+
+   The vocabulary is fixed at fit; at predict time unknown tokens (a new
+   employer, a cold worker's id) are ignored. Each row's weights are normalised
+   to sum to one, so rows with many tokens are not larger in norm.
+
+3. **Pair features** (:func:`pair_features`), vectorised over many pairs, for the
+   ranker and for explanations: LightFM score, dense cosine, lexical cosine,
+   occupation-hierarchy match level (4 exact, 3 same minor group, 2 same middle
+   group, 1 same major group, 0 none), great-circle distance in km, same
+   county/province, preferred region, past transfer flow (hired events from the
+   worker's county to the vacancy's province, training data only), offered over
+   expected wage (ratio and gap), housing, meals, labour contract, social
+   insurance, employer risk (smoothed rates of wage arrears, leaving and
+   retention among the employer's hires, training data only), language fit,
+   channel one-hot, labour capacity, household status and age.
+
+Employer-risk rates use a Beta prior centred on the market rate with strength
+``PRIOR_HIRES`` pseudo-hires: ``rate_e = (events_e + m * rate_all) / (hires_e + m)``,
+so an employer with two hires is not called risky on one report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from matcher.dataset import Dataset
+from matcher.reference import (
+    coordinate_array,
+    haversine_km,
+    is_csco_code,
+    occupation_ancestors,
+    prefecture_of,
+    province_of,
+)
+from matcher.schema import Channel, Columns, EventType
+
+#: Pseudo-hires of the Beta prior on employer rates.
+PRIOR_HIRES = 5.0
+#: Upper edges (CNY/month) of the wage bands used as LightFM tokens.
+WAGE_BANDS = (3000, 4000, 5000, 6000, 7000, 8000, 10000)
+#: Most occupation codes kept per worker.
+MAX_WORKER_CODES = 6
+CHANNELS = tuple(c.value for c in Channel)
+CAPACITY_CODE = {"full": 2, "semi": 1, "weak": 0}
+HOUSEHOLD_CODE = {"none": 0, "lifted": 1, "monitored": 2}
+HIRED_EVENTS = (EventType.HIRED, EventType.LEFT, EventType.RETAINED_3M, EventType.RETAINED_6M)
+RETAINED_EVENTS = (EventType.RETAINED_3M, EventType.RETAINED_6M)
+
+#: Columns of :func:`pair_features` that the ranker learns from (in this order).
+RANKER_COLUMNS = [
+    "lightfm",
+    "dense",
+    "lexical",
+    "occ_match",
+    "distance_km",
+    "same_county",
+    "same_province",
+    "preferred_region",
+    "flow_log",
+    "wage_ratio",
+    "wage_gap",
+    "housing",
+    "meals",
+    "labor_contract",
+    "social_insurance",
+    "employer_arrears_rate",
+    "employer_left_rate",
+    "employer_retained_rate",
+    "employer_hires_log",
+    "employer_verified",
+    "language_fit",
+    *[f"channel_{c}" for c in CHANNELS],
+    "capacity",
+    "household",
+    "age",
+]
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _join(*parts: object) -> str:
+    out = []
+    for p in parts:
+        if p is None or (isinstance(p, float) and np.isnan(p)):
+            continue
+        if isinstance(p, list | tuple | np.ndarray):
+            p = " ".join(str(x) for x in p)
+        s = str(p).strip()
+        if s:
+            out.append(s)
+    return " ".join(out)
+
+
+def worker_texts(workers: pd.DataFrame) -> list[str]:
+    """A worker's free text for the text channels: skills, work history, certificates."""
+    return [
+        _join(s, h, c)
+        for s, h, c in zip(
+            workers["skills"], workers["work_history"], workers["certificates"], strict=True
+        )
+    ]
+
+
+def vacancy_texts(vacancies: pd.DataFrame) -> list[str]:
+    """A vacancy's free text for the text channels: title, required skills, description."""
+    return [
+        _join(t, r, d)
+        for t, r, d in zip(
+            vacancies["title"],
+            vacancies["required_skills"],
+            vacancies["description"],
+            strict=True,
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- occupations
+
+
+def occupation_keys(code: str | None) -> np.ndarray:
+    """Integer keys of a CSCO code's prefixes at levels 1..4 (-1 where undefined).
+
+    ``6-18-02-04`` -> keys of ``6``, ``6-18``, ``6-18-02``, ``6-18-02-04``; a code
+    backed off to its minor group (``6-18-02-00``) has no level-4 key. Two codes
+    share the key at level L exactly when they agree on the first L parts.
+    """
+    out = np.full(4, -1, dtype=np.int64)
+    if not code or not is_csco_code(code):
+        return out
+    parts = [int(p) for p in code.split("-")]
+    if parts[0] == 0:
+        return out
+    scale = (1_000_000, 10_000, 100, 1)
+    acc = 0
+    for level in range(4):
+        if level > 0 and parts[level] == 0:
+            break
+        acc += parts[level] * scale[level]
+        out[level] = acc * 10 + level  # level tag keeps 6 and 6-00 apart
+    return out
+
+
+def occupation_match_level(worker_keys: np.ndarray, vacancy_keys: np.ndarray) -> np.ndarray:
+    """Deepest CSCO level at which a vacancy's code meets any of a worker's codes.
+
+    Parameters
+    ----------
+    worker_keys : ndarray of shape (n_pairs, n_codes, 4)
+        :func:`occupation_keys` of each worker's codes (rows of -1 pad).
+    vacancy_keys : ndarray of shape (n_pairs, 4)
+
+    Returns
+    -------
+    ndarray of int8, shape (n_pairs,)
+        4 exact, 3 same minor group, 2 same middle group, 1 same major group, 0 none.
+    """
+    eq = (worker_keys == vacancy_keys[:, None, :]) & (vacancy_keys[:, None, :] >= 0)
+    # prefixes nest, so the number of equal levels is the deepest shared level
+    return eq.sum(axis=2).max(axis=1, initial=0).astype(np.int8)
+
+
+def matches_to_codes(matches: Iterable[object]) -> list[str]:
+    """Codes from the occupation normaliser's matches (objects with ``.code``)."""
+    out: list[str] = []
+    for m in matches:
+        code = getattr(m, "code", None)
+        if code and code not in out:
+            out.append(str(code))
+    return out
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+@dataclass
+class WorkerProfiles:
+    """Per-worker arrays in the order of ``ids``."""
+
+    ids: pd.Index
+    county: np.ndarray  # object: 6-digit codes
+    province: np.ndarray  # int64 province prefix (2 digits)
+    coords: np.ndarray  # (n, 2) lon, lat
+    expected_wage: np.ndarray  # float, NaN unknown
+    languages: list[frozenset[str]]
+    capacity: np.ndarray  # float code
+    household: np.ndarray  # float code
+    birth_year: np.ndarray  # float
+    codes: list[list[str]]  # occupation codes found in text
+    code_keys: np.ndarray  # (n, MAX_WORKER_CODES, 4)
+    preferred: list[frozenset[str]]  # preferred region codes
+    texts: list[str]
+    tokens: list[list[str]] = field(default_factory=list)
+
+
+@dataclass
+class VacancyProfiles:
+    """Per-vacancy arrays in the order of ``ids``."""
+
+    ids: pd.Index
+    region: np.ndarray  # object
+    province: np.ndarray  # int64
+    coords: np.ndarray
+    wage_min: np.ndarray
+    wage_max: np.ndarray
+    offered_wage: np.ndarray
+    languages: list[frozenset[str]]
+    housing: np.ndarray  # float 1/0/NaN
+    meals: np.ndarray
+    labor_contract: np.ndarray
+    social_insurance: np.ndarray
+    channel: np.ndarray  # object
+    channel_onehot: np.ndarray  # (n, len(CHANNELS))
+    employer: np.ndarray  # object
+    code: np.ndarray  # object CSCO code or None
+    code_keys: np.ndarray  # (n, 4)
+    texts: list[str]
+    tokens: list[list[str]] = field(default_factory=list)
+
+
+def _bool_array(col: pd.Series) -> np.ndarray:
+    return col.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _float_array(col: pd.Series) -> np.ndarray:
+    return pd.to_numeric(col, errors="coerce").astype(float).to_numpy()
+
+
+def _province_int(codes: Sequence[object] | np.ndarray) -> np.ndarray:
+    return np.array(
+        [
+            int(c[:2]) if isinstance(c, str) and len(c) >= 2 and c[:2].isdigit() else -1
+            for c in codes
+        ],
+        dtype=np.int64,
+    )
+
+
+def wage_band(value: float) -> str | None:
+    if value is None or not np.isfinite(value):
+        return None
+    for edge in WAGE_BANDS:
+        if value < edge:
+            return f"<{edge}"
+    return f">={WAGE_BANDS[-1]}"
+
+
+def _region_tokens(code: object) -> list[str]:
+    if not isinstance(code, str) or len(code) != 6:
+        return []
+    return [f"county:{code}", f"pref:{prefecture_of(code)}", f"prov:{province_of(code)}"]
+
+
+def _code_tokens(codes: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for c in codes:
+        for x in (c, *occupation_ancestors(c)):
+            tok = f"occ:{x}"
+            if tok not in out:
+                out.append(tok)
+    return out
+
+
+def worker_profiles(workers: pd.DataFrame, codes: list[list[str]]) -> WorkerProfiles:
+    """Arrays and LightFM tokens (without identity or cluster) for workers.
+
+    Parameters
+    ----------
+    workers : DataFrame
+        Workers in the Dataset normal form.
+    codes : list of list of str
+        Occupation codes found in each worker's skills and work history.
+    """
+    n = len(workers)
+    keys = np.full((n, MAX_WORKER_CODES, 4), -1, dtype=np.int64)
+    for i, cs in enumerate(codes):
+        for j, c in enumerate(cs[:MAX_WORKER_CODES]):
+            keys[i, j] = occupation_keys(c)
+    county = workers["home_region"].to_numpy(dtype=object)
+    langs = [frozenset(x) for x in workers["languages"]]
+    capacity = workers["labor_capacity"].map(CAPACITY_CODE).astype(float).to_numpy()
+    household = workers["household_status"].map(HOUSEHOLD_CODE).astype(float).to_numpy()
+    expected = _float_array(workers["expected_wage"])
+    categorical = {
+        prefix: workers[name].to_numpy(dtype=object)
+        for name, prefix in (
+            ("education", "edu"),
+            ("labor_capacity", "cap"),
+            ("mobility", "mob"),
+            ("household_status", "hh"),
+        )
+    }
+    tokens: list[list[str]] = []
+    for i in range(n):
+        toks = _region_tokens(county[i])
+        for prefix, values in categorical.items():
+            v = values[i]
+            if isinstance(v, str) and v:
+                toks.append(f"{prefix}:{v}")
+        toks += [f"lang:{x}" for x in sorted(langs[i])]
+        band = wage_band(expected[i])
+        if band:
+            toks.append(f"wage:{band}")
+        toks += _code_tokens(codes[i])
+        tokens.append(toks)
+    return WorkerProfiles(
+        ids=pd.Index(workers[Columns.Worker], name=Columns.Worker),
+        county=county,
+        province=_province_int(county),
+        coords=coordinate_array(list(county)),
+        expected_wage=expected,
+        languages=langs,
+        capacity=capacity,
+        household=household,
+        birth_year=_float_array(workers["birth_year"]),
+        codes=codes,
+        code_keys=keys,
+        preferred=[frozenset(x) for x in workers["preferred_regions"]],
+        texts=worker_texts(workers),
+        tokens=tokens,
+    )
+
+
+def vacancy_profiles(vacancies: pd.DataFrame, codes: Sequence[str | None]) -> VacancyProfiles:
+    """Arrays and LightFM tokens (without identity or cluster) for vacancies.
+
+    Parameters
+    ----------
+    vacancies : DataFrame
+        Vacancies in the Dataset normal form.
+    codes : sequence of str or None
+        Each vacancy's CSCO code (its own, or inferred from the title when blank).
+    """
+    n = len(vacancies)
+    region = vacancies["region"].to_numpy(dtype=object)
+    wmin = _float_array(vacancies["wage_min"])
+    wmax = _float_array(vacancies["wage_max"])
+    with np.errstate(invalid="ignore"):
+        offered = np.where(
+            np.isfinite(wmin) & np.isfinite(wmax),
+            (wmin + wmax) / 2,
+            np.where(np.isfinite(wmin), wmin, wmax),
+        )
+    channel = vacancies["channel"].to_numpy(dtype=object)
+    onehot = np.zeros((n, len(CHANNELS)), dtype=float)
+    for j, c in enumerate(CHANNELS):
+        onehot[:, j] = channel == c
+    amen = {
+        name: _bool_array(vacancies[name])
+        for name in ("housing", "meals", "labor_contract", "social_insurance")
+    }
+    code_arr = np.array([c if c and is_csco_code(c) else None for c in codes], dtype=object)
+    keys = np.stack([occupation_keys(c) for c in code_arr]) if n else np.zeros((0, 4), np.int64)
+    employer = vacancies[Columns.Employer].to_numpy(dtype=object)
+    tokens: list[list[str]] = []
+    for i in range(n):
+        toks = _region_tokens(region[i])
+        if isinstance(channel[i], str):
+            toks.append(f"channel:{channel[i]}")
+        band = wage_band(offered[i])
+        if band:
+            toks.append(f"wage:{band}")
+        toks.append(f"employer:{employer[i]}")
+        toks += [f"amenity:{k}" for k, v in amen.items() if v[i] == 1]
+        if code_arr[i]:
+            toks += _code_tokens([code_arr[i]])
+        tokens.append(toks)
+    return VacancyProfiles(
+        ids=pd.Index(vacancies[Columns.Vacancy], name=Columns.Vacancy),
+        region=region,
+        province=_province_int(region),
+        coords=coordinate_array(list(region)),
+        wage_min=wmin,
+        wage_max=wmax,
+        offered_wage=offered,
+        languages=[frozenset(x) for x in vacancies["languages"]],
+        housing=amen["housing"],
+        meals=amen["meals"],
+        labor_contract=amen["labor_contract"],
+        social_insurance=amen["social_insurance"],
+        channel=channel,
+        channel_onehot=onehot,
+        employer=employer,
+        code=code_arr,
+        code_keys=keys,
+        texts=vacancy_texts(vacancies),
+        tokens=tokens,
+    )
+
+
+# --------------------------------------------------------------------------- LightFM space
+
+
+class FeatureSpace:
+    """The LightFM feature vocabulary of one side (workers or vacancies).
+
+    Parameters
+    ----------
+    identity : bool, default True
+        Add an ``id:<id>`` token for every row seen at fit (the hybrid model's
+        per-id factors).
+
+    Attributes
+    ----------
+    vocabulary_ : dict[str, int]
+        Token -> column of the feature matrix.
+    """
+
+    def __init__(self, identity: bool = True) -> None:
+        self.identity = identity
+
+    def fit(self, ids: Sequence[str], tokens: Sequence[Sequence[str]]) -> FeatureSpace:
+        vocab: dict[str, int] = {}
+        if self.identity:
+            for i in ids:
+                vocab.setdefault(f"id:{i}", len(vocab))
+        for toks in tokens:
+            for t in toks:
+                vocab.setdefault(t, len(vocab))
+        self.vocabulary_ = vocab
+        return self
+
+    @property
+    def n_features(self) -> int:
+        return len(self.vocabulary_)
+
+    def transform(self, ids: Sequence[str], tokens: Sequence[Sequence[str]]) -> sp.csr_matrix:
+        """Row-normalised CSR matrix ``(len(ids), n_features)``; unknown tokens ignored."""
+        vocab = self.vocabulary_
+        indptr = [0]
+        indices: list[int] = []
+        data: list[float] = []
+        for i, toks in zip(ids, tokens, strict=True):
+            cols = []
+            if self.identity:
+                j = vocab.get(f"id:{i}")
+                if j is not None:
+                    cols.append(j)
+            cols += [vocab[t] for t in toks if t in vocab]
+            cols = sorted(set(cols))
+            if cols:
+                w = 1.0 / len(cols)
+                indices += cols
+                data += [w] * len(cols)
+            indptr.append(len(indices))
+        return sp.csr_matrix(
+            (np.asarray(data, np.float32), np.asarray(indices, np.int32), np.asarray(indptr)),
+            shape=(len(indptr) - 1, len(vocab)),
+        )
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+class PairStatistics:
+    """Counts learned from training events only: transfer flows and employer risk.
+
+    Attributes
+    ----------
+    flows_ : pandas.Series
+        Hired workers per (home county, destination province prefix), indexed by
+        the int64 key ``county * 100 + province``.
+    employers_ : pandas.DataFrame
+        Per employer id: ``hires``, ``arrears`` (workers reporting wage arrears),
+        ``left``, ``retained`` and the smoothed ``arrears_rate``, ``left_rate``,
+        ``retained_rate``.
+    market_ : dict[str, float]
+        Market-wide rates used as the prior.
+    """
+
+    def fit(self, dataset: Dataset) -> PairStatistics:
+        ev = dataset.events
+        w = dataset.workers.set_index(Columns.Worker)["home_region"]
+        v = dataset.vacancies.set_index(Columns.Vacancy)
+        pairs = ev[[Columns.Worker, Columns.Vacancy, Columns.Event]].copy()
+        pairs["employer"] = pairs[Columns.Vacancy].map(v[Columns.Employer])
+        hired = pairs[pairs[Columns.Event].isin(HIRED_EVENTS)].drop_duplicates(
+            [Columns.Worker, Columns.Vacancy]
+        )
+        county = hired[Columns.Worker].map(w)
+        prov = hired[Columns.Vacancy].map(v["region"])
+        keys = flow_keys(county.to_numpy(dtype=object), _province_int(prov.to_numpy(dtype=object)))
+        self.flows_ = pd.Series(keys[keys >= 0]).value_counts().sort_index()
+
+        def per_employer(events: tuple[str, ...]) -> pd.Series:
+            sub = pairs[pairs[Columns.Event].isin(events)].drop_duplicates(
+                [Columns.Worker, Columns.Vacancy]
+            )
+            return sub.groupby("employer").size()
+
+        emp = pd.DataFrame(
+            {
+                "hires": per_employer(HIRED_EVENTS),
+                "arrears": per_employer((EventType.WAGE_ARREARS,)),
+                "left": per_employer((EventType.LEFT,)),
+                "retained": per_employer(RETAINED_EVENTS),
+            }
+        ).fillna(0.0)
+        total_hires = max(float(emp["hires"].sum()), 1.0)
+        self.market_ = {
+            "arrears_rate": float(emp["arrears"].sum()) / total_hires if len(emp) else 0.0,
+            "left_rate": float(emp["left"].sum()) / total_hires if len(emp) else 0.0,
+            "retained_rate": float(emp["retained"].sum()) / total_hires if len(emp) else 0.0,
+        }
+        for name in ("arrears", "left", "retained"):
+            prior = self.market_[f"{name}_rate"]
+            emp[f"{name}_rate"] = (emp[name] + PRIOR_HIRES * prior) / (emp["hires"] + PRIOR_HIRES)
+        self.employers_ = emp
+        return self
+
+    def flow(self, county: np.ndarray, province: np.ndarray) -> np.ndarray:
+        """Hired workers from each county to each province in training (0 if none)."""
+        keys = flow_keys(county, province)
+        out = self.flows_.reindex(keys).to_numpy(dtype=float, na_value=0.0)
+        out[keys < 0] = 0.0
+        return out
+
+    def employer_table(self, employers: np.ndarray) -> dict[str, np.ndarray]:
+        """Employer-risk arrays for many employer ids; unseen employers get the market rate."""
+        emp = self.employers_.reindex(pd.Index(employers, dtype=object))
+        out = {}
+        for name in ("arrears", "left", "retained"):
+            out[f"{name}_rate"] = (
+                emp[f"{name}_rate"].fillna(self.market_[f"{name}_rate"]).to_numpy(dtype=float)
+            )
+            out[name] = emp[name].fillna(0.0).to_numpy(dtype=float)
+        out["hires"] = emp["hires"].fillna(0.0).to_numpy(dtype=float)
+        return out
+
+
+def flow_keys(county: np.ndarray, province: np.ndarray) -> np.ndarray:
+    out = np.full(len(county), -1, dtype=np.int64)
+    for i, (c, p) in enumerate(zip(county, province, strict=True)):
+        if isinstance(c, str) and c.isdigit() and p >= 0:
+            out[i] = int(c) * 100 + int(p)
+    return out
+
+
+# --------------------------------------------------------------------------- pairs
+
+
+@dataclass
+class VacancyContext:
+    """Per-vacancy arrays derived from statistics (employer risk, verification)."""
+
+    arrears_rate: np.ndarray
+    left_rate: np.ndarray
+    retained_rate: np.ndarray
+    arrears: np.ndarray
+    hires: np.ndarray
+    verified: np.ndarray
+
+    @classmethod
+    def build(
+        cls, vac: VacancyProfiles, stats: PairStatistics, employers: pd.DataFrame
+    ) -> VacancyContext:
+        table = stats.employer_table(vac.employer)
+        verified = (
+            employers.set_index(Columns.Employer)["verified"]
+            .astype("Float64")
+            .reindex(pd.Index(vac.employer, dtype=object))
+            .to_numpy(dtype=float, na_value=np.nan)
+        )
+        return cls(
+            arrears_rate=table["arrears_rate"],
+            left_rate=table["left_rate"],
+            retained_rate=table["retained_rate"],
+            arrears=table["arrears"],
+            hires=table["hires"],
+            verified=verified,
+        )
+
+
+def _set_membership(
+    left: list[frozenset[str]], wi: np.ndarray, right: np.ndarray, transform=None
+) -> np.ndarray:
+    out = np.zeros(len(wi), dtype=float)
+    for n, (i, r) in enumerate(zip(wi, right, strict=True)):
+        s = left[i]
+        if s and isinstance(r, str):
+            out[n] = float(r in s or province_of(r) in s or prefecture_of(r) in s)
+    return out
+
+
+def pair_features(
+    workers: WorkerProfiles,
+    vacancies: VacancyProfiles,
+    context: VacancyContext,
+    stats: PairStatistics,
+    wi: np.ndarray,
+    vi: np.ndarray,
+    *,
+    lightfm: np.ndarray,
+    dense: np.ndarray,
+    lexical: np.ndarray,
+    year: int,
+) -> pd.DataFrame:
+    """Features of many (worker, vacancy) pairs, vectorised.
+
+    Parameters
+    ----------
+    workers, vacancies : profiles
+    context : VacancyContext
+        Employer-risk arrays aligned with ``vacancies``.
+    stats : PairStatistics
+        Training-data counts (transfer flows).
+    wi, vi : ndarray of int
+        Row positions of the pairs' workers and vacancies.
+    lightfm, dense, lexical : ndarray of float
+        The retrieval scores of the pairs.
+    year : int
+        Reference year for ages.
+
+    Returns
+    -------
+    DataFrame
+        :data:`RANKER_COLUMNS` plus the raw values the explanations quote
+        (``flow``, ``offered_wage``, ``expected_wage``, ``wage_min``, ``wage_max``,
+        ``employer_arrears``, ``matched_code``).
+    """
+    wi = np.asarray(wi, dtype=np.int64)
+    vi = np.asarray(vi, dtype=np.int64)
+    n = len(wi)
+    wk = workers.code_keys[wi]
+    vk = vacancies.code_keys[vi]
+    occ = occupation_match_level(wk, vk) if n else np.zeros(0, np.int8)
+    wc = workers.coords[wi]
+    vc = vacancies.coords[vi]
+    dist = haversine_km(wc[:, 0], wc[:, 1], vc[:, 0], vc[:, 1]) if n else np.zeros(0)
+    county = workers.county[wi]
+    region = vacancies.region[vi]
+    flow = stats.flow(county, vacancies.province[vi]) if n else np.zeros(0)
+    expected = workers.expected_wage[wi]
+    offered = vacancies.offered_wage[vi]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(expected > 0, offered / expected, np.nan)
+    lang = np.ones(n)
+    for k, (i, j) in enumerate(zip(wi, vi, strict=True)):
+        need = vacancies.languages[j]
+        if need and not need <= workers.languages[i]:
+            lang[k] = 0.0
+    frame = {
+        "lightfm": np.asarray(lightfm, float),
+        "dense": np.asarray(dense, float),
+        "lexical": np.asarray(lexical, float),
+        "occ_match": occ.astype(float),
+        "distance_km": dist,
+        "same_county": (county == region).astype(float),
+        "same_province": (workers.province[wi] == vacancies.province[vi]).astype(float),
+        "preferred_region": _set_membership(workers.preferred, wi, region),
+        "flow_log": np.log1p(flow),
+        "wage_ratio": ratio,
+        "wage_gap": offered - expected,
+        "housing": vacancies.housing[vi],
+        "meals": vacancies.meals[vi],
+        "labor_contract": vacancies.labor_contract[vi],
+        "social_insurance": vacancies.social_insurance[vi],
+        "employer_arrears_rate": context.arrears_rate[vi],
+        "employer_left_rate": context.left_rate[vi],
+        "employer_retained_rate": context.retained_rate[vi],
+        "employer_hires_log": np.log1p(context.hires[vi]),
+        "employer_verified": context.verified[vi],
+        "language_fit": lang,
+    }
+    for j, c in enumerate(CHANNELS):
+        frame[f"channel_{c}"] = vacancies.channel_onehot[vi, j]
+    frame["capacity"] = workers.capacity[wi]
+    frame["household"] = workers.household[wi]
+    frame["age"] = year - workers.birth_year[wi]
+    # raw values quoted by explanations
+    frame["flow"] = flow
+    frame["offered_wage"] = offered
+    frame["expected_wage"] = expected
+    frame["wage_min"] = vacancies.wage_min[vi]
+    frame["wage_max"] = vacancies.wage_max[vi]
+    frame["employer_arrears"] = context.arrears[vi]
+    frame["matched_code"] = vacancies.code[vi]
+    return pd.DataFrame(frame)
+
+
+class EmbeddingClusters:
+    """k-means over text embeddings (workers and vacancies together, one space), so that
+    ``cluster:k`` tokens mean the same topic on both sides.
+
+    Parameters
+    ----------
+    n_clusters : int, default 32
+        Capped at the number of distinct training texts.
+    random_state : int, default 0
+    """
+
+    def __init__(self, n_clusters: int = 32, random_state: int = 0) -> None:
+        self.n_clusters = n_clusters
+        self.random_state = random_state
+
+    def fit(self, embeddings: np.ndarray) -> EmbeddingClusters:
+        from sklearn.cluster import MiniBatchKMeans
+
+        x = np.asarray(embeddings, dtype=np.float32)
+        distinct = len(np.unique(x.round(5), axis=0)) if len(x) else 0
+        k = min(self.n_clusters, distinct)
+        if k < 2:
+            self.centres_ = np.zeros((0, x.shape[1] if x.ndim == 2 else 0), np.float32)
+            return self
+        km = MiniBatchKMeans(
+            n_clusters=k, random_state=self.random_state, n_init=3, batch_size=2048
+        ).fit(x)
+        self.centres_ = km.cluster_centers_.astype(np.float32)
+        return self
+
+    def predict(self, embeddings: np.ndarray) -> np.ndarray:
+        """Nearest centre of each row (-1 for all rows when no clusters were learned)."""
+        x = np.asarray(embeddings, dtype=np.float32)
+        if len(self.centres_) == 0 or len(x) == 0:
+            return np.full(len(x), -1, dtype=np.int64)
+        d = (
+            (x * x).sum(1)[:, None]
+            - 2 * x @ self.centres_.T
+            + (self.centres_ * self.centres_).sum(1)[None, :]
+        )
+        return d.argmin(axis=1).astype(np.int64)

@@ -1,0 +1,908 @@
+"""The jobmatch Recommender: hybrid retrieval, eligibility, learned ranking, reasons.
+
+Pipeline for one worker (``recommend``)
+---------------------------------------
+1. **Retrieval.** Three channels score every open vacancy with one
+   matrix-vector product each: the LightFM hybrid score
+   ``q_u . p_i + b_u + b_i`` (:mod:`matcher.retrieval`; Kula 2015, WARP loss of
+   Weston et al. 2011), the dense cosine of sentence embeddings and the lexical
+   TF-IDF cosine of character n-grams. The vacancy sides are precomputed.
+2. **Eligibility.** The hard rules (:mod:`matcher.eligibility`) mask every
+   vacancy the worker may not take; an ineligible pair is never returned.
+3. **Candidates.** The union of the top ``n_candidates`` eligible vacancies of
+   each channel (a few hundred).
+4. **Ranking.** Pair features (:mod:`matcher.features`) of the candidates go
+   through the continuation-ratio booster (:mod:`matcher.ranking`), which gives
+   a calibrated probability of a stable placement; the ``k`` best are returned
+   with reasons and warnings (:mod:`matcher.explain`).
+
+``candidates(vacancy_id, k)`` runs the same pipeline from the vacancy's side.
+Cold workers and vacancies (no history, or created after training and added with
+:meth:`Recommender.refresh`) are scored by their attributes (LightFM feature
+tokens without an identity token) and their text.
+
+Training the ranker without leaks
+---------------------------------
+The ranker must learn from retrieval scores and statistics as they look for
+pairs the retrieval stage has *not* seen, or it would learn to trust an
+overfitted LightFM score. ``fit`` therefore holds out the last
+``ranker_holdout`` share of the events (by time): retrieval and statistics are
+fitted on the earlier events, the ranker on the pairs of the later ones
+(plus sampled negatives), and finally retrieval and statistics are refitted on
+all events for serving. The ranker's inputs at serving time have the same
+meaning as at training (each is computed from events before the pairs it
+scores).
+
+Stages
+------
+``stages="full"`` is the model above. ``"lightfm"`` ranks eligible vacancies by
+the LightFM score alone and ``"content"`` by the mean of dense and lexical
+similarity alone (no learning from outcomes): the ablations the training report
+compares against.
+
+Artifact
+--------
+:meth:`Recommender.save` writes one folder: ``recommender.joblib`` (the whole
+fitted object) and ``artifact.json`` (:data:`ARTIFACT_VERSION`, class, package
+versions). :meth:`Recommender.load` refuses another artifact version with a
+message saying to retrain.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import joblib
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedError, RankingModel
+from matcher.dataset import Dataset
+from matcher.explain import LANGS, Reason, explain_pair, texts
+from matcher.features import (
+    MAX_WORKER_CODES,
+    RANKER_COLUMNS,
+    EmbeddingClusters,
+    FeatureSpace,
+    PairStatistics,
+    VacancyContext,
+    VacancyProfiles,
+    WorkerProfiles,
+    matches_to_codes,
+    pair_features,
+    vacancy_profiles,
+    vacancy_texts,
+    worker_profiles,
+    worker_texts,
+)
+from matcher.ranking import STAGES, StablePlacementRanker
+from matcher.reference import is_csco_code
+from matcher.retrieval import ContentIndex, LightFMRetriever, interaction_weights, top_n
+from matcher.schema import Columns, EventType
+
+#: Version of the saved artifact layout; bump when a saved model can no longer be read.
+ARTIFACT_VERSION = 1
+ARTIFACT_FILE = "recommender.joblib"
+META_FILE = "artifact.json"
+STAGE_CHOICES = ("full", "lightfm", "content")
+#: Workers scored per block in batched calls (bounds memory: block x open vacancies).
+BLOCK = 128
+
+_APPLIED = {
+    EventType.APPLIED,
+    EventType.INTERVIEWED,
+    EventType.REJECTED,
+    EventType.DECLINED,
+    EventType.HIRED,
+    EventType.LEFT,
+    EventType.RETAINED_3M,
+    EventType.RETAINED_6M,
+}
+_HIRED = {EventType.HIRED, EventType.LEFT, EventType.RETAINED_3M, EventType.RETAINED_6M}
+_RETAINED = {EventType.RETAINED_3M, EventType.RETAINED_6M}
+
+
+class UnknownIdError(KeyError):
+    """A worker or vacancy id the model's catalogue does not hold."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown id"
+
+
+class IncompatibleArtifactError(RuntimeError):
+    """A saved model this version of jobmatch cannot read."""
+
+
+@dataclass
+class _Retrieval:
+    """What one retrieval fit learns (features, LightFM, training statistics)."""
+
+    clusters: EmbeddingClusters
+    worker_space: FeatureSpace
+    vacancy_space: FeatureSpace
+    lightfm: LightFMRetriever
+    stats: PairStatistics
+
+
+@dataclass
+class _Catalogue:
+    """Everything precomputed for serving one market snapshot."""
+
+    at: pd.Timestamp | None
+    year: int
+    workers: pd.DataFrame
+    vacancies: pd.DataFrame
+    wp: WorkerProfiles
+    vp: VacancyProfiles
+    vctx: VacancyContext
+    w_dense: np.ndarray
+    w_lex: sp.csr_matrix
+    w_lfm: np.ndarray
+    v_dense: np.ndarray
+    v_lex: sp.csr_matrix
+    v_lfm: np.ndarray
+    open_pos: np.ndarray
+    open_text: ContentIndex
+    open_lfm: np.ndarray
+    worker_text: ContentIndex
+    eligibility: Any
+
+
+def _snapshot_time(dataset: Dataset) -> pd.Timestamp | None:
+    """The latest time the snapshot knows of (events, postings, registrations)."""
+    stamps = [
+        dataset.events[Columns.OccurredAt].max() if len(dataset.events) else pd.NaT,
+        dataset.vacancies["posted_at"].max() if len(dataset.vacancies) else pd.NaT,
+        dataset.workers["registered_at"].max() if len(dataset.workers) else pd.NaT,
+    ]
+    valid = [pd.Timestamp(s) for s in stamps if not pd.isna(s)]
+    return max(valid) if valid else None
+
+
+def _rowwise_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", a, b) if len(a) else np.zeros(0, np.float32)
+
+
+def _rowwise_sparse_dot(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
+    if a.shape[0] == 0:
+        return np.zeros(0)
+    return np.asarray(a.multiply(b).sum(axis=1)).ravel()
+
+
+class Recommender(RankingModel):
+    """Hybrid retrieval + calibrated ranking of stable placements (see module docstring).
+
+    Parameters
+    ----------
+    stages : {"full", "lightfm", "content"}, default "full"
+        The full model, or one of the two ablations.
+    embedder : object with ``encode(texts)``, optional
+        Dense text channel; default: :func:`matcher.text.embedder_from_env`
+        (``JOBMATCH_EMBEDDING_MODEL`` or the packaged all-MiniLM-L6-v2).
+        Tests pass :class:`matcher.text.HashingEmbedder`.
+    no_components, epochs, learning_rate, item_alpha, user_alpha, max_sampled
+        LightFM hyper-parameters (WARP loss).
+    n_clusters : int, default 32
+        k-means clusters of text embeddings used as LightFM feature tokens.
+    n_candidates : int, default 100
+        Top vacancies taken from each retrieval channel before ranking.
+    ranker_holdout : float, default 0.3
+        Share of the latest events whose pairs train the ranker (see module docstring).
+    ranker_negatives : int, default 10
+        Sampled never-touched eligible candidates per worker in the ranker's training set.
+    ranker_max_workers : int, default 5000
+        Most workers sampled for ranker negatives.
+    max_iter, ranker_learning_rate
+        Boosting rounds and step of each ranker stage.
+    lang : {"zh", "en"}, default "zh"
+        Language of the reasons and warnings in tidy outputs.
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    retrieval_ : fitted retrieval stage (features, LightFM, statistics)
+    ranker_ : StablePlacementRanker or None
+    catalogue_ : the served snapshot (see :meth:`refresh`)
+    version_, trained_at_, metrics_ : artifact metadata
+    """
+
+    def __init__(
+        self,
+        *,
+        stages: str = "full",
+        embedder: Any = None,
+        no_components: int = 32,
+        epochs: int = 20,
+        learning_rate: float = 0.05,
+        item_alpha: float = 1e-6,
+        user_alpha: float = 1e-6,
+        max_sampled: int = 10,
+        n_clusters: int = 32,
+        n_candidates: int = 100,
+        ranker_holdout: float = 0.3,
+        ranker_negatives: int = 10,
+        ranker_max_workers: int = 5000,
+        max_iter: int = 200,
+        ranker_learning_rate: float = 0.1,
+        lang: str = "zh",
+        random_state: int = 0,
+    ) -> None:
+        self.stages = stages
+        self.embedder = embedder
+        self.no_components = no_components
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.item_alpha = item_alpha
+        self.user_alpha = user_alpha
+        self.max_sampled = max_sampled
+        self.n_clusters = n_clusters
+        self.n_candidates = n_candidates
+        self.ranker_holdout = ranker_holdout
+        self.ranker_negatives = ranker_negatives
+        self.ranker_max_workers = ranker_max_workers
+        self.max_iter = max_iter
+        self.ranker_learning_rate = ranker_learning_rate
+        self.lang = lang
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ params
+
+    def get_params(self, deep: bool = True) -> dict:
+        return super().get_params()
+
+    def set_params(self, **params: Any) -> Self:
+        valid = self.get_params()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(
+                    f"Recommender has no parameter {key!r}; parameters are {', '.join(valid)}"
+                )
+            setattr(self, key, value)
+        return self
+
+    # ------------------------------------------------------------------ text and codes
+
+    def _embed(self, texts_: list[str]) -> np.ndarray:
+        return np.asarray(self.embedder_.encode(texts_), dtype=np.float32)
+
+    def _worker_codes(self, workers: pd.DataFrame) -> list[list[str]]:
+        """Occupation codes the normaliser finds in each worker's skills and history."""
+        from matcher.occupations import default_normaliser
+
+        cache = self.occupation_cache_
+        lines = [
+            "；".join(str(x) for x in (s, h) if isinstance(x, str) and x.strip())
+            for s, h in zip(workers["skills"], workers["work_history"], strict=True)
+        ]
+        missing = [t for t in dict.fromkeys(lines) if t not in cache]
+        if missing:
+            found = default_normaliser().extract_many(missing, max_codes=MAX_WORKER_CODES)
+            for t, matches in zip(missing, found, strict=True):
+                cache[t] = matches_to_codes(matches)
+        return [cache[t] for t in lines]
+
+    def _vacancy_codes(self, vacancies: pd.DataFrame) -> list[str | None]:
+        """Each vacancy's CSCO code; blank codes inferred from the title."""
+        codes: list[str | None] = [
+            c if isinstance(c, str) and is_csco_code(c) else None
+            for c in vacancies["occupation_code"]
+        ]
+        blank = [i for i, c in enumerate(codes) if c is None]
+        if blank:
+            cache = self.title_cache_
+            titles = [str(vacancies["title"].iloc[i] or "") for i in blank]
+            todo = [t for t in dict.fromkeys(titles) if t not in cache]
+            if todo:
+                from matcher.occupations import default_normaliser
+
+                found = default_normaliser().classify_many(todo)
+                for t, m in zip(todo, _codes_of(found), strict=True):
+                    cache[t] = m
+            for i, t in zip(blank, titles, strict=True):
+                codes[i] = cache[t]
+        return codes
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, dataset: Dataset) -> Self:
+        """Learn retrieval, statistics and the ranker from a market snapshot.
+
+        Parameters
+        ----------
+        dataset : Dataset
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            Unknown ``stages`` or ``lang``, or a dataset without workers or vacancies.
+        """
+        if self.stages not in STAGE_CHOICES:
+            raise ValueError(
+                f"stages must be one of {', '.join(STAGE_CHOICES)}, got {self.stages!r}"
+            )
+        if self.lang not in LANGS:
+            raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {self.lang!r}")
+        if dataset.n_workers == 0 or dataset.n_vacancies == 0:
+            raise ValueError(
+                f"cannot fit on {dataset.n_workers} workers and {dataset.n_vacancies} vacancies: "
+                "import workers and vacancies first"
+            )
+        if self.embedder is None:
+            from matcher.text import embedder_from_env
+
+            self.embedder_ = embedder_from_env()
+        else:
+            self.embedder_ = self.embedder
+        from matcher.text import LexicalEncoder
+
+        self.occupation_cache_: dict[str, list[str]] = {}
+        self.title_cache_: dict[str, str | None] = {}
+        self.lexical_ = LexicalEncoder().fit(
+            worker_texts(dataset.workers) + vacancy_texts(dataset.vacancies)
+        )
+        self.ranker_ = None
+        self.ranker_counts_: dict[str, Any] = {}
+        if self.stages == "full":
+            self.ranker_ = self._fit_ranker(dataset)
+        self.retrieval_ = self._fit_retrieval(dataset)
+        self.catalogue_ = self._catalogue(dataset, self.retrieval_, _snapshot_time(dataset))
+        self.version_ = ARTIFACT_VERSION
+        self.trained_at_ = datetime.now(UTC).isoformat(timespec="seconds")
+        self.data_fingerprint_ = dataset.fingerprint()
+        self.metrics_: dict[str, Any] = {}
+        return self
+
+    def _fit_retrieval(self, dataset: Dataset) -> _Retrieval:
+        wk, vac = dataset.workers, dataset.vacancies
+        w_codes = self._worker_codes(wk)
+        v_codes = self._vacancy_codes(vac)
+        wp = worker_profiles(wk, w_codes)
+        vp = vacancy_profiles(vac, v_codes)
+        w_emb = self._embed(wp.texts)
+        v_emb = self._embed(vp.texts)
+        clusters = EmbeddingClusters(self.n_clusters, self.random_state).fit(
+            np.vstack([w_emb, v_emb])
+        )
+        w_tokens = _with_clusters(wp.tokens, clusters.predict(w_emb))
+        v_tokens = _with_clusters(vp.tokens, clusters.predict(v_emb))
+        wspace = FeatureSpace().fit(list(wp.ids), w_tokens)
+        vspace = FeatureSpace().fit(list(vp.ids), v_tokens)
+        weights = interaction_weights(dataset.events, wp.ids, vp.ids)
+        lightfm = LightFMRetriever(
+            no_components=self.no_components,
+            epochs=self.epochs,
+            learning_rate=self.learning_rate,
+            item_alpha=self.item_alpha,
+            user_alpha=self.user_alpha,
+            max_sampled=self.max_sampled,
+            random_state=self.random_state,
+        )
+        if self.stages == "content":  # the ablation learns nothing from outcomes
+            weights = sp.coo_matrix(weights.shape, dtype=np.float32)
+        lightfm.fit(
+            weights,
+            wspace.transform(list(wp.ids), w_tokens),
+            vspace.transform(list(vp.ids), v_tokens),
+        )
+        stats = PairStatistics().fit(dataset)
+        return _Retrieval(clusters, wspace, vspace, lightfm, stats)
+
+    def _catalogue(
+        self,
+        dataset: Dataset,
+        retrieval: _Retrieval,
+        at: pd.Timestamp | None,
+        *,
+        every_vacancy: bool = False,
+    ) -> _Catalogue:
+        from matcher.eligibility import EligibilityIndex
+
+        wk = dataset.workers.reset_index(drop=True)
+        vac = dataset.vacancies.reset_index(drop=True)
+        wp = worker_profiles(wk, self._worker_codes(wk))
+        vp = vacancy_profiles(vac, self._vacancy_codes(vac))
+        w_dense = self._embed(wp.texts)
+        v_dense = self._embed(vp.texts)
+        w_lex = self.lexical_.transform(wp.texts)
+        v_lex = self.lexical_.transform(vp.texts)
+        clusters = retrieval.clusters
+        w_tokens = _with_clusters(wp.tokens, clusters.predict(w_dense))
+        v_tokens = _with_clusters(vp.tokens, clusters.predict(v_dense))
+        w_lfm = retrieval.lightfm.user_vectors(
+            retrieval.worker_space.transform(list(wp.ids), w_tokens)
+        )
+        v_lfm = retrieval.lightfm.item_vectors(
+            retrieval.vacancy_space.transform(list(vp.ids), v_tokens)
+        )
+        if every_vacancy:
+            open_pos = np.arange(len(vac), dtype=np.int64)
+        else:
+            view = Dataset(wk, dataset.employers, vac, dataset.events.iloc[:0])
+            open_v = view.open_vacancies(at)
+            open_pos = np.sort(view.vacancy_pos(open_v[Columns.Vacancy]).astype(np.int64))
+        eligibility = EligibilityIndex().fit(vac.iloc[open_pos].reset_index(drop=True), wk)
+        return _Catalogue(
+            at=at,
+            year=(at.year if at is not None else datetime.now(UTC).year),
+            workers=wk,
+            vacancies=vac,
+            wp=wp,
+            vp=vp,
+            vctx=VacancyContext.build(vp, retrieval.stats, dataset.employers),
+            w_dense=w_dense,
+            w_lex=w_lex,
+            w_lfm=w_lfm,
+            v_dense=v_dense,
+            v_lex=v_lex,
+            v_lfm=v_lfm,
+            open_pos=open_pos,
+            open_text=ContentIndex(v_dense[open_pos], v_lex[open_pos]),
+            open_lfm=np.ascontiguousarray(v_lfm[open_pos]),
+            worker_text=ContentIndex(w_dense, w_lex),
+            eligibility=eligibility,
+        )
+
+    # ------------------------------------------------------------------ ranker training
+
+    def _fit_ranker(self, dataset: Dataset) -> StablePlacementRanker | None:
+        ev = dataset.events
+        if len(ev) == 0:
+            return None
+        times = ev[Columns.OccurredAt]
+        cutoff = pd.Timestamp(times.quantile(1.0 - self.ranker_holdout))  # type: ignore[arg-type]
+        if not (times < cutoff).any():
+            cutoff = pd.Timestamp(times.max())
+        early = dataset.until(cutoff)
+        retrieval = self._fit_retrieval(early)
+        cat = self._catalogue(dataset, retrieval, cutoff, every_vacancy=True)
+        late = ev[times >= cutoff]
+        labels = _pair_labels(late)
+        rng = np.random.default_rng(self.random_state)
+        negatives = self._sample_negatives(dataset, cat, late, rng)
+        pairs = pd.concat([labels, negatives], ignore_index=True)
+        wi = cat.wp.ids.get_indexer(pd.Index(pairs[Columns.Worker]))
+        vi = cat.vp.ids.get_indexer(pd.Index(pairs[Columns.Vacancy]))
+        keep = (wi >= 0) & (vi >= 0)
+        pairs, wi, vi = pairs[keep].reset_index(drop=True), wi[keep], vi[keep]
+        feats = self._pair_frame(cat, retrieval, wi, vi)
+        self.ranker_counts_ = {
+            "cutoff": str(cutoff),
+            "pairs": len(pairs),
+            "sampled_negatives": int((pairs["source"] == "sampled").sum()),
+        }
+        ranker = StablePlacementRanker(
+            max_iter=self.max_iter,
+            learning_rate=self.ranker_learning_rate,
+            random_state=self.random_state,
+        ).fit(feats, pairs)
+        self.ranker_counts_["stages"] = ranker.stage_counts_
+        return ranker
+
+    def _sample_negatives(
+        self, dataset: Dataset, cat: _Catalogue, late: pd.DataFrame, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """Eligible retrieval candidates the worker never touched, at their first late event."""
+        first = late.groupby(Columns.Worker)[Columns.OccurredAt].min()
+        workers = first.index.to_numpy(dtype=object)
+        if len(workers) > self.ranker_max_workers:
+            workers = np.sort(rng.choice(workers, self.ranker_max_workers, replace=False))
+        touched = set(
+            zip(dataset.events[Columns.Worker], dataset.events[Columns.Vacancy], strict=True)
+        )
+        wpos = cat.wp.ids.get_indexer(pd.Index(workers))
+        rows: list[tuple[str, str]] = []
+        for start in range(0, len(wpos), BLOCK):
+            block = wpos[start : start + BLOCK]
+            block = block[block >= 0]
+            lfm, dense, lex = self._channel_scores(cat, block)
+            for r, w in enumerate(block):
+                wid = cat.wp.ids[w]
+                mask = cat.eligibility.mask_for_worker(cat.workers.iloc[w], at=first[wid])
+                union = self._union(lfm[r], dense[r], lex[r], mask)
+                vids = [cat.vp.ids[cat.open_pos[j]] for j in union]
+                pool = [v for v in vids if (wid, v) not in touched]
+                if not pool:
+                    continue
+                take = min(self.ranker_negatives, len(pool))
+                for j in sorted(rng.choice(len(pool), take, replace=False)):
+                    rows.append((wid, pool[j]))
+        out = pd.DataFrame(rows, columns=[Columns.Worker, Columns.Vacancy])
+        out["applied"] = 0.0
+        out["hired"] = 0.0
+        out["retained"] = np.nan
+        out["source"] = "sampled"
+        return out
+
+    # ------------------------------------------------------------------ scoring
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "catalogue_"):
+            raise NotFittedError("the Recommender is not fitted; call fit(dataset) first")
+
+    def _channel_scores(
+        self, cat: _Catalogue, wpos: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """LightFM, dense and lexical scores of workers against every open vacancy."""
+        lfm = cat.w_lfm[wpos] @ cat.open_lfm.T
+        dense = cat.open_text.dense_scores(cat.w_dense[wpos])
+        lex = cat.open_text.lexical_scores(cat.w_lex[wpos])
+        return lfm, dense, lex
+
+    def _union(
+        self, lfm: np.ndarray, dense: np.ndarray, lex: np.ndarray, mask: np.ndarray
+    ) -> np.ndarray:
+        if self.stages == "lightfm":
+            return top_n(lfm, mask, self.n_candidates)
+        if self.stages == "content":
+            return top_n((dense + lex) / 2, mask, self.n_candidates)
+        n = self.n_candidates
+        parts = [top_n(lfm, mask, n), top_n(dense, mask, n), top_n(lex, mask, n)]
+        return np.unique(np.concatenate(parts))
+
+    def _pair_frame(
+        self, cat: _Catalogue, retrieval: _Retrieval, wi: np.ndarray, vi: np.ndarray
+    ) -> pd.DataFrame:
+        """Pair features for catalogue positions (vacancy positions over all vacancies)."""
+        return pair_features(
+            cat.wp,
+            cat.vp,
+            cat.vctx,
+            retrieval.stats,
+            wi,
+            vi,
+            lightfm=_rowwise_dot(cat.w_lfm[wi], cat.v_lfm[vi]),
+            dense=_rowwise_dot(cat.w_dense[wi], cat.v_dense[vi]),
+            lexical=_rowwise_sparse_dot(cat.w_lex[wi], cat.v_lex[vi]),
+            year=cat.year,
+        )
+
+    def _score(self, feats: pd.DataFrame) -> np.ndarray:
+        if self.stages == "lightfm":
+            return feats["lightfm"].to_numpy(dtype=float)
+        if self.stages == "content":
+            return ((feats["dense"] + feats["lexical"]) / 2).to_numpy(dtype=float)
+        if self.ranker_ is None:  # no events to learn from: fall back to retrieval
+            return 1 / (1 + np.exp(-feats["lightfm"].to_numpy(dtype=float)))
+        return self.ranker_.predict_proba(feats)
+
+    def _reasons(
+        self, feats: pd.DataFrame, vi: np.ndarray
+    ) -> list[tuple[list[Reason], list[Reason]]]:
+        cat = self.catalogue_
+        left = self.retrieval_.stats.market_.get("left_rate", 0.0)
+        return [
+            explain_pair(row, cat.vp.region[v], left)
+            for (_, row), v in zip(feats.iterrows(), vi, strict=True)
+        ]
+
+    def _worker_pos(self, worker_id: str) -> int:
+        pos = int(self.catalogue_.wp.ids.get_indexer(pd.Index([worker_id]))[0])
+        if pos < 0:
+            raise UnknownIdError(
+                f"unknown worker_id {worker_id!r}: not in the model's catalogue; check the id, "
+                "or call refresh(dataset) with a snapshot that includes this worker"
+            )
+        return pos
+
+    def _vacancy_pos(self, vacancy_id: str) -> int:
+        pos = int(self.catalogue_.vp.ids.get_indexer(pd.Index([vacancy_id]))[0])
+        if pos < 0:
+            raise UnknownIdError(
+                f"unknown vacancy_id {vacancy_id!r}: not in the model's catalogue; check the id, "
+                "or call refresh(dataset) with a snapshot that includes this vacancy"
+            )
+        return pos
+
+    # ------------------------------------------------------------------ public verbs
+
+    def recommend(self, worker_id: str, k: int = 10, lang: str | None = None) -> pd.DataFrame:
+        """The ``k`` best open eligible vacancies for one worker.
+
+        Parameters
+        ----------
+        worker_id : str
+        k : int, default 10
+        lang : {"zh", "en"}, optional
+            Language of reasons and warnings (default: the model's ``lang``).
+
+        Returns
+        -------
+        DataFrame
+            ``worker_id, rank, vacancy_id, score, reasons, warnings``; rank from 1,
+            score descending (a calibrated P(stable placement) for ``stages="full"``).
+
+        Raises
+        ------
+        UnknownIdError
+            The worker is not in the catalogue.
+        """
+        return self.recommend_many([worker_id], k, lang=lang)
+
+    def recommend_many(self, worker_ids, k: int = 10, lang: str | None = None) -> pd.DataFrame:
+        """:meth:`recommend` for many workers, scored in blocks; rows grouped by worker
+        in the order given. Raises :class:`UnknownIdError` naming the first unknown id."""
+        self._check_fitted()
+        lang = lang or self.lang
+        cat = self.catalogue_
+        ids = list(worker_ids)
+        positions = cat.wp.ids.get_indexer(pd.Index(ids, dtype=object))
+        if (positions < 0).any():
+            self._worker_pos(ids[int(np.flatnonzero(positions < 0)[0])])
+        frames = []
+        for start in range(0, len(positions), BLOCK):
+            block = positions[start : start + BLOCK]
+            lfm, dense, lex = self._channel_scores(cat, block)
+            wi_parts, vi_parts = [], []
+            for r, w in enumerate(block):
+                mask = cat.eligibility.mask_for_worker(cat.workers.iloc[w], at=cat.at)
+                union = self._union(lfm[r], dense[r], lex[r], mask)
+                wi_parts.append(np.full(len(union), w, dtype=np.int64))
+                vi_parts.append(cat.open_pos[union])
+            frames.append(
+                self._rank_pairs(
+                    np.concatenate(wi_parts) if wi_parts else np.zeros(0, np.int64),
+                    np.concatenate(vi_parts) if vi_parts else np.zeros(0, np.int64),
+                    k,
+                    lang,
+                    by="worker",
+                )
+            )
+        if not frames:
+            return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
+        out = pd.concat(frames, ignore_index=True)
+        order = {w: i for i, w in enumerate(dict.fromkeys(ids))}
+        out["_o"] = out[Columns.Worker].map(order)
+        out = out.sort_values(["_o", Columns.Rank], kind="stable").drop(columns="_o")
+        return out[RECOMMENDATION_COLUMNS].reset_index(drop=True)
+
+    def _rank_pairs(
+        self, wi: np.ndarray, vi: np.ndarray, k: int, lang: str, by: str
+    ) -> pd.DataFrame:
+        cat = self.catalogue_
+        columns = RECOMMENDATION_COLUMNS if by == "worker" else CANDIDATE_COLUMNS
+        if len(wi) == 0:
+            return pd.DataFrame(columns=columns)
+        feats = self._pair_frame(cat, self.retrieval_, wi, vi)
+        score = self._score(feats)
+        group = wi if by == "worker" else vi
+        other = vi if by == "worker" else wi
+        # best first within each group; ties by catalogue position (deterministic)
+        order = np.lexsort((other, -score, group))
+        g = group[order]
+        starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+        rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
+        keep = order[rank < k]
+        ranks = rank[rank < k] + 1
+        top = feats.iloc[keep].reset_index(drop=True)
+        expl = self._reasons(top, vi[keep])
+        return pd.DataFrame(
+            {
+                Columns.Worker: cat.wp.ids[wi[keep]].to_numpy(dtype=object),
+                Columns.Vacancy: cat.vp.ids[vi[keep]].to_numpy(dtype=object),
+                Columns.Rank: ranks.astype(np.int64),
+                Columns.Score: score[keep].astype(float),
+                Columns.Reasons: [texts(r, lang) for r, _ in expl],
+                Columns.Warnings: [texts(w, lang) for _, w in expl],
+            }
+        )[columns]
+
+    def candidates(self, vacancy_id: str, k: int = 20, lang: str | None = None) -> pd.DataFrame:
+        """The ``k`` workers most likely to become a stable placement on a vacancy.
+
+        Returns
+        -------
+        DataFrame
+            ``vacancy_id, rank, worker_id, score, reasons, warnings``; empty when the
+            vacancy is not open (filled, closed, no seats) or nobody is eligible.
+
+        Raises
+        ------
+        UnknownIdError
+            The vacancy is not in the catalogue.
+        """
+        self._check_fitted()
+        lang = lang or self.lang
+        cat = self.catalogue_
+        v = self._vacancy_pos(vacancy_id)
+        mask = cat.eligibility.mask_for_vacancy(cat.vacancies.iloc[v], None, at=cat.at)
+        if not np.isin(v, cat.open_pos):
+            mask = np.zeros_like(mask)
+        lfm = cat.w_lfm @ cat.v_lfm[v]
+        dense = cat.worker_text.dense_scores(cat.v_dense[v : v + 1])[0]
+        lex = cat.worker_text.lexical_scores(cat.v_lex[v : v + 1])[0]
+        union = self._union(lfm, dense, lex, mask)
+        wi = union.astype(np.int64)
+        vi = np.full(len(wi), v, dtype=np.int64)
+        out = self._rank_pairs(wi, vi, k, lang, by="vacancy")
+        return out.reset_index(drop=True)
+
+    def explain(self, worker_id: str, vacancy_id: str) -> dict:
+        """Why (or why not) this vacancy for this worker.
+
+        Returns
+        -------
+        dict
+            ``worker_id``, ``vacancy_id``, ``score`` (P(stable placement) for the full
+            model), ``stages`` (P(apply), P(hire | applied), P(stay | hired)) for the
+            full model, ``eligible`` and ``exclusions`` (code and message of every
+            broken rule), ``reasons`` and ``warnings`` (each ``{code, zh, en,
+            values}``) and ``features`` (the pair's ranker inputs).
+
+        Raises
+        ------
+        UnknownIdError
+        """
+        self._check_fitted()
+        from matcher.eligibility import exclusions
+
+        cat = self.catalogue_
+        w = self._worker_pos(worker_id)
+        v = self._vacancy_pos(vacancy_id)
+        feats = self._pair_frame(cat, self.retrieval_, np.array([w]), np.array([v]))
+        score = float(self._score(feats)[0])
+        excl = exclusions(cat.workers.iloc[w], cat.vacancies.iloc[v], at=cat.at)
+        reasons, warnings = self._reasons(feats, np.array([v]))[0]
+        out: dict[str, Any] = {
+            Columns.Worker: worker_id,
+            Columns.Vacancy: vacancy_id,
+            Columns.Score: score,
+            "eligible": not excl and bool(np.isin(v, cat.open_pos)),
+            "exclusions": [{"code": str(e.code), "message": e.message} for e in excl],
+            Columns.Reasons: [r.as_dict() for r in reasons],
+            Columns.Warnings: [r.as_dict() for r in warnings],
+            "features": {
+                c: (None if not math.isfinite(float(feats[c].iloc[0])) else float(feats[c].iloc[0]))
+                for c in RANKER_COLUMNS
+            },
+        }
+        if self.stages == "full" and self.ranker_ is not None:
+            probs = self.ranker_.predict_stages(feats)[0]
+            out["stages"] = {name: float(p) for name, p in zip(STAGES, probs, strict=True)}
+        return out
+
+    # ------------------------------------------------------------------ catalogue
+
+    def refresh(self, dataset: Dataset, at: object = None) -> Self:
+        """Serve a newer snapshot without retraining.
+
+        New workers and vacancies (cold) are mapped into the fitted feature space
+        (unknown tokens ignored, no identity factors); learned parameters and the
+        training statistics stay as fitted.
+
+        Parameters
+        ----------
+        dataset : Dataset
+        at : datetime-like, optional
+            Time at which vacancies must be open (default: the snapshot's latest time).
+
+        Returns
+        -------
+        self
+        """
+        self._check_fitted()
+        when = pd.Timestamp(at) if at is not None else _snapshot_time(dataset)  # type: ignore[arg-type]
+        if when is not None and when.tzinfo is not None:
+            when = when.tz_convert("UTC").tz_localize(None)
+        self.catalogue_ = self._catalogue(dataset, self.retrieval_, when)
+        return self
+
+    update_catalogue = refresh
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to the folder ``path`` (created); returns it."""
+        self._check_fitted()
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self, folder / ARTIFACT_FILE, compress=3)
+        meta = {
+            "artifact_version": ARTIFACT_VERSION,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "trained_at": self.trained_at_,
+            "params": {k: repr(v) for k, v in self.get_params().items()},
+            "packages": _package_versions(),
+        }
+        (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recommender:
+        """Read a model written by :meth:`save`.
+
+        Raises
+        ------
+        FileNotFoundError
+            No artifact in ``path``.
+        IncompatibleArtifactError
+            Written by an incompatible version; says to retrain.
+        """
+        folder = Path(path)
+        meta_path = folder / META_FILE
+        if not meta_path.exists() or not (folder / ARTIFACT_FILE).exists():
+            raise FileNotFoundError(
+                f"{folder} holds no Recommender artifact ({META_FILE} and {ARTIFACT_FILE}); "
+                "train one with `jobmatch train`"
+            )
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise IncompatibleArtifactError(
+                f"{meta_path} is not valid JSON ({exc}); the artifact is corrupted: retrain "
+                "with `jobmatch train`"
+            ) from exc
+        version = meta.get("artifact_version")
+        if version != ARTIFACT_VERSION:
+            raise IncompatibleArtifactError(
+                f"the model in {folder} has artifact version {version}, but this jobmatch reads "
+                f"version {ARTIFACT_VERSION}: retrain with `jobmatch train` (or install the "
+                "jobmatch version that wrote it)"
+            )
+        model = joblib.load(folder / ARTIFACT_FILE)
+        if not isinstance(model, cls):
+            raise IncompatibleArtifactError(
+                f"{folder / ARTIFACT_FILE} holds a {type(model).__name__}, not a {cls.__name__}"
+            )
+        return model
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _with_clusters(tokens: list[list[str]], clusters: np.ndarray) -> list[list[str]]:
+    return [
+        [*t, f"cluster:{c}"] if c >= 0 else list(t) for t, c in zip(tokens, clusters, strict=True)
+    ]
+
+
+def _codes_of(found: Any) -> list[str | None]:
+    """Codes from ``classify_many`` output (a frame with ``code`` or a list of matches)."""
+    if isinstance(found, pd.DataFrame):
+        values = found["code"].tolist()
+    else:
+        values = [getattr(m, "code", m) for m in found]
+    return [v if isinstance(v, str) and is_csco_code(v) else None for v in values]
+
+
+def _pair_labels(events: pd.DataFrame) -> pd.DataFrame:
+    """Per (worker, vacancy): applied, hired (0/1) and retained (1, 0, NaN unknown)."""
+    if len(events) == 0:
+        return pd.DataFrame(
+            columns=[Columns.Worker, Columns.Vacancy, "applied", "hired", "retained", "source"]
+        )
+    ev = events[[Columns.Worker, Columns.Vacancy, Columns.Event]].copy()
+    e = ev[Columns.Event].astype(str)
+    ev["applied"] = e.isin([str(x) for x in _APPLIED]).astype(float)
+    ev["hired"] = e.isin([str(x) for x in _HIRED]).astype(float)
+    ev["ret"] = e.isin([str(x) for x in _RETAINED]).astype(float)
+    ev["left"] = (e == EventType.LEFT.value).astype(float)
+    g = ev.groupby([Columns.Worker, Columns.Vacancy], sort=True)[
+        ["applied", "hired", "ret", "left"]
+    ].max()
+    retained = np.where(g["ret"] == 1, 1.0, np.where(g["left"] == 1, 0.0, np.nan))
+    out = g.reset_index()[[Columns.Worker, Columns.Vacancy, "applied", "hired"]]
+    out["retained"] = retained
+    out["source"] = "event"
+    return out
+
+
+def _package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("jobmatch", "scikit-learn", "lightfm-next", "numpy", "pandas", "scipy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
