@@ -237,11 +237,11 @@ def fill_occupations(
     source = np.array(["given" if g else None for g in given], dtype=object)
     confidence = np.full(len(out), np.nan)
     inferred = 0
+    codes = np.array([c if isinstance(c, str) else None for c in code], dtype=object)
     blank = np.flatnonzero(~given)
     if blank.size and normaliser is not None:
         titles = [str(t) for t in out["title"].iloc[blank]]
         matches = normaliser.classify_many(titles)
-        codes = code.to_numpy(dtype=object, copy=True)
         for pos, match in zip(blank.tolist(), matches, strict=True):
             if match is None or getattr(match, "code", None) is None:
                 continue
@@ -249,8 +249,9 @@ def fill_occupations(
             source[pos] = "inferred"
             confidence[pos] = float(match.confidence)
             inferred += 1
-        out["occupation_code"] = codes
-    out["occupation_source"] = source
+    # object Series keep None as None (pandas 3 would infer a str dtype holding NaN)
+    out["occupation_code"] = pd.Series(codes, index=out.index, dtype=object)
+    out["occupation_source"] = pd.Series(source, index=out.index, dtype=object)
     out["occupation_confidence"] = confidence
     return out, inferred, int(given.sum())
 
