@@ -127,9 +127,14 @@ class _FilteredBaseline(RankingModel):
         if self.filter == "auto":
             found = importlib.util.find_spec("matcher.eligibility") is not None
             self.filter_ = "eligibility" if found else "location"
+        self._index(dataset, at=None)
+
+    def _index(self, dataset: Dataset, at: pd.Timestamp | None) -> None:
+        """Id maps, open vacancies and filter inputs of the served snapshot."""
         self.dataset_ = dataset
-        open_v = dataset.open_vacancies()
-        self.open_pos_ = dataset.vacancy_pos(open_v[Columns.Vacancy]).astype(np.int64)
+        self.at_ = at
+        open_v = dataset.open_vacancies(at)
+        self.open_pos_ = np.sort(dataset.vacancy_pos(open_v[Columns.Vacancy]).astype(np.int64))
         self.vacancy_ids_ = dataset.vacancies[Columns.Vacancy].to_numpy(dtype=object)
         self.worker_ids_ = dataset.workers[Columns.Worker].to_numpy(dtype=object)
         w, v = dataset.workers, dataset.vacancies
@@ -144,6 +149,25 @@ class _FilteredBaseline(RankingModel):
             elig = importlib.import_module("matcher.eligibility")
             self.eligibility_ = elig.EligibilityIndex().fit(dataset.vacancies, dataset.workers)
 
+    def refresh(self, dataset: Dataset, at: object = None) -> Self:
+        """Serve a newer snapshot without refitting (new workers and vacancies are cold).
+
+        Learned state (popularity counts, the TF-IDF vocabulary) stays as fitted;
+        only id maps, texts and filter inputs are rebuilt from ``dataset``, and
+        vacancies must be open at ``at`` (default: by status only).
+        """
+        self._check_fitted()
+        when = None if at is None else pd.Timestamp(at)  # type: ignore[arg-type]
+        if when is not None and when.tzinfo is not None:
+            when = when.tz_convert("UTC").tz_localize(None)
+        old_w, old_v = self.worker_ids_, self.vacancy_ids_
+        self._index(dataset, when)
+        self._reindex_learned(old_w, old_v)
+        return self
+
+    def _reindex_learned(self, old_workers: np.ndarray, old_vacancies: np.ndarray) -> None:
+        raise NotImplementedError
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "dataset_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(dataset) first")
@@ -153,7 +177,7 @@ class _FilteredBaseline(RankingModel):
         if self.eligibility_ is not None:
             wp = np.repeat(np.asarray(wpos, dtype=np.int64), len(vpos))
             vp = np.tile(np.asarray(vpos, dtype=np.int64), len(wpos))
-            return self.eligibility_.pair_mask(wp, vp).reshape(len(wpos), len(vpos))
+            return self.eligibility_.pair_mask(wp, vp, at=self.at_).reshape(len(wpos), len(vpos))
         return self._location_mask(wpos, vpos)
 
     def _location_mask(self, wpos: np.ndarray, vpos: np.ndarray) -> np.ndarray:
@@ -343,6 +367,12 @@ class PopularityRecommender(_FilteredBaseline):
         ).astype(float)
         return self
 
+    def _reindex_learned(self, old_workers: np.ndarray, old_vacancies: np.ndarray) -> None:
+        pop = pd.Series(self.popularity_, index=pd.Index(old_vacancies))
+        act = pd.Series(self.activity_, index=pd.Index(old_workers))
+        self.popularity_ = pop.reindex(self.vacancy_ids_, fill_value=0.0).to_numpy(dtype=float)
+        self.activity_ = act.reindex(self.worker_ids_, fill_value=0.0).to_numpy(dtype=float)
+
     def _worker_scores(self, wpos: np.ndarray, vpos: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.popularity_[vpos], (len(wpos), len(vpos)))
 
@@ -384,10 +414,19 @@ class KeywordRecommender(_FilteredBaseline):
         wt = worker_text(dataset.workers)
         vt = vacancy_text(dataset.vacancies)
         self.encoder_ = LexicalEncoder(ngram_range=self.ngram_range, clean=False).fit(wt + vt)
-        self.worker_matrix_ = sp.csr_matrix(self.encoder_.transform(wt))
-        self.vacancy_matrix_ = sp.csr_matrix(self.encoder_.transform(vt))
-        self.vacancy_titles_ = dataset.vacancies["title"].fillna("").to_numpy(dtype=object)
+        del wt, vt
+        self._transform(dataset)
         return self
+
+    def _transform(self, dataset: Dataset) -> None:
+        self.worker_matrix_ = sp.csr_matrix(self.encoder_.transform(worker_text(dataset.workers)))
+        self.vacancy_matrix_ = sp.csr_matrix(
+            self.encoder_.transform(vacancy_text(dataset.vacancies))
+        )
+        self.vacancy_titles_ = dataset.vacancies["title"].fillna("").to_numpy(dtype=object)
+
+    def _reindex_learned(self, old_workers: np.ndarray, old_vacancies: np.ndarray) -> None:
+        self._transform(self.dataset_)
 
     def _worker_scores(self, wpos: np.ndarray, vpos: np.ndarray) -> np.ndarray:
         sims = self.worker_matrix_[wpos] @ self.vacancy_matrix_[vpos].T

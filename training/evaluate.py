@@ -58,6 +58,7 @@ __all__ = [
     "evaluate_model",
     "per_channel",
     "recommend_for_split",
+    "serve_split",
     "summary_table",
 ]
 
@@ -101,6 +102,28 @@ class Comparison:
             name: run.recommendations[Columns.Score].to_numpy(dtype=float)
             for name, run in self.runs.items()
         }
+
+
+def serve_split(model: RankingModel, split: TimeSplit) -> RankingModel:
+    """Hand a model fitted on ``split.train`` the serving snapshot at the cutoff.
+
+    ``refresh(split.serving, at=split.cutoff)`` adds the profiles of workers
+    registered in the test weeks and fixes the open vacancies at the cutoff, for
+    every model alike (see :mod:`training.split`).
+
+    Raises
+    ------
+    TypeError
+        The model has no ``refresh`` (it could not serve new workers fairly).
+    """
+    refresh = getattr(model, "refresh", None)
+    if refresh is None:
+        raise TypeError(
+            f"{type(model).__name__} has no refresh(dataset, at): every evaluated model must "
+            "serve workers registered after training the same way"
+        )
+    refresh(split.serving, at=split.cutoff)
+    return model
 
 
 def recommend_for_split(model: RankingModel, split: TimeSplit, k: int) -> pd.DataFrame:
@@ -226,7 +249,8 @@ def evaluate_model(
     name: str = "model",
     fit: bool = True,
 ) -> ModelRun:
-    """Fit ``model`` on ``split.train`` (unless ``fit=False``) and recommend for the test workers.
+    """Fit ``model`` on ``split.train`` (unless ``fit=False``), serve the split
+    (:func:`serve_split`) and recommend for the test workers.
 
     Returns
     -------
@@ -236,6 +260,7 @@ def evaluate_model(
     t0 = time.perf_counter()
     if fit:
         model.fit(split.train)
+    serve_split(model, split)
     t1 = time.perf_counter()
     recs = recommend_for_split(model, split, max(ks))
     t2 = time.perf_counter()

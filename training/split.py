@@ -19,14 +19,20 @@ The rule, the same for every model measured in a run
   them are left out (their number is reported in :attr:`TimeSplit.dropped`).
 * **Test pairs** — (worker, vacancy) pairs whose best outcome in
   ``[cutoff, until)`` is graded (applied 1, hired 2, retained 3), on a
-  candidate vacancy, for a worker registered before the cutoff, and *first
+  candidate vacancy, for a worker registered before ``until``, and *first
   pursued* in the test weeks: a pair that already had a graded event before the
   cutoff (e.g. applied in training, hired in test) is left out, because the
   question is which new vacancies a worker should be shown.
+* **Serving snapshot** — :attr:`TimeSplit.serving`: the train snapshot plus the
+  *profiles* of workers registered during the test weeks (no events of theirs,
+  no new vacancies). After fitting, every model is handed it with
+  ``refresh(serving, at=cutoff)`` — exactly what the service does for a worker
+  who registers after the nightly training — so new workers are served from
+  content and nothing learned changes. Profiles are not outcomes; that is the
+  only test-period information a model sees.
 * **Warm / cold workers** — warm: the worker has at least one training event;
-  cold: none (registered before the cutoff but without history). Workers
-  registered after the cutoff are unknown to a model fitted at the cutoff and
-  are counted in :attr:`TimeSplit.dropped` (``new_workers``), not scored.
+  cold: none (registered before the cutoff without history, or registered
+  during the test weeks).
 
 Errors say what to do (:class:`TrainingDataError`).
 """
@@ -158,6 +164,8 @@ class TimeSplit:
         Train on ``[.., cutoff)``, test on ``[cutoff, until)``.
     train : matcher.Dataset
         What models are fitted on.
+    serving : matcher.Dataset
+        ``train`` plus the profiles of workers registered in the test weeks.
     test : pandas.DataFrame
         ``worker_id, vacancy_id, grade``: the held-out pairs.
     candidates : pandas.Index
@@ -171,6 +179,7 @@ class TimeSplit:
     cutoff: pd.Timestamp
     until: pd.Timestamp
     train: Dataset
+    serving: Dataset
     test: pd.DataFrame
     candidates: pd.Index
     warm_workers: pd.Index
@@ -207,6 +216,7 @@ class TimeSplit:
             "warm_workers": len(self.warm_workers),
             "cold_workers": len(self.cold_workers),
             "candidate_vacancies": len(self.candidates),
+            "workers_registered_in_test_weeks": self.serving.n_workers - self.train.n_workers,
             "dropped": dict(self.dropped),
         }
 
@@ -269,7 +279,16 @@ def time_split(
 
     open_v = train.open_vacancies()
     candidates = pd.Index(open_v[Columns.Vacancy], name=Columns.Vacancy)
-    known_workers = train.worker_index
+    wk = dataset.workers
+    registered = wk["registered_at"]
+    newcomers = wk[registered.notna() & (registered >= cutoff) & (registered < until_ts)]
+    serving = Dataset(
+        workers=pd.concat([train.workers, newcomers], ignore_index=True),
+        employers=train.employers,
+        vacancies=train.vacancies,
+        events=train.events,
+    )
+    known_workers = serving.worker_index
     on_candidate = graded[Columns.Vacancy].isin(candidates)
     known = graded[Columns.Worker].isin(known_workers)
     past = outcome_grades(train.events)
@@ -281,14 +300,14 @@ def time_split(
     dropped = {
         "pairs_in_window": int(n_window_pairs),
         "new_vacancies": int((~on_candidate).sum()),
-        "new_workers": int((on_candidate & ~known).sum()),
+        "unknown_workers": int((on_candidate & ~known).sum()),
         "pursued_before_cutoff": int((on_candidate & known & repeat).sum()),
     }
     if len(test) == 0:
         raise TrainingDataError(
             f"too little data for the split: of {n_window_pairs} outcome pairs between "
             f"{cutoff:%Y-%m-%d} and {until_ts:%Y-%m-%d}, none is on a vacancy open at the cutoff "
-            f"for a worker registered before it ({dropped}); {span}. "
+            f"for a worker registered before {until_ts:%Y-%m-%d} ({dropped}); {span}. "
             "Use a larger --test-weeks or a different --until"
         )
 
@@ -299,6 +318,7 @@ def time_split(
         cutoff=cutoff,
         until=until_ts,
         train=train,
+        serving=serving,
         test=test[[Columns.Worker, Columns.Vacancy, GRADE]],
         candidates=candidates,
         warm_workers=workers[is_warm],

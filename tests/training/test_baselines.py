@@ -103,3 +103,15 @@ def test_eligibility_filter_never_returns_an_ineligible_pair(train, cls):
     loc = cls(filter="location").fit(train).recommend_many(list(train.workers["worker_id"]), 10)
     pairs = set(zip(recs["worker_id"], recs["vacancy_id"], strict=True))
     assert pairs <= set(zip(loc["worker_id"], loc["vacancy_id"], strict=True))
+
+
+@pytest.mark.parametrize("cls", [KeywordRecommender, PopularityRecommender])
+def test_refresh_serves_new_workers_without_relearning(toy, cls):
+    s = time_split(toy, until=UNTIL, test_weeks=2)
+    m = cls(filter="location").fit(s.train)
+    with pytest.raises(KeyError):
+        m.recommend("w5")
+    before = m.recommend_many(["w1", "w6"], k=5)
+    m.refresh(s.serving, at=s.cutoff)
+    assert len(m.recommend("w5", k=3)) == 3  # w5 (any mobility) is served from content
+    assert m.recommend_many(["w1", "w6"], k=5).equals(before)  # nothing learned changed

@@ -13,17 +13,22 @@ from training.split import TrainingDataError, as_of, check_trainable, default_un
 def test_split_rules_on_toy(toy):
     s = time_split(toy, until=UNTIL, test_weeks=2)
     assert s.cutoff == CUTOFF
-    # test pairs: w2-v2 (hired 2), w4-v6 (applied 1), w6-v3 (retained 3)
+    # test pairs: w2-v2 (hired 2), w4-v6 (applied 1), w5-v6 (applied 1), w6-v3 (retained 3)
     got = sorted(map(tuple, s.test.values.tolist()))
-    assert got == [("w2", "v2", 2), ("w4", "v6", 1), ("w6", "v3", 3)]
+    assert got == [("w2", "v2", 2), ("w4", "v6", 1), ("w5", "v6", 1), ("w6", "v3", 3)]
     assert s.dropped == {
         "pairs_in_window": 6,
         "new_vacancies": 1,  # w3-v4: v4 posted after the cutoff
-        "new_workers": 1,  # w5 registered after the cutoff
+        "unknown_workers": 0,
         "pursued_before_cutoff": 1,  # w1-v1 applied and hired before, retained after
     }
     assert list(s.warm_workers) == ["w2", "w6"]  # w2 only viewed, but that is history
-    assert list(s.cold_workers) == ["w4"]
+    # w4 registered long ago without history; w5 registered during the test weeks
+    assert list(s.cold_workers) == ["w4", "w5"]
+    # the serving snapshot adds w5's profile, nothing else
+    assert s.serving.n_workers == s.train.n_workers + 1
+    assert s.serving.events.equals(s.train.events)
+    assert s.serving.vacancies.equals(s.train.vacancies)
     # open at the cutoff: v2 was stored "filled" (today) but had no hire before the cutoff;
     # v5 closed on day 5; v4 not yet posted
     assert sorted(s.candidates) == ["v1", "v2", "v3", "v6"]
@@ -132,7 +137,7 @@ def test_only_unusable_test_pairs():
     frames = toy_frames()
     ev = frames["events"]
     late = pd.to_datetime(ev["occurred_at"]) >= CUTOFF
-    keep = ~late | ev["worker_id"].eq("w5")  # only the worker registered after the cutoff
+    keep = ~late | ev["vacancy_id"].eq("v4")  # only outcomes on a vacancy posted later
     frames["events"] = ev[keep]
     with pytest.raises(TrainingDataError, match="none is on a vacancy open at the cutoff"):
         time_split(build(frames), until=UNTIL, test_weeks=2)
