@@ -8,9 +8,13 @@ The rule, the same for every model measured in a run
   posted and events that occurred strictly before the cutoff. Vacancy
   ``status`` is then rewritten *as it was at the cutoff* (the stored status is
   today's, which would leak: a vacancy filled during the test weeks must still
-  look open at the cutoff): ``closed`` when ``closes_at <= cutoff``, ``filled``
-  when the hires before the cutoff reached ``headcount``, else ``open``. A
-  stored ``closed`` without a ``closes_at`` cannot be dated and counts as open.
+  look open at the cutoff). ``headcount`` is, by the contract, the seats still
+  open *at the snapshot*, so the seats open at the cutoff are the stored
+  headcount plus the workers hired on or after the cutoff — the state the
+  market was really in, which a model at the cutoff could have seen. Status:
+  ``closed`` when ``closes_at <= cutoff``, ``filled`` when no seat was left at
+  the cutoff, else ``open``. A stored ``closed`` without a ``closes_at`` cannot
+  be dated and counts as open.
   Models are fitted on this snapshot only, so every feature, statistic,
   vocabulary and embedding they use comes from training-period data.
 * **Candidate vacancies** — those open at the cutoff (by the rule above): what
@@ -132,23 +136,26 @@ def as_of(dataset: Dataset, cutoff) -> Dataset:
     Returns
     -------
     matcher.Dataset
-        ``dataset.until(cutoff)`` with ``vacancies.status`` recomputed at the cutoff
-        (see the module docstring).
+        ``dataset.until(cutoff)`` with ``vacancies.headcount`` (seats open) and
+        ``status`` as they were at the cutoff (see the module docstring).
     """
     cutoff = _as_timestamp(cutoff, "cutoff")
     past = dataset.until(cutoff)
     v = past.vacancies.copy()
-    ev = past.events
-    hires = ev[ev[Columns.Event] == EventType.HIRED.value]
-    hired = hires.drop_duplicates([Columns.Worker, Columns.Vacancy]).groupby(Columns.Vacancy).size()
-    n_hired = v[Columns.Vacancy].map(hired).fillna(0).to_numpy()
-    headcount = v["headcount"].astype("Float64").fillna(np.inf).to_numpy(dtype=float)
+    ev = dataset.events
+    later = ev[(ev[Columns.OccurredAt] >= cutoff) & (ev[Columns.Event] == EventType.HIRED.value)]
+    hired_later = (
+        later.drop_duplicates([Columns.Worker, Columns.Vacancy]).groupby(Columns.Vacancy).size()
+    )
+    seats_now = v["headcount"].astype("Float64")
+    seats = seats_now + v[Columns.Vacancy].map(hired_later).fillna(0).astype("Float64")
+    v["headcount"] = seats.round().astype("Int64")
+    seats_left = seats.fillna(0).to_numpy(dtype=float)
     closed = (v["closes_at"].notna() & (v["closes_at"] <= cutoff)).to_numpy()
-    filled = (n_hired >= headcount) & (headcount > 0)
     status = np.where(
         closed,
         VacancyStatus.CLOSED.value,
-        np.where(filled, VacancyStatus.FILLED.value, VacancyStatus.OPEN.value),
+        np.where(seats_left <= 0, VacancyStatus.FILLED.value, VacancyStatus.OPEN.value),
     )
     v["status"] = pd.Series(status, index=v.index, dtype=object)
     return Dataset(workers=past.workers, employers=past.employers, vacancies=v, events=past.events)

@@ -55,7 +55,10 @@ def test_planted_future_event_does_not_leak(toy):
         ],
         columns=["worker_id", "vacancy_id", "event", "occurred_at"],
     )
-    frames_planted = dict(frames, events=pd.concat([frames["events"], planted]))
+    # the store as it would be after that hire: one seat fewer on v6 (seats are "still open")
+    vac = frames["vacancies"].copy()
+    vac.loc[vac["vacancy_id"] == "v6", "headcount"] -= 1
+    frames_planted = dict(frames, events=pd.concat([frames["events"], planted]), vacancies=vac)
     a = time_split(build(frames), until=UNTIL, test_weeks=2)
     b = time_split(build(frames_planted), until=UNTIL, test_weeks=2)
     # the train snapshot is byte-identical; only the test set and the source differ
@@ -73,15 +76,24 @@ def test_planted_future_event_does_not_leak(toy):
     assert (full_a.popularity_ != full_b.popularity_).any()
 
 
-def test_as_of_marks_filled_by_hires_before_cutoff(toy):
-    snap = as_of(toy, pd.Timestamp(day(32)))  # after w2's hire on v2 (headcount 3): still open
-    status = dict(zip(snap.vacancies["vacancy_id"], snap.vacancies["status"], strict=True))
-    assert status["v2"] == "open"
+def test_as_of_restores_seats_open_at_the_cutoff():
     frames = toy_frames()
-    frames["vacancies"].loc[frames["vacancies"]["vacancy_id"] == "v2", "headcount"] = 1
-    snap = as_of(build(frames), pd.Timestamp(day(32)))
-    status = dict(zip(snap.vacancies["vacancy_id"], snap.vacancies["status"], strict=True))
-    assert status["v2"] == "filled"
+    v = frames["vacancies"]
+    # stored: v2 has no seat left now (w2 was hired on day 31)
+    v.loc[v["vacancy_id"] == "v2", ["headcount", "status"]] = [0, "filled"]
+    ds = build(frames)
+
+    def seats(snap):
+        return snap.vacancies.set_index("vacancy_id")["headcount"].to_dict()
+
+    def status(snap):
+        return snap.vacancies.set_index("vacancy_id")["status"].to_dict()
+
+    before, after = as_of(ds, pd.Timestamp(day(28))), as_of(ds, pd.Timestamp(day(32)))
+    assert seats(before)["v2"] == 1 and status(before)["v2"] == "open"
+    assert seats(after)["v2"] == 0 and status(after)["v2"] == "filled"
+    # v1: 5 seats now, w1 hired on day 3 (before both cutoffs): unchanged
+    assert seats(before)["v1"] == 5 and seats(after)["v1"] == 5
 
 
 def test_default_until_is_end_of_last_event_day(toy):
