@@ -232,7 +232,8 @@ def _build(
     # groups of one active member are individuals
     if len(group):
         sizes = np.bincount(group[group >= 0], minlength=len(group_ids))
-        group = np.where((group >= 0) & (sizes[np.maximum(group, 0)] >= 2), group, -1)
+        sizes = np.append(sizes, 0)  # index -1 (no group) reads this 0
+        group = np.where(sizes[group] >= 2, group, -1)
 
     stats: dict[str, Any] = {"candidates_in": int(len(candidates))}
     c = candidates
@@ -539,7 +540,16 @@ def plan_placements(
         if forced:
             fw = set(int(p.ew[f]) for f in forced)
             es = es[~np.isin(p.ew[es], list(fw))]
-        hh_used = [h for h in used_households]
+        # a household's welfare post may already be taken (pins, earlier groups) or be
+        # taken by a forced pin of this group
+        forced_h = [
+            int(p.household[p.ew[f]])
+            for f in forced
+            if p.welfare_v[p.ev[f]] and p.household[p.ew[f]] >= 0
+        ]
+        if len(set(forced_h)) < len(forced_h) or set(forced_h) & used_households:
+            return None
+        hh_used = sorted(used_households | set(forced_h))
         if hh_used:
             blocked = np.isin(p.household[p.ew[es]], hh_used) & p.welfare_v[p.ev[es]]
             es = es[~blocked]
@@ -553,7 +563,7 @@ def plan_placements(
         if rest:
             if len(np.unique(p.ew[es])) < rest:
                 return None
-            # households inside the group: at most one welfare post each (lazy, as below)
+            # households inside the group: at most one welfare post each (lazy repair)
             active = es
             while True:
                 mask = _flow(p.ew[active], p.ev[active], p.cost[active], s, need_all=rest)
@@ -561,28 +571,19 @@ def plan_placements(
                     return None
                 chosen = active[mask]
                 wf = chosen[p.welfare_v[p.ev[chosen]] & (p.household[p.ew[chosen]] >= 0)]
-                forced_h = [
-                    int(p.household[p.ew[f]])
-                    for f in forced
-                    if p.welfare_v[p.ev[f]] and p.household[p.ew[f]] >= 0
-                ]
-                hs = pd.Series(np.concatenate([p.household[p.ew[wf]], forced_h]))
+                hs = pd.Series(p.household[p.ew[wf]])
                 dup = hs[hs.duplicated()].unique()
                 if len(dup) == 0:
                     break
-                bad = np.isin(p.household[p.ew[active]], dup) & p.welfare_v[p.ev[active]]
                 # keep the best welfare member of each duplicated household
                 keep: dict[int, int] = {}
                 for e in sorted(wf.tolist(), key=lambda e: (-p.cost[e], p.ew[e])):
                     keep.setdefault(int(p.household[p.ew[e]]), int(p.ew[e]))
-                for h in forced_h:
-                    keep[h] = -2  # a forced welfare pin holds the household's post
+                aw = p.ew[active]
+                bad = np.isin(p.household[aw], dup) & p.welfare_v[p.ev[active]]
                 bad &= np.array(
-                    [keep.get(int(p.household[x]), -1) != x for x in p.ew[active].tolist()],
-                    dtype=bool,
+                    [keep.get(int(p.household[x]), -1) != x for x in aw.tolist()], dtype=bool
                 )
-                if not bad.any():
-                    return None
                 active = active[~bad]
         allc = np.concatenate([np.asarray(forced, dtype=np.int64), chosen])
         return float(p.gain[allc].sum()), allc
