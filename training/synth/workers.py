@@ -1,0 +1,453 @@
+"""Workers of the sample market: who they are, what they can do, where they will go.
+
+Each worker is drawn with visible contract fields and hidden traits the behaviour
+model uses (trade, experience, caregiving, job-search activity, staying power).
+See ``docs/sample-market.md`` for the distributions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from training.synth.names import make_id_numbers, make_names, make_phones
+from training.synth.tables import Tables
+
+EDUCATION = np.array(
+    ["none", "primary", "junior_secondary", "senior_secondary", "vocational", "college"], object
+)
+# P(education) by age band (<30, 30-45, >45); minority-language speakers over 30 use the next band
+_EDU_P = np.array(
+    [
+        [0.02, 0.10, 0.48, 0.18, 0.18, 0.04],
+        [0.06, 0.25, 0.50, 0.10, 0.07, 0.02],
+        [0.25, 0.45, 0.25, 0.04, 0.01, 0.00],
+    ]
+)
+CAPACITY = np.array(["full", "semi", "weak"], object)
+MOBILITY = np.array(["any", "province", "local"], object)
+HOUSEHOLD = np.array(["none", "lifted", "monitored"], object)
+
+#: where a trade was practised, for work-history lines
+_PLACE = {
+    "电子制造": ["电子厂", "电子科技公司", "手机厂"],
+    "机械制造": ["机械厂", "五金厂", "模具厂"],
+    "新能源": ["锂电池厂", "光伏厂"],
+    "服装纺织": ["服装厂", "制衣厂", "纺织厂"],
+    "鞋业": ["鞋厂"],
+    "玩具": ["玩具厂"],
+    "印刷包装": ["纸箱厂", "印刷厂"],
+    "家具": ["家具厂"],
+    "建材": ["陶瓷厂", "建材厂"],
+    "食品加工": ["食品厂", "肉联厂", "茶厂"],
+    "建筑施工": ["工地", "建筑公司", "劳务队"],
+    "装饰装修": ["装修公司", "装修队"],
+    "路桥水利": ["修路工地", "路桥公司", "水利工地"],
+    "物流快递": ["物流园", "快递站点", "仓库"],
+    "交通运输": ["运输公司", "车队", "汽修厂"],
+    "餐饮": ["饭店", "餐馆", "食堂"],
+    "酒店": ["酒店", "宾馆"],
+    "物业保洁": ["物业公司", "保洁公司"],
+    "家政养老": ["家政公司", "养老院", "医院"],
+    "零售": ["超市", "商场"],
+    "生活服务": ["理发店"],
+    "农业种养": ["养殖场", "蔬菜基地", "农场"],
+    "生态公益": ["村委会", "林业站"],
+    "民族手工艺": ["合作社", "刺绣坊"],
+    "扶贫车间": ["扶贫车间", "帮扶车间"],
+}
+_PREFIX = np.array(["会", "熟悉", "擅长", "做过", "", "懂", "能做"], object)
+_SEP = np.array(["、", "，", " ", "；", "、"], object)
+_GENERIC = [
+    "能吃苦耐劳",
+    "服从安排",
+    "能适应倒班",
+    "会骑电动车",
+    "身体健康",
+    "能长期干",
+    "想进厂",
+    "什么活都能干",
+    "愿意学技术",
+]
+
+
+@dataclass
+class WorkerDraw:
+    """Workers as a contract frame plus the hidden traits the behaviour model reads."""
+
+    frame: pd.DataFrame
+    county: np.ndarray  # index into Tables.counties
+    age: np.ndarray
+    female: np.ndarray
+    capacity: np.ndarray  # 0 full, 1 semi, 2 weak
+    mobility: np.ndarray  # 0 any, 1 province, 2 local
+    commute_km: np.ndarray  # effective radius for local workers (50 when blank)
+    speaks_zh: np.ndarray
+    minority: np.ndarray  # minority language spoken, '' for none
+    trade1: np.ndarray  # catalogue position, -1 for none
+    trade2: np.ndarray
+    experience: np.ndarray  # years in trade1
+    certified: np.ndarray  # holds a certificate of trade1
+    expected_wage: np.ndarray
+    household_status: np.ndarray  # 0 none, 1 lifted, 2 monitored
+    household: np.ndarray  # int id
+    group: np.ndarray  # int id, -1 for none
+    registered_ns: np.ndarray  # int64 ns since epoch
+    caregiver: np.ndarray
+    activity: np.ndarray  # job-search intensity, 0..1
+    staying: np.ndarray  # latent staying power (negative: leaves sooner)
+    preferred_provinces: np.ndarray  # (n, n_provinces) bool
+    birth_year: np.ndarray
+
+
+def _categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
+    """One draw per row of a (n, k) probability matrix."""
+    cum = np.cumsum(probs, axis=1)
+    cum /= cum[:, -1:]
+    u = rng.random((len(probs), 1))
+    return (u > cum).sum(axis=1)
+
+
+def _choice_by_group(rng: np.random.Generator, group: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """For each row, a draw from ``probs[group[row]]`` (few distinct groups, many rows)."""
+    out = np.empty(len(group), int)
+    for g in np.unique(group):
+        rows = np.flatnonzero(group == g)
+        p = probs[g] / probs[g].sum()
+        out[rows] = rng.choice(len(p), size=len(rows), p=p)
+    return out
+
+
+def _trade_weights(t: Tables) -> np.ndarray:
+    """P(trade) for each stratum (female, age band, light-only, local, language group)."""
+    cat = t.catalogue
+    k = len(cat)
+    ind = cat.industries
+    home_ind = {"扶贫车间", "生态公益", "农业种养", "民族手工艺"}
+    at_home = np.array([bool(home_ind & set(i)) for i in ind])
+    city_only = ~at_home
+    construction = np.array([bool({"建筑施工", "路桥水利"} & set(i)) for i in ind])
+    ecology = np.array(["生态公益" in i or "农业种养" in i for i in ind])
+    electronics = np.array([bool({"电子制造", "服装纺织", "鞋业"} & set(i)) for i in ind])
+    out = np.zeros((2, 3, 2, 2, 3, k))
+    for female in (0, 1):
+        g = cat.female_share if female else 1 - cat.female_share
+        for band, rep_age in enumerate((28, 42, 56)):
+            a = np.where(rep_age > cat.max_age - 3, 0.15, 1.0)
+            for light in (0, 1):
+                cap = np.where(cat.light_work, 1.0, 0.0) if light else np.ones(k)
+                for local in (0, 1):
+                    loc = np.where(at_home, 3.0, np.where(city_only, 0.3, 1.0)) if local else 1.0
+                    for lang in range(3):  # 0 other, 1 bo, 2 ii
+                        r = np.ones(k)
+                        if lang == 1:
+                            r = np.where(construction, 2.0, np.where(ecology, 2.0, r))
+                            r = np.where(electronics, 0.5, r)
+                        elif lang == 2:
+                            r = np.where(construction, 1.6, np.where(electronics, 1.3, r))
+                        base = 1.0 + cat.entry
+                        w = base * (0.05 + g) * a * cap * loc * r
+                        if w.sum() == 0:
+                            w = base * cap + 1e-9
+                        out[female, band, light, local, lang] = w / w.sum()
+    return out.reshape(-1, k)
+
+
+def draw_workers(
+    rng: np.random.Generator, n: int, t: Tables, start: pd.Timestamp, weeks: int
+) -> WorkerDraw:
+    """Draw ``n`` workers (see the module docstring)."""
+    cty = t.counties
+    cat = t.catalogue
+    # ---- households: 1-3 people of one county and village
+    sizes = rng.choice([1, 2, 3], size=n, p=[0.72, 0.20, 0.08])
+    hh_of = np.repeat(np.arange(n), sizes)[:n]
+    n_hh = int(hh_of[-1]) + 1 if n else 0
+    pos_in_hh = np.arange(n) - np.searchsorted(hh_of, hh_of)
+    hh_county = rng.choice(len(cty), size=n_hh, p=cty.weight)
+    county = hh_county[hh_of]
+    per_county = np.bincount(hh_county, minlength=len(cty))
+    n_villages = np.maximum(5, per_county // 30)
+    hh_village = (rng.random(n_hh) * n_villages[hh_county]).astype(int)
+    village = hh_village[hh_of]
+    hh_status = rng.choice(3, size=n_hh, p=[0.30, 0.58, 0.12])
+    household_status = hh_status[hh_of]
+
+    # ---- age and gender; second member: spouse, third: grown-up child
+    head_age = np.clip(np.round(rng.normal(40, 11, n_hh)), 22, 65).astype(int)
+    head_female = rng.random(n_hh) < 0.4
+    age = head_age[hh_of].copy()
+    female = head_female[hh_of].copy()
+    second = pos_in_hh == 1
+    age[second] += rng.integers(-5, 4, second.sum())
+    female[second] = ~female[second] ^ (rng.random(second.sum()) < 0.1)
+    third = pos_in_hh == 2
+    age[third] = np.maximum(18, age[third] - rng.integers(20, 28, third.sum()))
+    female[third] = rng.random(third.sum()) < 0.45
+    young = rng.random(n) < 0.18  # extra young single job seekers
+    age[young & (pos_in_hh == 0)] = rng.integers(18, 26, (young & (pos_in_hh == 0)).sum())
+    age = np.clip(age, 18, 65)
+    gender = np.where(female, "F", "M").astype(object)
+    odd = rng.random(n)
+    gender[odd < 0.002] = "other"
+    gender[(odd >= 0.002) & (odd < 0.006)] = "unknown"
+    birth_year = start.year - age
+
+    # ---- languages
+    minority_lang = cty.minority_language[county]
+    speaks_min = (minority_lang != "") & (rng.random(n) < cty.minority_share[county])
+    p_zh = np.clip(cty.mandarin_share[county] + (38 - age) * 0.018, 0.05, 0.99)
+    speaks_zh = ~speaks_min | (rng.random(n) < p_zh)
+    minority = np.where(speaks_min, minority_lang, "")
+
+    # ---- education
+    band = np.digitize(age, [30, 46])
+    band = np.where(speaks_min & (age >= 30), np.minimum(band + 1, 2), band)
+    edu = _categorical(rng, _EDU_P[band])
+    edu = np.where(~speaks_zh & (edu > 2), 1, edu)
+
+    # ---- caregivers, capacity, mobility
+    caregiver = (female & (age >= 22) & (age <= 42) & (rng.random(n) < 0.45)) | (
+        rng.random(n) < 0.05
+    )
+    over45 = np.maximum(0, age - 45)
+    p_semi = 0.04 + 0.02 * over45
+    p_weak = 0.01 + 0.015 * np.maximum(0, age - 55)
+    u = rng.random(n)
+    capacity = np.where(u < p_weak, 2, np.where(u < p_weak + p_semi, 1, 0))
+    p_local = np.clip(
+        0.12 + 0.55 * caregiver + 0.02 * over45 + 0.5 * (capacity > 0) + 0.1 * ~speaks_zh,
+        0,
+        0.95,
+    )
+    u = rng.random(n)
+    p_prov = np.where(speaks_zh, 0.25, 0.6)
+    mobility = np.where(u < p_local, 2, np.where(rng.random(n) < p_prov, 1, 0))
+    commute = np.where(
+        mobility == 2,
+        rng.choice([10.0, 20.0, 30.0, 50.0, 80.0], n, p=[0.1, 0.25, 0.25, 0.3, 0.1]),
+        np.nan,
+    )
+    blank_commute = (mobility == 2) & (rng.random(n) < 0.15)
+    commute[blank_commute] = np.nan
+    commute_eff = np.where(np.isnan(commute), 50.0, commute)
+
+    # ---- trades
+    lang_group = np.where(minority == "bo", 1, np.where(minority == "ii", 2, 0))
+    stratum = (
+        ((female.astype(int) * 3 + np.digitize(age, [35, 51])) * 2 + (capacity > 0)) * 2
+        + (mobility == 2)
+    ) * 3 + lang_group
+    weights = _trade_weights(t)
+    trade1 = _choice_by_group(rng, stratum, weights)
+    trade2 = _choice_by_group(rng, stratum, weights)
+    has_trade = rng.random(n) < np.where(age < 22, 0.45, 0.85)
+    trade1 = np.where(has_trade, trade1, -1)
+    trade2 = np.where(has_trade & (rng.random(n) < 0.35) & (trade2 != trade1), trade2, -1)
+    experience = np.where(
+        has_trade, np.minimum(age - 17, np.ceil(rng.gamma(2.0, 2.5, n))).astype(int), 0
+    )
+    experience = np.maximum(experience, np.where(has_trade, 1, 0))
+
+    # ---- historical destinations (county networks) for history and preferences
+    hist_prov = _choice_by_group(rng, county, t.partner_share)
+    hist_prov2 = _choice_by_group(rng, county, t.partner_share)
+    cities_by_prov: dict[int, list[str]] = {}
+    prov_pos = {p: i for i, p in enumerate(t.provinces)}
+    for code, city in zip(t.cities.province, t.cities.city, strict=True):
+        cities_by_prov.setdefault(prov_pos[code], []).append(city)
+    for i in range(len(t.provinces)):
+        cities_by_prov.setdefault(i, [])
+
+    # ---- expected wage
+    mid = np.where(trade1 >= 0, (cat.wage_low[trade1] + cat.wage_high[trade1]) / 2, 4800.0)
+    factor = np.array([1.0, 0.8, 0.55])[mobility]
+    expected = np.round(mid * factor * rng.lognormal(0, 0.15, n), -2)
+    expected = np.maximum(expected, 800.0)
+
+    # ---- preferred regions
+    pref = np.zeros((n, len(t.provinces)), bool)
+    pref_any1 = (mobility == 0) & (rng.random(n) < 0.55)
+    pref[pref_any1, hist_prov[pref_any1]] = True
+    pref_any2 = pref_any1 & (rng.random(n) < 0.3)
+    pref[pref_any2, hist_prov2[pref_any2]] = True
+    home_prov_idx = np.array([prov_pos[p] for p in cty.province])[county]
+    pref_prov = (mobility == 1) & (rng.random(n) < 0.5)
+    pref[pref_prov, home_prov_idx[pref_prov]] = True
+    pref_local = (mobility == 2) & (rng.random(n) < 0.3)
+
+    # ---- registration times
+    before = rng.random(n) < 0.6
+    days = np.where(before, -rng.uniform(1, 540, n), rng.uniform(0, max(weeks, 1) * 7 - 0.5, n))
+    day_start = np.floor(days)
+    seconds = rng.integers(8 * 3600, 18 * 3600, n)
+    registered_ns = (
+        start.value + (day_start * 86400).astype(np.int64) * 10**9 + seconds * 10**9
+    ).astype(np.int64)
+
+    # ---- groups: villagers who travel together
+    cand = (mobility == 0) & (capacity == 0) & (age <= 50) & (rng.random(n) < 0.25)
+    group = np.full(n, -1)
+    idx = np.flatnonzero(cand)
+    if len(idx):
+        key = county[idx] * 10_000 + village[idx]
+        order = np.argsort(key, kind="stable")
+        idx, key = idx[order], key[order]
+        first = np.r_[True, key[1:] != key[:-1]]
+        key_id = np.cumsum(first) - 1
+        rank = np.arange(len(idx)) - np.flatnonzero(first)[key_id]
+        size = rng.integers(3, 11, key_id.max() + 1)[key_id]
+        gkey = key_id * 1000 + rank // size
+        gid, gsize = np.unique(gkey, return_inverse=True)[1], None
+        gsize = np.bincount(gid)
+        keep = gsize[gid] >= 3
+        gid_kept = np.unique(gid[keep], return_inverse=True)[1]
+        group[idx[keep]] = gid_kept
+
+    # ---- text fields and lists (row loops; strings are per worker)
+    speaks_min_b = speaks_min
+    certified = np.zeros(n, bool)
+    skills_txt = np.empty(n, object)
+    history_txt = np.empty(n, object)
+    certs = np.empty(n, object)
+    languages = np.empty(n, object)
+    prefs = np.empty(n, object)
+    u_sk = rng.random((n, 8))
+    ints = rng.integers(0, 1 << 30, (n, 8))
+    year0 = start.year
+    prov_codes = t.provinces
+    for i in range(n):
+        tr = trade1[i]
+        r = u_sk[i]
+        q = ints[i]
+        # languages
+        langs = []
+        if speaks_min_b[i]:
+            langs.append(minority[i])
+        if speaks_zh[i]:
+            langs.append("zh")
+        languages[i] = langs
+        # skills
+        parts: list[str] = []
+        if tr >= 0:
+            sk = cat.skills[tr]
+            m = 1 + q[0] % min(3, len(sk))
+            start_k = q[1] % len(sk)
+            chosen = [sk[(start_k + j) % len(sk)] for j in range(m)]
+            parts.append(_PREFIX[q[2] % len(_PREFIX)] + chosen[0])
+            parts.extend(chosen[1:])
+            if r[0] < 0.35:
+                al = cat.aliases[tr]
+                parts.append(f"{experience[i]}年{al[q[3] % len(al)]}经验")
+            t2 = trade2[i]
+            if t2 >= 0:
+                sk2 = cat.skills[t2]
+                parts.append(sk2[q[4] % len(sk2)])
+        if r[1] < (0.3 if tr >= 0 else 0.7):
+            parts.append(_GENERIC[q[5] % len(_GENERIC)])
+        if not speaks_zh[i] and r[2] < 0.5:
+            parts.append("普通话不太会")
+        if r[3] < 0.06 or (tr < 0 and r[3] < 0.35):
+            parts = []
+        skills_txt[i] = _SEP[q[6] % len(_SEP)].join(parts) if parts else None
+        # work history
+        lines: list[str] = []
+        if tr >= 0:
+            n_jobs = 1 + (experience[i] > 4) + (experience[i] > 8)
+            end_y = year0 - 1 - (q[7] % 2)
+            span = max(1, experience[i] // n_jobs)
+            for j in range(n_jobs):
+                trade = tr if (j == 0 or trade2[i] < 0 or r[4] < 0.5) else trade2[i]
+                inds = cat.industries[trade]
+                place_pool = _PLACE.get(inds[(q[j] >> 3) % len(inds)], ["工厂"])
+                place = place_pool[(q[j] >> 7) % len(place_pool)]
+                home = mobility[i] == 2 or (r[5 + (j % 3)] < 0.25) or place in ("村委会", "林业站")
+                if home:
+                    where = cty.name[county[i]]
+                else:
+                    p = hist_prov[i] if j == 0 else hist_prov2[i]
+                    pool = cities_by_prov[p]
+                    where = pool[(q[j] >> 11) % len(pool)] if pool else "外省"
+                al = cat.aliases[trade]
+                alias = al[(q[j] >> 15) % len(al)]
+                y1 = end_y - j * span
+                y0 = max(y1 - span + 1, year0 - (age[i] - 17))
+                if y0 >= y1:
+                    lines.append(f"{y1}年 {where}{place} {alias}")
+                else:
+                    lines.append(f"{y0}-{y1} {where}{place} {alias}")
+        history_txt[i] = "；".join(lines) if lines else None
+        # certificates
+        cs: list[str] = []
+        if tr >= 0:
+            for c in cat.certificates[tr]:
+                if r[6] < 0.5:
+                    cs.append(c)
+                    certified[i] = True
+        if r[7] < 0.12 and not female[i] and "驾驶证C1" not in cs:
+            cs.append("驾驶证C1")
+        if r[4] < 0.1 and "健康证" not in cs:
+            cs.append("健康证")
+        certs[i] = cs
+        # preferred regions
+        pr = [str(prov_codes[j]) for j in np.flatnonzero(pref[i])]
+        if pref_local[i]:
+            pr.append(str(cty.prefecture[county[i]]))
+        prefs[i] = pr
+
+    names = make_names(rng, female, minority)
+    phones = make_phones(rng, n)
+    id_numbers = make_id_numbers(rng, cty.code[county], birth_year, female)
+    width = max(7, len(str(n)))
+    frame = pd.DataFrame(
+        {
+            "worker_id": [f"W{i:0{width}d}" for i in range(1, n + 1)],
+            "name": names,
+            "phone": phones,
+            "id_number": id_numbers,
+            "gender": gender,
+            "birth_year": pd.array(birth_year, dtype="Int64"),
+            "home_region": cty.code[county].astype(object),
+            "education": EDUCATION[edu],
+            "languages": languages,
+            "skills": skills_txt,
+            "work_history": history_txt,
+            "certificates": certs,
+            "labor_capacity": CAPACITY[capacity],
+            "mobility": MOBILITY[mobility],
+            "max_commute_km": commute.astype("float64"),
+            "preferred_regions": prefs,
+            "expected_wage": expected.astype("float64"),
+            "household_status": HOUSEHOLD[household_status],
+            "group_id": [f"G{g + 1:06d}" if g >= 0 else None for g in group],
+            "registered_at": pd.Series(pd.to_datetime(registered_ns)).dt.floor("s"),
+            "household_id": [f"H{h + 1:0{width}d}" for h in hh_of],
+        }
+    )
+    return WorkerDraw(
+        frame=frame,
+        county=county,
+        age=age,
+        female=female,
+        capacity=capacity,
+        mobility=mobility,
+        commute_km=commute_eff,
+        speaks_zh=speaks_zh,
+        minority=minority,
+        trade1=trade1,
+        trade2=trade2,
+        experience=experience,
+        certified=certified,
+        expected_wage=expected,
+        household_status=household_status,
+        household=hh_of,
+        group=group,
+        registered_ns=(registered_ns // 10**9) * 10**9,
+        caregiver=caregiver,
+        activity=rng.beta(2.0, 2.0, n),
+        staying=rng.normal(0, 0.5, n),
+        preferred_provinces=pref,
+        birth_year=birth_year,
+    )
