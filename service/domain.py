@@ -654,7 +654,7 @@ class CatalogueSync:
         with Session(self.engine) as session:
             w = session.execute(select(func.count(), func.max(Worker.updated_at))).one()
             v = session.execute(select(func.count(), func.max(Vacancy.updated_at))).one()
-        return (int(w[0]), str(w[1]), int(v[0]), str(v[1]))
+        return (int(w[0]), w[1], int(v[0]), v[1])
 
     def snapshot(self) -> Any:
         from service.store.repository import load_dataset
@@ -685,11 +685,32 @@ class CatalogueSync:
         if loaded is None:
             return
         try:
-            # A freshly loaded model gets one refresh too: records may have been added
-            # between its training snapshot and now.
-            self.holder.sync_catalogue(self.stamp(), self.snapshot)
+            stamp = self.stamp()
+            if loaded.catalogue_stamp is None and _trained_on(loaded.model, stamp):
+                # the model's own catalogue is this store's current content
+                self.holder.adopt_stamp(loaded, stamp)
+                return
+            self.holder.sync_catalogue(stamp, self.snapshot)
         except Exception:  # noqa: BLE001 - background work must not die loudly per tick
             log.exception("background catalogue refresh failed")
+
+
+def _trained_on(model: Any, stamp: tuple) -> bool:
+    """True when the model's catalogue has the store's row counts and is newer than
+    every row (so a refresh would change nothing)."""
+    cat = getattr(model, "catalogue_", None)
+    trained = getattr(model, "trained_at_", None)
+    try:
+        n_workers, w_updated, n_vacancies, v_updated = stamp
+        if cat is None or trained is None:
+            return False
+        if len(cat.wp.ids) != n_workers or len(cat.vp.ids) != n_vacancies:
+            return False
+        at = datetime.fromisoformat(str(trained))
+        at = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+        return all(u is None or u <= at for u in (w_updated, v_updated))
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def _knows(model: Any, kind: str, ident: str) -> bool | None:
@@ -697,8 +718,9 @@ def _knows(model: Any, kind: str, ident: str) -> bool | None:
     fn = getattr(model, f"knows_{kind}", None)
     if callable(fn):
         return bool(fn(ident))
-    dataset = getattr(model, "dataset_", None)
-    index = getattr(dataset, f"{kind}_index", None)
+    cat = getattr(model, "catalogue_", None)
+    profiles = getattr(cat, "wp" if kind == "worker" else "vp", None)
+    index = getattr(profiles, "ids", None)
     if index is not None:
         return ident in index
     return None

@@ -58,38 +58,24 @@ class LoadedModel:
 
 def current_model_path(model_dir: Path) -> Path | None:
     """The folder of the promoted model, or None when nothing was promoted yet."""
-    import importlib
+    from training import registry
 
-    try:
-        registry: Any = importlib.import_module("training.registry")
-    except ImportError:  # the registry lands with the training pipeline
-        registry = None
-    if registry is not None and hasattr(registry, "current_model_path"):
-        path = registry.current_model_path(model_dir)
-        return Path(path) if path is not None else None
-    pointer = Path(model_dir) / "current"
-    if pointer.is_symlink() or pointer.is_dir():
-        return pointer.resolve()
-    if pointer.is_file():
-        name = pointer.read_text(encoding="utf-8").strip()
-        return (Path(model_dir) / name).resolve() if name else None
-    return None
+    return registry.current_model_path(model_dir)
 
 
 def load_model_at(path: Path) -> Any:
-    """Load the recommender artifact saved in ``path``."""
-    from matcher.recommender import Recommender
+    """Load the model saved in ``path`` (a version folder of the registry)."""
+    from training import registry
 
-    return Recommender.load(path)
+    return registry.load_model(path.parent, path.name)
 
 
 def version_of(model: Any, path: Path | None) -> str:
-    """The version reported to callers: the model's own, else its folder name."""
-    for attr in ("version", "version_"):
-        value = getattr(model, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    return path.name if path is not None else "unknown"
+    """The version reported to callers: the registry's folder name (a UTC timestamp)."""
+    if path is not None:
+        return path.name
+    value = getattr(model, "version", None)
+    return value if isinstance(value, str) and value else "unknown"
 
 
 def _pointer_signature(model_dir: Path) -> tuple:
@@ -170,7 +156,14 @@ class ModelHolder:
         """
         with self._reload_lock:
             signature = _pointer_signature(self.model_dir)
-            path = self._locate(self.model_dir)
+            try:
+                path = self._locate(self.model_dir)
+            except Exception as exc:  # noqa: BLE001 - a broken pointer: say so, keep serving
+                self._signature = signature
+                message = f"the promoted model cannot be found: {exc}"
+                if self._loaded is None:
+                    self.swap(None, message)
+                raise ModelLoadError(message) from exc
             if path is None:
                 self._signature = signature
                 if self._loaded is None:
@@ -233,6 +226,12 @@ class ModelHolder:
             thread.join(timeout)
 
     # ------------------------------------------------------------------ catalogue
+
+    def adopt_stamp(self, loaded: LoadedModel, stamp: Any) -> None:
+        """Record that ``loaded`` already reflects the store at ``stamp`` (no refresh)."""
+        with self._reload_lock:
+            if self._loaded is loaded:
+                self._loaded = replace(loaded, catalogue_stamp=stamp)
 
     def sync_catalogue(self, stamp: Any, snapshot: Callable[[], Any]) -> LoadedModel | None:
         """Make the serving model know the store's records as of ``stamp``.

@@ -95,6 +95,15 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's template (``/api/v1/workers/{worker_id}``), never concrete ids."""
+    if scope.get("route") is None:
+        return "unmatched"
+    params = {str(v): k for k, v in (scope.get("path_params") or {}).items()}
+    parts = [f"{{{params[p]}}}" if p in params else p for p in scope["path"].split("/")]
+    return "/".join(parts)
+
+
 class MetricsMiddleware:
     """Pure ASGI middleware timing every HTTP request (cheaper than BaseHTTPMiddleware)."""
 
@@ -118,8 +127,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, _send)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope)
             labels = (scope.get("method", ""), template, str(status_code))
             self.metrics.latency.labels(*labels).observe(time.perf_counter() - started)
             self.metrics.requests.labels(*labels).inc()

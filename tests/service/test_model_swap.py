@@ -1,0 +1,156 @@
+"""Hot model swap: a promoted model replaces the serving one without failing a request."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from conftest import copy_model_dir, make_service
+from fastapi.testclient import TestClient
+
+from service.model_holder import NO_MODEL_REASON, ModelHolder, ModelLoadError
+
+V1, V2 = "20260101T000000Z", "20260102T000000Z"
+
+
+def promote(model_dir: Path, version: str) -> None:
+    """What `jobmatch models promote` does to the pointer: an atomic replace."""
+    tmp = model_dir / ".current.tmp"
+    tmp.write_text(version + "\n", encoding="utf-8")
+    os.replace(tmp, model_dir / "current")
+
+
+def test_swap_under_concurrent_requests(sqlite_url, trained_model_dir, frames, tmp_path):
+    model_dir = copy_model_dir(trained_model_dir, tmp_path / "models")
+    s = make_service(sqlite_url, model_dir, frames, check_every=0.05)
+    headers = s.as_("officer")
+    workers = ["W000", "W001", "W004", "W005", "W008"]
+    seen: list[tuple[float, int, str]] = []
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def hammer(n: int) -> None:
+        client = TestClient(s.app)
+        i = n
+        while not stop.is_set():
+            wid = workers[i % len(workers)]
+            i += 1
+            started = time.monotonic()
+            r = client.get(f"/api/v1/workers/{wid}/recommendations?k=5", headers=headers)
+            if r.status_code != 200:
+                errors.append(f"{r.status_code} {r.text[:200]}")
+                continue
+            body = r.json()
+            if body["model_version"] != r.headers["x-model-version"] or not body["data"]:
+                errors.append(f"inconsistent answer {body['model_version']}")
+            seen.append((started, body["count"], body["model_version"]))
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(1.0)
+        promoted_at = time.monotonic()
+        promote(model_dir, V2)  # noticed by the pointer watch
+        deadline = time.monotonic() + 30
+        while s.app.state.models.peek().version != V2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        promote(model_dir, V1)  # and back, through the admin endpoint this time
+        r = TestClient(s.app).post("/api/v1/admin/reload-model", headers=s.as_("admin"))
+        assert r.status_code == 200 and r.json()["model_version"] == V1
+        reloaded_at = time.monotonic()
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert errors == []
+    versions = [v for _, _, v in seen]
+    assert versions[0] == V1 and V2 in versions and versions[-1] == V1
+    # requests that started after the reload endpoint returned got the reloaded model
+    assert {v for t, _, v in seen if t > reloaded_at} == {V1}
+    assert {v for t, _, v in seen if t < promoted_at} == {V1}
+    assert len(seen) > 30
+    assert s.app.state.models.swaps >= 3
+
+
+class SlowModel:
+    """A model whose answer takes a while, to hold a request in flight across a swap."""
+
+    def __init__(self, name: str, delay: float) -> None:
+        self.name = name
+        self.delay = delay
+
+    def answer(self) -> str:
+        time.sleep(self.delay)
+        return self.name
+
+
+def test_in_flight_request_keeps_its_model(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "current").write_text("a")
+    holder = ModelHolder(
+        tmp_path,
+        check_every=0,
+        locate=lambda d: d / (d / "current").read_text().strip(),
+        load=lambda p: SlowModel(p.name, 0.5),
+    )
+    holder.start()
+    answers: list[tuple[str, str]] = []
+
+    def request() -> None:
+        loaded = holder.current()  # taken once per request
+        answers.append((loaded.version, loaded.model.answer()))
+
+    t = threading.Thread(target=request)
+    t.start()
+    time.sleep(0.1)
+    (tmp_path / "current").write_text("b")
+    holder.load()  # swaps while the request is still running
+    assert holder.current().version == "b"
+    t.join()
+    assert answers == [("a", "a")]
+
+
+def test_broken_promotion_keeps_serving_the_old_model(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "current").write_text("a")
+
+    def load(path: Path):
+        if path.name == "broken":
+            raise ValueError("artifact damaged")
+        return SlowModel(path.name, 0)
+
+    holder = ModelHolder(
+        tmp_path, check_every=0, locate=lambda d: d / (d / "current").read_text().strip(), load=load
+    )
+    holder.start()
+    (tmp_path / "current").write_text("broken")
+    try:
+        holder.load()
+        raise AssertionError("a damaged artifact must be reported")
+    except ModelLoadError as exc:
+        assert "artifact damaged" in str(exc)
+    assert holder.current().version == "a" and holder.reason is None
+
+
+def test_empty_holder_says_why(tmp_path):
+    holder = ModelHolder(tmp_path, check_every=0, locate=lambda d: None)
+    holder.start()
+    assert holder.current() is None and holder.reason == NO_MODEL_REASON
+
+
+def test_reload_endpoint_reports_a_broken_pointer(sqlite_url, trained_model_dir, frames, tmp_path):
+    model_dir = copy_model_dir(trained_model_dir, tmp_path / "models")
+    s = make_service(sqlite_url, model_dir, frames)
+    promote(model_dir, "20991231T000000Z")  # names a folder that does not exist
+    r = s.client.post("/api/v1/admin/reload-model", headers=s.as_("admin"))
+    assert r.status_code == 409
+    assert "still serving " + V1 in r.json()["detail"]
+    r = s.client.get("/api/v1/workers/W000/recommendations", headers=s.as_("officer"))
+    assert r.status_code == 200 and r.json()["model_version"] == V1
+    assert s.client.post("/api/v1/admin/reload-model", headers=s.as_("officer")).status_code == 403
