@@ -129,6 +129,17 @@ def active_workers(ds: Dataset, statuses: pd.DataFrame | None = None) -> pd.Data
     return w.sort_values(Columns.Worker).reset_index(drop=True)
 
 
+def snapshot_time(ds: Dataset) -> pd.Timestamp | None:
+    """The latest time the snapshot knows of (events, postings, registrations)."""
+    stamps = [
+        ds.events[Columns.OccurredAt].max() if len(ds.events) else pd.NaT,
+        ds.vacancies["posted_at"].max() if len(ds.vacancies) else pd.NaT,
+        ds.workers["registered_at"].max() if len(ds.workers) else pd.NaT,
+    ]
+    valid = [pd.Timestamp(s) for s in stamps if not pd.isna(s)]
+    return max(valid) if valid else None
+
+
 def open_vacancies(ds: Dataset, as_of: pd.Timestamp | None) -> pd.DataFrame:
     """Vacancies open with seats left at ``as_of`` (None: ignore posting/closing dates)."""
     return ds.open_vacancies(as_of).sort_values(Columns.Vacancy).reset_index(drop=True)
@@ -168,10 +179,8 @@ def _load_model(model_dir: Path) -> tuple[Any, str]:
             f"no promoted model in {model_dir}: run `jobmatch train` (or "
             "`jobmatch models promote VERSION`) before `jobmatch match`"
         )
-    model = registry.load_current(model_dir)
-    if isinstance(model, tuple):  # (model, info) in some registry versions
-        model = model[0]
-    version = getattr(model, "version_", None) or Path(path).name
+    loaded = registry.load_current(model_dir)
+    model, version = loaded if isinstance(loaded, tuple) else (loaded, Path(path).name)
     return model, str(version)
 
 
@@ -497,7 +506,7 @@ def run_match(
     monitored_weight: float = DEFAULT_MONITORED_WEIGHT,
     welfare_priority: float = DEFAULT_WELFARE_PRIORITY,
     partition_size: int = DEFAULT_PARTITION_SIZE,
-    as_of: pd.Timestamp | datetime | str | None = "now",
+    as_of: pd.Timestamp | datetime | str | None = "snapshot",
     model: Any = None,
     model_version: str | None = None,
     use_settings_scheduler: bool = True,
@@ -521,8 +530,11 @@ def run_match(
         ``use_settings_scheduler``), else in-process.
     k : int
         Candidates per worker.
-    as_of : timestamp, "now" or None
-        Vacancies must be posted and not closed at this time; None ignores the dates.
+    as_of : timestamp, "snapshot", "now" or None
+        Vacancies must be posted and not closed at this time. ``"snapshot"`` (default)
+        is the latest time the store knows of (last event, posting or registration),
+        which is "now" for a live store and keeps a re-run of the same store
+        deterministic; None ignores the dates.
     model, model_version : optional
         A fitted model to use instead of the promoted one (tests, benchmarks).
 
@@ -553,23 +565,26 @@ def run_match(
 
         scheduler = get_settings().dask_scheduler
     run_id = run_id or new_run_id()
-    if as_of == "now":
-        as_of_ts: pd.Timestamp | None = pd.Timestamp(_now())
-    else:
-        as_of_ts = None if as_of is None else pd.Timestamp(as_of)
     params: dict[str, Any] = {
         "k": k,
         "monitored_weight": monitored_weight,
         "welfare_priority": welfare_priority,
-        "as_of": None if as_of_ts is None else as_of_ts.isoformat(),
         "scheduler": "cluster" if scheduler else "in-process",
     }
-    hash_params = {key: v for key, v in params.items() if key != "scheduler"}
     timings: dict[str, float] = {}
     started = _now()
     try:
         t = time.perf_counter()
         ds = load_dataset(engine)
+        as_of_ts: pd.Timestamp | None
+        if as_of == "snapshot":
+            as_of_ts = snapshot_time(ds)
+        elif as_of == "now":
+            as_of_ts = pd.Timestamp(_now())
+        else:
+            as_of_ts = None if as_of is None else pd.Timestamp(as_of)
+        params["as_of"] = None if as_of_ts is None else as_of_ts.isoformat()
+        hash_params = {key: v for key, v in params.items() if key != "scheduler"}
         statuses = _worker_statuses(engine)
         workers = active_workers(ds, statuses)
         vacancies = open_vacancies(ds, as_of_ts)
@@ -585,7 +600,11 @@ def run_match(
         _start_run(engine, run_id, _jsonable(params), started)
         if hasattr(model, "refresh"):
             # the catalogue must be tonight's: new vacancies and workers, seats taken
-            model = model.refresh(ds) or model
+            try:
+                refreshed = model.refresh(ds, at=as_of_ts)
+            except TypeError:  # a model whose refresh takes no time
+                refreshed = model.refresh(ds)
+            model = refreshed or model
         timings["load_seconds"] = round(time.perf_counter() - t, 3)
         say(
             f"run {run_id}: {len(workers)} active workers, {len(vacancies)} open vacancies "

@@ -1,0 +1,251 @@
+"""The nightly run against a real store (SQLite and PostgreSQL): recording, plan.csv,
+crash-then-rerun, same run id, pins from the store, the active-worker rule, and the Dask
+path (a LocalCluster's plan equals the in-process plan)."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from matcher.dataset import Dataset
+from matcher.recommender import Recommender
+from matcher.text import HashingEmbedder
+from service import nightly
+from service.store.db import make_engine, session_scope
+from service.store.migrate import ensure_schema
+from service.store.models import MatchPin, MatchRun, PlanRow
+from service.store.repository import upsert
+from training.synth import generate_market
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, pd.DataFrame]:
+    f = generate_market(160, 12, weeks=6, seed=11)
+    w = f["workers"].copy()
+    # two point-to-point groups from one village, and a shared household
+    ids = w["worker_id"].tolist()
+    w["group_id"] = None
+    w.loc[w["worker_id"].isin(ids[0:3]), "group_id"] = "G-village-1"
+    w.loc[w["worker_id"].isin(ids[10:12]), "group_id"] = "G-village-2"
+    f["workers"] = w
+    return f
+
+
+@pytest.fixture(scope="module")
+def model(frames) -> Recommender:
+    ds = Dataset.from_frames(
+        frames["workers"], frames["employers"], frames["vacancies"], frames["events"]
+    )
+    return Recommender(
+        embedder=HashingEmbedder(), epochs=3, max_iter=20, n_clusters=4, random_state=0
+    ).fit(ds)
+
+
+def _store(url: str, frames: dict[str, pd.DataFrame]) -> None:
+    ensure_schema(url)
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as s:
+            for name in ("workers", "employers", "vacancies", "events"):
+                upsert(s, name, frames[name])
+    finally:
+        engine.dispose()
+
+
+def _plan_rows(url: str, run_id: str) -> pd.DataFrame:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(PlanRow.worker_id, PlanRow.vacancy_id, PlanRow.score, PlanRow.pinned)
+                .where(PlanRow.run_id == run_id)
+                .order_by(PlanRow.worker_id)
+            ).fetchall()
+    finally:
+        engine.dispose()
+    return pd.DataFrame(rows, columns=["worker_id", "vacancy_id", "score", "pinned"])
+
+
+def _run_row(url: str, run_id: str) -> MatchRun | None:
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as s:
+            return s.get(MatchRun, run_id)
+    finally:
+        engine.dispose()
+
+
+def test_run_records_plan_and_writes_csv(database_url, frames, model, tmp_path):
+    _store(database_url, frames)
+    out = tmp_path / "plan.csv"
+    summary = nightly.run_match(
+        database_url, None, run_id="n1", out=out, model=model, model_version="m1", k=5
+    )
+    assert summary.status == "succeeded"
+    plan = summary.plan
+    assert plan is not None and len(plan) > 0
+    # plan.csv: one row per assigned worker, the issue's columns
+    csv = pd.read_csv(out, dtype={"worker_id": str, "vacancy_id": str})
+    assert csv.columns.tolist() == ["worker_id", "vacancy_id", "score", "reasons"]
+    assert len(csv) == len(plan) and not csv["worker_id"].duplicated().any()
+    # headcount: no vacancy over its open seats in the store
+    seats = frames["vacancies"].set_index("vacancy_id")["headcount"]
+    over = csv["vacancy_id"].value_counts()
+    assert (over <= seats.reindex(over.index)).all()
+    # groups: all or none, one employer
+    emp = frames["vacancies"].set_index("vacancy_id")["employer_id"]
+    placed = csv.set_index("worker_id")["vacancy_id"]
+    for _, members in frames["workers"].groupby("group_id"):
+        got = [placed.get(m) for m in members["worker_id"]]
+        assert all(g is None for g in got) or len({emp[g] for g in got if g is not None}) == 1
+        assert all(g is None for g in got) or all(g is not None for g in got)
+    # recorded: status, counts, summaries, model version; plan rows equal the csv
+    row = _run_row(database_url, "n1")
+    assert row is not None and row.status == "succeeded" and row.model_version == "m1"
+    assert row.counts["placed"] == len(plan) and row.finished_at >= row.started_at
+    assert {"by_channel", "by_county", "by_province", "by_province_channel"} <= set(row.summary)
+    assert sum(r["placements"] for r in row.summary["by_channel"]) == len(plan)
+    stored = _plan_rows(database_url, "n1")
+    assert stored["worker_id"].tolist() == csv["worker_id"].tolist()
+    assert stored["vacancy_id"].tolist() == csv["vacancy_id"].tolist()
+    # same run id, same inputs: the same plan, rows replaced (not duplicated)
+    again = nightly.run_match(database_url, None, run_id="n1", model=model, model_version="m1", k=5)
+    assert again.input_hash == summary.input_hash
+    pd.testing.assert_frame_equal(_plan_rows(database_url, "n1"), stored)
+
+
+def test_crash_leaves_no_partial_plan_and_rerun_gives_clean_plan(
+    database_url, frames, model, monkeypatch
+):
+    _store(database_url, frames)
+    clean = nightly.run_match(
+        database_url, None, run_id="clean", model=model, model_version="m1", k=5
+    )
+    assert clean.plan is not None and len(clean.plan) > 3
+
+    def crash(run_id: str, written: int) -> None:
+        raise RuntimeError(f"power cut after {written} plan rows")
+
+    monkeypatch.setattr(nightly, "PLAN_BATCH", 2)
+    monkeypatch.setattr(nightly, "_before_commit", crash)
+    with pytest.raises(RuntimeError, match="power cut"):
+        nightly.run_match(database_url, None, run_id="crashy", model=model, model_version="m1", k=5)
+    row = _run_row(database_url, "crashy")
+    assert row is not None and row.status == "failed" and "power cut" in (row.error or "")
+    assert _plan_rows(database_url, "crashy").empty  # no partial plan visible
+    monkeypatch.undo()
+    rerun = nightly.run_match(
+        database_url, None, run_id="crashy", model=model, model_version="m1", k=5
+    )
+    assert rerun.status == "succeeded"
+    assert _run_row(database_url, "crashy").status == "succeeded"
+    pd.testing.assert_frame_equal(
+        _plan_rows(database_url, "crashy"), _plan_rows(database_url, "clean")
+    )
+
+
+def test_same_run_id_with_other_inputs_is_refused(sqlite_url, frames, model):
+    _store(sqlite_url, frames)
+    first = nightly.run_match(sqlite_url, None, run_id="r", model=model, model_version="m1", k=5)
+    before = _plan_rows(sqlite_url, "r")
+    with pytest.raises(nightly.RunConflict, match="different inputs"):
+        nightly.run_match(sqlite_url, None, run_id="r", model=model, model_version="m1", k=3)
+    row = _run_row(sqlite_url, "r")
+    assert row.status == "succeeded" and row.input_hash == first.input_hash
+    pd.testing.assert_frame_equal(_plan_rows(sqlite_url, "r"), before)
+
+
+def test_pins_and_excludes_from_the_store(database_url, frames, model):
+    _store(database_url, frames)
+    base = nightly.run_match(database_url, None, run_id="b", model=model, model_version="m1", k=5)
+    plan = base.plan
+    assert plan is not None and len(plan) >= 2
+    grouped = set(frames["workers"].loc[frames["workers"]["group_id"].notna(), "worker_id"])
+    solo = plan[~plan["worker_id"].isin(grouped)]
+    ex_w, ex_v = solo.iloc[0]["worker_id"], solo.iloc[0]["vacancy_id"]
+    # pin a worker to a vacancy they were not planned on, among their eligible candidates
+    recs = model.recommend_many([solo.iloc[1]["worker_id"]], 5)
+    other = recs[recs["vacancy_id"] != solo.iloc[1]["vacancy_id"]].iloc[0]
+    engine = make_engine(database_url)
+    with session_scope(engine) as s:
+        s.add(MatchPin(worker_id=ex_w, vacancy_id=ex_v, kind="exclude"))
+        s.add(MatchPin(worker_id=other["worker_id"], vacancy_id=other["vacancy_id"], kind="pin"))
+        s.add(
+            MatchPin(
+                worker_id=ex_w, vacancy_id=frames["vacancies"]["vacancy_id"].iloc[-1], kind="pin"
+            )
+        )
+    engine.dispose()
+    res = nightly.run_match(database_url, None, run_id="p", model=model, model_version="m1", k=5)
+    pairs = set(zip(res.plan["worker_id"], res.plan["vacancy_id"], strict=True))
+    assert (ex_w, ex_v) not in pairs
+    assert (other["worker_id"], other["vacancy_id"]) in pairs
+    stored = _plan_rows(database_url, "p")
+    assert bool(stored.set_index("worker_id").loc[other["worker_id"], "pinned"])
+    report = {(p["worker_id"], p["vacancy_id"]): p for p in res.summary["pins"]}
+    assert report[(other["worker_id"], other["vacancy_id"])]["honoured"]
+    assert len(report) == 2 and all(p["honoured"] or p["reason"] for p in report.values())
+
+
+def test_active_workers_rule():
+    workers = pd.DataFrame({"worker_id": ["A", "B", "C", "D"], "home_region": ["542427"] * 4})
+    employers = pd.DataFrame({"employer_id": ["E"], "region": ["440300"]})
+    vacancies = pd.DataFrame(
+        {
+            "vacancy_id": ["V"],
+            "employer_id": ["E"],
+            "title": ["普工"],
+            "region": ["440300"],
+            "headcount": [1],
+        }
+    )
+    t = pd.Timestamp("2026-03-01")
+    events = pd.DataFrame(
+        {
+            "worker_id": ["A", "B", "B", "C"],
+            "vacancy_id": ["V"] * 4,
+            "event": ["hired", "hired", "left", "applied"],
+            "occurred_at": [t, t, t + pd.Timedelta(days=30), t],
+        }
+    )
+    ds = Dataset.from_frames(workers, employers, vacancies, events)
+    statuses = pd.DataFrame(
+        {"worker_id": ["A", "B", "C", "D"], "status": ["active", "active", "active", "inactive"]}
+    )
+    # A is placed (hired, never left); B left and looks again; C applied only; D inactive
+    assert nightly.active_workers(ds, statuses)["worker_id"].tolist() == ["B", "C"]
+
+
+def test_dask_local_cluster_plan_equals_in_process(sqlite_url, frames, model):
+    from distributed import Client, LocalCluster
+
+    _store(sqlite_url, frames)
+    local = nightly.run_match(
+        sqlite_url, None, run_id="local", model=model, model_version="m1", k=5, partition_size=40
+    )
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        remote = nightly.run_match(
+            sqlite_url,
+            None,
+            run_id="dask",
+            scheduler=client,
+            model=model,
+            model_version="m1",
+            k=5,
+            partition_size=40,
+        )
+        assert remote.summary["dask"]["partitions"] == local.summary["dask"]["partitions"] >= 4
+        assert remote.summary["dask"]["dask"].startswith("cluster")
+    assert remote.input_hash == local.input_hash
+    pd.testing.assert_frame_equal(remote.plan, local.plan)
+    pd.testing.assert_frame_equal(_plan_rows(sqlite_url, "dask"), _plan_rows(sqlite_url, "local"))
