@@ -11,50 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from matcher.dataset import Dataset
-from matcher.recommender import Recommender
-from matcher.text import HashingEmbedder
 from service import nightly
 from service.store.db import make_engine, session_scope
-from service.store.migrate import ensure_schema
 from service.store.models import MatchPin, MatchRun, PlanRow
-from service.store.repository import upsert
-from training.synth import generate_market
+from training.synth import generate_market  # noqa: F401
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-
-@pytest.fixture(scope="module")
-def frames() -> dict[str, pd.DataFrame]:
-    f = generate_market(160, 12, weeks=6, seed=11)
-    w = f["workers"].copy()
-    # two point-to-point groups from one village, and a shared household
-    ids = w["worker_id"].tolist()
-    w["group_id"] = None
-    w.loc[w["worker_id"].isin(ids[0:3]), "group_id"] = "G-village-1"
-    w.loc[w["worker_id"].isin(ids[10:12]), "group_id"] = "G-village-2"
-    f["workers"] = w
-    return f
-
-
-@pytest.fixture(scope="module")
-def model(frames) -> Recommender:
-    ds = Dataset.from_frames(
-        frames["workers"], frames["employers"], frames["vacancies"], frames["events"]
-    )
-    return Recommender(
-        embedder=HashingEmbedder(), epochs=3, max_iter=20, n_clusters=4, random_state=0
-    ).fit(ds)
-
-
-def _store(url: str, frames: dict[str, pd.DataFrame]) -> None:
-    ensure_schema(url)
-    engine = make_engine(url)
-    try:
-        with session_scope(engine) as s:
-            for name in ("workers", "employers", "vacancies", "events"):
-                upsert(s, name, frames[name])
-    finally:
-        engine.dispose()
 
 
 def _plan_rows(url: str, run_id: str) -> pd.DataFrame:
@@ -80,8 +42,8 @@ def _run_row(url: str, run_id: str) -> MatchRun | None:
         engine.dispose()
 
 
-def test_run_records_plan_and_writes_csv(database_url, frames, model, tmp_path):
-    _store(database_url, frames)
+def test_run_records_plan_and_writes_csv(database_url, frames, model, tmp_path, load_store):
+    load_store(database_url, frames)
     out = tmp_path / "plan.csv"
     summary = nightly.run_match(
         database_url, None, run_id="n1", out=out, model=model, model_version="m1", k=5
@@ -120,9 +82,9 @@ def test_run_records_plan_and_writes_csv(database_url, frames, model, tmp_path):
 
 
 def test_crash_leaves_no_partial_plan_and_rerun_gives_clean_plan(
-    database_url, frames, model, monkeypatch
+    database_url, frames, model, monkeypatch, load_store
 ):
-    _store(database_url, frames)
+    load_store(database_url, frames)
     clean = nightly.run_match(
         database_url, None, run_id="clean", model=model, model_version="m1", k=5
     )
@@ -149,8 +111,8 @@ def test_crash_leaves_no_partial_plan_and_rerun_gives_clean_plan(
     )
 
 
-def test_same_run_id_with_other_inputs_is_refused(sqlite_url, frames, model):
-    _store(sqlite_url, frames)
+def test_same_run_id_with_other_inputs_is_refused(sqlite_url, frames, model, load_store):
+    load_store(sqlite_url, frames)
     first = nightly.run_match(sqlite_url, None, run_id="r", model=model, model_version="m1", k=5)
     before = _plan_rows(sqlite_url, "r")
     with pytest.raises(nightly.RunConflict, match="different inputs"):
@@ -160,8 +122,8 @@ def test_same_run_id_with_other_inputs_is_refused(sqlite_url, frames, model):
     pd.testing.assert_frame_equal(_plan_rows(sqlite_url, "r"), before)
 
 
-def test_pins_and_excludes_from_the_store(database_url, frames, model):
-    _store(database_url, frames)
+def test_pins_and_excludes_from_the_store(database_url, frames, model, load_store):
+    load_store(database_url, frames)
     base = nightly.run_match(database_url, None, run_id="b", model=model, model_version="m1", k=5)
     plan = base.plan
     assert plan is not None and len(plan) >= 2
@@ -221,10 +183,10 @@ def test_active_workers_rule():
     assert nightly.active_workers(ds, statuses)["worker_id"].tolist() == ["B", "C"]
 
 
-def test_dask_local_cluster_plan_equals_in_process(sqlite_url, frames, model):
+def test_dask_local_cluster_plan_equals_in_process(sqlite_url, frames, model, load_store):
     from distributed import Client, LocalCluster
 
-    _store(sqlite_url, frames)
+    load_store(sqlite_url, frames)
     local = nightly.run_match(
         sqlite_url, None, run_id="local", model=model, model_version="m1", k=5, partition_size=40
     )
