@@ -25,7 +25,7 @@ import pandas as pd
 
 from matcher import reference
 from training.synth.employers import EmployerDraw, VacancyDraw
-from training.synth.tables import KINDS, Tables
+from training.synth.tables import KINDS, Tables, object_frame
 from training.synth.workers import WorkerDraw
 
 EVENTS = np.array(
@@ -331,7 +331,7 @@ def simulate(
                 retention,
                 cum_flow,
             )
-            seen = np.union1d(seen, tried)
+            seen = np.sort(np.concatenate([seen, tried]))
             searching &= free_from <= ws
 
         active = np.flatnonzero(searching & (rng.random(n_w) < 0.25 + 0.7 * w.activity))
@@ -377,9 +377,11 @@ def simulate(
             vi[miss] = open_v[np.minimum(pick, len(open_v) - 1)]
         # one view per pair per week; pairs applied to before are not shown again
         key = wi.astype(np.int64) * n_v + vi
-        key, first = np.unique(key, return_index=True)
-        keep = ~np.isin(key, seen, assume_unique=False)
-        wi, vi = wi[first][keep], vi[first][keep]
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        first = np.r_[True, key[1:] != key[:-1]]
+        keep = first & ~_member(key, seen)
+        wi, vi = wi[order][keep], vi[order][keep]
         if len(wi) == 0:
             continue
         base = np.maximum(np.maximum(ws, w.registered_ns[wi]), v.posted_ns[vi])
@@ -433,7 +435,7 @@ def simulate(
             continue
         t_app = t_view + (rng.uniform(0.5, 24, len(wi)) * HOUR).astype(np.int64)
         emit(wi, vi, APPLIED, t_app)
-        seen = np.union1d(seen, wi.astype(np.int64) * n_v + vi)
+        seen = np.sort(np.concatenate([seen, wi.astype(np.int64) * n_v + vi]))
 
         # ---------------- employers decide
         interviewed = rng.random(len(wi)) < p.p_interview
@@ -506,15 +508,23 @@ def simulate(
     wi, vi, ev, at = wi[keep], vi[keep], ev[keep], at[keep] // 10**9 * 10**9  # whole seconds
     order = np.lexsort((ev, vi, wi, at))
     wi, vi, ev, at = wi[order], vi[order], ev[order], at[order]
-    events = pd.DataFrame(
+    events = object_frame(
         {
-            "worker_id": w.frame["worker_id"].to_numpy()[wi],
-            "vacancy_id": v.frame["vacancy_id"].to_numpy()[vi],
+            "worker_id": w.frame["worker_id"].to_numpy(object)[wi],
+            "vacancy_id": v.frame["vacancy_id"].to_numpy(object)[vi],
             "event": EVENTS[ev],
             "occurred_at": pd.to_datetime(at).astype("datetime64[ns]"),
         }
     )
     return Outcome(events=events, hires=hires, flows=net_hires)
+
+
+def _member(keys: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``np.isin`` for a sorted set of int64 keys (binary search)."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(keys), bool)
+    pos = np.minimum(np.searchsorted(sorted_set, keys), len(sorted_set) - 1)
+    return sorted_set[pos] == keys
 
 
 def _bucket_pick(

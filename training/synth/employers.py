@@ -23,6 +23,7 @@ from training.synth.tables import (
     KIND_CHANNEL,
     KINDS,
     Tables,
+    object_frame,
 )
 
 KIND_SHARE = np.array([0.50, 0.12, 0.18, 0.10, 0.10])  # order of KINDS
@@ -186,7 +187,7 @@ def draw_employers(rng: np.random.Generator, m: int, t: Tables) -> EmployerDraw:
     risky = rng.random(m) < p_risky
     quality = np.where(risky, quality - 1.0, quality)
     width = max(5, len(str(m)))
-    frame = pd.DataFrame(
+    frame = object_frame(
         {
             "employer_id": [f"E{i:0{width}d}" for i in range(1, m + 1)],
             "name": names,
@@ -433,7 +434,7 @@ def draw_vacancies(
         descs[i] = "".join(bits)
     code_blank = rng.random(n_vac) < 0.2
     width = max(6, len(str(n_vac)))
-    frame = pd.DataFrame(
+    frame = object_frame(
         {
             "vacancy_id": [f"V{i:0{width}d}" for i in range(1, n_vac + 1)],
             "employer_id": emp.frame["employer_id"].to_numpy()[employer],
@@ -459,7 +460,7 @@ def draw_vacancies(
             "closes_at": pd.to_datetime(
                 np.where(no_close, np.iinfo(np.int64).min, closes_ns)
             ).astype("datetime64[ns]"),
-            "status": "open",
+            "status": np.full(n_vac, "open", object),
         }
     )
     closes_eff = np.where(no_close, np.iinfo(np.int64).max, closes_ns)

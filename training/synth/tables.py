@@ -206,3 +206,31 @@ def load_tables() -> Tables:
         share[:, prov_pos[big]] += base
     share /= share.sum(axis=1, keepdims=True)
     return Tables(counties, cities, catalogue, provinces, share, partner)
+
+
+def object_frame(columns: dict[str, object]) -> pd.DataFrame:
+    """A DataFrame whose text and list columns are plain ``object`` (the Dataset normal form).
+
+    pandas 3 would otherwise infer its arrow-backed string dtype, which the normal form
+    then has to convert back, slowly, at a million rows.
+    """
+    out: dict[str, object] = {}
+    for name, values in columns.items():
+        if isinstance(values, pd.Series | pd.api.extensions.ExtensionArray) or (
+            isinstance(values, np.ndarray) and values.dtype.kind not in "OUS"
+        ):
+            out[name] = values
+            continue
+        if isinstance(values, str):
+            raise TypeError(f"column {name!r}: pass one value per row, not a scalar string")
+        if isinstance(values, np.ndarray) and values.dtype == object:
+            arr = values
+        elif isinstance(values, np.ndarray):
+            arr = values.astype(object)
+        else:
+            seq = list(values)  # type: ignore[call-overload]
+            arr = np.empty(len(seq), object)
+            for i, v in enumerate(seq):
+                arr[i] = v
+        out[name] = pd.Series(arr, dtype=object)
+    return pd.DataFrame(out)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from training.synth.names import make_id_numbers, make_names, make_phones
-from training.synth.tables import Tables
+from training.synth.tables import Tables, object_frame
 
 EDUCATION = np.array(
     ["none", "primary", "junior_secondary", "senior_secondary", "vocational", "college"], object
@@ -401,7 +401,7 @@ def draw_workers(
     phones = make_phones(rng, n)
     id_numbers = make_id_numbers(rng, cty.code[county], birth_year, female)
     width = max(7, len(str(n)))
-    frame = pd.DataFrame(
+    frame = object_frame(
         {
             "worker_id": [f"W{i:0{width}d}" for i in range(1, n + 1)],
             "name": names,
