@@ -265,9 +265,11 @@ def evaluate_model(
     recs = recommend_for_split(model, split, max(ks))
     t2 = time.perf_counter()
     try:
-        params = model.get_params()
+        params = dict(model.get_params())
     except Exception:  # noqa: BLE001 - params are informative only
         params = {}
+    if hasattr(model, "filter_"):
+        params["filter_"] = model.filter_
     return ModelRun(name, recs, t1 - t0, t2 - t1, params)
 
 

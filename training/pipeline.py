@@ -1,0 +1,422 @@
+"""``jobmatch train``: store -> time split -> fit and evaluate against baselines ->
+refit on all data -> ``models/<version>/`` -> promotion.
+
+Stages (each with a progress bar, each timed into the model card):
+
+1. **load** the snapshot from the store (``service.store.repository.load_dataset``);
+   refuse an unusable one (:func:`training.split.check_trainable`).
+2. **split** by time (:func:`training.split.time_split`).
+3. **evaluate** the candidate and the baselines on the split, all fitted on the
+   training snapshot only (:func:`training.evaluate.compare`).
+4. **incumbent**: if a model is promoted, refit its recipe (class and parameters,
+   read from its artifact) on the same training snapshot and measure it on the
+   same test set, so the promotion guard compares like with like.
+5. **refit** the candidate on all data up to ``until``.
+6. **write** ``models/<version>/``: the artifact (the model's ``save``),
+   ``model_card.json`` and ``report.html``.
+7. **promote** through the guard (:func:`training.registry.promote`), unless
+   ``promote=False``.
+
+The same data and seed give the same metrics (every model takes ``random_state``).
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from matcher.dataset import Dataset
+from training import registry
+from training.evaluate import (
+    BASELINE_NAMES,
+    CANDIDATE_NAME,
+    DEFAULT_KS,
+    Comparison,
+    compare,
+    default_models,
+    evaluate_model,
+    evaluate_recommendations,
+    summary_table,
+)
+from training.registry import GuardDecision, PromotionRefused
+from training.report import write_report
+from training.split import DEFAULT_TEST_WEEKS, TimeSplit, as_of, check_trainable, time_split
+
+log = logging.getLogger(__name__)
+
+PACKAGES = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "lightfm-next",
+    "sentence-transformers",
+    "torch",
+    "joblib",
+)
+
+__all__ = ["TrainOptions", "TrainResult", "package_versions", "train", "train_from_store"]
+
+
+@dataclass
+class TrainOptions:
+    """What ``jobmatch train`` was asked to do.
+
+    Attributes
+    ----------
+    until : timestamp-like, optional
+        End of the data used (exclusive); default: the end of the last event's day.
+    test_weeks : float
+        Length of the test window.
+    seed : int
+        ``random_state`` of every model.
+    force : bool
+        Promote even if the guard refuses.
+    tolerance : float
+        Absolute NDCG@10 drop the guard allows.
+    promote : bool
+        Try to promote the new model at all.
+    baselines : sequence of str
+        Which baselines to measure (default: all four).
+    candidate_params : mapping
+        Extra keyword arguments of the candidate ``Recommender`` (and its ablations).
+    embedder : object, optional
+        Dense text channel for the Recommender (tests pass a HashingEmbedder).
+    progress : bool
+        Show progress bars.
+    """
+
+    until: Any = None
+    test_weeks: float = DEFAULT_TEST_WEEKS
+    seed: int = 0
+    force: bool = False
+    tolerance: float = registry.DEFAULT_TOLERANCE
+    promote: bool = True
+    baselines: Sequence[str] = BASELINE_NAMES
+    candidate_params: Mapping[str, Any] = field(default_factory=dict)
+    embedder: Any = None
+    ks: Sequence[int] = DEFAULT_KS
+    progress: bool = True
+    models_factory: Callable[..., dict[str, Any]] | None = None
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    version: str
+    folder: Path
+    card: dict[str, Any]
+    comparison: Comparison
+    summary: pd.DataFrame
+    decision: GuardDecision | None
+    promoted: bool
+    refusal: str | None
+    timings: dict[str, float]
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    try:
+        out["jobmatch"] = metadata.version("jobmatch")
+    except metadata.PackageNotFoundError:
+        out["jobmatch"] = "source"
+    return out
+
+
+class _Stages:
+    """A progress bar over the stages, with a timing for each."""
+
+    def __init__(self, names: Sequence[str], progress: bool) -> None:
+        self.bar = tqdm(total=len(names), desc="train", unit="stage", disable=not progress)
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        self.bar.set_postfix_str(name)
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.perf_counter() - t0, 3)
+            self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _metrics_by_model(comparison: Comparison) -> dict[str, dict[str, float]]:
+    """``{model: {"ndcg@10": .., "ndcg@10/warm": .., "coverage@10": ..}}`` (all workers unsuffixed)."""
+    out: dict[str, dict[str, float]] = {}
+    m = comparison.metrics
+    for model, metric, k, segment, value in zip(
+        m["model"], m["metric"], m["k"], m["segment"], m["value"], strict=True
+    ):
+        key = f"{metric}@{k}" + ("" if segment == "all" else f"/{segment}")
+        out.setdefault(str(model), {})[key] = round(float(value), 6)
+    return out
+
+
+def _clone(model: Any) -> Any:
+    """An unfitted copy with the same parameters (the model's recipe)."""
+    return type(model)(**model.get_params())
+
+
+def _remeasure_incumbent(
+    model_dir: Path, version: str, split: TimeSplit, ks: Sequence[int]
+) -> dict[str, Any]:
+    """Refit the promoted model's recipe on ``split.train`` and measure NDCG@10 on its test."""
+    current = registry.load_model(model_dir, version)
+    run = evaluate_model(_clone(current), split, ks, name="incumbent")
+    m = evaluate_recommendations(run.recommendations, split, ks, name="incumbent")
+    row = m[(m["metric"] == "ndcg") & (m["k"] == 10) & (m["segment"] == "all")]
+    return {
+        "version": version,
+        registry.GUARD_METRIC: round(float(row["value"].iloc[0]), 6),
+        "split": split.identity(),
+    }
+
+
+def train(
+    dataset: Dataset, model_dir: str | Path, options: TrainOptions | None = None
+) -> TrainResult:
+    """Run the whole training pipeline on a snapshot (see the module docstring).
+
+    Parameters
+    ----------
+    dataset : matcher.Dataset
+        The store's snapshot.
+    model_dir : path
+        Where ``<version>/`` folders and ``current`` live.
+    options : TrainOptions
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    training.split.TrainingDataError
+        Empty store, no events, one kind of outcome, too little data for the split.
+    """
+    opts = options or TrainOptions()
+    root = Path(model_dir)
+    stages = _Stages(
+        ["check", "split", "evaluate", "incumbent", "refit", "write", "promote"], opts.progress
+    )
+    try:
+        with stages.stage("check"):
+            check_trainable(dataset)
+            fingerprint = dataset.fingerprint()
+        with stages.stage("split"):
+            split = time_split(dataset, opts.until, opts.test_weeks, fingerprint=fingerprint)
+        factory = opts.models_factory or default_models
+        include = (*opts.baselines, CANDIDATE_NAME)
+        models = factory(
+            random_state=opts.seed,
+            embedder=opts.embedder,
+            candidate_params=opts.candidate_params,
+            include=include,
+        )
+        with stages.stage("evaluate"):
+            comparison = compare(models, split, opts.ks, progress=opts.progress)
+        incumbent: dict[str, Any] | None = None
+        current = registry.current_version(root)
+        with stages.stage("incumbent"):
+            if current is not None and opts.promote:
+                try:
+                    incumbent = _remeasure_incumbent(root, current, split, opts.ks)
+                except Exception as exc:  # noqa: BLE001 - reported, guard decides
+                    log.warning("could not re-measure the current model %s: %s", current, exc)
+                    incumbent = {"version": current, "error": str(exc)}
+        with stages.stage("refit"):
+            full_data = dataset if opts.until is None else as_of(dataset, split.until)
+            final = factory(
+                random_state=opts.seed,
+                embedder=opts.embedder,
+                candidate_params=opts.candidate_params,
+                include=(CANDIDATE_NAME,),
+            )[CANDIDATE_NAME]
+            final.fit(full_data)
+        with stages.stage("write"):
+            folder = registry.new_version_dir(root)
+            final.save(folder)
+            card = _model_card(
+                folder.name, final, dataset, full_data, fingerprint, split, comparison, opts
+            )
+            card["incumbent"] = incumbent
+            card["timings"] = dict(stages.timings)
+            registry.write_card(folder, card)
+            write_report(folder / registry.REPORT, comparison, card)
+        decision: GuardDecision | None = None
+        refusal = None
+        promoted = False
+        with stages.stage("promote"):
+            if opts.promote:
+                try:
+                    decision = registry.promote(
+                        root,
+                        folder.name,
+                        tolerance=opts.tolerance,
+                        force=opts.force,
+                        reason="jobmatch train",
+                    )
+                    promoted = True
+                except PromotionRefused as exc:
+                    refusal = str(exc)
+        card["timings"] = dict(stages.timings)
+        card["promotion"] = {
+            "promoted": promoted,
+            "forced": bool(opts.force and promoted),
+            "decision": decision.message() if decision else None,
+            "refused": refusal,
+        }
+        registry.write_card(folder, card)
+        write_report(folder / registry.REPORT, comparison, card)
+    finally:
+        stages.close()
+    return TrainResult(
+        version=folder.name,
+        folder=folder,
+        card=card,
+        comparison=comparison,
+        summary=summary_table(comparison.metrics),
+        decision=decision,
+        promoted=promoted,
+        refusal=refusal,
+        timings=dict(stages.timings),
+    )
+
+
+def _model_card(
+    version: str,
+    model: Any,
+    dataset: Dataset,
+    full_data: Dataset,
+    fingerprint: str,
+    split: TimeSplit,
+    comparison: Comparison,
+    opts: TrainOptions,
+) -> dict[str, Any]:
+    try:
+        params = {k: repr(v) for k, v in model.get_params().items()}
+    except Exception:  # noqa: BLE001
+        params = {}
+    return {
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "params": params,
+        "seed": opts.seed,
+        "data": {
+            "counts": dataset.counts(),
+            "fingerprint": fingerprint,
+            "refit_counts": full_data.counts(),
+            "first_event": str(dataset.events["occurred_at"].min()),
+            "last_event": str(dataset.events["occurred_at"].max()),
+        },
+        "split": {
+            "identity": split.identity(),
+            "summary": split.summary(),
+            "test_weeks": opts.test_weeks,
+            "rules": "training/split.py module docstring",
+        },
+        "metrics": _metrics_by_model(comparison),
+        "metric_definitions": {
+            "ndcg": "linear gain = outcome grade (retained 3, hired 2, applied 1), "
+            "discount 1/log2(rank+1), ideal from the worker's own held-out grades",
+            "map": "AP@k divided by min(k, number of relevant pairs)",
+            "precision": "hits in top k / k",
+            "recall": "hits in top k / relevant pairs",
+            "coverage": "open vacancies at the cutoff shown in any evaluated worker's top k "
+            "/ open vacancies at the cutoff",
+            "relevant": "grade >= 1 in the test weeks, first pursued there",
+        },
+        "baselines": [n for n in comparison.runs if n != CANDIDATE_NAME],
+        "baseline_filters": {
+            n: r.params.get("filter_") for n, r in comparison.runs.items() if "filter_" in r.params
+        },
+        "fit_seconds": {n: round(r.fit_seconds, 3) for n, r in comparison.runs.items()},
+        "packages": package_versions(),
+    }
+
+
+def train_from_store(
+    database_url: str, model_dir: str | Path, options: TrainOptions | None = None
+) -> TrainResult:
+    """Load the store at ``database_url`` and run :func:`train`."""
+    from service.store.db import make_engine
+    from service.store.migrate import ensure_schema
+    from service.store.repository import load_dataset
+
+    opts = options or TrainOptions()
+    t0 = time.perf_counter()
+    ensure_schema(database_url)
+    engine = make_engine(database_url)
+    try:
+        dataset = load_dataset(engine)
+    finally:
+        engine.dispose()
+    load_seconds = round(time.perf_counter() - t0, 3)
+    result = train(dataset, model_dir, opts)
+    result.timings = {"load": load_seconds, **result.timings}
+    result.card["timings"] = dict(result.timings)
+    registry.write_card(result.folder, result.card)
+    return result
+
+
+def remeasure_from_store(
+    database_url: str, model_dir: str | Path, ks: Sequence[int] = DEFAULT_KS
+) -> Callable[[dict[str, Any], str], float]:
+    """A ``remeasure`` for :func:`training.registry.promote` that reads the store lazily.
+
+    It rebuilds the candidate's split from its card (same ``until`` and test
+    weeks), checks that the store still holds the same data (the fingerprint),
+    refits the current model's recipe on that split's training snapshot and
+    returns its NDCG@10 there.
+    """
+
+    def remeasure(card: dict[str, Any], current: str) -> float:
+        from service.store.db import make_engine
+        from service.store.repository import load_dataset
+
+        split_info = card.get("split", {})
+        identity = split_info.get("identity") or {}
+        engine = make_engine(database_url)
+        try:
+            dataset = load_dataset(engine)
+        finally:
+            engine.dispose()
+        fingerprint = dataset.fingerprint()
+        if identity.get("data_fingerprint") != fingerprint:
+            raise PromotionRefused(
+                f"the store changed since {card.get('version')} was trained, so it cannot be "
+                f"compared with {current} on its split; run `jobmatch train` again (it measures "
+                "both on the same split) or pass --force"
+            )
+        split = time_split(
+            dataset,
+            identity.get("until"),
+            float(split_info.get("test_weeks", DEFAULT_TEST_WEEKS)),
+            fingerprint=fingerprint,
+        )
+        result = _remeasure_incumbent(Path(model_dir), current, split, ks)
+        return float(result[registry.GUARD_METRIC])
+
+    return remeasure

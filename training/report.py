@@ -1,0 +1,250 @@
+"""``report.html``: one self-contained page per trained model.
+
+Plots are drawn offline with matplotlib's Agg backend and embedded as base64 PNG
+``data:`` URIs; the page loads nothing from anywhere (no scripts, fonts or
+stylesheets from outside), so it opens from a file share or an e-mail attachment.
+
+Sections: the summary table (metrics x models, with the candidate's ratios to the
+keyword and popularity baselines), NDCG@10 against the baselines for all, warm and
+cold workers, the calibration curve (score against observed stable placement),
+score distributions, per-channel results, the split and the data snapshot.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from training.evaluate import CANDIDATE_NAME, Comparison, summary_table  # noqa: E402
+
+__all__ = ["render_report", "write_report"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC",sans-serif;margin:2rem;
+color:#1d2733;max-width:1100px}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d5dbe1}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #d5dbe1;padding:.25rem .5rem;text-align:right}
+th:first-child,td:first-child{text-align:left}
+thead th{background:#eef2f5}.note{color:#55606b;font-size:.85rem}
+.ok{color:#1a7f37;font-weight:600}.bad{color:#b42318;font-weight:600}
+img{max-width:100%;height:auto}
+"""
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _img(uri: str, alt: str) -> str:
+    return f'<img src="{uri}" alt="{html.escape(alt)}">'
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        return "–" if not np.isfinite(v) else f"{v:.4f}"
+    return html.escape(str(v))
+
+
+def _table(frame: pd.DataFrame, index: bool = True) -> str:
+    cols = list(frame.columns)
+    head = ("<th></th>" if index else "") + "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    rows = []
+    for idx, row in frame.iterrows():
+        cells = (f"<td>{html.escape(str(idx))}</td>" if index else "") + "".join(
+            f"<td>{_fmt(row[c])}</td>" for c in cols
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _models(comparison: Comparison) -> list[str]:
+    return list(dict.fromkeys(comparison.metrics["model"]))
+
+
+def plot_metrics(comparison: Comparison, k: int = 10) -> str:
+    """Grouped bars: NDCG@k per model for all / warm / cold workers."""
+    m = comparison.metrics
+    m = m[(m["metric"] == "ndcg") & (m["k"] == k)]
+    models = _models(comparison)
+    segs = ["all", "warm", "cold"]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    width = 0.8 / len(segs)
+    x = np.arange(len(models))
+    for i, seg in enumerate(segs):
+        vals = [
+            float(m[(m["model"] == name) & (m["segment"] == seg)]["value"].fillna(0).sum())
+            for name in models
+        ]
+        bars = ax.bar(x + (i - 1) * width, vals, width, label=seg)
+        for b, v in zip(bars, vals, strict=True):
+            ax.annotate(
+                f"{v:.3f}", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=7
+            )
+    ax.set_xticks(x, models)
+    ax.set_ylabel(f"NDCG@{k}")
+    ax.set_title(f"NDCG@{k} (graded by outcome) against the baselines")
+    ax.legend(frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)
+
+
+def plot_calibration(comparison: Comparison) -> str:
+    """Mean score per bin against the observed share of stable placements."""
+    cal = comparison.calibration
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot([0, 1], [0, 1], ls="--", color="#999", lw=1, label="perfect calibration")
+    for name, part in cal.groupby("model", sort=False):
+        if part.empty:
+            continue
+        s = part["score_mean"].to_numpy(dtype=float)
+        if s.min() < 0 or s.max() > 1:
+            continue  # not a probability: shown in the table only
+        ax.plot(s, part["observed"], marker="o", label=str(name))
+    ax.set_xlabel("predicted P(stable placement), bin mean")
+    ax.set_ylabel("observed share retained 3 months")
+    ax.set_title("Calibration on recommended test pairs")
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, max(0.05, float(cal["observed"].max()) * 1.1 if len(cal) else 1.0))
+    ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)
+
+
+def plot_scores(comparison: Comparison) -> str:
+    """One histogram per model of the scores of recommended pairs (scales differ)."""
+    scores = comparison.scores()
+    n = max(1, len(scores))
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.6), squeeze=False)
+    for ax, (name, vals) in zip(axes[0], scores.items(), strict=False):
+        vals = vals[np.isfinite(vals)]
+        if len(vals):
+            ax.hist(vals, bins=30, color="#4c78a8")
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.suptitle("Score distribution of recommended pairs", fontsize=10)
+    return _png(fig)
+
+
+def plot_channels(comparison: Comparison, metric: str = "ndcg@10") -> str:
+    pc = comparison.per_channel
+    pc = pc[pc["metric"] == metric]
+    channels = sorted(pc["channel"].unique())
+    models = _models(comparison)
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    width = 0.8 / max(1, len(models))
+    x = np.arange(len(channels))
+    for i, name in enumerate(models):
+        part = pc[pc["model"] == name].set_index("channel")["value"]
+        vals = [float(part.get(c, np.nan)) for c in channels]
+        ax.bar(x + (i - (len(models) - 1) / 2) * width, vals, width, label=name)
+    ax.set_xticks(x, [c.replace("_", "\n") for c in channels], fontsize=7)
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} per vacancy channel")
+    ax.legend(frameon=False, fontsize=7, ncol=len(models))
+    ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)
+
+
+def render_report(comparison: Comparison, card: dict[str, Any]) -> str:
+    """The report page as one HTML string (no external resources)."""
+    summary = summary_table(comparison.metrics)
+    split = comparison.split
+    cand = CANDIDATE_NAME
+    verdict = ""
+    if cand in summary.columns:
+        row = "ndcg@10 all"
+        checks = []
+        for base, target in (("keyword", 1.5), ("popularity", 2.0)):
+            col = f"{cand}/{base}"
+            if col in summary.columns and row in summary.index:
+                r = float(summary.at[row, col])  # type: ignore[arg-type]
+                ok = np.isfinite(r) and r >= target
+                cls = "ok" if ok else "bad"
+                checks.append(
+                    f'<span class="{cls}">NDCG@10 {cand}/{base} = {r:.2f} '
+                    f"(target ≥ {target:g}×: {'met' if ok else 'not met'})</span>"
+                )
+        verdict = "<p>" + "<br>".join(checks) + "</p>"
+    cal = comparison.calibration.copy()
+    chan = comparison.per_channel.pivot_table(
+        index=["channel", "metric"], columns="model", values="value", sort=False
+    )
+    chan.index = [f"{c} {m}" for c, m in chan.index]
+    n_workers = comparison.per_channel.drop_duplicates("channel").set_index("channel")["n_workers"]
+    timings = pd.DataFrame(
+        {
+            "fit s": {n: r.fit_seconds for n, r in comparison.runs.items()},
+            "recommend s": {n: r.recommend_seconds for n, r in comparison.runs.items()},
+        }
+    )
+    promotion = card.get("promotion") or {}
+    data = card.get("data", {})
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>jobmatch model {html.escape(card.get('version', ''))}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>jobmatch model {html.escape(card.get('version', ''))}</h1>",
+        f"<p class='note'>Trained {html.escape(str(card.get('created_at', '')))}; "
+        f"class {html.escape(str(card.get('model_class', '')))}; seed {card.get('seed')}. "
+        f"Data fingerprint <code>{html.escape(str(data.get('fingerprint', ''))[:16])}</code>.</p>",
+        verdict,
+        "<h2>Summary: metrics at 10 (rows) by model (columns)</h2>",
+        _table(summary),
+        "<p class='note'>NDCG: linear gain = outcome grade (retained 3, hired 2, applied 1). "
+        "MAP: AP@k divided by min(k, relevant pairs). Coverage: share of vacancies open at the "
+        "cutoff shown in any evaluated worker's top 10. Warm = had training events; cold = none "
+        "(incl. registered during the test weeks).</p>",
+        "<h2>Against the baselines</h2>",
+        _img(plot_metrics(comparison), "NDCG@10 per model"),
+        "<h2>Calibration</h2>",
+        _img(plot_calibration(comparison), "calibration curve"),
+        _table(cal, index=False),
+        "<h2>Score distribution</h2>",
+        _img(plot_scores(comparison), "score histograms"),
+        "<h2>Per channel</h2>",
+        _img(plot_channels(comparison), "per-channel NDCG@10"),
+        _table(chan),
+        "<p class='note'>Evaluated workers with a test outcome per channel: "
+        + ", ".join(f"{html.escape(str(c))} {int(n)}" for c, n in n_workers.items())
+        + ".</p>",
+        "<h2>Split</h2>",
+        f"<p>Train before <b>{split.cutoff:%Y-%m-%d %H:%M}</b>, test "
+        f"[{split.cutoff:%Y-%m-%d}, {split.until:%Y-%m-%d}) UTC. Candidates: vacancies open at "
+        "the cutoff. Test pairs: first pursued in the test weeks.</p>",
+        f"<pre>{html.escape(json.dumps(split.summary(), indent=2, default=str))}</pre>",
+        "<h2>Data snapshot</h2>",
+        f"<pre>{html.escape(json.dumps(data, indent=2, default=str))}</pre>",
+        "<h2>Timings</h2>",
+        _table(timings),
+        f"<pre>{html.escape(json.dumps(card.get('timings', {}), indent=2))}</pre>",
+        "<h2>Promotion</h2>",
+        f"<pre>{html.escape(json.dumps({'incumbent': card.get('incumbent'), **promotion}, indent=2, default=str))}</pre>",
+        "<h2>Packages</h2>",
+        f"<pre>{html.escape(json.dumps(card.get('packages', {}), indent=2))}</pre>",
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def write_report(path: str | Path, comparison: Comparison, card: dict[str, Any]) -> Path:
+    """Write :func:`render_report` to ``path`` (UTF-8)."""
+    out = Path(path)
+    out.write_text(render_report(comparison, card), encoding="utf-8")
+    return out
