@@ -542,7 +542,7 @@ class PairStatistics:
     def flow(self, county: np.ndarray, province: np.ndarray) -> np.ndarray:
         """Hired workers from each county to each province in training (0 if none)."""
         keys = flow_keys(county, province)
-        out = self.flows_.reindex(keys).to_numpy(dtype=float, na_value=0.0)
+        out = np.array(self.flows_.reindex(keys).to_numpy(dtype=float, na_value=0.0))
         out[keys < 0] = 0.0
         return out
 

@@ -55,6 +55,12 @@ MIN_CLASS_ROWS = 10
 MISSING = -1e6
 
 
+#: Features whose effect is known not to be negative: more similarity, a closer
+#: occupation, more placements from the same county, a preferred region. Monotone
+#: constraints keep small markets from learning accidental reversals.
+INCREASING = ("lightfm", "dense", "lexical", "occ_match", "flow_log", "preferred_region")
+
+
 def _matrix(features: pd.DataFrame) -> np.ndarray:
     x = features[RANKER_COLUMNS].to_numpy(dtype=float)
     return np.where(np.isfinite(x), x, MISSING)
@@ -70,6 +76,7 @@ class StablePlacementRanker:
     learning_rate : float, default 0.1
     max_leaf_nodes : int, default 31
     min_samples_leaf : int, default 20
+        Capped at a quarter of the rarer class, so small markets still split.
     l2_regularization : float, default 0.0
     cv : int, default 3
         Folds for calibration.
@@ -110,9 +117,11 @@ class StablePlacementRanker:
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf,
+            # small markets: leaves no larger than a quarter of the rarer class
+            min_samples_leaf=max(2, min(self.min_samples_leaf, minority // 4)),
             l2_regularization=self.l2_regularization,
             early_stopping=False,
+            monotonic_cst=[1 if c in INCREASING else 0 for c in RANKER_COLUMNS],
             random_state=self.random_state,
         )
         return CalibratedClassifierCV(

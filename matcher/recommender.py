@@ -9,6 +9,8 @@ Pipeline for one worker (``recommend``)
    TF-IDF cosine of character n-grams. The vacancy sides are precomputed.
 2. **Eligibility.** The hard rules (:mod:`matcher.eligibility`) mask every
    vacancy the worker may not take; an ineligible pair is never returned.
+   Vacancies the worker already applied to (or was hired on) are masked too:
+   they are not news to the worker or the officer.
 3. **Candidates.** The union of the top ``n_candidates`` eligible vacancies of
    each channel (a few hundred).
 4. **Ranking.** Pair features (:mod:`matcher.features`) of the candidates go
@@ -152,6 +154,7 @@ class _Catalogue:
     open_lfm: np.ndarray
     worker_text: ContentIndex
     eligibility: Any
+    pursued: sp.csr_matrix  # (n_workers, n_open): pairs the worker already applied to or more
 
 
 def _snapshot_time(dataset: Dataset) -> pd.Timestamp | None:
@@ -269,7 +272,26 @@ class Recommender(RankingModel):
     # ------------------------------------------------------------------ text and codes
 
     def _embed(self, texts_: list[str]) -> np.ndarray:
-        return np.asarray(self.embedder_.encode(texts_), dtype=np.float32)
+        """Dense vectors; texts already in the served catalogue are not encoded again
+        (a refresh after loading a saved model re-encodes only new texts)."""
+        memo: dict[str, np.ndarray] = {}
+        cat = getattr(self, "catalogue_", None)
+        if cat is not None:
+            for side_texts, vectors in ((cat.wp.texts, cat.w_dense), (cat.vp.texts, cat.v_dense)):
+                memo.update(zip(side_texts, vectors, strict=True))
+        todo = [t for t in dict.fromkeys(texts_) if t not in memo]
+        if todo:
+            memo.update(
+                zip(todo, np.asarray(self.embedder_.encode(todo), dtype=np.float32), strict=True)
+            )
+        if not texts_:
+            return np.zeros((0, self._dense_dim(memo)), dtype=np.float32)
+        return np.stack([memo[t] for t in texts_]).astype(np.float32, copy=False)
+
+    def _dense_dim(self, memo: dict[str, np.ndarray]) -> int:
+        if memo:
+            return len(next(iter(memo.values())))
+        return int(self.embedder_.encode([""]).shape[1])
 
     def _worker_codes(self, workers: pd.DataFrame) -> list[list[str]]:
         """Occupation codes the normaliser finds in each worker's skills and history."""
@@ -345,6 +367,7 @@ class Recommender(RankingModel):
             self.embedder_ = self.embedder
         from matcher.text import LexicalEncoder
 
+        self.__dict__.pop("catalogue_", None)  # refit replaces state (and its text memo)
         self.occupation_cache_: dict[str, list[str]] = {}
         self.title_cache_: dict[str, str | None] = {}
         self.lexical_ = LexicalEncoder().fit(
@@ -424,13 +447,27 @@ class Recommender(RankingModel):
         v_lfm = retrieval.lightfm.item_vectors(
             retrieval.vacancy_space.transform(list(vp.ids), v_tokens)
         )
+        rules_on = vac
         if every_vacancy:
+            # training: a vacancy filled by now was open when the late events happened;
+            # only the dates (posted, closes) and the worker's rules decide, at event time
             open_pos = np.arange(len(vac), dtype=np.int64)
+            rules_on = vac.assign(status="open", headcount=1)
         else:
             view = Dataset(wk, dataset.employers, vac, dataset.events.iloc[:0])
             open_v = view.open_vacancies(at)
             open_pos = np.sort(view.vacancy_pos(open_v[Columns.Vacancy]).astype(np.int64))
-        eligibility = EligibilityIndex().fit(vac.iloc[open_pos].reset_index(drop=True), wk)
+        eligibility = EligibilityIndex().fit(rules_on.iloc[open_pos].reset_index(drop=True), wk)
+        ev = dataset.events
+        graded = ev[ev[Columns.Event].astype(str).isin([str(x) for x in _APPLIED])]
+        open_index = pd.Index(vac[Columns.Vacancy].iloc[open_pos])
+        pw = wp.ids.get_indexer(pd.Index(graded[Columns.Worker]))
+        pv = open_index.get_indexer(pd.Index(graded[Columns.Vacancy]))
+        ok = (pw >= 0) & (pv >= 0)
+        pursued = sp.csr_matrix(
+            (np.ones(int(ok.sum()), dtype=bool), (pw[ok], pv[ok])),
+            shape=(len(wk), len(open_pos)),
+        )
         return _Catalogue(
             at=at,
             year=(at.year if at is not None else datetime.now(UTC).year),
@@ -450,6 +487,7 @@ class Recommender(RankingModel):
             open_lfm=np.ascontiguousarray(v_lfm[open_pos]),
             worker_text=ContentIndex(w_dense, w_lex),
             eligibility=eligibility,
+            pursued=pursued,
         )
 
     # ------------------------------------------------------------------ ranker training
@@ -645,6 +683,8 @@ class Recommender(RankingModel):
             wi_parts, vi_parts = [], []
             for r, w in enumerate(block):
                 mask = cat.eligibility.mask_for_worker(cat.workers.iloc[w], at=cat.at)
+                # a vacancy the worker already applied to (or holds) is not news to them
+                mask[cat.pursued.indices[cat.pursued.indptr[w] : cat.pursued.indptr[w + 1]]] = False
                 union = self._union(lfm[r], dense[r], lex[r], mask)
                 wi_parts.append(np.full(len(union), w, dtype=np.int64))
                 vi_parts.append(cat.open_pos[union])

@@ -123,11 +123,15 @@ def random_market(
 
 
 def toy_market() -> Dataset:
-    """Known answer: worker ``welder`` (skills 电焊) must get vacancy ``V_weld`` first.
+    """Known answer: worker ``welder`` (skills 电焊) must get vacancy ``V_weld`` first,
+    and ``newcook`` must get ``V_cook`` first.
 
-    Eight past welders from the same county were hired and retained on welding
-    vacancies of the same employer; cooks on cooking vacancies; every vacancy is
-    open and eligible for everyone; ``V_weld`` is the only open welding vacancy.
+    Twelve welders and twelve cooks from one county. Over sixteen weeks each trade
+    had three vacancies (now filled) of its own employer; most workers of a trade
+    applied to one of their trade's vacancies and were hired (most retained), and
+    looked at the other trade's vacancies without applying. Now one welding, one
+    cooking, one cleaning and one guard vacancy are open, equally paid and equally
+    eligible for everyone; ``welder`` and ``newcook`` have no history.
     """
     employers = pd.DataFrame(
         {
@@ -136,10 +140,18 @@ def toy_market() -> Dataset:
             "verified": [True, True, True],
         }
     )
-    rows_w = []
-    for i in range(8):
-        rows_w.append((f"weld{i}", "电焊 氩弧焊", "在工地做电焊工三年"))
-        rows_w.append((f"cook{i}", "炒菜 厨师", "在饭店做厨师两年"))
+    trades = {
+        "weld": (
+            "电焊 氩弧焊",
+            "在工地做电焊工三年",
+            "E_factory",
+            "电焊工",
+            "6-18-02-04",
+            "441900",
+        ),
+        "cook": ("炒菜 厨师", "在饭店做厨师两年", "E_hotel", "中餐厨师", "4-03-02-01", "440300"),
+    }
+    rows_w = [(f"{t}{i}", spec[0], spec[1]) for t, spec in trades.items() for i in range(12)]
     rows_w.append(("welder", "电焊 二保焊", "做过电焊工"))
     rows_w.append(("newcook", "厨师 炒菜", ""))
     workers = pd.DataFrame(
@@ -156,14 +168,15 @@ def toy_market() -> Dataset:
             "registered_at": START,
         }
     )
-    vac = [
-        # id, employer, title, code, region, status
-        ("V_old_weld", "E_factory", "电焊工", "6-18-02-04", "441900", "filled"),
-        ("V_old_cook", "E_hotel", "厨师", "4-03-02-01", "440300", "filled"),
-        ("V_weld", "E_factory", "急招电焊工 包吃住", "6-18-02-04", "441900", "open"),
-        ("V_cook", "E_hotel", "中餐厨师", "4-03-02-01", "440300", "open"),
-        ("V_clean", "E_clean", "保洁", "4-09-08-01", "440100", "open"),
-        ("V_guard", "E_clean", "保安员", "4-07-05-01", "440100", "open"),
+    vac = []
+    for t, spec in trades.items():
+        for j in range(3):
+            vac.append((f"V_old_{t}{j}", spec[2], spec[3], spec[4], spec[5], "filled", 0))
+    vac += [
+        ("V_weld", "E_factory", "电焊工", "6-18-02-04", "441900", "open", 5),
+        ("V_cook", "E_hotel", "中餐厨师", "4-03-02-01", "440300", "open", 5),
+        ("V_clean", "E_clean", "保洁", "4-09-08-01", "440100", "open", 5),
+        ("V_guard", "E_clean", "保安员", "4-07-05-01", "440100", "open", 5),
     ]
     vacancies = pd.DataFrame(
         {
@@ -173,7 +186,7 @@ def toy_market() -> Dataset:
             "occupation_code": [v[3] for v in vac],
             "region": [v[4] for v in vac],
             "status": [v[5] for v in vac],
-            "headcount": [0, 0, 5, 5, 5, 5],
+            "headcount": [v[6] for v in vac],
             "wage_min": 5000.0,
             "wage_max": 7000.0,
             "housing": True,
@@ -185,18 +198,24 @@ def toy_market() -> Dataset:
         }
     )
     events = []
-    for i in range(8):
-        t = START + pd.Timedelta(days=7 + 5 * i)
-        for who, v in ((f"weld{i}", "V_old_weld"), (f"cook{i}", "V_old_cook")):
+    for t in trades:
+        other = "cook" if t == "weld" else "weld"
+        for i in range(12):
+            day = START + pd.Timedelta(days=7 * i)
+            who, job = f"{t}{i}", f"V_old_{t}{i % 3}"
+            events.append((who, f"V_old_{other}{i % 3}", "viewed", day))
+            events.append((who, "V_clean" if i % 2 else "V_guard", "viewed", day))
+            if i in (3, 9):  # two of each trade only looked
+                events.append((who, job, "viewed", day))
+                continue
             events += [
-                (who, v, "viewed", t),
-                (who, v, "applied", t + pd.Timedelta(days=1)),
-                (who, v, "hired", t + pd.Timedelta(days=3)),
+                (who, job, "viewed", day),
+                (who, job, "applied", day + pd.Timedelta(days=1)),
+                (who, job, "hired", day + pd.Timedelta(days=3)),
             ]
             if i < 6:
-                events.append((who, v, "retained_3m", t + pd.Timedelta(days=93)))
-        # everyone saw the other side's job and passed
-        events.append((f"weld{i}", "V_old_cook", "viewed", t))
-        events.append((f"cook{i}", "V_old_weld", "viewed", t))
+                events.append((who, job, "retained_3m", day + pd.Timedelta(days=93)))
+            elif i < 8:
+                events.append((who, job, "left", day + pd.Timedelta(days=40)))
     frame = pd.DataFrame(events, columns=["worker_id", "vacancy_id", "event", "occurred_at"])
     return Dataset.from_frames(workers, employers, vacancies, frame)

@@ -1,0 +1,185 @@
+"""The Recommender: the shared contract for each stage, a known-answer market, the
+cold-start refresh, the artifact version guard and explanations."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from engine_markets import random_market, toy_market  # noqa: E402
+from ranking_contract import RankingModelContract, ineligible_rows  # noqa: E402
+
+from matcher.dataset import Dataset  # noqa: E402
+from matcher.recommender import (  # noqa: E402
+    META_FILE,
+    IncompatibleArtifactError,
+    Recommender,
+    UnknownIdError,
+)
+from matcher.schema import Columns  # noqa: E402
+from matcher.text import HashingEmbedder  # noqa: E402
+
+FAST = {
+    "embedder": HashingEmbedder(dim=64),
+    "epochs": 5,
+    "n_clusters": 4,
+    "max_iter": 30,
+    "no_components": 8,
+    "random_state": 0,
+}
+
+
+def fast_model(**overrides) -> Recommender:
+    return Recommender(**{**FAST, **overrides})
+
+
+class TestRecommenderFull(RankingModelContract):
+    def make_model(self):
+        return fast_model()
+
+
+class TestRecommenderLightFMOnly(RankingModelContract):
+    def make_model(self):
+        return fast_model(stages="lightfm")
+
+
+class TestRecommenderContentOnly(RankingModelContract):
+    def make_model(self):
+        return fast_model(stages="content")
+
+
+# --------------------------------------------------------------------------- known answers
+
+
+@pytest.fixture(scope="module")
+def toy_model() -> tuple[Dataset, Recommender]:
+    ds = toy_market()
+    return ds, fast_model(epochs=10).fit(ds)
+
+
+def test_known_answer_right_vacancy_ranks_first(toy_model):
+    _, model = toy_model
+    assert model.recommend("welder", k=3)[Columns.Vacancy].iloc[0] == "V_weld"
+    assert model.recommend("newcook", k=3)[Columns.Vacancy].iloc[0] == "V_cook"
+    # filled vacancies are never offered
+    recs = model.recommend_many(["welder", "newcook", "weld0"], k=10)
+    assert not {v for v in recs[Columns.Vacancy] if v.startswith("V_old")}
+
+
+def test_known_answer_candidates_are_welders(toy_model):
+    _, model = toy_model
+    top = model.candidates("V_weld", k=5)[Columns.Worker].tolist()
+    assert top and all(w.startswith("weld") for w in top)
+    assert model.candidates("V_old_weld0", k=5).empty, "a filled vacancy has no candidates"
+
+
+def test_score_is_a_probability_and_reasons_quote_the_facts(toy_model):
+    _, model = toy_model
+    recs = model.recommend("welder", k=4)
+    assert ((recs[Columns.Score] >= 0) & (recs[Columns.Score] <= 1)).all()
+    first = recs.iloc[0]
+    assert "有焊工经验" in first[Columns.Reasons]
+    assert "包吃包住" in first[Columns.Reasons]
+    en = model.recommend("welder", k=1, lang="en")
+    assert "焊工 experience matches" in en[Columns.Reasons].iloc[0]
+    assert any(
+        "workers from your county were placed in 广东省" in r for r in en[Columns.Reasons].iloc[0]
+    )
+
+
+def test_explain_structured_both_languages(toy_model):
+    ds, model = toy_model
+    out = model.explain("welder", "V_weld")
+    assert out["eligible"] is True and out["exclusions"] == []
+    codes = [r["code"] for r in out["reasons"]]
+    assert "occupation_exact" in codes
+    assert all({"code", "zh", "en", "values"} <= set(r) for r in out["reasons"] + out["warnings"])
+    assert set(out["stages"]) == {"apply", "hire", "stay"}
+    assert out["score"] == pytest.approx(np.prod(list(out["stages"].values())))
+    # a filled vacancy: not eligible, with the rule named
+    closed = model.explain("welder", "V_old_weld0")
+    assert closed["eligible"] is False
+    assert "VACANCY_NOT_OPEN" in [e["code"] for e in closed["exclusions"]]
+    with pytest.raises(UnknownIdError, match="nobody"):
+        model.explain("nobody", "V_weld")
+
+
+def test_warnings_for_missing_contract_insurance_and_arrears():
+    ds = toy_market()
+    v = ds.vacancies.copy()
+    v.loc[v[Columns.Vacancy] == "V_weld", ["labor_contract", "social_insurance"]] = False
+    ev = ds.events.copy()
+    extra = pd.DataFrame(
+        {
+            Columns.Worker: ["weld0"],
+            Columns.Vacancy: ["V_old_weld0"],
+            Columns.Event: ["wage_arrears"],
+            Columns.OccurredAt: [pd.Timestamp("2026-03-01")],
+        }
+    )
+    ds2 = Dataset.from_frames(ds.workers, ds.employers, v, pd.concat([ev, extra]))
+    model = fast_model().fit(ds2)
+    codes = [w["code"] for w in model.explain("welder", "V_weld")["warnings"]]
+    assert {"no_labor_contract", "no_social_insurance", "wage_arrears"} <= set(codes)
+    zh = model.recommend("welder", k=5)
+    row = zh[zh[Columns.Vacancy] == "V_weld"].iloc[0]
+    assert "不签劳动合同" in row[Columns.Warnings]
+
+
+# --------------------------------------------------------------------------- cold start
+
+
+def test_refresh_serves_workers_and_vacancies_created_after_training():
+    ds = random_market(11, n_workers=40, n_vacancies=30)
+    cut = pd.Timestamp("2026-01-15")
+    past = ds.until(cut)
+    assert len(past.vacancies) < len(ds.vacancies)
+    model = fast_model().fit(past)
+    new_vacancies = set(ds.vacancies[Columns.Vacancy]) - set(past.vacancies[Columns.Vacancy])
+    new_open = new_vacancies & set(ds.open_vacancies()[Columns.Vacancy])
+    assert new_open
+    model.refresh(ds)
+    recs = model.recommend_many(list(ds.workers[Columns.Worker]), k=10)
+    assert set(recs[Columns.Vacancy]) & new_open, "new vacancies must be recommendable"
+    assert not ineligible_rows(ds, recs)
+    some = sorted(new_open)[0]
+    model.candidates(some, k=5)  # served, not refused
+    # refresh keeps what was learned
+    assert model.retrieval_.worker_space.vocabulary_ == model.retrieval_.worker_space.vocabulary_
+
+
+# --------------------------------------------------------------------------- artifact
+
+
+def test_load_refuses_another_artifact_version(tmp_path):
+    ds = random_market(12)
+    path = fast_model(stages="content").fit(ds).save(tmp_path / "m")
+    meta = json.loads((path / META_FILE).read_text())
+    meta["artifact_version"] = 999
+    (path / META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(IncompatibleArtifactError, match="retrain with `jobmatch train`"):
+        Recommender.load(path)
+    with pytest.raises(FileNotFoundError, match="jobmatch train"):
+        Recommender.load(tmp_path / "empty")
+
+
+def test_estimator_contract():
+    model = fast_model(n_candidates=50)
+    params = model.get_params()
+    assert params["n_candidates"] == 50 and params["stages"] == "full"
+    clone = Recommender(**params)
+    assert clone.get_params() == params
+    assert not any(k.endswith("_") for k in vars(model)), "__init__ stores parameters only"
+    with pytest.raises(ValueError, match="stages must be one of"):
+        fast_model(stages="magic").fit(random_market(0))
+    with pytest.raises(ValueError, match="no parameter"):
+        model.set_params(n_candidate=3)
