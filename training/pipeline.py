@@ -55,6 +55,10 @@ from training.split import DEFAULT_TEST_WEEKS, TimeSplit, as_of, check_trainable
 
 log = logging.getLogger(__name__)
 
+#: Workers evaluated at most (a seeded uniform sample beyond that).
+DEFAULT_MAX_EVAL_WORKERS = 5000
+#: Persistent cache of sentence embeddings, shared by training runs (in model_dir).
+EMBEDDING_CACHE = ".embeddings.sqlite"
 PACKAGES = (
     "numpy",
     "pandas",
@@ -93,6 +97,9 @@ class TrainOptions:
         Extra keyword arguments of the candidate ``Recommender`` (and its ablations).
     embedder : object, optional
         Dense text channel for the Recommender (tests pass a HashingEmbedder).
+    max_eval_workers : int, optional
+        Evaluate a uniform sample of at most this many test workers (bounded time
+        on a large store); None evaluates all.
     progress : bool
         Show progress bars.
     """
@@ -107,6 +114,7 @@ class TrainOptions:
     candidate_params: Mapping[str, Any] = field(default_factory=dict)
     embedder: Any = None
     ks: Sequence[int] = DEFAULT_KS
+    max_eval_workers: int | None = DEFAULT_MAX_EVAL_WORKERS
     progress: bool = True
     models_factory: Callable[..., dict[str, Any]] | None = None
 
@@ -225,12 +233,27 @@ def train(
             check_trainable(dataset)
             fingerprint = dataset.fingerprint()
         with stages.stage("split"):
-            split = time_split(dataset, opts.until, opts.test_weeks, fingerprint=fingerprint)
+            split = time_split(
+                dataset,
+                opts.until,
+                opts.test_weeks,
+                fingerprint=fingerprint,
+                max_workers=opts.max_eval_workers,
+                sample_seed=opts.seed,
+            )
         factory = opts.models_factory or default_models
         include = (*opts.baselines, CANDIDATE_NAME)
+        embedder = opts.embedder
+        if embedder is None:
+            # one embedder for every model of the run: texts are encoded once, and the
+            # SQLite cache beside the models makes the next training run cheaper
+            from matcher.text import embedder_from_env
+
+            root.mkdir(parents=True, exist_ok=True)
+            embedder = embedder_from_env(cache_path=str(root / EMBEDDING_CACHE))
         models = factory(
             random_state=opts.seed,
-            embedder=opts.embedder,
+            embedder=embedder,
             candidate_params=opts.candidate_params,
             include=include,
         )
@@ -249,7 +272,7 @@ def train(
             full_data = dataset if opts.until is None else as_of(dataset, split.until)
             final = factory(
                 random_state=opts.seed,
-                embedder=opts.embedder,
+                embedder=embedder,
                 candidate_params=opts.candidate_params,
                 include=(CANDIDATE_NAME,),
             )[CANDIDATE_NAME]
@@ -335,6 +358,7 @@ def _model_card(
             "identity": split.identity(),
             "summary": split.summary(),
             "test_weeks": opts.test_weeks,
+            "sample": split.sample,
             "rules": "training/split.py module docstring",
         },
         "metrics": _metrics_by_model(comparison),
@@ -410,11 +434,14 @@ def remeasure_from_store(
                 f"compared with {current} on its split; run `jobmatch train` again (it measures "
                 "both on the same split) or pass --force"
             )
+        sample = split_info.get("sample") or {}
         split = time_split(
             dataset,
             identity.get("until"),
             float(split_info.get("test_weeks", DEFAULT_TEST_WEEKS)),
             fingerprint=fingerprint,
+            max_workers=sample.get("max_workers"),
+            sample_seed=int(sample.get("seed", 0)),
         )
         result = _remeasure_incumbent(Path(model_dir), current, split, ks)
         return float(result[registry.GUARD_METRIC])

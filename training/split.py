@@ -193,6 +193,7 @@ class TimeSplit:
     cold_workers: pd.Index
     source_fingerprint: str
     dropped: dict[str, int] = field(default_factory=dict)
+    sample: dict[str, int] | None = None
 
     @property
     def test_workers(self) -> pd.Index:
@@ -203,11 +204,14 @@ class TimeSplit:
 
         Two models' NDCG are comparable only on the same identity (the promotion guard).
         """
-        return {
+        out = {
             "cutoff": self.cutoff.isoformat(),
             "until": self.until.isoformat(),
             "data_fingerprint": self.source_fingerprint,
         }
+        if self.sample is not None:
+            out["sample"] = f"{self.sample['max_workers']} workers, seed {self.sample['seed']}"
+        return out
 
     def identity_hash(self) -> str:
         blob = json.dumps(self.identity(), sort_keys=True).encode()
@@ -233,6 +237,8 @@ def time_split(
     until=None,
     test_weeks: float = DEFAULT_TEST_WEEKS,
     fingerprint: str | None = None,
+    max_workers: int | None = None,
+    sample_seed: int = 0,
 ) -> TimeSplit:
     """Split a snapshot by time (see the module docstring for every rule).
 
@@ -247,6 +253,11 @@ def time_split(
         Length of the test window.
     fingerprint : str, optional
         ``dataset.fingerprint()`` if already computed (it is the split's identity).
+    max_workers : int, optional
+        Evaluate at most this many workers: a uniform random sample (``sample_seed``)
+        of the workers with test pairs, so evaluation time stays bounded on a large
+        store. Part of the split's identity.
+    sample_seed : int
 
     Returns
     -------
@@ -320,6 +331,14 @@ def time_split(
 
     active = pd.Index(train.events[Columns.Worker].unique())
     workers = pd.Index(np.sort(test[Columns.Worker].unique()), name=Columns.Worker)
+    if max_workers is not None and len(workers) > max_workers:
+        if max_workers < 1:
+            raise TrainingDataError(f"max_workers must be at least 1, got {max_workers}")
+        rng = np.random.default_rng(sample_seed)
+        chosen = np.sort(rng.choice(len(workers), size=max_workers, replace=False))
+        dropped["workers_not_sampled"] = int(len(workers) - max_workers)
+        workers = workers[chosen]
+        test = test[test[Columns.Worker].isin(workers)].reset_index(drop=True)
     is_warm = workers.isin(active)
     return TimeSplit(
         cutoff=cutoff,
@@ -332,4 +351,5 @@ def time_split(
         cold_workers=workers[~is_warm],
         source_fingerprint=fingerprint or dataset.fingerprint(),
         dropped=dropped,
+        sample=None if max_workers is None else {"max_workers": max_workers, "seed": sample_seed},
     )

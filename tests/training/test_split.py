@@ -153,3 +153,18 @@ def test_only_unusable_test_pairs():
     frames["events"] = ev[keep]
     with pytest.raises(TrainingDataError, match="none is on a vacancy open at the cutoff"):
         time_split(build(frames), until=UNTIL, test_weeks=2)
+
+
+def test_sampled_evaluation_workers_are_reproducible(toy):
+    full = time_split(toy, until=UNTIL, test_weeks=2)
+    a = time_split(toy, until=UNTIL, test_weeks=2, max_workers=2, sample_seed=1)
+    b = time_split(toy, until=UNTIL, test_weeks=2, max_workers=2, sample_seed=1)
+    assert len(a.test_workers) == 2 and list(a.test_workers.sort_values()) == list(
+        b.test_workers.sort_values()
+    )
+    assert set(a.test["worker_id"]) == set(a.test_workers)
+    assert set(a.test_workers) <= set(full.test_workers)
+    assert a.dropped["workers_not_sampled"] == 2
+    assert a.identity() != full.identity()  # a sampled split is a different split
+    # below the cap nothing changes
+    assert time_split(toy, until=UNTIL, test_weeks=2, max_workers=10).test.equals(full.test)
