@@ -8,7 +8,7 @@ Known data (tests/service/service_market.py): workers W000..W059 live in 542427,
 from __future__ import annotations
 
 import pytest
-from conftest import EMPLOYER, Service
+from service_fixtures import EMPLOYER, Service
 from service_market import worker_id_number, worker_name, worker_phone
 from sqlalchemy import select
 

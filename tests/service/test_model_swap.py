@@ -7,8 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import copy_model_dir, make_service
 from fastapi.testclient import TestClient
+from service_fixtures import copy_model_dir, make_service
 
 from service.model_holder import NO_MODEL_REASON, ModelHolder, ModelLoadError
 

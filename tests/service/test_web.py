@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 
-from conftest import EMPLOYER, Service
+from service_fixtures import EMPLOYER, Service
 from service_market import worker_id_number, worker_name, worker_phone
 from sqlalchemy import select
 from typer.testing import CliRunner

@@ -1,0 +1,121 @@
+"""Helpers and fixtures of the service (and browser) tests: a small market in a real store,
+a model trained on it once per session, and an app with one key per role.
+
+``tests/service/conftest.py`` and ``tests/browser/conftest.py`` re-export the fixtures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from fastapi.testclient import TestClient  # noqa: E402
+from service_market import dataset, market  # noqa: E402
+
+from service.app import create_app  # noqa: E402
+from service.auth import create_key  # noqa: E402
+from service.settings import Settings  # noqa: E402
+from service.store.db import make_engine, session_scope  # noqa: E402
+from service.store.migrate import ensure_schema  # noqa: E402
+from service.store.repository import upsert  # noqa: E402
+
+#: The officer's region: Nagqu (5424), which holds counties 542427 and 542421.
+OFFICER_REGION = "5424"
+#: The employer whose key the tests use.
+EMPLOYER = "E001"
+
+
+@pytest.fixture(scope="session")
+def frames():
+    return market()
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory, frames) -> Path:
+    """A model folder holding two promoted-able versions of a small trained Recommender.
+
+    ``current`` names ``20260101T000000Z``; ``20260102T000000Z`` is the same model saved
+    again (a second version to swap to).
+    """
+    from matcher.recommender import Recommender
+    from matcher.text import HashingEmbedder
+
+    model = Recommender(
+        embedder=HashingEmbedder(dim=64),
+        epochs=3,
+        no_components=8,
+        n_clusters=4,
+        max_iter=20,
+        random_state=0,
+    ).fit(dataset(frames))
+    root = tmp_path_factory.mktemp("models")
+    for version in ("20260101T000000Z", "20260102T000000Z"):
+        model.save(root / version)
+    (root / "current").write_text("20260101T000000Z\n", encoding="utf-8")
+    return root
+
+
+def copy_model_dir(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def load_market(url: str, frames) -> None:
+    engine = make_engine(url)
+    ensure_schema(engine)
+    with session_scope(engine) as session:
+        for name in ("workers", "employers", "vacancies", "events"):
+            upsert(session, name, frames[name])
+    engine.dispose()
+
+
+@dataclass
+class Service:
+    """An app on a store holding the test market, and one key per role."""
+
+    client: TestClient
+    app: object
+    keys: dict[str, str]
+    url: str
+
+    def as_(self, role: str, **extra) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.keys[role]}"}
+        headers.update(extra)
+        return headers
+
+
+def make_service(url: str, model_dir: Path, frames, *, check_every: float = 0.0) -> Service:
+    load_market(url, frames)
+    settings = Settings(database_url=url, model_dir=model_dir)
+    app = create_app(settings, model_check_every=check_every, catalogue_sync_every=0.0)
+    keys = {}
+    with session_scope(app.state.engine) as session:
+        keys["admin"] = create_key(session, "admin", name="test admin").key
+        keys["officer"] = create_key(session, "officer", region_prefix=OFFICER_REGION).key
+        keys["other_officer"] = create_key(session, "officer", region_prefix="5223").key
+        keys["employer"] = create_key(session, "employer", employer_id=EMPLOYER).key
+        keys["other_employer"] = create_key(session, "employer", employer_id="E002").key
+    return Service(TestClient(app), app, keys, url)
+
+
+@pytest.fixture
+def service(database_url, trained_model_dir, frames) -> Service:
+    """The app with a trained model, on SQLite and on PostgreSQL."""
+    return make_service(database_url, trained_model_dir, frames)
+
+
+@pytest.fixture
+def sqlite_service(sqlite_url, trained_model_dir, frames) -> Service:
+    """The app with a trained model on SQLite only (for tests not about the store)."""
+    return make_service(sqlite_url, trained_model_dir, frames)
+
+
+@pytest.fixture
+def no_model_service(sqlite_url, tmp_path, frames) -> Service:
+    """The app without any trained model."""
+    return make_service(sqlite_url, tmp_path / "empty-models", frames)
