@@ -344,7 +344,8 @@ def main() -> None:
             base, ngram_range=(1, 2), description_weight=0.4, containment_bonus=0.0
         ),
     }
-    temperatures = [0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.12]
+    temperatures = [0.03, 0.04, 0.06, 0.08, 0.12]
+    null_scores: list[float | None] = [None, 0.6, 0.8, 1.0]
     variant_rows = []
     fitted: dict[tuple[str, str], OccupationNormaliser] = {}
 
@@ -369,22 +370,30 @@ def main() -> None:
             best_key, best_score = vname, mean_acc
     print(f"best variant: {best_key}")
 
-    # ---- temperature by calibration (ECE of the answers with back-off at 0.5), NLL shown
+    # ---- temperature and "none of these" score by held-out log-loss (a proper score)
     best_params = variants[best_key]
     temp_rows = []
-    best_t, best_ece = temperatures[0], float("inf")
-    for t in temperatures:
-        losses, eces = [], []
-        for sname, cases in calib.items():
-            model = model_for(best_key, sname).set_params(temperature=t, threshold=0.5)
-            losses.append(nll(model, cases))
-            eces.append(evaluate(model.classify_many([c.text for c in cases]), cases, anc)["ece"])
-        mean_ece = float(np.mean(eces))
-        temp_rows.append([t, *losses, float(np.mean(losses)), *eces, mean_ece])
-        print(f"  temperature {t}: nll {np.mean(losses):.3f} ece {mean_ece:.3f}")
-        if mean_ece < best_ece:
-            best_t, best_ece = t, mean_ece
-    print(f"best temperature: {best_t}")
+    best_t, best_null, best_nll = temperatures[0], None, float("inf")
+    for null in null_scores:
+        for t in temperatures:
+            losses, eces = [], []
+            for sname, cases in calib.items():
+                model = model_for(best_key, sname).set_params(
+                    temperature=t, threshold=0.5, null_score=null
+                )
+                losses.append(nll(model, cases))
+                preds = model.classify_many([c.text for c in cases])
+                eces.append(evaluate(preds, cases, anc)["ece"])
+            mean_nll = float(np.mean(losses))
+            temp_rows.append(
+                ["none" if null is None else null, t, *losses, mean_nll, *eces, np.mean(eces)]
+            )
+            print(f"  null {null} temperature {t}: nll {mean_nll:.3f} ece {np.mean(eces):.3f}")
+            if mean_nll < best_nll:
+                best_t, best_null, best_nll = t, null, mean_nll
+    print(f"best temperature: {best_t}, null score {best_null}")
+    for m in fitted.values():
+        m.set_params(null_score=best_null)
 
     # ---- threshold sweep on the calibration half
     thr_rows = []
@@ -398,7 +407,12 @@ def main() -> None:
 
     # ---- report on the test half: ours (module defaults, tuned) vs baselines
     default = OccupationNormaliser()
-    final_params = {**default.get_params(), **best_params, "temperature": best_t}
+    final_params = {
+        **default.get_params(),
+        **best_params,
+        "temperature": best_t,
+        "null_score": best_null,
+    }
     rows = []
     for sname, cases in test.items():
         index = index_for[sname]
@@ -552,7 +566,8 @@ def render(
         f"Tuned parameters: ngram_range={final_params['ngram_range']}, "
         f"description_weight={final_params['description_weight']}, "
         f"containment_bonus={final_params['containment_bonus']}, "
-        f"temperature={final_params['temperature']}, threshold={final_params['threshold']}.",
+        f"temperature={final_params['temperature']}, null_score={final_params['null_score']}, "
+        f"threshold={final_params['threshold']}.",
         "",
         "**Variants** (calibration half, top-1 detailed accuracy without back-off):",
         "",
@@ -560,17 +575,18 @@ def render(
         "",
         f"Chosen: {best_key}.",
         "",
-        "**Softmax temperature** (calibration half; negative log-likelihood of the true code, "
-        "and ECE of the answers with back-off; chosen by mean ECE):",
+        '**Softmax temperature and "none of these" score** (calibration half; negative '
+        "log-likelihood of the true code — a proper scoring rule, used to choose — and ECE of "
+        "the answers with back-off at 0.5):",
         "",
         markdown_table(
-            ["temperature", *[f"{s} NLL" for s in short], "mean NLL"]
+            ["null score", "temperature", *[f"{s} NLL" for s in short], "mean NLL"]
             + [f"{s} ECE" for s in short]
             + ["mean ECE"],
             temp_rows,
         ),
         "",
-        f"Chosen: {best_t}.",
+        f"Chosen: temperature {best_t}, null score {final_params['null_score']}.",
         "",
         "**Back-off threshold** (calibration half; per set: detailed accuracy, precision of "
         "the answers at their level, back-off rate):",
