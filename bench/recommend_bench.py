@@ -90,6 +90,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--train-workers", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--serving-workers", type=int, default=2000)
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args()
     pinned = pin_one_core()
@@ -100,7 +101,12 @@ def main() -> None:
     )
     big = Dataset.from_frames(
         **generate_market(
-            20_000, 4000, weeks=4, seed=args.seed + 1, with_events=False, n_vacancies=args.vacancies
+            args.serving_workers,
+            4000,
+            weeks=4,
+            seed=args.seed + 1,
+            with_events=False,
+            n_vacancies=args.vacancies,
         )
     )
     # every vacancy of the serving market open with seats, as in the target

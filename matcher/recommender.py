@@ -202,7 +202,7 @@ class Recommender(RankingModel):
     ranker_max_workers : int, default 5000
         Most workers sampled for ranker negatives.
     max_iter, ranker_learning_rate
-        Boosting rounds and step of each ranker stage.
+        Boosting rounds (default 100) and step (0.1) of each ranker stage.
     lang : {"zh", "en"}, default "zh"
         Language of the reasons and warnings in tidy outputs.
     random_state : int, default 0
@@ -231,7 +231,7 @@ class Recommender(RankingModel):
         ranker_holdout: float = 0.3,
         ranker_negatives: int = 10,
         ranker_max_workers: int = 5000,
-        max_iter: int = 200,
+        max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
         lang: str = "zh",
         random_state: int = 0,

@@ -222,28 +222,71 @@ class LightFMRetriever:
 class ContentIndex:
     """Vacancy (or worker) text matrices for nearest-neighbour scoring.
 
+    For speed at request time the dense channel scores in a ``project_dim``
+    principal subspace of the indexed vectors (an orthonormal basis from the SVD of
+    up to 5,000 evenly spaced rows; most of a sentence embedding's variance lives in
+    a few dozen directions), and the lexical channel keeps only a query's
+    ``max_query_terms`` heaviest n-grams (the rare, telling ones; single common
+    characters such as 工 would touch nearly every vacancy). Both are used only to
+    pick candidates: the ranker's dense and lexical features are exact cosines.
+
     Parameters
     ----------
     dense : ndarray of shape (n, dim)
         L2-normalised sentence embeddings.
     lexical : scipy.sparse matrix of shape (n, n_ngrams)
         L2-normalised TF-IDF rows.
+    project_dim : int, default 64
+    max_query_terms : int, default 32
     """
 
-    def __init__(self, dense: np.ndarray, lexical: sp.spmatrix) -> None:
-        self.dense = np.ascontiguousarray(dense, dtype=np.float32)
+    def __init__(
+        self,
+        dense: np.ndarray,
+        lexical: sp.spmatrix,
+        project_dim: int = 64,
+        max_query_terms: int = 32,
+    ) -> None:
+        dense = np.ascontiguousarray(dense, dtype=np.float32)
+        self.basis: np.ndarray | None = None
+        if dense.shape[1] > project_dim and dense.shape[0] > project_dim:
+            step = max(1, dense.shape[0] // 5000)
+            _, _, vt = np.linalg.svd(dense[::step].astype(np.float64), full_matrices=False)
+            self.basis = np.ascontiguousarray(vt[:project_dim].T, dtype=np.float32)
+            dense = np.ascontiguousarray(dense @ self.basis)
+        self.dense = dense
         self.lexical_t = sp.csr_matrix(lexical, dtype=np.float32).T.tocsr()
+        self.max_query_terms = max_query_terms
 
     def __len__(self) -> int:
         return self.dense.shape[0]
 
     def dense_scores(self, queries: np.ndarray) -> np.ndarray:
-        """Cosine similarity of each query row to every indexed row: ``(n_q, n)``."""
-        return np.asarray(np.atleast_2d(queries) @ self.dense.T, dtype=np.float32)
+        """(Projected) cosine similarity of each query row to every indexed row: ``(n_q, n)``."""
+        q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        if self.basis is not None:
+            q = q @ self.basis
+        return np.asarray(q @ self.dense.T, dtype=np.float32)
 
     def lexical_scores(self, queries: sp.spmatrix) -> np.ndarray:
-        """TF-IDF cosine similarity of each query row to every indexed row: ``(n_q, n)``."""
-        return np.asarray((sp.csr_matrix(queries) @ self.lexical_t).toarray(), dtype=np.float32)
+        """TF-IDF similarity (query pruned to its heaviest n-grams) to every row: ``(n_q, n)``."""
+        q = sp.csr_matrix(queries, dtype=np.float32)
+        m = self.max_query_terms
+        if m and np.diff(q.indptr).max(initial=0) > m:
+            rows, cols, vals = [], [], []
+            for r in range(q.shape[0]):
+                lo, hi = q.indptr[r], q.indptr[r + 1]
+                idx, val = q.indices[lo:hi], q.data[lo:hi]
+                if len(val) > m:
+                    keep = np.argsort(-val, kind="stable")[:m]
+                    idx, val = idx[keep], val[keep]
+                rows.append(np.full(len(idx), r))
+                cols.append(idx)
+                vals.append(val)
+            q = sp.csr_matrix(
+                (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=q.shape
+            )
+        return np.asarray((q @ self.lexical_t).toarray(), dtype=np.float32)
 
 
 def top_n(scores: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:

@@ -183,3 +183,19 @@ def test_estimator_contract():
         fast_model(stages="magic").fit(random_market(0))
     with pytest.raises(ValueError, match="no parameter"):
         model.set_params(n_candidate=3)
+
+
+def test_ranker_fast_path_equals_calibrated_predict_proba():
+    from matcher.ranking import STAGES, _calibrated, _matrix
+
+    ds = random_market(5, n_workers=80, n_vacancies=60, n_events=600)
+    model = fast_model().fit(ds)
+    feats = model._pair_frame(
+        model.catalogue_, model.retrieval_, np.zeros(20, dtype=int), np.arange(20)
+    )
+    learned = [s for s in STAGES if not isinstance(model.ranker_.stages_[s], float)]
+    assert learned, "the random market must be large enough to learn a stage"
+    for name in learned:
+        stage = model.ranker_.stages_[name]
+        x = _matrix(feats)
+        np.testing.assert_allclose(_calibrated(stage, x), stage.predict_proba(x)[:, 1])
