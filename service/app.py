@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from matcher.schema import PERSONAL_FIELDS
 from service import api, auth
 from service.domain import CatalogueSync, contract_error_detail, store_counts
-from service.model_holder import ModelHolder
+from service.model_holder import ModelHolder, RecommendationBatcher
 from service.observability import CONTENT_TYPE, Metrics, MetricsMiddleware
 from service.settings import Settings, get_settings
 from service.store.db import make_engine
@@ -80,6 +80,7 @@ def create_app(
     model_holder: ModelHolder | None = None,
     model_check_every: float = 3.0,
     catalogue_sync_every: float = 5.0,
+    batch_recommendations: bool = True,
 ) -> FastAPI:
     """Build the jobmatch app for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
@@ -106,6 +107,7 @@ def create_app(
     app.state.models = holder
     app.state.metrics = metrics
     app.state.catalogue_sync = CatalogueSync(engine, holder, every=catalogue_sync_every)
+    app.state.batcher = RecommendationBatcher() if batch_recommendations else None
 
     metrics.watch_store(lambda: store_counts(engine))
     app.add_middleware(MetricsMiddleware, metrics=metrics)

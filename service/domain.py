@@ -25,7 +25,7 @@ from matcher import reference
 from matcher.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
 from service import audit
 from service.auth import Principal, Role
-from service.model_holder import LoadedModel, ModelHolder
+from service.model_holder import LoadedModel, ModelHolder, RecommendationBatcher
 from service.schemas import (
     EmployerCreate,
     OutcomeCreate,
@@ -731,7 +731,7 @@ def _run_model(
     sync: CatalogueSync | None,
     kind: str,
     ident: str,
-    call: Callable[[Any], Any],
+    call: Callable[[LoadedModel], Any],
 ) -> tuple[LoadedModel, Any]:
     if sync is not None:
         if _knows(loaded.model, kind, ident) is False:
@@ -739,12 +739,24 @@ def _run_model(
         else:
             sync.tick()
     try:
-        return loaded, call(loaded.model)
+        return loaded, call(loaded)
     except KeyError:
         if sync is None:
             raise
         loaded = sync.now(loaded)
-        return loaded, call(loaded.model)
+        return loaded, call(loaded)
+
+
+RecommendCall = Callable[[LoadedModel, str, int], Any]
+
+
+def _direct(loaded: LoadedModel, worker_id: str, k: int) -> Any:
+    return loaded.model.recommend(worker_id, k)
+
+
+def batched(batcher: RecommendationBatcher) -> RecommendCall:
+    """Route recommendation calls through ``batcher`` (same answers, shared cost)."""
+    return batcher.recommend
 
 
 def recommendations(
@@ -754,13 +766,15 @@ def recommendations(
     sync: CatalogueSync | None,
     worker_id: str,
     k: int,
+    batcher: RecommendCall | None = None,
 ) -> dict[str, Any]:
     _scoped_worker(session, principal, worker_id)
     loaded = model_or_503(holder)
     k = max(1, min(k, MAX_K))
+    recommend = batcher if batcher is not None else _direct
     try:
         loaded, frame = _run_model(
-            loaded, sync, "worker", worker_id, lambda m: m.recommend(worker_id, k)
+            loaded, sync, "worker", worker_id, lambda lm: recommend(lm, worker_id, k)
         )
     except KeyError as exc:
         raise HTTPException(
@@ -838,7 +852,7 @@ def candidates(
     k = max(1, min(k, MAX_K))
     try:
         loaded, frame = _run_model(
-            loaded, sync, "vacancy", vacancy_id, lambda m: m.candidates(vacancy_id, k)
+            loaded, sync, "vacancy", vacancy_id, lambda lm: lm.model.candidates(vacancy_id, k)
         )
     except KeyError as exc:
         raise HTTPException(

@@ -267,3 +267,88 @@ def _refreshed(model: Any, dataset: Any) -> Any:
             result = fn(dataset)
             return result if result is not None else fresh
     return model
+
+
+class RecommendationBatcher:
+    """Answers concurrent recommendation requests together (micro-batching).
+
+    A request thread hands ``(loaded model, worker_id, k)`` to one batching thread and
+    waits for its answer. The batching thread takes whatever requests are waiting
+    (no artificial delay: an idle service answers at once, a busy one forms batches
+    while the previous batch computes), groups them by model object, and calls the
+    model's ``recommend_many`` once per group with the largest ``k`` asked. Each
+    worker's rows are its ``recommend`` answer (the model contract), cut to the ``k``
+    that request asked for. Requests keep the model object they were given, so a
+    swap during batching changes nothing for them.
+
+    ``recommend_many`` has a fixed cost per call (building frames, one boosted-tree
+    pass, explanations) that batching shares; on the service's 2 cores this is what
+    lets 50 concurrent clients be served (see docs/benchmarks.md, serve section).
+    """
+
+    def __init__(self, max_batch: int = 32) -> None:
+        import queue
+
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.batches = 0
+        self.requests = 0
+
+    def recommend(self, loaded: LoadedModel, worker_id: str, k: int) -> Any:
+        """The model's ``recommend(worker_id, k)``, computed in a batch."""
+        from concurrent.futures import Future
+
+        self._ensure_thread()
+        future: Future = Future()
+        self._queue.put((loaded, worker_id, k, future))
+        return future.result()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="recommendation-batcher", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        import queue
+
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            groups: dict[int, list] = {}
+            for item in batch:
+                groups.setdefault(id(item[0]), []).append(item)
+            for items in groups.values():
+                self._answer(items)
+
+    def _answer(self, items: list) -> None:
+        loaded = items[0][0]
+        k_max = max(item[2] for item in items)
+        ids = list(dict.fromkeys(item[1] for item in items))
+        self.batches += 1
+        self.requests += len(items)
+        try:
+            frame = loaded.model.recommend_many(ids, k_max)
+        except Exception:  # noqa: BLE001 - one bad id must not fail the others
+            for _, worker_id, k, future in items:
+                try:
+                    future.set_result(loaded.model.recommend(worker_id, k))
+                except Exception as exc:  # noqa: BLE001 - handed to the request
+                    future.set_exception(exc)
+            return
+        parts = {wid: part for wid, part in frame.groupby("worker_id", sort=False)}
+        for _, worker_id, k, future in items:
+            part = parts.get(worker_id)
+            if part is None:
+                part = frame.iloc[0:0]
+            future.set_result(part[part["rank"] <= k].reset_index(drop=True))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.domain import CatalogueSync
+from service.domain import CatalogueSync, RecommendCall, batched
 from service.model_holder import ModelHolder
 
 
@@ -20,3 +20,11 @@ def get_sync(request: Request) -> CatalogueSync | None:
 
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 SyncDep = Annotated[CatalogueSync | None, Depends(get_sync)]
+
+
+def get_recommend(request: Request) -> RecommendCall | None:
+    batcher = getattr(request.app.state, "batcher", None)
+    return batched(batcher) if batcher is not None else None
+
+
+RecommendDep = Annotated[RecommendCall | None, Depends(get_recommend)]

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from service import domain
-from service.api.deps import HolderDep, SyncDep
+from service.api.deps import HolderDep, RecommendDep, SyncDep
 from service.auth import CurrentPrincipal, OfficerPrincipal, Role, SessionDep
 from service.schemas import (
     EmployerCandidatesPublic,
@@ -39,11 +39,12 @@ def worker_recommendations(
     principal: OfficerPrincipal,
     holder: HolderDep,
     sync: SyncDep,
+    recommend: RecommendDep,
     response: Response,
     k: Annotated[int, Query(ge=1, le=domain.MAX_K)] = 10,
 ) -> dict:
     """The k best open vacancies for a worker, with score, reasons and warnings."""
-    result = domain.recommendations(session, principal, holder, sync, worker_id, k)
+    result = domain.recommendations(session, principal, holder, sync, worker_id, k, recommend)
     response.headers["X-Model-Version"] = result["model_version"]
     return result
 

@@ -84,6 +84,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "occupation": ("职业", "Occupation"),
     "occupation_inferred": ("由系统根据名称推断", "inferred from the title"),
     "region": ("工作地区代码", "Region code"),
+    "region_code": ("地区代码", "Region code"),
     "headcount": ("招聘人数", "Headcount"),
     "wage_min": ("最低月薪", "Minimum wage"),
     "wage_max": ("最高月薪", "Maximum wage"),

@@ -154,3 +154,34 @@ def test_reload_endpoint_reports_a_broken_pointer(sqlite_url, trained_model_dir,
     r = s.client.get("/api/v1/workers/W000/recommendations", headers=s.as_("officer"))
     assert r.status_code == 200 and r.json()["model_version"] == V1
     assert s.client.post("/api/v1/admin/reload-model", headers=s.as_("officer")).status_code == 403
+
+
+def test_batched_answers_equal_direct_answers(sqlite_url, trained_model_dir, frames):
+    """Micro-batched recommendations are exactly each worker's own recommend(k)."""
+    import pandas as pd
+
+    s = make_service(sqlite_url, trained_model_dir, frames)
+    loaded = s.app.state.models.peek()
+    batcher = s.app.state.batcher
+    ids = [f"W{i:03d}" for i in range(40)]
+    ks = [3 + i % 8 for i in range(40)]
+    out: dict[str, pd.DataFrame] = {}
+
+    def ask(worker_id: str, k: int) -> None:
+        out[worker_id] = batcher.recommend(loaded, worker_id, k)
+
+    threads = [threading.Thread(target=ask, args=(w, k)) for w, k in zip(ids, ks, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert batcher.batches < len(ids)  # some requests were answered together
+    for w, k in zip(ids, ks, strict=True):
+        expected = loaded.model.recommend(w, k)
+        pd.testing.assert_frame_equal(out[w].reset_index(drop=True), expected)
+    # an unknown worker in a batch fails alone
+    try:
+        batcher.recommend(loaded, "NOPE", 5)
+        raise AssertionError("an unknown worker must raise")
+    except KeyError:
+        pass
