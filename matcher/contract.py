@@ -230,34 +230,63 @@ def _is_missing(v: Any) -> bool:
 
 @dataclass
 class _Cells:
-    raw: pd.Series  # object dtype, original values
-    text: pd.Series  # object dtype: stripped str, or None where not a string
+    """The cells of one column: original values, their stripped text, what is missing.
+
+    ``all_text`` means every value is a string (CSV): the type checks per value are
+    skipped and string work runs on pandas' Arrow-backed ``str`` dtype.
+    """
+
+    raw: pd.Series  # original values
+    text: pd.Series  # stripped str where the value is a string, else missing
     missing: np.ndarray  # bool
+    all_text: bool = False
 
     @classmethod
-    def of(cls, series: pd.Series) -> _Cells:
-        raw = series.reset_index(drop=True).astype(object)
+    def of(cls, series: pd.Series, *, all_text: bool = False) -> _Cells:
+        series = series.reset_index(drop=True)
+        if all_text:
+            raw = series.astype("str")
+            text = raw.str.strip()
+            missing = (text.isna() | (text == "")).to_numpy(dtype=bool)
+            return cls(raw=raw, text=text, missing=missing, all_text=True)
+        raw = series.astype(object)
         na = raw.isna().to_numpy()
         is_str = np.fromiter((isinstance(v, str) for v in raw), dtype=bool, count=len(raw))
         text = pd.Series([None] * len(raw), dtype=object)
+        blank = np.zeros(len(raw), dtype=bool)
         if is_str.any():
             stripped = raw[is_str].astype(str).str.strip()
             text[is_str] = stripped.to_numpy(dtype=object)
-        blank = np.zeros(len(raw), dtype=bool)
-        if is_str.any():
-            blank[is_str] = (text[is_str] == "").to_numpy()
+            blank[is_str] = (stripped == "").to_numpy(dtype=bool)
         return cls(raw=raw, text=text, missing=na | blank)
 
     def present(self) -> np.ndarray:
         return ~self.missing
 
+    def is_instance(self, types: type | tuple[type, ...]) -> np.ndarray:
+        """Which values are native instances of ``types`` (never for all-text columns)."""
+        if self.all_text:
+            return np.zeros(len(self.raw), dtype=bool)
+        return np.fromiter(
+            (isinstance(v, types) for v in self.raw), dtype=bool, count=len(self.raw)
+        )
+
     def as_text(self) -> pd.Series:
         """Every present value as stripped text (numbers and others via ``str``)."""
+        if self.all_text:
+            return self.text
         out = self.text.copy()
         other = self.present() & out.isna().to_numpy()
         if other.any():
             out[other] = [_native_text(v) for v in self.raw[other]]
         return out
+
+
+def _lookup(text: pd.Series, table: Callable[[str], Any]) -> np.ndarray:
+    """``table(value)`` for every value, computed once per distinct value (factorize)."""
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    mapped = np.array([table(str(u)) for u in uniques] + [None], dtype=object)
+    return mapped[codes]  # code -1 (missing) picks the trailing None
 
 
 def _native_text(v: Any) -> str:
@@ -274,10 +303,12 @@ Check = tuple[np.ndarray, str | Callable[[int], str]]
 def parse_numbers(cells: _Cells, *, integer: bool) -> tuple[pd.Series, list[Check]]:
     """Numbers: ``12``, ``12.5``, ``1e3``; integers must be whole."""
     present = cells.present()
-    raw = cells.raw.copy()
-    is_bool = np.fromiter((isinstance(v, bool | np.bool_) for v in raw), dtype=bool, count=len(raw))
-    source = cells.text.where(cells.text.notna(), raw)
-    source = source.where(~pd.Series(cells.missing), None)
+    is_bool = cells.is_instance((bool, np.bool_))
+    if cells.all_text:
+        source = cells.text.where(~pd.Series(cells.missing), None)
+    else:
+        source = cells.text.where(cells.text.notna(), cells.raw)
+        source = source.where(~pd.Series(cells.missing), None)
     num = pd.to_numeric(source, errors="coerce").astype("float64")
     values = num.to_numpy(copy=True)
     not_number = present & (np.isnan(values) | is_bool)
@@ -314,11 +345,7 @@ def parse_times(cells: _Cells, *, date_only: bool = False) -> tuple[pd.Series, l
     """ISO 8601 dates/times; naive times are UTC. Returns naive UTC ``datetime64[ns]``."""
     present = cells.present()
     raw = cells.raw
-    is_time = np.fromiter(
-        (isinstance(v, datetime | pd.Timestamp | np.datetime64) for v in raw),
-        dtype=bool,
-        count=len(raw),
-    )
+    is_time = cells.is_instance((datetime, pd.Timestamp, np.datetime64))
     text = cells.text
     has_text = text.notna().to_numpy() & present
     pattern = _DATE_RE if date_only else _ISO_RE
@@ -351,11 +378,9 @@ def parse_times(cells: _Cells, *, date_only: bool = False) -> tuple[pd.Series, l
 def parse_enum(cells: _Cells, choices: tuple[str, ...]) -> tuple[pd.Series, list[Check]]:
     """One of ``choices``, in any case; returned as the contract spells it."""
     canonical = {c.lower(): c for c in choices}
-    text = cells.as_text()
-    mapped = text.str.lower().map(canonical)
-    bad = cells.present() & mapped.isna().to_numpy()
-    out = mapped.astype(object).where(mapped.notna(), None)
-    return out, [(bad, "must be one of " + ", ".join(choices))]
+    mapped = _lookup(cells.as_text(), lambda v: canonical.get(v.lower()))
+    bad = cells.present() & pd.isna(mapped)
+    return pd.Series(mapped, dtype=object), [(bad, "must be one of " + ", ".join(choices))]
 
 
 @cache
@@ -373,11 +398,11 @@ def parse_regions(cells: _Cells) -> tuple[pd.Series, list[Check]]:
     """A 6-digit GB/T 2260 code known to :mod:`matcher.reference`."""
     text = cells.as_text()
     present = cells.present()
-    uniques = text[present].unique()
-    known = {u: _known_region(str(u)) for u in uniques}
-    ok = text.map(known).fillna(False).to_numpy(dtype=bool)
+    ok = np.asarray(_lookup(text, _known_region) == True, dtype=bool)  # noqa: E712
     bad = present & ~ok
-    out = text.where(pd.Series(present & ok), None)
+    values: np.ndarray = text.astype(object).to_numpy(copy=True)
+    values[~(present & ok)] = None
+    out = pd.Series(values.tolist(), dtype=object)
     return out, [(bad, lambda i: _region_rule(str(text.iloc[i])))]
 
 
@@ -391,6 +416,32 @@ def _split(value: Any) -> list[str]:
     return [v for v in items if v]
 
 
+def _split_text_lists(
+    text: pd.Series, *, lower: bool
+) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
+    """Split a text column on ``;``/``；`` with Arrow compute kernels.
+
+    Returns the per-row lists, the flat array of elements and each element's row.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(text)
+    arr = pa.array(text.fillna("").astype("str"), type=pa.large_string())
+    parts = pc.split_pattern(pc.replace_substring(arr, "；", ";"), ";")
+    flat = pc.utf8_trim_whitespace(pc.list_flatten(parts))
+    parents = pc.list_parent_indices(parts)
+    keep = pc.not_equal(flat, "")
+    flat, parents = flat.filter(keep), parents.filter(keep)
+    if lower:
+        flat = pc.utf8_lower(flat)
+    parent_rows = parents.to_numpy(zero_copy_only=False).astype(np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(parent_rows, minlength=n), out=offsets[1:])
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), flat).to_pylist()
+    return lists, np.asarray(flat.to_numpy(zero_copy_only=False), dtype=object), parent_rows
+
+
 @cache
 def iso639_1() -> frozenset[str]:
     """The ISO 639-1 two-letter language codes (``matcher/data/iso639_1.csv``)."""
@@ -399,13 +450,19 @@ def iso639_1() -> frozenset[str]:
 
 def parse_lists(cells: _Cells, kind: Kind) -> tuple[pd.Series, list[Check]]:
     """``;``-separated text (or native lists) to lists of str, checking each element."""
-    lists = [_split(v) if p else [] for v, p in zip(cells.raw, cells.present(), strict=True)]
-    if kind == Kind.LANG_LIST:
-        lists = [[x.lower() for x in items] for items in lists]
+    lower = kind == Kind.LANG_LIST
+    if cells.all_text:
+        lists, flat, parents = _split_text_lists(cells.text, lower=lower)
+    else:
+        lists = [_split(v) if p else [] for v, p in zip(cells.raw, cells.present(), strict=True)]
+        if lower:
+            lists = [[x.lower() for x in items] for items in lists]
+        flat = np.array([x for items in lists for x in items], dtype=object)
+        parents = np.repeat(np.arange(len(lists)), [len(items) for items in lists])
     out = pd.Series(lists, dtype=object)
     if kind == Kind.STR_LIST:
         return out, []
-    elements = {x for items in lists for x in items}
+    elements = set(pd.unique(flat).tolist()) if len(flat) else set()
     if kind == Kind.LANG_LIST:
         codes = iso639_1()
         bad_elements = {x for x in elements if x not in codes}
@@ -413,11 +470,11 @@ def parse_lists(cells: _Cells, kind: Kind) -> tuple[pd.Series, list[Check]]:
         bad_elements = {x for x in elements if not _known_region(x)}
     first_bad: dict[int, str] = {}
     if bad_elements:
-        for i, items in enumerate(lists):
-            for x in items:
-                if x in bad_elements:
-                    first_bad[i] = x
-                    break
+        bad_at = np.flatnonzero(pd.Series(flat, dtype=object).isin(bad_elements).to_numpy())
+        rows, first = np.unique(parents[bad_at], return_index=True)
+        first_bad = {
+            int(r): str(flat[bad_at[f]]) for r, f in zip(rows.tolist(), first.tolist(), strict=True)
+        }
     bad = np.zeros(len(lists), dtype=bool)
     bad[list(first_bad)] = True
 
@@ -471,12 +528,12 @@ def _parse(cells: _Cells, spec: FieldSpec) -> tuple[pd.Series, list[Check]]:
     values, checks = parse_text(cells)
     limit = MAX_LENGTH.get(spec.name)
     if limit is not None:
-        lengths = values.map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy()
+        lengths = values.astype("str").str.len().fillna(0).to_numpy()
         checks.append((lengths > limit, f"longer than {limit} characters"))
     if spec.name == "occupation_code":
         known = reference.occupations()
         present = values.notna().to_numpy()
-        ok = values.map(lambda v: v in known if isinstance(v, str) else True).to_numpy(dtype=bool)
+        ok = ~present | values.isin(list(known)).to_numpy(dtype=bool)
         checks.append(
             (
                 present & ~ok,
@@ -572,6 +629,7 @@ def validate_frame(
     lines: Callable[[np.ndarray], np.ndarray] | None = None,
     column_lines: Mapping[str, int | None] | None = None,
     limit: int = MAX_PROBLEMS,
+    all_text: bool = False,
 ) -> CheckedTable:
     """Check every cell of ``raw`` against a contract table and normalise it.
 
@@ -589,6 +647,8 @@ def validate_frame(
         Line where each column is declared (CSV header: 1; JSONL: the first line with the key).
     limit : int
         Problems kept for the message (all are counted).
+    all_text : bool
+        Every cell is a string (CSV): enables the fast text-only path.
 
     Returns
     -------
@@ -627,7 +687,7 @@ def validate_frame(
         name = spec_field.name
         if name not in raw.columns:
             continue
-        cells = _Cells.of(raw[name])
+        cells = _Cells.of(raw[name], all_text=all_text)
         values, checks = _parse(cells, spec_field)
         if spec_field.required:
             checks.insert(0, (cells.missing, "required: must not be empty"))
@@ -750,63 +810,144 @@ def _line_lookup(line_numbers: list[int] | np.ndarray) -> Callable[[np.ndarray],
     return lookup
 
 
-def _read_csv(path: Path, table: str, limit: int) -> CheckedTable:
-    file = path.name
+def _csv_records(text: str, early: _Collector) -> tuple[list[list[str]], np.ndarray]:
+    """Every CSV record and the line it starts on (blank lines give empty records)."""
     try:
-        text, _encoding = decode(path.read_bytes(), file)
-    except ContractError as err:
-        return CheckedTable(table, file, None, (), err.problems, err.total)
+        records = list(csv.reader(io.StringIO(text, newline="")))
+        flat = text.replace("\r\n", "\n")
+        if "\r" not in flat:
+            n_lines = flat.count("\n") + (0 if flat.endswith("\n") or not flat else 1)
+            if n_lines == len(records):  # no cell spans lines: record i is on line i + 1
+                return records, np.arange(1, len(records) + 1, dtype=np.int64)
+    except csv.Error:
+        pass
+    # A quoted cell spans lines, or the file breaks CSV quoting: read record by record.
     reader = csv.reader(io.StringIO(text, newline=""))
-    early = _Collector(file, lambda p: p, limit)
-    header: list[str] | None = None
-    rows: list[list[str]] = []
-    line_numbers: list[int] = []
-    end = 0
+    records, starts, end = [], [], 0
     try:
         for record in reader:
-            start = end + 1
+            records.append(record)
+            starts.append(end + 1)
             end = reader.line_num
-            if header is None:
-                header = [h.strip() for h in record]
-                if start != 1 or not any(header):
-                    early.whole("the first line must be the header row", line=start)
-                continue
-            if not record or all(not c.strip() for c in record):
-                continue  # blank line
-            if len(record) != len(header):
-                if len(record) > len(header) and not any(c.strip() for c in record[len(header) :]):
-                    record = record[: len(header)]
-                else:
-                    early.whole(
-                        f"row has {len(record)} cells but the header has {len(header)} columns",
-                        line=start,
-                    )
-                    continue
-            rows.append(record)
-            line_numbers.append(start)
     except csv.Error as exc:
         early.whole(f"not a readable CSV file: {exc}", line=reader.line_num)
-    if header is None:
-        early.whole("the file is empty; expected a header row", line=1)
-        return CheckedTable(table, file, None, (), early.problems(), early.total)
-    dup_cols = sorted({h for h in header if header.count(h) > 1})
-    for h in dup_cols:
-        early.whole("the column appears more than once in the header", line=1, column=h)
-    if "" in header:
-        early.whole("a header cell is empty", line=1)
-    if dup_cols or "" in header:
-        return CheckedTable(table, file, None, (), early.problems(), early.total)
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(header)
-    raw = pd.DataFrame(
-        {h: pd.Series(col, dtype=object) for h, col in zip(header, columns, strict=True)}
-    )
+    return records, np.asarray(starts, dtype=np.int64)
+
+
+def _arrow_csv(data: bytes, text: str, encoding: str) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """The fast path: Arrow's multi-threaded CSV reader, all columns as strings.
+
+    Returns None (use the careful reader) unless the file is regular: a clean header,
+    every row on one line with the header's width, ``\\n`` or ``\\r\\n`` line ends.
+    Then data row ``i`` is on line ``i + 2``.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    first = text.split("\n", 1)[0].rstrip("\r")
+    if '"' in first:
+        return None
+    header = [h.strip() for h in first.split(",")]
+    if len(set(header)) != len(header) or "" in header:
+        return None
+    if encoding == "utf-8":
+        utf8 = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+    else:
+        utf8 = text.encode("utf-8")
+    if utf8.count(b"\r") != utf8.count(b"\r\n"):
+        return None
+    n_lines = utf8.count(b"\n") + (0 if utf8.endswith(b"\n") or not utf8 else 1)
+    names = [f"c{i}" for i in range(len(header))]
+    try:
+        arrow = pacsv.read_csv(
+            io.BytesIO(utf8),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                null_values=[],
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
+        return None
+    if arrow.num_rows != n_lines - 1:
+        return None
+    raw = arrow.to_pandas()
+    raw.columns = header
+    return raw, np.arange(2, arrow.num_rows + 2, dtype=np.int64)
+
+
+def _read_csv(path: Path, table: str, limit: int) -> CheckedTable:
+    file = path.name
+    data = path.read_bytes()
+    try:
+        text, encoding = decode(data, file)
+    except ContractError as err:
+        return CheckedTable(table, file, None, (), err.problems, err.total)
+    early = _Collector(file, lambda p: p, limit)
+    fast = _arrow_csv(data, text, encoding)
+    if fast is not None:
+        raw, lines = fast
+        header = list(raw.columns)
+    else:
+        records, starts = _csv_records(text, early)
+        if not records or not any(c.strip() for c in records[0]):
+            rule = (
+                "the file is empty; expected a header row"
+                if not records
+                else "the first line must be the header row"
+            )
+            early.whole(rule, line=1)
+            return CheckedTable(table, file, None, (), early.problems(), early.total)
+        header = [h.strip() for h in records[0]]
+        dup_cols = sorted({h for h in header if header.count(h) > 1})
+        for h in dup_cols:
+            early.whole("the column appears more than once in the header", line=1, column=h)
+        if "" in header:
+            early.whole("a header cell is empty", line=1)
+        if dup_cols or "" in header:
+            return CheckedTable(table, file, None, (), early.problems(), early.total)
+
+        body, lines = records[1:], starts[1:]
+        width = len(header)
+        lengths = np.fromiter(map(len, body), dtype=np.int64, count=len(body))
+        keep = np.ones(len(body), dtype=bool)
+        for i in np.flatnonzero(lengths != width).tolist():  # few: blank lines, ragged rows
+            record = body[i]
+            if not any(c.strip() for c in record):
+                keep[i] = False  # blank line
+            elif len(record) > width and not any(c.strip() for c in record[width:]):
+                body[i] = record[:width]  # trailing empty cells, as spreadsheets write them
+            else:
+                early.whole(
+                    f"row has {len(record)} cells but the header has {width} columns",
+                    line=int(lines[i]),
+                )
+                keep[i] = False
+        if not keep.all():
+            body = [r for r, k in zip(body, keep.tolist(), strict=True) if k]
+            lines = lines[keep]
+        raw = (
+            pd.DataFrame(body, columns=header, dtype="str")
+            if body
+            else pd.DataFrame({h: pd.Series([], dtype="str") for h in header})
+        )
+    blank_rows = np.ones(len(raw), dtype=bool)
+    for h in header:
+        blank_rows &= (raw[h].str.strip() == "").to_numpy(dtype=bool)
+    if blank_rows.any():  # rows of empty cells (",,,") are blank lines too
+        raw = raw[~blank_rows].reset_index(drop=True)
+        lines = lines[~blank_rows]
     checked = validate_frame(
         raw,
         table,
         file=file,
-        lines=_line_lookup(line_numbers),
+        lines=_line_lookup(lines),
         column_lines=dict.fromkeys(header, 1) | {"": 1},
         limit=limit,
+        all_text=True,
     )
     return _merge(checked, early, limit)
 

@@ -243,8 +243,8 @@ def fill_occupations(
         titles = [str(t) for t in out["title"].iloc[blank]]
         matches = normaliser.classify_many(titles)
         for pos, match in zip(blank.tolist(), matches, strict=True):
-            if match is None or getattr(match, "code", None) is None:
-                continue
+            if match is None or not getattr(match, "code", None):
+                continue  # nothing to classify, or no group reached the threshold
             codes[pos] = match.code
             source[pos] = "inferred"
             confidence[pos] = float(match.confidence)

@@ -15,6 +15,7 @@ Personal-data values are never logged here.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 
 #: Rows per INSERT batch (SQLite's default limit is 32,766 bound parameters per statement).
 BATCH_ROWS = 5_000
+#: SQLite: loads of at least this many rows (and no fewer than the table holds) drop
+#: the table's secondary indexes first and rebuild them afterwards, in the same transaction.
+REBUILD_MIN_ROWS = 20_000
 #: Ids per ``IN (...)`` lookup.
 LOOKUP_CHUNK = 900
 #: Columns the store maintains itself; callers never write them.
@@ -88,13 +92,17 @@ def _missing(v: Any) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
 
+def _none_for_missing(series: pd.Series) -> list[Any]:
+    """Native Python values (int, float, bool, str), None where missing; vectorised."""
+    return series.astype(object).where(series.notna(), None).tolist()
+
+
 def _python_values(series: pd.Series, column) -> list[Any]:
     """The column's values as the Python objects the driver binds (None for missing)."""
     ctype = column.type
-    values = series.tolist()
     if isinstance(ctype, JSON):
         out: list[Any] = []
-        for v in values:
+        for v in series.tolist():
             if isinstance(v, list | tuple | np.ndarray):
                 out.append([str(x) for x in v])
             elif _missing(v):
@@ -103,16 +111,16 @@ def _python_values(series: pd.Series, column) -> list[Any]:
                 out.append([str(x) for x in str(v).split(";") if str(x).strip()])
         return out
     if isinstance(ctype, DateTime):
-        ts = pd.to_datetime(series, utc=True, format="ISO8601")
-        ts = ts.dt.tz_convert(None)
-        return [None if pd.isna(v) else v.to_pydatetime() for v in ts]
+        ts = pd.to_datetime(series, utc=True, format="ISO8601").dt.tz_convert(None)
+        missing = ts.isna().tolist()
+        return [None if m else v for v, m in zip(ts.dt.to_pydatetime(), missing, strict=True)]
     if isinstance(ctype, Boolean):
-        return [None if _missing(v) else bool(v) for v in values]
+        return _none_for_missing(series.astype("boolean"))
     if isinstance(ctype, Integer):
-        return [None if _missing(v) else int(v) for v in values]
+        return _none_for_missing(pd.to_numeric(series).astype("Int64"))
     if isinstance(ctype, Float):
-        return [None if _missing(v) else float(v) for v in values]
-    return [None if _missing(v) else str(v) for v in values]
+        return _none_for_missing(pd.to_numeric(series).astype("float64"))
+    return [v if v is None or isinstance(v, str) else str(v) for v in _none_for_missing(series)]
 
 
 def _canonical(v: Any) -> Any:
@@ -150,6 +158,95 @@ def _insert(session: Session) -> Any:
 
         return postgresql.insert
     raise RuntimeError(f"upsert supports SQLite and PostgreSQL, not {dialect}")
+
+
+def _db_values(series: pd.Series, column, dialect: str) -> list[Any]:
+    """Values of one column as the raw driver binds them (bypassing SQLAlchemy's
+    per-value processing, which dominates bulk loads). Matches what SQLAlchemy itself
+    stores: on SQLite datetimes as ``YYYY-MM-DD HH:MM:SS.ffffff`` text, booleans as
+    1/0 and JSON as text."""
+    ctype = column.type
+    if isinstance(ctype, DateTime):
+        ts = pd.to_datetime(series, utc=True, format="ISO8601").dt.tz_convert(None)
+        missing = ts.isna().to_numpy()
+        text = np.datetime_as_string(ts.to_numpy(dtype="datetime64[us]"), unit="us")
+        text = np.char.replace(text, "T", " ")
+        return [None if m else t for t, m in zip(text.tolist(), missing.tolist(), strict=True)]
+    if isinstance(ctype, JSON):
+        return [json.dumps(v, ensure_ascii=False) for v in _python_values(series, column)]
+    values = _python_values(series, column)
+    if isinstance(ctype, Boolean) and dialect == "sqlite":
+        return [None if v is None else int(v) for v in values]
+    return values
+
+
+def _bulk_write(
+    session: Session,
+    tbl: Table,
+    names: list[str],
+    values: list[list[Any]],
+    *,
+    conflict: list[str],
+    update: list[str] | None,
+) -> None:
+    """INSERT ... ON CONFLICT through the driver, inside the session's transaction.
+
+    SQLite: one prepared statement run by ``executemany``. PostgreSQL: ``COPY`` into a
+    temporary table, then one ``INSERT ... SELECT ... ON CONFLICT``.
+    """
+    dialect = session.get_bind().dialect.name
+    quoted = ", ".join(f'"{c}"' for c in names)
+    target = f'"{tbl.name}"'
+    on_conflict = f"ON CONFLICT ({', '.join(chr(34) + c + chr(34) for c in conflict)}) "
+    if update:
+        sets = [f'"{c}" = excluded."{c}"' for c in update]
+        if "updated_at" in tbl.c:
+            sets.append('"updated_at" = CURRENT_TIMESTAMP')
+        on_conflict += "DO UPDATE SET " + ", ".join(sets)
+    else:
+        on_conflict += "DO NOTHING"
+    rows = list(zip(*values, strict=True))
+    dbapi = session.connection().connection.driver_connection
+    assert dbapi is not None
+    if dialect == "sqlite":
+        if not dbapi.in_transaction:
+            # pysqlite opens transactions lazily, only before DML; the index DDL below
+            # must be part of the import's transaction too
+            dbapi.execute("BEGIN")
+        conn = session.connection()
+        existing = conn.execute(select(func.count()).select_from(tbl)).scalar_one()
+        rebuild = (
+            [ix for ix in tbl.indexes if not ix.unique]
+            if len(rows) >= REBUILD_MIN_ROWS and len(rows) >= existing
+            else []
+        )
+        # A big load into a small table: inserting into secondary indexes row by row in
+        # random key order costs far more than building them once, sorted, afterwards.
+        for ix in rebuild:
+            ix.drop(conn)
+        marks = ", ".join("?" * len(names))
+        cur = dbapi.cursor()
+        try:
+            cur.executemany(f"INSERT INTO {target} ({quoted}) VALUES ({marks}) {on_conflict}", rows)
+        finally:
+            cur.close()
+        for ix in rebuild:
+            ix.create(conn)
+        return
+    if dialect != "postgresql":  # pragma: no cover - settings only allow the two
+        raise RuntimeError(f"bulk writes support SQLite and PostgreSQL, not {dialect}")
+    tmp = f"jobmatch_load_{tbl.name}"
+    with dbapi.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {tmp}")
+        cur.execute(
+            f"CREATE TEMPORARY TABLE {tmp} ON COMMIT DROP AS "
+            f"SELECT {quoted} FROM {target} WITH NO DATA"
+        )
+        with cur.copy(f"COPY {tmp} ({quoted}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(f"INSERT INTO {target} ({quoted}) SELECT {quoted} FROM {tmp} {on_conflict}")
+        cur.execute(f"DROP TABLE {tmp}")
 
 
 def _stored_rows(
@@ -215,8 +312,9 @@ def upsert(
     values = {c: _python_values(frame[c], tbl.c[c]) for c in columns}
     json_pos = [i for i, c in enumerate(columns) if isinstance(tbl.c[c].type, JSON)]
 
+    dialect = session.get_bind().dialect.name
     stored = _stored_rows(session, tbl, key, ids, columns)
-    to_write: list[dict[str, Any]] = []
+    write_pos: list[int] = []
     inserted = updated = unchanged = 0
     for i, id_ in enumerate(ids):
         row = [values[c][i] for c in columns]
@@ -231,23 +329,19 @@ def upsert(
             updated += 1
         else:
             inserted += 1
-        record = dict(zip(columns, row, strict=True))
-        record[key] = id_
-        to_write.append(record)
+        write_pos.append(i)
 
-    if to_write:
-        insert = _insert(session)
-        stmt = insert(tbl)
-        set_ = {c: stmt.excluded[c] for c in columns}
-        if "updated_at" in tbl.c:
-            set_["updated_at"] = func.now()
-        stmt = (
-            stmt.on_conflict_do_update(index_elements=[tbl.c[key]], set_=set_)
-            if set_
-            else stmt.on_conflict_do_nothing(index_elements=[tbl.c[key]])
+    if write_pos:
+        rows = frame.iloc[write_pos]
+        names = [key, *columns]
+        _bulk_write(
+            session,
+            tbl,
+            names,
+            [_db_values(rows[c], tbl.c[c], dialect) for c in names],
+            conflict=[key],
+            update=columns,
         )
-        for batch in _chunks(to_write, batch_rows):
-            session.execute(stmt, list(batch))
     log.info(
         "upsert %s: %d inserted, %d updated, %d unchanged",
         table_name,
@@ -268,27 +362,13 @@ def _insert_events(
     if frame.empty:
         return UpsertResult("events")
     n = len(frame)
-    values = {c: _python_values(frame[c], tbl.c[c]) for c in key}
-    records = [
-        {
-            "worker_id": w,
-            "vacancy_id": v,
-            "event": e,
-            "occurred_at": t,
-            "source": source,
-        }
-        for w, v, e, t in zip(
-            values["worker_id"],
-            values["vacancy_id"],
-            values["event"],
-            values["occurred_at"],
-            strict=True,
-        )
-    ]
+    dialect = session.get_bind().dialect.name
+    # sorted by the unique key: index pages are filled in order, far fewer page splits
+    frame = frame.sort_values(key, kind="stable")
+    names = [*key, "source"]
+    values = [_db_values(frame[c], tbl.c[c], dialect) for c in key] + [[source] * n]
     before = session.execute(select(func.count()).select_from(tbl)).scalar_one()
-    stmt = _insert(session)(tbl).on_conflict_do_nothing(index_elements=[tbl.c[c] for c in key])
-    for batch in _chunks(records, batch_rows):
-        session.execute(stmt, list(batch))
+    _bulk_write(session, tbl, names, values, conflict=key, update=None)
     after = session.execute(select(func.count()).select_from(tbl)).scalar_one()
     inserted = int(after - before)
     log.info("upsert events: %d inserted, %d already stored or repeated", inserted, n - inserted)
