@@ -17,18 +17,20 @@ truth behind the events (seats posted, risky employers, workers' trades) is on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from matcher.dataset import normalise_frame
-from matcher.schema import CONTRACT
+from matcher.schema import CONTRACT, Kind, TableSpec
 from training.synth.behaviour import PARAMS, Params, simulate
 from training.synth.employers import draw_employers, draw_vacancies
 from training.synth.io import write_market
 from training.synth.tables import load_tables
 from training.synth.workers import draw_workers
+
+_LIST_KINDS = (Kind.STR_LIST, Kind.REGION_LIST, Kind.LANG_LIST)
 
 __all__ = ["SampleMarket", "build_market", "generate_market", "write_market", "PARAMS"]
 
@@ -52,6 +54,20 @@ class SampleMarket:
     flows: pd.DataFrame
     start: pd.Timestamp
     end: pd.Timestamp
+
+
+def _normal_form(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """``matcher.dataset.normalise_frame``, except list columns, which are built as lists.
+
+    Re-listing millions of list cells is the slowest step of a large market, and the
+    generator already makes every list cell a fresh ``list`` of ``str``.
+    """
+    lists = [f.name for f in spec.fields if f.kind in _LIST_KINDS]
+    rest = replace(spec, fields=tuple(f for f in spec.fields if f.name not in lists))
+    out = normalise_frame(frame.drop(columns=lists), rest)
+    for name in lists:
+        out[name] = frame[name].to_numpy(object)
+    return out[spec.columns]
 
 
 def _check_args(n_workers: int, n_employers: int, weeks: int, n_vacancies: int | None) -> None:
@@ -121,7 +137,7 @@ def build_market(
         "vacancies": vf,
         "events": events,
     }
-    frames = {name: normalise_frame(raw[name], spec) for name, spec in CONTRACT.items()}
+    frames = {name: _normal_form(raw[name], spec) for name, spec in CONTRACT.items()}
     vid = vf["vacancy_id"]
     cat = tables.catalogue
     return SampleMarket(

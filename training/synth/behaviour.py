@@ -53,6 +53,12 @@ WEEK = 7 * DAY
 PUBLIC = KINDS.index("public")
 FACTORY = KINDS.index("factory")
 FAR_KM = 300.0
+#: where a view comes from, by mobility (any, province, local): the worker's trade on the
+#: job board, near home, a province the county sends people to, a fellow villager's
+#: employer (referral), what is popular
+SOURCES_ANY = (0.15, 0.10, 0.20, 0.45, 0.10)
+SOURCES_PROVINCE = (0.20, 0.25, 0.20, 0.25, 0.10)
+SOURCES_LOCAL = (0.20, 0.45, 0.0, 0.20, 0.15)
 
 
 @dataclass(frozen=True)
@@ -62,33 +68,35 @@ class Params:
     views_base: float = 1.0
     views_activity: float = 3.0
     apply_intercept: float = -1.6
-    apply_trade: float = 2.3
-    apply_trade2: float = 1.5
-    apply_minor_group: float = 0.8
-    apply_off_trade: float = -1.3
+    apply_trade: float = 1.6
+    apply_trade2: float = 1.0
+    apply_minor_group: float = 0.5
+    apply_off_trade: float = -0.8
     apply_newcomer_entry: float = 0.5
     apply_ineligible: float = -3.5
-    apply_wage: float = 2.0
+    apply_wage: float = 2.5
     apply_housing_far: float = 0.7
     apply_no_housing_far: float = -0.5
     apply_meals_far: float = 0.3
     apply_contract: float = 0.3
     apply_insurance: float = 0.2
-    apply_network: float = 0.35
+    apply_network: float = 0.3
+    apply_referral: float = 0.6
     apply_partner: float = 0.3
-    apply_preferred: float = 0.6
+    apply_preferred: float = 0.9
     apply_public_poor: float = 0.7
     apply_public_not_poor: float = -1.2
     apply_home_caregiver: float = 0.6
     apply_no_mandarin_far: float = -1.0
     apply_verified: float = 0.2
     hire_intercept: float = -0.5
-    hire_trade: float = 1.8
+    hire_trade: float = 1.2
     hire_trade2: float = 1.0
     hire_minor_group: float = 0.5
     hire_experience: float = 0.6
     hire_certificate: float = 0.6
-    hire_network: float = 0.3
+    hire_network: float = 0.2
+    hire_referral: float = 0.5
     hire_mandarin_far: float = 0.4
     hire_off_trade: float = -0.8
     hire_monitored_public: float = 0.5
@@ -102,6 +110,7 @@ class Params:
     leave_quality: float = -0.3
     leave_far_no_housing: float = 0.6
     leave_network: float = -0.2
+    leave_referral: float = -0.3
     leave_group: float = -0.5
     leave_off_trade: float = 0.6
     leave_no_mandarin_far: float = 0.4
@@ -113,7 +122,9 @@ class Params:
     injury_rate: float = 0.0003  # per week, times (1 + injury level)^2
     injury_leave_p: float = 0.5
     network_prior: float = 30.0
-    group_try_p: float = 0.25
+    tie_shape: float = 2.0  # gamma prior of county-employer ties
+    tie_scale: float = 3.0
+    group_try_p: float = 0.5
     group_hire_p: float = 0.7
 
 
@@ -214,6 +225,7 @@ def simulate(
     free_from = np.zeros(n_w, np.int64)  # searching from this time on
     flows = p.network_prior * t.partner_share  # county x province placements (prior + hires)
     net_hires = np.zeros((n_c, n_p))
+    ties = _initial_ties(rng, e, t, p)  # county x employer: fellow villagers there (prior + hires)
     seen = np.zeros(0, np.int64)  # w * n_v + v of pairs already applied to
     placed_group = np.zeros(max(int(w.group.max()) + 1, 0), bool) if n_w else np.zeros(0, bool)
     group_members = pd.Series(np.arange(n_w)[w.group >= 0]).groupby(w.group[w.group >= 0])
@@ -244,6 +256,7 @@ def simulate(
         m1, m2, _, _ = mk.match(wi, vi)
         ratio = np.log(v.wage_offered[vi] / w.expected_wage[wi])
         net = np.log1p(flows[w.county[wi], mk.vprov[vi]])
+        tie = np.log1p(ties[w.county[wi], v.employer[vi]])
         home = np.isin(v.channel[vi], [FACTORY, PUBLIC])
         x = (
             p.leave_wage * np.clip(ratio, -1, 0.5)
@@ -253,6 +266,7 @@ def simulate(
             + p.leave_quality * mk.quality[vi]
             + p.leave_far_no_housing * (far & ~v.housing[vi])
             + p.leave_network * net
+            + p.leave_referral * tie
             + p.leave_group * grouped
             + p.leave_off_trade * (~m1 & ~m2)
             + p.leave_no_mandarin_far * (far & ~w.speaks_zh[wi])
@@ -330,6 +344,8 @@ def simulate(
                 emit,
                 retention,
                 cum_flow,
+                ties,
+                seen,
             )
             seen = np.sort(np.concatenate([seen, tried]))
             searching &= free_from <= ws
@@ -345,11 +361,11 @@ def simulate(
         # ---------------- exposure: where each view comes from
         mob = w.mobility[wi]
         has_trade = w.trade1[wi] >= 0
-        src_p = np.empty((nv, 4))
-        src_p[mob == 0] = [0.35, 0.10, 0.30, 0.25]
-        src_p[mob == 1] = [0.35, 0.25, 0.25, 0.15]
-        src_p[mob == 2] = [0.30, 0.50, 0.0, 0.20]
-        src_p[~has_trade, 3] += src_p[~has_trade, 0]
+        src_p = np.empty((nv, 5))
+        src_p[mob == 0] = SOURCES_ANY
+        src_p[mob == 1] = SOURCES_PROVINCE
+        src_p[mob == 2] = SOURCES_LOCAL
+        src_p[~has_trade, 4] += src_p[~has_trade, 0]
         src_p[~has_trade, 0] = 0
         src = (rng.random((nv, 1)) > np.cumsum(src_p, axis=1)).sum(axis=1)
         vi = np.full(nv, -1)
@@ -368,7 +384,14 @@ def simulate(
         rows = cum_flow[w.county[wi[sel[anyw]]]]
         target[anyw] = (rng.random((anyw.sum(), 1)) * rows[:, -1:] > rows).sum(axis=1)
         vi[sel] = _bucket_pick(mk.vprov[open_v], open_v, target, u[sel])
-        # 3 and fall-backs: popular (seats left, recent)
+        # 3: a fellow villager's employer (referral, 老乡介绍)
+        sel = np.flatnonzero(src == 3)
+        if len(sel):
+            has_open = np.bincount(v.employer[open_v], minlength=len(e.kind)) > 0
+            emp_pick = _referral_pick(rng, ties * has_open, w.county[wi[sel]])
+            ok = emp_pick >= 0
+            vi[sel[ok]] = _bucket_pick(v.employer[open_v], open_v, emp_pick[ok], u[sel[ok]])
+        # 4 and fall-backs: popular (seats left, recent)
         miss = vi < 0
         if miss.any():
             recency = np.exp(-(ws - v.posted_ns[open_v]).clip(0) / (4 * WEEK))
@@ -420,6 +443,7 @@ def simulate(
             + p.apply_insurance * v.insurance[vi]
             + cross
             * (p.apply_network * net + p.apply_partner * t.partner[w.county[wi], mk.vprov[vi]])
+            + p.apply_referral * np.log1p(ties[w.county[wi], v.employer[vi]])
             + p.apply_preferred * w.preferred_provinces[wi, mk.vprov[vi]]
             + (ch == PUBLIC) * np.where(poor, p.apply_public_poor, p.apply_public_not_poor)
             + np.isin(ch, [FACTORY, PUBLIC])
@@ -458,6 +482,7 @@ def simulate(
             + p.hire_experience * (m1 & (w.experience[wi] >= 3))
             + p.hire_certificate * (m1 & w.certified[wi])
             + p.hire_network * net
+            + p.hire_referral * np.log1p(ties[w.county[wi], v.employer[vi]])
             + p.hire_mandarin_far * ((d > FAR_KM) & w.speaks_zh[wi])
             + p.hire_off_trade * (~m1 & ~m2 & ~entry)
             + p.hire_monitored_public * ((v.channel[vi] == PUBLIC) & (w.household_status[wi] == 2))
@@ -495,6 +520,7 @@ def simulate(
         retention(hw, hv, ht, np.zeros(len(hw), bool))
         np.add.at(flows, (w.county[hw], mk.vprov[hv]), 1.0)
         np.add.at(net_hires, (w.county[hw], mk.vprov[hv]), 1.0)
+        np.add.at(ties, (w.county[hw], v.employer[hv]), 1.0)
 
     if chunks:
         wi = np.concatenate([c[0] for c in chunks])
@@ -517,6 +543,52 @@ def simulate(
         }
     )
     return Outcome(events=events, hires=hires, flows=net_hires)
+
+
+def _initial_ties(rng: np.random.Generator, e: EmployerDraw, t: Tables, p: Params) -> np.ndarray:
+    """County x employer ties before the horizon: where fellow villagers already work.
+
+    Point-to-point transfers link particular counties with particular employers: an
+    east-coast employer is tied to one or a few counties of its province's partner
+    areas, a capital-city employer to counties of its province, a road project to
+    counties of its prefecture, a home employer to its own county.
+    """
+    cty = t.counties
+    n_c, m = len(cty), len(e.kind)
+    ties = np.zeros((n_c, m))
+    prov_pos = {c: i for i, c in enumerate(t.provinces)}
+    for j in range(m):
+        kind = KINDS[int(e.kind[j])]
+        region = str(e.region[j])
+        if kind in ("factory", "public"):
+            ties[e.county[j], j] = rng.gamma(p.tie_shape, p.tie_scale)
+            continue
+        if kind == "destination":
+            weight = t.partner_share[:, prov_pos[region[:2] + "0000"]] * cty.weight
+        elif kind == "capital":
+            weight = (cty.province == region[:2] + "0000") * cty.weight
+        else:
+            weight = (cty.prefecture == region) * cty.weight
+        if weight.sum() <= 0:
+            continue
+        k = min(int(1 + rng.poisson(0.8)), int((weight > 0).sum()))
+        chosen = rng.choice(n_c, size=k, replace=False, p=weight / weight.sum())
+        ties[chosen, j] = rng.gamma(p.tie_shape, p.tie_scale, k)
+    return ties
+
+
+def _referral_pick(rng: np.random.Generator, ties: np.ndarray, county: np.ndarray) -> np.ndarray:
+    """For each view's county, an employer drawn in proportion to the ties (-1 when none)."""
+    out = np.full(len(county), -1)
+    cum = np.cumsum(ties, axis=1)
+    for c in np.unique(county):
+        rows = np.flatnonzero(county == c)
+        total = cum[c, -1] if cum.shape[1] else 0.0
+        if total <= 0:
+            continue
+        pick = np.searchsorted(cum[c], rng.random(len(rows)) * total, side="right")
+        out[rows] = np.minimum(pick, cum.shape[1] - 1)
+    return out
 
 
 def _member(keys: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
@@ -564,6 +636,8 @@ def _group_week(
     emit,
     retention,
     cum_flow,
+    ties,
+    seen,
 ):
     """Groups from one village move together: one vacancy for all members, or none.
 
@@ -584,6 +658,17 @@ def _group_week(
         cands = cross[(mk.vprov[cross] == prov) & (seats_left[cross] >= size)]
         if len(cands) == 0:
             cands = cross[seats_left[cross] >= size]
+        if len(cands) == 0:
+            continue
+        # the organiser (a placement officer) only proposes vacancies every member may take
+        pair_w = np.repeat(members, len(cands))
+        pair_v = np.tile(cands, size)
+        ok = mk.eligible(pair_w, pair_v, np.full(len(pair_w), avail)).reshape(size, -1).all(axis=0)
+        # ... and none of them has applied to before
+        ok &= ~_member(pair_w.astype(np.int64) * len(v.occupation) + pair_v, seen).reshape(
+            size, -1
+        ).any(axis=0)
+        cands = cands[ok]
         if len(cands) == 0:
             continue
         vac = int(cands[rng.integers(0, len(cands))])
@@ -610,6 +695,7 @@ def _group_week(
             retention(members, vv, np.full(size, t_dec, np.int64), np.ones(size, bool))
             flows[w.county[members[0]], mk.vprov[vac]] += size
             net_hires[w.county[members[0]], mk.vprov[vac]] += size
+            ties[w.county[members[0]], v.employer[vac]] += size
         else:
             emit(members, vv, REJECTED, np.full(size, t_dec))
     return np.concatenate(tried)

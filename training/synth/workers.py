@@ -169,7 +169,7 @@ def draw_workers(
     hh_county = rng.choice(len(cty), size=n_hh, p=cty.weight)
     county = hh_county[hh_of]
     per_county = np.bincount(hh_county, minlength=len(cty))
-    n_villages = np.maximum(5, per_county // 30)
+    n_villages = np.maximum(1, per_county // 60)
     hh_village = (rng.random(n_hh) * n_villages[hh_county]).astype(int)
     village = hh_village[hh_of]
     hh_status = rng.choice(3, size=n_hh, p=[0.30, 0.58, 0.12])
@@ -306,8 +306,17 @@ def draw_workers(
         gid_kept = np.unique(gid[keep], return_inverse=True)[1]
         group[idx[keep]] = gid_kept
 
+    # group members registered together (a village registration drive) and mostly wait for
+    # the organised transfer rather than search alone
+    in_group = group >= 0
+    if in_group.any():
+        first_reg = pd.Series(registered_ns[in_group]).groupby(group[in_group]).transform("min")
+        registered_ns[in_group] = (
+            first_reg.to_numpy() + rng.integers(0, 3600, in_group.sum()) * 10**9
+        )
+    activity = rng.beta(2.0, 2.0, n) * np.where(in_group, 0.5, 1.0)
+
     # ---- text fields and lists (row loops; strings are per worker)
-    speaks_min_b = speaks_min
     certified = np.zeros(n, bool)
     skills_txt = np.empty(n, object)
     history_txt = np.empty(n, object)
@@ -322,13 +331,6 @@ def draw_workers(
         tr = trade1[i]
         r = u_sk[i]
         q = ints[i]
-        # languages
-        langs = []
-        if speaks_min_b[i]:
-            langs.append(minority[i])
-        if speaks_zh[i]:
-            langs.append("zh")
-        languages[i] = langs
         # skills
         parts: list[str] = []
         if tr >= 0:
@@ -391,12 +393,20 @@ def draw_workers(
         if r[4] < 0.1 and "健康证" not in cs:
             cs.append("健康证")
         certs[i] = cs
-        # preferred regions
-        pr = [str(prov_codes[j]) for j in np.flatnonzero(pref[i])]
-        if pref_local[i]:
-            pr.append(str(cty.prefecture[county[i]]))
-        prefs[i] = pr
 
+    # languages: minority language first, then Mandarin
+    combo = pd.factorize(pd.Series(minority) + np.where(speaks_zh, "|zh", ""))
+    combo_lists = [[x for x in c.split("|") if x] for c in combo[1]]
+    for i, c in enumerate(combo[0]):
+        languages[i] = list(combo_lists[c])
+    # preferred regions: provinces, then the home prefecture for local workers
+    for i in range(n):
+        prefs[i] = []
+    rows, cols = np.nonzero(pref)
+    for r, c in zip(rows, cols, strict=True):
+        prefs[r].append(str(prov_codes[c]))
+    for r in np.flatnonzero(pref_local):
+        prefs[r].append(str(cty.prefecture[county[r]]))
     names = make_names(rng, female, minority)
     phones = make_phones(rng, n)
     id_numbers = make_id_numbers(rng, cty.code[county], birth_year, female)
@@ -446,7 +456,7 @@ def draw_workers(
         group=group,
         registered_ns=(registered_ns // 10**9) * 10**9,
         caregiver=caregiver,
-        activity=rng.beta(2.0, 2.0, n),
+        activity=activity,
         staying=rng.normal(0, 0.5, n),
         preferred_provinces=pref,
         birth_year=birth_year,
