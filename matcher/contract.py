@@ -428,6 +428,8 @@ def _split_text_lists(
 
     n = len(text)
     arr = pa.array(text.fillna("").astype("str"), type=pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
     parts = pc.split_pattern(pc.replace_substring(arr, "；", ";"), ";")
     flat = pc.utf8_trim_whitespace(pc.list_flatten(parts))
     parents = pc.list_parent_indices(parts)

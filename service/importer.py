@@ -264,6 +264,7 @@ def _sqlite_fast_writes(session: Session) -> None:
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("PRAGMA cache_size=-200000"))
         session.execute(text("PRAGMA temp_store=MEMORY"))
+        session.execute(text("PRAGMA threads=2"))  # helper threads sort for CREATE INDEX
 
 
 def import_folder(

@@ -2,9 +2,10 @@
 
 * :func:`upsert` writes a frame in the contract's normal form (``matcher.dataset``)
   into its table: insert-or-update by the table's key with the dialect's own
-  ``INSERT ... ON CONFLICT``, in batches, inside the caller's transaction. Events
-  are de-duplicated on (worker_id, vacancy_id, event, occurred_at). It tells how
-  many rows were inserted, updated and left unchanged.
+  ``INSERT ... ON CONFLICT`` (SQLite: executemany through the driver; PostgreSQL:
+  COPY into a temporary table), inside the caller's transaction. Events are
+  de-duplicated on (worker_id, vacancy_id, event, occurred_at). It tells how many
+  rows were inserted, updated and left unchanged.
 * :func:`load_dataset` reads the four tables into a :class:`matcher.Dataset`.
 * Small read helpers: :func:`existing_ids`, :func:`counts`.
 
@@ -46,11 +47,12 @@ from service.store.models import Base
 
 log = logging.getLogger(__name__)
 
-#: Rows per INSERT batch (SQLite's default limit is 32,766 bound parameters per statement).
-BATCH_ROWS = 5_000
 #: SQLite: loads of at least this many rows (and no fewer than the table holds) drop
 #: the table's secondary indexes first and rebuild them afterwards, in the same transaction.
 REBUILD_MIN_ROWS = 20_000
+#: Events: a re-import compares with the stored keys in memory (anti-join) when the
+#: table holds at most this many rows; beyond, ON CONFLICT DO NOTHING does the work.
+ANTI_JOIN_MAX_STORED = 5_000_000
 #: Ids per ``IN (...)`` lookup.
 LOOKUP_CHUNK = 900
 #: Columns the store maintains itself; callers never write them.
@@ -120,7 +122,8 @@ def _python_values(series: pd.Series, column) -> list[Any]:
         return _none_for_missing(pd.to_numeric(series).astype("Int64"))
     if isinstance(ctype, Float):
         return _none_for_missing(pd.to_numeric(series).astype("float64"))
-    return [v if v is None or isinstance(v, str) else str(v) for v in _none_for_missing(series)]
+    text = series.astype("str")  # Arrow-backed: numbers become text, missing stays missing
+    return _none_for_missing(text) if text.hasnans else text.tolist()
 
 
 def _canonical(v: Any) -> Any:
@@ -146,21 +149,9 @@ def _chunks(seq: Sequence, size: int) -> Iterable[Sequence]:
         yield seq[i : i + size]
 
 
-def _insert(session: Session) -> Any:
-    """The dialect's ``insert`` construct (it has ``on_conflict_do_update``)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    raise RuntimeError(f"upsert supports SQLite and PostgreSQL, not {dialect}")
-
-
-def _db_values(series: pd.Series, column, dialect: str) -> list[Any]:
+def _db_values(
+    series: pd.Series, column, dialect: str, python: list[Any] | None = None
+) -> list[Any]:
     """Values of one column as the raw driver binds them (bypassing SQLAlchemy's
     per-value processing, which dominates bulk loads). Matches what SQLAlchemy itself
     stores: on SQLite datetimes as ``YYYY-MM-DD HH:MM:SS.ffffff`` text, booleans as
@@ -172,9 +163,17 @@ def _db_values(series: pd.Series, column, dialect: str) -> list[Any]:
         text = np.datetime_as_string(ts.to_numpy(dtype="datetime64[us]"), unit="us")
         text = np.char.replace(text, "T", " ")
         return [None if m else t for t, m in zip(text.tolist(), missing.tolist(), strict=True)]
+    values = _python_values(series, column) if python is None else python
     if isinstance(ctype, JSON):
-        return [json.dumps(v, ensure_ascii=False) for v in _python_values(series, column)]
-    values = _python_values(series, column)
+        cache: dict[tuple, str] = {}  # list values repeat a lot (languages, regions)
+        out = []
+        for v in values:
+            k = tuple(v)
+            dumped = cache.get(k)
+            if dumped is None:
+                dumped = cache[k] = json.dumps(v, ensure_ascii=False)
+            out.append(dumped)
+        return out
     if isinstance(ctype, Boolean) and dialect == "sqlite":
         return [None if v is None else int(v) for v in values]
     return values
@@ -272,7 +271,6 @@ def upsert(
     frame: pd.DataFrame,
     *,
     source: str = "import",
-    batch_rows: int = BATCH_ROWS,
 ) -> UpsertResult:
     """Insert or update the rows of ``frame`` in ``table_name``, by the table's key.
 
@@ -297,7 +295,7 @@ def upsert(
     """
     tbl = table(table_name)
     if table_name == "events":
-        return _insert_events(session, tbl, frame, source=source, batch_rows=batch_rows)
+        return _insert_events(session, tbl, frame, source=source)
     pk = [c.name for c in tbl.primary_key.columns]
     if len(pk) != 1:
         raise ValueError(f"upsert needs a single-column key; {table_name} has {pk}")
@@ -313,7 +311,8 @@ def upsert(
     json_pos = [i for i, c in enumerate(columns) if isinstance(tbl.c[c].type, JSON)]
 
     dialect = session.get_bind().dialect.name
-    stored = _stored_rows(session, tbl, key, ids, columns)
+    stored_count = session.execute(select(func.count()).select_from(tbl)).scalar_one()
+    stored = _stored_rows(session, tbl, key, ids, columns) if stored_count else {}
     write_pos: list[int] = []
     inserted = updated = unchanged = 0
     for i, id_ in enumerate(ids):
@@ -338,7 +337,11 @@ def upsert(
             session,
             tbl,
             names,
-            [_db_values(rows[c], tbl.c[c], dialect) for c in names],
+            [rows[key].astype(str).tolist()]
+            + [
+                _db_values(rows[c], tbl.c[c], dialect, [values[c][i] for i in write_pos])
+                for c in columns
+            ],
             conflict=[key],
             update=columns,
         )
@@ -352,8 +355,31 @@ def upsert(
     return UpsertResult(table_name, inserted, updated, unchanged)
 
 
+def _naive_utc(series: pd.Series) -> pd.Series:
+    ts = pd.to_datetime(series, utc=True, format="ISO8601").dt.tz_convert(None)
+    return ts.astype("datetime64[us]")
+
+
+def _stored_event_keys(session: Session) -> pd.DataFrame:
+    """Every stored (worker_id, vacancy_id, event, occurred_at), read through the driver."""
+    dbapi = session.connection().connection.driver_connection
+    assert dbapi is not None
+    cur = dbapi.cursor()
+    try:
+        cur.execute("SELECT worker_id, vacancy_id, event, occurred_at FROM events")
+        rows = cur.fetchall()
+    finally:
+        cur.close()
+    key = list(CONTRACT["events"].key)
+    stored = pd.DataFrame(rows, columns=key)
+    stored["occurred_at"] = _naive_utc(stored["occurred_at"])
+    for c in key[:3]:
+        stored[c] = stored[c].astype(object)
+    return stored
+
+
 def _insert_events(
-    session: Session, tbl: Table, frame: pd.DataFrame, *, source: str, batch_rows: int
+    session: Session, tbl: Table, frame: pd.DataFrame, *, source: str
 ) -> UpsertResult:
     key = list(CONTRACT["events"].key)
     missing = [c for c in key if c not in frame.columns]
@@ -363,12 +389,21 @@ def _insert_events(
         return UpsertResult("events")
     n = len(frame)
     dialect = session.get_bind().dialect.name
-    # sorted by the unique key: index pages are filled in order, far fewer page splits
-    frame = frame.sort_values(key, kind="stable")
-    names = [*key, "source"]
-    values = [_db_values(frame[c], tbl.c[c], dialect) for c in key] + [[source] * n]
     before = session.execute(select(func.count()).select_from(tbl)).scalar_one()
-    _bulk_write(session, tbl, names, values, conflict=key, update=None)
+    frame = frame[key].drop_duplicates()
+    frame = frame.assign(occurred_at=_naive_utc(frame["occurred_at"]))
+    if 0 < before <= ANTI_JOIN_MAX_STORED:
+        # a re-import: leave out, in one vectorised anti-join, what is stored already
+        stored = _stored_event_keys(session)
+        merged = frame.merge(stored, on=key, how="left", indicator=True)
+        frame = merged.loc[merged["_merge"] == "left_only", key]
+    if len(frame):
+        # sorted by the unique key: index pages fill in order, far fewer page splits
+        codes = [pd.factorize(frame[c], sort=True)[0] for c in reversed(key)]
+        frame = frame.iloc[np.lexsort(codes)]
+        names = [*key, "source"]
+        values = [_db_values(frame[c], tbl.c[c], dialect) for c in key] + [[source] * len(frame)]
+        _bulk_write(session, tbl, names, values, conflict=key, update=None)
     after = session.execute(select(func.count()).select_from(tbl)).scalar_one()
     inserted = int(after - before)
     log.info("upsert events: %d inserted, %d already stored or repeated", inserted, n - inserted)
@@ -479,7 +514,6 @@ def load_dataset(
 
 
 __all__ = [
-    "BATCH_ROWS",
     "UpsertResult",
     "counts",
     "existing_ids",
