@@ -29,7 +29,7 @@ import pandas as pd  # noqa: E402
 
 from bench.report import markdown_table, write_section  # noqa: E402
 
-MODELS = ("popularity", "keyword", "lightfm", "content", "full")
+MODELS = ("popularity", "keyword", "keyword_location", "lightfm", "content", "full")
 COLUMNS = [
     ("ndcg", 10, "all"),
     ("ndcg", 10, "warm"),
@@ -144,7 +144,9 @@ Sample market: `generate_market({args.workers}, {args.employers}, weeks={args.we
 cutoff; {s["test_pairs"]} test pairs of {s["test_workers"]} workers ({s["warm_workers"]} warm,
 {s["cold_workers"]} cold, of whom {s["workers_registered_in_test_weeks"]} registered during the
 test weeks and were served from their profile). Test outcomes left out: {s["dropped"]}.
-Dense text channel: `{embedder_name}`. Baselines filter pairs by `{filters[0]}`.
+Dense text channel: `{embedder_name}`. Baselines `popularity` and `keyword` filter pairs by
+`{filters[0]}` (the targets are computed against these); `keyword_location` is the bare job
+board (location filter only, `matcher/baselines.py`), shown for transparency.
 Each cell is the median over {args.repeats} model seed(s) (range in brackets when they differ).
 
 {table}

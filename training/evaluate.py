@@ -329,7 +329,9 @@ def default_models(
 ) -> dict[str, RankingModel]:
     """The baselines and the candidate measured in every training run.
 
-    ``popularity`` and ``keyword`` are :mod:`matcher.baselines`; ``lightfm``,
+    ``popularity`` and ``keyword`` are :mod:`matcher.baselines` with their default
+    filter (the eligibility rules); ``keyword_location`` and ``popularity_location``
+    the same behind the location filter only (the bare job board); ``lightfm``,
     ``content`` and ``full`` are ``matcher.recommender.Recommender`` with
     ``stages`` set accordingly and the same ``random_state``, ``embedder`` and
     ``candidate_params`` (so the ablations differ from the candidate only in the
@@ -344,6 +346,11 @@ def default_models(
             out[name] = PopularityRecommender()
         elif name == "keyword":
             out[name] = KeywordRecommender()
+        elif name == "keyword_location":
+            # the bare job board: location filter only, none of the other hard rules
+            out[name] = KeywordRecommender(filter="location")
+        elif name == "popularity_location":
+            out[name] = PopularityRecommender(filter="location")
         elif name in ("lightfm", "content", CANDIDATE_NAME):
             from matcher.recommender import Recommender
 
@@ -354,7 +361,8 @@ def default_models(
             out[name] = Recommender(**kwargs)
         else:
             raise ValueError(
-                f"unknown model {name!r}; choose from popularity, keyword, lightfm, content, full"
+                f"unknown model {name!r}; choose from popularity, keyword, lightfm, content, "
+                "full, keyword_location, popularity_location"
             )
     return out
 
