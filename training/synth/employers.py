@@ -295,6 +295,8 @@ def draw_vacancies(
     seats = np.minimum(seats, 60)
     # wages
     f = np.array([1.0, 0.82, 0.62, 1.0, 0.95])[kind]
+    # public-welfare posts pay a subsidy (about 800-2,500 a month), whatever the trade
+    f = np.where((kind == 3) & (cat.wage_high[occ] > 3500), 0.4, f)
     prem = rng.normal(0, 0.08, n_vac) + 0.04 * emp.quality[employer]
     lo = np.round(cat.wage_low[occ] * f * (1 + prem) * rng.uniform(0.9, 1.05, n_vac), -2)
     span = (cat.wage_high[occ] - cat.wage_low[occ]) * f * rng.uniform(0.5, 1.2, n_vac)
