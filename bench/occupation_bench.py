@@ -438,6 +438,7 @@ def main() -> None:
                     r["acc2"],
                     r["acc3"],
                     r["acc4"],
+                    r["precision"],
                     r["backoff"],
                     r["no_answer"],
                     r["ece"],
@@ -544,8 +545,10 @@ def render(
         "`matcher/data/occupation_aliases.csv` is left out, so it cannot leak answers).",
         "",
         "**Accuracy by level** (share of cases answered at that level or deeper and right at "
-        "that level; back-off = answered at a coarser level than the truth; ECE = expected "
-        "calibration error of the confidence against being right at the answered level):",
+        "that level; precision = share of the answers given that are right at the level they "
+        "were given; back-off = answered at a coarser level than the truth; ECE = expected "
+        "calibration error of the confidence against being right at the answered level). "
+        "Back-off trades depth for precision: compare the tuned rows with and without it.",
         "",
         markdown_table(
             [
@@ -556,6 +559,7 @@ def render(
                 "middle",
                 "minor",
                 "detailed",
+                "precision",
                 "back-off",
                 "no answer",
                 "ECE",

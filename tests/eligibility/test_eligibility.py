@@ -293,7 +293,7 @@ vacancies_st = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     ws=st.lists(workers_st, min_size=1, max_size=6),
     vs=st.lists(vacancies_st, min_size=1, max_size=12),

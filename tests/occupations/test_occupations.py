@@ -149,7 +149,7 @@ def test_classify_many_equals_classify(normaliser):
 _CHARS = "".join(sorted({ch for o in reference.occupations().values() for ch in o.name}))[:400]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.text(alphabet=_CHARS + "急招包吃住月入8000 ，", max_size=12))
 def test_answers_are_consistent(text):
     n = default_normaliser()

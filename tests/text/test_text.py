@@ -52,7 +52,7 @@ def test_clean_text_without_noise_stripping_keeps_words():
     assert clean_text("急招焊工，包吃住", strip_noise=False) == "急招焊工 包吃住"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.text(max_size=40))
 def test_clean_text_output_is_normalised(raw):
     out = clean_text(raw)
