@@ -68,10 +68,10 @@ class Params:
     views_base: float = 1.0
     views_activity: float = 3.0
     apply_intercept: float = -1.6
-    apply_trade: float = 1.6
+    apply_trade: float = 2.0
     apply_trade2: float = 1.0
     apply_minor_group: float = 0.5
-    apply_off_trade: float = -0.8
+    apply_off_trade: float = -1.0
     apply_newcomer_entry: float = 0.5
     apply_ineligible: float = -3.5
     apply_wage: float = 2.5
