@@ -223,7 +223,10 @@ def score_candidates(
     if scheduler is None:
         import dask
 
-        tasks = [dask.delayed(_score_partition)(model, part, k) for part in parts]
+        # one graph node holds the model (named, so it is not hashed per partition)
+        model_node = dask.delayed(model, name="jobmatch-model", traverse=False)
+        score = dask.delayed(_score_partition, pure=False)
+        tasks = [score(model_node, part, k) for part in parts]
         frames = list(dask.compute(*tasks, scheduler="synchronous"))
         facts["dask"] = "in-process (synchronous)"
     else:

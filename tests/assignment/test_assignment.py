@@ -190,7 +190,7 @@ def test_plan_is_feasible_and_bounded(m, rnd):
     assert res.objective == pytest.approx(total)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(random_market(groups=False, households=False))
 def test_flow_is_exact_without_groups_and_households(m):
     c, w, v = m
@@ -200,7 +200,7 @@ def test_flow_is_exact_without_groups_and_households(m):
     assert res.objective == pytest.approx(brute_force(c, w, v), abs=1e-3 * max(1, len(w)))
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(random_market(), st.randoms(use_true_random=False))
 def test_pins_honoured_when_feasible_and_always_reported(m, rnd):
     c, w, v = m

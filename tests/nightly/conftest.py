@@ -49,7 +49,7 @@ def store(url: str, frames: dict[str, pd.DataFrame]) -> None:
         engine.dispose()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def load_store():
     """``load_store(url, frames)`` migrates the store at ``url`` and loads the market."""
     return store

@@ -13,8 +13,10 @@ from service.settings import Settings
 from service.store.db import session_scope
 
 
-@pytest.fixture
-def app_client(sqlite_url, tmp_path, frames, model, load_store):
+@pytest.fixture(scope="module")
+def app_client(tmp_path_factory, frames, model, load_store):
+    tmp_path = tmp_path_factory.mktemp("nightly-api")
+    sqlite_url = f"sqlite:///{tmp_path / 'jobmatch.db'}"
     load_store(sqlite_url, frames)
     summary = nightly.run_match(
         sqlite_url, None, run_id="api-run", model=model, model_version="m1", k=5
