@@ -291,11 +291,13 @@ class SentenceEmbedder:
                     f"{EMBEDDING_MODEL_ENV} to a local model folder or unset it to use the "
                     "packaged all-MiniLM-L6-v2"
                 )
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            # nothing may download at run time: offline before the first hub import, and
+            # local_files_only for a hub that was imported (and read its env) earlier
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            os.environ["TRANSFORMERS_OFFLINE"] = "1"
             from sentence_transformers import SentenceTransformer
 
-            self._model = SentenceTransformer(path, device="cpu")
+            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
         return self._model
 
     @property
