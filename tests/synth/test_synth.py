@@ -418,3 +418,23 @@ def test_fellow_villagers_draw_applications(market, frames):
     # tied pairs are a minority of what people see, but a larger share of what they apply to
     assert np.mean(viewed_tied) < 0.5
     assert np.mean(is_tied) > 1.3 * np.mean(viewed_tied)
+
+
+def test_one_public_welfare_post_per_household(frames):
+    e = (
+        frames["events"]
+        .merge(frames["vacancies"][["vacancy_id", "channel"]])
+        .merge(frames["workers"][["worker_id", "household_id"]])
+    )
+    e = e[e["channel"] == "public_welfare_post"]
+    hired = e[e["event"] == "hired"].set_index(["worker_id", "vacancy_id"])["occurred_at"]
+    left = e[e["event"] == "left"].set_index(["worker_id", "vacancy_id"])["occurred_at"]
+    assert len(hired) > 0
+    spells = pd.DataFrame({"start": hired, "end": left.reindex(hired.index)}).reset_index()
+    spells["end"] = spells["end"].fillna(pd.Timestamp.max)
+    spells = spells.merge(frames["workers"][["worker_id", "household_id"]])
+    for _, grp in spells.groupby("household_id"):
+        if len(grp) < 2:
+            continue
+        grp = grp.sort_values("start")
+        assert (grp["start"].to_numpy()[1:] >= grp["end"].to_numpy()[:-1]).all(), grp

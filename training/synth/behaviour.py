@@ -225,7 +225,11 @@ def simulate(
     free_from = np.zeros(n_w, np.int64)  # searching from this time on
     flows = p.network_prior * t.partner_share  # county x province placements (prior + hires)
     net_hires = np.zeros((n_c, n_p))
-    ties = _initial_ties(rng, e, t, p)  # county x employer: fellow villagers there (prior + hires)
+    ties = _initial_ties(rng, e, t, p)
+    # one public-welfare post per household (一户一岗): until when a household holds one
+    public_until = np.zeros(
+        int(w.household.max()) + 1 if n_w else 0, np.int64
+    )  # county x employer: fellow villagers there (prior + hires)
     seen = np.zeros(0, np.int64)  # w * n_v + v of pairs already applied to
     placed_group = np.zeros(max(int(w.group.max()) + 1, 0), bool) if n_w else np.zeros(0, bool)
     group_members = pd.Series(np.arange(n_w)[w.group >= 0]).groupby(w.group[w.group >= 0])
@@ -307,6 +311,8 @@ def simulate(
             emit(wi[r], vi[r], ev, t_ret[r])
         back = t_left + (rng.uniform(1, 4, n) * WEEK).astype(np.int64)
         free_from[wi] = np.where(lft, back, np.iinfo(np.int64).max)
+        public = v.channel[vi] == PUBLIC
+        public_until[w.household[wi[public]]] = t_left[public]
 
     for week in range(weeks):
         ws = start.value + week * WEEK
@@ -489,6 +495,16 @@ def simulate(
             + rng.logistic(0, 1, len(wi))
         )
         offer = elig & within & (h > 0)
+        # public-welfare posts: one per household, none while a member holds one
+        pub = np.flatnonzero(offer & (v.channel[vi] == PUBLIC))
+        if len(pub):
+            hh = w.household[wi[pub]]
+            held = public_until[hh] > t_dec[pub]
+            order_p = np.lexsort((-h[pub], hh))
+            first_hh = np.r_[True, hh[order_p][1:] != hh[order_p][:-1]]
+            best = np.zeros(len(pub), bool)
+            best[order_p[first_hh]] = True
+            offer[pub[held | ~best]] = False
         # seats: best-scoring offers first, never more than the seats left
         oi = np.flatnonzero(offer)
         order = oi[np.lexsort((-h[oi], vi[oi]))]
