@@ -40,6 +40,8 @@ from training.split import TimeSplit
 DEFAULT_KS: tuple[int, ...] = (5, 10, 20)
 #: Grade of a stable placement (retained three months) for calibration.
 STABLE_GRADE = 3
+#: Grade of a hire (hired, whatever came after).
+HIRED_GRADE = 2
 METRICS = ("ndcg", "precision", "recall", "map")
 SEGMENTS = ("all", "warm", "cold")
 #: The baselines and the candidate, in report order.
@@ -181,27 +183,34 @@ def evaluate_recommendations(
 def calibration(
     recommendations: pd.DataFrame, split: TimeSplit, n_bins: int = 10, name: str = "model"
 ) -> pd.DataFrame:
-    """Score of recommended pairs against observed stable placement in the test weeks.
+    """Score of recommended pairs against the observed outcome in the test weeks.
 
     Scores within [0, 1] (probabilities) are binned uniformly; other scores by
     quantiles (equal-count bins), since only their order is meaningful.
 
+    A stable placement (retained three months, grade 3) can only be observed in
+    the test window for a pair hired at least three months earlier — and such pairs
+    were pursued before the cutoff, so they are not test pairs. With a test window
+    shorter than three months ``observed`` is therefore mostly 0; ``hired`` (grade
+    2 or more: hired, whatever came after) is the outcome the window can show.
+
     Returns
     -------
     pandas.DataFrame
-        ``model, bin, score_mean, observed, n``: per bin the mean score and the
-        share of pairs that were retained three months (grade 3).
+        ``model, bin, score_mean, observed, hired, n``: per bin the mean score, the
+        share of pairs retained three months (grade 3) and the share hired or better.
     """
-    cols = ["model", "bin", "score_mean", "observed", "n"]
+    cols = ["model", "bin", "score_mean", "observed", "hired", "n"]
     if recommendations.empty:
         return pd.DataFrame(columns=cols)
     truth = split.test.set_index([Columns.Worker, Columns.Vacancy])[GRADE]
     keys = pd.MultiIndex.from_frame(recommendations[[Columns.Worker, Columns.Vacancy]])
     grade = truth.reindex(keys).fillna(0).to_numpy()
     stable = (grade >= STABLE_GRADE).astype(float)
+    hired = (grade >= HIRED_GRADE).astype(float)
     score = recommendations[Columns.Score].to_numpy(dtype=float)
     finite = np.isfinite(score)
-    score, stable = score[finite], stable[finite]
+    score, stable, hired = score[finite], stable[finite], hired[finite]
     if len(score) == 0:
         return pd.DataFrame(columns=cols)
     if score.min() >= 0.0 and score.max() <= 1.0:
@@ -211,9 +220,12 @@ def calibration(
     if len(edges) < 2:
         edges = np.array([score.min(), score.max() + 1e-12])
     idx = np.clip(np.searchsorted(edges, score, side="right") - 1, 0, len(edges) - 2)
-    frame = pd.DataFrame({"bin": idx, "score": score, "stable": stable})
+    frame = pd.DataFrame({"bin": idx, "score": score, "stable": stable, "hired": hired})
     out = frame.groupby("bin").agg(
-        score_mean=("score", "mean"), observed=("stable", "mean"), n=("stable", "size")
+        score_mean=("score", "mean"),
+        observed=("stable", "mean"),
+        hired=("hired", "mean"),
+        n=("stable", "size"),
     )
     out = out.reset_index()
     out.insert(0, "model", name)

@@ -63,6 +63,11 @@ def test_calibration_observed_is_stable_share(split):
     # only w6-v3 (score 0.8) was retained: its bin observes 1.0, all others 0
     assert cal.loc[cal["observed"] > 0, "score_mean"].tolist() == [pytest.approx(0.8)]
     assert cal["n"].sum() == len(ORACLE)
+    # hired or better: w2-v2 (hired, 0.9) and w6-v3 (retained, 0.8)
+    assert sorted(cal.loc[cal["hired"] > 0, "score_mean"]) == [
+        pytest.approx(0.8),
+        pytest.approx(0.9),
+    ]
 
 
 def test_per_channel(split):
