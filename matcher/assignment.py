@@ -145,7 +145,14 @@ class _Problem:
     gain: np.ndarray  # float
     cost: np.ndarray  # int64 (positive gain scaled)
     reasons: np.ndarray | None
-    edge_index: dict[tuple[int, int], int]
+    edge_key: np.ndarray  # worker * n_vacancies + vacancy, ascending
+
+    def edge(self, wk: int, vk: int) -> int | None:
+        """The edge index of the pair (worker ``wk``, vacancy ``vk``), or None."""
+        key = wk * max(1, len(self.vacancy_ids)) + vk
+        i = int(np.searchsorted(self.edge_key, key))
+        return i if i < len(self.edge_key) and self.edge_key[i] == key else None
+
     stats: dict[str, Any]
 
 
@@ -247,11 +254,10 @@ def _build(
     if len(excludes):
         xw = pd.Index(w[Columns.Worker]).get_indexer(excludes[Columns.Worker])
         xv = pd.Index(v[Columns.Vacancy]).get_indexer(excludes[Columns.Vacancy])
-        keyx = set(zip(xw.tolist(), xv.tolist(), strict=True))
-        drop = np.fromiter(
-            ((a, b) in keyx for a, b in zip(wpos.tolist(), vpos.tolist(), strict=True)),
-            dtype=bool,
-            count=len(wpos),
+        known = (xw >= 0) & (xv >= 0)
+        n_vac = max(1, len(v))
+        drop = np.isin(
+            wpos.astype(np.int64) * n_vac + vpos, xw[known].astype(np.int64) * n_vac + xv[known]
         )
         stats["candidates_excluded"] = int(drop.sum())
         keep = ~drop
@@ -270,9 +276,8 @@ def _build(
     reasons = None
     if Columns.Reasons in c.columns:
         reasons = c[Columns.Reasons].to_numpy(dtype=object)[idx]
-    edge_index = {
-        (a, b): i for i, (a, b) in enumerate(zip(wpos.tolist(), vpos.tolist(), strict=True))
-    }
+    # edges are sorted by (worker, vacancy): their pair keys are sorted, for lookups
+    edge_key = wpos.astype(np.int64) * max(1, len(v)) + vpos
     stats["edges"] = int(len(wpos))
     return _Problem(
         worker_ids=w[Columns.Worker].to_numpy(dtype=object),
@@ -293,7 +298,7 @@ def _build(
         gain=gain,
         cost=cost,
         reasons=reasons,
-        edge_index=edge_index,
+        edge_key=edge_key,
         stats=stats,
     )
 
@@ -478,7 +483,7 @@ def plan_placements(
         if vk < 0:
             report.append((wid, vid, False, "vacancy is not open or has no open seats"))
             continue
-        e = p.edge_index.get((wk, vk))
+        e = p.edge(wk, vk)
         if e is None:
             reason = notes.get((wid, vid)) or "pair is not an eligible candidate"
             report.append((wid, vid, False, reason))
@@ -834,7 +839,7 @@ def lp_upper_bound(
     if result_pins is not None and len(result_pins):
         widx, vidx = pd.Index(p.worker_ids), pd.Index(p.vacancy_ids)
         for wid, vid in zip(result_pins[Columns.Worker], result_pins[Columns.Vacancy], strict=True):
-            e = p.edge_index.get((int(widx.get_loc(wid)), int(vidx.get_loc(vid))))
+            e = p.edge(int(widx.get_loc(wid)), int(vidx.get_loc(vid)))
             if e is not None:
                 x[e].SetLb(1.0)
     obj = solver.Objective()
