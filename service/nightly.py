@@ -507,7 +507,7 @@ def run_match(
     scheduler: str | Any | None = None,
     k: int = DEFAULT_K,
     monitored_weight: float = DEFAULT_MONITORED_WEIGHT,
-    welfare_priority: float = DEFAULT_WELFARE_PRIORITY,
+    welfare_priority: float | None = None,
     partition_size: int = DEFAULT_PARTITION_SIZE,
     as_of: pd.Timestamp | datetime | str | None = "snapshot",
     model: Any = None,
@@ -533,6 +533,9 @@ def run_match(
         ``use_settings_scheduler``), else in-process.
     k : int
         Candidates per worker.
+    monitored_weight, welfare_priority : float
+        See :func:`matcher.assignment.plan_placements`; ``welfare_priority`` defaults to
+        ``max(2, monitored_weight + 0.5)`` so that it always dominates the weighted scores.
     as_of : timestamp, "snapshot", "now" or None
         Vacancies must be posted and not closed at this time. ``"snapshot"`` (default)
         is the latest time the store knows of (last event, posting or registration),
@@ -568,6 +571,8 @@ def run_match(
 
         scheduler = get_settings().dask_scheduler
     run_id = run_id or new_run_id()
+    if welfare_priority is None:
+        welfare_priority = max(DEFAULT_WELFARE_PRIORITY, monitored_weight + 0.5)
     params: dict[str, Any] = {
         "k": k,
         "monitored_weight": monitored_weight,
