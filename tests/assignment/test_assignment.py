@@ -427,3 +427,24 @@ def test_missing_columns_are_named():
     c, w, v = market([{"worker_id": "A"}], [{"vacancy_id": "X", "headcount": 1}], [("A", "X", 0.5)])
     with pytest.raises(AssignmentError, match="headcount"):
         plan_placements(c, w, v.drop(columns=["headcount"]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(random_market(groups=False, households=False))
+def test_no_welfare_seat_to_others_while_a_priority_candidate_waits(m):
+    c, w, v = m
+    res = plan_placements(c, w, v, monitored_weight=MW, welfare_priority=WP)
+    wi = w.set_index("worker_id")
+    prio = set(wi.index[wi["labor_capacity"].isin(["semi", "weak"]) | (wi["mobility"] == "local")])
+    placed = dict(zip(res.plan["worker_id"], res.plan["vacancy_id"], strict=True))
+    welfare = set(v.loc[v["channel"] == "public_welfare_post", "vacancy_id"])
+    for vid in welfare:
+        holders = [a for a, b in placed.items() if b == vid]
+        if not any(a not in prio for a in holders):
+            continue
+        waiting = [
+            a
+            for a, b in zip(c["worker_id"], c["vacancy_id"], strict=True)
+            if b == vid and a in prio and a not in placed
+        ]
+        assert not waiting, f"{vid} went to a non-priority worker while {waiting} wait"
