@@ -316,83 +316,26 @@ def draw_workers(
         )
     activity = rng.beta(2.0, 2.0, n) * np.where(in_group, 0.5, 1.0)
 
-    # ---- text fields and lists (row loops; strings are per worker)
-    certified = np.zeros(n, bool)
-    skills_txt = np.empty(n, object)
-    history_txt = np.empty(n, object)
-    certs = np.empty(n, object)
+    # ---- text fields and lists (vectorised over workers; object arrays of str)
     languages = np.empty(n, object)
     prefs = np.empty(n, object)
-    u_sk = rng.random((n, 8))
-    ints = rng.integers(0, 1 << 30, (n, 8))
-    year0 = start.year
     prov_codes = t.provinces
-    for i in range(n):
-        tr = trade1[i]
-        r = u_sk[i]
-        q = ints[i]
-        # skills
-        parts: list[str] = []
-        if tr >= 0:
-            sk = cat.skills[tr]
-            m = 1 + q[0] % min(3, len(sk))
-            start_k = q[1] % len(sk)
-            chosen = [sk[(start_k + j) % len(sk)] for j in range(m)]
-            parts.append(_PREFIX[q[2] % len(_PREFIX)] + chosen[0])
-            parts.extend(chosen[1:])
-            if r[0] < 0.35:
-                al = cat.aliases[tr]
-                parts.append(f"{experience[i]}年{al[q[3] % len(al)]}经验")
-            t2 = trade2[i]
-            if t2 >= 0:
-                sk2 = cat.skills[t2]
-                parts.append(sk2[q[4] % len(sk2)])
-        if r[1] < (0.3 if tr >= 0 else 0.7):
-            parts.append(_GENERIC[q[5] % len(_GENERIC)])
-        if not speaks_zh[i] and r[2] < 0.5:
-            parts.append("普通话不太会")
-        if r[3] < 0.06 or (tr < 0 and r[3] < 0.35):
-            parts = []
-        skills_txt[i] = _SEP[q[6] % len(_SEP)].join(parts) if parts else None
-        # work history
-        lines: list[str] = []
-        if tr >= 0:
-            n_jobs = 1 + (experience[i] > 4) + (experience[i] > 8)
-            end_y = year0 - 1 - (q[7] % 2)
-            span = max(1, experience[i] // n_jobs)
-            for j in range(n_jobs):
-                trade = tr if (j == 0 or trade2[i] < 0 or r[4] < 0.5) else trade2[i]
-                inds = cat.industries[trade]
-                place_pool = _PLACE.get(inds[(q[j] >> 3) % len(inds)], ["工厂"])
-                place = place_pool[(q[j] >> 7) % len(place_pool)]
-                home = mobility[i] == 2 or (r[5 + (j % 3)] < 0.25) or place in ("村委会", "林业站")
-                if home:
-                    where = cty.name[county[i]]
-                else:
-                    p = hist_prov[i] if j == 0 else hist_prov2[i]
-                    pool = cities_by_prov[p]
-                    where = pool[(q[j] >> 11) % len(pool)] if pool else "外省"
-                al = cat.aliases[trade]
-                alias = al[(q[j] >> 15) % len(al)]
-                y1 = end_y - j * span
-                y0 = max(y1 - span + 1, year0 - (age[i] - 17))
-                if y0 >= y1:
-                    lines.append(f"{y1}年 {where}{place} {alias}")
-                else:
-                    lines.append(f"{y0}-{y1} {where}{place} {alias}")
-        history_txt[i] = "；".join(lines) if lines else None
-        # certificates
-        cs: list[str] = []
-        if tr >= 0:
-            for c in cat.certificates[tr]:
-                if r[6] < 0.5:
-                    cs.append(c)
-                    certified[i] = True
-        if r[7] < 0.12 and not female[i] and "驾驶证C1" not in cs:
-            cs.append("驾驶证C1")
-        if r[4] < 0.1 and "健康证" not in cs:
-            cs.append("健康证")
-        certs[i] = cs
+    skills_txt = _skills_text(rng, cat, trade1, trade2, experience, speaks_zh)
+    history_txt = _history_text(
+        rng,
+        t,
+        cities_by_prov,
+        trade1,
+        trade2,
+        experience,
+        age,
+        mobility,
+        county,
+        hist_prov,
+        hist_prov2,
+        start.year,
+    )
+    certs, certified = _certificates(rng, cat, trade1, female)
 
     # languages: minority language first, then Mandarin
     combo = pd.factorize(pd.Series(minority) + np.where(speaks_zh, "|zh", ""))
@@ -461,3 +404,132 @@ def draw_workers(
         preferred_provinces=pref,
         birth_year=birth_year,
     )
+
+
+def _ragged(lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flatten lists of str: (flat object array, offset per list, length per list)."""
+    counts = np.array([len(x) for x in lists], int)
+    offsets = np.r_[0, np.cumsum(counts)[:-1]].astype(int)
+    flat = np.array([v for x in lists for v in x] or [""], object)
+    return flat, offsets, counts
+
+
+def _pick(flat: np.ndarray, offsets: np.ndarray, counts: np.ndarray, k: np.ndarray, q: np.ndarray):
+    """Element ``q mod count`` of list ``k`` for every row ('' where the list is empty)."""
+    cnt = counts[k]
+    idx = np.minimum(offsets[k] + q % np.maximum(cnt, 1), len(flat) - 1)
+    return np.where(cnt > 0, flat[idx], "").astype(object)
+
+
+def _text(values: np.ndarray) -> np.ndarray:
+    return values.astype(str).astype(object)
+
+
+def _skills_text(rng, cat, trade1, trade2, experience, speaks_zh) -> np.ndarray:
+    """What workers write under skills: 1-3 phrases of their trade with a prefix (会, 熟悉 ..),
+    sometimes years of experience, a phrase of the second trade, a generic phrase."""
+    n = len(trade1)
+    has = trade1 >= 0
+    t1, t2 = np.maximum(trade1, 0), np.maximum(trade2, 0)
+    sk = _ragged(cat.skills)
+    al = _ragged(cat.aliases)
+    q = rng.integers(0, 1 << 30, (n, 7))
+    r = rng.random((n, 4))
+    cnt = sk[2][t1]
+    m = 1 + q[:, 0] % np.minimum(3, cnt)
+    st = q[:, 1] % cnt
+    sep = _SEP[q[:, 6] % len(_SEP)]
+    txt = _PREFIX[q[:, 2] % len(_PREFIX)] + _pick(*sk, t1, st)
+    for j in (1, 2):
+        txt = np.where(m > j, txt + sep + _pick(*sk, t1, st + j), txt)
+    years = _text(experience) + "年" + _pick(*al, t1, q[:, 3]) + "经验"
+    txt = np.where(r[:, 0] < 0.35, txt + sep + years, txt)
+    txt = np.where(trade2 >= 0, txt + sep + _pick(*sk, t2, q[:, 4]), txt)
+    txt = np.where(has, txt, "").astype(object)
+    generic = np.array(_GENERIC, object)[q[:, 5] % len(_GENERIC)]
+    for add, phrase in (
+        (r[:, 1] < np.where(has, 0.3, 0.7), generic),
+        (~speaks_zh & (r[:, 2] < 0.5), np.full(n, "普通话不太会", object)),
+    ):
+        txt = np.where(add, np.where(txt == "", phrase, txt + sep + phrase), txt)
+    blank = (r[:, 3] < 0.06) | (~has & (r[:, 3] < 0.35)) | (txt == "")
+    return np.where(blank, None, txt).astype(object)
+
+
+def _history_text(
+    rng,
+    t,
+    cities_by_prov,
+    trade1,
+    trade2,
+    experience,
+    age,
+    mobility,
+    county,
+    hist_prov,
+    hist_prov2,
+    year0,
+) -> np.ndarray:
+    """Work-history lines "2019-2022 东莞电子厂 普工" joined by "；" (1-3 jobs by experience),
+    in the home county or a city of the county's historical destination provinces."""
+    cat = t.catalogue
+    n = len(trade1)
+    has = trade1 >= 0
+    places = [
+        list(dict.fromkeys(p for ind in inds for p in _PLACE.get(ind, ["工厂"])))
+        for inds in cat.industries
+    ]
+    pl = _ragged(places)
+    pl_home = np.isin(pl[0], ["村委会", "林业站", "扶贫车间", "帮扶车间", "合作社", "刺绣坊"])
+    al = _ragged(cat.aliases)
+    ct = _ragged([cities_by_prov[i] for i in range(len(t.provinces))])
+    county_name = t.counties.name[county].astype(object)
+    n_jobs = 1 + (experience > 4) + (experience > 8)
+    end_y = year0 - 1 - rng.integers(0, 2, n)
+    span = np.maximum(1, experience // n_jobs)
+    q = rng.integers(0, 1 << 30, (n, 3, 3))
+    r = rng.random((n, 4))
+    hist = np.full(n, "", object)
+    for j in range(3):
+        active = has & (n_jobs > j)
+        trade = np.where((j == 0) | (trade2 < 0) | (r[:, 0] < 0.5), trade1, trade2)
+        tj = np.maximum(trade, 0)
+        idx = np.minimum(pl[1][tj] + q[:, j, 0] % pl[2][tj], len(pl[0]) - 1)
+        place = pl[0][idx]
+        home = (mobility == 2) | (r[:, 1 + j] < 0.25) | pl_home[idx]
+        prov = hist_prov if j == 0 else hist_prov2
+        city = _pick(*ct, prov, q[:, j, 1])
+        where = np.where(home | (city == ""), county_name, city)
+        alias = _pick(*al, tj, q[:, j, 2])
+        y1 = end_y - j * span
+        y0 = np.maximum(y1 - span + 1, year0 - (age - 17))
+        years = np.where(y0 >= y1, _text(y1) + "年", _text(y0) + "-" + _text(y1))
+        line = years + " " + where + place + " " + alias
+        hist = np.where(active, line if j == 0 else hist + "；" + line, hist)
+    return np.where(hist == "", None, hist).astype(object)
+
+
+def _certificates(rng, cat, trade1, female) -> tuple[np.ndarray, np.ndarray]:
+    """Certificate lists (half of the trade's holders hold its certificates; some men a
+    C1 driving licence, some people a health certificate) and who holds a trade's one."""
+    n = len(trade1)
+    t1 = np.maximum(trade1, 0)
+    n_certs = np.array([len(c) for c in cat.certificates])
+    certified = (trade1 >= 0) & (rng.random(n) < 0.5) & (n_certs[t1] > 0)
+    driving = (rng.random(n) < 0.12) & ~female
+    health = rng.random(n) < 0.1
+    key = (np.where(certified, t1, -1) + 1) * 4 + driving * 2 + health
+    uniq, inverse = np.unique(key, return_inverse=True)
+    combos = []
+    for k in uniq:
+        trade, flags = int(k) // 4 - 1, int(k) % 4
+        cs = list(cat.certificates[trade]) if trade >= 0 else []
+        if flags & 2 and "驾驶证C1" not in cs:
+            cs.append("驾驶证C1")
+        if flags & 1 and "健康证" not in cs:
+            cs.append("健康证")
+        combos.append(cs)
+    out = np.empty(n, object)
+    for i, c in enumerate(inverse):
+        out[i] = list(combos[c])
+    return out, certified
