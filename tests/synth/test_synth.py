@@ -438,3 +438,49 @@ def test_one_public_welfare_post_per_household(frames):
             continue
         grp = grp.sort_values("start")
         assert (grp["start"].to_numpy()[1:] >= grp["end"].to_numpy()[:-1]).all(), grp
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_writes_a_reproducible_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    runner = CliRunner()
+    args = ["synth", "--workers", "80", "--employers", "6", "--weeks", "3", "--seed", "4"]
+    first = runner.invoke(app, [*args, "--out", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    assert "workers" in first.output and "80" in first.output
+    assert "events" in first.output
+    second = runner.invoke(app, [*args, "--out", str(tmp_path / "b")])
+    assert second.exit_code == 0, second.output
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "employers.csv",
+        "events.csv",
+        "vacancies.csv",
+        "workers.csv",
+    ]
+    assert _hash_dir(tmp_path / "a") == _hash_dir(tmp_path / "b")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--start", "next monday"], "ISO date"),
+        (["--format", "xlsx"], "csv, parquet, jsonl"),
+        (["--workers", "0"], "workers"),
+    ],
+)
+def test_cli_refuses_bad_options(tmp_path, extra, message):
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    result = CliRunner().invoke(
+        app, ["synth", "--workers", "20", "--employers", "3", "--out", str(tmp_path), *extra]
+    )
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not any(tmp_path.iterdir())
