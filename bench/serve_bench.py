@@ -36,6 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import pickle  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
@@ -229,11 +230,25 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="server worker processes")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-write", action="store_true", help="print only")
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep the store and model in this folder and reuse them on the next run",
+    )
     args = ap.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="jobmatch-serve-bench-"))
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="jobmatch-serve-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     try:
-        setup = build(workdir, args.vacancies, args.seed)
+        cached = workdir / "setup.pkl"
+        if args.keep and cached.exists():
+            setup = pickle.loads(cached.read_bytes())
+            print(f"reusing the store and model in {workdir}")
+        else:
+            setup = build(workdir, args.vacancies, args.seed)
+            if args.keep:
+                cached.write_bytes(pickle.dumps(setup))
         t = setup["times"]
         print(
             f"serving market: {setup['n_vacancies']:,} vacancies ({setup['n_open']:,} open in the "
@@ -266,7 +281,8 @@ def main() -> None:
         finally:
             server.stop()
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     rows = [
         summarise(f"paced (think time mean {args.think:g} s)", paced, args.clients),
@@ -276,6 +292,7 @@ def main() -> None:
     table = markdown_table(headers, rows)
     print(table)
     errors = {k: v for r in (paced, saturated) for k, v in r["errors"].items()}
+    print(f"errors by kind: {errors or 'none'}")
     p95 = rows[0][5]
     verdict = "meets" if p95 < 50 and not errors else "MISSES"
     body = f"""
