@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     rng = np.random.default_rng(SEED)
     vac = make_vacancies(args.vacancies, rng)
 
@@ -151,6 +152,9 @@ def main() -> None:
             f"`EligibilityIndex.fit` over {args.vacancies:,} vacancies: {fit_s:.2f} s. "
             f"`pair_mask` over {n_pairs:,} random (worker, vacancy) pairs: "
             f"{pair_s * 1000:.0f} ms ({n_pairs / pair_s / 1e6:.1f} M pairs/s).",
+            "",
+            f"Load average during the run: {load_before:.1f} before, "
+            f"{os.getloadavg()[0]:.1f} after (the machine is shared; p95 is sensitive to it).",
         ]
     )
     print(body)

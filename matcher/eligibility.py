@@ -412,12 +412,29 @@ def _haversine(w: _Workers, v: _Vacancies) -> np.ndarray:
 
 def _far_one_worker(w: _Workers, v: _Vacancies) -> np.ndarray:
     """``~(haversine <= limit)`` for one worker, computing the haversine only inside a
-    latitude band. Outside the band (with a 0.1% margin) the distance exceeds the limit by
-    far more than rounding error, so the result equals the full computation."""
+    latitude and longitude box around the home point.
+
+    Outside the box the distance exceeds the limit mathematically: a latitude gap above
+    theta alone gives hav(d) > hav(theta); for a longitude gap, hav(d) >= cos(lat1) *
+    cos(lat2) * hav(dlon) with cos(lat2) >= cos(|lat1| + theta) inside the latitude band.
+    Both bounds carry a 0.1% margin, far above rounding error, so the result equals the
+    full computation exactly.
+    """
     theta = float(w.max_km[0]) / EARTH_RADIUS_KM
-    band = np.abs(v.lat - w.lat[0]) <= theta * 1.001 + 1e-9
+    lat0, lon0 = float(w.lat[0]), float(w.lon[0])
+    half_band = theta * 1.001 + 1e-9
+    box = np.abs(v.lat - lat0) <= half_band
+    edge = abs(lat0) + half_band  # every latitude inside the band is within this
+    if edge < math.pi / 2 - 1e-3 and theta < math.pi / 2:
+        c_min = math.cos(lat0) * math.cos(edge)
+        ratio = min(1.0, math.sin(theta / 2.0) ** 2 / c_min)
+        dlon_max = 2.0 * math.asin(math.sqrt(ratio)) * 1.001 + 1e-9
+        if dlon_max < math.pi:
+            dlon = np.abs(v.lon - lon0)
+            dlon = np.minimum(dlon, 2.0 * math.pi - dlon)
+            box &= dlon <= dlon_max
     far = np.ones(v.lat.shape[0], dtype=bool)
-    cand = np.flatnonzero(band)
+    cand = np.flatnonzero(box)
     if cand.size:
         sub = _Vacancies.__new__(_Vacancies)
         sub.lat, sub.lon, sub.cos_lat = v.lat[cand], v.lon[cand], v.cos_lat[cand]

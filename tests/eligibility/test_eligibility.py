@@ -321,3 +321,31 @@ def test_masks_agree_with_exclusions(ws, vs, at):
     np.testing.assert_array_equal(
         index.pair_mask(wp.ravel(), vp.ravel(), at=at).reshape(expected.shape), expected
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    home=st.tuples(st.floats(-89.9, 89.9), st.floats(-180, 180)),
+    points=st.lists(st.tuples(st.floats(-90, 90), st.floats(-180, 180)), min_size=1, max_size=40),
+    max_km=st.sampled_from([0.0, 1.0, 50.0, 300.0, 2000.0, 9000.0, 25000.0]),
+    near=st.booleans(),
+)
+def test_distance_box_prefilter_equals_the_full_haversine(home, points, max_km, near):
+    """The one-worker fast path (latitude/longitude box) never changes a distance verdict."""
+    from matcher.eligibility import _far_one_worker, _hav_limit, _haversine, _Vacancies, _Workers
+
+    if near:  # points around the home, across the limit
+        points = [(home[0] + a / 50.0, home[1] + b / 50.0) for a, b in points]
+        points = [(max(-90.0, min(90.0, a)), ((b + 180) % 360) - 180) for a, b in points]
+    lat = np.radians([p[0] for p in points])
+    lon = np.radians([p[1] for p in points])
+    v = _Vacancies.__new__(_Vacancies)
+    v.lat, v.lon, v.cos_lat = lat, lon, np.cos(lat)
+    w = _Workers.__new__(_Workers)
+    w.lat = np.radians([home[0]])
+    w.lon = np.radians([home[1]])
+    w.cos_lat = np.cos(w.lat)
+    w.max_km = np.array([max_km])
+    w.hav_max = _hav_limit(w.max_km)
+    full = ~(_haversine(w, v) <= w.hav_max)
+    np.testing.assert_array_equal(_far_one_worker(w, v), full)
