@@ -484,3 +484,16 @@ def test_cli_refuses_bad_options(tmp_path, extra, message):
     assert result.exit_code == 2
     assert message in result.output
     assert not any(tmp_path.iterdir())
+
+
+def test_spring_festival_season(market, frames):
+    """2026-02-17: few postings and little search around it, a peak after it."""
+    festival = pd.Timestamp("2026-02-17")
+    v, e = frames["vacancies"], frames["events"]
+    days = (v["posted_at"] - festival).dt.days
+    quiet = days.between(-14, 6).sum() / 21
+    peak = days.between(7, 34).sum() / 28
+    assert peak > 2.5 * quiet
+    applied = e[e["event"] == "applied"]
+    d = (applied["occurred_at"] - festival).dt.days
+    assert d.between(7, 34).sum() / 28 > 2 * d.between(-7, 3).sum() / 11

@@ -25,7 +25,14 @@ import pandas as pd
 
 from matcher import reference
 from training.synth.employers import EmployerDraw, VacancyDraw
-from training.synth.tables import KINDS, Tables, object_frame
+from training.synth.tables import (
+    KINDS,
+    SEARCH_SEASON,
+    Tables,
+    object_frame,
+    season_factor,
+    spring_festivals,
+)
 from training.synth.workers import WorkerDraw
 
 EVENTS = np.array(
@@ -121,6 +128,8 @@ class Params:
     arrears_leave_p: float = 0.7
     injury_rate: float = 0.0003  # per week, times (1 + injury level)^2
     injury_leave_p: float = 0.5
+    new_year_leave_p: float = 0.08  # employed workers who go home for the festival and stay
+    new_year_leave_far_p: float = 0.12  # extra for jobs over 300 km from home
     network_prior: float = 30.0
     tie_shape: float = 2.0  # gamma prior of county-employer ties
     tie_scale: float = 3.0
@@ -295,6 +304,15 @@ def simulate(
         leave_inj = injury_at + rng.uniform(1, 6, n) * WEEK
         stops = has_inj & (rng.random(n) < p.injury_leave_p)
         tenure = np.where(stops, np.minimum(tenure, leave_inj), tenure)
+        # going home for the Spring Festival, and not coming back
+        for festival in spring_festivals():
+            goes_home = (
+                (t_hire < festival - 14 * DAY)
+                & (t_hire + tenure > festival - 14 * DAY)
+                & (rng.random(n) < p.new_year_leave_p + p.new_year_leave_far_p * far)
+            )
+            leave_at = festival - rng.uniform(1, 14, n) * DAY - t_hire
+            tenure = np.where(goes_home, np.minimum(tenure, leave_at), tenure)
         tenure = tenure.astype(np.int64)
         t_arr = t_hire + arrears_at.astype(np.int64)
         a = has_arr & (t_arr < end_ns)
@@ -356,7 +374,9 @@ def simulate(
             seen = np.sort(np.concatenate([seen, tried]))
             searching &= free_from <= ws
 
-        active = np.flatnonzero(searching & (rng.random(n_w) < 0.25 + 0.7 * w.activity))
+        season = float(season_factor(ws + 2 * DAY, SEARCH_SEASON))
+        p_active = np.minimum(1.0, (0.25 + 0.7 * w.activity) * season)
+        active = np.flatnonzero(searching & (rng.random(n_w) < p_active))
         if len(active) == 0:
             continue
         n_views = rng.poisson(p.views_base + p.views_activity * w.activity[active])

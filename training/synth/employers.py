@@ -22,8 +22,10 @@ from training.synth.tables import (
     FACTORY_INDUSTRIES,
     KIND_CHANNEL,
     KINDS,
+    POSTING_SEASON,
     Tables,
     object_frame,
+    season_factor,
 )
 
 KIND_SHARE = np.array([0.50, 0.12, 0.18, 0.10, 0.10])  # order of KINDS
@@ -339,11 +341,12 @@ def draw_vacancies(
     # dates
     first = start - pd.Timedelta(days=21)
     last = start + pd.Timedelta(days=max(weeks * 7 - 7, 1))
-    posted_ns = (
-        (first.value + (rng.uniform(0, 1, n_vac) * (last.value - first.value)).astype(np.int64))
-        // 10**9
-        * 10**9
-    )
+    # posting days follow the season (few around the Spring Festival, a peak after it)
+    day_ns = 86_400 * 10**9
+    days = np.arange(first.value, last.value, day_ns, dtype=np.int64)
+    weight = season_factor(days, POSTING_SEASON)
+    day = rng.choice(len(days), size=n_vac, p=weight / weight.sum())
+    posted_ns = (days[day] + (rng.uniform(0, 1, n_vac) * day_ns).astype(np.int64)) // 10**9 * 10**9
     dur_days = np.where(
         kind == 3,
         rng.choice([30, 45, 60], n_vac),

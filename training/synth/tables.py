@@ -234,3 +234,37 @@ def object_frame(columns: dict[str, object]) -> pd.DataFrame:
                 arr[i] = v
         out[name] = pd.Series(arr, dtype=object)
     return pd.DataFrame(out)
+
+
+@cache
+def spring_festivals() -> np.ndarray:
+    """Spring Festival dates (``matcher/data/synth_calendar.csv``) as int64 ns, sorted."""
+    cal = reference.domain_table("synth_calendar.csv")
+    return np.sort(
+        pd.to_datetime(cal["spring_festival"]).to_numpy("datetime64[ns]").astype(np.int64)
+    )
+
+
+def days_from_spring_festival(t_ns: np.ndarray | int) -> np.ndarray:
+    """Signed days from the nearest Spring Festival (negative before it)."""
+    sf = spring_festivals()
+    t = np.asarray(t_ns, np.int64)
+    pos = np.clip(np.searchsorted(sf, t), 1, len(sf) - 1)
+    before, after = sf[pos - 1], sf[pos]
+    nearest = np.where(t - before < after - t, before, after)
+    return (t - nearest) / (86_400 * 10**9)
+
+
+#: (from day, to day, factor) relative to the Spring Festival: employers post few vacancies
+#: around it and many in the recruitment peak after it (春风行动); job search pauses around
+#: it and picks up afterwards.
+POSTING_SEASON = ((-14, 7, 0.4), (7, 35, 1.8))
+SEARCH_SEASON = ((-10, 7, 0.3), (7, 35, 1.4))
+
+
+def season_factor(t_ns: np.ndarray | int, season: tuple[tuple[int, int, float], ...]) -> np.ndarray:
+    d = days_from_spring_festival(t_ns)
+    out = np.ones(np.shape(d))
+    for lo, hi, factor in season:
+        out = np.where((d >= lo) & (d < hi), factor, out)
+    return out
