@@ -275,7 +275,11 @@ class OccupationNormaliser:
         )
         self.description_matrix_ = sp.csr_matrix(place @ matrix[n_entries:])
         self.aliases_ = {k: np.asarray(sorted(v), dtype=np.int64) for k, v in aliases.items()}
-        self.max_alias_len_ = max((len(k) for k in self.aliases_), default=2)
+        lengths: dict[str, set[int]] = {}
+        for key in self.aliases_:
+            lengths.setdefault(key[:2], set()).add(len(key))
+        #: first two characters of a name/alias -> its possible lengths (ascending)
+        self.alias_lengths_ = {k: sorted(v) for k, v in lengths.items()}
 
         # ancestors -> descendants incidence, for summing confidences over a group
         rows, cols = [], []
@@ -344,13 +348,17 @@ class OccupationNormaliser:
         if n < 2:
             return []
         found: dict[int, float] = {}
-        longest = min(n, self.max_alias_len_)
-        for length in range(longest, 1, -1):
-            share = min(1.0, length / max(core_len, 1))
-            for start in range(0, n - length + 1):
+        for start in range(n - 1):
+            lengths = self.alias_lengths_.get(compact[start : start + 2])
+            if lengths is None:  # no name or alias starts with these two characters
+                continue
+            for length in lengths:
+                if start + length > n:
+                    break
                 hit = self.aliases_.get(compact[start : start + length])
                 if hit is None:
                     continue
+                share = min(1.0, length / max(core_len, 1))
                 for code_pos in hit:
                     if share > found.get(int(code_pos), 0.0):
                         found[int(code_pos)] = share
