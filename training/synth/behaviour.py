@@ -88,7 +88,7 @@ class Params:
     apply_contract: float = 0.3
     apply_insurance: float = 0.2
     apply_network: float = 0.3
-    apply_referral: float = 0.6
+    apply_referral: float = 0.8
     apply_partner: float = 0.3
     apply_preferred: float = 0.9
     apply_public_poor: float = 0.7
@@ -103,7 +103,7 @@ class Params:
     hire_experience: float = 0.6
     hire_certificate: float = 0.6
     hire_network: float = 0.2
-    hire_referral: float = 0.5
+    hire_referral: float = 0.6
     hire_mandarin_far: float = 0.4
     hire_off_trade: float = -0.8
     hire_monitored_public: float = 0.5
