@@ -411,10 +411,14 @@ class OccupationNormaliser:
         self._check_fitted()
         if isinstance(texts, str):
             raise TypeError("classify_many takes a sequence of texts; use classify(text)")
-        out: list[OccupationMatch] = []
-        for start in range(0, len(texts), self.batch_size):
-            out.extend(self._classify_block(list(texts[start : start + self.batch_size])))
-        return out
+        # each distinct text is scored once (titles and skill phrases repeat a lot)
+        keys = ["" if t is None else str(t) for t in texts]
+        unique = list(dict.fromkeys(keys))
+        answers: list[OccupationMatch] = []
+        for start in range(0, len(unique), self.batch_size):
+            answers.extend(self._classify_block(unique[start : start + self.batch_size]))
+        found = dict(zip(unique, answers, strict=True))
+        return [found[k] for k in keys]
 
     def _classify_block(self, texts: list[str]) -> list[OccupationMatch]:
         if not texts:
