@@ -188,6 +188,9 @@ def test_chronology(market, frames):
         before("hired", after)
     both = first["hired"].notna() & first["retained_3m"].notna()
     assert (first.loc[both, "retained_3m"] - first.loc[both, "hired"] == 13 * WEEK).all()
+    for during in ("wage_arrears", "injury"):
+        both = first[during].notna() & first["left"].notna()
+        assert (last.loc[both, during] <= first.loc[both, "left"]).all(), during
     kept_then_left = first["retained_3m"].notna() & first["left"].notna()
     assert (first.loc[kept_then_left, "left"] > first.loc[kept_then_left, "retained_3m"]).all()
     assert not (first["hired"].notna() & first["rejected"].notna()).any()

@@ -234,11 +234,10 @@ def simulate(
     free_from = np.zeros(n_w, np.int64)  # searching from this time on
     flows = p.network_prior * t.partner_share  # county x province placements (prior + hires)
     net_hires = np.zeros((n_c, n_p))
+    # county x employer: fellow villagers working there (prior + hires)
     ties = _initial_ties(rng, e, t, p)
     # one public-welfare post per household (一户一岗): until when a household holds one
-    public_until = np.zeros(
-        int(w.household.max()) + 1 if n_w else 0, np.int64
-    )  # county x employer: fellow villagers there (prior + hires)
+    public_until = np.zeros(int(w.household.max()) + 1 if n_w else 0, np.int64)
     seen = np.zeros(0, np.int64)  # w * n_v + v of pairs already applied to
     placed_group = np.zeros(max(int(w.group.max()) + 1, 0), bool) if n_w else np.zeros(0, bool)
     group_members = pd.Series(np.arange(n_w)[w.group >= 0]).groupby(w.group[w.group >= 0])
@@ -314,6 +313,9 @@ def simulate(
             leave_at = festival - rng.uniform(1, 14, n) * DAY - t_hire
             tenure = np.where(goes_home, np.minimum(tenure, leave_at), tenure)
         tenure = tenure.astype(np.int64)
+        # arrears and injuries only while still employed (the festival may have ended the job)
+        has_arr &= arrears_at < tenure
+        has_inj &= injury_at < tenure
         t_arr = t_hire + arrears_at.astype(np.int64)
         a = has_arr & (t_arr < end_ns)
         emit(wi[a], vi[a], WAGE_ARREARS, t_arr[a])
