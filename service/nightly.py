@@ -392,6 +392,14 @@ def _start_run(engine: Engine, run_id: str, params: dict[str, Any], started: dat
             row.params = params
 
 
+def register_run(engine: Engine, run_id: str) -> None:
+    """Record ``run_id`` as running before a background run starts (so that it can be
+    polled at once); an existing run row is left as it is."""
+    with session_scope(engine) as s:
+        if s.get(MatchRun, run_id) is None:
+            s.add(MatchRun(run_id=run_id, started_at=_now(), status="running"))
+
+
 def _check_rerun(engine: Engine, run_id: str, digest: str) -> None:
     with engine.connect() as conn:
         row = conn.execute(

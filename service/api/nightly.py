@@ -209,6 +209,7 @@ def trigger_run(body: RunCreate, request: Request, principal: AdminPrincipal) ->
             except Exception as exc:  # noqa: BLE001 - recorded as failed in match_runs
                 log.warning("nightly run %s failed: %s", run_id, type(exc).__name__)
 
+        nightly.register_run(engine, run_id)
         thread = threading.Thread(target=work, name=f"nightly-{run_id}", daemon=True)
         _running.clear()
         _running[run_id] = thread

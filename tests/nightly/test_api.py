@@ -3,6 +3,8 @@ roles, and the web pages with their chart."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -21,6 +23,8 @@ def app_client(tmp_path_factory, frames, model, load_store):
     summary = nightly.run_match(
         sqlite_url, None, run_id="api-run", model=model, model_version="m1", k=5
     )
+    model.save(tmp_path / "models" / "20260101T000000Z")
+    (tmp_path / "models" / "current").write_text("20260101T000000Z\n", encoding="utf-8")
     settings = Settings(database_url=sqlite_url, model_dir=tmp_path / "models")
     app = create_app(settings, model_check_every=0.0, catalogue_sync_every=0.0)
     home = frames["workers"].set_index("worker_id")["home_region"]
@@ -97,10 +101,25 @@ def test_pins_api_scope_and_lifecycle(app_client, frames):
     assert client.get("/api/v1/nightly/pins", headers=_h(keys, "admin")).json()["count"] == 0
 
 
-def test_trigger_needs_admin(app_client):
-    client, keys, *_ = app_client
+def test_trigger_needs_admin_and_runs_in_background(app_client):
+    client, keys, summary, *_ = app_client
     r = client.post("/api/v1/nightly/runs", json={}, headers=_h(keys, "officer"))
     assert r.status_code == 403
+    r = client.post(
+        "/api/v1/nightly/runs", json={"run_id": "bg-1", "k": 5}, headers=_h(keys, "admin")
+    )
+    assert r.status_code == 202 and r.json() == {"run_id": "bg-1", "status": "running"}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        run = client.get("/api/v1/nightly/runs/bg-1", headers=_h(keys, "admin")).json()
+        if run["status"] != "running":
+            break
+        time.sleep(0.5)
+    assert run["status"] == "succeeded", run.get("error")
+    assert run["model_version"] == "20260101T000000Z"
+    # the same store and model give the same plan as the run made directly
+    plan = client.get("/api/v1/nightly/runs/bg-1/plan?limit=1000", headers=_h(keys, "admin")).json()
+    assert [r["worker_id"] for r in plan["data"]] == summary.plan["worker_id"].tolist()
 
 
 def test_pages_show_history_chart_and_plan(app_client):
