@@ -36,9 +36,12 @@ from sqlalchemy import (
     Integer,
     Table,
     func,
+    inspect,
     or_,
     select,
+    text,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from matcher.dataset import Dataset
@@ -122,8 +125,8 @@ def _python_values(series: pd.Series, column) -> list[Any]:
         return _none_for_missing(pd.to_numeric(series).astype("Int64"))
     if isinstance(ctype, Float):
         return _none_for_missing(pd.to_numeric(series).astype("float64"))
-    text = series.astype("str")  # Arrow-backed: numbers become text, missing stays missing
-    return _none_for_missing(text) if text.hasnans else text.tolist()
+    strings = series.astype("str")  # Arrow-backed: numbers become text, missing stays missing
+    return _none_for_missing(strings) if strings.hasnans else strings.tolist()
 
 
 def _canonical(v: Any) -> Any:
@@ -160,9 +163,9 @@ def _db_values(
     if isinstance(ctype, DateTime):
         ts = pd.to_datetime(series, utc=True, format="ISO8601").dt.tz_convert(None)
         missing = ts.isna().to_numpy()
-        text = np.datetime_as_string(ts.to_numpy(dtype="datetime64[us]"), unit="us")
-        text = np.char.replace(text, "T", " ")
-        return [None if m else t for t, m in zip(text.tolist(), missing.tolist(), strict=True)]
+        iso = np.datetime_as_string(ts.to_numpy(dtype="datetime64[us]"), unit="us")
+        iso = np.char.replace(iso, "T", " ")
+        return [None if m else t for t, m in zip(iso.tolist(), missing.tolist(), strict=True)]
     values = _python_values(series, column) if python is None else python
     if isinstance(ctype, JSON):
         cache: dict[tuple, str] = {}  # list values repeat a lot (languages, regions)
@@ -187,13 +190,24 @@ def _bulk_write(
     *,
     conflict: list[str],
     update: list[str] | None,
+    known_new: bool = False,
 ) -> None:
     """INSERT ... ON CONFLICT through the driver, inside the session's transaction.
 
     SQLite: one prepared statement run by ``executemany``. PostgreSQL: ``COPY`` into a
-    temporary table, then one ``INSERT ... SELECT ... ON CONFLICT``.
+    temporary table, then one ``INSERT ... SELECT ... ON CONFLICT``; or, with
+    ``known_new`` (the caller has already left out every stored key), ``COPY``
+    straight into the table.
+
+    A big load into a small table (at least ``REBUILD_MIN_ROWS`` rows, and no fewer
+    than the table holds) drops the table's non-unique indexes first and builds them
+    again afterwards, in the same transaction: maintaining them row by row in random
+    key order costs far more than building them once. (On PostgreSQL this holds an
+    exclusive lock on the table until the import commits.)
     """
     dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):  # pragma: no cover - settings allow the two
+        raise RuntimeError(f"bulk writes support SQLite and PostgreSQL, not {dialect}")
     quoted = ", ".join(f'"{c}"' for c in names)
     target = f'"{tbl.name}"'
     on_conflict = f"ON CONFLICT ({', '.join(chr(34) + c + chr(34) for c in conflict)}) "
@@ -205,47 +219,91 @@ def _bulk_write(
     else:
         on_conflict += "DO NOTHING"
     rows = list(zip(*values, strict=True))
-    dbapi = session.connection().connection.driver_connection
+    conn = session.connection()
+    dbapi = conn.connection.driver_connection
     assert dbapi is not None
+    if dialect == "sqlite" and not dbapi.in_transaction:
+        # pysqlite opens transactions lazily, only before DML; the index DDL below
+        # must be part of the import's transaction too
+        dbapi.execute("BEGIN")
+    existing = conn.execute(select(func.count()).select_from(tbl)).scalar_one()
+    rebuild = (
+        [ix for ix in tbl.indexes if not ix.unique]
+        if len(rows) >= REBUILD_MIN_ROWS and len(rows) >= existing
+        else []
+    )
+    for ix in rebuild:
+        ix.drop(conn)
+    # PostgreSQL checks foreign keys with a trigger per row; for a big load, checking
+    # them once when the constraint is added back (one join) is many times faster. The
+    # importer has checked every reference already; if one were wrong, adding the
+    # constraint back fails and the whole transaction rolls back.
+    foreign_keys = (
+        [fk for fk in inspect(conn).get_foreign_keys(tbl.name) if fk.get("name")]
+        if rebuild and dialect == "postgresql"
+        else []
+    )
+    for fk in foreign_keys:
+        conn.execute(text(f'ALTER TABLE {target} DROP CONSTRAINT "{fk["name"]}"'))
     if dialect == "sqlite":
-        if not dbapi.in_transaction:
-            # pysqlite opens transactions lazily, only before DML; the index DDL below
-            # must be part of the import's transaction too
-            dbapi.execute("BEGIN")
-        conn = session.connection()
-        existing = conn.execute(select(func.count()).select_from(tbl)).scalar_one()
-        rebuild = (
-            [ix for ix in tbl.indexes if not ix.unique]
-            if len(rows) >= REBUILD_MIN_ROWS and len(rows) >= existing
-            else []
-        )
-        # A big load into a small table: inserting into secondary indexes row by row in
-        # random key order costs far more than building them once, sorted, afterwards.
-        for ix in rebuild:
-            ix.drop(conn)
         marks = ", ".join("?" * len(names))
-        cur = dbapi.cursor()
-        try:
-            cur.executemany(f"INSERT INTO {target} ({quoted}) VALUES ({marks}) {on_conflict}", rows)
-        finally:
-            cur.close()
-        for ix in rebuild:
-            ix.create(conn)
-        return
-    if dialect != "postgresql":  # pragma: no cover - settings only allow the two
-        raise RuntimeError(f"bulk writes support SQLite and PostgreSQL, not {dialect}")
-    tmp = f"jobmatch_load_{tbl.name}"
-    with dbapi.cursor() as cur:
-        cur.execute(f"DROP TABLE IF EXISTS {tmp}")
-        cur.execute(
-            f"CREATE TEMPORARY TABLE {tmp} ON COMMIT DROP AS "
-            f"SELECT {quoted} FROM {target} WITH NO DATA"
+        # exec_driver_sql: one executemany, no per-value processing, SQLAlchemy errors
+        conn.exec_driver_sql(
+            f"INSERT INTO {target} ({quoted}) VALUES ({marks}) {on_conflict}", rows
         )
-        with cur.copy(f"COPY {tmp} ({quoted}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cur.execute(f"INSERT INTO {target} ({quoted}) SELECT {quoted} FROM {tmp} {on_conflict}")
-        cur.execute(f"DROP TABLE {tmp}")
+    else:
+        _pg_copy(conn, dbapi, tbl, quoted, rows, on_conflict, known_new)
+    for ix in rebuild:
+        ix.create(conn)
+    for fk in foreign_keys:
+        cols = ", ".join(f'"{c}"' for c in fk["constrained_columns"])
+        ref_cols = ", ".join(f'"{c}"' for c in fk["referred_columns"])
+        conn.execute(
+            text(
+                f'ALTER TABLE {target} ADD CONSTRAINT "{fk["name"]}" FOREIGN KEY ({cols}) '
+                f'REFERENCES "{fk["referred_table"]}" ({ref_cols})'
+            )
+        )
+
+
+def _pg_copy(
+    conn: Connection,
+    dbapi: Any,
+    tbl: Table,
+    quoted: str,
+    rows: list[tuple],
+    on_conflict: str,
+    known_new: bool,
+) -> None:
+    """COPY rows into the table (``known_new``) or via a temporary table and ON CONFLICT.
+
+    Driver errors are raised as SQLAlchemy's (``IntegrityError`` etc.), like every
+    other statement of the session.
+    """
+    target = f'"{tbl.name}"'
+    statement = f"COPY {target} ({quoted}) FROM STDIN"
+    try:
+        with dbapi.cursor() as cur:
+            if known_new:
+                with cur.copy(statement) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                return
+            tmp = f"jobmatch_load_{tbl.name}"
+            cur.execute(f"DROP TABLE IF EXISTS {tmp}")
+            cur.execute(
+                f"CREATE TEMPORARY TABLE {tmp} ON COMMIT DROP AS "
+                f"SELECT {quoted} FROM {target} WITH NO DATA"
+            )
+            statement = f"COPY {tmp} ({quoted}) FROM STDIN"
+            with cur.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            statement = f"INSERT INTO {target} ({quoted}) SELECT {quoted} FROM {tmp} {on_conflict}"
+            cur.execute(statement)
+            cur.execute(f"DROP TABLE {tmp}")
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
 
 
 def _stored_rows(
@@ -392,18 +450,20 @@ def _insert_events(
     before = session.execute(select(func.count()).select_from(tbl)).scalar_one()
     frame = frame[key].drop_duplicates()
     frame = frame.assign(occurred_at=_naive_utc(frame["occurred_at"]))
+    known_new = before == 0
     if 0 < before <= ANTI_JOIN_MAX_STORED:
         # a re-import: leave out, in one vectorised anti-join, what is stored already
         stored = _stored_event_keys(session)
         merged = frame.merge(stored, on=key, how="left", indicator=True)
         frame = merged.loc[merged["_merge"] == "left_only", key]
+        known_new = True
     if len(frame):
         # sorted by the unique key: index pages fill in order, far fewer page splits
         codes = [pd.factorize(frame[c], sort=True)[0] for c in reversed(key)]
         frame = frame.iloc[np.lexsort(codes)]
         names = [*key, "source"]
         values = [_db_values(frame[c], tbl.c[c], dialect) for c in key] + [[source] * len(frame)]
-        _bulk_write(session, tbl, names, values, conflict=key, update=None)
+        _bulk_write(session, tbl, names, values, conflict=key, update=None, known_new=known_new)
     after = session.execute(select(func.count()).select_from(tbl)).scalar_one()
     inserted = int(after - before)
     log.info("upsert events: %d inserted, %d already stored or repeated", inserted, n - inserted)

@@ -186,3 +186,52 @@ def test_contract_length_limits_match_the_store_columns():
         for tbl in Base.metadata.tables.values():
             if name in tbl.c and tbl.name in CONTRACT and isinstance(tbl.c[name].type, String):
                 assert tbl.c[name].type.length == limit, (tbl.name, name)
+
+
+def _schema_objects(engine) -> tuple[set[str], set[str]]:
+    from sqlalchemy import inspect
+
+    insp = inspect(engine)
+    indexes = {ix["name"] for ix in insp.get_indexes("events")}
+    fks = {fk["referred_table"] for fk in insp.get_foreign_keys("events")}
+    return indexes, fks
+
+
+def test_big_loads_rebuild_indexes_and_keys_in_the_same_transaction(engine, monkeypatch):
+    """Loads above REBUILD_MIN_ROWS drop and rebuild secondary indexes (and, on
+    PostgreSQL, foreign keys); afterwards, and after a rollback, the schema is whole."""
+    from service.store import repository
+
+    monkeypatch.setattr(repository, "REBUILD_MIN_ROWS", 1)
+    expected_indexes, expected_fks = _schema_objects(engine)
+    assert {"ix_events_vacancy_id", "ix_events_occurred_at"} <= expected_indexes
+    assert expected_fks == {"workers", "vacancies"}
+
+    with pytest.raises(RuntimeError), session_scope(engine) as s:
+        load_all(s)
+        raise RuntimeError("boom")
+    assert _schema_objects(engine) == (expected_indexes, expected_fks)
+    with engine.connect() as conn:
+        assert counts(conn)["events"] == 0
+
+    with session_scope(engine) as s:
+        assert load_all(s)[3].inserted == 3
+    assert _schema_objects(engine) == (expected_indexes, expected_fks)
+
+
+def test_the_store_refuses_events_naming_unknown_workers(engine, monkeypatch):
+    """Even past the importer's checks, with the foreign keys dropped for a big load."""
+    from sqlalchemy.exc import IntegrityError
+
+    from service.store import repository
+
+    monkeypatch.setattr(repository, "REBUILD_MIN_ROWS", 1)
+    bad = frame(
+        "events",
+        [{"worker_id": "W404", "vacancy_id": "V1", "event": "viewed", "occurred_at": "2024-03-01"}],
+    )
+    with pytest.raises(IntegrityError), session_scope(engine) as s:
+        load_all(s)
+        upsert(s, "events", bad)
+    with engine.connect() as conn:
+        assert counts(conn)["events"] == 0
