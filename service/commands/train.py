@@ -56,6 +56,10 @@ def train_cmd(
     promote: Annotated[
         bool, typer.Option("--promote/--no-promote", help="Try to promote the new model.")
     ] = True,
+    max_eval_workers: Annotated[
+        int,
+        typer.Option(help="Evaluate a seeded sample of at most this many test workers (0 = all)."),
+    ] = 5000,
 ) -> None:
     """Train on the store, evaluate against baselines on a time split, write models/<version>/."""
     from service.settings import get_settings
@@ -71,6 +75,7 @@ def train_cmd(
         force=force,
         tolerance=tolerance,
         promote=promote,
+        max_eval_workers=max_eval_workers or None,
     )
     try:
         result = train_from_store(settings.database_url, settings.model_dir, opts)
