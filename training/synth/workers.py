@@ -453,7 +453,9 @@ def _skills_text(rng, cat, trade1, trade2, experience, speaks_zh) -> np.ndarray:
     ):
         txt = np.where(add, np.where(txt == "", phrase, txt + sep + phrase), txt)
     blank = (r[:, 3] < 0.06) | (~has & (r[:, 3] < 0.35)) | (txt == "")
-    return np.where(blank, None, txt).astype(object)
+    out = np.asarray(txt, object).copy()
+    out[blank] = None
+    return out
 
 
 def _history_text(
@@ -506,7 +508,9 @@ def _history_text(
         years = np.where(y0 >= y1, _text(y1) + "年", _text(y0) + "-" + _text(y1))
         line = years + " " + where + place + " " + alias
         hist = np.where(active, line if j == 0 else hist + "；" + line, hist)
-    return np.where(hist == "", None, hist).astype(object)
+    out = np.asarray(hist, object).copy()
+    out[hist == ""] = None
+    return out
 
 
 def _certificates(rng, cat, trade1, female) -> tuple[np.ndarray, np.ndarray]:
