@@ -230,36 +230,42 @@ class _FilteredBaseline(RankingModel):
             )
         vpos = self.open_pos_
         frames = []
+        # tie-break position of each open vacancy: newer postings first, then by id
         tie = self._tiebreak(vpos)
+        tb = np.empty(len(vpos), dtype=np.int64)
+        tb[np.lexsort((self.vacancy_ids_[vpos].astype(str), -tie))] = np.arange(len(vpos))
         for start in range(0, len(wpos_all), BLOCK):
             wpos = wpos_all[start : start + BLOCK]
-            scores = self._worker_scores(wpos, vpos).astype(float)
-            allowed = self._allowed(wpos, vpos)
-            for row, wp in enumerate(wpos):
-                ok = np.flatnonzero(allowed[row])
-                if len(ok) == 0:
-                    continue
-                s = scores[row, ok]
-                order = np.lexsort((self.vacancy_ids_[vpos[ok]].astype(str), -tie[ok], -s))[:k]
-                chosen = ok[order]
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            Columns.Worker: self.worker_ids_[wp],
-                            Columns.Rank: np.arange(1, len(chosen) + 1),
-                            Columns.Vacancy: self.vacancy_ids_[vpos[chosen]],
-                            Columns.Score: scores[row, chosen],
-                            Columns.Reasons: [
-                                self._worker_reasons(wp, int(vpos[c]), float(scores[row, c]))
-                                for c in chosen
-                            ],
-                            Columns.Warnings: [[] for _ in chosen],
-                        }
-                    )
+            scores = np.array(self._worker_scores(wpos, vpos), dtype=float)
+            scores[~self._allowed(wpos, vpos)] = -np.inf
+            kk = min(k, len(vpos))
+            order = np.lexsort((np.broadcast_to(tb, scores.shape), -scores), axis=-1)[:, :kk]
+            top = np.take_along_axis(scores, order, axis=1)
+            rows, cols = np.nonzero(np.isfinite(top))  # shown pairs, rank order in each row
+            chosen = order[rows, cols]
+            wp, vp = wpos[rows], vpos[chosen]
+            sc = scores[rows, chosen]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        Columns.Worker: self.worker_ids_[wp],
+                        Columns.Rank: cols + 1,
+                        Columns.Vacancy: self.vacancy_ids_[vp],
+                        Columns.Score: sc,
+                        Columns.Reasons: [
+                            self._worker_reasons(int(w), int(v), float(x))
+                            for w, v, x in zip(wp, vp, sc, strict=True)
+                        ],
+                        Columns.Warnings: [[] for _ in range(len(wp))],
+                    }
                 )
+            )
+        frames = [f for f in frames if len(f)]
         if not frames:
             return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
-        return pd.concat(frames, ignore_index=True)[RECOMMENDATION_COLUMNS]
+        out = pd.concat(frames, ignore_index=True)[RECOMMENDATION_COLUMNS]
+        out[Columns.Rank] = out[Columns.Rank].astype(np.int64)
+        return out
 
     def candidates(self, vacancy_id: str, k: int = 20) -> pd.DataFrame:
         self._check_fitted()
