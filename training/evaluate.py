@@ -319,6 +319,11 @@ def compare(
         bar.set_postfix_str(name)
         run = evaluate_model(model, split, ks, name=name, fit=fit)
         runs[name] = run
+        if progress:
+            tqdm.write(
+                f"{name}: fit {run.fit_seconds:.1f} s, recommend {run.recommend_seconds:.1f} s "
+                f"for {len(split.test_workers)} workers"
+            )
         metric_frames.append(evaluate_recommendations(run.recommendations, split, ks, name))
         cal_frames.append(calibration(run.recommendations, split, name=name))
         chan_frames.append(per_channel(run.recommendations, split, k=10, name=name))

@@ -164,6 +164,8 @@ class _Stages:
         finally:
             self.timings[name] = round(time.perf_counter() - t0, 3)
             self.bar.update(1)
+            if not self.bar.disable:
+                tqdm.write(f"stage {name}: {self.timings[name]:.1f} s")
 
     def close(self) -> None:
         self.bar.close()
