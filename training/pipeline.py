@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
@@ -281,14 +282,19 @@ def train(
             final.fit(full_data)
         with stages.stage("write"):
             folder = registry.new_version_dir(root)
-            final.save(folder)
-            card = _model_card(
-                folder.name, final, dataset, full_data, fingerprint, split, comparison, opts
-            )
-            card["incumbent"] = incumbent
-            card["timings"] = dict(stages.timings)
-            registry.write_card(folder, card)
-            write_report(folder / registry.REPORT, comparison, card)
+            try:
+                final.save(folder)
+                card = _model_card(
+                    folder.name, final, dataset, full_data, fingerprint, split, comparison, opts
+                )
+                card["incumbent"] = incumbent
+                card["timings"] = dict(stages.timings)
+                registry.write_card(folder, card)
+                write_report(folder / registry.REPORT, comparison, card)
+            except BaseException:
+                # never leave a half-written version behind for `models list` or promote
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
         decision: GuardDecision | None = None
         refusal = None
         promoted = False
