@@ -193,7 +193,11 @@ def _reference_problems(
             bad = np.flatnonzero(values.isin(unknown).to_numpy())
             total += len(bad)
             lines = ct.line_of(bad[:MAX_PROBLEMS])
-            key_file = f"{target} file" if target not in checked else checked[target].file
+            where = (
+                f"neither in {checked[target].file} nor in the store"
+                if target in checked
+                else f"not in the store (and this import has no {target} file)"
+            )
             for pos, line in zip(bad[:MAX_PROBLEMS].tolist(), lines.tolist(), strict=True):
                 problems.append(
                     Problem(
@@ -201,7 +205,7 @@ def _reference_problems(
                         None if line < 0 else int(line),
                         column,
                         repr(str(values.iloc[pos])),
-                        f"names an unknown {target[:-1]}: neither in the {key_file} nor in the store",
+                        f"names an unknown {target[:-1]}: {where}",
                     )
                 )
     return problems, total

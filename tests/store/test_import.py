@@ -148,7 +148,9 @@ def test_events_naming_unknown_workers_or_vacancies_are_errors(tmp_path, databas
         import_folder(folder, database_url, infer_occupations=False)
     found = {(p.line, p.column, p.value) for p in info.value.problems}
     assert found == {(13, "worker_id", "'W9999'"), (14, "vacancy_id", "'V999'")}
-    assert all("neither in the" in p.rule for p in info.value.problems)
+    rules = {p.column: p.rule for p in info.value.problems}
+    assert rules["worker_id"] == "names an unknown worker: neither in workers.csv nor in the store"
+    assert rules["vacancy_id"].endswith("neither in vacancies.csv nor in the store")
     assert store_counts(database_url)["events"] == 0
 
 
@@ -173,6 +175,7 @@ def test_references_may_point_into_the_store(tmp_path, database_url):
         "employer_id",
         "'E404'",
     )
+    assert "not in the store (and this import has no employers file)" in problem.rule
     (later / "vacancies.csv").write_text(
         "vacancy_id,employer_id,title,region,headcount\nV100,E003,藏毯编织学徒,542427,4\n",
         encoding="utf-8",
