@@ -56,7 +56,9 @@ def speed(quick: bool) -> tuple[str, list[list[object]]]:
         def run(n_w=n_w, n_e=n_e, n_v=n_v, events=events, holder=holder):
             holder["m"] = build_market(n_w, n_e, 16, seed=7, with_events=events, n_vacancies=n_v)
 
+        load_before = os.getloadavg()[0]
         median, runs = timed(run, repeats=repeats)
+        load = max(load_before, os.getloadavg()[0])
         market = holder["m"]
         frames = market.frames  # type: ignore[attr-defined]
         with tempfile.TemporaryDirectory() as tmp:
@@ -70,6 +72,7 @@ def speed(quick: bool) -> tuple[str, list[list[object]]]:
                 f"{median:.1f}",
                 f"{len(runs)}",
                 f"{write_s:.1f}",
+                f"{load:.1f}",
             ]
         )
         print(rows[-1], flush=True)
@@ -81,6 +84,7 @@ def speed(quick: bool) -> tuple[str, list[list[object]]]:
         "generate s (median)",
         "runs",
         "write CSV s",
+        "load average",
     ]
     return markdown_table(headers, rows), rows
 
@@ -162,7 +166,9 @@ def main() -> None:
     )
     body = f"""
 Generation time of `training.synth.build_market` (16 weeks, seed 7; median of the runs
-shown) and of writing the CSV folder once:
+shown) and of writing the CSV folder once. The machine is shared: "load average" is the
+1-minute load (runnable processes on its 2 cores) during the runs; above 2, the figures
+are inflated by other people's jobs by roughly load / 2.
 
 {speed_table}
 
