@@ -213,7 +213,7 @@ def draw_workers(
         rng.random(n) < 0.05
     )
     over45 = np.maximum(0, age - 45)
-    p_semi = 0.04 + 0.02 * over45
+    p_semi = 0.04 + 0.02 * over45 + 0.12 * caregiver  # caregivers often count as half labour
     p_weak = 0.01 + 0.015 * np.maximum(0, age - 55)
     u = rng.random(n)
     capacity = np.where(u < p_weak, 2, np.where(u < p_weak + p_semi, 1, 0))
