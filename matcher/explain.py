@@ -100,6 +100,12 @@ def _flag(x: object) -> float:
     return v
 
 
+def _raw(row: pd.Series, name: str) -> float:
+    """A count quoted from the pair features (``<name>_log`` holds log(1 + count))."""
+    value = _flag(row.get(f"{name}_log", float("nan")))
+    return float(round(math.expm1(value))) if math.isfinite(value) else 0.0
+
+
 def explain_pair(
     row: pd.Series, region: str, market_left_rate: float = 0.0
 ) -> tuple[list[Reason], list[Reason]]:
@@ -152,6 +158,26 @@ def explain_pair(
                 f"本县已有{_num(flow)}人在{prov}就业",
                 f"{_num(flow)} workers from your county were placed in {prov}",
                 {"count": int(flow), "province": prov},
+            )
+        )
+    tie_hired = _raw(row, "tie_hired")
+    tie_applied = _raw(row, "tie_applied")
+    if tie_hired >= 1:
+        reasons.append(
+            Reason(
+                "county_employer_hires",
+                f"本县已有{_num(tie_hired)}人在该单位就业（老乡介绍）",
+                f"{_num(tie_hired)} workers from your county were hired by this employer",
+                {"count": int(tie_hired)},
+            )
+        )
+    elif tie_applied >= 2:
+        reasons.append(
+            Reason(
+                "county_employer_applications",
+                f"本县已有{_num(tie_applied)}人申请过该单位的岗位",
+                f"{_num(tie_applied)} workers from your county applied to this employer",
+                {"count": int(tie_applied)},
             )
         )
     ratio = _flag(row["wage_ratio"])

@@ -67,6 +67,10 @@ from matcher.schema import Channel, Columns, EventType
 
 #: Pseudo-hires of the Beta prior on employer rates.
 PRIOR_HIRES = 5.0
+#: Distance (km) beyond which a move counts as far (housing, Mandarin matter).
+FAR_KM = 300.0
+#: Window of "recent" applications to a vacancy (days before the latest training event).
+RECENT_DAYS = 14.0
 #: Upper edges (CNY/month) of the wage bands used as LightFM tokens.
 WAGE_BANDS = (3000, 4000, 5000, 6000, 7000, 8000, 10000)
 #: Most occupation codes kept per worker.
@@ -76,6 +80,14 @@ CAPACITY_CODE = {"full": 2, "semi": 1, "weak": 0}
 HOUSEHOLD_CODE = {"none": 0, "lifted": 1, "monitored": 2}
 HIRED_EVENTS = (EventType.HIRED, EventType.LEFT, EventType.RETAINED_3M, EventType.RETAINED_6M)
 RETAINED_EVENTS = (EventType.RETAINED_3M, EventType.RETAINED_6M)
+#: Events that mean the worker applied (or got further).
+APPLIED_EVENTS = (
+    EventType.APPLIED,
+    EventType.INTERVIEWED,
+    EventType.REJECTED,
+    EventType.DECLINED,
+    *HIRED_EVENTS,
+)
 
 #: Columns of :func:`pair_features` that the ranker learns from (in this order).
 RANKER_COLUMNS = [
@@ -104,6 +116,31 @@ RANKER_COLUMNS = [
     "capacity",
     "household",
     "age",
+    # referral and network: who from the worker's county went where (training events)
+    "tie_views_log",
+    "tie_applied_log",
+    "tie_hired_log",
+    "flow_applied_log",
+    "pref_applied_log",
+    "partner",
+    "same_prefecture",
+    # the vacancy's own pull (training events) and age at the snapshot
+    "vacancy_views_log",
+    "vacancy_applied_log",
+    "vacancy_recent_log",
+    "vacancy_age_days",
+    "seats",
+    "far",
+    "mandarin",
+    "female",
+    "worker_seen_vacancy",
+    "worker_seen_employer_log",
+    "crowd_occupation",
+    "crowd_prefecture",
+    "crowd_province",
+    "crowd_employer",
+    "referral_share",
+    "flow_share",
 ]
 
 
@@ -222,6 +259,10 @@ class WorkerProfiles:
     preferred: list[frozenset[str]]  # preferred region codes
     texts: list[str]
     tokens: list[list[str]] = field(default_factory=list)
+    prefecture: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    partner: np.ndarray = field(default_factory=lambda: np.zeros((0, 100), np.float32))
+    mandarin: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    female: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
@@ -247,6 +288,9 @@ class VacancyProfiles:
     code_keys: np.ndarray  # (n, 4)
     texts: list[str]
     tokens: list[list[str]] = field(default_factory=list)
+    prefecture: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    posted_ns: np.ndarray = field(default_factory=lambda: np.zeros(0))  # float, NaN unknown
+    headcount: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _bool_array(col: pd.Series) -> np.ndarray:
@@ -265,6 +309,69 @@ def _province_int(codes: Sequence[object] | np.ndarray) -> np.ndarray:
         ],
         dtype=np.int64,
     )
+
+
+#: Language codes that mean the worker speaks Mandarin.
+MANDARIN = frozenset({"zh", "cmn", "zh-cn", "mandarin"})
+#: Province prefixes are two digits: rows of :func:`partner_rows` are indexed by them.
+N_PROVINCES = 100
+
+
+def _prefecture_array(codes: np.ndarray) -> np.ndarray:
+    return np.array(
+        [c[:4] if isinstance(c, str) and len(c) == 6 else "" for c in codes], dtype=object
+    )
+
+
+def _time_ns(col: pd.Series) -> np.ndarray:
+    t = pd.to_datetime(col, errors="coerce")
+    if getattr(t.dt, "tz", None) is not None:
+        t = t.dt.tz_convert("UTC").dt.tz_localize(None)
+    out = t.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float)
+    out[t.isna().to_numpy()] = np.nan
+    return out
+
+
+_PARTNERS: dict[str, np.ndarray] | None = None
+
+
+def _partner_table() -> dict[str, np.ndarray]:
+    """Origin (province or prefecture code) -> weight per destination province prefix,
+    from ``matcher/data/partner_provinces.csv`` (East-West cooperation pairs)."""
+    global _PARTNERS
+    if _PARTNERS is None:
+        from matcher.reference import domain_table
+
+        table: dict[str, np.ndarray] = {}
+        frame = domain_table("partner_provinces.csv")
+        for origin, partner, weight in zip(
+            frame["origin"], frame["partner"], frame["weight"], strict=True
+        ):
+            row = table.setdefault(origin, np.zeros(N_PROVINCES, np.float32))
+            if partner[:2].isdigit():
+                row[int(partner[:2])] += float(weight or 0)
+        _PARTNERS = table
+    return _PARTNERS
+
+
+def partner_rows(counties: np.ndarray) -> np.ndarray:
+    """Partner-province weights ``(n, 100)`` of each home county (its prefecture's pairs
+    when listed, else its province's; zeros when neither is)."""
+    table = _partner_table()
+    out = np.zeros((len(counties), N_PROVINCES), np.float32)
+    memo: dict[object, np.ndarray | None] = {}
+    for i, c in enumerate(counties):
+        if c not in memo:
+            row = None
+            if isinstance(c, str) and len(c) == 6:
+                row = table.get(prefecture_of(c))
+                if row is None:
+                    row = table.get(province_of(c))
+            memo[c] = row
+        row = memo[c]
+        if row is not None:
+            out[i] = row
+    return out
 
 
 def wage_band(value: float) -> str | None:
@@ -349,6 +456,10 @@ def worker_profiles(workers: pd.DataFrame, codes: list[list[str]]) -> WorkerProf
         preferred=[frozenset(x) for x in workers["preferred_regions"]],
         texts=worker_texts(workers),
         tokens=tokens,
+        prefecture=_prefecture_array(county),
+        partner=partner_rows(county),
+        mandarin=np.array([float(bool(MANDARIN & x)) for x in langs]),
+        female=(workers["gender"].to_numpy(dtype=object) == "F").astype(float),
     )
 
 
@@ -416,6 +527,9 @@ def vacancy_profiles(vacancies: pd.DataFrame, codes: Sequence[str | None]) -> Va
         code_keys=keys,
         texts=vacancy_texts(vacancies),
         tokens=tokens,
+        prefecture=_prefecture_array(region),
+        posted_ns=_time_ns(vacancies["posted_at"]),
+        headcount=_float_array(vacancies["headcount"]),
     )
 
 
@@ -483,6 +597,64 @@ class FeatureSpace:
 # --------------------------------------------------------------------------- statistics
 
 
+class CountTable:
+    """Sums of ``values`` by (row key, column key), dense over the keys seen at fit.
+
+    Parameters
+    ----------
+    rows, cols : ndarray
+        Keys of each observation (e.g. home county, employer id).
+    values : ndarray of float
+    """
+
+    def __init__(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
+        self.rows_ = pd.Index(pd.unique(np.asarray(rows, dtype=object)))
+        self.cols_ = pd.Index(pd.unique(np.asarray(cols, dtype=object)))
+        self.matrix_ = np.zeros((len(self.rows_) + 1, len(self.cols_) + 1), np.float32)
+        r = self.rows_.get_indexer(pd.Index(np.asarray(rows, dtype=object)))
+        c = self.cols_.get_indexer(pd.Index(np.asarray(cols, dtype=object)))
+        np.add.at(self.matrix_, (r, c), np.asarray(values, dtype=np.float32))
+        # the last row and column stay zero: position -1 (an unseen key) reads them
+        self.matrix_[-1, :] = 0
+        self.matrix_[:, -1] = 0
+
+    def row_pos(self, keys: np.ndarray | Sequence[object]) -> np.ndarray:
+        """Row of each key (-1, the zero row, for keys not seen at fit)."""
+        return self.rows_.get_indexer(pd.Index(np.asarray(keys, dtype=object)))
+
+    def col_pos(self, keys: np.ndarray | Sequence[object]) -> np.ndarray:
+        """Column of each key (-1, the zero column, for keys not seen at fit)."""
+        return self.cols_.get_indexer(pd.Index(np.asarray(keys, dtype=object)))
+
+    def lookup(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Values of many (row key, column key) pairs; 0 where either is unseen."""
+        return self.matrix_[self.row_pos(rows), self.col_pos(cols)].astype(float)
+
+
+class SparseCountTable(CountTable):
+    """:class:`CountTable` kept sparse (for many rows and columns, e.g. worker x vacancy)."""
+
+    def __init__(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
+        self.rows_ = pd.Index(pd.unique(np.asarray(rows, dtype=object)))
+        self.cols_ = pd.Index(pd.unique(np.asarray(cols, dtype=object)))
+        r = self.rows_.get_indexer(pd.Index(np.asarray(rows, dtype=object)))
+        c = self.cols_.get_indexer(pd.Index(np.asarray(cols, dtype=object)))
+        self.sparse_ = sp.csr_matrix(
+            (np.asarray(values, dtype=np.float32), (r, c)),
+            shape=(len(self.rows_) + 1, len(self.cols_) + 1),
+        )
+        self.sparse_.sum_duplicates()
+
+    def lookup(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        r = self.row_pos(rows)
+        c = self.col_pos(cols)
+        r = np.where(r < 0, self.sparse_.shape[0] - 1, r)
+        c = np.where(c < 0, self.sparse_.shape[1] - 1, c)
+        if len(r) == 0:
+            return np.zeros(0)
+        return np.asarray(self.sparse_[r, c], dtype=float).ravel()
+
+
 class PairStatistics:
     """Counts learned from training events only: transfer flows and employer risk.
 
@@ -512,6 +684,8 @@ class PairStatistics:
         prov = hired[Columns.Vacancy].map(v["region"])
         keys = flow_keys(county.to_numpy(dtype=object), _province_int(prov.to_numpy(dtype=object)))
         self.flows_ = pd.Series(keys[keys >= 0]).value_counts().sort_index()
+        self._fit_network(pairs, w, v)
+        self.fit_recent(ev)
 
         def per_employer(events: tuple[str, ...]) -> pd.Series:
             sub = pairs[pairs[Columns.Event].isin(events)].drop_duplicates(
@@ -537,6 +711,56 @@ class PairStatistics:
             prior = self.market_[f"{name}_rate"]
             emp[f"{name}_rate"] = (emp[name] + PRIOR_HIRES * prior) / (emp["hires"] + PRIOR_HIRES)
         self.employers_ = emp
+        return self
+
+    def _fit_network(self, pairs: pd.DataFrame, home: pd.Series, vac: pd.DataFrame) -> None:
+        """Referral and network tables: distinct (worker, vacancy) pairs seen, applied to
+        and hired, counted by home county x employer, province and prefecture; and each
+        vacancy's own views and applications (distinct workers)."""
+        graded = pairs[Columns.Event].isin(APPLIED_EVENTS)
+        hired = pairs[Columns.Event].isin(HIRED_EVENTS)
+        g = (
+            pairs.assign(applied=graded, hired=hired)
+            .groupby([Columns.Worker, Columns.Vacancy], sort=False)[["applied", "hired"]]
+            .max()
+            .reset_index()
+        )
+        county = g[Columns.Worker].map(home).to_numpy(dtype=object)
+        region = g[Columns.Vacancy].map(vac["region"]).to_numpy(dtype=object)
+        employer = g[Columns.Vacancy].map(vac[Columns.Employer]).to_numpy(dtype=object)
+        ok = np.array([isinstance(c, str) for c in county], dtype=bool) & np.array(
+            [isinstance(r, str) for r in region], dtype=bool
+        )
+        county, region, employer = county[ok], region[ok], employer[ok]
+        applied = g["applied"].to_numpy(dtype=float)[ok]
+        hires = g["hired"].to_numpy(dtype=float)[ok]
+        ones = np.ones(len(county))
+        self.ties_ = {
+            "views": CountTable(county, employer, ones),
+            "applied": CountTable(county, employer, applied),
+            "hired": CountTable(county, employer, hires),
+        }
+        self.province_applied_ = CountTable(county, _province_int(region), applied)
+        self.prefecture_applied_ = CountTable(county, _prefecture_array(region), applied)
+        vid = g[Columns.Vacancy].to_numpy(dtype=object)[ok]
+        wid = g[Columns.Worker].to_numpy(dtype=object)[ok]
+        # the worker's own past: vacancies and employers seen before (views repeat)
+        self.worker_vacancy_ = SparseCountTable(wid, vid, ones)
+        self.worker_employer_ = SparseCountTable(wid, employer, ones)
+        self.vacancy_views_ = pd.Series(ones, index=vid).groupby(level=0).sum()
+        self.vacancy_applied_ = pd.Series(applied, index=vid).groupby(level=0).sum()
+
+    def fit_recent(self, events: pd.DataFrame, days: float = RECENT_DAYS) -> PairStatistics:
+        """Applications per vacancy in the last ``days`` before the latest event."""
+        graded = events[events[Columns.Event].isin(APPLIED_EVENTS)]
+        if len(graded) == 0:
+            self.vacancy_recent_ = pd.Series(dtype=float)
+            return self
+        end = graded[Columns.OccurredAt].max()
+        late = graded[graded[Columns.OccurredAt] >= end - pd.Timedelta(days=days)]
+        self.vacancy_recent_ = (
+            late.drop_duplicates([Columns.Worker, Columns.Vacancy]).groupby(Columns.Vacancy).size()
+        ).astype(float)
         return self
 
     def flow(self, county: np.ndarray, province: np.ndarray) -> np.ndarray:
@@ -572,7 +796,8 @@ def flow_keys(county: np.ndarray, province: np.ndarray) -> np.ndarray:
 
 @dataclass
 class VacancyContext:
-    """Per-vacancy arrays derived from statistics (employer risk, verification)."""
+    """Per-vacancy arrays derived from statistics (employer risk, verification, the
+    vacancy's pull in training, its columns in the network tables) at one time."""
 
     arrears_rate: np.ndarray
     left_rate: np.ndarray
@@ -580,10 +805,52 @@ class VacancyContext:
     arrears: np.ndarray
     hires: np.ndarray
     verified: np.ndarray
+    tie_col: np.ndarray  # column of the vacancy's employer in stats.ties_ (-1 unseen)
+    province_col: np.ndarray  # column in stats.province_applied_
+    prefecture_col: np.ndarray  # column in stats.prefecture_applied_
+    views_log: np.ndarray
+    applied_log: np.ndarray
+    recent_log: np.ndarray
+    age_days: np.ndarray
+    # how crowded the vacancy's buckets are among the open vacancies (log count sharing
+    # its occupation code, prefecture, province, employer): a job board or a referral
+    # shows one vacancy of a crowded bucket less often
+    crowd: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    # per row of the network tables: the county's total over employers / provinces
+    # that have open vacancies (the denominators of a referral's or a move's share)
+    county_open_ties: np.ndarray = field(default_factory=lambda: np.zeros(1))
+    county_open_flow: np.ndarray = field(default_factory=lambda: np.zeros(1))
+
+    def set_crowd(
+        self, vac: VacancyProfiles, open_pos: np.ndarray, stats: PairStatistics | None = None
+    ) -> None:
+        """Fill :attr:`crowd` (and the share denominators) from the open vacancies."""
+        keys = (vac.code, vac.prefecture, vac.province, vac.employer)
+        out = np.zeros((len(vac.ids), len(keys)))
+        for j, key in enumerate(keys):
+            col = pd.Series(np.asarray(key, dtype=object))
+            counts = col.iloc[open_pos].value_counts(dropna=True)
+            out[:, j] = np.log1p(col.map(counts).to_numpy(dtype=float, na_value=0.0))
+        self.crowd = out
+        if stats is not None:
+            views = stats.ties_["views"].matrix_
+            has = np.zeros(views.shape[1], np.float32)
+            has[self.tie_col[open_pos]] = 1.0
+            has[-1] = 0.0
+            self.county_open_ties = views @ has
+            flows = stats.province_applied_.matrix_
+            hasp = np.zeros(flows.shape[1], np.float32)
+            hasp[self.province_col[open_pos]] = 1.0
+            hasp[-1] = 0.0
+            self.county_open_flow = flows @ hasp
 
     @classmethod
     def build(
-        cls, vac: VacancyProfiles, stats: PairStatistics, employers: pd.DataFrame
+        cls,
+        vac: VacancyProfiles,
+        stats: PairStatistics,
+        employers: pd.DataFrame,
+        at: pd.Timestamp | None = None,
     ) -> VacancyContext:
         table = stats.employer_table(vac.employer)
         verified = (
@@ -592,6 +859,16 @@ class VacancyContext:
             .reindex(pd.Index(vac.employer, dtype=object))
             .to_numpy(dtype=float, na_value=np.nan)
         )
+        ids = pd.Index(vac.ids, dtype=object)
+
+        def per_vacancy(series: pd.Series) -> np.ndarray:
+            return np.log1p(series.reindex(ids).to_numpy(dtype=float, na_value=0.0))
+
+        if at is not None and len(vac.posted_ns):
+            now = float(pd.Timestamp(at).value)
+            age = (now - vac.posted_ns) / 86_400e9
+        else:
+            age = np.full(len(vac.ids), np.nan)
         return cls(
             arrears_rate=table["arrears_rate"],
             left_rate=table["left_rate"],
@@ -599,6 +876,13 @@ class VacancyContext:
             arrears=table["arrears"],
             hires=table["hires"],
             verified=verified,
+            tie_col=stats.ties_["views"].col_pos(vac.employer),
+            province_col=stats.province_applied_.col_pos(vac.province),
+            prefecture_col=stats.prefecture_applied_.col_pos(vac.prefecture),
+            views_log=per_vacancy(stats.vacancy_views_),
+            applied_log=per_vacancy(stats.vacancy_applied_),
+            recent_log=per_vacancy(stats.vacancy_recent_),
+            age_days=age,
         )
 
 
@@ -698,6 +982,48 @@ def pair_features(
     frame["capacity"] = workers.capacity[wi]
     frame["household"] = workers.household[wi]
     frame["age"] = year - workers.birth_year[wi]
+    ties = stats.ties_
+    trow = ties["views"].row_pos(county)
+    tcol = context.tie_col[vi]
+    for name in ("views", "applied", "hired"):
+        frame[f"tie_{name}_log"] = np.log1p(ties[name].matrix_[trow, tcol].astype(float))
+    # a referral picks an employer in proportion to the county's ties, then one of its
+    # open vacancies: the share of this vacancy in the county's referrals
+    crowd_e = np.expm1(context.crowd[vi, 3]) if len(context.crowd) else np.ones(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = ties["views"].matrix_[trow, tcol] / context.county_open_ties[trow]
+        frame["referral_share"] = np.nan_to_num(share / np.maximum(crowd_e, 1.0))
+    prow = stats.province_applied_.row_pos(county)
+    pflow = stats.province_applied_.matrix_[prow, context.province_col[vi]].astype(float)
+    frame["flow_applied_log"] = np.log1p(pflow)
+    crowd_p = np.expm1(context.crowd[vi, 2]) if len(context.crowd) else np.ones(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = pflow / context.county_open_flow[prow]
+        frame["flow_share"] = np.nan_to_num(share / np.maximum(crowd_p, 1.0))
+    frow = stats.prefecture_applied_.row_pos(county)
+    frame["pref_applied_log"] = np.log1p(
+        stats.prefecture_applied_.matrix_[frow, context.prefecture_col[vi]].astype(float)
+    )
+    vprov = vacancies.province[vi]
+    frame["partner"] = np.where(
+        vprov >= 0, workers.partner[wi, np.clip(vprov, 0, N_PROVINCES - 1)], 0.0
+    ).astype(float)
+    frame["same_prefecture"] = (workers.prefecture[wi] == vacancies.prefecture[vi]).astype(float)
+    frame["vacancy_views_log"] = context.views_log[vi]
+    frame["vacancy_applied_log"] = context.applied_log[vi]
+    frame["vacancy_recent_log"] = context.recent_log[vi]
+    frame["vacancy_age_days"] = context.age_days[vi]
+    frame["seats"] = vacancies.headcount[vi]
+    frame["far"] = (dist > FAR_KM).astype(float)
+    frame["mandarin"] = workers.mandarin[wi]
+    frame["female"] = workers.female[wi]
+    for j, name in enumerate(("occupation", "prefecture", "province", "employer")):
+        frame[f"crowd_{name}"] = context.crowd[vi, j] if len(context.crowd) else np.full(n, np.nan)
+    wids = workers.ids.to_numpy(dtype=object)[wi]
+    frame["worker_seen_vacancy"] = stats.worker_vacancy_.lookup(wids, vacancies.ids.to_numpy(dtype=object)[vi])
+    frame["worker_seen_employer_log"] = np.log1p(
+        stats.worker_employer_.lookup(wids, vacancies.employer[vi])
+    )
     # raw values quoted by explanations
     frame["flow"] = flow
     frame["offered_wage"] = offered

@@ -58,7 +58,23 @@ MISSING = -1e6
 #: Features whose effect is known not to be negative: more similarity, a closer
 #: occupation, more placements from the same county, a preferred region. Monotone
 #: constraints keep small markets from learning accidental reversals.
-INCREASING = ("lightfm", "dense", "lexical", "occ_match", "flow_log", "preferred_region")
+INCREASING = (
+    "lightfm",
+    "dense",
+    "lexical",
+    "occ_match",
+    "flow_log",
+    "preferred_region",
+    "tie_views_log",
+    "tie_applied_log",
+    "tie_hired_log",
+    "flow_applied_log",
+    "pref_applied_log",
+    "worker_seen_vacancy",
+    "worker_seen_employer_log",
+    "referral_share",
+    "flow_share",
+)
 
 
 def _matrix(features: pd.DataFrame) -> np.ndarray:
@@ -189,12 +205,16 @@ class StablePlacementRanker:
         x = _matrix(features)
         out = np.empty((len(x), len(STAGES)))
         for j, name in enumerate(STAGES):
-            model = self.stages_[name]
-            if isinstance(model, float):
-                out[:, j] = model
-            elif len(x):
-                out[:, j] = _calibrated(model, x)
+            out[:, j] = self._predict(name, x)
         return out
+
+    def _predict(self, name: str, x: np.ndarray) -> np.ndarray:
+        model = self.stages_[name]
+        if isinstance(model, float):
+            return np.full(len(x), model)
+        if len(x) == 0:
+            return np.zeros(0)
+        return _calibrated(model, x)
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated P(stable placement) of each pair, shape ``(n,)``."""

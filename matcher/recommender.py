@@ -95,6 +95,18 @@ META_FILE = "artifact.json"
 STAGE_CHOICES = ("full", "lightfm", "content")
 #: Workers scored per block in batched calls (bounds memory: block x open vacancies).
 BLOCK = 128
+#: Texts whose occupation codes are memoised per process (models fitted one after the
+#: other in a training run extract the same workers' codes only once).
+MEMO_SIZE = 500_000
+_OCCUPATION_MEMO: dict[str, list[str]] = {}
+_TITLE_MEMO: dict[str, str | None] = {}
+
+
+def _remember(memo: dict, items: dict) -> None:
+    if len(memo) + len(items) > MEMO_SIZE:
+        memo.clear()
+    memo.update(items)
+
 
 _APPLIED = {
     EventType.APPLIED,
@@ -155,6 +167,10 @@ class _Catalogue:
     worker_text: ContentIndex
     eligibility: Any
     pursued: sp.csr_matrix  # (n_workers, n_open): pairs the worker already applied to or more
+    open_tie_col: np.ndarray  # open vacancies' columns in the network tables
+    open_province_col: np.ndarray
+    open_prefecture_col: np.ndarray
+    open_popularity: np.ndarray  # log applications (all and recent) in training
 
 
 def _snapshot_time(dataset: Dataset) -> pd.Timestamp | None:
@@ -201,6 +217,10 @@ class Recommender(RankingModel):
         Sampled never-touched eligible candidates per worker in the ranker's training set.
     ranker_max_workers : int, default 5000
         Most workers sampled for ranker negatives.
+    ranker_folds : int, default 1
+        Consecutive windows of ``ranker_holdout`` events (latest first) whose pairs
+        train the ranker, each with retrieval and statistics fitted on the events
+        before it: more training pairs, one more retrieval fit per fold.
     max_iter, ranker_learning_rate
         Boosting rounds (default 100) and step (0.1) of each ranker stage.
     lang : {"zh", "en"}, default "zh"
@@ -231,6 +251,7 @@ class Recommender(RankingModel):
         ranker_holdout: float = 0.3,
         ranker_negatives: int = 10,
         ranker_max_workers: int = 5000,
+        ranker_folds: int = 1,
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
         lang: str = "zh",
@@ -249,6 +270,7 @@ class Recommender(RankingModel):
         self.ranker_holdout = ranker_holdout
         self.ranker_negatives = ranker_negatives
         self.ranker_max_workers = ranker_max_workers
+        self.ranker_folds = ranker_folds
         self.max_iter = max_iter
         self.ranker_learning_rate = ranker_learning_rate
         self.lang = lang
@@ -303,10 +325,15 @@ class Recommender(RankingModel):
             for s, h in zip(workers["skills"], workers["work_history"], strict=True)
         ]
         missing = [t for t in dict.fromkeys(lines) if t not in cache]
+        for t in missing:  # found by another model fitted in this process
+            if t in _OCCUPATION_MEMO:
+                cache[t] = _OCCUPATION_MEMO[t]
+        missing = [t for t in missing if t not in cache]
         if missing:
             found = default_normaliser().extract_many(missing, max_codes=MAX_WORKER_CODES)
             for t, matches in zip(missing, found, strict=True):
                 cache[t] = matches_to_codes(matches)
+            _remember(_OCCUPATION_MEMO, {t: cache[t] for t in missing})
         return [cache[t] for t in lines]
 
     def _vacancy_codes(self, vacancies: pd.DataFrame) -> list[str | None]:
@@ -320,12 +347,17 @@ class Recommender(RankingModel):
             cache = self.title_cache_
             titles = [str(vacancies["title"].iloc[i] or "") for i in blank]
             todo = [t for t in dict.fromkeys(titles) if t not in cache]
+            for t in todo:
+                if t in _TITLE_MEMO:
+                    cache[t] = _TITLE_MEMO[t]
+            todo = [t for t in todo if t not in cache]
             if todo:
                 from matcher.occupations import default_normaliser
 
                 found = default_normaliser().classify_many(todo)
                 for t, m in zip(todo, _codes_of(found), strict=True):
                     cache[t] = m
+                _remember(_TITLE_MEMO, {t: cache[t] for t in todo})
             for i, t in zip(blank, titles, strict=True):
                 codes[i] = cache[t]
         return codes
@@ -458,6 +490,15 @@ class Recommender(RankingModel):
             open_v = view.open_vacancies(at)
             open_pos = np.sort(view.vacancy_pos(open_v[Columns.Vacancy]).astype(np.int64))
         eligibility = EligibilityIndex().fit(rules_on.iloc[open_pos].reset_index(drop=True), wk)
+        vctx = VacancyContext.build(vp, retrieval.stats, dataset.employers, at)
+        if every_vacancy and at is not None:
+            # training: the vacancies open (by their dates) when the late events began
+            now = float(pd.Timestamp(at).value)
+            closes = _time_ns_of(vac["closes_at"])
+            live = (vp.posted_ns <= now) & ~(closes <= now)
+            vctx.set_crowd(vp, np.flatnonzero(live), retrieval.stats)
+        else:
+            vctx.set_crowd(vp, open_pos, retrieval.stats)
         ev = dataset.events
         graded = ev[ev[Columns.Event].astype(str).isin([str(x) for x in _APPLIED])]
         open_index = pd.Index(vac[Columns.Vacancy].iloc[open_pos])
@@ -475,7 +516,7 @@ class Recommender(RankingModel):
             vacancies=vac,
             wp=wp,
             vp=vp,
-            vctx=VacancyContext.build(vp, retrieval.stats, dataset.employers),
+            vctx=vctx,
             w_dense=w_dense,
             w_lex=w_lex,
             w_lfm=w_lfm,
@@ -488,6 +529,12 @@ class Recommender(RankingModel):
             worker_text=ContentIndex(w_dense, w_lex),
             eligibility=eligibility,
             pursued=pursued,
+            open_tie_col=np.ascontiguousarray(vctx.tie_col[open_pos]),
+            open_province_col=np.ascontiguousarray(vctx.province_col[open_pos]),
+            open_prefecture_col=np.ascontiguousarray(vctx.prefecture_col[open_pos]),
+            open_popularity=np.ascontiguousarray(
+                (vctx.applied_log + vctx.recent_log)[open_pos], dtype=np.float32
+            ),
         )
 
     # ------------------------------------------------------------------ ranker training
@@ -497,24 +544,27 @@ class Recommender(RankingModel):
         if len(ev) == 0:
             return None
         times = ev[Columns.OccurredAt]
-        cutoff = pd.Timestamp(times.quantile(1.0 - self.ranker_holdout))  # type: ignore[arg-type]
-        if not (times < cutoff).any():
-            cutoff = pd.Timestamp(times.max())
-        early = dataset.until(cutoff)
-        retrieval = self._fit_retrieval(early)
-        cat = self._catalogue(dataset, retrieval, cutoff, every_vacancy=True)
-        late = ev[times >= cutoff]
-        labels = _pair_labels(late)
         rng = np.random.default_rng(self.random_state)
-        negatives = self._sample_negatives(dataset, cat, late, rng)
-        pairs = pd.concat([labels, negatives], ignore_index=True)
-        wi = cat.wp.ids.get_indexer(pd.Index(pairs[Columns.Worker]))
-        vi = cat.vp.ids.get_indexer(pd.Index(pairs[Columns.Vacancy]))
-        keep = (wi >= 0) & (vi >= 0)
-        pairs, wi, vi = pairs[keep].reset_index(drop=True), wi[keep], vi[keep]
-        feats = self._pair_frame(cat, retrieval, wi, vi)
+        parts: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+        cutoffs: list[str] = []
+        upper: pd.Timestamp | None = None
+        for fold in range(max(1, self.ranker_folds)):
+            share = min(0.95, self.ranker_holdout * (fold + 1))
+            cutoff = pd.Timestamp(times.quantile(1.0 - share))  # type: ignore[arg-type]
+            if not (times < cutoff).any():
+                if fold:
+                    break
+                cutoff = pd.Timestamp(times.max())
+            data = dataset if upper is None else dataset.until(upper)
+            if upper is not None and not (data.events[Columns.OccurredAt] >= cutoff).any():
+                break
+            parts.append(self._ranker_fold(data, cutoff, rng))
+            cutoffs.append(str(cutoff))
+            upper = cutoff
+        feats = pd.concat([f for f, _ in parts], ignore_index=True)
+        pairs = pd.concat([p for _, p in parts], ignore_index=True)
         self.ranker_counts_ = {
-            "cutoff": str(cutoff),
+            "cutoffs": cutoffs,
             "pairs": len(pairs),
             "sampled_negatives": int((pairs["source"] == "sampled").sum()),
         }
@@ -526,6 +576,30 @@ class Recommender(RankingModel):
         self.ranker_counts_["stages"] = ranker.stage_counts_
         return ranker
 
+    def _ranker_fold(
+        self, dataset: Dataset, cutoff: pd.Timestamp, rng: np.random.Generator
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Pair features and labels of the events at or after ``cutoff``, with retrieval
+        and statistics fitted on the events before it."""
+        ev = dataset.events
+        times = ev[Columns.OccurredAt]
+        early = dataset.until(cutoff)
+        retrieval = self._fit_retrieval(early)
+        cat = self._catalogue(dataset, retrieval, cutoff, every_vacancy=True)
+        late = ev[times >= cutoff]
+        # positives: pairs applied to (or further); views without an application are
+        # not negatives of their own (exposure is what a recommendation changes): the
+        # negatives are eligible vacancies drawn uniformly, viewed or not
+        labels = _pair_labels(late)
+        labels = labels[labels["applied"] == 1]
+        negatives = self._sample_negatives(dataset, cat, late, rng)
+        pairs = pd.concat([labels, negatives], ignore_index=True)
+        wi = cat.wp.ids.get_indexer(pd.Index(pairs[Columns.Worker]))
+        vi = cat.vp.ids.get_indexer(pd.Index(pairs[Columns.Vacancy]))
+        keep = (wi >= 0) & (vi >= 0)
+        pairs, wi, vi = pairs[keep].reset_index(drop=True), wi[keep], vi[keep]
+        return self._pair_frame(cat, retrieval, wi, vi), pairs
+
     def _sample_negatives(
         self, dataset: Dataset, cat: _Catalogue, late: pd.DataFrame, rng: np.random.Generator
     ) -> pd.DataFrame:
@@ -534,26 +608,27 @@ class Recommender(RankingModel):
         workers = first.index.to_numpy(dtype=object)
         if len(workers) > self.ranker_max_workers:
             workers = np.sort(rng.choice(workers, self.ranker_max_workers, replace=False))
-        touched = set(
-            zip(dataset.events[Columns.Worker], dataset.events[Columns.Vacancy], strict=True)
-        )
         wpos = cat.wp.ids.get_indexer(pd.Index(workers))
+        # pairs the worker applied to (or got further) are positives, or masked when served
+        ev = dataset.events
+        ev = ev[ev[Columns.Event].astype(str).isin([str(x) for x in _APPLIED])]
+        touched_pos = cat.vp.ids.get_indexer(pd.Index(ev[Columns.Vacancy]))
+        touched_w = cat.wp.ids.get_indexer(pd.Index(ev[Columns.Worker]))
+        by_worker = pd.Series(touched_pos).groupby(touched_w).apply(set).to_dict()
         rows: list[tuple[str, str]] = []
-        for start in range(0, len(wpos), BLOCK):
-            block = wpos[start : start + BLOCK]
-            block = block[block >= 0]
-            lfm, dense, lex = self._channel_scores(cat, block)
-            for r, w in enumerate(block):
-                wid = cat.wp.ids[w]
-                mask = cat.eligibility.mask_for_worker(cat.workers.iloc[w], at=first[wid])
-                union = self._union(lfm[r], dense[r], lex[r], mask)
-                vids = [cat.vp.ids[cat.open_pos[j]] for j in union]
-                pool = [v for v in vids if (wid, v) not in touched]
-                if not pool:
-                    continue
-                take = min(self.ranker_negatives, len(pool))
-                for j in sorted(rng.choice(len(pool), take, replace=False)):
-                    rows.append((wid, pool[j]))
+        open_ids = cat.vp.ids.to_numpy(dtype=object)[cat.open_pos]
+        for w in wpos[wpos >= 0]:
+            wid = cat.wp.ids[w]
+            mask = cat.eligibility.mask_for_worker(cat.workers.iloc[w], at=first[wid])
+            pool = np.flatnonzero(mask)
+            seen = by_worker.get(int(w), set())
+            if seen:
+                pool = pool[~np.isin(cat.open_pos[pool], list(seen))]
+            if len(pool) == 0:
+                continue
+            take = min(self.ranker_negatives, len(pool))
+            for j in np.sort(rng.choice(pool, take, replace=False)):
+                rows.append((wid, open_ids[j]))
         out = pd.DataFrame(rows, columns=[Columns.Worker, Columns.Vacancy])
         out["applied"] = 0.0
         out["hired"] = 0.0
@@ -576,16 +651,45 @@ class Recommender(RankingModel):
         lex = cat.open_text.lexical_scores(cat.w_lex[wpos])
         return lfm, dense, lex
 
+    def _network_scores(self, cat: _Catalogue, w: int) -> np.ndarray:
+        """Referral and network pull of every open vacancy for one worker: vacancies
+        of employers people from the worker's county saw and applied to, in provinces
+        and prefectures they applied to (training events)."""
+        stats = self.retrieval_.stats
+        county = cat.wp.county[w : w + 1]
+        ties = stats.ties_
+        r = int(ties["views"].row_pos(county)[0])
+        per_employer = np.log1p(ties["views"].matrix_[r]) + np.log1p(ties["applied"].matrix_[r])
+        pr = int(stats.province_applied_.row_pos(county)[0])
+        per_province = 0.5 * np.log1p(stats.province_applied_.matrix_[pr])
+        fr = int(stats.prefecture_applied_.row_pos(county)[0])
+        per_prefecture = 0.5 * np.log1p(stats.prefecture_applied_.matrix_[fr])
+        return (
+            per_employer[cat.open_tie_col]
+            + per_province[cat.open_province_col]
+            + per_prefecture[cat.open_prefecture_col]
+        )
+
     def _union(
-        self, lfm: np.ndarray, dense: np.ndarray, lex: np.ndarray, mask: np.ndarray
+        self,
+        lfm: np.ndarray,
+        dense: np.ndarray,
+        lex: np.ndarray,
+        mask: np.ndarray,
+        network: np.ndarray | None = None,
+        popularity: np.ndarray | None = None,
     ) -> np.ndarray:
         if self.stages == "lightfm":
             return top_n(lfm, mask, self.n_candidates)
         if self.stages == "content":
             return top_n((dense + lex) / 2, mask, self.n_candidates)
         n = self.n_candidates
-        parts = [top_n(lfm, mask, n), top_n(dense, mask, n), top_n(lex, mask, n)]
-        return np.unique(np.concatenate(parts))
+        eligible = np.flatnonzero(mask)
+        if len(eligible) <= n:
+            return eligible.astype(np.int64)
+        channels = [c for c in (lfm, dense, lex, network, popularity) if c is not None]
+        parts = [eligible[np.argpartition(-c[eligible], n - 1)[:n]] for c in channels]
+        return np.unique(np.concatenate(parts)).astype(np.int64)
 
     def _pair_frame(
         self, cat: _Catalogue, retrieval: _Retrieval, wi: np.ndarray, vi: np.ndarray
@@ -612,6 +716,18 @@ class Recommender(RankingModel):
         if self.ranker_ is None:  # no events to learn from: fall back to retrieval
             return 1 / (1 + np.exp(-feats["lightfm"].to_numpy(dtype=float)))
         return self.ranker_.predict_proba(feats)
+
+    def _score_and_order(self, feats: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The reported score and the key the recommendations are ordered by."""
+        import os
+
+        if self.stages != "full" or self.ranker_ is None or os.environ.get("D2_ORDER") != "grade":
+            score = self._score(feats)
+            return score, score
+        probs = self.ranker_.predict_stages(feats)
+        score = probs.prod(axis=1)
+        grade = probs[:, 0] * (1 + probs[:, 1] * (1 + probs[:, 2]))
+        return score, grade
 
     def _reasons(
         self, feats: pd.DataFrame, vi: np.ndarray
@@ -685,7 +801,14 @@ class Recommender(RankingModel):
                 mask = cat.eligibility.mask_for_worker(cat.workers.iloc[w], at=cat.at)
                 # a vacancy the worker already applied to (or holds) is not news to them
                 mask[cat.pursued.indices[cat.pursued.indptr[w] : cat.pursued.indptr[w + 1]]] = False
-                union = self._union(lfm[r], dense[r], lex[r], mask)
+                union = self._union(
+                    lfm[r],
+                    dense[r],
+                    lex[r],
+                    mask,
+                    self._network_scores(cat, w),
+                    cat.open_popularity,
+                )
                 wi_parts.append(np.full(len(union), w, dtype=np.int64))
                 vi_parts.append(cat.open_pos[union])
             frames.append(
@@ -713,11 +836,11 @@ class Recommender(RankingModel):
         if len(wi) == 0:
             return pd.DataFrame(columns=columns)
         feats = self._pair_frame(cat, self.retrieval_, wi, vi)
-        score = self._score(feats)
+        score, order_key = self._score_and_order(feats)
         group = wi if by == "worker" else vi
         other = vi if by == "worker" else wi
         # best first within each group; ties by catalogue position (deterministic)
-        order = np.lexsort((other, -score, group))
+        order = np.lexsort((other, -order_key, group))
         g = group[order]
         starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
         rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
@@ -897,6 +1020,12 @@ class Recommender(RankingModel):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _time_ns_of(col: pd.Series) -> np.ndarray:
+    from matcher.features import _time_ns
+
+    return _time_ns(col)
 
 
 def _with_clusters(tokens: list[list[str]], clusters: np.ndarray) -> list[list[str]]:
