@@ -500,3 +500,19 @@ def test_spring_festival_season(market, frames):
     applied = e[e["event"] == "applied"]
     d = (applied["occurred_at"] - festival).dt.days
     assert d.between(7, 34).sum() / 28 > 2 * d.between(-7, 3).sum() / 11
+
+
+def test_identical_files_across_processes(tmp_path):
+    """No dependence on Python's per-process string hashing."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from training.synth import generate_market, write_market; "
+        "write_market(generate_market(150, 10, weeks=4, seed=21), sys.argv[1])"
+    )
+    for name, hash_seed in (("a", "1"), ("b", "2")):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "HF_HUB_OFFLINE": "1"}
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], env=env, check=True)
+    assert _hash_dir(tmp_path / "a") == _hash_dir(tmp_path / "b")
