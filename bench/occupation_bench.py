@@ -624,7 +624,9 @@ def render(
         "",
         f"**Throughput** (10,000 distinct noisy titles, median of 3 runs, one process, "
         f"OMP_NUM_THREADS=1): {ours_tp:,.0f} titles/s classified with back-off; the substring "
-        f"baseline {base_tp:,.0f} titles/s. Fitting over all of CSCO 2022: {fit_s:.1f} s.",
+        f"baseline {base_tp:,.0f} titles/s. Fitting over all of CSCO 2022: {fit_s:.1f} s. "
+        f"Load average at the end of the run: {os.getloadavg()[0]:.1f} on this shared "
+        "machine (throughput is sensitive to it).",
     ]
     return "\n".join(parts)
 
