@@ -243,19 +243,17 @@ def main() -> None:
     prof_ids = ids[: min(300, len(ids))]
     profile = profile_scoring(model, prof_ids, k)
 
-    # refresh cost per worker: a second sample twice the size isolates the worker part
-    sample2 = bds.workers.iloc[
-        np.sort(
-            rng.choice(len(bds.workers), size=min(2 * len(ids), len(bds.workers)), replace=False)
-        )
-    ]
-    _, t_refresh2 = clock(
-        lambda: model.refresh(
-            Dataset.from_frames(sample2, bds.employers, bds.vacancies, bds.events), at=at
-        )
-    )
-    per_worker_refresh = max(0.0, (t_refresh2 - t_refresh) / max(1, len(sample2) - len(ids)))
-    refresh_fixed = max(0.0, t_refresh - per_worker_refresh * len(ids))
+    # refresh cost per worker: two more refreshes with fresh, disjoint worker samples of
+    # n and 2n (vacancy side already warm) isolate the per-worker part
+    perm = rng.permutation(np.setdiff1d(np.arange(len(bds.workers)), sample_idx))
+    n = len(ids)
+    warm = []
+    for size, offset in ((n, 0), (2 * n, n)):
+        part = bds.workers.iloc[np.sort(perm[offset : offset + size])]
+        part_ds = Dataset.from_frames(part, bds.employers, bds.vacancies, bds.events)
+        warm.append(clock(lambda part_ds=part_ds: model.refresh(part_ds, at=at))[1])
+    per_worker_refresh = max(0.0, (warm[1] - warm[0]) / n)
+    refresh_fixed = max(0.0, t_refresh - per_worker_refresh * n)  # cold: vacancy side too
     est_refresh = refresh_fixed + per_worker_refresh * args.workers
     est_score = args.workers / rate
     log(f"   refresh: {refresh_fixed:.1f} s fixed + {1000 * per_worker_refresh:.2f} ms/worker")
@@ -282,7 +280,7 @@ def main() -> None:
         [
             f"refresh to the big market: {refresh_fixed:.0f} s fixed + {1000 * per_worker_refresh:.2f} ms/worker",
             f"{est_refresh / 60:.1f} min for {args.workers:,}",
-            f"extrapolated from {len(ids):,} and {len(sample2):,} workers",
+            f"extrapolated: cold refresh of {n:,} workers {t_refresh:.0f} s, warm {n:,} / {2 * n:,} new workers {warm[0]:.0f} / {warm[1]:.0f} s",
         ],
         [
             f"scoring, full Recommender, top {k} over {len(b_vac):,} open vacancies, Dask 2 processes",
