@@ -113,6 +113,13 @@ def upgrade(url: str | Engine) -> str:
             engine.dispose()
 
 
+def _sqlite_file_missing(url: str) -> bool:
+    if not url.startswith("sqlite"):
+        return False
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    return bool(path) and path != ":memory:" and not Path(path).exists()
+
+
 def ensure_schema(url: str | Engine) -> None:
     """Make sure the store at ``url`` has the current schema (upgrading it if needed).
 
@@ -120,6 +127,8 @@ def ensure_schema(url: str | Engine) -> None:
     command and of the service, before opening sessions.
     """
     key = url if isinstance(url, str) else url.url.render_as_string(hide_password=False)
+    if key in _ensured and _sqlite_file_missing(key):
+        _ensured.discard(key)  # the database file was deleted since: migrate it again
     if key in _ensured:
         return
     with _lock:

@@ -73,3 +73,15 @@ def test_tables_made_by_create_all_are_stamped_not_recreated(sqlite_url):
     with engine.connect() as conn:
         assert conn.execute(text("select count(*) from employers")).scalar_one() == 1
     engine.dispose()
+
+
+def test_ensure_schema_notices_a_deleted_database_file(tmp_path):
+    url = f"sqlite:///{tmp_path / 'gone.db'}"
+    migrate.ensure_schema(url)
+    (tmp_path / "gone.db").unlink()
+    migrate.ensure_schema(url)
+    engine = make_engine(url)
+    try:
+        assert "workers" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
