@@ -221,8 +221,8 @@ def main() -> None:
     body = f"""
 Generation time of `training.synth.build_market` (16 weeks, seed 7; median of the runs
 shown) and of writing the CSV folder once. The machine is shared: "load average" is the
-1-minute load (runnable processes on its 2 cores) during the runs; above 2, the figures
-are inflated by other people's jobs by roughly load / 2.
+1-minute load (processes running or waiting on its 2 cores) during the runs; above 2,
+other people's jobs were competing for the cores and the figures may be inflated.
 
 {speed_table}
 
