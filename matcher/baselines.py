@@ -18,8 +18,9 @@ honest: what a placement office already has without jobmatch.
 
 The filter
 ----------
-Both baselines show a pair only when it passes the worker's **location filter**
-and the vacancy is open with seats left:
+Neither shows a vacancy the worker already pursued (applied, or further), as the
+full model does not. Both baselines show a pair only when it passes the worker's
+**location filter** and the vacancy is open with seats left:
 
 * mobility ``local``: the vacancy is within ``max_commute_km`` of the home
   county (default 50 km, as the eligibility rules);
@@ -52,7 +53,7 @@ from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedErr
 from matcher.dataset import Dataset
 from matcher.metrics import GRADE, outcome_grades
 from matcher.reference import EARTH_RADIUS_KM, coordinate_array
-from matcher.schema import Columns, Mobility
+from matcher.schema import Columns, EventType, Mobility
 
 #: Default commute radius for mobility "local" when a worker's max_commute_km is blank.
 DEFAULT_COMMUTE_KM = 50.0
@@ -60,6 +61,20 @@ DEFAULT_COMMUTE_KM = 50.0
 BLOCK = 1024
 ARTIFACT_VERSION = 1
 _ARTIFACT = "baseline.joblib"
+#: Events that mean the worker already pursued a vacancy (it is not shown again).
+_PURSUED = frozenset(
+    str(e)
+    for e in (
+        EventType.APPLIED,
+        EventType.INTERVIEWED,
+        EventType.REJECTED,
+        EventType.DECLINED,
+        EventType.HIRED,
+        EventType.LEFT,
+        EventType.RETAINED_3M,
+        EventType.RETAINED_6M,
+    )
+)
 
 __all__ = ["DEFAULT_COMMUTE_KM", "KeywordRecommender", "PopularityRecommender"]
 
@@ -144,6 +159,16 @@ class _FilteredBaseline(RankingModel):
         self.v_prov_ = _province(v["region"])
         self.w_mob_ = w["mobility"].fillna(Mobility.ANY.value).to_numpy(dtype=object)
         self.w_km_ = w["max_commute_km"].fillna(DEFAULT_COMMUTE_KM).to_numpy(dtype=float)
+        # pairs the worker already pursued (applied or further): a job board marks them
+        # "applied" and the worker looks elsewhere; the full model masks them too
+        ev = dataset.events
+        ev = ev[ev[Columns.Event].astype(str).isin(_PURSUED)]
+        pw, pv = dataset.worker_pos(ev[Columns.Worker]), dataset.vacancy_pos(ev[Columns.Vacancy])
+        ok = (pw >= 0) & (pv >= 0)
+        self.pursued_ = sp.csr_matrix(
+            (np.ones(int(ok.sum()), dtype=bool), (pw[ok], pv[ok])),
+            shape=(dataset.n_workers, dataset.n_vacancies),
+        )
         self.eligibility_ = None
         if self.filter_ == "eligibility":
             elig = importlib.import_module("matcher.eligibility")
@@ -238,6 +263,7 @@ class _FilteredBaseline(RankingModel):
             wpos = wpos_all[start : start + BLOCK]
             scores = np.array(self._worker_scores(wpos, vpos), dtype=float)
             scores[~self._allowed(wpos, vpos)] = -np.inf
+            scores[self.pursued_[wpos][:, vpos].toarray()] = -np.inf
             kk = min(k, len(vpos))
             order = np.lexsort((np.broadcast_to(tb, scores.shape), -scores), axis=-1)[:, :kk]
             top = np.take_along_axis(scores, order, axis=1)

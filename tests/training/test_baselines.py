@@ -22,14 +22,18 @@ def ids(frame):
 def test_popularity_known_answer(train):
     m = PopularityRecommender(filter="location").fit(train)
     # grades before the cutoff: v1 = hired(w1) 2 + applied(w6) 1 = 3; v3 = 1; v6 = 1; v2 = 0
-    recs = m.recommend("w1", k=10)
+    recs = m.recommend("w4", k=10)
     assert list(recs.columns) == RECOMMENDATION_COLUMNS
     assert ids(recs) == ["v1", "v3", "v6", "v2"]  # ties by posting date then id
     assert list(recs["score"]) == [3.0, 1.0, 1.0, 0.0]
     assert list(recs["rank"]) == [1, 2, 3, 4]
-    # w2 is local (50 km around 丹寨): only v2 is near; w3 stays in Guizhou: v3 and v2
+    # w1 was hired on v1 and w6 applied to v1 and v6: what a worker pursued is not shown
+    assert ids(m.recommend("w1", k=10)) == ["v3", "v6", "v2"]
+    assert ids(m.recommend("w6", k=10)) == ["v3", "v2"]
+    # w2 is local (50 km around 丹寨): only v2 is near; w3 stays in Guizhou (v3, v2) and
+    # already applied to v3
     assert ids(m.recommend("w2")) == ["v2"]
-    assert ids(m.recommend("w3")) == ["v3", "v2"]
+    assert ids(m.recommend("w3")) == ["v2"]
     # closed (v5) and not-yet-posted (v4) vacancies never appear
     every = m.recommend_many(list(train.workers["worker_id"]), k=10)
     assert not set(every["vacancy_id"]) & {"v4", "v5"}
@@ -37,12 +41,13 @@ def test_popularity_known_answer(train):
 
 def test_keyword_known_answer(train):
     m = KeywordRecommender(filter="location").fit(train)
-    # w1 and the cold w4 are welders: the welding vacancy comes first
-    assert ids(m.recommend("w1", k=1)) == ["v1"]
+    # the cold w4 is a welder: the welding vacancy comes first (w1, also a welder, was
+    # already hired there, so it is not shown to w1 again)
     assert ids(m.recommend("w4", k=1)) == ["v1"]
+    assert "v1" not in ids(m.recommend("w1", k=10))
     # w6 sews (no location limit): the garment factory first
     assert ids(m.recommend("w6", k=1)) == ["v2"]
-    recs = m.recommend("w1", k=3)
+    recs = m.recommend("w4", k=3)
     assert recs["score"].is_monotonic_decreasing
     assert "焊工" in recs["reasons"].iloc[0][0]
 
