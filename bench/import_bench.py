@@ -196,9 +196,9 @@ def main() -> int:
 Data: the sample market of `training.synth.generate_market({args.workers}, {employers},
 weeks={args.weeks}, seed={args.seed})` written as CSV (UTF-8):
 {rows["workers"]:,} workers, {rows["employers"]:,} employers, {rows["vacancies"]:,} vacancies
-({blank_codes:,} with a blank occupation code, inferred during the import; median
-{statistics.median(inferred) if inferred else 0:.0f} inferred), {rows["events"]:,} events;
-{sum(sizes.values()) / 2**20:.1f} MiB of CSV.
+and {rows["events"]:,} events, {sum(sizes.values()) / 2**20:.1f} MiB of CSV. {blank_codes:,} vacancies
+have a blank occupation code; the import inferred one for {min(inferred) if inferred else 0:,}
+of them (the rest: no confident match, left blank).
 
 An import validates every cell, checks references across files and against the store,
 infers blank occupation codes and writes everything in one transaction. Median of
