@@ -51,10 +51,10 @@ def import_cmd(
     headers = ["table", "file", "rows", "inserted", "updated", "unchanged"]
     rows = [[str(v) for v in row] for row in summary.rows()]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    typer.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    typer.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     typer.echo("  ".join("-" * w for w in widths))
     for row in rows:
-        typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     if summary.occupations_given or summary.occupations_inferred:
         typer.echo(
             f"occupation codes: {summary.occupations_given} given, "

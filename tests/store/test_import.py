@@ -268,3 +268,23 @@ def test_sample_market_imports_cleanly(tmp_path, database_url):
     assert all(t.rows > 0 for t in summary.tables)
     again = import_folder(tmp_path / "sample", database_url, infer_occupations=False)
     assert again.changed == 0
+
+
+def test_blank_codes_are_inferred_by_the_engine_normaliser(sqlite_url):
+    """With matcher.occupations' default normaliser (no stand-in): blank codes become
+    valid CSCO codes marked 'inferred' with a confidence; given codes stay 'given'."""
+    pytest.importorskip("matcher.occupations")
+    from matcher.reference import occupations
+
+    summary = import_folder(EXAMPLES, sqlite_url)
+    assert summary.occupation_note is None
+    assert summary.occupations_given == 3
+    v = load_dataset(make_engine(sqlite_url)).vacancies.set_index("vacancy_id")
+    for vid in ("V001", "V005"):  # blank in the file
+        if v.loc[vid, "occupation_source"] == "inferred":
+            assert v.loc[vid, "occupation_code"] in occupations()
+            assert 0.0 <= v.loc[vid, "occupation_confidence"] <= 1.0
+        else:  # no confident match: left blank, never invented
+            assert v.loc[vid, "occupation_code"] is None
+    assert summary.occupations_inferred == (v["occupation_source"] == "inferred").sum() >= 1
+    assert (v.loc[["V002", "V003", "V004"], "occupation_source"] == "given").all()
