@@ -147,3 +147,51 @@ def test_version_dirs_do_not_collide(tmp_path):
     with pytest.raises(ValueError):
         registry.read_card(tmp_path, "../etc")
     json.dumps(registry.list_models(tmp_path))
+
+
+def test_promote_remeasures_the_current_recipe_from_the_store(tmp_path, toy):
+    """Rule 3: cards from different data -> the current model's recipe is refitted on the
+    candidate's split, read from the store (what `jobmatch models promote` does)."""
+    from service.store.db import make_engine, session_scope
+    from service.store.migrate import ensure_schema
+    from service.store.repository import upsert
+    from training.pipeline import remeasure_from_store
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    ensure_schema(url)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        for name in ("employers", "workers", "vacancies", "events"):
+            upsert(session, name, getattr(toy, name))
+    engine.dispose()
+    from service.store.repository import load_dataset
+
+    engine = make_engine(url)
+    stored = load_dataset(engine)
+    engine.dispose()
+    split = time_split(stored, UNTIL, 2)
+    identity = split.identity()
+    models = tmp_path / "models"
+    old = KeywordRecommender(filter="location").fit(split.train)
+    make_version(models, "old", old, 0.9, identity=dict(identity, data_fingerprint="older"))
+    registry.promote(models, "old")
+    card = {"test_weeks": 2, "identity": identity}
+    new = make_version(models, "new", old, 0.01, identity=identity)
+    registry.write_card(
+        models / new, dict(registry.read_card(models, new), split=card, version="new")
+    )
+    remeasure = remeasure_from_store(url, models)
+    # the old recipe refitted on the new split scores far above 0.01: refused
+    with pytest.raises(PromotionRefused, match="refitted on this model's split"):
+        registry.promote(models, new, remeasure=remeasure)
+    # a store that changed since the candidate was trained cannot be compared fairly
+    stale = make_version(models, "stale", old, 0.5, identity=dict(identity, data_fingerprint="x"))
+    registry.write_card(
+        models / stale,
+        dict(
+            registry.read_card(models, stale),
+            split={"test_weeks": 2, "identity": dict(identity, data_fingerprint="x")},
+        ),
+    )
+    with pytest.raises(PromotionRefused, match="store changed"):
+        registry.promote(models, stale, remeasure=remeasure)
