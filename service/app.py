@@ -10,6 +10,7 @@ every worker process builds its own).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -81,6 +82,7 @@ def create_app(
     model_check_every: float = 3.0,
     catalogue_sync_every: float = 5.0,
     batch_recommendations: bool = True,
+    warm_up: bool = True,
 ) -> FastAPI:
     """Build the jobmatch app for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
@@ -122,4 +124,17 @@ def create_app(
 
     for router in api.web_routers():
         app.include_router(router)
+    if warm_up:
+        # the occupation normaliser takes seconds to build: do it before the first
+        # vacancy is posted rather than inside that request
+        threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     return app
+
+
+def _warm_up() -> None:
+    try:
+        from service.domain import occupation_normaliser
+
+        occupation_normaliser()
+    except Exception:  # noqa: BLE001 - the first request will report the real error
+        log.exception("warming up the occupation normaliser failed")

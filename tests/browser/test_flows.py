@@ -89,10 +89,12 @@ def test_employer_posts_a_vacancy_and_sees_candidates(page, live, shots, frames)
     page.screenshot(path=str(shots / "employer-error.png"), full_page=True)
 
     page.fill("#wage_min", "7000")
-    page.click("#vacancy-submit")
+    with page.expect_navigation(timeout=180_000):  # the first post builds the normaliser
+        page.click("#vacancy-submit")
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(shots / "employer-posted.png"), full_page=True)
-    page.wait_for_selector("#candidates")
+    page.wait_for_selector("#candidates, #no-model, #error-message")
+    assert page.locator("#candidates").count() == 1, page.inner_text("main")
     assert "岗位已发布" in page.inner_text("#flash")
     assert page.locator("#occupation-inferred").count() == 1
     occupation = page.inner_text("#occupation")
