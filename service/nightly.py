@@ -257,33 +257,42 @@ def score_candidates(
 
 
 def _pin_candidates(
-    model: Any, pins: pd.DataFrame, candidates: pd.DataFrame, k_pin: int
-) -> pd.DataFrame:
-    """Scored pairs for pins that are not among the top-K candidates.
+    model: Any, pins: pd.DataFrame, candidates: pd.DataFrame, lang: str = "zh"
+) -> tuple[pd.DataFrame, dict[tuple[str, str], str]]:
+    """Scored pairs for pins that are not among the top-K candidates, and the reasons of
+    pins that cannot be honoured.
 
-    A pinned pair is scored by asking the model for a longer list of the worker's
-    eligible vacancies; a pin still absent is ineligible (or beyond ``k_pin``), and
-    :func:`plan_placements` reports it as such.
+    A pinned pair outside the worker's top K is scored with ``model.explain``: an
+    eligible pair joins the candidates (an officer's pin outranks the model's list); an
+    ineligible one is reported with the rules it breaks.
     """
-    if pins.empty:
-        return candidates.iloc[0:0]
+    notes: dict[tuple[str, str], str] = {}
+    empty = candidates.iloc[0:0]
+    if pins.empty or not hasattr(model, "explain"):
+        return empty, notes
     have = set(zip(candidates[Columns.Worker], candidates[Columns.Vacancy], strict=True))
-    missing = pins[
-        [
-            (w, v) not in have
-            for w, v in zip(pins[Columns.Worker], pins[Columns.Vacancy], strict=True)
-        ]
-    ]
-    if missing.empty:
-        return candidates.iloc[0:0]
-    recs = model.recommend_many(sorted(set(missing[Columns.Worker])), k_pin)
-    if recs is None or len(recs) == 0:
-        return candidates.iloc[0:0]
-    want = set(zip(missing[Columns.Worker], missing[Columns.Vacancy], strict=True))
-    keep = [
-        (w, v) in want for w, v in zip(recs[Columns.Worker], recs[Columns.Vacancy], strict=True)
-    ]
-    return recs[keep]
+    rows = []
+    for w, v in zip(pins[Columns.Worker], pins[Columns.Vacancy], strict=True):
+        if (w, v) in have:
+            continue
+        try:
+            info = model.explain(w, v)
+        except KeyError:
+            continue  # unknown or inactive ids: plan_placements reports them
+        if not info.get("eligible", False):
+            broken = [e.get("message") or e.get("code") for e in info.get("exclusions", [])]
+            notes[(w, v)] = "not eligible: " + ("; ".join(map(str, broken)) or "vacancy not open")
+            continue
+        reasons = [r.get(lang) or r.get("en") or r.get("code") for r in info.get("reasons", [])]
+        rows.append(
+            {
+                Columns.Worker: w,
+                Columns.Vacancy: v,
+                Columns.Score: float(info[Columns.Score]),
+                Columns.Reasons: [str(r) for r in reasons],
+            }
+        )
+    return (pd.DataFrame(rows) if rows else empty), notes
 
 
 # --------------------------------------------------------------------------- summaries
@@ -636,7 +645,7 @@ def run_match(
             scheduler=scheduler,
             partition_size=partition_size,
         )
-        extra = _pin_candidates(model, pins, cands, k_pin=max(200, 10 * k))
+        extra, pin_notes = _pin_candidates(model, pins, cands, getattr(model, "lang", "zh"))
         if len(extra):
             cands = pd.concat([cands, extra], ignore_index=True)
         timings["score_seconds"] = round(time.perf_counter() - t, 3)
@@ -653,6 +662,7 @@ def run_match(
             excludes=excludes,
             monitored_weight=monitored_weight,
             welfare_priority=welfare_priority,
+            pin_notes=pin_notes,
         )
         timings["assign_seconds"] = round(time.perf_counter() - t, 3)
         plan = result.plan
