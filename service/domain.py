@@ -739,12 +739,24 @@ def _run_model(
         else:
             sync.tick()
     try:
-        return loaded, call(loaded)
-    except KeyError:
-        if sync is None:
-            raise
-        loaded = sync.now(loaded)
-        return loaded, call(loaded)
+        try:
+            return loaded, call(loaded)
+        except KeyError:
+            if sync is None:
+                raise
+            loaded = sync.now(loaded)
+            return loaded, call(loaded)
+    except (KeyError, HTTPException):
+        raise
+    except Exception as exc:
+        log.exception("model %s failed on %s %s", loaded.version, kind, ident)
+        raise HTTPException(
+            status.HTTP_500_INTERNAL_SERVER_ERROR,
+            f"the serving model {loaded.version} failed ({type(exc).__name__}: {exc}); its "
+            "artifact may not match this jobmatch version: retrain with `jobmatch train` "
+            "or roll back with `jobmatch models rollback`",
+            headers={"X-Model-Version": loaded.version},
+        ) from None
 
 
 RecommendCall = Callable[[LoadedModel, str, int], Any]

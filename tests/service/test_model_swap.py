@@ -185,3 +185,23 @@ def test_batched_answers_equal_direct_answers(sqlite_url, trained_model_dir, fra
         raise AssertionError("an unknown worker must raise")
     except KeyError:
         pass
+
+
+class BrokenModel:
+    """A model whose artifact no longer matches the code (what a stale pickle does)."""
+
+    def recommend(self, worker_id, k=10):
+        raise AttributeError("'VacancyContext' object has no attribute 'crowd'")
+
+    recommend_many = recommend
+
+
+def test_a_failing_model_says_what_to_do(sqlite_url, trained_model_dir, frames):
+    from service.model_holder import LoadedModel
+
+    s = make_service(sqlite_url, trained_model_dir, frames)
+    s.app.state.models.swap(LoadedModel(model=BrokenModel(), version="stale", path=None))
+    r = s.client.get("/api/v1/workers/W000/recommendations", headers=s.as_("officer"))
+    assert r.status_code == 500
+    assert r.headers["x-model-version"] == "stale"
+    assert "jobmatch train" in r.json()["detail"] and "rollback" in r.json()["detail"]
