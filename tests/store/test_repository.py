@@ -235,3 +235,9 @@ def test_the_store_refuses_events_naming_unknown_workers(engine, monkeypatch):
         upsert(s, "events", bad)
     with engine.connect() as conn:
         assert counts(conn)["events"] == 0
+
+
+def test_load_dataset_of_an_empty_store(engine):
+    ds = load_dataset(engine, until="2024-01-01T08:00:00+08:00")
+    assert ds.counts() == {"workers": 0, "employers": 0, "vacancies": 0, "events": 0}
+    assert list(ds.events.columns) == CONTRACT["events"].columns
