@@ -164,7 +164,7 @@ def find_files(folder: str | Path) -> dict[str, Path]:
 
 
 def _reference_problems(
-    checked: dict[str, CheckedTable], session: Session
+    checked: dict[str, CheckedTable], session: Session, limit: int = MAX_PROBLEMS
 ) -> tuple[list[Problem], int]:
     """Rows naming ids that are neither in the import nor in the store."""
     problems: list[Problem] = []
@@ -192,13 +192,13 @@ def _reference_problems(
                 continue
             bad = np.flatnonzero(values.isin(unknown).to_numpy())
             total += len(bad)
-            lines = ct.line_of(bad[:MAX_PROBLEMS])
+            lines = ct.line_of(bad[:limit])
             where = (
                 f"neither in {checked[target].file} nor in the store"
                 if target in checked
                 else f"not in the store (and this import has no {target} file)"
             )
-            for pos, line in zip(bad[:MAX_PROBLEMS].tolist(), lines.tolist(), strict=True):
+            for pos, line in zip(bad[:limit].tolist(), lines.tolist(), strict=True):
                 problems.append(
                     Problem(
                         ct.file,
@@ -322,7 +322,7 @@ def import_folder(
         ensure_schema(engine)
         summary = ImportSummary(folder=str(folder))
         with session_scope(engine) as session:
-            ref_problems, ref_total = _reference_problems(checked, session)
+            ref_problems, ref_total = _reference_problems(checked, session, limit)
             problems += ref_problems
             total += ref_total
             if total:

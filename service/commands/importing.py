@@ -33,6 +33,9 @@ def import_cmd(
     is listed with its file, line, column and rule, and nothing is written.
     Re-importing the same files changes nothing.
     """
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import OperationalError
+
     from matcher.contract import ContractError
     from service.importer import import_folder
     from service.settings import get_settings
@@ -47,6 +50,12 @@ def import_cmd(
         ) from None
     except FileNotFoundError as err:
         raise fail(str(err)) from None
+    except OperationalError as err:
+        where = make_url(url).render_as_string(hide_password=True)
+        raise fail(
+            f"cannot open the store at {where} ({err.orig}); check JOBMATCH_DATABASE_URL. "
+            "Nothing was imported."
+        ) from None
 
     headers = ["table", "file", "rows", "inserted", "updated", "unchanged"]
     rows = [[str(v) for v in row] for row in summary.rows()]

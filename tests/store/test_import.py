@@ -288,3 +288,20 @@ def test_blank_codes_are_inferred_by_the_engine_normaliser(sqlite_url):
             assert v.loc[vid, "occupation_code"] is None
     assert summary.occupations_inferred == (v["occupation_source"] == "inferred").sum() >= 1
     assert (v.loc[["V002", "V003", "V004"], "occupation_source"] == "given").all()
+
+
+def test_cli_reports_an_unreachable_store_without_its_password(monkeypatch):
+    from service.cli import app
+    from service.settings import get_settings
+
+    monkeypatch.setenv(
+        "JOBMATCH_DATABASE_URL", "postgresql+psycopg://officer:s3cret@127.0.0.1:1/jobmatch"
+    )
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["import", str(EXAMPLES), "--no-infer-occupations"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "cannot open the store at postgresql+psycopg://officer:***@127.0.0.1:1" in result.output
+    assert "s3cret" not in result.output
