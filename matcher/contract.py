@@ -1122,7 +1122,9 @@ def validate_record(
         or native (``["zh", "bo"]``, ``True``, ``datetime``).
     partial : bool
         For updates: required fields may be absent, and only the given fields are
-        returned.
+        returned. Rules between two fields (wage_min <= wage_max, min_age <= max_age,
+        posted_at <= closes_at) apply only when both are given: to check an update
+        against the stored record, validate the merged record instead.
 
     Returns
     -------
