@@ -305,3 +305,19 @@ def test_cli_reports_an_unreachable_store_without_its_password(monkeypatch):
     assert result.exit_code == 2
     assert "cannot open the store at postgresql+psycopg://officer:***@127.0.0.1:1" in result.output
     assert "s3cret" not in result.output
+
+
+def test_the_same_market_as_csv_parquet_or_jsonl_gives_the_same_store(tmp_path):
+    synth = pytest.importorskip("training.synth", reason="training/synth.py not there yet")
+    frames = synth.generate_market(n_workers=120, n_employers=10, weeks=3, seed=5)
+    fingerprints = {}
+    for fmt in ("csv", "parquet", "jsonl"):
+        folder = tmp_path / fmt
+        synth.write_market(frames, folder, fmt=fmt)
+        url = f"sqlite:///{tmp_path / f'{fmt}.db'}"
+        summary = import_folder(folder, url, infer_occupations=False)
+        assert summary.table("workers").inserted == 120
+        engine = make_engine(url)
+        fingerprints[fmt] = load_dataset(engine, include_personal=True).fingerprint()
+        engine.dispose()
+    assert fingerprints["csv"] == fingerprints["parquet"] == fingerprints["jsonl"]
