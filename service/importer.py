@@ -97,7 +97,8 @@ class ImportSummary:
 def find_files(folder: str | Path) -> dict[str, Path]:
     """The contract files of ``folder`` by table.
 
-    Files with other extensions (README.md, …) are ignored.
+    Files with other extensions (README.md, …) and hidden files (``.``, ``~$``) are
+    ignored.
 
     Raises
     ------
@@ -119,6 +120,8 @@ def find_files(folder: str | Path) -> dict[str, Path]:
     for path in sorted(folder.iterdir()):
         if not path.is_file() or path.suffix.lower() not in SUPPORTED_EXTENSIONS:
             continue
+        if path.name.startswith((".", "~$")):
+            continue  # hidden files, editors' lock files, macOS "._" copies
         name = path.stem.lower()
         if name not in CONTRACT:
             problems.append(

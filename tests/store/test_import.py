@@ -198,6 +198,7 @@ def test_folder_rules(tmp_path, sqlite_url):
     (tmp_path / "workers.csv").write_text("worker_id,home_region\nW1,542427\n", encoding="utf-8")
     (tmp_path / "workers.jsonl").write_text('{"worker_id": "W2", "home_region": "542427"}\n')
     (tmp_path / "notes.txt").write_text("ignored")
+    (tmp_path / "._workers.csv").write_bytes(b"\x00\x05\x16\x07")  # a macOS copy: ignored
     with pytest.raises(ContractError, match="two files for the workers table"):
         find_files(tmp_path)
     (tmp_path / "workers.jsonl").unlink()
