@@ -12,7 +12,8 @@ and counts.
 
 Reasons (at most :data:`MAX_REASONS`, in this order of weight): occupation match
 (exact, then same minor or middle group), workers from the same county placed in
-the destination province, wage above expectation, housing and meals, close to
+the destination province, workers from the same county hired by (or applying
+to) this employer (a referral, 老乡介绍), wage above expectation, housing and meals, close to
 home or within the home province, a region the worker prefers, a steady
 employer, and text similarity when no occupation matched.
 
@@ -31,7 +32,7 @@ import pandas as pd
 from matcher.reference import occupation_ancestors, occupations, regions
 
 LANGS = ("zh", "en")
-MAX_REASONS = 4
+MAX_REASONS = 5
 #: Placements from the same county needed before the flow is worth mentioning.
 FLOW_MIN = 3
 NEAR_KM = 50.0

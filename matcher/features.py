@@ -38,7 +38,18 @@ so that prediction rebuilds them exactly as at fit time:
    expected wage (ratio and gap), housing, meals, labour contract, social
    insurance, employer risk (smoothed rates of wage arrears, leaving and
    retention among the employer's hires, training data only), language fit,
-   channel one-hot, labour capacity, household status and age.
+   channel one-hot, labour capacity, household status and age; and the
+   **referral and network** signals of a rural labour market, all counted from
+   training events only (:class:`CountTable`): distinct (worker, vacancy) pairs
+   from the worker's home county that saw / applied to / were hired by the
+   vacancy's employer (老乡介绍: fellow villagers' employers), applications from
+   the county to the vacancy's province and prefecture, the partner province of
+   East-West cooperation (``matcher/data/partner_provinces.csv``), the share of
+   the county's referrals and moves that would land on this vacancy, the
+   vacancy's own views and applications (all and in the last ``RECENT_DAYS``),
+   its age and seats, how crowded its occupation / prefecture / province /
+   employer is among open vacancies, and whether the worker saw this vacancy or
+   employer before.
 
 Employer-risk rates use a Beta prior centred on the market rate with strength
 ``PRIOR_HIRES`` pseudo-hires: ``rate_e = (events_e + m * rate_all) / (hires_e + m)``,
@@ -77,6 +88,7 @@ WAGE_BANDS = (3000, 4000, 5000, 6000, 7000, 8000, 10000)
 MAX_WORKER_CODES = 6
 CHANNELS = tuple(c.value for c in Channel)
 CAPACITY_CODE = {"full": 2, "semi": 1, "weak": 0}
+MOBILITY_CODE = {"any": 0, "province": 1, "local": 2}
 HOUSEHOLD_CODE = {"none": 0, "lifted": 1, "monitored": 2}
 HIRED_EVENTS = (EventType.HIRED, EventType.LEFT, EventType.RETAINED_3M, EventType.RETAINED_6M)
 RETAINED_EVENTS = (EventType.RETAINED_3M, EventType.RETAINED_6M)
@@ -133,6 +145,7 @@ RANKER_COLUMNS = [
     "far",
     "mandarin",
     "female",
+    "mobility",
     "worker_seen_vacancy",
     "worker_seen_employer_log",
     "crowd_occupation",
@@ -263,6 +276,7 @@ class WorkerProfiles:
     partner: np.ndarray = field(default_factory=lambda: np.zeros((0, 100), np.float32))
     mandarin: np.ndarray = field(default_factory=lambda: np.zeros(0))
     female: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    mobility: np.ndarray = field(default_factory=lambda: np.zeros(0))  # MOBILITY_CODE
 
 
 @dataclass
@@ -459,6 +473,7 @@ def worker_profiles(workers: pd.DataFrame, codes: list[list[str]]) -> WorkerProf
         prefecture=_prefecture_array(county),
         partner=partner_rows(county),
         mandarin=np.array([float(bool(MANDARIN & x)) for x in langs]),
+        mobility=workers["mobility"].map(MOBILITY_CODE).astype(float).to_numpy(),
         female=(workers["gender"].to_numpy(dtype=object) == "F").astype(float),
     )
 
@@ -1017,10 +1032,13 @@ def pair_features(
     frame["far"] = (dist > FAR_KM).astype(float)
     frame["mandarin"] = workers.mandarin[wi]
     frame["female"] = workers.female[wi]
+    frame["mobility"] = workers.mobility[wi]
     for j, name in enumerate(("occupation", "prefecture", "province", "employer")):
         frame[f"crowd_{name}"] = context.crowd[vi, j] if len(context.crowd) else np.full(n, np.nan)
     wids = workers.ids.to_numpy(dtype=object)[wi]
-    frame["worker_seen_vacancy"] = stats.worker_vacancy_.lookup(wids, vacancies.ids.to_numpy(dtype=object)[vi])
+    frame["worker_seen_vacancy"] = stats.worker_vacancy_.lookup(
+        wids, vacancies.ids.to_numpy(dtype=object)[vi]
+    )
     frame["worker_seen_employer_log"] = np.log1p(
         stats.worker_employer_.lookup(wids, vacancies.employer[vi])
     )

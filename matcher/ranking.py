@@ -13,8 +13,11 @@ with one gradient-boosting classifier per stage (``HistGradientBoostingClassifie
 each trained only on the pairs that reached its stage:
 
 * apply: every training pair; positives applied / interviewed / rejected /
-  declined / hired / left / retained, negatives shown-not-applied (viewed only)
-  and eligible candidates sampled from retrieval that the worker never touched;
+  declined / hired / left / retained (eligible pairs on vacancies open at the
+  holdout cutoff, first pursued after it), negatives eligible open vacancies
+  drawn uniformly that the worker did not apply to (a pair only *viewed* is not
+  a negative of its own: shown-not-applied pairs are where exposure already
+  happened, and measured worse as negatives);
 * hire: pairs that applied; positives hired (also hired-then-left or retained),
   negatives rejected or declined or no answer;
 * stay: pairs that were hired and whose fate is known; positives retained_3m /

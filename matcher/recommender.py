@@ -2,17 +2,20 @@
 
 Pipeline for one worker (``recommend``)
 ---------------------------------------
-1. **Retrieval.** Three channels score every open vacancy with one
-   matrix-vector product each: the LightFM hybrid score
+1. **Retrieval.** Five channels score every open vacancy with one
+   matrix-vector product or gather each: the LightFM hybrid score
    ``q_u . p_i + b_u + b_i`` (:mod:`matcher.retrieval`; Kula 2015, WARP loss of
-   Weston et al. 2011), the dense cosine of sentence embeddings and the lexical
-   TF-IDF cosine of character n-grams. The vacancy sides are precomputed.
+   Weston et al. 2011), the dense cosine of sentence embeddings, the lexical
+   TF-IDF cosine of character n-grams, the referral/network pull (how many people
+   from the worker's county saw and applied to the vacancy's employer, province
+   and prefecture in training: 老乡介绍 and the county's migration routes) and
+   the vacancy's popularity in training. The vacancy sides are precomputed.
 2. **Eligibility.** The hard rules (:mod:`matcher.eligibility`) mask every
    vacancy the worker may not take; an ineligible pair is never returned.
    Vacancies the worker already applied to (or was hired on) are masked too:
    they are not news to the worker or the officer.
 3. **Candidates.** The union of the top ``n_candidates`` eligible vacancies of
-   each channel (a few hundred).
+   each channel (a few hundred at most).
 4. **Ranking.** Pair features (:mod:`matcher.features`) of the candidates go
    through the continuation-ratio booster (:mod:`matcher.ranking`), which gives
    a calibrated probability of a stable placement; the ``k`` best are returned
@@ -29,9 +32,12 @@ The ranker must learn from retrieval scores and statistics as they look for
 pairs the retrieval stage has *not* seen, or it would learn to trust an
 overfitted LightFM score. ``fit`` therefore holds out the last
 ``ranker_holdout`` share of the events (by time): retrieval and statistics are
-fitted on the earlier events, the ranker on the pairs of the later ones
-(plus sampled negatives), and finally retrieval and statistics are refitted on
-all events for serving. The ranker's inputs at serving time have the same
+fitted on the earlier events, the ranker on the pairs of the later ones, and
+finally retrieval and statistics are refitted on all events for serving. The
+ranker's pairs mirror what serving ranks: vacancies open at the holdout cutoff
+(seats then = seats now + hires since), positives the pairs first applied to
+after it, negatives eligible vacancies drawn uniformly (a pair only *viewed* is
+not a negative of its own: exposure is what a recommendation changes). The ranker's inputs at serving time have the same
 meaning as at training (each is computed from events before the pairs it
 scores).
 
@@ -480,9 +486,31 @@ class Recommender(RankingModel):
             retrieval.vacancy_space.transform(list(vp.ids), v_tokens)
         )
         rules_on = vac
-        if every_vacancy:
-            # training: a vacancy filled by now was open when the late events happened;
-            # only the dates (posted, closes) and the worker's rules decide, at event time
+        if every_vacancy and at is not None:
+            # training: the vacancies open at the cutoff as they were then (posted
+            # before it, not closed, seats left = seats now + hires since), exactly the
+            # catalogue a model fitted at the cutoff serves; the worker's rules decide
+            # at event time
+            now = float(pd.Timestamp(at).value)
+            closes = _time_ns_of(vac["closes_at"])
+            ev_all = dataset.events
+            later = ev_all[
+                (ev_all[Columns.OccurredAt] >= at)
+                & (ev_all[Columns.Event].astype(str) == str(EventType.HIRED))
+            ]
+            hired_later = (
+                later.drop_duplicates([Columns.Worker, Columns.Vacancy])
+                .groupby(Columns.Vacancy)
+                .size()
+            )
+            seats = np.nan_to_num(vp.headcount) + vac[Columns.Vacancy].map(hired_later).fillna(
+                0
+            ).to_numpy(dtype=float)
+            vp.headcount = seats
+            live = (vp.posted_ns < now) & ~(closes <= now) & (seats > 0)
+            open_pos = np.flatnonzero(live).astype(np.int64)
+            rules_on = vac.assign(status="open", headcount=np.maximum(seats, 1).astype(int))
+        elif every_vacancy:
             open_pos = np.arange(len(vac), dtype=np.int64)
             rules_on = vac.assign(status="open", headcount=1)
         else:
@@ -491,14 +519,7 @@ class Recommender(RankingModel):
             open_pos = np.sort(view.vacancy_pos(open_v[Columns.Vacancy]).astype(np.int64))
         eligibility = EligibilityIndex().fit(rules_on.iloc[open_pos].reset_index(drop=True), wk)
         vctx = VacancyContext.build(vp, retrieval.stats, dataset.employers, at)
-        if every_vacancy and at is not None:
-            # training: the vacancies open (by their dates) when the late events began
-            now = float(pd.Timestamp(at).value)
-            closes = _time_ns_of(vac["closes_at"])
-            live = (vp.posted_ns <= now) & ~(closes <= now)
-            vctx.set_crowd(vp, np.flatnonzero(live), retrieval.stats)
-        else:
-            vctx.set_crowd(vp, open_pos, retrieval.stats)
+        vctx.set_crowd(vp, open_pos, retrieval.stats)
         ev = dataset.events
         graded = ev[ev[Columns.Event].astype(str).isin([str(x) for x in _APPLIED])]
         open_index = pd.Index(vac[Columns.Vacancy].iloc[open_pos])
@@ -592,6 +613,23 @@ class Recommender(RankingModel):
         # negatives are eligible vacancies drawn uniformly, viewed or not
         labels = _pair_labels(late)
         labels = labels[labels["applied"] == 1]
+        # only vacancies open at the cutoff: the pairs a model at the cutoff ranks
+        open_ids = pd.Index(cat.vp.ids.to_numpy(dtype=object)[cat.open_pos])
+        labels = labels[open_ids.get_indexer(pd.Index(labels[Columns.Vacancy])) >= 0]
+        # and pairs first pursued after the cutoff (an earlier application is masked)
+        before = ev[times < cutoff]
+        before = before[before[Columns.Event].astype(str).isin([str(x) for x in _APPLIED])]
+        old = pd.MultiIndex.from_frame(before[[Columns.Worker, Columns.Vacancy]])
+        new = pd.MultiIndex.from_frame(labels[[Columns.Worker, Columns.Vacancy]])
+        labels = labels[~new.isin(old)]
+        # and pairs the worker may take: an ineligible pair is never served, so an
+        # application to one teaches the ranker nothing it may use
+        lw = cat.wp.ids.get_indexer(pd.Index(labels[Columns.Worker]))
+        lv = open_ids.get_indexer(pd.Index(labels[Columns.Vacancy]))
+        ok = lw >= 0
+        eligible = np.zeros(len(labels), dtype=bool)
+        eligible[ok] = cat.eligibility.pair_mask(lw[ok], lv[ok], at=cutoff)
+        labels = labels[eligible]
         negatives = self._sample_negatives(dataset, cat, late, rng)
         pairs = pd.concat([labels, negatives], ignore_index=True)
         wi = cat.wp.ids.get_indexer(pd.Index(pairs[Columns.Worker]))
@@ -718,16 +756,12 @@ class Recommender(RankingModel):
         return self.ranker_.predict_proba(feats)
 
     def _score_and_order(self, feats: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """The reported score and the key the recommendations are ordered by."""
-        import os
-
-        if self.stages != "full" or self.ranker_ is None or os.environ.get("D2_ORDER") != "grade":
-            score = self._score(feats)
-            return score, score
-        probs = self.ranker_.predict_stages(feats)
-        score = probs.prod(axis=1)
-        grade = probs[:, 0] * (1 + probs[:, 1] * (1 + probs[:, 2]))
-        return score, grade
+        """The reported score and the key the recommendations are ordered by: both the
+        calibrated P(stable placement) for the full model. (Ordering by the expected
+        grade P(apply)(1 + P(hire|apply)(1 + P(stay|hire))) measured no better on the
+        sample market's time split, so score and order agree.)"""
+        score = self._score(feats)
+        return score, score
 
     def _reasons(
         self, feats: pd.DataFrame, vi: np.ndarray
@@ -840,7 +874,13 @@ class Recommender(RankingModel):
         group = wi if by == "worker" else vi
         other = vi if by == "worker" else wi
         # best first within each group; ties by catalogue position (deterministic)
-        order = np.lexsort((other, -order_key, group))
+        # equal scores (a stage the ranker could not learn is a constant rate) are
+        # ordered by occupation match and text similarity, then catalogue position
+        content = (
+            feats["occ_match"].to_numpy(dtype=float)
+            + (feats["dense"].to_numpy(dtype=float) + feats["lexical"].to_numpy(dtype=float)) / 2
+        )
+        order = np.lexsort((other, -np.nan_to_num(content), -order_key, group))
         g = group[order]
         starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
         rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))

@@ -102,7 +102,7 @@ class RankingModelContract:
     # ------------------------------------------------------------------ eligibility
 
     @settings(
-        max_examples=6,
+        max_examples=3,
         deadline=None,
         # each model's class runs the same property; a market depends only on its seed
         suppress_health_check=[

@@ -30,9 +30,9 @@ from matcher.text import HashingEmbedder  # noqa: E402
 
 FAST = {
     "embedder": HashingEmbedder(dim=64),
-    "epochs": 5,
+    "epochs": 3,
     "n_clusters": 4,
-    "max_iter": 30,
+    "max_iter": 10,
     "no_components": 8,
     "random_state": 0,
 }
@@ -199,3 +199,37 @@ def test_ranker_fast_path_equals_calibrated_predict_proba():
         stage = model.ranker_.stages_[name]
         x = _matrix(feats)
         np.testing.assert_allclose(_calibrated(stage, x), stage.predict_proba(x)[:, 1])
+
+
+# --------------------------------------------------------------------------- network features
+
+
+def test_county_employer_ties_count_distinct_pairs_from_training_events():
+    from matcher.features import PairStatistics
+
+    ds = toy_market()
+    stats = PairStatistics().fit(ds)
+    ties = stats.ties_
+    county = np.array(["542427", "542427", "110101"], dtype=object)
+    employer = np.array(["E_factory", "E_hotel", "E_factory"], dtype=object)
+    # 12 welders saw their own factory job, 12 cooks looked at one: 24 distinct pairs;
+    # 10 welders applied and were hired; nobody from county 110101 was there
+    np.testing.assert_array_equal(ties["views"].lookup(county, employer), [24, 24, 0])
+    np.testing.assert_array_equal(ties["applied"].lookup(county, employer), [10, 10, 0])
+    np.testing.assert_array_equal(ties["hired"].lookup(county, employer), [10, 10, 0])
+    # applications by destination province (44 = Guangdong) and prefecture (4419 Dongguan)
+    assert stats.province_applied_.lookup(county[:1], np.array([44]))[0] == 20
+    assert stats.prefecture_applied_.lookup(county[:1], np.array(["4419"], object))[0] == 10
+    # an unknown employer or county reads zero, never an error
+    assert ties["views"].lookup(np.array(["999999"], object), np.array(["E_x"], object))[0] == 0
+
+
+def test_referral_reason_quotes_hires_from_the_county(toy_model):
+    _, model = toy_model
+    out = model.explain("welder", "V_weld")
+    reasons = {r["code"]: r for r in out["reasons"]}
+    assert reasons["county_employer_hires"]["values"] == {"count": 10}
+    assert out["features"]["tie_hired_log"] == pytest.approx(np.log1p(10))
+    # the cleaning company hired nobody from the county: no such reason
+    other = model.explain("welder", "V_clean")
+    assert "county_employer_hires" not in [r["code"] for r in other["reasons"]]
