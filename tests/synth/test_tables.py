@@ -69,3 +69,13 @@ def test_spring_festival_calendar():
     assert (np.diff(sf) > 0).all()
     assert days_from_spring_festival(np.datetime64("2026-02-17", "ns").astype(np.int64)) == 0
     assert days_from_spring_festival(np.datetime64("2026-02-10", "ns").astype(np.int64)) == -7
+
+
+def test_small_markets_cover_few_counties_with_suo_county():
+    from training.synth import generate_market
+
+    small = generate_market(300, 10, weeks=2, seed=8)["workers"]
+    assert small["home_region"].nunique() <= 7
+    assert (small["home_region"] == "542427").any()
+    big = generate_market(2400, 10, weeks=1, seed=8, with_events=False)["workers"]
+    assert big["home_region"].nunique() > 50

@@ -27,7 +27,7 @@ from matcher.schema import CONTRACT, Kind, TableSpec
 from training.synth.behaviour import PARAMS, Params, simulate
 from training.synth.employers import draw_employers, draw_vacancies
 from training.synth.io import write_market
-from training.synth.tables import load_tables
+from training.synth.tables import load_tables, select_counties
 from training.synth.workers import draw_workers
 
 _LIST_KINDS = (Kind.STR_LIST, Kind.REGION_LIST, Kind.LANG_LIST)
@@ -101,9 +101,9 @@ def build_market(
     end = t0 + pd.Timedelta(weeks=weeks)
     if n_vacancies is None:
         n_vacancies = max(1, round(n_employers * weeks / 4))
-    tables = load_tables()
-    seeds = np.random.SeedSequence(seed).spawn(4)
-    rw, re_, rv, rb = (np.random.default_rng(s) for s in seeds)
+    seeds = np.random.SeedSequence(seed).spawn(5)
+    rw, re_, rv, rb, rc = (np.random.default_rng(s) for s in seeds)
+    tables = select_counties(load_tables(), n_workers, rc)
     workers = draw_workers(rw, n_workers, tables, t0, weeks)
     employers = draw_employers(re_, n_employers, tables)
     vacancies = draw_vacancies(rv, n_vacancies, employers, tables, t0, weeks)

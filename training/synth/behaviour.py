@@ -96,8 +96,8 @@ class Params:
     apply_home_caregiver: float = 0.6
     apply_no_mandarin_far: float = -1.0
     apply_verified: float = 0.2
-    hire_intercept: float = -0.5
-    hire_trade: float = 1.2
+    hire_intercept: float = -1.0
+    hire_trade: float = 1.8
     hire_trade2: float = 1.0
     hire_minor_group: float = 0.5
     hire_experience: float = 0.6

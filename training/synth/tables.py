@@ -10,7 +10,7 @@ arrays indexed by position, once per process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -268,3 +268,31 @@ def season_factor(t_ns: np.ndarray | int, season: tuple[tuple[int, int, float], 
     for lo, hi, factor in season:
         out = np.where((d >= lo) & (d < hi), factor, out)
     return out
+
+
+#: Workers per county a market aims at: a small market covers a few counties (a pilot),
+#: so that fellow villagers exist in it; 58 counties need about 2,300 workers.
+WORKERS_PER_COUNTY = 40
+MIN_COUNTIES = 6
+#: Always in the market (the issue's example county).
+SUO_COUNTY = "542427"
+
+
+def select_counties(t: Tables, n_workers: int, rng: np.random.Generator) -> Tables:
+    """The tables with only ``n_workers / 40`` counties drawing workers and home employers.
+
+    Counties are drawn without replacement by weight, Suo County (542427) always among
+    them; the others keep their rows but get weight 0.
+    """
+    n = len(t.counties)
+    k = int(np.clip(n_workers // WORKERS_PER_COUNTY, MIN_COUNTIES, n))
+    if k >= n:
+        return t
+    suo = int(np.flatnonzero(t.counties.code == SUO_COUNTY)[0])
+    others = np.delete(np.arange(n), suo)
+    p = t.counties.weight[others] / t.counties.weight[others].sum()
+    chosen = np.r_[suo, rng.choice(others, size=k - 1, replace=False, p=p)]
+    weight = np.zeros(n)
+    weight[chosen] = t.counties.weight[chosen]
+    counties = replace(t.counties, weight=weight / weight.sum())
+    return replace(t, counties=counties)
