@@ -490,8 +490,12 @@ def parse_lists(cells: _Cells, kind: Kind) -> tuple[pd.Series, list[Check]]:
 
 
 def parse_text(cells: _Cells) -> tuple[pd.Series, list[Check]]:
+    """Text (numbers given for text fields become their text; lists and objects do not)."""
     text = cells.as_text()
-    return text.where(pd.Series(cells.present()), None), []
+    nested = cells.is_instance((list, tuple, dict, np.ndarray))
+    return text.where(pd.Series(cells.present()), None), [
+        (nested, "must be a single text value, not a list or an object")
+    ]
 
 
 def _parse(cells: _Cells, spec: FieldSpec) -> tuple[pd.Series, list[Check]]:

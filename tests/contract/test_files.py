@@ -428,6 +428,16 @@ def test_validate_record_field_errors_map_to_fields():
     assert all(p.line is None for p in info.value.problems)
 
 
+def test_validate_record_rejects_lists_for_single_values():
+    with pytest.raises(ContractError) as info:
+        validate_record(
+            "workers", {"worker_id": ["W1"], "home_region": "542427", "skills": {"a": 1}}
+        )
+    fields = {e["field"]: e["message"] for e in info.value.field_errors()}
+    assert set(fields) == {"worker_id", "skills"}
+    assert "not a list" in fields["worker_id"]
+
+
 def test_validate_record_partial_update():
     assert validate_record("workers", {"expected_wage": "4500"}, partial=True) == {
         "expected_wage": 4500.0
