@@ -46,8 +46,10 @@ test: install lint typecheck
 	$(BIN)/python -m pytest -q
 
 bench: install
+	$(BIN)/python bench/synth_bench.py
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/occupation_bench.py
+	$(BIN)/python bench/eligibility_bench.py
 	$(BIN)/python bench/quality_bench.py
 	$(BIN)/python bench/recommend_bench.py
 	$(BIN)/python bench/train_bench.py
