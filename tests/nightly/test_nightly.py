@@ -195,7 +195,7 @@ def test_dask_local_cluster_plan_equals_in_process(sqlite_url, frames, model, lo
 
     load_store(sqlite_url, frames)
     local = nightly.run_match(
-        sqlite_url, None, run_id="local", model=model, model_version="m1", k=5, partition_size=40
+        sqlite_url, None, run_id="local", model=model, model_version="m1", k=5, partition_size=20
     )
     with (
         LocalCluster(
@@ -211,9 +211,9 @@ def test_dask_local_cluster_plan_equals_in_process(sqlite_url, frames, model, lo
             model=model,
             model_version="m1",
             k=5,
-            partition_size=40,
+            partition_size=20,
         )
-        assert remote.summary["dask"]["partitions"] == local.summary["dask"]["partitions"] >= 4
+        assert remote.summary["dask"]["partitions"] == local.summary["dask"]["partitions"] >= 3
         assert remote.summary["dask"]["dask"].startswith("cluster")
     assert remote.input_hash == local.input_hash
     pd.testing.assert_frame_equal(remote.plan, local.plan)
