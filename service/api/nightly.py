@@ -108,8 +108,22 @@ class RunStarted(BaseModel):
 # --------------------------------------------------------------------------- helpers
 
 
-def _run_public(row: MatchRun) -> RunPublic:
-    return RunPublic.model_validate(row, from_attributes=True)
+def _run_public(row: MatchRun, session=None, principal: Principal | None = None) -> RunPublic:
+    out = RunPublic.model_validate(row, from_attributes=True)
+    pins = (out.summary or {}).get("pins")
+    if pins and principal is not None and not principal.is_admin and session is not None:
+        # the pin report names workers: an officer sees those of their region only
+        ids = sorted({str(p.get("worker_id")) for p in pins})
+        homes = dict(
+            session.execute(
+                select(Worker.worker_id, Worker.home_region).where(Worker.worker_id.in_(ids))
+            ).all()
+        )
+        out.summary = {
+            **(out.summary or {}),
+            "pins": [p for p in pins if principal.sees_region(homes.get(p.get("worker_id")))],
+        }
+    return out
 
 
 def _get_run(session, run_id: str) -> MatchRun:
@@ -146,13 +160,13 @@ def list_runs(
 ) -> RunsPublic:
     """Nightly runs, newest first."""
     rows, total = nightly.list_runs(session, offset=offset, limit=limit)
-    return RunsPublic(data=[_run_public(r) for r in rows], count=total)
+    return RunsPublic(data=[_run_public(r, session, principal) for r in rows], count=total)
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)
 def get_run(run_id: str, session: SessionDep, principal: OfficerPrincipal) -> RunPublic:
     """One run: status, counts, objective, model version and summaries."""
-    return _run_public(_get_run(session, run_id))
+    return _run_public(_get_run(session, run_id), session, principal)
 
 
 @router.get("/runs/{run_id}/plan", response_model=PlanPublic)

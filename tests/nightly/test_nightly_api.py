@@ -134,3 +134,22 @@ def test_pages_show_history_chart_and_plan(app_client):
     assert summary.plan["worker_id"].iloc[0] in plan.text
     client.cookies.clear()
     assert client.get("/nightly", follow_redirects=False).status_code in (302, 303, 307)
+
+
+def test_pin_report_shows_officers_only_their_workers(app_client, frames):
+    client, keys, summary, region, home = app_client
+    from service.store.models import MatchRun
+
+    mine = next(w for w in frames["workers"]["worker_id"] if home[w].startswith(region))
+    other = next(w for w in frames["workers"]["worker_id"] if not home[w].startswith(region))
+    report = [
+        {"worker_id": mine, "vacancy_id": "V1", "honoured": False, "reason": "x"},
+        {"worker_id": other, "vacancy_id": "V1", "honoured": False, "reason": "y"},
+    ]
+    with session_scope(client.app.state.engine) as s:
+        row = s.get(MatchRun, "api-run")
+        row.summary = {**row.summary, "pins": report}
+    seen = client.get("/api/v1/nightly/runs/api-run", headers=_h(keys, "officer")).json()
+    assert [p["worker_id"] for p in seen["summary"]["pins"]] == [mine]
+    admin = client.get("/api/v1/nightly/runs/api-run", headers=_h(keys, "admin")).json()
+    assert len(admin["summary"]["pins"]) == 2
