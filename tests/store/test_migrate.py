@@ -85,3 +85,19 @@ def test_ensure_schema_notices_a_deleted_database_file(tmp_path):
         assert "workers" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_downgrade_to_base_and_back(database_url):
+    from alembic import command
+
+    migrate.upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            cfg = migrate.alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "base")
+        assert not set(Base.metadata.tables) & set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert migrate.upgrade(database_url) == migrate.head_revision()
