@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
     print(f"store: {counts}")
 
+    load_start = os.getloadavg()[0]
     totals: list[float] = []
     stage_runs: list[dict[str, float]] = []
     result = None
@@ -190,7 +191,11 @@ Target (1,000,000 events): under {TARGET_SECONDS // 60} minutes. This store, fir
 median of {len(totals)} run(s) {med / 60:.1f} min.
 
 {fit_table}
+
 {encode_note}
+
+Load average of this shared machine during the run (1 min, at start and end):
+{load_start:.1f} and {os.getloadavg()[0]:.1f}.
 """
     print(body)
     title = (
