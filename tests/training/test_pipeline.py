@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import os
 
+import pandas as pd
 import pytest
 
+from matcher.base import RECOMMENDATION_COLUMNS
+from matcher.baselines import PopularityRecommender
 from matcher.dataset import Dataset
 from matcher.text import HashingEmbedder
 from training import registry
@@ -37,11 +40,18 @@ def options(**kw) -> TrainOptions:
     return TrainOptions(**base)
 
 
-def popularity_candidate(random_state, embedder, candidate_params, include):
-    """A factory whose 'full' model is the popularity baseline: a worse candidate."""
-    from matcher.baselines import PopularityRecommender
+class SilentRecommender(PopularityRecommender):
+    """A candidate that is surely worse than anything: it recommends nothing."""
 
-    return {name: PopularityRecommender() for name in include}
+    def recommend_many(self, worker_ids, k: int = 10) -> pd.DataFrame:
+        return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
+
+
+def silent_candidate(random_state, embedder, candidate_params, include):
+    """A factory whose 'full' model is :class:`SilentRecommender` (baselines stay real)."""
+    return {
+        name: SilentRecommender() if name == "full" else PopularityRecommender() for name in include
+    }
 
 
 @pytest.fixture(scope="module")
@@ -97,16 +107,16 @@ def test_worse_candidate_refused_then_forced_then_rolled_back(runs, market):
     worse = train(
         market,
         model_dir,
-        options(models_factory=popularity_candidate, baselines=("keyword",)),
+        options(models_factory=silent_candidate, baselines=("keyword",)),
     )
     inc = worse.card["incumbent"]["ndcg@10"]
-    assert worse.card["metrics"]["full"]["ndcg@10"] < inc - 0.01  # popularity is worse here
+    assert worse.card["metrics"]["full"]["ndcg@10"] == 0.0 < inc - 0.01
     assert not worse.promoted and "--force" in worse.refusal
     assert registry.current_version(model_dir) == second.version
     forced = train(
         market,
         model_dir,
-        options(models_factory=popularity_candidate, baselines=("keyword",), force=True),
+        options(models_factory=silent_candidate, baselines=("keyword",), force=True),
     )
     assert forced.promoted and forced.decision.basis.startswith("forced")
     assert registry.current_version(model_dir) == forced.version
