@@ -73,14 +73,19 @@ def percentiles(ms: list[float]) -> tuple[float, float, float, float]:
     )
 
 
-def time_requests(fn, ids: list[str]) -> list[float]:
+def time_requests(fn, ids: list[str], cpu: list[float] | None = None) -> list[float]:
+    """Wall-clock ms of each request (and, into ``cpu``, the process CPU ms: on a shared
+    machine the wall time includes waiting for the core, the CPU time does not)."""
     for w in ids[:5]:  # warm-up
         fn(w)
     out = []
     for w in ids:
+        c0 = time.process_time()
         t0 = time.perf_counter()
         fn(w)
         out.append((time.perf_counter() - t0) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - c0) * 1000)
     return out
 
 
@@ -131,22 +136,32 @@ def main() -> None:
     ids = list(
         rng.choice(big.workers["worker_id"].to_numpy(dtype=object), args.requests, replace=False)
     )
-    ours = time_requests(lambda w: model.recommend(w, k=10), ids)
+    ours_cpu: list[float] = []
+    ours = time_requests(lambda w: model.recommend(w, k=10), ids, ours_cpu)
     n_results = np.mean([len(model.recommend(w, k=10)) for w in ids[:20]])
     n_cands = np.mean([len(model.recommend(w, k=100_000)) for w in ids[:20]])
 
     t0 = time.perf_counter()
     keyword = KeywordRecommender().fit(big)
     t_kw = time.perf_counter() - t0
-    theirs = time_requests(lambda w: keyword.recommend(w, k=10), ids)
+    theirs_cpu: list[float] = []
+    theirs = time_requests(lambda w: keyword.recommend(w, k=10), ids, theirs_cpu)
 
     rows = []
-    for name, ms in (("jobmatch Recommender (full)", ours), ("keyword baseline (TF-IDF)", theirs)):
+    for name, ms in (
+        ("jobmatch Recommender (full), wall clock", ours),
+        ("keyword baseline (TF-IDF), wall clock", theirs),
+        ("jobmatch Recommender (full), CPU time", ours_cpu),
+        ("keyword baseline (TF-IDF), CPU time", theirs_cpu),
+    ):
         p50, p95, p99, mean = percentiles(ms)
         rows.append([name, len(ms), round(p50, 2), round(p95, 2), round(p99, 2), round(mean, 2)])
     table = markdown_table(["model", "requests", "p50 ms", "p95 ms", "p99 ms", "mean ms"], rows)
     p95 = rows[0][3]
     verdict = "meets" if p95 < 50 else "MISSES"
+    p95_cpu = rows[2][3]
+    verdict_cpu = "meets" if p95_cpu < 50 else "MISSES"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     body = f"""
 One worker's top-10 against **{n_open:,} open vacancies**, single requests, one core
 ({pinned}; OpenMP/BLAS/torch threads 1). {len(ours)} requests for random workers
@@ -160,7 +175,9 @@ stages + reasons for the 10 shown (on average {n_results:.1f} results per reques
 
 {table}
 
-p95 {p95} ms: {verdict} the target (< 50 ms).
+p95 {p95} ms wall clock: {verdict} the target (< 50 ms); p95 {p95_cpu} ms of CPU time
+per request: {verdict_cpu} it. The machine is shared (load average {load:.1f} on 2 cores at
+the end of the run), so the wall clock includes time spent waiting for the core.
 
 Set-up: model fitted on a {train.n_workers:,}-worker, {train.n_vacancies:,}-vacancy sample
 market with {len(train.events):,} events in {t_fit:.0f} s; catalogue refreshed to the serving

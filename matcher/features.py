@@ -623,8 +623,8 @@ class CountTable:
     """
 
     def __init__(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
-        self.rows_ = pd.Index(pd.unique(np.asarray(rows, dtype=object)))
-        self.cols_ = pd.Index(pd.unique(np.asarray(cols, dtype=object)))
+        self.rows_ = pd.Index(pd.unique(np.asarray(rows, dtype=object)), dtype=object)
+        self.cols_ = pd.Index(pd.unique(np.asarray(cols, dtype=object)), dtype=object)
         self.matrix_ = np.zeros((len(self.rows_) + 1, len(self.cols_) + 1), np.float32)
         r = self.rows_.get_indexer(pd.Index(np.asarray(rows, dtype=object)))
         c = self.cols_.get_indexer(pd.Index(np.asarray(cols, dtype=object)))
@@ -635,11 +635,11 @@ class CountTable:
 
     def row_pos(self, keys: np.ndarray | Sequence[object]) -> np.ndarray:
         """Row of each key (-1, the zero row, for keys not seen at fit)."""
-        return self.rows_.get_indexer(pd.Index(np.asarray(keys, dtype=object)))
+        return self.rows_.get_indexer(pd.Index(np.asarray(keys, dtype=object), dtype=object))
 
     def col_pos(self, keys: np.ndarray | Sequence[object]) -> np.ndarray:
         """Column of each key (-1, the zero column, for keys not seen at fit)."""
-        return self.cols_.get_indexer(pd.Index(np.asarray(keys, dtype=object)))
+        return self.cols_.get_indexer(pd.Index(np.asarray(keys, dtype=object), dtype=object))
 
     def lookup(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Values of many (row key, column key) pairs; 0 where either is unseen."""
@@ -650,8 +650,8 @@ class SparseCountTable(CountTable):
     """:class:`CountTable` kept sparse (for many rows and columns, e.g. worker x vacancy)."""
 
     def __init__(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
-        self.rows_ = pd.Index(pd.unique(np.asarray(rows, dtype=object)))
-        self.cols_ = pd.Index(pd.unique(np.asarray(cols, dtype=object)))
+        self.rows_ = pd.Index(pd.unique(np.asarray(rows, dtype=object)), dtype=object)
+        self.cols_ = pd.Index(pd.unique(np.asarray(cols, dtype=object)), dtype=object)
         r = self.rows_.get_indexer(pd.Index(np.asarray(rows, dtype=object)))
         c = self.cols_.get_indexer(pd.Index(np.asarray(cols, dtype=object)))
         self.sparse_ = sp.csr_matrix(
