@@ -233,3 +233,16 @@ def test_referral_reason_quotes_hires_from_the_county(toy_model):
     # the cleaning company hired nobody from the county: no such reason
     other = model.explain("welder", "V_clean")
     assert "county_employer_hires" not in [r["code"] for r in other["reasons"]]
+
+
+def test_partner_provinces_prefecture_pairs_win_over_province_pairs():
+    from matcher.features import partner_rows
+
+    rows = partner_rows(np.array(["542427", "450102", "110101", None], dtype=object))
+    # Nagqu (5424) is paired with Zhejiang (33) and Liaoning (21) at prefecture level
+    assert rows[0, 33] == 3.0 and rows[0, 21] == 0.5
+    assert rows[0].sum() == 3.5
+    # a Guangxi county falls back to its province's pair with Guangdong (44)
+    assert rows[1, 44] == 5.0
+    # Beijing sends nobody under the programme; an unknown county reads zeros
+    assert rows[2].sum() == 0 and rows[3].sum() == 0
