@@ -10,6 +10,7 @@ every worker process builds its own).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -48,14 +49,28 @@ header or a `purpose` query parameter.
 """
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` as JSON can carry it (NaN and infinities, sent as JS literals, as text)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
 def _scrub(errors: Sequence[Any]) -> list[dict]:
+    """Validation errors safe to return: no personal values, JSON-encodable."""
     out = []
     for err in errors:
         item = {k: v for k, v in dict(err).items() if k not in ("url", "ctx")}
         loc = item.get("loc") or ()
         if any(part in PERSONAL_FIELDS for part in loc):
             item.pop("input", None)
-        out.append(item)
+        out.append(_json_safe(item))
     return out
 
 
