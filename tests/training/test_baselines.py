@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import UNTIL
+from toy_market import UNTIL
 
 from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedError
 from matcher.baselines import KeywordRecommender, PopularityRecommender

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import UNTIL
+from toy_market import UNTIL
 
 from training.evaluate import (
     calibration,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import UNTIL
+from toy_market import UNTIL
 
 from matcher.baselines import KeywordRecommender
 from training import registry

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import CUTOFF, UNTIL, build, day, toy_frames
+from toy_market import CUTOFF, UNTIL, build, day, toy_frames
 
 from matcher.baselines import PopularityRecommender
 from training.split import TrainingDataError, as_of, check_trainable, default_until, time_split
