@@ -53,7 +53,7 @@ from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedErr
 from matcher.dataset import Dataset
 from matcher.metrics import GRADE, outcome_grades
 from matcher.reference import EARTH_RADIUS_KM, coordinate_array
-from matcher.schema import Columns, EventType, Mobility
+from matcher.schema import PURSUED_EVENTS, Columns, Mobility
 
 #: Default commute radius for mobility "local" when a worker's max_commute_km is blank.
 DEFAULT_COMMUTE_KM = 50.0
@@ -61,20 +61,7 @@ DEFAULT_COMMUTE_KM = 50.0
 BLOCK = 1024
 ARTIFACT_VERSION = 1
 _ARTIFACT = "baseline.joblib"
-#: Events that mean the worker already pursued a vacancy (it is not shown again).
-_PURSUED = frozenset(
-    str(e)
-    for e in (
-        EventType.APPLIED,
-        EventType.INTERVIEWED,
-        EventType.REJECTED,
-        EventType.DECLINED,
-        EventType.HIRED,
-        EventType.LEFT,
-        EventType.RETAINED_3M,
-        EventType.RETAINED_6M,
-    )
-)
+_PURSUED = PURSUED_EVENTS  # not shown again once pursued
 
 __all__ = ["DEFAULT_COMMUTE_KM", "KeywordRecommender", "PopularityRecommender"]
 

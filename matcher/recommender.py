@@ -92,7 +92,7 @@ from matcher.features import (
 from matcher.ranking import STAGES, StablePlacementRanker
 from matcher.reference import is_csco_code
 from matcher.retrieval import ContentIndex, LightFMRetriever, interaction_weights, top_n
-from matcher.schema import Columns, EventType
+from matcher.schema import PURSUED_EVENTS, Columns, EventType
 
 #: Version of the saved artifact layout; bump when a saved model can no longer be read.
 ARTIFACT_VERSION = 1
@@ -114,16 +114,7 @@ def _remember(memo: dict, items: dict) -> None:
     memo.update(items)
 
 
-_APPLIED = {
-    EventType.APPLIED,
-    EventType.INTERVIEWED,
-    EventType.REJECTED,
-    EventType.DECLINED,
-    EventType.HIRED,
-    EventType.LEFT,
-    EventType.RETAINED_3M,
-    EventType.RETAINED_6M,
-}
+_APPLIED = PURSUED_EVENTS
 _HIRED = {EventType.HIRED, EventType.LEFT, EventType.RETAINED_3M, EventType.RETAINED_6M}
 _RETAINED = {EventType.RETAINED_3M, EventType.RETAINED_6M}
 

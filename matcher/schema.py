@@ -99,6 +99,22 @@ OUTCOME_GRADE: dict[str, int] = {
     EventType.RETAINED_6M: 3,
 }
 
+#: Events that mean the worker went beyond viewing a vacancy (applied or further): such a
+#: vacancy is not recommended to that worker again.
+PURSUED_EVENTS: frozenset[str] = frozenset(
+    e.value
+    for e in (
+        EventType.APPLIED,
+        EventType.INTERVIEWED,
+        EventType.REJECTED,
+        EventType.DECLINED,
+        EventType.HIRED,
+        EventType.LEFT,
+        EventType.RETAINED_3M,
+        EventType.RETAINED_6M,
+    )
+)
+
 #: Outcomes that officers record through the service (viewed etc. come from logs/imports).
 OFFICER_OUTCOMES: tuple[EventType, ...] = (
     EventType.APPLIED,

@@ -50,6 +50,7 @@ from fastapi import Depends, Header, HTTPException, Query, Request, status
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.store.db import transaction
 from service.store.models import ApiKey
 
 #: Name of the cookie that holds the web interface's key.
@@ -254,15 +255,8 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request on the app's store; commits on success."""
-    session: Session = request.app.state.session_factory()
-    try:
+    with transaction(request.app.state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

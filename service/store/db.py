@@ -43,7 +43,14 @@ def engine_for(url: str) -> Engine:
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A transaction: commits when the block ends normally, rolls back on any error."""
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    with transaction(sessionmaker(bind=engine, expire_on_commit=False)) as session:
+        yield session
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session from ``factory`` that commits when the block ends normally, rolls back on
+    any error, and is always closed."""
     session = factory()
     try:
         yield session
