@@ -4,7 +4,7 @@ Target (issue 4): under 10 minutes on this 2-core machine. The bench generates a
 sample market big enough for ``--events`` events (``training.synth``), bulk-loads it
 into a fresh SQLite store with the store's own ``repository.upsert`` (not timed), then
 times the whole training run exactly as ``jobmatch train`` does it
-(``training.pipeline.train_from_store``: load, split, fit and evaluate the full model
+(``service.training_runs.train_from_store``: load, split, fit and evaluate the full model
 and the four baselines, refit on all data, write the artifact, card and report,
 promote). The first run starts with an empty embedding cache; ``--repeats`` > 1 adds
 runs that reuse it (a nightly retrain on a mostly unchanged store), and the median of
@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
 
-    from training.pipeline import TrainOptions, train_from_store
+    from service.training_runs import train_from_store
+    from training.pipeline import TrainOptions
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="jobmatch-train-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -179,7 +180,7 @@ Store: SQLite with {counts.get("events", 0):,} events, {counts.get("workers", 0)
 {counts.get("vacancies", 0):,} vacancies, {counts.get("employers", 0):,} employers
 (`training.synth.generate_market`, {args.weeks} weeks, seed {args.seed}, loaded with
 `repository.upsert`). Timed: the whole `jobmatch train` pipeline
-(`training.pipeline.train_from_store`), dense channel =
+(`service.training_runs.train_from_store`), dense channel =
 {"HashingEmbedder (the sentence model is costed separately below)" if args.hashing else "the packaged all-MiniLM-L6-v2"}.
 Evaluation on the last 4 weeks: {split["test_workers"]:,} evaluated workers,
 {split["candidate_vacancies"]:,} candidate vacancies.

@@ -3,7 +3,7 @@ refit on all data -> ``models/<version>/`` -> promotion.
 
 Stages (each with a progress bar, each timed into the model card):
 
-1. **load** the snapshot from the store (``service.store.repository.load_dataset``);
+1. **load** the snapshot through a loader (the service passes one reading the store: ``service.training_runs``);
    refuse an unusable one (:func:`training.split.check_trainable`).
 2. **split** by time (:func:`training.split.time_split`).
 3. **evaluate** the candidate and the baselines on the split, all fitted on the
@@ -71,7 +71,15 @@ PACKAGES = (
     "joblib",
 )
 
-__all__ = ["TrainOptions", "TrainResult", "package_versions", "train", "train_from_store"]
+__all__ = [
+    "DatasetLoader",
+    "TrainOptions",
+    "TrainResult",
+    "package_versions",
+    "remeasure_from",
+    "train",
+    "train_from",
+]
 
 
 @dataclass
@@ -389,22 +397,18 @@ def _model_card(
     }
 
 
-def train_from_store(
-    database_url: str, model_dir: str | Path, options: TrainOptions | None = None
-) -> TrainResult:
-    """Load the store at ``database_url`` and run :func:`train`."""
-    from service.store.db import make_engine
-    from service.store.migrate import ensure_schema
-    from service.store.repository import load_dataset
+#: Returns the market snapshot to train on; the service passes one that reads the store
+#: (``service.training_runs.store_loader``), so training/ never imports the store.
+DatasetLoader = Callable[[], Dataset]
 
+
+def train_from(
+    load: DatasetLoader, model_dir: str | Path, options: TrainOptions | None = None
+) -> TrainResult:
+    """Load a snapshot with ``load`` and run :func:`train`, timing the load as a stage."""
     opts = options or TrainOptions()
     t0 = time.perf_counter()
-    ensure_schema(database_url)
-    engine = make_engine(database_url)
-    try:
-        dataset = load_dataset(engine)
-    finally:
-        engine.dispose()
+    dataset = load()
     load_seconds = round(time.perf_counter() - t0, 3)
     result = train(dataset, model_dir, opts)
     result.timings = {"load": load_seconds, **result.timings}
@@ -413,10 +417,10 @@ def train_from_store(
     return result
 
 
-def remeasure_from_store(
-    database_url: str, model_dir: str | Path, ks: Sequence[int] = DEFAULT_KS
+def remeasure_from(
+    load: DatasetLoader, model_dir: str | Path, ks: Sequence[int] = DEFAULT_KS
 ) -> Callable[[dict[str, Any], str], float]:
-    """A ``remeasure`` for :func:`training.registry.promote` that reads the store lazily.
+    """A ``remeasure`` for :func:`training.registry.promote` that loads the snapshot lazily.
 
     It rebuilds the candidate's split from its card (same ``until`` and test
     weeks), checks that the store still holds the same data (the fingerprint),
@@ -425,16 +429,9 @@ def remeasure_from_store(
     """
 
     def remeasure(card: dict[str, Any], current: str) -> float:
-        from service.store.db import make_engine
-        from service.store.repository import load_dataset
-
         split_info = card.get("split", {})
         identity = split_info.get("identity") or {}
-        engine = make_engine(database_url)
-        try:
-            dataset = load_dataset(engine)
-        finally:
-            engine.dispose()
+        dataset = load()
         fingerprint = dataset.fingerprint()
         if identity.get("data_fingerprint") != fingerprint:
             raise PromotionRefused(

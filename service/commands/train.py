@@ -63,7 +63,8 @@ def train_cmd(
 ) -> None:
     """Train on the store, evaluate against baselines on a time split, write models/<version>/."""
     from service.settings import get_settings
-    from training.pipeline import TrainOptions, train_from_store
+    from service.training_runs import train_from_store
+    from training.pipeline import TrainOptions
     from training.registry import CorruptArtifactError
     from training.split import TrainingDataError
 
@@ -145,7 +146,7 @@ def models_promote(
 ) -> None:
     """Make VERSION the served model, if it is no worse than the current one on the same split."""
     from service.settings import get_settings
-    from training.pipeline import remeasure_from_store
+    from service.training_runs import remeasure_from_store
     from training.registry import CorruptArtifactError, PromotionRefused, promote
 
     settings = get_settings()

@@ -155,7 +155,7 @@ def test_promote_remeasures_the_current_recipe_from_the_store(tmp_path, toy):
     from service.store.db import make_engine, session_scope
     from service.store.migrate import ensure_schema
     from service.store.repository import upsert
-    from training.pipeline import remeasure_from_store
+    from service.training_runs import remeasure_from_store
 
     url = f"sqlite:///{tmp_path / 'store.db'}"
     ensure_schema(url)
