@@ -257,11 +257,8 @@ def test_cli_prints_a_summary_and_fails_without_writing(tmp_path, monkeypatch):
 
 
 def test_sample_market_imports_cleanly(tmp_path, database_url):
-    synth = pytest.importorskip(
-        "training.synth", reason="training/synth.py (engineer B) not there yet"
-    )
-    if not hasattr(synth, "generate_market"):
-        pytest.skip("training.synth.generate_market (engineer B) not there yet")
+    from training import synth
+
     frames = synth.generate_market(n_workers=300, n_employers=20, weeks=4, seed=3)
     synth.write_market(frames, tmp_path / "sample")
     summary = import_folder(tmp_path / "sample", database_url, infer_occupations=False)
