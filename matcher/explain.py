@@ -25,7 +25,9 @@ below expectation, far from home, employer not verified.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -101,20 +103,20 @@ def _flag(x: object) -> float:
     return v
 
 
-def _raw(row: pd.Series, name: str) -> float:
+def _raw(row: Mapping[str, Any], name: str) -> float:
     """A count quoted from the pair features (``<name>_log`` holds log(1 + count))."""
     value = _flag(row.get(f"{name}_log", float("nan")))
     return float(round(math.expm1(value))) if math.isfinite(value) else 0.0
 
 
 def explain_pair(
-    row: pd.Series, region: str, market_left_rate: float = 0.0
+    row: Mapping[str, Any], region: str, market_left_rate: float = 0.0
 ) -> tuple[list[Reason], list[Reason]]:
     """Reasons and warnings for one pair.
 
     Parameters
     ----------
-    row : Series
+    row : mapping (dict or Series)
         One row of :func:`matcher.features.pair_features`.
     region : str
         The vacancy's region code (for the province name).
@@ -285,9 +287,12 @@ def explain_frame(
     features: pd.DataFrame, regions_of_vacancies, market_left_rate: float = 0.0
 ) -> list[tuple[list[Reason], list[Reason]]]:
     """:func:`explain_pair` for every row of a pair-feature frame."""
+    rows: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in features.to_dict("records")
+    ]
     return [
         explain_pair(row, region, market_left_rate)
-        for (_, row), region in zip(features.iterrows(), regions_of_vacancies, strict=True)
+        for row, region in zip(rows, regions_of_vacancies, strict=True)
     ]
 
 

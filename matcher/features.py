@@ -661,13 +661,42 @@ class SparseCountTable(CountTable):
         self.sparse_.sum_duplicates()
 
     def lookup(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        r = self.row_pos(rows)
-        c = self.col_pos(cols)
-        r = np.where(r < 0, self.sparse_.shape[0] - 1, r)
-        c = np.where(c < 0, self.sparse_.shape[1] - 1, c)
+        return self.lookup_positions(self.row_pos(rows), self.col_pos(cols))
+
+    def lookup_positions(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Values at row and column positions (-1, an unseen key, reads 0).
+
+        Each row's few stored columns are searched directly (CSR indices are
+        sorted), which is much cheaper than scipy's fancy indexing for a few
+        hundred pairs."""
+        m = self.sparse_
+        if not m.has_sorted_indices:
+            m.sort_indices()
+        r = np.where(np.asarray(r) < 0, m.shape[0] - 1, r).astype(np.int64)
+        c = np.where(np.asarray(c) < 0, m.shape[1] - 1, c).astype(np.int64)
+        out = np.zeros(len(r))
         if len(r) == 0:
-            return np.zeros(0)
-        return np.asarray(self.sparse_[r, c], dtype=float).ravel()
+            return out
+        lo, hi = m.indptr[r], m.indptr[r + 1]
+        stored = hi > lo
+        if not stored.any():
+            return out
+        # binary search of each pair's column within its row's sorted indices, all
+        # pairs at once: lower bound in [a, b)
+        idx = np.flatnonzero(stored)
+        a, b, col = lo[idx].astype(np.int64), hi[idx].astype(np.int64), c[idx]
+        end = b.copy()
+        while True:
+            open_ = a < b
+            if not open_.any():
+                break
+            mid = (a + b) // 2
+            below = m.indices[np.minimum(mid, len(m.indices) - 1)] < col
+            a = np.where(open_ & below, mid + 1, a)
+            b = np.where(open_ & ~below, mid, b)
+        found = (a < end) & (m.indices[np.minimum(a, len(m.indices) - 1)] == col)
+        out[idx[found]] = m.data[a[found]]
+        return out
 
 
 class PairStatistics:
@@ -781,8 +810,21 @@ class PairStatistics:
     def flow(self, county: np.ndarray, province: np.ndarray) -> np.ndarray:
         """Hired workers from each county to each province in training (0 if none)."""
         keys = flow_keys(county, province)
-        out = np.array(self.flows_.reindex(keys).to_numpy(dtype=float, na_value=0.0))
-        out[keys < 0] = 0.0
+        index = self.flows_.index.to_numpy(dtype=np.int64)
+        counts = self.flows_.to_numpy(dtype=float)
+        out = np.zeros(len(keys))
+        if len(index) == 0 or len(keys) == 0:
+            return out
+        order = (
+            np.argsort(index, kind="stable")
+            if not self.flows_.index.is_monotonic_increasing
+            else None
+        )
+        if order is not None:
+            index, counts = index[order], counts[order]
+        pos = np.minimum(np.searchsorted(index, keys), len(index) - 1)
+        hit = (keys >= 0) & (index[pos] == keys)
+        out[hit] = counts[pos[hit]]
         return out
 
     def employer_table(self, employers: np.ndarray) -> dict[str, np.ndarray]:
@@ -799,11 +841,18 @@ class PairStatistics:
 
 
 def flow_keys(county: np.ndarray, province: np.ndarray) -> np.ndarray:
-    out = np.full(len(county), -1, dtype=np.int64)
-    for i, (c, p) in enumerate(zip(county, province, strict=True)):
-        if isinstance(c, str) and c.isdigit() and p >= 0:
-            out[i] = int(c) * 100 + int(p)
-    return out
+    """``county * 100 + province`` per pair (-1 where the county is not a digit string
+    or the province is unknown); each distinct county is parsed once."""
+    province = np.asarray(province, dtype=np.int64)
+    if len(province) != len(county):
+        raise ValueError(f"flow_keys: {len(county)} counties but {len(province)} provinces")
+    codes, uniques = pd.factorize(np.asarray(county, dtype=object))
+    ints = np.array(
+        [int(c) if isinstance(c, str) and c.isdigit() else -1 for c in uniques] + [-1],
+        dtype=np.int64,
+    )
+    c = ints[codes]  # code -1 (missing) reads the appended -1
+    return np.where((c >= 0) & (province >= 0), c * 100 + province, -1)
 
 
 # --------------------------------------------------------------------------- pairs
@@ -901,15 +950,194 @@ class VacancyContext:
         )
 
 
-def _set_membership(
-    left: list[frozenset[str]], wi: np.ndarray, right: np.ndarray, transform=None
+#: Raw values quoted by explanations, after :data:`RANKER_COLUMNS` in a pair frame.
+QUOTED_COLUMNS = [
+    "flow",
+    "offered_wage",
+    "expected_wage",
+    "wage_min",
+    "wage_max",
+    "employer_arrears",
+]
+#: The float columns of :func:`pair_matrix`, in order (``matched_code`` is kept apart).
+PAIR_COLUMNS = [*RANKER_COLUMNS, *QUOTED_COLUMNS]
+_PAIR_COL = {name: j for j, name in enumerate(PAIR_COLUMNS)}
+
+
+def _preferred_region(
+    preferred: list[frozenset[str]], wi: np.ndarray, region: np.ndarray
 ) -> np.ndarray:
+    """1.0 where the vacancy's county, prefecture or province is one the worker prefers.
+
+    Only pairs whose worker lists a preferred region are looked at (one set test
+    per level); each region's prefecture and province codes are derived once."""
     out = np.zeros(len(wi), dtype=float)
-    for n, (i, r) in enumerate(zip(wi, right, strict=True)):
-        s = left[i]
-        if s and isinstance(r, str):
-            out[n] = float(r in s or province_of(r) in s or prefecture_of(r) in s)
+    uw, inv = np.unique(wi, return_inverse=True)
+    sets = [preferred[w] for w in uw.tolist()]
+    has = np.array([bool(s) for s in sets], dtype=bool)
+    if not has.any():
+        return out
+    levels: dict[str, tuple[str, str, str]] = {}
+    for k in np.flatnonzero(has[inv]).tolist():
+        r = region[k]
+        if not isinstance(r, str):
+            continue
+        codes = levels.get(r)
+        if codes is None:
+            codes = levels[r] = (r, province_of(r), prefecture_of(r))
+        s = sets[inv[k]]
+        out[k] = float(codes[0] in s or codes[1] in s or codes[2] in s)
     return out
+
+
+def _language_fit(
+    worker_langs: list[frozenset[str]], vacancy_langs: list[frozenset[str]], wi, vi
+) -> np.ndarray:
+    """0.0 where the vacancy requires a language the worker does not speak, else 1.0."""
+    out = np.ones(len(vi))
+    needs = [vacancy_langs[j] for j in vi.tolist()]
+    for k, need in enumerate(needs):
+        if need and not need <= worker_langs[wi[k]]:
+            out[k] = 0.0
+    return out
+
+
+def _worker_seen(
+    table: SparseCountTable, worker_ids: np.ndarray, inv: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """``table.lookup`` for pairs whose workers are ``worker_ids[inv]``: worker keys
+    are looked up once each, column keys only for workers the table knows."""
+    rows = table.row_pos(worker_ids)[inv]
+    out = np.zeros(len(inv))
+    known = rows >= 0
+    if known.any():
+        out[known] = table.lookup_positions(rows[known], table.col_pos(cols[known]))
+    return out
+
+
+def pair_matrix(
+    workers: WorkerProfiles,
+    vacancies: VacancyProfiles,
+    context: VacancyContext,
+    stats: PairStatistics,
+    wi: np.ndarray,
+    vi: np.ndarray,
+    *,
+    lightfm: np.ndarray,
+    dense: np.ndarray,
+    lexical: np.ndarray,
+    year: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pair_features` as arrays: the float columns :data:`PAIR_COLUMNS`
+    ``(n_pairs, len(PAIR_COLUMNS))`` and the object array ``matched_code``.
+
+    Keys that depend on the worker alone (rows of the network tables) are looked up
+    once per distinct worker, not once per pair, so a request's few hundred pairs of
+    one worker cost a handful of index lookups."""
+    wi = np.asarray(wi, dtype=np.int64)
+    vi = np.asarray(vi, dtype=np.int64)
+    n = len(wi)
+    out = np.empty((n, len(PAIR_COLUMNS)), dtype=float)
+
+    def put(name: str, values: object) -> None:
+        out[:, _PAIR_COL[name]] = values
+
+    uw, inv = np.unique(wi, return_inverse=True)
+    inv = inv.reshape(-1)
+    county_u = workers.county[uw]
+    county = county_u[inv]
+    occ = occupation_match_level(workers.code_keys[wi], vacancies.code_keys[vi])
+    wc = workers.coords[wi]
+    vc = vacancies.coords[vi]
+    dist = haversine_km(wc[:, 0], wc[:, 1], vc[:, 0], vc[:, 1]) if n else np.zeros(0)
+    region = vacancies.region[vi]
+    vprov = vacancies.province[vi]
+    flow = stats.flow(county, vprov) if n else np.zeros(0)
+    expected = workers.expected_wage[wi]
+    offered = vacancies.offered_wage[vi]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(expected > 0, offered / expected, np.nan)
+    put("lightfm", lightfm)
+    put("dense", dense)
+    put("lexical", lexical)
+    put("occ_match", occ)
+    put("distance_km", dist)
+    put("same_county", county == region)
+    put("same_province", workers.province[wi] == vprov)
+    put("preferred_region", _preferred_region(workers.preferred, wi, region))
+    put("flow_log", np.log1p(flow))
+    put("wage_ratio", ratio)
+    put("wage_gap", offered - expected)
+    for name in ("housing", "meals", "labor_contract", "social_insurance"):
+        put(name, getattr(vacancies, name)[vi])
+    put("employer_arrears_rate", context.arrears_rate[vi])
+    put("employer_left_rate", context.left_rate[vi])
+    put("employer_retained_rate", context.retained_rate[vi])
+    put("employer_hires_log", np.log1p(context.hires[vi]))
+    put("employer_verified", context.verified[vi])
+    put("language_fit", _language_fit(workers.languages, vacancies.languages, wi, vi))
+    first = _PAIR_COL[f"channel_{CHANNELS[0]}"]
+    out[:, first : first + len(CHANNELS)] = vacancies.channel_onehot[vi]
+    put("capacity", workers.capacity[wi])
+    put("household", workers.household[wi])
+    put("age", year - workers.birth_year[wi])
+    ties = stats.ties_
+    trow = ties["views"].row_pos(county_u)[inv]
+    tcol = context.tie_col[vi]
+    for name in ("views", "applied", "hired"):
+        put(f"tie_{name}_log", np.log1p(ties[name].matrix_[trow, tcol].astype(float)))
+    # a referral picks an employer in proportion to the county's ties, then one of its
+    # open vacancies: the share of this vacancy in the county's referrals
+    crowd = context.crowd[vi] if len(context.crowd) else np.full((n, 4), np.nan)
+    crowd_e = np.expm1(crowd[:, 3]) if len(context.crowd) else np.ones(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = ties["views"].matrix_[trow, tcol] / context.county_open_ties[trow]
+        put("referral_share", np.nan_to_num(share / np.maximum(crowd_e, 1.0)))
+    prow = stats.province_applied_.row_pos(county_u)[inv]
+    pflow = stats.province_applied_.matrix_[prow, context.province_col[vi]].astype(float)
+    put("flow_applied_log", np.log1p(pflow))
+    crowd_p = np.expm1(crowd[:, 2]) if len(context.crowd) else np.ones(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = pflow / context.county_open_flow[prow]
+        put("flow_share", np.nan_to_num(share / np.maximum(crowd_p, 1.0)))
+    frow = stats.prefecture_applied_.row_pos(county_u)[inv]
+    put(
+        "pref_applied_log",
+        np.log1p(stats.prefecture_applied_.matrix_[frow, context.prefecture_col[vi]].astype(float)),
+    )
+    put(
+        "partner",
+        np.where(vprov >= 0, workers.partner[wi, np.clip(vprov, 0, N_PROVINCES - 1)], 0.0),
+    )
+    put("same_prefecture", workers.prefecture[wi] == vacancies.prefecture[vi])
+    put("vacancy_views_log", context.views_log[vi])
+    put("vacancy_applied_log", context.applied_log[vi])
+    put("vacancy_recent_log", context.recent_log[vi])
+    put("vacancy_age_days", context.age_days[vi])
+    put("seats", vacancies.headcount[vi])
+    put("far", dist > FAR_KM)
+    put("mandarin", workers.mandarin[wi])
+    put("female", workers.female[wi])
+    put("mobility", workers.mobility[wi])
+    for j, name in enumerate(("occupation", "prefecture", "province", "employer")):
+        put(f"crowd_{name}", crowd[:, j])
+    wids = workers.ids.to_numpy(dtype=object)[uw]
+    put(
+        "worker_seen_vacancy",
+        _worker_seen(stats.worker_vacancy_, wids, inv, vacancies.ids.to_numpy(dtype=object)[vi]),
+    )
+    put(
+        "worker_seen_employer_log",
+        np.log1p(_worker_seen(stats.worker_employer_, wids, inv, vacancies.employer[vi])),
+    )
+    # raw values quoted by explanations
+    put("flow", flow)
+    put("offered_wage", offered)
+    put("expected_wage", expected)
+    put("wage_min", vacancies.wage_min[vi])
+    put("wage_max", vacancies.wage_max[vi])
+    put("employer_arrears", context.arrears[vi])
+    return out, vacancies.code[vi]
 
 
 def pair_features(
@@ -945,112 +1173,24 @@ def pair_features(
     -------
     DataFrame
         :data:`RANKER_COLUMNS` plus the raw values the explanations quote
-        (``flow``, ``offered_wage``, ``expected_wage``, ``wage_min``, ``wage_max``,
-        ``employer_arrears``, ``matched_code``).
+        (:data:`QUOTED_COLUMNS`: ``flow``, ``offered_wage``, ``expected_wage``,
+        ``wage_min``, ``wage_max``, ``employer_arrears``; and ``matched_code``).
     """
-    wi = np.asarray(wi, dtype=np.int64)
-    vi = np.asarray(vi, dtype=np.int64)
-    n = len(wi)
-    wk = workers.code_keys[wi]
-    vk = vacancies.code_keys[vi]
-    occ = occupation_match_level(wk, vk) if n else np.zeros(0, np.int8)
-    wc = workers.coords[wi]
-    vc = vacancies.coords[vi]
-    dist = haversine_km(wc[:, 0], wc[:, 1], vc[:, 0], vc[:, 1]) if n else np.zeros(0)
-    county = workers.county[wi]
-    region = vacancies.region[vi]
-    flow = stats.flow(county, vacancies.province[vi]) if n else np.zeros(0)
-    expected = workers.expected_wage[wi]
-    offered = vacancies.offered_wage[vi]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(expected > 0, offered / expected, np.nan)
-    lang = np.ones(n)
-    for k, (i, j) in enumerate(zip(wi, vi, strict=True)):
-        need = vacancies.languages[j]
-        if need and not need <= workers.languages[i]:
-            lang[k] = 0.0
-    frame = {
-        "lightfm": np.asarray(lightfm, float),
-        "dense": np.asarray(dense, float),
-        "lexical": np.asarray(lexical, float),
-        "occ_match": occ.astype(float),
-        "distance_km": dist,
-        "same_county": (county == region).astype(float),
-        "same_province": (workers.province[wi] == vacancies.province[vi]).astype(float),
-        "preferred_region": _set_membership(workers.preferred, wi, region),
-        "flow_log": np.log1p(flow),
-        "wage_ratio": ratio,
-        "wage_gap": offered - expected,
-        "housing": vacancies.housing[vi],
-        "meals": vacancies.meals[vi],
-        "labor_contract": vacancies.labor_contract[vi],
-        "social_insurance": vacancies.social_insurance[vi],
-        "employer_arrears_rate": context.arrears_rate[vi],
-        "employer_left_rate": context.left_rate[vi],
-        "employer_retained_rate": context.retained_rate[vi],
-        "employer_hires_log": np.log1p(context.hires[vi]),
-        "employer_verified": context.verified[vi],
-        "language_fit": lang,
-    }
-    for j, c in enumerate(CHANNELS):
-        frame[f"channel_{c}"] = vacancies.channel_onehot[vi, j]
-    frame["capacity"] = workers.capacity[wi]
-    frame["household"] = workers.household[wi]
-    frame["age"] = year - workers.birth_year[wi]
-    ties = stats.ties_
-    trow = ties["views"].row_pos(county)
-    tcol = context.tie_col[vi]
-    for name in ("views", "applied", "hired"):
-        frame[f"tie_{name}_log"] = np.log1p(ties[name].matrix_[trow, tcol].astype(float))
-    # a referral picks an employer in proportion to the county's ties, then one of its
-    # open vacancies: the share of this vacancy in the county's referrals
-    crowd_e = np.expm1(context.crowd[vi, 3]) if len(context.crowd) else np.ones(n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = ties["views"].matrix_[trow, tcol] / context.county_open_ties[trow]
-        frame["referral_share"] = np.nan_to_num(share / np.maximum(crowd_e, 1.0))
-    prow = stats.province_applied_.row_pos(county)
-    pflow = stats.province_applied_.matrix_[prow, context.province_col[vi]].astype(float)
-    frame["flow_applied_log"] = np.log1p(pflow)
-    crowd_p = np.expm1(context.crowd[vi, 2]) if len(context.crowd) else np.ones(n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = pflow / context.county_open_flow[prow]
-        frame["flow_share"] = np.nan_to_num(share / np.maximum(crowd_p, 1.0))
-    frow = stats.prefecture_applied_.row_pos(county)
-    frame["pref_applied_log"] = np.log1p(
-        stats.prefecture_applied_.matrix_[frow, context.prefecture_col[vi]].astype(float)
+    values, matched = pair_matrix(
+        workers,
+        vacancies,
+        context,
+        stats,
+        wi,
+        vi,
+        lightfm=lightfm,
+        dense=dense,
+        lexical=lexical,
+        year=year,
     )
-    vprov = vacancies.province[vi]
-    frame["partner"] = np.where(
-        vprov >= 0, workers.partner[wi, np.clip(vprov, 0, N_PROVINCES - 1)], 0.0
-    ).astype(float)
-    frame["same_prefecture"] = (workers.prefecture[wi] == vacancies.prefecture[vi]).astype(float)
-    frame["vacancy_views_log"] = context.views_log[vi]
-    frame["vacancy_applied_log"] = context.applied_log[vi]
-    frame["vacancy_recent_log"] = context.recent_log[vi]
-    frame["vacancy_age_days"] = context.age_days[vi]
-    frame["seats"] = vacancies.headcount[vi]
-    frame["far"] = (dist > FAR_KM).astype(float)
-    frame["mandarin"] = workers.mandarin[wi]
-    frame["female"] = workers.female[wi]
-    frame["mobility"] = workers.mobility[wi]
-    for j, name in enumerate(("occupation", "prefecture", "province", "employer")):
-        frame[f"crowd_{name}"] = context.crowd[vi, j] if len(context.crowd) else np.full(n, np.nan)
-    wids = workers.ids.to_numpy(dtype=object)[wi]
-    frame["worker_seen_vacancy"] = stats.worker_vacancy_.lookup(
-        wids, vacancies.ids.to_numpy(dtype=object)[vi]
-    )
-    frame["worker_seen_employer_log"] = np.log1p(
-        stats.worker_employer_.lookup(wids, vacancies.employer[vi])
-    )
-    # raw values quoted by explanations
-    frame["flow"] = flow
-    frame["offered_wage"] = offered
-    frame["expected_wage"] = expected
-    frame["wage_min"] = vacancies.wage_min[vi]
-    frame["wage_max"] = vacancies.wage_max[vi]
-    frame["employer_arrears"] = context.arrears[vi]
-    frame["matched_code"] = vacancies.code[vi]
-    return pd.DataFrame(frame)
+    frame = pd.DataFrame(values, columns=PAIR_COLUMNS, copy=False)
+    frame["matched_code"] = matched
+    return frame
 
 
 class EmbeddingClusters:

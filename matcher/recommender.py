@@ -75,6 +75,7 @@ from matcher.dataset import Dataset
 from matcher.explain import LANGS, Reason, explain_pair, texts
 from matcher.features import (
     MAX_WORKER_CODES,
+    PAIR_COLUMNS,
     RANKER_COLUMNS,
     EmbeddingClusters,
     FeatureSpace,
@@ -83,7 +84,7 @@ from matcher.features import (
     VacancyProfiles,
     WorkerProfiles,
     matches_to_codes,
-    pair_features,
+    pair_matrix,
     vacancy_profiles,
     vacancy_texts,
     worker_profiles,
@@ -101,6 +102,9 @@ META_FILE = "artifact.json"
 STAGE_CHOICES = ("full", "lightfm", "content")
 #: Workers scored per block in batched calls (bounds memory: block x open vacancies).
 BLOCK = 128
+#: A single request scores only the eligible vacancies when they are fewer than this
+#: share of the open ones (gathering rows costs more than streaming when most are).
+NARROW_SHARE = 0.5
 #: Texts whose occupation codes are memoised per process (models fitted one after the
 #: other in a training run extract the same workers' codes only once).
 MEMO_SIZE = 500_000
@@ -112,6 +116,21 @@ def _remember(memo: dict, items: dict) -> None:
     if len(memo) + len(items) > MEMO_SIZE:
         memo.clear()
     memo.update(items)
+
+
+#: Dense vectors memoised per process for the embedder that encoded them (a training
+#: run fits several models and catalogues over the same texts with one embedder).
+EMBEDDING_MEMO_SIZE = 200_000
+_EMBEDDING_MEMO: dict[str, np.ndarray] = {}
+_EMBEDDING_MEMO_OWNER: list[Any] = [None]
+
+
+def _embedding_memo(embedder: Any) -> dict[str, np.ndarray]:
+    """The process memo of ``embedder``'s vectors (emptied when another embedder comes)."""
+    if _EMBEDDING_MEMO_OWNER[0] is not embedder:
+        _EMBEDDING_MEMO.clear()
+        _EMBEDDING_MEMO_OWNER[0] = embedder
+    return _EMBEDDING_MEMO
 
 
 _APPLIED = PURSUED_EVENTS
@@ -300,9 +319,20 @@ class Recommender(RankingModel):
                 memo.update(zip(side_texts, vectors, strict=True))
         todo = [t for t in dict.fromkeys(texts_) if t not in memo]
         if todo:
-            memo.update(
+            shared = _embedding_memo(self.embedder_)
+            for t in todo:
+                vector = shared.get(t)
+                if vector is not None:
+                    memo[t] = vector
+            todo = [t for t in todo if t not in memo]
+        if todo:
+            found = dict(
                 zip(todo, np.asarray(self.embedder_.encode(todo), dtype=np.float32), strict=True)
             )
+            memo.update(found)
+            if len(shared) + len(found) > EMBEDDING_MEMO_SIZE:
+                shared.clear()
+            shared.update(found)
         if not texts_:
             return np.zeros((0, self._dense_dim(memo)), dtype=np.float32)
         return np.stack([memo[t] for t in texts_]).astype(np.float32, copy=False)
@@ -413,6 +443,52 @@ class Recommender(RankingModel):
         self.data_fingerprint_ = dataset.fingerprint()
         self.metrics_: dict[str, Any] = {}
         return self
+
+    def ablation(self, stages: str) -> Recommender:
+        """An ablation of this fitted full model, read off it without another fit.
+
+        ``"lightfm"`` ranks eligible vacancies by this model's LightFM score alone and
+        ``"content"`` by the mean of its dense and lexical similarities alone. A
+        ``Recommender(stages=stages)`` with the same parameters fitted on the same
+        snapshot learns exactly these: its retrieval fit is this model's final one
+        (same events, features and seed; the ranker's holdout fits use their own
+        copies), and the content channels learn nothing from outcomes (a sentence
+        model and a TF-IDF vocabulary of the snapshot's texts) — so both recommend the
+        same vacancies in the same order with the same scores. The copy shares this
+        model's fitted state and served catalogue (refreshing one does not change the
+        other); it has no ranker.
+
+        Parameters
+        ----------
+        stages : {"lightfm", "content"}
+
+        Returns
+        -------
+        Recommender
+            Fitted, ``stages`` set, serving this model's catalogue.
+
+        Raises
+        ------
+        ValueError
+            ``stages`` is not an ablation, or this model is not ``stages="full"``.
+        NotFittedError
+            This model is not fitted.
+        """
+        import copy
+
+        if stages not in ("lightfm", "content"):
+            raise ValueError(f"stages must be 'lightfm' or 'content', got {stages!r}")
+        if self.stages != "full":
+            raise ValueError(
+                f"ablations are read off a full model; this one has stages={self.stages!r}"
+            )
+        self._check_fitted()
+        out = copy.copy(self)
+        out.stages = stages
+        out.ranker_ = None
+        out.ranker_counts_ = {}
+        out.metrics_ = {}
+        return out
 
     def _fit_retrieval(self, dataset: Dataset) -> _Retrieval:
         wk, vac = dataset.workers, dataset.vacancies
@@ -671,19 +747,32 @@ class Recommender(RankingModel):
         if not hasattr(self, "catalogue_"):
             raise NotFittedError("the Recommender is not fitted; call fit(dataset) first")
 
-    def _channel_scores(
-        self, cat: _Catalogue, wpos: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """LightFM, dense and lexical scores of workers against every open vacancy."""
-        lfm = cat.w_lfm[wpos] @ cat.open_lfm.T
-        dense = cat.open_text.dense_scores(cat.w_dense[wpos])
-        lex = cat.open_text.lexical_scores(cat.w_lex[wpos])
-        return lfm, dense, lex
+    def _worker_mask(self, cat: _Catalogue, w: int) -> np.ndarray:
+        """Open vacancies worker ``w`` may take and has not pursued yet."""
+        mask = cat.eligibility.mask_for_worker(cat.workers.iloc[w], at=cat.at)
+        # a vacancy the worker already applied to (or holds) is not news to them
+        mask[cat.pursued.indices[cat.pursued.indptr[w] : cat.pursued.indptr[w + 1]]] = False
+        return mask
 
-    def _network_scores(self, cat: _Catalogue, w: int) -> np.ndarray:
-        """Referral and network pull of every open vacancy for one worker: vacancies
-        of employers people from the worker's county saw and applied to, in provinces
-        and prefectures they applied to (training events)."""
+    def _channel_scores(
+        self, cat: _Catalogue, wpos: np.ndarray, cols: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """LightFM, dense and lexical scores of workers against every open vacancy
+        (or only the open vacancies at positions ``cols``)."""
+        if cols is None:
+            lfm = cat.w_lfm[wpos] @ cat.open_lfm.T
+        else:
+            lfm = cat.w_lfm[wpos] @ cat.open_lfm[cols].T
+        dense = cat.open_text.dense_scores(cat.w_dense[wpos], rows=cols)
+        lex = cat.open_text.lexical_scores(cat.w_lex[wpos])
+        return lfm, dense, (lex if cols is None else lex[:, cols])
+
+    def _network_scores(
+        self, cat: _Catalogue, w: int, cols: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Referral and network pull of every open vacancy (or of those at ``cols``)
+        for one worker: vacancies of employers people from the worker's county saw and
+        applied to, in provinces and prefectures they applied to (training events)."""
         stats = self.retrieval_.stats
         county = cat.wp.county[w : w + 1]
         ties = stats.ties_
@@ -693,10 +782,16 @@ class Recommender(RankingModel):
         per_province = 0.5 * np.log1p(stats.province_applied_.matrix_[pr])
         fr = int(stats.prefecture_applied_.row_pos(county)[0])
         per_prefecture = 0.5 * np.log1p(stats.prefecture_applied_.matrix_[fr])
+        if cols is None:
+            return (
+                per_employer[cat.open_tie_col]
+                + per_province[cat.open_province_col]
+                + per_prefecture[cat.open_prefecture_col]
+            )
         return (
-            per_employer[cat.open_tie_col]
-            + per_province[cat.open_province_col]
-            + per_prefecture[cat.open_prefecture_col]
+            per_employer[cat.open_tie_col[cols]]
+            + per_province[cat.open_province_col[cols]]
+            + per_prefecture[cat.open_prefecture_col[cols]]
         )
 
     def _union(
@@ -716,15 +811,33 @@ class Recommender(RankingModel):
         eligible = np.flatnonzero(mask)
         if len(eligible) <= n:
             return eligible.astype(np.int64)
-        channels = [c for c in (lfm, dense, lex, network, popularity) if c is not None]
-        parts = [eligible[np.argpartition(-c[eligible], n - 1)[:n]] for c in channels]
+        parts = [eligible[np.argpartition(-c[eligible], n - 1)[:n]] for c in (lfm, dense, lex)]
+        # the network and popularity pulls are counts: a vacancy without any (most
+        # new vacancies) has no signal there, and ties at zero would add arbitrary ones
+        for c in (network, popularity):
+            if c is None:
+                continue
+            pulled = eligible[c[eligible] > 0]
+            if len(pulled) > n:
+                pulled = pulled[np.argpartition(-c[pulled], n - 1)[:n]]
+            parts.append(pulled)
         return np.unique(np.concatenate(parts)).astype(np.int64)
 
     def _pair_frame(
         self, cat: _Catalogue, retrieval: _Retrieval, wi: np.ndarray, vi: np.ndarray
     ) -> pd.DataFrame:
         """Pair features for catalogue positions (vacancy positions over all vacancies)."""
-        return pair_features(
+        values, matched = self._pair_values(cat, retrieval, wi, vi)
+        frame = pd.DataFrame(values, columns=PAIR_COLUMNS, copy=False)
+        frame["matched_code"] = matched
+        return frame
+
+    def _pair_values(
+        self, cat: _Catalogue, retrieval: _Retrieval, wi: np.ndarray, vi: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_pair_frame` as arrays (:func:`matcher.features.pair_matrix`): the
+        request path ranks and explains from these without building a frame."""
+        return pair_matrix(
             cat.wp,
             cat.vp,
             cat.vctx,
@@ -755,14 +868,17 @@ class Recommender(RankingModel):
         return score, score
 
     def _reasons(
-        self, feats: pd.DataFrame, vi: np.ndarray
+        self, values: np.ndarray, matched: np.ndarray, vi: np.ndarray
     ) -> list[tuple[list[Reason], list[Reason]]]:
+        """Reasons and warnings of pairs from their :meth:`_pair_values` rows."""
         cat = self.catalogue_
         left = self.retrieval_.stats.market_.get("left_rate", 0.0)
-        return [
-            explain_pair(row, cat.vp.region[v], left)
-            for (_, row), v in zip(feats.iterrows(), vi, strict=True)
+        # plain dicts: a pandas row per pair cost more than the reasons themselves
+        rows = [
+            {**dict(zip(PAIR_COLUMNS, row, strict=True)), "matched_code": code}
+            for row, code in zip(np.asarray(values).tolist(), matched, strict=True)
         ]
+        return [explain_pair(row, cat.vp.region[v], left) for row, v in zip(rows, vi, strict=True)]
 
     def _worker_pos(self, worker_id: str) -> int:
         pos = int(self.catalogue_.wp.ids.get_indexer(pd.Index([worker_id]))[0])
@@ -784,7 +900,9 @@ class Recommender(RankingModel):
 
     # ------------------------------------------------------------------ public verbs
 
-    def recommend(self, worker_id: str, k: int = 10, lang: str | None = None) -> pd.DataFrame:
+    def recommend(
+        self, worker_id: str, k: int = 10, lang: str | None = None, *, reasons: bool = True
+    ) -> pd.DataFrame:
         """The ``k`` best open eligible vacancies for one worker.
 
         Parameters
@@ -793,6 +911,10 @@ class Recommender(RankingModel):
         k : int, default 10
         lang : {"zh", "en"}, optional
             Language of reasons and warnings (default: the model's ``lang``).
+        reasons : bool, default True
+            Write reasons and warnings; ``False`` leaves both columns ``None`` and
+            skips their cost (ranking and scores are the same either way; explain
+            chosen pairs later with :meth:`pair_reasons`).
 
         Returns
         -------
@@ -805,11 +927,15 @@ class Recommender(RankingModel):
         UnknownIdError
             The worker is not in the catalogue.
         """
-        return self.recommend_many([worker_id], k, lang=lang)
+        return self.recommend_many([worker_id], k, lang=lang, reasons=reasons)
 
-    def recommend_many(self, worker_ids, k: int = 10, lang: str | None = None) -> pd.DataFrame:
+    def recommend_many(
+        self, worker_ids, k: int = 10, lang: str | None = None, *, reasons: bool = True
+    ) -> pd.DataFrame:
         """:meth:`recommend` for many workers, scored in blocks; rows grouped by worker
-        in the order given. Raises :class:`UnknownIdError` naming the first unknown id."""
+        in the order given. Raises :class:`UnknownIdError` naming the first unknown id.
+        ``reasons=False`` skips reasons and warnings (both columns ``None``): the
+        nightly run explains only the pairs it assigns (:meth:`pair_reasons`)."""
         self._check_fitted()
         lang = lang or self.lang
         cat = self.catalogue_
@@ -820,20 +946,37 @@ class Recommender(RankingModel):
         frames = []
         for start in range(0, len(positions), BLOCK):
             block = positions[start : start + BLOCK]
-            lfm, dense, lex = self._channel_scores(cat, block)
+            masks = [self._worker_mask(cat, w) for w in block]
+            narrow = len(block) == 1 and masks[0].sum() < NARROW_SHARE * len(cat.open_pos)
+            if narrow:
+                # one worker who may take few of the open vacancies: score only those
+                # (a request's mat-vecs read the whole vacancy matrices otherwise)
+                eligible = np.flatnonzero(masks[0])
+                lfm, dense, lex = self._channel_scores(cat, block, eligible)
+            else:
+                lfm, dense, lex = self._channel_scores(cat, block)
             wi_parts, vi_parts = [], []
             for r, w in enumerate(block):
-                mask = cat.eligibility.mask_for_worker(cat.workers.iloc[w], at=cat.at)
-                # a vacancy the worker already applied to (or holds) is not news to them
-                mask[cat.pursued.indices[cat.pursued.indptr[w] : cat.pursued.indptr[w + 1]]] = False
-                union = self._union(
-                    lfm[r],
-                    dense[r],
-                    lex[r],
-                    mask,
-                    self._network_scores(cat, w),
-                    cat.open_popularity,
-                )
+                if narrow:
+                    union = eligible[
+                        self._union(
+                            lfm[r],
+                            dense[r],
+                            lex[r],
+                            np.ones(len(eligible), dtype=bool),
+                            self._network_scores(cat, w, eligible),
+                            cat.open_popularity[eligible],
+                        )
+                    ]
+                else:
+                    union = self._union(
+                        lfm[r],
+                        dense[r],
+                        lex[r],
+                        masks[r],
+                        self._network_scores(cat, w),
+                        cat.open_popularity,
+                    )
                 wi_parts.append(np.full(len(union), w, dtype=np.int64))
                 vi_parts.append(cat.open_pos[union])
             frames.append(
@@ -843,33 +986,35 @@ class Recommender(RankingModel):
                     k,
                     lang,
                     by="worker",
+                    reasons=reasons,
                 )
             )
         if not frames:
             return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
-        out = pd.concat(frames, ignore_index=True)
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         order = {w: i for i, w in enumerate(dict.fromkeys(ids))}
         out["_o"] = out[Columns.Worker].map(order)
         out = out.sort_values(["_o", Columns.Rank], kind="stable").drop(columns="_o")
         return out[RECOMMENDATION_COLUMNS].reset_index(drop=True)
 
     def _rank_pairs(
-        self, wi: np.ndarray, vi: np.ndarray, k: int, lang: str, by: str
+        self, wi: np.ndarray, vi: np.ndarray, k: int, lang: str, by: str, reasons: bool = True
     ) -> pd.DataFrame:
         cat = self.catalogue_
         columns = RECOMMENDATION_COLUMNS if by == "worker" else CANDIDATE_COLUMNS
         if len(wi) == 0:
             return pd.DataFrame(columns=columns)
-        feats = self._pair_frame(cat, self.retrieval_, wi, vi)
+        values, matched = self._pair_values(cat, self.retrieval_, wi, vi)
+        feats = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
         score, order_key = self._score_and_order(feats)
         group = wi if by == "worker" else vi
         other = vi if by == "worker" else wi
         # best first within each group; ties by catalogue position (deterministic)
         # equal scores (a stage the ranker could not learn is a constant rate) are
         # ordered by occupation match and text similarity, then catalogue position
+        col = {name: j for j, name in enumerate(PAIR_COLUMNS)}
         content = (
-            feats["occ_match"].to_numpy(dtype=float)
-            + (feats["dense"].to_numpy(dtype=float) + feats["lexical"].to_numpy(dtype=float)) / 2
+            values[:, col["occ_match"]] + (values[:, col["dense"]] + values[:, col["lexical"]]) / 2
         )
         order = np.lexsort((other, -np.nan_to_num(content), -order_key, group))
         g = group[order]
@@ -877,18 +1022,69 @@ class Recommender(RankingModel):
         rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
         keep = order[rank < k]
         ranks = rank[rank < k] + 1
-        top = feats.iloc[keep].reset_index(drop=True)
-        expl = self._reasons(top, vi[keep])
+        if reasons:
+            expl = self._reasons(values[keep], matched[keep], vi[keep])
+            why: list = [texts(r, lang) for r, _ in expl]
+            warn: list = [texts(w, lang) for _, w in expl]
+        else:
+            why = warn = [None] * len(keep)
         return pd.DataFrame(
             {
-                Columns.Worker: cat.wp.ids[wi[keep]].to_numpy(dtype=object),
-                Columns.Vacancy: cat.vp.ids[vi[keep]].to_numpy(dtype=object),
+                Columns.Worker: cat.wp.ids.to_numpy(dtype=object)[wi[keep]],
+                Columns.Vacancy: cat.vp.ids.to_numpy(dtype=object)[vi[keep]],
                 Columns.Rank: ranks.astype(np.int64),
                 Columns.Score: score[keep].astype(float),
+                Columns.Reasons: why,
+                Columns.Warnings: warn,
+            }
+        )[columns]
+
+    def pair_reasons(self, worker_ids, vacancy_ids, lang: str | None = None) -> pd.DataFrame:
+        """Score, reasons and warnings of given (worker, vacancy) pairs, e.g. the pairs
+        a nightly plan assigned after ``recommend_many(..., reasons=False)``.
+
+        Returns
+        -------
+        DataFrame
+            ``worker_id, vacancy_id, score, reasons, warnings``, one row per pair in
+            the order given (the same values :meth:`recommend` gives the pair).
+
+        Raises
+        ------
+        UnknownIdError
+            A worker or vacancy the catalogue does not hold.
+        ValueError
+            ``worker_ids`` and ``vacancy_ids`` differ in length.
+        """
+        self._check_fitted()
+        lang = lang or self.lang
+        cat = self.catalogue_
+        w_ids = list(worker_ids)
+        v_ids = list(vacancy_ids)
+        if len(w_ids) != len(v_ids):
+            raise ValueError(
+                f"pair_reasons needs one vacancy per worker: got {len(w_ids)} worker ids "
+                f"and {len(v_ids)} vacancy ids"
+            )
+        wi = cat.wp.ids.get_indexer(pd.Index(w_ids, dtype=object))
+        vi = cat.vp.ids.get_indexer(pd.Index(v_ids, dtype=object))
+        if (wi < 0).any():
+            self._worker_pos(w_ids[int(np.flatnonzero(wi < 0)[0])])
+        if (vi < 0).any():
+            self._vacancy_pos(v_ids[int(np.flatnonzero(vi < 0)[0])])
+        wi, vi = wi.astype(np.int64), vi.astype(np.int64)
+        values, matched = self._pair_values(cat, self.retrieval_, wi, vi)
+        feats = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
+        expl = self._reasons(values, matched, vi)
+        return pd.DataFrame(
+            {
+                Columns.Worker: np.asarray(w_ids, dtype=object),
+                Columns.Vacancy: np.asarray(v_ids, dtype=object),
+                Columns.Score: self._score(feats).astype(float),
                 Columns.Reasons: [texts(r, lang) for r, _ in expl],
                 Columns.Warnings: [texts(w, lang) for _, w in expl],
             }
-        )[columns]
+        )
 
     def candidates(self, vacancy_id: str, k: int = 20, lang: str | None = None) -> pd.DataFrame:
         """The ``k`` workers most likely to become a stable placement on a vacancy.
@@ -942,10 +1138,11 @@ class Recommender(RankingModel):
         cat = self.catalogue_
         w = self._worker_pos(worker_id)
         v = self._vacancy_pos(vacancy_id)
-        feats = self._pair_frame(cat, self.retrieval_, np.array([w]), np.array([v]))
+        values, matched = self._pair_values(cat, self.retrieval_, np.array([w]), np.array([v]))
+        feats = pd.DataFrame(values, columns=PAIR_COLUMNS, copy=False)
         score = float(self._score(feats)[0])
         excl = exclusions(cat.workers.iloc[w], cat.vacancies.iloc[v], at=cat.at)
-        reasons, warnings = self._reasons(feats, np.array([v]))[0]
+        reasons, warnings = self._reasons(values, matched, np.array([v]))[0]
         out: dict[str, Any] = {
             Columns.Worker: worker_id,
             Columns.Vacancy: vacancy_id,

@@ -261,12 +261,14 @@ class ContentIndex:
     def __len__(self) -> int:
         return self.dense.shape[0]
 
-    def dense_scores(self, queries: np.ndarray) -> np.ndarray:
-        """(Projected) cosine similarity of each query row to every indexed row: ``(n_q, n)``."""
+    def dense_scores(self, queries: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """(Projected) cosine similarity of each query row to every indexed row (or to
+        the indexed rows at positions ``rows``): ``(n_q, n)``."""
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if self.basis is not None:
             q = q @ self.basis
-        return np.asarray(q @ self.dense.T, dtype=np.float32)
+        indexed = self.dense if rows is None else self.dense[rows]
+        return np.asarray(q @ indexed.T, dtype=np.float32)
 
     def lexical_scores(self, queries: sp.spmatrix) -> np.ndarray:
         """TF-IDF similarity (query pruned to its heaviest n-grams) to every row: ``(n_q, n)``."""
