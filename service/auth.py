@@ -49,6 +49,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Query, Request, status
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from service.store.db import transaction
 from service.store.models import ApiKey
@@ -225,6 +226,17 @@ class _KeyCache:
 _cache = _KeyCache()
 
 
+def cached_principal(key: str | None) -> Principal | None:
+    """The principal of ``key`` if this process verified it less than
+    ``KEY_CACHE_SECONDS`` ago (no store query), else None."""
+    if not key:
+        return None
+    key = key.strip()
+    if not _KEY_RE.match(key):
+        return None
+    return _cache.get(hash_key(key))
+
+
 def authenticate(session: Session, key: str | None) -> Principal | None:
     """The principal of ``key``, or None when it is malformed, unknown or revoked."""
     if not key:
@@ -273,11 +285,18 @@ def bearer_key(authorization: str | None) -> str | None:
     return value.strip()
 
 
-def get_principal(
-    session: SessionDep,
+def _authenticate_in_store(factory: sessionmaker[Session], key: str) -> Principal | None:
+    with transaction(factory) as session:
+        return authenticate(session, key)
+
+
+async def get_principal(
+    request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
     """The caller of an API route, from ``Authorization: Bearer <key>``; 401 otherwise."""
+    # async, so that a key verified recently costs no worker thread and no store query;
+    # the store is asked (in the thread pool) only when the cache does not know the key
     key = bearer_key(authorization)
     if key is None:
         raise HTTPException(
@@ -286,7 +305,11 @@ def get_principal(
             "(create one with `jobmatch keys create`)",
             headers=_UNAUTHORISED,
         )
-    principal = authenticate(session, key)
+    principal = cached_principal(key)
+    if principal is None:
+        principal = await run_in_threadpool(
+            _authenticate_in_store, request.app.state.session_factory, key
+        )
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -303,7 +326,7 @@ def require_roles(*roles: str | Role):
     """A dependency returning the principal when its role is one of ``roles``, else 403."""
     allowed = {Role(r) for r in roles}
 
-    def _check(principal: CurrentPrincipal) -> Principal:
+    async def _check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
@@ -328,7 +351,7 @@ def get_web_principal(request: Request, session: SessionDep) -> Principal | None
 WebPrincipal = Annotated[Principal | None, Depends(get_web_principal)]
 
 
-def get_purpose(
+async def get_purpose(
     x_purpose: Annotated[str | None, Header()] = None,
     purpose: Annotated[str | None, Query(max_length=300)] = None,
 ) -> str | None:

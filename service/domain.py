@@ -142,12 +142,25 @@ def _scoped_worker(session: Session, principal: Principal, worker_id: str) -> Wo
     worker = session.get(Worker, worker_id)
     if worker is None:
         raise not_found("worker", worker_id)
-    if not principal.sees_region(worker.home_region):
+    _check_worker_region(principal, worker_id, worker.home_region)
+    return worker
+
+
+def _check_worker_scope(session: Session, principal: Principal, worker_id: str) -> None:
+    """404 / 403 as :func:`_scoped_worker`, reading only the worker's home region (no
+    personal field is loaded; the recommendation route calls this on every request)."""
+    row = session.execute(select(Worker.home_region).where(Worker.worker_id == worker_id)).first()
+    if row is None:
+        raise not_found("worker", worker_id)
+    _check_worker_region(principal, worker_id, row[0])
+
+
+def _check_worker_region(principal: Principal, worker_id: str, home_region: str | None) -> None:
+    if not principal.sees_region(home_region):
         raise forbidden(
             f"worker {worker_id} lives outside your region {principal.region_prefix}; "
             "ask the officer of that region or an admin"
         )
-    return worker
 
 
 def _check_in_scope(principal: Principal, home_region: str | None) -> None:
@@ -780,7 +793,7 @@ def recommendations(
     k: int,
     batcher: RecommendCall | None = None,
 ) -> dict[str, Any]:
-    _scoped_worker(session, principal, worker_id)
+    _check_worker_scope(session, principal, worker_id)
     loaded = model_or_503(holder)
     k = max(1, min(k, MAX_K))
     recommend = batcher if batcher is not None else _direct
@@ -794,21 +807,23 @@ def recommendations(
             f"the model cannot serve worker {worker_id} yet: {exc}",
             headers={"X-Model-Version": loaded.version},
         ) from None
-    rows = frame.to_dict("records") if len(frame) else []
-    ids = [str(r["vacancy_id"]) for r in rows]
-    vacancies = {
-        v.vacancy_id: v for v in session.scalars(select(Vacancy).where(Vacancy.vacancy_id.in_(ids)))
-    }
+    n = len(frame)
+    ids = [str(v) for v in frame["vacancy_id"].tolist()] if n else []
+    ranks = frame["rank"].tolist() if n else []
+    scores = frame["score"].tolist() if n else []
+    reasons = frame["reasons"].tolist() if n and "reasons" in frame else [None] * n
+    warnings = frame["warnings"].tolist() if n and "warnings" in frame else [None] * n
+    details = _vacancy_details(session, ids)
     items = []
-    for r in rows:
-        v = vacancies.get(str(r["vacancy_id"]))
+    for i, vacancy_id in enumerate(ids):
+        v = details.get(vacancy_id)
         items.append(
             {
-                "rank": int(r["rank"]),
-                "vacancy_id": str(r["vacancy_id"]),
-                "score": float(r["score"]),
-                "reasons": _list(r.get("reasons")),
-                "warnings": _list(r.get("warnings")),
+                "rank": int(ranks[i]),
+                "vacancy_id": vacancy_id,
+                "score": float(scores[i]),
+                "reasons": _list(reasons[i]),
+                "warnings": _list(warnings[i]),
                 "title": v.title if v else None,
                 "employer_id": v.employer_id if v else None,
                 "region": v.region if v else None,
@@ -825,6 +840,26 @@ def recommendations(
         "data": items,
         "count": len(items),
     }
+
+
+_VACANCY_DISPLAY = (
+    Vacancy.vacancy_id,
+    Vacancy.title,
+    Vacancy.employer_id,
+    Vacancy.region,
+    Vacancy.occupation_code,
+    Vacancy.wage_min,
+    Vacancy.wage_max,
+    Vacancy.channel,
+)
+
+
+def _vacancy_details(session: Session, vacancy_ids: Sequence[str]) -> dict[str, Any]:
+    """The columns a recommendation shows, per vacancy id (plain rows, no ORM objects)."""
+    if not vacancy_ids:
+        return {}
+    stmt = select(*_VACANCY_DISPLAY).where(Vacancy.vacancy_id.in_(list(vacancy_ids)))
+    return {row.vacancy_id: row for row in session.execute(stmt)}
 
 
 def _profiles(session: Session, worker_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from service import domain
-from service.api.deps import HolderDep, RecommendDep, SyncDep
+from service.api.deps import HolderDep, RecommendDep, StoreDep, SyncDep
 from service.auth import CurrentPrincipal, OfficerPrincipal, Role, SessionDep
 from service.schemas import (
     EmployerCandidatesPublic,
@@ -33,9 +33,9 @@ _NO_MODEL: dict[int | str, dict[str, Any]] = {
     response_model=RecommendationsPublic,
     responses=_NO_MODEL,
 )
-def worker_recommendations(
+async def worker_recommendations(
     worker_id: str,
-    session: SessionDep,
+    store: StoreDep,
     principal: OfficerPrincipal,
     holder: HolderDep,
     sync: SyncDep,
@@ -44,7 +44,9 @@ def worker_recommendations(
     k: Annotated[int, Query(ge=1, le=domain.MAX_K)] = 10,
 ) -> dict:
     """The k best open vacancies for a worker, with score, reasons and warnings."""
-    result = domain.recommendations(session, principal, holder, sync, worker_id, k, recommend)
+    result = await store.run(
+        domain.recommendations, principal, holder, sync, worker_id, k, recommend
+    )
     response.headers["X-Model-Version"] = result["model_version"]
     return result
 

@@ -27,7 +27,7 @@ def test_swap_under_concurrent_requests(sqlite_url, trained_model_dir, frames, t
     s = make_service(sqlite_url, model_dir, frames, check_every=0.05)
     headers = s.as_("officer")
     workers = ["W000", "W001", "W004", "W005", "W008"]
-    seen: list[tuple[float, int, str]] = []
+    seen: list[tuple[float, float, str]] = []  # (started, finished, version)
     errors: list[str] = []
     stop = threading.Event()
 
@@ -45,7 +45,7 @@ def test_swap_under_concurrent_requests(sqlite_url, trained_model_dir, frames, t
             body = r.json()
             if body["model_version"] != r.headers["x-model-version"] or not body["data"]:
                 errors.append(f"inconsistent answer {body['model_version']}")
-            seen.append((started, body["count"], body["model_version"]))
+            seen.append((started, time.monotonic(), body["model_version"]))
 
     threads = [threading.Thread(target=hammer, args=(n,)) for n in range(6)]
     for t in threads:
@@ -68,11 +68,15 @@ def test_swap_under_concurrent_requests(sqlite_url, trained_model_dir, frames, t
         for t in threads:
             t.join(60)
     assert errors == []
+    seen.sort()
     versions = [v for _, _, v in seen]
     assert versions[0] == V1 and V2 in versions and versions[-1] == V1
     # requests that started after the reload endpoint returned got the reloaded model
     assert {v for t, _, v in seen if t > reloaded_at} == {V1}
-    assert {v for t, _, v in seen if t < promoted_at} == {V1}
+    # requests that were answered before the promotion got the first model (one that
+    # merely started before it may be answered by the new model: it takes the model
+    # when its handler runs, which under load can be after the swap)
+    assert {v for _, done, v in seen if done < promoted_at} == {V1}
     assert len(seen) > 30
     assert s.app.state.models.swaps >= 3
 
