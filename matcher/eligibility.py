@@ -620,6 +620,25 @@ class EligibilityIndex:
         self._check_fitted()
         if self.workers_ is None:
             raise ValueError("pair_mask needs workers: call fit(vacancies, workers) first")
+        return self.pair_mask_of(self.workers_, worker_positions, vacancy_positions, at)
+
+    # ------------------------------------------------------------------ many workers
+
+    def encode_workers(self, workers: pd.DataFrame) -> _Workers:
+        """Rule inputs of ``workers`` (not kept), for :meth:`segments`,
+        :meth:`segment_masks`, :meth:`residual_ok` and :meth:`pair_mask_of`."""
+        self._check_fitted()
+        return _encode_workers(workers.reset_index(drop=True), self.language_vocabulary_)
+
+    def pair_mask_of(
+        self,
+        workers: _Workers,
+        worker_positions: np.ndarray,
+        vacancy_positions: np.ndarray,
+        at: object = None,
+    ) -> np.ndarray:
+        """:meth:`pair_mask` for workers encoded by :meth:`encode_workers`."""
+        self._check_fitted()
         wp = np.asarray(worker_positions, dtype=np.int64)
         vp = np.asarray(vacancy_positions, dtype=np.int64)
         if wp.shape != vp.shape:
@@ -628,10 +647,77 @@ class EligibilityIndex:
             )
         if wp.size == 0:
             return np.zeros(0, dtype=bool)
-        w = self.workers_.take(wp)
-        v = self.vacancies_.take(vp)
-        viol = _violations(w, v, _to_naive_utc(at), scalar_worker=False)
+        viol = _violations(
+            workers.take(wp), self.vacancies_.take(vp), _to_naive_utc(at), scalar_worker=False
+        )
         return _combine(viol, wp.size)
+
+    def segments(self, workers: _Workers) -> tuple[np.ndarray, np.ndarray]:
+        """Group workers whose place and capacity rules are the same.
+
+        Every rule but age and language depends on the worker only through the
+        *segment*: mobility, labour capacity, and the home point and commute limit
+        (``local``) or home province (``province``). A province of a million workers
+        has a few hundred segments, so :meth:`segment_masks` computes a few hundred
+        masks instead of a million.
+
+        Returns
+        -------
+        (segment, representative) : ndarray of int64
+            The segment of each worker (0..n_segments-1) and the position of one
+            worker of each segment.
+        """
+        n = len(workers.mobility)
+        if n == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        local = workers.mobility == 2
+        province = workers.mobility == 1
+        key = np.column_stack(
+            [
+                workers.mobility.astype(np.float64),
+                workers.limited.astype(np.float64),
+                np.where(local, np.nan_to_num(workers.lat, nan=99.0), 0.0),
+                np.where(local, np.nan_to_num(workers.lon, nan=99.0), 0.0),
+                np.where(local, workers.hav_max, 0.0),
+                np.where(province, workers.province, 0).astype(np.float64),
+            ]
+        )
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        return inverse.reshape(-1).astype(np.int64), first.astype(np.int64)
+
+    def segment_masks(
+        self, workers: _Workers, representatives: np.ndarray, at: object = None
+    ) -> np.ndarray:
+        """Eligibility of each segment (``(n_segments, n_vacancies)``, bool) under every
+        rule except age and language: :meth:`residual_ok` checks those per pair."""
+        self._check_fitted()
+        at_ts = _to_naive_utc(at)
+        out = np.zeros((len(representatives), self.n_vacancies_), dtype=bool)
+        for s, pos in enumerate(representatives):
+            rep = workers.take(np.array([pos]))
+            rep.birth_year = np.array([math.nan])  # no age rule
+            rep.langs = np.full_like(rep.langs, np.iinfo(np.uint64).max)  # speaks all
+            out[s] = _combine(_violations(rep, self.vacancies_, at_ts, True), self.n_vacancies_)
+        return out
+
+    def residual_ok(
+        self,
+        workers: _Workers,
+        worker_positions: np.ndarray,
+        vacancy_positions: np.ndarray,
+        at: object = None,
+    ) -> np.ndarray:
+        """Age and language rules of many pairs (the rules :meth:`segment_masks` leaves
+        out); a pair eligible in its segment's mask is eligible exactly when this holds."""
+        self._check_fitted()
+        wp = np.asarray(worker_positions, dtype=np.int64)
+        vp = np.asarray(vacancy_positions, dtype=np.int64)
+        v = self.vacancies_
+        age = float(_reference_year(_to_naive_utc(at))) - workers.birth_year[wp]
+        with np.errstate(invalid="ignore"):
+            ok = ~(age < v.min_age[vp]) & ~(age > v.max_age[vp])
+        missing = np.any((v.langs[vp] & ~workers.langs[wp]) != 0, axis=-1)
+        return ok & ~missing
 
     def __repr__(self) -> str:
         if not hasattr(self, "vacancies_"):

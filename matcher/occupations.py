@@ -47,7 +47,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,8 @@ from matcher.text import LexicalEncoder, TextEmbedder, clean_text
 _MARKER_RE = re.compile(r"(?:L/S|L|S)$")
 _DIGITS_RE = re.compile(r"\d+")
 _SPACES_RE = re.compile(r"\s+")
+#: Distinct phrases whose cleaning is remembered per process.
+PHRASE_CACHE_SIZE = 500_000
 # phrases of a skills or work-history text
 _PHRASE_SPLIT_RE = re.compile(
     r"[\n\r。；;，,、/|｜!！?？]+|\s{2,}|(?<=[\u4e00-\u9fff])\s(?=[\u4e00-\u9fff])"
@@ -411,14 +413,23 @@ class OccupationNormaliser:
         self._check_fitted()
         if isinstance(texts, str):
             raise TypeError("classify_many takes a sequence of texts; use classify(text)")
-        # each distinct text is scored once (titles and skill phrases repeat a lot)
+        # each distinct text is scored once (titles and skill phrases repeat a lot); and
+        # texts that clean to the same query are one query: the answer depends only on
+        # the cleaned query and the cleaned text the containment bonus searches
+        # ("2019-2021 从江县饭店" and "2020-2022 从江县饭店" differ only in digits)
         keys = ["" if t is None else str(t) for t in texts]
         unique = list(dict.fromkeys(keys))
+        query_of = {t: _query_key(t) for t in unique}
+        queries = list(dict.fromkeys(query_of.values()))
+        first: dict[tuple[str, str], str] = {}
+        for t in unique:
+            first.setdefault(query_of[t], t)
         answers: list[OccupationMatch] = []
-        for start in range(0, len(unique), self.batch_size):
-            answers.extend(self._classify_block(unique[start : start + self.batch_size]))
-        found = dict(zip(unique, answers, strict=True))
-        return [found[k] for k in keys]
+        for start in range(0, len(queries), self.batch_size):
+            block = [first[q] for q in queries[start : start + self.batch_size]]
+            answers.extend(self._classify_block(block))
+        found = dict(zip(queries, answers, strict=True))
+        return [found[query_of[k]] for k in keys]
 
     def _classify_block(self, texts: list[str]) -> list[OccupationMatch]:
         if not texts:
@@ -531,14 +542,29 @@ def split_phrases(text: object) -> list[str]:
         return []
     out = []
     for part in _PHRASE_SPLIT_RE.split(str(text)):
-        part = part.strip()
-        if not part:
-            continue
-        stripped = _EXPERIENCE_RE.sub(" ", part).strip()
-        stripped = _EXPERIENCE_RE.sub(" ", stripped).strip()
-        if prepare_query(stripped):
+        stripped = _phrase(part)
+        if stripped:
             out.append(stripped)
     return out
+
+
+@lru_cache(maxsize=PHRASE_CACHE_SIZE)
+def _phrase(part: str) -> str | None:
+    """One split part without experience words; None when nothing is left to classify.
+    Cached: the parts of a million work histories repeat (same employer, same job)."""
+    part = part.strip()
+    if not part:
+        return None
+    stripped = _EXPERIENCE_RE.sub(" ", part).strip()
+    stripped = _EXPERIENCE_RE.sub(" ", stripped).strip()
+    return stripped if prepare_query(stripped) else None
+
+
+@lru_cache(maxsize=PHRASE_CACHE_SIZE)
+def _query_key(text: str) -> tuple[str, str]:
+    """What :meth:`OccupationNormaliser.scores` reads of a text: the cleaned query and the
+    cleaned, unstripped text the containment bonus searches."""
+    return prepare_query(text), prepare_query(text, strip_noise=False).replace(" ", "")
 
 
 #: Everyday job titles missing from CSCO's alias lists (data, not code).

@@ -533,22 +533,18 @@ class Recommender(RankingModel):
         *,
         every_vacancy: bool = False,
     ) -> _Catalogue:
+        from matcher.batch import dense_vectors, encode_workers, lexical_vectors
         from matcher.eligibility import EligibilityIndex
 
         wk = dataset.workers.reset_index(drop=True)
         vac = dataset.vacancies.reset_index(drop=True)
-        wp = worker_profiles(wk, self._worker_codes(wk))
+        # text vectors word by word (exact; each distinct word is vectorised once)
+        side = encode_workers(self, retrieval, wk)
+        wp, w_dense, w_lex, w_lfm = side.wp, side.dense, side.lex, side.lfm
         vp = vacancy_profiles(vac, self._vacancy_codes(vac))
-        w_dense = self._embed(wp.texts)
-        v_dense = self._embed(vp.texts)
-        w_lex = self.lexical_.transform(wp.texts)
-        v_lex = self.lexical_.transform(vp.texts)
-        clusters = retrieval.clusters
-        w_tokens = _with_clusters(wp.tokens, clusters.predict(w_dense))
-        v_tokens = _with_clusters(vp.tokens, clusters.predict(v_dense))
-        w_lfm = retrieval.lightfm.user_vectors(
-            retrieval.worker_space.transform(list(wp.ids), w_tokens)
-        )
+        v_dense = dense_vectors(self, vp.texts)
+        v_lex = lexical_vectors(self.lexical_, vp.texts)
+        v_tokens = _with_clusters(vp.tokens, retrieval.clusters.predict(v_dense))
         v_lfm = retrieval.lightfm.item_vectors(
             retrieval.vacancy_space.transform(list(vp.ids), v_tokens)
         )

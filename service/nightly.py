@@ -65,6 +65,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_K = 10
 DEFAULT_PARTITION_SIZE = 5_000
+#: Workers per partition of the batch scoring path (a partition's words and segments
+#: are encoded once; memory grows with it).
+BATCH_PARTITION_SIZE = 25_000
+SCORING_CHOICES = ("batch", "exact")
 #: Plan rows written per INSERT batch.
 PLAN_BATCH = 5_000
 PLAN_CSV_COLUMNS = [Columns.Worker, Columns.Vacancy, Columns.Score, Columns.Reasons]
@@ -188,16 +192,79 @@ def _load_model(model_dir: Path) -> tuple[Any, str]:
 
 
 def _score_partition(model: Any, worker_ids: list[str], k: int) -> pd.DataFrame:
-    """Top-``k`` eligible vacancies of each worker of one partition."""
+    """Top-``k`` eligible vacancies of each worker of one partition (exact path)."""
     recs = model.recommend_many(list(worker_ids), k)
     if recs is None or len(recs) == 0:
         return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
     return recs
 
 
+def _score_batch_partition(
+    scorer: Any, workers: pd.DataFrame, pursued: pd.DataFrame, k: int
+) -> pd.DataFrame:
+    """Top-``k`` eligible vacancies of each worker of one partition (batch path)."""
+    return scorer.score(workers, pursued, k)
+
+
+def _explain_partition(scorer: Any, workers: pd.DataFrame, pairs: pd.DataFrame) -> list[str]:
+    """Reasons of the planned pairs of one partition, ``"; "``-joined."""
+    from matcher.batch import explain_pairs
+
+    return ["; ".join(r) for r in explain_pairs(scorer.model, workers, pairs)]
+
+
 def partitions(ids: Iterable[str], size: int) -> list[list[str]]:
     ids = list(ids)
     return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+class _Partitions:
+    """Runs a function over partitions with one shared object (the model, or the batch
+    scorer with its vacancy matrices), in-process on Dask's synchronous scheduler or on
+    a cluster where the shared object is scattered to every worker ONCE."""
+
+    def __init__(self, shared: Any, scheduler: str | Any | None) -> None:
+        self.shared = shared
+        self.scheduler = scheduler
+        self.client: Any = None
+        self.own = False
+        self.future: Any = None
+
+    def __enter__(self) -> _Partitions:
+        if self.scheduler is not None:
+            from distributed import Client
+
+            self.own = not isinstance(self.scheduler, Client)
+            self.client = Client(self.scheduler) if self.own else self.scheduler
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.own and self.client is not None:
+            self.client.close()
+
+    def facts(self) -> dict[str, Any]:
+        if self.client is None:
+            return {"dask": "in-process (synchronous)"}
+        return {
+            "dask": f"cluster {self.client.scheduler.address}",
+            "dask_workers": len(self.client.scheduler_info().get("workers", {})),
+        }
+
+    def map(self, fn: Callable[..., Any], *args: list[Any]) -> list[Any]:
+        if not args or not args[0]:
+            return []
+        if self.client is None:
+            import dask
+
+            # one graph node holds the shared object (named, so it is not hashed per task)
+            node = dask.delayed(self.shared, name="jobmatch-shared", traverse=False)
+            call = dask.delayed(fn, pure=False)
+            tasks = [call(node, *row) for row in zip(*args, strict=True)]
+            return list(dask.compute(*tasks, scheduler="synchronous"))
+        if self.future is None:
+            self.future = self.client.scatter(self.shared, broadcast=True, hash=False)
+        futures = self.client.map(fn, [self.future] * len(args[0]), *args, pure=False)
+        return list(self.client.gather(futures))
 
 
 def score_candidates(
@@ -208,7 +275,9 @@ def score_candidates(
     scheduler: str | Any | None = None,
     partition_size: int = DEFAULT_PARTITION_SIZE,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Score ``worker_ids`` in partitions on Dask; returns candidates and run facts.
+    """Score ``worker_ids`` with ``model.recommend_many`` in partitions on Dask (the
+    exact path: every channel's top ``n_candidates``, ranked); returns candidates and
+    run facts.
 
     Parameters
     ----------
@@ -218,42 +287,52 @@ def score_candidates(
     """
     parts = partitions(worker_ids, max(1, int(partition_size)))
     facts: dict[str, Any] = {"partitions": len(parts), "partition_size": partition_size}
-    if not parts:
-        return pd.DataFrame(columns=RECOMMENDATION_COLUMNS), facts
-    if scheduler is None:
-        import dask
-
-        # one graph node holds the model (named, so it is not hashed per partition)
-        model_node = dask.delayed(model, name="jobmatch-model", traverse=False)
-        score = dask.delayed(_score_partition, pure=False)
-        tasks = [score(model_node, part, k) for part in parts]
-        frames = list(dask.compute(*tasks, scheduler="synchronous"))
-        facts["dask"] = "in-process (synchronous)"
-    else:
-        from distributed import Client
-
-        own = not isinstance(scheduler, Client)
-        client: Any = Client(scheduler) if own else scheduler
-        try:
-            # the model with its vacancy matrices goes to every worker once
-            model_future = client.scatter(model, broadcast=True, hash=False)
-            futures = client.map(
-                _score_partition,
-                [model_future] * len(parts),
-                parts,
-                [k] * len(parts),
-                pure=False,
-            )
-            frames = client.gather(futures)
-            facts["dask"] = f"cluster {client.scheduler.address}"
-            facts["dask_workers"] = len(client.scheduler_info().get("workers", {}))
-        finally:
-            if own:
-                client.close()
+    with _Partitions(model, scheduler) as runner:
+        frames = runner.map(_score_partition, parts, [k] * len(parts))
+        facts.update(runner.facts())
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=RECOMMENDATION_COLUMNS), facts
     return pd.concat(frames, ignore_index=True), facts
+
+
+def pursued_pairs(ds: Dataset, worker_ids: pd.Series | None = None) -> pd.DataFrame:
+    """``worker_id, vacancy_id`` pairs a worker applied to (or got further on): never
+    proposed again."""
+    from matcher.schema import PURSUED_EVENTS
+
+    ev = ds.events
+    graded = ev[ev[Columns.Event].astype(str).isin([str(x) for x in PURSUED_EVENTS])]
+    if worker_ids is not None:
+        graded = graded[graded[Columns.Worker].isin(worker_ids)]
+    return graded[[Columns.Worker, Columns.Vacancy]].drop_duplicates().reset_index(drop=True)
+
+
+def _split_by_worker(
+    workers: pd.DataFrame, pairs: pd.DataFrame, size: int
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """Worker partitions of ``size`` rows and, for each, the pairs naming its workers."""
+    w_parts = [workers.iloc[i : i + size] for i in range(0, len(workers), size)]
+    part_of = pd.Series(
+        np.repeat(np.arange(len(w_parts)), [len(p) for p in w_parts]),
+        index=workers[Columns.Worker].to_numpy(dtype=object),
+    )
+    key = pairs[Columns.Worker].map(part_of).to_numpy()
+    grouped: dict[Any, pd.DataFrame] = dict(iter(pairs.groupby(key))) if len(pairs) else {}
+    empty = pairs.iloc[0:0]
+    return w_parts, [grouped.get(i, empty) for i in range(len(w_parts))]
+
+
+def _batch_ready(model: Any) -> bool:
+    """Whether ``model`` can be scored by :class:`matcher.batch.BatchScorer` (a fitted
+    full-stage Recommender with a ranker)."""
+    from matcher.recommender import Recommender
+
+    return (
+        isinstance(model, Recommender)
+        and model.stages == "full"
+        and getattr(model, "ranker_", None) is not None
+    )
 
 
 def _pin_candidates(
@@ -525,12 +604,14 @@ def run_match(
     k: int = DEFAULT_K,
     monitored_weight: float = DEFAULT_MONITORED_WEIGHT,
     welfare_priority: float | None = None,
-    partition_size: int = DEFAULT_PARTITION_SIZE,
+    partition_size: int | None = None,
     as_of: pd.Timestamp | datetime | str | None = "snapshot",
     model: Any = None,
     model_version: str | None = None,
     use_settings_scheduler: bool = True,
     progress: Callable[[str], None] | None = None,
+    scoring: str = "batch",
+    dataset: Dataset | None = None,
 ) -> RunSummary:
     """Run the nightly match end to end and record it; see the module docstring.
 
@@ -560,6 +641,17 @@ def run_match(
         deterministic; None ignores the dates.
     model, model_version : optional
         A fitted model to use instead of the promoted one (tests, benchmarks).
+    scoring : {"batch", "exact"}, default "batch"
+        ``"batch"``: :class:`matcher.batch.BatchScorer` (the catalogue is refreshed with
+        tonight's vacancies only; workers are encoded partition by partition; reasons
+        are written for the planned pairs only). ``"exact"``: ``model.recommend_many``
+        per partition (every worker refreshed into the catalogue first). Models without
+        a full-stage ranker are always scored the exact way.
+    partition_size : int, optional
+        Workers per partition (default 25,000 batch, 5,000 exact).
+    dataset : Dataset, optional
+        The snapshot to plan on instead of loading the store (benchmarks); the run is
+        still recorded in the store.
 
     Returns
     -------
@@ -577,6 +669,8 @@ def run_match(
     say = progress or (lambda msg: log.info("%s", msg))
     if k < 1:
         raise NightlyError(f"k must be at least 1, got {k}")
+    if scoring not in SCORING_CHOICES:
+        raise NightlyError(f"scoring must be one of {', '.join(SCORING_CHOICES)}, got {scoring!r}")
     engine = database_url if isinstance(database_url, Engine) else make_engine(database_url)
     own_engine = not isinstance(database_url, Engine)
     from service.store.migrate import ensure_schema
@@ -600,7 +694,7 @@ def run_match(
     started = _now()
     try:
         t = time.perf_counter()
-        ds = load_dataset(engine)
+        ds = load_dataset(engine) if dataset is None else dataset
         as_of_ts: pd.Timestamp | None
         if as_of == "snapshot":
             as_of_ts = snapshot_time(ds)
@@ -623,14 +717,25 @@ def run_match(
         digest = input_hash(ds, model_version, hash_params, pins, excludes, statuses)
         _check_rerun(engine, run_id, digest)
         _start_run(engine, run_id, _jsonable(params), started)
+        use_batch = scoring == "batch" and _batch_ready(model)
+        timings["load_seconds"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
         if hasattr(model, "refresh"):
             # the catalogue must be tonight's: new vacancies and workers, seats taken
+            target = ds
+            if use_batch:
+                # the batch path encodes workers partition by partition: the catalogue
+                # holds tonight's vacancies and only the pinned workers (for explain)
+                keep = ds.workers[Columns.Worker].isin(pins[Columns.Worker])
+                target = Dataset(
+                    ds.workers[keep].reset_index(drop=True), ds.employers, ds.vacancies, ds.events
+                )
             try:
-                refreshed = model.refresh(ds, at=as_of_ts)
+                refreshed = model.refresh(target, at=as_of_ts)
             except TypeError:  # a model whose refresh takes no time
-                refreshed = model.refresh(ds)
+                refreshed = model.refresh(target)
             model = refreshed or model
-        timings["load_seconds"] = round(time.perf_counter() - t, 3)
+        timings["refresh_seconds"] = round(time.perf_counter() - t, 3)
         say(
             f"run {run_id}: {len(workers)} active workers, {len(vacancies)} open vacancies "
             f"({int(pd.to_numeric(vacancies['headcount']).sum())} seats), "
@@ -638,34 +743,75 @@ def run_match(
         )
 
         t = time.perf_counter()
-        cands, facts = score_candidates(
-            model,
-            workers[Columns.Worker].tolist(),
-            k=k,
-            scheduler=scheduler,
-            partition_size=partition_size,
-        )
-        extra, pin_notes = _pin_candidates(model, pins, cands, getattr(model, "lang", "zh"))
-        if len(extra):
-            cands = pd.concat([cands, extra], ignore_index=True)
-        timings["score_seconds"] = round(time.perf_counter() - t, 3)
-        say(
-            f"scored {len(cands)} candidate pairs in {timings['score_seconds']} s ({facts['dask']})"
-        )
+        scorer: Any = None
+        if use_batch:
+            from matcher.batch import BatchScorer
 
-        t = time.perf_counter()
-        result: PlanResult = plan_placements(
-            cands,
-            workers,
-            vacancies,
-            pins=pins,
-            excludes=excludes,
-            monitored_weight=monitored_weight,
-            welfare_priority=welfare_priority,
-            pin_notes=pin_notes,
+            scorer = BatchScorer(model).prepare(workers)
+        timings["prepare_seconds"] = round(time.perf_counter() - t, 3)
+        size = max(
+            1,
+            int(partition_size or (BATCH_PARTITION_SIZE if use_batch else DEFAULT_PARTITION_SIZE)),
         )
-        timings["assign_seconds"] = round(time.perf_counter() - t, 3)
-        plan = result.plan
+        with _Partitions(scorer if use_batch else model, scheduler) as runner:
+            t = time.perf_counter()
+            if use_batch:
+                pursued = pursued_pairs(ds, workers[Columns.Worker])
+                w_parts, p_parts = _split_by_worker(workers, pursued, size)
+                frames = runner.map(_score_batch_partition, w_parts, p_parts, [k] * len(w_parts))
+            else:
+                id_parts = partitions(workers[Columns.Worker].tolist(), size)
+                frames = runner.map(_score_partition, id_parts, [k] * len(id_parts))
+            facts: dict[str, Any] = {
+                "scoring": "batch" if use_batch else "exact",
+                "partitions": len(frames),
+                "partition_size": size,
+                **runner.facts(),
+            }
+            frames = [f for f in frames if len(f)]
+            cands = (
+                pd.concat(frames, ignore_index=True)
+                if frames
+                else pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
+            )
+            extra, pin_notes = _pin_candidates(model, pins, cands, getattr(model, "lang", "zh"))
+            if len(extra):
+                cands = pd.concat([cands, extra], ignore_index=True)
+            timings["score_seconds"] = round(time.perf_counter() - t, 3)
+            say(
+                f"scored {len(cands)} candidate pairs in {timings['score_seconds']} s "
+                f"({facts['dask']}, {facts['scoring']})"
+            )
+
+            t = time.perf_counter()
+            result: PlanResult = plan_placements(
+                cands,
+                workers,
+                vacancies,
+                pins=pins,
+                excludes=excludes,
+                monitored_weight=monitored_weight,
+                welfare_priority=welfare_priority,
+                pin_notes=pin_notes,
+            )
+            timings["assign_seconds"] = round(time.perf_counter() - t, 3)
+            plan = result.plan
+
+            if use_batch and len(plan):
+                # reasons only for the pairs the plan assigns
+                t = time.perf_counter()
+                planned = workers[workers[Columns.Worker].isin(plan[Columns.Worker])]
+                pw, pp = _split_by_worker(planned, plan[[Columns.Worker, Columns.Vacancy]], size)
+                texts = runner.map(_explain_partition, pw, pp)
+                by_worker = dict(
+                    zip(
+                        pd.concat(pp)[Columns.Worker],
+                        [r for part in texts for r in part],
+                        strict=True,
+                    )
+                )
+                plan[Columns.Reasons] = plan[Columns.Worker].map(by_worker).fillna("")
+                timings["explain_seconds"] = round(time.perf_counter() - t, 3)
 
         t = time.perf_counter()
         counts = {

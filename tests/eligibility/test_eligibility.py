@@ -321,6 +321,16 @@ def test_masks_agree_with_exclusions(ws, vs, at):
     np.testing.assert_array_equal(
         index.pair_mask(wp.ravel(), vp.ravel(), at=at).reshape(expected.shape), expected
     )
+    # segments (place and capacity rules) and the residual rules (age, language) per
+    # pair give the same verdicts, for workers encoded without being indexed
+    enc = index.encode_workers(wk)
+    segment, reps = index.segments(enc)
+    masks = index.segment_masks(enc, reps, at=at)
+    residual = index.residual_ok(enc, wp.ravel(), vp.ravel(), at=at).reshape(expected.shape)
+    np.testing.assert_array_equal(masks[segment] & residual, expected)
+    np.testing.assert_array_equal(
+        index.pair_mask_of(enc, wp.ravel(), vp.ravel(), at=at).reshape(expected.shape), expected
+    )
 
 
 @settings(max_examples=60, deadline=None)

@@ -14,6 +14,7 @@ from matcher.dataset import Dataset
 from service import nightly
 from service.store.db import make_engine, session_scope
 from service.store.models import MatchPin, MatchRun, PlanRow
+from service.store.repository import load_dataset
 from training.synth import generate_market  # noqa: F401
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -133,6 +134,10 @@ def test_pins_and_excludes_from_the_store(database_url, frames, model, load_stor
     # pin a worker to a vacancy they were not planned on, among their eligible candidates
     # ... preferably one beyond the run's top 5 (scored through model.explain)
     other = None
+    # the batch run leaves only tonight's vacancies (and pinned workers) in the catalogue
+    engine = make_engine(database_url)
+    model.refresh(load_dataset(engine))
+    engine.dispose()
     for _, row in solo.iloc[1:].iterrows():
         recs = model.recommend_many([row["worker_id"]], 50)
         recs = recs[recs["vacancy_id"] != row["vacancy_id"]]

@@ -1,0 +1,120 @@
+"""The batch scoring path of the nightly run (matcher.batch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matcher.batch import BatchScorer, explain_pairs, hashing_vectors, lexical_vectors
+from matcher.dataset import Dataset
+from matcher.eligibility import exclusions
+from matcher.features import vacancy_texts, worker_texts
+from service.nightly import active_workers, pursued_pairs, snapshot_time
+
+
+@pytest.fixture
+def served(frames, model):
+    """The model refreshed on the whole test market, and that market."""
+    ds = Dataset.from_frames(
+        frames["workers"], frames["employers"], frames["vacancies"], frames["events"]
+    )
+    model.refresh(ds, at=snapshot_time(ds))
+    return model, ds
+
+
+def test_text_vectors_word_by_word_equal_the_encoders(frames, model):
+    texts = worker_texts(frames["workers"]) + vacancy_texts(frames["vacancies"])
+    texts += ["", "  焊工  电焊 ", "Ｗｅｌｄｅｒ 焊工"]
+    np.testing.assert_allclose(
+        hashing_vectors(model.embedder_, texts), model.embedder_.encode(texts), atol=1e-6
+    )
+    got = lexical_vectors(model.lexical_, texts)
+    want = model.lexical_.transform(texts)
+    assert abs(got - want).max() < 1e-6
+
+
+def test_every_pair_is_eligible_not_pursued_and_ranked(served):
+    model, ds = served
+    workers = active_workers(ds)
+    pursued = pursued_pairs(ds)
+    out = BatchScorer(model, shortlist=8).score(workers, pursued, k=5)
+    assert len(out) > 0
+    assert list(out.columns) == ["worker_id", "vacancy_id", "rank", "score"]
+    # grouped by worker in the order given, ranks 1..n, scores descending, at most k
+    order = {w: i for i, w in enumerate(workers["worker_id"])}
+    assert out["worker_id"].map(order).is_monotonic_increasing
+    for _, g in out.groupby("worker_id"):
+        assert g["rank"].tolist() == list(range(1, len(g) + 1))
+        assert len(g) <= 5
+        assert (np.diff(g["score"].to_numpy()) <= 1e-12).all()
+    w = ds.workers.set_index("worker_id")
+    v = ds.vacancies.set_index("vacancy_id")
+    at = model.catalogue_.at
+    for wid, vid in zip(out["worker_id"], out["vacancy_id"], strict=True):
+        assert exclusions(w.loc[wid], v.loc[vid], at=at) == [], (wid, vid)
+    seen = set(zip(pursued["worker_id"], pursued["vacancy_id"], strict=True))
+    assert not seen & set(zip(out["worker_id"], out["vacancy_id"], strict=True))
+    open_ids = set(ds.open_vacancies(at)["vacancy_id"])
+    assert set(out["vacancy_id"]) <= open_ids
+
+
+def test_equals_recommend_many_when_the_shortlist_covers_everything(served):
+    model, ds = served
+    workers = active_workers(ds)
+    n_open = len(model.catalogue_.open_pos)
+    saved = model.n_candidates
+    model.n_candidates = n_open  # the exact path ranks every eligible vacancy too
+    try:
+        want = model.recommend_many(workers["worker_id"].tolist(), 7, reasons=False)
+    finally:
+        model.n_candidates = saved
+    got = BatchScorer(model, shortlist=n_open).score(workers, pursued_pairs(ds), k=7)
+    cols = ["worker_id", "vacancy_id", "rank"]
+    pd.testing.assert_frame_equal(
+        got[cols].reset_index(drop=True), want[cols].reset_index(drop=True)
+    )
+    np.testing.assert_allclose(got["score"], want["score"].astype(float), rtol=1e-9)
+
+
+def test_workers_outside_the_catalogue_are_scored_and_explained(frames, model, served):
+    model, ds = served
+    workers = active_workers(ds)
+    # serve tonight's vacancies only: the scorer encodes the workers itself
+    vac_only = Dataset(ds.workers.iloc[:0], ds.employers, ds.vacancies, ds.events)
+    want = model.recommend_many(workers["worker_id"].tolist()[:20], 3)
+    model.refresh(vac_only, at=snapshot_time(ds))
+    scorer = BatchScorer(model, shortlist=len(model.catalogue_.open_pos))
+    got = scorer.score(workers.iloc[:20], pursued_pairs(ds), k=3)
+    assert len(got) > 0
+    reasons = explain_pairs(model, workers, got[["worker_id", "vacancy_id"]])
+    assert len(reasons) == len(got) and all(isinstance(r, list) for r in reasons)
+    # the reasons are those recommend gives the same pair
+    both = got.merge(want, on=["worker_id", "vacancy_id"], suffixes=("", "_exact"))
+    assert len(both) > 0
+    by_pair = dict(zip(zip(got["worker_id"], got["vacancy_id"], strict=True), reasons, strict=True))
+    for row in both.itertuples():
+        assert by_pair[(row.worker_id, row.vacancy_id)] == list(row.reasons)
+
+
+def test_prepare_fits_weights_and_one_prior_per_county(served):
+    model, ds = served
+    workers = active_workers(ds)
+    scorer = BatchScorer(model).prepare(workers)
+    n_open = len(model.catalogue_.open_pos)
+    assert scorer.prior_.shape == (workers["home_region"].nunique(), n_open)
+    assert np.isfinite(scorer.prior_).all()
+    assert set(scorer.weights_) == {"lightfm", "dense", "lexical", "wage_shortfall"}
+    assert all(w >= 0 for w in scorer.weights_.values())
+
+
+def test_ablation_models_are_refused(frames):
+    from matcher.recommender import Recommender
+    from matcher.text import HashingEmbedder
+
+    ds = Dataset.from_frames(
+        frames["workers"], frames["employers"], frames["vacancies"], frames["events"]
+    )
+    lfm = Recommender(stages="lightfm", embedder=HashingEmbedder(), epochs=1, n_clusters=2).fit(ds)
+    with pytest.raises(ValueError, match="ablation"):
+        BatchScorer(lfm)
