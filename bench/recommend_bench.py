@@ -13,6 +13,12 @@ all-MiniLM-L6-v2, so the request does exactly the same arithmetic, while the
 benchmark does not spend minutes encoding 100,000 texts (encoding happens at
 refresh, never inside a request).
 
+Each timing is repeated ``--runs`` times and the median of the runs is reported. Also
+timed: ``recommend_many`` per worker in batches (the service micro-batches concurrent
+requests; the nightly run scores many workers with ``reasons=False``), and the
+candidate recall: how many of the top 10 that the ranker would pick from ALL eligible
+vacancies the retrieval channels hand to it (the cost of ranking only candidates).
+
 Run: ``.venv/bin/python bench/recommend_bench.py [--vacancies 100000] [--requests 300]``
 """
 
@@ -96,9 +102,12 @@ def main() -> None:
     ap.add_argument("--train-workers", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--serving-workers", type=int, default=2000)
+    ap.add_argument("--runs", type=int, default=3, help="timing runs (median reported)")
+    ap.add_argument("--recall-workers", type=int, default=20)
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args()
     pinned = pin_one_core()
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
     t0 = time.perf_counter()
     train = Dataset.from_frames(
@@ -136,48 +145,114 @@ def main() -> None:
     ids = list(
         rng.choice(big.workers["worker_id"].to_numpy(dtype=object), args.requests, replace=False)
     )
-    ours_cpu: list[float] = []
-    ours = time_requests(lambda w: model.recommend(w, k=10), ids, ours_cpu)
     n_results = np.mean([len(model.recommend(w, k=10)) for w in ids[:20]])
-    n_cands = np.mean([len(model.recommend(w, k=100_000)) for w in ids[:20]])
-
+    n_cands = np.mean([len(model.recommend(w, k=100_000, reasons=False)) for w in ids[:20]])
     t0 = time.perf_counter()
     keyword = KeywordRecommender().fit(big)
     t_kw = time.perf_counter() - t0
-    theirs_cpu: list[float] = []
-    theirs = time_requests(lambda w: keyword.recommend(w, k=10), ids, theirs_cpu)
+
+    timed: dict[str, list[list[float]]] = {}
+
+    def record(name: str, ms: list[float]) -> None:
+        timed.setdefault(name, []).append(ms)
+
+    many_rows: dict[str, list[float]] = {}
+    for _ in range(args.runs):
+        cpu: list[float] = []
+        record(
+            "jobmatch Recommender (full), wall clock",
+            time_requests(lambda w: model.recommend(w, k=10), ids, cpu),
+        )
+        record("jobmatch Recommender (full), CPU time", cpu)
+        cpu = []
+        record(
+            "jobmatch, reasons=False, CPU time",
+            (time_requests(lambda w: model.recommend(w, k=10, reasons=False), ids, cpu), cpu)[1],
+        )
+        cpu = []
+        record(
+            "keyword baseline (TF-IDF), wall clock",
+            time_requests(lambda w: keyword.recommend(w, k=10), ids, cpu),
+        )
+        record("keyword baseline (TF-IDF), CPU time", cpu)
+        for batch, with_reasons in ((16, True), (128, False)):
+            c0 = time.process_time()
+            for i in range(0, len(ids), batch):
+                model.recommend_many(ids[i : i + batch], 10, reasons=with_reasons)
+            label = f"batches of {batch}, reasons={with_reasons}"
+            many_rows.setdefault(label, []).append((time.process_time() - c0) * 1000 / len(ids))
 
     rows = []
-    for name, ms in (
-        ("jobmatch Recommender (full), wall clock", ours),
-        ("keyword baseline (TF-IDF), wall clock", theirs),
-        ("jobmatch Recommender (full), CPU time", ours_cpu),
-        ("keyword baseline (TF-IDF), CPU time", theirs_cpu),
-    ):
-        p50, p95, p99, mean = percentiles(ms)
-        rows.append([name, len(ms), round(p50, 2), round(p95, 2), round(p99, 2), round(mean, 2)])
-    table = markdown_table(["model", "requests", "p50 ms", "p95 ms", "p99 ms", "mean ms"], rows)
+    for name, runs in timed.items():
+        stats_ = np.array([percentiles(ms) for ms in runs])  # (runs, 4)
+        p50, p95, p99, mean = np.median(stats_, axis=0)
+        rows.append(
+            [
+                name,
+                f"{len(runs[0])} x {len(runs)}",
+                round(float(p50), 2),
+                round(float(p95), 2),
+                round(float(p99), 2),
+                round(float(mean), 2),
+            ]
+        )
+    table = markdown_table(
+        ["model", "requests x runs", "p50 ms", "p95 ms", "p99 ms", "mean ms"], rows
+    )
+    many_table = markdown_table(
+        ["recommend_many", "CPU ms per worker (median of runs)", "runs"],
+        [[k, round(float(np.median(v)), 2), len(v)] for k, v in many_rows.items()],
+    )
+
+    # candidate recall: the ranker's top 10 over every eligible vacancy vs over candidates
+    cat = model.catalogue_
+    overlap, kept = [], []
+    for wid in ids[: args.recall_workers]:
+        w = int(cat.wp.ids.get_indexer([wid])[0])
+        vi = cat.open_pos[np.flatnonzero(model._worker_mask(cat, w))]
+        best = model._rank_pairs(np.full(len(vi), w), vi, 10, "zh", by="worker", reasons=False)
+        got = model.recommend(wid, k=10, reasons=False)
+        if len(best) == 0:
+            continue
+        overlap.append(len(set(got["vacancy_id"]) & set(best["vacancy_id"])) / len(best))
+        kept.append(got["score"].sum() / max(best["score"].sum(), 1e-12))
     p95 = rows[0][3]
     verdict = "meets" if p95 < 50 else "MISSES"
-    p95_cpu = rows[2][3]
+    p95_cpu = rows[1][3]
     verdict_cpu = "meets" if p95_cpu < 50 else "MISSES"
+    p50_cpu = rows[1][2]
+    verdict_engine = "meets" if p50_cpu <= 6 else "MISSES"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     body = f"""
 One worker's top-10 against **{n_open:,} open vacancies**, single requests, one core
-({pinned}; OpenMP/BLAS/torch threads 1). {len(ours)} requests for random workers
-(after 5 warm-up requests), the keyword baseline timed on the same workers in the
-same run. A request = LightFM mat-vec + dense mat-vec (384-d vectors projected to a
+({pinned}; OpenMP/BLAS/torch threads 1). {len(ids)} requests for random workers
+(after 5 warm-up requests), repeated {args.runs} times (each cell is the median over the
+runs), the keyword baseline timed on the same workers in the same runs. A request = LightFM mat-vec + dense mat-vec (384-d vectors projected to a
 {model.catalogue_.open_text.dense.shape[1]}-d principal subspace for retrieval; the ranker's
 dense feature is the exact cosine) + sparse TF-IDF product + referral/network and
 popularity gathers + eligibility mask + union of the top {model.n_candidates} of each of the five
 channels ({n_cands:.0f} candidates on average) + pair features + three calibrated boosted
 stages + reasons for the 10 shown (on average {n_results:.1f} results per request).
+A worker who may take fewer than half of the open vacancies is scored against those
+only; the network and popularity channels add only vacancies with a pull (> 0).
 
 {table}
 
 p95 {p95} ms wall clock: {verdict} the target (< 50 ms); p95 {p95_cpu} ms of CPU time
-per request: {verdict_cpu} it. The machine is shared (load average {load:.1f} on 2 cores at
-the end of the run), so the wall clock includes time spent waiting for the core.
+per request: {verdict_cpu} it. Engine budget for the HTTP target (median CPU time
+per `recommend` <= 6 ms): p50 {p50_cpu} ms, {verdict_engine} it. The machine is shared
+(1-minute load average {load_before:.1f} at the start and {load:.1f} at the end of the run on
+2 cores), so the wall clock includes time spent waiting for the core.
+
+Batched scoring, the same {len(ids)} workers:
+
+{many_table}
+
+Candidate recall ({len(overlap)} workers): of the 10 vacancies the ranker would pick
+from all of a worker's eligible open vacancies (exhaustive ranking), the served top 10
+holds {np.mean(overlap):.2f} on average, and
+{np.mean(kept):.2f} of their summed P(stable placement) (min {np.min(kept):.2f}).
+Retrieval, not the ranker, bounds what a request can find at this scale.
 
 Set-up: model fitted on a {train.n_workers:,}-worker, {train.n_vacancies:,}-vacancy sample
 market with {len(train.events):,} events in {t_fit:.0f} s; catalogue refreshed to the serving
