@@ -10,23 +10,28 @@ encoding happens at refresh, never inside a request).
 
 Then ``jobmatch serve`` (uvicorn, the real app, in a subprocess on loopback) answers
 ``GET /api/v1/workers/{id}/recommendations?k=10`` for random workers from 50
-concurrent clients (httpx async, one connection each, with an admin key), in two
-phases measured in the same run:
+concurrent clients (httpx async, one connection each, with an admin key), in phases
+measured in the same run:
 
 * **paced**: each client waits a random think time (exponential, mean ``--think``
-  seconds; default one phase at 5 s and one at 2 s) between requests - fifty people
-  using the service at once;
+  seconds; default one phase at 5 s and one at 1 s) between requests - fifty
+  officers using the service at once. At 1 s the clients offer about 50 requests/s,
+  far above a province's officer traffic: this is the phase the target is judged on.
 * **saturated**: no think time - every client fires its next request as soon as the
-  previous one answers, which measures capacity (throughput) and the queueing it
-  causes.
+  previous one answers. 50 requests are always outstanding, so by Little's law the
+  mean latency is 50 / throughput whatever the service does: this phase measures
+  capacity (throughput), not the latency an officer sees.
 
 Latency is measured by the clients (request sent -> body received). The clients run
-in this process, on the same 2 cores as the server. Before the server starts, the
-engine's own cost per worker (single ``recommend`` vs batched ``recommend_many``) is
-timed on the same model, to show where the time goes.
+in this process, on the same 2 cores as the server. For every phase the CPU time the
+server processes used (from /proc) and the clients used is divided by the requests
+answered. Before the server starts, the engine's own cost per request (single
+``recommend`` and batched ``recommend_many``, wall and CPU time) is timed on the
+same model, so the service's overhead is the server's CPU per request minus the
+engine's.
 
 Run: ``.venv/bin/python bench/serve_bench.py [--vacancies 100000] [--clients 50]
-[--seconds 30] [--workers 2]``
+[--seconds 30] [--think 5 1] [--workers 2]``
 """
 
 from __future__ import annotations
@@ -120,6 +125,34 @@ def build(workdir: Path, n_vacancies: int, seed: int) -> dict:
     }
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # the process ended
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+
+
+def _descendants(root: int) -> list[int]:
+    """``root`` and every process below it (uvicorn's supervisor and its workers)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(parents.get(pid, []))
+    return out
+
+
 class Server:
     """``jobmatch serve`` in a subprocess on a free loopback port."""
 
@@ -159,6 +192,10 @@ class Server:
             time.sleep(0.5)
         raise RuntimeError("the server did not become ready")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds used so far by the server and its worker processes."""
+        return sum(_proc_cpu(pid) for pid in _descendants(self.proc.pid))
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -168,13 +205,16 @@ class Server:
 
 
 async def load(
-    base: str, key: str, ids: list[str], clients: int, seconds: float, think: float, seed: int
+    server: Server, key: str, ids: list[str], clients: int, seconds: float, think: float, seed: int
 ) -> dict:
-    """Run ``clients`` concurrent clients for ``seconds``; client-side latencies in ms."""
+    """Run ``clients`` concurrent clients for ``seconds``; client-side latencies in ms,
+    and the CPU seconds the server and the clients used meanwhile."""
     import httpx
 
+    base = server.base
     headers = {"Authorization": f"Bearer {key}"}
     latencies: list[float] = []
+    server_ms: list[float] = []
     errors: dict[str, int] = {}
     versions: set[str] = set()
     stop_at = time.perf_counter() + seconds
@@ -195,6 +235,7 @@ async def load(
                     ms = (time.perf_counter() - t0) * 1000
                     if r.status_code == 200:
                         latencies.append(ms)
+                        server_ms.append(_server_timing(r.headers.get("server-timing")))
                         versions.add(r.headers.get("x-model-version", "?"))
                     else:
                         errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
@@ -204,14 +245,35 @@ async def load(
                     await asyncio.sleep(rng.expovariate(1 / think))
 
     started = time.perf_counter()
+    client_cpu = time.process_time()
+    server_cpu = server.cpu_seconds()
     await asyncio.gather(*(client(n) for n in range(clients)))
     elapsed = time.perf_counter() - started
-    return {"latencies": latencies, "errors": errors, "elapsed": elapsed, "versions": versions}
+    return {
+        "latencies": latencies,
+        "server_ms": server_ms,
+        "errors": errors,
+        "elapsed": elapsed,
+        "versions": versions,
+        "server_cpu": server.cpu_seconds() - server_cpu,
+        "client_cpu": time.process_time() - client_cpu,
+        "load": os.getloadavg()[0],
+        "think": think,
+    }
+
+
+def _server_timing(value: str | None) -> float:
+    """The ``app;dur=<ms>`` of a ``Server-Timing`` header (NaN when absent)."""
+    for part in (value or "").split(";"):
+        if part.strip().startswith("dur="):
+            return float(part.strip()[4:])
+    return float("nan")
 
 
 def summarise(name: str, result: dict, clients: int) -> list:
     ms = np.asarray(result["latencies"]) if result["latencies"] else np.asarray([np.nan])
-    n_err = sum(result["errors"].values())
+    n_ok = max(len(result["latencies"]), 1)
+    server = np.asarray(result["server_ms"]) if result["server_ms"] else np.asarray([np.nan])
     return [
         name,
         clients,
@@ -220,32 +282,41 @@ def summarise(name: str, result: dict, clients: int) -> list:
         round(float(np.percentile(ms, 50)), 1),
         round(float(np.percentile(ms, 95)), 1),
         round(float(np.percentile(ms, 99)), 1),
-        n_err,
+        sum(result["errors"].values()),
+        round(float(np.nanpercentile(server, 50)), 1),
+        round(float(np.nanpercentile(server, 95)), 1),
+        round(result["server_cpu"] / n_ok * 1000, 1),
+        round(result["client_cpu"] / n_ok * 1000, 1),
+        round(result["load"], 1),
     ]
 
 
-def engine_costs(setup: dict, seed: int) -> str:
-    """Single vs batched engine cost per worker on the served model (same process, 1 core)."""
+def engine_costs(setup: dict, seed: int) -> dict:
+    """The engine's cost per request on the served model, in this process (one core):
+    ``recommend`` one worker at a time and ``recommend_many`` in batches of 16 (what
+    the service's micro-batching does under load); wall and CPU milliseconds."""
     from training import registry
 
     model, _ = registry.load_current(setup["model_dir"])
     rng = random.Random(seed)
-    ids = rng.sample(setup["worker_ids"], 80)
-    model.recommend(ids[0], 10)
-    t0 = time.perf_counter()
-    for w in ids[:16]:
+    ids = rng.sample(setup["worker_ids"], 112)
+    for w in ids[:3]:
         model.recommend(w, 10)
-    single = (time.perf_counter() - t0) / 16 * 1000
-    t0 = time.perf_counter()
-    for i in range(16, 80, 16):
+    single = ids[:48]
+    t0, c0 = time.perf_counter(), time.process_time()
+    for w in single:
+        model.recommend(w, 10)
+    out = {
+        "single_wall": (time.perf_counter() - t0) / len(single) * 1000,
+        "single_cpu": (time.process_time() - c0) / len(single) * 1000,
+    }
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i in range(48, 112, 16):
         model.recommend_many(ids[i : i + 16], 10)
-    batch = (time.perf_counter() - t0) / 64 * 1000
-    return (
-        f"Measured in this run on the served model, outside the server: "
-        f"`recommend` {single:.0f} ms per worker one at a time, "
-        f"`recommend_many` {batch:.0f} ms per worker in batches of 16. With 2 cores that "
-        f"caps the service at roughly {2000 / batch:.0f} requests/s even when fully batched."
-    )
+    out["batch_wall"] = (time.perf_counter() - t0) / 64 * 1000
+    out["batch_cpu"] = (time.process_time() - c0) / 64 * 1000
+    out["load"] = os.getloadavg()[0]
+    return out
 
 
 def main() -> None:
@@ -257,8 +328,8 @@ def main() -> None:
         "--think",
         type=float,
         nargs="+",
-        default=[5.0, 2.0],
-        help="mean think times (s) of the paced phases",
+        default=[5.0, 1.0],
+        help="mean think times (s) of the paced phases; the target is judged on the last",
     )
     ap.add_argument("--workers", type=int, default=2, help="server worker processes")
     ap.add_argument("--seed", type=int, default=7)
@@ -288,8 +359,8 @@ def main() -> None:
             f"model), {setup['n_workers']:,} workers; data {t['data']:.0f} s, store "
             f"{t['store']:.0f} s, fit {t['fit']:.0f} s, refresh {t['refresh']:.0f} s"
         )
-        engine_note = engine_costs(setup, args.seed)
-        print(engine_note)
+        engine = engine_costs(setup, args.seed)
+        print("engine per request (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in engine.items()))
         server = Server(setup, args.workers)
         try:
             t0 = time.perf_counter()
@@ -297,29 +368,21 @@ def main() -> None:
             t_start = time.perf_counter() - t0
             print(f"server ready in {t_start:.0f} s ({args.workers} worker processes)")
             ids = setup["worker_ids"]
-            # warm-up: every worker process loads lazily-built state on its first requests
-            asyncio.run(load(server.base, setup["key"], ids, 4, 5.0, 0.0, args.seed + 99))
-            paced = []
-            loads: list[str] = []
+            key = setup["key"]
+            # warm-up: every worker process builds lazily-built state on its first requests
+            asyncio.run(load(server, key, ids, 4, 5.0, 0.0, args.seed + 99))
+            results = []
             for think in args.think:
-                paced.append(
+                results.append(
                     asyncio.run(
-                        load(
-                            server.base,
-                            setup["key"],
-                            ids,
-                            args.clients,
-                            args.seconds,
-                            think,
-                            args.seed,
-                        )
+                        load(server, key, ids, args.clients, args.seconds, think, args.seed)
                     )
                 )
-                loads.append(f"{os.getloadavg()[0]:.1f}")
-            saturated = asyncio.run(
-                load(server.base, setup["key"], ids, args.clients, args.seconds, 0.0, args.seed + 1)
+                print(summarise(f"paced {think:g} s", results[-1], args.clients))
+            results.append(
+                asyncio.run(load(server, key, ids, args.clients, args.seconds, 0.0, args.seed + 1))
             )
-            loads.append(f"{os.getloadavg()[0]:.1f}")
+            print(summarise("saturated", results[-1], args.clients))
         finally:
             server.stop()
     finally:
@@ -327,41 +390,75 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)
 
     rows = [
-        summarise(f"paced, think time mean {think:g} s", result, args.clients)
-        for think, result in zip(args.think, paced, strict=True)
+        summarise(f"paced, think time mean {r['think']:g} s", r, args.clients) for r in results[:-1]
     ]
-    rows.append(summarise("saturated, no think time", saturated, args.clients))
-    headers = ["phase", "clients", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"]
+    rows.append(summarise("saturated, no think time", results[-1], args.clients))
+    headers = [
+        "phase",
+        "clients",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "errors",
+        "in server p50 ms",
+        "in server p95 ms",
+        "server CPU ms/req",
+        "client CPU ms/req",
+        "load avg (1 min)",
+    ]
     table = markdown_table(headers, rows)
     print(table)
-    errors = {k: v for r in (*paced, saturated) for k, v in r["errors"].items()}
+    errors: dict[str, int] = {}
+    for r in results:
+        for kind, n in r["errors"].items():
+            errors[kind] = errors.get(kind, 0) + n
     print(f"errors by kind: {errors or 'none'}")
-    p95 = min(row[5] for row in rows[:-1])
-    verdict = "meets" if p95 < 50 and not errors else "MISSES"
-    versions = sorted(set().union(*(r["versions"] for r in (*paced, saturated))))
+    judged = rows[-2]  # the most demanding paced phase (the last think time given)
+    think = results[-2]["think"]
+    p95 = judged[5]
+    verdict = "MEETS" if p95 < 50 and not errors else "MISSES"
+    versions = sorted(set().union(*(r["versions"] for r in results)))
+    paced_cpu = [row[10] for row in rows[:-1]]
+    overhead = [c - engine["single_cpu"] for c in paced_cpu]
     body = f"""
 `GET /api/v1/workers/{{id}}/recommendations?k=10` over HTTP against the real app
 (`jobmatch serve`, uvicorn, {args.workers} worker processes, SQLite store) serving
 **{setup["n_open"]:,} open vacancies** ({setup["n_workers"]:,} workers in the store), from
 {args.clients} concurrent async clients (httpx, one keep-alive connection each) for
 {args.seconds:g} s per phase, random workers, client-side latency (request sent -> body
-read). Clients and server share the machine's 2 cores. Machine: {machine()}.
+read); "in server" is the time from the request reaching the app to its answer
+being ready (the `Server-Timing` header: the service's own time, queueing inside
+the process included), the rest is the network stack and the clients' own event
+loop. Think times are exponential with the stated mean. Machine: {machine()}; the
+clients and the server share its 2 cores, and the machine was shared with other jobs
+(load average in the last column; 2.0 means both cores busy).
 
 {table}
 
-Best paced p95 {p95} ms, {sum(errors.values())} errors in all phases: {verdict} the target
-(p95 < 50 ms with zero errors for 50 concurrent clients). The saturated phase is the
-baseline measured in the same run: the same clients with no think time, so requests
-queue behind the 2 cores; its throughput is the service's capacity. Errors by kind:
-{errors or "none"}. Model version answering: {", ".join(versions)}.
+**Target** (p95 < 50 ms with zero errors, 50 concurrent clients) judged on the
+paced phase with mean think time {think:g} s: p95 {p95} ms, {sum(errors.values())}
+errors in all phases: **{verdict}** the target. Why that phase: 50 officers each
+asking every {think:g} s on average offer about {args.clients / think:.0f}
+requests/s, far more than a province's placement officers generate, so it is a
+demanding but real use of the service. The saturated phase has no think time: 50
+requests are always outstanding, so its mean latency is 50 / throughput (Little's
+law) whatever the service does; it measures capacity, not the latency an officer
+sees. Errors by kind: {errors or "none"}. Model version answering: {", ".join(versions)}.
 
-Where the time goes: the service's own work per request (key check from a 5 s cache,
-two indexed store reads, JSON) is about 5-10 ms; the engine's `recommend_many`
-dominates. Concurrent requests are micro-batched into one `recommend_many` call per
-process (identical answers), which costs the engine less per worker than single calls.
-{engine_note} The observed capacity stays below that ceiling: the 50 clients run on the
-same 2 cores, each process computes one batch at a time, and the machine was shared
-with other jobs (1-minute load average after each phase: {", ".join(loads)}).
+**Where the time goes** (same run). The engine alone, on the served model in the
+bench process before the server started (load {engine["load"]:.1f}): `recommend`
+{engine["single_wall"]:.1f} ms wall / {engine["single_cpu"]:.1f} ms CPU per request one
+at a time; `recommend_many` {engine["batch_wall"]:.1f} ms wall / {engine["batch_cpu"]:.1f}
+ms CPU per worker in batches of 16 (what the service's micro-batching does when
+requests arrive together). The server used {" and ".join(f"{c:g}" for c in paced_cpu)} ms
+CPU per request in the paced phases, so the service's own work (HTTP, key check,
+scope check and vacancy details from the store, JSON, batching, metrics) is about
+{" and ".join(f"{o:.1f}" for o in overhead)} ms CPU per request beyond the single-call
+engine cost. The clients cost the CPU shown in their column on the same cores.
+Capacity ceiling from the engine alone: 2 cores / {engine["batch_cpu"]:.1f} ms =
+{2000 / engine["batch_cpu"]:.0f} requests/s fully batched, before any HTTP or client work.
 
 Set-up: serving market generated in {t["data"]:.0f} s and written to the store in
 {t["store"]:.0f} s; model fitted on a {setup["train"]["workers"]:,}-worker sample market with

@@ -10,6 +10,10 @@ Exposed at ``GET /metrics`` (and ``/api/v1/metrics``) in the Prometheus text for
 * ``jobmatch_store_rows{table}`` rows per table, read when scraped
 
 With several worker processes each process reports its own figures.
+Every response carries ``Server-Timing: app;dur=<ms>``: the time from the request
+reaching the app to its answer being ready (what the service spent, queueing inside
+the process included; not the network or the client).
+
 Labels never hold ids or personal data: routes are reported by their template
 (``/api/v1/workers/{worker_id}``), not the concrete path.
 """
@@ -122,6 +126,11 @@ class MetricsMiddleware:
             nonlocal status_code
             if message["type"] == "http.response.start":
                 status_code = message["status"]
+                # time from the request reaching the app to its answer being ready, so a
+                # client can tell the service's time from the network and its own
+                spent = (time.perf_counter() - started) * 1000
+                headers = [*message.get("headers", []), (b"server-timing", b"app;dur=%.1f" % spent)]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:

@@ -1,0 +1,116 @@
+"""The recommendation route's fast path: the in-process key cache (and how revocation
+reaches it), the scope check that loads no personal field, and the Server-Timing
+header the serve bench reads."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+from service_fixtures import Service
+from sqlalchemy import event, update
+
+from service import auth
+from service.store.db import session_scope
+from service.store.models import ApiKey
+
+IN_SCOPE = "W000"  # home county 542427, inside the officer's region 5424
+
+
+def _me(s: Service, role: str = "officer"):
+    return s.client.get("/api/v1/me", headers=s.as_(role))
+
+
+def _revoke_elsewhere(s: Service, key_id: int) -> None:
+    """Revoke a key the way another process (``jobmatch keys revoke``) does: in the
+    store only, without touching this process's cache."""
+    with session_scope(s.app.state.engine) as session:
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id)
+            .values(revoked_at=datetime.now(UTC).replace(tzinfo=None))
+        )
+
+
+@pytest.fixture
+def statements(sqlite_service: Service):
+    """The SQL statements the app's engine runs while the test body runs."""
+    seen: list[str] = []
+
+    def _record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    engine = sqlite_service.app.state.engine
+    event.listen(engine, "before_cursor_execute", _record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", _record)
+
+
+def test_a_verified_key_is_answered_from_the_cache(sqlite_service: Service, statements):
+    s = sqlite_service
+    assert _me(s).status_code == 200
+    statements.clear()
+    assert _me(s).status_code == 200
+    assert not [q for q in statements if "api_keys" in q]  # no key lookup the second time
+
+
+def test_revocation_in_this_process_is_immediate(sqlite_service: Service):
+    s = sqlite_service
+    key_id = _me(s).json()["key_id"]
+    assert auth.cached_principal(s.keys["officer"]) is not None
+    with session_scope(s.app.state.engine) as session:
+        auth.revoke_key(session, key_id)
+    assert auth.cached_principal(s.keys["officer"]) is None
+    assert _me(s).status_code == 401
+    r = s.client.get(f"/api/v1/workers/{IN_SCOPE}/recommendations", headers=s.as_("officer"))
+    assert r.status_code == 401
+
+
+def test_revocation_elsewhere_takes_effect_within_the_cache_time(
+    sqlite_service: Service, monkeypatch
+):
+    monkeypatch.setattr(auth, "KEY_CACHE_SECONDS", 0.3)
+    auth._cache.clear()
+    s = sqlite_service
+    key_id = _me(s).json()["key_id"]  # verified in the store, remembered for 0.3 s
+    _revoke_elsewhere(s, key_id)
+    deadline = time.monotonic() + 5
+    while _me(s).status_code == 200:
+        assert time.monotonic() < deadline, "a key revoked elsewhere kept working"
+        time.sleep(0.05)
+    assert _me(s).status_code == 401
+    assert auth.cached_principal(s.keys["officer"]) is None
+    # other keys are unaffected
+    assert _me(s, "admin").status_code == 200
+
+
+def test_unknown_and_malformed_keys_are_never_cached(sqlite_service: Service):
+    s = sqlite_service
+    bogus = "jm_0123abcd_" + "x" * 43
+    for key in (bogus, "not-a-key", ""):
+        r = s.client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 401
+        assert auth.cached_principal(key) is None
+
+
+def test_recommendation_scope_check_reads_no_personal_field(sqlite_service: Service, statements):
+    s = sqlite_service
+    r = s.client.get(f"/api/v1/workers/{IN_SCOPE}/recommendations?k=3", headers=s.as_("admin"))
+    assert r.status_code == 200, r.text
+    worker_reads = [q for q in statements if "FROM workers" in q]
+    assert worker_reads, statements
+    for q in worker_reads:
+        for personal in ("name", "phone", "id_number", "birth_year"):
+            assert f"workers.{personal}" not in q, q
+
+
+def test_responses_say_how_long_the_service_took(sqlite_service: Service):
+    s = sqlite_service
+    r = s.client.get(f"/api/v1/workers/{IN_SCOPE}/recommendations?k=3", headers=s.as_("admin"))
+    assert r.status_code == 200
+    name, _, value = r.headers["server-timing"].partition(";")
+    assert name == "app" and value.startswith("dur=") and float(value[4:]) >= 0
+    # errors too, and the health check
+    assert "server-timing" in s.client.get("/api/v1/workers/NOPE/recommendations").headers
+    assert "server-timing" in s.client.get("/api/v1/health").headers
