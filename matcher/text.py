@@ -34,7 +34,12 @@ from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import (
+    CountVectorizer,
+    HashingVectorizer,
+    TfidfTransformer,
+    TfidfVectorizer,
+)
 
 #: Environment variable naming a local sentence-transformers model folder.
 EMBEDDING_MODEL_ENV = "JOBMATCH_EMBEDDING_MODEL"
@@ -506,24 +511,113 @@ class LexicalEncoder:
         )
 
     def fit(self, texts: Sequence[str]) -> LexicalEncoder:
-        """Learn the n-gram vocabulary and IDF weights from ``texts``."""
-        self.vectorizer_ = self._vectorizer().fit(_texts(texts))
-        self.vocabulary_size_ = len(self.vectorizer_.vocabulary_)
+        """Learn the n-gram vocabulary and IDF weights from ``texts``.
+
+        Each distinct text is analysed once (a market repeats many texts); document
+        frequencies still count every occurrence, so the vocabulary and IDF are those
+        of ``TfidfVectorizer.fit(texts)``. The rows of the fitted texts are kept in
+        memory (not pickled), so transforming them again costs a row gather.
+        """
+        texts = _texts(texts)
+        vec = self._vectorizer()
+        if self.min_df != 1 or self.max_features is not None or not texts:
+            # pruning counts documents (or terms) with their repeats: plain fit
+            self.vectorizer_ = vec.fit(texts)
+            self.vocabulary_size_ = len(self.vectorizer_.vocabulary_)
+            self._memo = _LexicalMemo.empty()
+            return self
+        codes, distinct = _factorize(texts)
+        counts = CountVectorizer.fit_transform(vec, distinct)  # vocabulary of the distinct texts
+        tfidf = TfidfTransformer(
+            norm=vec.norm,
+            use_idf=vec.use_idf,
+            smooth_idf=vec.smooth_idf,
+            sublinear_tf=vec.sublinear_tf,
+        ).fit(counts[codes])  # document frequencies with every repeat counted
+        vec._tfidf = tfidf  # what TfidfVectorizer.fit sets (transform uses it)
+        self.vectorizer_ = vec
+        self.vocabulary_size_ = len(vec.vocabulary_)
+        self._memo = _LexicalMemo.of(distinct, sp.csr_matrix(tfidf.transform(counts, copy=False)))
         return self
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """TF-IDF rows (CSR, float32, L2-normalised; all-zero for unseen n-grams only)."""
         if not hasattr(self, "vectorizer_"):
             raise RuntimeError("LexicalEncoder is not fitted; call fit(texts) first")
-        return sp.csr_matrix(self.vectorizer_.transform(_texts(texts)))
+        texts = _texts(texts)
+        memo = getattr(self, "_memo", None) or _LexicalMemo.empty()
+        rows = memo.rows(texts)
+        todo = list(dict.fromkeys(t for t, r in zip(texts, rows, strict=True) if r < 0))
+        if todo:
+            memo = memo.plus(todo, sp.csr_matrix(self.vectorizer_.transform(todo)), keep=texts)
+            self._memo = memo
+            rows = memo.rows(texts)
+        if not texts:
+            return sp.csr_matrix((0, self.vocabulary_size_), dtype=np.float32)
+        return memo.matrix[rows]
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         texts = _texts(texts)
         return self.fit(texts).transform(texts)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_memo", None)  # rebuilt on demand; never part of a saved model
+        return state
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"LexicalEncoder({args})"
+
+
+#: Most distinct texts whose TF-IDF rows an encoder keeps in memory.
+LEXICAL_MEMO_SIZE = 1_000_000
+
+
+class _LexicalMemo:
+    """TF-IDF rows of texts already transformed: ``index[text]`` is a row of ``matrix``."""
+
+    def __init__(self, index: dict[str, int], matrix: sp.csr_matrix) -> None:
+        self.index = index
+        self.matrix = matrix
+
+    @classmethod
+    def empty(cls) -> _LexicalMemo:
+        return cls({}, sp.csr_matrix((0, 0), dtype=np.float32))
+
+    @classmethod
+    def of(cls, texts: Sequence[str], matrix: sp.csr_matrix) -> _LexicalMemo:
+        return cls({t: i for i, t in enumerate(texts)}, sp.csr_matrix(matrix, dtype=np.float32))
+
+    def rows(self, texts: Sequence[str]) -> np.ndarray:
+        get = self.index.get
+        return np.fromiter((get(t, -1) for t in texts), dtype=np.int64, count=len(texts))
+
+    def plus(
+        self, texts: list[str], matrix: sp.csr_matrix, keep: Sequence[str] = ()
+    ) -> _LexicalMemo:
+        """A new memo with ``texts`` (rows ``matrix``) added; when this one is full, a
+        fresh one holding ``texts`` and those of ``keep`` already known."""
+        if not self.index:
+            return _LexicalMemo.of(texts, matrix)
+        if len(self.index) + len(texts) > LEXICAL_MEMO_SIZE:
+            known = [t for t in dict.fromkeys(keep) if t in self.index]
+            old = self.matrix[self.rows(known)]
+            return _LexicalMemo.of(known + texts, sp.vstack([old, matrix], format="csr"))
+        start = len(self.index)
+        index = dict(self.index)
+        index.update((t, start + i) for i, t in enumerate(texts))
+        stacked = sp.vstack([self.matrix, sp.csr_matrix(matrix, dtype=np.float32)], format="csr")
+        return _LexicalMemo(index, stacked)
+
+
+def _factorize(texts: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Codes into the distinct texts (first-seen order) and the distinct texts."""
+    index: dict[str, int] = {}
+    codes = np.fromiter(
+        (index.setdefault(t, len(index)) for t in texts), dtype=np.int64, count=len(texts)
+    )
+    return codes, list(index)
 
 
 def _texts(texts: Sequence[str]) -> list[str]:

@@ -16,6 +16,14 @@ pair, see :mod:`training.split`), and measures:
   channel, using each worker's full top-10 list (how well each channel's
   outcomes are found).
 
+The ``lightfm`` and ``content`` baselines are, by default, read off the candidate
+after it is fitted (:class:`Ablation`, ``Recommender.ablation``): its retrieval
+LightFM ranking alone, and its dense and lexical similarity ranking alone. A
+separate ``Recommender(stages="lightfm" | "content")`` fit on the same snapshot and
+seed learns exactly these (``tests/training`` checks that both recommend the same),
+so the run saves two full fits; ``ModelRun.derived_from`` and the model card say
+how each baseline was obtained.
+
 Every result is a tidy :class:`pandas.DataFrame`; :func:`summary_table` pivots the
 metrics to rows × models with the quality ratios against the keyword and
 popularity baselines.
@@ -49,6 +57,7 @@ BASELINE_NAMES = ("popularity", "keyword", "lightfm", "content")
 CANDIDATE_NAME = "full"
 
 __all__ = [
+    "Ablation",
     "CANDIDATE_NAME",
     "DEFAULT_KS",
     "Comparison",
@@ -74,6 +83,35 @@ class ModelRun:
     fit_seconds: float
     recommend_seconds: float
     params: dict[str, Any] = field(default_factory=dict)
+    #: Name of the model this run was read off (an :class:`Ablation`), else None.
+    derived_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """A baseline read off another model of the same run once it is fitted and served.
+
+    :func:`compare` evaluates the model named ``of`` first, then scores
+    ``model.ablation(stages)`` (``matcher.recommender.Recommender.ablation``) on the
+    same served snapshot: no second fit.
+    """
+
+    stages: str
+    of: str = CANDIDATE_NAME
+
+    def describe(self) -> str:
+        channel = {
+            "lightfm": "its retrieval LightFM score alone (hybrid matrix factorisation, WARP, "
+            "fitted on the training snapshot's interactions)",
+            "content": "the mean of its dense and lexical text similarities alone (sentence "
+            "model and TF-IDF vocabulary of the snapshot's texts; nothing learned from outcomes)",
+        }.get(self.stages, f"stages={self.stages!r}")
+        return (
+            f"read off the {self.of!r} model fitted in this run (Recommender.ablation"
+            f"({self.stages!r})): eligible vacancies ranked by {channel}, no ranker; the same "
+            f"recommendations as a separate Recommender(stages={self.stages!r}) fit with the same "
+            "parameters and seed"
+        )
 
 
 @dataclass
@@ -285,8 +323,41 @@ def evaluate_model(
     return ModelRun(name, recs, t1 - t0, t2 - t1, params)
 
 
+def evaluate_ablation(
+    source: Any,
+    ablation: Ablation,
+    split: TimeSplit,
+    ks: Sequence[int] = DEFAULT_KS,
+    name: str = "model",
+) -> tuple[ModelRun, RankingModel]:
+    """Score ``source.ablation(stages)`` for the evaluated workers of ``split``.
+
+    ``source`` must already be fitted on ``split.train`` and served the split
+    (:func:`evaluate_model` does both); the ablation shares its catalogue.
+
+    Returns
+    -------
+    (ModelRun, model)
+        ``fit_seconds`` is the time to read the ablation off (no fit).
+    """
+    derive = getattr(source, "ablation", None)
+    if derive is None:
+        raise TypeError(
+            f"{name!r} is an ablation of {ablation.of!r}, but {type(source).__name__} has no "
+            "ablation(stages): pass a fitted model instead"
+        )
+    t0 = time.perf_counter()
+    model = derive(ablation.stages)
+    t1 = time.perf_counter()
+    recs = recommend_for_split(model, split, max(ks))
+    t2 = time.perf_counter()
+    params = dict(model.get_params())
+    params["derived_from"] = ablation.of
+    return ModelRun(name, recs, t1 - t0, t2 - t1, params, derived_from=ablation.of), model
+
+
 def compare(
-    models: Mapping[str, RankingModel],
+    models: Mapping[str, RankingModel | Ablation],
     split: TimeSplit,
     ks: Sequence[int] = DEFAULT_KS,
     fit: bool = True,
@@ -297,8 +368,10 @@ def compare(
 
     Parameters
     ----------
-    models : mapping of name -> RankingModel
-        Unfitted models (``fit=True``) or models fitted on ``split.train``.
+    models : mapping of name -> RankingModel or Ablation
+        Unfitted models (``fit=True``) or models fitted on ``split.train``; an
+        :class:`Ablation` is read off the model it names once that one is evaluated.
+        Results keep the order of ``models``.
     split : TimeSplit
     ks : sequence of int
     fit : bool
@@ -312,29 +385,47 @@ def compare(
     -------
     Comparison
     """
+    for name, spec in models.items():
+        if isinstance(spec, Ablation) and isinstance(models.get(spec.of, spec), Ablation):
+            raise ValueError(
+                f"{name!r} is an ablation of {spec.of!r}, which is not among the models "
+                f"({', '.join(models)}); include it or pass a model for {name!r}"
+            )
+    # ablations after the models they are read off; results in the order given
+    todo = sorted(models.items(), key=lambda item: isinstance(item[1], Ablation))
     runs: dict[str, ModelRun] = {}
-    metric_frames, cal_frames, chan_frames = [], [], []
-    bar = tqdm(list(models.items()), desc="evaluate", unit="model", disable=not progress)
-    for name, model in bar:
+    served: dict[str, RankingModel] = {}
+    frames: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = {}
+    bar = tqdm(todo, desc="evaluate", unit="model", disable=not progress)
+    for name, spec in bar:
         bar.set_postfix_str(name)
-        run = evaluate_model(model, split, ks, name=name, fit=fit)
+        if isinstance(spec, Ablation):
+            run, model = evaluate_ablation(served[spec.of], spec, split, ks, name=name)
+        else:
+            model = spec
+            run = evaluate_model(model, split, ks, name=name, fit=fit)
+        served[name] = model
         runs[name] = run
         if progress:
+            how = f"read off {run.derived_from}" if run.derived_from else "fit"
             tqdm.write(
-                f"{name}: fit {run.fit_seconds:.1f} s, recommend {run.recommend_seconds:.1f} s "
+                f"{name}: {how} {run.fit_seconds:.1f} s, recommend {run.recommend_seconds:.1f} s "
                 f"for {len(split.test_workers)} workers"
             )
-        metric_frames.append(evaluate_recommendations(run.recommendations, split, ks, name))
-        cal_frames.append(calibration(run.recommendations, split, name=name))
-        chan_frames.append(per_channel(run.recommendations, split, k=10, name=name))
+        frames[name] = (
+            evaluate_recommendations(run.recommendations, split, ks, name),
+            calibration(run.recommendations, split, name=name),
+            per_channel(run.recommendations, split, k=10, name=name),
+        )
         if on_fitted is not None:
             on_fitted(name, model)
+    names = list(models)
     return Comparison(
         split=split,
-        metrics=pd.concat(metric_frames, ignore_index=True),
-        calibration=pd.concat(cal_frames, ignore_index=True),
-        per_channel=pd.concat(chan_frames, ignore_index=True),
-        runs=runs,
+        metrics=pd.concat([frames[n][0] for n in names], ignore_index=True),
+        calibration=pd.concat([frames[n][1] for n in names], ignore_index=True),
+        per_channel=pd.concat([frames[n][2] for n in names], ignore_index=True),
+        runs={n: runs[n] for n in names},
     )
 
 
@@ -343,22 +434,28 @@ def default_models(
     embedder: Any = None,
     candidate_params: Mapping[str, Any] | None = None,
     include: Sequence[str] = (*BASELINE_NAMES, CANDIDATE_NAME),
-) -> dict[str, RankingModel]:
+    derive_ablations: bool = True,
+) -> dict[str, RankingModel | Ablation]:
     """The baselines and the candidate measured in every training run.
 
     ``popularity`` and ``keyword`` are :mod:`matcher.baselines` with their default
     filter (the eligibility rules); ``keyword_location`` and ``popularity_location``
-    the same behind the location filter only (the bare job board); ``lightfm``,
-    ``content`` and ``full`` are ``matcher.recommender.Recommender`` with
-    ``stages`` set accordingly and the same ``random_state``, ``embedder`` and
-    ``candidate_params`` (so the ablations differ from the candidate only in the
-    stages used).
+    the same behind the location filter only (the bare job board); ``full`` is
+    ``matcher.recommender.Recommender``. ``lightfm`` and ``content`` are the
+    Recommender with ``stages`` set accordingly and the same ``random_state``,
+    ``embedder`` and ``candidate_params`` (so the ablations differ from the
+    candidate only in the stages used): read off the fitted candidate
+    (:class:`Ablation`) when ``full`` is included and ``derive_ablations``, else
+    fitted on their own.
     """
     from matcher.baselines import KeywordRecommender, PopularityRecommender
 
-    out: dict[str, RankingModel] = {}
+    out: dict[str, RankingModel | Ablation] = {}
     extra = dict(candidate_params or {})
     for name in include:
+        if name in ("lightfm", "content") and derive_ablations and CANDIDATE_NAME in include:
+            out[name] = Ablation(name)
+            continue
         if name == "popularity":
             out[name] = PopularityRecommender()
         elif name == "keyword":

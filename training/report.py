@@ -198,8 +198,13 @@ def render_report(comparison: Comparison, card: dict[str, Any]) -> str:
         {
             "fit s": {n: r.fit_seconds for n, r in comparison.runs.items()},
             "recommend s": {n: r.recommend_seconds for n, r in comparison.runs.items()},
+            "how": {
+                n: f"read off {r.derived_from}" if r.derived_from else "fitted"
+                for n, r in comparison.runs.items()
+            },
         }
     )
+    methods = card.get("baseline_methods") or {}
     promotion = card.get("promotion") or {}
     data = card.get("data", {})
     parts = [
@@ -219,6 +224,9 @@ def render_report(comparison: Comparison, card: dict[str, Any]) -> str:
         "(incl. registered during the test weeks).</p>",
         "<h2>Against the baselines</h2>",
         _img(plot_metrics(comparison), "NDCG@10 per model"),
+        "<p class='note'>How each baseline was obtained: "
+        + "; ".join(f"<b>{html.escape(n)}</b>: {html.escape(m)}" for n, m in methods.items())
+        + ".</p>",
         "<h2>Calibration</h2>",
         _img(plot_calibration(comparison), "calibration curve"),
         "<p class='note'>Only models whose scores are probabilities are drawn. A 3-month "
