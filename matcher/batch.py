@@ -55,11 +55,11 @@ from matcher.schema import Columns
 from matcher.text import HashingEmbedder, normalise_text
 
 #: Pairs per worker that go through the pair features and the ranker.
-DEFAULT_SHORTLIST = 24
+DEFAULT_SHORTLIST = 32
 #: Rank of the lexical (TF-IDF) subspace the pre-score uses.
 LEXICAL_RANK = 96
 #: Extra vacancies fetched per channel so that the residual rules leave ``n`` eligible.
-DEFAULT_SLACK = 8
+DEFAULT_SLACK = 12
 #: Workers scored together in one matrix product (memory: block x open vacancies).
 DEFAULT_BLOCK = 1024
 SCORE_COLUMNS = [Columns.Worker, Columns.Vacancy, Columns.Rank, Columns.Score]
@@ -448,8 +448,10 @@ class BatchScorer:
             self.prior_ = np.vstack([self.prior_, np.zeros((1, n_open), np.float32)])
             self.counties_ = self.counties_.append(pd.Index([None]))
             prior_row[prior_row < 0] = len(self.counties_) - 1
-        open_t = np.ascontiguousarray(self.open_t_ * self._scale()[:, None])
-        queries = self._queries(local, np.arange(n))
+        scale = self._scale()
+        used = scale != 0  # a channel the fit gave no weight costs nothing
+        open_t = np.ascontiguousarray(self.open_t_[used] * scale[used, None])
+        queries = np.ascontiguousarray(self._queries(local, np.arange(n))[:, used])
         log_expected = self._log_expected(local, np.arange(n)).astype(np.float32)
         shortfall = float(self.weights_["wage_shortfall"])
         # workers of one segment and county share the mask and the prior: score them
@@ -565,7 +567,7 @@ class BatchScorer:
                 cols = cols[cat.eligibility.residual_ok(enc, np.full(len(cols), w), cols, cat.at)]
                 if len(pursued_keys):
                     cols = cols[~_isin_sorted(w * n_open + cols, pursued_keys)]
-                pre = self.prior_[prior_row[w], cols] + (q * scale) @ self.open_t_[:, cols]
+                pre = self.prior_[prior_row[w], cols] + ((q * scale) @ self.open_t_)[cols]
                 gap = self.log_offered_[cols] - self._log_expected(local, np.array([w]))[0]
                 pre = pre + weights[-1] * np.minimum(0.0, np.nan_to_num(gap, nan=0.0))
                 best = cols[np.lexsort((cols, -pre))[: self.shortlist]]
