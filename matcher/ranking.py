@@ -80,9 +80,41 @@ INCREASING = (
 )
 
 
-def _matrix(features: pd.DataFrame) -> np.ndarray:
-    x = features[RANKER_COLUMNS].to_numpy(dtype=float)
+def _matrix(features: pd.DataFrame | np.ndarray) -> np.ndarray:
+    """Ranker input: a frame with :data:`RANKER_COLUMNS`, or a float array whose columns
+    are :data:`RANKER_COLUMNS` in that order (the request path's
+    :func:`matcher.features.pair_matrix` rows), missing values replaced by ``MISSING``."""
+    if isinstance(features, np.ndarray):
+        if features.ndim != 2 or features.shape[1] != len(RANKER_COLUMNS):
+            raise ValueError(
+                f"ranker input array has shape {features.shape}; expected (n, "
+                f"{len(RANKER_COLUMNS)}) with columns RANKER_COLUMNS in order"
+            )
+        x = features.astype(float, copy=False)
+    else:
+        x = features[RANKER_COLUMNS].to_numpy(dtype=float)
     return np.where(np.isfinite(x), x, MISSING)
+
+
+def _decision(booster, x: np.ndarray) -> np.ndarray:
+    """``booster.decision_function(x)`` of a fitted binary
+    ``HistGradientBoostingClassifier``, the same numbers (baseline, then each tree
+    added in order), on ONE thread: sklearn opens an OpenMP parallel region per
+    tree, and for the few hundred rows of a request that costs more than the tree
+    walk (and, with the cores busy, a region can wait for a descheduled thread)."""
+    predictors = getattr(booster, "_predictors", None)
+    if (
+        predictors is None
+        or booster.n_trees_per_iteration_ != 1
+        or x.shape[1] != booster.n_features_in_
+    ):
+        return booster.decision_function(x)
+    known, f_idx_map = booster._bin_mapper.make_known_categories_bitsets()
+    raw = np.zeros(len(x))
+    raw += booster._baseline_prediction[0, 0]
+    for (tree,) in predictors:
+        raw += tree.predict(x, known, f_idx_map, 1)
+    return raw
 
 
 def _calibrated(model, x: np.ndarray) -> np.ndarray:
@@ -94,7 +126,7 @@ def _calibrated(model, x: np.ndarray) -> np.ndarray:
     if len(fitted) != 1 or len(fitted[0].calibrators) != 1:
         return model.predict_proba(x)[:, 1]
     booster, calibrator = fitted[0].estimator, fitted[0].calibrators[0]
-    raw = booster.decision_function(x)
+    raw = _decision(booster, x)
     return np.clip(calibrator.predict(raw), 0.0, 1.0)
 
 
@@ -201,8 +233,10 @@ class StablePlacementRanker:
             self.stages_[name] = self._stage_model(y).fit(x[keep], y)
         return self
 
-    def predict_stages(self, features: pd.DataFrame) -> np.ndarray:
-        """Conditional probabilities ``(n, 3)``: apply, hire | applied, stay | hired."""
+    def predict_stages(self, features: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Conditional probabilities ``(n, 3)``: apply, hire | applied, stay | hired.
+        ``features``: a frame with :data:`matcher.features.RANKER_COLUMNS`, or an array
+        with those columns in that order."""
         if not hasattr(self, "stages_"):
             raise RuntimeError("StablePlacementRanker is not fitted; call fit first")
         x = _matrix(features)
@@ -219,6 +253,88 @@ class StablePlacementRanker:
             return np.zeros(0)
         return _calibrated(model, x)
 
-    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, features: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Calibrated P(stable placement) of each pair, shape ``(n,)``."""
         return self.predict_stages(features).prod(axis=1)
+
+    def predict_top(
+        self, features: pd.DataFrame | np.ndarray, groups: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_proba` for the pairs that can be among the ``k`` best of their
+        group, computing the later stages only for those (a cascade).
+
+        The first learned stage is computed for every pair. Each later stage is at
+        most 1 (a calibrated probability) and a stage that could not be learned is
+        its constant rate, so ``s_first * 1 * rate`` (multiplied in the order of
+        :meth:`predict_proba`; rounding is monotone) bounds a pair's score from above.
+        Round 1 scores the ``k`` pairs of each group with the highest bounds exactly;
+        the smallest of those scores, ``tau``, is below at most ``k - 1`` exact scores
+        of the group. Round 2 scores every other pair whose bound reaches ``tau``. A
+        pair left out has ``bound < tau``, so its exact score is strictly below the
+        ``k``-th best of its group: the top ``k`` (ties included) and their scores
+        are those of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        features : DataFrame or ndarray
+            As for :meth:`predict_stages`.
+        groups : ndarray of int, shape ``(n,)``
+            The group of each pair (e.g. the worker): the top ``k`` is per group.
+        k : int
+
+        Returns
+        -------
+        score : ndarray, shape ``(n,)``
+            The exact P(stable placement) where ``exact``; elsewhere the upper bound,
+            strictly below the ``k``-th best exact score of the pair's group.
+        exact : ndarray of bool, shape ``(n,)``
+        """
+        if not hasattr(self, "stages_"):
+            raise RuntimeError("StablePlacementRanker is not fitted; call fit first")
+        x = _matrix(features)
+        n = len(x)
+        groups = np.asarray(groups)
+        if len(groups) != n:
+            raise ValueError(f"groups has {len(groups)} entries for {n} pairs")
+        stages = np.empty((n, len(STAGES)))
+        learned = []
+        for j, name in enumerate(STAGES):
+            model = self.stages_[name]
+            if isinstance(model, float):
+                stages[:, j] = model
+            else:
+                learned.append(j)
+        if len(learned) <= 1 or n == 0 or k <= 0:
+            for j in learned:
+                stages[:, j] = self._predict(STAGES[j], x)
+            return stages.prod(axis=1), np.ones(n, dtype=bool)
+        first, later = learned[0], learned[1:]
+        stages[:, first] = self._predict(STAGES[first], x)
+        bounded = stages.copy()
+        bounded[:, later] = 1.0
+        bound = bounded.prod(axis=1)
+        exact = np.zeros(n, dtype=bool)
+
+        def score_rows(rows: np.ndarray) -> None:
+            for j in later:
+                stages[rows, j] = self._predict(STAGES[j], x[rows])
+            exact[rows] = True
+
+        _, gid = np.unique(groups, return_inverse=True)
+        order = np.lexsort((-bound, gid))
+        g = gid[order]
+        starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+        rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+        first_rows = order[rank < k]  # grouped, in group order
+        score_rows(first_rows)
+        first_score = stages[first_rows].prod(axis=1)
+        fg = gid[first_rows]
+        cut = np.r_[0, np.flatnonzero(fg[1:] != fg[:-1]) + 1]
+        tau = np.full(int(gid.max()) + 1, np.inf)
+        tau[fg[cut]] = np.minimum.reduceat(first_score, cut)
+        rest = np.flatnonzero(~exact & (bound >= tau[gid]))
+        if len(rest):
+            score_rows(rest)
+        score = bound
+        score[exact] = stages[exact].prod(axis=1)
+        return score, exact

@@ -863,6 +863,21 @@ class Recommender(RankingModel):
         score = self._score(feats)
         return score, score
 
+    def _score_top(
+        self, values: np.ndarray, group: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_score_and_order` of :meth:`_pair_values` rows when only the ``k``
+        best of each group are kept: the ranker computes its later stages only for
+        pairs that can still reach a group's top ``k``
+        (:meth:`StablePlacementRanker.predict_top`). The kept pairs, their order and
+        their scores are those of :meth:`_score_and_order`; a pair left out carries
+        an upper bound below its group's ``k``-th score."""
+        x = values[:, : len(RANKER_COLUMNS)]
+        if self.stages not in ("lightfm", "content") and self.ranker_ is not None:
+            score, _ = self.ranker_.predict_top(x, group, k)
+            return score, score
+        return self._score_and_order(pd.DataFrame(x, columns=RANKER_COLUMNS, copy=False))
+
     def _reasons(
         self, values: np.ndarray, matched: np.ndarray, vi: np.ndarray
     ) -> list[tuple[list[Reason], list[Reason]]]:
@@ -1001,9 +1016,8 @@ class Recommender(RankingModel):
         if len(wi) == 0:
             return pd.DataFrame(columns=columns)
         values, matched = self._pair_values(cat, self.retrieval_, wi, vi)
-        feats = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
-        score, order_key = self._score_and_order(feats)
         group = wi if by == "worker" else vi
+        score, order_key = self._score_top(values, group, k)
         other = vi if by == "worker" else wi
         # best first within each group; ties by catalogue position (deterministic)
         # equal scores (a stage the ranker could not learn is a constant rate) are

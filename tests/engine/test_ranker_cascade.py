@@ -1,0 +1,129 @@
+"""The ranker's request-time path: the one-thread tree sum equals sklearn's
+decision_function, and the cascade (later stages only for pairs that can reach a
+group's top k) keeps exactly the top k and the scores of the plain product."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from engine_markets import random_market  # noqa: E402
+
+from matcher.features import RANKER_COLUMNS  # noqa: E402
+from matcher.ranking import STAGES, StablePlacementRanker, _decision, _matrix  # noqa: E402
+from matcher.recommender import Recommender  # noqa: E402
+from matcher.text import HashingEmbedder  # noqa: E402
+
+
+def _pairs(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(RANKER_COLUMNS)))
+    x[rng.random(x.shape) < 0.05] = np.nan  # missing values take the MISSING branch
+    return pd.DataFrame(x, columns=RANKER_COLUMNS)
+
+
+def _labels(feats: pd.DataFrame, seed: int, stay: bool = True) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = np.nan_to_num(feats.to_numpy())
+    applied = (rng.random(len(x)) < 1 / (1 + np.exp(-(x[:, 0] + x[:, 1] - 0.5)))).astype(int)
+    hired = applied * (rng.random(len(x)) < 1 / (1 + np.exp(-x[:, 2]))).astype(int)
+    retained = np.where(hired == 1, (rng.random(len(x)) < 0.6).astype(float), np.nan)
+    if not stay:  # too few known fates: the stay stage is a constant rate
+        retained[np.flatnonzero(hired == 1)[5:]] = np.nan
+    return pd.DataFrame({"applied": applied, "hired": hired, "retained": retained})
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["three-learned", "constant-stay"])
+def ranker(request) -> StablePlacementRanker:
+    feats = _pairs(3000, 1)
+    return StablePlacementRanker(max_iter=15, cv=2).fit(feats, _labels(feats, 2, request.param))
+
+
+def test_one_thread_tree_sum_equals_decision_function(ranker):
+    x = _matrix(_pairs(500, 3))
+    learned = [s for s in STAGES if not isinstance(ranker.stages_[s], float)]
+    assert len(learned) >= 2
+    for name in learned:
+        booster = ranker.stages_[name].calibrated_classifiers_[0].estimator
+        np.testing.assert_array_equal(_decision(booster, x), booster.decision_function(x))
+
+
+def test_array_input_equals_frame_input(ranker):
+    feats = _pairs(200, 4)
+    np.testing.assert_array_equal(
+        ranker.predict_proba(feats.to_numpy()), ranker.predict_proba(feats)
+    )
+    with pytest.raises(ValueError, match="RANKER_COLUMNS"):
+        ranker.predict_proba(feats.to_numpy()[:, :3])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cascade_top_k_equals_plain_top_k(ranker, seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 900))
+    feats = _pairs(n, 100 + seed)
+    groups = rng.integers(0, int(rng.integers(1, 12)), n) * 7  # sparse, unsorted labels
+    k = int(rng.integers(1, 25))
+    plain = ranker.predict_proba(feats)
+    score, exact = ranker.predict_top(feats, groups, k)
+    np.testing.assert_array_equal(score[exact], plain[exact])
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        best = np.sort(plain[rows])[::-1]
+        kth = best[min(k, len(rows)) - 1]
+        # every pair at or above the k-th best score of its group is exact ...
+        assert exact[rows[plain[rows] >= kth]].all()
+        # ... and a pair left out is bounded strictly below it, from above its score
+        out = rows[~exact[rows]]
+        assert (score[out] < kth).all() and (score[out] >= plain[out]).all()
+        # so the top k by (score, then position) is the plain one, with its scores
+        top = rows[np.lexsort((rows, -score[rows]))[:k]]
+        want = rows[np.lexsort((rows, -plain[rows]))[:k]]
+        np.testing.assert_array_equal(top, want)
+        np.testing.assert_array_equal(score[top], plain[want])
+
+
+def test_cascade_prunes_and_handles_edges(ranker):
+    feats = _pairs(600, 9)
+    _, exact = ranker.predict_top(feats, np.zeros(600, dtype=int), 5)
+    assert exact.sum() < 600, "one group, k=5: most pairs cannot reach the top 5"
+    score, exact = ranker.predict_top(feats.iloc[:0], np.zeros(0, dtype=int), 5)
+    assert score.shape == (0,) and exact.shape == (0,)
+    with pytest.raises(ValueError, match="groups"):
+        ranker.predict_top(feats, np.zeros(3, dtype=int), 5)
+
+
+def test_recommendations_equal_the_uncascaded_ranking(monkeypatch):
+    ds = random_market(33, n_workers=80, n_vacancies=60, n_events=900)
+    model = Recommender(
+        embedder=HashingEmbedder(dim=64),
+        epochs=3,
+        n_clusters=4,
+        max_iter=10,
+        no_components=8,
+        random_state=0,
+    ).fit(ds)
+    assert model.ranker_ is not None
+    workers = list(ds.workers["worker_id"][:40])
+    vacancies = list(ds.vacancies["vacancy_id"][:10])
+    got = model.recommend_many(workers, 5)
+    got_one = model.recommend(workers[0], k=3)
+    got_cand = [model.candidates(v, k=4) for v in vacancies]
+
+    def plain(self, values, group, k):
+        x = values[:, : len(RANKER_COLUMNS)]
+        return self._score_and_order(pd.DataFrame(x, columns=RANKER_COLUMNS))
+
+    monkeypatch.setattr(Recommender, "_score_top", plain)
+    pd.testing.assert_frame_equal(got, model.recommend_many(workers, 5), check_exact=True)
+    pd.testing.assert_frame_equal(got_one, model.recommend(workers[0], k=3), check_exact=True)
+    for v, frame in zip(vacancies, got_cand, strict=True):
+        pd.testing.assert_frame_equal(frame, model.candidates(v, k=4), check_exact=True)
