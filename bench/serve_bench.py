@@ -370,7 +370,7 @@ def main() -> None:
             ids = setup["worker_ids"]
             key = setup["key"]
             # warm-up: every worker process builds lazily-built state on its first requests
-            asyncio.run(load(server, key, ids, 4, 5.0, 0.0, args.seed + 99))
+            asyncio.run(load(server, key, ids, 8, 10.0, 0.0, args.seed + 99))
             results = []
             for think in args.think:
                 results.append(

@@ -8,6 +8,11 @@ import typer
 
 from service.cli_app import app, fail, keys_app
 
+#: uvicorn closes an idle connection after 5 s by default, shorter than an officer's
+#: pause between two pages, so most requests paid for a new connection (and risked
+#: racing the close); 75 s is what common proxies use.
+KEEP_ALIVE_SECONDS = 75
+
 
 @app.command()
 def serve(
@@ -17,6 +22,9 @@ def serve(
         int, typer.Option(min=1, help="Worker processes (each loads the model once).")
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    keep_alive: Annotated[
+        int, typer.Option(min=1, help="Seconds an idle client connection is kept open.")
+    ] = KEEP_ALIVE_SECONDS,
 ) -> None:
     """Serve the API (/api/v1, docs at /docs) and the web interface at http://HOST:PORT/."""
     import uvicorn
@@ -38,6 +46,7 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=False,  # paths may carry worker ids; request metrics are in /metrics
+        timeout_keep_alive=keep_alive,
     )
 
 

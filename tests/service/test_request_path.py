@@ -114,3 +114,30 @@ def test_responses_say_how_long_the_service_took(sqlite_service: Service):
     # errors too, and the health check
     assert "server-timing" in s.client.get("/api/v1/workers/NOPE/recommendations").headers
     assert "server-timing" in s.client.get("/api/v1/health").headers
+
+
+def test_serve_keeps_idle_connections_open_longer_than_an_officer_pauses(monkeypatch, sqlite_url):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from service.cli import app
+    from service.commands.serve import KEEP_ALIVE_SECONDS
+    from service.settings import get_settings
+
+    calls: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append({"target": target, **kw}))
+    monkeypatch.setenv("JOBMATCH_DATABASE_URL", sqlite_url)
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(app, ["serve", "--port", "8123", "--workers", "2"])
+        assert r.exit_code == 0, r.output
+        r = CliRunner().invoke(app, ["serve", "--keep-alive", "30"])
+        assert r.exit_code == 0, r.output
+    finally:
+        get_settings.cache_clear()
+    first, second = calls
+    assert first["target"] == "service.app:create_app" and first["factory"] is True
+    assert first["workers"] == 2 and first["port"] == 8123
+    assert first["timeout_keep_alive"] == KEEP_ALIVE_SECONDS >= 60
+    assert first["access_log"] is False  # paths carry worker ids
+    assert second["timeout_keep_alive"] == 30
