@@ -56,6 +56,9 @@ MIN_CLASS_ROWS = 10
 #: so trees still split "missing" apart, and a column that is missing throughout a
 #: cross-validation fold cannot break histogram binning.
 MISSING = -1e6
+#: :meth:`StablePlacementRanker.predict_top` scores this many times ``k`` pairs per
+#: group in its first round (a larger first round sets a higher bar for the second).
+FIRST_ROUND = 4
 
 
 #: Features whose effect is known not to be negative: more similarity, a closer
@@ -267,9 +270,10 @@ class StablePlacementRanker:
         most 1 (a calibrated probability) and a stage that could not be learned is
         its constant rate, so ``s_first * 1 * rate`` (multiplied in the order of
         :meth:`predict_proba`; rounding is monotone) bounds a pair's score from above.
-        Round 1 scores the ``k`` pairs of each group with the highest bounds exactly;
-        the smallest of those scores, ``tau``, is below at most ``k - 1`` exact scores
-        of the group. Round 2 scores every other pair whose bound reaches ``tau``. A
+        Round 1 scores the ``FIRST_ROUND * k`` pairs of each group with the highest
+        bounds exactly; the ``k``-th best of those scores, ``tau``, is at most the
+        ``k``-th best exact score of the group. Round 2 scores every other pair whose
+        bound reaches ``tau``. A
         pair left out has ``bound < tau``, so its exact score is strictly below the
         ``k``-th best of its group: the top ``k`` (ties included) and their scores
         are those of :meth:`predict_proba`.
@@ -325,13 +329,19 @@ class StablePlacementRanker:
         g = gid[order]
         starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
         rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
-        first_rows = order[rank < k]  # grouped, in group order
+        first_rows = order[rank < FIRST_ROUND * k]
         score_rows(first_rows)
+        # tau: the k-th best exact score of each group's first round (a group scored
+        # whole in the first round has nothing left, its tau does not matter)
         first_score = stages[first_rows].prod(axis=1)
         fg = gid[first_rows]
-        cut = np.r_[0, np.flatnonzero(fg[1:] != fg[:-1]) + 1]
-        tau = np.full(int(gid.max()) + 1, np.inf)
-        tau[fg[cut]] = np.minimum.reduceat(first_score, cut)
+        by_score = np.lexsort((-first_score, fg))
+        fg_sorted = fg[by_score]
+        cut = np.r_[0, np.flatnonzero(fg_sorted[1:] != fg_sorted[:-1]) + 1]
+        size = np.diff(np.r_[cut, len(fg_sorted)])
+        tau = np.full(int(gid.max()) + 1, -np.inf)
+        full = size >= k
+        tau[fg_sorted[cut[full]]] = first_score[by_score][cut[full] + k - 1]
         rest = np.flatnonzero(~exact & (bound >= tau[gid]))
         if len(rest):
             score_rows(rest)

@@ -1003,9 +1003,11 @@ class Recommender(RankingModel):
         if not frames:
             return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        order = {w: i for i, w in enumerate(dict.fromkeys(ids))}
-        out["_o"] = out[Columns.Worker].map(order)
-        out = out.sort_values(["_o", Columns.Rank], kind="stable").drop(columns="_o")
+        if len(positions) > 1:
+            # rows come grouped by catalogue position: put the workers in the order given
+            given = pd.Index(list(dict.fromkeys(ids)), dtype=object)
+            key = given.get_indexer(out[Columns.Worker].to_numpy(dtype=object))
+            out = out.take(np.lexsort((out[Columns.Rank].to_numpy(), key)))
         return out[RECOMMENDATION_COLUMNS].reset_index(drop=True)
 
     def _rank_pairs(
@@ -1038,16 +1040,15 @@ class Recommender(RankingModel):
             warn: list = [texts(w, lang) for _, w in expl]
         else:
             why = warn = [None] * len(keep)
-        return pd.DataFrame(
-            {
-                Columns.Worker: cat.wp.ids.to_numpy(dtype=object)[wi[keep]],
-                Columns.Vacancy: cat.vp.ids.to_numpy(dtype=object)[vi[keep]],
-                Columns.Rank: ranks.astype(np.int64),
-                Columns.Score: score[keep].astype(float),
-                Columns.Reasons: why,
-                Columns.Warnings: warn,
-            }
-        )[columns]
+        data = {
+            Columns.Worker: cat.wp.ids.to_numpy(dtype=object)[wi[keep]],
+            Columns.Vacancy: cat.vp.ids.to_numpy(dtype=object)[vi[keep]],
+            Columns.Rank: ranks.astype(np.int64),
+            Columns.Score: score[keep].astype(float),
+            Columns.Reasons: why,
+            Columns.Warnings: warn,
+        }
+        return pd.DataFrame({c: data[c] for c in columns})
 
     def pair_reasons(self, worker_ids, vacancy_ids, lang: str | None = None) -> pd.DataFrame:
         """Score, reasons and warnings of given (worker, vacancy) pairs, e.g. the pairs

@@ -101,7 +101,8 @@ def test_cascade_prunes_and_handles_edges(ranker):
         ranker.predict_top(feats, np.zeros(3, dtype=int), 5)
 
 
-def test_recommendations_equal_the_uncascaded_ranking(monkeypatch):
+@pytest.fixture(scope="module")
+def market_model():
     ds = random_market(33, n_workers=80, n_vacancies=60, n_events=900)
     model = Recommender(
         embedder=HashingEmbedder(dim=64),
@@ -112,6 +113,24 @@ def test_recommendations_equal_the_uncascaded_ranking(monkeypatch):
         random_state=0,
     ).fit(ds)
     assert model.ranker_ is not None
+    return ds, model
+
+
+def test_recommend_many_keeps_the_order_given(market_model):
+    ds, model = market_model
+    workers = list(np.random.default_rng(0).permutation(ds.workers["worker_id"].to_numpy())[:30])
+    workers.append(workers[3])  # a repeated id keeps its first place
+    got = model.recommend_many(workers, 4, reasons=False)
+    one_by_one = pd.concat(
+        [model.recommend(w, k=4, reasons=False) for w in dict.fromkeys(workers)],
+        ignore_index=True,
+    )
+    # (an empty frame in the concatenation makes its id columns object dtype)
+    pd.testing.assert_frame_equal(got, one_by_one, check_exact=True, check_dtype=False)
+
+
+def test_recommendations_equal_the_uncascaded_ranking(market_model, monkeypatch):
+    ds, model = market_model
     workers = list(ds.workers["worker_id"][:40])
     vacancies = list(ds.vacancies["vacancy_id"][:10])
     got = model.recommend_many(workers, 5)
