@@ -25,6 +25,7 @@ before swapping it in.
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 import os
 import threading
@@ -94,6 +95,24 @@ def _pointer_signature(model_dir: Path) -> tuple:
     return (st.st_mtime_ns, target)
 
 
+def freeze_heap() -> None:
+    """Put every object alive now (the model just swapped in included) out of reach of
+    Python's cyclic garbage collector.
+
+    A loaded model is some 640,000 container objects (catalogue frames, indexes,
+    tables; measured on the serve bench's 100,000-vacancy model). A full collection
+    walks them all: 0.7-1.0 s with the GIL held (measured at load average 4), during
+    which every request of the process stalls. Python starts one whenever the
+    objects that survived since the last one exceed a quarter of the old ones, so
+    rarely, but each is a second-long hole in the latency. Frozen objects are still
+    freed by reference counting when the model is swapped out (a dropped model left
+    10 objects of cyclic garbage when measured), so freezing after each swap leaks
+    next to nothing. Young garbage is collected first so that it is not frozen.
+    """
+    gc.collect(1)
+    gc.freeze()
+
+
 class ModelHolder:
     """Holds the serving model; swaps in a new one without disturbing requests in flight."""
 
@@ -104,8 +123,10 @@ class ModelHolder:
         check_every: float = 3.0,
         locate: Callable[[Path], Path | None] = current_model_path,
         load: Callable[[Path], Any] = load_model_at,
+        freeze_heap: bool = True,
     ) -> None:
         self.model_dir = Path(model_dir)
+        self.freeze_heap = freeze_heap
         self.check_every = check_every
         self._locate = locate
         self._load = load
@@ -141,6 +162,8 @@ class ModelHolder:
         self._loaded = loaded
         self._reason = None if loaded is not None else (reason or NO_MODEL_REASON)
         self.swaps += 1
+        if self.freeze_heap:
+            freeze_heap()
         for callback in self.on_swap:
             try:
                 callback(loaded)
@@ -251,6 +274,8 @@ class ModelHolder:
             refreshed = _refreshed(loaded.model, snapshot())
             new = replace(loaded, model=refreshed, catalogue_stamp=stamp)
             self._loaded = new
+            if self.freeze_heap:
+                freeze_heap()
             return new
 
 

@@ -209,3 +209,40 @@ def test_a_failing_model_says_what_to_do(sqlite_url, trained_model_dir, frames):
     assert r.status_code == 500
     assert r.headers["x-model-version"] == "stale"
     assert "jobmatch train" in r.json()["detail"] and "rollback" in r.json()["detail"]
+
+
+class CyclicModel:
+    """A model of many container objects that refer to each other (like a catalogue)."""
+
+    def __init__(self, n: int) -> None:
+        self.parts = [{"owner": self, "i": i} for i in range(n)]
+
+
+def test_a_swapped_in_model_is_out_of_reach_of_full_collections(tmp_path):
+    import gc
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "current").write_text("a")
+
+    def holder(freeze: bool) -> ModelHolder:
+        return ModelHolder(
+            tmp_path,
+            check_every=0,
+            locate=lambda d: d / (d / "current").read_text().strip(),
+            load=lambda p: CyclicModel(20_000),
+            freeze_heap=freeze,
+        )
+
+    try:
+        gc.unfreeze()
+        plain = holder(False)
+        plain.start()
+        assert gc.get_freeze_count() == 0
+        frozen = holder(True)
+        frozen.start()
+        # both models' objects are frozen now: a full collection no longer walks them
+        assert gc.get_freeze_count() >= 2 * 20_000
+        model = frozen.current().model
+        assert all(part["owner"] is model for part in model.parts)  # still alive and whole
+    finally:
+        gc.unfreeze()
