@@ -34,6 +34,21 @@ CHANNELS = [
 START = pd.Timestamp("2026-01-05")
 
 
+def fast_params() -> dict:
+    """Recommender parameters small enough for a test market (a fresh embedder each
+    call)."""
+    from matcher.text import HashingEmbedder
+
+    return {
+        "embedder": HashingEmbedder(dim=64),
+        "epochs": 3,
+        "n_clusters": 4,
+        "max_iter": 10,
+        "no_components": 8,
+        "random_state": 0,
+    }
+
+
 def random_market(
     seed: int,
     n_workers: int = 30,

@@ -15,12 +15,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from engine_markets import random_market  # noqa: E402
+from engine_markets import fast_params, random_market  # noqa: E402
 
 from matcher.features import RANKER_COLUMNS  # noqa: E402
 from matcher.ranking import STAGES, StablePlacementRanker, _decision, _matrix  # noqa: E402
 from matcher.recommender import Recommender  # noqa: E402
-from matcher.text import HashingEmbedder  # noqa: E402
 
 
 def _pairs(n: int, seed: int) -> pd.DataFrame:
@@ -104,14 +103,7 @@ def test_cascade_prunes_and_handles_edges(ranker):
 @pytest.fixture(scope="module")
 def market_model():
     ds = random_market(33, n_workers=80, n_vacancies=60, n_events=900)
-    model = Recommender(
-        embedder=HashingEmbedder(dim=64),
-        epochs=3,
-        n_clusters=4,
-        max_iter=10,
-        no_components=8,
-        random_state=0,
-    ).fit(ds)
+    model = Recommender(**fast_params()).fit(ds)
     assert model.ranker_ is not None
     return ds, model
 
