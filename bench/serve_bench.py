@@ -17,6 +17,8 @@ measured in the same run:
   seconds; default one phase at 5 s and one at 1 s) between requests - fifty
   officers using the service at once. At 1 s the clients offer about 50 requests/s,
   far above a province's officer traffic: this is the phase the target is judged on.
+* **one client alone**, no think time, first: the latency of a request with nothing
+  else queued (the floor the concurrent phases are compared with);
 * **saturated**: no think time - every client fires its next request as soon as the
   previous one answers. 50 requests are always outstanding, so by Little's law the
   mean latency is 50 / throughput whatever the service does: this phase measures
@@ -371,6 +373,9 @@ def main() -> None:
             key = setup["key"]
             # warm-up: every worker process builds lazily-built state on its first requests
             asyncio.run(load(server, key, ids, 8, 10.0, 0.0, args.seed + 99))
+            # one client, no think time: a request's latency with nothing else queued
+            single = asyncio.run(load(server, key, ids, 1, min(args.seconds, 15.0), 0.0, 3))
+            print(summarise("single client", single, 1))
             results = []
             for think in args.think:
                 results.append(
@@ -393,6 +398,7 @@ def main() -> None:
         summarise(f"paced, think time mean {r['think']:g} s", r, args.clients) for r in results[:-1]
     ]
     rows.append(summarise("saturated, no think time", results[-1], args.clients))
+    rows.insert(0, summarise("one client alone, no think time", single, 1))
     headers = [
         "phase",
         "clients",
@@ -411,16 +417,17 @@ def main() -> None:
     table = markdown_table(headers, rows)
     print(table)
     errors: dict[str, int] = {}
-    for r in results:
+    for r in (single, *results):
         for kind, n in r["errors"].items():
             errors[kind] = errors.get(kind, 0) + n
     print(f"errors by kind: {errors or 'none'}")
     judged = rows[-2]  # the most demanding paced phase (the last think time given)
+    alone = rows[0]
     think = results[-2]["think"]
     p95 = judged[5]
     verdict = "MEETS" if p95 < 50 and not errors else "MISSES"
-    versions = sorted(set().union(*(r["versions"] for r in results)))
-    paced_cpu = [row[10] for row in rows[:-1]]
+    versions = sorted(set().union(*(r["versions"] for r in (single, *results))))
+    paced_cpu = [row[10] for row in rows[1:-1]]
     overhead = [c - engine["single_cpu"] for c in paced_cpu]
     body = f"""
 `GET /api/v1/workers/{{id}}/recommendations?k=10` over HTTP against the real app
@@ -445,7 +452,9 @@ requests/s, far more than a province's placement officers generate, so it is a
 demanding but real use of the service. The saturated phase has no think time: 50
 requests are always outstanding, so its mean latency is 50 / throughput (Little's
 law) whatever the service does; it measures capacity, not the latency an officer
-sees. Errors by kind: {errors or "none"}. Model version answering: {", ".join(versions)}.
+sees. The first row is one client alone (nothing else queued): the latency floor of
+one request, p50 {alone[4]} ms ({alone[8]} ms of it inside the server). Errors by kind:
+{errors or "none"}. Model version answering: {", ".join(versions)}.
 
 **Where the time goes** (same run). The engine alone, on the served model in the
 bench process before the server started (load {engine["load"]:.1f}): `recommend`
