@@ -407,6 +407,20 @@ class Recommender(RankingModel):
         ValueError
             Unknown ``stages`` or ``lang``, or a dataset without workers or vacancies.
         """
+        return self._fit(dataset, None, None)
+
+    def fit_and_refresh(self, dataset: Dataset, serving: Dataset, at: object = None) -> Self:
+        """``fit(dataset)`` then ``refresh(serving, at)``, the same model, without building
+        the catalogue of ``dataset`` that the refresh would replace (an evaluation fits on
+        the training snapshot and serves the snapshot at the cutoff).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(dataset, serving, at)
+
+    def _fit(self, dataset: Dataset, serving: Dataset | None, at: object) -> Self:
         if self.stages not in STAGE_CHOICES:
             raise ValueError(
                 f"stages must be one of {', '.join(STAGE_CHOICES)}, got {self.stages!r}"
@@ -437,7 +451,13 @@ class Recommender(RankingModel):
         if self.stages == "full":
             self.ranker_ = self._fit_ranker(dataset)
         self.retrieval_ = self._fit_retrieval(dataset)
-        self.catalogue_ = self._catalogue(dataset, self.retrieval_, _snapshot_time(dataset))
+        if serving is None:
+            self.catalogue_ = self._catalogue(dataset, self.retrieval_, _snapshot_time(dataset))
+        else:  # as refresh(serving, at) does
+            when = pd.Timestamp(at) if at is not None else _snapshot_time(serving)  # type: ignore[arg-type]
+            if when is not None and when.tzinfo is not None:
+                when = when.tz_convert("UTC").tz_localize(None)
+            self.catalogue_ = self._catalogue(serving, self.retrieval_, when)
         self.version_ = ARTIFACT_VERSION
         self.trained_at_ = datetime.now(UTC).isoformat(timespec="seconds")
         self.data_fingerprint_ = dataset.fingerprint()
@@ -715,16 +735,17 @@ class Recommender(RankingModel):
         ev = ev[ev[Columns.Event].astype(str).isin([str(x) for x in _APPLIED])]
         touched_pos = cat.vp.ids.get_indexer(pd.Index(ev[Columns.Vacancy]))
         touched_w = cat.wp.ids.get_indexer(pd.Index(ev[Columns.Worker]))
-        by_worker = pd.Series(touched_pos).groupby(touched_w).apply(set).to_dict()
+        by_w = np.argsort(touched_w, kind="stable")
+        touched_w, touched_pos = touched_w[by_w], touched_pos[by_w]
         rows: list[tuple[str, str]] = []
         open_ids = cat.vp.ids.to_numpy(dtype=object)[cat.open_pos]
         for w in wpos[wpos >= 0]:
             wid = cat.wp.ids[w]
             mask = cat.eligibility.mask_for_worker(cat.workers.iloc[w], at=first[wid])
             pool = np.flatnonzero(mask)
-            seen = by_worker.get(int(w), set())
-            if seen:
-                pool = pool[~np.isin(cat.open_pos[pool], list(seen))]
+            lo, hi = np.searchsorted(touched_w, [w, w + 1])
+            if hi > lo:  # vacancies this worker applied to (or got further)
+                pool = pool[~np.isin(cat.open_pos[pool], touched_pos[lo:hi])]
             if len(pool) == 0:
                 continue
             take = min(self.ranker_negatives, len(pool))

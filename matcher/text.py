@@ -513,21 +513,26 @@ class LexicalEncoder:
     def fit(self, texts: Sequence[str]) -> LexicalEncoder:
         """Learn the n-gram vocabulary and IDF weights from ``texts``.
 
-        Each distinct text is analysed once (a market repeats many texts); document
-        frequencies still count every occurrence, so the vocabulary and IDF are those
-        of ``TfidfVectorizer.fit(texts)``. The rows of the fitted texts are kept in
-        memory (not pickled), so transforming them again costs a row gather.
+        Each distinct word is analysed once (a market repeats many texts and words):
+        ``char_wb`` n-grams never cross a word boundary, so a text's n-gram counts are
+        the sum of its words' counts, and document frequencies still count every
+        text, so the vocabulary and IDF are those of ``TfidfVectorizer.fit(texts)``.
+        The rows of the fitted texts are kept in memory (not pickled), so
+        transforming them again costs a row gather.
         """
         texts = _texts(texts)
         vec = self._vectorizer()
-        if self.min_df != 1 or self.max_features is not None or not texts:
-            # pruning counts documents (or terms) with their repeats: plain fit
+        if self.min_df != 1 or self.max_features is not None or self.clean or not texts:
+            # pruning counts documents (or terms) with their repeats, and clean_text
+            # works on the whole text: plain fit
             self.vectorizer_ = vec.fit(texts)
             self.vocabulary_size_ = len(self.vectorizer_.vocabulary_)
             self._memo = _LexicalMemo.empty()
             return self
         codes, distinct = _factorize(texts)
-        counts = CountVectorizer.fit_transform(vec, distinct)  # vocabulary of the distinct texts
+        words, per_text = word_counts(distinct)
+        per_word = CountVectorizer.fit_transform(vec, words)  # vocabulary of all the words
+        counts = sp.csr_matrix(per_text @ per_word, dtype=per_word.dtype)
         tfidf = TfidfTransformer(
             norm=vec.norm,
             use_idf=vec.use_idf,
@@ -609,6 +614,23 @@ class _LexicalMemo:
         index.update((t, start + i) for i, t in enumerate(texts))
         stacked = sp.vstack([self.matrix, sp.csr_matrix(matrix, dtype=np.float32)], format="csr")
         return _LexicalMemo(index, stacked)
+
+
+def word_counts(texts: Sequence[str]) -> tuple[list[str], sp.csr_matrix]:
+    """Distinct whitespace-separated words of the normalised texts, and how often each
+    word occurs in each text (``(n_texts, n_words)``)."""
+    index: dict[str, int] = {}
+    cols: list[int] = []
+    indptr = [0]
+    for t in texts:
+        cols.extend(index.setdefault(w, len(index)) for w in normalise_text(t).split())
+        indptr.append(len(cols))
+    matrix = sp.csr_matrix(
+        (np.ones(len(cols), np.float32), np.asarray(cols, np.int64), np.asarray(indptr)),
+        shape=(len(texts), len(index)),
+    )
+    matrix.sum_duplicates()
+    return list(index), matrix
 
 
 def _factorize(texts: list[str]) -> tuple[np.ndarray, list[str]]:

@@ -300,7 +300,8 @@ def evaluate_model(
     fit: bool = True,
 ) -> ModelRun:
     """Fit ``model`` on ``split.train`` (unless ``fit=False``), serve the split
-    (:func:`serve_split`) and recommend for the test workers.
+    (:func:`serve_split`; a model with ``fit_and_refresh`` does both in one call)
+    and recommend for the test workers.
 
     Returns
     -------
@@ -308,9 +309,14 @@ def evaluate_model(
         The recommendations (top ``max(ks)``) and the fit/recommend times.
     """
     t0 = time.perf_counter()
-    if fit:
-        model.fit(split.train)
-    serve_split(model, split)
+    fit_and_refresh = getattr(model, "fit_and_refresh", None)
+    if fit and fit_and_refresh is not None:
+        # the same as fit then serve_split, one catalogue fewer
+        fit_and_refresh(split.train, split.serving, at=split.cutoff)
+    else:
+        if fit:
+            model.fit(split.train)
+        serve_split(model, split)
     t1 = time.perf_counter()
     recs = recommend_for_split(model, split, max(ks))
     t2 = time.perf_counter()

@@ -98,7 +98,7 @@ def check_trainable(dataset: Dataset) -> None:
             "no events (applications, hires, retentions): a model learns from outcomes; "
             "import events.csv with `jobmatch import`"
         )
-    kinds = sorted(set(dataset.events[Columns.Event].astype(str)))
+    kinds = sorted({str(k) for k in pd.unique(dataset.events[Columns.Event])})
     graded = [k for k in kinds if OUTCOME_GRADE.get(k, 0) > 0]
     if not graded:
         raise TrainingDataError(

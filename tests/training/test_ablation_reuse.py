@@ -91,7 +91,28 @@ def test_ablation_needs_a_fitted_full_model():
         Recommender().ablation("full")
 
 
-TEXTS = ["焊工 电焊", "普工", "焊工 电焊", "厨师 帮厨", "", "普工", "保安 夜班 焊工", "焊工"]
+def test_fit_and_refresh_is_fit_then_refresh(split):
+    a = Recommender(random_state=5, embedder=HashingEmbedder(dim=64), **SMALL)
+    b = Recommender(random_state=5, embedder=HashingEmbedder(dim=64), **SMALL)
+    a.fit(split.train).refresh(split.serving, at=split.cutoff)
+    b.fit_and_refresh(split.train, split.serving, at=split.cutoff)
+    workers = list(split.test_workers)
+    assert b.catalogue_.at == a.catalogue_.at == split.cutoff
+    pd.testing.assert_frame_equal(a.recommend_many(workers), b.recommend_many(workers))
+
+
+TEXTS = [
+    "焊工 电焊",
+    "普工",
+    "焊工 电焊",
+    "厨师 帮厨",
+    "",
+    "普工",
+    "保安 夜班 焊工",
+    "焊工",
+    "Ｆｕｌｌ  ｗｉｄｔｈ\tTEXT 焊工",  # full-width, tab, upper case
+    "İstanbul ǅ ﬁ a\u3000b；电焊",  # case folding, ligature, ideographic space
+]
 
 
 def _reference(texts):
