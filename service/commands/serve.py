@@ -8,9 +8,9 @@ import typer
 
 from service.cli_app import app, fail, keys_app
 
-#: uvicorn closes an idle connection after 5 s by default, shorter than an officer's
-#: pause between two pages, so most requests paid for a new connection (and risked
-#: racing the close); 75 s is what common proxies use.
+#: uvicorn closes an idle connection after 5 s by default, often shorter than an
+#: officer's pause between two pages: the next request then pays for a new connection
+#: (and may race the close). 75 s is what common proxies use.
 KEEP_ALIVE_SECONDS = 75
 
 
