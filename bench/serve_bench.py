@@ -459,7 +459,10 @@ paced phase with mean think time {think:g} s: p95 {p95} ms, {sum(errors.values()
 errors in all phases: **{verdict}** the target. Why that phase: 50 officers each
 asking every {think:g} s on average offer about {args.clients / think:.0f}
 requests/s, far more than a province's placement officers generate, so it is a
-demanding but real use of the service. The saturated phase has no think time: 50
+demanding but real use of the service. In this run the clients got {judged[3]} requests/s
+answered in it, against a capacity of {rows[-1][3]} requests/s in the saturated phase: the
+judged phase ran at {judged[3] / max(rows[-1][3], 1e-9):.0%} of the capacity this machine
+load left the server, which is where its queueing comes from. The saturated phase has no think time: 50
 requests are always outstanding, so its mean latency is 50 / throughput (Little's
 law) whatever the service does; it measures capacity, not the latency an officer
 sees. The first row is one client alone (nothing else queued): the latency floor of
