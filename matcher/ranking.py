@@ -59,6 +59,9 @@ MISSING = -1e6
 #: :meth:`StablePlacementRanker.predict_top` scores this many times ``k`` pairs per
 #: group in its first round (a larger first round sets a higher bar for the second).
 FIRST_ROUND = 4
+#: Up to this many rows the trees are summed on one thread (a request's few hundred
+#: pairs); larger batches (nightly scoring, evaluation) use sklearn's OpenMP threads.
+ONE_THREAD_ROWS = 4096
 
 
 #: Features whose effect is known not to be negative: more similarity, a closer
@@ -107,7 +110,8 @@ def _decision(booster, x: np.ndarray) -> np.ndarray:
     walk (and, with the cores busy, a region can wait for a descheduled thread)."""
     predictors = getattr(booster, "_predictors", None)
     if (
-        predictors is None
+        len(x) > ONE_THREAD_ROWS  # a batch: threads pay for themselves
+        or predictors is None
         or booster.n_trees_per_iteration_ != 1
         or x.shape[1] != booster.n_features_in_
     ):

@@ -18,7 +18,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from engine_markets import fast_params, random_market  # noqa: E402
 
 from matcher.features import RANKER_COLUMNS  # noqa: E402
-from matcher.ranking import STAGES, StablePlacementRanker, _decision, _matrix  # noqa: E402
+from matcher.ranking import (  # noqa: E402
+    ONE_THREAD_ROWS,
+    STAGES,
+    StablePlacementRanker,
+    _decision,
+    _matrix,
+)
 from matcher.recommender import Recommender  # noqa: E402
 
 
@@ -53,6 +59,8 @@ def test_one_thread_tree_sum_equals_decision_function(ranker):
     for name in learned:
         booster = ranker.stages_[name].calibrated_classifiers_[0].estimator
         np.testing.assert_array_equal(_decision(booster, x), booster.decision_function(x))
+        big = _matrix(_pairs(ONE_THREAD_ROWS + 1, 5))  # a batch: sklearn's threaded path
+        np.testing.assert_array_equal(_decision(booster, big), booster.decision_function(big))
 
 
 def test_array_input_equals_frame_input(ranker):
