@@ -60,8 +60,9 @@ MISSING = -1e6
 #: group in its first round (a larger first round sets a higher bar for the second).
 FIRST_ROUND = 4
 #: Up to this many rows the trees are summed on one thread (a request's few hundred
-#: pairs); larger batches (nightly scoring, evaluation) use sklearn's OpenMP threads.
-ONE_THREAD_ROWS = 4096
+#: pairs, a service micro-batch of a few dozen requests); larger batches (nightly
+#: scoring, evaluation) use sklearn's OpenMP threads.
+ONE_THREAD_ROWS = 16384
 
 
 #: Features whose effect is known not to be negative: more similarity, a closer
