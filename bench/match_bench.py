@@ -250,6 +250,10 @@ def main() -> None:
     load_before = os.getloadavg()
     sampler = LoadSampler()
     sampler.start()
+    # CPU seconds used by this process and the Dask workers: on a shared machine the
+    # wall clock depends on the others' load, the CPU time does not
+    cpu_main0 = time.process_time()
+    cpu_workers0 = sum(client.run(time.process_time).values())
     try:
         run, t_run = clock(
             lambda: run_match(
@@ -265,6 +269,8 @@ def main() -> None:
                 progress=log,
             )
         )
+        cpu_main = time.process_time() - cpu_main0
+        cpu_workers = sum(client.run(time.process_time).values()) - cpu_workers0
     finally:
         load_during = sampler.stop()
         client.close()
@@ -341,7 +347,9 @@ def main() -> None:
         f"plan.csv), {run.counts['groups_placed']:,} of {run.counts['groups']:,} groups placed, "
         f"objective {run.objective:.1f} expected stable placements. Load average (1 min) "
         f"before the run {load_before[0]:.1f}; during it min / mean / max {load_during} "
-        "(the machine is shared; 2 cores).\n\n"
+        "(the machine is shared; 2 cores). CPU time of the run: "
+        f"{cpu_main:.0f} s in the driver process, {cpu_workers:.0f} s in the 2 Dask worker "
+        f"processes together ({(cpu_main + cpu_workers) / 60:.1f} CPU-minutes).\n\n"
         "Setup, not in the run:\n\n" + markdown_table(["setup", "time"], setup_rows)
     )
     body.append(
