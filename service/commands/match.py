@@ -44,8 +44,16 @@ def match(
         min=0.01,
         help="Score weight of workers from monitored households.",
     ),
-    partition_size: int = typer.Option(
-        5000, "--partition-size", min=1, help="Workers per Dask scoring task."
+    partition_size: int | None = typer.Option(
+        None,
+        "--partition-size",
+        min=1,
+        help="Workers per Dask scoring task (default: 25,000 with batch scoring, 5,000 exact).",
+    ),
+    scoring: str = typer.Option(
+        "batch",
+        "--scoring",
+        help="batch: the nightly shortlist scorer (matcher.batch); exact: recommend_many per worker.",
     ),
     pin: list[str] = typer.Option(
         [], "--pin", help="WORKER:VACANCY to pin before this run (stored; repeatable)."
@@ -62,6 +70,8 @@ def match(
     settings = get_settings()
     if scheduler and not scheduler.startswith(("tcp://", "tls://", "inproc://")):
         raise fail(f"--scheduler must look like tcp://HOST:PORT, got {scheduler!r}")
+    if scoring not in ("batch", "exact"):
+        raise fail(f"--scoring must be batch or exact, got {scoring!r}")
     pairs = [(*_pair(p), "pin") for p in pin] + [(*_pair(x), "exclude") for x in exclude]
     if pairs:
         _store_pins(settings.database_url, pairs)
@@ -75,6 +85,7 @@ def match(
             k=k,
             monitored_weight=monitored_weight,
             partition_size=partition_size,
+            scoring=scoring,
             progress=lambda msg: typer.echo(msg, err=True),
         )
     except nightly.NightlyError as exc:

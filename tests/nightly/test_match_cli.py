@@ -56,3 +56,21 @@ def test_match_without_model_says_what_to_do(tmp_path, sqlite_url, frames, load_
         get_settings.cache_clear()
     assert r.exit_code == 2
     assert "jobmatch train" in r.output
+
+
+def test_match_scoring_choice(env):
+    runner = CliRunner()
+    r = runner.invoke(app, ["match", "--scoring", "fast"])
+    assert r.exit_code == 2 and "--scoring must be batch or exact" in r.output
+    batch = env / "batch.csv"
+    exact = env / "exact.csv"
+    r = runner.invoke(app, ["match", "--out", str(batch), "--run-id", "b", "--k", "5"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app, ["match", "--out", str(exact), "--run-id", "e", "--k", "5", "--scoring", "exact"]
+    )
+    assert r.exit_code == 0, r.output
+    for path in (batch, exact):
+        plan = pd.read_csv(path, dtype=str)
+        assert len(plan) > 0
+        assert not plan["worker_id"].duplicated().any()
