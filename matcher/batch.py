@@ -17,23 +17,24 @@ answers it in minutes with the same model, by doing each step once where it can:
    province; :meth:`matcher.eligibility.EligibilityIndex.segments`): one mask per
    segment. Age and language (:meth:`~matcher.eligibility.EligibilityIndex.residual_ok`)
    and the pairs the worker already pursued are checked on the shortlist only.
-3. **Shortlist**: the per-worker channels (LightFM score, dense cosine in the catalogue's
-   projected subspace) score a block of workers against all open vacancies with one
-   matrix product each, masked, and ``torch.topk`` keeps the best; the channels that do
-   not depend on the worker beyond the home county (the referral/network pull and the
-   vacancy's popularity) are ranked once per (segment, county). Each channel over-fetches
-   ``slack`` vacancies so that after the residual rules its ``n`` best eligible ones are
-   kept; the shortlist is their union (about 20 pairs a worker instead of a few hundred).
-   A worker whose shortlist ends up shorter than K while more vacancies are eligible is
-   shortlisted again over his exact mask (counted in :attr:`BatchScorer.stats_`). The
-   lexical channel is not a retrieval channel here (a sparse product against every
-   vacancy costs more than all the rest); lexical similarity stays a ranker feature.
+3. **Shortlist**: a pre-score that imitates the ranker's logit, ``prior[county(w), v] +
+   a * lightfm(w, v) + b * dense(w, v) + c * lexical(w, v) + wage term``
+   (:meth:`BatchScorer.prepare`): the prior is the ranker's logit for a typical worker
+   of the home county against every open vacancy (it carries everything the ranker
+   reads of the vacancy, the county's referral network, distances and flows); the
+   weights are fitted by least squares on the exact logits of a sample of workers
+   (lexical in a low-rank TF-IDF subspace, pre-score only). Workers of one segment and
+   county share the mask and the prior: one matrix product per block and
+   ``torch.topk`` keep ``shortlist + slack`` pairs per worker, the residual rules drop
+   ineligible ones, and ``shortlist`` (32) pairs remain. A worker whose shortlist ends
+   up shorter than K while more vacancies are eligible is shortlisted again over his
+   exact mask (counted in :attr:`BatchScorer.stats_`).
 4. **Ranking**: the shortlist goes through the model's own pair features and calibrated
    ranker (the code ``recommend_many`` runs), with the same order and tie-breaks; the K
    best are kept. No reasons: :func:`explain_pairs` writes them for the pairs the plan
    assigns.
 
-When the shortlist covers every eligible vacancy (``per_channel`` at least the number
+When the shortlist covers every eligible vacancy (``shortlist`` at least the number
 of open vacancies), the result equals ``recommend_many``'s whenever that one ranks
 every eligible vacancy too (``n_candidates`` at least their number).
 ``bench/match_bench.py`` measures the agreement of the two on a sample of a real-size
@@ -248,11 +249,11 @@ class BatchScorer:
         """Precompute what every partition shares: the county priors and the weights.
 
         The pre-score of a pair is ``prior[county(w), v] + a * lightfm(w, v) +
-        b * dense(w, v)``: the prior is the ranker's logit for a typical worker of the
-        county (median expected wage and age, the median LightFM, dense, lexical and
+        b * dense(w, v) + c * lexical(w, v) + d * wage shortfall``: the prior is the
+        ranker's logit for a typical worker of the county (median expected wage and age, the median LightFM, dense, lexical and
         occupation-match values) against each open vacancy -- it carries everything the
         ranker reads of the vacancy and of the county's referral network, distances and
-        flows; ``a`` and ``b`` are fitted by least squares on the exact logits of
+        flows; the weights are fitted by least squares on the exact logits of
         ``sample_workers`` workers' eligible pairs (within-worker deviations).
 
         Parameters
