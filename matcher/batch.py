@@ -53,7 +53,7 @@ import scipy.sparse as sp
 
 from matcher.features import WorkerProfiles, worker_profiles
 from matcher.schema import Columns
-from matcher.text import HashingEmbedder, normalise_text
+from matcher.text import HashingEmbedder, normalise_text, word_counts
 
 #: Pairs per worker that go through the pair features and the ranker.
 DEFAULT_SHORTLIST = 32
@@ -69,27 +69,6 @@ SCORE_COLUMNS = [Columns.Worker, Columns.Vacancy, Columns.Rank, Columns.Score]
 # --------------------------------------------------------------------------- texts
 
 
-def _word_matrix(texts: Sequence[str]) -> tuple[list[str], sp.csr_matrix]:
-    """Distinct whitespace-separated words of the normalised texts, and the count of
-    each word in each text (``(n_texts, n_words)``)."""
-    index: dict[str, int] = {}
-    cols: list[int] = []
-    indptr = [0]
-    for t in texts:
-        for word in normalise_text(t).split():
-            j = index.get(word)
-            if j is None:
-                j = index[word] = len(index)
-            cols.append(j)
-        indptr.append(len(cols))
-    counts = sp.csr_matrix(
-        (np.ones(len(cols), np.float32), np.asarray(cols, np.int64), np.asarray(indptr)),
-        shape=(len(texts), len(index)),
-    )
-    counts.sum_duplicates()
-    return list(index), counts
-
-
 def hashing_vectors(embedder: HashingEmbedder, texts: Sequence[str]) -> np.ndarray:
     """``embedder.encode(texts)``, vectorising each distinct word once.
 
@@ -101,7 +80,7 @@ def hashing_vectors(embedder: HashingEmbedder, texts: Sequence[str]) -> np.ndarr
 
     if len(texts) == 0:
         return np.zeros((0, embedder.dim), np.float32)
-    words, counts = _word_matrix(texts)
+    words, counts = word_counts(texts)
     vec = HashingVectorizer(
         analyzer="char_wb",
         ngram_range=embedder.ngram_range,
@@ -128,7 +107,7 @@ def lexical_vectors(encoder: Any, texts: Sequence[str]) -> sp.csr_matrix:
         or len(texts) == 0
     ):
         return encoder.transform(list(texts))
-    words, counts = _word_matrix(texts)
+    words, counts = word_counts(texts)
     per_word = CountVectorizer.transform(vec, words)
     total = counts @ per_word.astype(np.float32)
     return sp.csr_matrix(vec._tfidf.transform(total, copy=False), dtype=np.float32)
@@ -595,26 +574,19 @@ class BatchScorer:
     def _rank(self, local: Any, wi: np.ndarray, vi: np.ndarray, k: int) -> pd.DataFrame:
         """The model's pair features and ranker on the shortlist; the ``k`` best per
         worker, ordered exactly as ``recommend_many`` orders them."""
-        from matcher.features import PAIR_COLUMNS, RANKER_COLUMNS
+        from matcher.features import RANKER_COLUMNS
+        from matcher.recommender import top_k_per_group
 
         model = self.model
         values, _ = model._pair_values(local, model.retrieval_, wi, vi)
         feats = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
         score, order_key = model._score_and_order(feats)
-        col = {name: j for j, name in enumerate(PAIR_COLUMNS)}
-        content = (
-            values[:, col["occ_match"]] + (values[:, col["dense"]] + values[:, col["lexical"]]) / 2
-        )
-        order = np.lexsort((vi, -np.nan_to_num(content), -order_key, wi))
-        g = wi[order]
-        starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
-        rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
-        keep = order[rank < k]
+        keep, ranks = top_k_per_group(values, order_key, wi, vi, k)
         return pd.DataFrame(
             {
                 Columns.Worker: local.wp.ids[wi[keep]].to_numpy(dtype=object),
                 Columns.Vacancy: local.vp.ids[vi[keep]].to_numpy(dtype=object),
-                Columns.Rank: (rank[rank < k] + 1).astype(np.int64),
+                Columns.Rank: ranks.astype(np.int64),
                 Columns.Score: score[keep].astype(float),
             }
         )

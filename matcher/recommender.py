@@ -1042,19 +1042,7 @@ class Recommender(RankingModel):
         group = wi if by == "worker" else vi
         score, order_key = self._score_top(values, group, k)
         other = vi if by == "worker" else wi
-        # best first within each group; ties by catalogue position (deterministic)
-        # equal scores (a stage the ranker could not learn is a constant rate) are
-        # ordered by occupation match and text similarity, then catalogue position
-        col = {name: j for j, name in enumerate(PAIR_COLUMNS)}
-        content = (
-            values[:, col["occ_match"]] + (values[:, col["dense"]] + values[:, col["lexical"]]) / 2
-        )
-        order = np.lexsort((other, -np.nan_to_num(content), -order_key, group))
-        g = group[order]
-        starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
-        rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
-        keep = order[rank < k]
-        ranks = rank[rank < k] + 1
+        keep, ranks = top_k_per_group(values, order_key, group, other, k)
         if reasons:
             expl = self._reasons(values[keep], matched[keep], vi[keep])
             why: list = [texts(r, lang) for r, _ in expl]
@@ -1280,6 +1268,28 @@ class Recommender(RankingModel):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def top_k_per_group(
+    values: np.ndarray, order_key: np.ndarray, group: np.ndarray, other: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the ``k`` best pairs of each group (best first) and their ranks from 1.
+
+    ``values`` are pair values in :data:`PAIR_COLUMNS` order. Best first by
+    ``order_key``; equal keys (a stage the ranker could not learn is a constant rate)
+    are ordered by occupation match and text similarity, then by the other side's
+    catalogue position (deterministic). ``recommend_many``, ``candidates`` and the
+    nightly batch scorer all order this way.
+    """
+    col = {name: j for j, name in enumerate(PAIR_COLUMNS)}
+    content = (
+        values[:, col["occ_match"]] + (values[:, col["dense"]] + values[:, col["lexical"]]) / 2
+    )
+    order = np.lexsort((other, -np.nan_to_num(content), -order_key, group))
+    g = group[order]
+    starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+    rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
+    return order[rank < k], rank[rank < k] + 1
 
 
 def _time_ns_of(col: pd.Series) -> np.ndarray:
