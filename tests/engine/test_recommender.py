@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from engine_markets import random_market, toy_market  # noqa: E402
+from engine_markets import fast_params, random_market, toy_market  # noqa: E402
 from ranking_contract import RankingModelContract, ineligible_rows  # noqa: E402
 
 from matcher.dataset import Dataset  # noqa: E402
@@ -26,16 +26,8 @@ from matcher.recommender import (  # noqa: E402
     UnknownIdError,
 )
 from matcher.schema import Columns  # noqa: E402
-from matcher.text import HashingEmbedder  # noqa: E402
 
-FAST = {
-    "embedder": HashingEmbedder(dim=64),
-    "epochs": 3,
-    "n_clusters": 4,
-    "max_iter": 10,
-    "no_components": 8,
-    "random_state": 0,
-}
+FAST = fast_params()
 
 
 def fast_model(**overrides) -> Recommender:

@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from engine_markets import random_market  # noqa: E402
+from engine_markets import fast_params, random_market  # noqa: E402
 
 from matcher.features import (  # noqa: E402
     PAIR_COLUMNS,
@@ -26,16 +26,8 @@ from matcher.features import (  # noqa: E402
 from matcher.recommender import Recommender  # noqa: E402
 from matcher.reference import prefecture_of, province_of  # noqa: E402
 from matcher.schema import Columns  # noqa: E402
-from matcher.text import HashingEmbedder  # noqa: E402
 
-FAST = {
-    "embedder": HashingEmbedder(dim=64),
-    "epochs": 3,
-    "n_clusters": 4,
-    "max_iter": 10,
-    "no_components": 8,
-    "random_state": 0,
-}
+FAST = fast_params()
 
 
 @pytest.fixture(scope="module")
