@@ -37,6 +37,7 @@ import pandas as pd  # noqa: E402
 
 from bench.report import markdown_table, timed, write_section  # noqa: E402
 from matcher.dataset import Dataset  # noqa: E402
+from matcher.schema import EventType  # noqa: E402
 from training.synth import build_market, write_market  # noqa: E402
 
 SCRIPT = "bench/synth_bench.py"
@@ -108,21 +109,7 @@ def profile(seed: int = 7) -> str:
             f"{len(f['workers']):,} / {len(f['employers']):,} / {len(f['vacancies']):,}",
         ],
         ["seats posted / hires", f"{int(market.seats_posted.sum()):,} / {len(hired):,}"],
-        *[
-            [f"events: {k}", f"{int(counts.get(k, 0)):,}"]
-            for k in (
-                "viewed",
-                "applied",
-                "interviewed",
-                "rejected",
-                "declined",
-                "hired",
-                "left",
-                "retained_3m",
-                "wage_arrears",
-                "injury",
-            )
-        ],
+        *[[f"events: {k}", f"{int(counts.get(k, 0)):,}"] for k in (e.value for e in EventType)],
         ["workers hired at least once", f"{hired['worker_id'].nunique() / len(f['workers']):.0%}"],
         [
             "hires by channel",

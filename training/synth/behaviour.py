@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from matcher import reference
+from matcher.schema import EventType
 from training.synth.employers import EmployerDraw, VacancyDraw
 from training.synth.tables import (
     KINDS,
@@ -35,22 +36,8 @@ from training.synth.tables import (
 )
 from training.synth.workers import WorkerDraw
 
-EVENTS = np.array(
-    [
-        "viewed",
-        "applied",
-        "interviewed",
-        "rejected",
-        "declined",
-        "hired",
-        "left",
-        "retained_3m",
-        "retained_6m",
-        "wage_arrears",
-        "injury",
-    ],
-    object,
-)
+#: Event codes, indexed by the constants below (the contract's order of ``EventType``).
+EVENTS = np.array([e.value for e in EventType], object)
 VIEWED, APPLIED, INTERVIEWED, REJECTED, DECLINED, HIRED = range(6)
 LEFT, RETAINED_3M, RETAINED_6M, WAGE_ARREARS, INJURY = range(6, 11)
 
