@@ -155,21 +155,6 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def _topk(scores: Any, mask: Any, m: int) -> np.ndarray:
-    """Positions of the ``m`` best masked-in scores per row, best first (-1 pads rows
-    with fewer eligible positions)."""
-    import torch
-
-    scores = scores.masked_fill(~mask, float("-inf"))
-    m = min(m, scores.shape[1])
-    if m <= 0:
-        return np.full((scores.shape[0], 0), -1, np.int64)
-    vals, idx = torch.topk(scores, m, dim=1, largest=True, sorted=True)
-    out = idx.numpy().astype(np.int64)
-    out[np.isneginf(vals.numpy())] = -1
-    return out
-
-
 class BatchScorer:
     """Top-K eligible vacancies for many workers with a fitted, refreshed Recommender
     (see the module docstring).
