@@ -226,30 +226,32 @@ class _KeyCache:
 _cache = _KeyCache()
 
 
-def cached_principal(key: str | None) -> Principal | None:
-    """The principal of ``key`` if this process verified it less than
-    ``KEY_CACHE_SECONDS`` ago (no store query), else None."""
-    if not key:
-        return None
-    key = key.strip()
-    if not _KEY_RE.match(key):
-        return None
-    return _cache.get(hash_key(key))
-
-
-def authenticate(session: Session, key: str | None) -> Principal | None:
-    """The principal of ``key``, or None when it is malformed, unknown or revoked."""
+def _parse_key(key: str | None) -> tuple[str, str] | None:
+    """(prefix, hash) of a well-formed ``key``, else None."""
     if not key:
         return None
     key = key.strip()
     m = _KEY_RE.match(key)
-    if not m:
+    return (m.group(1), hash_key(key)) if m else None
+
+
+def cached_principal(key: str | None) -> Principal | None:
+    """The principal of ``key`` if this process verified it less than
+    ``KEY_CACHE_SECONDS`` ago (no store query), else None."""
+    parsed = _parse_key(key)
+    return None if parsed is None else _cache.get(parsed[1])
+
+
+def authenticate(session: Session, key: str | None) -> Principal | None:
+    """The principal of ``key``, or None when it is malformed, unknown or revoked."""
+    parsed = _parse_key(key)
+    if parsed is None:
         return None
-    digest = hash_key(key)
+    prefix, digest = parsed
     cached = _cache.get(digest)
     if cached is not None:
         return cached
-    rows = session.scalars(select(ApiKey).where(ApiKey.key_prefix == m.group(1))).all()
+    rows = session.scalars(select(ApiKey).where(ApiKey.key_prefix == prefix)).all()
     for row in rows:
         if hmac.compare_digest(row.key_hash, digest) and row.revoked_at is None:
             principal = _principal_of(row)
