@@ -117,7 +117,8 @@ def explain_pair(
     Parameters
     ----------
     row : mapping (dict or Series)
-        One row of :func:`matcher.features.pair_features`.
+        One pair's :data:`matcher.features.PAIR_COLUMNS` by name (the values of
+        :func:`matcher.features.pair_matrix`) and its ``matched_code``.
     region : str
         The vacancy's region code (for the province name).
     market_left_rate : float

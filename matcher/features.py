@@ -29,7 +29,7 @@ so that prediction rebuilds them exactly as at fit time:
    employer, a cold worker's id) are ignored. Each row's weights are normalised
    to sum to one, so rows with many tokens are not larger in norm.
 
-3. **Pair features** (:func:`pair_features`), vectorised over many pairs, for the
+3. **Pair features** (:func:`pair_matrix`), vectorised over many pairs, for the
    ranker and for explanations: LightFM score, dense cosine, lexical cosine,
    occupation-hierarchy match level (4 exact, 3 same minor group, 2 same middle
    group, 1 same major group, 0 none), great-circle distance in km, same
@@ -101,7 +101,7 @@ APPLIED_EVENTS = (
     *HIRED_EVENTS,
 )
 
-#: Columns of :func:`pair_features` that the ranker learns from (in this order).
+#: Columns of :func:`pair_matrix` that the ranker learns from (in this order).
 RANKER_COLUMNS = [
     "lightfm",
     "dense",
@@ -1028,12 +1028,35 @@ def pair_matrix(
     lexical: np.ndarray,
     year: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`pair_features` as arrays: the float columns :data:`PAIR_COLUMNS`
-    ``(n_pairs, len(PAIR_COLUMNS))`` and the object array ``matched_code``.
+    """Features of many (worker, vacancy) pairs, vectorised.
 
     Keys that depend on the worker alone (rows of the network tables) are looked up
     once per distinct worker, not once per pair, so a request's few hundred pairs of
-    one worker cost a handful of index lookups."""
+    one worker cost a handful of index lookups.
+
+    Parameters
+    ----------
+    workers, vacancies : profiles
+    context : VacancyContext
+        Employer-risk arrays aligned with ``vacancies``.
+    stats : PairStatistics
+        Training-data counts (transfer flows).
+    wi, vi : ndarray of int
+        Row positions of the pairs' workers and vacancies.
+    lightfm, dense, lexical : ndarray of float
+        The retrieval scores of the pairs.
+    year : int
+        Reference year for ages.
+
+    Returns
+    -------
+    (values, matched_code) : ndarray of float, ndarray of object
+        The float columns :data:`PAIR_COLUMNS` ``(n_pairs, len(PAIR_COLUMNS))``:
+        :data:`RANKER_COLUMNS` plus the raw values the explanations quote
+        (:data:`QUOTED_COLUMNS`: ``flow``, ``offered_wage``, ``expected_wage``,
+        ``wage_min``, ``wage_max``, ``employer_arrears``); and the vacancy's
+        occupation code per pair.
+    """
     wi = np.asarray(wi, dtype=np.int64)
     vi = np.asarray(vi, dtype=np.int64)
     n = len(wi)
@@ -1138,59 +1161,6 @@ def pair_matrix(
     put("wage_max", vacancies.wage_max[vi])
     put("employer_arrears", context.arrears[vi])
     return out, vacancies.code[vi]
-
-
-def pair_features(
-    workers: WorkerProfiles,
-    vacancies: VacancyProfiles,
-    context: VacancyContext,
-    stats: PairStatistics,
-    wi: np.ndarray,
-    vi: np.ndarray,
-    *,
-    lightfm: np.ndarray,
-    dense: np.ndarray,
-    lexical: np.ndarray,
-    year: int,
-) -> pd.DataFrame:
-    """Features of many (worker, vacancy) pairs, vectorised.
-
-    Parameters
-    ----------
-    workers, vacancies : profiles
-    context : VacancyContext
-        Employer-risk arrays aligned with ``vacancies``.
-    stats : PairStatistics
-        Training-data counts (transfer flows).
-    wi, vi : ndarray of int
-        Row positions of the pairs' workers and vacancies.
-    lightfm, dense, lexical : ndarray of float
-        The retrieval scores of the pairs.
-    year : int
-        Reference year for ages.
-
-    Returns
-    -------
-    DataFrame
-        :data:`RANKER_COLUMNS` plus the raw values the explanations quote
-        (:data:`QUOTED_COLUMNS`: ``flow``, ``offered_wage``, ``expected_wage``,
-        ``wage_min``, ``wage_max``, ``employer_arrears``; and ``matched_code``).
-    """
-    values, matched = pair_matrix(
-        workers,
-        vacancies,
-        context,
-        stats,
-        wi,
-        vi,
-        lightfm=lightfm,
-        dense=dense,
-        lexical=lexical,
-        year=year,
-    )
-    frame = pd.DataFrame(values, columns=PAIR_COLUMNS, copy=False)
-    frame["matched_code"] = matched
-    return frame
 
 
 class EmbeddingClusters:
