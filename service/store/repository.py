@@ -151,6 +151,12 @@ def _chunks(seq: Sequence, size: int) -> Iterable[Sequence]:
         yield seq[i : i + size]
 
 
+def _naive_utc(series: pd.Series) -> pd.Series:
+    """Times as naive UTC at microsecond resolution (what the store keeps)."""
+    ts = pd.to_datetime(series, utc=True, format="ISO8601").dt.tz_convert(None)
+    return ts.astype("datetime64[us]")
+
+
 def _db_values(
     series: pd.Series, column, dialect: str, python: list[Any] | None = None
 ) -> list[Any]:
@@ -160,9 +166,9 @@ def _db_values(
     1/0 and JSON as text."""
     ctype = column.type
     if isinstance(ctype, DateTime):
-        ts = pd.to_datetime(series, utc=True, format="ISO8601").dt.tz_convert(None)
+        ts = _naive_utc(series)
         missing = ts.isna().to_numpy()
-        iso = np.datetime_as_string(ts.to_numpy(dtype="datetime64[us]"), unit="us")
+        iso = np.datetime_as_string(ts.to_numpy(), unit="us")
         iso = np.char.replace(iso, "T", " ")
         return [None if m else t for t, m in zip(iso.tolist(), missing.tolist(), strict=True)]
     values = _python_values(series, column) if python is None else python
@@ -412,26 +418,10 @@ def upsert(
     return UpsertResult(table_name, inserted, updated, unchanged)
 
 
-def _naive_utc(series: pd.Series) -> pd.Series:
-    ts = pd.to_datetime(series, utc=True, format="ISO8601").dt.tz_convert(None)
-    return ts.astype("datetime64[us]")
-
-
 def _stored_event_keys(session: Session) -> pd.DataFrame:
     """Every stored (worker_id, vacancy_id, event, occurred_at), read through the driver."""
-    dbapi = session.connection().connection.driver_connection
-    assert dbapi is not None
-    cur = dbapi.cursor()
-    try:
-        cur.execute("SELECT worker_id, vacancy_id, event, occurred_at FROM events")
-        rows = cur.fetchall()
-    finally:
-        cur.close()
-    key = list(CONTRACT["events"].key)
-    stored = pd.DataFrame(rows, columns=key)
+    stored = _read(session.connection(), "events", list(CONTRACT["events"].key))
     stored["occurred_at"] = _naive_utc(stored["occurred_at"])
-    for c in key[:3]:
-        stored[c] = stored[c].astype(object)
     return stored
 
 
