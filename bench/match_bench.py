@@ -29,7 +29,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -40,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.report import markdown_table, write_section  # noqa: E402
+from bench.report import LoadSampler, markdown_table, write_section  # noqa: E402
 from matcher.assignment import lp_upper_bound, plan_placements  # noqa: E402
 from matcher.batch import BatchScorer  # noqa: E402
 from matcher.dataset import Dataset  # noqa: E402
@@ -64,27 +63,6 @@ def clock(fn):
     t0 = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t0
-
-
-class LoadSampler(threading.Thread):
-    """The 1-minute load average every few seconds while the run goes on."""
-
-    def __init__(self, every: float = 5.0) -> None:
-        super().__init__(daemon=True)
-        self.every = every
-        self.samples: list[float] = []
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            self.samples.append(os.getloadavg()[0])
-            self._stop_event.wait(self.every)
-
-    def stop(self) -> str:
-        self._stop_event.set()
-        self.join()
-        x = self.samples or [os.getloadavg()[0]]
-        return f"{min(x):.1f} / {statistics.mean(x):.1f} / {max(x):.1f}"
 
 
 def add_groups(workers: pd.DataFrame, share: float, size: int, seed: int) -> pd.DataFrame:
@@ -248,33 +226,33 @@ def main() -> None:
     )
     log(f"   LocalCluster of 2 processes up in {t_cluster:.1f} s; the run starts")
     load_before = os.getloadavg()
-    sampler = LoadSampler()
-    sampler.start()
+    sampler = LoadSampler(every=5.0)
     # CPU seconds used by this process and the Dask workers: on a shared machine the
     # wall clock depends on the others' load, the CPU time does not
     cpu_main0 = time.process_time()
     cpu_workers0 = sum(client.run(time.process_time).values())
     try:
-        run, t_run = clock(
-            lambda: run_match(
-                url,
-                model=model,
-                model_version="bench",
-                dataset=bds,
-                scheduler=client,
-                use_settings_scheduler=False,
-                k=k,
-                out=tmp / "plan.csv",
-                as_of=at,
-                progress=log,
+        with sampler:
+            run, t_run = clock(
+                lambda: run_match(
+                    url,
+                    model=model,
+                    model_version="bench",
+                    dataset=bds,
+                    scheduler=client,
+                    use_settings_scheduler=False,
+                    k=k,
+                    out=tmp / "plan.csv",
+                    as_of=at,
+                    progress=log,
+                )
             )
-        )
         cpu_main = time.process_time() - cpu_main0
         cpu_workers = sum(client.run(time.process_time).values()) - cpu_workers0
     finally:
-        load_during = sampler.stop()
         client.close()
         cluster.close()
+    load_during = sampler.summary()
     log(f"   run {run.status} in {t_run:.0f} s: {run.counts.get('placed'):,} placed")
     with open(tmp / "plan.csv", encoding="utf-8") as fh:
         plan_rows = sum(1 for _ in fh) - 1

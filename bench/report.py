@@ -7,6 +7,7 @@ import os
 import platform
 import re
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -38,6 +39,36 @@ def timed(fn: Callable[[], object], repeats: int = 3) -> tuple[float, list[float
         fn()
         runs.append(time.perf_counter() - t0)
     return statistics.median(runs), runs
+
+
+class LoadSampler:
+    """The 1-minute load average sampled every ``every`` seconds in the background while
+    a timed run goes on (the machine is shared: the figures say how busy it was)."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every = every
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(os.getloadavg()[0])
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+
+    def summary(self) -> str:
+        """``min / mean / max`` of the samples."""
+        x = self.samples or [os.getloadavg()[0]]
+        return f"{min(x):.1f} / {statistics.mean(x):.1f} / {max(x):.1f}"
 
 
 def write_section(name: str, title: str, body: str, script: str) -> Path:

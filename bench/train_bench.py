@@ -25,7 +25,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -33,7 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.report import markdown_table, write_section  # noqa: E402
+from bench.report import LoadSampler, markdown_table, write_section  # noqa: E402
 
 #: Events per worker the sample market produces over 16 weeks (measured, then checked).
 EVENTS_PER_WORKER = 16.5
@@ -72,30 +71,6 @@ def build_store(url: str, events: int, weeks: int, seed: int) -> dict[str, int]:
     engine.dispose()
     print(f"store loaded in {time.perf_counter() - t0:.0f}s")
     return {k: len(v) for k, v in frames.items() if isinstance(v, pd.DataFrame)}
-
-
-class LoadSampler:
-    """The 1-minute load average sampled every ``every`` seconds in the background."""
-
-    def __init__(self, every: float = 10.0) -> None:
-        self.every = every
-        self.samples: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.samples.append(os.getloadavg()[0])
-            self._stop.wait(self.every)
-
-    def __enter__(self) -> LoadSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.samples.append(os.getloadavg()[0])
 
 
 def sentence_model_cost(url: str, sample: int = 1000) -> str:
