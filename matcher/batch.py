@@ -53,7 +53,7 @@ import scipy.sparse as sp
 
 from matcher.features import WorkerProfiles, worker_profiles
 from matcher.schema import Columns
-from matcher.text import HashingEmbedder, normalise_text, word_counts
+from matcher.text import HashingEmbedder, word_counts
 
 #: Pairs per worker that go through the pair features and the ranker.
 DEFAULT_SHORTLIST = 32
@@ -75,21 +75,12 @@ def hashing_vectors(embedder: HashingEmbedder, texts: Sequence[str]) -> np.ndarr
     Character n-grams of the ``char_wb`` analyser never cross a word boundary, so a
     text's hashed counts are the sum of its words' counts; the L2 norm is taken after.
     """
-    from sklearn.feature_extraction.text import HashingVectorizer
     from sklearn.preprocessing import normalize
 
     if len(texts) == 0:
         return np.zeros((0, embedder.dim), np.float32)
     words, counts = word_counts(texts)
-    vec = HashingVectorizer(
-        analyzer="char_wb",
-        ngram_range=embedder.ngram_range,
-        n_features=embedder.dim,
-        alternate_sign=True,
-        norm=None,
-        preprocessor=normalise_text,
-    )
-    x = counts @ vec.transform(words).astype(np.float32)
+    x = counts @ embedder.vectorizer(norm=None).transform(words).astype(np.float32)
     return np.asarray(normalize(x, norm="l2").toarray(), dtype=np.float32)
 
 

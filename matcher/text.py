@@ -421,17 +421,21 @@ class HashingEmbedder:
         self.dim = dim
         self.ngram_range = ngram_range
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts; float32, L2-normalised rows of shape ``(len(texts), dim)``."""
-        vec = HashingVectorizer(
+    def vectorizer(self, norm: str | None = "l2") -> HashingVectorizer:
+        """The hashing vectoriser :meth:`encode` uses (``norm=None``: raw signed counts,
+        which add up over a text's words)."""
+        return HashingVectorizer(
             analyzer="char_wb",
             ngram_range=self.ngram_range,
             n_features=self.dim,
             alternate_sign=True,
-            norm="l2",
+            norm=norm,
             preprocessor=normalise_text,
         )
-        x = vec.transform(["" if t is None else str(t) for t in texts])
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts; float32, L2-normalised rows of shape ``(len(texts), dim)``."""
+        x = self.vectorizer().transform(["" if t is None else str(t) for t in texts])
         return np.asarray(x.toarray(), dtype=np.float32)
 
     def __repr__(self) -> str:
