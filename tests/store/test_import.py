@@ -271,7 +271,6 @@ def test_sample_market_imports_cleanly(tmp_path, database_url):
 def test_blank_codes_are_inferred_by_the_engine_normaliser(sqlite_url):
     """With matcher.occupations' default normaliser (no stand-in): blank codes become
     valid CSCO codes marked 'inferred' with a confidence; given codes stay 'given'."""
-    pytest.importorskip("matcher.occupations")
     from matcher.reference import occupations
 
     summary = import_folder(EXAMPLES, sqlite_url)
@@ -306,7 +305,8 @@ def test_cli_reports_an_unreachable_store_without_its_password(monkeypatch):
 
 
 def test_the_same_market_as_csv_parquet_or_jsonl_gives_the_same_store(tmp_path):
-    synth = pytest.importorskip("training.synth", reason="training/synth.py not there yet")
+    from training import synth
+
     frames = synth.generate_market(n_workers=120, n_employers=10, weeks=3, seed=5)
     fingerprints = {}
     for fmt in ("csv", "parquet", "jsonl"):
