@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, inspect, text
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from service.store import migrate
 from service.store.db import make_engine
 from service.store.models import Base
 
 
+@contextmanager
+def opened(url: str) -> Iterator[Engine]:
+    """An engine on ``url``, disposed when the block ends."""
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def table_names(url: str) -> set[str]:
+    with opened(url) as engine:
+        return set(inspect(engine).get_table_names())
+
+
 def test_upgrade_creates_every_model_table_and_is_repeatable(database_url):
     assert migrate.upgrade(database_url) == migrate.head_revision()
     assert migrate.upgrade(database_url) == migrate.head_revision()  # second call: no-op
-    engine = make_engine(database_url)
-    try:
-        tables = set(inspect(engine).get_table_names())
-        assert set(Base.metadata.tables) <= tables
-        assert "alembic_version" in tables
-        with engine.connect() as conn:
-            assert migrate.current_revision(conn) == migrate.head_revision()
-    finally:
-        engine.dispose()
+    tables = table_names(database_url)
+    assert set(Base.metadata.tables) <= tables
+    assert "alembic_version" in tables
+    with opened(database_url) as engine, engine.connect() as conn:
+        assert migrate.current_revision(conn) == migrate.head_revision()
 
 
 def test_migrated_schema_matches_the_models(database_url):
@@ -29,13 +43,9 @@ def test_migrated_schema_matches_the_models(database_url):
     from alembic.runtime.migration import MigrationContext
 
     migrate.upgrade(database_url)
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-            diff = compare_metadata(ctx, Base.metadata)
-    finally:
-        engine.dispose()
+    with opened(database_url) as engine, engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(ctx, Base.metadata)
     assert diff == []
 
 
@@ -57,11 +67,7 @@ def test_postgres_search_path_selects_the_schema(postgres_url):
 def test_ensure_schema_upgrades_a_fresh_database_once(sqlite_url):
     migrate.ensure_schema(sqlite_url)
     migrate.ensure_schema(sqlite_url)
-    engine = make_engine(sqlite_url)
-    try:
-        assert "workers" in inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
+    assert "workers" in table_names(sqlite_url)
 
 
 def test_tables_made_by_create_all_are_stamped_not_recreated(sqlite_url):
@@ -80,24 +86,16 @@ def test_ensure_schema_notices_a_deleted_database_file(tmp_path):
     migrate.ensure_schema(url)
     (tmp_path / "gone.db").unlink()
     migrate.ensure_schema(url)
-    engine = make_engine(url)
-    try:
-        assert "workers" in inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
+    assert "workers" in table_names(url)
 
 
 def test_downgrade_to_base_and_back(database_url):
     from alembic import command
 
     migrate.upgrade(database_url)
-    engine = make_engine(database_url)
-    try:
-        with engine.begin() as conn:
-            cfg = migrate.alembic_config()
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "base")
-        assert not set(Base.metadata.tables) & set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
+    with opened(database_url) as engine, engine.begin() as conn:
+        cfg = migrate.alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+    assert not set(Base.metadata.tables) & table_names(database_url)
     assert migrate.upgrade(database_url) == migrate.head_revision()
