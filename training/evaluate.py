@@ -358,7 +358,6 @@ def evaluate_ablation(
     recs = recommend_for_split(model, split, max(ks))
     t2 = time.perf_counter()
     params = dict(model.get_params())
-    params["derived_from"] = ablation.of
     return ModelRun(name, recs, t1 - t0, t2 - t1, params, derived_from=ablation.of), model
 
 

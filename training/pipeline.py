@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from matcher.dataset import Dataset
@@ -134,18 +135,6 @@ class TrainOptions:
     progress: bool = True
     models_factory: Callable[..., dict[str, Any]] | None = None
     threads: int | None = 1
-
-
-@contextmanager
-def _thread_limit(threads: int | None):
-    """BLAS and OpenMP limited to ``threads`` within the block (nothing when None)."""
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=threads):
-        yield
 
 
 @dataclass
@@ -255,7 +244,7 @@ def train(
         Empty store, no events, one kind of outcome, too little data for the split.
     """
     opts = options or TrainOptions()
-    with _thread_limit(opts.threads):
+    with threadpool_limits(limits=opts.threads):  # None: no limit
         return _train(dataset, Path(model_dir), opts)
 
 
@@ -482,7 +471,7 @@ def remeasure_from(
             max_workers=sample.get("max_workers"),
             sample_seed=int(sample.get("seed", 0)),
         )
-        with _thread_limit(TrainOptions.threads):
+        with threadpool_limits(limits=TrainOptions.threads):
             result = _remeasure_incumbent(Path(model_dir), current, split, ks)
         return float(result[registry.GUARD_METRIC])
 
