@@ -155,7 +155,7 @@ def test_promote_remeasures_the_current_recipe_from_the_store(tmp_path, toy):
     from service.store.db import make_engine, session_scope
     from service.store.migrate import ensure_schema
     from service.store.repository import upsert
-    from service.training_runs import remeasure_from_store
+    from service.training_runs import remeasure_from_store, store_loader
 
     url = f"sqlite:///{tmp_path / 'store.db'}"
     ensure_schema(url)
@@ -164,11 +164,7 @@ def test_promote_remeasures_the_current_recipe_from_the_store(tmp_path, toy):
         for name in ("employers", "workers", "vacancies", "events"):
             upsert(session, name, getattr(toy, name))
     engine.dispose()
-    from service.store.repository import load_dataset
-
-    engine = make_engine(url)
-    stored = load_dataset(engine)
-    engine.dispose()
+    stored = store_loader(url)()
     split = time_split(stored, UNTIL, 2)
     identity = split.identity()
     models = tmp_path / "models"
