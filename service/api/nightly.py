@@ -108,10 +108,10 @@ class RunStarted(BaseModel):
 # --------------------------------------------------------------------------- helpers
 
 
-def _run_public(row: MatchRun, session=None, principal: Principal | None = None) -> RunPublic:
+def _run_public(row: MatchRun, session, principal: Principal) -> RunPublic:
     out = RunPublic.model_validate(row, from_attributes=True)
     pins = (out.summary or {}).get("pins")
-    if pins and principal is not None and not principal.is_admin and session is not None:
+    if pins and not principal.is_admin:
         # the pin report names workers: an officer sees those of their region only
         ids = sorted({str(p.get("worker_id")) for p in pins})
         homes = dict(
