@@ -469,13 +469,48 @@ def _violations(
         out.append((Reason.MOBILITY_PROVINCE, (mobility == 1) & (w.province != v.province)))
     if not scalar_worker or w.limited[0]:
         out.append((Reason.CAPACITY_NOT_LIGHT_WORK, w.limited & ~v.light))
-    if not scalar_worker or not np.isnan(w.birth_year[0]):
-        age = float(_reference_year(at)) - w.birth_year  # NaN compares False: no exclusion
-        out.append((Reason.AGE_BELOW_MIN, age < v.min_age))
-        out.append((Reason.AGE_ABOVE_MAX, age > v.max_age))
-    missing = np.any((v.langs & ~w.langs) != 0, axis=-1)
+    age_known = not scalar_worker or not np.isnan(w.birth_year[0])
+    out.extend(
+        _age_language_violations(
+            w.birth_year, w.langs, v.min_age, v.max_age, v.langs, at, age=age_known
+        )
+    )
+    return out
+
+
+def _age_language_violations(
+    birth_year: np.ndarray,
+    worker_langs: np.ndarray,
+    min_age: np.ndarray,
+    max_age: np.ndarray,
+    vacancy_langs: np.ndarray,
+    at: pd.Timestamp | None,
+    age: bool = True,
+) -> list[tuple[Reason, np.ndarray]]:
+    """The age (unless ``age`` is false) and language rules of :func:`_violations`,
+    broadcast over the arrays given (the only rules that depend on the worker beyond
+    the segment of :meth:`EligibilityIndex.segments`)."""
+    out: list[tuple[Reason, np.ndarray]] = []
+    if age:
+        years = float(_reference_year(at)) - birth_year  # NaN compares False: no exclusion
+        out.append((Reason.AGE_BELOW_MIN, years < min_age))
+        out.append((Reason.AGE_ABOVE_MAX, years > max_age))
+    missing = np.any((vacancy_langs & ~worker_langs) != 0, axis=-1)
     out.append((Reason.LANGUAGE_MISSING, missing))
     return out
+
+
+def _pair_positions(
+    worker_positions: np.ndarray, vacancy_positions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Worker and vacancy positions of pairs as int64 arrays of one shape."""
+    wp = np.asarray(worker_positions, dtype=np.int64)
+    vp = np.asarray(vacancy_positions, dtype=np.int64)
+    if wp.shape != vp.shape:
+        raise ValueError(
+            f"worker_positions and vacancy_positions differ in shape: {wp.shape} vs {vp.shape}"
+        )
+    return wp, vp
 
 
 def _combine(violations: list[tuple[Reason, np.ndarray]], n: int) -> np.ndarray:  # True = eligible
@@ -639,12 +674,7 @@ class EligibilityIndex:
     ) -> np.ndarray:
         """:meth:`pair_mask` for workers encoded by :meth:`encode_workers`."""
         self._check_fitted()
-        wp = np.asarray(worker_positions, dtype=np.int64)
-        vp = np.asarray(vacancy_positions, dtype=np.int64)
-        if wp.shape != vp.shape:
-            raise ValueError(
-                f"worker_positions and vacancy_positions differ in shape: {wp.shape} vs {vp.shape}"
-            )
+        wp, vp = _pair_positions(worker_positions, vacancy_positions)
         if wp.size == 0:
             return np.zeros(0, dtype=bool)
         viol = _violations(
@@ -710,14 +740,17 @@ class EligibilityIndex:
         """Age and language rules of many pairs (the rules :meth:`segment_masks` leaves
         out); a pair eligible in its segment's mask is eligible exactly when this holds."""
         self._check_fitted()
-        wp = np.asarray(worker_positions, dtype=np.int64)
-        vp = np.asarray(vacancy_positions, dtype=np.int64)
+        wp, vp = _pair_positions(worker_positions, vacancy_positions)
         v = self.vacancies_
-        age = float(_reference_year(_to_naive_utc(at))) - workers.birth_year[wp]
-        with np.errstate(invalid="ignore"):
-            ok = ~(age < v.min_age[vp]) & ~(age > v.max_age[vp])
-        missing = np.any((v.langs[vp] & ~workers.langs[wp]) != 0, axis=-1)
-        return ok & ~missing
+        viol = _age_language_violations(
+            workers.birth_year[wp],
+            workers.langs[wp],
+            v.min_age[vp],
+            v.max_age[vp],
+            v.langs[vp],
+            _to_naive_utc(at),
+        )
+        return _combine(viol, wp.size)
 
     def __repr__(self) -> str:
         if not hasattr(self, "vacancies_"):
