@@ -36,6 +36,15 @@ def fitted() -> tuple[object, Recommender]:
     return ds, Recommender(**FAST).fit(ds)
 
 
+def _scipy_lookup(table: SparseCountTable, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Cells of ``table`` by scipy fancy indexing; a missing key (-1) reads the
+    table's last row or column, which holds no counts."""
+    m = table.sparse_
+    return np.asarray(
+        m[np.where(r < 0, m.shape[0] - 1, r), np.where(c < 0, m.shape[1] - 1, c)]
+    ).ravel()
+
+
 def test_sparse_lookup_positions_equal_scipy_fancy_indexing():
     rng = np.random.default_rng(0)
     rows = rng.choice([f"w{i}" for i in range(40)], 300).astype(object)
@@ -43,10 +52,7 @@ def test_sparse_lookup_positions_equal_scipy_fancy_indexing():
     table = SparseCountTable(rows, cols, rng.random(300))
     r = rng.integers(-1, len(table.rows_), 2000)
     c = rng.integers(-1, len(table.cols_), 2000)
-    m = table.sparse_
-    expected = np.asarray(
-        m[np.where(r < 0, m.shape[0] - 1, r), np.where(c < 0, m.shape[1] - 1, c)]
-    ).ravel()
+    expected = _scipy_lookup(table, r, c)
     np.testing.assert_array_equal(table.lookup_positions(r, c), expected)
     assert table.lookup_positions(np.zeros(0, int), np.zeros(0, int)).shape == (0,)
 
@@ -89,19 +95,10 @@ def _reference_features(model: Recommender, wi: np.ndarray, vi: np.ndarray) -> d
     out["pref_applied_log"] = list(
         np.log1p(stats.prefecture_applied_.lookup(county, cat.vp.prefecture[vi]))
     )
-    m = stats.worker_vacancy_.sparse_
-    r = stats.worker_vacancy_.row_pos(wids)
-    c = stats.worker_vacancy_.col_pos(vids)
-    seen = np.asarray(
-        m[np.where(r < 0, m.shape[0] - 1, r), np.where(c < 0, m.shape[1] - 1, c)]
-    ).ravel()
+    wv, we = stats.worker_vacancy_, stats.worker_employer_
+    seen = _scipy_lookup(wv, wv.row_pos(wids), wv.col_pos(vids))
     out["worker_seen_vacancy"] = list(seen)
-    m = stats.worker_employer_.sparse_
-    r = stats.worker_employer_.row_pos(wids)
-    c = stats.worker_employer_.col_pos(employer)
-    seen_e = np.asarray(
-        m[np.where(r < 0, m.shape[0] - 1, r), np.where(c < 0, m.shape[1] - 1, c)]
-    ).ravel()
+    seen_e = _scipy_lookup(we, we.row_pos(wids), we.col_pos(employer))
     out["worker_seen_employer_log"] = list(np.log1p(seen_e))
     assert isinstance(views, CountTable)
     return out
