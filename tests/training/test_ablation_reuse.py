@@ -5,7 +5,6 @@ memoised transform give exactly TfidfVectorizer's rows."""
 
 from __future__ import annotations
 
-import os
 import pickle
 
 import numpy as np
@@ -28,7 +27,6 @@ SMALL = dict(
 def split():
     from training.synth import generate_market
 
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     market = Dataset.from_frames(**generate_market(250, 18, weeks=9, seed=3))
     return time_split(market, test_weeks=3)
 
