@@ -77,7 +77,9 @@ def test_every_route_for_every_role(sqlite_url, trained_model_dir, frames):
     failures = []
     for role in ROLES:
         for method, path, body, expected in _matrix(own):
-            # each role runs against a fresh copy of the mutable rows it may change
+            # one service for all roles: ids of created rows (…NEW) get the role as a
+            # suffix so that creations do not collide; changes to W000 and the own
+            # vacancy accumulate across roles
             headers = {} if role == "anon" else s.as_(role)
             kwargs = {"headers": headers}
             if body is not None:
