@@ -200,6 +200,14 @@ def _snapshot_time(dataset: Dataset) -> pd.Timestamp | None:
     return max(valid) if valid else None
 
 
+def _serving_time(dataset: Dataset, at: object) -> pd.Timestamp | None:
+    """``at`` (default: the snapshot's latest time) as a naive UTC timestamp."""
+    when = pd.Timestamp(at) if at is not None else _snapshot_time(dataset)  # type: ignore[arg-type]
+    if when is not None and when.tzinfo is not None:
+        when = when.tz_convert("UTC").tz_localize(None)
+    return when
+
+
 def _rowwise_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", a, b) if len(a) else np.zeros(0, np.float32)
 
@@ -454,10 +462,7 @@ class Recommender(RankingModel):
         if serving is None:
             self.catalogue_ = self._catalogue(dataset, self.retrieval_, _snapshot_time(dataset))
         else:  # as refresh(serving, at) does
-            when = pd.Timestamp(at) if at is not None else _snapshot_time(serving)  # type: ignore[arg-type]
-            if when is not None and when.tzinfo is not None:
-                when = when.tz_convert("UTC").tz_localize(None)
-            self.catalogue_ = self._catalogue(serving, self.retrieval_, when)
+            self.catalogue_ = self._catalogue(serving, self.retrieval_, _serving_time(serving, at))
         self.version_ = ARTIFACT_VERSION
         self.trained_at_ = datetime.now(UTC).isoformat(timespec="seconds")
         self.data_fingerprint_ = dataset.fingerprint()
@@ -1201,10 +1206,7 @@ class Recommender(RankingModel):
         self
         """
         self._check_fitted()
-        when = pd.Timestamp(at) if at is not None else _snapshot_time(dataset)  # type: ignore[arg-type]
-        if when is not None and when.tzinfo is not None:
-            when = when.tz_convert("UTC").tz_localize(None)
-        self.catalogue_ = self._catalogue(dataset, self.retrieval_, when)
+        self.catalogue_ = self._catalogue(dataset, self.retrieval_, _serving_time(dataset, at))
         return self
 
     update_catalogue = refresh
