@@ -556,8 +556,8 @@ class BatchScorer:
         model = self.model
         values, _ = model._pair_values(local, model.retrieval_, wi, vi)
         feats = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
-        score, order_key = model._score_and_order(feats)
-        keep, ranks = top_k_per_group(values, order_key, wi, vi, k)
+        score = model._score(feats)
+        keep, ranks = top_k_per_group(values, score, wi, vi, k)
         return pd.DataFrame(
             {
                 Columns.Worker: local.wp.ids[wi[keep]].to_numpy(dtype=object),

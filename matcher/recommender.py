@@ -873,6 +873,10 @@ class Recommender(RankingModel):
         )
 
     def _score(self, feats: pd.DataFrame) -> np.ndarray:
+        """The reported score, which also orders the recommendations: the calibrated
+        P(stable placement) for the full model. (Ordering by the expected grade
+        P(apply)(1 + P(hire|apply)(1 + P(stay|hire))) measured no better on the sample
+        market's time split, so score and order agree.)"""
         if self.stages == "lightfm":
             return feats["lightfm"].to_numpy(dtype=float)
         if self.stages == "content":
@@ -881,28 +885,17 @@ class Recommender(RankingModel):
             return 1 / (1 + np.exp(-feats["lightfm"].to_numpy(dtype=float)))
         return self.ranker_.predict_proba(feats)
 
-    def _score_and_order(self, feats: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """The reported score and the key the recommendations are ordered by: both the
-        calibrated P(stable placement) for the full model. (Ordering by the expected
-        grade P(apply)(1 + P(hire|apply)(1 + P(stay|hire))) measured no better on the
-        sample market's time split, so score and order agree.)"""
-        score = self._score(feats)
-        return score, score
-
-    def _score_top(
-        self, values: np.ndarray, group: np.ndarray, k: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_score_and_order` of :meth:`_pair_values` rows when only the ``k``
-        best of each group are kept: the ranker computes its later stages only for
-        pairs that can still reach a group's top ``k``
-        (:meth:`StablePlacementRanker.predict_top`). The kept pairs, their order and
-        their scores are those of :meth:`_score_and_order`; a pair left out carries
-        an upper bound below its group's ``k``-th score."""
+    def _score_top(self, values: np.ndarray, group: np.ndarray, k: int) -> np.ndarray:
+        """:meth:`_score` of :meth:`_pair_values` rows when only the ``k`` best of each
+        group are kept: the ranker computes its later stages only for pairs that can
+        still reach a group's top ``k`` (:meth:`StablePlacementRanker.predict_top`).
+        The kept pairs, their order and their scores are those of :meth:`_score`; a
+        pair left out carries an upper bound below its group's ``k``-th score."""
         x = values[:, : len(RANKER_COLUMNS)]
         if self.stages not in ("lightfm", "content") and self.ranker_ is not None:
             score, _ = self.ranker_.predict_top(x, group, k)
-            return score, score
-        return self._score_and_order(pd.DataFrame(x, columns=RANKER_COLUMNS, copy=False))
+            return score
+        return self._score(pd.DataFrame(x, columns=RANKER_COLUMNS, copy=False))
 
     def _reasons(
         self, values: np.ndarray, matched: np.ndarray, vi: np.ndarray
@@ -1045,9 +1038,9 @@ class Recommender(RankingModel):
             return pd.DataFrame(columns=columns)
         values, matched = self._pair_values(cat, self.retrieval_, wi, vi)
         group = wi if by == "worker" else vi
-        score, order_key = self._score_top(values, group, k)
+        score = self._score_top(values, group, k)
         other = vi if by == "worker" else wi
-        keep, ranks = top_k_per_group(values, order_key, group, other, k)
+        keep, ranks = top_k_per_group(values, score, group, other, k)
         if reasons:
             expl = self._reasons(values[keep], matched[keep], vi[keep])
             why: list = [texts(r, lang) for r, _ in expl]
@@ -1273,12 +1266,12 @@ class Recommender(RankingModel):
 
 
 def top_k_per_group(
-    values: np.ndarray, order_key: np.ndarray, group: np.ndarray, other: np.ndarray, k: int
+    values: np.ndarray, score: np.ndarray, group: np.ndarray, other: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows of the ``k`` best pairs of each group (best first) and their ranks from 1.
 
     ``values`` are pair values in :data:`PAIR_COLUMNS` order. Best first by
-    ``order_key``; equal keys (a stage the ranker could not learn is a constant rate)
+    ``score``; equal scores (a stage the ranker could not learn is a constant rate)
     are ordered by occupation match and text similarity, then by the other side's
     catalogue position (deterministic). ``recommend_many``, ``candidates`` and the
     nightly batch scorer all order this way.
@@ -1287,7 +1280,7 @@ def top_k_per_group(
     content = (
         values[:, col["occ_match"]] + (values[:, col["dense"]] + values[:, col["lexical"]]) / 2
     )
-    order = np.lexsort((other, -np.nan_to_num(content), -order_key, group))
+    order = np.lexsort((other, -np.nan_to_num(content), -score, group))
     g = group[order]
     starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
     rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))

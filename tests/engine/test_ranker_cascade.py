@@ -139,7 +139,7 @@ def test_recommendations_equal_the_uncascaded_ranking(market_model, monkeypatch)
 
     def plain(self, values, group, k):
         x = values[:, : len(RANKER_COLUMNS)]
-        return self._score_and_order(pd.DataFrame(x, columns=RANKER_COLUMNS))
+        return self._score(pd.DataFrame(x, columns=RANKER_COLUMNS))
 
     monkeypatch.setattr(Recommender, "_score_top", plain)
     pd.testing.assert_frame_equal(got, model.recommend_many(workers, 5), check_exact=True)
