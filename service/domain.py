@@ -12,6 +12,7 @@ import hashlib
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -762,10 +763,19 @@ def _run_model(
     except (KeyError, HTTPException):
         raise
     except Exception as exc:
-        log.exception("model %s failed on %s %s", loaded.version, kind, ident)
+        # the exception's message may quote record values (personal data): the log gets
+        # its type and where it was raised, the client its type only
+        log.error(
+            "model %s failed on %s %s: %s\n%s",
+            loaded.version,
+            kind,
+            ident,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
         raise HTTPException(
             status.HTTP_500_INTERNAL_SERVER_ERROR,
-            f"the serving model {loaded.version} failed ({type(exc).__name__}: {exc}); its "
+            f"the serving model {loaded.version} failed ({type(exc).__name__}); its "
             "artifact may not match this jobmatch version: retrain with `jobmatch train` "
             "or roll back with `jobmatch models rollback`",
             headers={"X-Model-Version": loaded.version},

@@ -192,15 +192,18 @@ def test_batched_answers_equal_direct_answers(sqlite_url, trained_model_dir, fra
 
 
 class BrokenModel:
-    """A model whose artifact no longer matches the code (what a stale pickle does)."""
+    """A model whose artifact no longer matches the code (what a stale pickle does), and
+    whose error message quotes a record value."""
+
+    phone = "".join(["138", "0013", "8000"])  # a value of a record, not of the source
 
     def recommend(self, worker_id, k=10):
-        raise AttributeError("'VacancyContext' object has no attribute 'crowd'")
+        raise AttributeError(f"'VacancyContext' object has no attribute 'crowd' ({self.phone})")
 
     recommend_many = recommend
 
 
-def test_a_failing_model_says_what_to_do(sqlite_url, trained_model_dir, frames):
+def test_a_failing_model_says_what_to_do(sqlite_url, trained_model_dir, frames, caplog):
     from service.model_holder import LoadedModel
 
     s = make_service(sqlite_url, trained_model_dir, frames)
@@ -209,6 +212,11 @@ def test_a_failing_model_says_what_to_do(sqlite_url, trained_model_dir, frames):
     assert r.status_code == 500
     assert r.headers["x-model-version"] == "stale"
     assert "jobmatch train" in r.json()["detail"] and "rollback" in r.json()["detail"]
+    # the exception's message (which may quote record values) reaches neither the
+    # client nor the log; its type does
+    assert "AttributeError" in r.json()["detail"]
+    assert "13800138000" not in r.text
+    assert "AttributeError" in caplog.text and "13800138000" not in caplog.text
 
 
 class CyclicModel:
