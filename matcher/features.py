@@ -74,7 +74,7 @@ from matcher.reference import (
     prefecture_of,
     province_of,
 )
-from matcher.schema import Channel, Columns, EventType
+from matcher.schema import PURSUED_EVENTS, Channel, Columns, EventType
 
 #: Pseudo-hires of the Beta prior on employer rates.
 PRIOR_HIRES = 5.0
@@ -92,14 +92,6 @@ MOBILITY_CODE = {"any": 0, "province": 1, "local": 2}
 HOUSEHOLD_CODE = {"none": 0, "lifted": 1, "monitored": 2}
 HIRED_EVENTS = (EventType.HIRED, EventType.LEFT, EventType.RETAINED_3M, EventType.RETAINED_6M)
 RETAINED_EVENTS = (EventType.RETAINED_3M, EventType.RETAINED_6M)
-#: Events that mean the worker applied (or got further).
-APPLIED_EVENTS = (
-    EventType.APPLIED,
-    EventType.INTERVIEWED,
-    EventType.REJECTED,
-    EventType.DECLINED,
-    *HIRED_EVENTS,
-)
 
 #: Columns of :func:`pair_matrix` that the ranker learns from (in this order).
 RANKER_COLUMNS = [
@@ -761,7 +753,7 @@ class PairStatistics:
         """Referral and network tables: distinct (worker, vacancy) pairs seen, applied to
         and hired, counted by home county x employer, province and prefecture; and each
         vacancy's own views and applications (distinct workers)."""
-        graded = pairs[Columns.Event].isin(APPLIED_EVENTS)
+        graded = pairs[Columns.Event].isin(PURSUED_EVENTS)
         hired = pairs[Columns.Event].isin(HIRED_EVENTS)
         g = (
             pairs.assign(applied=graded, hired=hired)
@@ -796,7 +788,7 @@ class PairStatistics:
 
     def fit_recent(self, events: pd.DataFrame, days: float = RECENT_DAYS) -> PairStatistics:
         """Applications per vacancy in the last ``days`` before the latest event."""
-        graded = events[events[Columns.Event].isin(APPLIED_EVENTS)]
+        graded = events[events[Columns.Event].isin(PURSUED_EVENTS)]
         if len(graded) == 0:
             self.vacancy_recent_ = pd.Series(dtype=float)
             return self
