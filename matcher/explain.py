@@ -29,8 +29,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from matcher.reference import occupation_ancestors, occupations, regions
 
 LANGS = ("zh", "en")
@@ -282,19 +280,6 @@ def explain_pair(
     if _flag(row["employer_verified"]) == 0:
         warnings.append(Reason("employer_unverified", "单位未经核实", "employer not verified"))
     return reasons[:MAX_REASONS], warnings
-
-
-def explain_frame(
-    features: pd.DataFrame, regions_of_vacancies, market_left_rate: float = 0.0
-) -> list[tuple[list[Reason], list[Reason]]]:
-    """:func:`explain_pair` for every row of a pair-feature frame."""
-    rows: list[dict[str, Any]] = [
-        {str(k): v for k, v in r.items()} for r in features.to_dict("records")
-    ]
-    return [
-        explain_pair(row, region, market_left_rate)
-        for row, region in zip(rows, regions_of_vacancies, strict=True)
-    ]
 
 
 def texts(items: list[Reason], lang: str = "zh") -> list[str]:
