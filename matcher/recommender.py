@@ -1029,6 +1029,92 @@ class Recommender(RankingModel):
             out = out.take(np.lexsort((out[Columns.Rank].to_numpy(), key)))
         return out[RECOMMENDATION_COLUMNS].reset_index(drop=True)
 
+    def recommend_among(
+        self,
+        worker_id: str,
+        vacancy_ids,
+        k: int = 10,
+        lang: str | None = None,
+        *,
+        reasons: bool = True,
+    ) -> pd.DataFrame:
+        """:meth:`recommend` restricted to the vacancies ``vacancy_ids``.
+
+        The same rules, retrieval and ranking as :meth:`recommend`, over these
+        vacancies instead of every open one: vacancies not open in the catalogue, not
+        eligible for the worker, already pursued by them or unknown are left out; of
+        the rest, each channel's ``n_candidates`` best are ranked (all of them when
+        there are no more than ``n_candidates``). Given every open vacancy, the
+        answer is :meth:`recommend`'s. Serving from precomputed lists
+        (:mod:`matcher.precomputed`) re-ranks a worker's stored vacancies plus the
+        ones posted since with this.
+
+        Parameters
+        ----------
+        worker_id : str
+        vacancy_ids : iterable of str
+        k : int, default 10
+        lang : {"zh", "en"}, optional
+        reasons : bool, default True
+
+        Returns
+        -------
+        DataFrame
+            As :meth:`recommend`.
+
+        Raises
+        ------
+        UnknownIdError
+            The worker is not in the catalogue.
+        """
+        self._check_fitted()
+        cat = self.catalogue_
+        w = self._worker_pos(worker_id)
+        vpos = cat.vp.ids.get_indexer(pd.Index(list(vacancy_ids), dtype=object))
+        return self._recommend_open(
+            w, _open_columns(cat.open_pos, vpos[vpos >= 0]), k, lang, reasons
+        )
+
+    def _recommend_open(
+        self, w: int, cols: np.ndarray, k: int, lang: str | None, reasons: bool = True
+    ) -> pd.DataFrame:
+        """:meth:`recommend_among` for catalogue worker position ``w`` and open columns
+        ``cols`` (positions in ``catalogue_.open_pos``)."""
+        cat = self.catalogue_
+        union = self._union_among(cat, w, np.unique(cols))
+        return self._rank_pairs(
+            np.full(len(union), w, dtype=np.int64),
+            cat.open_pos[union],
+            k,
+            lang or self.lang,
+            by="worker",
+            reasons=reasons,
+        )
+
+    def _union_among(self, cat: _Catalogue, w: int, cols: np.ndarray) -> np.ndarray:
+        """Candidate open columns of worker ``w`` among the open columns ``cols``
+        (sorted, distinct): eligible, not yet pursued, and each channel's best."""
+        if len(cols) == 0:
+            return np.zeros(0, dtype=np.int64)
+        ok = cat.eligibility.pair_mask(np.full(len(cols), w, dtype=np.int64), cols, at=cat.at)
+        pursued = cat.pursued.indices[cat.pursued.indptr[w] : cat.pursued.indptr[w + 1]]
+        if len(pursued):
+            ok &= ~np.isin(cols, pursued)
+        eligible = cols[ok].astype(np.int64)
+        if len(eligible) <= self.n_candidates:
+            return eligible  # every channel takes them all: no scores needed to choose
+        lfm, dense, lex = self._channel_scores(cat, np.array([w]), eligible)
+        return eligible[
+            self._union(
+                lfm[0],
+                dense[0],
+                lex[0],
+                np.ones(len(eligible), dtype=bool),
+                self._network_scores(cat, w, eligible),
+                cat.open_popularity[eligible],
+            )
+        ]
+
     def _rank_pairs(
         self, wi: np.ndarray, vi: np.ndarray, k: int, lang: str, by: str, reasons: bool = True
     ) -> pd.DataFrame:
@@ -1285,6 +1371,15 @@ def top_k_per_group(
     starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
     rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
     return order[rank < k], rank[rank < k] + 1
+
+
+def _open_columns(open_pos: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Columns in ``open_pos`` (sorted catalogue positions of the open vacancies) of
+    those ``positions`` that are open; the others are left out."""
+    if len(open_pos) == 0:
+        return np.zeros(0, dtype=np.int64)
+    cols = np.minimum(np.searchsorted(open_pos, positions), len(open_pos) - 1)
+    return cols[open_pos[cols] == positions].astype(np.int64)
 
 
 def _time_ns_of(col: pd.Series) -> np.ndarray:
