@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from matcher.schema import Columns
+from matcher.schema import PERSONAL_FIELDS, VACANCIES, WORKERS, Columns, TableSpec
 
 #: Layout version of a saved folder; bump when an older folder can no longer be read.
 FORMAT_VERSION = 1
@@ -105,11 +105,15 @@ def fit_key(model: Any) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def row_digests(frame: pd.DataFrame) -> np.ndarray:
-    """One 64-bit digest per row of ``frame`` (all columns, values as text)."""
+def row_digests(frame: pd.DataFrame, table: TableSpec) -> np.ndarray:
+    """One 64-bit digest per row of ``frame``: its data-contract columns of ``table``
+    but personal data (which no recommendation reads, and a store-loaded snapshot
+    leaves out), values as text. Columns a store adds (the normaliser's confidence...)
+    are left out, so a snapshot read from the store and one built from files agree."""
     if len(frame) == 0:
         return np.zeros(0, dtype=np.uint64)
-    return pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy(dtype=np.uint64)
+    used = frame[[c for c in table.columns if c in frame.columns and c not in PERSONAL_FIELDS]]
+    return pd.util.hash_pandas_object(used.astype(str), index=False).to_numpy(dtype=np.uint64)
 
 
 class _CatalogueView:
@@ -119,9 +123,9 @@ class _CatalogueView:
     def __init__(self, model: Any) -> None:
         cat = model.catalogue_
         self.worker_ids = cat.wp.ids.to_numpy(dtype=object)
-        self.worker_digest = row_digests(cat.workers)
+        self.worker_digest = row_digests(cat.workers, WORKERS)
         self.open_ids = cat.vp.ids.to_numpy(dtype=object)[cat.open_pos]
-        self.open_digest = row_digests(cat.vacancies.iloc[cat.open_pos])
+        self.open_digest = row_digests(cat.vacancies.iloc[cat.open_pos], VACANCIES)
         h = hashlib.sha256()
         for part in (
             str(cat.at).encode(),

@@ -103,7 +103,9 @@ def create_app(
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url)
     ensure_schema(engine)
-    holder = model_holder or ModelHolder(settings.model_dir, check_every=model_check_every)
+    holder = model_holder or ModelHolder(
+        settings.model_dir, check_every=model_check_every, precomputed=settings.precomputed
+    )
     metrics = Metrics()
     holder.on_swap.append(metrics.model_swapped)
     if model_holder is None or model_holder.peek() is None:

@@ -807,10 +807,21 @@ def recommendations(
     loaded = model_or_503(holder)
     k = max(1, min(k, MAX_K))
     recommend = batcher if batcher is not None else _direct
+    source = "live"
+
+    def answer(lm: LoadedModel) -> Any:
+        nonlocal source
+        # the precomputed lists when they can answer (a few pairs re-ranked), else the
+        # live engine (every open vacancy scored)
+        frame = lm.lists.answer(worker_id, k) if lm.lists is not None else None
+        if frame is not None:
+            source = "precomputed"
+            return frame
+        source = "live"
+        return recommend(lm, worker_id, k)
+
     try:
-        loaded, frame = _run_model(
-            loaded, sync, "worker", worker_id, lambda lm: recommend(lm, worker_id, k)
-        )
+        loaded, frame = _run_model(loaded, sync, "worker", worker_id, answer)
     except KeyError as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
@@ -847,6 +858,7 @@ def recommendations(
     return {
         "worker_id": worker_id,
         "model_version": loaded.version,
+        "source": source,
         "data": items,
         "count": len(items),
     }

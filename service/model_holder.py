@@ -20,6 +20,14 @@ Records created after the model was trained (new workers, new vacancies) are ser
 from content: :meth:`sync_catalogue` hands the store's current snapshot to the
 model's ``refresh`` when the store changed, again building the refreshed model
 before swapping it in.
+
+Precomputed recommendations (:mod:`matcher.precomputed`, built by ``jobmatch
+recommend --all --precompute`` into ``<model folder>/precomputed/``) are loaded with
+the model and bound to its catalogue (again after every catalogue refresh, before the
+swap); a newer build of them is noticed like a promotion (the watched signature
+includes their manifest) and swapped in alone. Lists built for another model are
+ignored, with a log line saying so; ``precomputed=False`` (``JOBMATCH_PRECOMPUTED=0``)
+never loads them.
 """
 
 from __future__ import annotations
@@ -55,6 +63,9 @@ class LoadedModel:
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: the store state (see ``ModelHolder.sync_catalogue``) the catalogue reflects
     catalogue_stamp: Any = None
+    #: precomputed recommendations bound to this model's catalogue
+    #: (``matcher.precomputed.BoundRecommendations``), or None: answer live
+    lists: Any = None
 
 
 def current_model_path(model_dir: Path) -> Path | None:
@@ -79,8 +90,12 @@ def version_of(model: Any, path: Path | None) -> str:
     return value if isinstance(value, str) and value else "unknown"
 
 
+LISTS_FOLDER = "precomputed"
+
+
 def _pointer_signature(model_dir: Path) -> tuple:
-    """What changes when a model is promoted: the pointer's mtime and its target."""
+    """What changes when a model is promoted (the pointer's mtime and its target) or
+    its precomputed recommendations are rebuilt (their manifest's mtime)."""
     pointer = Path(model_dir) / "current"
     try:
         st = os.lstat(pointer)
@@ -92,7 +107,54 @@ def _pointer_signature(model_dir: Path) -> tuple:
             target = pointer.read_text(encoding="utf-8").strip()
         except OSError:
             target = ""
-    return (st.st_mtime_ns, target)
+    return (st.st_mtime_ns, target, _lists_signature(Path(model_dir) / target) if target else None)
+
+
+def _lists_signature(model_path: Path) -> int | None:
+    from matcher.precomputed import MANIFEST
+
+    try:
+        return os.stat(model_path / LISTS_FOLDER / MANIFEST).st_mtime_ns
+    except OSError:
+        return None
+
+
+def bind_lists(model: Any, path: Path | None) -> Any:
+    """The precomputed recommendations in ``path/precomputed`` bound to ``model``'s
+    catalogue, or None (none built, built for another model, or unreadable: logged)."""
+    if path is None or not hasattr(model, "recommend_among"):
+        return None
+    from matcher.precomputed import PrecomputedListsError, PrecomputedRecommendations
+
+    folder = Path(path) / LISTS_FOLDER
+    try:
+        lists = PrecomputedRecommendations.load(folder)
+    except FileNotFoundError:
+        return None
+    except PrecomputedListsError as exc:
+        log.warning("precomputed recommendations not used: %s", exc)
+        return None
+    return _bind(lists, model, folder)
+
+
+def _bind(lists: Any, model: Any, folder: Any) -> Any:
+    started = time.perf_counter()
+    bound = lists.bind(model)
+    if bound is None:
+        log.warning(
+            "precomputed recommendations in %s were built for another model; answering "
+            "live until `jobmatch recommend --all --precompute` rebuilds them",
+            folder,
+        )
+        return None
+    log.info(
+        "precomputed recommendations bound (%d workers, %d vacancies new or changed since "
+        "they were built, %.1fs)",
+        lists.manifest.get("workers", 0),
+        len(bound.delta),
+        time.perf_counter() - started,
+    )
+    return bound
 
 
 def freeze_heap() -> None:
@@ -124,9 +186,11 @@ class ModelHolder:
         locate: Callable[[Path], Path | None] = current_model_path,
         load: Callable[[Path], Any] = load_model_at,
         freeze_heap: bool = True,
+        precomputed: bool = True,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.freeze_heap = freeze_heap
+        self.precomputed = precomputed
         self.check_every = check_every
         self._locate = locate
         self._load = load
@@ -195,6 +259,15 @@ class ModelHolder:
             current = self._loaded
             if current is not None and current.path == path and self._signature == signature:
                 return current
+            if (
+                current is not None
+                and current.path == path
+                and self._signature is not None
+                and self._signature[:2] == signature[:2]
+            ):  # the same model; its precomputed lists were rebuilt
+                self._signature = signature
+                self.swap(replace(current, lists=self._lists_for(current.model, path)))
+                return self._loaded
             started = time.perf_counter()
             try:
                 model = self._load(path)
@@ -204,13 +277,21 @@ class ModelHolder:
                 if self._loaded is None:
                     self.swap(None, message)
                 raise ModelLoadError(message) from exc
-            loaded = LoadedModel(model=model, version=version_of(model, path), path=path)
+            loaded = LoadedModel(
+                model=model,
+                version=version_of(model, path),
+                path=path,
+                lists=self._lists_for(model, path),
+            )
             self._signature = signature
             self.swap(loaded)
             log.info(
                 "serving model %s (loaded in %.1fs)", loaded.version, time.perf_counter() - started
             )
             return loaded
+
+    def _lists_for(self, model: Any, path: Path | None) -> Any:
+        return bind_lists(model, path) if self.precomputed else None
 
     def start(self) -> None:
         """Initial load at start-up; a failure leaves the service up without a model."""
@@ -272,7 +353,10 @@ class ModelHolder:
             if loaded is None or loaded.catalogue_stamp == stamp:
                 return loaded
             refreshed = _refreshed(loaded.model, snapshot())
-            new = replace(loaded, model=refreshed, catalogue_stamp=stamp)
+            lists = None
+            if loaded.lists is not None:  # the same lists, bound to the new catalogue
+                lists = _bind(loaded.lists.lists, refreshed, loaded.path)
+            new = replace(loaded, model=refreshed, catalogue_stamp=stamp, lists=lists)
             self._loaded = new
             if self.freeze_heap:
                 freeze_heap()

@@ -6,7 +6,8 @@ Exposed at ``GET /metrics`` (and ``/api/v1/metrics``) in the Prometheus text for
 * ``jobmatch_http_requests_total`` counter by method, route template, status
 * ``jobmatch_model_info{version}`` 1 for the serving model; ``jobmatch_model_loaded`` 0/1
 * ``jobmatch_model_swaps_total`` models swapped in since start
-* ``jobmatch_recommendations_total{kind}`` recommendation / candidate lists served
+* ``jobmatch_recommendations_total{kind, source}`` recommendation / candidate lists served
+  (``source``: ``precomputed`` lists or the ``live`` engine)
 * ``jobmatch_store_rows{table}`` rows per table, read when scraped
 
 With several worker processes each process reports its own figures.
@@ -80,8 +81,9 @@ class Metrics:
         )
         self.served = Counter(
             "jobmatch_recommendations",
-            "Recommendation and candidate lists served",
-            ["kind"],
+            "Recommendation and candidate lists served, by where the answer came from "
+            "(precomputed lists or the live engine)",
+            ["kind", "source"],
             registry=self.registry,
         )
 

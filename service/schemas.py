@@ -14,7 +14,7 @@ has no field for name, phone, id number or birth year (privacy by construction).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -254,6 +254,11 @@ class RecommendationItem(BaseModel):
 class RecommendationsPublic(BaseModel):
     worker_id: str
     model_version: str
+    source: Literal["precomputed", "live"] = Field(
+        "live",
+        description="precomputed: re-ranked from the lists built ahead for this model "
+        "(jobmatch recommend --all --precompute); live: every open vacancy scored now",
+    )
     data: list[RecommendationItem]
     count: int
 

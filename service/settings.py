@@ -6,6 +6,7 @@
 | ``JOBMATCH_MODEL_DIR`` | folder of trained models (``current`` names the promoted one) | ``./models`` |
 | ``JOBMATCH_EMBEDDING_MODEL`` | local sentence-transformers model folder | the packaged all-MiniLM-L6-v2 |
 | ``JOBMATCH_DASK_SCHEDULER`` | ``tcp://HOST:PORT`` of a Dask scheduler for the nightly run | in-process |
+| ``JOBMATCH_PRECOMPUTED`` | answer from precomputed recommendations when the model has them (``0`` answers everything live) | ``1`` |
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Settings(BaseSettings):
     model_dir: Path = Path("models")
     embedding_model: str | None = None
     dask_scheduler: str | None = None
+    precomputed: bool = True
 
     @field_validator("database_url")
     @classmethod

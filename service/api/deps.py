@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.domain import CatalogueSync, RecommendCall, batched
 from service.model_holder import ModelHolder
+from service.observability import Metrics
 from service.store.db import transaction
 
 T = TypeVar("T")
@@ -30,7 +31,12 @@ async def get_sync(request: Request) -> CatalogueSync | None:
     return getattr(request.app.state, "catalogue_sync", None)
 
 
+async def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SyncDep = Annotated[CatalogueSync | None, Depends(get_sync)]
 
 

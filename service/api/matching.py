@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from service import domain
-from service.api.deps import HolderDep, RecommendDep, StoreDep, SyncDep
+from service.api.deps import HolderDep, MetricsDep, RecommendDep, StoreDep, SyncDep
 from service.auth import CurrentPrincipal, OfficerPrincipal, Role, SessionDep
 from service.schemas import (
     EmployerCandidatesPublic,
@@ -40,6 +40,7 @@ async def worker_recommendations(
     holder: HolderDep,
     sync: SyncDep,
     recommend: RecommendDep,
+    metrics: MetricsDep,
     response: Response,
     k: Annotated[int, Query(ge=1, le=domain.MAX_K)] = 10,
 ) -> dict:
@@ -48,6 +49,8 @@ async def worker_recommendations(
         domain.recommendations, principal, holder, sync, worker_id, k, recommend
     )
     response.headers["X-Model-Version"] = result["model_version"]
+    response.headers["X-Recommendation-Source"] = result["source"]
+    metrics.served.labels(kind="recommendations", source=result["source"]).inc()
     return result
 
 
@@ -62,12 +65,14 @@ def vacancy_candidates(
     principal: CurrentPrincipal,
     holder: HolderDep,
     sync: SyncDep,
+    metrics: MetricsDep,
     response: Response,
     k: Annotated[int, Query(ge=1, le=domain.MAX_K)] = 20,
 ) -> OfficerCandidatesPublic | EmployerCandidatesPublic:
     """The k best workers for a vacancy; employers get them without personal data."""
     result = domain.candidates(session, principal, holder, sync, vacancy_id, k)
     response.headers["X-Model-Version"] = result["model_version"]
+    metrics.served.labels(kind="candidates", source="live").inc()
     if principal.role == Role.EMPLOYER:
         return EmployerCandidatesPublic.model_validate(result)
     return OfficerCandidatesPublic.model_validate(result)

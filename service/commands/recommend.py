@@ -77,13 +77,30 @@ def recommend(
         Path | None, typer.Option("--out", help="Write CSV here instead of stdout.")
     ] = None,
     lang: Annotated[str, typer.Option("--lang", help="Reasons in zh or en.")] = "zh",
+    precompute: Annotated[
+        bool,
+        typer.Option(
+            "--precompute",
+            help="With --all: store every worker's best vacancies beside the promoted model "
+            "(<model>/precomputed/), for the service to answer from; no CSV.",
+        ),
+    ] = False,
+    depth: Annotated[
+        int,
+        typer.Option("--depth", min=1, help="With --precompute: vacancies stored per worker."),
+    ] = 50,
 ) -> None:
     """Best vacancies for a worker (or all workers): CSV worker_id,rank,vacancy_id,score,reasons."""
     if (worker is None) == (not all_workers):
         raise fail("give exactly one of --worker ID or --all")
     if lang not in ("zh", "en"):
         raise fail(f"--lang must be zh or en, got {lang!r}")
+    if precompute and (not all_workers or out is not None):
+        raise fail("--precompute goes with --all and writes no CSV (drop --worker / --out)")
     model, dataset = _load_model_and_data()
+    if precompute:
+        _precompute(model, dataset, depth)
+        return
     if all_workers:
         ids = list(dataset.workers["worker_id"])
         if not ids:
@@ -106,6 +123,40 @@ def recommend(
                 f"({dataset.n_workers} workers); check the id or import the worker"
             ) from None
     _write(recs, RECOMMEND_CSV, out)
+
+
+def _precompute(model: Any, dataset: Any, depth: int) -> None:
+    """Build and store the precomputed recommendations of every worker in the store."""
+    import time
+
+    from matcher.precomputed import PrecomputedRecommendations
+    from service.model_holder import LISTS_FOLDER
+    from service.settings import get_settings
+    from training.registry import current_model_path
+
+    if dataset.n_workers == 0:
+        raise fail("the store holds no workers: run `jobmatch import` first")
+    path = current_model_path(get_settings().model_dir)
+    if path is None:  # _load_model_and_data found one: promoted meanwhile?
+        raise fail("no promoted model to store the lists beside: run `jobmatch train`")
+    started = time.perf_counter()
+    with typer.progressbar(length=dataset.n_workers, label="precomputing", file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(n: int, _total: int) -> None:
+            bar.update(n - done[0])
+            done[0] = n
+
+        lists = PrecomputedRecommendations.build(
+            model, list(dataset.workers["worker_id"]), depth, progress=progress
+        )
+    folder = lists.save(path / LISTS_FOLDER)
+    typer.echo(
+        f"stored the {depth} best vacancies of {lists.manifest['workers']} workers "
+        f"({lists.manifest['entries']} rows) in {folder} in {time.perf_counter() - started:.0f}s; "
+        "a running `jobmatch serve` picks them up within seconds",
+        err=True,
+    )
 
 
 @app.command()

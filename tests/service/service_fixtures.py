@@ -89,9 +89,11 @@ class Service:
         return headers
 
 
-def make_service(url: str, model_dir: Path, frames, *, check_every: float = 0.0) -> Service:
+def make_service(
+    url: str, model_dir: Path, frames, *, check_every: float = 0.0, precomputed: bool = True
+) -> Service:
     load_market(url, frames)
-    settings = Settings(database_url=url, model_dir=model_dir)
+    settings = Settings(database_url=url, model_dir=model_dir, precomputed=precomputed)
     app = create_app(settings, model_check_every=check_every, catalogue_sync_every=0.0)
     keys = {}
     with session_scope(app.state.engine) as session:
