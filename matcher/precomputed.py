@@ -116,6 +116,44 @@ def row_digests(frame: pd.DataFrame, table: TableSpec) -> np.ndarray:
     return pd.util.hash_pandas_object(used.astype(str), index=False).to_numpy(dtype=np.uint64)
 
 
+#: The model forked block scorers read (set only while a parallel build runs).
+_FORKED_MODEL: list[Any] = [None]
+
+
+def _score_block(
+    model: Any, worker_ids: list[str], depth: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per worker its number of rows, then every row's vacancy id and score."""
+    frame = model.recommend_many(worker_ids, depth, reasons=False)
+    # recommend_many groups rows by worker in the order given, best first
+    n = frame.groupby(Columns.Worker, sort=False).size().reindex(worker_ids).fillna(0)
+    return (
+        n.to_numpy(dtype=np.int64),
+        frame[Columns.Vacancy].to_numpy(dtype=object),
+        frame[Columns.Score].to_numpy(dtype=np.float32),
+    )
+
+
+def _score_forked(args: tuple[list[str], int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return _score_block(_FORKED_MODEL[0], *args)
+
+
+def _score_blocks(model: Any, blocks: list[list[str]], depth: int, n_jobs: int):
+    """:func:`_score_block` of each block, in order; ``n_jobs`` forked processes."""
+    import multiprocessing
+
+    if n_jobs <= 1 or len(blocks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for part in blocks:
+            yield _score_block(model, part, depth)
+        return
+    _FORKED_MODEL[0] = model
+    try:
+        with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
+            yield from pool.imap(_score_forked, [(part, depth) for part in blocks])
+    finally:
+        _FORKED_MODEL[0] = None
+
+
 class _CatalogueView:
     """What the lists compare of a served catalogue: ids and record digests of its
     workers and open vacancies, and a key of everything a recommendation reads."""
@@ -170,6 +208,7 @@ class PrecomputedRecommendations:
         depth: int = DEPTH,
         *,
         block: int = 512,
+        n_jobs: int = 1,
         progress: Callable[[int, int], None] | None = None,
     ) -> PrecomputedRecommendations:
         """Compute the ``depth`` best vacancies of every worker (or of ``worker_ids``)
@@ -184,6 +223,9 @@ class PrecomputedRecommendations:
         depth : int, default :data:`DEPTH`
         block : int, default 512
             Workers per ``recommend_many`` call.
+        n_jobs : int, default 1
+            Processes scoring blocks in parallel (forked, so they share the model
+            without copying it; one process where fork is not available).
         progress : callable, optional
             Called with (workers done, workers in all) after each block.
 
@@ -208,21 +250,17 @@ class PrecomputedRecommendations:
         counts = np.zeros(len(ids), dtype=np.int64)
         vac_parts: list[np.ndarray] = []
         score_parts: list[np.ndarray] = []
-        for start in range(0, len(ids), block):
-            part = ids[start : start + block]
-            frame = model.recommend_many(part, depth, reasons=False)
-            # recommend_many groups rows by worker in the order given, best first
-            counts[start : start + len(part)] = (
-                frame.groupby(Columns.Worker, sort=False).size().reindex(part).fillna(0)
-            )
-            vac_parts.append(
-                open_index.get_indexer(frame[Columns.Vacancy].to_numpy(dtype=object)).astype(
-                    np.int32
-                )
-            )
-            score_parts.append(frame[Columns.Score].to_numpy(dtype=np.float32))
+        blocks = [ids[start : start + block] for start in range(0, len(ids), block)]
+        done = 0
+        for part, (n, vacancies, scores) in zip(
+            blocks, _score_blocks(model, blocks, depth, n_jobs), strict=True
+        ):
+            counts[done : done + len(part)] = n
+            vac_parts.append(open_index.get_indexer(vacancies).astype(np.int32))
+            score_parts.append(scores)
+            done += len(part)
             if progress is not None:
-                progress(min(start + block, len(ids)), len(ids))
+                progress(done, len(ids))
         entry_vacancy = np.concatenate(vac_parts) if vac_parts else np.zeros(0, np.int32)
         if (entry_vacancy < 0).any():  # recommend only returns open vacancies
             raise RuntimeError("a recommended vacancy is not open in the model's catalogue")

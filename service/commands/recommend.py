@@ -89,6 +89,10 @@ def recommend(
         int,
         typer.Option("--depth", min=1, help="With --precompute: vacancies stored per worker."),
     ] = 50,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", min=1, help="With --precompute: processes scoring in parallel."),
+    ] = 1,
 ) -> None:
     """Best vacancies for a worker (or all workers): CSV worker_id,rank,vacancy_id,score,reasons."""
     if (worker is None) == (not all_workers):
@@ -99,7 +103,7 @@ def recommend(
         raise fail("--precompute goes with --all and writes no CSV (drop --worker / --out)")
     model, dataset = _load_model_and_data()
     if precompute:
-        _precompute(model, dataset, depth)
+        _precompute(model, dataset, depth, jobs)
         return
     if all_workers:
         ids = list(dataset.workers["worker_id"])
@@ -125,7 +129,7 @@ def recommend(
     _write(recs, RECOMMEND_CSV, out)
 
 
-def _precompute(model: Any, dataset: Any, depth: int) -> None:
+def _precompute(model: Any, dataset: Any, depth: int, jobs: int) -> None:
     """Build and store the precomputed recommendations of every worker in the store."""
     import time
 
@@ -148,7 +152,7 @@ def _precompute(model: Any, dataset: Any, depth: int) -> None:
             done[0] = n
 
         lists = PrecomputedRecommendations.build(
-            model, list(dataset.workers["worker_id"]), depth, progress=progress
+            model, list(dataset.workers["worker_id"]), depth, n_jobs=jobs, progress=progress
         )
     folder = lists.save(path / LISTS_FOLDER)
     typer.echo(

@@ -231,3 +231,10 @@ def test_a_market_mostly_changed_is_answered_live(market, model, lists):
     assert not bound.usable
     assert bound.answer(_ids(market)[0], 5) is None
     assert bound.misses["catalogue changed too much"] == 1
+
+
+def test_a_parallel_build_stores_what_one_process_does(model, lists):
+    forked = PrecomputedRecommendations.build(model, depth=20, block=64, n_jobs=2)
+    for name, array in lists.arrays.items():
+        np.testing.assert_array_equal(forked.arrays[name], array)
+    assert forked.manifest["catalogue_key"] == lists.manifest["catalogue_key"]

@@ -45,7 +45,9 @@ def _recs(s: Service, worker: str, k: int = 10):
 
 
 def test_the_cli_builds_lists_the_service_answers_from(sqlite_url, model_dir, frames, monkeypatch):
-    r = _precompute(sqlite_url, model_dir, frames, monkeypatch, "--precompute", "--depth", "20")
+    r = _precompute(
+        sqlite_url, model_dir, frames, monkeypatch, "--precompute", "--depth", "20", "--jobs", "2"
+    )
     assert r.exit_code == 0, r.output
     manifest = json.loads((model_dir / VERSION / "precomputed" / MANIFEST).read_text())
     assert manifest["depth"] == 20 and manifest["workers"] == len(frames["workers"])
