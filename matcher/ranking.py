@@ -37,10 +37,14 @@ to its Laplace-smoothed base rate ``(positives + 1) / (rows + 2)``.
 
 Gradient boosting: Friedman 2001, *Greedy function approximation*; histogram
 binning as in LightGBM (Ke et al. 2017). Calibration: Zadrozny & Elkan 2002
-(isotonic), Platt 1999 (sigmoid).
+(isotonic), Platt 1999 (sigmoid). Request-time tree sums: QuickScorer (Lucchese
+et al., SIGIR 2015), see :class:`_QuickScorer`.
 """
 
 from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -103,26 +107,218 @@ def _matrix(features: pd.DataFrame | np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(x), x, MISSING)
 
 
+#: QuickScorer keeps one bit per leaf in a 16-bit lane: trees with more leaves (a
+#: ``max_leaf_nodes`` above 16) are summed by sklearn's tree walk instead.
+LANE_LEAVES = 16
+#: :class:`_QuickScorer` handles this many rows at a time (its per-feature masks of a
+#: block, features x rows x 8 bytes per 4 trees, stay a few MB).
+QUICK_BLOCK = 512
+
+# index of the lowest set bit of every 16-bit lane value (0 for 0, never looked up)
+_LOW = np.arange(1 << LANE_LEAVES)
+LOWEST_BIT = np.zeros(1 << LANE_LEAVES, dtype=np.uint8)
+LOWEST_BIT[1:] = np.frexp((_LOW & -_LOW)[1:].astype(float))[1] - 1
+del _LOW
+
+
+def _leaf_spans(left: list[int], right: list[int], is_leaf: list[int]) -> list[tuple[int, int]]:
+    """For each node of a tree (root 0), the numbers of the leaves under it, leaves
+    numbered left to right: ``(first, one past the last)``."""
+    span = [(0, 0)] * len(left)
+
+    def number(i: int, start: int) -> int:
+        end = start + 1 if is_leaf[i] else number(right[i], number(left[i], start))
+        span[i] = (start, end)
+        return end
+
+    number(0, 0)
+    return span
+
+
+@dataclass(frozen=True)
+class _QuickScorer:
+    """The trees of a fitted binary ``HistGradientBoostingClassifier`` laid out for
+    QuickScorer (Lucchese et al., *QuickScorer: a fast algorithm to rank documents
+    with additive ensembles of regression trees*, SIGIR 2015): every tree evaluated
+    for a block of rows in a few numpy calls instead of one sklearn call per tree.
+
+    A tree's leaves are numbered left to right, one bit each in the tree's 16-bit
+    lane. A split whose test ``x[feature] <= threshold`` fails sends the row right, so
+    none of the leaves in its left subtree can be the row's leaf: its *mask* clears
+    their bits. The row's leaf is the lowest bit left after clearing the masks of all
+    failed splits (every failed split on the row's path has the leaf on its right;
+    any leaf further left shares an ancestor on the path that sent the row right).
+    For one feature, the failed splits are those with ``threshold < x``: the first
+    ``k`` of the feature's sorted thresholds, ``k = searchsorted(thresholds, x)``; so
+    row ``k`` of the feature's table holds the AND of those splits' masks, for every
+    lane at once (four trees per 64-bit word). A row ANDs one table row per feature.
+
+    The leaf values are sklearn's, summed in sklearn's order (baseline, then tree by
+    tree, float64), so the sums are the same numbers; a NaN input (a missing value
+    goes where sklearn learnt) is left to sklearn's tree walk.
+    """
+
+    predictors: list  # the booster's own list, to notice a refit
+    features: np.ndarray  # (m,) the columns some split tests
+    thresholds: tuple[np.ndarray, ...]  # per feature: its split thresholds, sorted
+    first_row: np.ndarray  # (m, 1) each feature's first row in ``masks``
+    masks: np.ndarray  # (sum of (thresholds + 1), words) uint64, 4 lanes a word
+    leaf_values: np.ndarray  # (trees * LANE_LEAVES,) value of leaf j of tree t at t*16+j
+    n_trees: int
+
+    @classmethod
+    def compile(cls, predictors: list) -> _QuickScorer | None:
+        """The layout of ``booster._predictors`` (one tree per iteration), or None when
+        a tree has a categorical split or more than :data:`LANE_LEAVES` leaves."""
+        n_trees = len(predictors)
+        leaf_values = np.zeros((n_trees, LANE_LEAVES))
+        splits: dict[int, list[tuple[float, int, int]]] = {}  # feature -> (threshold, tree, mask)
+        for t, (tree,) in enumerate(predictors):
+            nodes = tree.nodes
+            if nodes["is_categorical"].any() or int(nodes["is_leaf"].sum()) > LANE_LEAVES:
+                return None
+            left, right = nodes["left"].tolist(), nodes["right"].tolist()
+            is_leaf = nodes["is_leaf"].tolist()
+            span = _leaf_spans(left, right, is_leaf)
+            for i, (lo, _) in enumerate(span):
+                if is_leaf[i]:
+                    leaf_values[t, lo] = nodes["value"][i]
+            for i, (feature, threshold) in enumerate(
+                zip(nodes["feature_idx"].tolist(), nodes["num_threshold"].tolist(), strict=True)
+            ):
+                if not is_leaf[i]:
+                    lo, hi = span[left[i]]
+                    mask = 0xFFFF & ~(((1 << (hi - lo)) - 1) << lo)
+                    splits.setdefault(feature, []).append((threshold, t, mask))
+        lanes = -(-max(n_trees, 1) // 4) * 4
+        features = sorted(splits)
+        thresholds, tables = [], []
+        for feature in features:
+            cuts = np.unique([threshold for threshold, _, _ in splits[feature]])
+            table = np.full((len(cuts) + 1, lanes), 0xFFFF, dtype=np.uint16)
+            for threshold, t, mask in splits[feature]:
+                # the split fails once threshold < x: from row (its rank + 1) on
+                table[int(np.searchsorted(cuts, threshold)) + 1 :, t] &= mask
+            thresholds.append(cuts)
+            tables.append(table.view(np.uint64))
+        if not features:  # every tree a single leaf
+            tables = [np.full((1, lanes // 4), np.iinfo(np.uint64).max, dtype=np.uint64)]
+        sizes = [len(table) for table in tables]
+        return cls(
+            predictors=predictors,
+            features=np.array(features, dtype=np.intp),
+            thresholds=tuple(thresholds),
+            first_row=(np.cumsum(sizes) - sizes)[: len(features), None].astype(np.intp),
+            masks=np.concatenate(tables),
+            leaf_values=leaf_values.ravel(),
+            n_trees=n_trees,
+        )
+
+    def decision(self, x: np.ndarray, baseline: float) -> np.ndarray | None:
+        """``baseline`` plus the sum of the trees at each row of ``x`` (float64, sklearn's
+        order), or None when ``x`` has a NaN in a column a split tests."""
+        columns = x.T[self.features]  # (m, n), one row per tested feature
+        if np.isnan(columns).any():
+            return None
+        n = len(x)
+        rows = np.empty((len(self.features), n), dtype=np.intp)
+        for j, (cuts, column) in enumerate(zip(self.thresholds, columns, strict=True)):
+            rows[j] = cuts.searchsorted(column)
+        rows += self.first_row
+        raw = np.empty(n)
+        tree_start = (np.arange(self.n_trees) * LANE_LEAVES)[:, None]
+        for start in range(0, n, QUICK_BLOCK):
+            block = rows[:, start : start + QUICK_BLOCK]
+            if len(self.features):
+                lanes = np.bitwise_and.reduce(self.masks[block], axis=0)  # (b, words)
+            else:
+                lanes = np.repeat(self.masks, block.shape[1], axis=0)
+            leaf = LOWEST_BIT[lanes.view(np.uint16)[:, : self.n_trees].T]  # (trees, b)
+            terms = np.empty((self.n_trees + 1, leaf.shape[1]))
+            terms[0] = 0.0
+            terms[0] += baseline  # as sklearn: zeros, += baseline, += each tree
+            np.take(self.leaf_values, leaf + tree_start, out=terms[1:])
+            # accumulate adds row by row (reduce may add pairwise on a single column)
+            raw[start : start + leaf.shape[1]] = np.add.accumulate(terms, axis=0)[-1]
+        return raw
+
+
+#: booster -> its _QuickScorer (None: not supported); built on first use, so models
+#: saved before it existed load and score the same
+_QUICK_SCORERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _quick_scorer(booster) -> _QuickScorer | None:
+    """The booster's :class:`_QuickScorer`, compiled on first use and again after a
+    refit (a new ``_predictors`` list)."""
+    predictors = booster._predictors
+    cached = _QUICK_SCORERS.get(booster)
+    if cached is not None and cached[0] is predictors:
+        return cached[1]
+    scorer = _QuickScorer.compile(predictors)
+    _QUICK_SCORERS[booster] = (predictors, scorer)
+    return scorer
+
+
 def _decision(booster, x: np.ndarray) -> np.ndarray:
     """``booster.decision_function(x)`` of a fitted binary
     ``HistGradientBoostingClassifier``, the same numbers (baseline, then each tree
     added in order), on ONE thread: sklearn opens an OpenMP parallel region per
     tree, and for the few hundred rows of a request that costs more than the tree
-    walk (and, with the cores busy, a region can wait for a descheduled thread)."""
+    walk (and, with the cores busy, a region can wait for a descheduled thread).
+    The trees are summed by :class:`_QuickScorer` (a few numpy calls for all trees,
+    where sklearn's per-tree call cost dominated), else one sklearn call per tree."""
     predictors = getattr(booster, "_predictors", None)
     if (
         len(x) > ONE_THREAD_ROWS  # a batch: threads pay for themselves
         or predictors is None
         or booster.n_trees_per_iteration_ != 1
         or x.shape[1] != booster.n_features_in_
+        # categorical features: sklearn re-encodes and reorders columns before the trees
+        or getattr(booster, "_preprocessor", None) is not None
     ):
         return booster.decision_function(x)
+    baseline = booster._baseline_prediction[0, 0]
+    scorer = _quick_scorer(booster)
+    if scorer is not None:
+        raw = scorer.decision(x, baseline)
+        if raw is not None:
+            return raw
     known, f_idx_map = booster._bin_mapper.make_known_categories_bitsets()
     raw = np.zeros(len(x))
-    raw += booster._baseline_prediction[0, 0]
+    raw += baseline
     for (tree,) in predictors:
         raw += tree.predict(x, known, f_idx_map, 1)
     return raw
+
+
+def _calibrate(calibrator, raw: np.ndarray) -> np.ndarray:
+    """``calibrator.predict(raw)`` for a float64 vector, without sklearn's input
+    validation for the two calibrators ``CalibratedClassifierCV`` fits: isotonic
+    (with ``out_of_bounds="clip"``: clip to the fitted range, then scipy's
+    ``interp1d``, which for float64 knots is ``np.interp``) and Platt's sigmoid
+    ``expit(-(a * raw + b))``. The same operations, so the same numbers."""
+    from scipy.special import expit
+    from sklearn.calibration import _SigmoidCalibration
+    from sklearn.isotonic import IsotonicRegression
+
+    if type(calibrator) is IsotonicRegression:
+        knots_x = getattr(calibrator, "X_thresholds_", None)
+        knots_y = getattr(calibrator, "y_thresholds_", None)
+        if (
+            calibrator.out_of_bounds == "clip"
+            and knots_x is not None
+            and knots_y is not None
+            and knots_x.dtype == np.float64
+            and knots_y.dtype == np.float64
+            and knots_y.ndim == 1
+            and len(knots_y) > 1  # one knot: sklearn repeats it
+            and np.isfinite(raw).all()  # sklearn refuses NaN and infinity
+        ):
+            return np.interp(np.clip(raw, calibrator.X_min_, calibrator.X_max_), knots_x, knots_y)
+    elif type(calibrator) is _SigmoidCalibration:
+        return expit(-(calibrator.a_ * raw + calibrator.b_))
+    return calibrator.predict(raw)
 
 
 def _calibrated(model, x: np.ndarray) -> np.ndarray:
@@ -135,7 +331,7 @@ def _calibrated(model, x: np.ndarray) -> np.ndarray:
         return model.predict_proba(x)[:, 1]
     booster, calibrator = fitted[0].estimator, fitted[0].calibrators[0]
     raw = _decision(booster, x)
-    return np.clip(calibrator.predict(raw), 0.0, 1.0)
+    return np.clip(_calibrate(calibrator, raw), 0.0, 1.0)
 
 
 class StablePlacementRanker:
