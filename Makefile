@@ -26,6 +26,7 @@ sample: install
 
 train: install
 	$(BIN)/jobmatch train --seed 7
+	$(BIN)/jobmatch recommend --all --precompute --jobs 2
 
 serve: install
 	$(BIN)/jobmatch serve --host 127.0.0.1 --port 8000
