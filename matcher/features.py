@@ -604,6 +604,22 @@ class FeatureSpace:
 # --------------------------------------------------------------------------- statistics
 
 
+#: Up to this many keys, :func:`key_positions` asks the index's hash table key by key
+#: (a request's one county or one worker); more keys go through ``get_indexer``,
+#: whose fixed cost (a new Index for the keys) is the larger part for a few keys.
+FEW_KEYS = 16
+
+
+def key_positions(index: pd.Index, keys: np.ndarray | Sequence[object]) -> np.ndarray:
+    """``index.get_indexer(keys)`` for an index of unique keys: the position of each
+    key, -1 where absent. A few string keys are looked up one by one (the same hash
+    table, so the same answer); other keys (missing values, numbers) keep pandas'
+    own matching rules."""
+    if len(keys) <= FEW_KEYS and all(type(key) is str for key in keys):
+        return np.array([index.get_loc(key) if key in index else -1 for key in keys], dtype=np.intp)
+    return index.get_indexer(pd.Index(np.asarray(keys, dtype=object), dtype=object))
+
+
 class CountTable:
     """Sums of ``values`` by (row key, column key), dense over the keys seen at fit.
 
@@ -627,11 +643,11 @@ class CountTable:
 
     def row_pos(self, keys: np.ndarray | Sequence[object]) -> np.ndarray:
         """Row of each key (-1, the zero row, for keys not seen at fit)."""
-        return self.rows_.get_indexer(pd.Index(np.asarray(keys, dtype=object), dtype=object))
+        return key_positions(self.rows_, keys)
 
     def col_pos(self, keys: np.ndarray | Sequence[object]) -> np.ndarray:
         """Column of each key (-1, the zero column, for keys not seen at fit)."""
-        return self.cols_.get_indexer(pd.Index(np.asarray(keys, dtype=object), dtype=object))
+        return key_positions(self.cols_, keys)
 
     def lookup(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Values of many (row key, column key) pairs; 0 where either is unseen."""

@@ -18,7 +18,7 @@ from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration  # n
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 from sklearn.isotonic import IsotonicRegression  # noqa: E402
 
-from matcher.features import RANKER_COLUMNS  # noqa: E402
+from matcher.features import RANKER_COLUMNS, CountTable, key_positions  # noqa: E402
 from matcher.ranking import (  # noqa: E402
     MISSING,
     QUICK_BLOCK,
@@ -195,3 +195,35 @@ def test_saved_ranker_scores_the_same(ranker):
     np.testing.assert_array_equal(loaded.predict_proba(x), before)
     for model in _learned(loaded):
         np.testing.assert_array_equal(_calibrated(model, x), model.predict_proba(x)[:, 1])
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ["b", "zz", "a"],
+        np.array(["c"], dtype=object),
+        [],
+        ["a", None, "b"],  # a missing key: pandas' own rules
+        ["a", np.nan],
+        [1, "a"],
+        np.array(["a", "c"]),  # numpy strings
+        [f"k{i}" for i in range(40)] + ["a"],  # many keys: get_indexer
+    ],
+)
+def test_key_positions_equal_get_indexer(keys):
+    index = pd.Index(pd.unique(np.array(["a", "b", "c", None, "k3", 1, "k30"], dtype=object)))
+    expected = index.get_indexer(pd.Index(np.asarray(keys, dtype=object), dtype=object))
+    got = key_positions(index, keys)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_count_table_positions_and_lookup():
+    rows = np.array(["c1", "c2", "c1", "c3"], dtype=object)
+    cols = np.array(["e1", "e1", "e2", "e9"], dtype=object)
+    table = CountTable(rows, cols, np.array([1.0, 2.0, 3.0, 4.0]))
+    np.testing.assert_array_equal(table.row_pos(["c2", "nope"]), [1, -1])
+    np.testing.assert_array_equal(table.col_pos(np.array(["e9"], dtype=object)), [2])
+    np.testing.assert_array_equal(table.lookup(["c1", "c1", "x"], ["e2", "e1", "e1"]), [3, 1, 0])
+    loaded = pickle.loads(pickle.dumps(table))
+    np.testing.assert_array_equal(loaded.row_pos(["c3"]), [2])
