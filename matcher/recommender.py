@@ -74,9 +74,11 @@ from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedErr
 from matcher.dataset import Dataset
 from matcher.explain import LANGS, Reason, explain_pair, texts
 from matcher.features import (
+    HIRED_EVENTS,
     MAX_WORKER_CODES,
     PAIR_COLUMNS,
     RANKER_COLUMNS,
+    RETAINED_EVENTS,
     EmbeddingClusters,
     FeatureSpace,
     PairStatistics,
@@ -134,8 +136,6 @@ def _embedding_memo(embedder: Any) -> dict[str, np.ndarray]:
 
 
 _APPLIED = PURSUED_EVENTS
-_HIRED = {EventType.HIRED, EventType.LEFT, EventType.RETAINED_3M, EventType.RETAINED_6M}
-_RETAINED = {EventType.RETAINED_3M, EventType.RETAINED_6M}
 
 
 class UnknownIdError(KeyError):
@@ -609,7 +609,7 @@ class Recommender(RankingModel):
         vctx = VacancyContext.build(vp, retrieval.stats, dataset.employers, at)
         vctx.set_crowd(vp, open_pos, retrieval.stats)
         ev = dataset.events
-        graded = ev[ev[Columns.Event].astype(str).isin([str(x) for x in _APPLIED])]
+        graded = ev[ev[Columns.Event].astype(str).isin(_APPLIED)]
         open_index = pd.Index(vac[Columns.Vacancy].iloc[open_pos])
         pw = wp.ids.get_indexer(pd.Index(graded[Columns.Worker]))
         pv = open_index.get_indexer(pd.Index(graded[Columns.Vacancy]))
@@ -706,7 +706,7 @@ class Recommender(RankingModel):
         labels = labels[open_ids.get_indexer(pd.Index(labels[Columns.Vacancy])) >= 0]
         # and pairs first pursued after the cutoff (an earlier application is masked)
         before = ev[times < cutoff]
-        before = before[before[Columns.Event].astype(str).isin([str(x) for x in _APPLIED])]
+        before = before[before[Columns.Event].astype(str).isin(_APPLIED)]
         old = pd.MultiIndex.from_frame(before[[Columns.Worker, Columns.Vacancy]])
         new = pd.MultiIndex.from_frame(labels[[Columns.Worker, Columns.Vacancy]])
         labels = labels[~new.isin(old)]
@@ -737,7 +737,7 @@ class Recommender(RankingModel):
         wpos = cat.wp.ids.get_indexer(pd.Index(workers))
         # pairs the worker applied to (or got further) are positives, or masked when served
         ev = dataset.events
-        ev = ev[ev[Columns.Event].astype(str).isin([str(x) for x in _APPLIED])]
+        ev = ev[ev[Columns.Event].astype(str).isin(_APPLIED)]
         touched_pos = cat.vp.ids.get_indexer(pd.Index(ev[Columns.Vacancy]))
         touched_w = cat.wp.ids.get_indexer(pd.Index(ev[Columns.Worker]))
         by_w = np.argsort(touched_w, kind="stable")
@@ -804,16 +804,11 @@ class Recommender(RankingModel):
         per_province = 0.5 * np.log1p(stats.province_applied_.matrix_[pr])
         fr = int(stats.prefecture_applied_.row_pos(county)[0])
         per_prefecture = 0.5 * np.log1p(stats.prefecture_applied_.matrix_[fr])
-        if cols is None:
-            return (
-                per_employer[cat.open_tie_col]
-                + per_province[cat.open_province_col]
-                + per_prefecture[cat.open_prefecture_col]
-            )
+        at = slice(None) if cols is None else cols
         return (
-            per_employer[cat.open_tie_col[cols]]
-            + per_province[cat.open_province_col[cols]]
-            + per_prefecture[cat.open_prefecture_col[cols]]
+            per_employer[cat.open_tie_col[at]]
+            + per_province[cat.open_province_col[at]]
+            + per_prefecture[cat.open_prefecture_col[at]]
         )
 
     def _union(
@@ -1411,9 +1406,9 @@ def _pair_labels(events: pd.DataFrame) -> pd.DataFrame:
         )
     ev = events[[Columns.Worker, Columns.Vacancy, Columns.Event]].copy()
     e = ev[Columns.Event].astype(str)
-    ev["applied"] = e.isin([str(x) for x in _APPLIED]).astype(float)
-    ev["hired"] = e.isin([str(x) for x in _HIRED]).astype(float)
-    ev["ret"] = e.isin([str(x) for x in _RETAINED]).astype(float)
+    ev["applied"] = e.isin(_APPLIED).astype(float)
+    ev["hired"] = e.isin(HIRED_EVENTS).astype(float)
+    ev["ret"] = e.isin(RETAINED_EVENTS).astype(float)
     ev["left"] = (e == EventType.LEFT.value).astype(float)
     g = ev.groupby([Columns.Worker, Columns.Vacancy], sort=True)[
         ["applied", "hired", "ret", "left"]

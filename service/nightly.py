@@ -57,7 +57,7 @@ from matcher.assignment import (
 )
 from matcher.base import RECOMMENDATION_COLUMNS
 from matcher.dataset import Dataset
-from matcher.schema import Columns, EventType
+from matcher.schema import PURSUED_EVENTS, Columns, EventType
 from service.store.db import make_engine, session_scope
 from service.store.models import MatchPin, MatchRun, PlanRow, Vacancy, Worker
 
@@ -299,10 +299,8 @@ def score_candidates(
 def pursued_pairs(ds: Dataset, worker_ids: pd.Series | None = None) -> pd.DataFrame:
     """``worker_id, vacancy_id`` pairs a worker applied to (or got further on): never
     proposed again."""
-    from matcher.schema import PURSUED_EVENTS
-
     ev = ds.events
-    graded = ev[ev[Columns.Event].astype(str).isin([str(x) for x in PURSUED_EVENTS])]
+    graded = ev[ev[Columns.Event].astype(str).isin(PURSUED_EVENTS)]
     if worker_ids is not None:
         graded = graded[graded[Columns.Worker].isin(worker_ids)]
     return graded[[Columns.Worker, Columns.Vacancy]].drop_duplicates().reset_index(drop=True)
