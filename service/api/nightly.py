@@ -108,21 +108,29 @@ class RunStarted(BaseModel):
 # --------------------------------------------------------------------------- helpers
 
 
-def _run_public(row: MatchRun, session, principal: Principal) -> RunPublic:
-    out = RunPublic.model_validate(row, from_attributes=True)
-    pins = (out.summary or {}).get("pins")
-    if pins and not principal.is_admin:
-        # the pin report names workers: an officer sees those of their region only
-        ids = sorted({str(p.get("worker_id")) for p in pins})
-        homes = dict(
-            session.execute(
-                select(Worker.worker_id, Worker.home_region).where(Worker.worker_id.in_(ids))
-            ).all()
-        )
-        out.summary = {
-            **(out.summary or {}),
-            "pins": [p for p in pins if principal.sees_region(homes.get(p.get("worker_id")))],
-        }
+def _runs_public(rows: list[MatchRun], session, principal: Principal) -> list[RunPublic]:
+    out = [RunPublic.model_validate(r, from_attributes=True) for r in rows]
+    if principal.is_admin:
+        return out
+    # the pin reports name workers: an officer sees those of their region only (one
+    # query for the home regions of every run's pinned workers)
+    ids = sorted(
+        {str(p.get("worker_id")) for run in out for p in (run.summary or {}).get("pins") or []}
+    )
+    if not ids:
+        return out
+    homes = dict(
+        session.execute(
+            select(Worker.worker_id, Worker.home_region).where(Worker.worker_id.in_(ids))
+        ).all()
+    )
+    for run in out:
+        pins = (run.summary or {}).get("pins")
+        if pins:
+            run.summary = {
+                **(run.summary or {}),
+                "pins": [p for p in pins if principal.sees_region(homes.get(p.get("worker_id")))],
+            }
     return out
 
 
@@ -137,12 +145,16 @@ def _scope(principal: Principal) -> str | None:
     return None if principal.is_admin else (principal.region_prefix or "\x00")
 
 
-def _check_worker_scope(session, principal: Principal, worker_id: str) -> None:
+def _worker_in_scope_or_404(session, principal: Principal, worker_id: str) -> None:
+    """Answer 404 unless the worker exists within the caller's region scope.
+
+    Unlike :func:`service.domain._check_worker_scope` (404 unknown, 403 out of scope), an
+    out-of-scope worker gets the same 404 as an unknown one: pins must not let an officer
+    probe which workers other regions hold."""
     home = session.execute(
         select(Worker.home_region).where(Worker.worker_id == worker_id)
     ).scalar_one_or_none()
     if home is None or not principal.sees_region(home):
-        # the same answer for unknown and out-of-scope workers: no probing of other regions
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no worker {worker_id!r} within your region scope"
         )
@@ -160,13 +172,13 @@ def list_runs(
 ) -> RunsPublic:
     """Nightly runs, newest first."""
     rows, total = nightly.list_runs(session, offset=offset, limit=limit)
-    return RunsPublic(data=[_run_public(r, session, principal) for r in rows], count=total)
+    return RunsPublic(data=_runs_public(rows, session, principal), count=total)
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)
 def get_run(run_id: str, session: SessionDep, principal: OfficerPrincipal) -> RunPublic:
     """One run: status, counts, objective, model version and summaries."""
-    return _run_public(_get_run(session, run_id), session, principal)
+    return _runs_public([_get_run(session, run_id)], session, principal)[0]
 
 
 @router.get("/runs/{run_id}/plan", response_model=PlanPublic)
@@ -251,7 +263,7 @@ def list_pins(session: SessionDep, principal: OfficerPrincipal) -> PinsPublic:
 @router.post("/pins", response_model=PinPublic, status_code=status.HTTP_201_CREATED)
 def create_pin(body: PinCreate, session: SessionDep, principal: OfficerPrincipal) -> PinPublic:
     """Pin (force) or exclude (forbid) a worker-vacancy pair in the next runs."""
-    _check_worker_scope(session, principal, body.worker_id)
+    _worker_in_scope_or_404(session, principal, body.worker_id)
     if session.get(Vacancy, body.vacancy_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no vacancy {body.vacancy_id!r}")
     existing = session.scalars(
@@ -285,7 +297,7 @@ def delete_pin(pin_id: int, session: SessionDep, principal: OfficerPrincipal) ->
     pin = session.get(MatchPin, pin_id)
     if pin is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no pin {pin_id}")
-    _check_worker_scope(session, principal, pin.worker_id)
+    _worker_in_scope_or_404(session, principal, pin.worker_id)
     session.delete(pin)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

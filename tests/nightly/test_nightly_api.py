@@ -151,5 +151,8 @@ def test_pin_report_shows_officers_only_their_workers(app_client, frames):
         row.summary = {**row.summary, "pins": report}
     seen = client.get("/api/v1/nightly/runs/api-run", headers=_h(keys, "officer")).json()
     assert [p["worker_id"] for p in seen["summary"]["pins"]] == [mine]
+    listed = client.get("/api/v1/nightly/runs", headers=_h(keys, "officer")).json()["data"]
+    run = next(r for r in listed if r["run_id"] == "api-run")
+    assert [p["worker_id"] for p in run["summary"]["pins"]] == [mine]
     admin = client.get("/api/v1/nightly/runs/api-run", headers=_h(keys, "admin")).json()
     assert len(admin["summary"]["pins"]) == 2
