@@ -34,24 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import machine, markdown_table, write_section  # noqa: E402
+from service.store.db import postgres_unavailable  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
     "JOBMATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 TARGET_S = 60.0
-
-
-def postgres_answers() -> bool:
-    from sqlalchemy import create_engine, text
-
-    try:
-        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not available"
-        return False
 
 
 class PostgresSchema:
@@ -176,7 +164,7 @@ def main() -> int:
                     Path(f"{db}{suffix}").unlink(missing_ok=True)
 
         import_runs("SQLite", fresh_sqlite)
-        if not args.no_postgres and postgres_answers():
+        if not args.no_postgres and postgres_unavailable(POSTGRES_URL) is None:
             import_runs("PostgreSQL", lambda i: PostgresSchema())
         else:
             print("PostgreSQL did not answer (or --no-postgres): skipped")

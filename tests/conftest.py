@@ -12,6 +12,8 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from service.store.db import postgres_unavailable
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -20,23 +22,9 @@ POSTGRES_URL = os.environ.get(
 )
 
 
-def _postgres_available() -> str | None:
-    """None when PostgreSQL answers, else the reason it does not."""
-    from sqlalchemy import create_engine
-
-    try:
-        eng = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with eng.connect() as conn:
-            conn.execute(text("select 1"))
-        eng.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
-        return f"PostgreSQL at {POSTGRES_URL} did not answer: {type(exc).__name__}"
-
-
 @pytest.fixture(scope="session")
 def postgres_base_url() -> str:
-    reason = _postgres_available()
+    reason = postgres_unavailable(POSTGRES_URL)
     if reason:
         if os.environ.get("JOBMATCH_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"JOBMATCH_REQUIRE_POSTGRES=1 but {reason}")

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -60,3 +60,19 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def postgres_unavailable(url: str, timeout: int = 3) -> str | None:
+    """Why the PostgreSQL server at ``url`` does not answer ``select 1`` within ``timeout``
+    seconds (the error's type), or None when it answers. Tests and benchmarks probe with it
+    before they use a server that may not be running."""
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": timeout})
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("select 1"))
+        finally:
+            engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return f"PostgreSQL at {url} did not answer: {type(exc).__name__}"
