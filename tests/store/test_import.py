@@ -269,21 +269,27 @@ def test_sample_market_imports_cleanly(tmp_path, database_url):
 
 
 def test_blank_codes_are_inferred_by_the_engine_normaliser(sqlite_url):
-    """With matcher.occupations' default normaliser (no stand-in): blank codes become
-    valid CSCO codes marked 'inferred' with a confidence; given codes stay 'given'."""
+    """With matcher.occupations' default normaliser (no stand-in): the example market's
+    two blank codes (examples/market/README.md) become the CSCO codes their titles name,
+    marked 'inferred' with a confidence at or above the threshold; given codes stay
+    'given'."""
+    from matcher.occupations import OccupationNormaliser
     from matcher.reference import occupations
 
     summary = import_folder(EXAMPLES, sqlite_url)
     assert summary.occupation_note is None
     assert summary.occupations_given == 3
+    assert summary.occupations_inferred == 2
     v = load_dataset(make_engine(sqlite_url)).vacancies.set_index("vacancy_id")
-    for vid in ("V001", "V005"):  # blank in the file
-        if v.loc[vid, "occupation_source"] == "inferred":
-            assert v.loc[vid, "occupation_code"] in occupations()
-            assert 0.0 <= v.loc[vid, "occupation_confidence"] <= 1.0
-        else:  # no confident match: left blank, never invented
-            assert v.loc[vid, "occupation_code"] is None
-    assert summary.occupations_inferred == (v["occupation_source"] == "inferred").sum() >= 1
+    threshold = OccupationNormaliser().threshold
+    expected = {
+        "V001": "6-25-04-00",  # 电子厂普工: 电子设备装配调试人员
+        "V005": "4-10-01-06",  # 住家保姆: 家政服务员
+    }
+    for vid, code in expected.items():  # blank in the file
+        assert v.loc[vid, "occupation_source"] == "inferred"
+        assert v.loc[vid, "occupation_code"] == code and code in occupations()
+        assert threshold <= v.loc[vid, "occupation_confidence"] <= 1.0
     assert (v.loc[["V002", "V003", "V004"], "occupation_source"] == "given").all()
 
 
