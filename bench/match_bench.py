@@ -323,7 +323,10 @@ def main() -> None:
         + markdown_table(["stage of the run", "time"], stage_rows)
         + f"\n\nResult: {run.status}, {run.counts['placed']:,} placed ({plan_rows:,} rows in "
         f"plan.csv), {run.counts['groups_placed']:,} of {run.counts['groups']:,} groups placed, "
-        f"objective {run.objective:.1f} expected stable placements. Load average (1 min) "
+        f"objective {run.objective:.1f} (the plan's weighted gain, see matcher.assignment), "
+        f"{run.counts['expected_stable_placements']:.1f} expected stable placements if every "
+        "planned pair is proposed (sum of P(apply) x P(hire | apply) x P(stay | hire)). "
+        "Load average (1 min) "
         f"before the run {load_before[0]:.1f}; during it min / mean / max {load_during} "
         "(the machine is shared; 2 cores). CPU time of the run: "
         f"{cpu_main:.0f} s in the driver process, {cpu_workers:.0f} s in the 2 Dask worker "

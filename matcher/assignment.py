@@ -4,8 +4,11 @@ its open seats, maximising the expected number of stable placements.
 The problem
 -----------
 The candidate graph holds the engine's top-K eligible vacancies per worker, each pair
-scored with the calibrated probability of a stable placement ``s``. A plan chooses a set
-of pairs ``x`` maximising ::
+scored with the calibrated probability of a stable placement ``s`` = P(apply) *
+P(hire | apply) * P(stay | hire) when the vacancy is proposed to the worker. Most
+proposals are not applied to, so the sum of ``s`` over a plan (``expected_stable_placements``
+in the stats) is far below the number of pairs planned. A plan chooses a set of pairs
+``x`` maximising ::
 
     sum_pairs gain(w, v) * x(w, v)
     gain(w, v) = weight(w) * s(w, v) + welfare_priority * [v is a public-welfare post
@@ -111,8 +114,12 @@ class PlanResult:
     objective : float
         The weighted objective of the plan (sum of gains, see the module docstring).
     stats : dict
-        Counts, expected stable placements (sum of scores), placement rates of monitored
-        and other workers, welfare seats by priority, groups, solver rounds, timings.
+        Counts; ``expected_stable_placements``, the sum of the planned pairs' scores
+        (P(apply) * P(hire | apply) * P(stay | hire) each): the stable placements to
+        expect when every planned pair is proposed to its worker, far fewer than the
+        pairs planned since most proposals are not applied to; placement rates of
+        monitored and other workers, welfare seats by priority, groups, solver rounds,
+        timings.
     """
 
     plan: pd.DataFrame

@@ -395,8 +395,9 @@ def _region_label(code: str | None) -> str:
 def plan_summary(
     plan: pd.DataFrame, workers: pd.DataFrame, vacancies: pd.DataFrame
 ) -> dict[str, Any]:
-    """Placements and expected stable placements per channel, home county and
-    destination province."""
+    """Placements per channel, home county and destination province, each with
+    ``expected_stable``: the sum of its planned pairs' scores (P(apply) * P(hire | apply)
+    * P(stay | hire)), the stable placements to expect when those pairs are proposed."""
     if plan.empty:
         return {"by_channel": [], "by_county": [], "by_province": []}
     vcols = [Columns.Vacancy] + [c for c in ("channel", "region") if c in vacancies.columns]

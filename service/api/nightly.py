@@ -40,7 +40,12 @@ class RunPublic(BaseModel):
     model_version: str | None = None
     input_hash: str | None = None
     objective: float | None = Field(None, description="weighted objective of the plan")
-    counts: dict[str, Any] | None = None
+    counts: dict[str, Any] | None = Field(
+        None,
+        description="workers, seats, placed (pairs planned) and expected_stable_placements: "
+        "the sum of the planned pairs' scores P(apply) * P(hire | apply) * P(stay | hire), "
+        "the stable placements to expect when every planned pair is proposed",
+    )
     summary: dict[str, Any] | None = Field(
         None, description="placements per channel, home county and destination province"
     )
@@ -371,16 +376,17 @@ def _words() -> None:
             "nightly_runs": ("匹配批次", "Runs"),
             "nightly_intro": (
                 "每晚为所有在册待岗劳动力生成一份安置计划：每人至多一个岗位，岗位不超过空缺名额，"
-                "并最大化预期稳定就业人数。",
+                "并最大化按计划推荐后的预期稳定就业人数（每对：投递×录用×留任的概率）。",
                 "Every night one plan for all active workers: at most one placement each, no "
-                "vacancy over its open seats, maximising expected stable placements.",
+                "vacancy over its open seats, maximising the stable placements to expect when "
+                "the plan is proposed (each pair: P(apply) × P(hire | apply) × P(stay | hire)).",
             ),
             "run_id": ("批次", "Run"),
             "status": ("状态", "Status"),
             "started": ("开始", "Started"),
             "finished": ("结束", "Finished"),
             "placed": ("安置人数", "Placed"),
-            "expected_stable": ("预期稳定就业", "Expected stable"),
+            "expected_stable": ("推荐后预期稳定就业", "Expected stable, if proposed"),
             "objective": ("目标值", "Objective"),
             "by_province_channel": (
                 "按目的地省份和渠道的安置人数",

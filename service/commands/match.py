@@ -103,9 +103,11 @@ def match(
         f"  active workers {c['active_workers']}, open vacancies {c['open_vacancies']} "
         f"({c['seats']} seats), candidate pairs {c['candidates']}"
     )
+    typer.echo(f"  placed {c['placed']} (proposals), objective {summary.objective:.2f}")
     typer.echo(
-        f"  placed {c['placed']}, expected stable placements "
-        f"{c['expected_stable_placements']:.1f}, objective {summary.objective:.2f}"
+        "  expected stable placements if every planned pair is proposed "
+        f"{c['expected_stable_placements']:.1f} (sum over planned pairs of "
+        "P(apply) x P(hire | apply) x P(stay | hire); most proposals are not taken up)"
     )
     typer.echo(
         f"  placement rate: monitored households {c['placement_rate_monitored']}, "

@@ -35,6 +35,7 @@ def test_match_writes_plan_and_reports_pins(env, frames):
     r = runner.invoke(app, ["match", "--out", str(out), "--run-id", "cli-1", "--k", "5"])
     assert r.exit_code == 0, r.output
     assert "run cli-1: succeeded (model 20260101T000000Z)" in r.output
+    assert "expected stable placements if every planned pair is proposed" in r.output
     plan = pd.read_csv(out, dtype=str)
     assert plan.columns.tolist() == ["worker_id", "vacancy_id", "score", "reasons"]
     assert not ((plan["worker_id"] == worker) & (plan["vacancy_id"] == vacancy)).any()
