@@ -1014,12 +1014,30 @@ def _worker_seen(
     table: SparseCountTable, worker_ids: np.ndarray, inv: np.ndarray, cols: np.ndarray
 ) -> np.ndarray:
     """``table.lookup`` for pairs whose workers are ``worker_ids[inv]``: worker keys
-    are looked up once each, column keys only for workers the table knows."""
-    rows = table.row_pos(worker_ids)[inv]
+    are looked up once each, column keys only for workers the table knows.
+
+    A known worker's row stores the few columns they touched; string column keys are
+    matched against those keys directly (a dict per worker), not positioned among all
+    columns (a pandas Index of the pairs' keys per call). Other keys keep
+    :meth:`CountTable.col_pos`."""
+    rows = table.row_pos(worker_ids)
     out = np.zeros(len(inv))
-    known = rows >= 0
-    if known.any():
-        out[known] = table.lookup_positions(rows[known], table.col_pos(cols[known]))
+    known = rows[inv] >= 0
+    if not known.any():
+        return out
+    cols = np.asarray(cols, dtype=object)
+    if not all(type(key) is str for key in cols[known]):
+        pair_rows = rows[inv][known]
+        out[known] = table.lookup_positions(pair_rows, table.col_pos(cols[known]))
+        return out
+    m = table.sparse_
+    for u in np.flatnonzero(rows >= 0).tolist():
+        lo, hi = m.indptr[rows[u]], m.indptr[rows[u] + 1]
+        if lo == hi:
+            continue
+        stored = dict(zip(table.cols_[m.indices[lo:hi]], m.data[lo:hi].tolist(), strict=True))
+        pairs = np.flatnonzero(inv == u)
+        out[pairs] = [stored.get(key, 0.0) for key in cols[pairs].tolist()]
     return out
 
 

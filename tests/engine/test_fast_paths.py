@@ -18,7 +18,13 @@ from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration  # n
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 from sklearn.isotonic import IsotonicRegression  # noqa: E402
 
-from matcher.features import RANKER_COLUMNS, CountTable, key_positions  # noqa: E402
+from matcher.features import (  # noqa: E402
+    RANKER_COLUMNS,
+    CountTable,
+    SparseCountTable,
+    _worker_seen,
+    key_positions,
+)
 from matcher.ranking import (  # noqa: E402
     MISSING,
     QUICK_BLOCK,
@@ -227,3 +233,22 @@ def test_count_table_positions_and_lookup():
     np.testing.assert_array_equal(table.lookup(["c1", "c1", "x"], ["e2", "e1", "e1"]), [3, 1, 0])
     loaded = pickle.loads(pickle.dumps(table))
     np.testing.assert_array_equal(loaded.row_pos(["c3"]), [2])
+
+
+def test_worker_seen_equals_lookup():
+    rows = np.array(["w1", "w1", "w2", "w3", "w3", "w3"], dtype=object)
+    cols = np.array(["v1", "v2", "v1", "v3", "v9", "v1"], dtype=object)
+    table = SparseCountTable(rows, cols, np.array([1.0, 2.0, 3.0, 4.0, -4.0, 0.5]))
+    worker_ids = np.array(["w3", "nobody", "w1"], dtype=object)
+    inv = np.array([0, 0, 1, 2, 2, 2, 0, 2])
+    keys = np.array(["v1", "v9", "v1", "v2", "v1", "vX", "v3", "v3"], dtype=object)
+    expected = table.lookup(worker_ids[inv], keys)
+    assert np.count_nonzero(expected) >= 4
+    np.testing.assert_array_equal(_worker_seen(table, worker_ids, inv, keys), expected)
+    odd = keys.copy()
+    odd[2] = None  # not all strings: pandas' matching
+    np.testing.assert_array_equal(
+        _worker_seen(table, worker_ids, inv, odd), table.lookup(worker_ids[inv], odd)
+    )
+    none_known = np.array(["nobody"], dtype=object)
+    np.testing.assert_array_equal(_worker_seen(table, none_known, inv * 0, keys), np.zeros(8))
