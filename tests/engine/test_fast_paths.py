@@ -93,11 +93,19 @@ def _on_the_edges(booster, n: int, seed: int) -> np.ndarray:
 def test_quick_scorer_equals_decision_function(ranker, n):
     for model in _learned(ranker):
         booster = model.calibrated_classifiers_[0].estimator
-        for x in (_features(n, 10 + n, booster.n_features_in_), _on_the_edges(booster, n, n)):
+        edges = _on_the_edges(booster, n, n)
+        one_worker = edges.copy()  # some features equal on every row, as in a request
+        one_worker[:, ::2] = edges[0, ::2]
+        for x in (_features(n, 10 + n, booster.n_features_in_), edges, one_worker):
             expected = booster.decision_function(x)
             np.testing.assert_array_equal(_decision(booster, x), expected)
             baseline = booster._baseline_prediction[0, 0]
             np.testing.assert_array_equal(_quick_scorer(booster).decision(x, baseline), expected)
+
+
+def test_quick_scorer_no_rows(ranker):
+    booster = _learned(ranker)[0].calibrated_classifiers_[0].estimator
+    assert _decision(booster, np.zeros((0, booster.n_features_in_))).shape == (0,)
 
 
 def test_quick_scorer_leaves_nan_to_sklearn(ranker):
