@@ -40,12 +40,30 @@ MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SyncDep = Annotated[CatalogueSync | None, Depends(get_sync)]
 
 
-async def get_recommend(request: Request) -> RecommendCall | None:
-    batcher = getattr(request.app.state, "batcher", None)
-    return batched(batcher) if batcher is not None else None
+@dataclass(frozen=True)
+class Serving:
+    """What the recommendation route serves with, as one dependency: FastAPI resolves
+    each dependency of a request separately, and on the busiest route four
+    look-ups cost more than the one."""
+
+    holder: ModelHolder
+    sync: CatalogueSync | None
+    recommend: RecommendCall | None
+    metrics: Metrics
 
 
-RecommendDep = Annotated[RecommendCall | None, Depends(get_recommend)]
+async def get_serving(request: Request) -> Serving:
+    state = request.app.state
+    batcher = getattr(state, "batcher", None)
+    return Serving(
+        holder=state.models,
+        sync=getattr(state, "catalogue_sync", None),
+        recommend=batched(batcher) if batcher is not None else None,
+        metrics=state.metrics,
+    )
+
+
+ServingDep = Annotated[Serving, Depends(get_serving)]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from service import domain
-from service.api.deps import HolderDep, MetricsDep, RecommendDep, StoreDep, SyncDep
+from service.api.deps import HolderDep, MetricsDep, ServingDep, StoreDep, SyncDep
 from service.auth import CurrentPrincipal, OfficerPrincipal, Role, SessionDep
 from service.schemas import (
     EmployerCandidatesPublic,
@@ -37,20 +37,23 @@ async def worker_recommendations(
     worker_id: str,
     store: StoreDep,
     principal: OfficerPrincipal,
-    holder: HolderDep,
-    sync: SyncDep,
-    recommend: RecommendDep,
-    metrics: MetricsDep,
+    serving: ServingDep,
     response: Response,
     k: Annotated[int, Query(ge=1, le=domain.MAX_K)] = 10,
 ) -> dict:
     """The k best open vacancies for a worker, with score, reasons and warnings."""
     result = await store.run(
-        domain.recommendations, principal, holder, sync, worker_id, k, recommend
+        domain.recommendations,
+        principal,
+        serving.holder,
+        serving.sync,
+        worker_id,
+        k,
+        serving.recommend,
     )
     response.headers["X-Model-Version"] = result["model_version"]
     response.headers["X-Recommendation-Source"] = result["source"]
-    metrics.served.labels(kind="recommendations", source=result["source"]).inc()
+    serving.metrics.served.labels(kind="recommendations", source=result["source"]).inc()
     return result
 
 
