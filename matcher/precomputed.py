@@ -407,7 +407,7 @@ class BoundRecommendations:
         known[known] = np.asarray(a["worker_digest"])[rows[known]] == view.worker_digest[known]
         self.worker_row = np.where(known, rows, -1)
         self.worker_index = pd.Index(view.worker_ids, dtype=object)
-        # each stored vacancy's id if still open with the same record, else None
+        # each stored vacancy's open column now if still open with the same record, else -1
         stored = np.asarray(a["vacancy_ids"]).astype(object)
         cols = pd.Index(view.open_ids, dtype=object).get_indexer(pd.Index(stored, dtype=object))
         same = cols >= 0
