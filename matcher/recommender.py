@@ -973,26 +973,14 @@ class Recommender(RankingModel):
             block = positions[start : start + BLOCK]
             masks = [self._worker_mask(cat, w) for w in block]
             narrow = len(block) == 1 and masks[0].sum() < NARROW_SHARE * len(cat.open_pos)
-            if narrow:
-                # one worker who may take few of the open vacancies: score only those
-                # (a request's mat-vecs read the whole vacancy matrices otherwise)
-                eligible = np.flatnonzero(masks[0])
-                lfm, dense, lex = self._channel_scores(cat, block, eligible)
-            else:
+            if not narrow:
                 lfm, dense, lex = self._channel_scores(cat, block)
             wi_parts, vi_parts = [], []
             for r, w in enumerate(block):
                 if narrow:
-                    union = eligible[
-                        self._union(
-                            lfm[r],
-                            dense[r],
-                            lex[r],
-                            np.ones(len(eligible), dtype=bool),
-                            self._network_scores(cat, w, eligible),
-                            cat.open_popularity[eligible],
-                        )
-                    ]
+                    # one worker who may take few of the open vacancies: score only those
+                    # (a request's mat-vecs read the whole vacancy matrices otherwise)
+                    union = self._union_of_eligible(cat, w, np.flatnonzero(masks[0]))
                 else:
                     union = self._union(
                         lfm[r],
@@ -1095,7 +1083,11 @@ class Recommender(RankingModel):
         pursued = cat.pursued.indices[cat.pursued.indptr[w] : cat.pursued.indptr[w + 1]]
         if len(pursued):
             ok &= ~np.isin(cols, pursued)
-        eligible = cols[ok].astype(np.int64)
+        return self._union_of_eligible(cat, w, cols[ok].astype(np.int64))
+
+    def _union_of_eligible(self, cat: _Catalogue, w: int, eligible: np.ndarray) -> np.ndarray:
+        """Each channel's best among worker ``w``'s eligible open columns ``eligible``
+        (sorted), scored on those columns only."""
         if len(eligible) <= self.n_candidates:
             return eligible  # every channel takes them all: no scores needed to choose
         lfm, dense, lex = self._channel_scores(cat, np.array([w]), eligible)
