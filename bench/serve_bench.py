@@ -34,9 +34,9 @@ measured against.
 
 The server runs 3 uvicorn worker processes on the 2 cores. An answer from the lists
 is short, and in one process the requests' threads and the event loop (which parses,
-validates and serialises every request and answer) take turns on the GIL: measured on
-this machine in one session, the judged phase's p95 was 68 and 95 ms with 2 processes
-and 28 and 42 ms with 3 (server CPU per request fell from about 13 to 9-12 ms).
+validates and serialises every request and answer) take turns on the GIL. Runs of this
+script on 2026-12-03 gave a judged p95 of 68 and 95 ms with ``--workers 2`` and 28 and
+42 ms with ``--workers 3``; pass ``--workers 2`` to compare again.
 
 Latency is measured by the clients (request sent -> body received). The clients run
 in this process, on the same 2 cores as the server. For every phase the CPU time the
