@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from matcher import reference
 from matcher.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
-from service import audit
+from service import audit, lifecycle
 from service.auth import Principal, Role
 from service.model_holder import LoadedModel, ModelHolder, RecommendationBatcher
 from service.schemas import (
@@ -172,12 +172,42 @@ def _check_in_scope(principal: Principal, home_region: str | None) -> None:
         )
 
 
-def worker_view(worker: Worker) -> dict[str, Any]:
+def worker_view(worker: Worker, session: Session | None = None) -> dict[str, Any]:
+    """A worker as officers see it; with ``session`` also their job or re-placement flag."""
     data = {c: getattr(worker, c) for c in CONTRACT["workers"].columns}
     data["home_region_name"] = region_label(worker.home_region)
     data["status"] = worker.status
     data["updated_at"] = worker.updated_at
+    data.update(lifecycle_view(session, worker) if session is not None else {})
     return data
+
+
+def lifecycle_view(session: Session, worker: Worker) -> dict[str, Any]:
+    """Where the worker stands: job-seeking, employed (where, since when) or to re-place (why)."""
+    needs = worker.status == lifecycle.WorkerStatus.NEEDS_REPLACEMENT
+    out: dict[str, Any] = {
+        "status_since": worker.status_since,
+        "needs_replacement": needs,
+        "replacement_reason": worker.status_reason if needs else None,
+        "placement": None,
+    }
+    placement = lifecycle.last_placement(session, worker.worker_id)
+    if placement is not None and (placement.ended_at is None or needs):
+        employer = session.get(Employer, placement.employer_id)
+        title = session.scalar(
+            select(Vacancy.title).where(Vacancy.vacancy_id == placement.vacancy_id)
+        )
+        out["placement"] = {
+            "placement_id": placement.id,
+            "vacancy_id": placement.vacancy_id,
+            "vacancy_title": title,
+            "employer_id": placement.employer_id,
+            "employer_name": employer.name if employer else None,
+            "started_at": placement.started_at,
+            "ended_at": placement.ended_at,
+            "end_reason": placement.end_reason,
+        }
+    return out
 
 
 def create_worker(
@@ -196,7 +226,7 @@ def create_worker(
     session.add(worker)
     session.flush()
     audit.record(session, principal, "create_worker", [worker.worker_id], "registration", path)
-    return worker_view(worker)
+    return worker_view(worker, session)
 
 
 def update_worker(
@@ -209,16 +239,31 @@ def update_worker(
             raise unprocessable([field_error("home_region", "home_region is required")])
         _check_in_scope(principal, changes["home_region"])
     new_status = changes.pop("status", None)
+    if new_status and new_status not in lifecycle.SETTABLE_STATUSES:
+        raise unprocessable(
+            [
+                field_error(
+                    "status",
+                    f"status {new_status!r} cannot be set by hand: employed and "
+                    "to_replace follow from the outcomes recorded (hired, left, "
+                    f"wage_arrears, injury); set one of {', '.join(lifecycle.SETTABLE_STATUSES)}",
+                )
+            ]
+        )
     merged = {c: getattr(worker, c) for c in CONTRACT["workers"].columns}
     merged.update(changes)
     clean = _contract_check("workers", merged)
     for key in changes:
         setattr(worker, key, clean[key])
-    if new_status:
+    if new_status and new_status != worker.status:
         worker.status = new_status
+        worker.status_reason = None
+        worker.status_since = _now()
+        if new_status == lifecycle.WorkerStatus.ACTIVE:
+            lifecycle.rebuild(session, [worker_id])  # back from inactive: as the outcomes say
     session.flush()
     audit.record(session, principal, "update_worker", [worker_id], "registration", path)
-    return worker_view(worker)
+    return worker_view(worker, session)
 
 
 def get_worker(
@@ -226,7 +271,11 @@ def get_worker(
 ) -> dict[str, Any]:
     worker = _scoped_worker(session, principal, worker_id)
     audit.record(session, principal, "read_worker", [worker_id], purpose or "case work", path)
-    return worker_view(worker)
+    return worker_view(worker, session)
+
+
+#: The status filter value that selects every job-seeker (active or to re-place).
+SEEKING = "seeking"
 
 
 @dataclass(frozen=True)
@@ -250,7 +299,9 @@ def _worker_conditions(principal: Principal, flt: WorkerFilter) -> list:
         conditions.append(Worker.home_region.startswith(principal.region_prefix))
     if flt.region:
         conditions.append(Worker.home_region.startswith(flt.region))
-    if flt.status:
+    if flt.status == SEEKING:
+        conditions.append(lifecycle.seeking_condition())
+    elif flt.status:
         conditions.append(Worker.status == flt.status)
     if flt.q:
         pattern = f"%{flt.q.strip()}%"
@@ -294,12 +345,31 @@ def list_workers(
 
 
 def workers_by_county(session: Session, principal: Principal) -> list[dict[str, Any]]:
-    """Active workers per home county inside the principal's scope (no personal data)."""
-    stmt = select(Worker.home_region, func.count()).group_by(Worker.home_region)
+    """Workers per home county inside the principal's scope (no personal data): all of
+    them (``count``), the job-seekers (``seeking``: active or to re-place, the nightly
+    plan's pool), those employed and those to re-place."""
+    stmt = select(Worker.home_region, Worker.status, func.count()).group_by(
+        Worker.home_region, Worker.status
+    )
     if principal.role == Role.OFFICER:
         stmt = stmt.where(Worker.home_region.startswith(principal.region_prefix or ""))
-    rows = session.execute(stmt.order_by(Worker.home_region)).all()
-    return [{"region": r, "name": region_label(r) or r, "count": int(n)} for r, n in rows if r]
+    counts: dict[str, dict[str, int]] = {}
+    for region, st, n in session.execute(stmt.order_by(Worker.home_region)).all():
+        if region:
+            counts.setdefault(region, {})[st] = int(n)
+    out = []
+    for region, by_status in counts.items():
+        out.append(
+            {
+                "region": region,
+                "name": region_label(region) or region,
+                "count": sum(by_status.values()),
+                "seeking": sum(by_status.get(s, 0) for s in lifecycle.SEEKING_STATUSES),
+                "employed": by_status.get(lifecycle.WorkerStatus.EMPLOYED, 0),
+                "needs_replacement": by_status.get(lifecycle.WorkerStatus.NEEDS_REPLACEMENT, 0),
+            }
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- employers
@@ -576,6 +646,10 @@ def record_outcome(session: Session, principal: Principal, body: OutcomeCreate) 
     )
     session.add(event)
     session.flush()
+    if body.event.value in lifecycle.LIFECYCLE_EVENTS:
+        # the worker's status and placements follow the outcome (re-played in time order,
+        # so an outcome recorded late lands where it belongs)
+        lifecycle.rebuild(session, [body.worker_id])
     return event
 
 

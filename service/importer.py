@@ -34,6 +34,7 @@ from matcher.contract import (
     check_file,
 )
 from matcher.schema import CONTRACT
+from service import lifecycle
 from service.store.db import make_engine, session_scope
 from service.store.migrate import ensure_schema
 from service.store.repository import UpsertResult, existing_ids, upsert
@@ -74,6 +75,9 @@ class ImportSummary:
     occupations_inferred: int = 0
     occupations_given: int = 0
     occupation_note: str | None = None
+    #: workers of the imported events now employed / to be re-placed (``service.lifecycle``)
+    employed: int = 0
+    needs_replacement: int = 0
     seconds: float = 0.0
 
     def table(self, name: str) -> TableSummary:
@@ -374,6 +378,13 @@ def import_folder(
                         result.unchanged,
                     )
                 )
+            if "events" in checked:
+                # workers' status and placements follow their outcomes (in the same
+                # transaction: an import that fails leaves both as they were)
+                assert checked["events"].frame is not None
+                worker_ids = checked["events"].frame["worker_id"].astype(str).unique().tolist()
+                life = lifecycle.rebuild(session, worker_ids)
+                summary.employed, summary.needs_replacement = life.employed, life.needs_replacement
     finally:
         if not isinstance(database_url, Engine):
             engine.dispose()

@@ -3,9 +3,10 @@
 ``run_match`` does, in order:
 
 1. **Load** the store (``load_dataset``) and the promoted model (``training.registry``).
-   *Active workers* are workers whose bookkeeping ``status`` is ``active`` and who are not
-   currently placed: a worker is placed when their latest ``hired`` event has no ``left``
-   event at or after it (a worker who left their job is looking again). *Open vacancies*
+   *Active workers* are the job-seekers: bookkeeping ``status`` active or
+   to_replace (``service.lifecycle.SEEKING_STATUSES``) and, by their recorded
+   outcomes, not in a job (``service.lifecycle.replay``: hired and not since left, unpaid
+   or injured -- a worker who left their job is looking again). *Open vacancies*
    are ``status`` open with ``headcount`` (open seats) > 0, posted and not closed at
    ``as_of`` (default: now). Pins and excludes come from ``match_pins``.
 2. **Score** on Dask: the model (with its vacancy matrices, refreshed to the current
@@ -57,7 +58,8 @@ from matcher.assignment import (
 )
 from matcher.base import RECOMMENDATION_COLUMNS
 from matcher.dataset import Dataset
-from matcher.schema import PURSUED_EVENTS, Columns, EventType
+from matcher.schema import PURSUED_EVENTS, Columns
+from service.lifecycle import LIFECYCLE_EVENTS, SEEKING_STATUSES, Outcome, WorkerStatus, replay
 from service.store.db import make_engine, session_scope
 from service.store.models import MatchPin, MatchRun, PlanRow, Vacancy, Worker
 
@@ -119,18 +121,28 @@ def active_workers(ds: Dataset, statuses: pd.DataFrame | None = None) -> pd.Data
     w = ds.workers
     if statuses is not None and len(statuses):
         st = statuses.set_index(Columns.Worker)["status"]
-        mask = w[Columns.Worker].map(st).fillna("active").eq("active").to_numpy()
+        mask = w[Columns.Worker].map(st).fillna("active").isin(SEEKING_STATUSES).to_numpy()
         w = w[mask]
-    ev = ds.events
-    hired = ev[ev[Columns.Event] == EventType.HIRED.value]
-    if len(hired):
-        last_hired = hired.groupby(Columns.Worker)[Columns.OccurredAt].max()
-        left = ev[ev[Columns.Event] == EventType.LEFT.value]
-        last_left = left.groupby(Columns.Worker)[Columns.OccurredAt].max()
-        joined = pd.DataFrame({"hired": last_hired}).join(pd.DataFrame({"left": last_left}))
-        placed = joined.index[joined["left"].isna() | (joined["left"] < joined["hired"])]
-        w = w[~w[Columns.Worker].isin(placed)]
+    employed = employed_workers(ds.events)
+    if employed:
+        w = w[~w[Columns.Worker].isin(employed)]
     return w.sort_values(Columns.Worker).reset_index(drop=True)
+
+
+def employed_workers(events: pd.DataFrame) -> set[str]:
+    """Workers whose recorded outcomes leave them in a job (``service.lifecycle.replay``)."""
+    lc = events[events[Columns.Event].isin(LIFECYCLE_EVENTS)]
+    out = set()
+    for worker_id, rows in lc.groupby(Columns.Worker, sort=False):
+        outcomes = [
+            Outcome(str(v), str(e), pd.Timestamp(t).to_pydatetime())
+            for v, e, t in zip(
+                rows[Columns.Vacancy], rows[Columns.Event], rows[Columns.OccurredAt], strict=True
+            )
+        ]
+        if replay(outcomes).status == WorkerStatus.EMPLOYED:
+            out.add(str(worker_id))
+    return out
 
 
 def snapshot_time(ds: Dataset) -> pd.Timestamp | None:

@@ -80,7 +80,24 @@ class WorkerUpdate(_WorkerFields):
     """Fields to change; fields not sent keep their value, ``null`` clears one."""
 
     home_region: str | None = None
-    status: str | None = Field(None, max_length=16, description="active | placed | inactive")
+    status: str | None = Field(
+        None,
+        max_length=24,
+        description="active | inactive (employed and to_replace follow from outcomes)",
+    )
+
+
+class PlacementPublic(BaseModel):
+    """The job a worker was hired into (open while ``ended_at`` is null)."""
+
+    placement_id: int
+    vacancy_id: str
+    vacancy_title: str | None = None
+    employer_id: str
+    employer_name: str | None = None
+    started_at: datetime = Field(description="the hire's time (UTC)")
+    ended_at: datetime | None = None
+    end_reason: str | None = Field(None, description="left | wage_arrears | injury | moved")
 
 
 class WorkerPublic(_WorkerFields):
@@ -91,7 +108,20 @@ class WorkerPublic(_WorkerFields):
     worker_id: str
     home_region: str
     home_region_name: str | None = None
-    status: str | None = None
+    status: str | None = Field(
+        None,
+        description="active (job-seeking) | employed | to_replace (needs re-placement) | inactive",
+    )
+    status_since: datetime | None = Field(None, description="when the status began (UTC)")
+    needs_replacement: bool = Field(
+        False, description="left the job, unpaid or injured: to be re-placed"
+    )
+    replacement_reason: str | None = Field(
+        None, description="left | wage_arrears | injury, when needs_replacement"
+    )
+    placement: PlacementPublic | None = Field(
+        None, description="the current job (employed) or the one just lost (to_replace)"
+    )
     updated_at: datetime | None = None
 
 
@@ -103,7 +133,10 @@ class WorkersPublic(BaseModel):
 class CountyCount(BaseModel):
     region: str
     name: str
-    count: int
+    count: int = Field(description="registered workers")
+    seeking: int = Field(0, description="job-seekers: active or to be re-placed")
+    employed: int = Field(0, description="in a job recorded as hired")
+    needs_replacement: int = Field(0, description="left, unpaid or injured: to be re-placed")
 
 
 class CountyCountsPublic(BaseModel):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from service import domain
+from service import domain, lifecycle
 from service.auth import OfficerPrincipal, PurposeDep, SessionDep
 from service.schemas import (
     CountyCountsPublic,
@@ -15,6 +16,10 @@ from service.schemas import (
     WorkerPublic,
     WorkersPublic,
     WorkerUpdate,
+)
+
+WorkerStatusFilter = StrEnum(  # type: ignore[misc]
+    "WorkerStatusFilter", {s: s for s in (domain.SEEKING, *lifecycle.WorkerStatus)}
 )
 
 router = APIRouter(prefix="/workers", tags=["workers"])
@@ -37,7 +42,14 @@ def list_workers(
     region: Annotated[
         str | None, Query(pattern=r"^\d{1,6}$", description="home region prefix")
     ] = None,
-    status_: Annotated[str | None, Query(alias="status", max_length=16)] = None,
+    status_: Annotated[
+        WorkerStatusFilter | None,
+        Query(
+            alias="status",
+            description="seeking (active or to re-place) | active | employed | "
+            "to_replace | inactive",
+        ),
+    ] = None,
     q: Annotated[
         str | None, Query(max_length=100, description="text in skills or work history")
     ] = None,
@@ -45,7 +57,9 @@ def list_workers(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:
     """Search workers by home region prefix, status and skill text (reads are audited)."""
-    flt = domain.WorkerFilter(region=region, status=status_, q=q, limit=limit, offset=offset)
+    flt = domain.WorkerFilter(
+        region=region, status=status_.value if status_ else None, q=q, limit=limit, offset=offset
+    )
     data, count = domain.list_workers(
         session, principal, flt, purpose=purpose, path=request.url.path
     )
@@ -54,7 +68,7 @@ def list_workers(
 
 @router.get("/by-county", response_model=CountyCountsPublic)
 def workers_by_county(session: SessionDep, principal: OfficerPrincipal) -> dict:
-    """Number of workers per home county inside your region."""
+    """Workers per home county inside your region: registered, job-seeking, employed, to re-place."""
     data = domain.workers_by_county(session, principal)
     return {"data": data, "count": len(data)}
 

@@ -71,5 +71,10 @@ def import_cmd(
         )
     if summary.occupation_note:
         typer.echo(f"note: {summary.occupation_note}")
+    if summary.employed or summary.needs_replacement:
+        typer.echo(
+            f"workers by their outcomes: {summary.employed} employed, "
+            f"{summary.needs_replacement} to be re-placed"
+        )
     state = "nothing changed" if summary.changed == 0 else f"{summary.changed} rows written"
     typer.echo(f"imported {folder} in {summary.seconds:.1f} s: {state}")

@@ -55,7 +55,13 @@ class Worker(Base):
     registered_at: Mapped[datetime | None] = mapped_column(DateTime)
     household_id: Mapped[str | None] = mapped_column(String(64), index=True)
     # bookkeeping
-    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    # active | employed | to_replace | inactive (service.lifecycle.WorkerStatus): kept in
+    # line with the recorded outcomes by service.lifecycle
+    status: Mapped[str] = mapped_column(
+        String(16), default="active", server_default="active", index=True
+    )
+    status_reason: Mapped[str | None] = mapped_column(String(32))
+    status_since: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, server_default=func.now(), onupdate=func.now()
     )
@@ -201,3 +207,24 @@ class MatchPin(Base):
     kind: Mapped[str] = mapped_column(String(8))  # pin | exclude
     created_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class Placement(Base):
+    """A job a worker was hired into (from a ``hired`` outcome) and how it ended.
+
+    Derived from the recorded outcomes by ``service.lifecycle``: open while
+    ``ended_at`` is NULL; ``end_reason`` is left | wage_arrears | injury | moved.
+    """
+
+    __tablename__ = "placements"
+    __table_args__ = (
+        UniqueConstraint("worker_id", "vacancy_id", "started_at", name="uq_placement"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    worker_id: Mapped[str] = mapped_column(String(64), ForeignKey("workers.worker_id"), index=True)
+    vacancy_id: Mapped[str] = mapped_column(String(64), ForeignKey("vacancies.vacancy_id"))
+    employer_id: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(32))

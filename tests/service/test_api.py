@@ -205,11 +205,11 @@ def test_workers_read_update_and_scope(service: Service):
 
     r = c.patch(
         f"/api/v1/workers/{IN_SCOPE}",
-        json={"skills": "厨师 炒菜", "status": "placed"},
+        json={"skills": "厨师 炒菜", "status": "inactive"},
         headers=service.as_("officer"),
     )
     assert r.status_code == 200
-    assert r.json()["skills"] == "厨师 炒菜" and r.json()["status"] == "placed"
+    assert r.json()["skills"] == "厨师 炒菜" and r.json()["status"] == "inactive"
     assert r.json()["name"] == worker_name(0)  # untouched fields keep their value
     # moving a worker out of the officer's region is refused
     r = c.patch(
@@ -245,8 +245,10 @@ def test_workers_search_is_scoped(service: Service, frames):
     welders = frames["workers"][frames["workers"].skills.str.contains("焊工")]
     assert r.json()["count"] == len(welders)
     # status
-    r = c.get("/api/v1/workers?status=placed", headers=service.as_("admin"))
+    r = c.get("/api/v1/workers?status=employed", headers=service.as_("admin"))
     assert r.json()["count"] == 0
+    r = c.get("/api/v1/workers?status=placed", headers=service.as_("admin"))
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "status"]
     # paging
     r = c.get("/api/v1/workers?limit=2&offset=1", headers=service.as_("admin"))
     assert [w["worker_id"] for w in r.json()["data"]] == ["W001", "W002"]

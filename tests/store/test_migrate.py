@@ -99,3 +99,55 @@ def test_downgrade_to_base_and_back(database_url):
         command.downgrade(cfg, "base")
     assert not set(Base.metadata.tables) & table_names(database_url)
     assert migrate.upgrade(database_url) == migrate.head_revision()
+
+
+def test_lifecycle_revision_replays_the_outcomes_of_an_existing_store(sqlite_url):
+    """A store at 0001 with hires and departures gets statuses and placements on upgrade."""
+    from alembic import command
+
+    with opened(sqlite_url) as engine, engine.begin() as conn:
+        cfg = migrate.alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(text("INSERT INTO employers (employer_id, region) VALUES ('E1', '440306')"))
+        conn.execute(
+            text(
+                "INSERT INTO vacancies (vacancy_id, employer_id, title, region, headcount) "
+                "VALUES ('V1', 'E1', '焊工', '440306', 3)"
+            )
+        )
+        for wid, status in (("A", "active"), ("B", "active"), ("C", "inactive"), ("D", "active")):
+            conn.execute(
+                text(
+                    "INSERT INTO workers (worker_id, home_region, status) VALUES (:w, '542427', :s)"
+                ),
+                {"w": wid, "s": status},
+            )
+        for wid, event, day in (
+            ("A", "hired", 1),
+            ("B", "hired", 1),
+            ("B", "left", 9),
+            ("C", "hired", 2),
+            ("D", "applied", 1),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO events (worker_id, vacancy_id, event, occurred_at) "
+                    "VALUES (:w, 'V1', :e, :t)"
+                ),
+                {"w": wid, "e": event, "t": f"2026-03-0{day} 08:00:00.000000"},
+            )
+    assert migrate.upgrade(sqlite_url) == migrate.head_revision()
+    with opened(sqlite_url) as engine, engine.connect() as conn:
+        statuses = dict(conn.execute(text("SELECT worker_id, status FROM workers")).all())
+        reasons = dict(conn.execute(text("SELECT worker_id, status_reason FROM workers")).all())
+        placements = conn.execute(
+            text("SELECT worker_id, employer_id, end_reason FROM placements ORDER BY worker_id")
+        ).all()
+    assert statuses == {"A": "employed", "B": "to_replace", "C": "inactive", "D": "active"}
+    assert reasons["B"] == "left"
+    assert [tuple(p) for p in placements] == [
+        ("A", "E1", None),
+        ("B", "E1", "left"),
+        ("C", "E1", None),
+    ]

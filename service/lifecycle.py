@@ -1,0 +1,297 @@
+"""A worker's employment lifecycle: job-seeking, employed (在岗), to be re-placed (待重新安置).
+
+The recorded outcomes (``events``) are the truth; the worker's ``status`` column and the
+``placements`` table are kept in line with them by replaying a worker's outcomes in time
+order (:func:`replay`), whenever an outcome is recorded and after every import:
+
+* ``hired`` opens a placement (worker, vacancy, employer, start = the hire's time) and the
+  worker is **employed** (out of the job-seeking pool). A hire elsewhere while employed
+  ends the earlier placement (``moved``).
+* ``left``, ``wage_arrears`` or ``injury`` on the vacancy of the open placement (or any
+  vacancy when there is none) ends it and the worker **needs re-placement**, with that
+  outcome as the reason. Such a worker is looking for work again.
+* other outcomes (applied, retained, ...) change nothing.
+
+An officer may set a worker ``inactive`` (no longer looking: moved away, studying, ...);
+replays keep that status. Job-seekers are the workers whose status is in
+:data:`SEEKING_STATUSES`; the nightly plan, the dashboard and the search count exactly
+those (``seeking_condition``).
+
+Times are naive UTC, as everywhere in the store. Nothing here imports FastAPI.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from matcher.schema import EventType
+from service.store.models import Event, Placement, Vacancy, Worker
+
+
+class WorkerStatus(StrEnum):
+    """The bookkeeping ``workers.status``."""
+
+    ACTIVE = "active"  # looking for work (求职中)
+    EMPLOYED = "employed"  # in a job recorded as hired (在岗)
+    NEEDS_REPLACEMENT = "to_replace"  # left / unpaid / injured: re-place (待重新安置)
+    INACTIVE = "inactive"  # set by an officer: not looking (不再求职)
+
+
+#: Statuses of the workers who look for a job (the nightly plan's pool).
+SEEKING_STATUSES: tuple[str, ...] = (WorkerStatus.ACTIVE, WorkerStatus.NEEDS_REPLACEMENT)
+#: Statuses an officer may set by hand; the others follow from recorded outcomes.
+SETTABLE_STATUSES: tuple[str, ...] = (WorkerStatus.ACTIVE, WorkerStatus.INACTIVE)
+
+
+class EndReason(StrEnum):
+    """Why a placement ended (and, but for ``moved``, why the worker needs re-placement)."""
+
+    LEFT = "left"
+    WAGE_ARREARS = "wage_arrears"
+    INJURY = "injury"
+    MOVED = "moved"  # hired elsewhere
+
+
+#: Outcomes that end a placement, with the reason they give.
+ENDING_EVENTS: dict[str, EndReason] = {
+    EventType.LEFT.value: EndReason.LEFT,
+    EventType.WAGE_ARREARS.value: EndReason.WAGE_ARREARS,
+    EventType.INJURY.value: EndReason.INJURY,
+}
+#: Outcomes a replay reads.
+LIFECYCLE_EVENTS: tuple[str, ...] = (EventType.HIRED.value, *ENDING_EVENTS)
+
+
+def seeking_condition() -> ColumnElement[bool]:
+    """SQL condition: the worker is looking for a job."""
+    return Worker.status.in_(SEEKING_STATUSES)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One recorded outcome, as a replay reads it."""
+
+    vacancy_id: str
+    event: str
+    occurred_at: datetime
+
+
+@dataclass
+class Spell:
+    """A placement a replay derives: where, from when, until when and why it ended."""
+
+    vacancy_id: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+
+
+@dataclass
+class Life:
+    """The replayed lifecycle of one worker: placements in time order and the state now."""
+
+    spells: list[Spell] = field(default_factory=list)
+    status: WorkerStatus = WorkerStatus.ACTIVE
+    reason: str | None = None
+    since: datetime | None = None
+
+    @property
+    def current(self) -> Spell | None:
+        return self.spells[-1] if self.spells and self.spells[-1].ended_at is None else None
+
+
+def replay(outcomes: Iterable[Outcome]) -> Life:
+    """The lifecycle that ``outcomes`` (one worker's, any order) imply; see the module doc.
+
+    Outcomes at the same time are taken hires first, so "hired and left the same day"
+    ends with the worker to be re-placed.
+    """
+    order = {EventType.HIRED.value: 0}
+    life = Life()
+    for o in sorted(outcomes, key=lambda o: (o.occurred_at, order.get(o.event, 1))):
+        current = life.current
+        if o.event == EventType.HIRED.value:
+            if current is not None and current.vacancy_id == o.vacancy_id:
+                continue  # the same hire recorded twice: the first start counts
+            if current is not None:
+                current.ended_at, current.end_reason = o.occurred_at, EndReason.MOVED.value
+            life.spells.append(Spell(o.vacancy_id, o.occurred_at))
+            life.status, life.reason, life.since = WorkerStatus.EMPLOYED, None, o.occurred_at
+        elif o.event in ENDING_EVENTS:
+            reason = ENDING_EVENTS[o.event]
+            if current is not None and current.vacancy_id != o.vacancy_id:
+                continue  # about an earlier job: the current one goes on
+            if current is not None:
+                current.ended_at, current.end_reason = o.occurred_at, reason.value
+            elif life.status == WorkerStatus.NEEDS_REPLACEMENT:
+                continue  # already flagged; keep the first reason and time
+            life.status, life.reason, life.since = (
+                WorkerStatus.NEEDS_REPLACEMENT,
+                reason.value,
+                o.occurred_at,
+            )
+    return life
+
+
+@dataclass(frozen=True)
+class RebuildSummary:
+    workers: int
+    employed: int
+    needs_replacement: int
+    placements: int
+
+
+def rebuild(session: Session, worker_ids: Sequence[str] | None = None) -> RebuildSummary:
+    """Bring ``workers.status`` and ``placements`` in line with the recorded outcomes.
+
+    Parameters
+    ----------
+    session : Session
+        The caller's transaction (nothing is committed here).
+    worker_ids : sequence of str, optional
+        The workers to replay; None replays every worker that has a lifecycle outcome
+        or a non-default status.
+
+    Returns
+    -------
+    RebuildSummary
+        Counts over the replayed workers.
+    """
+    stmt = select(Event.worker_id, Event.vacancy_id, Event.event, Event.occurred_at).where(
+        Event.event.in_(LIFECYCLE_EVENTS)
+    )
+    if worker_ids is not None:
+        ids = list(dict.fromkeys(worker_ids))
+        outcomes = _outcomes_by_worker(session, stmt, ids)
+    else:
+        outcomes = _outcomes_by_worker(session, stmt, None)
+        flagged = session.scalars(
+            select(Worker.worker_id).where(
+                Worker.status.in_((WorkerStatus.EMPLOYED, WorkerStatus.NEEDS_REPLACEMENT))
+            )
+        ).all()
+        ids = sorted(set(outcomes) | set(flagged))
+    employer_of = _employers(session, {o.vacancy_id for os in outcomes.values() for o in os})
+    stored = _stored_placements(session, ids)
+    employed = replace = n_placements = 0
+    for chunk in _chunks(ids, 500):
+        workers = {
+            w.worker_id: w
+            for w in session.scalars(select(Worker).where(Worker.worker_id.in_(chunk)))
+        }
+        for worker_id in chunk:
+            worker = workers.get(worker_id)
+            if worker is None:
+                continue
+            life = replay(outcomes.get(worker_id, ()))
+            _sync_placements(session, worker_id, life, stored.get(worker_id, {}), employer_of)
+            n_placements += len(life.spells)
+            if worker.status != WorkerStatus.INACTIVE:
+                _set_state(worker, life)
+            employed += worker.status == WorkerStatus.EMPLOYED
+            replace += worker.status == WorkerStatus.NEEDS_REPLACEMENT
+    session.flush()
+    return RebuildSummary(len(ids), employed, replace, n_placements)
+
+
+def _set_state(worker: Worker, life: Life) -> None:
+    if (worker.status, worker.status_reason, worker.status_since) != (
+        life.status.value,
+        life.reason,
+        life.since,
+    ):
+        worker.status = life.status.value
+        worker.status_reason = life.reason
+        worker.status_since = life.since
+
+
+def _outcomes_by_worker(session: Session, stmt, ids: list[str] | None) -> dict[str, list[Outcome]]:
+    out: dict[str, list[Outcome]] = defaultdict(list)
+    batches = (
+        [stmt] if ids is None else [stmt.where(Event.worker_id.in_(c)) for c in _chunks(ids, 500)]
+    )
+    for batch in batches:
+        for worker_id, vacancy_id, event, at in session.execute(batch):
+            out[worker_id].append(Outcome(vacancy_id, event, at))
+    return out
+
+
+def _employers(session: Session, vacancy_ids: set[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for chunk in _chunks(sorted(vacancy_ids), 500):
+        stmt = select(Vacancy.vacancy_id, Vacancy.employer_id).where(Vacancy.vacancy_id.in_(chunk))
+        out.update({v: e for v, e in session.execute(stmt)})
+    return out
+
+
+def _stored_placements(
+    session: Session, ids: list[str]
+) -> dict[str, dict[tuple[str, datetime], Placement]]:
+    out: dict[str, dict[tuple[str, datetime], Placement]] = defaultdict(dict)
+    for chunk in _chunks(ids, 500):
+        for p in session.scalars(select(Placement).where(Placement.worker_id.in_(chunk))):
+            out[p.worker_id][(p.vacancy_id, p.started_at)] = p
+    return out
+
+
+def _sync_placements(
+    session: Session,
+    worker_id: str,
+    life: Life,
+    stored: dict[tuple[str, datetime], Placement],
+    employer_of: dict[str, str],
+) -> None:
+    keep = set()
+    for spell in life.spells:
+        key = (spell.vacancy_id, spell.started_at)
+        keep.add(key)
+        row = stored.get(key)
+        if row is None:
+            session.add(
+                Placement(
+                    worker_id=worker_id,
+                    vacancy_id=spell.vacancy_id,
+                    employer_id=employer_of.get(spell.vacancy_id, ""),
+                    started_at=spell.started_at,
+                    ended_at=spell.ended_at,
+                    end_reason=spell.end_reason,
+                )
+            )
+        elif (row.ended_at, row.end_reason) != (spell.ended_at, spell.end_reason):
+            row.ended_at, row.end_reason = spell.ended_at, spell.end_reason
+    for key, row in stored.items():
+        if key not in keep:  # its hire is no longer recorded
+            session.delete(row)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def current_placement(session: Session, worker_id: str) -> Placement | None:
+    """The worker's open placement (the job they are in), or None."""
+    return session.scalar(
+        select(Placement)
+        .where(Placement.worker_id == worker_id, Placement.ended_at.is_(None))
+        .order_by(Placement.started_at.desc())
+        .limit(1)
+    )
+
+
+def last_placement(session: Session, worker_id: str) -> Placement | None:
+    """The worker's latest placement, open or ended, or None."""
+    return session.scalar(
+        select(Placement)
+        .where(Placement.worker_id == worker_id)
+        .order_by(Placement.started_at.desc(), Placement.id.desc())
+        .limit(1)
+    )
