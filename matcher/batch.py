@@ -51,9 +51,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from matcher.fast_path_guard import FastPathGuard
 from matcher.features import WorkerProfiles, worker_profiles
 from matcher.schema import Columns
-from matcher.text import HashingEmbedder, word_counts
+from matcher.text import HashingEmbedder, csr_difference, probe_texts, word_counts
 
 #: Pairs per worker that go through the pair features and the ranker.
 DEFAULT_SHORTLIST = 32
@@ -84,11 +85,18 @@ def hashing_vectors(embedder: HashingEmbedder, texts: Sequence[str]) -> np.ndarr
     return np.asarray(normalize(x, norm="l2").toarray(), dtype=np.float32)
 
 
+#: Per lexical encoder: does :func:`lexical_vectors`' word-by-word path (which reads
+#: the fitted ``TfidfVectorizer``'s private ``_tfidf``) give sklearn's ``transform`` rows?
+LEXICAL_FAST_PATH = FastPathGuard("the word-by-word TF-IDF of lexical_vectors")
+
+
 def lexical_vectors(encoder: Any, texts: Sequence[str]) -> sp.csr_matrix:
     """``encoder.transform(texts)`` for a fitted :class:`matcher.text.LexicalEncoder`,
     counting each distinct word's n-grams once (raw counts add up over words; the
-    sublinear tf, idf and L2 norm are applied to the text's total)."""
-    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    sublinear tf, idf and L2 norm are applied to the text's total). The word-by-word
+    path is used once :data:`LEXICAL_FAST_PATH` found it agrees with sklearn's
+    ``transform`` for this encoder (:func:`check_lexical_fast_path`)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
     vec = getattr(encoder, "vectorizer_", None)
     if (
@@ -96,8 +104,37 @@ def lexical_vectors(encoder: Any, texts: Sequence[str]) -> sp.csr_matrix:
         or getattr(encoder, "clean", False)
         or vec.analyzer != "char_wb"
         or len(texts) == 0
+        or not LEXICAL_FAST_PATH.allows(encoder, vec, lambda: _lexical_problem(vec))
     ):
         return encoder.transform(list(texts))
+    return _lexical_by_words(vec, texts)
+
+
+def check_lexical_fast_path(encoder: Any) -> bool:
+    """Check now (at model load) that :func:`lexical_vectors`' word-by-word path gives
+    sklearn's ``transform`` rows for ``encoder`` on :func:`matcher.text.probe_texts`;
+    when not, it logs a warning and ``lexical_vectors`` uses ``encoder.transform``.
+    Returns whether the word-by-word path is used (False too when it does not apply)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = getattr(encoder, "vectorizer_", None)
+    if (
+        not isinstance(vec, TfidfVectorizer)
+        or getattr(encoder, "clean", False)
+        or vec.analyzer != "char_wb"
+    ):
+        return False
+    return LEXICAL_FAST_PATH.verify(encoder, vec, lambda: _lexical_problem(vec))
+
+
+def _lexical_problem(vec: Any) -> str | None:
+    texts = probe_texts(vec)
+    return csr_difference(_lexical_by_words(vec, texts), vec.transform(texts))
+
+
+def _lexical_by_words(vec: Any, texts: Sequence[str]) -> sp.csr_matrix:
+    from sklearn.feature_extraction.text import CountVectorizer
+
     words, counts = word_counts(texts)
     per_word = CountVectorizer.transform(vec, words)
     total = counts @ per_word.astype(np.float32)

@@ -45,10 +45,12 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
+from matcher.fast_path_guard import FastPathGuard
 from matcher.features import RANKER_COLUMNS
 
 STAGES = ("apply", "hire", "stay")
@@ -322,6 +324,16 @@ def _calibrate(calibrator, raw: np.ndarray) -> np.ndarray:
 
 
 def _calibrated(model, x: np.ndarray) -> np.ndarray:
+    """P(class 1) of a fitted ``CalibratedClassifierCV``: :func:`_calibrated_fast` when
+    :data:`STAGE_FAST_PATH` found it agrees with ``predict_proba`` for this model, else
+    ``predict_proba`` itself."""
+    token = getattr(model, "calibrated_classifiers_", None)
+    if STAGE_FAST_PATH.allows(model, token, partial(stage_fast_path_problem, model)):
+        return _calibrated_fast(model, x)
+    return model.predict_proba(x)[:, 1]
+
+
+def _calibrated_fast(model, x: np.ndarray) -> np.ndarray:
     """P(class 1) of a fitted ``CalibratedClassifierCV(ensemble=False)``, computed
     directly from its one booster and calibrator: the same numbers as
     ``predict_proba`` without its per-call validation (a request scores a few
@@ -332,6 +344,76 @@ def _calibrated(model, x: np.ndarray) -> np.ndarray:
     booster, calibrator = fitted[0].estimator, fitted[0].calibrators[0]
     raw = _decision(booster, x)
     return np.clip(_calibrate(calibrator, raw), 0.0, 1.0)
+
+
+#: One verdict per calibrated stage model: do the fast paths above (QuickScorer tree
+#: sums, the one-thread tree walk, the calibrator without validation), all of which
+#: read private scikit-learn state, give ``predict_proba``'s numbers?
+STAGE_FAST_PATH = FastPathGuard("the ranker's fast path (tree sums and calibration)")
+#: Rows :func:`probe_rows` draws at random (plus rows that straddle every split).
+PROBE_RANDOM_ROWS = 48
+#: The fast path may differ from ``predict_proba`` by this much (it is meant to give
+#: the same numbers; a few ulps of a changed summation order are not a break).
+PROBE_TOLERANCE = 1e-9
+
+
+def probe_rows(n_features: int, scorer: _QuickScorer | None = None) -> np.ndarray:
+    """Feature rows on which :func:`stage_fast_path_problem` compares the fast path
+    with ``predict_proba``: seeded random rows over the ranges the features take
+    (``MISSING``, zero, similarities in [0, 1], log counts, large values), and, given the booster's compiled ``scorer``, rows at and just above every split
+    threshold (where ``<=`` against ``<`` or a shifted threshold would show)."""
+    rng = np.random.default_rng(20150809)
+    kind = rng.integers(0, 6, size=(PROBE_RANDOM_ROWS, n_features))
+    values = np.select(
+        [kind == 0, kind == 1, kind == 2, kind == 3, kind == 4],
+        [
+            np.full(kind.shape, MISSING),
+            np.zeros(kind.shape),
+            rng.random(kind.shape),
+            rng.exponential(3.0, kind.shape),
+            rng.normal(0.0, 50.0, kind.shape),
+        ],
+        default=rng.integers(0, 20, kind.shape).astype(float),
+    )
+    if scorer is None or not len(scorer.features):
+        return values
+    n_cuts = max(len(cuts) for cuts in scorer.thresholds)
+    edges = np.nan_to_num(values[np.arange(2 * n_cuts) % PROBE_RANDOM_ROWS], nan=MISSING)
+    for feature, cuts in zip(scorer.features, scorer.thresholds, strict=True):
+        at = np.resize(cuts, n_cuts)
+        edges[:n_cuts, feature] = at
+        edges[n_cuts:, feature] = np.nextafter(at, np.inf)
+    return np.vstack([values, edges])
+
+
+def stage_fast_path_problem(model) -> str | None:
+    """Compare the fast path of a fitted ``CalibratedClassifierCV`` stage with its
+    public ``predict_proba`` on :func:`probe_rows`, for a request's rows (QuickScorer
+    or the one-thread walk) and for a batch's (``decision_function`` then the
+    calibrator). Returns None when they agree within :data:`PROBE_TOLERANCE`, else
+    what differed; raises when private state the fast path reads is missing."""
+    fitted = model.calibrated_classifiers_
+    booster = fitted[0].estimator
+    scorer = None
+    if len(fitted) == 1 and getattr(booster, "_predictors", None) is not None:
+        scorer = _quick_scorer(booster)
+    x = probe_rows(int(model.n_features_in_), scorer)
+    with_nan = x[:8].copy()
+    with_nan[:, ::3] = np.nan  # QuickScorer leaves a NaN to the one-thread tree walk
+    checks = [("request rows", x, _calibrated_fast(model, x))]
+    checks.append(("rows with NaN", with_nan, _calibrated_fast(model, with_nan)))
+    if len(fitted) == 1 and len(fitted[0].calibrators) == 1:
+        raw = booster.decision_function(x)
+        batch = np.clip(_calibrate(fitted[0].calibrators[0], raw), 0.0, 1.0)
+        checks.append(("batch rows", x, batch))
+    for what, rows, got in checks:
+        public = model.predict_proba(rows)[:, 1]
+        if got.shape != public.shape or not np.allclose(
+            got, public, rtol=0.0, atol=PROBE_TOLERANCE
+        ):
+            worst = float(np.max(np.abs(got - public))) if got.shape == public.shape else np.nan
+            return f"{what}: largest difference {worst:.3g} over {len(rows)} probe rows"
+    return None
 
 
 class StablePlacementRanker:
@@ -448,6 +530,31 @@ class StablePlacementRanker:
         for j, name in enumerate(STAGES):
             out[:, j] = self._predict(name, x)
         return out
+
+    def check_fast_paths(self) -> dict[str, bool]:
+        """Check, for each learned stage, that the fast path gives ``predict_proba``'s
+        numbers (:func:`stage_fast_path_problem`); a stage where it does not (or where
+        private scikit-learn state it reads is missing) is scored by ``predict_proba``
+        from now on, with a logged warning. Run at model load; otherwise each stage is
+        checked on its first use.
+
+        Returns
+        -------
+        dict
+            Stage name -> whether its fast path is used (learned stages only).
+        """
+        if not hasattr(self, "stages_"):
+            raise RuntimeError("StablePlacementRanker is not fitted; call fit first")
+        verdicts = {}
+        for name in STAGES:
+            model = self.stages_[name]
+            if isinstance(model, float):
+                continue
+            token = getattr(model, "calibrated_classifiers_", None)
+            verdicts[name] = STAGE_FAST_PATH.verify(
+                model, token, partial(stage_fast_path_problem, model)
+            )
+        return verdicts
 
     def _predict(self, name: str, x: np.ndarray) -> np.ndarray:
         model = self.stages_[name]

@@ -1277,6 +1277,26 @@ class Recommender(RankingModel):
 
     update_catalogue = refresh
 
+    def check_fast_paths(self) -> dict[str, bool]:
+        """Check that the fast paths reading private scikit-learn state (the ranker's
+        tree sums and calibration, the word-by-word TF-IDF) give the public API's
+        answers for this model; where one does not, it logs a warning and the public
+        API serves instead. :meth:`load` runs it.
+
+        Returns
+        -------
+        dict
+            ``"ranker:<stage>"`` and ``"lexical"`` -> whether the fast path is used.
+        """
+        from matcher.batch import check_lexical_fast_path
+
+        self._check_fitted()
+        verdicts = {}
+        if self.ranker_ is not None:
+            verdicts = {f"ranker:{k}": v for k, v in self.ranker_.check_fast_paths().items()}
+        verdicts["lexical"] = check_lexical_fast_path(self.lexical_)
+        return verdicts
+
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: str | Path) -> Path:
@@ -1332,6 +1352,7 @@ class Recommender(RankingModel):
             raise IncompatibleArtifactError(
                 f"{folder / ARTIFACT_FILE} holds a {type(model).__name__}, not a {cls.__name__}"
             )
+        model.check_fast_paths()
         return model
 
 

@@ -41,6 +41,8 @@ from sklearn.feature_extraction.text import (
     TfidfVectorizer,
 )
 
+from matcher.fast_path_guard import FastPathGuard
+
 #: Environment variable naming a local sentence-transformers model folder.
 EMBEDDING_MODEL_ENV = "JOBMATCH_EMBEDDING_MODEL"
 
@@ -544,9 +546,19 @@ class LexicalEncoder:
             sublinear_tf=vec.sublinear_tf,
         ).fit(counts[codes])  # document frequencies with every repeat counted
         vec._tfidf = tfidf  # what TfidfVectorizer.fit sets (transform uses it)
+        memo = _LexicalMemo.of(distinct, sp.csr_matrix(tfidf.transform(counts, copy=False)))
+        sample = distinct[:: max(1, len(distinct) // PROBE_TEXTS)][:PROBE_TEXTS]
+        if not LEXICAL_FIT_FAST_PATH.verify(
+            self, vec, lambda: csr_difference(memo.matrix[memo.rows(sample)], vec.transform(sample))
+        ):
+            # the private attribute no longer feeds transform: sklearn's own fit
+            self.vectorizer_ = self._vectorizer().fit(texts)
+            self.vocabulary_size_ = len(self.vectorizer_.vocabulary_)
+            self._memo = _LexicalMemo.empty()
+            return self
         self.vectorizer_ = vec
         self.vocabulary_size_ = len(vec.vocabulary_)
-        self._memo = _LexicalMemo.of(distinct, sp.csr_matrix(tfidf.transform(counts, copy=False)))
+        self._memo = memo
         return self
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
@@ -577,6 +589,37 @@ class LexicalEncoder:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"LexicalEncoder({args})"
+
+
+#: :meth:`LexicalEncoder.fit` counts each distinct word once and sets the fitted
+#: ``TfidfVectorizer``'s private ``_tfidf`` itself; this checks, at each fit, that
+#: ``transform`` then gives the rows computed at fit (else it refits with sklearn).
+LEXICAL_FIT_FAST_PATH = FastPathGuard("LexicalEncoder's word-by-word TF-IDF fit")
+#: Texts a lexical fast path is compared on.
+PROBE_TEXTS = 8
+#: Largest difference allowed between a fast path's float32 TF-IDF values and sklearn's.
+TFIDF_TOLERANCE = 1e-6
+
+
+def csr_difference(got: sp.spmatrix, expected: sp.spmatrix) -> str | None:
+    """None when two TF-IDF matrices agree within :data:`TFIDF_TOLERANCE`, else what
+    differed (for :class:`matcher.fast_path_guard.FastPathGuard` checks)."""
+    if got.shape != expected.shape:
+        return f"shape {got.shape} against {expected.shape}"
+    diff = abs(sp.csr_matrix(got, dtype=np.float64) - sp.csr_matrix(expected, dtype=np.float64))
+    worst = float(diff.max()) if diff.nnz else 0.0
+    if worst > TFIDF_TOLERANCE:
+        return f"largest difference {worst:.3g} over {got.shape[0]} probe texts"
+    return None
+
+
+def probe_texts(vectorizer: TfidfVectorizer, n: int = PROBE_TEXTS) -> list[str]:
+    """``n`` texts made of n-grams spread over a fitted vectorizer's vocabulary (so
+    their rows are not empty), some repeating a word, for fast-path checks."""
+    terms = sorted(vectorizer.vocabulary_)
+    picked = [t.strip() for t in terms[:: max(1, len(terms) // (3 * n))]]
+    picked = [t for t in picked if t] or ["probe"]
+    return [" ".join(picked[(3 * i + j) % len(picked)] for j in range(3 + i % 2)) for i in range(n)]
 
 
 #: Most distinct texts whose TF-IDF rows an encoder keeps in memory.
