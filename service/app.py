@@ -134,6 +134,7 @@ def create_app(
 
     for router in api.routers():
         app.include_router(router, prefix=API_PREFIX)
+        metrics.routes.include(router.routes, prefix=API_PREFIX)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics_root() -> Response:
@@ -141,6 +142,7 @@ def create_app(
 
     for router in api.web_routers():
         app.include_router(router)
+        metrics.routes.include(router.routes)
     if warm_up:
         # the occupation normaliser takes seconds to build: do it before the first
         # vacancy is posted rather than inside that request

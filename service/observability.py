@@ -15,18 +15,20 @@ Every response carries ``Server-Timing: app;dur=<ms>``: the time from the reques
 reaching the app to its answer being ready (what the service spent, queueing inside
 the process included; not the network or the client).
 
-Labels never hold ids or personal data: routes are reported by their template
-(``/api/v1/workers/{worker_id}``), not the concrete path.
+Labels never hold ids or personal data: routes are reported by the matched route's
+template (``/api/v1/workers/{worker_id}``), not the concrete path; a request no route
+matched is reported as ``unmatched``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.model_holder import LoadedModel
@@ -53,6 +55,7 @@ class Metrics:
     """The metric objects of one app."""
 
     def __init__(self) -> None:
+        self.routes = RouteTemplates()
         self.registry = CollectorRegistry(auto_describe=True)
         self.latency = Histogram(
             "jobmatch_http_request_duration_seconds",
@@ -101,13 +104,55 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def route_template(scope: Scope) -> str:
-    """The matched route's template (``/api/v1/workers/{worker_id}``), never concrete ids."""
-    if scope.get("route") is None:
-        return "unmatched"
-    params = {str(v): k for k, v in (scope.get("path_params") or {}).items()}
-    parts = [f"{{{params[p]}}}" if p in params else p for p in scope["path"].split("/")]
-    return "/".join(parts)
+#: The route label of a request no route matched (404s, slash redirects): one label for
+#: all of them, so arbitrary paths cannot grow the label set.
+UNMATCHED = "unmatched"
+
+
+class RouteTemplates:
+    """The full template of every route of an app, by the route object the router puts
+    in ``scope["route"]`` when it matches a request.
+
+    A route's ``path`` is its template inside its own router (``/workers/{worker_id}``);
+    FastAPI includes a router under a prefix without copying its routes, so the prefix
+    is recorded here when the app includes the router (:meth:`include`). Routes the app
+    defines itself (``/metrics``, ``/docs``) carry their full template already.
+    """
+
+    def __init__(self) -> None:
+        # id(route) -> (route, prefix, template) per inclusion (a router may be
+        # included under several prefixes); routes compare by value, so not dict keys
+        self._included: dict[int, list[tuple[BaseRoute, str, str]]] = {}
+
+    def include(self, routes: Iterable[BaseRoute], prefix: str = "") -> None:
+        """Record the routes of a router the app includes under ``prefix``."""
+        for route in routes:
+            path = getattr(route, "path", None)
+            if isinstance(path, str):
+                self._included.setdefault(id(route), []).append((route, prefix, prefix + path))
+
+    def templates(self) -> set[str]:
+        """Every template recorded by :meth:`include`."""
+        return {template for entries in self._included.values() for _, _, template in entries}
+
+    def template(self, scope: Scope) -> str:
+        """The matched route's full template (``/api/v1/workers/{worker_id}``), or
+        :data:`UNMATCHED`. Taken from the route itself, never rebuilt from the concrete
+        path, so labels hold no ids and their set is bounded by the app's routes (plus
+        ``unmatched``) whatever paths clients send."""
+        route = scope.get("route")
+        if route is None:
+            return UNMATCHED
+        path = str(scope.get("path", ""))
+        candidates = [
+            (prefix, template)
+            for known, prefix, template in self._included.get(id(route), ())
+            if known is route and path.startswith(prefix)
+        ]
+        if candidates:
+            return max(candidates, key=lambda c: len(c[0]))[1]
+        own = getattr(route, "path", None)
+        return own if isinstance(own, str) and own else UNMATCHED
 
 
 class MetricsMiddleware:
@@ -138,7 +183,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, _send)
         finally:
-            template = route_template(scope)
+            template = self.metrics.routes.template(scope)
             labels = (scope.get("method", ""), template, str(status_code))
             self.metrics.latency.labels(*labels).observe(time.perf_counter() - started)
             self.metrics.requests.labels(*labels).inc()
