@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from matcher import reference
 from matcher.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
-from service import audit, lifecycle
+from service import audit, followups, lifecycle
 from service.auth import Principal, Role
 from service.model_holder import LoadedModel, ModelHolder, RecommendationBatcher
 from service.schemas import (
@@ -615,7 +615,12 @@ def list_vacancies(
 # --------------------------------------------------------------------------- outcomes
 
 
-def record_outcome(session: Session, principal: Principal, body: OutcomeCreate) -> Event:
+def record_outcome(
+    session: Session,
+    principal: Principal,
+    body: OutcomeCreate,
+    followup_days: Sequence[int] = followups.DEFAULT_DAYS,
+) -> Event:
     if body.event not in OFFICER_OUTCOMES:
         allowed = ", ".join(e.value for e in OFFICER_OUTCOMES)
         raise unprocessable(
@@ -650,6 +655,7 @@ def record_outcome(session: Session, principal: Principal, body: OutcomeCreate) 
         # the worker's status and placements follow the outcome (re-played in time order,
         # so an outcome recorded late lands where it belongs)
         lifecycle.rebuild(session, [body.worker_id])
+        followups.schedule(session, [body.worker_id], followup_days)
     return event
 
 

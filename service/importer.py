@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,7 +35,7 @@ from matcher.contract import (
     check_file,
 )
 from matcher.schema import CONTRACT
-from service import lifecycle
+from service import followups, lifecycle
 from service.store.db import make_engine, session_scope
 from service.store.migrate import ensure_schema
 from service.store.repository import UpsertResult, existing_ids, upsert
@@ -78,6 +79,10 @@ class ImportSummary:
     #: workers of the imported events now employed / to be re-placed (``service.lifecycle``)
     employed: int = 0
     needs_replacement: int = 0
+    #: follow-ups scheduled for the imported hires, and how many of them the imported
+    #: outcomes answered (``service.followups``)
+    follow_ups: int = 0
+    follow_ups_settled: int = 0
     seconds: float = 0.0
 
     def table(self, name: str) -> TableSummary:
@@ -285,6 +290,7 @@ def import_folder(
     normaliser: OccupationNormaliser | None = None,
     infer_occupations: bool = True,
     limit: int = MAX_PROBLEMS,
+    followup_days: Sequence[int] = followups.DEFAULT_DAYS,
 ) -> ImportSummary:
     """Validate every contract file of ``folder`` and write them to the store atomically.
 
@@ -301,6 +307,8 @@ def import_folder(
         False leaves blank occupation codes blank (no normaliser is loaded).
     limit : int
         Problems listed in the error (all are counted).
+    followup_days : sequence of int
+        Days after a hire at which follow-ups are scheduled for imported hires.
 
     Returns
     -------
@@ -385,6 +393,8 @@ def import_folder(
                 worker_ids = checked["events"].frame["worker_id"].astype(str).unique().tolist()
                 life = lifecycle.rebuild(session, worker_ids)
                 summary.employed, summary.needs_replacement = life.employed, life.needs_replacement
+                summary.follow_ups = followups.schedule(session, worker_ids, followup_days)
+                summary.follow_ups_settled = followups.settle_from_outcomes(session, worker_ids)
     finally:
         if not isinstance(database_url, Engine):
             engine.dispose()

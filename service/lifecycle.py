@@ -111,11 +111,17 @@ def replay(outcomes: Iterable[Outcome]) -> Life:
     """The lifecycle that ``outcomes`` (one worker's, any order) imply; see the module doc.
 
     Outcomes at the same time are taken hires first, so "hired and left the same day"
-    ends with the worker to be re-placed.
+    ends with the worker to be re-placed; of endings at the same time the most telling
+    names the reason (injury, then wage arrears, then left).
     """
-    order = {EventType.HIRED.value: 0}
+    order = {
+        EventType.HIRED.value: 0,
+        EventType.INJURY.value: 1,
+        EventType.WAGE_ARREARS.value: 2,
+        EventType.LEFT.value: 3,
+    }
     life = Life()
-    for o in sorted(outcomes, key=lambda o: (o.occurred_at, order.get(o.event, 1))):
+    for o in sorted(outcomes, key=lambda o: (o.occurred_at, order.get(o.event, 4))):
         current = life.current
         if o.event == EventType.HIRED.value:
             if current is not None and current.vacancy_id == o.vacancy_id:

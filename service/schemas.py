@@ -13,7 +13,7 @@ has no field for name, phone, id number or birth year (privacy by construction).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -402,3 +402,97 @@ class Problem(BaseModel):
     """Error body: ``detail`` is a message, or a list of field-level problems for 422."""
 
     detail: Any
+
+
+# --------------------------------------------------------------------------- follow-ups
+
+
+class FollowUpPlacement(BaseModel):
+    placement_id: int
+    vacancy_id: str
+    vacancy_title: str | None = None
+    vacancy_region: str | None = None
+    vacancy_region_name: str | None = None
+    employer_id: str
+    employer_name: str | None = None
+    started_at: datetime = Field(description="the hire (UTC)")
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+
+
+class FollowUpComplete(_Body):
+    """What a follow-up visit (or call) found."""
+
+    still_employed: bool = Field(..., description="the worker still works in this job")
+    paid_on_time: bool | None = Field(None, description="wages paid in full and on time")
+    contract_signed: bool | None = Field(None, description="a written labour contract")
+    social_insurance: bool | None = Field(None, description="social insurance paid")
+    left_reason: str | None = Field(
+        None, max_length=200, description="why the worker left (required when not employed)"
+    )
+    arrears_months: int | None = Field(None, ge=0, le=120, description="months of wages owed")
+    arrears_amount: float | None = Field(None, ge=0, le=10_000_000, description="CNY owed")
+    injury: bool = Field(False, description="a work injury")
+    note: str | None = Field(None, max_length=2000)
+    visited_at: datetime | None = Field(
+        None, description="when the visit took place (default now; without a zone: office time)"
+    )
+
+
+class FollowUpFindings(BaseModel):
+    still_employed: bool | None = None
+    paid_on_time: bool | None = None
+    contract_signed: bool | None = None
+    social_insurance: bool | None = None
+    left_reason: str | None = None
+    arrears_months: int | None = None
+    arrears_amount: float | None = None
+    injury: bool | None = None
+    note: str | None = None
+
+
+class FollowUpPublic(BaseModel):
+    id: int
+    worker_id: str
+    home_region: str
+    home_region_name: str | None = None
+    household_status: str | None = None
+    day: int = Field(description="days after the hire")
+    due_at: datetime = Field(description="UTC")
+    due_date: date = Field(description="the due day in the office time zone")
+    status: Literal["open", "overdue", "done", "cancelled"]
+    placement: FollowUpPlacement
+    completed_at: datetime | None = None
+    completed_by: str | None = Field(None, description="key:<id> of the officer, or outcomes")
+    findings: FollowUpFindings | None = None
+
+
+class FollowUpsPublic(BaseModel):
+    data: list[FollowUpPublic]
+    count: int
+
+
+class FollowUpCounts(BaseModel):
+    overdue: int
+    due_today: int = Field(description="open and due before the end of today, office time")
+    open: int = Field(description="open, overdue included")
+    done: int
+
+
+class ReplacementCase(BaseModel):
+    worker_id: str
+    name: str | None = Field(None, description="personal data (the read is audited)")
+    home_region: str
+    home_region_name: str | None = None
+    household_status: str | None = None
+    priority: int = Field(description="0 monitored household, 1 lifted, 2 other")
+    reason: str | None = Field(None, description="left | wage_arrears | injury")
+    since: datetime | None = None
+    previous_employer_id: str | None = None
+    previous_employer_name: str | None = None
+    previous_vacancy_id: str | None = None
+
+
+class ReplacementsPublic(BaseModel):
+    data: list[ReplacementCase]
+    count: int

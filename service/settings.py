@@ -7,6 +7,9 @@
 | ``JOBMATCH_EMBEDDING_MODEL`` | local sentence-transformers model folder | the packaged all-MiniLM-L6-v2 |
 | ``JOBMATCH_DASK_SCHEDULER`` | ``tcp://HOST:PORT`` of a Dask scheduler for the nightly run | in-process |
 | ``JOBMATCH_PRECOMPUTED`` | answer from precomputed recommendations when the model has them (``0`` answers everything live) | ``1`` |
+| ``JOBMATCH_FOLLOWUP_DAYS`` | days after a hire at which the officers follow the worker up (JSON list) | ``[7, 30, 90, 180]`` |
+| ``JOBMATCH_OFFICE_TIMEZONE`` | IANA time zone of the offices: "today" and dates typed without a time | ``Asia/Shanghai`` |
+| ``JOBMATCH_EMPLOYER_RISK_THRESHOLD`` | wage-arrears plus no-contract findings at one employer (within a year) that flag it for the labour inspectorate | ``3`` |
 """
 
 from __future__ import annotations
@@ -26,6 +29,39 @@ class Settings(BaseSettings):
     embedding_model: str | None = None
     dask_scheduler: str | None = None
     precomputed: bool = True
+    followup_days: tuple[int, ...] = (7, 30, 90, 180)
+    office_timezone: str = "Asia/Shanghai"
+    employer_risk_threshold: int = 3
+
+    @field_validator("followup_days")
+    @classmethod
+    def _followup_days(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(d < 1 or d > 3660 for d in v) or len(set(v)) != len(v):
+            raise ValueError(
+                "JOBMATCH_FOLLOWUP_DAYS must be distinct whole days between 1 and 3660, "
+                "e.g. [7, 30, 90, 180]"
+            )
+        return tuple(sorted(v))
+
+    @field_validator("office_timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"JOBMATCH_OFFICE_TIMEZONE {v!r} is not an IANA time zone, e.g. Asia/Shanghai"
+            ) from None
+        return v
+
+    @field_validator("employer_risk_threshold")
+    @classmethod
+    def _threshold(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("JOBMATCH_EMPLOYER_RISK_THRESHOLD must be at least 1")
+        return v
 
     @field_validator("database_url")
     @classmethod

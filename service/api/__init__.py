@@ -17,6 +17,7 @@ def routers() -> list[APIRouter]:
     from service.api import (
         admin,
         employers,
+        followups,
         matching,
         nightly,
         occupations,
@@ -32,6 +33,7 @@ def routers() -> list[APIRouter]:
         employers.router,
         vacancies.router,
         outcomes.router,
+        followups.router,
         matching.router,
         occupations.router,
         admin.router,

@@ -42,7 +42,13 @@ def import_cmd(
 
     url = get_settings().database_url
     try:
-        summary = import_folder(folder, url, infer_occupations=infer_occupations)
+        settings = get_settings()
+        summary = import_folder(
+            folder,
+            url,
+            infer_occupations=infer_occupations,
+            followup_days=settings.followup_days,
+        )
     except ContractError as err:
         typer.echo(str(err), err=True)
         raise fail(
@@ -75,6 +81,11 @@ def import_cmd(
         typer.echo(
             f"workers by their outcomes: {summary.employed} employed, "
             f"{summary.needs_replacement} to be re-placed"
+        )
+    if summary.follow_ups:
+        typer.echo(
+            f"follow-ups: {summary.follow_ups} scheduled for imported hires, "
+            f"{summary.follow_ups_settled} of them answered by the imported outcomes"
         )
     state = "nothing changed" if summary.changed == 0 else f"{summary.changed} rows written"
     typer.echo(f"imported {folder} in {summary.seconds:.1f} s: {state}")

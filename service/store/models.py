@@ -228,3 +228,35 @@ class Placement(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     end_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class FollowUp(Base):
+    """A visit due some days after a hire, and what the officer found.
+
+    Scheduled by ``service.followups`` for every placement; ``status`` is open, done or
+    cancelled (the placement ended first); "overdue" is an open one past ``due_at``.
+    """
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (UniqueConstraint("placement_id", "day", name="uq_follow_up"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    placement_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("placements.id", ondelete="CASCADE"), index=True
+    )
+    worker_id: Mapped[str] = mapped_column(String(64), ForeignKey("workers.worker_id"), index=True)
+    day: Mapped[int] = mapped_column(Integer)  # days after the hire
+    due_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # "key:<id>" of the officer, or "outcomes" when the recorded outcomes answered it
+    completed_by: Mapped[str | None] = mapped_column(String(64))
+    still_employed: Mapped[bool | None] = mapped_column(Boolean)
+    paid_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    contract_signed: Mapped[bool | None] = mapped_column(Boolean)
+    social_insurance: Mapped[bool | None] = mapped_column(Boolean)
+    left_reason: Mapped[str | None] = mapped_column(String(200))
+    arrears_months: Mapped[int | None] = mapped_column(Integer)
+    arrears_amount: Mapped[float | None] = mapped_column(Float)
+    injury: Mapped[bool | None] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,120 @@
+"""Follow-ups of hired workers and the re-placement list (officers of the region, admins)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+
+from service import domain_followups as loop
+from service.auth import OfficerPrincipal, SessionDep
+from service.followups import Findings, FollowUpStatus
+from service.schemas import (
+    FollowUpComplete,
+    FollowUpCounts,
+    FollowUpPublic,
+    FollowUpsPublic,
+    ReplacementsPublic,
+)
+
+router = APIRouter(tags=["follow-ups"])
+
+
+def _zone(request: Request) -> str:
+    return request.app.state.settings.office_timezone
+
+
+@router.get("/follow-ups", response_model=FollowUpsPublic)
+def list_follow_ups(
+    session: SessionDep,
+    principal: OfficerPrincipal,
+    request: Request,
+    worker_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    due_before: Annotated[
+        datetime | None,
+        Query(description="due before this time (without a zone: office time)"),
+    ] = None,
+    status_: Annotated[FollowUpStatus | None, Query(alias="status")] = None,
+    region: Annotated[str | None, Query(pattern=r"^\d{1,6}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=loop.MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict:
+    """Follow-ups of the workers of your region, soonest due first, with the placement."""
+    flt = loop.FollowUpFilter(
+        worker_id=worker_id,
+        due_before=due_before,
+        status=status_,
+        region=region,
+        limit=limit,
+        offset=offset,
+    )
+    data, count = loop.list_follow_ups(session, principal, flt, zone=_zone(request))
+    return {"data": data, "count": count}
+
+
+@router.get("/follow-ups/summary", response_model=FollowUpCounts)
+def follow_up_counts(session: SessionDep, principal: OfficerPrincipal, request: Request) -> dict:
+    """How many follow-ups of your region are overdue, due today, open and done."""
+    return loop.follow_up_counts(session, principal, zone=_zone(request))
+
+
+@router.get("/follow-ups/{follow_up_id}", response_model=FollowUpPublic)
+def get_follow_up(
+    follow_up_id: int, session: SessionDep, principal: OfficerPrincipal, request: Request
+) -> dict:
+    """One follow-up with its placement and findings."""
+    return loop.get_follow_up(session, principal, follow_up_id, zone=_zone(request))
+
+
+@router.post("/follow-ups/{follow_up_id}/complete", response_model=FollowUpPublic)
+def complete_follow_up(
+    follow_up_id: int,
+    body: FollowUpComplete,
+    session: SessionDep,
+    principal: OfficerPrincipal,
+    request: Request,
+) -> dict:
+    """Record what a follow-up found. Not employed, unpaid or injured puts the worker on
+    the re-placement list (recorded as the outcomes left / wage_arrears / injury)."""
+    if not body.still_employed and not body.left_reason:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "loc": ["body", "left_reason"],
+                    "msg": "say why the worker left (still_employed is false)",
+                    "type": "missing",
+                }
+            ],
+        )
+    data = body.model_dump(exclude={"visited_at"})
+    try:
+        return loop.complete_follow_up(
+            session,
+            principal,
+            follow_up_id,
+            Findings(**data),
+            visited_at=body.visited_at,
+            zone=_zone(request),
+            days=request.app.state.settings.followup_days,
+            path=request.url.path,
+        )
+    except loop.Conflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+@router.get("/re-placements", response_model=ReplacementsPublic)
+def replacement_list(
+    session: SessionDep,
+    principal: OfficerPrincipal,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=loop.MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict:
+    """Workers of your region to re-place (left, unpaid or injured), monitored households
+    first, then the longest waiting (the read is audited)."""
+    data, count = loop.replacement_list(
+        session, principal, limit=limit, offset=offset, path=request.url.path
+    )
+    return {"data": data, "count": count}
