@@ -147,13 +147,17 @@ def _scoped_worker(session: Session, principal: Principal, worker_id: str) -> Wo
     return worker
 
 
-def _check_worker_scope(session: Session, principal: Principal, worker_id: str) -> None:
-    """404 / 403 as :func:`_scoped_worker`, reading only the worker's home region (no
-    personal field is loaded; the recommendation route calls this on every request)."""
-    row = session.execute(select(Worker.home_region).where(Worker.worker_id == worker_id)).first()
+def _check_worker_scope(session: Session, principal: Principal, worker_id: str) -> str:
+    """404 / 403 as :func:`_scoped_worker`, reading only the worker's home region and
+    status (no personal field is loaded; the recommendation route calls this on every
+    request). Returns the worker's status."""
+    row = session.execute(
+        select(Worker.home_region, Worker.status).where(Worker.worker_id == worker_id)
+    ).first()
     if row is None:
         raise not_found("worker", worker_id)
     _check_worker_region(principal, worker_id, row[0])
+    return str(row[1])
 
 
 def _check_worker_region(principal: Principal, worker_id: str, home_region: str | None) -> None:
@@ -883,9 +887,15 @@ def recommendations(
     k: int,
     batcher: RecommendCall | None = None,
 ) -> dict[str, Any]:
-    _check_worker_scope(session, principal, worker_id)
+    worker_status = _check_worker_scope(session, principal, worker_id)
     loaded = model_or_503(holder)
     k = max(1, min(k, MAX_K))
+    wanted = k
+    # a worker to re-place: the employer just left is excluded or ranked last (asking
+    # for more so that k remain)
+    previous = lifecycle.previous_employer(session, worker_id, worker_status)
+    if previous is not None:
+        k = min(MAX_K, 2 * k + 10)
     recommend = batcher if batcher is not None else _direct
     source = "live"
 
@@ -935,10 +945,25 @@ def recommendations(
                 "channel": v.channel if v else None,
             }
         )
+    note = None
+    if previous is not None:
+        items = lifecycle.apply_previous_employer(items, previous, wanted)
+        note = {
+            "employer_id": previous.employer_id,
+            "employer_name": session.scalar(
+                select(Employer.name).where(Employer.employer_id == previous.employer_id)
+            ),
+            "vacancy_id": previous.vacancy_id,
+            "reason": previous.reason,
+            "ended_at": previous.ended_at,
+            "action": previous.action,
+            "message": previous.message,
+        }
     return {
         "worker_id": worker_id,
         "model_version": loaded.version,
         "source": source,
+        "previous_employer": note,
         "data": items,
         "count": len(items),
     }

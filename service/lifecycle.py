@@ -301,3 +301,70 @@ def last_placement(session: Session, worker_id: str) -> Placement | None:
         .order_by(Placement.started_at.desc(), Placement.id.desc())
         .limit(1)
     )
+
+
+# --------------------------------------------------------------------------- re-placement
+
+#: Reasons (as a placement's end reason) in the words officers read.
+REASON_WORDS: dict[str, str] = {
+    EndReason.LEFT: "离职",
+    EndReason.WAGE_ARREARS: "欠薪",
+    EndReason.INJURY: "工伤",
+    EndReason.MOVED: "换岗",
+}
+#: Reasons after which the previous employer's vacancies are not recommended at all (the
+#: others rank them after every other vacancy).
+EXCLUDING_REASONS: frozenset[str] = frozenset({EndReason.WAGE_ARREARS, EndReason.INJURY})
+
+
+@dataclass(frozen=True)
+class PreviousEmployer:
+    """The employer a worker to re-place just left, and what fresh recommendations do
+    with its vacancies: ``excluded`` (unpaid or injured there) or ``ranked_lower`` (left)."""
+
+    employer_id: str
+    vacancy_id: str
+    reason: str
+    ended_at: datetime
+
+    @property
+    def action(self) -> str:
+        return "excluded" if self.reason in EXCLUDING_REASONS else "ranked_lower"
+
+    @property
+    def message(self) -> str:
+        words = REASON_WORDS.get(self.reason, self.reason)
+        day = f"{self.ended_at:%Y-%m-%d}"
+        if self.action == "excluded":
+            return f"上一份工作在该企业因{words}结束（{day}），不再推荐该企业的岗位"
+        return f"上一份工作在该企业，{day}{words}：该企业的岗位排在其他岗位之后"
+
+
+def previous_employer(
+    session: Session, worker_id: str, status: str | None = None
+) -> PreviousEmployer | None:
+    """For a worker to re-place: the employer of the placement that ended, else None.
+    ``status``: the worker's status when the caller read it already."""
+    if status is None:
+        status = session.scalar(select(Worker.status).where(Worker.worker_id == worker_id))
+    if status != WorkerStatus.NEEDS_REPLACEMENT:
+        return None
+    last = last_placement(session, worker_id)
+    if last is None or last.ended_at is None or last.end_reason is None:
+        return None
+    return PreviousEmployer(last.employer_id, last.vacancy_id, last.end_reason, last.ended_at)
+
+
+def apply_previous_employer(items: list[dict], previous: PreviousEmployer, k: int) -> list[dict]:
+    """Recommendation items (ranked dicts with ``employer_id``, ``warnings``, ``rank``)
+    with the previous employer's vacancies dropped or moved after the others, each kept
+    one warned why; ranks renumbered, at most ``k``."""
+    others = [x for x in items if x.get("employer_id") != previous.employer_id]
+    theirs = [x for x in items if x.get("employer_id") == previous.employer_id]
+    kept = others if previous.action == "excluded" else others + theirs
+    kept = kept[:k]
+    for rank, item in enumerate(kept, start=1):
+        item["rank"] = rank
+        if item.get("employer_id") == previous.employer_id:
+            item["warnings"] = [previous.message, *item.get("warnings", [])]
+    return kept

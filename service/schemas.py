@@ -284,9 +284,26 @@ class RecommendationItem(BaseModel):
     channel: str | None = None
 
 
+class PreviousEmployerNote(BaseModel):
+    """For a worker to re-place: the employer just left and what the list does with it."""
+
+    employer_id: str
+    employer_name: str | None = None
+    vacancy_id: str
+    reason: str = Field(description="left | wage_arrears | injury")
+    ended_at: datetime
+    action: Literal["excluded", "ranked_lower"] = Field(
+        description="excluded after wage arrears or injury; ranked after the others after left"
+    )
+    message: str
+
+
 class RecommendationsPublic(BaseModel):
     worker_id: str
     model_version: str
+    previous_employer: PreviousEmployerNote | None = Field(
+        None, description="set for a worker to re-place (needs_replacement)"
+    )
     source: Literal["precomputed", "live"] = Field(
         "live",
         description="precomputed: re-ranked from the lists built ahead for this model "

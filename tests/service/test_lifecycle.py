@@ -203,3 +203,75 @@ def test_counts_agree_between_search_dashboard_and_nightly(service: Service):
 
 def _count(c, headers, status: str) -> int:
     return c.get(f"/api/v1/workers?status={status}&limit=1", headers=headers).json()["count"]
+
+
+# --------------------------------------------------------------------------- re-placement
+
+
+def _items(*employers: str) -> list[dict]:
+    return [
+        {"rank": i + 1, "vacancy_id": f"V{i}", "employer_id": e, "warnings": []}
+        for i, e in enumerate(employers)
+    ]
+
+
+def test_previous_employer_left_is_ranked_after_the_others():
+    prev = lifecycle.PreviousEmployer("E1", "V9", "left", at(5))
+    out = lifecycle.apply_previous_employer(_items("E1", "E2", "E1", "E3"), prev, k=3)
+    assert [(x["employer_id"], x["rank"]) for x in out] == [("E2", 1), ("E3", 2), ("E1", 3)]
+    assert prev.action == "ranked_lower" and out[2]["warnings"] == [prev.message]
+    assert "2026-03-05" in prev.message and "排在其他岗位之后" in prev.message
+
+
+def test_previous_employer_unpaid_or_injured_is_excluded():
+    for reason in ("wage_arrears", "injury"):
+        prev = lifecycle.PreviousEmployer("E1", "V9", reason, at(5))
+        out = lifecycle.apply_previous_employer(_items("E1", "E2", "E1", "E3"), prev, k=10)
+        assert [x["employer_id"] for x in out] == ["E2", "E3"] and prev.action == "excluded"
+        assert [x["rank"] for x in out] == [1, 2] and "不再推荐" in prev.message
+
+
+def test_fresh_recommendations_of_a_worker_to_replace_name_the_previous_employer(
+    service: Service,
+):
+    c, off = service.client, service.as_("officer")
+    wid = _fresh_worker(service)
+    before = c.get(f"/api/v1/workers/{wid}/recommendations?k=20", headers=off).json()
+    assert before["previous_employer"] is None
+    top = before["data"][0]
+    employer = top["employer_id"]
+    for event, day in (("hired", "2026-03-01"), ("left", "2026-03-20")):
+        r = c.post(
+            "/api/v1/outcomes",
+            json={
+                "worker_id": wid,
+                "vacancy_id": top["vacancy_id"],
+                "event": event,
+                "occurred_at": f"{day}T00:00:00Z",
+            },
+            headers=off,
+        )
+        assert r.status_code == 201, r.text
+    after = c.get(f"/api/v1/workers/{wid}/recommendations?k=20", headers=off).json()
+    note = after["previous_employer"]
+    assert note["employer_id"] == employer and note["action"] == "ranked_lower"
+    assert note["reason"] == "left" and note["message"]
+    employers = [x["employer_id"] for x in after["data"]]
+    theirs = [i for i, e in enumerate(employers) if e == employer]
+    assert all(i > j for i in theirs for j, e in enumerate(employers) if e != employer)
+    assert all(after["data"][i]["warnings"][0] == note["message"] for i in theirs)
+    assert [x["rank"] for x in after["data"]] == list(range(1, len(after["data"]) + 1))
+    r = c.post(
+        "/api/v1/outcomes",
+        json={
+            "worker_id": wid,
+            "vacancy_id": top["vacancy_id"],
+            "event": "wage_arrears",
+            "occurred_at": "2026-03-10T00:00:00Z",  # recorded late: the reason becomes arrears
+        },
+        headers=off,
+    )
+    assert r.status_code == 201
+    again = c.get(f"/api/v1/workers/{wid}/recommendations?k=20", headers=off).json()
+    assert again["previous_employer"]["action"] == "excluded"
+    assert employer not in {x["employer_id"] for x in again["data"]}
