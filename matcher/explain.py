@@ -285,3 +285,50 @@ def explain_pair(
 def texts(items: list[Reason], lang: str = "zh") -> list[str]:
     """The strings of reasons or warnings in one language."""
     return [r.text(lang) for r in items]
+
+
+# --------------------------------------------------------------------------- audiences
+
+#: Reasons and warnings written for the worker (and the officer) re-voiced for the
+#: employer who posted the vacancy: ``(pattern, replacement)`` on the worker-voiced
+#: text, ``None`` drops it. The worker's expected wage and preferences are not part
+#: of the employer's view, so the reasons that quote them are dropped, and "your
+#: county" becomes the candidate's. Patterns mirror the templates above, both languages.
+_EMPLOYER_VOICE: tuple[tuple[str, str | None], ...] = (
+    (r"^月薪.*[高低]于期望的.*$", None),
+    (r"^wage .* is (above|below) the expected .*$", None),
+    (r"^在您希望工作的地区$", None),
+    (r"^in a region you prefer$", None),
+    (r"^本县已有(.+)人在该单位就业（老乡介绍）$", r"其家乡县已有\1人在贵单位就业（老乡介绍）"),
+    (r"^本县已有(.+)人申请过该单位的岗位$", r"其家乡县已有\1人申请过贵单位的岗位"),
+    (r"^本县已有(.+)人在(.+)就业$", r"其家乡县已有\1人在\2就业"),
+    (r"^(.+) workers from your county", r"\1 workers from the candidate's county"),
+    (r"^离家近（(.+)）$", r"离其家乡近（\1）"),
+    (r"^离家(.+)公里$", r"离其家乡\1公里"),
+    (r"^close to home \((.+)\)$", r"close to the candidate's home (\1)"),
+    (r"^(.+) km from home$", r"\1 km from the candidate's home"),
+    (r"^省内就业$", "与其户籍同省"),
+    (r"^in your home province$", "in the candidate's home province"),
+    (r"^该单位", "贵单位"),
+    (r"this employer's", "your"),
+    (r"^employer (has|not)", r"your company \1"),
+    (r"^your skills resemble", "the candidate's skills resemble"),
+)
+
+
+def for_employer(items: list[str]) -> list[str]:
+    """Worker-voiced reason or warning texts as the vacancy's employer should read them:
+    nothing about the worker's expected wage or preferences, "your county" re-voiced.
+    Texts no pattern knows are kept (they describe the vacancy or the match)."""
+    import re
+
+    out = []
+    for text in items:
+        kept: str | None = text
+        for pattern, replacement in _EMPLOYER_VOICE:
+            if re.search(pattern, text):
+                kept = None if replacement is None else re.sub(pattern, replacement, text)
+                break
+        if kept:
+            out.append(kept)
+    return out

@@ -117,9 +117,12 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
     )
+    from service.web import api_docs
+
+    api_docs.install(app)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = auth.session_factory(engine)
@@ -143,6 +146,9 @@ def create_app(
     for router in api.web_routers():
         app.include_router(router)
         metrics.routes.include(router.routes)
+    from service.web import errors as web_errors
+
+    web_errors.install(app)
     if warm_up:
         # the occupation normaliser takes seconds to build: do it before the first
         # vacancy is posted rather than inside that request

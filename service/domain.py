@@ -23,6 +23,7 @@ from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from matcher import reference
+from matcher.explain import for_employer
 from matcher.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
 from service import audit, followups, lifecycle
 from service.auth import Principal, Role
@@ -308,12 +309,17 @@ def _worker_conditions(principal: Principal, flt: WorkerFilter) -> list:
     elif flt.status:
         conditions.append(Worker.status == flt.status)
     if flt.q:
-        pattern = f"%{flt.q.strip()}%"
+        text = flt.q.strip()
+        pattern = f"%{text}%"
         conditions.append(
             or_(
                 Worker.skills.ilike(pattern),
                 Worker.work_history.ilike(pattern),
-                Worker.worker_id == flt.q.strip(),
+                Worker.worker_id == text,
+                # officers find people by name, phone or id number (the read is audited)
+                Worker.name.ilike(pattern),
+                Worker.phone == text,
+                Worker.id_number == text.upper(),
             )
         )
     return conditions
@@ -424,6 +430,7 @@ def vacancy_view(v: Vacancy) -> dict[str, Any]:
     data["occupation_name"] = _occupation_name(v.occupation_code)
     data["occupation_source"] = v.occupation_source
     data["occupation_confidence"] = v.occupation_confidence
+    data["closed_reason"] = v.closed_reason
     data["updated_at"] = v.updated_at
     return data
 
@@ -561,19 +568,65 @@ def update_vacancy(
             changes[key] = merged[key]
     for key, value in changes.items():
         setattr(vacancy, key, value)
+    if (
+        vacancy.closed_reason == "deadline"
+        and "closes_at" in changes
+        and (vacancy.closes_at is None or vacancy.closes_at > _now())
+    ):
+        # a new deadline ahead reopens a vacancy that only closed because the old one passed
+        vacancy.status = "open"
+        vacancy.closed_reason = None
     session.flush()
     return vacancy_view(vacancy)
 
 
 def close_vacancy(session: Session, principal: Principal, vacancy_id: str) -> dict[str, Any]:
     vacancy = _owned_vacancy(session, principal, vacancy_id)
-    vacancy.status = "closed"
+    if vacancy.status != "closed":
+        vacancy.status = "closed"
+        vacancy.closed_reason = "employer"
     vacancy.closes_at = vacancy.closes_at or _now()
     session.flush()
     return vacancy_view(vacancy)
 
 
+def new_vacancy_id(session: Session, employer_id: str, on: date | None = None) -> str:
+    """A fresh vacancy id for a posting made on a page: ``<employer>-<yyyymmdd>-<n>``."""
+    stem = f"{employer_id or 'V'}-{(on or date.today()).strftime('%Y%m%d')}-"
+    taken = set(
+        session.scalars(select(Vacancy.vacancy_id).where(Vacancy.vacancy_id.startswith(stem)))
+    )
+    n = len(taken) + 1
+    while f"{stem}{n:02d}" in taken:
+        n += 1
+    return f"{stem}{n:02d}"
+
+
+def close_past_deadline(session: Session, now: datetime | None = None) -> int:
+    """Close every open vacancy whose deadline has passed, saying why (``closed_reason``
+    ``deadline``), so it shows as 已截止 instead of silently dropping out of the matches.
+    Returns how many were closed; idempotent and cheap (one indexed UPDATE)."""
+    from sqlalchemy import update
+
+    at = now or _now()
+    result = session.execute(
+        update(Vacancy)
+        .where(
+            or_(Vacancy.status == "open", Vacancy.status.is_(None)),
+            Vacancy.closes_at.is_not(None),
+            Vacancy.closes_at <= at,
+        )
+        .values(status="closed", closed_reason="deadline")
+        .execution_options(synchronize_session="fetch")
+    )
+    n = int(getattr(result, "rowcount", 0) or 0)
+    if n:
+        log.info("closed %d vacancies past their deadline", n)
+    return n
+
+
 def get_vacancy(session: Session, principal: Principal, vacancy_id: str) -> dict[str, Any]:
+    close_past_deadline(session)
     return vacancy_view(_owned_vacancy(session, principal, vacancy_id))
 
 
@@ -590,6 +643,7 @@ class VacancyFilter:
 def list_vacancies(
     session: Session, principal: Principal, flt: VacancyFilter
 ) -> tuple[list[dict[str, Any]], int]:
+    close_past_deadline(session)
     conditions = []
     employer_id = flt.employer_id
     if principal.role == Role.EMPLOYER:
@@ -652,6 +706,7 @@ def record_outcome(
         event=body.event.value,
         occurred_at=occurred,
         source=f"key:{principal.key_id}",
+        note=(body.note or "").strip() or None,
     )
     session.add(event)
     session.flush()
@@ -1048,6 +1103,9 @@ def candidates(
         }
         if principal.role == Role.EMPLOYER:
             base["candidate_ref"] = candidate_ref(vacancy_id, wid)
+            # written for the employer: never the worker's expected wage or preferences
+            base["reasons"] = for_employer(base["reasons"])
+            base["warnings"] = for_employer(base["warnings"])
         else:
             base["worker_id"] = wid
             base["in_scope"] = principal.sees_region(base.get("home_region"))

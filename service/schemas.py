@@ -203,7 +203,9 @@ class VacancyCreate(_VacancyFields):
     employer_id: str | None = Field(None, max_length=64)
     title: str = Field(..., min_length=1, max_length=300)
     region: str = Field(..., description="6-digit GB/T 2260 code of the workplace")
-    headcount: int = Field(..., description="seats still open")
+    headcount: int = Field(
+        ..., ge=1, description="seats still open (a new vacancy has one or more)"
+    )
 
 
 class VacancyUpdate(_VacancyFields):
@@ -226,6 +228,7 @@ class VacancyPublic(_VacancyFields):
     occupation_name: str | None = None
     occupation_source: str | None = Field(None, description="given | inferred")
     occupation_confidence: float | None = None
+    closed_reason: str | None = Field(None, description="deadline | employer | filled")
     updated_at: datetime | None = None
 
 
@@ -247,6 +250,9 @@ class OutcomeCreate(_Body):
         description="applied | hired | left | retained_3m | retained_6m | wage_arrears | injury",
     )
     occurred_at: datetime | None = Field(None, description="default: now (UTC)")
+    note: str | None = Field(
+        None, max_length=500, description="the officer's note, e.g. how the outcome was confirmed"
+    )
 
 
 class OutcomePublic(BaseModel):
@@ -258,6 +264,7 @@ class OutcomePublic(BaseModel):
     event: str
     occurred_at: datetime
     source: str | None = None
+    note: str | None = None
 
 
 class OutcomesPublic(BaseModel):

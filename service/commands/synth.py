@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from service.cli_app import app, fail
+
+
+def live_start(weeks: int, today: date | None = None) -> date:
+    """The Monday ``weeks`` weeks before ``today`` (UTC): a market generated from it
+    ends this week, so its open vacancies are still open and its deadlines ahead."""
+    day = today or datetime.now(UTC).date()
+    first = day - timedelta(weeks=weeks)
+    return first - timedelta(days=first.weekday())
 
 
 @app.command("synth")
@@ -26,8 +35,13 @@ def synth_cmd(
         ),
     ] = None,
     start: Annotated[
-        str, typer.Option("--start", help="First day of the horizon (ISO date, UTC).")
-    ] = "2026-01-05",
+        str | None,
+        typer.Option(
+            "--start",
+            help="First day of the horizon (ISO date, UTC). Default: the Monday WEEKS weeks "
+            "before today, so the horizon ends this week and the market is live today.",
+        ),
+    ] = None,
     events: Annotated[
         bool,
         typer.Option("--events/--no-events", help="Simulate weeks of events (slow at scale)."),
@@ -46,6 +60,8 @@ def synth_cmd(
 
     from training.synth import build_market, write_market
 
+    if start is None:
+        start = live_start(weeks).isoformat()
     try:
         pd.Timestamp(start)
     except ValueError:

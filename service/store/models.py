@@ -112,6 +112,9 @@ class Vacancy(Base):
     # bookkeeping: how occupation_code was obtained ("given" or "inferred") and how sure
     occupation_source: Mapped[str | None] = mapped_column(String(16))
     occupation_confidence: Mapped[float | None] = mapped_column(Float)
+    # why a closed vacancy closed: "deadline" (swept when its closes_at passed),
+    # "employer" (closed by hand) or "filled"; None while open
+    closed_reason: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, server_default=func.now(), onupdate=func.now()
     )
@@ -133,6 +136,8 @@ class Event(Base):
     occurred_at: Mapped[datetime] = mapped_column(DateTime)
     # bookkeeping: "import" or the API key id of the officer who recorded it
     source: Mapped[str | None] = mapped_column(String(64))
+    # the officer's note on the outcome (e.g. "电话回访确认已到岗")
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiKey(Base):

@@ -1,29 +1,43 @@
-"""Server-rendered pages (Jinja2, no JavaScript build): log in, officer dashboard, worker page,
-employer page, vacancy page. They call the same service layer as the API, so the rules
-(scope, privacy, audit, contract validation) are the same.
+"""Server-rendered pages (Jinja2, no JavaScript build): log in, officer home, worker page,
+employer page, vacancy pages. They call the same service layer as the API, so the rules
+(scope, privacy, audit, contract validation) are the same; what they add is the words:
+codes become labels, errors become sentences naming the field, numbers become levels and
+percentages (see :mod:`service.web.labels` and :mod:`service.web.display`).
 """
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, urlencode, urlparse
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
-from service import domain
+from matcher import reference
+from matcher.schema import OFFICER_OUTCOMES, Channel
+from service import domain, officer_day
 from service.auth import KEY_COOKIE, Principal, Role, SessionDep, WebPrincipal, authenticate
-from service.schemas import EmployerCandidatesPublic, OutcomeCreate, VacancyCreate
-from service.web.render import login_redirect, render
+from service.schemas import EmployerCandidatesPublic, OutcomeCreate, VacancyCreate, VacancyUpdate
+from service.web import labels
+from service.web.errors import error_page
+from service.web.render import login_redirect, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 
 
 async def form_data(request: Request) -> dict[str, Any]:
-    """The posted form as a dict of strings (multi-valued fields keep the last value)."""
+    """The posted form: one string per field; repeated fields (checkboxes) as lists."""
     form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    out: dict[str, Any] = {}
+    for key in form:
+        values = [v for v in form.getlist(key) if isinstance(v, str)]
+        out[key] = values if len(values) > 1 else (values[0] if values else "")
+    return out
 
 
 FormDep = Annotated[dict[str, Any], Depends(form_data)]
@@ -43,18 +57,17 @@ def _home_of(principal: Principal) -> str:
 
 
 def _error_page(request: Request, principal: Principal | None, exc: HTTPException) -> Response:
-    return render(
-        request,
-        "error.html",
-        {"status": exc.status_code, "message": exc.detail},
-        principal=principal,
-        status_code=exc.status_code,
-    )
+    return error_page(request, exc.status_code, exc.detail, principal=principal)
 
 
 def _flash(request: Request) -> dict[str, Any]:
     msg = request.query_params.get("flash")
     return {"flash": msg} if msg else {}
+
+
+def _redirect(path: str, **params: str) -> RedirectResponse:
+    query = urlencode({k: v for k, v in params.items() if v})
+    return RedirectResponse(f"{path}?{query}" if query else path, status_code=303)
 
 
 # --------------------------------------------------------------------------- login
@@ -79,7 +92,7 @@ def login_page(request: Request, principal: WebPrincipal) -> Response:
 
 @router.post("/login")
 def login(request: Request, session: SessionDep, form: FormDep) -> Response:
-    key = (form.get("key") or "").strip()
+    key = str(form.get("key") or "").strip()
     principal = authenticate(session, key)
     if principal is None:
         return render(
@@ -112,46 +125,147 @@ def _staff(principal: Principal | None) -> bool:
     return principal is not None and principal.role in (Role.ADMIN, Role.OFFICER)
 
 
+def _worker_filter(request: Request, limit: int = 50) -> domain.WorkerFilter:
+    qp = request.query_params
+    offset = qp.get("offset") or "0"
+    return domain.WorkerFilter(
+        region=(qp.get("region") or None),
+        status=None,
+        q=(qp.get("q") or "").strip() or None,
+        limit=limit,
+        offset=int(offset) if offset.isdigit() else 0,
+    )
+
+
+def _with_lifecycle(session: Session, workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    latest = officer_day.latest_events(session, [w["worker_id"] for w in workers])
+    for w in workers:
+        w["lifecycle"] = officer_day.lifecycle(latest.get(w["worker_id"], (None, None))[0])
+    return workers
+
+
+def _region_options(principal: Principal, counties: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The places an officer can search: their prefecture (or province) and each county."""
+    options = []
+    if principal.region_prefix:
+        options.append(
+            {
+                "code": principal.region_prefix,
+                "name": reference.region_name(principal.region_prefix),
+            }
+        )
+    for c in counties:
+        options.append({"code": c["region"], "name": c["name"]})
+    return options
+
+
 @router.get("/officer")
 def officer_dashboard(request: Request, session: SessionDep, principal: WebPrincipal) -> Response:
     if principal is None:
         return login_redirect(request)
     if not _staff(principal):
         return _error_page(request, principal, HTTPException(403, "officers and admins only"))
-    qp = request.query_params
-    flt = domain.WorkerFilter(
-        region=(qp.get("region") or None),
-        status=(qp.get("status") or None),
-        q=(qp.get("q") or None),
-        limit=50,
-        offset=max(0, int(qp.get("offset") or 0)) if (qp.get("offset") or "0").isdigit() else 0,
-    )
+    flt = _worker_filter(request)
     counties = domain.workers_by_county(session, principal)
-    searched = any(qp.get(k) for k in ("region", "status", "q"))
+    searched = bool(flt.q or flt.region)
     workers: list[dict[str, Any]] = []
     count = 0
     error = None
     if searched:
         try:
             workers, count = domain.list_workers(
-                session, principal, flt, purpose="officer dashboard search", path="/officer"
+                session, principal, flt, purpose="officer home search", path="/officer"
             )
+            workers = _with_lifecycle(session, workers)
         except HTTPException as exc:
-            error = exc.detail
+            error = labels.detail_message(exc.status_code, exc.detail, page_lang(request))
+    replace, n_replace = officer_day.to_replace(session, principal, limit=10)
+    monitored, n_monitored = officer_day.unplaced_monitored(session, principal, limit=10)
+    months = officer_day.monthly(session, principal)
+    peak = max([m["hired"] for m in months] + [1])
     return render(
         request,
         "officer.html",
         {
             "counties": counties,
             "total": sum(c["count"] for c in counties),
+            "states": officer_day.status_counts(session, principal),
             "workers": workers,
             "count": count,
             "searched": searched,
             "flt": flt,
             "error": error,
+            "regions": _region_options(principal, counties),
+            "replace": replace,
+            "n_replace": n_replace,
+            "monitored": monitored,
+            "n_monitored": n_monitored,
+            "months": months,
+            "peak": peak,
+            "export_query": urlencode(
+                {k: v for k, v in (("q", flt.q), ("region", flt.region)) if v}
+            ),
+            "scope_name": reference.region_name(principal.region_prefix)
+            if principal.region_prefix
+            else None,
         },
         principal=principal,
     )
+
+
+#: columns of the search export (no id number: the officer looks it up on the worker page)
+_EXPORT_COLUMNS = (
+    ("worker_id", "劳动力编号"),
+    ("name", "姓名"),
+    ("phone", "电话"),
+    ("home_region_name", "户籍地"),
+    ("education", "文化程度"),
+    ("skills", "技能"),
+    ("household_status", "家庭帮扶状态"),
+    ("lifecycle", "就业状态"),
+)
+
+
+def csv_response(rows: list[list[Any]], filename: str) -> Response:
+    """A UTF-8 CSV with a byte-order mark, so Excel opens the Chinese text correctly."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerows(rows)
+    return Response(
+        "\ufeff" + buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+    )
+
+
+@router.get("/officer/export.csv")
+def officer_export(request: Request, session: SessionDep, principal: WebPrincipal) -> Response:
+    """The officer's search as a CSV file (every row's read is audited)."""
+    if principal is None:
+        return login_redirect(request)
+    if not _staff(principal):
+        return _error_page(request, principal, HTTPException(403, "officers and admins only"))
+    flt = _worker_filter(request, limit=domain.MAX_PAGE)
+    try:
+        workers, _ = domain.list_workers(
+            session, principal, flt, purpose="CSV export of a search", path=request.url.path
+        )
+    except HTTPException as exc:
+        return _error_page(request, principal, exc)
+    workers = _with_lifecycle(session, workers)
+    rows: list[list[Any]] = [[title for _, title in _EXPORT_COLUMNS]]
+    kinds = {"education": "education", "household_status": "household_status"}
+    for w in workers:
+        row = []
+        for key, _ in _EXPORT_COLUMNS:
+            value = w.get(key)
+            if key in kinds:
+                value = labels.label(value, kinds[key])
+            elif key == "lifecycle":
+                value = labels.label(value, "lifecycle")
+            row.append("" if value is None else value)
+        rows.append(row)
+    return csv_response(rows, f"劳动力-{date.today().isoformat()}.csv")
 
 
 @router.get("/officer/workers/{worker_id}")
@@ -168,6 +282,18 @@ def worker_page(
         )
     except HTTPException as exc:
         return _error_page(request, principal, exc)
+    return render(
+        request,
+        "worker.html",
+        {**_worker_context(request, session, principal, worker), **_flash(request)},
+        principal=principal,
+    )
+
+
+def _worker_context(
+    request: Request, session: Session, principal: Principal, worker: dict[str, Any]
+) -> dict[str, Any]:
+    worker_id = worker["worker_id"]
     recs: dict[str, Any] | None = None
     no_model = None
     try:
@@ -175,28 +301,81 @@ def worker_page(
             session,
             principal,
             request.app.state.models,
-            getattr(request.app.state, "catalogue_sync", None),
+            request.app.state.catalogue_sync,
             worker_id,
             10,
         )
     except HTTPException as exc:
-        no_model = exc.detail
+        no_model = labels.detail_message(exc.status_code, exc.detail, page_lang(request))
+    if recs is not None:
+        details = _vacancy_column(session, [r["vacancy_id"] for r in recs["data"]], "closes_at")
+        for r in recs["data"]:
+            r["closes_at"] = details.get(r["vacancy_id"])
     outcomes, _ = domain.list_outcomes(session, principal, worker_id, limit=20)
-    from matcher.schema import OFFICER_OUTCOMES
+    placement = officer_day.placement_of(session, worker_id)
+    latest = officer_day.latest_events(session, [worker_id]).get(worker_id, (None, None))[0]
+    # the vacancies an outcome can be about: this worker's recommendations and the
+    # vacancies of earlier outcomes (a hire is usually one of them)
+    options: dict[str, str] = {}
+    for r in (recs or {}).get("data", []):
+        options.setdefault(r["vacancy_id"], r.get("title") or r["vacancy_id"])
+    titles = _vacancy_titles(session, [o.vacancy_id for o in outcomes])
+    for o in outcomes:
+        options.setdefault(o.vacancy_id, titles.get(o.vacancy_id) or o.vacancy_id)
+    return {
+        "w": worker,
+        "recs": recs,
+        "top": max([r["score"] for r in (recs or {}).get("data", [])] + [0.0]),
+        "no_model": no_model,
+        "outcomes": outcomes,
+        "outcome_titles": titles,
+        "events": [e.value for e in OFFICER_OUTCOMES],
+        "vacancy_options": options,
+        "placement": placement,
+        "lifecycle": officer_day.lifecycle(latest),
+        "today": date.today().isoformat(),
+        "form": {},
+        "errors": {},
+    }
 
-    return render(
-        request,
-        "worker.html",
-        {
-            "w": worker,
-            "recs": recs,
-            "no_model": no_model,
-            "outcomes": outcomes,
-            "events": [e.value for e in OFFICER_OUTCOMES],
-            **_flash(request),
-        },
-        principal=principal,
+
+def _vacancy_column(session: Session, ids: list[str], column: str) -> dict[str, Any]:
+    """``vacancy_id -> value of column`` for the given vacancies (one query)."""
+    from sqlalchemy import select
+
+    from service.store.models import Vacancy
+
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Vacancy.vacancy_id, getattr(Vacancy, column)).where(Vacancy.vacancy_id.in_(ids))
     )
+    return {vid: value for vid, value in rows}
+
+
+def _vacancy_titles(session: Session, ids: list[str]) -> dict[str, str]:
+    return _vacancy_column(session, ids, "title")
+
+
+def _outcome_errors(form: dict[str, Any]) -> dict[str, str]:
+    """What the outcome form lacks, all at once (the service checks the rest)."""
+    errors: dict[str, str] = {}
+    if not str(form.get("vacancy_id") or "").strip():
+        errors["vacancy_id"] = "请选择岗位。"
+    if not form.get("event"):
+        errors["event"] = "请选择结果。"
+    when = str(form.get("occurred_at") or "").strip()
+    if not when:
+        errors["occurred_at"] = "请填写日期。"
+    else:
+        try:
+            day = date.fromisoformat(when)
+        except ValueError:
+            errors["occurred_at"] = "日期格式应为 2026-05-01。"
+        else:
+            if day > date.today():
+                errors["occurred_at"] = "日期不能晚于今天。"
+    return errors
 
 
 @router.post("/officer/workers/{worker_id}/outcomes")
@@ -211,82 +390,191 @@ def worker_outcome(
         return login_redirect(request)
     if not _staff(principal):
         return _error_page(request, principal, HTTPException(403, "officers and admins only"))
-    try:
-        body = OutcomeCreate(
-            worker_id=worker_id,
-            vacancy_id=(form.get("vacancy_id") or "").strip(),
-            event=form.get("event") or "",  # type: ignore[arg-type]
-            occurred_at=None,
+    lang = page_lang(request)
+    errors = _outcome_errors(form)
+    body = None
+    if not errors:
+        day = date.fromisoformat(str(form["occurred_at"]).strip())
+        # a date of today is stamped now; an earlier date at noon (UTC) of that day
+        at = (
+            datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+            if day == date.today()
+            else datetime.combine(day, time(12))
         )
-        domain.record_outcome(session, principal, body)
-    except ValidationError as exc:
-        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return RedirectResponse(
-            f"/officer/workers/{quote(worker_id)}?flash={quote('✗ ' + msg)}", status_code=303
-        )
-    except HTTPException as exc:
-        detail = exc.detail
-        if isinstance(detail, list):
-            detail = "; ".join(str(d.get("msg")) for d in detail)
-        return RedirectResponse(
-            f"/officer/workers/{quote(worker_id)}?flash={quote('✗ ' + str(detail))}",
-            status_code=303,
-        )
-    return RedirectResponse(f"/officer/workers/{quote(worker_id)}?flash=outcome_saved", 303)
+        try:
+            body = OutcomeCreate(
+                worker_id=worker_id,
+                vacancy_id=str(form.get("vacancy_id") or "").strip(),
+                event=form.get("event") or "",  # type: ignore[arg-type]
+                occurred_at=at,
+                note=str(form.get("note") or "").strip() or None,
+            )
+            domain.record_outcome(session, principal, body)
+        except ValidationError as exc:
+            errors = labels.field_errors([dict(e) for e in exc.errors()], lang)
+        except HTTPException as exc:
+            if exc.status_code in (403, 404):
+                return _error_page(request, principal, exc)
+            detail: list[Any] = (
+                exc.detail if isinstance(exc.detail, list) else [{"msg": exc.detail}]
+            )
+            errors = labels.field_errors(detail, lang)
+    if errors or body is None:
+        session.rollback()
+        try:
+            worker = domain.get_worker(
+                session, principal, worker_id, purpose="officer worker page", path=request.url.path
+            )
+        except HTTPException as exc:
+            return _error_page(request, principal, exc)
+        ctx = _worker_context(request, session, principal, worker)
+        ctx.update({"form": form, "errors": errors})
+        return render(request, "worker.html", ctx, principal=principal, status_code=422)
+    title = _vacancy_titles(session, [body.vacancy_id]).get(body.vacancy_id) or body.vacancy_id
+    confirm = "已记录：{day} {event} · {title}".format(
+        day=body.occurred_at.date().isoformat() if body.occurred_at else "",
+        event=labels.label(body.event.value, "event", lang),
+        title=title,
+    )
+    return _redirect(f"/officer/workers/{quote(worker_id)}", flash=confirm)
 
 
 # --------------------------------------------------------------------------- employer
 
-_VACANCY_FORM_FIELDS = (
-    "vacancy_id",
+_VACANCY_TEXT_FIELDS = (
     "employer_id",
     "title",
     "description",
     "occupation_code",
-    "region",
     "headcount",
     "wage_min",
     "wage_max",
     "required_skills",
     "min_age",
     "max_age",
-    "languages",
     "channel",
     "closes_at",
 )
 _VACANCY_FLAGS = ("housing", "meals", "labor_contract", "social_insurance")
 
 
-def _vacancy_from_form(form: dict[str, Any]) -> dict[str, Any]:
+def _as_list(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def region_code_of(text: str) -> str | None:
+    """A region typed or chosen by name (广东省南山区, 南山区) or by its code."""
+    text = text.strip()
+    if not text:
+        return None
+    if reference.is_known_region(text):
+        return text
+    by_label = _region_choices()
+    if text in by_label:
+        return by_label[text]
+    ends = {code for label, code in by_label.items() if label.endswith(text)}
+    return ends.pop() if len(ends) == 1 else None
+
+
+_REGION_CHOICES: dict[str, str] = {}
+
+
+def _region_choices() -> dict[str, str]:
+    """Every county's label -> code, for the place-of-work list (built once). A name two
+    counties share (河北省桥西区) carries its code so that each label names one place."""
+    if not _REGION_CHOICES:
+        counties = [code for code in reference.regions() if len(code) == 6]
+        names: dict[str, list[str]] = {}
+        for code in counties:
+            names.setdefault(reference.region_name(code), []).append(code)
+        for name, codes in sorted(names.items()):
+            for code in codes:
+                _REGION_CHOICES[name if len(codes) == 1 else f"{name}（{code}）"] = code
+    return _REGION_CHOICES
+
+
+def _region_names() -> list[str]:
+    return list(_region_choices())
+
+
+def _region_label(code: str) -> str:
+    for label, c in _region_choices().items():
+        if c == code:
+            return label
+    return reference.region_name(code)
+
+
+def _vacancy_from_form(form: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The vacancy record a form describes, and the problems only the form can have
+    (a place that names no region, headcount below one) — all at once."""
     record: dict[str, Any] = {}
-    for name in _VACANCY_FORM_FIELDS:
-        value = (form.get(name) or "").strip()
+    errors: dict[str, str] = {}
+    for name in _VACANCY_TEXT_FIELDS:
+        value = str(form.get(name) or "").strip()
         if value:
             record[name] = value
+    if "required_skills" in record:
+        record["required_skills"] = [
+            s
+            for s in record["required_skills"].replace("，", ";").replace("、", ";").split(";")
+            if s.strip()
+        ]
+    record["languages"] = _as_list(form.get("languages"))
     for name in _VACANCY_FLAGS:
         record[name] = form.get(name) in ("on", "true", "1", "yes")
-    return record
+    place = str(form.get("region_name") or "").strip()
+    if not place:
+        errors["region"] = "请选择工作地点（县、区）。"
+    else:
+        code = region_code_of(place)
+        if code is None:
+            errors["region"] = f"找不到“{place}”，请从列表中选择县、区。"
+        else:
+            record["region"] = code
+    headcount = record.get("headcount")
+    if headcount is None:
+        errors["headcount"] = "请填写招聘人数。"
+    elif not headcount.isdigit() or int(headcount) < 1:
+        errors["headcount"] = "招聘人数至少为 1。"
+    closes = record.get("closes_at")
+    if closes:
+        try:
+            if date.fromisoformat(closes) < date.today():
+                errors["closes_at"] = "截止日期不能早于今天。"
+            else:
+                record["closes_at"] = f"{closes}T23:59:59"
+        except ValueError:
+            errors["closes_at"] = "日期格式应为 2026-05-01。"
+    return record, errors
 
 
-def _field_errors(errors: list[dict[str, Any]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
-        field = loc[0] if loc else "_"
-        out.setdefault(field, str(err.get("msg")))
-    return out
-
-
-def _employer_context(session, principal: Principal) -> dict[str, Any]:
+def _employer_context(session: Session, principal: Principal, lang: str) -> dict[str, Any]:
     flt = domain.VacancyFilter(limit=100)
     vacancies, count = domain.list_vacancies(session, principal, flt)
-    from matcher.schema import Channel
-
     return {
         "vacancies": vacancies,
         "count": count,
         "channels": [c.value for c in Channel],
+        "languages": labels.choices("language", lang, labels.FORM_LANGUAGES),
+        "region_names": _region_names(),
     }
+
+
+def _default_form(session: Session, principal: Principal) -> dict[str, Any]:
+    form: dict[str, Any] = {
+        "closes_at": (date.today() + timedelta(days=30)).isoformat(),
+        "headcount": "1",
+        "languages": [],
+    }
+    if principal.employer_id:
+        try:
+            employer = domain.get_employer(session, principal, principal.employer_id)
+            form["region_name"] = _region_label(employer.region)
+        except HTTPException:
+            pass
+    return form
 
 
 @router.get("/employer")
@@ -295,9 +583,18 @@ def employer_page(request: Request, session: SessionDep, principal: WebPrincipal
         return login_redirect(request)
     if principal.role == Role.OFFICER:
         return RedirectResponse("/officer", status_code=303)
-    ctx = _employer_context(session, principal)
-    ctx.update({"form": {}, "errors": {}, **_flash(request)})
+    ctx = _employer_context(session, principal, page_lang(request))
+    ctx.update({"form": _default_form(session, principal), "errors": {}, **_flash(request)})
     return render(request, "employer.html", ctx, principal=principal)
+
+
+def _service_errors(exc: Exception, lang: str) -> dict[str, str]:
+    if isinstance(exc, ValidationError):
+        return labels.field_errors([dict(e) for e in exc.errors()], lang)
+    assert isinstance(exc, HTTPException)
+    if isinstance(exc.detail, list):
+        return labels.field_errors(exc.detail, lang)
+    return {"_": labels.detail_message(exc.status_code, exc.detail, lang)}
 
 
 @router.post("/employer/vacancies")
@@ -308,25 +605,26 @@ def employer_post_vacancy(
         return login_redirect(request)
     if principal.role == Role.OFFICER:
         return _error_page(request, principal, HTTPException(403, "employers and admins only"))
-    record = _vacancy_from_form(form)
-    errors: dict[str, str] = {}
+    lang = page_lang(request)
+    record, errors = _vacancy_from_form(form)
+    created = None
+    employer_id = principal.employer_id or record.get("employer_id") or ""
+    record["vacancy_id"] = domain.new_vacancy_id(session, employer_id or "V")
     try:
         body = VacancyCreate.model_validate(record)
-        created = domain.create_vacancy(session, principal, body)
-    except ValidationError as exc:
-        errors = _field_errors([dict(e) for e in exc.errors()])
-    except HTTPException as exc:
-        if exc.status_code in (403, 422) and isinstance(exc.detail, list):
-            errors = _field_errors(exc.detail)
-        else:
-            errors = {"_": str(exc.detail)}
-    if errors:
+        if not errors:
+            created = domain.create_vacancy(session, principal, body)
+    except (ValidationError, HTTPException) as exc:
+        for field, message in _service_errors(exc, lang).items():
+            errors.setdefault(field, message)
+    if errors or created is None:
         session.rollback()
-        ctx = _employer_context(session, principal)
+        ctx = _employer_context(session, principal, lang)
         ctx.update({"form": form, "errors": errors})
         return render(request, "employer.html", ctx, principal=principal, status_code=422)
-    return RedirectResponse(
-        f"/employer/vacancies/{quote(created['vacancy_id'])}?flash=vacancy_posted", 303
+    return _redirect(
+        f"/employer/vacancies/{quote(created['vacancy_id'])}",
+        flash=f"岗位已发布：{created['title']}（编号 {created['vacancy_id']}）",
     )
 
 
@@ -342,26 +640,116 @@ def vacancy_page(
         return _error_page(request, principal, exc)
     cands = None
     no_model = None
-    try:
-        cands = domain.candidates(
-            session,
-            principal,
-            request.app.state.models,
-            getattr(request.app.state, "catalogue_sync", None),
-            vacancy_id,
-            20,
-        )
-    except HTTPException as exc:
-        no_model = exc.detail
+    if vacancy.get("status") in (None, "open"):
+        try:
+            cands = domain.candidates(
+                session,
+                principal,
+                request.app.state.models,
+                request.app.state.catalogue_sync,
+                vacancy_id,
+                20,
+            )
+        except HTTPException as exc:
+            no_model = labels.detail_message(exc.status_code, exc.detail, page_lang(request))
     if cands is not None and principal.role == Role.EMPLOYER:
         # the employer schema has no field for personal data or the worker id
         cands = EmployerCandidatesPublic.model_validate(cands).model_dump()
     return render(
         request,
         "vacancy.html",
-        {"v": vacancy, "cands": cands, "no_model": no_model, **_flash(request)},
+        {
+            "v": vacancy,
+            "cands": cands,
+            "top": max([c["score"] for c in (cands or {}).get("data", [])] + [0.0]),
+            "no_model": no_model,
+            **_flash(request),
+        },
         principal=principal,
     )
+
+
+def _edit_form(vacancy: dict[str, Any]) -> dict[str, Any]:
+    form: dict[str, Any] = {}
+    for name in _VACANCY_TEXT_FIELDS:
+        value = vacancy.get(name)
+        if value is None:
+            continue
+        if name in ("wage_min", "wage_max") and isinstance(value, float):
+            value = f"{value:.0f}"
+        elif name == "closes_at":
+            value = value.date().isoformat() if isinstance(value, datetime) else str(value)[:10]
+        elif name == "required_skills":
+            value = ";".join(value)
+        form[name] = str(value)
+    form["languages"] = list(vacancy.get("languages") or [])
+    for name in _VACANCY_FLAGS:
+        form[name] = "on" if vacancy.get(name) else ""
+    form["region_name"] = _region_label(vacancy["region"])
+    return form
+
+
+@router.get("/employer/vacancies/{vacancy_id}/edit")
+def vacancy_edit_page(
+    vacancy_id: str, request: Request, session: SessionDep, principal: WebPrincipal
+) -> Response:
+    if principal is None:
+        return login_redirect(request)
+    if principal.role == Role.OFFICER:
+        return _error_page(request, principal, HTTPException(403, "employers and admins only"))
+    try:
+        vacancy = domain.get_vacancy(session, principal, vacancy_id)
+    except HTTPException as exc:
+        return _error_page(request, principal, exc)
+    ctx = _employer_context(session, principal, page_lang(request))
+    ctx.update({"v": vacancy, "form": _edit_form(vacancy), "errors": {}})
+    return render(request, "vacancy_edit.html", ctx, principal=principal)
+
+
+@router.post("/employer/vacancies/{vacancy_id}/edit")
+def vacancy_edit(
+    vacancy_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: WebPrincipal,
+    form: FormDep,
+) -> Response:
+    if principal is None:
+        return login_redirect(request)
+    if principal.role == Role.OFFICER:
+        return _error_page(request, principal, HTTPException(403, "employers and admins only"))
+    lang = page_lang(request)
+    try:
+        vacancy = domain.get_vacancy(session, principal, vacancy_id)
+    except HTTPException as exc:
+        return _error_page(request, principal, exc)
+    record, errors = _vacancy_from_form(form)
+    record.pop("employer_id", None)
+    for name in (
+        "description",
+        "occupation_code",
+        "wage_min",
+        "wage_max",
+        "min_age",
+        "max_age",
+        "channel",
+        "closes_at",
+        "required_skills",
+    ):
+        record.setdefault(name, None)
+    if not errors:
+        try:
+            domain.update_vacancy(
+                session, principal, vacancy_id, VacancyUpdate.model_validate(record)
+            )
+        except (ValidationError, HTTPException) as exc:
+            errors = _service_errors(exc, lang)
+    if errors:
+        session.rollback()
+        ctx = _employer_context(session, principal, lang)
+        ctx.update({"v": vacancy, "form": form, "errors": errors})
+        return render(request, "vacancy_edit.html", ctx, principal=principal, status_code=422)
+    return _redirect(f"/employer/vacancies/{quote(vacancy_id)}", flash="岗位已更新。")
 
 
 @router.post("/employer/vacancies/{vacancy_id}/close")
@@ -376,4 +764,6 @@ def vacancy_close(
         domain.close_vacancy(session, principal, vacancy_id)
     except HTTPException as exc:
         return _error_page(request, principal, exc)
-    return RedirectResponse(f"/employer/vacancies/{quote(vacancy_id)}?flash=saved", 303)
+    return _redirect(
+        f"/employer/vacancies/{quote(vacancy_id)}", flash="岗位已关闭，不再推荐候选人。"
+    )

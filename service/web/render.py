@@ -9,6 +9,7 @@ principal is None.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,10 +19,24 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from service.auth import Principal
+from service.web import display, labels
 from service.web.i18n import LANG_COOKIE, LANGS, normalise_lang, translator
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+templates.env.globals.update(
+    label=labels.label,
+    labels=labels.labels,
+    field_name=labels.field_name,
+    choices=labels.choices,
+    region_name=display.region_name,
+    match_text=display.match_text,
+    pct=display.percent,
+    day=display.day,
+    deadline=display.deadline,
+    vacancy_state=display.vacancy_state,
+    money=display.money,
+)
 
 
 def page_lang(request: Request) -> str:
@@ -50,6 +65,7 @@ def render(
         "principal": principal,
         "model_version": loaded.version if loaded is not None else None,
         "path": request.url.path,
+        "today": date.today().isoformat(),
     }
     ctx.update(context or {})
     response = templates.TemplateResponse(request, template, ctx, status_code=status_code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from service_market import worker_id_number, worker_name, worker_phone
@@ -33,7 +34,7 @@ def test_officer_finds_a_worker_and_records_a_hire(page, live, shots):
     page.wait_for_selector("#worker-results")
     links = page.locator("a.worker-link")
     assert links.count() > 0
-    worker_id = links.first.inner_text()
+    worker_id = links.first.get_attribute("data-worker")
     page.screenshot(path=str(shots / "officer-search.png"), full_page=True)
 
     links.first.click()
@@ -45,12 +46,13 @@ def test_officer_finds_a_worker_and_records_a_hire(page, live, shots):
     vacancy_id = rows.first.get_attribute("data-vacancy")
     page.screenshot(path=str(shots / "officer-worker.png"), full_page=True)
 
-    page.fill("#vacancy_id", vacancy_id)
+    page.select_option("#vacancy_id", vacancy_id)
     page.select_option("#event", "hired")
+    page.fill("#occurred_at", date.today().isoformat())
     page.click("#outcome-submit")
     page.wait_for_selector("#flash")
-    assert "结果已记录" in page.inner_text("#flash")
-    assert "hired" in page.inner_text("#outcomes")
+    assert "已记录" in page.inner_text("#flash")
+    assert "已录用" in page.inner_text("#outcomes")
     page.screenshot(path=str(shots / "officer-hired.png"), full_page=True)
     with session_scope(live.service.app.state.engine) as session:
         hires = session.scalars(
@@ -74,9 +76,8 @@ def test_employer_posts_a_vacancy_and_sees_candidates(page, live, shots, frames)
     assert page.url.endswith("/employer")
     page.screenshot(path=str(shots / "employer.png"), full_page=True)
 
-    page.fill("#vacancy_id", "V800")
     page.fill("#title", "急招电焊工 包吃住 月入8000")
-    page.fill("#region", "440306")
+    page.fill("#region", "广东省宝安区")
     page.fill("#headcount", "5")
     page.fill("#wage_min", "9000")
     page.fill("#wage_max", "8000")
@@ -84,7 +85,7 @@ def test_employer_posts_a_vacancy_and_sees_candidates(page, live, shots, frames)
     page.select_option("#channel", "cross_province_transfer")
     page.click("#vacancy-submit")
     page.wait_for_selector("#err-wage_min")
-    assert "wage_min" in page.inner_text("#err-wage_min")
+    assert "最低月薪" in page.inner_text("#err-wage_min")
     assert page.input_value("#title") == "急招电焊工 包吃住 月入8000"  # the form keeps its values
     page.screenshot(path=str(shots / "employer-error.png"), full_page=True)
 
@@ -96,6 +97,7 @@ def test_employer_posts_a_vacancy_and_sees_candidates(page, live, shots, frames)
     page.wait_for_selector("#candidates, #no-model, #error-message")
     assert page.locator("#candidates").count() == 1, page.inner_text("main")
     assert "岗位已发布" in page.inner_text("#flash")
+    vacancy_id = page.url.split("/")[-1].split("?")[0]
     assert page.locator("#occupation-inferred").count() == 1
     occupation = page.inner_text("#occupation")
     assert re.match(r"\d-\d\d-\d\d-\d\d", occupation.strip())
@@ -108,5 +110,5 @@ def test_employer_posts_a_vacancy_and_sees_candidates(page, live, shots, frames)
             assert secret not in html
     assert "C-" in page.inner_text("#candidates")
     with session_scope(live.service.app.state.engine) as session:
-        v = session.get(Vacancy, "V800")
+        v = session.get(Vacancy, vacancy_id)
         assert v is not None and v.employer_id == "E001" and v.occupation_source == "inferred"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import date
 
 from service_fixtures import EMPLOYER, Service
 from service_market import worker_id_number, worker_name, worker_phone
@@ -56,18 +57,36 @@ def test_officer_pages(sqlite_service: Service, frames):
     assert "/nightly" in r.text  # the nightly plan is linked in the navigation
     r = c.get("/officer?q=焊工")
     assert r.status_code == 200 and 'class="worker-link"' in r.text
-    ids = re.findall(r'class="worker-link">(W\d+)<', r.text)
+    ids = re.findall(r'class="worker-link" data-worker="(W\d+)"', r.text)
     assert ids and all(
         frames["workers"].set_index("worker_id").loc[i, "home_region"].startswith("5424")
         for i in ids
     )
+    # found by name, phone or id number (officers only, in their region; audited)
+    for needle in (worker_name(0), worker_phone(0), worker_id_number(0)):
+        r = c.get("/officer", params={"q": needle})
+        assert 'data-worker="W000"' in r.text, needle
+    assert 'data-worker="W002"' not in c.get("/officer", params={"q": worker_name(2)}).text
     r = c.get("/officer/workers/W000")
     assert r.status_code == 200
     assert worker_name(0) in r.text and 'id="recommendations"' in r.text
     assert "20260101T000000Z" in r.text
+    assert "第 1 位" in r.text and "0.00" not in r.text
+    # the outcome form starts empty: no outcome and no vacancy chosen for the officer
+    form = re.search(r'<form[^>]*id="outcome-form".*?</form>', r.text, re.S).group(0)
+    assert "selected" not in form
     vacancy = re.search(r'data-vacancy="(V\d+)"', r.text).group(1)
-    r = c.post("/officer/workers/W000/outcomes", data={"vacancy_id": vacancy, "event": "hired"})
-    assert r.status_code == 200 and "结果已记录" in r.text
+    # everything missing is said at once, at the top of the form
+    r = c.post("/officer/workers/W000/outcomes", data={})
+    assert r.status_code == 422 and 'id="form-errors"' in r.text
+    assert all(f'id="err-{f}"' in r.text for f in ("vacancy_id", "event", "occurred_at"))
+    today = date.today().isoformat()
+    r = c.post(
+        "/officer/workers/W000/outcomes",
+        data={"vacancy_id": vacancy, "event": "hired", "occurred_at": today, "note": "电话确认"},
+    )
+    assert r.status_code == 200 and f"已记录：{today} 已录用" in r.text
+    assert 'id="placement"' in r.text and "电话确认" in r.text
     with session_scope(s.app.state.engine) as session:
         hired = session.scalars(
             select(Event).where(
@@ -82,10 +101,21 @@ def test_officer_pages(sqlite_service: Service, frames):
         assert "officer worker page" in purposes
     # outside the officer's region
     r = c.get("/officer/workers/W002")
-    assert r.status_code == 403 and worker_name(2) not in r.text
-    # a bad outcome is shown, not a crash
-    r = c.post("/officer/workers/W000/outcomes", data={"vacancy_id": "NOPE", "event": "hired"})
-    assert r.status_code == 200 and "unknown vacancy" in r.text
+    assert r.status_code == 403 and worker_name(2) not in r.text and "不在您负责的地区" in r.text
+    # a bad outcome is shown in Chinese, not a crash
+    r = c.post(
+        "/officer/workers/W000/outcomes",
+        data={"vacancy_id": "NOPE", "event": "hired", "occurred_at": today},
+    )
+    assert r.status_code == 422 and "没有这个岗位" in r.text
+    # CSV export of a search, audited
+    r = c.get("/officer/export.csv", params={"q": "焊工"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.text.lstrip("\ufeff").startswith("劳动力编号,姓名")
+    with session_scope(s.app.state.engine) as session:
+        assert session.scalars(
+            select(AuditEntry).where(AuditEntry.purpose == "CSV export of a search")
+        ).first()
     # English
     r = c.get("/officer?lang=en")
     assert "Workers by county" in r.text
@@ -101,21 +131,27 @@ def test_employer_pages_validation_and_privacy(sqlite_service: Service, frames):
     r = c.get("/employer")
     assert r.status_code == 200 and "发布岗位" in r.text
     form = {
-        "vacancy_id": "V777",
         "title": "急招电焊工",
-        "region": "440306",
+        "region_name": "广东省南山区",
         "headcount": "3",
         "wage_min": "9000",
         "wage_max": "7000",
         "housing": "on",
+        "languages": ["zh", "bo"],
     }
     r = c.post("/employer/vacancies", data=form)
     assert r.status_code == 422
-    assert 'id="err-wage_min"' in r.text and 'value="V777"' in r.text  # kept, marked
-    r = c.post("/employer/vacancies", data={**form, "region": "12"})
-    assert r.status_code == 422 and 'id="err-region"' in r.text
-    r = c.post("/employer/vacancies", data={**form, "wage_min": "6000"})
-    assert r.status_code == 200, r.text
+    assert 'id="err-wage_min"' in r.text and 'value="急招电焊工"' in r.text  # kept, marked
+    assert "最低月薪不能高于最高月薪" in r.text
+    # every problem at once: a place that is no county and headcount 0
+    r = c.post("/employer/vacancies", data={**form, "region_name": "火星", "headcount": "0"})
+    assert r.status_code == 422 and 'id="err-region"' in r.text and 'id="err-headcount"' in r.text
+    assert "招聘人数至少为 1" in r.text
+    r = c.post("/employer/vacancies", data={**form, "wage_min": "6000"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    vid = r.headers["location"].split("/")[-1].split("?")[0]
+    assert vid.startswith(f"{EMPLOYER}-")  # the id is the system's
+    r = c.get(r.headers["location"])
     assert "岗位已发布" in r.text and "由系统根据名称推断" in r.text
     assert 'id="candidates"' in r.text
     for i in range(len(frames["workers"])):
@@ -123,18 +159,19 @@ def test_employer_pages_validation_and_privacy(sqlite_service: Service, frames):
             assert secret not in r.text
     assert not re.search(r"/officer/workers/W\d+", r.text)
     with session_scope(s.app.state.engine) as session:
-        v = session.get(Vacancy, "V777")
+        v = session.get(Vacancy, vid)
         assert v.employer_id == EMPLOYER and v.housing is True and v.wage_min == 6000
+        assert v.region == "440305" and v.languages == ["zh", "bo"]
     # another employer's vacancy
     with session_scope(s.app.state.engine) as session:
         theirs = session.scalars(
             select(Vacancy.vacancy_id).where(Vacancy.employer_id != EMPLOYER)
         ).first()
     assert c.get(f"/employer/vacancies/{theirs}").status_code == 403
-    r = c.post("/employer/vacancies/V777/close", follow_redirects=True)
-    assert r.status_code == 200 and "已关闭" in r.text
+    r = c.post(f"/employer/vacancies/{vid}/close", follow_redirects=True)
+    assert r.status_code == 200 and "已关闭" in r.text and "企业已关闭该岗位" in r.text
     r = c.get("/officer")
-    assert r.status_code == 403 and "officers and admins only" in r.text
+    assert r.status_code == 403 and "仅供就业专员" in r.text
 
 
 def test_personal_data_never_logged(sqlite_service: Service, caplog):

@@ -1,0 +1,170 @@
+"""Numbers, dates and states as the pages show them.
+
+The rules: never a bare ``0.00`` — a match is shown as its rank and a level (or, when
+the engine gives a calibrated probability, as a percentage chance); rates are
+percentages; dates are days; a vacancy past its deadline reads 已截止 with the date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from matcher import reference
+
+#: a match's level from its score relative to the best of the same list
+_LEVELS = ((0.75, ("推荐度高", "strong match")), (0.4, ("推荐度中", "fair match")))
+_LOW = ("推荐度一般", "weaker match")
+
+
+def _en(lang: str) -> bool:
+    return lang == "en"
+
+
+def region_name(code: Any, lang: str = "zh") -> str:
+    """``542427`` -> 西藏自治区索县; a prefix names its prefecture or province."""
+    if code is None or code == "":
+        return "—"
+    return reference.region_name(str(code))
+
+
+def probability_of(item: Mapping[str, Any]) -> float | None:
+    """The calibrated chance of a stable placement, when the engine gives one."""
+    for key in ("probability", "stable_probability", "p_stable"):
+        value = item.get(key)
+        if isinstance(value, int | float):
+            return float(value)
+    return None
+
+
+def chance_text(p: float, lang: str = "zh", months: int = 6) -> str:
+    pct = p * 100
+    shown = "<1" if 0 < pct < 1 else f"{pct:.0f}"
+    if _en(lang):
+        return f"about {shown}% chance of a job kept {months} months"
+    return f"约 {shown}% 的机会稳定就业 {months} 个月"
+
+
+def match_text(item: Mapping[str, Any], top: float | None = None, lang: str = "zh") -> str:
+    """A recommendation's strength for a person: the calibrated chance when there is
+    one, else its rank and a level relative to the best match of the list."""
+    p = probability_of(item)
+    if p is not None:
+        return chance_text(p, lang)
+    rank = item.get("rank")
+    score = item.get("score")
+    level = _LOW
+    if isinstance(score, int | float) and top and top > 0:
+        ratio = float(score) / float(top)
+        for bound, pair in _LEVELS:
+            if ratio >= bound:
+                level = pair
+                break
+    text = level[1 if _en(lang) else 0]
+    if rank is None:
+        return text
+    return f"#{rank} · {text}" if _en(lang) else f"第 {rank} 位 · {text}"
+
+
+def percent(value: Any, digits: int = 0) -> str:
+    """``0.715789`` -> ``72%``; missing -> ``—``."""
+    if value is None or value == "":
+        return "—"
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if x != x:  # NaN
+        return "—"
+    return f"{x * 100:.{digits}f}%"
+
+
+def money(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    try:
+        return f"{float(value):,.0f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return datetime.fromisoformat(str(value)).date()
+    except ValueError:
+        return None
+
+
+def day(value: Any) -> str:
+    d = _as_date(value)
+    return d.isoformat() if d else "—"
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def deadline(value: Any, lang: str = "zh", on: date | None = None) -> str:
+    """The deadline with how far away it is: ``2026-05-01（还剩 12 天）``."""
+    d = _as_date(value)
+    if d is None:
+        return "长期有效" if not _en(lang) else "no deadline"
+    left = (d - (on or today())).days
+    if _en(lang):
+        if left < 0:
+            return f"{d.isoformat()} (passed)"
+        return f"{d.isoformat()} ({left} days left)" if left else f"{d.isoformat()} (today)"
+    if left < 0:
+        return f"{d.isoformat()}（已过）"
+    return f"{d.isoformat()}（还剩 {left} 天）" if left else f"{d.isoformat()}（今天截止）"
+
+
+def vacancy_state(v: Mapping[str, Any], lang: str = "zh") -> dict[str, str]:
+    """``{code, text, reason}`` of a vacancy for a page: open, filled, closed by the
+    employer, or past its deadline (已截止, with the date) — stored or not yet swept."""
+    en = _en(lang)
+    status = str(v.get("status") or "open")
+    reason = str(v.get("closed_reason") or "")
+    closes = _as_date(v.get("closes_at"))
+    past = _past(v.get("closes_at"))
+    if status == "filled" or reason == "filled":
+        return {
+            "code": "filled",
+            "text": "filled" if en else "已招满",
+            "reason": "every seat is taken" if en else "招聘人数已满",
+        }
+    if reason == "deadline" or (status in ("open", "closed") and past and reason != "employer"):
+        when = closes.isoformat() if closes else ""
+        return {
+            "code": "expired",
+            "text": "past its deadline" if en else "已截止",
+            "reason": (
+                f"the deadline {when} has passed; closed automatically"
+                if en
+                else f"截止日期 {when} 已过，系统已自动截止"
+            ),
+        }
+    if status == "closed":
+        return {
+            "code": "closed",
+            "text": "closed" if en else "已关闭",
+            "reason": "closed by the employer" if en else "企业已关闭该岗位",
+        }
+    return {"code": "open", "text": "open" if en else "招聘中", "reason": ""}
+
+
+def _past(value: Any) -> bool:
+    if value is None or value == "":
+        return False
+    if isinstance(value, datetime):
+        at = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+        return at <= datetime.now(UTC).replace(tzinfo=None)
+    d = _as_date(value)
+    return d is not None and d < today()

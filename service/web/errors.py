@@ -1,0 +1,86 @@
+"""Errors as a browser should see them: a styled page in the reader's language.
+
+Requests under ``/api/`` (and any request that does not ask for HTML) keep FastAPI's
+JSON answers; a person's browser asking for a page (``Accept: text/html``) gets the
+error page instead of raw JSON. :func:`install` registers the handlers; it runs last
+in ``create_app`` so the API's own handlers stay in charge of JSON.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.web.labels import detail_message, status_title
+
+
+def wants_html(request: Request) -> bool:
+    """True for a page request from a browser (not the API, not a script)."""
+    if request.url.path.startswith("/api/") or request.url.path in ("/metrics", "/openapi.json"):
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept
+
+
+def error_page(
+    request: Request, status: int, detail: Any, principal: Any = None, headers: Any = None
+) -> Response:
+    """The styled error page for ``status`` with ``detail`` said in the page's language."""
+    from service.web.render import page_lang, render
+
+    lang = page_lang(request)
+    response = render(
+        request,
+        "error.html",
+        {
+            "status": status,
+            "title": status_title(status, lang),
+            "message": detail_message(status, detail, lang),
+        },
+        principal=principal,
+        status_code=status,
+    )
+    for key, value in dict(headers or {}).items():
+        if key.lower() in ("retry-after", "x-model-version"):
+            response.headers[key] = value
+    return response
+
+
+async def _answer(result: Any) -> Response:
+    """A handler's answer, awaited when the handler is a coroutine function."""
+    if inspect.isawaitable(result):
+        result = await result
+    assert isinstance(result, Response)
+    return result
+
+
+def install(app: FastAPI) -> None:
+    """HTML error pages for browsers; JSON (the existing handlers) for everyone else."""
+    previous_http = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
+    previous_validation = app.exception_handlers.get(
+        RequestValidationError, request_validation_exception_handler
+    )
+
+    async def _http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if wants_html(request):
+            return error_page(request, exc.status_code, exc.detail, headers=exc.headers)
+        return await _answer(previous_http(request, exc))
+
+    async def _validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if wants_html(request):
+            return error_page(request, 422, list(exc.errors()))
+        return await _answer(previous_validation(request, exc))
+
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(RequestValidationError, _validation)
