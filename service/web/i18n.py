@@ -175,9 +175,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "works_at": ("在岗", "In work at"),
     "since": ("起始", "since"),
     "needs_replacement_note": (
-        "此人已离岗（离职、欠薪或工伤），需要重新安置：请从下面的推荐岗位中挑选。",
-        "This worker left the job (left, arrears or injury) and needs a new placement.",
+        "待重新安置（原因：{reason}）：请从下面的推荐岗位中为其挑选新岗位。",
+        "To be re-placed ({reason}): choose a new vacancy from the recommendations below.",
     ),
+    "seeking_workers": ("求职中（含待重新安置）", "Seeking work (incl. to re-place)"),
     "yuan_month": ("元/月", "yuan a month"),
     "yuan": ("元", "yuan"),
     "match_explained": (

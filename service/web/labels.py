@@ -62,17 +62,15 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "worker_status": {
         "active": ("求职中", "seeking work"),
-        "placed": ("在岗", "in work"),
         "employed": ("在岗", "in work"),
-        "replacement": ("待重新安置", "to be re-placed"),
         "to_replace": ("待重新安置", "to be re-placed"),
-        "needs_replacement": ("待重新安置", "to be re-placed"),
-        "inactive": ("暂不求职", "not seeking work"),
+        "inactive": ("不再求职", "not seeking work"),
     },
-    "lifecycle": {
-        "seeking": ("求职中", "seeking work"),
-        "in_work": ("在岗", "in work"),
-        "to_replace": ("待重新安置", "to be re-placed"),
+    "end_reason": {
+        "left": ("已离职", "left"),
+        "wage_arrears": ("被拖欠工资", "wage arrears"),
+        "injury": ("工伤", "injured at work"),
+        "moved": ("换了工作", "moved to another job"),
     },
     "event": {
         "viewed": ("已查看", "viewed"),

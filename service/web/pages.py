@@ -130,18 +130,11 @@ def _worker_filter(request: Request, limit: int = 50) -> domain.WorkerFilter:
     offset = qp.get("offset") or "0"
     return domain.WorkerFilter(
         region=(qp.get("region") or None),
-        status=None,
+        status=(qp.get("status") or None),
         q=(qp.get("q") or "").strip() or None,
         limit=limit,
         offset=int(offset) if offset.isdigit() else 0,
     )
-
-
-def _with_lifecycle(session: Session, workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    latest = officer_day.latest_events(session, [w["worker_id"] for w in workers])
-    for w in workers:
-        w["lifecycle"] = officer_day.lifecycle(latest.get(w["worker_id"], (None, None))[0])
-    return workers
 
 
 def _region_options(principal: Principal, counties: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -167,7 +160,7 @@ def officer_dashboard(request: Request, session: SessionDep, principal: WebPrinc
         return _error_page(request, principal, HTTPException(403, "officers and admins only"))
     flt = _worker_filter(request)
     counties = domain.workers_by_county(session, principal)
-    searched = bool(flt.q or flt.region)
+    searched = bool(flt.q or flt.region or flt.status)
     workers: list[dict[str, Any]] = []
     count = 0
     error = None
@@ -176,7 +169,6 @@ def officer_dashboard(request: Request, session: SessionDep, principal: WebPrinc
             workers, count = domain.list_workers(
                 session, principal, flt, purpose="officer home search", path="/officer"
             )
-            workers = _with_lifecycle(session, workers)
         except HTTPException as exc:
             error = labels.detail_message(exc.status_code, exc.detail, page_lang(request))
     replace, n_replace = officer_day.to_replace(session, principal, limit=10)
@@ -189,7 +181,10 @@ def officer_dashboard(request: Request, session: SessionDep, principal: WebPrinc
         {
             "counties": counties,
             "total": sum(c["count"] for c in counties),
-            "states": officer_day.status_counts(session, principal),
+            "states": {
+                key: sum(c.get(key, 0) for c in counties)
+                for key in ("seeking", "employed", "needs_replacement")
+            },
             "workers": workers,
             "count": count,
             "searched": searched,
@@ -222,7 +217,7 @@ _EXPORT_COLUMNS = (
     ("education", "文化程度"),
     ("skills", "技能"),
     ("household_status", "家庭帮扶状态"),
-    ("lifecycle", "就业状态"),
+    ("status", "就业状态"),
 )
 
 
@@ -252,17 +247,18 @@ def officer_export(request: Request, session: SessionDep, principal: WebPrincipa
         )
     except HTTPException as exc:
         return _error_page(request, principal, exc)
-    workers = _with_lifecycle(session, workers)
     rows: list[list[Any]] = [[title for _, title in _EXPORT_COLUMNS]]
-    kinds = {"education": "education", "household_status": "household_status"}
+    kinds = {
+        "education": "education",
+        "household_status": "household_status",
+        "status": "worker_status",
+    }
     for w in workers:
         row = []
         for key, _ in _EXPORT_COLUMNS:
             value = w.get(key)
             if key in kinds:
                 value = labels.label(value, kinds[key])
-            elif key == "lifecycle":
-                value = labels.label(value, "lifecycle")
             row.append("" if value is None else value)
         rows.append(row)
     return csv_response(rows, f"劳动力-{date.today().isoformat()}.csv")
@@ -312,8 +308,6 @@ def _worker_context(
         for r in recs["data"]:
             r["closes_at"] = details.get(r["vacancy_id"])
     outcomes, _ = domain.list_outcomes(session, principal, worker_id, limit=20)
-    placement = officer_day.placement_of(session, worker_id)
-    latest = officer_day.latest_events(session, [worker_id]).get(worker_id, (None, None))[0]
     # the vacancies an outcome can be about: this worker's recommendations and the
     # vacancies of earlier outcomes (a hire is usually one of them)
     options: dict[str, str] = {}
@@ -331,8 +325,6 @@ def _worker_context(
         "outcome_titles": titles,
         "events": [e.value for e in OFFICER_OUTCOMES],
         "vacancy_options": options,
-        "placement": placement,
-        "lifecycle": officer_day.lifecycle(latest),
         "today": date.today().isoformat(),
         "form": {},
         "errors": {},
