@@ -4,8 +4,8 @@ The pages show a vacancy past its deadline as 已截止 with the reason instead 
 it vanish, and the outcome form takes a note; both are store bookkeeping, not part of
 data contract v1.
 
-Revision ID: 0003_close_reason_note
-Revises: 0002_worker_lifecycle
+Revision ID: 0004_close_reason_note
+Revises: 0003_follow_ups
 """
 
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_close_reason_note"
-down_revision: str | Sequence[str] | None = "0002_worker_lifecycle"
+revision: str = "0004_close_reason_note"
+down_revision: str | Sequence[str] | None = "0003_follow_ups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
