@@ -52,7 +52,7 @@ import scipy.sparse as sp
 from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedError, RankingModel
 from matcher.dataset import Dataset
 from matcher.metrics import GRADE, outcome_grades
-from matcher.reference import EARTH_RADIUS_KM, coordinate_array
+from matcher.reference import coordinate_array, haversine_km
 from matcher.schema import PURSUED_EVENTS, Columns, Mobility
 
 #: Default commute radius for mobility "local" when a worker's max_commute_km is blank.
@@ -102,15 +102,9 @@ def _province(codes: pd.Series) -> np.ndarray:
     return np.array([str(c)[:2] if c else "" for c in codes], dtype=object)
 
 
-def _haversine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _distance_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Distances in km between every row of ``a`` and of ``b`` ((lon, lat) in degrees)."""
-    lon1, lat1 = np.radians(a[:, :1]), np.radians(a[:, 1:2])
-    lon2, lat2 = np.radians(b[:, 0])[None, :], np.radians(b[:, 1])[None, :]
-    h = (
-        np.sin((lat2 - lat1) / 2) ** 2
-        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    return haversine_km(a[:, :1], a[:, 1:2], b[:, 0][None, :], b[:, 1][None, :])
 
 
 class _FilteredBaseline(RankingModel):
@@ -200,7 +194,7 @@ class _FilteredBaseline(RankingModel):
             mask[prov] = self.w_prov_[wpos][prov][:, None] == self.v_prov_[vpos][None, :]
         local = mob == Mobility.LOCAL.value
         if local.any():
-            d = _haversine_matrix(self.w_xy_[wpos][local], self.v_xy_[vpos])
+            d = _distance_matrix(self.w_xy_[wpos][local], self.v_xy_[vpos])
             # unknown coordinates: fall back to the same-province rule
             same_prov = self.w_prov_[wpos][local][:, None] == self.v_prov_[vpos][None, :]
             ok = np.where(np.isnan(d), same_prov, d <= self.w_km_[wpos][local][:, None])

@@ -404,10 +404,7 @@ def _row_frame(row: Any) -> _OneRow:
 
 
 def _haversine(w: _Workers, v: _Vacancies) -> np.ndarray:
-    return (
-        np.sin((v.lat - w.lat) / 2.0) ** 2
-        + w.cos_lat * v.cos_lat * np.sin((v.lon - w.lon) / 2.0) ** 2
-    )
+    return reference.haversine(w.lon, w.lat, v.lon, v.lat, w.cos_lat, v.cos_lat)
 
 
 def _far_one_worker(w: _Workers, v: _Vacancies) -> np.ndarray:

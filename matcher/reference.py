@@ -223,14 +223,42 @@ def region_name(code: str) -> str:
     return prov.name + own.name
 
 
+def haversine(lon1, lat1, lon2, lat2, cos_lat1=None, cos_lat2=None):
+    """The haversine of the central angle between points, ``hav(d / R)``: the one
+    great-circle formula of jobmatch (Sinnott 1984, *Virtues of the haversine*).
+
+    ``hav(d / R) = sin²((lat2 - lat1) / 2) + cos(lat1) cos(lat2) sin²((lon2 - lon1) / 2)``
+
+    Parameters
+    ----------
+    lon1, lat1, lon2, lat2 : float or ndarray
+        Coordinates in **radians**; numpy broadcasting applies (a column of workers
+        against a row of vacancies gives a matrix). NaN propagates.
+    cos_lat1, cos_lat2 : float or ndarray, optional
+        ``cos(lat1)`` and ``cos(lat2)`` when the caller keeps them (the eligibility
+        rules compare each point with many others); computed otherwise.
+
+    Returns
+    -------
+    ndarray
+        ``hav(d / R)`` in [0, 1] up to rounding; it increases with the distance ``d``
+        on [0, pi R], so comparing it with the haversine of a limit compares distances
+        without an ``arcsin`` per pair.
+    """
+    if cos_lat1 is None:
+        cos_lat1 = np.cos(lat1)
+    if cos_lat2 is None:
+        cos_lat2 = np.cos(lat2)
+    return np.sin((lat2 - lat1) / 2) ** 2 + cos_lat1 * cos_lat2 * np.sin((lon2 - lon1) / 2) ** 2
+
+
 def haversine_km(lon1, lat1, lon2, lat2):
-    """Great-circle distance in km; works elementwise on numpy arrays."""
+    """Great-circle distance in km between points given in **degrees**, elementwise
+    with numpy broadcasting (NaN where a coordinate is NaN); see :func:`haversine`."""
     lon1, lat1, lon2, lat2 = map(np.radians, (lon1, lat1, lon2, lat2))
-    a = (
-        np.sin((lat2 - lat1) / 2) ** 2
-        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+    h = haversine(lon1, lat1, lon2, lat2)
+    # rounding can push hav a hair above 1 near antipodes: clip, or arcsin gives NaN
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
 def coordinates(code: str) -> tuple[float, float]:
