@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 sample: install
-	$(BIN)/jobmatch synth --workers 3000 --employers 120 --weeks 16 --seed 7 --out $(SAMPLE)
+	$(BIN)/jobmatch synth --workers 3000 --employers 120 --weeks 40 --seed 7 --out $(SAMPLE)
 	$(BIN)/jobmatch import $(SAMPLE)
 
 train: install

@@ -39,6 +39,7 @@ from service import followups, lifecycle
 from service.store.db import make_engine, session_scope
 from service.store.migrate import ensure_schema
 from service.store.repository import UpsertResult, existing_ids, upsert
+from training.synth.truth import TRUTH_FILE
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class ImportSummary:
     #: outcomes answered (``service.followups``)
     follow_ups: int = 0
     follow_ups_settled: int = 0
+    #: files of the folder that were deliberately not read (and why)
+    ignored: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def table(self, name: str) -> TableSummary:
@@ -106,8 +109,8 @@ class ImportSummary:
 def find_files(folder: str | Path) -> dict[str, Path]:
     """The contract files of ``folder`` by table.
 
-    Files with other extensions (README.md, …) and hidden files (``.``, ``~$``) are
-    ignored.
+    Files with other extensions (README.md, …), hidden files (``.``, ``~$``) and a sample
+    market's ground truth (``truth.parquet``, :func:`ignored_files`) are ignored.
 
     Raises
     ------
@@ -131,6 +134,8 @@ def find_files(folder: str | Path) -> dict[str, Path]:
             continue
         if path.name.startswith((".", "~$")):
             continue  # hidden files, editors' lock files, macOS "._" copies
+        if path.name.lower() == TRUTH_FILE:
+            continue  # ground truth of a sample market: never imported (ignored_files)
         name = path.stem.lower()
         if name not in CONTRACT:
             problems.append(
@@ -170,6 +175,22 @@ def find_files(folder: str | Path) -> dict[str, Path]:
     if problems:
         raise ContractError(problems)
     return {name: paths[0] for name, paths in found.items()}
+
+
+def ignored_files(folder: str | Path) -> list[str]:
+    """Notes on files of ``folder`` that the import deliberately does not read.
+
+    A folder written by ``jobmatch synth`` holds ``truth.parquet``, the true value of each
+    pair of the sample market. It is for benchmarks only: importing it would let training
+    see the answers, so the import skips it and says so.
+    """
+    path = Path(folder) / TRUTH_FILE
+    if not path.is_file():
+        return []
+    return [
+        f"{TRUTH_FILE} ignored: the ground truth of a sample market is for benchmarks "
+        "only and never enters the store"
+    ]
 
 
 # --------------------------------------------------------------------------- references
@@ -335,7 +356,7 @@ def import_folder(
     engine = database_url if isinstance(database_url, Engine) else make_engine(database_url)
     try:
         ensure_schema(engine)
-        summary = ImportSummary(folder=str(folder))
+        summary = ImportSummary(folder=str(folder), ignored=ignored_files(folder))
         with session_scope(engine) as session:
             ref_problems, ref_total = _reference_problems(checked, session, limit)
             problems += ref_problems

@@ -87,5 +87,7 @@ def import_cmd(
             f"follow-ups: {summary.follow_ups} scheduled for imported hires, "
             f"{summary.follow_ups_settled} of them answered by the imported outcomes"
         )
+    for note in summary.ignored:
+        typer.echo(f"note: {note}")
     state = "nothing changed" if summary.changed == 0 else f"{summary.changed} rows written"
     typer.echo(f"imported {folder} in {summary.seconds:.1f} s: {state}")

@@ -26,7 +26,10 @@ def synth_cmd(
     employers: Annotated[
         int, typer.Option("--employers", min=1, help="Number of employers.")
     ] = 120,
-    weeks: Annotated[int, typer.Option("--weeks", min=1, help="Weeks of events.")] = 16,
+    weeks: Annotated[
+        int,
+        typer.Option("--weeks", min=1, help="Weeks of events (27 or more for retained_6m events)."),
+    ] = 40,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")] = 0,
     vacancies: Annotated[
         int | None,
@@ -49,6 +52,14 @@ def synth_cmd(
     fmt: Annotated[
         str, typer.Option("--format", help="File format: csv, parquet or jsonl.")
     ] = "csv",
+    truth: Annotated[
+        bool,
+        typer.Option(
+            "--truth/--no-truth",
+            help="Also write truth.parquet: the true value of every eligible pair of a "
+            "seeking worker and an open vacancy (benchmarks only; import ignores it).",
+        ),
+    ] = True,
 ) -> None:
     """Generate a realistic sample market (docs/sample-market.md) and write it to OUT.
 
@@ -58,7 +69,7 @@ def synth_cmd(
     """
     import pandas as pd
 
-    from training.synth import build_market, write_market
+    from training.synth import build_market, write_market, write_truth
 
     if start is None:
         start = live_start(weeks).isoformat()
@@ -76,9 +87,12 @@ def synth_cmd(
         with_events=events,
         start=start,
         n_vacancies=vacancies,
+        truth=truth,
     )
     try:
         paths = write_market(market.frames, out, fmt=fmt)
+        if market.truth is not None:
+            paths.append(write_truth(market.truth, out))
     except OSError as err:
         raise fail(f"cannot write the market into {out}: {err.strerror or err}") from None
     f = market.frames
@@ -96,7 +110,13 @@ def synth_cmd(
     typer.echo(
         f"  events    {len(f['events']):>9,}  "
         + ", ".join(
-            f"{k} {int(ev.get(k, 0)):,}" for k in ("applied", "hired", "left", "retained_3m")
+            f"{k} {int(ev.get(k, 0)):,}"
+            for k in ("applied", "hired", "left", "retained_3m", "retained_6m")
         )
     )
+    if market.truth is not None:
+        typer.echo(
+            f"  truth     {len(market.truth):>9,}  eligible (seeking worker, open vacancy) "
+            f"pairs, mean value {market.truth['value'].mean():.3f} (benchmarks only)"
+        )
     typer.echo("  files: " + ", ".join(p.name for p in paths))

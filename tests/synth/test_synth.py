@@ -465,6 +465,7 @@ def test_cli_writes_a_reproducible_folder(tmp_path):
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
         "employers.csv",
         "events.csv",
+        "truth.parquet",
         "vacancies.csv",
         "workers.csv",
     ]

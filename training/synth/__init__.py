@@ -5,7 +5,7 @@ employers in the labour-importing east and at home, vacancies with CSCO 2022
 occupations and noisy Chinese titles, and weeks of events from a documented
 behavioural model (``docs/sample-market.md``).
 
->>> frames = generate_market(3000, 120, weeks=16, seed=7)   # doctest: +SKIP
+>>> frames = generate_market(3000, 120, weeks=40, seed=7)   # doctest: +SKIP
 >>> Dataset.from_frames(**frames)                            # doctest: +SKIP
 
 The frames are a snapshot at the end of the horizon: ``headcount`` is the seats
@@ -24,15 +24,26 @@ import pandas as pd
 
 from matcher.dataset import normalise_frame
 from matcher.schema import CONTRACT, Kind, TableSpec
-from training.synth.behaviour import PARAMS, Params, simulate
+from training.synth.behaviour import PARAMS, Outcome, PairMarket, Params, Probes, simulate
 from training.synth.employers import draw_employers, draw_vacancies
 from training.synth.io import write_market
 from training.synth.tables import load_tables, select_counties
+from training.synth.truth import TRUTH_FILE, market_truth, read_truth, write_truth
 from training.synth.workers import draw_workers
 
 _LIST_KINDS = (Kind.STR_LIST, Kind.REGION_LIST, Kind.LANG_LIST)
 
-__all__ = ["SampleMarket", "build_market", "generate_market", "write_market", "PARAMS"]
+__all__ = [
+    "SampleMarket",
+    "build_market",
+    "generate_market",
+    "write_market",
+    "write_truth",
+    "read_truth",
+    "TRUTH_FILE",
+    "PARAMS",
+    "Params",
+]
 
 
 @dataclass
@@ -54,6 +65,11 @@ class SampleMarket:
     flows: pd.DataFrame
     start: pd.Timestamp
     end: pd.Timestamp
+    #: the true value of every eligible (seeking worker, open vacancy) pair at the snapshot
+    #: (``training.synth.truth``); None when not computed
+    truth: pd.DataFrame | None = None
+    #: the probabilities behind the simulated draws (``build_market(probe=True)``)
+    probes: Probes | None = None
 
 
 def _normal_form(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
@@ -91,8 +107,15 @@ def build_market(
     start: str = "2026-01-05",
     n_vacancies: int | None = None,
     params: Params = PARAMS,
+    truth: bool = True,
+    probe: bool = False,
 ) -> SampleMarket:
-    """Generate the market with its hidden truth (see :func:`generate_market`)."""
+    """Generate the market with its hidden truth (see :func:`generate_market`).
+
+    ``truth`` computes :attr:`SampleMarket.truth` (the true value of each eligible pair of a
+    seeking worker and an open vacancy at the snapshot); ``probe`` keeps the probability
+    behind every simulated view, application and hire (:class:`Probes`, for validation).
+    """
     _check_args(n_workers, n_employers, weeks, n_vacancies)
     t0 = pd.Timestamp(start)
     if t0.tzinfo is not None:
@@ -109,8 +132,11 @@ def build_market(
     vacancies = draw_vacancies(rv, n_vacancies, employers, tables, t0, weeks)
     vf = vacancies.frame
     n_v = len(vf)
+    outcome: Outcome | None = None
     if with_events:
-        outcome = simulate(rb, workers, employers, vacancies, tables, t0, weeks, params)
+        outcome = simulate(
+            rb, workers, employers, vacancies, tables, t0, weeks, params, probe=probe
+        )
         events = outcome.events
         hires = outcome.hires
         flows = outcome.flows
@@ -126,6 +152,11 @@ def build_market(
         hires = np.zeros(n_v, int)
         flows = np.zeros_like(tables.partner_share)
     left = vacancies.seats - hires
+    truth_frame = None  # without events there is no simulated state to judge from
+    if truth and outcome is not None and outcome.state is not None:
+        truth_frame = market_truth(
+            PairMarket(workers, employers, vacancies, tables), params, outcome.state
+        )
     if (left < 0).any():  # pragma: no cover - guarded by the simulation
         raise AssertionError("the simulation hired more people than a vacancy had seats")
     vf["headcount"] = pd.array(left, dtype="Int64")
@@ -156,6 +187,8 @@ def build_market(
         flows=pd.DataFrame(flows, index=tables.counties.code, columns=tables.provinces),
         start=t0,
         end=end,
+        truth=truth_frame,
+        probes=outcome.probes if outcome is not None else None,
     )
 
 

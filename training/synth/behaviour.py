@@ -94,6 +94,8 @@ class Params:
     hire_mandarin_far: float = 0.4
     hire_off_trade: float = -0.8
     hire_monitored_public: float = 0.5
+    accept_intercept: float = 2.0
+    accept_wage: float = 1.5
     p_interview: float = 0.6
     p_reject_notice: float = 0.6
     leave_base_per_week: float = 0.03
@@ -128,18 +130,61 @@ PARAMS = Params()
 
 
 @dataclass
+class MarketState:
+    """The hidden state at the end of the horizon (the snapshot) that the truth reads."""
+
+    end_ns: int
+    #: a worker searches from this time on (int64 ns; max while employed)
+    free_from: np.ndarray
+    seats_left: np.ndarray
+    #: county x province placements, prior + hires (F)
+    flows: np.ndarray
+    #: county x employer ties, prior + hires (T)
+    ties: np.ndarray
+    #: sorted keys worker * n_vacancies + vacancy of pairs already applied to
+    applied: np.ndarray
+    #: until when each household holds a public-welfare post (int64 ns)
+    public_until: np.ndarray
+
+
+@dataclass
+class Probes:
+    """What the simulation drew, beside the probability it drew it with (for validation).
+
+    ``view_p`` / ``view_applied``: every individual view; ``app_p`` / ``app_hired``: every
+    application decided inside the horizon, with the single-applicant P(offer and accept);
+    ``hire_p6m`` / ``hire_kept6m``: every individual hire, with the closed-form P(still there
+    after 26 weeks) and whether the drawn tenure exceeds 26 weeks (known even past the horizon).
+    """
+
+    view_p: list[np.ndarray] = field(default_factory=list)
+    view_applied: list[np.ndarray] = field(default_factory=list)
+    app_p: list[np.ndarray] = field(default_factory=list)
+    app_hired: list[np.ndarray] = field(default_factory=list)
+    hire_p6m: list[np.ndarray] = field(default_factory=list)
+    hire_kept6m: list[np.ndarray] = field(default_factory=list)
+
+    def arrays(self, name: str) -> np.ndarray:
+        """One probe as a single array (``view_p``, ``app_hired``, ...)."""
+        parts = getattr(self, name)
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+
+@dataclass
 class Outcome:
     events: pd.DataFrame
     hires: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # hires per vacancy
     flows: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # county x province
+    state: MarketState | None = None
+    probes: Probes | None = None
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-class _Market:
-    """Precomputed arrays for fast pair features."""
+class PairMarket:
+    """Precomputed arrays for fast pair features (shared by the simulation and the truth)."""
 
     def __init__(self, w: WorkerDraw, e: EmployerDraw, v: VacancyDraw, t: Tables):
         self.w, self.e, self.v, self.t = w, e, v, t
@@ -200,6 +245,267 @@ class _Market:
         return m1, m2, mg, entry
 
 
+def apply_logit(
+    mk: PairMarket,
+    p: Params,
+    wi: np.ndarray,
+    vi: np.ndarray,
+    at_ns: np.ndarray,
+    flows: np.ndarray,
+    ties: np.ndarray,
+) -> np.ndarray:
+    """The logit *s* of P(apply | view) for pairs seen at ``at_ns`` (docs: "Who applies").
+
+    ``flows`` (county x province placements) and ``ties`` (county x employer) are the
+    network at the moment of the view.
+    """
+    w, v, t = mk.w, mk.v, mk.t
+    d = mk.distance(wi, vi)
+    far = d > FAR_KM
+    m1, m2, mg, entry = mk.match(wi, vi)
+    elig = mk.eligible(wi, vi, at_ns)
+    newcomer = w.trade1[wi] < 0
+    ratio = np.log(v.wage_mid[vi] / w.expected_wage[wi])
+    wage_term = np.where(np.isnan(ratio), -0.3, p.apply_wage * np.clip(ratio, -1, 0.6))
+    net = np.log1p(flows[w.county[wi], mk.vprov[vi]])
+    cross = mk.vprov[vi] != mk.wprov[wi]
+    ch = v.channel[vi]
+    poor = w.household_status[wi] > 0
+    return (
+        p.apply_intercept
+        + p.apply_trade * m1
+        + p.apply_trade2 * m2
+        + p.apply_minor_group * mg
+        + p.apply_off_trade * (~m1 & ~m2 & ~mg & ~entry)
+        + p.apply_newcomer_entry * (newcomer & entry)
+        + p.apply_ineligible * ~elig
+        + wage_term
+        + far
+        * (
+            p.apply_housing_far * v.housing[vi]
+            + p.apply_no_housing_far * ~v.housing[vi]
+            + p.apply_meals_far * v.meals[vi]
+        )
+        + p.apply_contract * v.contract[vi]
+        + p.apply_insurance * v.insurance[vi]
+        + cross * (p.apply_network * net + p.apply_partner * t.partner[w.county[wi], mk.vprov[vi]])
+        + p.apply_referral * np.log1p(ties[w.county[wi], v.employer[vi]])
+        + p.apply_preferred * w.preferred_provinces[wi, mk.vprov[vi]]
+        + (ch == PUBLIC) * np.where(poor, p.apply_public_poor, p.apply_public_not_poor)
+        + np.isin(ch, [FACTORY, PUBLIC])
+        * p.apply_home_caregiver
+        * (w.caregiver[wi] | (w.mobility[wi] == 2) | (w.capacity[wi] > 0))
+        + p.apply_no_mandarin_far * (far & ~w.speaks_zh[wi])
+        + p.apply_verified * mk.verified[vi]
+        - 0.1 * np.log1p(d / 100)
+    )
+
+
+def hire_score(
+    mk: PairMarket,
+    p: Params,
+    wi: np.ndarray,
+    vi: np.ndarray,
+    flows: np.ndarray,
+    ties: np.ndarray,
+) -> np.ndarray:
+    """The employer's score *h* without its Logistic(0, 1) noise (docs: "Who is hired").
+
+    An eligible applicant gets an offer when *h* + noise > 0, so P(offer) = σ(*h*) for a
+    single applicant with a seat free.
+    """
+    w, v = mk.w, mk.v
+    m1, m2, mg, entry = mk.match(wi, vi)
+    d = mk.distance(wi, vi)
+    net = np.log1p(flows[w.county[wi], mk.vprov[vi]])
+    return (
+        p.hire_intercept
+        + p.hire_trade * m1
+        + p.hire_trade2 * m2
+        + p.hire_minor_group * mg
+        + p.hire_experience * (m1 & (w.experience[wi] >= 3))
+        + p.hire_certificate * (m1 & w.certified[wi])
+        + p.hire_network * net
+        + p.hire_referral * np.log1p(ties[w.county[wi], v.employer[vi]])
+        + p.hire_mandarin_far * ((d > FAR_KM) & w.speaks_zh[wi])
+        + p.hire_off_trade * (~m1 & ~m2 & ~entry)
+        + p.hire_monitored_public * ((v.channel[vi] == PUBLIC) & (w.household_status[wi] == 2))
+    )
+
+
+def accept_logit(mk: PairMarket, p: Params, wi: np.ndarray, vi: np.ndarray) -> np.ndarray:
+    """The logit of P(accept | offer): pay against the worker's expected wage."""
+    ratio = np.log(mk.v.wage_offered[vi] / mk.w.expected_wage[wi])
+    return p.accept_intercept + p.accept_wage * np.clip(ratio, -1, 0.5)
+
+
+def leave_rate(
+    mk: PairMarket,
+    p: Params,
+    wi: np.ndarray,
+    vi: np.ndarray,
+    flows: np.ndarray,
+    ties: np.ndarray,
+    grouped: np.ndarray,
+) -> np.ndarray:
+    """Weekly hazard of leaving a job, ``leave_base_per_week · exp(x)`` (docs: "Who stays")."""
+    w, v = mk.w, mk.v
+    far = mk.distance(wi, vi) > FAR_KM
+    m1, m2, _, _ = mk.match(wi, vi)
+    ratio = np.log(v.wage_offered[vi] / w.expected_wage[wi])
+    net = np.log1p(flows[w.county[wi], mk.vprov[vi]])
+    tie = np.log1p(ties[w.county[wi], v.employer[vi]])
+    home = np.isin(v.channel[vi], [FACTORY, PUBLIC])
+    x = (
+        p.leave_wage * np.clip(ratio, -1, 0.5)
+        + p.leave_no_contract * ~v.contract[vi]
+        + p.leave_no_insurance * ~v.insurance[vi]
+        + p.leave_risky * mk.risky[vi]
+        + p.leave_quality * mk.quality[vi]
+        + p.leave_far_no_housing * (far & ~v.housing[vi])
+        + p.leave_network * net
+        + p.leave_referral * tie
+        + p.leave_group * grouped
+        + p.leave_off_trade * (~m1 & ~m2)
+        + p.leave_no_mandarin_far * (far & ~w.speaks_zh[wi])
+        + p.leave_home_channel * home
+        + p.leave_caregiver_far * (far & w.caregiver[wi])
+        - w.staying[wi]
+    )
+    return p.leave_base_per_week * np.exp(x)
+
+
+def arrears_probability(mk: PairMarket, p: Params, vi: np.ndarray) -> np.ndarray:
+    """P(wage arrears during a job at vacancy ``vi``): risky employers mostly."""
+    return np.where(mk.risky[vi], p.arrears_p_risky, p.arrears_p_other)
+
+
+def injury_rate(mk: PairMarket, p: Params, vi: np.ndarray) -> np.ndarray:
+    """Weekly injury rate of the job: ``injury_rate · (1 + level)²``."""
+    level = mk.t.catalogue.injury[mk.vocc[vi]]
+    return p.injury_rate * (1 + level) ** 2
+
+
+def new_year_leave_probability(mk: PairMarket, p: Params, wi: np.ndarray, vi: np.ndarray):
+    """P(going home for a Spring Festival during the job and not coming back)."""
+    far = mk.distance(wi, vi) > FAR_KM
+    return p.new_year_leave_p + p.new_year_leave_far_p * far
+
+
+@dataclass
+class Tenure:
+    """A drawn job spell: its length and the arrears and injury in it (ns from the hire)."""
+
+    tenure: np.ndarray
+    arrears_at: np.ndarray
+    has_arrears: np.ndarray
+    injury_at: np.ndarray
+    has_injury: np.ndarray
+
+
+def draw_tenure(
+    rng: np.random.Generator,
+    p: Params,
+    rate: np.ndarray,
+    p_arrears: np.ndarray,
+    inj_rate: np.ndarray,
+    p_new_year: np.ndarray,
+    t_hire: np.ndarray,
+) -> Tenure:
+    """Draw how long each hire stays: the hazard, then arrears, injuries, the festival.
+
+    The closed form of P(tenure > k weeks) is :func:`stay_probability`.
+    """
+    n = len(rate)
+    tenure = np.minimum(rng.exponential(1.0, n) / rate, 1000.0) * WEEK  # ns, capped
+    # wage arrears: risky employers mostly; people leave soon after
+    arrears_at = rng.uniform(3, 10, n) * WEEK
+    has_arr = (rng.random(n) < p_arrears) & (arrears_at < tenure)
+    quit_after = arrears_at + rng.uniform(0.5, 4, n) * WEEK
+    quits = has_arr & (rng.random(n) < p.arrears_leave_p)
+    tenure = np.where(quits, np.minimum(tenure, quit_after), tenure)
+    # injuries: rare, more in heavy work
+    injury_at = np.minimum(rng.exponential(1.0, n) / inj_rate, 1000.0) * WEEK
+    has_inj = injury_at < tenure
+    leave_inj = injury_at + rng.uniform(1, 6, n) * WEEK
+    stops = has_inj & (rng.random(n) < p.injury_leave_p)
+    tenure = np.where(stops, np.minimum(tenure, leave_inj), tenure)
+    # going home for the Spring Festival, and not coming back
+    for festival in spring_festivals():
+        goes_home = (
+            (t_hire < festival - 14 * DAY)
+            & (t_hire + tenure > festival - 14 * DAY)
+            & (rng.random(n) < p_new_year)
+        )
+        leave_at = festival - rng.uniform(1, 14, n) * DAY - t_hire
+        tenure = np.where(goes_home, np.minimum(tenure, leave_at), tenure)
+    tenure = tenure.astype(np.int64)
+    # arrears and injuries only while still employed (the festival may have ended the job)
+    has_arr &= arrears_at < tenure
+    has_inj &= injury_at < tenure
+    return Tenure(tenure, arrears_at, has_arr, injury_at, has_inj)
+
+
+def stay_probability(
+    p: Params,
+    rate: np.ndarray,
+    p_arrears: np.ndarray,
+    inj_rate: np.ndarray,
+    p_new_year: np.ndarray,
+    t_hire: np.ndarray,
+    weeks: float = 26.0,
+) -> np.ndarray:
+    """P(the tenure :func:`draw_tenure` draws exceeds ``weeks``), in closed form.
+
+    A spell outlives *k* = ``weeks`` weeks when each way of ending it misses the window:
+
+    * the hazard: exp(−rate·k);
+    * wage arrears (3–10 weeks in, leaving 0.5–4 weeks later, so always before 14 weeks):
+      1 − p_arrears · ``arrears_leave_p``;
+    * an injury at Exp(inj_rate) weeks, leaving U(1, 6) weeks later with
+      ``injury_leave_p``: 1 − ``injury_leave_p`` · P(injury + U(1, 6) < k), where
+      P(E + U < k) = 1 − e^{−λ(k−1)}·(e^{5λ} − 1)/(5λ);
+    * each Spring Festival *f* whose cut-off *f* − 14 days falls after the hire: the worker
+      goes home with ``p_new_year`` and leaves U(1, 14) days before *f*, which ends the
+      spell inside the window with P(U ≥ (f − hire)/day − 7k) = clip((14 − a)/13, 0, 1).
+
+    Given the spell outlives the window, these are independent draws, so the product is
+    exact (the 1,000-week cap and whole-second rounding aside).
+
+    Parameters
+    ----------
+    p : Params
+    rate, p_arrears, inj_rate, p_new_year : array
+        Per hire: weekly hazard, P(arrears), weekly injury rate, P(going home for a festival).
+    t_hire : array of int64
+        Hire times (ns).
+    weeks : float
+        The window; at least 14 (the latest an arrears departure can come).
+
+    Returns
+    -------
+    numpy.ndarray
+        Probabilities in [0, 1].
+    """
+    if weeks < 14:
+        raise ValueError(f"weeks must be at least 14 (arrears departures end by then), got {weeks}")
+    k = float(weeks)
+    rate = np.asarray(rate, float)
+    lam = np.asarray(inj_rate, float)
+    out = np.exp(-rate * k)
+    out = out * (1.0 - np.asarray(p_arrears) * p.arrears_leave_p)
+    ratio = np.where(lam > 0, np.expm1(5 * lam) / np.where(lam > 0, 5 * lam, 1.0), 1.0)
+    p_inj = 1.0 - np.exp(-lam * (k - 1)) * ratio
+    out = out * (1.0 - p.injury_leave_p * p_inj)
+    t_hire = np.asarray(t_hire, np.int64)
+    for festival in spring_festivals():
+        after = t_hire < festival - 14 * DAY
+        a = (festival - t_hire) / DAY - 7 * k
+        inside = np.clip((14.0 - a) / 13.0, 0.0, 1.0)
+        out = out * np.where(after, 1.0 - np.asarray(p_new_year) * inside, 1.0)
+    return np.clip(out, 0.0, 1.0)
+
+
 def simulate(
     rng: np.random.Generator,
     w: WorkerDraw,
@@ -209,10 +515,16 @@ def simulate(
     start: pd.Timestamp,
     weeks: int,
     params: Params = PARAMS,
+    probe: bool = False,
 ) -> Outcome:
-    """Run the weekly job-search process and return the events (contract ids)."""
+    """Run the weekly job-search process and return the events (contract ids).
+
+    With ``probe`` the outcome also carries :class:`Probes` (the probability behind every
+    view, application and hire) for validating ``training.synth.truth``.
+    """
     p = params
-    mk = _Market(w, e, v, t)
+    probes = Probes() if probe else None
+    mk = PairMarket(w, e, v, t)
     n_w, n_v = len(w.county), len(v.occupation)
     n_c, n_p = t.partner_share.shape
     end_ns = start.value + weeks * WEEK
@@ -250,59 +562,30 @@ def simulate(
         n = len(wi)
         if n == 0:
             return
-        d = mk.distance(wi, vi)
-        far = d > FAR_KM
-        m1, m2, _, _ = mk.match(wi, vi)
-        ratio = np.log(v.wage_offered[vi] / w.expected_wage[wi])
-        net = np.log1p(flows[w.county[wi], mk.vprov[vi]])
-        tie = np.log1p(ties[w.county[wi], v.employer[vi]])
-        home = np.isin(v.channel[vi], [FACTORY, PUBLIC])
-        x = (
-            p.leave_wage * np.clip(ratio, -1, 0.5)
-            + p.leave_no_contract * ~v.contract[vi]
-            + p.leave_no_insurance * ~v.insurance[vi]
-            + p.leave_risky * mk.risky[vi]
-            + p.leave_quality * mk.quality[vi]
-            + p.leave_far_no_housing * (far & ~v.housing[vi])
-            + p.leave_network * net
-            + p.leave_referral * tie
-            + p.leave_group * grouped
-            + p.leave_off_trade * (~m1 & ~m2)
-            + p.leave_no_mandarin_far * (far & ~w.speaks_zh[wi])
-            + p.leave_home_channel * home
-            + p.leave_caregiver_far * (far & w.caregiver[wi])
-            - w.staying[wi]
+        rate = leave_rate(mk, p, wi, vi, flows, ties, grouped)
+        drawn = draw_tenure(
+            rng,
+            p,
+            rate,
+            arrears_probability(mk, p, vi),
+            injury_rate(mk, p, vi),
+            new_year_leave_probability(mk, p, wi, vi),
+            t_hire,
         )
-        rate = p.leave_base_per_week * np.exp(x)
-        tenure = np.minimum(rng.exponential(1.0, n) / rate, 1000.0) * WEEK  # ns, capped
-        # wage arrears: risky employers mostly; people leave soon after
-        p_arr = np.where(mk.risky[vi], p.arrears_p_risky, p.arrears_p_other)
-        arrears_at = rng.uniform(3, 10, n) * WEEK
-        has_arr = (rng.random(n) < p_arr) & (arrears_at < tenure)
-        quit_after = arrears_at + rng.uniform(0.5, 4, n) * WEEK
-        quits = has_arr & (rng.random(n) < p.arrears_leave_p)
-        tenure = np.where(quits, np.minimum(tenure, quit_after), tenure)
-        # injuries: rare, more in heavy work
-        level = t.catalogue.injury[mk.vocc[vi]]
-        inj_rate = p.injury_rate * (1 + level) ** 2
-        injury_at = np.minimum(rng.exponential(1.0, n) / inj_rate, 1000.0) * WEEK
-        has_inj = injury_at < tenure
-        leave_inj = injury_at + rng.uniform(1, 6, n) * WEEK
-        stops = has_inj & (rng.random(n) < p.injury_leave_p)
-        tenure = np.where(stops, np.minimum(tenure, leave_inj), tenure)
-        # going home for the Spring Festival, and not coming back
-        for festival in spring_festivals():
-            goes_home = (
-                (t_hire < festival - 14 * DAY)
-                & (t_hire + tenure > festival - 14 * DAY)
-                & (rng.random(n) < p.new_year_leave_p + p.new_year_leave_far_p * far)
+        tenure, arrears_at, has_arr = drawn.tenure, drawn.arrears_at, drawn.has_arrears
+        if probes is not None and not grouped.any():
+            probes.hire_p6m.append(
+                stay_probability(
+                    p,
+                    rate,
+                    arrears_probability(mk, p, vi),
+                    injury_rate(mk, p, vi),
+                    new_year_leave_probability(mk, p, wi, vi),
+                    t_hire,
+                )
             )
-            leave_at = festival - rng.uniform(1, 14, n) * DAY - t_hire
-            tenure = np.where(goes_home, np.minimum(tenure, leave_at), tenure)
-        tenure = tenure.astype(np.int64)
-        # arrears and injuries only while still employed (the festival may have ended the job)
-        has_arr &= arrears_at < tenure
-        has_inj &= injury_at < tenure
+            probes.hire_kept6m.append(tenure > 26 * WEEK)
+        injury_at, has_inj = drawn.injury_at, drawn.has_injury
         t_arr = t_hire + arrears_at.astype(np.int64)
         a = has_arr & (t_arr < end_ns)
         emit(wi[a], vi[a], WAGE_ARREARS, t_arr[a])
@@ -428,47 +711,11 @@ def simulate(
         emit(wi, vi, VIEWED, t_view)
 
         # ---------------- applying
-        d = mk.distance(wi, vi)
-        far = d > FAR_KM
-        m1, m2, mg, entry = mk.match(wi, vi)
-        elig = mk.eligible(wi, vi, t_view)
-        newcomer = w.trade1[wi] < 0
-        ratio = np.log(v.wage_mid[vi] / w.expected_wage[wi])
-        wage_term = np.where(np.isnan(ratio), -0.3, p.apply_wage * np.clip(ratio, -1, 0.6))
-        net = np.log1p(flows_now[w.county[wi], mk.vprov[vi]])
-        cross = mk.vprov[vi] != mk.wprov[wi]
-        ch = v.channel[vi]
-        poor = w.household_status[wi] > 0
-        s = (
-            p.apply_intercept
-            + p.apply_trade * m1
-            + p.apply_trade2 * m2
-            + p.apply_minor_group * mg
-            + p.apply_off_trade * (~m1 & ~m2 & ~mg & ~entry)
-            + p.apply_newcomer_entry * (newcomer & entry)
-            + p.apply_ineligible * ~elig
-            + wage_term
-            + far
-            * (
-                p.apply_housing_far * v.housing[vi]
-                + p.apply_no_housing_far * ~v.housing[vi]
-                + p.apply_meals_far * v.meals[vi]
-            )
-            + p.apply_contract * v.contract[vi]
-            + p.apply_insurance * v.insurance[vi]
-            + cross
-            * (p.apply_network * net + p.apply_partner * t.partner[w.county[wi], mk.vprov[vi]])
-            + p.apply_referral * np.log1p(ties[w.county[wi], v.employer[vi]])
-            + p.apply_preferred * w.preferred_provinces[wi, mk.vprov[vi]]
-            + (ch == PUBLIC) * np.where(poor, p.apply_public_poor, p.apply_public_not_poor)
-            + np.isin(ch, [FACTORY, PUBLIC])
-            * p.apply_home_caregiver
-            * (w.caregiver[wi] | (w.mobility[wi] == 2) | (w.capacity[wi] > 0))
-            + p.apply_no_mandarin_far * (far & ~w.speaks_zh[wi])
-            + p.apply_verified * mk.verified[vi]
-            - 0.1 * np.log1p(d / 100)
-        )
+        s = apply_logit(mk, p, wi, vi, t_view, flows_now, ties)
         applied = rng.random(len(wi)) < _sigmoid(s)
+        if probes is not None:
+            probes.view_p.append(_sigmoid(s))
+            probes.view_applied.append(applied)
         wi, vi, t_view, s = wi[applied], vi[applied], t_view[applied], s[applied]
         if len(wi) == 0:
             continue
@@ -486,23 +733,7 @@ def simulate(
         iv = interviewed & (t_int < end_ns)
         emit(wi[iv], vi[iv], INTERVIEWED, t_int[iv])
         elig = mk.eligible(wi, vi, t_dec)
-        m1, m2, mg, entry = mk.match(wi, vi)
-        d = mk.distance(wi, vi)
-        net = np.log1p(flows_now[w.county[wi], mk.vprov[vi]])
-        h = (
-            p.hire_intercept
-            + p.hire_trade * m1
-            + p.hire_trade2 * m2
-            + p.hire_minor_group * mg
-            + p.hire_experience * (m1 & (w.experience[wi] >= 3))
-            + p.hire_certificate * (m1 & w.certified[wi])
-            + p.hire_network * net
-            + p.hire_referral * np.log1p(ties[w.county[wi], v.employer[vi]])
-            + p.hire_mandarin_far * ((d > FAR_KM) & w.speaks_zh[wi])
-            + p.hire_off_trade * (~m1 & ~m2 & ~entry)
-            + p.hire_monitored_public * ((v.channel[vi] == PUBLIC) & (w.household_status[wi] == 2))
-            + rng.logistic(0, 1, len(wi))
-        )
+        h = hire_score(mk, p, wi, vi, flows_now, ties) + rng.logistic(0, 1, len(wi))
         offer = elig & within & (h > 0)
         # public-welfare posts: one per household, none while a member holds one
         pub = np.flatnonzero(offer & (v.channel[vi] == PUBLIC))
@@ -529,10 +760,15 @@ def simulate(
         order = oi[np.lexsort((-s[oi], wi[oi]))]
         wo = wi[order]
         first_of_w = np.r_[True, wo[1:] != wo[:-1]] if len(wo) else np.zeros(0, bool)
-        ratio_o = np.log(v.wage_offered[vi[order]] / w.expected_wage[wo])
-        accepts = rng.random(len(order)) < _sigmoid(2.0 + 1.5 * np.clip(ratio_o, -1, 0.5))
+        accepts = rng.random(len(order)) < _sigmoid(accept_logit(mk, p, wo, vi[order]))
         hired = np.zeros(len(wi), bool)
         hired[order[first_of_w & accepts]] = True
+        if probes is not None:
+            p_single = _sigmoid(hire_score(mk, p, wi, vi, flows_now, ties)) * _sigmoid(
+                accept_logit(mk, p, wi, vi)
+            )
+            probes.app_p.append(np.where(elig, p_single, 0.0)[within])
+            probes.app_hired.append(hired[within])
         declined = offer & ~hired
         rejected = within & ~offer & (rng.random(len(wi)) < p.p_reject_notice)
         emit(wi[declined], vi[declined], DECLINED, t_dec[declined])
@@ -567,7 +803,16 @@ def simulate(
             "occurred_at": pd.to_datetime(at).astype("datetime64[ns]"),
         }
     )
-    return Outcome(events=events, hires=hires, flows=net_hires)
+    state = MarketState(
+        end_ns=int(end_ns),
+        free_from=free_from,
+        seats_left=seats_left,
+        flows=flows,
+        ties=ties,
+        applied=seen,
+        public_until=public_until,
+    )
+    return Outcome(events=events, hires=hires, flows=net_hires, state=state, probes=probes)
 
 
 def _initial_ties(rng: np.random.Generator, e: EmployerDraw, t: Tables, p: Params) -> np.ndarray:
