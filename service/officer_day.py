@@ -1,6 +1,7 @@
-"""The placement officer's day, read from the store for the officer's region: who needs
-re-placing, which monitored households have nobody in work yet, and hires and retention
-by month (the home page's chart).
+"""The placement officer's day, read from the store for the officer's region: which
+monitored households have nobody in work yet, hires and retention by month (the home
+page's chart), and the names of the workers a list shows. (Follow-ups and the
+re-placement list are :mod:`service.domain_followups`'.)
 
 The worker's ``status`` (job-seeking, employed, to re-place) is kept by
 :mod:`service.lifecycle` from the recorded outcomes; these lists read it, so the home
@@ -67,21 +68,6 @@ def _listed(
     return items, int(count)
 
 
-def to_replace(
-    session: Session, principal: Principal, *, limit: int = 10, path: str = "/officer"
-) -> tuple[list[dict[str, Any]], int]:
-    """Workers to be placed again (left, unpaid or injured), the longest-waiting first."""
-    return _listed(
-        session,
-        principal,
-        [Worker.status == lifecycle.WorkerStatus.NEEDS_REPLACEMENT],
-        [Worker.status_since],
-        limit,
-        "re-placement list",
-        path,
-    )
-
-
 def unplaced_monitored(
     session: Session, principal: Principal, *, limit: int = 10, path: str = "/officer"
 ) -> tuple[list[dict[str, Any]], int]:
@@ -115,3 +101,18 @@ def monthly(session: Session, principal: Principal, months: int = 6) -> list[dic
         row = counts.setdefault(at.strftime("%Y-%m"), {"hired": 0, "retained": 0})
         row["hired" if event == "hired" else "retained"] += 1
     return [{"month": k, **counts[k]} for k in sorted(counts)[-months:]]
+
+
+def names(
+    session: Session, principal: Principal, worker_ids: list[str], purpose: str, path: str
+) -> dict[str, str]:
+    """``worker_id -> name`` of the workers in the principal's scope (an audited read)."""
+    if not worker_ids:
+        return {}
+    rows = session.execute(
+        select(Worker.worker_id, Worker.name).where(
+            Worker.worker_id.in_(worker_ids), *_scope(principal)
+        )
+    ).all()
+    audit.record(session, principal, "list_workers", [str(r[0]) for r in rows], purpose, path)
+    return {str(r[0]): r[1] or str(r[0]) for r in rows}

@@ -72,6 +72,12 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "injury": ("工伤", "injured at work"),
         "moved": ("换了工作", "moved to another job"),
     },
+    "follow_up_status": {
+        "open": ("待回访", "to visit"),
+        "overdue": ("已逾期", "overdue"),
+        "done": ("已回访", "done"),
+        "cancelled": ("已取消", "cancelled"),
+    },
     "event": {
         "viewed": ("已查看", "viewed"),
         "applied": ("已报名", "applied"),

@@ -12,6 +12,7 @@ import io
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlparse
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -20,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from matcher import reference
 from matcher.schema import OFFICER_OUTCOMES, Channel
-from service import domain, officer_day
+from service import domain, domain_followups, followups, officer_day
 from service.auth import KEY_COOKIE, Principal, Role, SessionDep, WebPrincipal, authenticate
+from service.followups import FollowUpStatus
 from service.schemas import EmployerCandidatesPublic, OutcomeCreate, VacancyCreate, VacancyUpdate
 from service.web import labels
 from service.web.errors import error_page
@@ -125,6 +127,24 @@ def _staff(principal: Principal | None) -> bool:
     return principal is not None and principal.role in (Role.ADMIN, Role.OFFICER)
 
 
+def _officer_gate(request: Request, principal: Principal | None) -> Response | None:
+    """The answer for a visitor who may not use an officer's page (None: go ahead)."""
+    if principal is None:
+        return login_redirect(request)
+    if not _staff(principal):
+        return _error_page(request, principal, HTTPException(403, "officers and admins only"))
+    return None
+
+
+def _employer_gate(request: Request, principal: Principal | None) -> Response | None:
+    """The answer for a visitor who may not change vacancies (None: go ahead)."""
+    if principal is None:
+        return login_redirect(request)
+    if principal.role == Role.OFFICER:
+        return _error_page(request, principal, HTTPException(403, "employers and admins only"))
+    return None
+
+
 def _worker_filter(request: Request, limit: int = 50) -> domain.WorkerFilter:
     qp = request.query_params
     offset = qp.get("offset") or "0"
@@ -154,10 +174,8 @@ def _region_options(principal: Principal, counties: list[dict[str, Any]]) -> lis
 
 @router.get("/officer")
 def officer_dashboard(request: Request, session: SessionDep, principal: WebPrincipal) -> Response:
-    if principal is None:
-        return login_redirect(request)
-    if not _staff(principal):
-        return _error_page(request, principal, HTTPException(403, "officers and admins only"))
+    if (stop := _officer_gate(request, principal)) is not None or principal is None:
+        return stop or login_redirect(request)
     flt = _worker_filter(request)
     counties = domain.workers_by_county(session, principal)
     searched = bool(flt.q or flt.region or flt.status)
@@ -171,7 +189,28 @@ def officer_dashboard(request: Request, session: SessionDep, principal: WebPrinc
             )
         except HTTPException as exc:
             error = labels.detail_message(exc.status_code, exc.detail, page_lang(request))
-    replace, n_replace = officer_day.to_replace(session, principal, limit=10)
+    replace, n_replace = domain_followups.replacement_list(
+        session, principal, limit=10, path="/officer"
+    )
+    zone = request.app.state.settings.office_timezone
+    fu_counts = domain_followups.follow_up_counts(session, principal, zone=zone)
+    week_end = datetime.now(ZoneInfo(zone)).replace(tzinfo=None) + timedelta(days=7)
+    overdue, _ = domain_followups.list_follow_ups(
+        session,
+        principal,
+        domain_followups.FollowUpFilter(status=FollowUpStatus.OVERDUE, limit=15),
+        zone=zone,
+    )
+    upcoming, n_upcoming = domain_followups.list_follow_ups(
+        session,
+        principal,
+        domain_followups.FollowUpFilter(status=FollowUpStatus.OPEN, due_before=week_end, limit=15),
+        zone=zone,
+    )
+    due = overdue + upcoming
+    due_names = officer_day.names(
+        session, principal, [f["worker_id"] for f in due], "follow-ups due", "/officer"
+    )
     monitored, n_monitored = officer_day.unplaced_monitored(session, principal, limit=10)
     months = officer_day.monthly(session, principal)
     peak = max([m["hired"] for m in months] + [1])
@@ -193,6 +232,10 @@ def officer_dashboard(request: Request, session: SessionDep, principal: WebPrinc
             "regions": _region_options(principal, counties),
             "replace": replace,
             "n_replace": n_replace,
+            "fu": fu_counts,
+            "due": due,
+            "n_upcoming": n_upcoming,
+            "due_names": due_names,
             "monitored": monitored,
             "n_monitored": n_monitored,
             "months": months,
@@ -236,10 +279,8 @@ def csv_response(rows: list[list[Any]], filename: str) -> Response:
 @router.get("/officer/export.csv")
 def officer_export(request: Request, session: SessionDep, principal: WebPrincipal) -> Response:
     """The officer's search as a CSV file (every row's read is audited)."""
-    if principal is None:
-        return login_redirect(request)
-    if not _staff(principal):
-        return _error_page(request, principal, HTTPException(403, "officers and admins only"))
+    if (stop := _officer_gate(request, principal)) is not None or principal is None:
+        return stop or login_redirect(request)
     flt = _worker_filter(request, limit=domain.MAX_PAGE)
     try:
         workers, _ = domain.list_workers(
@@ -268,10 +309,8 @@ def officer_export(request: Request, session: SessionDep, principal: WebPrincipa
 def worker_page(
     worker_id: str, request: Request, session: SessionDep, principal: WebPrincipal
 ) -> Response:
-    if principal is None:
-        return login_redirect(request)
-    if not _staff(principal):
-        return _error_page(request, principal, HTTPException(403, "officers and admins only"))
+    if (stop := _officer_gate(request, principal)) is not None or principal is None:
+        return stop or login_redirect(request)
     try:
         worker = domain.get_worker(
             session, principal, worker_id, purpose="officer worker page", path=request.url.path
@@ -316,8 +355,16 @@ def _worker_context(
     titles = _vacancy_titles(session, [o.vacancy_id for o in outcomes])
     for o in outcomes:
         options.setdefault(o.vacancy_id, titles.get(o.vacancy_id) or o.vacancy_id)
+    zone = request.app.state.settings.office_timezone
+    visits, _ = domain_followups.list_follow_ups(
+        session,
+        principal,
+        domain_followups.FollowUpFilter(worker_id=worker_id, limit=20),
+        zone=zone,
+    )
     return {
         "w": worker,
+        "follow_ups": visits,
         "recs": recs,
         "top": max([r["score"] for r in (recs or {}).get("data", [])] + [0.0]),
         "no_model": no_model,
@@ -378,10 +425,8 @@ def worker_outcome(
     principal: WebPrincipal,
     form: FormDep,
 ) -> Response:
-    if principal is None:
-        return login_redirect(request)
-    if not _staff(principal):
-        return _error_page(request, principal, HTTPException(403, "officers and admins only"))
+    if (stop := _officer_gate(request, principal)) is not None or principal is None:
+        return stop or login_redirect(request)
     lang = page_lang(request)
     errors = _outcome_errors(form)
     body = None
@@ -593,10 +638,8 @@ def _service_errors(exc: Exception, lang: str) -> dict[str, str]:
 def employer_post_vacancy(
     request: Request, session: SessionDep, principal: WebPrincipal, form: FormDep
 ) -> Response:
-    if principal is None:
-        return login_redirect(request)
-    if principal.role == Role.OFFICER:
-        return _error_page(request, principal, HTTPException(403, "employers and admins only"))
+    if (stop := _employer_gate(request, principal)) is not None or principal is None:
+        return stop or login_redirect(request)
     lang = page_lang(request)
     record, errors = _vacancy_from_form(form)
     created = None
@@ -685,10 +728,8 @@ def _edit_form(vacancy: dict[str, Any]) -> dict[str, Any]:
 def vacancy_edit_page(
     vacancy_id: str, request: Request, session: SessionDep, principal: WebPrincipal
 ) -> Response:
-    if principal is None:
-        return login_redirect(request)
-    if principal.role == Role.OFFICER:
-        return _error_page(request, principal, HTTPException(403, "employers and admins only"))
+    if (stop := _employer_gate(request, principal)) is not None or principal is None:
+        return stop or login_redirect(request)
     try:
         vacancy = domain.get_vacancy(session, principal, vacancy_id)
     except HTTPException as exc:
@@ -706,10 +747,8 @@ def vacancy_edit(
     principal: WebPrincipal,
     form: FormDep,
 ) -> Response:
-    if principal is None:
-        return login_redirect(request)
-    if principal.role == Role.OFFICER:
-        return _error_page(request, principal, HTTPException(403, "employers and admins only"))
+    if (stop := _employer_gate(request, principal)) is not None or principal is None:
+        return stop or login_redirect(request)
     lang = page_lang(request)
     try:
         vacancy = domain.get_vacancy(session, principal, vacancy_id)
@@ -748,10 +787,8 @@ def vacancy_edit(
 def vacancy_close(
     vacancy_id: str, request: Request, session: SessionDep, principal: WebPrincipal
 ) -> Response:
-    if principal is None:
-        return login_redirect(request)
-    if principal.role == Role.OFFICER:
-        return _error_page(request, principal, HTTPException(403, "employers and admins only"))
+    if (stop := _employer_gate(request, principal)) is not None or principal is None:
+        return stop or login_redirect(request)
     try:
         domain.close_vacancy(session, principal, vacancy_id)
     except HTTPException as exc:
@@ -759,3 +796,48 @@ def vacancy_close(
     return _redirect(
         f"/employer/vacancies/{quote(vacancy_id)}", flash="岗位已关闭，不再推荐候选人。"
     )
+
+
+@router.post("/officer/follow-ups/{follow_up_id}/complete")
+def follow_up_complete(
+    follow_up_id: int,
+    request: Request,
+    session: SessionDep,
+    principal: WebPrincipal,
+    form: FormDep,
+) -> Response:
+    """Record what a follow-up visit (or call) found, from the worker page."""
+    if (stop := _officer_gate(request, principal)) is not None or principal is None:
+        return stop or login_redirect(request)
+    worker_id = str(form.get("worker_id") or "")
+    back = f"/officer/workers/{quote(worker_id)}"
+    employed = form.get("still_employed")
+    if employed not in ("yes", "no"):
+        return _redirect(back, flash="✗ 请选择回访时此人是否仍在岗。")
+    if employed == "no" and not str(form.get("left_reason") or "").strip():
+        return _redirect(back, flash="✗ 此人已不在岗：请填写离岗原因。")
+    settings = request.app.state.settings
+    findings = followups.Findings(
+        still_employed=employed == "yes",
+        paid_on_time={"yes": True, "no": False}.get(str(form.get("paid_on_time") or "")),
+        left_reason=str(form.get("left_reason") or "").strip() or None,
+        note=str(form.get("note") or "").strip() or None,
+    )
+    try:
+        domain_followups.complete_follow_up(
+            session,
+            principal,
+            follow_up_id,
+            findings,
+            visited_at=None,
+            zone=settings.office_timezone,
+            days=settings.followup_days,
+            path=request.url.path,
+        )
+    except domain_followups.Conflict:
+        return _redirect(back, flash="✗ 这次回访已经记录过了。")
+    except HTTPException as exc:
+        if exc.status_code in (403, 404):
+            return _error_page(request, principal, exc)
+        return _redirect(back, flash="✗ " + labels.detail_message(exc.status_code, exc.detail))
+    return _redirect(back, flash="回访已记录。")

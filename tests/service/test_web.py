@@ -87,6 +87,19 @@ def test_officer_pages(sqlite_service: Service, frames):
     )
     assert r.status_code == 200 and f"已记录：{today} 已录用" in r.text
     assert 'id="placement"' in r.text and "电话确认" in r.text
+    # the hire schedules follow-ups, shown on the worker page with a form to record a visit
+    assert 'id="follow-up-list"' in r.text and "录用后第 7 天" in r.text
+    fu = re.search(r'action="/officer/follow-ups/(\d+)/complete"', r.text).group(1)
+    r = c.post(f"/officer/follow-ups/{fu}/complete", data={"worker_id": "W000"})
+    assert "请选择回访时此人是否仍在岗" in r.text
+    r = c.post(
+        f"/officer/follow-ups/{fu}/complete",
+        data={"worker_id": "W000", "still_employed": "no", "left_reason": "回家照顾老人"},
+    )
+    assert r.status_code == 200 and "回访已记录" in r.text
+    assert 'id="worker-status">待重新安置' in r.text
+    home = c.get("/officer").text
+    assert 'href="/officer/workers/W000"' in home  # on the re-placement list
     with session_scope(s.app.state.engine) as session:
         hired = session.scalars(
             select(Event).where(
