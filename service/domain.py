@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from matcher import reference
 from matcher.explain import for_employer
 from matcher.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
-from service import audit, followups, lifecycle
+from service import audit, employer_risk, followups, lifecycle
 from service.auth import Principal, Role
 from service.model_holder import LoadedModel, ModelHolder, RecommendationBatcher
 from service.schemas import (
@@ -941,6 +941,7 @@ def recommendations(
     worker_id: str,
     k: int,
     batcher: RecommendCall | None = None,
+    risk_threshold: int = employer_risk.DEFAULT_THRESHOLD,
 ) -> dict[str, Any]:
     worker_status = _check_worker_scope(session, principal, worker_id)
     loaded = model_or_503(holder)
@@ -1000,6 +1001,14 @@ def recommendations(
                 "channel": v.channel if v else None,
             }
         )
+    risky = employer_risk.warnings_for(
+        session,
+        [str(x["employer_id"]) for x in items if x["employer_id"]],
+        threshold=risk_threshold,
+    )
+    for item in items:
+        if item["employer_id"] in risky:
+            item["warnings"] = [*_list(item["warnings"]), risky[str(item["employer_id"])]]
     note = None
     if previous is not None:
         items = lifecycle.apply_previous_employer(items, previous, wanted)

@@ -520,3 +520,49 @@ class ReplacementCase(BaseModel):
 class ReplacementsPublic(BaseModel):
     data: list[ReplacementCase]
     count: int
+
+
+# --------------------------------------------------------------------------- employer risk
+
+
+class EmployerRiskFigures(BaseModel):
+    hires: int = Field(description="placements recorded with this employer")
+    arrears: int = Field(description="jobs with wage arrears reported (outcomes, follow-ups)")
+    no_contract: int = Field(description="jobs a follow-up found without a written contract")
+    no_insurance: int = Field(description="jobs a follow-up found without social insurance")
+    injuries: int
+    arrears_amount: float = Field(description="CNY owed, as the follow-ups recorded it")
+    recent: int = Field(description="arrears + no-contract cases within the window")
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    flagged: bool = Field(description="recent >= threshold: report to the labour inspectorate")
+    threshold: int
+    warning: str | None = None
+
+
+class EmployerRiskCase(BaseModel):
+    kind: Literal["wage_arrears", "no_contract", "no_insurance", "injury"]
+    at: datetime
+    vacancy_id: str
+    vacancy_title: str | None = None
+    home_region: str = Field(description="the worker's home county")
+    worker_id: str | None = Field(None, description="only for workers of your region")
+    arrears_months: int | None = None
+    arrears_amount: float | None = None
+
+
+class EmployerRiskPublic(EmployerRiskFigures):
+    employer_id: str
+    employer_name: str | None = None
+    window_days: int
+    cases: list[EmployerRiskCase]
+
+
+class FlaggedEmployer(EmployerRiskFigures):
+    employer_id: str
+    employer_name: str | None = None
+
+
+class FlaggedEmployersPublic(BaseModel):
+    data: list[FlaggedEmployer]
+    count: int

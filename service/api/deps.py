@@ -50,6 +50,7 @@ class Serving:
     sync: CatalogueSync | None
     recommend: RecommendCall | None
     metrics: Metrics
+    risk_threshold: int
 
 
 async def get_serving(request: Request) -> Serving:
@@ -60,6 +61,7 @@ async def get_serving(request: Request) -> Serving:
         sync=getattr(state, "catalogue_sync", None),
         recommend=batched(batcher) if batcher is not None else None,
         metrics=state.metrics,
+        risk_threshold=state.settings.employer_risk_threshold,
     )
 
 

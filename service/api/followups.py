@@ -1,4 +1,5 @@
-"""Follow-ups of hired workers and the re-placement list (officers of the region, admins)."""
+"""Follow-ups of hired workers, the re-placement list and employers' risk figures (officers
+of the region, admins; employers never)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,19 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from service import domain_followups as loop
+from service import employer_risk
 from service.auth import OfficerPrincipal, SessionDep
 from service.followups import Findings, FollowUpStatus
 from service.schemas import (
+    EmployerRiskPublic,
+    FlaggedEmployersPublic,
     FollowUpComplete,
     FollowUpCounts,
     FollowUpPublic,
     FollowUpsPublic,
     ReplacementsPublic,
 )
+from service.store.models import Employer
 
 router = APIRouter(tags=["follow-ups"])
 
@@ -118,3 +123,29 @@ def replacement_list(
         session, principal, limit=limit, offset=offset, path=request.url.path
     )
     return {"data": data, "count": count}
+
+
+@router.get("/employer-risk", response_model=FlaggedEmployersPublic)
+def flagged_employers(session: SessionDep, principal: OfficerPrincipal, request: Request) -> dict:
+    """Employers whose wage-arrears and no-contract cases within a year reach the threshold
+    (JOBMATCH_EMPLOYER_RISK_THRESHOLD): to report to the labour inspectorate."""
+    data = employer_risk.flagged(
+        session, threshold=request.app.state.settings.employer_risk_threshold
+    )
+    return {"data": data, "count": len(data)}
+
+
+@router.get("/employer-risk/{employer_id}", response_model=EmployerRiskPublic)
+def employer_risk_evidence(
+    employer_id: str, session: SessionDep, principal: OfficerPrincipal, request: Request
+) -> dict:
+    """An employer's risk figures and the evidence behind them (dates, jobs, home
+    counties; a worker's id only when the worker lives in your region)."""
+    if session.get(Employer, employer_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no employer with id {employer_id!r}")
+    return employer_risk.evidence(
+        session,
+        principal,
+        employer_id,
+        threshold=request.app.state.settings.employer_risk_threshold,
+    )

@@ -50,6 +50,7 @@ async def worker_recommendations(
         worker_id,
         k,
         serving.recommend,
+        serving.risk_threshold,
     )
     response.headers["X-Model-Version"] = result["model_version"]
     response.headers["X-Recommendation-Source"] = result["source"]
