@@ -52,6 +52,15 @@ def synth_cmd(
     fmt: Annotated[
         str, typer.Option("--format", help="File format: csv, parquet or jsonl.")
     ] = "csv",
+    variant: Annotated[
+        str,
+        typer.Option(
+            "--variant",
+            help="Market of the family (docs/sample-market.md, Variants): default, "
+            "wage-driven, distance-driven, contract-retention, villager-retention, "
+            "cold-start, scarce-seats.",
+        ),
+    ] = "default",
     truth: Annotated[
         bool,
         typer.Option(
@@ -69,7 +78,7 @@ def synth_cmd(
     """
     import pandas as pd
 
-    from training.synth import build_market, write_market, write_truth
+    from training.synth import VARIANTS, build_market, write_market, write_truth
 
     if start is None:
         start = live_start(weeks).isoformat()
@@ -77,6 +86,8 @@ def synth_cmd(
         pd.Timestamp(start)
     except ValueError:
         raise fail(f"--start {start!r} is not an ISO date such as 2026-01-05") from None
+    if variant not in VARIANTS:
+        raise fail(f"--variant {variant!r} is not one of {', '.join(VARIANTS)}")
     if fmt not in ("csv", "parquet", "jsonl"):
         raise fail(f"--format {fmt!r} is not one of csv, parquet, jsonl")
     market = build_market(
@@ -88,6 +99,7 @@ def synth_cmd(
         start=start,
         n_vacancies=vacancies,
         truth=truth,
+        variant=variant,
     )
     try:
         paths = write_market(market.frames, out, fmt=fmt)
@@ -99,7 +111,9 @@ def synth_cmd(
     ev = f["events"]["event"].value_counts()
     v = f["vacancies"]
     counties = f["workers"]["home_region"].nunique()
-    typer.echo(f"sample market (seed {seed}, {weeks} weeks from {market.start.date()}) -> {out}")
+    typer.echo(
+        f"sample market ({variant}, seed {seed}, {weeks} weeks from {market.start.date()}) -> {out}"
+    )
     typer.echo(f"  workers   {len(f['workers']):>9,}  from {counties} poverty-alleviation counties")
     typer.echo(f"  employers {len(f['employers']):>9,}")
     typer.echo(

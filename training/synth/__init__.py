@@ -29,6 +29,7 @@ from training.synth.employers import draw_employers, draw_vacancies
 from training.synth.io import write_market
 from training.synth.tables import load_tables, select_counties
 from training.synth.truth import TRUTH_FILE, market_truth, read_truth, write_truth
+from training.synth.variants import VARIANTS, MarketVariant, get_variant
 from training.synth.workers import draw_workers
 
 _LIST_KINDS = (Kind.STR_LIST, Kind.REGION_LIST, Kind.LANG_LIST)
@@ -43,6 +44,9 @@ __all__ = [
     "TRUTH_FILE",
     "PARAMS",
     "Params",
+    "VARIANTS",
+    "MarketVariant",
+    "get_variant",
 ]
 
 
@@ -106,17 +110,24 @@ def build_market(
     with_events: bool = True,
     start: str = "2026-01-05",
     n_vacancies: int | None = None,
-    params: Params = PARAMS,
+    params: Params | None = None,
     truth: bool = True,
     probe: bool = False,
+    variant: str | MarketVariant = "default",
 ) -> SampleMarket:
     """Generate the market with its hidden truth (see :func:`generate_market`).
+
+    ``variant`` names a market of the family (``training.synth.variants``); ``params``,
+    when given, replaces its behavioural coefficients.
 
     ``truth`` computes :attr:`SampleMarket.truth` (the true value of each eligible pair of a
     seeking worker and an open vacancy at the snapshot); ``probe`` keeps the probability
     behind every simulated view, application and hire (:class:`Probes`, for validation).
     """
     _check_args(n_workers, n_employers, weeks, n_vacancies)
+    market_variant = get_variant(variant)
+    if params is None:
+        params = market_variant.params
     t0 = pd.Timestamp(start)
     if t0.tzinfo is not None:
         t0 = t0.tz_convert("UTC").tz_localize(None)
@@ -127,9 +138,13 @@ def build_market(
     seeds = np.random.SeedSequence(seed).spawn(5)
     rw, re_, rv, rb, rc = (np.random.default_rng(s) for s in seeds)
     tables = select_counties(load_tables(), n_workers, rc)
-    workers = draw_workers(rw, n_workers, tables, t0, weeks)
+    workers = draw_workers(
+        rw, n_workers, tables, t0, weeks, registered_before=market_variant.registered_before
+    )
     employers = draw_employers(re_, n_employers, tables)
-    vacancies = draw_vacancies(rv, n_vacancies, employers, tables, t0, weeks)
+    vacancies = draw_vacancies(
+        rv, n_vacancies, employers, tables, t0, weeks, seats_scale=market_variant.seats_scale
+    )
     vf = vacancies.frame
     n_v = len(vf)
     outcome: Outcome | None = None

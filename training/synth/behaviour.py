@@ -83,6 +83,7 @@ class Params:
     apply_home_caregiver: float = 0.6
     apply_no_mandarin_far: float = -1.0
     apply_verified: float = 0.2
+    apply_distance: float = -0.1
     hire_intercept: float = -1.0
     hire_trade: float = 1.8
     hire_trade2: float = 1.0
@@ -297,7 +298,7 @@ def apply_logit(
         * (w.caregiver[wi] | (w.mobility[wi] == 2) | (w.capacity[wi] > 0))
         + p.apply_no_mandarin_far * (far & ~w.speaks_zh[wi])
         + p.apply_verified * mk.verified[vi]
-        - 0.1 * np.log1p(d / 100)
+        + p.apply_distance * np.log1p(d / 100)
     )
 
 

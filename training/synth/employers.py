@@ -257,7 +257,9 @@ def draw_vacancies(
     t: Tables,
     start: pd.Timestamp,
     weeks: int,
+    seats_scale: float = 1.0,
 ) -> VacancyDraw:
+    """Draw ``n_vac`` vacancies; ``seats_scale`` multiplies the seats each posts (at least 1)."""
     cat, cty = t.catalogue, t.counties
     m = len(emp.kind)
     employer = _weighted(rng, emp.size, n_vac) if m else np.zeros(0, int)
@@ -295,6 +297,8 @@ def draw_vacancies(
     mean_seats = np.array([8.0, 4.0, 6.0, 3.0, 10.0])[kind]
     seats = 1 + rng.negative_binomial(1.2, 1.2 / (1.2 + mean_seats - 1), n_vac)
     seats = np.minimum(seats, 60)
+    if seats_scale != 1.0:
+        seats = np.clip(np.round(seats * seats_scale), 1, 60).astype(seats.dtype)
     # wages
     f = np.array([1.0, 0.82, 0.62, 1.0, 0.95])[kind]
     # public-welfare posts pay a subsidy (about 800-2,500 a month), whatever the trade

@@ -156,9 +156,18 @@ def _trade_weights(t: Tables) -> np.ndarray:
 
 
 def draw_workers(
-    rng: np.random.Generator, n: int, t: Tables, start: pd.Timestamp, weeks: int
+    rng: np.random.Generator,
+    n: int,
+    t: Tables,
+    start: pd.Timestamp,
+    weeks: int,
+    registered_before: float = 0.6,
 ) -> WorkerDraw:
-    """Draw ``n`` workers (see the module docstring)."""
+    """Draw ``n`` workers (see the module docstring).
+
+    ``registered_before`` is the share registered before the horizon (up to 540 days
+    earlier); the others register during it (cold-start workers when the model is trained).
+    """
     cty = t.counties
     cat = t.catalogue
     # ---- households: 1-3 people of one county and village
@@ -279,7 +288,7 @@ def draw_workers(
     pref_local = (mobility == 2) & (rng.random(n) < 0.3)
 
     # ---- registration times
-    before = rng.random(n) < 0.6
+    before = rng.random(n) < registered_before
     days = np.where(before, -rng.uniform(1, 540, n), rng.uniform(0, max(weeks, 1) * 7 - 0.5, n))
     day_start = np.floor(days)
     seconds = rng.integers(8 * 3600, 18 * 3600, n)
