@@ -60,19 +60,13 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (".csv", ".parquet", ".jsonl")
 MAX_PROBLEMS = 100
 #: Shown instead of any personal-data value.
 HIDDEN = "<personal data hidden>"
-#: Longest text the store keeps for these fields (ids, names); longer values are errors.
+#: Longest text the store keeps for these fields (ids, names; ``FieldSpec.max_length``
+#: of the contract); longer values are errors.
 MAX_LENGTH: dict[str, int] = {
-    "worker_id": 64,
-    "employer_id": 64,
-    "vacancy_id": 64,
-    "group_id": 64,
-    "household_id": 64,
-    "name": 200,
-    "phone": 64,
-    "id_number": 64,
-    "industry": 200,
-    "title": 300,
-    "occupation_code": 16,
+    f.name: f.max_length
+    for table in CONTRACT.values()
+    for f in table.fields
+    if f.max_length is not None
 }
 #: Largest integer accepted (the store's integers are 32-bit).
 MAX_INT = 2**31 - 1
@@ -532,7 +526,7 @@ def _parse(cells: _Cells, spec: FieldSpec) -> tuple[pd.Series, list[Check]]:
     if kind in _LIST_KINDS:
         return parse_lists(cells, kind)
     values, checks = parse_text(cells)
-    limit = MAX_LENGTH.get(spec.name)
+    limit = spec.max_length
     if limit is not None:
         lengths = values.astype("str").str.len().fillna(0).to_numpy()
         checks.append((lengths > limit, f"longer than {limit} characters"))

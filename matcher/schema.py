@@ -147,8 +147,10 @@ class Kind(StrEnum):
 class FieldSpec:
     """One column of the contract.
 
-    ``min_value`` applies to numbers; ``choices`` to enums; ``personal`` marks
-    personal data that must never reach logs, employers or error messages.
+    ``min_value`` applies to numbers; ``choices`` to enums; ``max_length`` to text
+    the store keeps in a column of that size (ids, names; longer values are errors);
+    ``personal`` marks personal data that must never reach logs, employers or error
+    messages.
     """
 
     name: str
@@ -157,6 +159,7 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
     min_value: float | None = None
     max_value: float | None = None
+    max_length: int | None = None
     personal: bool = False
     description: str = ""
 
@@ -195,10 +198,10 @@ WORKERS = TableSpec(
     name="workers",
     key=("worker_id",),
     fields=(
-        FieldSpec("worker_id", Kind.STR, required=True),
-        FieldSpec("name", Kind.STR, personal=True),
-        FieldSpec("phone", Kind.STR, personal=True),
-        FieldSpec("id_number", Kind.STR, personal=True),
+        FieldSpec("worker_id", Kind.STR, required=True, max_length=64),
+        FieldSpec("name", Kind.STR, personal=True, max_length=200),
+        FieldSpec("phone", Kind.STR, personal=True, max_length=64),
+        FieldSpec("id_number", Kind.STR, personal=True, max_length=64),
         FieldSpec("gender", Kind.ENUM, choices=_choices(Gender)),
         FieldSpec("birth_year", Kind.INT, min_value=1900, max_value=2100),
         FieldSpec("home_region", Kind.REGION, required=True),
@@ -213,11 +216,11 @@ WORKERS = TableSpec(
         FieldSpec("preferred_regions", Kind.REGION_LIST),
         FieldSpec("expected_wage", Kind.FLOAT, min_value=0),
         FieldSpec("household_status", Kind.ENUM, choices=_choices(HouseholdStatus)),
-        FieldSpec("group_id", Kind.STR),
+        FieldSpec("group_id", Kind.STR, max_length=64),
         FieldSpec("registered_at", Kind.DATETIME),
         # optional addition to v1: workers of one household share it (one public-welfare
         # post per household in the nightly plan)
-        FieldSpec("household_id", Kind.STR),
+        FieldSpec("household_id", Kind.STR, max_length=64),
     ),
 )
 
@@ -225,10 +228,10 @@ EMPLOYERS = TableSpec(
     name="employers",
     key=("employer_id",),
     fields=(
-        FieldSpec("employer_id", Kind.STR, required=True),
-        FieldSpec("name", Kind.STR),
+        FieldSpec("employer_id", Kind.STR, required=True, max_length=64),
+        FieldSpec("name", Kind.STR, max_length=200),
         FieldSpec("region", Kind.REGION, required=True),
-        FieldSpec("industry", Kind.STR),
+        FieldSpec("industry", Kind.STR, max_length=200),
         FieldSpec("verified", Kind.BOOL),
     ),
 )
@@ -237,11 +240,11 @@ VACANCIES = TableSpec(
     name="vacancies",
     key=("vacancy_id",),
     fields=(
-        FieldSpec("vacancy_id", Kind.STR, required=True),
-        FieldSpec("employer_id", Kind.STR, required=True),
-        FieldSpec("title", Kind.STR, required=True),
+        FieldSpec("vacancy_id", Kind.STR, required=True, max_length=64),
+        FieldSpec("employer_id", Kind.STR, required=True, max_length=64),
+        FieldSpec("title", Kind.STR, required=True, max_length=300),
         FieldSpec("description", Kind.STR),
-        FieldSpec("occupation_code", Kind.STR),
+        FieldSpec("occupation_code", Kind.STR, max_length=16),
         FieldSpec("region", Kind.REGION, required=True),
         FieldSpec("headcount", Kind.INT, required=True, min_value=0),
         FieldSpec("wage_min", Kind.FLOAT, min_value=0),
@@ -266,8 +269,8 @@ EVENTS = TableSpec(
     name="events",
     key=("worker_id", "vacancy_id", "event", "occurred_at"),
     fields=(
-        FieldSpec("worker_id", Kind.STR, required=True),
-        FieldSpec("vacancy_id", Kind.STR, required=True),
+        FieldSpec("worker_id", Kind.STR, required=True, max_length=64),
+        FieldSpec("vacancy_id", Kind.STR, required=True, max_length=64),
         FieldSpec("event", Kind.ENUM, required=True, choices=_choices(EventType)),
         FieldSpec("occurred_at", Kind.DATETIME, required=True),
     ),

@@ -5,7 +5,9 @@ field optional; only the fields sent change), ``XPublic`` (what a reader gets) a
 ``XsPublic(data, count)`` for lists. Shapes and types are checked here; the
 contract's rules (known region codes, wage_min <= wage_max, ...) are checked by
 ``matcher.contract`` in the service layer, so API bodies and imported files obey
-exactly the same rules.
+exactly the same rules. Field names, types, enums and text lengths are those of
+``matcher.schema`` and ``matcher.contract.MAX_LENGTH``;
+``tests/contract/test_schema_sync.py`` compares them field by field.
 
 Employers never receive a worker schema: they get :class:`EmployerCandidate`, which
 has no field for name, phone, id number or birth year (privacy by construction).
@@ -18,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from matcher.contract import MAX_LENGTH
 from matcher.schema import (
     Channel,
     Education,
@@ -48,9 +51,11 @@ class _Body(BaseModel):
 
 
 class _WorkerFields(_Body):
-    name: str | None = Field(None, max_length=200, description="personal data")
-    phone: str | None = Field(None, max_length=64, description="personal data")
-    id_number: str | None = Field(None, max_length=64, description="personal data")
+    name: str | None = Field(None, max_length=MAX_LENGTH["name"], description="personal data")
+    phone: str | None = Field(None, max_length=MAX_LENGTH["phone"], description="personal data")
+    id_number: str | None = Field(
+        None, max_length=MAX_LENGTH["id_number"], description="personal data"
+    )
     gender: Gender | None = None
     birth_year: int | None = None
     education: Education | None = None
@@ -64,15 +69,15 @@ class _WorkerFields(_Body):
     preferred_regions: StrList | None = None
     expected_wage: float | None = Field(None, description="CNY per month")
     household_status: HouseholdStatus | None = None
-    group_id: str | None = Field(None, max_length=64)
+    group_id: str | None = Field(None, max_length=MAX_LENGTH["group_id"])
     registered_at: datetime | None = None
-    household_id: str | None = Field(None, max_length=64)
+    household_id: str | None = Field(None, max_length=MAX_LENGTH["household_id"])
 
 
 class WorkerCreate(_WorkerFields):
     """A worker record of the data contract."""
 
-    worker_id: str = Field(..., min_length=1, max_length=64)
+    worker_id: str = Field(..., min_length=1, max_length=MAX_LENGTH["worker_id"])
     home_region: str = Field(..., description="6-digit GB/T 2260 county code, e.g. 542427")
 
 
@@ -150,10 +155,10 @@ class CountyCountsPublic(BaseModel):
 class EmployerCreate(_Body):
     """An employer record of the data contract."""
 
-    employer_id: str = Field(..., min_length=1, max_length=64)
-    name: str | None = Field(None, max_length=200)
+    employer_id: str = Field(..., min_length=1, max_length=MAX_LENGTH["employer_id"])
+    name: str | None = Field(None, max_length=MAX_LENGTH["name"])
     region: str
-    industry: str | None = Field(None, max_length=200)
+    industry: str | None = Field(None, max_length=MAX_LENGTH["industry"])
     verified: bool | None = None
 
 
@@ -178,7 +183,9 @@ class EmployersPublic(BaseModel):
 class _VacancyFields(_Body):
     description: str | None = None
     occupation_code: str | None = Field(
-        None, description="CSCO 2022 code; inferred from the title when blank"
+        None,
+        max_length=MAX_LENGTH["occupation_code"],
+        description="CSCO 2022 code; inferred from the title when blank",
     )
     wage_min: float | None = Field(None, description="CNY per month")
     wage_max: float | None = Field(None, description="CNY per month")
@@ -199,9 +206,9 @@ class _VacancyFields(_Body):
 class VacancyCreate(_VacancyFields):
     """A vacancy record of the data contract (an employer's key may leave out employer_id)."""
 
-    vacancy_id: str = Field(..., min_length=1, max_length=64)
-    employer_id: str | None = Field(None, max_length=64)
-    title: str = Field(..., min_length=1, max_length=300)
+    vacancy_id: str = Field(..., min_length=1, max_length=MAX_LENGTH["vacancy_id"])
+    employer_id: str | None = Field(None, max_length=MAX_LENGTH["employer_id"])
+    title: str = Field(..., min_length=1, max_length=MAX_LENGTH["title"])
     region: str = Field(..., description="6-digit GB/T 2260 code of the workplace")
     headcount: int = Field(
         ..., ge=1, description="seats still open (a new vacancy has one or more)"
@@ -211,7 +218,7 @@ class VacancyCreate(_VacancyFields):
 class VacancyUpdate(_VacancyFields):
     """Fields to change; fields not sent keep their value."""
 
-    title: str | None = Field(None, min_length=1, max_length=300)
+    title: str | None = Field(None, min_length=1, max_length=MAX_LENGTH["title"])
     region: str | None = None
     headcount: int | None = None
 
@@ -243,8 +250,8 @@ class VacanciesPublic(BaseModel):
 class OutcomeCreate(_Body):
     """An outcome an officer records for a worker and a vacancy."""
 
-    worker_id: str = Field(..., min_length=1, max_length=64)
-    vacancy_id: str = Field(..., min_length=1, max_length=64)
+    worker_id: str = Field(..., min_length=1, max_length=MAX_LENGTH["worker_id"])
+    vacancy_id: str = Field(..., min_length=1, max_length=MAX_LENGTH["vacancy_id"])
     event: EventType = Field(
         ...,
         description="applied | hired | left | retained_3m | retained_6m | wage_arrears | injury",

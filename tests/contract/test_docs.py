@@ -28,3 +28,12 @@ def test_every_field_is_documented_with_its_choices(table):
         assert ("**yes**" in row) == spec.required, spec.name
         for choice in spec.choices:
             assert f"`{choice}`" in row, (spec.name, choice)
+
+
+@pytest.mark.parametrize("table", list(CONTRACT))
+def test_every_text_limit_is_documented(table):
+    section = table_section(DOC.read_text(encoding="utf-8"), table)
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)` \|.*$", section, re.M)}
+    for spec in CONTRACT[table].fields:
+        documented = re.search(r"≤ (\d+) characters", rows[spec.name])
+        assert (int(documented.group(1)) if documented else None) == spec.max_length, spec.name
