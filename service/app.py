@@ -10,19 +10,15 @@ every worker process builds its own).
 from __future__ import annotations
 
 import logging
-import math
 import threading
-from collections.abc import Sequence
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import Response
 from sqlalchemy import Engine
 
-from matcher.schema import PERSONAL_FIELDS
 from service import api, auth
-from service.domain import CatalogueSync, contract_error_detail, store_counts
+from service.api import errors
+from service.domain import CatalogueSync, store_counts
 from service.model_holder import ModelHolder, RecommendationBatcher, freeze_heap
 from service.observability import CONTENT_TYPE, Metrics, MetricsMiddleware
 from service.settings import Settings, get_settings
@@ -47,46 +43,6 @@ header or a `purpose` query parameter.
 **Model version**: recommendation responses carry `model_version` and the
 `X-Model-Version` header. Without a trained model they answer **503** with the reason.
 """
-
-
-def _json_safe(value: Any) -> Any:
-    """``value`` as JSON can carry it (NaN and infinities, sent as JS literals, as text)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
-
-
-def _scrub(errors: Sequence[Any]) -> list[dict]:
-    """Validation errors safe to return: no personal values, JSON-encodable."""
-    out = []
-    for err in errors:
-        item = {k: v for k, v in dict(err).items() if k not in ("url", "ctx")}
-        loc = item.get("loc") or ()
-        if any(part in PERSONAL_FIELDS for part in loc):
-            item.pop("input", None)
-        out.append(_json_safe(item))
-    return out
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": _scrub(exc.errors())})
-
-    try:
-        from matcher.contract import ContractError
-    except ImportError:  # pragma: no cover - the contract module lands with the foundation
-        return
-
-    @app.exception_handler(ContractError)
-    async def _contract(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": contract_error_detail(exc)})
 
 
 def create_app(
@@ -133,9 +89,9 @@ def create_app(
 
     metrics.watch_store(lambda: store_counts(engine))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    _install_error_handlers(app)
 
     for router in api.routers():
+        errors.document_errors(router)
         app.include_router(router, prefix=API_PREFIX)
         metrics.routes.include(router.routes, prefix=API_PREFIX)
 
@@ -146,6 +102,7 @@ def create_app(
     for router in api.web_routers():
         app.include_router(router)
         metrics.routes.include(router.routes)
+    errors.install(app)  # its boundary is the outermost layer
     from service.web import errors as web_errors
 
     web_errors.install(app)

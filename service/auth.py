@@ -47,6 +47,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -278,28 +279,28 @@ SessionDep = Annotated[Session, Depends(get_session)]
 _UNAUTHORISED = {"WWW-Authenticate": "Bearer"}
 
 
-def bearer_key(authorization: str | None) -> str | None:
-    if not authorization:
-        return None
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return value.strip()
-
-
 def _authenticate_in_store(factory: sessionmaker[Session], key: str) -> Principal | None:
     with transaction(factory) as session:
         return authenticate(session, key)
 
 
+#: The API's security scheme in OpenAPI (``Authorization: Bearer <key>``); it does not
+#: refuse by itself, :func:`get_principal` says what is wrong.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="an API key from `jobmatch keys create`, as `Authorization: Bearer <key>`",
+)
+
+
 async def get_principal(
     request: Request,
-    authorization: Annotated[str | None, Header()] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
     """The caller of an API route, from ``Authorization: Bearer <key>``; 401 otherwise."""
     # async, so that a key verified recently costs no worker thread and no store query;
     # the store is asked (in the thread pool) only when the cache does not know the key
-    key = bearer_key(authorization)
+    key = credentials.credentials.strip() if credentials is not None else None
     if key is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from fastapi import HTTPException, status
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -27,6 +26,16 @@ from matcher.explain import for_employer
 from matcher.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
 from service import audit, employer_risk, followups, lifecycle
 from service.auth import Principal, Role
+from service.domain_errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    ServingFailure,
+    Unavailable,
+    field_error,
+    not_found,
+)
 from service.model_holder import LoadedModel, ModelHolder, RecommendationBatcher
 from service.schemas import (
     EmployerCreate,
@@ -46,20 +55,12 @@ MAX_K = 200
 # --------------------------------------------------------------------------- errors
 
 
-def not_found(kind: str, ident: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"no {kind} with id {ident!r}")
+def forbidden(message: str) -> Forbidden:
+    return Forbidden(message)
 
 
-def forbidden(message: str) -> HTTPException:
-    return HTTPException(status.HTTP_403_FORBIDDEN, message)
-
-
-def field_error(field: str, message: str, kind: str = "contract") -> dict:
-    return {"loc": ["body", field], "msg": message, "type": kind}
-
-
-def unprocessable(errors: list[dict]) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, errors)
+def unprocessable(errors: list[dict]) -> Invalid:
+    return Invalid(errors)
 
 
 def contract_error_detail(exc: Exception) -> list[dict]:
@@ -171,9 +172,8 @@ def _check_worker_region(principal: Principal, worker_id: str, home_region: str 
 
 def _check_in_scope(principal: Principal, home_region: str | None) -> None:
     if home_region and not principal.sees_region(home_region):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"home_region {home_region} is outside your region {principal.region_prefix}",
+        raise Forbidden(
+            f"home_region {home_region} is outside your region {principal.region_prefix}"
         )
 
 
@@ -222,8 +222,7 @@ def create_worker(
     _check_in_scope(principal, record["home_region"])
     record = _contract_check("workers", record)
     if session.get(Worker, record["worker_id"]) is not None:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
+        raise Conflict(
             f"worker {record['worker_id']} exists already; use PATCH /api/v1/workers/"
             f"{record['worker_id']} to change it",
         )
@@ -388,9 +387,7 @@ def workers_by_county(session: Session, principal: Principal) -> list[dict[str, 
 def create_employer(session: Session, body: EmployerCreate) -> Employer:
     record = _contract_check("employers", _plain(body.model_dump()))
     if session.get(Employer, record["employer_id"]) is not None:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"employer {record['employer_id']} exists already"
-        )
+        raise Conflict(f"employer {record['employer_id']} exists already")
     employer = Employer(**record)
     session.add(employer)
     session.flush()
@@ -533,10 +530,7 @@ def create_vacancy(session: Session, principal: Principal, body: VacancyCreate) 
             [field_error("employer_id", f"unknown employer {record['employer_id']!r}")]
         )
     if session.get(Vacancy, record["vacancy_id"]) is not None:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"vacancy {record['vacancy_id']} exists already; use PATCH to change it",
-        )
+        raise Conflict(f"vacancy {record['vacancy_id']} exists already; use PATCH to change it")
     _fill_occupation(record)
     vacancy = Vacancy(**record)
     session.add(vacancy)
@@ -767,8 +761,7 @@ def resolve_candidate_ref(session: Session, vacancy_id: str, ref: str) -> str | 
 def model_or_503(holder: ModelHolder) -> LoadedModel:
     loaded = holder.current()
     if loaded is None:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
+        raise Unavailable(
             holder.reason or "no model loaded",
             headers={"Retry-After": "60", "X-Model-Version": "none"},
         )
@@ -899,7 +892,7 @@ def _run_model(
                 raise
             loaded = sync.now(loaded)
             return loaded, call(loaded)
-    except (KeyError, HTTPException):
+    except (KeyError, DomainError):
         raise
     except Exception as exc:
         # the exception's message may quote record values (personal data): the log gets
@@ -912,8 +905,7 @@ def _run_model(
             type(exc).__name__,
             "".join(traceback.format_tb(exc.__traceback__)),
         )
-        raise HTTPException(
-            status.HTTP_500_INTERNAL_SERVER_ERROR,
+        raise ServingFailure(
             f"the serving model {loaded.version} failed ({type(exc).__name__}); its "
             "artifact may not match this jobmatch version: retrain with `jobmatch train` "
             "or roll back with `jobmatch models rollback`",
@@ -969,8 +961,7 @@ def recommendations(
     try:
         loaded, frame = _run_model(loaded, sync, "worker", worker_id, answer)
     except KeyError as exc:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
+        raise Conflict(
             f"the model cannot serve worker {worker_id} yet: {exc}",
             headers={"X-Model-Version": loaded.version},
         ) from None
@@ -1093,8 +1084,7 @@ def candidates(
             loaded, sync, "vacancy", vacancy_id, lambda lm: lm.model.candidates(vacancy_id, k)
         )
     except KeyError as exc:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
+        raise Conflict(
             f"the model cannot serve vacancy {vacancy_id} yet: {exc}",
             headers={"X-Model-Version": loaded.version},
         ) from None

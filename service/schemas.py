@@ -15,18 +15,21 @@ has no field for name, phone, id number or birth year (privacy by construction).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from matcher.contract import MAX_LENGTH
+from matcher.contract import EARLIEST, LATEST, MAX_INT, MAX_LENGTH
 from matcher.schema import (
+    CONTRACT,
     Channel,
     Education,
     EventType,
     Gender,
     HouseholdStatus,
+    Kind,
     LaborCapacity,
     Mobility,
     VacancyStatus,
@@ -43,8 +46,63 @@ def _split_list(value: Any) -> Any:
 StrList = Annotated[list[str], BeforeValidator(_split_list)]
 
 
+def _limits(table: str, name: str) -> Any:
+    """The range of a number field, for ``Annotated[int, _limits(...)]``: the contract's;
+    integers at most what the store's 32-bit columns hold (OpenAPI documents both)."""
+    spec = CONTRACT[table].field(name)
+    cast = int if spec.kind == Kind.INT else float
+    low = None if spec.min_value is None else cast(spec.min_value)
+    high = None if spec.max_value is None else cast(spec.max_value)
+    if high is None and spec.kind == Kind.INT:
+        high = MAX_INT
+    return Field(ge=low, le=high)
+
+
+#: Supported years of any time the service keeps (the data contract's range).
+FIRST_YEAR, END_YEAR = EARLIEST.year, LATEST.year
+_EARLIEST = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
+_LATEST = datetime(END_YEAR, 1, 1, tzinfo=UTC)
+_NUMBER_RE = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+_OUT_OF_RANGE = f"times from {FIRST_YEAR} to {END_YEAR - 1} are supported"
+
+
+def _iso_text(value: Any) -> Any:
+    """Refuse numbers for a time: pydantic would read them as Unix seconds, which no
+    client of this API means (times are ISO 8601 text)."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER_RE.match(value)):
+        raise ValueError("a time is ISO 8601 text, e.g. 2026-03-01T08:00:00+08:00")
+    return value
+
+
+def _supported_time(value: datetime) -> datetime:
+    """``value`` in UTC (one without an offset is UTC), refused outside the supported
+    years; checked on the wall clock first, as converting a time near year 1 or 9999
+    to UTC overflows."""
+    wall = value.replace(tzinfo=UTC)
+    if not _EARLIEST <= wall < _LATEST:
+        raise ValueError(_OUT_OF_RANGE)
+    utc = wall if value.tzinfo is None else value.astimezone(UTC)
+    if not _EARLIEST <= utc < _LATEST:
+        raise ValueError(_OUT_OF_RANGE)
+    return utc
+
+
+def _supported_wall_time(value: datetime) -> datetime:
+    """``value`` as given (with or without its zone), refused outside the supported years."""
+    _supported_time(value.replace(tzinfo=None))
+    if value.tzinfo is not None:
+        _supported_time(value)
+    return value
+
+
+#: A time, ISO 8601 (RFC 3339 in answers, always UTC); one without an offset is UTC.
+Timestamp = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_supported_time)]
+#: A time whose meaning without an offset is the route's (e.g. the office's clock).
+WallTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_supported_wall_time)]
+
+
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- workers
@@ -57,7 +115,7 @@ class _WorkerFields(_Body):
         None, max_length=MAX_LENGTH["id_number"], description="personal data"
     )
     gender: Gender | None = None
-    birth_year: int | None = None
+    birth_year: Annotated[int, _limits("workers", "birth_year")] | None = None
     education: Education | None = None
     languages: StrList | None = Field(None, description="ISO 639-1 codes, e.g. ['zh', 'bo']")
     skills: str | None = None
@@ -65,12 +123,14 @@ class _WorkerFields(_Body):
     certificates: StrList | None = None
     labor_capacity: LaborCapacity | None = None
     mobility: Mobility | None = None
-    max_commute_km: float | None = None
+    max_commute_km: Annotated[float, _limits("workers", "max_commute_km")] | None = None
     preferred_regions: StrList | None = None
-    expected_wage: float | None = Field(None, description="CNY per month")
+    expected_wage: Annotated[float, _limits("workers", "expected_wage")] | None = Field(
+        None, description="CNY per month"
+    )
     household_status: HouseholdStatus | None = None
     group_id: str | None = Field(None, max_length=MAX_LENGTH["group_id"])
-    registered_at: datetime | None = None
+    registered_at: Timestamp | None = None
     household_id: str | None = Field(None, max_length=MAX_LENGTH["household_id"])
 
 
@@ -100,8 +160,8 @@ class PlacementPublic(BaseModel):
     vacancy_title: str | None = None
     employer_id: str
     employer_name: str | None = None
-    started_at: datetime = Field(description="the hire's time (UTC)")
-    ended_at: datetime | None = None
+    started_at: Timestamp = Field(description="the hire's time (UTC)")
+    ended_at: Timestamp | None = None
     end_reason: str | None = Field(None, description="left | wage_arrears | injury | moved")
 
 
@@ -117,7 +177,7 @@ class WorkerPublic(_WorkerFields):
         None,
         description="active (job-seeking) | employed | to_replace (needs re-placement) | inactive",
     )
-    status_since: datetime | None = Field(None, description="when the status began (UTC)")
+    status_since: Timestamp | None = Field(None, description="when the status began (UTC)")
     needs_replacement: bool = Field(
         False, description="left the job, unpaid or injured: to be re-placed"
     )
@@ -127,7 +187,7 @@ class WorkerPublic(_WorkerFields):
     placement: PlacementPublic | None = Field(
         None, description="the current job (employed) or the one just lost (to_replace)"
     )
-    updated_at: datetime | None = None
+    updated_at: Timestamp | None = None
 
 
 class WorkersPublic(BaseModel):
@@ -187,19 +247,23 @@ class _VacancyFields(_Body):
         max_length=MAX_LENGTH["occupation_code"],
         description="CSCO 2022 code; inferred from the title when blank",
     )
-    wage_min: float | None = Field(None, description="CNY per month")
-    wage_max: float | None = Field(None, description="CNY per month")
+    wage_min: Annotated[float, _limits("vacancies", "wage_min")] | None = Field(
+        None, description="CNY per month"
+    )
+    wage_max: Annotated[float, _limits("vacancies", "wage_max")] | None = Field(
+        None, description="CNY per month"
+    )
     required_skills: StrList | None = None
-    min_age: int | None = None
-    max_age: int | None = None
+    min_age: Annotated[int, _limits("vacancies", "min_age")] | None = None
+    max_age: Annotated[int, _limits("vacancies", "max_age")] | None = None
     languages: StrList | None = None
     housing: bool | None = None
     meals: bool | None = None
     labor_contract: bool | None = None
     social_insurance: bool | None = None
     channel: Channel | None = None
-    posted_at: datetime | None = None
-    closes_at: datetime | None = None
+    posted_at: Timestamp | None = None
+    closes_at: Timestamp | None = None
     status: VacancyStatus | None = None
 
 
@@ -211,7 +275,7 @@ class VacancyCreate(_VacancyFields):
     title: str = Field(..., min_length=1, max_length=MAX_LENGTH["title"])
     region: str = Field(..., description="6-digit GB/T 2260 code of the workplace")
     headcount: int = Field(
-        ..., ge=1, description="seats still open (a new vacancy has one or more)"
+        ..., ge=1, le=MAX_INT, description="seats still open (a new vacancy has one or more)"
     )
 
 
@@ -220,7 +284,7 @@ class VacancyUpdate(_VacancyFields):
 
     title: str | None = Field(None, min_length=1, max_length=MAX_LENGTH["title"])
     region: str | None = None
-    headcount: int | None = None
+    headcount: Annotated[int, _limits("vacancies", "headcount")] | None = None
 
 
 class VacancyPublic(_VacancyFields):
@@ -236,7 +300,7 @@ class VacancyPublic(_VacancyFields):
     occupation_source: str | None = Field(None, description="given | inferred")
     occupation_confidence: float | None = None
     closed_reason: str | None = Field(None, description="deadline | employer | filled")
-    updated_at: datetime | None = None
+    updated_at: Timestamp | None = None
 
 
 class VacanciesPublic(BaseModel):
@@ -256,7 +320,7 @@ class OutcomeCreate(_Body):
         ...,
         description="applied | hired | left | retained_3m | retained_6m | wage_arrears | injury",
     )
-    occurred_at: datetime | None = Field(None, description="default: now (UTC)")
+    occurred_at: Timestamp | None = Field(None, description="default: now (UTC)")
     note: str | None = Field(
         None, max_length=500, description="the officer's note, e.g. how the outcome was confirmed"
     )
@@ -269,7 +333,7 @@ class OutcomePublic(BaseModel):
     worker_id: str
     vacancy_id: str
     event: str
-    occurred_at: datetime
+    occurred_at: Timestamp
     source: str | None = None
     note: str | None = None
 
@@ -305,7 +369,7 @@ class PreviousEmployerNote(BaseModel):
     employer_name: str | None = None
     vacancy_id: str
     reason: str = Field(description="left | wage_arrears | injury")
-    ended_at: datetime
+    ended_at: Timestamp
     action: Literal["excluded", "ranked_lower"] = Field(
         description="excluded after wage arrears or injury; ranked after the others after left"
     )
@@ -417,7 +481,7 @@ class ModelStatus(BaseModel):
     model_loaded: bool
     model_version: str | None = None
     path: str | None = None
-    loaded_at: datetime | None = None
+    loaded_at: Timestamp | None = None
     reason: str | None = None
 
 
@@ -430,9 +494,11 @@ class Me(BaseModel):
 
 
 class Problem(BaseModel):
-    """Error body: ``detail`` is a message, or a list of field-level problems for 422."""
+    """Error body: ``detail`` is a message, or a list of field-level problems for 422;
+    a 500 also carries the ``request_id`` to quote when reporting it."""
 
     detail: Any
+    request_id: str | None = None
 
 
 # --------------------------------------------------------------------------- follow-ups
@@ -446,8 +512,8 @@ class FollowUpPlacement(BaseModel):
     vacancy_region_name: str | None = None
     employer_id: str
     employer_name: str | None = None
-    started_at: datetime = Field(description="the hire (UTC)")
-    ended_at: datetime | None = None
+    started_at: Timestamp = Field(description="the hire (UTC)")
+    ended_at: Timestamp | None = None
     end_reason: str | None = None
 
 
@@ -465,7 +531,7 @@ class FollowUpComplete(_Body):
     arrears_amount: float | None = Field(None, ge=0, le=10_000_000, description="CNY owed")
     injury: bool = Field(False, description="a work injury")
     note: str | None = Field(None, max_length=2000)
-    visited_at: datetime | None = Field(
+    visited_at: WallTime | None = Field(
         None, description="when the visit took place (default now; without a zone: office time)"
     )
 
@@ -489,11 +555,11 @@ class FollowUpPublic(BaseModel):
     home_region_name: str | None = None
     household_status: str | None = None
     day: int = Field(description="days after the hire")
-    due_at: datetime = Field(description="UTC")
+    due_at: Timestamp = Field(description="UTC")
     due_date: date = Field(description="the due day in the office time zone")
     status: Literal["open", "overdue", "done", "cancelled"]
     placement: FollowUpPlacement
-    completed_at: datetime | None = None
+    completed_at: Timestamp | None = None
     completed_by: str | None = Field(None, description="key:<id> of the officer, or outcomes")
     findings: FollowUpFindings | None = None
 
@@ -518,7 +584,7 @@ class ReplacementCase(BaseModel):
     household_status: str | None = None
     priority: int = Field(description="0 monitored household, 1 lifted, 2 other")
     reason: str | None = Field(None, description="left | wage_arrears | injury")
-    since: datetime | None = None
+    since: Timestamp | None = None
     previous_employer_id: str | None = None
     previous_employer_name: str | None = None
     previous_vacancy_id: str | None = None
@@ -540,8 +606,8 @@ class EmployerRiskFigures(BaseModel):
     injuries: int
     arrears_amount: float = Field(description="CNY owed, as the follow-ups recorded it")
     recent: int = Field(description="arrears + no-contract cases within the window")
-    first_at: datetime | None = None
-    last_at: datetime | None = None
+    first_at: Timestamp | None = None
+    last_at: Timestamp | None = None
     flagged: bool = Field(description="recent >= threshold: report to the labour inspectorate")
     threshold: int
     warning: str | None = None
@@ -549,7 +615,7 @@ class EmployerRiskFigures(BaseModel):
 
 class EmployerRiskCase(BaseModel):
     kind: Literal["wage_arrears", "no_contract", "no_insurance", "injury"]
-    at: datetime
+    at: Timestamp
     vacancy_id: str
     vacancy_title: str | None = None
     home_region: str = Field(description="the worker's home county")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
@@ -10,9 +9,10 @@ from pydantic import BaseModel, ConfigDict
 
 from service import audit
 from service.api.deps import HolderDep
+from service.api.params import Offset, RecordIdQuery, RowIdQuery
 from service.auth import AdminPrincipal, SessionDep
 from service.model_holder import ModelLoadError
-from service.schemas import ModelStatus
+from service.schemas import ModelStatus, Timestamp
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -21,7 +21,7 @@ class AuditEntryPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    at: datetime
+    at: Timestamp
     api_key_id: int | None
     role: str
     action: str
@@ -72,10 +72,10 @@ def reload_model(principal: AdminPrincipal, holder: HolderDep, response: Respons
 def audit_log(
     session: SessionDep,
     principal: AdminPrincipal,
-    worker_id: str | None = None,
-    api_key_id: int | None = None,
+    worker_id: RecordIdQuery = None,
+    api_key_id: RowIdQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict:
     """Reads of personal data, newest first (for one worker or one key)."""
     rows, count = audit.entries(

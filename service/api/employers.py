@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from service import domain
+from service.api.params import EmployerIdPath, Offset
 from service.auth import (
     AdminPrincipal,
     CurrentPrincipal,
@@ -34,7 +35,7 @@ def list_employers(
     principal: StaffPrincipal,
     region: Annotated[str | None, Query(pattern=r"^\d{1,6}$")] = None,
     limit: Annotated[int, Query(ge=1, le=domain.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict:
     """List employers, optionally by region prefix."""
     rows, count = domain.list_employers(session, region, limit, offset)
@@ -42,6 +43,6 @@ def list_employers(
 
 
 @router.get("/{employer_id}", response_model=EmployerPublic)
-def get_employer(employer_id: str, session: SessionDep, principal: CurrentPrincipal):
+def get_employer(employer_id: EmployerIdPath, session: SessionDep, principal: CurrentPrincipal):
     """One employer (an employer's key reads only its own)."""
     return domain.get_employer(session, principal, employer_id)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from service import domain_followups as loop
 from service import employer_risk
+from service.api.params import Offset, RowIdPath
 from service.auth import OfficerPrincipal, SessionDep
 from service.followups import Findings, FollowUpStatus
 from service.schemas import (
@@ -43,7 +44,7 @@ def list_follow_ups(
     status_: Annotated[FollowUpStatus | None, Query(alias="status")] = None,
     region: Annotated[str | None, Query(pattern=r"^\d{1,6}$")] = None,
     limit: Annotated[int, Query(ge=1, le=loop.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict:
     """Follow-ups of the workers of your region, soonest due first, with the placement."""
     flt = loop.FollowUpFilter(
@@ -66,7 +67,7 @@ def follow_up_counts(session: SessionDep, principal: OfficerPrincipal, request: 
 
 @router.get("/follow-ups/{follow_up_id}", response_model=FollowUpPublic)
 def get_follow_up(
-    follow_up_id: int, session: SessionDep, principal: OfficerPrincipal, request: Request
+    follow_up_id: RowIdPath, session: SessionDep, principal: OfficerPrincipal, request: Request
 ) -> dict:
     """One follow-up with its placement and findings."""
     return loop.get_follow_up(session, principal, follow_up_id, zone=_zone(request))
@@ -74,7 +75,7 @@ def get_follow_up(
 
 @router.post("/follow-ups/{follow_up_id}/complete", response_model=FollowUpPublic)
 def complete_follow_up(
-    follow_up_id: int,
+    follow_up_id: RowIdPath,
     body: FollowUpComplete,
     session: SessionDep,
     principal: OfficerPrincipal,
@@ -115,7 +116,7 @@ def replacement_list(
     principal: OfficerPrincipal,
     request: Request,
     limit: Annotated[int, Query(ge=1, le=loop.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict:
     """Workers of your region to re-place (left, unpaid or injured), monitored households
     first, then the longest waiting (the read is audited)."""

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Response
 
 from service import domain
 from service.api.deps import HolderDep, MetricsDep, ServingDep, StoreDep, SyncDep
+from service.api.params import VacancyIdPath, WorkerIdPath
 from service.auth import CurrentPrincipal, OfficerPrincipal, Role, SessionDep
 from service.schemas import (
     EmployerCandidatesPublic,
@@ -34,7 +35,7 @@ _NO_MODEL: dict[int | str, dict[str, Any]] = {
     responses=_NO_MODEL,
 )
 async def worker_recommendations(
-    worker_id: str,
+    worker_id: WorkerIdPath,
     store: StoreDep,
     principal: OfficerPrincipal,
     serving: ServingDep,
@@ -64,7 +65,7 @@ async def worker_recommendations(
     responses=_NO_MODEL,
 )
 def vacancy_candidates(
-    vacancy_id: str,
+    vacancy_id: VacancyIdPath,
     session: SessionDep,
     principal: CurrentPrincipal,
     holder: HolderDep,

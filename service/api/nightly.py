@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -20,7 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from service import nightly
+from service.api.params import Offset, RowIdPath, RunIdPath
 from service.auth import AdminPrincipal, OfficerPrincipal, Principal, SessionDep, WebPrincipal
+from service.schemas import Timestamp
 from service.store.models import MatchPin, MatchRun, Vacancy, Worker
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,8 @@ web_router = APIRouter(include_in_schema=False)
 class RunPublic(BaseModel):
     run_id: str
     status: str = Field(description="running | succeeded | failed")
-    started_at: datetime
-    finished_at: datetime | None = None
+    started_at: Timestamp
+    finished_at: Timestamp | None = None
     model_version: str | None = None
     input_hash: str | None = None
     objective: float | None = Field(None, description="weighted objective of the plan")
@@ -91,7 +92,7 @@ class PinPublic(BaseModel):
     vacancy_id: str
     kind: str
     created_by: int | None = None
-    created_at: datetime | None = None
+    created_at: Timestamp | None = None
 
 
 class PinsPublic(BaseModel):
@@ -172,7 +173,7 @@ def _worker_in_scope_or_404(session, principal: Principal, worker_id: str) -> No
 def list_runs(
     session: SessionDep,
     principal: OfficerPrincipal,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RunsPublic:
     """Nightly runs, newest first."""
@@ -181,17 +182,17 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)
-def get_run(run_id: str, session: SessionDep, principal: OfficerPrincipal) -> RunPublic:
+def get_run(run_id: RunIdPath, session: SessionDep, principal: OfficerPrincipal) -> RunPublic:
     """One run: status, counts, objective, model version and summaries."""
     return _runs_public([_get_run(session, run_id)], session, principal)[0]
 
 
 @router.get("/runs/{run_id}/plan", response_model=PlanPublic)
 def get_plan(
-    run_id: str,
+    run_id: RunIdPath,
     session: SessionDep,
     principal: OfficerPrincipal,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> PlanPublic:
     """A succeeded run's plan, paged (officers: workers of their region scope only)."""
@@ -297,7 +298,7 @@ def create_pin(body: PinCreate, session: SessionDep, principal: OfficerPrincipal
 
 
 @router.delete("/pins/{pin_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_pin(pin_id: int, session: SessionDep, principal: OfficerPrincipal) -> Response:
+def delete_pin(pin_id: RowIdPath, session: SessionDep, principal: OfficerPrincipal) -> Response:
     """Remove a pin or exclude."""
     pin = session.get(MatchPin, pin_id)
     if pin is None:
@@ -440,7 +441,7 @@ def nightly_page(request: Request, session: SessionDep, principal: WebPrincipal)
 
 @web_router.get("/nightly/{run_id}", response_class=HTMLResponse)
 def nightly_run_page(
-    run_id: str,
+    run_id: RunIdPath,
     request: Request,
     session: SessionDep,
     principal: WebPrincipal,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from service import domain
+from service.api.params import Offset, RecordIdQuery, VacancyIdPath
 from service.auth import CurrentPrincipal, EmployerPrincipal, SessionDep
 from service.schemas import VacanciesPublic, VacancyCreate, VacancyPublic, VacancyUpdate
 
@@ -23,12 +24,12 @@ def create_vacancy(body: VacancyCreate, session: SessionDep, principal: Employer
 def list_vacancies(
     session: SessionDep,
     principal: CurrentPrincipal,
-    employer_id: str | None = None,
+    employer_id: RecordIdQuery = None,
     region: Annotated[str | None, Query(pattern=r"^\d{1,6}$")] = None,
     status_: Annotated[str | None, Query(alias="status", pattern="^(open|filled|closed)$")] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=domain.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict:
     """List vacancies (an employer's key sees only its own)."""
     flt = domain.VacancyFilter(
@@ -39,20 +40,27 @@ def list_vacancies(
 
 
 @router.get("/{vacancy_id}", response_model=VacancyPublic)
-def get_vacancy(vacancy_id: str, session: SessionDep, principal: CurrentPrincipal) -> dict:
+def get_vacancy(
+    vacancy_id: VacancyIdPath, session: SessionDep, principal: CurrentPrincipal
+) -> dict:
     """One vacancy, with its occupation and how the code was obtained."""
     return domain.get_vacancy(session, principal, vacancy_id)
 
 
 @router.patch("/{vacancy_id}", response_model=VacancyPublic)
 def update_vacancy(
-    vacancy_id: str, body: VacancyUpdate, session: SessionDep, principal: EmployerPrincipal
+    vacancy_id: VacancyIdPath,
+    body: VacancyUpdate,
+    session: SessionDep,
+    principal: EmployerPrincipal,
 ) -> dict:
     """Change some fields of your vacancy; fields not sent keep their value."""
     return domain.update_vacancy(session, principal, vacancy_id, body)
 
 
 @router.post("/{vacancy_id}/close", response_model=VacancyPublic)
-def close_vacancy(vacancy_id: str, session: SessionDep, principal: EmployerPrincipal) -> dict:
+def close_vacancy(
+    vacancy_id: VacancyIdPath, session: SessionDep, principal: EmployerPrincipal
+) -> dict:
     """Close your vacancy: it is no longer recommended."""
     return domain.close_vacancy(session, principal, vacancy_id)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from service import domain, lifecycle
+from service.api.params import Offset, WorkerIdPath
 from service.auth import OfficerPrincipal, PurposeDep, SessionDep
 from service.schemas import (
     CountyCountsPublic,
@@ -54,7 +55,7 @@ def list_workers(
         str | None, Query(max_length=100, description="text in skills or work history")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=domain.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict:
     """Search workers by home region prefix, status and skill text (reads are audited)."""
     flt = domain.WorkerFilter(
@@ -75,7 +76,7 @@ def workers_by_county(session: SessionDep, principal: OfficerPrincipal) -> dict:
 
 @router.get("/{worker_id}", response_model=WorkerPublic)
 def get_worker(
-    worker_id: str,
+    worker_id: WorkerIdPath,
     session: SessionDep,
     principal: OfficerPrincipal,
     purpose: PurposeDep,
@@ -87,7 +88,7 @@ def get_worker(
 
 @router.patch("/{worker_id}", response_model=WorkerPublic)
 def update_worker(
-    worker_id: str,
+    worker_id: WorkerIdPath,
     body: WorkerUpdate,
     session: SessionDep,
     principal: OfficerPrincipal,
@@ -99,7 +100,7 @@ def update_worker(
 
 @router.get("/{worker_id}/outcomes", response_model=OutcomesPublic)
 def worker_outcomes(
-    worker_id: str,
+    worker_id: WorkerIdPath,
     session: SessionDep,
     principal: OfficerPrincipal,
     limit: Annotated[int, Query(ge=1, le=domain.MAX_PAGE)] = 100,

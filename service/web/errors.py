@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.domain_errors import DomainError
 from service.web.labels import detail_message, status_title
 
 
@@ -84,3 +85,14 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
+
+    previous_domain = app.exception_handlers.get(DomainError)
+    if previous_domain is not None:  # the API's (service.api.errors), installed first
+
+        async def _domain(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, DomainError)
+            if wants_html(request):
+                return error_page(request, exc.status_code, exc.detail, headers=exc.headers)
+            return await _answer(previous_domain(request, exc))
+
+        app.add_exception_handler(DomainError, _domain)

@@ -23,6 +23,7 @@ from matcher import reference
 from matcher.schema import OFFICER_OUTCOMES, Channel
 from service import domain, domain_followups, followups, officer_day
 from service.auth import KEY_COOKIE, Principal, Role, SessionDep, WebPrincipal, authenticate
+from service.domain_errors import DomainError
 from service.followups import FollowUpStatus
 from service.schemas import EmployerCandidatesPublic, OutcomeCreate, VacancyCreate, VacancyUpdate
 from service.web import labels
@@ -58,7 +59,9 @@ def _home_of(principal: Principal) -> str:
     return "/employer" if principal.role == Role.EMPLOYER else "/officer"
 
 
-def _error_page(request: Request, principal: Principal | None, exc: HTTPException) -> Response:
+def _error_page(
+    request: Request, principal: Principal | None, exc: HTTPException | DomainError
+) -> Response:
     return error_page(request, exc.status_code, exc.detail, principal=principal)
 
 
@@ -187,7 +190,7 @@ def officer_dashboard(request: Request, session: SessionDep, principal: WebPrinc
             workers, count = domain.list_workers(
                 session, principal, flt, purpose="officer home search", path="/officer"
             )
-        except HTTPException as exc:
+        except (HTTPException, DomainError) as exc:
             error = labels.detail_message(exc.status_code, exc.detail, page_lang(request))
     replace, n_replace = domain_followups.replacement_list(
         session, principal, limit=10, path="/officer"
@@ -286,7 +289,7 @@ def officer_export(request: Request, session: SessionDep, principal: WebPrincipa
         workers, _ = domain.list_workers(
             session, principal, flt, purpose="CSV export of a search", path=request.url.path
         )
-    except HTTPException as exc:
+    except (HTTPException, DomainError) as exc:
         return _error_page(request, principal, exc)
     rows: list[list[Any]] = [[title for _, title in _EXPORT_COLUMNS]]
     kinds = {
@@ -315,7 +318,7 @@ def worker_page(
         worker = domain.get_worker(
             session, principal, worker_id, purpose="officer worker page", path=request.url.path
         )
-    except HTTPException as exc:
+    except (HTTPException, DomainError) as exc:
         return _error_page(request, principal, exc)
     return render(
         request,
@@ -340,7 +343,7 @@ def _worker_context(
             worker_id,
             10,
         )
-    except HTTPException as exc:
+    except (HTTPException, DomainError) as exc:
         no_model = labels.detail_message(exc.status_code, exc.detail, page_lang(request))
     if recs is not None:
         details = _vacancy_column(session, [r["vacancy_id"] for r in recs["data"]], "closes_at")
@@ -449,7 +452,7 @@ def worker_outcome(
             domain.record_outcome(session, principal, body)
         except ValidationError as exc:
             errors = labels.field_errors([dict(e) for e in exc.errors()], lang)
-        except HTTPException as exc:
+        except (HTTPException, DomainError) as exc:
             if exc.status_code in (403, 404):
                 return _error_page(request, principal, exc)
             detail: list[Any] = (
@@ -462,7 +465,7 @@ def worker_outcome(
             worker = domain.get_worker(
                 session, principal, worker_id, purpose="officer worker page", path=request.url.path
             )
-        except HTTPException as exc:
+        except (HTTPException, DomainError) as exc:
             return _error_page(request, principal, exc)
         ctx = _worker_context(request, session, principal, worker)
         ctx.update({"form": form, "errors": errors})
@@ -609,7 +612,7 @@ def _default_form(session: Session, principal: Principal) -> dict[str, Any]:
         try:
             employer = domain.get_employer(session, principal, principal.employer_id)
             form["region_name"] = _region_label(employer.region)
-        except HTTPException:
+        except (HTTPException, DomainError):
             pass
     return form
 
@@ -628,7 +631,7 @@ def employer_page(request: Request, session: SessionDep, principal: WebPrincipal
 def _service_errors(exc: Exception, lang: str) -> dict[str, str]:
     if isinstance(exc, ValidationError):
         return labels.field_errors([dict(e) for e in exc.errors()], lang)
-    assert isinstance(exc, HTTPException)
+    assert isinstance(exc, HTTPException | DomainError)
     if isinstance(exc.detail, list):
         return labels.field_errors(exc.detail, lang)
     return {"_": labels.detail_message(exc.status_code, exc.detail, lang)}
@@ -649,7 +652,7 @@ def employer_post_vacancy(
         body = VacancyCreate.model_validate(record)
         if not errors:
             created = domain.create_vacancy(session, principal, body)
-    except (ValidationError, HTTPException) as exc:
+    except (ValidationError, HTTPException, DomainError) as exc:
         for field, message in _service_errors(exc, lang).items():
             errors.setdefault(field, message)
     if errors or created is None:
@@ -671,7 +674,7 @@ def vacancy_page(
         return login_redirect(request)
     try:
         vacancy = domain.get_vacancy(session, principal, vacancy_id)
-    except HTTPException as exc:
+    except (HTTPException, DomainError) as exc:
         return _error_page(request, principal, exc)
     cands = None
     no_model = None
@@ -685,7 +688,7 @@ def vacancy_page(
                 vacancy_id,
                 20,
             )
-        except HTTPException as exc:
+        except (HTTPException, DomainError) as exc:
             no_model = labels.detail_message(exc.status_code, exc.detail, page_lang(request))
     if cands is not None and principal.role == Role.EMPLOYER:
         # the employer schema has no field for personal data or the worker id
@@ -732,7 +735,7 @@ def vacancy_edit_page(
         return stop or login_redirect(request)
     try:
         vacancy = domain.get_vacancy(session, principal, vacancy_id)
-    except HTTPException as exc:
+    except (HTTPException, DomainError) as exc:
         return _error_page(request, principal, exc)
     ctx = _employer_context(session, principal, page_lang(request))
     ctx.update({"v": vacancy, "form": _edit_form(vacancy), "errors": {}})
@@ -752,7 +755,7 @@ def vacancy_edit(
     lang = page_lang(request)
     try:
         vacancy = domain.get_vacancy(session, principal, vacancy_id)
-    except HTTPException as exc:
+    except (HTTPException, DomainError) as exc:
         return _error_page(request, principal, exc)
     record, errors = _vacancy_from_form(form)
     record.pop("employer_id", None)
@@ -773,7 +776,7 @@ def vacancy_edit(
             domain.update_vacancy(
                 session, principal, vacancy_id, VacancyUpdate.model_validate(record)
             )
-        except (ValidationError, HTTPException) as exc:
+        except (ValidationError, HTTPException, DomainError) as exc:
             errors = _service_errors(exc, lang)
     if errors:
         session.rollback()
@@ -791,7 +794,7 @@ def vacancy_close(
         return stop or login_redirect(request)
     try:
         domain.close_vacancy(session, principal, vacancy_id)
-    except HTTPException as exc:
+    except (HTTPException, DomainError) as exc:
         return _error_page(request, principal, exc)
     return _redirect(
         f"/employer/vacancies/{quote(vacancy_id)}", flash="岗位已关闭，不再推荐候选人。"
@@ -836,7 +839,7 @@ def follow_up_complete(
         )
     except domain_followups.Conflict:
         return _redirect(back, flash="✗ 这次回访已经记录过了。")
-    except HTTPException as exc:
+    except (HTTPException, DomainError) as exc:
         if exc.status_code in (403, 404):
             return _error_page(request, principal, exc)
         return _redirect(back, flash="✗ " + labels.detail_message(exc.status_code, exc.detail))

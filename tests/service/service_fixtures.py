@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,3 +124,39 @@ def sqlite_service(sqlite_url, trained_model_dir, frames) -> Service:
 def no_model_service(sqlite_url, tmp_path, frames) -> Service:
     """The app without any trained model."""
     return make_service(sqlite_url, tmp_path / "empty-models", frames)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """``service``'s app served by a real uvicorn on a free loopback port (in a thread)."""
+
+    def __init__(self, service: Service) -> None:
+        import uvicorn
+
+        self.service = service
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            service.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)

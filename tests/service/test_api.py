@@ -440,7 +440,7 @@ def test_outcomes(service: Service):
     at = {**body, "occurred_at": "2026-03-01T08:00:00+08:00"}
     first = c.post("/api/v1/outcomes", json=at, headers=off).json()
     again = c.post("/api/v1/outcomes", json=at, headers=off).json()
-    assert first["id"] == again["id"] and first["occurred_at"] == "2026-03-01T00:00:00"
+    assert first["id"] == again["id"] and first["occurred_at"] == "2026-03-01T00:00:00Z"
 
 
 # --------------------------------------------------------------------------- matching
