@@ -205,7 +205,8 @@ def document_errors(router: APIRouter) -> None:
             extra[401] = "missing, unknown, expired or revoked API key"
             extra[403] = "the key's role or scope does not allow this"
             extra[429] = "too many failed authentications from this address: wait and retry"
-        if route.dependant.path_params or route.body_field is not None:
+        names_a_record = any(p.name.endswith("_id") for p in route.dependant.query_params)
+        if route.dependant.path_params or route.body_field is not None or names_a_record:
             extra[404] = "no such record (in the path or named by the body), or none in your scope"
         if (route.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}:
             extra[409] = "the request clashes with the store's state"

@@ -3,7 +3,6 @@ of the region, admins; employers never)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -21,6 +20,7 @@ from service.schemas import (
     FollowUpPublic,
     FollowUpsPublic,
     ReplacementsPublic,
+    WallTime,
 )
 from service.store.models import Employer
 
@@ -38,7 +38,7 @@ def list_follow_ups(
     request: Request,
     worker_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     due_before: Annotated[
-        datetime | None,
+        WallTime | None,
         Query(description="due before this time (without a zone: office time)"),
     ] = None,
     status_: Annotated[FollowUpStatus | None, Query(alias="status")] = None,

@@ -98,6 +98,14 @@ def test_times_outside_the_supported_years_are_refused(svc, value):
     assert "1900" in r.text and "2199" in r.text
 
 
+@pytest.mark.parametrize("value", [0.5, 1767225600, "1767225600"])
+def test_numbers_are_not_times(svc, value):
+    r = svc.client.patch(
+        "/api/v1/workers/W000", json={"registered_at": value}, headers=svc.as_("officer")
+    )
+    assert r.status_code == 422 and "ISO 8601" in r.text
+
+
 def test_times_are_answered_in_utc_with_an_offset(svc):
     r = svc.client.patch(
         "/api/v1/workers/W000",
