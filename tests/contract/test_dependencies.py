@@ -34,6 +34,7 @@ DEV_NOT_IMPORTED = {
     "mypy": "make typecheck",
     "pandas-stubs": "types for mypy",
     "types-tqdm": "types for mypy",
+    "schemathesis": "tests/reliability/test_api_fuzz.py runs its command line",
 }
 #: Extras that are used, and why.
 EXTRAS = {"psycopg": {"binary": "ships libpq, so no compiler or system libpq is needed"}}
