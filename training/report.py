@@ -29,7 +29,7 @@ import pandas as pd  # noqa: E402
 
 from training.evaluate import CANDIDATE_NAME, Comparison, summary_table  # noqa: E402
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["append_section", "render_report", "write_report"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC",sans-serif;margin:2rem;
@@ -265,4 +265,32 @@ def write_report(path: str | Path, comparison: Comparison, card: dict[str, Any])
     """Write :func:`render_report` to ``path`` (UTF-8)."""
     out = Path(path)
     out.write_text(render_report(comparison, card), encoding="utf-8")
+    return out
+
+
+def append_section(
+    path: str | Path, title: str, note: str, png: bytes | None = None, alt: str = ""
+) -> Path:
+    """Add a section (heading, optional PNG, note) at the end of an existing report page.
+
+    For figures measured after training by other tools (a benchmark's judgement of the
+    model against a reference); the page stays self-contained (the PNG is embedded).
+    A section with the same title is replaced, so re-running the tool does not pile up.
+    """
+    out = Path(path)
+    page = out.read_text(encoding="utf-8")
+    marker = f"<!-- section:{html.escape(title)} -->"
+    end = "</body></html>"
+    if marker in page:
+        start = page.index(marker)
+        stop = page.index(f"<!-- /section:{html.escape(title)} -->", start)
+        page = page[:start] + page[stop + len(f"<!-- /section:{html.escape(title)} -->") :]
+    parts = [marker, f"<h2>{html.escape(title)}</h2>"]
+    if png is not None:
+        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        parts.append(_img(uri, alt or title))
+    parts += [f"<p class='note'>{html.escape(note)}</p>", f"<!-- /section:{html.escape(title)} -->"]
+    block = "\n".join(parts) + "\n"
+    page = page.replace(end, block + end) if end in page else page + block
+    out.write_text(page, encoding="utf-8")
     return out

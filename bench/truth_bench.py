@@ -1,0 +1,488 @@
+"""The engine judged against the ground truth of a family of sample markets (issue 12).
+
+For every market variant (``training.synth.variants``: the default and six others whose
+behaviour follows different mechanisms) the bench
+
+1. generates the market (``build_market``; same seed and sizes for every variant) and
+   writes it as ``jobmatch synth`` does, ``truth.parquet`` beside the contract files;
+2. imports the folder into a fresh SQLite store with ``jobmatch import``'s own
+   ``import_folder`` (which skips the truth) and trains the engine exactly as
+   ``jobmatch train`` does (``train_from_store``: split, fit, evaluate, refit, report;
+   not promoted). Training never sees the truth;
+3. runs the nightly plan (``service.nightly.run_match`` with the trained model, as of
+   the snapshot) and scores every seeking worker's top 10 with ``recommend_many`` (the
+   engine), the keyword (TF-IDF) baseline and the popularity baseline, all fitted on the
+   same store snapshot;
+4. only now reads the truth (``training.synth.read_truth``) and measures, with
+   ``matcher.evaluation.truth``:
+
+   * NDCG@10 with the true value as gain, per seeking worker with a positive option
+     (engine, keyword, popularity; the oracle, ranking by the truth itself, is 1.0);
+   * expected stable placements (sum of true values) of the nightly plan, of a greedy
+     plan on the keyword lists (best keyword score first, one placement per worker, seats
+     respected) and of the LP optimum with TRUE values over the engine's own top-10
+     lists, each as a share of the oracle LP (true values over every eligible pair). The
+     gap between the engine's lists (true values) and the oracle is ranking loss; the gap
+     between the nightly plan and the engine's lists is calibration loss (the plan picks
+     among the same pairs with the engine's scores);
+   * calibration of the engine's per-pair score (its P(stable placement | proposed))
+     against the true value over the engine's top-10 pairs: expected calibration error
+     (10 bins of equal count), expected Brier score against a per-worker constant (each
+     worker's mean true value: the best prediction that carries no within-worker
+     information), reliability diagram (PNG, added to each model's ``report.html``), and
+     all of these per decile of workers (deciles by the worker's best true option).
+
+Reported per variant, with the mean and the worst case over the variants and the targets
+of issue 12. Run: ``python bench/truth_bench.py`` (about 15 minutes on 2 idle cores at the
+default sizes; ``--workers/--employers`` to change them, ``--variants a,b`` for a subset,
+``--no-write`` to leave docs/benchmarks.md alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bench.report import LoadSampler, machine, markdown_table, write_section  # noqa: E402
+
+SCRIPT = "bench/truth_bench.py"
+ROOT = Path(__file__).resolve().parent.parent
+PNG = ROOT / "docs" / "img" / "truth-reliability.png"
+K = 10
+#: issue 12's targets
+TARGET_PLAN_SHARE = 0.90
+TARGET_NDCG = 0.70
+TARGET_NDCG_OVER_KEYWORD = 1.6
+TARGET_ECE = 0.02
+TARGET_MINUTES = 15.0
+
+
+@dataclass
+class VariantResult:
+    name: str
+    counts: dict[str, float] = field(default_factory=dict)
+    ndcg: dict[str, float] = field(default_factory=dict)
+    plan: dict[str, float] = field(default_factory=dict)
+    calibration: dict[str, float] = field(default_factory=dict)
+    reliability: pd.DataFrame = field(default_factory=pd.DataFrame)
+    deciles: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seconds: dict[str, float] = field(default_factory=dict)
+    report: Path | None = None
+
+
+def greedy_plan(lists: pd.DataFrame, vacancies: pd.DataFrame) -> pd.DataFrame:
+    """Best score first: a pair is planned when its worker is free and its vacancy has a seat."""
+    seats = dict(zip(vacancies["vacancy_id"], pd.to_numeric(vacancies["headcount"]), strict=True))
+    placed: set[str] = set()
+    rows = []
+    ordered = lists.sort_values(["score", "worker_id", "vacancy_id"], ascending=[False, True, True])
+    for w, v in zip(ordered["worker_id"], ordered["vacancy_id"], strict=True):
+        if w in placed or seats.get(v, 0) <= 0:
+            continue
+        placed.add(w)
+        seats[v] -= 1
+        rows.append((w, v))
+    return pd.DataFrame(rows, columns=["worker_id", "vacancy_id"])
+
+
+def run_variant(name: str, args: argparse.Namespace, work: Path, model_dir: Path) -> VariantResult:
+    from matcher.baselines import KeywordRecommender, PopularityRecommender
+    from matcher.evaluation.truth import (
+        attach_truth,
+        brier_score,
+        expected_calibration_error,
+        lp_value,
+        ndcg_true_gains,
+        oracle_plan_value,
+        per_worker_constant,
+        plan_value,
+        reliability_bins,
+    )
+    from service.importer import import_folder
+    from service.nightly import active_workers, open_vacancies, run_match, snapshot_time
+    from service.store.db import make_engine
+    from service.store.repository import load_dataset
+    from service.training_runs import train_from_store
+    from training import registry
+    from training.pipeline import TrainOptions
+    from training.synth import build_market, read_truth, write_market, write_truth
+
+    res = VariantResult(name)
+    folder = work / name
+    url = f"sqlite:///{folder / 'store.db'}"
+    t = time.perf_counter()
+    market = build_market(
+        args.workers, args.employers, args.weeks, args.seed, variant=name, start="2026-01-05"
+    )
+    assert market.truth is not None
+    write_market(market.frames, folder)
+    write_truth(market.truth, folder)
+    del market  # from here on the bench holds only what a deployment would
+    res.seconds["generate"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    summary = import_folder(folder, url)
+    assert summary.ignored, "the import must skip truth.parquet"
+    res.seconds["import"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    trained = train_from_store(
+        url, model_dir, TrainOptions(seed=args.seed, promote=False, progress=False)
+    )
+    res.seconds["train"] = time.perf_counter() - t
+    res.report = trained.folder / registry.REPORT
+
+    t = time.perf_counter()
+    engine = make_engine(url)
+    try:
+        ds = load_dataset(engine)
+        at = snapshot_time(ds)
+        run = run_match(
+            engine,
+            model=registry.load_model(model_dir, trained.version),
+            model_version=trained.version,
+            use_settings_scheduler=False,
+        )
+    finally:
+        engine.dispose()
+    assert run.plan is not None
+    nightly = run.plan[["worker_id", "vacancy_id"]]
+    workers = active_workers(ds)
+    vacancies = open_vacancies(ds, at)
+    ids = workers["worker_id"].tolist()
+    model = registry.load_model(model_dir, trained.version)
+    model = model.refresh(ds, at=at) or model
+    lists = {"engine": model.recommend_many(ids, K, reasons=False)}
+    for label, baseline in (
+        ("keyword", KeywordRecommender()),
+        ("popularity", PopularityRecommender()),
+    ):
+        lists[label] = baseline.fit(ds).recommend_many(ids, K)
+    res.seconds["plan+score"] = time.perf_counter() - t
+
+    # ---- the truth, read only now
+    t = time.perf_counter()
+    truth = read_truth(folder)
+    seeking = truth.groupby("worker_id")["value"].max()
+    judged = seeking.index[seeking > 0].intersection(pd.Index(ids))
+    res.counts = {
+        "active workers": len(ids),
+        "seeking (truth)": len(seeking),
+        "judged workers": len(judged),
+        "open vacancies": len(vacancies),
+        "open seats": float(pd.to_numeric(vacancies["headcount"]).sum()),
+        "eligible pairs": len(truth),
+        "events": len(ds.events),
+    }
+    for label, frame in lists.items():
+        res.ndcg[label] = float(ndcg_true_gains(frame, truth, K, judged).mean())
+    oracle_lists = truth.assign(score=truth["value"])
+    res.ndcg["oracle"] = float(ndcg_true_gains(oracle_lists, truth, K, judged).mean())
+
+    oracle_plan, oracle_lp = oracle_plan_value(truth, workers, vacancies)
+    engine_lists = lists["engine"]
+    res.plan = {
+        "oracle LP": oracle_lp,
+        "oracle plan": oracle_plan,
+        "nightly plan": plan_value(nightly, truth),
+        "LP, true values, engine lists": lp_value(truth, workers, vacancies, engine_lists),
+        "greedy keyword plan": plan_value(greedy_plan(lists["keyword"], vacancies), truth),
+        "planned workers": float(len(nightly)),
+        "workers with a list": float(engine_lists["worker_id"].nunique()),
+    }
+
+    p = engine_lists["score"].to_numpy(float)
+    v = attach_truth(engine_lists, truth)
+    const = per_worker_constant(engine_lists["worker_id"].to_numpy(), v)
+    res.calibration = {
+        "pairs": float(len(p)),
+        "mean score": float(p.mean()),
+        "mean true": float(v.mean()),
+        "ECE": expected_calibration_error(p, v),
+        "Brier": brier_score(p, v),
+        "Brier per-worker constant": brier_score(const, v),
+    }
+    res.reliability = reliability_bins(p, v, bins=10)
+    best = seeking.reindex(engine_lists["worker_id"]).fillna(0.0).to_numpy()
+    worker_best = seeking.reindex(pd.Index(engine_lists["worker_id"].unique())).fillna(0.0)
+    decile_of = pd.Series(
+        pd.qcut(worker_best.rank(method="first"), 10, labels=False), index=worker_best.index
+    )
+    dec = decile_of.reindex(engine_lists["worker_id"]).to_numpy()
+    ndcg_engine = ndcg_true_gains(engine_lists, truth, K, judged)
+    rows = []
+    for d in range(10):
+        m = dec == d
+        members = decile_of.index[decile_of == d]
+        rows.append(
+            {
+                "decile": d + 1,
+                "best true option": float(np.mean(best[m])) if m.any() else np.nan,
+                "mean score": float(p[m].mean()) if m.any() else np.nan,
+                "mean true": float(v[m].mean()) if m.any() else np.nan,
+                "ECE": expected_calibration_error(p[m], v[m]) if m.any() else np.nan,
+                "Brier": brier_score(p[m], v[m]) if m.any() else np.nan,
+                "Brier constant": brier_score(const[m], v[m]) if m.any() else np.nan,
+                "NDCG@10": float(ndcg_engine.reindex(members).dropna().mean()),
+                "placed": float(np.isin(members, nightly["worker_id"]).mean()),
+            }
+        )
+    res.deciles = pd.DataFrame(rows)
+    res.seconds["judge"] = time.perf_counter() - t
+    res.counts["nightly run id"] = run.run_id
+    return res
+
+
+# --------------------------------------------------------------------------- report
+
+
+def reliability_png(results: list[VariantResult]) -> bytes:
+    """Reliability diagram: mean engine score against mean true value, per variant."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.2, 5.2))
+    lo = 1e-5
+    for r in results:
+        table = r.reliability
+        ax.plot(table["predicted"].clip(lo), table["true"].clip(lo), marker="o", ms=3, label=r.name)
+    ax.plot([lo, 1], [lo, 1], color="grey", ls="--", lw=1, label="calibrated")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("engine score P(stable placement | proposed), bin mean")
+    ax.set_ylabel("true value (generator), bin mean")
+    ax.set_title("Reliability of the engine's top-10 pairs (10 equal-count bins)")
+    ax.legend(fontsize=7)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def summarise(results: list[VariantResult]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    rows = []
+    for r in results:
+        lp = r.plan["oracle LP"] or np.nan
+        rows.append(
+            {
+                "variant": r.name,
+                "NDCG engine": r.ndcg["engine"],
+                "NDCG keyword": r.ndcg["keyword"],
+                "NDCG popularity": r.ndcg["popularity"],
+                "NDCG oracle": r.ndcg["oracle"],
+                "engine/keyword": r.ndcg["engine"] / r.ndcg["keyword"],
+                "nightly/oracle": r.plan["nightly plan"] / lp,
+                "engine lists (true LP)/oracle": r.plan["LP, true values, engine lists"] / lp,
+                "keyword greedy/oracle": r.plan["greedy keyword plan"] / lp,
+                "oracle plan/oracle LP": r.plan["oracle plan"] / lp,
+                "oracle LP (exp. stable)": r.plan["oracle LP"],
+                "placed share": r.plan["planned workers"] / max(r.plan["workers with a list"], 1),
+                "ECE": r.calibration["ECE"],
+                "Brier": r.calibration["Brier"],
+                "Brier constant": r.calibration["Brier per-worker constant"],
+                "mean score": r.calibration["mean score"],
+                "mean true": r.calibration["mean true"],
+            }
+        )
+    table = pd.DataFrame(rows).set_index("variant")
+    worst_is_min = {c: True for c in table.columns}
+    for c in ("ECE", "Brier", "Brier constant"):
+        worst_is_min[c] = False
+    mean = table.mean()
+    worst = pd.Series({c: table[c].min() if worst_is_min[c] else table[c].max() for c in table})
+    verdict = {
+        "plan": (worst["nightly/oracle"], worst["nightly/oracle"] >= TARGET_PLAN_SHARE),
+        "ndcg_mean": (mean["NDCG engine"], mean["NDCG engine"] >= TARGET_NDCG),
+        "ndcg_keyword": (
+            worst["engine/keyword"],
+            worst["engine/keyword"] >= TARGET_NDCG_OVER_KEYWORD,
+        ),
+        "ece": (worst["ECE"], worst["ECE"] <= TARGET_ECE),
+        "brier": (
+            int((table["Brier"] < table["Brier constant"]).sum()),
+            bool((table["Brier"] < table["Brier constant"]).all()),
+        ),
+    }
+    table.loc["mean"] = mean
+    table.loc["worst"] = worst
+    return table, verdict
+
+
+def markdown(results, table, verdict, args, wall, cpu, load, png_rel) -> str:
+    def met(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    cols = list(table.columns)
+    rows = [
+        [i, *(_fmt(float(x)) for x in row)]
+        for i, row in zip(table.index, table.to_numpy(), strict=True)
+    ]
+    dec = pd.concat([r.deciles for r in results]).groupby("decile").mean(numeric_only=True)
+    dec_rows = [
+        [int(i), *(_fmt(float(x), 4) for x in row)]
+        for i, row in zip(dec.index, dec.to_numpy(), strict=True)
+    ]
+    counts = pd.DataFrame({r.name: r.counts for r in results}).T.drop(columns=["nightly run id"])
+    count_rows = [
+        [i, *(f"{float(x):,.0f}" for x in row)]
+        for i, row in zip(counts.index, counts.to_numpy(), strict=True)
+    ]
+    secs = pd.DataFrame({r.name: r.seconds for r in results}).T
+    sec_rows = [
+        [i, *(f"{float(x):.0f}" for x in row)]
+        for i, row in zip(secs.index, secs.to_numpy(), strict=True)
+    ]
+    text = [
+        f"Machine: {machine()}; load average during the run (min / mean / max): {load}.",
+        "",
+        f"Markets: {len(results)} variants of `training.synth` ({', '.join(r.name for r in results)}; "
+        f"`docs/sample-market.md`, Variants), each {args.workers:,} workers, {args.employers} "
+        f"employers, {args.weeks} weeks from 2026-01-05, seed {args.seed}. Per variant: write the "
+        "market and `truth.parquet`, `import_folder` into a fresh SQLite store (skips the truth), "
+        "`train_from_store` (the `jobmatch train` pipeline, not promoted; one model folder, so the "
+        "text-embedding cache is shared), the nightly `run_match` on the trained model, top-10 "
+        "lists from `recommend_many` and the keyword / popularity baselines fitted on the same "
+        "snapshot; then the truth is read and everything judged with `matcher.evaluation.truth`.",
+        "",
+        f"Whole run: **{wall / 60:.1f} min** wall clock, {cpu / 60:.1f} min CPU of this process "
+        f"(target ≤ {TARGET_MINUTES:g} min from a clean clone; {met(wall / 60 <= TARGET_MINUTES)} "
+        "at this load).",
+        "",
+        "Targets of issue 12:",
+        "",
+        f"* plan value ≥ {TARGET_PLAN_SHARE:.2f} of the oracle LP on every variant: worst "
+        f"{_fmt(verdict['plan'][0])} — {met(verdict['plan'][1])}",
+        f"* NDCG@10 with true gains ≥ {TARGET_NDCG:.2f} mean: {_fmt(verdict['ndcg_mean'][0])} — "
+        f"{met(verdict['ndcg_mean'][1])}; ≥ {TARGET_NDCG_OVER_KEYWORD}× keyword on every variant: "
+        f"worst {_fmt(verdict['ndcg_keyword'][0], 2)}× — {met(verdict['ndcg_keyword'][1])}",
+        f"* expected calibration error ≤ {TARGET_ECE}: worst {_fmt(verdict['ece'][0], 4)} — "
+        f"{met(verdict['ece'][1])}",
+        f"* Brier better than the per-worker constant: on {verdict['brier'][0]} of "
+        f"{len(results)} variants — {met(verdict['brier'][1])}",
+        "",
+        "Per variant (NDCG@10 over seeking workers with a positive true option; plan shares of "
+        "the oracle LP's expected stable placements; ECE over the engine's top-10 pairs in 10 "
+        "equal-count bins; expected Brier = mean((p − v)² + v(1 − v)); worst = min, or max for "
+        "ECE and Brier):",
+        "",
+        markdown_table(["variant", *cols], rows),
+        "",
+        "How to read the plan columns: *engine lists (true LP)* is the best plan over the "
+        "engine's own top-10 lists if it knew the true values — its gap to the oracle is "
+        "ranking loss; *nightly* is the plan the engine's scores choose among those same "
+        "pairs — its gap to *engine lists* is calibration loss. *placed share*: planned workers "
+        "over workers with at least one candidate in the nightly plan's input.",
+        "",
+        "Per decile of workers (deciles by the worker's best true option, 1 = worst off; mean "
+        "over the variants):",
+        "",
+        markdown_table(["decile", *dec.columns], dec_rows),
+        "",
+        f"Reliability diagram: `{png_rel}` (also added to each trained model's `report.html`).",
+        "",
+        "Sizes:",
+        "",
+        markdown_table(["variant", *counts.columns], count_rows),
+        "",
+        "Seconds per stage:",
+        "",
+        markdown_table(["variant", *secs.columns], sec_rows),
+    ]
+    return "\n".join(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training.report import append_section
+    from training.synth import VARIANTS
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workers", type=int, default=1200)
+    ap.add_argument("--employers", type=int, default=50)
+    ap.add_argument("--weeks", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names")
+    ap.add_argument("--workdir", type=Path, default=None, help="keep the markets and models here")
+    ap.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
+    args = ap.parse_args(argv)
+    names = [n.strip() for n in args.variants.split(",") if n.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variant(s) {', '.join(unknown)}; use {', '.join(VARIANTS)}")
+
+    tmp = None
+    if args.workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="truth-bench-")
+        work = Path(tmp.name)
+    else:
+        work = args.workdir
+        work.mkdir(parents=True, exist_ok=True)
+    model_dir = work / "models"
+    results: list[VariantResult] = []
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    with LoadSampler() as load:
+        for name in names:
+            t = time.perf_counter()
+            r = run_variant(name, args, work, model_dir)
+            results.append(r)
+            print(
+                f"{name}: NDCG@10 engine {r.ndcg['engine']:.3f} keyword {r.ndcg['keyword']:.3f} "
+                f"popularity {r.ndcg['popularity']:.3f}; nightly/oracle "
+                f"{r.plan['nightly plan'] / max(r.plan['oracle LP'], 1e-12):.3f}; ECE "
+                f"{r.calibration['ECE']:.4f}; {time.perf_counter() - t:.0f} s",
+                flush=True,
+            )
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    table, verdict = summarise(results)
+    png = reliability_png(results)
+    for r in results:
+        if r.report is not None and r.report.exists():
+            append_section(
+                r.report,
+                "Calibration against the ground truth (bench/truth_bench.py)",
+                f"Market variant {r.name}: the engine's score of its top-10 pairs against the "
+                f"generator's true value (10 equal-count bins; every variant drawn). ECE "
+                f"{r.calibration['ECE']:.4f}, expected Brier {r.calibration['Brier']:.4f} vs "
+                f"{r.calibration['Brier per-worker constant']:.4f} for the per-worker constant.",
+                png,
+                "reliability diagram against the ground truth",
+            )
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(table.round(3))
+    print(f"wall {wall / 60:.1f} min, CPU {cpu / 60:.1f} min, load {load.summary()}")
+    if not args.no_write:
+        PNG.parent.mkdir(parents=True, exist_ok=True)
+        PNG.write_bytes(png)
+        body = markdown(
+            results, table, verdict, args, wall, cpu, load.summary(), PNG.relative_to(ROOT)
+        )
+        write_section(
+            "truth", "Against the ground truth of the sample markets (issue 12)", body, SCRIPT
+        )
+        print(f"wrote docs/benchmarks.md (truth) and {PNG.relative_to(ROOT)}")
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

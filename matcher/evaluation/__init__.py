@@ -1,0 +1,1 @@
+"""Evaluation against references outside the engine (ground truth, exact optima)."""

@@ -1,0 +1,113 @@
+"""Known answers for matcher.evaluation.truth: NDCG with true gains, calibration, plans."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matcher.evaluation.truth import (
+    attach_truth,
+    brier_score,
+    expected_calibration_error,
+    lp_value,
+    ndcg_true_gains,
+    oracle_plan_value,
+    per_worker_constant,
+    plan_value,
+    reliability_bins,
+)
+
+
+def _truth(rows):
+    return pd.DataFrame(rows, columns=["worker_id", "vacancy_id", "value"])
+
+
+TRUTH = _truth(
+    [
+        ("a", "x", 0.5),
+        ("a", "y", 0.3),
+        ("a", "z", 0.0),
+        ("b", "x", 0.2),
+        ("c", "y", 0.0),  # nothing to gain: left out of NDCG
+    ]
+)
+
+
+def test_ndcg_with_true_gains_known_answer():
+    recs = pd.DataFrame(
+        {"worker_id": ["a", "a", "a"], "vacancy_id": ["y", "x", "q"], "rank": [1, 2, 3]}
+    )
+    got = ndcg_true_gains(recs, TRUTH, k=10)
+    d = 1 / np.log2(3)
+    assert got["a"] == pytest.approx((0.3 + 0.5 * d) / (0.5 + 0.3 * d))
+    assert got["b"] == 0.0  # no list
+    assert "c" not in got.index
+    oracle = pd.DataFrame({"worker_id": ["a", "a", "b"], "vacancy_id": ["x", "y", "x"]})
+    oracle["score"] = [0.9, 0.8, 0.7]
+    assert ndcg_true_gains(oracle, TRUTH, k=10).tolist() == [1.0, 1.0]
+    # k cuts both the list and the ideal
+    assert ndcg_true_gains(recs, TRUTH, k=1)["a"] == pytest.approx(0.3 / 0.5)
+    with pytest.raises(ValueError, match="at least 1"):
+        ndcg_true_gains(recs, TRUTH, k=0)
+
+
+def test_attach_truth_zero_when_absent_and_refuses_duplicates():
+    pairs = pd.DataFrame({"worker_id": ["a", "b", "zz"], "vacancy_id": ["y", "y", "x"]})
+    assert attach_truth(pairs, TRUTH).tolist() == [0.3, 0.0, 0.0]
+    with pytest.raises(ValueError, match="more than once"):
+        attach_truth(pairs, pd.concat([TRUTH, TRUTH]))
+    with pytest.raises(ValueError, match="lacks column"):
+        attach_truth(pairs, TRUTH.drop(columns="value"))
+
+
+def test_calibration_known_answers():
+    rng = np.random.default_rng(0)
+    v = rng.random(1000)
+    assert expected_calibration_error(v, v) == pytest.approx(0.0)
+    assert expected_calibration_error(
+        np.clip(v, 0, 0.9) + 0.1, np.clip(v, 0, 0.9)
+    ) == pytest.approx(0.1)
+    # uniform bins: predictions 0.05 (truth 0.15) and 0.95 (truth 0.95), equal counts
+    p = np.r_[np.full(50, 0.05), np.full(50, 0.95)]
+    y = np.r_[np.full(50, 0.15), np.full(50, 0.95)]
+    table = reliability_bins(p, y, bins=10, strategy="uniform")
+    assert table["n"].tolist() == [50, 50]
+    assert table["true"].tolist() == pytest.approx([0.15, 0.95])
+    assert expected_calibration_error(p, y, strategy="uniform") == pytest.approx(0.05)
+    quant = reliability_bins(v, v, bins=4)
+    assert quant["n"].tolist() == [250] * 4
+    assert quant["predicted"].is_monotonic_increasing
+    with pytest.raises(ValueError, match="strategy"):
+        reliability_bins(v, v, strategy="weird")
+    with pytest.raises(ValueError, match="shape"):
+        reliability_bins(v, v[:3])
+
+
+def test_brier_and_the_per_worker_constant():
+    v = np.array([0.5, 0.1, 0.2, 0.2])
+    workers = np.array(["a", "a", "b", "b"])
+    assert brier_score(v, v) == pytest.approx(np.mean(v * (1 - v)))
+    assert brier_score(np.zeros(4), np.ones(4)) == pytest.approx(1.0)
+    const = per_worker_constant(workers, v)
+    assert const.tolist() == pytest.approx([0.3, 0.3, 0.2, 0.2])
+    assert brier_score(const, v) == pytest.approx(np.mean((const - v) ** 2 + v * (1 - v)))
+    assert brier_score(v, v) < brier_score(const, v)
+
+
+def test_plan_values_known_answer():
+    # a: x 0.5, y 0.45; b: x 0.4. One seat each: the best plan is a-y + b-x = 0.85
+    truth = _truth([("a", "x", 0.5), ("a", "y", 0.45), ("b", "x", 0.4)])
+    workers = pd.DataFrame({"worker_id": ["a", "b"]})
+    vacancies = pd.DataFrame({"vacancy_id": ["x", "y"], "headcount": [1, 1]})
+    plan, bound = oracle_plan_value(truth, workers, vacancies)
+    assert plan == pytest.approx(0.85) and bound == pytest.approx(0.85)
+    greedy = pd.DataFrame({"worker_id": ["a"], "vacancy_id": ["x"]})
+    assert plan_value(greedy, truth) == pytest.approx(0.5)
+    assert plan_value(pd.DataFrame({"worker_id": ["a"], "vacancy_id": ["nope"]}), truth) == 0.0
+    # restricted to the engine's lists: a only knows x -> a-x or b-x, best 0.5
+    lists = pd.DataFrame({"worker_id": ["a", "b"], "vacancy_id": ["x", "x"]})
+    assert lp_value(truth, workers, vacancies, lists) == pytest.approx(0.5)
+    # two seats at x: both there, 0.9
+    vacancies2 = pd.DataFrame({"vacancy_id": ["x", "y"], "headcount": [2, 1]})
+    assert oracle_plan_value(truth, workers, vacancies2)[0] == pytest.approx(0.9)
