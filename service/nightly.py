@@ -37,17 +37,19 @@ import hashlib
 import json
 import logging
 import math
+import os
+import socket
 import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from matcher.assignment import (
@@ -478,25 +480,113 @@ def input_hash(
     return h.hexdigest()
 
 
+#: A running run whose process gives no sign of life for this long is abandoned (its
+#: process cannot be checked from here: another machine).
+ABANDONED_AFTER = timedelta(hours=6)
+
+
+def _process_start(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or "" where
+    /proc is not there: with the pid it tells a process from a later one reusing its pid."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def process_identity() -> str:
+    """``host:pid:start`` of this process, as stored in ``match_runs.owner``."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid)}"[:160]
+
+
+def _owner_alive(owner: str) -> bool | None:
+    """Whether the process ``owner`` names still runs: None when it ran on another host."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, owned by someone else
+    return not start or _process_start(pid) in ("", start)
+
+
+def reap_abandoned_runs(session: Session, *, now: datetime | None = None) -> list[str]:
+    """Mark failed the runs left ``running`` by a process that is gone (killed, machine
+    restarted) and remove any plan rows they hold; returns their ids.
+
+    A run's process is checked directly when it ran on this host; otherwise the run
+    is abandoned when it gave no sign of life for :data:`ABANDONED_AFTER`.
+    """
+    now = now or _now()
+    reaped = []
+    for row in session.scalars(select(MatchRun).where(MatchRun.status == "running")).all():
+        alive = _owner_alive(row.owner) if row.owner else None
+        last = row.heartbeat_at or row.started_at
+        if alive is None:
+            alive = last is not None and now - last < ABANDONED_AFTER
+        if alive:
+            continue
+        session.execute(delete(PlanRow).where(PlanRow.run_id == row.run_id))
+        row.status = "failed"
+        row.finished_at = now
+        row.error = (
+            f"abandoned: the process running it ({row.owner or 'unknown'}) stopped before "
+            "it finished (killed or the machine restarted); no plan was recorded, the "
+            "previous plan stays current; run it again"
+        )
+        reaped.append(row.run_id)
+        log.warning("nightly run %s was abandoned by its process; marked failed", row.run_id)
+    return reaped
+
+
 def _start_run(engine: Engine, run_id: str, params: dict[str, Any], started: datetime) -> None:
     with session_scope(engine) as s:
         row = s.get(MatchRun, run_id)
         if row is None:
-            s.add(MatchRun(run_id=run_id, started_at=started, status="running", params=params))
+            row = MatchRun(run_id=run_id, started_at=started, status="running", params=params)
+            s.add(row)
         else:
             row.started_at = started
             row.finished_at = None
             row.status = "running"
             row.error = None
             row.params = params
+        row.owner = process_identity()
+        row.heartbeat_at = _now()
+
+
+def _heartbeat(engine: Engine, run_id: str) -> None:
+    """The run is alive and progressing (between its stages)."""
+    with session_scope(engine) as s:
+        s.execute(
+            update(MatchRun)
+            .where(MatchRun.run_id == run_id, MatchRun.status == "running")
+            .values(heartbeat_at=_now(), owner=process_identity())
+        )
 
 
 def register_run(engine: Engine, run_id: str) -> None:
-    """Record ``run_id`` as running before a background run starts (so that it can be
-    polled at once); an existing run row is left as it is."""
+    """Record ``run_id`` as running (by this process) before a background run starts, so
+    that it can be polled at once; an existing run row is left as it is."""
     with session_scope(engine) as s:
         if s.get(MatchRun, run_id) is None:
-            s.add(MatchRun(run_id=run_id, started_at=_now(), status="running"))
+            now = _now()
+            s.add(
+                MatchRun(
+                    run_id=run_id,
+                    started_at=now,
+                    status="running",
+                    owner=process_identity(),
+                    heartbeat_at=now,
+                )
+            )
 
 
 def _check_rerun(engine: Engine, run_id: str, digest: str) -> None:
@@ -727,6 +817,8 @@ def run_match(
         assert model_version is not None
         digest = input_hash(ds, model_version, hash_params, pins, excludes, statuses)
         _check_rerun(engine, run_id, digest)
+        with session_scope(engine) as session:
+            reap_abandoned_runs(session)
         _start_run(engine, run_id, _jsonable(params), started)
         use_batch = scoring == "batch" and _batch_ready(model)
         timings["load_seconds"] = round(time.perf_counter() - t, 3)
@@ -793,6 +885,7 @@ def run_match(
                 f"scored {len(cands)} candidate pairs in {timings['score_seconds']} s "
                 f"({facts['dask']}, {facts['scoring']})"
             )
+            _heartbeat(engine, run_id)
 
             t = time.perf_counter()
             result: PlanResult = plan_placements(
@@ -856,7 +949,12 @@ def run_match(
         if out is not None:
             out_path = Path(out)
             out_path.parent.mkdir(parents=True, exist_ok=True)
-            plan[PLAN_CSV_COLUMNS].to_csv(out_path, index=False, encoding="utf-8")
+            # written beside and renamed once the plan is committed: a run killed on the
+            # way leaves no plan file that the store does not hold
+            partial = out_path.with_name(f".{out_path.name}.{os.getpid()}.partial")
+            plan[PLAN_CSV_COLUMNS].to_csv(partial, index=False, encoding="utf-8")
+        _heartbeat(engine, run_id)
+        say(f"run {run_id}: writing the plan ({len(plan)} rows)")
         finished = _record_success(
             engine,
             run_id,
@@ -868,6 +966,8 @@ def run_match(
             summary=summary,
             params=params,
         )
+        if out is not None:
+            os.replace(partial, out_path)
         timings["write_seconds"] = round(time.perf_counter() - t, 3)
         say(f"run {run_id} succeeded: {len(plan)} placements, objective {result.objective:.2f}")
         return RunSummary(
@@ -900,6 +1000,8 @@ def run_match(
 
 
 def list_runs(session: Session, *, offset: int = 0, limit: int = 50) -> tuple[list[MatchRun], int]:
+    """Runs, newest first; runs abandoned by a killed process are marked failed first."""
+    reap_abandoned_runs(session)
     total = session.execute(select(func.count()).select_from(MatchRun)).scalar_one()
     rows = session.scalars(
         select(MatchRun)

@@ -152,6 +152,7 @@ class ApiKey(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class AuditEntry(Base):
@@ -185,6 +186,10 @@ class MatchRun(Base):
     summary: Mapped[dict | None] = mapped_column(JSON)  # per channel, per county, per province
     params: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # host:pid:start of the process running it, and its last sign of life: a run whose
+    # process is gone is marked failed (service.nightly.reap_abandoned_runs)
+    owner: Mapped[str | None] = mapped_column(String(160))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class PlanRow(Base):
