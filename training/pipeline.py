@@ -55,6 +55,7 @@ from training.evaluate import (
 from training.registry import GuardDecision, PromotionRefused
 from training.report import write_report
 from training.split import DEFAULT_TEST_WEEKS, TimeSplit, as_of, check_trainable, time_split
+from training.survival import evaluate_survival
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +284,7 @@ def _train(dataset: Dataset, root: Path, opts: TrainOptions) -> TrainResult:
         )
         with stages.stage("evaluate"):
             comparison = compare(models, split, opts.ks, progress=opts.progress)
+            survival = _survival(models.get(CANDIDATE_NAME), dataset, split)
         incumbent: dict[str, Any] | None = None
         current = registry.current_version(root)
         with stages.stage("incumbent"):
@@ -309,6 +311,7 @@ def _train(dataset: Dataset, root: Path, opts: TrainOptions) -> TrainResult:
                     folder.name, final, dataset, full_data, fingerprint, split, comparison, opts
                 )
                 card["incumbent"] = incumbent
+                card["survival"] = survival
                 card["timings"] = dict(stages.timings)
                 registry.write_card(folder, card)
                 write_report(folder / registry.REPORT, comparison, card)
@@ -354,6 +357,17 @@ def _train(dataset: Dataset, root: Path, opts: TrainOptions) -> TrainResult:
         refusal=refusal,
         timings=dict(stages.timings),
     )
+
+
+def _survival(model: Any, dataset: Dataset, split: TimeSplit) -> dict[str, Any] | None:
+    """The candidate's stay stage judged as a survival model (``training.survival``)."""
+    if model is None or not callable(getattr(model, "explain", None)):
+        return None
+    try:
+        return evaluate_survival(model, dataset, split.cutoff, split.until).as_dict()
+    except Exception as exc:  # noqa: BLE001 - the report says so; training goes on
+        log.warning("survival evaluation failed: %s", exc)
+        return {"note": f"survival evaluation failed: {type(exc).__name__}: {exc}"}
 
 
 def _model_card(

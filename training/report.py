@@ -168,6 +168,68 @@ def plot_channels(comparison: Comparison, metric: str = "ndcg@10") -> str:
     return _png(fig)
 
 
+def plot_survival(survival: dict[str, Any]) -> str:
+    """Survival curves (training baseline, model mean, observed) and Brier scores."""
+    curves = survival.get("curves") or {}
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 3.6))
+    days = curves.get("days", [])
+    if days:
+        ax.step(days, curves["baseline"], where="post", label="Kaplan–Meier (training hires)")
+        ax.plot(days, curves["model_mean"], label="model: mean predicted S(t)")
+        obs = curves.get("observed", [])
+        ax.step(days[: len(obs)], obs, where="post", ls="--", label="observed (evaluated hires)")
+    ax.set_xlabel("days since hire")
+    ax.set_ylabel("still in the job")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7)
+    hs = sorted(survival.get("brier", {}), key=int)
+    x = np.arange(len(hs))
+    model = [survival["brier"][h] for h in hs]
+    base = [survival["brier_baseline"][h] for h in hs]
+    bx.bar(x - 0.2, [v if v is not None else 0 for v in model], 0.4, label="model")
+    bx.bar(x + 0.2, [v if v is not None else 0 for v in base], 0.4, label="Kaplan–Meier")
+    for i, (m, b) in enumerate(zip(model, base, strict=True)):
+        if m is None or b is None:
+            bx.text(i, 0.005, "n/e", ha="center", fontsize=8)
+    bx.set_xticks(x, [f"{h} d" for h in hs])
+    bx.set_ylabel("Brier score (lower is better)")
+    bx.legend(fontsize=7)
+    return _png(fig)
+
+
+def _survival_section(survival: dict[str, Any] | None) -> list[str]:
+    if not survival:
+        return []
+    out = ["<h2>Retention as survival</h2>"]
+    if survival.get("note") and not survival.get("n"):
+        return [*out, f"<p class='note'>{html.escape(str(survival['note']))}</p>"]
+    rows = {
+        "concordance": {
+            "model": survival.get("concordance"),
+            "Kaplan–Meier": survival.get("concordance_baseline"),
+        }
+    }
+    for h in sorted(survival.get("brier", {}), key=int):
+        rows[f"Brier @{h} d"] = {
+            "model": survival["brier"][h],
+            "Kaplan–Meier": survival["brier_baseline"][h],
+        }
+    table = pd.DataFrame(rows).T
+    out += [
+        _img(plot_survival(survival), "survival curves and Brier scores"),
+        _table(table),
+        "<p class='note'>Evaluated: "
+        f"{survival.get('n')} hires whose fate was unknown at the cutoff "
+        f"({survival.get('events')} left; {survival.get('skipped')} the model could not "
+        f"score), followed up to {survival.get('max_follow_up_days')} days. Baseline and "
+        f"curve shape from {survival.get('train_hires')} training-period hires. The model's "
+        "curve is the baseline's with a proportional hazard set so that S(90 d) equals the "
+        "stay stage's P(retained 3 months | hired). Brier: IPCW, conditional on having lasted "
+        "until the cutoff; n/e = not estimable (no follow-up that long).</p>",
+    ]
+    return out
+
+
 def render_report(comparison: Comparison, card: dict[str, Any]) -> str:
     """The report page as one HTML string (no external resources)."""
     summary = summary_table(comparison.metrics)
@@ -234,6 +296,7 @@ def render_report(comparison: Comparison, card: dict[str, Any]) -> str:
         "which is not a test pair (it was pursued before the cutoff); with a shorter test "
         "window the 'hired' curve is the outcome the window can show.</p>",
         _table(cal, index=False),
+        *_survival_section(card.get("survival")),
         "<h2>Score distribution</h2>",
         _img(plot_scores(comparison), "score histograms"),
         "<h2>Per channel</h2>",

@@ -76,9 +76,12 @@ def test_writes_artifact_card_and_self_contained_report(runs):
     assert card["packages"]["scikit-learn"]
     assert card["promotion"]["promoted"] is True
     html = (folder / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 4
+    assert html.count("data:image/png;base64,") == 5  # incl. retention as survival
     assert "http://" not in html and "https://" not in html and "<script" not in html
-    assert "Calibration" in html and "Per channel" in html
+    assert "Calibration" in html and "Per channel" in html and "Retention as survival" in html
+    survival = card["survival"]
+    assert survival["n"] > 0 and 0 <= survival["concordance"] <= 1
+    assert set(survival["brier"]) == {"30", "90", "180"}
 
 
 def test_promoted_model_loads_for_the_service(runs, market):
