@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from matcher import reference
 from matcher.explain import for_employer
 from matcher.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
-from service import audit, employer_risk, followups, lifecycle
+from service import audit, employer_risk, followups, lifecycle, proposals
 from service.auth import Principal, Role
 from service.domain_errors import (
     Conflict,
@@ -621,6 +621,7 @@ def close_past_deadline(session: Session, now: datetime | None = None) -> int:
 
 def get_vacancy(session: Session, principal: Principal, vacancy_id: str) -> dict[str, Any]:
     close_past_deadline(session)
+    proposals.close_idle(session)  # 30 days without action: closed, employer notified
     return vacancy_view(_owned_vacancy(session, principal, vacancy_id))
 
 
@@ -638,6 +639,7 @@ def list_vacancies(
     session: Session, principal: Principal, flt: VacancyFilter
 ) -> tuple[list[dict[str, Any]], int]:
     close_past_deadline(session)
+    proposals.close_idle(session)  # 30 days without action: closed, employer notified
     conditions = []
     employer_id = flt.employer_id
     if principal.role == Role.EMPLOYER:
@@ -1044,7 +1046,7 @@ def _vacancy_details(session: Session, vacancy_ids: Sequence[str]) -> dict[str, 
     return {row.vacancy_id: row for row in session.execute(stmt)}
 
 
-def _profiles(session: Session, worker_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def candidate_profiles(session: Session, worker_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Non-personal profile fields of workers; personal columns are never selected."""
     cols = (
         Worker.worker_id,
@@ -1089,7 +1091,7 @@ def candidates(
             headers={"X-Model-Version": loaded.version},
         ) from None
     rows = frame.to_dict("records") if len(frame) else []
-    profiles = _profiles(session, [str(r["worker_id"]) for r in rows])
+    profiles = candidate_profiles(session, [str(r["worker_id"]) for r in rows])
     items = []
     for r in rows:
         wid = str(r["worker_id"])

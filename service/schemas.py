@@ -639,3 +639,94 @@ class FlaggedEmployer(EmployerRiskFigures):
 class FlaggedEmployersPublic(BaseModel):
     data: list[FlaggedEmployer]
     count: int
+
+
+# --------------------------------------------------------------------------- proposals
+
+
+class ProposalCreate(_Body):
+    """An officer proposes a worker of their region for an open vacancy."""
+
+    worker_id: str = Field(..., min_length=1, max_length=64)
+    vacancy_id: str = Field(..., min_length=1, max_length=64)
+    note: str | None = Field(None, max_length=500, description="for the officers only")
+
+
+class ProposalAnswer(_Body):
+    """The employer's answer to a proposed candidate."""
+
+    answer: Literal["interested", "not_suitable"]
+    reason: (
+        Literal["skills", "experience", "language", "location", "filled", "unreachable", "other"]
+        | None
+    ) = Field(None, description="required when not_suitable")
+    note: str | None = Field(None, max_length=500)
+
+
+class EmployerProposal(CandidateProfile):
+    """A proposed candidate as the employer sees it (no personal data)."""
+
+    proposal_id: int
+    candidate_ref: str
+    proposed_at: datetime
+    status: Literal["proposed", "interested", "not_suitable", "hired"]
+    answered_at: datetime | None = None
+    reason: str | None = None
+    note: str | None = None
+
+
+class EmployerProposalsPublic(BaseModel):
+    vacancy_id: str
+    data: list[EmployerProposal]
+    count: int
+
+
+class OfficerProposal(BaseModel):
+    proposal_id: int
+    worker_id: str
+    vacancy_id: str
+    employer_id: str
+    employer_name: str | None = None
+    proposed_at: datetime
+    status: Literal["proposed", "interested", "not_suitable", "hired"]
+    answered_at: datetime | None = None
+    reason: str | None = None
+    note: str | None = None
+
+
+class OfficerProposalsPublic(BaseModel):
+    data: list[OfficerProposal]
+    count: int
+
+
+class EmployerReplyStats(BaseModel):
+    employer_id: str
+    employer_name: str | None = None
+    proposed: int
+    answered: int
+    reply_rate: float = Field(description="answered / proposed")
+    median_hours_to_answer: float | None = None
+    interested_share: float | None = Field(None, description="interested / answered")
+    oldest_waiting_days: float | None = Field(None, description="oldest unanswered proposal")
+
+
+class EmployerReplyStatsPublic(BaseModel):
+    data: list[EmployerReplyStats]
+    count: int
+
+
+class NoticePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    employer_id: str
+    vacancy_id: str | None = None
+    kind: str
+    message: str
+    created_at: datetime
+    read_at: datetime | None = None
+
+
+class NoticesPublic(BaseModel):
+    data: list[NoticePublic]
+    count: int

@@ -270,3 +270,41 @@ class FollowUp(Base):
     arrears_amount: Mapped[float | None] = mapped_column(Float)
     injury: Mapped[bool | None] = mapped_column(Boolean)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class Proposal(Base):
+    """A worker an officer proposed for a vacancy, and the employer's answer.
+
+    ``status``: proposed (waiting for the employer), interested, not_suitable (with
+    ``reason``). The employer sees it under an opaque candidate reference only.
+    """
+
+    __tablename__ = "proposals"
+    __table_args__ = (UniqueConstraint("worker_id", "vacancy_id", name="uq_proposal"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    worker_id: Mapped[str] = mapped_column(String(64), ForeignKey("workers.worker_id"), index=True)
+    vacancy_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("vacancies.vacancy_id"), index=True
+    )
+    employer_id: Mapped[str] = mapped_column(String(64), index=True)
+    proposed_at: Mapped[datetime] = mapped_column(DateTime)
+    proposed_by: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Notice(Base):
+    """A message to an employer (e.g. a vacancy closed for want of action)."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    employer_id: Mapped[str] = mapped_column(String(64), index=True)
+    vacancy_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)
