@@ -18,14 +18,11 @@ from sqlalchemy.orm import Session
 from service import audit, followups, lifecycle
 from service.auth import Principal, Role
 from service.domain import forbidden, not_found, region_label, unprocessable
+from service.domain_errors import Conflict
 from service.followups import FollowUpStatus, day_end_utc, local_date, status_of, to_utc
 from service.store.models import Employer, FollowUp, Placement, Vacancy, Worker
 
 MAX_PAGE = 500
-
-
-class Conflict(Exception):
-    """The follow-up is not open any more (done or cancelled)."""
 
 
 def _scope(principal: Principal) -> list[ColumnElement[bool]]:
@@ -204,6 +201,8 @@ def complete_follow_up(
     now = followups.now_utc()
     at = to_utc(visited_at, zone) if visited_at is not None else now
     problems = []
+    if not findings.still_employed and not (findings.left_reason or "").strip():
+        problems.append(("left_reason", "say why the worker left (still_employed is false)"))
     if (at - now).total_seconds() > 300:
         problems.append(("visited_at", "a visit cannot be in the future"))
     placement = session.get(Placement, follow_up.placement_id)

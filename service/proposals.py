@@ -14,15 +14,14 @@ idle vacancies closed with a notice, and how fast employers answer.
 * Officers see per employer the reply rate and the median time to answer
   (:func:`reply_stats`).
 
-Nothing here imports FastAPI; domain errors are the exceptions below, turned into HTTP
-statuses by the routes.
+Nothing here imports FastAPI; refusals are ``service.domain_errors`` (turned into HTTP
+statuses by ``service.api.errors``).
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -32,10 +31,12 @@ from sqlalchemy.orm import Session
 
 from matcher.schema import EventType
 from service.auth import Principal, Role
+from service.domain_errors import Conflict, Forbidden, Invalid, field_error, not_found
 from service.followups import now_utc
 from service.store.models import Employer, Event, Notice, Proposal, Vacancy, Worker
 
 IDLE_DAYS = 30
+MAX_PAGE = 500
 
 
 class ProposalStatus(StrEnum):
@@ -60,32 +61,10 @@ class NotSuitableReason(StrEnum):
     OTHER = "other"  # 其他（须写明）
 
 
-class NotFound(LookupError):
-    def __init__(self, kind: str, ident: str) -> None:
-        super().__init__(f"no {kind} with id {ident!r}")
-
-
-class Forbidden(PermissionError):
-    pass
-
-
-class Conflict(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class Invalid(ValueError):
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
-
-
 def _vacancy(session: Session, vacancy_id: str) -> Vacancy:
     vacancy = session.get(Vacancy, vacancy_id)
     if vacancy is None:
-        raise NotFound("vacancy", vacancy_id)
+        raise not_found("vacancy", vacancy_id)
     return vacancy
 
 
@@ -95,14 +74,22 @@ def propose(
     """An officer proposes a worker of their region for an open vacancy."""
     worker = session.get(Worker, worker_id)
     if worker is None:
-        raise Invalid("worker_id", f"unknown worker {worker_id!r}")
+        raise Invalid([field_error("worker_id", f"unknown worker {worker_id!r}", "value_error")])
     if not principal.sees_region(worker.home_region):
         raise Forbidden(f"worker {worker_id} lives outside your region {principal.region_prefix}")
     vacancy = session.get(Vacancy, vacancy_id)
     if vacancy is None:
-        raise Invalid("vacancy_id", f"unknown vacancy {vacancy_id!r}")
+        raise Invalid([field_error("vacancy_id", f"unknown vacancy {vacancy_id!r}", "value_error")])
     if (vacancy.status or "open") != "open" or (vacancy.headcount or 0) < 1:
-        raise Invalid("vacancy_id", f"vacancy {vacancy_id} is not open (status {vacancy.status})")
+        raise Invalid(
+            [
+                field_error(
+                    "vacancy_id",
+                    f"vacancy {vacancy_id} is not open (status {vacancy.status})",
+                    "value_error",
+                )
+            ]
+        )
     existing = session.scalar(
         select(Proposal).where(Proposal.worker_id == worker_id, Proposal.vacancy_id == vacancy_id)
     )
@@ -188,15 +175,19 @@ def answer(
     """The employer answers a proposal of one of its vacancies (once)."""
     proposal = session.get(Proposal, proposal_id)
     if proposal is None:
-        raise NotFound("proposal", str(proposal_id))
+        raise not_found("proposal", str(proposal_id))
     if principal.role != Role.ADMIN and proposal.employer_id != principal.employer_id:
         raise Forbidden(f"proposal {proposal_id} is for another employer's vacancy")
     if proposal.status != ProposalStatus.PROPOSED:
         raise Conflict(f"proposal {proposal_id} was answered already ({proposal.status})")
     if decision == Answer.NOT_SUITABLE and reason is None:
-        raise Invalid("reason", "say why the candidate is not suitable")
+        raise Invalid(
+            [field_error("reason", "say why the candidate is not suitable", "value_error")]
+        )
     if reason == NotSuitableReason.OTHER and not (note or "").strip():
-        raise Invalid("note", "describe the reason when it is 'other'")
+        raise Invalid(
+            [field_error("note", "describe the reason when it is 'other'", "value_error")]
+        )
     proposal.status = decision.value
     proposal.reason = reason.value if decision == Answer.NOT_SUITABLE and reason else None
     proposal.note = note
@@ -233,7 +224,7 @@ def officer_list(
     rows = list(
         session.scalars(
             base.order_by(Proposal.proposed_at.desc(), Proposal.id.desc())
-            .limit(max(1, min(limit, 500)))
+            .limit(max(1, min(limit, MAX_PAGE)))
             .offset(max(offset, 0))
         )
     )

@@ -668,11 +668,20 @@ class EmployerProposal(CandidateProfile):
 
     proposal_id: int
     candidate_ref: str
-    proposed_at: datetime
+    proposed_at: Timestamp
     status: Literal["proposed", "interested", "not_suitable", "hired"]
-    answered_at: datetime | None = None
+    answered_at: Timestamp | None = None
     reason: str | None = None
     note: str | None = None
+
+
+class ProposalAnswered(BaseModel):
+    """What the employer answered (the candidate stays an opaque reference)."""
+
+    proposal_id: int
+    status: Literal["interested", "not_suitable"]
+    reason: str | None = None
+    answered_at: Timestamp
 
 
 class EmployerProposalsPublic(BaseModel):
@@ -687,9 +696,9 @@ class OfficerProposal(BaseModel):
     vacancy_id: str
     employer_id: str
     employer_name: str | None = None
-    proposed_at: datetime
+    proposed_at: Timestamp
     status: Literal["proposed", "interested", "not_suitable", "hired"]
-    answered_at: datetime | None = None
+    answered_at: Timestamp | None = None
     reason: str | None = None
     note: str | None = None
 
@@ -723,8 +732,8 @@ class NoticePublic(BaseModel):
     vacancy_id: str | None = None
     kind: str
     message: str
-    created_at: datetime
-    read_at: datetime | None = None
+    created_at: Timestamp
+    read_at: Timestamp | None = None
 
 
 class NoticesPublic(BaseModel):

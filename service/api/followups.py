@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request
 
 from service import domain_followups as loop
 from service import employer_risk
-from service.api.params import Offset, RowIdPath
+from service.api.params import EmployerIdPath, Offset, RowIdPath
 from service.auth import OfficerPrincipal, SessionDep
+from service.domain_errors import not_found
 from service.followups import Findings, FollowUpStatus
 from service.schemas import (
     EmployerRiskPublic,
@@ -83,31 +84,17 @@ def complete_follow_up(
 ) -> dict:
     """Record what a follow-up found. Not employed, unpaid or injured puts the worker on
     the re-placement list (recorded as the outcomes left / wage_arrears / injury)."""
-    if not body.still_employed and not body.left_reason:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [
-                {
-                    "loc": ["body", "left_reason"],
-                    "msg": "say why the worker left (still_employed is false)",
-                    "type": "missing",
-                }
-            ],
-        )
     data = body.model_dump(exclude={"visited_at"})
-    try:
-        return loop.complete_follow_up(
-            session,
-            principal,
-            follow_up_id,
-            Findings(**data),
-            visited_at=body.visited_at,
-            zone=_zone(request),
-            days=request.app.state.settings.followup_days,
-            path=request.url.path,
-        )
-    except loop.Conflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return loop.complete_follow_up(
+        session,
+        principal,
+        follow_up_id,
+        Findings(**data),
+        visited_at=body.visited_at,
+        zone=_zone(request),
+        days=request.app.state.settings.followup_days,
+        path=request.url.path,
+    )
 
 
 @router.get("/re-placements", response_model=ReplacementsPublic)
@@ -138,12 +125,12 @@ def flagged_employers(session: SessionDep, principal: OfficerPrincipal, request:
 
 @router.get("/employer-risk/{employer_id}", response_model=EmployerRiskPublic)
 def employer_risk_evidence(
-    employer_id: str, session: SessionDep, principal: OfficerPrincipal, request: Request
+    employer_id: EmployerIdPath, session: SessionDep, principal: OfficerPrincipal, request: Request
 ) -> dict:
     """An employer's risk figures and the evidence behind them (dates, jobs, home
     counties; a worker's id only when the worker lives in your region)."""
     if session.get(Employer, employer_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no employer with id {employer_id!r}")
+        raise not_found("employer", employer_id)
     return employer_risk.evidence(
         session,
         principal,

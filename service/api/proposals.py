@@ -3,12 +3,14 @@ employers' reply rates for officers."""
 
 from __future__ import annotations
 
-from typing import Annotated, NoReturn
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 
 from service import domain, proposals
-from service.auth import CurrentPrincipal, EmployerPrincipal, OfficerPrincipal, SessionDep
+from service.api.params import Offset, RecordIdQuery, RowIdPath, VacancyIdPath
+from service.auth import CurrentPrincipal, EmployerPrincipal, OfficerPrincipal, Role, SessionDep
+from service.domain_errors import Forbidden
 from service.schemas import (
     EmployerProposalsPublic,
     EmployerReplyStatsPublic,
@@ -16,38 +18,17 @@ from service.schemas import (
     OfficerProposal,
     OfficerProposalsPublic,
     ProposalAnswer,
+    ProposalAnswered,
     ProposalCreate,
 )
 
 router = APIRouter(tags=["proposals"])
 
 
-def _http(exc: Exception) -> NoReturn:
-    """The domain's errors as HTTP answers (field-level for bad input)."""
-    if isinstance(exc, proposals.NotFound):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    if isinstance(exc, proposals.Forbidden):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
-    if isinstance(exc, proposals.Conflict):
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    if isinstance(exc, proposals.Invalid):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}],
-        ) from None
-    raise exc
-
-
-_ERRORS = (proposals.NotFound, proposals.Forbidden, proposals.Conflict, proposals.Invalid)
-
-
 @router.post("/proposals", response_model=OfficerProposal, status_code=status.HTTP_201_CREATED)
 def propose(body: ProposalCreate, session: SessionDep, principal: OfficerPrincipal) -> dict:
     """Propose a worker of your region for an open vacancy (the employer then answers)."""
-    try:
-        p = proposals.propose(session, principal, body.worker_id, body.vacancy_id, body.note)
-    except _ERRORS as exc:
-        _http(exc)
+    p = proposals.propose(session, principal, body.worker_id, body.vacancy_id, body.note)
     rows, _ = proposals.officer_list(
         session, principal, worker_id=p.worker_id, vacancy_id=p.vacancy_id
     )
@@ -58,11 +39,11 @@ def propose(body: ProposalCreate, session: SessionDep, principal: OfficerPrincip
 def officer_proposals(
     session: SessionDep,
     principal: OfficerPrincipal,
-    worker_id: Annotated[str | None, Query(max_length=64)] = None,
-    vacancy_id: Annotated[str | None, Query(max_length=64)] = None,
+    worker_id: RecordIdQuery = None,
+    vacancy_id: RecordIdQuery = None,
     status_: Annotated[proposals.ProposalStatus | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=proposals.MAX_PAGE)] = 50,
+    offset: Offset = 0,
 ) -> dict:
     """Proposals of the workers of your region, newest first, with the employer's answer."""
     data, count = proposals.officer_list(
@@ -78,39 +59,35 @@ def officer_proposals(
 
 
 @router.get("/vacancies/{vacancy_id}/proposals", response_model=EmployerProposalsPublic)
-def vacancy_proposals(vacancy_id: str, session: SessionDep, principal: EmployerPrincipal) -> dict:
+def vacancy_proposals(
+    vacancy_id: VacancyIdPath, session: SessionDep, principal: EmployerPrincipal
+) -> dict:
     """The candidates proposed for your vacancy and their status (no personal data)."""
     proposals.close_idle(session)
-    try:
-        ids = proposals.proposed_workers(session, vacancy_id)
-        data = proposals.employer_view(
-            session,
-            principal,
-            vacancy_id,
-            profiles=domain.candidate_profiles(session, ids),
-            candidate_ref=domain.candidate_ref,
-        )
-    except _ERRORS as exc:
-        _http(exc)
+    ids = proposals.proposed_workers(session, vacancy_id)
+    data = proposals.employer_view(
+        session,
+        principal,
+        vacancy_id,
+        profiles=domain.candidate_profiles(session, ids),
+        candidate_ref=domain.candidate_ref,
+    )
     return {"vacancy_id": vacancy_id, "data": data, "count": len(data)}
 
 
-@router.post("/proposals/{proposal_id}/answer", response_model=dict)
+@router.post("/proposals/{proposal_id}/answer", response_model=ProposalAnswered)
 def answer_proposal(
-    proposal_id: int, body: ProposalAnswer, session: SessionDep, principal: EmployerPrincipal
+    proposal_id: RowIdPath, body: ProposalAnswer, session: SessionDep, principal: EmployerPrincipal
 ) -> dict:
     """Answer a proposed candidate: interested, or not suitable with a reason."""
-    try:
-        p = proposals.answer(
-            session,
-            principal,
-            proposal_id,
-            proposals.Answer(body.answer),
-            proposals.NotSuitableReason(body.reason) if body.reason else None,
-            body.note,
-        )
-    except _ERRORS as exc:
-        _http(exc)
+    p = proposals.answer(
+        session,
+        principal,
+        proposal_id,
+        proposals.Answer(body.answer),
+        proposals.NotSuitableReason(body.reason) if body.reason else None,
+        body.note,
+    )
     return {
         "proposal_id": p.id,
         "status": p.status,
@@ -130,8 +107,8 @@ def employer_replies(session: SessionDep, principal: OfficerPrincipal) -> dict:
 def notices(session: SessionDep, principal: CurrentPrincipal) -> dict:
     """Notices to your employer (e.g. a vacancy closed after 30 days without action);
     admins see all."""
-    if principal.role.value == "officer":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "notices are for employers")
+    if principal.role == Role.OFFICER:
+        raise Forbidden("notices are for employers; officers see employer-replies")
     proposals.close_idle(session)
     rows = proposals.notices(session, principal)
     return {"data": rows, "count": len(rows)}
