@@ -1,8 +1,8 @@
 """Employer side: proposals (a worker proposed for a vacancy, the employer's answer) and
 notices to employers (e.g. a vacancy closed after 30 days without action).
 
-Revision ID: 0005_proposals
-Revises: 0004_close_reason_note
+Revision ID: 0006_proposals
+Revises: 0005_run_owner_key_expiry
 Create Date: 2026-12-06 05:00:00
 
 """
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_proposals"
-down_revision: str | Sequence[str] | None = "0004_close_reason_note"
+revision: str = "0006_proposals"
+down_revision: str | Sequence[str] | None = "0005_run_owner_key_expiry"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
