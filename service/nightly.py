@@ -60,6 +60,7 @@ from matcher.assignment import (
 )
 from matcher.base import RECOMMENDATION_COLUMNS
 from matcher.dataset import Dataset
+from matcher.priority_posts import priority_post_report
 from matcher.schema import PURSUED_EVENTS, Columns
 from service.lifecycle import LIFECYCLE_EVENTS, SEEKING_STATUSES, Outcome, WorkerStatus, replay
 from service.store.db import make_engine, session_scope
@@ -943,6 +944,10 @@ def run_match(
             },
         }
         summary = plan_summary(plan, workers, vacancies)
+        # who takes the seats policy reserves for semi/weak labour and home-bound workers
+        summary["priority_posts"] = priority_post_report(plan, workers, vacancies, cands)
+        for channel, entry in summary["priority_posts"].items():
+            counts[f"{channel}_share_to_priority"] = entry["share_to_priority"]
         summary["pins"] = result.pins.to_dict(orient="records")
         summary["dask"] = facts
         summary["timings"] = timings

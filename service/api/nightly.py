@@ -413,6 +413,20 @@ def _words() -> None:
             "seats": ("空缺名额", "Open seats"),
             "monitored_rate": ("监测户安置率", "Placement rate, monitored households"),
             "other_rate": ("其他劳动力安置率", "Placement rate, other workers"),
+            "priority_posts": (
+                "公益性岗位与就业帮扶车间",
+                "Public-welfare posts and employment factories",
+            ),
+            "priority_posts_note": (
+                "政策优先安置半/弱劳动力和无法离乡的劳动力：计划中这些岗位的去向。",
+                "Policy gives these seats first to semi/weak labour and workers who cannot "
+                "leave home: who takes them in this plan.",
+            ),
+            "to_priority": ("给优先人群", "To priority workers"),
+            "priority_waiting": (
+                "有候选但未安置的优先人群",
+                "Priority workers with a candidate seat, unplaced",
+            ),
         }
     )
 

@@ -73,6 +73,14 @@ def test_run_records_plan_and_writes_csv(database_url, frames, model, tmp_path, 
     assert row.counts["placed"] == len(plan) and row.finished_at >= row.started_at
     assert {"by_channel", "by_county", "by_province", "by_province_channel"} <= set(row.summary)
     assert sum(r["placements"] for r in row.summary["by_channel"]) == len(plan)
+    # priority posts: who takes public-welfare and employment-factory seats (issue 18)
+    posts = row.summary["priority_posts"]
+    by_channel = {r["key"]: r["placements"] for r in row.summary["by_channel"]}
+    for channel in ("public_welfare_post", "employment_factory"):
+        entry = posts[channel]
+        assert entry["seats_planned"] == by_channel.get(channel, 0)
+        assert sum(entry["by_group"].values()) == entry["seats_planned"] >= entry["to_priority"]
+        assert row.counts[f"{channel}_share_to_priority"] == entry["share_to_priority"]
     stored = _plan_rows(database_url, "n1")
     assert stored["worker_id"].tolist() == csv["worker_id"].tolist()
     assert stored["vacancy_id"].tolist() == csv["vacancy_id"].tolist()

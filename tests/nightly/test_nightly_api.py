@@ -132,6 +132,7 @@ def test_pages_show_history_chart_and_plan(app_client):
     plan = client.get("/nightly/api-run?lang=en")
     assert plan.status_code == 200 and 'id="plan"' in plan.text
     assert summary.plan["worker_id"].iloc[0] in plan.text
+    assert 'id="priority-posts"' in plan.text and "Public-welfare posts" in plan.text
     client.cookies.clear()
     assert client.get("/nightly", follow_redirects=False).status_code in (302, 303, 307)
 
