@@ -62,6 +62,7 @@ from bench.report import LoadSampler, machine, markdown_table, write_section  # 
 SCRIPT = "bench/truth_bench.py"
 ROOT = Path(__file__).resolve().parent.parent
 PNG = ROOT / "docs" / "img" / "truth-reliability.png"
+GROUPS_PNG = ROOT / "docs" / "img" / "truth-groups.png"
 K = 10
 #: issue 12's targets
 TARGET_PLAN_SHARE = 0.90
@@ -82,6 +83,11 @@ class VariantResult:
     deciles: pd.DataFrame = field(default_factory=pd.DataFrame)
     seconds: dict[str, float] = field(default_factory=dict)
     report: Path | None = None
+    #: per active worker: NDCG (engine, keyword), placed, the plan's share of the best option
+    per_worker: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the engine's top-10 pairs: worker_id, predicted, true
+    pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    groups: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def greedy_plan(lists: pd.DataFrame, vacancies: pd.DataFrame) -> pd.DataFrame:
@@ -242,6 +248,31 @@ def run_variant(name: str, args: argparse.Namespace, work: Path, model_dir: Path
             }
         )
     res.deciles = pd.DataFrame(rows)
+
+    # ---- per worker, for the per-group tables (issue 18)
+    from matcher.evaluation.groups import worker_groups
+
+    index = pd.Index(ids, name="worker_id")
+    planned_value = pd.Series(attach_truth(nightly, truth), index=nightly["worker_id"].to_numpy())
+    with_list = pd.Index(engine_lists["worker_id"].unique())
+    best_all = seeking.reindex(index)
+    res.per_worker = pd.DataFrame(
+        {
+            "NDCG engine": ndcg_engine.reindex(index),
+            "NDCG keyword": ndcg_true_gains(lists["keyword"], truth, K, judged).reindex(index),
+            "placed": pd.Series(index.isin(nightly["worker_id"]).astype(float), index=index).where(
+                index.isin(with_list)
+            ),
+            "share of best option": (
+                planned_value.reindex(index).fillna(0.0) / best_all.where(best_all > 0)
+            ),
+        },
+        index=index,
+    )
+    res.pairs = pd.DataFrame(
+        {"worker_id": engine_lists["worker_id"].to_numpy(), "predicted": p, "true": v}
+    )
+    res.groups = worker_groups(ds.workers, ds.events).reindex(index)
     res.seconds["judge"] = time.perf_counter() - t
     res.counts["nightly run id"] = run.run_id
     return res
@@ -268,6 +299,91 @@ def reliability_png(results: list[VariantResult]) -> bytes:
     ax.set_xlabel("engine score P(stable placement | proposed), bin mean")
     ax.set_ylabel("true value (generator), bin mean")
     ax.set_title("Reliability of the engine's top-10 pairs (10 equal-count bins)")
+    ax.legend(fontsize=7)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def group_tables(results: list[VariantResult], n_boot: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-group means pooled over the variants (bootstrap 95 % intervals), and per variant."""
+    from matcher.evaluation.groups import group_calibration, group_means
+
+    def keyed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+        out = frame.copy()
+        out.index = pd.Index([f"{name}:{w}" for w in frame.index], name="worker_id")
+        return out
+
+    per_worker = pd.concat([keyed(r.per_worker, r.name) for r in results])
+    groups = pd.concat([keyed(r.groups, r.name) for r in results])
+    pairs = pd.concat(
+        [r.pairs.assign(worker_id=[f"{r.name}:{w}" for w in r.pairs["worker_id"]]) for r in results]
+    )
+    pooled = pd.concat(
+        [
+            group_means(per_worker, groups, n_boot=n_boot),
+            group_calibration(pairs, groups, n_boot=max(n_boot // 5, 20)),
+        ],
+        ignore_index=True,
+    )
+    by_variant = pd.concat(
+        [group_means(r.per_worker, r.groups, n_boot=0).assign(variant=r.name) for r in results],
+        ignore_index=True,
+    )
+    return pooled, by_variant
+
+
+def group_gaps(by_variant: pd.DataFrame) -> pd.DataFrame:
+    """Issue 18's ratios per variant: worst/best language group and semi-weak/full NDCG."""
+    rows = []
+    for name, part in by_variant[by_variant["metric"] == "NDCG engine"].groupby(
+        "variant", sort=False
+    ):
+        lang = part[(part["dimension"] == "language") & (part["group"] != "not stated")]
+        lang = lang[lang["n"] >= 5]
+        cap = part[part["dimension"] == "labour capacity"].set_index("group")["mean"]
+        rows.append(
+            {
+                "variant": name,
+                "worst language group": lang.loc[lang["mean"].idxmin(), "group"]
+                if len(lang)
+                else "–",
+                "worst/best language NDCG": lang["mean"].min() / lang["mean"].max()
+                if len(lang)
+                else np.nan,
+                "semi-weak/full NDCG": cap.get("semi/weak", np.nan) / cap.get("full", np.nan),
+            }
+        )
+    return pd.DataFrame(rows).set_index("variant")
+
+
+def groups_png(pooled: pd.DataFrame) -> bytes:
+    """Bar chart: NDCG@10 with true gains per group (engine and keyword, 95 % intervals)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nd = pooled[pooled["metric"].isin(["NDCG engine", "NDCG keyword"])]
+    nd = nd[nd["group"] != "not stated"]
+    labels = [
+        f"{d}: {g}"
+        for d, g in nd.drop_duplicates(["dimension", "group"])[["dimension", "group"]].itertuples(
+            index=False
+        )
+    ]
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(labels) + 1.2))
+    y = np.arange(len(labels))
+    for off, (metric, colour) in zip(
+        (-0.2, 0.2), (("NDCG engine", "#1f6fb2"), ("NDCG keyword", "#b0b7bf")), strict=True
+    ):
+        part = nd[nd["metric"] == metric]
+        err = np.vstack([part["mean"] - part["lo"], part["hi"] - part["mean"]])
+        ax.barh(y + off, part["mean"], height=0.4, xerr=err, color=colour, label=metric, capsize=2)
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("NDCG@10 with true gains (pooled over variants, bootstrap 95 %)")
     ax.legend(fontsize=7)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -328,7 +444,54 @@ def summarise(results: list[VariantResult]) -> tuple[pd.DataFrame, dict[str, Any
     return table, verdict
 
 
-def markdown(results, table, verdict, args, wall, cpu, load, png_rel) -> str:
+def group_markdown(pooled: pd.DataFrame, gaps: pd.DataFrame, png_rel: Path) -> list[str]:
+    def cell(row: pd.Series) -> str:
+        if not np.isfinite(row["mean"]):
+            return "–"
+        return f"{row['mean']:.3f} [{row['lo']:.3f}, {row['hi']:.3f}]"
+
+    metrics = ["NDCG engine", "NDCG keyword", "ECE", "placed", "share of best option"]
+    rows = []
+    for (dim, group), part in pooled.groupby(["dimension", "group"], sort=False):
+        by = part.set_index("metric")
+        n = int(by.loc["NDCG engine", "n"]) if "NDCG engine" in by.index else 0
+        rows.append([dim, group, n, *(cell(by.loc[m]) if m in by.index else "–" for m in metrics)])
+    gap_rows = [
+        [
+            i,
+            r["worst language group"],
+            _fmt(r["worst/best language NDCG"]),
+            _fmt(r["semi-weak/full NDCG"]),
+        ]
+        for i, r in gaps.iterrows()
+    ]
+    worst_lang = gaps["worst/best language NDCG"].min()
+    worst_cap = gaps["semi-weak/full NDCG"].min()
+    return [
+        "### Per group of workers (issue 18)",
+        "",
+        "Pooled over the variants' seeking workers; 95 % percentile-bootstrap intervals "
+        "(workers resampled within the group; for ECE the workers' pairs go with them). "
+        "*n*: workers with a positive true option (NDCG). *placed*: share of workers with a "
+        "candidate list that the nightly plan places; *share of best option*: the true value "
+        "of the worker's planned pair over the worker's best eligible option (0 if unplaced).",
+        "",
+        markdown_table(["dimension", "group", "n", *metrics], rows),
+        "",
+        "Issue 18's targets (not part of issue 12), per variant — worst language group's "
+        "NDCG@10 over the best's (target ≥ 0.95; groups of ≥ 5 judged workers) and semi/weak "
+        "over full labour (target ≥ 0.95): worst "
+        f"{_fmt(worst_lang)} and {_fmt(worst_cap)}.",
+        "",
+        markdown_table(
+            ["variant", "worst language group", "worst/best language", "semi-weak/full"], gap_rows
+        ),
+        "",
+        f"Bar chart: `{png_rel}` (also in each trained model's `report.html`).",
+    ]
+
+
+def markdown(results, table, verdict, args, wall, cpu, load, png_rel, group_lines) -> str:
     def met(ok: bool) -> str:
         return "**met**" if ok else "**not met**"
 
@@ -407,6 +570,8 @@ def markdown(results, table, verdict, args, wall, cpu, load, png_rel) -> str:
         "Seconds per stage:",
         "",
         markdown_table(["variant", *secs.columns], sec_rows),
+        "",
+        *group_lines,
     ]
     return "\n".join(text)
 
@@ -422,7 +587,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names")
     ap.add_argument("--workdir", type=Path, default=None, help="keep the markets and models here")
-    ap.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
+    ap.add_argument("--no-write", action="store_true", help="print the section; leave docs/ alone")
+    ap.add_argument("--bootstrap", type=int, default=1000, help="resamples per group interval")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
@@ -454,6 +620,9 @@ def main(argv: list[str] | None = None) -> int:
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     table, verdict = summarise(results)
     png = reliability_png(results)
+    pooled, by_variant = group_tables(results, args.bootstrap)
+    gaps = group_gaps(by_variant)
+    gpng = groups_png(pooled)
     for r in results:
         if r.report is not None and r.report.exists():
             append_section(
@@ -466,15 +635,29 @@ def main(argv: list[str] | None = None) -> int:
                 png,
                 "reliability diagram against the ground truth",
             )
+            append_section(
+                r.report,
+                "Per group of workers against the ground truth (bench/truth_bench.py)",
+                "NDCG@10 with true gains per group (language, gender, labour capacity, "
+                "mobility, household, cold/known), engine and keyword search, pooled over the "
+                "market variants with bootstrap 95 % intervals; tables in docs/benchmarks.md.",
+                gpng,
+                "per-group NDCG bar chart",
+            )
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(table.round(3))
+        print(gaps.round(3))
     print(f"wall {wall / 60:.1f} min, CPU {cpu / 60:.1f} min, load {load.summary()}")
-    if not args.no_write:
+    lines = group_markdown(pooled, gaps, GROUPS_PNG.relative_to(ROOT))
+    body = markdown(
+        results, table, verdict, args, wall, cpu, load.summary(), PNG.relative_to(ROOT), lines
+    )
+    if args.no_write:
+        print(body)
+    else:
         PNG.parent.mkdir(parents=True, exist_ok=True)
         PNG.write_bytes(png)
-        body = markdown(
-            results, table, verdict, args, wall, cpu, load.summary(), PNG.relative_to(ROOT)
-        )
+        GROUPS_PNG.write_bytes(gpng)
         write_section(
             "truth", "Against the ground truth of the sample markets (issue 12)", body, SCRIPT
         )

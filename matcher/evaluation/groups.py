@@ -1,0 +1,206 @@
+"""Quality per group of workers, with bootstrap intervals (equal service, issue 18).
+
+An average hides who is served worst. :func:`worker_groups` puts every worker in one
+group per dimension, from the contract's columns:
+
+========================  ===============================================================
+dimension                 groups
+========================  ===============================================================
+``language``              ``minority only`` (no Mandarin), ``bilingual`` (Mandarin and
+                          another), ``Mandarin only``, ``not stated``
+``gender``                ``F``, ``M``, ``other``, ``not stated``
+``labour capacity``       ``full``, ``semi/weak``, ``not stated``
+``mobility``              ``home-bound`` (``local``), ``mobile`` (``any``/``province``)
+``household``             ``none``, ``lifted``, ``monitored``, ``not stated``
+``history``               ``cold`` (no event before the snapshot), ``known``
+========================  ===============================================================
+
+:func:`group_means` reports a per-worker metric (NDCG@10, placed or not, the plan's share
+of the worker's best option, ...) per group with a percentile bootstrap 95 % interval
+(workers resampled within the group); :func:`group_calibration` does the same for the
+expected calibration error of the group's pairs (workers resampled, their pairs kept).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from matcher.evaluation.truth import expected_calibration_error
+from matcher.schema import Columns
+
+__all__ = ["DIMENSIONS", "group_calibration", "group_means", "worker_groups"]
+
+DIMENSIONS = ("language", "gender", "labour capacity", "mobility", "household", "history")
+NOT_STATED = "not stated"
+W = Columns.Worker
+
+
+def _language(langs: object) -> str:
+    if not isinstance(langs, list | tuple | np.ndarray) or len(langs) == 0:
+        return NOT_STATED
+    codes = {str(x) for x in langs}
+    if "zh" not in codes:
+        return "minority only"
+    return "bilingual" if len(codes) > 1 else "Mandarin only"
+
+
+def worker_groups(workers: pd.DataFrame, events: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One column per dimension of :data:`DIMENSIONS`, indexed by worker id.
+
+    Parameters
+    ----------
+    workers : DataFrame
+        Contract columns ``worker_id`` and any of ``languages`` (list), ``gender``,
+        ``labor_capacity``, ``mobility``, ``household_status``; a missing column puts
+        everyone in ``not stated``.
+    events : DataFrame, optional
+        ``worker_id`` of the events known at the snapshot: workers without any are
+        ``cold``. Without it every worker is ``known``.
+    """
+
+    def col(name: str) -> pd.Series:
+        if name in workers.columns:
+            return workers[name].astype(object).where(workers[name].notna(), NOT_STATED)
+        return pd.Series(NOT_STATED, index=workers.index, dtype=object)
+
+    capacity = col("labor_capacity").map(
+        lambda c: "full" if c == "full" else ("semi/weak" if c in ("semi", "weak") else NOT_STATED)
+    )
+    mobility = col("mobility").map(
+        lambda m: (
+            "home-bound" if m == "local" else ("mobile" if m in ("any", "province") else NOT_STATED)
+        )
+    )
+    gender = col("gender").map(lambda g: NOT_STATED if g in ("unknown", NOT_STATED) else str(g))
+    if events is not None:
+        known = workers[W].isin(pd.Index(events[W].unique()))
+        history = np.where(known, "known", "cold")
+    else:
+        history = np.full(len(workers), "known", dtype=object)
+    languages = (
+        workers["languages"] if "languages" in workers.columns else pd.Series([None] * len(workers))
+    )
+    out = pd.DataFrame(
+        {
+            "language": [_language(x) for x in languages],
+            "gender": gender.to_numpy(object),
+            "labour capacity": capacity.to_numpy(object),
+            "mobility": mobility.to_numpy(object),
+            "household": col("household_status").to_numpy(object),
+            "history": history,
+        },
+        index=pd.Index(workers[W].to_numpy(object), name=W),
+    )
+    return out
+
+
+def _bootstrap(values: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[float, float]:
+    if len(values) == 0 or n_boot < 1:
+        return float("nan"), float("nan")
+    idx = rng.integers(0, len(values), size=(n_boot, len(values)))
+    means = values[idx].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def group_means(
+    per_worker: pd.DataFrame,
+    groups: pd.DataFrame,
+    metrics: Sequence[str] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Mean of each per-worker metric per group, with a bootstrap 95 % interval.
+
+    Parameters
+    ----------
+    per_worker : DataFrame
+        Indexed by worker id, one column per metric; NaN means "not measured for this
+        worker" (e.g. no positive option) and is left out of that metric.
+    groups : DataFrame
+        :func:`worker_groups`.
+    metrics : sequence of str, optional
+        Columns of ``per_worker`` (default: all).
+    n_boot : int
+        Bootstrap resamples (workers drawn with replacement within the group).
+
+    Returns
+    -------
+    DataFrame
+        ``dimension, group, metric, n, mean, lo, hi``.
+    """
+    rng = np.random.default_rng(seed)
+    metrics = list(metrics or per_worker.columns)
+    joined = per_worker[metrics].join(groups, how="inner")
+    rows = []
+    for dim in [d for d in groups.columns if d in joined.columns]:
+        for group, part in joined.groupby(dim, sort=True):
+            for metric in metrics:
+                values = part[metric].dropna().to_numpy(float)
+                lo, hi = _bootstrap(values, n_boot, rng)
+                rows.append(
+                    {
+                        "dimension": dim,
+                        "group": group,
+                        "metric": metric,
+                        "n": len(values),
+                        "mean": float(values.mean()) if len(values) else float("nan"),
+                        "lo": lo,
+                        "hi": hi,
+                    }
+                )
+    return pd.DataFrame(rows, columns=["dimension", "group", "metric", "n", "mean", "lo", "hi"])
+
+
+def group_calibration(
+    pairs: pd.DataFrame,
+    groups: pd.DataFrame,
+    n_boot: int = 200,
+    bins: int = 10,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Expected calibration error of each group's pairs, with a bootstrap 95 % interval.
+
+    ``pairs`` holds ``worker_id``, ``predicted`` and ``true``; a resample draws the
+    group's workers with replacement and keeps all their pairs.
+
+    Returns
+    -------
+    DataFrame
+        ``dimension, group, metric ("ECE"), n (workers), mean, lo, hi``.
+    """
+    rng = np.random.default_rng(seed)
+    by_worker = {
+        w: (part["predicted"].to_numpy(float), part["true"].to_numpy(float))
+        for w, part in pairs.groupby(W, sort=False)
+    }
+    rows = []
+    for dim in groups.columns:
+        for group, members in groups.groupby(dim, sort=True):
+            ids = [w for w in members.index if w in by_worker]
+            if not ids:
+                continue
+            p = np.concatenate([by_worker[w][0] for w in ids])
+            v = np.concatenate([by_worker[w][1] for w in ids])
+            stats = []
+            for _ in range(n_boot):
+                pick = rng.integers(0, len(ids), len(ids))
+                bp = np.concatenate([by_worker[ids[i]][0] for i in pick])
+                bv = np.concatenate([by_worker[ids[i]][1] for i in pick])
+                stats.append(expected_calibration_error(bp, bv, bins))
+            lo, hi = np.percentile(stats, [2.5, 97.5]) if stats else (float("nan"), float("nan"))
+            rows.append(
+                {
+                    "dimension": dim,
+                    "group": group,
+                    "metric": "ECE",
+                    "n": len(ids),
+                    "mean": expected_calibration_error(p, v, bins),
+                    "lo": float(lo),
+                    "hi": float(hi),
+                }
+            )
+    return pd.DataFrame(rows, columns=["dimension", "group", "metric", "n", "mean", "lo", "hi"])
