@@ -82,6 +82,9 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = auth.session_factory(engine)
+    app.state.auth_limiter = auth.FailedAuthLimiter(
+        settings.auth_failure_limit, settings.auth_failure_window
+    )
     app.state.models = holder
     app.state.metrics = metrics
     app.state.catalogue_sync = CatalogueSync(engine, holder, every=catalogue_sync_every)

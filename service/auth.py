@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -122,6 +124,24 @@ class NewKey:
     region_prefix: str | None
     employer_id: str | None
     name: str | None
+    expires_at: datetime | None = None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def key_state(row: ApiKey, now: datetime | None = None) -> str:
+    """``active``, ``revoked`` or ``expired``."""
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= (now or _utcnow()):
+        return "expired"
+    return "active"
 
 
 def validate_scope(
@@ -161,9 +181,16 @@ def create_key(
     region_prefix: str | None = None,
     employer_id: str | None = None,
     name: str | None = None,
+    expires_at: datetime | None = None,
 ) -> NewKey:
-    """Create and store (hashed) a new key; the clear key is returned once."""
+    """Create and store (hashed) a new key; the clear key is returned once.
+
+    ``expires_at`` (UTC) ends its validity; ``None``: valid until revoked."""
     r, region_prefix, employer_id = validate_scope(role, region_prefix, employer_id)
+    if expires_at is not None:
+        expires_at = _naive_utc(expires_at)
+        if expires_at <= _utcnow():
+            raise ValueError("the expiry must be in the future")
     prefix = secrets.token_hex(4)
     key = f"jm_{prefix}_{secrets.token_urlsafe(32)}"
     row = ApiKey(
@@ -173,10 +200,11 @@ def create_key(
         region_prefix=region_prefix,
         employer_id=employer_id,
         name=name,
+        expires_at=expires_at,
     )
     session.add(row)
     session.flush()
-    return NewKey(key, row.id, r, region_prefix, employer_id, name)
+    return NewKey(key, row.id, r, region_prefix, employer_id, name, expires_at)
 
 
 def revoke_key(session: Session, key_id: int) -> ApiKey | None:
@@ -185,7 +213,7 @@ def revoke_key(session: Session, key_id: int) -> ApiKey | None:
     if row is None:
         return None
     if row.revoked_at is None:
-        row.revoked_at = datetime.now(UTC).replace(tzinfo=None)
+        row.revoked_at = _utcnow()
     _cache.clear()
     return row
 
@@ -213,11 +241,14 @@ class _KeyCache:
             return None
         return item[0]
 
-    def put(self, digest: str, principal: Principal) -> None:
+    def put(self, digest: str, principal: Principal, valid_for: float | None = None) -> None:
+        """Remember ``principal`` for :data:`KEY_CACHE_SECONDS`, or less when its key
+        expires sooner (``valid_for`` seconds)."""
+        ttl = KEY_CACHE_SECONDS if valid_for is None else min(KEY_CACHE_SECONDS, valid_for)
         with self._lock:
             if len(self._items) > 10_000:
                 self._items.clear()
-            self._items[digest] = (principal, time.monotonic() + KEY_CACHE_SECONDS)
+            self._items[digest] = (principal, time.monotonic() + ttl)
 
     def clear(self) -> None:
         with self._lock:
@@ -244,7 +275,7 @@ def cached_principal(key: str | None) -> Principal | None:
 
 
 def authenticate(session: Session, key: str | None) -> Principal | None:
-    """The principal of ``key``, or None when it is malformed, unknown or revoked."""
+    """The principal of ``key``, or None when it is malformed, unknown, revoked or expired."""
     parsed = _parse_key(key)
     if parsed is None:
         return None
@@ -253,12 +284,98 @@ def authenticate(session: Session, key: str | None) -> Principal | None:
     if cached is not None:
         return cached
     rows = session.scalars(select(ApiKey).where(ApiKey.key_prefix == prefix)).all()
+    now = _utcnow()
     for row in rows:
-        if hmac.compare_digest(row.key_hash, digest) and row.revoked_at is None:
+        if hmac.compare_digest(row.key_hash, digest) and key_state(row, now) == "active":
             principal = _principal_of(row)
-            _cache.put(digest, principal)
+            left = None if row.expires_at is None else (row.expires_at - now).total_seconds()
+            _cache.put(digest, principal, left)
             return principal
     return None
+
+
+# --------------------------------------------------------------------------- failed attempts
+
+
+class FailedAuthLimiter:
+    """Counts failed authentications per client address and refuses an address that
+    failed ``limit`` times within ``window`` seconds until the window has passed
+    (guessing keys from one address becomes hopeless; honest users mistype a few
+    times). In-process: with N server processes an address gets N x ``limit``
+    attempts per window at most, which does not change the arithmetic of guessing a
+    256-bit key. ``limit`` 0 switches it off.
+    """
+
+    def __init__(self, limit: int = 20, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> deque[float] | None:
+        times = self._failures.get(address)
+        if times is None:
+            return None
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if not times:
+            del self._failures[address]
+            return None
+        return times
+
+    def retry_after(self, address: str) -> int | None:
+        """Seconds until ``address`` may try again, or None when it may now."""
+        if self.limit <= 0:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(address, now)
+            if times is None or len(times) < self.limit:
+                return None
+            return max(1, math.ceil(times[-self.limit] + self.window - now))
+
+    def failed(self, address: str) -> None:
+        if self.limit <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if len(self._failures) > 100_000:  # a flood of addresses: start over
+                self._failures.clear()
+            times = self._recent(address, now)
+            if times is None:
+                times = self._failures[address] = deque()
+            times.append(now)
+            while len(times) > self.limit:
+                times.popleft()
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _limiter(request: Request) -> FailedAuthLimiter | None:
+    return getattr(request.app.state, "auth_limiter", None)
+
+
+def _too_many(retry: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"too many failed authentications from your address: try again in {retry} s",
+        headers={"Retry-After": str(retry)},
+    )
+
+
+def check_attempts(request: Request) -> None:
+    """429 when the caller's address failed to authenticate too often lately."""
+    limiter = _limiter(request)
+    if limiter is not None and (retry := limiter.retry_after(client_address(request))):
+        raise _too_many(retry)
+
+
+def record_failure(request: Request) -> None:
+    limiter = _limiter(request)
+    if limiter is not None:
+        limiter.failed(client_address(request))
 
 
 # --------------------------------------------------------------------------- dependencies
@@ -309,14 +426,17 @@ async def get_principal(
             headers=_UNAUTHORISED,
         )
     principal = cached_principal(key)
+    if principal is not None:
+        return principal
+    check_attempts(request)
+    principal = await run_in_threadpool(
+        _authenticate_in_store, request.app.state.session_factory, key
+    )
     if principal is None:
-        principal = await run_in_threadpool(
-            _authenticate_in_store, request.app.state.session_factory, key
-        )
-    if principal is None:
+        record_failure(request)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "unknown or revoked API key",
+            "unknown, expired or revoked API key",
             headers=_UNAUTHORISED,
         )
     return principal
@@ -347,8 +467,21 @@ EmployerPrincipal = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.
 
 
 def get_web_principal(request: Request, session: SessionDep) -> Principal | None:
-    """The logged-in user of a web page (key in the cookie), or None."""
-    return authenticate(session, request.cookies.get(KEY_COOKIE))
+    """The logged-in user of a web page (key in the cookie), or None (also when the
+    address failed to authenticate too often lately)."""
+    key = request.cookies.get(KEY_COOKIE)
+    if not key:
+        return None
+    principal = cached_principal(key)
+    if principal is not None:
+        return principal
+    limiter = _limiter(request)
+    if limiter is not None and limiter.retry_after(client_address(request)):
+        return None
+    principal = authenticate(session, key)
+    if principal is None:
+        record_failure(request)
+    return principal
 
 
 WebPrincipal = Annotated[Principal | None, Depends(get_web_principal)]

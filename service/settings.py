@@ -9,6 +9,8 @@
 | ``JOBMATCH_PRECOMPUTED`` | answer from precomputed recommendations when the model has them (``0`` answers everything live) | ``1`` |
 | ``JOBMATCH_FOLLOWUP_DAYS`` | days after a hire at which the officers follow the worker up (JSON list) | ``[7, 30, 90, 180]`` |
 | ``JOBMATCH_OFFICE_TIMEZONE`` | IANA time zone of the offices: "today" and dates typed without a time | ``Asia/Shanghai`` |
+| ``JOBMATCH_AUTH_FAILURE_LIMIT`` | failed authentications one client address may make per window before it is refused (429); ``0`` switches the limit off | ``20`` |
+| ``JOBMATCH_AUTH_FAILURE_WINDOW`` | that window, in seconds | ``60`` |
 | ``JOBMATCH_EMPLOYER_RISK_THRESHOLD`` | wage-arrears plus no-contract findings at one employer (within a year) that flag it for the labour inspectorate | ``3`` |
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +34,8 @@ class Settings(BaseSettings):
     followup_days: tuple[int, ...] = (7, 30, 90, 180)
     office_timezone: str = "Asia/Shanghai"
     employer_risk_threshold: int = 3
+    auth_failure_limit: int = Field(default=20, ge=0)
+    auth_failure_window: float = Field(default=60.0, gt=0, le=86_400)
 
     @field_validator("followup_days")
     @classmethod

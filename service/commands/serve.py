@@ -70,8 +70,14 @@ def keys_create(
         str | None, typer.Option(help="Employer's employer_id, e.g. E0001.")
     ] = None,
     name: Annotated[str | None, typer.Option(help="Who holds the key (free text).")] = None,
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(min=1, max=3660, help="Days until the key expires (default: never)."),
+    ] = None,
 ) -> None:
     """Create an API key. The key is printed alone on the last line, and only this once."""
+    from datetime import UTC, datetime, timedelta
+
     from service.auth import create_key, validate_scope
     from service.store.models import Employer
 
@@ -79,6 +85,11 @@ def keys_create(
         validate_scope(role, region, employer)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    expires_at = (
+        None
+        if expires_in_days is None
+        else datetime.now(UTC).replace(tzinfo=None) + timedelta(days=expires_in_days)
+    )
     with _session() as session:
         if employer and session.get(Employer, employer) is None:
             typer.secho(
@@ -86,28 +97,38 @@ def keys_create(
                 fg=typer.colors.YELLOW,
                 err=True,
             )
-        new = create_key(session, role, region_prefix=region, employer_id=employer, name=name)
+        new = create_key(
+            session,
+            role,
+            region_prefix=region,
+            employer_id=employer,
+            name=name,
+            expires_at=expires_at,
+        )
     scope = new.region_prefix or new.employer_id or "all"
-    typer.echo(f"created key {new.row_id}: role {new.role.value}, scope {scope}")
+    until = f", expires {new.expires_at:%Y-%m-%d %H:%M} UTC" if new.expires_at else ""
+    typer.echo(f"created key {new.row_id}: role {new.role.value}, scope {scope}{until}")
     typer.echo("store it now; it is not shown again:")
     typer.echo(new.key)
 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List keys (id, role, scope, name, created, revoked); never the keys themselves."""
+    """List keys (id, role, scope, name, state, created, expires, revoked); never the
+    keys themselves."""
     from sqlalchemy import select
 
+    from service.auth import key_state
     from service.store.models import ApiKey
 
     with _session() as session:
         rows = session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
-        typer.echo("id\trole\tscope\tname\tcreated_at\trevoked_at")
+        typer.echo("id\trole\tscope\tname\tstate\tcreated_at\texpires_at\trevoked_at")
         for r in rows:
             scope = r.region_prefix or r.employer_id or "all"
             typer.echo(
-                f"{r.id}\t{r.role}\t{scope}\t{r.name or ''}\t"
-                f"{r.created_at:%Y-%m-%d %H:%M}\t{r.revoked_at or ''}"
+                f"{r.id}\t{r.role}\t{scope}\t{r.name or ''}\t{key_state(r)}\t"
+                f"{r.created_at:%Y-%m-%d %H:%M}\t{r.expires_at or ''}\t{r.revoked_at or ''}"
             )
 
 

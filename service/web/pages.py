@@ -22,7 +22,16 @@ from sqlalchemy.orm import Session
 from matcher import reference
 from matcher.schema import OFFICER_OUTCOMES, Channel
 from service import domain, domain_followups, followups, officer_day
-from service.auth import KEY_COOKIE, Principal, Role, SessionDep, WebPrincipal, authenticate
+from service.auth import (
+    KEY_COOKIE,
+    Principal,
+    Role,
+    SessionDep,
+    WebPrincipal,
+    authenticate,
+    check_attempts,
+    record_failure,
+)
 from service.domain_errors import DomainError
 from service.followups import FollowUpStatus
 from service.schemas import EmployerCandidatesPublic, OutcomeCreate, VacancyCreate, VacancyUpdate
@@ -98,8 +107,10 @@ def login_page(request: Request, principal: WebPrincipal) -> Response:
 @router.post("/login")
 def login(request: Request, session: SessionDep, form: FormDep) -> Response:
     key = str(form.get("key") or "").strip()
+    check_attempts(request)
     principal = authenticate(session, key)
     if principal is None:
+        record_failure(request)
         return render(
             request,
             "login.html",

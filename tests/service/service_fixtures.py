@@ -93,10 +93,20 @@ class Service:
 
 
 def make_service(
-    url: str, model_dir: Path, frames, *, check_every: float = 0.0, precomputed: bool = True
+    url: str,
+    model_dir: Path,
+    frames,
+    *,
+    check_every: float = 0.0,
+    precomputed: bool = True,
+    **settings_values,
 ) -> Service:
+    """The app on ``url`` (loaded with ``frames``) with one key per role;
+    ``settings_values`` are further :class:`Settings` fields."""
     load_market(url, frames)
-    settings = Settings(database_url=url, model_dir=model_dir, precomputed=precomputed)
+    settings = Settings(
+        database_url=url, model_dir=model_dir, precomputed=precomputed, **settings_values
+    )
     app = create_app(settings, model_check_every=check_every, catalogue_sync_every=0.0)
     keys = {}
     with session_scope(app.state.engine) as session:
