@@ -391,7 +391,10 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope "function": the transaction commits when the route returns, before the response is
+# sent. (FastAPI's default, "request", commits after sending: a browser following the
+# redirect of a POST could then read the store before the POST's writes are in it.)
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 _UNAUTHORISED = {"WWW-Authenticate": "Bearer"}
 

@@ -112,6 +112,19 @@ def _contract_check(table: str, record: dict[str, Any]) -> dict[str, Any]:
         raise unprocessable(contract_error_detail(exc)) from None
 
 
+def vacancy_problems(record: dict[str, Any]) -> list[dict]:
+    """Every contract problem of a vacancy record, without writing anything (a form shows
+    them together with its own problems). Empty when the record is fine."""
+    columns = CONTRACT["vacancies"].columns
+    try:
+        _check_occupation_code(
+            _contract_check("vacancies", {k: v for k, v in record.items() if k in columns})
+        )
+    except HTTPException as exc:
+        return list(exc.detail) if isinstance(exc.detail, list) else [{"msg": str(exc.detail)}]
+    return []
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 

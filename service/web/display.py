@@ -89,6 +89,23 @@ def money(value: Any) -> str:
         return str(value)
 
 
+def wage_range(low: Any, high: Any, lang: str = "zh") -> str:
+    """A monthly wage range as people write it; no figure at all is 面议 (negotiable)."""
+    lo, hi = (None if v is None or v != v else float(v) for v in (low, high))  # NaN: missing
+    en = _en(lang)
+    if lo is None and hi is None:
+        return "negotiable" if en else "面议"
+    if hi is None or lo == hi:
+        assert lo is not None
+        exact = hi is not None
+        if en:
+            return f"{money(lo)} yuan" + ("" if exact else " or more")
+        return f"{money(lo)} 元" + ("" if exact else "起")
+    if lo is None:
+        return f"up to {money(hi)} yuan" if en else f"{money(hi)} 元以内"
+    return f"{money(lo)}–{money(hi)} yuan" if en else f"{money(lo)}–{money(hi)} 元"
+
+
 def _as_date(value: Any) -> date | None:
     if value is None or value == "":
         return None

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matcher import reference
@@ -35,6 +36,7 @@ from service.auth import (
 from service.domain_errors import DomainError
 from service.followups import FollowUpStatus
 from service.schemas import EmployerCandidatesPublic, OutcomeCreate, VacancyCreate, VacancyUpdate
+from service.store.models import Employer, Vacancy
 from service.web import labels
 from service.web.errors import error_page
 from service.web.render import login_redirect, page_lang, render
@@ -356,7 +358,9 @@ def _worker_context(
         )
     except (HTTPException, DomainError) as exc:
         no_model = labels.detail_message(exc.status_code, exc.detail, page_lang(request))
+    employer_names: dict[str, str] = {}
     if recs is not None:
+        employer_names = _employer_names(session, [r["employer_id"] for r in recs["data"]])
         details = _vacancy_column(session, [r["vacancy_id"] for r in recs["data"]], "closes_at")
         for r in recs["data"]:
             r["closes_at"] = details.get(r["vacancy_id"])
@@ -378,6 +382,7 @@ def _worker_context(
     )
     return {
         "w": worker,
+        "employer_names": employer_names,
         "follow_ups": visits,
         "recs": recs,
         "top": max([r["score"] for r in (recs or {}).get("data", [])] + [0.0]),
@@ -394,16 +399,22 @@ def _worker_context(
 
 def _vacancy_column(session: Session, ids: list[str], column: str) -> dict[str, Any]:
     """``vacancy_id -> value of column`` for the given vacancies (one query)."""
-    from sqlalchemy import select
-
-    from service.store.models import Vacancy
-
     if not ids:
         return {}
     rows = session.execute(
         select(Vacancy.vacancy_id, getattr(Vacancy, column)).where(Vacancy.vacancy_id.in_(ids))
     )
     return {vid: value for vid, value in rows}
+
+
+def _employer_names(session: Session, ids: list[str]) -> dict[str, str]:
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Employer.employer_id, Employer.name).where(Employer.employer_id.in_(wanted))
+    )
+    return {eid: name for eid, name in rows if name}
 
 
 def _vacancy_titles(session: Session, ids: list[str]) -> dict[str, str]:
@@ -666,6 +677,10 @@ def employer_post_vacancy(
     except (ValidationError, HTTPException, DomainError) as exc:
         for field, message in _service_errors(exc, lang).items():
             errors.setdefault(field, message)
+    if errors:  # the contract's problems too, so that everything is said at once
+        problems = domain.vacancy_problems({"employer_id": employer_id, **record})
+        for field, message in labels.field_errors(problems, lang).items():
+            errors.setdefault(field, message)
     if errors or created is None:
         session.rollback()
         ctx = _employer_context(session, principal, lang)
@@ -770,6 +785,10 @@ def vacancy_edit(
         return _error_page(request, principal, exc)
     record, errors = _vacancy_from_form(form)
     record.pop("employer_id", None)
+    if errors:
+        merged = {**vacancy, **record}
+        for field, message in labels.field_errors(domain.vacancy_problems(merged), lang).items():
+            errors.setdefault(field, message)
     for name in (
         "description",
         "occupation_code",

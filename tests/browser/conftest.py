@@ -18,6 +18,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
 
+from sample_fixtures import (  # noqa: E402, F401  (fixtures)
+    Sample,
+    sample,
+    sample_frames,
+    sample_model_dir,
+)
 from service_fixtures import (  # noqa: E402, F401  (fixtures)
     LiveServer,
     Service,
@@ -94,6 +100,13 @@ def live(sqlite_url, trained_model_dir, frames):  # noqa: F811
         yield server
 
 
+@pytest.fixture(scope="session")
+def sample_live(sample: Sample):  # noqa: F811
+    """The sample market's app served once for the whole session (journeys share it)."""
+    with LiveServer(sample.service) as server:
+        yield server
+
+
 @pytest.fixture
 def page(browser, tmp_path):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
@@ -111,3 +124,16 @@ def shots(tmp_path) -> Path:
     folder = Path(os.environ.get("JOBMATCH_SCREENSHOTS") or tmp_path / "screens")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture
+def shoot(shots):
+    """``shoot(page, name)``: a screenshot into ``shots``. For the docs
+    (``JOBMATCH_SCREENSHOTS`` set, see scripts/screenshots.sh) the visible window only,
+    else the whole page."""
+    full = not os.environ.get("JOBMATCH_SCREENSHOTS")
+
+    def take(page, name: str) -> None:
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=full)
+
+    return take

@@ -1,5 +1,10 @@
 """Fixtures of the service tests (defined in service_fixtures.py, shared with tests/browser)."""
 
+from sample_fixtures import (  # noqa: F401  (fixtures)
+    sample,
+    sample_frames,
+    sample_model_dir,
+)
 from service_fixtures import (  # noqa: F401  (fixtures)
     frames,
     no_model_service,
