@@ -120,7 +120,7 @@ def vacancy_problems(record: dict[str, Any]) -> list[dict]:
         _check_occupation_code(
             _contract_check("vacancies", {k: v for k, v in record.items() if k in columns})
         )
-    except HTTPException as exc:
+    except DomainError as exc:
         return list(exc.detail) if isinstance(exc.detail, list) else [{"msg": str(exc.detail)}]
     return []
 

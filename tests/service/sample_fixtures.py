@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from service_fixtures import Service
+from service_fixtures import Service, small_recommender
+from service_market import dataset
 
 from service.app import create_app
 from service.auth import create_key
@@ -44,19 +45,7 @@ def sample_frames() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="session")
 def sample_model_dir(tmp_path_factory, sample_frames) -> Path:
-    from matcher.dataset import Dataset
-    from matcher.recommender import Recommender
-    from matcher.text import HashingEmbedder
-
-    f = sample_frames
-    model = Recommender(
-        embedder=HashingEmbedder(dim=64),
-        epochs=3,
-        no_components=8,
-        n_clusters=4,
-        max_iter=20,
-        random_state=0,
-    ).fit(Dataset.from_frames(f["workers"], f["employers"], f["vacancies"], f["events"]))
+    model = small_recommender().fit(dataset(sample_frames))
     root = tmp_path_factory.mktemp("sample-models")
     model.save(root / "20260101T000000Z")
     (root / "current").write_text("20260101T000000Z\n", encoding="utf-8")

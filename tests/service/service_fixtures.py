@@ -38,6 +38,21 @@ def frames():
     return market()
 
 
+def small_recommender():
+    """A Recommender small enough to train on a test market in seconds."""
+    from matcher.recommender import Recommender
+    from matcher.text import HashingEmbedder
+
+    return Recommender(
+        embedder=HashingEmbedder(dim=64),
+        epochs=3,
+        no_components=8,
+        n_clusters=4,
+        max_iter=20,
+        random_state=0,
+    )
+
+
 @pytest.fixture(scope="session")
 def trained_model_dir(tmp_path_factory, frames) -> Path:
     """A model folder holding two promoted-able versions of a small trained Recommender.
@@ -45,17 +60,7 @@ def trained_model_dir(tmp_path_factory, frames) -> Path:
     ``current`` names ``20260101T000000Z``; ``20260102T000000Z`` is the same model saved
     again (a second version to swap to).
     """
-    from matcher.recommender import Recommender
-    from matcher.text import HashingEmbedder
-
-    model = Recommender(
-        embedder=HashingEmbedder(dim=64),
-        epochs=3,
-        no_components=8,
-        n_clusters=4,
-        max_iter=20,
-        random_state=0,
-    ).fit(dataset(frames))
+    model = small_recommender().fit(dataset(frames))
     root = tmp_path_factory.mktemp("models")
     for version in ("20260101T000000Z", "20260102T000000Z"):
         model.save(root / version)
