@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from matcher.dataset import Dataset
 from service.store.db import make_engine
@@ -16,6 +15,7 @@ from service.store.migrate import ensure_schema
 from service.store.repository import load_dataset
 from training.evaluate import DEFAULT_KS
 from training.pipeline import TrainOptions, TrainResult, remeasure_from, train_from
+from training.registry import Remeasure
 
 
 def store_loader(database_url: str) -> Callable[[], Dataset]:
@@ -41,6 +41,6 @@ def train_from_store(
 
 def remeasure_from_store(
     database_url: str, model_dir: str | Path, ks: Sequence[int] = DEFAULT_KS
-) -> Callable[[dict[str, Any], str], float]:
+) -> Remeasure:
     """``training.pipeline.remeasure_from`` reading the store lazily (for ``models promote``)."""
     return remeasure_from(store_loader(database_url), model_dir, ks)

@@ -52,6 +52,7 @@ from training.evaluate import (
     evaluate_recommendations,
     summary_table,
 )
+from training.groups import GAP_METRIC, groups_to_card, heldout_group_table
 from training.registry import GuardDecision, PromotionRefused
 from training.report import write_report
 from training.split import DEFAULT_TEST_WEEKS, TimeSplit, as_of, check_trainable, time_split
@@ -101,6 +102,8 @@ class TrainOptions:
         Promote even if the guard refuses.
     tolerance : float
         Absolute NDCG@10 drop the guard allows.
+    gap_tolerance : float
+        Absolute widening of a per-group gap the guard allows (``training.registry``).
     promote : bool
         Try to promote the new model at all.
     baselines : sequence of str
@@ -127,6 +130,7 @@ class TrainOptions:
     seed: int = 0
     force: bool = False
     tolerance: float = registry.DEFAULT_TOLERANCE
+    gap_tolerance: float = registry.DEFAULT_GAP_TOLERANCE
     promote: bool = True
     baselines: Sequence[str] = BASELINE_NAMES
     candidate_params: Mapping[str, Any] = field(default_factory=dict)
@@ -215,10 +219,14 @@ def _remeasure_incumbent(
     run = evaluate_model(_clone(current), split, ks, name="incumbent")
     m = evaluate_recommendations(run.recommendations, split, ks, name="incumbent")
     row = m[(m["metric"] == "ndcg") & (m["k"] == 10) & (m["segment"] == "all")]
+    # its per-group NDCG@10 on the same held-out weeks, for the gap guard (no intervals)
+    table = heldout_group_table({"incumbent": run.recommendations}, split, n_boot=0)
+    table = table[table["metric"] == GAP_METRIC]
     return {
         "version": version,
         registry.GUARD_METRIC: round(float(row["value"].iloc[0]), 6),
         "split": split.identity(),
+        "groups": groups_to_card(table),
     }
 
 
@@ -251,7 +259,8 @@ def train(
 
 def _train(dataset: Dataset, root: Path, opts: TrainOptions) -> TrainResult:
     stages = _Stages(
-        ["check", "split", "evaluate", "incumbent", "refit", "write", "promote"], opts.progress
+        ["check", "split", "evaluate", "groups", "incumbent", "refit", "write", "promote"],
+        opts.progress,
     )
     try:
         with stages.stage("check"):
@@ -285,6 +294,8 @@ def _train(dataset: Dataset, root: Path, opts: TrainOptions) -> TrainResult:
         with stages.stage("evaluate"):
             comparison = compare(models, split, opts.ks, progress=opts.progress)
             survival = _survival(models.get(CANDIDATE_NAME), dataset, split)
+        with stages.stage("groups"):
+            groups = _groups(comparison, split, opts.seed)
         incumbent: dict[str, Any] | None = None
         current = registry.current_version(root)
         with stages.stage("incumbent"):
@@ -312,6 +323,7 @@ def _train(dataset: Dataset, root: Path, opts: TrainOptions) -> TrainResult:
                 )
                 card["incumbent"] = incumbent
                 card["survival"] = survival
+                card["groups"] = groups
                 card["timings"] = dict(stages.timings)
                 registry.write_card(folder, card)
                 write_report(folder / registry.REPORT, comparison, card)
@@ -329,6 +341,7 @@ def _train(dataset: Dataset, root: Path, opts: TrainOptions) -> TrainResult:
                         root,
                         folder.name,
                         tolerance=opts.tolerance,
+                        gap_tolerance=opts.gap_tolerance,
                         force=opts.force,
                         reason="jobmatch train",
                     )
@@ -357,6 +370,20 @@ def _train(dataset: Dataset, root: Path, opts: TrainOptions) -> TrainResult:
         refusal=refusal,
         timings=dict(stages.timings),
     )
+
+
+#: Models measured per group of workers in the training report.
+GROUP_MODELS = (CANDIDATE_NAME, "keyword", "popularity")
+
+
+def _groups(comparison: Comparison, split: TimeSplit, seed: int) -> dict[str, Any]:
+    """Per-group held-out metrics of the candidate and the baselines (``training.groups``)."""
+    recs = {
+        name: comparison.runs[name].recommendations
+        for name in GROUP_MODELS
+        if name in comparison.runs
+    }
+    return groups_to_card(heldout_group_table(recs, split, seed=seed))
 
 
 def _survival(model: Any, dataset: Dataset, split: TimeSplit) -> dict[str, Any] | None:
@@ -456,16 +483,16 @@ def train_from(
 
 def remeasure_from(
     load: DatasetLoader, model_dir: str | Path, ks: Sequence[int] = DEFAULT_KS
-) -> Callable[[dict[str, Any], str], float]:
+) -> registry.Remeasure:
     """A ``remeasure`` for :func:`training.registry.promote` that loads the snapshot lazily.
 
     It rebuilds the candidate's split from its card (same ``until`` and test
     weeks), checks that the store still holds the same data (the fingerprint),
     refits the current model's recipe on that split's training snapshot and
-    returns its NDCG@10 there.
+    returns its record there (NDCG@10 and per-group figures, as the card's ``incumbent``).
     """
 
-    def remeasure(card: dict[str, Any], current: str) -> float:
+    def remeasure(card: dict[str, Any], current: str) -> dict[str, Any]:
         split_info = card.get("split", {})
         identity = split_info.get("identity") or {}
         dataset = load()
@@ -486,7 +513,7 @@ def remeasure_from(
             sample_seed=int(sample.get("seed", 0)),
         )
         with threadpool_limits(limits=TrainOptions.threads):
-            result = _remeasure_incumbent(Path(model_dir), current, split, ks)
-        return float(result[registry.GUARD_METRIC])
+            # the whole record: NDCG@10 and the per-group figures for the gap guard
+            return _remeasure_incumbent(Path(model_dir), current, split, ks)
 
     return remeasure

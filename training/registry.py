@@ -35,6 +35,17 @@ means the same cutoff, the same end and the same data (``Dataset.fingerprint``):
    its artifact) is refitted on the candidate's training snapshot and evaluated
    on the candidate's test set (the caller passes that measurement in).
 
+Equal service: the gap guard
+----------------------------
+The training report measures NDCG@10 per group of workers on the held-out weeks
+(``training.groups``: language, gender, labour capacity, mobility, household status,
+cold vs known). For every dimension the *gap* is ``1 - worst group / best group``.
+A candidate is refused when, on the same split as above, it widens some dimension's
+gap by more than ``gap_tolerance`` (absolute, default 0.02) over the incumbent's; the
+message names the dimension, the worst group and by how much. An administrator can
+promote anyway with ``gap_override=REASON`` (``--override-gap "why"``): the reason and
+the gaps go to ``history.jsonl`` and the log. ``force`` skips both guards.
+
 A deployed model cannot simply be re-scored on a newer split: it was refitted on
 all data up to its own training day, which may include the new split's test
 weeks. Refitting its recipe on the new training snapshot compares like with
@@ -45,6 +56,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -53,20 +65,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from training.groups import GAP_METRIC, group_gaps, groups_from_card
 from training.split import TrainingDataError
+
+log = logging.getLogger(__name__)
 
 CURRENT = "current"
 HISTORY = "history.jsonl"
 CARD = "model_card.json"
 REPORT = "report.html"
 DEFAULT_TOLERANCE = 0.01
+#: Absolute widening of a group gap (1 - worst/best NDCG@10) still promoted.
+DEFAULT_GAP_TOLERANCE = 0.02
 GUARD_METRIC = "ndcg@10"
 DEFAULT_MODEL_CLASS = "matcher.recommender.Recommender"
 
 __all__ = [
     "CorruptArtifactError",
+    "DEFAULT_GAP_TOLERANCE",
+    "GapDecision",
     "GuardDecision",
     "PromotionRefused",
+    "Remeasure",
+    "compare_gaps",
     "current_model_path",
     "current_version",
     "guard",
@@ -335,30 +356,158 @@ def _stack(model_dir: str | Path) -> list[str]:
 
 
 @dataclass(frozen=True)
+class GapDecision:
+    """Whether a candidate widens a group gap beyond the tolerance (equal service).
+
+    ``dimension`` is the dimension whose gap widened most (or narrowed least);
+    ``candidate``/``incumbent`` hold that dimension's gap, worst and best group.
+    """
+
+    allowed: bool
+    tolerance: float
+    dimension: str | None = None
+    widened_by: float | None = None
+    candidate: dict[str, Any] | None = None
+    incumbent: dict[str, Any] | None = None
+    basis: str = ""
+    override: str | None = None
+
+    def message(self) -> str:
+        if self.dimension is None or self.candidate is None or self.incumbent is None:
+            return f"group gaps not compared ({self.basis})"
+        c, i = self.candidate, self.incumbent
+        widened = self.widened_by or 0.0
+        verdict = "passes" if self.allowed else "is refused"
+        if self.override:
+            verdict = f"overridden ({self.override})"
+        return (
+            f"{self.dimension} gap {'widens' if widened > 0 else 'changes'} by {widened:+.4f} "
+            f"(tolerance {self.tolerance:g}): worst group {c['worst']!r} at "
+            f"{1 - c['gap']:.3f} of the best ({c['best']!r}, {GAP_METRIC} {c['worst_mean']:.4f} "
+            f"vs {c['best_mean']:.4f}) against {1 - i['gap']:.3f} for the current model "
+            f"(worst {i['worst']!r}, {i['worst_mean']:.4f} vs {i['best_mean']:.4f}): {verdict}"
+        )
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "tolerance": self.tolerance,
+            "dimension": self.dimension,
+            "widened_by": self.widened_by,
+            "candidate": self.candidate,
+            "incumbent": self.incumbent,
+            "basis": self.basis,
+            "override": self.override,
+        }
+
+
+@dataclass(frozen=True)
 class GuardDecision:
-    """Whether a candidate may replace the current model, and why."""
+    """Whether a candidate may replace the current model, and why.
+
+    ``allowed`` is the NDCG@10 guard's verdict; ``gap`` the group-gap guard's.
+    """
 
     allowed: bool
     candidate: float | None
     incumbent: float | None
     tolerance: float
     basis: str  # how the two numbers were made comparable
+    gap: GapDecision | None = None
 
     def message(self) -> str:
         if self.incumbent is None:
             return f"no current model to compare with ({self.basis})"
         verdict = "passes" if self.allowed else "is refused"
-        return (
+        text = (
             f"NDCG@10 {self.candidate:.4f} vs current {self.incumbent:.4f} "
             f"(tolerance {self.tolerance:g}, {self.basis}): {verdict}"
         )
+        if self.gap is not None:
+            text += f"; {self.gap.message()}"
+        return text
+
+
+#: ``remeasure(candidate_card, current_version)`` -> the current model's NDCG@10 on the
+#: candidate's split, or its record (``{"ndcg@10": .., "groups": ..}``, as
+#: ``model_card.json``'s ``incumbent``) with its per-group figures for the gap guard.
+Remeasure = Callable[[dict[str, Any], str], float | dict[str, Any]]
+
+
+def _incumbent_figures(
+    model_dir: str | Path,
+    version: str,
+    card: dict[str, Any],
+    current: str,
+    remeasure: Remeasure | None,
+) -> tuple[float, Any, str]:
+    """The current model's NDCG@10 and per-group table on the candidate's split, and how."""
+    inc_rec = card.get("incumbent") or {}
+    if inc_rec.get("version") == current and inc_rec.get(GUARD_METRIC) is not None:
+        table = groups_from_card(inc_rec.get("groups"))
+        return (
+            float(inc_rec[GUARD_METRIC]),
+            table,
+            f"current {current} refitted on this model's split",
+        )
+    try:
+        cur_card = read_card(model_dir, current)
+    except (FileNotFoundError, CorruptArtifactError):
+        cur_card = {}
+    same = cur_card.get("split", {}).get("identity") == card.get("split", {}).get("identity")
+    if cur_card and same and card.get("split", {}).get("identity"):
+        table = groups_from_card(cur_card.get("groups"))
+        table = table[table["model"] == "full"].assign(model="incumbent")
+        return card_metric(cur_card), table, "both evaluated on the same split"
+    if remeasure is not None:
+        got = remeasure(card, current)
+        basis = f"current {current} refitted on this model's split"
+        if isinstance(got, dict):
+            return float(got[GUARD_METRIC]), groups_from_card(got.get("groups")), basis
+        return float(got), groups_from_card(None), basis
+    raise PromotionRefused(
+        f"cannot compare {version} with the current model {current} on the same split: "
+        f"they were evaluated on different data. Run `jobmatch train` (it re-measures "
+        f"the current model on the new split) or pass --force"
+    )
+
+
+def compare_gaps(
+    candidate: Any, incumbent: Any, tolerance: float = DEFAULT_GAP_TOLERANCE, basis: str = ""
+) -> GapDecision:
+    """The gap guard on two per-group tables (``training.groups``'s, model ``full`` for the
+    candidate and ``incumbent`` for the current model).
+
+    Only dimensions measured for both models count; without any, the guard lets the
+    model through and says why.
+    """
+    if tolerance < 0:
+        raise ValueError(f"--gap-tolerance must be >= 0, got {tolerance}")
+    cand = group_gaps(candidate, "full") if len(candidate) else {}
+    inc = group_gaps(incumbent, "incumbent") if len(incumbent) else {}
+    common = [d for d in cand if d in inc]
+    if not common:
+        why = "no per-group figures for both models" if not (cand and inc) else "no common group"
+        return GapDecision(True, tolerance, basis=f"{why}; {basis}".strip("; "))
+    widened = {d: cand[d]["gap"] - inc[d]["gap"] for d in common}
+    dim = max(common, key=lambda d: (widened[d], d))
+    return GapDecision(
+        allowed=widened[dim] <= tolerance + 1e-12,
+        tolerance=tolerance,
+        dimension=dim,
+        widened_by=round(widened[dim], 6),
+        candidate=cand[dim],
+        incumbent=inc[dim],
+        basis=basis,
+    )
 
 
 def guard(
     model_dir: str | Path,
     version: str,
     tolerance: float = DEFAULT_TOLERANCE,
-    remeasure: Callable[[dict[str, Any], str], float] | None = None,
+    remeasure: Remeasure | None = None,
+    gap_tolerance: float = DEFAULT_GAP_TOLERANCE,
 ) -> GuardDecision:
     """Decide whether ``version`` may be promoted over the current model.
 
@@ -370,42 +519,32 @@ def guard(
     tolerance : float
         Absolute NDCG@10 drop allowed.
     remeasure : callable, optional
-        ``remeasure(candidate_card, current_version) -> ndcg@10`` refits the current
-        model's recipe on the candidate's split (rule 3 of the module docstring);
-        without it, and without comparable stored numbers, the guard refuses and
-        says to use ``jobmatch train`` or ``--force``.
+        ``remeasure(candidate_card, current_version)`` refits the current model's
+        recipe on the candidate's split (rule 3 of the module docstring) and returns
+        its NDCG@10 or its record with per-group figures; without it, and without
+        comparable stored numbers, the guard refuses and says to use ``jobmatch
+        train`` or ``--force``.
+    gap_tolerance : float
+        Absolute widening of a group gap allowed (see "Equal service" above).
+
+    Returns
+    -------
+    GuardDecision
+        ``allowed`` for NDCG@10, ``gap`` for the group gaps (None with no incumbent).
     """
     if tolerance < 0:
         raise ValueError(f"--tolerance must be >= 0, got {tolerance}")
+    if gap_tolerance < 0:
+        raise ValueError(f"--gap-tolerance must be >= 0, got {gap_tolerance}")
     card = read_card(model_dir, version)
     cand = card_metric(card)
     current = current_version(model_dir)
     if current is None or current == version:
         basis = "nothing promoted yet" if current is None else "already current"
         return GuardDecision(True, cand, None, tolerance, basis)
-    inc_rec = card.get("incumbent") or {}
-    if inc_rec.get("version") == current and inc_rec.get(GUARD_METRIC) is not None:
-        inc = float(inc_rec[GUARD_METRIC])
-        basis = f"current {current} refitted on this model's split"
-    else:
-        try:
-            cur_card = read_card(model_dir, current)
-        except (FileNotFoundError, CorruptArtifactError):
-            cur_card = {}
-        same = cur_card.get("split", {}).get("identity") == card.get("split", {}).get("identity")
-        if cur_card and same and card.get("split", {}).get("identity"):
-            inc = card_metric(cur_card)
-            basis = "both evaluated on the same split"
-        elif remeasure is not None:
-            inc = float(remeasure(card, current))
-            basis = f"current {current} refitted on this model's split"
-        else:
-            raise PromotionRefused(
-                f"cannot compare {version} with the current model {current} on the same split: "
-                f"they were evaluated on different data. Run `jobmatch train` (it re-measures "
-                f"the current model on the new split) or pass --force"
-            )
-    return GuardDecision(cand >= inc - tolerance, cand, inc, tolerance, basis)
+    inc, inc_table, basis = _incumbent_figures(model_dir, version, card, current, remeasure)
+    gap = compare_gaps(groups_from_card(card.get("groups")), inc_table, gap_tolerance, basis=basis)
+    return GuardDecision(cand >= inc - tolerance, cand, inc, tolerance, basis, gap)
 
 
 def promote(
@@ -414,40 +553,83 @@ def promote(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     force: bool = False,
-    remeasure: Callable[[dict[str, Any], str], float] | None = None,
+    remeasure: Remeasure | None = None,
     reason: str = "",
+    gap_tolerance: float = DEFAULT_GAP_TOLERANCE,
+    gap_override: str | None = None,
 ) -> GuardDecision:
-    """Make ``version`` the current model, if the guard allows (or ``force``).
+    """Make ``version`` the current model, if the guards allow (or ``force``).
+
+    Parameters
+    ----------
+    gap_override : str, optional
+        An administrator's reason to promote although the gap guard refuses (the NDCG
+        guard still applies); must say why. Written to the history and the log.
 
     Returns
     -------
     GuardDecision
-        What the guard decided (``basis`` says "forced" when ``force`` overrode it).
+        What the guards decided (``basis`` says "forced" when ``force`` overrode them).
 
     Raises
     ------
     PromotionRefused
-        The candidate is worse than the current model by more than ``tolerance``.
+        The candidate is worse than the current model by more than ``tolerance``, or
+        widens a group gap by more than ``gap_tolerance`` without ``gap_override``.
     CorruptArtifactError
         The candidate's card or artifact is damaged (its artifact is loaded first).
+    ValueError
+        ``gap_override`` is given but blank.
     """
+    if gap_override is not None and not gap_override.strip():
+        raise ValueError(
+            "--override-gap needs a reason (who decided and why the wider gap is accepted)"
+        )
     root = Path(model_dir)
     load_model(root, version)  # refuse to promote what the service could not load
     previous = current_version(root)
     if force:
         try:
-            decision = guard(root, version, tolerance, remeasure)
+            decision = guard(root, version, tolerance, remeasure, gap_tolerance)
         except (PromotionRefused, CorruptArtifactError) as exc:
             decision = GuardDecision(True, None, None, tolerance, f"not compared: {exc}")
         decision = GuardDecision(
-            True, decision.candidate, decision.incumbent, tolerance, f"forced; {decision.basis}"
+            True,
+            decision.candidate,
+            decision.incumbent,
+            tolerance,
+            f"forced; {decision.basis}",
+            decision.gap,
         )
     else:
-        decision = guard(root, version, tolerance, remeasure)
+        decision = guard(root, version, tolerance, remeasure, gap_tolerance)
         if not decision.allowed:
             raise PromotionRefused(
                 f"{version} not promoted: {decision.message()}. The current model stays "
                 f"{previous}; pass --force to promote anyway"
+            )
+        gap = decision.gap
+        if gap is not None and not gap.allowed:
+            if gap_override is None:
+                raise PromotionRefused(
+                    f"{version} not promoted: it widens a group gap beyond the tolerance. "
+                    f"{gap.message()}. The current model stays {previous}; an administrator "
+                    'can promote anyway with --override-gap "REASON"'
+                )
+            gap = GapDecision(**{**gap.as_record(), "override": gap_override.strip()})
+            decision = GuardDecision(
+                decision.allowed,
+                decision.candidate,
+                decision.incumbent,
+                tolerance,
+                decision.basis,
+                gap,
+            )
+            log.warning(
+                "gap guard overridden for %s by an administrator (%s): %s",
+                version,
+                gap_override.strip(),
+                gap.message(),
             )
     if previous == version:
         return decision
@@ -464,6 +646,8 @@ def promote(
             "incumbent_ndcg10": decision.incumbent,
             "basis": decision.basis,
             "reason": reason,
+            "gap": decision.gap.as_record() if decision.gap is not None else None,
+            "gap_override": decision.gap.override if decision.gap is not None else None,
         },
     )
     return decision

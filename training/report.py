@@ -28,6 +28,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from training.evaluate import CANDIDATE_NAME, Comparison, summary_table  # noqa: E402
+from training.groups import (  # noqa: E402
+    GAP_METRIC,
+    MIN_GROUP_WORKERS,
+    group_gaps,
+    groups_from_card,
+)
 
 __all__ = ["append_section", "render_report", "write_report"]
 
@@ -230,6 +236,89 @@ def _survival_section(survival: dict[str, Any] | None) -> list[str]:
     return out
 
 
+def plot_groups(table: pd.DataFrame, metric: str = "ndcg@10") -> str:
+    """Horizontal bars: ``metric`` per group of workers and model, 95 % intervals."""
+    part = table[(table["metric"] == metric) & (table["group"] != "not stated")]
+    labels = list(dict.fromkeys(part["dimension"] + ": " + part["group"]))
+    models = list(dict.fromkeys(part["model"]))
+    fig, ax = plt.subplots(
+        figsize=(7.5, 0.34 * max(len(labels), 1) * max(len(models), 1) / 2 + 1.4)
+    )
+    y = np.arange(len(labels))
+    height = 0.8 / max(len(models), 1)
+    colours = {"full": "#1f6fb2", "keyword": "#b0b7bf", "popularity": "#e2a03f"}
+    for i, name in enumerate(models):
+        rows = (
+            part[part["model"] == name]
+            .assign(label=lambda f: f["dimension"] + ": " + f["group"])
+            .set_index("label")
+            .reindex(labels)
+        )
+        mean = rows["mean"].to_numpy(float)
+        lo = np.nan_to_num(mean - rows["lo"].to_numpy(float), nan=0.0).clip(min=0)
+        hi = np.nan_to_num(rows["hi"].to_numpy(float) - mean, nan=0.0).clip(min=0)
+        ax.barh(
+            y + (i - (len(models) - 1) / 2) * height,
+            np.nan_to_num(mean),
+            height=height,
+            xerr=np.vstack([lo, hi]),
+            color=colours.get(name),
+            label=name,
+            capsize=2,
+        )
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric} on the held-out weeks (bootstrap 95 % interval)")
+    ax.set_title(f"{metric} per group of workers")
+    ax.legend(frameon=False, fontsize=7)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)
+
+
+def _groups_section(card: dict[str, Any]) -> list[str]:
+    """Per-group held-out metrics (``training.groups``): chart, table, gaps."""
+    table = groups_from_card(card.get("groups"))
+    if table.empty:
+        return []
+
+    def cell(r: pd.Series) -> str:
+        if not np.isfinite(r["mean"]):
+            return "–"
+        if not np.isfinite(r["lo"]):
+            return f"{r['mean']:.3f}"
+        return f"{r['mean']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]"
+
+    wide = table.assign(
+        cell=table.apply(cell, axis=1), col=table["model"] + " " + table["metric"]
+    ).pivot_table(
+        index=["dimension", "group"], columns="col", values="cell", aggfunc="first", sort=False
+    )
+    n = table[table["metric"] == GAP_METRIC].drop_duplicates(["dimension", "group"])
+    wide.insert(0, "workers", n.set_index(["dimension", "group"])["n"].reindex(wide.index))
+    wide.index = [f"{d}: {g}" for d, g in wide.index]
+    gaps = group_gaps(table, CANDIDATE_NAME)
+    gap_rows = pd.DataFrame(gaps).T if gaps else pd.DataFrame()
+    return [
+        "<h2>Per group of workers</h2>",
+        _img(plot_groups(table), "NDCG@10 per group of workers"),
+        _table(wide),
+        "<p class='note'>Held-out weeks only (training never sees a market's truth). "
+        "ndcg@10: graded by the held-out outcome; ece: calibration error of the "
+        "recommended pairs' scores against hired in the test weeks; placed: share of the "
+        "group placed by a plan over the evaluated workers' top-10 lists (the model's "
+        "scores, seats open at the cutoff); share of best: the planned pair's score over "
+        "the worker's best score (the model's own estimate). 95 % percentile bootstrap "
+        "intervals, workers resampled within the group. Cold: no event before the cutoff.</p>",
+        "<h3>Gaps (1 − worst/best group NDCG@10, groups of at least "
+        f"{MIN_GROUP_WORKERS} workers)</h3>",
+        _table(gap_rows)
+        if len(gap_rows)
+        else "<p class='note'>No dimension has two groups large enough to compare.</p>",
+        "<p class='note'>The promotion guard refuses a model that widens one of these gaps "
+        "beyond its tolerance over the current model's on the same split.</p>",
+    ]
+
+
 def render_report(comparison: Comparison, card: dict[str, Any]) -> str:
     """The report page as one HTML string (no external resources)."""
     summary = summary_table(comparison.metrics)
@@ -297,6 +386,7 @@ def render_report(comparison: Comparison, card: dict[str, Any]) -> str:
         "window the 'hired' curve is the outcome the window can show.</p>",
         _table(cal, index=False),
         *_survival_section(card.get("survival")),
+        *_groups_section(card),
         "<h2>Score distribution</h2>",
         _img(plot_scores(comparison), "score histograms"),
         "<h2>Per channel</h2>",

@@ -53,6 +53,12 @@ def train_cmd(
     tolerance: Annotated[
         float, typer.Option(help="NDCG@10 drop (absolute) still promoted.")
     ] = 0.01,
+    gap_tolerance: Annotated[
+        float,
+        typer.Option(
+            help="Widening of a group gap (1 - worst/best group NDCG@10, absolute) still promoted."
+        ),
+    ] = 0.02,
     promote: Annotated[
         bool, typer.Option("--promote/--no-promote", help="Try to promote the new model.")
     ] = True,
@@ -75,6 +81,7 @@ def train_cmd(
         seed=seed,
         force=force,
         tolerance=tolerance,
+        gap_tolerance=gap_tolerance,
         promote=promote,
         max_eval_workers=max_eval_workers or None,
     )
@@ -143,8 +150,24 @@ def models_promote(
     tolerance: Annotated[
         float, typer.Option(help="NDCG@10 drop (absolute) still promoted.")
     ] = 0.01,
+    gap_tolerance: Annotated[
+        float,
+        typer.Option(
+            help="Widening of a group gap (1 - worst/best group NDCG@10, absolute) still promoted."
+        ),
+    ] = 0.02,
+    override_gap: Annotated[
+        str | None,
+        typer.Option(
+            "--override-gap",
+            metavar="REASON",
+            help="Administrator: promote although the model widens a group gap; the reason "
+            "is logged in models/history.jsonl.",
+        ),
+    ] = None,
 ) -> None:
-    """Make VERSION the served model, if it is no worse than the current one on the same split."""
+    """Make VERSION the served model, if it is no worse than the current one on the same split
+    and widens no group's gap beyond the tolerance."""
     from service.settings import get_settings
     from service.training_runs import remeasure_from_store
     from training.registry import CorruptArtifactError, PromotionRefused, promote
@@ -155,6 +178,8 @@ def models_promote(
             settings.model_dir,
             version,
             tolerance=tolerance,
+            gap_tolerance=gap_tolerance,
+            gap_override=override_gap,
             force=force,
             remeasure=remeasure_from_store(settings.database_url, settings.model_dir),
             reason="jobmatch models promote",
@@ -166,6 +191,11 @@ def models_promote(
     if force:
         typer.secho(
             f"promoted {version} (FORCED: the promotion guard was overridden; {decision.basis})",
+            fg=typer.colors.YELLOW,
+        )
+    elif decision.gap is not None and decision.gap.override:
+        typer.secho(
+            f"promoted {version} (GAP GUARD OVERRIDDEN, logged): {decision.message()}",
             fg=typer.colors.YELLOW,
         )
     else:

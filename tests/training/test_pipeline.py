@@ -76,12 +76,26 @@ def test_writes_artifact_card_and_self_contained_report(runs):
     assert card["packages"]["scikit-learn"]
     assert card["promotion"]["promoted"] is True
     html = (folder / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 5  # incl. retention as survival
+    assert html.count("data:image/png;base64,") == 6  # incl. survival and per-group bars
     assert "http://" not in html and "https://" not in html and "<script" not in html
     assert "Calibration" in html and "Per channel" in html and "Retention as survival" in html
     survival = card["survival"]
     assert survival["n"] > 0 and 0 <= survival["concordance"] <= 1
     assert set(survival["brier"]) == {"30", "90", "180"}
+    # per group of workers on the held-out weeks (issue 18): every dimension, the
+    # candidate and two baselines, the summary's NDCG@10 recovered from the group means
+    groups = pd.DataFrame(card["groups"]["rows"])
+    assert set(groups["model"]) == {"full", "keyword", "popularity"}
+    assert {"language", "gender", "labour capacity", "mobility", "household", "history"} == set(
+        groups["dimension"]
+    )
+    assert {"ndcg@10", "placed", "share of best", "ece"} <= set(groups["metric"])
+    nd = groups[(groups["model"] == "full") & (groups["metric"] == "ndcg@10")]
+    for _, dim in nd.groupby("dimension"):
+        pooled = (dim["mean"] * dim["n"]).sum() / dim["n"].sum()
+        assert pooled == pytest.approx(card["metrics"]["full"]["ndcg@10"], abs=1e-5)
+    assert ((nd["lo"] <= nd["mean"] + 1e-9) & (nd["mean"] <= nd["hi"] + 1e-9)).all()
+    assert "Per group of workers" in html
 
 
 def test_promoted_model_loads_for_the_service(runs, market):
@@ -102,6 +116,10 @@ def test_same_data_and_seed_give_the_same_metrics(runs):
     inc = second.card["incumbent"]
     assert inc["version"] == first.version
     assert round(inc["ndcg@10"], 4) == round(a["full"]["ndcg@10"], 4)
+    # ... per group too: the same recipe on the same split, so no gap widened
+    assert second.decision.gap is not None and second.decision.gap.allowed
+    inc_groups = pd.DataFrame(inc["groups"]["rows"])
+    assert set(inc_groups["model"]) == {"incumbent"} and len(inc_groups)
     assert second.promoted and "refitted on this model's split" in second.decision.basis
 
 

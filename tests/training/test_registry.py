@@ -191,3 +191,88 @@ def test_promote_remeasures_the_current_recipe_from_the_store(tmp_path, toy):
     )
     with pytest.raises(PromotionRefused, match="store changed"):
         registry.promote(models, stale, remeasure=remeasure)
+
+
+def _groups(model, minority, mandarin, n=50):
+    rows = [
+        {
+            "model": model,
+            "dimension": "language",
+            "group": group,
+            "metric": "ndcg@10",
+            "n": n,
+            "mean": mean,
+            "lo": mean,
+            "hi": mean,
+        }
+        for group, mean in (("minority only", minority), ("Mandarin only", mandarin))
+    ]
+    return {"rows": rows}
+
+
+def test_gap_guard_refuses_a_wider_gap_and_an_admin_overrides_with_a_reason(
+    tmp_path, fitted, caplog
+):
+    a = make_version(tmp_path, "a", fitted, 0.30)
+    registry.promote(tmp_path, a)
+    # same NDCG@10, but the minority-only group falls from 0.9 to 0.7 of Mandarin speakers
+    incumbent = {"version": "a", "ndcg@10": 0.30, "groups": _groups("incumbent", 0.54, 0.60)}
+    b = make_version(tmp_path, "b", fitted, 0.30, incumbent=incumbent)
+    card = registry.read_card(tmp_path, b)
+    card["groups"] = _groups("full", 0.42, 0.60)
+    registry.write_card(tmp_path / b, card)
+    with pytest.raises(PromotionRefused, match=r"language gap widens by \+0\.2000") as err:
+        registry.promote(tmp_path, b)
+    assert "'minority only'" in str(err.value) and "--override-gap" in str(err.value)
+    assert registry.current_version(tmp_path) == "a"
+    # a wider tolerance lets it through
+    assert registry.guard(tmp_path, b, gap_tolerance=0.25).gap.allowed
+    # an override needs a reason ...
+    with pytest.raises(ValueError, match="needs a reason"):
+        registry.promote(tmp_path, b, gap_override="  ")
+    # ... and is logged with it
+    with caplog.at_level("WARNING", logger="training.registry"):
+        d = registry.promote(tmp_path, b, gap_override="Yi interpreters hired; ticket 42")
+    assert d.gap.override == "Yi interpreters hired; ticket 42"
+    assert registry.current_version(tmp_path) == "b"
+    last = registry.history(tmp_path)[-1]
+    assert last["gap_override"] == "Yi interpreters hired; ticket 42"
+    assert last["gap"]["dimension"] == "language"
+    assert last["gap"]["widened_by"] == pytest.approx(0.2)
+    assert "gap guard overridden" in caplog.text and "ticket 42" in caplog.text
+    # the override does not lift the NDCG guard
+    worse = {"version": "b", "ndcg@10": 0.5, "groups": _groups("incumbent", 0.54, 0.60)}
+    c = make_version(tmp_path, "c", fitted, 0.30, incumbent=worse)
+    with pytest.raises(PromotionRefused, match="NDCG@10"):
+        registry.promote(tmp_path, c, gap_override="any")
+
+
+def test_cli_promote_says_which_gap_and_takes_an_override(tmp_path, fitted, monkeypatch):
+    from typer.testing import CliRunner
+
+    from service.cli import app
+    from service.settings import get_settings
+
+    registry.promote(tmp_path, make_version(tmp_path, "a", fitted, 0.30))
+    incumbent = {"version": "a", "ndcg@10": 0.30, "groups": _groups("incumbent", 0.57, 0.60)}
+    b = make_version(tmp_path, "b", fitted, 0.31, incumbent=incumbent)
+    card = registry.read_card(tmp_path, b)
+    card["groups"] = _groups("full", 0.45, 0.60)
+    registry.write_card(tmp_path / b, card)
+    monkeypatch.setenv("JOBMATCH_MODEL_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        cli = CliRunner()
+        out = cli.invoke(app, ["models", "promote", b])
+        assert out.exit_code == 1, out.output
+        assert "language gap widens by +0.2000" in out.output
+        assert "'minority only'" in out.output
+        assert registry.current_version(tmp_path) == "a"
+        out = cli.invoke(app, ["models", "promote", b, "--gap-tolerance", "0.3"])
+        assert out.exit_code == 0, out.output
+        registry.rollback(tmp_path)
+        out = cli.invoke(app, ["models", "promote", b, "--override-gap", "accepted by the bureau"])
+        assert out.exit_code == 0 and "GAP GUARD OVERRIDDEN" in out.output
+        assert registry.history(tmp_path)[-1]["gap_override"] == "accepted by the bureau"
+    finally:
+        get_settings.cache_clear()
