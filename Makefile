@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python bench/synth_bench.py
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/occupation_bench.py
+	$(BIN)/python bench/occupation_noisy_bench.py
 	$(BIN)/python bench/eligibility_bench.py
 	$(BIN)/python bench/quality_bench.py
 	$(BIN)/python bench/recommend_bench.py

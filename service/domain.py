@@ -454,30 +454,24 @@ def _occupation_name(code: str | None) -> str | None:
         return None
 
 
-_normaliser_lock = threading.Lock()
-_normaliser: Any = None
-
-
 def occupation_normaliser() -> Any:
-    """The engine's occupation normaliser, built once per process."""
-    global _normaliser
-    if _normaliser is None:
-        with _normaliser_lock:
-            if _normaliser is None:
-                from matcher.occupations import default_normaliser
+    """The project's occupation coder (the learned classifier), loaded once per process."""
+    from service.occupation_coder import occupation_coder
 
-                _normaliser = default_normaliser()
-    return _normaliser
+    return occupation_coder()
 
 
 def classify_occupation(text: str) -> dict[str, Any]:
+    from matcher.occupation_classifier import LEVEL_NAMES
+
     match = occupation_normaliser().classify(text)
     return {
         "text": text,
-        "code": getattr(match, "code", None),
-        "name": getattr(match, "name", None),
-        "confidence": float(getattr(match, "confidence", 0.0) or 0.0),
-        "level": getattr(match, "level", None),
+        "code": match.code,
+        "name": match.name,
+        "confidence": float(match.confidence),
+        "level": match.level,
+        "level_name": LEVEL_NAMES[match.level],
     }
 
 
@@ -487,13 +481,15 @@ def _fill_occupation(record: dict[str, Any]) -> None:
         record["occupation_source"] = "given"
         record["occupation_confidence"] = None
         return
-    text = " ".join(str(x) for x in (record.get("title"), record.get("description")) if x)
-    match = classify_occupation(record.get("title") or text)
-    if match["code"]:
-        record["occupation_code"] = match["code"]
+    from matcher.occupation_classifier import clean_title
+
+    title = record.get("title") or ""
+    if clean_title(title):
+        match = occupation_normaliser().classify(title)
+        record["occupation_code"] = match.code
         record["occupation_source"] = "inferred"
-        record["occupation_confidence"] = match["confidence"]
-    else:
+        record["occupation_confidence"] = float(match.confidence)
+    else:  # the title holds no words that could name an occupation
         record["occupation_source"] = None
         record["occupation_confidence"] = None
 

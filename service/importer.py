@@ -248,15 +248,14 @@ def _reference_problems(
 
 
 def default_occupation_normaliser() -> tuple[OccupationNormaliser | None, str | None]:
-    """The engine's occupation normaliser, or None and the reason it is unavailable."""
+    """The project's occupation coder (:mod:`service.occupation_coder`), or None and the
+    reason it is unavailable."""
+    from service.occupation_coder import occupation_coder
+
     try:
-        import matcher.occupations as occupations  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        return None, f"occupation inference unavailable (matcher.occupations: {exc})"
-    factory = getattr(occupations, "default_normaliser", None)
-    if factory is None:
-        return None, "occupation inference unavailable (no matcher.occupations.default_normaliser)"
-    return factory(), None
+        return occupation_coder(), None
+    except (FileNotFoundError, ValueError) as exc:
+        return None, f"occupation inference unavailable ({exc})"
 
 
 def fill_occupations(
@@ -277,6 +276,10 @@ def fill_occupations(
     codes = np.array([c if isinstance(c, str) else None for c in code], dtype=object)
     blank = np.flatnonzero(~given)
     if blank.size and normaliser is not None:
+        from matcher.occupation_classifier import clean_title
+
+        # a title with no words names no occupation: it stays blank, not coded 8-00-00-00
+        blank = np.asarray([p for p in blank if clean_title(out["title"].iloc[p])], dtype=np.int64)
         titles = [str(t) for t in out["title"].iloc[blank]]
         matches = normaliser.classify_many(titles)
         for pos, match in zip(blank.tolist(), matches, strict=True):
@@ -322,8 +325,8 @@ def import_folder(
     database_url : str or Engine
         The store (migrated to the current schema first).
     normaliser : object with ``classify_many``, optional
-        Infers blank vacancy occupation codes from titles; defaults to
-        ``matcher.occupations.default_normaliser()`` when that module is installed.
+        Infers blank vacancy occupation codes from titles; defaults to the project's
+        occupation coder (``service.occupation_coder.occupation_coder()``).
     infer_occupations : bool
         False leaves blank occupation codes blank (no normaliser is loaded).
     limit : int

@@ -459,7 +459,42 @@ class OccupationPublic(BaseModel):
     code: str | None
     name: str | None
     confidence: float
-    level: int | None = None
+    level: int | None = Field(
+        None, description="CSCO level: 4 detailed, 3 minor, 2 sub-major, 1 major"
+    )
+    level_name: str | None = Field(None, examples=["detailed"])
+
+
+class OccupationsPublic(BaseModel):
+    text: str
+    data: list[OccupationPublic]
+    count: int
+
+
+class OccupationCorrectionCreate(_Body):
+    code: str = Field(..., min_length=1, max_length=16, examples=["6-18-02-04"])
+    text: str | None = Field(
+        None,
+        max_length=200,
+        description="workers only: the line of skills or work history that names the occupation",
+        examples=["在东莞做过电焊"],
+    )
+
+
+class OccupationCorrectionPublic(BaseModel):
+    id: int
+    subject: str
+    subject_id: str
+    text: str
+    code: str
+    name: str | None
+    previous_code: str | None
+    created_at: datetime | None = None
+
+
+class OccupationCorrectionsPublic(BaseModel):
+    data: list[OccupationCorrectionPublic]
+    count: int
 
 
 # --------------------------------------------------------------------------- system

@@ -8,9 +8,9 @@ from fastapi import APIRouter
 def web_routers() -> list[APIRouter]:
     """Routers of server-rendered pages (mounted at the root)."""
     from service.api import nightly
-    from service.web import pages
+    from service.web import occupation_pages, pages
 
-    return [pages.router, nightly.web_router]
+    return [pages.router, occupation_pages.router, nightly.web_router]
 
 
 def routers() -> list[APIRouter]:

@@ -1,10 +1,11 @@
-"""``jobmatch occupation classify``: free text -> CSCO 2022 code, name, confidence."""
+"""``jobmatch occupation classify | train``: job titles -> CSCO 2022 codes, and the model."""
 
 from __future__ import annotations
 
 import csv
 import io
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -12,26 +13,82 @@ import typer
 
 from service.cli_app import fail, occupation_app
 
-OUTPUT_COLUMNS = ["text", "code", "name", "confidence"]
+OUTPUT_COLUMNS = ["line", "text", "code", "name", "level", "confidence"]
+#: Longest title accepted on one input line (characters); real titles stay under 60.
+MAX_LINE_CHARS = 200
+#: Problems listed before the rest are only counted.
+MAX_PROBLEMS_SHOWN = 10
 
 
-def _read_lines(path: Path) -> list[str]:
-    """One text per line; UTF-8 (with or without BOM), else GB18030 as spreadsheets export."""
+@dataclass(frozen=True)
+class LineProblem:
+    """One unusable input line: where and why."""
+
+    line: int
+    message: str
+
+
+def read_title_lines(raw: bytes) -> tuple[list[str], list[LineProblem]]:
+    """Titles of a text file, one per line, and every line that cannot be one.
+
+    The file must be UTF-8 (a byte-order mark is allowed). A line is refused when it
+    is not valid UTF-8, blank, or longer than :data:`MAX_LINE_CHARS` characters.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the file's final newline ends the last line, it opens none
+    titles: list[str] = []
+    problems: list[LineProblem] = []
+    for number, chunk in enumerate(lines, start=1):
+        chunk = chunk.removesuffix(b"\r")
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(
+                LineProblem(
+                    number,
+                    f"not UTF-8 (byte 0x{chunk[exc.start]:02x} at byte {exc.start + 1}); "
+                    "save the file as UTF-8",
+                )
+            )
+            continue
+        title = text.strip()
+        if not title:
+            problems.append(LineProblem(number, "empty line; every line must hold one title"))
+        elif len(title) > MAX_LINE_CHARS:
+            problems.append(
+                LineProblem(
+                    number,
+                    f"{len(title)} characters, longer than {MAX_LINE_CHARS}; "
+                    "give one job title per line",
+                )
+            )
+        titles.append(title)
+    return titles, problems
+
+
+def _read_titles(path: Path) -> list[str]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise fail(f"input file {path} does not exist") from None
     except OSError as exc:
         raise fail(f"cannot read input file {path}: {exc.strerror}") from None
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes nearly any byte string
-        raise fail(f"{path}: not UTF-8 or GB18030 text; save it as UTF-8 and retry")
-    return text.splitlines()
+    titles, problems = read_title_lines(raw)
+    if problems:
+        shown = [f"{path}:{p.line}: {p.message}" for p in problems[:MAX_PROBLEMS_SHOWN]]
+        more = len(problems) - len(shown)
+        if more:
+            shown.append(f"… and {more} more")
+        raise fail(
+            f"{len(problems)} unusable line(s) in {path}; nothing was written:\n  "
+            + "\n  ".join(shown)
+        )
+    if not titles:
+        raise fail(f"{path} holds no titles")
+    return titles
 
 
 def _write_rows(rows: list[list[object]], out: Path | None) -> None:
@@ -54,42 +111,129 @@ def _write_rows(rows: list[list[object]], out: Path | None) -> None:
 
 @occupation_app.command("classify")
 def classify(
-    text: Annotated[
-        str | None, typer.Argument(help="A vacancy title or work-history line to classify.")
-    ] = None,
+    text: Annotated[str | None, typer.Argument(help="One job title to classify.")] = None,
     in_file: Annotated[
         Path | None,
-        typer.Option("--in", help="A text file, one title per line (UTF-8 or GB18030)."),
+        typer.Option("--in", help="A UTF-8 text file, one job title per line."),
     ] = None,
     out_file: Annotated[
         Path | None,
-        typer.Option("--out", help="Write CSV here (text,code,name,confidence); default stdout."),
-    ] = None,
-    threshold: Annotated[
-        float | None,
         typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Back off to the parent group below this confidence (default 0.5).",
+            "--out", help="Write CSV here (line,text,code,name,level,confidence); default stdout."
         ),
     ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="An occupation model file; default: the trained or shipped model."),
+    ] = None,
 ) -> None:
-    """Classify free text into CSCO 2022 occupations (code, name, confidence)."""
+    """Code job titles in CSCO 2022: code, name, level (detailed/minor/sub-major/major), confidence."""
     if (text is None) == (in_file is None):
         raise fail("give either TEXT or --in FILE (not both, not neither)")
-    from matcher.occupations import OccupationNormaliser, default_normaliser
+    from matcher.occupation_classifier import LEVEL_NAMES, OccupationClassifier
 
-    normaliser: OccupationNormaliser = default_normaliser()
-    if threshold is not None:
-        normaliser = OccupationNormaliser(**{**normaliser.get_params(), "threshold": threshold})
-        normaliser.fit()
-    texts = [text or ""] if in_file is None else _read_lines(in_file)
-    matches = normaliser.classify_many(texts)
+    if text is not None:
+        titles, problems = read_title_lines(text.encode("utf-8"))
+        if problems or len(titles) != 1:
+            raise fail(f"TEXT must be one non-empty title of at most {MAX_LINE_CHARS} characters")
+    else:
+        assert in_file is not None
+        titles = _read_titles(in_file)
+    try:
+        if model is not None:
+            coder = OccupationClassifier.load(model)
+        else:
+            from service.occupation_coder import occupation_coder
+            from service.settings import get_settings
+
+            coder = occupation_coder(get_settings().model_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    matches = coder.classify_many(titles)
     rows: list[list[object]] = [
-        [t, m.code, m.name, f"{m.confidence:.3f}" if m.code else ""]
-        for t, m in zip(texts, matches, strict=True)
+        [i, t, m.code, m.name, LEVEL_NAMES[m.level], f"{m.confidence:.3f}"]
+        for i, (t, m) in enumerate(zip(titles, matches, strict=True), start=1)
     ]
     _write_rows(rows, out_file)
     if out_file is not None:
-        found = sum(1 for m in matches if m.code)
-        typer.echo(f"classified {found} of {len(texts)} lines -> {out_file}", err=True)
+        detailed = sum(1 for m in matches if m.level == 4)
+        typer.echo(
+            f"coded {len(titles)} lines ({detailed} at the detailed level) -> {out_file}",
+            err=True,
+        )
+
+
+@occupation_app.command("train")
+def train(
+    titles: Annotated[
+        Path | None,
+        typer.Option(
+            help="Labelled titles (CSV: job_name, expected_code); "
+            "default: matcher/data/occupation_titles.csv."
+        ),
+    ] = None,
+    corrections: Annotated[
+        bool,
+        typer.Option(
+            "--corrections/--no-corrections",
+            help="Fold in the officers' code corrections stored in the database.",
+        ),
+    ] = True,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Model file; default: JOBMATCH_MODEL_DIR/occupation/occupation_model.joblib."
+        ),
+    ] = None,
+    dictionary_weight: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Weight of the CSCO names and aliases as training rows (0 leaves them out).",
+        ),
+    ] = 0.5,
+    seed: Annotated[int, typer.Option(help="Seed of the folds and models.")] = 0,
+) -> None:
+    """Train the occupation classifier on labelled titles plus stored officer corrections."""
+    from matcher.occupation_classifier import (
+        ClassifierConfig,
+        OccupationClassifier,
+        merge_corrections,
+        read_labelled_titles,
+    )
+    from matcher.reference import data_path
+    from service.occupation_coder import forget_loaded_coder, trained_model_path
+    from service.settings import get_settings
+
+    settings = get_settings()
+    source = titles if titles is not None else data_path("occupation_titles.csv")
+    try:
+        examples = read_labelled_titles(source)
+    except FileNotFoundError:
+        raise fail(f"labelled titles file {source} does not exist") from None
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    fixes = []
+    if corrections:
+        from service.store.db import make_engine
+        from service.store.repository import occupation_corrections
+
+        engine = make_engine(settings.database_url)
+        try:
+            fixes = occupation_corrections(engine)
+        finally:
+            engine.dispose()
+    merged = merge_corrections(examples, fixes)
+    typer.echo(
+        f"training on {len(examples)} labelled titles and {len(fixes)} officer corrections "
+        f"({len(merged)} distinct titles) …",
+        err=True,
+    )
+    config = ClassifierConfig(dictionary_weight=dictionary_weight, seed=seed)
+    try:
+        model = OccupationClassifier(config).fit(merged)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    path = model.save(out if out is not None else trained_model_path(settings.model_dir))
+    forget_loaded_coder()
+    typer.echo(f"wrote {path}")

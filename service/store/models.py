@@ -308,3 +308,23 @@ class Notice(Base):
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     read_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class OccupationCorrection(Base):
+    """An officer's correction of a CSCO code: training data for the occupation coder.
+
+    ``subject`` is ``vacancy`` (the vacancy's title was coded ``previous_code``; the
+    vacancy now carries ``code``) or ``worker`` (a line of the worker's skills or work
+    history names occupation ``code``). ``jobmatch occupation train`` learns (text, code).
+    """
+
+    __tablename__ = "occupation_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(16))
+    previous_code: Mapped[str | None] = mapped_column(String(16))
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now(), index=True)

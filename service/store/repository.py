@@ -44,6 +44,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from matcher.dataset import Dataset
+from matcher.occupation_classifier import LabelledTitle
 from matcher.schema import CONTRACT, PERSONAL_FIELDS
 from service.store.models import Base
 
@@ -612,3 +613,23 @@ __all__ = [
     "table",
     "upsert",
 ]
+
+
+def occupation_corrections(bind: Engine | Session | Connection) -> list[LabelledTitle]:
+    """Officers' occupation code corrections as labelled titles, oldest first.
+
+    ``jobmatch occupation train`` folds them into the labelled titles
+    (:func:`matcher.occupation_classifier.merge_corrections`: a later correction of the
+    same title replaces an earlier one).
+    """
+    from service.store.models import OccupationCorrection
+
+    query = select(OccupationCorrection.text, OccupationCorrection.code).order_by(
+        OccupationCorrection.created_at, OccupationCorrection.id
+    )
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            rows = conn.execute(query).all()
+    else:
+        rows = bind.execute(query).all()
+    return [LabelledTitle(title=str(t), code=str(c)) for t, c in rows]

@@ -216,13 +216,13 @@ def test_cli_classify_text():
     result = _cli(["occupation", "classify", "急招焊工包吃住月入8000"])
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(result.stdout.splitlines()))
-    assert rows[0] == ["text", "code", "name", "confidence"]
-    assert rows[1][:3] == ["急招焊工包吃住月入8000", "6-18-02-04", "焊工"]
-    assert 0.5 <= float(rows[1][3]) <= 1.0
+    assert rows[0] == ["line", "text", "code", "name", "level", "confidence"]
+    assert rows[1][:5] == ["1", "急招焊工包吃住月入8000", "6-18-02-04", "焊工", "detailed"]
+    assert 0.5 <= float(rows[1][5]) <= 1.0
 
 
 def test_cli_classify_file_keeps_order(tmp_path):
-    lines = ["保洁员", "", "急招焊工包吃住", "泥瓦工,日结", "收银员"]
+    lines = ["保洁员", "急招焊工包吃住", "泥瓦工,日结", "收银员"]
     src = tmp_path / "titles.txt"
     src.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "out" / "codes.csv"
@@ -231,17 +231,17 @@ def test_cli_classify_file_keeps_order(tmp_path):
     with out.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["text"] for r in rows] == lines
-    assert [r["code"] for r in rows] == ["4-09-08-01", "", "6-18-02-04", "6-29-01-01", "4-01-02-04"]
-    assert rows[1]["confidence"] == ""
-    assert list(rows[0]) == ["text", "code", "name", "confidence"]
+    assert [r["code"] for r in rows] == ["4-09-08-01", "6-18-02-04", "6-29-01-01", "4-01-02-04"]
+    assert list(rows[0]) == ["line", "text", "code", "name", "level", "confidence"]
 
 
-def test_cli_reads_gb18030(tmp_path):
+def test_cli_refuses_files_that_are_not_utf8(tmp_path):
+    # the learned coder's CLI takes UTF-8 only and names the line (it used to guess GB18030)
     src = tmp_path / "gbk.txt"
     src.write_bytes("砌筑工\n保洁员\n".encode("gb18030"))
     result = _cli(["occupation", "classify", "--in", str(src)])
-    assert result.exit_code == 0, result.output
-    assert "6-29-01-01" in result.stdout and "4-09-08-01" in result.stdout
+    assert result.exit_code == 2
+    assert "gbk.txt:1: not UTF-8" in result.output
 
 
 def test_cli_errors_are_actionable(tmp_path):

@@ -1,0 +1,195 @@
+"""The learned occupation classifier: decision rule, answers, persistence, training data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matcher.occupation_classifier import (
+    FEATURES,
+    UNCLASSIFIABLE_CODE,
+    Candidates,
+    ClassifierConfig,
+    DecisionRule,
+    LabelledTitle,
+    OccupationClassifier,
+    clean_title,
+    grouped_folds,
+    load_classifier,
+    merge_corrections,
+    near_duplicate_groups,
+    read_labelled_titles,
+)
+
+# a toy market of labelled titles (no CSCO dictionary rows: small, fast fits)
+WELDER, ELECTRICIAN, COOK, CLEANER = "6-18-02-04", "6-31-01-03", "4-03-02-01", "4-09-08-01"
+SALES_GROUP, SALESPERSON = "4-01-02-00", "4-01-02-01"
+TOY = [
+    *(
+        LabelledTitle(t, WELDER)
+        for t in ("电焊工", "焊工学徒", "氩弧焊工", "二保焊焊工", "电焊师傅")
+    ),
+    *(
+        LabelledTitle(t, ELECTRICIAN)
+        for t in ("电工", "维修电工", "工厂电工", "持证电工", "电工师傅")
+    ),
+    *(LabelledTitle(t, COOK) for t in ("厨师", "中餐厨师", "炒菜厨师", "川菜厨师", "厨师长")),
+    *(LabelledTitle(t, CLEANER) for t in ("保洁员", "保洁阿姨", "小区保洁", "商场保洁", "保洁工")),
+    # titles that say only "sales": the gold code is the group
+    *(
+        LabelledTitle(t, SALES_GROUP)
+        for t in ("销售", "销售人员", "销售专员", "销售代表", "招销售")
+    ),
+    *(LabelledTitle(t, SALESPERSON) for t in ("营销员", "市场营销员", "电话营销员", "营销专员")),
+]
+FAST = ClassifierConfig(dictionary_weight=0.0, inner_folds=3)
+
+
+@pytest.fixture(scope="module")
+def toy_model() -> OccupationClassifier:
+    return OccupationClassifier(FAST).fit(TOY)
+
+
+# --------------------------------------------------------------------------- decision rule
+
+
+def _candidates(owner, features) -> Candidates:
+    f = np.zeros((len(owner), len(FEATURES)), dtype=np.float32)
+    f[:, : np.asarray(features).shape[1]] = features
+    return Candidates(owner=np.asarray(owner), code=np.arange(len(owner)) + 100, features=f)
+
+
+def test_decision_rule_learns_which_candidate_is_right_and_answers_one_per_title():
+    rng = np.random.default_rng(0)
+    x = rng.random((600, 2))
+    right = x[:, 0] > x[:, 1]  # known answer: the first feature beats the second
+    rule = DecisionRule().fit(
+        np.hstack([x, np.zeros((600, len(FEATURES) - 2))]).astype(np.float32), right
+    )
+    found = _candidates(
+        [0, 0, 1, 1, 1], [[0.1, 0.9], [0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.95, 0.05]]
+    )
+    code, conf = rule.choose(found, 3)
+    assert code.tolist()[:2] == [101, 104]  # the right-looking candidate of each title
+    assert code[2] == -1 and conf[2] == 0  # a title without candidates gets none here
+    assert 0.5 < conf[0] <= 1 and 0.5 < conf[1] <= 1
+    ranked = rule.ranked(found, 1)
+    assert [c for c, _ in ranked][0] == 104 and len(ranked) == 3
+    assert ranked[0][1] >= ranked[1][1] >= ranked[2][1]
+
+
+def test_decision_rule_needs_right_and_wrong_candidates():
+    with pytest.raises(ValueError, match="right and wrong"):
+        DecisionRule().fit(np.zeros((5, len(FEATURES)), dtype=np.float32), np.ones(5, bool))
+
+
+def test_answers_at_the_level_the_training_titles_support(toy_model):
+    welder, sales, marketing = toy_model.classify_many(
+        ["急招电焊工包吃住", "销售 月入过万", "营销员"]
+    )
+    assert (welder.code, welder.level) == (WELDER, 4)
+    # titles that only say "sales" were coded with the group: the rule backs off to it
+    assert (sales.code, sales.level) == (SALES_GROUP, 3)
+    assert sales.name == "销售人员"
+    assert marketing.code == SALESPERSON
+
+
+def test_every_title_gets_an_answer_with_a_confidence(toy_model):
+    answers = toy_model.classify_many(["完全无关的词语", "x", "厨师", "", "   ", "【！！】"])
+    assert all(a.code and 0.0 <= a.confidence <= 1.0 for a in answers)
+    assert all(a.level in (1, 2, 3, 4) for a in answers)
+    for blank in answers[3:]:  # nothing to read: the unclassifiable group, confidence 0
+        assert (blank.code, blank.confidence) == (UNCLASSIFIABLE_CODE, 0.0)
+    assert answers[2].code == COOK
+
+
+def test_suggestions_are_ranked_distinct_codes_with_names(toy_model):
+    top = toy_model.suggest("电焊学徒", k=3)
+    assert len(top) == 3 and top[0].code == WELDER
+    assert len({m.code for m in top}) == 3 and all(m.name for m in top)
+    assert [m.confidence for m in top] == sorted((m.confidence for m in top), reverse=True)
+    assert toy_model.suggest("  ") == []
+
+
+def test_save_load_round_trip_gives_identical_answers(toy_model, tmp_path):
+    path = toy_model.save(tmp_path / "m.joblib")
+    loaded = OccupationClassifier.load(path)
+    texts = ["电焊工", "销售", "小区保洁员", "川菜师傅"]
+    assert loaded.classify_many(texts) == toy_model.classify_many(texts)
+    assert load_classifier(path) is load_classifier(path)  # loaded once per process
+
+
+def test_load_refuses_other_files(tmp_path):
+    import joblib
+
+    with pytest.raises(FileNotFoundError, match="occupation train"):
+        OccupationClassifier.load(tmp_path / "missing.joblib")
+    joblib.dump({"format": 999}, tmp_path / "old.joblib")
+    with pytest.raises(ValueError, match="format"):
+        OccupationClassifier.load(tmp_path / "old.joblib")
+
+
+def test_fit_refuses_unknown_codes_and_too_few_titles():
+    with pytest.raises(ValueError, match=r"example 2 .*'9-99-99-99' is not a CSCO 2022 code"):
+        OccupationClassifier(FAST).fit(
+            [LabelledTitle("电工", ELECTRICIAN), LabelledTitle("x", "9-99-99-99")]
+        )
+    with pytest.raises(ValueError, match="at least 6"):
+        OccupationClassifier(FAST).fit(TOY[:3])
+
+
+def test_shipped_model_loads_and_codes_real_titles():
+    model = load_classifier()
+    welder, cnc = model.classify_many(["急招电焊工包吃住月入8000", "CNC学徒包吃住"])
+    assert welder.code.startswith("6-") and cnc.code.startswith("6-")
+
+
+# --------------------------------------------------------------------------- training data
+
+
+def test_cleaning_drops_places_and_recruiting_noise():
+    assert clean_title("抚州8k续保专员/五险双休") == "续保专员"
+    assert clean_title("株洲希尔顿免费住宿实习生") == "希尔顿 实习生"
+    assert clean_title("北京") == "北京"  # a title that is only a place keeps it
+
+
+def test_near_duplicates_share_a_group_and_never_straddle_folds():
+    titles = ["焊工学徒", "焊工学徒包吃住", "【急招】焊工学徒", "厨师", "保洁员", "电工"]
+    groups = near_duplicate_groups(titles)
+    assert groups[0] == groups[1] == groups[2]
+    assert len(set(groups[3:])) == 3 and groups[3] != groups[0]
+    for train, test in grouped_folds(groups, 3, seed=0):
+        assert not set(groups[train]) & set(groups[test])
+        assert len(train) + len(test) == len(titles)
+
+
+def test_corrections_replace_the_same_title_and_the_latest_wins():
+    titles = [LabelledTitle("急招电工", ELECTRICIAN), LabelledTitle("电工 包吃住", ELECTRICIAN)]
+    titles.append(LabelledTitle("厨师", COOK))
+    fixes = [
+        LabelledTitle("电工", WELDER),
+        LabelledTitle("电工", CLEANER),  # a later correction of the same title
+        LabelledTitle("面点师", COOK),
+    ]
+    merged = merge_corrections(titles, fixes)
+    assert [(m.title, m.code) for m in merged] == [
+        ("厨师", COOK),
+        ("电工", CLEANER),
+        ("面点师", COOK),
+    ]
+
+
+def test_reading_labelled_titles_names_the_bad_line(tmp_path):
+    good = tmp_path / "ok.csv"
+    good.write_text(
+        "job_name,expected_code,expected_name\n焊工,6-18-02-04,焊工\n", encoding="utf-8"
+    )
+    assert read_labelled_titles(good) == [LabelledTitle("焊工", WELDER)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("job_name,expected_code\n焊工,6-18-02-04\n厨师,4-03-99\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad.csv:3: expected_code '4-03-99'"):
+        read_labelled_titles(bad)
+    missing = tmp_path / "cols.csv"
+    missing.write_text("title,code\n焊工,6-18-02-04\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="missing column"):
+        read_labelled_titles(missing)
