@@ -10,18 +10,19 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from service import domain_occupations as occupations
 from service.auth import SessionDep, WebPrincipal
+from service.domain_errors import DomainError
 from service.web.pages import FormDep
 from service.web.render import login_redirect
 
 router = APIRouter(include_in_schema=False)
 
 
-def _problem(exc: HTTPException) -> str:
+def _problem(exc: DomainError) -> str:
     detail = exc.detail
     if isinstance(detail, list):
         return "; ".join(str(d.get("msg")) for d in detail if isinstance(d, dict))
@@ -47,7 +48,7 @@ def correct_vacancy(
         occupations.correct_vacancy(
             session, principal, vacancy_id, str(form.get("code") or "").strip()
         )
-    except HTTPException as exc:
+    except DomainError as exc:
         session.rollback()
         return _back(page, "✗ " + _problem(exc))
     return _back(page, "occupation_corrected")
@@ -72,7 +73,7 @@ def correct_worker(
             str(form.get("text") or ""),
             str(form.get("code") or "").strip(),
         )
-    except HTTPException as exc:
+    except DomainError as exc:
         session.rollback()
         return _back(page, "✗ " + _problem(exc))
     return _back(page, "occupation_corrected")
