@@ -221,6 +221,8 @@ def _survival_section(survival: dict[str, Any] | None) -> list[str]:
             "Kaplan–Meier": survival["brier_baseline"][h],
         }
     table = pd.DataFrame(rows).T
+    if survival.get("note"):
+        out.append(f"<p class='note'><b>{html.escape(str(survival['note']))}</b></p>")
     out += [
         _img(plot_survival(survival), "survival curves and Brier scores"),
         _table(table),

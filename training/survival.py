@@ -166,6 +166,12 @@ def evaluate_survival(
         return np.power(survival_at(km_t, km_s, t), hazard)
 
     rep.concordance = _finite(concordance_index(time, event, 1 - p, entry=entry))
+    if np.ptp(p) == 0:
+        rep.note = (
+            "the stay stage gave every hire the same probability (it falls back to the base "
+            "rate when training holds too few hires of known fate, e.g. no 3-month retention "
+            "can be observed in a training window shorter than 3 months): concordance 0.5"
+        )
     at_entry_model = np.power(survival_at(km_t, km_s, entry), hazard)
     at_entry_km = survival_at(km_t, km_s, entry)
     for h in horizons:

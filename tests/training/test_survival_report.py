@@ -89,3 +89,11 @@ def test_hire_spells_take_the_first_ending_of_the_same_job():
     assert len(spells) == 1
     assert spells["ended_at"].iloc[0] - spells["hired_at"].iloc[0] == pd.Timedelta(days=30)
     assert pd.isna(spells["retained_at"].iloc[0])
+
+
+def test_a_constant_stay_model_is_said_to_be_one():
+    spec = [(f"T{i}", "2026-01-05", 10 + 10 * i) for i in range(4)]
+    spec += [(f"E{i}", "2026-06-02", d) for i, d in enumerate([5, 50, None])]
+    rep = evaluate_survival(Oracle({f"E{i}": 0.4 for i in range(3)}), _market(spec), CUTOFF, UNTIL)
+    assert rep.concordance == pytest.approx(0.5) and "same probability" in (rep.note or "")
+    assert "same probability" in "".join(_survival_section(rep.as_dict()))
