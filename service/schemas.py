@@ -774,3 +774,25 @@ class NoticePublic(BaseModel):
 class NoticesPublic(BaseModel):
     data: list[NoticePublic]
     count: int
+
+
+# --------------------------------------------------------------------------- retention
+
+
+class RetentionPoint(BaseModel):
+    month: int = Field(description="months since the hire")
+    survival: float = Field(description="share still in the job (Kaplan–Meier)")
+
+
+class RetentionSeries(BaseModel):
+    key: str = Field(description="province code, employer id, 'all' or 'other'")
+    name: str
+    n: int = Field(description="placements")
+    left: int = Field(description="placements that ended")
+    points: list[RetentionPoint]
+
+
+class RetentionPublic(BaseModel):
+    by: Literal["province", "employer"]
+    months: int
+    series: list[RetentionSeries]

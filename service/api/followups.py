@@ -3,12 +3,13 @@ of the region, admins; employers never)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
 from service import domain_followups as loop
 from service import employer_risk
+from service import retention as retention_curves
 from service.api.params import EmployerIdPath, Offset, RowIdPath
 from service.auth import OfficerPrincipal, SessionDep
 from service.domain_errors import not_found
@@ -21,6 +22,7 @@ from service.schemas import (
     FollowUpPublic,
     FollowUpsPublic,
     ReplacementsPublic,
+    RetentionPublic,
     WallTime,
 )
 from service.store.models import Employer
@@ -137,3 +139,16 @@ def employer_risk_evidence(
         employer_id,
         threshold=request.app.state.settings.employer_risk_threshold,
     )
+
+
+@router.get("/retention", response_model=RetentionPublic)
+def retention(
+    session: SessionDep,
+    principal: OfficerPrincipal,
+    by: Literal["province", "employer"] = "province",
+    region: Annotated[str | None, Query(pattern=r"^\d{1,6}$")] = None,
+    months: Annotated[int, Query(ge=1, le=36)] = 12,
+) -> dict:
+    """Retention by month since hire of your region's placements (Kaplan–Meier), overall
+    and per destination province or per employer."""
+    return retention_curves.curves(session, principal, by=by, region=region, months=months)
