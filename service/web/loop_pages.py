@@ -17,10 +17,19 @@ from fastapi.responses import RedirectResponse, Response
 from service import domain, employer_risk, proposals, retention
 from service.auth import Principal, Role, SessionDep, WebPrincipal
 from service.domain_errors import DomainError
+from service.web import i18n
 from service.web.errors import error_page
 from service.web.render import login_redirect, render
 
 router = APIRouter(include_in_schema=False)
+
+i18n.add(
+    {
+        "nav_retention": ("稳岗情况", "Retention"),
+        "nav_employer_risk": ("企业风险", "Employer risk"),
+        "nav_proposals": ("推荐人选与答复", "Proposed candidates"),
+    }
+)
 
 #: Line colours of the curves (the first is "all").
 COLOURS = ("#1f2933", "#1570ef", "#027a48", "#b54708", "#b42318", "#6941c6", "#0e9384", "#c11574")
