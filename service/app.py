@@ -21,6 +21,7 @@ from service.api import errors
 from service.domain import CatalogueSync, store_counts
 from service.model_holder import ModelHolder, RecommendationBatcher, freeze_heap
 from service.observability import CONTENT_TYPE, Metrics, MetricsMiddleware
+from service.serving_state import ServingState
 from service.settings import Settings, get_settings
 from service.store.db import make_engine
 from service.store.migrate import ensure_schema
@@ -59,14 +60,23 @@ def create_app(
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url)
     ensure_schema(engine)
+    serving = ServingState(engine)
+    model_dir = settings.model_dir
     holder = model_holder or ModelHolder(
-        settings.model_dir, check_every=model_check_every, precomputed=settings.precomputed
+        model_dir,
+        check_every=model_check_every,
+        precomputed=settings.precomputed,
+        decided=lambda: serving.decided(model_dir),
     )
     metrics = Metrics()
     holder.on_swap.append(metrics.model_swapped)
+    # every process says what it serves: when it swaps, and at each check (heartbeat)
+    holder.on_swap.append(lambda loaded: serving.report(loaded, holder.reason))
+    holder.on_check.append(lambda loaded: serving.report(loaded, holder.reason))
     if model_holder is None or model_holder.peek() is None:
         holder.start()
     metrics.model_swapped(holder.peek())
+    serving.report(holder.peek(), holder.reason)
 
     app = FastAPI(
         title="jobmatch",
@@ -86,6 +96,7 @@ def create_app(
         settings.auth_failure_limit, settings.auth_failure_window
     )
     app.state.models = holder
+    app.state.serving_state = serving
     app.state.metrics = metrics
     app.state.catalogue_sync = CatalogueSync(engine, holder, every=catalogue_sync_every)
     app.state.batcher = RecommendationBatcher() if batch_recommendations else None

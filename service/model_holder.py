@@ -187,8 +187,12 @@ class ModelHolder:
         load: Callable[[Path], Any] = load_model_at,
         freeze_heap: bool = True,
         precomputed: bool = True,
+        decided: Callable[[], str | None] | None = None,
     ) -> None:
         self.model_dir = Path(model_dir)
+        #: the version the store says to serve (``service.serving_state``), or None:
+        #: follow the model pointer
+        self._decided = decided
         self.freeze_heap = freeze_heap
         self.precomputed = precomputed
         self.check_every = check_every
@@ -202,6 +206,8 @@ class ModelHolder:
         self._background: threading.Thread | None = None
         self.swaps = 0
         self.on_swap: list[Callable[[LoadedModel | None], None]] = []
+        #: called after each periodic check, with the serving model (a heartbeat)
+        self.on_check: list[Callable[[LoadedModel | None], None]] = []
 
     # ------------------------------------------------------------------ reading
 
@@ -242,9 +248,10 @@ class ModelHolder:
         loaded; the model that was serving keeps serving.
         """
         with self._reload_lock:
-            signature = _pointer_signature(self.model_dir)
+            decided = self._decided_version()
+            signature = (*_pointer_signature(self.model_dir), decided)
             try:
-                path = self._locate(self.model_dir)
+                path = self._path_of(decided) if decided else self._locate(self.model_dir)
             except Exception as exc:  # noqa: BLE001 - a broken pointer: say so, keep serving
                 self._signature = signature
                 message = f"the promoted model cannot be found: {exc}"
@@ -290,6 +297,17 @@ class ModelHolder:
             )
             return loaded
 
+    def _decided_version(self) -> str | None:
+        return self._decided() if self._decided is not None else None
+
+    def _path_of(self, version: str) -> Path:
+        path = self.model_dir / version
+        if not path.is_dir():
+            raise FileNotFoundError(
+                f"the store says to serve model {version}, which is not in {self.model_dir}"
+            )
+        return path
+
     def _lists_for(self, model: Any, path: Path | None) -> Any:
         return bind_lists(model, path) if self.precomputed else None
 
@@ -307,21 +325,29 @@ class ModelHolder:
         if now < self._next_check:
             return
         self._next_check = now + self.check_every
-        if _pointer_signature(self.model_dir) == self._signature:
-            return
         if self._background is not None and self._background.is_alive():
             return
-        log.info("model pointer %s changed; loading in the background", self.model_dir / "current")
-        self._background = threading.Thread(
-            target=self._load_quietly, name="model-reload", daemon=True
-        )
+        # the check reads the store and stats the pointer: in the background, so that
+        # no request waits for it
+        self._background = threading.Thread(target=self._check, name="model-watch", daemon=True)
         self._background.start()
 
-    def _load_quietly(self) -> None:
+    def _check(self) -> None:
+        """Load and swap in the model to serve if it changed (store or pointer)."""
         try:
-            self.load()
+            signature = (*_pointer_signature(self.model_dir), self._decided_version())
+            if signature != self._signature:
+                log.info("the model to serve changed; loading it in the background")
+                self.load()
         except ModelLoadError as exc:
             log.error("%s", exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. the store is down: keep serving
+            log.warning("checking for a new model failed (%s); still serving", type(exc).__name__)
+        for callback in self.on_check:
+            try:
+                callback(self._loaded)
+            except Exception:  # noqa: BLE001 - a hook must never stop the watch
+                log.exception("model check callback failed")
 
     def wait_for_background(self, timeout: float = 60.0) -> None:
         """Join a background reload if one runs (tests and shutdown)."""

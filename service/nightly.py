@@ -38,7 +38,6 @@ import json
 import logging
 import math
 import os
-import socket
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -63,6 +62,7 @@ from matcher.dataset import Dataset
 from matcher.priority_posts import priority_post_report
 from matcher.schema import PURSUED_EVENTS, Columns
 from service.lifecycle import LIFECYCLE_EVENTS, SEEKING_STATUSES, Outcome, WorkerStatus, replay
+from service.processes import process_alive, process_identity
 from service.store.db import make_engine, session_scope
 from service.store.models import MatchPin, MatchRun, PlanRow, Vacancy, Worker
 
@@ -486,38 +486,6 @@ def input_hash(
 ABANDONED_AFTER = timedelta(hours=6)
 
 
-def _process_start(pid: int) -> str:
-    """When process ``pid`` started (clock ticks since boot, from /proc), or "" where
-    /proc is not there: with the pid it tells a process from a later one reusing its pid."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
-def process_identity() -> str:
-    """``host:pid:start`` of this process, as stored in ``match_runs.owner``."""
-    pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_process_start(pid)}"[:160]
-
-
-def _owner_alive(owner: str) -> bool | None:
-    """Whether the process ``owner`` names still runs: None when it ran on another host."""
-    host, _, rest = owner.partition(":")
-    pid_text, _, start = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return None
-    pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # it exists, owned by someone else
-    return not start or _process_start(pid) in ("", start)
-
-
 def reap_abandoned_runs(session: Session, *, now: datetime | None = None) -> list[str]:
     """Mark failed the runs left ``running`` by a process that is gone (killed, machine
     restarted) and remove any plan rows they hold; returns their ids.
@@ -528,7 +496,7 @@ def reap_abandoned_runs(session: Session, *, now: datetime | None = None) -> lis
     now = now or _now()
     reaped = []
     for row in session.scalars(select(MatchRun).where(MatchRun.status == "running")).all():
-        alive = _owner_alive(row.owner) if row.owner else None
+        alive = process_alive(row.owner) if row.owner else None
         last = row.heartbeat_at or row.started_at
         if alive is None:
             alive = last is not None and now - last < ABANDONED_AFTER

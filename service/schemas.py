@@ -512,12 +512,30 @@ class Readiness(BaseModel):
     reason: str | None = None
 
 
+class ServingProcessPublic(BaseModel):
+    """A server process and the model version it serves."""
+
+    process: str = Field(description="host:pid:start of the process")
+    version: str | None = None
+    loaded_at: Timestamp | None = None
+    seen_at: Timestamp = Field(description="when it last reported (every few seconds)")
+    reason: str | None = Field(None, description="why it serves no model, if so")
+    this_process: bool = Field(description="the process that answered this request")
+
+
 class ModelStatus(BaseModel):
+    """The model this process serves, the version the store says to serve, and what
+    every live server process serves."""
+
     model_loaded: bool
     model_version: str | None = None
     path: str | None = None
     loaded_at: Timestamp | None = None
     reason: str | None = None
+    decided_version: str | None = Field(
+        None, description="the version every process should serve (the store's record)"
+    )
+    processes: list[ServingProcessPublic] = []
 
 
 class Me(BaseModel):

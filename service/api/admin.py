@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
@@ -93,35 +93,46 @@ def _key_view(row: ApiKey) -> dict:
     }
 
 
-def _status(holder) -> dict:
+def _status(holder, request: Request) -> dict:
     loaded = holder.peek()
+    serving = request.app.state.serving_state
+    decision = serving.decision()
     return {
         "model_loaded": loaded is not None,
         "model_version": loaded.version if loaded else None,
         "path": str(loaded.path) if loaded and loaded.path else None,
         "loaded_at": loaded.loaded_at if loaded else None,
         "reason": holder.reason,
+        "decided_version": decision.version if decision else None,
+        "processes": serving.processes(),
     }
 
 
 @router.get("/model", response_model=ModelStatus)
-def model_status(principal: AdminPrincipal, holder: HolderDep) -> dict:
-    """Which model this process serves, since when, or why none."""
-    return _status(holder)
+def model_status(principal: AdminPrincipal, holder: HolderDep, request: Request) -> dict:
+    """Which model this process serves, since when, or why none; the version the store
+    says to serve, and which version every live server process serves."""
+    return _status(holder, request)
 
 
 @router.post("/reload-model", response_model=ModelStatus)
-def reload_model(principal: AdminPrincipal, holder: HolderDep, response: Response) -> dict:
-    """Load the promoted model and swap it in; requests in flight finish on the old one."""
+def reload_model(
+    principal: AdminPrincipal, holder: HolderDep, request: Request, response: Response
+) -> dict:
+    """Load the promoted model and swap it in; every other server process follows within
+    seconds (the version is recorded in the store). Requests in flight finish on the
+    model they started with."""
     try:
-        holder.load()
+        loaded = holder.load()
     except ModelLoadError as exc:
         serving = holder.peek()
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             f"{exc}; still serving {serving.version if serving else 'no model'}",
         ) from None
-    body = _status(holder)
+    if loaded is not None:
+        request.app.state.serving_state.decide(loaded.version, by=principal.label)
+    body = _status(holder, request)
     response.headers["X-Model-Version"] = body["model_version"] or "none"
     return body
 

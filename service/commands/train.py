@@ -200,6 +200,31 @@ def models_promote(
         )
     else:
         typer.secho(f"promoted {version}: {decision.message()}", fg=typer.colors.GREEN)
+    _serve_everywhere(settings.database_url, version, "jobmatch models promote")
+
+
+def _serve_everywhere(database_url: str, version: str, by: str) -> None:
+    """Record in the store that every server process should serve ``version`` (they
+    follow within seconds); a store that cannot be reached is reported, not fatal (the
+    processes also follow the model pointer)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.serving_state import ServingState
+    from service.store.db import make_engine
+    from service.store.migrate import ensure_schema
+
+    try:
+        engine = make_engine(database_url)
+        ensure_schema(engine)
+        ServingState(engine).decide(version, by=by)
+        engine.dispose()
+    except SQLAlchemyError as exc:
+        typer.secho(
+            f"warning: the store could not record {version} as the served model "
+            f"({type(exc).__name__}); running servers follow the model pointer instead",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
 
 
 @models_app.command("rollback")
@@ -215,3 +240,4 @@ def models_rollback() -> None:
     except (PromotionRefused, CorruptArtifactError) as err:
         raise fail(str(err), 1) from None
     typer.secho(f"rolled back from {before} to {target}", fg=typer.colors.GREEN)
+    _serve_everywhere(get_settings().database_url, target, "jobmatch models rollback")

@@ -328,3 +328,27 @@ class OccupationCorrection(Base):
     previous_code: Mapped[str | None] = mapped_column(String(16))
     created_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now(), index=True)
+
+
+class ServingModel(Base):
+    """The model version every server process should serve (one row, id 1): set when an
+    admin reloads the model or a model is promoted; each process follows it."""
+
+    __tablename__ = "serving_model"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime] = mapped_column(DateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(160))
+
+
+class ServingProcess(Base):
+    """A server process (``host:pid:start``) and the model version it serves."""
+
+    __tablename__ = "serving_processes"
+
+    process: Mapped[str] = mapped_column(String(160), primary_key=True)
+    version: Mapped[str | None] = mapped_column(String(64))
+    loaded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    seen_at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
