@@ -204,6 +204,13 @@ def test_employer_journey(sized, sample, sample_live, shoot):
 
     title = f"急招电焊工 包吃住 {label}"
     page.fill("#title", title)
+    # the form suggests the three most probable occupation codes of the title typed
+    page.wait_for_selector("#occupation-suggestions button.suggestion", timeout=60_000)
+    suggestions = page.locator("#occupation-suggestions button.suggestion")
+    assert suggestions.count() == 3 and "6-18-02-04 焊工" in suggestions.first.inner_text()
+    suggestions.first.click()
+    assert page.input_value("#occupation_code") == "6-18-02-04"
+    page.fill("#occupation_code", "")
     page.fill("#region", "广东省宝安区")
     page.fill("#headcount", "0")
     page.fill("#wage_min", "9000")
