@@ -159,3 +159,24 @@ def test_vacancy_form_and_page_ask_for_suggestions(sqlite_service: Service, role
         assert 'id="occupation-suggestions"' in page.text and 'data-source="title"' in page.text
     s.client.cookies.clear()
     assert s.client.get("/occupation-suggestions", params={"title": "电焊工"}).status_code == 401
+
+
+def test_officer_corrects_a_vacancy_on_its_page(sqlite_service: Service):
+    s = sqlite_service
+    post_vacancy(s, "V952", "542427", "后厨打荷")
+    s.client.cookies.set("jobmatch_key", s.keys["employer"])
+    assert 'id="occupation-form"' not in s.client.get("/employer/vacancies/V952").text
+    s.client.cookies.set("jobmatch_key", s.keys["officer"])
+    page = s.client.get("/employer/vacancies/V952")
+    assert page.status_code == 200 and 'id="occupation-form"' in page.text
+    assert 'data-title="后厨打荷"' in page.text  # the form suggests codes for this title
+    r = s.client.post(
+        "/officer/vacancies/V952/occupation", data={"code": COOK}, follow_redirects=False
+    )
+    assert r.status_code == 303 and "occupation_corrected" in r.headers["location"]
+    v = s.client.get("/api/v1/vacancies/V952", headers=s.as_("admin")).json()
+    assert (v["occupation_code"], v["occupation_source"]) == (COOK, "corrected")
+    r = s.client.post(
+        "/officer/vacancies/V952/occupation", data={"code": "x"}, follow_redirects=False
+    )
+    assert r.status_code == 303 and "CSCO" in r.headers["location"].replace("%20", " ")
