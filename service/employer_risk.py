@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session
 
 from matcher.schema import EventType
@@ -128,8 +128,11 @@ def _cases(session: Session, employer_ids: Sequence[str] | None) -> list[Case]:
         )
     )
     if employer_ids is not None:
-        ev = ev.where(Vacancy.employer_id.in_(list(employer_ids)))
-        fu = fu.where(Placement.employer_id.in_(list(employer_ids)))
+        # through the indexed id columns: the employers' vacancies and placements first
+        vacancies = select(Vacancy.vacancy_id).where(Vacancy.employer_id.in_(list(employer_ids)))
+        placements = select(Placement.id).where(Placement.employer_id.in_(list(employer_ids)))
+        ev = ev.where(Event.vacancy_id.in_(vacancies))
+        fu = fu.where(FollowUp.placement_id.in_(placements))
     first: dict[tuple[str, str, str], Case] = {}
     amounts: dict[tuple[str, str], tuple[int | None, float | None]] = {}
 
@@ -181,8 +184,10 @@ def figures(
     threshold: int = DEFAULT_THRESHOLD,
     now: datetime | None = None,
     cases: list[Case] | None = None,
+    with_hires: bool = True,
 ) -> dict[str, RiskFigures]:
-    """Risk figures per employer (only employers with a hire or a case appear)."""
+    """Risk figures per employer (only employers with a hire or a case appear);
+    ``with_hires=False`` skips counting hires (the warnings do not need them)."""
     now = now or now_utc()
     since = now - timedelta(days=WINDOW_DAYS)
     cases = _cases(session, employer_ids) if cases is None else cases
@@ -193,11 +198,11 @@ def figures(
             out[employer_id] = RiskFigures(employer_id, threshold=threshold)
         return out[employer_id]
 
-    hires = select(Placement.employer_id, Placement.id)
+    hires = select(Placement.employer_id, func.count()).group_by(Placement.employer_id)
     if employer_ids is not None:
         hires = hires.where(Placement.employer_id.in_(list(employer_ids)))
-    for employer_id, _ in session.execute(hires):
-        get(employer_id).hires += 1
+    for employer_id, n in session.execute(hires) if with_hires else ():
+        get(employer_id).hires += int(n)
     for case in cases:
         f = get(case.employer_id)
         if case.kind == "wage_arrears":
@@ -295,7 +300,9 @@ def warnings_for(
     """Per employer among ``employer_ids``: the live risk warning, when there is one."""
     if not employer_ids:
         return {}
-    figs = figures(session, list(dict.fromkeys(employer_ids)), threshold=threshold)
+    figs = figures(
+        session, list(dict.fromkeys(employer_ids)), threshold=threshold, with_hires=False
+    )
     return {e: f.warning for e, f in figs.items() if f.warning}
 
 
