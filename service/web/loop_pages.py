@@ -28,6 +28,8 @@ i18n.add(
         "nav_retention": ("稳岗情况", "Retention"),
         "nav_employer_risk": ("企业风险", "Employer risk"),
         "nav_proposals": ("推荐人选与答复", "Proposed candidates"),
+        "nav_notices": ("通知", "Notices"),
+        "no_notices": ("没有通知。", "No notices."),
     }
 )
 
@@ -231,3 +233,17 @@ def answer_page(
         )
         return RedirectResponse(f"{back}?flash={quote(message)}", status_code=303)
     return RedirectResponse(f"{back}?flash={quote('已记录您的答复')}", status_code=303)
+
+
+@router.get("/employer/notices")
+def notices_page(request: Request, session: SessionDep, principal: WebPrincipal) -> Response:
+    if (stop := _gate(request, principal, Role.ADMIN, Role.EMPLOYER)) is not None:
+        return stop
+    assert principal is not None
+    proposals.close_idle(session)
+    return render(
+        request,
+        "loop_notices.html",
+        {"notices": proposals.notices(session, principal)},
+        principal=principal,
+    )

@@ -140,3 +140,23 @@ def test_employer_answers_proposed_candidates(page, live, shots):
         f"/api/v1/vacancies/{own}/proposals", headers=live.service.as_("officer")
     )
     assert r.status_code == 403
+
+
+def test_employer_reads_the_notice_of_an_idle_vacancy(page, live):
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    _, own, _ = _setup(live)
+    with session_scope(live.service.app.state.engine) as session:
+        old = datetime(2026, 1, 1)
+        session.execute(
+            update(Vacancy)
+            .where(Vacancy.vacancy_id == own)
+            .values(updated_at=old, posted_at=old, closes_at=None)
+        )
+    log_in(page, live, "employer")
+    page.click("header nav a[href='/employer/notices']")
+    page.wait_for_load_state("networkidle")
+    text = page.locator("main").inner_text()
+    assert "已自动关闭" in text and own in text
