@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Self
+from typing import Protocol, Self, runtime_checkable
 
 import pandas as pd
 
@@ -50,6 +50,18 @@ CANDIDATE_COLUMNS = [
     Columns.Reasons,
     Columns.Warnings,
 ]
+
+
+@runtime_checkable
+class StablePlacementModel(Protocol):
+    """A model whose score can be a calibrated probability per proposal of a stable
+    placement: ``stable_weeks`` is its horizon in weeks then, else None (ablations,
+    uncalibrated rankers); ``lang`` the language of its reasons."""
+
+    @property
+    def stable_weeks(self) -> int | None: ...
+
+    lang: str
 
 
 class NotFittedError(RuntimeError):

@@ -282,6 +282,25 @@ def explain_pair(
     return reasons[:MAX_REASONS], warnings
 
 
+def stable_chance(score: float, weeks: int = 26) -> Reason:
+    """The score of a calibrated model said plainly: the chance that proposing the
+    vacancy ends in a job the worker still holds after ``weeks`` weeks (six months for
+    26), e.g. "约 28% 的机会稳定就业 6 个月". Rounded to a whole percent; below 1 %
+    says so."""
+    if not (0.0 <= score <= 1.0) or math.isnan(score):
+        raise ValueError(f"a probability must lie in [0, 1], got {score}")
+    months = round(weeks * 12 / 52)
+    span_zh = f"{months} 个月" if months * 52 == weeks * 12 else f"{weeks} 周"
+    span_en = f"{months} months" if months * 52 == weeks * 12 else f"{weeks} weeks"
+    percent = round(100 * score)
+    if percent < 1:
+        zh, en = f"不到 1% 的机会稳定就业 {span_zh}", f"under 1% chance of a job kept {span_en}"
+    else:
+        zh = f"约 {percent}% 的机会稳定就业 {span_zh}"
+        en = f"about {percent}% chance of a job kept {span_en}"
+    return Reason("stable_chance", zh, en, {"percent": percent, "weeks": weeks})
+
+
 def texts(items: list[Reason], lang: str = "zh") -> list[str]:
     """The strings of reasons or warnings in one language."""
     return [r.text(lang) for r in items]

@@ -20,9 +20,19 @@ each trained only on the pairs that reached its stage:
   happened, and measured worse as negatives);
 * hire: pairs that applied; positives hired (also hired-then-left or retained),
   negatives rejected or declined or no answer;
-* stay: pairs that were hired and whose fate is known; positives retained_3m /
-  retained_6m, negatives left. Hires with neither outcome yet are *censored*
-  (too recent to know) and left out rather than counted as failures.
+* stay: with ``stays`` (what :class:`matcher.recommender.Recommender` passes), a
+  weekly *rate of leaving*: a Poisson booster on every hire at risk in the window,
+  its leaving events per week at risk (censored hires count the weeks they were
+  seen, hires made before the window enter it then: left truncation), so
+  P(stay | hired) = exp(-horizon * rate). Without ``stays``: pairs hired whose fate
+  is known, positives retained_3m / retained_6m, negatives left (a few months of
+  data hold mostly the early leavers, so this underestimates staying).
+
+Then :meth:`StablePlacementRanker.calibrate` maps each stage onto the rates of a
+*later* time slice and the population the stage must describe (the pairs shown for
+apply, the applications for hire, the hires at risk for stay, survival to 26 weeks
+by a piecewise-exponential hazard): :mod:`matcher.calibration` says why. The product
+is then P(stable placement for 26 weeks | proposed), on one scale for all workers.
 
 Compared with one classifier with graded sample weights, each stage uses all the
 data that informs it (there are far more applications than retentions), the
@@ -50,6 +60,13 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from matcher.calibration import (
+    HORIZON_WEEKS,
+    PiecewiseHazard,
+    ProbabilityMap,
+    Spells,
+    StageCalibrator,
+)
 from matcher.fast_path_guard import FastPathGuard
 from matcher.features import RANKER_COLUMNS
 
@@ -262,9 +279,20 @@ def _quick_scorer(booster) -> _QuickScorer | None:
     return scorer
 
 
+def _raw_output(booster, x: np.ndarray) -> np.ndarray:
+    """sklearn's raw sum of trees: ``decision_function`` of a binary classifier, the
+    log of the prediction of a Poisson ``HistGradientBoostingRegressor``."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    if isinstance(booster, HistGradientBoostingRegressor):
+        return booster._raw_predict(x).ravel()
+    return booster.decision_function(x)
+
+
 def _decision(booster, x: np.ndarray) -> np.ndarray:
     """``booster.decision_function(x)`` of a fitted binary
-    ``HistGradientBoostingClassifier``, the same numbers (baseline, then each tree
+    ``HistGradientBoostingClassifier`` (or the raw output of a Poisson regressor,
+    :func:`_raw_output`), the same numbers (baseline, then each tree
     added in order), on ONE thread: sklearn opens an OpenMP parallel region per
     tree, and for the few hundred rows of a request that costs more than the tree
     walk (and, with the cores busy, a region can wait for a descheduled thread).
@@ -279,7 +307,7 @@ def _decision(booster, x: np.ndarray) -> np.ndarray:
         # categorical features: sklearn re-encodes and reorders columns before the trees
         or getattr(booster, "_preprocessor", None) is not None
     ):
-        return booster.decision_function(x)
+        return _raw_output(booster, x)
     baseline = booster._baseline_prediction[0, 0]
     scorer = _quick_scorer(booster)
     if scorer is not None:
@@ -416,6 +444,35 @@ def stage_fast_path_problem(model) -> str | None:
     return None
 
 
+def hazard_fast_path_problem(booster) -> str | None:
+    """Compare the fast path of a hazard stay stage (a Poisson
+    ``HistGradientBoostingRegressor``: :func:`_decision` for a request's rows,
+    :func:`_raw_output` for a batch's) with the log of its public ``predict`` on
+    :func:`probe_rows`. None when they agree within :data:`PROBE_TOLERANCE`."""
+    scorer = _quick_scorer(booster) if getattr(booster, "_predictors", None) is not None else None
+    x = probe_rows(int(booster.n_features_in_), scorer)
+    public = np.log(booster.predict(x))
+    for what, got in (
+        ("request rows", _decision(booster, x)),
+        ("batch rows", _raw_output(booster, x)),
+    ):
+        if got.shape != public.shape or not np.allclose(
+            got, public, rtol=0.0, atol=PROBE_TOLERANCE
+        ):
+            worst = float(np.max(np.abs(got - public))) if got.shape == public.shape else np.nan
+            return f"{what}: largest difference {worst:.3g} over {len(x)} probe rows"
+    return None
+
+
+def _log_rate(booster, x: np.ndarray) -> np.ndarray:
+    """Log weekly rate of leaving of a hazard stay stage: :func:`_decision` while
+    :func:`hazard_fast_path_problem` finds it equal to ``log(predict)``, else that."""
+    token = getattr(booster, "_predictors", None)
+    if STAGE_FAST_PATH.allows(booster, token, partial(hazard_fast_path_problem, booster)):
+        return _decision(booster, x)
+    return np.log(booster.predict(x))
+
+
 class StablePlacementRanker:
     """Three calibrated boosted stages whose product is P(stable placement).
 
@@ -435,10 +492,20 @@ class StablePlacementRanker:
     Attributes
     ----------
     stages_ : dict[str, object]
-        Fitted calibrated classifier, or a float base rate, per stage.
+        Fitted calibrated classifier, or a float base rate, per stage; for a hazard
+        stay stage a Poisson regressor of the weekly rate of leaving (or the float log
+        rate).
     stage_counts_ : dict[str, dict[str, int]]
         Rows, positives per stage (for the model card).
+    calibrators_ : dict[str, ProbabilityMap]
+        Per stage, the map fitted on a later time slice by :meth:`calibrate`.
+    stay_hazard_ : bool
+        The stay stage is a hazard (``fit`` with ``stays``).
     """
+
+    #: defaults for rankers saved before hazards and calibrators existed
+    stay_hazard_ = False
+    horizon_: float = HORIZON_WEEKS
 
     def __init__(
         self,
@@ -481,7 +548,12 @@ class StablePlacementRanker:
             ensemble=False,
         )
 
-    def fit(self, features: pd.DataFrame, labels: pd.DataFrame) -> StablePlacementRanker:
+    def fit(
+        self,
+        features: pd.DataFrame,
+        labels: pd.DataFrame,
+        stays: tuple[pd.DataFrame | np.ndarray, Spells] | None = None,
+    ) -> StablePlacementRanker:
         """Fit the three stages.
 
         Parameters
@@ -491,6 +563,12 @@ class StablePlacementRanker:
         labels : DataFrame
             Same rows: ``applied`` and ``hired`` (0/1), ``retained`` (1, 0, or NaN
             when not hired or censored).
+        stays : (features, :class:`matcher.calibration.Spells`), optional
+            Hires followed in tenure weeks, censored or left: the stay stage then
+            learns the weekly hazard of leaving from every week at risk (one row per
+            person-week, :func:`matcher.calibration.person_weeks`), and its
+            probability is surviving the horizon. Without it the stay stage learns
+            ``retained`` from the hires whose outcome is known.
 
         Returns
         -------
@@ -501,22 +579,126 @@ class StablePlacementRanker:
         hired = labels["hired"].to_numpy(dtype=float)
         retained = labels["retained"].to_numpy(dtype=float)
         rows = {
-            "apply": (np.ones(len(x), bool), applied),
-            "hire": (applied == 1, hired),
-            "stay": ((hired == 1) & np.isfinite(retained), retained),
+            "apply": (x, applied == 1),
+            "hire": (x[applied == 1], hired[applied == 1] == 1),
+            "stay": (
+                x[(hired == 1) & np.isfinite(retained)],
+                retained[(hired == 1) & np.isfinite(retained)] == 1,
+            ),
         }
         self.stages_: dict[str, object] = {}
         self.stage_counts_: dict[str, dict[str, int]] = {}
+        self.calibrators_: dict[str, ProbabilityMap] = {}
+        self.stay_hazard_ = stays is not None
+        self.horizon_ = HORIZON_WEEKS
+        if stays is not None:
+            self._fit_hazard(*stays)
         for name in STAGES:
-            keep, y_all = rows[name]
-            y = np.nan_to_num(y_all[keep]).astype(int)
+            if name in self.stages_:
+                continue
+            x_stage, positive = rows[name]
+            y = positive.astype(int)
             pos = int(y.sum())
             neg = len(y) - pos
             self.stage_counts_[name] = {"rows": len(y), "positives": pos}
             if pos < MIN_CLASS_ROWS or neg < MIN_CLASS_ROWS:
                 self.stages_[name] = (pos + 1.0) / (len(y) + 2.0)
                 continue
-            self.stages_[name] = self._stage_model(y).fit(x[keep], y)
+            self.stages_[name] = self._stage_model(y).fit(x_stage, y)
+        return self
+
+    def _fit_hazard(self, features: pd.DataFrame | np.ndarray, spells: Spells) -> None:
+        """The stay stage as a weekly rate of leaving: a Poisson gradient-boosting
+        regression of each spell's events per week at risk, weighted by its weeks at
+        risk (the likelihood of a constant hazard per pair, censoring and left
+        truncation included); its raw output is the log weekly rate."""
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        x = _matrix(features)
+        weeks = np.asarray(spells.exit, dtype=float) - np.asarray(spells.entry, dtype=float)
+        left = np.asarray(spells.left, dtype=float)
+        keep = weeks > 0
+        x, weeks, left = x[keep], weeks[keep], left[keep]
+        events = int(left.sum())
+        self.stage_counts_["stay"] = {"rows": int(len(x)), "positives": events}
+        total = float(weeks.sum())
+        if events < MIN_CLASS_ROWS:
+            # too few leavers to learn from: the market's weekly rate (Laplace-smoothed)
+            self.stages_["stay"] = float(np.log((events + 1.0) / (total + 2.0)))
+            return
+        booster = HistGradientBoostingRegressor(
+            loss="poisson",
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=max(2, min(self.min_samples_leaf, events // 4)),
+            l2_regularization=self.l2_regularization,
+            early_stopping=False,
+            # features that raise the chance of a placement lower the rate of leaving
+            monotonic_cst=[-1 if c in INCREASING else 0 for c in RANKER_COLUMNS],
+            random_state=self.random_state,
+        )
+        self.stages_["stay"] = booster.fit(x, left / weeks, sample_weight=weeks)
+
+    def calibrate(
+        self,
+        apply: tuple[np.ndarray | pd.DataFrame, np.ndarray, np.ndarray] | None = None,
+        hire: tuple[np.ndarray | pd.DataFrame, np.ndarray] | None = None,
+        stay: tuple[np.ndarray | pd.DataFrame, Spells] | None = None,
+        method: str = "platt",
+        horizon: int = HORIZON_WEEKS,
+    ) -> StablePlacementRanker:
+        """Calibrate the fitted stages on pairs of a later time slice
+        (:mod:`matcher.calibration`): afterwards each stage's output is the observed
+        rate of its event on that slice's population, and the stay stage the
+        probability of still being there after ``horizon`` weeks.
+
+        Parameters
+        ----------
+        apply : (features, applied 0/1, weight), optional
+            Pairs that were *shown* (the exposure denominator), each view a trial.
+        hire : (features, hired 0/1), optional
+            Pairs that applied.
+        stay : (features, :class:`matcher.calibration.Spells`), optional
+            Hires followed in tenure weeks (censored, possibly left-truncated); needs
+            a stay stage fitted as a hazard (labels with ``stay_weeks`` and ``left``).
+        method : {"platt", "isotonic"}
+            Map of the apply and hire stages.
+        horizon : int
+            Weeks of the stay.
+
+        A stage whose slice has fewer than :data:`MIN_CLASS_ROWS` (weighted) rows of
+        either outcome, or no leaving event, keeps its uncalibrated output; which
+        stages were calibrated is in ``calibration_counts_``.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "stages_"):
+            raise RuntimeError("StablePlacementRanker is not fitted; call fit first")
+        self.calibrators_ = {}
+        self.calibration_counts_: dict[str, dict[str, float]] = {}
+        for name, part in (("apply", apply), ("hire", hire)):
+            if part is None:
+                continue
+            feats, y, *rest = part
+            y = np.asarray(y, dtype=float)
+            w = np.asarray(rest[0], dtype=float) if rest else np.ones(len(y))
+            pos, neg = float(w @ y), float(w @ (1 - y))
+            self.calibration_counts_[name] = {"rows": float(w.sum()), "positives": pos}
+            if pos < MIN_CLASS_ROWS or neg < MIN_CLASS_ROWS:
+                continue
+            raw = self._predict(name, _matrix(feats))
+            self.calibrators_[name] = StageCalibrator(method).fit(raw, y, w)
+        if stay is not None and self.stay_hazard_:
+            feats, spells = stay
+            events = float(np.asarray(spells.left, dtype=float).sum())
+            self.calibration_counts_["stay"] = {"rows": float(len(spells.left)), "left": events}
+            if events >= MIN_CLASS_ROWS:
+                log_rate = self._predict("stay", _matrix(feats))
+                self.calibrators_["stay"] = PiecewiseHazard(horizon=horizon).fit(log_rate, spells)
+        self.horizon_ = horizon
         return self
 
     def predict_stages(self, features: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -528,7 +710,7 @@ class StablePlacementRanker:
         x = _matrix(features)
         out = np.empty((len(x), len(STAGES)))
         for j, name in enumerate(STAGES):
-            out[:, j] = self._predict(name, x)
+            out[:, j] = self._stage(name, x)
         return out
 
     def check_fast_paths(self) -> dict[str, bool]:
@@ -550,19 +732,49 @@ class StablePlacementRanker:
             model = self.stages_[name]
             if isinstance(model, float):
                 continue
-            token = getattr(model, "calibrated_classifiers_", None)
-            verdicts[name] = STAGE_FAST_PATH.verify(
-                model, token, partial(stage_fast_path_problem, model)
-            )
+            if name == "stay" and self.stay_hazard_:
+                token = getattr(model, "_predictors", None)
+                problem = partial(hazard_fast_path_problem, model)
+            else:
+                token = getattr(model, "calibrated_classifiers_", None)
+                problem = partial(stage_fast_path_problem, model)
+            verdicts[name] = STAGE_FAST_PATH.verify(model, token, problem)
         return verdicts
 
     def _predict(self, name: str, x: np.ndarray) -> np.ndarray:
+        """The stage's booster output: a probability, or for a hazard stay stage the
+        log weekly rate of leaving."""
         model = self.stages_[name]
         if isinstance(model, float):
             return np.full(len(x), model)
         if len(x) == 0:
             return np.zeros(0)
+        if name == "stay" and self.stay_hazard_:
+            return _log_rate(model, x)
         return _calibrated(model, x)
+
+    def _stage(self, name: str, x: np.ndarray) -> np.ndarray:
+        """The stage's probability: the booster's output through the later slice's
+        calibrator when there is one; a hazard stay stage without one is the constant
+        weekly hazard carried to the horizon, ``(1 - h)^horizon``."""
+        raw = self._predict(name, x)
+        calibrator = getattr(self, "calibrators_", {}).get(name)
+        if calibrator is not None:
+            return calibrator.predict(raw)
+        if name == "stay" and self.stay_hazard_:
+            return np.exp(-self.horizon_ * np.exp(raw))
+        return raw
+
+    @property
+    def per_proposal(self) -> bool:
+        """True when the product is a probability per proposal: the apply stage is
+        calibrated on the pairs shown and the stay stage is a hazard (survival to
+        ``horizon_`` weeks)."""
+        return "apply" in getattr(self, "calibrators_", {}) and self.stay_hazard_
+
+    def _constant(self, name: str) -> bool:
+        """True when the stage gives every pair the same probability."""
+        return isinstance(self.stages_[name], float)
 
     def predict_proba(self, features: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Calibrated P(stable placement) of each pair, shape ``(n,)``."""
@@ -611,17 +823,16 @@ class StablePlacementRanker:
         stages = np.empty((n, len(STAGES)))
         learned = []
         for j, name in enumerate(STAGES):
-            model = self.stages_[name]
-            if isinstance(model, float):
-                stages[:, j] = model
+            if self._constant(name):
+                stages[:, j] = self._stage(name, x[:1])[0] if n else 0.0
             else:
                 learned.append(j)
         if len(learned) <= 1 or n == 0 or k <= 0:
             for j in learned:
-                stages[:, j] = self._predict(STAGES[j], x)
+                stages[:, j] = self._stage(STAGES[j], x)
             return stages.prod(axis=1), np.ones(n, dtype=bool)
         first, later = learned[0], learned[1:]
-        stages[:, first] = self._predict(STAGES[first], x)
+        stages[:, first] = self._stage(STAGES[first], x)
         bounded = stages.copy()
         bounded[:, later] = 1.0
         bound = bounded.prod(axis=1)
@@ -629,7 +840,7 @@ class StablePlacementRanker:
 
         def score_rows(rows: np.ndarray) -> None:
             for j in later:
-                stages[rows, j] = self._predict(STAGES[j], x[rows])
+                stages[rows, j] = self._stage(STAGES[j], x[rows])
             exact[rows] = True
 
         _, gid = np.unique(groups, return_inverse=True)

@@ -41,6 +41,16 @@ not a negative of its own: exposure is what a recommendation changes). The ranke
 meaning as at training (each is computed from events before the pairs it
 scores).
 
+Calibration: the latest ``calibration_share`` of the events is held out from the
+booster (it learns from the ``ranker_holdout`` share before it); retrieval and
+statistics are fitted once more on the events before that slice, and the stages
+are calibrated on its pairs (:meth:`Recommender._calibrate_ranker`,
+:mod:`matcher.calibration`): apply on the pairs *shown* (``viewed``), hire on the
+applications, stay on every hire at risk (censored). The score is then
+P(apply | proposed) * P(hire | applied) * P(still there after ``stay_weeks`` weeks
+| hired): a probability per proposal, comparable across workers, which the nightly
+plan maximises.
+
 Stages
 ------
 ``stages="full"`` is the model above. ``"lightfm"`` ranks eligible vacancies by
@@ -71,8 +81,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedError, RankingModel
+from matcher.calibration import Spells
 from matcher.dataset import Dataset
-from matcher.explain import LANGS, Reason, explain_pair, texts
+from matcher.explain import LANGS, Reason, explain_pair, stable_chance, texts
 from matcher.features import (
     HIRED_EVENTS,
     MAX_WORKER_CODES,
@@ -245,6 +256,19 @@ class Recommender(RankingModel):
         Consecutive windows of ``ranker_holdout`` events (latest first) whose pairs
         train the ranker, each with retrieval and statistics fitted on the events
         before it: more training pairs, one more retrieval fit per fold.
+    calibration_share : float, default 0.15
+        Share of the latest events whose pairs calibrate the ranker's stages (a later
+        slice than the booster learns from; :mod:`matcher.calibration`); 0 leaves the
+        stages as the boosters' own cross-validated calibration has them.
+    calibration : {"platt", "isotonic"}, default "platt"
+        Map of the apply and hire stages onto the slice's rates.
+    apply_exposure : {"viewed", "sampled"}, default "viewed"
+        Denominator of the apply stage's calibration: the pairs shown (``viewed``
+        events), or the applications against uniformly drawn eligible vacancies
+        weighted by the inverse sampling rate.
+    stay_weeks : int, default 26
+        Horizon of a stable placement: the score is P(apply) * P(hire | applied) *
+        P(still there after ``stay_weeks`` weeks | hired).
     max_iter, ranker_learning_rate
         Boosting rounds (default 100) and step (0.1) of each ranker stage.
     lang : {"zh", "en"}, default "zh"
@@ -276,6 +300,11 @@ class Recommender(RankingModel):
         ranker_negatives: int = 10,
         ranker_max_workers: int = 5000,
         ranker_folds: int = 1,
+        apply_negatives: str = "sampled",
+        calibration_share: float = 0.15,
+        calibration: str = "platt",
+        apply_exposure: str = "viewed",
+        stay_weeks: int = 26,
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
         lang: str = "zh",
@@ -295,6 +324,11 @@ class Recommender(RankingModel):
         self.ranker_negatives = ranker_negatives
         self.ranker_max_workers = ranker_max_workers
         self.ranker_folds = ranker_folds
+        self.apply_negatives = apply_negatives
+        self.calibration_share = calibration_share
+        self.calibration = calibration
+        self.apply_exposure = apply_exposure
+        self.stay_weeks = stay_weeks
         self.max_iter = max_iter
         self.ranker_learning_rate = ranker_learning_rate
         self.lang = lang
@@ -653,12 +687,21 @@ class Recommender(RankingModel):
         if len(ev) == 0:
             return None
         times = ev[Columns.OccurredAt]
+        end = pd.Timestamp(times.max()) + pd.Timedelta(seconds=1)
         rng = np.random.default_rng(self.random_state)
-        parts: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+        # the latest calibration_share of the events calibrates the stages; the booster
+        # learns from the ranker_holdout share before it
+        cal_cut: pd.Timestamp | None = None
+        if self.calibration_share > 0:
+            cal_cut = pd.Timestamp(times.quantile(1.0 - self.calibration_share))  # type: ignore[arg-type]
+            if not ((times < cal_cut).any() and (times >= cal_cut).any()):
+                cal_cut = None
+        parts: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
         cutoffs: list[str] = []
-        upper: pd.Timestamp | None = None
+        upper: pd.Timestamp | None = cal_cut
+        offset = self.calibration_share if cal_cut is not None else 0.0
         for fold in range(max(1, self.ranker_folds)):
-            share = min(0.95, self.ranker_holdout * (fold + 1))
+            share = min(0.95, offset + self.ranker_holdout * (fold + 1))
             cutoff = pd.Timestamp(times.quantile(1.0 - share))  # type: ignore[arg-type]
             if not (times < cutoff).any():
                 if fold:
@@ -667,29 +710,164 @@ class Recommender(RankingModel):
             data = dataset if upper is None else dataset.until(upper)
             if upper is not None and not (data.events[Columns.OccurredAt] >= cutoff).any():
                 break
-            parts.append(self._ranker_fold(data, cutoff, rng))
+            parts.append(self._ranker_fold(data, cutoff, rng, end=upper or end))
             cutoffs.append(str(cutoff))
             upper = cutoff
-        feats = pd.concat([f for f, _ in parts], ignore_index=True)
-        pairs = pd.concat([p for _, p in parts], ignore_index=True)
+        feats = pd.concat([p[0] for p in parts], ignore_index=True)
+        pairs = pd.concat([p[1] for p in parts], ignore_index=True)
+        stay_feats = pd.concat([p[2] for p in parts], ignore_index=True)
+        stays = pd.concat([p[3] for p in parts], ignore_index=True)
         self.ranker_counts_ = {
             "cutoffs": cutoffs,
             "pairs": len(pairs),
             "sampled_negatives": int((pairs["source"] == "sampled").sum()),
+            "stays": len(stays),
         }
         ranker = StablePlacementRanker(
             max_iter=self.max_iter,
             learning_rate=self.ranker_learning_rate,
             random_state=self.random_state,
-        ).fit(feats, pairs)
+        ).fit(feats, pairs, stays=(stay_feats, _spells(stays)))
         self.ranker_counts_["stages"] = ranker.stage_counts_
+        if cal_cut is not None:
+            self._calibrate_ranker(ranker, dataset, cal_cut, end, rng)
+            self.ranker_counts_["calibration_cutoff"] = str(cal_cut)
+            self.ranker_counts_["calibration"] = ranker.calibration_counts_
         return ranker
 
-    def _ranker_fold(
-        self, dataset: Dataset, cutoff: pd.Timestamp, rng: np.random.Generator
+    def _calibrate_ranker(
+        self,
+        ranker: StablePlacementRanker,
+        dataset: Dataset,
+        cutoff: pd.Timestamp,
+        end: pd.Timestamp,
+        rng: np.random.Generator,
+    ) -> None:
+        """Calibrate ``ranker`` on the events at or after ``cutoff`` (later than every
+        outcome it learnt from), with retrieval and statistics fitted on the events
+        before it, as a model trained at ``cutoff`` would have scored them
+        (:mod:`matcher.calibration`):
+
+        * apply: the pairs shown in the slice (``viewed``; ``apply_exposure="sampled"``:
+          the applications and the uniformly drawn eligible vacancies, each negative
+          weighted by its worker's inverse sampling rate), each view a trial;
+        * hire: the pairs applied to in the slice whose decision is due (applied at
+          least ``DECISION_DAYS`` before the end, or decided);
+        * stay: every hire at risk of leaving in the slice, in tenure weeks (entering
+          the risk set at the cutoff when hired before it), left or still there
+          (censored) at the end.
+        """
+        ev = dataset.events
+        times = ev[Columns.OccurredAt]
+        retrieval = self._fit_retrieval(dataset.until(cutoff))
+        cat = self._catalogue(dataset, retrieval, cutoff, every_vacancy=True)
+        late = ev[times >= cutoff]
+        before = ev[times < cutoff]
+        fresh = self._servable_pairs(cat, before, _pair_labels(late), cutoff)
+        fresh = fresh[fresh["applied"] == 1]
+        keys = [Columns.Worker, Columns.Vacancy]
+        # apply: each view of an eligible open pair not applied to before is a trial
+        if self.apply_exposure == "viewed":
+            views = late[late[Columns.Event].astype(str) == EventType.VIEWED.value]
+            shown = views.groupby(keys).size().rename("views").reset_index()
+            shown = self._servable_pairs(cat, before, shown, cutoff)
+            did = pd.MultiIndex.from_frame(shown[keys]).isin(pd.MultiIndex.from_frame(fresh[keys]))
+            n_views = shown["views"].to_numpy(dtype=float)
+            trials = pd.concat(
+                [
+                    shown.loc[did, keys].assign(y=1.0, w=1.0),
+                    shown[keys].assign(y=0.0, w=n_views - did),
+                ],
+                ignore_index=True,
+            )
+            trials = trials[trials["w"] > 0]
+        elif self.apply_exposure == "sampled":
+            negatives = self._sample_negatives(dataset, cat, late, rng)
+            trials = pd.concat(
+                [
+                    fresh[keys].assign(y=1.0, w=1.0),
+                    negatives[keys].assign(y=0.0, w=negatives["weight"].to_numpy(dtype=float)),
+                ],
+                ignore_index=True,
+            )
+        else:
+            raise ValueError(
+                f"apply_exposure must be 'viewed' or 'sampled', got {self.apply_exposure!r}"
+            )
+        # hire: applications whose decision is due
+        due = fresh[
+            (fresh["hired"] == 1)
+            | (fresh["decided"] == 1)
+            | (fresh["applied_at"] < end - pd.Timedelta(days=DECISION_DAYS))
+        ]
+        apply_pairs, apply_feats = self._features_of(cat, retrieval, trials)
+        hire_pairs, hire_feats = self._features_of(cat, retrieval, due)
+        stays, stay_feats = self._features_of(cat, retrieval, _at_risk(ev, cutoff, end))
+        ranker.calibrate(
+            apply=(apply_feats, apply_pairs["y"].to_numpy(), apply_pairs["w"].to_numpy()),
+            hire=(hire_feats, hire_pairs["hired"].to_numpy(dtype=float)),
+            stay=(stay_feats, _spells(stays)),
+            method=self.calibration,
+            horizon=self.stay_weeks,
+        )
+
+    def _shown_negatives(
+        self,
+        cat: _Catalogue,
+        before: pd.DataFrame,
+        late: pd.DataFrame,
+        positives: pd.DataFrame,
+        cutoff: pd.Timestamp,
+    ) -> pd.DataFrame:
+        """Servable pairs shown (``viewed``) in ``late`` and not applied to."""
+        keys = [Columns.Worker, Columns.Vacancy]
+        views = late[late[Columns.Event].astype(str) == EventType.VIEWED.value]
+        shown = views[keys].drop_duplicates()
+        shown = self._servable_pairs(cat, before, shown, cutoff)
+        applied = late[late[Columns.Event].astype(str).isin(_APPLIED)]
+        done = pd.MultiIndex.from_frame(applied[keys])
+        shown = shown[~pd.MultiIndex.from_frame(shown[keys]).isin(done)]
+        out = shown.reset_index(drop=True)
+        out["applied"] = 0.0
+        out["hired"] = 0.0
+        out["retained"] = np.nan
+        out["source"] = "shown"
+        return out
+
+    def _features_of(
+        self, cat: _Catalogue, retrieval: _Retrieval, pairs: pd.DataFrame
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Pair features and labels of the events at or after ``cutoff``, with retrieval
-        and statistics fitted on the events before it."""
+        """The rows of ``pairs`` whose worker and vacancy the catalogue holds, and their
+        pair features."""
+        wi = cat.wp.ids.get_indexer(pd.Index(pairs[Columns.Worker]))
+        vi = cat.vp.ids.get_indexer(pd.Index(pairs[Columns.Vacancy]))
+        ok = (wi >= 0) & (vi >= 0)
+        return pairs[ok].reset_index(drop=True), self._pair_frame(cat, retrieval, wi[ok], vi[ok])
+
+    def _servable_pairs(
+        self, cat: _Catalogue, before: pd.DataFrame, pairs: pd.DataFrame, cutoff: pd.Timestamp
+    ) -> pd.DataFrame:
+        """The ``pairs`` a model at ``cutoff`` could serve: on vacancies open then, not
+        applied to before it, and eligible."""
+        open_ids = pd.Index(cat.vp.ids.to_numpy(dtype=object)[cat.open_pos])
+        pairs = pairs[open_ids.get_indexer(pd.Index(pairs[Columns.Vacancy])) >= 0]
+        before = before[before[Columns.Event].astype(str).isin(_APPLIED)]
+        old = pd.MultiIndex.from_frame(before[[Columns.Worker, Columns.Vacancy]])
+        new = pd.MultiIndex.from_frame(pairs[[Columns.Worker, Columns.Vacancy]])
+        pairs = pairs[~new.isin(old)]
+        lw = cat.wp.ids.get_indexer(pd.Index(pairs[Columns.Worker]))
+        lv = open_ids.get_indexer(pd.Index(pairs[Columns.Vacancy]))
+        ok = lw >= 0
+        eligible = np.zeros(len(pairs), dtype=bool)
+        eligible[ok] = cat.eligibility.pair_mask(lw[ok], lv[ok], at=cutoff)
+        return pairs[eligible].reset_index(drop=True)
+
+    def _ranker_fold(
+        self, dataset: Dataset, cutoff: pd.Timestamp, rng: np.random.Generator, end: pd.Timestamp
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """Pair features and labels of the events in ``[cutoff, end)``, and the features
+        and tenure spells of the hires at risk of leaving then (:func:`_at_risk`), with
+        retrieval and statistics fitted on the events before ``cutoff``."""
         ev = dataset.events
         times = ev[Columns.OccurredAt]
         early = dataset.until(cutoff)
@@ -701,30 +879,20 @@ class Recommender(RankingModel):
         # negatives are eligible vacancies drawn uniformly, viewed or not
         labels = _pair_labels(late)
         labels = labels[labels["applied"] == 1]
-        # only vacancies open at the cutoff: the pairs a model at the cutoff ranks
-        open_ids = pd.Index(cat.vp.ids.to_numpy(dtype=object)[cat.open_pos])
-        labels = labels[open_ids.get_indexer(pd.Index(labels[Columns.Vacancy])) >= 0]
-        # and pairs first pursued after the cutoff (an earlier application is masked)
-        before = ev[times < cutoff]
-        before = before[before[Columns.Event].astype(str).isin(_APPLIED)]
-        old = pd.MultiIndex.from_frame(before[[Columns.Worker, Columns.Vacancy]])
-        new = pd.MultiIndex.from_frame(labels[[Columns.Worker, Columns.Vacancy]])
-        labels = labels[~new.isin(old)]
-        # and pairs the worker may take: an ineligible pair is never served, so an
-        # application to one teaches the ranker nothing it may use
-        lw = cat.wp.ids.get_indexer(pd.Index(labels[Columns.Worker]))
-        lv = open_ids.get_indexer(pd.Index(labels[Columns.Vacancy]))
-        ok = lw >= 0
-        eligible = np.zeros(len(labels), dtype=bool)
-        eligible[ok] = cat.eligibility.pair_mask(lw[ok], lv[ok], at=cutoff)
-        labels = labels[eligible]
-        negatives = self._sample_negatives(dataset, cat, late, rng)
-        pairs = pd.concat([labels, negatives], ignore_index=True)
-        wi = cat.wp.ids.get_indexer(pd.Index(pairs[Columns.Worker]))
-        vi = cat.vp.ids.get_indexer(pd.Index(pairs[Columns.Vacancy]))
-        keep = (wi >= 0) & (vi >= 0)
-        pairs, wi, vi = pairs[keep].reset_index(drop=True), wi[keep], vi[keep]
-        return self._pair_frame(cat, retrieval, wi, vi), pairs
+        # only vacancies open at the cutoff (the pairs a model at the cutoff ranks), first
+        # pursued after it (an earlier application is masked), and pairs the worker may
+        # take: an ineligible pair is never served, so an application to one teaches the
+        # ranker nothing it may use
+        labels = self._servable_pairs(cat, ev[times < cutoff], labels, cutoff)
+        parts = [labels]
+        if self.apply_negatives in ("sampled", "both"):
+            parts.append(self._sample_negatives(dataset, cat, late, rng))
+        if self.apply_negatives in ("viewed", "both"):
+            parts.append(self._shown_negatives(cat, ev[times < cutoff], late, labels, cutoff))
+        pairs, feats = self._features_of(cat, retrieval, pd.concat(parts, ignore_index=True))
+        # stays: every hire at risk of leaving in the window (censored at its end)
+        stays, stay_feats = self._features_of(cat, retrieval, _at_risk(ev, cutoff, end))
+        return feats, pairs, stay_feats, stays
 
     def _sample_negatives(
         self, dataset: Dataset, cat: _Catalogue, late: pd.DataFrame, rng: np.random.Generator
@@ -742,7 +910,7 @@ class Recommender(RankingModel):
         touched_w = cat.wp.ids.get_indexer(pd.Index(ev[Columns.Worker]))
         by_w = np.argsort(touched_w, kind="stable")
         touched_w, touched_pos = touched_w[by_w], touched_pos[by_w]
-        rows: list[tuple[str, str]] = []
+        rows: list[tuple[str, str, float]] = []
         open_ids = cat.vp.ids.to_numpy(dtype=object)[cat.open_pos]
         for w in wpos[wpos >= 0]:
             wid = cat.wp.ids[w]
@@ -755,8 +923,8 @@ class Recommender(RankingModel):
                 continue
             take = min(self.ranker_negatives, len(pool))
             for j in np.sort(rng.choice(pool, take, replace=False)):
-                rows.append((wid, open_ids[j]))
-        out = pd.DataFrame(rows, columns=[Columns.Worker, Columns.Vacancy])
+                rows.append((wid, open_ids[j], len(pool) / take))
+        out = pd.DataFrame(rows, columns=[Columns.Worker, Columns.Vacancy, "weight"])
         out["applied"] = 0.0
         out["hired"] = 0.0
         out["retained"] = np.nan
@@ -1207,6 +1375,16 @@ class Recommender(RankingModel):
         out = self._rank_pairs(wi, vi, k, lang, by="vacancy")
         return out.reset_index(drop=True)
 
+    @property
+    def stable_weeks(self) -> int | None:
+        """Weeks of the stable placement the score is the probability of (when the
+        score is a calibrated probability per proposal), else None: an ablation's
+        similarity or an uncalibrated ranker's score is not a chance to quote."""
+        ranker = getattr(self, "ranker_", None)
+        if self.stages != "full" or ranker is None or not ranker.per_proposal:
+            return None
+        return int(ranker.horizon_)
+
     def explain(self, worker_id: str, vacancy_id: str) -> dict:
         """Why (or why not) this vacancy for this worker.
 
@@ -1215,7 +1393,8 @@ class Recommender(RankingModel):
         dict
             ``worker_id``, ``vacancy_id``, ``score`` (P(stable placement) for the full
             model), ``stages`` (P(apply), P(hire | applied), P(stay | hired)) for the
-            full model, ``eligible`` and ``exclusions`` (code and message of every
+            full model, ``stable_chance`` (the score as a sentence, ``{code, zh, en,
+            values}``, when it is a calibrated probability per proposal), ``eligible`` and ``exclusions`` (code and message of every
             broken rule), ``reasons`` and ``warnings`` (each ``{code, zh, en,
             values}``) and ``features`` (the pair's ranker inputs).
 
@@ -1250,6 +1429,9 @@ class Recommender(RankingModel):
         if self.stages == "full" and self.ranker_ is not None:
             probs = self.ranker_.predict_stages(feats)[0]
             out["stages"] = {name: float(p) for name, p in zip(STAGES, probs, strict=True)}
+        weeks = self.stable_weeks
+        if weeks is not None:
+            out["stable_chance"] = stable_chance(score, weeks).as_dict()
         return out
 
     # ------------------------------------------------------------------ catalogue
@@ -1411,26 +1593,87 @@ def _codes_of(found: Any) -> list[str | None]:
     return [v if isinstance(v, str) and is_csco_code(v) else None for v in values]
 
 
+#: Days after an application by which the employer's decision is taken as due.
+DECISION_DAYS = 7
+_DECIDED = (EventType.REJECTED.value, EventType.DECLINED.value)
+_LABEL_COLUMNS = [
+    Columns.Worker,
+    Columns.Vacancy,
+    "applied",
+    "hired",
+    "retained",
+    "decided",
+    "applied_at",
+    "source",
+]
+
+
 def _pair_labels(events: pd.DataFrame) -> pd.DataFrame:
-    """Per (worker, vacancy): applied, hired (0/1) and retained (1, 0, NaN unknown)."""
+    """Per (worker, vacancy): applied, hired (0/1), retained (1, 0, NaN unknown),
+    ``decided`` (rejected or declined, 0/1) and ``applied_at`` (first application)."""
     if len(events) == 0:
-        return pd.DataFrame(
-            columns=[Columns.Worker, Columns.Vacancy, "applied", "hired", "retained", "source"]
-        )
-    ev = events[[Columns.Worker, Columns.Vacancy, Columns.Event]].copy()
+        return pd.DataFrame(columns=_LABEL_COLUMNS)
+    ev = events[[Columns.Worker, Columns.Vacancy, Columns.Event, Columns.OccurredAt]].copy()
     e = ev[Columns.Event].astype(str)
     ev["applied"] = e.isin(_APPLIED).astype(float)
     ev["hired"] = e.isin(HIRED_EVENTS).astype(float)
     ev["ret"] = e.isin(RETAINED_EVENTS).astype(float)
     ev["left"] = (e == EventType.LEFT.value).astype(float)
-    g = ev.groupby([Columns.Worker, Columns.Vacancy], sort=True)[
-        ["applied", "hired", "ret", "left"]
-    ].max()
+    ev["decided"] = e.isin(_DECIDED).astype(float)
+    at = ev[Columns.OccurredAt]
+    ev["applied_at"] = at.where(ev["applied"] == 1)
+    g = ev.groupby([Columns.Worker, Columns.Vacancy], sort=True).agg(
+        applied=("applied", "max"),
+        hired=("hired", "max"),
+        ret=("ret", "max"),
+        left=("left", "max"),
+        decided=("decided", "max"),
+        applied_at=("applied_at", "min"),
+    )
     retained = np.where(g["ret"] == 1, 1.0, np.where(g["left"] == 1, 0.0, np.nan))
-    out = g.reset_index()[[Columns.Worker, Columns.Vacancy, "applied", "hired"]]
+    out = g.reset_index()[
+        [Columns.Worker, Columns.Vacancy, "applied", "hired", "decided", "applied_at"]
+    ]
     out["retained"] = retained
     out["source"] = "event"
-    return out
+    return out[_LABEL_COLUMNS]
+
+
+def _at_risk(events: pd.DataFrame, start: pd.Timestamp, stop: pd.Timestamp) -> pd.DataFrame:
+    """Hires at risk of leaving in ``[start, stop)``: hired before ``stop`` and not left
+    before ``start``. Per (worker, vacancy), in tenure weeks: ``entry`` (0 when hired in
+    the window, else the tenure at ``start``: left truncation), ``exit`` (tenure at
+    leaving or at ``stop``) and ``left`` (1 when it left before ``stop``, 0 censored)."""
+    kinds = events[Columns.Event].astype(str)
+    keys = [Columns.Worker, Columns.Vacancy]
+    times = events[Columns.OccurredAt]
+    hired = events[(kinds == EventType.HIRED.value) & (times < stop)]
+    hired_at = hired.groupby(keys)[Columns.OccurredAt].min().rename("hired_at")
+    left = events[(kinds == EventType.LEFT.value) & (times < stop)]
+    left_at = left.groupby(keys)[Columns.OccurredAt].min().rename("left_at")
+    out = pd.concat([hired_at], axis=1).join(left_at, how="left").reset_index()
+    out = out[out["left_at"].isna() | (out["left_at"] >= start)]
+    out = out[out["left_at"].isna() | (out["left_at"] >= out["hired_at"])]
+    week = pd.Timedelta(weeks=1).total_seconds()
+    stopped = out["left_at"].where(out["left_at"].notna(), stop)
+    begun = out["hired_at"].where(out["hired_at"] > start, start)
+    return pd.DataFrame(
+        {
+            Columns.Worker: out[Columns.Worker].to_numpy(dtype=object),
+            Columns.Vacancy: out[Columns.Vacancy].to_numpy(dtype=object),
+            "entry": (begun - out["hired_at"]).dt.total_seconds().to_numpy(dtype=float) / week,
+            "exit": (stopped - out["hired_at"]).dt.total_seconds().to_numpy(dtype=float) / week,
+            "left": out["left_at"].notna().to_numpy(dtype=float),
+        }
+    )
+
+
+def _spells(frame: pd.DataFrame) -> Spells:
+    return Spells(
+        frame["entry"].to_numpy(dtype=float),
+        frame["exit"].to_numpy(dtype=float),
+        frame["left"].to_numpy(dtype=float),
+    )
 
 
 def _package_versions() -> dict[str, str]:

@@ -22,7 +22,8 @@ from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from matcher import reference
-from matcher.explain import for_employer
+from matcher.base import StablePlacementModel
+from matcher.explain import for_employer, stable_chance
 from matcher.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
 from service import audit, employer_risk, followups, lifecycle, proposals
 from service.auth import Principal, Role
@@ -936,6 +937,22 @@ def batched(batcher: RecommendationBatcher) -> RecommendCall:
     return batcher.recommend
 
 
+def _stable_chance(model: Any) -> Callable[[float], str | None]:
+    """Score -> "约 28% 的机会稳定就业 6 个月" (in the model's language) when the model's
+    score is a calibrated probability per proposal, else -> None."""
+    weeks = model.stable_weeks if isinstance(model, StablePlacementModel) else None
+    if weeks is None:
+        return lambda score: None
+    lang = model.lang
+
+    def say(score: float) -> str | None:
+        if not 0.0 <= score <= 1.0:
+            return None
+        return stable_chance(score, weeks).text(lang)
+
+    return say
+
+
 def recommendations(
     session: Session,
     principal: Principal,
@@ -983,6 +1000,7 @@ def recommendations(
     reasons = frame["reasons"].tolist() if n and "reasons" in frame else [None] * n
     warnings = frame["warnings"].tolist() if n and "warnings" in frame else [None] * n
     details = _vacancy_details(session, ids)
+    chance = _stable_chance(loaded.model)
     items = []
     for i, vacancy_id in enumerate(ids):
         v = details.get(vacancy_id)
@@ -991,6 +1009,7 @@ def recommendations(
                 "rank": int(ranks[i]),
                 "vacancy_id": vacancy_id,
                 "score": float(scores[i]),
+                "stable_chance": chance(float(scores[i])),
                 "reasons": _list(reasons[i]),
                 "warnings": _list(warnings[i]),
                 "title": v.title if v else None,

@@ -350,6 +350,11 @@ class RecommendationItem(BaseModel):
     rank: int
     vacancy_id: str
     score: float
+    stable_chance: str | None = Field(
+        None,
+        description="the score said plainly when it is a calibrated probability per "
+        "proposal, e.g. 约 28% 的机会稳定就业 6 个月 (null for an uncalibrated model)",
+    )
     reasons: list[str]
     warnings: list[str]
     title: str | None = None

@@ -16,7 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from engine_markets import fast_params, random_market  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingRegressor  # noqa: E402
 
+from matcher.calibration import Spells  # noqa: E402
 from matcher.features import RANKER_COLUMNS  # noqa: E402
 from matcher.ranking import (  # noqa: E402
     ONE_THREAD_ROWS,
@@ -24,6 +26,7 @@ from matcher.ranking import (  # noqa: E402
     StablePlacementRanker,
     _decision,
     _matrix,
+    _raw_output,
 )
 from matcher.recommender import Recommender  # noqa: E402
 
@@ -46,10 +49,41 @@ def _labels(feats: pd.DataFrame, seed: int, stay: bool = True) -> pd.DataFrame:
     return pd.DataFrame({"applied": applied, "hired": hired, "retained": retained})
 
 
-@pytest.fixture(scope="module", params=[True, False], ids=["three-learned", "constant-stay"])
+def _stays(feats: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, Spells]:
+    """Hires with exponential tenures (rate rising with feature 4, distance_km), censored at 12 weeks."""
+    rng = np.random.default_rng(seed)
+    rate = 0.05 * np.exp(np.clip(np.nan_to_num(feats.to_numpy()[:, 4]), -3, 3))
+    tenure = rng.exponential(1.0, len(feats)) / rate
+    entry = np.where(rng.random(len(feats)) < 0.3, rng.uniform(0, 4, len(feats)), 0.0)
+    keep = tenure > entry
+    exit_ = np.minimum(tenure, 12.0)[keep]
+    spells = Spells(
+        entry[keep], np.maximum(exit_, entry[keep]), (tenure < 12.0)[keep].astype(float)
+    )
+    return feats[keep].reset_index(drop=True), spells
+
+
+@pytest.fixture(
+    scope="module",
+    params=["three-learned", "constant-stay", "hazard-calibrated"],
+)
 def ranker(request) -> StablePlacementRanker:
     feats = _pairs(3000, 1)
-    return StablePlacementRanker(max_iter=15, cv=2).fit(feats, _labels(feats, 2, request.param))
+    if request.param != "hazard-calibrated":
+        labels = _labels(feats, 2, request.param == "three-learned")
+        return StablePlacementRanker(max_iter=15, cv=2).fit(feats, labels)
+    later = _pairs(1500, 11)
+    labels = _labels(later, 12)
+    applied = labels["applied"] == 1
+    return (
+        StablePlacementRanker(max_iter=15, cv=2)
+        .fit(feats, _labels(feats, 2), stays=_stays(_pairs(800, 6), 7))
+        .calibrate(
+            apply=(later, labels["applied"].to_numpy(), np.ones(len(later))),
+            hire=(later[applied], labels["hired"][applied].to_numpy()),
+            stay=_stays(_pairs(800, 13), 14),
+        )
+    )
 
 
 def test_one_thread_tree_sum_equals_decision_function(ranker):
@@ -57,10 +91,15 @@ def test_one_thread_tree_sum_equals_decision_function(ranker):
     learned = [s for s in STAGES if not isinstance(ranker.stages_[s], float)]
     assert len(learned) >= 2
     for name in learned:
-        booster = ranker.stages_[name].calibrated_classifiers_[0].estimator
-        np.testing.assert_array_equal(_decision(booster, x), booster.decision_function(x))
+        model = ranker.stages_[name]
+        booster = (
+            model
+            if isinstance(model, HistGradientBoostingRegressor)  # a hazard stay stage
+            else model.calibrated_classifiers_[0].estimator
+        )
+        np.testing.assert_array_equal(_decision(booster, x), _raw_output(booster, x))
         big = _matrix(_pairs(ONE_THREAD_ROWS + 1, 5))  # a batch: sklearn's threaded path
-        np.testing.assert_array_equal(_decision(booster, big), booster.decision_function(big))
+        np.testing.assert_array_equal(_decision(booster, big), _raw_output(booster, big))
 
 
 def test_array_input_equals_frame_input(ranker):
