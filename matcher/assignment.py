@@ -699,6 +699,7 @@ def plan_placements(
         )
     objective = float(p.gain[es].sum())
     stats.update(_plan_stats(p, placed, es, groups_total, groups_placed, pins_report))
+    stats.update(plan_diagnostics(p, placed, seats, used_households))
     stats["objective"] = objective
     stats["seconds"] = round(time.perf_counter() - t0, 3)
     return PlanResult(plan=plan, pins=pins_report, objective=objective, stats=stats)
@@ -749,6 +750,89 @@ def _plan_stats(
         "groups_placed": groups_placed,
         "pins": int(len(pins_report)),
         "pins_honoured": int(pins_report["honoured"].sum()) if len(pins_report) else 0,
+    }
+
+
+def gini(counts: np.ndarray) -> float:
+    """Gini coefficient of non-negative counts (0: all equal; towards 1: all on one).
+
+    ``G = sum_i (2 i - n - 1) x_(i) / (n sum x)`` over the counts sorted ascending
+    (``i`` from 1); 0 when every count is 0.
+    """
+    x = np.sort(np.asarray(counts, dtype=float))
+    n, total = len(x), float(x.sum())
+    if n == 0 or total <= 0:
+        return 0.0
+    return float(((2 * np.arange(1, n + 1) - n - 1) @ x) / (n * total))
+
+
+#: Why an unplaced worker's candidate seat stayed empty (see :func:`plan_diagnostics`).
+UNPLACED_REASONS = {
+    "group": "travels with a group (同村组团) that could not be placed together with one employer",
+    "household": "the open seats are public-welfare posts and the household already holds one "
+    "(一户一岗)",
+    "zero_score": "the pair's score rounds to 0 in the flow's costs: placing gains nothing",
+    "unexplained": "no rule explains it (a defect of the plan)",
+}
+
+
+def plan_diagnostics(
+    p: _Problem, placed: np.ndarray, seats_left: np.ndarray, used_households: set[int]
+) -> dict[str, Any]:
+    """What the plan left on the table, on the candidate graph.
+
+    * ``unplaced_with_open_seat``: workers left unplaced who have a candidate vacancy
+      (an eligible pair in their list) whose seat stays empty. The flow never leaves
+      one when placing gains something, so each is explained: by its group (members
+      are placed together or not at all), its household (one public-welfare post per
+      household) or a score too small to count; ``unplaced_reasons`` counts them by
+      reason (:data:`UNPLACED_REASONS`; ``unexplained`` should be 0).
+    * ``open_seat_share_without_candidate``: share of the open seats on vacancies that
+      are in nobody's candidate list (no worker could be proposed there).
+    * ``seats_left_empty``: open seats the plan does not fill.
+    * ``gini_candidates_per_vacancy``: Gini of how many workers' candidate lists hold
+      each open vacancy (congestion of the recommendations: 0 spread evenly, near 1
+      everyone shown the same few); ``gini_placements_per_vacancy``: the same of the
+      plan's proposed placements.
+    """
+    n_v = len(p.vacancy_ids)
+    unplaced_edge = (placed[p.ew] < 0) & (seats_left[p.ev] > 0)
+    workers = np.unique(p.ew[unplaced_edge])
+    reasons = dict.fromkeys(UNPLACED_REASONS, 0)
+    if len(workers):
+        edges = np.flatnonzero(unplaced_edge)
+        # a household holds a welfare post when a member is placed on one (or pinned)
+        placed_w = np.flatnonzero(placed >= 0)
+        on_welfare = placed_w[p.welfare_v[p.ev[placed[placed_w]]]]
+        households = p.household[on_welfare]
+        holding = set(used_households) | set(households[households >= 0].tolist())
+        blocked = p.welfare_v[p.ev[edges]] & np.isin(p.household[p.ew[edges]], list(holding))
+        zero = p.cost[edges] <= 0
+        # a worker is explained by the household only when every open-seat edge is blocked
+        frame = pd.DataFrame({"w": p.ew[edges], "blocked": blocked, "moot": blocked | zero})
+        per = frame.groupby("w").agg(blocked=("blocked", "all"), moot=("moot", "all"))
+        in_group = p.group[per.index.to_numpy()] >= 0
+        reason = np.select(
+            [in_group, per["blocked"].to_numpy(), per["moot"].to_numpy()],
+            ["group", "household", "zero_score"],
+            "unexplained",
+        )
+        for r in reason.tolist():
+            reasons[r] += 1
+    has_edge = np.zeros(n_v, dtype=bool)
+    has_edge[p.ev] = True
+    total_seats = int(p.seats.sum())
+    no_candidate = int(p.seats[~has_edge].sum())
+    placements = np.bincount(p.ev[placed[placed >= 0]], minlength=n_v)
+    return {
+        "unplaced_with_open_seat": int(len(workers)),
+        "unplaced_reasons": {k: v for k, v in reasons.items() if v},
+        "open_seat_share_without_candidate": (
+            round(no_candidate / total_seats, 6) if total_seats else None
+        ),
+        "seats_left_empty": int(np.clip(seats_left, 0, None).sum()),
+        "gini_candidates_per_vacancy": round(gini(np.bincount(p.ev, minlength=n_v)), 6),
+        "gini_placements_per_vacancy": round(gini(placements), 6),
     }
 
 

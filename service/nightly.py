@@ -908,6 +908,13 @@ def run_match(
                     "groups",
                     "groups_placed",
                     "flow_rounds",
+                    # plan diagnostics (matcher.assignment.plan_diagnostics)
+                    "unplaced_with_open_seat",
+                    "unplaced_reasons",
+                    "open_seat_share_without_candidate",
+                    "seats_left_empty",
+                    "gini_candidates_per_vacancy",
+                    "gini_placements_per_vacancy",
                 )
             },
         }
