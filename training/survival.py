@@ -1,7 +1,8 @@
 """Retention as survival: the stay model judged on time to leaving, with censoring.
 
 The ranker's stay stage predicts P(still in the job three months after the hire | hired)
-(``matcher.ranking``). Here it is evaluated as a survival model on the hires whose fate
+(``matcher.ranking``), or, calibrated (``Recommender.stable_weeks``), P(still there
+after that many weeks | hired): the curve below is anchored at that horizon then. Here it is evaluated as a survival model on the hires whose fate
 was unknown at the split's cutoff:
 
 * **Evaluated hires** — every hire before ``until`` that had not ended (left, wage
@@ -35,6 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from matcher.base import StablePlacementModel
 from matcher.dataset import Dataset
 from matcher.schema import Columns, EventType
 from matcher.survival import brier_score, concordance_index, kaplan_meier, survival_at
@@ -156,7 +158,13 @@ def evaluate_survival(
     rep.n, rep.events = len(ev), int(event.sum())
     rep.max_follow_up_days = float(time.max())
 
-    anchor = float(survival_at(km_t, km_s, ANCHOR_DAYS))
+    # a calibrated ranker's stay stage is P(still there after its horizon | hired)
+    # (matcher.calibration): anchor there; beyond the training follow-up the
+    # baseline's last value stands in (its tail is not estimable)
+    anchor_days = float(ANCHOR_DAYS)
+    if isinstance(model, StablePlacementModel) and model.stable_weeks is not None:
+        anchor_days = 7.0 * model.stable_weeks
+    anchor = float(survival_at(km_t, km_s, anchor_days))
     if 0.0 < anchor < 1.0:
         hazard = np.log(p) / np.log(anchor)
     else:
