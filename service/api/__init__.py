@@ -8,9 +8,15 @@ from fastapi import APIRouter
 def web_routers() -> list[APIRouter]:
     """Routers of server-rendered pages (mounted at the root)."""
     from service.api import nightly
-    from service.web import loop_pages, occupation_pages, pages
+    from service.web import loop_pages, occupation_pages, pages, plan
 
-    return [pages.router, occupation_pages.router, nightly.web_router, loop_pages.router]
+    return [
+        pages.router,
+        occupation_pages.router,
+        nightly.web_router,
+        loop_pages.router,
+        plan.router,
+    ]
 
 
 def routers() -> list[APIRouter]:

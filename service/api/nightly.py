@@ -395,8 +395,13 @@ def _words() -> None:
             ),
             "plan": ("安置计划", "Plan"),
             "no_runs": (
-                "还没有匹配批次：运行 jobmatch match。",
-                "No runs yet: run jobmatch match.",
+                "还没有安置计划。计划由系统每晚为全部求职者和在招岗位计算一次：每人至多安排一个岗位、"
+                "岗位不超过空缺名额，并让预计稳定就业的人数最多。部署时管理员设置定时任务每晚运行 "
+                "jobmatch match（见 docs/service.md）；第一次运行完成后计划会出现在这里。",
+                "No plan yet. The system computes one every night for every job-seeker and open "
+                "vacancy: at most one vacancy each, no vacancy over its seats, the most stable "
+                "placements to expect. An admin schedules jobmatch match nightly (docs/service.md); "
+                "the plan appears here after the first run.",
             ),
             "pinned": ("指定", "Pinned"),
             "score": ("稳定就业概率", "Stable-placement probability"),
@@ -461,13 +466,16 @@ def nightly_run_page(
     principal: WebPrincipal,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
+    from service.web import plan
+    from service.web.display import region_name
     from service.web.render import login_redirect, render
 
     if principal is None:
         return login_redirect(request)
     if principal.role.value not in ("admin", "officer"):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the nightly plan is for officers")
-    run = _get_run(session, run_id)
+    # as the API shows it: the pin report names only the officer's own workers
+    run = _runs_public([_get_run(session, run_id)], session, principal)[0]
     per_page = 100
     rows: list[dict[str, Any]] = []
     total = 0
@@ -479,6 +487,7 @@ def nightly_run_page(
             offset=(page - 1) * per_page,
             limit=per_page,
         )
+        rows = plan.decorate(session, principal, rows, request.url.path)
     return render(
         request,
         "nightly_run.html",
@@ -489,6 +498,8 @@ def nightly_run_page(
             "page": page,
             "pages": max(1, -(-total // per_page)),
             "chart": province_channel_chart(run.summary),
+            "scope_name": region_name(principal.region_prefix) if principal.region_prefix else None,
+            "flash": request.query_params.get("flash"),
         },
         principal=principal,
     )

@@ -80,6 +80,16 @@ def percent(value: Any, digits: int = 0) -> str:
     return f"{x * 100:.{digits}f}%"
 
 
+def gini(value: Any) -> str:
+    """A Gini coefficient (0 even … 1 all on one) with its reading, never a bare 0.00."""
+    if value is None or value != value:
+        return "—"
+    x = float(value)
+    if x < 0.005:
+        return "0（完全均匀）"
+    return f"{x:.2f}"
+
+
 def money(value: Any) -> str:
     if value is None or value == "":
         return "—"

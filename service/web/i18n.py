@@ -219,6 +219,71 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "yes_in_work": ("仍在岗", "still in the job"),
     "not_in_work": ("已不在岗", "no longer in the job"),
+    "latest_plan": ("最新计划", "Latest plan"),
+    "no_placements_in_plan": ("这份计划没有安排任何人。", "This plan places nobody."),
+    "run_failed_note": (
+        "这次计算失败了，计划未更新；请管理员查看服务日志后重新运行。",
+        "This run failed and the plan was not updated; an admin should check the log.",
+    ),
+    "active_workers_note": (
+        "参与计划的求职者（求职中和待重新安置的人）。",
+        "Job-seekers the plan considered (seeking work or to be re-placed).",
+    ),
+    "seats_note": (
+        "当时所有在招岗位还空着的名额。",
+        "Open seats of every open vacancy at the time.",
+    ),
+    "placed_note": ("计划为其安排了一个岗位的人数。", "Workers the plan gives a vacancy."),
+    "expected_stable_note": (
+        "如果按计划推荐，预计能稳定就业的人数：每个安排的“报名×录用×留任”可能性相加。",
+        "Stable placements to expect if the plan is proposed: the sum over planned pairs "
+        "of P(apply) × P(hire) × P(stay).",
+    ),
+    "monitored_rate_note": (
+        "监测户劳动力中被安排了岗位的比例。",
+        "Share of workers of monitored households given a vacancy.",
+    ),
+    "other_rate_note": (
+        "其他劳动力中被安排了岗位的比例。",
+        "Share of the other workers given a vacancy.",
+    ),
+    "figures_scope_note": (
+        "以上数字是整份计划（全部地区）的；下表只列您辖区的劳动力。",
+        "The figures are for the whole plan (every region); the table lists your region.",
+    ),
+    "your_rows": ("{region}的安排", "Placements for {region}"),
+    "decide_note": (
+        "“采纳”：下次计划会保留这一安排（名额允许时）；“排除”：下次计划不再安排这一对；"
+        "两者都会记录是谁做的决定。",
+        "Accept keeps the pair in the next plans (seats permitting); exclude keeps it out.",
+    ),
+    "decision": ("处理", "Decision"),
+    "accept": ("采纳", "Accept"),
+    "exclude": ("排除", "Exclude"),
+    "undo": ("撤销", "Undo"),
+    "decided_pin": ("已采纳", "accepted"),
+    "decided_exclude": ("已排除", "excluded"),
+    "pin_honoured": ("是否照办", "Honoured"),
+    "plan_empty_region": (
+        "这份计划没有给您辖区的劳动力安排岗位：可能是辖区内没有求职者，或没有他们符合条件的在招岗位。"
+        "计划每晚按当时的求职者和在招岗位自动重新计算。",
+        "The plan gives nobody of your region a vacancy: no job-seekers, or no open vacancy "
+        "they are eligible for. The plan is recomputed every night.",
+    ),
+    "grp_weak_home": ("半/弱劳力·不能外出", "semi/weak, home-bound"),
+    "grp_weak_mobile": ("半/弱劳力·可外出", "semi/weak, mobile"),
+    "grp_full_home": ("全劳力·不能外出", "full, home-bound"),
+    "grp_full_mobile": ("全劳力·可外出", "full, mobile"),
+    "plan_diagnostics": ("计划检查", "Plan diagnostics"),
+    "open_seats_without_candidate_note": (
+        "没有任何求职者符合条件的空缺名额所占比例：这些岗位需要放宽条件或到别处招人。",
+        "Open seats no job-seeker is eligible for: they need wider rules or other workers.",
+    ),
+    "seats_left_empty_note": ("计划安排之后仍然空着的名额。", "Seats still empty after the plan."),
+    "gini_note": (
+        "0 表示分布完全均匀，越接近 1 越集中在少数岗位上。",
+        "0 means evenly spread; near 1, concentrated on a few vacancies.",
+    ),
     "seeking_workers": ("求职中（含待重新安置）", "Seeking work (incl. to re-place)"),
     "yuan_month": ("元/月", "yuan a month"),
     "yuan": ("元", "yuan"),

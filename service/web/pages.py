@@ -81,7 +81,7 @@ def _flash(request: Request) -> dict[str, Any]:
     return {"flash": msg} if msg else {}
 
 
-def _redirect(path: str, **params: str) -> RedirectResponse:
+def redirect_with(path: str, **params: str) -> RedirectResponse:
     query = urlencode({k: v for k, v in params.items() if v})
     return RedirectResponse(f"{path}?{query}" if query else path, status_code=303)
 
@@ -143,7 +143,7 @@ def _staff(principal: Principal | None) -> bool:
     return principal is not None and principal.role in (Role.ADMIN, Role.OFFICER)
 
 
-def _officer_gate(request: Request, principal: Principal | None) -> Response | None:
+def officer_gate(request: Request, principal: Principal | None) -> Response | None:
     """The answer for a visitor who may not use an officer's page (None: go ahead)."""
     if principal is None:
         return login_redirect(request)
@@ -152,7 +152,7 @@ def _officer_gate(request: Request, principal: Principal | None) -> Response | N
     return None
 
 
-def _employer_gate(request: Request, principal: Principal | None) -> Response | None:
+def employer_gate(request: Request, principal: Principal | None) -> Response | None:
     """The answer for a visitor who may not change vacancies (None: go ahead)."""
     if principal is None:
         return login_redirect(request)
@@ -190,7 +190,7 @@ def _region_options(principal: Principal, counties: list[dict[str, Any]]) -> lis
 
 @router.get("/officer")
 def officer_dashboard(request: Request, session: SessionDep, principal: WebPrincipal) -> Response:
-    if (stop := _officer_gate(request, principal)) is not None or principal is None:
+    if (stop := officer_gate(request, principal)) is not None or principal is None:
         return stop or login_redirect(request)
     flt = _worker_filter(request)
     counties = domain.workers_by_county(session, principal)
@@ -295,7 +295,7 @@ def csv_response(rows: list[list[Any]], filename: str) -> Response:
 @router.get("/officer/export.csv")
 def officer_export(request: Request, session: SessionDep, principal: WebPrincipal) -> Response:
     """The officer's search as a CSV file (every row's read is audited)."""
-    if (stop := _officer_gate(request, principal)) is not None or principal is None:
+    if (stop := officer_gate(request, principal)) is not None or principal is None:
         return stop or login_redirect(request)
     flt = _worker_filter(request, limit=domain.MAX_PAGE)
     try:
@@ -325,7 +325,7 @@ def officer_export(request: Request, session: SessionDep, principal: WebPrincipa
 def worker_page(
     worker_id: str, request: Request, session: SessionDep, principal: WebPrincipal
 ) -> Response:
-    if (stop := _officer_gate(request, principal)) is not None or principal is None:
+    if (stop := officer_gate(request, principal)) is not None or principal is None:
         return stop or login_redirect(request)
     try:
         worker = domain.get_worker(
@@ -450,7 +450,7 @@ def worker_outcome(
     principal: WebPrincipal,
     form: FormDep,
 ) -> Response:
-    if (stop := _officer_gate(request, principal)) is not None or principal is None:
+    if (stop := officer_gate(request, principal)) is not None or principal is None:
         return stop or login_redirect(request)
     lang = page_lang(request)
     errors = _outcome_errors(form)
@@ -498,7 +498,7 @@ def worker_outcome(
         event=labels.label(body.event.value, "event", lang),
         title=title,
     )
-    return _redirect(f"/officer/workers/{quote(worker_id)}", flash=confirm)
+    return redirect_with(f"/officer/workers/{quote(worker_id)}", flash=confirm)
 
 
 # --------------------------------------------------------------------------- employer
@@ -663,7 +663,7 @@ def _service_errors(exc: Exception, lang: str) -> dict[str, str]:
 def employer_post_vacancy(
     request: Request, session: SessionDep, principal: WebPrincipal, form: FormDep
 ) -> Response:
-    if (stop := _employer_gate(request, principal)) is not None or principal is None:
+    if (stop := employer_gate(request, principal)) is not None or principal is None:
         return stop or login_redirect(request)
     lang = page_lang(request)
     record, errors = _vacancy_from_form(form)
@@ -686,7 +686,7 @@ def employer_post_vacancy(
         ctx = _employer_context(session, principal, lang)
         ctx.update({"form": form, "errors": errors})
         return render(request, "employer.html", ctx, principal=principal, status_code=422)
-    return _redirect(
+    return redirect_with(
         f"/employer/vacancies/{quote(created['vacancy_id'])}",
         flash=f"岗位已发布：{created['title']}（编号 {created['vacancy_id']}）",
     )
@@ -757,7 +757,7 @@ def _edit_form(vacancy: dict[str, Any]) -> dict[str, Any]:
 def vacancy_edit_page(
     vacancy_id: str, request: Request, session: SessionDep, principal: WebPrincipal
 ) -> Response:
-    if (stop := _employer_gate(request, principal)) is not None or principal is None:
+    if (stop := employer_gate(request, principal)) is not None or principal is None:
         return stop or login_redirect(request)
     try:
         vacancy = domain.get_vacancy(session, principal, vacancy_id)
@@ -776,7 +776,7 @@ def vacancy_edit(
     principal: WebPrincipal,
     form: FormDep,
 ) -> Response:
-    if (stop := _employer_gate(request, principal)) is not None or principal is None:
+    if (stop := employer_gate(request, principal)) is not None or principal is None:
         return stop or login_redirect(request)
     lang = page_lang(request)
     try:
@@ -813,20 +813,20 @@ def vacancy_edit(
         ctx = _employer_context(session, principal, lang)
         ctx.update({"v": vacancy, "form": form, "errors": errors})
         return render(request, "vacancy_edit.html", ctx, principal=principal, status_code=422)
-    return _redirect(f"/employer/vacancies/{quote(vacancy_id)}", flash="岗位已更新。")
+    return redirect_with(f"/employer/vacancies/{quote(vacancy_id)}", flash="岗位已更新。")
 
 
 @router.post("/employer/vacancies/{vacancy_id}/close")
 def vacancy_close(
     vacancy_id: str, request: Request, session: SessionDep, principal: WebPrincipal
 ) -> Response:
-    if (stop := _employer_gate(request, principal)) is not None or principal is None:
+    if (stop := employer_gate(request, principal)) is not None or principal is None:
         return stop or login_redirect(request)
     try:
         domain.close_vacancy(session, principal, vacancy_id)
     except (HTTPException, DomainError) as exc:
         return _error_page(request, principal, exc)
-    return _redirect(
+    return redirect_with(
         f"/employer/vacancies/{quote(vacancy_id)}", flash="岗位已关闭，不再推荐候选人。"
     )
 
@@ -840,15 +840,15 @@ def follow_up_complete(
     form: FormDep,
 ) -> Response:
     """Record what a follow-up visit (or call) found, from the worker page."""
-    if (stop := _officer_gate(request, principal)) is not None or principal is None:
+    if (stop := officer_gate(request, principal)) is not None or principal is None:
         return stop or login_redirect(request)
     worker_id = str(form.get("worker_id") or "")
     back = f"/officer/workers/{quote(worker_id)}"
     employed = form.get("still_employed")
     if employed not in ("yes", "no"):
-        return _redirect(back, flash="✗ 请选择回访时此人是否仍在岗。")
+        return redirect_with(back, flash="✗ 请选择回访时此人是否仍在岗。")
     if employed == "no" and not str(form.get("left_reason") or "").strip():
-        return _redirect(back, flash="✗ 此人已不在岗：请填写离岗原因。")
+        return redirect_with(back, flash="✗ 此人已不在岗：请填写离岗原因。")
     settings = request.app.state.settings
     findings = followups.Findings(
         still_employed=employed == "yes",
@@ -868,9 +868,9 @@ def follow_up_complete(
             path=request.url.path,
         )
     except domain_followups.Conflict:
-        return _redirect(back, flash="✗ 这次回访已经记录过了。")
+        return redirect_with(back, flash="✗ 这次回访已经记录过了。")
     except (HTTPException, DomainError) as exc:
         if exc.status_code in (403, 404):
             return _error_page(request, principal, exc)
-        return _redirect(back, flash="✗ " + labels.detail_message(exc.status_code, exc.detail))
-    return _redirect(back, flash="回访已记录。")
+        return redirect_with(back, flash="✗ " + labels.detail_message(exc.status_code, exc.detail))
+    return redirect_with(back, flash="回访已记录。")

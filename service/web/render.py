@@ -36,6 +36,7 @@ templates.env.globals.update(
     deadline=display.deadline,
     vacancy_state=display.vacancy_state,
     money=display.money,
+    gini=display.gini,
     wage_range=display.wage_range,
 )
 

@@ -110,7 +110,7 @@ def _seekers(sample, n: int = 4) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("sized", list(WIDTHS), indirect=True)
-def test_officer_journey(sized, sample, sample_live, shoot):
+def test_officer_journey(sized, sample, sample_live, sample_plan, shoot):
     page, width, label = sized
     who = _seekers(sample)
     assert len(who) >= 3, "the sample has job-seekers with recommendations in the region"
@@ -166,6 +166,11 @@ def test_officer_journey(sized, sample, sample_live, shoot):
     page.goto(f"{sample_live.url}/officer")
     check_page(page, width, "officer home after the hire")
     assert page.locator("#follow-ups").count() == 1
+    # the nightly plan: the officer's rows with names, figures explained, decisions
+    page.goto(f"{sample_live.url}/nightly/{sample_plan}")
+    assert page.locator("tr.plan-row").count() > 0
+    check_page(page, width, "plan page")
+    shoot(page, f"officer-plan-{width}")
     if label == "desktop":  # the pages also speak English, remembered in a cookie
         page.click("#lang-en")
         page.wait_for_selector("#lang-zh")
@@ -173,6 +178,16 @@ def test_officer_journey(sized, sample, sample_live, shoot):
         assert "Recommended vacancies" in page.inner_text("body")
         assert "in work" in page.inner_text("#worker-status")
         page.click("#lang-zh")
+
+
+@pytest.fixture(scope="module")
+def sample_plan(sample, sample_model_dir) -> str:
+    """A nightly plan of the sample market (its run id)."""
+    from service import nightly
+
+    summary = nightly.run_match(sample.service.url, sample_model_dir, run_id="journey", k=10)
+    assert summary.status == "succeeded"
+    return "journey"
 
 
 def _employer_secrets(sample) -> list[str]:
