@@ -215,12 +215,24 @@ def train(
         raise fail(str(exc)) from None
     fixes = []
     if corrections:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import SQLAlchemyError
+
         from service.store.db import make_engine
+        from service.store.migrate import ensure_schema
         from service.store.repository import occupation_corrections
 
         engine = make_engine(settings.database_url)
         try:
+            ensure_schema(engine)
             fixes = occupation_corrections(engine)
+        except SQLAlchemyError as err:
+            where = make_url(settings.database_url).render_as_string(hide_password=True)
+            raise fail(
+                f"cannot read the officers' corrections from the store at {where} "
+                f"({type(err).__name__}); check JOBMATCH_DATABASE_URL or train with "
+                "--no-corrections"
+            ) from None
         finally:
             engine.dispose()
     merged = merge_corrections(examples, fixes)

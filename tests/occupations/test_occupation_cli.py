@@ -97,3 +97,30 @@ def test_missing_or_empty_files_and_wrong_arguments(tmp_path, model_file):
 def test_reading_lines_keeps_a_bom_free_utf8_file_and_counts_crlf():
     titles, problems = read_title_lines("\ufeff焊工\r\n厨师".encode())
     assert titles == ["焊工", "厨师"] and problems == []
+
+
+def test_train_says_when_the_store_cannot_be_read(monkeypatch, tmp_path):
+    from service.settings import get_settings
+
+    titles = tmp_path / "t.csv"
+    titles.write_text("job_name,expected_code\n焊工,6-18-02-04\n", encoding="utf-8")
+    monkeypatch.setenv(
+        "JOBMATCH_DATABASE_URL", "postgresql+psycopg://officer:s3cret@127.0.0.1:1/jobmatch"
+    )
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(app, ["occupation", "train", "--titles", str(titles)])
+    finally:
+        get_settings.cache_clear()
+    assert r.exit_code == 2
+    assert "cannot read the officers' corrections" in r.output and "--no-corrections" in r.output
+    assert "s3cret" not in r.output
+
+
+def test_train_refuses_a_bad_titles_file_with_its_line(tmp_path):
+    titles = tmp_path / "t.csv"
+    titles.write_text("job_name,expected_code\n焊工,6-18-02-04\n,6-18-02-04\n", encoding="utf-8")
+    r = CliRunner().invoke(
+        app, ["occupation", "train", "--titles", str(titles), "--no-corrections"]
+    )
+    assert r.exit_code == 2 and "t.csv:3: job_name is blank" in r.output
