@@ -23,9 +23,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from matcher.schema import EventType
@@ -78,14 +79,23 @@ def schedule(
 ) -> int:
     """Create the missing follow-ups of the workers' placements; cancel the open ones due
     after their placement ended. Returns how many were created."""
-    created = 0
+    new_rows: list[dict] = []  # inserted in bulk at the end
+    cancelled: list[dict] = []
     for chunk in _chunks(list(dict.fromkeys(worker_ids)), 500):
-        placements = session.scalars(select(Placement).where(Placement.worker_id.in_(chunk))).all()
+        placements = session.execute(
+            select(
+                Placement.id, Placement.worker_id, Placement.started_at, Placement.ended_at
+            ).where(Placement.worker_id.in_(chunk))
+        ).all()
         if not placements:
             continue
-        existing: dict[int, dict[int, FollowUp]] = defaultdict(dict)
+        existing: dict[int, dict[int, Any]] = defaultdict(dict)
         ids = [p.id for p in placements]
-        for f in session.scalars(select(FollowUp).where(FollowUp.placement_id.in_(ids))):
+        for f in session.execute(
+            select(
+                FollowUp.id, FollowUp.placement_id, FollowUp.day, FollowUp.status, FollowUp.due_at
+            ).where(FollowUp.placement_id.in_(ids))
+        ):
             existing[f.placement_id][f.day] = f
         for p in placements:
             have = existing.get(p.id, {})
@@ -95,16 +105,28 @@ def schedule(
                     continue
                 if p.ended_at is not None and due > p.ended_at:
                     continue  # ended before it was due: nothing to visit
-                session.add(
-                    FollowUp(placement_id=p.id, worker_id=p.worker_id, day=int(day), due_at=due)
+                new_rows.append(
+                    {
+                        "placement_id": p.id,
+                        "worker_id": p.worker_id,
+                        "day": int(day),
+                        "due_at": due,
+                        "status": FollowUpStatus.OPEN.value,
+                    }
                 )
-                created += 1
             if p.ended_at is not None:
-                for f in have.values():
-                    if f.status == FollowUpStatus.OPEN and f.due_at > p.ended_at:
-                        f.status = FollowUpStatus.CANCELLED.value
+                cancelled += [
+                    {"id": f.id, "status": FollowUpStatus.CANCELLED.value}
+                    for f in have.values()
+                    if f.status == FollowUpStatus.OPEN and f.due_at > p.ended_at
+                ]
     session.flush()
-    return created
+    if new_rows:
+        session.execute(insert(FollowUp), new_rows)
+    if cancelled:
+        session.execute(update(FollowUp), cancelled)
+        session.expire_all()
+    return len(new_rows)
 
 
 def settle_from_outcomes(
@@ -118,10 +140,17 @@ def settle_from_outcomes(
     (retained_3m, retained_6m), found the worker still employed. Nothing else is guessed.
     """
     now = now or now_utc()
-    settled = 0
+    answers: list[dict] = []
     for chunk in _chunks(list(dict.fromkeys(worker_ids)), 500):
         rows = session.execute(
-            select(FollowUp, Placement)
+            select(
+                FollowUp.id,
+                FollowUp.due_at,
+                Placement.worker_id,
+                Placement.vacancy_id,
+                Placement.ended_at,
+                Placement.end_reason,
+            )
             .join(Placement, Placement.id == FollowUp.placement_id)
             .where(
                 FollowUp.worker_id.in_(chunk),
@@ -132,25 +161,37 @@ def settle_from_outcomes(
         if not rows:
             continue
         retained = _retained_until(session, chunk)
-        for f, p in rows:
-            if p.ended_at is not None and p.ended_at <= f.due_at:
-                f.still_employed = False
-                f.left_reason = p.end_reason
-                f.injury = p.end_reason == lifecycle.EndReason.INJURY
-                if p.end_reason == lifecycle.EndReason.WAGE_ARREARS:
-                    f.paid_on_time = False
-            elif (p.ended_at is not None and p.ended_at > f.due_at) or retained.get(
-                (p.worker_id, p.vacancy_id), datetime.min
+        for f in rows:
+            found: dict[str, Any] = {"still_employed": None, "left_reason": None}
+            found.update(paid_on_time=None, injury=None)
+            if f.ended_at is not None and f.ended_at <= f.due_at:
+                found.update(
+                    still_employed=False,
+                    left_reason=f.end_reason,
+                    injury=f.end_reason == lifecycle.EndReason.INJURY,
+                )
+                if f.end_reason == lifecycle.EndReason.WAGE_ARREARS:
+                    found["paid_on_time"] = False
+            elif (f.ended_at is not None and f.ended_at > f.due_at) or retained.get(
+                (f.worker_id, f.vacancy_id), datetime.min
             ) >= f.due_at:
-                f.still_employed = True
+                found["still_employed"] = True
             else:
                 continue
-            f.status = FollowUpStatus.DONE.value
-            f.completed_at = f.due_at
-            f.completed_by = BY_OUTCOMES
-            settled += 1
-    session.flush()
-    return settled
+            answers.append(
+                {
+                    "id": f.id,
+                    **found,
+                    "status": FollowUpStatus.DONE.value,
+                    "completed_at": f.due_at,
+                    "completed_by": BY_OUTCOMES,
+                }
+            )
+    if answers:
+        session.flush()
+        session.execute(update(FollowUp), answers)
+        session.expire_all()
+    return len(answers)
 
 
 def _retained_until(session: Session, worker_ids: list[str]) -> dict[tuple[str, str], datetime]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.orm import Session
 
 from matcher.schema import EventType
@@ -187,35 +187,52 @@ def rebuild(session: Session, worker_ids: Sequence[str] | None = None) -> Rebuil
     employer_of = _employers(session, {o.vacancy_id for os in outcomes.values() for o in os})
     stored = _stored_placements(session, ids)
     employed = replace = n_placements = 0
+    new_rows: list[dict] = []
+    states: list[dict] = []
     for chunk in _chunks(ids, 500):
-        workers = {
-            w.worker_id: w
-            for w in session.scalars(select(Worker).where(Worker.worker_id.in_(chunk)))
+        current = {
+            row.worker_id: row
+            for row in session.execute(
+                select(
+                    Worker.worker_id, Worker.status, Worker.status_reason, Worker.status_since
+                ).where(Worker.worker_id.in_(chunk))
+            )
         }
         for worker_id in chunk:
-            worker = workers.get(worker_id)
-            if worker is None:
+            row = current.get(worker_id)
+            if row is None:
                 continue
             life = replay(outcomes.get(worker_id, ()))
-            _sync_placements(session, worker_id, life, stored.get(worker_id, {}), employer_of)
+            _sync_placements(
+                session, worker_id, life, stored.get(worker_id, {}), employer_of, new_rows
+            )
             n_placements += len(life.spells)
-            if worker.status != WorkerStatus.INACTIVE:
-                _set_state(worker, life)
-            employed += worker.status == WorkerStatus.EMPLOYED
-            replace += worker.status == WorkerStatus.NEEDS_REPLACEMENT
+            status = row.status
+            if status != WorkerStatus.INACTIVE:
+                status = life.status.value
+                if (row.status, row.status_reason, row.status_since) != (
+                    status,
+                    life.reason,
+                    life.since,
+                ):
+                    states.append(
+                        {
+                            "worker_id": worker_id,
+                            "status": status,
+                            "status_reason": life.reason,
+                            "status_since": life.since,
+                        }
+                    )
+            employed += status == WorkerStatus.EMPLOYED
+            replace += status == WorkerStatus.NEEDS_REPLACEMENT
     session.flush()
+    if new_rows:
+        session.execute(insert(Placement), new_rows)
+    if states:
+        # bulk UPDATE by primary key; objects the caller holds reload on next access
+        session.execute(update(Worker), states)
+        session.expire_all()
     return RebuildSummary(len(ids), employed, replace, n_placements)
-
-
-def _set_state(worker: Worker, life: Life) -> None:
-    if (worker.status, worker.status_reason, worker.status_since) != (
-        life.status.value,
-        life.reason,
-        life.since,
-    ):
-        worker.status = life.status.value
-        worker.status_reason = life.reason
-        worker.status_since = life.since
 
 
 def _outcomes_by_worker(session: Session, stmt, ids: list[str] | None) -> dict[str, list[Outcome]]:
@@ -253,22 +270,25 @@ def _sync_placements(
     life: Life,
     stored: dict[tuple[str, datetime], Placement],
     employer_of: dict[str, str],
+    new_rows: list[dict],
 ) -> None:
+    """Update and delete the worker's stored placements; new ones go to ``new_rows``
+    (inserted in bulk by the caller)."""
     keep = set()
     for spell in life.spells:
         key = (spell.vacancy_id, spell.started_at)
         keep.add(key)
         row = stored.get(key)
         if row is None:
-            session.add(
-                Placement(
-                    worker_id=worker_id,
-                    vacancy_id=spell.vacancy_id,
-                    employer_id=employer_of.get(spell.vacancy_id, ""),
-                    started_at=spell.started_at,
-                    ended_at=spell.ended_at,
-                    end_reason=spell.end_reason,
-                )
+            new_rows.append(
+                {
+                    "worker_id": worker_id,
+                    "vacancy_id": spell.vacancy_id,
+                    "employer_id": employer_of.get(spell.vacancy_id, ""),
+                    "started_at": spell.started_at,
+                    "ended_at": spell.ended_at,
+                    "end_reason": spell.end_reason,
+                }
             )
         elif (row.ended_at, row.end_reason) != (spell.ended_at, spell.end_reason):
             row.ended_at, row.end_reason = spell.ended_at, spell.end_reason
