@@ -56,6 +56,7 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -589,6 +590,7 @@ class StablePlacementRanker:
         self.stages_: dict[str, object] = {}
         self.stage_counts_: dict[str, dict[str, int]] = {}
         self.calibrators_: dict[str, ProbabilityMap] = {}
+        self.__dict__.pop("_stage_max_cache", None)
         self.stay_hazard_ = stays is not None
         self.horizon_ = HORIZON_WEEKS
         if stays is not None:
@@ -678,6 +680,7 @@ class StablePlacementRanker:
         if not hasattr(self, "stages_"):
             raise RuntimeError("StablePlacementRanker is not fitted; call fit first")
         self.calibrators_ = {}
+        self.__dict__.pop("_stage_max_cache", None)
         self.calibration_counts_: dict[str, dict[str, float]] = {}
         for name, part in (("apply", apply), ("hire", hire)):
             if part is None:
@@ -772,6 +775,55 @@ class StablePlacementRanker:
         ``horizon_`` weeks)."""
         return "apply" in getattr(self, "calibrators_", {}) and self.stay_hazard_
 
+    def _stage_max(self, name: str) -> float:
+        """An upper bound of the stage's probability over every possible input, for the
+        cascade's bound (tighter than 1: a stay stage rarely exceeds 0.7).
+
+        A booster's raw output lies between its baseline plus each tree's smallest leaf
+        and its baseline plus each tree's largest; every map after it (sklearn's
+        calibrator, the later slice's, the hazard's survival) is monotone, so the stage's
+        largest value is at one of those two ends. Rounding is kept out of the way by a
+        relative margin; 1.0 when the trees cannot be read."""
+        cache = self.__dict__.setdefault("_stage_max_cache", {})
+        if name not in cache:
+            cache[name] = self._compute_stage_max(name)
+        return cache[name]
+
+    def _compute_stage_max(self, name: str) -> float:
+        model: Any = self.stages_[name]
+        if isinstance(model, float):
+            return 1.0
+        try:
+            booster = (
+                model
+                if self.stay_hazard_ and name == "stay"
+                else model.calibrated_classifiers_[0].estimator
+            )
+            lo = hi = float(booster._baseline_prediction.ravel()[0])
+            for (tree,) in booster._predictors:
+                leaves = tree.nodes["value"][tree.nodes["is_leaf"].astype(bool)]
+                lo += float(leaves.min())
+                hi += float(leaves.max())
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+            return 1.0
+        ends = np.array([lo, hi])
+        if name == "stay" and self.stay_hazard_:
+            calibrator = self.calibrators_.get(name)
+            values = (
+                calibrator.predict(ends)
+                if calibrator is not None
+                else np.exp(-self.horizon_ * np.exp(ends))
+            )
+        else:
+            fitted = model.calibrated_classifiers_
+            if len(fitted) != 1 or len(fitted[0].calibrators) != 1:
+                return 1.0
+            p = np.clip(_calibrate(fitted[0].calibrators[0], ends), 0.0, 1.0)
+            calibrator = self.calibrators_.get(name)
+            values = calibrator.predict(p) if calibrator is not None else p
+        top = float(np.max(values))
+        return min(1.0, top * (1 + 1e-9) + 1e-12) if np.isfinite(top) else 1.0
+
     def _constant(self, name: str) -> bool:
         """True when the stage gives every pair the same probability."""
         return isinstance(self.stages_[name], float)
@@ -787,9 +839,10 @@ class StablePlacementRanker:
         group, computing the later stages only for those (a cascade).
 
         The first learned stage is computed for every pair. Each later stage is at
-        most 1 (a calibrated probability) and a stage that could not be learned is
-        its constant rate, so ``s_first * 1 * rate`` (multiplied in the order of
-        :meth:`predict_proba`; rounding is monotone) bounds a pair's score from above.
+        most its largest possible value (:meth:`_stage_max`, at most 1) and a stage
+        that could not be learned is its constant rate, so ``s_first * max * rate``
+        (multiplied in the order of :meth:`predict_proba`; rounding is monotone)
+        bounds a pair's score from above.
         Round 1 scores the ``FIRST_ROUND * k`` pairs of each group with the highest
         bounds exactly; the ``k``-th best of those scores, ``tau``, is at most the
         ``k``-th best exact score of the group. Round 2 scores every other pair whose
@@ -834,7 +887,8 @@ class StablePlacementRanker:
         first, later = learned[0], learned[1:]
         stages[:, first] = self._stage(STAGES[first], x)
         bounded = stages.copy()
-        bounded[:, later] = 1.0
+        for j in later:
+            bounded[:, j] = self._stage_max(STAGES[j])
         bound = bounded.prod(axis=1)
         exact = np.zeros(n, dtype=bool)
 
