@@ -23,10 +23,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from matcher.schema import EventType
@@ -121,11 +121,7 @@ def schedule(
                     if f.status == FollowUpStatus.OPEN and f.due_at > p.ended_at
                 ]
     session.flush()
-    if new_rows:
-        session.execute(insert(FollowUp), new_rows)
-    if cancelled:
-        session.execute(update(FollowUp), cancelled)
-        session.expire_all()
+    _write(session, new_rows, cancelled)
     return len(new_rows)
 
 
@@ -189,9 +185,29 @@ def settle_from_outcomes(
             )
     if answers:
         session.flush()
-        session.execute(update(FollowUp), answers)
-        session.expire_all()
+        _write(session, [], answers)
     return len(answers)
+
+
+def _write(session: Session, new_rows: list[dict], changes: list[dict]) -> None:
+    """Insert follow-ups and update some by id with Core executemany (the ORM's bulk
+    path costs about 3x more); objects the caller holds reload on next access."""
+    conn = session.connection()
+    t = cast(Table, FollowUp.__table__)
+    if new_rows:
+        conn.execute(insert(t), new_rows)
+    by_keys: dict[tuple[str, ...], list[dict]] = defaultdict(list)
+    for row in changes:
+        by_keys[tuple(sorted(k for k in row if k != "id"))].append(row)
+    for keys, rows in by_keys.items():
+        stmt = (
+            update(t)
+            .where(t.c.id == bindparam("b_id"))
+            .values({k: bindparam(f"b_{k}") for k in keys})
+        )
+        conn.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+    if changes:
+        session.expire_all()
 
 
 def _retained_until(session: Session, worker_ids: list[str]) -> dict[tuple[str, str], datetime]:

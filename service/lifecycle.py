@@ -27,8 +27,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import cast
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from matcher.schema import EventType
@@ -226,12 +227,22 @@ def rebuild(session: Session, worker_ids: Sequence[str] | None = None) -> Rebuil
             employed += status == WorkerStatus.EMPLOYED
             replace += status == WorkerStatus.NEEDS_REPLACEMENT
     session.flush()
+    conn = session.connection()  # Core executemany: the ORM's bulk path costs 3x more
     if new_rows:
-        session.execute(insert(Placement), new_rows)
+        conn.execute(insert(cast(Table, Placement.__table__)), new_rows)
     if states:
-        # bulk UPDATE by primary key; objects the caller holds reload on next access
-        session.execute(update(Worker), states)
-        session.expire_all()
+        t = cast(Table, Worker.__table__)
+        conn.execute(
+            update(t)
+            .where(t.c.worker_id == bindparam("b_worker_id"))
+            .values(
+                status=bindparam("b_status"),
+                status_reason=bindparam("b_status_reason"),
+                status_since=bindparam("b_status_since"),
+            ),
+            [{f"b_{k}": v for k, v in row.items()} for row in states],
+        )
+        session.expire_all()  # objects the caller holds reload on next access
     return RebuildSummary(len(ids), employed, replace, n_placements)
 
 
