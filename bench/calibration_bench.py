@@ -226,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
             f"seed={args.seed}, variant=...)`, truth at the snapshot; engine "
             "`Recommender(embedder=HashingEmbedder(), random_state=0)` fitted on all "
             f"events; baseline = the code of commit `{args.baseline_ref}` (before "
-            "calibration), same markets, same run. Proposals = each seeking worker's top 10."
+            "calibration), same markets, same run. Proposals = each seeking worker's top 10. "
+            "`recommend_many ms/worker`: CPU time of one call over all seeking workers, one "
+            "run each (the machine is shared; a trend, not a latency figure: "
+            "bench/recommend_bench.py measures latency)."
             "\n\n" + table + "\n\nMean and worst over the variants:\n\n" + summary_table
         )
         path = write_section(
