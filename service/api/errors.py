@@ -58,6 +58,16 @@ def where_raised(exc: BaseException) -> str:
     )
 
 
+def _wants_page(scope: Scope) -> bool:
+    """A browser asking for a page (Accept: text/html), outside the API."""
+    if str(scope.get("path", "")).startswith("/api/"):
+        return False
+    for name, value in scope.get("headers") or ():
+        if name == b"accept":
+            return b"text/html" in value
+    return False
+
+
 class ErrorBoundary:
     """The outermost layer of the app: gives every request an id and turns any
     exception nothing else handled into a logged 500.
@@ -109,6 +119,11 @@ class ErrorBoundary:
                 where_raised(exc),
             )
             if started:  # the answer is under way: all that is left is to end it
+                return
+            if _wants_page(scope):  # a person's browser: a page in Chinese, not JSON
+                from service.web.errors import failure_page
+
+                await failure_page(rid)(scope, receive, send)
                 return
             response = JSONResponse(
                 status_code=500,

@@ -17,7 +17,7 @@ from fastapi.exception_handlers import (
     request_validation_exception_handler,
 )
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.domain_errors import DomainError
@@ -96,3 +96,24 @@ def install(app: FastAPI) -> None:
             return await _answer(previous_domain(request, exc))
 
         app.add_exception_handler(DomainError, _domain)
+
+
+#: the page a browser gets when the service failed on its request (no template: whatever
+#: failed may be what rendering needs)
+_FAILURE_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>服务器出错</title>
+<style>body{{font:15px/1.6 system-ui,"Noto Sans CJK SC",sans-serif;margin:0;background:#f7f9fb;color:#1f2933}}
+main{{max-width:640px;margin:2rem auto;padding:0 1rem}}.box{{background:#fef3f2;border:1px solid #fecdca;
+color:#b42318;border-radius:6px;padding:.8rem 1rem}}</style></head><body><main>
+<h1>服务器出错</h1><div class="box" id="error-message">系统处理这个请求时出错了，您填写的内容没有保存。
+请稍后再试；如果一直出错，请把编号 <strong>{rid}</strong> 告诉管理员。</div>
+<p><a href="javascript:history.back()">返回</a> · <a href="/">首页</a></p></main></body></html>"""
+
+
+def failure_page(request_id: str) -> HTMLResponse:
+    """The 500 page for a browser, quoting the request id for the admin's log."""
+    return HTMLResponse(
+        _FAILURE_PAGE.format(rid=request_id),
+        status_code=500,
+        headers={"X-Request-ID": request_id},
+    )

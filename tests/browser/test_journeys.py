@@ -166,6 +166,11 @@ def test_officer_journey(sized, sample, sample_live, sample_plan, shoot):
     page.goto(f"{sample_live.url}/officer")
     check_page(page, width, "officer home after the hire")
     assert page.locator("#follow-ups").count() == 1
+    # the region's retention and the employers to watch: readable on this window too
+    for path, what in (("/officer/retention", "retention"), ("/officer/employer-risk", "risk")):
+        page.goto(f"{sample_live.url}{path}")
+        check_page(page, width, what)
+
     # the nightly plan: the officer's rows with names, figures explained, decisions
     page.goto(f"{sample_live.url}/nightly/{sample_plan}")
     assert page.locator("tr.plan-row").count() > 0
@@ -217,7 +222,7 @@ def test_employer_journey(sized, sample, sample_live, shoot):
     check_page(page, width, "employer home")
     shoot(page, f"employer-home-{width}")
 
-    title = f"急招电焊工 包吃住 {label}"
+    title = "急招电焊工 包吃住" if label == "desktop" else "招聘二保焊工 五险一金"
     page.fill("#title", title)
     # the form suggests the three most probable occupation codes of the title typed
     page.wait_for_selector("#occupation-suggestions button.suggestion", timeout=60_000)
@@ -269,6 +274,10 @@ def test_employer_journey(sized, sample, sample_live, shoot):
     assert page.locator("tr.cand-row").count() > 0
     check_page(page, width, "a sample vacancy after the write")
     private("a sample vacancy after the write")
+
+    page.goto(f"{vacancy_url}/proposals")  # the candidates proposed to the employer
+    check_page(page, width, "proposals")
+    private("proposals")
 
     page.goto(vacancy_url)
     page.on("dialog", lambda d: d.accept())

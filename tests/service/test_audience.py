@@ -93,7 +93,11 @@ def test_employer_sees_only_the_employer_view(sample, lang):
     # the pages, through the login cookie
     c.post("/login", data={"key": s.keys["employer"], "next": "/"})
     pages = ["/employer"] + [f"/employer/vacancies/{v}" for v in mine]
-    pages += [f"/employer/vacancies/{v}/edit" for v in sorted(open_)[:2]]
+    pages += [
+        f"/employer/vacancies/{v}/{tail}"
+        for v in sorted(open_)[:2]
+        for tail in ("edit", "proposals")
+    ]
     shown = 0
     for page in pages:
         r = c.get(page, params={"lang": lang})

@@ -241,3 +241,30 @@ def test_keys_commands(tmp_path, monkeypatch):
         assert r.exit_code == 0 and "--port" in r.output
     finally:
         get_settings.cache_clear()
+
+
+def test_browser_gets_error_pages_not_json(sqlite_service: Service, monkeypatch):
+    """Browsers asking for a page get a styled Chinese page for 404 and for a failure; the
+    API (and scripts) keep JSON."""
+    from fastapi.testclient import TestClient
+
+    from service import officer_day
+
+    s = sqlite_service
+    c = TestClient(s.app, raise_server_exceptions=False)
+    html = {"Accept": "text/html"}
+    c.post("/login", data={"key": s.keys["officer"], "next": "/"})
+    r = c.get("/nightly/no-such-run", headers=html)
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert 'id="error-message"' in r.text and "no nightly run" not in r.text
+    r = c.get("/api/v1/workers/NOPE", headers={**html, **s.as_("officer")})
+    assert r.headers["content-type"].startswith("application/json")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(officer_day, "monthly", broken)
+    r = c.get("/officer", headers=html)
+    assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
+    assert "服务器出错" in r.text and r.headers["x-request-id"] in r.text
+    assert c.get("/officer").headers["content-type"].startswith("application/json")
