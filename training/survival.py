@@ -125,7 +125,8 @@ def evaluate_survival(
     # --- the baseline: training-period hires, observed until the cutoff
     train = spells[spells["hired_at"] < cutoff]
     t_end = train["ended_at"].where(train["ended_at"] < cutoff)
-    train_time = ((t_end.fillna(cutoff) - train["hired_at"]) / _DAY).to_numpy(float)
+    spell = pd.to_timedelta(t_end.fillna(cutoff) - train["hired_at"])
+    train_time = (spell.dt.total_seconds() / _DAY.total_seconds()).to_numpy(float)
     train_event = t_end.notna().to_numpy()
     rep.train_hires = len(train)
     km_t, km_s = kaplan_meier(train_time, train_event)
