@@ -494,7 +494,7 @@ class OccupationCorrectionPublic(BaseModel):
     code: str
     name: str | None
     previous_code: str | None
-    created_at: datetime | None = None
+    created_at: Timestamp | None = None
 
 
 class OccupationCorrectionsPublic(BaseModel):

@@ -127,3 +127,43 @@ def test_openapi_documents_the_limits_and_the_error_statuses(svc):
     responses = doc["paths"]["/api/v1/workers/{worker_id}"]["get"]["responses"]
     assert {"401", "403", "404", "422", "429", "500"} <= set(responses)
     assert doc["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+
+
+def _models():
+    import inspect
+
+    from pydantic import BaseModel
+
+    from service import api, schemas
+
+    modules = [schemas]
+    for router_module in ("admin", "nightly", "followups", "occupations", "workers"):
+        try:
+            modules.append(__import__(f"service.api.{router_module}", fromlist=["x"]))
+        except ImportError:
+            continue
+    assert api is not None
+    for module in modules:
+        for _, obj in inspect.getmembers(module, inspect.isclass):
+            if issubclass(obj, BaseModel) and obj.__module__ == module.__name__:
+                yield obj
+
+
+def test_every_time_field_of_the_api_is_a_checked_utc_time():
+    """A plain ``datetime`` field answers naive times (not RFC 3339, so not the
+    documented format) and takes any year; the API's times are Timestamp/WallTime."""
+    import typing
+    from datetime import datetime
+
+    from service.schemas import Timestamp, WallTime
+
+    checked = {id(m) for t in (Timestamp, WallTime) for m in typing.get_args(t)[1:]}
+    plain = []
+    for model in _models():
+        for name, field in model.model_fields.items():
+            inner = field.annotation
+            args = typing.get_args(inner)
+            is_time = inner is datetime or datetime in args
+            if is_time and not any(id(m) in checked for m in field.metadata):
+                plain.append(f"{model.__name__}.{name}")
+    assert plain == []
