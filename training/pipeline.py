@@ -52,7 +52,7 @@ from training.evaluate import (
     evaluate_recommendations,
     summary_table,
 )
-from training.groups import GAP_METRIC, groups_to_card, heldout_group_table
+from training.groups import GAP_METRIC, MIN_GROUP_WORKERS, groups_to_card, heldout_group_table
 from training.registry import GuardDecision, PromotionRefused
 from training.report import write_report
 from training.split import DEFAULT_TEST_WEEKS, TimeSplit, as_of, check_trainable, time_split
@@ -104,6 +104,8 @@ class TrainOptions:
         Absolute NDCG@10 drop the guard allows.
     gap_tolerance : float
         Absolute widening of a per-group gap the guard allows (``training.registry``).
+    gap_min_workers : int
+        Smallest group (evaluated workers) that counts for the gap guard.
     promote : bool
         Try to promote the new model at all.
     baselines : sequence of str
@@ -131,6 +133,7 @@ class TrainOptions:
     force: bool = False
     tolerance: float = registry.DEFAULT_TOLERANCE
     gap_tolerance: float = registry.DEFAULT_GAP_TOLERANCE
+    gap_min_workers: int = MIN_GROUP_WORKERS
     promote: bool = True
     baselines: Sequence[str] = BASELINE_NAMES
     candidate_params: Mapping[str, Any] = field(default_factory=dict)
@@ -342,6 +345,7 @@ def _train(dataset: Dataset, root: Path, opts: TrainOptions) -> TrainResult:
                         folder.name,
                         tolerance=opts.tolerance,
                         gap_tolerance=opts.gap_tolerance,
+                        gap_min_workers=opts.gap_min_workers,
                         force=opts.force,
                         reason="jobmatch train",
                     )

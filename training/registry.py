@@ -65,7 +65,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from training.groups import GAP_METRIC, group_gaps, groups_from_card
+from training.groups import GAP_METRIC, MIN_GROUP_WORKERS, group_gaps, groups_from_card
 from training.split import TrainingDataError
 
 log = logging.getLogger(__name__)
@@ -473,18 +473,25 @@ def _incumbent_figures(
 
 
 def compare_gaps(
-    candidate: Any, incumbent: Any, tolerance: float = DEFAULT_GAP_TOLERANCE, basis: str = ""
+    candidate: Any,
+    incumbent: Any,
+    tolerance: float = DEFAULT_GAP_TOLERANCE,
+    basis: str = "",
+    min_workers: int = MIN_GROUP_WORKERS,
 ) -> GapDecision:
     """The gap guard on two per-group tables (``training.groups``'s, model ``full`` for the
     candidate and ``incumbent`` for the current model).
 
-    Only dimensions measured for both models count; without any, the guard lets the
+    Only dimensions measured for both models count (groups of at least ``min_workers``
+    workers: held-out NDCG of a small group is noise); without any, the guard lets the
     model through and says why.
     """
     if tolerance < 0:
         raise ValueError(f"--gap-tolerance must be >= 0, got {tolerance}")
-    cand = group_gaps(candidate, "full") if len(candidate) else {}
-    inc = group_gaps(incumbent, "incumbent") if len(incumbent) else {}
+    if min_workers < 1:
+        raise ValueError(f"--gap-min-workers must be >= 1, got {min_workers}")
+    cand = group_gaps(candidate, "full", min_workers=min_workers) if len(candidate) else {}
+    inc = group_gaps(incumbent, "incumbent", min_workers=min_workers) if len(incumbent) else {}
     common = [d for d in cand if d in inc]
     if not common:
         why = "no per-group figures for both models" if not (cand and inc) else "no common group"
@@ -508,6 +515,7 @@ def guard(
     tolerance: float = DEFAULT_TOLERANCE,
     remeasure: Remeasure | None = None,
     gap_tolerance: float = DEFAULT_GAP_TOLERANCE,
+    gap_min_workers: int = MIN_GROUP_WORKERS,
 ) -> GuardDecision:
     """Decide whether ``version`` may be promoted over the current model.
 
@@ -526,6 +534,8 @@ def guard(
         train`` or ``--force``.
     gap_tolerance : float
         Absolute widening of a group gap allowed (see "Equal service" above).
+    gap_min_workers : int
+        Smallest group (evaluated workers) whose NDCG@10 counts for a gap.
 
     Returns
     -------
@@ -543,7 +553,13 @@ def guard(
         basis = "nothing promoted yet" if current is None else "already current"
         return GuardDecision(True, cand, None, tolerance, basis)
     inc, inc_table, basis = _incumbent_figures(model_dir, version, card, current, remeasure)
-    gap = compare_gaps(groups_from_card(card.get("groups")), inc_table, gap_tolerance, basis=basis)
+    gap = compare_gaps(
+        groups_from_card(card.get("groups")),
+        inc_table,
+        gap_tolerance,
+        basis=basis,
+        min_workers=gap_min_workers,
+    )
     return GuardDecision(cand >= inc - tolerance, cand, inc, tolerance, basis, gap)
 
 
@@ -557,6 +573,7 @@ def promote(
     reason: str = "",
     gap_tolerance: float = DEFAULT_GAP_TOLERANCE,
     gap_override: str | None = None,
+    gap_min_workers: int = MIN_GROUP_WORKERS,
 ) -> GuardDecision:
     """Make ``version`` the current model, if the guards allow (or ``force``).
 
@@ -590,7 +607,7 @@ def promote(
     previous = current_version(root)
     if force:
         try:
-            decision = guard(root, version, tolerance, remeasure, gap_tolerance)
+            decision = guard(root, version, tolerance, remeasure, gap_tolerance, gap_min_workers)
         except (PromotionRefused, CorruptArtifactError) as exc:
             decision = GuardDecision(True, None, None, tolerance, f"not compared: {exc}")
         decision = GuardDecision(
@@ -602,7 +619,7 @@ def promote(
             decision.gap,
         )
     else:
-        decision = guard(root, version, tolerance, remeasure, gap_tolerance)
+        decision = guard(root, version, tolerance, remeasure, gap_tolerance, gap_min_workers)
         if not decision.allowed:
             raise PromotionRefused(
                 f"{version} not promoted: {decision.message()}. The current model stays "

@@ -241,6 +241,7 @@ def _survival_section(survival: dict[str, Any] | None) -> list[str]:
 def plot_groups(table: pd.DataFrame, metric: str = "ndcg@10") -> str:
     """Horizontal bars: ``metric`` per group of workers and model, 95 % intervals."""
     part = table[(table["metric"] == metric) & (table["group"] != "not stated")]
+    part = part[part["n"] > 0]  # a group nobody belongs to has no bar to draw
     labels = list(dict.fromkeys(part["dimension"] + ": " + part["group"]))
     models = list(dict.fromkeys(part["model"]))
     fig, ax = plt.subplots(

@@ -59,6 +59,10 @@ def train_cmd(
             help="Widening of a group gap (1 - worst/best group NDCG@10, absolute) still promoted."
         ),
     ] = 0.02,
+    gap_min_workers: Annotated[
+        int,
+        typer.Option(help="Smallest group (evaluated workers) whose NDCG@10 counts for a gap."),
+    ] = 20,
     promote: Annotated[
         bool, typer.Option("--promote/--no-promote", help="Try to promote the new model.")
     ] = True,
@@ -82,6 +86,7 @@ def train_cmd(
         force=force,
         tolerance=tolerance,
         gap_tolerance=gap_tolerance,
+        gap_min_workers=gap_min_workers,
         promote=promote,
         max_eval_workers=max_eval_workers or None,
     )
@@ -156,6 +161,10 @@ def models_promote(
             help="Widening of a group gap (1 - worst/best group NDCG@10, absolute) still promoted."
         ),
     ] = 0.02,
+    gap_min_workers: Annotated[
+        int,
+        typer.Option(help="Smallest group (evaluated workers) whose NDCG@10 counts for a gap."),
+    ] = 20,
     override_gap: Annotated[
         str | None,
         typer.Option(
@@ -179,6 +188,7 @@ def models_promote(
             version,
             tolerance=tolerance,
             gap_tolerance=gap_tolerance,
+            gap_min_workers=gap_min_workers,
             gap_override=override_gap,
             force=force,
             remeasure=remeasure_from_store(settings.database_url, settings.model_dir),

@@ -104,3 +104,14 @@ def test_compare_gaps_refuses_a_wider_gap_and_names_it():
     assert compare_gaps(incumbent.assign(model="full"), candidate.assign(model="incumbent")).allowed
     empty = compare_gaps(candidate, incumbent.iloc[0:0])
     assert empty.allowed and "no per-group figures" in empty.message()
+
+
+def test_groups_below_the_minimum_do_not_count_for_the_guard():
+    # the widening is in groups of 30 workers: counted at min_workers 20, ignored at 50
+    incumbent = _table("incumbent", {"minority only": 0.54, "Mandarin only": 0.60}, n=30)
+    candidate = _table("full", {"minority only": 0.30, "Mandarin only": 0.60}, n=30)
+    assert not compare_gaps(candidate, incumbent, min_workers=20).allowed
+    ignored = compare_gaps(candidate, incumbent, min_workers=50)
+    assert ignored.allowed and ignored.dimension is None
+    with pytest.raises(ValueError, match="gap-min-workers"):
+        compare_gaps(candidate, incumbent, min_workers=0)

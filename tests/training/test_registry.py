@@ -268,7 +268,7 @@ def test_cli_promote_says_which_gap_and_takes_an_override(tmp_path, fitted, monk
         assert "language gap widens by +0.2000" in out.output
         assert "'minority only'" in out.output
         assert registry.current_version(tmp_path) == "a"
-        out = cli.invoke(app, ["models", "promote", b, "--gap-tolerance", "0.3"])
+        out = cli.invoke(app, ["models", "promote", b, "--gap-min-workers", "60"])
         assert out.exit_code == 0, out.output
         registry.rollback(tmp_path)
         out = cli.invoke(app, ["models", "promote", b, "--override-gap", "accepted by the bureau"])
