@@ -1119,6 +1119,7 @@ def candidates(
             headers={"X-Model-Version": loaded.version},
         ) from None
     rows = frame.to_dict("records") if len(frame) else []
+    chance = _stable_chance(loaded.model)
     profiles = candidate_profiles(session, [str(r["worker_id"]) for r in rows])
     items = []
     for r in rows:
@@ -1126,6 +1127,7 @@ def candidates(
         base = {
             "rank": int(r["rank"]),
             "score": float(r["score"]),
+            "stable_chance": chance(float(r["score"])),
             "reasons": _list(r.get("reasons")),
             "warnings": _list(r.get("warnings")),
             **profiles.get(wid, {}),

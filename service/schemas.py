@@ -413,6 +413,9 @@ class EmployerCandidate(CandidateProfile):
     rank: int
     candidate_ref: str = Field(description="opaque reference to quote to the placement office")
     score: float
+    stable_chance: str | None = Field(
+        None, description="the score said plainly when the model is calibrated (else null)"
+    )
     reasons: list[str]
     warnings: list[str]
 
@@ -424,6 +427,9 @@ class OfficerCandidate(CandidateProfile):
     worker_id: str
     in_scope: bool = Field(description="inside this officer's region")
     score: float
+    stable_chance: str | None = Field(
+        None, description="the score said plainly when the model is calibrated (else null)"
+    )
     reasons: list[str]
     warnings: list[str]
 

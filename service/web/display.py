@@ -49,10 +49,15 @@ def chance_text(p: float, lang: str = "zh", months: int = 6) -> str:
 def match_text(item: Mapping[str, Any], top: float | None = None, lang: str = "zh") -> str:
     """A recommendation's strength for a person: the calibrated chance when there is
     one, else its rank and a level relative to the best match of the list."""
+    rank = item.get("rank")
+    said = item.get("stable_chance")
+    if isinstance(said, str) and said:  # the engine's calibrated chance, in words
+        if rank is None:
+            return said
+        return f"#{rank} · {said}" if _en(lang) else f"第 {rank} 位 · {said}"
     p = probability_of(item)
     if p is not None:
         return chance_text(p, lang)
-    rank = item.get("rank")
     score = item.get("score")
     level = _LOW
     if isinstance(score, int | float) and top and top > 0:

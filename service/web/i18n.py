@@ -288,8 +288,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "yuan_month": ("元/月", "yuan a month"),
     "yuan": ("元", "yuan"),
     "match_explained": (
-        "“第 N 位”是按稳定就业可能性的排序；推荐度以本列表中最匹配的一项为参照（高、中、一般）。",
-        "Rank by the chance of a stable placement; the level compares with the best match of the list.",
+        "“第 N 位”按稳定就业的可能性排序；模型经过校准时写明机会（如“约 28% 的机会稳定就业 6 个月”），"
+        "否则以本列表中最匹配的一项为参照显示推荐度（高、中、一般）。",
+        "Ranked by the chance of a stable placement; a calibrated model states the chance, "
+        "otherwise the level compares with the best match of the list.",
     ),
     "match": ("匹配", "Match"),
     "place": ("工作地点", "Place of work"),
