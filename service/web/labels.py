@@ -375,6 +375,10 @@ STATUS_TITLES: dict[int, tuple[str, str]] = {
 #: (regex on the English detail, (Chinese, English)): details the service raises
 _DETAILS: list[tuple[re.Pattern[str], tuple[str, str]]] = [
     (
+        re.compile(r"^no (nightly run|follow-up|pin) "),
+        ("找不到这条记录，可能已被删除或链接有误。", "No such record; it may have been removed."),
+    ),
+    (
         re.compile(
             r"^no (worker|vacancy|employer|run|pin) with id '?([^']*)'?|^no (worker|vacancy|employer|run|pin) (\S+)"
         ),
