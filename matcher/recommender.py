@@ -1459,6 +1459,21 @@ class Recommender(RankingModel):
 
     update_catalogue = refresh
 
+    def knows_worker(self, worker_id: str) -> bool:
+        """Whether the catalogue (as of the last fit or refresh) holds this worker."""
+        self._check_fitted()
+        return worker_id in self.catalogue_.wp.ids
+
+    def knows_vacancy(self, vacancy_id: str) -> bool:
+        """Whether the catalogue (as of the last fit or refresh) holds this vacancy."""
+        self._check_fitted()
+        return vacancy_id in self.catalogue_.vp.ids
+
+    def catalogue_size(self) -> tuple[int, int]:
+        """Numbers of workers and vacancies the catalogue holds (open or not)."""
+        self._check_fitted()
+        return len(self.catalogue_.wp.ids), len(self.catalogue_.vp.ids)
+
     def check_fast_paths(self) -> dict[str, bool]:
         """Check that the fast paths reading private scikit-learn state (the ranker's
         tree sums and calibration, the word-by-word TF-IDF) give the public API's

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from matcher import reference
 from matcher.base import StablePlacementModel
 from matcher.explain import for_employer, stable_chance
+from matcher.protocols import CatalogueModel
 from matcher.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
 from service import audit, employer_risk, followups, lifecycle, proposals
 from service.auth import Principal, Role
@@ -856,32 +857,24 @@ class CatalogueSync:
 def _trained_on(model: Any, stamp: tuple) -> bool:
     """True when the model's catalogue has the store's row counts and is newer than
     every row (so a refresh would change nothing)."""
-    cat = getattr(model, "catalogue_", None)
-    trained = getattr(model, "trained_at_", None)
+    if not isinstance(model, CatalogueModel) or model.trained_at_ is None:
+        return False
     try:
         n_workers, w_updated, n_vacancies, v_updated = stamp
-        if cat is None or trained is None:
+        if model.catalogue_size() != (n_workers, n_vacancies):
             return False
-        if len(cat.wp.ids) != n_workers or len(cat.vp.ids) != n_vacancies:
-            return False
-        at = datetime.fromisoformat(str(trained))
+        at = datetime.fromisoformat(str(model.trained_at_))
         at = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
         return all(u is None or u <= at for u in (w_updated, v_updated))
-    except (AttributeError, TypeError, ValueError):
+    except (TypeError, ValueError):  # a stamp or time the store wrote differently
         return False
 
 
 def _knows(model: Any, kind: str, ident: str) -> bool | None:
     """Whether the model's catalogue holds the id (None when the model cannot tell)."""
-    fn = getattr(model, f"knows_{kind}", None)
-    if callable(fn):
-        return bool(fn(ident))
-    cat = getattr(model, "catalogue_", None)
-    profiles = getattr(cat, "wp" if kind == "worker" else "vp", None)
-    index = getattr(profiles, "ids", None)
-    if index is not None:
-        return ident in index
-    return None
+    if not isinstance(model, CatalogueModel):
+        return None
+    return model.knows_worker(ident) if kind == "worker" else model.knows_vacancy(ident)
 
 
 def _run_model(

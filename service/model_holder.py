@@ -42,7 +42,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from matcher.protocols import RefreshableModel
+
+if TYPE_CHECKING:
+    from matcher.dataset import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +87,10 @@ def load_model_at(path: Path) -> Any:
     return registry.load_model(path.parent, path.name)
 
 
-def version_of(model: Any, path: Path | None) -> str:
-    """The version reported to callers: the registry's folder name (a UTC timestamp)."""
-    if path is not None:
-        return path.name
-    value = getattr(model, "version", None)
-    return value if isinstance(value, str) and value else "unknown"
+def version_of(path: Path | None) -> str:
+    """The version reported to callers: the registry's folder name (a UTC timestamp),
+    or "unknown" for a model that was not loaded from the registry."""
+    return path.name if path is not None else "unknown"
 
 
 LISTS_FOLDER = "precomputed"
@@ -122,8 +125,10 @@ def _lists_signature(model_path: Path) -> int | None:
 def bind_lists(model: Any, path: Path | None) -> Any:
     """The precomputed recommendations in ``path/precomputed`` bound to ``model``'s
     catalogue, or None (none built, built for another model, or unreadable: logged)."""
-    if path is None or not hasattr(model, "recommend_among"):
-        return None
+    from matcher.recommender import Recommender
+
+    if path is None or not isinstance(model, Recommender):
+        return None  # only the hybrid recommender's answers are precomputed
     from matcher.precomputed import PrecomputedListsError, PrecomputedRecommendations
 
     folder = Path(path) / LISTS_FOLDER
@@ -286,7 +291,7 @@ class ModelHolder:
                 raise ModelLoadError(message) from exc
             loaded = LoadedModel(
                 model=model,
-                version=version_of(model, path),
+                version=version_of(path),
                 path=path,
                 lists=self._lists_for(model, path),
             )
@@ -389,19 +394,12 @@ class ModelHolder:
             return new
 
 
-def _refreshed(model: Any, dataset: Any) -> Any:
-    """A copy of ``model`` that knows every record of ``dataset`` (cold ones from content)."""
-    for name in ("refreshed", "with_catalogue"):
-        fn = getattr(model, name, None)
-        if callable(fn):
-            return fn(dataset)
-    fresh = copy.copy(model)
-    for name in ("refresh", "update_catalogue"):
-        fn = getattr(fresh, name, None)
-        if callable(fn):
-            result = fn(dataset)
-            return result if result is not None else fresh
-    return model
+def _refreshed(model: Any, dataset: Dataset) -> Any:
+    """A copy of ``model`` that knows every record of ``dataset`` (cold ones from
+    content); ``model`` itself when it cannot serve a newer snapshot."""
+    if not isinstance(model, RefreshableModel):
+        return model
+    return copy.copy(model).refresh(dataset)
 
 
 class RecommendationBatcher:

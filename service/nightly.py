@@ -60,6 +60,7 @@ from matcher.assignment import (
 from matcher.base import RECOMMENDATION_COLUMNS
 from matcher.dataset import Dataset
 from matcher.priority_posts import priority_post_report
+from matcher.protocols import ExplainingModel, RefreshableModel
 from matcher.schema import PURSUED_EVENTS, Columns
 from service.lifecycle import LIFECYCLE_EVENTS, SEEKING_STATUSES, Outcome, WorkerStatus, replay
 from service.processes import process_alive, process_identity
@@ -341,27 +342,25 @@ def _batch_ready(model: Any) -> bool:
     full-stage Recommender with a ranker)."""
     from matcher.recommender import Recommender
 
-    return (
-        isinstance(model, Recommender)
-        and model.stages == "full"
-        and getattr(model, "ranker_", None) is not None
-    )
+    return isinstance(model, Recommender) and model.stages == "full" and model.ranker_ is not None
 
 
 def _pin_candidates(
-    model: Any, pins: pd.DataFrame, candidates: pd.DataFrame, lang: str = "zh"
+    model: Any, pins: pd.DataFrame, candidates: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[tuple[str, str], str]]:
     """Scored pairs for pins that are not among the top-K candidates, and the reasons of
     pins that cannot be honoured.
 
     A pinned pair outside the worker's top K is scored with ``model.explain``: an
     eligible pair joins the candidates (an officer's pin outranks the model's list); an
-    ineligible one is reported with the rules it breaks.
+    ineligible one is reported with the rules it breaks. Reasons are in the model's
+    language.
     """
     notes: dict[tuple[str, str], str] = {}
     empty = candidates.iloc[0:0]
-    if pins.empty or not hasattr(model, "explain"):
+    if pins.empty or not isinstance(model, ExplainingModel):
         return empty, notes
+    lang = model.lang
     have = set(zip(candidates[Columns.Worker], candidates[Columns.Vacancy], strict=True))
     rows = []
     for w, v in zip(pins[Columns.Worker], pins[Columns.Vacancy], strict=True):
@@ -792,7 +791,7 @@ def run_match(
         use_batch = scoring == "batch" and _batch_ready(model)
         timings["load_seconds"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
-        if hasattr(model, "refresh"):
+        if isinstance(model, RefreshableModel):
             # the catalogue must be tonight's: new vacancies and workers, seats taken
             target = ds
             if use_batch:
@@ -802,11 +801,7 @@ def run_match(
                 target = Dataset(
                     ds.workers[keep].reset_index(drop=True), ds.employers, ds.vacancies, ds.events
                 )
-            try:
-                refreshed = model.refresh(target, at=as_of_ts)
-            except TypeError:  # a model whose refresh takes no time
-                refreshed = model.refresh(target)
-            model = refreshed or model
+            model = model.refresh(target, at=as_of_ts)
         timings["refresh_seconds"] = round(time.perf_counter() - t, 3)
         say(
             f"run {run_id}: {len(workers)} active workers, {len(vacancies)} open vacancies "
@@ -846,7 +841,7 @@ def run_match(
                 if frames
                 else pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
             )
-            extra, pin_notes = _pin_candidates(model, pins, cands, getattr(model, "lang", "zh"))
+            extra, pin_notes = _pin_candidates(model, pins, cands)
             if len(extra):
                 cands = pd.concat([cands, extra], ignore_index=True)
             timings["score_seconds"] = round(time.perf_counter() - t, 3)

@@ -46,9 +46,14 @@ def _load_model_and_data() -> tuple[Any, Any]:
             f"cannot read the store at {settings.database_url.split('@')[-1]}: {exc}; "
             "check JOBMATCH_DATABASE_URL, and run `jobmatch import` to create and fill it"
         ) from None
-    if getattr(model, "data_fingerprint_", None) != dataset.fingerprint() and hasattr(
-        model, "refresh"
-    ):
+    from matcher.protocols import RefreshableModel
+    from matcher.recommender import Recommender
+
+    # the hybrid model records what it was fitted on: no refresh when that is the store
+    fitted_on_store = (
+        isinstance(model, Recommender) and model.data_fingerprint_ == dataset.fingerprint()
+    )
+    if isinstance(model, RefreshableModel) and not fitted_on_store:
         model.refresh(dataset)
     return model, dataset
 

@@ -1,0 +1,73 @@
+"""Capabilities a ranking model may have beyond the :class:`matcher.base.RankingModel`
+verbs, as :class:`typing.Protocol` classes.
+
+The service and the nightly run serve whatever model the registry promoted: the
+LightFM hybrid :class:`matcher.recommender.Recommender` or a baseline. What they may
+do with it depends on what it can do; they ask with ``isinstance(model, Capability)``
+(each protocol is ``runtime_checkable``), which mypy understands as a type guard, so a
+call after the check is type-checked against the protocol's signature — instead of
+probing attribute names with ``hasattr``/``getattr`` and swallowing a ``TypeError``
+when a signature does not match.
+
+Capabilities
+------------
+:class:`RefreshableModel`
+    Serves a newer snapshot of the store without retraining (``refresh``).
+:class:`ExplainingModel`
+    Explains one (worker, vacancy) pair in its reasons' language (``explain``, ``lang``).
+:class:`CatalogueModel`
+    Tells which ids its catalogue holds and when it was trained, so the service can
+    decide whether a catalogue refresh is needed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
+
+if TYPE_CHECKING:
+    from matcher.dataset import Dataset
+
+
+@runtime_checkable
+class RefreshableModel(Protocol):
+    """A fitted model that can serve a newer snapshot without retraining."""
+
+    def refresh(self, dataset: Dataset, at: object = None) -> Self:
+        """Map the records of ``dataset`` into the fitted model (new ones cold, from
+        content); vacancies must be open at ``at`` (default: the snapshot's time).
+        Returns the model itself."""
+        ...
+
+
+@runtime_checkable
+class ExplainingModel(Protocol):
+    """A model that can explain one pair: its score, eligibility and reasons."""
+
+    #: language of the reasons it writes ("zh" or "en")
+    lang: str
+
+    def explain(self, worker_id: str, vacancy_id: str) -> dict:
+        """The pair's ``score``, ``eligible`` flag, ``exclusions`` (rules broken, each
+        with ``code`` and ``message``) and ``reasons`` (each with ``code`` and one text
+        per language). Raises ``KeyError`` for an unknown id."""
+        ...
+
+
+@runtime_checkable
+class CatalogueModel(Protocol):
+    """A model whose catalogue can say which workers and vacancies it holds."""
+
+    #: UTC ISO time of the fit (``fit``), or None before it
+    trained_at_: str | None
+
+    def knows_worker(self, worker_id: str) -> bool:
+        """Whether the catalogue holds this worker (as of the last fit or refresh)."""
+        ...
+
+    def knows_vacancy(self, vacancy_id: str) -> bool:
+        """Whether the catalogue holds this vacancy (open or not)."""
+        ...
+
+    def catalogue_size(self) -> tuple[int, int]:
+        """Numbers of workers and vacancies the catalogue holds."""
+        ...

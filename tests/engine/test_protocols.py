@@ -1,0 +1,70 @@
+"""Capabilities (``matcher.protocols``): which models have which, and what the service
+does with a model that lacks one (no attribute probing, no swallowed TypeError)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from engine_markets import fast_params, toy_market  # noqa: E402
+
+from matcher.baselines import PopularityRecommender  # noqa: E402
+from matcher.protocols import CatalogueModel, ExplainingModel, RefreshableModel  # noqa: E402
+from matcher.recommender import Recommender  # noqa: E402
+from service.domain import _knows, _trained_on  # noqa: E402
+from service.model_holder import _refreshed  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    ds = toy_market()
+    return (
+        ds,
+        Recommender(**{**fast_params(), "epochs": 5}).fit(ds),
+        PopularityRecommender().fit(ds),
+    )
+
+
+def test_the_hybrid_model_has_every_capability(fitted):
+    _, model, _ = fitted
+    assert isinstance(model, RefreshableModel)
+    assert isinstance(model, ExplainingModel)
+    assert isinstance(model, CatalogueModel)
+
+
+def test_a_baseline_refreshes_but_cannot_explain_or_tell_its_catalogue(fitted):
+    ds, _, baseline = fitted
+    assert isinstance(baseline, RefreshableModel)
+    assert not isinstance(baseline, ExplainingModel)
+    assert not isinstance(baseline, CatalogueModel)
+    assert _knows(baseline, "worker", "welder") is None  # cannot tell: the service waits
+    assert _trained_on(baseline, (1, None, 1, None)) is False
+
+
+def test_an_unfitted_model_does_not_claim_a_catalogue():
+    assert not isinstance(Recommender(), CatalogueModel)
+
+
+def test_the_catalogue_answers_what_it_holds(fitted):
+    ds, model, _ = fitted
+    assert model.catalogue_size() == (ds.n_workers, ds.n_vacancies)
+    assert _knows(model, "worker", "welder") is True
+    assert _knows(model, "worker", "nobody") is False
+    assert _knows(model, "vacancy", "V_weld") is True
+    assert _trained_on(model, (ds.n_workers, None, ds.n_vacancies, None)) is True
+    assert _trained_on(model, (ds.n_workers + 1, None, ds.n_vacancies, None)) is False
+
+
+def test_refreshed_is_a_new_object_and_a_model_without_refresh_is_kept(fitted):
+    ds, model, _ = fitted
+    fresh = _refreshed(model, ds)
+    assert fresh is not model
+    assert fresh.recommend("welder", 3).equals(model.recommend("welder", 3))
+    plain = object()
+    assert _refreshed(plain, ds) is plain
