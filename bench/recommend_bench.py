@@ -111,7 +111,7 @@ def ranker_threads(
     got = model.recommend(worker_id, k=100_000, reasons=False)
     vi = cat.vp.ids.get_indexer(pd.Index(got["vacancy_id"], dtype=object)).astype(np.int64)
     wi = np.full(len(vi), int(cat.wp.ids.get_indexer([worker_id])[0]), dtype=np.int64)
-    values, _ = model._pair_values(cat, model.retrieval_, wi, vi)
+    values, _ = model.scorer.pair_values(cat, wi, vi)
     x = _matrix(values[:, : len(RANKER_COLUMNS)])
     ranker = model.ranker_
     assert ranker is not None
@@ -255,8 +255,8 @@ def main() -> None:
     overlap, kept = [], []
     for wid in ids[: args.recall_workers]:
         w = int(cat.wp.ids.get_indexer([wid])[0])
-        vi = cat.open_pos[np.flatnonzero(model._worker_mask(cat, w))]
-        best = model._rank_pairs(np.full(len(vi), w), vi, 10, "zh", by="worker", reasons=False)
+        vi = cat.open_pos[np.flatnonzero(model.worker_mask(cat, w))]
+        best = model.rank_pairs(np.full(len(vi), w), vi, 10, "zh", by="worker", reasons=False)
         got = model.recommend(wid, k=10, reasons=False)
         if len(best) == 0:
             continue

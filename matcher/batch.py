@@ -7,11 +7,11 @@ ranker. The nightly run asks the same question for a million workers against ten
 thousands of vacancies (5e10 pairs), which that path answers in about a day. This module
 answers it in minutes with the same model, by doing each step once where it can:
 
-1. **Worker side, once per partition** (:func:`encode_workers`): occupation codes,
+1. **Worker side, once per partition** (:func:`matcher.encoding.encode_workers`): occupation codes,
    profiles, text vectors and LightFM user vectors. Dense (feature hashing) and lexical
    (TF-IDF) text vectors of character n-grams within words are sums over the text's
-   words, so each distinct word is vectorised once (:func:`hashing_vectors`,
-   :func:`lexical_vectors`; exact, up to float rounding).
+   words, so each distinct word is vectorised once (:func:`matcher.encoding.hashing_vectors`,
+   :func:`~matcher.encoding.lexical_vectors`; exact, up to float rounding).
 2. **Eligibility by segment**: every rule except age and language depends on the worker
    only through the segment (mobility, capacity, home point and commute limit, home
    province; :meth:`matcher.eligibility.EligibilityIndex.segments`): one mask per
@@ -44,17 +44,14 @@ market.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
-from matcher.fast_path_guard import FastPathGuard
-from matcher.features import WorkerProfiles, worker_profiles
+from matcher.encoding import WorkerSide, encode_workers
+from matcher.ranking import top_k_per_group
 from matcher.schema import Columns
-from matcher.text import HashingEmbedder, csr_difference, probe_texts, word_counts
 
 #: Pairs per worker that go through the pair features and the ranker.
 DEFAULT_SHORTLIST = 32
@@ -65,114 +62,6 @@ DEFAULT_SLACK = 12
 #: Workers scored together in one matrix product (memory: block x open vacancies).
 DEFAULT_BLOCK = 1024
 SCORE_COLUMNS = [Columns.Worker, Columns.Vacancy, Columns.Rank, Columns.Score]
-
-
-# --------------------------------------------------------------------------- texts
-
-
-def hashing_vectors(embedder: HashingEmbedder, texts: Sequence[str]) -> np.ndarray:
-    """``embedder.encode(texts)``, vectorising each distinct word once.
-
-    Character n-grams of the ``char_wb`` analyser never cross a word boundary, so a
-    text's hashed counts are the sum of its words' counts; the L2 norm is taken after.
-    """
-    from sklearn.preprocessing import normalize
-
-    if len(texts) == 0:
-        return np.zeros((0, embedder.dim), np.float32)
-    words, counts = word_counts(texts)
-    x = counts @ embedder.vectorizer(norm=None).transform(words).astype(np.float32)
-    return np.asarray(normalize(x, norm="l2").toarray(), dtype=np.float32)
-
-
-#: Per lexical encoder: does :func:`lexical_vectors`' word-by-word path (which reads
-#: the fitted ``TfidfVectorizer``'s private ``_tfidf``) give sklearn's ``transform`` rows?
-LEXICAL_FAST_PATH = FastPathGuard("the word-by-word TF-IDF of lexical_vectors")
-
-
-def lexical_vectors(encoder: Any, texts: Sequence[str]) -> sp.csr_matrix:
-    """``encoder.transform(texts)`` for a fitted :class:`matcher.text.LexicalEncoder`,
-    counting each distinct word's n-grams once (raw counts add up over words; the
-    sublinear tf, idf and L2 norm are applied to the text's total). The word-by-word
-    path is used once :data:`LEXICAL_FAST_PATH` found it agrees with sklearn's
-    ``transform`` for this encoder (:func:`check_lexical_fast_path`)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vec = getattr(encoder, "vectorizer_", None)
-    if (
-        not isinstance(vec, TfidfVectorizer)
-        or getattr(encoder, "clean", False)
-        or vec.analyzer != "char_wb"
-        or len(texts) == 0
-        or not LEXICAL_FAST_PATH.allows(encoder, vec, lambda: _lexical_problem(vec))
-    ):
-        return encoder.transform(list(texts))
-    return _lexical_by_words(vec, texts)
-
-
-def check_lexical_fast_path(encoder: Any) -> bool:
-    """Check now (at model load) that :func:`lexical_vectors`' word-by-word path gives
-    sklearn's ``transform`` rows for ``encoder`` on :func:`matcher.text.probe_texts`;
-    when not, it logs a warning and ``lexical_vectors`` uses ``encoder.transform``.
-    Returns whether the word-by-word path is used (False too when it does not apply)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vec = getattr(encoder, "vectorizer_", None)
-    if (
-        not isinstance(vec, TfidfVectorizer)
-        or getattr(encoder, "clean", False)
-        or vec.analyzer != "char_wb"
-    ):
-        return False
-    return LEXICAL_FAST_PATH.verify(encoder, vec, lambda: _lexical_problem(vec))
-
-
-def _lexical_problem(vec: Any) -> str | None:
-    texts = probe_texts(vec)
-    return csr_difference(_lexical_by_words(vec, texts), vec.transform(texts))
-
-
-def _lexical_by_words(vec: Any, texts: Sequence[str]) -> sp.csr_matrix:
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    words, counts = word_counts(texts)
-    per_word = CountVectorizer.transform(vec, words)
-    total = counts @ per_word.astype(np.float32)
-    return sp.csr_matrix(vec._tfidf.transform(total, copy=False), dtype=np.float32)
-
-
-def dense_vectors(model: Any, texts: Sequence[str]) -> np.ndarray:
-    """Dense text vectors with the model's embedder (hashing: word by word; a sentence
-    model: through the model's memo of texts already encoded)."""
-    if isinstance(model.embedder_, HashingEmbedder):
-        return hashing_vectors(model.embedder_, texts)
-    return model._embed(list(texts))
-
-
-# --------------------------------------------------------------------------- worker side
-
-
-@dataclasses.dataclass
-class WorkerSide:
-    """What the scorer needs of a set of workers (rows in the frame's order)."""
-
-    wp: WorkerProfiles
-    dense: np.ndarray
-    lex: sp.csr_matrix
-    lfm: np.ndarray
-
-
-def encode_workers(model: Any, retrieval: Any, workers: pd.DataFrame) -> WorkerSide:
-    """Profiles, dense and lexical text vectors and LightFM user vectors of ``workers``
-    (cold: their attributes and texts, no identity factor unless seen in training)."""
-    from matcher.recommender import _with_clusters
-
-    wp = worker_profiles(workers, model._worker_codes(workers))
-    dense = dense_vectors(model, wp.texts)
-    lex = lexical_vectors(model.lexical_, wp.texts)
-    tokens = _with_clusters(wp.tokens, retrieval.clusters.predict(dense))
-    lfm = retrieval.lightfm.user_vectors(retrieval.worker_space.transform(list(wp.ids), tokens))
-    return WorkerSide(wp=wp, dense=dense, lex=lex, lfm=lfm)
 
 
 # --------------------------------------------------------------------------- scorer
@@ -221,7 +110,7 @@ class BatchScorer:
         sample_workers: int = 300,
         random_state: int = 0,
     ) -> None:
-        model._check_fitted()
+        model.check_fitted()
         if model.stages != "full":
             raise ValueError(
                 f"batch scoring ranks with the full model; stages={model.stages!r} is an "
@@ -304,7 +193,8 @@ class BatchScorer:
             vi_s.append(cols)
         wi = np.concatenate(wi_s).astype(np.int64) if wi_s else np.zeros(0, np.int64)
         vi = np.concatenate(vi_s).astype(np.int64) if vi_s else np.zeros(0, np.int64)
-        feats = model._pair_frame(local, model.retrieval_, wi, cat.open_pos[vi])
+        scorer = model.scorer
+        feats = scorer.pair_frame(local, wi, cat.open_pos[vi])
         typical = {
             c: float(np.nanmedian(feats[c].to_numpy(dtype=float))) if len(feats) else 0.0
             for c in ("lightfm", "dense", "lexical", "occ_match")
@@ -315,7 +205,7 @@ class BatchScorer:
         prior = np.zeros((n_rep, n_open), np.float32)
         cols = np.arange(n_open)
         for r in range(n_rep):
-            f = model._pair_frame(local, model.retrieval_, np.full(n_open, r), cat.open_pos)
+            f = scorer.pair_frame(local, np.full(n_open, r), cat.open_pos)
             for c, value in typical.items():
                 f[c] = value
             e = float(expected.get(self.counties_[r], np.nan))
@@ -325,13 +215,13 @@ class BatchScorer:
                 f["wage_gap"] = f["offered_wage"] - e
             if np.isfinite(age):
                 f["age"] = age
-            prior[r, cols] = _logit(model._score(f))
+            prior[r, cols] = _logit(scorer.score(f))
         self.prior_ = prior
         # the channel weights: exact logit - prior ~ channels, within each worker
         self.weights_ = {name: 1.0 for name in (*self.dims_, "wage_shortfall")}
         if len(feats) > 10:
             y = (
-                _logit(model._score(feats))
+                _logit(scorer.score(feats))
                 - prior[self.counties_.get_indexer(pd.Index(local.wp.county[wi])), vi]
             )
             x = self._channels(local, wi, vi)
@@ -588,12 +478,11 @@ class BatchScorer:
         """The model's pair features and ranker on the shortlist; the ``k`` best per
         worker, ordered exactly as ``recommend_many`` orders them."""
         from matcher.features import RANKER_COLUMNS
-        from matcher.recommender import top_k_per_group
 
-        model = self.model
-        values, _ = model._pair_values(local, model.retrieval_, wi, vi)
+        scorer = self.model.scorer
+        values, _ = scorer.pair_values(local, wi, vi)
         feats = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
-        score = model._score(feats)
+        score = scorer.score(feats)
         keep, ranks = top_k_per_group(values, score, wi, vi, k)
         return pd.DataFrame(
             {
@@ -640,16 +529,9 @@ def explain_pairs(
         cat, workers=workers, wp=side.wp, w_dense=side.dense, w_lex=side.lex, w_lfm=side.lfm
     )
     vi = vi.astype(np.int64)
-    values, matched = model._pair_values(local, model.retrieval_, wi.astype(np.int64), vi)
-    return [texts(r, lang) for r, _ in model._reasons(values, matched, vi)]
+    scorer = model.scorer
+    values, matched = scorer.pair_values(local, wi.astype(np.int64), vi)
+    return [texts(r, lang) for r, _ in scorer.reasons(local, values, matched, vi)]
 
 
-__all__ = [
-    "BatchScorer",
-    "WorkerSide",
-    "dense_vectors",
-    "encode_workers",
-    "explain_pairs",
-    "hashing_vectors",
-    "lexical_vectors",
-]
+__all__ = ["BatchScorer", "explain_pairs"]

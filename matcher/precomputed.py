@@ -454,6 +454,6 @@ class BoundRecommendations:
                 return None
             cols = np.concatenate([alive, self.delta])
         # recommend_among without the id round trip: the catalogue's own positions
-        frame = self.model._recommend_open(int(pos), cols, k, lang)
+        frame = self.model.recommend_open(int(pos), cols, k, lang)
         self.hits += 1
         return frame

@@ -69,7 +69,7 @@ from matcher.calibration import (
     StageCalibrator,
 )
 from matcher.fast_path_guard import FastPathGuard
-from matcher.features import RANKER_COLUMNS
+from matcher.features import PAIR_COLUMNS, RANKER_COLUMNS
 
 STAGES = ("apply", "hire", "stay")
 #: Minority-class rows needed for isotonic calibration (Platt's sigmoid below).
@@ -921,3 +921,25 @@ class StablePlacementRanker:
         score = bound
         score[exact] = stages[exact].prod(axis=1)
         return score, exact
+
+
+def top_k_per_group(
+    values: np.ndarray, score: np.ndarray, group: np.ndarray, other: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the ``k`` best pairs of each group (best first) and their ranks from 1.
+
+    ``values`` are pair values in :data:`PAIR_COLUMNS` order. Best first by
+    ``score``; equal scores (a stage the ranker could not learn is a constant rate)
+    are ordered by occupation match and text similarity, then by the other side's
+    catalogue position (deterministic). ``recommend_many``, ``candidates`` and the
+    nightly batch scorer all order this way.
+    """
+    col = {name: j for j, name in enumerate(PAIR_COLUMNS)}
+    content = (
+        values[:, col["occ_match"]] + (values[:, col["dense"]] + values[:, col["lexical"]]) / 2
+    )
+    order = np.lexsort((other, -np.nan_to_num(content), -score, group))
+    g = group[order]
+    starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+    rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
+    return order[rank < k], rank[rank < k] + 1

@@ -83,7 +83,14 @@ import scipy.sparse as sp
 from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedError, RankingModel
 from matcher.calibration import Spells
 from matcher.dataset import Dataset
-from matcher.explain import LANGS, Reason, explain_pair, stable_chance, texts
+from matcher.encoding import (
+    check_lexical_fast_path,
+    dense_vectors,
+    encode_workers,
+    lexical_vectors,
+    with_clusters,
+)
+from matcher.explain import LANGS, stable_chance, texts
 from matcher.features import (
     HIRED_EVENTS,
     MAX_WORKER_CODES,
@@ -97,16 +104,16 @@ from matcher.features import (
     VacancyProfiles,
     WorkerProfiles,
     matches_to_codes,
-    pair_matrix,
     vacancy_profiles,
     vacancy_texts,
     worker_profiles,
     worker_texts,
 )
-from matcher.ranking import STAGES, StablePlacementRanker
+from matcher.ranking import STAGES, StablePlacementRanker, top_k_per_group
 from matcher.reference import is_csco_code
 from matcher.retrieval import ContentIndex, LightFMRetriever, interaction_weights, top_n
 from matcher.schema import PURSUED_EVENTS, Columns, EventType
+from matcher.scoring import PairScorer
 
 #: Version of the saved artifact layout; bump when a saved model can no longer be read.
 ARTIFACT_VERSION = 1
@@ -217,16 +224,6 @@ def _serving_time(dataset: Dataset, at: object) -> pd.Timestamp | None:
     if when is not None and when.tzinfo is not None:
         when = when.tz_convert("UTC").tz_localize(None)
     return when
-
-
-def _rowwise_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->i", a, b) if len(a) else np.zeros(0, np.float32)
-
-
-def _rowwise_sparse_dot(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
-    if a.shape[0] == 0:
-        return np.zeros(0)
-    return np.asarray(a.multiply(b).sum(axis=1)).ravel()
 
 
 class Recommender(RankingModel):
@@ -351,9 +348,22 @@ class Recommender(RankingModel):
 
     # ------------------------------------------------------------------ text and codes
 
-    def _embed(self, texts_: list[str]) -> np.ndarray:
-        """Dense vectors; texts already in the served catalogue are not encoded again
-        (a refresh after loading a saved model re-encodes only new texts)."""
+    def embed(self, texts_: list[str]) -> np.ndarray:
+        """Dense vectors of ``texts_`` (rows in order) with the model's embedder.
+
+        Texts already in the served catalogue are not encoded again (a refresh after
+        loading a saved model re-encodes only new texts); a process-wide memo keeps
+        texts another model with the same embedder encoded.
+
+        Parameters
+        ----------
+        texts_ : list of str
+
+        Returns
+        -------
+        numpy.ndarray
+            float32, one row per text.
+        """
         memo: dict[str, np.ndarray] = {}
         cat = getattr(self, "catalogue_", None)
         if cat is not None:
@@ -384,8 +394,10 @@ class Recommender(RankingModel):
             return len(next(iter(memo.values())))
         return int(self.embedder_.encode([""]).shape[1])
 
-    def _worker_codes(self, workers: pd.DataFrame) -> list[list[str]]:
-        """Occupation codes the normaliser finds in each worker's skills and history."""
+    def worker_codes(self, workers: pd.DataFrame) -> list[list[str]]:
+        """Occupation codes the normaliser finds in each worker's skills and history
+        (one list per row of ``workers``, which needs ``skills`` and ``work_history``);
+        lines already coded by this model or in this process are not coded again."""
         from matcher.occupations import default_normaliser
 
         cache = self.occupation_cache_
@@ -541,7 +553,7 @@ class Recommender(RankingModel):
             raise ValueError(
                 f"ablations are read off a full model; this one has stages={self.stages!r}"
             )
-        self._check_fitted()
+        self.check_fitted()
         out = copy.copy(self)
         out.stages = stages
         out.ranker_ = None
@@ -551,17 +563,17 @@ class Recommender(RankingModel):
 
     def _fit_retrieval(self, dataset: Dataset) -> _Retrieval:
         wk, vac = dataset.workers, dataset.vacancies
-        w_codes = self._worker_codes(wk)
+        w_codes = self.worker_codes(wk)
         v_codes = self._vacancy_codes(vac)
         wp = worker_profiles(wk, w_codes)
         vp = vacancy_profiles(vac, v_codes)
-        w_emb = self._embed(wp.texts)
-        v_emb = self._embed(vp.texts)
+        w_emb = self.embed(wp.texts)
+        v_emb = self.embed(vp.texts)
         clusters = EmbeddingClusters(self.n_clusters, self.random_state).fit(
             np.vstack([w_emb, v_emb])
         )
-        w_tokens = _with_clusters(wp.tokens, clusters.predict(w_emb))
-        v_tokens = _with_clusters(vp.tokens, clusters.predict(v_emb))
+        w_tokens = with_clusters(wp.tokens, clusters.predict(w_emb))
+        v_tokens = with_clusters(vp.tokens, clusters.predict(v_emb))
         wspace = FeatureSpace().fit(list(wp.ids), w_tokens)
         vspace = FeatureSpace().fit(list(vp.ids), v_tokens)
         weights = interaction_weights(dataset.events, wp.ids, vp.ids)
@@ -592,7 +604,6 @@ class Recommender(RankingModel):
         *,
         every_vacancy: bool = False,
     ) -> _Catalogue:
-        from matcher.batch import dense_vectors, encode_workers, lexical_vectors
         from matcher.eligibility import EligibilityIndex
 
         wk = dataset.workers.reset_index(drop=True)
@@ -603,7 +614,7 @@ class Recommender(RankingModel):
         vp = vacancy_profiles(vac, self._vacancy_codes(vac))
         v_dense = dense_vectors(self, vp.texts)
         v_lex = lexical_vectors(self.lexical_, vp.texts)
-        v_tokens = _with_clusters(vp.tokens, retrieval.clusters.predict(v_dense))
+        v_tokens = with_clusters(vp.tokens, retrieval.clusters.predict(v_dense))
         v_lfm = retrieval.lightfm.item_vectors(
             retrieval.vacancy_space.transform(list(vp.ids), v_tokens)
         )
@@ -842,7 +853,9 @@ class Recommender(RankingModel):
         wi = cat.wp.ids.get_indexer(pd.Index(pairs[Columns.Worker]))
         vi = cat.vp.ids.get_indexer(pd.Index(pairs[Columns.Vacancy]))
         ok = (wi >= 0) & (vi >= 0)
-        return pairs[ok].reset_index(drop=True), self._pair_frame(cat, retrieval, wi[ok], vi[ok])
+        return pairs[ok].reset_index(drop=True), PairScorer(
+            self.stages, None, retrieval.stats
+        ).pair_frame(cat, wi[ok], vi[ok])
 
     def _servable_pairs(
         self, cat: _Catalogue, before: pd.DataFrame, pairs: pd.DataFrame, cutoff: pd.Timestamp
@@ -933,12 +946,15 @@ class Recommender(RankingModel):
 
     # ------------------------------------------------------------------ scoring
 
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
+        """Raise :class:`NotFittedError` unless the model was fitted (or loaded)."""
         if not hasattr(self, "catalogue_"):
             raise NotFittedError("the Recommender is not fitted; call fit(dataset) first")
 
-    def _worker_mask(self, cat: _Catalogue, w: int) -> np.ndarray:
-        """Open vacancies worker ``w`` may take and has not pursued yet."""
+    def worker_mask(self, cat: _Catalogue, w: int) -> np.ndarray:
+        """Open vacancies (a boolean mask over ``cat.open_pos``) that worker position
+        ``w`` of the catalogue ``cat`` (``catalogue_``) may take and has not pursued yet:
+        the exhaustive reference every candidate set is measured against."""
         mask = cat.eligibility.mask_for_worker(cat.workers.iloc[w], at=cat.at)
         # a vacancy the worker already applied to (or holds) is not news to them
         mask[cat.pursued.indices[cat.pursued.indptr[w] : cat.pursued.indptr[w + 1]]] = False
@@ -1008,70 +1024,20 @@ class Recommender(RankingModel):
             parts.append(pulled)
         return np.unique(np.concatenate(parts)).astype(np.int64)
 
-    def _pair_frame(
-        self, cat: _Catalogue, retrieval: _Retrieval, wi: np.ndarray, vi: np.ndarray
-    ) -> pd.DataFrame:
-        """Pair features for catalogue positions (vacancy positions over all vacancies)."""
-        values, matched = self._pair_values(cat, retrieval, wi, vi)
-        frame = pd.DataFrame(values, columns=PAIR_COLUMNS, copy=False)
-        frame["matched_code"] = matched
-        return frame
+    @property
+    def scorer(self) -> PairScorer:
+        """THE scoring function of this fitted model (:class:`matcher.scoring.PairScorer`):
+        pair features -> calibrated P(stable placement). Every path — live request,
+        micro-batch, precomputed lists, the nightly batch scorer — scores pairs with it.
 
-    def _pair_values(
-        self, cat: _Catalogue, retrieval: _Retrieval, wi: np.ndarray, vi: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_pair_frame` as arrays (:func:`matcher.features.pair_matrix`): the
-        request path ranks and explains from these without building a frame."""
-        return pair_matrix(
-            cat.wp,
-            cat.vp,
-            cat.vctx,
-            retrieval.stats,
-            wi,
-            vi,
-            lightfm=_rowwise_dot(cat.w_lfm[wi], cat.v_lfm[vi]),
-            dense=_rowwise_dot(cat.w_dense[wi], cat.v_dense[vi]),
-            lexical=_rowwise_sparse_dot(cat.w_lex[wi], cat.v_lex[vi]),
-            year=cat.year,
-        )
-
-    def _score(self, feats: pd.DataFrame) -> np.ndarray:
-        """The reported score, which also orders the recommendations: the calibrated
-        P(stable placement) for the full model. (Ordering by the expected grade
-        P(apply)(1 + P(hire|apply)(1 + P(stay|hire))) measured no better on the sample
-        market's time split, so score and order agree.)"""
-        if self.stages == "lightfm":
-            return feats["lightfm"].to_numpy(dtype=float)
-        if self.stages == "content":
-            return ((feats["dense"] + feats["lexical"]) / 2).to_numpy(dtype=float)
-        if self.ranker_ is None:  # no events to learn from: fall back to retrieval
-            return 1 / (1 + np.exp(-feats["lightfm"].to_numpy(dtype=float)))
-        return self.ranker_.predict_proba(feats)
-
-    def _score_top(self, values: np.ndarray, group: np.ndarray, k: int) -> np.ndarray:
-        """:meth:`_score` of :meth:`_pair_values` rows when only the ``k`` best of each
-        group are kept: the ranker computes its later stages only for pairs that can
-        still reach a group's top ``k`` (:meth:`StablePlacementRanker.predict_top`).
-        The kept pairs, their order and their scores are those of :meth:`_score`; a
-        pair left out carries an upper bound below its group's ``k``-th score."""
-        x = values[:, : len(RANKER_COLUMNS)]
-        if self.stages not in ("lightfm", "content") and self.ranker_ is not None:
-            score, _ = self.ranker_.predict_top(x, group, k)
-            return score
-        return self._score(pd.DataFrame(x, columns=RANKER_COLUMNS, copy=False))
-
-    def _reasons(
-        self, values: np.ndarray, matched: np.ndarray, vi: np.ndarray
-    ) -> list[tuple[list[Reason], list[Reason]]]:
-        """Reasons and warnings of pairs from their :meth:`_pair_values` rows."""
-        cat = self.catalogue_
-        left = self.retrieval_.stats.market_.get("left_rate", 0.0)
-        # plain dicts: a pandas row per pair cost more than the reasons themselves
-        rows = [
-            {**dict(zip(PAIR_COLUMNS, row, strict=True)), "matched_code": code}
-            for row, code in zip(np.asarray(values).tolist(), matched, strict=True)
-        ]
-        return [explain_pair(row, cat.vp.region[v], left) for row, v in zip(rows, vi, strict=True)]
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
+        self.check_fitted()
+        stats = self.retrieval_.stats
+        return PairScorer(self.stages, self.ranker_, stats, stats.market_.get("left_rate", 0.0))
 
     def _worker_pos(self, worker_id: str) -> int:
         pos = int(self.catalogue_.wp.ids.get_indexer(pd.Index([worker_id]))[0])
@@ -1129,7 +1095,7 @@ class Recommender(RankingModel):
         in the order given. Raises :class:`UnknownIdError` naming the first unknown id.
         ``reasons=False`` skips reasons and warnings (both columns ``None``): the
         nightly run explains only the pairs it assigns (:meth:`pair_reasons`)."""
-        self._check_fitted()
+        self.check_fitted()
         lang = lang or self.lang
         cat = self.catalogue_
         ids = list(worker_ids)
@@ -1139,7 +1105,7 @@ class Recommender(RankingModel):
         frames = []
         for start in range(0, len(positions), BLOCK):
             block = positions[start : start + BLOCK]
-            masks = [self._worker_mask(cat, w) for w in block]
+            masks = [self.worker_mask(cat, w) for w in block]
             narrow = len(block) == 1 and masks[0].sum() < NARROW_SHARE * len(cat.open_pos)
             if not narrow:
                 lfm, dense, lex = self._channel_scores(cat, block)
@@ -1161,7 +1127,7 @@ class Recommender(RankingModel):
                 wi_parts.append(np.full(len(union), w, dtype=np.int64))
                 vi_parts.append(cat.open_pos[union])
             frames.append(
-                self._rank_pairs(
+                self.rank_pairs(
                     np.concatenate(wi_parts) if wi_parts else np.zeros(0, np.int64),
                     np.concatenate(vi_parts) if vi_parts else np.zeros(0, np.int64),
                     k,
@@ -1218,22 +1184,23 @@ class Recommender(RankingModel):
         UnknownIdError
             The worker is not in the catalogue.
         """
-        self._check_fitted()
+        self.check_fitted()
         cat = self.catalogue_
         w = self._worker_pos(worker_id)
         vpos = cat.vp.ids.get_indexer(pd.Index(list(vacancy_ids), dtype=object))
-        return self._recommend_open(
+        return self.recommend_open(
             w, _open_columns(cat.open_pos, vpos[vpos >= 0]), k, lang, reasons
         )
 
-    def _recommend_open(
+    def recommend_open(
         self, w: int, cols: np.ndarray, k: int, lang: str | None, reasons: bool = True
     ) -> pd.DataFrame:
         """:meth:`recommend_among` for catalogue worker position ``w`` and open columns
-        ``cols`` (positions in ``catalogue_.open_pos``)."""
+        ``cols`` (positions in ``catalogue_.open_pos``): what lists bound to this
+        catalogue (:mod:`matcher.precomputed`) call, without the id look-ups."""
         cat = self.catalogue_
         union = self._union_among(cat, w, np.unique(cols))
-        return self._rank_pairs(
+        return self.rank_pairs(
             np.full(len(union), w, dtype=np.int64),
             cat.open_pos[union],
             k,
@@ -1270,20 +1237,26 @@ class Recommender(RankingModel):
             )
         ]
 
-    def _rank_pairs(
+    def rank_pairs(
         self, wi: np.ndarray, vi: np.ndarray, k: int, lang: str, by: str, reasons: bool = True
     ) -> pd.DataFrame:
+        """The ``k`` best of the candidate pairs ``(wi[j], vi[j])`` (catalogue
+        positions) per worker (``by="worker"``: :meth:`recommend` columns) or per
+        vacancy (``by="vacancy"``: :meth:`candidates` columns), scored by
+        :attr:`scorer` and ordered by :func:`matcher.ranking.top_k_per_group`; reasons
+        in ``lang`` unless ``reasons`` is False."""
         cat = self.catalogue_
         columns = RECOMMENDATION_COLUMNS if by == "worker" else CANDIDATE_COLUMNS
         if len(wi) == 0:
             return pd.DataFrame(columns=columns)
-        values, matched = self._pair_values(cat, self.retrieval_, wi, vi)
+        scorer = self.scorer
+        values, matched = scorer.pair_values(cat, wi, vi)
         group = wi if by == "worker" else vi
-        score = self._score_top(values, group, k)
+        score = scorer.score_top(values, group, k)
         other = vi if by == "worker" else wi
         keep, ranks = top_k_per_group(values, score, group, other, k)
         if reasons:
-            expl = self._reasons(values[keep], matched[keep], vi[keep])
+            expl = scorer.reasons(cat, values[keep], matched[keep], vi[keep])
             why: list = [texts(r, lang) for r, _ in expl]
             warn: list = [texts(w, lang) for _, w in expl]
         else:
@@ -1315,7 +1288,7 @@ class Recommender(RankingModel):
         ValueError
             ``worker_ids`` and ``vacancy_ids`` differ in length.
         """
-        self._check_fitted()
+        self.check_fitted()
         lang = lang or self.lang
         cat = self.catalogue_
         w_ids = list(worker_ids)
@@ -1332,14 +1305,15 @@ class Recommender(RankingModel):
         if (vi < 0).any():
             self._vacancy_pos(v_ids[int(np.flatnonzero(vi < 0)[0])])
         wi, vi = wi.astype(np.int64), vi.astype(np.int64)
-        values, matched = self._pair_values(cat, self.retrieval_, wi, vi)
+        scorer = self.scorer
+        values, matched = scorer.pair_values(cat, wi, vi)
         feats = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
-        expl = self._reasons(values, matched, vi)
+        expl = scorer.reasons(cat, values, matched, vi)
         return pd.DataFrame(
             {
                 Columns.Worker: np.asarray(w_ids, dtype=object),
                 Columns.Vacancy: np.asarray(v_ids, dtype=object),
-                Columns.Score: self._score(feats).astype(float),
+                Columns.Score: scorer.score(feats).astype(float),
                 Columns.Reasons: [texts(r, lang) for r, _ in expl],
                 Columns.Warnings: [texts(w, lang) for _, w in expl],
             }
@@ -1359,7 +1333,7 @@ class Recommender(RankingModel):
         UnknownIdError
             The vacancy is not in the catalogue.
         """
-        self._check_fitted()
+        self.check_fitted()
         lang = lang or self.lang
         cat = self.catalogue_
         v = self._vacancy_pos(vacancy_id)
@@ -1372,7 +1346,7 @@ class Recommender(RankingModel):
         union = self._union(lfm, dense, lex, mask)
         wi = union.astype(np.int64)
         vi = np.full(len(wi), v, dtype=np.int64)
-        out = self._rank_pairs(wi, vi, k, lang, by="vacancy")
+        out = self.rank_pairs(wi, vi, k, lang, by="vacancy")
         return out.reset_index(drop=True)
 
     @property
@@ -1402,17 +1376,18 @@ class Recommender(RankingModel):
         ------
         UnknownIdError
         """
-        self._check_fitted()
+        self.check_fitted()
         from matcher.eligibility import exclusions
 
         cat = self.catalogue_
         w = self._worker_pos(worker_id)
         v = self._vacancy_pos(vacancy_id)
-        values, matched = self._pair_values(cat, self.retrieval_, np.array([w]), np.array([v]))
+        scorer = self.scorer
+        values, matched = scorer.pair_values(cat, np.array([w]), np.array([v]))
         feats = pd.DataFrame(values, columns=PAIR_COLUMNS, copy=False)
-        score = float(self._score(feats)[0])
+        score = float(scorer.score(feats)[0])
         excl = exclusions(cat.workers.iloc[w], cat.vacancies.iloc[v], at=cat.at)
-        reasons, warnings = self._reasons(values, matched, np.array([v]))[0]
+        reasons, warnings = scorer.reasons(cat, values, matched, np.array([v]))[0]
         out: dict[str, Any] = {
             Columns.Worker: worker_id,
             Columns.Vacancy: vacancy_id,
@@ -1453,7 +1428,7 @@ class Recommender(RankingModel):
         -------
         self
         """
-        self._check_fitted()
+        self.check_fitted()
         self.catalogue_ = self._catalogue(dataset, self.retrieval_, _serving_time(dataset, at))
         return self
 
@@ -1461,17 +1436,17 @@ class Recommender(RankingModel):
 
     def knows_worker(self, worker_id: str) -> bool:
         """Whether the catalogue (as of the last fit or refresh) holds this worker."""
-        self._check_fitted()
+        self.check_fitted()
         return worker_id in self.catalogue_.wp.ids
 
     def knows_vacancy(self, vacancy_id: str) -> bool:
         """Whether the catalogue (as of the last fit or refresh) holds this vacancy."""
-        self._check_fitted()
+        self.check_fitted()
         return vacancy_id in self.catalogue_.vp.ids
 
     def catalogue_size(self) -> tuple[int, int]:
         """Numbers of workers and vacancies the catalogue holds (open or not)."""
-        self._check_fitted()
+        self.check_fitted()
         return len(self.catalogue_.wp.ids), len(self.catalogue_.vp.ids)
 
     def check_fast_paths(self) -> dict[str, bool]:
@@ -1485,9 +1460,7 @@ class Recommender(RankingModel):
         dict
             ``"ranker:<stage>"`` and ``"lexical"`` -> whether the fast path is used.
         """
-        from matcher.batch import check_lexical_fast_path
-
-        self._check_fitted()
+        self.check_fitted()
         verdicts = {}
         if self.ranker_ is not None:
             verdicts = {f"ranker:{k}": v for k, v in self.ranker_.check_fast_paths().items()}
@@ -1498,7 +1471,7 @@ class Recommender(RankingModel):
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted model to the folder ``path`` (created); returns it."""
-        self._check_fitted()
+        self.check_fitted()
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         joblib.dump(self, folder / ARTIFACT_FILE, compress=3)
@@ -1556,28 +1529,6 @@ class Recommender(RankingModel):
 # --------------------------------------------------------------------------- helpers
 
 
-def top_k_per_group(
-    values: np.ndarray, score: np.ndarray, group: np.ndarray, other: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of the ``k`` best pairs of each group (best first) and their ranks from 1.
-
-    ``values`` are pair values in :data:`PAIR_COLUMNS` order. Best first by
-    ``score``; equal scores (a stage the ranker could not learn is a constant rate)
-    are ordered by occupation match and text similarity, then by the other side's
-    catalogue position (deterministic). ``recommend_many``, ``candidates`` and the
-    nightly batch scorer all order this way.
-    """
-    col = {name: j for j, name in enumerate(PAIR_COLUMNS)}
-    content = (
-        values[:, col["occ_match"]] + (values[:, col["dense"]] + values[:, col["lexical"]]) / 2
-    )
-    order = np.lexsort((other, -np.nan_to_num(content), -score, group))
-    g = group[order]
-    starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
-    rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
-    return order[rank < k], rank[rank < k] + 1
-
-
 def _open_columns(open_pos: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Columns in ``open_pos`` (sorted catalogue positions of the open vacancies) of
     those ``positions`` that are open; the others are left out."""
@@ -1591,12 +1542,6 @@ def _time_ns_of(col: pd.Series) -> np.ndarray:
     from matcher.features import _time_ns
 
     return _time_ns(col)
-
-
-def _with_clusters(tokens: list[list[str]], clusters: np.ndarray) -> list[list[str]]:
-    return [
-        [*t, f"cluster:{c}"] if c >= 0 else list(t) for t, c in zip(tokens, clusters, strict=True)
-    ]
 
 
 def _codes_of(found: Any) -> list[str | None]:

@@ -16,7 +16,7 @@ import sklearn.calibration  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 
 import matcher.ranking as ranking  # noqa: E402
-from matcher.batch import LEXICAL_FAST_PATH, check_lexical_fast_path, lexical_vectors  # noqa: E402
+from matcher.encoding import LEXICAL_FAST_PATH, check_lexical_fast_path, lexical_vectors  # noqa: E402
 from matcher.fast_path_guard import FastPathGuard  # noqa: E402
 from matcher.features import RANKER_COLUMNS  # noqa: E402
 from matcher.ranking import (  # noqa: E402

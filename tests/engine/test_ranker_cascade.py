@@ -29,6 +29,7 @@ from matcher.ranking import (  # noqa: E402
     _raw_output,
 )
 from matcher.recommender import Recommender  # noqa: E402
+from matcher.scoring import PairScorer  # noqa: E402
 
 
 def _pairs(n: int, seed: int) -> pd.DataFrame:
@@ -178,9 +179,9 @@ def test_recommendations_equal_the_uncascaded_ranking(market_model, monkeypatch)
 
     def plain(self, values, group, k):
         x = values[:, : len(RANKER_COLUMNS)]
-        return self._score(pd.DataFrame(x, columns=RANKER_COLUMNS))
+        return self.score(pd.DataFrame(x, columns=RANKER_COLUMNS))
 
-    monkeypatch.setattr(Recommender, "_score_top", plain)
+    monkeypatch.setattr(PairScorer, "score_top", plain)
     pd.testing.assert_frame_equal(got, model.recommend_many(workers, 5), check_exact=True)
     pd.testing.assert_frame_equal(got_one, model.recommend(workers[0], k=3), check_exact=True)
     for v, frame in zip(vacancies, got_cand, strict=True):

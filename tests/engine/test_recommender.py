@@ -182,9 +182,7 @@ def test_ranker_fast_path_equals_calibrated_predict_proba():
 
     ds = random_market(5, n_workers=80, n_vacancies=60, n_events=600)
     model = fast_model().fit(ds)
-    feats = model._pair_frame(
-        model.catalogue_, model.retrieval_, np.zeros(20, dtype=int), np.arange(20)
-    )
+    feats = model.scorer.pair_frame(model.catalogue_, np.zeros(20, dtype=int), np.arange(20))
     learned = [s for s in STAGES if not isinstance(model.ranker_.stages_[s], float)]
     assert learned, "the random market must be large enough to learn a stage"
     for name in learned:

@@ -111,7 +111,7 @@ def test_pair_features_equal_per_pair_lookups_on_random_pairs(fitted):
     # random pairs plus one worker's many pairs (the request shape), warm and cold
     wi = np.r_[rng.integers(0, len(cat.wp.ids), 400), np.full(60, 7)]
     vi = np.r_[rng.integers(0, len(cat.vp.ids), 400), np.arange(60) % len(cat.vp.ids)]
-    feats = model._pair_frame(cat, model.retrieval_, wi, vi)
+    feats = model.scorer.pair_frame(cat, wi, vi)
     assert list(feats.columns) == [*PAIR_COLUMNS, "matched_code"]
     assert feats.columns[: len(RANKER_COLUMNS)].tolist() == RANKER_COLUMNS
     ref = _reference_features(model, wi, vi)
@@ -122,7 +122,7 @@ def test_pair_features_equal_per_pair_lookups_on_random_pairs(fitted):
         np.testing.assert_allclose(feats[name].to_numpy(), expected, err_msg=name)
     # one pair at a time gives the same rows as the batch
     single = pd.concat(
-        [model._pair_frame(cat, model.retrieval_, wi[k : k + 1], vi[k : k + 1]) for k in (0, 401)],
+        [model.scorer.pair_frame(cat, wi[k : k + 1], vi[k : k + 1]) for k in (0, 401)],
         ignore_index=True,
     )
     pd.testing.assert_frame_equal(
@@ -153,7 +153,7 @@ def test_narrow_single_request_equals_the_batched_path(fitted):
 
     ds, model = fitted
     cat = model.catalogue_
-    shares = [model._worker_mask(cat, w).mean() for w in range(len(cat.wp.ids))]
+    shares = [model.worker_mask(cat, w).mean() for w in range(len(cat.wp.ids))]
     assert min(shares) < NARROW_SHARE <= max(shares), "both paths must be exercised"
     model.set_params(n_candidates=4)  # make candidate selection matter
     try:

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matcher.batch import BatchScorer, explain_pairs, hashing_vectors, lexical_vectors
+from matcher.batch import BatchScorer, explain_pairs
 from matcher.dataset import Dataset
 from matcher.eligibility import exclusions
+from matcher.encoding import hashing_vectors, lexical_vectors
 from matcher.features import vacancy_texts, worker_texts
 from service.nightly import active_workers, pursued_pairs, snapshot_time
 
