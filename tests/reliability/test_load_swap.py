@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -163,7 +164,10 @@ def test_fifty_clients_across_a_model_swap_on_two_processes(server, frames):
         await asyncio.gather(*tasks)
         return everywhere
 
-    everywhere = asyncio.run(scenario())
+    # in a thread of its own: the browser tests' session-wide Playwright keeps an event
+    # loop running in the main thread, where asyncio.run refuses to start another
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        everywhere = pool.submit(asyncio.run, scenario()).result()
     failed = [r for r in results if r[2] != 200]
     assert failed == [], failed[:5]
     assert len(results) > 200
