@@ -62,8 +62,11 @@ Artifact
 --------
 :meth:`Recommender.save` writes one folder: ``recommender.joblib`` (the whole
 fitted object) and ``artifact.json`` (:data:`ARTIFACT_VERSION`, class, package
-versions). :meth:`Recommender.load` refuses another artifact version with a
-message saying to retrain.
+versions, the typed :class:`matcher.config.RecommenderConfig` as plain JSON and the
+embedder's class). :meth:`Recommender.load` reads the versions in
+:data:`READABLE_ARTIFACT_VERSIONS` (version 1, whose ``artifact.json`` held the
+parameters as repr strings, loads: the pickled object carries its parameters) and
+refuses any other with a message saying to retrain.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ import scipy.sparse as sp
 
 from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedError, RankingModel
 from matcher.calibration import Spells
+from matcher.config import ConfigError, RecommenderConfig
 from matcher.dataset import Dataset
 from matcher.encoding import (
     check_lexical_fast_path,
@@ -90,7 +94,7 @@ from matcher.encoding import (
     lexical_vectors,
     with_clusters,
 )
-from matcher.explain import LANGS, stable_chance, texts
+from matcher.explain import stable_chance, texts
 from matcher.features import (
     HIRED_EVENTS,
     MAX_WORKER_CODES,
@@ -116,10 +120,12 @@ from matcher.schema import PURSUED_EVENTS, Columns, EventType
 from matcher.scoring import PairScorer
 
 #: Version of the saved artifact layout; bump when a saved model can no longer be read.
-ARTIFACT_VERSION = 1
+#: 2: ``artifact.json`` holds the config as JSON (``config``) and the embedder's class.
+ARTIFACT_VERSION = 2
+#: Artifact versions :meth:`Recommender.load` reads (1: parameters as repr strings).
+READABLE_ARTIFACT_VERSIONS = (1, 2)
 ARTIFACT_FILE = "recommender.joblib"
 META_FILE = "artifact.json"
-STAGE_CHOICES = ("full", "lightfm", "content")
 #: Workers scored per block in batched calls (bounds memory: block x open vacancies).
 BLOCK = 128
 #: A single request scores only the eligible vacancies when they are fewer than this
@@ -346,6 +352,25 @@ class Recommender(RankingModel):
             setattr(self, key, value)
         return self
 
+    @property
+    def config(self) -> RecommenderConfig:
+        """The parameters (all but ``embedder``) as a validated, JSON-ready
+        :class:`~matcher.config.RecommenderConfig`.
+
+        Raises
+        ------
+        matcher.config.ConfigError
+            A parameter has the wrong type or breaks its rule (the message names it).
+        """
+        params = self.get_params()
+        params.pop("embedder", None)
+        return RecommenderConfig(**params)
+
+    @classmethod
+    def from_config(cls, config: RecommenderConfig, embedder: Any = None) -> Recommender:
+        """An unfitted Recommender with ``config``'s parameters and ``embedder``."""
+        return cls(embedder=embedder, **config.to_json())
+
     # ------------------------------------------------------------------ text and codes
 
     def embed(self, texts_: list[str]) -> np.ndarray:
@@ -475,12 +500,7 @@ class Recommender(RankingModel):
         return self._fit(dataset, serving, at)
 
     def _fit(self, dataset: Dataset, serving: Dataset | None, at: object) -> Self:
-        if self.stages not in STAGE_CHOICES:
-            raise ValueError(
-                f"stages must be one of {', '.join(STAGE_CHOICES)}, got {self.stages!r}"
-            )
-        if self.lang not in LANGS:
-            raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {self.lang!r}")
+        _ = self.config  # validates every parameter (ConfigError, a ValueError, names it)
         if dataset.n_workers == 0 or dataset.n_vacancies == 0:
             raise ValueError(
                 f"cannot fit on {dataset.n_workers} workers and {dataset.n_vacancies} vacancies: "
@@ -1479,7 +1499,8 @@ class Recommender(RankingModel):
             "artifact_version": ARTIFACT_VERSION,
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "trained_at": self.trained_at_,
-            "params": {k: repr(v) for k, v in self.get_params().items()},
+            "config": self.config.to_json(),
+            "embedder": f"{type(self.embedder_).__module__}.{type(self.embedder_).__qualname__}",
             "packages": _package_versions(),
         }
         (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -1494,7 +1515,8 @@ class Recommender(RankingModel):
         FileNotFoundError
             No artifact in ``path``.
         IncompatibleArtifactError
-            Written by an incompatible version; says to retrain.
+            Written by a version not in :data:`READABLE_ARTIFACT_VERSIONS`, or its
+            config cannot be read; says to retrain.
         """
         folder = Path(path)
         meta_path = folder / META_FILE
@@ -1511,16 +1533,31 @@ class Recommender(RankingModel):
                 "with `jobmatch train`"
             ) from exc
         version = meta.get("artifact_version")
-        if version != ARTIFACT_VERSION:
+        if version not in READABLE_ARTIFACT_VERSIONS:
+            readable = ", ".join(map(str, READABLE_ARTIFACT_VERSIONS))
             raise IncompatibleArtifactError(
                 f"the model in {folder} has artifact version {version}, but this jobmatch reads "
-                f"version {ARTIFACT_VERSION}: retrain with `jobmatch train` (or install the "
+                f"versions {readable}: retrain with `jobmatch train` (or install the "
                 "jobmatch version that wrote it)"
             )
+        saved_config = None
+        if version >= 2:
+            try:
+                saved_config = RecommenderConfig.from_json(meta.get("config"))
+            except ConfigError as exc:
+                raise IncompatibleArtifactError(
+                    f"{meta_path} holds a config this jobmatch cannot read ({exc}): retrain "
+                    "with `jobmatch train`"
+                ) from None
         model = joblib.load(folder / ARTIFACT_FILE)
         if not isinstance(model, cls):
             raise IncompatibleArtifactError(
                 f"{folder / ARTIFACT_FILE} holds a {type(model).__name__}, not a {cls.__name__}"
+            )
+        if saved_config is not None and saved_config != model.config:
+            raise IncompatibleArtifactError(
+                f"{meta_path} and {ARTIFACT_FILE} disagree on the model's config (the folder "
+                "mixes two artifacts): retrain with `jobmatch train`"
             )
         model.check_fast_paths()
         return model

@@ -1,0 +1,150 @@
+"""The typed configuration of a :class:`matcher.recommender.Recommender`.
+
+:class:`RecommenderConfig` holds every hyper-parameter of the model except the text
+embedder (an object; ``artifact.json`` names its class). It is validated when it is
+made — each broken rule names the field, the value and the rule — and round-trips
+through JSON (:meth:`RecommenderConfig.to_json` / :meth:`RecommenderConfig.from_json`),
+which is how ``artifact.json`` stores it (plain JSON values, not repr strings).
+
+The Recommender keeps scikit-learn's estimator contract (its ``__init__`` only stores
+keyword arguments); ``Recommender.config`` builds and validates the config from them,
+``fit`` does so first, and ``Recommender.from_config`` makes a model from one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+from matcher.calibration import CALIBRATION_METHODS
+from matcher.explain import LANGS
+
+#: Which stages the model runs: the full model or one of the two ablations.
+STAGE_CHOICES = ("full", "lightfm", "content")
+#: Negatives of the apply stage: sampled eligible vacancies, shown ones, or both.
+APPLY_NEGATIVES = ("sampled", "viewed", "both")
+#: Denominators of the apply stage's calibration.
+APPLY_EXPOSURES = ("viewed", "sampled")
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "stages": STAGE_CHOICES,
+    "apply_negatives": APPLY_NEGATIVES,
+    "calibration": CALIBRATION_METHODS,
+    "apply_exposure": APPLY_EXPOSURES,
+    "lang": LANGS,
+}
+_AT_LEAST_ONE = (
+    "no_components",
+    "epochs",
+    "max_sampled",
+    "n_clusters",
+    "n_candidates",
+    "ranker_max_workers",
+    "ranker_folds",
+    "stay_weeks",
+    "max_iter",
+)
+_POSITIVE = ("learning_rate", "ranker_learning_rate")
+_NOT_NEGATIVE = ("item_alpha", "user_alpha", "ranker_negatives")
+#: shares of the events, each < 1: whether 0 is allowed
+_SHARES = {"ranker_holdout": False, "calibration_share": True}
+
+
+class ConfigError(ValueError):
+    """A configuration value breaks a rule; the message names the field and the rule."""
+
+
+@dataclass(frozen=True)
+class RecommenderConfig:
+    """Hyper-parameters of the Recommender; see its docstring for each one's meaning.
+
+    Raises
+    ------
+    ConfigError
+        On construction, when a value has the wrong type or breaks its rule.
+    """
+
+    stages: str = "full"
+    no_components: int = 32
+    epochs: int = 20
+    learning_rate: float = 0.05
+    item_alpha: float = 1e-6
+    user_alpha: float = 1e-6
+    max_sampled: int = 10
+    n_clusters: int = 32
+    n_candidates: int = 100
+    ranker_holdout: float = 0.3
+    ranker_negatives: int = 10
+    ranker_max_workers: int = 5000
+    ranker_folds: int = 1
+    apply_negatives: str = "sampled"
+    calibration_share: float = 0.15
+    calibration: str = "platt"
+    apply_exposure: str = "viewed"
+    stay_weeks: int = 26
+    max_iter: int = 100
+    ranker_learning_rate: float = 0.1
+    lang: str = "zh"
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kind = f.type if isinstance(f.type, str) else f.type.__name__
+            # numpy scalars are accepted and stored as plain Python numbers (JSON)
+            if kind == "int":
+                if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                    raise ConfigError(f"{f.name} must be an integer, got {value!r}")
+                object.__setattr__(self, f.name, int(value))
+            if kind == "float":
+                if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                    raise ConfigError(f"{f.name} must be a number, got {value!r}")
+                object.__setattr__(self, f.name, float(value))
+            if kind == "str" and not isinstance(value, str):
+                raise ConfigError(f"{f.name} must be a string, got {value!r}")
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ConfigError(
+                    f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}"
+                )
+        for name in _AT_LEAST_ONE:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        for name in _POSITIVE:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be above 0, got {getattr(self, name)!r}")
+        for name in _NOT_NEGATIVE:
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name)!r}")
+        for name, zero_ok in _SHARES.items():
+            value = getattr(self, name)
+            low_ok = value >= 0 if zero_ok else value > 0
+            if not (low_ok and value < 1):
+                low = "0 <=" if zero_ok else "0 <"
+                raise ConfigError(f"{name} must be a share ({low} x < 1), got {value!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The config as plain JSON values (``json.dumps`` takes it as it is)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> RecommenderConfig:
+        """The config of :meth:`to_json` output; keys left out take their defaults.
+
+        Raises
+        ------
+        ConfigError
+            ``data`` is not an object, names an unknown field, or a value breaks a rule.
+        """
+        if not isinstance(data, dict):
+            raise ConfigError(f"a Recommender config is a JSON object, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown Recommender config field(s) {', '.join(unknown)}; known fields are "
+                f"{', '.join(sorted(known))}"
+            )
+        return cls(**data)
