@@ -329,7 +329,9 @@ def _prefecture_array(codes: np.ndarray) -> np.ndarray:
     )
 
 
-def _time_ns(col: pd.Series) -> np.ndarray:
+def time_ns(col: pd.Series) -> np.ndarray:
+    """Times of ``col`` as float nanoseconds since the epoch (naive UTC; NaN where
+    missing or unreadable)."""
     t = pd.to_datetime(col, errors="coerce")
     if getattr(t.dt, "tz", None) is not None:
         t = t.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -535,7 +537,7 @@ def vacancy_profiles(vacancies: pd.DataFrame, codes: Sequence[str | None]) -> Va
         texts=vacancy_texts(vacancies),
         tokens=tokens,
         prefecture=_prefecture_array(region),
-        posted_ns=_time_ns(vacancies["posted_at"]),
+        posted_ns=time_ns(vacancies["posted_at"]),
         headcount=_float_array(vacancies["headcount"]),
     )
 

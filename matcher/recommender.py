@@ -108,6 +108,7 @@ from matcher.features import (
     VacancyProfiles,
     WorkerProfiles,
     matches_to_codes,
+    time_ns,
     vacancy_profiles,
     vacancy_texts,
     worker_profiles,
@@ -645,7 +646,7 @@ class Recommender(RankingModel):
             # catalogue a model fitted at the cutoff serves; the worker's rules decide
             # at event time
             now = float(pd.Timestamp(at).value)
-            closes = _time_ns_of(vac["closes_at"])
+            closes = time_ns(vac["closes_at"])
             ev_all = dataset.events
             later = ev_all[
                 (ev_all[Columns.OccurredAt] >= at)
@@ -1573,12 +1574,6 @@ def _open_columns(open_pos: np.ndarray, positions: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     cols = np.minimum(np.searchsorted(open_pos, positions), len(open_pos) - 1)
     return cols[open_pos[cols] == positions].astype(np.int64)
-
-
-def _time_ns_of(col: pd.Series) -> np.ndarray:
-    from matcher.features import _time_ns
-
-    return _time_ns(col)
 
 
 def _codes_of(found: Any) -> list[str | None]:

@@ -395,7 +395,9 @@ def _province(code: Any) -> str | None:
     return code[:2] + "0000"
 
 
-def _region_label(code: str | None) -> str:
+def region_label(code: str | None) -> str:
+    """The region's name for a 6-digit region code ("unknown" without one; the code
+    itself when the reference data does not know it)."""
     if not code:
         return "unknown"
     try:
@@ -432,7 +434,7 @@ def plan_summary(
                 "expected_stable": round(float(row["sum"]), 4),
             }
             if label:
-                item["name"] = _region_label(str(key) if key != "unknown" else None)
+                item["name"] = region_label(str(key) if key != "unknown" else None)
             rows.append(item)
         return sorted(rows, key=lambda r: (-r["placements"], r["key"]))
 

@@ -322,7 +322,7 @@ CHANNEL_COLOURS = {
 
 def province_channel_chart(summary: dict[str, Any] | None, width: int = 640) -> dict[str, Any]:
     """Bars (one per destination province, stacked by channel) for the SVG chart."""
-    from service.nightly import _region_label
+    from service.nightly import region_label
 
     cells = (summary or {}).get("by_province_channel") or []
     totals: dict[str, int] = {}
@@ -353,7 +353,7 @@ def province_channel_chart(summary: dict[str, Any] | None, width: int = 640) -> 
         bars.append(
             {
                 "y": i * (bar_h + gap),
-                "label": _region_label(prov if prov != "unknown" else None),
+                "label": region_label(prov if prov != "unknown" else None),
                 "total": totals[prov],
                 "end": round(x, 1),
                 "segments": segs,
