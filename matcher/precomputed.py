@@ -59,12 +59,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from matcher.schema import PERSONAL_FIELDS, VACANCIES, WORKERS, Columns, TableSpec
+
+if TYPE_CHECKING:
+    from matcher.recommender import Recommender
 
 #: Layout version of a saved folder; bump when an older folder can no longer be read.
 FORMAT_VERSION = 1
@@ -90,16 +93,18 @@ class PrecomputedListsError(RuntimeError):
     """A folder of precomputed recommendations that cannot be read; says why."""
 
 
-def fit_key(model: Any) -> str:
+def fit_key(model: Recommender) -> str:
     """Identity of a fitted model: the same after save and load, and after a
     catalogue refresh (which keeps the fit); different for any other fit."""
+    model.check_fitted()
+    # repr strings, as lists built before the typed config hashed them (same key)
     params = {k: repr(v) for k, v in model.get_params().items() if k != "embedder"}
     parts = [
         f"{type(model).__module__}.{type(model).__qualname__}",
-        str(getattr(model, "trained_at_", "")),
-        str(getattr(model, "data_fingerprint_", "")),
-        str(getattr(model, "version_", "")),
-        type(getattr(model, "embedder_", None)).__name__,
+        str(model.trained_at_),
+        str(model.data_fingerprint_),
+        str(model.version_),
+        type(model.embedder_).__name__,
         json.dumps(params, sort_keys=True),
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
