@@ -76,7 +76,9 @@ def chart(series: list[dict[str, Any]], months: int, width: int = 640, height: i
             f"{left + w * p['month'] / months:.1f},{top + h * (1 - p['survival']):.1f}"
             for p in s["points"]
         )
-        lines.append({"points": pts, "colour": COLOURS[i % len(COLOURS)], **s})
+        # the series first: its own "points" (months and survival) must not replace the
+        # polyline's coordinates
+        lines.append({**s, "points": pts, "colour": COLOURS[i % len(COLOURS)]})
     return {
         "width": width,
         "height": height,

@@ -89,6 +89,12 @@ def test_officer_sees_retention_and_employer_risk(page, live, shots):
     page.goto(f"{live.url}/officer/retention")
     assert page.locator("#retention-province polyline").count() >= 1
     assert page.locator("#retention-employer polyline").count() >= 1
+    # each curve is drawn: its points are "x,y" pairs inside the chart, not the series' data
+    for points in page.locator("svg polyline").evaluate_all(
+        "ls => ls.map(l => l.getAttribute('points'))"
+    ):
+        pairs = [tuple(float(v) for v in xy.split(",")) for xy in points.split()]
+        assert pairs and all(0 <= x <= 640 and 0 <= y <= 260 for x, y in pairs), points
     text = page.locator("main").inner_text()
     assert "稳岗情况" in text and "按去向省份" in text and "在岗" in text
     assert not ENGLISH_ENUMS.search(text)
