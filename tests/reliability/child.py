@@ -2,7 +2,9 @@
 so that the test can kill it (SIGKILL) at a known stage.
 
 ``python child.py STAGE jobmatch-args...`` runs the command line; with STAGE
-``writing`` a nightly run stops inside its final transaction once some plan rows are
+``reading`` a nightly run stops once it has read and scored (before its pins are added),
+with ``assigning`` once its candidates are scored (before the plan is made), with
+``writing`` it stops inside its final transaction once some plan rows are
 written, with ``importing`` an import stops inside its transaction once two tables are
 written; ``none`` runs through. The child says ``PAUSED <stage>`` on stderr when it
 stops, and sleeps until it is killed.
@@ -21,7 +23,22 @@ def _pause(stage: str) -> None:
 
 def main() -> None:
     stage, args = sys.argv[1], sys.argv[2:]
-    if stage == "writing":
+    if stage in ("reading", "assigning"):
+        from service import nightly
+
+        # "reading": the run has read its inputs and scored, before its pins are added;
+        # "assigning": candidates are scored, before the plan is made. Pausing there
+        # (rather than killing when the log line appears) keeps the kill inside the
+        # stage however fast the machine finishes a small run.
+        name = "_pin_candidates" if stage == "reading" else "plan_placements"
+        step = getattr(nightly, name)
+
+        def pause_then(*args, **kwargs):
+            _pause(stage)
+            return step(*args, **kwargs)
+
+        setattr(nightly, name, pause_then)
+    elif stage == "writing":
         from service import nightly
 
         nightly.PLAN_BATCH = 2

@@ -117,8 +117,8 @@ def store(tmp_path, frames, trained_model_dir):
 
 #: Where a run is killed: (child stage, line that says the run got there, run id).
 KILLS = [
-    ("none", "active workers", "killed-after-reading"),  # recorded as running
-    ("none", "scored", "killed-while-assigning"),  # candidates scored
+    ("reading", "PAUSED reading", "killed-after-reading"),  # recorded as running
+    ("assigning", "PAUSED assigning", "killed-while-assigning"),  # candidates scored
     ("writing", "PAUSED writing", "killed-while-writing"),  # rows written, not committed
 ]
 
