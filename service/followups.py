@@ -19,7 +19,7 @@ time zone (``Settings.office_timezone``). Nothing here imports FastAPI.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from matcher.schema import EventType
 from service import lifecycle
 from service.store.models import Event, FollowUp, Placement
+from service.store.repository import chunks
 
 DEFAULT_DAYS: tuple[int, ...] = (7, 30, 90, 180)
 
@@ -81,7 +82,7 @@ def schedule(
     after their placement ended. Returns how many were created."""
     new_rows: list[dict] = []  # inserted in bulk at the end
     cancelled: list[dict] = []
-    for chunk in _chunks(list(dict.fromkeys(worker_ids)), 500):
+    for chunk in chunks(list(dict.fromkeys(worker_ids)), 500):
         placements = session.execute(
             select(
                 Placement.id, Placement.worker_id, Placement.started_at, Placement.ended_at
@@ -137,7 +138,7 @@ def settle_from_outcomes(
     """
     now = now or now_utc()
     answers: list[dict] = []
-    for chunk in _chunks(list(dict.fromkeys(worker_ids)), 500):
+    for chunk in chunks(list(dict.fromkeys(worker_ids)), 500):
         rows = session.execute(
             select(
                 FollowUp.id,
@@ -306,8 +307,3 @@ def complete(
         lifecycle.rebuild(session, [placement.worker_id])
         schedule(session, [placement.worker_id], days)
     return events
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

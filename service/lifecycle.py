@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from matcher.schema import EventType
 from service.store.models import Event, Placement, Vacancy, Worker
+from service.store.repository import chunks
 
 
 class WorkerStatus(StrEnum):
@@ -190,7 +191,7 @@ def rebuild(session: Session, worker_ids: Sequence[str] | None = None) -> Rebuil
     employed = replace = n_placements = 0
     new_rows: list[dict] = []
     states: list[dict] = []
-    for chunk in _chunks(ids, 500):
+    for chunk in chunks(ids, 500):
         current = {
             row.worker_id: row
             for row in session.execute(
@@ -249,7 +250,7 @@ def rebuild(session: Session, worker_ids: Sequence[str] | None = None) -> Rebuil
 def _outcomes_by_worker(session: Session, stmt, ids: list[str] | None) -> dict[str, list[Outcome]]:
     out: dict[str, list[Outcome]] = defaultdict(list)
     batches = (
-        [stmt] if ids is None else [stmt.where(Event.worker_id.in_(c)) for c in _chunks(ids, 500)]
+        [stmt] if ids is None else [stmt.where(Event.worker_id.in_(c)) for c in chunks(ids, 500)]
     )
     for batch in batches:
         for worker_id, vacancy_id, event, at in session.execute(batch):
@@ -259,7 +260,7 @@ def _outcomes_by_worker(session: Session, stmt, ids: list[str] | None) -> dict[s
 
 def _employers(session: Session, vacancy_ids: set[str]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for chunk in _chunks(sorted(vacancy_ids), 500):
+    for chunk in chunks(sorted(vacancy_ids), 500):
         stmt = select(Vacancy.vacancy_id, Vacancy.employer_id).where(Vacancy.vacancy_id.in_(chunk))
         out.update({v: e for v, e in session.execute(stmt)})
     return out
@@ -269,7 +270,7 @@ def _stored_placements(
     session: Session, ids: list[str]
 ) -> dict[str, dict[tuple[str, datetime], Placement]]:
     out: dict[str, dict[tuple[str, datetime], Placement]] = defaultdict(dict)
-    for chunk in _chunks(ids, 500):
+    for chunk in chunks(ids, 500):
         for p in session.scalars(select(Placement).where(Placement.worker_id.in_(chunk))):
             out[p.worker_id][(p.vacancy_id, p.started_at)] = p
     return out
@@ -306,12 +307,6 @@ def _sync_placements(
     for key, row in stored.items():
         if key not in keep:  # its hire is no longer recorded
             session.delete(row)
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def current_placement(session: Session, worker_id: str) -> Placement | None:

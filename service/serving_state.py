@@ -101,7 +101,7 @@ class ServingState:
                     s.add(row)
                 row.seen_at = now
                 row.version = loaded.version if loaded is not None else None
-                loaded_at = getattr(loaded, "loaded_at", None)
+                loaded_at = loaded.loaded_at if loaded is not None else None
                 row.loaded_at = (
                     loaded_at.astimezone(UTC).replace(tzinfo=None)
                     if isinstance(loaded_at, datetime) and loaded_at.tzinfo

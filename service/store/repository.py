@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -147,9 +147,11 @@ def _null_list_as_empty(v: Any) -> Any:
 # --------------------------------------------------------------------------- writing
 
 
-def _chunks(seq: Sequence, size: int) -> Iterable[Sequence]:
-    for i in range(0, len(seq), size):
-        yield seq[i : i + size]
+def chunks(items: Iterable, size: int) -> Iterable[list]:
+    """``items`` in lists of at most ``size`` (bounded ``IN (...)`` look-ups)."""
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _naive_utc(series: pd.Series) -> pd.Series:
@@ -319,7 +321,7 @@ def _stored_rows(
     out: dict[str, tuple] = {}
     cols = [tbl.c[c] for c in columns]
     json_pos = [i for i, c in enumerate(cols) if isinstance(c.type, JSON)]
-    for chunk in _chunks(ids, LOOKUP_CHUNK):
+    for chunk in chunks(ids, LOOKUP_CHUNK):
         rows = session.execute(select(tbl.c[key], *cols).where(tbl.c[key].in_(chunk)))
         for row in rows:
             values = [_canonical(v) for v in row[1:]]
@@ -469,7 +471,7 @@ def existing_ids(session: Session | Connection, table_name: str, ids: Iterable[s
     key = next(iter(tbl.primary_key.columns))
     wanted = sorted({str(i) for i in ids})
     found: set[str] = set()
-    for chunk in _chunks(wanted, LOOKUP_CHUNK):
+    for chunk in chunks(wanted, LOOKUP_CHUNK):
         found.update(session.execute(select(key).where(key.in_(chunk))).scalars())
     return found
 
