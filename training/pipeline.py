@@ -39,6 +39,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from matcher.dataset import Dataset
+from matcher.protocols import ExplainingModel
 from training import registry
 from training.evaluate import (
     BASELINE_NAMES,
@@ -392,7 +393,7 @@ def _groups(comparison: Comparison, split: TimeSplit, seed: int) -> dict[str, An
 
 def _survival(model: Any, dataset: Dataset, split: TimeSplit) -> dict[str, Any] | None:
     """The candidate's stay stage judged as a survival model (``training.survival``)."""
-    if model is None or not callable(getattr(model, "explain", None)):
+    if not isinstance(model, ExplainingModel):
         return None
     try:
         return evaluate_survival(model, dataset, split.cutoff, split.until).as_dict()

@@ -73,6 +73,6 @@ def test_a_score_that_rounds_to_nothing_is_named():
     vacancies = [{"vacancy_id": "X", "headcount": 1}]
     c, w, v = market(workers, vacancies, [("A", "X", 0.00001)])  # rounds to cost 0
     stats = plan_placements(c, w, v).stats
-    if stats["placed"] == 0:
-        assert stats["unplaced_reasons"] == {"zero_score": 1}
+    assert stats["placed"] == 0
+    assert stats["unplaced_reasons"] == {"zero_score": 1}
     assert stats["unplaced_reasons"].get("unexplained", 0) == 0

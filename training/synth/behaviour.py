@@ -180,7 +180,7 @@ class Outcome:
     probes: Probes | None = None
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
@@ -713,9 +713,9 @@ def simulate(
 
         # ---------------- applying
         s = apply_logit(mk, p, wi, vi, t_view, flows_now, ties)
-        applied = rng.random(len(wi)) < _sigmoid(s)
+        applied = rng.random(len(wi)) < sigmoid(s)
         if probes is not None:
-            probes.view_p.append(_sigmoid(s))
+            probes.view_p.append(sigmoid(s))
             probes.view_applied.append(applied)
         wi, vi, t_view, s = wi[applied], vi[applied], t_view[applied], s[applied]
         if len(wi) == 0:
@@ -761,11 +761,11 @@ def simulate(
         order = oi[np.lexsort((-s[oi], wi[oi]))]
         wo = wi[order]
         first_of_w = np.r_[True, wo[1:] != wo[:-1]] if len(wo) else np.zeros(0, bool)
-        accepts = rng.random(len(order)) < _sigmoid(accept_logit(mk, p, wo, vi[order]))
+        accepts = rng.random(len(order)) < sigmoid(accept_logit(mk, p, wo, vi[order]))
         hired = np.zeros(len(wi), bool)
         hired[order[first_of_w & accepts]] = True
         if probes is not None:
-            p_single = _sigmoid(hire_score(mk, p, wi, vi, flows_now, ties)) * _sigmoid(
+            p_single = sigmoid(hire_score(mk, p, wi, vi, flows_now, ties)) * sigmoid(
                 accept_logit(mk, p, wi, vi)
             )
             probes.app_p.append(np.where(elig, p_single, 0.0)[within])

@@ -46,6 +46,7 @@ from training.synth.behaviour import (
     injury_rate,
     leave_rate,
     new_year_leave_probability,
+    sigmoid,
     stay_probability,
 )
 
@@ -57,10 +58,6 @@ TRUTH_COLUMNS = ("worker_id", "vacancy_id", "p_apply", "p_hire", "p_stay6m", "va
 HIRE_DELAY_NS = 3 * DAY
 #: pairs scored per block (bounds memory on large markets)
 _BLOCK_PAIRS = 2_000_000
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def seeking_workers(mk: PairMarket, state: MarketState) -> np.ndarray:
@@ -86,12 +83,12 @@ def pair_truth(
     """
     at = np.full(len(wi), state.end_ns, np.int64)
     eligible = mk.eligible(wi, vi, at)
-    p_apply = _sigmoid(apply_logit(mk, p, wi, vi, at, state.flows, state.ties))
+    p_apply = sigmoid(apply_logit(mk, p, wi, vi, at, state.flows, state.ties))
     key = wi.astype(np.int64) * len(mk.v.occupation) + vi
     if len(state.applied):
         pos = np.minimum(np.searchsorted(state.applied, key), len(state.applied) - 1)
         p_apply = np.where(state.applied[pos] == key, 0.0, p_apply)
-    p_hire = _sigmoid(hire_score(mk, p, wi, vi, state.flows, state.ties)) * _sigmoid(
+    p_hire = sigmoid(hire_score(mk, p, wi, vi, state.flows, state.ties)) * sigmoid(
         accept_logit(mk, p, wi, vi)
     )
     public = mk.v.channel[vi] == PUBLIC
