@@ -27,7 +27,7 @@ Measured per variant and engine:
 * ``recommend_many`` CPU milliseconds per worker (batches of all seeking workers) and
   the fit's seconds (load-dependent; the machine is shared).
 
-    .venv/bin/python bench/calibration_bench.py --baseline-ref 69660b4
+    .venv/bin/python bench/calibration_bench.py --baseline-ref 7c3a86c
     .venv/bin/python bench/calibration_bench.py --variants default --no-write   # quick
 """
 
@@ -146,7 +146,7 @@ def _run(code: Path, folder: Path) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--baseline-ref", default="69660b4", help="git commit of the baseline")
+    ap.add_argument("--baseline-ref", default="7c3a86c", help="git commit of the baseline")
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS))
     ap.add_argument("--workers", type=int, default=3000)
     ap.add_argument("--employers", type=int, default=120)
