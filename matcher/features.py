@@ -92,6 +92,13 @@ MOBILITY_CODE = {"any": 0, "province": 1, "local": 2}
 HOUSEHOLD_CODE = {"none": 0, "lifted": 1, "monitored": 2}
 HIRED_EVENTS = (EventType.HIRED, EventType.LEFT, EventType.RETAINED_3M, EventType.RETAINED_6M)
 RETAINED_EVENTS = (EventType.RETAINED_3M, EventType.RETAINED_6M)
+#: The outcome that ends a placement for the stay model: the worker left the job. The
+#: ranker's stay stage learns P(no leaving within its horizon | hired) on it, and the
+#: training report judges that stage on time to it (``training.survival``). Wage arrears
+#: and injuries are recorded on a job the worker may still hold (the sample market emits
+#: ``left`` when the worker actually goes), so they do not end a spell here; the service's
+#: re-placement flag (``service.lifecycle``) reads them for its own purpose.
+LEAVING_EVENTS = (EventType.LEFT,)
 
 #: Columns of :func:`pair_matrix` that the ranker learns from (in this order).
 RANKER_COLUMNS = [

@@ -97,6 +97,7 @@ from matcher.encoding import (
 from matcher.explain import stable_chance, texts
 from matcher.features import (
     HIRED_EVENTS,
+    LEAVING_EVENTS,
     MAX_WORKER_CODES,
     PAIR_COLUMNS,
     RANKER_COLUMNS,
@@ -1610,7 +1611,7 @@ def _pair_labels(events: pd.DataFrame) -> pd.DataFrame:
     ev["applied"] = e.isin(_APPLIED).astype(float)
     ev["hired"] = e.isin(HIRED_EVENTS).astype(float)
     ev["ret"] = e.isin(RETAINED_EVENTS).astype(float)
-    ev["left"] = (e == EventType.LEFT.value).astype(float)
+    ev["left"] = e.isin(LEAVING_EVENTS).astype(float)
     ev["decided"] = e.isin(_DECIDED).astype(float)
     at = ev[Columns.OccurredAt]
     ev["applied_at"] = at.where(ev["applied"] == 1)
@@ -1641,7 +1642,7 @@ def _at_risk(events: pd.DataFrame, start: pd.Timestamp, stop: pd.Timestamp) -> p
     times = events[Columns.OccurredAt]
     hired = events[(kinds == EventType.HIRED.value) & (times < stop)]
     hired_at = hired.groupby(keys)[Columns.OccurredAt].min().rename("hired_at")
-    left = events[(kinds == EventType.LEFT.value) & (times < stop)]
+    left = events[kinds.isin(LEAVING_EVENTS) & (times < stop)]
     left_at = left.groupby(keys)[Columns.OccurredAt].min().rename("left_at")
     out = pd.concat([hired_at], axis=1).join(left_at, how="left").reset_index()
     out = out[out["left_at"].isna() | (out["left_at"] >= start)]

@@ -5,12 +5,14 @@ The ranker's stay stage predicts P(still in the job three months after the hire 
 after that many weeks | hired): the curve below is anchored at that horizon then. Here it is evaluated as a survival model on the hires whose fate
 was unknown at the split's cutoff:
 
-* **Evaluated hires** — every hire before ``until`` that had not ended (left, wage
-  arrears, injury on the same job) and was not recorded retained before the cutoff: the
+* **Evaluated hires** — every hire before ``until`` that had not ended (the worker left
+  that job: :data:`matcher.features.LEAVING_EVENTS`, the event the stay stage is trained
+  on; wage arrears and injuries do not end a spell) and was not recorded retained before
+  the cutoff: the
   hires made in the test weeks, and those made earlier whose outcome the model fitted at
   the cutoff could not have seen. Time runs from the hire in days; a hire made before the
   cutoff enters observation at the cutoff (left truncation, ``entry = cutoff - hire``);
-  it ends at the first ending outcome of that job (event) or at ``until`` (censored).
+  it ends when the worker first left that job (event) or at ``until`` (censored).
 * **Kaplan–Meier baseline** — the survival curve of the hires of the training period
   (observed until the cutoff, censored there): one curve for everybody, no features.
 * **The model's survival curve** for a hire with predicted stay probability ``p``:
@@ -31,13 +33,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from matcher.base import StablePlacementModel
 from matcher.dataset import Dataset
+from matcher.features import LEAVING_EVENTS, RETAINED_EVENTS
+from matcher.protocols import ExplainingModel
 from matcher.schema import Columns, EventType
 from matcher.survival import brier_score, concordance_index, kaplan_meier, survival_at
 
@@ -46,15 +50,7 @@ log = logging.getLogger(__name__)
 HORIZONS: tuple[int, ...] = (30, 90, 180)
 #: The horizon the stay stage predicts (retained three months).
 ANCHOR_DAYS = 90
-ENDING = (EventType.LEFT.value, EventType.WAGE_ARREARS.value, EventType.INJURY.value)
-RETAINED = (EventType.RETAINED_3M.value, EventType.RETAINED_6M.value)
 _DAY = pd.Timedelta(days=1)
-
-
-class StayModel(Protocol):
-    """A fitted model that explains a pair with its stage probabilities."""
-
-    def explain(self, worker_id: str, vacancy_id: str) -> dict: ...
 
 
 @dataclass
@@ -88,9 +84,9 @@ class SurvivalReport:
 
 
 def hire_spells(events: pd.DataFrame, until: pd.Timestamp) -> pd.DataFrame:
-    """One row per hire: ``worker_id, vacancy_id, hired_at, ended_at`` (first ending
-    outcome of that job after the hire, NaT if none), ``retained_at`` (latest retained
-    outcome of that job)."""
+    """One row per hire: ``worker_id, vacancy_id, hired_at, ended_at`` (first time the
+    worker left that job after the hire, :data:`~matcher.features.LEAVING_EVENTS`; NaT if
+    never), ``retained_at`` (latest retained outcome of that job)."""
     ev = events[[Columns.Worker, Columns.Vacancy, Columns.Event, Columns.OccurredAt]]
     ev = ev[ev[Columns.OccurredAt] < until]
     key = [Columns.Worker, Columns.Vacancy]
@@ -101,16 +97,16 @@ def hire_spells(events: pd.DataFrame, until: pd.Timestamp) -> pd.DataFrame:
         .rename("hired_at")
         .reset_index()
     )
-    ends = ev[ev[Columns.Event].isin(ENDING)].merge(hired, on=key)
+    ends = ev[ev[Columns.Event].isin(LEAVING_EVENTS)].merge(hired, on=key)
     ends = ends[ends[Columns.OccurredAt] >= ends["hired_at"]]
     first_end = ends.groupby(key)[Columns.OccurredAt].min().rename("ended_at")
-    kept = ev[ev[Columns.Event].isin(RETAINED)].groupby(key)[Columns.OccurredAt].max()
+    kept = ev[ev[Columns.Event].isin(RETAINED_EVENTS)].groupby(key)[Columns.OccurredAt].max()
     out = hired.set_index(key).join(first_end).join(kept.rename("retained_at"))
     return out.reset_index()
 
 
 def evaluate_survival(
-    model: StayModel,
+    model: ExplainingModel,
     dataset: Dataset,
     cutoff: pd.Timestamp,
     until: pd.Timestamp,

@@ -236,9 +236,23 @@ def test_fresh_recommendations_of_a_worker_to_replace_name_the_previous_employer
 ):
     c, off = service.client, service.as_("officer")
     wid = _fresh_worker(service)
-    before = c.get(f"/api/v1/workers/{wid}/recommendations?k=20", headers=off).json()
+    # k = every vacancy of the test market: the previous employer's other vacancies stay
+    # in the answer (ranked last), so where they land can be checked
+    every = 30
+    before = c.get(f"/api/v1/workers/{wid}/recommendations?k={every}", headers=off).json()
     assert before["previous_employer"] is None
-    top = before["data"][0]
+    listed = [x["employer_id"] for x in before["data"]]
+
+    def movable(pos: int) -> bool:
+        """Item ``pos``'s employer has another item that some other employer's follows:
+        ranking that employer last after the worker leaves is then a visible change."""
+        e = listed[pos]
+        return any(
+            listed[j] == e and j != pos and any(f != e for f in listed[j + 1 :])
+            for j in range(len(listed))
+        )
+
+    top = before["data"][next(pos for pos in range(len(listed)) if movable(pos))]
     employer = top["employer_id"]
     for event, day in (("hired", "2026-03-01"), ("left", "2026-03-20")):
         r = c.post(
@@ -252,12 +266,13 @@ def test_fresh_recommendations_of_a_worker_to_replace_name_the_previous_employer
             headers=off,
         )
         assert r.status_code == 201, r.text
-    after = c.get(f"/api/v1/workers/{wid}/recommendations?k=20", headers=off).json()
+    after = c.get(f"/api/v1/workers/{wid}/recommendations?k={every}", headers=off).json()
     note = after["previous_employer"]
     assert note["employer_id"] == employer and note["action"] == "ranked_lower"
     assert note["reason"] == "left" and note["message"]
     employers = [x["employer_id"] for x in after["data"]]
     theirs = [i for i, e in enumerate(employers) if e == employer]
+    assert theirs and len(theirs) < len(employers)
     assert all(i > j for i in theirs for j, e in enumerate(employers) if e != employer)
     assert all(after["data"][i]["warnings"][0] == note["message"] for i in theirs)
     assert [x["rank"] for x in after["data"]] == list(range(1, len(after["data"]) + 1))
@@ -272,6 +287,6 @@ def test_fresh_recommendations_of_a_worker_to_replace_name_the_previous_employer
         headers=off,
     )
     assert r.status_code == 201
-    again = c.get(f"/api/v1/workers/{wid}/recommendations?k=20", headers=off).json()
+    again = c.get(f"/api/v1/workers/{wid}/recommendations?k={every}", headers=off).json()
     assert again["previous_employer"]["action"] == "excluded"
     assert employer not in {x["employer_id"] for x in again["data"]}

@@ -97,3 +97,21 @@ def test_a_constant_stay_model_is_said_to_be_one():
     rep = evaluate_survival(Oracle({f"E{i}": 0.4 for i in range(3)}), _market(spec), CUTOFF, UNTIL)
     assert rep.concordance == pytest.approx(0.5) and "same probability" in (rep.note or "")
     assert "same probability" in "".join(_survival_section(rep.as_dict()))
+
+
+def test_a_spell_ends_when_the_worker_leaves_not_at_arrears_or_injury():
+    """The report judges the stay stage on the event the stage is trained on
+    (matcher.features.LEAVING_EVENTS): wage arrears and an injury on a job the worker
+    still holds do not end the spell; leaving later does."""
+    ds = _market([("A", "2026-01-01", 50), ("B", "2026-01-01", None)])
+    extra = pd.DataFrame(
+        [
+            ("A", "V", "wage_arrears", pd.Timestamp("2026-01-11")),
+            ("B", "V", "injury", pd.Timestamp("2026-01-21")),
+        ],
+        columns=["worker_id", "vacancy_id", "event", "occurred_at"],
+    )
+    events = pd.concat([ds.events[extra.columns], extra], ignore_index=True)
+    spells = hire_spells(events, UNTIL).set_index("worker_id")
+    assert spells.loc["A", "ended_at"] - spells.loc["A", "hired_at"] == pd.Timedelta(days=50)
+    assert pd.isna(spells.loc["B", "ended_at"])
