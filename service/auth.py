@@ -353,8 +353,10 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _limiter(request: Request) -> FailedAuthLimiter | None:
-    return getattr(request.app.state, "auth_limiter", None)
+def _limiter(request: Request) -> FailedAuthLimiter:
+    """The app's limiter (``create_app`` always installs one)."""
+    limiter: FailedAuthLimiter = request.app.state.auth_limiter
+    return limiter
 
 
 def _too_many(retry: int) -> HTTPException:
@@ -367,15 +369,12 @@ def _too_many(retry: int) -> HTTPException:
 
 def check_attempts(request: Request) -> None:
     """429 when the caller's address failed to authenticate too often lately."""
-    limiter = _limiter(request)
-    if limiter is not None and (retry := limiter.retry_after(client_address(request))):
+    if retry := _limiter(request).retry_after(client_address(request)):
         raise _too_many(retry)
 
 
 def record_failure(request: Request) -> None:
-    limiter = _limiter(request)
-    if limiter is not None:
-        limiter.failed(client_address(request))
+    _limiter(request).failed(client_address(request))
 
 
 # --------------------------------------------------------------------------- dependencies
@@ -478,8 +477,7 @@ def get_web_principal(request: Request, session: SessionDep) -> Principal | None
     principal = cached_principal(key)
     if principal is not None:
         return principal
-    limiter = _limiter(request)
-    if limiter is not None and limiter.retry_after(client_address(request)):
+    if _limiter(request).retry_after(client_address(request)):
         return None
     principal = authenticate(session, key)
     if principal is None:

@@ -15,11 +15,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from service import domain, employer_risk, proposals, retention
-from service.auth import Principal, Role, SessionDep, WebPrincipal
+from service.auth import SessionDep, WebPrincipal
 from service.domain_errors import DomainError
 from service.web import i18n
 from service.web.errors import error_page
-from service.web.render import login_redirect, render
+from service.web.pages import employer_gate, officer_gate
+from service.web.render import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,14 +57,6 @@ CASE_WORDS = {
     "no_insurance": "未缴社保",
     "injury": "工伤",
 }
-
-
-def _gate(request: Request, principal: Principal | None, *roles: Role) -> Response | None:
-    if principal is None:
-        return login_redirect(request)
-    if principal.role not in roles:
-        return error_page(request, 403, "此页面不对您的账号开放", principal=principal)
-    return None
 
 
 def chart(series: list[dict[str, Any]], months: int, width: int = 640, height: int = 260) -> dict:
@@ -104,7 +97,7 @@ def _at(series: dict[str, Any], month: int) -> float | None:
 
 @router.get("/officer/retention")
 def retention_page(request: Request, session: SessionDep, principal: WebPrincipal) -> Response:
-    if (stop := _gate(request, principal, Role.ADMIN, Role.OFFICER)) is not None:
+    if (stop := officer_gate(request, principal)) is not None:
         return stop
     assert principal is not None
     months = 12
@@ -126,7 +119,7 @@ def retention_page(request: Request, session: SessionDep, principal: WebPrincipa
 
 @router.get("/officer/employer-risk")
 def employer_risk_page(request: Request, session: SessionDep, principal: WebPrincipal) -> Response:
-    if (stop := _gate(request, principal, Role.ADMIN, Role.OFFICER)) is not None:
+    if (stop := officer_gate(request, principal)) is not None:
         return stop
     threshold = request.app.state.settings.employer_risk_threshold
     flagged = employer_risk.flagged(session, threshold=threshold)
@@ -143,7 +136,7 @@ def employer_risk_page(request: Request, session: SessionDep, principal: WebPrin
 def employer_risk_detail(
     employer_id: str, request: Request, session: SessionDep, principal: WebPrincipal
 ) -> Response:
-    if (stop := _gate(request, principal, Role.ADMIN, Role.OFFICER)) is not None:
+    if (stop := officer_gate(request, principal)) is not None:
         return stop
     assert principal is not None
     threshold = request.app.state.settings.employer_risk_threshold
@@ -168,7 +161,7 @@ def employer_risk_detail(
 def proposals_page(
     vacancy_id: str, request: Request, session: SessionDep, principal: WebPrincipal
 ) -> Response:
-    if (stop := _gate(request, principal, Role.ADMIN, Role.EMPLOYER)) is not None:
+    if (stop := employer_gate(request, principal)) is not None:
         return stop
     assert principal is not None
     proposals.close_idle(session)
@@ -212,7 +205,7 @@ def answer_page(
     reason: Annotated[str, Form(max_length=16)] = "",
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    if (stop := _gate(request, principal, Role.ADMIN, Role.EMPLOYER)) is not None:
+    if (stop := employer_gate(request, principal)) is not None:
         return stop
     assert principal is not None
     back = f"/employer/vacancies/{quote(vacancy_id)}/proposals"
@@ -239,7 +232,7 @@ def answer_page(
 
 @router.get("/employer/notices")
 def notices_page(request: Request, session: SessionDep, principal: WebPrincipal) -> Response:
-    if (stop := _gate(request, principal, Role.ADMIN, Role.EMPLOYER)) is not None:
+    if (stop := employer_gate(request, principal)) is not None:
         return stop
     assert principal is not None
     proposals.close_idle(session)

@@ -16,17 +16,15 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from service import domain_occupations as occupations
 from service.auth import SessionDep, WebPrincipal
 from service.domain_errors import DomainError
+from service.web import labels
 from service.web.pages import FormDep
-from service.web.render import login_redirect
+from service.web.render import login_redirect, page_lang
 
 router = APIRouter(include_in_schema=False)
 
 
-def _problem(exc: DomainError) -> str:
-    detail = exc.detail
-    if isinstance(detail, list):
-        return "; ".join(str(d.get("msg")) for d in detail if isinstance(d, dict))
-    return str(detail)
+def _problem(request: Request, exc: DomainError) -> str:
+    return labels.detail_message(exc.status_code, exc.detail, page_lang(request))
 
 
 def _back(path: str, flash: str) -> RedirectResponse:
@@ -50,7 +48,7 @@ def correct_vacancy(
         )
     except DomainError as exc:
         session.rollback()
-        return _back(page, "✗ " + _problem(exc))
+        return _back(page, "✗ " + _problem(request, exc))
     return _back(page, "occupation_corrected")
 
 
@@ -75,7 +73,7 @@ def correct_worker(
         )
     except DomainError as exc:
         session.rollback()
-        return _back(page, "✗ " + _problem(exc))
+        return _back(page, "✗ " + _problem(request, exc))
     return _back(page, "occupation_corrected")
 
 

@@ -148,7 +148,7 @@ def officer_gate(request: Request, principal: Principal | None) -> Response | No
     if principal is None:
         return login_redirect(request)
     if not _staff(principal):
-        return _error_page(request, principal, HTTPException(403, "officers and admins only"))
+        return error_page(request, 403, "officers and admins only", principal=principal)
     return None
 
 
@@ -157,7 +157,7 @@ def employer_gate(request: Request, principal: Principal | None) -> Response | N
     if principal is None:
         return login_redirect(request)
     if principal.role == Role.OFFICER:
-        return _error_page(request, principal, HTTPException(403, "employers and admins only"))
+        return error_page(request, 403, "employers and admins only", principal=principal)
     return None
 
 

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from service.auth import Principal, SessionDep, WebPrincipal
 from service.store.models import Employer, MatchPin, MatchRun, Vacancy, Worker
 from service.web import labels
 from service.web.display import region_name
+from service.web.errors import error_page
 from service.web.pages import FormDep, csv_response, officer_gate, redirect_with
 
 router = APIRouter(include_in_schema=False)
@@ -118,7 +119,7 @@ def export_plan(
         return stop or redirect_with("/login")
     run = session.get(MatchRun, run_id)
     if run is None or run.status != "succeeded":
-        raise HTTPException(404, f"no nightly run {run_id!r}")
+        return error_page(request, 404, f"no nightly run {run_id!r}", principal=principal)
     rows, _ = nightly.plan_page(
         session, run_id, region_prefix=scope_of(principal), offset=0, limit=EXPORT_ROWS
     )

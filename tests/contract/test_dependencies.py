@@ -6,7 +6,6 @@ reference data matches the checksums of its provenance note."""
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import re
 import sys
@@ -14,6 +13,8 @@ import tomllib
 from functools import cache
 from importlib.metadata import packages_distributions
 from pathlib import Path
+
+from import_graph import imported_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 OWN = {"matcher", "training", "service", "bench", "tests"}
@@ -77,16 +78,8 @@ def top_level_imports(*folders: str) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for folder in folders:
         for path in sorted((ROOT / folder).rglob("*.py")):
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-                    names = [node.module]
-                else:
-                    continue
-                for name in names:
-                    found.setdefault(name.split(".")[0], set()).add(str(path.relative_to(ROOT)))
+            for name in imported_modules(path, with_names=False):
+                found.setdefault(name.split(".")[0], set()).add(str(path.relative_to(ROOT)))
     return found
 
 

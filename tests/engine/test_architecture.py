@@ -4,8 +4,9 @@ import of ``service`` or ``training``."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from import_graph import imported_modules
 
 MATCHER = Path(__file__).resolve().parents[2] / "matcher"
 
@@ -15,22 +16,10 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module named by an import anywhere in the file (functions included)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
-
-
 def _graph() -> dict[str, set[str]]:
     files = {_module_name(p): p for p in MATCHER.rglob("*.py")}
     return {
-        name: {m for m in _imports(path) if m in files and m != name}
+        name: {m for m in imported_modules(path) if m in files and m != name}
         for name, path in files.items()
     }
 
@@ -84,7 +73,7 @@ def test_no_import_cycle_in_matcher():
 def test_matcher_never_imports_service_or_training():
     offenders = {
         str(p.relative_to(MATCHER.parent)): sorted(
-            m for m in _imports(p) if m.split(".")[0] in {"service", "training"}
+            m for m in imported_modules(p) if m.split(".")[0] in {"service", "training"}
         )
         for p in MATCHER.rglob("*.py")
     }

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from import_graph import imported_modules
 
 from training.synth import TRUTH_FILE, build_market, read_truth, write_market, write_truth
 from training.synth.behaviour import PARAMS, WEEK, draw_tenure, stay_probability
@@ -168,6 +168,7 @@ TRUTH_READERS = {
     "service/commands/synth.py",  # writes it
     "service/importer.py",  # skips it, and says so
 }
+PROJECT_PACKAGES = ("matcher", "training", "service")
 TRUTH_NAMES = ("truth.parquet", "TRUTH_FILE", "read_truth", "market_truth", "training.synth.truth")
 
 
@@ -181,14 +182,7 @@ def _module_file(name: str) -> Path | None:
 
 def _imports(path: Path) -> set[str]:
     """Every project module ``path`` imports, at any depth of its code (lazy imports too)."""
-    out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            out.add(node.module)
-            out |= {f"{node.module}.{a.name}" for a in node.names}
-    return {m for m in out if m.split(".")[0] in ("matcher", "training", "service")}
+    return {m for m in imported_modules(path) if m.split(".")[0] in PROJECT_PACKAGES}
 
 
 def _reachable(roots: list[str]) -> set[str]:

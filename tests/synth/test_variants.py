@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import numpy as np
 import pandas as pd
@@ -100,10 +101,27 @@ def test_the_family_is_named_documented_and_distinct():
         get_variant("nope")
 
 
+# The default market as docs/sample-market.md describes it, pinned: a change to the default
+# variant's behaviour must be deliberate (update the fingerprint and the docs together).
+DEFAULT_EVENT_COUNTS = {
+    "viewed": 595,
+    "applied": 139,
+    "interviewed": 81,
+    "rejected": 53,
+    "declined": 12,
+    "hired": 38,
+    "left": 4,
+}
+DEFAULT_EVENTS_SHA256 = "7b865055c50c783b287c3cf1719757efb00b5540cdc05bb4f58ed83fd93b69e6"
+
+
 def test_default_variant_is_the_documented_market():
-    a = build_market(200, 10, weeks=4, seed=1)
-    b = build_market(200, 10, weeks=4, seed=1, variant="default")
-    pd.testing.assert_frame_equal(a.frames["events"], b.frames["events"])
+    events = build_market(200, 10, weeks=4, seed=1, variant="default").frames["events"]
+    assert events["event"].value_counts().to_dict() == DEFAULT_EVENT_COUNTS
+    digest = hashlib.sha256(pd.util.hash_pandas_object(events, index=False).to_numpy().tobytes())
+    assert digest.hexdigest() == DEFAULT_EVENTS_SHA256
+    # the variant's name and the default argument are one market
+    pd.testing.assert_frame_equal(events, build_market(200, 10, weeks=4, seed=1).frames["events"])
 
 
 def test_wage_driven_applicants_follow_pay(measured):
