@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -20,6 +21,13 @@ def promote(model_dir: Path, version: str) -> None:
     tmp = model_dir / ".current.tmp"
     tmp.write_text(version + "\n", encoding="utf-8")
     os.replace(tmp, model_dir / "current")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the requests"
+        time.sleep(0.05)
 
 
 def test_swap_under_concurrent_requests(sqlite_url, trained_model_dir, frames, tmp_path):
@@ -51,18 +59,19 @@ def test_swap_under_concurrent_requests(sqlite_url, trained_model_dir, frames, t
     for t in threads:
         t.start()
     try:
-        time.sleep(1.0)
+        # condition waits, not fixed sleeps: under load a request can take seconds
+        wait_until(lambda: len(seen) >= 5)
         promoted_at = time.monotonic()
         promote(model_dir, V2)  # noticed by the pointer watch
         deadline = time.monotonic() + 30
         while s.app.state.models.peek().version != V2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.5)
+        wait_until(lambda: any(v == V2 for t, _, v in list(seen) if t > promoted_at))
         promote(model_dir, V1)  # and back, through the admin endpoint this time
         r = TestClient(s.app).post("/api/v1/admin/reload-model", headers=s.as_("admin"))
         assert r.status_code == 200 and r.json()["model_version"] == V1
         reloaded_at = time.monotonic()
-        time.sleep(0.5)
+        wait_until(lambda: sum(t > reloaded_at for t, _, _ in list(seen)) >= 5)
     finally:
         stop.set()
         for t in threads:
