@@ -164,7 +164,7 @@ def _scoped_worker(session: Session, principal: Principal, worker_id: str) -> Wo
     return worker
 
 
-def _check_worker_scope(session: Session, principal: Principal, worker_id: str) -> str:
+def check_worker_scope(session: Session, principal: Principal, worker_id: str) -> str:
     """404 / 403 as :func:`_scoped_worker`, reading only the worker's home region and
     status (no personal field is loaded; the recommendation route calls this on every
     request). Returns the worker's status."""
@@ -871,19 +871,25 @@ def _trained_on(model: Any, stamp: tuple) -> bool:
 
 
 def _knows(model: Any, kind: str, ident: str) -> bool | None:
-    """Whether the model's catalogue holds the id (None when the model cannot tell)."""
-    if not isinstance(model, CatalogueModel):
+    """Whether the model's catalogue holds the worker or vacancy id (None when the model
+    cannot tell, or ``kind`` names neither)."""
+    if not isinstance(model, CatalogueModel) or kind not in ("worker", "vacancy"):
         return None
     return model.knows_worker(ident) if kind == "worker" else model.knows_vacancy(ident)
 
 
-def _run_model(
+def run_model(
     loaded: LoadedModel,
     sync: CatalogueSync | None,
     kind: str,
     ident: str,
     call: Callable[[LoadedModel], Any],
 ) -> tuple[LoadedModel, Any]:
+    """``call(loaded)`` with the catalogue brought up to date first when it does not
+    hold the worker or vacancy ``ident`` (``kind``), and once more when the call raises
+    ``KeyError``; any other failure of the model becomes :class:`ServingFailure` (the
+    log gets its type and traceback, never record values). Returns the model used and
+    the call's answer."""
     if sync is not None:
         if _knows(loaded.model, kind, ident) is False:
             loaded = sync.now(loaded)
@@ -956,7 +962,7 @@ def recommendations(
     batcher: RecommendCall | None = None,
     risk_threshold: int = employer_risk.DEFAULT_THRESHOLD,
 ) -> dict[str, Any]:
-    worker_status = _check_worker_scope(session, principal, worker_id)
+    worker_status = check_worker_scope(session, principal, worker_id)
     loaded = model_or_503(holder)
     k = max(1, min(k, MAX_K))
     wanted = k
@@ -980,7 +986,7 @@ def recommendations(
         return recommend(lm, worker_id, k)
 
     try:
-        loaded, frame = _run_model(loaded, sync, "worker", worker_id, answer)
+        loaded, frame = run_model(loaded, sync, "worker", worker_id, answer)
     except KeyError as exc:
         raise Conflict(
             f"the model cannot serve worker {worker_id} yet: {exc}",
@@ -1103,7 +1109,7 @@ def candidates(
     loaded = model_or_503(holder)
     k = max(1, min(k, MAX_K))
     try:
-        loaded, frame = _run_model(
+        loaded, frame = run_model(
             loaded, sync, "vacancy", vacancy_id, lambda lm: lm.model.candidates(vacancy_id, k)
         )
     except KeyError as exc:

@@ -825,3 +825,81 @@ class RetentionPublic(BaseModel):
     by: Literal["province", "employer"]
     months: int
     series: list[RetentionSeries]
+
+
+# --------------------------------------------------------------------------- training
+
+
+class Course(BaseModel):
+    """A course of the training catalogue (``matcher/data/training_courses.csv``)."""
+
+    course_id: str
+    name: str
+    skill: str = Field(description="what the course grants, in one phrase")
+    skills: list[str]
+    certificates: list[str]
+    languages: list[str]
+    occupation_codes: list[str]
+    duration_days: int = Field(ge=1)
+    providers: list[str]
+
+
+class CoursesPublic(BaseModel):
+    data: list[Course]
+    count: int
+
+
+class CourseSuggestion(Course):
+    """A course's effect on one worker, computed by re-scoring the worker with it."""
+
+    extra_expected_placements: float = Field(
+        description="expected stable placements among the k proposals with the course, "
+        "minus without it"
+    )
+    expected_placements_after: float
+    vacancies_unlocked: int = Field(
+        ge=0, description="open vacancies eligible with the course and not without it"
+    )
+    unlocked_vacancy_ids: list[str] = Field(description="up to 20 of them")
+
+
+class TrainingSuggestionsPublic(BaseModel):
+    worker_id: str
+    model_version: str
+    k: int = Field(description="proposals per worker the expectation is taken over")
+    stable_weeks: int | None = Field(description="horizon of a stable placement, in weeks")
+    calibrated: bool = Field(
+        description="scores are calibrated chances per proposal (else they only order courses)"
+    )
+    expected_placements: float = Field(description="without any course")
+    held: list[str] = Field(description="courses whose grants the worker holds already")
+    data: list[CourseSuggestion]
+    count: int
+
+
+class CountyCourseEffect(Course):
+    """A course's estimated effect over a county's job-seekers."""
+
+    total_extra_expected_placements: float = Field(
+        description="estimated over every job-seeker of the county from the sample"
+    )
+    standard_error: float = Field(ge=0, description="of the total (sampling error only)")
+    mean_extra_per_trainee: float
+    sampled_without_course: int = Field(ge=0)
+    share_gaining: float = Field(ge=0, le=1)
+    workers_with_unlocked: int = Field(ge=0, description="sampled workers it unlocks any for")
+    vacancies_unlocked: int = Field(ge=0, description="distinct, within the sample (at least)")
+
+
+class CountyTrainingPublic(BaseModel):
+    region: str
+    name: str
+    model_version: str
+    k: int
+    seekers: int = Field(description="job-seekers of the county in the store")
+    in_model: int = Field(description="of them, held by the served model's catalogue")
+    sampled: int = Field(description="re-scored (all of them when no more than the sample)")
+    elapsed_s: float = Field(description="time the re-scoring took")
+    calibrated: bool
+    data: list[CountyCourseEffect]
+    count: int

@@ -8,13 +8,14 @@ from fastapi import APIRouter
 def web_routers() -> list[APIRouter]:
     """Routers of server-rendered pages (mounted at the root)."""
     from service.api import nightly
-    from service.web import loop_pages, occupation_pages, pages, plan
+    from service.web import loop_pages, occupation_pages, pages, plan, training_pages
 
     return [
         pages.router,
         occupation_pages.router,
         nightly.web_router,
         loop_pages.router,
+        training_pages.router,
         plan.router,
     ]
 
@@ -30,12 +31,14 @@ def routers() -> list[APIRouter]:
         outcomes,
         proposals,
         system,
+        training,
         vacancies,
         workers,
     )
 
     return [
         system.router,
+        training.router,
         workers.router,
         employers.router,
         vacancies.router,

@@ -154,7 +154,7 @@ def _scope(principal: Principal) -> str | None:
 def _worker_in_scope_or_404(session, principal: Principal, worker_id: str) -> None:
     """Answer 404 unless the worker exists within the caller's region scope.
 
-    Unlike :func:`service.domain._check_worker_scope` (404 unknown, 403 out of scope), an
+    Unlike :func:`service.domain.check_worker_scope` (404 unknown, 403 out of scope), an
     out-of-scope worker gets the same 404 as an unknown one: pins must not let an officer
     probe which workers other regions hold."""
     home = session.execute(
