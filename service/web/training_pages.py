@@ -12,10 +12,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from service import domain, domain_training
-from service.auth import Role, SessionDep, WebPrincipal
+from service.auth import SessionDep, WebPrincipal
 from service.domain_errors import DomainError
 from service.web import i18n, labels
 from service.web.errors import error_page
+from service.web.pages import officer_gate
 from service.web.render import login_redirect, page_lang, render
 
 router = APIRouter(include_in_schema=False)
@@ -31,10 +32,8 @@ def _detail(request: Request, exc: HTTPException | DomainError) -> str:
 def worker_training_page(
     worker_id: str, request: Request, session: SessionDep, principal: WebPrincipal
 ) -> Response:
-    if principal is None:
-        return login_redirect(request)
-    if principal.role not in (Role.ADMIN, Role.OFFICER):
-        return error_page(request, 403, "此页面不对您的账号开放", principal=principal)
+    if (stop := officer_gate(request, principal)) is not None or principal is None:
+        return stop or login_redirect(request)
     try:
         body = domain_training.worker_suggestions(
             session,
@@ -59,10 +58,8 @@ def worker_training_page(
 def county_training_page(
     request: Request, session: SessionDep, principal: WebPrincipal
 ) -> Response:
-    if principal is None:
-        return login_redirect(request)
-    if principal.role not in (Role.ADMIN, Role.OFFICER):
-        return error_page(request, 403, "此页面不对您的账号开放", principal=principal)
+    if (stop := officer_gate(request, principal)) is not None or principal is None:
+        return stop or login_redirect(request)
     counties = [c for c in domain.workers_by_county(session, principal) if len(c["region"]) == 6]
     counties.sort(key=lambda c: -c["seeking"])
     county = (request.query_params.get("county") or "").strip()
