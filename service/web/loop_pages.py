@@ -31,6 +31,15 @@ i18n.add(
         "nav_proposals": ("推荐人选与答复", "Proposed candidates"),
         "nav_notices": ("通知", "Notices"),
         "no_notices": ("没有通知。", "No notices."),
+        "propose": ("推荐给企业", "Propose"),
+        "proposals_worker": ("已推荐给企业", "Proposed to employers"),
+        "proposed_at": ("推荐日期", "Proposed on"),
+        "employer_answer": ("企业答复", "Employer's answer"),
+        "proposal_employer": ("企业", "Employer"),
+        "proposal_proposed": ("待答复", "awaiting an answer"),
+        "proposal_interested": ("有意向", "interested"),
+        "proposal_not_suitable": ("不合适", "not suitable"),
+        "proposal_hired": ("已录用", "hired"),
     }
 )
 
@@ -242,3 +251,36 @@ def notices_page(request: Request, session: SessionDep, principal: WebPrincipal)
         {"notices": proposals.notices(session, principal)},
         principal=principal,
     )
+
+
+@router.post("/officer/workers/{worker_id}/proposals")
+def propose_page(
+    worker_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: WebPrincipal,
+    vacancy_id: Annotated[str, Form(max_length=64)] = "",
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """An officer proposes the worker for a recommended vacancy (the employer answers)."""
+    if (stop := officer_gate(request, principal)) is not None:
+        return stop
+    assert principal is not None
+    back = f"/officer/workers/{quote(worker_id)}"
+    if not vacancy_id.strip():
+        return RedirectResponse(f"{back}?flash={quote('✗ 请选择要推荐的岗位')}#proposals", 303)
+    try:
+        proposals.propose(session, principal, worker_id, vacancy_id.strip(), note.strip() or None)
+    except DomainError as exc:
+        if exc.status_code == 403:
+            return error_page(request, exc.status_code, exc.detail, principal=principal)
+        message = "✗ " + (
+            "已经向该企业推荐过此人"
+            if exc.status_code == 409
+            else "该岗位已招满或已关闭，不能推荐"
+            if exc.status_code == 422
+            else "无法推荐"
+        )
+        return RedirectResponse(f"{back}?flash={quote(message)}#proposals", status_code=303)
+    done = "已推荐给企业，等待企业答复"
+    return RedirectResponse(f"{back}?flash={quote(done)}#proposals", status_code=303)

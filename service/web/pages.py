@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from matcher import reference
 from matcher.schema import OFFICER_OUTCOMES, Channel
-from service import domain, domain_followups, followups, officer_day
+from service import domain, domain_followups, followups, officer_day, proposals
 from service.auth import (
     KEY_COOKIE,
     Principal,
@@ -380,9 +380,13 @@ def _worker_context(
         domain_followups.FollowUpFilter(worker_id=worker_id, limit=20),
         zone=zone,
     )
+    proposed, _ = proposals.officer_list(session, principal, worker_id=worker_id, limit=50)
+    titles.update(_vacancy_titles(session, [p["vacancy_id"] for p in proposed]))
     return {
         "w": worker,
         "employer_names": employer_names,
+        "proposals": proposed,
+        "proposed": {p["vacancy_id"]: p for p in proposed},
         "follow_ups": visits,
         "recs": recs,
         "top": max([r["score"] for r in (recs or {}).get("data", [])] + [0.0]),

@@ -1,0 +1,65 @@
+"""An officer proposes a worker to an employer from the worker's page (the employer then
+answers on its own page): the form on each recommendation, the confirmation, the status in
+place of the button, the list of proposals with the employer's answer, a 390 px phone."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from service import lifecycle
+from service.store.db import session_scope
+from service.store.models import Proposal, Worker
+
+pytestmark = pytest.mark.browser
+
+
+def log_in(page, live, role: str) -> None:
+    page.goto(f"{live.url}/login")
+    page.fill("#key", live.service.keys[role])
+    page.click("#login-submit")
+    page.wait_for_load_state("networkidle")
+
+
+def test_officer_proposes_a_recommended_vacancy(page, live, shots):
+    engine = live.service.app.state.engine
+    with session_scope(engine) as session:
+        lifecycle.rebuild(session)
+        wid = session.scalars(
+            select(Worker.worker_id)
+            .where(Worker.home_region.startswith("5424"), Worker.status == "active")
+            .order_by(Worker.worker_id)
+        ).first()
+    log_in(page, live, "officer")
+    page.goto(f"{live.url}/officer/workers/{wid}")
+    row = page.locator("#recommendations tr.rec-row").first
+    vacancy = row.get_attribute("data-vacancy")
+    row.locator("form.propose-form button").click()
+    page.wait_for_load_state("networkidle")
+    assert "已推荐给企业" in page.locator("main").inner_text()
+    row = page.locator(f"#recommendations tr.rec-row[data-vacancy='{vacancy}']")
+    assert row.locator("form.propose-form").count() == 0
+    assert "待答复" in row.locator(".proposal-status").inner_text()
+    assert "待答复" in page.locator(f"#proposal-list tr[data-vacancy='{vacancy}']").inner_text()
+    with session_scope(engine) as session:
+        stored = session.scalars(
+            select(Proposal).where(Proposal.worker_id == wid, Proposal.vacancy_id == vacancy)
+        ).all()
+    assert len(stored) == 1 and stored[0].status == "proposed"
+    # proposing the same pair again (a second tab, a double click): told, nothing stored
+    r = page.request.post(
+        f"{live.url}/officer/workers/{wid}/proposals", form={"vacancy_id": vacancy}
+    )
+    assert "已经向该企业推荐过此人" in r.text()
+    page.screenshot(path=str(shots / "officer-proposal.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"
+    )
+
+
+def test_an_employer_cannot_propose(page, live):
+    log_in(page, live, "employer")
+    r = page.request.post(f"{live.url}/officer/workers/W000/proposals", form={"vacancy_id": "V000"})
+    assert r.status == 403
