@@ -76,7 +76,7 @@ def build_store(url: str, events: int, weeks: int, seed: int) -> dict[str, int]:
 def sentence_model_cost(url: str, sample: int = 1000) -> str:
     """Measure the sentence model's encoding rate and cost the store's unique texts."""
     from matcher.features import vacancy_texts, worker_texts
-    from matcher.text import SentenceEmbedder
+    from matcher.text import embedder_from_env
     from service.store.db import make_engine
     from service.store.repository import load_dataset
 
@@ -86,7 +86,7 @@ def sentence_model_cost(url: str, sample: int = 1000) -> str:
     finally:
         engine.dispose()
     texts = sorted(set(worker_texts(ds.workers)) | set(vacancy_texts(ds.vacancies)))
-    emb = SentenceEmbedder(show_progress=False)
+    emb = embedder_from_env(show_progress=False)
     emb.encode(texts[:16])  # load the model outside the timing
     step = max(1, len(texts) // sample)
     probe = texts[::step][:sample]
@@ -94,7 +94,7 @@ def sentence_model_cost(url: str, sample: int = 1000) -> str:
     emb.encode(probe)
     rate = len(probe) / (time.perf_counter() - t0)
     return (
-        f"Sentence model (all-MiniLM-L6-v2) on this machine now: {rate:.0f} texts/s "
+        f"Sentence model ({emb.model_key}) on this machine now: {rate:.0f} texts/s "
         f"(measured on {len(probe):,} of the store's texts); the store has {len(texts):,} "
         f"unique worker and vacancy texts, so a first training (empty embedding cache) adds "
         f"about {len(texts) / rate / 60:.1f} min of encoding; later runs encode only new "
@@ -210,7 +210,7 @@ Store: SQLite with {counts.get("events", 0):,} events, {counts.get("workers", 0)
 (`service.training_runs.train_from_store`: load, check, split, fit and evaluate the full
 model against popularity, keyword, LightFM-alone and content-alone, refit on all data,
 write artifact, card and report, promote), dense channel =
-{"HashingEmbedder (the sentence model is costed separately below)" if args.hashing else "the packaged all-MiniLM-L6-v2"};
+{"HashingEmbedder (the sentence model is costed separately below)" if args.hashing else "the default embedder (JOBMATCH_EMBEDDING_MODEL or the package-shipped multilingual USE)"};
 BLAS/OpenMP threads {options.threads} (`TrainOptions.threads`).
 Evaluation on the last 4 weeks: {split["test_workers"]:,} evaluated workers,
 {split["candidate_vacancies"]:,} candidate vacancies.

@@ -18,13 +18,24 @@ Capabilities
 :class:`CatalogueModel`
     Tells which ids its catalogue holds and when it was trained, so the service can
     decide whether a catalogue refresh is needed.
+
+And one capability of a text channel:
+
+:class:`Embedder`
+    Turns texts into dense, L2-normalised vectors (``encode``, ``dim``). The backends
+    live in :mod:`matcher.text`: the package-shipped multilingual Universal Sentence
+    Encoder (the offline default), a local sentence-transformers folder, and the
+    model-free :class:`matcher.text.HashingEmbedder` for tests.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from matcher.dataset import Dataset
 
 
@@ -70,4 +81,24 @@ class CatalogueModel(Protocol):
 
     def catalogue_size(self) -> tuple[int, int]:
         """Numbers of workers and vacancies the catalogue holds."""
+        ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """A dense text channel: texts in, one L2-normalised float32 row per text out.
+
+    The same text gives the same row in any process (the retrieval index, the ranker's
+    cosine features and cached vectors all rely on it), and the empty string is a
+    valid text.
+    """
+
+    @property
+    def dim(self) -> int:
+        """Length of every row (may load the model)."""
+        ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Rows of shape ``(len(texts), dim)``, float32, unit length (an all-zero row
+        only where a model has nothing to say about a text), in input order."""
         ...

@@ -241,9 +241,10 @@ class Recommender(RankingModel):
     ----------
     stages : {"full", "lightfm", "content"}, default "full"
         The full model, or one of the two ablations.
-    embedder : object with ``encode(texts)``, optional
+    embedder : matcher.protocols.Embedder, optional
         Dense text channel; default: :func:`matcher.text.embedder_from_env`
-        (``JOBMATCH_EMBEDDING_MODEL`` or the packaged all-MiniLM-L6-v2).
+        (``JOBMATCH_EMBEDDING_MODEL`` or the package-shipped multilingual Universal
+        Sentence Encoder).
         Tests pass :class:`matcher.text.HashingEmbedder`.
     no_components, epochs, learning_rate, item_alpha, user_alpha, max_sampled
         LightFM hyper-parameters (WARP loss).

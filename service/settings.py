@@ -4,7 +4,7 @@
 | --- | --- | --- |
 | ``JOBMATCH_DATABASE_URL`` | SQLAlchemy URL of the store | ``sqlite:///var/jobmatch.db`` |
 | ``JOBMATCH_MODEL_DIR`` | folder of trained models (``current`` names the promoted one) | ``./models`` |
-| ``JOBMATCH_EMBEDDING_MODEL`` | local sentence-transformers model folder | the packaged all-MiniLM-L6-v2 |
+| ``JOBMATCH_EMBEDDING_MODEL`` | local sentence-transformers model folder (the dense text channel) | the package-shipped multilingual Universal Sentence Encoder (reads Chinese) |
 | ``JOBMATCH_DASK_SCHEDULER`` | ``tcp://HOST:PORT`` of a Dask scheduler for the nightly run | in-process |
 | ``JOBMATCH_PRECOMPUTED`` | answer from precomputed recommendations when the model has them (``0`` answers everything live) | ``1`` |
 | ``JOBMATCH_FOLLOWUP_DAYS`` | days after a hire at which the officers follow the worker up (JSON list) | ``[7, 30, 90, 180]`` |

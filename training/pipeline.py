@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from matcher.dataset import Dataset
-from matcher.protocols import ExplainingModel
+from matcher.protocols import Embedder, ExplainingModel
 from training import registry
 from training.evaluate import (
     BASELINE_NAMES,
@@ -113,8 +113,9 @@ class TrainOptions:
         Which baselines to measure (default: all four).
     candidate_params : mapping
         Extra keyword arguments of the candidate ``Recommender`` (and its ablations).
-    embedder : object, optional
-        Dense text channel for the Recommender (tests pass a HashingEmbedder).
+    embedder : matcher.protocols.Embedder, optional
+        Dense text channel for the Recommender (tests pass a HashingEmbedder); None:
+        ``matcher.text.embedder_from_env`` with a SQLite cache beside the models.
     max_eval_workers : int, optional
         Evaluate a uniform sample of at most this many test workers (bounded time
         on a large store); None evaluates all.
@@ -138,7 +139,7 @@ class TrainOptions:
     promote: bool = True
     baselines: Sequence[str] = BASELINE_NAMES
     candidate_params: Mapping[str, Any] = field(default_factory=dict)
-    embedder: Any = None
+    embedder: Embedder | None = None
     ks: Sequence[int] = DEFAULT_KS
     max_eval_workers: int | None = DEFAULT_MAX_EVAL_WORKERS
     progress: bool = True

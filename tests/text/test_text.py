@@ -12,13 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher import text as text_mod
+from matcher.protocols import Embedder
 from matcher.text import (
     HashingEmbedder,
     LexicalEncoder,
     SentenceEmbedder,
+    UniversalSentenceEncoder,
     clean_text,
-    default_model_path,
     embedder_from_env,
+    minilm_model_path,
     normalise_text,
     text_hash,
 )
@@ -162,12 +164,21 @@ def test_embedder_shows_progress_only_for_long_encodes(monkeypatch):
 
 def test_embedder_from_env(monkeypatch, tmp_path):
     monkeypatch.delenv("JOBMATCH_EMBEDDING_MODEL", raising=False)
-    assert embedder_from_env().model_path is None
+    default = embedder_from_env(cache_path=str(tmp_path / "c.sqlite"))
+    assert isinstance(default, UniversalSentenceEncoder)
+    assert default.cache_path == str(tmp_path / "c.sqlite")
     monkeypatch.setenv("JOBMATCH_EMBEDDING_MODEL", str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="JOBMATCH_EMBEDDING_MODEL"):
         embedder_from_env()
-    monkeypatch.setenv("JOBMATCH_EMBEDDING_MODEL", default_model_path())
-    assert embedder_from_env(batch_size=8).model_path == default_model_path()
+    monkeypatch.setenv("JOBMATCH_EMBEDDING_MODEL", minilm_model_path())
+    local = embedder_from_env(show_progress=False)
+    assert isinstance(local, SentenceEmbedder)
+    assert local.model_path == minilm_model_path() and local.show_progress is False
+
+
+def test_every_backend_is_an_embedder():
+    for emb in (UniversalSentenceEncoder(), SentenceEmbedder(), HashingEmbedder()):
+        assert isinstance(emb, Embedder)
 
 
 def test_missing_model_folder_is_an_actionable_error(tmp_path):
@@ -185,6 +196,52 @@ def test_real_minilm_model_small():
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-5)
     assert x[0] @ x[1] > x[0] @ x[2]
     assert len(pickle.dumps(emb)) < 2_000
+
+
+def _use_fake(**kwargs) -> tuple[UniversalSentenceEncoder, list[list[str]]]:
+    """A UniversalSentenceEncoder whose model is a stand-in that records its calls."""
+    emb = UniversalSentenceEncoder(**kwargs)
+    calls: list[list[str]] = []
+
+    class Fake:
+        def encode(self, texts):
+            calls.append(list(texts))
+            return FakeModel(dim=512).encode(texts)
+
+    emb._model = Fake()
+    return emb, calls
+
+
+def test_universal_encoder_caches_and_batches(tmp_path):
+    path = str(tmp_path / "emb.sqlite")
+    emb, calls = _use_fake(batch_size=2, cache_path=path)
+    x = emb.encode(["a", "b", "c", "a", "d", "e"])
+    assert calls == [["a", "b"], ["c", "d"], ["e"]]  # distinct new texts, in batches of 2
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(x[0], x[3])
+    again, calls2 = _use_fake(cache_path=path)
+    np.testing.assert_array_equal(again.encode(["e", "a", "f"])[:2], x[[5, 0]])
+    assert calls2 == [["f"]] and again.n_encoded == 1
+    # another model never reads these vectors: the cache is keyed by the model
+    other, fake = _fake_embedder(cache_path=path)
+    other.encode(["a"])
+    assert fake.calls == [["a"]]
+
+
+@pytest.mark.slow
+def test_real_universal_encoder_reads_chinese():
+    """The package-shipped multilingual USE, offline: occupations that mean the same
+    are closer than unrelated ones, in Chinese and across languages."""
+    emb = UniversalSentenceEncoder(show_progress=False)
+    x = emb.encode(["焊工", "电焊工", "收银员", "保洁员", "清洁工", "welder", ""])
+    assert x.shape == (7, emb.dim) and emb.dim == 512 and x.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-5)
+    sim = x @ x.T
+    assert sim[0, 1] > sim[0, 2] and sim[0, 1] > sim[0, 3]  # 焊工 ~ 电焊工
+    assert sim[3, 4] > sim[3, 0] and sim[3, 4] > sim[3, 2]  # 保洁员 ~ 清洁工
+    assert sim[5, 0] > sim[5, 2] and sim[5, 0] > sim[5, 3]  # welder ~ 焊工
+    np.testing.assert_allclose(UniversalSentenceEncoder().encode(["电焊工"])[0], x[1], atol=1e-5)
+    assert len(pickle.dumps(emb)) < 1_000
 
 
 # ----------------------------------------------------------------------------- hashing
