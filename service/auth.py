@@ -54,6 +54,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from service import clock
 from service.store.db import transaction
 from service.store.models import ApiKey
 
@@ -127,10 +128,6 @@ class NewKey:
     expires_at: datetime | None = None
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _naive_utc(value: datetime) -> datetime:
     return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
@@ -139,7 +136,7 @@ def key_state(row: ApiKey, now: datetime | None = None) -> str:
     """``active``, ``revoked`` or ``expired``."""
     if row.revoked_at is not None:
         return "revoked"
-    if row.expires_at is not None and row.expires_at <= (now or _utcnow()):
+    if row.expires_at is not None and row.expires_at <= (now or clock.now_utc()):
         return "expired"
     return "active"
 
@@ -189,7 +186,7 @@ def create_key(
     r, region_prefix, employer_id = validate_scope(role, region_prefix, employer_id)
     if expires_at is not None:
         expires_at = _naive_utc(expires_at)
-        if expires_at <= _utcnow():
+        if expires_at <= clock.now_utc():
             raise ValueError("the expiry must be in the future")
     prefix = secrets.token_hex(4)
     key = f"jm_{prefix}_{secrets.token_urlsafe(32)}"
@@ -213,7 +210,7 @@ def revoke_key(session: Session, key_id: int) -> ApiKey | None:
     if row is None:
         return None
     if row.revoked_at is None:
-        row.revoked_at = _utcnow()
+        row.revoked_at = clock.now_utc()
     _cache.clear()
     return row
 
@@ -284,7 +281,7 @@ def authenticate(session: Session, key: str | None) -> Principal | None:
     if cached is not None:
         return cached
     rows = session.scalars(select(ApiKey).where(ApiKey.key_prefix == prefix)).all()
-    now = _utcnow()
+    now = clock.now_utc()
     for row in rows:
         if hmac.compare_digest(row.key_hash, digest) and key_state(row, now) == "active":
             principal = _principal_of(row)

@@ -26,7 +26,7 @@ from matcher.base import StablePlacementModel
 from matcher.explain import for_employer, stable_chance
 from matcher.protocols import CatalogueModel
 from matcher.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
-from service import audit, employer_risk, followups, lifecycle, proposals
+from service import audit, clock, employer_risk, followups, lifecycle, proposals
 from service.auth import Principal, Role
 from service.domain_errors import (
     Conflict,
@@ -125,10 +125,6 @@ def vacancy_problems(record: dict[str, Any]) -> list[dict]:
     except DomainError as exc:
         return list(exc.detail) if isinstance(exc.detail, list) else [{"msg": str(exc.detail)}]
     return []
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
@@ -277,7 +273,7 @@ def update_worker(
     if new_status and new_status != worker.status:
         worker.status = new_status
         worker.status_reason = None
-        worker.status_since = _now()
+        worker.status_since = clock.now_utc()
         if new_status == lifecycle.WorkerStatus.ACTIVE:
             lifecycle.rebuild(session, [worker_id])  # back from inactive: as the outcomes say
     session.flush()
@@ -533,7 +529,7 @@ def create_vacancy(session: Session, principal: Principal, body: VacancyCreate) 
         raise unprocessable([field_error("employer_id", "employer_id is required")])
     record.setdefault("status", None)
     record["status"] = record["status"] or "open"
-    record["posted_at"] = record.get("posted_at") or _now()
+    record["posted_at"] = record.get("posted_at") or clock.now_utc()
     record = _contract_check("vacancies", record)
     _check_occupation_code(record)
     if session.get(Employer, record["employer_id"]) is None:
@@ -576,7 +572,7 @@ def update_vacancy(
     if (
         vacancy.closed_reason == "deadline"
         and "closes_at" in changes
-        and (vacancy.closes_at is None or vacancy.closes_at > _now())
+        and (vacancy.closes_at is None or vacancy.closes_at > clock.now_utc())
     ):
         # a new deadline ahead reopens a vacancy that only closed because the old one passed
         vacancy.status = "open"
@@ -590,7 +586,7 @@ def close_vacancy(session: Session, principal: Principal, vacancy_id: str) -> di
     if vacancy.status != "closed":
         vacancy.status = "closed"
         vacancy.closed_reason = "employer"
-    vacancy.closes_at = vacancy.closes_at or _now()
+    vacancy.closes_at = vacancy.closes_at or clock.now_utc()
     session.flush()
     return vacancy_view(vacancy)
 
@@ -613,7 +609,7 @@ def close_past_deadline(session: Session, now: datetime | None = None) -> int:
     Returns how many were closed; idempotent and cheap (one indexed UPDATE)."""
     from sqlalchemy import update
 
-    at = now or _now()
+    at = now or clock.now_utc()
     result = session.execute(
         update(Vacancy)
         .where(
@@ -694,8 +690,11 @@ def record_outcome(
     _scoped_worker(session, principal, body.worker_id)
     if session.get(Vacancy, body.vacancy_id) is None:
         raise unprocessable([field_error("vacancy_id", f"unknown vacancy {body.vacancy_id!r}")])
-    occurred = _naive_utc(body.occurred_at) or _now()
-    if occurred > _now().replace(microsecond=0) and (occurred - _now()).total_seconds() > 300:
+    occurred = _naive_utc(body.occurred_at) or clock.now_utc()
+    if (
+        occurred > clock.now_utc().replace(microsecond=0)
+        and (occurred - clock.now_utc()).total_seconds() > 300
+    ):
         raise unprocessable([field_error("occurred_at", "an outcome cannot be in the future")])
     existing = session.scalar(
         select(Event).where(

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
-from service import audit, followups, lifecycle
+from service import audit, clock, followups, lifecycle
 from service.auth import Principal, Role
 from service.domain import forbidden, not_found, region_label, unprocessable
 from service.domain_errors import Conflict
@@ -98,7 +98,7 @@ def list_follow_ups(
     now: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Follow-ups in scope, soonest due first (overdue ones first of all)."""
-    now = now or followups.now_utc()
+    now = now or clock.now_utc()
     if flt.worker_id:
         _scoped_worker_region(session, principal, flt.worker_id)
     cond = _conditions(principal, flt, now, zone)
@@ -174,7 +174,7 @@ def get_follow_up(
     if row is None:
         raise not_found("follow-up", str(follow_up_id))
     _scoped_worker_region(session, principal, row[0].worker_id)
-    return follow_up_view(row, followups.now_utc(), zone)
+    return follow_up_view(row, clock.now_utc(), zone)
 
 
 def complete_follow_up(
@@ -198,7 +198,7 @@ def complete_follow_up(
             f"follow-up {follow_up_id} is {follow_up.status} already; "
             "record a new outcome for the worker instead"
         )
-    now = followups.now_utc()
+    now = clock.now_utc()
     at = to_utc(visited_at, zone) if visited_at is not None else now
     problems = []
     if not findings.still_employed and not (findings.left_reason or "").strip():
@@ -224,7 +224,7 @@ def follow_up_counts(
     session: Session, principal: Principal, *, zone: str, now: datetime | None = None
 ) -> dict[str, int]:
     """Counts for the officer's day: due today (office time), overdue, open, done."""
-    now = now or followups.now_utc()
+    now = now or clock.now_utc()
     end_of_today = day_end_utc(local_date(now, zone), zone)
     open_ = FollowUp.status == FollowUpStatus.OPEN.value
     stmt = (

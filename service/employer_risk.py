@@ -29,8 +29,9 @@ from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session
 
 from matcher.schema import EventType
+from service import clock
 from service.auth import Principal
-from service.followups import FollowUpStatus, now_utc
+from service.followups import FollowUpStatus
 from service.store.models import Employer, Event, FollowUp, Placement, Vacancy, Worker
 
 WINDOW_DAYS = 365
@@ -188,7 +189,7 @@ def figures(
 ) -> dict[str, RiskFigures]:
     """Risk figures per employer (only employers with a hire or a case appear);
     ``with_hires=False`` skips counting hires (the warnings do not need them)."""
-    now = now or now_utc()
+    now = now or clock.now_utc()
     since = now - timedelta(days=WINDOW_DAYS)
     cases = _cases(session, employer_ids) if cases is None else cases
     out: dict[str, RiskFigures] = {}

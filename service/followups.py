@@ -30,7 +30,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from matcher.schema import EventType
-from service import lifecycle
+from service import clock, lifecycle
 from service.store.models import Event, FollowUp, Placement
 from service.store.repository import chunks
 
@@ -46,10 +46,6 @@ class FollowUpStatus(StrEnum):
 
 #: ``completed_by`` of follow-ups answered by the recorded outcomes.
 BY_OUTCOMES = "outcomes"
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def to_utc(value: datetime, zone: str) -> datetime:
@@ -136,7 +132,7 @@ def settle_from_outcomes(
     whose placement ended after ``t``, or has a retained outcome at or after ``t``
     (retained_3m, retained_6m), found the worker still employed. Nothing else is guessed.
     """
-    now = now or now_utc()
+    now = now or clock.now_utc()
     answers: list[dict] = []
     for chunk in chunks(list(dict.fromkeys(worker_ids)), 500):
         rows = session.execute(

@@ -62,6 +62,7 @@ from matcher.dataset import Dataset
 from matcher.priority_posts import priority_post_report
 from matcher.protocols import ExplainingModel, RefreshableModel
 from matcher.schema import PURSUED_EVENTS, Columns
+from service import clock
 from service.lifecycle import LIFECYCLE_EVENTS, SEEKING_STATUSES, Outcome, WorkerStatus, replay
 from service.processes import process_alive, process_identity
 from service.store.db import make_engine, session_scope
@@ -455,10 +456,6 @@ def plan_summary(
 # --------------------------------------------------------------------------- store
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def new_run_id() -> str:
     return "run-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
@@ -494,7 +491,7 @@ def reap_abandoned_runs(session: Session, *, now: datetime | None = None) -> lis
     A run's process is checked directly when it ran on this host; otherwise the run
     is abandoned when it gave no sign of life for :data:`ABANDONED_AFTER`.
     """
-    now = now or _now()
+    now = now or clock.now_utc()
     reaped = []
     for row in session.scalars(select(MatchRun).where(MatchRun.status == "running")).all():
         alive = process_alive(row.owner) if row.owner else None
@@ -529,7 +526,7 @@ def _start_run(engine: Engine, run_id: str, params: dict[str, Any], started: dat
             row.error = None
             row.params = params
         row.owner = process_identity()
-        row.heartbeat_at = _now()
+        row.heartbeat_at = clock.now_utc()
 
 
 def _heartbeat(engine: Engine, run_id: str) -> None:
@@ -538,7 +535,7 @@ def _heartbeat(engine: Engine, run_id: str) -> None:
         s.execute(
             update(MatchRun)
             .where(MatchRun.run_id == run_id, MatchRun.status == "running")
-            .values(heartbeat_at=_now(), owner=process_identity())
+            .values(heartbeat_at=clock.now_utc(), owner=process_identity())
         )
 
 
@@ -547,7 +544,7 @@ def register_run(engine: Engine, run_id: str) -> None:
     that it can be polled at once; an existing run row is left as it is."""
     with session_scope(engine) as s:
         if s.get(MatchRun, run_id) is None:
-            now = _now()
+            now = clock.now_utc()
             s.add(
                 MatchRun(
                     run_id=run_id,
@@ -588,7 +585,7 @@ def _record_success(
     summary: dict[str, Any],
     params: dict[str, Any],
 ) -> datetime:
-    finished = _now()
+    finished = clock.now_utc()
     records = [
         {
             "run_id": run_id,
@@ -632,7 +629,7 @@ def _record_success(
 
 
 def _record_failure(engine: Engine, run_id: str, error: str) -> datetime:
-    finished = _now()
+    finished = clock.now_utc()
     with session_scope(engine) as s:
         s.execute(delete(PlanRow).where(PlanRow.run_id == run_id))
         row = s.get(MatchRun, run_id)
@@ -762,7 +759,7 @@ def run_match(
         "scheduler": "cluster" if scheduler else "in-process",
     }
     timings: dict[str, float] = {}
-    started = _now()
+    started = clock.now_utc()
     try:
         t = time.perf_counter()
         ds = load_dataset(engine) if dataset is None else dataset
@@ -770,7 +767,7 @@ def run_match(
         if as_of == "snapshot":
             as_of_ts = snapshot_time(ds)
         elif as_of == "now":
-            as_of_ts = pd.Timestamp(_now())
+            as_of_ts = pd.Timestamp(clock.now_utc())
         else:
             as_of_ts = None if as_of is None else pd.Timestamp(as_of)
         params["as_of"] = None if as_of_ts is None else as_of_ts.isoformat()

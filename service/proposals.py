@@ -30,9 +30,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from matcher.schema import EventType
+from service import clock
 from service.auth import Principal, Role
 from service.domain_errors import Conflict, Forbidden, Invalid, field_error, not_found
-from service.followups import now_utc
 from service.store.models import Employer, Event, Notice, Proposal, Vacancy, Worker
 
 IDLE_DAYS = 30
@@ -102,7 +102,7 @@ def propose(
         worker_id=worker_id,
         vacancy_id=vacancy_id,
         employer_id=vacancy.employer_id,
-        proposed_at=now_utc(),
+        proposed_at=clock.now_utc(),
         proposed_by=f"key:{principal.key_id}",
         status=ProposalStatus.PROPOSED.value,
         note=note,
@@ -191,7 +191,7 @@ def answer(
     proposal.status = decision.value
     proposal.reason = reason.value if decision == Answer.NOT_SUITABLE and reason else None
     proposal.note = note
-    proposal.answered_at = now_utc()
+    proposal.answered_at = clock.now_utc()
     vacancy = session.get(Vacancy, proposal.vacancy_id)
     if vacancy is not None:
         vacancy.updated_at = proposal.answered_at  # an action on the vacancy
@@ -259,7 +259,7 @@ def reply_stats(
 ) -> list[dict[str, Any]]:
     """Per employer: proposals, answered, reply rate, median hours to answer, interested
     share of the answers, and how long the oldest unanswered one has waited."""
-    now = now or now_utc()
+    now = now or clock.now_utc()
     stmt = select(Proposal.employer_id, Proposal.proposed_at, Proposal.answered_at, Proposal.status)
     if employer_ids is not None:
         stmt = stmt.where(Proposal.employer_id.in_(employer_ids))
@@ -298,7 +298,7 @@ def close_idle(session: Session, now: datetime | None = None, days: int = IDLE_D
 
     Action: the vacancy was posted or changed (``updated_at``), or one of its proposals
     answered. Returns how many were closed; idempotent."""
-    now = now or now_utc()
+    now = now or clock.now_utc()
     before = now - timedelta(days=days)
     last_answer = (
         select(Proposal.vacancy_id, func.max(Proposal.answered_at).label("at"))

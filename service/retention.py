@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from matcher import reference
 from matcher.survival import kaplan_meier, survival_at
+from service import clock
 from service.auth import Principal, Role
-from service.followups import now_utc
 from service.store.models import Employer, Placement, Vacancy, Worker
 
 MONTH_DAYS = 30.44
@@ -47,7 +47,7 @@ def curves(
     per group (the ``top`` largest groups; the rest pooled as 其他)."""
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
-    now = now or now_utc()
+    now = now or clock.now_utc()
     stmt = (
         select(
             Placement.started_at,

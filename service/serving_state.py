@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from service import clock
 from service.processes import process_identity
 from service.store.db import session_scope
 from service.store.models import ServingModel, ServingProcess
@@ -39,10 +40,6 @@ log = logging.getLogger(__name__)
 
 #: A process not seen for this long is no longer listed (and its row is removed).
 GONE_AFTER = timedelta(minutes=2)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -86,13 +83,15 @@ class ServingState:
         with session_scope(self.engine) as s:
             row = s.get(ServingModel, 1)
             if row is None:
-                s.add(ServingModel(id=1, version=version, decided_at=_now(), decided_by=by))
+                s.add(
+                    ServingModel(id=1, version=version, decided_at=clock.now_utc(), decided_by=by)
+                )
             else:
-                row.version, row.decided_at, row.decided_by = version, _now(), by
+                row.version, row.decided_at, row.decided_by = version, clock.now_utc(), by
 
     def report(self, loaded: Any, reason: str | None = None) -> None:
         """Record what this process serves now (``loaded``: a LoadedModel or None)."""
-        now = _now()
+        now = clock.now_utc()
         try:
             with session_scope(self.engine) as s:
                 row = s.get(ServingProcess, self.process)
@@ -114,7 +113,7 @@ class ServingState:
     def processes(self) -> list[dict[str, Any]]:
         """The live processes (seen within :data:`GONE_AFTER`) and what they serve; rows
         of processes gone longer are removed."""
-        cutoff = _now() - GONE_AFTER
+        cutoff = clock.now_utc() - GONE_AFTER
         with session_scope(self.engine) as s:
             s.execute(delete(ServingProcess).where(ServingProcess.seen_at < cutoff))
             rows = s.scalars(select(ServingProcess).order_by(ServingProcess.process)).all()

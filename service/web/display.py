@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from matcher import reference
+from service import clock
 
 #: a match's level from its score relative to the best of the same list
 _LEVELS = ((0.75, ("推荐度高", "strong match")), (0.4, ("推荐度中", "fair match")))
@@ -139,16 +140,13 @@ def day(value: Any) -> str:
     return d.isoformat() if d else "—"
 
 
-def today() -> date:
-    return datetime.now(UTC).date()
-
-
 def deadline(value: Any, lang: str = "zh", on: date | None = None) -> str:
-    """The deadline with how far away it is: ``2026-05-01（还剩 12 天）``."""
+    """The deadline with how far away it is: ``2026-05-01（还剩 12 天）``; ``on`` is today in
+    the office's time zone (pages bind it, see ``render.render``; UTC's day without it)."""
     d = _as_date(value)
     if d is None:
         return "长期有效" if not _en(lang) else "no deadline"
-    left = (d - (on or today())).days
+    left = (d - (on or _utc_today())).days
     if _en(lang):
         if left < 0:
             return f"{d.isoformat()} (passed)"
@@ -158,14 +156,14 @@ def deadline(value: Any, lang: str = "zh", on: date | None = None) -> str:
     return f"{d.isoformat()}（还剩 {left} 天）" if left else f"{d.isoformat()}（今天截止）"
 
 
-def vacancy_state(v: Mapping[str, Any], lang: str = "zh") -> dict[str, str]:
+def vacancy_state(v: Mapping[str, Any], lang: str = "zh", on: date | None = None) -> dict[str, str]:
     """``{code, text, reason}`` of a vacancy for a page: open, filled, closed by the
     employer, or past its deadline (已截止, with the date) — stored or not yet swept."""
     en = _en(lang)
     status = str(v.get("status") or "open")
     reason = str(v.get("closed_reason") or "")
     closes = _as_date(v.get("closes_at"))
-    past = _past(v.get("closes_at"))
+    past = _past(v.get("closes_at"), on or _utc_today())
     if status == "filled" or reason == "filled":
         return {
             "code": "filled",
@@ -192,11 +190,15 @@ def vacancy_state(v: Mapping[str, Any], lang: str = "zh") -> dict[str, str]:
     return {"code": "open", "text": "open" if en else "招聘中", "reason": ""}
 
 
-def _past(value: Any) -> bool:
+def _utc_today() -> date:
+    return clock.now_utc().date()
+
+
+def _past(value: Any, today: date) -> bool:
     if value is None or value == "":
         return False
     if isinstance(value, datetime):
         at = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-        return at <= datetime.now(UTC).replace(tzinfo=None)
+        return at <= clock.now_utc()
     d = _as_date(value)
-    return d is not None and d < today()
+    return d is not None and d < today

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlparse
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from matcher import reference
 from matcher.schema import OFFICER_OUTCOMES, Channel
-from service import domain, domain_followups, followups, officer_day, proposals
+from service import clock, domain, domain_followups, followups, officer_day, proposals
 from service.auth import (
     KEY_COOKIE,
     Principal,
@@ -39,7 +39,7 @@ from service.schemas import EmployerCandidatesPublic, OutcomeCreate, VacancyCrea
 from service.store.models import Employer, Vacancy
 from service.web import labels
 from service.web.errors import error_page
-from service.web.render import login_redirect, page_lang, render
+from service.web.render import login_redirect, office_today, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -318,7 +318,7 @@ def officer_export(request: Request, session: SessionDep, principal: WebPrincipa
                 value = labels.label(value, kinds[key])
             row.append("" if value is None else value)
         rows.append(row)
-    return csv_response(rows, f"劳动力-{date.today().isoformat()}.csv")
+    return csv_response(rows, f"劳动力-{office_today(request).isoformat()}.csv")
 
 
 @router.get("/officer/workers/{worker_id}")
@@ -395,7 +395,7 @@ def _worker_context(
         "outcome_titles": titles,
         "events": [e.value for e in OFFICER_OUTCOMES],
         "vacancy_options": options,
-        "today": date.today().isoformat(),
+        "today": office_today(request).isoformat(),
         "form": {},
         "errors": {},
     }
@@ -425,7 +425,7 @@ def _vacancy_titles(session: Session, ids: list[str]) -> dict[str, str]:
     return _vacancy_column(session, ids, "title")
 
 
-def _outcome_errors(form: dict[str, Any]) -> dict[str, str]:
+def _outcome_errors(form: dict[str, Any], today: date) -> dict[str, str]:
     """What the outcome form lacks, all at once (the service checks the rest)."""
     errors: dict[str, str] = {}
     if not str(form.get("vacancy_id") or "").strip():
@@ -441,7 +441,7 @@ def _outcome_errors(form: dict[str, Any]) -> dict[str, str]:
         except ValueError:
             errors["occurred_at"] = "日期格式应为 2026-05-01。"
         else:
-            if day > date.today():
+            if day > today:
                 errors["occurred_at"] = "日期不能晚于今天。"
     return errors
 
@@ -457,14 +457,15 @@ def worker_outcome(
     if (stop := officer_gate(request, principal)) is not None or principal is None:
         return stop or login_redirect(request)
     lang = page_lang(request)
-    errors = _outcome_errors(form)
+    today = office_today(request)
+    errors = _outcome_errors(form, today)
     body = None
     if not errors:
         day = date.fromisoformat(str(form["occurred_at"]).strip())
         # a date of today is stamped now; an earlier date at noon (UTC) of that day
         at = (
-            datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-            if day == date.today()
+            clock.now_utc().replace(microsecond=0)
+            if day == today
             else datetime.combine(day, time(12))
         )
         try:
@@ -572,7 +573,7 @@ def _region_label(code: str) -> str:
     return reference.region_name(code)
 
 
-def _vacancy_from_form(form: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def _vacancy_from_form(form: dict[str, Any], today: date) -> tuple[dict[str, Any], dict[str, str]]:
     """The vacancy record a form describes, and the problems only the form can have
     (a place that names no region, headcount below one) — all at once."""
     record: dict[str, Any] = {}
@@ -607,7 +608,7 @@ def _vacancy_from_form(form: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
     closes = record.get("closes_at")
     if closes:
         try:
-            if date.fromisoformat(closes) < date.today():
+            if date.fromisoformat(closes) < today:
                 errors["closes_at"] = "截止日期不能早于今天。"
             else:
                 record["closes_at"] = f"{closes}T23:59:59"
@@ -628,9 +629,9 @@ def _employer_context(session: Session, principal: Principal, lang: str) -> dict
     }
 
 
-def _default_form(session: Session, principal: Principal) -> dict[str, Any]:
+def _default_form(session: Session, principal: Principal, today: date) -> dict[str, Any]:
     form: dict[str, Any] = {
-        "closes_at": (date.today() + timedelta(days=30)).isoformat(),
+        "closes_at": (today + timedelta(days=30)).isoformat(),
         "headcount": "1",
         "languages": [],
     }
@@ -650,7 +651,13 @@ def employer_page(request: Request, session: SessionDep, principal: WebPrincipal
     if principal.role == Role.OFFICER:
         return RedirectResponse("/officer", status_code=303)
     ctx = _employer_context(session, principal, page_lang(request))
-    ctx.update({"form": _default_form(session, principal), "errors": {}, **_flash(request)})
+    ctx.update(
+        {
+            "form": _default_form(session, principal, office_today(request)),
+            "errors": {},
+            **_flash(request),
+        }
+    )
     return render(request, "employer.html", ctx, principal=principal)
 
 
@@ -670,7 +677,7 @@ def employer_post_vacancy(
     if (stop := employer_gate(request, principal)) is not None or principal is None:
         return stop or login_redirect(request)
     lang = page_lang(request)
-    record, errors = _vacancy_from_form(form)
+    record, errors = _vacancy_from_form(form, office_today(request))
     created = None
     employer_id = principal.employer_id or record.get("employer_id") or ""
     record["vacancy_id"] = domain.new_vacancy_id(session, employer_id or "V")
@@ -787,7 +794,7 @@ def vacancy_edit(
         vacancy = domain.get_vacancy(session, principal, vacancy_id)
     except (HTTPException, DomainError) as exc:
         return _error_page(request, principal, exc)
-    record, errors = _vacancy_from_form(form)
+    record, errors = _vacancy_from_form(form, office_today(request))
     record.pop("employer_id", None)
     if errors:
         merged = {**vacancy, **record}

@@ -8,7 +8,6 @@ The run pages themselves are :mod:`service.api.nightly`'s ``web_router``; it cal
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +23,7 @@ from service.web import labels
 from service.web.display import region_name
 from service.web.errors import error_page
 from service.web.pages import FormDep, csv_response, officer_gate, redirect_with
+from service.web.render import office_today
 
 router = APIRouter(include_in_schema=False)
 
@@ -146,4 +146,4 @@ def export_plan(
                 labels.label(r.get("decision"), "pin_kind") if r.get("decision") else "",
             ]
         )
-    return csv_response(out, f"安置计划-{run_id}-{date.today().isoformat()}.csv")
+    return csv_response(out, f"安置计划-{run_id}-{office_today(request).isoformat()}.csv")

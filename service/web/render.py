@@ -10,6 +10,7 @@ principal is None.
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from service import clock
 from service.auth import Principal
 from service.web import display, labels
 from service.web.i18n import LANG_COOKIE, LANGS, normalise_lang, translator
@@ -41,6 +43,11 @@ templates.env.globals.update(
 )
 
 
+def office_today(request: Request) -> date:
+    """Today in the office's time zone (``Settings.office_timezone``)."""
+    return clock.office_today(request.app.state.settings.office_timezone)
+
+
 def page_lang(request: Request) -> str:
     """``?lang=`` wins, then the language cookie, then Chinese."""
     q = request.query_params.get("lang")
@@ -59,6 +66,7 @@ def render(
 ) -> HTMLResponse:
     """Render ``template`` with the common page context; remembers ``?lang=`` in a cookie."""
     lang = page_lang(request)
+    today = office_today(request)
     holder = getattr(request.app.state, "models", None)
     loaded = holder.current() if holder is not None else None
     ctx: dict[str, Any] = {
@@ -67,7 +75,11 @@ def render(
         "principal": principal,
         "model_version": loaded.version if loaded is not None else None,
         "path": request.url.path,
-        "today": date.today().isoformat(),
+        "today": today.isoformat(),
+        # the office's day, not the server's (a server in UTC calls 07:00 in Beijing
+        # "yesterday")
+        "deadline": partial(display.deadline, on=today),
+        "vacancy_state": partial(display.vacancy_state, on=today),
     }
     ctx.update(context or {})
     response = templates.TemplateResponse(request, template, ctx, status_code=status_code)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from service_fixtures import EMPLOYER, Service
+from service_fixtures import EMPLOYER, Service, make_service
 from service_market import worker_id_number, worker_name, worker_phone
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -268,3 +269,35 @@ def test_browser_gets_error_pages_not_json(sqlite_service: Service, monkeypatch)
     assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
     assert "服务器出错" in r.text and r.headers["x-request-id"] in r.text
     assert c.get("/officer").headers["content-type"].startswith("application/json")
+
+
+def test_today_is_the_offices_day_not_the_servers(sqlite_url, trained_model_dir, frames):
+    """An office whose calendar day differs from UTC's right now: "today" on the pages and
+    the outcome form's "not in the future" rule follow the office (a server in UTC would
+    refuse an outcome typed at 07:00 in Beijing as dated tomorrow)."""
+    utc_now = datetime.now(UTC)
+    # UTC+14 is a day ahead of UTC from 10:00 UTC on, UTC-11 a day behind before 11:00 UTC
+    zone = "Pacific/Kiritimati" if utc_now.hour >= 10 else "Pacific/Pago_Pago"
+    office_day = datetime.now(ZoneInfo(zone)).date()
+    assert office_day != utc_now.date()
+    s = make_service(sqlite_url, trained_model_dir, frames, office_timezone=zone)
+    login(s, "officer")
+    page = s.client.get("/officer/workers/W000").text
+    form = re.search(r'<form[^>]*id="outcome-form".*?</form>', page, re.S).group(0)
+    assert f'max="{office_day.isoformat()}"' in form
+    vacancy = re.search(r'data-vacancy="(V\d+)"', page).group(1)
+    ahead = max(office_day, utc_now.date()) + timedelta(days=1)
+    r = s.client.post(
+        "/officer/workers/W000/outcomes",
+        data={"vacancy_id": vacancy, "event": "applied", "occurred_at": ahead.isoformat()},
+    )
+    assert r.status_code == 422 and "日期不能晚于今天" in r.text
+    r = s.client.post(
+        "/officer/workers/W000/outcomes",
+        data={"vacancy_id": vacancy, "event": "applied", "occurred_at": office_day.isoformat()},
+    )
+    if office_day > utc_now.date():
+        # the office's today is accepted although the server's UTC day is still yesterday
+        assert r.status_code == 200 and f"已记录：{office_day.isoformat()}" in r.text, r.text
+    else:
+        assert r.status_code == 200
