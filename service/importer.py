@@ -87,6 +87,9 @@ class ImportSummary:
     #: files of the folder that were deliberately not read (and why)
     ignored: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: of ``seconds``, the time spent bringing statuses, placements and follow-ups in
+    #: line with the imported outcomes (``lifecycle.rebuild`` and ``followups``)
+    lifecycle_seconds: float = 0.0
 
     def table(self, name: str) -> TableSummary:
         for t in self.tables:
@@ -415,10 +418,12 @@ def import_folder(
                 # transaction: an import that fails leaves both as they were)
                 assert checked["events"].frame is not None
                 worker_ids = checked["events"].frame["worker_id"].astype(str).unique().tolist()
+                t_life = time.perf_counter()
                 life = lifecycle.rebuild(session, worker_ids)
                 summary.employed, summary.needs_replacement = life.employed, life.needs_replacement
                 summary.follow_ups = followups.schedule(session, worker_ids, followup_days)
                 summary.follow_ups_settled = followups.settle_from_outcomes(session, worker_ids)
+                summary.lifecycle_seconds = time.perf_counter() - t_life
     finally:
         if not isinstance(database_url, Engine):
             engine.dispose()

@@ -64,6 +64,8 @@ def test_example_imports_cleanly_and_reimport_changes_nothing(database_url):
     ]
     assert (first.occupations_given, first.occupations_inferred) == (3, 2)
     assert normaliser.calls == [["电子厂普工（包吃住）", "住家保姆"]]
+    # the lifecycle part of the import is timed within it
+    assert 0 < first.lifecycle_seconds < first.seconds
 
     second = import_folder(EXAMPLES, database_url, normaliser=FakeNormaliser())
     assert second.changed == 0
