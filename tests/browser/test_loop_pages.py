@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from browser_helpers import log_in, no_overflow
 from service_fixtures import EMPLOYER
 from service_market import worker_id_number, worker_name, worker_phone
 from sqlalchemy import select
@@ -20,19 +21,6 @@ pytestmark = pytest.mark.browser
 ENGLISH_ENUMS = re.compile(
     r"\b(wage_arrears|no_contract|not_suitable|interested|proposed|to_replace)\b"
 )
-
-
-def log_in(page, live, role: str) -> None:
-    page.goto(f"{live.url}/login")
-    page.fill("#key", live.service.keys[role])
-    page.click("#login-submit")
-    page.wait_for_load_state("networkidle")
-
-
-def no_overflow(page) -> bool:
-    return page.evaluate(
-        "document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"
-    )
 
 
 def _setup(live) -> tuple[str, str, list[str]]:

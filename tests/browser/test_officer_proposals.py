@@ -5,6 +5,7 @@ place of the button, the list of proposals with the employer's answer, a 390 px 
 from __future__ import annotations
 
 import pytest
+from browser_helpers import log_in, no_overflow
 from sqlalchemy import select
 
 from service import lifecycle
@@ -12,13 +13,6 @@ from service.store.db import session_scope
 from service.store.models import Proposal, Worker
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(page, live, role: str) -> None:
-    page.goto(f"{live.url}/login")
-    page.fill("#key", live.service.keys[role])
-    page.click("#login-submit")
-    page.wait_for_load_state("networkidle")
 
 
 def test_officer_proposes_a_recommended_vacancy(page, live, shots):
@@ -54,9 +48,7 @@ def test_officer_proposes_a_recommended_vacancy(page, live, shots):
     page.screenshot(path=str(shots / "officer-proposal.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
-    assert page.evaluate(
-        "document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"
-    )
+    assert no_overflow(page)
 
 
 def test_an_employer_cannot_propose(page, live):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from browser_helpers import log_in, no_overflow
 from sqlalchemy import select
 
 from service import lifecycle
@@ -16,19 +17,6 @@ from service.store.models import Worker
 pytestmark = pytest.mark.browser
 
 ENGLISH = re.compile(r"\b(extra_expected|vacancies_unlocked|course_id|electrician|putonghua)\b")
-
-
-def log_in(page, live, role: str) -> None:
-    page.goto(f"{live.url}/login")
-    page.fill("#key", live.service.keys[role])
-    page.click("#login-submit")
-    page.wait_for_load_state("networkidle")
-
-
-def no_overflow(page) -> bool:
-    return page.evaluate(
-        "document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"
-    )
 
 
 def _worker(live) -> str:
