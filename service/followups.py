@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from matcher.features import RETAINED_EVENTS
 from matcher.schema import EventType
 from service import clock, lifecycle
 from service.store.models import Event, FollowUp, Placement
@@ -208,11 +209,12 @@ def _write(session: Session, new_rows: list[dict], changes: list[dict]) -> None:
 
 
 def _retained_until(session: Session, worker_ids: list[str]) -> dict[tuple[str, str], datetime]:
-    """Per (worker, vacancy): the day the latest retained outcome says they were still there."""
+    """Per (worker, vacancy): the day the latest retained outcome (``RETAINED_EVENTS``)
+    says they were still there."""
     out: dict[tuple[str, str], datetime] = {}
     stmt = select(Event.worker_id, Event.vacancy_id, Event.occurred_at).where(
         Event.worker_id.in_(worker_ids),
-        Event.event.in_((EventType.RETAINED_3M.value, EventType.RETAINED_6M.value)),
+        Event.event.in_([e.value for e in RETAINED_EVENTS]),
     )
     for worker_id, vacancy_id, at in session.execute(stmt):
         key = (worker_id, vacancy_id)
