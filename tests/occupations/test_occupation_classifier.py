@@ -11,15 +11,19 @@ from matcher.occupation_classifier import (
     Candidates,
     ClassifierConfig,
     DecisionRule,
+    DenseIndex,
     LabelledTitle,
     OccupationClassifier,
     clean_title,
     grouped_folds,
     load_classifier,
     merge_corrections,
+    named_embedder,
     near_duplicate_groups,
+    neighbour_shares,
     read_labelled_titles,
 )
+from matcher.text import HashingEmbedder
 
 # a toy market of labelled titles (no CSCO dictionary rows: small, fast fits)
 WELDER, ELECTRICIAN, COOK, CLEANER = "6-18-02-04", "6-31-01-03", "4-03-02-01", "4-09-08-01"
@@ -142,6 +146,50 @@ def test_shipped_model_loads_and_codes_real_titles():
     model = load_classifier()
     welder, cnc = model.classify_many(["急招电焊工包吃住月入8000", "CNC学徒包吃住"])
     assert welder.code.startswith("6-") and cnc.code.startswith("6-")
+
+
+# --------------------------------------------------------------------------- embedding channel
+
+
+def test_neighbour_shares_vote_with_the_k_nearest_rows():
+    sim = np.array([[0.9, 0.5, 0.1, -0.2], [0.0, 0.0, 0.0, 0.0]], dtype=np.float32)
+    shares = neighbour_shares(sim, np.array([2, 0, 2, 1]), n_codes=3, k=3, power=1.0)
+    # the 3 nearest rows vote 0.9 + 0.1 for code 2 and 0.5 for code 0
+    np.testing.assert_allclose(shares[0], [0.5 / 1.5, 0.0, 1.0 / 1.5], rtol=1e-6)
+    assert shares[1].tolist() == [0.0, 0.0, 0.0]  # no similar row: no vote, no division
+    assert neighbour_shares(sim[:0], np.array([2, 0, 2, 1]), 3, 3, 1.0).shape == (0, 3)
+
+
+def test_dense_index_in_int8_keeps_cosines():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 512)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    back = DenseIndex.from_vectors(x).vectors()
+    assert np.abs(back @ x.T - x @ x.T).max() < 5e-3
+    assert DenseIndex.from_vectors(np.zeros((2, 4))).vectors().tolist() == [[0.0] * 4] * 2
+
+
+def test_embedding_channel_codes_titles_that_share_no_character(toy_model):
+    # 打扫卫生 ("cleaning up") shares no character n-gram with the cleaners' titles:
+    # the sentence embeddings place it next to 保洁员, the character channels cannot
+    lexical = OccupationClassifier(
+        ClassifierConfig(dictionary_weight=0.0, inner_folds=3, dense_channel="")
+    ).fit(TOY)
+    assert toy_model.channels_.dense is not None and lexical.channels_.dense is None
+    assert [m.code for m in toy_model.classify_many(["打扫卫生", "搞卫生"])] == [CLEANER] * 2
+    assert CLEANER not in [m.code for m in lexical.classify_many(["打扫卫生", "搞卫生"])]
+
+
+def test_a_model_fitted_with_its_own_embedder_is_loaded_with_it(tmp_path):
+    config = ClassifierConfig(dictionary_weight=0.0, inner_folds=3, dense_channel="")
+    model = OccupationClassifier(config, embedder=HashingEmbedder()).fit(TOY)
+    path = model.save(tmp_path / "hashing.joblib")
+    with pytest.raises(RuntimeError, match="embedder it was trained with"):
+        OccupationClassifier.load(path).classify("电焊工")
+    loaded = OccupationClassifier.load(path, embedder=HashingEmbedder())
+    assert loaded.classify_many(["电焊工", "保洁"]) == model.classify_many(["电焊工", "保洁"])
+    with pytest.raises(ValueError, match="unknown dense_channel 'bert'"):
+        named_embedder("bert")
 
 
 # --------------------------------------------------------------------------- training data
