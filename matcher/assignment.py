@@ -16,7 +16,12 @@ in the stats) is far below the number of pairs planned. A plan chooses a set of 
 
 where ``weight(w)`` is ``monitored_weight`` for workers of monitored households
 (at risk of returning to poverty) and 1 otherwise, and a *priority worker* is semi or
-weak labour or a worker who cannot leave home (mobility ``local``). Subject to
+weak labour or a worker who cannot leave home (mobility ``local``). Favouring households
+at risk is a weight, not a precedence: a monitored worker's chance counts
+``monitored_weight`` times, so a seat goes to them over another worker only while their
+chance is above ``1 / monitored_weight`` of the other's. Both policy terms cost expected
+stable placements; ``bench/truth_bench.py`` reports the optimum with and without them
+(*policy oracle*), so that cost is not mistaken for the algorithm's. Subject to
 
 1. each worker at most one placement;
 2. each vacancy at most its open seats (``headcount``);
@@ -42,31 +47,43 @@ How it is solved
 Constraints 1, 2 and 5 are a bipartite b-matching: OR-Tools ``SimpleMinCostFlow`` on
 ``source -> worker (cap 1) -> vacancy (cap seats) -> sink`` with arc costs
 ``-round(gain * scale)`` and a zero-cost bypass arc ``source -> sink`` (a worker may stay
-unplaced). It is exact and integral. Constraints 3 and 4 are not flows; they are handled
-by a decomposition:
+unplaced). It is exact and integral. Constraints 3 and 4 are not flows:
 
 * **Pins** are resolved first, in a stable order (worker id, vacancy id): each feasible
-  pin takes its seat before anything else.
-* **Groups** are super-nodes by employer: for each group and each employer at which every
-  member has a candidate, a small min-cost flow finds the best way to seat all members
-  across that employer's vacancies (infeasible when fewer seats than members). Options
-  are then taken greedily (pinned groups first, then by mean gain per member, ties by
-  group id and employer id) while seats remain; a group with no feasible option is not
-  placed at all. Groups therefore take precedence over individual workers for seats,
-  which is the point-to-point arrangement's intent, and the price of that choice is
-  visible in the optimality gap below.
-* **Households** are handled lazily in the main flow: solve, find households holding
-  more than one welfare post, keep the post of the member whose placement there has the
-  highest gain (ties: worker id), remove the welfare arcs of the household's other
-  members, and solve again until no household is over (each round fixes every household
-  it touches for good, so it ends in a handful of rounds).
+  pin takes its seat before anything else. A group with a pinned member is seated with
+  the pinned employer before anything else too (an officer's decision), or not at all.
+* **Individuals** (workers in no group) are planned by the flow. **Households** are
+  handled lazily: solve, find households holding more than one welfare post, keep the
+  post of the member whose placement there has the highest gain (ties: worker id),
+  remove the welfare arcs of the household's other members, and solve again until no
+  household is over (each round fixes every household it touches for good).
+* **Groups** (``group_rule="value"``, the default) are placed only where they beat the
+  other use of the seats. The scalable step: from the individuals' optimal plan, a
+  seat a group takes costs 0 while its vacancy has seats left empty, then the
+  *displacement loss* of an individual planned there (its gain minus its best
+  candidate with a seat left empty), cheapest first. Each option (group, employer at
+  which every member has a candidate) is seated by a small min-cost flow maximising
+  the members' gains minus those seat costs; options are taken greedily by that net
+  value while it is positive, the individuals are planned again exactly on the seats
+  left, and the result is kept only if it beats placing no group.
+* **Exact solve.** When groups are open or households bind and the open problem has
+  at most ``exact_limit`` edges (:data:`DEFAULT_EXACT_LIMIT`), the whole remaining
+  problem is solved as an integer program with CP-SAT (:func:`_exact_plan`: the LP
+  bound's formulation below with integral ``x`` and ``y``), started from the scalable
+  step's plan and kept when at least as good; one thread and a deterministic time
+  limit, so the plan is reproducible. Larger problems (the nightly run of a province)
+  keep the scalable step; ``bench/match_bench.py`` measures its gap to the LP bound
+  and ``bench/truth_bench.py`` the gap of both against the oracle.
+* ``group_rule="first"`` is the rule before issue 12: groups take seats before any
+  individual, value-blind (pinned groups first, then by mean gain per member), then the
+  flow. It is kept as the benchmarks' baseline and for a policy that wants village
+  transfers to have precedence; what it costs in expected stable placements on the
+  sample markets is in ``docs/benchmarks.md`` (truth section).
 
-The result is feasible by construction but not always optimal when groups or
-households bind. :func:`lp_upper_bound` solves the exact LP relaxation of the full
-problem (groups as ``y(g, e)`` option variables with ``sum_e y <= 1`` and
-``sum_{v of e} x(m, v) = y(g, e)`` for each member) on the same candidate graph with
-GLOP; ``(bound - objective) / bound`` bounds the optimality gap from above and is
-measured by ``bench/match_bench.py``. Without groups and households the flow is exact.
+:func:`lp_upper_bound` solves the exact LP relaxation of the full problem (groups as
+``y(g, e)`` option variables with ``sum_e y <= 1`` and ``sum_{v of e} x(m, v) = y(g, e)``
+for each member) on the same candidate graph with GLOP; ``(bound - objective) / bound``
+bounds the optimality gap from above.
 
 Determinism: ids are sorted, arcs are added in (worker id, vacancy id) order and every
 greedy choice breaks ties by id, so the same inputs give the same plan.
@@ -74,9 +91,10 @@ greedy choice breaks ties by id, so the same inputs give the same plan.
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +108,11 @@ from matcher.schema import Channel, Columns, HouseholdStatus, LaborCapacity, Mob
 DEFAULT_SCALE = 10_000
 DEFAULT_MONITORED_WEIGHT = 1.5
 DEFAULT_WELFARE_PRIORITY = 2.0
+#: Largest number of open edges solved exactly (CP-SAT) when groups or households bind.
+DEFAULT_EXACT_LIMIT = 50_000
+#: CP-SAT's deterministic time limit (about seconds of one core) for the exact solve.
+DEFAULT_EXACT_SECONDS = 10.0
+GROUP_RULES = ("value", "first")
 
 PLAN_COLUMNS = [Columns.Worker, Columns.Vacancy, Columns.Score, Columns.Reasons, "pinned"]
 PIN_REPORT_COLUMNS = [Columns.Worker, Columns.Vacancy, "honoured", "reason"]
@@ -119,7 +142,9 @@ class PlanResult:
         expect when every planned pair is proposed to its worker, far fewer than the
         pairs planned since most proposals are not applied to; placement rates of
         monitored and other workers, welfare seats by priority, groups, solver rounds,
-        timings.
+        timings; ``plan_method`` (``flow``, ``flow, groups by value`` or ``exact
+        (CP-SAT)``), and when the exact solve ran ``exact_edges``, ``exact_status`` and
+        ``exact_bound`` (its proof that no plan beats the objective by more).
     """
 
     plan: pd.DataFrame
@@ -401,6 +426,280 @@ def _flow_with_households(
         active = active[~drop]
 
 
+# --------------------------------------------------------------------------- groups by value
+
+
+def _seat_flow(
+    ew: np.ndarray,
+    ev: np.ndarray,
+    cost: np.ndarray,
+    n_members: int,
+    seat_costs: Callable[[int, int], list[int]],
+) -> tuple[int, np.ndarray] | None:
+    """Seat all ``n_members`` workers of edges (``ew`` -> ``ev``), each at most once,
+    maximising the edges' costs minus the costs of the seats they take.
+
+    ``seat_costs(v, k)`` gives the costs of the next (up to) ``k`` seats of vacancy ``v``,
+    non-decreasing, so the flow takes them in order. Returns (net, chosen-edge mask), or
+    None when the members cannot all be seated.
+    """
+    wu, wl = np.unique(ew, return_inverse=True)
+    if len(wu) < n_members:
+        return None
+    vu, vl = np.unique(ev, return_inverse=True)
+    nw = len(wu)
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    src, snk = 0, 1
+    tails = [np.full(nw, src), 2 + wl]
+    heads = [2 + np.arange(nw), 2 + nw + vl]
+    costs = [np.zeros(nw, dtype=np.int64), -cost.astype(np.int64)]
+    for j, v in enumerate(vu.tolist()):
+        cs = seat_costs(int(v), n_members)
+        tails.append(np.full(len(cs), 2 + nw + j))
+        heads.append(np.full(len(cs), snk))
+        costs.append(np.asarray(cs, dtype=np.int64))
+    t, h, c = (np.concatenate(a).astype(np.int64) for a in (tails, heads, costs))
+    arcs = smcf.add_arcs_with_capacity_and_unit_cost(
+        t.astype(np.int32), h.astype(np.int32), np.ones(len(t), dtype=np.int64), c
+    )
+    smcf.set_node_supply(src, n_members)
+    smcf.set_node_supply(snk, -n_members)
+    status = smcf.solve_max_flow_with_min_cost()
+    if status != smcf.OPTIMAL:
+        raise RuntimeError(f"min-cost flow failed with status {status}")
+    if smcf.maximum_flow() < n_members:
+        return None
+    return -int(smcf.optimal_cost()), smcf.flows(arcs[nw : nw + len(ew)]) > 0
+
+
+def _place_groups_by_value(
+    p: _Problem,
+    groups: dict[int, np.ndarray],
+    group_emps: dict[int, list[int]],
+    member_edges: Callable[[np.ndarray], np.ndarray],
+    main: np.ndarray,
+    chosen0: np.ndarray,
+    seats: np.ndarray,
+    used_households: set[int],
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Place groups where they beat the other use of the seats (the scalable step).
+
+    ``chosen0`` is the optimal plan of the individuals alone (edges ``main``). A seat
+    of vacancy ``v`` taken by a group costs 0 while ``v`` has seats that ``chosen0``
+    leaves empty, and then the *displacement loss* of an individual planned there:
+    its gain minus its best candidate with a seat left empty (0 if none), cheapest
+    first. Each option (group, employer) is seated by a small min-cost flow that
+    maximises the members' gains minus those seat costs; options are taken greedily
+    by that net value while it is positive (lazily re-evaluated: values only fall as
+    seats go). The individuals are then planned again, exactly, on the seats left,
+    and the result is kept only if it beats ``chosen0`` with no group placed.
+
+    Returns (group edges, individual edges, extra flow rounds).
+    """
+    n_v = len(p.vacancy_ids)
+    n_w = len(p.worker_ids)
+    empty = np.zeros(0, dtype=np.int64)
+    counts = np.bincount(p.ev[chosen0], minlength=n_v)
+    residual = seats - counts
+    at = np.full(n_w, -1, dtype=np.int64)
+    at[p.ew[chosen0]] = p.ev[chosen0]
+    alt = np.zeros(n_w, dtype=np.int64)
+    mw, mv = p.ew[main], p.ev[main]
+    other = main[(at[mw] >= 0) & (residual[mv] > 0) & (mv != at[mw])]
+    np.maximum.at(alt, p.ew[other], p.cost[other])
+    loss = np.clip(p.cost[chosen0] - alt[p.ew[chosen0]], 0, None)
+    order = np.lexsort((loss, p.ev[chosen0]))
+    loss_sorted = loss[order]
+    loss_start = np.searchsorted(p.ev[chosen0][order], np.arange(n_v + 1))
+    taken = np.zeros(n_v, dtype=np.int64)  # seats taken by groups in this step
+    hh_used = set(used_households)
+
+    def seat_costs(v: int, k: int) -> list[int]:
+        out = []
+        for i in range(int(taken[v]), min(int(taken[v]) + k, int(seats[v]))):
+            free_left = i < residual[v]
+            out.append(0 if free_left else int(loss_sorted[loss_start[v] + i - residual[v]]))
+        return out
+
+    def seating(g: int, emp: int) -> tuple[int, np.ndarray] | None:
+        members = groups[g]
+        es = member_edges(members)
+        es = es[(p.employer[p.ev[es]] == emp) & (seats[p.ev[es]] - taken[p.ev[es]] > 0)]
+        if hh_used:
+            blocked = np.isin(p.household[p.ew[es]], list(hh_used)) & p.welfare_v[p.ev[es]]
+            es = es[~blocked]
+        while True:
+            res = _seat_flow(p.ew[es], p.ev[es], p.cost[es], len(members), seat_costs)
+            if res is None:
+                return None
+            net, mask = res
+            chosen = es[mask]
+            wf = chosen[p.welfare_v[p.ev[chosen]] & (p.household[p.ew[chosen]] >= 0)]
+            hs = pd.Series(p.household[p.ew[wf]])
+            dup = set(hs[hs.duplicated()].tolist())
+            if not dup:
+                return net, chosen
+            # one welfare post per household inside the group: keep its best member's
+            keep: dict[int, int] = {}
+            for e in sorted(wf.tolist(), key=lambda e: (-p.cost[e], p.ew[e])):
+                keep.setdefault(int(p.household[p.ew[e]]), int(p.ew[e]))
+            h_es = p.household[p.ew[es]]
+            bad = np.isin(h_es, list(dup)) & p.welfare_v[p.ev[es]]
+            bad &= np.array([keep.get(int(h), -1) for h in h_es]) != p.ew[es]
+            es = es[~bad]
+
+    heap: list[tuple[int, str, str, int, int]] = []
+    for g in sorted(groups):
+        for emp in group_emps[g]:
+            opt = seating(g, emp)
+            if opt is not None and opt[0] > 0:
+                key = (-opt[0], str(p.group_ids[g]), str(p.employer_ids[emp]), g, emp)
+                heapq.heappush(heap, key)
+    picked: list[np.ndarray] = []
+    placed_groups: set[int] = set()
+    while heap:
+        item = heapq.heappop(heap)
+        g, emp = item[3], item[4]
+        if g in placed_groups:
+            continue
+        opt = seating(g, emp)
+        if opt is None or opt[0] <= 0:
+            continue
+        fresh = (-opt[0], item[1], item[2], g, emp)
+        if heap and fresh > heap[0]:
+            heapq.heappush(heap, fresh)  # worth less than when queued: wait its turn
+            continue
+        for e in opt[1].tolist():
+            vk, wk = int(p.ev[e]), int(p.ew[e])
+            taken[vk] += 1
+            if p.welfare_v[vk] and p.household[wk] >= 0:
+                hh_used.add(int(p.household[wk]))
+        picked.append(opt[1])
+        placed_groups.add(g)
+    if not picked:
+        return empty, chosen0, 0
+    group_edges = np.sort(np.concatenate(picked))
+    left = seats - taken
+    rest = main[left[p.ev[main]] > 0]
+    chosen1, rounds = _flow_with_households(p, rest, left, hh_used)
+    if p.cost[group_edges].sum() + p.cost[chosen1].sum() >= p.cost[chosen0].sum():
+        return group_edges, chosen1, rounds
+    return empty, chosen0, rounds
+
+
+# --------------------------------------------------------------------------- exact
+
+
+@dataclass
+class _Exact:
+    chosen: np.ndarray | None  # edge indices, None when no solution was found
+    status: str
+    bound: float  # upper bound of the objective, in integer cost units
+
+
+def _open_edges(
+    p: _Problem,
+    placed: np.ndarray,
+    seats: np.ndarray,
+    used_households: set[int],
+    groups: dict[int, np.ndarray],
+    group_emps: dict[int, list[int]],
+) -> np.ndarray:
+    """Edges still open after the pins and pinned groups: unplaced individuals' and the
+    open groups' members' (at their group's options), on seats left, without welfare
+    posts for households that already hold one."""
+    ok = (placed[p.ew] < 0) & (seats[p.ev] > 0) & (p.cost > 0)
+    in_group = p.group[p.ew] >= 0
+    member_ok = np.zeros(len(p.ew), dtype=bool)
+    if groups:
+        pair_ok = {(g, emp) for g in groups for emp in group_emps[g]}
+        ge = np.flatnonzero(in_group & ok)
+        keys = zip(p.group[p.ew[ge]].tolist(), p.employer[p.ev[ge]].tolist(), strict=True)
+        member_ok[ge] = np.fromiter((k in pair_ok for k in keys), dtype=bool, count=len(ge))
+    ok &= ~in_group | member_ok
+    if used_households:
+        ok &= ~(np.isin(p.household[p.ew], list(used_households)) & p.welfare_v[p.ev])
+    return np.flatnonzero(ok)
+
+
+def _exact_plan(
+    p: _Problem,
+    edges: np.ndarray,
+    seats: np.ndarray,
+    groups: dict[int, np.ndarray],
+    group_emps: dict[int, list[int]],
+    hint: np.ndarray,
+    max_seconds: float,
+) -> _Exact:
+    """The optimal plan over ``edges`` as an integer program (OR-Tools CP-SAT).
+
+    ``x(e)`` per edge and ``y(g, emp)`` per group option: each worker at most one edge;
+    each vacancy at most its seats; each household at most one public-welfare post;
+    each group at most one option, and every member on exactly one edge at the chosen
+    employer (``sum_{v of emp} x(m, v) = y(g, emp)``). Maximises the integer costs (the
+    flow's). Solved on one thread with a *deterministic* time limit, so the same input
+    gives the same plan; ``hint`` (a feasible plan) is the starting solution.
+    """
+    from ortools.sat.python import cp_model
+
+    model = cp_model.CpModel()
+    n = len(edges)
+    x = [model.new_bool_var(f"x{i}") for i in range(n)]
+    ew, ev = p.ew[edges], p.ev[edges]
+    starts = np.flatnonzero(np.r_[True, ew[1:] != ew[:-1]]) if n else np.zeros(0, dtype=int)
+    bounds = np.r_[starts, n]
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if b - a > 1:
+            model.add_at_most_one(x[a:b])
+    by_v = np.argsort(ev, kind="stable")
+    v_sorted = ev[by_v]
+    v_bounds = np.flatnonzero(np.r_[True, v_sorted[1:] != v_sorted[:-1], True])
+    for a, b in zip(v_bounds[:-1].tolist(), v_bounds[1:].tolist(), strict=True):
+        vk = int(v_sorted[a])
+        if b - a > seats[vk]:
+            model.add(sum(x[i] for i in by_v[a:b].tolist()) <= int(seats[vk]))
+    wf = np.flatnonzero(p.welfare_v[ev] & (p.household[ew] >= 0))
+    if len(wf):
+        for _, idx in pd.Series(wf).groupby(p.household[ew[wf]]):
+            if len(np.unique(ew[idx.to_numpy()])) > 1:
+                model.add_at_most_one([x[i] for i in idx.tolist()])
+    y: dict[tuple[int, int], Any] = {}
+    for g, members in groups.items():
+        ys = {emp: model.new_bool_var(f"y{g}_{emp}") for emp in group_emps[g]}
+        y.update({(g, emp): var for emp, var in ys.items()})
+        model.add_at_most_one(list(ys.values()))
+        for m in members.tolist():
+            a, b = np.searchsorted(ew, [m, m + 1])
+            emp_of = p.employer[ev[a:b]]
+            for emp, var in ys.items():
+                own = [x[i] for i in range(a, b) if emp_of[i - a] == emp]
+                model.add(sum(own) == var) if own else model.add(var == 0)
+    cost = p.cost[edges]
+    model.maximize(cp_model.LinearExpr.weighted_sum(x, cost.tolist()))
+    in_hint = np.isin(edges, hint)
+    for i in range(n):
+        model.add_hint(x[i], bool(in_hint[i]))
+    hinted_options = {
+        (int(p.group[p.ew[e]]), int(p.employer[p.ev[e]]))
+        for e in hint.tolist()
+        if p.group[p.ew[e]] >= 0
+    }
+    for key, var in y.items():
+        model.add_hint(var, key in hinted_options)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_deterministic_time = max_seconds
+    # the model is a b-matching with few side constraints: CP-SAT's presolve costs more
+    # wall time (its dual-strengthening loops) than the search it would save
+    solver.parameters.cp_model_presolve = False
+    status = solver.solve(model)
+    name = solver.status_name(status)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return _Exact(None, name, float("nan"))
+    chosen = edges[np.fromiter((solver.boolean_value(v) for v in x), dtype=bool, count=n)]
+    return _Exact(chosen, name, float(solver.best_objective_bound))
+
+
 # --------------------------------------------------------------------------- plan
 
 
@@ -415,6 +714,8 @@ def plan_placements(
     welfare_priority: float = DEFAULT_WELFARE_PRIORITY,
     scale: int = DEFAULT_SCALE,
     pin_notes: dict[tuple[str, str], str] | None = None,
+    group_rule: str = "value",
+    exact_limit: int = DEFAULT_EXACT_LIMIT,
 ) -> PlanResult:
     """Choose at most one placement per worker within every vacancy's open seats.
 
@@ -444,6 +745,14 @@ def plan_placements(
     pin_notes : dict, optional
         ``(worker_id, vacancy_id) -> reason`` for pins the caller already knows to be
         ineligible (reported instead of the generic reason).
+    group_rule : {"value", "first"}
+        ``"value"``: a village group is placed only where that beats the other use of
+        the seats (scalable step, then the exact solve when small); ``"first"``: groups
+        take seats before individuals, value-blind (the earlier rule; see the module
+        docstring).
+    exact_limit : int
+        Largest number of open edges for the exact CP-SAT solve when groups or
+        households bind; 0 keeps the scalable step only.
 
     Returns
     -------
@@ -454,6 +763,10 @@ def plan_placements(
     AssignmentError
         When a frame lacks a required column or a parameter is out of range.
     """
+    if group_rule not in GROUP_RULES:
+        raise AssignmentError(
+            f"group_rule must be one of {', '.join(GROUP_RULES)}, got {group_rule!r}"
+        )
     t0 = time.perf_counter()
     pins_f = _pairs(pins)
     excl_f = _pairs(excludes)
@@ -600,77 +913,120 @@ def plan_placements(
         allc = np.concatenate([np.asarray(forced, dtype=np.int64), chosen])
         return float(p.gain[allc].sum()), allc
 
+    # the employers where every member of a group has a candidate: its options
+    group_emps: dict[int, list[int]] = {}
+    for g, members in member_lists.items():
+        es = member_edges(members)
+        if len(es) == 0:
+            continue
+        emps = pd.Series(p.employer[p.ev[es]]).groupby(p.ew[es]).unique()
+        if len(emps) < len(members):
+            continue
+        common = set(emps.iloc[0].tolist())
+        for arr in emps.iloc[1:]:
+            common &= set(arr.tolist())
+        if common:
+            group_emps[g] = sorted(common)
+
+    # groups that take seats first, value-blind: pinned groups always (an officer's
+    # decision), every group under group_rule="first"
     groups_placed = 0
-    if member_lists:
-        options: list[tuple[int, float, str, str, int, int]] = []
-        for g, members in member_lists.items():
-            es = member_edges(members)
-            if len(es) == 0:
-                continue
-            emps = pd.Series(p.employer[p.ev[es]]).groupby(p.ew[es]).unique()
-            if len(emps) < len(members):
-                continue
-            common = set(emps.iloc[0].tolist())
-            for arr in emps.iloc[1:]:
-                common &= set(arr.tolist())
-            for emp in sorted(common):
-                if g in group_pins and group_pins[g][0] != emp:
-                    continue
-                forced = [f for f, _, _ in group_pins.get(g, (0, []))[1]]
-                opt = group_option(g, emp, forced)
-                if opt is None:
-                    continue
-                options.append(
-                    (
-                        0 if g in group_pins else 1,
-                        -opt[0] / len(members),
-                        str(p.group_ids[g]),
-                        str(p.employer_ids[emp]),
-                        g,
-                        emp,
-                    )
-                )
-        options.sort()
-        done: set[int] = set()
-        for _, _, _, _, g, emp in options:
-            if g in done:
+    options: list[tuple[int, float, str, str, int, int]] = []
+    for g, emps_g in group_emps.items():
+        if group_rule == "value" and g not in group_pins:
+            continue
+        for emp in emps_g:
+            if g in group_pins and group_pins[g][0] != emp:
                 continue
             forced = [f for f, _, _ in group_pins.get(g, (0, []))[1]]
             opt = group_option(g, emp, forced)
             if opt is None:
                 continue
-            for e in opt[1].tolist():
-                take(e)
-            for f in forced:
-                pinned_edge[f] = True
-            done.add(g)
-            groups_placed += 1
-        for g, (emp, gp) in group_pins.items():
-            for _, wid, vid in gp:
-                if g in done:
-                    report.append((wid, vid, True, ""))
-                else:
-                    report.append(
-                        (
-                            wid,
-                            vid,
-                            False,
-                            f"group {p.group_ids[g]} cannot be placed together with employer "
-                            f"{p.employer_ids[emp]} (not every member has an eligible vacancy "
-                            "with an open seat there)",
-                        )
+            options.append(
+                (
+                    0 if g in group_pins else 1,
+                    -opt[0] / len(member_lists[g]),
+                    str(p.group_ids[g]),
+                    str(p.employer_ids[emp]),
+                    g,
+                    emp,
+                )
+            )
+    options.sort()
+    done: set[int] = set()
+    for _, _, _, _, g, emp in options:
+        if g in done:
+            continue
+        forced = [f for f, _, _ in group_pins.get(g, (0, []))[1]]
+        opt = group_option(g, emp, forced)
+        if opt is None:
+            continue
+        for e in opt[1].tolist():
+            take(e)
+        for f in forced:
+            pinned_edge[f] = True
+        done.add(g)
+        groups_placed += 1
+    for g, (emp, gp) in group_pins.items():
+        for _, wid, vid in gp:
+            if g in done:
+                report.append((wid, vid, True, ""))
+            else:
+                report.append(
+                    (
+                        wid,
+                        vid,
+                        False,
+                        f"group {p.group_ids[g]} cannot be placed together with employer "
+                        f"{p.employer_ids[emp]} (not every member has an eligible vacancy "
+                        "with an open seat there)",
                     )
+                )
     stats["groups_seconds"] = round(time.perf_counter() - t1, 3)
 
-    # ---- 3. main flow for everyone else, with the lazy household repair
+    # ---- 3. individuals (min-cost flow with the lazy household repair) and, under
+    # group_rule="value", the other groups where they beat the seats' other use
     t2 = time.perf_counter()
     free = (placed < 0) & (p.group < 0)
     main = np.flatnonzero(free[p.ew] & (seats[p.ev] > 0))
     chosen, rounds = _flow_with_households(p, main, seats, used_households)
-    for e in chosen.tolist():
-        take(e)
+    group_edges = np.zeros(0, dtype=np.int64)
+    method = "flow"
+    open_groups = (
+        {g: member_lists[g] for g in group_emps if g not in group_pins and g not in done}
+        if group_rule == "value"
+        else {}
+    )
+    if open_groups:
+        method = "flow, groups by value"
+        group_edges, chosen, more = _place_groups_by_value(
+            p, open_groups, group_emps, member_edges, main, chosen, seats, used_households
+        )
+        rounds += more
     stats["flow_rounds"] = rounds
     stats["flow_seconds"] = round(time.perf_counter() - t2, 3)
+
+    # ---- 4. exact solve of the coupled problem (groups, households) when it is small
+    if group_rule == "value" and (open_groups or rounds > 1):
+        t3 = time.perf_counter()
+        edges = _open_edges(p, placed, seats, used_households, open_groups, group_emps)
+        stats["exact_edges"] = int(len(edges))
+        if 0 < len(edges) <= exact_limit:
+            hint = np.concatenate([group_edges, chosen])
+            exact = _exact_plan(
+                p, edges, seats, open_groups, group_emps, hint, DEFAULT_EXACT_SECONDS
+            )
+            stats["exact_status"] = exact.status
+            if exact.chosen is not None and p.cost[exact.chosen].sum() >= p.cost[hint].sum():
+                in_group = p.group[p.ew[exact.chosen]] >= 0
+                group_edges, chosen = exact.chosen[in_group], exact.chosen[~in_group]
+                method = "exact (CP-SAT)"
+            stats["exact_bound"] = exact.bound / scale
+        stats["exact_seconds"] = round(time.perf_counter() - t3, 3)
+    for e in np.concatenate([group_edges, chosen]).tolist():
+        take(e)
+    groups_placed += len(np.unique(p.group[p.ew[group_edges]]))
+    stats["plan_method"] = method
     if (seats < 0).any():  # pragma: no cover - guarded by construction
         raise RuntimeError("internal error: a vacancy was planned over its seats")
 
@@ -946,7 +1302,9 @@ def lp_upper_bound(
 __all__ = [
     "AssignmentError",
     "DEFAULT_MONITORED_WEIGHT",
+    "DEFAULT_EXACT_LIMIT",
     "DEFAULT_WELFARE_PRIORITY",
+    "GROUP_RULES",
     "PIN_REPORT_COLUMNS",
     "PLAN_COLUMNS",
     "PlanResult",

@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session
 from matcher.assignment import (
     DEFAULT_MONITORED_WEIGHT,
     DEFAULT_WELFARE_PRIORITY,
+    GROUP_RULES,
     PlanResult,
     plan_placements,
 )
@@ -106,10 +107,13 @@ class RunSummary:
     out: Path | None = None
     plan: pd.DataFrame | None = None
     error: str | None = None
+    #: the scored candidate pairs the plan chose from (only with ``keep_candidates``)
+    candidates: pd.DataFrame | None = None
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("plan")
+        d.pop("candidates")
         d["out"] = str(self.out) if self.out else None
         return d
 
@@ -662,6 +666,12 @@ def _jsonable(value: Any) -> Any:
 # --------------------------------------------------------------------------- the run
 
 
+def welfare_priority_for(monitored_weight: float) -> float:
+    """The run's default welfare bonus: ``max(2, monitored_weight + 0.5)``, so that it
+    always dominates the weighted scores (see :func:`matcher.assignment.plan_placements`)."""
+    return max(DEFAULT_WELFARE_PRIORITY, monitored_weight + 0.5)
+
+
 def run_match(
     database_url: str | Engine,
     model_dir: str | Path | None = None,
@@ -672,6 +682,7 @@ def run_match(
     k: int = DEFAULT_K,
     monitored_weight: float = DEFAULT_MONITORED_WEIGHT,
     welfare_priority: float | None = None,
+    group_rule: str = "value",
     partition_size: int | None = None,
     as_of: pd.Timestamp | datetime | str | None = "snapshot",
     model: Any = None,
@@ -680,6 +691,7 @@ def run_match(
     progress: Callable[[str], None] | None = None,
     scoring: str = "batch",
     dataset: Dataset | None = None,
+    keep_candidates: bool = False,
 ) -> RunSummary:
     """Run the nightly match end to end and record it; see the module docstring.
 
@@ -702,6 +714,10 @@ def run_match(
     monitored_weight, welfare_priority : float
         See :func:`matcher.assignment.plan_placements`; ``welfare_priority`` defaults to
         ``max(2, monitored_weight + 0.5)`` so that it always dominates the weighted scores.
+    group_rule : {"value", "first"}
+        How village groups are planned; see :func:`matcher.assignment.plan_placements`
+        (``"first"``, groups before individuals, is the earlier rule, kept for
+        benchmarks and as a policy choice).
     as_of : timestamp, "snapshot", "now" or None
         Vacancies must be posted and not closed at this time. ``"snapshot"`` (default)
         is the latest time the store knows of (last event, posting or registration),
@@ -720,6 +736,8 @@ def run_match(
     dataset : Dataset, optional
         The snapshot to plan on instead of loading the store (benchmarks); the run is
         still recorded in the store.
+    keep_candidates : bool
+        Return the scored candidate pairs on the summary (benchmarks re-plan them).
 
     Returns
     -------
@@ -737,6 +755,10 @@ def run_match(
     say = progress or (lambda msg: log.info("%s", msg))
     if k < 1:
         raise NightlyError(f"k must be at least 1, got {k}")
+    if group_rule not in GROUP_RULES:
+        raise NightlyError(
+            f"group_rule must be one of {', '.join(GROUP_RULES)}, got {group_rule!r}"
+        )
     if scoring not in SCORING_CHOICES:
         raise NightlyError(f"scoring must be one of {', '.join(SCORING_CHOICES)}, got {scoring!r}")
     engine = database_url if isinstance(database_url, Engine) else make_engine(database_url)
@@ -751,11 +773,12 @@ def run_match(
         scheduler = get_settings().dask_scheduler
     run_id = run_id or new_run_id()
     if welfare_priority is None:
-        welfare_priority = max(DEFAULT_WELFARE_PRIORITY, monitored_weight + 0.5)
+        welfare_priority = welfare_priority_for(monitored_weight)
     params: dict[str, Any] = {
         "k": k,
         "monitored_weight": monitored_weight,
         "welfare_priority": welfare_priority,
+        "group_rule": group_rule,
         "scheduler": "cluster" if scheduler else "in-process",
     }
     timings: dict[str, float] = {}
@@ -860,6 +883,7 @@ def run_match(
                 monitored_weight=monitored_weight,
                 welfare_priority=welfare_priority,
                 pin_notes=pin_notes,
+                group_rule=group_rule,
             )
             timings["assign_seconds"] = round(time.perf_counter() - t, 3)
             plan = result.plan
@@ -957,6 +981,7 @@ def run_match(
             timings=timings,
             out=Path(out) if out is not None else None,
             plan=plan,
+            candidates=cands if keep_candidates else None,
         )
     except RunConflict:
         raise  # nothing was written: the earlier plan stays as it was

@@ -10,8 +10,9 @@ are worth 0 (they break a hard rule, or the worker is not seeking).
 * :func:`reliability_bins`, :func:`expected_calibration_error`, :func:`brier_score`,
   :func:`per_worker_constant` — from :mod:`matcher.evaluation.calibration` (re-exported),
   applied with the true value as the target.
-* :func:`plan_value`, :func:`oracle_plan_value`, :func:`lp_value` — expected stable
-  placements of a plan (sum of true values of its pairs) and of the best plan on the truth.
+* :func:`plan_value`, :func:`oracle_plan`, :func:`oracle_plan_value`, :func:`lp_value` —
+  expected stable placements of a plan (sum of true values of its pairs) and of the best
+  plan on the truth (unweighted, or under the nightly run's policy weights).
 
 All functions are pure (frames in, numbers or frames out) and never read files.
 """
@@ -19,6 +20,7 @@ All functions are pure (frames in, numbers or frames out) and never read files.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,12 +33,16 @@ from matcher.evaluation.calibration import (
 )
 from matcher.schema import Columns
 
+if TYPE_CHECKING:
+    from matcher.assignment import PlanResult
+
 __all__ = [
     "attach_truth",
     "brier_score",
     "expected_calibration_error",
     "lp_value",
     "ndcg_true_gains",
+    "oracle_plan",
     "oracle_plan_value",
     "per_worker_constant",
     "plan_value",
@@ -131,26 +137,46 @@ def _as_candidates(truth: pd.DataFrame, column: str) -> pd.DataFrame:
     )
 
 
+def oracle_plan(
+    truth: pd.DataFrame,
+    workers: pd.DataFrame,
+    vacancies: pd.DataFrame,
+    candidates: pd.DataFrame | None = None,
+    **plan_options: Any,
+) -> PlanResult:
+    """:func:`matcher.assignment.plan_placements` on the true values.
+
+    The pairs of ``candidates`` (default: every pair of the truth) are scored with their
+    true values; ``plan_options`` go to ``plan_placements`` (default monitored weight 1
+    and no welfare bonus, so the objective is expected stable placements). With policy
+    weights (``monitored_weight``, ``welfare_priority`` as the nightly run uses them) it
+    is the *policy oracle*: the best plan under the policy, knowing the truth.
+    """
+    from matcher.assignment import plan_placements
+
+    options: dict[str, Any] = {"monitored_weight": 1.0, "welfare_priority": 0.0}
+    options.update(plan_options)
+    cands = _candidates_with_truth(truth, candidates)
+    return plan_placements(cands, workers, vacancies, **options)
+
+
 def oracle_plan_value(
     truth: pd.DataFrame,
     workers: pd.DataFrame,
     vacancies: pd.DataFrame,
     candidates: pd.DataFrame | None = None,
+    **plan_options: Any,
 ) -> tuple[float, float]:
     """The best plan on the true values: (plan's true value, LP upper bound).
 
-    The plan is :func:`matcher.assignment.plan_placements` on the pairs of ``candidates``
-    (default: every pair of the truth) scored with their true values, with the monitored
-    weight 1 and no welfare bonus, so its objective is expected stable placements; the LP
-    bound (:func:`matcher.assignment.lp_upper_bound`) is the exact relaxation of the same
-    problem, so no plan over these pairs can do better.
+    The plan is :func:`oracle_plan` (``plan_options`` as there); the LP bound
+    (:func:`matcher.assignment.lp_upper_bound`) is the exact relaxation of the
+    unweighted problem over the same pairs, so no plan over them can place more
+    expected stable placements.
     """
-    from matcher.assignment import plan_placements
-
-    cands = _candidates_with_truth(truth, candidates)
-    if cands.empty:
+    if _candidates_with_truth(truth, candidates).empty:
         return 0.0, 0.0
-    result = plan_placements(cands, workers, vacancies, monitored_weight=1.0, welfare_priority=0.0)
+    result = oracle_plan(truth, workers, vacancies, candidates, **plan_options)
     return plan_value(result.plan, truth), lp_value(truth, workers, vacancies, candidates)
 
 
@@ -159,15 +185,26 @@ def lp_value(
     workers: pd.DataFrame,
     vacancies: pd.DataFrame,
     candidates: pd.DataFrame | None = None,
+    *,
+    monitored_weight: float = 1.0,
+    welfare_priority: float = 0.0,
 ) -> float:
-    """LP optimum of expected stable placements over ``candidates`` with true values."""
+    """LP optimum over ``candidates`` with true values: expected stable placements, or
+    with policy weights the weighted objective of ``plan_placements`` (an upper bound of
+    the policy oracle's ``objective``)."""
     from matcher.assignment import lp_upper_bound
 
     cands = _candidates_with_truth(truth, candidates)
     if cands.empty:
         return 0.0
     return float(
-        lp_upper_bound(cands, workers, vacancies, monitored_weight=1.0, welfare_priority=0.0)
+        lp_upper_bound(
+            cands,
+            workers,
+            vacancies,
+            monitored_weight=monitored_weight,
+            welfare_priority=welfare_priority,
+        )
     )
 
 

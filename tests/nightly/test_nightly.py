@@ -131,6 +131,21 @@ def test_same_run_id_with_other_inputs_is_refused(sqlite_url, frames, model, loa
     pd.testing.assert_frame_equal(_plan_rows(sqlite_url, "r"), before)
 
 
+def test_group_rule_is_a_run_input(sqlite_url, frames, model, load_store):
+    load_store(sqlite_url, frames)
+    with pytest.raises(nightly.NightlyError, match="group_rule"):
+        nightly.run_match(sqlite_url, None, model=model, model_version="m1", group_rule="greedy")
+    value = nightly.run_match(sqlite_url, None, run_id="v", model=model, model_version="m1", k=5)
+    first = nightly.run_match(
+        sqlite_url, None, run_id="f", model=model, model_version="m1", k=5, group_rule="first"
+    )
+    # the rule is part of the run's inputs: the same store with the other rule is another run
+    assert value.input_hash != first.input_hash
+    assert _run_row(sqlite_url, "f").params["group_rule"] == "first"
+    # the value rule (exact on a store this small) never has a lower objective
+    assert value.objective >= first.objective - 1e-6
+
+
 def test_pins_and_excludes_from_the_store(database_url, frames, model, load_store):
     load_store(database_url, frames)
     base = nightly.run_match(database_url, None, run_id="b", model=model, model_version="m1", k=5)
