@@ -707,8 +707,13 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{name}: NDCG@10 engine {r.ndcg['engine']:.3f} keyword {r.ndcg['keyword']:.3f} "
                 f"popularity {r.ndcg['popularity']:.3f}; nightly/oracle "
-                f"{r.plan['nightly plan'] / max(r.plan['oracle LP'], 1e-12):.3f}; ECE "
-                f"{r.calibration['ECE']:.4f}; {time.perf_counter() - t:.0f} s",
+                f"{r.plan['nightly plan'] / max(r.plan['oracle LP'], 1e-12):.3f} (groups first "
+                f"{r.plan['nightly plan, groups first'] / max(r.plan['oracle LP'], 1e-12):.3f}, "
+                f"policy oracle {r.plan['policy oracle'] / max(r.plan['oracle LP'], 1e-12):.3f}, "
+                f"oracle plan {r.plan['oracle plan'] / max(r.plan['oracle LP'], 1e-12):.3f} vs "
+                f"groups first "
+                f"{r.plan['oracle plan, groups first'] / max(r.plan['oracle LP'], 1e-12):.3f}); "
+                f"ECE {r.calibration['ECE']:.4f}; {time.perf_counter() - t:.0f} s",
                 flush=True,
             )
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
