@@ -926,6 +926,7 @@ def run_match(
                     "groups",
                     "groups_placed",
                     "flow_rounds",
+                    "plan_method",
                     # plan diagnostics (matcher.assignment.plan_diagnostics)
                     "unplaced_with_open_seat",
                     "unplaced_reasons",

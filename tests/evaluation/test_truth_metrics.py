@@ -12,6 +12,7 @@ from matcher.evaluation.truth import (
     expected_calibration_error,
     lp_value,
     ndcg_true_gains,
+    oracle_plan,
     oracle_plan_value,
     per_worker_constant,
     plan_value,
@@ -111,3 +112,32 @@ def test_plan_values_known_answer():
     # two seats at x: both there, 0.9
     vacancies2 = pd.DataFrame({"vacancy_id": ["x", "y"], "headcount": [2, 1]})
     assert oracle_plan_value(truth, workers, vacancies2)[0] == pytest.approx(0.9)
+
+
+def test_policy_oracle_pays_for_the_policy_in_expected_placements():
+    # one seat; m (monitored household) 0.3, o 0.4: unweighted the seat goes to o, with
+    # the monitored weight 1.5 to m (0.45 > 0.4), which costs 0.1 expected placements
+    truth = _truth([("m", "x", 0.3), ("o", "x", 0.4)])
+    workers = pd.DataFrame({"worker_id": ["m", "o"], "household_status": ["monitored", "none"]})
+    vacancies = pd.DataFrame({"vacancy_id": ["x"], "headcount": [1]})
+    assert oracle_plan_value(truth, workers, vacancies) == pytest.approx((0.4, 0.4))
+    policy = oracle_plan(truth, workers, vacancies, monitored_weight=1.5, welfare_priority=0.0)
+    assert policy.plan["worker_id"].tolist() == ["m"]
+    assert plan_value(policy.plan, truth) == pytest.approx(0.3)
+    assert policy.objective == pytest.approx(0.45)
+    # the weighted LP bounds the policy oracle's weighted objective, not its placements
+    weighted = lp_value(truth, workers, vacancies, monitored_weight=1.5, welfare_priority=0.0)
+    assert weighted == pytest.approx(0.45)
+
+
+def test_oracle_plan_with_a_village_group_against_the_lp():
+    # a village pair worth 0.1 each at x's two seats, two others 0.9 each: the oracle
+    # leaves the pair out (1.8); the earlier rule seated the pair first (0.2)
+    truth = _truth([("g1", "x", 0.1), ("g2", "x", 0.1), ("a", "x", 0.9), ("b", "x", 0.9)])
+    workers = pd.DataFrame(
+        {"worker_id": ["g1", "g2", "a", "b"], "group_id": ["G", "G", None, None]}
+    )
+    vacancies = pd.DataFrame({"vacancy_id": ["x"], "headcount": [2], "employer_id": ["E"]})
+    assert oracle_plan_value(truth, workers, vacancies) == pytest.approx((1.8, 1.8))
+    first = oracle_plan(truth, workers, vacancies, group_rule="first")
+    assert plan_value(first.plan, truth) == pytest.approx(0.2)
