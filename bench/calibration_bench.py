@@ -158,19 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         print("RESULT " + json.dumps(measure(args.measure)))
         return 0
     sys.path.insert(0, str(ROOT))
-    from bench.report import machine, markdown_table, write_section
+    from bench.report import extract_commit, machine, markdown_table, write_section
 
     rows: list[list[object]] = []
     results: dict[str, dict[str, dict[str, object]]] = {}
     with tempfile.TemporaryDirectory(prefix="calibration-bench-") as tmp:
-        base = Path(tmp) / "baseline"
-        base.mkdir()
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", args.baseline_ref],
-            capture_output=True,
-            check=True,
-        )
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
+        base = extract_commit(args.baseline_ref, Path(tmp) / "baseline")
         for variant in args.variants:
             folder = Path(tmp) / variant
             _market(folder, variant, args)

@@ -7,6 +7,7 @@ import os
 import platform
 import re
 import statistics
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -69,6 +70,25 @@ class LoadSampler:
         """``min / mean / max`` of the samples."""
         x = self.samples or [os.getloadavg()[0]]
         return f"{min(x):.1f} / {statistics.mean(x):.1f} / {max(x):.1f}"
+
+
+def git(*args: str) -> str:
+    """``git -C <repo root> ARGS``'s standard output, stripped (raises on failure)."""
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def extract_commit(ref: str, dest: Path) -> Path:
+    """Write the tree of commit ``ref`` into the empty folder ``dest`` (``git archive``), so
+    a bench can run a baseline's code beside this one's."""
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest
 
 
 def write_section(name: str, title: str, body: str, script: str) -> Path:

@@ -21,7 +21,8 @@ MOBILITY_PROVINCE             mobility ``province``: the vacancy is in another p
 CAPACITY_NOT_LIGHT_WORK       labour capacity ``semi`` or ``weak``: the vacancy is neither a
                               public-welfare post (channel ``public_welfare_post``) nor light
                               work (its occupation, or a parent of it, is listed in
-                              ``matcher/data/light_work.csv``)
+                              ``matcher/data/light_work.csv``; a code the importer only
+                              *inferred* from the title does not count, see below)
 AGE_BELOW_MIN, AGE_ABOVE_MAX  age = year of ``at`` (this year when ``at`` is None) minus
                               ``birth_year``, outside [min_age, max_age]
 LANGUAGE_MISSING              a language the vacancy requires is not among the worker's
@@ -39,7 +40,12 @@ against the worker, except where a requirement has to be *met*:
 * blank ``birth_year``: age limits are not applied (the officer checks at interview);
 * blank worker ``languages``: the worker is not known to speak any language, so a vacancy
   that requires one excludes them (the requirement is not shown to be met);
-* blank vacancy ``occupation_code``: not light work (it cannot be shown to be light);
+* blank vacancy ``occupation_code``: not light work (it cannot be shown to be light); the
+  same for a code the importer inferred from the title (``occupation_source`` ``inferred``:
+  a guess, often at low confidence, does not show that a job is light enough for semi or
+  weak labour; on the sample markets such guesses filled semi/weak workers' lists with
+  jobs the market's rules do not allow them, ``docs/equal-service.md``). A code an
+  employer gave or an officer corrected counts;
 * blank ``status``: open; blank ``headcount``: no seats; blank ``closes_at``/``posted_at``:
   no limit;
 * ``at=None`` skips the two date rules (closing and posting) — pass ``at`` to evaluate the
@@ -80,6 +86,9 @@ DEFAULT_MAX_COMMUTE_KM = 50.0
 
 #: The domain table listing light-work CSCO codes (a code covers its children).
 LIGHT_WORK_TABLE = "light_work.csv"
+#: ``occupation_source`` of a code the importer inferred from the title: it never shows
+#: that a vacancy is light work (module docstring, "Blank values").
+INFERRED_SOURCE = "inferred"
 
 
 class Reason(StrEnum):
@@ -324,10 +333,12 @@ def _encode_vacancies(
     langs_bits = _language_bits(lang_lists, vocab, words)
     codes = _column(frame, "occupation_code")
     channels = _column(frame, "channel")
+    sources = _column(frame, "occupation_source")
     light = np.fromiter(
         (
-            ch == Channel.PUBLIC_WELFARE_POST.value or is_light_work(code)
-            for code, ch in zip(codes, channels, strict=True)
+            ch == Channel.PUBLIC_WELFARE_POST.value
+            or (src != INFERRED_SOURCE and is_light_work(code))
+            for code, ch, src in zip(codes, channels, sources, strict=True)
         ),
         dtype=bool,
         count=len(frame),
@@ -848,6 +859,13 @@ def _message(
         if isinstance(code, str) and code in reference.occupations():
             occ = reference.occupations()[code].name
         what = f"「{occ}」" if occ else "该岗位"
+        if _get(vacancy, "occupation_source") == INFERRED_SOURCE and is_light_work(code):
+            return (
+                f"{cap_zh}只可安排轻体力岗位或公益性岗位，该岗位的工种{what}仅由标题推断，"
+                f"无法确认属于轻体力劳动 / {capacity} labour capacity: only light work or "
+                "public-welfare posts, and this vacancy's occupation was only inferred from "
+                "its title (ask the employer to state it)"
+            )
         return (
             f"{cap_zh}只可安排轻体力岗位或公益性岗位，{what}不属于轻体力劳动 / "
             f"{capacity} labour capacity: only light work or public-welfare posts"

@@ -128,6 +128,36 @@ def test_weak_labour_light_work_covers_children_and_blank_code():
     assert codes(worker(labor_capacity=None), vacancy()) == []  # blank = full
 
 
+def test_an_inferred_code_does_not_show_light_work():
+    # the importer infers blank codes from the title (occupation_source = inferred); a guess
+    # does not show the job is light enough for semi or weak labour, a given or corrected
+    # code does. Full labour is not affected.
+    weak = worker(labor_capacity="weak")
+    guessed = vacancy(occupation_code=CLEANER, occupation_source="inferred")
+    assert codes(weak, guessed) == ["CAPACITY_NOT_LIGHT_WORK"]
+    out = exclusions(weak, guessed, at=AT)
+    assert "推断" in out[0].message and "inferred" in out[0].message
+    assert codes(worker(labor_capacity="full"), guessed) == []
+    for source in ("given", "corrected", None):
+        assert codes(weak, vacancy(occupation_code=CLEANER, occupation_source=source)) == []
+    # an inferred heavy code keeps the plain message
+    heavy = exclusions(weak, vacancy(occupation_code=WELDER, occupation_source="inferred"), at=AT)
+    assert "焊工" in heavy[0].message and "推断" not in heavy[0].message
+    # public-welfare posts stay open to them whatever the code's source
+    welfare = vacancy(channel="public_welfare_post", region=SUO, occupation_source="inferred")
+    assert codes(weak, welfare) == []
+    # the index's masks agree with the exclusions
+    frame = pd.DataFrame(
+        [
+            guessed,
+            vacancy(vacancy_id="v2", occupation_code=CLEANER, occupation_source="given"),
+            vacancy(vacancy_id="v3", occupation_code=CLEANER),
+        ]
+    )
+    mask = EligibilityIndex().fit(frame).mask_for_worker(weak, at=AT)
+    assert mask.tolist() == [False, True, True]
+
+
 def test_light_work_table():
     listed = light_work_codes()
     assert all(c in reference.occupations() for c in listed)
