@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python bench/match_bench.py
 	$(BIN)/python bench/truth_bench.py
 	$(BIN)/python bench/calibration_bench.py
+	$(BIN)/python bench/embedder_bench.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

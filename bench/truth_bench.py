@@ -48,7 +48,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -58,6 +58,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.report import LoadSampler, markdown_table, write_section  # noqa: E402
+
+if TYPE_CHECKING:
+    from matcher.protocols import Embedder
 
 SCRIPT = "bench/truth_bench.py"
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,7 +110,15 @@ def greedy_plan(lists: pd.DataFrame, vacancies: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["worker_id", "vacancy_id"])
 
 
-def run_variant(name: str, args: argparse.Namespace, work: Path, model_dir: Path) -> VariantResult:
+def run_variant(
+    name: str,
+    args: argparse.Namespace,
+    work: Path,
+    model_dir: Path,
+    embedder: Embedder | None = None,
+) -> VariantResult:
+    """One market variant end to end; ``embedder`` is the dense text channel of the
+    training (None: what ``jobmatch train`` uses, ``matcher.text.embedder_from_env``)."""
     from matcher.assignment import DEFAULT_MONITORED_WEIGHT
     from matcher.baselines import KeywordRecommender, PopularityRecommender
     from matcher.evaluation.truth import (
@@ -157,7 +168,9 @@ def run_variant(name: str, args: argparse.Namespace, work: Path, model_dir: Path
 
     t = time.perf_counter()
     trained = train_from_store(
-        url, model_dir, TrainOptions(seed=args.seed, promote=False, progress=False)
+        url,
+        model_dir,
+        TrainOptions(seed=args.seed, promote=False, progress=False, embedder=embedder),
     )
     res.seconds["train"] = time.perf_counter() - t
     res.report = trained.folder / registry.REPORT

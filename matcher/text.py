@@ -367,8 +367,12 @@ class UniversalSentenceEncoder(CachedEmbedder):
 
     Parameters
     ----------
-    threads : int, default 2
-        BLAS threads of the forward pass (``threadpoolctl``).
+    threads : int or None, default 1
+        BLAS threads of the forward pass (``threadpoolctl``); None keeps the process's
+        limit. One by default: on a busy 2-core machine two BLAS threads spend their
+        time waiting for each other (``bench/embedder_bench.py`` measured the same encode
+        5x slower on two threads than on one at load 20); use both cores with two
+        processes (the nightly run's Dask workers, ``jobmatch serve --workers``).
     batch_size : int, default 1024
         Texts per call into the model (a progress bar advances per batch; the model
         itself works in micro-batches of about 384 tokens).
@@ -390,7 +394,7 @@ class UniversalSentenceEncoder(CachedEmbedder):
 
     def __init__(
         self,
-        threads: int = 2,
+        threads: int | None = 1,
         batch_size: int = 1024,
         cache_path: str | None = None,
         show_progress: bool | None = None,
