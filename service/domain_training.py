@@ -195,7 +195,9 @@ def county_suggestions(
 
     def call(lm: LoadedModel) -> dict[str, Any]:
         model = _recommender(lm)
-        key = (lm.version, id(model.catalogue_), region, sample, k)
+        # the catalogue a view was computed on: the model version and the store state
+        # its catalogue reflects (a refresh gives a new stamp)
+        key = (lm.version, repr(lm.catalogue_stamp), region, sample, k)
         with _cache_lock:
             if key in _cache:
                 _cache.move_to_end(key)
