@@ -579,6 +579,11 @@ def _place_groups_by_value(
     if not picked:
         return empty, chosen0, 0
     group_edges = np.sort(np.concatenate(picked))
+    # when the groups took only seats the individuals' plan left empty and no household
+    # of theirs holds a welfare post there, that plan is still optimal on the seats left
+    held = p.household[p.ew[chosen0[p.welfare_v[p.ev[chosen0]]]]]
+    if (taken <= residual).all() and not (set(held[held >= 0].tolist()) & hh_used):
+        return group_edges, chosen0, 0
     left = seats - taken
     rest = main[left[p.ev[main]] > 0]
     chosen1, rounds = _flow_with_households(p, rest, left, hh_used)
