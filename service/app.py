@@ -21,6 +21,7 @@ from service.api import errors
 from service.domain import CatalogueSync, store_counts
 from service.model_holder import ModelHolder, RecommendationBatcher, freeze_heap
 from service.observability import CONTENT_TYPE, Metrics, MetricsMiddleware
+from service.serving_cache import ServingCache
 from service.serving_state import ServingState
 from service.settings import Settings, get_settings
 from service.store.db import make_engine
@@ -100,6 +101,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.catalogue_sync = CatalogueSync(engine, holder, every=catalogue_sync_every)
     app.state.batcher = RecommendationBatcher() if batch_recommendations else None
+    app.state.serving_cache = ServingCache(engine)
 
     metrics.watch_store(lambda: store_counts(engine))
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from matcher import reference
@@ -47,6 +47,7 @@ from service.schemas import (
     WorkerCreate,
     WorkerUpdate,
 )
+from service.serving_cache import ServingCache, open_now, vacancy_cards
 from service.store.models import Employer, Event, Vacancy, Worker
 
 log = logging.getLogger(__name__)
@@ -160,13 +161,18 @@ def _scoped_worker(session: Session, principal: Principal, worker_id: str) -> Wo
     return worker
 
 
+#: Built once: constructing a statement costs more than running this one (SQLAlchemy's
+#: coercions and cache key; about a third of the query's CPU, measured).
+_WORKER_SCOPE = select(Worker.home_region, Worker.status).where(
+    Worker.worker_id == bindparam("worker_id")
+)
+
+
 def check_worker_scope(session: Session, principal: Principal, worker_id: str) -> str:
     """404 / 403 as :func:`_scoped_worker`, reading only the worker's home region and
     status (no personal field is loaded; the recommendation route calls this on every
     request). Returns the worker's status."""
-    row = session.execute(
-        select(Worker.home_region, Worker.status).where(Worker.worker_id == worker_id)
-    ).first()
+    row = session.execute(_WORKER_SCOPE, {"worker_id": worker_id}).first()
     if row is None:
         raise not_found("worker", worker_id)
     _check_worker_region(principal, worker_id, row[0])
@@ -960,7 +966,14 @@ def recommendations(
     k: int,
     batcher: RecommendCall | None = None,
     risk_threshold: int = employer_risk.DEFAULT_THRESHOLD,
+    cache: ServingCache | None = None,
 ) -> dict[str, Any]:
+    """The ``k`` best open vacancies for a worker in ``principal``'s scope, with the
+    fields a person reads. ``cache`` (the process's :class:`ServingCache`) spares the
+    store the vacancies' fields and the employers' risk warnings; without it they are
+    read from the store. Either way a vacancy the store says no longer takes anyone
+    (closed, filled, past its deadline) is left out, even while the model's catalogue
+    still lists it."""
     worker_status = check_worker_scope(session, principal, worker_id)
     loaded = model_or_503(holder)
     k = max(1, min(k, MAX_K))
@@ -997,11 +1010,14 @@ def recommendations(
     scores = frame["score"].tolist() if n else []
     reasons = frame["reasons"].tolist() if n and "reasons" in frame else [None] * n
     warnings = frame["warnings"].tolist() if n and "warnings" in frame else [None] * n
-    details = _vacancy_details(session, ids)
+    cards = cache.cards(session, ids) if cache is not None else vacancy_cards(session, ids)
     chance = _stable_chance(loaded.model)
     items = []
+    now = clock.now_utc()
     for i, vacancy_id in enumerate(ids):
-        v = details.get(vacancy_id)
+        v = cards.get(vacancy_id)
+        if v is not None and not open_now(v, now):
+            continue  # closed since the model's catalogue was built
         items.append(
             {
                 "rank": int(ranks[i]),
@@ -1020,11 +1036,14 @@ def recommendations(
                 "channel": v.channel if v else None,
             }
         )
-    risky = employer_risk.warnings_for(
-        session,
-        [str(x["employer_id"]) for x in items if x["employer_id"]],
-        threshold=risk_threshold,
-    )
+    if len(items) < n:  # some closed: the ranks of the others close up
+        for rank, item in enumerate(items, start=1):
+            item["rank"] = rank
+    employers = [str(x["employer_id"]) for x in items if x["employer_id"]]
+    if cache is not None:
+        risky = cache.risk_warnings(session, employers, threshold=risk_threshold)
+    else:
+        risky = employer_risk.warnings_for(session, employers, threshold=risk_threshold)
     for item in items:
         if item["employer_id"] in risky:
             item["warnings"] = [*_list(item["warnings"]), risky[str(item["employer_id"])]]
@@ -1050,26 +1069,6 @@ def recommendations(
         "data": items,
         "count": len(items),
     }
-
-
-_VACANCY_DISPLAY = (
-    Vacancy.vacancy_id,
-    Vacancy.title,
-    Vacancy.employer_id,
-    Vacancy.region,
-    Vacancy.occupation_code,
-    Vacancy.wage_min,
-    Vacancy.wage_max,
-    Vacancy.channel,
-)
-
-
-def _vacancy_details(session: Session, vacancy_ids: Sequence[str]) -> dict[str, Any]:
-    """The columns a recommendation shows, per vacancy id (plain rows, no ORM objects)."""
-    if not vacancy_ids:
-        return {}
-    stmt = select(*_VACANCY_DISPLAY).where(Vacancy.vacancy_id.in_(list(vacancy_ids)))
-    return {row.vacancy_id: row for row in session.execute(stmt)}
 
 
 def candidate_profiles(session: Session, worker_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from service.domain import CatalogueSync, RecommendCall, batched
 from service.model_holder import ModelHolder
 from service.observability import Metrics
+from service.serving_cache import ServingCache
 from service.store.db import transaction
 
 T = TypeVar("T")
@@ -51,6 +52,7 @@ class Serving:
     recommend: RecommendCall | None
     metrics: Metrics
     risk_threshold: int
+    cache: ServingCache | None
 
 
 async def get_serving(request: Request) -> Serving:
@@ -62,6 +64,7 @@ async def get_serving(request: Request) -> Serving:
         recommend=batched(batcher) if batcher is not None else None,
         metrics=state.metrics,
         risk_threshold=state.settings.employer_risk_threshold,
+        cache=getattr(state, "serving_cache", None),
     )
 
 

@@ -52,6 +52,7 @@ async def worker_recommendations(
         k,
         serving.recommend,
         serving.risk_threshold,
+        serving.cache,
     )
     response.headers["X-Model-Version"] = result["model_version"]
     response.headers["X-Recommendation-Source"] = result["source"]

@@ -63,7 +63,7 @@ class Worker(Base):
     status_reason: Mapped[str | None] = mapped_column(String(32))
     status_since: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime, server_default=func.now(), onupdate=func.now()
+        DateTime, server_default=func.now(), onupdate=func.now(), index=True
     )
 
     def __repr__(self) -> str:  # never personal data
@@ -116,7 +116,7 @@ class Vacancy(Base):
     # "employer" (closed by hand) or "filled"; None while open
     closed_reason: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime, server_default=func.now(), onupdate=func.now()
+        DateTime, server_default=func.now(), onupdate=func.now(), index=True
     )
 
 

@@ -355,6 +355,8 @@ def _worker_context(
             request.app.state.catalogue_sync,
             worker_id,
             10,
+            risk_threshold=request.app.state.settings.employer_risk_threshold,
+            cache=request.app.state.serving_cache,
         )
     except (HTTPException, DomainError) as exc:
         no_model = labels.detail_message(exc.status_code, exc.detail, page_lang(request))
