@@ -9,8 +9,9 @@ channel is ``HashingEmbedder(dim=384)`` (same vector shape as all-MiniLM-L6-v2;
 encoding happens at refresh, never inside a request).
 
 Then ``jobmatch serve`` (uvicorn, the real app, in a subprocess on loopback) answers
-``GET /api/v1/workers/{id}/recommendations?k=10`` for random workers from 50
-concurrent clients (httpx async, one connection each, with an admin key), in phases
+``GET /api/v1/workers/{id}/recommendations?k=10`` for random workers (a sample of
+``--asked`` workers) from 50 concurrent clients (a minimal asyncio HTTP/1.1 client,
+:class:`Connection`, one keep-alive connection each, with an admin key), in phases
 measured in the same run:
 
 * **paced**: each client waits a random think time (exponential, mean ``--think``
@@ -24,13 +25,21 @@ measured in the same run:
   mean latency is 50 / throughput whatever the service does: this phase measures
   capacity (throughput), not the latency an officer sees.
 
-The promoted model carries precomputed recommendations (``matcher.precomputed``: every
-worker's 50 best vacancies, built in the set-up as ``jobmatch recommend --all
---precompute`` would, timed), so the server answers by re-ranking a worker's stored
-list; each phase reports the share of answers that came from the lists. In the same
-run a second server with ``JOBMATCH_PRECOMPUTED=0`` answers the judged phase with the
-live engine (every open vacancy scored per request): the baseline the lists are
-measured against.
+The promoted model carries precomputed recommendations (``matcher.precomputed``: the
+asked workers' 50 best vacancies, built in the set-up as ``jobmatch recommend --all
+--precompute`` would for everyone, timed; only the asked workers, so that the set-up
+at 100,000 vacancies fits in minutes), so the server answers by re-ranking a worker's
+stored list; each phase reports the share of answers that came from the lists. In the
+same run another server with ``JOBMATCH_PRECOMPUTED=0`` answers the judged phase with
+the live engine (every open vacancy scored per request).
+
+**Before and after in one run**: ``--baseline COMMIT`` serves the same phases, on a
+copy of the same store with the same model and lists, from the service code of
+``COMMIT`` (``git archive`` into the work folder, run with ``PYTHONPATH`` pointing at
+it), one after the other with this tree's code; the section then has a table of
+ratios. On a machine shared with other jobs, absolute figures move with the load
+(its 1-minute average is in every row); the ratios of the same run are what a change
+is judged by.
 
 The server runs 3 uvicorn worker processes on the 2 cores. An answer from the lists
 is short, and in one process the requests' threads and the event loop (which parses,
@@ -55,8 +64,9 @@ answered. Before the server starts, the engine's own cost per request (single
 same model, so the service's overhead is the server's CPU per request minus the
 engine's.
 
-Run: ``.venv/bin/python bench/serve_bench.py [--vacancies 100000] [--clients 50]
-[--seconds 30] [--think 5 1] [--workers 3]``
+Run: ``.venv/bin/python bench/serve_bench.py [--vacancies 100000] [--asked 5000]
+[--clients 50] [--seconds 30] [--think 5 1] [--workers 3] [--baseline COMMIT]
+[--keep DIR]``
 """
 
 from __future__ import annotations
@@ -69,6 +79,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import contextlib  # noqa: E402
 import gc  # noqa: E402
 import pickle  # noqa: E402
 import random  # noqa: E402
@@ -95,8 +106,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def build(workdir: Path, n_vacancies: int, seed: int) -> dict:
-    """The store with the serving market, and a promoted model that serves it."""
+def build(workdir: Path, n_vacancies: int, seed: int, asked: int) -> dict:
+    """The store with the serving market, and a promoted model that serves it, with
+    precomputed lists for the ``asked`` workers the clients ask for (a random sample of
+    the store's workers)."""
     from matcher.dataset import Dataset
     from matcher.recommender import Recommender
     from matcher.text import HashingEmbedder
@@ -138,12 +151,14 @@ def build(workdir: Path, n_vacancies: int, seed: int) -> dict:
     version = "bench-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     model.save(model_dir / version)
     (model_dir / "current").write_text(version + "\n", encoding="utf-8")
-    t_pre, n_entries = precompute(model, model_dir / version)
+    every = [str(w) for w in big["workers"]["worker_id"]]
+    asked_ids = random.Random(seed).sample(every, min(asked, len(every)))
+    t_pre, n_entries = precompute(model, model_dir / version, asked_ids)
     return {
         "url": url,
         "model_dir": model_dir,
         "key": key,
-        "worker_ids": list(big["workers"]["worker_id"]),
+        "worker_ids": asked_ids,
         "n_open": int(len(model.catalogue_.open_pos)),
         "n_workers": len(big["workers"]),
         "n_vacancies": len(v),
@@ -159,14 +174,15 @@ def build(workdir: Path, n_vacancies: int, seed: int) -> dict:
     }
 
 
-def precompute(model, version_dir: Path) -> tuple[float, int]:
-    """Every worker's 50 best vacancies, stored beside the model (what ``jobmatch
-    recommend --all --precompute --jobs 2`` does); wall seconds and rows stored."""
+def precompute(model, version_dir: Path, worker_ids: list[str]) -> tuple[float, int]:
+    """The workers' 50 best vacancies, stored beside the model (what ``jobmatch
+    recommend --all --precompute --jobs 2`` does for every worker); wall seconds and
+    rows stored."""
     from matcher.precomputed import PrecomputedRecommendations
     from service.model_holder import LISTS_FOLDER
 
     t0 = time.perf_counter()
-    lists = PrecomputedRecommendations.build(model, depth=50, n_jobs=2)
+    lists = PrecomputedRecommendations.build(model, worker_ids, depth=50, n_jobs=2)
     lists.save(version_dir / LISTS_FOLDER)
     return time.perf_counter() - t0, int(lists.manifest["entries"])
 
@@ -202,10 +218,14 @@ def _descendants(root: int) -> list[int]:
 class Server:
     """``jobmatch serve`` in a subprocess on a free loopback port."""
 
-    def __init__(self, setup: dict, workers: int, precomputed: bool = True) -> None:
+    def __init__(
+        self, setup: dict, workers: int, precomputed: bool = True, src: Path | None = None
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ)
+        if src is not None:  # the service's code from another source tree (a baseline)
+            env["PYTHONPATH"] = str(src)
         env["JOBMATCH_DATABASE_URL"] = setup["url"]
         env["JOBMATCH_MODEL_DIR"] = str(setup["model_dir"])
         env["JOBMATCH_PRECOMPUTED"] = "1" if precomputed else "0"
@@ -251,54 +271,94 @@ class Server:
             self.proc.kill()
 
 
+class Connection:
+    """One keep-alive HTTP/1.1 connection on loopback: a request written as bytes, the
+    answer's status line, headers and body read back (``Content-Length`` framing, which
+    is what uvicorn sends for these answers).
+
+    The bench's load generator, not a general client: httpx costs 1-3 ms of CPU per
+    request on these cores (measured by this bench's "client CPU" column before), which
+    at the capacity the service is judged on (1,000 requests/s) would be more than one
+    of the two cores the server needs. This one costs a tenth of that, so the clients
+    disturb the server less; their CPU is still measured and reported."""
+
+    def __init__(self, host: str, port: int, key: str) -> None:
+        self.host, self.port = host, port
+        self.head = (
+            f"Host: {host}:{port}\r\nAuthorization: Bearer {key}\r\n"
+            "Accept: application/json\r\n\r\n"
+        ).encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        if self.writer is None or self.reader is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self.head)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        if "content-length" not in headers:
+            raise ConnectionError(f"answer without Content-Length (status {status})")
+        body = await self.reader.readexactly(int(headers["content-length"]))
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return status, headers, body
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
 async def load(
     server: Server, key: str, ids: list[str], clients: int, seconds: float, think: float, seed: int
 ) -> dict:
     """Run ``clients`` concurrent clients for ``seconds``; client-side latencies in ms,
     and the CPU seconds the server and the clients used meanwhile."""
-    import httpx
-
-    base = server.base
-    headers = {"Authorization": f"Bearer {key}"}
     latencies: list[float] = []
     server_ms: list[float] = []
     errors: dict[str, int] = {}
     versions: set[str] = set()
     sources: dict[str, int] = {}
-
-    # the clients are made before the clock starts: making one costs ~40 ms of CPU
-    # (httpx loads a certificate bundle even for plain HTTP), and making fifty inside the
-    # phase blocked the clients' event loop for ~2 s, which every answer that arrived
-    # meanwhile counted as latency (and the servers queued behind it)
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    made = [
-        httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60)
-        for _ in range(clients)
-    ]
+    made = [Connection("127.0.0.1", server.port, key) for _ in range(clients)]
 
     async def client(n: int) -> None:
         rng = random.Random(seed * 1000 + n)
-        async with made[n] as c:
+        c = made[n]
+        try:
             if think > 0:
                 await asyncio.sleep(rng.uniform(0, think))  # spread the first requests
             while time.perf_counter() < stop_at:
                 wid = ids[rng.randrange(len(ids))]
                 t0 = time.perf_counter()
                 try:
-                    r = await c.get(f"/api/v1/workers/{wid}/recommendations", params={"k": 10})
+                    status, headers, body = await c.get(
+                        f"/api/v1/workers/{wid}/recommendations?k=10"
+                    )
                     ms = (time.perf_counter() - t0) * 1000
-                    if r.status_code == 200:
+                    if status == 200 and body.startswith(b"{"):
                         latencies.append(ms)
-                        server_ms.append(_server_timing(r.headers.get("server-timing")))
-                        versions.add(r.headers.get("x-model-version", "?"))
-                        source = r.headers.get("x-recommendation-source", "?")
+                        server_ms.append(_server_timing(headers.get("server-timing")))
+                        versions.add(headers.get("x-model-version", "?"))
+                        source = headers.get("x-recommendation-source", "?")
                         sources[source] = sources.get(source, 0) + 1
                     else:
-                        errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
-                except httpx.HTTPError as exc:
+                        errors[str(status)] = errors.get(str(status), 0) + 1
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
                     errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                    await c.close()
                 if think > 0:
                     await asyncio.sleep(rng.expovariate(1 / think))
+        finally:
+            await c.close()
 
     stop_at = time.perf_counter() + seconds
     started = time.perf_counter()
@@ -328,12 +388,13 @@ def _server_timing(value: str | None) -> float:
     return float("nan")
 
 
-def summarise(name: str, result: dict, clients: int) -> list:
+def summarise(result: dict, clients: int) -> list:
     ms = np.asarray(result["latencies"]) if result["latencies"] else np.asarray([np.nan])
     n_ok = max(len(result["latencies"]), 1)
     server = np.asarray(result["server_ms"]) if result["server_ms"] else np.asarray([np.nan])
     return [
-        name,
+        result.get("code", ""),
+        result["name"],
         clients,
         len(result["latencies"]),
         round(len(result["latencies"]) / result["elapsed"], 1),
@@ -344,7 +405,7 @@ def summarise(name: str, result: dict, clients: int) -> list:
         round(float(np.nanpercentile(server, 50)), 1),
         round(float(np.nanpercentile(server, 95)), 1),
         round((result["server_cpu"] - result.get("idle_cpu", 0.0)) / n_ok * 1000, 1),
-        round(result["client_cpu"] / n_ok * 1000, 1),
+        round(result["client_cpu"] / n_ok * 1000, 2),
         f"{result['sources'].get('precomputed', 0) / n_ok:.0%}",
         round(result["load"], 1),
     ]
@@ -515,49 +576,64 @@ def profile_server(server: Server, seconds: float, out: Path) -> dict | None:
     return {"pid": pid, "totals": totals, "functions": functions, "samples": sum(totals.values())}
 
 
-def serve_phases(setup: dict, args, precomputed: bool) -> dict:
-    """Start a server (precomputed lists on or off), warm it up, measure its idle CPU,
-    then run the phases: with the lists, one client alone, the paced phases and the
-    saturated one; without them (the live-engine baseline), the judged paced phase."""
-    server = Server(setup, args.workers, precomputed=precomputed)
+def serve_phases(
+    setup: dict, args, precomputed: bool, code: str, src: Path | None, swap: bool
+) -> dict:
+    """Start a server (precomputed lists on or off; the service's code from ``src``, or
+    this tree), warm it up, measure its idle CPU, then run the phases: with the lists,
+    one client alone, the paced phases, the saturated one (profiled) and, when
+    ``swap``, the swap phase; without them (the live engine), the judged paced phase.
+    Every phase is labelled with ``code``."""
+    # each server gets its own copy of the store as the set-up left it: a newer
+    # jobmatch may migrate it (an older one would then refuse it), and the swap phase
+    # writes the served version into it
+    pristine = Path(setup["url"].split("///", 1)[1])
+    copy = pristine.with_name(f"serve-{len(list(pristine.parent.glob('serve-*.db')))}.db")
+    shutil.copyfile(pristine, copy)
+    server = Server(
+        {**setup, "url": f"sqlite:///{copy}"}, args.workers, precomputed=precomputed, src=src
+    )
     ids, key = setup["worker_ids"], setup["key"]
-    out: dict = {"phases": []}
+    out: dict = {"phases": [], "code": code}
+
+    def done(r: dict, name: str, clients: int) -> None:
+        r["name"], r["clients"], r["code"] = name, clients, code
+        out["phases"].append(r)
+        print(summarise(r, clients))
+
     try:
         t0 = time.perf_counter()
         server.wait_ready()
         out["start"] = time.perf_counter() - t0
-        print(f"server ready in {out['start']:.0f} s ({args.workers} worker processes)")
+        print(f"[{code}] server ready in {out['start']:.0f} s ({args.workers} worker processes)")
         # warm-up: every worker process builds lazily-built state on its first requests
-        asyncio.run(load(server, key, ids, 8, 10.0, 0.0, args.seed + 99))
+        asyncio.run(load(server, key, ids, 8, args.warm_up, 0.0, args.seed + 99))
         # what the server burns with no request at all (the store-change check every
         # 5 s, the model-pointer watch): subtracted from each phase's CPU per request
         c0, t0 = server.cpu_seconds(), time.perf_counter()
         time.sleep(10.0)
         out["idle_rate"] = (server.cpu_seconds() - c0) / (time.perf_counter() - t0)
-        print(f"server idle CPU: {out['idle_rate'] * 1000:.1f} ms/s")
+        print(f"[{code}] server idle CPU: {out['idle_rate'] * 1000:.1f} ms/s")
+        think = args.think[-1]
         if not precomputed:
-            think = args.think[-1]
             r = asyncio.run(load(server, key, ids, args.clients, args.seconds, think, args.seed))
-            r["name"] = f"live engine (lists off), paced, think time mean {think:g} s"
-            out["phases"].append(r)
-            print(summarise(r["name"], r, args.clients))
+            done(r, f"live engine (lists off), paced, think time mean {think:g} s", args.clients)
             return out
         # one client, no think time: a request's latency with nothing else queued
         r = asyncio.run(load(server, key, ids, 1, min(args.seconds, 15.0), 0.0, 3))
-        r["name"], r["clients"] = "one client alone, no think time", 1
-        out["phases"].append(r)
-        print(summarise(r["name"], r, 1))
-        for think in args.think:
-            r = asyncio.run(load(server, key, ids, args.clients, args.seconds, think, args.seed))
-            r["name"] = f"paced, think time mean {think:g} s"
-            out["phases"].append(r)
-            print(summarise(r["name"], r, args.clients))
+        done(r, "one client alone, no think time", 1)
+        for t in args.think:
+            r = asyncio.run(load(server, key, ids, args.clients, args.seconds, t, args.seed))
+            done(r, f"paced, think time mean {t:g} s", args.clients)
 
         async def saturated_and_profiled() -> dict:
             # py-spy samples one worker process through the middle of the phase
             spy = asyncio.create_task(
                 asyncio.to_thread(
-                    profile_server, server, max(5.0, args.seconds / 2), setup["profile_path"]
+                    profile_server,
+                    server,
+                    max(5.0, args.seconds / 2),
+                    setup["workdir"] / f"server-profile-{code.split()[0]}.txt",
                 )
             )
             r = await load(server, key, ids, args.clients, args.seconds, 0.0, args.seed + 1)
@@ -569,42 +645,113 @@ def serve_phases(setup: dict, args, precomputed: bool) -> dict:
             return r
 
         r = asyncio.run(saturated_and_profiled())
-        r["name"] = "saturated, no think time"
-        out["phases"].append(r)
-        print(summarise(r["name"], r, args.clients))
-        if args.swap:
+        done(r, "saturated, no think time", args.clients)
+        if swap:
             version = new_version(setup["model_dir"])
-            think = args.think[-1]
 
             async def swap_phase() -> dict:
-                swap = asyncio.create_task(
+                task = asyncio.create_task(
                     swap_in_the_middle(
                         server, key, setup["model_dir"], version, args.seconds / 3, args.workers
                     )
                 )
                 r = await load(server, key, ids, args.clients, args.seconds, think, args.seed + 2)
-                r["swap"] = await swap
+                r["swap"] = await task
                 return r
 
             r = asyncio.run(swap_phase())
-            r["name"] = f"paced {think:g} s, model promoted and reloaded in the middle"
             status = model_status(server, key)
             r["swap"]["after"] = [p["version"] for p in status["processes"]]
             r["swap"]["version"] = version
-            out["phases"].append(r)
             out["swap"] = r["swap"]
-            print(summarise(r["name"], r, args.clients))
+            done(r, f"paced {think:g} s, model promoted and reloaded in the middle", args.clients)
             print(f"swap: {r['swap']}")
         return out
     finally:
         server.stop()
 
 
+def baseline_tree(commit: str, workdir: Path) -> Path:
+    """The source tree of ``commit`` (``git archive``), for the baseline server."""
+    dest = workdir / f"baseline-{commit}"
+    if not dest.exists():
+        dest.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def _head() -> str:
+    return subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+
+
+HEADERS = [
+    "code",
+    "phase",
+    "clients",
+    "requests",
+    "req/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "errors",
+    "in server p50 ms",
+    "in server p95 ms",
+    "server CPU ms/req (net of idle)",
+    "client CPU ms/req",
+    "from precomputed lists",
+    "load avg (1 min)",
+]
+
+
+def _row(rows: list, code: str, prefix: str) -> list | None:
+    return next((r for r in rows if r[0] == code and str(r[1]).startswith(prefix)), None)
+
+
+def profile_text(prof: dict | None, code: str) -> str:
+    if not prof:
+        return f"No profile of {code} (py-spy not installed or not allowed to attach)."
+    total = max(prof["samples"], 1)
+    prof_rows = [
+        [name, f"{n / total:.0%}"]
+        for name, n in sorted(prof["totals"].items(), key=lambda kv: -kv[1])
+    ]
+    top = sorted(prof["functions"].items(), key=lambda kv: -kv[1])[:10]
+    return (
+        f"**Where a request's CPU goes, {code}** (py-spy `--gil`, {prof['samples']:,} samples "
+        f"at 200 Hz of the thread holding the GIL in one server process, pid {prof['pid']}, "
+        "during the saturated phase; each sample is attributed to the deepest frame "
+        "that matches a category; native work outside the GIL, e.g. SQLite's own "
+        "C code, is not sampled):\n\n"
+        + markdown_table(["category", "share of samples"], prof_rows)
+        + "\n\nBusiest leaf functions:\n\n"
+        + markdown_table(
+            ["function (file:line)", "share"],
+            [[f.replace("|", "/")[:110], f"{n / total:.1%}"] for f, n in top],
+        )
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vacancies", type=int, default=100_000)
+    ap.add_argument(
+        "--asked",
+        type=int,
+        default=5000,
+        help="workers the clients ask for (a random sample of the store's 20,000; their "
+        "lists are precomputed in the set-up)",
+    )
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=30.0, help="length of each phase")
+    ap.add_argument("--warm-up", type=float, default=20.0, help="seconds of warm-up requests")
     ap.add_argument(
         "--think",
         type=float,
@@ -625,7 +772,24 @@ def main() -> None:
         default=True,
         help="add a paced phase with a model promoted and reloaded a third of the way in",
     )
+    ap.add_argument(
+        "--baseline",
+        default=None,
+        metavar="COMMIT",
+        help="also serve the same phases with the service's code of COMMIT (git archive), "
+        "in the same run, on the same store and model: the before/after comparison",
+    )
+    ap.add_argument(
+        "--no-live", action="store_true", help="leave out the live-engine (lists off) phases"
+    )
     ap.add_argument("--no-write", action="store_true", help="print only")
+    ap.add_argument(
+        "--report-from",
+        type=Path,
+        default=None,
+        help="write the section from the measurements a run kept (results.pkl in its "
+        "--keep folder) instead of measuring",
+    )
     ap.add_argument(
         "--keep",
         type=Path,
@@ -633,18 +797,29 @@ def main() -> None:
         help="keep the store and model in this folder and reuse them on the next run",
     )
     args = ap.parse_args()
+    if args.report_from is not None:
+        kept = pickle.loads(args.report_from.read_bytes())
+        report(kept["args"], kept["variants"], kept["setup"], kept["engine"], kept["runs"])
+        return
 
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="jobmatch-serve-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    head = _head() or "this tree"
+    variants: list[tuple[str, Path | None]] = []
+    if args.baseline:
+        variants.append((f"{args.baseline} (before)", baseline_tree(args.baseline, workdir)))
+    variants.append((f"{head} (this)" if args.baseline else head, None))
+    runs: list[dict] = []
     try:
         cached = workdir / "setup.pkl"
         if args.keep and cached.exists():
             setup = pickle.loads(cached.read_bytes())
             print(f"reusing the store and model in {workdir}")
         else:
-            setup = build(workdir, args.vacancies, args.seed)
+            setup = build(workdir, args.vacancies, args.seed, args.asked)
             if args.keep:
                 cached.write_bytes(pickle.dumps(setup))
+        setup["workdir"] = workdir
         t = setup["times"]
         print(
             f"serving market: {setup['n_vacancies']:,} vacancies ({setup['n_open']:,} open in the "
@@ -652,63 +827,102 @@ def main() -> None:
             f"{t['store']:.0f} s, fit {t['fit']:.0f} s, refresh {t['refresh']:.0f} s, "
             f"precompute {t['precompute']:.0f} s"
         )
-        setup["profile_path"] = workdir / "server-profile.txt"
         engine = engine_costs(setup, args.seed)
         print("engine per request (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in engine.items()))
         # the clients' process: a full garbage collection over what the set-up left (a
         # loaded model is some 640,000 objects) would stall every client at once
         gc.collect()
         gc.freeze()
-        served = serve_phases(setup, args, precomputed=True)
-        live = serve_phases(setup, args, precomputed=False)
+        for code, src in variants:  # with the lists: the baseline first, then this code
+            runs.append(serve_phases(setup, args, True, code, src, swap=args.swap and src is None))
+        if not args.no_live:  # the live engine with this tree's code (the engine's cost)
+            code, src = variants[-1]
+            runs.append(serve_phases(setup, args, False, code, src, swap=False))
+        if args.keep:  # the measurements, to write the section again (--report-from)
+            (workdir / "results.pkl").write_bytes(
+                pickle.dumps(
+                    {
+                        "args": args,
+                        "variants": [(c, None) for c, _ in variants],
+                        "setup": {k: v for k, v in setup.items() if k != "workdir"},
+                        "engine": engine,
+                        "runs": runs,
+                    }
+                )
+            )
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
+    report(args, variants, setup, engine, runs)
 
-    for run in (served, live):
+
+def report(args, variants: list, setup: dict, engine: dict, runs: list[dict]) -> None:
+    """Print the table and write the section of docs/benchmarks.md."""
+    t = setup["times"]
+    for run in runs:
         for r in run["phases"]:
             r["idle_cpu"] = run["idle_rate"] * r["elapsed"]
-    phases = served["phases"] + live["phases"]
-    rows = [summarise(r["name"], r, r.get("clients", args.clients)) for r in phases]
-    headers = [
-        "phase",
-        "clients",
-        "requests",
-        "req/s",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "errors",
-        "in server p50 ms",
-        "in server p95 ms",
-        "server CPU ms/req (net of idle)",
-        "client CPU ms/req",
-        "from precomputed lists",
-        "load avg (1 min)",
-    ]
-    table = markdown_table(headers, rows)
+    phases = [r for run in runs for r in run["phases"]]
+    rows = [summarise(r, r["clients"]) for r in phases]
+    table = markdown_table(HEADERS, rows)
     print(table)
     errors: dict[str, int] = {}
     for r in phases:
         for kind, n in r["errors"].items():
             errors[kind] = errors.get(kind, 0) + n
     print(f"errors by kind: {errors or 'none'}")
-    judged = rows[len(args.think)]  # the most demanding paced phase, lists on
-    saturated = rows[len(args.think) + 1]
-    baseline = rows[-1]  # the same phase answered live
-    alone = rows[0]
+    this = variants[-1][0]
     think = args.think[-1]
-    p95 = judged[5]
+    judged = _row(rows, this, f"paced, think time mean {think:g}")
+    saturated = _row(rows, this, "saturated")
+    alone = _row(rows, this, "one client")
+    live = _row(rows, this, "live engine")
+    assert judged and saturated and alone
+    p95 = judged[6]
     verdict = "MEETS" if p95 <= 20 and not errors else "MISSES"
-    capacity = "MEETS" if saturated[3] >= 1000 else "MISSES"
+    capacity = "MEETS" if saturated[4] >= 1000 else "MISSES"
+    live_text = "The live engine was not served in this run (`--no-live`)."
+    if live:
+        live_verdict = "MEETS" if live[6] <= 20 and not errors else "MISSES"
+        live_text = (
+            f"Live engine (lists off, every open vacancy scored per request; issue 13's "
+            f"target p95 <= 20 ms at 100k open vacancies, 50 clients, {args.workers} "
+            f"processes): p95 {live[6]} ms at {live[4]} requests/s: **{live_verdict}** it."
+        )
+    compare_text = ""
+    if args.baseline:
+        before = variants[0][0]
+        pairs = []
+        for prefix in ("one client", f"paced, think time mean {think:g}", "saturated", "live"):
+            a, b = _row(rows, before, prefix), _row(rows, this, prefix)
+            if a and b:
+                pairs.append(
+                    [
+                        b[1],
+                        f"{a[4]} -> {b[4]} ({b[4] / max(a[4], 1e-9):.2f}x)",
+                        f"{a[6]} -> {b[6]}",
+                        f"{a[11]} -> {b[11]} ({b[11] / max(a[11], 1e-9):.2f}x)",
+                        f"{a[14]} / {b[14]}",
+                    ]
+                )
+        compare_text = (
+            f"**Before and after, same run** (the service's code of {before} and of "
+            f"{this}, each its own server on the same store, model and lists, one after "
+            "the other; ratios after/before):\n\n"
+            + markdown_table(
+                ["phase", "req/s", "p95 ms", "server CPU ms/req", "load avg before / after"],
+                pairs,
+            )
+        )
     versions = sorted(set().union(*(r["versions"] for r in phases)))
+    served = next((run for run in runs if run["code"] == this and "swap" in run), None)
     swap_text = "No swap phase in this run (`--no-swap`)."
-    if "swap" in served:
+    if served is not None:
         sw = served["swap"]
-        swap_row = rows[len(args.think) + 2]
+        swap_row = next(r for r in rows if r[0] == this and "promoted" in str(r[1]))
         on_new = sum(1 for v in sw["after"] if v == sw["version"])
         swap_text = (
-            f'**Model swap under load** (row "{swap_row[0]}"): a third of the way into '
+            f'**Model swap under load** (row "{swap_row[1]}"): a third of the way into '
             f"the phase the pointer was moved to a second version ({sw['version']}) and "
             f"`POST /api/v1/admin/reload-model` reached one process (answered "
             f"{sw['reload_status']} after {sw['reload_seconds']:.1f} s, the load of the "
@@ -716,72 +930,56 @@ def main() -> None:
             f"{len(sw['after'])} processes reported the new version "
             f"{sw['everywhere_seconds']:.1f} s after the promotion ({on_new} of "
             f"{len(sw['after'])} on it after the phase, by `GET /api/v1/admin/model`). "
-            f"Failed requests in that phase: {swap_row[7]}; p50/p95/p99 {swap_row[4]} / "
-            f"{swap_row[5]} / {swap_row[6]} ms (each process loads the new model while "
+            f"Failed requests in that phase: {swap_row[8]}; p50/p95/p99 {swap_row[5]} / "
+            f"{swap_row[6]} / {swap_row[7]} ms (each process loads the new model while "
             "serving: the tail is that load)."
         )
-    prof = served.get("profile")
-    if prof:
-        total = max(prof["samples"], 1)
-        prof_rows = [
-            [name, f"{n / total:.0%}"]
-            for name, n in sorted(prof["totals"].items(), key=lambda kv: -kv[1])
-        ]
-        top = sorted(prof["functions"].items(), key=lambda kv: -kv[1])[:10]
-        prof_text = (
-            f"**Where a request's CPU goes** (py-spy `--gil`, {prof['samples']:,} samples at "
-            f"200 Hz of the thread holding the GIL in one server process, pid {prof['pid']}, "
-            "during the saturated phase; each sample is attributed to the deepest frame "
-            "that matches a category; native work outside the GIL, e.g. SQLite's own "
-            "C code, is not sampled):\n\n"
-            + markdown_table(["category", "share of samples"], prof_rows)
-            + "\n\nBusiest leaf functions:\n\n"
-            + markdown_table(
-                ["function (file:line)", "share"],
-                [[f.replace("|", "/")[:110], f"{n / total:.1%}"] for f, n in top],
-            )
-        )
-    else:
-        prof_text = "No profile in this run (py-spy not installed or not allowed to attach)."
+    prof_text = "\n\n".join(
+        profile_text(run.get("profile"), run["code"]) for run in runs if "profile" in run
+    )
+    first = next(run for run in runs if run["code"] == this)
     body = f"""
 `GET /api/v1/workers/{{id}}/recommendations?k=10` over HTTP against the real app
 (`jobmatch serve`, uvicorn, {args.workers} worker processes, SQLite store) serving
-**{setup["n_open"]:,} open vacancies** ({setup["n_workers"]:,} workers in the store), from
-{args.clients} concurrent async clients (httpx, one keep-alive connection each) for
-{args.seconds:g} s per phase, random workers, client-side latency (request sent -> body
-read); "in server" is the time from the request reaching the app to its answer
-being ready (the `Server-Timing` header: the service's own time, queueing inside
-the process included), the rest is the network stack and the clients' own event
-loop. Think times are exponential with the stated mean. Machine: {machine()}; the
-clients and the server share its 2 cores (load average in the last column; 2.0 means
-both cores busy).
+**{setup["n_open"]:,} open vacancies** ({setup["n_workers"]:,} workers in the store; the
+clients ask for a random sample of {len(setup["worker_ids"]):,} of them), from
+{args.clients} concurrent clients (one keep-alive HTTP/1.1 connection each, a minimal
+asyncio client in the bench process) for {args.seconds:g} s per phase, random workers,
+client-side latency (request sent -> body read); "in server" is the time from the
+request reaching the app to its answer being ready (the `Server-Timing` header: the
+service's own time, queueing inside the process included), the rest is the network
+stack and the clients' own event loop. Think times are exponential with the stated
+mean. Machine: {machine()}; the clients and the server share its 2 cores, **and so did
+the other jobs running on this machine** (load average in the last column; 2.0 means
+both cores busy: above that, requests wait for a core).
 
 The promoted model carries **precomputed recommendations** (`matcher/precomputed.py`):
-every worker's 50 best vacancies ({setup["entries"]:,} rows), built in the set-up in
+the asked workers' 50 best vacancies ({setup["entries"]:,} rows), built in the set-up in
 {t["precompute"]:.0f} s on 2 processes, as `jobmatch recommend --all --precompute --jobs 2`
-does. A request re-ranks the worker's stored list with the serving model (eligibility,
-pair features, ranker and reasons on those pairs only); on the catalogue the lists were
-built on, the answer is the live engine's (tested). The column "from precomputed lists"
-is the share of answers the server says came from them (`X-Recommendation-Source`).
-The last row is a second server in the same run with `JOBMATCH_PRECOMPUTED=0`: the live
-engine, which scores every open vacancy per request, on the judged phase.
+does for every worker. A request re-ranks the worker's stored list with the serving
+model (eligibility, pair features, ranker and reasons on those pairs only); on the
+catalogue the lists were built on, the answer is the live engine's (tested). The column
+"from precomputed lists" is the share of answers the server says came from them
+(`X-Recommendation-Source`). Rows "live engine" are servers in the same run with
+`JOBMATCH_PRECOMPUTED=0`: every open vacancy scored per request.
 
 {table}
 
 **Targets** (issue 16). p95 <= 20 ms with zero errors at 50 concurrent clients,
 judged on the paced phase with mean think time {think:g} s: p95 {p95} ms,
 {sum(errors.values())} errors in all phases: **{verdict}** it. A precomputed answer at
->= 1,000 requests/s on the 2 cores (the saturated phase): {saturated[3]} requests/s:
-**{capacity}** it. The live engine on the same phase:
-p95 {baseline[5]} ms. Why that phase: 50 officers each asking every {think:g} s on
-average offer about {args.clients / think:.0f} requests/s, far more than a province's
+>= 1,000 requests/s on the 2 cores (the saturated phase): {saturated[4]} requests/s:
+**{capacity}** it. {live_text} Why that phase: 50 officers each asking every {think:g} s
+on average offer about {args.clients / think:.0f} requests/s, far more than a province's
 placement officers generate, so it is a demanding but real use of the service. The
 saturated phase has no think time: 50 requests are always outstanding, so its mean
 latency is 50 / throughput (Little's law) whatever the service does; it measures
-capacity ({saturated[3]} requests/s with the lists), not the latency an officer sees.
-The first row is one client alone (nothing else queued): the latency floor of one
-request, p50 {alone[4]} ms ({alone[8]} ms of it inside the server). Errors by kind:
+capacity ({saturated[4]} requests/s with the lists), not the latency an officer sees.
+One client alone (nothing else queued) is the latency floor of one request: p50
+{alone[5]} ms ({alone[9]} ms of it inside the server). Errors by kind:
 {errors or "none"}. Model version answering: {", ".join(versions)}.
+
+{compare_text}
 
 **Where the time goes** (same run). The engine alone, on the served model in the
 bench process before the servers started (load {engine["load"]:.1f}): live `recommend`
@@ -790,9 +988,9 @@ at a time; `recommend_many` {engine["batch_wall"]:.1f} ms wall / {engine["batch_
 ms CPU per worker in batches of 16; the precomputed answer (the stored list re-ranked,
 reasons included) {engine["lists_wall"]:.1f} ms wall / {engine["lists_cpu"]:.1f} ms CPU.
 The rest of a request's server CPU is the service's own work (HTTP, key check, scope
-check and vacancy details from the store, JSON, metrics). The server's CPU is counted
-net of what it burns with no request at all ({served["idle_rate"] * 1000:.1f} ms per
-second, measured for 10 s before the phases: the store-change check every 5 s and the
+check and vacancy details, JSON, metrics). The server's CPU is counted net of what it
+burns with no request at all ({first["idle_rate"] * 1000:.1f} ms per second for
+{this}, measured for 10 s before the phases: the store-change checks and the
 model-pointer watch in each process). The clients cost the CPU shown in their column
 on the same cores.
 
@@ -804,7 +1002,7 @@ Set-up: serving market generated in {t["data"]:.0f} s and written to the store i
 {t["store"]:.0f} s; model fitted on a {setup["train"]["workers"]:,}-worker sample market with
 {setup["train"]["events"]:,} events in {t["fit"]:.0f} s, catalogue refreshed to the serving
 market in {t["refresh"]:.0f} s; lists precomputed in {t["precompute"]:.0f} s; server ready
-(schema check, model and lists load) in {served["start"]:.0f} s.
+(schema check, model and lists load) in {first["start"]:.0f} s.
 """
     if not args.no_write:
         write_section("serve", "Serving recommendations over HTTP", body, "bench/serve_bench.py")
