@@ -243,7 +243,7 @@ class Server:
         ]
         self.proc = subprocess.Popen(cmd, env=env)
 
-    def wait_ready(self, timeout: float = 600) -> None:
+    def wait_ready(self, timeout: float = 1800) -> None:
         import httpx
 
         deadline = time.monotonic() + timeout
@@ -782,6 +782,12 @@ def main() -> None:
     ap.add_argument(
         "--no-live", action="store_true", help="leave out the live-engine (lists off) phases"
     )
+    ap.add_argument(
+        "--engine-costs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="time the engine alone in this process before the servers start",
+    )
     ap.add_argument("--no-write", action="store_true", help="print only")
     ap.add_argument(
         "--report-from",
@@ -827,8 +833,11 @@ def main() -> None:
             f"{t['store']:.0f} s, fit {t['fit']:.0f} s, refresh {t['refresh']:.0f} s, "
             f"precompute {t['precompute']:.0f} s"
         )
-        engine = engine_costs(setup, args.seed)
-        print("engine per request (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in engine.items()))
+        engine = engine_costs(setup, args.seed) if args.engine_costs else None
+        if engine is not None:
+            print(
+                "engine per request (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in engine.items())
+            )
         # the clients' process: a full garbage collection over what the set-up left (a
         # loaded model is some 640,000 objects) would stall every client at once
         gc.collect()
@@ -856,7 +865,7 @@ def main() -> None:
     report(args, variants, setup, engine, runs)
 
 
-def report(args, variants: list, setup: dict, engine: dict, runs: list[dict]) -> None:
+def report(args, variants: list, setup: dict, engine: dict | None, runs: list[dict]) -> None:
     """Print the table and write the section of docs/benchmarks.md."""
     t = setup["times"]
     for run in runs:
@@ -938,6 +947,17 @@ def report(args, variants: list, setup: dict, engine: dict, runs: list[dict]) ->
         profile_text(run.get("profile"), run["code"]) for run in runs if "profile" in run
     )
     first = next(run for run in runs if run["code"] == this)
+    engine_text = "The engine alone was not timed in this run (`--no-engine-costs`)."
+    if engine is not None:
+        engine_text = (
+            "The engine alone, on the served model in the bench process before the "
+            f"servers started (load {engine['load']:.1f}): live `recommend` "
+            f"{engine['single_wall']:.1f} ms wall / {engine['single_cpu']:.1f} ms CPU per "
+            f"request one at a time; `recommend_many` {engine['batch_wall']:.1f} ms wall / "
+            f"{engine['batch_cpu']:.1f} ms CPU per worker in batches of 16; the "
+            "precomputed answer (the stored list re-ranked, reasons included) "
+            f"{engine['lists_wall']:.1f} ms wall / {engine['lists_cpu']:.1f} ms CPU."
+        )
     body = f"""
 `GET /api/v1/workers/{{id}}/recommendations?k=10` over HTTP against the real app
 (`jobmatch serve`, uvicorn, {args.workers} worker processes, SQLite store) serving
@@ -981,18 +1001,12 @@ One client alone (nothing else queued) is the latency floor of one request: p50
 
 {compare_text}
 
-**Where the time goes** (same run). The engine alone, on the served model in the
-bench process before the servers started (load {engine["load"]:.1f}): live `recommend`
-{engine["single_wall"]:.1f} ms wall / {engine["single_cpu"]:.1f} ms CPU per request one
-at a time; `recommend_many` {engine["batch_wall"]:.1f} ms wall / {engine["batch_cpu"]:.1f}
-ms CPU per worker in batches of 16; the precomputed answer (the stored list re-ranked,
-reasons included) {engine["lists_wall"]:.1f} ms wall / {engine["lists_cpu"]:.1f} ms CPU.
-The rest of a request's server CPU is the service's own work (HTTP, key check, scope
-check and vacancy details, JSON, metrics). The server's CPU is counted net of what it
-burns with no request at all ({first["idle_rate"] * 1000:.1f} ms per second for
-{this}, measured for 10 s before the phases: the store-change checks and the
-model-pointer watch in each process). The clients cost the CPU shown in their column
-on the same cores.
+**Where the time goes** (same run). {engine_text} The rest of a request's server CPU
+is the service's own work (HTTP, key check, scope check and vacancy details, JSON,
+metrics). The server's CPU is counted net of what it burns with no request at all
+({first["idle_rate"] * 1000:.1f} ms per second for {this}, measured for 10 s before
+the phases: the store-change checks and the model-pointer watch in each process). The
+clients cost the CPU shown in their column on the same cores.
 
 {swap_text}
 
