@@ -105,14 +105,14 @@ def ranker_threads(
     import threadpoolctl
 
     from matcher.features import RANKER_COLUMNS
-    from matcher.ranking import STAGES, _decision, _matrix
+    from matcher.ranking import STAGES, ranker_input, tree_sum
 
-    cat = model.catalogue_
+    cat = model.catalogue
     got = model.recommend(worker_id, k=100_000, reasons=False)
     vi = cat.vp.ids.get_indexer(pd.Index(got["vacancy_id"], dtype=object)).astype(np.int64)
     wi = np.full(len(vi), int(cat.wp.ids.get_indexer([worker_id])[0]), dtype=np.int64)
     values, _ = model.scorer.pair_values(cat, wi, vi)
-    x = _matrix(values[:, : len(RANKER_COLUMNS)])
+    x = ranker_input(values[:, : len(RANKER_COLUMNS)])
     ranker = model.ranker_
     assert ranker is not None
     name = next(s for s in STAGES if not isinstance(ranker.stages_[s], float))
@@ -123,10 +123,10 @@ def ranker_threads(
     rows = []
     try:
         with threadpoolctl.threadpool_limits(n_cpu, "openmp"):
-            assert np.array_equal(booster.decision_function(x), _decision(booster, x))
+            assert np.array_equal(booster.decision_function(x), tree_sum(booster, x))
             for label, fn in (
                 (f"sklearn decision_function, {n_cpu} OpenMP threads", booster.decision_function),
-                ("one-thread tree sum (request path)", lambda a: _decision(booster, a)),
+                ("one-thread tree sum (request path)", lambda a: tree_sum(booster, a)),
             ):
                 ms = []
                 for _ in range(calls):
@@ -138,6 +138,30 @@ def ranker_threads(
     finally:
         os.sched_setaffinity(0, pinned)
     return rows, name, int(booster.n_iter_)
+
+
+def serving_markets(
+    train_workers: int, serving_workers: int, vacancies: int, seed: int
+) -> tuple[Dataset, Dataset]:
+    """The sample market a model is fitted on, and the serving market of ``vacancies``
+    open vacancies (posted after training, every one open with seats) its catalogue is
+    refreshed to: the set-up of the serving benchmarks."""
+    train = Dataset.from_frames(**generate_market(train_workers, 120, weeks=16, seed=seed))
+    big = Dataset.from_frames(
+        **generate_market(
+            serving_workers,
+            4000,
+            weeks=4,
+            seed=seed + 1,
+            with_events=False,
+            n_vacancies=vacancies,
+        )
+    )
+    v = big.vacancies.copy()
+    v["status"] = "open"
+    v["headcount"] = v["headcount"].fillna(0).clip(lower=1)
+    v["closes_at"] = pd.NaT
+    return train, Dataset(big.workers, big.employers, v, big.events)
 
 
 def main() -> None:
@@ -156,25 +180,9 @@ def main() -> None:
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
     t0 = time.perf_counter()
-    train = Dataset.from_frames(
-        **generate_market(args.train_workers, 120, weeks=16, seed=args.seed)
+    train, big = serving_markets(
+        args.train_workers, args.serving_workers, args.vacancies, args.seed
     )
-    big = Dataset.from_frames(
-        **generate_market(
-            args.serving_workers,
-            4000,
-            weeks=4,
-            seed=args.seed + 1,
-            with_events=False,
-            n_vacancies=args.vacancies,
-        )
-    )
-    # every vacancy of the serving market open with seats, as in the target
-    v = big.vacancies.copy()
-    v["status"] = "open"
-    v["headcount"] = v["headcount"].fillna(0).clip(lower=1)
-    v["closes_at"] = pd.NaT
-    big = Dataset(big.workers, big.employers, v, big.events)
     t_data = time.perf_counter() - t0
     print(f"markets: train {train.counts()}, serving {big.counts()} ({t_data:.0f} s)")
 
@@ -184,7 +192,7 @@ def main() -> None:
     t0 = time.perf_counter()
     model.refresh(big)
     t_refresh = time.perf_counter() - t0
-    n_open = len(model.catalogue_.open_pos)
+    n_open = len(model.catalogue.open_pos)
     print(f"fit {t_fit:.0f} s, refresh to {n_open} open vacancies {t_refresh:.0f} s")
 
     rng = np.random.default_rng(args.seed)
@@ -251,7 +259,7 @@ def main() -> None:
     )
 
     # candidate recall: the ranker's top 10 over every eligible vacancy vs over candidates
-    cat = model.catalogue_
+    cat = model.catalogue
     overlap, kept = [], []
     for wid in ids[: args.recall_workers]:
         w = int(cat.wp.ids.get_indexer([wid])[0])
@@ -286,7 +294,7 @@ One worker's top-10 against **{n_open:,} open vacancies**, single requests, one 
 ({pinned}; OpenMP/BLAS/torch threads 1). {len(ids)} requests for random workers
 (after 5 warm-up requests), repeated {args.runs} times (each cell is the median over the
 runs), the keyword baseline timed on the same workers in the same runs. A request = LightFM mat-vec + dense mat-vec (384-d vectors projected to a
-{model.catalogue_.open_text.dense.shape[1]}-d principal subspace for retrieval; the ranker's
+{model.catalogue.open_text.dense.shape[1]}-d principal subspace for retrieval; the ranker's
 dense feature is the exact cosine) + sparse TF-IDF product + referral/network and
 popularity gathers + eligibility mask + union of the top {model.n_candidates} of each of the five
 channels ({n_cands:.0f} candidates on average) + pair features + three calibrated boosted

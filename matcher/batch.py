@@ -7,7 +7,7 @@ ranker. The nightly run asks the same question for a million workers against ten
 thousands of vacancies (5e10 pairs), which that path answers in about a day. This module
 answers it in minutes with the same model, by doing each step once where it can:
 
-1. **Worker side, once per partition** (:func:`matcher.encoding.encode_workers`): occupation codes,
+1. **Worker side, once per partition** (:meth:`matcher.recommender.Recommender.encode_workers`): occupation codes,
    profiles, text vectors and LightFM user vectors. Dense (feature hashing) and lexical
    (TF-IDF) text vectors of character n-grams within words are sums over the text's
    words, so each distinct word is vectorised once (:func:`matcher.encoding.hashing_vectors`,
@@ -43,15 +43,16 @@ market.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from matcher.encoding import WorkerSide, encode_workers
 from matcher.ranking import top_k_per_group
 from matcher.schema import Columns
+
+if TYPE_CHECKING:
+    from matcher.recommender import Recommender
 
 #: Pairs per worker that go through the pair features and the ranker.
 DEFAULT_SHORTLIST = 32
@@ -102,7 +103,7 @@ class BatchScorer:
 
     def __init__(
         self,
-        model: Any,
+        model: Recommender,
         *,
         shortlist: int = 0,
         slack: int = DEFAULT_SLACK,
@@ -143,7 +144,7 @@ class BatchScorer:
             The workers to be scored (all of them, or a sample with every home county).
         """
         model = self.model
-        cat = model.catalogue_
+        cat = model.catalogue
         n_open = len(cat.open_pos)
         workers = workers.reset_index(drop=True)
         text = cat.open_text
@@ -176,8 +177,8 @@ class BatchScorer:
         reps = workers.groupby(county.to_numpy(dtype=object), sort=False).head(1)
         reps = reps.set_index(county.loc[reps.index].to_numpy(dtype=object)).loc[self.counties_]
         both = pd.concat([reps, sample], ignore_index=True)
-        side = encode_workers(model, model.retrieval_, both)
-        local = self._local(both, side)
+        side = model.encode_workers(both)
+        local = model.catalogue.with_workers(both, side)
         n_rep = len(reps)
         # the sample's eligible pairs (up to 200 each) with exact logits
         index = cat.eligibility
@@ -257,17 +258,6 @@ class BatchScorer:
             out = np.log(np.where(e > 0, e, np.nan))
         return np.nan_to_num(out, nan=-np.inf)  # unknown expectation: no shortfall
 
-    def _local(self, workers: pd.DataFrame, side: WorkerSide) -> Any:
-        """The catalogue with these workers as its worker side."""
-        return dataclasses.replace(
-            self.model.catalogue_,
-            workers=workers,
-            wp=side.wp,
-            w_dense=side.dense,
-            w_lex=side.lex,
-            w_lfm=side.lfm,
-        )
-
     def _queries(self, local: Any, rows: np.ndarray) -> np.ndarray:
         """Worker rows in the pre-score's space: ``[LightFM vector, projected dense,
         low-rank lexical]``."""
@@ -311,14 +301,14 @@ class BatchScorer:
         if not hasattr(self, "prior_"):
             self.prepare(workers)
         model = self.model
-        cat = model.catalogue_
+        cat = model.catalogue
         workers = workers.reset_index(drop=True)
         n, n_open = len(workers), len(cat.open_pos)
         self.stats_ = {"workers": n, "shortlisted": 0, "fallback_workers": 0}
         if n == 0 or n_open == 0 or k < 1:
             return pd.DataFrame(columns=SCORE_COLUMNS)
-        side = encode_workers(model, model.retrieval_, workers)
-        local = self._local(workers, side)
+        side = model.encode_workers(workers)
+        local = cat.with_workers(workers, side)
         index = cat.eligibility
         enc = index.encode_workers(workers)
         seg, reps = index.segments(enc)
@@ -400,7 +390,7 @@ class BatchScorer:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The first ``shortlist`` fetched positions of each worker that pass the
         residual rules (age, language) and were not pursued already."""
-        cat = self.model.catalogue_
+        cat = self.model.catalogue
         n_open = len(cat.open_pos)
         b, m = pos.shape
         wi = np.repeat(rows, m)
@@ -433,7 +423,7 @@ class BatchScorer:
         """Workers left with fewer than ``min(k, shortlist)`` pairs whose fetch did not
         cover their segment's every column get their shortlist over their exact mask.
         Returns the pairs sorted by worker."""
-        cat = self.model.catalogue_
+        cat = self.model.catalogue
         n_open = len(cat.open_pos)
         n = len(seg)
         counts = np.bincount(wi, minlength=n)
@@ -467,7 +457,7 @@ class BatchScorer:
         """Sorted ``worker row * n_open + open column`` of the pursued pairs."""
         if pursued is None or len(pursued) == 0:
             return np.zeros(0, np.int64)
-        cat = self.model.catalogue_
+        cat = self.model.catalogue
         open_ids = pd.Index(cat.vp.ids.to_numpy(dtype=object)[cat.open_pos])
         w = pd.Index(workers[Columns.Worker]).get_indexer(pd.Index(pursued[Columns.Worker]))
         v = open_ids.get_indexer(pd.Index(pursued[Columns.Vacancy]))
@@ -504,7 +494,7 @@ def _isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
 
 
 def explain_pairs(
-    model: Any, workers: pd.DataFrame, pairs: pd.DataFrame, lang: str | None = None
+    model: Recommender, workers: pd.DataFrame, pairs: pd.DataFrame, lang: str | None = None
 ) -> list[list[str]]:
     """Reasons (in ``lang``, default the model's) of each ``worker_id, vacancy_id`` pair,
     for workers given in ``workers`` (need not be in the catalogue) and vacancies in the
@@ -513,7 +503,7 @@ def explain_pairs(
 
     if len(pairs) == 0:
         return []
-    cat = model.catalogue_
+    cat = model.catalogue
     lang = lang or model.lang
     workers = workers.reset_index(drop=True)
     wi = pd.Index(workers[Columns.Worker]).get_indexer(pd.Index(pairs[Columns.Worker]))
@@ -524,10 +514,8 @@ def explain_pairs(
             f"pair ({bad[Columns.Worker]!r}, {bad[Columns.Vacancy]!r}) names a worker not "
             "given or a vacancy not in the model's catalogue"
         )
-    side = encode_workers(model, model.retrieval_, workers)
-    local = dataclasses.replace(
-        cat, workers=workers, wp=side.wp, w_dense=side.dense, w_lex=side.lex, w_lfm=side.lfm
-    )
+    side = model.encode_workers(workers)
+    local = cat.with_workers(workers, side)
     vi = vi.astype(np.int64)
     scorer = model.scorer
     values, matched = scorer.pair_values(local, wi.astype(np.int64), vi)

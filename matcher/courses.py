@@ -20,7 +20,7 @@ vacancy is scored, not only a candidate shortlist, so this is the exact top ``k`
 The worker *with the course* is the same record with the course's skill phrases appended
 to ``skills``, its certificates added to ``certificates`` and its languages to
 ``languages`` (:func:`with_course`). Both are encoded with the model's own encoders
-(:func:`matcher.encoding.encode_workers`: occupation codes, text vectors, LightFM user
+(:meth:`matcher.recommender.Recommender.encode_workers`: occupation codes, text vectors, LightFM user
 vector; the worker keeps its id, so its learned identity factor stays) and scored with
 the model's one scorer (:class:`matcher.scoring.PairScorer`), eligibility from the
 catalogue's rules (:mod:`matcher.eligibility`). The course's effect is
@@ -46,7 +46,6 @@ a seeded sample of its job-seekers (``service`` chooses the size) and scales up.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -56,7 +55,6 @@ import numpy as np
 import pandas as pd
 
 from matcher.contract import iso639_1
-from matcher.encoding import encode_workers
 from matcher.features import RANKER_COLUMNS
 from matcher.reference import data_path, is_csco_code
 from matcher.schema import Columns
@@ -269,7 +267,7 @@ def course_effects(
 def _effects_block(
     model: Recommender, workers: pd.DataFrame, courses: tuple[Course, ...], k: int
 ) -> pd.DataFrame:
-    cat = model.catalogue_
+    cat = model.catalogue
     n_open = len(cat.open_pos)
     workers = workers.reset_index(drop=True)
     # rows: each worker as is (course -1), then with each course not held yet
@@ -299,10 +297,7 @@ def _effects_block(
             if p >= 0:
                 pursued = cat.pursued.indices[cat.pursued.indptr[p] : cat.pursued.indptr[p + 1]]
                 ok[np.ix_(np.flatnonzero(who == i), pursued)] = False
-        side = encode_workers(model, model.retrieval_, rows)
-        local = dataclasses.replace(
-            cat, workers=rows, wp=side.wp, w_dense=side.dense, w_lex=side.lex, w_lfm=side.lfm
-        )
+        local = cat.with_workers(rows, model.encode_workers(rows))
         pr, pc = np.nonzero(ok)
         scorer = model.scorer
         values, _ = scorer.pair_values(local, pr.astype(np.int64), cat.open_pos[pc])

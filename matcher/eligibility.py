@@ -585,6 +585,71 @@ class EligibilityIndex:
             self.worker_ids_ = wk["worker_id"].to_numpy() if "worker_id" in wk else None
         return self
 
+    def with_vacancies(self, columns: np.ndarray, fresh: pd.DataFrame) -> EligibilityIndex:
+        """A new index over other vacancies, reusing this one's encoding where it can:
+        position ``j`` of the new index is this index's vacancy ``columns[j]`` when that
+        is >= 0, else the next row of ``fresh`` (in order; as many rows as there are
+        negative entries). Equal to ``fit`` on those vacancies (and the same workers);
+        this index is left as it was.
+
+        Parameters
+        ----------
+        columns : numpy.ndarray of int
+        fresh : pandas.DataFrame
+            The vacancies not encoded here yet (Dataset normal form).
+
+        Returns
+        -------
+        EligibilityIndex
+
+        Raises
+        ------
+        ValueError
+            ``fresh`` does not have one row per negative entry of ``columns``.
+        """
+        self._check_fitted()
+        columns = np.asarray(columns, dtype=np.int64)
+        new_rows = np.flatnonzero(columns < 0)
+        if len(new_rows) != len(fresh):
+            raise ValueError(
+                f"{len(new_rows)} new positions but {len(fresh)} fresh vacancy rows: give one "
+                "row per negative entry of columns"
+            )
+        enc, vocab = _encode_vacancies(fresh.reset_index(drop=True), self.language_vocabulary_)
+        old = self.vacancies_
+        words = enc.langs.shape[1]
+        out = EligibilityIndex()
+        fields: dict[str, np.ndarray] = {}
+        kept = columns >= 0
+        for name, a in old.__dict__.items():
+            b = getattr(enc, name)
+            if name == "langs" and a.shape[1] < words:  # the vocabulary grew
+                a = np.hstack([a, np.zeros((a.shape[0], words - a.shape[1]), dtype=a.dtype)])
+            merged = np.empty((len(columns), *a.shape[1:]), dtype=a.dtype)
+            merged[kept] = a[columns[kept]]
+            merged[~kept] = b
+            fields[name] = merged
+        out.vacancies_ = _Vacancies(**fields)
+        out.language_vocabulary_ = vocab
+        out.n_vacancies_ = len(columns)
+        out.vacancy_ids_ = None
+        if self.vacancy_ids_ is not None and "vacancy_id" in fresh:
+            ids = np.empty(len(columns), dtype=object)
+            ids[kept] = self.vacancy_ids_[columns[kept]]
+            ids[~kept] = fresh["vacancy_id"].to_numpy(dtype=object)
+            out.vacancy_ids_ = ids
+        out.workers_ = self.workers_
+        out.n_workers_ = self.n_workers_
+        out.worker_ids_ = self.worker_ids_
+        if self.workers_ is not None:
+            out.worker_languages_ = self.worker_languages_
+            if len(vocab) > len(self.language_vocabulary_):  # workers' bits over the new words
+                frame = pd.DataFrame({"languages": self.worker_languages_})
+                out.workers_ = _Workers(
+                    **{**self.workers_.__dict__, "langs": _encode_workers(frame, vocab).langs}
+                )
+        return out
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "vacancies_"):
             raise RuntimeError("EligibilityIndex is not fitted; call fit(vacancies) first")

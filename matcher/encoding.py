@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from matcher.fast_path_guard import FastPathGuard
 from matcher.features import WorkerProfiles, worker_profiles
-from matcher.text import HashingEmbedder, csr_difference, probe_texts, word_counts
+from matcher.text import HashingEmbedder, LexicalEncoder, word_counts
 
 
 class EncodingModel(Protocol):
@@ -30,8 +29,8 @@ class EncodingModel(Protocol):
 
     #: the dense text encoder (a :class:`matcher.text.HashingEmbedder` or a sentence model)
     embedder_: Any
-    #: the fitted :class:`matcher.text.LexicalEncoder`
-    lexical_: Any
+    #: the fitted lexical (TF-IDF) encoder
+    lexical_: LexicalEncoder
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Dense vectors of ``texts`` (rows in order), through the model's memo."""
@@ -39,6 +38,10 @@ class EncodingModel(Protocol):
 
     def worker_codes(self, workers: pd.DataFrame) -> list[list[str]]:
         """Occupation codes found in each worker's skills and history."""
+        ...
+
+    def vacancy_codes(self, vacancies: pd.DataFrame) -> list[str | None]:
+        """Each vacancy's CSCO code (inferred from the title where blank)."""
         ...
 
 
@@ -68,60 +71,10 @@ def hashing_vectors(embedder: HashingEmbedder, texts: Sequence[str]) -> np.ndarr
     return np.asarray(normalize(x, norm="l2").toarray(), dtype=np.float32)
 
 
-#: Per lexical encoder: does :func:`lexical_vectors`' word-by-word path (which reads
-#: the fitted ``TfidfVectorizer``'s private ``_tfidf``) give sklearn's ``transform`` rows?
-LEXICAL_FAST_PATH = FastPathGuard("the word-by-word TF-IDF of lexical_vectors")
-
-
-def lexical_vectors(encoder: Any, texts: Sequence[str]) -> sp.csr_matrix:
-    """``encoder.transform(texts)`` for a fitted :class:`matcher.text.LexicalEncoder`,
-    counting each distinct word's n-grams once (raw counts add up over words; the
-    sublinear tf, idf and L2 norm are applied to the text's total). The word-by-word
-    path is used once :data:`LEXICAL_FAST_PATH` found it agrees with sklearn's
-    ``transform`` for this encoder (:func:`check_lexical_fast_path`)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vec = getattr(encoder, "vectorizer_", None)
-    if (
-        not isinstance(vec, TfidfVectorizer)
-        or getattr(encoder, "clean", False)
-        or vec.analyzer != "char_wb"
-        or len(texts) == 0
-        or not LEXICAL_FAST_PATH.allows(encoder, vec, lambda: _lexical_problem(vec))
-    ):
-        return encoder.transform(list(texts))
-    return _lexical_by_words(vec, texts)
-
-
-def check_lexical_fast_path(encoder: Any) -> bool:
-    """Check now (at model load) that :func:`lexical_vectors`' word-by-word path gives
-    sklearn's ``transform`` rows for ``encoder`` on :func:`matcher.text.probe_texts`;
-    when not, it logs a warning and ``lexical_vectors`` uses ``encoder.transform``.
-    Returns whether the word-by-word path is used (False too when it does not apply)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vec = getattr(encoder, "vectorizer_", None)
-    if (
-        not isinstance(vec, TfidfVectorizer)
-        or getattr(encoder, "clean", False)
-        or vec.analyzer != "char_wb"
-    ):
-        return False
-    return LEXICAL_FAST_PATH.verify(encoder, vec, lambda: _lexical_problem(vec))
-
-
-def _lexical_problem(vec: Any) -> str | None:
-    texts = probe_texts(vec)
-    return csr_difference(_lexical_by_words(vec, texts), vec.transform(texts))
-
-
-def _lexical_by_words(vec: Any, texts: Sequence[str]) -> sp.csr_matrix:
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    words, counts = word_counts(texts)
-    per_word = CountVectorizer.transform(vec, words)
-    total = counts @ per_word.astype(np.float32)
-    return sp.csr_matrix(vec._tfidf.transform(total, copy=False), dtype=np.float32)
+def lexical_vectors(encoder: LexicalEncoder, texts: Sequence[str]) -> sp.csr_matrix:
+    """``encoder.transform(texts)``, each distinct word's n-grams counted once
+    (:meth:`matcher.text.LexicalEncoder.transform_words`, behind its fast-path guard)."""
+    return encoder.transform_words(list(texts))
 
 
 def dense_vectors(model: EncodingModel, texts: Sequence[str]) -> np.ndarray:

@@ -967,6 +967,30 @@ class VacancyContext:
         )
 
 
+#: Ranker features that depend on the vacancy alone (its terms, employer, pull, age,
+#: seats and crowding), whichever worker the pair has.
+VACANCY_ONLY_COLUMNS = [
+    "housing",
+    "meals",
+    "labor_contract",
+    "social_insurance",
+    "employer_arrears_rate",
+    "employer_left_rate",
+    "employer_retained_rate",
+    "employer_hires_log",
+    "employer_verified",
+    *[f"channel_{c}" for c in CHANNELS],
+    "vacancy_views_log",
+    "vacancy_applied_log",
+    "vacancy_recent_log",
+    "vacancy_age_days",
+    "seats",
+    "crowd_occupation",
+    "crowd_prefecture",
+    "crowd_province",
+    "crowd_employer",
+]
+
 #: Raw values quoted by explanations, after :data:`RANKER_COLUMNS` in a pair frame.
 QUOTED_COLUMNS = [
     "flow",

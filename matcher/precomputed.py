@@ -164,7 +164,7 @@ class _CatalogueView:
     workers and open vacancies, and a key of everything a recommendation reads."""
 
     def __init__(self, model: Any) -> None:
-        cat = model.catalogue_
+        cat = model.catalogue
         self.worker_ids = cat.wp.ids.to_numpy(dtype=object)
         self.worker_digest = row_digests(cat.workers, WORKERS)
         self.open_ids = cat.vp.ids.to_numpy(dtype=object)[cat.open_pos]
@@ -285,7 +285,7 @@ class PrecomputedRecommendations:
             "catalogue_key": view.key,
             "depth": int(depth),
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "catalogue_at": str(model.catalogue_.at),
+            "catalogue_at": str(model.catalogue.at),
             "workers": len(ids),
             "entries": len(entry_vacancy),
             "open_vacancies": len(view.open_ids),

@@ -13,6 +13,9 @@ Capabilities
 ------------
 :class:`RefreshableModel`
     Serves a newer snapshot of the store without retraining (``refresh``).
+:class:`VacancyUpdatingModel`
+    Takes vacancies posted, edited or closed since its last refresh into its
+    catalogue without a full refresh (``update_vacancies``).
 :class:`ExplainingModel`
     Explains one (worker, vacancy) pair in its reasons' language (``explain``, ``lang``).
 :class:`CatalogueModel`
@@ -35,6 +38,7 @@ from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
     from matcher.dataset import Dataset
 
@@ -47,6 +51,20 @@ class RefreshableModel(Protocol):
         """Map the records of ``dataset`` into the fitted model (new ones cold, from
         content); vacancies must be open at ``at`` (default: the snapshot's time).
         Returns the model itself."""
+        ...
+
+
+@runtime_checkable
+class VacancyUpdatingModel(Protocol):
+    """A fitted model that takes changed vacancies into its catalogue incrementally."""
+
+    def update_vacancies(
+        self, changed: pd.DataFrame, employers: pd.DataFrame | None = None, at: object = None
+    ) -> Self:
+        """Serve the vacancy rows ``changed`` as they are now (new ones added, edited
+        ones re-encoded, ones no longer open left out); ``employers`` holds their
+        employers' rows. Returns the model itself, whose catalogue is a new object
+        (the old one is not modified)."""
         ...
 
 

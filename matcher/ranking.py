@@ -943,3 +943,17 @@ def top_k_per_group(
     starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
     rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
     return order[rank < k], rank[rank < k] + 1
+
+
+def ranker_input(features: pd.DataFrame | np.ndarray) -> np.ndarray:
+    """The matrix every stage of the ranker reads from pair features (a frame with
+    :data:`RANKER_COLUMNS`, or :func:`matcher.features.pair_matrix` rows cut to them),
+    missing values replaced by ``MISSING``: for benchmarks that time one stage."""
+    return _matrix(features)
+
+
+def tree_sum(booster: Any, x: np.ndarray) -> np.ndarray:
+    """A fitted binary ``HistGradientBoostingClassifier``'s ``decision_function(x)``
+    as the request path computes it: the same numbers, its trees summed on one thread
+    (for batches larger than ``ONE_THREAD_ROWS``, sklearn's own threaded call)."""
+    return _decision(booster, x)

@@ -73,7 +73,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -85,13 +84,12 @@ import scipy.sparse as sp
 
 from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedError, RankingModel
 from matcher.calibration import Spells
+from matcher.catalogue import Catalogue, VacancyCatalogue, open_columns_of
 from matcher.config import ConfigError, RecommenderConfig
 from matcher.dataset import Dataset
 from matcher.encoding import (
-    check_lexical_fast_path,
-    dense_vectors,
+    WorkerSide,
     encode_workers,
-    lexical_vectors,
     with_clusters,
 )
 from matcher.explain import stable_chance, texts
@@ -106,8 +104,6 @@ from matcher.features import (
     FeatureSpace,
     PairStatistics,
     VacancyContext,
-    VacancyProfiles,
-    WorkerProfiles,
     matches_to_codes,
     time_ns,
     vacancy_profiles,
@@ -117,7 +113,14 @@ from matcher.features import (
 )
 from matcher.ranking import STAGES, StablePlacementRanker, top_k_per_group
 from matcher.reference import is_csco_code
-from matcher.retrieval import ContentIndex, LightFMRetriever, interaction_weights, top_n
+from matcher.retrieval import (
+    CandidateGenerator,
+    ContentIndex,
+    LightFMRetriever,
+    RetrievalFit,
+    fit_ranker_proxy,
+    interaction_weights,
+)
 from matcher.schema import PURSUED_EVENTS, Columns, EventType
 from matcher.scoring import PairScorer
 
@@ -130,9 +133,6 @@ ARTIFACT_FILE = "recommender.joblib"
 META_FILE = "artifact.json"
 #: Workers scored per block in batched calls (bounds memory: block x open vacancies).
 BLOCK = 128
-#: A single request scores only the eligible vacancies when they are fewer than this
-#: share of the open ones (gathering rows costs more than streaming when most are).
-NARROW_SHARE = 0.5
 #: Texts whose occupation codes are memoised per process (models fitted one after the
 #: other in a training run extract the same workers' codes only once).
 MEMO_SIZE = 500_000
@@ -175,44 +175,10 @@ class IncompatibleArtifactError(RuntimeError):
     """A saved model this version of jobmatch cannot read."""
 
 
-@dataclass
-class _Retrieval:
-    """What one retrieval fit learns (features, LightFM, training statistics)."""
-
-    clusters: EmbeddingClusters
-    worker_space: FeatureSpace
-    vacancy_space: FeatureSpace
-    lightfm: LightFMRetriever
-    stats: PairStatistics
-
-
-@dataclass
-class _Catalogue:
-    """Everything precomputed for serving one market snapshot."""
-
-    at: pd.Timestamp | None
-    year: int
-    workers: pd.DataFrame
-    vacancies: pd.DataFrame
-    wp: WorkerProfiles
-    vp: VacancyProfiles
-    vctx: VacancyContext
-    w_dense: np.ndarray
-    w_lex: sp.csr_matrix
-    w_lfm: np.ndarray
-    v_dense: np.ndarray
-    v_lex: sp.csr_matrix
-    v_lfm: np.ndarray
-    open_pos: np.ndarray
-    open_text: ContentIndex
-    open_lfm: np.ndarray
-    worker_text: ContentIndex
-    eligibility: Any
-    pursued: sp.csr_matrix  # (n_workers, n_open): pairs the worker already applied to or more
-    open_tie_col: np.ndarray  # open vacancies' columns in the network tables
-    open_province_col: np.ndarray
-    open_prefecture_col: np.ndarray
-    open_popularity: np.ndarray  # log applications (all and recent) in training
+#: Artifacts pickled before the catalogue and the retrieval fit moved to their own
+#: modules name them here; these names let those artifacts load.
+_Retrieval = RetrievalFit
+_Catalogue = Catalogue
 
 
 def _snapshot_time(dataset: Dataset) -> pd.Timestamp | None:
@@ -445,7 +411,7 @@ class Recommender(RankingModel):
             _remember(_OCCUPATION_MEMO, {t: cache[t] for t in missing})
         return [cache[t] for t in lines]
 
-    def _vacancy_codes(self, vacancies: pd.DataFrame) -> list[str | None]:
+    def vacancy_codes(self, vacancies: pd.DataFrame) -> list[str | None]:
         """Each vacancy's CSCO code; blank codes inferred from the title."""
         codes: list[str | None] = [
             c if isinstance(c, str) and is_csco_code(c) else None
@@ -584,10 +550,10 @@ class Recommender(RankingModel):
         out.metrics_ = {}
         return out
 
-    def _fit_retrieval(self, dataset: Dataset) -> _Retrieval:
+    def _fit_retrieval(self, dataset: Dataset) -> RetrievalFit:
         wk, vac = dataset.workers, dataset.vacancies
         w_codes = self.worker_codes(wk)
-        v_codes = self._vacancy_codes(vac)
+        v_codes = self.vacancy_codes(vac)
         wp = worker_profiles(wk, w_codes)
         vp = vacancy_profiles(vac, v_codes)
         w_emb = self.embed(wp.texts)
@@ -617,16 +583,16 @@ class Recommender(RankingModel):
             vspace.transform(list(vp.ids), v_tokens),
         )
         stats = PairStatistics().fit(dataset)
-        return _Retrieval(clusters, wspace, vspace, lightfm, stats)
+        return RetrievalFit(clusters, wspace, vspace, lightfm, stats)
 
     def _catalogue(
         self,
         dataset: Dataset,
-        retrieval: _Retrieval,
+        retrieval: RetrievalFit,
         at: pd.Timestamp | None,
         *,
         every_vacancy: bool = False,
-    ) -> _Catalogue:
+    ) -> Catalogue:
         from matcher.eligibility import EligibilityIndex
 
         wk = dataset.workers.reset_index(drop=True)
@@ -634,13 +600,8 @@ class Recommender(RankingModel):
         # text vectors word by word (exact; each distinct word is vectorised once)
         side = encode_workers(self, retrieval, wk)
         wp, w_dense, w_lex, w_lfm = side.wp, side.dense, side.lex, side.lfm
-        vp = vacancy_profiles(vac, self._vacancy_codes(vac))
-        v_dense = dense_vectors(self, vp.texts)
-        v_lex = lexical_vectors(self.lexical_, vp.texts)
-        v_tokens = with_clusters(vp.tokens, retrieval.clusters.predict(v_dense))
-        v_lfm = retrieval.lightfm.item_vectors(
-            retrieval.vacancy_space.transform(list(vp.ids), v_tokens)
-        )
+        v_side = VacancyCatalogue(self, retrieval).encode(vac)
+        vp, v_dense, v_lex, v_lfm = v_side.vp, v_side.dense, v_side.lex, v_side.lfm
         rules_on = vac
         if every_vacancy and at is not None:
             # training: the vacancies open at the cutoff as they were then (posted
@@ -686,7 +647,7 @@ class Recommender(RankingModel):
             (np.ones(int(ok.sum()), dtype=bool), (pw[ok], pv[ok])),
             shape=(len(wk), len(open_pos)),
         )
-        return _Catalogue(
+        cat = Catalogue(
             at=at,
             year=(at.year if at is not None else datetime.now(UTC).year),
             workers=wk,
@@ -702,17 +663,20 @@ class Recommender(RankingModel):
             v_lfm=v_lfm,
             open_pos=open_pos,
             open_text=ContentIndex(v_dense[open_pos], v_lex[open_pos]),
-            open_lfm=np.ascontiguousarray(v_lfm[open_pos]),
             worker_text=ContentIndex(w_dense, w_lex),
             eligibility=eligibility,
             pursued=pursued,
-            open_tie_col=np.ascontiguousarray(vctx.tie_col[open_pos]),
-            open_province_col=np.ascontiguousarray(vctx.province_col[open_pos]),
-            open_prefecture_col=np.ascontiguousarray(vctx.prefecture_col[open_pos]),
-            open_popularity=np.ascontiguousarray(
-                (vctx.applied_log + vctx.recent_log)[open_pos], dtype=np.float32
-            ),
+            **open_columns_of(v_lfm, vctx, open_pos),
         )
+        if not every_vacancy and self.stages == "full" and self.ranker_ is not None:
+            # serving catalogues only: the training ones rank sampled pairs, not requests
+            cat.proxy = fit_ranker_proxy(
+                cat,
+                self._scorer_of(retrieval),
+                CandidateGenerator(self.stages, self.n_candidates, retrieval.stats),
+                random_state=self.random_state,
+            )
+        return cat
 
     # ------------------------------------------------------------------ ranker training
 
@@ -847,7 +811,7 @@ class Recommender(RankingModel):
 
     def _shown_negatives(
         self,
-        cat: _Catalogue,
+        cat: Catalogue,
         before: pd.DataFrame,
         late: pd.DataFrame,
         positives: pd.DataFrame,
@@ -869,7 +833,7 @@ class Recommender(RankingModel):
         return out
 
     def _features_of(
-        self, cat: _Catalogue, retrieval: _Retrieval, pairs: pd.DataFrame
+        self, cat: Catalogue, retrieval: RetrievalFit, pairs: pd.DataFrame
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The rows of ``pairs`` whose worker and vacancy the catalogue holds, and their
         pair features."""
@@ -881,7 +845,7 @@ class Recommender(RankingModel):
         ).pair_frame(cat, wi[ok], vi[ok])
 
     def _servable_pairs(
-        self, cat: _Catalogue, before: pd.DataFrame, pairs: pd.DataFrame, cutoff: pd.Timestamp
+        self, cat: Catalogue, before: pd.DataFrame, pairs: pd.DataFrame, cutoff: pd.Timestamp
     ) -> pd.DataFrame:
         """The ``pairs`` a model at ``cutoff`` could serve: on vacancies open then, not
         applied to before it, and eligible."""
@@ -931,7 +895,7 @@ class Recommender(RankingModel):
         return feats, pairs, stay_feats, stays
 
     def _sample_negatives(
-        self, dataset: Dataset, cat: _Catalogue, late: pd.DataFrame, rng: np.random.Generator
+        self, dataset: Dataset, cat: Catalogue, late: pd.DataFrame, rng: np.random.Generator
     ) -> pd.DataFrame:
         """Eligible retrieval candidates the worker never touched, at their first late event."""
         first = late.groupby(Columns.Worker)[Columns.OccurredAt].min()
@@ -974,78 +938,54 @@ class Recommender(RankingModel):
         if not hasattr(self, "catalogue_"):
             raise NotFittedError("the Recommender is not fitted; call fit(dataset) first")
 
-    def worker_mask(self, cat: _Catalogue, w: int) -> np.ndarray:
+    def worker_mask(self, cat: Catalogue, w: int) -> np.ndarray:
         """Open vacancies (a boolean mask over ``cat.open_pos``) that worker position
-        ``w`` of the catalogue ``cat`` (``catalogue_``) may take and has not pursued yet:
-        the exhaustive reference every candidate set is measured against."""
-        mask = cat.eligibility.mask_for_worker(cat.workers.iloc[w], at=cat.at)
-        # a vacancy the worker already applied to (or holds) is not news to them
-        mask[cat.pursued.indices[cat.pursued.indptr[w] : cat.pursued.indptr[w + 1]]] = False
-        return mask
+        ``w`` of the catalogue ``cat`` may take and has not pursued yet: the exhaustive
+        reference every candidate set is measured against
+        (:meth:`matcher.retrieval.CandidateGenerator.eligible`)."""
+        return self.candidate_generator.eligible(cat, w)
 
-    def _channel_scores(
-        self, cat: _Catalogue, wpos: np.ndarray, cols: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """LightFM, dense and lexical scores of workers against every open vacancy
-        (or only the open vacancies at positions ``cols``)."""
-        if cols is None:
-            lfm = cat.w_lfm[wpos] @ cat.open_lfm.T
-        else:
-            lfm = cat.w_lfm[wpos] @ cat.open_lfm[cols].T
-        dense = cat.open_text.dense_scores(cat.w_dense[wpos], rows=cols)
-        lex = cat.open_text.lexical_scores(cat.w_lex[wpos])
-        return lfm, dense, (lex if cols is None else lex[:, cols])
+    @property
+    def candidate_generator(self) -> CandidateGenerator:
+        """The retrieval channels of this fitted model
+        (:class:`matcher.retrieval.CandidateGenerator`): which open vacancies each
+        worker's ranking considers.
 
-    def _network_scores(
-        self, cat: _Catalogue, w: int, cols: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Referral and network pull of every open vacancy (or of those at ``cols``)
-        for one worker: vacancies of employers people from the worker's county saw and
-        applied to, in provinces and prefectures they applied to (training events)."""
-        stats = self.retrieval_.stats
-        county = cat.wp.county[w : w + 1]
-        ties = stats.ties_
-        r = int(ties["views"].row_pos(county)[0])
-        per_employer = np.log1p(ties["views"].matrix_[r]) + np.log1p(ties["applied"].matrix_[r])
-        pr = int(stats.province_applied_.row_pos(county)[0])
-        per_province = 0.5 * np.log1p(stats.province_applied_.matrix_[pr])
-        fr = int(stats.prefecture_applied_.row_pos(county)[0])
-        per_prefecture = 0.5 * np.log1p(stats.prefecture_applied_.matrix_[fr])
-        at = slice(None) if cols is None else cols
-        return (
-            per_employer[cat.open_tie_col[at]]
-            + per_province[cat.open_province_col[at]]
-            + per_prefecture[cat.open_prefecture_col[at]]
-        )
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
+        self.check_fitted()
+        return CandidateGenerator(self.stages, self.n_candidates, self.retrieval_.stats)
 
-    def _union(
-        self,
-        lfm: np.ndarray,
-        dense: np.ndarray,
-        lex: np.ndarray,
-        mask: np.ndarray,
-        network: np.ndarray | None = None,
-        popularity: np.ndarray | None = None,
-    ) -> np.ndarray:
-        if self.stages == "lightfm":
-            return top_n(lfm, mask, self.n_candidates)
-        if self.stages == "content":
-            return top_n((dense + lex) / 2, mask, self.n_candidates)
-        n = self.n_candidates
-        eligible = np.flatnonzero(mask)
-        if len(eligible) <= n:
-            return eligible.astype(np.int64)
-        parts = [eligible[np.argpartition(-c[eligible], n - 1)[:n]] for c in (lfm, dense, lex)]
-        # the network and popularity pulls are counts: a vacancy without any (most
-        # new vacancies) has no signal there, and ties at zero would add arbitrary ones
-        for c in (network, popularity):
-            if c is None:
-                continue
-            pulled = eligible[c[eligible] > 0]
-            if len(pulled) > n:
-                pulled = pulled[np.argpartition(-c[pulled], n - 1)[:n]]
-            parts.append(pulled)
-        return np.unique(np.concatenate(parts)).astype(np.int64)
+    def encode_workers(self, workers: pd.DataFrame) -> WorkerSide:
+        """The worker side of scoring for ``workers`` (Dataset normal form; need not be
+        in the catalogue): profiles, text vectors and LightFM user vectors, cold from
+        their attributes and texts (:func:`matcher.encoding.encode_workers`). With
+        :meth:`matcher.catalogue.Catalogue.with_workers` their pairs are scored by
+        :attr:`scorer` exactly as the catalogue's own workers' are.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
+        self.check_fitted()
+        return encode_workers(self, self.retrieval_, workers)
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The served catalogue (:class:`matcher.catalogue.Catalogue`) as of the last
+        fit, refresh or update.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
+        self.check_fitted()
+        return self.catalogue_
 
     @property
     def scorer(self) -> PairScorer:
@@ -1059,7 +999,10 @@ class Recommender(RankingModel):
             Before ``fit``.
         """
         self.check_fitted()
-        stats = self.retrieval_.stats
+        return self._scorer_of(self.retrieval_)
+
+    def _scorer_of(self, retrieval: RetrievalFit) -> PairScorer:
+        stats = retrieval.stats
         return PairScorer(self.stages, self.ranker_, stats, stats.market_.get("left_rate", 0.0))
 
     def _worker_pos(self, worker_id: str) -> int:
@@ -1125,30 +1068,15 @@ class Recommender(RankingModel):
         positions = cat.wp.ids.get_indexer(pd.Index(ids, dtype=object))
         if (positions < 0).any():
             self._worker_pos(ids[int(np.flatnonzero(positions < 0)[0])])
+        generator = self.candidate_generator
         frames = []
         for start in range(0, len(positions), BLOCK):
             block = positions[start : start + BLOCK]
-            masks = [self.worker_mask(cat, w) for w in block]
-            narrow = len(block) == 1 and masks[0].sum() < NARROW_SHARE * len(cat.open_pos)
-            if not narrow:
-                lfm, dense, lex = self._channel_scores(cat, block)
-            wi_parts, vi_parts = [], []
-            for r, w in enumerate(block):
-                if narrow:
-                    # one worker who may take few of the open vacancies: score only those
-                    # (a request's mat-vecs read the whole vacancy matrices otherwise)
-                    union = self._union_of_eligible(cat, w, np.flatnonzero(masks[0]))
-                else:
-                    union = self._union(
-                        lfm[r],
-                        dense[r],
-                        lex[r],
-                        masks[r],
-                        self._network_scores(cat, w),
-                        cat.open_popularity,
-                    )
-                wi_parts.append(np.full(len(union), w, dtype=np.int64))
-                vi_parts.append(cat.open_pos[union])
+            unions = generator.for_workers(cat, block)
+            wi_parts = [
+                np.full(len(u), w, dtype=np.int64) for u, w in zip(unions, block, strict=True)
+            ]
+            vi_parts = [cat.open_pos[u] for u in unions]
             frames.append(
                 self.rank_pairs(
                     np.concatenate(wi_parts) if wi_parts else np.zeros(0, np.int64),
@@ -1222,7 +1150,7 @@ class Recommender(RankingModel):
         ``cols`` (positions in ``catalogue_.open_pos``): what lists bound to this
         catalogue (:mod:`matcher.precomputed`) call, without the id look-ups."""
         cat = self.catalogue_
-        union = self._union_among(cat, w, np.unique(cols))
+        union = self.candidate_generator.among(cat, w, np.unique(cols))
         return self.rank_pairs(
             np.full(len(union), w, dtype=np.int64),
             cat.open_pos[union],
@@ -1231,34 +1159,6 @@ class Recommender(RankingModel):
             by="worker",
             reasons=reasons,
         )
-
-    def _union_among(self, cat: _Catalogue, w: int, cols: np.ndarray) -> np.ndarray:
-        """Candidate open columns of worker ``w`` among the open columns ``cols``
-        (sorted, distinct): eligible, not yet pursued, and each channel's best."""
-        if len(cols) == 0:
-            return np.zeros(0, dtype=np.int64)
-        ok = cat.eligibility.pair_mask(np.full(len(cols), w, dtype=np.int64), cols, at=cat.at)
-        pursued = cat.pursued.indices[cat.pursued.indptr[w] : cat.pursued.indptr[w + 1]]
-        if len(pursued):
-            ok &= ~np.isin(cols, pursued)
-        return self._union_of_eligible(cat, w, cols[ok].astype(np.int64))
-
-    def _union_of_eligible(self, cat: _Catalogue, w: int, eligible: np.ndarray) -> np.ndarray:
-        """Each channel's best among worker ``w``'s eligible open columns ``eligible``
-        (sorted), scored on those columns only."""
-        if len(eligible) <= self.n_candidates:
-            return eligible  # every channel takes them all: no scores needed to choose
-        lfm, dense, lex = self._channel_scores(cat, np.array([w]), eligible)
-        return eligible[
-            self._union(
-                lfm[0],
-                dense[0],
-                lex[0],
-                np.ones(len(eligible), dtype=bool),
-                self._network_scores(cat, w, eligible),
-                cat.open_popularity[eligible],
-            )
-        ]
 
     def rank_pairs(
         self, wi: np.ndarray, vi: np.ndarray, k: int, lang: str, by: str, reasons: bool = True
@@ -1360,14 +1260,7 @@ class Recommender(RankingModel):
         lang = lang or self.lang
         cat = self.catalogue_
         v = self._vacancy_pos(vacancy_id)
-        mask = cat.eligibility.mask_for_vacancy(cat.vacancies.iloc[v], None, at=cat.at)
-        if not np.isin(v, cat.open_pos):
-            mask = np.zeros_like(mask)
-        lfm = cat.w_lfm @ cat.v_lfm[v]
-        dense = cat.worker_text.dense_scores(cat.v_dense[v : v + 1])[0]
-        lex = cat.worker_text.lexical_scores(cat.v_lex[v : v + 1])[0]
-        union = self._union(lfm, dense, lex, mask)
-        wi = union.astype(np.int64)
+        wi = self.candidate_generator.for_vacancy(cat, v)
         vi = np.full(len(wi), v, dtype=np.int64)
         out = self.rank_pairs(wi, vi, k, lang, by="vacancy")
         return out.reset_index(drop=True)
@@ -1457,6 +1350,42 @@ class Recommender(RankingModel):
 
     update_catalogue = refresh
 
+    def update_vacancies(
+        self,
+        changed: pd.DataFrame,
+        employers: pd.DataFrame | None = None,
+        at: object = None,
+    ) -> Self:
+        """Serve vacancies posted, edited or closed since the last fit or refresh,
+        without a full refresh (:meth:`matcher.catalogue.VacancyCatalogue.apply`).
+
+        The catalogue is replaced by a new one (the old one is not modified, so a
+        shallow copy of this model made before keeps serving it): new vacancies are
+        appended and encoded alone (cold, from content), edited ones re-encoded in
+        place, and those no longer open leave the open set; the result equals
+        ``refresh`` of the same records at the same time except for the basis the
+        dense retrieval channel projects on (kept from the last full build).
+
+        Parameters
+        ----------
+        changed : DataFrame
+            The vacancy rows that changed, as they are now (Dataset normal form).
+        employers : DataFrame, optional
+            Employer rows of those vacancies (``verified`` is read).
+        at : datetime-like, optional
+            Time at which vacancies must be open (default: the catalogue's time, or
+            the latest ``posted_at`` among ``changed`` when later).
+
+        Returns
+        -------
+        self
+        """
+        self.check_fitted()
+        self.catalogue_ = VacancyCatalogue(self, self.retrieval_, self.scorer).apply(
+            self.catalogue_, changed, employers, at
+        )
+        return self
+
     def knows_worker(self, worker_id: str) -> bool:
         """Whether the catalogue (as of the last fit or refresh) holds this worker."""
         self.check_fitted()
@@ -1487,7 +1416,7 @@ class Recommender(RankingModel):
         verdicts = {}
         if self.ranker_ is not None:
             verdicts = {f"ranker:{k}": v for k, v in self.ranker_.check_fast_paths().items()}
-        verdicts["lexical"] = check_lexical_fast_path(self.lexical_)
+        verdicts["lexical"] = self.lexical_.check_fast_path()
         return verdicts
 
     # ------------------------------------------------------------------ persistence

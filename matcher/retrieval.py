@@ -45,11 +45,18 @@ channel, restricted to the eligible ones (:func:`top_n` takes the eligibility ma
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from matcher.schema import Columns, EventType
+
+if TYPE_CHECKING:
+    from matcher.features import EmbeddingClusters, FeatureSpace, PairStatistics
+    from matcher.scoring import PairScorer
 
 #: Weight of a (worker, vacancy) pair in the LightFM fit, by its best outcome.
 OUTCOME_WEIGHT: dict[str, float] = {
@@ -109,6 +116,18 @@ def interaction_weights(
         (weight[keep].astype(np.float32), (u, i)),
         shape=(len(worker_index), len(vacancy_index)),
     )
+
+
+@dataclass
+class RetrievalFit:
+    """What one retrieval fit learns: the text clusters and LightFM feature spaces of
+    both sides, the LightFM model and the training market's pair statistics."""
+
+    clusters: EmbeddingClusters
+    worker_space: FeatureSpace
+    vacancy_space: FeatureSpace
+    lightfm: LightFMRetriever
+    stats: PairStatistics
 
 
 class LightFMRetriever:
@@ -219,6 +238,11 @@ class LightFMRetriever:
         return out
 
 
+#: Share of an index's rows its extra block may hold before :meth:`ContentIndex.spliced`
+#: merges it into the main block.
+EXTRA_SHARE = 0.05
+
+
 class ContentIndex:
     """Vacancy (or worker) text matrices for nearest-neighbour scoring.
 
@@ -240,6 +264,12 @@ class ContentIndex:
     max_query_terms : int, default 32
     """
 
+    #: rows added by :meth:`spliced` (transposed), and each row's column in
+    #: ``[lexical_t, extra_t]`` (None: the rows are ``lexical_t``'s columns); class
+    #: defaults, so indexes pickled before these existed read them as None
+    extra_t: sp.csr_matrix | None = None
+    columns: np.ndarray | None = None
+
     def __init__(
         self,
         dense: np.ndarray,
@@ -257,9 +287,58 @@ class ContentIndex:
         self.dense = dense
         self.lexical_t = sp.csr_matrix(lexical, dtype=np.float32).T.tocsr()
         self.max_query_terms = max_query_terms
+        self.extra_t = None
+        self.columns = None
 
     def __len__(self) -> int:
         return self.dense.shape[0]
+
+    def project(self, dense: np.ndarray) -> np.ndarray:
+        """Vectors in the space the dense channel scores in (the principal subspace,
+        when there is one)."""
+        q = np.ascontiguousarray(np.atleast_2d(np.asarray(dense, dtype=np.float32)))
+        return np.ascontiguousarray(q @ self.basis) if self.basis is not None else q
+
+    def spliced(
+        self, columns: np.ndarray, projected: np.ndarray, lexical: sp.spmatrix
+    ) -> ContentIndex:
+        """An index over other rows in this index's space, sharing what it can: row
+        ``j`` of the new index is this index's row ``columns[j]`` when that is >= 0,
+        else the next of the new rows (``projected``: dense rows from :meth:`project`,
+        ``lexical``: their TF-IDF rows, in order). The basis is kept, not learned again,
+        and the transposed TF-IDF matrix is shared: new rows go to a small extra block,
+        which is merged back once it holds more than :data:`EXTRA_SHARE` of the rows (the
+        incremental catalogue update uses this; this index is left as it was)."""
+        columns = np.asarray(columns, dtype=np.int64)
+        kept = columns >= 0
+        out = ContentIndex.__new__(ContentIndex)
+        out.basis = self.basis
+        out.max_query_terms = self.max_query_terms
+        dense = np.empty((len(columns), self.dense.shape[1]), dtype=np.float32)
+        dense[kept] = self.dense[columns[kept]]
+        dense[~kept] = projected
+        out.dense = dense
+        # columns of [base block, extra block] each new row reads
+        where = self._where()
+        n_stored = self.lexical_t.shape[1] + (0 if self.extra_t is None else self.extra_t.shape[1])
+        fresh_t = sp.csr_matrix(lexical, dtype=np.float32).T.tocsr()
+        extra = fresh_t if self.extra_t is None else sp.hstack([self.extra_t, fresh_t], "csr")
+        src = np.empty(len(columns), dtype=np.int64)
+        src[kept] = where[columns[kept]]
+        src[~kept] = n_stored + np.arange(int((~kept).sum()))
+        if extra.shape[1] > EXTRA_SHARE * max(1, len(columns)):
+            stored = sp.hstack([self.lexical_t, extra], "csr")
+            out.lexical_t = sp.csr_matrix(stored[:, src])
+            out.extra_t, out.columns = None, None
+        else:
+            out.lexical_t, out.extra_t, out.columns = self.lexical_t, extra, src
+        return out
+
+    def _where(self) -> np.ndarray:
+        """For each row, its column in ``[lexical_t, extra_t]``."""
+        if self.columns is not None:
+            return self.columns
+        return np.arange(self.lexical_t.shape[1], dtype=np.int64)
 
     def dense_scores(self, queries: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """(Projected) cosine similarity of each query row to every indexed row (or to
@@ -288,7 +367,12 @@ class ContentIndex:
             q = sp.csr_matrix(
                 (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=q.shape
             )
-        return np.asarray((q @ self.lexical_t).toarray(), dtype=np.float32)
+        scores = np.asarray((q @ self.lexical_t).toarray(), dtype=np.float32)
+        extra = self.extra_t
+        if extra is None or self.columns is None:
+            return scores
+        scores = np.hstack([scores, np.asarray((q @ extra).toarray(), dtype=np.float32)])
+        return scores[:, self.columns]
 
 
 def top_n(scores: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
@@ -312,3 +396,428 @@ def top_n(scores: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     part = np.argpartition(-s, n - 1)[:n] if len(eligible) > n else np.arange(len(eligible))
     order = np.lexsort((eligible[part], -s[part]))
     return eligible[part][order].astype(np.int64)
+
+
+# --------------------------------------------------------------------------- candidates
+
+#: A single request scores only the eligible vacancies when they are fewer than this
+#: share of the open ones (gathering rows costs more than streaming when most are).
+NARROW_SHARE = 0.5
+
+
+class CandidateCatalogue(Protocol):
+    """What candidate generation reads of a served catalogue
+    (:class:`matcher.catalogue.Catalogue`)."""
+
+    at: pd.Timestamp | None
+    year: int
+    workers: pd.DataFrame
+    vacancies: pd.DataFrame
+    wp: Any
+    vp: Any
+    vctx: Any
+    proxy: RankerProxy | None
+    w_lfm: np.ndarray
+    w_dense: np.ndarray
+    w_lex: sp.csr_matrix
+    v_lfm: np.ndarray
+    v_dense: np.ndarray
+    v_lex: sp.csr_matrix
+    open_pos: np.ndarray
+    open_text: ContentIndex
+    open_lfm: np.ndarray
+    worker_text: ContentIndex
+    eligibility: Any
+    pursued: sp.csr_matrix
+    open_tie_col: np.ndarray
+    open_province_col: np.ndarray
+    open_prefecture_col: np.ndarray
+    open_popularity: np.ndarray
+
+
+#: Vacancies the ranker proxy adds to a worker's candidates (its best eligible ones).
+PROXY_CANDIDATES = 500
+#: Pair features the ranker proxy reads (computed for every open vacancy of a request
+#: from the channel scores and the profiles, see :meth:`CandidateGenerator.proxy_features`).
+PROXY_FEATURES = (
+    "lightfm",
+    "dense",
+    "lexical",
+    "network",
+    "occ_match",
+    "log_distance",
+    "same_county",
+    "same_prefecture",
+    "same_province",
+    "log_wage_ratio",
+)
+#: Workers whose candidates and a random draw of eligible vacancies fit the proxy.
+PROXY_FIT_WORKERS = 40
+PROXY_FIT_RANDOM = 300
+
+
+@dataclass
+class RankerProxy:
+    """A linear stand-in for the ranker's log score, cheap enough to compute for every
+    eligible vacancy of a request: ``pair_beta . f(w, v) + vterm[v]``, where ``f`` are
+    :data:`PROXY_FEATURES` and ``vterm`` the vacancy's own part (a linear function of
+    the ranker's vacancy-only features, one number per catalogue position).
+
+    Fitted per catalogue by :func:`fit_ranker_proxy` on the exact scores of a sample of
+    workers' pairs (within-worker least squares: only the order within a worker
+    matters). It only chooses candidates: the ranker scores them exactly.
+    """
+
+    pair_beta: np.ndarray
+    vacancy_columns: np.ndarray  # columns of matcher.features.PAIR_COLUMNS
+    vacancy_beta: np.ndarray
+    vterm: np.ndarray  # per catalogue vacancy position
+
+    def vacancy_terms(self, values: np.ndarray) -> np.ndarray:
+        """``vterm`` of pair-feature rows (:meth:`matcher.scoring.PairScorer.pair_values`)."""
+        z = np.nan_to_num(np.asarray(values)[:, self.vacancy_columns], nan=0.0)
+        return z @ self.vacancy_beta
+
+
+class CandidateGenerator:
+    """Which open vacancies a worker's ranking considers (and which workers a
+    vacancy's): the retrieval channels over the eligible ones.
+
+    The exhaustive reference is every eligible open vacancy the worker has not pursued
+    (:meth:`eligible`): what the ranker would choose from if it scored them all. The
+    candidates are the union of each channel's ``n_candidates`` best among those:
+    LightFM, dense and lexical similarity, the referral/network pull and the
+    vacancy's popularity (the last two only where they are above zero: a vacancy
+    without any pull has no signal there). When a worker has no more eligible
+    vacancies than ``n_candidates``, all of them are candidates, and the ranking is
+    exhaustive. ``bench/recall_bench.py`` measures the recall contract: the share of
+    the exhaustive top 10 that the candidates contain.
+
+    Parameters
+    ----------
+    stages : {"full", "lightfm", "content"}
+        The ablations take one channel's ``n_candidates`` best.
+    n_candidates : int
+        Vacancies taken from each channel.
+    stats : PairStatistics
+        The training market's statistics (the network channel's tables).
+    """
+
+    def __init__(
+        self,
+        stages: str,
+        n_candidates: int,
+        stats: PairStatistics,
+        proxy_candidates: int = PROXY_CANDIDATES,
+    ) -> None:
+        self.stages = stages
+        self.n_candidates = n_candidates
+        self.stats = stats
+        self.proxy_candidates = proxy_candidates
+
+    def eligible(self, cat: CandidateCatalogue, w: int) -> np.ndarray:
+        """Open vacancies (a boolean mask over ``cat.open_pos``) that worker position
+        ``w`` may take and has not pursued yet: the exhaustive reference every
+        candidate set is measured against."""
+        mask = cat.eligibility.mask_for_worker(cat.workers.iloc[w], at=cat.at)
+        # a vacancy the worker already applied to (or holds) is not news to them
+        mask[cat.pursued.indices[cat.pursued.indptr[w] : cat.pursued.indptr[w + 1]]] = False
+        return mask
+
+    def for_workers(self, cat: CandidateCatalogue, block: np.ndarray) -> list[np.ndarray]:
+        """The candidate open columns of each worker position in ``block``."""
+        masks = [self.eligible(cat, w) for w in block]
+        if len(block) == 1 and masks[0].sum() < NARROW_SHARE * len(cat.open_pos):
+            # one worker who may take few of the open vacancies: score only those
+            # (a request's mat-vecs read the whole vacancy matrices otherwise)
+            return [self.of_eligible(cat, int(block[0]), np.flatnonzero(masks[0]))]
+        lfm, dense, lex = self.channel_scores(cat, block)
+        out = []
+        for r, w in enumerate(block):
+            network = self.network_scores(cat, int(w))
+            proxy = self.proxy_scores(cat, int(w), None, lfm[r], dense[r], lex[r], network)
+            out.append(
+                self.union(lfm[r], dense[r], lex[r], masks[r], network, cat.open_popularity, proxy)
+            )
+        return out
+
+    def exhaustive_top(
+        self, cat: CandidateCatalogue, scorer: PairScorer, w: int, k: int = 10
+    ) -> np.ndarray:
+        """The open columns of worker ``w``'s exhaustive top ``k``: ``scorer``'s ``k``
+        best of every eligible open vacancy the worker has not pursued (ties as the
+        ranking breaks them), best first -- the reference of the recall contract."""
+        from matcher.features import RANKER_COLUMNS
+        from matcher.ranking import top_k_per_group
+
+        eligible = np.flatnonzero(self.eligible(cat, int(w)))
+        vi = cat.open_pos[eligible]
+        wi = np.full(len(vi), w, dtype=np.int64)
+        values, _ = scorer.pair_values(cat, wi, vi)
+        score = scorer.score(
+            pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
+        )
+        keep, _ = top_k_per_group(values, score, wi, vi, k)
+        return eligible[keep]
+
+    def recall(
+        self, cat: CandidateCatalogue, scorer: PairScorer, workers: np.ndarray, k: int = 10
+    ) -> np.ndarray:
+        """The recall contract, measured: for each worker position in ``workers``, the
+        share of its :meth:`exhaustive_top` ``k`` that :meth:`for_workers` hands to the
+        ranker. NaN for a worker with nothing eligible.
+
+        Returns
+        -------
+        numpy.ndarray of float, one per worker
+        """
+        out = np.full(len(workers), np.nan)
+        for j, w in enumerate(np.asarray(workers, dtype=np.int64)):
+            best = self.exhaustive_top(cat, scorer, int(w), k)
+            if len(best):
+                out[j] = np.isin(best, self.for_workers(cat, np.array([w]))[0]).mean()
+        return out
+
+    def among(self, cat: CandidateCatalogue, w: int, cols: np.ndarray) -> np.ndarray:
+        """Candidate open columns of worker ``w`` among the open columns ``cols``
+        (sorted, distinct): eligible, not yet pursued, and each channel's best."""
+        if len(cols) == 0:
+            return np.zeros(0, dtype=np.int64)
+        ok = cat.eligibility.pair_mask(np.full(len(cols), w, dtype=np.int64), cols, at=cat.at)
+        pursued = cat.pursued.indices[cat.pursued.indptr[w] : cat.pursued.indptr[w + 1]]
+        if len(pursued):
+            ok &= ~np.isin(cols, pursued)
+        return self.of_eligible(cat, w, cols[ok].astype(np.int64))
+
+    def of_eligible(self, cat: CandidateCatalogue, w: int, eligible: np.ndarray) -> np.ndarray:
+        """Each channel's best among worker ``w``'s eligible open columns ``eligible``
+        (sorted), scored on those columns only."""
+        if len(eligible) <= self.n_candidates:
+            return eligible  # every channel takes them all: no scores needed to choose
+        lfm, dense, lex = self.channel_scores(cat, np.array([w]), eligible)
+        network = self.network_scores(cat, w, eligible)
+        proxy = self.proxy_scores(cat, w, eligible, lfm[0], dense[0], lex[0], network)
+        return eligible[
+            self.union(
+                lfm[0],
+                dense[0],
+                lex[0],
+                np.ones(len(eligible), dtype=bool),
+                network,
+                cat.open_popularity[eligible],
+                proxy,
+            )
+        ]
+
+    def proxy_features(
+        self,
+        cat: CandidateCatalogue,
+        w: int,
+        cols: np.ndarray | None,
+        lfm: np.ndarray,
+        dense: np.ndarray,
+        lex: np.ndarray,
+        network: np.ndarray,
+    ) -> np.ndarray:
+        """:data:`PROXY_FEATURES` of worker ``w`` against the open vacancies at ``cols``
+        (all open ones when None), from their channel scores: ``(n, len(PROXY_FEATURES))``."""
+        from matcher.features import occupation_match_level
+        from matcher.reference import haversine_km
+
+        pos = cat.open_pos if cols is None else cat.open_pos[cols]
+        wp, vp = cat.wp, cat.vp
+        n = len(pos)
+        keys = vp.code_keys[pos]
+        occ = occupation_match_level(
+            np.broadcast_to(wp.code_keys[w], (n, *wp.code_keys.shape[1:])), keys
+        )
+        wc, vc = wp.coords[w], vp.coords[pos]
+        dist = haversine_km(wc[0], wc[1], vc[:, 0], vc[:, 1]) if n else np.zeros(0)
+        expected = wp.expected_wage[w]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.log(np.clip(vp.offered_wage[pos] / expected, 0.2, 5.0))
+        out = np.empty((n, len(PROXY_FEATURES)))
+        out[:, 0], out[:, 1], out[:, 2], out[:, 3] = lfm, dense, lex, network
+        out[:, 4] = occ
+        out[:, 5] = np.log1p(np.nan_to_num(dist, nan=0.0))
+        out[:, 6] = vp.region[pos] == wp.county[w]
+        out[:, 7] = vp.prefecture[pos] == wp.prefecture[w]
+        out[:, 8] = vp.province[pos] == wp.province[w]
+        out[:, 9] = np.nan_to_num(ratio, nan=0.0, posinf=0.0, neginf=0.0)
+        return out
+
+    def proxy_scores(
+        self,
+        cat: CandidateCatalogue,
+        w: int,
+        cols: np.ndarray | None,
+        lfm: np.ndarray,
+        dense: np.ndarray,
+        lex: np.ndarray,
+        network: np.ndarray,
+    ) -> np.ndarray | None:
+        """The ranker proxy's score (:class:`RankerProxy`) of worker ``w`` against the
+        open vacancies at ``cols`` (all when None); None when the catalogue has no
+        proxy, for the ablations, or when the proxy would add nothing."""
+        proxy = cat.proxy
+        if proxy is None or self.stages != "full" or self.proxy_candidates <= 0:
+            return None
+        pos = cat.open_pos if cols is None else cat.open_pos[cols]
+        f = self.proxy_features(cat, w, cols, lfm, dense, lex, network)
+        return f @ proxy.pair_beta + proxy.vterm[pos]
+
+    def for_vacancy(self, cat: CandidateCatalogue, v: int) -> np.ndarray:
+        """Candidate worker positions for catalogue vacancy position ``v`` (none when
+        the vacancy is not open)."""
+        mask = cat.eligibility.mask_for_vacancy(cat.vacancies.iloc[v], None, at=cat.at)
+        if not np.isin(v, cat.open_pos):
+            mask = np.zeros_like(mask)
+        lfm = cat.w_lfm @ cat.v_lfm[v]
+        dense = cat.worker_text.dense_scores(cat.v_dense[v : v + 1])[0]
+        lex = cat.worker_text.lexical_scores(cat.v_lex[v : v + 1])[0]
+        return self.union(lfm, dense, lex, mask).astype(np.int64)
+
+    def channel_scores(
+        self, cat: CandidateCatalogue, wpos: np.ndarray, cols: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """LightFM, dense and lexical scores of workers against every open vacancy
+        (or only the open vacancies at positions ``cols``)."""
+        if cols is None:
+            lfm = cat.w_lfm[wpos] @ cat.open_lfm.T
+        else:
+            lfm = cat.w_lfm[wpos] @ cat.open_lfm[cols].T
+        dense = cat.open_text.dense_scores(cat.w_dense[wpos], rows=cols)
+        lex = cat.open_text.lexical_scores(cat.w_lex[wpos])
+        return lfm, dense, (lex if cols is None else lex[:, cols])
+
+    def network_scores(
+        self, cat: CandidateCatalogue, w: int, cols: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Referral and network pull of every open vacancy (or of those at ``cols``)
+        for one worker: vacancies of employers people from the worker's county saw and
+        applied to, in provinces and prefectures they applied to (training events)."""
+        stats = self.stats
+        county = cat.wp.county[w : w + 1]
+        ties = stats.ties_
+        r = int(ties["views"].row_pos(county)[0])
+        per_employer = np.log1p(ties["views"].matrix_[r]) + np.log1p(ties["applied"].matrix_[r])
+        pr = int(stats.province_applied_.row_pos(county)[0])
+        per_province = 0.5 * np.log1p(stats.province_applied_.matrix_[pr])
+        fr = int(stats.prefecture_applied_.row_pos(county)[0])
+        per_prefecture = 0.5 * np.log1p(stats.prefecture_applied_.matrix_[fr])
+        at = slice(None) if cols is None else cols
+        return (
+            per_employer[cat.open_tie_col[at]]
+            + per_province[cat.open_province_col[at]]
+            + per_prefecture[cat.open_prefecture_col[at]]
+        )
+
+    def union(
+        self,
+        lfm: np.ndarray,
+        dense: np.ndarray,
+        lex: np.ndarray,
+        mask: np.ndarray,
+        network: np.ndarray | None = None,
+        popularity: np.ndarray | None = None,
+        proxy: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Sorted positions: the union of each channel's ``n_candidates`` best among
+        the positions ``mask`` allows (one channel's for the ablations), and the
+        ``proxy_candidates`` best by the ranker proxy's score ``proxy``."""
+        if self.stages == "lightfm":
+            return top_n(lfm, mask, self.n_candidates)
+        if self.stages == "content":
+            return top_n((dense + lex) / 2, mask, self.n_candidates)
+        n = self.n_candidates
+        eligible = np.flatnonzero(mask)
+        if len(eligible) <= n:
+            return eligible.astype(np.int64)
+        parts = [eligible[np.argpartition(-c[eligible], n - 1)[:n]] for c in (lfm, dense, lex)]
+        # the network and popularity pulls are counts: a vacancy without any (most
+        # new vacancies) has no signal there, and ties at zero would add arbitrary ones
+        for c in (network, popularity):
+            if c is None:
+                continue
+            pulled = eligible[c[eligible] > 0]
+            if len(pulled) > n:
+                pulled = pulled[np.argpartition(-c[pulled], n - 1)[:n]]
+            parts.append(pulled)
+        m = self.proxy_candidates
+        if proxy is not None and m > 0:
+            if len(eligible) <= m:
+                return eligible.astype(np.int64)
+            parts.append(eligible[np.argpartition(-proxy[eligible], m - 1)[:m]])
+        return np.unique(np.concatenate(parts)).astype(np.int64)
+
+
+def fit_ranker_proxy(
+    cat: CandidateCatalogue,
+    scorer: PairScorer,
+    generator: CandidateGenerator,
+    n_workers: int = PROXY_FIT_WORKERS,
+    random_state: int = 0,
+) -> RankerProxy | None:
+    """Fit the catalogue's :class:`RankerProxy`: the exact log scores of ``n_workers``
+    sampled workers' channel candidates and ``PROXY_FIT_RANDOM`` random eligible
+    vacancies each, regressed (within worker) on :data:`PROXY_FEATURES` and the
+    ranker's vacancy-only features. None when no worker has more eligible vacancies
+    than the channels already take (the candidates are then exhaustive anyway)."""
+    from matcher.features import PAIR_COLUMNS, RANKER_COLUMNS, VACANCY_ONLY_COLUMNS
+
+    rng = np.random.default_rng(random_state)
+    n_w = len(cat.wp.ids)
+    if n_w == 0 or len(cat.open_pos) <= generator.n_candidates:
+        return None
+    vac_cols = np.array([PAIR_COLUMNS.index(c) for c in VACANCY_ONLY_COLUMNS], dtype=np.int64)
+    plain = CandidateGenerator(generator.stages, generator.n_candidates, generator.stats, 0)
+    feats, vac, ys, groups = [], [], [], []
+    for g, w in enumerate(np.sort(rng.choice(n_w, min(n_workers, n_w), replace=False))):
+        eligible = np.flatnonzero(plain.eligible(cat, int(w)))
+        if len(eligible) <= generator.n_candidates:
+            continue
+        lfm, dense, lex = plain.channel_scores(cat, np.array([w]), eligible)
+        network = plain.network_scores(cat, int(w), eligible)
+        union = plain.union(
+            lfm[0],
+            dense[0],
+            lex[0],
+            np.ones(len(eligible), bool),
+            network,
+            cat.open_popularity[eligible],
+        )
+        drawn = rng.choice(len(eligible), min(PROXY_FIT_RANDOM, len(eligible)), replace=False)
+        rows = np.unique(np.concatenate([union, drawn]))
+        cols = eligible[rows]
+        values, _ = scorer.pair_values(cat, np.full(len(cols), w, np.int64), cat.open_pos[cols])
+        x = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
+        ys.append(np.log(np.clip(scorer.score(x), 1e-12, None)))
+        feats.append(
+            plain.proxy_features(
+                cat, int(w), cols, lfm[0][rows], dense[0][rows], lex[0][rows], network[rows]
+            )
+        )
+        vac.append(np.nan_to_num(values[:, vac_cols], nan=0.0))
+        groups.append(np.full(len(cols), g))
+    if not ys:
+        return None
+    x_all = np.hstack([np.vstack(feats), np.vstack(vac)])
+    y = np.concatenate(ys)
+    group = np.concatenate(groups)
+    # a worker's constant does not change his order: fit the deviations
+    means = pd.DataFrame(np.column_stack([x_all, y])).groupby(group).transform("mean").to_numpy()
+    dev = np.column_stack([x_all, y]) - means
+    xd, yd = dev[:, :-1], dev[:, -1]
+    sd = xd.std(axis=0)
+    used = sd > 1e-9
+    beta = np.zeros(x_all.shape[1])
+    if used.any():
+        beta[used] = np.linalg.lstsq(xd[:, used] / sd[used], yd, rcond=None)[0] / sd[used]
+    k = len(PROXY_FEATURES)
+    proxy = RankerProxy(
+        pair_beta=beta[:k], vacancy_columns=vac_cols, vacancy_beta=beta[k:], vterm=np.zeros(0)
+    )
+    n_vac = len(cat.vp.ids)
+    values, _ = scorer.pair_values(cat, np.zeros(n_vac, np.int64), np.arange(n_vac))
+    proxy.vterm = proxy.vacancy_terms(values)
+    return proxy

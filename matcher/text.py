@@ -751,6 +751,61 @@ class LexicalEncoder:
         texts = _texts(texts)
         return self.fit(texts).transform(texts)
 
+    def transform_words(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """:meth:`transform`'s rows, counting each distinct word's n-grams once.
+
+        ``char_wb`` n-grams never cross a word boundary, so a text's raw counts are the
+        sum of its words' counts; the sublinear tf, IDF and L2 norm are applied to the
+        text's total. This reads the fitted ``TfidfVectorizer``'s private ``_tfidf``,
+        so it serves only once :data:`LEXICAL_WORDS_FAST_PATH` found that it gives
+        :meth:`transform`'s rows for this encoder (:meth:`check_fast_path`); otherwise,
+        and where it does not apply (``clean=True``, another analyser), this is
+        :meth:`transform`.
+
+        Parameters
+        ----------
+        texts : sequence of str
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            float32, one L2-normalised row per text.
+        """
+        texts = _texts(texts)
+        if (
+            not texts
+            or not self._words_apply()
+            or not LEXICAL_WORDS_FAST_PATH.allows(self, self.vectorizer_, self._words_problem)
+        ):
+            return self.transform(texts)
+        return self._by_words(texts)
+
+    def check_fast_path(self) -> bool:
+        """Check now (at model load) that :meth:`transform_words` gives
+        :meth:`transform`'s rows on :func:`probe_texts`; when not, it logs a warning and
+        :meth:`transform_words` uses :meth:`transform` from then on. Returns whether the
+        word-by-word path is used (False too when it does not apply)."""
+        if not self._words_apply():
+            return False
+        return LEXICAL_WORDS_FAST_PATH.verify(self, self.vectorizer_, self._words_problem)
+
+    def _words_apply(self) -> bool:
+        if not hasattr(self, "vectorizer_"):
+            raise RuntimeError("LexicalEncoder is not fitted; call fit(texts) first")
+        vec = self.vectorizer_
+        return isinstance(vec, TfidfVectorizer) and not self.clean and vec.analyzer == "char_wb"
+
+    def _words_problem(self) -> str | None:
+        texts = probe_texts(self.vectorizer_)
+        return csr_difference(self._by_words(texts), self.vectorizer_.transform(texts))
+
+    def _by_words(self, texts: Sequence[str]) -> sp.csr_matrix:
+        vec = self.vectorizer_
+        words, counts = word_counts(texts)
+        per_word = CountVectorizer.transform(vec, words)
+        total = counts @ per_word.astype(np.float32)
+        return sp.csr_matrix(vec._tfidf.transform(total, copy=False), dtype=np.float32)
+
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_memo", None)  # rebuilt on demand; never part of a saved model
@@ -765,6 +820,10 @@ class LexicalEncoder:
 #: ``TfidfVectorizer``'s private ``_tfidf`` itself; this checks, at each fit, that
 #: ``transform`` then gives the rows computed at fit (else it refits with sklearn).
 LEXICAL_FIT_FAST_PATH = FastPathGuard("LexicalEncoder's word-by-word TF-IDF fit")
+#: :meth:`LexicalEncoder.transform_words` adds up each distinct word's n-gram counts and
+#: applies the fitted ``TfidfVectorizer``'s private ``_tfidf`` to the totals; this checks,
+#: per encoder, that it gives ``transform``'s rows (else ``transform`` serves).
+LEXICAL_WORDS_FAST_PATH = FastPathGuard("the word-by-word TF-IDF of LexicalEncoder.transform_words")
 #: Texts a lexical fast path is compared on.
 PROBE_TEXTS = 8
 #: Largest difference allowed between a fast path's float32 TF-IDF values and sklearn's.

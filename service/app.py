@@ -53,7 +53,7 @@ def create_app(
     engine: Engine | None = None,
     model_holder: ModelHolder | None = None,
     model_check_every: float = 3.0,
-    catalogue_sync_every: float = 5.0,
+    catalogue_sync_every: float = 1.0,
     batch_recommendations: bool = True,
     warm_up: bool = True,
 ) -> FastAPI:

@@ -38,7 +38,12 @@ from service.domain_errors import (
     field_error,
     not_found,
 )
-from service.model_holder import LoadedModel, ModelHolder, RecommendationBatcher
+from service.model_holder import (
+    LoadedModel,
+    ModelHolder,
+    RecommendationBatcher,
+    VacancyChanges,
+)
 from service.schemas import (
     EmployerCreate,
     OutcomeCreate,
@@ -801,8 +806,11 @@ class CatalogueSync:
     """Keeps the serving model aware of records added or changed in the store.
 
     The store's *stamp* (row counts and latest update times of workers and vacancies) is
-    read at most every ``every`` seconds; when it changed, the model is refreshed with a
-    new snapshot in a background thread (requests keep being served meanwhile). A
+    read at most every ``every`` seconds; when it changed, the model is brought up to
+    date in a background thread (requests keep being served meanwhile): when only
+    vacancies changed, the rows written since are read and taken into the catalogue
+    incrementally (:meth:`vacancy_changes`); otherwise the model is refreshed with a
+    new snapshot. A
     request for a worker or vacancy the model does not know yet waits for a refresh
     instead, so records created after training are served at once (cold, from content).
     """
@@ -825,10 +833,30 @@ class CatalogueSync:
 
         return load_dataset(self.engine)
 
+    def vacancy_changes(self, since: tuple, stamp: tuple) -> VacancyChanges | None:
+        """The vacancy rows written since the store was at ``since`` (a :meth:`stamp`),
+        when only vacancies changed between ``since`` and ``stamp`` (the workers' count
+        and latest update are the same, no vacancy was deleted); else None (a full
+        refresh is needed)."""
+        from service.store.repository import load_vacancy_changes
+
+        n_w, w_upd, n_v, v_upd = since
+        if (n_w, w_upd) != tuple(stamp[:2]) or stamp[2] < n_v or v_upd is None:
+            return None
+        vacancies, employers = load_vacancy_changes(self.engine, v_upd)
+        return VacancyChanges(vacancies, employers)
+
+    def sync(self, stamp: tuple) -> LoadedModel | None:
+        """Bring the serving model to the store at ``stamp``: vacancy changes alone
+        into its catalogue when that is all that changed, else a full refresh."""
+        return self.holder.sync_catalogue(
+            stamp, self.snapshot, lambda since: self.vacancy_changes(since, stamp)
+        )
+
     def now(self, loaded: LoadedModel) -> LoadedModel:
         """Refresh synchronously (the request needs a record the model lacks)."""
         try:
-            return self.holder.sync_catalogue(self.stamp(), self.snapshot) or loaded
+            return self.sync(self.stamp()) or loaded
         except Exception:  # noqa: BLE001 - serve what we have, say so in the log
             log.exception("refreshing the model's catalogue failed")
             return loaded
@@ -854,7 +882,7 @@ class CatalogueSync:
                 # the model's own catalogue is this store's current content
                 self.holder.adopt_stamp(loaded, stamp)
                 return
-            self.holder.sync_catalogue(stamp, self.snapshot)
+            self.sync(stamp)
         except Exception:  # noqa: BLE001 - background work must not die loudly per tick
             log.exception("background catalogue refresh failed")
 

@@ -89,7 +89,7 @@ def _recommender(loaded: LoadedModel) -> Recommender:
 def _catalogue_rows(model: Recommender, worker_ids: list[str]) -> pd.DataFrame:
     """The workers' records as the model's catalogue holds them (KeyError: one is not
     there yet)."""
-    workers = model.catalogue_.workers
+    workers = model.catalogue.workers
     found = workers[workers[Columns.Worker].isin(worker_ids)]
     if len(found) < len(set(worker_ids)):
         missing = sorted(set(worker_ids) - set(found[Columns.Worker]))

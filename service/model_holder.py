@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from matcher.protocols import RefreshableModel
+from matcher.protocols import RefreshableModel, VacancyUpdatingModel
 
 if TYPE_CHECKING:
     from matcher.dataset import Dataset
@@ -56,6 +56,15 @@ NO_MODEL_REASON = "no model trained yet: run `jobmatch train`"
 
 class ModelLoadError(RuntimeError):
     """The promoted model exists but could not be loaded; the message says why."""
+
+
+@dataclass(frozen=True)
+class VacancyChanges:
+    """Vacancy rows written since a store stamp, as they are now, and their employers
+    (both in the ``matcher.Dataset`` normal form)."""
+
+    vacancies: Any
+    employers: Any
 
 
 @dataclass(frozen=True)
@@ -210,6 +219,9 @@ class ModelHolder:
         self._reload_lock = threading.Lock()
         self._background: threading.Thread | None = None
         self.swaps = 0
+        #: catalogue syncs by vacancy changes alone, and by a full refresh
+        self.incremental_updates = 0
+        self.full_refreshes = 0
         self.on_swap: list[Callable[[LoadedModel | None], None]] = []
         #: called after each periodic check, with the serving model (a heartbeat)
         self.on_check: list[Callable[[LoadedModel | None], None]] = []
@@ -368,13 +380,26 @@ class ModelHolder:
             if self._loaded is loaded:
                 self._loaded = replace(loaded, catalogue_stamp=stamp)
 
-    def sync_catalogue(self, stamp: Any, snapshot: Callable[[], Any]) -> LoadedModel | None:
+    def sync_catalogue(
+        self,
+        stamp: Any,
+        snapshot: Callable[[], Any],
+        changes: Callable[[Any], VacancyChanges | None] | None = None,
+    ) -> LoadedModel | None:
         """Make the serving model know the store's records as of ``stamp``.
 
         ``snapshot()`` returns the store's ``matcher.Dataset``; it is called only when
         ``stamp`` differs from the one the serving model reflects. The model is copied,
         refreshed with the snapshot, and swapped in, so requests in flight keep the
         unrefreshed model.
+
+        ``changes(old_stamp)``, when given, returns the vacancy rows (and their
+        employers) written since the store was at ``old_stamp`` -- the stamp the
+        serving model reflects -- or None when more than vacancies changed. A model
+        that can (:class:`matcher.protocols.VacancyUpdatingModel`) then takes just
+        those rows into a copy of its catalogue (well under a second at 100,000 open
+        vacancies, against tens of seconds for a full refresh); otherwise, or when
+        the update fails, the full refresh runs.
         """
         loaded = self._loaded
         if loaded is None or loaded.catalogue_stamp == stamp:
@@ -383,7 +408,27 @@ class ModelHolder:
             loaded = self._loaded
             if loaded is None or loaded.catalogue_stamp == stamp:
                 return loaded
-            refreshed = _refreshed(loaded.model, snapshot())
+            refreshed = None
+            if (
+                changes is not None
+                and loaded.catalogue_stamp is not None
+                and isinstance(loaded.model, VacancyUpdatingModel)
+            ):
+                delta = changes(loaded.catalogue_stamp)
+                if delta is not None:
+                    started = time.perf_counter()
+                    refreshed = copy.copy(loaded.model).update_vacancies(
+                        delta.vacancies, delta.employers
+                    )
+                    self.incremental_updates += 1
+                    log.info(
+                        "catalogue updated with %d changed vacancies in %.3fs",
+                        len(delta.vacancies),
+                        time.perf_counter() - started,
+                    )
+            if refreshed is None:
+                refreshed = _refreshed(loaded.model, snapshot())
+                self.full_refreshes += 1
             lists = None
             if loaded.lists is not None:  # the same lists, bound to the new catalogue
                 lists = _bind(loaded.lists.lists, refreshed, loaded.path)

@@ -43,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from matcher.dataset import Dataset
+from matcher.dataset import Dataset, normalise_frame
 from matcher.occupation_classifier import LabelledTitle
 from matcher.schema import CONTRACT, PERSONAL_FIELDS
 from service.store.models import Base
@@ -485,11 +485,19 @@ def counts(session: Session | Connection) -> dict[str, int]:
 
 
 def _read(
-    conn: Connection, name: str, columns: list[str], before: tuple[str, datetime] | None = None
+    conn: Connection,
+    name: str,
+    columns: list[str],
+    before: tuple[str, datetime] | None = None,
+    *,
+    since: tuple[str, datetime] | None = None,
+    keys: tuple[str, list[str]] | None = None,
 ) -> pd.DataFrame:
     """Columns of a table read through the driver (no per-value processing; a million
     events read in seconds). ``before=(column, cutoff)`` keeps rows whose column is
-    missing or earlier than the cutoff.
+    missing or earlier than the cutoff; ``since=(column, start)`` the rows whose column
+    is at or after the start; ``keys=(column, values)`` the rows whose column is one of
+    the values.
 
     Values come back as the driver gives them: on SQLite, times as ISO text, JSON as
     text and booleans as 1/0, which :func:`_decode_json` and ``normalise_frame`` turn
@@ -511,6 +519,20 @@ def _read(
             cutoff.isoformat(sep=" ", timespec="microseconds") if dialect == "sqlite" else cutoff
         )
         params = (value,)
+    if since is not None:
+        column, start = since
+        mark = "?" if dialect == "sqlite" else "%s"
+        sql += f' WHERE "{column}" >= {mark}'
+        params = (
+            start.isoformat(sep=" ", timespec="microseconds") if dialect == "sqlite" else start,
+        )
+    if keys is not None:
+        column, values = keys
+        if not values:
+            return pd.DataFrame(columns=columns, dtype=object)
+        mark = "?" if dialect == "sqlite" else "%s"
+        sql += f' WHERE "{column}" IN ({", ".join([mark] * len(values))})'
+        params = tuple(values)
     dbapi = conn.connection.driver_connection
     assert dbapi is not None
     cur = dbapi.cursor()
@@ -607,11 +629,57 @@ def load_dataset(
     return ds
 
 
+#: How far before the last seen ``updated_at`` :func:`load_vacancy_changes` reads again:
+#: SQLite stamps whole seconds and PostgreSQL's ``now()`` is the time a transaction
+#: began, so a row committed after a stamp was read may carry an earlier time. Rows
+#: read twice are applied twice, which changes nothing.
+CHANGE_MARGIN = pd.Timedelta(minutes=2)
+
+
+def load_vacancy_changes(
+    engine: Engine | Connection, since: datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The vacancies written (posted, edited, closed) at or after ``since`` minus
+    :data:`CHANGE_MARGIN`, as they are now, and their employers: what a serving model
+    needs to update its catalogue without reading the whole store
+    (``matcher.recommender.Recommender.update_vacancies``).
+
+    Returns
+    -------
+    vacancies, employers : DataFrame
+        Both in the :class:`matcher.Dataset` normal form.
+    """
+    when = pd.Timestamp(since)
+    if when.tzinfo is not None:
+        when = when.tz_convert("UTC").tz_localize(None)
+    start = (when - CHANGE_MARGIN).to_pydatetime()
+
+    def read(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
+        cols = list(CONTRACT["vacancies"].columns) + list(_EXTRA_READ["vacancies"])
+        vac = _read(conn, "vacancies", cols, since=("updated_at", start))
+        owners = sorted({str(e) for e in vac["employer_id"].dropna()})
+        emp = _read(
+            conn, "employers", list(CONTRACT["employers"].columns), keys=("employer_id", owners)
+        )
+        return vac, emp
+
+    if isinstance(engine, Connection):
+        vac, emp = read(engine)
+    else:
+        with engine.connect() as conn:
+            vac, emp = read(conn)
+    vac["occupation_confidence"] = pd.to_numeric(vac["occupation_confidence"]).astype("float64")
+    vacancies = normalise_frame(vac, CONTRACT["vacancies"])
+    return vacancies, normalise_frame(emp, CONTRACT["employers"])
+
+
 __all__ = [
+    "CHANGE_MARGIN",
     "UpsertResult",
     "counts",
     "existing_ids",
     "load_dataset",
+    "load_vacancy_changes",
     "table",
     "upsert",
 ]

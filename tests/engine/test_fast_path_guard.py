@@ -16,7 +16,7 @@ import sklearn.calibration  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 
 import matcher.ranking as ranking  # noqa: E402
-from matcher.encoding import LEXICAL_FAST_PATH, check_lexical_fast_path, lexical_vectors  # noqa: E402
+from matcher.encoding import lexical_vectors  # noqa: E402
 from matcher.fast_path_guard import FastPathGuard  # noqa: E402
 from matcher.features import RANKER_COLUMNS  # noqa: E402
 from matcher.ranking import (  # noqa: E402
@@ -27,7 +27,12 @@ from matcher.ranking import (  # noqa: E402
     probe_rows,
     stage_fast_path_problem,
 )
-from matcher.text import LEXICAL_FIT_FAST_PATH, LexicalEncoder, probe_texts  # noqa: E402
+from matcher.text import (  # noqa: E402
+    LEXICAL_FIT_FAST_PATH,
+    LEXICAL_WORDS_FAST_PATH,
+    LexicalEncoder,
+    probe_texts,
+)
 
 TEXTS = [
     "电焊工 焊接 钢结构",
@@ -155,7 +160,7 @@ def test_refit_is_checked_again():
 def test_lexical_fast_path_agrees_with_transform():
     encoder = LexicalEncoder().fit(TEXTS)
     assert LEXICAL_FIT_FAST_PATH.verdict(encoder) is True
-    assert check_lexical_fast_path(encoder)
+    assert encoder.check_fast_path()
     probes = probe_texts(encoder.vectorizer_)
     assert all(encoder.vectorizer_.transform(probes).getnnz(axis=1) > 0)
     texts = TEXTS + ["焊工 电焊", ""]
@@ -187,10 +192,10 @@ def test_lexical_fast_path_falls_back_when_tfidf_is_renamed(monkeypatch, caplog)
     with caplog.at_level(logging.WARNING, logger="matcher.fast_path_guard"):
         encoder = LexicalEncoder().fit(TEXTS)
         assert LEXICAL_FIT_FAST_PATH.verdict(encoder) is False
-        assert not check_lexical_fast_path(encoder)
+        assert not encoder.check_fast_path()
     assert "LexicalEncoder's word-by-word TF-IDF fit" in caplog.text
-    assert "lexical_vectors" in caplog.text
-    assert LEXICAL_FAST_PATH.verdict(encoder) is False
+    assert "LexicalEncoder.transform_words" in caplog.text
+    assert LEXICAL_WORDS_FAST_PATH.verdict(encoder) is False
     texts = TEXTS + ["焊工 电焊"]
     got = lexical_vectors(encoder, texts)
     monkeypatch.undo()  # the real sklearn, fitted its own way
@@ -213,6 +218,6 @@ def test_load_checks_every_fast_path(tmp_path):
     learned = [m for m in loaded.ranker_.stages_.values() if not isinstance(m, float)]
     assert learned
     assert all(STAGE_FAST_PATH.verdict(m) is True for m in learned)
-    assert LEXICAL_FAST_PATH.verdict(loaded.lexical_) is True
+    assert LEXICAL_WORDS_FAST_PATH.verdict(loaded.lexical_) is True
     verdicts = loaded.check_fast_paths()
     assert verdicts["lexical"] and all(v for k, v in verdicts.items() if k.startswith("ranker:"))

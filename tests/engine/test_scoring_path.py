@@ -149,7 +149,7 @@ def test_reasons_false_ranks_and_scores_the_same(fitted):
 def test_narrow_single_request_equals_the_batched_path(fitted):
     """A single request scores only the eligible vacancies; a block of several workers
     scores every open vacancy. Both must pick the same candidates and scores."""
-    from matcher.recommender import NARROW_SHARE
+    from matcher.retrieval import NARROW_SHARE
 
     ds, model = fitted
     cat = model.catalogue_

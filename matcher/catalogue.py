@@ -1,0 +1,405 @@
+"""The served catalogue: the encoded workers and vacancies of one market snapshot, and
+how a posted, edited or closed vacancy enters it without a full refresh.
+
+:class:`Catalogue` is what every scoring path reads (by catalogue position): worker and
+vacancy profiles, their dense, lexical and LightFM vectors, the vacancy context, and
+the structures over the *open* vacancies that retrieval and eligibility use (the open
+positions, text and LightFM matrices, the eligibility index, the pairs already pursued).
+A fitted :class:`matcher.recommender.Recommender` builds one from a snapshot at
+``fit`` and ``refresh``.
+
+:class:`VacancyCatalogue` owns the vacancy side of it: encoding vacancies (profiles,
+occupation codes, text and LightFM vectors, context) and :meth:`VacancyCatalogue.apply`,
+the incremental update. Given the vacancies that changed in the store (new, edited or
+closed rows, as the store holds them now) it returns a new catalogue in which
+
+* a new vacancy is appended (new catalogue position, encoded alone);
+* an edited vacancy keeps its position and gets its new encoding;
+* a vacancy no longer open (closed, filled, past its deadline) leaves the open set;
+
+and everything derived from the open set (crowding counts, the referral-share
+denominators, the open-column matrices, the eligibility index, the pursued pairs) is
+spliced, not recomputed from raw records: the cost is a few copies of the catalogue's
+arrays, not an encoding of every vacancy. The result equals the catalogue a full
+refresh of the same records at the same time builds, with one exception: the
+projection that the dense *retrieval* channel scores in (:class:`ContentIndex`) keeps
+the basis learned at the last full build (new vectors are projected on it). The
+ranker's dense feature is the exact cosine either way.
+
+The old catalogue is never modified (requests in flight keep reading it); the new one
+shares the arrays that did not change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Any, TypedDict
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from matcher.eligibility import EligibilityIndex
+from matcher.encoding import (
+    EncodingModel,
+    WorkerSide,
+    dense_vectors,
+    lexical_vectors,
+    with_clusters,
+)
+from matcher.features import (
+    VacancyContext,
+    VacancyProfiles,
+    WorkerProfiles,
+    vacancy_profiles,
+)
+from matcher.retrieval import ContentIndex, RankerProxy, RetrievalFit
+from matcher.schema import Columns
+from matcher.scoring import PairScorer
+
+
+@dataclasses.dataclass
+class Catalogue:
+    """Everything precomputed for serving one market snapshot (by catalogue position;
+    ``open_*`` fields by open column, i.e. position in ``open_pos``)."""
+
+    at: pd.Timestamp | None
+    year: int
+    workers: pd.DataFrame
+    vacancies: pd.DataFrame
+    wp: WorkerProfiles
+    vp: VacancyProfiles
+    vctx: VacancyContext
+    w_dense: np.ndarray
+    w_lex: sp.csr_matrix
+    w_lfm: np.ndarray
+    v_dense: np.ndarray
+    v_lex: sp.csr_matrix
+    v_lfm: np.ndarray
+    open_pos: np.ndarray  # sorted catalogue positions of the open vacancies
+    open_text: ContentIndex
+    open_lfm: np.ndarray
+    worker_text: ContentIndex
+    eligibility: EligibilityIndex
+    pursued: sp.csr_matrix  # (n_workers, n_open): pairs the worker already applied to or more
+    open_tie_col: np.ndarray  # open vacancies' columns in the network tables
+    open_province_col: np.ndarray
+    open_prefecture_col: np.ndarray
+    open_popularity: np.ndarray  # log applications (all and recent) in training
+    #: the ranker proxy that adds candidates (:class:`matcher.retrieval.RankerProxy`);
+    #: None for catalogues built before it existed, and for the training catalogues
+    proxy: RankerProxy | None = None
+
+    def with_workers(self, workers: pd.DataFrame, side: WorkerSide) -> Catalogue:
+        """This catalogue with other workers (``side``, encoded from ``workers`` by
+        :func:`matcher.encoding.encode_workers`) as its worker side, for scoring
+        their pairs with the same vacancies (the batch scorer's partitions). The
+        structures built for this catalogue's own workers (``worker_text``, the
+        eligibility index's workers, ``pursued``) are not theirs: check their
+        eligibility and pursued pairs with the workers' own encoding."""
+        return dataclasses.replace(
+            self, workers=workers, wp=side.wp, w_dense=side.dense, w_lex=side.lex, w_lfm=side.lfm
+        )
+
+
+@dataclasses.dataclass
+class EncodedVacancies:
+    """The encoded side of a set of vacancies (rows in the frame's order)."""
+
+    vp: VacancyProfiles
+    dense: np.ndarray
+    lex: sp.csr_matrix
+    lfm: np.ndarray
+
+
+def open_mask(vacancies: pd.DataFrame, at: pd.Timestamp | None) -> np.ndarray:
+    """Which rows are open with seats left (and, given ``at``, posted by then and not
+    yet closed): :meth:`matcher.dataset.Dataset.open_vacancies` as a mask."""
+    mask = (vacancies["status"].fillna("open") == "open") & (vacancies["headcount"].fillna(0) > 0)
+    if at is not None:
+        mask &= vacancies["posted_at"].isna() | (vacancies["posted_at"] <= at)
+        mask &= vacancies["closes_at"].isna() | (vacancies["closes_at"] > at)
+    return mask.to_numpy(dtype=bool)
+
+
+class OpenColumns(TypedDict):
+    """The per-open-column gathers a :class:`Catalogue` keeps."""
+
+    open_lfm: np.ndarray
+    open_tie_col: np.ndarray
+    open_province_col: np.ndarray
+    open_prefecture_col: np.ndarray
+    open_popularity: np.ndarray
+
+
+def open_columns_of(v_lfm: np.ndarray, vctx: VacancyContext, pos: np.ndarray) -> OpenColumns:
+    """The catalogue's per-open-column gathers (``open_lfm``, the network table columns,
+    ``open_popularity``) of the LightFM vectors and vacancy context at positions ``pos``."""
+    return {
+        "open_lfm": np.ascontiguousarray(v_lfm[pos]),
+        "open_tie_col": np.ascontiguousarray(vctx.tie_col[pos]),
+        "open_province_col": np.ascontiguousarray(vctx.province_col[pos]),
+        "open_prefecture_col": np.ascontiguousarray(vctx.prefecture_col[pos]),
+        "open_popularity": np.ascontiguousarray(
+            (vctx.applied_log + vctx.recent_log)[pos], dtype=np.float32
+        ),
+    }
+
+
+class VacancyCatalogue:
+    """The vacancy side of a fitted model's catalogue: encoding and incremental updates.
+
+    Parameters
+    ----------
+    model : EncodingModel
+        The fitted model's text encoders and occupation coders.
+    retrieval : RetrievalFit
+        The model's serving retrieval fit (clusters, LightFM, vacancy feature space,
+        training statistics).
+    """
+
+    def __init__(
+        self, model: EncodingModel, retrieval: RetrievalFit, scorer: PairScorer | None = None
+    ) -> None:
+        self.model = model
+        self.retrieval = retrieval
+        self.scorer = scorer
+
+    def encode(self, vacancies: pd.DataFrame) -> EncodedVacancies:
+        """Profiles (occupation codes inferred from titles where blank), dense and
+        lexical text vectors and LightFM item vectors of ``vacancies`` (Dataset normal
+        form); a vacancy unseen in training is scored from its attributes and text."""
+        model, retrieval = self.model, self.retrieval
+        vp = vacancy_profiles(vacancies, model.vacancy_codes(vacancies))
+        dense = dense_vectors(model, vp.texts)
+        lex = lexical_vectors(model.lexical_, vp.texts)
+        tokens = with_clusters(vp.tokens, retrieval.clusters.predict(dense))
+        lfm = retrieval.lightfm.item_vectors(
+            retrieval.vacancy_space.transform(list(vp.ids), tokens)
+        )
+        return EncodedVacancies(vp=vp, dense=dense, lex=lex, lfm=lfm)
+
+    def apply(
+        self,
+        cat: Catalogue,
+        changed: pd.DataFrame,
+        employers: pd.DataFrame | None = None,
+        at: object = None,
+    ) -> Catalogue:
+        """A new catalogue with the vacancies ``changed`` as they are now (see the module
+        docstring); ``cat`` is left as it was.
+
+        Parameters
+        ----------
+        cat : Catalogue
+        changed : DataFrame
+            Vacancy rows in the Dataset normal form: new ones, edited ones and ones
+            whose status, seats or dates changed (closed included). A row equal to the
+            catalogue's is harmless (applied again, same result).
+        employers : DataFrame, optional
+            Employer rows (``employer_id``, ``verified``) of the changed vacancies;
+            an employer left out counts as not known to be verified.
+        at : datetime-like, optional
+            Time at which vacancies must be open (default: the catalogue's time, or
+            the latest ``posted_at`` among ``changed`` when later).
+
+        Returns
+        -------
+        Catalogue
+        """
+        if len(changed) == 0 and at is None:
+            return cat
+        changed = changed.drop_duplicates(Columns.Vacancy, keep="last").reset_index(drop=True)
+        when = _time_after(cat.at, changed, at)
+        n_old = len(cat.vp.ids)
+        pos = cat.vp.ids.get_indexer(pd.Index(changed[Columns.Vacancy], dtype=object))
+        fresh = pos < 0
+        pos = pos.astype(np.int64)
+        pos[fresh] = n_old + np.arange(int(fresh.sum()))
+        n = n_old + int(fresh.sum())
+        # src[p]: the row of concat(old rows, changed rows) that position p now holds
+        src = np.arange(n, dtype=np.int64)
+        src[pos] = n_old + np.arange(len(changed))
+
+        enc = self.encode(changed)
+        stats = self.retrieval.stats
+        emp = employers if employers is not None else _no_employers()
+        vctx_new = VacancyContext.build(enc.vp, stats, emp, when)
+        vp = _splice_dataclass(cat.vp, enc.vp, pos, n_old)
+        vctx = _splice_dataclass(cat.vctx, vctx_new, pos, n_old, skip=_OPEN_SET_FIELDS)
+        if when is not None and len(vp.posted_ns):
+            vctx.age_days = (float(pd.Timestamp(when).value) - vp.posted_ns) / 86_400e9
+        else:
+            vctx.age_days = np.full(n, np.nan)
+        vac = _splice_frame(cat.vacancies, changed, src)
+        open_pos = np.flatnonzero(open_mask(vac, when)).astype(np.int64)
+        vctx.set_crowd(vp, open_pos, stats)
+
+        # text vectors: new rows, and edited rows whose text changed (a closed or
+        # re-seated vacancy keeps its text, so its rows are not copied again)
+        retext = fresh.copy()
+        retext[~fresh] = [enc.vp.texts[j] != cat.vp.texts[pos[j]] for j in np.flatnonzero(~fresh)]
+        v_dense = _splice_rows(cat.v_dense, enc.dense[retext], pos[retext])
+        v_lex = cat.v_lex
+        if fresh.any():
+            v_lex = sp.vstack([v_lex, enc.lex[fresh]], format="csr")
+        edited_text = retext & ~fresh
+        if edited_text.any():  # their new TF-IDF rows in place
+            stacked = sp.vstack([v_lex, enc.lex[edited_text]], format="csr")
+            rows = n + np.arange(int(edited_text.sum()))
+            v_lex = sp.csr_matrix(stacked[_replaced(n, pos[edited_text], rows)])
+        v_lfm = _splice_rows(cat.v_lfm, enc.lfm, pos)
+
+        # open columns carried over: same vacancy, open before; "unchanged" ones also
+        # keep their text projection and eligibility encoding
+        old_col = _columns_of(cat.open_pos, open_pos, n_old)
+        edited = np.zeros(n, dtype=bool)
+        edited[pos] = True
+        same = np.where(edited[open_pos], -1, old_col)
+        kept = same >= 0
+        fresh_pos = open_pos[~kept]
+        open_text = cat.open_text.spliced(
+            same, cat.open_text.project(v_dense[fresh_pos]), v_lex[fresh_pos]
+        )
+        eligibility = cat.eligibility.with_vacancies(
+            same, vac.iloc[open_pos[~kept]].reset_index(drop=True)
+        )
+        out = dataclasses.replace(
+            cat,
+            at=when,
+            year=(when.year if when is not None else cat.year),
+            vacancies=vac,
+            vp=vp,
+            vctx=vctx,
+            v_dense=v_dense,
+            v_lex=v_lex,
+            v_lfm=v_lfm,
+            open_pos=open_pos,
+            open_text=open_text,
+            eligibility=eligibility,
+            pursued=_remap_columns(cat.pursued, old_col, len(open_pos)),
+        )
+        out = dataclasses.replace(out, **open_columns_of(v_lfm, vctx, open_pos))
+        if cat.proxy is not None and self.scorer is not None:
+            # the changed vacancies' own terms (bucket-mates keep theirs until the next
+            # full build: the proxy only chooses candidates)
+            vterm = np.concatenate([cat.proxy.vterm, np.zeros(n - n_old)])
+            values, _ = self.scorer.pair_values(out, np.zeros(len(pos), np.int64), pos)
+            vterm[pos] = cat.proxy.vacancy_terms(values)
+            out.proxy = dataclasses.replace(cat.proxy, vterm=vterm)
+        elif cat.proxy is not None:
+            out.proxy = None  # its vacancy terms would not cover the new positions
+        return out
+
+
+#: VacancyContext fields that depend on the whole open set (set by ``set_crowd``).
+_OPEN_SET_FIELDS = frozenset({"crowd", "county_open_ties", "county_open_flow"})
+
+
+def _time_after(
+    current: pd.Timestamp | None, changed: pd.DataFrame, at: object
+) -> pd.Timestamp | None:
+    if at is not None:
+        when = pd.Timestamp(at)  # type: ignore[arg-type]
+        if when.tzinfo is not None:
+            when = when.tz_convert("UTC").tz_localize(None)
+        return when
+    posted = changed["posted_at"].max() if len(changed) else pd.NaT
+    if pd.isna(posted):
+        return current
+    posted = pd.Timestamp(posted)
+    return posted if current is None or posted > current else current
+
+
+def _no_employers() -> pd.DataFrame:
+    return pd.DataFrame({Columns.Employer: pd.Series([], dtype=object), "verified": []})
+
+
+def _splice_rows(old: np.ndarray, new: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``old`` with row ``pos[j]`` set to ``new[j]``; positions past its end are
+    appended (they are ``len(old), len(old) + 1, ...`` in order). One copy."""
+    new = np.asarray(new, dtype=old.dtype).reshape(-1, *old.shape[1:])
+    if len(pos) == 0:
+        return old
+    n_old = len(old)
+    upd = pos < n_old
+    out = np.concatenate([old, new[~upd]]) if (~upd).any() else old.copy()
+    out[pos[upd]] = new[upd]
+    return out
+
+
+def _splice_dataclass(
+    old: Any, new: Any, pos: np.ndarray, n_old: int, skip: frozenset[str] = frozenset()
+) -> Any:
+    """A copy of the per-row dataclass ``old`` with row ``pos[j]`` set to ``new``'s row
+    ``j`` (positions past the end appended; fields in ``skip`` copied as they are)."""
+    values: dict[str, Any] = {}
+    upd = pos < n_old
+    for f in dataclasses.fields(old):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if f.name in skip:
+            values[f.name] = a
+        elif isinstance(a, pd.Index):
+            fresh = b.to_numpy(dtype=object)[~upd]
+            values[f.name] = a.append(pd.Index(fresh, dtype=object)) if len(fresh) else a
+        elif isinstance(a, list):
+            out = [*a, *(b[j] for j in np.flatnonzero(~upd))]
+            for j in np.flatnonzero(upd):
+                out[pos[j]] = b[j]
+            values[f.name] = out
+        else:
+            values[f.name] = _splice_rows(np.asarray(a), np.asarray(b), pos)
+    return type(old)(**values)
+
+
+def _splice_frame(old: pd.DataFrame, new: pd.DataFrame, src: np.ndarray) -> pd.DataFrame:
+    new = new.reindex(columns=old.columns)
+    for c in old.columns:  # keep the catalogue's dtypes (e.g. categoricals)
+        if new[c].dtype != old[c].dtype:
+            with contextlib.suppress(TypeError, ValueError):
+                new[c] = new[c].astype(old[c].dtype)
+    both = pd.concat([old, new], ignore_index=True)
+    return both.take(src).reset_index(drop=True)
+
+
+def _replaced(n: int, at: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``arange(n)`` with the entries at ``at`` replaced by ``rows``."""
+    out = np.arange(n, dtype=np.int64)
+    out[at] = rows
+    return out
+
+
+def _columns_of(old_open: np.ndarray, new_open: np.ndarray, n_old: int) -> np.ndarray:
+    """For each new open column, the old open column of the same catalogue position
+    (-1: not open before, or a new vacancy)."""
+    out = np.full(len(new_open), -1, dtype=np.int64)
+    if len(old_open) == 0:
+        return out
+    at = np.minimum(np.searchsorted(old_open, new_open), len(old_open) - 1)
+    hit = (old_open[at] == new_open) & (new_open < n_old)
+    out[hit] = at[hit]
+    return out
+
+
+def _remap_columns(matrix: sp.csr_matrix, old_col: np.ndarray, n_cols: int) -> sp.csr_matrix:
+    """``matrix``'s columns moved to the new open columns (``old_col``: each new
+    column's old one, -1 for none); columns of vacancies no longer open are dropped."""
+    to_new = np.full(matrix.shape[1] + 1, -1, dtype=np.int64)
+    has = old_col >= 0
+    to_new[old_col[has]] = np.flatnonzero(has)
+    coo = matrix.tocoo()
+    cols = to_new[coo.col]
+    keep = cols >= 0
+    return sp.csr_matrix(
+        (coo.data[keep], (coo.row[keep], cols[keep])), shape=(matrix.shape[0], n_cols)
+    )
+
+
+__all__ = [
+    "Catalogue",
+    "EncodedVacancies",
+    "VacancyCatalogue",
+    "open_columns_of",
+    "open_mask",
+]

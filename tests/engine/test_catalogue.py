@@ -1,0 +1,133 @@
+"""The incremental catalogue update (``Recommender.update_vacancies``): a posted
+vacancy is answered, a closed one disappears, an edited one is served as edited, and
+the catalogue equals the one a full ``refresh`` of the same records builds."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+from engine_markets import fast_params
+
+from matcher.dataset import Dataset
+from matcher.recommender import Recommender
+from training.synth import generate_market
+
+
+@pytest.fixture(scope="module")
+def setting():
+    market = Dataset.from_frames(**generate_market(200, 15, weeks=6, seed=5))
+    model = Recommender(**fast_params()).fit(market)
+    at = model.catalogue_.at
+    cat = model.catalogue_
+    vac = market.vacancies
+    open_ids = list(cat.vp.ids[cat.open_pos])
+    worker = _worker_with_answers(model)
+    top = model.recommend(worker, k=3, reasons=False)["vacancy_id"].tolist()
+    closed, edited = top[0], top[1]
+    # the store now: one vacancy closed, one edited (title, wage, seats), one posted
+    # (a copy of the closed one under a new id, by the same employer)
+    now = vac.copy()
+    i_closed = int(np.flatnonzero(now["vacancy_id"] == closed)[0])
+    i_edited = int(np.flatnonzero(now["vacancy_id"] == edited)[0])
+    now.loc[i_closed, "status"] = "closed"
+    now.loc[i_edited, "title"] = str(now.loc[i_edited, "title"]) + " 夜班"
+    now.loc[i_edited, "wage_max"] = float(now.loc[i_edited, "wage_max"] or 5000) + 1500
+    now.loc[i_edited, "headcount"] = 9
+    posted = now.iloc[[i_closed]].copy()
+    posted["vacancy_id"] = "V-NEW-1"
+    posted["status"] = "open"
+    posted["posted_at"] = at
+    now = pd.concat([now, posted], ignore_index=True)
+    changed = now[now["vacancy_id"].isin([closed, edited, "V-NEW-1"])]
+    employers = market.employers[market.employers["employer_id"].isin(changed["employer_id"])]
+    snapshot = Dataset(market.workers, market.employers, now, market.events)
+    full = copy.copy(model).refresh(snapshot, at=at)
+    delta = copy.copy(model).update_vacancies(changed, employers, at=at)
+    return {
+        "model": model,
+        "full": full,
+        "delta": delta,
+        "worker": worker,
+        "closed": closed,
+        "edited": edited,
+        "open_ids": open_ids,
+        "cat_before": cat,
+    }
+
+
+def _worker_with_answers(model: Recommender) -> str:
+    for wid in model.catalogue_.wp.ids:
+        if len(model.recommend(wid, k=3, reasons=False)) == 3:
+            return str(wid)
+    raise AssertionError("no worker with three recommendations in the test market")
+
+
+def test_posted_vacancy_is_answered_and_closed_one_disappears(setting):
+    delta, worker = setting["delta"], setting["worker"]
+    got = delta.recommend(worker, k=10_000, reasons=False)["vacancy_id"].tolist()
+    assert "V-NEW-1" in got  # the copy of a vacancy the worker was shown first
+    assert setting["closed"] not in got
+    assert setting["edited"] in got
+    assert delta.knows_vacancy("V-NEW-1")
+    assert len(delta.candidates("V-NEW-1", k=5)) > 0
+    assert len(delta.candidates(setting["closed"], k=5)) == 0
+
+
+def test_the_old_model_keeps_its_catalogue(setting):
+    """A request in flight holds the model it started with: the update leaves it."""
+    model = setting["model"]
+    assert model.catalogue_ is setting["cat_before"]
+    assert not model.knows_vacancy("V-NEW-1")
+    got = model.recommend(setting["worker"], k=3, reasons=False)["vacancy_id"].tolist()
+    assert got[0] == setting["closed"]
+
+
+def test_delta_catalogue_equals_full_refresh(setting):
+    full, delta = setting["full"].catalogue_, setting["delta"].catalogue_
+    assert list(full.vp.ids) == list(delta.vp.ids)
+    np.testing.assert_array_equal(full.open_pos, delta.open_pos)
+    assert full.at == delta.at
+    for name in ("v_dense", "v_lfm", "open_lfm", "open_popularity", "open_tie_col"):
+        np.testing.assert_allclose(getattr(full, name), getattr(delta, name), rtol=1e-6)
+    assert abs(full.v_lex - delta.v_lex).max() < 1e-6
+    assert abs(full.pursued.astype(int) - delta.pursued.astype(int)).max() == 0
+    queries = full.w_lex[:12]
+    np.testing.assert_allclose(
+        full.open_text.lexical_scores(queries), delta.open_text.lexical_scores(queries), atol=1e-6
+    )
+    for f in ("crowd", "age_days", "county_open_ties", "county_open_flow", "verified", "hires"):
+        np.testing.assert_allclose(getattr(full.vctx, f), getattr(delta.vctx, f), equal_nan=True)
+    for f in ("offered_wage", "headcount", "posted_ns", "code_keys"):
+        np.testing.assert_array_equal(getattr(full.vp, f), getattr(delta.vp, f))
+    assert full.vp.texts == delta.vp.texts
+    pd.testing.assert_frame_equal(full.vacancies, delta.vacancies, check_dtype=False)
+    for w in range(0, len(full.wp.ids), 7):
+        np.testing.assert_array_equal(
+            full.eligibility.mask_for_worker(full.workers.iloc[w], at=full.at),
+            delta.eligibility.mask_for_worker(delta.workers.iloc[w], at=delta.at),
+        )
+
+
+def test_delta_answers_equal_full_refresh_when_every_eligible_is_ranked(setting):
+    """With every eligible vacancy ranked (the candidate channels cannot differ), the
+    updated model answers every worker exactly as the fully refreshed one."""
+    full, delta = copy.copy(setting["full"]), copy.copy(setting["delta"])
+    n_open = len(full.catalogue_.open_pos)
+    full.n_candidates = delta.n_candidates = n_open
+    ids = list(full.catalogue_.wp.ids[::3])
+    a = full.recommend_many(ids, 10, reasons=False)
+    b = delta.recommend_many(ids, 10, reasons=False)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_reapplying_the_same_rows_changes_nothing(setting):
+    delta = setting["delta"]
+    cat = delta.catalogue_
+    rows = cat.vacancies[cat.vacancies["vacancy_id"].isin(["V-NEW-1", setting["edited"]])]
+    again = copy.copy(delta).update_vacancies(rows, at=cat.at).catalogue_
+    assert list(again.vp.ids) == list(cat.vp.ids)
+    np.testing.assert_array_equal(again.open_pos, cat.open_pos)
+    np.testing.assert_allclose(again.v_dense, cat.v_dense)
