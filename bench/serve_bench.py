@@ -805,6 +805,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.report_from is not None:
         kept = pickle.loads(args.report_from.read_bytes())
+        kept["args"].no_write = args.no_write  # this invocation decides whether to write
         report(kept["args"], kept["variants"], kept["setup"], kept["engine"], kept["runs"])
         return
 
@@ -910,7 +911,8 @@ def report(args, variants: list, setup: dict, engine: dict | None, runs: list[di
                         b[1],
                         f"{a[4]} -> {b[4]} ({b[4] / max(a[4], 1e-9):.2f}x)",
                         f"{a[6]} -> {b[6]}",
-                        f"{a[11]} -> {b[11]} ({b[11] / max(a[11], 1e-9):.2f}x)",
+                        f"{a[11]} -> {b[11]}"
+                        + (f" ({b[11] / a[11]:.2f}x)" if a[11] > 0 and b[11] > 0 else ""),
                         f"{a[14]} / {b[14]}",
                     ]
                 )
