@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from matcher.calibration import logit
 from matcher.ranking import top_k_per_group
 from matcher.schema import Columns
 
@@ -66,11 +67,6 @@ SCORE_COLUMNS = [Columns.Worker, Columns.Vacancy, Columns.Rank, Columns.Score]
 
 
 # --------------------------------------------------------------------------- scorer
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-9, 1 - 1e-9)
-    return np.log(p / (1 - p))
 
 
 class BatchScorer:
@@ -216,13 +212,13 @@ class BatchScorer:
                 f["wage_gap"] = f["offered_wage"] - e
             if np.isfinite(age):
                 f["age"] = age
-            prior[r, cols] = _logit(scorer.score(f))
+            prior[r, cols] = logit(scorer.looking_score(f))
         self.prior_ = prior
         # the channel weights: exact logit - prior ~ channels, within each worker
         self.weights_ = {name: 1.0 for name in (*self.dims_, "wage_shortfall")}
         if len(feats) > 10:
             y = (
-                _logit(scorer.score(feats))
+                logit(scorer.looking_score(feats))
                 - prior[self.counties_.get_indexer(pd.Index(local.wp.county[wi])), vi]
             )
             x = self._channels(local, wi, vi)
@@ -467,12 +463,11 @@ class BatchScorer:
     def _rank(self, local: Any, wi: np.ndarray, vi: np.ndarray, k: int) -> pd.DataFrame:
         """The model's pair features and ranker on the shortlist; the ``k`` best per
         worker, ordered exactly as ``recommend_many`` orders them."""
-        from matcher.features import RANKER_COLUMNS
+        from matcher.features import PAIR_COLUMNS
 
         scorer = self.model.scorer
         values, _ = scorer.pair_values(local, wi, vi)
-        feats = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
-        score = scorer.score(feats)
+        score = scorer.score(pd.DataFrame(values, columns=PAIR_COLUMNS, copy=False))
         keep, ranks = top_k_per_group(values, score, wi, vi, k)
         return pd.DataFrame(
             {

@@ -26,8 +26,17 @@ booster's training window, from the population the stage must describe:
 
 A map is monotone non-decreasing in the stage's own output, so within a stage the
 order is kept (Platt's strictly, isotonic up to ties) and the product of the three
-calibrated stages is P(stable placement for ``horizon`` weeks | proposed), on one
-scale for every worker.
+calibrated stages estimates P(stable placement for ``horizon`` weeks | proposed), on
+one scale for every worker.
+
+Stages calibrated separately need not make a calibrated product (each is calibrated
+on a selected population, and their errors are correlated), so the product itself is
+mapped once more (:class:`JointCalibrator`) onto the outcome of the *proposals* of
+the slice: the pairs shown, a stable placement counting 1 — with the slice a few
+weeks long, a hire still there at the end counts its calibrated chance of lasting
+the rest of the horizon, ``S(H | z) / S(weeks seen | z)`` (a survival-weighted
+target), a hire that left 0. The product is the prior of that map, so a small slice
+moves it little.
 
 Isotonic regression: Zadrozny & Elkan 2002; Platt scaling: Platt 1999. Hazard models
 for censored and left-truncated spells: Singer & Willett, *Applied Longitudinal Data
@@ -37,7 +46,7 @@ Analysis* (2003), ch. 10-15 (the piecewise-exponential model in ch. 15).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Self
 
 import numpy as np
 
@@ -77,28 +86,34 @@ def _weighted_logistic(
     y: np.ndarray,
     weight: np.ndarray,
     bounds: list[tuple[float | None, float | None]],
-    l2: float,
+    l2: float | np.ndarray,
+    center: np.ndarray | None = None,
 ) -> np.ndarray:
     """Coefficients of a weighted logistic regression ``P(y=1) = expit(design @ beta)``
-    with box ``bounds`` on each coefficient and a small ridge ``l2`` (all but the
-    first column), by L-BFGS-B on the exact gradient."""
+    with box ``bounds`` on each coefficient and a ridge ``l2`` towards ``center``
+    (default 0; a number: on all but the first column, an array: per column), by
+    L-BFGS-B on the exact gradient. ``y`` may be fractional (cross-entropy)."""
     from scipy.optimize import minimize
 
     total = float(weight.sum())
+    k = design.shape[1]
+    if np.ndim(l2) == 0:
+        ridge_l2 = np.r_[0.0, np.full(k - 1, float(l2))]
+    else:
+        ridge_l2 = np.asarray(l2, dtype=float)
+    mid = np.zeros(k) if center is None else np.asarray(center, dtype=float)
 
     def loss(beta: np.ndarray) -> tuple[float, np.ndarray]:
         z = design @ beta
         # log(1 + e^z) - y z, stably
         nll = np.logaddexp(0.0, z) - y * z
         g = _expit(z) - y
-        ridge = beta.copy()
-        ridge[0] = 0.0
-        value = float(weight @ nll) / total + 0.5 * l2 * float(ridge @ ridge)
-        grad = design.T @ (weight * g) / total + l2 * ridge
+        shift = beta - mid
+        value = float(weight @ nll) / total + 0.5 * float(ridge_l2 @ (shift * shift))
+        grad = design.T @ (weight * g) / total + ridge_l2 * shift
         return value, grad
 
-    start = np.zeros(design.shape[1])
-    found = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
+    found = minimize(loss, mid.copy(), jac=True, method="L-BFGS-B", bounds=bounds)
     return np.asarray(found.x, dtype=float)
 
 
@@ -125,9 +140,7 @@ class StageCalibrator:
     def __init__(self, method: str = "platt") -> None:
         self.method = method
 
-    def fit(
-        self, p: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
-    ) -> StageCalibrator:
+    def fit(self, p: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> Self:
         """Fit on stage outputs ``p`` and 0/1 outcomes ``y`` (optionally weighted).
 
         Raises
@@ -149,15 +162,13 @@ class StageCalibrator:
             )
         if len(p) == 0 or w.sum() <= 0:
             raise ValueError("a calibrator needs at least one row with positive weight")
-        if not np.isin(y, (0.0, 1.0)).all():
-            raise ValueError("outcomes y must be 0 or 1")
+        self._check_outcomes(y)
         if (w < 0).any():
             raise ValueError("sample weights must not be negative")
         self.rows_ = float(w.sum())
         self.positives_ = float(w @ y)
         if self.method == "platt":
-            design = np.column_stack([np.ones(len(p)), logit(p)])
-            self.coef_ = _weighted_logistic(design, y, w, [(None, None), (0.0, None)], l2=1e-6)
+            self.coef_ = self._platt(p, y, w)
         else:
             from sklearn.isotonic import IsotonicRegression
 
@@ -166,6 +177,16 @@ class StageCalibrator:
             self.knots_x_ = np.asarray(iso.X_thresholds_, dtype=float)
             self.knots_y_ = np.asarray(iso.y_thresholds_, dtype=float)
         return self
+
+    def _platt(self, p: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """``(b, a)`` of ``expit(a * logit(p) + b)``, ``a >= 0``."""
+        design = np.column_stack([np.ones(len(p)), logit(p)])
+        return _weighted_logistic(design, y, w, [(None, None), (0.0, None)], l2=1e-6)
+
+    @staticmethod
+    def _check_outcomes(y: np.ndarray) -> None:
+        if not np.isin(y, (0.0, 1.0)).all():
+            raise ValueError("outcomes y must be 0 or 1")
 
     def predict(self, p: np.ndarray) -> np.ndarray:
         """Calibrated probabilities in ``[0, 1]``, non-decreasing in ``p``."""
@@ -176,6 +197,56 @@ class StageCalibrator:
         if len(self.knots_x_) == 1:
             return np.full(len(p), self.knots_y_[0])
         return np.interp(p, self.knots_x_, self.knots_y_)
+
+
+class JointCalibrator(StageCalibrator):
+    """A monotone map of the *product* of the calibrated stages onto the rate of stable
+    placements observed per proposal on a later slice.
+
+    Stages calibrated one by one need not multiply into a calibrated product: the hire
+    stage is calibrated on applicants and the stay stage on hires (each a selected
+    population), and the stages' errors are correlated (a pair the apply stage
+    overrates may be one the hire stage overrates too). This map looks at the product
+    itself, on the proposals of the slice, against their outcome. Outcomes may be
+    fractional: a hire still there when the data end is worth its probability of
+    lasting to the horizon (a survival-weighted target, for censored stays), a hire
+    that left before it 0, a proposal not hired 0.
+
+    Parameters
+    ----------
+    method : {"platt", "isotonic"}, default "platt"
+        As :class:`StageCalibrator`; ``y`` in ``fit`` may be any value in ``[0, 1]``
+        (Platt minimises the cross-entropy with soft labels, isotonic the squared
+        error; both estimate the mean outcome).
+    prior_rows : float, default 0
+        Platt only: the product of the stages is the prior map (``a = 1, b = 0``),
+        worth this many proposals; the slice moves the map away from it in proportion
+        to its own weight (a ridge of ``prior_rows / rows`` on ``(a - 1, b)``). A small
+        slice (a few dozen hires) then cannot stretch the scale on noise.
+    """
+
+    def __init__(self, method: str = "platt", prior_rows: float = 0.0) -> None:
+        self.method = method
+        self.prior_rows = prior_rows
+
+    @staticmethod
+    def _check_outcomes(y: np.ndarray) -> None:
+        if not ((y >= 0.0) & (y <= 1.0)).all():
+            raise ValueError("outcomes y must lie in [0, 1]")
+
+    def _platt(self, p: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+        if self.prior_rows <= 0:
+            return super()._platt(p, y, w)
+        design = np.column_stack([np.ones(len(p)), logit(p)])
+        strength = self.prior_rows / float(w.sum())
+        return _weighted_logistic(
+            design,
+            y,
+            w,
+            [(None, None), (0.0, None)],
+            l2=np.array([strength, strength]),
+            center=np.array([0.0, 1.0]),
+        )
 
 
 @dataclass(frozen=True)
@@ -319,14 +390,15 @@ class PiecewiseHazard:
         self.exposure_weeks_ = float(exposure.sum())
         return self
 
-    def survival(self, z: np.ndarray, weeks: float | None = None) -> np.ndarray:
-        """``S(weeks | z)`` (default ``horizon`` weeks): in ``[0, 1]``, non-increasing
-        in ``z``."""
-        weeks = float(self.horizon if weeks is None else weeks)
+    def survival(self, z: np.ndarray, weeks: float | np.ndarray | None = None) -> np.ndarray:
+        """``S(weeks | z)`` (default ``horizon`` weeks; one number, or one per row of
+        ``z``): in ``[0, 1]``, non-increasing in ``z`` and in ``weeks``."""
+        weeks = np.asarray(self.horizon if weeks is None else weeks, dtype=float)
         edges = np.r_[0.0, np.asarray(self.bands, dtype=float), np.inf]
-        length = np.clip(np.minimum(edges[1:], weeks) - edges[:-1], 0.0, None)
+        length = np.clip(np.minimum(edges[1:], weeks[..., None]) - edges[:-1], 0.0, None)
         z = np.asarray(z, dtype=float)
-        cumulative = np.exp(self.alpha_[None, :] + self.beta_ * z[:, None]) @ length
+        rates = np.exp(self.alpha_[None, :] + self.beta_ * z[:, None])
+        cumulative = (rates * length).sum(axis=-1) if length.ndim == 2 else rates @ length
         return np.exp(-cumulative)
 
     def predict(self, z: np.ndarray) -> np.ndarray:

@@ -276,6 +276,9 @@ class WorkerProfiles:
     mandarin: np.ndarray = field(default_factory=lambda: np.zeros(0))
     female: np.ndarray = field(default_factory=lambda: np.zeros(0))
     mobility: np.ndarray = field(default_factory=lambda: np.zeros(0))  # MOBILITY_CODE
+    #: P(looking for work) at the catalogue's time (:mod:`matcher.availability`); empty
+    #: when not assessed (training catalogues), which counts as looking (1.0)
+    available: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
@@ -1000,8 +1003,11 @@ QUOTED_COLUMNS = [
     "wage_max",
     "employer_arrears",
 ]
+#: The worker's P(looking for work) (:mod:`matcher.availability`), after
+#: :data:`QUOTED_COLUMNS`: the scorer multiplies the ranker's probability by it.
+AVAILABLE = "available"
 #: The float columns of :func:`pair_matrix`, in order (``matched_code`` is kept apart).
-PAIR_COLUMNS = [*RANKER_COLUMNS, *QUOTED_COLUMNS]
+PAIR_COLUMNS = [*RANKER_COLUMNS, *QUOTED_COLUMNS, AVAILABLE]
 _PAIR_COL = {name: j for j, name in enumerate(PAIR_COLUMNS)}
 
 
@@ -1113,8 +1119,8 @@ def pair_matrix(
         The float columns :data:`PAIR_COLUMNS` ``(n_pairs, len(PAIR_COLUMNS))``:
         :data:`RANKER_COLUMNS` plus the raw values the explanations quote
         (:data:`QUOTED_COLUMNS`: ``flow``, ``offered_wage``, ``expected_wage``,
-        ``wage_min``, ``wage_max``, ``employer_arrears``); and the vacancy's
-        occupation code per pair.
+        ``wage_min``, ``wage_max``, ``employer_arrears``) and the worker's
+        :data:`AVAILABLE`; and the vacancy's occupation code per pair.
     """
     wi = np.asarray(wi, dtype=np.int64)
     vi = np.asarray(vi, dtype=np.int64)
@@ -1219,6 +1225,7 @@ def pair_matrix(
     put("wage_min", vacancies.wage_min[vi])
     put("wage_max", vacancies.wage_max[vi])
     put("employer_arrears", context.arrears[vi])
+    put(AVAILABLE, workers.available[wi] if len(workers.available) else 1.0)
     return out, vacancies.code[vi]
 
 

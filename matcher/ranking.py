@@ -53,6 +53,7 @@ et al., SIGIR 2015), see :class:`_QuickScorer`.
 
 from __future__ import annotations
 
+import copy
 import weakref
 from dataclasses import dataclass
 from functools import partial
@@ -63,6 +64,7 @@ import pandas as pd
 
 from matcher.calibration import (
     HORIZON_WEEKS,
+    JointCalibrator,
     PiecewiseHazard,
     ProbabilityMap,
     Spells,
@@ -76,6 +78,9 @@ STAGES = ("apply", "hire", "stay")
 ISOTONIC_MIN = 200
 #: Rows of each class needed to learn a stage at all.
 MIN_CLASS_ROWS = 10
+#: The joint map's prior: the product of the calibrated stages, worth this many
+#: proposals (:class:`matcher.calibration.JointCalibrator`, ``prior_rows``).
+JOINT_PRIOR_ROWS = 100.0
 #: Stand-in for a missing value (unknown wage, age...): below every real feature value,
 #: so trees still split "missing" apart, and a column that is missing throughout a
 #: cross-validation fold cannot break histogram binning.
@@ -109,6 +114,23 @@ INCREASING = (
     "referral_share",
     "flow_share",
 )
+
+
+@dataclass(frozen=True)
+class Proposals:
+    """Pairs proposed (shown) in a calibration slice and what became of them.
+
+    ``features``: ranker input rows; ``hired``: 1 when the proposal ended in a hire;
+    ``weeks``: weeks from that hire to the end of the data or to leaving; ``left``: 1
+    when the hire left before the end; ``weight``: trials the row stands for (a pair
+    shown several times and not hired is one row weighted by its views).
+    """
+
+    features: pd.DataFrame | np.ndarray
+    hired: np.ndarray
+    weeks: np.ndarray
+    left: np.ndarray
+    weight: np.ndarray
 
 
 def _matrix(features: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -504,9 +526,15 @@ class StablePlacementRanker:
         The stay stage is a hazard (``fit`` with ``stays``).
     """
 
-    #: defaults for rankers saved before hazards and calibrators existed
-    stay_hazard_ = False
-    horizon_: float = HORIZON_WEEKS
+    #: learned state added after the first saved rankers, with the value that means
+    #: "not there" (:meth:`__setstate__` fills it in for an old pickle)
+    _STATE_DEFAULTS: dict[str, Any] = {
+        "stay_hazard_": False,
+        "horizon_": HORIZON_WEEKS,
+        "calibrators_": {},
+        "calibration_counts_": {},
+        "joint_": None,
+    }
 
     def __init__(
         self,
@@ -525,6 +553,19 @@ class StablePlacementRanker:
         self.l2_regularization = l2_regularization
         self.cv = cv
         self.random_state = random_state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, giving a fitted ranker saved before hazards, later-slice and joint
+        calibrators existed their neutral defaults (no hazard, no calibrator), so that
+        every method reads its attributes directly (one rule instead of probing)."""
+        for name, default in self._STATE_DEFAULTS.items():
+            state.setdefault(name, copy.copy(default))
+        self.__dict__.update(state)
+
+    def check_fitted(self) -> None:
+        """Raise ``RuntimeError`` unless :meth:`fit` has run."""
+        if "stages_" not in self.__dict__:
+            raise RuntimeError("StablePlacementRanker is not fitted; call fit first")
 
     def _stage_model(self, y: np.ndarray):
         from sklearn.calibration import CalibratedClassifierCV
@@ -590,6 +631,8 @@ class StablePlacementRanker:
         self.stages_: dict[str, object] = {}
         self.stage_counts_: dict[str, dict[str, int]] = {}
         self.calibrators_: dict[str, ProbabilityMap] = {}
+        self.calibration_counts_: dict[str, dict[str, float]] = {}
+        self.joint_: JointCalibrator | None = None
         self.__dict__.pop("_stage_max_cache", None)
         self.stay_hazard_ = stays is not None
         self.horizon_ = HORIZON_WEEKS
@@ -649,6 +692,7 @@ class StablePlacementRanker:
         stay: tuple[np.ndarray | pd.DataFrame, Spells] | None = None,
         method: str = "platt",
         horizon: int = HORIZON_WEEKS,
+        joint: Proposals | None = None,
     ) -> StablePlacementRanker:
         """Calibrate the fitted stages on pairs of a later time slice
         (:mod:`matcher.calibration`): afterwards each stage's output is the observed
@@ -665,9 +709,15 @@ class StablePlacementRanker:
             Hires followed in tenure weeks (censored, possibly left-truncated); needs
             a stay stage fitted as a hazard (labels with ``stay_weeks`` and ``left``).
         method : {"platt", "isotonic"}
-            Map of the apply and hire stages.
+            Map of the apply and hire stages and of the product.
         horizon : int
             Weeks of the stay.
+        joint : :class:`Proposals`, optional
+            Pairs proposed (shown) in the slice with their outcome: after the stages,
+            the product of the calibrated stages is mapped onto their rate of stable
+            placements (:class:`matcher.calibration.JointCalibrator`, ``joint_``); a hire
+            still there at the end counts with its calibrated chance of lasting the
+            rest of the horizon (:meth:`stay_target`), one that left counts 0.
 
         A stage whose slice has fewer than :data:`MIN_CLASS_ROWS` (weighted) rows of
         either outcome, or no leaving event, keeps its uncalibrated output; which
@@ -677,11 +727,10 @@ class StablePlacementRanker:
         -------
         self
         """
-        if not hasattr(self, "stages_"):
-            raise RuntimeError("StablePlacementRanker is not fitted; call fit first")
+        self.check_fitted()
         self.calibrators_ = {}
         self.__dict__.pop("_stage_max_cache", None)
-        self.calibration_counts_: dict[str, dict[str, float]] = {}
+        self.calibration_counts_ = {}
         for name, part in (("apply", apply), ("hire", hire)):
             if part is None:
                 continue
@@ -702,14 +751,52 @@ class StablePlacementRanker:
                 log_rate = self._predict("stay", _matrix(feats))
                 self.calibrators_["stay"] = PiecewiseHazard(horizon=horizon).fit(log_rate, spells)
         self.horizon_ = horizon
+        self.joint_ = None
+        if joint is not None:
+            x = _matrix(joint.features)
+            target = self.stay_target(x, joint.hired, joint.weeks, joint.left)
+            w = np.asarray(joint.weight, dtype=float)
+            hires = float(w @ np.asarray(joint.hired, dtype=float))
+            self.calibration_counts_["joint"] = {
+                "rows": float(w.sum()),
+                "hires": hires,
+                "stable (expected)": float(w @ target),
+            }
+            if hires >= MIN_CLASS_ROWS and float(w @ (1 - target)) >= MIN_CLASS_ROWS:
+                product = self.predict_stages(x).prod(axis=1)
+                self.joint_ = JointCalibrator(method, JOINT_PRIOR_ROWS).fit(product, target, w)
         return self
+
+    def stay_target(
+        self, features: np.ndarray, hired: np.ndarray, weeks: np.ndarray, left: np.ndarray
+    ) -> np.ndarray:
+        """Survival-weighted outcome of proposals: 0 when not hired or when the hire left
+        (within the slice, so before the horizon), else the chance of still being there
+        at ``horizon_`` weeks given still there after ``weeks`` (censored at the end of
+        the data): ``S(horizon | z) / S(weeks | z)`` of the calibrated stay hazard, or the
+        stay stage's probability when there is no hazard map."""
+        hired = np.asarray(hired, dtype=float)
+        kept = hired * (1.0 - np.asarray(left, dtype=float))
+        out = np.zeros(len(kept))
+        rows = np.flatnonzero(kept > 0)
+        if len(rows) == 0:
+            return out
+        x = features[rows]
+        hazard = self.calibrators_.get("stay")
+        if isinstance(hazard, PiecewiseHazard):
+            z = self._predict("stay", x)
+            seen = np.minimum(np.asarray(weeks, dtype=float)[rows], self.horizon_)
+            ratio = hazard.survival(z) / np.maximum(hazard.survival(z, seen), 1e-12)
+            out[rows] = np.clip(ratio, 0.0, 1.0)
+        else:
+            out[rows] = self._stage("stay", x)
+        return out * kept
 
     def predict_stages(self, features: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Conditional probabilities ``(n, 3)``: apply, hire | applied, stay | hired.
         ``features``: a frame with :data:`matcher.features.RANKER_COLUMNS`, or an array
         with those columns in that order."""
-        if not hasattr(self, "stages_"):
-            raise RuntimeError("StablePlacementRanker is not fitted; call fit first")
+        self.check_fitted()
         x = _matrix(features)
         out = np.empty((len(x), len(STAGES)))
         for j, name in enumerate(STAGES):
@@ -728,8 +815,7 @@ class StablePlacementRanker:
         dict
             Stage name -> whether its fast path is used (learned stages only).
         """
-        if not hasattr(self, "stages_"):
-            raise RuntimeError("StablePlacementRanker is not fitted; call fit first")
+        self.check_fitted()
         verdicts = {}
         for name in STAGES:
             model = self.stages_[name]
@@ -761,7 +847,7 @@ class StablePlacementRanker:
         calibrator when there is one; a hazard stay stage without one is the constant
         weekly hazard carried to the horizon, ``(1 - h)^horizon``."""
         raw = self._predict(name, x)
-        calibrator = getattr(self, "calibrators_", {}).get(name)
+        calibrator = self.calibrators_.get(name)
         if calibrator is not None:
             return calibrator.predict(raw)
         if name == "stay" and self.stay_hazard_:
@@ -773,7 +859,7 @@ class StablePlacementRanker:
         """True when the product is a probability per proposal: the apply stage is
         calibrated on the pairs shown and the stay stage is a hazard (survival to
         ``horizon_`` weeks)."""
-        return "apply" in getattr(self, "calibrators_", {}) and self.stay_hazard_
+        return "apply" in self.calibrators_ and self.stay_hazard_
 
     def _stage_max(self, name: str) -> float:
         """An upper bound of the stage's probability over every possible input, for the
@@ -829,11 +915,22 @@ class StablePlacementRanker:
         return isinstance(self.stages_[name], float)
 
     def predict_proba(self, features: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """Calibrated P(stable placement) of each pair, shape ``(n,)``."""
-        return self.predict_stages(features).prod(axis=1)
+        """Calibrated P(stable placement) of each pair, shape ``(n,)``: the product of
+        the stages, through the joint calibrator when there is one."""
+        return self._joint(self.predict_stages(features))
+
+    def _joint(self, stages: np.ndarray) -> np.ndarray:
+        """The product of the stage probabilities ``(n, 3)``, mapped by ``joint_`` (a
+        monotone map, so an upper bound of the product maps to an upper bound)."""
+        product = stages.prod(axis=1)
+        return product if self.joint_ is None else self.joint_.predict(product)
 
     def predict_top(
-        self, features: pd.DataFrame | np.ndarray, groups: np.ndarray, k: int
+        self,
+        features: pd.DataFrame | np.ndarray,
+        groups: np.ndarray,
+        k: int,
+        weight: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`predict_proba` for the pairs that can be among the ``k`` best of their
         group, computing the later stages only for those (a cascade).
@@ -858,21 +955,26 @@ class StablePlacementRanker:
         groups : ndarray of int, shape ``(n,)``
             The group of each pair (e.g. the worker): the top ``k`` is per group.
         k : int
+        weight : ndarray of float, shape ``(n,)``, optional
+            A non-negative factor per pair (the worker's P(looking for work)): the
+            scores, bounds and top ``k`` are those of ``weight * predict_proba``.
 
         Returns
         -------
         score : ndarray, shape ``(n,)``
-            The exact P(stable placement) where ``exact``; elsewhere the upper bound,
+            The exact (weighted) P(stable placement) where ``exact``; elsewhere the upper bound,
             strictly below the ``k``-th best exact score of the pair's group.
         exact : ndarray of bool, shape ``(n,)``
         """
-        if not hasattr(self, "stages_"):
-            raise RuntimeError("StablePlacementRanker is not fitted; call fit first")
+        self.check_fitted()
         x = _matrix(features)
         n = len(x)
         groups = np.asarray(groups)
         if len(groups) != n:
             raise ValueError(f"groups has {len(groups)} entries for {n} pairs")
+        w = np.ones(n) if weight is None else np.asarray(weight, dtype=float)
+        if len(w) != n or (w < 0).any():
+            raise ValueError(f"weight must hold {n} non-negative factors")
         stages = np.empty((n, len(STAGES)))
         learned = []
         for j, name in enumerate(STAGES):
@@ -883,13 +985,13 @@ class StablePlacementRanker:
         if len(learned) <= 1 or n == 0 or k <= 0:
             for j in learned:
                 stages[:, j] = self._stage(STAGES[j], x)
-            return stages.prod(axis=1), np.ones(n, dtype=bool)
+            return self._joint(stages) * w, np.ones(n, dtype=bool)
         first, later = learned[0], learned[1:]
         stages[:, first] = self._stage(STAGES[first], x)
         bounded = stages.copy()
         for j in later:
             bounded[:, j] = self._stage_max(STAGES[j])
-        bound = bounded.prod(axis=1)
+        bound = self._joint(bounded) * w
         exact = np.zeros(n, dtype=bool)
 
         def score_rows(rows: np.ndarray) -> None:
@@ -906,7 +1008,7 @@ class StablePlacementRanker:
         score_rows(first_rows)
         # tau: the k-th best exact score of each group's first round (a group scored
         # whole in the first round has nothing left, its tau does not matter)
-        first_score = stages[first_rows].prod(axis=1)
+        first_score = self._joint(stages[first_rows]) * w[first_rows]
         fg = gid[first_rows]
         by_score = np.lexsort((-first_score, fg))
         fg_sorted = fg[by_score]
@@ -919,7 +1021,7 @@ class StablePlacementRanker:
         if len(rest):
             score_rows(rest)
         score = bound
-        score[exact] = stages[exact].prod(axis=1)
+        score[exact] = self._joint(stages[exact]) * w[exact]
         return score, exact
 
 

@@ -46,10 +46,15 @@ booster (it learns from the ``ranker_holdout`` share before it); retrieval and
 statistics are fitted once more on the events before that slice, and the stages
 are calibrated on its pairs (:meth:`Recommender._calibrate_ranker`,
 :mod:`matcher.calibration`): apply on the pairs *shown* (``viewed``), hire on the
-applications, stay on every hire at risk (censored). The score is then
-P(apply | proposed) * P(hire | applied) * P(still there after ``stay_weeks`` weeks
-| hired): a probability per proposal, comparable across workers, which the nightly
-plan maximises.
+applications, stay on every hire at risk (censored); then their product is mapped
+once more onto the outcome of the slice's proposals (the pairs shown, a censored hire
+counting its chance of lasting the horizon: :class:`matcher.calibration.JointCalibrator`).
+The product estimates P(stable placement for ``stay_weeks`` weeks | proposed, the
+worker is looking); times the worker's P(looking for work) now, learned from the
+search rates by state of the job history (:mod:`matcher.availability`: a worker who
+left a job days ago, or is still in a job that had arrears or an injury recorded,
+rarely is), the score is a probability per proposal, comparable across workers,
+which the nightly plan maximises.
 
 Stages
 ------
@@ -82,6 +87,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from matcher.availability import Availability
 from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedError, RankingModel
 from matcher.calibration import Spells
 from matcher.catalogue import Catalogue, VacancyCatalogue, open_columns_of
@@ -111,7 +117,7 @@ from matcher.features import (
     worker_profiles,
     worker_texts,
 )
-from matcher.ranking import STAGES, StablePlacementRanker, top_k_per_group
+from matcher.ranking import STAGES, Proposals, StablePlacementRanker, top_k_per_group
 from matcher.reference import is_csco_code
 from matcher.retrieval import (
     CandidateGenerator,
@@ -252,8 +258,15 @@ class Recommender(RankingModel):
     retrieval_ : fitted retrieval stage (features, LightFM, statistics)
     ranker_ : StablePlacementRanker or None
     catalogue_ : the served snapshot (see :meth:`refresh`)
+    availability_ : Availability or None
+        Each worker's P(looking for work) by the state of their job history
+        (:mod:`matcher.availability`); the served score is the ranker's probability times
+        it. None for models saved before it existed (every worker counts as looking).
     version_, trained_at_, metrics_ : artifact metadata
     """
+
+    #: models saved before availability existed unpickle without it
+    availability_: Availability | None = None
 
     def __init__(
         self,
@@ -494,6 +507,7 @@ class Recommender(RankingModel):
         if self.stages == "full":
             self.ranker_ = self._fit_ranker(dataset)
         self.retrieval_ = self._fit_retrieval(dataset)
+        self.availability_ = Availability().fit(dataset.events, dataset.workers)
         if serving is None:
             self.catalogue_ = self._catalogue(dataset, self.retrieval_, _snapshot_time(dataset))
         else:  # as refresh(serving, at) does
@@ -600,6 +614,9 @@ class Recommender(RankingModel):
         # text vectors word by word (exact; each distinct word is vectorised once)
         side = encode_workers(self, retrieval, wk)
         wp, w_dense, w_lex, w_lfm = side.wp, side.dense, side.lex, side.lfm
+        if not every_vacancy and at is not None and self.availability_ is not None:
+            # serving: each worker's P(looking for work) now (matcher.availability)
+            wp.available = self.availability_.at(dataset.events, wp.ids, at)
         v_side = VacancyCatalogue(self, retrieval).encode(vac)
         vp, v_dense, v_lex, v_lfm = v_side.vp, v_side.dense, v_side.lex, v_side.lfm
         rules_on = vac
@@ -800,13 +817,26 @@ class Recommender(RankingModel):
         ]
         apply_pairs, apply_feats = self._features_of(cat, retrieval, trials)
         hire_pairs, hire_feats = self._features_of(cat, retrieval, due)
-        stays, stay_feats = self._features_of(cat, retrieval, _at_risk(ev, cutoff, end))
+        at_risk = _at_risk(ev, cutoff, end)
+        stays, stay_feats = self._features_of(cat, retrieval, at_risk)
+        joint = None
+        if self.apply_exposure == "viewed":
+            proposals = _proposal_outcomes(views, shown, fresh, at_risk, end)
+            joint_pairs, joint_feats = self._features_of(cat, retrieval, proposals)
+            joint = Proposals(
+                joint_feats,
+                joint_pairs["hired"].to_numpy(dtype=float),
+                joint_pairs["weeks"].to_numpy(dtype=float),
+                joint_pairs["left"].to_numpy(dtype=float),
+                joint_pairs["w"].to_numpy(dtype=float),
+            )
         ranker.calibrate(
             apply=(apply_feats, apply_pairs["y"].to_numpy(), apply_pairs["w"].to_numpy()),
             hire=(hire_feats, hire_pairs["hired"].to_numpy(dtype=float)),
             stay=(stay_feats, _spells(stays)),
             method=self.calibration,
             horizon=self.stay_weeks,
+            joint=joint,
         )
 
     def _shown_negatives(
@@ -933,6 +963,16 @@ class Recommender(RankingModel):
 
     # ------------------------------------------------------------------ scoring
 
+    def worker_availability(self, worker_ids: pd.Index) -> np.ndarray:
+        """Each worker's P(looking for work) in the served snapshot (1.0 for a worker
+        the catalogue does not hold, or when the model has no availability)."""
+        self.check_fitted()
+        wp = self.catalogue_.wp
+        if not len(wp.available):
+            return np.ones(len(worker_ids))
+        pos = wp.ids.get_indexer(pd.Index(worker_ids))
+        return np.where(pos >= 0, wp.available[np.maximum(pos, 0)], 1.0)
+
     def check_fitted(self) -> None:
         """Raise :class:`NotFittedError` unless the model was fitted (or loaded)."""
         if not hasattr(self, "catalogue_"):
@@ -964,7 +1004,8 @@ class Recommender(RankingModel):
         in the catalogue): profiles, text vectors and LightFM user vectors, cold from
         their attributes and texts (:func:`matcher.encoding.encode_workers`). With
         :meth:`matcher.catalogue.Catalogue.with_workers` their pairs are scored by
-        :attr:`scorer` exactly as the catalogue's own workers' are.
+        :attr:`scorer` exactly as the catalogue's own workers' are (each worker with
+        the served snapshot's P(looking for work), :meth:`worker_availability`).
 
         Raises
         ------
@@ -972,7 +1013,9 @@ class Recommender(RankingModel):
             Before ``fit``.
         """
         self.check_fitted()
-        return encode_workers(self, self.retrieval_, workers)
+        side = encode_workers(self, self.retrieval_, workers)
+        side.wp.available = self.worker_availability(side.wp.ids)
+        return side
 
     @property
     def catalogue(self) -> Catalogue:
@@ -1230,7 +1273,7 @@ class Recommender(RankingModel):
         wi, vi = wi.astype(np.int64), vi.astype(np.int64)
         scorer = self.scorer
         values, matched = scorer.pair_values(cat, wi, vi)
-        feats = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
+        feats = pd.DataFrame(values, columns=PAIR_COLUMNS, copy=False)
         expl = scorer.reasons(cat, values, matched, vi)
         return pd.DataFrame(
             {
@@ -1589,6 +1632,44 @@ def _at_risk(events: pd.DataFrame, start: pd.Timestamp, stop: pd.Timestamp) -> p
             "left": out["left_at"].notna().to_numpy(dtype=float),
         }
     )
+
+
+def _proposal_outcomes(
+    views: pd.DataFrame,
+    shown: pd.DataFrame,
+    fresh: pd.DataFrame,
+    at_risk: pd.DataFrame,
+    end: pd.Timestamp,
+) -> pd.DataFrame:
+    """The proposals of a calibration slice and their outcomes, for the joint calibration
+    (:class:`matcher.ranking.Proposals`): the servable pairs ``shown`` (with their
+    ``views``) whose decision is due (first shown at least ``DECISION_DAYS`` before
+    ``end``, or hired); ``hired`` when the pair was hired in the slice (``fresh``), with
+    ``weeks`` from the hire to leaving or to the end and ``left`` from ``at_risk``.
+    A hired pair is one row of weight 1 plus a row for its other views (0, weight
+    views - 1); a pair not hired is one row weighted by its views."""
+    keys = [Columns.Worker, Columns.Vacancy]
+    if len(shown) == 0:
+        return pd.DataFrame(columns=[*keys, "hired", "weeks", "left", "w"])
+    first = views.groupby(keys)[Columns.OccurredAt].min().rename("first_view")
+    out = shown.join(first, on=keys)
+    hires = fresh.loc[fresh["hired"] == 1, keys].assign(hired=1.0)
+    out = out.merge(hires, on=keys, how="left")
+    out["hired"] = out["hired"].fillna(0.0)
+    due = (out["hired"] == 1) | (out["first_view"] < end - pd.Timedelta(days=DECISION_DAYS))
+    out = out[due]
+    spells = at_risk.assign(weeks=at_risk["exit"])[[*keys, "weeks", "left"]]
+    out = out.merge(spells, on=keys, how="left")
+    hired = out["hired"].to_numpy() == 1
+    # a hire without a spell (its hire event outside the slice's view): no stay known
+    out = out[~hired | out["weeks"].notna().to_numpy()]
+    out["weeks"] = out["weeks"].fillna(0.0)
+    out["left"] = out["left"].fillna(0.0)
+    views_n = out["views"].to_numpy(dtype=float)
+    hired_rows = out[out["hired"] == 1].assign(w=1.0)
+    rest = out.assign(hired=0.0, weeks=0.0, left=0.0, w=views_n - out["hired"].to_numpy())
+    both = pd.concat([hired_rows, rest[rest["w"] > 0]], ignore_index=True)
+    return both[[*keys, "hired", "weeks", "left", "w"]]
 
 
 def _spells(frame: pd.DataFrame) -> Spells:

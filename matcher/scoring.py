@@ -23,7 +23,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from matcher.explain import Reason, explain_pair
-from matcher.features import PAIR_COLUMNS, RANKER_COLUMNS, pair_matrix
+from matcher.features import AVAILABLE, PAIR_COLUMNS, RANKER_COLUMNS, pair_matrix
+
+_AVAILABLE_COL = PAIR_COLUMNS.index(AVAILABLE)
 
 if TYPE_CHECKING:
     from matcher.features import PairStatistics, VacancyContext, VacancyProfiles, WorkerProfiles
@@ -118,16 +120,29 @@ class PairScorer:
         return frame
 
     def score(self, feats: pd.DataFrame) -> np.ndarray:
-        """The reported score, which also orders the recommendations: the calibrated
-        P(stable placement) for the full model. (Ordering by the expected grade
-        P(apply)(1 + P(hire|apply)(1 + P(stay|hire))) measured no better on the sample
-        market's time split, so score and order agree.)
+        """The reported score, which also orders the recommendations: for the full model
+        the calibrated P(stable placement | proposed) — the ranker's probability for a
+        worker who is looking (:meth:`looking_score`) times the worker's P(looking for
+        work) when ``feats`` carries the :data:`matcher.features.AVAILABLE` column (every
+        frame of :meth:`pair_frame` does; :mod:`matcher.availability`). (Ordering by the
+        expected grade P(apply)(1 + P(hire|apply)(1 + P(stay|hire))) measured no better on
+        the sample market's time split, so score and order agree.)
 
         Parameters
         ----------
         feats : DataFrame
             Pair features (at least :data:`matcher.features.RANKER_COLUMNS`).
         """
+        score = self.looking_score(feats)
+        if self._probability and AVAILABLE in feats.columns:
+            score = score * feats[AVAILABLE].to_numpy(dtype=float)
+        return score
+
+    def looking_score(self, feats: pd.DataFrame) -> np.ndarray:
+        """:meth:`score` without the worker's P(looking for work): for the full model the
+        calibrated P(stable placement | proposed, the worker is looking). Within one
+        worker it orders pairs as :meth:`score` does (the batch scorer's pre-score
+        imitates it)."""
         if self.stages == "lightfm":
             return feats["lightfm"].to_numpy(dtype=float)
         if self.stages == "content":
@@ -136,6 +151,11 @@ class PairScorer:
             return 1 / (1 + np.exp(-feats["lightfm"].to_numpy(dtype=float)))
         return self.ranker.predict_proba(feats)
 
+    @property
+    def _probability(self) -> bool:
+        """The score is the ranker's probability (not an ablation's similarity)."""
+        return self.stages not in ("lightfm", "content") and self.ranker is not None
+
     def score_top(self, values: np.ndarray, group: np.ndarray, k: int) -> np.ndarray:
         """:meth:`score` of :meth:`pair_values` rows when only the ``k`` best of each
         group are kept: the ranker computes its later stages only for pairs that can
@@ -143,8 +163,9 @@ class PairScorer:
         The kept pairs, their order and their scores are those of :meth:`score`; a
         pair left out carries an upper bound below its group's ``k``-th score."""
         x = values[:, : len(RANKER_COLUMNS)]
-        if self.stages not in ("lightfm", "content") and self.ranker is not None:
-            score, _ = self.ranker.predict_top(x, group, k)
+        if self._probability:
+            assert self.ranker is not None
+            score, _ = self.ranker.predict_top(x, group, k, weight=values[:, _AVAILABLE_COL])
             return score
         return self.score(pd.DataFrame(x, columns=RANKER_COLUMNS, copy=False))
 

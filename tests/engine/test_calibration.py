@@ -14,14 +14,16 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from matcher.calibration import (  # noqa: E402
     HORIZON_WEEKS,
+    JointCalibrator,
     PiecewiseHazard,
     Spells,
     StageCalibrator,
     band_exposure,
     logit,
 )
+from matcher.evaluation.calibration import expected_calibration_error  # noqa: E402
 from matcher.features import RANKER_COLUMNS  # noqa: E402
-from matcher.ranking import STAGES, StablePlacementRanker  # noqa: E402
+from matcher.ranking import STAGES, Proposals, StablePlacementRanker  # noqa: E402
 
 
 def _expit(z):
@@ -200,3 +202,177 @@ def test_stable_chance_says_the_probability_plainly():
     assert stable_chance(0.5, weeks=10).zh == "约 50% 的机会稳定就业 10 周"
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         stable_chance(1.5)
+
+
+def _two_stage_world(n: int, seed: int):
+    """Pairs whose quality x drives both applying and being hired; each stage's model
+    sees x through its own noise (s1, s2). Returns the signals, the true stage
+    probabilities and the drawn outcomes."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 1.5, n)
+    s1, s2 = x + rng.normal(0.0, 1.0, n), x + rng.normal(0.0, 1.0, n)
+    p_apply, p_hire = _expit(x - 0.5), _expit(x - 1.0)
+    applied = rng.random(n) < p_apply
+    hired = applied & (rng.random(n) < p_hire)
+    return _expit(s1), _expit(s2), p_apply * p_hire, applied, hired
+
+
+def test_joint_calibration_fixes_a_product_that_per_stage_calibration_leaves_wrong():
+    """Known toy case: each stage calibrated on its own population (apply on every
+    proposal, hire on the applicants) is calibrated, yet their product is not (the
+    stages' errors are correlated through the shared quality: a pair whose apply
+    signal is high is a better applicant than the hire stage, seeing only its own
+    signal, assumes). Platt on the logit of the product, fitted on the outcome of the
+    proposals, is calibrated."""
+    o1, o2, _, applied, hired = _two_stage_world(60_000, 0)
+    apply = StageCalibrator().fit(o1, applied.astype(float))
+    hire = StageCalibrator().fit(o2[applied], hired[applied].astype(float))
+    joint = JointCalibrator().fit(apply.predict(o1) * hire.predict(o2), hired.astype(float))
+    t1, t2, true, _, _ = _two_stage_world(60_000, 1)
+    product = apply.predict(t1) * hire.predict(t2)
+    per_stage = expected_calibration_error(product, true)
+    joint_ece = expected_calibration_error(joint.predict(product), true)
+    assert per_stage > 0.02  # the product of calibrated stages is off
+    assert joint_ece < 0.006  # the joint map puts it right
+    b, a = joint.coef_
+    assert a > 1.1  # the product was too flat: its logit is stretched
+
+
+def test_each_stage_of_the_toy_is_calibrated_on_its_own_population():
+    """The per-stage maps of the toy above are right for their own populations (so
+    what the product gets wrong is the combination, not a stage)."""
+    o1, o2, _, applied, hired = _two_stage_world(60_000, 0)
+    apply = StageCalibrator().fit(o1, applied.astype(float))
+    hire = StageCalibrator().fit(o2[applied], hired[applied].astype(float))
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.0, 1.5, 60_000)
+    s1, s2 = x + rng.normal(0.0, 1.0, 60_000), x + rng.normal(0.0, 1.0, 60_000)
+    applied_t = rng.random(60_000) < _expit(x - 0.5)
+    assert expected_calibration_error(apply.predict(_expit(s1)), _expit(x - 0.5)) < 0.005
+    assert (
+        expected_calibration_error(hire.predict(_expit(s2[applied_t])), _expit(x[applied_t] - 1.0))
+        < 0.01
+    )
+
+
+def test_joint_calibrator_takes_soft_outcomes_and_recovers_a_known_map():
+    """With the true probability itself as a (fractional) outcome, Platt recovers the
+    map exactly; outcomes outside [0, 1] are refused."""
+    p, _, true = _recalibration_data(20_000, 4)
+    cal = JointCalibrator("platt").fit(p, true)
+    b, a = cal.coef_
+    assert a == pytest.approx(2.0, abs=0.01) and b == pytest.approx(-1.0, abs=0.01)
+    iso = JointCalibrator("isotonic").fit(p, true)
+    assert np.abs(iso.predict(p) - true).max() < 0.02
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        JointCalibrator().fit(p[:3], np.array([0.2, 1.5, 0.0]))
+    with pytest.raises(ValueError, match="0 or 1"):
+        StageCalibrator().fit(p[:3], np.array([0.2, 1.0, 0.0]))
+
+
+@pytest.mark.parametrize("method", ["platt", "isotonic"])
+def test_joint_map_is_monotone_and_in_unit_interval(method):
+    o1, o2, _, _, hired = _two_stage_world(5000, 5)
+    cal = JointCalibrator(method).fit(o1 * o2, hired.astype(float))
+    grid = np.r_[0.0, np.sort(np.random.default_rng(6).random(2000)), 1.0]
+    out = cal.predict(grid)
+    assert ((out >= 0) & (out <= 1)).all()
+    assert (np.diff(out) >= 0).all()
+
+
+def test_survival_takes_one_horizon_per_row():
+    hazard = PiecewiseHazard(bands=(4.0,), horizon=26)
+    hazard.alpha_, hazard.beta_ = np.log(np.array([0.1, 0.02])), 0.5
+    z = np.array([0.0, 1.0, 0.0])
+    weeks = np.array([2.0, 10.0, 26.0])
+    each = hazard.survival(z, weeks)
+    one_by_one = [hazard.survival(z[i : i + 1], float(weeks[i]))[0] for i in range(3)]
+    assert each == pytest.approx(one_by_one)
+    assert each[0] == pytest.approx(np.exp(-0.2))
+    assert each[2] == pytest.approx(np.exp(-(4 * 0.1 + 22 * 0.02)))
+
+
+def test_ranker_joint_calibration_on_proposals_with_censored_stays():
+    """The ranker's joint map: proposals of a later slice, hires that left count 0 and
+    hires still there count their chance of lasting the rest of the horizon; the
+    product then matches the (survival-weighted) rate of stable placements."""
+    rng = np.random.default_rng(20)
+    n = 6000
+    x = rng.normal(size=(n, len(RANKER_COLUMNS)))
+    feats = pd.DataFrame(x, columns=RANKER_COLUMNS)
+    applied = rng.random(n) < _expit(x[:, 0])
+    hired = applied & (rng.random(n) < _expit(x[:, 0] + x[:, 2]))
+    labels = pd.DataFrame(
+        {"applied": applied.astype(int), "hired": hired.astype(int), "retained": np.nan}
+    )
+    rate = np.full(n, 0.02)
+    ranker = StablePlacementRanker(max_iter=30, cv=2).fit(
+        feats, labels, stays=(feats, _exponential_spells(rate, 21))
+    )
+    shown = rng.normal(size=(n, len(RANKER_COLUMNS)))
+    a = rng.random(n) < _expit(shown[:, 0])
+    h = a & (rng.random(n) < _expit(shown[:, 0] + shown[:, 2]))
+    weeks = rng.uniform(0.0, 6.0, n)
+    left = h & (rng.random(n) < 0.1)
+    proposals = Proposals(
+        pd.DataFrame(shown, columns=RANKER_COLUMNS),
+        h.astype(float),
+        weeks,
+        left.astype(float),
+        np.ones(n),
+    )
+    ranker.calibrate(
+        apply=(pd.DataFrame(shown, columns=RANKER_COLUMNS), a.astype(float), np.ones(n)),
+        stay=(feats, _exponential_spells(rate, 22)),
+        joint=proposals,
+    )
+    assert ranker.joint_ is not None
+    target = ranker.stay_target(shown, h.astype(float), weeks, left.astype(float))
+    assert (target[~h | left] == 0).all()
+    assert ((target[h & ~left] > 0) & (target[h & ~left] <= 1)).all()
+    p = ranker.predict_proba(shown)
+    assert ((p >= 0) & (p <= 1)).all()
+    assert p.mean() == pytest.approx(target.mean(), abs=0.01)
+    # the joint map is monotone in the product: the order of the pairs is kept
+    product = ranker.predict_stages(shown).prod(axis=1)
+    order = np.argsort(product, kind="stable")
+    assert (np.diff(p[order]) >= -1e-12).all()
+
+
+def test_an_old_pickled_ranker_loads_with_neutral_defaults():
+    """A ranker saved before later-slice and joint calibrators existed (its pickle lacks
+    those attributes) loads and scores as a ranker without them."""
+    import pickle
+
+    rng = np.random.default_rng(30)
+    x = rng.normal(size=(2000, len(RANKER_COLUMNS)))
+    feats = pd.DataFrame(x, columns=RANKER_COLUMNS)
+    applied = rng.random(2000) < _expit(x[:, 0])
+    hired = applied & (rng.random(2000) < 0.5)
+    labels = pd.DataFrame(
+        {"applied": applied.astype(int), "hired": hired.astype(int), "retained": np.nan}
+    )
+    ranker = StablePlacementRanker(max_iter=10, cv=2).fit(feats, labels)
+    old = pickle.loads(pickle.dumps(ranker))
+    for name in ("calibrators_", "calibration_counts_", "joint_", "stay_hazard_", "horizon_"):
+        del old.__dict__[name]
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.calibrators_ == {} and loaded.joint_ is None and not loaded.stay_hazard_
+    assert loaded.horizon_ == HORIZON_WEEKS and not loaded.per_proposal
+    assert np.array_equal(loaded.predict_proba(feats), ranker.predict_proba(feats))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        StablePlacementRanker().predict_proba(feats)
+
+
+def test_joint_prior_keeps_a_small_slice_near_the_product():
+    """With the product as a prior worth ``prior_rows`` proposals, a slice of a few
+    hundred proposals moves the map only part of the way to its own fit, a large
+    slice almost all of it; the unregularised fit goes all the way either way."""
+    p, _, true = _recalibration_data(40_000, 8)
+    small_p, small_t = p[:300], true[:300]
+    free = JointCalibrator().fit(small_p, small_t).coef_
+    held = JointCalibrator(prior_rows=100).fit(small_p, small_t).coef_
+    assert free[1] == pytest.approx(2.0, abs=0.05)
+    assert 1.0 < held[1] < free[1] - 0.2 and free[0] < held[0] < 0.0
+    large = JointCalibrator(prior_rows=100).fit(p, true).coef_
+    assert large[1] == pytest.approx(2.0, abs=0.1) and large[0] == pytest.approx(-1.0, abs=0.1)

@@ -74,3 +74,22 @@ def test_each_score_is_the_public_scorers(paths):
     scorer = model.scorer
     want = scorer.score(scorer.pair_frame(cat, wi.astype(np.int64), vi.astype(np.int64)))
     np.testing.assert_allclose(live["score"].astype(float), want, rtol=1e-9)
+
+
+def test_each_score_is_the_looking_score_times_the_workers_availability(paths):
+    """The served score is P(stable | proposed, looking) x the worker's P(looking for
+    work) (matcher.availability); the compared workers include some whose factor is
+    below 1 (left a job a short while ago, or in a job flagged by arrears or an
+    injury), so every path above applies it the same way."""
+    model, live, _ = paths
+    cat = model.catalogue_
+    wi = cat.wp.ids.get_indexer(pd.Index(live["worker_id"])).astype(np.int64)
+    vi = cat.vp.ids.get_indexer(pd.Index(live["vacancy_id"])).astype(np.int64)
+    scorer = model.scorer
+    feats = scorer.pair_frame(cat, wi, vi)
+    factor = model.worker_availability(pd.Index(live["worker_id"]))
+    assert (factor < 1).any() and ((factor >= 0) & (factor <= 1)).all()
+    np.testing.assert_allclose(feats["available"].to_numpy(), factor)
+    np.testing.assert_allclose(
+        live["score"].astype(float), scorer.looking_score(feats) * factor, rtol=1e-9
+    )

@@ -23,6 +23,7 @@ from matcher.features import RANKER_COLUMNS  # noqa: E402
 from matcher.ranking import (  # noqa: E402
     ONE_THREAD_ROWS,
     STAGES,
+    Proposals,
     StablePlacementRanker,
     _decision,
     _matrix,
@@ -83,6 +84,14 @@ def ranker(request) -> StablePlacementRanker:
             apply=(later, labels["applied"].to_numpy(), np.ones(len(later))),
             hire=(later[applied], labels["hired"][applied].to_numpy()),
             stay=_stays(_pairs(800, 13), 14),
+            # and the product mapped on the proposals' outcomes (a monotone joint map)
+            joint=Proposals(
+                later,
+                labels["hired"].to_numpy(dtype=float),
+                np.full(len(later), 3.0),
+                np.zeros(len(later)),
+                np.ones(len(later)),
+            ),
         )
     )
 
@@ -112,15 +121,18 @@ def test_array_input_equals_frame_input(ranker):
         ranker.predict_proba(feats.to_numpy()[:, :3])
 
 
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("seed", range(6))
-def test_cascade_top_k_equals_plain_top_k(ranker, seed):
+def test_cascade_top_k_equals_plain_top_k(ranker, seed, weighted):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 900))
     feats = _pairs(n, 100 + seed)
     groups = rng.integers(0, int(rng.integers(1, 12)), n) * 7  # sparse, unsorted labels
     k = int(rng.integers(1, 25))
-    plain = ranker.predict_proba(feats)
-    score, exact = ranker.predict_top(feats, groups, k)
+    # weighted: each pair's worker's P(looking for work), some exactly 0
+    weight = np.where(rng.random(n) < 0.1, 0.0, rng.random(n)) if weighted else None
+    plain = ranker.predict_proba(feats) * (1.0 if weight is None else weight)
+    score, exact = ranker.predict_top(feats, groups, k, weight=weight)
     np.testing.assert_array_equal(score[exact], plain[exact])
     for g in np.unique(groups):
         rows = np.flatnonzero(groups == g)
@@ -146,6 +158,8 @@ def test_cascade_prunes_and_handles_edges(ranker):
     assert score.shape == (0,) and exact.shape == (0,)
     with pytest.raises(ValueError, match="groups"):
         ranker.predict_top(feats, np.zeros(3, dtype=int), 5)
+    with pytest.raises(ValueError, match="non-negative"):
+        ranker.predict_top(feats, np.zeros(600, dtype=int), 5, weight=-np.ones(600))
 
 
 @pytest.fixture(scope="module")
