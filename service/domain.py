@@ -1025,6 +1025,10 @@ def recommendations(
         source = "live"
         return recommend(lm, worker_id, k)
 
+    # give the store connection back while the engine works (milliseconds of CPU each):
+    # held through it, 50 concurrent requests drained a process's pool and waited out its
+    # timeout (bench/serve_bench.py, saturated phase); the next read takes one again
+    session.commit()
     try:
         loaded, frame = run_model(loaded, sync, "worker", worker_id, answer)
     except KeyError as exc:

@@ -6,6 +6,8 @@
 - Request validation errors answer 422 with field-level problems; values of personal
   fields are never echoed.
 - A ``matcher.contract.ContractError`` that reaches the API answers 422 with its fields.
+- A request that waited its whole ``pool_timeout`` for a store connection (the process is
+  overloaded) answers 503 with ``Retry-After``: the caller may try again, nothing failed.
 - Any other exception is a fault of ours: it answers 500 with a request id and no
   detail of the failure; the log gets the request id, method, route, the exception's
   type and where it was raised, never its message (a message may quote record values,
@@ -37,6 +39,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.utils import create_model_field
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher.schema import PERSONAL_FIELDS
@@ -46,6 +49,8 @@ from service.schemas import Problem
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
+#: seconds a caller is asked to wait when every store connection is taken
+BUSY_RETRY_AFTER = 1
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -177,6 +182,15 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(
             status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
+        log.warning("no store connection within the pool timeout: answered 503")
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "the service is busy: try again in a moment"},
+            headers={"Retry-After": str(BUSY_RETRY_AFTER)},
         )
 
     @app.exception_handler(RequestValidationError)

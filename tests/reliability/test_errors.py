@@ -8,7 +8,9 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 from service_fixtures import make_service
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from service import domain
 from service.domain_errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 
 SECRET_NAME = "测试姓名秘密"
@@ -167,3 +169,32 @@ def test_every_time_field_of_the_api_is_a_checked_utc_time():
             if is_time and not any(id(m) in checked for m in field.metadata):
                 plain.append(f"{model.__name__}.{name}")
     assert plain == []
+
+
+def test_no_store_connection_within_the_pool_timeout_is_a_503_to_retry(svc):
+    app = svc.app
+
+    @app.get("/api/v1/test-busy")
+    def busy() -> None:
+        raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached")
+
+    r = TestClient(app).get("/api/v1/test-busy")
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    assert "busy" in r.json()["detail"]
+
+
+def test_a_recommendation_holds_no_store_connection_while_the_engine_works(svc, monkeypatch):
+    """50 clients at once drained a process's pool while each request held its connection
+    through the engine's re-rank (bench/serve_bench.py saturated: 15 answers of 500)."""
+    pool = svc.app.state.engine.pool
+    held: list[int] = []
+    real = domain.run_model
+
+    def watched(*args, **kwargs):
+        held.append(pool.checkedout())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(domain, "run_model", watched)
+    r = svc.client.get("/api/v1/workers/W000/recommendations?k=5", headers=svc.as_("officer"))
+    assert r.status_code == 200 and r.json()["data"]
+    assert held == [0]
