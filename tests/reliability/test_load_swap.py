@@ -139,13 +139,18 @@ def test_fifty_clients_across_a_model_swap_on_two_processes(server, frames):
     ]
     results: list = []
 
-    async def scenario() -> float:
+    async def scenario() -> tuple[float, float]:
         stop = asyncio.Event()
         tasks = [
             asyncio.create_task(_client(base, keys["officer"], in_region, stop, results, i))
             for i in range(CLIENTS)
         ]
-        await asyncio.sleep(4)
+        # until the old model has answered some (under load a first answer can take
+        # longer than any fixed sleep: a fresh-clone run at load 20 failed that way)
+        deadline = time.monotonic() + 120
+        while len(results) < 2 * CLIENTS and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        promoted_at = time.monotonic()
         promote(model_dir, V2)
         async with httpx.AsyncClient(base_url=base, timeout=120) as admin:
             r = await admin.post(
@@ -162,20 +167,21 @@ def test_fifty_clients_across_a_model_swap_on_two_processes(server, frames):
         await asyncio.sleep(3)
         stop.set()
         await asyncio.gather(*tasks)
-        return everywhere
+        return promoted_at, everywhere
 
     # in a thread of its own: the browser tests' session-wide Playwright keeps an event
     # loop running in the main thread, where asyncio.run refuses to start another
     with ThreadPoolExecutor(max_workers=1) as pool:
-        everywhere = pool.submit(asyncio.run, scenario()).result()
+        promoted_at, everywhere = pool.submit(asyncio.run, scenario()).result()
     failed = [r for r in results if r[2] != 200]
     assert failed == [], failed[:5]
     assert len(results) > 200
     status = _wait_for_processes(base, keys["admin"], 2, V2, timeout=10)
     assert status["decided_version"] == V2
     assert len(status["processes"]) == 2 and {p["version"] for p in status["processes"]} == {V2}
-    versions = [v for _, _, _, v in sorted(results)]
-    assert versions[0] == V1 and V2 in versions
+    # answered before the promotion: the old model; the new one after it
+    assert {v for _, done, _, v in results if done < promoted_at} == {V1}
+    assert V2 in {v for _, _, _, v in results}
     # once every process reported the new model, every request started after got it
     assert {v for started, _, _, v in results if started > everywhere + 0.5} == {V2}
     latencies = sorted(done - started for started, done, _, _ in results)
