@@ -394,12 +394,19 @@ def markdown_truth(args: argparse.Namespace, truth: dict[str, dict], load: str, 
     rows.append(means)
     lines.append(markdown_table(header, rows))
     if {"usem3", "minilm"} <= set(names):
+        from training.synth import VARIANTS
+
         diffs = {v: p["usem3"]["ndcg"] - p["minilm"]["ndcg"] for v, p in truth.items()}
         worse = [v for v, d in diffs.items() if d < 0]
         verdicts.append(
             "default against all-MiniLM-L6-v2 on NDCG@10: "
             + ", ".join(f"{v} {d:+.4f}" for v, d in diffs.items())
-            + ("; no worse on every variant" if not worse else f"; **worse on {', '.join(worse)}**")
+            + (
+                f"; no worse on any of the {len(diffs)} variants run"
+                + (f" (of {len(VARIANTS)})" if len(diffs) < len(VARIANTS) else "")
+                if not worse
+                else f"; **worse on {', '.join(worse)}**"
+            )
         )
     if {"usem3", "hashing"} <= set(names):
         diffs = {v: p["usem3"]["ndcg"] - p["hashing"]["ndcg"] for v, p in truth.items()}
