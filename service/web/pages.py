@@ -500,8 +500,9 @@ def worker_outcome(
         ctx.update({"form": form, "errors": errors})
         return render(request, "worker.html", ctx, principal=principal, status_code=422)
     title = _vacancy_titles(session, [body.vacancy_id]).get(body.vacancy_id) or body.vacancy_id
+    # the day the officer typed (the office's calendar day), not the stored UTC instant's day
     confirm = "已记录：{day} {event} · {title}".format(
-        day=body.occurred_at.date().isoformat() if body.occurred_at else "",
+        day=day.isoformat(),
         event=labels.label(body.event.value, "event", lang),
         title=title,
     )
