@@ -203,7 +203,9 @@ def plot_survival(survival: dict[str, Any]) -> str:
     return _png(fig)
 
 
-def _survival_section(survival: dict[str, Any] | None) -> list[str]:
+def survival_section(survival: dict[str, Any] | None) -> list[str]:
+    """The report's "retention as survival" section (HTML fragments) for a card's
+    ``survival`` entry; nothing when the run had no survival figures."""
     if not survival:
         return []
     out = ["<h2>Retention as survival</h2>"]
@@ -388,7 +390,7 @@ def render_report(comparison: Comparison, card: dict[str, Any]) -> str:
         "which is not a test pair (it was pursued before the cutoff); with a shorter test "
         "window the 'hired' curve is the outcome the window can show.</p>",
         _table(cal, index=False),
-        *_survival_section(card.get("survival")),
+        *survival_section(card.get("survival")),
         *_groups_section(card),
         "<h2>Score distribution</h2>",
         _img(plot_scores(comparison), "score histograms"),

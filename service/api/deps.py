@@ -28,8 +28,8 @@ async def get_holder(request: Request) -> ModelHolder:
     return request.app.state.models
 
 
-async def get_sync(request: Request) -> CatalogueSync | None:
-    return getattr(request.app.state, "catalogue_sync", None)
+async def get_sync(request: Request) -> CatalogueSync:
+    return request.app.state.catalogue_sync  # create_app always sets it
 
 
 async def get_metrics(request: Request) -> Metrics:
@@ -38,7 +38,7 @@ async def get_metrics(request: Request) -> Metrics:
 
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
-SyncDep = Annotated[CatalogueSync | None, Depends(get_sync)]
+SyncDep = Annotated[CatalogueSync, Depends(get_sync)]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 
 from service import clock
 from service.auth import Principal
+from service.model_holder import ModelHolder
 from service.web import display, labels
 from service.web.i18n import LANG_COOKIE, LANGS, normalise_lang, translator
 
@@ -67,8 +68,8 @@ def render(
     """Render ``template`` with the common page context; remembers ``?lang=`` in a cookie."""
     lang = page_lang(request)
     today = office_today(request)
-    holder = getattr(request.app.state, "models", None)
-    loaded = holder.current() if holder is not None else None
+    holder: ModelHolder = request.app.state.models  # create_app always sets it
+    loaded = holder.current()
     ctx: dict[str, Any] = {
         "t": translator(lang),
         "lang": lang,

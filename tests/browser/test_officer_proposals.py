@@ -6,24 +6,18 @@ from __future__ import annotations
 
 import pytest
 from browser_helpers import log_in, no_overflow
+from service_fixtures import fresh_workers
 from sqlalchemy import select
 
-from service import lifecycle
 from service.store.db import session_scope
-from service.store.models import Proposal, Worker
+from service.store.models import Proposal
 
 pytestmark = pytest.mark.browser
 
 
 def test_officer_proposes_a_recommended_vacancy(page, live, shots):
     engine = live.service.app.state.engine
-    with session_scope(engine) as session:
-        lifecycle.rebuild(session)
-        wid = session.scalars(
-            select(Worker.worker_id)
-            .where(Worker.home_region.startswith("5424"), Worker.status == "active")
-            .order_by(Worker.worker_id)
-        ).first()
+    wid = fresh_workers(live.service)[0]
     log_in(page, live, "officer")
     page.goto(f"{live.url}/officer/workers/{wid}")
     row = page.locator("#recommendations tr.rec-row").first

@@ -123,6 +123,30 @@ def make_service(
     return Service(TestClient(app), app, keys, url)
 
 
+def fresh_workers(service: Service, count: int = 1) -> list[str]:
+    """``count`` in-scope (region 5424) active workers with no recorded hire, in id order, after
+    the lifecycle is rebuilt, so that a test controls their history."""
+    from sqlalchemy import select
+
+    from service import lifecycle
+    from service.store.models import Worker
+
+    engine = make_engine(service.url)
+    try:
+        with session_scope(engine) as session:
+            lifecycle.rebuild(session)
+            ids = session.scalars(
+                select(Worker.worker_id)
+                .where(Worker.home_region.startswith(OFFICER_REGION), Worker.status == "active")
+                .order_by(Worker.worker_id)
+                .limit(count)
+            ).all()
+    finally:
+        engine.dispose()
+    assert len(ids) == count, f"the test market has {len(ids)} fresh workers, {count} wanted"
+    return list(ids)
+
+
 @pytest.fixture
 def service(database_url, trained_model_dir, frames) -> Service:
     """The app with a trained model, on SQLite and on PostgreSQL."""

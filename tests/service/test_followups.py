@@ -7,26 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
-from service_fixtures import Service
+from service_fixtures import Service, fresh_workers
 from sqlalchemy import select
 
 from service import followups, lifecycle
 from service.settings import Settings
 from service.store.db import make_engine, session_scope
 from service.store.models import Event, FollowUp, Worker
-
-
-def _fresh_worker(service: Service, n: int = 0) -> str:
-    engine = make_engine(service.url)
-    with session_scope(engine) as session:
-        lifecycle.rebuild(session)
-        ids = session.scalars(
-            select(Worker.worker_id)
-            .where(Worker.home_region.startswith("5424"), Worker.status == "active")
-            .order_by(Worker.worker_id)
-        ).all()
-    engine.dispose()
-    return ids[n]
 
 
 def _hire(service: Service, worker_id: str, when: str, vacancy: str = "V000") -> None:
@@ -45,7 +32,7 @@ def _list(service: Service, role: str = "officer", **params) -> dict:
 
 
 def test_hired_schedules_follow_ups_at_7_30_90_180_days_in_utc(sqlite_service: Service):
-    wid = _fresh_worker(sqlite_service)
+    wid = fresh_workers(sqlite_service)[0]
     # 07:00 in Beijing is 23:00 UTC the day before
     _hire(sqlite_service, wid, "2026-03-02T07:00:00+08:00")
     body = _list(sqlite_service, worker_id=wid)
@@ -68,7 +55,7 @@ def test_hired_schedules_follow_ups_at_7_30_90_180_days_in_utc(sqlite_service: S
 
 
 def test_open_versus_overdue_and_summary(sqlite_service: Service):
-    wid = _fresh_worker(sqlite_service)
+    wid = fresh_workers(sqlite_service)[0]
     when = (datetime.now(UTC) - timedelta(days=10)).replace(microsecond=0).isoformat()
     _hire(sqlite_service, wid, when)
     statuses = [r["status"] for r in _list(sqlite_service, worker_id=wid)["data"]]
@@ -83,7 +70,7 @@ def test_open_versus_overdue_and_summary(sqlite_service: Service):
 
 def test_completing_follow_ups(sqlite_service: Service):
     c, off = sqlite_service.client, sqlite_service.as_("officer")
-    wid = _fresh_worker(sqlite_service)
+    wid = fresh_workers(sqlite_service)[0]
     _hire(sqlite_service, wid, "2026-03-02T07:00:00+08:00")
     first, second, *later = _list(sqlite_service, worker_id=wid)["data"]
 
@@ -218,7 +205,7 @@ def test_follow_up_days_are_configurable_and_validated(sqlite_service: Service):
     with pytest.raises(ValidationError):
         Settings(office_timezone="Mars/Base")
     engine = make_engine(sqlite_service.url)
-    wid = _fresh_worker(sqlite_service, 1)
+    wid = fresh_workers(sqlite_service, 2)[1]
     with session_scope(engine) as session:
         session.add(
             Event(
@@ -239,7 +226,7 @@ def test_follow_up_days_are_configurable_and_validated(sqlite_service: Service):
 
 def test_past_follow_ups_are_answered_by_recorded_outcomes(sqlite_service: Service):
     engine = make_engine(sqlite_service.url)
-    a, b, c = (_fresh_worker(sqlite_service, i) for i in (2, 3, 4))
+    a, b, c = fresh_workers(sqlite_service, 5)[2:]
     t = datetime(2026, 1, 5, 8)
     with session_scope(engine) as session:
         for ev in (

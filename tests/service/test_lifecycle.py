@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from service_fixtures import Service
+from service_fixtures import Service, fresh_workers
 from sqlalchemy import func, select
 
 from service import lifecycle, nightly
@@ -83,24 +83,9 @@ def _status(service: Service, worker_id: str) -> dict:
     return r.json()
 
 
-def _fresh_worker(service: Service) -> str:
-    """An in-scope worker with no recorded hire (so the test controls its history)."""
-    engine = make_engine(service.url)
-    with session_scope(engine) as session:
-        lifecycle.rebuild(session)
-        wid = session.scalars(
-            select(Worker.worker_id)
-            .where(Worker.home_region.startswith("5424"), Worker.status == "active")
-            .order_by(Worker.worker_id)
-        ).first()
-    engine.dispose()
-    assert wid is not None
-    return wid
-
-
 def test_hired_then_left_moves_the_worker_through_the_lifecycle(service: Service):
     c, off = service.client, service.as_("officer")
-    wid = _fresh_worker(service)
+    wid = fresh_workers(service)[0]
     vacancies = c.get("/api/v1/vacancies?limit=2", headers=off).json()["data"]
     vac = vacancies[0]
     assert _status(service, wid)["status"] == "active"
@@ -235,7 +220,7 @@ def test_fresh_recommendations_of_a_worker_to_replace_name_the_previous_employer
     service: Service,
 ):
     c, off = service.client, service.as_("officer")
-    wid = _fresh_worker(service)
+    wid = fresh_workers(service)[0]
     # k = every vacancy of the test market: the previous employer's other vacancies stay
     # in the answer (ranked last), so where they land can be checked
     every = 30

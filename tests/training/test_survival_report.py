@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from matcher.dataset import Dataset
-from training.report import _survival_section
+from training.report import survival_section
 from training.survival import evaluate_survival, hire_spells
 
 CUTOFF = pd.Timestamp("2026-06-01")
@@ -70,7 +70,7 @@ def test_oracle_stay_model_is_concordant_and_beats_the_baseline():
     # a reversed model is perfectly discordant
     rev = {k: 1 - v for k, v in p.items()}
     assert evaluate_survival(Oracle(rev), ds, CUTOFF, UNTIL).concordance == pytest.approx(0.0)
-    html = "".join(_survival_section(rep.as_dict()))
+    html = "".join(survival_section(rep.as_dict()))
     assert "Retention as survival" in html and "data:image/png;base64" in html
 
 
@@ -96,7 +96,7 @@ def test_a_constant_stay_model_is_said_to_be_one():
     spec += [(f"E{i}", "2026-06-02", d) for i, d in enumerate([5, 50, None])]
     rep = evaluate_survival(Oracle({f"E{i}": 0.4 for i in range(3)}), _market(spec), CUTOFF, UNTIL)
     assert rep.concordance == pytest.approx(0.5) and "same probability" in (rep.note or "")
-    assert "same probability" in "".join(_survival_section(rep.as_dict()))
+    assert "same probability" in "".join(survival_section(rep.as_dict()))
 
 
 def test_a_spell_ends_when_the_worker_leaves_not_at_arrears_or_injury():
