@@ -10,5 +10,6 @@ from service_fixtures import (  # noqa: F401  (fixtures)
     no_model_service,
     service,
     sqlite_service,
+    statements,
     trained_model_dir,
 )

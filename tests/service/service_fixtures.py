@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -163,6 +164,20 @@ def sqlite_service(sqlite_url, trained_model_dir, frames) -> Service:
 def no_model_service(sqlite_url, tmp_path, frames) -> Service:
     """The app without any trained model."""
     return make_service(sqlite_url, tmp_path / "empty-models", frames)
+
+
+@pytest.fixture
+def statements(sqlite_service: Service):
+    """The SQL statements the app's engine runs while the test body runs."""
+    seen: list[str] = []
+
+    def _record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    engine = sqlite_service.app.state.engine
+    event.listen(engine, "before_cursor_execute", _record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", _record)
 
 
 def free_port() -> int:

@@ -7,9 +7,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-import pytest
 from service_fixtures import Service
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from service import auth
 from service.store.db import session_scope
@@ -31,20 +30,6 @@ def _revoke_elsewhere(s: Service, key_id: int) -> None:
             .where(ApiKey.id == key_id)
             .values(revoked_at=datetime.now(UTC).replace(tzinfo=None))
         )
-
-
-@pytest.fixture
-def statements(sqlite_service: Service):
-    """The SQL statements the app's engine runs while the test body runs."""
-    seen: list[str] = []
-
-    def _record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    engine = sqlite_service.app.state.engine
-    event.listen(engine, "before_cursor_execute", _record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", _record)
 
 
 def test_a_verified_key_is_answered_from_the_cache(sqlite_service: Service, statements):
