@@ -52,7 +52,7 @@ from service.schemas import (
     WorkerCreate,
     WorkerUpdate,
 )
-from service.serving_cache import ServingCache, open_now, vacancy_cards
+from service.serving_cache import Ranked, ServingCache, open_now, vacancy_cards
 from service.store.models import Employer, Event, Vacancy, Worker
 
 log = logging.getLogger(__name__)
@@ -985,6 +985,25 @@ def _stable_chance(model: Any) -> Callable[[float], str | None]:
     return say
 
 
+def _ranked(frame: Any, model: Any) -> Ranked:
+    """A recommendation frame (``recommend``'s columns) as the route reads it."""
+    n = len(frame)
+    if not n:
+        return Ranked((), (), (), (), (), ())
+    chance = _stable_chance(model)
+    scores = tuple(float(x) for x in frame["score"].tolist())
+    reasons = frame["reasons"].tolist() if "reasons" in frame else [None] * n
+    warnings = frame["warnings"].tolist() if "warnings" in frame else [None] * n
+    return Ranked(
+        vacancy_ids=tuple(str(v) for v in frame["vacancy_id"].tolist()),
+        ranks=tuple(int(r) for r in frame["rank"].tolist()),
+        scores=scores,
+        chances=tuple(chance(x) for x in scores),
+        reasons=tuple(tuple(_list(r)) for r in reasons),
+        warnings=tuple(tuple(_list(w)) for w in warnings),
+    )
+
+
 def recommendations(
     session: Session,
     principal: Principal,
@@ -1013,37 +1032,43 @@ def recommendations(
         k = min(MAX_K, 2 * k + 10)
     recommend = batcher if batcher is not None else _direct
     source = "live"
+    reused = False
+    answers = cache.answers if cache is not None else None
 
-    def answer(lm: LoadedModel) -> Any:
-        nonlocal source
-        # the precomputed lists when they can answer (a few pairs re-ranked), else the
-        # live engine (every open vacancy scored)
-        frame = lm.lists.answer(worker_id, k) if lm.lists is not None else None
-        if frame is not None:
-            source = "precomputed"
-            return frame
+    def answer(lm: LoadedModel) -> Ranked:
+        nonlocal source, reused
+        # the precomputed lists when they can answer (a few pairs re-ranked; the same
+        # lists give the same answer, kept in ``answers``), else the live engine (every
+        # open vacancy scored)
+        if lm.lists is not None:
+            kept = answers.get(lm.lists, worker_id, k) if answers is not None else None
+            if kept is not None:
+                source, reused = "precomputed", True
+                return kept
+            frame = lm.lists.answer(worker_id, k)
+            if frame is not None:
+                source = "precomputed"
+                ranked = _ranked(frame, lm.model)
+                if answers is not None:
+                    answers.put(lm.lists, worker_id, k, ranked)
+                return ranked
         source = "live"
-        return recommend(lm, worker_id, k)
+        return _ranked(recommend(lm, worker_id, k), lm.model)
 
     # give the store connection back while the engine works (milliseconds of CPU each):
     # held through it, 50 concurrent requests drained a process's pool and waited out its
     # timeout (bench/serve_bench.py, saturated phase); the next read takes one again
     session.commit()
     try:
-        loaded, frame = run_model(loaded, sync, "worker", worker_id, answer)
+        loaded, ranked = run_model(loaded, sync, "worker", worker_id, answer)
     except KeyError as exc:
         raise Conflict(
             f"the model cannot serve worker {worker_id} yet: {exc}",
             headers={"X-Model-Version": loaded.version},
         ) from None
-    n = len(frame)
-    ids = [str(v) for v in frame["vacancy_id"].tolist()] if n else []
-    ranks = frame["rank"].tolist() if n else []
-    scores = frame["score"].tolist() if n else []
-    reasons = frame["reasons"].tolist() if n and "reasons" in frame else [None] * n
-    warnings = frame["warnings"].tolist() if n and "warnings" in frame else [None] * n
+    ids = ranked.vacancy_ids
+    n = len(ids)
     cards = cache.cards(session, ids) if cache is not None else vacancy_cards(session, ids)
-    chance = _stable_chance(loaded.model)
     items = []
     now = clock.now_utc()
     for i, vacancy_id in enumerate(ids):
@@ -1052,12 +1077,12 @@ def recommendations(
             continue  # closed since the model's catalogue was built
         items.append(
             {
-                "rank": int(ranks[i]),
+                "rank": ranked.ranks[i],
                 "vacancy_id": vacancy_id,
-                "score": float(scores[i]),
-                "stable_chance": chance(float(scores[i])),
-                "reasons": _list(reasons[i]),
-                "warnings": _list(warnings[i]),
+                "score": ranked.scores[i],
+                "stable_chance": ranked.chances[i],
+                "reasons": list(ranked.reasons[i]),
+                "warnings": list(ranked.warnings[i]),
                 "title": v.title if v else None,
                 "employer_id": v.employer_id if v else None,
                 "region": v.region if v else None,
@@ -1097,6 +1122,7 @@ def recommendations(
         "worker_id": worker_id,
         "model_version": loaded.version,
         "source": source,
+        "reused": reused,
         "previous_employer": note,
         "data": items,
         "count": len(items),

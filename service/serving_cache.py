@@ -38,6 +38,16 @@ Freshness: the contract (``tests/service/test_serving_cache.py``)
 A cache fill is only kept when no watched change was noticed while it read the store
 (the generation is compared before and after), so a reader racing a writer cannot
 store what the writer just replaced.
+
+Answers from the precomputed lists (:class:`RankedAnswers`)
+-----------------------------------------------------------
+Re-ranking a worker's stored list took about two thirds of a request's CPU
+(``bench/request_profile.py``). The re-rank is a function of the bound lists (one
+model fit on one catalogue: the service binds them anew after every model swap and
+every catalogue refresh, and the engine reads no clock), the worker and ``k``; so
+its result is kept per bound lists object and dropped whole when the route is handed
+another one. What the store says is still read on every request: the worker's scope,
+whether each vacancy still takes anyone and the employers' risk warnings (above).
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -294,14 +305,79 @@ class _Cached:
         return out
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """An engine answer for one worker as the recommendation route reads it: per
+    vacancy, in rank order, its rank, score, the score said plainly (``chances``),
+    reasons and warnings. Immutable, so one answer can be handed to many requests."""
+
+    vacancy_ids: tuple[str, ...]
+    ranks: tuple[int, ...]
+    scores: tuple[float, ...]
+    chances: tuple[str | None, ...]
+    reasons: tuple[tuple[str, ...], ...]
+    warnings: tuple[tuple[str, ...], ...]
+
+
+#: Answers kept per process (about 3 KB each at k=10).
+RANKED_ANSWERS = 20_000
+
+
+class RankedAnswers:
+    """``(worker_id, k) -> Ranked`` for one *owner* (the bound precomputed lists of the
+    model being served), least recently used dropped beyond ``size``; a request that
+    brings another owner (a model swap or a catalogue refresh happened) empties it."""
+
+    def __init__(self, size: int = RANKED_ANSWERS) -> None:
+        self.size = size
+        self._owner: object | None = None
+        self._items: OrderedDict[tuple[str, int], Ranked] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, owner: object, worker_id: str, k: int) -> Ranked | None:
+        with self._lock:
+            if owner is not self._owner:
+                self.misses += 1
+                return None
+            found = self._items.get((worker_id, k))
+            if found is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end((worker_id, k))
+            self.hits += 1
+            return found
+
+    def put(self, owner: object, worker_id: str, k: int, answer: Ranked) -> None:
+        with self._lock:
+            if owner is not self._owner:
+                self._owner = owner
+                self._items = OrderedDict()
+            self._items[(worker_id, k)] = answer
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class ServingCache:
-    """The per-process caches of the recommendation route (see the module docstring)."""
+    """The per-process caches of the recommendation route (see the module docstring):
+    vacancy cards, employers' risk warnings and (``answers``) the engine's answers from
+    the precomputed lists."""
 
     def __init__(
-        self, engine: Engine, *, every: float = CHECK_EVERY, max_age: float = MAX_AGE
+        self,
+        engine: Engine,
+        *,
+        every: float = CHECK_EVERY,
+        max_age: float = MAX_AGE,
+        answers: int = RANKED_ANSWERS,
     ) -> None:
         self.watch = StoreWatch(engine, every)
         self.max_age = max_age
+        self.answers = RankedAnswers(answers)
         self._cards = _Cached(self.watch, "vacancies", max_age)
         self._risk: dict[int, _Cached] = {}
 

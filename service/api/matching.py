@@ -56,6 +56,9 @@ async def worker_recommendations(
     )
     response.headers["X-Model-Version"] = result["model_version"]
     response.headers["X-Recommendation-Source"] = result["source"]
+    # an answer from the precomputed lists this process had already re-ranked for the
+    # same model, worker and k (service.serving_cache.RankedAnswers): 1, else 0
+    response.headers["X-Recommendation-Reused"] = "1" if result["reused"] else "0"
     serving.metrics.served.labels(kind="recommendations", source=result["source"]).inc()
     return result
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from typer.testing import CliRunner
 
 from matcher.precomputed import MANIFEST
 from service.cli import app as cli
+from service.serving_cache import Ranked, RankedAnswers
 from service.settings import get_settings
 
 IN_SCOPE = ["W000", "W001", "W004", "W005"]  # home counties inside the officer's region 5424
@@ -100,3 +103,78 @@ def test_a_running_service_picks_up_rebuilt_lists(sqlite_url, model_dir, frames,
     assert after.model is before.model  # the model is kept; only the lists are new
     assert after.lists is not None
     assert _recs(s, IN_SCOPE[0]).json()["source"] == "precomputed"
+
+
+def test_an_answer_from_the_lists_is_re_ranked_once_per_bound_lists(
+    sqlite_url, model_dir, frames, monkeypatch
+):
+    assert _precompute(sqlite_url, model_dir, frames, monkeypatch, "--precompute").exit_code == 0
+    s = make_service(sqlite_url, model_dir, frames)
+    holder = s.app.state.models
+    calls: list[str] = []
+
+    def counted(loaded):
+        answer = loaded.lists.answer
+
+        def spy(worker_id, k, *args, **kwargs):
+            calls.append(worker_id)
+            return answer(worker_id, k, *args, **kwargs)
+
+        monkeypatch.setattr(loaded.lists, "answer", spy)
+
+    counted(holder.peek())
+    first = _recs(s, IN_SCOPE[0])
+    again = _recs(s, IN_SCOPE[0])
+    assert first.headers["X-Recommendation-Reused"] == "0"
+    assert again.headers["X-Recommendation-Reused"] == "1"
+    assert again.headers["X-Recommendation-Source"] == "precomputed"
+    assert again.json()["data"] == first.json()["data"]
+    assert calls == [IN_SCOPE[0]]  # re-ranked once
+    assert _recs(s, IN_SCOPE[0], 3).headers["X-Recommendation-Reused"] == "0"  # another k
+    assert _recs(s, IN_SCOPE[1]).headers["X-Recommendation-Reused"] == "0"
+    assert len(calls) == 3
+    # the lists bound anew (what a catalogue refresh or a model swap does): re-ranked again
+    loaded = holder.peek()
+    holder.swap(replace(loaded, lists=loaded.lists.lists.bind(loaded.model)))
+    counted(holder.peek())
+    after = _recs(s, IN_SCOPE[0])
+    assert after.headers["X-Recommendation-Reused"] == "0"
+    assert after.json()["data"] == first.json()["data"]
+    assert calls[-1] == IN_SCOPE[0] and len(calls) == 4
+
+
+def test_ranked_answers_keep_one_owner_and_a_bounded_number():
+    answers = RankedAnswers(size=2)
+    one, other = object(), object()
+    a = Ranked(("V1",), (1,), (0.5,), (None,), ((),), ((),))
+    answers.put(one, "W1", 10, a)
+    assert answers.get(one, "W1", 10) is a
+    assert answers.get(one, "W1", 5) is None and answers.get(other, "W1", 10) is None
+    answers.put(one, "W2", 10, a)
+    answers.get(one, "W1", 10)  # W1 used last: W2 goes first
+    answers.put(one, "W3", 10, a)
+    assert len(answers) == 2 and answers.get(one, "W2", 10) is None
+    answers.put(other, "W1", 10, a)  # another owner: the first one's answers are gone
+    assert len(answers) == 1 and answers.get(one, "W1", 10) is None
+
+
+def test_a_reused_answer_still_checks_scope_and_open_vacancies(
+    sqlite_url, model_dir, frames, monkeypatch
+):
+    assert _precompute(sqlite_url, model_dir, frames, monkeypatch, "--precompute").exit_code == 0
+    s = make_service(sqlite_url, model_dir, frames)
+    worker = IN_SCOPE[0]
+    first = _recs(s, worker).json()["data"]
+    closed = first[0]["vacancy_id"]
+    r = s.client.post(f"/api/v1/vacancies/{closed}/close", headers=s.as_("admin"))
+    assert r.status_code == 200, r.text
+    again = _recs(s, worker)
+    assert again.headers["X-Recommendation-Reused"] == "1"
+    data = again.json()["data"]
+    assert closed not in [x["vacancy_id"] for x in data]
+    assert [x["rank"] for x in data] == list(range(1, len(data) + 1))
+    # the worker moves out of the officer's region (in the store, not through this app)
+    with sqlite3.connect(sqlite_url.split("///", 1)[1]) as conn:
+        conn.execute("UPDATE workers SET home_region = '522301' WHERE worker_id = ?", (worker,))
+    r = s.client.get(f"/api/v1/workers/{worker}/recommendations", headers=s.as_("officer"))
+    assert r.status_code == 403
