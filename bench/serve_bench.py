@@ -98,6 +98,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import machine, markdown_table, write_section  # noqa: E402
+from bench.request_profile import PARTS, part_of  # noqa: E402
 
 
 def free_port() -> int:
@@ -350,6 +351,8 @@ async def load(
                         versions.add(headers.get("x-model-version", "?"))
                         source = headers.get("x-recommendation-source", "?")
                         sources[source] = sources.get(source, 0) + 1
+                        if headers.get("x-recommendation-reused") == "1":
+                            sources["reused"] = sources.get("reused", 0) + 1
                     else:
                         errors[str(status)] = errors.get(str(status), 0) + 1
                 except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
@@ -407,6 +410,7 @@ def summarise(result: dict, clients: int) -> list:
         round((result["server_cpu"] - result.get("idle_cpu", 0.0)) / n_ok * 1000, 1),
         round(result["client_cpu"] / n_ok * 1000, 2),
         f"{result['sources'].get('precomputed', 0) / n_ok:.0%}",
+        f"{result['sources'].get('reused', 0) / n_ok:.0%}",
         round(result["load"], 1),
     ]
 
@@ -508,18 +512,11 @@ async def swap_in_the_middle(
     }
 
 
-#: Where a server's CPU goes, by the deepest frame of a sampled stack that matches
-#: (first pattern that matches, in this order).
+#: Where a server's CPU goes: the parts of bench/request_profile.py, with the HTTP layer.
 PROFILE_CATEGORIES = [
-    ("engine (matcher/: re-rank, features, reasons)", ("/matcher/",)),
-    ("key check (service/auth.py)", ("service/auth.py",)),
-    ("store: SQLAlchemy sessions and queries, sqlite", ("sqlalchemy", "sqlite")),
-    ("validation and JSON (pydantic, json, encoders)", ("pydantic", "/json/", "encoders.py")),
-    ("service code (routes, domain, metrics)", ("/service/",)),
-    ("FastAPI dependency resolution and routing", ("/fastapi/",)),
-    ("HTTP: uvicorn, starlette, h11/httptools", ("uvicorn", "starlette", "h11", "httptools")),
-    ("threads and asyncio (anyio, event loop)", ("anyio", "asyncio", "threading", "concurrent")),
-    ("numpy and pandas", ("numpy", "pandas")),
+    *PARTS[:-1],
+    ("HTTP: uvicorn, h11/httptools", ("(uvicorn/", "(h11/", "(httptools/")),
+    PARTS[-1],
 ]
 
 
@@ -564,12 +561,7 @@ def profile_server(server: Server, seconds: float, out: Path) -> dict | None:
             continue
         n = int(count)
         frames = stack.split(";")
-        category = "other"
-        for frame in reversed(frames):
-            hit = next((c for c, pats in PROFILE_CATEGORIES if any(p in frame for p in pats)), None)
-            if hit:
-                category = hit
-                break
+        category = part_of(frames, PROFILE_CATEGORIES)
         totals[category] = totals.get(category, 0) + n
         leaf = frames[-1]
         functions[leaf] = functions.get(leaf, 0) + n
@@ -707,6 +699,7 @@ HEADERS = [
     "server CPU ms/req (net of idle)",
     "client CPU ms/req",
     "from precomputed lists",
+    "re-ranked before, reused",
     "load avg (1 min)",
 ]
 
@@ -913,7 +906,7 @@ def report(args, variants: list, setup: dict, engine: dict | None, runs: list[di
                         f"{a[6]} -> {b[6]}",
                         f"{a[11]} -> {b[11]}"
                         + (f" ({b[11] / a[11]:.2f}x)" if a[11] > 0 and b[11] > 0 else ""),
-                        f"{a[14]} / {b[14]}",
+                        f"{a[15]} / {b[15]}",
                     ]
                 )
         compare_text = (
@@ -982,7 +975,11 @@ does for every worker. A request re-ranks the worker's stored list with the serv
 model (eligibility, pair features, ranker and reasons on those pairs only); on the
 catalogue the lists were built on, the answer is the live engine's (tested). The column
 "from precomputed lists" is the share of answers the server says came from them
-(`X-Recommendation-Source`). Rows "live engine" are servers in the same run with
+(`X-Recommendation-Source`); "re-ranked before, reused" the share the process had
+already re-ranked for the same worker, k and bound lists and answered from memory
+(`X-Recommendation-Reused`; services since the memo only): the clients ask for
+{len(setup["worker_ids"]):,} workers, so the share grows through the run as each process meets
+the same workers again. Rows "live engine" are servers in the same run with
 `JOBMATCH_PRECOMPUTED=0`: every open vacancy scored per request.
 
 {table}
