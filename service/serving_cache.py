@@ -55,6 +55,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -326,11 +327,12 @@ RANKED_ANSWERS = 20_000
 class RankedAnswers:
     """``(worker_id, k) -> Ranked`` for one *owner* (the bound precomputed lists of the
     model being served), least recently used dropped beyond ``size``; a request that
-    brings another owner (a model swap or a catalogue refresh happened) empties it."""
+    brings another owner (a model swap or a catalogue refresh happened) empties it.
+    The owner is weakly referenced: the memo never keeps a replaced model alive."""
 
     def __init__(self, size: int = RANKED_ANSWERS) -> None:
         self.size = size
-        self._owner: object | None = None
+        self._owner: weakref.ref[object] | None = None
         self._items: OrderedDict[tuple[str, int], Ranked] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -338,7 +340,7 @@ class RankedAnswers:
 
     def get(self, owner: object, worker_id: str, k: int) -> Ranked | None:
         with self._lock:
-            if owner is not self._owner:
+            if self._owner is None or self._owner() is not owner:
                 self.misses += 1
                 return None
             found = self._items.get((worker_id, k))
@@ -351,8 +353,8 @@ class RankedAnswers:
 
     def put(self, owner: object, worker_id: str, k: int, answer: Ranked) -> None:
         with self._lock:
-            if owner is not self._owner:
-                self._owner = owner
+            if self._owner is None or self._owner() is not owner:
+                self._owner = weakref.ref(owner)
                 self._items = OrderedDict()
             self._items[(worker_id, k)] = answer
             while len(self._items) > self.size:

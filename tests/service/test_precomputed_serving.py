@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import weakref
 from dataclasses import replace
 from pathlib import Path
 
@@ -144,8 +145,11 @@ def test_an_answer_from_the_lists_is_re_ranked_once_per_bound_lists(
 
 
 def test_ranked_answers_keep_one_owner_and_a_bounded_number():
+    class Lists:  # an owner (the bound lists of a served model)
+        pass
+
     answers = RankedAnswers(size=2)
-    one, other = object(), object()
+    one, other = Lists(), Lists()
     a = Ranked(("V1",), (1,), (0.5,), (None,), ((),), ((),))
     answers.put(one, "W1", 10, a)
     assert answers.get(one, "W1", 10) is a
@@ -156,6 +160,9 @@ def test_ranked_answers_keep_one_owner_and_a_bounded_number():
     assert len(answers) == 2 and answers.get(one, "W2", 10) is None
     answers.put(other, "W1", 10, a)  # another owner: the first one's answers are gone
     assert len(answers) == 1 and answers.get(one, "W1", 10) is None
+    gone = weakref.ref(one)
+    del one
+    assert gone() is None  # the memo does not keep a replaced owner alive
 
 
 def test_a_reused_answer_still_checks_scope_and_open_vacancies(
