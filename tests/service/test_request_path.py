@@ -126,3 +126,17 @@ def test_serve_keeps_idle_connections_open_longer_than_an_officer_pauses(monkeyp
     assert first["timeout_keep_alive"] == KEEP_ALIVE_SECONDS >= 60
     assert first["access_log"] is False  # paths carry worker ids
     assert second["timeout_keep_alive"] == 30
+
+
+def test_a_request_asks_nothing_of_opentelemetry(sqlite_service: Service, monkeypatch):
+    """FastAPI's OpenTelemetry bridge is off: no provider look-up per request."""
+    from opentelemetry import metrics, trace
+
+    asked: list[str] = []
+    for module, name in ((trace, "get_tracer_provider"), (metrics, "get_meter_provider")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda real=real, name=name: asked.append(name) or real())
+    s = sqlite_service
+    r = s.client.get(f"/api/v1/workers/{IN_SCOPE}/recommendations?k=3", headers=s.as_("admin"))
+    assert r.status_code == 200
+    assert asked == []
