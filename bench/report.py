@@ -120,3 +120,26 @@ def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def short_head() -> str:
+    """The abbreviated commit id of this tree's HEAD ("" outside git)."""
+    return subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+
+
+def baseline_tree(commit: str, workdir: Path) -> Path:
+    """The source tree of ``commit`` (``git archive`` into ``workdir``), for a bench to
+    run a baseline's code beside this tree's in the same run."""
+    dest = workdir / f"baseline-{commit}"
+    if not dest.exists():
+        dest.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest

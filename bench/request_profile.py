@@ -49,6 +49,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,14 +89,6 @@ PARTS: list[tuple[str, tuple[str, ...]]] = [
         ("(anyio/", "(asyncio/", "(threading.py", "(concurrent/", "(queue.py"),
     ),
 ]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- child
@@ -290,17 +283,21 @@ def part_of(frames: list[str], parts: list[tuple[str, tuple[str, ...]]] = PARTS)
     return "other"
 
 
+def stacks(path: Path) -> Iterator[tuple[list[str], int]]:
+    """The stacks of a py-spy ``--format raw`` file (frames outermost first) and their
+    sample counts."""
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            yield stack.split(";"), int(count)
+
+
 def parse_profile(path: Path) -> dict | None:
     if not path.exists():
         return None
     parts: dict[str, int] = {}
     leaves: dict[str, int] = {}
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
-        frames = stack.split(";")
+    for frames, n in stacks(path):
         if not any(REQUEST_FRAME.search(f) for f in frames):
             # a sample outside the requests (the model and store watchers' threads)
             part = "outside the requests (background threads)"
@@ -312,17 +309,6 @@ def parse_profile(path: Path) -> dict | None:
 
 
 # --------------------------------------------------------------------------- parent
-
-
-def baseline_tree(commit: str, workdir: Path) -> Path:
-    dest = workdir / f"baseline-{commit}"
-    if not dest.exists():
-        dest.mkdir(parents=True)
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-    return dest
 
 
 def child(setup_file: Path, src: Path, requests: int, profile: Path, out: Path, seed: int) -> dict:
@@ -348,15 +334,6 @@ def build_small(workdir: Path, vacancies: int, seed: int) -> dict:
     return build(workdir, vacancies, seed, asked=500)
 
 
-def _head() -> str:
-    return subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--store", type=Path, default=None, help="a serve_bench.py --keep folder")
@@ -369,7 +346,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from bench.report import machine, markdown_table, write_section
+    from bench.report import baseline_tree, machine, markdown_table, short_head, write_section
 
     work = Path(tempfile.mkdtemp(prefix="jobmatch-request-profile-"))
     try:
@@ -391,7 +368,7 @@ def main() -> None:
         variants: list[tuple[str, Path]] = []
         if args.baseline:
             variants.append((f"{args.baseline} (before)", baseline_tree(args.baseline, work)))
-        variants.append((f"{_head()} (this)" if args.baseline else _head(), ROOT))
+        variants.append((f"{short_head()} (this)" if args.baseline else short_head(), ROOT))
         results: dict[str, list[dict]] = {code: [] for code, _ in variants}
         loads = []
         for r in range(args.rounds):

@@ -97,8 +97,14 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.report import machine, markdown_table, write_section  # noqa: E402
-from bench.request_profile import PARTS, part_of  # noqa: E402
+from bench.report import (  # noqa: E402
+    baseline_tree,
+    machine,
+    markdown_table,
+    short_head,
+    write_section,
+)
+from bench.request_profile import PARTS, part_of, stacks  # noqa: E402
 
 
 def free_port() -> int:
@@ -555,12 +561,7 @@ def profile_server(server: Server, seconds: float, out: Path) -> dict | None:
         return None
     totals: dict[str, int] = {}
     functions: dict[str, int] = {}
-    for line in out.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
-        frames = stack.split(";")
+    for frames, n in stacks(out):
         category = part_of(frames, PROFILE_CATEGORIES)
         totals[category] = totals.get(category, 0) + n
         leaf = frames[-1]
@@ -661,27 +662,6 @@ def serve_phases(
         return out
     finally:
         server.stop()
-
-
-def baseline_tree(commit: str, workdir: Path) -> Path:
-    """The source tree of ``commit`` (``git archive``), for the baseline server."""
-    dest = workdir / f"baseline-{commit}"
-    if not dest.exists():
-        dest.mkdir(parents=True)
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-    return dest
-
-
-def _head() -> str:
-    return subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
 
 
 HEADERS = [
@@ -804,7 +784,7 @@ def main() -> None:
 
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="jobmatch-serve-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    head = _head() or "this tree"
+    head = short_head() or "this tree"
     variants: list[tuple[str, Path | None]] = []
     if args.baseline:
         variants.append((f"{args.baseline} (before)", baseline_tree(args.baseline, workdir)))
