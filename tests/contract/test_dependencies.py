@@ -36,7 +36,7 @@ DEV_NOT_IMPORTED = {
     "pandas-stubs": "types for mypy",
     "types-tqdm": "types for mypy",
     "schemathesis": "tests/reliability/test_api_fuzz.py runs its command line",
-    "py-spy": "bench/serve_bench.py runs it to profile a server process",
+    "py-spy": "bench/serve_bench.py and bench/request_profile.py run it to profile the app",
 }
 #: Extras that are used, and why.
 EXTRAS = {"psycopg": {"binary": "ships libpq, so no compiler or system libpq is needed"}}
