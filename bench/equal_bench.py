@@ -63,6 +63,8 @@ LANGUAGE_GROUPS = ("minority only", "bilingual", "Mandarin only")
 #: a language group needs this many judged workers to count for the worst/best ratio
 MIN_GROUP = 5
 WELFARE = "public_welfare_post"
+#: a list length above any worker's candidate count: the ranker's score of every candidate
+ALL_CANDIDATES = 100_000
 
 
 # --------------------------------------------------------------------------- subprocess
@@ -113,6 +115,10 @@ def measure(folder: Path, out: Path, seed: int, cache: Path) -> None:
     model = model.refresh(ds, at=at) or model
     lists = model.recommend_many(ids, K, reasons=False)
     lists[["worker_id", "vacancy_id", "score"]].to_parquet(out / "lists.parquet")
+    # every candidate the ranker scores (retrieval's union over the eligible open
+    # vacancies), for the per-group recall and calibration diagnosis
+    every = model.recommend_many(ids, ALL_CANDIDATES, reasons=False)
+    every[["worker_id", "vacancy_id", "score"]].to_parquet(out / "scores.parquet")
     seconds["plan+lists"] = time.perf_counter() - t
     worker_groups(ds.workers, ds.events).reindex(pd.Index(ids, name="worker_id")).to_parquet(
         out / "groups.parquet"
@@ -147,7 +153,7 @@ def _slot(code: Path) -> str:
 
 def judge(folder: Path, out: Path) -> pd.DataFrame:
     """Per active worker: NDCG@10 with true gains (NaN when not judged) and the groups."""
-    from matcher.evaluation.truth import ndcg_true_gains
+    from matcher.evaluation.truth import candidate_diagnosis, ndcg_true_gains
     from training.synth import read_truth
 
     truth = read_truth(folder)
@@ -162,11 +168,15 @@ def judge(folder: Path, out: Path) -> pd.DataFrame:
     top = lists.groupby("worker_id", sort=False).head(K)
     forbidden = ~pd.MultiIndex.from_frame(top[["worker_id", "vacancy_id"]]).isin(allowed)
     places = top.assign(forbidden=forbidden).groupby("worker_id")["forbidden"].agg(["sum", "size"])
-    return groups.assign(
+    out_frame = groups.assign(
         ndcg=ndcg.reindex(groups.index),
         forbidden=places["sum"].reindex(groups.index),
         places=places["size"].reindex(groups.index),
     )
+    if (out / "scores.parquet").exists():
+        diagnosis = candidate_diagnosis(pd.read_parquet(out / "scores.parquet"), truth, K, judged)
+        out_frame = out_frame.join(diagnosis)
+    return out_frame
 
 
 def welfare_facts(folder: Path, out: Path) -> dict[str, Any]:
@@ -230,6 +240,36 @@ def bootstrap(frames: dict[str, pd.DataFrame], n_boot: int, seed: int = 0) -> di
 
 
 # --------------------------------------------------------------------------- report
+
+
+def per_group_rows(name: str, frames: dict[str, pd.DataFrame]) -> list[list[object]]:
+    """Rows of the per-group table of one variant: each code version x each language and
+    labour-capacity group."""
+    out: list[list[object]] = []
+    for label, f in frames.items():
+        j = f[f["ndcg"].notna()]
+        for dim, group in [
+            *(("language", g) for g in LANGUAGE_GROUPS),
+            ("labour capacity", "full"),
+            ("labour capacity", "semi/weak"),
+        ]:
+            g = j[j[dim] == group]
+            if not len(g):
+                continue
+            row: list[object] = [name, label, group, len(g), _f(float(g["ndcg"].mean()))]
+            if "recall" in g.columns:
+                calib = float(g["score_sum"].sum() / g["value_sum"].sum())
+                row += [
+                    _f(float(g["recall"].mean())),
+                    f"{g['options'].mean():.1f}",
+                    _f(float(g["random"].mean())),
+                    _f(float(g["spearman"].mean())),
+                    _f(calib),
+                ]
+            else:
+                row += ["–"] * 5
+            out.append(row)
+    return out
 
 
 def _ci(values: np.ndarray) -> str:
@@ -347,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - wall0
 
     labels = list(codes)
-    rows, size_rows = [], []
+    rows, size_rows, group_rows = [], [], []
     verdict = {"language": [], "capacity": []}
     for name in names:
         frames = {k: pd.concat(v) for k, v in per[name].items()}
@@ -386,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 row += ["", ""]
             rows.append(row)
+        group_rows += per_group_rows(name, frames)
         lr, cr, _ = ratios(frames[labels[-1]])
         verdict["language"].append(lr)
         verdict["capacity"].append(cr)
@@ -448,6 +489,30 @@ def main(argv: list[str] | None = None) -> int:
             "the market's hard rules allow), of all their places:",
             "",
             markdown_table(headers, rows),
+            "",
+            "Per group and code version: judged workers, NDCG@10, and why a group's lists "
+            "are weaker — *recall*: share of the workers' true top 10 among the candidates "
+            "the ranker scores; *options*: open vacancies with a positive true value per "
+            "worker; *random*: NDCG@10 of the candidates in random order (how hard the "
+            "lists are to order); *ρ*: rank correlation of score and true value over a "
+            "worker's candidates; *score/truth*: the group's mean score over its mean true "
+            "value on those candidates (calibration per group; 1 = calibrated):",
+            "",
+            markdown_table(
+                [
+                    "variant",
+                    "code",
+                    "group",
+                    "judged",
+                    "NDCG@10",
+                    "recall",
+                    "options",
+                    "random",
+                    "ρ",
+                    "score/truth",
+                ],
+                group_rows,
+            ),
             "",
             f"This code, worst over the variants: language {_f(worst_l)} — "
             f"{met(worst_l >= TARGET_RATIO)}; semi-weak/full {_f(worst_c)} — "

@@ -7,6 +7,9 @@ are worth 0 (they break a hard rule, or the worker is not seeking).
 
 * :func:`ndcg_true_gains` — NDCG@k of ranked lists with the true value as the (linear)
   gain; the ideal list is the worker's k best pairs of the truth, so the oracle scores 1.
+* :func:`candidate_diagnosis` — why a worker's list is weak, from the score of every
+  candidate the ranker saw: recall of the true top k, options, NDCG of a random order,
+  rank correlation of score and truth, score and truth sums (calibration per group).
 * :func:`reliability_bins`, :func:`expected_calibration_error`, :func:`brier_score`,
   :func:`per_worker_constant` — from :mod:`matcher.evaluation.calibration` (re-exported),
   applied with the true value as the target.
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "attach_truth",
     "brier_score",
+    "candidate_diagnosis",
     "expected_calibration_error",
     "lp_value",
     "ndcg_true_gains",
@@ -123,6 +127,81 @@ def ndcg_true_gains(
     out = dcg.reindex(wanted).fillna(0.0) / idcg.reindex(wanted)
     out.index.name = W
     return out.rename(f"ndcg@{k}")
+
+
+def candidate_diagnosis(
+    scores: pd.DataFrame,
+    truth: pd.DataFrame,
+    k: int = 10,
+    workers: Sequence[str] | pd.Index | None = None,
+) -> pd.DataFrame:
+    """Why a worker's top ``k`` is weak, from the score of every candidate the ranker saw.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        ``worker_id, vacancy_id, score``: every candidate the ranker scored (retrieval's
+        union over the eligible open vacancies), not only the top ``k``.
+    truth : DataFrame
+        ``worker_id, vacancy_id, value``.
+    k : int
+        List length.
+    workers : sequence, optional
+        Workers to diagnose (default: every worker of ``truth`` with a positive value).
+
+    Returns
+    -------
+    DataFrame
+        By worker id: ``recall`` (share of the worker's true top ``k`` — pairs with a
+        positive value — among the candidates; 1 when retrieval and the engine's
+        eligibility lose none), ``options`` (pairs with a positive true value),
+        ``random`` (expected NDCG@k of the candidates in random order: the mean
+        candidate value at each of the first min(k, n) places — how hard the list is
+        to order), ``spearman`` (rank correlation of score and true value over the
+        candidates; NaN below 5 candidates or when either is constant), ``score_sum``
+        and ``value_sum`` (over the candidates: their ratio over a group is its
+        calibration, mean score over mean true value).
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    _check(scores, (W, V, S), "scores")
+    _check(truth, (W, V, "value"), "truth")
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    positive = truth[truth["value"] > 0].sort_values([W, "value"], ascending=[True, False])
+    best = positive.groupby(W, sort=False).head(k)
+    rank = best.groupby(W, sort=False).cumcount().to_numpy()
+    ideal = (
+        pd.Series(best["value"].to_numpy() * discounts[rank], index=best[W]).groupby(level=0).sum()
+    )
+    wanted = ideal.index if workers is None else pd.Index(workers).intersection(ideal.index)
+    cand = scores[scores[W].isin(wanted)][[W, V, S]].copy()
+    cand["value"] = attach_truth(cand, truth)
+    seen = pd.MultiIndex.from_frame(cand[[W, V]])
+    found = pd.MultiIndex.from_frame(best[[W, V]]).isin(seen)
+    by = cand.groupby(W)
+    n = by.size()
+    random = (
+        by["value"].mean() * np.cumsum(discounts)[np.minimum(n, k) - 1] / ideal.reindex(n.index)
+    )
+
+    def spearman(g: pd.DataFrame) -> float:
+        if len(g) < 5 or g["value"].nunique() < 2 or g[S].nunique() < 2:
+            return float("nan")
+        return float(g[S].rank().corr(g["value"].rank()))
+
+    out = pd.DataFrame(
+        {
+            "recall": pd.Series(found, index=best[W].to_numpy()).groupby(level=0).mean(),
+            "options": positive.groupby(W).size(),
+            "random": random,
+            "spearman": by[[S, "value"]].apply(spearman),
+            "score_sum": by[S].sum(),
+            "value_sum": by["value"].sum(),
+        }
+    ).reindex(wanted)
+    out["recall"] = out["recall"].fillna(0.0)
+    out.index.name = W
+    return out
 
 
 def plan_value(plan: pd.DataFrame, truth: pd.DataFrame) -> float:

@@ -141,3 +141,34 @@ def test_oracle_plan_with_a_village_group_against_the_lp():
     assert oracle_plan_value(truth, workers, vacancies) == pytest.approx((1.8, 1.8))
     first = oracle_plan(truth, workers, vacancies, group_rule="first")
     assert plan_value(first.plan, truth) == pytest.approx(0.2)
+
+
+def test_candidate_diagnosis_known_answer():
+    from matcher.evaluation.truth import candidate_diagnosis
+
+    truth = pd.DataFrame(
+        {
+            "worker_id": ["a", "a", "a"] + ["b"] * 5,
+            "vacancy_id": ["v1", "v2", "v3", "u1", "u2", "u3", "u4", "u5"],
+            "value": [0.5, 0.3, 0.2, 0.5, 0.4, 0.3, 0.2, 0.1],
+        }
+    )
+    scores = pd.DataFrame(
+        {
+            # a: v2 (second best) never reached the ranker; v9 is a pair the truth lacks
+            "worker_id": ["a", "a", "a"] + ["b"] * 5,
+            "vacancy_id": ["v1", "v3", "v9", "u1", "u2", "u3", "u4", "u5"],
+            "score": [0.1, 0.9, 0.5, 0.9, 0.8, 0.7, 0.6, 0.5],
+        }
+    )
+    d = candidate_diagnosis(scores, truth, k=2)
+    assert d.loc["a", "recall"] == 0.5 and d.loc["b", "recall"] == 1.0
+    assert d.loc["a", "options"] == 3 and d.loc["b", "options"] == 5
+    # a in random order: mean candidate value (0.5 + 0.2 + 0) / 3 at each of 2 places
+    ideal_a = 0.5 + 0.3 / np.log2(3)
+    assert d.loc["a", "random"] == pytest.approx((0.7 / 3) * (1 + 1 / np.log2(3)) / ideal_a)
+    assert np.isnan(d.loc["a", "spearman"])  # fewer than 5 candidates
+    assert d.loc["b", "spearman"] == pytest.approx(1.0)  # scores order as the truth
+    assert d.loc["a", "score_sum"] == pytest.approx(1.5)
+    assert d.loc["a", "value_sum"] == pytest.approx(0.7)
+    assert candidate_diagnosis(scores, truth, k=2, workers=["b"]).index.tolist() == ["b"]
