@@ -74,6 +74,26 @@ def attach_truth(pairs: pd.DataFrame, truth: pd.DataFrame, column: str = "value"
     return values.reindex(key).fillna(0.0).to_numpy(float)
 
 
+def _ideal_lists(truth: pd.DataFrame, k: int) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
+    """Each worker's ``k`` best pairs of the truth with a positive value (best first), their
+    DCG (the ideal of NDCG@k) by worker id, and the discounts of the ``k`` places."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    _check(truth, (W, V, "value"), "truth")
+    positive = truth[truth["value"] > 0]
+    ideal_top = (
+        positive.sort_values([W, "value"], ascending=[True, False]).groupby(W, sort=False).head(k)
+    )
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal_rank = ideal_top.groupby(W, sort=False).cumcount().to_numpy()
+    idcg = (
+        pd.Series(ideal_top["value"].to_numpy() * discounts[ideal_rank], index=ideal_top[W])
+        .groupby(level=0)
+        .sum()
+    )
+    return ideal_top, idcg, discounts
+
+
 def ndcg_true_gains(
     recommendations: pd.DataFrame,
     truth: pd.DataFrame,
@@ -99,20 +119,7 @@ def ndcg_true_gains(
     Series
         NDCG@k in [0, 1] by worker id.
     """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    _check(truth, (W, V, "value"), "truth")
-    positive = truth[truth["value"] > 0]
-    ideal_top = (
-        positive.sort_values([W, "value"], ascending=[True, False]).groupby(W, sort=False).head(k)
-    )
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    ideal_rank = ideal_top.groupby(W, sort=False).cumcount().to_numpy()
-    idcg = (
-        pd.Series(ideal_top["value"].to_numpy() * discounts[ideal_rank], index=ideal_top[W])
-        .groupby(level=0)
-        .sum()
-    )
+    _, idcg, discounts = _ideal_lists(truth, k)
     wanted = idcg.index if workers is None else pd.Index(workers).intersection(idcg.index)
     recs = recommendations[recommendations[W].isin(wanted)]
     if "rank" in recs.columns:
@@ -162,17 +169,8 @@ def candidate_diagnosis(
         and ``value_sum`` (over the candidates: their ratio over a group is its
         calibration, mean score over mean true value).
     """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
     _check(scores, (W, V, S), "scores")
-    _check(truth, (W, V, "value"), "truth")
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    positive = truth[truth["value"] > 0].sort_values([W, "value"], ascending=[True, False])
-    best = positive.groupby(W, sort=False).head(k)
-    rank = best.groupby(W, sort=False).cumcount().to_numpy()
-    ideal = (
-        pd.Series(best["value"].to_numpy() * discounts[rank], index=best[W]).groupby(level=0).sum()
-    )
+    best, ideal, discounts = _ideal_lists(truth, k)
     wanted = ideal.index if workers is None else pd.Index(workers).intersection(ideal.index)
     cand = scores[scores[W].isin(wanted)][[W, V, S]].copy()
     cand["value"] = attach_truth(cand, truth)
@@ -192,7 +190,7 @@ def candidate_diagnosis(
     out = pd.DataFrame(
         {
             "recall": pd.Series(found, index=best[W].to_numpy()).groupby(level=0).mean(),
-            "options": positive.groupby(W).size(),
+            "options": truth[truth["value"] > 0].groupby(W).size(),
             "random": random,
             "spearman": by[[S, "value"]].apply(spearman),
             "score_sum": by[S].sum(),
