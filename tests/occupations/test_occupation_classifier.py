@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,7 @@ from matcher.occupation_classifier import (
     LabelledTitle,
     OccupationClassifier,
     clean_title,
+    code_table,
     grouped_folds,
     load_classifier,
     merge_corrections,
@@ -147,6 +150,31 @@ def test_shipped_model_loads_and_codes_real_titles():
     model = load_classifier()
     welder, cnc = model.classify_many(["急招电焊工包吃住月入8000", "CNC学徒包吃住"])
     assert welder.code.startswith("6-") and cnc.code.startswith("6-")
+
+
+# --------------------------------------------------------------------------- hierarchy channel
+
+
+def test_hierarchy_channel_scores_a_code_by_its_group_path():
+    lexical = ClassifierConfig(dictionary_weight=0.0, inner_folds=3, dense_channel="")
+    model = OccupationClassifier(lexical).fit(TOY)
+    flat = OccupationClassifier(replace(lexical, hierarchy_weight=0.0)).fit(TOY)
+    assert flat.channels_.group_weights is None and model.channels_.group_weights is not None
+    table = code_table()
+    at = table.position
+    found = model.channels_.score_all(["电焊工", "保洁"], model.settings)
+    plain = flat.channels_.score_all(["电焊工", "保洁"], flat.settings)
+    # a detailed code scores its minor group's path; a group adds its own score to its parent's
+    np.testing.assert_allclose(found.path[:, at[WELDER]], found.path[:, at["6-18-02-00"]])
+    assert not np.allclose(found.path[:, at["6-18-02-00"]], found.path[:, at["6-18-00-00"]])
+    # the linear scores are the flat model's plus the weighted path score
+    np.testing.assert_allclose(found.linear, plain.linear + 0.3 * found.path, atol=1e-4)
+    assert not plain.path.any() and not plain.major.any()
+    # the major-group probability: the welder's major 6 for 电焊工, 4 (services) for 保洁
+    majors = np.flatnonzero(table.levels == 1)
+    np.testing.assert_allclose(found.major[:, majors].sum(axis=1), 1.0, rtol=1e-5)
+    assert found.major[0, at[WELDER]] > 0.5 and found.major[1, at[CLEANER]] > 0.5
+    assert found.major[0, at[WELDER]] == found.major[0, at["6-00-00-00"]]
 
 
 # --------------------------------------------------------------------------- embedding channel
