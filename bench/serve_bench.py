@@ -803,9 +803,9 @@ def main() -> None:
         t = setup["times"]
         print(
             f"serving market: {setup['n_vacancies']:,} vacancies ({setup['n_open']:,} open in the "
-            f"model), {setup['n_workers']:,} workers; data {t['data']:.0f} s, store "
-            f"{t['store']:.0f} s, fit {t['fit']:.0f} s, refresh {t['refresh']:.0f} s, "
-            f"precompute {t['precompute']:.0f} s"
+            f"model), {setup['n_workers']:,} workers; data {_secs(t['data'])}, store "
+            f"{_secs(t['store'])}, fit {_secs(t['fit'])}, refresh {_secs(t['refresh'])}, "
+            f"precompute {_secs(t['precompute'])}"
         )
         engine = engine_costs(setup, args.seed) if args.engine_costs else None
         if engine is not None:
@@ -837,6 +837,12 @@ def main() -> None:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
     report(args, variants, setup, engine, runs)
+
+
+def _secs(value: float | None) -> str:
+    """Seconds of a set-up step; a step whose time the kept set-up does not hold (a
+    store and model made by an earlier, interrupted build) says so."""
+    return "(not timed: made by an earlier build)" if value is None else f"{value:.0f} s"
 
 
 def report(args, variants: list, setup: dict, engine: dict | None, runs: list[dict]) -> None:
@@ -950,7 +956,7 @@ both cores busy: above that, requests wait for a core).
 
 The promoted model carries **precomputed recommendations** (`matcher/precomputed.py`):
 the asked workers' 50 best vacancies ({setup["entries"]:,} rows), built in the set-up in
-{t["precompute"]:.0f} s on 2 processes, as `jobmatch recommend --all --precompute --jobs 2`
+{_secs(t["precompute"])} on 2 processes, as `jobmatch recommend --all --precompute --jobs 2`
 does for every worker. A request re-ranks the worker's stored list with the serving
 model (eligibility, pair features, ranker and reasons on those pairs only); on the
 catalogue the lists were built on, the answer is the live engine's (tested). The column
@@ -991,10 +997,10 @@ clients cost the CPU shown in their column on the same cores.
 
 {prof_text}
 
-Set-up: serving market generated in {t["data"]:.0f} s and written to the store in
-{t["store"]:.0f} s; model fitted on a {setup["train"]["workers"]:,}-worker sample market with
-{setup["train"]["events"]:,} events in {t["fit"]:.0f} s, catalogue refreshed to the serving
-market in {t["refresh"]:.0f} s; lists precomputed in {t["precompute"]:.0f} s; server ready
+Set-up: serving market generated in {_secs(t["data"])} and written to the store in
+{_secs(t["store"])}; model fitted on a {setup["train"]["workers"]:,}-worker sample market with
+{setup["train"]["events"]:,} events in {_secs(t["fit"])}, catalogue refreshed to the serving
+market in {_secs(t["refresh"])}; lists precomputed in {_secs(t["precompute"])}; server ready
 (schema check, model and lists load) in {first["start"]:.0f} s.
 """
     if not args.no_write:
