@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 from service_fixtures import Service, copy_model_dir, load_market, make_service
+from sqlalchemy import event
 from typer.testing import CliRunner
 
 from matcher.precomputed import MANIFEST
 from service.cli import app as cli
-from service.serving_cache import Ranked, RankedAnswers
+from service.serving_cache import Ranked, RankedAnswers, ServingCache
 from service.settings import get_settings
 
 IN_SCOPE = ["W000", "W001", "W004", "W005"]  # home counties inside the officer's region 5424
@@ -111,6 +112,11 @@ def test_an_answer_from_the_lists_is_re_ranked_once_per_bound_lists(
 ):
     assert _precompute(sqlite_url, model_dir, frames, monkeypatch, "--precompute").exit_code == 0
     s = make_service(sqlite_url, model_dir, frames)
+    # the market's rows an hour old, so that no stamp reading finds them unsettled and
+    # drops the caches (however slow the machine), then caches that know nothing yet
+    with sqlite3.connect(sqlite_url.split("///", 1)[1]) as conn:
+        conn.execute("UPDATE vacancies SET updated_at = datetime('now', '-1 hour')")
+    s.app.state.serving_cache = ServingCache(s.app.state.engine)
     holder = s.app.state.models
     calls: list[str] = []
 
@@ -131,6 +137,21 @@ def test_an_answer_from_the_lists_is_re_ranked_once_per_bound_lists(
     assert again.headers["X-Recommendation-Source"] == "precomputed"
     assert again.json()["data"] == first.json()["data"]
     assert calls == [IN_SCOPE[0]]  # re-ranked once
+    # a reused answer reads the store once: the worker's scope (warm caches; the stamp
+    # readings of other processes' changes, once a second, left aside)
+    seen: list[str] = []
+    engine = s.app.state.engine
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert _recs(s, IN_SCOPE[0]).headers["X-Recommendation-Reused"] == "1"
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    reads = [q for q in seen if "count(" not in q and "max(" not in q and "serving_" not in q]
+    assert len(reads) == 1 and "FROM workers" in reads[0], reads
     assert _recs(s, IN_SCOPE[0], 3).headers["X-Recommendation-Reused"] == "0"  # another k
     assert _recs(s, IN_SCOPE[1]).headers["X-Recommendation-Reused"] == "0"
     assert len(calls) == 3
