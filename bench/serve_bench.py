@@ -700,9 +700,10 @@ def profile_text(prof: dict | None, code: str) -> str:
     return (
         f"**Where a request's CPU goes, {code}** (py-spy `--gil`, {prof['samples']:,} samples "
         f"at 200 Hz of the thread holding the GIL in one server process, pid {prof['pid']}, "
-        "during the saturated phase; each sample is attributed to the deepest frame "
-        "that matches a category; native work outside the GIL, e.g. SQLite's own "
-        "C code, is not sampled):\n\n"
+        "during the saturated phase; a sample with a frame in `matcher/` is the "
+        "engine's, any other goes to the category of its deepest frame that matches one "
+        "(`bench/request_profile.py`'s parts and HTTP); native work outside the GIL, "
+        "e.g. SQLite's own C code, is not sampled):\n\n"
         + markdown_table(["category", "share of samples"], prof_rows)
         + "\n\nBusiest leaf functions:\n\n"
         + markdown_table(
