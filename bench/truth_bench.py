@@ -33,16 +33,27 @@ behaviour follows different mechanisms) the bench
      all of these per decile of workers (deciles by the worker's best true option).
 
 Reported per variant, with the mean and the worst case over the variants and the targets
-of issue 12. Run: ``python bench/truth_bench.py`` (about 15 minutes on 2 idle cores at the
+of issue 12. Run: ``python bench/truth_bench.py`` (about 10 minutes on 2 idle cores at the
 default sizes; ``--workers/--employers`` to change them, ``--variants a,b`` for a subset,
 ``--no-write`` to leave docs/benchmarks.md alone).
+
+``--baseline-ref COMMIT`` measures the code of another commit on the same markets in the
+same run: its tree is exported (``git archive``) to a temporary folder and, per variant,
+a subprocess importing that code imports, trains, plans and lists (``--produce``: no
+truth read); this checkout's code does the same and both are judged here by this
+checkout's measurement. The two run at the same time (each with its own store and model
+folder, so each computes its text embeddings itself). Baseline and this code are printed
+side by side per variant and the section gets a table of both.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import io
 import os
+import pickle
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,7 +63,9 @@ from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+#: set in a ``--produce`` subprocess: the tree whose code it imports (a baseline commit's)
+CODE_ENV = "TRUTH_BENCH_CODE"
+sys.path.insert(0, os.environ.get(CODE_ENV) or str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -110,70 +123,64 @@ def greedy_plan(lists: pd.DataFrame, vacancies: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["worker_id", "vacancy_id"])
 
 
-def run_variant(
+def make_market(name: str, args: argparse.Namespace, folder: Path) -> float:
+    """Generate variant ``name`` into ``folder`` (contract files and ``truth.parquet``)
+    unless it is there already; returns the seconds it took."""
+    from training.synth import build_market, write_market, write_truth
+
+    t = time.perf_counter()
+    if not (folder / "truth.parquet").exists():
+        market = build_market(
+            args.workers, args.employers, args.weeks, args.seed, variant=name, start="2026-01-05"
+        )
+        assert market.truth is not None
+        write_market(market.frames, folder)
+        write_truth(market.truth, folder)
+        del market  # from here on the bench holds only what a deployment would
+    return time.perf_counter() - t
+
+
+def produce(
     name: str,
-    args: argparse.Namespace,
-    work: Path,
+    seed: int,
+    folder: Path,
+    store: Path,
     model_dir: Path,
     embedder: Embedder | None = None,
-) -> VariantResult:
-    """One market variant end to end; ``embedder`` is the dense text channel of the
-    training (None: what ``jobmatch train`` uses, ``matcher.text.embedder_from_env``)."""
-    from matcher.assignment import DEFAULT_MONITORED_WEIGHT
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What a deployment of the imported code makes of the market in ``folder``: import
+    into a fresh store under ``store``, train, the nightly plan (both group rules) and the
+    top-10 lists of the engine and the baselines. Reads no truth. The result holds plain
+    frames, so a baseline's code can produce it in a subprocess (``--produce``)."""
     from matcher.baselines import KeywordRecommender, PopularityRecommender
-    from matcher.evaluation.truth import (
-        attach_truth,
-        brier_score,
-        expected_calibration_error,
-        lp_value,
-        ndcg_true_gains,
-        oracle_plan,
-        oracle_plan_value,
-        per_worker_constant,
-        plan_value,
-        reliability_bins,
-    )
+    from matcher.evaluation.groups import worker_groups
     from service.importer import import_folder
-    from service.nightly import (
-        active_workers,
-        open_vacancies,
-        run_match,
-        snapshot_time,
-        welfare_priority_for,
-    )
+    from service.nightly import active_workers, open_vacancies, run_match, snapshot_time
     from service.store.db import make_engine
     from service.store.repository import load_dataset
     from service.training_runs import train_from_store
     from training import registry
     from training.pipeline import TrainOptions
-    from training.synth import build_market, read_truth, write_market, write_truth
 
-    res = VariantResult(name)
-    folder = work / name
-    url = f"sqlite:///{folder / 'store.db'}"
-    t = time.perf_counter()
-    market = build_market(
-        args.workers, args.employers, args.weeks, args.seed, variant=name, start="2026-01-05"
-    )
-    assert market.truth is not None
-    write_market(market.frames, folder)
-    write_truth(market.truth, folder)
-    del market  # from here on the bench holds only what a deployment would
-    res.seconds["generate"] = time.perf_counter() - t
-
+    seconds: dict[str, float] = {}
+    store.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{store / 'store.db'}"
     t = time.perf_counter()
     summary = import_folder(folder, url)
     assert summary.ignored, "the import must skip truth.parquet"
-    res.seconds["import"] = time.perf_counter() - t
+    seconds["import"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    # a baseline's code may predate TrainOptions.embedder and run_match's group_rule
+    extra: dict[str, Any] = {} if embedder is None else {"embedder": embedder}
+    if params:  # Recommender parameters other than the shipped defaults (experiments)
+        extra["candidate_params"] = params
     trained = train_from_store(
-        url,
-        model_dir,
-        TrainOptions(seed=args.seed, promote=False, progress=False, embedder=embedder),
+        url, model_dir, TrainOptions(seed=seed, promote=False, progress=False, **extra)
     )
-    res.seconds["train"] = time.perf_counter() - t
-    res.report = trained.folder / registry.REPORT
+    seconds["train"] = time.perf_counter() - t
+    has_rules = "group_rule" in inspect.signature(run_match).parameters
 
     t = time.perf_counter()
     engine = make_engine(url)
@@ -188,20 +195,22 @@ def run_variant(
             run_id=f"bench-{name}",
         )
         # the baseline in the same run: the same nightly run with the earlier group rule
-        run_first = run_match(
-            engine,
-            model=registry.load_model(model_dir, trained.version),
-            model_version=trained.version,
-            use_settings_scheduler=False,
-            run_id=f"bench-{name}-groups-first",
-            group_rule="first",
+        run_first = (
+            run_match(
+                engine,
+                model=registry.load_model(model_dir, trained.version),
+                model_version=trained.version,
+                use_settings_scheduler=False,
+                run_id=f"bench-{name}-groups-first",
+                group_rule="first",
+            )
+            if has_rules
+            else run
         )
     finally:
         engine.dispose()
     assert run.plan is not None and run_first.plan is not None
-    nightly = run.plan[["worker_id", "vacancy_id"]]
     workers = active_workers(ds)
-    vacancies = open_vacancies(ds, at)
     ids = workers["worker_id"].tolist()
     model = registry.load_model(model_dir, trained.version)
     model = model.refresh(ds, at=at) or model
@@ -211,9 +220,103 @@ def run_variant(
         ("popularity", PopularityRecommender()),
     ):
         lists[label] = baseline.fit(ds).recommend_many(ids, K)
-    res.seconds["plan+score"] = time.perf_counter() - t
+    seconds["plan+score"] = time.perf_counter() - t
+    keep = ["worker_id", "vacancy_id", "score"]
+    return {
+        "nightly": run.plan[["worker_id", "vacancy_id"]].copy(),
+        "nightly groups first": run_first.plan[["worker_id", "vacancy_id"]].copy(),
+        "workers": workers,
+        "vacancies": open_vacancies(ds, at),
+        "lists": {k: v[keep].copy() for k, v in lists.items()},
+        "groups": worker_groups(ds.workers, ds.events).reindex(pd.Index(ids, name="worker_id")),
+        "events": len(ds.events),
+        "run id": run.run_id,
+        "priority": dict(run.summary.get("priority_posts") or {}),
+        "report": str(trained.folder / registry.REPORT),
+        "seconds": seconds,
+    }
 
-    # ---- the truth, read only now
+
+@dataclass
+class Elsewhere:
+    """A :func:`produce` running in a subprocess that imports the engine from ``code``
+    (a baseline commit's tree): same market folder, its own store and model folder."""
+
+    code: Path
+    name: str
+    out: Path
+    process: subprocess.Popen[bytes]
+
+    @classmethod
+    def start(
+        cls, code: Path, name: str, seed: int, folder: Path, store: Path, model_dir: Path
+    ) -> Elsewhere:
+        store.mkdir(parents=True, exist_ok=True)
+        out = store / "produced.pkl"
+        env = {**os.environ, CODE_ENV: str(code), "PYTHONPATH": str(code)}
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--produce", name]
+        cmd += ["--seed", str(seed), "--market", str(folder), "--store", str(store)]
+        cmd += ["--model-dir", str(model_dir), "--out", str(out)]
+        with (store / "produce.log").open("wb") as log:
+            process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return cls(code, name, out, process)
+
+    def result(self) -> dict[str, Any]:
+        """Wait for the subprocess; what it produced."""
+        if self.process.wait() != 0:
+            log = (self.out.parent / "produce.log").read_text(errors="replace")
+            raise RuntimeError(f"{self.name} with the code of {self.code} failed:\n{log[-4000:]}")
+        with self.out.open("rb") as fh:
+            produced: dict[str, Any] = pickle.load(fh)
+        return produced
+
+
+def run_variant(
+    name: str,
+    args: argparse.Namespace,
+    work: Path,
+    model_dir: Path,
+    embedder: Embedder | None = None,
+) -> VariantResult:
+    """One market variant end to end with this checkout's code; ``embedder`` is the dense
+    text channel of the training (None: what ``jobmatch train`` uses,
+    ``matcher.text.embedder_from_env``)."""
+    folder = work / name
+    generate = make_market(name, args, folder)
+    produced = produce(name, args.seed, folder, folder, model_dir, embedder)
+    res = judge(name, folder, produced)
+    res.seconds = {"generate": generate, **res.seconds}
+    return res
+
+
+def judge(name: str, folder: Path, produced: dict[str, Any]) -> VariantResult:
+    """Only now read the truth of the market in ``folder`` and measure what
+    :func:`produce` made of it (with this checkout's ``matcher.evaluation.truth``)."""
+    from matcher.assignment import DEFAULT_MONITORED_WEIGHT
+    from matcher.evaluation.truth import (
+        attach_truth,
+        brier_score,
+        expected_calibration_error,
+        lp_value,
+        ndcg_true_gains,
+        oracle_plan,
+        oracle_plan_value,
+        per_worker_constant,
+        plan_value,
+        reliability_bins,
+    )
+    from service.nightly import welfare_priority_for
+    from training.synth import read_truth
+
+    res = VariantResult(name)
+    res.seconds = dict(produced["seconds"])
+    res.report = Path(produced["report"])
+    nightly = produced["nightly"]
+    workers = produced["workers"]
+    vacancies = produced["vacancies"]
+    lists = produced["lists"]
+    ids = workers["worker_id"].tolist()
+
     t = time.perf_counter()
     truth = read_truth(folder)
     seeking = truth.groupby("worker_id")["value"].max()
@@ -225,7 +328,7 @@ def run_variant(
         "open vacancies": len(vacancies),
         "open seats": float(pd.to_numeric(vacancies["headcount"]).sum()),
         "eligible pairs": len(truth),
-        "events": len(ds.events),
+        "events": produced["events"],
     }
     for label, frame in lists.items():
         res.ndcg[label] = float(ndcg_true_gains(frame, truth, K, judged).mean())
@@ -255,7 +358,7 @@ def run_variant(
         "policy oracle objective": policy_oracle.objective,
         "policy LP": lp_value(truth, workers, vacancies, **policy),
         "nightly plan": plan_value(nightly, truth),
-        "nightly plan, groups first": plan_value(run_first.plan, truth),
+        "nightly plan, groups first": plan_value(produced["nightly groups first"], truth),
         "LP, true values, engine lists": lp_value(truth, workers, vacancies, engine_lists),
         "greedy keyword plan": plan_value(greedy_plan(lists["keyword"], vacancies), truth),
         "planned workers": float(len(nightly)),
@@ -301,8 +404,6 @@ def run_variant(
     res.deciles = pd.DataFrame(rows)
 
     # ---- per worker, for the per-group tables (issue 18)
-    from matcher.evaluation.groups import worker_groups
-
     index = pd.Index(ids, name="worker_id")
     planned_value = pd.Series(attach_truth(nightly, truth), index=nightly["worker_id"].to_numpy())
     with_list = pd.Index(engine_lists["worker_id"].unique())
@@ -323,10 +424,10 @@ def run_variant(
     res.pairs = pd.DataFrame(
         {"worker_id": engine_lists["worker_id"].to_numpy(), "predicted": p, "true": v}
     )
-    res.groups = worker_groups(ds.workers, ds.events).reindex(index)
+    res.groups = produced["groups"]
     res.seconds["judge"] = time.perf_counter() - t
-    res.counts["nightly run id"] = run.run_id
-    res.priority = dict(run.summary.get("priority_posts") or {})
+    res.counts["nightly run id"] = produced["run id"]
+    res.priority = dict(produced["priority"])
     return res
 
 
@@ -683,6 +784,79 @@ def markdown(results, table, verdict, args, wall, cpu, load, png_rel, group_line
     return "\n".join(text)
 
 
+def git_head() -> str:
+    """This checkout's short commit, marked when tracked files are modified."""
+    from bench.report import git
+
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return git("rev-parse", "--short", "HEAD") + (" modified" if dirty else "")
+
+
+def summary_line(r: VariantResult) -> str:
+    lp = max(r.plan["oracle LP"], 1e-12)
+    return (
+        f"NDCG@10 engine {r.ndcg['engine']:.3f} keyword {r.ndcg['keyword']:.3f} "
+        f"popularity {r.ndcg['popularity']:.3f}; nightly/oracle "
+        f"{r.plan['nightly plan'] / lp:.3f} (groups first "
+        f"{r.plan['nightly plan, groups first'] / lp:.3f}, "
+        f"policy oracle {r.plan['policy oracle'] / lp:.3f}, "
+        f"oracle plan {r.plan['oracle plan'] / lp:.3f} vs groups first "
+        f"{r.plan['oracle plan, groups first'] / lp:.3f}); "
+        f"ECE {r.calibration['ECE']:.4f}"
+    )
+
+
+#: the columns compared with the baseline: (column of :func:`summarise`, higher is better)
+COMPARED = (
+    ("NDCG engine", True),
+    ("nightly/oracle", True),
+    ("engine lists (true LP)/oracle", True),
+    ("ECE", False),
+    ("Brier", False),
+    ("mean score", None),
+    ("mean true", None),
+)
+
+
+def side_by_side(
+    base: pd.DataFrame, this: pd.DataFrame, base_label: str, head: str
+) -> pd.DataFrame:
+    """Per variant (and mean, worst): the compared columns of the baseline and this code
+    and the change."""
+    cols = {}
+    for c, _ in COMPARED:
+        cols[(c, base_label)] = base[c]
+        cols[(c, head)] = this[c]
+        cols[(c, "change")] = this[c] - base[c]
+    return pd.DataFrame(cols)
+
+
+def baseline_markdown(side: pd.DataFrame, base_label: str, head: str) -> list[str]:
+    headers = ["variant"] + [f"{c} ({who})" for c, who in side.columns]
+    rows = [
+        [i, *(_fmt(float(x), 4) for x in row)]
+        for i, row in zip(side.index, side.to_numpy(), strict=True)
+    ]
+    worse = []
+    for c, higher in COMPARED:
+        if higher is None:
+            continue
+        d = side[(c, "change")].drop(["mean", "worst"], errors="ignore")
+        bad = d[d < 0] if higher else d[d > 0]
+        worse += [f"{c} on {v} ({x:+.4f})" for v, x in bad.items()]
+    return [
+        "### Same-run baseline",
+        "",
+        f"The code of {base_label.split()[-1]} (`--baseline-ref`) measured on the same markets "
+        f"in the same run (its own store and trained model; judged by this checkout), against "
+        f"this code ({head}). Worse than the baseline: "
+        + ("; ".join(worse) if worse else "nothing")
+        + ".",
+        "",
+        markdown_table(headers, rows),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     from training.report import append_section
     from training.synth import VARIANTS
@@ -696,7 +870,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=None, help="keep the markets and models here")
     ap.add_argument("--no-write", action="store_true", help="print the section; leave docs/ alone")
     ap.add_argument("--bootstrap", type=int, default=1000, help="resamples per group interval")
+    ap.add_argument(
+        "--baseline-ref",
+        default=None,
+        help="git commit whose code is measured on the same markets in the same run",
+    )
+    # --produce: one variant's import/train/plan/lists with the code on PYTHONPATH
+    ap.add_argument("--produce", default=None, help=argparse.SUPPRESS)
+    for hidden in ("--market", "--store", "--model-dir", "--out"):
+        ap.add_argument(hidden, type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.produce is not None:
+        produced = produce(args.produce, args.seed, args.market, args.store, args.model_dir)
+        with args.out.open("wb") as fh:
+            pickle.dump(produced, fh)
+        return 0
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -710,23 +898,50 @@ def main(argv: list[str] | None = None) -> int:
         work = args.workdir
         work.mkdir(parents=True, exist_ok=True)
     model_dir = work / "models"
+    base_code: Path | None = None
+    base_label = ""
+    if args.baseline_ref:
+        from bench.report import extract_commit, git
+
+        base_label = f"baseline {git('rev-parse', '--short', args.baseline_ref)}"
+        base_code = work / "baseline-code"
+        if not base_code.exists():
+            extract_commit(args.baseline_ref, base_code)
+    head = git_head()
     results: list[VariantResult] = []
+    baselines: list[VariantResult] = []
     wall0, cpu0 = time.perf_counter(), time.process_time()
     with LoadSampler() as load:
         for name in names:
             t = time.perf_counter()
-            r = run_variant(name, args, work, model_dir)
+            if base_code is None:
+                r = run_variant(name, args, work, model_dir)
+            else:
+                # the baseline's code in a subprocess while this code runs here: both on
+                # the same market, each with its own store and model folder
+                folder = work / name
+                generate = make_market(name, args, folder)
+                other = Elsewhere.start(
+                    base_code,
+                    name,
+                    args.seed,
+                    folder,
+                    work / f"{name}-baseline",
+                    work / "models-baseline",
+                )
+                try:
+                    mine = produce(name, args.seed, folder, work / f"{name}-this", model_dir)
+                    b = judge(name, folder, other.result())
+                finally:
+                    if other.process.poll() is None:
+                        other.process.kill()
+                baselines.append(b)
+                print(f"{name} [{base_label}]: {summary_line(b)}", flush=True)
+                r = judge(name, folder, mine)
+                r.seconds = {"generate": generate, **r.seconds}
             results.append(r)
             print(
-                f"{name}: NDCG@10 engine {r.ndcg['engine']:.3f} keyword {r.ndcg['keyword']:.3f} "
-                f"popularity {r.ndcg['popularity']:.3f}; nightly/oracle "
-                f"{r.plan['nightly plan'] / max(r.plan['oracle LP'], 1e-12):.3f} (groups first "
-                f"{r.plan['nightly plan, groups first'] / max(r.plan['oracle LP'], 1e-12):.3f}, "
-                f"policy oracle {r.plan['policy oracle'] / max(r.plan['oracle LP'], 1e-12):.3f}, "
-                f"oracle plan {r.plan['oracle plan'] / max(r.plan['oracle LP'], 1e-12):.3f} vs "
-                f"groups first "
-                f"{r.plan['oracle plan, groups first'] / max(r.plan['oracle LP'], 1e-12):.3f}); "
-                f"ECE {r.calibration['ECE']:.4f}; {time.perf_counter() - t:.0f} s",
+                f"{name} [{head}]: {summary_line(r)}; {time.perf_counter() - t:.0f} s",
                 flush=True,
             )
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -761,6 +976,11 @@ def main(argv: list[str] | None = None) -> int:
         print(gaps.round(3))
     print(f"wall {wall / 60:.1f} min, CPU {cpu / 60:.1f} min, load {load.summary()}")
     lines = group_markdown(pooled, gaps, GROUPS_PNG.relative_to(ROOT))
+    if baselines:
+        side = side_by_side(summarise(baselines)[0], table, base_label, head)
+        with pd.option_context("display.width", 200, "display.max_columns", 30):
+            print(side)
+        lines = [*baseline_markdown(side, base_label, head), "", *lines]
     body = markdown(
         results, table, verdict, args, wall, cpu, load.summary(), PNG.relative_to(ROOT), lines
     )
