@@ -18,7 +18,7 @@ Measured per variant and engine:
   value, and Brier of two constants: one for the market (the mean true value) and one
   per worker (the worker's own mean true value over its 10 proposals — an oracle
   constant that knows each worker's level);
-* the plan: the min-cost-flow plan (``matcher.assignment.plan_placements``, one
+* the plan: the min-cost-flow plan (``matcher.planning.assignment.plan_placements``, one
   placement per worker, seats as open at the snapshot, no welfare or household
   rules) on the engine's top-10 lists with its scores, valued with the true values,
   as a share of the oracle plan (the same flow over every eligible pair with the true
@@ -65,10 +65,10 @@ def measure(folder: Path) -> dict[str, object]:
     import numpy as np
     import pandas as pd
 
-    from matcher.assignment import plan_placements
-    from matcher.dataset import Dataset
-    from matcher.recommender import Recommender
-    from matcher.text import HashingEmbedder
+    from matcher.data.dataset import Dataset
+    from matcher.planning.assignment import plan_placements
+    from matcher.serving.recommender import Recommender
+    from matcher.text.encoders import HashingEmbedder
 
     frames = {
         k: pd.read_pickle(folder / f"{k}.pkl")

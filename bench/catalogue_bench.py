@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.recommend_bench import serving_markets  # noqa: E402
 from bench.report import LoadSampler, markdown_table, write_section  # noqa: E402
-from matcher.dataset import Dataset  # noqa: E402
-from matcher.recommender import Recommender  # noqa: E402
-from matcher.text import HashingEmbedder  # noqa: E402
+from matcher.data.dataset import Dataset  # noqa: E402
+from matcher.serving.recommender import Recommender  # noqa: E402
+from matcher.text.encoders import HashingEmbedder  # noqa: E402
 
 
 def clocked(fn):
@@ -187,7 +187,7 @@ def main() -> None:
     verdict = "meets" if max(walls) < 1000 else "MISSES"
     body = f"""
 A vacancy posted, edited or closed reaches the served catalogue through
-`Recommender.update_vacancies` (`matcher.catalogue.VacancyCatalogue.apply`): only the
+`Recommender.update_vacancies` (`matcher.models.catalogue.VacancyCatalogue.apply`): only the
 changed rows are encoded, the open-set structures are spliced. Serving market
 {n_open:,} open vacancies; each round posts one vacancy, edits one and closes one
 ({args.rounds} rounds, each on the previous round's catalogue).

@@ -6,7 +6,7 @@ seed=7)``); the model a ``Recommender(random_state=0)`` with the packaged senten
 (``--hashing``: the HashingEmbedder) fitted on it. Measured:
 
 * one worker (what ``GET /workers/{id}/training-suggestions`` computes):
-  ``matcher.courses.course_effects`` for one worker, median over ``--workers-timed``
+  ``matcher.serving.courses.course_effects`` for one worker, median over ``--workers-timed``
   workers of the county;
 * the county view: the exact reference is ``course_effects`` over every worker of the
   county (the home county with the most workers); each sample size re-scores a seeded
@@ -60,9 +60,9 @@ def main() -> int:
     import pandas as pd
     from scipy.stats import spearmanr
 
-    from matcher.courses import course_effects, load_courses
-    from matcher.dataset import Dataset
-    from matcher.recommender import Recommender
+    from matcher.data.dataset import Dataset
+    from matcher.serving.courses import course_effects, load_courses
+    from matcher.serving.recommender import Recommender
     from training.synth import generate_market
 
     print(f"machine: {machine()}", flush=True)
@@ -73,12 +73,12 @@ def main() -> int:
     )
     print(f"market in {time.perf_counter() - t0:.0f} s", flush=True)
     if args.hashing:
-        from matcher.text import HashingEmbedder
+        from matcher.text.encoders import HashingEmbedder
 
         embedder = HashingEmbedder()
         embedder_name = "HashingEmbedder"
     else:
-        from matcher.text import embedder_from_env
+        from matcher.text.encoders import embedder_from_env
 
         embedder = embedder_from_env()
         embedder_name = "the packaged all-MiniLM-L6-v2"

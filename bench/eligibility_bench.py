@@ -6,7 +6,7 @@ heavy work, a quarter with age limits, a fifth requiring a language, a tenth fil
 closed, closing dates around the evaluation time. Workers cover every mobility and
 capacity. Reported: fit time, the median and p95 of ``EligibilityIndex.mask_for_worker``
 per worker kind (one core, ``OMP_NUM_THREADS=1``), ``pair_mask`` throughput, and the
-baseline measured in the same run — calling :func:`matcher.eligibility.exclusions` pair by
+baseline measured in the same run — calling :func:`matcher.eligibility.rules.exclusions` pair by
 pair (timed on a 2,000-vacancy sample and scaled to 100,000).
 
 Run: ``.venv/bin/python bench/eligibility_bench.py [--vacancies N] [--no-write]``.
@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.report import markdown_table, write_section  # noqa: E402
-from matcher import reference  # noqa: E402
-from matcher.eligibility import EligibilityIndex, exclusions  # noqa: E402
+from matcher.data import reference  # noqa: E402
+from matcher.eligibility.rules import EligibilityIndex, exclusions  # noqa: E402
 
 AT = pd.Timestamp("2025-06-01")
 SEED = 7

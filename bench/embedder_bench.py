@@ -65,7 +65,7 @@ EMBEDDERS = {
 def make_embedder(name: str, cache_path: str | None = None, threads: int | None = 1) -> Any:
     """The embedder called ``name`` (the model-backed ones with ``cache_path``; USE with
     ``threads`` BLAS threads, None: the process's limit)."""
-    from matcher.text import (
+    from matcher.text.encoders import (
         HashingEmbedder,
         SentenceEmbedder,
         UniversalSentenceEncoder,
@@ -157,7 +157,7 @@ def bench_texts(args: argparse.Namespace) -> dict[str, list[str]]:
     """Distinct texts of the truth bench's default market, and the labelled titles."""
     import pandas as pd
 
-    from matcher.features import vacancy_texts, worker_texts
+    from matcher.models.features import vacancy_texts, worker_texts
     from training.synth import build_market
 
     market = build_market(
@@ -181,7 +181,7 @@ def title_coding(names: list[str]) -> dict[str, dict[str, float]]:
     import pandas as pd
     from sklearn.model_selection import KFold
 
-    from matcher.text import LexicalEncoder
+    from matcher.text.encoders import LexicalEncoder
 
     frame = pd.read_csv(TITLES, dtype=str).fillna("")
     titles = frame["job_name"].tolist()

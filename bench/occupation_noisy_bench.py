@@ -47,14 +47,14 @@ import numpy as np  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 
 from bench.report import markdown_table, write_section  # noqa: E402
-from matcher import reference  # noqa: E402
-from matcher.occupations import (  # noqa: E402
+from matcher.data import reference  # noqa: E402
+from matcher.data.reference import Occupation  # noqa: E402
+from matcher.occupations.normaliser import (  # noqa: E402
     OccupationMatch,
     OccupationNormaliser,
     prepare_query,
     strip_marker,
 )
-from matcher.reference import Occupation  # noqa: E402
 
 SEED = 20221
 HOLDOUT_SHARE = 0.3
@@ -453,7 +453,7 @@ def main() -> None:
     # ---- dense channel: does MiniLM help? (same subset, same index)
     emb_rows = []
     if not args.no_embeddings:
-        from matcher.text import SentenceEmbedder
+        from matcher.text.encoders import SentenceEmbedder
 
         embedder = SentenceEmbedder(show_progress=False)
         for sname in ("(a) held-out aliases", "(b) noisy titles"):

@@ -56,18 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
     args = ap.parse_args(argv)
 
-    from matcher.dataset import Dataset
+    from matcher.data.dataset import Dataset
     from training.evaluate import compare, default_models, summary_table
     from training.split import time_split
     from training.synth import generate_market
 
     embedder = None
     if args.hashing:
-        from matcher.text import HashingEmbedder
+        from matcher.text.encoders import HashingEmbedder
 
         embedder = HashingEmbedder()
     else:
-        from matcher.text import embedder_from_env
+        from matcher.text.encoders import embedder_from_env
 
         embedder = embedder_from_env()
     embedder_name = type(embedder).__name__
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     print(check_table)
 
     s = split.summary()
-    from matcher.baselines import KeywordRecommender
+    from matcher.evaluation.baselines import KeywordRecommender
 
     filters = [KeywordRecommender().fit(split.train).filter_]
     body = f"""
@@ -146,7 +146,7 @@ cutoff; {s["test_pairs"]} test pairs of {s["test_workers"]} workers ({s["warm_wo
 test weeks and were served from their profile). Test outcomes left out: {s["dropped"]}.
 Dense text channel: `{embedder_name}`. Baselines `popularity` and `keyword` filter pairs by
 `{filters[0]}` (the targets are computed against these); `keyword_location` is the bare job
-board (location filter only, `matcher/baselines.py`), shown for transparency.
+board (location filter only, `matcher/evaluation/baselines.py`), shown for transparency.
 Each cell is the median over {args.repeats} model seed(s) (range in brackets when they differ).
 
 {table}

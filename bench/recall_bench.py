@@ -11,7 +11,7 @@ configuration's candidates are compared with it:
 * channels only (``proxy_candidates=0``: the union of the five channels' 100 best --
   the generator before the proxy, the baseline);
 * channels + the ranker proxy's best ``m`` (``m`` = ``--proxy`` values; the served
-  default is ``matcher.retrieval.PROXY_CANDIDATES``).
+  default is ``matcher.models.retrieval.PROXY_CANDIDATES``).
 
 Also per configuration: the number of candidates and the CPU time of one
 ``recommend(worker, k=10, reasons=False)`` (median over the workers, this process).
@@ -40,9 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.recommend_bench import serving_markets  # noqa: E402
 from bench.report import LoadSampler, markdown_table, write_section  # noqa: E402
-from matcher.recommender import Recommender  # noqa: E402
-from matcher.retrieval import PROXY_CANDIDATES, CandidateGenerator, fit_ranker_proxy  # noqa: E402
-from matcher.text import HashingEmbedder  # noqa: E402
+from matcher.models.retrieval import PROXY_CANDIDATES, CandidateGenerator, fit_ranker_proxy  # noqa: E402
+from matcher.serving.recommender import Recommender  # noqa: E402
+from matcher.text.encoders import HashingEmbedder  # noqa: E402
 
 
 def served(args) -> Recommender:
@@ -150,7 +150,7 @@ wall clock per worker here.
 
 {table}
 
-The ranker proxy (`matcher.retrieval.RankerProxy`, fitted per catalogue in
+The ranker proxy (`matcher.models.retrieval.RankerProxy`, fitted per catalogue in
 {t_proxy:.1f} s here when the served catalogue lacked one) is a linear stand-in for the
 ranker's log score -- channel scores, occupation match, distance, same
 county/prefecture/province, wage ratio and a per-vacancy term -- computed for every

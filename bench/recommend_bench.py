@@ -42,10 +42,10 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.report import markdown_table, write_section  # noqa: E402
-from matcher.baselines import KeywordRecommender  # noqa: E402
-from matcher.dataset import Dataset  # noqa: E402
-from matcher.recommender import Recommender  # noqa: E402
-from matcher.text import HashingEmbedder  # noqa: E402
+from matcher.data.dataset import Dataset  # noqa: E402
+from matcher.evaluation.baselines import KeywordRecommender  # noqa: E402
+from matcher.serving.recommender import Recommender  # noqa: E402
+from matcher.text.encoders import HashingEmbedder  # noqa: E402
 from training.synth import generate_market  # noqa: E402
 
 
@@ -104,8 +104,8 @@ def ranker_threads(
     one-thread tree sum the request path uses. Same numbers (checked here)."""
     import threadpoolctl
 
-    from matcher.features import RANKER_COLUMNS
-    from matcher.ranking import STAGES, ranker_input, tree_sum
+    from matcher.models.features import RANKER_COLUMNS
+    from matcher.models.ranking import STAGES, ranker_input, tree_sum
 
     cat = model.catalogue
     got = model.recommend(worker_id, k=100_000, reasons=False)

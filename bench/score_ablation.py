@@ -8,15 +8,15 @@ ways, changing only how the ranker's stages become the served score:
 * **per-stage**: the product of the stages calibrated one by one on the later slice (the
   score before issue 12's joint calibration and availability);
 * **+ joint**: that product through the joint map fitted on the slice's proposals
-  (``ranker.joint_``, :class:`matcher.calibration.JointCalibrator`);
+  (``ranker.joint_``, :class:`matcher.models.calibration.JointCalibrator`);
 * **+ availability**: the per-stage product times the worker's P(looking for work)
-  (:mod:`matcher.availability`);
+  (:mod:`matcher.models.availability`);
 * **+ joint + availability**: the served score of this checkout.
 
 For each: ECE over the top-10 pairs (10 equal-count bins), expected Brier and the
 per-worker constant's (an oracle: each worker's mean TRUE value over its list — it knows
 the truth, the engine cannot), NDCG@10 with true gains, and the min-cost-flow plan
-(``matcher.assignment.plan_placements`` on the top-10 lists with the scores, as the
+(``matcher.planning.assignment.plan_placements`` on the top-10 lists with the scores, as the
 nightly run plans) valued on the truth, over the oracle LP and beside the LP with true
 values over the same lists (the best any scores could do with these lists).
 
@@ -51,7 +51,6 @@ WAYS = {
 
 
 def variant_rows(folder: Path, model_dir: Path, version: str) -> list[dict[str, object]]:
-    from matcher.assignment import plan_placements
     from matcher.evaluation.truth import (
         attach_truth,
         brier_score,
@@ -61,6 +60,7 @@ def variant_rows(folder: Path, model_dir: Path, version: str) -> list[dict[str, 
         per_worker_constant,
         plan_value,
     )
+    from matcher.planning.assignment import plan_placements
     from service.nightly import active_workers, open_vacancies, snapshot_time
     from service.store.db import make_engine
     from service.store.repository import load_dataset

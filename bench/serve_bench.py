@@ -25,7 +25,7 @@ measured in the same run:
   mean latency is 50 / throughput whatever the service does: this phase measures
   capacity (throughput), not the latency an officer sees.
 
-The promoted model carries precomputed recommendations (``matcher.precomputed``: the
+The promoted model carries precomputed recommendations (``matcher.serving.precomputed``: the
 asked workers' 50 best vacancies, built in the set-up as ``jobmatch recommend --all
 --precompute`` would for everyone, timed; only the asked workers, so that the set-up
 at 100,000 vacancies fits in minutes), so the server answers by re-ranking a worker's
@@ -117,9 +117,9 @@ def build(workdir: Path, n_vacancies: int, seed: int, asked: int) -> dict:
     """The store with the serving market, and a promoted model that serves it, with
     precomputed lists for the ``asked`` workers the clients ask for (a random sample of
     the store's workers)."""
-    from matcher.dataset import Dataset
-    from matcher.recommender import Recommender
-    from matcher.text import HashingEmbedder
+    from matcher.data.dataset import Dataset
+    from matcher.serving.recommender import Recommender
+    from matcher.text.encoders import HashingEmbedder
     from service.auth import create_key
     from service.store.db import make_engine, session_scope
     from service.store.migrate import ensure_schema
@@ -185,7 +185,7 @@ def precompute(model, version_dir: Path, worker_ids: list[str]) -> tuple[float, 
     """The workers' 50 best vacancies, stored beside the model (what ``jobmatch
     recommend --all --precompute --jobs 2`` does for every worker); wall seconds and
     rows stored."""
-    from matcher.precomputed import PrecomputedRecommendations
+    from matcher.serving.precomputed import PrecomputedRecommendations
     from service.model_holder import LISTS_FOLDER
 
     t0 = time.perf_counter()
@@ -446,7 +446,7 @@ def engine_costs(setup: dict, seed: int) -> dict:
     out["batch_wall"] = (time.perf_counter() - t0) / 64 * 1000
     out["batch_cpu"] = (time.process_time() - c0) / 64 * 1000
     # the precomputed path: the stored list re-ranked (what the server does per request)
-    from matcher.precomputed import PrecomputedRecommendations
+    from matcher.serving.precomputed import PrecomputedRecommendations
     from service.model_holder import LISTS_FOLDER
     from training.registry import current_model_path
 
@@ -955,7 +955,7 @@ mean. Machine: {machine()}; the clients and the server share its 2 cores, **and 
 the other jobs running on this machine** (load average in the last column; 2.0 means
 both cores busy: above that, requests wait for a core).
 
-The promoted model carries **precomputed recommendations** (`matcher/precomputed.py`):
+The promoted model carries **precomputed recommendations** (`matcher/serving/precomputed.py`):
 the asked workers' 50 best vacancies ({setup["entries"]:,} rows), built in the set-up in
 {_secs(t["precompute"])} on 2 processes, as `jobmatch recommend --all --precompute --jobs 2`
 does for every worker. A request re-ranks the worker's stored list with the serving

@@ -36,8 +36,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.report import markdown_table, timed, write_section  # noqa: E402
-from matcher.dataset import Dataset  # noqa: E402
-from matcher.schema import EventType  # noqa: E402
+from matcher.data.dataset import Dataset  # noqa: E402
+from matcher.data.schema import EventType  # noqa: E402
 from training.synth import build_market, write_market  # noqa: E402
 
 SCRIPT = "bench/synth_bench.py"
@@ -129,7 +129,7 @@ def profile(seed: int = 7) -> str:
 
 
 def signal(seed: int) -> dict[str, float]:
-    from matcher.baselines import KeywordRecommender, PopularityRecommender
+    from matcher.evaluation.baselines import KeywordRecommender, PopularityRecommender
     from training.evaluate import evaluate_recommendations, serve_split
     from training.split import time_split
 

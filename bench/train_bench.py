@@ -75,8 +75,8 @@ def build_store(url: str, events: int, weeks: int, seed: int) -> dict[str, int]:
 
 def sentence_model_cost(url: str, sample: int = 1000) -> str:
     """Measure the sentence model's encoding rate and cost the store's unique texts."""
-    from matcher.features import vacancy_texts, worker_texts
-    from matcher.text import embedder_from_env
+    from matcher.models.features import vacancy_texts, worker_texts
+    from matcher.text.encoders import embedder_from_env
     from service.store.db import make_engine
     from service.store.repository import load_dataset
 
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     result = None
     embedder = None
     if args.hashing:
-        from matcher.text import HashingEmbedder
+        from matcher.text.encoders import HashingEmbedder
 
         embedder = HashingEmbedder()
     options = TrainOptions(seed=0, force=True, progress=True, embedder=embedder)

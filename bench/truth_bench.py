@@ -104,7 +104,7 @@ class VariantResult:
     #: the engine's top-10 pairs: worker_id, predicted, true
     pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
     groups: pd.DataFrame = field(default_factory=pd.DataFrame)
-    #: the nightly run's priority-post diagnostics (matcher.priority_posts), per channel
+    #: the nightly run's priority-post diagnostics (matcher.planning.priority_posts), per channel
     priority: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -153,7 +153,7 @@ def produce(
     into a fresh store under ``store``, train, the nightly plan (both group rules) and the
     top-10 lists of the engine and the baselines. Reads no truth. The result holds plain
     frames, so a baseline's code can produce it in a subprocess (``--produce``)."""
-    from matcher.baselines import KeywordRecommender, PopularityRecommender
+    from matcher.evaluation.baselines import KeywordRecommender, PopularityRecommender
     from matcher.evaluation.groups import worker_groups
     from service.importer import import_folder
     from service.nightly import active_workers, open_vacancies, run_match, snapshot_time
@@ -280,7 +280,7 @@ def run_variant(
 ) -> VariantResult:
     """One market variant end to end with this checkout's code; ``embedder`` is the dense
     text channel of the training (None: what ``jobmatch train`` uses,
-    ``matcher.text.embedder_from_env``)."""
+    ``matcher.text.encoders.embedder_from_env``)."""
     folder = work / name
     generate = make_market(name, args, folder)
     produced = produce(name, args.seed, folder, folder, model_dir, embedder)
@@ -292,7 +292,6 @@ def run_variant(
 def judge(name: str, folder: Path, produced: dict[str, Any]) -> VariantResult:
     """Only now read the truth of the market in ``folder`` and measure what
     :func:`produce` made of it (with this checkout's ``matcher.evaluation.truth``)."""
-    from matcher.assignment import DEFAULT_MONITORED_WEIGHT
     from matcher.evaluation.truth import (
         attach_truth,
         brier_score,
@@ -305,6 +304,7 @@ def judge(name: str, folder: Path, produced: dict[str, Any]) -> VariantResult:
         plan_value,
         reliability_bins,
     )
+    from matcher.planning.assignment import DEFAULT_MONITORED_WEIGHT
     from service.nightly import welfare_priority_for
     from training.synth import read_truth
 
@@ -664,7 +664,7 @@ def group_markdown(pooled: pd.DataFrame, gaps: pd.DataFrame, png_rel: Path) -> l
         "NDCG@10 over the best's (target ≥ 0.95; groups of ≥ 5 judged workers) and semi/weak "
         "over full labour (target ≥ 0.95): worst "
         f"{_fmt(worst_lang)} and {_fmt(worst_cap)}. Planned public-welfare seats that go to "
-        "semi/weak labour or home-bound workers (target ≥ 0.80; `matcher.priority_posts` on "
+        "semi/weak labour or home-bound workers (target ≥ 0.80; `matcher.planning.priority_posts` on "
         f"the nightly plan): worst {_fmt(worst_welfare)}.",
         "",
         markdown_table(

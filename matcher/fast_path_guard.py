@@ -14,7 +14,7 @@ owner uses the public API for that object from then on: slower, never wrong.
 The verdict is kept per object (weakly: it dies with the object, it is never
 pickled), together with a *token* that changes when the object is refitted, so a
 refit is checked again. Owners run the check at model load (see
-:meth:`matcher.recommender.Recommender.check_fast_paths`) and, for objects built
+:meth:`matcher.serving.recommender.Recommender.check_fast_paths`) and, for objects built
 any other way (a fresh fit, a model unpickled on a Dask worker), on first use.
 """
 

@@ -1,8 +1,8 @@
-"""Capabilities a ranking model may have beyond the :class:`matcher.base.RankingModel`
+"""Capabilities a ranking model may have beyond the :class:`matcher.models.base.RankingModel`
 verbs, as :class:`typing.Protocol` classes.
 
 The service and the nightly run serve whatever model the registry promoted: the
-LightFM hybrid :class:`matcher.recommender.Recommender` or a baseline. What they may
+LightFM hybrid :class:`matcher.serving.recommender.Recommender` or a baseline. What they may
 do with it depends on what it can do; they ask with ``isinstance(model, Capability)``
 (each protocol is ``runtime_checkable``), which mypy understands as a type guard, so a
 call after the check is type-checked against the protocol's signature — instead of
@@ -26,9 +26,9 @@ And one capability of a text channel:
 
 :class:`Embedder`
     Turns texts into dense, L2-normalised vectors (``encode``, ``dim``). The backends
-    live in :mod:`matcher.text`: the package-shipped multilingual Universal Sentence
+    live in :mod:`matcher.text.encoders`: the package-shipped multilingual Universal Sentence
     Encoder (the offline default), a local sentence-transformers folder, and the
-    model-free :class:`matcher.text.HashingEmbedder` for tests.
+    model-free :class:`matcher.text.encoders.HashingEmbedder` for tests.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from matcher.dataset import Dataset
+    from matcher.data.dataset import Dataset
 
 
 @runtime_checkable

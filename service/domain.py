@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from matcher import reference
-from matcher.base import StablePlacementModel
-from matcher.explain import for_employer, stable_chance
+from matcher.data import reference
+from matcher.data.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
+from matcher.models.base import StablePlacementModel
+from matcher.models.explain import for_employer, stable_chance
 from matcher.protocols import CatalogueModel
-from matcher.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
 from service import audit, clock, employer_risk, followups, lifecycle, proposals
 from service.auth import Principal, Role
 from service.domain_errors import (
@@ -72,7 +72,7 @@ def unprocessable(errors: list[dict]) -> Invalid:
 
 
 def contract_error_detail(exc: Exception) -> list[dict]:
-    """Field-level problems of a ``matcher.contract.ContractError`` in FastAPI's 422 shape.
+    """Field-level problems of a ``matcher.data.contract.ContractError`` in FastAPI's 422 shape.
 
     Values of personal fields are never echoed.
     """
@@ -112,7 +112,7 @@ def contract_error_detail(exc: Exception) -> list[dict]:
 
 def _contract_check(table: str, record: dict[str, Any]) -> dict[str, Any]:
     """``record`` checked against the data contract and in normal form; 422 otherwise."""
-    from matcher import contract
+    from matcher.data import contract
 
     try:
         return contract.validate_record(table, record)
@@ -471,7 +471,7 @@ def occupation_normaliser() -> Any:
 
 
 def classify_occupation(text: str) -> dict[str, Any]:
-    from matcher.occupation_classifier import LEVEL_NAMES
+    from matcher.occupations.classifier import LEVEL_NAMES
 
     match = occupation_normaliser().classify(text)
     return {
@@ -490,7 +490,7 @@ def _fill_occupation(record: dict[str, Any]) -> None:
         record["occupation_source"] = "given"
         record["occupation_confidence"] = None
         return
-    from matcher.occupation_classifier import clean_title
+    from matcher.occupations.classifier import clean_title
 
     title = record.get("title") or ""
     if clean_title(title):

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher import reference
-from matcher.occupation_classifier import LEVEL_NAMES, clean_title
-from matcher.occupations import OccupationMatch
+from matcher.data import reference
+from matcher.occupations.classifier import LEVEL_NAMES, clean_title
+from matcher.occupations.normaliser import OccupationMatch
 from service.auth import Principal, Role
 from service.domain import field_error, forbidden, not_found, unprocessable
 from service.occupation_coder import occupation_coder

@@ -1,5 +1,5 @@
 """Training suggestions: which course would raise a worker's (or a county's job-seekers')
-expected stable placements the most (``matcher.courses``).
+expected stable placements the most (``matcher.serving.courses``).
 
 Officers see the workers and counties of their region, admins all; employers never (the
 routes take :data:`service.auth.OfficerPrincipal`). The work is the engine's: the served
@@ -21,9 +21,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher.courses import Course, course_effects, load_courses
-from matcher.recommender import Recommender
-from matcher.schema import Columns
+from matcher.data.schema import Columns
+from matcher.serving.courses import Course, course_effects, load_courses
+from matcher.serving.recommender import Recommender
 from service import lifecycle
 from service.auth import Principal
 from service.domain import (

@@ -6,7 +6,7 @@ Sources, all recorded in the store:
 * ``wage_arrears`` and ``injury`` outcomes on the employer's vacancies (imported, recorded
   by officers, or recorded by a follow-up that found the worker unpaid or injured:
   ``service.followups.complete``). The ranker's employer-risk features
-  (``matcher.features``: smoothed arrears / leaving / retention rates) are learned from
+  (``matcher.models.features``: smoothed arrears / leaving / retention rates) are learned from
   these same outcomes in the training snapshot, so they reach the model at the next
   training; the figures here are live and shown as warnings at once.
 * completed follow-ups that found no written contract or no social insurance.
@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session
 
-from matcher.schema import EventType
+from matcher.data.schema import EventType
 from service import clock
 from service.auth import Principal
 from service.followups import FollowUpStatus

@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from matcher.features import RETAINED_EVENTS
-from matcher.schema import EventType
+from matcher.data.schema import EventType
+from matcher.models.features import RETAINED_EVENTS
 from service import clock, lifecycle
 from service.store.models import Event, FollowUp, Placement
 from service.store.repository import chunks

@@ -2,7 +2,7 @@
 
 ``import_folder(DIR, url)`` finds ``workers``, ``employers``, ``vacancies`` and
 ``events`` files (``.csv``, ``.parquet`` or ``.jsonl``; any subset), checks every
-file completely (``matcher.contract``), then checks references across files and
+file completely (``matcher.data.contract``), then checks references across files and
 against the store (a vacancy's employer, an event's worker and vacancy), fills
 blank vacancy occupation codes with the occupation normaliser, and writes
 everything in ONE transaction. Any problem anywhere means nothing is written.
@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from matcher.contract import (
+from matcher.data.contract import (
     MAX_PROBLEMS,
     SUPPORTED_EXTENSIONS,
     CheckedTable,
@@ -34,7 +34,7 @@ from matcher.contract import (
     Problem,
     check_file,
 )
-from matcher.schema import CONTRACT
+from matcher.data.schema import CONTRACT
 from service import followups, lifecycle
 from service.store.db import make_engine, session_scope
 from service.store.migrate import ensure_schema
@@ -279,7 +279,7 @@ def fill_occupations(
     codes = np.array([c if isinstance(c, str) else None for c in code], dtype=object)
     blank = np.flatnonzero(~given)
     if blank.size and normaliser is not None:
-        from matcher.occupation_classifier import clean_title
+        from matcher.occupations.classifier import clean_title
 
         # a title with no words names no occupation: it stays blank, not coded 8-00-00-00
         blank = np.asarray([p for p in blank if clean_title(out["title"].iloc[p])], dtype=np.int64)

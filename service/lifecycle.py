@@ -32,7 +32,7 @@ from typing import cast
 from sqlalchemy import ColumnElement, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from matcher.schema import EventType
+from matcher.data.schema import EventType
 from service.store.models import Event, Placement, Vacancy, Worker
 from service.store.repository import chunks
 

@@ -21,7 +21,7 @@ from content: :meth:`sync_catalogue` hands the store's current snapshot to the
 model's ``refresh`` when the store changed, again building the refreshed model
 before swapping it in.
 
-Precomputed recommendations (:mod:`matcher.precomputed`, built by ``jobmatch
+Precomputed recommendations (:mod:`matcher.serving.precomputed`, built by ``jobmatch
 recommend --all --precompute`` into ``<model folder>/precomputed/``) are loaded with
 the model and bound to its catalogue (again after every catalogue refresh, before the
 swap); a newer build of them is noticed like a promotion (the watched signature
@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 from matcher.protocols import RefreshableModel, VacancyUpdatingModel
 
 if TYPE_CHECKING:
-    from matcher.dataset import Dataset
+    from matcher.data.dataset import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class LoadedModel:
     #: the store state (see ``ModelHolder.sync_catalogue``) the catalogue reflects
     catalogue_stamp: Any = None
     #: precomputed recommendations bound to this model's catalogue
-    #: (``matcher.precomputed.BoundRecommendations``), or None: answer live
+    #: (``matcher.serving.precomputed.BoundRecommendations``), or None: answer live
     lists: Any = None
 
 
@@ -123,7 +123,7 @@ def _pointer_signature(model_dir: Path) -> tuple:
 
 
 def _lists_signature(model_path: Path) -> int | None:
-    from matcher.precomputed import MANIFEST
+    from matcher.serving.precomputed import MANIFEST
 
     try:
         return os.stat(model_path / LISTS_FOLDER / MANIFEST).st_mtime_ns
@@ -134,11 +134,11 @@ def _lists_signature(model_path: Path) -> int | None:
 def bind_lists(model: Any, path: Path | None) -> Any:
     """The precomputed recommendations in ``path/precomputed`` bound to ``model``'s
     catalogue, or None (none built, built for another model, or unreadable: logged)."""
-    from matcher.recommender import Recommender
+    from matcher.serving.recommender import Recommender
 
     if path is None or not isinstance(model, Recommender):
         return None  # only the hybrid recommender's answers are precomputed
-    from matcher.precomputed import PrecomputedListsError, PrecomputedRecommendations
+    from matcher.serving.precomputed import PrecomputedListsError, PrecomputedRecommendations
 
     folder = Path(path) / LISTS_FOLDER
     try:

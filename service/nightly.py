@@ -15,7 +15,7 @@
    ``model.recommend_many(ids, k)`` (top K, eligible pairs only). Without a scheduler
    (``scheduler=None`` and no ``JOBMATCH_DASK_SCHEDULER``) the same partitions run
    in-process on Dask's synchronous scheduler (models need not be thread-safe).
-3. **Plan** with :func:`matcher.assignment.plan_placements`.
+3. **Plan** with :func:`matcher.planning.assignment.plan_placements`.
 4. **Record**: the run row is written as ``running`` when the run starts; at the end
    the plan rows are written and the status flipped to ``succeeded`` in ONE transaction,
    so a crash leaves no partial plan visible. A failure is recorded as ``failed`` with
@@ -51,18 +51,18 @@ import pandas as pd
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from matcher.assignment import (
+from matcher.data.dataset import Dataset
+from matcher.data.schema import PURSUED_EVENTS, Columns
+from matcher.models.base import RECOMMENDATION_COLUMNS
+from matcher.planning.assignment import (
     DEFAULT_MONITORED_WEIGHT,
     DEFAULT_WELFARE_PRIORITY,
     GROUP_RULES,
     PlanResult,
     plan_placements,
 )
-from matcher.base import RECOMMENDATION_COLUMNS
-from matcher.dataset import Dataset
-from matcher.priority_posts import priority_post_report
+from matcher.planning.priority_posts import priority_post_report
 from matcher.protocols import ExplainingModel, RefreshableModel
-from matcher.schema import PURSUED_EVENTS, Columns
 from service import clock
 from service.lifecycle import LIFECYCLE_EVENTS, SEEKING_STATUSES, Outcome, WorkerStatus, replay
 from service.processes import process_alive, process_identity
@@ -229,7 +229,7 @@ def _score_batch_partition(
 
 def _explain_partition(scorer: Any, workers: pd.DataFrame, pairs: pd.DataFrame) -> list[str]:
     """Reasons of the planned pairs of one partition, ``"; "``-joined."""
-    from matcher.batch import explain_pairs
+    from matcher.serving.batch import explain_pairs
 
     return ["; ".join(r) for r in explain_pairs(scorer.model, workers, pairs)]
 
@@ -343,9 +343,9 @@ def _split_by_worker(
 
 
 def _batch_ready(model: Any) -> bool:
-    """Whether ``model`` can be scored by :class:`matcher.batch.BatchScorer` (a fitted
+    """Whether ``model`` can be scored by :class:`matcher.serving.batch.BatchScorer` (a fitted
     full-stage Recommender with a ranker)."""
-    from matcher.recommender import Recommender
+    from matcher.serving.recommender import Recommender
 
     return isinstance(model, Recommender) and model.stages == "full" and model.ranker_ is not None
 
@@ -406,7 +406,7 @@ def region_label(code: str | None) -> str:
     if not code:
         return "unknown"
     try:
-        from matcher.reference import region_name
+        from matcher.data.reference import region_name
 
         return region_name(code)
     except Exception:  # noqa: BLE001 - a label only; unknown codes keep their number
@@ -668,7 +668,7 @@ def _jsonable(value: Any) -> Any:
 
 def welfare_priority_for(monitored_weight: float) -> float:
     """The run's default welfare bonus: ``max(2, monitored_weight + 0.5)``, so that it
-    always dominates the weighted scores (see :func:`matcher.assignment.plan_placements`)."""
+    always dominates the weighted scores (see :func:`matcher.planning.assignment.plan_placements`)."""
     return max(DEFAULT_WELFARE_PRIORITY, monitored_weight + 0.5)
 
 
@@ -712,10 +712,10 @@ def run_match(
     k : int
         Candidates per worker.
     monitored_weight, welfare_priority : float
-        See :func:`matcher.assignment.plan_placements`; ``welfare_priority`` defaults to
+        See :func:`matcher.planning.assignment.plan_placements`; ``welfare_priority`` defaults to
         ``max(2, monitored_weight + 0.5)`` so that it always dominates the weighted scores.
     group_rule : {"value", "first"}
-        How village groups are planned; see :func:`matcher.assignment.plan_placements`
+        How village groups are planned; see :func:`matcher.planning.assignment.plan_placements`
         (``"first"``, groups before individuals, is the earlier rule, kept for
         benchmarks and as a policy choice).
     as_of : timestamp, "snapshot", "now" or None
@@ -726,7 +726,7 @@ def run_match(
     model, model_version : optional
         A fitted model to use instead of the promoted one (tests, benchmarks).
     scoring : {"batch", "exact"}, default "batch"
-        ``"batch"``: :class:`matcher.batch.BatchScorer` (the catalogue is refreshed with
+        ``"batch"``: :class:`matcher.serving.batch.BatchScorer` (the catalogue is refreshed with
         tonight's vacancies only; workers are encoded partition by partition; reasons
         are written for the planned pairs only). ``"exact"``: ``model.recommend_many``
         per partition (every worker refreshed into the catalogue first). Models without
@@ -834,7 +834,7 @@ def run_match(
         t = time.perf_counter()
         scorer: Any = None
         if use_batch:
-            from matcher.batch import BatchScorer
+            from matcher.serving.batch import BatchScorer
 
             scorer = BatchScorer(model).prepare(workers)
         timings["prepare_seconds"] = round(time.perf_counter() - t, 3)
@@ -927,7 +927,7 @@ def run_match(
                     "groups_placed",
                     "flow_rounds",
                     "plan_method",
-                    # plan diagnostics (matcher.assignment.plan_diagnostics)
+                    # plan diagnostics (matcher.planning.assignment.plan_diagnostics)
                     "unplaced_with_open_seat",
                     "unplaced_reasons",
                     "open_seat_share_without_candidate",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from matcher.occupation_classifier import MODEL_FILE, OccupationClassifier, default_model_file
+from matcher.occupations.classifier import MODEL_FILE, OccupationClassifier, default_model_file
 
 #: Folder under the model directory that holds the occupation model.
 OCCUPATION_DIR = "occupation"

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from matcher.schema import EventType
+from matcher.data.schema import EventType
 from service import clock
 from service.auth import Principal, Role
 from service.domain_errors import Conflict, Forbidden, Invalid, field_error, not_found

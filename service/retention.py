@@ -1,5 +1,5 @@
 """Retention of the placements of an officer's region: survival curves by month since hire,
-per destination province and per employer (Kaplan–Meier, ``matcher.survival``).
+per destination province and per employer (Kaplan–Meier, ``matcher.evaluation.survival``).
 
 A placement counts from its hire until it ended (left, wage arrears, injury, or a hire
 elsewhere: the job was not kept) or, still open, until now (censored). A month is 30.44
@@ -16,8 +16,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher import reference
-from matcher.survival import kaplan_meier, survival_at
+from matcher.data import reference
+from matcher.evaluation.survival import kaplan_meier, survival_at
 from service import clock
 from service.auth import Principal, Role
 from service.store.models import Employer, Placement, Vacancy, Worker

@@ -4,9 +4,9 @@
 field optional; only the fields sent change), ``XPublic`` (what a reader gets) and
 ``XsPublic(data, count)`` for lists. Shapes and types are checked here; the
 contract's rules (known region codes, wage_min <= wage_max, ...) are checked by
-``matcher.contract`` in the service layer, so API bodies and imported files obey
+``matcher.data.contract`` in the service layer, so API bodies and imported files obey
 exactly the same rules. Field names, types, enums and text lengths are those of
-``matcher.schema`` and ``matcher.contract.MAX_LENGTH``;
+``matcher.data.schema`` and ``matcher.data.contract.MAX_LENGTH``;
 ``tests/contract/test_schema_sync.py`` compares them field by field.
 
 Employers never receive a worker schema: they get :class:`EmployerCandidate`, which
@@ -21,8 +21,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from matcher.contract import EARLIEST, LATEST, MAX_INT, MAX_LENGTH
-from matcher.schema import (
+from matcher.data.contract import EARLIEST, LATEST, MAX_INT, MAX_LENGTH
+from matcher.data.schema import (
     CONTRACT,
     Channel,
     Education,

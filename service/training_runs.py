@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from matcher.dataset import Dataset
+from matcher.data.dataset import Dataset
 from service.store.db import make_engine
 from service.store.migrate import ensure_schema
 from service.store.repository import load_dataset

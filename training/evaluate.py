@@ -6,7 +6,7 @@ pair, see :mod:`training.split`), and measures:
 
 * precision, recall, NDCG (graded: retained 3, hired 2, applied 1) and MAP
   (AP denominator ``min(k, relevant)``) at k = 5, 10, 20, for all, warm and
-  cold workers (:mod:`matcher.metrics`);
+  cold workers (:mod:`matcher.evaluation.metrics`);
 * catalogue coverage: the share of vacancies open at the cutoff that appear in
   at least one evaluated worker's top k;
 * calibration: for every recommended pair, its score against whether it became a
@@ -40,9 +40,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from matcher.base import RankingModel
-from matcher.metrics import GRADE, catalogue_coverage, per_worker_metrics
-from matcher.schema import Columns
+from matcher.data.schema import Columns
+from matcher.evaluation.metrics import GRADE, catalogue_coverage, per_worker_metrics
+from matcher.models.base import RankingModel
 from training.split import TimeSplit
 
 DEFAULT_KS: tuple[int, ...] = (5, 10, 20)
@@ -92,7 +92,7 @@ class Ablation:
     """A baseline read off another model of the same run once it is fitted and served.
 
     :func:`compare` evaluates the model named ``of`` first, then scores
-    ``model.ablation(stages)`` (``matcher.recommender.Recommender.ablation``) on the
+    ``model.ablation(stages)`` (``matcher.serving.recommender.Recommender.ablation``) on the
     same served snapshot: no second fit.
     """
 
@@ -443,17 +443,17 @@ def default_models(
 ) -> dict[str, RankingModel | Ablation]:
     """The baselines and the candidate measured in every training run.
 
-    ``popularity`` and ``keyword`` are :mod:`matcher.baselines` with their default
+    ``popularity`` and ``keyword`` are :mod:`matcher.evaluation.baselines` with their default
     filter (the eligibility rules); ``keyword_location`` and ``popularity_location``
     the same behind the location filter only (the bare job board); ``full`` is
-    ``matcher.recommender.Recommender``. ``lightfm`` and ``content`` are the
+    ``matcher.serving.recommender.Recommender``. ``lightfm`` and ``content`` are the
     Recommender with ``stages`` set accordingly and the same ``random_state``,
     ``embedder`` and ``candidate_params`` (so the ablations differ from the
     candidate only in the stages used): read off the fitted candidate
     (:class:`Ablation`) when ``full`` is included and ``derive_ablations``, else
     fitted on their own.
     """
-    from matcher.baselines import KeywordRecommender, PopularityRecommender
+    from matcher.evaluation.baselines import KeywordRecommender, PopularityRecommender
 
     out: dict[str, RankingModel | Ablation] = {}
     extra = dict(candidate_params or {})
@@ -471,7 +471,7 @@ def default_models(
         elif name == "popularity_location":
             out[name] = PopularityRecommender(filter="location")
         elif name in ("lightfm", "content", CANDIDATE_NAME):
-            from matcher.recommender import Recommender
+            from matcher.serving.recommender import Recommender
 
             stages = "full" if name == CANDIDATE_NAME else name
             kwargs = {"stages": stages, "random_state": random_state, **extra}

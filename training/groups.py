@@ -6,12 +6,12 @@ evaluated workers (``matcher.evaluation.groups.worker_groups``: language, gender
 labour capacity, mobility, household status, cold vs known):
 
 * ``ndcg@10`` — NDCG@10 graded by the held-out outcome (retained 3, hired 2,
-  applied 1), exactly as the summary table's (``matcher.metrics``);
+  applied 1), exactly as the summary table's (``matcher.evaluation.metrics``);
 * ``ece`` — expected calibration error of the recommended pairs' scores against
   whether the pair was hired in the test weeks (10 bins of equal count; only for
   models whose scores are probabilities);
 * ``placed`` — share of the group's workers that a plan over the evaluated workers'
-  top-10 lists (``matcher.assignment.plan_placements`` with the model's scores and the
+  top-10 lists (``matcher.planning.assignment.plan_placements`` with the model's scores and the
   seats open at the cutoff) places;
 * ``share of best`` — the planned pair's score over the worker's best score in its
   list (0 if unplaced). Training never sees a market's truth, so this share is the
@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from matcher.data.schema import Columns
 from matcher.evaluation.groups import NOT_STATED, group_calibration, group_means, worker_groups
-from matcher.metrics import GRADE, per_worker_metrics
-from matcher.schema import Columns
+from matcher.evaluation.metrics import GRADE, per_worker_metrics
 from training.split import TimeSplit
 
 __all__ = [
@@ -60,7 +60,7 @@ TABLE_COLUMNS = ["model", "dimension", "group", "metric", "n", "mean", "lo", "hi
 
 def _plan_shares(recommendations: pd.DataFrame, split: TimeSplit) -> pd.DataFrame:
     """``placed`` and ``share of best`` per evaluated worker (see the module docstring)."""
-    from matcher.assignment import plan_placements
+    from matcher.planning.assignment import plan_placements
 
     workers = split.serving.workers
     vacancies = split.train.vacancies

@@ -38,7 +38,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from matcher.dataset import Dataset
+from matcher.data.dataset import Dataset
 from matcher.protocols import Embedder, ExplainingModel
 from training import registry
 from training.evaluate import (
@@ -115,7 +115,7 @@ class TrainOptions:
         Extra keyword arguments of the candidate ``Recommender`` (and its ablations).
     embedder : matcher.protocols.Embedder, optional
         Dense text channel for the Recommender (tests pass a HashingEmbedder); None:
-        ``matcher.text.embedder_from_env`` with a SQLite cache beside the models.
+        ``matcher.text.encoders.embedder_from_env`` with a SQLite cache beside the models.
     max_eval_workers : int, optional
         Evaluate a uniform sample of at most this many test workers (bounded time
         on a large store); None evaluates all.
@@ -286,7 +286,7 @@ def _train(dataset: Dataset, root: Path, opts: TrainOptions) -> TrainResult:
         if embedder is None:
             # one embedder for every model of the run: texts are encoded once, and the
             # SQLite cache beside the models makes the next training run cheaper
-            from matcher.text import embedder_from_env
+            from matcher.text.encoders import embedder_from_env
 
             root.mkdir(parents=True, exist_ok=True)
             embedder = embedder_from_env(cache_path=str(root / EMBEDDING_CACHE))

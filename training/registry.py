@@ -65,6 +65,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from matcher.artifacts import current_class_path
 from training.groups import GAP_METRIC, MIN_GROUP_WORKERS, group_gaps, groups_from_card
 from training.split import TrainingDataError
 
@@ -78,7 +79,7 @@ DEFAULT_TOLERANCE = 0.01
 #: Absolute widening of a group gap (1 - worst/best NDCG@10) still promoted.
 DEFAULT_GAP_TOLERANCE = 0.02
 GUARD_METRIC = "ndcg@10"
-DEFAULT_MODEL_CLASS = "matcher.recommender.Recommender"
+DEFAULT_MODEL_CLASS = "matcher.serving.recommender.Recommender"
 
 __all__ = [
     "CorruptArtifactError",
@@ -277,7 +278,7 @@ def load_model(model_dir: str | Path, version: str) -> Any:
         card = read_card(model_dir, version)
     except CorruptArtifactError:
         card = {}
-    class_path = card.get("model_class", DEFAULT_MODEL_CLASS)
+    class_path = current_class_path(card.get("model_class", DEFAULT_MODEL_CLASS))
     module_name, _, cls_name = class_path.rpartition(".")
     try:
         cls = getattr(importlib.import_module(module_name), cls_name)

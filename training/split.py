@@ -50,9 +50,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from matcher.dataset import Dataset
-from matcher.metrics import GRADE, outcome_grades
-from matcher.schema import OUTCOME_GRADE, Columns, EventType, VacancyStatus
+from matcher.data.dataset import Dataset
+from matcher.data.schema import OUTCOME_GRADE, Columns, EventType, VacancyStatus
+from matcher.evaluation.metrics import GRADE, outcome_grades
 
 DEFAULT_TEST_WEEKS = 4
 

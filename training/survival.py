@@ -1,12 +1,12 @@
 """Retention as survival: the stay model judged on time to leaving, with censoring.
 
 The ranker's stay stage predicts P(still in the job three months after the hire | hired)
-(``matcher.ranking``), or, calibrated (``Recommender.stable_weeks``), P(still there
+(``matcher.models.ranking``), or, calibrated (``Recommender.stable_weeks``), P(still there
 after that many weeks | hired): the curve below is anchored at that horizon then. Here it is evaluated as a survival model on the hires whose fate
 was unknown at the split's cutoff:
 
 * **Evaluated hires** — every hire before ``until`` that had not ended (the worker left
-  that job: :data:`matcher.features.LEAVING_EVENTS`, the event the stay stage is trained
+  that job: :data:`matcher.models.features.LEAVING_EVENTS`, the event the stay stage is trained
   on; wage arrears and injuries do not end a spell) and was not recorded retained before
   the cutoff: the
   hires made in the test weeks, and those made earlier whose outcome the model fitted at
@@ -20,7 +20,7 @@ was unknown at the split's cutoff:
   with a proportional hazard set so that ``S(90) = p`` (the horizon the stay stage is
   trained for). When the baseline cannot anchor (no departure in training) ``h`` is
   ``(1 - p) / mean(1 - p)``.
-* **Metrics** (``matcher.survival``): Harrell's concordance of ``1 - p`` (the baseline
+* **Metrics** (``matcher.evaluation.survival``): Harrell's concordance of ``1 - p`` (the baseline
   ranks everyone alike: 0.5), IPCW Brier scores at 30 / 90 / 180 days for the model
   and the baseline, conditional on having lasted until entry. A horizon beyond the
   longest follow-up is reported as not estimable, never filled in.
@@ -38,12 +38,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from matcher.base import StablePlacementModel
-from matcher.dataset import Dataset
-from matcher.features import LEAVING_EVENTS, RETAINED_EVENTS
+from matcher.data.dataset import Dataset
+from matcher.data.schema import Columns, EventType
+from matcher.evaluation.survival import brier_score, concordance_index, kaplan_meier, survival_at
+from matcher.models.base import StablePlacementModel
+from matcher.models.features import LEAVING_EVENTS, RETAINED_EVENTS
 from matcher.protocols import ExplainingModel
-from matcher.schema import Columns, EventType
-from matcher.survival import brier_score, concordance_index, kaplan_meier, survival_at
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class SurvivalReport:
 
 def hire_spells(events: pd.DataFrame, until: pd.Timestamp) -> pd.DataFrame:
     """One row per hire: ``worker_id, vacancy_id, hired_at, ended_at`` (first time the
-    worker left that job after the hire, :data:`~matcher.features.LEAVING_EVENTS`; NaT if
+    worker left that job after the hire, :data:`~matcher.models.features.LEAVING_EVENTS`; NaT if
     never), ``retained_at`` (latest retained outcome of that job)."""
     ev = events[[Columns.Worker, Columns.Vacancy, Columns.Event, Columns.OccurredAt]]
     ev = ev[ev[Columns.OccurredAt] < until]
@@ -156,7 +156,7 @@ def evaluate_survival(
     rep.max_follow_up_days = float(time.max())
 
     # a calibrated ranker's stay stage is P(still there after its horizon | hired)
-    # (matcher.calibration): anchor there; beyond the training follow-up the
+    # (matcher.models.calibration): anchor there; beyond the training follow-up the
     # baseline's last value stands in (its tail is not estimable)
     anchor_days = float(ANCHOR_DAYS)
     if isinstance(model, StablePlacementModel) and model.stable_weeks is not None:

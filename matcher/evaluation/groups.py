@@ -28,8 +28,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from matcher.data.schema import Columns
 from matcher.evaluation.calibration import expected_calibration_error
-from matcher.schema import Columns
 
 __all__ = ["DIMENSIONS", "group_calibration", "group_means", "worker_groups"]
 

@@ -28,16 +28,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from matcher.data.schema import Columns
 from matcher.evaluation.calibration import (
     brier_score,
     expected_calibration_error,
     per_worker_constant,
     reliability_bins,
 )
-from matcher.schema import Columns
 
 if TYPE_CHECKING:
-    from matcher.assignment import PlanResult
+    from matcher.planning.assignment import PlanResult
 
 __all__ = [
     "attach_truth",
@@ -221,7 +221,7 @@ def oracle_plan(
     candidates: pd.DataFrame | None = None,
     **plan_options: Any,
 ) -> PlanResult:
-    """:func:`matcher.assignment.plan_placements` on the true values.
+    """:func:`matcher.planning.assignment.plan_placements` on the true values.
 
     The pairs of ``candidates`` (default: every pair of the truth) are scored with their
     true values; ``plan_options`` go to ``plan_placements`` (default monitored weight 1
@@ -229,7 +229,7 @@ def oracle_plan(
     weights (``monitored_weight``, ``welfare_priority`` as the nightly run uses them) it
     is the *policy oracle*: the best plan under the policy, knowing the truth.
     """
-    from matcher.assignment import plan_placements
+    from matcher.planning.assignment import plan_placements
 
     options: dict[str, Any] = {"monitored_weight": 1.0, "welfare_priority": 0.0}
     options.update(plan_options)
@@ -247,7 +247,7 @@ def oracle_plan_value(
     """The best plan on the true values: (plan's true value, LP upper bound).
 
     The plan is :func:`oracle_plan` (``plan_options`` as there); the LP bound
-    (:func:`matcher.assignment.lp_upper_bound`) is the exact relaxation of the
+    (:func:`matcher.planning.assignment.lp_upper_bound`) is the exact relaxation of the
     unweighted problem over the same pairs, so no plan over them can place more
     expected stable placements.
     """
@@ -269,7 +269,7 @@ def lp_value(
     """LP optimum over ``candidates`` with true values: expected stable placements, or
     with policy weights the weighted objective of ``plan_placements`` (an upper bound of
     the policy oracle's ``objective``)."""
-    from matcher.assignment import lp_upper_bound
+    from matcher.planning.assignment import lp_upper_bound
 
     cands = _candidates_with_truth(truth, candidates)
     if cands.empty:

@@ -5,7 +5,7 @@
   their ``detail`` and headers.
 - Request validation errors answer 422 with field-level problems; values of personal
   fields are never echoed.
-- A ``matcher.contract.ContractError`` that reaches the API answers 422 with its fields.
+- A ``matcher.data.contract.ContractError`` that reaches the API answers 422 with its fields.
 - A request that waited its whole ``pool_timeout`` for a store connection (the process is
   overloaded) answers 503 with ``Retry-After``: the caller may try again, nothing failed.
 - Any other exception is a fault of ours: it answers 500 with a request id and no
@@ -42,7 +42,7 @@ from fastapi.utils import create_model_field
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from matcher.schema import PERSONAL_FIELDS
+from matcher.data.schema import PERSONAL_FIELDS
 from service.domain_errors import DomainError
 from service.schemas import Problem
 
@@ -197,7 +197,7 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": scrub(exc.errors())})
 
-    from matcher.contract import ContractError
+    from matcher.data.contract import ContractError
     from service.domain import contract_error_detail
 
     @app.exception_handler(ContractError)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from matcher.contract import MAX_INT
+from matcher.data.contract import MAX_INT
 
 #: Width of the store's id columns (workers, vacancies, employers, runs).
 ID_LENGTH = 64

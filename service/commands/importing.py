@@ -36,7 +36,7 @@ def import_cmd(
     from sqlalchemy import make_url
     from sqlalchemy.exc import OperationalError
 
-    from matcher.contract import ContractError
+    from matcher.data.contract import ContractError
     from service.importer import import_folder
     from service.settings import get_settings
 

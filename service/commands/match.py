@@ -53,7 +53,7 @@ def match(
     scoring: str = typer.Option(
         "batch",
         "--scoring",
-        help="batch: the nightly shortlist scorer (matcher.batch); exact: recommend_many per worker.",
+        help="batch: the nightly shortlist scorer (matcher.serving.batch); exact: recommend_many per worker.",
     ),
     pin: list[str] = typer.Option(
         [], "--pin", help="WORKER:VACANCY to pin before this run (stored; repeatable)."

@@ -130,7 +130,7 @@ def classify(
     """Code job titles in CSCO 2022: code, name, level (detailed/minor/sub-major/major), confidence."""
     if (text is None) == (in_file is None):
         raise fail("give either TEXT or --in FILE (not both, not neither)")
-    from matcher.occupation_classifier import LEVEL_NAMES, OccupationClassifier
+    from matcher.occupations.classifier import LEVEL_NAMES, OccupationClassifier
 
     if text is not None:
         titles, problems = read_title_lines(text.encode("utf-8"))
@@ -210,13 +210,13 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of the folds and models.")] = 0,
 ) -> None:
     """Train the occupation classifier on labelled titles plus stored officer corrections."""
-    from matcher.occupation_classifier import (
+    from matcher.data.reference import data_path
+    from matcher.occupations.classifier import (
         ClassifierConfig,
         OccupationClassifier,
         merge_corrections,
         read_labelled_titles,
     )
-    from matcher.reference import data_path
     from service.occupation_coder import forget_loaded_coder, trained_model_path
     from service.settings import get_settings
 

@@ -47,7 +47,7 @@ def _load_model_and_data() -> tuple[Any, Any]:
             "check JOBMATCH_DATABASE_URL, and run `jobmatch import` to create and fill it"
         ) from None
     from matcher.protocols import RefreshableModel
-    from matcher.recommender import Recommender
+    from matcher.serving.recommender import Recommender
 
     # the hybrid model records what it was fitted on: no refresh when that is the store
     fitted_on_store = (
@@ -138,7 +138,7 @@ def _precompute(model: Any, dataset: Any, depth: int, jobs: int) -> None:
     """Build and store the precomputed recommendations of every worker in the store."""
     import time
 
-    from matcher.precomputed import PrecomputedRecommendations
+    from matcher.serving.precomputed import PrecomputedRecommendations
     from service.model_holder import LISTS_FOLDER
     from service.settings import get_settings
     from training.registry import current_model_path

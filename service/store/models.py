@@ -1,7 +1,7 @@
 """SQLAlchemy 2 tables of the store. Migrations under ``service/store/migrations``.
 
 The contract tables (workers, employers, vacancies, events) hold exactly the data
-contract's columns (``matcher.schema``) plus bookkeeping columns. List fields are
+contract's columns (``matcher.data.schema``) plus bookkeeping columns. List fields are
 JSON arrays; times are naive UTC. Personal-data columns (name, phone, id_number)
 are never logged: ``Worker.__repr__`` leaves them out.
 """

@@ -1,6 +1,6 @@
 """Reading and writing the contract tables in bulk.
 
-* :func:`upsert` writes a frame in the contract's normal form (``matcher.dataset``)
+* :func:`upsert` writes a frame in the contract's normal form (``matcher.data.dataset``)
   into its table: insert-or-update by the table's key with the dialect's own
   ``INSERT ... ON CONFLICT`` (SQLite: executemany through the driver; PostgreSQL:
   COPY into a temporary table), inside the caller's transaction. Events are
@@ -43,9 +43,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from matcher.dataset import Dataset, normalise_frame
-from matcher.occupation_classifier import LabelledTitle
-from matcher.schema import CONTRACT, PERSONAL_FIELDS
+from matcher.data.dataset import Dataset, normalise_frame
+from matcher.data.schema import CONTRACT, PERSONAL_FIELDS
+from matcher.occupations.classifier import LabelledTitle
 from service.store.models import Base
 
 log = logging.getLogger(__name__)
@@ -348,7 +348,7 @@ def upsert(
         ``workers``, ``employers``, ``vacancies``, ``events`` or another store table
         with a single-column primary key.
     frame : DataFrame
-        Rows in the normal form of ``matcher.dataset`` (validated already). Only the
+        Rows in the normal form of ``matcher.data.dataset`` (validated already). Only the
         columns present are written; unknown columns are ignored.
     source : str
         For events: recorded in ``events.source`` (``import`` or an API key id).
@@ -642,7 +642,7 @@ def load_vacancy_changes(
     """The vacancies written (posted, edited, closed) at or after ``since`` minus
     :data:`CHANGE_MARGIN`, as they are now, and their employers: what a serving model
     needs to update its catalogue without reading the whole store
-    (``matcher.recommender.Recommender.update_vacancies``).
+    (``matcher.serving.recommender.Recommender.update_vacancies``).
 
     Returns
     -------
@@ -689,7 +689,7 @@ def occupation_corrections(bind: Engine | Session | Connection) -> list[Labelled
     """Officers' occupation code corrections as labelled titles, oldest first.
 
     ``jobmatch occupation train`` folds them into the labelled titles
-    (:func:`matcher.occupation_classifier.merge_corrections`: a later correction of the
+    (:func:`matcher.occupations.classifier.merge_corrections`: a later correction of the
     same title replaces an earlier one).
     """
     from service.store.models import OccupationCorrection

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from matcher import reference
+from matcher.data import reference
 from service import clock
 
 #: a match's level from its score relative to the best of the same list

@@ -1,7 +1,7 @@
 """What people read instead of the contract's codes: one label table for every enum,
 the fields' names, and validation messages in the page's language.
 
-The data contract (``matcher.schema``) stores codes (``junior_secondary``, ``bo``,
+The data contract (``matcher.data.schema``) stores codes (``junior_secondary``, ``bo``,
 ``cross_province_transfer``); a page never shows one. :func:`label` turns a code into
 its words, :func:`field_name` names a field, and :func:`error_message` rewrites a
 validation error (pydantic's or the contract's) as a sentence that names the field.

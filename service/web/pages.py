@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher import reference
-from matcher.schema import OFFICER_OUTCOMES, Channel
+from matcher.data import reference
+from matcher.data.schema import OFFICER_OUTCOMES, Channel
 from service import clock, domain, domain_followups, followups, officer_day, proposals
 from service.auth import (
     KEY_COOKIE,

@@ -1,4 +1,4 @@
-"""Contracts of matcher.assignment: feasibility on random markets (hypothesis), known answers
+"""Contracts of matcher.planning.assignment: feasibility on random markets (hypothesis), known answers
 against brute force and the LP bound, the priority rules, groups, households and pins."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher.assignment import AssignmentError, lp_upper_bound, plan_placements
+from matcher.planning.assignment import AssignmentError, lp_upper_bound, plan_placements
 
 MW, WP = 1.5, 2.0
 

@@ -1,4 +1,4 @@
-"""Plan diagnostics (matcher.assignment.plan_diagnostics) on toy markets with a known
+"""Plan diagnostics (matcher.planning.assignment.plan_diagnostics) on toy markets with a known
 answer: unplaced workers beside an empty seat they qualify for, and why; open seats
 nobody is a candidate for; the Gini of candidates and placements per vacancy."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from test_assignment import market
 
-from matcher.assignment import gini, plan_placements
+from matcher.planning.assignment import gini, plan_placements
 
 
 def test_gini_known_answers():

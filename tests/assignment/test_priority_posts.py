@@ -5,7 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from matcher.priority_posts import is_priority_worker, priority_post_report, worker_situation
+from matcher.planning.priority_posts import (
+    is_priority_worker,
+    priority_post_report,
+    worker_situation,
+)
 
 
 def _market() -> tuple[pd.DataFrame, pd.DataFrame]:

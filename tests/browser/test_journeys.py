@@ -15,7 +15,14 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from matcher.schema import Channel, Education, EventType, HouseholdStatus, LaborCapacity, Mobility
+from matcher.data.schema import (
+    Channel,
+    Education,
+    EventType,
+    HouseholdStatus,
+    LaborCapacity,
+    Mobility,
+)
 from service.lifecycle import WorkerStatus
 from service.store.db import session_scope
 from service.store.models import Vacancy, Worker
@@ -196,7 +203,7 @@ def sample_plan(sample, sample_model_dir) -> str:
 
 
 def _employer_secrets(sample) -> list[str]:
-    from matcher import reference
+    from matcher.data import reference
 
     places = "|".join(reference.region_name(c) for c in reference.regions())
     w = sample.frames["workers"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from matcher.schema import CONTRACT
+from matcher.data.schema import CONTRACT
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "data-contract.md"
 

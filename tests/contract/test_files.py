@@ -8,14 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from matcher.contract import (
+from matcher.data.contract import (
     HIDDEN,
     ContractError,
     read_table,
     table_for_path,
     validate_record,
 )
-from matcher.schema import CONTRACT
+from matcher.data.schema import CONTRACT
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "market"
 

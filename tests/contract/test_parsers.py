@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.contract import (
+from matcher.data.contract import (
     _Cells,
     iso639_1,
     parse_booleans,
@@ -17,7 +17,7 @@ from matcher.contract import (
     parse_numbers,
     parse_times,
 )
-from matcher.schema import Kind
+from matcher.data.schema import Kind
 
 
 def cells(values) -> _Cells:

@@ -1,5 +1,5 @@
 """The API bodies (service/schemas.py) and the store's columns (service/store/models.py)
-agree with the data contract (matcher/schema.py) field by field: names, types, enum
+agree with the data contract (matcher/data/schema.py) field by field: names, types, enum
 values, text lengths and which fields are required."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text
 
-from matcher.schema import CONTRACT, FieldSpec, Kind
+from matcher.data.schema import CONTRACT, FieldSpec, Kind
 from service import schemas
 from service.store import models
 
@@ -158,7 +158,7 @@ def test_store_columns_follow_the_contract_field(table, spec):
 
 
 def test_an_over_long_field_is_refused_by_the_body_as_by_the_import():
-    from matcher.contract import validate_record
+    from matcher.data.contract import validate_record
 
     too_long = "x" * (CONTRACT["vacancies"].field("title").max_length + 1)
     with pytest.raises(ValueError, match="at most 300 characters"):

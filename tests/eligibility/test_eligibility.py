@@ -1,4 +1,4 @@
-"""Contracts of matcher.eligibility: rule by rule known answers, and masks == exclusions."""
+"""Contracts of matcher.eligibility.rules: rule by rule known answers, and masks == exclusions."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher import reference
-from matcher.dataset import normalise_frame
-from matcher.eligibility import (
+from matcher.data import reference
+from matcher.data.dataset import normalise_frame
+from matcher.data.schema import CONTRACT
+from matcher.eligibility.rules import (
     DEFAULT_MAX_COMMUTE_KM,
     EligibilityIndex,
     Reason,
@@ -19,7 +20,6 @@ from matcher.eligibility import (
     is_light_work,
     light_work_codes,
 )
-from matcher.schema import CONTRACT
 
 SUO = "542427"  # 索县, Nagqu, Tibet
 NAGQU = "542421"  # 那曲县, about 170 km from Suo County
@@ -372,7 +372,13 @@ def test_masks_agree_with_exclusions(ws, vs, at):
 )
 def test_distance_box_prefilter_equals_the_full_haversine(home, points, max_km, near):
     """The one-worker fast path (latitude/longitude box) never changes a distance verdict."""
-    from matcher.eligibility import _far_one_worker, _hav_limit, _haversine, _Vacancies, _Workers
+    from matcher.eligibility.rules import (
+        _far_one_worker,
+        _hav_limit,
+        _haversine,
+        _Vacancies,
+        _Workers,
+    )
 
     if near:  # points around the home, across the limit
         points = [(home[0] + a / 50.0, home[1] + b / 50.0) for a, b in points]

@@ -1,4 +1,4 @@
-"""One great-circle formula (matcher.reference.haversine): known distances, broadcasting,
+"""One great-circle formula (matcher.data.reference.haversine): known distances, broadcasting,
 NaN, the antipodes, and the same numbers, bit for bit, as the three copies it replaced
 (eligibility's precomputed-cosine form, the baselines' matrix, reference.haversine_km)."""
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from matcher.reference import EARTH_RADIUS_KM, haversine, haversine_km
+from matcher.data.reference import EARTH_RADIUS_KM, haversine, haversine_km
 
 BEIJING = (116.4074, 39.9042)
 SHANGHAI = (121.4737, 31.2304)
@@ -46,11 +46,11 @@ coords = arrays(np.float64, 16, elements=finite)
 def test_same_numbers_as_the_formulas_it_replaced(lon1, lat1, lon2, lat2):
     lat1, lat2 = lat1 / 2, lat2 / 2  # latitudes in [-pi/2, pi/2]
     cos1, cos2 = np.cos(lat1), np.cos(lat2)
-    # matcher/eligibility.py's copy (radians, cosines kept per point)
+    # matcher/eligibility/rules.py's copy (radians, cosines kept per point)
     eligibility = np.sin((lat2 - lat1) / 2.0) ** 2 + cos1 * cos2 * np.sin((lon2 - lon1) / 2.0) ** 2
     np.testing.assert_array_equal(haversine(lon1, lat1, lon2, lat2, cos1, cos2), eligibility)
     np.testing.assert_array_equal(haversine(lon1, lat1, lon2, lat2), eligibility)
-    # matcher/baselines.py's copy (degrees, a matrix, clipped) and reference's (unclipped)
+    # matcher/evaluation/baselines.py's copy (degrees, a matrix, clipped) and reference's (unclipped)
     d1, d2 = np.degrees(np.c_[lon1, lat1]), np.degrees(np.c_[lon2, lat2])
     a1, b1 = np.radians(d1[:, :1]), np.radians(d1[:, 1:2])
     a2, b2 = np.radians(d2[:, 0])[None, :], np.radians(d2[:, 1])[None, :]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from matcher.dataset import Dataset
+from matcher.data.dataset import Dataset
 
 #: (code, title, worker skill text)
 OCCUPATIONS = [
@@ -37,7 +37,7 @@ START = pd.Timestamp("2026-01-05")
 def fast_params() -> dict:
     """Recommender parameters small enough for a test market (a fresh embedder each
     call)."""
-    from matcher.text import HashingEmbedder
+    from matcher.text.encoders import HashingEmbedder
 
     return {
         "embedder": HashingEmbedder(dim=64),

@@ -7,7 +7,7 @@ build the model::
         def make_model(self):
             return MyModel(random_state=0)
 
-The contract (see ``matcher/base.py``): outputs have the documented columns,
+The contract (see ``matcher/models/base.py``): outputs have the documented columns,
 ranks 1..n with scores descending; an ineligible pair is never returned
 (property-based over random markets); save -> load gives identical output;
 refitting with the same seed gives identical output; workers and vacancies
@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine_markets import random_market  # noqa: E402
 
-from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS  # noqa: E402
-from matcher.dataset import Dataset  # noqa: E402
-from matcher.eligibility import exclusions  # noqa: E402
-from matcher.schema import Columns  # noqa: E402
+from matcher.data.dataset import Dataset  # noqa: E402
+from matcher.data.schema import Columns  # noqa: E402
+from matcher.eligibility.rules import exclusions  # noqa: E402
+from matcher.models.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS  # noqa: E402
 
 
 def ineligible_rows(dataset: Dataset, recs: pd.DataFrame) -> list[tuple[str, str, list]]:

@@ -66,7 +66,7 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_no_import_cycle_in_matcher():
     graph = _graph()
-    assert "matcher.recommender" in graph and "matcher.batch" in graph
+    assert "matcher.serving.recommender" in graph and "matcher.serving.batch" in graph
     assert _cycles(graph) == []
 
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from engine_markets import fast_params, random_market
 
-from matcher.config import ConfigError, RecommenderConfig
-from matcher.recommender import (
+from matcher.models.config import ConfigError, RecommenderConfig
+from matcher.serving.recommender import (
     ARTIFACT_VERSION,
     META_FILE,
     IncompatibleArtifactError,
@@ -80,7 +80,7 @@ def test_artifact_json_holds_the_config_as_json(saved):
     assert meta["artifact_version"] == ARTIFACT_VERSION == 2
     assert meta["config"]["n_candidates"] == 40  # a number, not the repr string "40"
     assert RecommenderConfig.from_json(meta["config"]) == model.config
-    assert meta["embedder"] == "matcher.text.HashingEmbedder"
+    assert meta["embedder"] == "matcher.text.encoders.HashingEmbedder"
     assert "params" not in meta
     loaded = Recommender.load(path)
     assert loaded.config == model.config

@@ -1,4 +1,4 @@
-"""Whether a worker is looking for work (matcher.availability): states read off the
+"""Whether a worker is looking for work (matcher.models.availability): states read off the
 job history, factors in [0, 1] from the search rates of a toy history with a known
 answer, and the served score multiplied by it on every path."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matcher.availability import (
+from matcher.models.availability import (
     IN_JOB,
     IN_JOB_FLAGGED,
     LEFT_6,

@@ -1,4 +1,4 @@
-"""Calibration on a later slice and censored stays (matcher.calibration): maps are
+"""Calibration on a later slice and censored stays (matcher.models.calibration): maps are
 monotone and stay in [0, 1], and toy data with a known answer give that answer
 (a known logistic recalibration, a known constant or proportional hazard)."""
 
@@ -12,7 +12,8 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from matcher.calibration import (  # noqa: E402
+from matcher.evaluation.calibration import expected_calibration_error  # noqa: E402
+from matcher.models.calibration import (  # noqa: E402
     HORIZON_WEEKS,
     JointCalibrator,
     PiecewiseHazard,
@@ -21,9 +22,8 @@ from matcher.calibration import (  # noqa: E402
     band_exposure,
     logit,
 )
-from matcher.evaluation.calibration import expected_calibration_error  # noqa: E402
-from matcher.features import RANKER_COLUMNS  # noqa: E402
-from matcher.ranking import STAGES, Proposals, StablePlacementRanker  # noqa: E402
+from matcher.models.features import RANKER_COLUMNS  # noqa: E402
+from matcher.models.ranking import STAGES, Proposals, StablePlacementRanker  # noqa: E402
 
 
 def _expit(z):
@@ -192,7 +192,7 @@ def test_ranker_calibrated_on_a_later_slice_gives_the_slice_rates():
 
 
 def test_stable_chance_says_the_probability_plainly():
-    from matcher.explain import stable_chance
+    from matcher.models.explain import stable_chance
 
     r = stable_chance(0.2804)
     assert r.zh == "约 28% 的机会稳定就业 6 个月"

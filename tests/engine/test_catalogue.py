@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from engine_markets import fast_params
 
-from matcher.dataset import Dataset
-from matcher.recommender import Recommender
+from matcher.data.dataset import Dataset
+from matcher.serving.recommender import Recommender
 from training.synth import generate_market
 
 

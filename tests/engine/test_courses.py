@@ -1,4 +1,4 @@
-"""Training suggestions (matcher.courses) on a toy market with a known answer: three open
+"""Training suggestions (matcher.serving.courses) on a toy market with a known answer: three open
 vacancies require Mandarin (zh), so for a worker who speaks only Tibetan the 普通话 course
 unlocks exactly those three and ranks first; no other course unlocks anything, and a worker
 who speaks Mandarin is not offered the course at all."""
@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 from engine_markets import fast_params, toy_market
 
-from matcher.courses import (
+from matcher.data.dataset import Dataset
+from matcher.serving.courses import (
     Course,
     CourseCatalogueError,
     course_effects,
     load_courses,
     with_course,
 )
-from matcher.dataset import Dataset
-from matcher.recommender import Recommender
+from matcher.serving.recommender import Recommender
 
 ZH_ONLY = ["V_zh1", "V_zh2", "V_zh3"]
 
@@ -110,7 +110,7 @@ def test_with_course_adds_the_grants_once():
 
 
 def test_the_catalogue_names_its_grants_in_the_project_vocabulary():
-    from matcher.reference import domain_table
+    from matcher.data.reference import domain_table
 
     table = domain_table("occupation_catalogue.csv")
     certificates = {c for cell in table["certificates"] for c in cell.split(";") if c}

@@ -15,11 +15,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import sklearn.calibration  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 
-import matcher.ranking as ranking  # noqa: E402
-from matcher.encoding import lexical_vectors  # noqa: E402
+import matcher.models.ranking as ranking  # noqa: E402
 from matcher.fast_path_guard import FastPathGuard  # noqa: E402
-from matcher.features import RANKER_COLUMNS  # noqa: E402
-from matcher.ranking import (  # noqa: E402
+from matcher.models.encoding import lexical_vectors  # noqa: E402
+from matcher.models.features import RANKER_COLUMNS  # noqa: E402
+from matcher.models.ranking import (  # noqa: E402
     MISSING,
     STAGE_FAST_PATH,
     STAGES,
@@ -27,7 +27,7 @@ from matcher.ranking import (  # noqa: E402
     probe_rows,
     stage_fast_path_problem,
 )
-from matcher.text import (  # noqa: E402
+from matcher.text.encoders import (  # noqa: E402
     LEXICAL_FIT_FAST_PATH,
     LEXICAL_WORDS_FAST_PATH,
     LexicalEncoder,
@@ -210,7 +210,7 @@ def test_load_checks_every_fast_path(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from engine_markets import fast_params, random_market
 
-    from matcher.recommender import Recommender
+    from matcher.serving.recommender import Recommender
 
     ds = random_market(5, n_workers=80, n_vacancies=60, n_events=600)
     path = Recommender(**fast_params()).fit(ds).save(tmp_path / "m")

@@ -18,14 +18,14 @@ from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration  # n
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 from sklearn.isotonic import IsotonicRegression  # noqa: E402
 
-from matcher.features import (  # noqa: E402
+from matcher.models.features import (  # noqa: E402
     RANKER_COLUMNS,
     CountTable,
     SparseCountTable,
     _worker_seen,
     key_positions,
 )
-from matcher.ranking import (  # noqa: E402
+from matcher.models.ranking import (  # noqa: E402
     MISSING,
     QUICK_BLOCK,
     STAGES,

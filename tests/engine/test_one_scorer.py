@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 from engine_markets import fast_params
 
-from matcher.batch import BatchScorer
-from matcher.dataset import Dataset
-from matcher.precomputed import PrecomputedRecommendations
-from matcher.recommender import Recommender
+from matcher.data.dataset import Dataset
+from matcher.serving.batch import BatchScorer
+from matcher.serving.precomputed import PrecomputedRecommendations
+from matcher.serving.recommender import Recommender
 from service.nightly import active_workers, pursued_pairs
 from training.synth import generate_market
 
@@ -78,7 +78,7 @@ def test_each_score_is_the_public_scorers(paths):
 
 def test_each_score_is_the_looking_score_times_the_workers_availability(paths):
     """The served score is P(stable | proposed, looking) x the worker's P(looking for
-    work) (matcher.availability); the compared workers include some whose factor is
+    work) (matcher.models.availability); the compared workers include some whose factor is
     below 1 (left a job a short while ago, or in a job flagged by arrears or an
     injury), so every path above applies it the same way."""
     model, live, _ = paths

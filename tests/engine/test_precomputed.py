@@ -1,4 +1,4 @@
-"""Precomputed recommendations (matcher.precomputed): answers equal to the live engine
+"""Precomputed recommendations (matcher.serving.precomputed): answers equal to the live engine
 on the catalogue they were built on, and current after the market moves (closed,
 new and changed vacancies, changed workers); saving, loading and refusing."""
 
@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 from engine_markets import fast_params
 
-from matcher.dataset import Dataset
-from matcher.eligibility import exclusions
-from matcher.precomputed import (
+from matcher.data.dataset import Dataset
+from matcher.eligibility.rules import exclusions
+from matcher.serving.precomputed import (
     MANIFEST,
     PrecomputedListsError,
     PrecomputedRecommendations,
     fit_key,
 )
-from matcher.recommender import Recommender
+from matcher.serving.recommender import Recommender
 from training.synth import generate_market
 
 

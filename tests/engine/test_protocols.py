@@ -14,9 +14,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from engine_markets import fast_params, toy_market  # noqa: E402
 
-from matcher.baselines import PopularityRecommender  # noqa: E402
+from matcher.evaluation.baselines import PopularityRecommender  # noqa: E402
 from matcher.protocols import CatalogueModel, ExplainingModel, RefreshableModel  # noqa: E402
-from matcher.recommender import Recommender  # noqa: E402
+from matcher.serving.recommender import Recommender  # noqa: E402
 from service.domain import _knows, _trained_on  # noqa: E402
 from service.model_holder import _refreshed  # noqa: E402
 

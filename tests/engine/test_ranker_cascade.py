@@ -18,9 +18,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from engine_markets import fast_params, random_market  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingRegressor  # noqa: E402
 
-from matcher.calibration import Spells  # noqa: E402
-from matcher.features import RANKER_COLUMNS  # noqa: E402
-from matcher.ranking import (  # noqa: E402
+from matcher.models.calibration import Spells  # noqa: E402
+from matcher.models.features import RANKER_COLUMNS  # noqa: E402
+from matcher.models.ranking import (  # noqa: E402
     ONE_THREAD_ROWS,
     STAGES,
     Proposals,
@@ -29,8 +29,8 @@ from matcher.ranking import (  # noqa: E402
     _matrix,
     _raw_output,
 )
-from matcher.recommender import Recommender  # noqa: E402
-from matcher.scoring import PairScorer  # noqa: E402
+from matcher.models.scoring import PairScorer  # noqa: E402
+from matcher.serving.recommender import Recommender  # noqa: E402
 
 
 def _pairs(n: int, seed: int) -> pd.DataFrame:

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from engine_markets import fast_params
 
-from matcher.dataset import Dataset
-from matcher.recommender import Recommender
-from matcher.retrieval import CandidateGenerator
+from matcher.data.dataset import Dataset
+from matcher.models.retrieval import CandidateGenerator
+from matcher.serving.recommender import Recommender
 from training.synth import generate_market
 
 K = 10

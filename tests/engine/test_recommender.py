@@ -18,14 +18,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from engine_markets import fast_params, random_market, toy_market  # noqa: E402
 from ranking_contract import RankingModelContract, ineligible_rows  # noqa: E402
 
-from matcher.dataset import Dataset  # noqa: E402
-from matcher.recommender import (  # noqa: E402
+from matcher.data.dataset import Dataset  # noqa: E402
+from matcher.data.schema import Columns  # noqa: E402
+from matcher.serving.recommender import (  # noqa: E402
     META_FILE,
     IncompatibleArtifactError,
     Recommender,
     UnknownIdError,
 )
-from matcher.schema import Columns  # noqa: E402
 
 FAST = fast_params()
 
@@ -71,7 +71,7 @@ def test_known_answer_candidates_are_welders(toy_model):
     _, model = toy_model
     top = model.candidates("V_weld", k=12)[Columns.Worker].tolist()
     # the toy's welders were hired and most are still in that job: not looking for work
-    # (matcher.availability), so a looking cook may rank above them; among the workers
+    # (matcher.models.availability), so a looking cook may rank above them; among the workers
     # who are looking, the welders come first
     factor = model.worker_availability(pd.Index(top))
     looking = [w for w, f in zip(top, factor, strict=True) if f >= 0.5]
@@ -184,7 +184,7 @@ def test_estimator_contract():
 
 
 def test_ranker_fast_path_equals_calibrated_predict_proba():
-    from matcher.ranking import STAGES, _calibrated, _matrix
+    from matcher.models.ranking import STAGES, _calibrated, _matrix
 
     ds = random_market(5, n_workers=80, n_vacancies=60, n_events=600)
     model = fast_model().fit(ds)
@@ -201,7 +201,7 @@ def test_ranker_fast_path_equals_calibrated_predict_proba():
 
 
 def test_county_employer_ties_count_distinct_pairs_from_training_events():
-    from matcher.features import PairStatistics
+    from matcher.models.features import PairStatistics
 
     ds = toy_market()
     stats = PairStatistics().fit(ds)
@@ -232,7 +232,7 @@ def test_referral_reason_quotes_hires_from_the_county(toy_model):
 
 
 def test_partner_provinces_prefecture_pairs_win_over_province_pairs():
-    from matcher.features import partner_rows
+    from matcher.models.features import partner_rows
 
     rows = partner_rows(np.array(["542427", "450102", "110101", None], dtype=object))
     # Nagqu (5424) is paired with Zhejiang (33) and Liaoning (21) at prefecture level

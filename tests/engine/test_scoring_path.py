@@ -16,16 +16,16 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from engine_markets import fast_params, random_market  # noqa: E402
 
-from matcher.features import (  # noqa: E402
+from matcher.data.reference import prefecture_of, province_of  # noqa: E402
+from matcher.data.schema import Columns  # noqa: E402
+from matcher.models.features import (  # noqa: E402
     PAIR_COLUMNS,
     RANKER_COLUMNS,
     CountTable,
     SparseCountTable,
     flow_keys,
 )
-from matcher.recommender import Recommender  # noqa: E402
-from matcher.reference import prefecture_of, province_of  # noqa: E402
-from matcher.schema import Columns  # noqa: E402
+from matcher.serving.recommender import Recommender  # noqa: E402
 
 FAST = fast_params()
 
@@ -149,7 +149,7 @@ def test_reasons_false_ranks_and_scores_the_same(fitted):
 def test_narrow_single_request_equals_the_batched_path(fitted):
     """A single request scores only the eligible vacancies; a block of several workers
     scores every open vacancy. Both must pick the same candidates and scores."""
-    from matcher.retrieval import NARROW_SHARE
+    from matcher.models.retrieval import NARROW_SHARE
 
     ds, model = fitted
     cat = model.catalogue_

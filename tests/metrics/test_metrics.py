@@ -1,4 +1,4 @@
-"""Known answers for matcher.metrics, worked by hand in the comments."""
+"""Known answers for matcher.evaluation.metrics, worked by hand in the comments."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.metrics import (
+from matcher.evaluation.metrics import (
     catalogue_coverage,
     compute_metrics,
     map_at_k,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcher.survival import brier_score, concordance_index, kaplan_meier, survival_at
+from matcher.evaluation.survival import brier_score, concordance_index, kaplan_meier, survival_at
 
 
 def test_kaplan_meier_textbook_case():

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from matcher.dataset import Dataset
-from matcher.recommender import Recommender
-from matcher.text import HashingEmbedder
+from matcher.data.dataset import Dataset
+from matcher.serving.recommender import Recommender
+from matcher.text.encoders import HashingEmbedder
 from service.store.db import make_engine, session_scope
 from service.store.migrate import ensure_schema
 from service.store.repository import upsert

@@ -1,4 +1,4 @@
-"""The batch scoring path of the nightly run (matcher.batch)."""
+"""The batch scoring path of the nightly run (matcher.serving.batch)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matcher.batch import BatchScorer, explain_pairs
-from matcher.dataset import Dataset
-from matcher.eligibility import exclusions
-from matcher.encoding import hashing_vectors, lexical_vectors
-from matcher.features import vacancy_texts, worker_texts
+from matcher.data.dataset import Dataset
+from matcher.eligibility.rules import exclusions
+from matcher.models.encoding import hashing_vectors, lexical_vectors
+from matcher.models.features import vacancy_texts, worker_texts
+from matcher.serving.batch import BatchScorer, explain_pairs
 from service.nightly import active_workers, pursued_pairs, snapshot_time
 
 
@@ -112,8 +112,8 @@ def test_prepare_fits_weights_and_one_prior_per_county(served):
 
 
 def test_ablation_models_are_refused(frames):
-    from matcher.recommender import Recommender
-    from matcher.text import HashingEmbedder
+    from matcher.serving.recommender import Recommender
+    from matcher.text.encoders import HashingEmbedder
 
     ds = Dataset.from_frames(
         frames["workers"], frames["employers"], frames["vacancies"], frames["events"]

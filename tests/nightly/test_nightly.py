@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from matcher.dataset import Dataset
+from matcher.data.dataset import Dataset
 from service import nightly
 from service.store.db import make_engine, session_scope
 from service.store.models import MatchPin, MatchRun, PlanRow

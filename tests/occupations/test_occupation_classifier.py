@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from matcher.occupation_classifier import (
+from matcher.occupations.classifier import (
     FEATURES,
     UNCLASSIFIABLE_CODE,
     Candidates,
@@ -26,7 +26,7 @@ from matcher.occupation_classifier import (
     neighbour_shares,
     read_labelled_titles,
 )
-from matcher.text import HashingEmbedder
+from matcher.text.encoders import HashingEmbedder
 
 # a toy market of labelled titles (no CSCO dictionary rows: small, fast fits)
 WELDER, ELECTRICIAN, COOK, CLEANER = "6-18-02-04", "6-31-01-03", "4-03-02-01", "4-09-08-01"

@@ -7,7 +7,7 @@ import csv
 import pytest
 from typer.testing import CliRunner
 
-from matcher.occupation_classifier import ClassifierConfig, LabelledTitle, OccupationClassifier
+from matcher.occupations.classifier import ClassifierConfig, LabelledTitle, OccupationClassifier
 from service.cli import app
 from service.commands.occupation import MAX_LINE_CHARS, read_title_lines
 

@@ -1,4 +1,4 @@
-"""Contracts of matcher.occupations and `jobmatch occupation classify`."""
+"""Contracts of matcher.occupations.normaliser and `jobmatch occupation classify`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher import reference
-from matcher.occupations import (
+from matcher.data import reference
+from matcher.data.reference import Occupation, occupation_level
+from matcher.occupations.normaliser import (
     NO_MATCH,
     OccupationNormaliser,
     colloquial_aliases,
@@ -18,7 +19,6 @@ from matcher.occupations import (
     split_phrases,
     strip_marker,
 )
-from matcher.reference import Occupation, occupation_level
 
 
 @pytest.fixture(scope="module")

@@ -41,8 +41,8 @@ def frames():
 
 def small_recommender():
     """A Recommender small enough to train on a test market in seconds."""
-    from matcher.recommender import Recommender
-    from matcher.text import HashingEmbedder
+    from matcher.serving.recommender import Recommender
+    from matcher.text.encoders import HashingEmbedder
 
     return Recommender(
         embedder=HashingEmbedder(dim=64),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from matcher.dataset import Dataset
+from matcher.data.dataset import Dataset
 
 #: (CSCO code, vacancy title, worker skills, work history)
 TRADES = [

@@ -12,7 +12,7 @@ from service_fixtures import EMPLOYER, Service
 from service_market import worker_id_number, worker_name, worker_phone
 from sqlalchemy import select
 
-from matcher.schema import CONTRACT
+from matcher.data.schema import CONTRACT
 from service.schemas import (
     EmployerCandidate,
     EmployerCreate,

@@ -21,7 +21,7 @@ PREFERENCE_WORDS = ("期望", "希望", "意向", "expected", "prefer")
 def _secrets(frames) -> list[str]:
     """Names, phones and id numbers of the market's workers. A name that is also part of
     a place name (尼玛 is a county of Nagqu) cannot be told apart in a page and is left out."""
-    from matcher import reference
+    from matcher.data import reference
 
     places = "|".join(reference.region_name(c) for c in reference.regions())
     w = frames["workers"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher.schema import CONTRACT
+from matcher.data.schema import CONTRACT
 
 values = st.one_of(
     st.none(),

@@ -8,7 +8,7 @@ import re
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from matcher.schema import (
+from matcher.data.schema import (
     Channel,
     Education,
     EventType,

@@ -8,7 +8,7 @@ import pytest
 from service_fixtures import Service
 from typer.testing import CliRunner
 
-from matcher.occupation_classifier import OccupationClassifier
+from matcher.occupations.classifier import OccupationClassifier
 from service.cli import app as cli
 from service.settings import get_settings
 from service.store.db import make_engine

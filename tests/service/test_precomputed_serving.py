@@ -18,7 +18,7 @@ from service_fixtures import Service, copy_model_dir, load_market, make_service
 from sqlalchemy import event
 from typer.testing import CliRunner
 
-from matcher.precomputed import MANIFEST
+from matcher.serving.precomputed import MANIFEST
 from service.cli import app as cli
 from service.serving_cache import Ranked, RankedAnswers, ServingCache
 from service.settings import get_settings

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from matcher.contract import ContractError
+from matcher.data.contract import ContractError
 from service.importer import fill_occupations, find_files, import_folder
 from service.store.db import make_engine
 from service.store.repository import counts, load_dataset, table
@@ -27,7 +27,7 @@ class Match:
 
 
 class FakeNormaliser:
-    """Knows two titles; stands in for matcher.occupations in these tests."""
+    """Knows two titles; stands in for matcher.occupations.normaliser in these tests."""
 
     def __init__(self):
         self.calls: list[list[str]] = []
@@ -278,7 +278,7 @@ def test_blank_codes_are_inferred_by_the_engine_normaliser(sqlite_url):
 
     电子厂普工 is coded 6-00-00-00 (生产制造及有关人员) by the learned coder: the real
     labelled postings code "普工" titles with that group, not with a detailed trade."""
-    from matcher.reference import occupation_ancestors, occupations
+    from matcher.data.reference import occupation_ancestors, occupations
 
     summary = import_folder(EXAMPLES, sqlite_url)
     assert summary.occupation_note is None

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import String, select
 
-from matcher.contract import MAX_LENGTH, validate_record
-from matcher.dataset import normalise_frame
-from matcher.schema import CONTRACT
+from matcher.data.contract import MAX_LENGTH, validate_record
+from matcher.data.dataset import normalise_frame
+from matcher.data.schema import CONTRACT
 from service.store.db import make_engine, session_scope
 from service.store.migrate import ensure_schema
 from service.store.models import Base

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher import reference
-from matcher.dataset import Dataset
-from matcher.schema import CONTRACT, Kind
+from matcher.data import reference
+from matcher.data.dataset import Dataset
+from matcher.data.schema import CONTRACT, Kind
 from training.synth import build_market, generate_market, write_market
 from training.synth.tables import load_tables
 
@@ -224,7 +224,7 @@ def test_headcount_is_never_exceeded(market, frames):
 
 
 def test_only_eligible_pairs_are_hired(frames):
-    eligibility = pytest.importorskip("matcher.eligibility")
+    eligibility = pytest.importorskip("matcher.eligibility.rules")
     w, v, e = frames["workers"], frames["vacancies"].copy(), frames["events"]
     v["status"] = "open"  # as they were when the hires happened
     v["headcount"] = 1
@@ -319,7 +319,7 @@ def test_determinism_and_seed(tmp_path):
 
 
 def test_csv_folder_round_trips_through_the_contract_reader(frames, tmp_path):
-    contract = pytest.importorskip("matcher.contract")
+    contract = pytest.importorskip("matcher.data.contract")
     paths = write_market(frames, tmp_path)
     assert [p.name for p in paths] == [
         "workers.csv",
@@ -345,7 +345,7 @@ def test_csv_folder_round_trips_through_the_contract_reader(frames, tmp_path):
 
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
 def test_other_formats_round_trip(fmt, tmp_path):
-    contract = pytest.importorskip("matcher.contract")
+    contract = pytest.importorskip("matcher.data.contract")
     small = generate_market(120, 10, weeks=4, seed=5)
     for path in write_market(small, tmp_path, fmt=fmt):
         checked = contract.check_file(path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from matcher import reference
+from matcher.data import reference
 from training.synth.tables import (
     CITY_INDUSTRIES,
     FACTORY_INDUSTRIES,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matcher import reference
+from matcher.data import reference
 from training.synth import VARIANTS, build_market, get_variant
 from training.synth.variants import DEFAULT_VARIANT, MarketVariant
 

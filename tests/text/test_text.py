@@ -1,4 +1,4 @@
-"""Contracts of matcher.text: cleaning, the cached dense embedder, hashing and lexical channels."""
+"""Contracts of matcher.text.encoders: cleaning, the cached dense embedder, hashing and lexical channels."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher import text as text_mod
 from matcher.protocols import Embedder
-from matcher.text import (
+from matcher.text import encoders as text_mod
+from matcher.text.encoders import (
     HashingEmbedder,
     LexicalEncoder,
     SentenceEmbedder,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from toy_market import build, toy_frames
 
-from matcher.dataset import Dataset
+from matcher.data.dataset import Dataset
 
 
 @pytest.fixture

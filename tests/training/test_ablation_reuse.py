@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from matcher.dataset import Dataset
-from matcher.recommender import Recommender
-from matcher.text import HashingEmbedder, LexicalEncoder
+from matcher.data.dataset import Dataset
+from matcher.serving.recommender import Recommender
+from matcher.text.encoders import HashingEmbedder, LexicalEncoder
 from training.evaluate import Ablation, compare, default_models
 from training.split import time_split
 
@@ -137,7 +137,7 @@ def test_lexical_transform_is_exact_memoised_or_not():
 
 
 def test_lexical_memo_is_bounded_and_never_pickled(monkeypatch):
-    import matcher.text as text
+    import matcher.text.encoders as text
 
     enc = LexicalEncoder().fit(TEXTS)
     ref = _reference(TEXTS)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from toy_market import UNTIL
 
-from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedError
-from matcher.baselines import KeywordRecommender, PopularityRecommender
+from matcher.evaluation.baselines import KeywordRecommender, PopularityRecommender
+from matcher.models.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedError
 from training.split import time_split
 
 
@@ -96,7 +96,7 @@ def test_get_params_round_trip():
 
 @pytest.mark.parametrize("cls", [KeywordRecommender, PopularityRecommender])
 def test_eligibility_filter_never_returns_an_ineligible_pair(train, cls):
-    from matcher.eligibility import EligibilityIndex
+    from matcher.eligibility.rules import EligibilityIndex
 
     m = cls(filter="eligibility").fit(train)
     assert m.filter_ == "eligibility"

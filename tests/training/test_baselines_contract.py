@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "engine"))
 
 from ranking_contract import RankingModelContract  # noqa: E402
 
-from matcher.baselines import KeywordRecommender, PopularityRecommender  # noqa: E402
+from matcher.evaluation.baselines import KeywordRecommender, PopularityRecommender  # noqa: E402
 
 
 class TestPopularityContract(RankingModelContract):

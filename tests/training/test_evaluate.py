@@ -90,7 +90,7 @@ def test_compare_and_summary_ratios(split):
 
 
 def test_model_without_refresh_is_refused(split):
-    from matcher.base import RankingModel
+    from matcher.models.base import RankingModel
 
     class Bare(RankingModel):
         def fit(self, dataset):

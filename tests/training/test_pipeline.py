@@ -9,10 +9,10 @@ import os
 import pandas as pd
 import pytest
 
-from matcher.base import RECOMMENDATION_COLUMNS
-from matcher.baselines import PopularityRecommender
-from matcher.dataset import Dataset
-from matcher.text import HashingEmbedder
+from matcher.data.dataset import Dataset
+from matcher.evaluation.baselines import PopularityRecommender
+from matcher.models.base import RECOMMENDATION_COLUMNS
+from matcher.text.encoders import HashingEmbedder
 from training import registry
 from training.pipeline import TrainOptions, train
 
@@ -67,7 +67,7 @@ def test_writes_artifact_card_and_self_contained_report(runs):
     model_dir, first, _ = runs
     folder = model_dir / first.version
     card = json.loads((folder / "model_card.json").read_text())
-    assert card["model_class"] == "matcher.recommender.Recommender"
+    assert card["model_class"] == "matcher.serving.recommender.Recommender"
     assert card["data"]["fingerprint"] and card["data"]["counts"]["events"] > 0
     assert set(card["metrics"]) == {"popularity", "keyword", "lightfm", "content", "full"}
     assert 0 <= card["metrics"]["full"]["ndcg@10"] <= 1

@@ -8,7 +8,7 @@ import json
 import pytest
 from toy_market import UNTIL
 
-from matcher.baselines import KeywordRecommender
+from matcher.evaluation.baselines import KeywordRecommender
 from training import registry
 from training.registry import CorruptArtifactError, PromotionRefused
 from training.split import time_split
@@ -26,7 +26,7 @@ def make_version(model_dir, name, model, ndcg, identity=IDENTITY, incumbent=None
     model.save(folder)
     card = {
         "version": name,
-        "model_class": "matcher.baselines.KeywordRecommender",
+        "model_class": "matcher.evaluation.baselines.KeywordRecommender",
         "metrics": {"full": {"ndcg@10": ndcg}},
         "split": {"identity": identity},
     }

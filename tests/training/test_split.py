@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from toy_market import CUTOFF, UNTIL, build, day, toy_frames
 
-from matcher.baselines import PopularityRecommender
+from matcher.evaluation.baselines import PopularityRecommender
 from training.split import TrainingDataError, as_of, check_trainable, default_until, time_split
 
 

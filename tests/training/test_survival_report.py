@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from matcher.dataset import Dataset
+from matcher.data.dataset import Dataset
 from training.report import survival_section
 from training.survival import evaluate_survival, hire_spells
 
@@ -101,7 +101,7 @@ def test_a_constant_stay_model_is_said_to_be_one():
 
 def test_a_spell_ends_when_the_worker_leaves_not_at_arrears_or_injury():
     """The report judges the stay stage on the event the stage is trained on
-    (matcher.features.LEAVING_EVENTS): wage arrears and an injury on a job the worker
+    (matcher.models.features.LEAVING_EVENTS): wage arrears and an injury on a job the worker
     still holds do not end the spell; leaving later does."""
     ds = _market([("A", "2026-01-01", 50), ("B", "2026-01-01", None)])
     extra = pd.DataFrame(

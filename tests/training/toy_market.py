@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from matcher.dataset import Dataset
+from matcher.data.dataset import Dataset
 
 T0 = pd.Timestamp("2025-03-03")  # a Monday
 

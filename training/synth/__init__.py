@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from matcher.dataset import normalise_frame
-from matcher.schema import CONTRACT, Kind, TableSpec
+from matcher.data.dataset import normalise_frame
+from matcher.data.schema import CONTRACT, Kind, TableSpec
 from training.synth.behaviour import PARAMS, Outcome, PairMarket, Params, Probes, simulate
 from training.synth.employers import draw_employers, draw_vacancies
 from training.synth.io import write_market
@@ -77,7 +77,7 @@ class SampleMarket:
 
 
 def _normal_form(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
-    """``matcher.dataset.normalise_frame``, except list columns, which are built as lists.
+    """``matcher.data.dataset.normalise_frame``, except list columns, which are built as lists.
 
     Re-listing millions of list cells is the slowest step of a large market, and the
     generator already makes every list cell a fresh ``list`` of ``str``.
@@ -240,7 +240,7 @@ def generate_market(
     -------
     dict of str to pandas.DataFrame
         ``workers``, ``employers``, ``vacancies``, ``events`` with exactly the
-        contract's columns in ``matcher.dataset`` normal form.
+        contract's columns in ``matcher.data.dataset`` normal form.
 
     Raises
     ------

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from matcher import reference
-from matcher.schema import EventType
+from matcher.data import reference
+from matcher.data.schema import EventType
 from training.synth.employers import EmployerDraw, VacancyDraw
 from training.synth.tables import (
     KINDS,
@@ -218,7 +218,7 @@ class PairMarket:
         return self.dist[self.w.county[wi], self.vreg[vi]]
 
     def eligible(self, wi: np.ndarray, vi: np.ndarray, at_ns: np.ndarray) -> np.ndarray:
-        """The hard rules (matcher.eligibility), with a small safety margin on distance."""
+        """The hard rules (matcher.eligibility.rules), with a small safety margin on distance."""
         w, v = self.w, self.v
         d = self.distance(wi, vi)
         mob = w.mobility[wi]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matcher import reference
+from matcher.data import reference
 from training.synth.tables import (
     CITY_INDUSTRIES,
     FACTORY_INDUSTRIES,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matcher.schema import CONTRACT, Kind
+from matcher.data.schema import CONTRACT, Kind
 
 _LIST_KINDS = (Kind.STR_LIST, Kind.REGION_LIST, Kind.LANG_LIST)
 FORMATS = ("csv", "parquet", "jsonl")

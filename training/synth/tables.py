@@ -1,7 +1,7 @@
 """The domain tables the sample market is drawn from, as arrays.
 
 All facts live in CSV tables under ``matcher/data/`` (loaded through
-``matcher.reference.domain_table``): the poverty-alleviation counties workers come
+``matcher.data.reference.domain_table``): the poverty-alleviation counties workers come
 from, the cities employers sit in, the east-west partner provinces that steer
 transfers, and the occupation catalogue (CSCO 2022 codes with colloquial names,
 skill phrases, certificates, wage bands). This module turns them into numpy
@@ -16,8 +16,8 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from matcher import reference
-from matcher.schema import Channel
+from matcher.data import reference
+from matcher.data.schema import Channel
 
 #: Employer kinds of the sample market and the vacancy channel each one posts in.
 KIND_CHANNEL: dict[str, str] = {
@@ -139,7 +139,7 @@ class Tables:
 def _light_work(codes: list[str], hint: list[bool]) -> np.ndarray:
     """Light work as the eligibility rules see it, when that module is present."""
     try:
-        from matcher.eligibility import is_light_work
+        from matcher.eligibility.rules import is_light_work
     except ImportError:  # pragma: no cover - only before the eligibility module existed
         return np.array(hint, bool)
     return np.array([bool(is_light_work(c)) for c in codes], bool)

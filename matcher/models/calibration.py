@@ -2,7 +2,7 @@
 
 Why a second calibration
 ------------------------
-Each stage of :class:`matcher.ranking.StablePlacementRanker` is a booster wrapped in
+Each stage of :class:`matcher.models.ranking.StablePlacementRanker` is a booster wrapped in
 cross-validated calibration *on its own training rows*. That makes a stage calibrated
 for the population it was trained on, which is not the population it is asked about:
 

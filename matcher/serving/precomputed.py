@@ -64,10 +64,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from matcher.schema import PERSONAL_FIELDS, VACANCIES, WORKERS, Columns, TableSpec
+from matcher.data.schema import PERSONAL_FIELDS, VACANCIES, WORKERS, Columns, TableSpec
 
 if TYPE_CHECKING:
-    from matcher.recommender import Recommender
+    from matcher.serving.recommender import Recommender
 
 #: Layout version of a saved folder; bump when an older folder can no longer be read.
 FORMAT_VERSION = 1

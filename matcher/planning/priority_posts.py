@@ -6,7 +6,7 @@ keepers) and the seats of rural employment factories (``employment_factory``, �
 job far away: policy gives them first to **priority workers** — semi or weak labour
 (``labor_capacity`` ``semi``/``weak``) and workers who cannot leave home (``mobility``
 ``local``). The nightly plan favours them on public-welfare posts
-(``matcher.assignment``'s welfare bonus); this module reports what the plan actually
+(``matcher.planning.assignment``'s welfare bonus); this module reports what the plan actually
 did, per channel:
 
 * ``seats_open`` — open seats of that channel; ``seats_planned`` — seats the plan fills;
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from matcher.schema import Channel, Columns, LaborCapacity, Mobility
+from matcher.data.schema import Channel, Columns, LaborCapacity, Mobility
 
 __all__ = ["PRIORITY_CHANNELS", "is_priority_worker", "priority_post_report", "worker_situation"]
 

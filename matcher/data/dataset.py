@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from matcher.schema import CONTRACT, Columns, Kind, TableSpec
+from matcher.data.schema import CONTRACT, Columns, Kind, TableSpec
 
 _LIST_KINDS = (Kind.STR_LIST, Kind.REGION_LIST, Kind.LANG_LIST)
 

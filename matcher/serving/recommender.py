@@ -4,22 +4,22 @@ Pipeline for one worker (``recommend``)
 ---------------------------------------
 1. **Retrieval.** Five channels score every open vacancy with one
    matrix-vector product or gather each: the LightFM hybrid score
-   ``q_u . p_i + b_u + b_i`` (:mod:`matcher.retrieval`; Kula 2015, WARP loss of
+   ``q_u . p_i + b_u + b_i`` (:mod:`matcher.models.retrieval`; Kula 2015, WARP loss of
    Weston et al. 2011), the dense cosine of sentence embeddings, the lexical
    TF-IDF cosine of character n-grams, the referral/network pull (how many people
    from the worker's county saw and applied to the vacancy's employer, province
    and prefecture in training: 老乡介绍 and the county's migration routes) and
    the vacancy's popularity in training. The vacancy sides are precomputed.
-2. **Eligibility.** The hard rules (:mod:`matcher.eligibility`) mask every
+2. **Eligibility.** The hard rules (:mod:`matcher.eligibility.rules`) mask every
    vacancy the worker may not take; an ineligible pair is never returned.
    Vacancies the worker already applied to (or was hired on) are masked too:
    they are not news to the worker or the officer.
 3. **Candidates.** The union of the top ``n_candidates`` eligible vacancies of
    each channel (a few hundred at most).
-4. **Ranking.** Pair features (:mod:`matcher.features`) of the candidates go
-   through the continuation-ratio booster (:mod:`matcher.ranking`), which gives
+4. **Ranking.** Pair features (:mod:`matcher.models.features`) of the candidates go
+   through the continuation-ratio booster (:mod:`matcher.models.ranking`), which gives
    a calibrated probability of a stable placement; the ``k`` best are returned
-   with reasons and warnings (:mod:`matcher.explain`).
+   with reasons and warnings (:mod:`matcher.models.explain`).
 
 ``candidates(vacancy_id, k)`` runs the same pipeline from the vacancy's side.
 Cold workers and vacancies (no history, or created after training and added with
@@ -45,13 +45,13 @@ Calibration: the latest ``calibration_share`` of the events is held out from the
 booster (it learns from the ``ranker_holdout`` share before it); retrieval and
 statistics are fitted once more on the events before that slice, and the stages
 are calibrated on its pairs (:meth:`Recommender._calibrate_ranker`,
-:mod:`matcher.calibration`): apply on the pairs *shown* (``viewed``), hire on the
+:mod:`matcher.models.calibration`): apply on the pairs *shown* (``viewed``), hire on the
 applications, stay on every hire at risk (censored); then their product is mapped
 once more onto the outcome of the slice's proposals (the pairs shown, a censored hire
-counting its chance of lasting the horizon: :class:`matcher.calibration.JointCalibrator`).
+counting its chance of lasting the horizon: :class:`matcher.models.calibration.JointCalibrator`).
 The product estimates P(stable placement for ``stay_weeks`` weeks | proposed, the
 worker is looking); times the worker's P(looking for work) now, learned from the
-search rates by state of the job history (:mod:`matcher.availability`: a worker who
+search rates by state of the job history (:mod:`matcher.models.availability`: a worker who
 left a job days ago, or is still in a job that had arrears or an injury recorded,
 rarely is), the score is a probability per proposal, comparable across workers,
 which the nightly plan maximises.
@@ -67,7 +67,7 @@ Artifact
 --------
 :meth:`Recommender.save` writes one folder: ``recommender.joblib`` (the whole
 fitted object) and ``artifact.json`` (:data:`ARTIFACT_VERSION`, class, package
-versions, the typed :class:`matcher.config.RecommenderConfig` as plain JSON and the
+versions, the typed :class:`matcher.models.config.RecommenderConfig` as plain JSON and the
 embedder's class). :meth:`Recommender.load` reads the versions in
 :data:`READABLE_ARTIFACT_VERSIONS` (version 1, whose ``artifact.json`` held the
 parameters as repr strings, loads: the pickled object carries its parameters) and
@@ -87,19 +87,27 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from matcher.availability import Availability
-from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedError, RankingModel
-from matcher.calibration import Spells
-from matcher.catalogue import Catalogue, VacancyCatalogue, open_columns_of
-from matcher.config import ConfigError, RecommenderConfig
-from matcher.dataset import Dataset
-from matcher.encoding import (
+from matcher.artifacts import load_joblib
+from matcher.data.dataset import Dataset
+from matcher.data.reference import is_csco_code
+from matcher.data.schema import PURSUED_EVENTS, Columns, EventType
+from matcher.models.availability import Availability
+from matcher.models.base import (
+    CANDIDATE_COLUMNS,
+    RECOMMENDATION_COLUMNS,
+    NotFittedError,
+    RankingModel,
+)
+from matcher.models.calibration import Spells
+from matcher.models.catalogue import Catalogue, VacancyCatalogue, open_columns_of
+from matcher.models.config import ConfigError, RecommenderConfig
+from matcher.models.encoding import (
     WorkerSide,
     encode_workers,
     with_clusters,
 )
-from matcher.explain import stable_chance, texts
-from matcher.features import (
+from matcher.models.explain import stable_chance, texts
+from matcher.models.features import (
     HIRED_EVENTS,
     LEAVING_EVENTS,
     MAX_WORKER_CODES,
@@ -117,9 +125,8 @@ from matcher.features import (
     worker_profiles,
     worker_texts,
 )
-from matcher.ranking import STAGES, Proposals, StablePlacementRanker, top_k_per_group
-from matcher.reference import is_csco_code
-from matcher.retrieval import (
+from matcher.models.ranking import STAGES, Proposals, StablePlacementRanker, top_k_per_group
+from matcher.models.retrieval import (
     CandidateGenerator,
     ContentIndex,
     LightFMRetriever,
@@ -127,8 +134,7 @@ from matcher.retrieval import (
     fit_ranker_proxy,
     interaction_weights,
 )
-from matcher.schema import PURSUED_EVENTS, Columns, EventType
-from matcher.scoring import PairScorer
+from matcher.models.scoring import PairScorer
 
 #: Version of the saved artifact layout; bump when a saved model can no longer be read.
 #: 2: ``artifact.json`` holds the config as JSON (``config``) and the embedder's class.
@@ -214,10 +220,10 @@ class Recommender(RankingModel):
     stages : {"full", "lightfm", "content"}, default "full"
         The full model, or one of the two ablations.
     embedder : matcher.protocols.Embedder, optional
-        Dense text channel; default: :func:`matcher.text.embedder_from_env`
+        Dense text channel; default: :func:`matcher.text.encoders.embedder_from_env`
         (``JOBMATCH_EMBEDDING_MODEL`` or the package-shipped multilingual Universal
         Sentence Encoder).
-        Tests pass :class:`matcher.text.HashingEmbedder`.
+        Tests pass :class:`matcher.text.encoders.HashingEmbedder`.
     no_components, epochs, learning_rate, item_alpha, user_alpha, max_sampled
         LightFM hyper-parameters (WARP loss).
     n_clusters : int, default 32
@@ -236,7 +242,7 @@ class Recommender(RankingModel):
         before it: more training pairs, one more retrieval fit per fold.
     calibration_share : float, default 0.15
         Share of the latest events whose pairs calibrate the ranker's stages (a later
-        slice than the booster learns from; :mod:`matcher.calibration`); 0 leaves the
+        slice than the booster learns from; :mod:`matcher.models.calibration`); 0 leaves the
         stages as the boosters' own cross-validated calibration has them.
     calibration : {"platt", "isotonic"}, default "platt"
         Map of the apply and hire stages onto the slice's rates.
@@ -260,7 +266,7 @@ class Recommender(RankingModel):
     catalogue_ : the served snapshot (see :meth:`refresh`)
     availability_ : Availability or None
         Each worker's P(looking for work) by the state of their job history
-        (:mod:`matcher.availability`); the served score is the ranker's probability times
+        (:mod:`matcher.models.availability`); the served score is the ranker's probability times
         it. None for models saved before it existed (every worker counts as looking).
     version_, trained_at_, metrics_ : artifact metadata
     """
@@ -337,11 +343,11 @@ class Recommender(RankingModel):
     @property
     def config(self) -> RecommenderConfig:
         """The parameters (all but ``embedder``) as a validated, JSON-ready
-        :class:`~matcher.config.RecommenderConfig`.
+        :class:`~matcher.models.config.RecommenderConfig`.
 
         Raises
         ------
-        matcher.config.ConfigError
+        matcher.models.config.ConfigError
             A parameter has the wrong type or breaks its rule (the message names it).
         """
         params = self.get_params()
@@ -405,7 +411,7 @@ class Recommender(RankingModel):
         """Occupation codes the normaliser finds in each worker's skills and history
         (one list per row of ``workers``, which needs ``skills`` and ``work_history``);
         lines already coded by this model or in this process are not coded again."""
-        from matcher.occupations import default_normaliser
+        from matcher.occupations.normaliser import default_normaliser
 
         cache = self.occupation_cache_
         lines = [
@@ -440,7 +446,7 @@ class Recommender(RankingModel):
                     cache[t] = _TITLE_MEMO[t]
             todo = [t for t in todo if t not in cache]
             if todo:
-                from matcher.occupations import default_normaliser
+                from matcher.occupations.normaliser import default_normaliser
 
                 found = default_normaliser().classify_many(todo)
                 for t, m in zip(todo, _codes_of(found), strict=True):
@@ -489,12 +495,12 @@ class Recommender(RankingModel):
                 "import workers and vacancies first"
             )
         if self.embedder is None:
-            from matcher.text import embedder_from_env
+            from matcher.text.encoders import embedder_from_env
 
             self.embedder_ = embedder_from_env()
         else:
             self.embedder_ = self.embedder
-        from matcher.text import LexicalEncoder
+        from matcher.text.encoders import LexicalEncoder
 
         self.__dict__.pop("catalogue_", None)  # refit replaces state (and its text memo)
         self.occupation_cache_: dict[str, list[str]] = {}
@@ -607,7 +613,7 @@ class Recommender(RankingModel):
         *,
         every_vacancy: bool = False,
     ) -> Catalogue:
-        from matcher.eligibility import EligibilityIndex
+        from matcher.eligibility.rules import EligibilityIndex
 
         wk = dataset.workers.reset_index(drop=True)
         vac = dataset.vacancies.reset_index(drop=True)
@@ -615,7 +621,7 @@ class Recommender(RankingModel):
         side = encode_workers(self, retrieval, wk)
         wp, w_dense, w_lex, w_lfm = side.wp, side.dense, side.lex, side.lfm
         if not every_vacancy and at is not None and self.availability_ is not None:
-            # serving: each worker's P(looking for work) now (matcher.availability)
+            # serving: each worker's P(looking for work) now (matcher.models.availability)
             wp.available = self.availability_.at(dataset.events, wp.ids, at)
         v_side = VacancyCatalogue(self, retrieval).encode(vac)
         vp, v_dense, v_lex, v_lfm = v_side.vp, v_side.dense, v_side.lex, v_side.lfm
@@ -761,7 +767,7 @@ class Recommender(RankingModel):
         """Calibrate ``ranker`` on the events at or after ``cutoff`` (later than every
         outcome it learnt from), with retrieval and statistics fitted on the events
         before it, as a model trained at ``cutoff`` would have scored them
-        (:mod:`matcher.calibration`):
+        (:mod:`matcher.models.calibration`):
 
         * apply: the pairs shown in the slice (``viewed``; ``apply_exposure="sampled"``:
           the applications and the uniformly drawn eligible vacancies, each negative
@@ -982,13 +988,13 @@ class Recommender(RankingModel):
         """Open vacancies (a boolean mask over ``cat.open_pos``) that worker position
         ``w`` of the catalogue ``cat`` may take and has not pursued yet: the exhaustive
         reference every candidate set is measured against
-        (:meth:`matcher.retrieval.CandidateGenerator.eligible`)."""
+        (:meth:`matcher.models.retrieval.CandidateGenerator.eligible`)."""
         return self.candidate_generator.eligible(cat, w)
 
     @property
     def candidate_generator(self) -> CandidateGenerator:
         """The retrieval channels of this fitted model
-        (:class:`matcher.retrieval.CandidateGenerator`): which open vacancies each
+        (:class:`matcher.models.retrieval.CandidateGenerator`): which open vacancies each
         worker's ranking considers.
 
         Raises
@@ -1002,8 +1008,8 @@ class Recommender(RankingModel):
     def encode_workers(self, workers: pd.DataFrame) -> WorkerSide:
         """The worker side of scoring for ``workers`` (Dataset normal form; need not be
         in the catalogue): profiles, text vectors and LightFM user vectors, cold from
-        their attributes and texts (:func:`matcher.encoding.encode_workers`). With
-        :meth:`matcher.catalogue.Catalogue.with_workers` their pairs are scored by
+        their attributes and texts (:func:`matcher.models.encoding.encode_workers`). With
+        :meth:`matcher.models.catalogue.Catalogue.with_workers` their pairs are scored by
         :attr:`scorer` exactly as the catalogue's own workers' are (each worker with
         the served snapshot's P(looking for work), :meth:`worker_availability`).
 
@@ -1019,7 +1025,7 @@ class Recommender(RankingModel):
 
     @property
     def catalogue(self) -> Catalogue:
-        """The served catalogue (:class:`matcher.catalogue.Catalogue`) as of the last
+        """The served catalogue (:class:`matcher.models.catalogue.Catalogue`) as of the last
         fit, refresh or update.
 
         Raises
@@ -1032,7 +1038,7 @@ class Recommender(RankingModel):
 
     @property
     def scorer(self) -> PairScorer:
-        """THE scoring function of this fitted model (:class:`matcher.scoring.PairScorer`):
+        """THE scoring function of this fitted model (:class:`matcher.models.scoring.PairScorer`):
         pair features -> calibrated P(stable placement). Every path — live request,
         micro-batch, precomputed lists, the nightly batch scorer — scores pairs with it.
 
@@ -1157,7 +1163,7 @@ class Recommender(RankingModel):
         the rest, each channel's ``n_candidates`` best are ranked (all of them when
         there are no more than ``n_candidates``). Given every open vacancy, the
         answer is :meth:`recommend`'s. Serving from precomputed lists
-        (:mod:`matcher.precomputed`) re-ranks a worker's stored vacancies plus the
+        (:mod:`matcher.serving.precomputed`) re-ranks a worker's stored vacancies plus the
         ones posted since with this.
 
         Parameters
@@ -1191,7 +1197,7 @@ class Recommender(RankingModel):
     ) -> pd.DataFrame:
         """:meth:`recommend_among` for catalogue worker position ``w`` and open columns
         ``cols`` (positions in ``catalogue_.open_pos``): what lists bound to this
-        catalogue (:mod:`matcher.precomputed`) call, without the id look-ups."""
+        catalogue (:mod:`matcher.serving.precomputed`) call, without the id look-ups."""
         cat = self.catalogue_
         union = self.candidate_generator.among(cat, w, np.unique(cols))
         return self.rank_pairs(
@@ -1209,7 +1215,7 @@ class Recommender(RankingModel):
         """The ``k`` best of the candidate pairs ``(wi[j], vi[j])`` (catalogue
         positions) per worker (``by="worker"``: :meth:`recommend` columns) or per
         vacancy (``by="vacancy"``: :meth:`candidates` columns), scored by
-        :attr:`scorer` and ordered by :func:`matcher.ranking.top_k_per_group`; reasons
+        :attr:`scorer` and ordered by :func:`matcher.models.ranking.top_k_per_group`; reasons
         in ``lang`` unless ``reasons`` is False."""
         cat = self.catalogue_
         columns = RECOMMENDATION_COLUMNS if by == "worker" else CANDIDATE_COLUMNS
@@ -1336,7 +1342,7 @@ class Recommender(RankingModel):
         UnknownIdError
         """
         self.check_fitted()
-        from matcher.eligibility import exclusions
+        from matcher.eligibility.rules import exclusions
 
         cat = self.catalogue_
         w = self._worker_pos(worker_id)
@@ -1400,7 +1406,7 @@ class Recommender(RankingModel):
         at: object = None,
     ) -> Self:
         """Serve vacancies posted, edited or closed since the last fit or refresh,
-        without a full refresh (:meth:`matcher.catalogue.VacancyCatalogue.apply`).
+        without a full refresh (:meth:`matcher.models.catalogue.VacancyCatalogue.apply`).
 
         The catalogue is replaced by a new one (the old one is not modified, so a
         shallow copy of this model made before keeps serving it): new vacancies are
@@ -1524,7 +1530,7 @@ class Recommender(RankingModel):
                     f"{meta_path} holds a config this jobmatch cannot read ({exc}): retrain "
                     "with `jobmatch train`"
                 ) from None
-        model = joblib.load(folder / ARTIFACT_FILE)
+        model = load_joblib(folder / ARTIFACT_FILE)
         if not isinstance(model, cls):
             raise IncompatibleArtifactError(
                 f"{folder / ARTIFACT_FILE} holds a {type(model).__name__}, not a {cls.__name__}"
@@ -1642,7 +1648,7 @@ def _proposal_outcomes(
     end: pd.Timestamp,
 ) -> pd.DataFrame:
     """The proposals of a calibration slice and their outcomes, for the joint calibration
-    (:class:`matcher.ranking.Proposals`): the servable pairs ``shown`` (with their
+    (:class:`matcher.models.ranking.Proposals`): the servable pairs ``shown`` (with their
     ``views``) whose decision is due (first shown at least ``DECISION_DAYS`` before
     ``end``, or hired); ``hired`` when the pair was hired in the slice (``fresh``), with
     ``weeks`` from the hire to leaving or to the end and ``left`` from ``at_risk``.

@@ -1,4 +1,4 @@
-"""The typed configuration of a :class:`matcher.recommender.Recommender`.
+"""The typed configuration of a :class:`matcher.serving.recommender.Recommender`.
 
 :class:`RecommenderConfig` holds every hyper-parameter of the model except the text
 embedder (an object; ``artifact.json`` names its class). It is validated when it is
@@ -18,8 +18,8 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-from matcher.calibration import CALIBRATION_METHODS
-from matcher.explain import LANGS
+from matcher.models.calibration import CALIBRATION_METHODS
+from matcher.models.explain import LANGS
 
 #: Which stages the model runs: the full model or one of the two ablations.
 STAGE_CHOICES = ("full", "lightfm", "content")

@@ -1,14 +1,14 @@
 """THE scoring function of the engine: pair features -> calibrated P(stable placement).
 
 :class:`PairScorer` is what every execution path ranks with — the live request and
-micro-batch (:meth:`matcher.recommender.Recommender.recommend_many`), the precomputed
-lists (:mod:`matcher.precomputed`, through ``Recommender.recommend_open``), the nightly
-batch scorer (:class:`matcher.batch.BatchScorer`, exact ranking of its shortlist) and
-the reasons written for a planned pair (:func:`matcher.batch.explain_pairs`). Paths
+micro-batch (:meth:`matcher.serving.recommender.Recommender.recommend_many`), the precomputed
+lists (:mod:`matcher.serving.precomputed`, through ``Recommender.recommend_open``), the nightly
+batch scorer (:class:`matcher.serving.batch.BatchScorer`, exact ranking of its shortlist) and
+the reasons written for a planned pair (:func:`matcher.serving.batch.explain_pairs`). Paths
 differ only in which pairs they score (their candidate sets), never in how a pair is
 scored, so the score of one (worker, vacancy) pair is the same number on every path.
 
-A fitted :class:`~matcher.recommender.Recommender` hands out its scorer as
+A fitted :class:`~matcher.serving.recommender.Recommender` hands out its scorer as
 ``model.scorer``; it reads the encoded sides of a catalogue (:class:`EncodedSides`:
 profiles, vacancy context and the three text/LightFM vector pairs) and the pair
 statistics learned at fit time.
@@ -22,14 +22,19 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from matcher.explain import Reason, explain_pair
-from matcher.features import AVAILABLE, PAIR_COLUMNS, RANKER_COLUMNS, pair_matrix
+from matcher.models.explain import Reason, explain_pair
+from matcher.models.features import AVAILABLE, PAIR_COLUMNS, RANKER_COLUMNS, pair_matrix
 
 _AVAILABLE_COL = PAIR_COLUMNS.index(AVAILABLE)
 
 if TYPE_CHECKING:
-    from matcher.features import PairStatistics, VacancyContext, VacancyProfiles, WorkerProfiles
-    from matcher.ranking import StablePlacementRanker
+    from matcher.models.features import (
+        PairStatistics,
+        VacancyContext,
+        VacancyProfiles,
+        WorkerProfiles,
+    )
+    from matcher.models.ranking import StablePlacementRanker
 
 
 class EncodedSides(Protocol):
@@ -95,7 +100,7 @@ class PairScorer:
         Returns
         -------
         values : numpy.ndarray
-            One row per pair, columns in :data:`matcher.features.PAIR_COLUMNS` order.
+            One row per pair, columns in :data:`matcher.models.features.PAIR_COLUMNS` order.
         matched : numpy.ndarray
             The occupation code each pair matched on (or None).
         """
@@ -123,15 +128,15 @@ class PairScorer:
         """The reported score, which also orders the recommendations: for the full model
         the calibrated P(stable placement | proposed) — the ranker's probability for a
         worker who is looking (:meth:`looking_score`) times the worker's P(looking for
-        work) when ``feats`` carries the :data:`matcher.features.AVAILABLE` column (every
-        frame of :meth:`pair_frame` does; :mod:`matcher.availability`). (Ordering by the
+        work) when ``feats`` carries the :data:`matcher.models.features.AVAILABLE` column (every
+        frame of :meth:`pair_frame` does; :mod:`matcher.models.availability`). (Ordering by the
         expected grade P(apply)(1 + P(hire|apply)(1 + P(stay|hire))) measured no better on
         the sample market's time split, so score and order agree.)
 
         Parameters
         ----------
         feats : DataFrame
-            Pair features (at least :data:`matcher.features.RANKER_COLUMNS`).
+            Pair features (at least :data:`matcher.models.features.RANKER_COLUMNS`).
         """
         score = self.looking_score(feats)
         if self._probability and AVAILABLE in feats.columns:

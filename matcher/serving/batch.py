@@ -1,21 +1,21 @@
 """Batch scoring: the top K eligible vacancies of every active worker, at province scale.
 
-:meth:`matcher.recommender.Recommender.recommend_many` serves one officer's request:
+:meth:`matcher.serving.recommender.Recommender.recommend_many` serves one officer's request:
 per worker it scores every open vacancy on five channels, takes the union of each
 channel's top ``n_candidates`` (a few hundred pairs) and ranks them with the calibrated
 ranker. The nightly run asks the same question for a million workers against tens of
 thousands of vacancies (5e10 pairs), which that path answers in about a day. This module
 answers it in minutes with the same model, by doing each step once where it can:
 
-1. **Worker side, once per partition** (:meth:`matcher.recommender.Recommender.encode_workers`): occupation codes,
+1. **Worker side, once per partition** (:meth:`matcher.serving.recommender.Recommender.encode_workers`): occupation codes,
    profiles, text vectors and LightFM user vectors. Dense (feature hashing) and lexical
    (TF-IDF) text vectors of character n-grams within words are sums over the text's
-   words, so each distinct word is vectorised once (:func:`matcher.encoding.hashing_vectors`,
-   :func:`~matcher.encoding.lexical_vectors`; exact, up to float rounding).
+   words, so each distinct word is vectorised once (:func:`matcher.models.encoding.hashing_vectors`,
+   :func:`~matcher.models.encoding.lexical_vectors`; exact, up to float rounding).
 2. **Eligibility by segment**: every rule except age and language depends on the worker
    only through the segment (mobility, capacity, home point and commute limit, home
-   province; :meth:`matcher.eligibility.EligibilityIndex.segments`): one mask per
-   segment. Age and language (:meth:`~matcher.eligibility.EligibilityIndex.residual_ok`)
+   province; :meth:`matcher.eligibility.rules.EligibilityIndex.segments`): one mask per
+   segment. Age and language (:meth:`~matcher.eligibility.rules.EligibilityIndex.residual_ok`)
    and the pairs the worker already pursued are checked on the shortlist only.
 3. **Shortlist**: a pre-score that imitates the ranker's logit, ``prior[county(w), v] +
    a * lightfm(w, v) + b * dense(w, v) + c * lexical(w, v) + wage term``
@@ -48,12 +48,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from matcher.calibration import logit
-from matcher.ranking import top_k_per_group
-from matcher.schema import Columns
+from matcher.data.schema import Columns
+from matcher.models.calibration import logit
+from matcher.models.ranking import top_k_per_group
 
 if TYPE_CHECKING:
-    from matcher.recommender import Recommender
+    from matcher.serving.recommender import Recommender
 
 #: Pairs per worker that go through the pair features and the ranker.
 DEFAULT_SHORTLIST = 32
@@ -463,7 +463,7 @@ class BatchScorer:
     def _rank(self, local: Any, wi: np.ndarray, vi: np.ndarray, k: int) -> pd.DataFrame:
         """The model's pair features and ranker on the shortlist; the ``k`` best per
         worker, ordered exactly as ``recommend_many`` orders them."""
-        from matcher.features import PAIR_COLUMNS
+        from matcher.models.features import PAIR_COLUMNS
 
         scorer = self.model.scorer
         values, _ = scorer.pair_values(local, wi, vi)
@@ -494,7 +494,7 @@ def explain_pairs(
     """Reasons (in ``lang``, default the model's) of each ``worker_id, vacancy_id`` pair,
     for workers given in ``workers`` (need not be in the catalogue) and vacancies in the
     model's catalogue: the nightly run explains only the pairs its plan assigns."""
-    from matcher.explain import texts
+    from matcher.models.explain import texts
 
     if len(pairs) == 0:
         return []

@@ -19,7 +19,7 @@ has ``grade >= min_grade``, ``R`` the number of the worker's relevant pairs):
 * precision@k = ``sum_{i<=k} rel(i) / k``
 * recall@k = ``sum_{i<=k} rel(i) / R``
 * NDCG@k = ``DCG@k / IDCG@k`` with linear gain equal to the grade
-  (retained 3, hired 2, applied 1, ``matcher.schema.OUTCOME_GRADE``) and
+  (retained 3, hired 2, applied 1, ``matcher.data.schema.OUTCOME_GRADE``) and
   discount ``1 / log2(i + 1)``; IDCG@k is the DCG of the worker's own
   held-out grades sorted descending, cut at k (Järvelin & Kekäläinen, 2002).
 * AP@k = ``sum_{i<=k} precision@i * rel(i) / min(k, R)`` — the denominator is
@@ -38,7 +38,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from matcher.schema import OUTCOME_GRADE, Columns
+from matcher.data.schema import OUTCOME_GRADE, Columns
 
 GRADE = "grade"
 

@@ -3,7 +3,7 @@
 LightFM hybrid (Kula 2015)
 --------------------------
 Each worker ``u`` and vacancy ``i`` is described by a set of features
-(:mod:`matcher.features`: attribute tokens plus an identity token for rows seen in
+(:mod:`matcher.models.features`: attribute tokens plus an identity token for rows seen in
 training). Every feature ``j`` has a latent vector ``e_j`` and a bias ``b_j``; a
 row's representation is the (weighted) sum over its features,
 
@@ -52,11 +52,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from matcher.schema import Columns, EventType
+from matcher.data.schema import Columns, EventType
 
 if TYPE_CHECKING:
-    from matcher.features import EmbeddingClusters, FeatureSpace, PairStatistics
-    from matcher.scoring import PairScorer
+    from matcher.models.features import EmbeddingClusters, FeatureSpace, PairStatistics
+    from matcher.models.scoring import PairScorer
 
 #: Weight of a (worker, vacancy) pair in the LightFM fit, by its best outcome.
 OUTCOME_WEIGHT: dict[str, float] = {
@@ -407,7 +407,7 @@ NARROW_SHARE = 0.5
 
 class CandidateCatalogue(Protocol):
     """What candidate generation reads of a served catalogue
-    (:class:`matcher.catalogue.Catalogue`)."""
+    (:class:`matcher.models.catalogue.Catalogue`)."""
 
     at: pd.Timestamp | None
     year: int
@@ -469,12 +469,12 @@ class RankerProxy:
     """
 
     pair_beta: np.ndarray
-    vacancy_columns: np.ndarray  # columns of matcher.features.PAIR_COLUMNS
+    vacancy_columns: np.ndarray  # columns of matcher.models.features.PAIR_COLUMNS
     vacancy_beta: np.ndarray
     vterm: np.ndarray  # per catalogue vacancy position
 
     def vacancy_terms(self, values: np.ndarray) -> np.ndarray:
-        """``vterm`` of pair-feature rows (:meth:`matcher.scoring.PairScorer.pair_values`)."""
+        """``vterm`` of pair-feature rows (:meth:`matcher.models.scoring.PairScorer.pair_values`)."""
         z = np.nan_to_num(np.asarray(values)[:, self.vacancy_columns], nan=0.0)
         return z @ self.vacancy_beta
 
@@ -547,8 +547,8 @@ class CandidateGenerator:
         """The open columns of worker ``w``'s exhaustive top ``k``: ``scorer``'s ``k``
         best of every eligible open vacancy the worker has not pursued (ties as the
         ranking breaks them), best first -- the reference of the recall contract."""
-        from matcher.features import RANKER_COLUMNS
-        from matcher.ranking import top_k_per_group
+        from matcher.models.features import RANKER_COLUMNS
+        from matcher.models.ranking import top_k_per_group
 
         eligible = np.flatnonzero(self.eligible(cat, int(w)))
         vi = cat.open_pos[eligible]
@@ -621,8 +621,8 @@ class CandidateGenerator:
     ) -> np.ndarray:
         """:data:`PROXY_FEATURES` of worker ``w`` against the open vacancies at ``cols``
         (all open ones when None), from their channel scores: ``(n, len(PROXY_FEATURES))``."""
-        from matcher.features import occupation_match_level
-        from matcher.reference import haversine_km
+        from matcher.data.reference import haversine_km
+        from matcher.models.features import occupation_match_level
 
         pos = cat.open_pos if cols is None else cat.open_pos[cols]
         wp, vp = cat.wp, cat.vp
@@ -763,7 +763,7 @@ def fit_ranker_proxy(
     vacancies each, regressed (within worker) on :data:`PROXY_FEATURES` and the
     ranker's vacancy-only features. None when no worker has more eligible vacancies
     than the channels already take (the candidates are then exhaustive anyway)."""
-    from matcher.features import PAIR_COLUMNS, RANKER_COLUMNS, VACANCY_ONLY_COLUMNS
+    from matcher.models.features import PAIR_COLUMNS, RANKER_COLUMNS, VACANCY_ONLY_COLUMNS
 
     rng = np.random.default_rng(random_state)
     n_w = len(cat.wp.ids)

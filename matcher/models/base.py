@@ -31,8 +31,8 @@ from typing import Protocol, Self, runtime_checkable
 
 import pandas as pd
 
-from matcher.dataset import Dataset
-from matcher.schema import Columns
+from matcher.data.dataset import Dataset
+from matcher.data.schema import Columns
 
 RECOMMENDATION_COLUMNS = [
     Columns.Worker,

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from matcher.reference import occupation_ancestors, occupations, regions
+from matcher.data.reference import occupation_ancestors, occupations, regions
 
 LANGS = ("zh", "en")
 MAX_REASONS = 5
@@ -115,8 +115,8 @@ def explain_pair(
     Parameters
     ----------
     row : mapping (dict or Series)
-        One pair's :data:`matcher.features.PAIR_COLUMNS` by name (the values of
-        :func:`matcher.features.pair_matrix`) and its ``matched_code``.
+        One pair's :data:`matcher.models.features.PAIR_COLUMNS` by name (the values of
+        :func:`matcher.models.features.pair_matrix`) and its ``matched_code``.
     region : str
         The vacancy's region code (for the province name).
     market_left_rate : float

@@ -1,12 +1,12 @@
 """Occupation coding learned from labelled job titles: title -> CSCO 2022 code.
 
-The rule-based :class:`matcher.occupations.OccupationNormaliser` compares a title with
+The rule-based :class:`matcher.occupations.normaliser.OccupationNormaliser` compares a title with
 CSCO names and aliases only. Real postings ("抖音快手客服 不加班", "CNC学徒包吃住") are
 coded far better by a model that has seen labelled postings; this module learns one.
 
 Method
 ------
-1. **Cleaning** (:func:`clean_title`). :func:`matcher.occupations.prepare_query`
+1. **Cleaning** (:func:`clean_title`). :func:`matcher.occupations.normaliser.prepare_query`
    (full-width folding, recruiting noise, digits) and, in addition, place names
    (province, prefecture and county names of GB/T 2260, with and without their
    suffix): "株洲希尔顿实习生" and "抚州续保专员" carry no occupation in their place.
@@ -75,8 +75,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-from matcher import reference
-from matcher.occupations import OccupationMatch, prepare_query, strip_marker
+from matcher.data import reference
+from matcher.occupations.normaliser import OccupationMatch, prepare_query, strip_marker
 from matcher.protocols import Embedder
 
 #: Version of the saved model layout; :meth:`OccupationClassifier.load` refuses others.
@@ -132,7 +132,7 @@ def strip_place_names(text: str) -> str:
 def clean_title(text: object) -> str:
     """A job title reduced to what can name an occupation.
 
-    :func:`matcher.occupations.prepare_query` (recruiting noise, pay, digits,
+    :func:`matcher.occupations.normaliser.prepare_query` (recruiting noise, pay, digits,
     punctuation) and place names removed. When removing place names would leave
     nothing (a title that *is* a place name), the text without them is not used.
 
@@ -337,7 +337,7 @@ DENSE_CHANNELS = ("usem3",)
 def make_embedder(name: str) -> Embedder | None:
     """A new sentence embedder of the kind a :class:`ClassifierConfig` names (its own
     weights and vector cache); None for ``""``. ``"usem3"`` is
-    :class:`matcher.text.UniversalSentenceEncoder` on one BLAS thread.
+    :class:`matcher.text.encoders.UniversalSentenceEncoder` on one BLAS thread.
 
     Raises
     ------
@@ -347,7 +347,7 @@ def make_embedder(name: str) -> Embedder | None:
     if not name:
         return None
     if name == "usem3":
-        from matcher.text import UniversalSentenceEncoder
+        from matcher.text.encoders import UniversalSentenceEncoder
 
         return UniversalSentenceEncoder(threads=1, show_progress=False)
     raise ValueError(f"unknown dense_channel {name!r}; use one of {DENSE_CHANNELS} or ''")
@@ -1173,14 +1173,14 @@ class OccupationClassifier:
             If the file is not an occupation model of this format version, or was
             trained on another CSCO table.
         """
-        import joblib
+        from matcher.artifacts import load_joblib
 
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(
                 f"no occupation model at {path}; run `jobmatch occupation train`"
             )
-        blob = joblib.load(path)
+        blob = load_joblib(path)
         if not isinstance(blob, dict) or blob.get("format") != FORMAT_VERSION:
             raise ValueError(
                 f"{path} is not an occupation model of format {FORMAT_VERSION}; "

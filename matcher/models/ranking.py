@@ -20,7 +20,7 @@ each trained only on the pairs that reached its stage:
   happened, and measured worse as negatives);
 * hire: pairs that applied; positives hired (also hired-then-left or retained),
   negatives rejected or declined or no answer;
-* stay: with ``stays`` (what :class:`matcher.recommender.Recommender` passes), a
+* stay: with ``stays`` (what :class:`matcher.serving.recommender.Recommender` passes), a
   weekly *rate of leaving*: a Poisson booster on every hire at risk in the window,
   its leaving events per week at risk (censored hires count the weeks they were
   seen, hires made before the window enter it then: left truncation), so
@@ -31,7 +31,7 @@ each trained only on the pairs that reached its stage:
 Then :meth:`StablePlacementRanker.calibrate` maps each stage onto the rates of a
 *later* time slice and the population the stage must describe (the pairs shown for
 apply, the applications for hire, the hires at risk for stay, survival to 26 weeks
-by a piecewise-exponential hazard): :mod:`matcher.calibration` says why. The product
+by a piecewise-exponential hazard): :mod:`matcher.models.calibration` says why. The product
 is then P(stable placement for 26 weeks | proposed), on one scale for all workers.
 
 Compared with one classifier with graded sample weights, each stage uses all the
@@ -62,7 +62,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from matcher.calibration import (
+from matcher.fast_path_guard import FastPathGuard
+from matcher.models.calibration import (
     HORIZON_WEEKS,
     JointCalibrator,
     PiecewiseHazard,
@@ -70,8 +71,7 @@ from matcher.calibration import (
     Spells,
     StageCalibrator,
 )
-from matcher.fast_path_guard import FastPathGuard
-from matcher.features import PAIR_COLUMNS, RANKER_COLUMNS
+from matcher.models.features import PAIR_COLUMNS, RANKER_COLUMNS
 
 STAGES = ("apply", "hire", "stay")
 #: Minority-class rows needed for isotonic calibration (Platt's sigmoid below).
@@ -79,7 +79,7 @@ ISOTONIC_MIN = 200
 #: Rows of each class needed to learn a stage at all.
 MIN_CLASS_ROWS = 10
 #: The joint map's prior: the product of the calibrated stages, worth this many
-#: proposals (:class:`matcher.calibration.JointCalibrator`, ``prior_rows``).
+#: proposals (:class:`matcher.models.calibration.JointCalibrator`, ``prior_rows``).
 JOINT_PRIOR_ROWS = 100.0
 #: Stand-in for a missing value (unknown wage, age...): below every real feature value,
 #: so trees still split "missing" apart, and a column that is missing throughout a
@@ -136,7 +136,7 @@ class Proposals:
 def _matrix(features: pd.DataFrame | np.ndarray) -> np.ndarray:
     """Ranker input: a frame with :data:`RANKER_COLUMNS`, or a float array whose columns
     are :data:`RANKER_COLUMNS` in that order (the request path's
-    :func:`matcher.features.pair_matrix` rows), missing values replaced by ``MISSING``."""
+    :func:`matcher.models.features.pair_matrix` rows), missing values replaced by ``MISSING``."""
     if isinstance(features, np.ndarray):
         if features.ndim != 2 or features.shape[1] != len(RANKER_COLUMNS):
             raise ValueError(
@@ -601,14 +601,14 @@ class StablePlacementRanker:
         Parameters
         ----------
         features : DataFrame
-            Pair features with at least :data:`matcher.features.RANKER_COLUMNS`.
+            Pair features with at least :data:`matcher.models.features.RANKER_COLUMNS`.
         labels : DataFrame
             Same rows: ``applied`` and ``hired`` (0/1), ``retained`` (1, 0, or NaN
             when not hired or censored).
-        stays : (features, :class:`matcher.calibration.Spells`), optional
+        stays : (features, :class:`matcher.models.calibration.Spells`), optional
             Hires followed in tenure weeks, censored or left: the stay stage then
             learns the weekly hazard of leaving from every week at risk (one row per
-            person-week, :func:`matcher.calibration.person_weeks`), and its
+            person-week, :func:`matcher.models.calibration.person_weeks`), and its
             probability is surviving the horizon. Without it the stay stage learns
             ``retained`` from the hires whose outcome is known.
 
@@ -695,7 +695,7 @@ class StablePlacementRanker:
         joint: Proposals | None = None,
     ) -> StablePlacementRanker:
         """Calibrate the fitted stages on pairs of a later time slice
-        (:mod:`matcher.calibration`): afterwards each stage's output is the observed
+        (:mod:`matcher.models.calibration`): afterwards each stage's output is the observed
         rate of its event on that slice's population, and the stay stage the
         probability of still being there after ``horizon`` weeks.
 
@@ -705,7 +705,7 @@ class StablePlacementRanker:
             Pairs that were *shown* (the exposure denominator), each view a trial.
         hire : (features, hired 0/1), optional
             Pairs that applied.
-        stay : (features, :class:`matcher.calibration.Spells`), optional
+        stay : (features, :class:`matcher.models.calibration.Spells`), optional
             Hires followed in tenure weeks (censored, possibly left-truncated); needs
             a stay stage fitted as a hazard (labels with ``stay_weeks`` and ``left``).
         method : {"platt", "isotonic"}
@@ -715,7 +715,7 @@ class StablePlacementRanker:
         joint : :class:`Proposals`, optional
             Pairs proposed (shown) in the slice with their outcome: after the stages,
             the product of the calibrated stages is mapped onto their rate of stable
-            placements (:class:`matcher.calibration.JointCalibrator`, ``joint_``); a hire
+            placements (:class:`matcher.models.calibration.JointCalibrator`, ``joint_``); a hire
             still there at the end counts with its calibrated chance of lasting the
             rest of the horizon (:meth:`stay_target`), one that left counts 0.
 
@@ -794,7 +794,7 @@ class StablePlacementRanker:
 
     def predict_stages(self, features: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Conditional probabilities ``(n, 3)``: apply, hire | applied, stay | hired.
-        ``features``: a frame with :data:`matcher.features.RANKER_COLUMNS`, or an array
+        ``features``: a frame with :data:`matcher.models.features.RANKER_COLUMNS`, or an array
         with those columns in that order."""
         self.check_fitted()
         x = _matrix(features)
@@ -1049,7 +1049,7 @@ def top_k_per_group(
 
 def ranker_input(features: pd.DataFrame | np.ndarray) -> np.ndarray:
     """The matrix every stage of the ranker reads from pair features (a frame with
-    :data:`RANKER_COLUMNS`, or :func:`matcher.features.pair_matrix` rows cut to them),
+    :data:`RANKER_COLUMNS`, or :func:`matcher.models.features.pair_matrix` rows cut to them),
     missing values replaced by ``MISSING``: for benchmarks that time one stage."""
     return _matrix(features)
 

@@ -102,7 +102,7 @@ import numpy as np
 import pandas as pd
 from ortools.graph.python import min_cost_flow
 
-from matcher.schema import Channel, Columns, HouseholdStatus, LaborCapacity, Mobility
+from matcher.data.schema import Channel, Columns, HouseholdStatus, LaborCapacity, Mobility
 
 #: Scores (probabilities) are multiplied by this and rounded for the integer flow costs.
 DEFAULT_SCALE = 10_000

@@ -1,6 +1,6 @@
 """Baselines every jobmatch model is measured against, in the same run.
 
-Both implement :class:`matcher.base.RankingModel` and learn nothing about *which*
+Both implement :class:`matcher.models.base.RankingModel` and learn nothing about *which*
 pairs become stable placements beyond what their name says. They are meant to be
 honest: what a placement office already has without jobmatch.
 
@@ -12,7 +12,7 @@ honest: what a placement office already has without jobmatch.
     workers (same weighting) among those who may take it.
 :class:`KeywordRecommender`
     What a job board gives: TF-IDF over character n-grams
-    (:class:`matcher.text.LexicalEncoder`) of the worker's skills, certificates
+    (:class:`matcher.text.encoders.LexicalEncoder`) of the worker's skills, certificates
     and work history against the vacancy's title, description and required
     skills, cosine similarity, nothing learned from outcomes.
 
@@ -27,12 +27,12 @@ full model does not. Both baselines show a pair only when it passes the worker's
 * ``province``: the vacancy is in the home province;
 * ``any``: anywhere.
 
-With ``filter="eligibility"`` they apply the full hard rules of :class:`matcher.eligibility.EligibilityIndex` instead (which
+With ``filter="eligibility"`` they apply the full hard rules of :class:`matcher.eligibility.rules.EligibilityIndex` instead (which
 include the location rule plus labour capacity, age and languages), so that
 they keep the contract "an ineligible pair is never recommended" and so that
 the comparison with the full model measures ranking, not filtering.
 ``filter="location"`` gives the bare job-board behaviour. The default
-``filter="auto"`` uses the eligibility rules when ``matcher.eligibility`` is
+``filter="auto"`` uses the eligibility rules when ``matcher.eligibility.rules`` is
 installed and the location filter otherwise; the filter actually used is in
 ``filter_`` and is printed in every evaluation report.
 """
@@ -49,11 +49,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from matcher.base import CANDIDATE_COLUMNS, RECOMMENDATION_COLUMNS, NotFittedError, RankingModel
-from matcher.dataset import Dataset
-from matcher.metrics import GRADE, outcome_grades
-from matcher.reference import coordinate_array, haversine_km
-from matcher.schema import PURSUED_EVENTS, Columns, Mobility
+from matcher.artifacts import load_joblib
+from matcher.data.dataset import Dataset
+from matcher.data.reference import coordinate_array, haversine_km
+from matcher.data.schema import PURSUED_EVENTS, Columns, Mobility
+from matcher.evaluation.metrics import GRADE, outcome_grades
+from matcher.models.base import (
+    CANDIDATE_COLUMNS,
+    RECOMMENDATION_COLUMNS,
+    NotFittedError,
+    RankingModel,
+)
 
 #: Default commute radius for mobility "local" when a worker's max_commute_km is blank.
 DEFAULT_COMMUTE_KM = 50.0
@@ -121,7 +127,7 @@ class _FilteredBaseline(RankingModel):
             )
         self.filter_ = self.filter
         if self.filter == "auto":
-            found = importlib.util.find_spec("matcher.eligibility") is not None
+            found = importlib.util.find_spec("matcher.eligibility.rules") is not None
             self.filter_ = "eligibility" if found else "location"
         self._index(dataset, at=None)
 
@@ -152,7 +158,7 @@ class _FilteredBaseline(RankingModel):
         )
         self.eligibility_ = None
         if self.filter_ == "eligibility":
-            elig = importlib.import_module("matcher.eligibility")
+            elig = importlib.import_module("matcher.eligibility.rules")
             self.eligibility_ = elig.EligibilityIndex().fit(dataset.vacancies, dataset.workers)
 
     def refresh(self, dataset: Dataset, at: object = None) -> Self:
@@ -319,7 +325,7 @@ class _FilteredBaseline(RankingModel):
         """Read a folder written by :meth:`save`; refuses other versions or classes."""
         file = Path(path) / _ARTIFACT
         try:
-            blob = joblib.load(file)
+            blob = load_joblib(file)
         except FileNotFoundError:
             raise FileNotFoundError(f"{file} does not exist: no baseline was saved there") from None
         except Exception as exc:
@@ -410,7 +416,7 @@ class KeywordRecommender(_FilteredBaseline):
 
     Attributes
     ----------
-    encoder_ : matcher.text.LexicalEncoder
+    encoder_ : matcher.text.encoders.LexicalEncoder
         Fitted on worker and vacancy texts of the training snapshot.
     worker_matrix_, vacancy_matrix_ : scipy.sparse.csr_matrix
         L2-normalised TF-IDF rows in Dataset order.
@@ -421,7 +427,7 @@ class KeywordRecommender(_FilteredBaseline):
         self.ngram_range = ngram_range
 
     def fit(self, dataset: Dataset) -> Self:
-        from matcher.text import LexicalEncoder
+        from matcher.text.encoders import LexicalEncoder
 
         self._fit_common(dataset)
         wt = worker_text(dataset.workers)

@@ -5,7 +5,7 @@ how a posted, edited or closed vacancy enters it without a full refresh.
 vacancy profiles, their dense, lexical and LightFM vectors, the vacancy context, and
 the structures over the *open* vacancies that retrieval and eligibility use (the open
 positions, text and LightFM matrices, the eligibility index, the pairs already pursued).
-A fitted :class:`matcher.recommender.Recommender` builds one from a snapshot at
+A fitted :class:`matcher.serving.recommender.Recommender` builds one from a snapshot at
 ``fit`` and ``refresh``.
 
 :class:`VacancyCatalogue` owns the vacancy side of it: encoding vacancies (profiles,
@@ -40,23 +40,23 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from matcher.eligibility import EligibilityIndex
-from matcher.encoding import (
+from matcher.data.schema import Columns
+from matcher.eligibility.rules import EligibilityIndex
+from matcher.models.encoding import (
     EncodingModel,
     WorkerSide,
     dense_vectors,
     lexical_vectors,
     with_clusters,
 )
-from matcher.features import (
+from matcher.models.features import (
     VacancyContext,
     VacancyProfiles,
     WorkerProfiles,
     vacancy_profiles,
 )
-from matcher.retrieval import ContentIndex, RankerProxy, RetrievalFit
-from matcher.schema import Columns
-from matcher.scoring import PairScorer
+from matcher.models.retrieval import ContentIndex, RankerProxy, RetrievalFit
+from matcher.models.scoring import PairScorer
 
 
 @dataclasses.dataclass
@@ -87,13 +87,13 @@ class Catalogue:
     open_province_col: np.ndarray
     open_prefecture_col: np.ndarray
     open_popularity: np.ndarray  # log applications (all and recent) in training
-    #: the ranker proxy that adds candidates (:class:`matcher.retrieval.RankerProxy`);
+    #: the ranker proxy that adds candidates (:class:`matcher.models.retrieval.RankerProxy`);
     #: None for catalogues built before it existed, and for the training catalogues
     proxy: RankerProxy | None = None
 
     def with_workers(self, workers: pd.DataFrame, side: WorkerSide) -> Catalogue:
         """This catalogue with other workers (``side``, encoded from ``workers`` by
-        :func:`matcher.encoding.encode_workers`) as its worker side, for scoring
+        :func:`matcher.models.encoding.encode_workers`) as its worker side, for scoring
         their pairs with the same vacancies (the batch scorer's partitions). The
         structures built for this catalogue's own workers (``worker_text``, the
         eligibility index's workers, ``pursued``) are not theirs: check their
@@ -115,7 +115,7 @@ class EncodedVacancies:
 
 def open_mask(vacancies: pd.DataFrame, at: pd.Timestamp | None) -> np.ndarray:
     """Which rows are open with seats left (and, given ``at``, posted by then and not
-    yet closed): :meth:`matcher.dataset.Dataset.open_vacancies` as a mask."""
+    yet closed): :meth:`matcher.data.dataset.Dataset.open_vacancies` as a mask."""
     mask = (vacancies["status"].fillna("open") == "open") & (vacancies["headcount"].fillna(0) > 0)
     if at is not None:
         mask &= vacancies["posted_at"].isna() | (vacancies["posted_at"] <= at)

@@ -2,10 +2,10 @@
 
 A contract file is one table (``workers``, ``employers``, ``vacancies`` or
 ``events``) as ``.csv``, ``.parquet`` or ``.jsonl``. Every cell is checked against
-:data:`matcher.schema.CONTRACT`; all problems of a file are collected (up to a
+:data:`matcher.data.schema.CONTRACT`; all problems of a file are collected (up to a
 limit) and raised together as one :class:`ContractError`, so a person can fix a
 file in one pass. Valid data comes back in the normal form of
-:mod:`matcher.dataset`.
+:mod:`matcher.data.dataset`.
 
 Rules (documented for people in ``docs/data-contract.md``)
 ----------------------------------------------------------
@@ -16,7 +16,7 @@ Rules (documented for people in ``docs/data-contract.md``)
   (``2024-03-01``, ``2024-03-01T08:30:00+08:00``); times without an offset are
   taken as UTC. Enum values match in any case and are stored as the contract
   spells them.
-* Region codes: 6-digit GB/T 2260 codes known to :mod:`matcher.reference`;
+* Region codes: 6-digit GB/T 2260 codes known to :mod:`matcher.data.reference`;
   language codes: ISO 639-1 (two letters); occupation codes: CSCO 2022.
 * Unknown columns are errors (a misspelt column would otherwise lose data
   silently); missing optional columns are fine.
@@ -50,9 +50,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from matcher import reference
-from matcher.dataset import normalise_frame
-from matcher.schema import CONTRACT, PERSONAL_FIELDS, FieldSpec, Kind, TableSpec
+from matcher.data import reference
+from matcher.data.dataset import normalise_frame
+from matcher.data.schema import CONTRACT, PERSONAL_FIELDS, FieldSpec, Kind, TableSpec
 
 #: File extensions the contract accepts, in the order they are looked for.
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (".csv", ".parquet", ".jsonl")
@@ -389,7 +389,7 @@ def _region_rule(code: str) -> str:
 
 
 def parse_regions(cells: _Cells) -> tuple[pd.Series, list[Check]]:
-    """A 6-digit GB/T 2260 code known to :mod:`matcher.reference`."""
+    """A 6-digit GB/T 2260 code known to :mod:`matcher.data.reference`."""
     text = cells.as_text()
     present = cells.present()
     ok = np.asarray(_lookup(text, _known_region) == True, dtype=bool)  # noqa: E712
@@ -1061,7 +1061,7 @@ def check_file(
 def read_table(
     path: str | Path, table: str | None = None, *, limit: int = MAX_PROBLEMS
 ) -> pd.DataFrame:
-    """Read one contract file into the normal form of :mod:`matcher.dataset`.
+    """Read one contract file into the normal form of :mod:`matcher.data.dataset`.
 
     Parameters
     ----------

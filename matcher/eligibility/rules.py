@@ -15,7 +15,7 @@ VACANCY_CLOSED                given a time ``at``: ``closes_at`` is at or before
 VACANCY_NOT_YET_POSTED        given a time ``at``: ``posted_at`` is after ``at``
 MOBILITY_LOCAL_DISTANCE       mobility ``local``: the great-circle distance between the
                               reference points of the home region and the vacancy region
-                              (``matcher.reference``) exceeds ``max_commute_km``
+                              (``matcher.data.reference``) exceeds ``max_commute_km``
                               (50 km when blank)
 MOBILITY_PROVINCE             mobility ``province``: the vacancy is in another province
 CAPACITY_NOT_LIGHT_WORK       labour capacity ``semi`` or ``weak``: the vacancy is neither a
@@ -77,9 +77,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from matcher import reference
-from matcher.reference import EARTH_RADIUS_KM
-from matcher.schema import Channel, LaborCapacity, Mobility, VacancyStatus
+from matcher.data import reference
+from matcher.data.reference import EARTH_RADIUS_KM
+from matcher.data.schema import Channel, LaborCapacity, Mobility, VacancyStatus
 
 #: Commute radius for ``local`` mobility when ``max_commute_km`` is blank.
 DEFAULT_MAX_COMMUTE_KM = 50.0
@@ -560,7 +560,7 @@ class EligibilityIndex:
         Parameters
         ----------
         vacancies : pandas.DataFrame
-            Vacancies in ``matcher.dataset`` normal form (or raw contract strings).
+            Vacancies in ``matcher.data.dataset`` normal form (or raw contract strings).
         workers : pandas.DataFrame, optional
             Workers to index as well, for :meth:`pair_mask` and
             :meth:`mask_for_vacancy` without a frame.

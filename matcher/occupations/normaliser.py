@@ -7,13 +7,13 @@ group, detailed occupation: ``6-18-02-04`` 焊工 under ``6-18-02-00`` 机械热
 
 Method
 ------
-1. **Cleaning.** :func:`matcher.text.clean_text` folds full-width characters and strips
+1. **Cleaning.** :func:`matcher.text.encoders.clean_text` folds full-width characters and strips
    recruiting noise (急招, 包吃住, 月入8000, 日结…); digits are dropped (no CSCO name holds
    one).
 2. **Lexical channel.** Every code contributes *entries*: its name (the CSCO markers
    "L" green / "S" digital occupation are removed), each alias, and one description entry
    (definition and tasks). Entries and queries become TF-IDF vectors over character
-   n-grams (:class:`matcher.text.LexicalEncoder`, ``char_wb`` (1, 2)), so Chinese needs no
+   n-grams (:class:`matcher.text.encoders.LexicalEncoder`, ``char_wb`` (1, 2)), so Chinese needs no
    word segmenter. A code's score is the best cosine over its name and alias entries plus
    ``description_weight`` times the cosine with its description (the description helps
    with titles that no alias covers; additive measured better than taking the maximum).
@@ -53,9 +53,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from matcher import reference
-from matcher.reference import Occupation
-from matcher.text import LexicalEncoder, TextEmbedder, clean_text
+from matcher.data import reference
+from matcher.data.reference import Occupation
+from matcher.text.encoders import LexicalEncoder, TextEmbedder, clean_text
 
 #: CSCO 2022 marks green (L) and digital (S) occupations with a suffix on the name.
 _MARKER_RE = re.compile(r"(?:L/S|L|S)$")
@@ -134,7 +134,7 @@ class OccupationNormaliser:
     containment_bonus : float, default 0.5
         Added when a name or alias occurs verbatim in the query (scaled by its share).
     embedder : TextEmbedder, optional
-        A dense channel (e.g. :class:`matcher.text.SentenceEmbedder`); None = lexical only.
+        A dense channel (e.g. :class:`matcher.text.encoders.SentenceEmbedder`); None = lexical only.
     embedding_weight : float, default 0.3
         Share of the dense cosine in an entry's score when ``embedder`` is given.
     batch_size : int, default 2048
@@ -218,7 +218,7 @@ class OccupationNormaliser:
         Parameters
         ----------
         occupations : mapping of code -> Occupation, optional
-            Default: all of CSCO 2022 (:func:`matcher.reference.occupations`). A copy with
+            Default: all of CSCO 2022 (:func:`matcher.data.reference.occupations`). A copy with
             fewer aliases is how the benchmark holds aliases out.
 
         Returns

@@ -65,8 +65,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from matcher.dataset import Dataset
-from matcher.reference import (
+from matcher.data.dataset import Dataset
+from matcher.data.reference import (
     coordinate_array,
     haversine_km,
     is_csco_code,
@@ -74,7 +74,7 @@ from matcher.reference import (
     prefecture_of,
     province_of,
 )
-from matcher.schema import PURSUED_EVENTS, Channel, Columns, EventType
+from matcher.data.schema import PURSUED_EVENTS, Channel, Columns, EventType
 
 #: Pseudo-hires of the Beta prior on employer rates.
 PRIOR_HIRES = 5.0
@@ -276,7 +276,7 @@ class WorkerProfiles:
     mandarin: np.ndarray = field(default_factory=lambda: np.zeros(0))
     female: np.ndarray = field(default_factory=lambda: np.zeros(0))
     mobility: np.ndarray = field(default_factory=lambda: np.zeros(0))  # MOBILITY_CODE
-    #: P(looking for work) at the catalogue's time (:mod:`matcher.availability`); empty
+    #: P(looking for work) at the catalogue's time (:mod:`matcher.models.availability`); empty
     #: when not assessed (training catalogues), which counts as looking (1.0)
     available: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
@@ -358,7 +358,7 @@ def _partner_table() -> dict[str, np.ndarray]:
     from ``matcher/data/partner_provinces.csv`` (East-West cooperation pairs)."""
     global _PARTNERS
     if _PARTNERS is None:
-        from matcher.reference import domain_table
+        from matcher.data.reference import domain_table
 
         table: dict[str, np.ndarray] = {}
         frame = domain_table("partner_provinces.csv")
@@ -1003,7 +1003,7 @@ QUOTED_COLUMNS = [
     "wage_max",
     "employer_arrears",
 ]
-#: The worker's P(looking for work) (:mod:`matcher.availability`), after
+#: The worker's P(looking for work) (:mod:`matcher.models.availability`), after
 #: :data:`QUOTED_COLUMNS`: the scorer multiplies the ranker's probability by it.
 AVAILABLE = "available"
 #: The float columns of :func:`pair_matrix`, in order (``matched_code`` is kept apart).

@@ -14,16 +14,16 @@ A worker's *expected stable placements* are the sum of the ``k`` largest calibra
 P(stable placement | proposed) among the open vacancies the worker may take and has not
 pursued yet: the expected number of stable placements from the ``k`` proposals an
 officer would make (by linearity of expectation; the score is a probability per
-proposal, :attr:`matcher.recommender.Recommender.stable_weeks`). Every eligible open
+proposal, :attr:`matcher.serving.recommender.Recommender.stable_weeks`). Every eligible open
 vacancy is scored, not only a candidate shortlist, so this is the exact top ``k``.
 
 The worker *with the course* is the same record with the course's skill phrases appended
 to ``skills``, its certificates added to ``certificates`` and its languages to
 ``languages`` (:func:`with_course`). Both are encoded with the model's own encoders
-(:meth:`matcher.recommender.Recommender.encode_workers`: occupation codes, text vectors, LightFM user
+(:meth:`matcher.serving.recommender.Recommender.encode_workers`: occupation codes, text vectors, LightFM user
 vector; the worker keeps its id, so its learned identity factor stays) and scored with
-the model's one scorer (:class:`matcher.scoring.PairScorer`), eligibility from the
-catalogue's rules (:mod:`matcher.eligibility`). The course's effect is
+the model's one scorer (:class:`matcher.models.scoring.PairScorer`), eligibility from the
+catalogue's rules (:mod:`matcher.eligibility.rules`). The course's effect is
 
 * ``extra_expected_placements`` = expected stable placements with the course minus
   without it;
@@ -54,13 +54,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from matcher.contract import iso639_1
-from matcher.features import RANKER_COLUMNS
-from matcher.reference import data_path, is_csco_code
-from matcher.schema import Columns
+from matcher.data.contract import iso639_1
+from matcher.data.reference import data_path, is_csco_code
+from matcher.data.schema import Columns
+from matcher.models.features import RANKER_COLUMNS
 
 if TYPE_CHECKING:
-    from matcher.recommender import Recommender
+    from matcher.serving.recommender import Recommender
 
 #: The catalogue table in ``matcher/data/``.
 COURSES_TABLE = "training_courses.csv"

@@ -1,8 +1,8 @@
 """Encoding the two sides of a pair: text vectors (word by word where exact) and the
 worker side every scoring path needs.
 
-The live request (:meth:`matcher.recommender.Recommender.recommend_many`, through the
-catalogue), the nightly batch scorer (:class:`matcher.batch.BatchScorer`) and the
+The live request (:meth:`matcher.serving.recommender.Recommender.recommend_many`, through the
+catalogue), the nightly batch scorer (:class:`matcher.serving.batch.BatchScorer`) and the
 precomputed lists all encode workers here, so that they read the same vectors.
 
 Dense (feature hashing) and lexical (TF-IDF) text vectors of character n-grams within
@@ -20,14 +20,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from matcher.features import WorkerProfiles, worker_profiles
-from matcher.text import HashingEmbedder, LexicalEncoder, word_counts
+from matcher.models.features import WorkerProfiles, worker_profiles
+from matcher.text.encoders import HashingEmbedder, LexicalEncoder, word_counts
 
 
 class EncodingModel(Protocol):
     """What encoding needs of a fitted model: its text encoders and occupation coder."""
 
-    #: the dense text encoder (a :class:`matcher.text.HashingEmbedder` or a sentence model)
+    #: the dense text encoder (a :class:`matcher.text.encoders.HashingEmbedder` or a sentence model)
     embedder_: Any
     #: the fitted lexical (TF-IDF) encoder
     lexical_: LexicalEncoder
@@ -73,7 +73,7 @@ def hashing_vectors(embedder: HashingEmbedder, texts: Sequence[str]) -> np.ndarr
 
 def lexical_vectors(encoder: LexicalEncoder, texts: Sequence[str]) -> sp.csr_matrix:
     """``encoder.transform(texts)``, each distinct word's n-grams counted once
-    (:meth:`matcher.text.LexicalEncoder.transform_words`, behind its fast-path guard)."""
+    (:meth:`matcher.text.encoders.LexicalEncoder.transform_words`, behind its fast-path guard)."""
     return encoder.transform_words(list(texts))
 
 

@@ -19,7 +19,7 @@ to workers who are plainly free (never placed, or their last job ended at least
 counted on a weekly grid over the events it is fitted on (each worker registered by
 the week's start; a state with few worker-weeks is shrunk towards 1 by
 :data:`PRIOR_WEEKS` pseudo-weeks at the free rate). The per-proposal probability is the
-ranker's probability times the worker's factor (:class:`matcher.scoring.PairScorer`):
+ranker's probability times the worker's factor (:class:`matcher.models.scoring.PairScorer`):
 P(stable | proposed) = P(looking | state) x P(stable | proposed, looking), with
 P(looking | state) estimated by the ratio of search rates (activity differences between
 states cancel only on average; the ratio is capped at 1).
@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from matcher.schema import Columns, EventType
+from matcher.data.schema import Columns, EventType
 
 #: The states of a worker's job history, by code.
 STATES = (

@@ -1,0 +1,1 @@
+"""Eligibility: the hard rules with reasons that every path uses."""

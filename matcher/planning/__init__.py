@@ -1,0 +1,1 @@
+"""The nightly placement plan on the candidate graph, and reserved seats."""

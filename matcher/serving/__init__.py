@@ -1,0 +1,1 @@
+"""The Recommender facade and its execution strategies (live, micro-batch, precomputed)."""

@@ -1,0 +1,1 @@
+"""Text channels: cleaning, lexical and sentence encoders."""
