@@ -1,12 +1,14 @@
 """Structure rules of ``matcher/`` (ARCHITECTURE.md, "Where the engine is heading"):
-no import cycle between its modules (lazy imports inside functions included) and no
-import of ``service`` or ``training``."""
+no import cycle between its modules (lazy imports inside functions included), no import
+of ``service`` or ``training``, and no module of the project that uses another module's
+private (``_name``) definitions."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
-from import_graph import imported_modules
+from import_graph import floors, imported_modules, rooms
 
 MATCHER = Path(__file__).resolve().parents[2] / "matcher"
 
@@ -78,3 +80,78 @@ def test_matcher_never_imports_service_or_training():
         for p in MATCHER.rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+PROJECT = ("matcher", "service", "training")
+
+
+def private_uses(path: Path) -> list[str]:
+    """``from <project module> import _name`` and ``<imported project module>._name`` in
+    ``path``: a module reaching into another module's private definitions."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    modules: set[str] = set()  # local names bound to a project module
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.split(".")[0] not in PROJECT:
+                continue
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"{node.lineno}: from {node.module} import {alias.name}")
+                modules.add(alias.asname or alias.name)  # may be a submodule
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in PROJECT:
+                    modules.add(alias.asname or alias.name.split(".")[0])
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+        ):
+            found.append(f"{node.lineno}: {node.value.id}.{node.attr}")
+    return found
+
+
+def test_the_private_use_finder_finds_both_kinds(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text(
+        "import matcher.models.ranking as ranking\n"
+        "from matcher.models.features import _join, pair_matrix\n"
+        "from numpy import _private_ok\n"
+        "ranking._quick_scorer(None)\nranking.top_k_per_group\nself._x\n",
+        encoding="utf-8",
+    )
+    assert private_uses(src) == [
+        "2: from matcher.models.features import _join",
+        "4: ranking._quick_scorer",
+    ]
+
+
+def test_no_module_uses_another_modules_private_names():
+    root = MATCHER.parent
+    offenders = {
+        str(p.relative_to(root)): private_uses(p)
+        for package in PROJECT
+        for p in (root / package).rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_no_import_cycle_between_the_parts_of_matcher():
+    parts = rooms(MATCHER)
+    assert {"data/", "models/", "serving/", "planning/", "evaluation/"} <= set(parts)
+    assert _cycles(parts) == []
+    assert floors(parts)["data/"] == 1  # the ground: imports no other part
+
+
+def test_the_parts_finder_sees_a_cycle_between_subpackages(tmp_path):
+    pkg = tmp_path / "pkg"
+    for room, imports in {"a": "pkg.b.y", "b": "pkg.a.x"}.items():
+        (pkg / room).mkdir(parents=True)
+        (pkg / room / "x.py").write_text(f"import {imports}\n", encoding="utf-8")
+        (pkg / room / "y.py").write_text("", encoding="utf-8")
+    assert rooms(pkg) == {"a/": {"b/"}, "b/": {"a/"}}
+    assert _cycles(rooms(pkg)) == [["a/", "b/"]]
