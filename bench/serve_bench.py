@@ -389,6 +389,20 @@ async def load(
     }
 
 
+def merged(a: dict, b: dict) -> dict:
+    """Two consecutive measurements of :func:`load` as one phase."""
+    out = dict(a)
+    for name in ("latencies", "server_ms"):
+        out[name] = a[name] + b[name]
+    for name in ("elapsed", "server_cpu", "client_cpu"):
+        out[name] = a[name] + b[name]
+    for name in ("errors", "sources"):
+        out[name] = {k: a[name].get(k, 0) + b[name].get(k, 0) for k in {*a[name], *b[name]}}
+    out["versions"] = a["versions"] | b["versions"]
+    out["load"] = max(a["load"], b["load"])
+    return out
+
+
 def _server_timing(value: str | None) -> float:
     """The ``app;dur=<ms>`` of a ``Server-Timing`` header (NaN when absent)."""
     for part in (value or "").split(";"):
@@ -649,6 +663,16 @@ def serve_phases(
                     )
                 )
                 r = await load(server, key, ids, args.clients, args.seconds, think, args.seed + 2)
+                # the phase goes on until every process serves the new version (a load
+                # of the model can outlast the phase on a busy machine), then a third
+                # of a phase more: the requests after the swap are measured too
+                part = 0
+                while not task.done():
+                    part += 1
+                    more = load(server, key, ids, args.clients, 5.0, think, args.seed + 2 + part)
+                    r = merged(r, await more)
+                tail = args.seconds / 3
+                r = merged(r, await load(server, key, ids, args.clients, tail, think, args.seed))
                 r["swap"] = await task
                 return r
 
@@ -913,7 +937,7 @@ def report(args, variants: list, setup: dict, engine: dict | None, runs: list[di
         swap_row = next(r for r in rows if r[0] == this and "promoted" in str(r[1]))
         on_new = sum(1 for v in sw["after"] if v == sw["version"])
         swap_text = (
-            f'**Model swap under load** (row "{swap_row[1]}"): a third of the way into '
+            f'**Model swap under load** (row "{swap_row[1]}"): {args.seconds / 3:g} s into '
             f"the phase the pointer was moved to a second version ({sw['version']}) and "
             f"`POST /api/v1/admin/reload-model` reached one process (answered "
             f"{sw['reload_status']} after {sw['reload_seconds']:.1f} s, the load of the "
@@ -921,7 +945,10 @@ def report(args, variants: list, setup: dict, engine: dict | None, runs: list[di
             f"{len(sw['after'])} processes reported the new version "
             f"{sw['everywhere_seconds']:.1f} s after the promotion ({on_new} of "
             f"{len(sw['after'])} on it after the phase, by `GET /api/v1/admin/model`). "
-            f"Failed requests in that phase: {swap_row[8]}; p50/p95/p99 {swap_row[5]} / "
+            f"The phase ran until then and {args.seconds / 3:g} s more "
+            f"({swap_row[3]:,} requests in all), so it holds requests before, during and "
+            f"after the reload. Failed requests in that phase: {swap_row[8]}; p50/p95/p99 "
+            f"{swap_row[5]} / "
             f"{swap_row[6]} / {swap_row[7]} ms (each process loads the new model while "
             "serving: the tail is that load)."
         )
