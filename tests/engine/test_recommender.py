@@ -242,3 +242,37 @@ def test_partner_provinces_prefecture_pairs_win_over_province_pairs():
     assert rows[1, 44] == 5.0
     # Beijing sends nobody under the programme; an unknown county reads zeros
     assert rows[2].sum() == 0 and rows[3].sum() == 0
+
+
+def test_recalibrate_with_the_same_code_reproduces_the_fitted_scores():
+    """recalibrate() fits the ranker's calibration again on the same slice and seed: with
+    unchanged code the scores are those of fit (what bench/recalibration_bench.py relies
+    on to measure a calibration change on a trained model). A small generated market
+    with half its events as the slice, so that every stage and the joint map calibrate."""
+    import copy
+
+    from training.synth import build_market
+
+    market = build_market(300, 12, weeks=20, seed=1)
+    ds = Dataset.from_frames(
+        **{k: market.frames[k] for k in ("workers", "employers", "vacancies", "events")}
+    )
+    model = fast_model(calibration_share=0.5).fit(ds)
+    assert set(model.ranker_.calibrators_) == {"apply", "hire", "stay"}
+    assert model.ranker_.joint_ is not None
+    again = copy.deepcopy(model)
+    again.ranker_.calibrators_ = {}  # forgotten: recalibrate must fit them again
+    again.ranker_.joint_ = None
+    again.recalibrate(ds)
+    assert again.ranker_.calibration_counts_ == model.ranker_.calibration_counts_
+    ids = ds.workers["worker_id"].tolist()
+    before = model.recommend_many(ids, 5, reasons=False)
+    after = again.recommend_many(ids, 5, reasons=False)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_recalibrate_refuses_a_model_without_a_calibration_slice():
+    ds = toy_market()
+    model = fast_model(epochs=2, calibration_share=0.0).fit(ds)
+    with pytest.raises(ValueError, match="calibrated on a later slice"):
+        model.recalibrate(ds)
