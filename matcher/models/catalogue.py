@@ -233,22 +233,22 @@ class VacancyCatalogue:
         else:
             vctx.age_days = np.full(n, np.nan)
         vac = _splice_frame(cat.vacancies, changed, src)
-        open_pos = np.flatnonzero(open_mask(vac, when)).astype(np.int64)
-        vctx.set_crowd(vp, open_pos, stats)
+        if when == cat.at and len(cat.vctx.crowd) == n_old:
+            # the other vacancies' status is as it was: only the changed ones move
+            now_open = pos[open_mask(vac.iloc[pos], when)]
+            open_pos = np.union1d(np.setdiff1d(cat.open_pos, pos), now_open).astype(np.int64)
+            vctx.crowd = _crowd_after(cat, vp, open_pos, pos)
+            vctx.set_open_denominators(open_pos, stats)
+        else:  # time moved: any vacancy may have closed
+            open_pos = np.flatnonzero(open_mask(vac, when)).astype(np.int64)
+            vctx.set_crowd(vp, open_pos, stats)
 
         # text vectors: new rows, and edited rows whose text changed (a closed or
         # re-seated vacancy keeps its text, so its rows are not copied again)
         retext = fresh.copy()
         retext[~fresh] = [enc.vp.texts[j] != cat.vp.texts[pos[j]] for j in np.flatnonzero(~fresh)]
         v_dense = _splice_rows(cat.v_dense, enc.dense[retext], pos[retext])
-        v_lex = cat.v_lex
-        if fresh.any():
-            v_lex = sp.vstack([v_lex, enc.lex[fresh]], format="csr")
-        edited_text = retext & ~fresh
-        if edited_text.any():  # their new TF-IDF rows in place
-            stacked = sp.vstack([v_lex, enc.lex[edited_text]], format="csr")
-            rows = n + np.arange(int(edited_text.sum()))
-            v_lex = sp.csr_matrix(stacked[_replaced(n, pos[edited_text], rows)])
+        v_lex = _splice_csr_rows(cat.v_lex, sp.csr_matrix(enc.lex[retext]), pos[retext])
         v_lfm = _splice_rows(cat.v_lfm, enc.lfm, pos)
 
         # open columns carried over: same vacancy, open before; "unchanged" ones also
@@ -295,6 +295,35 @@ class VacancyCatalogue:
 
 #: VacancyContext fields that depend on the whole open set (set by ``set_crowd``).
 _OPEN_SET_FIELDS = frozenset({"crowd", "county_open_ties", "county_open_flow"})
+
+
+def _crowd_after(
+    cat: Catalogue, vp: VacancyProfiles, open_pos: np.ndarray, pos: np.ndarray
+) -> np.ndarray:
+    """:attr:`VacancyContext.crowd` after the vacancies at ``pos`` changed (``vp``: the
+    profiles after, ``open_pos``: the open set after), when no other vacancy opened or
+    closed: only the buckets a changed vacancy left or joined are counted again (the
+    vacancies sharing them, found by one comparison per bucket), every other row is
+    ``cat``'s. Equal to ``set_crowd`` over the whole open set."""
+    n_old, n = len(cat.vp.ids), len(vp.ids)
+    crowd = np.zeros((n, 4))
+    crowd[:n_old] = cat.vctx.crowd
+    is_open = np.zeros(n, dtype=bool)
+    is_open[open_pos] = True
+    before = (cat.vp.code, cat.vp.prefecture, cat.vp.province, cat.vp.employer)
+    after = (vp.code, vp.prefecture, vp.province, vp.employer)
+    for j, (old_keys, keys) in enumerate(zip(before, after, strict=True)):
+        keys = np.asarray(keys, dtype=object)
+        touched = {keys[p] for p in pos.tolist()}
+        touched |= {old_keys[p] for p in pos.tolist() if p < n_old}
+        for key in touched:
+            if key is None or (isinstance(key, float) and np.isnan(key)):
+                continue  # not counted (a missing key has crowd 0)
+            members = np.flatnonzero(keys == key)
+            crowd[members, j] = np.log1p(np.count_nonzero(is_open[members]))
+        missing = [p for p in pos.tolist() if keys[p] is None or keys[p] != keys[p]]
+        crowd[missing, j] = 0.0
+    return crowd
 
 
 def _time_after(
@@ -363,11 +392,46 @@ def _splice_frame(old: pd.DataFrame, new: pd.DataFrame, src: np.ndarray) -> pd.D
     return both.take(src).reset_index(drop=True)
 
 
-def _replaced(n: int, at: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``arange(n)`` with the entries at ``at`` replaced by ``rows``."""
-    out = np.arange(n, dtype=np.int64)
-    out[at] = rows
-    return out
+def _splice_csr_rows(old: sp.csr_matrix, new: sp.csr_matrix, pos: np.ndarray) -> sp.csr_matrix:
+    """``old`` with row ``pos[j]`` set to ``new``'s row ``j``; positions past its end are
+    appended (they are ``len(old), len(old) + 1, ...`` in order). One pass over the
+    stored entries: the unchanged runs of rows are copied as slices, the new rows put
+    between them (no stacking and re-indexing of the whole matrix)."""
+    pos = np.asarray(pos, dtype=np.int64)
+    if len(pos) == 0:
+        return old
+    n_old = old.shape[0]
+    order = np.argsort(pos, kind="stable")
+    pos, new = pos[order], new[order]
+    new_len = np.diff(new.indptr)
+    lengths = np.concatenate([np.diff(old.indptr), new_len[pos >= n_old]])
+    lengths[pos] = new_len
+    data: list[np.ndarray] = []
+    indices: list[np.ndarray] = []
+    start = 0  # first old row not copied yet
+    for j, p in enumerate(pos.tolist()):
+        stop = min(p, n_old)
+        lo, hi = old.indptr[start], old.indptr[stop]
+        data.append(old.data[lo:hi])
+        indices.append(old.indices[lo:hi])
+        lo, hi = new.indptr[j], new.indptr[j + 1]
+        data.append(new.data[lo:hi])
+        indices.append(new.indices[lo:hi])
+        start = min(p + 1, n_old) if p < n_old else n_old
+    data.append(old.data[old.indptr[start] :])
+    indices.append(old.indices[old.indptr[start] :])
+    indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    out_indices = np.concatenate(indices)
+    index_dtype = np.int32 if indptr[-1] < np.iinfo(np.int32).max else np.int64
+    return sp.csr_matrix(
+        (
+            np.concatenate(data).astype(old.dtype, copy=False),
+            out_indices.astype(index_dtype, copy=False),
+            indptr.astype(index_dtype, copy=False),
+        ),
+        shape=(len(lengths), old.shape[1]),
+    )
 
 
 def _columns_of(old_open: np.ndarray, new_open: np.ndarray, n_old: int) -> np.ndarray:

@@ -917,16 +917,21 @@ class VacancyContext:
             out[:, j] = np.log1p(col.map(counts).to_numpy(dtype=float, na_value=0.0))
         self.crowd = out
         if stats is not None:
-            views = stats.ties_["views"].matrix_
-            has = np.zeros(views.shape[1], np.float32)
-            has[self.tie_col[open_pos]] = 1.0
-            has[-1] = 0.0
-            self.county_open_ties = views @ has
-            flows = stats.province_applied_.matrix_
-            hasp = np.zeros(flows.shape[1], np.float32)
-            hasp[self.province_col[open_pos]] = 1.0
-            hasp[-1] = 0.0
-            self.county_open_flow = flows @ hasp
+            self.set_open_denominators(open_pos, stats)
+
+    def set_open_denominators(self, open_pos: np.ndarray, stats: PairStatistics) -> None:
+        """Fill :attr:`county_open_ties` and :attr:`county_open_flow` (the share
+        denominators) from the open vacancies at ``open_pos``."""
+        views = stats.ties_["views"].matrix_
+        has = np.zeros(views.shape[1], np.float32)
+        has[self.tie_col[open_pos]] = 1.0
+        has[-1] = 0.0
+        self.county_open_ties = views @ has
+        flows = stats.province_applied_.matrix_
+        hasp = np.zeros(flows.shape[1], np.float32)
+        hasp[self.province_col[open_pos]] = 1.0
+        hasp[-1] = 0.0
+        self.county_open_flow = flows @ hasp
 
     @classmethod
     def build(

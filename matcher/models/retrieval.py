@@ -45,6 +45,7 @@ channel, restricted to the eligible ones (:func:`top_n` takes the eligibility ma
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -398,6 +399,31 @@ def top_n(scores: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     return eligible[part][order].astype(np.int64)
 
 
+def occupation_levels_of_one(worker_keys: np.ndarray, vacancy_keys: np.ndarray) -> np.ndarray:
+    """:func:`matcher.models.features.occupation_match_level` of one worker against many
+    vacancies, level by level (a request's tens of thousands of pairs): the deepest
+    level at which a vacancy's key is one of the worker's keys of that level (keys
+    nest, so a match at a level implies one at every level above it).
+
+    Parameters
+    ----------
+    worker_keys : ndarray of shape (n_codes, 4)
+        The worker's :func:`matcher.models.features.occupation_keys` (rows of -1 pad).
+    vacancy_keys : ndarray of shape (n, 4)
+
+    Returns
+    -------
+    ndarray of int8, shape (n,)
+    """
+    out = np.zeros(len(vacancy_keys), dtype=np.int8)
+    for level in range(vacancy_keys.shape[1] if vacancy_keys.ndim == 2 else 0):
+        wanted = np.unique(worker_keys[:, level])
+        wanted = wanted[wanted >= 0]
+        if len(wanted):
+            out[np.isin(vacancy_keys[:, level], wanted)] = level + 1
+    return out
+
+
 # --------------------------------------------------------------------------- candidates
 
 #: A single request scores only the eligible vacancies when they are fewer than this
@@ -436,7 +462,7 @@ class CandidateCatalogue(Protocol):
 
 
 #: Vacancies the ranker proxy adds to a worker's candidates (its best eligible ones).
-PROXY_CANDIDATES = 500
+PROXY_CANDIDATES = 1000
 #: Pair features the ranker proxy reads (computed for every open vacancy of a request
 #: from the channel scores and the profiles, see :meth:`CandidateGenerator.proxy_features`).
 PROXY_FEATURES = (
@@ -456,27 +482,72 @@ PROXY_FIT_WORKERS = 40
 PROXY_FIT_RANDOM = 300
 
 
+#: Knots of the proxy's piecewise-linear terms (:func:`proxy_basis`): log(1 + km) and
+#: the log wage ratio.
+DISTANCE_KNOTS = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
+WAGE_KNOTS = (-0.5, -0.2, 0.0, 0.2, 0.5)
+#: The proxy's fit weighs each sampled pair by ``exp(clip(y - y10, -TOP_SPAN, 0))``, ``y``
+#: its exact log score and ``y10`` the worker's 10th best sampled one: the fit has to
+#: order the top of a worker's list, not the bulk of hopeless pairs.
+TOP_SPAN = 5.0
+#: Second round of the proxy's fit: each sampled worker's best by the first fit (the
+#: region where it must be right), scored exactly and added to the sample.
+PROXY_FIT_TOP = 1000
+
+
+def proxy_basis(features: np.ndarray) -> np.ndarray:
+    """The columns an expanded :class:`RankerProxy` is linear in, from
+    :data:`PROXY_FEATURES` rows: the features, the occupation match level one-hot,
+    hinges of log distance and log wage ratio at :data:`DISTANCE_KNOTS` /
+    :data:`WAGE_KNOTS`, squares of the four channel scores, and occupation match times
+    log distance and times each text/LightFM channel (the ranker's trees find such
+    interactions; a plain linear proxy cannot)."""
+    f = np.asarray(features, dtype=float)
+    occ, log_km, wage = f[:, 4], f[:, 5], f[:, 9]
+    return np.hstack(
+        [
+            f,
+            np.column_stack([occ == level for level in range(5)]),
+            np.column_stack([np.maximum(log_km - k, 0.0) for k in DISTANCE_KNOTS]),
+            np.column_stack([np.maximum(wage - k, 0.0) for k in WAGE_KNOTS]),
+            f[:, 0:4] ** 2,
+            (occ * log_km)[:, None],
+            f[:, 0:3] * occ[:, None],
+        ]
+    )
+
+
 @dataclass
 class RankerProxy:
-    """A linear stand-in for the ranker's log score, cheap enough to compute for every
-    eligible vacancy of a request: ``pair_beta . f(w, v) + vterm[v]``, where ``f`` are
-    :data:`PROXY_FEATURES` and ``vterm`` the vacancy's own part (a linear function of
-    the ranker's vacancy-only features, one number per catalogue position).
+    """A stand-in for the ranker's log score, cheap enough to compute for every eligible
+    vacancy of a request: ``pair_beta . b(f(w, v)) + vterm[v]``, where ``f`` are
+    :data:`PROXY_FEATURES`, ``b`` is :func:`proxy_basis` (``expanded``; the identity
+    for proxies fitted before it existed) and ``vterm`` the vacancy's own part (a linear
+    function of the ranker's vacancy-only features, one number per catalogue position).
 
     Fitted per catalogue by :func:`fit_ranker_proxy` on the exact scores of a sample of
-    workers' pairs (within-worker least squares: only the order within a worker
-    matters). It only chooses candidates: the ranker scores them exactly.
+    workers' pairs (within-worker weighted least squares: only the order within a
+    worker matters, and most of all at its top). It only chooses candidates: the
+    ranker scores them exactly.
     """
 
     pair_beta: np.ndarray
     vacancy_columns: np.ndarray  # columns of matcher.models.features.PAIR_COLUMNS
     vacancy_beta: np.ndarray
     vterm: np.ndarray  # per catalogue vacancy position
+    #: ``pair_beta`` weighs :func:`proxy_basis` columns (class default: proxies pickled
+    #: before it existed read False and weigh the plain features)
+    expanded: bool = False
 
     def vacancy_terms(self, values: np.ndarray) -> np.ndarray:
         """``vterm`` of pair-feature rows (:meth:`matcher.models.scoring.PairScorer.pair_values`)."""
         z = np.nan_to_num(np.asarray(values)[:, self.vacancy_columns], nan=0.0)
         return z @ self.vacancy_beta
+
+    def pair_terms(self, features: np.ndarray) -> np.ndarray:
+        """The pair part of the score of :data:`PROXY_FEATURES` rows."""
+        x = proxy_basis(features) if self.expanded else features
+        return x @ self.pair_beta
 
 
 class CandidateGenerator:
@@ -622,15 +693,11 @@ class CandidateGenerator:
         """:data:`PROXY_FEATURES` of worker ``w`` against the open vacancies at ``cols``
         (all open ones when None), from their channel scores: ``(n, len(PROXY_FEATURES))``."""
         from matcher.data.reference import haversine_km
-        from matcher.models.features import occupation_match_level
 
         pos = cat.open_pos if cols is None else cat.open_pos[cols]
         wp, vp = cat.wp, cat.vp
         n = len(pos)
-        keys = vp.code_keys[pos]
-        occ = occupation_match_level(
-            np.broadcast_to(wp.code_keys[w], (n, *wp.code_keys.shape[1:])), keys
-        )
+        occ = occupation_levels_of_one(wp.code_keys[w], vp.code_keys[pos])
         wc, vc = wp.coords[w], vp.coords[pos]
         dist = haversine_km(wc[0], wc[1], vc[:, 0], vc[:, 1]) if n else np.zeros(0)
         expected = wp.expected_wage[w]
@@ -664,7 +731,7 @@ class CandidateGenerator:
             return None
         pos = cat.open_pos if cols is None else cat.open_pos[cols]
         f = self.proxy_features(cat, w, cols, lfm, dense, lex, network)
-        return f @ proxy.pair_beta + proxy.vterm[pos]
+        return proxy.pair_terms(f) + proxy.vterm[pos]
 
     def for_vacancy(self, cat: CandidateCatalogue, v: int) -> np.ndarray:
         """Candidate worker positions for catalogue vacancy position ``v`` (none when
@@ -757,12 +824,17 @@ def fit_ranker_proxy(
     generator: CandidateGenerator,
     n_workers: int = PROXY_FIT_WORKERS,
     random_state: int = 0,
+    expanded: bool = True,
 ) -> RankerProxy | None:
     """Fit the catalogue's :class:`RankerProxy`: the exact log scores of ``n_workers``
-    sampled workers' channel candidates and ``PROXY_FIT_RANDOM`` random eligible
-    vacancies each, regressed (within worker) on :data:`PROXY_FEATURES` and the
-    ranker's vacancy-only features. None when no worker has more eligible vacancies
-    than the channels already take (the candidates are then exhaustive anyway)."""
+    sampled workers' pairs, regressed (within worker, weighted to the top of each
+    worker's list, see :data:`TOP_SPAN`) on :func:`proxy_basis` of
+    :data:`PROXY_FEATURES` (the plain features when not ``expanded``, the proxy before
+    the basis) and the ranker's vacancy-only features. The pairs: each worker's channel
+    candidates and ``PROXY_FIT_RANDOM`` random eligible vacancies, then (``expanded``)
+    the ``PROXY_FIT_TOP`` best of all its eligible vacancies by that first fit, and the
+    fit again. None when no worker has more eligible vacancies than the channels
+    already take (the candidates are then exhaustive anyway)."""
     from matcher.models.features import PAIR_COLUMNS, RANKER_COLUMNS, VACANCY_ONLY_COLUMNS
 
     rng = np.random.default_rng(random_state)
@@ -770,14 +842,24 @@ def fit_ranker_proxy(
     if n_w == 0 or len(cat.open_pos) <= generator.n_candidates:
         return None
     vac_cols = np.array([PAIR_COLUMNS.index(c) for c in VACANCY_ONLY_COLUMNS], dtype=np.int64)
+    n_vac = len(cat.vp.ids)
+    values, _ = scorer.pair_values(cat, np.zeros(n_vac, np.int64), np.arange(n_vac))
+    vacancy = np.nan_to_num(values[:, vac_cols], nan=0.0)  # vacancy-only: any worker's
     plain = CandidateGenerator(generator.stages, generator.n_candidates, generator.stats, 0)
-    feats, vac, ys, groups = [], [], [], []
-    for g, w in enumerate(np.sort(rng.choice(n_w, min(n_workers, n_w), replace=False))):
-        eligible = np.flatnonzero(plain.eligible(cat, int(w)))
+    basis = proxy_basis if expanded else np.asarray
+
+    def exact_log_score(w: int, cols: np.ndarray) -> np.ndarray:
+        pairs, _ = scorer.pair_values(cat, np.full(len(cols), w, np.int64), cat.open_pos[cols])
+        x = pd.DataFrame(pairs[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
+        return np.log(np.clip(scorer.score(x), 1e-12, None))
+
+    samples: list[_ProxySample] = []
+    for w in np.sort(rng.choice(n_w, min(n_workers, n_w), replace=False)).tolist():
+        eligible = np.flatnonzero(plain.eligible(cat, w))
         if len(eligible) <= generator.n_candidates:
             continue
         lfm, dense, lex = plain.channel_scores(cat, np.array([w]), eligible)
-        network = plain.network_scores(cat, int(w), eligible)
+        network = plain.network_scores(cat, w, eligible)
         union = plain.union(
             lfm[0],
             dense[0],
@@ -788,36 +870,69 @@ def fit_ranker_proxy(
         )
         drawn = rng.choice(len(eligible), min(PROXY_FIT_RANDOM, len(eligible)), replace=False)
         rows = np.unique(np.concatenate([union, drawn]))
-        cols = eligible[rows]
-        values, _ = scorer.pair_values(cat, np.full(len(cols), w, np.int64), cat.open_pos[cols])
-        x = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
-        ys.append(np.log(np.clip(scorer.score(x), 1e-12, None)))
-        feats.append(
-            plain.proxy_features(
-                cat, int(w), cols, lfm[0][rows], dense[0][rows], lex[0][rows], network[rows]
-            )
-        )
-        vac.append(np.nan_to_num(values[:, vac_cols], nan=0.0))
-        groups.append(np.full(len(cols), g))
-    if not ys:
+        feats = plain.proxy_features(cat, w, eligible, lfm[0], dense[0], lex[0], network)
+        smp = _ProxySample(w, eligible, feats, rows, exact_log_score(w, eligible[rows]))
+        samples.append(smp)
+    if not samples:
         return None
-    x_all = np.hstack([np.vstack(feats), np.vstack(vac)])
-    y = np.concatenate(ys)
-    group = np.concatenate(groups)
-    # a worker's constant does not change his order: fit the deviations
-    means = pd.DataFrame(np.column_stack([x_all, y])).groupby(group).transform("mean").to_numpy()
-    dev = np.column_stack([x_all, y]) - means
-    xd, yd = dev[:, :-1], dev[:, -1]
+
+    def regressors(smp: _ProxySample, rows: np.ndarray) -> np.ndarray:
+        return np.hstack([basis(smp.features[rows]), vacancy[cat.open_pos[smp.eligible[rows]]]])
+
+    beta = _within_worker_fit(samples, regressors, weighted=expanded)
+    k = len(beta) - len(vac_cols)
+    if expanded and PROXY_FIT_TOP > 0:
+        vterm = vacancy @ beta[k:]
+        for smp in samples:
+            guess = basis(smp.features) @ beta[:k] + vterm[cat.open_pos[smp.eligible]]
+            top = np.argpartition(-guess, min(PROXY_FIT_TOP, len(guess)) - 1)[:PROXY_FIT_TOP]
+            new = np.setdiff1d(top, smp.rows)
+            smp.rows = np.concatenate([smp.rows, new])
+            smp.y = np.concatenate([smp.y, exact_log_score(smp.worker, smp.eligible[new])])
+        beta = _within_worker_fit(samples, regressors, weighted=True)
+    return RankerProxy(
+        pair_beta=beta[:k],
+        vacancy_columns=vac_cols,
+        vacancy_beta=beta[k:],
+        vterm=vacancy @ beta[k:],
+        expanded=expanded,
+    )
+
+
+@dataclass
+class _ProxySample:
+    """One sampled worker of the proxy's fit: its eligible open columns and their
+    :data:`PROXY_FEATURES`, the rows of those scored exactly so far and their exact log
+    scores."""
+
+    worker: int
+    eligible: np.ndarray
+    features: np.ndarray
+    rows: np.ndarray
+    y: np.ndarray
+
+
+def _within_worker_fit(
+    samples: list[_ProxySample],
+    regressors: Callable[[_ProxySample, np.ndarray], np.ndarray],
+    weighted: bool,
+) -> np.ndarray:
+    """Least squares of the samples' exact log scores on their ``regressors`` within
+    worker (a worker's constant does not change his order: the deviations from his
+    means are fitted), weighted (:data:`TOP_SPAN`) or not; zero for a constant column."""
+    xs, ys, ws = [], [], []
+    for smp in samples:
+        x, y = regressors(smp, smp.rows), smp.y
+        xs.append(x - x.mean(axis=0))
+        ys.append(y - y.mean())
+        tenth = np.sort(y)[-min(10, len(y))]
+        ws.append(np.exp(np.clip(y - tenth, -TOP_SPAN, 0.0)) if weighted else np.ones(len(y)))
+    xd, yd = np.vstack(xs), np.concatenate(ys)
+    root = np.sqrt(np.concatenate(ws))
     sd = xd.std(axis=0)
     used = sd > 1e-9
-    beta = np.zeros(x_all.shape[1])
+    beta = np.zeros(xd.shape[1])
     if used.any():
-        beta[used] = np.linalg.lstsq(xd[:, used] / sd[used], yd, rcond=None)[0] / sd[used]
-    k = len(PROXY_FEATURES)
-    proxy = RankerProxy(
-        pair_beta=beta[:k], vacancy_columns=vac_cols, vacancy_beta=beta[k:], vterm=np.zeros(0)
-    )
-    n_vac = len(cat.vp.ids)
-    values, _ = scorer.pair_values(cat, np.zeros(n_vac, np.int64), np.arange(n_vac))
-    proxy.vterm = proxy.vacancy_terms(values)
-    return proxy
+        z = xd[:, used] / sd[used] * root[:, None]
+        beta[used] = np.linalg.lstsq(z, yd * root, rcond=None)[0] / sd[used]
+    return beta

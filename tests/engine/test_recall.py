@@ -6,6 +6,8 @@ a candidate."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -73,3 +75,33 @@ def test_served_answers_use_the_proxy(model):
     for w in _workers(model, 10):
         got = gen.for_workers(cat, np.array([w]))[0]
         assert len(got) > 3 * N_CHANNEL
+
+
+def test_the_expanded_proxy_orders_the_top_better_than_the_plain_one(model):
+    """The proxy with non-linear terms, fitted to the top of the workers' lists, finds
+    more of the exhaustive top 10 with fewer candidates than the plain linear fit."""
+    from matcher.models.retrieval import fit_ranker_proxy
+
+    cat = model.catalogue
+    stats = model.retrieval_.stats
+    workers = _workers(model)
+    gen = CandidateGenerator("full", N_CHANNEL, stats, N_PROXY // 4)
+    recall = {}
+    for expanded in (False, True):
+        proxy = fit_ranker_proxy(cat, model.scorer, gen, random_state=0, expanded=expanded)
+        assert proxy is not None and proxy.expanded == expanded
+        cat_with = dataclasses.replace(cat, proxy=proxy)
+        recall[expanded] = float(np.nanmean(gen.recall(cat_with, model.scorer, workers)))
+    assert recall[True] > recall[False]
+
+
+def test_occupation_levels_of_one_worker_equal_the_pairwise_levels(model):
+    from matcher.models.features import occupation_match_level
+    from matcher.models.retrieval import occupation_levels_of_one
+
+    cat = model.catalogue
+    keys = cat.vp.code_keys
+    for w in range(0, len(cat.wp.ids), 7):
+        mine = cat.wp.code_keys[w]
+        pairwise = occupation_match_level(np.broadcast_to(mine, (len(keys), *mine.shape)), keys)
+        np.testing.assert_array_equal(occupation_levels_of_one(mine, keys), pairwise)
