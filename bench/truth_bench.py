@@ -44,6 +44,14 @@ truth read); this checkout's code does the same and both are judged here by this
 checkout's measurement. The two run at the same time (each with its own store and model
 folder, so each computes its text embeddings itself). Baseline and this code are printed
 side by side per variant and the section gets a table of both.
+
+Compare figures within one run only. The variants of a run share one model folder and
+so one text-embedding cache, and a text's embedding can differ in the last bits with the
+batch it was computed in: a subset of the variants, or another order, trains slightly
+different models. (Same code on the same market: cold-start's nightly/oracle 0.720 in
+the full 7-variant run of bd8e083, 0.743 in a distance-driven,cold-start,default run of
+a633c8d, whose engine code is the same; two sides of a ``--baseline-ref`` run with the
+same code agree to the last digit, each side with its own folder.)
 """
 
 from __future__ import annotations
@@ -153,7 +161,13 @@ def produce(
     into a fresh store under ``store``, train, the nightly plan (both group rules) and the
     top-10 lists of the engine and the baselines. Reads no truth. The result holds plain
     frames, so a baseline's code can produce it in a subprocess (``--produce``)."""
-    from matcher.evaluation.baselines import KeywordRecommender, PopularityRecommender
+    try:
+        from matcher.evaluation.baselines import KeywordRecommender, PopularityRecommender
+    except ModuleNotFoundError:  # a baseline commit from before matcher/'s subpackages
+        from matcher.baselines import (  # type: ignore[no-redef]
+            KeywordRecommender,
+            PopularityRecommender,
+        )
     from matcher.evaluation.groups import worker_groups
     from service.importer import import_folder
     from service.nightly import active_workers, open_vacancies, run_match, snapshot_time
@@ -841,7 +855,7 @@ def baseline_markdown(side: pd.DataFrame, base_label: str, head: str) -> list[st
     for c, higher in COMPARED:
         if higher is None:
             continue
-        d = side[(c, "change")].drop(["mean", "worst"], errors="ignore")
+        d = side[(c, "change")].drop(["mean", "worst"], errors="ignore").round(4)
         bad = d[d < 0] if higher else d[d > 0]
         worse += [f"{c} on {v} ({x:+.4f})" for v, x in bad.items()]
     return [

@@ -1,0 +1,125 @@
+"""Which stage of the engine's score costs the plan: each stage swapped for the truth.
+
+The per-proposal score is P(apply | proposed) x P(hired | applied) x P(stays | hired),
+through the joint map, times the worker's P(looking for work). For each trained model
+(``--model MARKET:MODEL_DIR:VERSION``, e.g. the folders of a ``bench/truth_bench.py
+--workdir`` run) this script scores every active worker's top-10 list once, then plans
+(``matcher.planning.assignment.plan_placements``: the min-cost flow of the nightly run
+without its policy weights and groups) on versions of the score that differ in one
+place, all in the same run on the same lists, and values each plan with the truth as a
+share of the oracle LP:
+
+* **served**: the model's score;
+* **true values**: the truth itself over the same lists (the best any score can do with
+  these lists; its gap to 1 is ranking loss);
+* **true apply / true hire / true stay**: one calibrated stage replaced by the
+  generator's true stage probability (pairs the truth lacks keep the model's), the
+  rest as served (joint map left out, availability kept);
+* **no availability**, **no joint map**: the served score without either factor.
+
+A stage whose replacement gains most is where the plan is lost. The oracle LP keeps
+village groups together as the nightly plan does; this flow places their members one
+by one, so a share can pass 1. The truth is read by this script only.
+
+    python bench/stage_truth_bench.py --model W/distance-driven:W/models:VERSION
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bench.report import markdown_table  # noqa: E402
+
+K = 10
+
+
+def variant_rows(folder: Path, model_dir: str, version: str) -> list[list[object]]:
+    from matcher.evaluation.truth import lp_value, plan_value
+    from matcher.models.features import RANKER_COLUMNS
+    from matcher.planning.assignment import plan_placements
+    from service.nightly import active_workers, open_vacancies, snapshot_time
+    from service.store.db import make_engine
+    from service.store.repository import load_dataset
+    from training import registry
+    from training.synth import read_truth
+
+    engine = make_engine(f"sqlite:///{folder / 'store.db'}")
+    try:
+        ds = load_dataset(engine)
+    finally:
+        engine.dispose()
+    at = snapshot_time(ds)
+    model = registry.load_model(model_dir, version)
+    model = model.refresh(ds, at=at) or model
+    workers = active_workers(ds)
+    vacancies = open_vacancies(ds, at)
+    lists = model.recommend_many(workers["worker_id"].tolist(), K, reasons=False)
+    cat = model.catalogue
+    wi = cat.wp.ids.get_indexer(lists["worker_id"])
+    vi = cat.vp.ids.get_indexer(lists["vacancy_id"])
+    values, _ = model.scorer.pair_values(cat, wi, vi)
+    feats = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS)
+    ranker = model.ranker_
+    stages = ranker.predict_stages(feats)
+    product = stages.prod(axis=1)
+    joint = product if ranker.joint_ is None else ranker.joint_.predict(product)
+    available = model.worker_availability(pd.Index(lists["worker_id"]))
+    truth = read_truth(folder)
+    key = pd.MultiIndex.from_frame(lists[["worker_id", "vacancy_id"]])
+    true = truth.set_index(["worker_id", "vacancy_id"]).reindex(key)
+    oracle = lp_value(truth, workers, vacancies)
+
+    def share(score: np.ndarray) -> float:
+        cands = lists[["worker_id", "vacancy_id"]].assign(score=score)
+        plan = plan_placements(cands, workers, vacancies).plan
+        return plan_value(plan, truth) / oracle
+
+    def swapped(stage: int, column: str) -> np.ndarray:
+        s = stages.copy()
+        t = true[column].to_numpy(dtype=float)
+        s[:, stage] = np.where(np.isnan(t), s[:, stage], t)
+        return s.prod(axis=1) * available
+
+    ways = {
+        "served": lists["score"].to_numpy(dtype=float),
+        "true values": true["value"].fillna(0.0).to_numpy(dtype=float),
+        "true apply": swapped(0, "p_apply"),
+        "true hire": swapped(1, "p_hire"),
+        "true stay": swapped(2, "p_stay6m"),
+        "no availability": joint,
+        "no joint map": product * available,
+    }
+    return [[folder.name, way, share(score)] for way, score in ways.items()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", action="append", required=True, help="MARKET:MODEL_DIR:VERSION")
+    args = ap.parse_args(argv)
+    rows: list[list[object]] = []
+    for spec in args.model:
+        folder, model_dir, version = spec.split(":")
+        part = variant_rows(Path(folder), model_dir, version)
+        for r in part:
+            print(f"{r[0]}: {r[1]} {r[2]:.3f}", flush=True)
+        rows += part
+    print(
+        markdown_table(
+            ["variant", "score", "plan / oracle LP"], [[a, b, f"{c:.3f}"] for a, b, c in rows]
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
