@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from bench.kept import load_kept  # noqa: E402
 from bench.report import markdown_table, write_section  # noqa: E402
 
 SCRIPT = "bench/score_ablation.py"
@@ -61,23 +62,11 @@ def variant_rows(folder: Path, model_dir: Path, version: str) -> list[dict[str, 
         plan_value,
     )
     from matcher.planning.assignment import plan_placements
-    from service.nightly import active_workers, open_vacancies, snapshot_time
-    from service.store.db import make_engine
-    from service.store.repository import load_dataset
-    from training import registry
     from training.synth import read_truth
 
-    engine = make_engine(f"sqlite:///{folder / 'store.db'}")
-    try:
-        ds = load_dataset(engine)
-    finally:
-        engine.dispose()
-    at = snapshot_time(ds)
-    model = registry.load_model(model_dir, version)
-    model = model.refresh(ds, at=at) or model
-    workers = active_workers(ds)
+    kept = load_kept(folder, model_dir, version)
+    model, workers, vacancies = kept.model, kept.workers, kept.vacancies
     ids = workers["worker_id"].tolist()
-    vacancies = open_vacancies(ds, at)
     truth = read_truth(folder)
     seeking = truth.groupby("worker_id")["value"].max()
     judged = seeking.index[seeking > 0].intersection(pd.Index(ids))

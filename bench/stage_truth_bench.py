@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from bench.kept import load_kept  # noqa: E402
 from bench.report import markdown_table  # noqa: E402
 
 K = 10
@@ -47,22 +48,10 @@ def variant_rows(folder: Path, model_dir: str, version: str) -> list[list[object
     from matcher.evaluation.truth import lp_value, plan_value
     from matcher.models.features import RANKER_COLUMNS
     from matcher.planning.assignment import plan_placements
-    from service.nightly import active_workers, open_vacancies, snapshot_time
-    from service.store.db import make_engine
-    from service.store.repository import load_dataset
-    from training import registry
     from training.synth import read_truth
 
-    engine = make_engine(f"sqlite:///{folder / 'store.db'}")
-    try:
-        ds = load_dataset(engine)
-    finally:
-        engine.dispose()
-    at = snapshot_time(ds)
-    model = registry.load_model(model_dir, version)
-    model = model.refresh(ds, at=at) or model
-    workers = active_workers(ds)
-    vacancies = open_vacancies(ds, at)
+    kept = load_kept(folder, model_dir, version)
+    model, workers, vacancies = kept.model, kept.workers, kept.vacancies
     lists = model.recommend_many(workers["worker_id"].tolist(), K, reasons=False)
     cat = model.catalogue
     wi = cat.wp.ids.get_indexer(lists["worker_id"])
