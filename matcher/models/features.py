@@ -100,6 +100,35 @@ RETAINED_EVENTS = (EventType.RETAINED_3M, EventType.RETAINED_6M)
 #: re-placement flag (``service.lifecycle``) reads them for its own purpose.
 LEAVING_EVENTS = (EventType.LEFT,)
 
+#: Ranker features that depend on the vacancy alone, whichever worker the pair has, in the
+#: groups that :data:`RANKER_COLUMNS` and :data:`VACANCY_ONLY_COLUMNS` both list: the
+#: vacancy's terms and its employer's record, its channels, its pull and age, and crowding.
+_TERMS_AND_EMPLOYER = [
+    "housing",
+    "meals",
+    "labor_contract",
+    "social_insurance",
+    "employer_arrears_rate",
+    "employer_left_rate",
+    "employer_retained_rate",
+    "employer_hires_log",
+    "employer_verified",
+]
+_CHANNEL_COLUMNS = [f"channel_{c}" for c in CHANNELS]
+_PULL_AND_AGE = [
+    "vacancy_views_log",
+    "vacancy_applied_log",
+    "vacancy_recent_log",
+    "vacancy_age_days",
+    "seats",
+]
+_CROWDING = [
+    "crowd_occupation",
+    "crowd_prefecture",
+    "crowd_province",
+    "crowd_employer",
+]
+
 #: Columns of :func:`pair_matrix` that the ranker learns from (in this order).
 RANKER_COLUMNS = [
     "lightfm",
@@ -113,17 +142,9 @@ RANKER_COLUMNS = [
     "flow_log",
     "wage_ratio",
     "wage_gap",
-    "housing",
-    "meals",
-    "labor_contract",
-    "social_insurance",
-    "employer_arrears_rate",
-    "employer_left_rate",
-    "employer_retained_rate",
-    "employer_hires_log",
-    "employer_verified",
+    *_TERMS_AND_EMPLOYER,
     "language_fit",
-    *[f"channel_{c}" for c in CHANNELS],
+    *_CHANNEL_COLUMNS,
     "capacity",
     "household",
     "age",
@@ -136,21 +157,14 @@ RANKER_COLUMNS = [
     "partner",
     "same_prefecture",
     # the vacancy's own pull (training events) and age at the snapshot
-    "vacancy_views_log",
-    "vacancy_applied_log",
-    "vacancy_recent_log",
-    "vacancy_age_days",
-    "seats",
+    *_PULL_AND_AGE,
     "far",
     "mandarin",
     "female",
     "mobility",
     "worker_seen_vacancy",
     "worker_seen_employer_log",
-    "crowd_occupation",
-    "crowd_prefecture",
-    "crowd_province",
-    "crowd_employer",
+    *_CROWDING,
     "referral_share",
     "flow_share",
 ]
@@ -977,27 +991,7 @@ class VacancyContext:
 
 #: Ranker features that depend on the vacancy alone (its terms, employer, pull, age,
 #: seats and crowding), whichever worker the pair has.
-VACANCY_ONLY_COLUMNS = [
-    "housing",
-    "meals",
-    "labor_contract",
-    "social_insurance",
-    "employer_arrears_rate",
-    "employer_left_rate",
-    "employer_retained_rate",
-    "employer_hires_log",
-    "employer_verified",
-    *[f"channel_{c}" for c in CHANNELS],
-    "vacancy_views_log",
-    "vacancy_applied_log",
-    "vacancy_recent_log",
-    "vacancy_age_days",
-    "seats",
-    "crowd_occupation",
-    "crowd_prefecture",
-    "crowd_province",
-    "crowd_employer",
-]
+VACANCY_ONLY_COLUMNS = [*_TERMS_AND_EMPLOYER, *_CHANNEL_COLUMNS, *_PULL_AND_AGE, *_CROWDING]
 
 #: Raw values quoted by explanations, after :data:`RANKER_COLUMNS` in a pair frame.
 QUOTED_COLUMNS = [
