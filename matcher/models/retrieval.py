@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
@@ -550,6 +550,16 @@ class RankerProxy:
         return x @ self.pair_beta
 
 
+class WorkerChannels(NamedTuple):
+    """One worker's channel scores against some open vacancies: what the ranker proxy
+    (:meth:`CandidateGenerator.proxy_features`) starts from."""
+
+    lfm: np.ndarray
+    dense: np.ndarray
+    lex: np.ndarray
+    network: np.ndarray
+
+
 class CandidateGenerator:
     """Which open vacancies a worker's ranking considers (and which workers a
     vacancy's): the retrieval channels over the eligible ones.
@@ -606,7 +616,8 @@ class CandidateGenerator:
         out = []
         for r, w in enumerate(block):
             network = self.network_scores(cat, int(w))
-            proxy = self.proxy_scores(cat, int(w), None, lfm[r], dense[r], lex[r], network)
+            channels = WorkerChannels(lfm[r], dense[r], lex[r], network)
+            proxy = self.proxy_scores(cat, int(w), None, channels)
             out.append(
                 self.union(lfm[r], dense[r], lex[r], masks[r], network, cat.open_popularity, proxy)
             )
@@ -667,7 +678,9 @@ class CandidateGenerator:
             return eligible  # every channel takes them all: no scores needed to choose
         lfm, dense, lex = self.channel_scores(cat, np.array([w]), eligible)
         network = self.network_scores(cat, w, eligible)
-        proxy = self.proxy_scores(cat, w, eligible, lfm[0], dense[0], lex[0], network)
+        proxy = self.proxy_scores(
+            cat, w, eligible, WorkerChannels(lfm[0], dense[0], lex[0], network)
+        )
         return eligible[
             self.union(
                 lfm[0],
@@ -681,14 +694,7 @@ class CandidateGenerator:
         ]
 
     def proxy_features(
-        self,
-        cat: CandidateCatalogue,
-        w: int,
-        cols: np.ndarray | None,
-        lfm: np.ndarray,
-        dense: np.ndarray,
-        lex: np.ndarray,
-        network: np.ndarray,
+        self, cat: CandidateCatalogue, w: int, cols: np.ndarray | None, scores: WorkerChannels
     ) -> np.ndarray:
         """:data:`PROXY_FEATURES` of worker ``w`` against the open vacancies at ``cols``
         (all open ones when None), from their channel scores: ``(n, len(PROXY_FEATURES))``."""
@@ -704,7 +710,7 @@ class CandidateGenerator:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.log(np.clip(vp.offered_wage[pos] / expected, 0.2, 5.0))
         out = np.empty((n, len(PROXY_FEATURES)))
-        out[:, 0], out[:, 1], out[:, 2], out[:, 3] = lfm, dense, lex, network
+        out[:, 0], out[:, 1], out[:, 2], out[:, 3] = scores
         out[:, 4] = occ
         out[:, 5] = np.log1p(np.nan_to_num(dist, nan=0.0))
         out[:, 6] = vp.region[pos] == wp.county[w]
@@ -714,14 +720,7 @@ class CandidateGenerator:
         return out
 
     def proxy_scores(
-        self,
-        cat: CandidateCatalogue,
-        w: int,
-        cols: np.ndarray | None,
-        lfm: np.ndarray,
-        dense: np.ndarray,
-        lex: np.ndarray,
-        network: np.ndarray,
+        self, cat: CandidateCatalogue, w: int, cols: np.ndarray | None, scores: WorkerChannels
     ) -> np.ndarray | None:
         """The ranker proxy's score (:class:`RankerProxy`) of worker ``w`` against the
         open vacancies at ``cols`` (all when None); None when the catalogue has no
@@ -730,7 +729,7 @@ class CandidateGenerator:
         if proxy is None or self.stages != "full" or self.proxy_candidates <= 0:
             return None
         pos = cat.open_pos if cols is None else cat.open_pos[cols]
-        f = self.proxy_features(cat, w, cols, lfm, dense, lex, network)
+        f = self.proxy_features(cat, w, cols, scores)
         return proxy.pair_terms(f) + proxy.vterm[pos]
 
     def for_vacancy(self, cat: CandidateCatalogue, v: int) -> np.ndarray:
@@ -870,7 +869,8 @@ def fit_ranker_proxy(
         )
         drawn = rng.choice(len(eligible), min(PROXY_FIT_RANDOM, len(eligible)), replace=False)
         rows = np.unique(np.concatenate([union, drawn]))
-        feats = plain.proxy_features(cat, w, eligible, lfm[0], dense[0], lex[0], network)
+        channels = WorkerChannels(lfm[0], dense[0], lex[0], network)
+        feats = plain.proxy_features(cat, w, eligible, channels)
         smp = _ProxySample(w, eligible, feats, rows, exact_log_score(w, eligible[rows]))
         samples.append(smp)
     if not samples:
