@@ -32,15 +32,13 @@ include the location rule plus labour capacity, age and languages), so that
 they keep the contract "an ineligible pair is never recommended" and so that
 the comparison with the full model measures ranking, not filtering.
 ``filter="location"`` gives the bare job-board behaviour. The default
-``filter="auto"`` uses the eligibility rules when ``matcher.eligibility.rules`` is
-installed and the location filter otherwise; the filter actually used is in
-``filter_`` and is printed in every evaluation report.
+``filter="auto"`` (kept for models and callers that name it) means the eligibility
+rules; the filter actually used is in ``filter_`` and is printed in every evaluation
+report.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
 from typing import Any, Self
 
@@ -53,6 +51,7 @@ from matcher.artifacts import load_joblib
 from matcher.data.dataset import Dataset
 from matcher.data.reference import coordinate_array, haversine_km
 from matcher.data.schema import PURSUED_EVENTS, Columns, Mobility
+from matcher.eligibility.rules import EligibilityIndex
 from matcher.evaluation.metrics import GRADE, outcome_grades
 from matcher.models.base import (
     CANDIDATE_COLUMNS,
@@ -127,8 +126,7 @@ class _FilteredBaseline(RankingModel):
             )
         self.filter_ = self.filter
         if self.filter == "auto":
-            found = importlib.util.find_spec("matcher.eligibility.rules") is not None
-            self.filter_ = "eligibility" if found else "location"
+            self.filter_ = "eligibility"
         self._index(dataset, at=None)
 
     def _index(self, dataset: Dataset, at: pd.Timestamp | None) -> None:
@@ -158,8 +156,7 @@ class _FilteredBaseline(RankingModel):
         )
         self.eligibility_ = None
         if self.filter_ == "eligibility":
-            elig = importlib.import_module("matcher.eligibility.rules")
-            self.eligibility_ = elig.EligibilityIndex().fit(dataset.vacancies, dataset.workers)
+            self.eligibility_ = EligibilityIndex().fit(dataset.vacancies, dataset.workers)
 
     def refresh(self, dataset: Dataset, at: object = None) -> Self:
         """Serve a newer snapshot without refitting (new workers and vacancies are cold).

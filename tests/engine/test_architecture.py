@@ -155,3 +155,41 @@ def test_the_parts_finder_sees_a_cycle_between_subpackages(tmp_path):
         (pkg / room / "y.py").write_text("", encoding="utf-8")
     assert rooms(pkg) == {"a/": {"b/"}, "b/": {"a/"}}
     assert _cycles(rooms(pkg)) == [["a/", "b/"]]
+
+
+def hidden_imports(path: Path) -> list[str]:
+    """Project modules imported by name at run time (``importlib.import_module("matcher.x")``,
+    ``find_spec``, ``__import__``): imports that the structure rules above cannot see."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        arg = node.args[0]
+        if (
+            name in {"import_module", "find_spec", "__import__"}
+            and isinstance(arg, ast.Constant)
+            and isinstance(arg.value, str)
+            and arg.value.split(".")[0] == "matcher"
+        ):
+            found.append(f"{node.lineno}: {name}({arg.value!r})")
+    return found
+
+
+def test_the_hidden_import_finder_finds_one(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text(
+        "import importlib\nm = importlib.import_module('matcher.eligibility.rules')\n"
+        "importlib.import_module(name)\nimportlib.import_module('numpy')\n",
+        encoding="utf-8",
+    )
+    assert hidden_imports(src) == ["2: import_module('matcher.eligibility.rules')"]
+
+
+def test_matcher_imports_its_own_modules_where_the_structure_rules_see_them():
+    offenders = {
+        str(p.relative_to(MATCHER.parent)): hidden_imports(p) for p in MATCHER.rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
