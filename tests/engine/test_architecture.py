@@ -115,14 +115,20 @@ def private_uses(path: Path) -> list[str]:
     return found
 
 
+def planted(tmp_path: Path, source: str) -> Path:
+    """A module with a planted violation, for checking that a finder finds it."""
+    path = tmp_path / "planted.py"
+    path.write_text(source, encoding="utf-8")
+    return path
+
+
 def test_the_private_use_finder_finds_both_kinds(tmp_path):
-    src = tmp_path / "m.py"
-    src.write_text(
+    src = planted(
+        tmp_path,
         "import matcher.models.ranking as ranking\n"
         "from matcher.models.features import _join, pair_matrix\n"
         "from numpy import _private_ok\n"
         "ranking._quick_scorer(None)\nranking.top_k_per_group\nself._x\n",
-        encoding="utf-8",
     )
     assert private_uses(src) == [
         "2: from matcher.models.features import _join",
@@ -179,11 +185,10 @@ def hidden_imports(path: Path) -> list[str]:
 
 
 def test_the_hidden_import_finder_finds_one(tmp_path):
-    src = tmp_path / "m.py"
-    src.write_text(
+    src = planted(
+        tmp_path,
         "import importlib\nm = importlib.import_module('matcher.eligibility.rules')\n"
         "importlib.import_module(name)\nimportlib.import_module('numpy')\n",
-        encoding="utf-8",
     )
     assert hidden_imports(src) == ["2: import_module('matcher.eligibility.rules')"]
 
