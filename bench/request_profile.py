@@ -13,7 +13,7 @@ it a small market of ``--vacancies`` vacancies is built here). Per request it me
   counted on the app's engine, by kind;
 * **CPU by part**: py-spy samples the process (every thread holding the GIL) while the
   requests run; each sample goes to the deepest frame matching a part of
-  :data:`PARTS`, and a part's milliseconds are its share of the samples times the CPU
+  :data:`bench.profile_parts.PARTS`, and a part's milliseconds are its share of the samples times the CPU
   per request. Work outside the GIL (SQLite's C code between Python calls) is not
   sampled: the parts add up to the Python CPU, and the table says how much that is.
 
@@ -42,54 +42,17 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import pickle  # noqa: E402
 import random  # noqa: E402
-import re  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from bench.profile_parts import PARTS, REQUEST_FRAME, part_of, stacks  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-
-#: The engine: a sample with any frame in ``matcher/`` (the numpy and pandas it calls
-#: included).
-ENGINE = ("engine: re-rank of the stored list (matcher/ and what it calls)", ("(matcher/",))
-#: Parts of a request: the engine when a frame of the sample is in it, else the part of
-#: the deepest matching frame (first match wins).
-PARTS: list[tuple[str, tuple[str, ...]]] = [
-    ENGINE,
-    ("pandas and numpy outside the engine (reading its answer)", ("(numpy/", "(pandas/")),
-    ("key check (service/auth.py)", ("(service/auth.py",)),
-    ("audit log (service/audit.py)", ("(service/audit.py",)),
-    ("serving caches (service/serving_cache.py)", ("(service/serving_cache.py",)),
-    ("store: sessions, statements, results (SQLAlchemy, sqlite3)", ("(sqlalchemy/", "(sqlite3/")),
-    (
-        "response: validation and JSON (pydantic, json, jsonable_encoder)",
-        (
-            "(pydantic/",
-            "(pydantic_core/",
-            "(json/",
-            "(fastapi/encoders.py",
-            "(fastapi/_compat",
-            "serialize_response (",
-            "(starlette/responses.py",
-        ),
-    ),
-    ("metrics and timing middleware (service/observability.py)", ("(service/observability.py",)),
-    ("error boundary middleware (service/api/errors.py)", ("(service/api/errors.py",)),
-    ("prometheus_client", ("(prometheus_client/",)),
-    ("route and domain code (service/)", ("(service/",)),
-    ("FastAPI: dependencies, parameters, routing", ("(fastapi/",)),
-    ("Starlette: routing, request", ("(starlette/",)),
-    (
-        "thread hand-off (anyio, threading, asyncio)",
-        ("(anyio/", "(asyncio/", "(threading.py", "(concurrent/", "(queue.py"),
-    ),
-]
-
 
 # --------------------------------------------------------------------------- child
 
@@ -263,33 +226,6 @@ def _spy(path: Path) -> tuple[subprocess.Popen, Path] | None:
     )
     time.sleep(1.5)  # py-spy attaches
     return proc, path
-
-
-#: A frame of the threads that serve the requests: the event loop driving them and the
-#: thread pool's workers (the app's other threads watch the model folder and the store).
-REQUEST_FRAME = re.compile(r"^(?:BaseEventLoop\.run_until_complete|WorkerThread\.run) \(")
-
-
-def part_of(frames: list[str], parts: list[tuple[str, tuple[str, ...]]] = PARTS) -> str:
-    """The part of a py-spy stack (``function (file:line)`` frames, outermost first):
-    :data:`ENGINE` when a frame is in it, else the part of the deepest frame that
-    matches one, else ``other``."""
-    if any(ENGINE[1][0] in frame for frame in frames):
-        return ENGINE[0]
-    for frame in reversed(frames):
-        for name, patterns in parts:
-            if any(p in frame for p in patterns):
-                return name
-    return "other"
-
-
-def stacks(path: Path) -> Iterator[tuple[list[str], int]]:
-    """The stacks of a py-spy ``--format raw`` file (frames outermost first) and their
-    sample counts."""
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if stack and count.isdigit():
-            yield stack.split(";"), int(count)
 
 
 def parse_profile(path: Path) -> dict | None:

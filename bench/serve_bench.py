@@ -97,6 +97,7 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.profile_parts import PARTS, part_of, stacks  # noqa: E402
 from bench.report import (  # noqa: E402
     baseline_tree,
     machine,
@@ -104,7 +105,6 @@ from bench.report import (  # noqa: E402
     short_head,
     write_section,
 )
-from bench.request_profile import PARTS, part_of, stacks  # noqa: E402
 
 
 def free_port() -> int:

@@ -10,16 +10,24 @@ from pathlib import Path
 
 from import_graph import floors, imported_modules, rooms
 
-MATCHER = Path(__file__).resolve().parents[2] / "matcher"
+ROOT = Path(__file__).resolve().parents[2]
+MATCHER = ROOT / "matcher"
+#: The project's packages (``bench`` holds scripts that import each other's helpers).
+PACKAGES = ("matcher", "training", "service", "bench")
 
 
 def _module_name(path: Path) -> str:
-    parts = path.relative_to(MATCHER.parent).with_suffix("").parts
+    parts = path.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _graph() -> dict[str, set[str]]:
-    files = {_module_name(p): p for p in MATCHER.rglob("*.py")}
+def _graph(*packages: str) -> dict[str, set[str]]:
+    """Imports between the modules of ``packages`` (default: matcher)."""
+    files = {
+        _module_name(p): p
+        for package in packages or ("matcher",)
+        for p in (ROOT / package).rglob("*.py")
+    }
     return {
         name: {m for m in imported_modules(path) if m in files and m != name}
         for name, path in files.items()
@@ -69,6 +77,14 @@ def test_the_cycle_finder_finds_a_cycle():
 def test_no_import_cycle_in_matcher():
     graph = _graph()
     assert "matcher.serving.recommender" in graph and "matcher.serving.batch" in graph
+    assert _cycles(graph) == []
+
+
+def test_no_import_cycle_in_the_project():
+    """Across matcher, training, service and the bench scripts (bench/serve_bench.py and
+    bench/request_profile.py once imported each other)."""
+    graph = _graph(*PACKAGES)
+    assert "bench.serve_bench" in graph and "service.app" in graph
     assert _cycles(graph) == []
 
 
