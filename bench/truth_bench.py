@@ -45,13 +45,11 @@ checkout's measurement. The two run at the same time (each with its own store an
 folder, so each computes its text embeddings itself). Baseline and this code are printed
 side by side per variant and the section gets a table of both.
 
-Compare figures within one run only. The variants of a run share one model folder and
-so one text-embedding cache, and a text's embedding can differ in the last bits with the
-batch it was computed in: a subset of the variants, or another order, trains slightly
-different models. (Same code on the same market: cold-start's nightly/oracle 0.720 in
-the full 7-variant run of bd8e083, 0.743 in a distance-driven,cold-start,default run of
-a633c8d, whose engine code is the same; two sides of a ``--baseline-ref`` run with the
-same code agree to the last digit, each side with its own folder.)
+Compare figures within one run only. The same engine code has given different figures
+in different runs (cold-start nightly/oracle 0.720 in the 7-variant run of bd8e083 that
+docs/benchmarks.md held, 0.743 in later runs of a633c8d, whose engine code is the same,
+with the variants in other orders); the cause is not known. Two sides of a
+``--baseline-ref`` run with the same code agree to the last digit.
 """
 
 from __future__ import annotations
