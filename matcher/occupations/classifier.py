@@ -17,7 +17,7 @@ Method
 3. **Linear channel.** TF-IDF over character n-grams (``char_wb``) and a one-vs-rest
    linear SVM (:class:`sklearn.svm.LinearSVC`) over all labels. Its weights are pruned
    (``prune``) so the model file stays small.
-3b. **Hierarchy channel** (``hierarchy_weight``, default 0.3). One more linear SVM
+3b. **Hierarchy channel** (``hierarchy_weight``, off by default; 0.3 when asked for). One more linear SVM
    per group level (major, sub-major, minor) on the same features, each trained on
    the training rows' ancestor at that level (a row labelled with a group code
    trains the levels at and above it). A code's *path score* is the sum of these
@@ -26,7 +26,10 @@ Method
    likely minor and major group gains on one under unlikely ones. The path score
    and the major-group SVM's probability of the code's major are also candidate
    features. In grouped cross-validation it mostly lifts the major level
-   (docs/benchmarks.md, occupation section: with and without it in the same run).
+   (docs/benchmarks.md, occupation section: with and without it in the same run), but
+   a shipped model with it lowered the engine on the truth bench (default NDCG@10
+   0.861 -> 0.847, cold-start plan share 0.743 -> 0.726: ``bench/truth_bench.py
+   --baseline-ref``), so it is opt-in (``jobmatch occupation train --hierarchy-weight``).
 4. **Neighbour channel.** Cosine k-nearest neighbours among the training rows; a
    label's neighbour score is the sum of ``similarity ** knn_power`` over the ``k``
    nearest rows carrying it, normalised to sum to one.
@@ -251,7 +254,7 @@ class ClassifierConfig:
     inner_folds: int = 4
     prune: float = 0.01
     dense_channel: str = ""
-    hierarchy_weight: float = 0.3
+    hierarchy_weight: float = 0.0
     seed: int = 0
 
     def to_dict(self) -> dict[str, object]:

@@ -156,9 +156,11 @@ def test_shipped_model_loads_and_codes_real_titles():
 
 
 def test_hierarchy_channel_scores_a_code_by_its_group_path():
-    lexical = ClassifierConfig(dictionary_weight=0.0, inner_folds=3, dense_channel="")
+    flat_settings = ClassifierConfig(dictionary_weight=0.0, inner_folds=3, dense_channel="")
+    assert flat_settings.hierarchy_weight == 0.0  # opt-in: the shipped model has none
+    lexical = replace(flat_settings, hierarchy_weight=0.3)
     model = OccupationClassifier(lexical).fit(TOY)
-    flat = OccupationClassifier(replace(lexical, hierarchy_weight=0.0)).fit(TOY)
+    flat = OccupationClassifier(flat_settings).fit(TOY)
     assert flat.channels_.group_weights is None and model.channels_.group_weights is not None
     table = code_table()
     at = table.position
