@@ -53,6 +53,9 @@ MOVED_MODULES: dict[str, str] = {
     "matcher.survival": "matcher.evaluation.survival",
 }
 
+#: the reverse of :data:`MOVED_MODULES`: where each module's definitions lived before
+_ORIGINAL: dict[str, str] = {new: old for old, new in MOVED_MODULES.items()}
+
 _LOCK = threading.Lock()
 
 
@@ -60,6 +63,13 @@ def current_class_path(path: str) -> str:
     """``module.Name`` as it is spelled now (an old module path is mapped; others pass)."""
     module, _, name = path.rpartition(".")
     return f"{MOVED_MODULES.get(module, module)}.{name}"
+
+
+def original_class_path(path: str) -> str:
+    """``module.Name`` as it was spelled before the v2 layout (a moved module's old path;
+    others pass): a stable identity for keys written by either layout."""
+    module, _, name = path.rpartition(".")
+    return f"{_ORIGINAL.get(module, module)}.{name}"
 
 
 def load_joblib(path: str | Path) -> Any:

@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from matcher.artifacts import original_class_path
 from matcher.data.schema import PERSONAL_FIELDS, VACANCIES, WORKERS, Columns, TableSpec
 
 if TYPE_CHECKING:
@@ -100,7 +101,8 @@ def fit_key(model: Recommender) -> str:
     # repr strings, as lists built before the typed config hashed them (same key)
     params = {k: repr(v) for k, v in model.get_params().items() if k != "embedder"}
     parts = [
-        f"{type(model).__module__}.{type(model).__qualname__}",
+        # the class as spelled before the subpackage move, so lists built then still bind
+        original_class_path(f"{type(model).__module__}.{type(model).__qualname__}"),
         str(model.trained_at_),
         str(model.data_fingerprint_),
         str(model.version_),

@@ -5,6 +5,7 @@ new and changed vacancies, changed workers); saving, loading and refusing."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 
 import numpy as np
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 from engine_markets import fast_params
 
+from matcher.artifacts import MOVED_MODULES, current_class_path, original_class_path
 from matcher.data.dataset import Dataset
 from matcher.eligibility.rules import exclusions
 from matcher.serving.precomputed import (
@@ -106,6 +108,29 @@ def test_a_saved_and_loaded_model_keeps_its_fit_key(model, lists, tmp_path):
     again = Recommender.load(model.save(tmp_path / "m"))
     assert fit_key(again) == fit_key(model)
     assert lists.bind(again).same_catalogue
+
+
+def test_lists_built_before_the_subpackage_move_still_bind(model):
+    """The fit key as the code before matcher's subpackages wrote it (the class spelled
+    ``matcher.recommender.Recommender``): after an upgrade the stored lists keep serving
+    instead of every request falling to the live engine until the next precompute."""
+    params = {k: repr(v) for k, v in model.get_params().items() if k != "embedder"}
+    parts = [
+        "matcher.recommender.Recommender",
+        str(model.trained_at_),
+        str(model.data_fingerprint_),
+        str(model.version_),
+        type(model.embedder_).__name__,
+        json.dumps(params, sort_keys=True),
+    ]
+    assert fit_key(model) == hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def test_original_class_path_undoes_the_move():
+    for old, new in MOVED_MODULES.items():
+        assert original_class_path(f"{new}.Name") == f"{old}.Name"
+        assert current_class_path(original_class_path(f"{new}.Name")) == f"{new}.Name"
+    assert original_class_path("sklearn.pipeline.Pipeline") == "sklearn.pipeline.Pipeline"
 
 
 def test_lists_of_another_fit_are_refused(model, lists):
