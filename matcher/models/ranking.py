@@ -48,7 +48,7 @@ to its Laplace-smoothed base rate ``(positives + 1) / (rows + 2)``.
 Gradient boosting: Friedman 2001, *Greedy function approximation*; histogram
 binning as in LightGBM (Ke et al. 2017). Calibration: Zadrozny & Elkan 2002
 (isotonic), Platt 1999 (sigmoid). Request-time tree sums: QuickScorer (Lucchese
-et al., SIGIR 2015), see :class:`_QuickScorer`.
+et al., SIGIR 2015), see :class:`QuickScorer`.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def _matrix(features: pd.DataFrame | np.ndarray) -> np.ndarray:
 #: QuickScorer keeps one bit per leaf in a 16-bit lane: trees with more leaves (a
 #: ``max_leaf_nodes`` above 16) are summed by sklearn's tree walk instead.
 LANE_LEAVES = 16
-#: :class:`_QuickScorer` handles this many rows at a time (its per-feature masks of a
+#: :class:`QuickScorer` handles this many rows at a time (its per-feature masks of a
 #: block, features x rows x 8 bytes per 4 trees, stay a few MB).
 QUICK_BLOCK = 512
 
@@ -178,7 +178,7 @@ def _leaf_spans(left: list[int], right: list[int], is_leaf: list[int]) -> list[t
 
 
 @dataclass(frozen=True)
-class _QuickScorer:
+class QuickScorer:
     """The trees of a fitted binary ``HistGradientBoostingClassifier`` laid out for
     QuickScorer (Lucchese et al., *QuickScorer: a fast algorithm to rank documents
     with additive ensembles of regression trees*, SIGIR 2015): every tree evaluated
@@ -209,7 +209,7 @@ class _QuickScorer:
     n_trees: int
 
     @classmethod
-    def compile(cls, predictors: list) -> _QuickScorer | None:
+    def compile(cls, predictors: list) -> QuickScorer | None:
         """The layout of ``booster._predictors`` (one tree per iteration), or None when
         a tree has a categorical split or more than :data:`LANE_LEAVES` leaves."""
         n_trees = len(predictors)
@@ -285,19 +285,19 @@ class _QuickScorer:
         return raw
 
 
-#: booster -> its _QuickScorer (None: not supported); built on first use, so models
+#: booster -> its QuickScorer (None: not supported); built on first use, so models
 #: saved before it existed load and score the same
 _QUICK_SCORERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _quick_scorer(booster) -> _QuickScorer | None:
-    """The booster's :class:`_QuickScorer`, compiled on first use and again after a
+def quick_scorer(booster) -> QuickScorer | None:
+    """The booster's :class:`QuickScorer`, compiled on first use and again after a
     refit (a new ``_predictors`` list)."""
     predictors = booster._predictors
     cached = _QUICK_SCORERS.get(booster)
     if cached is not None and cached[0] is predictors:
         return cached[1]
-    scorer = _QuickScorer.compile(predictors)
+    scorer = QuickScorer.compile(predictors)
     _QUICK_SCORERS[booster] = (predictors, scorer)
     return scorer
 
@@ -319,7 +319,7 @@ def _decision(booster, x: np.ndarray) -> np.ndarray:
     added in order), on ONE thread: sklearn opens an OpenMP parallel region per
     tree, and for the few hundred rows of a request that costs more than the tree
     walk (and, with the cores busy, a region can wait for a descheduled thread).
-    The trees are summed by :class:`_QuickScorer` (a few numpy calls for all trees,
+    The trees are summed by :class:`QuickScorer` (a few numpy calls for all trees,
     where sklearn's per-tree call cost dominated), else one sklearn call per tree."""
     predictors = getattr(booster, "_predictors", None)
     if (
@@ -332,7 +332,7 @@ def _decision(booster, x: np.ndarray) -> np.ndarray:
     ):
         return _raw_output(booster, x)
     baseline = booster._baseline_prediction[0, 0]
-    scorer = _quick_scorer(booster)
+    scorer = quick_scorer(booster)
     if scorer is not None:
         raw = scorer.decision(x, baseline)
         if raw is not None:
@@ -408,7 +408,7 @@ PROBE_RANDOM_ROWS = 48
 PROBE_TOLERANCE = 1e-9
 
 
-def probe_rows(n_features: int, scorer: _QuickScorer | None = None) -> np.ndarray:
+def probe_rows(n_features: int, scorer: QuickScorer | None = None) -> np.ndarray:
     """Feature rows on which :func:`stage_fast_path_problem` compares the fast path
     with ``predict_proba``: seeded random rows over the ranges the features take
     (``MISSING``, zero, similarities in [0, 1], log counts, large values), and, given the booster's compiled ``scorer``, rows at and just above every split
@@ -447,7 +447,7 @@ def stage_fast_path_problem(model) -> str | None:
     booster = fitted[0].estimator
     scorer = None
     if len(fitted) == 1 and getattr(booster, "_predictors", None) is not None:
-        scorer = _quick_scorer(booster)
+        scorer = quick_scorer(booster)
     x = probe_rows(int(model.n_features_in_), scorer)
     with_nan = x[:8].copy()
     with_nan[:, ::3] = np.nan  # QuickScorer leaves a NaN to the one-thread tree walk
@@ -472,7 +472,7 @@ def hazard_fast_path_problem(booster) -> str | None:
     ``HistGradientBoostingRegressor``: :func:`_decision` for a request's rows,
     :func:`_raw_output` for a batch's) with the log of its public ``predict`` on
     :func:`probe_rows`. None when they agree within :data:`PROBE_TOLERANCE`."""
-    scorer = _quick_scorer(booster) if getattr(booster, "_predictors", None) is not None else None
+    scorer = quick_scorer(booster) if getattr(booster, "_predictors", None) is not None else None
     x = probe_rows(int(booster.n_features_in_), scorer)
     public = np.log(booster.predict(x))
     for what, got in (

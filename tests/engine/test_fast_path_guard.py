@@ -86,7 +86,7 @@ def test_fast_path_agrees_and_is_used():
 
 def test_probe_rows_straddle_every_split():
     model = next(m for m in _ranker().stages_.values() if not isinstance(m, float))
-    scorer = ranking._quick_scorer(model.calibrated_classifiers_[0].estimator)
+    scorer = ranking.quick_scorer(model.calibrated_classifiers_[0].estimator)
     x = probe_rows(len(RANKER_COLUMNS), scorer)
     assert np.isfinite(x).all() and (x == MISSING).any()
     for feature, cuts in zip(scorer.features, scorer.thresholds, strict=True):
@@ -97,13 +97,13 @@ def test_probe_rows_straddle_every_split():
 def test_disagreeing_tree_sums_fall_back_to_predict_proba(monkeypatch, caplog):
     """A scikit-learn whose trees no longer mean what QuickScorer reads (simulated:
     every sum off by 0.25) is caught by the check; answers stay predict_proba's."""
-    original = ranking._QuickScorer.decision
+    original = ranking.QuickScorer.decision
 
     def shifted(self, x, baseline):
         raw = original(self, x, baseline)
         return None if raw is None else raw + 0.25
 
-    monkeypatch.setattr(ranking._QuickScorer, "decision", shifted)
+    monkeypatch.setattr(ranking.QuickScorer, "decision", shifted)
     ranker = _ranker()
     x = _rows()
     with caplog.at_level(logging.WARNING, logger="matcher.fast_path_guard"):

@@ -33,7 +33,7 @@ from matcher.models.ranking import (  # noqa: E402
     _calibrate,
     _calibrated,
     _decision,
-    _quick_scorer,
+    quick_scorer,
 )
 
 
@@ -72,7 +72,7 @@ def _on_the_edges(booster, n: int, seed: int) -> np.ndarray:
     far outside: where a wrong ``<`` / ``<=`` would show."""
     rng = np.random.default_rng(seed)
     x = _features(n, seed, booster.n_features_in_)
-    scorer = _quick_scorer(booster)
+    scorer = quick_scorer(booster)
     assert scorer is not None
     for feature, cuts in zip(scorer.features, scorer.thresholds, strict=True):
         choices = np.r_[
@@ -100,7 +100,7 @@ def test_quick_scorer_equals_decision_function(ranker, n):
             expected = booster.decision_function(x)
             np.testing.assert_array_equal(_decision(booster, x), expected)
             baseline = booster._baseline_prediction[0, 0]
-            np.testing.assert_array_equal(_quick_scorer(booster).decision(x, baseline), expected)
+            np.testing.assert_array_equal(quick_scorer(booster).decision(x, baseline), expected)
 
 
 def test_quick_scorer_no_rows(ranker):
@@ -111,8 +111,8 @@ def test_quick_scorer_no_rows(ranker):
 def test_quick_scorer_leaves_nan_to_sklearn(ranker):
     booster = _learned(ranker)[0].calibrated_classifiers_[0].estimator
     x = _on_the_edges(booster, 50, 3)
-    x[::7, _quick_scorer(booster).features[0]] = np.nan  # goes where sklearn learnt
-    assert _quick_scorer(booster).decision(x, 0.0) is None
+    x[::7, quick_scorer(booster).features[0]] = np.nan  # goes where sklearn learnt
+    assert quick_scorer(booster).decision(x, 0.0) is None
     np.testing.assert_array_equal(_decision(booster, x), booster.decision_function(x))
 
 
@@ -127,7 +127,7 @@ def test_trees_quick_scorer_cannot_hold_use_sklearns_walk():
     x = _features(300, 7, 6)
     big = _booster(1, max_leaf_nodes=40, min_samples_leaf=2)  # more leaves than a lane
     assert max(int(tree.nodes["is_leaf"].sum()) for (tree,) in big._predictors) > 16
-    assert _quick_scorer(big) is None
+    assert quick_scorer(big) is None
     np.testing.assert_array_equal(_decision(big, x), big.decision_function(x))
     x_cat = x.copy()
     x_cat[:, 5] = np.abs(np.round(x_cat[:, 5] * 2))
@@ -137,7 +137,7 @@ def test_trees_quick_scorer_cannot_hold_use_sklearns_walk():
         max_iter=10, categorical_features=[5], early_stopping=False, random_state=0
     ).fit(train, (train[:, 5] % 2 == 0).astype(int))
     assert any(tree.nodes["is_categorical"].any() for (tree,) in categorical._predictors)
-    assert _quick_scorer(categorical) is None
+    assert quick_scorer(categorical) is None
     np.testing.assert_array_equal(
         _decision(categorical, x_cat), categorical.decision_function(x_cat)
     )
