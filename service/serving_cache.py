@@ -297,9 +297,14 @@ class _Cached:
             found = fetch(session, todo)
             fresh = {k: found.get(k, missing) for k in todo}
             out.update(fresh)
+            # the stamps read (when due) with this request's session and outside the lock:
+            # a reading with a session of its own needs a second connection while holding
+            # the lock, and the requests queued on the lock hold theirs; with the pool
+            # drained they all waited out its timeout (503s, bench/serve_bench.py saturated)
+            now = self.watch.generation(self.group, session)
             with self._lock:
                 # keep them only if nothing changed while the store was read
-                if self.watch.generation(self.group) == generation == self._generation:
+                if now == generation == self._generation:
                     if len(items) > 200_000:
                         items.clear()
                     items.update(fresh)

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from service_fixtures import EMPLOYER, Service
-from sqlalchemy import select
+from sqlalchemy import create_engine, make_url, select
+from sqlalchemy.pool import QueuePool
 
 from service.serving_cache import (
     SETTLE,
@@ -269,3 +270,22 @@ def test_the_cache_survives_stamp_readings_that_find_no_change(sqlite_service: S
     assert _recommend(s).status_code == 200  # after a stamp reading
     assert [q for q in statements if "max(vacancies.updated_at)" in q.lower()], statements
     assert not [q for q in statements if "FROM vacancies" in q and "vacancy_id IN" in q]
+
+
+def test_a_fill_needs_no_second_store_connection(sqlite_service: Service):
+    """A request fills the cache with the one connection it holds, also when the stamps are
+    due for a reading after the fetch (every=0): a second connection taken while the
+    cache's lock is held deadlocks a drained pool (the requests queued on the lock hold
+    the rest) until its timeout. A pool of one connection makes that a timeout at once."""
+    s = sqlite_service
+    one = create_engine(
+        make_url(s.url), poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=0.5
+    )
+    cache = ServingCache(one, every=0.0)
+    try:
+        with session_scope(one) as session:
+            ids = list(session.scalars(select(Vacancy.vacancy_id).limit(3)))
+            assert set(cache.cards(session, ids)) == set(ids)
+            assert set(cache.cards(session, ids)) == set(ids)  # a stamp reading each time
+    finally:
+        one.dispose()
