@@ -105,6 +105,18 @@ def agreement(batch: pd.DataFrame, exact: pd.DataFrame, ids: list[str], k: int) 
     }
 
 
+#: worker columns no scorer reads (identity, contact, bookkeeping): two workers equal in
+#: every other column get the same list
+IDENTITY_COLUMNS = (
+    "worker_id",
+    "name",
+    "phone",
+    "id_number",
+    "registered_at",
+    "household_id",
+    "group_id",
+)
+
 #: the plan's group rules compared in the same run (matcher.planning.assignment.plan_placements)
 RULES = (
     ("value (exact solve when small)", {}),
@@ -161,6 +173,12 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=300, help="workers scored both ways")
     ap.add_argument("--small-workers", type=int, default=3_000)
     ap.add_argument("--repeats", type=int, default=3, help="runs of the small assignment")
+    ap.add_argument(
+        "--shortlists",
+        type=lambda t: [int(x) for x in t.split(",") if x],
+        default=[128],
+        help="further pre-score shortlists whose agreement is measured (comma-separated)",
+    )
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     k = args.k
@@ -302,6 +320,37 @@ def main() -> None:
     agree = agreement(batch, exact, ids, k)
     exact_rate = len(ids) / t_exact
     log(f"   agreement on {len(ids)} workers: {agree}")
+    # the batch path's candidate modes on the same sample, in this process (CPU time)
+    b_pursued = pursued_pairs(bds)
+    modes = [
+        (f"pre-score shortlist {scorer.shortlist} (the run's; same lists as before)", scorer),
+        *(
+            (f"pre-score shortlist {m}", BatchScorer(model, shortlist=m).prepare(b_active))
+            for m in args.shortlists
+        ),
+        ('live candidates (`candidates="live"`)', BatchScorer(model, candidates="live")),
+    ]
+    mode_rows = []
+    for label, mode in modes:
+        c0 = time.process_time()
+        got = mode.score(sample, b_pursued, k)
+        cpu = time.process_time() - c0
+        a = agreement(got, exact, ids, k)
+        per_worker = cpu / max(1, len(ids))
+        mode_rows.append(
+            [
+                label,
+                f"{100 * a['overlap']:.1f}%",
+                f"{100 * a['top1']:.1f}%",
+                f"{a['mean_batch']:.5f}",
+                f"{1000 * per_worker:.1f} ms",
+                f"{args.workers * per_worker / 2 / 60:.0f} min",
+            ]
+        )
+        log(f"   {label}: overlap {a['overlap']:.3f}, {1000 * per_worker:.1f} ms CPU per worker")
+    # identical scoring inputs: workers who differ only in fields no scorer reads
+    inputs = b_active.drop(columns=[c for c in IDENTITY_COLUMNS if c in b_active.columns])
+    distinct_inputs = len(inputs.astype(str).drop_duplicates())
 
     tm = run.timings
     stage_rows = [
@@ -414,7 +463,33 @@ def main() -> None:
                 ],
             ],
         )
-        + f"\n\nBaseline in the same run: the exact path scored the sample at "
+        + "\n\n**The batch path's candidate modes** (`matcher.serving.batch.BatchScorer`) on "
+        f"the same {len(ids)} workers in one process, against `recommend_many` (whose "
+        f"candidates are the union of each channel's top {model.n_candidates} and the ranker "
+        "proxy's best 1,000): top-K overlap, top-1 agreement, mean score of the top K, CPU "
+        f"per worker and the scoring time of {args.workers:,} workers on 2 processes at that "
+        "rate (extrapolated; the run's other stages not included). The live mode ranks "
+        "each worker's live candidates with the same `PairScorer.rank_top`, so its lists "
+        "are `recommend_many`'s (tests/nightly/test_batch_scoring.py proves it on a small "
+        "market).\n\n"
+        + markdown_table(
+            [
+                "candidates",
+                "top-K overlap",
+                "top-1 same",
+                "mean score top K",
+                "CPU per worker",
+                f"{args.workers:,} workers, 2 processes",
+            ],
+            mode_rows,
+        )
+        + f"\n\nIdentical scoring inputs: {distinct_inputs:,} distinct workers of "
+        f"{len(b_active):,} active ones once the columns no scorer reads "
+        f"({', '.join(IDENTITY_COLUMNS)}) are left out, so scoring each distinct input "
+        "once would save "
+        f"{100 * (1 - distinct_inputs / max(1, len(b_active))):.2f}% of the work on this market "
+        "(free-text skills and work history differ from worker to worker).\n\n"
+        + f"Baseline in the same run: the exact path scored the sample at "
         f"{exact_rate:.0f} workers/s in one process ({args.workers / exact_rate / 3600:.1f} h "
         f"for {args.workers:,} workers in one process, extrapolated), the batch path at "
         f"{len(ids) / t_batch:.0f} workers/s on the same sample.\n\n"

@@ -91,15 +91,36 @@ class Catalogue:
     #: None for catalogues built before it existed, and for the training catalogues
     proxy: RankerProxy | None = None
 
-    def with_workers(self, workers: pd.DataFrame, side: WorkerSide) -> Catalogue:
+    def with_workers(
+        self, workers: pd.DataFrame, side: WorkerSide, pursued: sp.csr_matrix | None = None
+    ) -> Catalogue:
         """This catalogue with other workers (``side``, encoded from ``workers`` by
         :func:`matcher.models.encoding.encode_workers`) as its worker side, for scoring
-        their pairs with the same vacancies (the batch scorer's partitions). The
-        structures built for this catalogue's own workers (``worker_text``, the
-        eligibility index's workers, ``pursued``) are not theirs: check their
-        eligibility and pursued pairs with the workers' own encoding."""
+        their pairs with the same vacancies (the batch scorer's partitions).
+        ``pursued`` (workers x open columns) are the pairs they already applied to or
+        more (none when not given). The structures built for this catalogue's own
+        workers (``worker_text``, the eligibility index's workers) are not theirs:
+        eligibility reads the workers' own rows
+        (:meth:`matcher.models.retrieval.CandidateGenerator.eligible`) or encoding.
+
+        Raises
+        ------
+        ValueError
+            ``pursued`` is not of shape (workers, open vacancies).
+        """
+        shape = (len(workers), len(self.open_pos))
+        if pursued is None:
+            pursued = sp.csr_matrix(shape, dtype=bool)
+        elif pursued.shape != shape:
+            raise ValueError(f"pursued has shape {pursued.shape}; the workers need {shape}")
         return dataclasses.replace(
-            self, workers=workers, wp=side.wp, w_dense=side.dense, w_lex=side.lex, w_lfm=side.lfm
+            self,
+            workers=workers,
+            wp=side.wp,
+            w_dense=side.dense,
+            w_lex=side.lex,
+            w_lfm=side.lfm,
+            pursued=sp.csr_matrix(pursued),
         )
 
 

@@ -16,7 +16,8 @@ statistics learned at fit time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ import scipy.sparse as sp
 
 from matcher.models.explain import Reason, explain_pair
 from matcher.models.features import AVAILABLE, PAIR_COLUMNS, RANKER_COLUMNS, pair_matrix
+from matcher.models.ranking import top_k_per_group
 
 _AVAILABLE_COL = PAIR_COLUMNS.index(AVAILABLE)
 
@@ -62,6 +64,19 @@ def rowwise_sparse_dot(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
     if a.shape[0] == 0:
         return np.zeros(0)
     return np.asarray(a.multiply(b).sum(axis=1)).ravel()
+
+
+@dataclass
+class RankedPairs:
+    """The ``k`` best of some candidate pairs per group (:meth:`PairScorer.rank_top`):
+    ``keep`` are rows of the candidate arrays, best first within each group, and the
+    other fields are those rows' values."""
+
+    keep: np.ndarray
+    rank: np.ndarray  # from 1 within the group
+    score: np.ndarray
+    values: np.ndarray  # pair_values rows
+    matched: np.ndarray
 
 
 class PairScorer:
@@ -173,6 +188,37 @@ class PairScorer:
             score, _ = self.ranker.predict_top(x, group, k, weight=values[:, _AVAILABLE_COL])
             return score
         return self.score(pd.DataFrame(x, columns=RANKER_COLUMNS, copy=False))
+
+    def rank_top(
+        self,
+        sides: EncodedSides,
+        wi: np.ndarray,
+        vi: np.ndarray,
+        k: int,
+        by: Literal["worker", "vacancy"] = "worker",
+    ) -> RankedPairs:
+        """The ``k`` best of the candidate pairs ``(wi[j], vi[j])`` (catalogue positions
+        of ``sides``) per worker (``by="worker"``) or per vacancy: :meth:`score_top` of
+        their :meth:`pair_values`, ordered by
+        :func:`matcher.models.ranking.top_k_per_group`. Every path that ranks candidates
+        -- the live request and micro-batch (``Recommender.rank_pairs``), the
+        precomputed lists and the nightly batch scorer -- ranks them with this, so the
+        same candidates give the same list, order and scores on each.
+
+        Raises
+        ------
+        ValueError
+            ``by`` is neither "worker" nor "vacancy", or ``wi`` and ``vi`` differ in length.
+        """
+        if by not in ("worker", "vacancy"):
+            raise ValueError(f'by must be "worker" or "vacancy", got {by!r}')
+        if len(wi) != len(vi):
+            raise ValueError(f"{len(wi)} worker positions for {len(vi)} vacancy positions")
+        values, matched = self.pair_values(sides, wi, vi)
+        group, other = (wi, vi) if by == "worker" else (vi, wi)
+        score = self.score_top(values, group, k)
+        keep, ranks = top_k_per_group(values, score, group, other, k)
+        return RankedPairs(keep, ranks, score[keep], values[keep], matched[keep])
 
     def reasons(
         self, sides: EncodedSides, values: np.ndarray, matched: np.ndarray, vi: np.ndarray

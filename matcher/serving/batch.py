@@ -38,7 +38,10 @@ When the shortlist covers every eligible vacancy (``shortlist`` at least the num
 of open vacancies), the result equals ``recommend_many``'s whenever that one ranks
 every eligible vacancy too (``n_candidates`` at least their number).
 ``bench/match_bench.py`` measures the agreement of the two on a sample of a real-size
-market.
+market. ``BatchScorer(model, candidates="live")`` skips steps 2-3: each worker's
+candidates are the live path's (:meth:`matcher.models.retrieval.CandidateGenerator.for_workers`)
+and step 4 ranks them with :meth:`matcher.models.scoring.PairScorer.rank_top`, as
+``recommend_many`` does, so the lists are ``recommend_many``'s at its cost per worker.
 """
 
 from __future__ import annotations
@@ -47,10 +50,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from matcher.data.schema import Columns
 from matcher.models.calibration import logit
 from matcher.models.ranking import top_k_per_group
+from matcher.models.scoring import RankedPairs
 
 if TYPE_CHECKING:
     from matcher.serving.recommender import Recommender
@@ -63,6 +68,10 @@ LEXICAL_RANK = 96
 DEFAULT_SLACK = 12
 #: Workers scored together in one matrix product (memory: block x open vacancies).
 DEFAULT_BLOCK = 1024
+#: Workers whose live candidates are generated together (the live micro-batch's block).
+LIVE_BLOCK = 128
+#: How :class:`BatchScorer` chooses each worker's candidates.
+CANDIDATE_MODES = ("shortlist", "live")
 SCORE_COLUMNS = [Columns.Worker, Columns.Vacancy, Columns.Rank, Columns.Score]
 
 
@@ -86,6 +95,14 @@ class BatchScorer:
     sample_workers : int, default 300
         Workers whose exact scores fit the pre-score's weights in :meth:`prepare`.
     random_state : int, default 0
+    candidates : {"shortlist", "live"}, default "shortlist"
+        ``"shortlist"``: the pre-score's ``shortlist`` best pairs per worker (steps 2-4
+        of the module docstring). ``"live"``: the live path's candidates
+        (:meth:`matcher.models.retrieval.CandidateGenerator.for_workers`, every
+        channel's ``n_candidates`` best and the ranker proxy's), so that each worker's
+        list is ``recommend_many``'s, at the live path's cost per worker (tens of
+        times the shortlist's; ``bench/match_bench.py`` measures both). No
+        :meth:`prepare` needed.
 
     Attributes
     ----------
@@ -106,8 +123,13 @@ class BatchScorer:
         block: int = DEFAULT_BLOCK,
         sample_workers: int = 300,
         random_state: int = 0,
+        candidates: str = "shortlist",
     ) -> None:
         model.check_fitted()
+        if candidates not in CANDIDATE_MODES:
+            raise ValueError(
+                f"candidates must be one of {', '.join(CANDIDATE_MODES)}, got {candidates!r}"
+            )
         if model.stages != "full":
             raise ValueError(
                 f"batch scoring ranks with the full model; stages={model.stages!r} is an "
@@ -119,6 +141,7 @@ class BatchScorer:
         self.block = max(1, int(block))
         self.sample_workers = int(sample_workers)
         self.random_state = random_state
+        self.candidates = candidates
         self.stats_: dict[str, int] = {}
 
     # ------------------------------------------------------------------ prepare
@@ -294,6 +317,8 @@ class BatchScorer:
         """
         import torch
 
+        if self.candidates == "live":
+            return self._score_live(workers, pursued, k)
         if not hasattr(self, "prior_"):
             self.prepare(workers)
         model = self.model
@@ -381,6 +406,41 @@ class BatchScorer:
             return pd.DataFrame(columns=SCORE_COLUMNS)
         return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]
 
+    def _score_live(
+        self, workers: pd.DataFrame, pursued: pd.DataFrame | None, k: int
+    ) -> pd.DataFrame:
+        """:meth:`score` with the live path's candidates and ranking: the partition's
+        workers encoded into a copy of the catalogue (with their own pursued pairs),
+        :meth:`~matcher.models.retrieval.CandidateGenerator.for_workers` and
+        :meth:`~matcher.models.scoring.PairScorer.rank_top`, block by block as
+        ``recommend_many`` does."""
+        model = self.model
+        cat = model.catalogue
+        workers = workers.reset_index(drop=True)
+        n, n_open = len(workers), len(cat.open_pos)
+        self.stats_ = {"workers": n, "shortlisted": 0, "fallback_workers": 0}
+        if n == 0 or n_open == 0 or k < 1:
+            return pd.DataFrame(columns=SCORE_COLUMNS)
+        keys = self._pursued_keys(workers, pursued, n_open)
+        done = sp.csr_matrix(
+            (np.ones(len(keys), dtype=bool), (keys // n_open, keys % n_open)), shape=(n, n_open)
+        )
+        local = cat.with_workers(workers, model.encode_workers(workers), done)
+        generator = model.candidate_generator
+        scorer = model.scorer
+        frames = []
+        for start in range(0, n, LIVE_BLOCK):
+            block = np.arange(start, min(n, start + LIVE_BLOCK))
+            unions = generator.for_workers(local, block)
+            wi = np.repeat(block, [len(u) for u in unions]).astype(np.int64)
+            vi = cat.open_pos[np.concatenate(unions)] if len(wi) else np.zeros(0, np.int64)
+            self.stats_["shortlisted"] += len(wi)
+            if len(wi):
+                frames.append(self._frame(local, wi, vi, scorer.rank_top(local, wi, vi, k)))
+        if not frames:
+            return pd.DataFrame(columns=SCORE_COLUMNS)
+        return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]
+
     def _eligible_shortlist(
         self, rows: np.ndarray, pos: np.ndarray, enc: Any, pursued_keys: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -462,19 +522,27 @@ class BatchScorer:
 
     def _rank(self, local: Any, wi: np.ndarray, vi: np.ndarray, k: int) -> pd.DataFrame:
         """The model's pair features and ranker on the shortlist; the ``k`` best per
-        worker, ordered exactly as ``recommend_many`` orders them."""
+        worker, ordered exactly as ``recommend_many`` orders them (the same
+        :meth:`~matcher.models.scoring.PairScorer.rank_top` computes the same scores
+        with its cascade)."""
         from matcher.models.features import PAIR_COLUMNS
 
         scorer = self.model.scorer
-        values, _ = scorer.pair_values(local, wi, vi)
+        values, matched = scorer.pair_values(local, wi, vi)
         score = scorer.score(pd.DataFrame(values, columns=PAIR_COLUMNS, copy=False))
         keep, ranks = top_k_per_group(values, score, wi, vi, k)
+        ranked = RankedPairs(keep, ranks, score[keep], values[keep], matched[keep])
+        return self._frame(local, wi, vi, ranked)
+
+    @staticmethod
+    def _frame(local: Any, wi: np.ndarray, vi: np.ndarray, ranked: RankedPairs) -> pd.DataFrame:
+        keep = ranked.keep
         return pd.DataFrame(
             {
                 Columns.Worker: local.wp.ids[wi[keep]].to_numpy(dtype=object),
                 Columns.Vacancy: local.vp.ids[vi[keep]].to_numpy(dtype=object),
-                Columns.Rank: ranks.astype(np.int64),
-                Columns.Score: score[keep].astype(float),
+                Columns.Rank: ranked.rank.astype(np.int64),
+                Columns.Score: ranked.score.astype(float),
             }
         )
 

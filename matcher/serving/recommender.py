@@ -125,7 +125,7 @@ from matcher.models.features import (
     worker_profiles,
     worker_texts,
 )
-from matcher.models.ranking import STAGES, Proposals, StablePlacementRanker, top_k_per_group
+from matcher.models.ranking import STAGES, Proposals, StablePlacementRanker
 from matcher.models.retrieval import (
     CandidateGenerator,
     ContentIndex,
@@ -1222,13 +1222,10 @@ class Recommender(RankingModel):
         if len(wi) == 0:
             return pd.DataFrame(columns=columns)
         scorer = self.scorer
-        values, matched = scorer.pair_values(cat, wi, vi)
-        group = wi if by == "worker" else vi
-        score = scorer.score_top(values, group, k)
-        other = vi if by == "worker" else wi
-        keep, ranks = top_k_per_group(values, score, group, other, k)
+        ranked = scorer.rank_top(cat, wi, vi, k, by="worker" if by == "worker" else "vacancy")
+        keep, ranks = ranked.keep, ranked.rank
         if reasons:
-            expl = scorer.reasons(cat, values[keep], matched[keep], vi[keep])
+            expl = scorer.reasons(cat, ranked.values, ranked.matched, vi[keep])
             why: list = [texts(r, lang) for r, _ in expl]
             warn: list = [texts(w, lang) for _, w in expl]
         else:
@@ -1237,7 +1234,7 @@ class Recommender(RankingModel):
             Columns.Worker: cat.wp.ids.to_numpy(dtype=object)[wi[keep]],
             Columns.Vacancy: cat.vp.ids.to_numpy(dtype=object)[vi[keep]],
             Columns.Rank: ranks.astype(np.int64),
-            Columns.Score: score[keep].astype(float),
+            Columns.Score: ranked.score.astype(float),
             Columns.Reasons: why,
             Columns.Warnings: warn,
         }

@@ -121,3 +121,35 @@ def test_ablation_models_are_refused(frames):
     lfm = Recommender(stages="lightfm", embedder=HashingEmbedder(), epochs=1, n_clusters=2).fit(ds)
     with pytest.raises(ValueError, match="ablation"):
         BatchScorer(lfm)
+
+
+def test_live_candidates_give_recommend_many_when_it_is_not_exhaustive(served, monkeypatch):
+    """candidates="live": the batch path generates each worker's candidates with the
+    model's CandidateGenerator and ranks them with PairScorer.rank_top, so it gives
+    recommend_many's lists even when those rank only some eligible vacancies (two per
+    channel here); it encodes the workers itself and takes their pursued pairs as given."""
+    model, ds = served
+    model.refresh(ds, at=snapshot_time(ds))  # an earlier test may have served vacancies only
+    monkeypatch.setattr(model, "n_candidates", 2)
+    workers = active_workers(ds)
+    cat = model.catalogue_
+    generator = model.candidate_generator
+    rows = cat.wp.ids.get_indexer(pd.Index(workers["worker_id"]))
+    unions = generator.for_workers(cat, rows)
+    eligible = [int(generator.eligible(cat, int(w)).sum()) for w in rows]
+    # the candidates leave out eligible vacancies: the shortlist has to be the same one
+    assert sum(len(u) < e for u, e in zip(unions, eligible, strict=True)) >= 20
+    want = model.recommend_many(workers["worker_id"].tolist(), 5, reasons=False)
+    got = BatchScorer(model, candidates="live").score(workers, pursued_pairs(ds), k=5)
+    cols = ["worker_id", "vacancy_id", "rank"]
+    pd.testing.assert_frame_equal(
+        got[cols].reset_index(drop=True).astype(object),
+        want[cols].reset_index(drop=True).astype(object),
+    )
+    np.testing.assert_allclose(got["score"], want["score"].astype(float), rtol=1e-9)
+
+
+def test_unknown_candidate_mode_is_refused(served):
+    model, _ = served
+    with pytest.raises(ValueError, match="candidates must be one of"):
+        BatchScorer(model, candidates="exhaustive")
