@@ -14,6 +14,7 @@ from matcher.data import reference
 from matcher.data.dataset import Dataset
 from matcher.data.schema import CONTRACT, Kind
 from training.synth import build_market, generate_market, write_market
+from training.synth.employers import PUBLIC_REPOST_DAYS
 from training.synth.tables import load_tables
 
 WEEK = pd.Timedelta(weeks=1)
@@ -520,3 +521,17 @@ def test_identical_files_across_processes(tmp_path):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "HF_HUB_OFFLINE": "1"}
         subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], env=env, check=True)
     assert _hash_dir(tmp_path / "a") == _hash_dir(tmp_path / "b")
+
+
+def test_public_welfare_posts_are_open_at_the_snapshot():
+    # a county bureau re-posts its posts as they fall vacant, so a 40-week market (the truth
+    # bench's) has welfare seats to plan at its snapshot; posted only at the usual dates, all
+    # were filled or closed long before it
+    market = build_market(1200, 50, weeks=40, seed=7)
+    v = market.frames["vacancies"]
+    welfare = v[(v["channel"] == "public_welfare_post") & (v["status"] == "open")]
+    assert len(welfare) >= 2
+    assert welfare["headcount"].sum() >= 5
+    assert (welfare["posted_at"] >= market.end - pd.Timedelta(days=PUBLIC_REPOST_DAYS)).all()
+    assert market.truth is not None
+    assert market.truth["vacancy_id"].isin(welfare["vacancy_id"]).sum() > 0

@@ -29,6 +29,11 @@ from training.synth.tables import (
 )
 
 KIND_SHARE = np.array([0.50, 0.12, 0.18, 0.10, 0.10])  # order of KINDS
+#: share of public-welfare vacancies re-posted in the horizon's last weeks (a bureau fills a
+#: post again when its holder's term ends or they leave, so some are open at any snapshot)
+PUBLIC_REPOST_SHARE = 0.3
+#: the re-posted ones are posted 1 to this many days before the horizon's end
+PUBLIC_REPOST_DAYS = 21
 _BRANDS = list(
     "鑫达宏泰恒通永盛华信立丰金源瑞祥嘉诚东升汇鸿新锐联创盈科富民兴旺德利宝安天成博远富康晟"
 )
@@ -442,6 +447,13 @@ def draw_vacancies(
         bits.append(f"工作地点：{reference.region_name(reg)}。")
         descs[i] = "".join(bits)
     code_blank = rng.random(n_vac) < 0.2
+    # drawn last, so every other vacancy field is as it was before re-posting existed
+    repost = (kind == 3) & (rng.random(n_vac) < PUBLIC_REPOST_SHARE)
+    end_ns = (start + pd.Timedelta(weeks=weeks)).value
+    back = (1 + rng.uniform(0, 1, n_vac) * (PUBLIC_REPOST_DAYS - 1)) * day_ns
+    repost_ns = end_ns - back.astype(np.int64)
+    posted_ns = np.where(repost, repost_ns // 10**9 * 10**9, posted_ns)
+    closes_ns = posted_ns + dur_days.astype(np.int64) * 86400 * 10**9
     width = max(6, len(str(n_vac)))
     frame = object_frame(
         {
