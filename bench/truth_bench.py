@@ -57,6 +57,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import io
+import json
 import os
 import pickle
 import subprocess
@@ -283,19 +284,41 @@ class Elsewhere:
         return produced
 
 
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``--param NAME=VALUE`` options as a dict (VALUE as JSON when it parses, else text).
+
+    Raises
+    ------
+    ValueError
+        An item without ``=`` or with an empty name (names it).
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--param {item!r}: expected NAME=VALUE")
+        try:
+            out[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[name.strip()] = value
+    return out
+
+
 def run_variant(
     name: str,
     args: argparse.Namespace,
     work: Path,
     model_dir: Path,
     embedder: Embedder | None = None,
+    params: dict[str, Any] | None = None,
 ) -> VariantResult:
     """One market variant end to end with this checkout's code; ``embedder`` is the dense
     text channel of the training (None: what ``jobmatch train`` uses,
-    ``matcher.text.encoders.embedder_from_env``)."""
+    ``matcher.text.encoders.embedder_from_env``); ``params``: Recommender parameters other
+    than the defaults."""
     folder = work / name
     generate = make_market(name, args, folder)
-    produced = produce(name, args.seed, folder, folder, model_dir, embedder)
+    produced = produce(name, args.seed, folder, folder, model_dir, embedder, params)
     res = judge(name, folder, produced)
     res.seconds = {"generate": generate, **res.seconds}
     return res
@@ -887,6 +910,15 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="git commit whose code is measured on the same markets in the same run",
     )
+    ap.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Recommender parameter of THIS checkout's model (experiments; the baseline "
+        "keeps its defaults), e.g. --param title_coding=market; VALUE is read as JSON, "
+        "else as text",
+    )
     # --produce: one variant's import/train/plan/lists with the code on PYTHONPATH
     ap.add_argument("--produce", default=None, help=argparse.SUPPRESS)
     for hidden in ("--market", "--store", "--model-dir", "--out"):
@@ -897,6 +929,10 @@ def main(argv: list[str] | None = None) -> int:
         with args.out.open("wb") as fh:
             pickle.dump(produced, fh)
         return 0
+    try:
+        params = parse_params(args.param)
+    except ValueError as exc:
+        ap.error(str(exc))
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -927,7 +963,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             t = time.perf_counter()
             if base_code is None:
-                r = run_variant(name, args, work, model_dir)
+                r = run_variant(name, args, work, model_dir, params=params)
             else:
                 # the baseline's code in a subprocess while this code runs here: both on
                 # the same market, each with its own store and model folder
@@ -942,7 +978,9 @@ def main(argv: list[str] | None = None) -> int:
                     work / "models-baseline",
                 )
                 try:
-                    mine = produce(name, args.seed, folder, work / f"{name}-this", model_dir)
+                    mine = produce(
+                        name, args.seed, folder, work / f"{name}-this", model_dir, params=params
+                    )
                     b = judge(name, folder, other.result())
                 finally:
                     if other.process.poll() is None:

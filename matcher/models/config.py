@@ -27,6 +27,9 @@ STAGE_CHOICES = ("full", "lightfm", "content")
 APPLY_NEGATIVES = ("sampled", "viewed", "both")
 #: Denominators of the apply stage's calibration.
 APPLY_EXPOSURES = ("viewed", "sampled")
+#: Where a vacancy's occupation code comes from when the store inferred it from the title:
+#: the stored code, or a title coder adapted to the market's own coded postings.
+TITLE_CODINGS = ("stored", "market")
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "stages": STAGE_CHOICES,
@@ -34,6 +37,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "calibration": CALIBRATION_METHODS,
     "apply_exposure": APPLY_EXPOSURES,
     "lang": LANGS,
+    "title_coding": TITLE_CODINGS,
 }
 _AT_LEAST_ONE = (
     "no_components",
@@ -87,6 +91,7 @@ class RecommenderConfig:
     max_iter: int = 100
     ranker_learning_rate: float = 0.1
     lang: str = "zh"
+    title_coding: str = "stored"
     random_state: int = 0
 
     def __post_init__(self) -> None:

@@ -1011,6 +1011,39 @@ class OccupationClassifier:
         self.n_titles_ = len(examples)
         return self
 
+    def adapted(
+        self, base: Sequence[LabelledTitle], extra: Sequence[LabelledTitle]
+    ) -> OccupationClassifier:
+        """A copy whose channels are re-fitted on ``base`` plus ``extra`` labelled titles
+        (e.g. a market's own coded postings), keeping this model's decision rule.
+
+        One channel fit instead of :meth:`fit`'s ``inner_folds + 1``: the rule reads
+        channel scores, whose meaning does not change with more titles of the same kind.
+
+        Raises
+        ------
+        ValueError
+            If a code is not a CSCO 2022 code (names the example).
+        """
+        self._check_fitted()
+        table = code_table()
+        examples = [*base, *extra]
+        for i, ex in enumerate(examples):
+            if ex.code not in table.position:
+                raise ValueError(
+                    f"example {i + 1} ({ex.title!r}): {ex.code!r} is not a CSCO 2022 code"
+                )
+        queries = [clean_title(ex.title) for ex in examples]
+        gold = np.asarray([table.position[ex.code] for ex in examples], dtype=np.int64)
+        weight = np.asarray([ex.weight for ex in examples], dtype=np.float64)
+        dict_text = dictionary_rows()[0] if self.settings.dictionary_weight > 0 else []
+        vectors = self.embed([*queries, *dict_text])
+        out = OccupationClassifier(self.config, self.embedder)
+        out.rule_ = self.rule_
+        out.channels_ = out._fit_channels(queries, gold, weight, np.arange(len(examples)), vectors)
+        out.n_titles_ = len(examples)
+        return out
+
     def _fit_channels(
         self,
         queries: list[str],
@@ -1268,6 +1301,29 @@ MODEL_FILE = "occupation_model.joblib"
 
 
 _LOADED: dict[str, OccupationClassifier] = {}
+
+
+#: Classifiers adapted to a set of extra titles, per process (a training run fits
+#: several models on the same market).
+_ADAPTED: dict[str, OccupationClassifier] = {}
+
+
+def market_classifier(extra: Sequence[LabelledTitle]) -> OccupationClassifier:
+    """The shipped classifier adapted to ``extra`` labelled titles (a market's coded
+    postings): its channels re-fitted on the shipped labelled titles plus ``extra``
+    (:meth:`OccupationClassifier.adapted`); the same titles give the same model, fitted
+    once per process."""
+    import hashlib
+
+    key = hashlib.sha256(
+        "\x1e".join(f"{ex.title}\x1f{ex.code}\x1f{ex.weight}" for ex in extra).encode()
+    ).hexdigest()
+    if key not in _ADAPTED:
+        base = read_labelled_titles(reference.data_path("occupation_titles.csv"))
+        while len(_ADAPTED) >= 4:  # a few markets at a time; a model keeps its own copy
+            del _ADAPTED[next(iter(_ADAPTED))]
+        _ADAPTED[key] = load_classifier().adapted(base, extra)
+    return _ADAPTED[key]
 
 
 def load_classifier(path: str | Path | None = None) -> OccupationClassifier:

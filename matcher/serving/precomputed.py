@@ -100,6 +100,8 @@ def fit_key(model: Recommender) -> str:
     model.check_fitted()
     # repr strings, as lists built before the typed config hashed them (same key)
     params = {k: repr(v) for k, v in model.get_params().items() if k != "embedder"}
+    if params.get("title_coding") == repr("stored"):  # as keys were before the parameter
+        del params["title_coding"]
     parts = [
         # the class as spelled before the subpackage move, so lists built then still bind
         original_class_path(f"{type(model).__module__}.{type(model).__qualname__}"),

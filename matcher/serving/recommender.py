@@ -91,6 +91,7 @@ from matcher.artifacts import load_joblib
 from matcher.data.dataset import Dataset
 from matcher.data.reference import is_csco_code
 from matcher.data.schema import PURSUED_EVENTS, Columns, EventType
+from matcher.eligibility.rules import INFERRED_SOURCE
 from matcher.models.availability import Availability
 from matcher.models.base import (
     CANDIDATE_COLUMNS,
@@ -150,6 +151,8 @@ BLOCK = 128
 MEMO_SIZE = 500_000
 _OCCUPATION_MEMO: dict[str, list[str]] = {}
 _TITLE_MEMO: dict[str, str | None] = {}
+#: Fewest given (not inferred) codes of titles a snapshot needs for a market title coder.
+MIN_MARKET_TITLES = 100
 
 
 def _remember(memo: dict, items: dict) -> None:
@@ -257,6 +260,14 @@ class Recommender(RankingModel):
         Boosting rounds (default 100) and step (0.1) of each ranker stage.
     lang : {"zh", "en"}, default "zh"
         Language of the reasons and warnings in tidy outputs.
+    title_coding : {"stored", "market"}, default "stored"
+        The occupation code of a vacancy whose code the store inferred from its title
+        (``occupation_source`` ``inferred``): ``"stored"`` uses that code; ``"market"``
+        codes the title again with the shipped classifier adapted to the training
+        snapshot's own coded postings
+        (:func:`matcher.occupations.classifier.market_classifier`; the shipped code
+        when the snapshot has fewer than ``MIN_MARKET_TITLES`` of them). Blank codes
+        are inferred by that coder, else by the normaliser.
     random_state : int, default 0
 
     Attributes
@@ -264,6 +275,8 @@ class Recommender(RankingModel):
     retrieval_ : fitted retrieval stage (features, LightFM, statistics)
     ranker_ : StablePlacementRanker or None
     catalogue_ : the served snapshot (see :meth:`refresh`)
+    title_coder_ : OccupationClassifier or None
+        The adapted title coder of ``title_coding="market"`` (None otherwise).
     availability_ : Availability or None
         Each worker's P(looking for work) by the state of their job history
         (:mod:`matcher.models.availability`); the served score is the ranker's probability times
@@ -273,6 +286,9 @@ class Recommender(RankingModel):
 
     #: models saved before availability existed unpickle without it
     availability_: Availability | None = None
+    #: models saved before title coding was a parameter unpickle as "stored", without a coder
+    title_coding: str = "stored"
+    title_coder_: Any = None
 
     def __init__(
         self,
@@ -299,6 +315,7 @@ class Recommender(RankingModel):
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
         lang: str = "zh",
+        title_coding: str = "stored",
         random_state: int = 0,
     ) -> None:
         self.stages = stages
@@ -323,6 +340,7 @@ class Recommender(RankingModel):
         self.max_iter = max_iter
         self.ranker_learning_rate = ranker_learning_rate
         self.lang = lang
+        self.title_coding = title_coding
         self.random_state = random_state
 
     # ------------------------------------------------------------------ params
@@ -431,11 +449,15 @@ class Recommender(RankingModel):
         return [cache[t] for t in lines]
 
     def vacancy_codes(self, vacancies: pd.DataFrame) -> list[str | None]:
-        """Each vacancy's CSCO code; blank codes inferred from the title."""
+        """Each vacancy's CSCO code; blank codes inferred from the title (and, with a
+        market title coder, codes the store inferred too: see ``title_coding``)."""
         codes: list[str | None] = [
             c if isinstance(c, str) and is_csco_code(c) else None
             for c in vacancies["occupation_code"]
         ]
+        coder = self.title_coder_
+        if coder is not None:
+            return self._market_codes(vacancies, codes, coder)
         blank = [i for i, c in enumerate(codes) if c is None]
         if blank:
             cache = self.title_cache_
@@ -455,6 +477,72 @@ class Recommender(RankingModel):
             for i, t in zip(blank, titles, strict=True):
                 codes[i] = cache[t]
         return codes
+
+    def _market_codes(
+        self, vacancies: pd.DataFrame, codes: list[str | None], coder: Any
+    ) -> list[str | None]:
+        """``codes`` with every blank or store-inferred one replaced by ``coder``'s code
+        of the vacancy's title (memoised per model: the coder is this fit's)."""
+        sources = (
+            vacancies["occupation_source"].tolist()
+            if "occupation_source" in vacancies.columns
+            else [None] * len(vacancies)
+        )
+        redo = [
+            i
+            for i, (c, src) in enumerate(zip(codes, sources, strict=True))
+            if c is None or src == INFERRED_SOURCE
+        ]
+        if not redo:
+            return codes
+        cache = self.title_cache_
+        titles = [str(vacancies["title"].iloc[i] or "") for i in redo]
+        todo = [t for t in dict.fromkeys(titles) if t not in cache]
+        if todo:
+            from matcher.occupations.classifier import UNCLASSIFIABLE_CODE
+
+            for t, match in zip(todo, coder.classify_many(todo), strict=True):
+                cache[t] = match.code if match.code != UNCLASSIFIABLE_CODE else None
+        out = list(codes)
+        for i, t in zip(redo, titles, strict=True):
+            out[i] = cache[t]
+        return out
+
+    def fit_title_coder(self, vacancies: pd.DataFrame) -> Any:
+        """The market title coder of ``title_coding="market"``: the shipped classifier
+        adapted to the snapshot's vacancies whose code was given or corrected (not
+        inferred); None with fewer than ``MIN_MARKET_TITLES`` of them."""
+        if self.title_coding != "market":
+            return None
+        coded = vacancies["occupation_code"].map(lambda c: isinstance(c, str) and is_csco_code(c))
+        inferred = (
+            vacancies["occupation_source"].eq(INFERRED_SOURCE)
+            if "occupation_source" in vacancies.columns
+            else pd.Series(False, index=vacancies.index)
+        )
+        if (coded & ~inferred).all():  # nothing the coder would change: no fit
+            return None
+        from matcher.occupations.classifier import LabelledTitle, market_classifier
+
+        sources = (
+            vacancies["occupation_source"]
+            if "occupation_source" in vacancies.columns
+            else pd.Series([None] * len(vacancies), index=vacancies.index)
+        )
+        examples = [
+            LabelledTitle(str(t).strip(), str(c))
+            for t, c, src in zip(
+                vacancies["title"], vacancies["occupation_code"], sources, strict=True
+            )
+            if isinstance(c, str)
+            and is_csco_code(c)
+            and src != INFERRED_SOURCE
+            and isinstance(t, str)
+            and t.strip()
+        ]
+        if len(examples) < MIN_MARKET_TITLES:
+            return None
+        return market_classifier(examples)
 
     # ------------------------------------------------------------------ fit
 
@@ -505,6 +593,7 @@ class Recommender(RankingModel):
         self.__dict__.pop("catalogue_", None)  # refit replaces state (and its text memo)
         self.occupation_cache_: dict[str, list[str]] = {}
         self.title_cache_: dict[str, str | None] = {}
+        self.title_coder_ = self.fit_title_coder(dataset.vacancies)
         self.lexical_ = LexicalEncoder().fit(
             worker_texts(dataset.workers) + vacancy_texts(dataset.vacancies)
         )

@@ -272,3 +272,25 @@ def test_reading_labelled_titles_names_the_bad_line(tmp_path):
     missing.write_text("title,code\n焊工,6-18-02-04\n", encoding="utf-8")
     with pytest.raises(ValueError, match="missing column"):
         read_labelled_titles(missing)
+
+
+# --------------------------------------------------------------------------- adaptation
+
+
+def test_an_adapted_model_learns_a_markets_own_titles_and_keeps_its_rule():
+    # a market whose postings call a forklift driver 铲车司机 — a word the toy model has
+    # never seen; its coded postings teach the adapted copy, the original is unchanged
+    config = ClassifierConfig(dictionary_weight=0.0, inner_folds=3, dense_channel="")
+    model = OccupationClassifier(config).fit(TOY)
+    forklift = "6-30-05-01"  # 起重装卸机械操作工
+    market = [LabelledTitle(t, forklift) for t in ("铲车司机", "招铲车司机", "铲车司机包吃住")]
+    before = model.classify("急招铲车司机")
+    adapted = model.adapted(TOY, market)
+    assert before.code != forklift
+    assert adapted.classify("急招铲车司机").code == forklift
+    assert adapted.rule_ is model.rule_ and adapted.n_titles_ == len(TOY) + 3
+    assert model.classify("急招铲车司机") == before  # the original is not touched
+    # what both know, both still code
+    assert [m.code for m in adapted.classify_many(["电焊工", "保洁员"])] == [WELDER, CLEANER]
+    with pytest.raises(ValueError, match="'9-99-99-99' is not a CSCO 2022 code"):
+        model.adapted(TOY, [LabelledTitle("铲车", "9-99-99-99")])
