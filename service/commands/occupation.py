@@ -208,6 +208,13 @@ def train(
             "no group models.",
         ),
     ] = 0.0,
+    group_features: Annotated[
+        bool,
+        typer.Option(
+            help="Let the decision rule also read each candidate's group masses and name "
+            "overlap (opt-in; off in the shipped model)."
+        ),
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the folds and models.")] = 0,
 ) -> None:
     """Train the occupation classifier on labelled titles plus stored officer corrections."""
@@ -261,6 +268,7 @@ def train(
         dictionary_weight=dictionary_weight,
         dense_channel=dense_channel,
         hierarchy_weight=hierarchy_weight,
+        group_features=group_features,
         seed=seed,
     )
     try:

@@ -9,6 +9,7 @@ import pytest
 
 from matcher.occupations.classifier import (
     FEATURES,
+    GROUP_FEATURES,
     UNCLASSIFIABLE_CODE,
     Candidates,
     ClassifierConfig,
@@ -18,6 +19,7 @@ from matcher.occupations.classifier import (
     OccupationClassifier,
     clean_title,
     code_table,
+    group_features,
     grouped_folds,
     load_classifier,
     merge_corrections,
@@ -177,6 +179,61 @@ def test_hierarchy_channel_scores_a_code_by_its_group_path():
     np.testing.assert_allclose(found.major[:, majors].sum(axis=1), 1.0, rtol=1e-5)
     assert found.major[0, at[WELDER]] > 0.5 and found.major[1, at[CLEANER]] > 0.5
     assert found.major[0, at[WELDER]] == found.major[0, at["6-00-00-00"]]
+
+
+# --------------------------------------------------------------------------- group features
+
+
+def test_group_features_read_the_mass_of_each_candidates_groups():
+    table = code_table()
+    at = table.position
+    n_codes = len(table.codes)
+    lin_sub = np.zeros((2, n_codes), dtype=np.float32)
+    knn_sub = np.zeros((2, n_codes), dtype=np.float32)
+    # title 0: the linear evidence sits in major 6 (0.7, 0.6 of it in 6-18, 0.5 in 6-18-02)
+    lin_sub[0, [at["6-00-00-00"], at["6-18-00-00"], at["6-18-02-00"], at["4-00-00-00"]]] = [
+        0.7,
+        0.6,
+        0.5,
+        0.3,
+    ]
+    knn_sub[0, at["6-00-00-00"]] = 0.9
+    lin_sub[1, at["4-00-00-00"]] = 0.8
+    found = Candidates(
+        owner=np.array([0, 0, 0, 1]),
+        code=np.array([at[WELDER], at["6-18-00-00"], at[COOK], at[WELDER]]),
+        features=np.zeros((4, len(FEATURES)), dtype=np.float32),
+    )
+    out = group_features(["电焊工", "厨师"], found, lin_sub, knn_sub)  # one text per title
+    assert out.shape == (4, len(GROUP_FEATURES))
+    column = {name: out[:, j] for j, name in enumerate(GROUP_FEATURES)}
+    np.testing.assert_allclose(column["linear_major_mass"], [0.7, 0.7, 0.3, 0.0])
+    np.testing.assert_allclose(column["knn_major_mass"], [0.9, 0.9, 0.0, 0.0])
+    np.testing.assert_allclose(column["linear_sub_major_mass"], [0.6, 0.6, 0.0, 0.0])
+    # a sub-major group has no minor group above it
+    np.testing.assert_allclose(column["linear_minor_mass"], [0.5, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(column["linear_best_major_mass"], [0.7, 0.7, 0.7, 0.8])
+    welder_name = set(table.names[at[WELDER]])
+    assert column["name_overlap"][0] == pytest.approx(
+        len(welder_name & set("电焊工")) / len(welder_name)
+    )
+    assert column["name_overlap"][3] == 0.0  # 厨师 spells nothing of the welder's name
+
+
+def test_fit_variants_share_the_channels_and_answer_as_separate_fits():
+    base = ClassifierConfig(dictionary_weight=0.0, inner_folds=3, dense_channel="")
+    assert base.group_features is False  # opt-in: the shipped model's rule reads FEATURES
+    grouped = replace(base, group_features=True)
+    plain, with_groups = OccupationClassifier(base).fit_variants(TOY, [grouped])
+    assert with_groups.channels_ is plain.channels_
+    assert plain.rule_.coef_.shape == (len(FEATURES),)
+    assert with_groups.rule_.coef_.shape == (len(FEATURES) + len(GROUP_FEATURES),)
+    titles = ["电焊工学徒", "保洁", "销售", "厨师长", "电工"]
+    alone = OccupationClassifier(grouped).fit(TOY)
+    assert with_groups.classify_many(titles) == alone.classify_many(titles)
+    assert plain.classify_many(titles) == OccupationClassifier(base).fit(TOY).classify_many(titles)
+    with pytest.raises(ValueError, match="only in group_features"):
+        OccupationClassifier(base).fit_variants(TOY, [replace(base, svm_c=2.0)])
 
 
 # --------------------------------------------------------------------------- embedding channel
