@@ -1008,6 +1008,10 @@ class OccupationClassifier:
         Labelled titles the model learned from (dictionary rows not counted).
     """
 
+    channels_: Channels
+    rule_: DecisionRule
+    n_titles_: int
+
     def __init__(
         self, config: ClassifierConfig | None = None, embedder: Embedder | None = None
     ) -> None:
