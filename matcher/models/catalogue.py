@@ -55,7 +55,12 @@ from matcher.models.features import (
     WorkerProfiles,
     vacancy_profiles,
 )
-from matcher.models.retrieval import ContentIndex, RankerProxy, RetrievalFit
+from matcher.models.retrieval import (
+    CandidateGenerator,
+    ContentIndex,
+    RankerProxy,
+    RetrievalFit,
+)
 from matcher.models.scoring import PairScorer
 
 
@@ -303,11 +308,18 @@ class VacancyCatalogue:
         )
         out = dataclasses.replace(out, **open_columns_of(v_lfm, vctx, open_pos))
         if cat.proxy is not None and self.scorer is not None:
-            # the changed vacancies' own terms (bucket-mates keep theirs until the next
-            # full build: the proxy only chooses candidates)
+            # the changed vacancies' own terms, linear and residual (bucket-mates keep
+            # theirs until the next full build: the proxy only chooses candidates)
             vterm = np.concatenate([cat.proxy.vterm, np.zeros(n - n_old)])
             values, _ = self.scorer.pair_values(out, np.zeros(len(pos), np.int64), pos)
-            vterm[pos] = cat.proxy.vacancy_terms(values)
+            vterm[pos] = linear = cat.proxy.vacancy_terms(values)
+            col = np.minimum(np.searchsorted(open_pos, pos), max(len(open_pos) - 1, 0))
+            is_open = (open_pos[col] == pos) if len(open_pos) else np.zeros(len(pos), bool)
+            if len(cat.proxy.reference_workers) and is_open.any():
+                generator = CandidateGenerator("full", 0, self.retrieval.stats, 0)
+                vterm[pos[is_open]] += cat.proxy.residual_terms(
+                    out, self.scorer, generator, col[is_open], linear[is_open]
+                )
             out.proxy = dataclasses.replace(cat.proxy, vterm=vterm)
         elif cat.proxy is not None:
             out.proxy = None  # its vacancy terms would not cover the new positions

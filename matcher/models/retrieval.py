@@ -46,7 +46,7 @@ channel, restricted to the eligible ones (:func:`top_n` takes the eligibility ma
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
@@ -493,6 +493,12 @@ TOP_SPAN = 5.0
 #: Second round of the proxy's fit: each sampled worker's best by the first fit (the
 #: region where it must be right), scored exactly and added to the sample.
 PROXY_FIT_TOP = 1000
+#: Reference workers of the proxy's per-vacancy residual (:func:`fit_ranker_proxy`): the
+#: sampled workers with the most eligible vacancies, each scored exactly against all of
+#: them. The ranker's trees treat a vacancy's own features non-linearly and jointly; a
+#: linear ``vterm`` cannot, and the vacancies it underrates are the exhaustive top 10 the
+#: candidates missed (bench/recall_bench.py).
+PROXY_REFERENCE_WORKERS = 8
 
 
 def proxy_basis(features: np.ndarray) -> np.ndarray:
@@ -538,6 +544,12 @@ class RankerProxy:
     #: ``pair_beta`` weighs :func:`proxy_basis` columns (class default: proxies pickled
     #: before it existed read False and weigh the plain features)
     expanded: bool = False
+    #: worker positions whose exact scores give each vacancy its residual term (part
+    #: of ``vterm``: the mean over these workers eligible for it of the exact log score
+    #: minus the linear proxy, less the worker's median such residual,
+    #: ``reference_shift``); empty for proxies fitted without (class defaults)
+    reference_workers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    reference_shift: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def vacancy_terms(self, values: np.ndarray) -> np.ndarray:
         """``vterm`` of pair-feature rows (:meth:`matcher.models.scoring.PairScorer.pair_values`)."""
@@ -548,6 +560,61 @@ class RankerProxy:
         """The pair part of the score of :data:`PROXY_FEATURES` rows."""
         x = proxy_basis(features) if self.expanded else features
         return x @ self.pair_beta
+
+    def residual_terms(
+        self,
+        cat: CandidateCatalogue,
+        scorer: PairScorer,
+        generator: CandidateGenerator,
+        cols: np.ndarray,
+        linear: np.ndarray,
+    ) -> np.ndarray:
+        """The residual part of ``vterm`` for the open vacancies at ``cols`` (whose
+        linear part is ``linear``), from the reference workers' exact scores: what
+        :func:`fit_ranker_proxy` computes for every open vacancy, for a few (the
+        incremental catalogue update). Zero where no reference worker may take it."""
+        cols = np.asarray(cols, dtype=np.int64)
+        total, count = np.zeros(len(cols)), np.zeros(len(cols))
+        if len(cols) == 0:
+            return total
+        for w, shift in zip(
+            self.reference_workers.tolist(), self.reference_shift.tolist(), strict=True
+        ):
+            ok = cat.eligibility.pair_mask(np.full(len(cols), w, dtype=np.int64), cols, at=cat.at)
+            if not ok.any():
+                continue
+            mine = cols[ok]
+            r = _exact_log_score(cat, scorer, w, mine) - self.linear_scores(
+                cat, generator, w, mine, linear[ok]
+            )
+            total[ok] += r - shift
+            count[ok] += 1
+        return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+    def linear_scores(
+        self,
+        cat: CandidateCatalogue,
+        generator: CandidateGenerator,
+        w: int,
+        cols: np.ndarray,
+        linear: np.ndarray,
+    ) -> np.ndarray:
+        """The proxy without its residual term: pair terms of worker ``w`` against the
+        open vacancies at ``cols`` plus their linear vacancy terms ``linear``."""
+        lfm, dense, lex = generator.channel_scores(cat, np.array([w]), cols)
+        channels = WorkerChannels(lfm[0], dense[0], lex[0], generator.network_scores(cat, w, cols))
+        return self.pair_terms(generator.proxy_features(cat, w, cols, channels)) + linear
+
+
+def _exact_log_score(
+    cat: CandidateCatalogue, scorer: PairScorer, w: int, cols: np.ndarray
+) -> np.ndarray:
+    """The log of ``scorer``'s score of worker ``w`` against the open vacancies at ``cols``."""
+    from matcher.models.features import RANKER_COLUMNS
+
+    pairs, _ = scorer.pair_values(cat, np.full(len(cols), w, np.int64), cat.open_pos[cols])
+    x = pd.DataFrame(pairs[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
+    return np.log(np.clip(scorer.score(x), 1e-12, None))
 
 
 class WorkerChannels(NamedTuple):
@@ -824,6 +891,7 @@ def fit_ranker_proxy(
     n_workers: int = PROXY_FIT_WORKERS,
     random_state: int = 0,
     expanded: bool = True,
+    reference_workers: int = PROXY_REFERENCE_WORKERS,
 ) -> RankerProxy | None:
     """Fit the catalogue's :class:`RankerProxy`: the exact log scores of ``n_workers``
     sampled workers' pairs, regressed (within worker, weighted to the top of each
@@ -832,9 +900,16 @@ def fit_ranker_proxy(
     the basis) and the ranker's vacancy-only features. The pairs: each worker's channel
     candidates and ``PROXY_FIT_RANDOM`` random eligible vacancies, then (``expanded``)
     the ``PROXY_FIT_TOP`` best of all its eligible vacancies by that first fit, and the
-    fit again. None when no worker has more eligible vacancies than the channels
-    already take (the candidates are then exhaustive anyway)."""
-    from matcher.models.features import PAIR_COLUMNS, RANKER_COLUMNS, VACANCY_ONLY_COLUMNS
+    fit again. Then (``expanded``, ``reference_workers`` > 0) each open vacancy's
+    residual is added to its ``vterm``: the mean over the ``reference_workers`` sampled
+    workers with the most eligible vacancies (those that may take it), each scored
+    exactly against all of them, of the exact log score minus the proxy's (less the
+    worker's median residual). It carries what the ranker makes of a vacancy's own
+    features beyond a linear term; at 100,000 open vacancies it costs about
+    ``reference_workers`` exhaustive rankings per catalogue build. None when no worker
+    has more eligible vacancies than the channels already take (the candidates are
+    then exhaustive anyway)."""
+    from matcher.models.features import PAIR_COLUMNS, VACANCY_ONLY_COLUMNS
 
     rng = np.random.default_rng(random_state)
     n_w = len(cat.wp.ids)
@@ -848,9 +923,7 @@ def fit_ranker_proxy(
     basis = proxy_basis if expanded else np.asarray
 
     def exact_log_score(w: int, cols: np.ndarray) -> np.ndarray:
-        pairs, _ = scorer.pair_values(cat, np.full(len(cols), w, np.int64), cat.open_pos[cols])
-        x = pd.DataFrame(pairs[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS, copy=False)
-        return np.log(np.clip(scorer.score(x), 1e-12, None))
+        return _exact_log_score(cat, scorer, w, cols)
 
     samples: list[_ProxySample] = []
     for w in np.sort(rng.choice(n_w, min(n_workers, n_w), replace=False)).tolist():
@@ -890,13 +963,44 @@ def fit_ranker_proxy(
             smp.rows = np.concatenate([smp.rows, new])
             smp.y = np.concatenate([smp.y, exact_log_score(smp.worker, smp.eligible[new])])
         beta = _within_worker_fit(samples, regressors, weighted=True)
-    return RankerProxy(
+    proxy = RankerProxy(
         pair_beta=beta[:k],
         vacancy_columns=vac_cols,
         vacancy_beta=beta[k:],
         vterm=vacancy @ beta[k:],
         expanded=expanded,
     )
+    if expanded and reference_workers > 0:
+        _add_residual_terms(proxy, cat, samples, reference_workers, exact_log_score)
+    return proxy
+
+
+def _add_residual_terms(
+    proxy: RankerProxy,
+    cat: CandidateCatalogue,
+    samples: list[_ProxySample],
+    n_reference: int,
+    exact_log_score: Callable[[int, np.ndarray], np.ndarray],
+) -> None:
+    """Add to ``proxy.vterm`` each open vacancy's residual: the mean, over the
+    ``n_reference`` sampled workers with the most eligible vacancies that may take it,
+    of its exact log score minus the proxy's, each worker's residuals less their
+    median (a worker's own level does not order his list)."""
+    linear = proxy.vterm
+    ref = sorted(samples, key=lambda smp: (-len(smp.eligible), smp.worker))[:n_reference]
+    total, count = np.zeros(len(linear)), np.zeros(len(linear))
+    shifts = []
+    for smp in ref:
+        pos = cat.open_pos[smp.eligible]
+        guess = proxy.pair_terms(smp.features) + linear[pos]
+        r = exact_log_score(smp.worker, smp.eligible) - guess
+        shift = float(np.median(r))
+        total[pos] += r - shift
+        count[pos] += 1
+        shifts.append(shift)
+    proxy.vterm = linear + np.where(count > 0, total / np.maximum(count, 1), 0.0)
+    proxy.reference_workers = np.array([smp.worker for smp in ref], dtype=np.int64)
+    proxy.reference_shift = np.array(shifts)
 
 
 @dataclass

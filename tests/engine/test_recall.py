@@ -105,3 +105,38 @@ def test_occupation_levels_of_one_worker_equal_the_pairwise_levels(model):
         mine = cat.wp.code_keys[w]
         pairwise = occupation_match_level(np.broadcast_to(mine, (len(keys), *mine.shape)), keys)
         np.testing.assert_array_equal(occupation_levels_of_one(mine, keys), pairwise)
+
+
+def test_the_residual_terms_of_a_few_vacancies_are_those_of_the_full_fit(model):
+    """The incremental catalogue update computes a changed vacancy's residual term for
+    it alone (``RankerProxy.residual_terms``): for vacancies that did not change it
+    gives back what ``fit_ranker_proxy`` computed over every open vacancy."""
+    cat = model.catalogue
+    proxy = cat.proxy
+    assert proxy is not None and len(proxy.reference_workers) > 0
+    cols = np.arange(0, len(cat.open_pos), 37)
+    pos = cat.open_pos[cols]
+    values, _ = model.scorer.pair_values(cat, np.zeros(len(pos), np.int64), pos)
+    linear = proxy.vacancy_terms(values)
+    gen = CandidateGenerator("full", 0, model.retrieval_.stats, 0)
+    residual = proxy.residual_terms(cat, model.scorer, gen, cols, linear)
+    assert np.abs(residual).max() > 0.01  # the term is there
+    np.testing.assert_allclose(linear + residual, proxy.vterm[pos], atol=1e-4)
+
+
+def test_the_residual_terms_lift_recall(model):
+    """Each vacancy's residual against the reference workers' exact scores finds more of
+    the exhaustive top 10 than the linear vacancy term alone."""
+    from matcher.models.retrieval import fit_ranker_proxy
+
+    cat = model.catalogue
+    workers = _workers(model)
+    gen = CandidateGenerator("full", N_CHANNEL, model.retrieval_.stats, N_PROXY // 4)
+    recall = {}
+    for n_ref in (0, 8):
+        proxy = fit_ranker_proxy(cat, model.scorer, gen, random_state=0, reference_workers=n_ref)
+        assert proxy is not None and len(proxy.reference_workers) == n_ref
+        cat_with = dataclasses.replace(cat, proxy=proxy)
+        recall[n_ref] = float(np.nanmean(gen.recall(cat_with, model.scorer, workers)))
+    print(recall)
+    assert recall[8] > recall[0]
