@@ -61,6 +61,7 @@ from matcher.models.retrieval import (
     RankerProxy,
     RetrievalFit,
 )
+from matcher.models.rows import PatchedRows, patched
 from matcher.models.scoring import PairScorer
 
 
@@ -79,8 +80,10 @@ class Catalogue:
     w_dense: np.ndarray
     w_lex: sp.csr_matrix
     w_lfm: np.ndarray
-    v_dense: np.ndarray
-    v_lex: sp.csr_matrix
+    #: vacancy text vectors by catalogue position: a plain matrix after a full build,
+    #: :class:`matcher.models.rows.PatchedRows` after incremental updates
+    v_dense: np.ndarray | PatchedRows
+    v_lex: sp.csr_matrix | PatchedRows
     v_lfm: np.ndarray
     open_pos: np.ndarray  # sorted catalogue positions of the open vacancies
     open_text: ContentIndex
@@ -273,8 +276,9 @@ class VacancyCatalogue:
         # re-seated vacancy keeps its text, so its rows are not copied again)
         retext = fresh.copy()
         retext[~fresh] = [enc.vp.texts[j] != cat.vp.texts[pos[j]] for j in np.flatnonzero(~fresh)]
-        v_dense = _splice_rows(cat.v_dense, enc.dense[retext], pos[retext])
-        v_lex = _splice_csr_rows(cat.v_lex, sp.csr_matrix(enc.lex[retext]), pos[retext])
+        # (patched, not copied: the rows that did not change are shared with ``cat``)
+        v_dense = patched(cat.v_dense, pos[retext], enc.dense[retext])
+        v_lex = patched(cat.v_lex, pos[retext], sp.csr_matrix(enc.lex[retext]))
         v_lfm = _splice_rows(cat.v_lfm, enc.lfm, pos)
 
         # open columns carried over: same vacancy, open before; "unchanged" ones also
@@ -315,7 +319,7 @@ class VacancyCatalogue:
             vterm[pos] = linear = cat.proxy.vacancy_terms(values)
             col = np.minimum(np.searchsorted(open_pos, pos), max(len(open_pos) - 1, 0))
             is_open = (open_pos[col] == pos) if len(open_pos) else np.zeros(len(pos), bool)
-            if len(cat.proxy.reference_workers) and is_open.any():
+            if cat.proxy.reference_workers is not None and is_open.any():
                 generator = CandidateGenerator("full", 0, self.retrieval.stats, 0)
                 vterm[pos[is_open]] += cat.proxy.residual_terms(
                     out, self.scorer, generator, col[is_open], linear[is_open]

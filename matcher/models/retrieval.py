@@ -46,7 +46,7 @@ channel, restricted to the eligible ones (:func:`top_n` takes the eligibility ma
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
@@ -57,6 +57,7 @@ from matcher.data.schema import Columns, EventType
 
 if TYPE_CHECKING:
     from matcher.models.features import EmbeddingClusters, FeatureSpace, PairStatistics
+    from matcher.models.rows import PatchedRows
     from matcher.models.scoring import PairScorer
 
 #: Weight of a (worker, vacancy) pair in the LightFM fit, by its best outcome.
@@ -447,8 +448,8 @@ class CandidateCatalogue(Protocol):
     w_dense: np.ndarray
     w_lex: sp.csr_matrix
     v_lfm: np.ndarray
-    v_dense: np.ndarray
-    v_lex: sp.csr_matrix
+    v_dense: np.ndarray | PatchedRows
+    v_lex: sp.csr_matrix | PatchedRows
     open_pos: np.ndarray
     open_text: ContentIndex
     open_lfm: np.ndarray
@@ -547,9 +548,10 @@ class RankerProxy:
     #: worker positions whose exact scores give each vacancy its residual term (part
     #: of ``vterm``: the mean over these workers eligible for it of the exact log score
     #: minus the linear proxy, less the worker's median such residual,
-    #: ``reference_shift``); empty for proxies fitted without (class defaults)
-    reference_workers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    reference_shift: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: ``reference_shift``); None for proxies fitted without (class defaults, so
+    #: proxies pickled before these existed read None)
+    reference_workers: np.ndarray | None = None
+    reference_shift: np.ndarray | None = None
 
     def vacancy_terms(self, values: np.ndarray) -> np.ndarray:
         """``vterm`` of pair-feature rows (:meth:`matcher.models.scoring.PairScorer.pair_values`)."""
@@ -575,7 +577,7 @@ class RankerProxy:
         incremental catalogue update). Zero where no reference worker may take it."""
         cols = np.asarray(cols, dtype=np.int64)
         total, count = np.zeros(len(cols)), np.zeros(len(cols))
-        if len(cols) == 0:
+        if len(cols) == 0 or self.reference_workers is None or self.reference_shift is None:
             return total
         for w, shift in zip(
             self.reference_workers.tolist(), self.reference_shift.tolist(), strict=True

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         WorkerProfiles,
     )
     from matcher.models.ranking import StablePlacementRanker
+    from matcher.models.rows import PatchedRows
 
 
 class EncodedSides(Protocol):
@@ -49,8 +50,8 @@ class EncodedSides(Protocol):
     w_dense: np.ndarray
     w_lex: sp.csr_matrix
     w_lfm: np.ndarray
-    v_dense: np.ndarray
-    v_lex: sp.csr_matrix
+    v_dense: np.ndarray | PatchedRows
+    v_lex: sp.csr_matrix | PatchedRows
     v_lfm: np.ndarray
 
 

@@ -113,7 +113,7 @@ def test_the_residual_terms_of_a_few_vacancies_are_those_of_the_full_fit(model):
     gives back what ``fit_ranker_proxy`` computed over every open vacancy."""
     cat = model.catalogue
     proxy = cat.proxy
-    assert proxy is not None and len(proxy.reference_workers) > 0
+    assert proxy is not None and proxy.reference_workers is not None
     cols = np.arange(0, len(cat.open_pos), 37)
     pos = cat.open_pos[cols]
     values, _ = model.scorer.pair_values(cat, np.zeros(len(pos), np.int64), pos)
@@ -135,7 +135,8 @@ def test_the_residual_terms_lift_recall(model):
     recall = {}
     for n_ref in (0, 8):
         proxy = fit_ranker_proxy(cat, model.scorer, gen, random_state=0, reference_workers=n_ref)
-        assert proxy is not None and len(proxy.reference_workers) == n_ref
+        assert proxy is not None
+        assert (proxy.reference_workers is not None) == (n_ref > 0)
         cat_with = dataclasses.replace(cat, proxy=proxy)
         recall[n_ref] = float(np.nanmean(gen.recall(cat_with, model.scorer, workers)))
     print(recall)
