@@ -30,12 +30,16 @@ APPLY_EXPOSURES = ("viewed", "sampled")
 #: Where a vacancy's occupation code comes from when the store inferred it from the title:
 #: the stored code, or a title coder adapted to the market's own coded postings.
 TITLE_CODINGS = ("stored", "market")
+#: Map of the apply stage on the shown pairs: Platt's (or isotonic) on the stage's output
+#: alone, or with covariates when they predict the slice better out of fold.
+APPLY_MAPS = ("plain", "covariates")
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "stages": STAGE_CHOICES,
     "apply_negatives": APPLY_NEGATIVES,
     "calibration": CALIBRATION_METHODS,
     "apply_exposure": APPLY_EXPOSURES,
+    "apply_map": APPLY_MAPS,
     "lang": LANGS,
     "title_coding": TITLE_CODINGS,
 }
@@ -87,6 +91,7 @@ class RecommenderConfig:
     calibration_share: float = 0.15
     calibration: str = "platt"
     apply_exposure: str = "viewed"
+    apply_map: str = "plain"
     stay_weeks: int = 26
     max_iter: int = 100
     ranker_learning_rate: float = 0.1

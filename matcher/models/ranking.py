@@ -65,11 +65,13 @@ import pandas as pd
 from matcher.fast_path_guard import FastPathGuard
 from matcher.models.calibration import (
     HORIZON_WEEKS,
+    CovariateCalibrator,
     JointCalibrator,
     PiecewiseHazard,
     ProbabilityMap,
     Spells,
     StageCalibrator,
+    out_of_fold_log_loss,
 )
 from matcher.models.features import PAIR_COLUMNS, RANKER_COLUMNS
 
@@ -114,6 +116,68 @@ INCREASING = (
     "referral_share",
     "flow_share",
 )
+
+
+#: Covariates of the apply stage's map on the shown pairs
+#: (:class:`matcher.models.calibration.CovariateCalibrator`): the terms of a worker's choice
+#: once a vacancy is shown, whose weight the exposure in the booster's sample blurs —
+#: distance (log of km over 100, beyond ``FAR_KM``, housing on a far move), pay against
+#: the worker's expectation (log ratio, clipped; 0 and a flag when unknown), where the
+#: vacancy is against home and stated preferences, the county's network and the occupation
+#: match. Names of :func:`stage_covariates`'s columns.
+APPLY_COVARIATES = (
+    "log_distance",
+    "far",
+    "far_housing",
+    "log_wage_ratio",
+    "wage_unknown",
+    "same_county",
+    "same_province",
+    "preferred_region",
+    "flow_log",
+    "tie_applied_log",
+    "occ_match",
+)
+#: The apply stage's map takes covariates only when their out-of-fold cross-entropy on
+#: the slice is below this share of plain Platt's.
+SELECT_MARGIN = 0.98
+_COL = {name: j for j, name in enumerate(RANKER_COLUMNS)}
+
+
+def stage_covariates(x: np.ndarray) -> np.ndarray:
+    """The :data:`APPLY_COVARIATES` of ranker input rows ``x`` (:data:`RANKER_COLUMNS`
+    order, missing values as ``MISSING``): finite, one row per pair."""
+
+    def col(name: str) -> np.ndarray:
+        v = x[:, _COL[name]]
+        return np.where(v > MISSING / 2, v, np.nan)
+
+    distance = np.nan_to_num(np.clip(col("distance_km"), 0.0, None), nan=0.0)
+    far = np.nan_to_num(col("far"), nan=0.0)
+    ratio = col("wage_ratio")
+    known = np.isfinite(ratio) & (np.nan_to_num(ratio, nan=0.0) > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.where(known, np.log(np.where(known, ratio, 1.0)), 0.0)
+    return np.column_stack(
+        [
+            np.log1p(distance / 100.0),
+            far,
+            far * np.nan_to_num(col("housing"), nan=0.0),
+            np.clip(log_ratio, -1.0, 1.0),
+            (~known).astype(float),
+            *(
+                np.nan_to_num(col(name), nan=0.0)
+                for name in (
+                    "same_county",
+                    "same_province",
+                    "preferred_region",
+                    "flow_log",
+                    "tie_applied_log",
+                    "occ_match",
+                )
+            ),
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -630,7 +694,7 @@ class StablePlacementRanker:
         }
         self.stages_: dict[str, object] = {}
         self.stage_counts_: dict[str, dict[str, int]] = {}
-        self.calibrators_: dict[str, ProbabilityMap] = {}
+        self.calibrators_: dict[str, ProbabilityMap | CovariateCalibrator] = {}
         self.calibration_counts_: dict[str, dict[str, float]] = {}
         self.joint_: JointCalibrator | None = None
         self.__dict__.pop("_stage_max_cache", None)
@@ -693,6 +757,7 @@ class StablePlacementRanker:
         method: str = "platt",
         horizon: int = HORIZON_WEEKS,
         joint: Proposals | None = None,
+        apply_covariates: bool = False,
     ) -> StablePlacementRanker:
         """Calibrate the fitted stages on pairs of a later time slice
         (:mod:`matcher.models.calibration`): afterwards each stage's output is the observed
@@ -718,6 +783,11 @@ class StablePlacementRanker:
             placements (:class:`matcher.models.calibration.JointCalibrator`, ``joint_``); a hire
             still there at the end counts with its calibrated chance of lasting the
             rest of the horizon (:meth:`stay_target`), one that left counts 0.
+        apply_covariates : bool, default False
+            With Platt: map the apply stage with :data:`APPLY_COVARIATES` beside its
+            output (:class:`matcher.models.calibration.CovariateCalibrator`) when their
+            out-of-fold cross-entropy on the slice is below :data:`SELECT_MARGIN` times
+            the plain map's (both are in ``calibration_counts_["apply"]``).
 
         A stage whose slice has fewer than :data:`MIN_CLASS_ROWS` (weighted) rows of
         either outcome, or no leaving event, keeps its uncalibrated output; which
@@ -741,8 +811,26 @@ class StablePlacementRanker:
             self.calibration_counts_[name] = {"rows": float(w.sum()), "positives": pos}
             if pos < MIN_CLASS_ROWS or neg < MIN_CLASS_ROWS:
                 continue
-            raw = self._predict(name, _matrix(feats))
-            self.calibrators_[name] = StageCalibrator(method).fit(raw, y, w)
+            x = _matrix(feats)
+            raw = self._predict(name, x)
+            # (a stage that is its base rate stays one number for every pair)
+            if (
+                name == "apply"
+                and method == "platt"
+                and apply_covariates
+                and not self._constant(name)
+            ):
+                u = stage_covariates(x)
+                plain = out_of_fold_log_loss(raw, None, y, w)
+                stacked = out_of_fold_log_loss(raw, u, y, w)
+                self.calibration_counts_[name]["oof plain"] = plain
+                self.calibration_counts_[name]["oof covariates"] = stacked
+                if stacked < plain * SELECT_MARGIN:
+                    self.calibrators_[name] = CovariateCalibrator().fit(raw, u, y, w)
+                else:
+                    self.calibrators_[name] = StageCalibrator(method).fit(raw, y, w)
+            else:
+                self.calibrators_[name] = StageCalibrator(method).fit(raw, y, w)
         if stay is not None and self.stay_hazard_:
             feats, spells = stay
             events = float(np.asarray(spells.left, dtype=float).sum())
@@ -848,6 +936,8 @@ class StablePlacementRanker:
         weekly hazard carried to the horizon, ``(1 - h)^horizon``."""
         raw = self._predict(name, x)
         calibrator = self.calibrators_.get(name)
+        if isinstance(calibrator, CovariateCalibrator):
+            return calibrator.predict(raw, stage_covariates(x))
         if calibrator is not None:
             return calibrator.predict(raw)
         if name == "stay" and self.stay_hazard_:
@@ -896,7 +986,7 @@ class StablePlacementRanker:
         if name == "stay" and self.stay_hazard_:
             calibrator = self.calibrators_.get(name)
             values = (
-                calibrator.predict(ends)
+                _largest(calibrator, ends)
                 if calibrator is not None
                 else np.exp(-self.horizon_ * np.exp(ends))
             )
@@ -906,7 +996,7 @@ class StablePlacementRanker:
                 return 1.0
             p = np.clip(_calibrate(fitted[0].calibrators[0], ends), 0.0, 1.0)
             calibrator = self.calibrators_.get(name)
-            values = calibrator.predict(p) if calibrator is not None else p
+            values = _largest(calibrator, p) if calibrator is not None else p
         top = float(np.max(values))
         return min(1.0, top * (1 + 1e-9) + 1e-12) if np.isfinite(top) else 1.0
 
@@ -1023,6 +1113,14 @@ class StablePlacementRanker:
         score = bound
         score[exact] = self._joint(stages[exact]) * w[exact]
         return score, exact
+
+
+def _largest(calibrator: ProbabilityMap | CovariateCalibrator, p: np.ndarray) -> np.ndarray:
+    """The largest value a stage's later-slice map gives output ``p`` (over every
+    covariate value, for a map with covariates)."""
+    if isinstance(calibrator, CovariateCalibrator):
+        return calibrator.upper(p)
+    return calibrator.predict(p)
 
 
 def top_k_per_group(

@@ -94,14 +94,24 @@ class PrecomputedListsError(RuntimeError):
     """A folder of precomputed recommendations that cannot be read; says why."""
 
 
+#: Recommender parameters added after precomputed lists were first stored, with the value
+#: a model trained before them behaves as (:func:`fit_key` leaves them out at it).
+ADDED_PARAMS: dict[str, object] = {"title_coding": "stored", "apply_map": "plain"}
+_NOT_ADDED = object()
+
+
 def fit_key(model: Recommender) -> str:
     """Identity of a fitted model: the same after save and load, and after a
     catalogue refresh (which keeps the fit); different for any other fit."""
     model.check_fitted()
-    # repr strings, as lists built before the typed config hashed them (same key)
-    params = {k: repr(v) for k, v in model.get_params().items() if k != "embedder"}
-    if params.get("title_coding") == repr("stored"):  # as keys were before the parameter
-        del params["title_coding"]
+    # repr strings, as lists built before the typed config hashed them (same key); a
+    # parameter added since lists were first stored is left out at the value that
+    # means "as before", so lists stored by the code before it still bind
+    params = {
+        k: repr(v)
+        for k, v in model.get_params().items()
+        if k != "embedder" and ADDED_PARAMS.get(k, _NOT_ADDED) != v
+    }
     parts = [
         # the class as spelled before the subpackage move, so lists built then still bind
         original_class_path(f"{type(model).__module__}.{type(model).__qualname__}"),

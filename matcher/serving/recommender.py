@@ -253,6 +253,12 @@ class Recommender(RankingModel):
         Denominator of the apply stage's calibration: the pairs shown (``viewed``
         events), or the applications against uniformly drawn eligible vacancies
         weighted by the inverse sampling rate.
+    apply_map : {"plain", "covariates"}, default "plain"
+        Map of the apply stage on the shown pairs: ``calibration``'s map of the stage's
+        output alone, or (``"covariates"``, with Platt) Platt's map with distance, pay,
+        location, network and occupation covariates
+        (:class:`matcher.models.calibration.CovariateCalibrator`) when their out-of-fold
+        cross-entropy on the slice beats the plain map's.
     stay_weeks : int, default 26
         Horizon of a stable placement: the score is P(apply) * P(hire | applied) *
         P(still there after ``stay_weeks`` weeks | hired).
@@ -289,6 +295,8 @@ class Recommender(RankingModel):
     #: models saved before title coding was a parameter unpickle as "stored", without a coder
     title_coding: str = "stored"
     title_coder_: Any = None
+    #: models saved before the apply map's covariates existed unpickle without it
+    apply_map: str = "plain"
 
     def __init__(
         self,
@@ -311,6 +319,7 @@ class Recommender(RankingModel):
         calibration_share: float = 0.15,
         calibration: str = "platt",
         apply_exposure: str = "viewed",
+        apply_map: str = "plain",
         stay_weeks: int = 26,
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
@@ -336,6 +345,7 @@ class Recommender(RankingModel):
         self.calibration_share = calibration_share
         self.calibration = calibration
         self.apply_exposure = apply_exposure
+        self.apply_map = apply_map
         self.stay_weeks = stay_weeks
         self.max_iter = max_iter
         self.ranker_learning_rate = ranker_learning_rate
@@ -932,6 +942,7 @@ class Recommender(RankingModel):
             method=self.calibration,
             horizon=self.stay_weeks,
             joint=joint,
+            apply_covariates=self.apply_map == "covariates",
         )
 
     def _shown_negatives(

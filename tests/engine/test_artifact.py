@@ -43,6 +43,7 @@ def test_config_round_trips_through_json():
         ("stages", "magic", "stages must be one of full, lightfm, content"),
         ("lang", "fr", "lang must be one of"),
         ("calibration", "beta", "calibration must be one of"),
+        ("apply_map", "stacked", "apply_map must be one of plain, covariates"),
         ("n_candidates", 0, "n_candidates must be at least 1"),
         ("n_candidates", 2.5, "n_candidates must be an integer"),
         ("epochs", True, "epochs must be an integer"),

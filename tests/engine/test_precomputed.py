@@ -17,6 +17,7 @@ from matcher.artifacts import MOVED_MODULES, current_class_path, original_class_
 from matcher.data.dataset import Dataset
 from matcher.eligibility.rules import exclusions
 from matcher.serving.precomputed import (
+    ADDED_PARAMS,
     MANIFEST,
     PrecomputedListsError,
     PrecomputedRecommendations,
@@ -112,11 +113,11 @@ def test_a_saved_and_loaded_model_keeps_its_fit_key(model, lists, tmp_path):
 
 def test_lists_built_before_the_subpackage_move_still_bind(model):
     """The fit key as the code before matcher's subpackages wrote it (the class spelled
-    ``matcher.recommender.Recommender``): after an upgrade the stored lists keep serving
-    instead of every request falling to the live engine until the next precompute."""
-    # the parameters as they were then (title_coding came later; "stored" leaves the key)
+    ``matcher.recommender.Recommender``, and the parameters it had: none of
+    ``ADDED_PARAMS``): after an upgrade the stored lists keep serving instead of every
+    request falling to the live engine until the next precompute."""
     params = {
-        k: repr(v) for k, v in model.get_params().items() if k not in ("embedder", "title_coding")
+        k: repr(v) for k, v in model.get_params().items() if k not in ("embedder", *ADDED_PARAMS)
     }
     parts = [
         "matcher.recommender.Recommender",
@@ -127,6 +128,10 @@ def test_lists_built_before_the_subpackage_move_still_bind(model):
         json.dumps(params, sort_keys=True),
     ]
     assert fit_key(model) == hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    # a parameter away from its "as before" value is part of the key
+    for name, value in (("apply_map", "covariates"), ("title_coding", "market")):
+        other = copy.copy(model).set_params(**{name: value})
+        assert fit_key(other) != fit_key(model)
 
 
 def test_original_class_path_undoes_the_move():

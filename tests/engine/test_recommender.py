@@ -269,6 +269,17 @@ def test_recalibrate_with_the_same_code_reproduces_the_fitted_scores():
     before = model.recommend_many(ids, 5, reasons=False)
     after = again.recommend_many(ids, 5, reasons=False)
     pd.testing.assert_frame_equal(before, after)
+    # the opt-in apply map with covariates: chosen by its out-of-fold loss on the slice,
+    # scores still probabilities in [0, 1]
+    from matcher.models.calibration import CovariateCalibrator, StageCalibrator
+
+    again.set_params(apply_map="covariates").recalibrate(ds)
+    counts = again.ranker_.calibration_counts_["apply"]
+    chosen = type(again.ranker_.calibrators_["apply"])
+    better = counts["oof covariates"] < 0.98 * counts["oof plain"]
+    assert chosen is (CovariateCalibrator if better else StageCalibrator)
+    scores = again.recommend_many(ids, 5, reasons=False)["score"]
+    assert scores.between(0.0, 1.0).all()
 
 
 def test_recalibrate_refuses_a_model_without_a_calibration_slice():
