@@ -98,6 +98,11 @@ class Catalogue:
     #: the ranker proxy that adds candidates (:class:`matcher.models.retrieval.RankerProxy`);
     #: None for catalogues built before it existed, and for the training catalogues
     proxy: RankerProxy | None = None
+    #: P(looking for work) at ``at`` of the workers the snapshot's events put below 1
+    #: (:mod:`matcher.models.availability`), by worker id, whether or not the catalogue
+    #: holds them: workers encoded later (the nightly batch scorer's partitions) are
+    #: scored with their own factor. None: not assessed (1.0 for every such worker).
+    availability: pd.Series | None = None
 
     def with_workers(
         self, workers: pd.DataFrame, side: WorkerSide, pursued: sp.csr_matrix | None = None

@@ -719,9 +719,15 @@ class Recommender(RankingModel):
         # text vectors word by word (exact; each distinct word is vectorised once)
         side = encode_workers(self, retrieval, wk)
         wp, w_dense, w_lex, w_lfm = side.wp, side.dense, side.lex, side.lfm
+        availability: pd.Series | None = None
         if not every_vacancy and at is not None and self.availability_ is not None:
-            # serving: each worker's P(looking for work) now (matcher.models.availability)
+            # serving: each worker's P(looking for work) now (matcher.models.availability),
+            # also of the workers the events name but the catalogue does not hold (the
+            # nightly batch scorer encodes them partition by partition)
             wp.available = self.availability_.at(dataset.events, wp.ids, at)
+            named = pd.Index(pd.unique(dataset.events[Columns.Worker].to_numpy(dtype=object)))
+            factor = self.availability_.at(dataset.events, named, at)
+            availability = pd.Series(factor[factor < 1], index=named[factor < 1], dtype=float)
         v_side = VacancyCatalogue(self, retrieval).encode(vac)
         vp, v_dense, v_lex, v_lfm = v_side.vp, v_side.dense, v_side.lex, v_side.lfm
         rules_on = vac
@@ -789,6 +795,7 @@ class Recommender(RankingModel):
             eligibility=eligibility,
             pursued=pursued,
             **open_columns_of(v_lfm, vctx, open_pos),
+            availability=availability,
         )
         if not every_vacancy and self.stages == "full" and self.ranker_ is not None:
             # serving catalogues only: the training ones rank sampled pairs, not requests
@@ -1070,14 +1077,22 @@ class Recommender(RankingModel):
     # ------------------------------------------------------------------ scoring
 
     def worker_availability(self, worker_ids: pd.Index) -> np.ndarray:
-        """Each worker's P(looking for work) in the served snapshot (1.0 for a worker
-        the catalogue does not hold, or when the model has no availability)."""
+        """Each worker's P(looking for work) in the served snapshot: the catalogue's for
+        its workers, and for a worker it does not hold the factor the snapshot's events
+        give (:attr:`matcher.models.catalogue.Catalogue.availability`); 1.0 for a worker
+        the events put in no state below it, or when the model has no availability."""
         self.check_fitted()
-        wp = self.catalogue_.wp
+        cat = self.catalogue_
+        wp = cat.wp
+        ids = pd.Index(worker_ids)
+        table = cat.availability  # None on catalogues pickled before it (class default)
+        out = np.ones(len(ids))
+        if table is not None and len(table):
+            out = table.reindex(ids).fillna(1.0).to_numpy(dtype=float)
         if not len(wp.available):
-            return np.ones(len(worker_ids))
-        pos = wp.ids.get_indexer(pd.Index(worker_ids))
-        return np.where(pos >= 0, wp.available[np.maximum(pos, 0)], 1.0)
+            return out
+        pos = wp.ids.get_indexer(ids)
+        return np.where(pos >= 0, wp.available[np.maximum(pos, 0)], out)
 
     def check_fitted(self) -> None:
         """Raise :class:`NotFittedError` unless the model was fitted (or loaded)."""

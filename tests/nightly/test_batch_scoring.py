@@ -153,3 +153,29 @@ def test_unknown_candidate_mode_is_refused(served):
     model, _ = served
     with pytest.raises(ValueError, match="candidates must be one of"):
         BatchScorer(model, candidates="exhaustive")
+
+
+def test_workers_outside_the_catalogue_keep_their_availability(served):
+    """The nightly run serves tonight's vacancies with no workers in the catalogue and
+    encodes each partition's workers itself: each is scored with his own P(looking for
+    work) from the snapshot's events (matcher.models.availability), as recommend_many
+    scores him, not as someone who is looking for sure."""
+    model, ds = served
+    at = snapshot_time(ds)
+    model.refresh(ds, at=at)
+    workers = active_workers(ds)
+    want = model.recommend_many(workers["worker_id"].tolist(), 5, reasons=False)
+    factor = model.worker_availability(pd.Index(workers["worker_id"]))
+    assert (factor < 1).sum() >= 3  # the market has workers who are not looking for sure
+    model.refresh(Dataset(ds.workers.iloc[:0], ds.employers, ds.vacancies, ds.events), at=at)
+    try:
+        np.testing.assert_allclose(model.worker_availability(workers["worker_id"]), factor)
+        got = BatchScorer(model, candidates="live").score(workers, pursued_pairs(ds), k=5)
+    finally:
+        model.refresh(ds, at=at)
+    cols = ["worker_id", "vacancy_id", "rank"]
+    pd.testing.assert_frame_equal(
+        got[cols].reset_index(drop=True).astype(object),
+        want[cols].reset_index(drop=True).astype(object),
+    )
+    np.testing.assert_allclose(got["score"], want["score"].astype(float), rtol=1e-9)
