@@ -125,18 +125,22 @@ INCREASING = (
 #: the worker's expectation (log ratio, clipped; 0 and a flag when unknown), where the
 #: vacancy is against home and stated preferences, the county's network and the occupation
 #: match. Names of :func:`stage_covariates`'s columns.
-APPLY_COVARIATES = (
-    "log_distance",
-    "far",
-    "far_housing",
-    "log_wage_ratio",
-    "wage_unknown",
+#: Ranker columns the apply map reads as they are (missing as 0).
+_PLAIN_COVARIATES = (
     "same_county",
     "same_province",
     "preferred_region",
     "flow_log",
     "tie_applied_log",
     "occ_match",
+)
+APPLY_COVARIATES = (
+    "log_distance",
+    "far",
+    "far_housing",
+    "log_wage_ratio",
+    "wage_unknown",
+    *_PLAIN_COVARIATES,
 )
 #: The apply stage's map takes covariates only when their out-of-fold cross-entropy on
 #: the slice is below this share of plain Platt's.
@@ -165,17 +169,7 @@ def stage_covariates(x: np.ndarray) -> np.ndarray:
             far * np.nan_to_num(col("housing"), nan=0.0),
             np.clip(log_ratio, -1.0, 1.0),
             (~known).astype(float),
-            *(
-                np.nan_to_num(col(name), nan=0.0)
-                for name in (
-                    "same_county",
-                    "same_province",
-                    "preferred_region",
-                    "flow_log",
-                    "tie_applied_log",
-                    "occ_match",
-                )
-            ),
+            *(np.nan_to_num(col(name), nan=0.0) for name in _PLAIN_COVARIATES),
         ]
     )
 

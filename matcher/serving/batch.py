@@ -317,10 +317,6 @@ class BatchScorer:
         """
         import torch
 
-        if self.candidates == "live":
-            return self._score_live(workers, pursued, k)
-        if not hasattr(self, "prior_"):
-            self.prepare(workers)
         model = self.model
         cat = model.catalogue
         workers = workers.reset_index(drop=True)
@@ -328,6 +324,10 @@ class BatchScorer:
         self.stats_ = {"workers": n, "shortlisted": 0, "fallback_workers": 0}
         if n == 0 or n_open == 0 or k < 1:
             return pd.DataFrame(columns=SCORE_COLUMNS)
+        if self.candidates == "live":
+            return self._score_live(workers, pursued, k)
+        if not hasattr(self, "prior_"):
+            self.prepare(workers)
         side = model.encode_workers(workers)
         local = cat.with_workers(workers, side)
         index = cat.eligibility
@@ -413,14 +413,10 @@ class BatchScorer:
         workers encoded into a copy of the catalogue (with their own pursued pairs),
         :meth:`~matcher.models.retrieval.CandidateGenerator.for_workers` and
         :meth:`~matcher.models.scoring.PairScorer.rank_top`, block by block as
-        ``recommend_many`` does."""
+        ``recommend_many`` does. ``workers``: indexed from 0, at least one; ``k`` ≥ 1."""
         model = self.model
         cat = model.catalogue
-        workers = workers.reset_index(drop=True)
         n, n_open = len(workers), len(cat.open_pos)
-        self.stats_ = {"workers": n, "shortlisted": 0, "fallback_workers": 0}
-        if n == 0 or n_open == 0 or k < 1:
-            return pd.DataFrame(columns=SCORE_COLUMNS)
         keys = self._pursued_keys(workers, pursued, n_open)
         done = sp.csr_matrix(
             (np.ones(len(keys), dtype=bool), (keys // n_open, keys % n_open)), shape=(n, n_open)
