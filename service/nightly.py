@@ -51,7 +51,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from matcher.data.dataset import Dataset
+from matcher.data.dataset import Dataset, snapshot_time
 from matcher.data.schema import PURSUED_EVENTS, Columns
 from matcher.models.base import RECOMMENDATION_COLUMNS
 from matcher.planning.assignment import (
@@ -152,17 +152,6 @@ def employed_workers(events: pd.DataFrame) -> set[str]:
         if replay(outcomes).status == WorkerStatus.EMPLOYED:
             out.add(str(worker_id))
     return out
-
-
-def snapshot_time(ds: Dataset) -> pd.Timestamp | None:
-    """The latest time the snapshot knows of (events, postings, registrations)."""
-    stamps = [
-        ds.events[Columns.OccurredAt].max() if len(ds.events) else pd.NaT,
-        ds.vacancies["posted_at"].max() if len(ds.vacancies) else pd.NaT,
-        ds.workers["registered_at"].max() if len(ds.workers) else pd.NaT,
-    ]
-    valid = [pd.Timestamp(s) for s in stamps if not pd.isna(s)]
-    return max(valid) if valid else None
 
 
 def open_vacancies(ds: Dataset, as_of: pd.Timestamp | None) -> pd.DataFrame:

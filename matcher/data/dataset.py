@@ -194,3 +194,15 @@ class Dataset:
             "vacancies": self.n_vacancies,
             "events": len(self.events),
         }
+
+
+def snapshot_time(dataset: Dataset) -> pd.Timestamp | None:
+    """The latest time the snapshot knows of (events, postings, registrations); None
+    for a snapshot with no time in it."""
+    stamps = [
+        dataset.events[Columns.OccurredAt].max() if len(dataset.events) else pd.NaT,
+        dataset.vacancies["posted_at"].max() if len(dataset.vacancies) else pd.NaT,
+        dataset.workers["registered_at"].max() if len(dataset.workers) else pd.NaT,
+    ]
+    valid = [pd.Timestamp(s) for s in stamps if not pd.isna(s)]
+    return max(valid) if valid else None

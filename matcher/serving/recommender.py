@@ -88,7 +88,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from matcher.artifacts import load_joblib
-from matcher.data.dataset import Dataset
+from matcher.data.dataset import Dataset, snapshot_time
 from matcher.data.reference import is_csco_code
 from matcher.data.schema import PURSUED_EVENTS, Columns, EventType
 from matcher.eligibility.rules import INFERRED_SOURCE
@@ -196,20 +196,9 @@ _Retrieval = RetrievalFit
 _Catalogue = Catalogue
 
 
-def _snapshot_time(dataset: Dataset) -> pd.Timestamp | None:
-    """The latest time the snapshot knows of (events, postings, registrations)."""
-    stamps = [
-        dataset.events[Columns.OccurredAt].max() if len(dataset.events) else pd.NaT,
-        dataset.vacancies["posted_at"].max() if len(dataset.vacancies) else pd.NaT,
-        dataset.workers["registered_at"].max() if len(dataset.workers) else pd.NaT,
-    ]
-    valid = [pd.Timestamp(s) for s in stamps if not pd.isna(s)]
-    return max(valid) if valid else None
-
-
 def _serving_time(dataset: Dataset, at: object) -> pd.Timestamp | None:
     """``at`` (default: the snapshot's latest time) as a naive UTC timestamp."""
-    when = pd.Timestamp(at) if at is not None else _snapshot_time(dataset)  # type: ignore[arg-type]
+    when = pd.Timestamp(at) if at is not None else snapshot_time(dataset)  # type: ignore[arg-type]
     if when is not None and when.tzinfo is not None:
         when = when.tz_convert("UTC").tz_localize(None)
     return when
@@ -614,7 +603,7 @@ class Recommender(RankingModel):
         self.retrieval_ = self._fit_retrieval(dataset)
         self.availability_ = Availability().fit(dataset.events, dataset.workers)
         if serving is None:
-            self.catalogue_ = self._catalogue(dataset, self.retrieval_, _snapshot_time(dataset))
+            self.catalogue_ = self._catalogue(dataset, self.retrieval_, snapshot_time(dataset))
         else:  # as refresh(serving, at) does
             self.catalogue_ = self._catalogue(serving, self.retrieval_, _serving_time(serving, at))
         self.version_ = ARTIFACT_VERSION
