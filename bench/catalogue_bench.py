@@ -102,6 +102,8 @@ def served_model(args) -> tuple[Recommender, Dataset, float, float]:
         if cache is not None:
             joblib.dump((model, big), cache)
     _, wall, cpu = clocked(lambda: model.refresh(big))
+    if args.keep_served:  # for a later run's --served
+        joblib.dump((model, big), args.keep_served)
     return model, big, wall, cpu
 
 
