@@ -33,6 +33,10 @@ TITLE_CODINGS = ("stored", "market")
 #: Map of the apply stage on the shown pairs: Platt's (or isotonic) on the stage's output
 #: alone, or with covariates when they predict the slice better out of fold.
 APPLY_MAPS = ("plain", "covariates")
+#: The stay stage: the booster's weekly rate of leaving through a piecewise hazard fitted
+#: on the calibration slice, or a proportional hazard on the job's terms fitted on every
+#: spell followed (the booster's window and the slice).
+STAY_MAPS = ("plain", "covariates")
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "stages": STAGE_CHOICES,
@@ -40,6 +44,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "calibration": CALIBRATION_METHODS,
     "apply_exposure": APPLY_EXPOSURES,
     "apply_map": APPLY_MAPS,
+    "stay_map": STAY_MAPS,
     "lang": LANGS,
     "title_coding": TITLE_CODINGS,
 }
@@ -92,6 +97,7 @@ class RecommenderConfig:
     calibration: str = "platt"
     apply_exposure: str = "viewed"
     apply_map: str = "plain"
+    stay_map: str = "plain"
     stay_weeks: int = 26
     max_iter: int = 100
     ranker_learning_rate: float = 0.1

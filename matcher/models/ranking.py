@@ -26,7 +26,9 @@ each trained only on the pairs that reached its stage:
   seen, hires made before the window enter it then: left truncation), so
   P(stay | hired) = exp(-horizon * rate). Without ``stays``: pairs hired whose fate
   is known, positives retained_3m / retained_6m, negatives left (a few months of
-  data hold mostly the early leavers, so this underestimates staying).
+  data hold mostly the early leavers, so this underestimates staying). With
+  ``calibrate(stay_covariates=True)`` the stay stage is a ridge-penalised proportional
+  hazard on :data:`STAY_COVARIATES` instead (the booster left out).
 
 Then :meth:`StablePlacementRanker.calibrate` maps each stage onto the rates of a
 *later* time slice and the population the stage must describe (the pairs shown for
@@ -66,6 +68,7 @@ from matcher.fast_path_guard import FastPathGuard
 from matcher.models.calibration import (
     HORIZON_WEEKS,
     CovariateCalibrator,
+    CovariateHazard,
     JointCalibrator,
     PiecewiseHazard,
     ProbabilityMap,
@@ -73,7 +76,7 @@ from matcher.models.calibration import (
     StageCalibrator,
     out_of_fold_log_loss,
 )
-from matcher.models.features import PAIR_COLUMNS, RANKER_COLUMNS
+from matcher.models.features import CHANNELS, PAIR_COLUMNS, RANKER_COLUMNS
 
 STAGES = ("apply", "hire", "stay")
 #: Minority-class rows needed for isotonic calibration (Platt's sigmoid below).
@@ -146,6 +149,49 @@ APPLY_COVARIATES = (
 #: the slice is below this share of plain Platt's.
 SELECT_MARGIN = 0.98
 _COL = {name: j for j, name in enumerate(RANKER_COLUMNS)}
+#: Covariates of the stay stage's hazard (:class:`matcher.models.calibration.CovariateHazard`):
+#: the terms of a job that keep or lose a worker, whatever the market weighs most — pay
+#: against the worker's expectation (log ratio, clipped; 0 and a flag when unknown), a
+#: written contract, social insurance, housing and meals, the employer's record (arrears,
+#: departures, retention, hires, verified), distance, a long move without housing or
+#: Mandarin, the occupation match, the channel, the worker's county at the employer and in
+#: its province (fellow villagers hired there, the county's flow, referrals, partner
+#: provinces), and the worker's age, capacity and sex. Names of
+#: :func:`stay_covariate_matrix`'s columns.
+_CHANNEL_COLUMNS = tuple(f"channel_{c}" for c in CHANNELS)
+_STAY_PLAIN = (
+    "labor_contract",
+    "social_insurance",
+    "housing",
+    "meals",
+    "employer_arrears_rate",
+    "employer_left_rate",
+    "employer_retained_rate",
+    "employer_hires_log",
+    "employer_verified",
+    "occ_match",
+    "language_fit",
+    *_CHANNEL_COLUMNS,
+    "same_county",
+    "same_province",
+    "partner",
+    "flow_log",
+    "tie_hired_log",
+    "tie_applied_log",
+    "referral_share",
+    "age",
+    "capacity",
+    "female",
+)
+STAY_COVARIATES = (
+    "log_distance",
+    "far",
+    "far_no_housing",
+    "far_no_mandarin",
+    "log_wage_ratio",
+    "wage_unknown",
+    *_STAY_PLAIN,
+)
 
 
 def stage_covariates(x: np.ndarray) -> np.ndarray:
@@ -170,6 +216,29 @@ def stage_covariates(x: np.ndarray) -> np.ndarray:
             np.clip(log_ratio, -1.0, 1.0),
             (~known).astype(float),
             *(np.nan_to_num(col(name), nan=0.0) for name in _PLAIN_COVARIATES),
+        ]
+    )
+
+
+def stay_covariate_matrix(x: np.ndarray) -> np.ndarray:
+    """The :data:`STAY_COVARIATES` of ranker input rows ``x`` (:data:`RANKER_COLUMNS`
+    order, missing values as ``MISSING``): finite, one row per pair."""
+    u = stage_covariates(x)
+    distance, far, far_housing, log_ratio, unknown = (u[:, j] for j in range(5))
+
+    def col(name: str) -> np.ndarray:
+        v = x[:, _COL[name]]
+        return np.nan_to_num(np.where(v > MISSING / 2, v, np.nan), nan=0.0)
+
+    return np.column_stack(
+        [
+            distance,
+            far,
+            far - far_housing,
+            far * (1.0 - col("mandarin")),
+            log_ratio,
+            unknown,
+            *(col(name) for name in _STAY_PLAIN),
         ]
     )
 
@@ -688,7 +757,7 @@ class StablePlacementRanker:
         }
         self.stages_: dict[str, object] = {}
         self.stage_counts_: dict[str, dict[str, int]] = {}
-        self.calibrators_: dict[str, ProbabilityMap | CovariateCalibrator] = {}
+        self.calibrators_: dict[str, ProbabilityMap | CovariateCalibrator | CovariateHazard] = {}
         self.calibration_counts_: dict[str, dict[str, float]] = {}
         self.joint_: JointCalibrator | None = None
         self.__dict__.pop("_stage_max_cache", None)
@@ -752,6 +821,7 @@ class StablePlacementRanker:
         horizon: int = HORIZON_WEEKS,
         joint: Proposals | None = None,
         apply_covariates: bool = False,
+        stay_covariates: bool = False,
     ) -> StablePlacementRanker:
         """Calibrate the fitted stages on pairs of a later time slice
         (:mod:`matcher.models.calibration`): afterwards each stage's output is the observed
@@ -782,6 +852,13 @@ class StablePlacementRanker:
             output (:class:`matcher.models.calibration.CovariateCalibrator`) when their
             out-of-fold cross-entropy on the slice is below :data:`SELECT_MARGIN` times
             the plain map's (both are in ``calibration_counts_["apply"]``).
+        stay_covariates : bool, default False
+            The stay stage becomes a proportional hazard on :data:`STAY_COVARIATES`
+            alone (:class:`matcher.models.calibration.CovariateHazard`, the booster's
+            output left out), fitted on ``stay``'s spells — pass every spell followed,
+            the booster's training window's and the slice's: with a few hundred leaving
+            events a ridge-penalised hazard on the job's terms estimates who stays far
+            better than the booster (``bench/stage_truth_bench.py``).
 
         A stage whose slice has fewer than :data:`MIN_CLASS_ROWS` (weighted) rows of
         either outcome, or no leaving event, keeps its uncalibrated output; which
@@ -830,8 +907,11 @@ class StablePlacementRanker:
             events = float(np.asarray(spells.left, dtype=float).sum())
             self.calibration_counts_["stay"] = {"rows": float(len(spells.left)), "left": events}
             if events >= MIN_CLASS_ROWS:
-                log_rate = self._predict("stay", _matrix(feats))
-                self.calibrators_["stay"] = PiecewiseHazard(horizon=horizon).fit(log_rate, spells)
+                x = _matrix(feats)
+                log_rate = self._predict("stay", x)
+                self.calibrators_["stay"] = self._stay_map(
+                    log_rate, x, spells, horizon, stay_covariates
+                )
         self.horizon_ = horizon
         self.joint_ = None
         if joint is not None:
@@ -848,6 +928,18 @@ class StablePlacementRanker:
                 product = self.predict_stages(x).prod(axis=1)
                 self.joint_ = JointCalibrator(method, JOINT_PRIOR_ROWS).fit(product, target, w)
         return self
+
+    def _stay_map(
+        self, log_rate: np.ndarray, x: np.ndarray, spells: Spells, horizon: int, covariates: bool
+    ) -> PiecewiseHazard:
+        """The stay stage's hazard map on ``spells``: the booster's log-rate through a
+        :class:`PiecewiseHazard`, or with ``covariates`` a :class:`CovariateHazard` on
+        :data:`STAY_COVARIATES` without the booster's output (its term held at 0)."""
+        if covariates:
+            return CovariateHazard(horizon=horizon).fit(
+                np.zeros(len(x)), spells, stay_covariate_matrix(x)
+            )
+        return PiecewiseHazard(horizon=horizon).fit(log_rate, spells)
 
     def stay_target(
         self, features: np.ndarray, hired: np.ndarray, weeks: np.ndarray, left: np.ndarray
@@ -868,7 +960,11 @@ class StablePlacementRanker:
         if isinstance(hazard, PiecewiseHazard):
             z = self._predict("stay", x)
             seen = np.minimum(np.asarray(weeks, dtype=float)[rows], self.horizon_)
-            ratio = hazard.survival(z) / np.maximum(hazard.survival(z, seen), 1e-12)
+            if isinstance(hazard, CovariateHazard):
+                u = stay_covariate_matrix(x)
+                ratio = hazard.survival(z, u) / np.maximum(hazard.survival(z, u, seen), 1e-12)
+            else:
+                ratio = hazard.survival(z) / np.maximum(hazard.survival(z, seen), 1e-12)
             out[rows] = np.clip(ratio, 0.0, 1.0)
         else:
             out[rows] = self._stage("stay", x)
@@ -932,6 +1028,8 @@ class StablePlacementRanker:
         calibrator = self.calibrators_.get(name)
         if isinstance(calibrator, CovariateCalibrator):
             return calibrator.predict(raw, stage_covariates(x))
+        if isinstance(calibrator, CovariateHazard):
+            return calibrator.predict(raw, stay_covariate_matrix(x))
         if calibrator is not None:
             return calibrator.predict(raw)
         if name == "stay" and self.stay_hazard_:
@@ -1109,10 +1207,12 @@ class StablePlacementRanker:
         return score, exact
 
 
-def _largest(calibrator: ProbabilityMap | CovariateCalibrator, p: np.ndarray) -> np.ndarray:
+def _largest(
+    calibrator: ProbabilityMap | CovariateCalibrator | CovariateHazard, p: np.ndarray
+) -> np.ndarray:
     """The largest value a stage's later-slice map gives output ``p`` (over every
     covariate value, for a map with covariates)."""
-    if isinstance(calibrator, CovariateCalibrator):
+    if isinstance(calibrator, CovariateCalibrator | CovariateHazard):
         return calibrator.upper(p)
     return calibrator.predict(p)
 

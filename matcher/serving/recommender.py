@@ -248,6 +248,15 @@ class Recommender(RankingModel):
         location, network and occupation covariates
         (:class:`matcher.models.calibration.CovariateCalibrator`) when their out-of-fold
         cross-entropy on the slice beats the plain map's.
+    stay_map : {"plain", "covariates"}, default "plain"
+        The stay stage: the booster's weekly rate of leaving mapped by a piecewise
+        hazard fitted on the calibration slice's spells, or (``"covariates"``) a
+        proportional piecewise hazard on the job's terms
+        (:data:`matcher.models.ranking.STAY_COVARIATES`: pay ratio, contract, insurance,
+        the employer's record, distance and housing, fellow villagers and the county's
+        network at the employer...) fitted on every spell followed, the booster's
+        training window's and the slice's (censored and left-truncated), without the
+        booster (:class:`matcher.models.calibration.CovariateHazard`).
     stay_weeks : int, default 26
         Horizon of a stable placement: the score is P(apply) * P(hire | applied) *
         P(still there after ``stay_weeks`` weeks | hired).
@@ -286,6 +295,8 @@ class Recommender(RankingModel):
     title_coder_: Any = None
     #: models saved before the apply map's covariates existed unpickle without it
     apply_map: str = "plain"
+    #: models saved before the stay map existed unpickle as "plain"
+    stay_map: str = "plain"
 
     def __init__(
         self,
@@ -309,6 +320,7 @@ class Recommender(RankingModel):
         calibration: str = "platt",
         apply_exposure: str = "viewed",
         apply_map: str = "plain",
+        stay_map: str = "plain",
         stay_weeks: int = 26,
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
@@ -335,6 +347,7 @@ class Recommender(RankingModel):
         self.calibration = calibration
         self.apply_exposure = apply_exposure
         self.apply_map = apply_map
+        self.stay_map = stay_map
         self.stay_weeks = stay_weeks
         self.max_iter = max_iter
         self.ranker_learning_rate = ranker_learning_rate
@@ -846,7 +859,9 @@ class Recommender(RankingModel):
         ).fit(feats, pairs, stays=(stay_feats, _spells(stays)))
         self.ranker_counts_["stages"] = ranker.stage_counts_
         if cal_cut is not None:
-            self._calibrate_ranker(ranker, dataset, cal_cut, end, rng)
+            self._calibrate_ranker(
+                ranker, dataset, cal_cut, end, rng, earlier_stays=(stay_feats, stays)
+            )
             self.ranker_counts_["calibration_cutoff"] = str(cal_cut)
             self.ranker_counts_["calibration"] = ranker.calibration_counts_
         return ranker
@@ -858,6 +873,7 @@ class Recommender(RankingModel):
         cutoff: pd.Timestamp,
         end: pd.Timestamp,
         rng: np.random.Generator,
+        earlier_stays: tuple[pd.DataFrame, pd.DataFrame] | None = None,
     ) -> None:
         """Calibrate ``ranker`` on the events at or after ``cutoff`` (later than every
         outcome it learnt from), with retrieval and statistics fitted on the events
@@ -871,7 +887,9 @@ class Recommender(RankingModel):
           least ``DECISION_DAYS`` before the end, or decided);
         * stay: every hire at risk of leaving in the slice, in tenure weeks (entering
           the risk set at the cutoff when hired before it), left or still there
-          (censored) at the end.
+          (censored) at the end; with ``stay_map="covariates"`` also the spells the
+          booster learnt from (``earlier_stays``: features and spells of its window,
+          censored at its end, where the slice's spells of the same hires begin).
         """
         ev = dataset.events
         times = ev[Columns.OccurredAt]
@@ -920,6 +938,10 @@ class Recommender(RankingModel):
         hire_pairs, hire_feats = self._features_of(cat, retrieval, due)
         at_risk = _at_risk(ev, cutoff, end)
         stays, stay_feats = self._features_of(cat, retrieval, at_risk)
+        stay_spells = _spells(stays)
+        if self.stay_map == "covariates" and earlier_stays is not None:
+            stay_feats = pd.concat([earlier_stays[0], stay_feats], ignore_index=True)
+            stay_spells = _spells(pd.concat([earlier_stays[1], stays], ignore_index=True))
         joint = None
         if self.apply_exposure == "viewed":
             proposals = _proposal_outcomes(views, shown, fresh, at_risk, end)
@@ -934,11 +956,12 @@ class Recommender(RankingModel):
         ranker.calibrate(
             apply=(apply_feats, apply_pairs["y"].to_numpy(), apply_pairs["w"].to_numpy()),
             hire=(hire_feats, hire_pairs["hired"].to_numpy(dtype=float)),
-            stay=(stay_feats, _spells(stays)),
+            stay=(stay_feats, stay_spells),
             method=self.calibration,
             horizon=self.stay_weeks,
             joint=joint,
             apply_covariates=self.apply_map == "covariates",
+            stay_covariates=self.stay_map == "covariates",
         )
 
     def _shown_negatives(
