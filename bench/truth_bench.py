@@ -329,6 +329,7 @@ def judge(name: str, folder: Path, produced: dict[str, Any]) -> VariantResult:
     :func:`produce` made of it (with this checkout's ``matcher.evaluation.truth``)."""
     from matcher.evaluation.truth import (
         attach_truth,
+        brier_by_worker,
         brier_score,
         expected_calibration_error,
         lp_value,
@@ -403,6 +404,7 @@ def judge(name: str, folder: Path, produced: dict[str, Any]) -> VariantResult:
     p = engine_lists["score"].to_numpy(float)
     v = attach_truth(engine_lists, truth)
     const = per_worker_constant(engine_lists["worker_id"].to_numpy(), v)
+    between, within = brier_by_worker(engine_lists["worker_id"].to_numpy(), p, v)
     res.calibration = {
         "pairs": float(len(p)),
         "mean score": float(p.mean()),
@@ -410,6 +412,11 @@ def judge(name: str, folder: Path, produced: dict[str, Any]) -> VariantResult:
         "ECE": expected_calibration_error(p, v),
         "Brier": brier_score(p, v),
         "Brier per-worker constant": brier_score(const, v),
+        # the excess over the irreducible part, split: the scale of each worker's list
+        # (between) and the order inside it (within); the constant's excess is its within
+        "Brier excess between workers": between,
+        "Brier excess within workers": within,
+        "Brier excess per-worker constant": float(np.mean((const - v) ** 2)),
     }
     res.reliability = reliability_bins(p, v, bins=10)
     best = seeking.reindex(engine_lists["worker_id"]).fillna(0.0).to_numpy()
@@ -630,13 +637,25 @@ def summarise(results: list[VariantResult]) -> tuple[pd.DataFrame, dict[str, Any
                 "ECE": r.calibration["ECE"],
                 "Brier": r.calibration["Brier"],
                 "Brier constant": r.calibration["Brier per-worker constant"],
+                "Brier excess between": r.calibration.get("Brier excess between workers", np.nan),
+                "Brier excess within": r.calibration.get("Brier excess within workers", np.nan),
+                "Brier excess constant": r.calibration.get(
+                    "Brier excess per-worker constant", np.nan
+                ),
                 "mean score": r.calibration["mean score"],
                 "mean true": r.calibration["mean true"],
             }
         )
     table = pd.DataFrame(rows).set_index("variant")
     worst_is_min = {c: True for c in table.columns}
-    for c in ("ECE", "Brier", "Brier constant"):
+    for c in (
+        "ECE",
+        "Brier",
+        "Brier constant",
+        "Brier excess between",
+        "Brier excess within",
+        "Brier excess constant",
+    ):
         worst_is_min[c] = False
     mean = table.mean()
     worst = pd.Series({c: table[c].min() if worst_is_min[c] else table[c].max() for c in table})
@@ -837,7 +856,10 @@ def summary_line(r: VariantResult) -> str:
         f"policy oracle {r.plan['policy oracle'] / lp:.3f}, "
         f"oracle plan {r.plan['oracle plan'] / lp:.3f} vs groups first "
         f"{r.plan['oracle plan, groups first'] / lp:.3f}); "
-        f"ECE {r.calibration['ECE']:.4f}"
+        f"ECE {r.calibration['ECE']:.4f}; Brier excess between workers "
+        f"{r.calibration['Brier excess between workers']:.5f} + within "
+        f"{r.calibration['Brier excess within workers']:.5f} vs per-worker constant "
+        f"{r.calibration['Brier excess per-worker constant']:.5f}"
     )
 
 
@@ -848,6 +870,8 @@ COMPARED = (
     ("engine lists (true LP)/oracle", True),
     ("ECE", False),
     ("Brier", False),
+    ("Brier excess between", False),
+    ("Brier excess within", False),
     ("mean score", None),
     ("mean true", None),
 )

@@ -9,6 +9,10 @@
 * :func:`per_worker_constant` — the best predictor that gives every pair of a worker the
   same number (the worker's mean target): the baseline a score must beat to carry
   information *within* a worker's list.
+* :func:`brier_by_worker` — the expected Brier score's excess over the irreducible part,
+  split into the error of each worker's mean (the scale across workers) and the error
+  inside each worker's list (order and spread), which the per-worker constant's excess
+  is compared with.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "brier_by_worker",
     "brier_score",
     "expected_calibration_error",
     "per_worker_constant",
@@ -100,3 +105,41 @@ def per_worker_constant(worker_ids: np.ndarray | pd.Series, true: np.ndarray) ->
     """Each pair's worker's mean true value: the best constant-per-worker prediction."""
     v = np.asarray(true, float)
     return pd.Series(v).groupby(np.asarray(worker_ids)).transform("mean").to_numpy(float)
+
+
+def brier_by_worker(
+    worker_ids: np.ndarray | pd.Series,
+    predicted: np.ndarray | pd.Series,
+    true: np.ndarray | pd.Series,
+) -> tuple[float, float]:
+    """The expected Brier score's excess ``mean((p − v)²)``, split per worker.
+
+    With ``p̄_w`` and ``v̄_w`` the means of worker *w*'s pairs, ``p − v = (p̄_w − v̄_w) +
+    ((p − p̄_w) − (v − v̄_w))`` and the cross term sums to 0 over each worker's pairs, so
+
+        mean((p − v)²) = between + within,
+        between = mean((p̄_w − v̄_w)²)                (each pair counted, the scale),
+        within  = mean(((p − p̄_w) − (v − v̄_w))²)    (the order and spread in a list).
+
+    :func:`per_worker_constant` has ``between = 0`` and ``within = mean((v − v̄_w)²)``: a
+    score beats it on the Brier score exactly when ``between + within`` is below that.
+
+    Returns
+    -------
+    (between, within) : tuple of float
+        NaN for no pairs.
+    """
+    p = np.asarray(predicted, float)
+    v = np.asarray(true, float)
+    if p.shape != v.shape or len(np.asarray(worker_ids)) != len(p):
+        raise ValueError(
+            f"worker_ids, predicted and true differ in length: "
+            f"{len(np.asarray(worker_ids))}, {p.shape}, {v.shape}"
+        )
+    if len(p) == 0:
+        return float("nan"), float("nan")
+    p_mean = per_worker_constant(worker_ids, p)
+    v_mean = per_worker_constant(worker_ids, v)
+    between = float(np.mean((p_mean - v_mean) ** 2))
+    within = float(np.mean(((p - p_mean) - (v - v_mean)) ** 2))
+    return between, within

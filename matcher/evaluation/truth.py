@@ -30,6 +30,7 @@ import pandas as pd
 
 from matcher.data.schema import Columns
 from matcher.evaluation.calibration import (
+    brier_by_worker,
     brier_score,
     expected_calibration_error,
     per_worker_constant,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "attach_truth",
+    "brier_by_worker",
     "brier_score",
     "candidate_diagnosis",
     "expected_calibration_error",

@@ -8,6 +8,7 @@ import pytest
 
 from matcher.evaluation.truth import (
     attach_truth,
+    brier_by_worker,
     brier_score,
     expected_calibration_error,
     lp_value,
@@ -94,6 +95,27 @@ def test_brier_and_the_per_worker_constant():
     assert const.tolist() == pytest.approx([0.3, 0.3, 0.2, 0.2])
     assert brier_score(const, v) == pytest.approx(np.mean((const - v) ** 2 + v * (1 - v)))
     assert brier_score(v, v) < brier_score(const, v)
+
+
+def test_brier_by_worker_splits_the_excess_into_scale_and_order():
+    v = np.array([0.5, 0.1, 0.2, 0.2])
+    workers = np.array(["a", "a", "b", "b"])
+    # each list in the right order, the scale of a's list 0.1 too low: all of it between
+    p = v - np.array([0.1, 0.1, 0.0, 0.0])
+    between, within = brier_by_worker(workers, p, v)
+    assert between == pytest.approx(0.005) and within == pytest.approx(0.0)
+    # the right means, a's list reversed: all of it within
+    p = np.array([0.1, 0.5, 0.2, 0.2])
+    between, within = brier_by_worker(workers, p, v)
+    assert between == pytest.approx(0.0) and within == pytest.approx(0.08)
+    # the parts add up to the excess, and the constant's excess is its within part
+    p = np.array([0.3, 0.05, 0.4, 0.1])
+    between, within = brier_by_worker(workers, p, v)
+    assert between + within == pytest.approx(np.mean((p - v) ** 2))
+    const = per_worker_constant(workers, v)
+    assert brier_by_worker(workers, const, v) == pytest.approx((0.0, np.mean((const - v) ** 2)))
+    with pytest.raises(ValueError, match="length"):
+        brier_by_worker(workers[:3], p, v)
 
 
 def test_plan_values_known_answer():
