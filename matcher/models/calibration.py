@@ -652,7 +652,9 @@ class CovariateHazard(PiecewiseHazard):
     ) -> np.ndarray:
         """``S(weeks | z, u)``: in ``[0, 1]``, non-increasing in ``z`` and ``weeks``."""
         z = np.asarray(z, dtype=float)
-        u = np.asarray(covariates, dtype=float).reshape(len(z), -1)
+        u = np.asarray(covariates, dtype=float)
+        if u.ndim != 2:
+            u = u.reshape(len(z), len(self.coef_))
         shift = self._standard(u) @ self.coef_
         return self._survival_of(self._log_rates(z) + shift[:, None], weeks)
 

@@ -89,6 +89,8 @@ def test_survival_in_unit_interval_monotone_and_bounded_by_upper():
         weeks = np.linspace(0, 52, 53)
         curve = model.survival(np.zeros(len(weeks)), np.tile(row, (len(weeks), 1)), weeks)
         assert curve[0] == pytest.approx(1.0) and (np.diff(curve) <= 1e-12).all()
+    # no rows in, no rows out (a catalogue slice without pairs)
+    assert model.predict(np.zeros(0), np.zeros((0, 3))).shape == (0,)
     # the signs of the covariates' effects on leaving are recovered
     assert model.coef_[0] > 0.3 and model.coef_[1] < -0.2 and abs(model.coef_[2]) < 0.1
 
