@@ -559,9 +559,36 @@ class RankerProxy:
         return z @ self.vacancy_beta
 
     def pair_terms(self, features: np.ndarray) -> np.ndarray:
-        """The pair part of the score of :data:`PROXY_FEATURES` rows."""
-        x = proxy_basis(features) if self.expanded else features
-        return x @ self.pair_beta
+        """The pair part of the score of :data:`PROXY_FEATURES` rows: ``b(f) . pair_beta``
+        (:func:`proxy_basis`), summed column by column without building ``b(f)``, so
+        that a row's value does not depend on the other rows (a matrix-vector product
+        may round a row differently at another length or alignment: candidates chosen
+        among a worker's eligible vacancies only must get the numbers of all open ones)."""
+        f = np.asarray(features, dtype=float)
+        beta = np.asarray(self.pair_beta, dtype=float)
+        out = np.zeros(len(f))
+        for j in range(f.shape[1]):
+            out += beta[j] * f[:, j]
+        if not self.expanded:
+            return out
+        j = f.shape[1]
+        occ, log_km, wage = f[:, 4], f[:, 5], f[:, 9]
+        for level in range(5):
+            out += beta[j] * (occ == level)
+            j += 1
+        for knots, x in ((DISTANCE_KNOTS, log_km), (WAGE_KNOTS, wage)):
+            for knot in knots:
+                out += beta[j] * np.maximum(x - knot, 0.0)
+                j += 1
+        for c in range(4):
+            out += beta[j] * f[:, c] ** 2
+            j += 1
+        out += beta[j] * (occ * log_km)
+        j += 1
+        for c in range(3):
+            out += beta[j] * (f[:, c] * occ)
+            j += 1
+        return out
 
     def residual_terms(
         self,
@@ -684,11 +711,17 @@ class CandidateGenerator:
         lfm, dense, lex = self.channel_scores(cat, block)
         out = []
         for r, w in enumerate(block):
-            network = self.network_scores(cat, int(w))
-            channels = WorkerChannels(lfm[r], dense[r], lex[r], network)
-            proxy = self.proxy_scores(cat, int(w), None, channels)
+            # the network pull and the ranker proxy of the eligible vacancies only: the
+            # union reads no other (the same numbers, element by element)
+            cols = np.flatnonzero(masks[r])
+            network = self.network_scores(cat, int(w), cols)
+            channels = WorkerChannels(lfm[r][cols], dense[r][cols], lex[r][cols], network)
+            proxy = self.proxy_scores(cat, int(w), cols, channels)
+            every = np.ones(len(cols), dtype=bool)
             out.append(
-                self.union(lfm[r], dense[r], lex[r], masks[r], network, cat.open_popularity, proxy)
+                cols[
+                    self.union(*channels[:3], every, network, cat.open_popularity[cols], proxy)
+                ]
             )
         return out
 

@@ -54,7 +54,7 @@ import scipy.sparse as sp
 
 from matcher.data.schema import Columns
 from matcher.models.calibration import logit
-from matcher.models.ranking import top_k_per_group
+from matcher.models.ranking import ONE_THREAD_ROWS, top_k_per_group
 from matcher.models.scoring import RankedPairs
 
 if TYPE_CHECKING:
@@ -428,11 +428,16 @@ class BatchScorer:
         for start in range(0, n, LIVE_BLOCK):
             block = np.arange(start, min(n, start + LIVE_BLOCK))
             unions = generator.for_workers(local, block)
-            wi = np.repeat(block, [len(u) for u in unions]).astype(np.int64)
-            vi = cat.open_pos[np.concatenate(unions)] if len(wi) else np.zeros(0, np.int64)
-            self.stats_["shortlisted"] += len(wi)
-            if len(wi):
-                frames.append(self._frame(local, wi, vi, scorer.rank_top(local, wi, vi, k)))
+            sizes = np.array([len(u) for u in unions], dtype=np.int64)
+            self.stats_["shortlisted"] += int(sizes.sum())
+            # rank a few workers at a time: up to ONE_THREAD_ROWS pairs the ranker sums
+            # its trees with QuickScorer, about twice as fast here as sklearn's batch
+            # walk (the same numbers; a worker's list does not depend on the others')
+            for part in _chunks(sizes, ONE_THREAD_ROWS):
+                wi = np.repeat(block[part], sizes[part]).astype(np.int64)
+                if len(wi):
+                    vi = cat.open_pos[np.concatenate([unions[j] for j in part])]
+                    frames.append(self._frame(local, wi, vi, scorer.rank_top(local, wi, vi, k)))
         if not frames:
             return pd.DataFrame(columns=SCORE_COLUMNS)
         return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]
@@ -541,6 +546,21 @@ class BatchScorer:
                 Columns.Score: ranked.score.astype(float),
             }
         )
+
+
+def _chunks(sizes: np.ndarray, limit: int) -> list[np.ndarray]:
+    """Consecutive runs of positions whose ``sizes`` sum to at most ``limit`` (a
+    position larger than ``limit`` alone)."""
+    out: list[np.ndarray] = []
+    start, total = 0, 0
+    for j, size in enumerate(sizes.tolist()):
+        if j > start and total + size > limit:
+            out.append(np.arange(start, j))
+            start, total = j, 0
+        total += size
+    if len(sizes) > start:
+        out.append(np.arange(start, len(sizes)))
+    return out
 
 
 def _isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
