@@ -719,9 +719,7 @@ class CandidateGenerator:
             proxy = self.proxy_scores(cat, int(w), cols, channels)
             every = np.ones(len(cols), dtype=bool)
             out.append(
-                cols[
-                    self.union(*channels[:3], every, network, cat.open_popularity[cols], proxy)
-                ]
+                cols[self.union(*channels[:3], every, network, cat.open_popularity[cols], proxy)]
             )
         return out
 

@@ -55,6 +55,7 @@ import scipy.sparse as sp
 from matcher.data.schema import Columns
 from matcher.models.calibration import logit
 from matcher.models.ranking import ONE_THREAD_ROWS, top_k_per_group
+from matcher.models.retrieval import CandidateGenerator
 from matcher.models.scoring import RankedPairs
 
 if TYPE_CHECKING:
@@ -103,6 +104,12 @@ class BatchScorer:
         list is ``recommend_many``'s, at the live path's cost per worker (tens of
         times the shortlist's; ``bench/match_bench.py`` measures both). No
         :meth:`prepare` needed.
+    channel_candidates, proxy_candidates : int, optional
+        Live mode only: take each channel's ``channel_candidates`` best and the ranker
+        proxy's ``proxy_candidates`` best instead of the model's numbers (at most
+        those: a subset of ``recommend_many``'s candidates, cheaper to rank, agreeing
+        with it where its top K is among them; ``bench/nightly_fidelity_bench.py``
+        measures the curve).
 
     Attributes
     ----------
@@ -124,6 +131,8 @@ class BatchScorer:
         sample_workers: int = 300,
         random_state: int = 0,
         candidates: str = "shortlist",
+        channel_candidates: int | None = None,
+        proxy_candidates: int | None = None,
     ) -> None:
         model.check_fitted()
         if candidates not in CANDIDATE_MODES:
@@ -142,6 +151,14 @@ class BatchScorer:
         self.sample_workers = int(sample_workers)
         self.random_state = random_state
         self.candidates = candidates
+        for name, value in (
+            ("channel_candidates", channel_candidates),
+            ("proxy_candidates", proxy_candidates),
+        ):
+            if value is not None and int(value) < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        self.channel_candidates = channel_candidates
+        self.proxy_candidates = proxy_candidates
         self.stats_: dict[str, int] = {}
 
     # ------------------------------------------------------------------ prepare
@@ -422,7 +439,7 @@ class BatchScorer:
             (np.ones(len(keys), dtype=bool), (keys // n_open, keys % n_open)), shape=(n, n_open)
         )
         local = cat.with_workers(workers, model.encode_workers(workers), done)
-        generator = model.candidate_generator
+        generator = self.live_generator()
         scorer = model.scorer
         frames = []
         for start in range(0, n, LIVE_BLOCK):
@@ -441,6 +458,25 @@ class BatchScorer:
         if not frames:
             return pd.DataFrame(columns=SCORE_COLUMNS)
         return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]
+
+    def live_generator(self) -> CandidateGenerator:
+        """The candidate generator of the live mode: the model's, or with fewer
+        vacancies per channel (``channel_candidates``) or from the ranker proxy
+        (``proxy_candidates``), whose candidates are then a subset of the model's
+        (each channel's best few are among its best many), so the lists differ from
+        ``recommend_many``'s only where one of its top K is left out."""
+        generator = self.model.candidate_generator
+        if self.channel_candidates is None and self.proxy_candidates is None:
+            return generator
+        return CandidateGenerator(
+            generator.stages,
+            min(generator.n_candidates, int(self.channel_candidates or generator.n_candidates)),
+            generator.stats,
+            min(
+                generator.proxy_candidates,
+                int(self.proxy_candidates or generator.proxy_candidates),
+            ),
+        )
 
     def _eligible_shortlist(
         self, rows: np.ndarray, pos: np.ndarray, enc: Any, pursued_keys: np.ndarray

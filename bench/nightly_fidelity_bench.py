@@ -1,0 +1,288 @@
+"""Fidelity and cost of the nightly batch path against the exact path (issue 13, item 4).
+
+The exact path is ``Recommender.recommend_many``: each worker's candidates are the union
+of every channel's ``n_candidates`` best eligible vacancies and the ranker proxy's best
+1,000 (:meth:`matcher.models.retrieval.CandidateGenerator.for_workers`), ranked by the
+calibrated ranker. On a sample of active workers of a real-size market
+(``generate_market(1000000, 5000, with_events=False, n_vacancies=50000)`` as
+``bench/match_bench.py`` builds it, the model fitted as there), in one process, with the
+sample's workers in the catalogue (so every path reads the same catalogue and proxy):
+
+1. ``recommend_many`` (the reference lists) and its CPU time per worker;
+2. ``BatchScorer(candidates="live")``: the same candidates and ranking, batch by batch;
+3. the same with fewer candidates (``channel_candidates`` per channel and
+   ``proxy_candidates`` from the proxy; a subset of the exact path's): the
+   agreement/size curve -- top-K overlap with the exact lists, top-1 agreement,
+   candidates per worker and CPU per worker;
+4. with ``--baseline-ref``: the live batch path and ``recommend_many`` of that commit on
+   the same sample, in a child process (its code, same market and model), for the
+   speed-up; their lists are compared with this code's.
+
+Each row's "1M workers, 2 cores" column is the scoring CPU of 1,000,000 workers at the
+measured rate split over 2 cores: an extrapolation from the sample, not a run (the
+nightly run's other stages are not in it; ``bench/match_bench.py`` times a whole run).
+
+Run: ``python bench/nightly_fidelity_bench.py --baseline-ref <commit>``; writes the
+``nightly-fidelity`` section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, os.environ.get("FIDELITY_CODE_ROOT", str(ROOT)))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg} (load {os.getloadavg()[0]:.1f})", flush=True)
+
+
+def overlap(got: pd.DataFrame, want: pd.DataFrame, ids: list[str]) -> tuple[float, float]:
+    """Mean share of each worker's exact top K in ``got``'s, and top-1 agreement."""
+    a = got.groupby("worker_id")["vacancy_id"].apply(set)
+    b = want.groupby("worker_id")["vacancy_id"].apply(set)
+    share = [len(a.get(i, set()) & b.get(i, set())) / max(1, len(b.get(i, set()))) for i in ids]
+    t_a = got[got["rank"] == 1].set_index("worker_id")["vacancy_id"].reindex(ids)
+    t_b = want[want["rank"] == 1].set_index("worker_id")["vacancy_id"].reindex(ids)
+    return float(np.mean(share)), float((t_a == t_b).mean())
+
+
+def measure(state: Path, k: int, out: Path) -> None:
+    """Child process: refresh the pickled model on the sample, time ``recommend_many``
+    and the live batch path, dump both lists and the timings."""
+    import torch  # noqa: F401  (imported by the batch path: kept out of its time)
+
+    from matcher.serving.batch import BatchScorer
+
+    with open(state, "rb") as fh:
+        st = pickle.load(fh)
+    model, ds, sample, pursued, at = st["model"], st["ds"], st["sample"], st["pursued"], st["at"]
+    ids = sample["worker_id"].tolist()
+    model.refresh(ds, at=at)
+    c = time.process_time()
+    exact = model.recommend_many(ids, k, reasons=False)
+    cpu_exact = time.process_time() - c
+    scorer = BatchScorer(model, candidates="live")
+    c = time.process_time()
+    live = scorer.score(sample, pursued, k)
+    cpu_live = time.process_time() - c
+    with open(out, "wb") as fh:
+        pickle.dump(
+            {
+                "exact": exact,
+                "live": live,
+                "cpu_exact": cpu_exact,
+                "cpu_live": cpu_live,
+                "pairs": scorer.stats_.get("shortlisted", 0),
+                "load": os.getloadavg()[0],
+            },
+            fh,
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--workers", type=int, default=1_000_000)
+    ap.add_argument("--vacancies", type=int, default=50_000)
+    ap.add_argument("--employers", type=int, default=5_000)
+    ap.add_argument("--sample", type=int, default=300)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument(
+        "--modes",
+        default="50:500,30:300,20:200,10:100,10:50",
+        help="channel_candidates:proxy_candidates pairs measured besides the live mode",
+    )
+    ap.add_argument("--baseline-ref", default=None)
+    ap.add_argument("--workdir", default="/tmp/nightly-fidelity")
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--child", nargs=3, metavar=("STATE", "K", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        measure(Path(args.child[0]), int(args.child[1]), Path(args.child[2]))
+        return
+
+    import torch  # noqa: F401  (imported by the batch path: kept out of its time)
+
+    from bench.match_bench import add_groups
+    from bench.report import LoadSampler, baseline_tree, markdown_table, short_head, write_section
+    from matcher.data.dataset import Dataset
+    from matcher.serving.batch import BatchScorer
+    from matcher.serving.recommender import Recommender
+    from matcher.text.encoders import HashingEmbedder
+    from service.nightly import active_workers, pursued_pairs, snapshot_time
+    from training.synth import generate_market
+
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    k = args.k
+    t_start = time.perf_counter()
+    small = generate_market(3000, 150, weeks=12, seed=5)
+    sds = Dataset.from_frames(
+        small["workers"], small["employers"], small["vacancies"], small["events"]
+    )
+    model = Recommender(embedder=HashingEmbedder(), epochs=5, max_iter=50, random_state=0).fit(sds)
+    log(f"model fitted on {sds.counts()}")
+    big = generate_market(
+        args.workers,
+        args.employers,
+        weeks=16,
+        seed=5,
+        with_events=False,
+        n_vacancies=args.vacancies,
+    )
+    bw = add_groups(big["workers"], 0.01, 5, seed=7)
+    bds = Dataset.from_frames(bw, big["employers"], big["vacancies"], big["events"])
+    del big
+    at = snapshot_time(bds)
+    active = active_workers(bds)
+    rng = np.random.default_rng(1)
+    sample = active.iloc[np.sort(rng.choice(len(active), args.sample, replace=False))]
+    sample = sample.reset_index(drop=True)
+    ids = sample["worker_id"].tolist()
+    pursued = pursued_pairs(bds, sample["worker_id"])
+    ds = Dataset(sample, bds.employers, bds.vacancies, bds.events)
+    n_active = len(active)
+    del active, bw
+    state = work / "state.pkl"
+    with open(state, "wb") as fh:
+        pickle.dump({"model": model, "ds": ds, "sample": sample, "pursued": pursued, "at": at}, fh)
+    log(f"market {args.workers:,} x {args.vacancies:,}; sample of {len(ids)} active workers")
+
+    sampler = LoadSampler(every=5.0)
+    rows = []
+    with sampler:
+        model.refresh(ds, at=at)
+        n_open = len(model.catalogue_.open_pos)
+        c = time.process_time()
+        exact = model.recommend_many(ids, k, reasons=False)
+        cpu_exact = (time.process_time() - c) / len(ids)
+        log(f"recommend_many: {1000 * cpu_exact:.1f} ms CPU per worker, {n_open:,} open")
+        modes: list[tuple[str, dict]] = [("live (the exact path's candidates)", {})]
+        for spec in [m for m in args.modes.split(",") if m]:
+            n, m = (int(x) for x in spec.split(":"))
+            modes.append(
+                (
+                    f"live, {n} per channel + proxy's best {m}",
+                    {"channel_candidates": n, "proxy_candidates": m},
+                )
+            )
+        for label, options in modes:
+            scorer = BatchScorer(model, candidates="live", **options)
+            c = time.process_time()
+            got = scorer.score(sample, pursued, k)
+            cpu = (time.process_time() - c) / len(ids)
+            share, top1 = overlap(got, exact, ids)
+            rows.append(
+                [
+                    label,
+                    f"{100 * share:.2f}%",
+                    f"{100 * top1:.1f}%",
+                    f"{scorer.stats_['shortlisted'] / len(ids):.0f}",
+                    f"{1000 * cpu:.1f} ms",
+                    f"{1_000_000 * cpu / 2 / 60:.0f} min",
+                ]
+            )
+            log(f"   {label}: overlap {share:.4f}, {1000 * cpu:.1f} ms CPU per worker")
+        rows.insert(
+            0,
+            [
+                "`recommend_many` (the exact path, reference)",
+                "100%",
+                "100%",
+                "",
+                f"{1000 * cpu_exact:.1f} ms",
+                f"{1_000_000 * cpu_exact / 2 / 60:.0f} min",
+            ],
+        )
+        base_rows = []
+        if args.baseline_ref:
+            tree = baseline_tree(args.baseline_ref, work)
+            out = work / f"baseline-{args.baseline_ref}.pkl"
+            env = {**os.environ, "FIDELITY_CODE_ROOT": str(tree), "PYTHONPATH": str(tree)}
+            subprocess.run(
+                [sys.executable, __file__, "--child", str(state), str(k), str(out)],
+                env=env,
+                check=True,
+            )
+            with open(out, "rb") as fh:
+                b = pickle.load(fh)
+            same_exact = overlap(b["exact"], exact, ids)[0]
+            same_live = overlap(b["live"], exact, ids)[0]
+            for label, cpu, share in (
+                ("`recommend_many`", b["cpu_exact"], same_exact),
+                ('`BatchScorer(candidates="live")`', b["cpu_live"], same_live),
+            ):
+                per = cpu / len(ids)
+                base_rows.append(
+                    [
+                        label,
+                        f"{1000 * per:.1f} ms",
+                        f"{1_000_000 * per / 2 / 60:.0f} min",
+                        f"{100 * share:.2f}%",
+                    ]
+                )
+            log(f"   baseline {args.baseline_ref}: {base_rows}")
+    wall = time.perf_counter() - t_start
+    body = (
+        f"Sample: {len(ids)} random active workers (of {n_active:,}) of "
+        f"`generate_market({args.workers}, {args.employers}, with_events=False, "
+        f"n_vacancies={args.vacancies})` ({n_open:,} vacancies open at the snapshot time), "
+        "with 1% of workers in village groups of 5 as in `bench/match_bench.py`; the "
+        "Recommender (HashingEmbedder, 5 LightFM epochs, 50 boosting rounds) fitted on a "
+        "3,000-worker market with events. The catalogue holds tonight's vacancies and the "
+        "sample's workers, the same catalogue for every row (its ranker proxy is fitted on "
+        f"them). Top {k}. **Overlap**: mean share of each worker's `recommend_many` top "
+        f"{k} in the row's top {k} (the issue's agreement); **top-1**: same first vacancy; "
+        "**candidates**: pairs ranked per worker; **CPU**: process CPU time per worker in "
+        "one process (one thread); **1M workers, 2 cores**: 1,000,000 x that CPU / 2, "
+        "an extrapolation of the scoring stage only, not a run.\n\n"
+        + markdown_table(
+            [
+                "path / candidates",
+                f"top-{k} overlap",
+                "top-1",
+                "candidates",
+                "CPU per worker",
+                "1M workers, 2 cores",
+            ],
+            rows,
+        )
+        + (
+            f"\n\nBaseline in the same run: commit `{args.baseline_ref}` (this code: "
+            f"`{short_head()}`) on the same sample, market and model, in a child process; "
+            f"its lists' overlap with this code's `recommend_many`:\n\n"
+            + markdown_table(
+                ["baseline path", "CPU per worker", "1M workers, 2 cores", f"top-{k} overlap"],
+                base_rows,
+            )
+            if base_rows
+            else ""
+        )
+        + f"\n\nLoad average (1 min) during the measurements, min / mean / max: "
+        f"{sampler.summary()} (2 cores, shared). Whole run {wall / 60:.1f} min wall clock."
+    )
+    print(body)
+    if not args.no_write:
+        write_section(
+            "nightly-fidelity",
+            "Nightly batch path: agreement with the exact path and cost",
+            body,
+            "bench/nightly_fidelity_bench.py",
+        )
+        log("wrote the nightly-fidelity section of docs/benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()
