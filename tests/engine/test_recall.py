@@ -141,3 +141,30 @@ def test_the_residual_terms_lift_recall(model):
         recall[n_ref] = float(np.nanmean(gen.recall(cat_with, model.scorer, workers)))
     print(recall)
     assert recall[8] > recall[0]
+
+
+def test_a_rows_proxy_score_does_not_depend_on_the_other_rows(model):
+    """for_workers scores the proxy on each worker's eligible vacancies only and must get
+    the numbers of a computation over every open vacancy (its union then picks the same
+    candidates, so the batch, live and precomputed paths agree): RankerProxy.pair_terms
+    gives each row the same number whatever rows come with it (a matrix-vector product
+    rounds a row differently at another length or alignment), equal to b(f) . beta."""
+    from matcher.models.retrieval import proxy_basis
+
+    proxy = model.catalogue.proxy
+    assert proxy is not None and proxy.expanded
+    rng = np.random.default_rng(0)
+    n = 20_000
+    f = np.column_stack(
+        [
+            rng.normal(size=(n, 4)),
+            rng.integers(0, 5, n),
+            rng.uniform(0, 7, n),
+            rng.integers(0, 2, (n, 3)),
+            rng.normal(0, 0.4, n),
+        ]
+    )
+    whole = proxy.pair_terms(f)
+    np.testing.assert_allclose(whole, proxy_basis(f) @ proxy.pair_beta, rtol=1e-9, atol=1e-9)
+    for rows in (np.arange(1, n, 2), np.arange(7, n, 3), np.sort(rng.choice(n, 777, False))):
+        np.testing.assert_array_equal(proxy.pair_terms(f[rows]), whole[rows])

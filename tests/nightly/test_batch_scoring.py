@@ -179,3 +179,30 @@ def test_workers_outside_the_catalogue_keep_their_availability(served):
         want[cols].reset_index(drop=True).astype(object),
     )
     np.testing.assert_allclose(got["score"], want["score"].astype(float), rtol=1e-9)
+
+
+def test_fewer_live_candidates_rank_a_subset_with_the_same_scores(served, monkeypatch):
+    """channel_candidates / proxy_candidates (opt-in): each worker's candidates are a
+    subset of recommend_many's, scored by the same PairScorer, so every pair both lists
+    hold has the same score; at least the model's numbers, the lists are the live mode's."""
+    model, ds = served
+    model.refresh(ds, at=snapshot_time(ds))
+    monkeypatch.setattr(model, "n_candidates", 4)
+    workers = active_workers(ds)
+    pursued = pursued_pairs(ds)
+    want = model.recommend_many(workers["worker_id"].tolist(), 5, reasons=False)
+    live = BatchScorer(model, candidates="live")
+    full = live.score(workers, pursued, k=5)
+    wide = BatchScorer(model, candidates="live", channel_candidates=10**6).score(
+        workers, pursued, k=5
+    )
+    pd.testing.assert_frame_equal(wide, full)
+    narrow = BatchScorer(model, candidates="live", channel_candidates=1, proxy_candidates=1)
+    got = narrow.score(workers, pursued, k=5)
+    assert narrow.stats_["shortlisted"] < live.stats_["shortlisted"]
+    assert len(got) > 0
+    both = got.merge(want, on=["worker_id", "vacancy_id"], suffixes=("", "_exact"))
+    assert 0 < len(both) < len(want)
+    np.testing.assert_allclose(both["score"], both["score_exact"].astype(float), rtol=1e-9)
+    with pytest.raises(ValueError, match="channel_candidates must be at least 1"):
+        BatchScorer(model, candidates="live", channel_candidates=0)
