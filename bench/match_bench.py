@@ -86,6 +86,16 @@ def add_groups(workers: pd.DataFrame, share: float, size: int, seed: int) -> pd.
     return w
 
 
+def big_market(n_workers: int, n_employers: int, n_vacancies: int) -> Dataset:
+    """The real-size market of the nightly benches: ``generate_market(..., weeks=16,
+    seed=5, with_events=False)`` with 1% of workers in village groups of 5."""
+    big = generate_market(
+        n_workers, n_employers, weeks=16, seed=5, with_events=False, n_vacancies=n_vacancies
+    )
+    workers = add_groups(big["workers"], 0.01, 5, seed=7)
+    return Dataset.from_frames(workers, big["employers"], big["vacancies"], big["events"])
+
+
 def agreement(batch: pd.DataFrame, exact: pd.DataFrame, ids: list[str], k: int) -> dict:
     """How much the batch path's top K agrees with the exact path's on the same workers."""
     a = batch.groupby("worker_id")["vacancy_id"].apply(set)
@@ -220,18 +230,7 @@ def main() -> None:
 
     # ------------------------------------------------------------------ (a) scale
     log(f"(a) generating the {args.workers:,} x {args.vacancies:,} market (setup)")
-    big, t_gen = clock(
-        lambda: generate_market(
-            args.workers,
-            args.employers,
-            weeks=16,
-            seed=5,
-            with_events=False,
-            n_vacancies=args.vacancies,
-        )
-    )
-    bw = add_groups(big["workers"], 0.01, 5, seed=7)
-    bds = Dataset.from_frames(bw, big["employers"], big["vacancies"], big["events"])
+    bds, t_gen = clock(lambda: big_market(args.workers, args.employers, args.vacancies))
     at = snapshot_time(bds)
     b_vac = bds.open_vacancies(at)
     log(

@@ -115,7 +115,7 @@ def main() -> None:
 
     import torch  # noqa: F401  (imported by the batch path: kept out of its time)
 
-    from bench.match_bench import add_groups
+    from bench.match_bench import big_market
     from bench.report import LoadSampler, baseline_tree, markdown_table, short_head, write_section
     from matcher.data.dataset import Dataset
     from matcher.serving.batch import BatchScorer
@@ -134,17 +134,7 @@ def main() -> None:
     )
     model = Recommender(embedder=HashingEmbedder(), epochs=5, max_iter=50, random_state=0).fit(sds)
     log(f"model fitted on {sds.counts()}")
-    big = generate_market(
-        args.workers,
-        args.employers,
-        weeks=16,
-        seed=5,
-        with_events=False,
-        n_vacancies=args.vacancies,
-    )
-    bw = add_groups(big["workers"], 0.01, 5, seed=7)
-    bds = Dataset.from_frames(bw, big["employers"], big["vacancies"], big["events"])
-    del big
+    bds = big_market(args.workers, args.employers, args.vacancies)
     at = snapshot_time(bds)
     active = active_workers(bds)
     rng = np.random.default_rng(1)
@@ -154,7 +144,7 @@ def main() -> None:
     pursued = pursued_pairs(bds, sample["worker_id"])
     ds = Dataset(sample, bds.employers, bds.vacancies, bds.events)
     n_active = len(active)
-    del active, bw
+    del active
     state = work / "state.pkl"
     with open(state, "wb") as fh:
         pickle.dump({"model": model, "ds": ds, "sample": sample, "pursued": pursued, "at": at}, fh)
