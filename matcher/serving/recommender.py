@@ -1521,9 +1521,36 @@ class Recommender(RankingModel):
         times = dataset.events[Columns.OccurredAt]
         end = pd.Timestamp(times.max()) + pd.Timedelta(seconds=1)
         rng = np.random.default_rng(self.random_state)
-        self._calibrate_ranker(self.ranker_, dataset, pd.Timestamp(cutoff), end, rng)
+        earlier = None
+        if self.stay_map == "covariates":
+            earlier = self._window_stays(
+                dataset, self.ranker_counts_.get("cutoffs", []), pd.Timestamp(cutoff)
+            )
+        self._calibrate_ranker(
+            self.ranker_, dataset, pd.Timestamp(cutoff), end, rng, earlier_stays=earlier
+        )
         self.ranker_counts_["calibration"] = self.ranker_.calibration_counts_
         return self
+
+    def _window_stays(
+        self, dataset: Dataset, cutoffs: list[str], upper: pd.Timestamp
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The features and spells of the hires at risk in the booster's training windows
+        (``cutoffs``, latest first, the first ending at ``upper``), as :meth:`_fit_ranker`
+        collected them from :meth:`_ranker_fold`, without the windows' pairs."""
+        feats, stays = [], []
+        for text in cutoffs:
+            cutoff = pd.Timestamp(text)
+            data = dataset.until(upper)
+            retrieval = self._fit_retrieval(data.until(cutoff))
+            cat = self._catalogue(data, retrieval, cutoff, every_vacancy=True)
+            spells, spell_feats = self._features_of(
+                cat, retrieval, _at_risk(data.events, cutoff, upper)
+            )
+            feats.append(spell_feats)
+            stays.append(spells)
+            upper = cutoff
+        return pd.concat(feats, ignore_index=True), pd.concat(stays, ignore_index=True)
 
     def refresh(self, dataset: Dataset, at: object = None) -> Self:
         """Serve a newer snapshot without retraining.

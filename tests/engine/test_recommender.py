@@ -280,6 +280,20 @@ def test_recalibrate_with_the_same_code_reproduces_the_fitted_scores():
     assert chosen is (CovariateCalibrator if better else StageCalibrator)
     scores = again.recommend_many(ids, 5, reasons=False)["score"]
     assert scores.between(0.0, 1.0).all()
+    # the stay map on covariates: recalibrate fits it again on the same spells (the
+    # booster's windows' and the slice's), so the scores come back the same
+    from matcher.models.calibration import CovariateHazard
+
+    stay = fast_model(calibration_share=0.5, stay_map="covariates").fit(ds)
+    assert isinstance(stay.ranker_.calibrators_["stay"], CovariateHazard)
+    again = copy.deepcopy(stay)
+    again.ranker_.calibrators_ = {}
+    again.ranker_.joint_ = None
+    again.recalibrate(ds)
+    assert again.ranker_.calibration_counts_ == stay.ranker_.calibration_counts_
+    pd.testing.assert_frame_equal(
+        stay.recommend_many(ids, 5, reasons=False), again.recommend_many(ids, 5, reasons=False)
+    )
 
 
 def test_recalibrate_refuses_a_model_without_a_calibration_slice():
