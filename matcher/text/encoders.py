@@ -63,6 +63,9 @@ PROGRESS_THRESHOLD = 1000
 
 # --------------------------------------------------------------------------- cleaning
 
+#: What follows 招聘 when recruiting is the job (招聘专员, 招聘主管, 招聘师, 招聘hr).
+_RECRUITING_ROLE = r"专员|主管|助理|顾问|经理|总监|专业|负责人|师(?!傅)|官|hr"
+
 # Recruiting noise found in Chinese vacancy titles. Order matters: longer, more
 # specific phrases first. Each pattern is removed (replaced by a space).
 _NOISE_PATTERNS: tuple[str, ...] = (
@@ -81,8 +84,10 @@ _NOISE_PATTERNS: tuple[str, ...] = (
     r"\d+\s*小时(?:工作制|制)?",
     # benefits and contracts
     r"五险一金|五险|缴纳?社保|交社保|买社保|有社保|签合同|正规合同|劳动合同|报销路费|包路费|车费报销|免费培训|带薪培训",
-    # urgency and adverts
-    r"急招|急聘|紧急招聘|诚聘|高薪聘请|高薪招聘|长期招聘|大量招聘|直招|直聘|招聘|招募|热招|火热招聘|正在招|聘请|聘用|厂家直招|企业直招|本厂直招|名企",
+    # urgency and adverts; 招聘 before a recruiting role (招聘专员, 招聘主管, 招聘顾问) is
+    # the occupation itself (招聘师), not an advert: only its advert prefix goes
+    r"急招|急聘|诚聘|高薪聘请|(?:紧急|高薪|长期|大量|火热)?招聘(?!" + _RECRUITING_ROLE + r")"
+    r"|(?:紧急|高薪|长期|大量|火热)(?=招聘)|招募|热招|正在招|聘请|聘用|直招|直聘|厂家直招|企业直招|本厂直招|名企",
     r"(?:^|(?<=\s))(?:招(?!待|商|生|标|投|聘)|聘(?!任|用))(?=\S)",  # a leading 招/聘 glued to the occupation: 招焊工 -> 焊工
     # people and conditions: 10名, 若干名, 男女不限, 18-45岁, 无经验可, 学徒可
     r"\d+\s*(?:名|人|位)|若干名?|数名|多名",

@@ -215,6 +215,15 @@ def train(
             "overlap (opt-in; off in the shipped model)."
         ),
     ] = False,
+    neighbour_features: Annotated[
+        bool,
+        typer.Option(
+            help="Let the decision rule also read each candidate's nearest labelled titles "
+            "and CSCO entries, its names' and definition's bigrams in the title and the "
+            "title's word endings (opt-in; off in the shipped model; implies the group "
+            "features)."
+        ),
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the folds and models.")] = 0,
 ) -> None:
     """Train the occupation classifier on labelled titles plus stored officer corrections."""
@@ -269,6 +278,7 @@ def train(
         dense_channel=dense_channel,
         hierarchy_weight=hierarchy_weight,
         group_features=group_features,
+        neighbour_features=neighbour_features,
         seed=seed,
     )
     try:

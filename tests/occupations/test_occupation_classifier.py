@@ -10,12 +10,14 @@ import pytest
 from matcher.occupations.classifier import (
     FEATURES,
     GROUP_FEATURES,
+    NEIGHBOUR_FEATURES,
     UNCLASSIFIABLE_CODE,
     Candidates,
     ClassifierConfig,
     DecisionRule,
     DenseIndex,
     LabelledTitle,
+    Neighbours,
     OccupationClassifier,
     clean_title,
     code_table,
@@ -25,6 +27,7 @@ from matcher.occupations.classifier import (
     merge_corrections,
     named_embedder,
     near_duplicate_groups,
+    neighbour_features,
     neighbour_shares,
     read_labelled_titles,
 )
@@ -221,8 +224,13 @@ def test_group_features_read_the_mass_of_each_candidates_groups():
 
 
 def test_fit_variants_share_the_channels_and_answer_as_separate_fits():
-    base = ClassifierConfig(dictionary_weight=0.0, inner_folds=3, dense_channel="")
-    assert base.group_features is False  # opt-in: the shipped model's rule reads FEATURES
+    base = ClassifierConfig(
+        dictionary_weight=0.0,
+        inner_folds=3,
+        dense_channel="",
+        group_features=False,
+        neighbour_features=False,
+    )
     grouped = replace(base, group_features=True)
     plain, with_groups = OccupationClassifier(base).fit_variants(TOY, [grouped])
     assert with_groups.channels_ is plain.channels_
@@ -234,6 +242,67 @@ def test_fit_variants_share_the_channels_and_answer_as_separate_fits():
     assert plain.classify_many(titles) == OccupationClassifier(base).fit(TOY).classify_many(titles)
     with pytest.raises(ValueError, match="only in group_features"):
         OccupationClassifier(base).fit_variants(TOY, [replace(base, svm_c=2.0)])
+
+
+def test_the_shipped_rule_reads_every_feature_block_and_fits_like_its_variants():
+    every = ClassifierConfig(dictionary_weight=0.0, inner_folds=3, neighbour_features=True)
+    assert not ClassifierConfig().neighbour_features  # opt-in: the shipped rule reads FEATURES
+    full, plain = OccupationClassifier(every).fit_variants(
+        TOY, [replace(every, group_features=False, neighbour_features=False)]
+    )
+    assert full.rule_.coef_.shape == (
+        len(FEATURES) + len(GROUP_FEATURES) + len(NEIGHBOUR_FEATURES),
+    )
+    assert plain.rule_.coef_.shape == (len(FEATURES),)
+    titles = ["电焊工学徒", "保洁", "销售", "厨师长", "电工"]
+    assert full.classify_many(titles) == OccupationClassifier(every).fit(TOY).classify_many(titles)
+
+
+def test_neighbour_features_read_the_nearest_titles_words_and_head_noun():
+    table = code_table()
+    at = table.position
+    # title 0 "氩弧焊工": nearest rows are a welder title (0.9), the welder's CSCO entry
+    # (0.8), a cook title (0.3); title 1 has no neighbours that count
+    near = Neighbours(
+        sim=np.array([[0.9, 0.8, 0.3], [0.2, 0.1, 0.0]], dtype=np.float32),
+        code=np.array([[at[WELDER], at[WELDER], at[COOK]], [at[COOK], at[COOK], at[COOK]]]),
+        is_title=np.array([[True, False, True], [True, True, True]]),
+    )
+    found = Candidates(
+        owner=np.array([0, 0, 0, 1]),
+        code=np.array([at[WELDER], at["6-18-00-00"], at[COOK], at[WELDER]]),
+        features=np.zeros((4, len(FEATURES)), dtype=np.float32),
+    )
+    out = neighbour_features(["氩弧焊工", "厨房帮手"], found, near)
+    assert out.shape == (4, len(NEIGHBOUR_FEATURES))
+    column = {name: out[:, j] for j, name in enumerate(NEIGHBOUR_FEATURES)}
+    np.testing.assert_allclose(column["title_sim"], [0.9, 0.0, 0.3, 0.0])
+    np.testing.assert_allclose(column["entry_sim"], [0.8, 0.0, 0.0, 0.0])
+    # the sub-major group 6-18 holds the welder code: its nearest title below it is 0.9
+    np.testing.assert_allclose(column["subtree_title_sim"], [0.9, 0.9, 0.3, 0.0])
+    np.testing.assert_allclose(column["title_votes"], [1, 0, 1, 0])
+    np.testing.assert_allclose(column["nearest_sim"], [0.9, 0.9, 0.9, 0.2])
+    np.testing.assert_allclose(column["title_sim_gap"], [0.0, -0.9, -0.6, 0.0])
+    # 焊工 ends as the welder's names do (工); 厨房帮手 ends in 手, like none of the welder's
+    assert column["title_end"][0] == 1.0 and column["title_end"][3] == 0.0
+    assert column["word_end_2"][0] == 1.0  # 焊工 is a name of the code
+    assert column["name_bigrams"][0] > column["name_bigrams"][2] == 0.0
+
+
+def test_a_model_saved_before_the_rule_features_existed_reads_features_only(toy_model, tmp_path):
+    import joblib
+
+    path = toy_model.save(tmp_path / "m.joblib")
+    blob = joblib.load(path)
+    for key in ("group_features", "neighbour_features"):
+        blob["config"].pop(key)
+    blob["rule"] = DecisionRule().fit(
+        np.random.default_rng(0).normal(size=(20, len(FEATURES))), np.arange(20) % 2 == 0
+    )
+    joblib.dump(blob, path)
+    old = OccupationClassifier.load(path)
+    assert not old.settings.group_features and not old.settings.neighbour_features
+    assert len(old.classify_many(["电焊工", "", "x" * 5000])) == 3
 
 
 # --------------------------------------------------------------------------- embedding channel

@@ -40,6 +40,14 @@ from matcher.text.encoders import (
         ("ＣＮＣ操作工（数控）18-45岁 男女不限 😀", "cnc操作工 数控"),
         ("  砌筑工\t\u3000泥瓦工 ", "砌筑工 泥瓦工"),
         ("招待员", "招待员"),  # 招 is part of the word, not an advert
+        # 招聘 before a recruiting role is the occupation (招聘师), not an advert
+        ("招聘主管双休五险一金", "招聘主管"),
+        ("招聘专员/助理", "招聘专员 助理"),
+        ("高薪招聘专员", "招聘专员"),
+        ("招聘HR", "招聘hr"),
+        ("长期招聘普工", "普工"),
+        ("招聘客服", "客服"),
+        ("招聘师傅", "师傅"),
         ("临时工", "临时工"),  # stripping would leave nothing: the words are kept
         ("", ""),
         (None, ""),
