@@ -47,6 +47,7 @@ def judge(model, ds, folder: Path, label: str, nightly: bool) -> dict[str, objec
         attach_truth,
         brier_score,
         expected_calibration_error,
+        ndcg_true_gains,
         oracle_plan_value,
         plan_value,
     )
@@ -63,11 +64,14 @@ def judge(model, ds, folder: Path, label: str, nightly: bool) -> dict[str, objec
     lists = served.recommend_many(workers["worker_id"].tolist(), K, reasons=False)
     p = lists["score"].to_numpy(float)
     v = attach_truth(lists, truth)
+    seeking = truth.groupby("worker_id")["value"].max()
+    judged = seeking.index[seeking > 0].intersection(pd.Index(workers["worker_id"]))
     ranker = model.ranker_
     counts = ranker.calibration_counts_
     row: dict[str, object] = {
         "variant": folder.name,
         "calibration": label,
+        "NDCG@10": float(ndcg_true_gains(lists, truth, K, judged).mean()),
         "ECE": expected_calibration_error(p, v),
         "Brier": brier_score(p, v),
         "mean score": float(p.mean()),
@@ -108,11 +112,21 @@ def main(argv: list[str] | None = None) -> int:
         help="MARKET_FOLDER:MODEL_DIR:VERSION (the folder holds store.db and truth.parquet)",
     )
     ap.add_argument("--no-nightly", action="store_true", help="skip the nightly plan")
+    ap.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a Recommender parameter (a string) before recalibrating, e.g. hire_map=competition",
+    )
     args = ap.parse_args(argv)
+    params = dict(p.split("=", 1) for p in args.param)
     rows = []
     head = git("rev-parse", "--short", "HEAD")
     dirty = git("status", "--porcelain", "--untracked-files=no")
-    this = f"this code ({head}{', modified' if dirty else ''})"
+    this = (
+        f"this code ({head}{', modified' if dirty else ''}{''.join(' ' + p for p in args.param)})"
+    )
     for spec in args.model:
         folder_s, model_dir, version = spec.split(":")
         folder = Path(folder_s)
@@ -124,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         model = registry.load_model(model_dir, version)
         rows.append(judge(model, ds, folder, "as trained", not args.no_nightly))
         print(rows[-1], flush=True)
-        again = copy.deepcopy(model).recalibrate(ds)
+        again = copy.deepcopy(model).set_params(**params).recalibrate(ds)
         rows.append(judge(again, ds, folder, this, not args.no_nightly))
         print(rows[-1], flush=True)
     table = pd.DataFrame(rows)

@@ -22,6 +22,9 @@ village groups together as the nightly plan does; this flow places their members
 by one, so a share can pass 1. The truth is read by this script only.
 
     python bench/stage_truth_bench.py --model W/distance-driven:W/models:VERSION
+
+``--param NAME=VALUE`` (repeatable) first fits the kept model's calibration again with
+those Recommender parameters (``Recommender.recalibrate``: same boosters, same slice).
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ from bench.report import markdown_table  # noqa: E402
 K = 10
 
 
-def variant_rows(folder: Path, model_dir: str, version: str) -> list[list[object]]:
+def variant_rows(
+    folder: Path, model_dir: str, version: str, params: dict[str, str] | None = None
+) -> list[list[object]]:
     from matcher.evaluation.truth import lp_value, plan_value
     from matcher.models.features import RANKER_COLUMNS
     from matcher.planning.assignment import plan_placements
@@ -52,6 +57,9 @@ def variant_rows(folder: Path, model_dir: str, version: str) -> list[list[object
 
     kept = load_kept(folder, model_dir, version)
     model, workers, vacancies = kept.model, kept.workers, kept.vacancies
+    if params:
+        # the kept boosters with their calibration fitted again under these parameters
+        model = model.set_params(**params).recalibrate(kept.dataset)
     lists = model.recommend_many(workers["worker_id"].tolist(), K, reasons=False)
     cat = model.catalogue
     wi = cat.wp.ids.get_indexer(lists["worker_id"])
@@ -94,11 +102,19 @@ def variant_rows(folder: Path, model_dir: str, version: str) -> list[list[object
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", action="append", required=True, help="MARKET:MODEL_DIR:VERSION")
+    ap.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="recalibrate the kept model with this Recommender parameter (a string) first",
+    )
     args = ap.parse_args(argv)
+    params = dict(p.split("=", 1) for p in args.param)
     rows: list[list[object]] = []
     for spec in args.model:
         folder, model_dir, version = spec.split(":")
-        part = variant_rows(Path(folder), model_dir, version)
+        part = variant_rows(Path(folder), model_dir, version, params)
         for r in part:
             print(f"{r[0]}: {r[1]} {r[2]:.3f}", flush=True)
         rows += part

@@ -346,6 +346,8 @@ class CovariateCalibrator:
         """Calibrated probabilities in ``[0, 1]``, non-decreasing in ``p`` for fixed
         covariates."""
         p = np.asarray(p, dtype=float)
+        if len(p) == 0:
+            return np.zeros(0)
         u = np.asarray(covariates, dtype=float).reshape(len(p), -1)
         b, a = self.coef_[:2]
         return _expit(b + a * logit(p) + self._standard(u) @ self.coef_[2:])

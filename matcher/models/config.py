@@ -37,6 +37,10 @@ APPLY_MAPS = ("plain", "covariates")
 #: on the calibration slice, or a proportional hazard on the job's terms fitted on every
 #: spell followed (the booster's window and the slice).
 STAY_MAPS = ("plain", "covariates")
+#: The hire stage: as learnt from the hires observed, or scored as a single applicant's
+#: chance with a seat free, the competition each application met learnt by the booster
+#: ("competition") or by the slice's Platt map with network covariates ("competition-map").
+HIRE_MAPS = ("plain", "competition", "competition-map")
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "stages": STAGE_CHOICES,
@@ -45,6 +49,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "apply_exposure": APPLY_EXPOSURES,
     "apply_map": APPLY_MAPS,
     "stay_map": STAY_MAPS,
+    "hire_map": HIRE_MAPS,
     "lang": LANGS,
     "title_coding": TITLE_CODINGS,
 }
@@ -98,6 +103,7 @@ class RecommenderConfig:
     apply_exposure: str = "viewed"
     apply_map: str = "plain"
     stay_map: str = "plain"
+    hire_map: str = "plain"
     stay_weeks: int = 26
     max_iter: int = 100
     ranker_learning_rate: float = 0.1

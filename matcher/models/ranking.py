@@ -194,13 +194,58 @@ STAY_COVARIATES = (
 )
 
 
+#: Competition an application met (:func:`matcher.serving.recommender.application_competition`
+#: counts it in the events): the other applications to the vacancy around it per seat left,
+#: and the worker's own other applications around it (each ``log1p``). An employer fills
+#: at most its seats with the best applicants and a worker takes one offer, so the hires
+#: observed per application fall with both; P(hired | applied) as the plan needs it is a
+#: single applicant's with a seat free, so scoring puts both at :data:`HIRE_PLANNING`.
+HIRE_COMPETITION = ("rivals_per_seat_log", "own_applications_log")
+#: The competition's value at scoring (no rival, no other application of the worker's).
+HIRE_PLANNING = 0.0
+#: Ranker columns the hire map reads beside the competition (missing as 0): the county's
+#: network and ties to the employer, which go with more rivals (fellow villagers apply to
+#: the same employers), so that the booster learnt their weight net of the competition.
+_HIRE_PAIR_COVARIATES = ("flow_log", "flow_applied_log", "tie_applied_log", "tie_hired_log")
+HIRE_COVARIATES = (*HIRE_COMPETITION, *_HIRE_PAIR_COVARIATES)
+
+
+def _column(x: np.ndarray, name: str) -> np.ndarray:
+    """Ranker input column ``name`` with ``MISSING`` as NaN."""
+    v = x[:, _COL[name]]
+    return np.where(v > MISSING / 2, v, np.nan)
+
+
+def hire_covariates(x: np.ndarray, competition: np.ndarray | None = None) -> np.ndarray:
+    """The :data:`HIRE_COVARIATES` of ranker input rows ``x``: ``competition`` ``(n, 2)``
+    (:data:`HIRE_COMPETITION`; ``None``: the value at scoring, :data:`HIRE_PLANNING`) and
+    the pair columns, missing as 0; finite, one row per pair.
+
+    Raises
+    ------
+    ValueError
+        ``competition`` is not ``(n, 2)`` or not finite.
+    """
+    n = len(x)
+    if competition is None:
+        comp = np.full((n, len(HIRE_COMPETITION)), HIRE_PLANNING)
+    else:
+        comp = np.asarray(competition, dtype=float)
+        if comp.shape != (n, len(HIRE_COMPETITION)) or not np.isfinite(comp).all():
+            raise ValueError(
+                f"competition must be a finite array of shape ({n}, {len(HIRE_COMPETITION)}), "
+                f"got shape {comp.shape}"
+            )
+    pair = [np.nan_to_num(_column(x, name), nan=0.0) for name in _HIRE_PAIR_COVARIATES]
+    return np.column_stack([comp, *pair]) if n else np.zeros((0, len(HIRE_COVARIATES)))
+
+
 def stage_covariates(x: np.ndarray) -> np.ndarray:
     """The :data:`APPLY_COVARIATES` of ranker input rows ``x`` (:data:`RANKER_COLUMNS`
     order, missing values as ``MISSING``): finite, one row per pair."""
 
     def col(name: str) -> np.ndarray:
-        v = x[:, _COL[name]]
-        return np.where(v > MISSING / 2, v, np.nan)
+        return _column(x, name)
 
     distance = np.nan_to_num(np.clip(col("distance_km"), 0.0, None), nan=0.0)
     far = np.nan_to_num(col("far"), nan=0.0)
@@ -258,6 +303,9 @@ class Proposals:
     weeks: np.ndarray
     left: np.ndarray
     weight: np.ndarray
+    #: :data:`HIRE_COMPETITION` of each proposal when it was shown (``(n, 2)``), for a
+    #: hire map with competition; ``None``: the value at scoring
+    competition: np.ndarray | None = None
 
 
 def _matrix(features: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -661,6 +709,7 @@ class StablePlacementRanker:
         "calibrators_": {},
         "calibration_counts_": {},
         "joint_": None,
+        "hire_competition_": False,
     }
 
     def __init__(
@@ -694,7 +743,7 @@ class StablePlacementRanker:
         if "stages_" not in self.__dict__:
             raise RuntimeError("StablePlacementRanker is not fitted; call fit first")
 
-    def _stage_model(self, y: np.ndarray):
+    def _stage_model(self, y: np.ndarray, extra_cst: tuple[int, ...] = ()):
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -707,7 +756,7 @@ class StablePlacementRanker:
             min_samples_leaf=max(2, min(self.min_samples_leaf, minority // 4)),
             l2_regularization=self.l2_regularization,
             early_stopping=False,
-            monotonic_cst=[1 if c in INCREASING else 0 for c in RANKER_COLUMNS],
+            monotonic_cst=[1 if c in INCREASING else 0 for c in RANKER_COLUMNS] + list(extra_cst),
             random_state=self.random_state,
         )
         return CalibratedClassifierCV(
@@ -739,6 +788,12 @@ class StablePlacementRanker:
             probability is surviving the horizon. Without it the stay stage learns
             ``retained`` from the hires whose outcome is known.
 
+        With :data:`HIRE_COMPETITION` columns in ``labels`` (the competition each
+        application met, :func:`matcher.serving.recommender.application_competition`)
+        the hire stage learns from them beside the features, each constrained not to
+        raise the chance, and is scored at :data:`HIRE_PLANNING` (no rival, no other
+        application: a single applicant's chance with a seat free).
+
         Returns
         -------
         self
@@ -747,9 +802,14 @@ class StablePlacementRanker:
         applied = labels["applied"].to_numpy(dtype=float)
         hired = labels["hired"].to_numpy(dtype=float)
         retained = labels["retained"].to_numpy(dtype=float)
+        self.hire_competition_ = all(c in labels.columns for c in HIRE_COMPETITION)
+        x_hire = x[applied == 1]
+        if self.hire_competition_:
+            comp = labels[list(HIRE_COMPETITION)].to_numpy(dtype=float)[applied == 1]
+            x_hire = np.column_stack([x_hire, np.nan_to_num(comp, nan=HIRE_PLANNING)])
         rows = {
             "apply": (x, applied == 1),
-            "hire": (x[applied == 1], hired[applied == 1] == 1),
+            "hire": (x_hire, hired[applied == 1] == 1),
             "stay": (
                 x[(hired == 1) & np.isfinite(retained)],
                 retained[(hired == 1) & np.isfinite(retained)] == 1,
@@ -776,7 +836,8 @@ class StablePlacementRanker:
             if pos < MIN_CLASS_ROWS or neg < MIN_CLASS_ROWS:
                 self.stages_[name] = (pos + 1.0) / (len(y) + 2.0)
                 continue
-            self.stages_[name] = self._stage_model(y).fit(x_stage, y)
+            extra = (-1,) * (x_stage.shape[1] - len(RANKER_COLUMNS))
+            self.stages_[name] = self._stage_model(y, extra).fit(x_stage, y)
         return self
 
     def _fit_hazard(self, features: pd.DataFrame | np.ndarray, spells: Spells) -> None:
@@ -822,6 +883,7 @@ class StablePlacementRanker:
         joint: Proposals | None = None,
         apply_covariates: bool = False,
         stay_covariates: bool = False,
+        hire_competition: np.ndarray | None = None,
     ) -> StablePlacementRanker:
         """Calibrate the fitted stages on pairs of a later time slice
         (:mod:`matcher.models.calibration`): afterwards each stage's output is the observed
@@ -859,6 +921,13 @@ class StablePlacementRanker:
             the booster's training window's and the slice's: with a few hundred leaving
             events a ridge-penalised hazard on the job's terms estimates who stays far
             better than the booster (``bench/stage_truth_bench.py``).
+        hire_competition : ndarray of shape (n, 2), optional
+            With Platt: the :data:`HIRE_COMPETITION` each application of ``hire`` met; the
+            hire stage is then mapped with :data:`HIRE_COVARIATES` (the competition and
+            the network columns, :func:`hire_covariates`) when their out-of-fold
+            cross-entropy is below :data:`SELECT_MARGIN` times the plain map's, and
+            scored with no competition (:data:`HIRE_PLANNING`): a single applicant's
+            chance with a seat free. ``joint.competition`` then gives the proposals'.
 
         A stage whose slice has fewer than :data:`MIN_CLASS_ROWS` (weighted) rows of
         either outcome, or no leaving event, keeps its uncalibrated output; which
@@ -883,25 +952,22 @@ class StablePlacementRanker:
             if pos < MIN_CLASS_ROWS or neg < MIN_CLASS_ROWS:
                 continue
             x = _matrix(feats)
-            raw = self._predict(name, x)
-            # (a stage that is its base rate stays one number for every pair)
-            if (
-                name == "apply"
-                and method == "platt"
-                and apply_covariates
-                and not self._constant(name)
-            ):
+            raw = self._predict(name, x, hire_competition if name == "hire" else None)
+            u: np.ndarray | None = None
+            if name == "apply" and apply_covariates:
                 u = stage_covariates(x)
+            elif name == "hire" and hire_competition is not None and not self.hire_competition_:
+                u = hire_covariates(x, hire_competition)
+            # (a stage that is its base rate stays one number for every pair)
+            if u is not None and method == "platt" and not self._constant(name):
                 plain = out_of_fold_log_loss(raw, None, y, w)
                 stacked = out_of_fold_log_loss(raw, u, y, w)
                 self.calibration_counts_[name]["oof plain"] = plain
                 self.calibration_counts_[name]["oof covariates"] = stacked
                 if stacked < plain * SELECT_MARGIN:
                     self.calibrators_[name] = CovariateCalibrator().fit(raw, u, y, w)
-                else:
-                    self.calibrators_[name] = StageCalibrator(method).fit(raw, y, w)
-            else:
-                self.calibrators_[name] = StageCalibrator(method).fit(raw, y, w)
+                    continue
+            self.calibrators_[name] = StageCalibrator(method).fit(raw, y, w)
         if stay is not None and self.stay_hazard_:
             feats, spells = stay
             events = float(np.asarray(spells.left, dtype=float).sum())
@@ -925,7 +991,7 @@ class StablePlacementRanker:
                 "stable (expected)": float(w @ target),
             }
             if hires >= MIN_CLASS_ROWS and float(w @ (1 - target)) >= MIN_CLASS_ROWS:
-                product = self.predict_stages(x).prod(axis=1)
+                product = self._stages(x, joint.competition).prod(axis=1)
                 self.joint_ = JointCalibrator(method, JOINT_PRIOR_ROWS).fit(product, target, w)
         return self
 
@@ -970,15 +1036,22 @@ class StablePlacementRanker:
             out[rows] = self._stage("stay", x)
         return out * kept
 
-    def predict_stages(self, features: pd.DataFrame | np.ndarray) -> np.ndarray:
+    def predict_stages(
+        self, features: pd.DataFrame | np.ndarray, competition: np.ndarray | None = None
+    ) -> np.ndarray:
         """Conditional probabilities ``(n, 3)``: apply, hire | applied, stay | hired.
         ``features``: a frame with :data:`matcher.models.features.RANKER_COLUMNS`, or an array
-        with those columns in that order."""
+        with those columns in that order. ``competition`` ``(n, 2)``: the
+        :data:`HIRE_COMPETITION` each pair met, for a hire stage that reads it (a booster
+        fitted with it, or a map with covariates); ``None``: at scoring,
+        :data:`HIRE_PLANNING`."""
         self.check_fitted()
-        x = _matrix(features)
+        return self._stages(_matrix(features), competition)
+
+    def _stages(self, x: np.ndarray, competition: np.ndarray | None = None) -> np.ndarray:
         out = np.empty((len(x), len(STAGES)))
         for j, name in enumerate(STAGES):
-            out[:, j] = self._stage(name, x)
+            out[:, j] = self._stage(name, x, competition if name == "hire" else None)
         return out
 
     def check_fast_paths(self) -> dict[str, bool]:
@@ -1008,9 +1081,12 @@ class StablePlacementRanker:
             verdicts[name] = STAGE_FAST_PATH.verify(model, token, problem)
         return verdicts
 
-    def _predict(self, name: str, x: np.ndarray) -> np.ndarray:
+    def _predict(
+        self, name: str, x: np.ndarray, competition: np.ndarray | None = None
+    ) -> np.ndarray:
         """The stage's booster output: a probability, or for a hazard stay stage the
-        log weekly rate of leaving."""
+        log weekly rate of leaving. A hire booster fitted with the competition reads
+        ``competition`` beside ``x`` (``None``: at scoring, :data:`HIRE_PLANNING`)."""
         model = self.stages_[name]
         if isinstance(model, float):
             return np.full(len(x), model)
@@ -1018,16 +1094,20 @@ class StablePlacementRanker:
             return np.zeros(0)
         if name == "stay" and self.stay_hazard_:
             return _log_rate(model, x)
+        if name == "hire" and self.hire_competition_:
+            x = np.column_stack([x, hire_covariates(x, competition)[:, : len(HIRE_COMPETITION)]])
         return _calibrated(model, x)
 
-    def _stage(self, name: str, x: np.ndarray) -> np.ndarray:
+    def _stage(self, name: str, x: np.ndarray, competition: np.ndarray | None = None) -> np.ndarray:
         """The stage's probability: the booster's output through the later slice's
         calibrator when there is one; a hazard stay stage without one is the constant
-        weekly hazard carried to the horizon, ``(1 - h)^horizon``."""
-        raw = self._predict(name, x)
+        weekly hazard carried to the horizon, ``(1 - h)^horizon``. A hire map with
+        covariates reads ``competition`` (``None``: at scoring, :data:`HIRE_PLANNING`)."""
+        raw = self._predict(name, x, competition)
         calibrator = self.calibrators_.get(name)
         if isinstance(calibrator, CovariateCalibrator):
-            return calibrator.predict(raw, stage_covariates(x))
+            u = hire_covariates(x, competition) if name == "hire" else stage_covariates(x)
+            return calibrator.predict(raw, u)
         if isinstance(calibrator, CovariateHazard):
             return calibrator.predict(raw, stay_covariate_matrix(x))
         if calibrator is not None:

@@ -96,7 +96,11 @@ class PrecomputedListsError(RuntimeError):
 
 #: Recommender parameters added after precomputed lists were first stored, with the value
 #: a model trained before them behaves as (:func:`fit_key` leaves them out at it).
-ADDED_PARAMS: dict[str, object] = {"title_coding": "stored", "apply_map": "plain"}
+ADDED_PARAMS: dict[str, object] = {
+    "title_coding": "stored",
+    "apply_map": "plain",
+    "hire_map": "plain",
+}
 _NOT_ADDED = object()
 
 

@@ -126,7 +126,7 @@ from matcher.models.features import (
     worker_profiles,
     worker_texts,
 )
-from matcher.models.ranking import STAGES, Proposals, StablePlacementRanker
+from matcher.models.ranking import HIRE_COMPETITION, STAGES, Proposals, StablePlacementRanker
 from matcher.models.retrieval import (
     CandidateGenerator,
     ContentIndex,
@@ -257,6 +257,17 @@ class Recommender(RankingModel):
         network at the employer...) fitted on every spell followed, the booster's
         training window's and the slice's (censored and left-truncated), without the
         booster (:class:`matcher.models.calibration.CovariateHazard`).
+    hire_map : {"plain", "competition", "competition-map"}, default "plain"
+        The hire stage. Observed hires per application fall with the rivals for the
+        vacancy's seats and with the worker's other applications (one offer taken);
+        the plan needs a single applicant's chance with a seat free. ``"competition"``:
+        the hire booster also learns the competition each application met
+        (:func:`application_competition`: rivals per seat, the worker's other
+        applications; constrained not to raise the chance), is calibrated with each
+        slice application's own, and scored with none. ``"competition-map"``: the
+        booster as ``"plain"``, its Platt map on the slice with the competition and
+        network covariates (:data:`matcher.models.ranking.HIRE_COVARIATES`), scored
+        with none, when their out-of-fold cross-entropy beats the plain map's.
     stay_weeks : int, default 26
         Horizon of a stable placement: the score is P(apply) * P(hire | applied) *
         P(still there after ``stay_weeks`` weeks | hired).
@@ -297,6 +308,8 @@ class Recommender(RankingModel):
     apply_map: str = "plain"
     #: models saved before the stay map existed unpickle as "plain"
     stay_map: str = "plain"
+    #: ... and before the hire map's competition
+    hire_map: str = "plain"
 
     def __init__(
         self,
@@ -321,6 +334,7 @@ class Recommender(RankingModel):
         apply_exposure: str = "viewed",
         apply_map: str = "plain",
         stay_map: str = "plain",
+        hire_map: str = "plain",
         stay_weeks: int = 26,
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
@@ -348,6 +362,7 @@ class Recommender(RankingModel):
         self.apply_exposure = apply_exposure
         self.apply_map = apply_map
         self.stay_map = stay_map
+        self.hire_map = hire_map
         self.stay_weeks = stay_weeks
         self.max_iter = max_iter
         self.ranker_learning_rate = ranker_learning_rate
@@ -844,6 +859,13 @@ class Recommender(RankingModel):
             upper = cutoff
         feats = pd.concat([p[0] for p in parts], ignore_index=True)
         pairs = pd.concat([p[1] for p in parts], ignore_index=True)
+        if self.hire_map == "competition":
+            # the competition each application met, from all events (hires after a fold's
+            # end still tell the seats it had)
+            comp = application_competition(
+                dataset.events, dataset.vacancies, pairs, pairs["applied_at"]
+            )
+            pairs[list(HIRE_COMPETITION)] = comp
         stay_feats = pd.concat([p[2] for p in parts], ignore_index=True)
         stays = pd.concat([p[3] for p in parts], ignore_index=True)
         self.ranker_counts_ = {
@@ -936,6 +958,7 @@ class Recommender(RankingModel):
         ]
         apply_pairs, apply_feats = self._features_of(cat, retrieval, trials)
         hire_pairs, hire_feats = self._features_of(cat, retrieval, due)
+        competing = self.hire_map in ("competition", "competition-map")
         at_risk = _at_risk(ev, cutoff, end)
         stays, stay_feats = self._features_of(cat, retrieval, at_risk)
         stay_spells = _spells(stays)
@@ -952,6 +975,13 @@ class Recommender(RankingModel):
                 joint_pairs["weeks"].to_numpy(dtype=float),
                 joint_pairs["left"].to_numpy(dtype=float),
                 joint_pairs["w"].to_numpy(dtype=float),
+                competition=(
+                    application_competition(
+                        ev, dataset.vacancies, joint_pairs, joint_pairs["first_view"]
+                    )
+                    if competing
+                    else None
+                ),
             )
         ranker.calibrate(
             apply=(apply_feats, apply_pairs["y"].to_numpy(), apply_pairs["w"].to_numpy()),
@@ -962,6 +992,11 @@ class Recommender(RankingModel):
             joint=joint,
             apply_covariates=self.apply_map == "covariates",
             stay_covariates=self.stay_map == "covariates",
+            hire_competition=(
+                application_competition(ev, dataset.vacancies, hire_pairs, hire_pairs["applied_at"])
+                if competing
+                else None
+            ),
         )
 
     def _shown_negatives(
@@ -1787,6 +1822,102 @@ def _pair_labels(events: pd.DataFrame) -> pd.DataFrame:
     return out[_LABEL_COLUMNS]
 
 
+#: Applications this close in time (either side) compete for the same seats and offers:
+#: the sample market's employers decide on a week's applicants together.
+COMPETITION_DAYS = 3.5
+
+
+def application_competition(
+    events: pd.DataFrame,
+    vacancies: pd.DataFrame,
+    pairs: pd.DataFrame,
+    at: pd.Series,
+) -> np.ndarray:
+    """The competition each (worker, vacancy) pair of ``pairs`` met at time ``at`` (one
+    per row), in :data:`matcher.models.ranking.HIRE_COMPETITION` order, ``(n, 2)``:
+
+    * ``log1p(rivals / seats)``: the other workers' applications (``applied`` events) to
+      the vacancy within :data:`COMPETITION_DAYS` of ``at``, per seat then left (the
+      vacancy's ``headcount`` now plus its hires at or after ``at``; at least 1);
+    * ``log1p(own)``: the worker's applications to other vacancies within
+      :data:`COMPETITION_DAYS` of ``at`` (a worker with several offers takes one).
+
+    Outcomes are not read: only applications, seats and hires, which the hire stage's
+    calibration slice holds anyway. A missing ``at`` counts nothing (0, 0).
+    """
+    n = len(pairs)
+    if n == 0:
+        return np.zeros((0, 2))
+    kinds = events[Columns.Event].astype(str)
+    apps = events[kinds == EventType.APPLIED.value]
+    hires = events[kinds == EventType.HIRED.value]
+    half = int(COMPETITION_DAYS * 86_400)
+    when = _seconds(pd.Series(at).reset_index(drop=True))
+    known = when >= 0
+    worker = pairs[Columns.Worker].to_numpy(dtype=object)
+    vacancy = pairs[Columns.Vacancy].to_numpy(dtype=object)
+    app_w = apps[Columns.Worker].to_numpy(dtype=object)
+    app_v = apps[Columns.Vacancy].to_numpy(dtype=object)
+    app_t = _seconds(apps[Columns.OccurredAt])
+    own_pair = _count_near(_pair_key(app_w, app_v), app_t, _pair_key(worker, vacancy), when, half)
+    on_vacancy = _count_near(app_v, app_t, vacancy, when, half)
+    by_worker = _count_near(app_w, app_t, worker, when, half)
+    hire_t = _seconds(hires[Columns.OccurredAt])
+    hire_v = hires[Columns.Vacancy].to_numpy(dtype=object)
+    later = _count_near(hire_v, hire_t, vacancy, when, lo=0, hi=None)
+    heads = vacancies.set_index(Columns.Vacancy)["headcount"]
+    now = pd.Series(vacancy).map(heads).to_numpy(dtype=float)
+    seats = np.maximum(np.nan_to_num(now, nan=1.0) + later, 1.0)
+    rivals = np.maximum(on_vacancy - own_pair, 0)
+    own = np.maximum(by_worker - own_pair, 0)
+    out = np.column_stack([np.log1p(rivals / seats), np.log1p(own)])
+    out[~known] = 0.0
+    return out
+
+
+def _seconds(times: pd.Series) -> np.ndarray:
+    """Whole seconds since the epoch (int64), -1 where missing."""
+    t = pd.to_datetime(times)
+    ns = t.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return np.where(t.isna().to_numpy(), -1, ns // 10**9)
+
+
+def _pair_key(worker: np.ndarray, vacancy: np.ndarray) -> np.ndarray:
+    return (
+        pd.Series(worker).astype(str).str.cat(pd.Series(vacancy).astype(str), sep="\x1f").to_numpy()
+    )
+
+
+def _count_near(
+    keys: np.ndarray,
+    times: np.ndarray,
+    q_keys: np.ndarray,
+    q_times: np.ndarray,
+    half: int | None = None,
+    *,
+    lo: int | None = None,
+    hi: int | None = 0,
+) -> np.ndarray:
+    """For each query (key, time): how many events of the same key fall within ``half``
+    seconds of its time, or (``half`` None) in ``[time + lo, time + hi]`` (``hi`` None:
+    no upper end)."""
+    if half is not None:
+        lo, hi = -half, half
+    codes, uniques = pd.factorize(pd.Series(np.concatenate([keys, q_keys]), dtype=object))
+    ev_code, q_code = codes[: len(keys)].astype(np.int64), codes[len(keys) :].astype(np.int64)
+    if len(keys) == 0:
+        return np.zeros(len(q_keys))
+    base = int(min(times.min(), q_times.min())) - 10**7
+    span = int(max(times.max(), q_times.max())) - base + 2 * 10**7
+    composite = np.sort(ev_code * span + (times - base))
+    start = q_code * span + (q_times - base + (lo or 0))
+    stop = q_code * span + (q_times - base + hi) if hi is not None else (q_code + 1) * span - 1
+    return (
+        np.searchsorted(composite, stop, side="right")
+        - np.searchsorted(composite, start, side="left")
+    ).astype(float)
+
+
 def _at_risk(events: pd.DataFrame, start: pd.Timestamp, stop: pd.Timestamp) -> pd.DataFrame:
     """Hires at risk of leaving in ``[start, stop)``: hired before ``stop`` and not left
     before ``start``. Per (worker, vacancy), in tenure weeks: ``entry`` (0 when hired in
@@ -1832,7 +1963,7 @@ def _proposal_outcomes(
     views - 1); a pair not hired is one row weighted by its views."""
     keys = [Columns.Worker, Columns.Vacancy]
     if len(shown) == 0:
-        return pd.DataFrame(columns=[*keys, "hired", "weeks", "left", "w"])
+        return pd.DataFrame(columns=[*keys, "hired", "weeks", "left", "w", "first_view"])
     first = views.groupby(keys)[Columns.OccurredAt].min().rename("first_view")
     out = shown.join(first, on=keys)
     hires = fresh.loc[fresh["hired"] == 1, keys].assign(hired=1.0)
@@ -1851,7 +1982,7 @@ def _proposal_outcomes(
     hired_rows = out[out["hired"] == 1].assign(w=1.0)
     rest = out.assign(hired=0.0, weeks=0.0, left=0.0, w=views_n - out["hired"].to_numpy())
     both = pd.concat([hired_rows, rest[rest["w"] > 0]], ignore_index=True)
-    return both[[*keys, "hired", "weeks", "left", "w"]]
+    return both[[*keys, "hired", "weeks", "left", "w", "first_view"]]
 
 
 def _spells(frame: pd.DataFrame) -> Spells:

@@ -63,6 +63,8 @@ def test_covariate_map_is_monotone_in_p_bounded_and_clipped():
         assert ((out >= 0) & (out <= 1)).all()
         assert (np.diff(out) >= 0).all()
         assert (out <= cal.upper(grid) + 1e-12).all()
+    # no pairs: no probabilities (a candidate set can be empty)
+    assert cal.predict(np.zeros(0), np.zeros((0, 2))).shape == (0,)
     # beyond the fitted range a covariate counts as at its end (no extrapolation)
     far = cal.predict(np.full(2, 0.3), np.array([[100.0, 1.0], [cal.high_[0], 1.0]]))
     assert far[0] == pytest.approx(far[1])
