@@ -319,17 +319,22 @@ class VacancyCatalogue:
         if cat.proxy is not None and self.scorer is not None:
             # the changed vacancies' own terms, linear and residual (bucket-mates keep
             # theirs until the next full build: the proxy only chooses candidates)
-            vterm = np.concatenate([cat.proxy.vterm, np.zeros(n - n_old)])
+            proxy = cat.proxy
+            vterm = np.concatenate([proxy.vterm, np.zeros(n - n_old)])
             values, _ = self.scorer.pair_values(out, np.zeros(len(pos), np.int64), pos)
-            vterm[pos] = linear = cat.proxy.vacancy_terms(values)
+            vterm[pos] = linear = proxy.vacancy_terms(values)
+            channels = proxy.vacancy_channels(values)
+            if channels is not None and proxy.vchannel is not None:
+                vchannel = _splice_rows(proxy.vchannel, channels, pos)
+                proxy = dataclasses.replace(proxy, vchannel=vchannel)
             col = np.minimum(np.searchsorted(open_pos, pos), max(len(open_pos) - 1, 0))
             is_open = (open_pos[col] == pos) if len(open_pos) else np.zeros(len(pos), bool)
-            if cat.proxy.reference_workers is not None and is_open.any():
+            if proxy.reference_workers is not None and is_open.any():
                 generator = CandidateGenerator("full", 0, self.retrieval.stats, 0)
-                vterm[pos[is_open]] += cat.proxy.residual_terms(
+                vterm[pos[is_open]] += proxy.residual_terms(
                     out, self.scorer, generator, col[is_open], linear[is_open]
                 )
-            out.proxy = dataclasses.replace(cat.proxy, vterm=vterm)
+            out.proxy = dataclasses.replace(proxy, vterm=vterm)
         elif cat.proxy is not None:
             out.proxy = None  # its vacancy terms would not cover the new positions
         return out

@@ -497,9 +497,13 @@ PROXY_FIT_TOP = 1000
 #: Reference workers of the proxy's per-vacancy residual (:func:`fit_ranker_proxy`): the
 #: sampled workers with the most eligible vacancies, each scored exactly against all of
 #: them. The ranker's trees treat a vacancy's own features non-linearly and jointly; a
-#: linear ``vterm`` cannot, and the vacancies it underrates are the exhaustive top 10 the
-#: candidates missed (bench/recall_bench.py).
-PROXY_REFERENCE_WORKERS = 8
+#: linear ``vterm`` cannot. Off by default: at 100,000 open vacancies, over 70 workers
+#: and two fit seeds, 8 reference workers LOWERED the recall of the exhaustive top 10
+#: (best 1000: 0.960 -> 0.942 without the channel terms, 0.970 -> 0.947 with them) and
+#: deepened the low tail (the mobile workers that give the residual are not the others'
+#: reference), at 25 s CPU per catalogue build and an all-vacancy scoring per reference
+#: worker in every incremental update.
+PROXY_REFERENCE_WORKERS = 0
 
 
 def proxy_basis(features: np.ndarray) -> np.ndarray:
@@ -522,6 +526,15 @@ def proxy_basis(features: np.ndarray) -> np.ndarray:
             f[:, 0:3] * occ[:, None],
         ]
     )
+
+
+#: Columns of :func:`proxy_basis` that the proxy weighs once per vacancy channel
+#: (:attr:`RankerProxy.channel_beta`): log distance, the occupation match level one-hot
+#: and the distance hinges. The ranker's trees weigh distance and occupation by the kind
+#: of post (a worker may take a public-welfare post of his trade across the country
+#: where he would not take a factory job); one slope for every channel ranks such a
+#: worker's exhaustive top 10 in the thousands (bench/recall_bench.py).
+CHANNEL_BASIS_COLUMNS = np.array([5, *range(10, 15), *range(15, 21)], dtype=np.int64)
 
 
 @dataclass
@@ -552,18 +565,37 @@ class RankerProxy:
     #: proxies pickled before these existed read None)
     reference_workers: np.ndarray | None = None
     reference_shift: np.ndarray | None = None
+    #: columns of :data:`matcher.models.features.PAIR_COLUMNS` holding the vacancy's
+    #: channel one-hot, the channel of every catalogue position (``(n_vacancies,
+    #: n_channels)``, like ``vterm``) and the weights of :data:`CHANNEL_BASIS_COLUMNS`
+    #: per channel (``(len(CHANNEL_BASIS_COLUMNS), n_channels)``): the pair terms that
+    #: depend on the kind of post. None: fitted without (and proxies pickled before)
+    channel_columns: np.ndarray | None = None
+    vchannel: np.ndarray | None = None
+    channel_beta: np.ndarray | None = None
 
     def vacancy_terms(self, values: np.ndarray) -> np.ndarray:
         """``vterm`` of pair-feature rows (:meth:`matcher.models.scoring.PairScorer.pair_values`)."""
         z = np.nan_to_num(np.asarray(values)[:, self.vacancy_columns], nan=0.0)
         return z @ self.vacancy_beta
 
-    def pair_terms(self, features: np.ndarray) -> np.ndarray:
+    def vacancy_channels(self, values: np.ndarray) -> np.ndarray | None:
+        """``vchannel`` rows of pair-feature rows (None for a proxy without channel terms)."""
+        if self.channel_columns is None:
+            return None
+        return np.nan_to_num(np.asarray(values)[:, self.channel_columns], nan=0.0).astype(
+            np.float32
+        )
+
+    def pair_terms(self, features: np.ndarray, pos: np.ndarray | None = None) -> np.ndarray:
         """The pair part of the score of :data:`PROXY_FEATURES` rows: ``b(f) . pair_beta``
         (:func:`proxy_basis`), summed column by column without building ``b(f)``, so
         that a row's value does not depend on the other rows (a matrix-vector product
         may round a row differently at another length or alignment: candidates chosen
-        among a worker's eligible vacancies only must get the numbers of all open ones)."""
+        among a worker's eligible vacancies only must get the numbers of all open ones).
+        Given the rows' vacancy catalogue positions ``pos``, plus (:attr:`channel_beta`)
+        :data:`CHANNEL_BASIS_COLUMNS` weighed by each vacancy's channel, summed the same
+        way."""
         f = np.asarray(features, dtype=float)
         beta = np.asarray(self.pair_beta, dtype=float)
         out = np.zeros(len(f))
@@ -588,6 +620,25 @@ class RankerProxy:
         for c in range(3):
             out += beta[j] * (f[:, c] * occ)
             j += 1
+        if pos is not None and self.channel_beta is not None and self.vchannel is not None:
+            out += self._channel_terms(f, np.asarray(pos))
+        return out
+
+    def _channel_terms(self, f: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """Sum over channels of each row's channel one-hot times the channel's weights
+        of :data:`CHANNEL_BASIS_COLUMNS`, element by element (row by row the same)."""
+        assert self.channel_beta is not None and self.vchannel is not None
+        occ, log_km = f[:, 4], f[:, 5]
+        columns = [log_km, *((occ == level).astype(float) for level in range(5))]
+        columns += [np.maximum(log_km - knot, 0.0) for knot in DISTANCE_KNOTS]
+        beta = np.asarray(self.channel_beta, dtype=float)
+        channel = np.asarray(self.vchannel[pos], dtype=float)
+        out = np.zeros(len(f))
+        for c in range(beta.shape[1]):
+            term = np.zeros(len(f))
+            for j, x in enumerate(columns):
+                term += beta[j, c] * x
+            out += channel[:, c] * term
         return out
 
     def residual_terms(
@@ -632,7 +683,8 @@ class RankerProxy:
         open vacancies at ``cols`` plus their linear vacancy terms ``linear``."""
         lfm, dense, lex = generator.channel_scores(cat, np.array([w]), cols)
         channels = WorkerChannels(lfm[0], dense[0], lex[0], generator.network_scores(cat, w, cols))
-        return self.pair_terms(generator.proxy_features(cat, w, cols, channels)) + linear
+        f = generator.proxy_features(cat, w, cols, channels)
+        return self.pair_terms(f, cat.open_pos[cols]) + linear
 
 
 def _exact_log_score(
@@ -830,7 +882,7 @@ class CandidateGenerator:
             return None
         pos = cat.open_pos if cols is None else cat.open_pos[cols]
         f = self.proxy_features(cat, w, cols, scores)
-        return proxy.pair_terms(f) + proxy.vterm[pos]
+        return proxy.pair_terms(f, pos) + proxy.vterm[pos]
 
     def for_vacancy(self, cat: CandidateCatalogue, v: int) -> np.ndarray:
         """Candidate worker positions for catalogue vacancy position ``v`` (none when
@@ -925,6 +977,7 @@ def fit_ranker_proxy(
     random_state: int = 0,
     expanded: bool = True,
     reference_workers: int = PROXY_REFERENCE_WORKERS,
+    channel_terms: bool = True,
 ) -> RankerProxy | None:
     """Fit the catalogue's :class:`RankerProxy`: the exact log scores of ``n_workers``
     sampled workers' pairs, regressed (within worker, weighted to the top of each
@@ -941,8 +994,10 @@ def fit_ranker_proxy(
     features beyond a linear term; at 100,000 open vacancies it costs about
     ``reference_workers`` exhaustive rankings per catalogue build. None when no worker
     has more eligible vacancies than the channels already take (the candidates are
-    then exhaustive anyway)."""
-    from matcher.models.features import PAIR_COLUMNS, VACANCY_ONLY_COLUMNS
+    then exhaustive anyway). With ``channel_terms`` (and ``expanded``) the
+    regressors also hold :data:`CHANNEL_BASIS_COLUMNS` times each vacancy channel's
+    one-hot (:attr:`RankerProxy.channel_beta`)."""
+    from matcher.models.features import CHANNELS, PAIR_COLUMNS, VACANCY_ONLY_COLUMNS
 
     rng = np.random.default_rng(random_state)
     n_w = len(cat.wp.ids)
@@ -982,27 +1037,50 @@ def fit_ranker_proxy(
     if not samples:
         return None
 
-    def regressors(smp: _ProxySample, rows: np.ndarray) -> np.ndarray:
-        return np.hstack([basis(smp.features[rows]), vacancy[cat.open_pos[smp.eligible[rows]]]])
+    n_basis = basis(samples[0].features[:1]).shape[1]
+    n_vacancy = len(vac_cols)
+    chan_cols: np.ndarray | None = None
+    vchannel: np.ndarray | None = None
+    if expanded and channel_terms:
+        chan_cols = np.array([PAIR_COLUMNS.index(f"channel_{c}") for c in CHANNELS], np.int64)
+        vchannel = np.nan_to_num(values[:, chan_cols], nan=0.0).astype(np.float32)
 
-    beta = _within_worker_fit(samples, regressors, weighted=expanded)
-    k = len(beta) - len(vac_cols)
+    def regressors(smp: _ProxySample, rows: np.ndarray) -> np.ndarray:
+        b = basis(smp.features[rows])
+        pos = cat.open_pos[smp.eligible[rows]]
+        parts = [b, vacancy[pos]]
+        if vchannel is not None:
+            per_channel = b[:, CHANNEL_BASIS_COLUMNS, None] * vchannel[pos][:, None, :]
+            parts.append(per_channel.reshape(len(rows), -1))
+        return np.hstack(parts)
+
+    def proxy_of(beta: np.ndarray) -> RankerProxy:
+        vacancy_beta = beta[n_basis : n_basis + n_vacancy]
+        return RankerProxy(
+            pair_beta=beta[:n_basis],
+            vacancy_columns=vac_cols,
+            vacancy_beta=vacancy_beta,
+            vterm=vacancy @ vacancy_beta,
+            expanded=expanded,
+            channel_columns=chan_cols,
+            vchannel=vchannel,
+            channel_beta=(
+                None
+                if vchannel is None
+                else beta[n_basis + n_vacancy :].reshape(len(CHANNEL_BASIS_COLUMNS), -1)
+            ),
+        )
+
+    proxy = proxy_of(_within_worker_fit(samples, regressors, weighted=expanded))
     if expanded and PROXY_FIT_TOP > 0:
-        vterm = vacancy @ beta[k:]
         for smp in samples:
-            guess = basis(smp.features) @ beta[:k] + vterm[cat.open_pos[smp.eligible]]
+            pos = cat.open_pos[smp.eligible]
+            guess = proxy.pair_terms(smp.features, pos) + proxy.vterm[pos]
             top = np.argpartition(-guess, min(PROXY_FIT_TOP, len(guess)) - 1)[:PROXY_FIT_TOP]
             new = np.setdiff1d(top, smp.rows)
             smp.rows = np.concatenate([smp.rows, new])
             smp.y = np.concatenate([smp.y, exact_log_score(smp.worker, smp.eligible[new])])
-        beta = _within_worker_fit(samples, regressors, weighted=True)
-    proxy = RankerProxy(
-        pair_beta=beta[:k],
-        vacancy_columns=vac_cols,
-        vacancy_beta=beta[k:],
-        vterm=vacancy @ beta[k:],
-        expanded=expanded,
-    )
+        proxy = proxy_of(_within_worker_fit(samples, regressors, weighted=True))
     if expanded and reference_workers > 0:
         _add_residual_terms(proxy, cat, samples, reference_workers, exact_log_score)
     return proxy
@@ -1025,7 +1103,7 @@ def _add_residual_terms(
     shifts = []
     for smp in ref:
         pos = cat.open_pos[smp.eligible]
-        guess = proxy.pair_terms(smp.features) + linear[pos]
+        guess = proxy.pair_terms(smp.features, pos) + linear[pos]
         r = exact_log_score(smp.worker, smp.eligible) - guess
         shift = float(np.median(r))
         total[pos] += r - shift

@@ -111,9 +111,15 @@ def test_the_residual_terms_of_a_few_vacancies_are_those_of_the_full_fit(model):
     """The incremental catalogue update computes a changed vacancy's residual term for
     it alone (``RankerProxy.residual_terms``): for vacancies that did not change it
     gives back what ``fit_ranker_proxy`` computed over every open vacancy."""
-    cat = model.catalogue
-    proxy = cat.proxy
+    from matcher.models.retrieval import fit_ranker_proxy
+
+    served = model.catalogue
+    # opt-in (PROXY_REFERENCE_WORKERS is 0 by default)
+    proxy = fit_ranker_proxy(
+        served, model.scorer, model.candidate_generator, random_state=0, reference_workers=8
+    )
     assert proxy is not None and proxy.reference_workers is not None
+    cat = dataclasses.replace(served, proxy=proxy)
     cols = np.arange(0, len(cat.open_pos), 37)
     pos = cat.open_pos[cols]
     values, _ = model.scorer.pair_values(cat, np.zeros(len(pos), np.int64), pos)
@@ -124,23 +130,57 @@ def test_the_residual_terms_of_a_few_vacancies_are_those_of_the_full_fit(model):
     np.testing.assert_allclose(linear + residual, proxy.vterm[pos], atol=1e-4)
 
 
-def test_the_residual_terms_lift_recall(model):
-    """Each vacancy's residual against the reference workers' exact scores finds more of
-    the exhaustive top 10 than the linear vacancy term alone."""
+def test_the_channel_terms_lift_recall(model):
+    """Distance and occupation weighed per vacancy channel (``RankerProxy.channel_beta``)
+    find more of the exhaustive top 10 than one weight for every channel."""
     from matcher.models.retrieval import fit_ranker_proxy
 
     cat = model.catalogue
     workers = _workers(model)
     gen = CandidateGenerator("full", N_CHANNEL, model.retrieval_.stats, N_PROXY // 4)
     recall = {}
-    for n_ref in (0, 8):
-        proxy = fit_ranker_proxy(cat, model.scorer, gen, random_state=0, reference_workers=n_ref)
+    for channel_terms in (False, True):
+        proxy = fit_ranker_proxy(
+            cat, model.scorer, gen, random_state=0, channel_terms=channel_terms
+        )
         assert proxy is not None
-        assert (proxy.reference_workers is not None) == (n_ref > 0)
+        assert (proxy.channel_beta is not None) == channel_terms
         cat_with = dataclasses.replace(cat, proxy=proxy)
-        recall[n_ref] = float(np.nanmean(gen.recall(cat_with, model.scorer, workers)))
+        recall[channel_terms] = float(np.nanmean(gen.recall(cat_with, model.scorer, workers)))
     print(recall)
-    assert recall[8] > recall[0]
+    assert recall[True] > recall[False]
+
+
+def test_the_proxy_channels_follow_a_catalogue_update(model):
+    """A posted vacancy gets its channel in the proxy (``vchannel``) and an edited one
+    its new channel; the other vacancies keep theirs, and the old catalogue's proxy is
+    left as it was."""
+    from matcher.models.features import CHANNELS
+
+    cat = model.catalogue
+    assert cat.proxy is not None and cat.proxy.vchannel is not None
+    before = cat.proxy.vchannel.copy()
+    vac = cat.vacancies
+    open_rows = vac.iloc[cat.open_pos[:2]]
+    posted = open_rows.iloc[[0]].assign(vacancy_id="V-PROXY-NEW")
+    edited = open_rows.iloc[[1]].copy()
+    old_channel = edited["channel"].iloc[0]
+    other = next(c for c in CHANNELS if c != old_channel)
+    edited["channel"] = other
+    updated = model.__class__.__new__(model.__class__)
+    updated.__dict__.update(model.__dict__)
+    updated.update_vacancies(pd.concat([posted, edited], ignore_index=True), at=cat.at)
+    proxy = updated.catalogue.proxy
+    assert proxy is not None and proxy.vchannel is not None
+    new_pos = int(updated.catalogue.vp.ids.get_indexer(["V-PROXY-NEW"])[0])
+    edit_pos = int(cat.open_pos[1])
+    assert len(proxy.vchannel) == len(updated.catalogue.vp.ids) == len(before) + 1
+    np.testing.assert_array_equal(proxy.vchannel[new_pos], before[cat.open_pos[0]])
+    assert proxy.vchannel[edit_pos, CHANNELS.index(other)] == 1
+    assert proxy.vchannel[edit_pos].sum() == 1
+    keep = np.setdiff1d(np.arange(len(before)), [edit_pos])
+    np.testing.assert_array_equal(proxy.vchannel[keep], before[keep])
+    np.testing.assert_array_equal(cat.proxy.vchannel, before)
 
 
 def test_a_rows_proxy_score_does_not_depend_on_the_other_rows(model):
@@ -149,7 +189,7 @@ def test_a_rows_proxy_score_does_not_depend_on_the_other_rows(model):
     candidates, so the batch, live and precomputed paths agree): RankerProxy.pair_terms
     gives each row the same number whatever rows come with it (a matrix-vector product
     rounds a row differently at another length or alignment), equal to b(f) . beta."""
-    from matcher.models.retrieval import proxy_basis
+    from matcher.models.retrieval import CHANNEL_BASIS_COLUMNS, proxy_basis
 
     proxy = model.catalogue.proxy
     assert proxy is not None and proxy.expanded
@@ -168,3 +208,16 @@ def test_a_rows_proxy_score_does_not_depend_on_the_other_rows(model):
     np.testing.assert_allclose(whole, proxy_basis(f) @ proxy.pair_beta, rtol=1e-9, atol=1e-9)
     for rows in (np.arange(1, n, 2), np.arange(7, n, 3), np.sort(rng.choice(n, 777, False))):
         np.testing.assert_array_equal(proxy.pair_terms(f[rows]), whole[rows])
+    # with the vacancies' channel terms too
+    assert proxy.channel_beta is not None and proxy.vchannel is not None
+    pos = rng.integers(0, len(proxy.vchannel), n)
+    with_channels = proxy.pair_terms(f, pos)
+    per_channel = proxy_basis(f)[:, CHANNEL_BASIS_COLUMNS] @ proxy.channel_beta
+    np.testing.assert_allclose(
+        with_channels - whole,
+        np.einsum("ij,ij->i", per_channel, proxy.vchannel[pos]),
+        rtol=1e-9,
+        atol=1e-9,
+    )
+    for rows in (np.arange(1, n, 2), np.sort(rng.choice(n, 777, False))):
+        np.testing.assert_array_equal(proxy.pair_terms(f[rows], pos[rows]), with_channels[rows])
