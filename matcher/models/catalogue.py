@@ -270,7 +270,7 @@ class VacancyCatalogue:
         if when == cat.at and len(cat.vctx.crowd) == n_old:
             # the other vacancies' status is as it was: only the changed ones move
             now_open = pos[open_mask(vac.iloc[pos], when)]
-            open_pos = np.union1d(np.setdiff1d(cat.open_pos, pos), now_open).astype(np.int64)
+            open_pos = open_after(cat.open_pos, pos, now_open)
             vctx.crowd = _crowd_after(cat, vp, open_pos, pos)
             vctx.set_open_denominators(open_pos, stats)
         else:  # time moved: any vacancy may have closed
@@ -371,6 +371,20 @@ def _crowd_after(
         missing = [p for p in pos.tolist() if keys[p] is None or keys[p] != keys[p]]
         crowd[missing, j] = 0.0
     return crowd
+
+
+def open_after(old_open: np.ndarray, changed: np.ndarray, now_open: np.ndarray) -> np.ndarray:
+    """The sorted open positions after the vacancies at ``changed`` changed: ``old_open``
+    (sorted, distinct) without ``changed``, with ``now_open`` (those of ``changed`` open
+    now) added. Equal to ``union1d(setdiff1d(old_open, changed), now_open)``, by binary
+    search for the few changed positions and two copies (``union1d`` sorts all of them)."""
+    changed, now_open = np.unique(changed), np.unique(now_open)
+    at = np.searchsorted(old_open, changed)
+    inside = at < len(old_open)
+    hit = np.zeros(len(changed), dtype=bool)
+    hit[inside] = old_open[at[inside]] == changed[inside]
+    kept = np.delete(old_open, at[hit])
+    return np.insert(kept, np.searchsorted(kept, now_open), now_open).astype(np.int64)
 
 
 def _time_after(
@@ -511,6 +525,7 @@ __all__ = [
     "Catalogue",
     "EncodedVacancies",
     "VacancyCatalogue",
+    "open_after",
     "open_columns_of",
     "open_mask",
 ]

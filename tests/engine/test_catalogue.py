@@ -144,3 +144,21 @@ def test_reapplying_the_same_rows_changes_nothing(setting):
     assert list(again.vp.ids) == list(cat.vp.ids)
     np.testing.assert_array_equal(again.open_pos, cat.open_pos)
     np.testing.assert_allclose(again.v_dense, cat.v_dense)
+
+
+def test_open_after_equals_the_set_operations():
+    """The open set after a change, by binary search and two copies, equals
+    ``union1d(setdiff1d(open, changed), now_open)`` (closed, re-opened, edited, new and
+    repeated positions, at both ends)."""
+    from matcher.models.catalogue import open_after
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n = int(rng.integers(0, 60))
+        old_open = np.sort(rng.choice(n + 1, int(rng.integers(0, n + 1)), replace=False))
+        changed = rng.integers(0, n + 5, int(rng.integers(0, 6)))  # new ones past the end
+        now_open = changed[rng.random(len(changed)) < 0.5]
+        want = np.union1d(np.setdiff1d(old_open, changed), now_open)
+        got = open_after(old_open.astype(np.int64), changed, now_open)
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == np.int64
