@@ -625,21 +625,21 @@ class RankerProxy:
         return out
 
     def _channel_terms(self, f: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """Sum over channels of each row's channel one-hot times the channel's weights
-        of :data:`CHANNEL_BASIS_COLUMNS`, element by element (row by row the same)."""
+        """Each row's :data:`CHANNEL_BASIS_COLUMNS` weighed by its vacancy's channel:
+        the channel one-hot (``vchannel``, at most one 1 per row) picks a column of
+        ``channel_beta`` per row, summed column by column (row by row the same)."""
         assert self.channel_beta is not None and self.vchannel is not None
         occ, log_km = f[:, 4], f[:, 5]
-        columns = [log_km, *((occ == level).astype(float) for level in range(5))]
-        columns += [np.maximum(log_km - knot, 0.0) for knot in DISTANCE_KNOTS]
-        beta = np.asarray(self.channel_beta, dtype=float)
-        channel = np.asarray(self.vchannel[pos], dtype=float)
-        out = np.zeros(len(f))
-        for c in range(beta.shape[1]):
-            term = np.zeros(len(f))
-            for j, x in enumerate(columns):
-                term += beta[j, c] * x
-            out += channel[:, c] * term
-        return out
+        channel = self.vchannel[pos]
+        which = channel.argmax(axis=1) if len(channel) else np.zeros(0, np.int64)
+        on = channel[np.arange(len(channel)), which].astype(float)
+        beta = np.asarray(self.channel_beta, dtype=float)[:, which]  # (columns, rows)
+        out = beta[0] * log_km
+        for level in range(5):
+            out += beta[1 + level] * (occ == level)
+        for j, knot in enumerate(DISTANCE_KNOTS):
+            out += beta[6 + j] * np.maximum(log_km - knot, 0.0)
+        return out * on
 
     def residual_terms(
         self,
