@@ -12,6 +12,11 @@ measures the same ratios with what they need to be read:
 * the same markets judged with two versions of the code — ``--baseline-ref`` (a git
   commit, default ``main``) and this working tree — each in its own subprocess, one after
   the other, and the paired change of each ratio (the same workers resampled for both);
+* whether a group's lists are weaker because the engine serves it worse or because its
+  truth is harder to order: per group, NDCG@10 of the keyword and popularity baselines
+  fitted on the same snapshot, of a random order of the candidates, the share of the
+  headroom over a random order the engine takes, and the engine's order with one
+  ranker stage (apply, hire, stay) replaced by the truth's probability;
 * why public-welfare seats are rarely planned: per variant and seed, the public-welfare
   vacancies posted over the horizon, filled or closed before the snapshot, open at it
   with their seats, the seeking workers with an eligible welfare pair, and the planned
@@ -24,7 +29,8 @@ way ``jobmatch train``'s refit stage does (``training.evaluate.default_models``'
 candidate, ``random_state`` = seed, the sentence embedder with a cache shared by the run,
 on the whole snapshot; the pipeline's evaluation split and report are skipped — they do
 not change the model), runs the nightly plan (``service.nightly.run_match`` on that
-model) and writes every active worker's top 10 (``recommend_many``). Only then does this
+model), writes every active worker's top 10 (``recommend_many``), every candidate's
+score and stage probabilities, and the baselines' top 10. Only then does this
 process read the truth and judge (``matcher.evaluation.truth``, the truth bench's
 functions).
 
@@ -65,6 +71,8 @@ MIN_GROUP = 5
 WELFARE = "public_welfare_post"
 #: a list length above any worker's candidate count: the ranker's score of every candidate
 ALL_CANDIDATES = 100_000
+#: the ranker's stages and the truth's column for each
+STAGE_TRUTH = {"apply": "p_apply", "hire": "p_hire", "stay": "p_stay6m"}
 
 
 # --------------------------------------------------------------------------- subprocess
@@ -76,6 +84,7 @@ def measure(folder: Path, out: Path, seed: int, cache: Path) -> None:
     ``open.parquet`` and ``run.json`` into ``out``."""
     from threadpoolctl import threadpool_limits
 
+    from matcher.evaluation.baselines import KeywordRecommender, PopularityRecommender
     from matcher.evaluation.groups import worker_groups
     from matcher.text.encoders import embedder_from_env
     from service.importer import import_folder
@@ -118,7 +127,18 @@ def measure(folder: Path, out: Path, seed: int, cache: Path) -> None:
     # every candidate the ranker scores (retrieval's union over the eligible open
     # vacancies), for the per-group recall and calibration diagnosis
     every = model.recommend_many(ids, ALL_CANDIDATES, reasons=False)
-    every[["worker_id", "vacancy_id", "score"]].to_parquet(out / "scores.parquet")
+    every = every[["worker_id", "vacancy_id", "score"]].reset_index(drop=True)
+    # and each candidate's stage probabilities (apply, hire | applied, stay | hired): the
+    # judge swaps one stage for the truth's to see which stage a group's lists lose on
+    every[list(STAGE_TRUTH)] = _stages(model, every)
+    every.to_parquet(out / "scores.parquet")
+    # the keyword and popularity baselines on the same snapshot (the truth bench's)
+    for label, baseline in (
+        ("keyword", KeywordRecommender()),
+        ("popularity", PopularityRecommender()),
+    ):
+        found = baseline.fit(ds).recommend_many(ids, K)
+        found[["worker_id", "vacancy_id", "score"]].to_parquet(out / f"lists-{label}.parquet")
     seconds["plan+lists"] = time.perf_counter() - t
     worker_groups(ds.workers, ds.events).reindex(pd.Index(ids, name="worker_id")).to_parquet(
         out / "groups.parquet"
@@ -133,6 +153,18 @@ def measure(folder: Path, out: Path, seed: int, cache: Path) -> None:
             default=str,
         )
     )
+
+
+def _stages(model: Any, pairs: pd.DataFrame) -> np.ndarray:
+    """The ranker's stage probabilities ``(n, 3)`` — apply, hire | applied, stay | hired —
+    of ``pairs`` (``worker_id, vacancy_id`` the catalogue holds)."""
+    from matcher.models.features import RANKER_COLUMNS
+
+    cat = model.catalogue
+    wi = cat.wp.ids.get_indexer(pd.Index(pairs["worker_id"], dtype=object)).astype(np.int64)
+    vi = cat.vp.ids.get_indexer(pd.Index(pairs["vacancy_id"], dtype=object)).astype(np.int64)
+    values, _ = model.scorer.pair_values(cat, wi, vi)
+    return np.asarray(model.ranker_.predict_stages(values[:, : len(RANKER_COLUMNS)]))
 
 
 def _run(code: Path, folder: Path, out: Path, seed: int, cache: Path) -> None:
@@ -173,10 +205,43 @@ def judge(folder: Path, out: Path) -> pd.DataFrame:
         forbidden=places["sum"].reindex(groups.index),
         places=places["size"].reindex(groups.index),
     )
+    for label in ("keyword", "popularity"):
+        if (out / f"lists-{label}.parquet").exists():
+            found = pd.read_parquet(out / f"lists-{label}.parquet")
+            out_frame[f"ndcg {label}"] = ndcg_true_gains(found, truth, K, judged)
     if (out / "scores.parquet").exists():
-        diagnosis = candidate_diagnosis(pd.read_parquet(out / "scores.parquet"), truth, K, judged)
+        scores = pd.read_parquet(out / "scores.parquet")
+        diagnosis = candidate_diagnosis(scores, truth, K, judged)
         out_frame = out_frame.join(diagnosis)
+        if set(STAGE_TRUTH) <= set(scores.columns):
+            out_frame = out_frame.join(stage_swaps(scores, truth, judged))
     return out_frame
+
+
+def stage_swaps(scores: pd.DataFrame, truth: pd.DataFrame, judged: pd.Index) -> pd.DataFrame:
+    """Per judged worker, NDCG@10 of his candidates ordered by the product of the
+    ranker's stages (``stages``; the served order up to the joint map's ties) and by the
+    same product with one stage replaced by the truth's probability (``true apply``,
+    ``true hire``, ``true stay``): the stage whose swap gains most is where a group's
+    lists are lost; what even the swap leaves is in the other stages."""
+    from matcher.evaluation.truth import ndcg_true_gains
+
+    key = pd.MultiIndex.from_frame(scores[["worker_id", "vacancy_id"]])
+    true = truth.set_index(["worker_id", "vacancy_id"]).reindex(key)
+    model = scores[list(STAGE_TRUTH)].to_numpy(dtype=float)
+    ways = {"stages": model.prod(axis=1)}
+    for j, (stage, column) in enumerate(STAGE_TRUTH.items()):
+        swapped = model.copy()
+        # a pair the truth lacks is one the market forbids: its true probability is 0
+        swapped[:, j] = true[column].fillna(0.0).to_numpy(dtype=float)
+        ways[f"true {stage}"] = swapped.prod(axis=1)
+    pairs = scores[["worker_id", "vacancy_id"]]
+    return pd.DataFrame(
+        {
+            f"ndcg {way}": ndcg_true_gains(pairs.assign(score=score), truth, K, judged)
+            for way, score in ways.items()
+        }
+    )
 
 
 def welfare_facts(folder: Path, out: Path) -> dict[str, Any]:
@@ -269,6 +334,47 @@ def per_group_rows(name: str, frames: dict[str, pd.DataFrame]) -> list[list[obje
             else:
                 row += ["–"] * 5
             out.append(row)
+    return out
+
+
+#: the stage-swap table's columns after the group's NDCG@10, and the judged frame's
+#: column behind each
+SWAP_COLUMNS = {
+    "keyword": "ndcg keyword",
+    "popularity": "ndcg popularity",
+    "random": "random",
+    "stages": "ndcg stages",
+    "true apply": "ndcg true apply",
+    "true hire": "ndcg true hire",
+    "true stay": "ndcg true stay",
+}
+
+
+def swap_rows(name: str, frames: dict[str, pd.DataFrame]) -> list[list[object]]:
+    """Rows of the stage-swap table of one variant: per code version and language or
+    labour-capacity group, NDCG@10 of the engine, the baselines and a random order, the
+    headroom over a random order the engine takes, and the engine with one stage
+    replaced by the truth's."""
+    out: list[list[object]] = []
+    for label, f in frames.items():
+        j = f[f["ndcg"].notna()]
+        for dim, group in [
+            *(("language", g) for g in LANGUAGE_GROUPS),
+            ("labour capacity", "full"),
+            ("labour capacity", "semi/weak"),
+        ]:
+            g = j[j[dim] == group]
+            if not len(g):
+                continue
+            engine = float(g["ndcg"].mean())
+            means = {
+                k: float(g[c].mean()) if c in g.columns else np.nan for k, c in SWAP_COLUMNS.items()
+            }
+            headroom = (engine - means["random"]) / (1.0 - means["random"])
+            out.append(
+                [name, label, group, len(g), _f(engine), _f(headroom)]
+                + [_f(v) for v in means.values()]
+            )
     return out
 
 
@@ -387,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - wall0
 
     labels = list(codes)
-    rows, size_rows, group_rows = [], [], []
+    rows, size_rows, group_rows, swap_table = [], [], [], []
     verdict = {"language": [], "capacity": []}
     for name in names:
         frames = {k: pd.concat(v) for k, v in per[name].items()}
@@ -427,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
                 row += ["", ""]
             rows.append(row)
         group_rows += per_group_rows(name, frames)
+        swap_table += swap_rows(name, frames)
         lr, cr, _ = ratios(frames[labels[-1]])
         verdict["language"].append(lr)
         verdict["capacity"].append(cr)
@@ -512,6 +619,22 @@ def main(argv: list[str] | None = None) -> int:
                     "score/truth",
                 ],
                 group_rows,
+            ),
+            "",
+            "Is a group's list weaker because the engine serves it worse or because its "
+            "truth is harder to order? Per group and code version: NDCG@10 of the engine, "
+            "*headroom taken* — (engine − random) / (1 − random), the share of what "
+            "ordering can add over a random order that the engine adds —, the keyword and "
+            "popularity baselines fitted on the same snapshot (the truth bench's), a random "
+            "order of the candidates, the product of the ranker's stages over every "
+            "candidate (*stages*: the served order but for the joint map's ties), and the "
+            "same product with one stage replaced by the truth's probability (*true "
+            "apply*, *true hire*, *true stay*): the stage whose swap gains most is where "
+            "the group's lists are lost:",
+            "",
+            markdown_table(
+                ["variant", "code", "group", "judged", "NDCG@10", "headroom taken", *SWAP_COLUMNS],
+                swap_table,
             ),
             "",
             f"This code, worst over the variants: language {_f(worst_l)} — "
