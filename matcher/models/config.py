@@ -63,6 +63,7 @@ _AT_LEAST_ONE = (
     "ranker_folds",
     "stay_weeks",
     "max_iter",
+    "stay_min_leaf",
 )
 _POSITIVE = ("learning_rate", "ranker_learning_rate")
 _NOT_NEGATIVE = ("item_alpha", "user_alpha", "ranker_negatives")
@@ -107,6 +108,7 @@ class RecommenderConfig:
     stay_weeks: int = 26
     max_iter: int = 100
     ranker_learning_rate: float = 0.1
+    stay_min_leaf: int = 20
     lang: str = "zh"
     title_coding: str = "stored"
     random_state: int = 0

@@ -682,6 +682,11 @@ class StablePlacementRanker:
     max_leaf_nodes : int, default 15
     min_samples_leaf : int, default 20
         Capped at a quarter of the rarer class, so small markets still split.
+    stay_min_samples_leaf : int, optional
+        The same for a hazard stay stage (leaves of at least this many spells, capped at
+        a quarter of the leaving events); default ``min_samples_leaf``. Larger leaves
+        keep the weekly rate from following a handful of spells (opt-in,
+        ``docs/equal-service.md``).
     l2_regularization : float, default 0.0
     cv : int, default 3
         Folds for calibration.
@@ -711,6 +716,8 @@ class StablePlacementRanker:
         "joint_": None,
         "hire_competition_": False,
     }
+    #: rankers pickled before the parameter existed fitted their stay stage this way
+    stay_min_samples_leaf: int | None = None
 
     def __init__(
         self,
@@ -721,6 +728,7 @@ class StablePlacementRanker:
         l2_regularization: float = 0.0,
         cv: int = 3,
         random_state: int = 0,
+        stay_min_samples_leaf: int | None = None,
     ) -> None:
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -729,6 +737,7 @@ class StablePlacementRanker:
         self.l2_regularization = l2_regularization
         self.cv = cv
         self.random_state = random_state
+        self.stay_min_samples_leaf = stay_min_samples_leaf
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle, giving a fitted ranker saved before hazards, later-slice and joint
@@ -859,12 +868,13 @@ class StablePlacementRanker:
             # too few leavers to learn from: the market's weekly rate (Laplace-smoothed)
             self.stages_["stay"] = float(np.log((events + 1.0) / (total + 2.0)))
             return
+        leaf = self.stay_min_samples_leaf or self.min_samples_leaf
         booster = HistGradientBoostingRegressor(
             loss="poisson",
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=max(2, min(self.min_samples_leaf, events // 4)),
+            min_samples_leaf=max(2, min(leaf, events // 4)),
             l2_regularization=self.l2_regularization,
             early_stopping=False,
             # features that raise the chance of a placement lower the rate of leaving

@@ -273,6 +273,12 @@ class Recommender(RankingModel):
         P(still there after ``stay_weeks`` weeks | hired).
     max_iter, ranker_learning_rate
         Boosting rounds (default 100) and step (0.1) of each ranker stage.
+    stay_min_leaf : int, default 20
+        Fewest hires at risk in a leaf of the stay stage's hazard booster (capped at a
+        quarter of its leaving events, as every stage's leaves are): larger leaves keep
+        its rate of leaving from following a few spells. Opt-in: 100 lifted every
+        language group on two market variants and lowered the default market
+        (``docs/equal-service.md``).
     lang : {"zh", "en"}, default "zh"
         Language of the reasons and warnings in tidy outputs.
     title_coding : {"stored", "market"}, default "stored"
@@ -310,6 +316,8 @@ class Recommender(RankingModel):
     stay_map: str = "plain"
     #: ... and before the hire map's competition
     hire_map: str = "plain"
+    #: models saved before the stay stage's leaf size was a parameter unpickle with it
+    stay_min_leaf: int = 20
 
     def __init__(
         self,
@@ -338,6 +346,7 @@ class Recommender(RankingModel):
         stay_weeks: int = 26,
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
+        stay_min_leaf: int = 20,
         lang: str = "zh",
         title_coding: str = "stored",
         random_state: int = 0,
@@ -366,6 +375,7 @@ class Recommender(RankingModel):
         self.stay_weeks = stay_weeks
         self.max_iter = max_iter
         self.ranker_learning_rate = ranker_learning_rate
+        self.stay_min_leaf = stay_min_leaf
         self.lang = lang
         self.title_coding = title_coding
         self.random_state = random_state
@@ -878,6 +888,7 @@ class Recommender(RankingModel):
             max_iter=self.max_iter,
             learning_rate=self.ranker_learning_rate,
             random_state=self.random_state,
+            stay_min_samples_leaf=self.stay_min_leaf,
         ).fit(feats, pairs, stays=(stay_feats, _spells(stays)))
         self.ranker_counts_["stages"] = ranker.stage_counts_
         if cal_cut is not None:

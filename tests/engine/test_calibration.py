@@ -376,3 +376,58 @@ def test_joint_prior_keeps_a_small_slice_near_the_product():
     assert 1.0 < held[1] < free[1] - 0.2 and free[0] < held[0] < 0.0
     large = JointCalibrator(prior_rows=100).fit(p, true).coef_
     assert large[1] == pytest.approx(2.0, abs=0.1) and large[0] == pytest.approx(-1.0, abs=0.1)
+
+
+def test_stay_stage_leaf_size_is_its_own_parameter():
+    """``stay_min_samples_leaf`` sets the hazard booster's leaves (capped at a quarter of
+    the leaving events) and leaves the other stages' leaves as they were; larger leaves
+    pull the rate of leaving of a handful of spells towards the rest. Default: the
+    stages' ``min_samples_leaf``."""
+    rng = np.random.default_rng(31)
+    n = 4000
+    x = rng.normal(size=(n, len(RANKER_COLUMNS)))
+    feats = pd.DataFrame(x, columns=RANKER_COLUMNS)
+    applied = rng.random(n) < _expit(x[:, 0])
+    hired = applied & (rng.random(n) < _expit(x[:, 1]))
+    labels = pd.DataFrame(
+        {"applied": applied.astype(int), "hired": hired.astype(int), "retained": np.nan}
+    )
+    # one rare kind of hire (column 3 far above the rest) leaves ten times as often
+    rare = x[:, 3] > 2.3
+    spells = _exponential_spells(np.where(rare, 0.3, 0.03), 32)
+    fitted = {
+        leaf: StablePlacementRanker(max_iter=30, cv=2, stay_min_samples_leaf=leaf).fit(
+            feats, labels, stays=(feats, spells)
+        )
+        for leaf in (None, 20, 200)
+    }
+    events = int(spells.left.sum())
+    assert events // 4 > 200
+    assert fitted[None].stages_["stay"].min_samples_leaf == 20
+    assert fitted[20].stages_["stay"].min_samples_leaf == 20
+    assert fitted[200].stages_["stay"].min_samples_leaf == 200
+    for ranker in fitted.values():  # the apply stage keeps the stages' leaves
+        booster = ranker.stages_["apply"].calibrated_classifiers_[0].estimator
+        assert booster.min_samples_leaf == 20
+    # same stays as the default with the default's value
+    np.testing.assert_array_equal(
+        fitted[None].predict_stages(feats)[:, 2], fitted[20].predict_stages(feats)[:, 2]
+    )
+    # leaves of 200 spells cannot isolate the ~40 rare hires: their rate is pulled in
+    stay = {leaf: r.predict_stages(feats)[:, 2] for leaf, r in fitted.items()}
+    gap = {leaf: s[~rare].mean() - s[rare].mean() for leaf, s in stay.items()}
+    assert gap[200] < gap[20]
+    assert rare.sum() < 200 / 4
+
+
+def test_an_old_pickled_ranker_refits_its_stay_stage_with_the_stages_leaves():
+    """A ranker pickled before ``stay_min_samples_leaf`` existed unpickles with None:
+    the stages' ``min_samples_leaf``."""
+    import pickle
+
+    ranker = StablePlacementRanker(max_iter=5)
+    state = ranker.__dict__.copy()
+    del state["stay_min_samples_leaf"]
+    old = pickle.loads(pickle.dumps(ranker))
+    old.__dict__ = state
+    assert old.stay_min_samples_leaf is None
