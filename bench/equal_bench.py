@@ -78,9 +78,11 @@ STAGE_TRUTH = {"apply": "p_apply", "hire": "p_hire", "stay": "p_stay6m"}
 # --------------------------------------------------------------------------- subprocess
 
 
-def measure(folder: Path, out: Path, seed: int, cache: Path) -> None:
+def measure(
+    folder: Path, out: Path, seed: int, cache: Path, params: dict[str, Any] | None = None
+) -> None:
     """Import, fit, plan and list for the market in ``folder``; the engine comes from
-    PYTHONPATH. Writes ``lists.parquet``, ``plan.parquet``, ``groups.parquet``,
+    PYTHONPATH, with Recommender ``params`` other than its defaults (experiments). Writes ``lists.parquet``, ``plan.parquet``, ``groups.parquet``,
     ``open.parquet`` and ``run.json`` into ``out``."""
     from threadpoolctl import threadpool_limits
 
@@ -110,6 +112,8 @@ def measure(folder: Path, out: Path, seed: int, cache: Path) -> None:
                 embedder=embedder_from_env(cache_path=str(cache)),
                 include=(CANDIDATE_NAME,),
             )[CANDIDATE_NAME]
+            if params:
+                model.set_params(**params)
             model.fit(ds)
         seconds["fit"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -167,10 +171,13 @@ def _stages(model: Any, pairs: pd.DataFrame) -> np.ndarray:
     return np.asarray(model.ranker_.predict_stages(values[:, : len(RANKER_COLUMNS)]))
 
 
-def _run(code: Path, folder: Path, out: Path, seed: int, cache: Path) -> None:
+def _run(
+    code: Path, folder: Path, out: Path, seed: int, cache: Path, params: dict[str, Any]
+) -> None:
     env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", str(folder)]
     cmd += ["--out", str(out), "--seed", str(seed), "--cache", str(cache)]
+    cmd += ["--params", json.dumps(params)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"measuring {folder} with {code} failed:\n{done.stderr[-4000:]}")
@@ -396,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
+    ap.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     ap.add_argument("--baseline-ref", default="main", help="git commit of the baseline, or none")
     ap.add_argument("--variants", default=None, help="comma-separated names (default: all)")
     ap.add_argument("--seeds", default="7", help="comma-separated market seeds")
@@ -410,12 +418,26 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="judge the results already in --workdir again instead of measuring (same code)",
     )
+    ap.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Recommender parameter of THIS checkout's model (experiments; the baseline "
+        "keeps its defaults), as bench/truth_bench.py's --param",
+    )
     args = ap.parse_args(argv)
     if args.measure is not None:  # the engine comes from PYTHONPATH
-        measure(args.measure, args.out, args.seed, args.cache)
+        measure(args.measure, args.out, args.seed, args.cache, json.loads(args.params))
         return 0
     sys.path.insert(0, str(ROOT))
     from bench.report import LoadSampler, extract_commit, git, markdown_table, write_section
+    from bench.truth_bench import parse_params
+
+    try:
+        params = parse_params(args.param)
+    except ValueError as exc:
+        ap.error(str(exc))
     from training.synth import VARIANTS, build_market, write_market, write_truth
 
     names = [n for n in (args.variants or ",".join(VARIANTS)).split(",") if n]
@@ -438,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
         codes[f"baseline ({git('rev-parse', '--short', args.baseline_ref)})"] = base
     head = git("rev-parse", "--short", "HEAD")
     dirty = git("status", "--porcelain", "--untracked-files=no")
-    this = f"this code ({head}{', modified' if dirty else ''})"
+    with_params = "".join(f", {k}={v}" for k, v in params.items())
+    this = f"this code ({head}{', modified' if dirty else ''}{with_params})"
     codes[this] = ROOT
     if args.reuse:  # the labels of the code that measured the saved results
         first = work / f"{names[0]}-{seeds[0]}"
@@ -474,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
                     out = folder / _slot(code)
                     t = time.perf_counter()
                     if not (args.reuse and (out / "run.json").exists()):
-                        _run(code, folder, out, seed, cache)
+                        _run(code, folder, out, seed, cache, params if code == ROOT else {})
                         (out / "code.txt").write_text(label)
                     measured += sum(json.loads((out / "run.json").read_text())["seconds"].values())
                     judged = judge(folder, out)
