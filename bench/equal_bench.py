@@ -314,10 +314,9 @@ def bootstrap(frames: dict[str, pd.DataFrame], n_boot: int, seed: int = 0) -> di
 # --------------------------------------------------------------------------- report
 
 
-def per_group_rows(name: str, frames: dict[str, pd.DataFrame]) -> list[list[object]]:
-    """Rows of the per-group table of one variant: each code version x each language and
-    labour-capacity group."""
-    out: list[list[object]] = []
+def _judged_groups(frames: dict[str, pd.DataFrame]):
+    """(code version, group, its judged workers) for each code version and each language
+    and labour-capacity group with judged workers."""
     for label, f in frames.items():
         j = f[f["ndcg"].notna()]
         for dim, group in [
@@ -326,21 +325,28 @@ def per_group_rows(name: str, frames: dict[str, pd.DataFrame]) -> list[list[obje
             ("labour capacity", "semi/weak"),
         ]:
             g = j[j[dim] == group]
-            if not len(g):
-                continue
-            row: list[object] = [name, label, group, len(g), _f(float(g["ndcg"].mean()))]
-            if "recall" in g.columns:
-                calib = float(g["score_sum"].sum() / g["value_sum"].sum())
-                row += [
-                    _f(float(g["recall"].mean())),
-                    f"{g['options'].mean():.1f}",
-                    _f(float(g["random"].mean())),
-                    _f(float(g["spearman"].mean())),
-                    _f(calib),
-                ]
-            else:
-                row += ["–"] * 5
-            out.append(row)
+            if len(g):
+                yield label, group, g
+
+
+def per_group_rows(name: str, frames: dict[str, pd.DataFrame]) -> list[list[object]]:
+    """Rows of the per-group table of one variant: each code version x each language and
+    labour-capacity group."""
+    out: list[list[object]] = []
+    for label, group, g in _judged_groups(frames):
+        row: list[object] = [name, label, group, len(g), _f(float(g["ndcg"].mean()))]
+        if "recall" in g.columns:
+            calib = float(g["score_sum"].sum() / g["value_sum"].sum())
+            row += [
+                _f(float(g["recall"].mean())),
+                f"{g['options'].mean():.1f}",
+                _f(float(g["random"].mean())),
+                _f(float(g["spearman"].mean())),
+                _f(calib),
+            ]
+        else:
+            row += ["–"] * 5
+        out.append(row)
     return out
 
 
@@ -363,25 +369,15 @@ def swap_rows(name: str, frames: dict[str, pd.DataFrame]) -> list[list[object]]:
     headroom over a random order the engine takes, and the engine with one stage
     replaced by the truth's."""
     out: list[list[object]] = []
-    for label, f in frames.items():
-        j = f[f["ndcg"].notna()]
-        for dim, group in [
-            *(("language", g) for g in LANGUAGE_GROUPS),
-            ("labour capacity", "full"),
-            ("labour capacity", "semi/weak"),
-        ]:
-            g = j[j[dim] == group]
-            if not len(g):
-                continue
-            engine = float(g["ndcg"].mean())
-            means = {
-                k: float(g[c].mean()) if c in g.columns else np.nan for k, c in SWAP_COLUMNS.items()
-            }
-            headroom = (engine - means["random"]) / (1.0 - means["random"])
-            out.append(
-                [name, label, group, len(g), _f(engine), _f(headroom)]
-                + [_f(v) for v in means.values()]
-            )
+    for label, group, g in _judged_groups(frames):
+        engine = float(g["ndcg"].mean())
+        means = {
+            k: float(g[c].mean()) if c in g.columns else np.nan for k, c in SWAP_COLUMNS.items()
+        }
+        headroom = (engine - means["random"]) / (1.0 - means["random"])
+        out.append(
+            [name, label, group, len(g), _f(engine), _f(headroom)] + [_f(v) for v in means.values()]
+        )
     return out
 
 
