@@ -100,6 +100,8 @@ ADDED_PARAMS: dict[str, object] = {
     "title_coding": "stored",
     "apply_map": "plain",
     "hire_map": "plain",
+    "stay_map": "plain",
+    "stay_min_leaf": 20,
 }
 _NOT_ADDED = object()
 

@@ -271,3 +271,21 @@ def test_a_parallel_build_stores_what_one_process_does(model, lists):
     for name, array in lists.arrays.items():
         np.testing.assert_array_equal(forked.arrays[name], array)
     assert forked.manifest["catalogue_key"] == lists.manifest["catalogue_key"]
+
+
+#: The Recommender's parameters when precomputed lists were first stored (besides the
+#: embedder): any parameter added since must be in ADDED_PARAMS with its "as before"
+#: value, or the lists stored before it stop binding after an upgrade.
+PARAMS_WHEN_LISTS_WERE_FIRST_STORED = {
+    "apply_exposure", "apply_negatives", "calibration", "calibration_share", "epochs",
+    "item_alpha", "lang", "learning_rate", "max_iter", "max_sampled", "n_candidates",
+    "n_clusters", "no_components", "random_state", "ranker_folds", "ranker_holdout",
+    "ranker_learning_rate", "ranker_max_workers", "ranker_negatives", "stages",
+    "stay_weeks", "user_alpha",
+}  # fmt: skip
+
+
+def test_every_added_parameter_has_its_as_before_value():
+    params = Recommender().get_params()
+    added = set(params) - {"embedder"} - PARAMS_WHEN_LISTS_WERE_FIRST_STORED
+    assert added == set(ADDED_PARAMS), "a new Recommender parameter needs ADDED_PARAMS"
