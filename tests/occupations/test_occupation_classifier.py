@@ -72,6 +72,16 @@ def _candidates(owner, features) -> Candidates:
     return Candidates(owner=np.asarray(owner), code=np.arange(len(owner)) + 100, features=f)
 
 
+def _welder_subtree_cook_welder(at: dict[str, int]) -> Candidates:
+    """Four candidates: the first title's welder, the sub-major group 6-18 and cook, and
+    the second title's welder (features left at zero: the rule features are judged)."""
+    return Candidates(
+        owner=np.array([0, 0, 0, 1]),
+        code=np.array([at[WELDER], at["6-18-00-00"], at[COOK], at[WELDER]]),
+        features=np.zeros((4, len(FEATURES)), dtype=np.float32),
+    )
+
+
 def test_decision_rule_learns_which_candidate_is_right_and_answers_one_per_title():
     rng = np.random.default_rng(0)
     x = rng.random((600, 2))
@@ -202,11 +212,7 @@ def test_group_features_read_the_mass_of_each_candidates_groups():
     ]
     knn_sub[0, at["6-00-00-00"]] = 0.9
     lin_sub[1, at["4-00-00-00"]] = 0.8
-    found = Candidates(
-        owner=np.array([0, 0, 0, 1]),
-        code=np.array([at[WELDER], at["6-18-00-00"], at[COOK], at[WELDER]]),
-        features=np.zeros((4, len(FEATURES)), dtype=np.float32),
-    )
+    found = _welder_subtree_cook_welder(at)
     out = group_features(["电焊工", "厨师"], found, lin_sub, knn_sub)  # one text per title
     assert out.shape == (4, len(GROUP_FEATURES))
     column = {name: out[:, j] for j, name in enumerate(GROUP_FEATURES)}
@@ -268,11 +274,7 @@ def test_neighbour_features_read_the_nearest_titles_words_and_head_noun():
         code=np.array([[at[WELDER], at[WELDER], at[COOK]], [at[COOK], at[COOK], at[COOK]]]),
         is_title=np.array([[True, False, True], [True, True, True]]),
     )
-    found = Candidates(
-        owner=np.array([0, 0, 0, 1]),
-        code=np.array([at[WELDER], at["6-18-00-00"], at[COOK], at[WELDER]]),
-        features=np.zeros((4, len(FEATURES)), dtype=np.float32),
-    )
+    found = _welder_subtree_cook_welder(at)
     out = neighbour_features(["氩弧焊工", "厨房帮手"], found, near)
     assert out.shape == (4, len(NEIGHBOUR_FEATURES))
     column = {name: out[:, j] for j, name in enumerate(NEIGHBOUR_FEATURES)}
