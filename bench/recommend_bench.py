@@ -294,7 +294,7 @@ One worker's top-10 against **{n_open:,} open vacancies**, single requests, one 
 ({pinned}; OpenMP/BLAS/torch threads 1). {len(ids)} requests for random workers
 (after 5 warm-up requests), repeated {args.runs} times (each cell is the median over the
 runs), the keyword baseline timed on the same workers in the same runs. A request = LightFM mat-vec + dense mat-vec (384-d vectors projected to a
-{model.catalogue.open_text.dense.shape[1]}-d principal subspace for retrieval; the ranker's
+{model.catalogue.open_text.row_vectors.shape[1]}-d principal subspace for retrieval; the ranker's
 dense feature is the exact cosine) + sparse TF-IDF product + referral/network and
 popularity gathers + eligibility mask + union of the top {model.n_candidates} of each of the five
 channels ({n_cands:.0f} candidates on average) + pair features + three calibrated boosted

@@ -621,22 +621,28 @@ class EligibilityIndex:
         out = EligibilityIndex()
         fields: dict[str, np.ndarray] = {}
         kept = columns >= 0
+        # one gather per array (np.take: a memory copy, not a masked assignment)
+        src = np.where(kept, columns, 0) if len(self.vacancies_.lat) else columns
+        fresh_at = new_rows
         for name, a in old.__dict__.items():
             b = getattr(enc, name)
             if name == "langs" and a.shape[1] < words:  # the vocabulary grew
                 a = np.hstack([a, np.zeros((a.shape[0], words - a.shape[1]), dtype=a.dtype)])
-            merged = np.empty((len(columns), *a.shape[1:]), dtype=a.dtype)
-            merged[kept] = a[columns[kept]]
-            merged[~kept] = b
+            if len(a):
+                merged = np.take(a, src, axis=0)
+            else:
+                merged = np.empty((len(columns), *a.shape[1:]), dtype=a.dtype)
+            merged[fresh_at] = b
             fields[name] = merged
         out.vacancies_ = _Vacancies(**fields)
         out.language_vocabulary_ = vocab
         out.n_vacancies_ = len(columns)
         out.vacancy_ids_ = None
         if self.vacancy_ids_ is not None and "vacancy_id" in fresh:
-            ids = np.empty(len(columns), dtype=object)
-            ids[kept] = self.vacancy_ids_[columns[kept]]
-            ids[~kept] = fresh["vacancy_id"].to_numpy(dtype=object)
+            ids = np.take(self.vacancy_ids_, src) if len(self.vacancy_ids_) else np.empty(
+                len(columns), dtype=object
+            )
+            ids[fresh_at] = fresh["vacancy_id"].to_numpy(dtype=object)
             out.vacancy_ids_ = ids
         out.workers_ = self.workers_
         out.n_workers_ = self.n_workers_

@@ -103,6 +103,18 @@ class Catalogue:
     #: holds them: workers encoded later (the nightly batch scorer's partitions) are
     #: scored with their own factor. None: not assessed (1.0 for every such worker).
     availability: pd.Series | None = None
+    #: vacancy id -> position, shared with the catalogues updated from this one
+    #: (:class:`VacancyLookup`; built on first use, so catalogues pickled before it
+    #: existed read None)
+    lookup: VacancyLookup | None = None
+
+    def vacancy_positions(self, ids: Any) -> np.ndarray:
+        """Catalogue positions of the vacancy ids ``ids`` (-1 for an id the catalogue
+        does not hold), by dictionary look-up: no hash table of every id is built
+        again after an update (``vp.ids.get_indexer`` would)."""
+        if self.lookup is None:
+            self.lookup = VacancyLookup(self.vp.ids)
+        return self.lookup.positions(self.vp.ids, ids)
 
     def with_workers(
         self, workers: pd.DataFrame, side: WorkerSide, pursued: sp.csr_matrix | None = None
@@ -145,6 +157,79 @@ class EncodedVacancies:
     dense: np.ndarray
     lex: sp.csr_matrix
     lfm: np.ndarray
+
+
+#: Ids :meth:`VacancyLookup.positions` looks up one by one; more go through the
+#: catalogue's pandas index at once (its hash table, built once per catalogue).
+_LOOKUP_ONE_BY_ONE = 2000
+
+
+class VacancyLookup:
+    """Vacancy id -> catalogue position for a catalogue and every catalogue updated
+    from it (:meth:`VacancyCatalogue.apply` adds the new ids; ids keep their
+    positions, closed ones included, so nothing is ever removed), and the positions
+    holding each crowding key (occupation code, prefecture, province, employer).
+
+    Both are shared, append-only supersets: a catalogue checks what it reads against
+    its own rows (a position past its end or holding another id or key was written
+    by a catalogue updated from it, or from the same one on another branch). An
+    update so touches only the changed vacancies' entries, not all of them.
+    """
+
+    def __init__(self, ids: pd.Index) -> None:
+        self.ids: dict[Any, int] = dict(zip(ids.tolist(), range(len(ids)), strict=True))
+        #: per crowding key column, key -> positions that held it (built on first use)
+        self.buckets: list[dict[Any, list[int]]] | None = None
+
+    def positions(self, index: pd.Index, wanted: Any) -> np.ndarray:
+        """Positions in ``index`` (the catalogue's ``vp.ids``) of the ids ``wanted``."""
+        wanted = list(wanted)
+        if len(wanted) > _LOOKUP_ONE_BY_ONE:  # many at once: one vectorised look-up
+            return index.get_indexer(pd.Index(wanted, dtype=object)).astype(np.int64)
+        out = np.empty(len(wanted), dtype=np.int64)
+        n = len(index)
+        for j, v in enumerate(wanted):
+            p = self.ids.get(v, -1)
+            if p >= n or (p >= 0 and index[p] != v):  # another catalogue's entry
+                p = int(index.get_indexer(pd.Index([v], dtype=object))[0])
+            out[j] = p
+        return out
+
+    def add(self, ids: Any, positions: np.ndarray) -> None:
+        for v, p in zip(ids, positions.tolist(), strict=True):
+            self.ids[v] = p
+
+    def members(self, j: int, keys: np.ndarray, key: Any) -> np.ndarray:
+        """Positions of ``keys`` (key column ``j`` of a catalogue) equal to ``key``."""
+        assert self.buckets is not None
+        got = np.unique(np.asarray(self.buckets[j].get(key, ()), dtype=np.int64))
+        got = got[got < len(keys)]
+        return got[keys[got] == key] if len(got) else got
+
+    def ensure_buckets(self, key_columns: tuple[Any, ...]) -> None:
+        if self.buckets is not None:
+            return
+        buckets = []
+        for keys in key_columns:
+            codes, uniques = pd.factorize(np.asarray(keys, dtype=object), use_na_sentinel=True)
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+            buckets.append(
+                {
+                    key: order[bounds[u] : bounds[u + 1]].tolist()
+                    for u, key in enumerate(uniques.tolist())
+                }
+            )
+        self.buckets = buckets
+
+    def add_keys(self, key_columns: tuple[Any, ...], positions: np.ndarray) -> None:
+        assert self.buckets is not None
+        for j, keys in enumerate(key_columns):
+            for p in positions.tolist():
+                key = keys[p]
+                if key is None or (isinstance(key, float) and np.isnan(key)):
+                    continue
+                self.buckets[j].setdefault(key, []).append(p)
 
 
 def open_mask(vacancies: pd.DataFrame, at: pd.Timestamp | None) -> np.ndarray:
@@ -247,14 +332,11 @@ class VacancyCatalogue:
         changed = changed.drop_duplicates(Columns.Vacancy, keep="last").reset_index(drop=True)
         when = _time_after(cat.at, changed, at)
         n_old = len(cat.vp.ids)
-        pos = cat.vp.ids.get_indexer(pd.Index(changed[Columns.Vacancy], dtype=object))
+        pos = cat.vacancy_positions(changed[Columns.Vacancy].tolist())
         fresh = pos < 0
         pos = pos.astype(np.int64)
         pos[fresh] = n_old + np.arange(int(fresh.sum()))
         n = n_old + int(fresh.sum())
-        # src[p]: the row of concat(old rows, changed rows) that position p now holds
-        src = np.arange(n, dtype=np.int64)
-        src[pos] = n_old + np.arange(len(changed))
 
         enc = self.encode(changed)
         stats = self.retrieval.stats
@@ -266,12 +348,15 @@ class VacancyCatalogue:
             vctx.age_days = (float(pd.Timestamp(when).value) - vp.posted_ns) / 86_400e9
         else:
             vctx.age_days = np.full(n, np.nan)
-        vac = _splice_frame(cat.vacancies, changed, src)
+        vac = _splice_frame(cat.vacancies, changed, pos)
+        lookup = cat.lookup
+        assert lookup is not None  # vacancy_positions built it
+        lookup.add(changed[Columns.Vacancy].tolist(), pos)
         if when == cat.at and len(cat.vctx.crowd) == n_old:
             # the other vacancies' status is as it was: only the changed ones move
             now_open = pos[open_mask(vac.iloc[pos], when)]
             open_pos = open_after(cat.open_pos, pos, now_open)
-            vctx.crowd = _crowd_after(cat, vp, open_pos, pos)
+            vctx.crowd = _crowd_after(cat, vp, open_pos, pos, lookup)
             vctx.set_open_denominators(open_pos, stats)
         else:  # time moved: any vacancy may have closed
             open_pos = np.flatnonzero(open_mask(vac, when)).astype(np.int64)
@@ -314,6 +399,7 @@ class VacancyCatalogue:
             open_text=open_text,
             eligibility=eligibility,
             pursued=_remap_columns(cat.pursued, old_col, len(open_pos)),
+            lookup=lookup,
         )
         out = dataclasses.replace(out, **open_columns_of(v_lfm, vctx, open_pos))
         if cat.proxy is not None and self.scorer is not None:
@@ -345,28 +431,35 @@ _OPEN_SET_FIELDS = frozenset({"crowd", "county_open_ties", "county_open_flow"})
 
 
 def _crowd_after(
-    cat: Catalogue, vp: VacancyProfiles, open_pos: np.ndarray, pos: np.ndarray
+    cat: Catalogue,
+    vp: VacancyProfiles,
+    open_pos: np.ndarray,
+    pos: np.ndarray,
+    lookup: VacancyLookup,
 ) -> np.ndarray:
     """:attr:`VacancyContext.crowd` after the vacancies at ``pos`` changed (``vp``: the
     profiles after, ``open_pos``: the open set after), when no other vacancy opened or
-    closed: only the buckets a changed vacancy left or joined are counted again (the
-    vacancies sharing them, found by one comparison per bucket), every other row is
-    ``cat``'s. Equal to ``set_crowd`` over the whole open set."""
+    closed: only the buckets a changed vacancy left or joined are counted again (their
+    members found through ``lookup``'s key buckets, not by comparing every row), every
+    other row is ``cat``'s. Equal to ``set_crowd`` over the whole open set."""
     n_old, n = len(cat.vp.ids), len(vp.ids)
     crowd = np.zeros((n, 4))
     crowd[:n_old] = cat.vctx.crowd
     is_open = np.zeros(n, dtype=bool)
     is_open[open_pos] = True
     before = (cat.vp.code, cat.vp.prefecture, cat.vp.province, cat.vp.employer)
-    after = (vp.code, vp.prefecture, vp.province, vp.employer)
+    after = tuple(
+        np.asarray(k, dtype=object) for k in (vp.code, vp.prefecture, vp.province, vp.employer)
+    )
+    lookup.ensure_buckets(before)
+    lookup.add_keys(after, pos)
     for j, (old_keys, keys) in enumerate(zip(before, after, strict=True)):
-        keys = np.asarray(keys, dtype=object)
         touched = {keys[p] for p in pos.tolist()}
         touched |= {old_keys[p] for p in pos.tolist() if p < n_old}
         for key in touched:
             if key is None or (isinstance(key, float) and np.isnan(key)):
                 continue  # not counted (a missing key has crowd 0)
-            members = np.flatnonzero(keys == key)
+            members = lookup.members(j, keys, key)
             crowd[members, j] = np.log1p(np.count_nonzero(is_open[members]))
         missing = [p for p in pos.tolist() if keys[p] is None or keys[p] != keys[p]]
         crowd[missing, j] = 0.0
@@ -432,7 +525,12 @@ def _splice_dataclass(
             values[f.name] = a
         elif isinstance(a, pd.Index):
             fresh = b.to_numpy(dtype=object)[~upd]
-            values[f.name] = a.append(pd.Index(fresh, dtype=object)) if len(fresh) else a
+            # one copy of the pointers (Index.append infers and checks more)
+            values[f.name] = (
+                pd.Index(np.concatenate([np.asarray(a, dtype=object), fresh]), dtype=a.dtype, name=a.name)
+                if len(fresh)
+                else a
+            )
         elif isinstance(a, list):
             out = [*a, *(b[j] for j in np.flatnonzero(~upd))]
             for j in np.flatnonzero(upd):
@@ -443,14 +541,39 @@ def _splice_dataclass(
     return type(old)(**values)
 
 
-def _splice_frame(old: pd.DataFrame, new: pd.DataFrame, src: np.ndarray) -> pd.DataFrame:
+def _splice_frame(old: pd.DataFrame, new: pd.DataFrame, pos: np.ndarray) -> pd.DataFrame:
+    """``old`` with row ``pos[j]`` set to ``new``'s row ``j`` (positions past its end
+    appended, in order), in ``old``'s columns and dtypes. The columns whose rows did
+    not change are shared with ``old`` (not copied); new rows are concatenated."""
     new = new.reindex(columns=old.columns)
     for c in old.columns:  # keep the catalogue's dtypes (e.g. categoricals)
         if new[c].dtype != old[c].dtype:
             with contextlib.suppress(TypeError, ValueError):
                 new[c] = new[c].astype(old[c].dtype)
-    both = pd.concat([old, new], ignore_index=True)
-    return both.take(src).reset_index(drop=True)
+    n_old = len(old)
+    upd = np.flatnonzero(pos < n_old)
+    out = old.copy(deep=False)
+    if len(upd):
+        at = pos[upd]
+        rows = new.iloc[upd].reset_index(drop=True)
+        for c in old.columns:
+            before = old[c].iloc[at].reset_index(drop=True)
+            if before.equals(rows[c]) and before.dtype == rows[c].dtype:
+                continue
+            column = old[c].copy()
+            try:
+                column.iloc[at] = rows[c].to_numpy()
+            except (TypeError, ValueError):  # a value the column's dtype cannot hold
+                both = pd.concat([old[c], rows[c]], ignore_index=True)
+                src = np.arange(n_old)
+                src[at] = n_old + np.arange(len(at))
+                column = both.take(src).reset_index(drop=True)
+            out[c] = column
+    fresh = np.flatnonzero(pos >= n_old)
+    if len(fresh):
+        fresh = fresh[np.argsort(pos[fresh])]
+        out = pd.concat([out, new.iloc[fresh]], ignore_index=True)
+    return out
 
 
 def _splice_csr_rows(old: sp.csr_matrix, new: sp.csr_matrix, pos: np.ndarray) -> sp.csr_matrix:
@@ -525,6 +648,7 @@ __all__ = [
     "Catalogue",
     "EncodedVacancies",
     "VacancyCatalogue",
+    "VacancyLookup",
     "open_after",
     "open_columns_of",
     "open_mask",

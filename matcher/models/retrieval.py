@@ -245,6 +245,19 @@ class LightFMRetriever:
 EXTRA_SHARE = 0.05
 
 
+class _RowBuffer:
+    """An append-only block of rows with spare capacity, shared by the indexes that
+    :meth:`ContentIndex.spliced` makes from one another: each reads its own first
+    rows (a view), and a new index writes its new rows past the last one any index
+    reads (``used``), never over them."""
+
+    __slots__ = ("data", "used")
+
+    def __init__(self, data: np.ndarray, used: int) -> None:
+        self.data = data
+        self.used = used
+
+
 class ContentIndex:
     """Vacancy (or worker) text matrices for nearest-neighbour scoring.
 
@@ -271,6 +284,14 @@ class ContentIndex:
     #: defaults, so indexes pickled before these existed read them as None
     extra_t: sp.csr_matrix | None = None
     columns: np.ndarray | None = None
+    #: True when ``dense`` holds the *stored* rows (row ``s`` of ``dense`` is stored
+    #: column ``s`` of ``[lexical_t, extra_t]``, read through ``columns``), as
+    #: :meth:`spliced` leaves it; False (indexes built or pickled before): ``dense``
+    #: holds the index's rows in order
+    dense_stored: bool = False
+    #: the append-only buffer ``dense`` is a view of, with room for rows that later
+    #: :meth:`spliced` calls write past ``dense``'s end (not pickled)
+    _buffer: _RowBuffer | None = None
 
     def __init__(
         self,
@@ -291,9 +312,26 @@ class ContentIndex:
         self.max_query_terms = max_query_terms
         self.extra_t = None
         self.columns = None
+        self.dense_stored = False
+        self._buffer = None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_buffer", None)  # the spare capacity is not worth storing
+        return state
 
     def __len__(self) -> int:
+        if self.columns is not None and self.dense_stored:
+            return len(self.columns)
         return self.dense.shape[0]
+
+    @property
+    def row_vectors(self) -> np.ndarray:
+        """The (projected) dense vectors of the index's rows, in order (a copy when
+        the rows are read through ``columns``)."""
+        if self.columns is not None and self.dense_stored:
+            return self.dense[self.columns]
+        return self.dense
 
     def project(self, dense: np.ndarray) -> np.ndarray:
         """Vectors in the space the dense channel scores in (the principal subspace,
@@ -301,39 +339,69 @@ class ContentIndex:
         q = np.ascontiguousarray(np.atleast_2d(np.asarray(dense, dtype=np.float32)))
         return np.ascontiguousarray(q @ self.basis) if self.basis is not None else q
 
+    def _n_stored(self) -> int:
+        return self.lexical_t.shape[1] + (0 if self.extra_t is None else self.extra_t.shape[1])
+
     def spliced(
         self, columns: np.ndarray, projected: np.ndarray, lexical: sp.spmatrix
     ) -> ContentIndex:
         """An index over other rows in this index's space, sharing what it can: row
         ``j`` of the new index is this index's row ``columns[j]`` when that is >= 0,
         else the next of the new rows (``projected``: dense rows from :meth:`project`,
-        ``lexical``: their TF-IDF rows, in order). The basis is kept, not learned again,
-        and the transposed TF-IDF matrix is shared: new rows go to a small extra block,
-        which is merged back once it holds more than :data:`EXTRA_SHARE` of the rows (the
-        incremental catalogue update uses this; this index is left as it was)."""
+        ``lexical``: their TF-IDF rows, in order). The basis is kept, not learned again.
+
+        Nothing stored is copied: the new rows are appended to the stored ones (dense
+        rows into spare capacity of an append-only buffer that grows by half when
+        full, TF-IDF rows to a small extra block beside the shared transposed
+        matrix), and the new index reads its rows through ``columns`` (each row's
+        stored column). Rows no longer indexed stay stored until the stored rows
+        that are not the index's (dropped ones and the extra block) exceed
+        :data:`EXTRA_SHARE` of its rows; then they are merged into plain matrices
+        (one copy, amortised over the updates before it). The incremental catalogue
+        update uses this; this index is left as it was (requests in flight read it).
+        """
         columns = np.asarray(columns, dtype=np.int64)
         kept = columns >= 0
+        projected = np.asarray(projected, dtype=np.float32).reshape(-1, self.dense.shape[1])
+        n_new = int((~kept).sum())
         out = ContentIndex.__new__(ContentIndex)
         out.basis = self.basis
         out.max_query_terms = self.max_query_terms
-        dense = np.empty((len(columns), self.dense.shape[1]), dtype=np.float32)
-        dense[kept] = self.dense[columns[kept]]
-        dense[~kept] = projected
-        out.dense = dense
-        # columns of [base block, extra block] each new row reads
+        n_stored = self._n_stored()
+        base = self.dense  # the stored rows (row s: stored column s)
+        if self.columns is not None and not self.dense_stored:
+            # an index pickled before dense rows were stored: row j at its column
+            base = np.zeros((n_stored, self.dense.shape[1]), dtype=np.float32)
+            base[self.columns] = self.dense
         where = self._where()
-        n_stored = self.lexical_t.shape[1] + (0 if self.extra_t is None else self.extra_t.shape[1])
-        fresh_t = sp.csr_matrix(lexical, dtype=np.float32).T.tocsr()
-        extra = fresh_t if self.extra_t is None else sp.hstack([self.extra_t, fresh_t], "csr")
         src = np.empty(len(columns), dtype=np.int64)
         src[kept] = where[columns[kept]]
-        src[~kept] = n_stored + np.arange(int((~kept).sum()))
-        if extra.shape[1] > EXTRA_SHARE * max(1, len(columns)):
-            stored = sp.hstack([self.lexical_t, extra], "csr")
-            out.lexical_t = sp.csr_matrix(stored[:, src])
+        src[~kept] = n_stored + np.arange(n_new)
+        fresh_t = sp.csr_matrix(lexical, dtype=np.float32).T.tocsr()
+        extra = fresh_t if self.extra_t is None else sp.hstack([self.extra_t, fresh_t], "csr")
+        stale = n_stored + n_new - len(columns)  # stored rows the new index does not read
+        if extra.shape[1] + stale > EXTRA_SHARE * max(1, len(columns)):
+            stored_t = sp.hstack([self.lexical_t, extra], "csr")
+            out.lexical_t = sp.csr_matrix(stored_t[:, src])
             out.extra_t, out.columns = None, None
-        else:
-            out.lexical_t, out.extra_t, out.columns = self.lexical_t, extra, src
+            dense = np.empty((len(columns), self.dense.shape[1]), dtype=np.float32)
+            old = src < n_stored
+            dense[old] = base[src[old]]
+            dense[~old] = projected
+            out.dense, out.dense_stored, out._buffer = dense, False, None
+            return out
+        out.lexical_t, out.extra_t, out.columns = self.lexical_t, extra, src
+        buffer = self._buffer if self.dense_stored or self.columns is None else None
+        if buffer is None or buffer.used != n_stored or buffer.data.shape[0] < n_stored + n_new:
+            # no buffer, another index already wrote past this one's rows, or full:
+            # a new buffer with half again as much room
+            capacity = max(n_stored + n_new, int(1.5 * n_stored) + 64)
+            data = np.empty((capacity, base.shape[1]), dtype=np.float32)
+            data[:n_stored] = base[:n_stored]
+            buffer = _RowBuffer(data, n_stored)
+        buffer.data[n_stored : n_stored + n_new] = projected
+        buffer.used = n_stored + n_new
+        out.dense, out.dense_stored, out._buffer = buffer.data[: buffer.used], True, buffer
         return out
 
     def _where(self) -> np.ndarray:
@@ -348,6 +416,10 @@ class ContentIndex:
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if self.basis is not None:
             q = q @ self.basis
+        if self.columns is not None and self.dense_stored:
+            if rows is None:  # every stored row, then the index's in order
+                return np.asarray(q @ self.dense.T, dtype=np.float32)[:, self.columns]
+            return np.asarray(q @ self.dense[self.columns[rows]].T, dtype=np.float32)
         indexed = self.dense if rows is None else self.dense[rows]
         return np.asarray(q @ indexed.T, dtype=np.float32)
 

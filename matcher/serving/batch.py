@@ -194,7 +194,7 @@ class BatchScorer:
         v_lex_low = svd.fit_transform(v_lex).astype(np.float32)
         self.lex_basis_ = np.ascontiguousarray(svd.components_.T, dtype=np.float32)
         self.open_t_ = np.ascontiguousarray(
-            np.vstack([cat.open_lfm.T, text.dense.T, v_lex_low.T]), dtype=np.float32
+            np.vstack([cat.open_lfm.T, text.row_vectors.T, v_lex_low.T]), dtype=np.float32
         )
         self.basis_ = text.basis
         self.dims_ = {

@@ -1237,7 +1237,7 @@ class Recommender(RankingModel):
         return pos
 
     def _vacancy_pos(self, vacancy_id: str) -> int:
-        pos = int(self.catalogue_.vp.ids.get_indexer(pd.Index([vacancy_id]))[0])
+        pos = int(self.catalogue_.vacancy_positions([vacancy_id])[0])
         if pos < 0:
             raise UnknownIdError(
                 f"unknown vacancy_id {vacancy_id!r}: not in the model's catalogue; check the id, "
@@ -1360,7 +1360,7 @@ class Recommender(RankingModel):
         self.check_fitted()
         cat = self.catalogue_
         w = self._worker_pos(worker_id)
-        vpos = cat.vp.ids.get_indexer(pd.Index(list(vacancy_ids), dtype=object))
+        vpos = cat.vacancy_positions(vacancy_ids)
         return self.recommend_open(
             w, _open_columns(cat.open_pos, vpos[vpos >= 0]), k, lang, reasons
         )
@@ -1441,7 +1441,7 @@ class Recommender(RankingModel):
                 f"and {len(v_ids)} vacancy ids"
             )
         wi = cat.wp.ids.get_indexer(pd.Index(w_ids, dtype=object))
-        vi = cat.vp.ids.get_indexer(pd.Index(v_ids, dtype=object))
+        vi = cat.vacancy_positions(v_ids)
         if (wi < 0).any():
             self._worker_pos(w_ids[int(np.flatnonzero(wi < 0)[0])])
         if (vi < 0).any():
@@ -1665,7 +1665,7 @@ class Recommender(RankingModel):
     def knows_vacancy(self, vacancy_id: str) -> bool:
         """Whether the catalogue (as of the last fit or refresh) holds this vacancy."""
         self.check_fitted()
-        return vacancy_id in self.catalogue_.vp.ids
+        return bool(self.catalogue_.vacancy_positions([vacancy_id])[0] >= 0)
 
     def catalogue_size(self) -> tuple[int, int]:
         """Numbers of workers and vacancies the catalogue holds (open or not)."""
