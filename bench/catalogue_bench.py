@@ -281,7 +281,13 @@ A vacancy posted, edited or closed reaches the served catalogue through
 changed rows are encoded, the open-set structures are spliced, and the vacancy text
 matrices (dense and TF-IDF rows) are patched, not copied (`matcher.models.rows.PatchedRows`:
 the changed rows beside the shared matrix, folded into a new one once they are
-{PATCH_SHARE:.0%} of the rows). Serving market
+{PATCH_SHARE:.0%} of the rows). The dense retrieval index's new rows go into spare
+capacity of an append-only buffer, read through a column map
+(`matcher.models.retrieval.ContentIndex.spliced`: no copy of the open vacancies'
+projected vectors); vacancy ids and the crowding buckets are found through a dictionary
+shared by a catalogue and those updated from it (`matcher.models.catalogue.VacancyLookup`:
+no pandas index hashed again, no comparison of every row's key); the vacancy frame's
+columns are shared unless one of their rows changed. Serving market
 {n_open:,} open vacancies; each round posts one vacancy, edits one and closes one
 ({args.rounds} rounds, each on the previous round's catalogue).
 

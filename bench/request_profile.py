@@ -137,16 +137,20 @@ async def call(app, path: str, query: str, key: str) -> tuple[int, dict[str, str
 PASSES = ("first time", "asked again")
 
 
-def measure(setup: dict, requests: int, profile_dir: Path | None, seed: int) -> dict:
+def measure(
+    setup: dict, requests: int, profile_dir: Path | None, seed: int, live: bool = False
+) -> dict:
     """Build the app as ``jobmatch serve`` does; after a warm-up on other workers, time
     one request for each of up to ``requests`` workers not asked before, then
     ``requests`` requests for those same workers again (random order); with
-    ``profile_dir``, each pass is sampled by py-spy."""
+    ``profile_dir``, each pass is sampled by py-spy. ``live``: the precomputed lists
+    switched off (``JOBMATCH_PRECOMPUTED=0``), every request answered by the live
+    engine."""
     import gc
 
     os.environ["JOBMATCH_DATABASE_URL"] = setup["url"]
     os.environ["JOBMATCH_MODEL_DIR"] = str(setup["model_dir"])
-    os.environ["JOBMATCH_PRECOMPUTED"] = "1"
+    os.environ["JOBMATCH_PRECOMPUTED"] = "0" if live else "1"
     from service.app import create_app
 
     app = create_app()
@@ -247,7 +251,15 @@ def parse_profile(path: Path) -> dict | None:
 # --------------------------------------------------------------------------- parent
 
 
-def child(setup_file: Path, src: Path, requests: int, profile: Path, out: Path, seed: int) -> dict:
+def child(
+    setup_file: Path,
+    src: Path,
+    requests: int,
+    profile: Path,
+    out: Path,
+    seed: int,
+    live: bool = False,
+) -> dict:
     """:func:`measure` in a fresh process on the service code of ``src``."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(src)
@@ -256,7 +268,7 @@ def child(setup_file: Path, src: Path, requests: int, profile: Path, out: Path, 
         f"sys.path.insert(0, {str(ROOT / 'bench')!r});"
         "import request_profile as rp;"
         f"setup = pickle.loads(Path({str(setup_file)!r}).read_bytes());"
-        f"r = rp.measure(setup, {requests}, Path({str(profile)!r}), {seed});"
+        f"r = rp.measure(setup, {requests}, Path({str(profile)!r}), {seed}, live={live});"
         f"Path({str(out)!r}).write_text(json.dumps(r))"
     )
     subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=str(src))
@@ -279,6 +291,12 @@ def main() -> None:
     ap.add_argument("--baseline", default=None, metavar="COMMIT")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--keep", type=Path, default=None, help="keep the small store here")
+    ap.add_argument(
+        "--live",
+        action="store_true",
+        help="lists off (JOBMATCH_PRECOMPUTED=0): the live engine answers every request "
+        "(written to its own section, request-profile-live)",
+    )
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -321,6 +339,7 @@ def main() -> None:
                     (args.keep or args.store or work) / f"profile-{r}-{i}",
                     work / f"result-{r}-{i}.json",
                     args.seed + r,
+                    args.live,
                 )
                 loads.append(res["load"])
                 results[code].append(res)
@@ -339,13 +358,16 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     print(body)
     if not args.no_write:
+        name = "request-profile-live" if args.live else "request-profile"
         write_section(
-            "request-profile",
-            "Where a recommendation request's CPU goes (in-process)",
+            name,
+            "Where a live-engine recommendation request's CPU goes (in-process, lists off)"
+            if args.live
+            else "Where a recommendation request's CPU goes (in-process)",
             body,
             "bench/request_profile.py",
         )
-        print("wrote the request-profile section of docs/benchmarks.md")
+        print(f"wrote the {name} section of docs/benchmarks.md")
 
 
 def _median(values: list[float]) -> float:
@@ -457,7 +479,13 @@ def report(args, setup, variants, results, loads, setup_time, machine, markdown_
         f"first one request for each of up to {args.requests:,} workers not asked before in "
         f"the process (**first time**), then {args.requests:,} requests for those workers "
         f"again in random order (**asked again**: an officer reopening a worker's page). "
-        f"Workers with precomputed lists; store: SQLite with {sizes}. Each variant measured "
+        + (
+            "Precomputed lists switched off (`JOBMATCH_PRECOMPUTED=0`): the live engine "
+            "answers every request (one at a time here, so `recommend_many` of one worker). "
+            if args.live
+            else "Workers with precomputed lists. "
+        )
+        + f"Store: SQLite with {sizes}. Each variant measured "
         f"{args.rounds} times, alternating, each in a fresh process; medians. Machine: "
         f"{machine()}, shared with other jobs: load average during the runs "
         f"{min(loads):.1f}-{max(loads):.1f} (CPU time is what a request costs whatever the "

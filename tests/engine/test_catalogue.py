@@ -162,3 +162,92 @@ def test_open_after_equals_the_set_operations():
         got = open_after(old_open.astype(np.int64), changed, now_open)
         np.testing.assert_array_equal(got, want)
         assert got.dtype == np.int64
+
+
+def _rounds_of_changes(vac: pd.DataFrame, open_ids: list, at, rounds: int, seed: int):
+    """The store after each of ``rounds`` rounds of one posted vacancy (a copy of an open
+    one under a new id), one edited (title and wage) and one closed: the store frame
+    and the rows changed, per round."""
+    rng = np.random.default_rng(seed)
+    now = vac.copy()
+    out = []
+    for r in range(rounds):
+        src, edit, close = rng.choice(open_ids, 3, replace=False)
+        open_ids = [v for v in open_ids if v != close]
+        i_src = int(np.flatnonzero(now["vacancy_id"] == src)[0])
+        i_edit = int(np.flatnonzero(now["vacancy_id"] == edit)[0])
+        i_close = int(np.flatnonzero(now["vacancy_id"] == close)[0])
+        posted = now.iloc[[i_src]].copy()
+        posted["vacancy_id"] = f"V-ROUND-{r}"
+        posted["posted_at"] = at
+        now.loc[i_edit, "title"] = str(now.loc[i_edit, "title"]) + f" 夜班{r}"
+        now.loc[i_edit, "wage_max"] = float(now.loc[i_edit, "wage_max"] or 5000) + 100 * (r + 1)
+        now.loc[i_close, "status"] = "closed"
+        now = pd.concat([now, posted], ignore_index=True)
+        ids = [f"V-ROUND-{r}", edit, close]
+        out.append((now.copy(), now[now["vacancy_id"].isin(ids)].copy()))
+        open_ids = [*open_ids, f"V-ROUND-{r}"]
+    return out
+
+
+def test_rounds_of_updates_equal_full_refresh_without_copying_the_index(monkeypatch):
+    """Several rounds of updates, each on the last one's catalogue, with the stored
+    retrieval rows read through their column map (no merge, EXTRA_SHARE 1) and one
+    more update from an older catalogue (a branch): each catalogue equals a full
+    refresh of its records (open set, lexical and projected dense retrieval scores,
+    crowding, the vacancy frame, the id look-up), and the older catalogues keep
+    answering as they did."""
+    from matcher.models import retrieval
+
+    monkeypatch.setattr(retrieval, "EXTRA_SHARE", 1.0)
+    market = Dataset.from_frames(**generate_market(200, 15, weeks=6, seed=11))
+    model = Recommender(**fast_params()).fit(market)
+    cat0 = model.catalogue_
+    at = cat0.at
+    open_ids = list(cat0.vp.ids[cat0.open_pos])
+    rounds = _rounds_of_changes(market.vacancies, open_ids, at, 3, seed=3)
+    serving = model
+    chain = []
+    for now, changed in rounds:
+        employers = market.employers[market.employers["employer_id"].isin(changed["employer_id"])]
+        serving = copy.copy(serving).update_vacancies(changed, employers, at=at)
+        chain.append((serving, now))
+    # a branch: the first round's rows again on the first catalogue
+    branch = copy.copy(model).update_vacancies(rounds[0][1], market.employers, at=at)
+    chain.append((branch, rounds[0][0]))
+    for updated, now in chain:
+        delta = updated.catalogue_
+        assert delta.open_text.columns is not None  # read through the column map
+        snapshot = Dataset(market.workers, market.employers, now, market.events)
+        full = copy.copy(model).refresh(snapshot, at=at).catalogue_
+        assert list(full.vp.ids) == list(delta.vp.ids)
+        np.testing.assert_array_equal(full.open_pos, delta.open_pos)
+        queries = full.w_lex[:20]
+        np.testing.assert_allclose(
+            full.open_text.lexical_scores(queries),
+            delta.open_text.lexical_scores(queries),
+            atol=1e-6,
+        )
+        # dense retrieval: the kept basis, so compared with the catalogue's own vectors
+        # projected on it
+        rows_now = delta.open_text.project(np.asarray(delta.v_dense)[delta.open_pos])
+        want = delta.open_text.project(delta.w_dense[:20]) @ rows_now.T
+        np.testing.assert_allclose(delta.open_text.dense_scores(delta.w_dense[:20]), want, atol=1e-5)
+        cols = np.arange(0, len(delta.open_pos), 3)
+        np.testing.assert_allclose(
+            delta.open_text.dense_scores(delta.w_dense[:5], rows=cols),
+            delta.open_text.dense_scores(delta.w_dense[:5])[:, cols],
+            atol=1e-6,
+        )
+        np.testing.assert_allclose(delta.open_text.row_vectors, rows_now, atol=1e-6)
+        np.testing.assert_allclose(full.vctx.crowd, delta.vctx.crowd)
+        pd.testing.assert_frame_equal(full.vacancies, delta.vacancies, check_dtype=False)
+        ids = [*list(full.vp.ids[::5]), "V-UNKNOWN"]
+        np.testing.assert_array_equal(
+            delta.vacancy_positions(ids), full.vp.ids.get_indexer(pd.Index(ids, dtype=object))
+        )
+    # the older catalogues do not see the later ones' vacancies
+    assert not model.knows_vacancy("V-ROUND-0")
+    assert chain[0][0].knows_vacancy("V-ROUND-0") and not chain[0][0].knows_vacancy("V-ROUND-1")
+    assert branch.knows_vacancy("V-ROUND-0") and not branch.knows_vacancy("V-ROUND-2")
+    assert len(model.catalogue_.open_text) == len(cat0.open_pos)
