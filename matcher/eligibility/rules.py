@@ -639,8 +639,10 @@ class EligibilityIndex:
         out.n_vacancies_ = len(columns)
         out.vacancy_ids_ = None
         if self.vacancy_ids_ is not None and "vacancy_id" in fresh:
-            ids = np.take(self.vacancy_ids_, src) if len(self.vacancy_ids_) else np.empty(
-                len(columns), dtype=object
+            ids = (
+                np.take(self.vacancy_ids_, src)
+                if len(self.vacancy_ids_)
+                else np.empty(len(columns), dtype=object)
             )
             ids[fresh_at] = fresh["vacancy_id"].to_numpy(dtype=object)
             out.vacancy_ids_ = ids

@@ -527,7 +527,9 @@ def _splice_dataclass(
             fresh = b.to_numpy(dtype=object)[~upd]
             # one copy of the pointers (Index.append infers and checks more)
             values[f.name] = (
-                pd.Index(np.concatenate([np.asarray(a, dtype=object), fresh]), dtype=a.dtype, name=a.name)
+                pd.Index(
+                    np.concatenate([np.asarray(a, dtype=object), fresh]), dtype=a.dtype, name=a.name
+                )
                 if len(fresh)
                 else a
             )

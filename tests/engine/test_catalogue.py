@@ -232,7 +232,9 @@ def test_rounds_of_updates_equal_full_refresh_without_copying_the_index(monkeypa
         # projected on it
         rows_now = delta.open_text.project(np.asarray(delta.v_dense)[delta.open_pos])
         want = delta.open_text.project(delta.w_dense[:20]) @ rows_now.T
-        np.testing.assert_allclose(delta.open_text.dense_scores(delta.w_dense[:20]), want, atol=1e-5)
+        np.testing.assert_allclose(
+            delta.open_text.dense_scores(delta.w_dense[:20]), want, atol=1e-5
+        )
         cols = np.arange(0, len(delta.open_pos), 3)
         np.testing.assert_allclose(
             delta.open_text.dense_scores(delta.w_dense[:5], rows=cols),
