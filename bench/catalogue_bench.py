@@ -147,6 +147,9 @@ def main() -> None:
 
         default_normaliser()
         VacancyCatalogue(model, model.retrieval_, model.scorer).encode(vac.iloc[:2])
+        # what Recommender.load does for a served model (the file here is a joblib dump)
+        if hasattr(cat, "prepare_updates"):
+            cat.prepare_updates()
         rows = []
         for r in range(args.rounds):
             before = serving.catalogue

@@ -116,6 +116,18 @@ class Catalogue:
             self.lookup = VacancyLookup(self.vp.ids)
         return self.lookup.positions(self.vp.ids, ids)
 
+    def prepare_updates(self) -> None:
+        """Build now what the first incremental update would otherwise build (a few
+        tenths of a second at 100,000 vacancies): the id and crowding-key look-up
+        (:class:`VacancyLookup`) and the spare capacity of the dense retrieval rows
+        (:meth:`matcher.models.retrieval.ContentIndex.reserve`). A served catalogue
+        calls it when built or loaded; what it builds is shared with the catalogues
+        updated from this one. Reading the catalogue is unaffected."""
+        if self.lookup is None:
+            self.lookup = VacancyLookup(self.vp.ids)
+        self.lookup.ensure_buckets(_crowd_keys(self.vp))
+        self.open_text.reserve()
+
     def with_workers(
         self, workers: pd.DataFrame, side: WorkerSide, pursued: sp.csr_matrix | None = None
     ) -> Catalogue:
@@ -230,6 +242,11 @@ class VacancyLookup:
                 if key is None or (isinstance(key, float) and np.isnan(key)):
                     continue
                 self.buckets[j].setdefault(key, []).append(p)
+
+
+def _crowd_keys(vp: VacancyProfiles) -> tuple[Any, ...]:
+    """The crowding key columns (:attr:`VacancyContext.crowd`'s order)."""
+    return (vp.code, vp.prefecture, vp.province, vp.employer)
 
 
 def open_mask(vacancies: pd.DataFrame, at: pd.Timestamp | None) -> np.ndarray:
@@ -447,10 +464,8 @@ def _crowd_after(
     crowd[:n_old] = cat.vctx.crowd
     is_open = np.zeros(n, dtype=bool)
     is_open[open_pos] = True
-    before = (cat.vp.code, cat.vp.prefecture, cat.vp.province, cat.vp.employer)
-    after = tuple(
-        np.asarray(k, dtype=object) for k in (vp.code, vp.prefecture, vp.province, vp.employer)
-    )
+    before = _crowd_keys(cat.vp)
+    after = tuple(np.asarray(k, dtype=object) for k in _crowd_keys(vp))
     lookup.ensure_buckets(before)
     lookup.add_keys(after, pos)
     for j, (old_keys, keys) in enumerate(zip(before, after, strict=True)):

@@ -339,6 +339,18 @@ class ContentIndex:
         q = np.ascontiguousarray(np.atleast_2d(np.asarray(dense, dtype=np.float32)))
         return np.ascontiguousarray(q @ self.basis) if self.basis is not None else q
 
+    def reserve(self) -> None:
+        """Give the stored dense rows spare capacity now (half again as many rows), so
+        that the first :meth:`spliced` appends in place instead of copying them. The
+        rows read are the same arrays' values: readers are unaffected."""
+        if self._buffer is not None or (self.columns is not None and not self.dense_stored):
+            return
+        n = self.dense.shape[0]
+        data = np.empty((int(1.5 * n) + 64, self.dense.shape[1]), dtype=np.float32)
+        data[:n] = self.dense
+        self._buffer = _RowBuffer(data, n)
+        self.dense = data[:n]
+
     def _n_stored(self) -> int:
         return self.lexical_t.shape[1] + (0 if self.extra_t is None else self.extra_t.shape[1])
 
@@ -384,11 +396,14 @@ class ContentIndex:
             stored_t = sp.hstack([self.lexical_t, extra], "csr")
             out.lexical_t = sp.csr_matrix(stored_t[:, src])
             out.extra_t, out.columns = None, None
-            dense = np.empty((len(columns), self.dense.shape[1]), dtype=np.float32)
+            # into a buffer with spare capacity: the next updates append in place
+            data = np.empty((int(1.5 * len(columns)) + 64, base.shape[1]), dtype=np.float32)
+            dense = data[: len(columns)]
             old = src < n_stored
             dense[old] = base[src[old]]
             dense[~old] = projected
-            out.dense, out.dense_stored, out._buffer = dense, False, None
+            out.dense, out.dense_stored = dense, False
+            out._buffer = _RowBuffer(data, len(columns))
             return out
         out.lexical_t, out.extra_t, out.columns = self.lexical_t, extra, src
         buffer = self._buffer if self.dense_stored or self.columns is None else None

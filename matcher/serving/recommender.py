@@ -832,6 +832,7 @@ class Recommender(RankingModel):
                 CandidateGenerator(self.stages, self.n_candidates, retrieval.stats),
                 random_state=self.random_state,
             )
+            cat.prepare_updates()
         return cat
 
     # ------------------------------------------------------------------ ranker training
@@ -1763,6 +1764,8 @@ class Recommender(RankingModel):
                 "mixes two artifacts): retrain with `jobmatch train`"
             )
         model.check_fast_paths()
+        if hasattr(model, "catalogue_"):
+            model.catalogue_.prepare_updates()
         return model
 
 
