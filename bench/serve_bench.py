@@ -1083,6 +1083,14 @@ def report_live(args, variants: list, setup: dict, engine: dict | None, runs: li
             f"{engine['batch_cpu']:.1f} ms CPU per worker in batches of 16."
         )
     offered = args.clients / think
+    loads = [float(r[15]) for r in rows]
+    load_text = (
+        f"The machine's load average was {min(loads):g}-{max(loads):g} on its 2 cores during "
+        "these phases: **too high for a meaningful p95** (most of a request's wall time "
+        "is waiting for a core the other jobs hold); compare the server CPU per request."
+        if max(loads) > 4
+        else f"Load average {min(loads):g}-{max(loads):g} on the 2 cores."
+    )
     body = f"""
 The live engine over HTTP: `GET /api/v1/workers/{{id}}/recommendations?k=10` against the
 real app (`jobmatch serve`, uvicorn, {args.workers} worker processes, SQLite store) with
@@ -1099,7 +1107,7 @@ share its 2 cores (load average in the last column).
 
 **Target** (issue 13): p95 <= 20 ms at 100k open vacancies, {args.clients} clients,
 {args.workers} processes, 0 errors: p95 {live[6]} ms, {sum(errors.values())} errors:
-**{verdict}** it. {compare}
+**{verdict}** it. {compare} {load_text}
 
 **Why**: {engine_text} {args.clients} clients at {think:g} s offer about {offered:.0f}
 requests/s; at the server CPU per request of the last row that is

@@ -108,6 +108,10 @@ class Catalogue:
     #: existed read None)
     lookup: VacancyLookup | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the look-up is rebuilt on load (prepare_updates), not stored with the model
+        return {**self.__dict__, "lookup": None}
+
     def vacancy_positions(self, ids: Any) -> np.ndarray:
         """Catalogue positions of the vacancy ids ``ids`` (-1 for an id the catalogue
         does not hold), by dictionary look-up: no hash table of every id is built
