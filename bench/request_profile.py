@@ -42,6 +42,7 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import pickle  # noqa: E402
 import random  # noqa: E402
+import re  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -131,6 +132,10 @@ async def call(app, path: str, query: str, key: str) -> tuple[int, dict[str, str
     await app(scope, receive, send)
     return status, headers, bytes(body)
 
+
+#: The micro-batcher's thread computes the live engine's answers for the requests
+#: (``service.model_holder.RecommendationBatcher``): its samples are the requests' work.
+BATCHER_FRAME = re.compile(r"^RecommendationBatcher\._(?:run|answer) \(")
 
 #: The passes of a measurement: workers asked for the first time in the process, then
 #: the same workers asked again (an officer reopening a worker's page).
@@ -238,7 +243,7 @@ def parse_profile(path: Path) -> dict | None:
     parts: dict[str, int] = {}
     leaves: dict[str, int] = {}
     for frames, n in stacks(path):
-        if not any(REQUEST_FRAME.search(f) for f in frames):
+        if not any(REQUEST_FRAME.search(f) or BATCHER_FRAME.search(f) for f in frames):
             # a sample outside the requests (the model and store watchers' threads)
             part = "outside the requests (background threads)"
         else:
