@@ -224,11 +224,19 @@ def train(
             "features)."
         ),
     ] = False,
+    rule: Annotated[
+        str,
+        typer.Option(
+            help="Decision rule: 'logistic' (judges each candidate code on its own) or "
+            "'softmax' (learns which of a title's candidates is right, listwise)."
+        ),
+    ] = "logistic",
     seed: Annotated[int, typer.Option(help="Seed of the folds and models.")] = 0,
 ) -> None:
     """Train the occupation classifier on labelled titles plus stored officer corrections."""
     from matcher.data.reference import data_path
     from matcher.occupations.classifier import (
+        RULE_KINDS,
         ClassifierConfig,
         OccupationClassifier,
         merge_corrections,
@@ -273,12 +281,15 @@ def train(
         f"({len(merged)} distinct titles) …",
         err=True,
     )
+    if rule not in RULE_KINDS:
+        raise fail(f"--rule {rule!r}: use one of {', '.join(RULE_KINDS)}")
     config = ClassifierConfig(
         dictionary_weight=dictionary_weight,
         dense_channel=dense_channel,
         hierarchy_weight=hierarchy_weight,
         group_features=group_features,
         neighbour_features=neighbour_features,
+        rule=rule,
         seed=seed,
     )
     try:

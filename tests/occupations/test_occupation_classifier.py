@@ -101,6 +101,50 @@ def test_decision_rule_learns_which_candidate_is_right_and_answers_one_per_title
     assert ranked[0][1] >= ranked[1][1] >= ranked[2][1]
 
 
+def test_softmax_rule_learns_which_of_a_titles_candidates_is_right():
+    rng = np.random.default_rng(0)
+    # 300 titles of 4 candidates; the right one has the largest first-minus-second feature
+    x = rng.random((1200, 2))
+    owner = np.repeat(np.arange(300), 4)
+    margin = x[:, 0] - x[:, 1]
+    best = np.full(300, -np.inf)
+    np.maximum.at(best, owner, margin)
+    right = margin == best[owner]
+    right[owner >= 280] = False  # 20 titles whose right code is not among the candidates
+    features = np.hstack([x, np.zeros((1200, len(FEATURES) - 2))]).astype(np.float32)
+    rule = DecisionRule(kind="softmax").fit(features, right, owner)
+    assert rule.coef_[0] > 0 > rule.coef_[1]
+    found = _candidates(
+        [0, 0, 1, 1, 1], [[0.1, 0.9], [0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.95, 0.05]]
+    )
+    code, conf = rule.choose(found, 3)
+    assert code.tolist()[:2] == [101, 104] and code[2] == -1
+    assert 0.0 < conf[0] <= 1.0 and 0.0 < conf[1] <= 1.0
+    ranked = rule.ranked(found, 1)
+    assert [c for c, _ in ranked] == [104, 103, 102]
+    assert ranked[0][1] >= ranked[1][1] >= ranked[2][1]
+    with pytest.raises(ValueError, match="owner"):
+        DecisionRule(kind="softmax").fit(features, right)
+    with pytest.raises(ValueError, match="unknown decision rule"):
+        DecisionRule(kind="boosted")
+
+
+def test_a_softmax_rule_model_answers_backs_off_and_round_trips(tmp_path):
+    config = ClassifierConfig(
+        dictionary_weight=0.0, inner_folds=3, neighbour_features=True, rule="softmax"
+    )
+    model = OccupationClassifier(config).fit(TOY)
+    assert model.rule_.kind == "softmax"
+    titles = ["急招电焊工包吃住", "销售 月入过万", "厨师长", "", "x" * 5000]
+    answers = model.classify_many(titles)
+    assert answers[0].code == WELDER and answers[2].code == COOK
+    assert answers[1].code == SALES_GROUP  # the titles that say only "sales" carry the group
+    assert all(0.0 <= a.confidence <= 1.0 for a in answers)
+    again = OccupationClassifier.load(model.save(tmp_path / "m.joblib"))
+    assert again.settings.rule == "softmax" and again.classify_many(titles) == answers
+    assert again.ranked_many(titles[:1])[0][0] == WELDER
+
+
 def test_decision_rule_needs_right_and_wrong_candidates():
     with pytest.raises(ValueError, match="right and wrong"):
         DecisionRule().fit(np.zeros((5, len(FEATURES)), dtype=np.float32), np.ones(5, bool))
