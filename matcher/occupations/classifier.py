@@ -73,6 +73,12 @@ Method
    its names does (the head noun: 工, 员, 师). Measured by ``bench/occupation_bench.py``
    against the rule without them on the same channel fits.
 
+5d. **Softmax rule** (``rule="softmax"``, off by default). The rule above judges each
+   candidate on its own; this one is a conditional logit that learns, listwise, which
+   of a title's candidates is the right one (:class:`DecisionRule`), on the same
+   out-of-fold candidates and features. Measured by ``bench/occupation_bench.py`` with
+   the group and neighbour features, against the logistic rule on the same channel fits.
+
 Every title gets an answer and a confidence; an empty title gets the most general
 answer the model has (``8-00-00-00`` 不便分类的其他从业人员) at the confidence the
 decision rule gives it.
