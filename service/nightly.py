@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session
 from matcher.data.dataset import Dataset, snapshot_time
 from matcher.data.schema import PURSUED_EVENTS, Columns
 from matcher.models.base import RECOMMENDATION_COLUMNS
+from matcher.models.retrieval import PROXY_FIT_WORKERS
 from matcher.planning.assignment import (
     DEFAULT_MONITORED_WEIGHT,
     DEFAULT_WELFARE_PRIORITY,
@@ -76,7 +77,13 @@ DEFAULT_PARTITION_SIZE = 5_000
 #: Workers per partition of the batch scoring path (a partition's words and segments
 #: are encoded once; memory grows with it).
 BATCH_PARTITION_SIZE = 25_000
-SCORING_CHOICES = ("batch", "exact")
+SCORING_CHOICES = ("batch", "shortlist", "exact")
+#: Active workers the batch path puts in the catalogue beside the pinned ones: the
+#: ranker proxy (which adds candidates, :func:`matcher.models.retrieval.fit_ranker_proxy`)
+#: is fitted on the catalogue's workers, as many as the proxy's fit samples.
+PROXY_SAMPLE_WORKERS = PROXY_FIT_WORKERS
+#: Seed of that sample (the run is deterministic: same store, same plan).
+PROXY_SAMPLE_SEED = 0
 #: Plan rows written per INSERT batch.
 PLAN_BATCH = 5_000
 PLAN_CSV_COLUMNS = [Columns.Worker, Columns.Vacancy, Columns.Score, Columns.Reasons]
@@ -304,6 +311,19 @@ def score_candidates(
     if not frames:
         return pd.DataFrame(columns=RECOMMENDATION_COLUMNS), facts
     return pd.concat(frames, ignore_index=True), facts
+
+
+def proxy_sample(
+    workers: pd.DataFrame, n: int = PROXY_SAMPLE_WORKERS, seed: int = PROXY_SAMPLE_SEED
+) -> list[str]:
+    """The ids of ``n`` active workers (``workers``, as :func:`active_workers` gives
+    them) drawn with ``seed``: the workers the batch path's catalogue holds so that its
+    ranker proxy is fitted on tonight's job-seekers (all of them when fewer)."""
+    ids = workers[Columns.Worker].to_numpy(dtype=object)
+    if len(ids) <= n:
+        return [str(i) for i in ids]
+    rng = np.random.default_rng(seed)
+    return [str(i) for i in ids[np.sort(rng.choice(len(ids), n, replace=False))]]
 
 
 def pursued_pairs(ds: Dataset, worker_ids: pd.Series | None = None) -> pd.DataFrame:
@@ -714,12 +734,18 @@ def run_match(
         deterministic; None ignores the dates.
     model, model_version : optional
         A fitted model to use instead of the promoted one (tests, benchmarks).
-    scoring : {"batch", "exact"}, default "batch"
-        ``"batch"``: :class:`matcher.serving.batch.BatchScorer` (the catalogue is refreshed with
-        tonight's vacancies only; workers are encoded partition by partition; reasons
-        are written for the planned pairs only). ``"exact"``: ``model.recommend_many``
-        per partition (every worker refreshed into the catalogue first). Models without
-        a full-stage ranker are always scored the exact way.
+    scoring : {"batch", "shortlist", "exact"}, default "batch"
+        ``"batch"``: :class:`matcher.serving.batch.BatchScorer` with the live candidates
+        (``candidates="live"``: each worker's list is the one ``recommend_many`` gives
+        with this catalogue); the catalogue is refreshed with tonight's vacancies, the
+        pinned workers and :func:`proxy_sample` of the active workers (its ranker
+        proxy is fitted on them); workers are encoded partition by partition; reasons
+        are written for the planned pairs only. ``"shortlist"``: the same with the
+        batch scorer's pre-score shortlist (the earlier default: tens of times cheaper
+        per worker, approximate lists; ``bench/nightly_fidelity_bench.py``).
+        ``"exact"``: ``model.recommend_many`` per partition (every worker refreshed into
+        the catalogue first). Models without a full-stage ranker are always scored the
+        exact way.
     partition_size : int, optional
         Workers per partition (default 25,000 batch, 5,000 exact).
     dataset : Dataset, optional
@@ -799,7 +825,7 @@ def run_match(
         with session_scope(engine) as session:
             reap_abandoned_runs(session)
         _start_run(engine, run_id, _jsonable(params), started)
-        use_batch = scoring == "batch" and _batch_ready(model)
+        use_batch = scoring != "exact" and _batch_ready(model)
         timings["load_seconds"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
         if isinstance(model, RefreshableModel):
@@ -807,8 +833,12 @@ def run_match(
             target = ds
             if use_batch:
                 # the batch path encodes workers partition by partition: the catalogue
-                # holds tonight's vacancies and only the pinned workers (for explain)
+                # holds tonight's vacancies, the pinned workers (for explain) and, for
+                # the live candidates, a seeded sample of the active workers, on
+                # which the catalogue's ranker proxy is fitted
                 keep = ds.workers[Columns.Worker].isin(pins[Columns.Worker])
+                if scoring == "batch":
+                    keep |= ds.workers[Columns.Worker].isin(proxy_sample(workers))
                 target = Dataset(
                     ds.workers[keep].reset_index(drop=True), ds.employers, ds.vacancies, ds.events
                 )
@@ -825,7 +855,10 @@ def run_match(
         if use_batch:
             from matcher.serving.batch import BatchScorer
 
-            scorer = BatchScorer(model).prepare(workers)
+            if scoring == "batch":
+                scorer = BatchScorer(model, candidates="live")
+            else:
+                scorer = BatchScorer(model).prepare(workers)
         timings["prepare_seconds"] = round(time.perf_counter() - t, 3)
         size = max(
             1,
@@ -841,7 +874,7 @@ def run_match(
                 id_parts = partitions(workers[Columns.Worker].tolist(), size)
                 frames = runner.map(_score_partition, id_parts, [k] * len(id_parts))
             facts: dict[str, Any] = {
-                "scoring": "batch" if use_batch else "exact",
+                "scoring": scoring if use_batch else "exact",
                 "partitions": len(frames),
                 "partition_size": size,
                 **runner.facts(),

@@ -451,12 +451,14 @@ class QuickScorer:
             else:
                 lanes = np.repeat(self.masks, block.shape[1], axis=0)
             leaf = LOWEST_BIT[lanes.view(np.uint16)[:, : self.n_trees].T]  # (trees, b)
-            terms = np.empty((self.n_trees + 1, leaf.shape[1]))
-            terms[0] = 0.0
-            terms[0] += baseline  # as sklearn: zeros, += baseline, += each tree
-            np.take(self.leaf_values, leaf + tree_start, out=terms[1:])
-            # accumulate adds row by row (reduce may add pairwise on a single column)
-            raw[start : start + leaf.shape[1]] = np.add.accumulate(terms, axis=0)[-1]
+            terms = np.take(self.leaf_values, leaf + tree_start)  # (trees, b)
+            # as sklearn: zeros, += baseline, += each tree in order, one row at a time
+            # (a reduce may add pairwise; accumulate writes every partial sum)
+            total = raw[start : start + leaf.shape[1]]
+            total[:] = 0.0
+            total += baseline
+            for tree_terms in terms:
+                total += tree_terms
         return raw
 
 

@@ -683,49 +683,68 @@ class RankerProxy:
         Given the rows' vacancy catalogue positions ``pos``, plus (:attr:`channel_beta`)
         :data:`CHANNEL_BASIS_COLUMNS` weighed by each vacancy's channel, summed the same
         way."""
-        f = np.asarray(features, dtype=float)
+        # column-major: each column below is read contiguously (same values)
+        f = np.asfortranarray(features, dtype=float)
         beta = np.asarray(self.pair_beta, dtype=float)
-        out = np.zeros(len(f))
+        n = len(f)
+        out = np.zeros(n)
+        tmp = np.empty(n)
         for j in range(f.shape[1]):
-            out += beta[j] * f[:, j]
+            out += np.multiply(beta[j], f[:, j], out=tmp)
         if not self.expanded:
             return out
         j = f.shape[1]
         occ, log_km, wage = f[:, 4], f[:, 5], f[:, 9]
-        for level in range(5):
-            out += beta[j] * (occ == level)
-            j += 1
+        # the occupation level one-hot: of its five terms one is beta, the others 0
+        # (adding a zero changes nothing), so the level's beta is added at once
+        level = _level_index(occ)
+        out += np.append(beta[j : j + 5], 0.0)[level]
+        j += 5
         for knots, x in ((DISTANCE_KNOTS, log_km), (WAGE_KNOTS, wage)):
             for knot in knots:
-                out += beta[j] * np.maximum(x - knot, 0.0)
+                np.subtract(x, knot, out=tmp)
+                np.maximum(tmp, 0.0, out=tmp)
+                out += np.multiply(beta[j], tmp, out=tmp)
                 j += 1
         for c in range(4):
-            out += beta[j] * f[:, c] ** 2
+            np.multiply(f[:, c], f[:, c], out=tmp)
+            out += np.multiply(beta[j], tmp, out=tmp)
             j += 1
-        out += beta[j] * (occ * log_km)
+        np.multiply(occ, log_km, out=tmp)
+        out += np.multiply(beta[j], tmp, out=tmp)
         j += 1
         for c in range(3):
-            out += beta[j] * (f[:, c] * occ)
+            np.multiply(f[:, c], occ, out=tmp)
+            out += np.multiply(beta[j], tmp, out=tmp)
             j += 1
         if pos is not None and self.channel_beta is not None and self.vchannel is not None:
-            out += self._channel_terms(f, np.asarray(pos))
+            out += self._channel_terms(f, np.asarray(pos), level)
         return out
 
-    def _channel_terms(self, f: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    def _channel_terms(
+        self, f: np.ndarray, pos: np.ndarray, level: np.ndarray | None = None
+    ) -> np.ndarray:
         """Each row's :data:`CHANNEL_BASIS_COLUMNS` weighed by its vacancy's channel:
         the channel one-hot (``vchannel``, at most one 1 per row) picks a column of
-        ``channel_beta`` per row, summed column by column (row by row the same)."""
+        ``channel_beta`` per row, summed column by column (row by row the same).
+        ``level``: :func:`_level_index` of the rows' occupation level, when known."""
         assert self.channel_beta is not None and self.vchannel is not None
         occ, log_km = f[:, 4], f[:, 5]
         channel = self.vchannel[pos]
         which = channel.argmax(axis=1) if len(channel) else np.zeros(0, np.int64)
         on = channel[np.arange(len(channel)), which].astype(float)
-        beta = np.asarray(self.channel_beta, dtype=float)[:, which]  # (columns, rows)
-        out = beta[0] * log_km
-        for level in range(5):
-            out += beta[1 + level] * (occ == level)
+        cb = np.asarray(self.channel_beta, dtype=float)  # (columns, channels)
+        out = cb[0][which] * log_km
+        # the level one-hot: one of its five terms is the row's beta, the others 0
+        if level is None:
+            level = _level_index(occ)
+        by_level = np.vstack([cb[1:6], np.zeros((1, cb.shape[1]))])
+        out += by_level[level, which]
+        tmp = np.empty(len(out))
         for j, knot in enumerate(DISTANCE_KNOTS):
-            out += beta[6 + j] * np.maximum(log_km - knot, 0.0)
+            np.subtract(log_km, knot, out=tmp)
+            np.maximum(tmp, 0.0, out=tmp)
+            out += np.multiply(cb[6 + j][which], tmp, out=tmp)
         return out * on
 
     def residual_terms(
@@ -772,6 +791,15 @@ class RankerProxy:
         channels = WorkerChannels(lfm[0], dense[0], lex[0], generator.network_scores(cat, w, cols))
         f = generator.proxy_features(cat, w, cols, channels)
         return self.pair_terms(f, cat.open_pos[cols]) + linear
+
+
+def _level_index(occ: np.ndarray) -> np.ndarray:
+    """Row of the occupation level one-hot each value of ``occ`` sets: the level 0..4,
+    or 5 (no level: a row of zeros) for any other value."""
+    level = np.full(len(occ), 5, dtype=np.intp)
+    for value in range(5):
+        level[occ == value] = value
+    return level
 
 
 def _exact_log_score(
@@ -948,7 +976,8 @@ class CandidateGenerator:
         expected = wp.expected_wage[w]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.log(np.clip(vp.offered_wage[pos] / expected, 0.2, 5.0))
-        out = np.empty((n, len(PROXY_FEATURES)))
+        # column-major: RankerProxy.pair_terms reads it column by column
+        out = np.empty((len(PROXY_FEATURES), n)).T
         out[:, 0], out[:, 1], out[:, 2], out[:, 3] = scores
         out[:, 4] = occ
         out[:, 5] = np.log1p(np.nan_to_num(dist, nan=0.0))

@@ -53,7 +53,11 @@ def match(
     scoring: str = typer.Option(
         "batch",
         "--scoring",
-        help="batch: the nightly shortlist scorer (matcher.serving.batch); exact: recommend_many per worker.",
+        help=(
+            "batch: the nightly batch scorer with the live candidates (matcher.serving.batch; "
+            "the lists of recommend_many); shortlist: its pre-score shortlist (faster, "
+            "approximate); exact: recommend_many per worker."
+        ),
     ),
     pin: list[str] = typer.Option(
         [], "--pin", help="WORKER:VACANCY to pin before this run (stored; repeatable)."
@@ -70,8 +74,10 @@ def match(
     settings = get_settings()
     if scheduler and not scheduler.startswith(("tcp://", "tls://", "inproc://")):
         raise fail(f"--scheduler must look like tcp://HOST:PORT, got {scheduler!r}")
-    if scoring not in ("batch", "exact"):
-        raise fail(f"--scoring must be batch or exact, got {scoring!r}")
+    if scoring not in nightly.SCORING_CHOICES:
+        raise fail(
+            f"--scoring must be one of {', '.join(nightly.SCORING_CHOICES)}, got {scoring!r}"
+        )
     pairs = [(*_pair(p), "pin") for p in pin] + [(*_pair(x), "exclude") for x in exclude]
     if pairs:
         _store_pins(settings.database_url, pairs)

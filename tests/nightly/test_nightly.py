@@ -246,3 +246,79 @@ def test_dask_local_cluster_plan_equals_in_process(sqlite_url, frames, model, lo
     assert remote.input_hash == local.input_hash
     pd.testing.assert_frame_equal(remote.plan, local.plan)
     pd.testing.assert_frame_equal(_plan_rows(sqlite_url, "dask"), _plan_rows(sqlite_url, "local"))
+
+
+def test_batch_lists_are_recommend_many_with_a_proxy_fitted_on_active_workers(
+    sqlite_url, frames, model, load_store, monkeypatch
+):
+    """scoring="batch" (the default) scores the live candidates: the catalogue holds a
+    seeded sample of the active workers, its ranker proxy is fitted on them, and each
+    worker's nightly list is the one recommend_many gives for the same worker with that
+    catalogue -- here with two vacancies per channel, so that the candidates (the
+    proxy's three best included) are not every eligible vacancy."""
+    from matcher.models.retrieval import CandidateGenerator
+    from matcher.serving.recommender import Recommender
+
+    load_store(sqlite_url, frames)
+    monkeypatch.setattr(model, "n_candidates", 2)
+    monkeypatch.setattr(
+        Recommender,
+        "candidate_generator",
+        property(lambda m: CandidateGenerator(m.stages, m.n_candidates, m.retrieval_.stats, 3)),
+    )
+    summary = nightly.run_match(
+        sqlite_url,
+        None,
+        run_id="live",
+        model=model,
+        model_version="m1",
+        k=5,
+        keep_candidates=True,
+        partition_size=30,
+    )
+    assert summary.summary["dask"]["scoring"] == "batch"
+    cat = model.catalogue_
+    assert cat.proxy is not None  # fitted on the sampled active workers
+    engine = make_engine(sqlite_url)
+    try:
+        active = nightly.active_workers(load_dataset(engine))
+    finally:
+        engine.dispose()
+    sample = nightly.proxy_sample(active)
+    assert 0 < len(sample) < len(active)
+    assert sorted(cat.wp.ids) == sorted(sample)  # no pins in this store
+    got = summary.candidates
+    assert got is not None
+    got = got[got["worker_id"].isin(sample)]
+    want = model.recommend_many(sample, 5, reasons=False)
+    # the candidates left out eligible vacancies of some of the sample (most workers
+    # of this small market may take only a few vacancies)
+    rows = cat.wp.ids.get_indexer(pd.Index(sample))
+    unions = model.candidate_generator.for_workers(cat, rows)
+    eligible = [int(model.candidate_generator.eligible(cat, int(w)).sum()) for w in rows]
+    assert sum(len(u) < e for u, e in zip(unions, eligible, strict=True)) >= 3
+    cols = ["worker_id", "rank", "vacancy_id"]
+    got = got.sort_values(["worker_id", "rank"]).reset_index(drop=True)
+    want = want.sort_values(["worker_id", "rank"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got[cols].astype(object), want[cols].astype(object))
+    assert got["score"].astype(float).to_numpy() == pytest.approx(
+        want["score"].astype(float).to_numpy(), rel=1e-9
+    )
+
+
+def test_shortlist_scoring_is_still_offered(sqlite_url, frames, model, load_store):
+    """scoring="shortlist": the earlier batch path (pre-score shortlist), for runs that
+    need its speed more than the exact lists; the catalogue holds no active worker."""
+    load_store(sqlite_url, frames)
+    summary = nightly.run_match(
+        sqlite_url,
+        None,
+        run_id="short",
+        model=model,
+        model_version="m1",
+        k=5,
+        scoring="shortlist",
+    )
+    assert summary.status == "succeeded" and len(summary.plan) > 0
+    assert summary.summary["dask"]["scoring"] == "shortlist"
+    assert len(model.catalogue_.wp.ids) == 0
