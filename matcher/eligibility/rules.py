@@ -682,6 +682,18 @@ class EligibilityIndex:
         viol = _violations(w, self.vacancies_, _to_naive_utc(at), scalar_worker=True)
         return _combine(viol, self.n_vacancies_)
 
+    def masks_for_workers(self, workers: pd.DataFrame, at: object = None) -> np.ndarray:
+        """:meth:`mask_for_worker` of each row of ``workers`` (the same masks), their
+        rule inputs encoded once for all of them: ``(len(workers), n_vacancies)``, bool."""
+        self._check_fitted()
+        enc = _encode_workers(workers.reset_index(drop=True), self.language_vocabulary_)
+        at_ts = _to_naive_utc(at)
+        out = np.empty((len(workers), self.n_vacancies_), dtype=bool)
+        for j in range(len(workers)):
+            viol = _violations(enc.take(np.array([j])), self.vacancies_, at_ts, scalar_worker=True)
+            out[j] = _combine(viol, self.n_vacancies_)
+        return out
+
     def mask_for_vacancy(
         self, vacancy: Any, workers: pd.DataFrame | None = None, at: object = None
     ) -> np.ndarray:

@@ -868,9 +868,23 @@ class CandidateGenerator:
         mask[cat.pursued.indices[cat.pursued.indptr[w] : cat.pursued.indptr[w + 1]]] = False
         return mask
 
+    def eligible_many(self, cat: CandidateCatalogue, block: np.ndarray) -> np.ndarray:
+        """:meth:`eligible` of each worker position in ``block`` (the same masks, the
+        workers' rule inputs encoded once): ``(len(block), n_open)``, bool."""
+        block = np.asarray(block, dtype=np.int64)
+        masks = cat.eligibility.masks_for_workers(cat.workers.iloc[block], at=cat.at)
+        pursued = cat.pursued
+        for r, w in enumerate(block.tolist()):
+            masks[r, pursued.indices[pursued.indptr[w] : pursued.indptr[w + 1]]] = False
+        return masks
+
     def for_workers(self, cat: CandidateCatalogue, block: np.ndarray) -> list[np.ndarray]:
         """The candidate open columns of each worker position in ``block``."""
-        masks = [self.eligible(cat, w) for w in block]
+        masks = (
+            [self.eligible(cat, int(block[0]))]
+            if len(block) == 1
+            else self.eligible_many(cat, block)
+        )
         if len(block) == 1 and masks[0].sum() < NARROW_SHARE * len(cat.open_pos):
             # one worker who may take few of the open vacancies: score only those
             # (a request's mat-vecs read the whole vacancy matrices otherwise)

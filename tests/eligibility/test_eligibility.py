@@ -344,6 +344,9 @@ def test_masks_agree_with_exclusions(ws, vs, at):
     for i in range(len(wk)):
         np.testing.assert_array_equal(index.mask_for_worker(wk.iloc[i], at=at), expected[i])
         np.testing.assert_array_equal(index.mask_for_worker(ws[i], at=at), expected[i])
+    # every worker's mask at once (rule inputs encoded once): the same masks
+    np.testing.assert_array_equal(index.masks_for_workers(wk, at=at), expected)
+    np.testing.assert_array_equal(index.masks_for_workers(wk.iloc[::-1], at=at), expected[::-1])
     for j in range(len(vac)):
         np.testing.assert_array_equal(index.mask_for_vacancy(vac.iloc[j], at=at), expected[:, j])
         np.testing.assert_array_equal(index.mask_for_vacancy(vs[j], wk, at=at), expected[:, j])
