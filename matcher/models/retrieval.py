@@ -45,6 +45,7 @@ channel, restricted to the eligible ones (:func:`top_n` takes the eligibility ma
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -510,6 +511,35 @@ def occupation_levels_of_one(worker_keys: np.ndarray, vacancy_keys: np.ndarray) 
         if len(wanted):
             out[np.isin(vacancy_keys[:, level], wanted)] = level + 1
     return out
+
+
+#: id of an object array of codes -> (a weak reference to it, its integer codes, code of
+#: each distinct value): :func:`same_code` factorizes each array once
+_CODES: dict[int, tuple[weakref.ref, np.ndarray, dict]] = {}
+
+
+def _codes_of(values: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Integer codes of an object array (-1 for a missing value) and the code of each
+    distinct value, computed once per array (the catalogue's arrays are replaced,
+    never changed in place, when it changes)."""
+    key = id(values)
+    hit = _CODES.get(key)
+    if hit is not None and hit[0]() is values and len(hit[1]) == len(values):
+        return hit[1], hit[2]
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    by_value = {u: i for i, u in enumerate(uniques.tolist())}
+    _CODES[key] = (weakref.ref(values, lambda _, k=key: _CODES.pop(k, None)), codes, by_value)
+    return codes, by_value
+
+
+def same_code(values: np.ndarray, pos: np.ndarray, code: object) -> np.ndarray:
+    """``values[pos] == code`` for an object array of region codes and a string (by the
+    array's integer codes: the same answer without comparing strings pair by pair);
+    other ``code`` values are compared object by object."""
+    if not isinstance(code, str) or not isinstance(values, np.ndarray):
+        return np.asarray(values[pos] == code, dtype=bool)
+    codes, by_value = _codes_of(values)
+    return codes[pos] == by_value.get(code, -2)
 
 
 # --------------------------------------------------------------------------- candidates
@@ -995,8 +1025,8 @@ class CandidateGenerator:
         out[:, 0], out[:, 1], out[:, 2], out[:, 3] = scores
         out[:, 4] = occ
         out[:, 5] = np.log1p(np.nan_to_num(dist, nan=0.0))
-        out[:, 6] = vp.region[pos] == wp.county[w]
-        out[:, 7] = vp.prefecture[pos] == wp.prefecture[w]
+        out[:, 6] = same_code(vp.region, pos, wp.county[w])
+        out[:, 7] = same_code(vp.prefecture, pos, wp.prefecture[w])
         out[:, 8] = vp.province[pos] == wp.province[w]
         out[:, 9] = np.nan_to_num(ratio, nan=0.0, posinf=0.0, neginf=0.0)
         return out
