@@ -11,8 +11,12 @@
    ``as_of`` (default: now). Pins and excludes come from ``match_pins``.
 2. **Score** on Dask: the model (with its vacancy matrices, refreshed to the current
    catalogue) is sent to the cluster ONCE (``client.scatter(model, broadcast=True)``);
-   the sorted active workers are cut into partitions and each partition is scored with
-   ``model.recommend_many(ids, k)`` (top K, eligible pairs only). Without a scheduler
+   the sorted active workers are cut into partitions and each partition gets its top K
+   eligible vacancies: by default from :class:`matcher.serving.batch.BatchScorer` with
+   the live candidates (the catalogue holds a seeded sample of the active workers, on
+   which its ranker proxy is fitted; each worker's list is the one
+   ``model.recommend_many`` gives), or with ``scoring="exact"`` from
+   ``model.recommend_many(ids, k)`` itself (see :func:`run_match`). Without a scheduler
    (``scheduler=None`` and no ``JOBMATCH_DASK_SCHEDULER``) the same partitions run
    in-process on Dask's synchronous scheduler (models need not be thread-safe).
 3. **Plan** with :func:`matcher.planning.assignment.plan_placements`.
