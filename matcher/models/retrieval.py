@@ -528,7 +528,11 @@ def _codes_of(values: np.ndarray) -> tuple[np.ndarray, dict]:
         return hit[1], hit[2]
     codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
     by_value = {u: i for i, u in enumerate(uniques.tolist())}
-    _CODES[key] = (weakref.ref(values, lambda _, k=key: _CODES.pop(k, None)), codes, by_value)
+
+    def forget(_: object) -> None:  # the array is gone: its id may be reused
+        _CODES.pop(key, None)
+
+    _CODES[key] = (weakref.ref(values, forget), codes, by_value)
     return codes, by_value
 
 
