@@ -12,11 +12,12 @@
 2. **Score** on Dask: the model (with its vacancy matrices, refreshed to the current
    catalogue) is sent to the cluster ONCE (``client.scatter(model, broadcast=True)``);
    the sorted active workers are cut into partitions and each partition gets its top K
-   eligible vacancies: by default from :class:`matcher.serving.batch.BatchScorer` with
-   the live candidates (the catalogue holds a seeded sample of the active workers, on
-   which its ranker proxy is fitted; each worker's list is the one
-   ``model.recommend_many`` gives), or with ``scoring="exact"`` from
-   ``model.recommend_many(ids, k)`` itself (see :func:`run_match`). Without a scheduler
+   eligible vacancies: by default from :class:`matcher.serving.batch.BatchScorer` (its
+   pre-score shortlist); with ``scoring="live"`` from the same scorer with the live
+   candidates (the catalogue holds a seeded sample of the active workers, on which its
+   ranker proxy is fitted; each worker's list is the one ``model.recommend_many``
+   gives); with ``scoring="exact"`` from ``model.recommend_many(ids, k)`` itself (see
+   :func:`run_match`). Without a scheduler
    (``scheduler=None`` and no ``JOBMATCH_DASK_SCHEDULER``) the same partitions run
    in-process on Dask's synchronous scheduler (models need not be thread-safe).
 3. **Plan** with :func:`matcher.planning.assignment.plan_placements`.
@@ -81,8 +82,8 @@ DEFAULT_PARTITION_SIZE = 5_000
 #: Workers per partition of the batch scoring path (a partition's words and segments
 #: are encoded once; memory grows with it).
 BATCH_PARTITION_SIZE = 25_000
-SCORING_CHOICES = ("batch", "shortlist", "exact")
-#: Active workers the batch path puts in the catalogue beside the pinned ones: the
+SCORING_CHOICES = ("batch", "live", "exact")
+#: Active workers the live batch path puts in the catalogue beside the pinned ones: the
 #: ranker proxy (which adds candidates, :func:`matcher.models.retrieval.fit_ranker_proxy`)
 #: is fitted on the catalogue's workers, as many as the proxy's fit samples.
 PROXY_SAMPLE_WORKERS = PROXY_FIT_WORKERS
@@ -738,15 +739,17 @@ def run_match(
         deterministic; None ignores the dates.
     model, model_version : optional
         A fitted model to use instead of the promoted one (tests, benchmarks).
-    scoring : {"batch", "shortlist", "exact"}, default "batch"
-        ``"batch"``: :class:`matcher.serving.batch.BatchScorer` with the live candidates
-        (``candidates="live"``: each worker's list is the one ``recommend_many`` gives
-        with this catalogue); the catalogue is refreshed with tonight's vacancies, the
-        pinned workers and :func:`proxy_sample` of the active workers (its ranker
-        proxy is fitted on them); workers are encoded partition by partition; reasons
-        are written for the planned pairs only. ``"shortlist"``: the same with the
-        batch scorer's pre-score shortlist (the earlier default: tens of times cheaper
-        per worker, approximate lists; ``bench/nightly_fidelity_bench.py``).
+    scoring : {"batch", "live", "exact"}, default "batch"
+        ``"batch"``: :class:`matcher.serving.batch.BatchScorer` with its pre-score
+        shortlist (the catalogue is refreshed with tonight's vacancies and the pinned
+        workers; workers are encoded partition by partition; reasons are written for
+        the planned pairs only). ``"live"`` (opt-in): the same scorer with the live
+        candidates (``candidates="live"``: each worker's list is the one
+        ``recommend_many`` gives with this catalogue; the catalogue also holds
+        :func:`proxy_sample` of the active workers, on which its ranker proxy is
+        fitted); tens of times the shortlist's cost per worker
+        (``bench/nightly_fidelity_bench.py``), and on the truth bench's wage-driven
+        market its plan's nightly/oracle was 0.607 against the shortlist's 0.611.
         ``"exact"``: ``model.recommend_many`` per partition (every worker refreshed into
         the catalogue first). Models without a full-stage ranker are always scored the
         exact way.
@@ -841,7 +844,7 @@ def run_match(
                 # the live candidates, a seeded sample of the active workers, on
                 # which the catalogue's ranker proxy is fitted
                 keep = ds.workers[Columns.Worker].isin(pins[Columns.Worker])
-                if scoring == "batch":
+                if scoring == "live":
                     keep |= ds.workers[Columns.Worker].isin(proxy_sample(workers))
                 target = Dataset(
                     ds.workers[keep].reset_index(drop=True), ds.employers, ds.vacancies, ds.events
@@ -859,7 +862,7 @@ def run_match(
         if use_batch:
             from matcher.serving.batch import BatchScorer
 
-            if scoring == "batch":
+            if scoring == "live":
                 scorer = BatchScorer(model, candidates="live")
             else:
                 scorer = BatchScorer(model).prepare(workers)

@@ -54,9 +54,9 @@ def match(
         "batch",
         "--scoring",
         help=(
-            "batch: the nightly batch scorer with the live candidates (matcher.serving.batch; "
-            "the lists of recommend_many); shortlist: its pre-score shortlist (faster, "
-            "approximate); exact: recommend_many per worker."
+            "batch: the nightly shortlist scorer (matcher.serving.batch); live: the same "
+            "scorer with the live candidates (the lists of recommend_many, far slower); "
+            "exact: recommend_many per worker."
         ),
     ),
     pin: list[str] = typer.Option(

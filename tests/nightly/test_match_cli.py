@@ -62,7 +62,7 @@ def test_match_without_model_says_what_to_do(tmp_path, sqlite_url, frames, load_
 def test_match_scoring_choice(env):
     runner = CliRunner()
     r = runner.invoke(app, ["match", "--scoring", "fast"])
-    assert r.exit_code == 2 and "--scoring must be one of batch, shortlist, exact" in r.output
+    assert r.exit_code == 2 and "--scoring must be one of batch, live, exact" in r.output
     batch = env / "batch.csv"
     exact = env / "exact.csv"
     r = runner.invoke(app, ["match", "--out", str(batch), "--run-id", "b", "--k", "5"])

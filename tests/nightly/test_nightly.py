@@ -251,7 +251,7 @@ def test_dask_local_cluster_plan_equals_in_process(sqlite_url, frames, model, lo
 def test_batch_lists_are_recommend_many_with_a_proxy_fitted_on_active_workers(
     sqlite_url, frames, model, load_store, monkeypatch
 ):
-    """scoring="batch" (the default) scores the live candidates: the catalogue holds a
+    """scoring="live" (opt-in) scores the live candidates: the catalogue holds a
     seeded sample of the active workers, its ranker proxy is fitted on them, and each
     worker's nightly list is the one recommend_many gives for the same worker with that
     catalogue -- here with two vacancies per channel, so that the candidates (the
@@ -275,8 +275,9 @@ def test_batch_lists_are_recommend_many_with_a_proxy_fitted_on_active_workers(
         k=5,
         keep_candidates=True,
         partition_size=30,
+        scoring="live",
     )
-    assert summary.summary["dask"]["scoring"] == "batch"
+    assert summary.summary["dask"]["scoring"] == "live"
     cat = model.catalogue_
     assert cat.proxy is not None  # fitted on the sampled active workers
     engine = make_engine(sqlite_url)
@@ -306,19 +307,13 @@ def test_batch_lists_are_recommend_many_with_a_proxy_fitted_on_active_workers(
     )
 
 
-def test_shortlist_scoring_is_still_offered(sqlite_url, frames, model, load_store):
-    """scoring="shortlist": the earlier batch path (pre-score shortlist), for runs that
-    need its speed more than the exact lists; the catalogue holds no active worker."""
+def test_default_batch_scoring_keeps_the_shortlist(sqlite_url, frames, model, load_store):
+    """scoring="batch" (the default): the pre-score shortlist; the catalogue holds no
+    active worker (no pins here), so no ranker proxy is fitted on them."""
     load_store(sqlite_url, frames)
     summary = nightly.run_match(
-        sqlite_url,
-        None,
-        run_id="short",
-        model=model,
-        model_version="m1",
-        k=5,
-        scoring="shortlist",
+        sqlite_url, None, run_id="short", model=model, model_version="m1", k=5
     )
     assert summary.status == "succeeded" and len(summary.plan) > 0
-    assert summary.summary["dask"]["scoring"] == "shortlist"
+    assert summary.summary["dask"]["scoring"] == "batch"
     assert len(model.catalogue_.wp.ids) == 0
