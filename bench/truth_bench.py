@@ -262,14 +262,25 @@ class Elsewhere:
 
     @classmethod
     def start(
-        cls, code: Path, name: str, seed: int, folder: Path, store: Path, model_dir: Path
+        cls,
+        code: Path,
+        name: str,
+        seed: int,
+        folder: Path,
+        store: Path,
+        model_dir: Path,
+        params: dict[str, Any] | None = None,
     ) -> Elsewhere:
+        """``params``: Recommender parameters of the baseline's model other than its
+        defaults (``--baseline-param``)."""
         store.mkdir(parents=True, exist_ok=True)
         out = store / "produced.pkl"
         env = {**os.environ, CODE_ENV: str(code), "PYTHONPATH": str(code)}
         cmd = [sys.executable, str(Path(__file__).resolve()), "--produce", name]
         cmd += ["--seed", str(seed), "--market", str(folder), "--store", str(store)]
         cmd += ["--model-dir", str(model_dir), "--out", str(out)]
+        if params:
+            cmd += ["--produce-params", json.dumps(params)]
         with (store / "produce.log").open("wb") as log:
             process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         return cls(code, name, out, process)
@@ -890,7 +901,17 @@ def side_by_side(
     return pd.DataFrame(cols)
 
 
-def baseline_markdown(side: pd.DataFrame, base_label: str, head: str) -> list[str]:
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"`{k}={v}`" for k, v in params.items()) or "the defaults"
+
+
+def baseline_markdown(
+    side: pd.DataFrame,
+    base_label: str,
+    head: str,
+    params: dict[str, Any] | None = None,
+    base_params: dict[str, Any] | None = None,
+) -> list[str]:
     headers = ["variant"] + [f"{c} ({who})" for c, who in side.columns]
     rows = [
         [i, *(_fmt(float(x), 4) for x in row)]
@@ -908,9 +929,9 @@ def baseline_markdown(side: pd.DataFrame, base_label: str, head: str) -> list[st
         "",
         f"The code of {base_label.split()[-1]} (`--baseline-ref`) measured on the same markets "
         f"in the same run (its own store and trained model; judged by this checkout), against "
-        f"this code ({head}). Worse than the baseline: "
-        + ("; ".join(worse) if worse else "nothing")
-        + ".",
+        f"this code ({head}). Recommender parameters: baseline "
+        f"{_params_text(base_params or {})}; this code {_params_text(params or {})}. "
+        "Worse than the baseline: " + ("; ".join(worse) if worse else "nothing") + ".",
         "",
         markdown_table(headers, rows),
     ]
@@ -940,23 +961,42 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="NAME=VALUE",
         help="a Recommender parameter of THIS checkout's model (experiments; the baseline "
-        "keeps its defaults), e.g. --param title_coding=market; VALUE is read as JSON, "
-        "else as text",
+        "keeps its defaults unless --baseline-param), e.g. --param title_coding=market; "
+        "VALUE is read as JSON, else as text",
+    )
+    ap.add_argument(
+        "--baseline-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Recommender parameter of the --baseline-ref commit's model (as --param), "
+        "e.g. to compare one more opt-in parameter against opt-in ones the baseline shares",
     )
     # --produce: one variant's import/train/plan/lists with the code on PYTHONPATH
     ap.add_argument("--produce", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--produce-params", default="{}", help=argparse.SUPPRESS)
     for hidden in ("--market", "--store", "--model-dir", "--out"):
         ap.add_argument(hidden, type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.produce is not None:
-        produced = produce(args.produce, args.seed, args.market, args.store, args.model_dir)
+        produced = produce(
+            args.produce,
+            args.seed,
+            args.market,
+            args.store,
+            args.model_dir,
+            params=json.loads(args.produce_params) or None,
+        )
         with args.out.open("wb") as fh:
             pickle.dump(produced, fh)
         return 0
     try:
         params = parse_params(args.param)
+        base_params = parse_params(args.baseline_param)
     except ValueError as exc:
         ap.error(str(exc))
+    if base_params and not args.baseline_ref:
+        ap.error("--baseline-param needs --baseline-ref")
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -1000,6 +1040,7 @@ def main(argv: list[str] | None = None) -> int:
                     folder,
                     work / f"{name}-baseline",
                     work / "models-baseline",
+                    base_params,
                 )
                 try:
                     mine = produce(
@@ -1054,7 +1095,7 @@ def main(argv: list[str] | None = None) -> int:
         side = side_by_side(summarise(baselines)[0], table, base_label, head)
         with pd.option_context("display.width", 200, "display.max_columns", 30):
             print(side)
-        lines = [*baseline_markdown(side, base_label, head), "", *lines]
+        lines = [*baseline_markdown(side, base_label, head, params, base_params), "", *lines]
     body = markdown(
         results, table, verdict, args, wall, cpu, load.summary(), PNG.relative_to(ROOT), lines
     )
