@@ -210,6 +210,20 @@ _HIRE_PAIR_COVARIATES = ("flow_log", "flow_applied_log", "tie_applied_log", "tie
 HIRE_COVARIATES = (*HIRE_COMPETITION, *_HIRE_PAIR_COVARIATES)
 
 
+#: Covariates of the hire stage without its booster (``calibrate(hire_alone=...)``): the
+#: competition (:data:`HIRE_COMPETITION`, at :data:`HIRE_PLANNING` when scoring), the
+#: job's and the pair's terms of :data:`STAY_COVARIATES` (pay against the worker's
+#: expectation, which decides whether an offer is taken; distance and a long move, the
+#: occupation match, language, channel, the county's network and ties at the employer,
+#: age, capacity, sex, the employer's record) and the county's applications to the
+#: province and the text similarities of the worker's and the vacancy's occupations.
+_HIRE_ALONE_PLAIN = ("flow_applied_log", "lexical", "dense")
+HIRE_ALONE_COVARIATES = (*HIRE_COMPETITION, *STAY_COVARIATES, *_HIRE_ALONE_PLAIN)
+#: Ridge of the hire stage's logistic regression on :data:`HIRE_ALONE_COVARIATES`
+#: (standardised covariates; the loss is the mean cross-entropy per application).
+HIRE_ALONE_L2 = 1e-2
+
+
 def _column(x: np.ndarray, name: str) -> np.ndarray:
     """Ranker input column ``name`` with ``MISSING`` as NaN."""
     v = x[:, _COL[name]]
@@ -238,6 +252,18 @@ def hire_covariates(x: np.ndarray, competition: np.ndarray | None = None) -> np.
             )
     pair = [np.nan_to_num(_column(x, name), nan=0.0) for name in _HIRE_PAIR_COVARIATES]
     return np.column_stack([comp, *pair]) if n else np.zeros((0, len(HIRE_COVARIATES)))
+
+
+def hire_alone_covariates(x: np.ndarray, competition: np.ndarray | None = None) -> np.ndarray:
+    """The :data:`HIRE_ALONE_COVARIATES` of ranker input rows ``x``: ``competition`` as
+    :func:`hire_covariates` takes it (``None``: the value at scoring), the
+    :func:`stay_covariate_matrix` and the plain columns (missing as 0); finite, one row
+    per pair."""
+    comp = hire_covariates(x, competition)[:, : len(HIRE_COMPETITION)]
+    plain = [np.nan_to_num(_column(x, name), nan=0.0) for name in _HIRE_ALONE_PLAIN]
+    if not len(x):
+        return np.zeros((0, len(HIRE_ALONE_COVARIATES)))
+    return np.column_stack([comp, stay_covariate_matrix(x), *plain])
 
 
 def stage_covariates(x: np.ndarray) -> np.ndarray:
@@ -717,6 +743,7 @@ class StablePlacementRanker:
         "calibration_counts_": {},
         "joint_": None,
         "hire_competition_": False,
+        "hire_alone_": False,
     }
     #: rankers pickled before the parameter existed fitted their stay stage this way
     stay_min_samples_leaf: int | None = None
@@ -896,6 +923,7 @@ class StablePlacementRanker:
         apply_covariates: bool = False,
         stay_covariates: bool = False,
         hire_competition: np.ndarray | None = None,
+        hire_alone: tuple[np.ndarray | pd.DataFrame, np.ndarray, np.ndarray] | None = None,
     ) -> StablePlacementRanker:
         """Calibrate the fitted stages on pairs of a later time slice
         (:mod:`matcher.models.calibration`): afterwards each stage's output is the observed
@@ -940,6 +968,16 @@ class StablePlacementRanker:
             cross-entropy is below :data:`SELECT_MARGIN` times the plain map's, and
             scored with no competition (:data:`HIRE_PLANNING`): a single applicant's
             chance with a seat free. ``joint.competition`` then gives the proposals'.
+        hire_alone : (features, hired 0/1, competition), optional
+            With ``hire_competition``: the hire stage becomes a ridge-penalised logistic
+            regression on :data:`HIRE_ALONE_COVARIATES` alone (a
+            :class:`matcher.models.calibration.CovariateCalibrator` whose stage output is
+            held at 0.5, the booster left out), fitted on these applications — the
+            booster's training window's, whose decision was due by its end — together
+            with ``hire``'s, and scored with no competition. The booster learns from a
+            few hundred applications; a regression on the terms of the pair and the
+            competition they met estimates a single applicant's chance with a seat free
+            more steadily (``bench/stage_truth_bench.py``).
 
         A stage whose slice has fewer than :data:`MIN_CLASS_ROWS` (weighted) rows of
         either outcome, or no leaving event, keeps its uncalibrated output; which
@@ -953,6 +991,7 @@ class StablePlacementRanker:
         self.calibrators_ = {}
         self.__dict__.pop("_stage_max_cache", None)
         self.calibration_counts_ = {}
+        self.hire_alone_ = False
         for name, part in (("apply", apply), ("hire", hire)):
             if part is None:
                 continue
@@ -961,6 +1000,13 @@ class StablePlacementRanker:
             w = np.asarray(rest[0], dtype=float) if rest else np.ones(len(y))
             pos, neg = float(w @ y), float(w @ (1 - y))
             self.calibration_counts_[name] = {"rows": float(w.sum()), "positives": pos}
+            if (
+                name == "hire"
+                and hire_alone is not None
+                and hire_competition is not None
+                and self._fit_hire_alone(feats, y, hire_competition, hire_alone)
+            ):
+                continue
             if pos < MIN_CLASS_ROWS or neg < MIN_CLASS_ROWS:
                 continue
             x = _matrix(feats)
@@ -1006,6 +1052,31 @@ class StablePlacementRanker:
                 product = self._stages(x, joint.competition).prod(axis=1)
                 self.joint_ = JointCalibrator(method, JOINT_PRIOR_ROWS).fit(product, target, w)
         return self
+
+    def _fit_hire_alone(
+        self,
+        feats: np.ndarray | pd.DataFrame,
+        hired: np.ndarray,
+        competition: np.ndarray,
+        earlier: tuple[np.ndarray | pd.DataFrame, np.ndarray, np.ndarray],
+    ) -> bool:
+        """The hire stage as a logistic regression on :data:`HIRE_ALONE_COVARIATES` of the
+        slice's applications and ``earlier`` ones (``calibrate(hire_alone=...)``); False
+        (nothing fitted) when they hold fewer than :data:`MIN_CLASS_ROWS` of either
+        outcome."""
+        e_feats, e_hired, e_comp = earlier
+        x = np.vstack([_matrix(e_feats), _matrix(feats)]) if len(e_hired) else _matrix(feats)
+        y = np.r_[np.asarray(e_hired, dtype=float), np.asarray(hired, dtype=float)]
+        comp = np.vstack([np.asarray(e_comp, dtype=float).reshape(-1, 2), competition])
+        pos = float(y.sum())
+        self.calibration_counts_["hire alone"] = {"rows": float(len(y)), "positives": pos}
+        if pos < MIN_CLASS_ROWS or len(y) - pos < MIN_CLASS_ROWS:
+            return False
+        u = hire_alone_covariates(x, comp)
+        held = np.full(len(y), 0.5)
+        self.calibrators_["hire"] = CovariateCalibrator(l2=HIRE_ALONE_L2).fit(held, u, y)
+        self.hire_alone_ = True
+        return True
 
     def _stay_map(
         self, log_rate: np.ndarray, x: np.ndarray, spells: Spells, horizon: int, covariates: bool
@@ -1115,8 +1186,11 @@ class StablePlacementRanker:
         calibrator when there is one; a hazard stay stage without one is the constant
         weekly hazard carried to the horizon, ``(1 - h)^horizon``. A hire map with
         covariates reads ``competition`` (``None``: at scoring, :data:`HIRE_PLANNING`)."""
-        raw = self._predict(name, x, competition)
         calibrator = self.calibrators_.get(name)
+        if name == "hire" and self.hire_alone_ and isinstance(calibrator, CovariateCalibrator):
+            # the booster left out: its output held at the value the map was fitted with
+            return calibrator.predict(np.full(len(x), 0.5), hire_alone_covariates(x, competition))
+        raw = self._predict(name, x, competition)
         if isinstance(calibrator, CovariateCalibrator):
             u = hire_covariates(x, competition) if name == "hire" else stage_covariates(x)
             return calibrator.predict(raw, u)
@@ -1151,6 +1225,10 @@ class StablePlacementRanker:
 
     def _compute_stage_max(self, name: str) -> float:
         model: Any = self.stages_[name]
+        alone = self.calibrators_.get(name)
+        if name == "hire" and self.hire_alone_ and isinstance(alone, CovariateCalibrator):
+            top_alone = float(alone.upper(np.array([0.5]))[0])
+            return min(1.0, top_alone * (1 + 1e-9) + 1e-12)
         if isinstance(model, float):
             return 1.0
         try:

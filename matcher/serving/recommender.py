@@ -257,7 +257,7 @@ class Recommender(RankingModel):
         network at the employer...) fitted on every spell followed, the booster's
         training window's and the slice's (censored and left-truncated), without the
         booster (:class:`matcher.models.calibration.CovariateHazard`).
-    hire_map : {"plain", "competition", "competition-map"}, default "plain"
+    hire_map : {"plain", "competition", "competition-map", "covariates"}, default "plain"
         The hire stage. Observed hires per application fall with the rivals for the
         vacancy's seats and with the worker's other applications (one offer taken);
         the plan needs a single applicant's chance with a seat free. ``"competition"``:
@@ -268,6 +268,12 @@ class Recommender(RankingModel):
         booster as ``"plain"``, its Platt map on the slice with the competition and
         network covariates (:data:`matcher.models.ranking.HIRE_COVARIATES`), scored
         with none, when their out-of-fold cross-entropy beats the plain map's.
+        ``"covariates"``: without the booster, a ridge-penalised logistic regression
+        on the competition and the pair's terms
+        (:data:`matcher.models.ranking.HIRE_ALONE_COVARIATES`: pay against the
+        worker's expectation, distance, occupation match, language, channel, network
+        and ties, the employer's record...) fitted on the applications of the
+        booster's window and of the slice whose decision was due, scored with none.
     stay_weeks : int, default 26
         Horizon of a stable placement: the score is P(apply) * P(hire | applied) *
         P(still there after ``stay_weeks`` weeks | hired).
@@ -852,6 +858,7 @@ class Recommender(RankingModel):
             if not ((times < cal_cut).any() and (times >= cal_cut).any()):
                 cal_cut = None
         parts: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
+        ends: list[pd.Timestamp] = []
         cutoffs: list[str] = []
         upper: pd.Timestamp | None = cal_cut
         offset = self.calibration_share if cal_cut is not None else 0.0
@@ -866,6 +873,7 @@ class Recommender(RankingModel):
             if upper is not None and not (data.events[Columns.OccurredAt] >= cutoff).any():
                 break
             parts.append(self._ranker_fold(data, cutoff, rng, end=upper or end))
+            ends.append(upper or end)
             cutoffs.append(str(cutoff))
             upper = cutoff
         feats = pd.concat([p[0] for p in parts], ignore_index=True)
@@ -893,8 +901,20 @@ class Recommender(RankingModel):
         ).fit(feats, pairs, stays=(stay_feats, _spells(stays)))
         self.ranker_counts_["stages"] = ranker.stage_counts_
         if cal_cut is not None:
+            earlier_hires = None
+            if self.hire_map == "covariates":
+                earlier_hires = _due_applications(
+                    dataset,
+                    [(p[0], p[1], fold_end) for p, fold_end in zip(parts, ends, strict=True)],
+                )
             self._calibrate_ranker(
-                ranker, dataset, cal_cut, end, rng, earlier_stays=(stay_feats, stays)
+                ranker,
+                dataset,
+                cal_cut,
+                end,
+                rng,
+                earlier_stays=(stay_feats, stays),
+                earlier_hires=earlier_hires,
             )
             self.ranker_counts_["calibration_cutoff"] = str(cal_cut)
             self.ranker_counts_["calibration"] = ranker.calibration_counts_
@@ -908,6 +928,7 @@ class Recommender(RankingModel):
         end: pd.Timestamp,
         rng: np.random.Generator,
         earlier_stays: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+        earlier_hires: tuple[pd.DataFrame, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """Calibrate ``ranker`` on the events at or after ``cutoff`` (later than every
         outcome it learnt from), with retrieval and statistics fitted on the events
@@ -924,6 +945,9 @@ class Recommender(RankingModel):
           (censored) at the end; with ``stay_map="covariates"`` also the spells the
           booster learnt from (``earlier_stays``: features and spells of its window,
           censored at its end, where the slice's spells of the same hires begin).
+        * with ``hire_map="covariates"`` the hire stage also learns from the booster's
+          window's applications whose decision was due by its end (``earlier_hires``:
+          features, hired, the competition each met).
         """
         ev = dataset.events
         times = ev[Columns.OccurredAt]
@@ -970,7 +994,7 @@ class Recommender(RankingModel):
         ]
         apply_pairs, apply_feats = self._features_of(cat, retrieval, trials)
         hire_pairs, hire_feats = self._features_of(cat, retrieval, due)
-        competing = self.hire_map in ("competition", "competition-map")
+        competing = self.hire_map in ("competition", "competition-map", "covariates")
         at_risk = _at_risk(ev, cutoff, end)
         stays, stay_feats = self._features_of(cat, retrieval, at_risk)
         stay_spells = _spells(stays)
@@ -1008,6 +1032,9 @@ class Recommender(RankingModel):
                 application_competition(ev, dataset.vacancies, hire_pairs, hire_pairs["applied_at"])
                 if competing
                 else None
+            ),
+            hire_alone=(
+                (earlier_hires or _NO_APPLICATIONS) if self.hire_map == "covariates" else None
             ),
         )
 
@@ -1573,8 +1600,19 @@ class Recommender(RankingModel):
             earlier = self._window_stays(
                 dataset, self.ranker_counts_.get("cutoffs", []), pd.Timestamp(cutoff)
             )
+        earlier_hires = None
+        if self.hire_map == "covariates":
+            earlier_hires = self._window_applications(
+                dataset, self.ranker_counts_.get("cutoffs", []), pd.Timestamp(cutoff)
+            )
         self._calibrate_ranker(
-            self.ranker_, dataset, pd.Timestamp(cutoff), end, rng, earlier_stays=earlier
+            self.ranker_,
+            dataset,
+            pd.Timestamp(cutoff),
+            end,
+            rng,
+            earlier_stays=earlier,
+            earlier_hires=earlier_hires,
         )
         self.ranker_counts_["calibration"] = self.ranker_.calibration_counts_
         return self
@@ -1598,6 +1636,28 @@ class Recommender(RankingModel):
             stays.append(spells)
             upper = cutoff
         return pd.concat(feats, ignore_index=True), pd.concat(stays, ignore_index=True)
+
+    def _window_applications(
+        self, dataset: Dataset, cutoffs: list[str], upper: pd.Timestamp
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """The applications of the booster's training windows (``cutoffs``, latest first,
+        the first ending at ``upper``) whose decision was due by the window's end, as
+        :meth:`_fit_ranker` passes them (:func:`_due_applications`)."""
+        windows = []
+        for text in cutoffs:
+            cutoff = pd.Timestamp(text)
+            data = dataset.until(upper)
+            retrieval = self._fit_retrieval(data.until(cutoff))
+            cat = self._catalogue(data, retrieval, cutoff, every_vacancy=True)
+            ev = data.events
+            late = ev[ev[Columns.OccurredAt] >= cutoff]
+            labels = _pair_labels(late)
+            labels = labels[labels["applied"] == 1]
+            labels = self._servable_pairs(cat, ev[ev[Columns.OccurredAt] < cutoff], labels, cutoff)
+            pairs, feats = self._features_of(cat, retrieval, labels)
+            windows.append((feats, pairs, upper))
+            upper = cutoff
+        return _due_applications(dataset, windows)
 
     def refresh(self, dataset: Dataset, at: object = None) -> Self:
         """Serve a newer snapshot without retraining.
@@ -1803,6 +1863,44 @@ _LABEL_COLUMNS = [
     "applied_at",
     "source",
 ]
+
+
+#: No earlier applications (a hire stage on covariates fitted on the slice's alone).
+_NO_APPLICATIONS: tuple[pd.DataFrame, np.ndarray, np.ndarray] = (
+    pd.DataFrame(columns=RANKER_COLUMNS),
+    np.zeros(0),
+    np.zeros((0, 2)),
+)
+
+
+def _due_applications(
+    dataset: Dataset, windows: list[tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]]
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The applications of training windows whose decision was due by the window's end
+    (hired, rejected or declined in it, or applied at least :data:`DECISION_DAYS` before
+    it), with their features, hired (0/1) and the competition each met
+    (:func:`application_competition`). ``windows``: (features, labels, end) per window,
+    the rows of :meth:`Recommender._ranker_fold` (sampled negatives are left out)."""
+    feats, hired, comp = [], [], []
+    for window_feats, labels, end in windows:
+        due = (labels["applied"] == 1) & (
+            (labels["hired"] == 1)
+            | (labels["decided"] == 1)
+            | (labels["applied_at"] < end - pd.Timedelta(days=DECISION_DAYS))
+        )
+        rows = labels[due.to_numpy()].reset_index(drop=True)
+        feats.append(window_feats[due.to_numpy()].reset_index(drop=True))
+        hired.append(rows["hired"].to_numpy(dtype=float))
+        comp.append(
+            application_competition(dataset.events, dataset.vacancies, rows, rows["applied_at"])
+        )
+    if not feats:
+        return _NO_APPLICATIONS
+    return (
+        pd.concat(feats, ignore_index=True),
+        np.concatenate(hired),
+        np.vstack(comp),
+    )
 
 
 def _pair_labels(events: pd.DataFrame) -> pd.DataFrame:

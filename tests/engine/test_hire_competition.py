@@ -23,11 +23,13 @@ from matcher.data.dataset import Dataset  # noqa: E402
 from matcher.models.calibration import CovariateCalibrator, StageCalibrator  # noqa: E402
 from matcher.models.features import RANKER_COLUMNS  # noqa: E402
 from matcher.models.ranking import (  # noqa: E402
+    HIRE_ALONE_COVARIATES,
     HIRE_COMPETITION,
     HIRE_COVARIATES,
     MISSING,
     STAGES,
     StablePlacementRanker,
+    hire_alone_covariates,
     hire_covariates,
 )
 from matcher.serving.recommender import application_competition  # noqa: E402
@@ -182,7 +184,78 @@ def test_ranker_hire_booster_with_competition_scores_a_single_applicant():
     assert errors[True] < 0.5 * errors[False]
 
 
-@pytest.mark.parametrize("hire_map", ["competition", "competition-map"])
+def test_hire_alone_covariates_hold_competition_pay_and_similarity():
+    x = np.full((2, len(RANKER_COLUMNS)), MISSING)
+    x[0, COL["wage_ratio"]] = np.e
+    x[0, COL["lexical"]] = 0.4
+    u = hire_alone_covariates(x)
+    assert u.shape == (2, len(HIRE_ALONE_COVARIATES)) and np.isfinite(u).all()
+    named = dict(zip(HIRE_ALONE_COVARIATES, u[0], strict=True))
+    assert named["rivals_per_seat_log"] == 0.0 and named["own_applications_log"] == 0.0
+    assert named["log_wage_ratio"] == pytest.approx(1.0) and named["wage_unknown"] == 0.0
+    assert named["lexical"] == pytest.approx(0.4)
+    assert dict(zip(HIRE_ALONE_COVARIATES, u[1], strict=True))["wage_unknown"] == 1.0
+    comp = np.array([[0.5, 1.0], [0.0, 2.0]])
+    np.testing.assert_allclose(hire_alone_covariates(x, comp)[:, :2], comp)
+    assert hire_alone_covariates(x[:0]).shape == (0, len(HIRE_ALONE_COVARIATES))
+
+
+def _paid_market(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Applications whose single applicant's chance rises with pay against the worker's
+    expectation (an offer is taken on it) and falls with rivals per seat; the booster's
+    own input (lightfm) is noise."""
+    x = np.zeros((n, len(RANKER_COLUMNS)))
+    x[:, COL["lightfm"]] = rng.normal(size=n)
+    log_ratio = rng.uniform(-0.6, 0.6, n)
+    x[:, COL["wage_ratio"]] = np.exp(log_ratio)
+    rivals = rng.poisson(1.0, n)
+    single = _expit(-0.2 + 3.0 * log_ratio)
+    comp = np.column_stack([np.log1p(rivals), np.zeros(n)])
+    hired = rng.random(n) < single / (1.0 + rivals)
+    return x, comp, np.column_stack([single, hired])
+
+
+def test_ranker_hire_alone_recovers_a_single_applicants_chance_from_the_pairs_terms():
+    """Known toy case: the hire stage on covariates alone (calibrate(hire_alone=...)),
+    fitted on earlier and slice applications, scores a single applicant's chance (no
+    rivals) from the pay ratio far closer than the booster with Platt's map; probabilities
+    in [0, 1], increasing in pay, decreasing in rivals, and the cascade's bound holds."""
+    rng = np.random.default_rng(7)
+    n = 3000
+    x, _, out = _paid_market(rng, n)
+    feats = pd.DataFrame(x, columns=RANKER_COLUMNS)
+    labels = pd.DataFrame({"applied": 1, "hired": out[:, 1].astype(int), "retained": np.nan})
+    labels.loc[: n // 4, ["applied", "hired"]] = 0
+    xe, comp_e, oute = _paid_market(rng, 3000)
+    xs, comp_s, outs = _paid_market(rng, 1500)
+    test, _, truth = _paid_market(rng, 2000)
+    errors = {}
+    for alone in (False, True):
+        ranker = StablePlacementRanker(max_iter=30, cv=2).fit(feats, labels)
+        ranker.calibrate(
+            hire=(xs, outs[:, 1]),
+            hire_competition=comp_s if alone else None,
+            hire_alone=(xe, oute[:, 1], comp_e) if alone else None,
+        )
+        assert ranker.hire_alone_ is alone
+        hire = ranker.predict_stages(test)[:, HIRE]
+        assert ((hire >= 0) & (hire <= 1)).all()
+        errors[alone] = float(np.sqrt(np.mean((hire - truth[:, 0]) ** 2)))
+        score, exact = ranker.predict_top(test, np.arange(len(test)) % 40, 3)
+        full = ranker.predict_proba(test)
+        assert (full[~exact] <= score[~exact] + 1e-12).all()
+        np.testing.assert_allclose(score[exact], full[exact])
+    assert ranker.calibration_counts_["hire alone"]["rows"] == 4500
+    named = dict(zip(HIRE_ALONE_COVARIATES, ranker.calibrators_["hire"].coef_[2:], strict=True))
+    assert named["log_wage_ratio"] > 0 and named["rivals_per_seat_log"] < 0
+    # the booster's output is left out: the same covariates give the same chance
+    same = test.copy()
+    same[:, COL["lightfm"]] = rng.normal(size=len(test))
+    np.testing.assert_allclose(ranker.predict_stages(same)[:, HIRE], hire)
+    assert errors[True] < 0.5 * errors[False]
+
+
+@pytest.mark.parametrize("hire_map", ["competition", "competition-map", "covariates"])
 def test_recommender_hire_map_fits_scores_and_recalibrates(hire_map):
     """On a small generated market (half its events the calibration slice): the hire
     stage learns (or maps) the competition, every score is a probability, and
@@ -200,6 +273,7 @@ def test_recommender_hire_map_fits_scores_and_recalibrates(hire_map):
     model.fit(ds)
     ranker = model.ranker_
     assert ranker.hire_competition_ is (hire_map == "competition")
+    assert ranker.hire_alone_ is (hire_map == "covariates")
     ids = ds.workers["worker_id"].tolist()
     lists = model.recommend_many(ids, 5, reasons=False)
     assert len(lists) and ((lists["score"] >= 0) & (lists["score"] <= 1)).all()
