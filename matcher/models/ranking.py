@@ -841,6 +841,7 @@ class StablePlacementRanker:
         hired = labels["hired"].to_numpy(dtype=float)
         retained = labels["retained"].to_numpy(dtype=float)
         self.hire_competition_ = all(c in labels.columns for c in HIRE_COMPETITION)
+        self.hire_alone_ = False
         x_hire = x[applied == 1]
         if self.hire_competition_:
             comp = labels[list(HIRE_COMPETITION)].to_numpy(dtype=float)[applied == 1]
