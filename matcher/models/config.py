@@ -40,9 +40,11 @@ STAY_MAPS = ("plain", "covariates")
 #: The hire stage: as learnt from the hires observed, or scored as a single applicant's
 #: chance with a seat free, the competition each application met learnt by the booster
 #: ("competition") or by the slice's Platt map with network covariates ("competition-map"),
+#: that map scored with the worker's own other applications at their slice mean
+#: ("competition-typical"),
 #: or a logistic regression on the competition and the pair's terms without the booster,
 #: fitted on the booster window's applications and the slice's ("covariates").
-HIRE_MAPS = ("plain", "competition", "competition-map", "covariates")
+HIRE_MAPS = ("plain", "competition", "competition-map", "competition-typical", "covariates")
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "stages": STAGE_CHOICES,

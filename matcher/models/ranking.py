@@ -744,6 +744,7 @@ class StablePlacementRanker:
         "joint_": None,
         "hire_competition_": False,
         "hire_alone_": False,
+        "hire_planning_": None,
     }
     #: rankers pickled before the parameter existed fitted their stay stage this way
     stay_min_samples_leaf: int | None = None
@@ -925,6 +926,7 @@ class StablePlacementRanker:
         stay_covariates: bool = False,
         hire_competition: np.ndarray | None = None,
         hire_alone: tuple[np.ndarray | pd.DataFrame, np.ndarray, np.ndarray] | None = None,
+        hire_planning: np.ndarray | None = None,
     ) -> StablePlacementRanker:
         """Calibrate the fitted stages on pairs of a later time slice
         (:mod:`matcher.models.calibration`): afterwards each stage's output is the observed
@@ -969,6 +971,10 @@ class StablePlacementRanker:
             cross-entropy is below :data:`SELECT_MARGIN` times the plain map's, and
             scored with no competition (:data:`HIRE_PLANNING`): a single applicant's
             chance with a seat free. ``joint.competition`` then gives the proposals'.
+        hire_planning : ndarray of shape (2,), optional
+            The :data:`HIRE_COMPETITION` a hire map with covariates scores every pair
+            at (``hire_planning_``); default :data:`HIRE_PLANNING` for both (no rival,
+            no other application of the worker's).
         hire_alone : (features, hired 0/1, competition), optional
             With ``hire_competition``: the hire stage becomes a ridge-penalised logistic
             regression on :data:`HIRE_ALONE_COVARIATES` alone (a
@@ -993,6 +999,9 @@ class StablePlacementRanker:
         self.__dict__.pop("_stage_max_cache", None)
         self.calibration_counts_ = {}
         self.hire_alone_ = False
+        self.hire_planning_ = (
+            None if hire_planning is None else np.asarray(hire_planning, dtype=float).reshape(2)
+        )
         for name, part in (("apply", apply), ("hire", hire)):
             if part is None:
                 continue
@@ -1188,6 +1197,8 @@ class StablePlacementRanker:
         weekly hazard carried to the horizon, ``(1 - h)^horizon``. A hire map with
         covariates reads ``competition`` (``None``: at scoring, :data:`HIRE_PLANNING`)."""
         calibrator = self.calibrators_.get(name)
+        if name == "hire" and competition is None and self.hire_planning_ is not None:
+            competition = np.tile(self.hire_planning_, (len(x), 1))
         if name == "hire" and self.hire_alone_ and isinstance(calibrator, CovariateCalibrator):
             # the booster left out: its output held at the value the map was fitted with
             return calibrator.predict(np.full(len(x), 0.5), hire_alone_covariates(x, competition))

@@ -126,7 +126,13 @@ from matcher.models.features import (
     worker_profiles,
     worker_texts,
 )
-from matcher.models.ranking import HIRE_COMPETITION, STAGES, Proposals, StablePlacementRanker
+from matcher.models.ranking import (
+    HIRE_COMPETITION,
+    HIRE_PLANNING,
+    STAGES,
+    Proposals,
+    StablePlacementRanker,
+)
 from matcher.models.retrieval import (
     CandidateGenerator,
     ContentIndex,
@@ -257,7 +263,9 @@ class Recommender(RankingModel):
         network at the employer...) fitted on every spell followed, the booster's
         training window's and the slice's (censored and left-truncated), without the
         booster (:class:`matcher.models.calibration.CovariateHazard`).
-    hire_map : {"plain", "competition", "competition-map", "covariates"}, default "plain"
+    hire_map : str, default "plain"
+        One of "plain", "competition", "competition-map", "competition-typical",
+        "covariates".
         The hire stage. Observed hires per application fall with the rivals for the
         vacancy's seats and with the worker's other applications (one offer taken);
         the plan needs a single applicant's chance with a seat free. ``"competition"``:
@@ -268,6 +276,10 @@ class Recommender(RankingModel):
         booster as ``"plain"``, its Platt map on the slice with the competition and
         network covariates (:data:`matcher.models.ranking.HIRE_COVARIATES`), scored
         with none, when their out-of-fold cross-entropy beats the plain map's.
+        ``"competition-typical"``: as ``"competition-map"``, scored with no rival for
+        the seats but with the worker's own other applications at their mean over the
+        slice's applications: scoring them at none overshoots the chance
+        (``docs/hire-stage.md``).
         ``"covariates"``: without the booster, a ridge-penalised logistic regression
         on the competition and the pair's terms
         (:data:`matcher.models.ranking.HIRE_ALONE_COVARIATES`: pay against the
@@ -994,13 +1006,18 @@ class Recommender(RankingModel):
         ]
         apply_pairs, apply_feats = self._features_of(cat, retrieval, trials)
         hire_pairs, hire_feats = self._features_of(cat, retrieval, due)
-        competing = self.hire_map in ("competition", "competition-map", "covariates")
+        competing = self.hire_map in HIRE_COMPETING
         at_risk = _at_risk(ev, cutoff, end)
         stays, stay_feats = self._features_of(cat, retrieval, at_risk)
         stay_spells = _spells(stays)
         if self.stay_map == "covariates" and earlier_stays is not None:
             stay_feats = pd.concat([earlier_stays[0], stay_feats], ignore_index=True)
             stay_spells = _spells(pd.concat([earlier_stays[1], stays], ignore_index=True))
+        hire_competition = (
+            application_competition(ev, dataset.vacancies, hire_pairs, hire_pairs["applied_at"])
+            if competing
+            else None
+        )
         joint = None
         if self.apply_exposure == "viewed":
             proposals = _proposal_outcomes(views, shown, fresh, at_risk, end)
@@ -1028,13 +1045,18 @@ class Recommender(RankingModel):
             joint=joint,
             apply_covariates=self.apply_map == "covariates",
             stay_covariates=self.stay_map == "covariates",
-            hire_competition=(
-                application_competition(ev, dataset.vacancies, hire_pairs, hire_pairs["applied_at"])
-                if competing
-                else None
-            ),
+            hire_competition=hire_competition,
             hire_alone=(
                 (earlier_hires or _NO_APPLICATIONS) if self.hire_map == "covariates" else None
+            ),
+            hire_planning=(
+                # no rival for the seats; the worker's own other applications as the
+                # slice's applications typically had them
+                np.array([HIRE_PLANNING, float(hire_competition[:, 1].mean())])
+                if self.hire_map == "competition-typical"
+                and hire_competition is not None
+                and len(hire_competition)
+                else None
             ),
         )
 
@@ -1864,6 +1886,9 @@ _LABEL_COLUMNS = [
     "source",
 ]
 
+
+#: Hire maps that read the competition each application met.
+HIRE_COMPETING = ("competition", "competition-map", "competition-typical", "covariates")
 
 #: No earlier applications (a hire stage on covariates fitted on the slice's alone).
 _NO_APPLICATIONS: tuple[pd.DataFrame, np.ndarray, np.ndarray] = (

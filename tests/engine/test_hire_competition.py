@@ -255,7 +255,9 @@ def test_ranker_hire_alone_recovers_a_single_applicants_chance_from_the_pairs_te
     assert errors[True] < 0.5 * errors[False]
 
 
-@pytest.mark.parametrize("hire_map", ["competition", "competition-map", "covariates"])
+@pytest.mark.parametrize(
+    "hire_map", ["competition", "competition-map", "competition-typical", "covariates"]
+)
 def test_recommender_hire_map_fits_scores_and_recalibrates(hire_map):
     """On a small generated market (half its events the calibration slice): the hire
     stage learns (or maps) the competition, every score is a probability, and
@@ -273,6 +275,11 @@ def test_recommender_hire_map_fits_scores_and_recalibrates(hire_map):
     model.fit(ds)
     ranker = model.ranker_
     assert ranker.hire_competition_ is (hire_map == "competition")
+    if hire_map == "competition-typical":
+        # no rival; the worker's own other applications at a typical (non-negative) level
+        assert ranker.hire_planning_[0] == 0.0 and ranker.hire_planning_[1] >= 0.0
+    else:
+        assert ranker.hire_planning_ is None
     assert ranker.hire_alone_ is (hire_map == "covariates")
     ids = ds.workers["worker_id"].tolist()
     lists = model.recommend_many(ids, 5, reasons=False)
