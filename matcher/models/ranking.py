@@ -843,6 +843,7 @@ class StablePlacementRanker:
         retained = labels["retained"].to_numpy(dtype=float)
         self.hire_competition_ = all(c in labels.columns for c in HIRE_COMPETITION)
         self.hire_alone_ = False
+        self.hire_planning_: np.ndarray | None = None
         x_hire = x[applied == 1]
         if self.hire_competition_:
             comp = labels[list(HIRE_COMPETITION)].to_numpy(dtype=float)[applied == 1]
