@@ -74,6 +74,18 @@ _NOT_NEGATIVE = ("item_alpha", "user_alpha", "ranker_negatives")
 #: shares of the events, each < 1: whether 0 is allowed
 _SHARES = {"ranker_holdout": False, "calibration_share": True}
 
+#: Parameters added after artifacts first saved their config, each with the value an
+#: artifact (or a stored list) written before it behaves as. Not always the default: the
+#: apply, hire and stay maps became "covariates"/"competition-map" by default later, and a
+#: model trained before them must still read as what it is ("plain").
+LEGACY_VALUES: dict[str, object] = {
+    "title_coding": "stored",
+    "apply_map": "plain",
+    "hire_map": "plain",
+    "stay_map": "plain",
+    "stay_min_leaf": 20,
+}
+
 
 class ConfigError(ValueError):
     """A configuration value breaks a rule; the message names the field and the rule."""
@@ -106,9 +118,9 @@ class RecommenderConfig:
     calibration_share: float = 0.15
     calibration: str = "platt"
     apply_exposure: str = "viewed"
-    apply_map: str = "plain"
-    stay_map: str = "plain"
-    hire_map: str = "plain"
+    apply_map: str = "covariates"
+    stay_map: str = "covariates"
+    hire_map: str = "competition-map"
     stay_weeks: int = 26
     max_iter: int = 100
     ranker_learning_rate: float = 0.1
@@ -159,7 +171,8 @@ class RecommenderConfig:
 
     @classmethod
     def from_json(cls, data: Any) -> RecommenderConfig:
-        """The config of :meth:`to_json` output; keys left out take their defaults.
+        """The config of :meth:`to_json` output. A key left out takes the value an
+        artifact written before it existed means (:data:`LEGACY_VALUES`), else its default.
 
         Raises
         ------
@@ -175,4 +188,5 @@ class RecommenderConfig:
                 f"unknown Recommender config field(s) {', '.join(unknown)}; known fields are "
                 f"{', '.join(sorted(known))}"
             )
-        return cls(**data)
+        legacy = {k: v for k, v in LEGACY_VALUES.items() if k not in data}
+        return cls(**legacy, **data)

@@ -612,6 +612,12 @@ WAGE_KNOTS = (-0.5, -0.2, 0.0, 0.2, 0.5)
 #: its exact log score and ``y10`` the worker's 10th best sampled one: the fit has to
 #: order the top of a worker's list, not the bulk of hopeless pairs.
 TOP_SPAN = 5.0
+#: ... and each pair's exact log score is floored at ``y10 - TARGET_FLOOR`` before the
+#: fit: how far below a worker's top a hopeless pair falls does not matter to the
+#: candidates, and the stay stage's hazard gives log scores a long low tail (a standard
+#: deviation near 10 nats within a worker) that, left as it is, drives the least squares
+#: (small-scale recall of the exhaustive top 10 fell from about 0.95 to 0.83).
+TARGET_FLOOR = 1.0
 #: Second round of the proxy's fit: each sampled worker's best by the first fit (the
 #: region where it must be right), scored exactly and added to the sample.
 PROXY_FIT_TOP = 1000
@@ -1142,6 +1148,7 @@ def fit_ranker_proxy(
     expanded: bool = True,
     reference_workers: int = PROXY_REFERENCE_WORKERS,
     channel_terms: bool = True,
+    target_floor: float | None = TARGET_FLOOR,
 ) -> RankerProxy | None:
     """Fit the catalogue's :class:`RankerProxy`: the exact log scores of ``n_workers``
     sampled workers' pairs, regressed (within worker, weighted to the top of each
@@ -1160,7 +1167,8 @@ def fit_ranker_proxy(
     has more eligible vacancies than the channels already take (the candidates are
     then exhaustive anyway). With ``channel_terms`` (and ``expanded``) the
     regressors also hold :data:`CHANNEL_BASIS_COLUMNS` times each vacancy channel's
-    one-hot (:attr:`RankerProxy.channel_beta`)."""
+    one-hot (:attr:`RankerProxy.channel_beta`). ``target_floor``: see
+    :data:`TARGET_FLOOR` (None: no floor)."""
     from matcher.models.features import CHANNELS, PAIR_COLUMNS, VACANCY_ONLY_COLUMNS
 
     rng = np.random.default_rng(random_state)
@@ -1235,7 +1243,7 @@ def fit_ranker_proxy(
             ),
         )
 
-    proxy = proxy_of(_within_worker_fit(samples, regressors, weighted=expanded))
+    proxy = proxy_of(_within_worker_fit(samples, regressors, expanded, target_floor))
     if expanded and PROXY_FIT_TOP > 0:
         for smp in samples:
             pos = cat.open_pos[smp.eligible]
@@ -1244,7 +1252,7 @@ def fit_ranker_proxy(
             new = np.setdiff1d(top, smp.rows)
             smp.rows = np.concatenate([smp.rows, new])
             smp.y = np.concatenate([smp.y, exact_log_score(smp.worker, smp.eligible[new])])
-        proxy = proxy_of(_within_worker_fit(samples, regressors, weighted=True))
+        proxy = proxy_of(_within_worker_fit(samples, regressors, True, target_floor))
     if expanded and reference_workers > 0:
         _add_residual_terms(proxy, cat, samples, reference_workers, exact_log_score)
     return proxy
@@ -1295,16 +1303,21 @@ def _within_worker_fit(
     samples: list[_ProxySample],
     regressors: Callable[[_ProxySample, np.ndarray], np.ndarray],
     weighted: bool,
+    floor: float | None = None,
 ) -> np.ndarray:
     """Least squares of the samples' exact log scores on their ``regressors`` within
     worker (a worker's constant does not change his order: the deviations from his
-    means are fitted), weighted (:data:`TOP_SPAN`) or not; zero for a constant column."""
+    means are fitted), weighted (:data:`TOP_SPAN`) or not, each worker's scores floored
+    at his 10th best less ``floor`` (:data:`TARGET_FLOOR`; None: not floored); zero for
+    a constant column."""
     xs, ys, ws = [], [], []
     for smp in samples:
         x, y = regressors(smp, smp.rows), smp.y
+        tenth = np.sort(y)[-min(10, len(y))]
+        if floor is not None:
+            y = np.maximum(y, tenth - floor)
         xs.append(x - x.mean(axis=0))
         ys.append(y - y.mean())
-        tenth = np.sort(y)[-min(10, len(y))]
         ws.append(np.exp(np.clip(y - tenth, -TOP_SPAN, 0.0)) if weighted else np.ones(len(y)))
     xd, yd = np.vstack(xs), np.concatenate(ys)
     root = np.sqrt(np.concatenate(ws))

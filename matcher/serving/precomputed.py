@@ -66,6 +66,7 @@ import pandas as pd
 
 from matcher.artifacts import original_class_path
 from matcher.data.schema import PERSONAL_FIELDS, VACANCIES, WORKERS, Columns, TableSpec
+from matcher.models.config import LEGACY_VALUES
 
 if TYPE_CHECKING:
     from matcher.serving.recommender import Recommender
@@ -96,13 +97,7 @@ class PrecomputedListsError(RuntimeError):
 
 #: Recommender parameters added after precomputed lists were first stored, with the value
 #: a model trained before them behaves as (:func:`fit_key` leaves them out at it).
-ADDED_PARAMS: dict[str, object] = {
-    "title_coding": "stored",
-    "apply_map": "plain",
-    "hire_map": "plain",
-    "stay_map": "plain",
-    "stay_min_leaf": 20,
-}
+ADDED_PARAMS: dict[str, object] = LEGACY_VALUES
 _NOT_ADDED = object()
 
 

@@ -248,13 +248,13 @@ class Recommender(RankingModel):
         Denominator of the apply stage's calibration: the pairs shown (``viewed``
         events), or the applications against uniformly drawn eligible vacancies
         weighted by the inverse sampling rate.
-    apply_map : {"plain", "covariates"}, default "plain"
+    apply_map : {"plain", "covariates"}, default "covariates"
         Map of the apply stage on the shown pairs: ``calibration``'s map of the stage's
         output alone, or (``"covariates"``, with Platt) Platt's map with distance, pay,
         location, network and occupation covariates
         (:class:`matcher.models.calibration.CovariateCalibrator`) when their out-of-fold
         cross-entropy on the slice beats the plain map's.
-    stay_map : {"plain", "covariates"}, default "plain"
+    stay_map : {"plain", "covariates"}, default "covariates"
         The stay stage: the booster's weekly rate of leaving mapped by a piecewise
         hazard fitted on the calibration slice's spells, or (``"covariates"``) a
         proportional piecewise hazard on the job's terms
@@ -263,7 +263,7 @@ class Recommender(RankingModel):
         network at the employer...) fitted on every spell followed, the booster's
         training window's and the slice's (censored and left-truncated), without the
         booster (:class:`matcher.models.calibration.CovariateHazard`).
-    hire_map : str, default "plain"
+    hire_map : str, default "competition-map"
         One of "plain", "competition", "competition-map", "competition-typical",
         "covariates".
         The hire stage. Observed hires per application fall with the rivals for the
@@ -358,9 +358,9 @@ class Recommender(RankingModel):
         calibration_share: float = 0.15,
         calibration: str = "platt",
         apply_exposure: str = "viewed",
-        apply_map: str = "plain",
-        stay_map: str = "plain",
-        hire_map: str = "plain",
+        apply_map: str = "covariates",
+        stay_map: str = "covariates",
+        hire_map: str = "competition-map",
         stay_weeks: int = 26,
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,

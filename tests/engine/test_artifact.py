@@ -67,6 +67,29 @@ def test_unknown_fields_are_named():
         RecommenderConfig.from_json("stages=full")
 
 
+def test_a_config_written_before_the_stage_maps_reads_as_the_plain_maps():
+    """The apply, hire and stay maps became covariate maps by default after artifacts
+    first saved their config: a saved config without them is a model trained with the
+    plain maps, and a model pickled then unpickles as one (class attributes), so the
+    artifact's two records of the config still agree."""
+    from matcher.models.config import LEGACY_VALUES
+
+    default = RecommenderConfig()
+    assert (default.apply_map, default.hire_map, default.stay_map) == (
+        "covariates",
+        "competition-map",
+        "covariates",
+    )
+    written = {k: v for k, v in default.to_json().items() if k not in LEGACY_VALUES}
+    old = RecommenderConfig.from_json(written)
+    assert (old.apply_map, old.hire_map, old.stay_map) == ("plain", "plain", "plain")
+    assert old.title_coding == "stored" and old.stay_min_leaf == 20
+    pickled_then = Recommender.__new__(Recommender)
+    assert {k: getattr(pickled_then, k) for k in LEGACY_VALUES} == LEGACY_VALUES
+    # a key that is written is taken as written
+    assert RecommenderConfig.from_json({"stay_map": "covariates"}).stay_map == "covariates"
+
+
 def test_the_model_and_its_config_agree():
     model = Recommender(**fast_params())
     config = model.config

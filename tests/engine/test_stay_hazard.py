@@ -181,8 +181,8 @@ def test_stay_covariates_are_finite_and_named():
 
 
 def test_config_knows_the_stay_map():
-    assert RecommenderConfig().stay_map == "plain"
-    config = RecommenderConfig(stay_map="covariates")
+    assert RecommenderConfig().stay_map == "covariates"
+    config = RecommenderConfig(stay_map="plain")
     assert RecommenderConfig.from_json(config.to_json()) == config
     with pytest.raises(ConfigError, match="stay_map"):
         RecommenderConfig(stay_map="cox")
