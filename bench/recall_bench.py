@@ -90,6 +90,18 @@ def served(args) -> Recommender:
     return model.refresh(big)
 
 
+def fit_options(option: str) -> tuple[str, dict[str, object]]:
+    """``LABEL:NAME=VALUE[,NAME=VALUE]`` of ``--fit-option`` as (label, keyword arguments)."""
+    import ast
+
+    label, _, spec = option.partition(":")
+    kwargs = {}
+    for part in filter(None, spec.split(",")):
+        name, _, value = part.partition("=")
+        kwargs[name.strip()] = ast.literal_eval(value.strip())
+    return label, kwargs
+
+
 def measure(model, cat, gen, workers, tops) -> tuple[np.ndarray, list[int], list[float]]:
     """Recall of each worker's exhaustive top (``tops``) among ``gen``'s candidates on
     ``cat``, the candidates' numbers, and one request's CPU ms per worker."""
@@ -128,12 +140,26 @@ def main() -> None:
         default=0,
         help="also measure the proxy with this many reference workers' residual terms",
     )
+    ap.add_argument(
+        "--fit-option",
+        action="append",
+        default=[],
+        metavar="LABEL:NAME=VALUE[,NAME=VALUE]",
+        help="also measure this code's proxy fitted with these fit_ranker_proxy keyword "
+        "arguments (a Python literal each, e.g. floor-0.5:target_floor=0.5 or "
+        "no-channels:channel_terms=False), with the served number of proxy candidates",
+    )
+    ap.add_argument("--keep-served", default="", help="save the served model here (joblib)")
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args()
 
     base = baseline_module(args.baseline_ref)
     with LoadSampler() as load:
         model = served(args)
+        if args.keep_served:
+            import joblib
+
+            joblib.dump((model, None), args.keep_served)
         cat = model.catalogue
         stats = model.retrieval_.stats
         gen0 = model.candidate_generator
@@ -142,6 +168,9 @@ def main() -> None:
         if args.reference_workers:
             extra = {"reference_workers": args.reference_workers}
             fitters.append(("this code, residual", fit_ranker_proxy, extra))
+        options = dict(fit_options(o) for o in args.fit_option)
+        for label, kwargs in options.items():
+            fitters.append((f"this code, {label}", fit_ranker_proxy, kwargs))
         for label, fit, kwargs in fitters:
             c0 = time.process_time()
             proxy = fit(cat, model.scorer, gen0, random_state=model.random_state, **kwargs)
@@ -177,6 +206,15 @@ def main() -> None:
                     "this code, residual",
                 )
             )
+        configs += [
+            (
+                f"this code fitted with {label} ({kwargs}): channels + proxy's best "
+                f"{PROXY_CANDIDATES}",
+                PROXY_CANDIDATES,
+                f"this code, {label}",
+            )
+            for label, kwargs in options.items()
+        ]
         rows = []
         for label, m, code in configs:
             generator = base.CandidateGenerator if code == "baseline" else CandidateGenerator

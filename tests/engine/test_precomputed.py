@@ -115,7 +115,10 @@ def test_lists_built_before_the_subpackage_move_still_bind(model):
     """The fit key as the code before matcher's subpackages wrote it (the class spelled
     ``matcher.recommender.Recommender``, and the parameters it had: none of
     ``ADDED_PARAMS``): after an upgrade the stored lists keep serving instead of every
-    request falling to the live engine until the next precompute."""
+    request falling to the live engine until the next precompute. The model as one of
+    that code: every added parameter at its "as before" value (not today's default for
+    the stage maps)."""
+    model = copy.copy(model).set_params(**ADDED_PARAMS)
     params = {
         k: repr(v) for k, v in model.get_params().items() if k not in ("embedder", *ADDED_PARAMS)
     }
