@@ -188,5 +188,5 @@ class RecommenderConfig:
                 f"unknown Recommender config field(s) {', '.join(unknown)}; known fields are "
                 f"{', '.join(sorted(known))}"
             )
-        legacy = {k: v for k, v in LEGACY_VALUES.items() if k not in data}
-        return cls(**legacy, **data)
+        values: dict[str, Any] = {**LEGACY_VALUES, **data}
+        return cls(**values)
