@@ -885,14 +885,7 @@ def report(args, variants: list, setup: dict, engine: dict | None, runs: list[di
     if not args.lists:
         report_live(args, variants, setup, engine, runs)
         return
-    phases = [r for run in runs for r in run["phases"]]
-    rows = [summarise(r, r["clients"]) for r in phases]
-    table = markdown_table(HEADERS, rows)
-    print(table)
-    errors: dict[str, int] = {}
-    for r in phases:
-        for kind, n in r["errors"].items():
-            errors[kind] = errors.get(kind, 0) + n
+    phases, rows, table, errors = phase_table(runs)
     print(f"errors by kind: {errors or 'none'}")
     this = variants[-1][0]
     think = args.think[-1]
@@ -1045,9 +1038,9 @@ market in {_secs(t["refresh"])}; lists precomputed in {_secs(t["precompute"])}; 
         print("wrote the serve section of docs/benchmarks.md")
 
 
-def report_live(args, variants: list, setup: dict, engine: dict | None, runs: list[dict]) -> None:
-    """The live engine's phases only (``--no-lists``): their table, the target, the
-    before/after ratios and the engine's own cost; section ``serve-live``."""
+def phase_table(runs: list[dict]) -> tuple[list[dict], list[list], str, dict[str, int]]:
+    """The runs' phases, their summary rows and markdown table (printed), and the
+    errors by kind summed over the phases."""
     phases = [r for run in runs for r in run["phases"]]
     rows = [summarise(r, r["clients"]) for r in phases]
     table = markdown_table(HEADERS, rows)
@@ -1056,6 +1049,13 @@ def report_live(args, variants: list, setup: dict, engine: dict | None, runs: li
     for r in phases:
         for kind, n in r["errors"].items():
             errors[kind] = errors.get(kind, 0) + n
+    return phases, rows, table, errors
+
+
+def report_live(args, variants: list, setup: dict, engine: dict | None, runs: list[dict]) -> None:
+    """The live engine's phases only (``--no-lists``): their table, the target, the
+    before/after ratios and the engine's own cost; section ``serve-live``."""
+    phases, rows, table, errors = phase_table(runs)
     this = variants[-1][0]
     think = args.think[-1]
     live = _row(rows, this, "live engine")
