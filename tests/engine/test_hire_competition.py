@@ -93,6 +93,17 @@ def test_hire_covariates_score_without_competition_and_check_shape():
         hire_covariates(x, np.array([[np.nan, 0.0]] * 3))
 
 
+def _booster_frames(x: np.ndarray, out: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ranker's features and labels of a toy market's applications: every row
+    applied, hired as simulated, no retention label; the first quarter (and one row)
+    shown but not applied."""
+    n = len(x)
+    feats = pd.DataFrame(x, columns=RANKER_COLUMNS)
+    labels = pd.DataFrame({"applied": 1, "hired": out[:, 1].astype(int), "retained": np.nan})
+    labels.loc[: n // 4, ["applied", "hired"]] = 0
+    return feats, labels
+
+
 def _market(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Applications: a single applicant's P(hired) rises with lightfm; an application
     with more rivals per seat is hired less often (only the best get the seats), and
@@ -154,9 +165,7 @@ def test_ranker_hire_booster_with_competition_scores_a_single_applicant():
     rng = np.random.default_rng(6)
     n = 12_000
     x, comp, out = _market(rng, n)
-    feats = pd.DataFrame(x, columns=RANKER_COLUMNS)
-    labels = pd.DataFrame({"applied": 1, "hired": out[:, 1].astype(int), "retained": np.nan})
-    labels.loc[: n // 4, ["applied", "hired"]] = 0
+    feats, labels = _booster_frames(x, out)
     xs, comp_s, outs = _market(rng, 6000)
     test, _, truth = _market(rng, 4000)
     errors = {}
@@ -223,9 +232,7 @@ def test_ranker_hire_alone_recovers_a_single_applicants_chance_from_the_pairs_te
     rng = np.random.default_rng(7)
     n = 3000
     x, _, out = _paid_market(rng, n)
-    feats = pd.DataFrame(x, columns=RANKER_COLUMNS)
-    labels = pd.DataFrame({"applied": 1, "hired": out[:, 1].astype(int), "retained": np.nan})
-    labels.loc[: n // 4, ["applied", "hired"]] = 0
+    feats, labels = _booster_frames(x, out)
     xe, comp_e, oute = _paid_market(rng, 3000)
     xs, comp_s, outs = _paid_market(rng, 1500)
     test, _, truth = _paid_market(rng, 2000)
