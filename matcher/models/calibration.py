@@ -54,6 +54,8 @@ from typing import Protocol, Self
 import numpy as np
 
 CALIBRATION_METHODS = ("isotonic", "platt")
+#: What the joint map does with a product of the stages below :data:`EPS`.
+JOINT_TAILS = ("clip", "exact")
 #: Probabilities are clipped to [EPS, 1 - EPS] before taking logits.
 EPS = 1e-6
 #: Default horizon of a stable placement: six months, in weeks.
@@ -226,16 +228,64 @@ class JointCalibrator(StageCalibrator):
         worth this many proposals; the slice moves the map away from it in proportion
         to its own weight (a ridge of ``prior_rows / rows`` on ``(a - 1, b)``). A small
         slice (a few dozen hires) then cannot stretch the scale on noise.
+    tails : {"clip", "exact"}, default "clip"
+        Products below :data:`EPS`: ``"clip"`` maps them as ``EPS`` (they tie);
+        ``"exact"`` keeps their order — Platt's curve continued below ``EPS`` (the
+        logit of the product itself), isotonic's lowest value scaled by ``p`` over
+        its lowest knot. The fit is the same either way. A stay stage on the job's
+        terms can put ``P(stay)`` far below ``EPS``, so that many of one worker's
+        pairs tie at the clip (``docs/equal-service.md``).
     """
 
-    def __init__(self, method: str = "platt", prior_rows: float = 0.0) -> None:
+    #: joint maps pickled before ``tails`` existed clip
+    tails: str = "clip"
+
+    def __init__(self, method: str = "platt", prior_rows: float = 0.0, tails: str = "clip") -> None:
         self.method = method
         self.prior_rows = prior_rows
+        self.tails = tails
 
     @staticmethod
     def _check_outcomes(y: np.ndarray) -> None:
         if not ((y >= 0.0) & (y <= 1.0)).all():
             raise ValueError("outcomes y must lie in [0, 1]")
+
+    def fit(self, p: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> Self:
+        """As :meth:`StageCalibrator.fit`, outcomes in ``[0, 1]``.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`StageCalibrator.fit`, or ``tails`` is not one of
+            :data:`JOINT_TAILS`.
+        """
+        if self.tails not in JOINT_TAILS:
+            raise ValueError(f"tails must be one of {', '.join(JOINT_TAILS)}, got {self.tails!r}")
+        return super().fit(p, y, sample_weight)
+
+    def predict(self, p: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities in ``[0, 1]``, non-decreasing in ``p``; with
+        ``tails="exact"`` strictly increasing below :data:`EPS` where Platt's slope is
+        positive (isotonic: where its lowest value is)."""
+        p = np.asarray(p, dtype=float)
+        if self.tails != "exact":
+            return super().predict(p)
+        low = p < EPS
+        if not low.any():
+            return super().predict(p)
+        out = super().predict(p)
+        if self.method == "platt":
+            b, a = self.coef_
+            # the logit of a product below EPS: log p - log(1 - p), p floored at the
+            # smallest normal float (a product of 0 maps to the curve's floor)
+            q = np.maximum(p[low], np.finfo(float).tiny)
+            out[low] = _expit(a * (np.log(q) - np.log1p(-q)) + b)
+        else:
+            x0, y0 = float(self.knots_x_[0]), float(self.knots_y_[0])
+            if x0 > 0:
+                below = low & (p < x0)
+                out[below] = y0 * np.clip(p[below], 0.0, None) / x0
+        return out
 
     def _platt(self, p: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
         if self.prior_rows <= 0:

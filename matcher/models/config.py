@@ -18,7 +18,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-from matcher.models.calibration import CALIBRATION_METHODS
+from matcher.models.calibration import CALIBRATION_METHODS, JOINT_TAILS
 from matcher.models.explain import LANGS
 
 #: Which stages the model runs: the full model or one of the two ablations.
@@ -56,6 +56,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "hire_map": HIRE_MAPS,
     "lang": LANGS,
     "title_coding": TITLE_CODINGS,
+    "joint_tails": JOINT_TAILS,
 }
 _AT_LEAST_ONE = (
     "no_components",
@@ -84,6 +85,7 @@ LEGACY_VALUES: dict[str, object] = {
     "hire_map": "plain",
     "stay_map": "plain",
     "stay_min_leaf": 20,
+    "joint_tails": "clip",
 }
 
 
@@ -125,6 +127,7 @@ class RecommenderConfig:
     max_iter: int = 100
     ranker_learning_rate: float = 0.1
     stay_min_leaf: int = 20
+    joint_tails: str = "clip"
     lang: str = "zh"
     title_coding: str = "stored"
     random_state: int = 0

@@ -928,6 +928,7 @@ class StablePlacementRanker:
         hire_competition: np.ndarray | None = None,
         hire_alone: tuple[np.ndarray | pd.DataFrame, np.ndarray, np.ndarray] | None = None,
         hire_planning: np.ndarray | None = None,
+        joint_tails: str = "clip",
     ) -> StablePlacementRanker:
         """Calibrate the fitted stages on pairs of a later time slice
         (:mod:`matcher.models.calibration`): afterwards each stage's output is the observed
@@ -986,6 +987,10 @@ class StablePlacementRanker:
             few hundred applications; a regression on the terms of the pair and the
             competition they met estimates a single applicant's chance with a seat free
             more steadily (``bench/stage_truth_bench.py``).
+        joint_tails : {"clip", "exact"}, default "clip"
+            What the joint map does with a product of the stages below
+            :data:`matcher.models.calibration.EPS`: tie it at the clip, or keep its order
+            (:class:`matcher.models.calibration.JointCalibrator`, ``tails``).
 
         A stage whose slice has fewer than :data:`MIN_CLASS_ROWS` (weighted) rows of
         either outcome, or no leaving event, keeps its uncalibrated output; which
@@ -1061,7 +1066,9 @@ class StablePlacementRanker:
             }
             if hires >= MIN_CLASS_ROWS and float(w @ (1 - target)) >= MIN_CLASS_ROWS:
                 product = self._stages(x, joint.competition).prod(axis=1)
-                self.joint_ = JointCalibrator(method, JOINT_PRIOR_ROWS).fit(product, target, w)
+                self.joint_ = JointCalibrator(method, JOINT_PRIOR_ROWS, joint_tails).fit(
+                    product, target, w
+                )
         return self
 
     def _fit_hire_alone(

@@ -297,6 +297,12 @@ class Recommender(RankingModel):
         its rate of leaving from following a few spells. Opt-in: 100 lifted every
         language group on two market variants and lowered the default market
         (``docs/equal-service.md``).
+    joint_tails : {"clip", "exact"}, default "clip"
+        Products of the calibrated stages below ``1e-6``
+        (:data:`matcher.models.calibration.EPS`) in the joint map: ``"clip"`` ties them
+        at the clip; ``"exact"`` keeps their order (Platt's curve continued below it).
+        The stay stage on the job's terms puts some pairs' P(stay) far below it, so
+        without it many of a worker's pairs can tie (``docs/equal-service.md``).
     lang : {"zh", "en"}, default "zh"
         Language of the reasons and warnings in tidy outputs.
     title_coding : {"stored", "market"}, default "stored"
@@ -336,6 +342,8 @@ class Recommender(RankingModel):
     hire_map: str = "plain"
     #: models saved before the stay stage's leaf size was a parameter unpickle with it
     stay_min_leaf: int = 20
+    #: ... and before the joint map's tails, clipping
+    joint_tails: str = "clip"
 
     def __init__(
         self,
@@ -365,6 +373,7 @@ class Recommender(RankingModel):
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
         stay_min_leaf: int = 20,
+        joint_tails: str = "clip",
         lang: str = "zh",
         title_coding: str = "stored",
         random_state: int = 0,
@@ -394,6 +403,7 @@ class Recommender(RankingModel):
         self.max_iter = max_iter
         self.ranker_learning_rate = ranker_learning_rate
         self.stay_min_leaf = stay_min_leaf
+        self.joint_tails = joint_tails
         self.lang = lang
         self.title_coding = title_coding
         self.random_state = random_state
@@ -1058,6 +1068,7 @@ class Recommender(RankingModel):
                 and len(hire_competition)
                 else None
             ),
+            joint_tails=self.joint_tails,
         )
 
     def _shown_negatives(

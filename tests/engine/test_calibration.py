@@ -431,3 +431,34 @@ def test_an_old_pickled_ranker_refits_its_stay_stage_with_the_stages_leaves():
     old = pickle.loads(pickle.dumps(ranker))
     old.__dict__ = state
     assert old.stay_min_samples_leaf is None
+
+
+def test_joint_map_with_exact_tails_keeps_the_order_below_the_clip():
+    """Known answer: with the map ``expit(2 logit(p) - 1)`` (the true rate of
+    :func:`_recalibration_data`), products of 1e-7, 1e-9 and 1e-12 all map as 1e-6 when
+    clipped (a tie); with ``tails="exact"`` each maps to the curve at its own logit —
+    ``p^2 / e`` to first order — so the order is kept, the values lie in [0, 1], and
+    above the clip both tails give the same map. The fit does not depend on tails."""
+    p, _, true = _recalibration_data(20_000, 4)
+    clip = JointCalibrator("platt").fit(p, true)
+    exact = JointCalibrator("platt", tails="exact").fit(p, true)
+    assert np.array_equal(clip.coef_, exact.coef_)
+    b, a = exact.coef_
+    tiny = np.array([1e-7, 1e-9, 1e-12, 0.0])
+    tied = clip.predict(tiny)
+    assert np.all(tied == tied[0])
+    out = exact.predict(tiny)
+    assert out[0] > out[1] > out[2] > out[3] >= 0.0 and out[0] < tied[0]
+    expected = _expit(a * (np.log(tiny[:3]) - np.log1p(-tiny[:3])) + b)
+    assert np.allclose(out[:3], expected, rtol=1e-9)
+    assert out[1] == pytest.approx(1e-18 / np.e, rel=0.05)
+    above = np.array([1e-6, 1e-4, 0.3, 0.99])
+    assert np.array_equal(exact.predict(above), clip.predict(above))
+    grid = np.r_[0.0, np.geomspace(1e-300, 1.0, 2000)]
+    both = exact.predict(grid)
+    assert ((both >= 0) & (both <= 1)).all() and (np.diff(both) >= 0).all()
+    iso = JointCalibrator("isotonic", tails="exact").fit(p, true)
+    low = iso.predict(np.array([0.0, 1e-12, 1e-9]))
+    assert low[0] <= low[1] <= low[2] and ((low >= 0) & (low <= 1)).all()
+    with pytest.raises(ValueError, match="tails must be one of clip, exact"):
+        JointCalibrator(tails="round").fit(p, true)
