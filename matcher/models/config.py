@@ -31,8 +31,10 @@ APPLY_EXPOSURES = ("viewed", "sampled")
 #: the stored code, or a title coder adapted to the market's own coded postings.
 TITLE_CODINGS = ("stored", "market")
 #: Map of the apply stage on the shown pairs: Platt's (or isotonic) on the stage's output
-#: alone, or with covariates when they predict the slice better out of fold.
-APPLY_MAPS = ("plain", "covariates")
+#: alone, or with covariates when they predict the slice better out of fold, or a logistic
+#: regression on the terms of the choice without the booster, fitted on the pairs shown
+#: in the booster's window and the slice ("history").
+APPLY_MAPS = ("plain", "covariates", "history")
 #: The stay stage: the booster's weekly rate of leaving through a piecewise hazard fitted
 #: on the calibration slice, or a proportional hazard on the job's terms fitted on every
 #: spell followed (the booster's window and the slice).

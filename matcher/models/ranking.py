@@ -76,7 +76,13 @@ from matcher.models.calibration import (
     StageCalibrator,
     out_of_fold_log_loss,
 )
-from matcher.models.features import CHANNELS, PAIR_COLUMNS, RANKER_COLUMNS
+from matcher.models.features import (
+    CAPACITY_CODE,
+    CHANNELS,
+    MOBILITY_CODE,
+    PAIR_COLUMNS,
+    RANKER_COLUMNS,
+)
 
 STAGES = ("apply", "hire", "stay")
 #: Minority-class rows needed for isotonic calibration (Platt's sigmoid below).
@@ -287,6 +293,76 @@ def stage_covariates(x: np.ndarray) -> np.ndarray:
             np.clip(log_ratio, -1.0, 1.0),
             (~known).astype(float),
             *(np.nan_to_num(col(name), nan=0.0) for name in _PLAIN_COVARIATES),
+        ]
+    )
+
+
+#: Covariates of the apply stage without its booster (``calibrate(apply_alone=...)``): the
+#: terms of a worker's choice once a vacancy is shown (:data:`APPLY_COVARIATES`: distance,
+#: a far move with housing, pay against the expectation, home and preferred regions, the
+#: county's network and applications to the employer, the occupation match) and the
+#: rest of the vacancy's terms and the worker's situation at it: meals on a far move, a
+#: written contract, social insurance, a verified employer, a far move without Mandarin,
+#: the exact and the minor-group occupation match, the text similarities, the channel, a
+#: public-welfare post for a poor household, a home channel (employment factory, public
+#: welfare) for semi/weak or home-bound labour, the county's network across provinces,
+#: partner provinces and fellow villagers hired at the employer. No column of the
+#: vacancy's pull or of the worker's own views: the stage is P(apply | shown).
+_APPLY_ALONE_PLAIN = (
+    "labor_contract",
+    "social_insurance",
+    "employer_verified",
+    "lexical",
+    "dense",
+    "tie_hired_log",
+    *_CHANNEL_COLUMNS,
+)
+APPLY_ALONE_COVARIATES = (
+    *APPLY_COVARIATES,
+    "far_meals",
+    "far_no_mandarin",
+    "occ_exact",
+    "occ_minor_group",
+    "public_poor",
+    "home_channel_fit",
+    "cross_flow_log",
+    "cross_partner",
+    *_APPLY_ALONE_PLAIN,
+)
+#: Ridge of the apply stage's logistic regression on :data:`APPLY_ALONE_COVARIATES`
+#: (standardised covariates; the loss is the mean cross-entropy per view).
+APPLY_ALONE_L2 = 1e-2
+
+
+def apply_alone_covariates(x: np.ndarray) -> np.ndarray:
+    """The :data:`APPLY_ALONE_COVARIATES` of ranker input rows ``x``
+    (:data:`RANKER_COLUMNS` order, missing values as ``MISSING``): finite, one row per
+    pair."""
+    if not len(x):
+        return np.zeros((0, len(APPLY_ALONE_COVARIATES)))
+
+    def col(name: str) -> np.ndarray:
+        return np.nan_to_num(_column(x, name), nan=0.0)
+
+    far = col("far")
+    occ = col("occ_match")
+    cross = 1.0 - col("same_province")
+    home_channel = col("channel_employment_factory") + col("channel_public_welfare_post")
+    # a missing capacity or mobility (0 here) reads as neither
+    not_full = np.isin(_column(x, "capacity"), [CAPACITY_CODE["semi"], CAPACITY_CODE["weak"]])
+    home_bound = _column(x, "mobility") == MOBILITY_CODE["local"]
+    return np.column_stack(
+        [
+            stage_covariates(x),
+            far * col("meals"),
+            far * (1.0 - col("mandarin")),
+            (occ >= 4).astype(float),
+            (occ == 3).astype(float),
+            col("channel_public_welfare_post") * (col("household") > 0),
+            home_channel * (not_full | home_bound),
+            cross * col("flow_log"),
+            cross * col("partner"),
+            *(col(name) for name in _APPLY_ALONE_PLAIN),
         ]
     )
 
@@ -745,6 +821,7 @@ class StablePlacementRanker:
         "hire_competition_": False,
         "hire_alone_": False,
         "hire_planning_": None,
+        "apply_alone_": False,
     }
     #: rankers pickled before the parameter existed fitted their stay stage this way
     stay_min_samples_leaf: int | None = None
@@ -844,6 +921,7 @@ class StablePlacementRanker:
         self.hire_competition_ = all(c in labels.columns for c in HIRE_COMPETITION)
         self.hire_alone_ = False
         self.hire_planning_: np.ndarray | None = None
+        self.apply_alone_ = False
         x_hire = x[applied == 1]
         if self.hire_competition_:
             comp = labels[list(HIRE_COMPETITION)].to_numpy(dtype=float)[applied == 1]
@@ -929,6 +1007,7 @@ class StablePlacementRanker:
         hire_alone: tuple[np.ndarray | pd.DataFrame, np.ndarray, np.ndarray] | None = None,
         hire_planning: np.ndarray | None = None,
         joint_tails: str = "clip",
+        apply_alone: tuple[np.ndarray | pd.DataFrame, np.ndarray, np.ndarray] | None = None,
     ) -> StablePlacementRanker:
         """Calibrate the fitted stages on pairs of a later time slice
         (:mod:`matcher.models.calibration`): afterwards each stage's output is the observed
@@ -991,6 +1070,14 @@ class StablePlacementRanker:
             What the joint map does with a product of the stages below
             :data:`matcher.models.calibration.EPS`: tie it at the clip, or keep its order
             (:class:`matcher.models.calibration.JointCalibrator`, ``tails``).
+        apply_alone : (features, applied 0/1, weight), optional
+            With ``apply``: the apply stage becomes a ridge-penalised logistic regression
+            on :data:`APPLY_ALONE_COVARIATES` alone (a
+            :class:`matcher.models.calibration.CovariateCalibrator` whose stage output is
+            held at 0.5, the booster left out), fitted on these pairs shown — the
+            booster's training window's, each view a trial — together with ``apply``'s.
+            The slice alone holds a few hundred pairs shown, too few to weigh the terms
+            of a worker's choice beside the booster's output (``docs/equal-service.md``).
 
         A stage whose slice has fewer than :data:`MIN_CLASS_ROWS` (weighted) rows of
         either outcome, or no leaving event, keeps its uncalibrated output; which
@@ -1005,6 +1092,7 @@ class StablePlacementRanker:
         self.__dict__.pop("_stage_max_cache", None)
         self.calibration_counts_ = {}
         self.hire_alone_ = False
+        self.apply_alone_ = False
         self.hire_planning_ = (
             None if hire_planning is None else np.asarray(hire_planning, dtype=float).reshape(2)
         )
@@ -1016,6 +1104,12 @@ class StablePlacementRanker:
             w = np.asarray(rest[0], dtype=float) if rest else np.ones(len(y))
             pos, neg = float(w @ y), float(w @ (1 - y))
             self.calibration_counts_[name] = {"rows": float(w.sum()), "positives": pos}
+            if (
+                name == "apply"
+                and apply_alone is not None
+                and self._fit_apply_alone(feats, y, w, apply_alone)
+            ):
+                continue
             if (
                 name == "hire"
                 and hire_alone is not None
@@ -1094,6 +1188,31 @@ class StablePlacementRanker:
         held = np.full(len(y), 0.5)
         self.calibrators_["hire"] = CovariateCalibrator(l2=HIRE_ALONE_L2).fit(held, u, y)
         self.hire_alone_ = True
+        return True
+
+    def _fit_apply_alone(
+        self,
+        feats: np.ndarray | pd.DataFrame,
+        applied: np.ndarray,
+        weight: np.ndarray,
+        earlier: tuple[np.ndarray | pd.DataFrame, np.ndarray, np.ndarray],
+    ) -> bool:
+        """The apply stage as a logistic regression on :data:`APPLY_ALONE_COVARIATES` of
+        the slice's pairs shown and ``earlier`` ones (``calibrate(apply_alone=...)``);
+        False (nothing fitted) when they hold fewer than :data:`MIN_CLASS_ROWS`
+        (weighted) views of either outcome."""
+        e_feats, e_applied, e_weight = earlier
+        x = np.vstack([_matrix(e_feats), _matrix(feats)]) if len(e_applied) else _matrix(feats)
+        y = np.r_[np.asarray(e_applied, dtype=float), np.asarray(applied, dtype=float)]
+        w = np.r_[np.asarray(e_weight, dtype=float), np.asarray(weight, dtype=float)]
+        pos = float(w @ y)
+        self.calibration_counts_["apply alone"] = {"rows": float(w.sum()), "positives": pos}
+        if pos < MIN_CLASS_ROWS or float(w.sum()) - pos < MIN_CLASS_ROWS:
+            return False
+        u = apply_alone_covariates(x)
+        held = np.full(len(y), 0.5)
+        self.calibrators_["apply"] = CovariateCalibrator(l2=APPLY_ALONE_L2).fit(held, u, y, w)
+        self.apply_alone_ = True
         return True
 
     def _stay_map(
@@ -1210,6 +1329,8 @@ class StablePlacementRanker:
         if name == "hire" and self.hire_alone_ and isinstance(calibrator, CovariateCalibrator):
             # the booster left out: its output held at the value the map was fitted with
             return calibrator.predict(np.full(len(x), 0.5), hire_alone_covariates(x, competition))
+        if name == "apply" and self.apply_alone_ and isinstance(calibrator, CovariateCalibrator):
+            return calibrator.predict(np.full(len(x), 0.5), apply_alone_covariates(x))
         raw = self._predict(name, x, competition)
         if isinstance(calibrator, CovariateCalibrator):
             u = hire_covariates(x, competition) if name == "hire" else stage_covariates(x)
@@ -1249,6 +1370,9 @@ class StablePlacementRanker:
         if name == "hire" and self.hire_alone_ and isinstance(alone, CovariateCalibrator):
             top_alone = float(alone.upper(np.array([0.5]))[0])
             return min(1.0, top_alone * (1 + 1e-9) + 1e-12)
+        if name == "apply" and self.apply_alone_ and isinstance(alone, CovariateCalibrator):
+            top_apply = float(alone.upper(np.array([0.5]))[0])
+            return min(1.0, top_apply * (1 + 1e-9) + 1e-12)
         if isinstance(model, float):
             return 1.0
         try:

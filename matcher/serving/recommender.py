@@ -248,12 +248,19 @@ class Recommender(RankingModel):
         Denominator of the apply stage's calibration: the pairs shown (``viewed``
         events), or the applications against uniformly drawn eligible vacancies
         weighted by the inverse sampling rate.
-    apply_map : {"plain", "covariates"}, default "covariates"
+    apply_map : {"plain", "covariates", "history"}, default "covariates"
         Map of the apply stage on the shown pairs: ``calibration``'s map of the stage's
         output alone, or (``"covariates"``, with Platt) Platt's map with distance, pay,
         location, network and occupation covariates
         (:class:`matcher.models.calibration.CovariateCalibrator`) when their out-of-fold
-        cross-entropy on the slice beats the plain map's.
+        cross-entropy on the slice beats the plain map's. ``"history"`` (opt-in; with
+        ``apply_exposure="viewed"``): without the booster, a ridge-penalised logistic
+        regression on the terms of the worker's choice once a vacancy is shown
+        (:data:`matcher.models.ranking.APPLY_ALONE_COVARIATES`: distance, pay, housing
+        and meals on a far move, contract, insurance, a verified employer, Mandarin on a
+        far move, occupation match, channel and the worker's situation at it, network)
+        fitted on the pairs shown in the booster's window and in the slice, each view a
+        trial (``docs/equal-service.md``).
     stay_map : {"plain", "covariates"}, default "covariates"
         The stay stage: the booster's weekly rate of leaving mapped by a piecewise
         hazard fitted on the calibration slice's spells, or (``"covariates"``) a
@@ -879,7 +886,9 @@ class Recommender(RankingModel):
             cal_cut = pd.Timestamp(times.quantile(1.0 - self.calibration_share))  # type: ignore[arg-type]
             if not ((times < cal_cut).any() and (times >= cal_cut).any()):
                 cal_cut = None
-        parts: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
+        parts: list[
+            tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, _ShownTrials | None]
+        ] = []
         ends: list[pd.Timestamp] = []
         cutoffs: list[str] = []
         upper: pd.Timestamp | None = cal_cut
@@ -937,6 +946,7 @@ class Recommender(RankingModel):
                 rng,
                 earlier_stays=(stay_feats, stays),
                 earlier_hires=earlier_hires,
+                earlier_views=_concat_trials([p[4] for p in parts]),
             )
             self.ranker_counts_["calibration_cutoff"] = str(cal_cut)
             self.ranker_counts_["calibration"] = ranker.calibration_counts_
@@ -951,6 +961,7 @@ class Recommender(RankingModel):
         rng: np.random.Generator,
         earlier_stays: tuple[pd.DataFrame, pd.DataFrame] | None = None,
         earlier_hires: tuple[pd.DataFrame, np.ndarray, np.ndarray] | None = None,
+        earlier_views: _ShownTrials | None = None,
     ) -> None:
         """Calibrate ``ranker`` on the events at or after ``cutoff`` (later than every
         outcome it learnt from), with retrieval and statistics fitted on the events
@@ -970,6 +981,8 @@ class Recommender(RankingModel):
         * with ``hire_map="covariates"`` the hire stage also learns from the booster's
           window's applications whose decision was due by its end (``earlier_hires``:
           features, hired, the competition each met).
+        * with ``apply_map="history"`` the apply stage also learns from the pairs shown in
+          the booster's window (``earlier_views``: features, applied, views as weight).
         """
         ev = dataset.events
         times = ev[Columns.OccurredAt]
@@ -985,16 +998,7 @@ class Recommender(RankingModel):
             views = late[late[Columns.Event].astype(str) == EventType.VIEWED.value]
             shown = views.groupby(keys).size().rename("views").reset_index()
             shown = self._servable_pairs(cat, before, shown, cutoff)
-            did = pd.MultiIndex.from_frame(shown[keys]).isin(pd.MultiIndex.from_frame(fresh[keys]))
-            n_views = shown["views"].to_numpy(dtype=float)
-            trials = pd.concat(
-                [
-                    shown.loc[did, keys].assign(y=1.0, w=1.0),
-                    shown[keys].assign(y=0.0, w=n_views - did),
-                ],
-                ignore_index=True,
-            )
-            trials = trials[trials["w"] > 0]
+            trials = _view_trials(shown, fresh)
         elif self.apply_exposure == "sampled":
             negatives = self._sample_negatives(dataset, cat, late, rng)
             trials = pd.concat(
@@ -1069,6 +1073,11 @@ class Recommender(RankingModel):
                 else None
             ),
             joint_tails=self.joint_tails,
+            apply_alone=(
+                (earlier_views or _NO_VIEWS)
+                if self.apply_map == "history" and self.apply_exposure == "viewed"
+                else None
+            ),
         )
 
     def _shown_negatives(
@@ -1126,10 +1135,12 @@ class Recommender(RankingModel):
 
     def _ranker_fold(
         self, dataset: Dataset, cutoff: pd.Timestamp, rng: np.random.Generator, end: pd.Timestamp
-    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, _ShownTrials | None]:
         """Pair features and labels of the events in ``[cutoff, end)``, and the features
         and tenure spells of the hires at risk of leaving then (:func:`_at_risk`), with
-        retrieval and statistics fitted on the events before ``cutoff``."""
+        retrieval and statistics fitted on the events before ``cutoff``; with
+        ``apply_map="history"`` also the pairs shown then (:meth:`_shown_trials`), else
+        None."""
         ev = dataset.events
         times = ev[Columns.OccurredAt]
         early = dataset.until(cutoff)
@@ -1154,7 +1165,32 @@ class Recommender(RankingModel):
         pairs, feats = self._features_of(cat, retrieval, pd.concat(parts, ignore_index=True))
         # stays: every hire at risk of leaving in the window (censored at its end)
         stays, stay_feats = self._features_of(cat, retrieval, _at_risk(ev, cutoff, end))
-        return feats, pairs, stay_feats, stays
+        shown_trials = None
+        if self.apply_map == "history":
+            shown_trials = self._shown_trials(
+                cat, retrieval, ev[times < cutoff], late, labels, cutoff
+            )
+        return feats, pairs, stay_feats, stays, shown_trials
+
+    def _shown_trials(
+        self,
+        cat: Catalogue,
+        retrieval: RetrievalFit,
+        before: pd.DataFrame,
+        late: pd.DataFrame,
+        applied: pd.DataFrame,
+        cutoff: pd.Timestamp,
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """The servable pairs shown (``viewed``) in ``late``, each view a trial
+        (:func:`_view_trials`; ``applied``: the servable pairs applied to in it), as
+        features, applied (0/1) and weight: what the apply map of ``apply_map="history"``
+        learns from beside the slice's."""
+        keys = [Columns.Worker, Columns.Vacancy]
+        views = late[late[Columns.Event].astype(str) == EventType.VIEWED.value]
+        shown = views.groupby(keys).size().rename("views").reset_index()
+        shown = self._servable_pairs(cat, before, shown, cutoff)
+        trials, feats = self._features_of(cat, retrieval, _view_trials(shown, applied))
+        return feats, trials["y"].to_numpy(dtype=float), trials["w"].to_numpy(dtype=float)
 
     def _sample_negatives(
         self, dataset: Dataset, cat: Catalogue, late: pd.DataFrame, rng: np.random.Generator
@@ -1638,6 +1674,11 @@ class Recommender(RankingModel):
             earlier_hires = self._window_applications(
                 dataset, self.ranker_counts_.get("cutoffs", []), pd.Timestamp(cutoff)
             )
+        earlier_views = None
+        if self.apply_map == "history":
+            earlier_views = self._window_views(
+                dataset, self.ranker_counts_.get("cutoffs", []), pd.Timestamp(cutoff)
+            )
         self._calibrate_ranker(
             self.ranker_,
             dataset,
@@ -1646,6 +1687,7 @@ class Recommender(RankingModel):
             rng,
             earlier_stays=earlier,
             earlier_hires=earlier_hires,
+            earlier_views=earlier_views,
         )
         self.ranker_counts_["calibration"] = self.ranker_.calibration_counts_
         return self
@@ -1691,6 +1733,28 @@ class Recommender(RankingModel):
             windows.append((feats, pairs, upper))
             upper = cutoff
         return _due_applications(dataset, windows)
+
+    def _window_views(
+        self, dataset: Dataset, cutoffs: list[str], upper: pd.Timestamp
+    ) -> _ShownTrials | None:
+        """The pairs shown in the booster's training windows (``cutoffs``, latest first,
+        the first ending at ``upper``), as :meth:`_ranker_fold` collects them
+        (:meth:`_shown_trials`)."""
+        windows: list[_ShownTrials | None] = []
+        for text in cutoffs:
+            cutoff = pd.Timestamp(text)
+            data = dataset.until(upper)
+            retrieval = self._fit_retrieval(data.until(cutoff))
+            cat = self._catalogue(data, retrieval, cutoff, every_vacancy=True)
+            ev = data.events
+            before = ev[ev[Columns.OccurredAt] < cutoff]
+            late = ev[ev[Columns.OccurredAt] >= cutoff]
+            labels = _pair_labels(late)
+            labels = labels[labels["applied"] == 1]
+            labels = self._servable_pairs(cat, before, labels, cutoff)
+            windows.append(self._shown_trials(cat, retrieval, before, late, labels, cutoff))
+            upper = cutoff
+        return _concat_trials(windows)
 
     def refresh(self, dataset: Dataset, at: object = None) -> Self:
         """Serve a newer snapshot without retraining.
@@ -1907,6 +1971,41 @@ _NO_APPLICATIONS: tuple[pd.DataFrame, np.ndarray, np.ndarray] = (
     np.zeros(0),
     np.zeros((0, 2)),
 )
+
+
+#: Pairs shown, each view a trial: features, applied (0/1), weight (views).
+_ShownTrials = tuple[pd.DataFrame, np.ndarray, np.ndarray]
+_NO_VIEWS: _ShownTrials = (pd.DataFrame(columns=RANKER_COLUMNS), np.zeros(0), np.zeros(0))
+
+
+def _view_trials(shown: pd.DataFrame, applied: pd.DataFrame) -> pd.DataFrame:
+    """Each view of a pair a trial of the apply stage: ``shown`` (worker, vacancy,
+    ``views``) against the pairs ``applied`` to; an applied pair is one trial with
+    ``y`` 1 and its other views trials with ``y`` 0 (columns worker, vacancy, ``y``,
+    ``w``: the trials a row stands for)."""
+    keys = [Columns.Worker, Columns.Vacancy]
+    did = pd.MultiIndex.from_frame(shown[keys]).isin(pd.MultiIndex.from_frame(applied[keys]))
+    n_views = shown["views"].to_numpy(dtype=float)
+    trials = pd.concat(
+        [
+            shown.loc[did, keys].assign(y=1.0, w=1.0),
+            shown[keys].assign(y=0.0, w=n_views - did),
+        ],
+        ignore_index=True,
+    )
+    return trials[trials["w"] > 0]
+
+
+def _concat_trials(parts: list[_ShownTrials | None]) -> _ShownTrials | None:
+    """The trials of several windows as one (None when no window has any)."""
+    kept = [p for p in parts if p is not None]
+    if not kept:
+        return None
+    return (
+        pd.concat([p[0] for p in kept], ignore_index=True),
+        np.concatenate([p[1] for p in kept]),
+        np.concatenate([p[2] for p in kept]),
+    )
 
 
 def _due_applications(
