@@ -576,6 +576,16 @@ def group_gaps(
     return pd.DataFrame(rows).set_index("variant")
 
 
+def gap_side_by_side(base: pd.DataFrame, mine: pd.DataFrame, base_label: str, head: str):
+    """The two ratios of :func:`group_gaps` per variant for the baseline and this code."""
+    cols = ["worst/best language NDCG", "semi-weak/full NDCG"]
+    out = pd.DataFrame(index=mine.index)
+    for col in cols:
+        out[f"{col} [{base_label}]"] = base[col].reindex(mine.index)
+        out[f"{col} [{head}]"] = mine[col]
+    return out
+
+
 def _share(entry: dict[str, Any] | None) -> float:
     if not entry or entry.get("share_to_priority") is None:
         return np.nan
@@ -857,9 +867,20 @@ def git_head() -> str:
     return git("rev-parse", "--short", "HEAD") + (" modified" if dirty else "")
 
 
+def variant_gaps(r: VariantResult) -> pd.Series:
+    """Issue 18's ratios of one variant's result (:func:`group_gaps` of its groups)."""
+    from matcher.evaluation.groups import group_means
+
+    by_variant = group_means(r.per_worker, r.groups, n_boot=0).assign(variant=r.name)
+    return group_gaps(by_variant, {r.name: r.priority}).loc[r.name]
+
+
 def summary_line(r: VariantResult) -> str:
     lp = max(r.plan["oracle LP"], 1e-12)
+    gaps = variant_gaps(r)
     return (
+        f"worst/best language {gaps['worst/best language NDCG']:.3f} "
+        f"({gaps['worst language group']}), semi-weak/full {gaps['semi-weak/full NDCG']:.3f}; "
         f"NDCG@10 engine {r.ndcg['engine']:.3f} keyword {r.ndcg['keyword']:.3f} "
         f"popularity {r.ndcg['popularity']:.3f}; nightly/oracle "
         f"{r.plan['nightly plan'] / lp:.3f} (groups first "
@@ -1093,9 +1114,24 @@ def main(argv: list[str] | None = None) -> int:
     lines = group_markdown(pooled, gaps, GROUPS_PNG.relative_to(ROOT))
     if baselines:
         side = side_by_side(summarise(baselines)[0], table, base_label, head)
+        base_gaps = pd.DataFrame([variant_gaps(b) for b in baselines])
+        ratios = gap_side_by_side(base_gaps, gaps, base_label, head)
         with pd.option_context("display.width", 200, "display.max_columns", 30):
             print(side)
-        lines = [*baseline_markdown(side, base_label, head, params, base_params), "", *lines]
+            print(ratios)
+        lines = [
+            *baseline_markdown(side, base_label, head, params, base_params),
+            "",
+            "Issue 18's ratios, both sides of the run (worst/best language group NDCG@10 "
+            "and semi/weak over full labour):",
+            "",
+            markdown_table(
+                ["variant", *ratios.columns],
+                [[i, *(_fmt(float(x)) for x in row)] for i, row in ratios.iterrows()],
+            ),
+            "",
+            *lines,
+        ]
     body = markdown(
         results, table, verdict, args, wall, cpu, load.summary(), PNG.relative_to(ROOT), lines
     )
