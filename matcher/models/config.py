@@ -79,7 +79,7 @@ _SHARES = {"ranker_holdout": False, "calibration_share": True}
 
 #: Parameters added after artifacts first saved their config, each with the value an
 #: artifact (or a stored list) written before it behaves as. Not always the default: the
-#: apply, hire and stay maps became "covariates"/"competition-map" by default later, and a
+#: apply, hire and stay maps became "covariates"/"competition-typical" by default later, and a
 #: model trained before them must still read as what it is ("plain").
 LEGACY_VALUES: dict[str, object] = {
     "title_coding": "stored",
@@ -124,7 +124,7 @@ class RecommenderConfig:
     apply_exposure: str = "viewed"
     apply_map: str = "covariates"
     stay_map: str = "covariates"
-    hire_map: str = "competition-map"
+    hire_map: str = "competition-typical"
     stay_weeks: int = 26
     max_iter: int = 100
     ranker_learning_rate: float = 0.1

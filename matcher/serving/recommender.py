@@ -270,7 +270,7 @@ class Recommender(RankingModel):
         network at the employer...) fitted on every spell followed, the booster's
         training window's and the slice's (censored and left-truncated), without the
         booster (:class:`matcher.models.calibration.CovariateHazard`).
-    hire_map : str, default "competition-map"
+    hire_map : str, default "competition-typical"
         One of "plain", "competition", "competition-map", "competition-typical",
         "covariates".
         The hire stage. Observed hires per application fall with the rivals for the
@@ -375,7 +375,7 @@ class Recommender(RankingModel):
         apply_exposure: str = "viewed",
         apply_map: str = "covariates",
         stay_map: str = "covariates",
-        hire_map: str = "competition-map",
+        hire_map: str = "competition-typical",
         stay_weeks: int = 26,
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,

@@ -77,7 +77,7 @@ def test_a_config_written_before_the_stage_maps_reads_as_the_plain_maps():
     default = RecommenderConfig()
     assert (default.apply_map, default.hire_map, default.stay_map) == (
         "covariates",
-        "competition-map",
+        "competition-typical",
         "covariates",
     )
     written = {k: v for k, v in default.to_json().items() if k not in LEGACY_VALUES}
