@@ -47,6 +47,10 @@ STAY_MAPS = ("plain", "covariates")
 #: or a logistic regression on the competition and the pair's terms without the booster,
 #: fitted on the booster window's applications and the slice's ("covariates").
 HIRE_MAPS = ("plain", "competition", "competition-map", "competition-typical", "covariates")
+#: Stages that learn from the whole history before the calibration slice, cut into short
+#: windows (the hire booster from every application whose decision was due, the stay map
+#: from every spell followed) instead of from the booster's training window alone.
+HISTORY_STAGES = ("none", "hire", "stay", "hire-stay")
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "stages": STAGE_CHOICES,
@@ -56,6 +60,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "apply_map": APPLY_MAPS,
     "stay_map": STAY_MAPS,
     "hire_map": HIRE_MAPS,
+    "history_stages": HISTORY_STAGES,
     "lang": LANGS,
     "title_coding": TITLE_CODINGS,
     "joint_tails": JOINT_TAILS,
@@ -88,6 +93,7 @@ LEGACY_VALUES: dict[str, object] = {
     "stay_map": "plain",
     "stay_min_leaf": 20,
     "joint_tails": "clip",
+    "history_stages": "none",
 }
 
 
@@ -125,6 +131,7 @@ class RecommenderConfig:
     apply_map: str = "covariates"
     stay_map: str = "covariates"
     hire_map: str = "competition-typical"
+    history_stages: str = "none"
     stay_weeks: int = 26
     max_iter: int = 100
     ranker_learning_rate: float = 0.1

@@ -887,6 +887,7 @@ class StablePlacementRanker:
         features: pd.DataFrame,
         labels: pd.DataFrame,
         stays: tuple[pd.DataFrame | np.ndarray, Spells] | None = None,
+        applications: tuple[pd.DataFrame | np.ndarray, pd.DataFrame] | None = None,
     ) -> StablePlacementRanker:
         """Fit the three stages.
 
@@ -903,6 +904,11 @@ class StablePlacementRanker:
             person-week, :func:`matcher.models.calibration.person_weeks`), and its
             probability is surviving the horizon. Without it the stay stage learns
             ``retained`` from the hires whose outcome is known.
+        applications : (features, labels), optional
+            The applications the hire stage learns from instead of the rows of
+            ``features`` with ``applied`` 1 (``labels``: ``hired`` 0/1, and the
+            :data:`HIRE_COMPETITION` columns when ``labels`` has them): a longer history
+            than the apply stage's pairs, each application's decision due.
 
         With :data:`HIRE_COMPETITION` columns in ``labels`` (the competition each
         application met, :func:`matcher.serving.recommender.application_competition`)
@@ -922,13 +928,28 @@ class StablePlacementRanker:
         self.hire_alone_ = False
         self.hire_planning_: np.ndarray | None = None
         self.apply_alone_ = False
+        hire_labels = labels[applied == 1]
         x_hire = x[applied == 1]
+        if applications is not None:
+            x_hire, hire_labels = _matrix(applications[0]), applications[1]
+            if len(x_hire) != len(hire_labels):
+                raise ValueError(
+                    f"applications hold {len(x_hire)} feature rows and {len(hire_labels)} "
+                    "label rows; give one label row per application"
+                )
+        hired_after = hire_labels["hired"].to_numpy(dtype=float) == 1
         if self.hire_competition_:
-            comp = labels[list(HIRE_COMPETITION)].to_numpy(dtype=float)[applied == 1]
+            missing = [c for c in HIRE_COMPETITION if c not in hire_labels.columns]
+            if missing:
+                raise ValueError(
+                    f"the applications' labels lack the competition column(s) "
+                    f"{', '.join(missing)} that the pairs' labels have; give both or neither"
+                )
+            comp = hire_labels[list(HIRE_COMPETITION)].to_numpy(dtype=float)
             x_hire = np.column_stack([x_hire, np.nan_to_num(comp, nan=HIRE_PLANNING)])
         rows = {
             "apply": (x, applied == 1),
-            "hire": (x_hire, hired[applied == 1] == 1),
+            "hire": (x_hire, hired_after),
             "stay": (
                 x[(hired == 1) & np.isfinite(retained)],
                 retained[(hired == 1) & np.isfinite(retained)] == 1,

@@ -293,6 +293,19 @@ class Recommender(RankingModel):
         worker's expectation, distance, occupation match, language, channel, network
         and ties, the employer's record...) fitted on the applications of the
         booster's window and of the slice whose decision was due, scored with none.
+    history_stages : {"none", "hire", "stay", "hire-stay"}, default "none"
+        Stages that learn from the whole history before the calibration slice instead
+        of the booster's training window alone. The window holds the pairs of the
+        vacancies open at its start, and vacancies stay open a few weeks, so most of its
+        applications (those to vacancies posted later) are lost: the history is cut into
+        :data:`HISTORY_WINDOWS` windows of :data:`HISTORY_SHARE` of the events each (the
+        latest ending at the slice), each with retrieval and statistics fitted on the
+        events before it. ``"hire"``: the hire booster learns from every application of
+        those windows whose decision was due by the window's end; ``"stay"``: the stay
+        map (``stay_map="covariates"``) from every spell they followed (censored at
+        each window's end, left-truncated at its start) instead of the booster's
+        window's; ``"hire-stay"``: both. The apply booster keeps its window. One more
+        retrieval fit per window.
     stay_weeks : int, default 26
         Horizon of a stable placement: the score is P(apply) * P(hire | applied) *
         P(still there after ``stay_weeks`` weeks | hired).
@@ -351,6 +364,8 @@ class Recommender(RankingModel):
     stay_min_leaf: int = 20
     #: ... and before the joint map's tails, clipping
     joint_tails: str = "clip"
+    #: ... and before the history windows, without them
+    history_stages: str = "none"
 
     def __init__(
         self,
@@ -376,6 +391,7 @@ class Recommender(RankingModel):
         apply_map: str = "covariates",
         stay_map: str = "covariates",
         hire_map: str = "competition-typical",
+        history_stages: str = "none",
         stay_weeks: int = 26,
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
@@ -406,6 +422,7 @@ class Recommender(RankingModel):
         self.apply_map = apply_map
         self.stay_map = stay_map
         self.hire_map = hire_map
+        self.history_stages = history_stages
         self.stay_weeks = stay_weeks
         self.max_iter = max_iter
         self.ranker_learning_rate = ranker_learning_rate
@@ -924,12 +941,24 @@ class Recommender(RankingModel):
             "sampled_negatives": int((pairs["source"] == "sampled").sum()),
             "stays": len(stays),
         }
+        earlier_stays = (stay_feats, stays)
+        applications = None
+        if cal_cut is not None and self.history_stages != "none":
+            history = history_cutoffs(times, self.calibration_share)
+            self.ranker_counts_["history_cutoffs"] = [str(c) for c in history]
+            windows, history_stays = self._window_history(dataset, history, cal_cut)
+            if "hire" in self.history_stages:
+                applications = _history_applications(dataset, windows, self.hire_map)
+                self.ranker_counts_["history_applications"] = len(applications[1])
+            if "stay" in self.history_stages:
+                earlier_stays = history_stays
+                self.ranker_counts_["history_stays"] = len(history_stays[1])
         ranker = StablePlacementRanker(
             max_iter=self.max_iter,
             learning_rate=self.ranker_learning_rate,
             random_state=self.random_state,
             stay_min_samples_leaf=self.stay_min_leaf,
-        ).fit(feats, pairs, stays=(stay_feats, _spells(stays)))
+        ).fit(feats, pairs, stays=(stay_feats, _spells(stays)), applications=applications)
         self.ranker_counts_["stages"] = ranker.stage_counts_
         if cal_cut is not None:
             earlier_hires = None
@@ -944,7 +973,7 @@ class Recommender(RankingModel):
                 cal_cut,
                 end,
                 rng,
-                earlier_stays=(stay_feats, stays),
+                earlier_stays=earlier_stays,
                 earlier_hires=earlier_hires,
                 earlier_views=_concat_trials([p[4] for p in parts]),
             )
@@ -1666,9 +1695,10 @@ class Recommender(RankingModel):
         rng = np.random.default_rng(self.random_state)
         earlier = None
         if self.stay_map == "covariates":
-            earlier = self._window_stays(
-                dataset, self.ranker_counts_.get("cutoffs", []), pd.Timestamp(cutoff)
-            )
+            windows = self.ranker_counts_.get("cutoffs", [])
+            if "stay" in self.history_stages:
+                windows = self.ranker_counts_.get("history_cutoffs", [])
+            earlier = self._window_stays(dataset, windows, pd.Timestamp(cutoff))
         earlier_hires = None
         if self.hire_map == "covariates":
             earlier_hires = self._window_applications(
@@ -1692,33 +1722,18 @@ class Recommender(RankingModel):
         self.ranker_counts_["calibration"] = self.ranker_.calibration_counts_
         return self
 
-    def _window_stays(
-        self, dataset: Dataset, cutoffs: list[str], upper: pd.Timestamp
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The features and spells of the hires at risk in the booster's training windows
-        (``cutoffs``, latest first, the first ending at ``upper``), as :meth:`_fit_ranker`
-        collected them from :meth:`_ranker_fold`, without the windows' pairs."""
-        feats, stays = [], []
-        for text in cutoffs:
-            cutoff = pd.Timestamp(text)
-            data = dataset.until(upper)
-            retrieval = self._fit_retrieval(data.until(cutoff))
-            cat = self._catalogue(data, retrieval, cutoff, every_vacancy=True)
-            spells, spell_feats = self._features_of(
-                cat, retrieval, _at_risk(data.events, cutoff, upper)
-            )
-            feats.append(spell_feats)
-            stays.append(spells)
-            upper = cutoff
-        return pd.concat(feats, ignore_index=True), pd.concat(stays, ignore_index=True)
-
-    def _window_applications(
-        self, dataset: Dataset, cutoffs: list[str], upper: pd.Timestamp
-    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-        """The applications of the booster's training windows (``cutoffs``, latest first,
-        the first ending at ``upper``) whose decision was due by the window's end, as
-        :meth:`_fit_ranker` passes them (:func:`_due_applications`)."""
+    def _window_history(
+        self, dataset: Dataset, cutoffs: list[str] | list[pd.Timestamp], upper: pd.Timestamp
+    ) -> tuple[
+        list[tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]], tuple[pd.DataFrame, pd.DataFrame]
+    ]:
+        """Per window (``cutoffs``, latest first, the first ending at ``upper``; retrieval
+        and statistics fitted on the events before each), the servable applications
+        (features, labels, the window's end: :func:`_due_applications`' input), and the
+        features and spells of the hires at risk in all windows (censored at each
+        window's end), as :meth:`_ranker_fold` collects them, without sampled pairs."""
         windows = []
+        feats, stays = [], []
         for text in cutoffs:
             cutoff = pd.Timestamp(text)
             data = dataset.until(upper)
@@ -1729,10 +1744,30 @@ class Recommender(RankingModel):
             labels = _pair_labels(late)
             labels = labels[labels["applied"] == 1]
             labels = self._servable_pairs(cat, ev[ev[Columns.OccurredAt] < cutoff], labels, cutoff)
-            pairs, feats = self._features_of(cat, retrieval, labels)
-            windows.append((feats, pairs, upper))
+            pairs, pair_feats = self._features_of(cat, retrieval, labels)
+            windows.append((pair_feats, pairs, upper))
+            spells, spell_feats = self._features_of(cat, retrieval, _at_risk(ev, cutoff, upper))
+            feats.append(spell_feats)
+            stays.append(spells)
             upper = cutoff
-        return _due_applications(dataset, windows)
+        if not feats:
+            return windows, (pd.DataFrame(columns=RANKER_COLUMNS), _NO_SPELLS)
+        return windows, (pd.concat(feats, ignore_index=True), pd.concat(stays, ignore_index=True))
+
+    def _window_stays(
+        self, dataset: Dataset, cutoffs: list[str], upper: pd.Timestamp
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The features and spells of the hires at risk in the windows ``cutoffs``
+        (:meth:`_window_history`)."""
+        return self._window_history(dataset, cutoffs, upper)[1]
+
+    def _window_applications(
+        self, dataset: Dataset, cutoffs: list[str], upper: pd.Timestamp
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """The applications of the booster's training windows (``cutoffs``, latest first,
+        the first ending at ``upper``) whose decision was due by the window's end, as
+        :meth:`_fit_ranker` passes them (:func:`_due_applications`)."""
+        return _due_applications(dataset, self._window_history(dataset, cutoffs, upper)[0])
 
     def _window_views(
         self, dataset: Dataset, cutoffs: list[str], upper: pd.Timestamp
@@ -2036,6 +2071,56 @@ def _due_applications(
         np.concatenate(hired),
         np.vstack(comp),
     )
+
+
+#: ``history_stages``: the history before the calibration slice is cut into this many
+#: windows (latest first) of :data:`HISTORY_SHARE` of the events each, shorter than a
+#: vacancy stays open, so that most applications fall on a vacancy open at the start of
+#: their window (a window holds only those).
+HISTORY_WINDOWS = 7
+HISTORY_SHARE = 0.1
+#: No hires at risk (a history without windows).
+_NO_SPELLS = pd.DataFrame(
+    {
+        Columns.Worker: pd.Series(dtype=object),
+        Columns.Vacancy: pd.Series(dtype=object),
+        "entry": pd.Series(dtype=float),
+        "exit": pd.Series(dtype=float),
+        "left": pd.Series(dtype=float),
+    }
+)
+
+
+def history_cutoffs(times: pd.Series, calibration_share: float) -> list[pd.Timestamp]:
+    """Starts of the history windows of ``history_stages`` (latest first): the
+    ``1 - calibration_share - k * HISTORY_SHARE`` quantiles of the event ``times`` for
+    ``k = 1 .. HISTORY_WINDOWS``, down to the 0.05 quantile (a window needs events
+    before it to fit retrieval on); each window ends where the next later one starts,
+    the latest at the calibration slice."""
+    out: list[pd.Timestamp] = []
+    for k in range(1, HISTORY_WINDOWS + 1):
+        share = calibration_share + k * HISTORY_SHARE
+        if share > 0.95 + 1e-9:
+            break
+        out.append(pd.Timestamp(times.quantile(1.0 - share)))  # type: ignore[arg-type]
+    return out
+
+
+def _history_applications(
+    dataset: Dataset,
+    windows: list[tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]],
+    hire_map: str,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The applications of the history ``windows`` whose decision was due by each
+    window's end, as the hire booster takes them
+    (:meth:`matcher.models.ranking.StablePlacementRanker.fit`, ``applications``):
+    features and labels (``hired``; with ``hire_map="competition"`` the competition
+    each met, :data:`HIRE_COMPETITION`)."""
+    feats, hired, comp = _due_applications(dataset, windows)
+    labels = pd.DataFrame({"hired": hired})
+    if hire_map == "competition":
+        labels[list(HIRE_COMPETITION)] = comp
+    return feats, labels
 
 
 def _pair_labels(events: pd.DataFrame) -> pd.DataFrame:
