@@ -78,6 +78,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -1722,6 +1724,25 @@ class Recommender(RankingModel):
         self.ranker_counts_["calibration"] = self.ranker_.calibration_counts_
         return self
 
+    def _windows(
+        self, dataset: Dataset, cutoffs: list[str] | list[pd.Timestamp], upper: pd.Timestamp
+    ) -> Iterator[_Window]:
+        """Training windows ``cutoffs`` (latest first, the first ending at ``upper``, each
+        ending where the next later one starts), each with retrieval and statistics
+        fitted on the events before it and the catalogue of the vacancies open at its
+        start, as :meth:`_ranker_fold` builds them, and its servable applications."""
+        for text in cutoffs:
+            cutoff = pd.Timestamp(text)
+            data = dataset.until(upper)
+            retrieval = self._fit_retrieval(data.until(cutoff))
+            cat = self._catalogue(data, retrieval, cutoff, every_vacancy=True)
+            ev = data.events
+            labels = _pair_labels(ev[ev[Columns.OccurredAt] >= cutoff])
+            labels = labels[labels["applied"] == 1]
+            labels = self._servable_pairs(cat, ev[ev[Columns.OccurredAt] < cutoff], labels, cutoff)
+            yield _Window(cutoff, upper, ev, retrieval, cat, labels)
+            upper = cutoff
+
     def _window_history(
         self, dataset: Dataset, cutoffs: list[str] | list[pd.Timestamp], upper: pd.Timestamp
     ) -> tuple[
@@ -1734,22 +1755,14 @@ class Recommender(RankingModel):
         window's end), as :meth:`_ranker_fold` collects them, without sampled pairs."""
         windows = []
         feats, stays = [], []
-        for text in cutoffs:
-            cutoff = pd.Timestamp(text)
-            data = dataset.until(upper)
-            retrieval = self._fit_retrieval(data.until(cutoff))
-            cat = self._catalogue(data, retrieval, cutoff, every_vacancy=True)
-            ev = data.events
-            late = ev[ev[Columns.OccurredAt] >= cutoff]
-            labels = _pair_labels(late)
-            labels = labels[labels["applied"] == 1]
-            labels = self._servable_pairs(cat, ev[ev[Columns.OccurredAt] < cutoff], labels, cutoff)
-            pairs, pair_feats = self._features_of(cat, retrieval, labels)
-            windows.append((pair_feats, pairs, upper))
-            spells, spell_feats = self._features_of(cat, retrieval, _at_risk(ev, cutoff, upper))
+        for w in self._windows(dataset, cutoffs, upper):
+            pairs, pair_feats = self._features_of(w.cat, w.retrieval, w.applied)
+            windows.append((pair_feats, pairs, w.end))
+            spells, spell_feats = self._features_of(
+                w.cat, w.retrieval, _at_risk(w.events, w.cutoff, w.end)
+            )
             feats.append(spell_feats)
             stays.append(spells)
-            upper = cutoff
         if not feats:
             return windows, (pd.DataFrame(columns=RANKER_COLUMNS), _NO_SPELLS)
         return windows, (pd.concat(feats, ignore_index=True), pd.concat(stays, ignore_index=True))
@@ -1776,19 +1789,12 @@ class Recommender(RankingModel):
         the first ending at ``upper``), as :meth:`_ranker_fold` collects them
         (:meth:`_shown_trials`)."""
         windows: list[_ShownTrials | None] = []
-        for text in cutoffs:
-            cutoff = pd.Timestamp(text)
-            data = dataset.until(upper)
-            retrieval = self._fit_retrieval(data.until(cutoff))
-            cat = self._catalogue(data, retrieval, cutoff, every_vacancy=True)
-            ev = data.events
-            before = ev[ev[Columns.OccurredAt] < cutoff]
-            late = ev[ev[Columns.OccurredAt] >= cutoff]
-            labels = _pair_labels(late)
-            labels = labels[labels["applied"] == 1]
-            labels = self._servable_pairs(cat, before, labels, cutoff)
-            windows.append(self._shown_trials(cat, retrieval, before, late, labels, cutoff))
-            upper = cutoff
+        for w in self._windows(dataset, cutoffs, upper):
+            before = w.events[w.events[Columns.OccurredAt] < w.cutoff]
+            late = w.events[w.events[Columns.OccurredAt] >= w.cutoff]
+            windows.append(
+                self._shown_trials(w.cat, w.retrieval, before, late, w.applied, w.cutoff)
+            )
         return _concat_trials(windows)
 
     def refresh(self, dataset: Dataset, at: object = None) -> Self:
@@ -2089,6 +2095,20 @@ _NO_SPELLS = pd.DataFrame(
         "left": pd.Series(dtype=float),
     }
 )
+
+
+@dataclass(frozen=True)
+class _Window:
+    """One training window of :meth:`Recommender._windows`: events in ``[cutoff, end)``
+    (``events``: all up to ``end``), retrieval fitted before ``cutoff``, the catalogue
+    at ``cutoff`` and the servable pairs applied to in the window (``applied``)."""
+
+    cutoff: pd.Timestamp
+    end: pd.Timestamp
+    events: pd.DataFrame
+    retrieval: RetrievalFit
+    cat: Catalogue
+    applied: pd.DataFrame
 
 
 def history_cutoffs(times: pd.Series, calibration_share: float) -> list[pd.Timestamp]:
