@@ -76,6 +76,7 @@ _AT_LEAST_ONE = (
     "stay_weeks",
     "max_iter",
     "stay_min_leaf",
+    "history_windows",
 )
 _POSITIVE = ("learning_rate", "ranker_learning_rate")
 _NOT_NEGATIVE = ("item_alpha", "user_alpha", "ranker_negatives")
@@ -94,6 +95,7 @@ LEGACY_VALUES: dict[str, object] = {
     "stay_min_leaf": 20,
     "joint_tails": "clip",
     "history_stages": "none",
+    "history_windows": 7,
 }
 
 
@@ -132,6 +134,7 @@ class RecommenderConfig:
     stay_map: str = "covariates"
     hire_map: str = "competition-typical"
     history_stages: str = "none"
+    history_windows: int = 7
     stay_weeks: int = 26
     max_iter: int = 100
     ranker_learning_rate: float = 0.1

@@ -300,7 +300,7 @@ class Recommender(RankingModel):
         of the booster's training window alone. The window holds the pairs of the
         vacancies open at its start, and vacancies stay open a few weeks, so most of its
         applications (those to vacancies posted later) are lost: the history is cut into
-        :data:`HISTORY_WINDOWS` windows of :data:`HISTORY_SHARE` of the events each (the
+        ``history_windows`` windows of :data:`HISTORY_SHARE` of the events each (the
         latest ending at the slice), each with retrieval and statistics fitted on the
         events before it. ``"hire"``: the hire booster learns from every application of
         those windows whose decision was due by the window's end; ``"stay"``: the stay
@@ -308,6 +308,10 @@ class Recommender(RankingModel):
         each window's end, left-truncated at its start) instead of the booster's
         window's; ``"hire-stay"``: both. The apply booster keeps its window. One more
         retrieval fit per window.
+    history_windows : int, default 7
+        Windows of ``history_stages`` (down to the events' 0.05 quantile): 7 reach back
+        to the 0.15 quantile with the default slice; 3 cover the booster's own window
+        (``ranker_holdout`` 0.3), where the statistics are as mature as its pairs'.
     stay_weeks : int, default 26
         Horizon of a stable placement: the score is P(apply) * P(hire | applied) *
         P(still there after ``stay_weeks`` weeks | hired).
@@ -368,6 +372,7 @@ class Recommender(RankingModel):
     joint_tails: str = "clip"
     #: ... and before the history windows, without them
     history_stages: str = "none"
+    history_windows: int = 7
 
     def __init__(
         self,
@@ -394,6 +399,7 @@ class Recommender(RankingModel):
         stay_map: str = "covariates",
         hire_map: str = "competition-typical",
         history_stages: str = "none",
+        history_windows: int = 7,
         stay_weeks: int = 26,
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
@@ -425,6 +431,7 @@ class Recommender(RankingModel):
         self.stay_map = stay_map
         self.hire_map = hire_map
         self.history_stages = history_stages
+        self.history_windows = history_windows
         self.stay_weeks = stay_weeks
         self.max_iter = max_iter
         self.ranker_learning_rate = ranker_learning_rate
@@ -946,7 +953,7 @@ class Recommender(RankingModel):
         earlier_stays = (stay_feats, stays)
         applications = None
         if cal_cut is not None and self.history_stages != "none":
-            history = history_cutoffs(times, self.calibration_share)
+            history = history_cutoffs(times, self.calibration_share, self.history_windows)
             self.ranker_counts_["history_cutoffs"] = [str(c) for c in history]
             windows, history_stays = self._window_history(dataset, history, cal_cut)
             if "hire" in self.history_stages:
@@ -2079,11 +2086,10 @@ def _due_applications(
     )
 
 
-#: ``history_stages``: the history before the calibration slice is cut into this many
-#: windows (latest first) of :data:`HISTORY_SHARE` of the events each, shorter than a
-#: vacancy stays open, so that most applications fall on a vacancy open at the start of
-#: their window (a window holds only those).
-HISTORY_WINDOWS = 7
+#: ``history_stages``: the history before the calibration slice is cut into windows
+#: (latest first, ``history_windows`` of them) of this share of the events each, shorter
+#: than a vacancy stays open, so that most applications fall on a vacancy open at the
+#: start of their window (a window holds only those).
 HISTORY_SHARE = 0.1
 #: No hires at risk (a history without windows).
 _NO_SPELLS = pd.DataFrame(
@@ -2111,14 +2117,14 @@ class _Window:
     applied: pd.DataFrame
 
 
-def history_cutoffs(times: pd.Series, calibration_share: float) -> list[pd.Timestamp]:
+def history_cutoffs(times: pd.Series, calibration_share: float, windows: int) -> list[pd.Timestamp]:
     """Starts of the history windows of ``history_stages`` (latest first): the
     ``1 - calibration_share - k * HISTORY_SHARE`` quantiles of the event ``times`` for
-    ``k = 1 .. HISTORY_WINDOWS``, down to the 0.05 quantile (a window needs events
+    ``k = 1 .. windows``, down to the 0.05 quantile (a window needs events
     before it to fit retrieval on); each window ends where the next later one starts,
     the latest at the calibration slice."""
     out: list[pd.Timestamp] = []
-    for k in range(1, HISTORY_WINDOWS + 1):
+    for k in range(1, windows + 1):
         share = calibration_share + k * HISTORY_SHARE
         if share > 0.95 + 1e-9:
             break

@@ -27,7 +27,6 @@ from matcher.models.features import RANKER_COLUMNS  # noqa: E402
 from matcher.models.ranking import HIRE_COMPETITION, STAGES, StablePlacementRanker  # noqa: E402
 from matcher.serving.recommender import (  # noqa: E402
     HISTORY_SHARE,
-    HISTORY_WINDOWS,
     Recommender,
     history_cutoffs,
 )
@@ -40,12 +39,15 @@ def test_history_cutoffs_are_quantiles_latest_first_down_to_the_5th_percentile()
     times = pd.Series(pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(1001), unit="h"))
     hour = pd.Timedelta(hours=1)
     start = pd.Timestamp("2026-01-01")
-    out = history_cutoffs(times, 0.15)
-    assert HISTORY_WINDOWS == 7 and HISTORY_SHARE == 0.1
+    out = history_cutoffs(times, 0.15, 7)
+    assert HISTORY_SHARE == 0.1
     # 1 - 0.15 - k * 0.1 of 1000 hours: 750, 650, ..., 150
     assert out == [start + h * hour for h in (750, 650, 550, 450, 350, 250, 150)]
     # a larger slice leaves fewer windows: 0.3 + 0.7 would cut below the 0.05 quantile
-    assert history_cutoffs(times, 0.3) == [start + h * hour for h in (600, 500, 400, 300, 200, 100)]
+    assert history_cutoffs(times, 0.15, 3) == out[:3]
+    assert history_cutoffs(times, 0.3, 7) == [
+        start + h * hour for h in (600, 500, 400, 300, 200, 100)
+    ]
 
 
 def _pairs(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -103,6 +105,9 @@ def test_history_stages_config_reads_old_artifacts_as_none_and_checks_its_value(
     assert RecommenderConfig().history_stages == "none"
     with pytest.raises(ConfigError, match="history_stages must be one of"):
         RecommenderConfig(history_stages="apply")
+    assert RecommenderConfig.from_json({}).history_windows == 7
+    with pytest.raises(ConfigError, match="history_windows must be at least 1"):
+        RecommenderConfig(history_windows=0)
 
 
 @pytest.fixture(scope="module")
