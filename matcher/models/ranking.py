@@ -961,6 +961,7 @@ class StablePlacementRanker:
         self.calibration_counts_: dict[str, dict[str, float]] = {}
         self.joint_: JointCalibrator | None = None
         self.__dict__.pop("_stage_max_cache", None)
+        self.__dict__.pop("_stage_ends_cache", None)
         self.stay_hazard_ = stays is not None
         self.horizon_ = HORIZON_WEEKS
         if stays is not None:
@@ -1111,6 +1112,7 @@ class StablePlacementRanker:
         self.check_fitted()
         self.calibrators_ = {}
         self.__dict__.pop("_stage_max_cache", None)
+        self.__dict__.pop("_stage_ends_cache", None)
         self.calibration_counts_ = {}
         self.hire_alone_ = False
         self.apply_alone_ = False
@@ -1386,7 +1388,6 @@ class StablePlacementRanker:
         return cache[name]
 
     def _compute_stage_max(self, name: str) -> float:
-        model: Any = self.stages_[name]
         alone = self.calibrators_.get(name)
         if name == "hire" and self.hire_alone_ and isinstance(alone, CovariateCalibrator):
             top_alone = float(alone.upper(np.array([0.5]))[0])
@@ -1394,8 +1395,28 @@ class StablePlacementRanker:
         if name == "apply" and self.apply_alone_ and isinstance(alone, CovariateCalibrator):
             top_apply = float(alone.upper(np.array([0.5]))[0])
             return min(1.0, top_apply * (1 + 1e-9) + 1e-12)
-        if isinstance(model, float):
+        ends = self._stage_ends(name)
+        if ends is None:
             return 1.0
+        calibrator = self.calibrators_.get(name)
+        if name == "stay" and self.stay_hazard_:
+            values = (
+                _largest(calibrator, ends)
+                if calibrator is not None
+                else np.exp(-self.horizon_ * np.exp(ends))
+            )
+        else:
+            values = _largest(calibrator, ends) if calibrator is not None else ends
+        top = float(np.max(values))
+        return min(1.0, top * (1 + 1e-9) + 1e-12) if np.isfinite(top) else 1.0
+
+    def _stage_ends(self, name: str) -> np.ndarray | None:
+        """What the stage's later-slice map reads at the two ends of its booster's
+        range (:meth:`_stage_max`): the raw log rates of a hazard stay stage, else the
+        booster's calibrated probabilities; None when the trees cannot be read."""
+        model: Any = self.stages_[name]
+        if isinstance(model, float):
+            return None
         try:
             booster = (
                 model
@@ -1408,24 +1429,51 @@ class StablePlacementRanker:
                 lo += float(leaves.min())
                 hi += float(leaves.max())
         except (AttributeError, IndexError, KeyError, TypeError, ValueError):
-            return 1.0
+            return None
         ends = np.array([lo, hi])
         if name == "stay" and self.stay_hazard_:
-            calibrator = self.calibrators_.get(name)
-            values = (
-                _largest(calibrator, ends)
-                if calibrator is not None
-                else np.exp(-self.horizon_ * np.exp(ends))
-            )
+            return ends
+        fitted = model.calibrated_classifiers_
+        if len(fitted) != 1 or len(fitted[0].calibrators) != 1:
+            return None
+        return np.clip(_calibrate(fitted[0].calibrators[0], ends), 0.0, 1.0)
+
+    def _stage_bounds(
+        self, name: str, x: np.ndarray, competition: np.ndarray | None = None
+    ) -> np.ndarray:
+        """An upper bound of the stage's probability for each row of ``x``, tighter
+        than :meth:`_stage_max` where the later-slice map reads covariates: the map at
+        the ends of the booster's range with the row's own covariates (for fixed
+        covariates the map is monotone in the booster's output, so its largest value
+        is at one of the ends). The same relative margin as :meth:`_stage_max`, so
+        that a covariate product rounded differently for a subset of the rows stays
+        below it; never above :meth:`_stage_max`."""
+        top = self._stage_max(name)
+        calibrator = self.calibrators_.get(name)
+        alone = (name == "hire" and self.hire_alone_) or (name == "apply" and self.apply_alone_)
+        covariate = isinstance(calibrator, CovariateCalibrator | CovariateHazard)
+        ends = None if alone or not covariate or not len(x) else self._stage_ends_cached(name)
+        if ends is None or not np.isfinite(ends).all():
+            return np.full(len(x), top)
+        if name == "hire" and competition is None and self.hire_planning_ is not None:
+            competition = np.tile(self.hire_planning_, (len(x), 1))
+        if isinstance(calibrator, CovariateCalibrator):
+            u = hire_covariates(x, competition) if name == "hire" else stage_covariates(x)
         else:
-            fitted = model.calibrated_classifiers_
-            if len(fitted) != 1 or len(fitted[0].calibrators) != 1:
-                return 1.0
-            p = np.clip(_calibrate(fitted[0].calibrators[0], ends), 0.0, 1.0)
-            calibrator = self.calibrators_.get(name)
-            values = _largest(calibrator, p) if calibrator is not None else p
-        top = float(np.max(values))
-        return min(1.0, top * (1 + 1e-9) + 1e-12) if np.isfinite(top) else 1.0
+            u = stay_covariate_matrix(x)
+        assert calibrator is not None
+        at_ends = np.maximum(
+            calibrator.predict(np.full(len(x), ends[0]), u),
+            calibrator.predict(np.full(len(x), ends[1]), u),
+        )
+        bound = at_ends * (1 + 1e-9) + 1e-12
+        return np.where(np.isfinite(bound), np.minimum(bound, top), top)
+
+    def _stage_ends_cached(self, name: str) -> np.ndarray | None:
+        cache = self.__dict__.setdefault("_stage_ends_cache", {})
+        if name not in cache:
+            cache[name] = self._stage_ends(name)
+        return cache[name]
 
     def _constant(self, name: str) -> bool:
         """True when the stage gives every pair the same probability."""
@@ -1507,7 +1555,7 @@ class StablePlacementRanker:
         stages[:, first] = self._stage(STAGES[first], x)
         bounded = stages.copy()
         for j in later:
-            bounded[:, j] = self._stage_max(STAGES[j])
+            bounded[:, j] = self._stage_bounds(STAGES[j], x)
         bound = self._joint(bounded) * w
         exact = np.zeros(n, dtype=bool)
 

@@ -546,6 +546,46 @@ def same_code(values: np.ndarray, pos: np.ndarray, code: object) -> np.ndarray:
     return codes[pos] == by_value.get(code, -2)
 
 
+#: id of a catalogue array -> (a weak reference to it, its distinct rows, each row's
+#: index among them): :func:`distinct_rows` computes each array's once
+_DISTINCT: dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = {}
+
+
+def distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a catalogue array (its vacancies' coordinates, occupation
+    keys, channel one-hot) and each row's index among them, computed once per array
+    (the catalogue's arrays are replaced, never changed in place, when it changes).
+
+    A request computes a function of such a vacancy column (distance from the worker,
+    occupation match level) once per distinct value and gathers it: a province's
+    100,000 vacancies stand at a few hundred places and occupations. The values are the
+    same numbers as computed row by row (the same operations on the same inputs; rows
+    are distinct by their bytes).
+
+    Returns
+    -------
+    distinct : numpy.ndarray
+        ``(n_distinct, ...)``, rows of ``values``.
+    index : numpy.ndarray of intp
+        ``(len(values),)``: ``distinct[index]`` is ``values``, byte for byte.
+    """
+    key = id(values)
+    hit = _DISTINCT.get(key)
+    if hit is not None and hit[0]() is values and len(hit[2]) == len(values):
+        return hit[1], hit[2]
+    flat = np.ascontiguousarray(values).reshape(len(values), -1)
+    rows = flat.view(np.dtype((np.void, flat.dtype.itemsize * max(flat.shape[1], 1))))
+    _, first, index = np.unique(rows.ravel(), return_index=True, return_inverse=True)
+    distinct = np.ascontiguousarray(values[first])
+    index = index.reshape(-1).astype(np.intp)
+
+    def forget(_: object) -> None:  # the array is gone: its id may be reused
+        _DISTINCT.pop(key, None)
+
+    _DISTINCT[key] = (weakref.ref(values, forget), distinct, index)
+    return distinct, index
+
+
 # --------------------------------------------------------------------------- candidates
 
 #: A single request scores only the eligible vacancies when they are fewer than this
@@ -774,9 +814,12 @@ class RankerProxy:
         ``level``: :func:`_level_index` of the rows' occupation level, when known."""
         assert self.channel_beta is not None and self.vchannel is not None
         occ, log_km = f[:, 4], f[:, 5]
-        channel = self.vchannel[pos]
-        which = channel.argmax(axis=1) if len(channel) else np.zeros(0, np.int64)
-        on = channel[np.arange(len(channel)), which].astype(float)
+        # each position's channel and its one-hot value, once per distinct one-hot row
+        channels, channel_of = distinct_rows(self.vchannel)
+        which_of = channels.argmax(axis=1) if len(channels) else np.zeros(0, np.int64)
+        on_of = channels[np.arange(len(channels)), which_of].astype(float)
+        kind = channel_of[pos]
+        which, on = which_of[kind], on_of[kind]
         cb = np.asarray(self.channel_beta, dtype=float)  # (columns, channels)
         out = cb[0][which] * log_km
         # the level one-hot: one of its five terms is the row's beta, the others 0
@@ -1028,9 +1071,16 @@ class CandidateGenerator:
         pos = cat.open_pos if cols is None else cat.open_pos[cols]
         wp, vp = cat.wp, cat.vp
         n = len(pos)
-        occ = occupation_levels_of_one(wp.code_keys[w], vp.code_keys[pos])
-        wc, vc = wp.coords[w], vp.coords[pos]
-        dist = haversine_km(wc[0], wc[1], vc[:, 0], vc[:, 1]) if n else np.zeros(0)
+        # occupation level and distance once per distinct occupation and place, gathered
+        codes, code_of = distinct_rows(vp.code_keys)
+        occ = occupation_levels_of_one(wp.code_keys[w], codes)[code_of[pos]]
+        places, place_of = distinct_rows(vp.coords)
+        wc = wp.coords[w]
+        if n:
+            near = haversine_km(wc[0], wc[1], places[:, 0], places[:, 1])
+            log_km = np.log1p(np.nan_to_num(near, nan=0.0))[place_of[pos]]
+        else:
+            log_km = np.zeros(0)
         expected = wp.expected_wage[w]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.log(np.clip(vp.offered_wage[pos] / expected, 0.2, 5.0))
@@ -1038,7 +1088,7 @@ class CandidateGenerator:
         out = np.empty((len(PROXY_FEATURES), n)).T
         out[:, 0], out[:, 1], out[:, 2], out[:, 3] = scores
         out[:, 4] = occ
-        out[:, 5] = np.log1p(np.nan_to_num(dist, nan=0.0))
+        out[:, 5] = log_km
         out[:, 6] = same_code(vp.region, pos, wp.county[w])
         out[:, 7] = same_code(vp.prefecture, pos, wp.prefecture[w])
         out[:, 8] = vp.province[pos] == wp.province[w]
