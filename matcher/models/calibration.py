@@ -86,6 +86,19 @@ def _expit(z: np.ndarray) -> np.ndarray:
     return expit(z)
 
 
+def row_dot(z: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """``z @ coef`` for a 2-d ``z``, summed column by column, so that a row's value
+    does not depend on the other rows: a matrix-vector product may round a row
+    differently at another length or alignment, and the paths of the engine score one
+    pair among different rows (a request's, a micro-batch's, a cascade round's) yet
+    must give it the same score."""
+    z = np.asarray(z, dtype=float)
+    out = np.zeros(len(z))
+    for j in range(z.shape[1] if z.ndim == 2 else 0):
+        out += z[:, j] * coef[j]
+    return out
+
+
 def _weighted_logistic(
     design: np.ndarray,
     y: np.ndarray,
@@ -400,7 +413,7 @@ class CovariateCalibrator:
             return np.zeros(0)
         u = np.asarray(covariates, dtype=float).reshape(len(p), -1)
         b, a = self.coef_[:2]
-        return _expit(b + a * logit(p) + self._standard(u) @ self.coef_[2:])
+        return _expit(b + a * logit(p) + row_dot(self._standard(u), self.coef_[2:]))
 
     def upper(self, p: np.ndarray) -> np.ndarray:
         """The largest probability the map gives output ``p`` over every covariate
@@ -600,7 +613,7 @@ class PiecewiseHazard:
         edges = np.r_[0.0, np.asarray(self.bands, dtype=float), np.inf]
         length = np.clip(np.minimum(edges[1:], weeks[..., None]) - edges[:-1], 0.0, None)
         rates = np.exp(log_rates)
-        cumulative = (rates * length).sum(axis=-1) if length.ndim == 2 else rates @ length
+        cumulative = (rates * length).sum(axis=-1) if length.ndim == 2 else row_dot(rates, length)
         return np.exp(-cumulative)
 
     def survival(self, z: np.ndarray, weeks: float | np.ndarray | None = None) -> np.ndarray:
@@ -707,7 +720,7 @@ class CovariateHazard(PiecewiseHazard):
         u = np.asarray(covariates, dtype=float)
         if u.ndim != 2:
             u = u.reshape(len(z), len(self.coef_))
-        shift = self._standard(u) @ self.coef_
+        shift = row_dot(self._standard(u), self.coef_)
         return self._survival_of(self._log_rates(z) + shift[:, None], weeks)
 
     def predict(self, z: np.ndarray, covariates: np.ndarray) -> np.ndarray:  # type: ignore[override]
