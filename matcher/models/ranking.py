@@ -1341,11 +1341,19 @@ class StablePlacementRanker:
             x = np.column_stack([x, hire_covariates(x, competition)[:, : len(HIRE_COMPETITION)]])
         return _calibrated(model, x)
 
-    def _stage(self, name: str, x: np.ndarray, competition: np.ndarray | None = None) -> np.ndarray:
+    def _stage(
+        self,
+        name: str,
+        x: np.ndarray,
+        competition: np.ndarray | None = None,
+        covariates: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The stage's probability: the booster's output through the later slice's
         calibrator when there is one; a hazard stay stage without one is the constant
         weekly hazard carried to the horizon, ``(1 - h)^horizon``. A hire map with
-        covariates reads ``competition`` (``None``: at scoring, :data:`HIRE_PLANNING`)."""
+        covariates reads ``competition`` (``None``: at scoring, :data:`HIRE_PLANNING`).
+        ``covariates``: the map's covariates of ``x`` (:meth:`_map_covariates`), when
+        the caller has them."""
         calibrator = self.calibrators_.get(name)
         if name == "hire" and competition is None and self.hire_planning_ is not None:
             competition = np.tile(self.hire_planning_, (len(x), 1))
@@ -1355,16 +1363,33 @@ class StablePlacementRanker:
         if name == "apply" and self.apply_alone_ and isinstance(calibrator, CovariateCalibrator):
             return calibrator.predict(np.full(len(x), 0.5), apply_alone_covariates(x))
         raw = self._predict(name, x, competition)
-        if isinstance(calibrator, CovariateCalibrator):
-            u = hire_covariates(x, competition) if name == "hire" else stage_covariates(x)
+        if isinstance(calibrator, CovariateCalibrator | CovariateHazard):
+            u = self._map_covariates(name, x, competition) if covariates is None else covariates
+            assert u is not None  # a map with covariates
             return calibrator.predict(raw, u)
-        if isinstance(calibrator, CovariateHazard):
-            return calibrator.predict(raw, stay_covariate_matrix(x))
         if calibrator is not None:
             return calibrator.predict(raw)
         if name == "stay" and self.stay_hazard_:
             return np.exp(-self.horizon_ * np.exp(raw))
         return raw
+
+    def _map_covariates(
+        self, name: str, x: np.ndarray, competition: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """The covariates the stage's later-slice map reads for rows ``x`` (None: a map
+        without covariates, or a stage's map without its booster). Row by row the same
+        numbers whichever rows are given, so the rows' covariates can be computed once
+        and sliced."""
+        calibrator = self.calibrators_.get(name)
+        if (name == "hire" and self.hire_alone_) or (name == "apply" and self.apply_alone_):
+            return None
+        if name == "hire" and competition is None and self.hire_planning_ is not None:
+            competition = np.tile(self.hire_planning_, (len(x), 1))
+        if isinstance(calibrator, CovariateCalibrator):
+            return hire_covariates(x, competition) if name == "hire" else stage_covariates(x)
+        if isinstance(calibrator, CovariateHazard):
+            return stay_covariate_matrix(x)
+        return None
 
     @property
     def per_proposal(self) -> bool:
@@ -1438,33 +1463,29 @@ class StablePlacementRanker:
             return None
         return np.clip(_calibrate(fitted[0].calibrators[0], ends), 0.0, 1.0)
 
-    def _stage_bounds(
-        self, name: str, x: np.ndarray, competition: np.ndarray | None = None
-    ) -> np.ndarray:
+    def _stage_bounds(self, name: str, x: np.ndarray, covariates: np.ndarray | None) -> np.ndarray:
         """An upper bound of the stage's probability for each row of ``x``, tighter
         than :meth:`_stage_max` where the later-slice map reads covariates: the map at
         the ends of the booster's range with the row's own covariates (for fixed
         covariates the map is monotone in the booster's output, so its largest value
         is at one of the ends). The same relative margin as :meth:`_stage_max`, so
         that a covariate product rounded differently for a subset of the rows stays
-        below it; never above :meth:`_stage_max`."""
+        below it; never above :meth:`_stage_max`. ``covariates``: the map's
+        covariates of ``x`` (:meth:`_map_covariates`); None: :meth:`_stage_max` for
+        every row."""
         top = self._stage_max(name)
         calibrator = self.calibrators_.get(name)
-        alone = (name == "hire" and self.hire_alone_) or (name == "apply" and self.apply_alone_)
-        covariate = isinstance(calibrator, CovariateCalibrator | CovariateHazard)
-        ends = None if alone or not covariate or not len(x) else self._stage_ends_cached(name)
-        if ends is None or not np.isfinite(ends).all():
+        ends = None if covariates is None or not len(x) else self._stage_ends_cached(name)
+        if (
+            ends is None
+            or covariates is None
+            or not isinstance(calibrator, CovariateCalibrator | CovariateHazard)
+            or not np.isfinite(ends).all()
+        ):
             return np.full(len(x), top)
-        if name == "hire" and competition is None and self.hire_planning_ is not None:
-            competition = np.tile(self.hire_planning_, (len(x), 1))
-        if isinstance(calibrator, CovariateCalibrator):
-            u = hire_covariates(x, competition) if name == "hire" else stage_covariates(x)
-        else:
-            u = stay_covariate_matrix(x)
-        assert calibrator is not None
         at_ends = np.maximum(
-            calibrator.predict(np.full(len(x), ends[0]), u),
-            calibrator.predict(np.full(len(x), ends[1]), u),
+            calibrator.predict(np.full(len(x), ends[0]), covariates),
+            calibrator.predict(np.full(len(x), ends[1]), covariates),
         )
         bound = at_ends * (1 + 1e-9) + 1e-12
         return np.where(np.isfinite(bound), np.minimum(bound, top), top)
@@ -1553,15 +1574,21 @@ class StablePlacementRanker:
             return self._joint(stages) * w, np.ones(n, dtype=bool)
         first, later = learned[0], learned[1:]
         stages[:, first] = self._stage(STAGES[first], x)
+        # the later maps' covariates of every row, once: they bound each row's stage
+        # and are sliced for the rows each round scores
+        covariates = {j: self._map_covariates(STAGES[j], x) for j in later}
         bounded = stages.copy()
         for j in later:
-            bounded[:, j] = self._stage_bounds(STAGES[j], x)
+            bounded[:, j] = self._stage_bounds(STAGES[j], x, covariates[j])
         bound = self._joint(bounded) * w
         exact = np.zeros(n, dtype=bool)
 
         def score_rows(rows: np.ndarray) -> None:
             for j in later:
-                stages[rows, j] = self._stage(STAGES[j], x[rows])
+                u = covariates[j]
+                stages[rows, j] = self._stage(
+                    STAGES[j], x[rows], covariates=None if u is None else u[rows]
+                )
             exact[rows] = True
 
         _, gid = np.unique(groups, return_inverse=True)
