@@ -426,6 +426,22 @@ def _matrix(features: pd.DataFrame | np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(x), x, MISSING)
 
 
+def _with_earlier(
+    feats: np.ndarray | pd.DataFrame,
+    outcome: np.ndarray,
+    earlier_feats: np.ndarray | pd.DataFrame,
+    earlier_outcome: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``earlier_feats`` stacked over ``feats``, and their outcomes as floats."""
+    x = (
+        np.vstack([_matrix(earlier_feats), _matrix(feats)])
+        if len(earlier_outcome)
+        else _matrix(feats)
+    )
+    y = np.r_[np.asarray(earlier_outcome, dtype=float), np.asarray(outcome, dtype=float)]
+    return x, y
+
+
 #: QuickScorer keeps one bit per leaf in a 16-bit lane: trees with more leaves (a
 #: ``max_leaf_nodes`` above 16) are summed by sklearn's tree walk instead.
 LANE_LEAVES = 16
@@ -1200,12 +1216,9 @@ class StablePlacementRanker:
         (nothing fitted) when they hold fewer than :data:`MIN_CLASS_ROWS` of either
         outcome."""
         e_feats, e_hired, e_comp = earlier
-        x = np.vstack([_matrix(e_feats), _matrix(feats)]) if len(e_hired) else _matrix(feats)
-        y = np.r_[np.asarray(e_hired, dtype=float), np.asarray(hired, dtype=float)]
+        x, y = _with_earlier(feats, hired, e_feats, e_hired)
         comp = np.vstack([np.asarray(e_comp, dtype=float).reshape(-1, 2), competition])
-        pos = float(y.sum())
-        self.calibration_counts_["hire alone"] = {"rows": float(len(y)), "positives": pos}
-        if pos < MIN_CLASS_ROWS or len(y) - pos < MIN_CLASS_ROWS:
+        if not self._enough_of_each("hire alone", y, np.ones(len(y))):
             return False
         u = hire_alone_covariates(x, comp)
         held = np.full(len(y), 0.5)
@@ -1225,18 +1238,23 @@ class StablePlacementRanker:
         False (nothing fitted) when they hold fewer than :data:`MIN_CLASS_ROWS`
         (weighted) views of either outcome."""
         e_feats, e_applied, e_weight = earlier
-        x = np.vstack([_matrix(e_feats), _matrix(feats)]) if len(e_applied) else _matrix(feats)
-        y = np.r_[np.asarray(e_applied, dtype=float), np.asarray(applied, dtype=float)]
+        x, y = _with_earlier(feats, applied, e_feats, e_applied)
         w = np.r_[np.asarray(e_weight, dtype=float), np.asarray(weight, dtype=float)]
-        pos = float(w @ y)
-        self.calibration_counts_["apply alone"] = {"rows": float(w.sum()), "positives": pos}
-        if pos < MIN_CLASS_ROWS or float(w.sum()) - pos < MIN_CLASS_ROWS:
+        if not self._enough_of_each("apply alone", y, w):
             return False
         u = apply_alone_covariates(x)
         held = np.full(len(y), 0.5)
         self.calibrators_["apply"] = CovariateCalibrator(l2=APPLY_ALONE_L2).fit(held, u, y, w)
         self.apply_alone_ = True
         return True
+
+    def _enough_of_each(self, name: str, y: np.ndarray, w: np.ndarray) -> bool:
+        """Record the (weighted) rows and positives of a stage fitted without its booster
+        in ``calibration_counts_[name]``; True when both outcomes have at least
+        :data:`MIN_CLASS_ROWS`."""
+        pos, rows = float(w @ y), float(w.sum())
+        self.calibration_counts_[name] = {"rows": rows, "positives": pos}
+        return pos >= MIN_CLASS_ROWS and rows - pos >= MIN_CLASS_ROWS
 
     def _stay_map(
         self, log_rate: np.ndarray, x: np.ndarray, spells: Spells, horizon: int, covariates: bool
