@@ -200,7 +200,7 @@ STAY_COVARIATES = (
 )
 
 
-#: Competition an application met (:func:`matcher.serving.recommender.application_competition`
+#: Competition an application met (:func:`matcher.models.labels.application_competition`
 #: counts it in the events): the other applications to the vacancy around it per seat left,
 #: and the worker's own other applications around it (each ``log1p``). An employer fills
 #: at most its seats with the best applicants and a worker takes one offer, so the hires
@@ -927,7 +927,7 @@ class StablePlacementRanker:
             than the apply stage's pairs, each application's decision due.
 
         With :data:`HIRE_COMPETITION` columns in ``labels`` (the competition each
-        application met, :func:`matcher.serving.recommender.application_competition`)
+        application met, :func:`matcher.models.labels.application_competition`)
         the hire stage learns from them beside the features, each constrained not to
         raise the chance, and is scored at :data:`HIRE_PLANNING` (no rival, no other
         application: a single applicant's chance with a seat free).

@@ -101,7 +101,6 @@ from matcher.models.base import (
     NotFittedError,
     RankingModel,
 )
-from matcher.models.calibration import Spells
 from matcher.models.catalogue import Catalogue, VacancyCatalogue, open_columns_of
 from matcher.models.config import ConfigError, RecommenderConfig
 from matcher.models.encoding import (
@@ -111,12 +110,9 @@ from matcher.models.encoding import (
 )
 from matcher.models.explain import stable_chance, texts
 from matcher.models.features import (
-    HIRED_EVENTS,
-    LEAVING_EVENTS,
     MAX_WORKER_CODES,
     PAIR_COLUMNS,
     RANKER_COLUMNS,
-    RETAINED_EVENTS,
     EmbeddingClusters,
     FeatureSpace,
     PairStatistics,
@@ -127,6 +123,23 @@ from matcher.models.features import (
     vacancy_texts,
     worker_profiles,
     worker_texts,
+)
+from matcher.models.labels import (
+    DECISION_DAYS,
+    NO_APPLICATIONS,
+    NO_SPELLS,
+    NO_VIEWS,
+    ShownTrials,
+    application_competition,
+    concat_trials,
+    due_applications,
+    hires_at_risk,
+    history_applications,
+    history_cutoffs,
+    pair_labels,
+    proposal_outcomes,
+    spells_of,
+    view_trials,
 )
 from matcher.models.ranking import (
     HIRE_COMPETITION,
@@ -913,7 +926,7 @@ class Recommender(RankingModel):
             if not ((times < cal_cut).any() and (times >= cal_cut).any()):
                 cal_cut = None
         parts: list[
-            tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, _ShownTrials | None]
+            tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, ShownTrials | None]
         ] = []
         ends: list[pd.Timestamp] = []
         cutoffs: list[str] = []
@@ -957,7 +970,7 @@ class Recommender(RankingModel):
             self.ranker_counts_["history_cutoffs"] = [str(c) for c in history]
             windows, history_stays = self._window_history(dataset, history, cal_cut)
             if "hire" in self.history_stages:
-                applications = _history_applications(dataset, windows, self.hire_map)
+                applications = history_applications(dataset, windows, self.hire_map)
                 self.ranker_counts_["history_applications"] = len(applications[1])
             if "stay" in self.history_stages:
                 earlier_stays = history_stays
@@ -967,12 +980,12 @@ class Recommender(RankingModel):
             learning_rate=self.ranker_learning_rate,
             random_state=self.random_state,
             stay_min_samples_leaf=self.stay_min_leaf,
-        ).fit(feats, pairs, stays=(stay_feats, _spells(stays)), applications=applications)
+        ).fit(feats, pairs, stays=(stay_feats, spells_of(stays)), applications=applications)
         self.ranker_counts_["stages"] = ranker.stage_counts_
         if cal_cut is not None:
             earlier_hires = None
             if self.hire_map == "covariates":
-                earlier_hires = _due_applications(
+                earlier_hires = due_applications(
                     dataset,
                     [(p[0], p[1], fold_end) for p, fold_end in zip(parts, ends, strict=True)],
                 )
@@ -984,7 +997,7 @@ class Recommender(RankingModel):
                 rng,
                 earlier_stays=earlier_stays,
                 earlier_hires=earlier_hires,
-                earlier_views=_concat_trials([p[4] for p in parts]),
+                earlier_views=concat_trials([p[4] for p in parts]),
             )
             self.ranker_counts_["calibration_cutoff"] = str(cal_cut)
             self.ranker_counts_["calibration"] = ranker.calibration_counts_
@@ -999,7 +1012,7 @@ class Recommender(RankingModel):
         rng: np.random.Generator,
         earlier_stays: tuple[pd.DataFrame, pd.DataFrame] | None = None,
         earlier_hires: tuple[pd.DataFrame, np.ndarray, np.ndarray] | None = None,
-        earlier_views: _ShownTrials | None = None,
+        earlier_views: ShownTrials | None = None,
     ) -> None:
         """Calibrate ``ranker`` on the events at or after ``cutoff`` (later than every
         outcome it learnt from), with retrieval and statistics fitted on the events
@@ -1028,7 +1041,7 @@ class Recommender(RankingModel):
         cat = self._catalogue(dataset, retrieval, cutoff, every_vacancy=True)
         late = ev[times >= cutoff]
         before = ev[times < cutoff]
-        fresh = self._servable_pairs(cat, before, _pair_labels(late), cutoff)
+        fresh = self._servable_pairs(cat, before, pair_labels(late), cutoff)
         fresh = fresh[fresh["applied"] == 1]
         keys = [Columns.Worker, Columns.Vacancy]
         # apply: each view of an eligible open pair not applied to before is a trial
@@ -1036,7 +1049,7 @@ class Recommender(RankingModel):
             views = late[late[Columns.Event].astype(str) == EventType.VIEWED.value]
             shown = views.groupby(keys).size().rename("views").reset_index()
             shown = self._servable_pairs(cat, before, shown, cutoff)
-            trials = _view_trials(shown, fresh)
+            trials = view_trials(shown, fresh)
         elif self.apply_exposure == "sampled":
             negatives = self._sample_negatives(dataset, cat, late, rng)
             trials = pd.concat(
@@ -1059,12 +1072,12 @@ class Recommender(RankingModel):
         apply_pairs, apply_feats = self._features_of(cat, retrieval, trials)
         hire_pairs, hire_feats = self._features_of(cat, retrieval, due)
         competing = self.hire_map in HIRE_COMPETING
-        at_risk = _at_risk(ev, cutoff, end)
+        at_risk = hires_at_risk(ev, cutoff, end)
         stays, stay_feats = self._features_of(cat, retrieval, at_risk)
-        stay_spells = _spells(stays)
+        stay_spells = spells_of(stays)
         if self.stay_map == "covariates" and earlier_stays is not None:
             stay_feats = pd.concat([earlier_stays[0], stay_feats], ignore_index=True)
-            stay_spells = _spells(pd.concat([earlier_stays[1], stays], ignore_index=True))
+            stay_spells = spells_of(pd.concat([earlier_stays[1], stays], ignore_index=True))
         hire_competition = (
             application_competition(ev, dataset.vacancies, hire_pairs, hire_pairs["applied_at"])
             if competing
@@ -1072,7 +1085,7 @@ class Recommender(RankingModel):
         )
         joint = None
         if self.apply_exposure == "viewed":
-            proposals = _proposal_outcomes(views, shown, fresh, at_risk, end)
+            proposals = proposal_outcomes(views, shown, fresh, at_risk, end)
             joint_pairs, joint_feats = self._features_of(cat, retrieval, proposals)
             joint = Proposals(
                 joint_feats,
@@ -1099,7 +1112,7 @@ class Recommender(RankingModel):
             stay_covariates=self.stay_map == "covariates",
             hire_competition=hire_competition,
             hire_alone=(
-                (earlier_hires or _NO_APPLICATIONS) if self.hire_map == "covariates" else None
+                (earlier_hires or NO_APPLICATIONS) if self.hire_map == "covariates" else None
             ),
             hire_planning=(
                 # no rival for the seats; the worker's own other applications as the
@@ -1112,7 +1125,7 @@ class Recommender(RankingModel):
             ),
             joint_tails=self.joint_tails,
             apply_alone=(
-                (earlier_views or _NO_VIEWS)
+                (earlier_views or NO_VIEWS)
                 if self.apply_map == "history" and self.apply_exposure == "viewed"
                 else None
             ),
@@ -1173,9 +1186,9 @@ class Recommender(RankingModel):
 
     def _ranker_fold(
         self, dataset: Dataset, cutoff: pd.Timestamp, rng: np.random.Generator, end: pd.Timestamp
-    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, _ShownTrials | None]:
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, ShownTrials | None]:
         """Pair features and labels of the events in ``[cutoff, end)``, and the features
-        and tenure spells of the hires at risk of leaving then (:func:`_at_risk`), with
+        and tenure spells of the hires at risk of leaving then (:func:`hires_at_risk`), with
         retrieval and statistics fitted on the events before ``cutoff``; with
         ``apply_map="history"`` also the pairs shown then (:meth:`_shown_trials`), else
         None."""
@@ -1188,7 +1201,7 @@ class Recommender(RankingModel):
         # positives: pairs applied to (or further); views without an application are
         # not negatives of their own (exposure is what a recommendation changes): the
         # negatives are eligible vacancies drawn uniformly, viewed or not
-        labels = _pair_labels(late)
+        labels = pair_labels(late)
         labels = labels[labels["applied"] == 1]
         # only vacancies open at the cutoff (the pairs a model at the cutoff ranks), first
         # pursued after it (an earlier application is masked), and pairs the worker may
@@ -1202,7 +1215,7 @@ class Recommender(RankingModel):
             parts.append(self._shown_negatives(cat, ev[times < cutoff], late, labels, cutoff))
         pairs, feats = self._features_of(cat, retrieval, pd.concat(parts, ignore_index=True))
         # stays: every hire at risk of leaving in the window (censored at its end)
-        stays, stay_feats = self._features_of(cat, retrieval, _at_risk(ev, cutoff, end))
+        stays, stay_feats = self._features_of(cat, retrieval, hires_at_risk(ev, cutoff, end))
         shown_trials = None
         if self.apply_map == "history":
             shown_trials = self._shown_trials(
@@ -1220,14 +1233,14 @@ class Recommender(RankingModel):
         cutoff: pd.Timestamp,
     ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         """The servable pairs shown (``viewed``) in ``late``, each view a trial
-        (:func:`_view_trials`; ``applied``: the servable pairs applied to in it), as
+        (:func:`view_trials`; ``applied``: the servable pairs applied to in it), as
         features, applied (0/1) and weight: what the apply map of ``apply_map="history"``
         learns from beside the slice's."""
         keys = [Columns.Worker, Columns.Vacancy]
         views = late[late[Columns.Event].astype(str) == EventType.VIEWED.value]
         shown = views.groupby(keys).size().rename("views").reset_index()
         shown = self._servable_pairs(cat, before, shown, cutoff)
-        trials, feats = self._features_of(cat, retrieval, _view_trials(shown, applied))
+        trials, feats = self._features_of(cat, retrieval, view_trials(shown, applied))
         return feats, trials["y"].to_numpy(dtype=float), trials["w"].to_numpy(dtype=float)
 
     def _sample_negatives(
@@ -1744,7 +1757,7 @@ class Recommender(RankingModel):
             retrieval = self._fit_retrieval(data.until(cutoff))
             cat = self._catalogue(data, retrieval, cutoff, every_vacancy=True)
             ev = data.events
-            labels = _pair_labels(ev[ev[Columns.OccurredAt] >= cutoff])
+            labels = pair_labels(ev[ev[Columns.OccurredAt] >= cutoff])
             labels = labels[labels["applied"] == 1]
             labels = self._servable_pairs(cat, ev[ev[Columns.OccurredAt] < cutoff], labels, cutoff)
             yield _Window(cutoff, upper, ev, retrieval, cat, labels)
@@ -1757,7 +1770,7 @@ class Recommender(RankingModel):
     ]:
         """Per window (``cutoffs``, latest first, the first ending at ``upper``; retrieval
         and statistics fitted on the events before each), the servable applications
-        (features, labels, the window's end: :func:`_due_applications`' input), and the
+        (features, labels, the window's end: :func:`due_applications`' input), and the
         features and spells of the hires at risk in all windows (censored at each
         window's end), as :meth:`_ranker_fold` collects them, without sampled pairs."""
         windows = []
@@ -1766,12 +1779,12 @@ class Recommender(RankingModel):
             pairs, pair_feats = self._features_of(w.cat, w.retrieval, w.applied)
             windows.append((pair_feats, pairs, w.end))
             spells, spell_feats = self._features_of(
-                w.cat, w.retrieval, _at_risk(w.events, w.cutoff, w.end)
+                w.cat, w.retrieval, hires_at_risk(w.events, w.cutoff, w.end)
             )
             feats.append(spell_feats)
             stays.append(spells)
         if not feats:
-            return windows, (pd.DataFrame(columns=RANKER_COLUMNS), _NO_SPELLS)
+            return windows, (pd.DataFrame(columns=RANKER_COLUMNS), NO_SPELLS)
         return windows, (pd.concat(feats, ignore_index=True), pd.concat(stays, ignore_index=True))
 
     def _window_stays(
@@ -1786,23 +1799,23 @@ class Recommender(RankingModel):
     ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         """The applications of the booster's training windows (``cutoffs``, latest first,
         the first ending at ``upper``) whose decision was due by the window's end, as
-        :meth:`_fit_ranker` passes them (:func:`_due_applications`)."""
-        return _due_applications(dataset, self._window_history(dataset, cutoffs, upper)[0])
+        :meth:`_fit_ranker` passes them (:func:`due_applications`)."""
+        return due_applications(dataset, self._window_history(dataset, cutoffs, upper)[0])
 
     def _window_views(
         self, dataset: Dataset, cutoffs: list[str], upper: pd.Timestamp
-    ) -> _ShownTrials | None:
+    ) -> ShownTrials | None:
         """The pairs shown in the booster's training windows (``cutoffs``, latest first,
         the first ending at ``upper``), as :meth:`_ranker_fold` collects them
         (:meth:`_shown_trials`)."""
-        windows: list[_ShownTrials | None] = []
+        windows: list[ShownTrials | None] = []
         for w in self._windows(dataset, cutoffs, upper):
             before = w.events[w.events[Columns.OccurredAt] < w.cutoff]
             late = w.events[w.events[Columns.OccurredAt] >= w.cutoff]
             windows.append(
                 self._shown_trials(w.cat, w.retrieval, before, late, w.applied, w.cutoff)
             )
-        return _concat_trials(windows)
+        return concat_trials(windows)
 
     def refresh(self, dataset: Dataset, at: object = None) -> Self:
         """Serve a newer snapshot without retraining.
@@ -1995,112 +2008,8 @@ def _codes_of(found: Any) -> list[str | None]:
     return [v if isinstance(v, str) and is_csco_code(v) else None for v in values]
 
 
-#: Days after an application by which the employer's decision is taken as due.
-DECISION_DAYS = 7
-_DECIDED = (EventType.REJECTED.value, EventType.DECLINED.value)
-_LABEL_COLUMNS = [
-    Columns.Worker,
-    Columns.Vacancy,
-    "applied",
-    "hired",
-    "retained",
-    "decided",
-    "applied_at",
-    "source",
-]
-
-
 #: Hire maps that read the competition each application met.
 HIRE_COMPETING = ("competition", "competition-map", "competition-typical", "covariates")
-
-#: No earlier applications (a hire stage on covariates fitted on the slice's alone).
-_NO_APPLICATIONS: tuple[pd.DataFrame, np.ndarray, np.ndarray] = (
-    pd.DataFrame(columns=RANKER_COLUMNS),
-    np.zeros(0),
-    np.zeros((0, 2)),
-)
-
-
-#: Pairs shown, each view a trial: features, applied (0/1), weight (views).
-_ShownTrials = tuple[pd.DataFrame, np.ndarray, np.ndarray]
-_NO_VIEWS: _ShownTrials = (pd.DataFrame(columns=RANKER_COLUMNS), np.zeros(0), np.zeros(0))
-
-
-def _view_trials(shown: pd.DataFrame, applied: pd.DataFrame) -> pd.DataFrame:
-    """Each view of a pair a trial of the apply stage: ``shown`` (worker, vacancy,
-    ``views``) against the pairs ``applied`` to; an applied pair is one trial with
-    ``y`` 1 and its other views trials with ``y`` 0 (columns worker, vacancy, ``y``,
-    ``w``: the trials a row stands for)."""
-    keys = [Columns.Worker, Columns.Vacancy]
-    did = pd.MultiIndex.from_frame(shown[keys]).isin(pd.MultiIndex.from_frame(applied[keys]))
-    n_views = shown["views"].to_numpy(dtype=float)
-    trials = pd.concat(
-        [
-            shown.loc[did, keys].assign(y=1.0, w=1.0),
-            shown[keys].assign(y=0.0, w=n_views - did),
-        ],
-        ignore_index=True,
-    )
-    return trials[trials["w"] > 0]
-
-
-def _concat_trials(parts: list[_ShownTrials | None]) -> _ShownTrials | None:
-    """The trials of several windows as one (None when no window has any)."""
-    kept = [p for p in parts if p is not None]
-    if not kept:
-        return None
-    return (
-        pd.concat([p[0] for p in kept], ignore_index=True),
-        np.concatenate([p[1] for p in kept]),
-        np.concatenate([p[2] for p in kept]),
-    )
-
-
-def _due_applications(
-    dataset: Dataset, windows: list[tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]]
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The applications of training windows whose decision was due by the window's end
-    (hired, rejected or declined in it, or applied at least :data:`DECISION_DAYS` before
-    it), with their features, hired (0/1) and the competition each met
-    (:func:`application_competition`). ``windows``: (features, labels, end) per window,
-    the rows of :meth:`Recommender._ranker_fold` (sampled negatives are left out)."""
-    feats, hired, comp = [], [], []
-    for window_feats, labels, end in windows:
-        due = (labels["applied"] == 1) & (
-            (labels["hired"] == 1)
-            | (labels["decided"] == 1)
-            | (labels["applied_at"] < end - pd.Timedelta(days=DECISION_DAYS))
-        )
-        rows = labels[due.to_numpy()].reset_index(drop=True)
-        feats.append(window_feats[due.to_numpy()].reset_index(drop=True))
-        hired.append(rows["hired"].to_numpy(dtype=float))
-        comp.append(
-            application_competition(dataset.events, dataset.vacancies, rows, rows["applied_at"])
-        )
-    if not feats:
-        return _NO_APPLICATIONS
-    return (
-        pd.concat(feats, ignore_index=True),
-        np.concatenate(hired),
-        np.vstack(comp),
-    )
-
-
-#: ``history_stages``: the history before the calibration slice is cut into windows
-#: (latest first, ``history_windows`` of them) of this share of the events each, shorter
-#: than a vacancy stays open, so that most applications fall on a vacancy open at the
-#: start of their window (a window holds only those).
-HISTORY_SHARE = 0.1
-#: No hires at risk (a history without windows).
-_NO_SPELLS = pd.DataFrame(
-    {
-        Columns.Worker: pd.Series(dtype=object),
-        Columns.Vacancy: pd.Series(dtype=object),
-        "entry": pd.Series(dtype=float),
-        "exit": pd.Series(dtype=float),
-        "left": pd.Series(dtype=float),
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -2115,240 +2024,6 @@ class _Window:
     retrieval: RetrievalFit
     cat: Catalogue
     applied: pd.DataFrame
-
-
-def history_cutoffs(times: pd.Series, calibration_share: float, windows: int) -> list[pd.Timestamp]:
-    """Starts of the history windows of ``history_stages`` (latest first): the
-    ``1 - calibration_share - k * HISTORY_SHARE`` quantiles of the event ``times`` for
-    ``k = 1 .. windows``, down to the 0.05 quantile (a window needs events
-    before it to fit retrieval on); each window ends where the next later one starts,
-    the latest at the calibration slice."""
-    out: list[pd.Timestamp] = []
-    for k in range(1, windows + 1):
-        share = calibration_share + k * HISTORY_SHARE
-        if share > 0.95 + 1e-9:
-            break
-        out.append(pd.Timestamp(times.quantile(1.0 - share)))  # type: ignore[arg-type]
-    return out
-
-
-def _history_applications(
-    dataset: Dataset,
-    windows: list[tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]],
-    hire_map: str,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The applications of the history ``windows`` whose decision was due by each
-    window's end, as the hire booster takes them
-    (:meth:`matcher.models.ranking.StablePlacementRanker.fit`, ``applications``):
-    features and labels (``hired``; with ``hire_map="competition"`` the competition
-    each met, :data:`HIRE_COMPETITION`)."""
-    feats, hired, comp = _due_applications(dataset, windows)
-    labels = pd.DataFrame({"hired": hired})
-    if hire_map == "competition":
-        labels[list(HIRE_COMPETITION)] = comp
-    return feats, labels
-
-
-def _pair_labels(events: pd.DataFrame) -> pd.DataFrame:
-    """Per (worker, vacancy): applied, hired (0/1), retained (1, 0, NaN unknown),
-    ``decided`` (rejected or declined, 0/1) and ``applied_at`` (first application)."""
-    if len(events) == 0:
-        return pd.DataFrame(columns=_LABEL_COLUMNS)
-    ev = events[[Columns.Worker, Columns.Vacancy, Columns.Event, Columns.OccurredAt]].copy()
-    e = ev[Columns.Event].astype(str)
-    ev["applied"] = e.isin(_APPLIED).astype(float)
-    ev["hired"] = e.isin(HIRED_EVENTS).astype(float)
-    ev["ret"] = e.isin(RETAINED_EVENTS).astype(float)
-    ev["left"] = e.isin(LEAVING_EVENTS).astype(float)
-    ev["decided"] = e.isin(_DECIDED).astype(float)
-    at = ev[Columns.OccurredAt]
-    ev["applied_at"] = at.where(ev["applied"] == 1)
-    g = ev.groupby([Columns.Worker, Columns.Vacancy], sort=True).agg(
-        applied=("applied", "max"),
-        hired=("hired", "max"),
-        ret=("ret", "max"),
-        left=("left", "max"),
-        decided=("decided", "max"),
-        applied_at=("applied_at", "min"),
-    )
-    retained = np.where(g["ret"] == 1, 1.0, np.where(g["left"] == 1, 0.0, np.nan))
-    out = g.reset_index()[
-        [Columns.Worker, Columns.Vacancy, "applied", "hired", "decided", "applied_at"]
-    ]
-    out["retained"] = retained
-    out["source"] = "event"
-    return out[_LABEL_COLUMNS]
-
-
-#: Applications this close in time (either side) compete for the same seats and offers:
-#: the sample market's employers decide on a week's applicants together.
-COMPETITION_DAYS = 3.5
-
-
-def application_competition(
-    events: pd.DataFrame,
-    vacancies: pd.DataFrame,
-    pairs: pd.DataFrame,
-    at: pd.Series,
-) -> np.ndarray:
-    """The competition each (worker, vacancy) pair of ``pairs`` met at time ``at`` (one
-    per row), in :data:`matcher.models.ranking.HIRE_COMPETITION` order, ``(n, 2)``:
-
-    * ``log1p(rivals / seats)``: the other workers' applications (``applied`` events) to
-      the vacancy within :data:`COMPETITION_DAYS` of ``at``, per seat then left (the
-      vacancy's ``headcount`` now plus its hires at or after ``at``; at least 1);
-    * ``log1p(own)``: the worker's applications to other vacancies within
-      :data:`COMPETITION_DAYS` of ``at`` (a worker with several offers takes one).
-
-    Outcomes are not read: only applications, seats and hires, which the hire stage's
-    calibration slice holds anyway. A missing ``at`` counts nothing (0, 0).
-    """
-    n = len(pairs)
-    if n == 0:
-        return np.zeros((0, 2))
-    kinds = events[Columns.Event].astype(str)
-    apps = events[kinds == EventType.APPLIED.value]
-    hires = events[kinds == EventType.HIRED.value]
-    half = int(COMPETITION_DAYS * 86_400)
-    when = _seconds(pd.Series(at).reset_index(drop=True))
-    known = when >= 0
-    worker = pairs[Columns.Worker].to_numpy(dtype=object)
-    vacancy = pairs[Columns.Vacancy].to_numpy(dtype=object)
-    app_w = apps[Columns.Worker].to_numpy(dtype=object)
-    app_v = apps[Columns.Vacancy].to_numpy(dtype=object)
-    app_t = _seconds(apps[Columns.OccurredAt])
-    own_pair = _count_near(_pair_key(app_w, app_v), app_t, _pair_key(worker, vacancy), when, half)
-    on_vacancy = _count_near(app_v, app_t, vacancy, when, half)
-    by_worker = _count_near(app_w, app_t, worker, when, half)
-    hire_t = _seconds(hires[Columns.OccurredAt])
-    hire_v = hires[Columns.Vacancy].to_numpy(dtype=object)
-    later = _count_near(hire_v, hire_t, vacancy, when, lo=0, hi=None)
-    heads = vacancies.set_index(Columns.Vacancy)["headcount"]
-    now = pd.Series(vacancy).map(heads).to_numpy(dtype=float)
-    seats = np.maximum(np.nan_to_num(now, nan=1.0) + later, 1.0)
-    rivals = np.maximum(on_vacancy - own_pair, 0)
-    own = np.maximum(by_worker - own_pair, 0)
-    out = np.column_stack([np.log1p(rivals / seats), np.log1p(own)])
-    out[~known] = 0.0
-    return out
-
-
-def _seconds(times: pd.Series) -> np.ndarray:
-    """Whole seconds since the epoch (int64), -1 where missing."""
-    t = pd.to_datetime(times)
-    ns = t.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return np.where(t.isna().to_numpy(), -1, ns // 10**9)
-
-
-def _pair_key(worker: np.ndarray, vacancy: np.ndarray) -> np.ndarray:
-    return (
-        pd.Series(worker).astype(str).str.cat(pd.Series(vacancy).astype(str), sep="\x1f").to_numpy()
-    )
-
-
-def _count_near(
-    keys: np.ndarray,
-    times: np.ndarray,
-    q_keys: np.ndarray,
-    q_times: np.ndarray,
-    half: int | None = None,
-    *,
-    lo: int | None = None,
-    hi: int | None = 0,
-) -> np.ndarray:
-    """For each query (key, time): how many events of the same key fall within ``half``
-    seconds of its time, or (``half`` None) in ``[time + lo, time + hi]`` (``hi`` None:
-    no upper end)."""
-    if half is not None:
-        lo, hi = -half, half
-    codes, uniques = pd.factorize(pd.Series(np.concatenate([keys, q_keys]), dtype=object))
-    ev_code, q_code = codes[: len(keys)].astype(np.int64), codes[len(keys) :].astype(np.int64)
-    if len(keys) == 0:
-        return np.zeros(len(q_keys))
-    base = int(min(times.min(), q_times.min())) - 10**7
-    span = int(max(times.max(), q_times.max())) - base + 2 * 10**7
-    composite = np.sort(ev_code * span + (times - base))
-    start = q_code * span + (q_times - base + (lo or 0))
-    stop = q_code * span + (q_times - base + hi) if hi is not None else (q_code + 1) * span - 1
-    return (
-        np.searchsorted(composite, stop, side="right")
-        - np.searchsorted(composite, start, side="left")
-    ).astype(float)
-
-
-def _at_risk(events: pd.DataFrame, start: pd.Timestamp, stop: pd.Timestamp) -> pd.DataFrame:
-    """Hires at risk of leaving in ``[start, stop)``: hired before ``stop`` and not left
-    before ``start``. Per (worker, vacancy), in tenure weeks: ``entry`` (0 when hired in
-    the window, else the tenure at ``start``: left truncation), ``exit`` (tenure at
-    leaving or at ``stop``) and ``left`` (1 when it left before ``stop``, 0 censored)."""
-    kinds = events[Columns.Event].astype(str)
-    keys = [Columns.Worker, Columns.Vacancy]
-    times = events[Columns.OccurredAt]
-    hired = events[(kinds == EventType.HIRED.value) & (times < stop)]
-    hired_at = hired.groupby(keys)[Columns.OccurredAt].min().rename("hired_at")
-    left = events[kinds.isin(LEAVING_EVENTS) & (times < stop)]
-    left_at = left.groupby(keys)[Columns.OccurredAt].min().rename("left_at")
-    out = pd.concat([hired_at], axis=1).join(left_at, how="left").reset_index()
-    out = out[out["left_at"].isna() | (out["left_at"] >= start)]
-    out = out[out["left_at"].isna() | (out["left_at"] >= out["hired_at"])]
-    week = pd.Timedelta(weeks=1).total_seconds()
-    stopped = out["left_at"].where(out["left_at"].notna(), stop)
-    begun = out["hired_at"].where(out["hired_at"] > start, start)
-    return pd.DataFrame(
-        {
-            Columns.Worker: out[Columns.Worker].to_numpy(dtype=object),
-            Columns.Vacancy: out[Columns.Vacancy].to_numpy(dtype=object),
-            "entry": (begun - out["hired_at"]).dt.total_seconds().to_numpy(dtype=float) / week,
-            "exit": (stopped - out["hired_at"]).dt.total_seconds().to_numpy(dtype=float) / week,
-            "left": out["left_at"].notna().to_numpy(dtype=float),
-        }
-    )
-
-
-def _proposal_outcomes(
-    views: pd.DataFrame,
-    shown: pd.DataFrame,
-    fresh: pd.DataFrame,
-    at_risk: pd.DataFrame,
-    end: pd.Timestamp,
-) -> pd.DataFrame:
-    """The proposals of a calibration slice and their outcomes, for the joint calibration
-    (:class:`matcher.models.ranking.Proposals`): the servable pairs ``shown`` (with their
-    ``views``) whose decision is due (first shown at least ``DECISION_DAYS`` before
-    ``end``, or hired); ``hired`` when the pair was hired in the slice (``fresh``), with
-    ``weeks`` from the hire to leaving or to the end and ``left`` from ``at_risk``.
-    A hired pair is one row of weight 1 plus a row for its other views (0, weight
-    views - 1); a pair not hired is one row weighted by its views."""
-    keys = [Columns.Worker, Columns.Vacancy]
-    if len(shown) == 0:
-        return pd.DataFrame(columns=[*keys, "hired", "weeks", "left", "w", "first_view"])
-    first = views.groupby(keys)[Columns.OccurredAt].min().rename("first_view")
-    out = shown.join(first, on=keys)
-    hires = fresh.loc[fresh["hired"] == 1, keys].assign(hired=1.0)
-    out = out.merge(hires, on=keys, how="left")
-    out["hired"] = out["hired"].fillna(0.0)
-    due = (out["hired"] == 1) | (out["first_view"] < end - pd.Timedelta(days=DECISION_DAYS))
-    out = out[due]
-    spells = at_risk.assign(weeks=at_risk["exit"])[[*keys, "weeks", "left"]]
-    out = out.merge(spells, on=keys, how="left")
-    hired = out["hired"].to_numpy() == 1
-    # a hire without a spell (its hire event outside the slice's view): no stay known
-    out = out[~hired | out["weeks"].notna().to_numpy()]
-    out["weeks"] = out["weeks"].fillna(0.0)
-    out["left"] = out["left"].fillna(0.0)
-    views_n = out["views"].to_numpy(dtype=float)
-    hired_rows = out[out["hired"] == 1].assign(w=1.0)
-    rest = out.assign(hired=0.0, weeks=0.0, left=0.0, w=views_n - out["hired"].to_numpy())
-    both = pd.concat([hired_rows, rest[rest["w"] > 0]], ignore_index=True)
-    return both[[*keys, "hired", "weeks", "left", "w", "first_view"]]
-
-
-def _spells(frame: pd.DataFrame) -> Spells:
-    return Spells(
-        frame["entry"].to_numpy(dtype=float),
-        frame["exit"].to_numpy(dtype=float),
-        frame["left"].to_numpy(dtype=float),
-    )
 
 
 def _package_versions() -> dict[str, str]:

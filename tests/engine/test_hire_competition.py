@@ -22,6 +22,7 @@ from engine_markets import fast_params  # noqa: E402
 from matcher.data.dataset import Dataset  # noqa: E402
 from matcher.models.calibration import CovariateCalibrator, StageCalibrator  # noqa: E402
 from matcher.models.features import RANKER_COLUMNS  # noqa: E402
+from matcher.models.labels import application_competition  # noqa: E402
 from matcher.models.ranking import (  # noqa: E402
     HIRE_ALONE_COVARIATES,
     HIRE_COMPETITION,
@@ -32,7 +33,6 @@ from matcher.models.ranking import (  # noqa: E402
     hire_alone_covariates,
     hire_covariates,
 )
-from matcher.serving.recommender import application_competition  # noqa: E402
 
 HIRE = STAGES.index("hire")
 COL = {name: j for j, name in enumerate(RANKER_COLUMNS)}

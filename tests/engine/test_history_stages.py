@@ -24,11 +24,10 @@ from engine_markets import fast_params  # noqa: E402
 from matcher.data.dataset import Dataset  # noqa: E402
 from matcher.models.config import ConfigError, RecommenderConfig  # noqa: E402
 from matcher.models.features import RANKER_COLUMNS  # noqa: E402
+from matcher.models.labels import HISTORY_SHARE, history_cutoffs  # noqa: E402
 from matcher.models.ranking import HIRE_COMPETITION, STAGES, StablePlacementRanker  # noqa: E402
 from matcher.serving.recommender import (  # noqa: E402
-    HISTORY_SHARE,
     Recommender,
-    history_cutoffs,
 )
 
 HIRE = STAGES.index("hire")
