@@ -1218,13 +1218,9 @@ class StablePlacementRanker:
         e_feats, e_hired, e_comp = earlier
         x, y = _with_earlier(feats, hired, e_feats, e_hired)
         comp = np.vstack([np.asarray(e_comp, dtype=float).reshape(-1, 2), competition])
-        if not self._enough_of_each("hire alone", y, np.ones(len(y))):
-            return False
         u = hire_alone_covariates(x, comp)
-        held = np.full(len(y), 0.5)
-        self.calibrators_["hire"] = CovariateCalibrator(l2=HIRE_ALONE_L2).fit(held, u, y)
-        self.hire_alone_ = True
-        return True
+        self.hire_alone_ = self._fit_alone("hire", u, y, np.ones(len(y)), HIRE_ALONE_L2)
+        return self.hire_alone_
 
     def _fit_apply_alone(
         self,
@@ -1240,21 +1236,26 @@ class StablePlacementRanker:
         e_feats, e_applied, e_weight = earlier
         x, y = _with_earlier(feats, applied, e_feats, e_applied)
         w = np.r_[np.asarray(e_weight, dtype=float), np.asarray(weight, dtype=float)]
-        if not self._enough_of_each("apply alone", y, w):
-            return False
-        u = apply_alone_covariates(x)
-        held = np.full(len(y), 0.5)
-        self.calibrators_["apply"] = CovariateCalibrator(l2=APPLY_ALONE_L2).fit(held, u, y, w)
-        self.apply_alone_ = True
-        return True
+        self.apply_alone_ = self._fit_alone(
+            "apply", apply_alone_covariates(x), y, w, APPLY_ALONE_L2
+        )
+        return self.apply_alone_
 
-    def _enough_of_each(self, name: str, y: np.ndarray, w: np.ndarray) -> bool:
-        """Record the (weighted) rows and positives of a stage fitted without its booster
-        in ``calibration_counts_[name]``; True when both outcomes have at least
-        :data:`MIN_CLASS_ROWS`."""
+    def _fit_alone(
+        self, stage: str, u: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float
+    ) -> bool:
+        """Fit ``stage``'s map without its booster: a :class:`CovariateCalibrator` on the
+        covariates ``u`` alone (the stage output held at 0.5), outcomes ``y`` weighted by
+        ``w``. Records the (weighted) rows and positives in
+        ``calibration_counts_["<stage> alone"]``; False (nothing fitted) when either
+        outcome has fewer than :data:`MIN_CLASS_ROWS`."""
         pos, rows = float(w @ y), float(w.sum())
-        self.calibration_counts_[name] = {"rows": rows, "positives": pos}
-        return pos >= MIN_CLASS_ROWS and rows - pos >= MIN_CLASS_ROWS
+        self.calibration_counts_[f"{stage} alone"] = {"rows": rows, "positives": pos}
+        if pos < MIN_CLASS_ROWS or rows - pos < MIN_CLASS_ROWS:
+            return False
+        held = np.full(len(y), 0.5)
+        self.calibrators_[stage] = CovariateCalibrator(l2=l2).fit(held, u, y, w)
+        return True
 
     def _stay_map(
         self, log_rate: np.ndarray, x: np.ndarray, spells: Spells, horizon: int, covariates: bool
