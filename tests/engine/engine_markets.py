@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from matcher.data.dataset import Dataset
+from matcher.models.features import RANKER_COLUMNS
 
 #: (code, title, worker skill text)
 OCCUPATIONS = [
@@ -234,3 +235,23 @@ def toy_market() -> Dataset:
                 events.append((who, job, "left", day + pd.Timedelta(days=40)))
     frame = pd.DataFrame(events, columns=["worker_id", "vacancy_id", "event", "occurred_at"])
     return Dataset.from_frames(workers, employers, vacancies, frame)
+
+
+def booster_sample(
+    rng: np.random.Generator, x: np.ndarray, applied: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ranker's training rows of toy pairs ``x`` (:data:`RANKER_COLUMNS` in order):
+    every application plus a tenth of the other pairs (the sampled negatives), each
+    application hired with probability 0.4, retention unknown. Draws the kept pairs,
+    then the hires, from ``rng``."""
+    n = len(x)
+    kept = applied | (rng.random(n) < 0.1)
+    feats = pd.DataFrame(x, columns=RANKER_COLUMNS)
+    labels = pd.DataFrame(
+        {
+            "applied": applied.astype(int),
+            "hired": (applied & (rng.random(n) < 0.4)).astype(int),
+            "retained": np.nan,
+        }
+    )
+    return feats[kept], labels[kept]

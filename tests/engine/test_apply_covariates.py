@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pandas as pd
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -27,6 +26,7 @@ from matcher.models.ranking import (  # noqa: E402
     StablePlacementRanker,
     stage_covariates,
 )
+from tests.engine.engine_markets import booster_sample  # noqa: E402
 
 
 def _expit(z):
@@ -140,22 +140,14 @@ def test_ranker_apply_map_with_covariates_undoes_exposure_in_the_booster():
     x = pairs(n)
     seen = _expit(1.0 - 1.5 * np.log1p(x[:, col["distance_km"]] / 100))  # exposure
     applied = rng.random(n) < seen * p_shown(x)
-    kept = applied | (rng.random(n) < 0.1)
-    feats = pd.DataFrame(x, columns=RANKER_COLUMNS)
-    labels = pd.DataFrame(
-        {
-            "applied": applied.astype(int),
-            "hired": (applied & (rng.random(n) < 0.4)).astype(int),
-            "retained": np.nan,
-        }
-    )
+    feats, labels = booster_sample(rng, x, applied)
     shown = pairs(4000)
     y = (rng.random(len(shown)) < p_shown(shown)).astype(float)
     test = pairs(4000)
     truth = p_shown(test)
     errors = {}
     for covariates in (False, True):
-        ranker = StablePlacementRanker(max_iter=40, cv=2).fit(feats[kept], labels[kept])
+        ranker = StablePlacementRanker(max_iter=40, cv=2).fit(feats, labels)
         ranker.calibrate(apply=(shown, y, np.ones(len(y))), apply_covariates=covariates)
         kind = type(ranker.calibrators_["apply"])
         assert kind is (CovariateCalibrator if covariates else StageCalibrator)

@@ -27,7 +27,7 @@ from matcher.models.ranking import (  # noqa: E402
     StablePlacementRanker,
     apply_alone_covariates,
 )
-from tests.engine.engine_markets import fast_params  # noqa: E402
+from tests.engine.engine_markets import booster_sample, fast_params  # noqa: E402
 
 COL = {name: j for j, name in enumerate(RANKER_COLUMNS)}
 
@@ -100,15 +100,7 @@ def test_apply_stage_from_the_history_of_views_gets_the_known_probability_closer
     x = _pairs(rng, n)
     seen = _expit(1.0 + 1.5 * x[:, COL["lightfm"]])
     applied = rng.random(n) < seen * _p_shown(x)
-    kept = applied | (rng.random(n) < 0.1)
-    feats = pd.DataFrame(x, columns=RANKER_COLUMNS)
-    labels = pd.DataFrame(
-        {
-            "applied": applied.astype(int),
-            "hired": (applied & (rng.random(n) < 0.4)).astype(int),
-            "retained": np.nan,
-        }
-    )
+    feats, labels = booster_sample(rng, x, applied)
     shown = _pairs(rng, 300)
     y = (rng.random(len(shown)) < _p_shown(shown)).astype(float)
     window = _pairs(rng, 6000)
@@ -117,7 +109,7 @@ def test_apply_stage_from_the_history_of_views_gets_the_known_probability_closer
     truth = _p_shown(test)
     errors = {}
     for alone in (False, True):
-        ranker = StablePlacementRanker(max_iter=40, cv=2).fit(feats[kept], labels[kept])
+        ranker = StablePlacementRanker(max_iter=40, cv=2).fit(feats, labels)
         ranker.calibrate(
             apply=(shown, y, np.ones(len(y))),
             apply_covariates=not alone,
