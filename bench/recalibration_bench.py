@@ -1,7 +1,7 @@
 """The same trained models with their ranker's calibration as trained and as this
 checkout's code fits it, judged against the ground truth of the sample markets.
 
-A calibration change (``matcher.models.calibration``, ``Recommender._calibrate_ranker``) leaves
+A calibration change (``matcher.models.calibration``, ``RankerTrainer`` in ``matcher.models.ranker_training``) leaves
 the boosters alone: the stages, retrieval and availability of a model trained by the
 code before it are exactly those the new code trains. So this script takes models a
 ``bench/truth_bench.py --workdir`` run (or any ``train_from_store`` on a generated

@@ -86,7 +86,8 @@ def due_applications(
     (hired, rejected or declined in it, or applied at least :data:`DECISION_DAYS` before
     it), with their features, hired (0/1) and the competition each met
     (:func:`application_competition`). ``windows``: (features, labels, end) per window,
-    the rows of ``Recommender._ranker_fold`` (sampled negatives are left out)."""
+    the rows of ``RankerTrainer._ranker_fold`` (:mod:`matcher.models.ranker_training`;
+    sampled negatives are left out)."""
     feats, hired, comp = [], [], []
     for window_feats, labels, end in windows:
         due = (labels["applied"] == 1) & (
