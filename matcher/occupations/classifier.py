@@ -840,14 +840,6 @@ class Candidates:
     features: np.ndarray
 
 
-def _cover(compact: str, entries: Sequence[str]) -> float:
-    """Share of ``compact`` covered by the longest of ``entries`` it contains."""
-    if not compact:
-        return 0.0
-    best = max((len(e) for e in entries if len(e) >= 2 and e in compact), default=0)
-    return min(1.0, best / len(compact))
-
-
 @cache
 def _entries_by_code() -> dict[int, tuple[str, ...]]:
     table = code_table()
@@ -856,6 +848,71 @@ def _entries_by_code() -> dict[int, tuple[str, ...]]:
     for t, c in zip(texts, codes, strict=True):
         out.setdefault(table.position[c], []).append(t.replace(" ", ""))
     return {k: tuple(v) for k, v in out.items()}
+
+
+@cache
+def _entry_lengths() -> tuple[dict[str, np.ndarray], int]:
+    """Every CSCO name or alias of two or more characters (spaces removed) -> the code
+    positions carrying it, and the longest one's length (for :func:`_cover`)."""
+    found: dict[str, set[int]] = {}
+    for g, entries in _entries_by_code().items():
+        for e in entries:
+            if len(e) >= 2:
+                found.setdefault(e, set()).add(g)
+    longest = max(map(len, found), default=0)
+    return {e: np.asarray(sorted(gs), dtype=np.int64) for e, gs in found.items()}, longest
+
+
+def _cover(compacts: Sequence[str], owner: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """Per candidate: the share of its title (``compacts[owner]``, spaces removed)
+    covered by the longest CSCO name or alias of its code that the title contains.
+
+    Each title's substrings are looked up once (a title holds an entry exactly when
+    the entry is one of its substrings), instead of testing every entry of every
+    candidate against the title."""
+    by_entry, longest = _entry_lengths()
+    out = np.zeros(len(code), dtype=np.float64)
+    if not len(code):
+        return out
+    bounds = np.flatnonzero(np.diff(owner)) + 1
+    starts = np.concatenate([[0], bounds])
+    stops = np.concatenate([bounds, [len(owner)]])
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        compact = compacts[int(owner[a])]
+        n = len(compact)
+        if n < 2:
+            continue
+        best: dict[int, int] = {}
+        for i in range(n - 1):
+            for length in range(2, min(longest, n - i) + 1):
+                hit = by_entry.get(compact[i : i + length])
+                if hit is not None:
+                    for g in hit.tolist():
+                        if best.get(g, 0) < length:
+                            best[g] = length
+        if best:
+            out[a:b] = [best.get(g, 0) / n for g in code[a:b].tolist()]
+    return np.minimum(out, 1.0)
+
+
+def _rank_in(
+    order: np.ndarray, owner: np.ndarray, code: np.ndarray, valid: np.ndarray
+) -> np.ndarray:
+    """Position of each candidate's code in its title's row of ``order`` (best first),
+    :data:`RANK_DEPTH` when absent or not ``valid``."""
+    hit = order[owner] == code[:, None]
+    found = hit.any(axis=1) & valid
+    return np.where(found, hit.argmax(axis=1), RANK_DEPTH).astype(np.float64)
+
+
+def _pool(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, code) of each title's candidate codes: the row's entries of ``columns``
+    (titles x slots, -1 for none) in order, each code once."""
+    keep = columns >= 0
+    for j in range(1, columns.shape[1]):
+        keep[:, j] &= ~(columns[:, :j] == columns[:, [j]]).any(axis=1)
+    owner, slot = np.nonzero(keep)
+    return owner.astype(np.int64), columns[owner, slot].astype(np.int64)
 
 
 def candidates(
@@ -874,7 +931,11 @@ def candidates(
     ``dense`` holds the sentence-embedding neighbour shares (texts x codes) when the
     model has that channel; without it its features are zero. ``path`` and ``major``
     are the hierarchy channel's (:class:`ChannelScores`), zero when absent; ``near``
-    the nearest index rows, needed for ``config.neighbour_features``."""
+    the nearest index rows, needed for ``config.neighbour_features``.
+
+    Each title's candidates, in order: the linear channel's ``config.candidates`` best
+    labels, the character and embedding neighbour channels' (those with a vote), then
+    the groups above each channel's best label, by code position; each code once."""
     table = code_table()
     n, n_codes = linear.shape
     z = (linear - linear.max(axis=1, keepdims=True)) / LINEAR_TEMPERATURE
@@ -895,68 +956,68 @@ def candidates(
     c = min(config.candidates, n_codes)
     lin_order = _top(linear, RANK_DEPTH)
     knn_order = _top(knn, RANK_DEPTH)
-    entries = _entries_by_code()
-    owner: list[int] = []
-    code: list[int] = []
-    rows: list[list[float]] = []
-    for i in range(n):
-        lin_top, knn_top = int(lin_order[i, 0]), int(knn_order[i, 0])
-        lin_rank = {int(g): r for r, g in enumerate(lin_order[i])}
-        knn_rank = {int(g): r for r, g in enumerate(knn_order[i]) if knn[i, g] > 0}
-        dense_top = int(dense_order[i, 0])
-        dense_rank = {int(g): r for r, g in enumerate(dense_order[i]) if dense[i, g] > 0}
-        # RANK_DEPTH stands for "not among the best RANK_DEPTH"
-        pool = [int(g) for g in lin_order[i, :c]]
-        pool += [int(g) for g in knn_order[i, :c] if knn[i, g] > 0]
-        pool += [int(g) for g in dense_order[i, :c] if dense[i, g] > 0]
-        above_lin = {int(a) for a in table.ancestor_at[lin_top, 1:4] if a >= 0}
-        above_knn = {int(a) for a in table.ancestor_at[knn_top, 1:4] if a >= 0}
-        above_dense = (
-            {int(a) for a in table.ancestor_at[dense_top, 1:4] if a >= 0}
-            if dense[i, dense_top] > 0
-            else set()
+    rows = np.arange(n)
+    lin_top, knn_top, dense_top = lin_order[:, 0], knn_order[:, 0], dense_order[:, 0]
+    above_lin = table.ancestor_at[lin_top, 1:4]
+    above_knn = table.ancestor_at[knn_top, 1:4]
+    above_dense = np.where(
+        (dense[rows, dense_top] > 0)[:, None], table.ancestor_at[dense_top, 1:4], -1
+    )
+    # the groups above the channels' best labels, by code position (-1 last)
+    above = np.hstack([above_lin, above_knn, above_dense])
+    above = np.sort(np.where(above >= 0, above, n_codes), axis=1)
+    above[above == n_codes] = -1
+    knn_c = np.take_along_axis(knn, knn_order[:, :c], axis=1) > 0
+    dense_c = np.take_along_axis(dense, dense_order[:, :c], axis=1) > 0
+    owner, code = _pool(
+        np.hstack(
+            [
+                lin_order[:, :c],
+                np.where(knn_c, knn_order[:, :c], -1),
+                np.where(dense_c, dense_order[:, :c], -1),
+                above,
+            ]
         )
-        pool += sorted(above_lin | above_knn | above_dense)
-        compact = queries[i].replace(" ", "")
-        for g in dict.fromkeys(pool):
-            level = int(table.levels[g])
-            owner.append(i)
-            code.append(g)
-            rows.append(
-                [
-                    float(linear[i, g]),
-                    float(linear[i, lin_top] - linear[i, g]),
-                    float(lin_rank.get(g, RANK_DEPTH)),
-                    float(prob[i, g]),
-                    float(lin_sub[i, g]),
-                    float(knn[i, g]),
-                    float(knn_sub[i, g]),
-                    float(knn_rank.get(g, RANK_DEPTH)),
-                    float(level == 1),
-                    float(level == 2),
-                    float(level == 3),
-                    float(level == 4),
-                    float(np.log1p(title_count[g])),
-                    float(np.log1p(subtree_titles[g])),
-                    _cover(compact, entries.get(g, ())),
-                    float(prob[i, lin_top]),
-                    float(knn[i, knn_top]),
-                    min(len(compact), 30) / 30.0,
-                    float(g in above_lin),
-                    float(g in above_knn),
-                    float(dense[i, g]),
-                    float(dense_sub[i, g]),
-                    float(dense_rank.get(g, RANK_DEPTH)),
-                    float(dense[i, dense_top]),
-                    float(g in above_dense),
-                    float(path[i, g]),
-                    float(major[i, g]),
-                ]
-            )
+    )
+    level = table.levels[code]
+    compact = [q.replace(" ", "") for q in queries]
+    length = np.asarray([min(len(q), 30) / 30.0 for q in compact])
+    knn_g, dense_g = knn[owner, code], dense[owner, code]
+    columns = [
+        linear[owner, code],
+        linear[owner, lin_top[owner]] - linear[owner, code],
+        _rank_in(lin_order, owner, code, np.ones(len(code), dtype=bool)),
+        prob[owner, code],
+        lin_sub[owner, code],
+        knn_g,
+        knn_sub[owner, code],
+        _rank_in(knn_order, owner, code, knn_g > 0),
+        level == 1,
+        level == 2,
+        level == 3,
+        level == 4,
+        np.log1p(title_count[code]),
+        np.log1p(subtree_titles[code]),
+        _cover(compact, owner, code),
+        prob[owner, lin_top[owner]],
+        knn[owner, knn_top[owner]],
+        length[owner],
+        (above_lin[owner] == code[:, None]).any(axis=1),
+        (above_knn[owner] == code[:, None]).any(axis=1),
+        dense_g,
+        dense_sub[owner, code],
+        _rank_in(dense_order, owner, code, dense_g > 0),
+        dense[owner, dense_top[owner]],
+        (above_dense[owner] == code[:, None]).any(axis=1),
+        path[owner, code],
+        major[owner, code],
+    ]
     found = Candidates(
-        owner=np.asarray(owner, dtype=np.int64),
-        code=np.asarray(code, dtype=np.int64),
-        features=np.asarray(rows, dtype=np.float32).reshape(-1, len(FEATURES)),
+        owner=owner,
+        code=code,
+        features=np.column_stack([np.asarray(col, dtype=np.float64) for col in columns])
+        .astype(np.float32)
+        .reshape(-1, len(FEATURES)),
     )
     if not (config.group_features or config.neighbour_features):
         return found
@@ -1031,18 +1092,21 @@ def neighbour_features(queries: Sequence[str], found: Candidates, near: Neighbou
     out[:, 3] = (same & is_title)[:, :10].sum(axis=1)
     out[:, 4] = (inside & is_title)[:, :10].sum(axis=1)
     out[:, 5] = sim[:, 0]
-    names, definitions, end_1, end_2 = _code_words()
+    words = _code_word_matrices()
     compact = [q.replace(" ", "") for q in queries]
-    grams = [_bigrams(c) for c in compact]
-    words = [[w for w in q.split() if w] for q in queries]
-    for j, (i, g) in enumerate(zip(owner.tolist(), code.tolist(), strict=True)):
-        mine = grams[i]
-        if mine:
-            out[j, 6] = len(mine & names[g]) / len(mine)
-            out[j, 7] = len(mine & definitions[g]) / len(mine)
-        out[j, 8] = any(w[-1:] in end_1[g] for w in words[i])
-        out[j, 9] = any(len(w) >= 2 and w[-2:] in end_2[g] for w in words[i])
-        out[j, 10] = bool(compact[i]) and compact[i][-1:] in end_1[g]
+    title_words = [[w for w in q.split() if w] for q in queries]
+    title_grams = [_bigrams(c) for c in compact]
+    grams = words.rows(title_grams)
+    n_grams = np.asarray([len(g) for g in title_grams], dtype=np.float64)[owner]
+    share = np.maximum(n_grams, 1)
+    out[:, 6] = np.where(n_grams > 0, _overlap(grams, words.names, owner, code) / share, 0.0)
+    out[:, 7] = np.where(n_grams > 0, _overlap(grams, words.definitions, owner, code) / share, 0.0)
+    ends_1 = words.rows([{w[-1:] for w in ws} for ws in title_words])
+    ends_2 = words.rows([{w[-2:] for w in ws if len(w) >= 2} for ws in title_words])
+    last = words.rows([{c[-1:]} if c else set() for c in compact])
+    out[:, 8] = _overlap(ends_1, words.end_1, owner, code) > 0
+    out[:, 9] = _overlap(ends_2, words.end_2, owner, code) > 0
+    out[:, 10] = _overlap(last, words.end_1, owner, code) > 0
     for column, source in ((11, 0), (12, 2), (13, 6)):
         out[:, column] = _gap_to_best(out[:, source], owner)
     return out
@@ -1073,19 +1137,68 @@ def group_features(
         out[:, 2 * j + 1] = np.where(has, knn_sub[owner, at], 0.0)
     majors = np.flatnonzero(table.levels == 1)
     out[:, 6] = lin_sub[:, majors].max(axis=1)[owner]
-    chars = _name_characters()
-    seen = [set(q.replace(" ", "")) for q in queries]
-    out[:, 7] = [
-        len(seen[i] & chars[g]) / max(1, len(chars[g]))
-        for i, g in zip(owner.tolist(), code.tolist(), strict=True)
-    ]
+    words = _code_word_matrices()
+    seen = words.rows([set(q.replace(" ", "")) for q in queries])
+    size = np.asarray(words.name_chars.sum(axis=1)).ravel()[code]
+    out[:, 7] = _overlap(seen, words.name_chars, owner, code) / np.maximum(size, 1)
     return out
 
 
+@dataclass(frozen=True)
+class CodeWords:
+    """The words of every code as binary (codes x vocabulary) matrices over one
+    vocabulary of short strings, so a candidate's overlap with its title is one sparse
+    row product: the characters of its name (:data:`GROUP_FEATURES` ``name_overlap``),
+    the character bigrams of its names and aliases and of its definition and tasks, and
+    the last character and last two characters of its names and aliases
+    (:data:`NEIGHBOUR_FEATURES`)."""
+
+    vocabulary: dict[str, int]
+    name_chars: sp.csr_matrix
+    names: sp.csr_matrix
+    definitions: sp.csr_matrix
+    end_1: sp.csr_matrix
+    end_2: sp.csr_matrix
+
+    def rows(self, sets: Sequence[set[str]]) -> sp.csr_matrix:
+        """One binary row per set of strings (strings outside the vocabulary dropped:
+        no code has them)."""
+        return _binary_rows(sets, self.vocabulary)
+
+
+def _binary_rows(sets: Sequence[Iterable[str]], vocabulary: dict[str, int]) -> sp.csr_matrix:
+    indptr, indices = [0], []
+    for items in sets:
+        indices.extend(sorted({vocabulary[t] for t in items if t in vocabulary}))
+        indptr.append(len(indices))
+    data = np.ones(len(indices), dtype=np.float32)
+    return sp.csr_matrix(
+        (data, np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
+        shape=(len(sets), len(vocabulary)),
+    )
+
+
+def _overlap(
+    queries: sp.csr_matrix, codes: sp.csr_matrix, owner: np.ndarray, code: np.ndarray
+) -> np.ndarray:
+    """Per candidate: how many strings its title's row and its code's row share."""
+    return np.asarray(queries[owner].multiply(codes[code]).sum(axis=1), dtype=np.float64).ravel()
+
+
 @cache
-def _name_characters() -> tuple[frozenset[str], ...]:
-    """The set of characters of every code's name, by code position."""
-    return tuple(frozenset(name) for name in code_table().names)
+def _code_word_matrices() -> CodeWords:
+    """:class:`CodeWords` of the CSCO table (built once per process)."""
+    names, definitions, end_1, end_2 = _code_words()
+    chars = [frozenset(name) for name in code_table().names]
+    vocabulary: dict[str, int] = {}
+    for sets in (chars, names, definitions, end_1, end_2):
+        for items in sets:
+            for t in items:
+                vocabulary.setdefault(t, len(vocabulary))
+    return CodeWords(
+        vocabulary,
+        *(_binary_rows(sets, vocabulary) for sets in (chars, names, definitions, end_1, end_2)),
+    )
 
 
 # --------------------------------------------------------------------------- decision rule
