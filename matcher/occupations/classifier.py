@@ -470,11 +470,18 @@ def neighbour_shares(
         return np.zeros((n, n_codes), dtype=np.float32)
     k = min(k, sim.shape[1])
     top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-    votes = np.take_along_axis(sim, top, axis=1).clip(min=0.0) ** power
+    return shares_of_nearest(np.take_along_axis(sim, top, axis=1), index_code[top], n_codes, power)
+
+
+def shares_of_nearest(sim: np.ndarray, code: np.ndarray, n_codes: int, power: float) -> np.ndarray:
+    """:func:`neighbour_shares` from each query's nearest index rows already found:
+    their similarities ``sim`` and code positions ``code`` (queries x k each)."""
+    n, k = sim.shape
+    if n == 0 or k == 0:
+        return np.zeros((n, n_codes), dtype=np.float32)
+    votes = sim.clip(min=0.0) ** power
     rows = np.repeat(np.arange(n), k)
-    shares = sp.csr_matrix(
-        (votes.ravel(), (rows, index_code[top].ravel())), shape=(n, n_codes)
-    ).toarray()
+    shares = sp.csr_matrix((votes.ravel(), (rows, code.ravel())), shape=(n, n_codes)).toarray()
     total = shares.sum(axis=1, keepdims=True)
     shares = np.divide(shares, total, out=np.zeros_like(shares), where=total > 0)
     return shares.astype(np.float32)
@@ -624,8 +631,14 @@ class Channels:
         q = self.vectorizer.transform(texts)
         linear = np.asarray((q @ self.weights).toarray()) + self.intercept[None, :]
         sim = np.asarray((q @ self.index_columns()).toarray())
-        knn = neighbour_shares(sim, self.index_code, n_codes, config.k, config.knn_power)
         near = Neighbours.nearest(sim, self.index_code, self.index_is_title)
+        if config.k <= NEIGHBOUR_DEPTH:
+            # the k nearest are the first k of the nearest rows kept (one partition)
+            knn = shares_of_nearest(
+                near.sim[:, : config.k], near.code[:, : config.k], n_codes, config.knn_power
+            )
+        else:
+            knn = neighbour_shares(sim, self.index_code, n_codes, config.k, config.knn_power)
         path = np.zeros_like(linear, dtype=np.float32)
         major = np.zeros_like(linear, dtype=np.float32)
         if self.group_weights is not None and self.group_intercept is not None:
