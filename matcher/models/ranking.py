@@ -1547,8 +1547,11 @@ class StablePlacementRanker:
         bounds a pair's score from above.
         Round 1 scores the ``FIRST_ROUND * k`` pairs of each group with the highest
         bounds exactly; the ``k``-th best of those scores, ``tau``, is at most the
-        ``k``-th best exact score of the group. Round 2 scores every other pair whose
-        bound reaches ``tau``. A
+        ``k``-th best exact score of the group. Round 2 takes every other pair whose
+        bound reaches ``tau`` one later stage at a time: the stage's exact value
+        replaces its bound, and only the pairs whose bound still reaches ``tau`` go on
+        to the next stage (at 100,000 open vacancies the hire stage's bound is loose,
+        the stay stage's tight: most pairs that reach the hire stage stop there). A
         pair left out has ``bound < tau``, so its exact score is strictly below the
         ``k``-th best of its group: the top ``k`` (ties included) and their scores
         are those of :meth:`predict_proba`.
@@ -1602,12 +1605,15 @@ class StablePlacementRanker:
         bound = self._joint(bounded) * w
         exact = np.zeros(n, dtype=bool)
 
+        def score_stage(j: int, rows: np.ndarray) -> None:
+            u = covariates[j]
+            stages[rows, j] = self._stage(
+                STAGES[j], x[rows], covariates=None if u is None else u[rows]
+            )
+
         def score_rows(rows: np.ndarray) -> None:
             for j in later:
-                u = covariates[j]
-                stages[rows, j] = self._stage(
-                    STAGES[j], x[rows], covariates=None if u is None else u[rows]
-                )
+                score_stage(j, rows)
             exact[rows] = True
 
         _, gid = np.unique(groups, return_inverse=True)
@@ -1629,8 +1635,19 @@ class StablePlacementRanker:
         full = size >= k
         tau[fg_sorted[cut[full]]] = first_score[by_score][cut[full] + k - 1]
         rest = np.flatnonzero(~exact & (bound >= tau[gid]))
+        # stage by stage: each later stage computed exactly tightens the bound of the
+        # rows still in (its exact value replaces its bound, the product is monotone in
+        # each factor), and only the rows whose bound still reaches tau go on
+        for j in later[:-1]:
+            if not len(rest):
+                break
+            score_stage(j, rest)
+            bounded[rest, j] = stages[rest, j]
+            bound[rest] = self._joint(bounded[rest]) * w[rest]
+            rest = rest[bound[rest] >= tau[gid[rest]]]
         if len(rest):
-            score_rows(rest)
+            score_stage(later[-1], rest)
+            exact[rest] = True
         score = bound
         score[exact] = self._joint(stages[exact]) * w[exact]
         return score, exact
