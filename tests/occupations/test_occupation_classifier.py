@@ -11,6 +11,7 @@ from matcher.occupations.classifier import (
     FEATURES,
     GROUP_FEATURES,
     NEIGHBOUR_FEATURES,
+    RANK_DEPTH,
     UNCLASSIFIABLE_CODE,
     Candidates,
     ClassifierConfig,
@@ -19,6 +20,7 @@ from matcher.occupations.classifier import (
     LabelledTitle,
     Neighbours,
     OccupationClassifier,
+    candidates,
     clean_title,
     code_table,
     group_features,
@@ -239,6 +241,35 @@ def test_hierarchy_channel_scores_a_code_by_its_group_path():
 
 
 # --------------------------------------------------------------------------- group features
+
+
+def test_candidates_pool_each_channels_best_codes_and_the_groups_above_them_once():
+    table = code_table()
+    at = table.position
+    n = len(table.codes)
+    # one title: the linear channel ranks welder, cook, electrician; the neighbours vote
+    # only for the cleaner; no embedding channel
+    linear = np.full((1, n), -5.0, dtype=np.float32)
+    linear[0, [at[WELDER], at[COOK], at[ELECTRICIAN]]] = [1.0, 0.5, 0.2]
+    knn = np.zeros((1, n), dtype=np.float32)
+    knn[0, at[CLEANER]] = 1.0
+    found = candidates(
+        ["氩弧焊工学徒"], linear, knn, np.zeros(n, np.float32), ClassifierConfig(candidates=2)
+    )
+    above = ["4-00-00-00", "4-09-00-00", "4-09-08-00", "6-00-00-00", "6-18-00-00", "6-18-02-00"]
+    # the channels' best codes in order, then the groups above their best, by position
+    assert [str(table.codes[g]) for g in found.code] == [WELDER, COOK, CLEANER, *above]
+    assert (found.owner == 0).all()
+    column = {name: found.features[:, j] for j, name in enumerate(FEATURES)}
+    np.testing.assert_allclose(column["linear_rank"][:3], [0, 1, RANK_DEPTH])
+    np.testing.assert_allclose(column["knn_rank"][:3], [RANK_DEPTH, RANK_DEPTH, 0])
+    np.testing.assert_allclose(column["linear_gap"][:2], [0.0, 0.5])
+    # 氩弧焊工 (a CSCO alias of the welder) covers four of the title's six characters
+    assert column["cover"][0] == pytest.approx(4 / 6)
+    assert column["cover"][1] == 0.0
+    np.testing.assert_array_equal(column["above_linear_top"], [0, 0, 0, 0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(column["above_knn_top"], [0, 0, 0, 1, 1, 1, 0, 0, 0])
+    np.testing.assert_array_equal(column["level_4"], [1, 1, 1, 0, 0, 0, 0, 0, 0])
 
 
 def test_group_features_read_the_mass_of_each_candidates_groups():
