@@ -45,8 +45,17 @@ STAY_MAPS = ("plain", "covariates")
 #: that map scored with the worker's own other applications at their slice mean
 #: ("competition-typical"),
 #: or a logistic regression on the competition and the pair's terms without the booster,
-#: fitted on the booster window's applications and the slice's ("covariates").
-HIRE_MAPS = ("plain", "competition", "competition-map", "competition-typical", "covariates")
+#: fitted on the booster window's applications and the slice's ("covariates"), or the same
+#: regression fitted on every application of the history windows and the slice's, scored
+#: as "competition-typical" ("history").
+HIRE_MAPS = (
+    "plain",
+    "competition",
+    "competition-map",
+    "competition-typical",
+    "covariates",
+    "history",
+)
 #: Stages that learn from the whole history before the calibration slice, cut into short
 #: windows (the hire booster from every application whose decision was due, the stay map
 #: from every spell followed) instead of from the booster's training window alone.

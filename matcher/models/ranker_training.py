@@ -152,12 +152,17 @@ class RankerTrainer:
         }
         earlier_stays = (stay_feats, stays)
         applications = None
-        if cal_cut is not None and self.config.history_stages != "none":
+        history_hires = None
+        if cal_cut is not None and (
+            self.config.history_stages != "none" or self.config.hire_map == "history"
+        ):
             history = history_cutoffs(
                 times, self.config.calibration_share, self.config.history_windows
             )
             self.counts["history_cutoffs"] = [str(c) for c in history]
             windows, history_stays = self._window_history(dataset, history, cal_cut)
+            if self.config.hire_map == "history":
+                history_hires = due_applications(dataset, windows)
             if "hire" in self.config.history_stages:
                 applications = history_applications(dataset, windows, self.config.hire_map)
                 self.counts["history_applications"] = len(applications[1])
@@ -172,7 +177,7 @@ class RankerTrainer:
         ).fit(feats, pairs, stays=(stay_feats, spells_of(stays)), applications=applications)
         self.counts["stages"] = ranker.stage_counts_
         if cal_cut is not None:
-            earlier_hires = None
+            earlier_hires = history_hires
             if self.config.hire_map == "covariates":
                 earlier_hires = due_applications(
                     dataset,
@@ -220,7 +225,8 @@ class RankerTrainer:
           censored at its end, where the slice's spells of the same hires begin).
         * with ``hire_map="covariates"`` the hire stage also learns from the booster's
           window's applications whose decision was due by its end (``earlier_hires``:
-          features, hired, the competition each met).
+          features, hired, the competition each met); with ``hire_map="history"`` from
+          the history windows' instead.
         * with ``apply_map="history"`` the apply stage also learns from the pairs shown in
           the booster's window (``earlier_views``: features, applied, views as weight).
         """
@@ -301,13 +307,15 @@ class RankerTrainer:
             stay_covariates=self.config.stay_map == "covariates",
             hire_competition=hire_competition,
             hire_alone=(
-                (earlier_hires or NO_APPLICATIONS) if self.config.hire_map == "covariates" else None
+                (earlier_hires or NO_APPLICATIONS)
+                if self.config.hire_map in ("covariates", "history")
+                else None
             ),
             hire_planning=(
                 # no rival for the seats; the worker's own other applications as the
                 # slice's applications typically had them
                 np.array([HIRE_PLANNING, float(hire_competition[:, 1].mean())])
-                if self.config.hire_map == "competition-typical"
+                if self.config.hire_map in ("competition-typical", "history")
                 and hire_competition is not None
                 and len(hire_competition)
                 else None
@@ -497,6 +505,15 @@ class RankerTrainer:
             earlier_hires = self._window_applications(
                 dataset, counts.get("cutoffs", []), pd.Timestamp(cutoff)
             )
+        if self.config.hire_map == "history":
+            # a model fitted with another hire map kept no history windows: fit's own
+            history = counts.get("history_cutoffs") or [
+                str(c)
+                for c in history_cutoffs(
+                    times, self.config.calibration_share, self.config.history_windows
+                )
+            ]
+            earlier_hires = self._window_applications(dataset, history, pd.Timestamp(cutoff))
         earlier_views = None
         if self.config.apply_map == "history":
             earlier_views = self._window_views(
@@ -590,7 +607,13 @@ class RankerTrainer:
 
 
 #: Hire maps that read the competition each application met.
-HIRE_COMPETING = ("competition", "competition-map", "competition-typical", "covariates")
+HIRE_COMPETING = (
+    "competition",
+    "competition-map",
+    "competition-typical",
+    "covariates",
+    "history",
+)
 
 
 @dataclass(frozen=True)

@@ -265,7 +265,7 @@ class Recommender(RankingModel):
         booster (:class:`matcher.models.calibration.CovariateHazard`).
     hire_map : str, default "competition-typical"
         One of "plain", "competition", "competition-map", "competition-typical",
-        "covariates".
+        "covariates", "history".
         The hire stage. Observed hires per application fall with the rivals for the
         vacancy's seats and with the worker's other applications (one offer taken);
         the plan needs a single applicant's chance with a seat free. ``"competition"``:
@@ -286,6 +286,11 @@ class Recommender(RankingModel):
         worker's expectation, distance, occupation match, language, channel, network
         and ties, the employer's record...) fitted on the applications of the
         booster's window and of the slice whose decision was due, scored with none.
+        ``"history"``: the same regression fitted on the applications whose decision was
+        due of the ``history_windows`` windows before the slice (``history_stages``'
+        windows: about four times the booster window's) and of the slice, scored as
+        ``"competition-typical"`` (no rival, the worker's own other applications at
+        the slice's mean): ``docs/hire-history.md``. One more retrieval fit per window.
     history_stages : {"none", "hire", "stay", "hire-stay"}, default "none"
         Stages that learn from the whole history before the calibration slice instead
         of the booster's training window alone. The window holds the pairs of the

@@ -263,7 +263,7 @@ def test_ranker_hire_alone_recovers_a_single_applicants_chance_from_the_pairs_te
 
 
 @pytest.mark.parametrize(
-    "hire_map", ["competition", "competition-map", "competition-typical", "covariates"]
+    "hire_map", ["competition", "competition-map", "competition-typical", "covariates", "history"]
 )
 def test_recommender_hire_map_fits_scores_and_recalibrates(hire_map):
     """On a small generated market (half its events the calibration slice): the hire
@@ -282,12 +282,17 @@ def test_recommender_hire_map_fits_scores_and_recalibrates(hire_map):
     model.fit(ds)
     ranker = model.ranker_
     assert ranker.hire_competition_ is (hire_map == "competition")
-    if hire_map == "competition-typical":
+    if hire_map in ("competition-typical", "history"):
         # no rival; the worker's own other applications at a typical (non-negative) level
         assert ranker.hire_planning_[0] == 0.0 and ranker.hire_planning_[1] >= 0.0
     else:
         assert ranker.hire_planning_ is None
-    assert ranker.hire_alone_ is (hire_map == "covariates")
+    assert ranker.hire_alone_ is (hire_map in ("covariates", "history"))
+    if hire_map == "history":
+        # the regression learnt from the history windows' applications too
+        assert model.ranker_counts_["history_cutoffs"]
+        rows = ranker.calibration_counts_["hire alone"]["rows"]
+        assert rows > ranker.calibration_counts_["hire"]["rows"]
     ids = ds.workers["worker_id"].tolist()
     lists = model.recommend_many(ids, 5, reasons=False)
     assert len(lists) and ((lists["score"] >= 0) & (lists["score"] <= 1)).all()
