@@ -302,3 +302,13 @@ def data_path(name: str) -> Path:
 def domain_table(name: str) -> pd.DataFrame:
     """Load ``matcher/data/<name>`` (CSV, UTF-8, ``#`` comment lines allowed) as strings."""
     return pd.read_csv(data_path(name), dtype=str, comment="#", keep_default_na=False)
+
+
+@cache
+def spring_festivals() -> np.ndarray:
+    """Spring Festival dates (春节, ``matcher/data/synth_calendar.csv``: the State Council's
+    public-holiday calendars) as int64 nanoseconds since the epoch, sorted."""
+    cal = domain_table("synth_calendar.csv")
+    return np.sort(
+        pd.to_datetime(cal["spring_festival"]).to_numpy("datetime64[ns]").astype(np.int64)
+    )

@@ -60,6 +60,7 @@ HIRE_MAPS = (
 #: windows (the hire booster from every application whose decision was due, the stay map
 #: from every spell followed) instead of from the booster's training window alone.
 HISTORY_STAGES = ("none", "hire", "stay", "hire-stay")
+FESTIVAL_LEAVE = ("none", "learnt")
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "stages": STAGE_CHOICES,
@@ -70,6 +71,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "stay_map": STAY_MAPS,
     "hire_map": HIRE_MAPS,
     "history_stages": HISTORY_STAGES,
+    "festival_leave": FESTIVAL_LEAVE,
     "lang": LANGS,
     "title_coding": TITLE_CODINGS,
     "joint_tails": JOINT_TAILS,
@@ -105,6 +107,7 @@ LEGACY_VALUES: dict[str, object] = {
     "joint_tails": "clip",
     "history_stages": "none",
     "history_windows": 7,
+    "festival_leave": "none",
 }
 
 
@@ -144,6 +147,7 @@ class RecommenderConfig:
     hire_map: str = "competition-typical"
     history_stages: str = "none"
     history_windows: int = 7
+    festival_leave: str = "none"
     stay_weeks: int = 26
     max_iter: int = 100
     ranker_learning_rate: float = 0.1

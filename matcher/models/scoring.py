@@ -28,6 +28,7 @@ from matcher.models.features import AVAILABLE, PAIR_COLUMNS, RANKER_COLUMNS, pai
 from matcher.models.ranking import top_k_per_group
 
 _AVAILABLE_COL = PAIR_COLUMNS.index(AVAILABLE)
+_FAR_COL = PAIR_COLUMNS.index("far")
 
 if TYPE_CHECKING:
     from matcher.models.features import (
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
         VacancyProfiles,
         WorkerProfiles,
     )
+    from matcher.models.festival import FestivalKeep
     from matcher.models.ranking import StablePlacementRanker
     from matcher.models.rows import PatchedRows
 
@@ -93,6 +95,11 @@ class PairScorer:
         Statistics of the training market the pair features read.
     left_rate : float
         The market's share of placements that ended early (reasons quote it).
+    stay_keep : FestivalKeep, optional
+        The share of hires a Spring Festival inside the stay horizon leaves in post, near
+        and far from home (:mod:`matcher.models.festival`; ``Recommender(festival_leave=
+        "learnt")``): the ranker's probability is multiplied by it per pair (by the pair
+        feature ``far``). None: no such factor.
     """
 
     def __init__(
@@ -101,11 +108,13 @@ class PairScorer:
         ranker: StablePlacementRanker | None,
         stats: PairStatistics,
         left_rate: float = 0.0,
+        stay_keep: FestivalKeep | None = None,
     ) -> None:
         self.stages = stages
         self.ranker = ranker
         self.stats = stats
         self.left_rate = left_rate
+        self.stay_keep = stay_keep
 
     def pair_values(
         self, sides: EncodedSides, wi: np.ndarray, vi: np.ndarray
@@ -170,7 +179,10 @@ class PairScorer:
             return ((feats["dense"] + feats["lexical"]) / 2).to_numpy(dtype=float)
         if self.ranker is None:  # no events to learn from: fall back to retrieval
             return 1 / (1 + np.exp(-feats["lightfm"].to_numpy(dtype=float)))
-        return self.ranker.predict_proba(feats)
+        score = self.ranker.predict_proba(feats)
+        if self.stay_keep is not None:
+            score = score * self.stay_keep.of(feats["far"].to_numpy(dtype=float))
+        return score
 
     @property
     def _probability(self) -> bool:
@@ -186,7 +198,10 @@ class PairScorer:
         x = values[:, : len(RANKER_COLUMNS)]
         if self._probability:
             assert self.ranker is not None
-            score, _ = self.ranker.predict_top(x, group, k, weight=values[:, _AVAILABLE_COL])
+            weight = values[:, _AVAILABLE_COL]
+            if self.stay_keep is not None:
+                weight = weight * self.stay_keep.of(values[:, _FAR_COL])
+            score, _ = self.ranker.predict_top(x, group, k, weight=weight)
             return score
         return self.score(pd.DataFrame(x, columns=RANKER_COLUMNS, copy=False))
 

@@ -122,6 +122,7 @@ from matcher.models.features import (
     worker_profiles,
     worker_texts,
 )
+from matcher.models.festival import FestivalLeave
 from matcher.models.ranker_training import RankerTrainer
 from matcher.models.ranking import (
     STAGES,
@@ -319,6 +320,13 @@ class Recommender(RankingModel):
         its rate of leaving from following a few spells. Opt-in: 100 lifted every
         language group on two market variants and lowered the default market
         (``docs/equal-service.md``).
+    festival_leave : {"none", "learnt"}, default "none"
+        ``"learnt"`` (opt-in): the Spring Festival departures (春节返乡不返岗) measured on
+        the snapshot's events, near and far from home (:mod:`matcher.models.festival`),
+        lower a pair's score by the share of hires that a festival inside the first
+        ``stay_weeks`` weeks after the serving time takes away; the stay stage, learnt in
+        tenure weeks, cannot tell an autumn hire (whose six months hold the festival) from
+        a spring one.
     joint_tails : {"clip", "exact"}, default "clip"
         Products of the calibrated stages below ``1e-6``
         (:data:`matcher.models.calibration.EPS`) in the joint map: ``"clip"`` ties them
@@ -369,6 +377,8 @@ class Recommender(RankingModel):
     #: ... and before the history windows, without them
     history_stages: str = "none"
     history_windows: int = 7
+    festival_leave: str = "none"
+    festival_: FestivalLeave | None = None
 
     def __init__(
         self,
@@ -396,6 +406,7 @@ class Recommender(RankingModel):
         hire_map: str = "competition-typical",
         history_stages: str = "none",
         history_windows: int = 7,
+        festival_leave: str = "none",
         stay_weeks: int = 26,
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
@@ -428,6 +439,7 @@ class Recommender(RankingModel):
         self.hire_map = hire_map
         self.history_stages = history_stages
         self.history_windows = history_windows
+        self.festival_leave = festival_leave
         self.stay_weeks = stay_weeks
         self.max_iter = max_iter
         self.ranker_learning_rate = ranker_learning_rate
@@ -699,6 +711,7 @@ class Recommender(RankingModel):
             self.ranker_counts_ = trainer.counts
         self.retrieval_ = self.fit_retrieval(dataset)
         self.availability_ = Availability().fit(dataset.events, dataset.workers)
+        self.festival_ = FestivalLeave().fit(dataset) if self.festival_leave == "learnt" else None
         if serving is None:
             self.catalogue_ = self._catalogue(dataset, self.retrieval_, snapshot_time(dataset))
         else:  # as refresh(serving, at) does
@@ -896,7 +909,7 @@ class Recommender(RankingModel):
             # serving catalogues only: the training ones rank sampled pairs, not requests
             cat.proxy = fit_ranker_proxy(
                 cat,
-                self._scorer_of(retrieval),
+                self._scorer_of(retrieval, at),
                 CandidateGenerator(self.stages, self.n_candidates, retrieval.stats),
                 random_state=self.random_state,
             )
@@ -992,11 +1005,16 @@ class Recommender(RankingModel):
             Before ``fit``.
         """
         self.check_fitted()
-        return self._scorer_of(self.retrieval_)
+        return self._scorer_of(self.retrieval_, self.catalogue_.at)
 
-    def _scorer_of(self, retrieval: RetrievalFit) -> PairScorer:
+    def _scorer_of(self, retrieval: RetrievalFit, at: pd.Timestamp | None) -> PairScorer:
         stats = retrieval.stats
-        return PairScorer(self.stages, self.ranker_, stats, stats.market_.get("left_rate", 0.0))
+        keep = None
+        if self.festival_ is not None and self.ranker_ is not None:
+            keep = self.festival_.keep(at, self.stay_weeks)
+        return PairScorer(
+            self.stages, self.ranker_, stats, stats.market_.get("left_rate", 0.0), keep
+        )
 
     def _worker_pos(self, worker_id: str) -> int:
         pos = int(self.catalogue_.wp.ids.get_indexer(pd.Index([worker_id]))[0])
@@ -1323,6 +1341,7 @@ class Recommender(RankingModel):
         ``ranker_counts_["calibration_cutoff"]``) and with the same seed; the boosters,
         retrieval and statistics stay. With unchanged code it reproduces the fitted
         calibration; a bench uses it to measure a calibration change on a trained model.
+        With ``festival_leave="learnt"`` it also measures the festival departures again.
 
         Raises
         ------
@@ -1336,6 +1355,7 @@ class Recommender(RankingModel):
             raise ValueError("the model has no ranker calibrated on a later slice")
         trainer = RankerTrainer(self.config, self)
         self.ranker_counts_ = trainer.recalibrate(self.ranker_, self.ranker_counts_, dataset)
+        self.festival_ = FestivalLeave().fit(dataset) if self.festival_leave == "learnt" else None
         return self
 
     def refresh(self, dataset: Dataset, at: object = None) -> Self:

@@ -236,13 +236,9 @@ def object_frame(columns: dict[str, object]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-@cache
 def spring_festivals() -> np.ndarray:
-    """Spring Festival dates (``matcher/data/synth_calendar.csv``) as int64 ns, sorted."""
-    cal = reference.domain_table("synth_calendar.csv")
-    return np.sort(
-        pd.to_datetime(cal["spring_festival"]).to_numpy("datetime64[ns]").astype(np.int64)
-    )
+    """Spring Festival dates as int64 ns, sorted (:func:`matcher.data.reference.spring_festivals`)."""
+    return reference.spring_festivals()
 
 
 def days_from_spring_festival(t_ns: np.ndarray | int) -> np.ndarray:
