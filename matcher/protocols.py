@@ -13,6 +13,12 @@ Capabilities
 ------------
 :class:`RefreshableModel`
     Serves a newer snapshot of the store without retraining (``refresh``).
+:class:`JointFitModel`
+    Fits on one snapshot and serves another in one call (``fit_and_refresh``).
+:class:`AblatingModel`
+    Reads an ablation of itself off its own fit (``ablation``).
+:class:`FilteringModel`
+    Reports the candidate filter it applied (``filter_``).
 :class:`VacancyUpdatingModel`
     Takes vacancies posted, edited or closed since its last refresh into its
     catalogue without a full refresh (``update_vacancies``).
@@ -41,6 +47,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from matcher.data.dataset import Dataset
+    from matcher.models.base import RankingModel
 
 
 @runtime_checkable
@@ -52,6 +59,34 @@ class RefreshableModel(Protocol):
         content); vacancies must be open at ``at`` (default: the snapshot's time).
         Returns the model itself."""
         ...
+
+
+@runtime_checkable
+class JointFitModel(Protocol):
+    """A model that fits on one snapshot and serves another in one call, building the
+    catalogue only once (an evaluation fits on the training weeks and serves the cutoff)."""
+
+    def fit_and_refresh(self, dataset: Dataset, serving: Dataset, at: object = None) -> Self:
+        """``fit(dataset)`` then ``refresh(serving, at)``. Returns the model itself."""
+        ...
+
+
+@runtime_checkable
+class AblatingModel(Protocol):
+    """A fitted model that reads an ablation of itself off its own fit (one channel alone)."""
+
+    def ablation(self, stages: str) -> RankingModel:
+        """A copy that ranks with ``stages`` ("lightfm" or "content") alone, sharing this
+        model's fitted state and catalogue."""
+        ...
+
+
+@runtime_checkable
+class FilteringModel(Protocol):
+    """A baseline that reports which candidate filter it applied (printed in evaluations)."""
+
+    #: the filter actually used, e.g. "eligibility"
+    filter_: str
 
 
 @runtime_checkable

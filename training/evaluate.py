@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 from matcher.data.schema import Columns
 from matcher.evaluation.metrics import GRADE, catalogue_coverage, per_worker_metrics
 from matcher.models.base import RankingModel
+from matcher.protocols import AblatingModel, FilteringModel, JointFitModel, RefreshableModel
 from training.split import TimeSplit
 
 DEFAULT_KS: tuple[int, ...] = (5, 10, 20)
@@ -156,13 +157,12 @@ def serve_split(model: RankingModel, split: TimeSplit) -> RankingModel:
     TypeError
         The model has no ``refresh`` (it could not serve new workers fairly).
     """
-    refresh = getattr(model, "refresh", None)
-    if refresh is None:
+    if not isinstance(model, RefreshableModel):
         raise TypeError(
             f"{type(model).__name__} has no refresh(dataset, at): every evaluated model must "
             "serve workers registered after training the same way"
         )
-    refresh(split.serving, at=split.cutoff)
+    model.refresh(split.serving, at=split.cutoff)
     return model
 
 
@@ -309,10 +309,9 @@ def evaluate_model(
         The recommendations (top ``max(ks)``) and the fit/recommend times.
     """
     t0 = time.perf_counter()
-    fit_and_refresh = getattr(model, "fit_and_refresh", None)
-    if fit and fit_and_refresh is not None:
+    if fit and isinstance(model, JointFitModel):
         # the same as fit then serve_split, one catalogue fewer
-        fit_and_refresh(split.train, split.serving, at=split.cutoff)
+        model.fit_and_refresh(split.train, split.serving, at=split.cutoff)
     else:
         if fit:
             model.fit(split.train)
@@ -324,7 +323,7 @@ def evaluate_model(
         params = dict(model.get_params())
     except Exception:  # noqa: BLE001 - params are informative only
         params = {}
-    if hasattr(model, "filter_"):
+    if isinstance(model, FilteringModel):
         params["filter_"] = model.filter_
     return ModelRun(name, recs, t1 - t0, t2 - t1, params)
 
@@ -346,14 +345,13 @@ def evaluate_ablation(
     (ModelRun, model)
         ``fit_seconds`` is the time to read the ablation off (no fit).
     """
-    derive = getattr(source, "ablation", None)
-    if derive is None:
+    if not isinstance(source, AblatingModel):
         raise TypeError(
             f"{name!r} is an ablation of {ablation.of!r}, but {type(source).__name__} has no "
             "ablation(stages): pass a fitted model instead"
         )
     t0 = time.perf_counter()
-    model = derive(ablation.stages)
+    model = source.ablation(ablation.stages)
     t1 = time.perf_counter()
     recs = recommend_for_split(model, split, max(ks))
     t2 = time.perf_counter()

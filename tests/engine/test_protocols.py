@@ -15,7 +15,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from engine_markets import fast_params, toy_market  # noqa: E402
 
 from matcher.evaluation.baselines import PopularityRecommender  # noqa: E402
-from matcher.protocols import CatalogueModel, ExplainingModel, RefreshableModel  # noqa: E402
+from matcher.protocols import (  # noqa: E402
+    AblatingModel,
+    CatalogueModel,
+    ExplainingModel,
+    FilteringModel,
+    JointFitModel,
+    RefreshableModel,
+)
 from matcher.serving.recommender import Recommender  # noqa: E402
 from service.domain import _knows, _trained_on  # noqa: E402
 from service.model_holder import _refreshed  # noqa: E402
@@ -36,6 +43,8 @@ def test_the_hybrid_model_has_every_capability(fitted):
     assert isinstance(model, RefreshableModel)
     assert isinstance(model, ExplainingModel)
     assert isinstance(model, CatalogueModel)
+    assert isinstance(model, JointFitModel)
+    assert isinstance(model, AblatingModel)
 
 
 def test_a_baseline_refreshes_but_cannot_explain_or_tell_its_catalogue(fitted):
@@ -68,3 +77,16 @@ def test_refreshed_is_a_new_object_and_a_model_without_refresh_is_kept(fitted):
     assert fresh.recommend("welder", 3).equals(model.recommend("welder", 3))
     plain = object()
     assert _refreshed(plain, ds) is plain
+
+
+def test_evaluation_asks_for_capabilities_by_protocol(fitted):
+    """training.evaluate: a baseline reports its filter; a model without ablation(stages)
+    is refused with a clear TypeError (no attribute probing)."""
+    from training.evaluate import Ablation, evaluate_ablation
+
+    ds, _, popularity = fitted
+    assert isinstance(popularity, FilteringModel)
+    assert not isinstance(popularity, AblatingModel)
+    assert not isinstance(popularity, JointFitModel)
+    with pytest.raises(TypeError, match="has no ablation"):
+        evaluate_ablation(popularity, Ablation("lightfm"), None)  # type: ignore[arg-type]
