@@ -254,7 +254,11 @@ def test_candidates_pool_each_channels_best_codes_and_the_groups_above_them_once
     knn = np.zeros((1, n), dtype=np.float32)
     knn[0, at[CLEANER]] = 1.0
     found = candidates(
-        ["氩弧焊工学徒"], linear, knn, np.zeros(n, np.float32), ClassifierConfig(candidates=2)
+        ["氩弧焊工学徒"],
+        linear,
+        knn,
+        np.zeros(n, np.float32),
+        ClassifierConfig(candidates=2, group_features=False, neighbour_features=False),
     )
     above = ["4-00-00-00", "4-09-00-00", "4-09-08-00", "6-00-00-00", "6-18-00-00", "6-18-02-00"]
     # the channels' best codes in order, then the groups above their best, by position
