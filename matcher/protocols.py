@@ -40,14 +40,13 @@ And one capability of a text channel:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
     from matcher.data.dataset import Dataset
-    from matcher.models.base import RankingModel
 
 
 @runtime_checkable
@@ -75,9 +74,10 @@ class JointFitModel(Protocol):
 class AblatingModel(Protocol):
     """A fitted model that reads an ablation of itself off its own fit (one channel alone)."""
 
-    def ablation(self, stages: str) -> RankingModel:
+    def ablation(self, stages: str) -> Any:
         """A copy that ranks with ``stages`` ("lightfm" or "content") alone, sharing this
-        model's fitted state and catalogue."""
+        model's fitted state and catalogue (a :class:`matcher.models.base.RankingModel`;
+        not imported here, which every part of :mod:`matcher` may import)."""
         ...
 
 
