@@ -15,7 +15,14 @@ share of the oracle LP:
 * **true apply / true hire / true stay**: one calibrated stage replaced by the
   generator's true stage probability (pairs the truth lacks keep the model's), the
   rest as served (joint map left out, availability kept);
-* **no availability**, **no joint map**: the served score without either factor.
+* **no availability**, **no joint map**: the served score without either factor;
+* **true worker scale**: the served score divided, per worker, by its value-weighted
+  mean ratio to the truth over the worker's list (the geometric mean, weights the true
+  values): each worker's level is the truth's, the order within the list the model's;
+* **true order, served scale**: the truth times that same ratio: the order within each
+  list is the truth's, each worker's level the model's. Which of the two recovers more
+  says whether the plan loses on the scale ACROSS workers competing for seats or on
+  the choice WITHIN each worker's list.
 
 A stage whose replacement gains most is where the plan is lost. The oracle LP keeps
 village groups together as the nightly plan does; this flow places their members one
@@ -87,16 +94,33 @@ def variant_rows(
         s[:, stage] = np.where(np.isnan(t), s[:, stage], t)
         return s.prod(axis=1) * available
 
+    served = lists["score"].to_numpy(dtype=float)
+    value = true["value"].fillna(0.0).to_numpy(dtype=float)
+    ratio = worker_ratio(lists["worker_id"], served, value)
     ways = {
-        "served": lists["score"].to_numpy(dtype=float),
+        "served": served,
         "true values": true["value"].fillna(0.0).to_numpy(dtype=float),
         "true apply": swapped(0, "p_apply"),
         "true hire": swapped(1, "p_hire"),
         "true stay": swapped(2, "p_stay6m"),
         "no availability": joint,
         "no joint map": product * available,
+        "true worker scale": served / ratio,
+        "true order, served scale": value * ratio,
     }
     return [[folder.name, way, share(score)] for way, score in ways.items()]
+
+
+def worker_ratio(worker: pd.Series, served: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Per pair, its worker's geometric mean of served / true over the worker's pairs,
+    weighted by the true value (1 for a worker without a positive true value)."""
+    positive = value > 0
+    log_ratio = np.zeros(len(value))
+    log_ratio[positive] = np.log(np.maximum(served[positive], 1e-12)) - np.log(value[positive])
+    frame = pd.DataFrame({"w": worker.to_numpy(), "x": log_ratio * value, "v": value})
+    sums = frame.groupby("w")[["x", "v"]].transform("sum")
+    mean = np.where(sums["v"] > 0, sums["x"] / sums["v"].where(sums["v"] > 0, 1.0), 0.0)
+    return np.exp(mean)
 
 
 def main(argv: list[str] | None = None) -> int:
