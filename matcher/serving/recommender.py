@@ -89,9 +89,7 @@ import scipy.sparse as sp
 
 from matcher.artifacts import load_joblib
 from matcher.data.dataset import Dataset, snapshot_time
-from matcher.data.reference import is_csco_code
 from matcher.data.schema import PURSUED_EVENTS, Columns, EventType
-from matcher.eligibility.rules import INFERRED_SOURCE
 from matcher.models.availability import Availability
 from matcher.models.base import (
     CANDIDATE_COLUMNS,
@@ -108,14 +106,12 @@ from matcher.models.encoding import (
 )
 from matcher.models.explain import stable_chance, texts
 from matcher.models.features import (
-    MAX_WORKER_CODES,
     PAIR_COLUMNS,
     RANKER_COLUMNS,
     EmbeddingClusters,
     FeatureSpace,
     PairStatistics,
     VacancyContext,
-    matches_to_codes,
     time_ns,
     vacancy_profiles,
     vacancy_texts,
@@ -123,6 +119,7 @@ from matcher.models.features import (
     worker_texts,
 )
 from matcher.models.festival import FestivalLeave
+from matcher.models.market_codes import MarketCodes
 from matcher.models.ranker_training import RankerTrainer
 from matcher.models.ranking import (
     STAGES,
@@ -146,21 +143,6 @@ ARTIFACT_FILE = "recommender.joblib"
 META_FILE = "artifact.json"
 #: Workers scored per block in batched calls (bounds memory: block x open vacancies).
 BLOCK = 128
-#: Texts whose occupation codes are memoised per process (models fitted one after the
-#: other in a training run extract the same workers' codes only once).
-MEMO_SIZE = 500_000
-_OCCUPATION_MEMO: dict[str, list[str]] = {}
-_TITLE_MEMO: dict[str, str | None] = {}
-#: Fewest given (not inferred) codes of titles a snapshot needs for a market title coder.
-MIN_MARKET_TITLES = 100
-
-
-def _remember(memo: dict, items: dict) -> None:
-    if len(memo) + len(items) > MEMO_SIZE:
-        memo.clear()
-    memo.update(items)
-
-
 #: Dense vectors memoised per process for the embedder that encoded them (a training
 #: run fits several models and catalogues over the same texts with one embedder).
 EMBEDDING_MEMO_SIZE = 200_000
@@ -531,124 +513,30 @@ class Recommender(RankingModel):
             return len(next(iter(memo.values())))
         return int(self.embedder_.encode([""]).shape[1])
 
+    def market_codes(self) -> MarketCodes:
+        """This model's occupation coding of workers and vacancies
+        (:class:`matcher.models.market_codes.MarketCodes`), over its caches and title coder."""
+        return MarketCodes(
+            self.title_coding,
+            self.title_coder_,
+            self.__dict__.setdefault("occupation_cache_", {}),
+            self.__dict__.setdefault("title_cache_", {}),
+        )
+
     def worker_codes(self, workers: pd.DataFrame) -> list[list[str]]:
         """Occupation codes the normaliser finds in each worker's skills and history
-        (one list per row of ``workers``, which needs ``skills`` and ``work_history``);
-        lines already coded by this model or in this process are not coded again."""
-        from matcher.occupations.normaliser import default_normaliser
-
-        cache = self.occupation_cache_
-        lines = [
-            "；".join(str(x) for x in (s, h) if isinstance(x, str) and x.strip())
-            for s, h in zip(workers["skills"], workers["work_history"], strict=True)
-        ]
-        missing = [t for t in dict.fromkeys(lines) if t not in cache]
-        for t in missing:  # found by another model fitted in this process
-            if t in _OCCUPATION_MEMO:
-                cache[t] = _OCCUPATION_MEMO[t]
-        missing = [t for t in missing if t not in cache]
-        if missing:
-            found = default_normaliser().extract_many(missing, max_codes=MAX_WORKER_CODES)
-            for t, matches in zip(missing, found, strict=True):
-                cache[t] = matches_to_codes(matches)
-            _remember(_OCCUPATION_MEMO, {t: cache[t] for t in missing})
-        return [cache[t] for t in lines]
+        (:meth:`matcher.models.market_codes.MarketCodes.worker_codes`)."""
+        return self.market_codes().worker_codes(workers)
 
     def vacancy_codes(self, vacancies: pd.DataFrame) -> list[str | None]:
-        """Each vacancy's CSCO code; blank codes inferred from the title (and, with a
-        market title coder, codes the store inferred too: see ``title_coding``)."""
-        codes: list[str | None] = [
-            c if isinstance(c, str) and is_csco_code(c) else None
-            for c in vacancies["occupation_code"]
-        ]
-        coder = self.title_coder_
-        if coder is not None:
-            return self._market_codes(vacancies, codes, coder)
-        blank = [i for i, c in enumerate(codes) if c is None]
-        if blank:
-            cache = self.title_cache_
-            titles = [str(vacancies["title"].iloc[i] or "") for i in blank]
-            todo = [t for t in dict.fromkeys(titles) if t not in cache]
-            for t in todo:
-                if t in _TITLE_MEMO:
-                    cache[t] = _TITLE_MEMO[t]
-            todo = [t for t in todo if t not in cache]
-            if todo:
-                from matcher.occupations.normaliser import default_normaliser
-
-                found = default_normaliser().classify_many(todo)
-                for t, m in zip(todo, _codes_of(found), strict=True):
-                    cache[t] = m
-                _remember(_TITLE_MEMO, {t: cache[t] for t in todo})
-            for i, t in zip(blank, titles, strict=True):
-                codes[i] = cache[t]
-        return codes
-
-    def _market_codes(
-        self, vacancies: pd.DataFrame, codes: list[str | None], coder: Any
-    ) -> list[str | None]:
-        """``codes`` with every blank or store-inferred one replaced by ``coder``'s code
-        of the vacancy's title (memoised per model: the coder is this fit's)."""
-        sources = (
-            vacancies["occupation_source"].tolist()
-            if "occupation_source" in vacancies.columns
-            else [None] * len(vacancies)
-        )
-        redo = [
-            i
-            for i, (c, src) in enumerate(zip(codes, sources, strict=True))
-            if c is None or src == INFERRED_SOURCE
-        ]
-        if not redo:
-            return codes
-        cache = self.title_cache_
-        titles = [str(vacancies["title"].iloc[i] or "") for i in redo]
-        todo = [t for t in dict.fromkeys(titles) if t not in cache]
-        if todo:
-            from matcher.occupations.classifier import UNCLASSIFIABLE_CODE
-
-            for t, match in zip(todo, coder.classify_many(todo), strict=True):
-                cache[t] = match.code if match.code != UNCLASSIFIABLE_CODE else None
-        out = list(codes)
-        for i, t in zip(redo, titles, strict=True):
-            out[i] = cache[t]
-        return out
+        """Each vacancy's CSCO code
+        (:meth:`matcher.models.market_codes.MarketCodes.vacancy_codes`)."""
+        return self.market_codes().vacancy_codes(vacancies)
 
     def fit_title_coder(self, vacancies: pd.DataFrame) -> Any:
-        """The market title coder of ``title_coding="market"``: the shipped classifier
-        adapted to the snapshot's vacancies whose code was given or corrected (not
-        inferred); None with fewer than ``MIN_MARKET_TITLES`` of them."""
-        if self.title_coding != "market":
-            return None
-        coded = vacancies["occupation_code"].map(lambda c: isinstance(c, str) and is_csco_code(c))
-        inferred = (
-            vacancies["occupation_source"].eq(INFERRED_SOURCE)
-            if "occupation_source" in vacancies.columns
-            else pd.Series(False, index=vacancies.index)
-        )
-        if (coded & ~inferred).all():  # nothing the coder would change: no fit
-            return None
-        from matcher.occupations.classifier import LabelledTitle, market_classifier
-
-        sources = (
-            vacancies["occupation_source"]
-            if "occupation_source" in vacancies.columns
-            else pd.Series([None] * len(vacancies), index=vacancies.index)
-        )
-        examples = [
-            LabelledTitle(str(t).strip(), str(c))
-            for t, c, src in zip(
-                vacancies["title"], vacancies["occupation_code"], sources, strict=True
-            )
-            if isinstance(c, str)
-            and is_csco_code(c)
-            and src != INFERRED_SOURCE
-            and isinstance(t, str)
-            and t.strip()
-        ]
-        if len(examples) < MIN_MARKET_TITLES:
-            return None
-        return market_classifier(examples)
+        """The market title coder of ``title_coding="market"``
+        (:meth:`matcher.models.market_codes.MarketCodes.fit_title_coder`), or None."""
+        return self.market_codes().fit_title_coder(vacancies)
 
     # ------------------------------------------------------------------ fit
 
@@ -1538,15 +1426,6 @@ def _open_columns(open_pos: np.ndarray, positions: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     cols = np.minimum(np.searchsorted(open_pos, positions), len(open_pos) - 1)
     return cols[open_pos[cols] == positions].astype(np.int64)
-
-
-def _codes_of(found: Any) -> list[str | None]:
-    """Codes from ``classify_many`` output (a frame with ``code`` or a list of matches)."""
-    if isinstance(found, pd.DataFrame):
-        values = found["code"].tolist()
-    else:
-        values = [getattr(m, "code", m) for m in found]
-    return [v if isinstance(v, str) and is_csco_code(v) else None for v in values]
 
 
 def _package_versions() -> dict[str, str]:

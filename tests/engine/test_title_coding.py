@@ -10,8 +10,9 @@ import pytest
 
 import matcher.occupations.classifier as classifier
 from matcher.models.config import ConfigError, RecommenderConfig
+from matcher.models.market_codes import MIN_MARKET_TITLES
 from matcher.serving import precomputed
-from matcher.serving.recommender import MIN_MARKET_TITLES, Recommender
+from matcher.serving.recommender import Recommender
 
 WELDER, COOK, CLEANER = "6-18-02-04", "4-03-02-01", "4-09-08-01"
 
