@@ -112,9 +112,9 @@ def ranker_threads(
     vi = cat.vp.ids.get_indexer(pd.Index(got["vacancy_id"], dtype=object)).astype(np.int64)
     wi = np.full(len(vi), int(cat.wp.ids.get_indexer([worker_id])[0]), dtype=np.int64)
     values, _ = model.scorer.pair_values(cat, wi, vi)
-    x = ranker_input(values[:, : len(RANKER_COLUMNS)])
     ranker = model.ranker_
     assert ranker is not None
+    x = ranker.booster_input(ranker_input(values[:, : len(RANKER_COLUMNS)]))
     name = next(s for s in STAGES if not isinstance(ranker.stages_[s], float))
     booster = ranker.stages_[name].calibrated_classifiers_[0].estimator
     pinned = os.sched_getaffinity(0)

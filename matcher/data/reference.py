@@ -312,3 +312,17 @@ def spring_festivals() -> np.ndarray:
     return np.sort(
         pd.to_datetime(cal["spring_festival"]).to_numpy("datetime64[ns]").astype(np.int64)
     )
+
+
+#: The table of occupations of rural labour transfer (wage bands, light work, injury risk,
+#: whether newcomers are taken); see its header.
+OCCUPATION_CATALOGUE = "occupation_catalogue.csv"
+
+
+@cache
+def entry_level_codes() -> frozenset[str]:
+    """CSCO codes that :data:`OCCUPATION_CATALOGUE` marks as taking a newcomer without
+    experience (column ``entry``: 普工, 搬运工, 保洁员...): work a worker may take up
+    outside his own trade."""
+    table = domain_table(OCCUPATION_CATALOGUE)
+    return frozenset(table.loc[table["entry"] == "true", "code"])

@@ -20,6 +20,7 @@ from typing import Any
 
 from matcher.models.calibration import CALIBRATION_METHODS, JOINT_TAILS
 from matcher.models.explain import LANGS
+from matcher.models.ranking import APPLY_TERMS
 
 #: Which stages the model runs: the full model or one of the two ablations.
 STAGE_CHOICES = ("full", "lightfm", "content")
@@ -68,6 +69,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "calibration": CALIBRATION_METHODS,
     "apply_exposure": APPLY_EXPOSURES,
     "apply_map": APPLY_MAPS,
+    "apply_terms": APPLY_TERMS,
     "stay_map": STAY_MAPS,
     "hire_map": HIRE_MAPS,
     "history_stages": HISTORY_STAGES,
@@ -108,6 +110,7 @@ LEGACY_VALUES: dict[str, object] = {
     "history_stages": "none",
     "history_windows": 7,
     "festival_leave": "none",
+    "apply_terms": "plain",
 }
 
 
@@ -143,6 +146,7 @@ class RecommenderConfig:
     calibration: str = "platt"
     apply_exposure: str = "viewed"
     apply_map: str = "covariates"
+    apply_terms: str = "plain"
     stay_map: str = "covariates"
     hire_map: str = "competition-typical"
     history_stages: str = "none"

@@ -68,6 +68,7 @@ import scipy.sparse as sp
 from matcher.data.dataset import Dataset
 from matcher.data.reference import (
     coordinate_array,
+    entry_level_codes,
     haversine_km,
     is_csco_code,
     occupation_ancestors,
@@ -129,6 +130,9 @@ _CROWDING = [
     "crowd_employer",
 ]
 
+#: 1.0 where the vacancy's occupation is one that takes newcomers without experience
+#: (:func:`matcher.data.reference.entry_level_codes`), else 0.0 (also without a code).
+ENTRY_LEVEL = "entry_level"
 #: Columns of :func:`pair_matrix` that the ranker learns from (in this order).
 RANKER_COLUMNS = [
     "lightfm",
@@ -167,6 +171,9 @@ RANKER_COLUMNS = [
     *_CROWDING,
     "referral_share",
     "flow_share",
+    # last: a ranker fitted without it (``apply_terms="plain"``, every model saved before
+    # it existed) reads the columns before it (``matcher.models.ranking``)
+    ENTRY_LEVEL,
 ]
 
 
@@ -1010,6 +1017,13 @@ PAIR_COLUMNS = [*RANKER_COLUMNS, *QUOTED_COLUMNS, AVAILABLE]
 _PAIR_COL = {name: j for j, name in enumerate(PAIR_COLUMNS)}
 
 
+def entry_level_of(codes: np.ndarray) -> np.ndarray:
+    """:data:`ENTRY_LEVEL` of vacancies with these CSCO codes (None: no code): 1.0 where
+    the occupation catalogue says the occupation takes newcomers, else 0.0."""
+    entry = entry_level_codes()
+    return np.fromiter((c in entry for c in codes), dtype=float, count=len(codes))
+
+
 def _preferred_region(
     preferred: list[frozenset[str]], wi: np.ndarray, region: np.ndarray
 ) -> np.ndarray:
@@ -1197,6 +1211,7 @@ def pair_matrix(
         np.where(vprov >= 0, workers.partner[wi, np.clip(vprov, 0, N_PROVINCES - 1)], 0.0),
     )
     put("same_prefecture", workers.prefecture[wi] == vacancies.prefecture[vi])
+    put(ENTRY_LEVEL, entry_level_of(vacancies.code[vi]))
     put("vacancy_views_log", context.views_log[vi])
     put("vacancy_applied_log", context.applied_log[vi])
     put("vacancy_recent_log", context.recent_log[vi])

@@ -174,6 +174,7 @@ class RankerTrainer:
             learning_rate=self.config.ranker_learning_rate,
             random_state=self.config.random_state,
             stay_min_samples_leaf=self.config.stay_min_leaf,
+            apply_terms=self.config.apply_terms,
         ).fit(feats, pairs, stays=(stay_feats, spells_of(stays)), applications=applications)
         self.counts["stages"] = ranker.stage_counts_
         if cal_cut is not None:

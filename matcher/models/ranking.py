@@ -79,6 +79,7 @@ from matcher.models.calibration import (
 from matcher.models.features import (
     CAPACITY_CODE,
     CHANNELS,
+    ENTRY_LEVEL,
     MOBILITY_CODE,
     PAIR_COLUMNS,
     RANKER_COLUMNS,
@@ -155,6 +156,39 @@ APPLY_COVARIATES = (
 #: the slice is below this share of plain Platt's.
 SELECT_MARGIN = 0.98
 _COL = {name: j for j, name in enumerate(RANKER_COLUMNS)}
+#: Which terms of the worker's choice the apply stage reads (``StablePlacementRanker``'s
+#: ``apply_terms``): ``"plain"``, the boosters without :data:`ENTRY_LEVEL` and the apply
+#: map on :data:`APPLY_COVARIATES`; ``"entry"``, the boosters with it and the apply map on
+#: :data:`APPLY_ENTRY_COVARIATES`.
+APPLY_TERMS = ("plain", "entry")
+#: Ranker columns each ``apply_terms`` gives the boosters: the leading columns of
+#: :data:`RANKER_COLUMNS` (:data:`ENTRY_LEVEL` is the last).
+BOOSTER_WIDTH = {"plain": len(RANKER_COLUMNS) - 1, "entry": len(RANKER_COLUMNS)}
+assert RANKER_COLUMNS[-1] == ENTRY_LEVEL
+#: Covariates of the apply stage's map with ``apply_terms="entry"``: those of
+#: :data:`APPLY_COVARIATES` but the vacancy's province, with the county's network counted
+#: across a provincial border only (a worker's network in his own province is no reason
+#: to go there), and a job outside the worker's trade that takes no newcomers (his
+#: occupation codes meet the vacancy's below the minor group, and the vacancy's
+#: occupation is not :data:`ENTRY_LEVEL`). Why: the slice's shown pairs in the home
+#: province are mostly shown because they are near, whatever the trade; with
+#: ``same_province`` beside ``far`` the map learnt a large weight for each that cancel on
+#: the usual pairs and add up on a rare one — a job across a nearby provincial border —
+#: and a job outside the trade, which workers seldom take up unless it takes newcomers,
+#: is what the home province's shown pairs hold (``docs/equal-service.md``).
+APPLY_ENTRY_COVARIATES = (
+    "log_distance",
+    "far",
+    "far_housing",
+    "log_wage_ratio",
+    "wage_unknown",
+    "same_county",
+    "preferred_region",
+    "cross_flow_log",
+    "tie_applied_log",
+    "occ_match",
+    "off_trade",
+)
 #: Covariates of the stay stage's hazard (:class:`matcher.models.calibration.CovariateHazard`):
 #: the terms of a job that keep or lose a worker, whatever the market weighs most — pay
 #: against the worker's expectation (log ratio, clipped; 0 and a flag when unknown), a
@@ -295,6 +329,20 @@ def stage_covariates(x: np.ndarray) -> np.ndarray:
             *(np.nan_to_num(col(name), nan=0.0) for name in _PLAIN_COVARIATES),
         ]
     )
+
+
+def apply_entry_covariates(x: np.ndarray) -> np.ndarray:
+    """The :data:`APPLY_ENTRY_COVARIATES` of ranker input rows ``x``
+    (:data:`RANKER_COLUMNS` order, missing values as ``MISSING``): finite, one row per
+    pair."""
+    u = stage_covariates(x)
+    named = dict(zip(APPLY_COVARIATES, u.T, strict=True))
+    cross = 1.0 - named["same_province"]
+    occ = np.nan_to_num(_column(x, "occ_match"), nan=0.0)
+    entry = np.nan_to_num(_column(x, ENTRY_LEVEL), nan=0.0)
+    named["cross_flow_log"] = cross * named["flow_log"]
+    named["off_trade"] = ((occ < 3) & (entry != 1)).astype(float)
+    return np.column_stack([named[name] for name in APPLY_ENTRY_COVARIATES])
 
 
 #: Covariates of the apply stage without its booster (``calibrate(apply_alone=...)``): the
@@ -811,6 +859,11 @@ class StablePlacementRanker:
     cv : int, default 3
         Folds for calibration.
     random_state : int, default 0
+    apply_terms : {"plain", "entry"}, default "plain"
+        :data:`APPLY_TERMS`: ``"entry"`` (opt-in) gives the boosters
+        :data:`matcher.models.features.ENTRY_LEVEL` and the apply stage's map with
+        covariates :data:`APPLY_ENTRY_COVARIATES`; ``"plain"`` reads neither (the
+        boosters read the first ``BOOSTER_WIDTH["plain"]`` ranker columns).
 
     Attributes
     ----------
@@ -841,6 +894,8 @@ class StablePlacementRanker:
     }
     #: rankers pickled before the parameter existed fitted their stay stage this way
     stay_min_samples_leaf: int | None = None
+    #: ... and read no entry level
+    apply_terms: str = "plain"
 
     def __init__(
         self,
@@ -852,6 +907,7 @@ class StablePlacementRanker:
         cv: int = 3,
         random_state: int = 0,
         stay_min_samples_leaf: int | None = None,
+        apply_terms: str = "plain",
     ) -> None:
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -861,6 +917,7 @@ class StablePlacementRanker:
         self.cv = cv
         self.random_state = random_state
         self.stay_min_samples_leaf = stay_min_samples_leaf
+        self.apply_terms = apply_terms
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle, giving a fitted ranker saved before hazards, later-slice and joint
@@ -869,6 +926,18 @@ class StablePlacementRanker:
         for name, default in self._STATE_DEFAULTS.items():
             state.setdefault(name, copy.copy(default))
         self.__dict__.update(state)
+
+    def _booster_columns(self) -> list[str]:
+        return RANKER_COLUMNS[: BOOSTER_WIDTH[self.apply_terms]]
+
+    def booster_input(self, x: np.ndarray) -> np.ndarray:
+        """The columns of ranker input rows ``x`` (:data:`RANKER_COLUMNS` order) that the
+        stages' boosters read: the first ``BOOSTER_WIDTH[apply_terms]``."""
+        return x[:, : BOOSTER_WIDTH[self.apply_terms]]
+
+    def _apply_covariates(self, x: np.ndarray) -> np.ndarray:
+        """The apply map's covariates of ``x`` for this ranker's ``apply_terms``."""
+        return apply_entry_covariates(x) if self.apply_terms == "entry" else stage_covariates(x)
 
     def check_fitted(self) -> None:
         """Raise ``RuntimeError`` unless :meth:`fit` has run."""
@@ -888,7 +957,8 @@ class StablePlacementRanker:
             min_samples_leaf=max(2, min(self.min_samples_leaf, minority // 4)),
             l2_regularization=self.l2_regularization,
             early_stopping=False,
-            monotonic_cst=[1 if c in INCREASING else 0 for c in RANKER_COLUMNS] + list(extra_cst),
+            monotonic_cst=[1 if c in INCREASING else 0 for c in self._booster_columns()]
+            + list(extra_cst),
             random_state=self.random_state,
         )
         return CalibratedClassifierCV(
@@ -936,7 +1006,11 @@ class StablePlacementRanker:
         -------
         self
         """
-        x = _matrix(features)
+        if self.apply_terms not in APPLY_TERMS:
+            raise ValueError(
+                f"apply_terms must be one of {', '.join(APPLY_TERMS)}, got {self.apply_terms!r}"
+            )
+        x = self.booster_input(_matrix(features))
         applied = labels["applied"].to_numpy(dtype=float)
         hired = labels["hired"].to_numpy(dtype=float)
         retained = labels["retained"].to_numpy(dtype=float)
@@ -947,7 +1021,7 @@ class StablePlacementRanker:
         hire_labels = labels[applied == 1]
         x_hire = x[applied == 1]
         if applications is not None:
-            x_hire, hire_labels = _matrix(applications[0]), applications[1]
+            x_hire, hire_labels = self.booster_input(_matrix(applications[0])), applications[1]
             if len(x_hire) != len(hire_labels):
                 raise ValueError(
                     f"applications hold {len(x_hire)} feature rows and {len(hire_labels)} "
@@ -993,7 +1067,7 @@ class StablePlacementRanker:
             if pos < MIN_CLASS_ROWS or neg < MIN_CLASS_ROWS:
                 self.stages_[name] = (pos + 1.0) / (len(y) + 2.0)
                 continue
-            extra = (-1,) * (x_stage.shape[1] - len(RANKER_COLUMNS))
+            extra = (-1,) * (x_stage.shape[1] - x.shape[1])
             self.stages_[name] = self._stage_model(y, extra).fit(x_stage, y)
         return self
 
@@ -1004,7 +1078,7 @@ class StablePlacementRanker:
         truncation included); its raw output is the log weekly rate."""
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        x = _matrix(features)
+        x = self.booster_input(_matrix(features))
         weeks = np.asarray(spells.exit, dtype=float) - np.asarray(spells.entry, dtype=float)
         left = np.asarray(spells.left, dtype=float)
         keep = weeks > 0
@@ -1026,7 +1100,7 @@ class StablePlacementRanker:
             l2_regularization=self.l2_regularization,
             early_stopping=False,
             # features that raise the chance of a placement lower the rate of leaving
-            monotonic_cst=[-1 if c in INCREASING else 0 for c in RANKER_COLUMNS],
+            monotonic_cst=[-1 if c in INCREASING else 0 for c in self._booster_columns()],
             random_state=self.random_state,
         )
         self.stages_["stay"] = booster.fit(x, left / weeks, sample_weight=weeks)
@@ -1162,7 +1236,7 @@ class StablePlacementRanker:
             raw = self._predict(name, x, hire_competition if name == "hire" else None)
             u: np.ndarray | None = None
             if name == "apply" and apply_covariates:
-                u = stage_covariates(x)
+                u = self._apply_covariates(x)
             elif name == "hire" and hire_competition is not None and not self.hire_competition_:
                 u = hire_covariates(x, hire_competition)
             # (a stage that is its base rate stays one number for every pair)
@@ -1355,10 +1429,11 @@ class StablePlacementRanker:
         if len(x) == 0:
             return np.zeros(0)
         if name == "stay" and self.stay_hazard_:
-            return _log_rate(model, x)
+            return _log_rate(model, self.booster_input(x))
         if name == "hire" and self.hire_competition_:
-            x = np.column_stack([x, hire_covariates(x, competition)[:, : len(HIRE_COMPETITION)]])
-        return _calibrated(model, x)
+            comp = hire_covariates(x, competition)[:, : len(HIRE_COMPETITION)]
+            return _calibrated(model, np.column_stack([self.booster_input(x), comp]))
+        return _calibrated(model, self.booster_input(x))
 
     def _stage(
         self,
@@ -1405,7 +1480,7 @@ class StablePlacementRanker:
         if name == "hire" and competition is None and self.hire_planning_ is not None:
             competition = np.tile(self.hire_planning_, (len(x), 1))
         if isinstance(calibrator, CovariateCalibrator):
-            return hire_covariates(x, competition) if name == "hire" else stage_covariates(x)
+            return hire_covariates(x, competition) if name == "hire" else self._apply_covariates(x)
         if isinstance(calibrator, CovariateHazard):
             return stay_covariate_matrix(x)
         return None

@@ -237,6 +237,14 @@ class Recommender(RankingModel):
         far move, occupation match, channel and the worker's situation at it, network)
         fitted on the pairs shown in the booster's window and in the slice, each view a
         trial (``docs/equal-service.md``).
+    apply_terms : {"plain", "entry"}, default "plain"
+        ``"entry"`` (opt-in): the ranker's boosters also read whether the vacancy's
+        occupation takes newcomers without experience
+        (:data:`matcher.models.features.ENTRY_LEVEL`, from the occupation catalogue), and
+        the apply map with covariates reads a job outside the worker's trade that takes
+        no newcomers and the county's network across a provincial border instead of the
+        vacancy's province (:data:`matcher.models.ranking.APPLY_ENTRY_COVARIATES`,
+        ``docs/equal-service.md``).
     stay_map : {"plain", "covariates"}, default "covariates"
         The stay stage: the booster's weekly rate of leaving mapped by a piecewise
         hazard fitted on the calibration slice's spells, or (``"covariates"``) a
@@ -348,6 +356,8 @@ class Recommender(RankingModel):
     title_coder_: Any = None
     #: models saved before the apply map's covariates existed unpickle without it
     apply_map: str = "plain"
+    #: ... and before the apply terms, with the plain ones
+    apply_terms: str = "plain"
     #: models saved before the stay map existed unpickle as "plain"
     stay_map: str = "plain"
     #: ... and before the hire map's competition
@@ -384,6 +394,7 @@ class Recommender(RankingModel):
         calibration: str = "platt",
         apply_exposure: str = "viewed",
         apply_map: str = "covariates",
+        apply_terms: str = "plain",
         stay_map: str = "covariates",
         hire_map: str = "competition-typical",
         history_stages: str = "none",
@@ -417,6 +428,7 @@ class Recommender(RankingModel):
         self.calibration = calibration
         self.apply_exposure = apply_exposure
         self.apply_map = apply_map
+        self.apply_terms = apply_terms
         self.stay_map = stay_map
         self.hire_map = hire_map
         self.history_stages = history_stages

@@ -63,9 +63,10 @@ def _ranker(seed: int = 1) -> StablePlacementRanker:
 def _public(ranker: StablePlacementRanker, x: np.ndarray) -> np.ndarray:
     """P(stable placement) from sklearn's public predict_proba alone."""
     out = np.ones(len(x))
+    xb = ranker.booster_input(x)
     for name in STAGES:
         model = ranker.stages_[name]
-        out *= model if isinstance(model, float) else model.predict_proba(x)[:, 1]
+        out *= model if isinstance(model, float) else model.predict_proba(xb)[:, 1]
     return out
 
 
@@ -87,7 +88,7 @@ def test_fast_path_agrees_and_is_used():
 def test_probe_rows_straddle_every_split():
     model = next(m for m in _ranker().stages_.values() if not isinstance(m, float))
     scorer = ranking.quick_scorer(model.calibrated_classifiers_[0].estimator)
-    x = probe_rows(len(RANKER_COLUMNS), scorer)
+    x = probe_rows(model.n_features_in_, scorer)
     assert np.isfinite(x).all() and (x == MISSING).any()
     for feature, cuts in zip(scorer.features, scorer.thresholds, strict=True):
         assert np.isin(cuts, x[:, feature]).all()

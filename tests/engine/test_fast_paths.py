@@ -207,8 +207,9 @@ def test_saved_ranker_scores_the_same(ranker):
     before = ranker.predict_proba(x)
     loaded = pickle.loads(pickle.dumps(ranker))  # compiled trees are not pickled
     np.testing.assert_array_equal(loaded.predict_proba(x), before)
+    xb = loaded.booster_input(x)
     for model in _learned(loaded):
-        np.testing.assert_array_equal(_calibrated(model, x), model.predict_proba(x)[:, 1])
+        np.testing.assert_array_equal(_calibrated(model, xb), model.predict_proba(xb)[:, 1])
 
 
 @pytest.mark.parametrize(

@@ -97,7 +97,7 @@ def ranker(request) -> StablePlacementRanker:
 
 
 def test_one_thread_tree_sum_equals_decision_function(ranker):
-    x = _matrix(_pairs(500, 3))
+    x = ranker.booster_input(_matrix(_pairs(500, 3)))  # the columns the boosters read
     learned = [s for s in STAGES if not isinstance(ranker.stages_[s], float)]
     assert len(learned) >= 2
     for name in learned:
@@ -108,7 +108,7 @@ def test_one_thread_tree_sum_equals_decision_function(ranker):
             else model.calibrated_classifiers_[0].estimator
         )
         np.testing.assert_array_equal(_decision(booster, x), _raw_output(booster, x))
-        big = _matrix(_pairs(ONE_THREAD_ROWS + 1, 5))  # a batch: sklearn's threaded path
+        big = ranker.booster_input(_matrix(_pairs(ONE_THREAD_ROWS + 1, 5)))  # a batch: threaded
         np.testing.assert_array_equal(_decision(booster, big), _raw_output(booster, big))
 
 

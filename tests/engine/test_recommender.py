@@ -193,7 +193,7 @@ def test_ranker_fast_path_equals_calibrated_predict_proba():
     assert learned, "the random market must be large enough to learn a stage"
     for name in learned:
         stage = model.ranker_.stages_[name]
-        x = _matrix(feats)
+        x = model.ranker_.booster_input(_matrix(feats))
         np.testing.assert_allclose(_calibrated(stage, x), stage.predict_proba(x)[:, 1])
 
 
