@@ -586,6 +586,54 @@ def distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distinct, index
 
 
+#: ids of catalogue vacancy arrays -> (weak references to them, each position's group,
+#: each group's first position): :func:`vacancy_groups` computes each set's once
+_GROUPS: dict[tuple[int, ...], tuple[tuple[weakref.ref, ...], np.ndarray, np.ndarray]] = {}
+
+
+def vacancy_groups(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Groups of the positions of catalogue vacancy arrays (one length) that hold the
+    same row in every one of ``arrays`` (object arrays compared by value, missing
+    values as one; numeric rows by their bytes): each position's group and each
+    group's first position, computed once per set of arrays (the catalogue's arrays
+    are replaced, never changed in place, when it changes). A province's 100,000
+    vacancies fall in a few thousand groups of occupation, place and kind of post.
+
+    Returns
+    -------
+    group_of : numpy.ndarray of intp, ``(len(arrays[0]),)``
+    first : numpy.ndarray of intp, ``(n_groups,)``
+    """
+    key = tuple(id(a) for a in arrays)
+    hit = _GROUPS.get(key)
+    if (
+        hit is not None
+        and all(ref() is a for ref, a in zip(hit[0], arrays, strict=True))
+        and len(hit[1]) == len(arrays[0])
+    ):
+        return hit[1], hit[2]
+    columns = [_codes_of(a)[0] if a.dtype == object else distinct_rows(a)[1] for a in arrays]
+    # one integer per row, digit by digit (codes from -1 up), when it fits in 62 bits
+    sizes = [int(c.max(initial=0)) + 2 for c in columns]
+    if float(np.prod(np.array(sizes, dtype=float))) < 2.0**62:
+        keys = np.zeros(len(arrays[0]), dtype=np.int64)
+        for c, size in zip(columns, sizes, strict=True):
+            keys *= size
+            keys += c.astype(np.int64) + 1
+        _, first, group_of = np.unique(keys, return_index=True, return_inverse=True)
+    else:
+        stacked = np.column_stack(columns).astype(np.int64)
+        _, first, group_of = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+    group_of = group_of.reshape(-1).astype(np.intp)
+    first = first.astype(np.intp)
+
+    def forget(_: object) -> None:  # an array is gone: its id may be reused
+        _GROUPS.pop(key, None)
+
+    _GROUPS[key] = (tuple(weakref.ref(a, forget) for a in arrays), group_of, first)
+    return group_of, first
+
+
 # --------------------------------------------------------------------------- candidates
 
 #: A single request scores only the eligible vacancies when they are fewer than this
@@ -706,6 +754,13 @@ def proxy_basis(features: np.ndarray) -> np.ndarray:
 #: where he would not take a factory job); one slope for every channel ranks such a
 #: worker's exhaustive top 10 in the thousands (bench/recall_bench.py).
 CHANNEL_BASIS_COLUMNS = np.array([5, *range(10, 15), *range(15, 21)], dtype=np.int64)
+#: First column of each kind of term of :func:`proxy_basis` after the ten features.
+_LEVEL_TERMS = len(PROXY_FEATURES)
+_DISTANCE_TERMS = _LEVEL_TERMS + 5
+_WAGE_TERMS = _DISTANCE_TERMS + len(DISTANCE_KNOTS)
+_SQUARE_TERMS = _WAGE_TERMS + len(WAGE_KNOTS)
+_OCC_KM_TERM = _SQUARE_TERMS + 4
+_OCC_CHANNEL_TERMS = _OCC_KM_TERM + 1
 
 
 @dataclass
@@ -834,6 +889,56 @@ class RankerProxy:
             out += np.multiply(cb[6 + j][which], tmp, out=tmp)
         return out * on
 
+    def static_terms(self, features: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """The terms of :meth:`pair_terms` that read neither the channel scores nor the
+        wage (an expanded proxy): occupation level, distance and its hinges, the same
+        county / prefecture / province, occupation x distance and the channel terms, of
+        :data:`PROXY_FEATURES` rows (their other columns are not read) of vacancies at
+        catalogue positions ``pos``. With :meth:`wage_terms` and
+        :meth:`channel_score_terms`, :meth:`pair_terms` regrouped (the same sum up to
+        rounding): a request computes these once per group of vacancies
+        (:func:`vacancy_groups`)."""
+        f = np.asarray(features, dtype=float)
+        beta = np.asarray(self.pair_beta, dtype=float)
+        occ, log_km = f[:, 4], f[:, 5]
+        out = beta[4] * occ
+        for j in range(5, 9):
+            out += beta[j] * f[:, j]
+        level = _level_index(occ)
+        out += np.append(beta[_LEVEL_TERMS : _LEVEL_TERMS + 5], 0.0)[level]
+        for i, knot in enumerate(DISTANCE_KNOTS):
+            out += beta[_DISTANCE_TERMS + i] * np.maximum(log_km - knot, 0.0)
+        out += beta[_OCC_KM_TERM] * (occ * log_km)
+        if self.channel_beta is not None and self.vchannel is not None:
+            out += self._channel_terms(f, np.asarray(pos), level)
+        return out
+
+    def wage_terms(self, ratio: np.ndarray) -> np.ndarray:
+        """The terms of :meth:`pair_terms` of the log wage ratio (column 9 of
+        :data:`PROXY_FEATURES`) and its hinges (an expanded proxy)."""
+        beta = np.asarray(self.pair_beta, dtype=float)
+        out = beta[9] * ratio
+        for i, knot in enumerate(WAGE_KNOTS):
+            out += beta[_WAGE_TERMS + i] * np.maximum(ratio - knot, 0.0)
+        return out
+
+    def channel_score_terms(self, scores: WorkerChannels, occ: np.ndarray) -> np.ndarray:
+        """The terms of :meth:`pair_terms` of the four channel scores (columns 0-3 of
+        :data:`PROXY_FEATURES`): each score, its square and (text and LightFM) times the
+        occupation level ``occ`` (an expanded proxy)."""
+        beta = np.asarray(self.pair_beta, dtype=float)
+        out = np.zeros(len(occ))
+        tmp = np.empty(len(occ))
+        for c, score in enumerate(scores):
+            x = np.asarray(score, dtype=float)
+            np.multiply(beta[_SQUARE_TERMS + c], x, out=tmp)
+            tmp += beta[c]
+            if c < 3:
+                tmp += beta[_OCC_CHANNEL_TERMS + c] * occ
+            tmp *= x
+            out += tmp
+        return out
+
     def residual_terms(
         self,
         cat: CandidateCatalogue,
@@ -878,6 +983,14 @@ class RankerProxy:
         channels = WorkerChannels(lfm[0], dense[0], lex[0], generator.network_scores(cat, w, cols))
         f = generator.proxy_features(cat, w, cols, channels)
         return self.pair_terms(f, cat.open_pos[cols]) + linear
+
+
+def _log_wage_ratio(offered: np.ndarray, expected: float) -> np.ndarray:
+    """Column 9 of :data:`PROXY_FEATURES`: the log of the offered over the expected
+    wage, clipped to [0.2, 5] first, 0 where unknown."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.log(np.clip(offered / expected, 0.2, 5.0))
+    return np.nan_to_num(ratio, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def _level_index(occ: np.ndarray) -> np.ndarray:
@@ -1066,34 +1179,33 @@ class CandidateGenerator:
     ) -> np.ndarray:
         """:data:`PROXY_FEATURES` of worker ``w`` against the open vacancies at ``cols``
         (all open ones when None), from their channel scores: ``(n, len(PROXY_FEATURES))``."""
+        pos = cat.open_pos if cols is None else cat.open_pos[cols]
+        # column-major: RankerProxy.pair_terms reads it column by column
+        out = np.empty((len(PROXY_FEATURES), len(pos))).T
+        out[:, 0], out[:, 1], out[:, 2], out[:, 3] = scores
+        self._place_features(cat, w, pos, out)
+        out[:, 9] = _log_wage_ratio(cat.vp.offered_wage[pos], cat.wp.expected_wage[w])
+        return out
+
+    @staticmethod
+    def _place_features(cat: CandidateCatalogue, w: int, pos: np.ndarray, out: np.ndarray) -> None:
+        """Columns 4-8 of :data:`PROXY_FEATURES` (occupation level, log distance, same
+        county, prefecture, province) of worker ``w`` against the vacancies at
+        catalogue positions ``pos``, written into ``out``."""
         from matcher.data.reference import haversine_km
 
-        pos = cat.open_pos if cols is None else cat.open_pos[cols]
         wp, vp = cat.wp, cat.vp
-        n = len(pos)
         # occupation level and distance once per distinct occupation and place, gathered
         codes, code_of = distinct_rows(vp.code_keys)
-        occ = occupation_levels_of_one(wp.code_keys[w], codes)[code_of[pos]]
+        out[:, 4] = occupation_levels_of_one(wp.code_keys[w], codes)[code_of[pos]]
         places, place_of = distinct_rows(vp.coords)
         wc = wp.coords[w]
-        if n:
+        if len(pos):
             near = haversine_km(wc[0], wc[1], places[:, 0], places[:, 1])
-            log_km = np.log1p(np.nan_to_num(near, nan=0.0))[place_of[pos]]
-        else:
-            log_km = np.zeros(0)
-        expected = wp.expected_wage[w]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.log(np.clip(vp.offered_wage[pos] / expected, 0.2, 5.0))
-        # column-major: RankerProxy.pair_terms reads it column by column
-        out = np.empty((len(PROXY_FEATURES), n)).T
-        out[:, 0], out[:, 1], out[:, 2], out[:, 3] = scores
-        out[:, 4] = occ
-        out[:, 5] = log_km
+            out[:, 5] = np.log1p(np.nan_to_num(near, nan=0.0))[place_of[pos]]
         out[:, 6] = same_code(vp.region, pos, wp.county[w])
         out[:, 7] = same_code(vp.prefecture, pos, wp.prefecture[w])
         out[:, 8] = vp.province[pos] == wp.province[w]
-        out[:, 9] = np.nan_to_num(ratio, nan=0.0, posinf=0.0, neginf=0.0)
-        return out
 
     def proxy_scores(
         self, cat: CandidateCatalogue, w: int, cols: np.ndarray | None, scores: WorkerChannels
@@ -1105,8 +1217,57 @@ class CandidateGenerator:
         if proxy is None or self.stages != "full" or self.proxy_candidates <= 0:
             return None
         pos = cat.open_pos if cols is None else cat.open_pos[cols]
+        grouped = self._proxy_by_group(cat, proxy, w, pos, scores)
+        if grouped is not None:
+            return grouped
         f = self.proxy_features(cat, w, cols, scores)
         return proxy.pair_terms(f, pos) + proxy.vterm[pos]
+
+    def _proxy_by_group(
+        self,
+        cat: CandidateCatalogue,
+        proxy: RankerProxy,
+        w: int,
+        pos: np.ndarray,
+        scores: WorkerChannels,
+    ) -> np.ndarray | None:
+        """:meth:`proxy_scores` with the terms that depend on the vacancy's occupation,
+        place and kind of post computed once per group of such vacancies
+        (:func:`vacancy_groups`) and those of the wage once per distinct wage, then
+        gathered: the same sum regrouped (equal up to rounding; within a row, the same
+        numbers whichever rows are asked). None where it does not apply (a proxy
+        without the expanded basis, a worker without a county or prefecture code)."""
+        wp, vp = cat.wp, cat.vp
+        if (
+            not proxy.expanded
+            or not isinstance(wp.county[w], str)
+            or not isinstance(wp.prefecture[w], str)
+            or len(proxy.vterm) != len(vp.province)
+        ):
+            return None
+        arrays: tuple[np.ndarray, ...] = (
+            vp.code_keys,
+            vp.coords,
+            vp.region,
+            vp.prefecture,
+            vp.province,
+        )
+        if proxy.vchannel is not None and proxy.channel_beta is not None:
+            if len(proxy.vchannel) != len(vp.province):
+                return None
+            arrays = (*arrays, proxy.vchannel)
+        group_of, first = vacancy_groups(arrays)
+        rep = np.zeros((len(first), len(PROXY_FEATURES)))
+        self._place_features(cat, w, first, rep)
+        static = proxy.static_terms(rep, first)
+        wages, wage_of = distinct_rows(vp.offered_wage)
+        wage = proxy.wage_terms(_log_wage_ratio(wages, wp.expected_wage[w]))
+        group = group_of[pos]
+        out = static[group]
+        out += wage[wage_of[pos]]
+        out += proxy.channel_score_terms(scores, rep[:, 4][group])
+        out += proxy.vterm[pos]
+        return out
 
     def for_vacancy(self, cat: CandidateCatalogue, v: int) -> np.ndarray:
         """Candidate worker positions for catalogue vacancy position ``v`` (none when

@@ -245,3 +245,85 @@ def test_a_rows_proxy_score_does_not_depend_on_the_other_rows(model):
     )
     for rows in (np.arange(1, n, 2), np.sort(rng.choice(n, 777, False))):
         np.testing.assert_array_equal(proxy.pair_terms(f[rows], pos[rows]), with_channels[rows])
+
+
+def _proxy_both_ways(model: Recommender, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Worker ``w``'s proxy scores of every open vacancy by groups (what requests use)
+    and term by term (``pair_terms``, what the proxy's fit uses), and the open positions."""
+    from matcher.models.retrieval import WorkerChannels
+
+    cat = model.catalogue
+    gen = CandidateGenerator("full", N_CHANNEL, model.retrieval_.stats, N_PROXY)
+    cols = np.arange(len(cat.open_pos))
+    lfm, dense, lex = gen.channel_scores(cat, np.array([w]), cols)
+    channels = WorkerChannels(lfm[0], dense[0], lex[0], gen.network_scores(cat, w, cols))
+    grouped = gen.proxy_scores(cat, w, cols, channels)
+    assert cat.proxy is not None and grouped is not None
+    plain = cat.proxy.pair_terms(gen.proxy_features(cat, w, cols, channels), cat.open_pos)
+    return grouped, plain + cat.proxy.vterm[cat.open_pos], cols
+
+
+def test_the_proxy_by_groups_is_the_proxy_term_by_term(model):
+    """A request computes the proxy's terms of the vacancy's occupation, place and kind of
+    post once per group of such vacancies and gathers them: the same sum regrouped (up to
+    rounding), the same candidates, and a row's number whatever rows come with it."""
+    from matcher.models.retrieval import WorkerChannels
+
+    cat = model.catalogue
+    gen = CandidateGenerator("full", N_CHANNEL, model.retrieval_.stats, N_PROXY)
+    rng = np.random.default_rng(1)
+    for w in _workers(model, 15):
+        grouped, plain, cols = _proxy_both_ways(model, int(w))
+        np.testing.assert_allclose(grouped, plain, rtol=1e-12, atol=1e-12)
+        eligible = np.flatnonzero(gen.eligible(cat, int(w)))
+        best = eligible[np.argsort(-grouped[eligible], kind="stable")[:N_PROXY]]
+        want = eligible[np.argsort(-plain[eligible], kind="stable")[:N_PROXY]]
+        assert set(best) == set(want)
+        rows = np.sort(rng.choice(cols, len(cols) // 3, replace=False))
+        lfm, dense, lex = gen.channel_scores(cat, np.array([w]), rows)
+        part = WorkerChannels(lfm[0], dense[0], lex[0], gen.network_scores(cat, int(w), rows))
+        np.testing.assert_array_equal(gen.proxy_scores(cat, int(w), rows, part), grouped[rows])
+
+
+def test_vacancy_groups_follow_a_catalogue_update(model):
+    """The groups (and distinct_rows, which they read) are cached per array, by identity:
+    a catalogue update must replace the arrays it changes, never write into them. After
+    posting a vacancy at a new place and editing one's occupation, the arrays the groups
+    read are new objects or unchanged, and the proxy by groups is still the proxy term by
+    term."""
+    from matcher.models.retrieval import vacancy_groups
+
+    cat = model.catalogue
+    vp = cat.vp
+    assert cat.proxy is not None and cat.proxy.vchannel is not None
+    arrays = (vp.code_keys, vp.coords, vp.region, vp.prefecture, vp.province, cat.proxy.vchannel)
+    copies = [a.copy() for a in arrays]
+    group_of, first = vacancy_groups(arrays)
+    vac = cat.vacancies
+    open_rows = vac.iloc[cat.open_pos[:2]]
+    far = vac.iloc[cat.open_pos][vac.iloc[cat.open_pos]["region"] != open_rows["region"].iloc[0]]
+    posted = open_rows.iloc[[0]].assign(vacancy_id="V-GROUP-NEW", region=far["region"].iloc[0])
+    edited = open_rows.iloc[[1]].copy()
+    edited["occupation_code"] = far["occupation_code"].iloc[-1]
+    updated = model.__class__.__new__(model.__class__)
+    updated.__dict__.update(model.__dict__)
+    updated.update_vacancies(pd.concat([posted, edited], ignore_index=True), at=cat.at)
+    new = updated.catalogue
+    assert new.proxy is not None and new.proxy.vchannel is not None
+    after = (
+        new.vp.code_keys,
+        new.vp.coords,
+        new.vp.region,
+        new.vp.prefecture,
+        new.vp.province,
+        new.proxy.vchannel,
+    )
+    for old, copy in zip(arrays, copies, strict=True):  # the old catalogue's, untouched
+        np.testing.assert_array_equal(old, copy)
+    for old, fresh in zip(arrays, after, strict=True):
+        assert fresh is not old or len(fresh) == len(old)
+    groups_after, _ = vacancy_groups(after)
+    assert len(groups_after) == len(new.vp.province) == len(group_of) + 1
+    w = int(_workers(model, 1)[0])
+    grouped, plain, _ = _proxy_both_ways(updated, w)
+    np.testing.assert_allclose(grouped, plain, rtol=1e-12, atol=1e-12)
