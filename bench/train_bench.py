@@ -102,6 +102,16 @@ def sentence_model_cost(url: str, sample: int = 1000) -> str:
     )
 
 
+def _value(text: str) -> object:
+    """A ``--param`` value: JSON when it parses, else the text itself."""
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=1_000_000)
@@ -116,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         "model); the sentence model's encoding rate is then measured separately",
     )
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Recommender parameter of the trained model (VALUE read as JSON, else as "
+        "text), e.g. --param hire_map=history; documented runs use the defaults",
+    )
     args = ap.parse_args(argv)
 
     from service.training_runs import train_from_store
@@ -153,7 +171,14 @@ def main(argv: list[str] | None = None) -> int:
         from matcher.text.encoders import HashingEmbedder
 
         embedder = HashingEmbedder()
-    options = TrainOptions(seed=0, force=True, progress=True, embedder=embedder)
+    params = {name: _value(value) for name, value in (p.split("=", 1) for p in args.param)}
+    options = TrainOptions(
+        seed=0, force=True, progress=True, embedder=embedder, candidate_params=params
+    )
+    if params and not args.no_write:
+        raise SystemExit("--param runs are experiments, not the documented run: add --no-write")
+    if params:
+        print(f"Recommender parameters: {params}")
     with LoadSampler() as load:
         for i in range(args.repeats):
             t0 = time.perf_counter()
