@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -38,3 +39,30 @@ def load_kept(folder: Path, model_dir: str | Path, version: str) -> KeptModel:
     model = registry.load_model(model_dir, version)
     model = model.refresh(ds, at=at) or model
     return KeptModel(ds, at, model, active_workers(ds), open_vacancies(ds, at))
+
+
+@dataclass
+class ServedLists:
+    """Each worker's top-``k`` list as the kept model serves it, with the pairs' truth rows,
+    ranker features and calibrated stage probabilities ``(n, 3)``."""
+
+    lists: pd.DataFrame
+    features: pd.DataFrame
+    stages: np.ndarray
+    true: pd.DataFrame
+
+
+def served_lists(model: Any, worker_ids: list[str], k: int, truth: pd.DataFrame) -> ServedLists:
+    """``model.recommend_many(worker_ids, k)`` and, per listed pair, its row of ``truth``
+    (NaN where the truth has none), features and stage probabilities."""
+    from matcher.models.features import RANKER_COLUMNS
+
+    lists = model.recommend_many(worker_ids, k, reasons=False)
+    cat = model.catalogue
+    wi = cat.wp.ids.get_indexer(lists["worker_id"])
+    vi = cat.vp.ids.get_indexer(lists["vacancy_id"])
+    values, _ = model.scorer.pair_values(cat, wi, vi)
+    feats = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS)
+    key = pd.MultiIndex.from_frame(lists[["worker_id", "vacancy_id"]])
+    true = truth.set_index(["worker_id", "vacancy_id"]).reindex(key)
+    return ServedLists(lists, feats, model.ranker_.predict_stages(feats), true)

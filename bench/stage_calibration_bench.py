@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.kept import load_kept  # noqa: E402
+from bench.kept import load_kept, served_lists  # noqa: E402
 from bench.report import markdown_table  # noqa: E402
 
 K = 10
@@ -41,22 +41,19 @@ STAGE_TRUTH = (("apply", "p_apply"), ("hire", "p_hire"), ("stay", "p_stay6m"))
 
 def variant_rows(folder: Path, model_dir: Path, version: str) -> list[dict[str, object]]:
     from matcher.evaluation.calibration import expected_calibration_error
-    from matcher.models.features import RANKER_COLUMNS
     from training.synth import read_truth
 
     kept = load_kept(folder, model_dir, version)
     model = kept.model
     truth = read_truth(folder)
-    lists = model.recommend_many(kept.workers["worker_id"].tolist(), K, reasons=False)
-    cat = model.catalogue
-    wi = cat.wp.ids.get_indexer(lists["worker_id"])
-    vi = cat.vp.ids.get_indexer(lists["vacancy_id"])
-    values, _ = model.scorer.pair_values(cat, wi, vi)
-    feats = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS)
+    served_pairs = served_lists(model, kept.workers["worker_id"].tolist(), K, truth)
+    lists, feats, stages, true = (
+        served_pairs.lists,
+        served_pairs.features,
+        served_pairs.stages,
+        served_pairs.true,
+    )
     ranker = model.ranker_
-    stages = ranker.predict_stages(feats)
-    key = pd.MultiIndex.from_frame(lists[["worker_id", "vacancy_id"]])
-    true = truth.set_index(["worker_id", "vacancy_id"]).reindex(key)
     served = lists["score"].to_numpy(float)
     v = true["value"].fillna(0.0).to_numpy(float)
     # the served score over its stages: the joint map and availability (and any factor

@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.kept import load_kept  # noqa: E402
+from bench.kept import load_kept, served_lists  # noqa: E402
 from bench.report import markdown_table  # noqa: E402
 
 K = 10
@@ -58,7 +58,6 @@ def variant_rows(
     folder: Path, model_dir: str, version: str, params: dict[str, str] | None = None
 ) -> list[list[object]]:
     from matcher.evaluation.truth import lp_value, plan_value
-    from matcher.models.features import RANKER_COLUMNS
     from matcher.planning.assignment import plan_placements
     from training.synth import read_truth
 
@@ -67,20 +66,13 @@ def variant_rows(
     if params:
         # the kept boosters with their calibration fitted again under these parameters
         model = model.set_params(**params).recalibrate(kept.dataset)
-    lists = model.recommend_many(workers["worker_id"].tolist(), K, reasons=False)
-    cat = model.catalogue
-    wi = cat.wp.ids.get_indexer(lists["worker_id"])
-    vi = cat.vp.ids.get_indexer(lists["vacancy_id"])
-    values, _ = model.scorer.pair_values(cat, wi, vi)
-    feats = pd.DataFrame(values[:, : len(RANKER_COLUMNS)], columns=RANKER_COLUMNS)
+    truth = read_truth(folder)
+    served_pairs = served_lists(model, workers["worker_id"].tolist(), K, truth)
+    lists, stages, true = served_pairs.lists, served_pairs.stages, served_pairs.true
     ranker = model.ranker_
-    stages = ranker.predict_stages(feats)
     product = stages.prod(axis=1)
     joint = product if ranker.joint_ is None else ranker.joint_.predict(product)
     available = model.worker_availability(pd.Index(lists["worker_id"]))
-    truth = read_truth(folder)
-    key = pd.MultiIndex.from_frame(lists[["worker_id", "vacancy_id"]])
-    true = truth.set_index(["worker_id", "vacancy_id"]).reindex(key)
     oracle = lp_value(truth, workers, vacancies)
 
     def share(score: np.ndarray) -> float:
