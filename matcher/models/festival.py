@@ -180,8 +180,4 @@ def _spells(events: pd.DataFrame) -> pd.DataFrame:
     left_at = left.groupby(keys)[Columns.OccurredAt].min().rename("left_at")
     out = pd.concat([hired_at], axis=1).join(left_at, how="left").reset_index()
     out = out[out["left_at"].isna() | (out["left_at"] >= out["hired_at"])]
-    for col in ("hired_at", "left_at"):
-        out[col] = pd.to_datetime(out[col])
-        if getattr(out[col].dt, "tz", None) is not None:
-            out[col] = out[col].dt.tz_convert(None)
     return out.reset_index(drop=True)
