@@ -32,8 +32,9 @@ import pandas as pd
 
 from matcher.data.dataset import Dataset
 from matcher.data.reference import coordinate_array, haversine_km, spring_festivals
-from matcher.data.schema import Columns, EventType
-from matcher.models.features import FAR_KM, HIRED_EVENTS, LEAVING_EVENTS
+from matcher.data.schema import Columns
+from matcher.models.features import FAR_KM, HIRED_EVENTS
+from matcher.models.labels import first_spells
 
 __all__ = ["FAR_KM", "WINDOW_DAYS", "FestivalKeep", "FestivalLeave", "far_pairs"]
 
@@ -78,7 +79,7 @@ class FestivalLeave:
         from the worker's home county to the vacancy's region, as the pair feature
         ``far`` has it)."""
         events = dataset.events
-        spells = _spells(events)
+        spells = first_spells(events, HIRED_EVENTS)
         self.leave_ = {"near": 0.0, "far": 0.0}
         self.counts_: dict[str, Any] = {"festivals": [], "near": [0, 0], "far": [0, 0]}
         if spells.empty:
@@ -166,18 +167,3 @@ def _weeks(times: pd.Series, week_ns: int) -> np.ndarray:
     ns = t.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(float)
     ns[t.isna().to_numpy()] = np.nan
     return ns / week_ns
-
-
-def _spells(events: pd.DataFrame) -> pd.DataFrame:
-    """Per hired (worker, vacancy): ``hired_at`` and ``left_at`` (NaT while in post)."""
-    kinds = events[Columns.Event].astype(str)
-    keys = [Columns.Worker, Columns.Vacancy]
-    hired_kinds = {str(e.value if isinstance(e, EventType) else e) for e in HIRED_EVENTS}
-    leaving = {str(e.value if isinstance(e, EventType) else e) for e in LEAVING_EVENTS}
-    hired = events[kinds.isin(hired_kinds)]
-    hired_at = hired.groupby(keys)[Columns.OccurredAt].min().rename("hired_at")
-    left = events[kinds.isin(leaving)]
-    left_at = left.groupby(keys)[Columns.OccurredAt].min().rename("left_at")
-    out = pd.concat([hired_at], axis=1).join(left_at, how="left").reset_index()
-    out = out[out["left_at"].isna() | (out["left_at"] >= out["hired_at"])]
-    return out.reset_index(drop=True)

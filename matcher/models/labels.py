@@ -12,6 +12,8 @@ the hires at risk of leaving in a window with their tenure (:func:`hires_at_risk
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -286,21 +288,37 @@ def _count_near(
     ).astype(float)
 
 
+def first_spells(
+    events: pd.DataFrame,
+    hired_kinds: Iterable[EventType | str],
+    stop: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Per (worker, vacancy) hired: ``hired_at``, the first event of ``hired_kinds``, and
+    ``left_at``, the first leaving event (NaT while in post), both before ``stop`` when
+    given. A leaving event before the hire is not an ending of it (dropped pair)."""
+    kinds = events[Columns.Event].astype(str)
+    keys = [Columns.Worker, Columns.Vacancy]
+    hired_names = {str(e.value if isinstance(e, EventType) else e) for e in hired_kinds}
+    leaving = {str(e.value if isinstance(e, EventType) else e) for e in LEAVING_EVENTS}
+    before = (
+        np.ones(len(events), dtype=bool) if stop is None else (events[Columns.OccurredAt] < stop)
+    )
+    hired = events[kinds.isin(hired_names) & before]
+    hired_at = hired.groupby(keys)[Columns.OccurredAt].min().rename("hired_at")
+    left = events[kinds.isin(leaving) & before]
+    left_at = left.groupby(keys)[Columns.OccurredAt].min().rename("left_at")
+    out = pd.concat([hired_at], axis=1).join(left_at, how="left").reset_index()
+    out = out[out["left_at"].isna() | (out["left_at"] >= out["hired_at"])]
+    return out.reset_index(drop=True)
+
+
 def hires_at_risk(events: pd.DataFrame, start: pd.Timestamp, stop: pd.Timestamp) -> pd.DataFrame:
     """Hires at risk of leaving in ``[start, stop)``: hired before ``stop`` and not left
     before ``start``. Per (worker, vacancy), in tenure weeks: ``entry`` (0 when hired in
     the window, else the tenure at ``start``: left truncation), ``exit`` (tenure at
     leaving or at ``stop``) and ``left`` (1 when it left before ``stop``, 0 censored)."""
-    kinds = events[Columns.Event].astype(str)
-    keys = [Columns.Worker, Columns.Vacancy]
-    times = events[Columns.OccurredAt]
-    hired = events[(kinds == EventType.HIRED.value) & (times < stop)]
-    hired_at = hired.groupby(keys)[Columns.OccurredAt].min().rename("hired_at")
-    left = events[kinds.isin(LEAVING_EVENTS) & (times < stop)]
-    left_at = left.groupby(keys)[Columns.OccurredAt].min().rename("left_at")
-    out = pd.concat([hired_at], axis=1).join(left_at, how="left").reset_index()
+    out = first_spells(events, (EventType.HIRED,), stop)
     out = out[out["left_at"].isna() | (out["left_at"] >= start)]
-    out = out[out["left_at"].isna() | (out["left_at"] >= out["hired_at"])]
     week = pd.Timedelta(weeks=1).total_seconds()
     stopped = out["left_at"].where(out["left_at"].notna(), stop)
     begun = out["hired_at"].where(out["hired_at"] > start, start)
