@@ -23,10 +23,9 @@ from sqlalchemy.orm import Session
 
 from matcher.data import reference
 from matcher.data.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
-from matcher.models.base import StablePlacementModel
-from matcher.models.explain import for_employer, stable_chance
+from matcher.models.explain import for_employer
 from matcher.protocols import CatalogueModel
-from service import audit, clock, employer_risk, followups, lifecycle, proposals
+from service import answers, audit, clock, employer_risk, followups, lifecycle, proposals
 from service.auth import Principal, Role
 from service.domain_errors import (
     Conflict,
@@ -52,7 +51,13 @@ from service.schemas import (
     WorkerCreate,
     WorkerUpdate,
 )
-from service.serving_cache import Ranked, ServingCache, open_now, vacancy_cards
+from service.serving_cache import (
+    VACANCY_STAMP,
+    Ranked,
+    ServingCache,
+    open_now,
+    vacancy_cards,
+)
 from service.store.models import Employer, Event, Vacancy, Worker
 
 log = logging.getLogger(__name__)
@@ -791,15 +796,12 @@ def model_or_503(holder: ModelHolder) -> LoadedModel:
     return loaded
 
 
-def _list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    try:
-        return [str(x) for x in value]
-    except TypeError:
-        return [str(value)]
+#: The workers' row count and latest change (two index look-ups, as
+#: :data:`service.serving_cache.VACANCY_STAMP`).
+_WORKER_STAMP = select(
+    select(func.count()).select_from(Worker).scalar_subquery(),
+    select(func.max(Worker.updated_at)).scalar_subquery(),
+)
 
 
 class CatalogueSync:
@@ -824,8 +826,8 @@ class CatalogueSync:
 
     def stamp(self) -> tuple:
         with Session(self.engine) as session:
-            w = session.execute(select(func.count(), func.max(Worker.updated_at))).one()
-            v = session.execute(select(func.count(), func.max(Vacancy.updated_at))).one()
+            w = session.execute(_WORKER_STAMP).one()
+            v = session.execute(VACANCY_STAMP).one()
         return (int(w[0]), w[1], int(v[0]), v[1])
 
     def snapshot(self) -> Any:
@@ -957,51 +959,18 @@ def run_model(
         ) from None
 
 
-RecommendCall = Callable[[LoadedModel, str, int], Any]
+#: How the route gets the live engine's answer for (model, worker, k): directly, or
+#: through the process's micro-batcher (:func:`batched`).
+RecommendCall = Callable[[LoadedModel, str, int], Ranked]
 
 
-def _direct(loaded: LoadedModel, worker_id: str, k: int) -> Any:
-    return loaded.model.recommend(worker_id, k)
+def _direct(loaded: LoadedModel, worker_id: str, k: int) -> Ranked:
+    return answers.ranked(loaded.model.recommend(worker_id, k), loaded.model)
 
 
 def batched(batcher: RecommendationBatcher) -> RecommendCall:
     """Route recommendation calls through ``batcher`` (same answers, shared cost)."""
-    return batcher.recommend
-
-
-def _stable_chance(model: Any) -> Callable[[float], str | None]:
-    """Score -> "约 28% 的机会稳定就业 6 个月" (in the model's language) when the model's
-    score is a calibrated probability per proposal, else -> None."""
-    weeks = model.stable_weeks if isinstance(model, StablePlacementModel) else None
-    if weeks is None:
-        return lambda score: None
-    lang = model.lang
-
-    def say(score: float) -> str | None:
-        if not 0.0 <= score <= 1.0:
-            return None
-        return stable_chance(score, weeks).text(lang)
-
-    return say
-
-
-def _ranked(frame: Any, model: Any) -> Ranked:
-    """A recommendation frame (``recommend``'s columns) as the route reads it."""
-    n = len(frame)
-    if not n:
-        return Ranked((), (), (), (), (), ())
-    chance = _stable_chance(model)
-    scores = tuple(float(x) for x in frame["score"].tolist())
-    reasons = frame["reasons"].tolist() if "reasons" in frame else [None] * n
-    warnings = frame["warnings"].tolist() if "warnings" in frame else [None] * n
-    return Ranked(
-        vacancy_ids=tuple(str(v) for v in frame["vacancy_id"].tolist()),
-        ranks=tuple(int(r) for r in frame["rank"].tolist()),
-        scores=scores,
-        chances=tuple(chance(x) for x in scores),
-        reasons=tuple(tuple(_list(r)) for r in reasons),
-        warnings=tuple(tuple(_list(w)) for w in warnings),
-    )
+    return batcher.recommend_ranked
 
 
 def recommendations(
@@ -1033,7 +1002,7 @@ def recommendations(
     recommend = batcher if batcher is not None else _direct
     source = "live"
     reused = False
-    answers = cache.answers if cache is not None else None
+    memo = cache.answers if cache is not None else None
 
     def answer(lm: LoadedModel) -> Ranked:
         nonlocal source, reused
@@ -1041,19 +1010,19 @@ def recommendations(
         # lists give the same answer, kept in ``answers``), else the live engine (every
         # open vacancy scored)
         if lm.lists is not None:
-            kept = answers.get(lm.lists, worker_id, k) if answers is not None else None
+            kept = memo.get(lm.lists, worker_id, k) if memo is not None else None
             if kept is not None:
                 source, reused = "precomputed", True
                 return kept
             frame = lm.lists.answer(worker_id, k)
             if frame is not None:
                 source = "precomputed"
-                ranked = _ranked(frame, lm.model)
-                if answers is not None:
-                    answers.put(lm.lists, worker_id, k, ranked)
+                ranked = answers.ranked(frame, lm.model)
+                if memo is not None:
+                    memo.put(lm.lists, worker_id, k, ranked)
                 return ranked
         source = "live"
-        return _ranked(recommend(lm, worker_id, k), lm.model)
+        return recommend(lm, worker_id, k)
 
     # give the store connection back while the engine works (milliseconds of CPU each):
     # held through it, 50 concurrent requests drained a process's pool and waited out its
@@ -1103,7 +1072,7 @@ def recommendations(
         risky = employer_risk.warnings_for(session, employers, threshold=risk_threshold)
     for item in items:
         if item["employer_id"] in risky:
-            item["warnings"] = [*_list(item["warnings"]), risky[str(item["employer_id"])]]
+            item["warnings"] = [*answers.as_list(item["warnings"]), risky[str(item["employer_id"])]]
     note = None
     if previous is not None:
         items = lifecycle.apply_previous_employer(items, previous, wanted)
@@ -1174,7 +1143,7 @@ def candidates(
             headers={"X-Model-Version": loaded.version},
         ) from None
     rows = frame.to_dict("records") if len(frame) else []
-    chance = _stable_chance(loaded.model)
+    chance = answers.stable_chance_text(loaded.model)
     profiles = candidate_profiles(session, [str(r["worker_id"]) for r in rows])
     items = []
     for r in rows:
@@ -1183,8 +1152,8 @@ def candidates(
             "rank": int(r["rank"]),
             "score": float(r["score"]),
             "stable_chance": chance(float(r["score"])),
-            "reasons": _list(r.get("reasons")),
-            "warnings": _list(r.get("warnings")),
+            "reasons": answers.as_list(r.get("reasons")),
+            "warnings": answers.as_list(r.get("warnings")),
             **profiles.get(wid, {}),
         }
         if principal.role == Role.EMPLOYER:

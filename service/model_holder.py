@@ -45,6 +45,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from matcher.protocols import RefreshableModel, VacancyUpdatingModel
+from service.answers import EMPTY, head, ranked, ranked_by_worker
+from service.serving_cache import Ranked
 
 if TYPE_CHECKING:
     from matcher.data.dataset import Dataset
@@ -447,17 +449,51 @@ def _refreshed(model: Any, dataset: Dataset) -> Any:
     return copy.copy(model).refresh(dataset)
 
 
+class _Request:
+    """One request handed to the :class:`RecommendationBatcher`: what it asks, and its
+    answer once computed. ``ready`` is held until the answer is set (or the request is
+    asked to lead the next batch): waiting on a bare lock is the cheapest hand-off
+    between threads CPython has (a ``Future`` adds a condition and two more locks)."""
+
+    __slots__ = ("loaded", "worker_id", "k", "ranked", "ready", "value", "error", "done", "lead")
+
+    def __init__(self, loaded: LoadedModel, worker_id: str, k: int, ranked: bool) -> None:
+        self.loaded = loaded
+        self.worker_id = worker_id
+        self.k = k
+        self.ranked = ranked
+        self.ready = threading.Lock()
+        self.ready.acquire()
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.done = False
+        self.lead = False
+
+    def answer(self, value: Any = None, error: BaseException | None = None) -> None:
+        self.value, self.error, self.done = value, error, True
+        self.ready.release()
+
+    def result(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 class RecommendationBatcher:
     """Answers concurrent recommendation requests together (micro-batching).
 
-    A request thread hands ``(loaded model, worker_id, k)`` to one batching thread and
-    waits for its answer. The batching thread takes whatever requests are waiting
-    (no artificial delay: an idle service answers at once, a busy one forms batches
-    while the previous batch computes), groups them by model object, and calls the
-    model's ``recommend_many`` once per group with the largest ``k`` asked. Each
-    worker's rows are its ``recommend`` answer (the model contract), cut to the ``k``
-    that request asked for. Requests keep the model object they were given, so a
-    swap during batching changes nothing for them.
+    No thread of its own: a request that finds no batch being computed computes one
+    itself, in its own thread (it *leads*): it takes every request waiting (up to
+    ``max_batch``; at first only its own), groups them by model object, and calls the
+    model's ``recommend_many`` once per group with the largest ``k`` asked. The
+    requests that arrive meanwhile wait; when the leader's own answer is ready it
+    hands the lead to the first of them, whose batch holds every request that came
+    while the previous one computed. So an idle service answers at once, with no
+    thread hand-off at all (a batching thread cost two per request: about 3 ms of CPU
+    of a live request, ``bench/request_profile.py --live``), and a busy one forms
+    batches as before. Each worker's rows are its ``recommend`` answer (the model
+    contract), cut to the ``k`` that request asked for. Requests keep the model object
+    they were given, so a swap during batching changes nothing for them.
 
     ``recommend_many`` has a fixed cost per call (building frames, one boosted-tree
     pass, explanations) that batching shares; on the service's 2 cores this is what
@@ -465,68 +501,97 @@ class RecommendationBatcher:
     """
 
     def __init__(self, max_batch: int = 32) -> None:
-        import queue
+        from collections import deque
 
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._waiting: deque[_Request] = deque()
         self._lock = threading.Lock()
+        self._busy = False  # a request leads (then or soon); False: none waits
         self.batches = 0
         self.requests = 0
 
     def recommend(self, loaded: LoadedModel, worker_id: str, k: int) -> Any:
-        """The model's ``recommend(worker_id, k)``, computed in a batch."""
-        from concurrent.futures import Future
+        """The model's ``recommend(worker_id, k)`` (a frame), computed in a batch."""
+        return self._ask(_Request(loaded, worker_id, k, ranked=False))
 
-        self._ensure_thread()
-        future: Future = Future()
-        self._queue.put((loaded, worker_id, k, future))
-        return future.result()
+    def recommend_ranked(self, loaded: LoadedModel, worker_id: str, k: int) -> Ranked:
+        """:meth:`recommend` as the route reads it (``service.answers.ranked`` of the
+        frame), converted once per batch rather than per request."""
+        return self._ask(_Request(loaded, worker_id, k, ranked=True))
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
+    def _ask(self, request: _Request) -> Any:
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="recommendation-batcher", daemon=True
-                )
-                self._thread.start()
+            self._waiting.append(request)
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            request.ready.acquire()  # answered, or asked to lead the next batch
+            if not request.lead:
+                return request.result()
+        self._lead(request)
+        return request.result()
 
-    def _run(self) -> None:
-        import queue
-
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < self.max_batch:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
+    def _lead(self, mine: _Request) -> None:
+        """Compute batches until ``mine`` is answered, then hand the lead to the first
+        request still waiting (or none, when none is)."""
+        try:
+            while not mine.done:
+                with self._lock:
+                    n = min(len(self._waiting), self.max_batch)
+                    batch = [self._waiting.popleft() for _ in range(n)]
+                if not batch:  # cannot happen: ``mine`` waits until it is answered
+                    mine.answer(error=RuntimeError("recommendation request lost"))
                     break
-            groups: dict[int, list] = {}
-            for item in batch:
-                groups.setdefault(id(item[0]), []).append(item)
-            for items in groups.values():
-                self._answer(items)
+                self._answer(batch)
+        finally:
+            with self._lock:
+                after = self._waiting[0] if self._waiting else None
+                if after is None:
+                    self._busy = False
+                else:
+                    after.lead = True
+            if after is not None:
+                after.ready.release()
 
-    def _answer(self, items: list) -> None:
-        loaded = items[0][0]
-        k_max = max(item[2] for item in items)
-        ids = list(dict.fromkeys(item[1] for item in items))
+    def _answer(self, items: list[_Request]) -> None:
+        groups: dict[int, list[_Request]] = {}
+        for item in items:
+            groups.setdefault(id(item.loaded), []).append(item)
+        try:
+            for group in groups.values():
+                self._answer_group(group)
+        finally:
+            for item in items:  # whatever went wrong, nobody waits forever
+                if not item.done:
+                    item.answer(error=RuntimeError("the recommendation batch failed"))
+
+    def _answer_group(self, items: list[_Request]) -> None:
+        model = items[0].loaded.model
+        k_max = max(item.k for item in items)
+        ids = list(dict.fromkeys(item.worker_id for item in items))
         self.batches += 1
         self.requests += len(items)
         try:
-            frame = loaded.model.recommend_many(ids, k_max)
+            frame = model.recommend_many(ids, k_max)
         except Exception:  # noqa: BLE001 - one bad id must not fail the others
-            for _, worker_id, k, future in items:
+            for item in items:
                 try:
-                    future.set_result(loaded.model.recommend(worker_id, k))
+                    single = model.recommend(item.worker_id, item.k)
+                    item.answer(ranked(single, model) if item.ranked else single)
                 except Exception as exc:  # noqa: BLE001 - handed to the request
-                    future.set_exception(exc)
+                    item.answer(error=exc)
             return
-        parts = {wid: part for wid, part in frame.groupby("worker_id", sort=False)}
-        for _, worker_id, k, future in items:
-            part = parts.get(worker_id)
+        frames: dict[str, Any] | None = None
+        answers: dict[str, Ranked] | None = None
+        for item in items:
+            if item.ranked:
+                if answers is None:
+                    answers = ranked_by_worker(frame, model)
+                item.answer(head(answers.get(item.worker_id, EMPTY), item.k))
+                continue
+            if frames is None:
+                frames = {wid: part for wid, part in frame.groupby("worker_id", sort=False)}
+            part = frames.get(item.worker_id)
             if part is None:
                 part = frame.iloc[0:0]
-            future.set_result(part[part["rank"] <= k].reset_index(drop=True))
+            item.answer(part[part["rank"] <= item.k].reset_index(drop=True))

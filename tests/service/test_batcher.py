@@ -1,0 +1,157 @@
+"""The micro-batcher (``service.model_holder.RecommendationBatcher``): who computes a
+batch, what a batch holds, and that every request gets its own answer or error."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from service.answers import head, ranked, ranked_by_worker
+from service.model_holder import LoadedModel, RecommendationBatcher
+
+
+class ToyModel:
+    """``recommend`` answers per the model contract on a toy catalogue (worker ``Wn``
+    gets vacancies ``Vn.1`` .. ``Vn.k``); ``recommend_many`` records who called it and
+    with which ids, and can be made slow (``gate``) or fail."""
+
+    lang = "zh"
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.gate = gate
+        self.calls: list[tuple[int, list[str], int]] = []  # (thread, ids, k)
+
+    def recommend(self, worker_id: str, k: int = 10) -> pd.DataFrame:
+        if not worker_id.startswith("W"):
+            raise KeyError(worker_id)
+        n = int(worker_id[1:]) % 5 + 2  # some workers get fewer than k rows
+        rows = [
+            {
+                "worker_id": worker_id,
+                "rank": r,
+                "vacancy_id": f"V{worker_id[1:]}.{r}",
+                "score": 1.0 / (r + 1),
+                "reasons": [f"reason {r}"],
+                "warnings": [] if r % 2 else ["far"],
+            }
+            for r in range(1, min(n, k) + 1)
+        ]
+        return pd.DataFrame(
+            rows, columns=["worker_id", "rank", "vacancy_id", "score", "reasons", "warnings"]
+        )
+
+    def recommend_many(self, worker_ids, k: int = 10) -> pd.DataFrame:
+        self.calls.append((threading.get_ident(), list(worker_ids), k))
+        if self.gate is not None:
+            self.gate.wait(30)
+        return pd.concat([self.recommend(w, k) for w in worker_ids], ignore_index=True)
+
+
+def loaded(model: ToyModel) -> LoadedModel:
+    return LoadedModel(model=model, version="v1", path=Path("."))
+
+
+def test_an_idle_batcher_answers_in_the_callers_thread():
+    model = ToyModel()
+    batcher = RecommendationBatcher()
+    got = batcher.recommend_ranked(loaded(model), "W1", 3)
+    assert got == ranked(model.recommend("W1", 3), model)
+    assert model.calls == [(threading.get_ident(), ["W1"], 3)]
+    # and again: no thread was left leading
+    assert batcher.recommend_ranked(loaded(model), "W2", 4) == ranked(
+        model.recommend("W2", 4), model
+    )
+
+
+def test_requests_arriving_during_a_batch_are_answered_together_next():
+    gate = threading.Event()
+    model = ToyModel(gate)
+    lm = loaded(model)
+    batcher = RecommendationBatcher()
+    out: dict[str, object] = {}
+
+    def ask(worker_id: str, k: int) -> None:
+        out[worker_id] = batcher.recommend_ranked(lm, worker_id, k)
+
+    first = threading.Thread(target=ask, args=("W0", 5))
+    first.start()
+    while not model.calls:  # the first request leads and is computing
+        time.sleep(0.005)
+    others = [threading.Thread(target=ask, args=(f"W{i}", 2 + i % 6)) for i in range(1, 12)]
+    for t in others:
+        t.start()
+    while len(batcher._waiting) < len(others):  # all queued behind the first batch
+        time.sleep(0.005)
+    gate.set()
+    for t in [first, *others]:
+        t.join(30)
+    assert [ids for _, ids, _ in model.calls] == [["W0"], [f"W{i}" for i in range(1, 12)]]
+    assert model.calls[1][2] == 7  # the largest k asked in the batch
+    for i in range(12):
+        k = 5 if i == 0 else 2 + i % 6
+        assert out[f"W{i}"] == ranked(model.recommend(f"W{i}", k), model)
+    assert batcher.batches == 2 and batcher.requests == 12
+
+
+def test_frames_and_ranked_answers_in_one_batch_and_a_bad_id_fails_alone():
+    gate = threading.Event()
+    model = ToyModel(gate)
+    lm = loaded(model)
+    batcher = RecommendationBatcher()
+    out: dict[str, object] = {}
+
+    def ask(worker_id: str, k: int, as_frame: bool) -> None:
+        try:
+            call = batcher.recommend if as_frame else batcher.recommend_ranked
+            out[worker_id] = call(lm, worker_id, k)
+        except KeyError as exc:
+            out[worker_id] = exc
+
+    first = threading.Thread(target=ask, args=("W9", 3, False))
+    first.start()
+    while not model.calls:
+        time.sleep(0.005)
+    asks = [("W1", 4, True), ("BAD", 4, False), ("W2", 6, False), ("W3", 2, True)]
+    others = [threading.Thread(target=ask, args=a) for a in asks]
+    for t in others:
+        t.start()
+    while len(batcher._waiting) < len(others):
+        time.sleep(0.005)
+    gate.set()
+    for t in [first, *others]:
+        t.join(30)
+    assert isinstance(out["BAD"], KeyError)
+    pd.testing.assert_frame_equal(out["W1"], model.recommend("W1", 4))
+    pd.testing.assert_frame_equal(out["W3"], model.recommend("W3", 2))
+    assert out["W2"] == ranked(model.recommend("W2", 6), model)
+    assert out["W9"] == ranked(model.recommend("W9", 3), model)
+
+
+def test_a_batch_that_dies_answers_every_request_and_frees_the_lead():
+    class Dying(ToyModel):
+        def recommend_many(self, worker_ids, k: int = 10) -> pd.DataFrame:
+            raise SystemExit("the model died")  # not an Exception: no per-worker retry
+
+    batcher = RecommendationBatcher()
+    with pytest.raises(SystemExit):
+        batcher.recommend_ranked(loaded(Dying()), "W1", 3)
+    model = ToyModel()
+    assert batcher.recommend_ranked(loaded(model), "W1", 3) == ranked(
+        model.recommend("W1", 3), model
+    )
+
+
+def test_ranked_by_worker_equals_each_workers_own_frame_and_head_cuts_by_rank():
+    model = ToyModel()
+    ids = ["W3", "W1", "W7"]
+    frame = model.recommend_many(ids, 6)
+    by_worker = ranked_by_worker(frame, model)
+    assert list(by_worker) == ids
+    for w in ids:
+        assert by_worker[w] == ranked(model.recommend(w, 6), model)
+        for k in (1, 3, 6, 10):
+            assert head(by_worker[w], k) == ranked(model.recommend(w, k), model)
