@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import BindParameter, bindparam, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from matcher.data.schema import EventType
@@ -89,51 +89,62 @@ class Case:
     arrears_amount: float | None = None
 
 
+_EVENT_CASES = (
+    select(
+        Event.event,
+        Event.occurred_at,
+        Vacancy.employer_id,
+        Event.vacancy_id,
+        Event.worker_id,
+        Worker.home_region,
+    )
+    .join(Vacancy, Vacancy.vacancy_id == Event.vacancy_id)
+    .join(Worker, Worker.worker_id == Event.worker_id)
+    .where(Event.event.in_((EventType.WAGE_ARREARS.value, EventType.INJURY.value)))
+)
+_FOLLOW_UP_CASES = (
+    select(
+        FollowUp.contract_signed,
+        FollowUp.social_insurance,
+        FollowUp.arrears_months,
+        FollowUp.arrears_amount,
+        FollowUp.completed_at,
+        Placement.employer_id,
+        Placement.vacancy_id,
+        Placement.worker_id,
+        Worker.home_region,
+    )
+    .join(Placement, Placement.id == FollowUp.placement_id)
+    .join(Worker, Worker.worker_id == FollowUp.worker_id)
+    .where(
+        FollowUp.status == FollowUpStatus.DONE.value,
+        or_(
+            FollowUp.contract_signed == false(),
+            FollowUp.social_insurance == false(),
+            FollowUp.arrears_months > 0,
+            FollowUp.arrears_amount > 0,
+        ),
+    )
+)
+#: The same for some employers, through the indexed id columns (the employers'
+#: vacancies and placements first). Built once: constructing these statements cost
+#: about as much as running them (the recommendation route asks on every cache miss).
+_EMPLOYERS: BindParameter[list[str]] = bindparam("employers", expanding=True)
+_EVENT_CASES_OF = _EVENT_CASES.where(
+    Event.vacancy_id.in_(select(Vacancy.vacancy_id).where(Vacancy.employer_id.in_(_EMPLOYERS)))
+)
+_FOLLOW_UP_CASES_OF = _FOLLOW_UP_CASES.where(
+    FollowUp.placement_id.in_(select(Placement.id).where(Placement.employer_id.in_(_EMPLOYERS)))
+)
+
+
 def _cases(session: Session, employer_ids: Sequence[str] | None) -> list[Case]:
     """Every case of the employers (None: of all employers), earliest report per job."""
-    ev = (
-        select(
-            Event.event,
-            Event.occurred_at,
-            Vacancy.employer_id,
-            Event.vacancy_id,
-            Event.worker_id,
-            Worker.home_region,
-        )
-        .join(Vacancy, Vacancy.vacancy_id == Event.vacancy_id)
-        .join(Worker, Worker.worker_id == Event.worker_id)
-        .where(Event.event.in_((EventType.WAGE_ARREARS.value, EventType.INJURY.value)))
-    )
-    fu = (
-        select(
-            FollowUp.contract_signed,
-            FollowUp.social_insurance,
-            FollowUp.arrears_months,
-            FollowUp.arrears_amount,
-            FollowUp.completed_at,
-            Placement.employer_id,
-            Placement.vacancy_id,
-            Placement.worker_id,
-            Worker.home_region,
-        )
-        .join(Placement, Placement.id == FollowUp.placement_id)
-        .join(Worker, Worker.worker_id == FollowUp.worker_id)
-        .where(
-            FollowUp.status == FollowUpStatus.DONE.value,
-            or_(
-                FollowUp.contract_signed == false(),
-                FollowUp.social_insurance == false(),
-                FollowUp.arrears_months > 0,
-                FollowUp.arrears_amount > 0,
-            ),
-        )
-    )
-    if employer_ids is not None:
-        # through the indexed id columns: the employers' vacancies and placements first
-        vacancies = select(Vacancy.vacancy_id).where(Vacancy.employer_id.in_(list(employer_ids)))
-        placements = select(Placement.id).where(Placement.employer_id.in_(list(employer_ids)))
-        ev = ev.where(Event.vacancy_id.in_(vacancies))
-        fu = fu.where(FollowUp.placement_id.in_(placements))
+    if employer_ids is None:
+        ev, fu, params = _EVENT_CASES, _FOLLOW_UP_CASES, {}
+    else:
+        ev, fu = _EVENT_CASES_OF, _FOLLOW_UP_CASES_OF
+        params = {"employers": list(employer_ids)}
     first: dict[tuple[str, str, str], Case] = {}
     amounts: dict[tuple[str, str], tuple[int | None, float | None]] = {}
 
@@ -142,7 +153,7 @@ def _cases(session: Session, employer_ids: Sequence[str] | None) -> list[Case]:
         if key not in first or case.at < first[key].at:
             first[key] = case
 
-    for event, occurred, employer, vacancy, worker, region in session.execute(ev):
+    for event, occurred, employer, vacancy, worker, region in session.execute(ev, params):
         kind = "wage_arrears" if event == EventType.WAGE_ARREARS.value else "injury"
         keep(Case(kind, occurred, employer, vacancy, worker, region))
     for (
@@ -155,7 +166,7 @@ def _cases(session: Session, employer_ids: Sequence[str] | None) -> list[Case]:
         vacancy,
         worker,
         region,
-    ) in session.execute(fu):
+    ) in session.execute(fu, params):
         if at is None:
             continue
         if contract is False:
