@@ -133,8 +133,9 @@ async def call(app, path: str, query: str, key: str) -> tuple[int, dict[str, str
     return status, headers, bytes(body)
 
 
-#: The micro-batcher's thread computes the live engine's answers for the requests
-#: (``service.model_holder.RecommendationBatcher``): its samples are the requests' work.
+#: The micro-batcher's thread computed the live engine's answers for the requests
+#: (``service.model_holder.RecommendationBatcher`` before it lost its thread: a
+#: baseline's): its samples are the requests' work. Today the requests' own threads do it.
 BATCHER_FRAME = re.compile(r"^RecommendationBatcher\._(?:run|answer) \(")
 
 #: The passes of a measurement: workers asked for the first time in the process, then
