@@ -250,7 +250,14 @@ class Server:
         ]
         self.proc = subprocess.Popen(cmd, env=env)
 
-    def wait_ready(self, timeout: float = 1800) -> None:
+    def wait_ready(self, timeout: float = 1800, key: str | None = None, processes: int = 1) -> None:
+        """Until the server answers ``/ready``; with ``key``, until ``processes`` worker
+        processes serve a model (``GET /admin/model``: each records its version once
+        loaded) and their start-up work is over (the server's CPU quiet). One process
+        answers ``/ready`` while the others may still be loading the model (a minute
+        on a busy machine): measured from the first answer, the warm-up and the idle
+        reading (subtracted from every phase's CPU) took their loading for the
+        service's cost, and the first phase ran on fewer processes."""
         import httpx
 
         deadline = time.monotonic() + timeout
@@ -259,12 +266,34 @@ class Server:
                 raise RuntimeError(f"the server exited with {self.proc.returncode}")
             try:
                 r = httpx.get(f"{self.base}/api/v1/ready", timeout=5)
-                if r.status_code == 200:
-                    return
+                if r.status_code == 200 and (key is None or self._serving(key) >= processes):
+                    break
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
-        raise RuntimeError("the server did not become ready")
+        else:
+            raise RuntimeError("the server did not become ready")
+        if key is None:
+            return
+        while time.monotonic() < deadline:  # quiet: under 50 ms of CPU per second
+            c0 = self.cpu_seconds()
+            time.sleep(2.0)
+            if self.cpu_seconds() - c0 < 0.1:
+                return
+        raise RuntimeError("the server did not settle after start-up")
+
+    def _serving(self, key: str) -> int:
+        """How many server processes report a loaded model."""
+        import httpx
+
+        r = httpx.get(
+            f"{self.base}/api/v1/admin/model",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        if r.status_code != 200:
+            return 0
+        return sum(1 for p in r.json().get("processes", []) if p.get("version"))
 
     def cpu_seconds(self) -> float:
         """User + system CPU seconds used so far by the server and its worker processes."""
@@ -610,9 +639,12 @@ def serve_phases(
 
     try:
         t0 = time.perf_counter()
-        server.wait_ready()
+        server.wait_ready(key=key, processes=args.workers)
         out["start"] = time.perf_counter() - t0
-        print(f"[{code}] server ready in {out['start']:.0f} s ({args.workers} worker processes)")
+        print(
+            f"[{code}] server ready in {out['start']:.0f} s ({args.workers} worker processes "
+            "serving, start-up work over)"
+        )
         # warm-up: every worker process builds lazily-built state on its first requests
         asyncio.run(load(server, key, ids, 8, args.warm_up, 0.0, args.seed + 99))
         # what the server burns with no request at all (the store-change check every
