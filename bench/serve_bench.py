@@ -1114,6 +1114,18 @@ def report_live(args, variants: list, setup: dict, engine: dict | None, runs: li
             f"request one at a time; `recommend_many` {engine['batch_wall']:.1f} ms wall / "
             f"{engine['batch_cpu']:.1f} ms CPU per worker in batches of 16."
         )
+    if engine is not None:
+        # the service's own cost, roughly: the server's CPU per request less the engine's
+        # per worker in batches (timed in this process, so at another moment's load)
+        outside = [
+            f"{code.split()[0]} {float(r[11]) - engine['batch_cpu']:.1f} ms"
+            for code, _ in variants
+            if (r := _row(rows, code, "live engine"))
+        ]
+        engine_text += (
+            " Server CPU per request less that (the service's own work, roughly: the "
+            "engine's CPU moves with the load too): " + ", ".join(outside) + "."
+        )
     offered = args.clients / think
     loads = [float(r[15]) for r in rows]
     load_text = (
@@ -1132,6 +1144,8 @@ groups concurrent requests into `recommend_many` calls). {args.clients} concurre
 (one keep-alive HTTP/1.1 connection each, the bench's asyncio client), exponential think
 time with mean {think:g} s, {args.seconds:g} s, random workers of a sample of
 {len(setup["worker_ids"]):,} ({setup["n_workers"]:,} in the store); client-side latency.
+Each server is measured once every worker process serves the model and its start-up work
+is over (its CPU quiet), after {args.warm_up:g} s of warm-up requests.
 Machine: {machine()}; the clients, the servers **and the other jobs on this machine**
 share its 2 cores (load average in the last column).
 
