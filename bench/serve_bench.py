@@ -205,6 +205,15 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
 
 
+def _started(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot), None when it is gone: with
+    the pid, what tells a process from a later one given the same pid."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 def _descendants(root: int) -> list[int]:
     """``root`` and every process below it (uvicorn's supervisor and its workers)."""
     parents: dict[int, list[int]] = {}
@@ -300,11 +309,18 @@ class Server:
         return sum(_proc_cpu(pid) for pid in _descendants(self.proc.pid))
 
     def stop(self) -> None:
+        # its worker processes too: one still loading the model outlives a supervisor
+        # killed after the timeout (it went on loading, on the cores the next phase uses)
+        workers = {p: _started(p) for p in _descendants(self.proc.pid) if p != self.proc.pid}
         self.proc.terminate()
         try:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        for pid, started in workers.items():
+            if started is not None and _started(pid) == started:  # the same process
+                with contextlib.suppress(OSError):
+                    os.kill(pid, 9)
 
 
 class Connection:
