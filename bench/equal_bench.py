@@ -10,7 +10,8 @@ measures the same ratios with what they need to be read:
   (workers resampled within their group; pooled over ``--seeds``: one market per seed,
   i.e. another snapshot of the same variant, which multiplies the judged workers);
 * the same markets judged with two versions of the code — ``--baseline-ref`` (a git
-  commit, default ``main``) and this working tree — each in its own subprocess, one after
+  commit, default ``main``; its Recommender parameters ``--baseline-param``) and this
+  working tree (``--param``) — each in its own subprocess, one after
   the other, and the paired change of each ratio (the same workers resampled for both);
 * whether a group's lists are weaker because the engine serves it worse or because its
   truth is harder to order: per group, NDCG@10 of the keyword and popularity baselines
@@ -420,7 +421,15 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="NAME=VALUE",
         help="a Recommender parameter of THIS checkout's model (experiments; the baseline "
-        "keeps its defaults), as bench/truth_bench.py's --param",
+        "keeps its defaults unless --baseline-param), as bench/truth_bench.py's --param",
+    )
+    ap.add_argument(
+        "--baseline-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Recommender parameter of the --baseline-ref commit's model (as --param), e.g. "
+        "to compare one more opt-in parameter against opt-in ones the baseline shares",
     )
     args = ap.parse_args(argv)
     if args.measure is not None:  # the engine comes from PYTHONPATH
@@ -432,8 +441,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         params = parse_params(args.param)
+        base_params = parse_params(args.baseline_param)
     except ValueError as exc:
         ap.error(str(exc))
+    if base_params and args.baseline_ref.lower() == "none":
+        ap.error("--baseline-param needs a --baseline-ref")
     from training.synth import VARIANTS, build_market, write_market, write_truth
 
     names = [n for n in (args.variants or ",".join(VARIANTS)).split(",") if n]
@@ -453,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
         base = work / "baseline-code"
         if not base.exists():
             extract_commit(args.baseline_ref, base)
-        codes[f"baseline ({git('rev-parse', '--short', args.baseline_ref)})"] = base
+        base_with = "".join(f", {k}={v}" for k, v in base_params.items())
+        codes[f"baseline ({git('rev-parse', '--short', args.baseline_ref)}{base_with})"] = base
     head = git("rev-parse", "--short", "HEAD")
     dirty = git("status", "--porcelain", "--untracked-files=no")
     with_params = "".join(f", {k}={v}" for k, v in params.items())
@@ -493,7 +506,9 @@ def main(argv: list[str] | None = None) -> int:
                     out = folder / _slot(code)
                     t = time.perf_counter()
                     if not (args.reuse and (out / "run.json").exists()):
-                        _run(code, folder, out, seed, cache, params if code == ROOT else {})
+                        _run(
+                            code, folder, out, seed, cache, params if code == ROOT else base_params
+                        )
                         (out / "code.txt").write_text(label)
                     measured += sum(json.loads((out / "run.json").read_text())["seconds"].values())
                     judged = judge(folder, out)
