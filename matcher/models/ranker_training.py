@@ -27,7 +27,7 @@ from matcher.data.dataset import Dataset
 from matcher.data.schema import PURSUED_EVENTS, Columns, EventType
 from matcher.models.catalogue import Catalogue
 from matcher.models.config import RecommenderConfig
-from matcher.models.features import RANKER_COLUMNS
+from matcher.models.features import RANKER_COLUMNS, PairStatistics
 from matcher.models.labels import (
     DECISION_DAYS,
     NO_APPLICATIONS,
@@ -160,7 +160,13 @@ class RankerTrainer:
                 times, self.config.calibration_share, self.config.history_windows
             )
             self.counts["history_cutoffs"] = [str(c) for c in history]
-            windows, history_stays = self._window_history(dataset, history, cal_cut)
+            windows, history_stays = self._window_history(
+                dataset,
+                history,
+                cal_cut,
+                stays="stay" in self.config.history_stages,
+                shared=self.config.history_stages == "none",
+            )
             if self.config.hire_map == "history":
                 history_hires = due_applications(dataset, windows)
             if "hire" in self.config.history_stages:
@@ -534,16 +540,36 @@ class RankerTrainer:
         return self.counts
 
     def _windows(
-        self, dataset: Dataset, cutoffs: list[str] | list[pd.Timestamp], upper: pd.Timestamp
+        self,
+        dataset: Dataset,
+        cutoffs: list[str] | list[pd.Timestamp],
+        upper: pd.Timestamp,
+        *,
+        shared: bool = False,
     ) -> Iterator[TrainingWindow]:
         """Training windows ``cutoffs`` (latest first, the first ending at ``upper``, each
         ending where the next later one starts), each with retrieval and statistics
         fitted on the events before it and the catalogue of the vacancies open at its
-        start, as :meth:`_ranker_fold` builds them, and its servable applications."""
+        start, as :meth:`_ranker_fold` builds them, and its servable applications.
+
+        With ``shared`` the windows share one retrieval fit, on the events before the
+        earliest window's start, each with the pair statistics of the events before its
+        own start (:meth:`matcher.models.retrieval.RetrievalFit.with_statistics`): the
+        pair features differ from per-window fits only in what reads the LightFM model or
+        the text clusters (the ``lightfm`` column), so a caller that reads no booster
+        output and no ``lightfm`` (the hire map's :data:`HIRE_ALONE_COVARIATES`) gets the
+        same rows for one retrieval fit instead of one per window."""
+        base: RetrievalFit | None = None
+        if shared and len(cutoffs):
+            first = min(pd.Timestamp(c) for c in cutoffs)
+            base = self.snapshots.fit_retrieval(dataset.until(min(first, upper)))
         for text in cutoffs:
             cutoff = pd.Timestamp(text)
             data = dataset.until(upper)
-            retrieval = self.snapshots.fit_retrieval(data.until(cutoff))
+            if base is not None:
+                retrieval = base.with_statistics(PairStatistics().fit(data.until(cutoff)))
+            else:
+                retrieval = self.snapshots.fit_retrieval(data.until(cutoff))
             cat = self.snapshots.training_catalogue(data, retrieval, cutoff)
             ev = data.events
             labels = pair_labels(ev[ev[Columns.OccurredAt] >= cutoff])
@@ -553,7 +579,13 @@ class RankerTrainer:
             upper = cutoff
 
     def _window_history(
-        self, dataset: Dataset, cutoffs: list[str] | list[pd.Timestamp], upper: pd.Timestamp
+        self,
+        dataset: Dataset,
+        cutoffs: list[str] | list[pd.Timestamp],
+        upper: pd.Timestamp,
+        *,
+        stays: bool = True,
+        shared: bool = False,
     ) -> tuple[
         list[tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]], tuple[pd.DataFrame, pd.DataFrame]
     ]:
@@ -561,20 +593,26 @@ class RankerTrainer:
         and statistics fitted on the events before each), the servable applications
         (features, labels, the window's end: :func:`due_applications`' input), and the
         features and spells of the hires at risk in all windows (censored at each
-        window's end), as :meth:`_ranker_fold` collects them, without sampled pairs."""
+        window's end), as :meth:`_ranker_fold` collects them, without sampled pairs
+        (without ``stays``: none; ``shared``: one retrieval fit, :meth:`_windows`)."""
         windows = []
-        feats, stays = [], []
-        for w in self._windows(dataset, cutoffs, upper):
+        feats, spell_parts = [], []
+        for w in self._windows(dataset, cutoffs, upper, shared=shared):
             pairs, pair_feats = self._features_of(w.cat, w.retrieval, w.applied)
             windows.append((pair_feats, pairs, w.end))
+            if not stays:
+                continue
             spells, spell_feats = self._features_of(
                 w.cat, w.retrieval, hires_at_risk(w.events, w.cutoff, w.end)
             )
             feats.append(spell_feats)
-            stays.append(spells)
+            spell_parts.append(spells)
         if not feats:
             return windows, (pd.DataFrame(columns=RANKER_COLUMNS), NO_SPELLS)
-        return windows, (pd.concat(feats, ignore_index=True), pd.concat(stays, ignore_index=True))
+        return windows, (
+            pd.concat(feats, ignore_index=True),
+            pd.concat(spell_parts, ignore_index=True),
+        )
 
     def _window_stays(
         self, dataset: Dataset, cutoffs: list[str], upper: pd.Timestamp
@@ -588,8 +626,11 @@ class RankerTrainer:
     ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         """The applications of the booster's training windows (``cutoffs``, latest first,
         the first ending at ``upper``) whose decision was due by the window's end, as
-        :meth:`fit` passes them (:func:`due_applications`)."""
-        return due_applications(dataset, self._window_history(dataset, cutoffs, upper)[0])
+        :meth:`fit` passes them (:func:`due_applications`), for the hire map without its
+        booster (features read as :data:`HIRE_ALONE_COVARIATES`: one retrieval fit
+        serves all windows, :meth:`_windows`)."""
+        windows = self._window_history(dataset, cutoffs, upper, stays=False, shared=True)[0]
+        return due_applications(dataset, windows)
 
     def _window_views(
         self, dataset: Dataset, cutoffs: list[str], upper: pd.Timestamp

@@ -132,6 +132,15 @@ class RetrievalFit:
     lightfm: LightFMRetriever
     stats: PairStatistics
 
+    def with_statistics(self, stats: PairStatistics) -> RetrievalFit:
+        """This fit's text clusters, feature spaces and LightFM model with the pair
+        statistics ``stats`` (of another snapshot): the pair features that read no LightFM
+        score of such a fit are those of a fit on that snapshot (ranker training's history
+        windows, :mod:`matcher.models.ranker_training`)."""
+        return RetrievalFit(
+            self.clusters, self.worker_space, self.vacancy_space, self.lightfm, stats
+        )
+
 
 class LightFMRetriever:
     """LightFM hybrid matrix factorisation with the WARP loss (see module docstring).

@@ -150,3 +150,35 @@ def test_recommender_history_stages_fit_score_and_recalibrate(market, history):
     again = copy.deepcopy(model).recalibrate(market)
     assert again.ranker_.calibration_counts_ == model.ranker_.calibration_counts_
     np.testing.assert_allclose(again.recommend_many(ids, 5, reasons=False)["score"], lists["score"])
+
+
+def test_history_windows_share_one_retrieval_fit_without_changing_the_hire_maps_rows(market):
+    """``hire_map="history"`` fits one retrieval for all its windows, each with its own
+    pair statistics (``RetrievalFit.with_statistics``): a window's pair features are
+    those of a retrieval fitted at its own start in every column but the LightFM score,
+    which the hire map's regression does not read."""
+    from matcher.models.features import PairStatistics
+    from matcher.models.ranking import HIRE_ALONE_COVARIATES, hire_alone_covariates
+    from matcher.models.scoring import PairScorer
+
+    assert "lightfm" not in HIRE_ALONE_COVARIATES
+    model = Recommender(**fast_params(), calibration_share=0.5).fit(market)
+    times = market.events["occurred_at"]
+    early, late = (pd.Timestamp(times.quantile(q)) for q in (0.2, 0.5))
+    own = model.fit_retrieval(market.until(late))
+    shared = model.fit_retrieval(market.until(early)).with_statistics(
+        PairStatistics().fit(market.until(late))
+    )
+    frames = []
+    for retrieval in (own, shared):
+        cat = model.training_catalogue(market, retrieval, late)
+        rng = np.random.default_rng(0)
+        wi = rng.integers(0, len(cat.wp.ids), 400)
+        vi = cat.open_pos[rng.integers(0, len(cat.open_pos), 400)]
+        frames.append(PairScorer("full", None, retrieval.stats).pair_frame(cat, wi, vi))
+    a, b = frames
+    other = [c for c in RANKER_COLUMNS if c != "lightfm"]
+    pd.testing.assert_frame_equal(a[other], b[other])
+    assert not np.allclose(a["lightfm"], b["lightfm"])
+    x_a, x_b = a[RANKER_COLUMNS].to_numpy(float), b[RANKER_COLUMNS].to_numpy(float)
+    np.testing.assert_array_equal(hire_alone_covariates(x_a), hire_alone_covariates(x_b))
