@@ -101,7 +101,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument(
         "--modes",
-        default="50:500,30:300,20:200,10:100,10:50",
+        default="50:500,20:400,10:500,10:400,20:200,10:100",
         help="channel_candidates:proxy_candidates pairs measured besides the live mode",
     )
     ap.add_argument("--baseline-ref", default=None)

@@ -328,6 +328,31 @@ class VacancyProfiles:
     prefecture: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     posted_ns: np.ndarray = field(default_factory=lambda: np.zeros(0))  # float, NaN unknown
     headcount: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: :data:`ENTRY_LEVEL` of each vacancy (:func:`entry_level_of` its ``code``), once per
+    #: catalogue rather than once per pair
+    entry_level: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: ``languages`` as an object array (gathered per pair at C speed for ``language_fit``)
+    language_sets: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+
+    def __getstate__(self) -> dict:
+        # the derived arrays are computed again on load (from the occupation catalogue
+        # of the code that loads them, as when they were computed per pair)
+        return {k: v for k, v in self.__dict__.items() if k not in _DERIVED_VACANCY_ARRAYS}
+
+    def __setstate__(self, state: dict) -> None:
+        # profiles pickled without the derived per-vacancy arrays (a saved model's
+        # catalogue, also one saved before they existed) get them from the fields
+        # they derive from
+        self.__dict__.update(state)
+        n = len(self.ids)
+        if len(state.get("entry_level", ())) != n:
+            self.entry_level = entry_level_of(self.code)
+        if len(state.get("language_sets", ())) != n:
+            self.language_sets = language_sets_of(self.languages)
+
+
+#: :class:`VacancyProfiles` fields derived from its other fields (not pickled).
+_DERIVED_VACANCY_ARRAYS = frozenset({"entry_level", "language_sets"})
 
 
 def _bool_array(col: pd.Series) -> np.ndarray:
@@ -534,6 +559,7 @@ def vacancy_profiles(vacancies: pd.DataFrame, codes: Sequence[str | None]) -> Va
     code_arr = np.array([c if c and is_csco_code(c) else None for c in codes], dtype=object)
     keys = np.stack([occupation_keys(c) for c in code_arr]) if n else np.zeros((0, 4), np.int64)
     employer = vacancies[Columns.Employer].to_numpy(dtype=object)
+    languages = [frozenset(x) for x in vacancies["languages"]]
     tokens: list[list[str]] = []
     for i in range(n):
         toks = _region_tokens(region[i])
@@ -555,7 +581,7 @@ def vacancy_profiles(vacancies: pd.DataFrame, codes: Sequence[str | None]) -> Va
         wage_min=wmin,
         wage_max=wmax,
         offered_wage=offered,
-        languages=[frozenset(x) for x in vacancies["languages"]],
+        languages=languages,
         housing=amen["housing"],
         meals=amen["meals"],
         labor_contract=amen["labor_contract"],
@@ -570,6 +596,8 @@ def vacancy_profiles(vacancies: pd.DataFrame, codes: Sequence[str | None]) -> Va
         prefecture=_prefecture_array(region),
         posted_ns=time_ns(vacancies["posted_at"]),
         headcount=_float_array(vacancies["headcount"]),
+        entry_level=entry_level_of(code_arr),
+        language_sets=language_sets_of(languages),
     )
 
 
@@ -1024,6 +1052,11 @@ def entry_level_of(codes: np.ndarray) -> np.ndarray:
     return np.fromiter((c in entry for c in codes), dtype=float, count=len(codes))
 
 
+def language_sets_of(languages: Sequence[frozenset[str]]) -> np.ndarray:
+    """The vacancies' required languages (a set each) as an object array."""
+    return np.fromiter(languages, dtype=object, count=len(languages))
+
+
 def _preferred_region(
     preferred: list[frozenset[str]], wi: np.ndarray, region: np.ndarray
 ) -> np.ndarray:
@@ -1051,15 +1084,28 @@ def _preferred_region(
 
 
 def _language_fit(
-    worker_langs: list[frozenset[str]], vacancy_langs: list[frozenset[str]], wi, vi
+    worker_langs: list[frozenset[str]],
+    vacancy_langs: list[frozenset[str]],
+    wi: np.ndarray,
+    vi: np.ndarray,
+    sets: np.ndarray | None = None,
 ) -> np.ndarray:
-    """0.0 where the vacancy requires a language the worker does not speak, else 1.0."""
-    out = np.ones(len(vi))
-    needs = [vacancy_langs[j] for j in vi.tolist()]
-    for k, need in enumerate(needs):
-        if need and not need <= worker_langs[wi[k]]:
-            out[k] = 0.0
-    return out
+    """0.0 where the vacancy requires a language the worker does not speak, else 1.0.
+
+    One set test per distinct worker and distinct requirement among the pairs (a
+    province's vacancies require a handful of language sets), gathered per pair.
+    ``sets``: the vacancies' :func:`language_sets_of`, when known."""
+    if len(vi) == 0:
+        return np.ones(0)
+    if sets is None or len(sets) != len(vacancy_langs):
+        sets = language_sets_of(vacancy_langs)
+    codes, distinct = pd.factorize(sets[vi])
+    uw, inv = np.unique(wi, return_inverse=True)
+    fit = np.array(
+        [[0.0 if need and not need <= worker_langs[w] else 1.0 for need in distinct] for w in uw],
+        dtype=float,
+    ).reshape(len(uw), len(distinct))
+    return fit[inv.reshape(-1), codes]
 
 
 def _worker_seen(
@@ -1138,7 +1184,8 @@ def pair_matrix(
     wi = np.asarray(wi, dtype=np.int64)
     vi = np.asarray(vi, dtype=np.int64)
     n = len(wi)
-    out = np.empty((n, len(PAIR_COLUMNS)), dtype=float)
+    # column-major: written column by column here, read column by column by the ranker
+    out = np.empty((len(PAIR_COLUMNS), n), dtype=float).T
 
     def put(name: str, values: object) -> None:
         out[:, _PAIR_COL[name]] = values
@@ -1176,7 +1223,10 @@ def pair_matrix(
     put("employer_retained_rate", context.retained_rate[vi])
     put("employer_hires_log", np.log1p(context.hires[vi]))
     put("employer_verified", context.verified[vi])
-    put("language_fit", _language_fit(workers.languages, vacancies.languages, wi, vi))
+    put(
+        "language_fit",
+        _language_fit(workers.languages, vacancies.languages, wi, vi, vacancies.language_sets),
+    )
     first = _PAIR_COL[f"channel_{CHANNELS[0]}"]
     out[:, first : first + len(CHANNELS)] = vacancies.channel_onehot[vi]
     put("capacity", workers.capacity[wi])
@@ -1211,7 +1261,11 @@ def pair_matrix(
         np.where(vprov >= 0, workers.partner[wi, np.clip(vprov, 0, N_PROVINCES - 1)], 0.0),
     )
     put("same_prefecture", workers.prefecture[wi] == vacancies.prefecture[vi])
-    put(ENTRY_LEVEL, entry_level_of(vacancies.code[vi]))
+    entry = vacancies.entry_level
+    put(
+        ENTRY_LEVEL,
+        entry[vi] if len(entry) == len(vacancies.ids) else entry_level_of(vacancies.code[vi]),
+    )
     put("vacancy_views_log", context.views_log[vi])
     put("vacancy_applied_log", context.applied_log[vi])
     put("vacancy_recent_log", context.recent_log[vi])
