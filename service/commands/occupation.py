@@ -224,6 +224,14 @@ def train(
             "features)."
         ),
     ] = False,
+    head_features: Annotated[
+        bool,
+        typer.Option(
+            help="Let the decision rule also read how the training titles ending like the "
+            "title's words (普工, 技术员, 专业人员) were coded (opt-in; off in the shipped "
+            "model)."
+        ),
+    ] = False,
     rule: Annotated[
         str,
         typer.Option(
@@ -289,6 +297,7 @@ def train(
         hierarchy_weight=hierarchy_weight,
         group_features=group_features,
         neighbour_features=neighbour_features,
+        head_features=head_features,
         rule=rule,
         seed=seed,
     )

