@@ -259,6 +259,10 @@ HIRE_COVARIATES = (*HIRE_COMPETITION, *_HIRE_PAIR_COVARIATES)
 #: province and the text similarities of the worker's and the vacancy's occupations.
 _HIRE_ALONE_PLAIN = ("flow_applied_log", "lexical", "dense")
 HIRE_ALONE_COVARIATES = (*HIRE_COMPETITION, *STAY_COVARIATES, *_HIRE_ALONE_PLAIN)
+#: ... with ``apply_terms="entry"`` also ``off_trade`` (:data:`APPLY_ENTRY_COVARIATES`): an
+#: employer seldom hires outside the applicant's trade unless the work takes newcomers,
+#: the same domain fact (the occupation catalogue's entry flag) the apply map reads.
+HIRE_ALONE_ENTRY_COVARIATES = (*HIRE_ALONE_COVARIATES, "off_trade")
 #: Ridge of the hire stage's logistic regression on :data:`HIRE_ALONE_COVARIATES`
 #: (standardised covariates; the loss is the mean cross-entropy per application).
 HIRE_ALONE_L2 = 1e-2
@@ -294,16 +298,30 @@ def hire_covariates(x: np.ndarray, competition: np.ndarray | None = None) -> np.
     return np.column_stack([comp, *pair]) if n else np.zeros((0, len(HIRE_COVARIATES)))
 
 
-def hire_alone_covariates(x: np.ndarray, competition: np.ndarray | None = None) -> np.ndarray:
+def hire_alone_covariates(
+    x: np.ndarray, competition: np.ndarray | None = None, terms: str = "plain"
+) -> np.ndarray:
     """The :data:`HIRE_ALONE_COVARIATES` of ranker input rows ``x``: ``competition`` as
     :func:`hire_covariates` takes it (``None``: the value at scoring), the
     :func:`stay_covariate_matrix` and the plain columns (missing as 0); finite, one row
-    per pair."""
+    per pair. ``terms="entry"``: :data:`HIRE_ALONE_ENTRY_COVARIATES` (``off_trade``
+    last)."""
+    width = len(HIRE_ALONE_ENTRY_COVARIATES if terms == "entry" else HIRE_ALONE_COVARIATES)
+    if not len(x):
+        return np.zeros((0, width))
     comp = hire_covariates(x, competition)[:, : len(HIRE_COMPETITION)]
     plain = [np.nan_to_num(_column(x, name), nan=0.0) for name in _HIRE_ALONE_PLAIN]
-    if not len(x):
-        return np.zeros((0, len(HIRE_ALONE_COVARIATES)))
+    if terms == "entry":
+        plain.append(_off_trade(x))
     return np.column_stack([comp, stay_covariate_matrix(x), *plain])
+
+
+def _off_trade(x: np.ndarray) -> np.ndarray:
+    """1.0 where the worker's occupation codes meet the vacancy's below the minor group
+    and the vacancy's occupation takes no newcomers (:data:`ENTRY_LEVEL` not 1)."""
+    occ = np.nan_to_num(_column(x, "occ_match"), nan=0.0)
+    entry = np.nan_to_num(_column(x, ENTRY_LEVEL), nan=0.0)
+    return ((occ < 3) & (entry != 1)).astype(float)
 
 
 def stage_covariates(x: np.ndarray) -> np.ndarray:
@@ -338,10 +356,8 @@ def apply_entry_covariates(x: np.ndarray) -> np.ndarray:
     u = stage_covariates(x)
     named = dict(zip(APPLY_COVARIATES, u.T, strict=True))
     cross = 1.0 - named["same_province"]
-    occ = np.nan_to_num(_column(x, "occ_match"), nan=0.0)
-    entry = np.nan_to_num(_column(x, ENTRY_LEVEL), nan=0.0)
     named["cross_flow_log"] = cross * named["flow_log"]
-    named["off_trade"] = ((occ < 3) & (entry != 1)).astype(float)
+    named["off_trade"] = _off_trade(x)
     return np.column_stack([named[name] for name in APPLY_ENTRY_COVARIATES])
 
 
@@ -889,6 +905,7 @@ class StablePlacementRanker:
         "joint_": None,
         "hire_competition_": False,
         "hire_alone_": False,
+        "hire_alone_terms_": "plain",
         "hire_planning_": None,
         "apply_alone_": False,
     }
@@ -1292,7 +1309,9 @@ class StablePlacementRanker:
         e_feats, e_hired, e_comp = earlier
         x, y = _with_earlier(feats, hired, e_feats, e_hired)
         comp = np.vstack([np.asarray(e_comp, dtype=float).reshape(-1, 2), competition])
-        u = hire_alone_covariates(x, comp)
+        # the regression reads the entry terms when the ranker's columns carry them
+        self.hire_alone_terms_ = self.apply_terms
+        u = hire_alone_covariates(x, comp, self.hire_alone_terms_)
         self.hire_alone_ = self._fit_alone("hire", u, y, np.ones(len(y)), HIRE_ALONE_L2)
         return self.hire_alone_
 
@@ -1453,7 +1472,10 @@ class StablePlacementRanker:
             competition = np.tile(self.hire_planning_, (len(x), 1))
         if name == "hire" and self.hire_alone_ and isinstance(calibrator, CovariateCalibrator):
             # the booster left out: its output held at the value the map was fitted with
-            return calibrator.predict(np.full(len(x), 0.5), hire_alone_covariates(x, competition))
+            return calibrator.predict(
+                np.full(len(x), 0.5),
+                hire_alone_covariates(x, competition, self.hire_alone_terms_),
+            )
         if name == "apply" and self.apply_alone_ and isinstance(calibrator, CovariateCalibrator):
             return calibrator.predict(np.full(len(x), 0.5), apply_alone_covariates(x))
         raw = self._predict(name, x, competition)
