@@ -160,3 +160,55 @@ def test_config_reads_apply_terms_and_legacy_configs_as_plain():
             pd.DataFrame(np.zeros((2, len(RANKER_COLUMNS))), columns=RANKER_COLUMNS),
             pd.DataFrame({"applied": [0, 1], "hired": [0, 0], "retained": np.nan}),
         )
+
+
+def test_entry_hire_regression_weighs_a_job_outside_the_trade_and_old_rankers_read_plain():
+    """With ``apply_terms="entry"`` the hire stage without its booster (``hire_alone``)
+    also reads ``off_trade`` (HIRE_ALONE_ENTRY_COVARIATES) and recovers a known weight on
+    applications whose hire falls outside the trade unless the work takes newcomers; a
+    ranker fitted before (no ``hire_alone_terms_``) scores with the plain covariates."""
+    from matcher.models.ranking import (
+        HIRE_ALONE_COVARIATES,
+        HIRE_ALONE_ENTRY_COVARIATES,
+        hire_alone_covariates,
+    )
+
+    assert (*HIRE_ALONE_COVARIATES, "off_trade") == HIRE_ALONE_ENTRY_COVARIATES
+    rng = np.random.default_rng(8)
+    x, applied = _market(rng, 4000)
+    feats, labels = booster_sample(rng, x, applied)
+    apps, _ = _market(rng, 6000)
+    off = (apps[:, COL["occ_match"]] < 3) & (apps[:, COL[ENTRY_LEVEL]] == 0)
+    hired = (rng.random(len(apps)) < expit(0.3 - 1.5 * off)).astype(float)
+    comp = np.zeros((len(apps), 2))
+    u = hire_alone_covariates(apps, comp, "entry")
+    assert u.shape == (len(apps), len(HIRE_ALONE_ENTRY_COVARIATES))
+    np.testing.assert_array_equal(u[:, -1], off.astype(float))
+    np.testing.assert_array_equal(u[:, :-1], hire_alone_covariates(apps, comp))
+    fits = {}
+    for terms in ("plain", "entry"):
+        ranker = StablePlacementRanker(max_iter=10, cv=2, apply_terms=terms).fit(feats, labels)
+        half = len(apps) // 2
+        ranker.calibrate(
+            hire=(apps[:half], hired[:half]),
+            hire_competition=comp[:half],
+            hire_alone=(apps[half:], hired[half:], comp[half:]),
+            hire_planning=np.zeros(2),
+        )
+        assert ranker.hire_alone_ and ranker.hire_alone_terms_ == terms
+        fits[terms] = ranker
+    cal = fits["entry"].calibrators_["hire"]
+    coef = dict(zip(HIRE_ALONE_ENTRY_COVARIATES, cal.coef_[2:] / cal.scale_, strict=True))
+    assert coef["off_trade"] == pytest.approx(-1.5, abs=0.3)
+    hire = STAGES.index("hire")
+    p = fits["entry"].predict_stages(apps[:200])[:, hire]
+    assert p[off[:200]].mean() < p[~off[:200]].mean() - 0.2
+    # a ranker pickled before the term existed kept the plain regression
+    state = fits["plain"].__dict__.copy()
+    del state["hire_alone_terms_"]
+    old = StablePlacementRanker.__new__(StablePlacementRanker)
+    old.__setstate__(state)
+    assert old.hire_alone_terms_ == "plain"
+    np.testing.assert_array_equal(
+        old.predict_stages(apps[:50]), fits["plain"].predict_stages(apps[:50])
+    )
