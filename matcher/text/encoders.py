@@ -774,7 +774,9 @@ class LexicalEncoder:
         Returns
         -------
         scipy.sparse.csr_matrix
-            float32, one L2-normalised row per text.
+            float32, one L2-normalised row per text, its columns in ascending order
+            (so a dot product with another row sums in one order whichever call and memo
+            state built the row: the scoring paths' lexical scores agree to the bit).
         """
         texts = _texts(texts)
         if (
@@ -782,8 +784,11 @@ class LexicalEncoder:
             or not self._words_apply()
             or not LEXICAL_WORDS_FAST_PATH.allows(self, self.vectorizer_, self._words_problem)
         ):
-            return self.transform(texts)
-        return self._by_words(texts)
+            out = self.transform(texts)
+        else:
+            out = self._by_words(texts)
+        out.sort_indices()
+        return out
 
     def check_fast_path(self) -> bool:
         """Check now (at model load) that :meth:`transform_words` gives
