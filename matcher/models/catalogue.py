@@ -47,6 +47,7 @@ from matcher.models.encoding import (
     WorkerSide,
     dense_vectors,
     lexical_vectors,
+    take_encoded,
     with_clusters,
 )
 from matcher.models.features import (
@@ -173,6 +174,37 @@ class EncodedVacancies:
     dense: np.ndarray
     lex: sp.csr_matrix
     lfm: np.ndarray
+
+    def take(self, idx: np.ndarray) -> EncodedVacancies:
+        """The rows ``idx`` of this side, in that order (a vacancy's vectors do not
+        depend on the other vacancies encoded with it)."""
+        return take_encoded(self, idx)
+
+
+@dataclasses.dataclass
+class EncodedSides:
+    """Both sides of a snapshot encoded with one retrieval fit, for catalogues of
+    subsets of that snapshot (ranker training's history windows share one retrieval fit,
+    :meth:`matcher.models.ranker_training.RankerTrainer`): each catalogue takes its
+    workers' and vacancies' rows instead of encoding them again.
+
+    The rows are looked up by id: a frame passed to :meth:`workers_of` or
+    :meth:`vacancies_of` must hold rows equal to the encoded snapshot's (a subset of it,
+    e.g. ``Dataset.until``); one with an id it does not hold gets None (encode it).
+    """
+
+    workers: WorkerSide
+    vacancies: EncodedVacancies
+
+    def workers_of(self, frame: pd.DataFrame) -> WorkerSide | None:
+        """The encoded rows of the workers of ``frame`` (its order), or None."""
+        pos = self.workers.wp.ids.get_indexer(pd.Index(frame[Columns.Worker]))
+        return None if (pos < 0).any() else self.workers.take(pos)
+
+    def vacancies_of(self, frame: pd.DataFrame) -> EncodedVacancies | None:
+        """The encoded rows of the vacancies of ``frame`` (its order), or None."""
+        pos = self.vacancies.vp.ids.get_indexer(pd.Index(frame[Columns.Vacancy]))
+        return None if (pos < 0).any() else self.vacancies.take(pos)
 
 
 #: Ids :meth:`VacancyLookup.positions` looks up one by one; more go through the

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -88,6 +88,29 @@ def dense_vectors(model: EncodingModel, texts: Sequence[str]) -> np.ndarray:
 # --------------------------------------------------------------------------- worker side
 
 
+_Rows = TypeVar("_Rows")
+
+
+def take_rows(rows: _Rows, idx: np.ndarray) -> _Rows:
+    """The per-row dataclass ``rows`` (profiles: each field one entry per row of
+    ``rows.ids``, or empty when not assessed) restricted to the rows ``idx``, in that
+    order. A new object: its arrays and lists are copies, so setting or changing a field
+    of it leaves ``rows`` as it was."""
+    n = len(rows.ids)  # type: ignore[attr-defined]
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(rows):  # type: ignore[arg-type]
+        a = getattr(rows, f.name)
+        if isinstance(a, pd.Index):
+            values[f.name] = a[idx]
+        elif len(a) != n:  # not assessed (empty)
+            values[f.name] = list(a) if isinstance(a, list) else np.array(a, copy=True)
+        elif isinstance(a, list):
+            values[f.name] = [a[i] for i in idx]
+        else:
+            values[f.name] = np.asarray(a)[idx]
+    return type(rows)(**values)
+
+
 @dataclasses.dataclass
 class WorkerSide:
     """What the scorer needs of a set of workers (rows in the frame's order)."""
@@ -96,6 +119,28 @@ class WorkerSide:
     dense: np.ndarray
     lex: sp.csr_matrix
     lfm: np.ndarray
+
+    def take(self, idx: np.ndarray) -> WorkerSide:
+        """The rows ``idx`` of this side, in that order (a worker's vectors do not depend
+        on the other workers encoded with it)."""
+        return take_encoded(self, idx)
+
+
+def take_encoded(side: _Rows, idx: np.ndarray) -> _Rows:
+    """The rows ``idx`` of an encoded side (a dataclass of profiles and per-row vectors:
+    :class:`WorkerSide`, :class:`matcher.models.catalogue.EncodedVacancies`), in that
+    order; a new object (:func:`take_rows`)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(side):  # type: ignore[arg-type]
+        a = getattr(side, f.name)
+        if sp.issparse(a):
+            values[f.name] = sp.csr_matrix(a[idx])
+        elif isinstance(a, np.ndarray):
+            values[f.name] = a[idx]
+        else:
+            values[f.name] = take_rows(a, idx)
+    return type(side)(**values)
 
 
 def encode_workers(model: EncodingModel, retrieval: Any, workers: pd.DataFrame) -> WorkerSide:

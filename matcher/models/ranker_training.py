@@ -25,7 +25,7 @@ import pandas as pd
 
 from matcher.data.dataset import Dataset
 from matcher.data.schema import PURSUED_EVENTS, Columns, EventType
-from matcher.models.catalogue import Catalogue
+from matcher.models.catalogue import Catalogue, EncodedSides
 from matcher.models.config import RecommenderConfig
 from matcher.models.features import RANKER_COLUMNS, PairStatistics
 from matcher.models.labels import (
@@ -65,11 +65,20 @@ class TrainingSnapshots(Protocol):
         """Retrieval channels and pair statistics fitted on ``dataset``."""
         ...
 
+    def encode_sides(self, dataset: Dataset, retrieval: RetrievalFit) -> EncodedSides:
+        """Every worker and vacancy of ``dataset`` encoded with ``retrieval``."""
+        ...
+
     def training_catalogue(
-        self, dataset: Dataset, retrieval: RetrievalFit, at: pd.Timestamp
+        self,
+        dataset: Dataset,
+        retrieval: RetrievalFit,
+        at: pd.Timestamp,
+        sides: EncodedSides | None = None,
     ) -> Catalogue:
         """The catalogue of the vacancies open at ``at`` as they were then (seats left
-        then), encoded with ``retrieval``; every worker of ``dataset``."""
+        then), encoded with ``retrieval``; every worker of ``dataset`` (``sides``: the
+        encoded rows of a snapshot holding ``dataset``'s, :meth:`encode_sides`)."""
         ...
 
 
@@ -560,9 +569,13 @@ class RankerTrainer:
         output and no ``lightfm`` (the hire map's :data:`HIRE_ALONE_COVARIATES`) gets the
         same rows for one retrieval fit instead of one per window."""
         base: RetrievalFit | None = None
+        sides: EncodedSides | None = None
         if shared and len(cutoffs):
             first = min(pd.Timestamp(c) for c in cutoffs)
             base = self.snapshots.fit_retrieval(dataset.until(min(first, upper)))
+            # every window's workers and vacancies are rows of the latest window's
+            # snapshot, encoded alike by the shared fit: encoded once
+            sides = self.snapshots.encode_sides(dataset.until(upper), base)
         for text in cutoffs:
             cutoff = pd.Timestamp(text)
             data = dataset.until(upper)
@@ -570,7 +583,7 @@ class RankerTrainer:
                 retrieval = base.with_statistics(PairStatistics().fit(data.until(cutoff)))
             else:
                 retrieval = self.snapshots.fit_retrieval(data.until(cutoff))
-            cat = self.snapshots.training_catalogue(data, retrieval, cutoff)
+            cat = self.snapshots.training_catalogue(data, retrieval, cutoff, sides=sides)
             ev = data.events
             labels = pair_labels(ev[ev[Columns.OccurredAt] >= cutoff])
             labels = labels[labels["applied"] == 1]

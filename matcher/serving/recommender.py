@@ -97,7 +97,7 @@ from matcher.models.base import (
     NotFittedError,
     RankingModel,
 )
-from matcher.models.catalogue import Catalogue, VacancyCatalogue, open_columns_of
+from matcher.models.catalogue import Catalogue, EncodedSides, VacancyCatalogue, open_columns_of
 from matcher.models.config import ConfigError, RecommenderConfig
 from matcher.models.encoding import (
     WorkerSide,
@@ -703,14 +703,30 @@ class Recommender(RankingModel):
         stats = PairStatistics().fit(dataset)
         return RetrievalFit(clusters, wspace, vspace, lightfm, stats)
 
+    def encode_sides(self, dataset: Dataset, retrieval: RetrievalFit) -> EncodedSides:
+        """Every worker and vacancy of ``dataset`` encoded with ``retrieval`` (profiles,
+        text and LightFM vectors), for :meth:`training_catalogue` of subsets of it."""
+        return EncodedSides(
+            workers=encode_workers(self, retrieval, dataset.workers.reset_index(drop=True)),
+            vacancies=VacancyCatalogue(self, retrieval).encode(
+                dataset.vacancies.reset_index(drop=True)
+            ),
+        )
+
     def training_catalogue(
-        self, dataset: Dataset, retrieval: RetrievalFit, at: pd.Timestamp
+        self,
+        dataset: Dataset,
+        retrieval: RetrievalFit,
+        at: pd.Timestamp,
+        sides: EncodedSides | None = None,
     ) -> Catalogue:
         """The catalogue a model fitted at ``at`` would have served: the vacancies open
         then as they were then (posted before it, not closed, seats left = seats now +
         hires since), every worker of ``dataset``, encoded with ``retrieval`` (ranker
-        training: :class:`matcher.models.ranker_training.RankerTrainer`)."""
-        return self._catalogue(dataset, retrieval, at, every_vacancy=True)
+        training: :class:`matcher.models.ranker_training.RankerTrainer`). ``sides``:
+        the rows of a snapshot that holds ``dataset``'s, encoded with ``retrieval``
+        (:meth:`encode_sides`), taken instead of encoding them again (same catalogue)."""
+        return self._catalogue(dataset, retrieval, at, every_vacancy=True, sides=sides)
 
     def _catalogue(
         self,
@@ -719,13 +735,16 @@ class Recommender(RankingModel):
         at: pd.Timestamp | None,
         *,
         every_vacancy: bool = False,
+        sides: EncodedSides | None = None,
     ) -> Catalogue:
         from matcher.eligibility.rules import EligibilityIndex
 
         wk = dataset.workers.reset_index(drop=True)
         vac = dataset.vacancies.reset_index(drop=True)
         # text vectors word by word (exact; each distinct word is vectorised once)
-        side = encode_workers(self, retrieval, wk)
+        side = sides.workers_of(wk) if sides is not None else None
+        if side is None:
+            side = encode_workers(self, retrieval, wk)
         wp, w_dense, w_lex, w_lfm = side.wp, side.dense, side.lex, side.lfm
         availability: pd.Series | None = None
         if not every_vacancy and at is not None and self.availability_ is not None:
@@ -736,7 +755,9 @@ class Recommender(RankingModel):
             named = pd.Index(pd.unique(dataset.events[Columns.Worker].to_numpy(dtype=object)))
             factor = self.availability_.at(dataset.events, named, at)
             availability = pd.Series(factor[factor < 1], index=named[factor < 1], dtype=float)
-        v_side = VacancyCatalogue(self, retrieval).encode(vac)
+        v_side = sides.vacancies_of(vac) if sides is not None else None
+        if v_side is None:
+            v_side = VacancyCatalogue(self, retrieval).encode(vac)
         vp, v_dense, v_lex, v_lfm = v_side.vp, v_side.dense, v_side.lex, v_side.lfm
         rules_on = vac
         if every_vacancy and at is not None:

@@ -182,3 +182,43 @@ def test_history_windows_share_one_retrieval_fit_without_changing_the_hire_maps_
     assert not np.allclose(a["lightfm"], b["lightfm"])
     x_a, x_b = a[RANKER_COLUMNS].to_numpy(float), b[RANKER_COLUMNS].to_numpy(float)
     np.testing.assert_array_equal(hire_alone_covariates(x_a), hire_alone_covariates(x_b))
+
+
+def test_a_window_catalogue_from_encoded_sides_equals_one_encoded_afresh(market):
+    """The history windows encode their shared fit's workers and vacancies once
+    (``Recommender.encode_sides``) and take each window's rows: the catalogue and its
+    pair features are those of the window's own encoding, and a frame with a worker
+    the sides do not hold is encoded afresh."""
+    from matcher.models.features import PairStatistics
+    from matcher.models.scoring import PairScorer
+
+    model = Recommender(**fast_params(), calibration_share=0.5).fit(market)
+    times = market.events["occurred_at"]
+    early, mid, late = (pd.Timestamp(times.quantile(q)) for q in (0.2, 0.4, 0.7))
+    base = model.fit_retrieval(market.until(early))
+    sides = model.encode_sides(market.until(late), base)
+    window = market.until(mid)
+    assert len(window.workers) < len(sides.workers.wp.ids)
+    retrieval = base.with_statistics(PairStatistics().fit(window.until(early)))
+    fresh = model.training_catalogue(window, retrieval, early)
+    taken = model.training_catalogue(window, retrieval, early, sides=sides)
+    for name in ("w_dense", "w_lfm", "v_dense", "v_lfm", "open_pos"):
+        np.testing.assert_array_equal(getattr(taken, name), getattr(fresh, name))
+    for name in ("w_lex", "v_lex"):
+        assert (getattr(taken, name) != getattr(fresh, name)).nnz == 0
+        np.testing.assert_array_equal(getattr(taken, name).indices, getattr(fresh, name).indices)
+    pd.testing.assert_index_equal(taken.wp.ids, fresh.wp.ids)
+    np.testing.assert_array_equal(taken.vp.headcount, fresh.vp.headcount)
+    rng = np.random.default_rng(0)
+    wi = rng.integers(0, len(fresh.wp.ids), 400)
+    vi = fresh.open_pos[rng.integers(0, len(fresh.open_pos), 400)]
+    scorer = PairScorer("full", None, retrieval.stats)
+    pd.testing.assert_frame_equal(
+        scorer.pair_frame(taken, wi, vi), scorer.pair_frame(fresh, wi, vi)
+    )
+    # the sides' own rows are left as they were (the catalogue set its seats on a copy)
+    assert len(sides.vacancies.vp.headcount) == len(sides.vacancies.vp.ids)
+    stranger = window.workers.copy()
+    stranger.loc[0, "worker_id"] = "W-not-encoded"
+    assert sides.workers_of(stranger) is None
+    assert sides.workers_of(window.workers) is not None
