@@ -118,6 +118,17 @@ class ExplainingModel(Protocol):
 
 
 @runtime_checkable
+class StageScoringModel(Protocol):
+    """A model that gives the score and stage probabilities of many pairs at once."""
+
+    def pair_stages(self, worker_ids: Any, vacancy_ids: Any) -> pd.DataFrame:
+        """``worker_id, vacancy_id, score`` and one column per stage (``apply``,
+        ``hire``, ``stay``), one row per pair in the order given; NaN where the model
+        cannot score the pair (an id it does not hold, a stage it does not have)."""
+        ...
+
+
+@runtime_checkable
 class CatalogueModel(Protocol):
     """A model whose catalogue can say which workers and vacancies it holds."""
 

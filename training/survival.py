@@ -43,7 +43,7 @@ from matcher.data.schema import Columns, EventType
 from matcher.evaluation.survival import brier_score, concordance_index, kaplan_meier, survival_at
 from matcher.models.base import StablePlacementModel
 from matcher.models.features import LEAVING_EVENTS, RETAINED_EVENTS
-from matcher.protocols import ExplainingModel
+from matcher.protocols import ExplainingModel, StageScoringModel
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,29 @@ def hire_spells(events: pd.DataFrame, until: pd.Timestamp) -> pd.DataFrame:
     return out.reset_index()
 
 
+def _stay_probabilities(model: ExplainingModel, hires: pd.DataFrame) -> np.ndarray:
+    """P(stay | hired) of each hire's pair (NaN where the model cannot score it): all
+    pairs at once from a model that scores stages in bulk
+    (:class:`matcher.protocols.StageScoringModel`), else one :meth:`explain` each."""
+    workers = hires[Columns.Worker].astype(str).to_numpy()
+    vacancies = hires[Columns.Vacancy].astype(str).to_numpy()
+    if isinstance(model, StageScoringModel):
+        frame = model.pair_stages(workers, vacancies)
+        if "stay" not in frame.columns:
+            return np.full(len(hires), np.nan)
+        return frame["stay"].to_numpy(dtype=float)
+    p = np.full(len(hires), np.nan)
+    for i, (w, v) in enumerate(zip(workers, vacancies, strict=True)):
+        try:
+            stages = model.explain(w, v).get("stages") or {}
+        except (KeyError, ValueError, LookupError) as exc:
+            log.debug("stay model cannot score %s/%s: %s", w, v, type(exc).__name__)
+            continue
+        if "stay" in stages:
+            p[i] = float(stages["stay"])
+    return p
+
+
 def evaluate_survival(
     model: ExplainingModel,
     dataset: Dataset,
@@ -132,15 +155,7 @@ def evaluate_survival(
     if ev.empty:
         rep.note = "every hire's fate was known at the cutoff"
         return rep
-    p = np.full(len(ev), np.nan)
-    for i, (w, v) in enumerate(zip(ev[Columns.Worker], ev[Columns.Vacancy], strict=True)):
-        try:
-            stages = model.explain(str(w), str(v)).get("stages") or {}
-        except (KeyError, ValueError, LookupError) as exc:
-            log.debug("stay model cannot score %s/%s: %s", w, v, type(exc).__name__)
-            continue
-        if "stay" in stages:
-            p[i] = float(stages["stay"])
+    p = _stay_probabilities(model, ev)
     ok = np.isfinite(p)
     rep.skipped = int((~ok).sum())
     ev, p = ev[ok].reset_index(drop=True), np.clip(p[ok], 1e-6, 1 - 1e-6)

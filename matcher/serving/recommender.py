@@ -1204,6 +1204,50 @@ class Recommender(RankingModel):
             return None
         return int(ranker.horizon_)
 
+    def pair_stages(self, worker_ids: Any, vacancy_ids: Any) -> pd.DataFrame:
+        """The score and stage probabilities of many (worker, vacancy) pairs at once, as
+        :meth:`explain` gives them one pair at a time.
+
+        Returns
+        -------
+        DataFrame
+            ``worker_id, vacancy_id, score`` and one column per stage (``apply``,
+            ``hire``, ``stay``: NaN unless the model is a full one with a ranker), one
+            row per pair in the order given; every value NaN for a pair whose worker or
+            vacancy the catalogue does not hold.
+
+        Raises
+        ------
+        ValueError
+            ``worker_ids`` and ``vacancy_ids`` differ in length.
+        """
+        self.check_fitted()
+        cat = self.catalogue_
+        w_ids = np.asarray(list(worker_ids), dtype=object)
+        v_ids = np.asarray(list(vacancy_ids), dtype=object)
+        if len(w_ids) != len(v_ids):
+            raise ValueError(
+                f"pair_stages needs one vacancy per worker: got {len(w_ids)} worker ids "
+                f"and {len(v_ids)} vacancy ids"
+            )
+        wi = cat.wp.ids.get_indexer(pd.Index(w_ids, dtype=object))
+        vi = np.asarray(cat.vacancy_positions(list(v_ids)))
+        ok = np.flatnonzero((wi >= 0) & (vi >= 0))
+        out = pd.DataFrame(
+            {Columns.Worker: w_ids, Columns.Vacancy: v_ids, Columns.Score: np.nan}
+            | {name: np.nan for name in STAGES}
+        )
+        if len(ok):
+            scorer = self.scorer
+            values, _ = scorer.pair_values(cat, wi[ok].astype(np.int64), vi[ok].astype(np.int64))
+            feats = pd.DataFrame(values, columns=PAIR_COLUMNS, copy=False)
+            out.loc[ok, Columns.Score] = scorer.score(feats).astype(float)
+            if self.stages == "full" and self.ranker_ is not None:
+                probs = np.asarray(self.ranker_.predict_stages(feats), dtype=float)
+                for j, name in enumerate(STAGES):
+                    out.loc[ok, name] = probs[:, j]
+        return out
+
     def explain(self, worker_id: str, vacancy_id: str) -> dict:
         """Why (or why not) this vacancy for this worker.
 

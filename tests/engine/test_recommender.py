@@ -111,6 +111,24 @@ def test_explain_structured_both_languages(toy_model):
         model.explain("nobody", "V_weld")
 
 
+def test_pair_stages_give_what_explain_gives_for_many_pairs_at_once(toy_model):
+    ds, model = toy_model
+    workers = list(ds.workers["worker_id"])
+    vacancies = list(ds.vacancies["vacancy_id"])
+    pairs = [(w, v) for w in workers for v in vacancies]
+    pairs += [("nobody", vacancies[0]), (workers[0], "V_nowhere")]
+    out = model.pair_stages([w for w, _ in pairs], [v for _, v in pairs])
+    assert list(out.columns) == ["worker_id", "vacancy_id", "score", "apply", "hire", "stay"]
+    assert list(zip(out["worker_id"], out["vacancy_id"], strict=True)) == pairs
+    for row in out.iloc[:-2].itertuples(index=False):
+        one = model.explain(row.worker_id, row.vacancy_id)
+        assert row.score == one["score"]
+        assert (row.apply, row.hire, row.stay) == tuple(one["stages"].values())
+    assert out.iloc[-2:, 2:].isna().all().all()
+    with pytest.raises(ValueError, match="one vacancy per worker"):
+        model.pair_stages(workers, vacancies[:1])
+
+
 def test_warnings_for_missing_contract_insurance_and_arrears():
     ds = toy_market()
     v = ds.vacancies.copy()
