@@ -29,6 +29,32 @@ __all__ = [
 ]
 
 
+def _binned(
+    predicted: np.ndarray | pd.Series,
+    true: np.ndarray | pd.Series,
+    bins: int,
+    strategy: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``predicted`` and ``true`` as float arrays and each one's bin
+    (:func:`reliability_bins`' rules and errors)."""
+    p = np.asarray(predicted, float)
+    y = np.asarray(true, float)
+    if p.shape != y.shape:
+        raise ValueError(f"predicted and true differ in shape: {p.shape} vs {y.shape}")
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, got {bins}")
+    if strategy not in ("quantile", "uniform"):
+        raise ValueError(f"strategy must be 'quantile' or 'uniform', got {strategy!r}")
+    if strategy == "uniform":
+        edges = np.linspace(0.0, 1.0, bins + 1)
+        which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, bins - 1)
+    else:
+        order = np.argsort(p, kind="stable")
+        which = np.empty(len(p), int)
+        which[order] = np.arange(len(p)) * bins // max(len(p), 1)
+    return p, y, which
+
+
 def reliability_bins(
     predicted: np.ndarray | pd.Series,
     true: np.ndarray | pd.Series,
@@ -45,23 +71,9 @@ def reliability_bins(
     DataFrame
         ``lo, hi, n, predicted, true`` (mean predicted and mean true value per bin).
     """
-    p = np.asarray(predicted, float)
-    y = np.asarray(true, float)
-    if p.shape != y.shape:
-        raise ValueError(f"predicted and true differ in shape: {p.shape} vs {y.shape}")
-    if bins < 1:
-        raise ValueError(f"bins must be at least 1, got {bins}")
-    if strategy not in ("quantile", "uniform"):
-        raise ValueError(f"strategy must be 'quantile' or 'uniform', got {strategy!r}")
+    p, y, which = _binned(predicted, true, bins, strategy)
     if len(p) == 0:
         return pd.DataFrame(columns=["lo", "hi", "n", "predicted", "true"])
-    if strategy == "uniform":
-        edges = np.linspace(0.0, 1.0, bins + 1)
-        which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, bins - 1)
-    else:
-        order = np.argsort(p, kind="stable")
-        which = np.empty(len(p), int)
-        which[order] = np.arange(len(p)) * bins // len(p)
     frame = pd.DataFrame({"bin": which, "p": p, "y": y})
     out = frame.groupby("bin").agg(
         lo=("p", "min"),
@@ -79,12 +91,16 @@ def expected_calibration_error(
     bins: int = 10,
     strategy: str = "quantile",
 ) -> float:
-    """Σ_b (n_b / n) · |mean predicted_b − mean true_b| over :func:`reliability_bins`."""
-    table = reliability_bins(predicted, true, bins, strategy)
-    if table.empty:
+    """Σ_b (n_b / n) · |mean predicted_b − mean true_b| over :func:`reliability_bins`,
+    i.e. Σ_b |Σ predicted_b − Σ true_b| / n (per-bin sums, no table: the equal-service
+    bootstrap computes thousands)."""
+    p, y, which = _binned(predicted, true, bins, strategy)
+    if len(p) == 0:
         return float("nan")
-    weight = table["n"] / table["n"].sum()
-    return float((weight * (table["predicted"] - table["true"]).abs()).sum())
+    gap = np.bincount(which, weights=p, minlength=bins) - np.bincount(
+        which, weights=y, minlength=bins
+    )
+    return float(np.abs(gap).sum() / len(p))
 
 
 def brier_score(predicted: np.ndarray | pd.Series, true: np.ndarray | pd.Series) -> float:

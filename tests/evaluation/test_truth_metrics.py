@@ -194,3 +194,18 @@ def test_candidate_diagnosis_known_answer():
     assert d.loc["a", "score_sum"] == pytest.approx(1.5)
     assert d.loc["a", "value_sum"] == pytest.approx(0.7)
     assert candidate_diagnosis(scores, truth, k=2, workers=["b"]).index.tolist() == ["b"]
+
+
+@pytest.mark.parametrize("strategy", ["quantile", "uniform"])
+def test_ece_is_the_reliability_tables_weighted_gap(strategy):
+    rng = np.random.default_rng(3)
+    p = rng.random(1001) ** 2
+    y = np.clip(p + rng.normal(0, 0.1, len(p)), 0, 1)
+    table = reliability_bins(p, y, 10, strategy)
+    weighted = float(
+        (table["n"] / table["n"].sum() * (table["predicted"] - table["true"]).abs()).sum()
+    )
+    assert expected_calibration_error(p, y, 10, strategy) == pytest.approx(weighted, rel=1e-12)
+    assert np.isnan(expected_calibration_error([], [], 10, strategy))
+    with pytest.raises(ValueError, match="differ in shape"):
+        expected_calibration_error(p, y[:-1], 10, strategy)
