@@ -61,6 +61,10 @@ HIRE_MAPS = (
 #: windows (the hire booster from every application whose decision was due, the stay map
 #: from every spell followed) instead of from the booster's training window alone.
 HISTORY_STAGES = ("none", "hire", "stay", "hire-stay")
+#: Spells of the stay map (``stay_map="covariates"``) besides the slice's: the booster's
+#: window's, or also those of the history windows of ``hire_map="history"`` that end by
+#: the booster's window's start ("earlier").
+STAY_SPELLS = ("window", "earlier")
 FESTIVAL_LEAVE = ("none", "learnt")
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -73,6 +77,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "stay_map": STAY_MAPS,
     "hire_map": HIRE_MAPS,
     "history_stages": HISTORY_STAGES,
+    "stay_spells": STAY_SPELLS,
     "festival_leave": FESTIVAL_LEAVE,
     "lang": LANGS,
     "title_coding": TITLE_CODINGS,
@@ -111,6 +116,7 @@ LEGACY_VALUES: dict[str, object] = {
     "history_windows": 7,
     "festival_leave": "none",
     "apply_terms": "plain",
+    "stay_spells": "window",
 }
 
 
@@ -151,6 +157,7 @@ class RecommenderConfig:
     hire_map: str = "competition-typical"
     history_stages: str = "none"
     history_windows: int = 7
+    stay_spells: str = "window"
     festival_leave: str = "none"
     stay_weeks: int = 26
     max_iter: int = 100
@@ -181,6 +188,11 @@ class RecommenderConfig:
                 raise ConfigError(
                     f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}"
                 )
+        if self.stay_spells == "earlier" and self.hire_map != "history":
+            raise ConfigError(
+                f"stay_spells='earlier' reads the history windows of hire_map='history', got "
+                f"hire_map={self.hire_map!r}; set hire_map='history' or stay_spells='window'"
+            )
         for name in _AT_LEAST_ONE:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)!r}")

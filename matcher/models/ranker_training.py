@@ -169,13 +169,23 @@ class RankerTrainer:
                 times, self.config.calibration_share, self.config.history_windows
             )
             self.counts["history_cutoffs"] = [str(c) for c in history]
+            before = self._early_stays_until(cutoffs)
             windows, history_stays = self._window_history(
                 dataset,
                 history,
                 cal_cut,
-                stays="stay" in self.config.history_stages,
+                stays="stay" in self.config.history_stages or before is not None,
+                stays_until=before,
                 shared=self.config.history_stages == "none",
             )
+            if before is not None and len(history_stays[1]):
+                # the stay map also learns from the spells of the history windows
+                # before the booster's (their own employer statistics, no overlap)
+                earlier_stays = (
+                    pd.concat([history_stays[0], stay_feats], ignore_index=True),
+                    pd.concat([history_stays[1], stays], ignore_index=True),
+                )
+                self.counts["early_stays"] = len(history_stays[1])
             if self.config.hire_map == "history":
                 history_hires = due_applications(dataset, windows)
             if "hire" in self.config.history_stages:
@@ -516,6 +526,26 @@ class RankerTrainer:
             if "stay" in self.config.history_stages:
                 windows = counts.get("history_cutoffs", [])
             earlier = self._window_stays(dataset, windows, pd.Timestamp(cutoff))
+            before = self._early_stays_until(counts.get("cutoffs", []))
+            if before is not None:
+                history = counts.get("history_cutoffs") or [
+                    str(c)
+                    for c in history_cutoffs(
+                        times, self.config.calibration_share, self.config.history_windows
+                    )
+                ]
+                early = self._window_history(
+                    dataset,
+                    history,
+                    pd.Timestamp(cutoff),
+                    stays_until=before,
+                    shared=self.config.history_stages == "none",
+                )[1]
+                if len(early[1]):
+                    earlier = (
+                        pd.concat([early[0], earlier[0]], ignore_index=True),
+                        pd.concat([early[1], earlier[1]], ignore_index=True),
+                    )
         earlier_hires = None
         if self.config.hire_map == "covariates":
             earlier_hires = self._window_applications(
@@ -591,6 +621,32 @@ class RankerTrainer:
             yield TrainingWindow(cutoff, upper, ev, retrieval, cat, labels)
             upper = cutoff
 
+    def _early_stays_until(self, cutoffs: list[str]) -> pd.Timestamp | None:
+        """Where the history windows whose spells the stay map also learns from must end:
+        the start of the booster's window (``cutoffs``: its folds' starts), so that no
+        spell's weeks are counted twice. Only with ``stay_spells="earlier"`` (opt-in),
+        ``hire_map="history"`` (its windows are built anyway), ``stay_map="covariates"``
+        and ``history_stages`` without "stay" (which takes every history window's
+        spells instead); else None.
+
+        Why: on a market whose workers mostly registered lately (cold-start) the
+        booster's window and the slice hold few departures (257 on the truth bench's
+        cold-start market), too few for the stay hazard's covariates; the earlier
+        windows add the departures before it, each spell with the employer statistics
+        of its own window's start (``docs/equal-service.md``, session 13)."""
+        if (
+            self.config.stay_spells != "earlier"
+            or self.config.hire_map != "history"
+            or self.config.stay_map != "covariates"
+            or "stay" in self.config.history_stages
+            or not cutoffs
+        ):
+            return None
+        # one second's slack: a history window's start and the fold's start are the
+        # same quantile of the event times computed from shares that differ in the
+        # last bit
+        return min(pd.Timestamp(c) for c in cutoffs) + pd.Timedelta(seconds=1)
+
     def _window_history(
         self,
         dataset: Dataset,
@@ -598,6 +654,7 @@ class RankerTrainer:
         upper: pd.Timestamp,
         *,
         stays: bool = True,
+        stays_until: pd.Timestamp | None = None,
         shared: bool = False,
     ) -> tuple[
         list[tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]], tuple[pd.DataFrame, pd.DataFrame]
@@ -607,13 +664,14 @@ class RankerTrainer:
         (features, labels, the window's end: :func:`due_applications`' input), and the
         features and spells of the hires at risk in all windows (censored at each
         window's end), as :meth:`_ranker_fold` collects them, without sampled pairs
-        (without ``stays``: none; ``shared``: one retrieval fit, :meth:`_windows`)."""
+        (without ``stays``: none; ``stays_until``: only of the windows ending by then;
+        ``shared``: one retrieval fit, :meth:`_windows`)."""
         windows = []
         feats, spell_parts = [], []
         for w in self._windows(dataset, cutoffs, upper, shared=shared):
             pairs, pair_feats = self._features_of(w.cat, w.retrieval, w.applied)
             windows.append((pair_feats, pairs, w.end))
-            if not stays:
+            if not stays or (stays_until is not None and w.end > stays_until):
                 continue
             spells, spell_feats = self._features_of(
                 w.cat, w.retrieval, hires_at_risk(w.events, w.cutoff, w.end)

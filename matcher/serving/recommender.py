@@ -299,6 +299,15 @@ class Recommender(RankingModel):
         Windows of ``history_stages`` (down to the events' 0.05 quantile): 7 reach back
         to the 0.15 quantile with the default slice; 3 cover the booster's own window
         (``ranker_holdout`` 0.3), where the statistics are as mature as its pairs'.
+    stay_spells : {"window", "earlier"}, default "window"
+        Spells the stay map (``stay_map="covariates"``) learns from beside the slice's:
+        the booster's window's, or (``"earlier"``, opt-in, needs ``hire_map="history"``)
+        also those of the history windows that end by the booster's window's start, which
+        that hire map builds anyway (one shared retrieval fit; each spell with its own
+        window's employer statistics; no week counted twice). On a market whose workers
+        mostly registered lately the booster's window and the slice hold few departures
+        (``docs/equal-service.md``, session 13). With ``history_stages`` reading "stay"
+        the map takes every history window's spells instead and this changes nothing.
     stay_weeks : int, default 26
         Horizon of a stable placement: the score is P(apply) * P(hire | applied) *
         P(still there after ``stay_weeks`` weeks | hired).
@@ -369,6 +378,8 @@ class Recommender(RankingModel):
     #: ... and before the history windows, without them
     history_stages: str = "none"
     history_windows: int = 7
+    #: ... and before the stay map's earlier spells, with the booster's window's
+    stay_spells: str = "window"
     festival_leave: str = "none"
     festival_: FestivalLeave | None = None
 
@@ -399,6 +410,7 @@ class Recommender(RankingModel):
         hire_map: str = "competition-typical",
         history_stages: str = "none",
         history_windows: int = 7,
+        stay_spells: str = "window",
         festival_leave: str = "none",
         stay_weeks: int = 26,
         max_iter: int = 100,
@@ -433,6 +445,7 @@ class Recommender(RankingModel):
         self.hire_map = hire_map
         self.history_stages = history_stages
         self.history_windows = history_windows
+        self.stay_spells = stay_spells
         self.festival_leave = festival_leave
         self.stay_weeks = stay_weeks
         self.max_iter = max_iter

@@ -222,3 +222,42 @@ def test_a_window_catalogue_from_encoded_sides_equals_one_encoded_afresh(market)
     stranger.loc[0, "worker_id"] = "W-not-encoded"
     assert sides.workers_of(stranger) is None
     assert sides.workers_of(window.workers) is not None
+
+
+def test_stay_spells_config_is_opt_in_and_needs_the_hire_maps_history_windows():
+    assert RecommenderConfig().stay_spells == "window"
+    assert RecommenderConfig.from_json({}).stay_spells == "window"
+    assert RecommenderConfig(hire_map="history", stay_spells="earlier").stay_spells == "earlier"
+    with pytest.raises(ConfigError, match="stay_spells must be one of"):
+        RecommenderConfig(hire_map="history", stay_spells="history")
+    with pytest.raises(ConfigError, match="set hire_map='history'"):
+        RecommenderConfig(stay_spells="earlier")
+
+
+def test_stay_spells_earlier_adds_the_spells_of_the_history_windows_before_the_boosters(market):
+    """With ``stay_spells="earlier"`` the covariate stay map also learns from the spells
+    of ``hire_map="history"``'s windows that end by the booster's window's start (no
+    week counted twice): the booster's window's and the slice's spells as without it,
+    plus those; recalibrate reproduces the calibration. With ``history_stages="stay"``
+    the map takes every history window's spells instead, and adds none."""
+    params = {**fast_params(), "calibration_share": 0.5, "hire_map": "history"}
+    model = Recommender(**params, stay_spells="earlier").fit(market)
+    counts = model.ranker_counts_
+    other = Recommender(**params).fit(market)
+    assert "early_stays" not in other.ranker_counts_
+    start = min(pd.Timestamp(c) for c in counts["cutoffs"])
+    history = sorted(pd.Timestamp(c) for c in counts["history_cutoffs"])
+    # windows end where the next later one starts: those ending by the booster's start
+    ends = [*history[1:], pd.Timestamp(counts["calibration_cutoff"])]
+    assert sum(end <= start + pd.Timedelta(seconds=1) for end in ends) >= 1
+    early = counts["early_stays"]
+    assert early > 0
+    stay_rows = counts["calibration"]["stay"]["rows"]
+    assert stay_rows == other.ranker_counts_["calibration"]["stay"]["rows"] + early
+    ids = market.workers["worker_id"].tolist()
+    lists = model.recommend_many(ids, 5, reasons=False)
+    again = copy.deepcopy(model).recalibrate(market)
+    assert again.ranker_.calibration_counts_ == model.ranker_.calibration_counts_
+    np.testing.assert_allclose(again.recommend_many(ids, 5, reasons=False)["score"], lists["score"])
+    both = Recommender(**params, stay_spells="earlier", history_stages="stay").fit(market)
+    assert "early_stays" not in both.ranker_counts_
