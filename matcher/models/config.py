@@ -152,9 +152,9 @@ class RecommenderConfig:
     calibration: str = "platt"
     apply_exposure: str = "viewed"
     apply_map: str = "covariates"
-    apply_terms: str = "plain"
+    apply_terms: str = "entry"
     stay_map: str = "covariates"
-    hire_map: str = "competition-typical"
+    hire_map: str = "history"
     history_stages: str = "none"
     history_windows: int = 7
     stay_spells: str = "window"
@@ -163,7 +163,7 @@ class RecommenderConfig:
     max_iter: int = 100
     ranker_learning_rate: float = 0.1
     stay_min_leaf: int = 20
-    joint_tails: str = "clip"
+    joint_tails: str = "exact"
     lang: str = "zh"
     title_coding: str = "stored"
     random_state: int = 0

@@ -1,4 +1,4 @@
-"""``apply_terms="entry"`` (opt-in): the ranker's boosters read whether the vacancy's
+"""``apply_terms="entry"`` (the default since session 13): the ranker's boosters read whether the vacancy's
 occupation takes newcomers (``entry_level``, from the occupation catalogue) and the apply
 map reads a job outside the trade that takes no newcomers and the network across a
 provincial border (matcher.models.ranking.APPLY_ENTRY_COVARIATES). With the default
@@ -148,7 +148,7 @@ def test_a_ranker_pickled_before_apply_terms_reads_plain():
 
 def test_config_reads_apply_terms_and_legacy_configs_as_plain():
     assert LEGACY_VALUES["apply_terms"] == "plain"
-    assert RecommenderConfig().apply_terms == "plain"
+    assert RecommenderConfig().apply_terms == "entry"
     data = RecommenderConfig(apply_terms="entry").to_json()
     assert RecommenderConfig.from_json(data).apply_terms == "entry"
     data.pop("apply_terms")

@@ -77,9 +77,10 @@ def test_a_config_written_before_the_stage_maps_reads_as_the_plain_maps():
     default = RecommenderConfig()
     assert (default.apply_map, default.hire_map, default.stay_map) == (
         "covariates",
-        "competition-typical",
+        "history",
         "covariates",
     )
+    assert (default.apply_terms, default.joint_tails) == ("entry", "exact")
     written = {k: v for k, v in default.to_json().items() if k not in LEGACY_VALUES}
     old = RecommenderConfig.from_json(written)
     assert (old.apply_map, old.hire_map, old.stay_map) == ("plain", "plain", "plain")
