@@ -474,6 +474,25 @@ class ContentIndex:
         return scores[:, self.columns]
 
 
+def best_positions(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` largest of ``scores`` (in no particular order), ties at the
+    ``n``-th value taken first position first: among equal scores (vacancies with the
+    same text have the same similarity) the choice does not depend on the rounding of
+    the other scores, as ``argpartition``'s does -- a single request and a block of
+    workers, whose matrix products round differently in the last bit, choose alike."""
+    if len(scores) <= n:
+        return np.arange(len(scores))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, n - 1)[:n]
+    t = scores[part].min()
+    if not np.isfinite(t):  # NaN or -inf among the n best: no tie to settle by value
+        return part
+    above = np.flatnonzero(scores > t)
+    tied = np.flatnonzero(scores == t)[: n - len(above)]
+    return np.concatenate([above, tied])
+
+
 def top_n(scores: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     """Positions of the ``n`` best eligible scores, best first (ties by position).
 
@@ -492,7 +511,7 @@ def top_n(scores: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     if len(eligible) == 0 or n <= 0:
         return np.zeros(0, dtype=np.int64)
     s = scores[eligible]
-    part = np.argpartition(-s, n - 1)[:n] if len(eligible) > n else np.arange(len(eligible))
+    part = best_positions(s, n)
     order = np.lexsort((eligible[part], -s[part]))
     return eligible[part][order].astype(np.int64)
 
@@ -1345,7 +1364,7 @@ class CandidateGenerator:
         eligible = np.flatnonzero(mask)
         if len(eligible) <= n:
             return eligible.astype(np.int64)
-        parts = [eligible[np.argpartition(-c[eligible], n - 1)[:n]] for c in (lfm, dense, lex)]
+        parts = [eligible[best_positions(c[eligible], n)] for c in (lfm, dense, lex)]
         # the network and popularity pulls are counts: a vacancy without any (most
         # new vacancies) has no signal there, and ties at zero would add arbitrary ones
         for c in (network, popularity):
@@ -1353,13 +1372,13 @@ class CandidateGenerator:
                 continue
             pulled = eligible[c[eligible] > 0]
             if len(pulled) > n:
-                pulled = pulled[np.argpartition(-c[pulled], n - 1)[:n]]
+                pulled = pulled[best_positions(c[pulled], n)]
             parts.append(pulled)
         m = self.proxy_candidates
         if proxy is not None and m > 0:
             if len(eligible) <= m:
                 return eligible.astype(np.int64)
-            parts.append(eligible[np.argpartition(-proxy[eligible], m - 1)[:m]])
+            parts.append(eligible[best_positions(proxy[eligible], m)])
         return np.unique(np.concatenate(parts)).astype(np.int64)
 
 
