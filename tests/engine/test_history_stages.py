@@ -230,8 +230,10 @@ def test_stay_spells_config_is_opt_in_and_needs_the_hire_maps_history_windows():
     assert RecommenderConfig(hire_map="history", stay_spells="earlier").stay_spells == "earlier"
     with pytest.raises(ConfigError, match="stay_spells must be one of"):
         RecommenderConfig(hire_map="history", stay_spells="history")
+    # hire_map="history" is the default (session 13): with it, "earlier" is allowed
+    assert RecommenderConfig(stay_spells="earlier").stay_spells == "earlier"
     with pytest.raises(ConfigError, match="set hire_map='history'"):
-        RecommenderConfig(stay_spells="earlier")
+        RecommenderConfig(hire_map="competition-typical", stay_spells="earlier")
 
 
 def test_stay_spells_earlier_adds_the_spells_of_the_history_windows_before_the_boosters(market):
