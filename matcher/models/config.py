@@ -20,7 +20,7 @@ from typing import Any
 
 from matcher.models.calibration import CALIBRATION_METHODS, JOINT_TAILS
 from matcher.models.explain import LANGS
-from matcher.models.ranking import APPLY_TERMS
+from matcher.models.ranking import APPLY_TERMS, STAY_RECORDS
 
 #: Which stages the model runs: the full model or one of the two ablations.
 STAGE_CHOICES = ("full", "lightfm", "content")
@@ -78,6 +78,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "hire_map": HIRE_MAPS,
     "history_stages": HISTORY_STAGES,
     "stay_spells": STAY_SPELLS,
+    "stay_record": STAY_RECORDS,
     "festival_leave": FESTIVAL_LEAVE,
     "lang": LANGS,
     "title_coding": TITLE_CODINGS,
@@ -117,6 +118,7 @@ LEGACY_VALUES: dict[str, object] = {
     "festival_leave": "none",
     "apply_terms": "plain",
     "stay_spells": "window",
+    "stay_record": "none",
 }
 
 
@@ -158,6 +160,7 @@ class RecommenderConfig:
     history_stages: str = "none"
     history_windows: int = 7
     stay_spells: str = "window"
+    stay_record: str = "none"
     festival_leave: str = "none"
     stay_weeks: int = 26
     max_iter: int = 100
@@ -192,6 +195,11 @@ class RecommenderConfig:
             raise ConfigError(
                 f"stay_spells='earlier' reads the history windows of hire_map='history', got "
                 f"hire_map={self.hire_map!r}; set hire_map='history' or stay_spells='window'"
+            )
+        if self.stay_record != "none" and self.stay_map != "covariates":
+            raise ConfigError(
+                f"stay_record={self.stay_record!r} is a covariate of stay_map='covariates', got "
+                f"stay_map={self.stay_map!r}; set stay_map='covariates' or stay_record='none'"
             )
         for name in _AT_LEAST_ONE:
             if getattr(self, name) < 1:

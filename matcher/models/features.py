@@ -79,6 +79,10 @@ from matcher.data.schema import PURSUED_EVENTS, Channel, Columns, EventType
 
 #: Pseudo-hires of the Beta prior on employer rates.
 PRIOR_HIRES = 5.0
+#: Pseudo-weeks employed at the market's leaving rate in a worker's leaving record.
+PRIOR_WEEKS = 26.0
+#: Floor of a leaving rate (per week) before its log.
+MIN_LEFT_RATE = 1e-4
 #: Distance (km) beyond which a move counts as far (housing, Mandarin matter).
 FAR_KM = 300.0
 #: Window of "recent" applications to a vacancy (days before the latest training event).
@@ -133,6 +137,10 @@ _CROWDING = [
 #: 1.0 where the vacancy's occupation is one that takes newcomers without experience
 #: (:func:`matcher.data.reference.entry_level_codes`), else 0.0 (also without a code).
 ENTRY_LEVEL = "entry_level"
+#: The worker's own leaving record (:meth:`PairStatistics.worker_left_log`): log of the
+#: departures per week employed over the worker's ended spells in the statistics' events,
+#: shrunk towards the market's rate. Only the stay hazard reads it (``stay_record``).
+WORKER_LEFT = "worker_left_log"
 #: Columns of :func:`pair_matrix` that the ranker learns from (in this order).
 RANKER_COLUMNS = [
     "lightfm",
@@ -171,9 +179,11 @@ RANKER_COLUMNS = [
     *_CROWDING,
     "referral_share",
     "flow_share",
-    # last: a ranker fitted without it (``apply_terms="plain"``, every model saved before
-    # it existed) reads the columns before it (``matcher.models.ranking``)
+    # a ranker fitted without it (``apply_terms="plain"``, every model saved before it
+    # existed) reads the columns before it (``matcher.models.ranking``)
     ENTRY_LEVEL,
+    # last, and read by no booster: only the stay hazard with ``stay_record="worker"``
+    WORKER_LEFT,
 ]
 
 
@@ -824,7 +834,66 @@ class PairStatistics:
             prior = self.market_[f"{name}_rate"]
             emp[f"{name}_rate"] = (emp[name] + PRIOR_HIRES * prior) / (emp["hires"] + PRIOR_HIRES)
         self.employers_ = emp
+        self._fit_worker_record(ev)
         return self
+
+    def _fit_worker_record(self, events: pd.DataFrame) -> None:
+        """Per worker, departures and weeks employed over the spells that ended in
+        ``events``: a spell (first hire at a vacancy) ends at its first leaving event, or
+        else at the worker's next hire; a spell still open at the end of ``events`` is not
+        read, so a spell followed from there (a training spell at risk at the cutoff, or
+        a worker in post when scored) never reads its own tenure or departure. The
+        market's rate (``market_["worker_left_rate"]``) is the ended spells' departures
+        per week."""
+        kinds = events[Columns.Event].astype(str)
+        keys = [Columns.Worker, Columns.Vacancy]
+        hired = events[kinds == EventType.HIRED.value]
+        spells = hired.groupby(keys)[Columns.OccurredAt].min().rename("hired_at").reset_index()
+        left = events[kinds.isin({e.value for e in LEAVING_EVENTS})]
+        left_at = left.groupby(keys)[Columns.OccurredAt].min().rename("left_at")
+        spells = spells.join(left_at, on=keys)
+        spells = spells[spells["left_at"].isna() | (spells["left_at"] >= spells["hired_at"])]
+        spells = spells.sort_values([Columns.Worker, "hired_at"], kind="stable")
+        following = spells.groupby(Columns.Worker)["hired_at"].shift(-1)
+        ended = spells["left_at"].where(spells["left_at"].notna(), following)
+        # a later hire before the leaving event ends the spell there (no departure read)
+        cut = following.notna() & spells["left_at"].notna() & (following < spells["left_at"])
+        ended = ended.where(~cut, following)
+        departed = (spells["left_at"].notna() & ~cut).to_numpy(dtype=float)
+        done = ended.notna().to_numpy()
+        week = pd.Timedelta(weeks=1).total_seconds()
+        weeks = (ended - spells["hired_at"]).dt.total_seconds().to_numpy(dtype=float) / week
+        record = pd.DataFrame(
+            {
+                "left": departed[done],
+                "weeks": np.maximum(weeks[done], 0.0),
+            },
+            index=pd.Index(spells[Columns.Worker].to_numpy(dtype=object)[done], dtype=object),
+        )
+        record = record.groupby(level=0).sum()
+        total = float(record["weeks"].sum())
+        rate = float(record["left"].sum()) / total if total > 0 else 0.0
+        self.market_["worker_left_rate"] = rate
+        self.workers_left_ = np.log(
+            np.maximum(
+                (record["left"] + PRIOR_WEEKS * rate) / (record["weeks"] + PRIOR_WEEKS),
+                MIN_LEFT_RATE,
+            )
+        )
+
+    def worker_left_log(self, workers: np.ndarray) -> np.ndarray:
+        """:data:`WORKER_LEFT` of workers ``workers`` (ids): the log of
+        ``(departures + PRIOR_WEEKS * rate) / (weeks + PRIOR_WEEKS)`` over their ended
+        spells (:meth:`_fit_worker_record`), ``rate`` the market's; a worker without an
+        ended spell (or statistics fitted before the record existed) reads the market's."""
+        table = getattr(self, "workers_left_", None)
+        rate = self.market_.get("worker_left_rate", 0.0)
+        prior = float(np.log(max(rate, MIN_LEFT_RATE)))
+        if table is None or not len(table):
+            return np.full(len(workers), prior)
+        pos = table.index.get_indexer(pd.Index(np.asarray(workers, dtype=object), dtype=object))
+        values = table.to_numpy(dtype=float)
+        return np.where(pos >= 0, values[np.maximum(pos, 0)], prior)
 
     def _fit_network(self, pairs: pd.DataFrame, home: pd.Series, vac: pd.DataFrame) -> None:
         """Referral and network tables: distinct (worker, vacancy) pairs seen, applied to
@@ -1286,6 +1355,7 @@ def pair_matrix(
         "worker_seen_employer_log",
         np.log1p(_worker_seen(stats.worker_employer_, wids, inv, vacancies.employer[vi])),
     )
+    put(WORKER_LEFT, stats.worker_left_log(wids)[inv])
     # raw values quoted by explanations
     put("flow", flow)
     put("offered_wage", offered)

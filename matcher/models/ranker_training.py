@@ -200,6 +200,7 @@ class RankerTrainer:
             random_state=self.config.random_state,
             stay_min_samples_leaf=self.config.stay_min_leaf,
             apply_terms=self.config.apply_terms,
+            stay_record=self.config.stay_record,
         ).fit(feats, pairs, stays=(stay_feats, spells_of(stays)), applications=applications)
         self.counts["stages"] = ranker.stage_counts_
         if cal_cut is not None:

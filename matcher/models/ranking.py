@@ -83,6 +83,7 @@ from matcher.models.features import (
     MOBILITY_CODE,
     PAIR_COLUMNS,
     RANKER_COLUMNS,
+    WORKER_LEFT,
 )
 
 STAGES = ("apply", "hire", "stay")
@@ -162,9 +163,14 @@ _COL = {name: j for j, name in enumerate(RANKER_COLUMNS)}
 #: :data:`APPLY_ENTRY_COVARIATES`.
 APPLY_TERMS = ("plain", "entry")
 #: Ranker columns each ``apply_terms`` gives the boosters: the leading columns of
-#: :data:`RANKER_COLUMNS` (:data:`ENTRY_LEVEL` is the last).
-BOOSTER_WIDTH = {"plain": len(RANKER_COLUMNS) - 1, "entry": len(RANKER_COLUMNS)}
-assert RANKER_COLUMNS[-1] == ENTRY_LEVEL
+#: :data:`RANKER_COLUMNS` (:data:`ENTRY_LEVEL` is the last a booster reads, before
+#: :data:`matcher.models.features.WORKER_LEFT`, which only the stay hazard reads).
+BOOSTER_WIDTH = {"plain": len(RANKER_COLUMNS) - 2, "entry": len(RANKER_COLUMNS) - 1}
+assert RANKER_COLUMNS[-2:] == [ENTRY_LEVEL, WORKER_LEFT]
+#: What of the worker's own past the stay hazard reads (``StablePlacementRanker``'s
+#: ``stay_record``): ``"none"``, :data:`STAY_COVARIATES` only; ``"worker"``, also the
+#: worker's leaving record (:data:`matcher.models.features.WORKER_LEFT`, last).
+STAY_RECORDS = ("none", "worker")
 #: Covariates of the apply stage's map with ``apply_terms="entry"``: those of
 #: :data:`APPLY_COVARIATES` but the vacancy's province, with the county's network counted
 #: across a provincial border only (a worker's network in his own province is no reason
@@ -431,9 +437,11 @@ def apply_alone_covariates(x: np.ndarray) -> np.ndarray:
     )
 
 
-def stay_covariate_matrix(x: np.ndarray) -> np.ndarray:
+def stay_covariate_matrix(x: np.ndarray, record: str = "none") -> np.ndarray:
     """The :data:`STAY_COVARIATES` of ranker input rows ``x`` (:data:`RANKER_COLUMNS`
-    order, missing values as ``MISSING``): finite, one row per pair."""
+    order, missing values as ``MISSING``): finite, one row per pair. ``record="worker"``
+    (:data:`STAY_RECORDS`): also the worker's leaving record
+    (:data:`matcher.models.features.WORKER_LEFT`, missing as 0) as the last column."""
     u = stage_covariates(x)
     distance, far, far_housing, log_ratio, unknown = (u[:, j] for j in range(5))
 
@@ -450,6 +458,7 @@ def stay_covariate_matrix(x: np.ndarray) -> np.ndarray:
             log_ratio,
             unknown,
             *(col(name) for name in _STAY_PLAIN),
+            *((col(WORKER_LEFT),) if record == "worker" else ()),
         ]
     )
 
@@ -880,6 +889,9 @@ class StablePlacementRanker:
         :data:`matcher.models.features.ENTRY_LEVEL` and the apply stage's map with
         covariates :data:`APPLY_ENTRY_COVARIATES`; ``"plain"`` reads neither (the
         boosters read the first ``BOOSTER_WIDTH["plain"]`` ranker columns).
+    stay_record : {"none", "worker"}, default "none"
+        :data:`STAY_RECORDS`: ``"worker"`` (opt-in) gives the stay stage's covariate
+        hazard the worker's own leaving record as one more covariate.
 
     Attributes
     ----------
@@ -913,6 +925,8 @@ class StablePlacementRanker:
     stay_min_samples_leaf: int | None = None
     #: ... and read no entry level
     apply_terms: str = "plain"
+    #: ... and no leaving record of the worker's
+    stay_record: str = "none"
 
     def __init__(
         self,
@@ -925,6 +939,7 @@ class StablePlacementRanker:
         random_state: int = 0,
         stay_min_samples_leaf: int | None = None,
         apply_terms: str = "plain",
+        stay_record: str = "none",
     ) -> None:
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -935,6 +950,7 @@ class StablePlacementRanker:
         self.random_state = random_state
         self.stay_min_samples_leaf = stay_min_samples_leaf
         self.apply_terms = apply_terms
+        self.stay_record = stay_record
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle, giving a fitted ranker saved before hazards, later-slice and joint
@@ -1026,6 +1042,10 @@ class StablePlacementRanker:
         if self.apply_terms not in APPLY_TERMS:
             raise ValueError(
                 f"apply_terms must be one of {', '.join(APPLY_TERMS)}, got {self.apply_terms!r}"
+            )
+        if self.stay_record not in STAY_RECORDS:
+            raise ValueError(
+                f"stay_record must be one of {', '.join(STAY_RECORDS)}, got {self.stay_record!r}"
             )
         x = self.booster_input(_matrix(features))
         applied = labels["applied"].to_numpy(dtype=float)
@@ -1358,7 +1378,7 @@ class StablePlacementRanker:
         :data:`STAY_COVARIATES` without the booster's output (its term held at 0)."""
         if covariates:
             return CovariateHazard(horizon=horizon).fit(
-                np.zeros(len(x)), spells, stay_covariate_matrix(x)
+                np.zeros(len(x)), spells, stay_covariate_matrix(x, self.stay_record)
             )
         return PiecewiseHazard(horizon=horizon).fit(log_rate, spells)
 
@@ -1382,7 +1402,7 @@ class StablePlacementRanker:
             z = self._predict("stay", x)
             seen = np.minimum(np.asarray(weeks, dtype=float)[rows], self.horizon_)
             if isinstance(hazard, CovariateHazard):
-                u = stay_covariate_matrix(x)
+                u = stay_covariate_matrix(x, self.stay_record)
                 ratio = hazard.survival(z, u) / np.maximum(hazard.survival(z, u, seen), 1e-12)
             else:
                 ratio = hazard.survival(z) / np.maximum(hazard.survival(z, seen), 1e-12)
@@ -1504,7 +1524,7 @@ class StablePlacementRanker:
         if isinstance(calibrator, CovariateCalibrator):
             return hire_covariates(x, competition) if name == "hire" else self._apply_covariates(x)
         if isinstance(calibrator, CovariateHazard):
-            return stay_covariate_matrix(x)
+            return stay_covariate_matrix(x, self.stay_record)
         return None
 
     @property

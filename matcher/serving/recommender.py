@@ -312,6 +312,13 @@ class Recommender(RankingModel):
         mostly registered lately the booster's window and the slice hold few departures
         (``docs/equal-service.md``, session 13). With ``history_stages`` reading "stay"
         the map takes every history window's spells instead and this changes nothing.
+    stay_record : {"none", "worker"}, default "none"
+        ``"worker"`` (opt-in, with ``stay_map="covariates"``): the stay hazard also reads
+        the worker's own leaving record (:data:`matcher.models.features.WORKER_LEFT`):
+        departures per week employed over the worker's spells that ended in the events
+        the model's statistics hold (a spell still open there, as every spell followed
+        from there is, never reads its own departure), shrunk towards the market's rate
+        over 26 pseudo-weeks, log-scaled. No new fit and no new window.
     stay_weeks : int, default 26
         Horizon of a stable placement: the score is P(apply) * P(hire | applied) *
         P(still there after ``stay_weeks`` weeks | hired).
@@ -384,6 +391,8 @@ class Recommender(RankingModel):
     history_windows: int = 7
     #: ... and before the stay map's earlier spells, with the booster's window's
     stay_spells: str = "window"
+    #: ... and before the worker's leaving record, without it
+    stay_record: str = "none"
     festival_leave: str = "none"
     festival_: FestivalLeave | None = None
 
@@ -415,6 +424,7 @@ class Recommender(RankingModel):
         history_stages: str = "none",
         history_windows: int = 7,
         stay_spells: str = "window",
+        stay_record: str = "none",
         festival_leave: str = "none",
         stay_weeks: int = 26,
         max_iter: int = 100,
@@ -450,6 +460,7 @@ class Recommender(RankingModel):
         self.history_stages = history_stages
         self.history_windows = history_windows
         self.stay_spells = stay_spells
+        self.stay_record = stay_record
         self.festival_leave = festival_leave
         self.stay_weeks = stay_weeks
         self.max_iter = max_iter

@@ -40,7 +40,7 @@ def test_entry_level_comes_from_the_occupation_catalogue():
     assert "6-25-04-08" not in codes  # 电子设备调试工 does not
     got = entry_level_of(np.array(["6-25-04-07", "6-25-04-08", None, "9-99-99-99"], object))
     np.testing.assert_array_equal(got, [1.0, 0.0, 0.0, 0.0])
-    assert RANKER_COLUMNS[-1] == ENTRY_LEVEL
+    assert RANKER_COLUMNS[-2] == ENTRY_LEVEL
 
 
 def test_entry_covariates_known_answer():

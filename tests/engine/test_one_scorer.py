@@ -27,10 +27,12 @@ K = 8
 COLS = ["worker_id", "vacancy_id", "rank"]
 
 
-@pytest.fixture(scope="module")
-def paths():
+@pytest.fixture(scope="module", params=["none", "worker"])
+def paths(request):
+    """Every path's answers, with and without the worker's leaving record in the stay
+    hazard (``stay_record``: a pair column that every path must compute alike)."""
     market = Dataset.from_frames(**generate_market(240, 20, weeks=8, seed=11))
-    model = Recommender(**fast_params()).fit(market)
+    model = Recommender(**fast_params(), stay_record=request.param).fit(market)
     model.n_candidates = len(model.catalogue_.open_pos)  # every path ranks every eligible
     workers = active_workers(market)
     ids = workers["worker_id"].tolist()
