@@ -87,7 +87,7 @@ def test_plain_boosters_do_not_read_the_entry_level():
     other[:, COL[ENTRY_LEVEL]] = 1.0 - other[:, COL[ENTRY_LEVEL]]
     np.testing.assert_array_equal(plain.predict_stages(test), again.predict_stages(other))
     model = plain.stages_["apply"]
-    assert model.n_features_in_ == BOOSTER_WIDTH["plain"] == len(RANKER_COLUMNS) - 1
+    assert model.n_features_in_ == BOOSTER_WIDTH["plain"] == len(RANKER_COLUMNS) - 2
 
 
 def test_entry_terms_learn_the_entry_level_and_map_with_it():
