@@ -11,7 +11,8 @@ sample's workers in the catalogue (so every path reads the same catalogue and pr
 1. ``recommend_many`` (the reference lists) and its CPU time per worker;
 2. ``BatchScorer(candidates="live")``: the same candidates and ranking, batch by batch;
 3. the same with fewer candidates (``channel_candidates`` per channel and
-   ``proxy_candidates`` from the proxy; a subset of the exact path's): the
+   ``proxy_candidates`` from the proxy, optionally only those within ``proxy_margin``
+   of the worker's best proxy score; a subset of the exact path's): the
    agreement/size curve -- top-K overlap with the exact lists, top-1 agreement,
    candidates per worker and CPU per worker;
 4. with ``--baseline-ref``: the live batch path and ``recommend_many`` of that commit on
@@ -101,8 +102,8 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument(
         "--modes",
-        default="50:500,20:400,10:500,10:400,20:200,10:100",
-        help="channel_candidates:proxy_candidates pairs measured besides the live mode",
+        default="50:500,20:400,10:500,10:400,20:200,10:100,10:500:1.5,10:500:1.0,10:400:1.0",
+        help="channel_candidates:proxy_candidates[:proxy_margin] measured besides the live mode",
     )
     ap.add_argument("--baseline-ref", default=None)
     ap.add_argument("--workdir", default="/tmp/nightly-fidelity")
@@ -161,13 +162,13 @@ def main() -> None:
         log(f"recommend_many: {1000 * cpu_exact:.1f} ms CPU per worker, {n_open:,} open")
         modes: list[tuple[str, dict]] = [("live (the exact path's candidates)", {})]
         for spec in [m for m in args.modes.split(",") if m]:
-            n, m = (int(x) for x in spec.split(":"))
-            modes.append(
-                (
-                    f"live, {n} per channel + proxy's best {m}",
-                    {"channel_candidates": n, "proxy_candidates": m},
-                )
-            )
+            n, m, *margin = spec.split(":")
+            options: dict = {"channel_candidates": int(n), "proxy_candidates": int(m)}
+            label = f"live, {n} per channel + proxy's best {m}"
+            if margin:
+                options["proxy_margin"] = float(margin[0])
+                label += f" within {float(margin[0]):g} of its top"
+            modes.append((label, options))
         for label, options in modes:
             scorer = BatchScorer(model, candidates="live", **options)
             c = time.process_time()

@@ -715,8 +715,15 @@ PROXY_FEATURES = (
     "same_province",
     "log_wage_ratio",
 )
+#: With a proxy margin (:class:`CandidateGenerator`, ``proxy_margin``): the proxy's best
+#: this many are kept whatever their distance from its best score.
+PROXY_MARGIN_FLOOR = 50
 #: Workers whose candidates and a random draw of eligible vacancies fit the proxy.
 PROXY_FIT_WORKERS = 40
+#: Memory a generator spends on the proxy group terms of the worker keys (occupation,
+#: place) it has seen (:meth:`CandidateGenerator._group_terms`; 9 bytes per key and
+#: vacancy group): about 1,400 keys at 5,000 groups.
+GROUP_TERMS_CACHE_BYTES = 64 * 2**20
 PROXY_FIT_RANDOM = 300
 
 
@@ -1051,6 +1058,11 @@ class WorkerChannels(NamedTuple):
     network: np.ndarray
 
 
+#: A generator's kept proxy group terms: the groups' first positions and the proxy they
+#: were computed for, and per worker key the static terms and occupation levels.
+_GroupTerms = tuple[np.ndarray, "RankerProxy", dict[tuple, tuple[np.ndarray, np.ndarray]]]
+
+
 class CandidateGenerator:
     """Which open vacancies a worker's ranking considers (and which workers a
     vacancy's): the retrieval channels over the eligible ones.
@@ -1073,6 +1085,16 @@ class CandidateGenerator:
         Vacancies taken from each channel.
     stats : PairStatistics
         The training market's statistics (the network channel's tables).
+    proxy_candidates : int, default :data:`PROXY_CANDIDATES`
+        Vacancies taken from the ranker proxy (its best eligible ones).
+    proxy_margin : float, optional
+        Of the proxy's ``proxy_candidates`` best, keep only those whose proxy score
+        (a log score) is within ``proxy_margin`` of the worker's best one, and at least
+        :data:`PROXY_MARGIN_FLOOR` (a subset of the candidates without a margin). The
+        proxy's error is about the same in every worker's list, while the number of
+        vacancies near a worker's top varies from a few to thousands: a margin spends
+        candidates where the top is crowded. None (default): no margin.
+        ``bench/nightly_fidelity_bench.py`` measures the agreement it keeps.
     """
 
     def __init__(
@@ -1081,11 +1103,13 @@ class CandidateGenerator:
         n_candidates: int,
         stats: PairStatistics,
         proxy_candidates: int = PROXY_CANDIDATES,
+        proxy_margin: float | None = None,
     ) -> None:
         self.stages = stages
         self.n_candidates = n_candidates
         self.stats = stats
         self.proxy_candidates = proxy_candidates
+        self.proxy_margin = proxy_margin
 
     def eligible(self, cat: CandidateCatalogue, w: int) -> np.ndarray:
         """Open vacancies (a boolean mask over ``cat.open_pos``) that worker position
@@ -1285,17 +1309,50 @@ class CandidateGenerator:
                 return None
             arrays = (*arrays, proxy.vchannel)
         group_of, first = vacancy_groups(arrays)
-        rep = np.zeros((len(first), len(PROXY_FEATURES)))
-        self._place_features(cat, w, first, rep)
-        static = proxy.static_terms(rep, first)
+        static, level = self._group_terms(cat, proxy, w, first)
         wages, wage_of = distinct_rows(vp.offered_wage)
         wage = proxy.wage_terms(_log_wage_ratio(wages, wp.expected_wage[w]))
         group = group_of[pos]
         out = static[group]
         out += wage[wage_of[pos]]
-        out += proxy.channel_score_terms(scores, rep[:, 4][group])
+        out += proxy.channel_score_terms(scores, level[group])
         out += proxy.vterm[pos]
         return out
+
+    def _group_terms(
+        self, cat: CandidateCatalogue, proxy: RankerProxy, w: int, first: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The proxy's static terms (:meth:`RankerProxy.static_terms`) and the occupation
+        level of worker ``w`` against each vacancy group (first positions ``first``,
+        :func:`vacancy_groups`). They read the worker only through his occupation keys,
+        home point, county, prefecture and province, which many workers share (a
+        village's people of one trade): kept per such key for the generator's life
+        (as many keys as :data:`GROUP_TERMS_CACHE_BYTES` holds, the oldest dropped
+        first; the same numbers, computed once), and forgotten when the groups or the
+        proxy change."""
+        wp = cat.wp
+        cache: _GroupTerms | None = self.__dict__.get("_group_terms_cache")
+        if cache is None or cache[0] is not first or cache[1] is not proxy:
+            cache = (first, proxy, {})
+            self._group_terms_cache: _GroupTerms = cache
+        terms = cache[2]
+        key = (
+            wp.code_keys[w].tobytes(),
+            np.asarray(wp.coords[w]).tobytes(),
+            wp.county[w],
+            wp.prefecture[w],
+            wp.province[w],
+        )
+        hit = terms.get(key)
+        if hit is None:
+            rep = np.zeros((len(first), len(PROXY_FEATURES)))
+            self._place_features(cat, w, first, rep)
+            # the level is 0-4: kept as int8 (read as the same float)
+            hit = (proxy.static_terms(rep, first), rep[:, 4].astype(np.int8))
+            if len(terms) >= max(1, GROUP_TERMS_CACHE_BYTES // (9 * max(1, len(first)))):
+                terms.pop(next(iter(terms)))
+            terms[key] = hit
+        return hit
 
     def for_vacancy(self, cat: CandidateCatalogue, v: int) -> np.ndarray:
         """Candidate worker positions for catalogue vacancy position ``v`` (none when
@@ -1376,10 +1433,23 @@ class CandidateGenerator:
             parts.append(pulled)
         m = self.proxy_candidates
         if proxy is not None and m > 0:
-            if len(eligible) <= m:
+            if len(eligible) <= m and self.proxy_margin is None:
                 return eligible.astype(np.int64)
-            parts.append(eligible[best_positions(proxy[eligible], m)])
+            parts.append(self._proxy_best(proxy, eligible, m))
         return np.unique(np.concatenate(parts)).astype(np.int64)
+
+    def _proxy_best(self, proxy: np.ndarray, eligible: np.ndarray, m: int) -> np.ndarray:
+        """The proxy's ``m`` best of the positions ``eligible`` (more than ``m``, or any
+        number with a margin), cut to ``proxy_margin`` of the best score (at least
+        :data:`PROXY_MARGIN_FLOOR`) when there is a margin."""
+        if len(eligible) > m:
+            eligible = eligible[best_positions(proxy[eligible], m)]
+        if self.proxy_margin is None or len(eligible) <= PROXY_MARGIN_FLOOR:
+            return eligible
+        score = proxy[eligible]
+        floor = np.partition(score, len(score) - PROXY_MARGIN_FLOOR)[-PROXY_MARGIN_FLOOR]
+        cut = min(float(score.max()) - float(self.proxy_margin), float(floor))
+        return eligible[score >= cut]
 
 
 def fit_ranker_proxy(

@@ -110,6 +110,10 @@ class BatchScorer:
         those: a subset of ``recommend_many``'s candidates, cheaper to rank, agreeing
         with it where its top K is among them; ``bench/nightly_fidelity_bench.py``
         measures the curve).
+    proxy_margin : float, optional
+        Live mode only: of the proxy's best, keep those within this margin of the
+        worker's best proxy score (:class:`~matcher.models.retrieval.CandidateGenerator`,
+        ``proxy_margin``): fewer candidates where a worker's top is clear.
 
     Attributes
     ----------
@@ -133,6 +137,7 @@ class BatchScorer:
         candidates: str = "shortlist",
         channel_candidates: int | None = None,
         proxy_candidates: int | None = None,
+        proxy_margin: float | None = None,
     ) -> None:
         model.check_fitted()
         if candidates not in CANDIDATE_MODES:
@@ -159,6 +164,9 @@ class BatchScorer:
                 raise ValueError(f"{name} must be at least 1, got {value}")
         self.channel_candidates = channel_candidates
         self.proxy_candidates = proxy_candidates
+        if proxy_margin is not None and not float(proxy_margin) >= 0:
+            raise ValueError(f"proxy_margin must be at least 0, got {proxy_margin}")
+        self.proxy_margin = None if proxy_margin is None else float(proxy_margin)
         self.stats_: dict[str, int] = {}
 
     # ------------------------------------------------------------------ prepare
@@ -462,11 +470,15 @@ class BatchScorer:
     def live_generator(self) -> CandidateGenerator:
         """The candidate generator of the live mode: the model's, or with fewer
         vacancies per channel (``channel_candidates``) or from the ranker proxy
-        (``proxy_candidates``), whose candidates are then a subset of the model's
-        (each channel's best few are among its best many), so the lists differ from
-        ``recommend_many``'s only where one of its top K is left out."""
+        (``proxy_candidates``, ``proxy_margin``), whose candidates are then a subset of
+        the model's (each channel's best few are among its best many), so the lists
+        differ from ``recommend_many``'s only where one of its top K is left out."""
         generator = self.model.candidate_generator
-        if self.channel_candidates is None and self.proxy_candidates is None:
+        if (
+            self.channel_candidates is None
+            and self.proxy_candidates is None
+            and self.proxy_margin is None
+        ):
             return generator
         return CandidateGenerator(
             generator.stages,
@@ -476,6 +488,7 @@ class BatchScorer:
                 generator.proxy_candidates,
                 int(self.proxy_candidates or generator.proxy_candidates),
             ),
+            self.proxy_margin,
         )
 
     def _eligible_shortlist(

@@ -354,3 +354,66 @@ def test_ties_at_the_cut_are_taken_by_position_whatever_the_other_scores_round_t
         np.testing.assert_array_equal(got, [3, 17, 40, 60, 90])
     assert len(best_positions(base, 500)) == 200
     assert len(best_positions(base, 0)) == 0
+
+
+def test_proxy_margin_keeps_the_proxys_best_near_the_top_and_at_least_the_floor(model):
+    """A proxy margin keeps, of the proxy's best ``proxy_candidates``, those within the
+    margin of the best score, and never fewer than PROXY_MARGIN_FLOOR of them."""
+    from matcher.models.retrieval import PROXY_MARGIN_FLOOR
+
+    stats = model.retrieval_.stats
+    rng = np.random.default_rng(0)
+    proxy = rng.normal(size=400)
+    eligible = np.sort(rng.choice(400, 300, replace=False))
+    best = eligible[np.argsort(-proxy[eligible])]
+    gen = CandidateGenerator("full", 0, stats, 200, proxy_margin=1.0)
+    got = gen._proxy_best(proxy, eligible, 200)
+    near = best[:200][proxy[best[:200]] >= proxy[best[0]] - 1.0]
+    want = near if len(near) >= PROXY_MARGIN_FLOOR else best[:PROXY_MARGIN_FLOOR]
+    assert sorted(got.tolist()) == sorted(want.tolist())
+    tight = CandidateGenerator("full", 0, stats, 200, proxy_margin=0.0)
+    assert sorted(tight._proxy_best(proxy, eligible, 200).tolist()) == sorted(
+        best[:PROXY_MARGIN_FLOOR].tolist()
+    )
+    plain = CandidateGenerator("full", 0, stats, 200)
+    assert sorted(plain._proxy_best(proxy, eligible, 200).tolist()) == sorted(best[:200].tolist())
+
+
+def test_a_proxy_margin_gives_a_subset_of_the_candidates(model, monkeypatch):
+    """With a margin each worker's candidates are a subset of those without (fewer in
+    all); a margin wider than any gap changes nothing."""
+    from matcher.models import retrieval
+
+    monkeypatch.setattr(retrieval, "PROXY_MARGIN_FLOOR", 5)
+    cat = model.catalogue
+    stats = model.retrieval_.stats
+    workers = _workers(model)
+    plain = CandidateGenerator("full", N_CHANNEL, stats, N_PROXY).for_workers(cat, workers)
+    wide = CandidateGenerator("full", N_CHANNEL, stats, N_PROXY, proxy_margin=1e9)
+    tight = CandidateGenerator("full", N_CHANNEL, stats, N_PROXY, proxy_margin=0.5)
+    cut = tight.for_workers(cat, workers)
+    for a, b, c in zip(plain, wide.for_workers(cat, workers), cut, strict=True):
+        assert a.tolist() == b.tolist()
+        assert set(c.tolist()) <= set(a.tolist())
+    assert sum(map(len, cut)) < sum(map(len, plain))
+
+
+def test_proxy_group_terms_kept_per_worker_key_give_the_same_scores(model):
+    """The proxy's group terms a generator keeps per worker key (occupation, place) are
+    the numbers a fresh generator computes: every worker's proxy scores are the same
+    bytes, whichever workers came before him."""
+    from matcher.models.retrieval import WorkerChannels
+
+    cat = model.catalogue
+    workers = _workers(model)
+    kept = model.candidate_generator
+    for w in [*workers.tolist(), *workers[::-1].tolist()]:
+        cols = np.flatnonzero(kept.eligible(cat, int(w)))
+        fresh = model.candidate_generator
+        lfm, dense, lex = fresh.channel_scores(cat, np.array([w]), cols)
+        channels = WorkerChannels(lfm[0], dense[0], lex[0], fresh.network_scores(cat, int(w), cols))
+        a = kept.proxy_scores(cat, int(w), cols, channels)
+        b = fresh.proxy_scores(cat, int(w), cols, channels)
+        assert a is not None and b is not None
+        assert a.tobytes() == b.tobytes()
+    assert len(kept._group_terms_cache[2]) >= 1

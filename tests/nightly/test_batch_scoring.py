@@ -206,3 +206,17 @@ def test_fewer_live_candidates_rank_a_subset_with_the_same_scores(served, monkey
     np.testing.assert_allclose(both["score"], both["score_exact"].astype(float), rtol=1e-9)
     with pytest.raises(ValueError, match="channel_candidates must be at least 1"):
         BatchScorer(model, candidates="live", channel_candidates=0)
+
+
+def test_a_proxy_margin_that_cuts_nothing_gives_the_live_lists(served):
+    """proxy_margin (opt-in; tests/engine/test_recall.py checks the cut): a margin wider
+    than any score gap leaves the live mode's lists; a negative margin is refused."""
+    model, ds = served
+    model.refresh(ds, at=snapshot_time(ds))
+    workers = active_workers(ds)
+    pursued = pursued_pairs(ds)
+    want = BatchScorer(model, candidates="live").score(workers, pursued, k=5)
+    wide = BatchScorer(model, candidates="live", proxy_margin=1e9)
+    pd.testing.assert_frame_equal(wide.score(workers, pursued, k=5), want)
+    with pytest.raises(ValueError, match="proxy_margin must be at least 0"):
+        BatchScorer(model, candidates="live", proxy_margin=-1.0)
