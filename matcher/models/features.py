@@ -778,6 +778,30 @@ class SparseCountTable(CountTable):
         return out
 
 
+def first_spells(
+    events: pd.DataFrame,
+    hired_kinds: Iterable[EventType | str],
+    stop: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Per (worker, vacancy) hired: ``hired_at``, the first event of ``hired_kinds``, and
+    ``left_at``, the first leaving event (NaT while in post), both before ``stop`` when
+    given. A leaving event before the hire is not an ending of it (dropped pair)."""
+    kinds = events[Columns.Event].astype(str)
+    keys = [Columns.Worker, Columns.Vacancy]
+    hired_names = {str(e.value if isinstance(e, EventType) else e) for e in hired_kinds}
+    leaving = {str(e.value if isinstance(e, EventType) else e) for e in LEAVING_EVENTS}
+    before = (
+        np.ones(len(events), dtype=bool) if stop is None else (events[Columns.OccurredAt] < stop)
+    )
+    hired = events[kinds.isin(hired_names) & before]
+    hired_at = hired.groupby(keys)[Columns.OccurredAt].min().rename("hired_at")
+    left = events[kinds.isin(leaving) & before]
+    left_at = left.groupby(keys)[Columns.OccurredAt].min().rename("left_at")
+    out = pd.concat([hired_at], axis=1).join(left_at, how="left").reset_index()
+    out = out[out["left_at"].isna() | (out["left_at"] >= out["hired_at"])]
+    return out.reset_index(drop=True)
+
+
 class PairStatistics:
     """Counts learned from training events only: transfer flows and employer risk.
 
@@ -792,7 +816,12 @@ class PairStatistics:
         ``retained_rate``.
     market_ : dict[str, float]
         Market-wide rates used as the prior.
+    workers_left_ : pandas.Series or None
+        Per worker id, :data:`WORKER_LEFT` (:meth:`worker_left_log`); None on statistics
+        pickled before it existed (class default), which read the market's rate.
     """
+
+    workers_left_: pd.Series | None = None
 
     def fit(self, dataset: Dataset) -> PairStatistics:
         ev = dataset.events
@@ -845,14 +874,7 @@ class PairStatistics:
         a worker in post when scored) never reads its own tenure or departure. The
         market's rate (``market_["worker_left_rate"]``) is the ended spells' departures
         per week."""
-        kinds = events[Columns.Event].astype(str)
-        keys = [Columns.Worker, Columns.Vacancy]
-        hired = events[kinds == EventType.HIRED.value]
-        spells = hired.groupby(keys)[Columns.OccurredAt].min().rename("hired_at").reset_index()
-        left = events[kinds.isin({e.value for e in LEAVING_EVENTS})]
-        left_at = left.groupby(keys)[Columns.OccurredAt].min().rename("left_at")
-        spells = spells.join(left_at, on=keys)
-        spells = spells[spells["left_at"].isna() | (spells["left_at"] >= spells["hired_at"])]
+        spells = first_spells(events, (EventType.HIRED,))
         spells = spells.sort_values([Columns.Worker, "hired_at"], kind="stable")
         following = spells.groupby(Columns.Worker)["hired_at"].shift(-1)
         ended = spells["left_at"].where(spells["left_at"].notna(), following)
@@ -874,11 +896,9 @@ class PairStatistics:
         total = float(record["weeks"].sum())
         rate = float(record["left"].sum()) / total if total > 0 else 0.0
         self.market_["worker_left_rate"] = rate
-        self.workers_left_ = np.log(
-            np.maximum(
-                (record["left"] + PRIOR_WEEKS * rate) / (record["weeks"] + PRIOR_WEEKS),
-                MIN_LEFT_RATE,
-            )
+        shrunk = (record["left"] + PRIOR_WEEKS * rate) / (record["weeks"] + PRIOR_WEEKS)
+        self.workers_left_ = pd.Series(
+            np.log(np.maximum(shrunk.to_numpy(dtype=float), MIN_LEFT_RATE)), index=record.index
         )
 
     def worker_left_log(self, workers: np.ndarray) -> np.ndarray:
@@ -886,7 +906,7 @@ class PairStatistics:
         ``(departures + PRIOR_WEEKS * rate) / (weeks + PRIOR_WEEKS)`` over their ended
         spells (:meth:`_fit_worker_record`), ``rate`` the market's; a worker without an
         ended spell (or statistics fitted before the record existed) reads the market's."""
-        table = getattr(self, "workers_left_", None)
+        table = self.workers_left_
         rate = self.market_.get("worker_left_rate", 0.0)
         prior = float(np.log(max(rate, MIN_LEFT_RATE)))
         if table is None or not len(table):

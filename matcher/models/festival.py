@@ -33,8 +33,7 @@ import pandas as pd
 from matcher.data.dataset import Dataset
 from matcher.data.reference import coordinate_array, haversine_km, spring_festivals
 from matcher.data.schema import Columns
-from matcher.models.features import FAR_KM, HIRED_EVENTS
-from matcher.models.labels import first_spells
+from matcher.models.features import FAR_KM, HIRED_EVENTS, first_spells
 
 __all__ = ["FAR_KM", "WINDOW_DAYS", "FestivalKeep", "FestivalLeave", "far_pairs"]
 

@@ -12,15 +12,19 @@ the hires at risk of leaving in a window with their tenure (:func:`hires_at_risk
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import pandas as pd
 
 from matcher.data.dataset import Dataset
 from matcher.data.schema import PURSUED_EVENTS, Columns, EventType
 from matcher.models.calibration import Spells
-from matcher.models.features import HIRED_EVENTS, LEAVING_EVENTS, RANKER_COLUMNS, RETAINED_EVENTS
+from matcher.models.features import (
+    HIRED_EVENTS,
+    LEAVING_EVENTS,
+    RANKER_COLUMNS,
+    RETAINED_EVENTS,
+    first_spells,
+)
 from matcher.models.ranking import HIRE_COMPETITION
 
 #: Days after an application by which the employer's decision is taken as due.
@@ -286,30 +290,6 @@ def _count_near(
         np.searchsorted(composite, stop, side="right")
         - np.searchsorted(composite, start, side="left")
     ).astype(float)
-
-
-def first_spells(
-    events: pd.DataFrame,
-    hired_kinds: Iterable[EventType | str],
-    stop: pd.Timestamp | None = None,
-) -> pd.DataFrame:
-    """Per (worker, vacancy) hired: ``hired_at``, the first event of ``hired_kinds``, and
-    ``left_at``, the first leaving event (NaT while in post), both before ``stop`` when
-    given. A leaving event before the hire is not an ending of it (dropped pair)."""
-    kinds = events[Columns.Event].astype(str)
-    keys = [Columns.Worker, Columns.Vacancy]
-    hired_names = {str(e.value if isinstance(e, EventType) else e) for e in hired_kinds}
-    leaving = {str(e.value if isinstance(e, EventType) else e) for e in LEAVING_EVENTS}
-    before = (
-        np.ones(len(events), dtype=bool) if stop is None else (events[Columns.OccurredAt] < stop)
-    )
-    hired = events[kinds.isin(hired_names) & before]
-    hired_at = hired.groupby(keys)[Columns.OccurredAt].min().rename("hired_at")
-    left = events[kinds.isin(leaving) & before]
-    left_at = left.groupby(keys)[Columns.OccurredAt].min().rename("left_at")
-    out = pd.concat([hired_at], axis=1).join(left_at, how="left").reset_index()
-    out = out[out["left_at"].isna() | (out["left_at"] >= out["hired_at"])]
-    return out.reset_index(drop=True)
 
 
 def hires_at_risk(events: pd.DataFrame, start: pd.Timestamp, stop: pd.Timestamp) -> pd.DataFrame:
