@@ -510,6 +510,12 @@ class RecommendationBatcher:
         self.batches = 0
         self.requests = 0
 
+    @property
+    def waiting(self) -> int:
+        """Requests queued behind the batch being computed."""
+        with self._lock:
+            return len(self._waiting)
+
     def recommend(self, loaded: LoadedModel, worker_id: str, k: int) -> Any:
         """The model's ``recommend(worker_id, k)`` (a frame), computed in a batch."""
         return self._ask(_Request(loaded, worker_id, k, ranked=False))

@@ -55,6 +55,36 @@ def loaded(model: ToyModel) -> LoadedModel:
     return LoadedModel(model=model, version="v1", path=Path("."))
 
 
+def _until(done, what: str, seconds: float = 30.0) -> None:
+    """Wait (bounded) until ``done()``; fail naming ``what`` rather than hang."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.005)
+
+
+def _behind_first_batch(
+    batcher: RecommendationBatcher,
+    model: ToyModel,
+    gate: threading.Event,
+    ask,
+    first: tuple,
+    rest: list[tuple],
+) -> None:
+    """``ask(*first)`` leads and computes (held by ``gate``); ``ask(*r)`` for each of
+    ``rest`` queues behind it; then the gate opens and every request is answered."""
+    lead = threading.Thread(target=ask, args=first)
+    lead.start()
+    _until(lambda: bool(model.calls), "the first request computes")
+    others = [threading.Thread(target=ask, args=r) for r in rest]
+    for t in others:
+        t.start()
+    _until(lambda: batcher.waiting == len(others), "all queue behind the first batch")
+    gate.set()
+    for t in [lead, *others]:
+        t.join(30)
+
+
 def test_an_idle_batcher_answers_in_the_callers_thread():
     model = ToyModel()
     batcher = RecommendationBatcher()
@@ -77,18 +107,9 @@ def test_requests_arriving_during_a_batch_are_answered_together_next():
     def ask(worker_id: str, k: int) -> None:
         out[worker_id] = batcher.recommend_ranked(lm, worker_id, k)
 
-    first = threading.Thread(target=ask, args=("W0", 5))
-    first.start()
-    while not model.calls:  # the first request leads and is computing
-        time.sleep(0.005)
-    others = [threading.Thread(target=ask, args=(f"W{i}", 2 + i % 6)) for i in range(1, 12)]
-    for t in others:
-        t.start()
-    while len(batcher._waiting) < len(others):  # all queued behind the first batch
-        time.sleep(0.005)
-    gate.set()
-    for t in [first, *others]:
-        t.join(30)
+    _behind_first_batch(
+        batcher, model, gate, ask, ("W0", 5), [(f"W{i}", 2 + i % 6) for i in range(1, 12)]
+    )
     assert [ids for _, ids, _ in model.calls] == [["W0"], [f"W{i}" for i in range(1, 12)]]
     assert model.calls[1][2] == 7  # the largest k asked in the batch
     for i in range(12):
@@ -97,7 +118,9 @@ def test_requests_arriving_during_a_batch_are_answered_together_next():
     assert batcher.batches == 2 and batcher.requests == 12
 
 
-def test_frames_and_ranked_answers_in_one_batch_and_a_bad_id_fails_alone():
+def _mixed_batch(asks: list[tuple[str, int, bool]]) -> tuple[ToyModel, dict[str, object]]:
+    """``("W9", 3)`` leads as a ranked answer; ``asks`` (worker, k, as a frame?) queue
+    behind it. Each worker's answer, or the ``KeyError`` it got."""
     gate = threading.Event()
     model = ToyModel(gate)
     lm = loaded(model)
@@ -111,24 +134,35 @@ def test_frames_and_ranked_answers_in_one_batch_and_a_bad_id_fails_alone():
         except KeyError as exc:
             out[worker_id] = exc
 
-    first = threading.Thread(target=ask, args=("W9", 3, False))
-    first.start()
-    while not model.calls:
-        time.sleep(0.005)
+    _behind_first_batch(batcher, model, gate, ask, ("W9", 3, False), asks)
+    return model, out
+
+
+def test_frames_and_ranked_answers_in_one_batch_and_a_bad_id_fails_alone():
     asks = [("W1", 4, True), ("BAD", 4, False), ("W2", 6, False), ("W3", 2, True)]
-    others = [threading.Thread(target=ask, args=a) for a in asks]
-    for t in others:
-        t.start()
-    while len(batcher._waiting) < len(others):
-        time.sleep(0.005)
-    gate.set()
-    for t in [first, *others]:
-        t.join(30)
+    model, out = _mixed_batch(asks)
     assert isinstance(out["BAD"], KeyError)
     pd.testing.assert_frame_equal(out["W1"], model.recommend("W1", 4))
     pd.testing.assert_frame_equal(out["W3"], model.recommend("W3", 2))
     assert out["W2"] == ranked(model.recommend("W2", 6), model)
     assert out["W9"] == ranked(model.recommend("W9", 3), model)
+
+
+def test_frames_and_ranked_answers_share_one_model_call():
+    """Without a bad id the mixed batch is answered from one ``recommend_many`` call:
+    each request its own cut of it, as a frame or a ranked answer as asked."""
+    model, out = _mixed_batch(
+        [("W1", 4, True), ("W2", 6, False), ("W3", 2, True), ("W4", 3, False)]
+    )
+    assert [ids for _, ids, _ in model.calls] == [["W9"], ["W1", "W2", "W3", "W4"]]
+    pd.testing.assert_frame_equal(out["W1"], model.recommend("W1", 4))
+    pd.testing.assert_frame_equal(out["W3"], model.recommend("W3", 2))
+    assert out["W2"] == ranked(model.recommend("W2", 6), model)
+    assert out["W4"] == ranked(model.recommend("W4", 3), model)
+    # a literal answer, not only the answer module's own reading of the frame
+    w4 = out["W4"]
+    assert w4.vacancy_ids == ("V4.1", "V4.2", "V4.3")
+    assert w4.warnings == ((), ("far",), ())
 
 
 def test_a_batch_that_dies_answers_every_request_and_frees_the_lead():
