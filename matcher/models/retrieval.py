@@ -45,6 +45,8 @@ channel, restricted to the eligible ones (:func:`top_n` takes the eligibility ma
 
 from __future__ import annotations
 
+import dataclasses
+
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -137,9 +139,7 @@ class RetrievalFit:
         statistics ``stats`` (of another snapshot): the pair features that read no LightFM
         score of such a fit are those of a fit on that snapshot (ranker training's history
         windows, :mod:`matcher.models.ranker_training`)."""
-        return RetrievalFit(
-            self.clusters, self.worker_space, self.vacancy_space, self.lightfm, stats
-        )
+        return dataclasses.replace(self, stats=stats)
 
 
 class LightFMRetriever:
