@@ -46,7 +46,6 @@ channel, restricted to the eligible ones (:func:`top_n` takes the eligibility ma
 from __future__ import annotations
 
 import dataclasses
-
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
