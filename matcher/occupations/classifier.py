@@ -362,6 +362,8 @@ class CodeTable:
     ancestor_at: np.ndarray  # (codes x 5): position of the ancestor at level l, else -1
     subtree: sp.csr_matrix  # (codes x codes): row g marks g and its descendants
     position: dict[str, int] = field(repr=False)
+    # subtree transposed, built once: ``scores @ subtree_t`` sums each code's subtree
+    subtree_t: sp.csr_matrix = field(repr=False)
 
     @classmethod
     def from_reference(cls) -> CodeTable:
@@ -383,7 +385,7 @@ class CodeTable:
                     cols.append(i)
         subtree = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
         names = [strip_marker(occs[c].name) for c in codes]
-        return cls(np.asarray(codes), levels, names, ancestor_at, subtree, pos)
+        return cls(np.asarray(codes), levels, names, ancestor_at, subtree, pos, subtree.T.tocsr())
 
 
 @cache
@@ -610,7 +612,11 @@ class Channels:
             group_weights=group_weights,
             group_intercept=group_intercept,
             index_is_title=np.asarray(is_title, dtype=bool),
-            heads=HeadIndex.fit(texts, codes, sample_weight, n_codes),
+            heads=(
+                HeadIndex.fit(texts, codes, sample_weight, n_codes)
+                if config.head_features
+                else None
+            ),
         )
 
     def index_columns(self) -> sp.csr_matrix:
@@ -1097,7 +1103,7 @@ def candidates(
     z = (linear - linear.max(axis=1, keepdims=True)) / LINEAR_TEMPERATURE
     prob = np.exp(z)
     prob /= prob.sum(axis=1, keepdims=True)
-    subtree_t = table.subtree.T.tocsr()
+    subtree_t = table.subtree_t
     lin_sub = np.asarray(prob @ subtree_t)
     knn_sub = np.asarray(knn @ subtree_t)
     if dense is None:
@@ -1201,11 +1207,10 @@ def head_features(found: Candidates, heads: HeadShares) -> np.ndarray:
     out = np.zeros((len(code), len(HEAD_FEATURES)), dtype=np.float32)
     if not len(code):
         return out
-    subtree_t = table.subtree.T.tocsr()
     major = table.ancestor_at[code, 1]
     major = np.where(major >= 0, major, code)
     for j, (shares, total) in enumerate(zip(heads.shares, heads.evidence, strict=True)):
-        mass = sp.csr_matrix(shares @ subtree_t)
+        mass = sp.csr_matrix(shares @ table.subtree_t)
         out[:, 3 * j] = np.asarray(mass[owner, code]).ravel()
         out[:, 3 * j + 1] = np.asarray(mass[owner, major]).ravel()
         out[:, 3 * j + 2] = np.log1p(total[owner])
@@ -1277,15 +1282,15 @@ def neighbour_features(queries: Sequence[str], found: Candidates, near: Neighbou
     out[:, 5] = sim[:, 0]
     words = _code_word_matrices()
     compact = [q.replace(" ", "") for q in queries]
-    title_words = [[w for w in q.split() if w] for q in queries]
     title_grams = [_bigrams(c) for c in compact]
     grams = words.rows(title_grams)
     n_grams = np.asarray([len(g) for g in title_grams], dtype=np.float64)[owner]
     share = np.maximum(n_grams, 1)
     out[:, 6] = np.where(n_grams > 0, _overlap(grams, words.names, owner, code) / share, 0.0)
     out[:, 7] = np.where(n_grams > 0, _overlap(grams, words.definitions, owner, code) / share, 0.0)
-    ends_1 = words.rows([{w[-1:] for w in ws} for ws in title_words])
-    ends_2 = words.rows([{w[-2:] for w in ws if len(w) >= 2} for ws in title_words])
+    endings = [head_keys(q) for q in queries]  # the word endings of length 1, 2 (and 3)
+    ends_1 = words.rows([e[0] for e in endings])
+    ends_2 = words.rows([e[1] for e in endings])
     last = words.rows([{c[-1:]} if c else set() for c in compact])
     out[:, 8] = _overlap(ends_1, words.end_1, owner, code) > 0
     out[:, 9] = _overlap(ends_2, words.end_2, owner, code) > 0
@@ -1710,15 +1715,18 @@ class OccupationClassifier:
             if embedder is None
             else np.asarray(embedder.encode([*queries, *dict_text]), dtype=np.float32)
         )
-        # candidates carry every feature; each rule reads the columns its config names;
-        # with and without the embedding channel (its best labels are candidates too)
-        every = replace(cfg, group_features=True, neighbour_features=True, head_features=True)
+        # candidates carry every feature some rule reads (the head-word block, the last,
+        # only when one does); each rule reads the columns its config names; with and
+        # without the embedding channel (its best labels are candidates too)
+        any_heads = any(model.settings.head_features for model in fitted)
+        every = replace(cfg, group_features=True, neighbour_features=True, head_features=any_heads)
+        channel_config = replace(cfg, head_features=any_heads)
         kinds = sorted(set(has_dense))
         features: dict[bool, list[np.ndarray]] = {k: [] for k in kinds}
         right: dict[bool, list[np.ndarray]] = {k: [] for k in kinds}
         owners: dict[bool, list[np.ndarray]] = {k: [] for k in kinds}
         for train, test in grouped_folds(groups, cfg.inner_folds, cfg.seed + 1):
-            channels = self._fit_channels(queries, gold, weight, train, vectors)
+            channels = self._fit_channels(queries, gold, weight, train, vectors, channel_config)
             for dense in kinds:
                 found = self._candidates(
                     channels if dense else replace(channels, dense=None),
@@ -1730,14 +1738,24 @@ class OccupationClassifier:
                 right[dense].append(found.code == gold[test][found.owner])
                 # unique title ids across the inner folds
                 owners[dense].append(found.owner + len(owners[dense]) * len(gold))
-        final = self._fit_channels(queries, gold, weight, np.arange(len(examples)), vectors)
-        plain = final if final.dense is None else replace(final, dense=None)
+        final = self._fit_channels(
+            queries, gold, weight, np.arange(len(examples)), vectors, channel_config
+        )
+        # one Channels object per (head-word index, embedding channel) kept, shared
+        kept: dict[tuple[bool, bool], Channels] = {(any_heads, final.dense is not None): final}
         for model, dense in zip(fitted, has_dense, strict=True):
+            key = (model.settings.head_features, dense and final.dense is not None)
+            if key not in kept:
+                kept[key] = replace(
+                    final,
+                    heads=final.heads if key[0] else None,
+                    dense=final.dense if key[1] else None,
+                )
             x, y = np.vstack(features[dense]), np.concatenate(right[dense])
             columns = rule_columns(model.settings)
             rule = DecisionRule(seed=cfg.seed, kind=model.settings.rule)
             model.rule_ = rule.fit(x[:, columns], y, np.concatenate(owners[dense]))
-            model.channels_ = final if dense else plain
+            model.channels_ = kept[key]
             model.n_titles_ = len(examples)
         return fitted
 
@@ -1770,7 +1788,9 @@ class OccupationClassifier:
         vectors = self.embed([*queries, *dict_text])
         out = OccupationClassifier(self.config, self.embedder)
         out.rule_ = self.rule_
-        out.channels_ = out._fit_channels(queries, gold, weight, np.arange(len(examples)), vectors)
+        out.channels_ = out._fit_channels(
+            queries, gold, weight, np.arange(len(examples)), vectors, self.settings
+        )
         out.n_titles_ = len(examples)
         return out
 
@@ -1781,10 +1801,11 @@ class OccupationClassifier:
         weight: np.ndarray,
         rows: np.ndarray,
         vectors: np.ndarray | None,
+        cfg: ClassifierConfig,
     ) -> Channels:
-        """Channels on the titles ``rows`` plus the dictionary rows; ``vectors`` holds
-        the embeddings of every title, then of every dictionary row (or None)."""
-        cfg = self.settings
+        """Channels (as ``cfg`` asks) on the titles ``rows`` plus the dictionary rows;
+        ``vectors`` holds the embeddings of every title, then of every dictionary row
+        (or None)."""
         table = code_table()
         # dictionary_weight 0 leaves the CSCO names and aliases out (small, fast fits)
         dict_text, dict_code = dictionary_rows() if cfg.dictionary_weight > 0 else ([], [])
