@@ -425,6 +425,156 @@ class CovariateCalibrator:
         return _expit(b + a * logit(p) + float((ends / self.scale_).sum()))
 
 
+class OfferAcceptance:
+    """The hire stage as two decisions: the employer's offer and the worker's acceptance,
+
+        P(hired | applied) = P(offer | applied, u) * P(accept | offer, u),
+
+    each a ridge-penalised logistic regression on the application's covariates ``u``
+    (standardised and clipped to their fitted range, as :class:`CovariateCalibrator`).
+    The offer is fitted on every application (offered = hired or declined), the
+    acceptance on the offers (hired), with one more covariate: the other offers the
+    worker held around it (``log1p``). Scoring puts that at 0 — one offer, nothing to
+    choose from — so the acceptance is the worker's answer to this offer alone, not his
+    pick among several.
+
+    Why: hires per application mix the employer's decision with the worker's choice
+    among his offers (a worker holding several takes one), so one regression of hired
+    on the pair's terms learns what makes a job attractive as if it made the employer
+    hire. Split, the worker's choice is in the acceptance's held-offers term, and the
+    proposal's value is one offer's.
+
+    Columns ``decreasing`` of ``u`` (competition for the seats) are constrained to a
+    coefficient <= 0 in the offer, and the held offers to <= 0 in the acceptance, so
+    the hire chance never rises with competition.
+
+    Parameters
+    ----------
+    l2 : float, default 1e-2
+        Ridge of both regressions (standardised covariates, mean cross-entropy).
+    decreasing : tuple of int, default ()
+        Columns of ``u`` whose offer coefficient is at most 0.
+
+    Attributes
+    ----------
+    offer_coef_, accept_coef_ : ndarray
+        ``(b, c_1, ..., c_k)`` and ``(b, c_1, ..., c_k, c_held)`` on standardised columns.
+    center_, scale_, low_, high_ : ndarray of shape (k + 1,)
+        Standardisation and clipping range of ``u`` and the held offers (raw units).
+    offers_, hires_, rows_ : float
+    """
+
+    def __init__(self, l2: float = 1e-2, decreasing: tuple[int, ...] = ()) -> None:
+        self.l2 = l2
+        self.decreasing = decreasing
+
+    def fit(
+        self,
+        covariates: np.ndarray,
+        offered: np.ndarray,
+        hired: np.ndarray,
+        held: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> Self:
+        """Fit on applications' covariates ``(n, k)``, offered and hired (0/1, hired
+        implies offered) and the other offers held (``log1p``, read on offers only).
+
+        Raises
+        ------
+        ValueError
+            Mismatched lengths, covariates not finite and 2-d, outcomes not 0/1, a hire
+            without an offer, negative weights, or fewer than one offer and one
+            application without.
+        """
+        u = np.asarray(covariates, dtype=float)
+        o = np.asarray(offered, dtype=float)
+        y = np.asarray(hired, dtype=float)
+        h = np.asarray(held, dtype=float)
+        w = np.ones(len(o)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if u.ndim != 2 or not (len(u) == len(o) == len(y) == len(h) == len(w)):
+            raise ValueError(
+                f"covariates (2-d), offered, hired, held and sample_weight must have one row "
+                f"per application: {u.shape}, {len(o)}, {len(y)}, {len(h)}, {len(w)}"
+            )
+        if not (np.isfinite(u).all() and np.isfinite(h).all()):
+            raise ValueError("covariates and held offers must be finite")
+        if not (np.isin(o, (0.0, 1.0)).all() and np.isin(y, (0.0, 1.0)).all()):
+            raise ValueError("offered and hired must be 0 or 1")
+        if (y > o).any():
+            raise ValueError("a hire must be an offer (hired implies offered)")
+        if (w < 0).any():
+            raise ValueError("sample weights must not be negative")
+        if w @ o <= 0 or w @ (1 - o) <= 0:
+            raise ValueError("the offer needs applications with and without an offer")
+        full = np.column_stack([u, np.where(o > 0, h, 0.0)])
+        on = o > 0
+        self.low_ = np.r_[u.min(axis=0), h[on].min()]
+        self.high_ = np.r_[u.max(axis=0), h[on].max()]
+        k = u.shape[1]
+        total = float(w.sum())
+        center = (w @ u) / total
+        spread = np.sqrt((w @ (u - center) ** 2) / total)
+        wo = w[on]
+        held_center = float(wo @ h[on]) / float(wo.sum())
+        held_spread = float(np.sqrt(wo @ (h[on] - held_center) ** 2 / float(wo.sum())))
+        self.center_ = np.r_[center, held_center]
+        self.scale_ = np.where(np.r_[spread, held_spread] > 0, np.r_[spread, held_spread], 1.0)
+        z = self._standard(full)
+        bounds: list[tuple[float | None, float | None]] = [(None, None)] + [
+            (None, 0.0) if j in self.decreasing else (None, None) for j in range(k)
+        ]
+        self.offer_coef_ = _weighted_logistic(
+            np.column_stack([np.ones(len(o)), z[:, :k]]), o, w, bounds, l2=self.l2
+        )
+        self.accept_coef_ = _weighted_logistic(
+            np.column_stack([np.ones(int(on.sum())), z[on]]),
+            y[on],
+            wo,
+            [(None, None)] * (k + 1) + [(None, 0.0)],
+            l2=self.l2,
+        )
+        self.rows_ = total
+        self.offers_ = float(w @ o)
+        self.hires_ = float(w @ y)
+        return self
+
+    def _standard(self, u: np.ndarray) -> np.ndarray:
+        return (np.clip(u, self.low_, self.high_) - self.center_) / self.scale_
+
+    def parts(self, covariates: np.ndarray, held: np.ndarray | None = None) -> np.ndarray:
+        """``(n, 2)``: P(offer | applied) and P(accept | offer) of applications with
+        covariates ``(n, k)`` and ``held`` other offers (``log1p``; None: 0, one offer)."""
+        u = np.asarray(covariates, dtype=float)
+        n = len(u)
+        if n == 0:
+            return np.zeros((0, 2))
+        h = np.zeros(n) if held is None else np.asarray(held, dtype=float).reshape(n)
+        z = self._standard(np.column_stack([u.reshape(n, -1), h]))
+        k = z.shape[1] - 1
+        offer = _expit(self.offer_coef_[0] + row_dot(z[:, :k], self.offer_coef_[1:]))
+        accept = _expit(self.accept_coef_[0] + row_dot(z, self.accept_coef_[1:]))
+        return np.column_stack([offer, accept])
+
+    def predict(self, covariates: np.ndarray, held: np.ndarray | None = None) -> np.ndarray:
+        """P(hired | applied) = offer x acceptance, in ``[0, 1]``; non-increasing in the
+        ``decreasing`` columns and in ``held``."""
+        parts = self.parts(covariates, held)
+        return parts[:, 0] * parts[:, 1] if len(parts) else np.zeros(0)
+
+    def upper(self) -> float:
+        """The largest probability over every covariate value (each covariate at the end
+        of its clipping range that raises each factor; held offers at 0 or above)."""
+
+        def top(coef: np.ndarray, cols: int) -> float:
+            lo = (self.low_[:cols] - self.center_[:cols]) / self.scale_[:cols]
+            hi = (self.high_[:cols] - self.center_[:cols]) / self.scale_[:cols]
+            c = coef[1:]
+            return float(_expit(coef[0] + float(np.maximum(c * lo, c * hi).sum())))
+
+        k = len(self.offer_coef_) - 1
+        return top(self.offer_coef_, k) * top(self.accept_coef_, k + 1)
+
+
 def out_of_fold_log_loss(
     p: np.ndarray,
     covariates: np.ndarray | None,

@@ -66,6 +66,10 @@ HISTORY_STAGES = ("none", "hire", "stay", "hire-stay")
 #: the booster's window's start ("earlier").
 STAY_SPELLS = ("window", "earlier")
 FESTIVAL_LEAVE = ("none", "learnt")
+#: The hire regression without its booster (``hire_map`` "covariates" or "history"): one
+#: regression of hired per application, or the employer's offer (no rival for the seats)
+#: times the worker's acceptance of one offer held alone ("offer-accept").
+HIRE_SPLITS = ("none", "offer-accept")
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "stages": STAGE_CHOICES,
@@ -80,6 +84,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "stay_spells": STAY_SPELLS,
     "stay_record": STAY_RECORDS,
     "festival_leave": FESTIVAL_LEAVE,
+    "hire_split": HIRE_SPLITS,
     "lang": LANGS,
     "title_coding": TITLE_CODINGS,
     "joint_tails": JOINT_TAILS,
@@ -119,6 +124,7 @@ LEGACY_VALUES: dict[str, object] = {
     "apply_terms": "plain",
     "stay_spells": "window",
     "stay_record": "none",
+    "hire_split": "none",
 }
 
 
@@ -161,6 +167,7 @@ class RecommenderConfig:
     history_windows: int = 7
     stay_spells: str = "window"
     stay_record: str = "none"
+    hire_split: str = "none"
     festival_leave: str = "none"
     stay_weeks: int = 26
     max_iter: int = 100
@@ -200,6 +207,12 @@ class RecommenderConfig:
             raise ConfigError(
                 f"stay_record={self.stay_record!r} is a covariate of stay_map='covariates', got "
                 f"stay_map={self.stay_map!r}; set stay_map='covariates' or stay_record='none'"
+            )
+        if self.hire_split != "none" and self.hire_map not in ("covariates", "history"):
+            raise ConfigError(
+                f"hire_split={self.hire_split!r} splits the hire regression of hire_map "
+                f"'covariates' or 'history', got hire_map={self.hire_map!r}; set one of those "
+                f"or hire_split='none'"
             )
         for name in _AT_LEAST_ONE:
             if getattr(self, name) < 1:

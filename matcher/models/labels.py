@@ -96,11 +96,7 @@ def due_applications(
     sampled negatives are left out)."""
     feats, hired, comp = [], [], []
     for window_feats, labels, end in windows:
-        due = (labels["applied"] == 1) & (
-            (labels["hired"] == 1)
-            | (labels["decided"] == 1)
-            | (labels["applied_at"] < end - pd.Timedelta(days=DECISION_DAYS))
-        )
+        due = _due(labels, end)
         rows = labels[due.to_numpy()].reset_index(drop=True)
         feats.append(window_feats[due.to_numpy()].reset_index(drop=True))
         hired.append(rows["hired"].to_numpy(dtype=float))
@@ -114,6 +110,59 @@ def due_applications(
         np.concatenate(hired),
         np.vstack(comp),
     )
+
+
+def _due(labels: pd.DataFrame, end: pd.Timestamp) -> pd.Series:
+    """Which rows of ``labels`` are applications whose decision was due by ``end``."""
+    return (labels["applied"] == 1) & (
+        (labels["hired"] == 1)
+        | (labels["decided"] == 1)
+        | (labels["applied_at"] < end - pd.Timedelta(days=DECISION_DAYS))
+    )
+
+
+def due_offers(
+    dataset: Dataset, windows: list[tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]]
+) -> np.ndarray:
+    """:func:`offer_outcomes` of :func:`due_applications`' rows, in its order ``(n, 2)``."""
+    out = [
+        offer_outcomes(dataset.events, labels[_due(labels, end).to_numpy()])
+        for _, labels, end in windows
+    ]
+    return np.vstack(out) if out else np.zeros((0, 2))
+
+
+def offer_outcomes(events: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
+    """Per (worker, vacancy) application of ``pairs``, ``(n, 2)``: whether the employer
+    made an offer (1 when the pair was ``hired`` or ``declined``: an offer taken or
+    turned down) and ``log1p`` of the worker's other offers within
+    :data:`COMPETITION_DAYS` of this one's (0 without an offer). The worker's choice among
+    the offers he held is in the second (the hire stage's acceptance,
+    :class:`matcher.models.calibration.OfferAcceptance`)."""
+    n = len(pairs)
+    if n == 0:
+        return np.zeros((0, 2))
+    kinds = events[Columns.Event].astype(str)
+    offers = events[kinds.isin((EventType.HIRED.value, EventType.DECLINED.value))]
+    offers = offers.groupby([Columns.Worker, Columns.Vacancy], sort=False)[
+        Columns.OccurredAt
+    ].min()
+    key = pd.MultiIndex.from_arrays(
+        [
+            pairs[Columns.Worker].to_numpy(dtype=object),
+            pairs[Columns.Vacancy].to_numpy(dtype=object),
+        ]
+    )
+    at = pd.Series(offers.reindex(key).to_numpy())
+    offered = at.notna().to_numpy()
+    when = _seconds(at)
+    offer_w = offers.index.get_level_values(0).to_numpy(dtype=object)
+    offer_t = _seconds(pd.Series(offers.to_numpy()))
+    half = int(COMPETITION_DAYS * 86_400)
+    worker = pairs[Columns.Worker].to_numpy(dtype=object)
+    near = _count_near(offer_w, offer_t, worker, np.where(offered, when, 0), half)
+    held = np.where(offered, np.maximum(near - 1.0, 0.0), 0.0)
+    return np.column_stack([offered.astype(float), np.log1p(held)])
 
 
 #: ``history_stages``: the history before the calibration slice is cut into windows

@@ -37,9 +37,11 @@ from matcher.models.labels import (
     application_competition,
     concat_trials,
     due_applications,
+    due_offers,
     hires_at_risk,
     history_applications,
     history_cutoffs,
+    offer_outcomes,
     pair_labels,
     proposal_outcomes,
     spells_of,
@@ -162,6 +164,7 @@ class RankerTrainer:
         earlier_stays = (stay_feats, stays)
         applications = None
         history_hires = None
+        history_offers = None
         if cal_cut is not None and (
             self.config.history_stages != "none" or self.config.hire_map == "history"
         ):
@@ -188,6 +191,8 @@ class RankerTrainer:
                 self.counts["early_stays"] = len(history_stays[1])
             if self.config.hire_map == "history":
                 history_hires = due_applications(dataset, windows)
+                if self.config.hire_split == "offer-accept":
+                    history_offers = due_offers(dataset, windows)
             if "hire" in self.config.history_stages:
                 applications = history_applications(dataset, windows, self.config.hire_map)
                 self.counts["history_applications"] = len(applications[1])
@@ -205,11 +210,14 @@ class RankerTrainer:
         self.counts["stages"] = ranker.stage_counts_
         if cal_cut is not None:
             earlier_hires = history_hires
+            earlier_offers = history_offers
             if self.config.hire_map == "covariates":
-                earlier_hires = due_applications(
-                    dataset,
-                    [(p[0], p[1], fold_end) for p, fold_end in zip(parts, ends, strict=True)],
-                )
+                fold_windows = [
+                    (p[0], p[1], fold_end) for p, fold_end in zip(parts, ends, strict=True)
+                ]
+                earlier_hires = due_applications(dataset, fold_windows)
+                if self.config.hire_split == "offer-accept":
+                    earlier_offers = due_offers(dataset, fold_windows)
             self._calibrate(
                 ranker,
                 dataset,
@@ -219,6 +227,7 @@ class RankerTrainer:
                 earlier_stays=earlier_stays,
                 earlier_hires=earlier_hires,
                 earlier_views=concat_trials([p[4] for p in parts]),
+                earlier_offers=earlier_offers,
             )
             self.counts["calibration_cutoff"] = str(cal_cut)
             self.counts["calibration"] = ranker.calibration_counts_
@@ -234,6 +243,7 @@ class RankerTrainer:
         earlier_stays: tuple[pd.DataFrame, pd.DataFrame] | None = None,
         earlier_hires: tuple[pd.DataFrame, np.ndarray, np.ndarray] | None = None,
         earlier_views: ShownTrials | None = None,
+        earlier_offers: np.ndarray | None = None,
     ) -> None:
         """Calibrate ``ranker`` on the events at or after ``cutoff`` (later than every
         outcome it learnt from), with retrieval and statistics fitted on the events
@@ -253,7 +263,9 @@ class RankerTrainer:
         * with ``hire_map="covariates"`` the hire stage also learns from the booster's
           window's applications whose decision was due by its end (``earlier_hires``:
           features, hired, the competition each met); with ``hire_map="history"`` from
-          the history windows' instead.
+          the history windows' instead; with ``hire_split="offer-accept"`` also whether
+          each got an offer and the other offers its worker held (``earlier_offers``,
+          :func:`matcher.models.labels.due_offers`, the rows of ``earlier_hires``).
         * with ``apply_map="history"`` the apply stage also learns from the pairs shown in
           the booster's window (``earlier_views``: features, applied, views as weight).
         """
@@ -305,6 +317,10 @@ class RankerTrainer:
             if competing
             else None
         )
+        hire_offers = None
+        if self.config.hire_split == "offer-accept":
+            before_offers = np.zeros((0, 2)) if earlier_offers is None else earlier_offers
+            hire_offers = np.vstack([before_offers, offer_outcomes(ev, hire_pairs)])
         joint = None
         if self.config.apply_exposure == "viewed":
             proposals = proposal_outcomes(views, shown, fresh, at_risk, end)
@@ -353,6 +369,7 @@ class RankerTrainer:
                 if self.config.apply_map == "history" and self.config.apply_exposure == "viewed"
                 else None
             ),
+            hire_offers=hire_offers,
         )
 
     def _shown_negatives(
@@ -548,8 +565,9 @@ class RankerTrainer:
                         pd.concat([early[1], earlier[1]], ignore_index=True),
                     )
         earlier_hires = None
+        earlier_offers = None
         if self.config.hire_map == "covariates":
-            earlier_hires = self._window_applications(
+            earlier_hires, earlier_offers = self._window_applications(
                 dataset, counts.get("cutoffs", []), pd.Timestamp(cutoff)
             )
         if self.config.hire_map == "history":
@@ -560,7 +578,9 @@ class RankerTrainer:
                     times, self.config.calibration_share, self.config.history_windows
                 )
             ]
-            earlier_hires = self._window_applications(dataset, history, pd.Timestamp(cutoff))
+            earlier_hires, earlier_offers = self._window_applications(
+                dataset, history, pd.Timestamp(cutoff)
+            )
         earlier_views = None
         if self.config.apply_map == "history":
             earlier_views = self._window_views(
@@ -575,6 +595,7 @@ class RankerTrainer:
             earlier_stays=earlier,
             earlier_hires=earlier_hires,
             earlier_views=earlier_views,
+            earlier_offers=earlier_offers,
         )
         self.counts["calibration"] = ranker.calibration_counts_
         return self.counts
@@ -695,14 +716,14 @@ class RankerTrainer:
 
     def _window_applications(
         self, dataset: Dataset, cutoffs: list[str], upper: pd.Timestamp
-    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    ) -> tuple[tuple[pd.DataFrame, np.ndarray, np.ndarray], np.ndarray]:
         """The applications of the booster's training windows (``cutoffs``, latest first,
         the first ending at ``upper``) whose decision was due by the window's end, as
         :meth:`fit` passes them (:func:`due_applications`), for the hire map without its
         booster (features read as :data:`HIRE_ALONE_COVARIATES`: one retrieval fit
-        serves all windows, :meth:`_windows`)."""
+        serves all windows, :meth:`_windows`), and their offers (:func:`due_offers`)."""
         windows = self._window_history(dataset, cutoffs, upper, stays=False, shared=True)[0]
-        return due_applications(dataset, windows)
+        return due_applications(dataset, windows), due_offers(dataset, windows)
 
     def _window_views(
         self, dataset: Dataset, cutoffs: list[str], upper: pd.Timestamp

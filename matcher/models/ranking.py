@@ -70,6 +70,7 @@ from matcher.models.calibration import (
     CovariateCalibrator,
     CovariateHazard,
     JointCalibrator,
+    OfferAcceptance,
     PiecewiseHazard,
     ProbabilityMap,
     Spells,
@@ -918,6 +919,7 @@ class StablePlacementRanker:
         "hire_competition_": False,
         "hire_alone_": False,
         "hire_alone_terms_": "plain",
+        "hire_split_": False,
         "hire_planning_": None,
         "apply_alone_": False,
     }
@@ -1157,6 +1159,7 @@ class StablePlacementRanker:
         hire_planning: np.ndarray | None = None,
         joint_tails: str = "clip",
         apply_alone: tuple[np.ndarray | pd.DataFrame, np.ndarray, np.ndarray] | None = None,
+        hire_offers: np.ndarray | None = None,
     ) -> StablePlacementRanker:
         """Calibrate the fitted stages on pairs of a later time slice
         (:mod:`matcher.models.calibration`): afterwards each stage's output is the observed
@@ -1227,6 +1230,15 @@ class StablePlacementRanker:
             booster's training window's, each view a trial — together with ``apply``'s.
             The slice alone holds a few hundred pairs shown, too few to weigh the terms
             of a worker's choice beside the booster's output (``docs/equal-service.md``).
+        hire_offers : ndarray of shape (n, 2), optional
+            With ``hire_alone``: per application of ``hire_alone`` then of ``hire`` (that
+            order), whether it got an offer and ``log1p`` of the worker's other offers
+            around it (:func:`matcher.models.labels.offer_outcomes`). The hire stage is
+            then the employer's offer times the worker's acceptance of one offer
+            (:class:`matcher.models.calibration.OfferAcceptance` on
+            :data:`HIRE_ALONE_COVARIATES`; the rivals per seat may only lower the offer),
+            scored as the regression of ``hire_alone`` is and with no other offer held
+            (``docs/hire-stage.md``).
 
         A stage whose slice has fewer than :data:`MIN_CLASS_ROWS` (weighted) rows of
         either outcome, or no leaving event, keeps its uncalibrated output; which
@@ -1242,6 +1254,7 @@ class StablePlacementRanker:
         self.__dict__.pop("_stage_ends_cache", None)
         self.calibration_counts_ = {}
         self.hire_alone_ = False
+        self.hire_split_ = False
         self.apply_alone_ = False
         self.hire_planning_ = (
             None if hire_planning is None else np.asarray(hire_planning, dtype=float).reshape(2)
@@ -1264,7 +1277,7 @@ class StablePlacementRanker:
                 name == "hire"
                 and hire_alone is not None
                 and hire_competition is not None
-                and self._fit_hire_alone(feats, y, hire_competition, hire_alone)
+                and self._fit_hire_alone(feats, y, hire_competition, hire_alone, hire_offers)
             ):
                 continue
             if pos < MIN_CLASS_ROWS or neg < MIN_CLASS_ROWS:
@@ -1321,10 +1334,12 @@ class StablePlacementRanker:
         hired: np.ndarray,
         competition: np.ndarray,
         earlier: tuple[np.ndarray | pd.DataFrame, np.ndarray, np.ndarray],
+        offers: np.ndarray | None = None,
     ) -> bool:
         """The hire stage as a logistic regression on :data:`HIRE_ALONE_COVARIATES` of the
-        slice's applications and ``earlier`` ones (``calibrate(hire_alone=...)``); False
-        (nothing fitted) when they hold fewer than :data:`MIN_CLASS_ROWS` of either
+        slice's applications and ``earlier`` ones (``calibrate(hire_alone=...)``), or with
+        ``offers`` as the offer times the acceptance (:meth:`_fit_offer_acceptance`);
+        False (nothing fitted) when they hold fewer than :data:`MIN_CLASS_ROWS` of either
         outcome."""
         e_feats, e_hired, e_comp = earlier
         x, y = _with_earlier(feats, hired, e_feats, e_hired)
@@ -1332,8 +1347,38 @@ class StablePlacementRanker:
         # the regression reads the entry terms when the ranker's columns carry them
         self.hire_alone_terms_ = self.apply_terms
         u = hire_alone_covariates(x, comp, self.hire_alone_terms_)
+        if offers is not None:
+            self.hire_alone_ = self._fit_offer_acceptance(u, y, np.asarray(offers, dtype=float))
+            return self.hire_alone_
         self.hire_alone_ = self._fit_alone("hire", u, y, np.ones(len(y)), HIRE_ALONE_L2)
         return self.hire_alone_
+
+    def _fit_offer_acceptance(self, u: np.ndarray, hired: np.ndarray, offers: np.ndarray) -> bool:
+        """The hire stage as :class:`OfferAcceptance` on covariates ``u``
+        (:data:`HIRE_ALONE_COVARIATES`), ``hired`` and ``offers`` (offered, held offers
+        ``log1p``), one row per application. Records ``calibration_counts_["hire
+        offers"]``; False (nothing fitted) when the applications hold fewer than
+        :data:`MIN_CLASS_ROWS` offers or applications without, or the offers fewer
+        hires or offers turned down."""
+        if offers.shape != (len(hired), 2):
+            raise ValueError(
+                f"hire_offers must have one row (offered, held) per application: "
+                f"{offers.shape} for {len(hired)} applications"
+            )
+        offered = np.maximum(offers[:, 0], hired)  # a hire is an offer taken
+        n_off, n_hired = float(offered.sum()), float(hired.sum())
+        self.calibration_counts_["hire alone"] = {"rows": float(len(hired)), "positives": n_hired}
+        self.calibration_counts_["hire offers"] = {
+            "rows": float(len(hired)),
+            "offers": n_off,
+            "hires": n_hired,
+        }
+        if min(n_off, len(hired) - n_off, n_hired, n_off - n_hired) < MIN_CLASS_ROWS:
+            return False
+        split = OfferAcceptance(HIRE_ALONE_L2, decreasing=(0,)).fit(u, offered, hired, offers[:, 1])
+        self.calibrators_["hire"] = split
+        self.hire_split_ = True
+        return True
 
     def _fit_apply_alone(
         self,
@@ -1490,6 +1535,11 @@ class StablePlacementRanker:
         calibrator = self.calibrators_.get(name)
         if name == "hire" and competition is None and self.hire_planning_ is not None:
             competition = np.tile(self.hire_planning_, (len(x), 1))
+        if name == "hire" and self.hire_alone_ and isinstance(calibrator, OfferAcceptance):
+            # the offer with no rival, the acceptance of one offer held alone
+            return calibrator.predict(
+                hire_alone_covariates(x, competition, self.hire_alone_terms_)
+            )
         if name == "hire" and self.hire_alone_ and isinstance(calibrator, CovariateCalibrator):
             # the booster left out: its output held at the value the map was fitted with
             return calibrator.predict(
@@ -1550,6 +1600,8 @@ class StablePlacementRanker:
 
     def _compute_stage_max(self, name: str) -> float:
         alone = self.calibrators_.get(name)
+        if name == "hire" and self.hire_alone_ and isinstance(alone, OfferAcceptance):
+            return min(1.0, alone.upper() * (1 + 1e-9) + 1e-12)
         if name == "hire" and self.hire_alone_ and isinstance(alone, CovariateCalibrator):
             top_alone = float(alone.upper(np.array([0.5]))[0])
             return min(1.0, top_alone * (1 + 1e-9) + 1e-12)

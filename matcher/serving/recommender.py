@@ -319,6 +319,15 @@ class Recommender(RankingModel):
         the model's statistics hold (a spell still open there, as every spell followed
         from there is, never reads its own departure), shrunk towards the market's rate
         over 26 pseudo-weeks, log-scaled. No new fit and no new window.
+    hire_split : {"none", "offer-accept"}, default "none"
+        ``"offer-accept"`` (opt-in, with ``hire_map`` "covariates" or "history"): the hire
+        regression becomes two, fitted on the same applications: the employer's offer
+        (offered = hired or declined; the rivals per seat may only lower it) and the
+        worker's acceptance of an offer (hired among the offers, with the other offers he
+        held around it as a covariate), scored at no rival and one offer held
+        (:class:`matcher.models.calibration.OfferAcceptance`, ``docs/hire-stage.md``).
+        One regression of hired per application learns the worker's pick among his offers
+        as if the employer made it. No new fit and no new window.
     stay_weeks : int, default 26
         Horizon of a stable placement: the score is P(apply) * P(hire | applied) *
         P(still there after ``stay_weeks`` weeks | hired).
@@ -393,6 +402,8 @@ class Recommender(RankingModel):
     stay_spells: str = "window"
     #: ... and before the worker's leaving record, without it
     stay_record: str = "none"
+    #: ... and before the hire regression's split, one regression
+    hire_split: str = "none"
     festival_leave: str = "none"
     festival_: FestivalLeave | None = None
 
@@ -425,6 +436,7 @@ class Recommender(RankingModel):
         history_windows: int = 7,
         stay_spells: str = "window",
         stay_record: str = "none",
+        hire_split: str = "none",
         festival_leave: str = "none",
         stay_weeks: int = 26,
         max_iter: int = 100,
@@ -461,6 +473,7 @@ class Recommender(RankingModel):
         self.history_windows = history_windows
         self.stay_spells = stay_spells
         self.stay_record = stay_record
+        self.hire_split = hire_split
         self.festival_leave = festival_leave
         self.stay_weeks = stay_weeks
         self.max_iter = max_iter
