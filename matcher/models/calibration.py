@@ -425,6 +425,11 @@ class CovariateCalibrator:
         return _expit(b + a * logit(p) + float((ends / self.scale_).sum()))
 
 
+#: Knots of the offer's rivals term (:class:`OfferAcceptance`), at these quantiles of the
+#: rivals per seat the applications met.
+RIVAL_KNOTS = (1 / 3, 2 / 3)
+
+
 class OfferAcceptance:
     """The hire stage as two decisions: the employer's offer and the worker's acceptance,
 
@@ -444,29 +449,52 @@ class OfferAcceptance:
     hire. Split, the worker's choice is in the acceptance's held-offers term, and the
     proposal's value is one offer's.
 
-    Columns ``decreasing`` of ``u`` (competition for the seats) are constrained to a
-    coefficient <= 0 in the offer, and the held offers to <= 0 in the acceptance, so
-    the hire chance never rises with competition.
+    The competition for the seats (column ``rivals`` of ``u``, ``log1p`` of the rivals
+    per seat) enters the offer piecewise linearly — hinges at the :data:`RIVAL_KNOTS`
+    quantiles of the applications' — with every piece's coefficient <= 0: an employer
+    fills at most its seats, so a few rivals cost nothing while many cost much, and a
+    straight line through both carried to no rival overshoots. The held offers'
+    coefficient in the acceptance is <= 0 too, so the hire chance never rises with
+    competition. Columns ``offer_only`` (the competition) are left out of the
+    acceptance: the worker answers the offer he holds.
 
     Parameters
     ----------
     l2 : float, default 1e-2
         Ridge of both regressions (standardised covariates, mean cross-entropy).
-    decreasing : tuple of int, default ()
-        Columns of ``u`` whose offer coefficient is at most 0.
+    rivals : int, optional
+        Column of ``u`` holding the rivals per seat.
+    offer_only : tuple of int, default ()
+        Columns of ``u`` the acceptance does not read.
 
     Attributes
     ----------
-    offer_coef_, accept_coef_ : ndarray
-        ``(b, c_1, ..., c_k)`` and ``(b, c_1, ..., c_k, c_held)`` on standardised columns.
-    center_, scale_, low_, high_ : ndarray of shape (k + 1,)
-        Standardisation and clipping range of ``u`` and the held offers (raw units).
+    offer_coef_ : ndarray
+        ``(b, c_1, ..., c_k, c_knot_1, ...)`` on standardised columns.
+    accept_coef_ : ndarray
+        ``(b, c_1, ..., c_k, c_held)`` (0 for ``offer_only``).
+    knots_ : ndarray
+        Where the rivals' hinges start (raw units).
+    center_, scale_, low_, high_ : ndarray
+        Standardisation and clipping range of ``u``, the hinges and the held offers.
     offers_, hires_, rows_ : float
     """
 
-    def __init__(self, l2: float = 1e-2, decreasing: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self, l2: float = 1e-2, rivals: int | None = None, offer_only: tuple[int, ...] = ()
+    ) -> None:
         self.l2 = l2
-        self.decreasing = decreasing
+        self.rivals = rivals
+        self.offer_only = offer_only
+
+    def _columns(self, u: np.ndarray, held: np.ndarray) -> np.ndarray:
+        """``u``, the rivals' hinges and the held offers, side by side."""
+        hinges = (
+            [np.maximum(u[:, self.rivals] - k, 0.0) for k in self.knots_]
+            if self.rivals is not None
+            else []
+        )
+        return np.column_stack([u, *hinges, held])
 
     def fit(
         self,
@@ -483,8 +511,7 @@ class OfferAcceptance:
         ------
         ValueError
             Mismatched lengths, covariates not finite and 2-d, outcomes not 0/1, a hire
-            without an offer, negative weights, or fewer than one offer and one
-            application without.
+            without an offer, negative weights, or no offer or no application without.
         """
         u = np.asarray(covariates, dtype=float)
         o = np.asarray(offered, dtype=float)
@@ -506,40 +533,52 @@ class OfferAcceptance:
             raise ValueError("sample weights must not be negative")
         if w @ o <= 0 or w @ (1 - o) <= 0:
             raise ValueError("the offer needs applications with and without an offer")
-        full = np.column_stack([u, np.where(o > 0, h, 0.0)])
-        on = o > 0
-        self.low_ = np.r_[u.min(axis=0), h[on].min()]
-        self.high_ = np.r_[u.max(axis=0), h[on].max()]
         k = u.shape[1]
-        total = float(w.sum())
-        center = (w @ u) / total
-        spread = np.sqrt((w @ (u - center) ** 2) / total)
-        wo = w[on]
-        held_center = float(wo @ h[on]) / float(wo.sum())
-        held_spread = float(np.sqrt(wo @ (h[on] - held_center) ** 2 / float(wo.sum())))
-        self.center_ = np.r_[center, held_center]
-        self.scale_ = np.where(np.r_[spread, held_spread] > 0, np.r_[spread, held_spread], 1.0)
+        self.knots_ = (
+            np.quantile(u[:, self.rivals], RIVAL_KNOTS) if self.rivals is not None else np.zeros(0)
+        )
+        on = o > 0
+        full = self._columns(u, np.where(on, h, 0.0))
+        # the held offers are standardised over the offers, the rest over all applications
+        self.low_ = full.min(axis=0)
+        self.high_ = full.max(axis=0)
+        self.low_[-1], self.high_[-1] = h[on].min(), h[on].max()
+        weights = np.tile(w[:, None], (1, full.shape[1]))
+        weights[:, -1] = w * on
+        total = weights.sum(axis=0)
+        self.center_ = (weights * full).sum(axis=0) / total
+        spread = np.sqrt((weights * (full - self.center_) ** 2).sum(axis=0) / total)
+        self.scale_ = np.where(spread > 0, spread, 1.0)
         z = self._standard(full)
-        bounds: list[tuple[float | None, float | None]] = [(None, None)] + [
-            (None, 0.0) if j in self.decreasing else (None, None) for j in range(k)
+        down = {self.rivals, *range(k, k + len(self.knots_))} if self.rivals is not None else set()
+        offer_bounds: list[tuple[float | None, float | None]] = [(None, None)] + [
+            (None, 0.0) if j in down else (None, None) for j in range(full.shape[1] - 1)
         ]
         self.offer_coef_ = _weighted_logistic(
-            np.column_stack([np.ones(len(o)), z[:, :k]]), o, w, bounds, l2=self.l2
+            np.column_stack([np.ones(len(o)), z[:, :-1]]), o, w, offer_bounds, l2=self.l2
         )
-        self.accept_coef_ = _weighted_logistic(
-            np.column_stack([np.ones(int(on.sum())), z[on]]),
+        accept_cols = [j for j in range(k) if j not in self.offer_only] + [full.shape[1] - 1]
+        accept_bounds: list[tuple[float | None, float | None]] = [(None, None)] * len(
+            accept_cols
+        ) + [(None, 0.0)]
+        fitted = _weighted_logistic(
+            np.column_stack([np.ones(int(on.sum())), z[on][:, accept_cols]]),
             y[on],
-            wo,
-            [(None, None)] * (k + 1) + [(None, 0.0)],
+            w[on],
+            accept_bounds,
             l2=self.l2,
         )
-        self.rows_ = total
+        self.accept_coef_ = np.zeros(k + 2)
+        self.accept_coef_[0] = fitted[0]
+        self.accept_coef_[1 + np.array(accept_cols[:-1], dtype=int)] = fitted[1:-1]
+        self.accept_coef_[-1] = fitted[-1]
+        self.rows_ = float(w.sum())
         self.offers_ = float(w @ o)
         self.hires_ = float(w @ y)
         return self
 
-    def _standard(self, u: np.ndarray) -> np.ndarray:
-        return (np.clip(u, self.low_, self.high_) - self.center_) / self.scale_
+    def _standard(self, full: np.ndarray) -> np.ndarray:
+        return (np.clip(full, self.low_, self.high_) - self.center_) / self.scale_
 
     def parts(self, covariates: np.ndarray, held: np.ndarray | None = None) -> np.ndarray:
         """``(n, 2)``: P(offer | applied) and P(accept | offer) of applications with
@@ -549,30 +588,34 @@ class OfferAcceptance:
         if n == 0:
             return np.zeros((0, 2))
         h = np.zeros(n) if held is None else np.asarray(held, dtype=float).reshape(n)
-        z = self._standard(np.column_stack([u.reshape(n, -1), h]))
-        k = z.shape[1] - 1
-        offer = _expit(self.offer_coef_[0] + row_dot(z[:, :k], self.offer_coef_[1:]))
-        accept = _expit(self.accept_coef_[0] + row_dot(z, self.accept_coef_[1:]))
+        z = self._standard(self._columns(u.reshape(n, -1), h))
+        k = z.shape[1] - 1 - len(self.knots_)
+        offer = _expit(self.offer_coef_[0] + row_dot(z[:, :-1], self.offer_coef_[1:]))
+        accept_z = np.column_stack([z[:, :k], z[:, -1]])
+        accept = _expit(self.accept_coef_[0] + row_dot(accept_z, self.accept_coef_[1:]))
         return np.column_stack([offer, accept])
 
     def predict(self, covariates: np.ndarray, held: np.ndarray | None = None) -> np.ndarray:
         """P(hired | applied) = offer x acceptance, in ``[0, 1]``; non-increasing in the
-        ``decreasing`` columns and in ``held``."""
+        rivals per seat and in ``held``."""
         parts = self.parts(covariates, held)
         return parts[:, 0] * parts[:, 1] if len(parts) else np.zeros(0)
 
     def upper(self) -> float:
-        """The largest probability over every covariate value (each covariate at the end
-        of its clipping range that raises each factor; held offers at 0 or above)."""
+        """The largest probability over every covariate value (each column at the end of
+        its clipping range that raises each factor)."""
+        lo = (self.low_ - self.center_) / self.scale_
+        hi = (self.high_ - self.center_) / self.scale_
 
-        def top(coef: np.ndarray, cols: int) -> float:
-            lo = (self.low_[:cols] - self.center_[:cols]) / self.scale_[:cols]
-            hi = (self.high_[:cols] - self.center_[:cols]) / self.scale_[:cols]
+        def top(coef: np.ndarray, cols: np.ndarray) -> float:
             c = coef[1:]
-            return float(_expit(coef[0] + float(np.maximum(c * lo, c * hi).sum())))
+            return float(_expit(coef[0] + float(np.maximum(c * lo[cols], c * hi[cols]).sum())))
 
-        k = len(self.offer_coef_) - 1
-        return top(self.offer_coef_, k) * top(self.accept_coef_, k + 1)
+        width = len(self.low_)
+        k = width - 1 - len(self.knots_)
+        offer_cols = np.arange(width - 1)
+        accept_cols = np.r_[np.arange(k), width - 1]
+        return top(self.offer_coef_, offer_cols) * top(self.accept_coef_, accept_cols)
 
 
 def out_of_fold_log_loss(

@@ -1375,7 +1375,9 @@ class StablePlacementRanker:
         }
         if min(n_off, len(hired) - n_off, n_hired, n_off - n_hired) < MIN_CLASS_ROWS:
             return False
-        split = OfferAcceptance(HIRE_ALONE_L2, decreasing=(0,)).fit(u, offered, hired, offers[:, 1])
+        split = OfferAcceptance(
+            HIRE_ALONE_L2, rivals=0, offer_only=tuple(range(len(HIRE_COMPETITION)))
+        ).fit(u, offered, hired, offers[:, 1])
         self.calibrators_["hire"] = split
         self.hire_split_ = True
         return True
@@ -1537,9 +1539,7 @@ class StablePlacementRanker:
             competition = np.tile(self.hire_planning_, (len(x), 1))
         if name == "hire" and self.hire_alone_ and isinstance(calibrator, OfferAcceptance):
             # the offer with no rival, the acceptance of one offer held alone
-            return calibrator.predict(
-                hire_alone_covariates(x, competition, self.hire_alone_terms_)
-            )
+            return calibrator.predict(hire_alone_covariates(x, competition, self.hire_alone_terms_))
         if name == "hire" and self.hire_alone_ and isinstance(calibrator, CovariateCalibrator):
             # the booster left out: its output held at the value the map was fitted with
             return calibrator.predict(

@@ -90,7 +90,9 @@ def test_offer_acceptance_is_a_probability_monotone_in_competition_and_recovers_
     rng = np.random.default_rng(11)
     x, comp, offers, hired, _ = _offers_market(rng, 20_000)
     u = hire_alone_covariates(x, comp)
-    split = OfferAcceptance(1e-2, decreasing=(0,)).fit(u, offers[:, 0], hired, offers[:, 1])
+    split = OfferAcceptance(1e-2, rivals=0, offer_only=(0, 1)).fit(
+        u, offers[:, 0], hired, offers[:, 1]
+    )
     test, _, _, _, single = _offers_market(rng, 3000)
     at_zero = hire_alone_covariates(test)  # no rival, no other application
     p = split.predict(at_zero)
