@@ -143,8 +143,8 @@ def offer_outcomes(events: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
     if n == 0:
         return np.zeros((0, 2))
     kinds = events[Columns.Event].astype(str)
-    offers = events[kinds.isin((EventType.HIRED.value, EventType.DECLINED.value))]
-    offers = offers.groupby([Columns.Worker, Columns.Vacancy], sort=False)[Columns.OccurredAt].min()
+    made = events[kinds.isin((EventType.HIRED.value, EventType.DECLINED.value))]
+    offers = made.groupby([Columns.Worker, Columns.Vacancy], sort=False)[Columns.OccurredAt].min()
     key = pd.MultiIndex.from_arrays(
         [
             pairs[Columns.Worker].to_numpy(dtype=object),
