@@ -141,6 +141,13 @@ ENTRY_LEVEL = "entry_level"
 #: departures per week employed over the worker's ended spells in the statistics' events,
 #: shrunk towards the market's rate. Only the stay hazard reads it (``stay_record``).
 WORKER_LEFT = "worker_left_log"
+#: The worker's leaving record on exposure (:meth:`PairStatistics.worker_exposure_left_log`):
+#: log of the departures per week at risk over all the worker's spells in the statistics'
+#: events — those still open at their end counted with their weeks so far, without a
+#: departure (censored) — but the pair's own spell (a spell at the pair's vacancy), shrunk
+#: towards the market's rate on exposure. Only the stay hazard reads it
+#: (``stay_record="exposure"``).
+WORKER_EXPOSURE_LEFT = "worker_exposure_left_log"
 #: Columns of :func:`pair_matrix` that the ranker learns from (in this order).
 RANKER_COLUMNS = [
     "lightfm",
@@ -183,7 +190,9 @@ RANKER_COLUMNS = [
     # existed) reads the columns before it (``matcher.models.ranking``)
     ENTRY_LEVEL,
     # last, and read by no booster: only the stay hazard with ``stay_record="worker"``
+    # or ``"exposure"``
     WORKER_LEFT,
+    WORKER_EXPOSURE_LEFT,
 ]
 
 
@@ -819,9 +828,17 @@ class PairStatistics:
     workers_left_ : pandas.Series or None
         Per worker id, :data:`WORKER_LEFT` (:meth:`worker_left_log`); None on statistics
         pickled before it existed (class default), which read the market's rate.
+    worker_exposure_ : pandas.DataFrame or None
+        Per worker id, ``left`` (departures) and ``weeks`` (at risk) over all the worker's
+        spells, open ones censored at the events' end (:meth:`worker_exposure_left_log`).
+    spell_exposure_ : pandas.DataFrame or None
+        The same per (worker, vacancy) spell, so that a pair can leave its own spell out.
+        Both None on statistics pickled before them (class default): the market's rate.
     """
 
     workers_left_: pd.Series | None = None
+    worker_exposure_: pd.DataFrame | None = None
+    spell_exposure_: pd.DataFrame | None = None
 
     def fit(self, dataset: Dataset) -> PairStatistics:
         ev = dataset.events
@@ -900,6 +917,86 @@ class PairStatistics:
         self.workers_left_ = pd.Series(
             np.log(np.maximum(shrunk.to_numpy(dtype=float), MIN_LEFT_RATE)), index=record.index
         )
+        self._fit_exposure_record(spells, following, cut, events)
+
+    def _fit_exposure_record(
+        self,
+        spells: pd.DataFrame,
+        following: pd.Series,
+        cut: pd.Series,
+        events: pd.DataFrame,
+    ) -> None:
+        """Departures and weeks at risk per spell (``spells``: :func:`first_spells`
+        sorted by worker and hire, ``following``: the worker's next hire, ``cut``: a next
+        hire before the spell's leaving event), over every spell: one ends at its first
+        leaving event (a departure), else at the worker's next hire (none), else it is
+        still open at the latest event of ``events`` and counts its weeks so far without
+        a departure (censored). The market's rate on exposure is
+        ``market_["worker_exposure_left_rate"]``. A pair's own spell is left out when the
+        pair reads it (:meth:`worker_exposure_left_log`), so a spell at risk at the
+        statistics' end — every spell a training window follows from its cutoff — reads
+        neither its tenure nor its future."""
+        keys = [Columns.Worker, Columns.Vacancy]
+        if len(spells) == 0:
+            self.market_["worker_exposure_left_rate"] = 0.0
+            empty = pd.DataFrame({"left": [], "weeks": []}, dtype=float)
+            self.worker_exposure_ = empty
+            self.spell_exposure_ = empty.set_index(pd.MultiIndex.from_arrays([[], []], names=keys))
+            return
+        end = events[Columns.OccurredAt].max()
+        departed = spells["left_at"].notna() & ~cut
+        stop = spells["left_at"].where(departed, following)
+        stop = stop.where(stop.notna(), end)
+        week = pd.Timedelta(weeks=1).total_seconds()
+        weeks = (stop - spells["hired_at"]).dt.total_seconds().to_numpy(dtype=float) / week
+        per_spell = pd.DataFrame(
+            {
+                Columns.Worker: spells[Columns.Worker].to_numpy(dtype=object),
+                Columns.Vacancy: spells[Columns.Vacancy].to_numpy(dtype=object),
+                "left": departed.to_numpy(dtype=float),
+                "weeks": np.maximum(weeks, 0.0),
+            }
+        )
+        total = float(per_spell["weeks"].sum())
+        rate = float(per_spell["left"].sum()) / total if total > 0 else 0.0
+        self.market_["worker_exposure_left_rate"] = rate
+        self.worker_exposure_ = per_spell.groupby(Columns.Worker, sort=True)[
+            ["left", "weeks"]
+        ].sum()
+        self.spell_exposure_ = per_spell.set_index(keys)[["left", "weeks"]]
+
+    def worker_exposure_left_log(self, workers: np.ndarray, vacancies: np.ndarray) -> np.ndarray:
+        """:data:`WORKER_EXPOSURE_LEFT` of the pairs (``workers``, ``vacancies``: ids, one
+        per pair): the log of ``(departures + PRIOR_WEEKS * rate) / (weeks + PRIOR_WEEKS)``
+        over the worker's spells at other vacancies than the pair's, open ones with their
+        weeks so far (:meth:`_fit_exposure_record`), ``rate`` the market's on exposure; a
+        worker without another spell (or statistics fitted before the record existed)
+        reads the market's rate."""
+        rate = self.market_.get("worker_exposure_left_rate", 0.0)
+        prior = float(np.log(max(rate, MIN_LEFT_RATE)))
+        table, own = self.worker_exposure_, self.spell_exposure_
+        n = len(workers)
+        if table is None or own is None or not len(table) or n == 0:
+            return np.full(n, prior)
+        wids = pd.Index(np.asarray(workers, dtype=object), dtype=object)
+        pos = table.index.get_indexer(wids)
+        sums = table.to_numpy(dtype=float)
+        left = np.where(pos >= 0, sums[np.maximum(pos, 0), 0], 0.0)
+        weeks = np.where(pos >= 0, sums[np.maximum(pos, 0), 1], 0.0)
+        # only a worker with spells can have one at the pair's vacancy
+        some = np.flatnonzero(pos >= 0)
+        vids = np.asarray(vacancies, dtype=object)
+        mine = np.full(n, -1, dtype=np.int64)
+        if len(some):
+            pairs = pd.MultiIndex.from_arrays([wids[some], pd.Index(vids[some], dtype=object)])
+            mine[some] = own.index.get_indexer(pairs)
+        spell = own.to_numpy(dtype=float)
+        left = left - np.where(mine >= 0, spell[np.maximum(mine, 0), 0], 0.0)
+        weeks = weeks - np.where(mine >= 0, spell[np.maximum(mine, 0), 1], 0.0)
+        shrunk = (np.maximum(left, 0.0) + PRIOR_WEEKS * rate) / (
+            np.maximum(weeks, 0.0) + PRIOR_WEEKS
+        )
+        return np.log(np.maximum(shrunk, MIN_LEFT_RATE))
 
     def worker_left_log(self, workers: np.ndarray) -> np.ndarray:
         """:data:`WORKER_LEFT` of workers ``workers`` (ids): the log of
@@ -1376,6 +1473,10 @@ def pair_matrix(
         np.log1p(_worker_seen(stats.worker_employer_, wids, inv, vacancies.employer[vi])),
     )
     put(WORKER_LEFT, stats.worker_left_log(wids)[inv])
+    put(
+        WORKER_EXPOSURE_LEFT,
+        stats.worker_exposure_left_log(wids[inv], vacancies.ids.to_numpy(dtype=object)[vi]),
+    )
     # raw values quoted by explanations
     put("flow", flow)
     put("offered_wage", offered)

@@ -84,6 +84,7 @@ from matcher.models.features import (
     MOBILITY_CODE,
     PAIR_COLUMNS,
     RANKER_COLUMNS,
+    WORKER_EXPOSURE_LEFT,
     WORKER_LEFT,
 )
 
@@ -166,12 +167,19 @@ APPLY_TERMS = ("plain", "entry")
 #: Ranker columns each ``apply_terms`` gives the boosters: the leading columns of
 #: :data:`RANKER_COLUMNS` (:data:`ENTRY_LEVEL` is the last a booster reads, before
 #: :data:`matcher.models.features.WORKER_LEFT`, which only the stay hazard reads).
-BOOSTER_WIDTH = {"plain": len(RANKER_COLUMNS) - 2, "entry": len(RANKER_COLUMNS) - 1}
-assert RANKER_COLUMNS[-2:] == [ENTRY_LEVEL, WORKER_LEFT]
+BOOSTER_WIDTH = {
+    "plain": RANKER_COLUMNS.index(ENTRY_LEVEL),
+    "entry": RANKER_COLUMNS.index(ENTRY_LEVEL) + 1,
+}
+assert RANKER_COLUMNS[-3:] == [ENTRY_LEVEL, WORKER_LEFT, WORKER_EXPOSURE_LEFT]
 #: What of the worker's own past the stay hazard reads (``StablePlacementRanker``'s
 #: ``stay_record``): ``"none"``, :data:`STAY_COVARIATES` only; ``"worker"``, also the
-#: worker's leaving record (:data:`matcher.models.features.WORKER_LEFT`, last).
-STAY_RECORDS = ("none", "worker")
+#: worker's leaving record over his ended spells (:data:`matcher.models.features.WORKER_LEFT`,
+#: last); ``"exposure"``, instead the record over all his other spells, open ones censored
+#: (:data:`matcher.models.features.WORKER_EXPOSURE_LEFT`, last).
+STAY_RECORDS = ("none", "worker", "exposure")
+#: The ranker column each ``stay_record`` adds to the stay hazard's covariates.
+_RECORD_COLUMN = {"worker": WORKER_LEFT, "exposure": WORKER_EXPOSURE_LEFT}
 #: Covariates of the apply stage's map with ``apply_terms="entry"``: those of
 #: :data:`APPLY_COVARIATES` but the vacancy's province, with the county's network counted
 #: across a provincial border only (a worker's network in his own province is no reason
@@ -441,8 +449,9 @@ def apply_alone_covariates(x: np.ndarray) -> np.ndarray:
 def stay_covariate_matrix(x: np.ndarray, record: str = "none") -> np.ndarray:
     """The :data:`STAY_COVARIATES` of ranker input rows ``x`` (:data:`RANKER_COLUMNS`
     order, missing values as ``MISSING``): finite, one row per pair. ``record="worker"``
-    (:data:`STAY_RECORDS`): also the worker's leaving record
-    (:data:`matcher.models.features.WORKER_LEFT`, missing as 0) as the last column."""
+    or ``"exposure"`` (:data:`STAY_RECORDS`): also the worker's leaving record
+    (:data:`matcher.models.features.WORKER_LEFT`, resp.
+    :data:`~matcher.models.features.WORKER_EXPOSURE_LEFT`, missing as 0) as the last column."""
     u = stage_covariates(x)
     distance, far, far_housing, log_ratio, unknown = (u[:, j] for j in range(5))
 
@@ -459,7 +468,7 @@ def stay_covariate_matrix(x: np.ndarray, record: str = "none") -> np.ndarray:
             log_ratio,
             unknown,
             *(col(name) for name in _STAY_PLAIN),
-            *((col(WORKER_LEFT),) if record == "worker" else ()),
+            *((col(_RECORD_COLUMN[record]),) if record in _RECORD_COLUMN else ()),
         ]
     )
 
@@ -890,9 +899,10 @@ class StablePlacementRanker:
         :data:`matcher.models.features.ENTRY_LEVEL` and the apply stage's map with
         covariates :data:`APPLY_ENTRY_COVARIATES`; ``"plain"`` reads neither (the
         boosters read the first ``BOOSTER_WIDTH["plain"]`` ranker columns).
-    stay_record : {"none", "worker"}, default "none"
-        :data:`STAY_RECORDS`: ``"worker"`` (opt-in) gives the stay stage's covariate
-        hazard the worker's own leaving record as one more covariate.
+    stay_record : {"none", "worker", "exposure"}, default "none"
+        :data:`STAY_RECORDS`: ``"worker"`` or ``"exposure"`` (opt-in) gives the stay
+        stage's covariate hazard the worker's own leaving record as one more covariate
+        (over his ended spells, resp. on exposure over all his other spells).
 
     Attributes
     ----------

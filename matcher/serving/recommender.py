@@ -312,13 +312,19 @@ class Recommender(RankingModel):
         mostly registered lately the booster's window and the slice hold few departures
         (``docs/equal-service.md``, session 13). With ``history_stages`` reading "stay"
         the map takes every history window's spells instead and this changes nothing.
-    stay_record : {"none", "worker"}, default "none"
+    stay_record : {"none", "worker", "exposure"}, default "none"
         ``"worker"`` (opt-in, with ``stay_map="covariates"``): the stay hazard also reads
         the worker's own leaving record (:data:`matcher.models.features.WORKER_LEFT`):
         departures per week employed over the worker's spells that ended in the events
         the model's statistics hold (a spell still open there, as every spell followed
         from there is, never reads its own departure), shrunk towards the market's rate
         over 26 pseudo-weeks, log-scaled. No new fit and no new window.
+        ``"exposure"`` (opt-in, with ``stay_map="covariates"``): instead the record on
+        exposure (:data:`matcher.models.features.WORKER_EXPOSURE_LEFT`): departures per
+        week at risk over all the worker's spells but the pair's own (a spell at the
+        pair's vacancy), open ones counted with their weeks so far, shrunk the same way
+        towards the market's rate on exposure; the record of ended spells only counts
+        short spells, this one does not.
     hire_split : {"none", "offer-accept"}, default "none"
         ``"offer-accept"`` (opt-in, with ``hire_map`` "covariates" or "history"): the hire
         regression becomes two, fitted on the same applications: the employer's offer

@@ -106,9 +106,9 @@ def test_covariate_hazard_refuses_bad_input():
 
 
 def _jobs(rng: np.random.Generator, n: int) -> np.ndarray:
-    # the columns before the worker's leaving record (last, 0: no record) drawn as they
-    # were before it existed, so that the draws that follow are the same
-    x = np.c_[rng.normal(size=(n, len(RANKER_COLUMNS) - 1)), np.zeros(n)]
+    # the columns before the worker's leaving records (the last two, 0: no record) drawn
+    # as they were before they existed, so that the draws that follow are the same
+    x = np.c_[rng.normal(size=(n, len(RANKER_COLUMNS) - 2)), np.zeros((n, 2))]
     x[:, COL["labor_contract"]] = rng.random(n) < 0.5
     x[:, COL["wage_ratio"]] = np.exp(rng.normal(0, 0.3, n))
     return x
