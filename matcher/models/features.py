@@ -931,14 +931,16 @@ class PairStatistics:
         hire before the spell's leaving event), over every spell: one ends at its first
         leaving event (a departure), else at the worker's next hire (none), else it is
         still open at the latest event of ``events`` and counts its weeks so far without
-        a departure (censored). The market's rate on exposure is
-        ``market_["worker_exposure_left_rate"]``. A pair's own spell is left out when the
+        a departure (censored). The market's departures and weeks at risk are
+        ``market_["worker_exposure_left"]`` and ``["worker_exposure_weeks"]``. A pair's own spell is left out when the
         pair reads it (:meth:`worker_exposure_left_log`), so a spell at risk at the
         statistics' end — every spell a training window follows from its cutoff — reads
         neither its tenure nor its future."""
         keys = [Columns.Worker, Columns.Vacancy]
         if len(spells) == 0:
-            self.market_["worker_exposure_left_rate"] = 0.0
+            self.market_.update(
+                worker_exposure_left_rate=0.0, worker_exposure_left=0.0, worker_exposure_weeks=0.0
+            )
             empty = pd.DataFrame({"left": [], "weeks": []}, dtype=float)
             self.worker_exposure_ = empty
             self.spell_exposure_ = empty.set_index(pd.MultiIndex.from_arrays([[], []], names=keys))
@@ -958,8 +960,12 @@ class PairStatistics:
             }
         )
         total = float(per_spell["weeks"].sum())
-        rate = float(per_spell["left"].sum()) / total if total > 0 else 0.0
-        self.market_["worker_exposure_left_rate"] = rate
+        departures = float(per_spell["left"].sum())
+        self.market_.update(
+            worker_exposure_left_rate=departures / total if total > 0 else 0.0,
+            worker_exposure_left=departures,
+            worker_exposure_weeks=total,
+        )
         self.worker_exposure_ = per_spell.groupby(Columns.Worker, sort=True)[
             ["left", "weeks"]
         ].sum()
@@ -969,15 +975,15 @@ class PairStatistics:
         """:data:`WORKER_EXPOSURE_LEFT` of the pairs (``workers``, ``vacancies``: ids, one
         per pair): the log of ``(departures + PRIOR_WEEKS * rate) / (weeks + PRIOR_WEEKS)``
         over the worker's spells at other vacancies than the pair's, open ones with their
-        weeks so far (:meth:`_fit_exposure_record`), ``rate`` the market's on exposure; a
-        worker without another spell (or statistics fitted before the record existed)
-        reads the market's rate."""
-        rate = self.market_.get("worker_exposure_left_rate", 0.0)
-        prior = float(np.log(max(rate, MIN_LEFT_RATE)))
+        weeks so far (:meth:`_fit_exposure_record`), ``rate`` the market's on exposure
+        without the pair's spell either, so that nothing of it is read; a worker without
+        another spell reads that rate, statistics fitted before the record existed the
+        floor."""
         table, own = self.worker_exposure_, self.spell_exposure_
         n = len(workers)
         if table is None or own is None or not len(table) or n == 0:
-            return np.full(n, prior)
+            rate = self.market_.get("worker_exposure_left_rate", 0.0)
+            return np.full(n, float(np.log(max(rate, MIN_LEFT_RATE))))
         wids = pd.Index(np.asarray(workers, dtype=object), dtype=object)
         pos = table.index.get_indexer(wids)
         sums = table.to_numpy(dtype=float)
@@ -991,11 +997,15 @@ class PairStatistics:
             pairs = pd.MultiIndex.from_arrays([wids[some], pd.Index(vids[some], dtype=object)])
             mine[some] = own.index.get_indexer(pairs)
         spell = own.to_numpy(dtype=float)
-        left = left - np.where(mine >= 0, spell[np.maximum(mine, 0), 0], 0.0)
-        weeks = weeks - np.where(mine >= 0, spell[np.maximum(mine, 0), 1], 0.0)
-        shrunk = (np.maximum(left, 0.0) + PRIOR_WEEKS * rate) / (
-            np.maximum(weeks, 0.0) + PRIOR_WEEKS
-        )
+        own_left = np.where(mine >= 0, spell[np.maximum(mine, 0), 0], 0.0)
+        own_weeks = np.where(mine >= 0, spell[np.maximum(mine, 0), 1], 0.0)
+        left = np.maximum(left - own_left, 0.0)
+        weeks = np.maximum(weeks - own_weeks, 0.0)
+        market_left = self.market_.get("worker_exposure_left", 0.0) - own_left
+        market_weeks = self.market_.get("worker_exposure_weeks", 0.0) - own_weeks
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(market_weeks > 0, np.maximum(market_left, 0.0) / market_weeks, 0.0)
+        shrunk = (left + PRIOR_WEEKS * rate) / (weeks + PRIOR_WEEKS)
         return np.log(np.maximum(shrunk, MIN_LEFT_RATE))
 
     def worker_left_log(self, workers: np.ndarray) -> np.ndarray:
