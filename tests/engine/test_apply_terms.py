@@ -40,7 +40,8 @@ def test_entry_level_comes_from_the_occupation_catalogue():
     assert "6-25-04-08" not in codes  # 电子设备调试工 does not
     got = entry_level_of(np.array(["6-25-04-07", "6-25-04-08", None, "9-99-99-99"], object))
     np.testing.assert_array_equal(got, [1.0, 0.0, 0.0, 0.0])
-    assert RANKER_COLUMNS[-2] == ENTRY_LEVEL
+    # the last column a booster reads (the stay records follow it)
+    assert RANKER_COLUMNS[BOOSTER_WIDTH["entry"] - 1] == ENTRY_LEVEL
 
 
 def test_entry_covariates_known_answer():
@@ -87,7 +88,7 @@ def test_plain_boosters_do_not_read_the_entry_level():
     other[:, COL[ENTRY_LEVEL]] = 1.0 - other[:, COL[ENTRY_LEVEL]]
     np.testing.assert_array_equal(plain.predict_stages(test), again.predict_stages(other))
     model = plain.stages_["apply"]
-    assert model.n_features_in_ == BOOSTER_WIDTH["plain"] == len(RANKER_COLUMNS) - 2
+    assert model.n_features_in_ == BOOSTER_WIDTH["plain"] == RANKER_COLUMNS.index(ENTRY_LEVEL)
 
 
 def test_entry_terms_learn_the_entry_level_and_map_with_it():
