@@ -982,8 +982,8 @@ class PairStatistics:
         table, own = self.worker_exposure_, self.spell_exposure_
         n = len(workers)
         if table is None or own is None or not len(table) or n == 0:
-            rate = self.market_.get("worker_exposure_left_rate", 0.0)
-            return np.full(n, float(np.log(max(rate, MIN_LEFT_RATE))))
+            market_rate = self.market_.get("worker_exposure_left_rate", 0.0)
+            return np.full(n, float(np.log(max(market_rate, MIN_LEFT_RATE))))
         wids = pd.Index(np.asarray(workers, dtype=object), dtype=object)
         pos = table.index.get_indexer(wids)
         sums = table.to_numpy(dtype=float)
