@@ -164,6 +164,21 @@ class BatchScorer:
                 raise ValueError(f"{name} must be at least 1, got {value}")
         self.channel_candidates = channel_candidates
         self.proxy_candidates = proxy_candidates
+        if candidates == "shortlist":
+            given = [
+                name
+                for name, value in (
+                    ("channel_candidates", channel_candidates),
+                    ("proxy_candidates", proxy_candidates),
+                    ("proxy_margin", proxy_margin),
+                )
+                if value is not None
+            ]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} choose the live candidates; the shortlist mode has "
+                    'none to choose: pass candidates="live" with them, or leave them out'
+                )
         if proxy_margin is not None and not float(proxy_margin) >= 0:
             raise ValueError(f"proxy_margin must be at least 0, got {proxy_margin}")
         self.proxy_margin = None if proxy_margin is None else float(proxy_margin)

@@ -420,3 +420,51 @@ def test_proxy_group_terms_kept_per_worker_key_give_the_same_scores(model):
         assert a is not None and b is not None
         assert a.tobytes() == b.tobytes()
     assert len(kept._group_terms_cache[2]) >= 1
+
+
+def _one_by_one(model: Recommender, gen: CandidateGenerator, block: np.ndarray) -> list:
+    """The candidates of each worker of ``block`` computed worker by worker from the
+    generator's public parts (the block's channel products, then each worker's network
+    pull, proxy and union over his eligible columns): the reference of the block path."""
+    from matcher.models.retrieval import WorkerChannels
+
+    cat = model.catalogue
+    masks = gen.eligible_many(cat, block)
+    lfm, dense, lex = gen.channel_scores(cat, block)
+    out = []
+    for r, w in enumerate(block.tolist()):
+        cols = np.flatnonzero(masks[r])
+        network = gen.network_scores(cat, w, cols)
+        channels = WorkerChannels(lfm[r][cols], dense[r][cols], lex[r][cols], network)
+        proxy = gen.proxy_scores(cat, w, cols, channels)
+        every = np.ones(len(cols), dtype=bool)
+        out.append(cols[gen.union(*channels[:3], every, network, cat.open_popularity[cols], proxy)])
+    return out
+
+
+@pytest.mark.parametrize("margin", [None, 0.5])
+def test_a_block_of_workers_gets_each_workers_own_candidates(model, margin):
+    """for_workers scores the network pull and the proxy of a whole block's eligible pairs
+    at once: each worker's candidates are those computed for him alone (the same
+    numbers), whatever workers share his block -- with cuts that bite (channels of 8,
+    the proxy's best 80) and workers without a county code among them."""
+    cat = model.catalogue
+    gen = CandidateGenerator("full", N_CHANNEL, model.retrieval_.stats, N_PROXY, margin)
+    workers = np.arange(len(cat.wp.ids), dtype=np.int64)
+    no_county = [w for w in workers if not isinstance(cat.wp.county[w], str)]
+    block = np.concatenate([_workers(model, 40), workers[:20]])
+    got = gen.for_workers(cat, block)
+    want = _one_by_one(model, gen, block)
+    assert (
+        sum(len(g) < gen.eligible(cat, int(w)).sum() for g, w in zip(got, block, strict=True)) >= 20
+    )
+    for g, w_ in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w_)
+    # another block order and size: the same lists
+    again = gen.for_workers(cat, block[::-1][:25])
+    for g, w_ in zip(again, want[::-1][:25], strict=True):
+        np.testing.assert_array_equal(g, w_)
+    if no_county:  # looked up alone, as a single request looks him up
+        mixed = np.array([*no_county[:3], *block[:5]], dtype=np.int64)
+        for g, w_ in zip(gen.for_workers(cat, mixed), _one_by_one(model, gen, mixed), strict=True):
+            np.testing.assert_array_equal(g, w_)

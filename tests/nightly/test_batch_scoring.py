@@ -220,3 +220,15 @@ def test_a_proxy_margin_that_cuts_nothing_gives_the_live_lists(served):
     pd.testing.assert_frame_equal(wide.score(workers, pursued, k=5), want)
     with pytest.raises(ValueError, match="proxy_margin must be at least 0"):
         BatchScorer(model, candidates="live", proxy_margin=-1.0)
+
+
+@pytest.mark.parametrize(
+    "option", [{"proxy_margin": 1.5}, {"proxy_candidates": 500}, {"channel_candidates": 10}]
+)
+def test_live_candidate_options_are_refused_in_the_shortlist_mode(served, option):
+    """The shortlist mode chooses its pairs by its pre-score: a live-candidate option
+    given with it would be ignored, so it is refused with what to do instead."""
+    model, _ = served
+    with pytest.raises(ValueError, match='pass candidates="live"'):
+        BatchScorer(model, **option)
+    BatchScorer(model, candidates="live", **option)  # accepted where it means something
