@@ -11,11 +11,26 @@ pandas per request cost about 2 ms of CPU per live request
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from matcher.models.base import StablePlacementModel
 from matcher.models.explain import stable_chance
-from service.serving_cache import Ranked
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """An engine answer for one worker as the recommendation route reads it: per
+    vacancy, in rank order, its rank, score, the score said plainly (``chances``),
+    reasons and warnings. Immutable, so one answer can be handed to many requests."""
+
+    vacancy_ids: tuple[str, ...]
+    ranks: tuple[int, ...]
+    scores: tuple[float, ...]
+    chances: tuple[str | None, ...]
+    reasons: tuple[tuple[str, ...], ...]
+    warnings: tuple[tuple[str, ...], ...]
+
 
 EMPTY = Ranked((), (), (), (), (), ())
 

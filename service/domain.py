@@ -26,6 +26,7 @@ from matcher.data.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
 from matcher.models.explain import for_employer
 from matcher.protocols import CatalogueModel
 from service import answers, audit, clock, employer_risk, followups, lifecycle, proposals
+from service.answers import Ranked
 from service.auth import Principal, Role
 from service.domain_errors import (
     Conflict,
@@ -53,7 +54,6 @@ from service.schemas import (
 )
 from service.serving_cache import (
     VACANCY_STAMP,
-    Ranked,
     ServingCache,
     open_now,
     vacancy_cards,

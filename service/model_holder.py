@@ -45,8 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from matcher.protocols import RefreshableModel, VacancyUpdatingModel
-from service.answers import EMPTY, head, ranked, ranked_by_worker
-from service.serving_cache import Ranked
+from service.answers import EMPTY, Ranked, head, ranked, ranked_by_worker
 
 if TYPE_CHECKING:
     from matcher.data.dataset import Dataset

@@ -66,6 +66,7 @@ from sqlalchemy import Engine, bindparam, event, func, select
 from sqlalchemy.orm import Session
 
 from service import employer_risk
+from service.answers import Ranked
 from service.store.models import Event, FollowUp, Placement, Vacancy
 
 #: Seconds between two readings of the stamps of other processes' changes.
@@ -319,20 +320,6 @@ class _Cached:
                         items.clear()
                     items.update(fresh)
         return out
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """An engine answer for one worker as the recommendation route reads it: per
-    vacancy, in rank order, its rank, score, the score said plainly (``chances``),
-    reasons and warnings. Immutable, so one answer can be handed to many requests."""
-
-    vacancy_ids: tuple[str, ...]
-    ranks: tuple[int, ...]
-    scores: tuple[float, ...]
-    chances: tuple[str | None, ...]
-    reasons: tuple[tuple[str, ...], ...]
-    warnings: tuple[tuple[str, ...], ...]
 
 
 #: Answers kept per process (about 3 KB each at k=10).

@@ -19,8 +19,9 @@ from sqlalchemy import event
 from typer.testing import CliRunner
 
 from matcher.serving.precomputed import MANIFEST
+from service.answers import Ranked
 from service.cli import app as cli
-from service.serving_cache import Ranked, RankedAnswers, ServingCache
+from service.serving_cache import RankedAnswers, ServingCache
 from service.settings import get_settings
 
 IN_SCOPE = ["W000", "W001", "W004", "W005"]  # home counties inside the officer's region 5424
