@@ -454,27 +454,28 @@ class _Request:
     asked to lead the next batch): waiting on a bare lock is the cheapest hand-off
     between threads CPython has (a ``Future`` adds a condition and two more locks)."""
 
-    __slots__ = ("loaded", "worker_id", "k", "ranked", "ready", "value", "error", "done", "lead")
+    __slots__ = ("loaded", "worker_id", "k", "ready", "value", "error", "done", "lead")
 
-    def __init__(self, loaded: LoadedModel, worker_id: str, k: int, ranked: bool) -> None:
+    def __init__(self, loaded: LoadedModel, worker_id: str, k: int) -> None:
         self.loaded = loaded
         self.worker_id = worker_id
         self.k = k
-        self.ranked = ranked
         self.ready = threading.Lock()
         self.ready.acquire()
-        self.value: Any = None
+        self.value: Ranked | None = None
         self.error: BaseException | None = None
         self.done = False
         self.lead = False
 
-    def answer(self, value: Any = None, error: BaseException | None = None) -> None:
+    def answer(self, value: Ranked | None = None, error: BaseException | None = None) -> None:
         self.value, self.error, self.done = value, error, True
         self.ready.release()
 
-    def result(self) -> Any:
+    def result(self) -> Ranked:
         if self.error is not None:
             raise self.error
+        if self.value is None:  # answer() sets one or the other
+            raise RuntimeError("the recommendation request was not answered")
         return self.value
 
 
@@ -515,16 +516,11 @@ class RecommendationBatcher:
         with self._lock:
             return len(self._waiting)
 
-    def recommend(self, loaded: LoadedModel, worker_id: str, k: int) -> Any:
-        """The model's ``recommend(worker_id, k)`` (a frame), computed in a batch."""
-        return self._ask(_Request(loaded, worker_id, k, ranked=False))
-
     def recommend_ranked(self, loaded: LoadedModel, worker_id: str, k: int) -> Ranked:
-        """:meth:`recommend` as the route reads it (``service.answers.ranked`` of the
-        frame), converted once per batch rather than per request."""
-        return self._ask(_Request(loaded, worker_id, k, ranked=True))
-
-    def _ask(self, request: _Request) -> Any:
+        """The model's ``recommend(worker_id, k)`` as the route reads it
+        (``service.answers.ranked`` of the frame), computed in a batch and converted
+        once per batch rather than per request."""
+        request = _Request(loaded, worker_id, k)
         with self._lock:
             self._waiting.append(request)
             lead = not self._busy
@@ -581,22 +577,10 @@ class RecommendationBatcher:
         except Exception:  # noqa: BLE001 - one bad id must not fail the others
             for item in items:
                 try:
-                    single = model.recommend(item.worker_id, item.k)
-                    item.answer(ranked(single, model) if item.ranked else single)
+                    item.answer(ranked(model.recommend(item.worker_id, item.k), model))
                 except Exception as exc:  # noqa: BLE001 - handed to the request
                     item.answer(error=exc)
             return
-        frames: dict[str, Any] | None = None
-        answers: dict[str, Ranked] | None = None
+        answers = ranked_by_worker(frame, model)
         for item in items:
-            if item.ranked:
-                if answers is None:
-                    answers = ranked_by_worker(frame, model)
-                item.answer(head(answers.get(item.worker_id, EMPTY), item.k))
-                continue
-            if frames is None:
-                frames = {wid: part for wid, part in frame.groupby("worker_id", sort=False)}
-            part = frames.get(item.worker_id)
-            if part is None:
-                part = frame.iloc[0:0]
-            item.answer(part[part["rank"] <= item.k].reset_index(drop=True))
+            item.answer(head(answers.get(item.worker_id, EMPTY), item.k))

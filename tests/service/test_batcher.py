@@ -118,47 +118,41 @@ def test_requests_arriving_during_a_batch_are_answered_together_next():
     assert batcher.batches == 2 and batcher.requests == 12
 
 
-def _mixed_batch(asks: list[tuple[str, int, bool]]) -> tuple[ToyModel, dict[str, object]]:
-    """``("W9", 3)`` leads as a ranked answer; ``asks`` (worker, k, as a frame?) queue
-    behind it. Each worker's answer, or the ``KeyError`` it got."""
+def _queued_batch(
+    asks: list[tuple[str, int]], max_batch: int = 32
+) -> tuple[ToyModel, RecommendationBatcher, dict[str, object]]:
+    """``("W9", 3)`` leads; ``asks`` (worker, k) queue behind it. Each worker's answer,
+    or the ``KeyError`` it got."""
     gate = threading.Event()
     model = ToyModel(gate)
     lm = loaded(model)
-    batcher = RecommendationBatcher()
+    batcher = RecommendationBatcher(max_batch=max_batch)
     out: dict[str, object] = {}
 
-    def ask(worker_id: str, k: int, as_frame: bool) -> None:
+    def ask(worker_id: str, k: int) -> None:
         try:
-            call = batcher.recommend if as_frame else batcher.recommend_ranked
-            out[worker_id] = call(lm, worker_id, k)
+            out[worker_id] = batcher.recommend_ranked(lm, worker_id, k)
         except KeyError as exc:
             out[worker_id] = exc
 
-    _behind_first_batch(batcher, model, gate, ask, ("W9", 3, False), asks)
-    return model, out
+    _behind_first_batch(batcher, model, gate, ask, ("W9", 3), asks)
+    return model, batcher, out
 
 
-def test_frames_and_ranked_answers_in_one_batch_and_a_bad_id_fails_alone():
-    asks = [("W1", 4, True), ("BAD", 4, False), ("W2", 6, False), ("W3", 2, True)]
-    model, out = _mixed_batch(asks)
+def test_a_bad_id_in_a_batch_fails_alone():
+    model, _, out = _queued_batch([("W1", 4), ("BAD", 4), ("W2", 6), ("W3", 2)])
     assert isinstance(out["BAD"], KeyError)
-    pd.testing.assert_frame_equal(out["W1"], model.recommend("W1", 4))
-    pd.testing.assert_frame_equal(out["W3"], model.recommend("W3", 2))
-    assert out["W2"] == ranked(model.recommend("W2", 6), model)
-    assert out["W9"] == ranked(model.recommend("W9", 3), model)
+    for worker, k in (("W1", 4), ("W2", 6), ("W3", 2), ("W9", 3)):
+        assert out[worker] == ranked(model.recommend(worker, k), model)
 
 
-def test_frames_and_ranked_answers_share_one_model_call():
-    """Without a bad id the mixed batch is answered from one ``recommend_many`` call:
-    each request its own cut of it, as a frame or a ranked answer as asked."""
-    model, out = _mixed_batch(
-        [("W1", 4, True), ("W2", 6, False), ("W3", 2, True), ("W4", 3, False)]
-    )
+def test_a_batchs_requests_share_one_model_call():
+    """Without a bad id the batch is answered from one ``recommend_many`` call, each
+    request its own cut of it."""
+    model, _, out = _queued_batch([("W1", 4), ("W2", 6), ("W3", 2), ("W4", 3)])
     assert [ids for _, ids, _ in model.calls] == [["W9"], ["W1", "W2", "W3", "W4"]]
-    pd.testing.assert_frame_equal(out["W1"], model.recommend("W1", 4))
-    pd.testing.assert_frame_equal(out["W3"], model.recommend("W3", 2))
-    assert out["W2"] == ranked(model.recommend("W2", 6), model)
-    assert out["W4"] == ranked(model.recommend("W4", 3), model)
+    for worker, k in (("W1", 4), ("W2", 6), ("W3", 2), ("W4", 3)):
+        assert out[worker] == ranked(model.recommend(worker, k), model)
     # a literal answer, not only the answer module's own reading of the frame
     w4 = out["W4"]
     assert w4.vacancy_ids == ("V4.1", "V4.2", "V4.3")
