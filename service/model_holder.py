@@ -503,6 +503,8 @@ class RecommendationBatcher:
     def __init__(self, max_batch: int = 32) -> None:
         from collections import deque
 
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self.max_batch = max_batch
         self._waiting: deque[_Request] = deque()
         self._lock = threading.Lock()
@@ -529,21 +531,20 @@ class RecommendationBatcher:
             request.ready.acquire()  # answered, or asked to lead the next batch
             if not request.lead:
                 return request.result()
-        self._lead(request)
+        self._lead()
         return request.result()
 
-    def _lead(self, mine: _Request) -> None:
-        """Compute batches until ``mine`` is answered, then hand the lead to the first
-        request still waiting (or none, when none is)."""
+    def _lead(self) -> None:
+        """Compute one batch, then hand the lead to the first request still waiting (or
+        none, when none is). The leader's own request is in that batch: a request leads
+        either because none was queued before it (the batcher was idle) or because it
+        was first in the queue when the lead was handed on, and the batch takes the
+        queue from its front (``max_batch`` is at least 1)."""
         try:
-            while not mine.done:
-                with self._lock:
-                    n = min(len(self._waiting), self.max_batch)
-                    batch = [self._waiting.popleft() for _ in range(n)]
-                if not batch:  # cannot happen: ``mine`` waits until it is answered
-                    mine.answer(error=RuntimeError("recommendation request lost"))
-                    break
-                self._answer(batch)
+            with self._lock:
+                n = min(len(self._waiting), self.max_batch)
+                batch = [self._waiting.popleft() for _ in range(n)]
+            self._answer(batch)
         finally:
             with self._lock:
                 after = self._waiting[0] if self._waiting else None

@@ -159,6 +159,28 @@ def test_a_batchs_requests_share_one_model_call():
     assert w4.warnings == ((), ("far",), ())
 
 
+def test_a_capped_batch_hands_the_lead_on_until_every_request_is_answered():
+    """With ``max_batch`` 2, five requests queued behind the first are answered in
+    batches of 2, 2, 1, each led by the first request left in the queue."""
+    asks = [(f"W{i}", 2 + i) for i in range(1, 6)]
+    model, batcher, out = _queued_batch(asks, max_batch=2)
+    assert [len(ids) for _, ids, _ in model.calls] == [1, 2, 2, 1]
+    assert sorted(w for _, ids, _ in model.calls[1:] for w in ids) == [w for w, _ in asks]
+    for worker, k in [("W9", 3), *asks]:
+        assert out[worker] == ranked(model.recommend(worker, k), model)
+    assert batcher.batches == 4 and batcher.requests == 6 and batcher.waiting == 0
+    # the lead was given up: the next request computes at once, in its own thread
+    assert batcher.recommend_ranked(loaded(model), "W7", 2) == ranked(
+        model.recommend("W7", 2), model
+    )
+    assert model.calls[-1][0] == threading.get_ident()
+
+
+def test_a_batch_holds_at_least_one_request():
+    with pytest.raises(ValueError, match="max_batch"):
+        RecommendationBatcher(max_batch=0)
+
+
 def test_a_batch_that_dies_answers_every_request_and_frees_the_lead():
     class Dying(ToyModel):
         def recommend_many(self, worker_ids, k: int = 10) -> pd.DataFrame:
