@@ -56,6 +56,7 @@ from service.serving_cache import (
     VACANCY_STAMP,
     ServingCache,
     open_now,
+    row_stamp,
     vacancy_cards,
 )
 from service.store.models import Employer, Event, Vacancy, Worker
@@ -799,12 +800,8 @@ def model_or_503(holder: ModelHolder) -> LoadedModel:
     return loaded
 
 
-#: The workers' row count and latest change (two index look-ups, as
-#: :data:`service.serving_cache.VACANCY_STAMP`).
-_WORKER_STAMP = select(
-    select(func.count()).select_from(Worker).scalar_subquery(),
-    select(func.max(Worker.updated_at)).scalar_subquery(),
-)
+#: The workers' row count and latest change (two index look-ups).
+_WORKER_STAMP = row_stamp(Worker)
 
 
 class CatalogueSync:
