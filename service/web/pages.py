@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from matcher.data import reference
 from matcher.data.schema import OFFICER_OUTCOMES, Channel
 from service import clock, domain, domain_followups, followups, officer_day, proposals
+from service.answers import as_list
 from service.auth import (
     KEY_COOKIE,
     Principal,
@@ -528,12 +529,6 @@ _VACANCY_TEXT_FIELDS = (
 _VACANCY_FLAGS = ("housing", "meals", "labor_contract", "social_insurance")
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None or value == "":
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-
 def region_code_of(text: str) -> str | None:
     """A region typed or chosen by name (广东省南山区, 南山区) or by its code."""
     text = text.strip()
@@ -591,7 +586,7 @@ def _vacancy_from_form(form: dict[str, Any], today: date) -> tuple[dict[str, Any
             for s in record["required_skills"].replace("，", ";").replace("、", ";").split(";")
             if s.strip()
         ]
-    record["languages"] = _as_list(form.get("languages"))
+    record["languages"] = as_list(form.get("languages") or None)  # "" when none ticked
     for name in _VACANCY_FLAGS:
         record[name] = form.get(name) in ("on", "true", "1", "yes")
     place = str(form.get("region_name") or "").strip()

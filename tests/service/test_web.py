@@ -188,6 +188,19 @@ def test_employer_pages_validation_and_privacy(sqlite_service: Service, frames):
     assert r.status_code == 403 and "仅供就业专员" in r.text
 
 
+def test_the_vacancy_form_keeps_no_one_or_many_languages(sqlite_service: Service):
+    """A form with no language ticked posts "" (stored as none), one posts a string."""
+    s = sqlite_service
+    login(s, "employer")
+    form = {"title": "普工", "region_name": "广东省南山区", "headcount": "1"}
+    for ticked, stored in (({}, []), ({"languages": "zh"}, ["zh"]), ({"languages": ""}, [])):
+        r = s.client.post("/employer/vacancies", data={**form, **ticked}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        vid = r.headers["location"].split("/")[-1].split("?")[0]
+        with session_scope(s.app.state.engine) as session:
+            assert session.get(Vacancy, vid).languages == stored
+
+
 def test_personal_data_never_logged(sqlite_service: Service, caplog):
     s = sqlite_service
     caplog.set_level(logging.DEBUG)
