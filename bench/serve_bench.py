@@ -197,32 +197,38 @@ def precompute(model, version_dir: Path, worker_ids: list[str]) -> tuple[float, 
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _proc_cpu(pid: int) -> float:
+def stat_fields(stat: Path) -> list[str] | None:
+    """The fields of a ``/proc/<pid>/stat`` file after the command name (``state`` is
+    field 0, ``ppid`` 1, ``utime`` 11, ``stime`` 12, ``starttime`` 19), None when the
+    process is gone. The name, in parentheses, may hold spaces: split after its ``)``."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:  # the process ended
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
-
-
-def _started(pid: int) -> str | None:
-    """The process's start time (clock ticks since boot), None when it is gone: with
-    the pid, what tells a process from a later one given the same pid."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        return stat.read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
 
 
-def _descendants(root: int) -> list[int]:
+def proc_cpu(pid: int) -> float:
+    fields = stat_fields(Path(f"/proc/{pid}/stat"))
+    if fields is None:  # the process ended
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+
+
+def proc_started(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot), None when it is gone: with
+    the pid, what tells a process from a later one given the same pid."""
+    fields = stat_fields(Path(f"/proc/{pid}/stat"))
+    return None if fields is None or len(fields) < 20 else fields[19]
+
+
+def descendants(root: int) -> list[int]:
     """``root`` and every process below it (uvicorn's supervisor and its workers)."""
     parents: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
+        fields = stat_fields(stat)
+        if fields is None or len(fields) < 2 or not fields[1].isdigit():
             continue
-        parents.setdefault(ppid, []).append(int(stat.parent.name))
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
     out, todo = [], [root]
     while todo:
         pid = todo.pop()
@@ -306,19 +312,19 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU seconds used so far by the server and its worker processes."""
-        return sum(_proc_cpu(pid) for pid in _descendants(self.proc.pid))
+        return sum(proc_cpu(pid) for pid in descendants(self.proc.pid))
 
     def stop(self) -> None:
         # its worker processes too: one still loading the model outlives a supervisor
         # killed after the timeout (it went on loading, on the cores the next phase uses)
-        workers = {p: _started(p) for p in _descendants(self.proc.pid) if p != self.proc.pid}
+        workers = {p: proc_started(p) for p in descendants(self.proc.pid) if p != self.proc.pid}
         self.proc.terminate()
         try:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
         for pid, started in workers.items():
-            if started is not None and _started(pid) == started:  # the same process
+            if started is not None and proc_started(pid) == started:  # the same process
                 with contextlib.suppress(OSError):
                     os.kill(pid, 9)
 
@@ -589,7 +595,7 @@ def profile_server(server: Server, seconds: float, out: Path) -> dict | None:
     """Sample one server worker process with py-spy for ``seconds`` (collapsed stacks);
     None when py-spy is not installed or may not attach."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    workers = [p for p in _descendants(server.proc.pid) if p != server.proc.pid]
+    workers = [p for p in descendants(server.proc.pid) if p != server.proc.pid]
     if not Path(spy).exists() or not workers:
         return None
     pid = max(workers)  # a worker process (the first pid is uvicorn's supervisor)
