@@ -1279,18 +1279,33 @@ def _preferred_region(
     return out
 
 
-def _language_fit(
+def language_fit(
     worker_langs: list[frozenset[str]],
     vacancy_langs: list[frozenset[str]],
     wi: np.ndarray,
     vi: np.ndarray,
     sets: np.ndarray | None = None,
 ) -> np.ndarray:
-    """0.0 where the vacancy requires a language the worker does not speak, else 1.0.
+    """The ``language_fit`` pair feature: 0.0 where the vacancy requires a language the
+    worker does not speak, else 1.0.
 
     One set test per distinct worker and distinct requirement among the pairs (a
     province's vacancies require a handful of language sets), gathered per pair.
-    ``sets``: the vacancies' :func:`language_sets_of`, when known."""
+
+    Parameters
+    ----------
+    worker_langs, vacancy_langs : list of frozenset of str
+        The languages each worker speaks and each vacancy requires (empty: none).
+    wi, vi : numpy.ndarray
+        Worker and vacancy positions of the pairs.
+    sets : numpy.ndarray, optional
+        The vacancies' :func:`language_sets_of`, when known (computed otherwise).
+
+    Returns
+    -------
+    numpy.ndarray
+        (pairs,) float.
+    """
     if len(vi) == 0:
         return np.ones(0)
     if sets is None or len(sets) != len(vacancy_langs):
@@ -1421,7 +1436,7 @@ def pair_matrix(
     put("employer_verified", context.verified[vi])
     put(
         "language_fit",
-        _language_fit(workers.languages, vacancies.languages, wi, vi, vacancies.language_sets),
+        language_fit(workers.languages, vacancies.languages, wi, vi, vacancies.language_sets),
     )
     first = _PAIR_COL[f"channel_{CHANNELS[0]}"]
     out[:, first : first + len(CHANNELS)] = vacancies.channel_onehot[vi]

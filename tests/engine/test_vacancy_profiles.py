@@ -13,8 +13,8 @@ import pytest
 
 from matcher.models.features import (
     PAIR_COLUMNS,
-    _language_fit,
     entry_level_of,
+    language_fit,
     language_sets_of,
     pair_matrix,
 )
@@ -70,8 +70,8 @@ def test_language_fit_with_requirements():
     wi = np.repeat(np.arange(3), 4)
     vi = np.tile(np.arange(4), 3)
     want = [1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0]
-    np.testing.assert_array_equal(_language_fit(workers, vacancies, wi, vi), want)
+    np.testing.assert_array_equal(language_fit(workers, vacancies, wi, vi), want)
     sets = language_sets_of(vacancies)
-    np.testing.assert_array_equal(_language_fit(workers, vacancies, wi, vi, sets), want)
-    assert _language_fit(workers, vacancies, wi[:0], vi[:0]).shape == (0,)
+    np.testing.assert_array_equal(language_fit(workers, vacancies, wi, vi, sets), want)
+    assert language_fit(workers, vacancies, wi[:0], vi[:0]).shape == (0,)
     assert pd.api.types.is_object_dtype(sets)
