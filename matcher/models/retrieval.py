@@ -1105,6 +1105,10 @@ class CandidateGenerator:
         ``bench/nightly_fidelity_bench.py`` measures the agreement it keeps.
     """
 
+    #: The proxy group terms kept per worker key (:meth:`_group_terms`); None until the
+    #: first is computed.
+    _group_terms_cache: _GroupTerms | None = None
+
     def __init__(
         self,
         stages: str,
@@ -1118,6 +1122,12 @@ class CandidateGenerator:
         self.stats = stats
         self.proxy_candidates = proxy_candidates
         self.proxy_margin = proxy_margin
+
+    @property
+    def kept_group_terms(self) -> int:
+        """How many worker keys' proxy group terms the generator keeps (0 before the
+        first proxy scores)."""
+        return 0 if self._group_terms_cache is None else len(self._group_terms_cache[2])
 
     def eligible(self, cat: CandidateCatalogue, w: int) -> np.ndarray:
         """Open vacancies (a boolean mask over ``cat.open_pos``) that worker position
@@ -1513,10 +1523,10 @@ class CandidateGenerator:
         first; the same numbers, computed once), and forgotten when the groups or the
         proxy change."""
         wp = cat.wp
-        cache: _GroupTerms | None = self.__dict__.get("_group_terms_cache")
+        cache = self._group_terms_cache
         if cache is None or cache[0] is not first or cache[1] is not proxy:
             cache = (first, proxy, {})
-            self._group_terms_cache: _GroupTerms = cache
+            self._group_terms_cache = cache
         terms = cache[2]
         key = (
             wp.code_keys[w].tobytes(),
