@@ -24,6 +24,9 @@ Capabilities
     catalogue without a full refresh (``update_vacancies``).
 :class:`ExplainingModel`
     Explains one (worker, vacancy) pair in its reasons' language (``explain``, ``lang``).
+:class:`AvailabilityModel`
+    Tells each worker's chance of looking for work now, a factor of its scores
+    (``worker_availability``).
 :class:`CatalogueModel`
     Tells which ids its catalogue holds and when it was trained, so the service can
     decide whether a catalogue refresh is needed.
@@ -125,6 +128,19 @@ class StageScoringModel(Protocol):
         """``worker_id, vacancy_id, score`` and one column per stage (``apply``,
         ``hire``, ``stay``), one row per pair in the order given; NaN where the model
         cannot score the pair (an id it does not hold, a stage it does not have)."""
+        ...
+
+
+@runtime_checkable
+class AvailabilityModel(Protocol):
+    """A model whose per-proposal probability includes the worker's chance of looking for
+    work now (:mod:`matcher.models.availability`): the score is P(looking) times the
+    probability for a worker who is looking, so the order of one worker's list does not
+    depend on it."""
+
+    def worker_availability(self, worker_ids: pd.Index) -> np.ndarray:
+        """Each worker's P(looking for work) in the served snapshot (1.0 for a worker it
+        knows nothing against)."""
         ...
 
 

@@ -10,12 +10,15 @@ pandas per request cost about 2 ms of CPU per live request
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from matcher.models.base import StablePlacementModel
 from matcher.models.explain import stable_chance
+from matcher.protocols import AvailabilityModel
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,16 @@ def as_list(value: Any) -> list[str]:
         return [str(value)]
 
 
+def stable_weeks_of(model: Any) -> int | None:
+    """The horizon (weeks) of the stable placement ``model``'s score is the probability
+    of, when it is a calibrated probability per proposal; else None."""
+    return model.stable_weeks if isinstance(model, StablePlacementModel) else None
+
+
 def stable_chance_text(model: Any) -> Callable[[float], str | None]:
     """Score -> "约 28% 的机会稳定就业 6 个月" (in the model's language) when the model's
     score is a calibrated probability per proposal, else -> None."""
-    weeks = model.stable_weeks if isinstance(model, StablePlacementModel) else None
+    weeks = stable_weeks_of(model)
     if weeks is None:
         return lambda score: None
     lang = model.lang
@@ -61,6 +70,38 @@ def stable_chance_text(model: Any) -> Callable[[float], str | None]:
         return stable_chance(score, weeks).text(lang)
 
     return say
+
+
+#: Below this chance of looking for work now the worker page says why every chance on
+#: the list is small (:func:`not_looking`).
+NOT_LOOKING_BELOW = 0.5
+
+
+@dataclass(frozen=True)
+class NotLooking:
+    """A worker the served model thinks is probably not looking for work now (in a job,
+    or just left one): ``share`` is its P(looking for work), and ``if_looking`` each
+    listed vacancy's chance said plainly as if the worker were looking (its score divided
+    by ``share``, at most 1). The order of the list is the same either way."""
+
+    share: float
+    if_looking: dict[str, str]
+
+
+def not_looking(model: Any, worker_id: str, scores: Mapping[str, float]) -> NotLooking | None:
+    """:class:`NotLooking` for a worker whose P(looking for work) under ``model`` is
+    below :data:`NOT_LOOKING_BELOW`, with the chances of the vacancies ``scores`` holds
+    (vacancy id -> served score); None for a worker likely looking, or a model whose
+    scores are no calibrated chances or that does not estimate it
+    (:class:`matcher.protocols.AvailabilityModel`)."""
+    if stable_weeks_of(model) is None or not isinstance(model, AvailabilityModel):
+        return None
+    share = float(model.worker_availability(pd.Index([worker_id]))[0])
+    if not 0.0 < share < NOT_LOOKING_BELOW:
+        return None
+    say = stable_chance_text(model)
+    chances = {v: say(min(1.0, score / share)) for v, score in scores.items()}
+    return NotLooking(share, {v: text for v, text in chances.items() if text})
 
 
 def _columns(frame: Any) -> tuple[list, list, list, list, list, list]:

@@ -47,6 +47,14 @@ def chance_text(p: float, lang: str = "zh", months: int = 6) -> str:
     return f"约 {shown}% 的机会稳定就业 {months} 个月"
 
 
+def share_text(p: float, lang: str = "zh") -> str:
+    """A probability as a person reads it: ``0.0001`` -> "不到 1%", ``0.19`` -> "约 19%"."""
+    pct = round(100 * p)
+    if pct < 1:
+        return "under 1%" if _en(lang) else "不到 1%"
+    return f"about {pct}%" if _en(lang) else f"约 {pct}%"
+
+
 def match_text(item: Mapping[str, Any], top: float | None = None, lang: str = "zh") -> str:
     """A recommendation's strength for a person: the calibrated chance when there is
     one, else its rank and a level relative to the best match of the list."""

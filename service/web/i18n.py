@@ -296,6 +296,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "match": ("匹配", "Match"),
     "place": ("工作地点", "Place of work"),
     "monthly_wage": ("月薪", "Monthly wage"),
+    "not_looking_note": (
+        "按就业记录（在岗，或刚离职），此人现在找工作的可能性{share}，所以下面每个岗位的机会都很小。"
+        "排序不受影响：若此人确实想找工作，请看每行“若在找工作”的机会。",
+        "By the job record (in a job, or just left one), the chance that this worker is looking "
+        "for work now is {share}, so every chance below is small. The order is the same: if "
+        "the worker does want a job, read each row's chance if looking.",
+    ),
+    "if_looking": ("若在找工作", "If looking"),
     "no_recommendations_why": (
         "目前没有适合此人的在招岗位：可能是岗位都已截止或招满，或不符合其流动意愿、语言、年龄要求。"
         "可放宽流动意愿后再看，或等企业发布新岗位。",

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from matcher.data import reference
 from matcher.data.schema import OFFICER_OUTCOMES, Channel
 from service import clock, domain, domain_followups, followups, officer_day, proposals
-from service.answers import as_list
+from service.answers import as_list, not_looking
 from service.auth import (
     KEY_COOKIE,
     Principal,
@@ -362,8 +362,16 @@ def _worker_context(
     except (HTTPException, DomainError) as exc:
         no_model = labels.detail_message(exc.status_code, exc.detail, page_lang(request))
     employer_names: dict[str, str] = {}
+    looking = None
     if recs is not None:
         employer_names = _employer_names(session, [r["employer_id"] for r in recs["data"]])
+        loaded = request.app.state.models.current()
+        if loaded is not None and recs["data"]:
+            # why every chance is small for a worker not looking now, and the chances as if
+            # the worker were (the list's order is the same either way)
+            looking = not_looking(
+                loaded.model, worker_id, {r["vacancy_id"]: r["score"] for r in recs["data"]}
+            )
         details = _vacancy_column(session, [r["vacancy_id"] for r in recs["data"]], "closes_at")
         for r in recs["data"]:
             r["closes_at"] = details.get(r["vacancy_id"])
@@ -394,6 +402,7 @@ def _worker_context(
         "recs": recs,
         "top": max([r["score"] for r in (recs or {}).get("data", [])] + [0.0]),
         "no_model": no_model,
+        "looking": looking,
         "outcomes": outcomes,
         "outcome_titles": titles,
         "events": [e.value for e in OFFICER_OUTCOMES],

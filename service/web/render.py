@@ -35,6 +35,7 @@ templates.env.globals.update(
     region_name=display.region_name,
     match_text=display.match_text,
     pct=display.percent,
+    share_text=display.share_text,
     day=display.day,
     deadline=display.deadline,
     vacancy_state=display.vacancy_state,

@@ -314,3 +314,59 @@ def test_today_is_the_offices_day_not_the_servers(sqlite_url, trained_model_dir,
         assert r.status_code == 200 and f"已记录：{office_day.isoformat()}" in r.text, r.text
     else:
         assert r.status_code == 200
+
+
+def test_worker_page_says_why_a_worker_not_looking_for_work_gets_small_chances(
+    sqlite_service: Service, frames, monkeypatch
+):
+    """A worker the model thinks is not looking for work now (in a job, or just left
+    one) gets small chances on every row: the page says why, and each row's chance as if
+    the worker were looking (the served score over P(looking)); a worker likely looking
+    gets no such note."""
+    import html
+
+    import pandas as pd
+
+    from service.answers import NOT_LOOKING_BELOW, not_looking, stable_chance_text
+    from service.web.display import share_text
+
+    s = sqlite_service
+    login(s, "officer")
+    model = s.app.state.models.peek().model
+    # the toy market's ranker is too small to be calibrated: its scores are taken as
+    # chances here, as the sample market's are (what the page does with them is tested)
+    assert model.stable_weeks is None and not_looking(model, "W000", {"V1": 0.1}) is None
+    monkeypatch.setattr(type(model), "stable_weeks", property(lambda self: 26))
+    ids = [
+        w
+        for w in frames["workers"]["worker_id"]
+        if str(frames["workers"].set_index("worker_id").loc[w, "home_region"]).startswith("5424")
+    ]
+    share = pd.Series(model.worker_availability(pd.Index(ids)), index=ids)
+    say = stable_chance_text(model)
+    away = [w for w in ids if share[w] < NOT_LOOKING_BELOW]
+    assert away, "the test market has a worker in a job within the officer's region"
+    seen = 0
+    for w in away:
+        api = s.client.get(f"/api/v1/workers/{w}/recommendations", headers=s.as_("officer"))
+        rows = api.json()["data"]
+        if not rows:
+            continue
+        page = html.unescape(s.client.get(f"/officer/workers/{w}").text)
+        assert 'id="not-looking"' in page and share_text(share[w]) in page
+        for row in rows:
+            conditional = say(min(1.0, row["score"] / share[w]))
+            assert f"若在找工作：{conditional}" in page
+        seen += 1
+    assert seen, "a worker not looking with a non-empty list"
+    looking = next(w for w in ids if share[w] >= NOT_LOOKING_BELOW)
+    page = s.client.get(f"/officer/workers/{looking}").text
+    assert 'id="not-looking"' not in page and "若在找工作" not in page
+
+
+def test_share_text_says_a_probability_as_a_person_reads_it():
+    from service.web.display import share_text
+
+    assert share_text(0.0001) == "不到 1%" and share_text(0.0001, "en") == "under 1%"
+    assert share_text(0.1945) == "约 19%" and share_text(0.1945, "en") == "about 19%"
+    assert share_text(1.0) == "约 100%"
