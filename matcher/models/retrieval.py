@@ -1027,6 +1027,33 @@ class RankerProxy:
         return self.pair_terms(f, cat.open_pos[cols]) + linear
 
 
+def _grouping_arrays(proxy: RankerProxy, vp: Any) -> tuple[np.ndarray, ...] | None:
+    """The vacancy arrays whose equal rows share the proxy's group terms
+    (:func:`vacancy_groups` in :meth:`CandidateGenerator._proxy_by_group` and its block
+    form): occupation keys, point, region, prefecture, province and, with channel terms,
+    the kind of post. None where the proxy's terms cannot be grouped (no expanded basis,
+    or vacancy terms sized for another catalogue)."""
+    if not proxy.expanded or len(proxy.vterm) != len(vp.province):
+        return None
+    arrays: tuple[np.ndarray, ...] = (
+        vp.code_keys,
+        vp.coords,
+        vp.region,
+        vp.prefecture,
+        vp.province,
+    )
+    if proxy.vchannel is not None and proxy.channel_beta is not None:
+        if len(proxy.vchannel) != len(vp.province):
+            return None
+        arrays = (*arrays, proxy.vchannel)
+    return arrays
+
+
+def _groupable_worker(wp: Any, w: int) -> bool:
+    """Whether worker ``w``'s group terms can be computed: a county and a prefecture code."""
+    return isinstance(wp.county[w], str) and isinstance(wp.prefecture[w], str)
+
+
 def _log_wage_ratio(offered: np.ndarray, expected: float | np.ndarray) -> np.ndarray:
     """Column 9 of :data:`PROXY_FEATURES`: the log of the offered over the expected
     wage, clipped to [0.2, 5] first, 0 where unknown (element-wise: ``expected`` may be
@@ -1298,29 +1325,13 @@ class CandidateGenerator:
             return None
         wp, vp = cat.wp, cat.vp
         pos = cat.open_pos[cols]
+        arrays = _grouping_arrays(proxy, vp)
         grouped = np.array(
-            [
-                proxy.expanded
-                and isinstance(wp.county[w], str)
-                and isinstance(wp.prefecture[w], str)
-                and len(proxy.vterm) == len(vp.province)
-                for w in block.tolist()
-            ],
+            [arrays is not None and _groupable_worker(wp, w) for w in block.tolist()],
             dtype=bool,
         )
-        arrays: tuple[np.ndarray, ...] = (
-            vp.code_keys,
-            vp.coords,
-            vp.region,
-            vp.prefecture,
-            vp.province,
-        )
-        if proxy.vchannel is not None and proxy.channel_beta is not None:
-            if len(proxy.vchannel) != len(vp.province):
-                grouped[:] = False
-            arrays = (*arrays, proxy.vchannel)
         out = np.empty(len(cols))
-        if grouped.any():
+        if arrays is not None and grouped.any():
             group_of, first = vacancy_groups(arrays)
             wages, wage_of = distinct_rows(vp.offered_wage)
             n_groups, n_wages = len(first), len(wages)
@@ -1482,24 +1493,9 @@ class CandidateGenerator:
         numbers whichever rows are asked). None where it does not apply (a proxy
         without the expanded basis, a worker without a county or prefecture code)."""
         wp, vp = cat.wp, cat.vp
-        if (
-            not proxy.expanded
-            or not isinstance(wp.county[w], str)
-            or not isinstance(wp.prefecture[w], str)
-            or len(proxy.vterm) != len(vp.province)
-        ):
+        arrays = _grouping_arrays(proxy, vp)
+        if arrays is None or not _groupable_worker(wp, w):
             return None
-        arrays: tuple[np.ndarray, ...] = (
-            vp.code_keys,
-            vp.coords,
-            vp.region,
-            vp.prefecture,
-            vp.province,
-        )
-        if proxy.vchannel is not None and proxy.channel_beta is not None:
-            if len(proxy.vchannel) != len(vp.province):
-                return None
-            arrays = (*arrays, proxy.vchannel)
         group_of, first = vacancy_groups(arrays)
         static, level = self._group_terms(cat, proxy, w, first)
         wages, wage_of = distinct_rows(vp.offered_wage)
