@@ -666,7 +666,7 @@ def groups_png(pooled: pd.DataFrame) -> bytes:
         ax.barh(y + off, part["mean"], height=0.4, xerr=err, color=colour, label=metric, capsize=2)
     ax.set_yticks(y, labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("NDCG@10 with true gains (pooled over variants, bootstrap 95 %)")
+    ax.set_xlabel("NDCG@10 with true gains (pooled over markets, bootstrap 95 %)")
     ax.legend(fontsize=7)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -779,10 +779,15 @@ def group_markdown(pooled: pd.DataFrame, gaps: pd.DataFrame, png_rel: Path) -> l
     worst_lang = gaps["worst/best language NDCG"].min()
     worst_cap = gaps["semi-weak/full NDCG"].min()
     worst_welfare = gaps["welfare seats to priority"].min()
+    n_markets = len(gaps)
+    lang_met = int((gaps["worst/best language NDCG"] >= 0.95).sum())
+    cap_met = int((gaps["semi-weak/full NDCG"] >= 0.95).sum())
+    welfare_met = int((gaps["welfare seats to priority"] >= 0.80).sum())
+    welfare_n = int(gaps["welfare seats to priority"].notna().sum())  # markets with such seats
     return [
         "### Per group of workers (issue 18)",
         "",
-        "Pooled over the variants' seeking workers; 95 % percentile-bootstrap intervals "
+        "Pooled over the markets' seeking workers; 95 % percentile-bootstrap intervals "
         "(workers resampled within the group; for ECE the workers' pairs go with them). "
         "*n*: workers with a positive true option (NDCG). *placed*: share of workers with a "
         "candidate list that the nightly plan places; *share of best option*: the true value "
@@ -790,12 +795,14 @@ def group_markdown(pooled: pd.DataFrame, gaps: pd.DataFrame, png_rel: Path) -> l
         "",
         markdown_table(["dimension", "group", "n", *metrics], rows),
         "",
-        "Issue 18's targets (not part of issue 12), per variant — worst language group's "
+        "Issue 18's targets (not part of issue 12), per market — worst language group's "
         "NDCG@10 over the best's (target ≥ 0.95; groups of ≥ 5 judged workers) and semi/weak "
         "over full labour (target ≥ 0.95): worst "
-        f"{_fmt(worst_lang)} and {_fmt(worst_cap)}. Planned public-welfare seats that go to "
+        f"{_fmt(worst_lang)} (met on {lang_met} of {n_markets} markets) and {_fmt(worst_cap)} "
+        f"(met on {cap_met} of {n_markets}). Planned public-welfare seats that go to "
         "semi/weak labour or home-bound workers (target ≥ 0.80; `matcher.planning.priority_posts` on "
-        f"the nightly plan): worst {_fmt(worst_welfare)}.",
+        f"the nightly plan): worst {_fmt(worst_welfare)} (met on {welfare_met} of "
+        f"{welfare_n} markets with planned welfare seats).",
         "",
         markdown_table(
             [
@@ -859,19 +866,19 @@ def markdown(results, table, verdict, args, wall, cpu, load, png_rel, group_line
         "",
         "Targets of issue 12:",
         "",
-        f"* plan value ≥ {TARGET_PLAN_SHARE:.2f} of the oracle LP on every variant: worst "
+        f"* plan value ≥ {TARGET_PLAN_SHARE:.2f} of the oracle LP on every market: worst "
         f"{_fmt(verdict['plan'][0])} — {met(verdict['plan'][1])}",
         f"* NDCG@10 with true gains ≥ {TARGET_NDCG:.2f} mean: {_fmt(verdict['ndcg_mean'][0])} — "
-        f"{met(verdict['ndcg_mean'][1])}; ≥ {TARGET_NDCG_OVER_KEYWORD}× keyword on every variant: "
+        f"{met(verdict['ndcg_mean'][1])}; ≥ {TARGET_NDCG_OVER_KEYWORD}× keyword on every market: "
         f"worst {_fmt(verdict['ndcg_keyword'][0], 2)}× — {met(verdict['ndcg_keyword'][1])} "
         f"(the oracle's own ratio is ≥ {TARGET_NDCG_OVER_KEYWORD}× on "
-        f"{verdict['ndcg_keyword_ceiling'][1]} of {len(results)} variants, worst "
+        f"{verdict['ndcg_keyword_ceiling'][1]} of {len(results)} markets, worst "
         f"{_fmt(verdict['ndcg_keyword_ceiling'][0], 2)}×: where keyword search's NDCG is above "
         f"{1 / TARGET_NDCG_OVER_KEYWORD:.3f}, no ranking reaches the ratio)",
         f"* expected calibration error ≤ {TARGET_ECE}: worst {_fmt(verdict['ece'][0], 4)} — "
         f"{met(verdict['ece'][1])}",
         f"* Brier better than the per-worker constant: on {verdict['brier'][0]} of "
-        f"{len(results)} variants — {met(verdict['brier'][1])}",
+        f"{len(results)} markets — {met(verdict['brier'][1])}",
         "",
         "Per variant (NDCG@10 over seeking workers with a positive true option; plan shares of "
         "the oracle LP's expected stable placements; ECE over the engine's top-10 pairs in 10 "
@@ -901,7 +908,7 @@ def markdown(results, table, verdict, args, wall, cpu, load, png_rel, group_line
         "nightly plan's input.",
         "",
         "Per decile of workers (deciles by the worker's best true option, 1 = worst off; mean "
-        "over the variants):",
+        "over the markets):",
         "",
         markdown_table(["decile", *dec.columns], dec_rows),
         "",
