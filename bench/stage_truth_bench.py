@@ -60,7 +60,11 @@ K = 10
 
 
 def variant_rows(
-    folder: Path, model_dir: str, version: str, params: dict[str, str] | None = None
+    folder: Path,
+    model_dir: str,
+    version: str,
+    params: dict[str, str] | None = None,
+    plan_k: int = K,
 ) -> list[list[object]]:
     from matcher.evaluation.truth import lp_value, plan_value
     from matcher.planning.assignment import plan_placements
@@ -72,7 +76,7 @@ def variant_rows(
         # the kept boosters with their calibration fitted again under these parameters
         model = model.set_params(**params).recalibrate(kept.dataset)
     truth = read_truth(folder)
-    served_pairs = served_lists(model, workers["worker_id"].tolist(), K, truth)
+    served_pairs = served_lists(model, workers["worker_id"].tolist(), plan_k, truth)
     lists, stages, true = served_pairs.lists, served_pairs.stages, served_pairs.true
     ranker = model.ranker_
     product = stages.prod(axis=1)
@@ -187,13 +191,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="NDCG@10 of the model ranking all eligible pairs, with stage swaps, instead of plans",
     )
+    ap.add_argument(
+        "--plan-k",
+        type=int,
+        default=K,
+        help="candidates per worker in the plans' input (the nightly run's k; default 10)",
+    )
     args = ap.parse_args(argv)
     params = dict(p.split("=", 1) for p in args.param)
     rows: list[list[object]] = []
-    measure = exhaustive_rows if args.exhaustive else variant_rows
     for spec in args.model:
         folder, model_dir, version = spec.split(":")
-        part = measure(Path(folder), model_dir, version, params)
+        if args.exhaustive:
+            part = exhaustive_rows(Path(folder), model_dir, version, params)
+        else:
+            part = variant_rows(Path(folder), model_dir, version, params, args.plan_k)
         for r in part:
             print(f"{r[0]}: {r[1]} {r[2]:.3f}", flush=True)
         rows += part
