@@ -16,6 +16,8 @@ share of the oracle LP:
   generator's true stage probability (pairs the truth lacks keep the model's), the
   rest as served (joint map left out, availability kept);
 * **no availability**, **no joint map**: the served score without either factor;
+* **true availability**: the served score with the model's P(looking for work) replaced
+  by the truth's (1 for a worker seeking at the snapshot, 0 otherwise);
 * **true worker scale**: the served score divided, per worker, by its value-weighted
   mean ratio to the truth over the worker's list (the geometric mean, weights the true
   values): each worker's level is the truth's, the order within the list the model's;
@@ -82,6 +84,7 @@ def variant_rows(
     product = stages.prod(axis=1)
     joint = product if ranker.joint_ is None else ranker.joint_.predict(product)
     available = model.worker_availability(pd.Index(lists["worker_id"]))
+    seeking = pd.Index(truth["worker_id"].unique())
     oracle = lp_value(truth, workers, vacancies)
 
     def share(score: np.ndarray) -> float:
@@ -105,6 +108,9 @@ def variant_rows(
         "true hire": swapped(1, "p_hire"),
         "true stay": swapped(2, "p_stay6m"),
         "no availability": joint,
+        # the truth's own availability: 1 for a worker seeking at the snapshot (the truth
+        # holds his eligible pairs), 0 for one who is not
+        "true availability": joint * lists["worker_id"].isin(seeking).to_numpy(dtype=float),
         "no joint map": product * available,
         "true worker scale": served / ratio,
         "true order, served scale": value * ratio,
