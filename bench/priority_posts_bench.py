@@ -30,7 +30,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -46,7 +48,9 @@ K = 10
 WELFARE = "public_welfare_post"
 
 
-def eligible_welfare_pairs(model, worker_ids, welfare_ids) -> pd.DataFrame:
+def eligible_welfare_pairs(
+    model: Any, worker_ids: Iterable[str], welfare_ids: Iterable[str]
+) -> pd.DataFrame:
     """``worker_id, vacancy_id`` of every open welfare post each worker may take."""
     cat = model.catalogue
     wanted = set(cat.vacancy_positions(list(welfare_ids)))
