@@ -85,6 +85,9 @@ def variant_rows(
     joint = product if ranker.joint_ is None else ranker.joint_.predict(product)
     available = model.worker_availability(pd.Index(lists["worker_id"]))
     seeking = pd.Index(truth["worker_id"].unique())
+    # the premise of "true availability": no listed pair of a seeking worker lacks a truth row
+    outside = int((lists["worker_id"].isin(seeking) & true["value"].isna().to_numpy()).sum())
+    print(f"{folder.name}: listed pairs of seeking workers the truth lacks: {outside}", flush=True)
     oracle = lp_value(truth, workers, vacancies)
 
     def share(score: np.ndarray) -> float:
@@ -109,7 +112,9 @@ def variant_rows(
         "true stay": swapped(2, "p_stay6m"),
         "no availability": joint,
         # the truth's own availability: 1 for a worker seeking at the snapshot (the truth
-        # holds his eligible pairs), 0 for one who is not
+        # holds his eligible pairs), 0 for one who is not. A worker with a list whom the
+        # truth lacks is not seeking: every pair the engine may rank is one the truth
+        # deems eligible (the engine's rules are the generator's, or stricter)
         "true availability": joint * lists["worker_id"].isin(seeking).to_numpy(dtype=float),
         "no joint map": product * available,
         "true worker scale": served / ratio,
