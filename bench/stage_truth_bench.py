@@ -35,7 +35,9 @@ by one, so a share can pass 1. The truth is read by this script only.
 ``--exhaustive`` ranks instead: NDCG@10 with true gains when the model orders every pair
 the truth holds (all eligible vacancies of each judged worker), served and with one stage
 swapped for the truth, next to the served top-10 lists — whether a market's ranking loss
-is retrieval or a stage.
+is retrieval or a stage. ``--stay-fit`` judges the stay stage alone: how well it orders
+each worker's listed vacancies by the truth's P(stay 6 months), against the best linear
+hazard on its own covariates.
 
 ``--param NAME=VALUE`` (repeatable) first fits the kept model's calibration again with
 those Recommender parameters (``Recommender.recalibrate``: same boosters, same slice).
@@ -175,6 +177,67 @@ def exhaustive_rows(
     return [[folder.name, way, value] for way, value in ways.items()]
 
 
+def stay_fit_rows(
+    folder: Path, model_dir: str, version: str, params: dict[str, str] | None = None
+) -> list[list[object]]:
+    """How well the stay stage orders each worker's listed vacancies against the truth's
+    P(stay 6 months), and how well any linear hazard on the same covariates could: the
+    within-worker correlation of log P(stay), weighted by the pairs' true values, for the
+    model and for the least-squares fit of the truth's log P(stay) on the model's own
+    stay covariates (in-sample, so an upper bound for a linear hazard on these inputs);
+    and the share of the model's within-worker error that employer dummies explain (what
+    an employer-level correction could reach at most)."""
+    from matcher.models.ranking import stay_covariate_matrix
+    from training.synth import read_truth
+
+    kept = load_kept(folder, model_dir, version)
+    model = kept.model
+    if params:
+        model = model.set_params(**params).recalibrate(kept.dataset)
+    truth = read_truth(folder)
+    served = served_lists(model, kept.workers["worker_id"].tolist(), K, truth)
+    value = served.true["value"].to_numpy(dtype=float)
+    ok = np.isfinite(value) & (value > 0) & np.isfinite(served.stages[:, 2])
+    worker = served.lists["worker_id"].to_numpy()[ok]
+    weight = value[ok] / value[ok].sum()
+
+    def within(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return x - pd.Series(x).groupby(worker).transform("mean").to_numpy()
+
+    def corr(a: np.ndarray, b: np.ndarray) -> float:
+        return float(
+            np.sum(weight * a * b) / np.sqrt(np.sum(weight * a**2) * np.sum(weight * b**2))
+        )
+
+    model_log = within(np.log(np.maximum(served.stages[ok, 2], 1e-12)))
+    true_log = within(np.log(np.maximum(served.true["p_stay6m"].to_numpy(dtype=float)[ok], 1e-12)))
+    covariates = stay_covariate_matrix(served.features.to_numpy(dtype=float)[ok])
+    x = np.column_stack([within(covariates[:, j]) for j in range(covariates.shape[1])])
+    root = np.sqrt(weight)
+    beta, *_ = np.linalg.lstsq(x * root[:, None], true_log * root, rcond=None)
+    error = model_log - true_log
+    employers = pd.read_csv(folder / "vacancies.csv", usecols=["vacancy_id", "employer_id"])
+    employer = served.lists["vacancy_id"].map(employers.set_index("vacancy_id")["employer_id"])
+    dummies = pd.get_dummies(employer.to_numpy()[ok]).to_numpy(dtype=float)
+    d = np.column_stack([within(dummies[:, j]) for j in range(dummies.shape[1])])
+    gamma, *_ = np.linalg.lstsq(d * root[:, None], error * root, rcond=None)
+    rest = error - d @ gamma
+    return [
+        [folder.name, "within-worker corr, model's stay", corr(model_log, true_log)],
+        [
+            folder.name,
+            "within-worker corr, best linear on its covariates",
+            corr(x @ beta, true_log),
+        ],
+        [
+            folder.name,
+            "model's error explained by employer",
+            1.0 - float(np.sum(weight * rest**2) / np.sum(weight * error**2)),
+        ],
+    ]
+
+
 def worker_ratio(worker: pd.Series, served: np.ndarray, value: np.ndarray) -> np.ndarray:
     """Per pair, its worker's geometric mean of served / true over the worker's pairs,
     weighted by the true value (1 for a worker without a positive true value)."""
@@ -203,6 +266,11 @@ def main(argv: list[str] | None = None) -> int:
         help="NDCG@10 of the model ranking all eligible pairs, with stage swaps, instead of plans",
     )
     ap.add_argument(
+        "--stay-fit",
+        action="store_true",
+        help="the stay stage's within-worker order against the truth, and a linear bound",
+    )
+    ap.add_argument(
         "--plan-k",
         type=int,
         default=K,
@@ -213,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[list[object]] = []
     for spec in args.model:
         folder, model_dir, version = spec.split(":")
-        if args.exhaustive:
+        if args.stay_fit:
+            part = stay_fit_rows(Path(folder), model_dir, version, params)
+        elif args.exhaustive:
             part = exhaustive_rows(Path(folder), model_dir, version, params)
         else:
             part = variant_rows(Path(folder), model_dir, version, params, args.plan_k)
@@ -222,7 +292,15 @@ def main(argv: list[str] | None = None) -> int:
         rows += part
     print(
         markdown_table(
-            ["variant", "score", "NDCG@10 (true gains)" if args.exhaustive else "plan / oracle LP"],
+            [
+                "variant",
+                "score",
+                "value"
+                if args.stay_fit
+                else "NDCG@10 (true gains)"
+                if args.exhaustive
+                else "plan / oracle LP",
+            ],
             [[a, b, f"{c:.3f}"] for a, b, c in rows],
         )
     )
