@@ -30,7 +30,8 @@ behaviour follows different mechanisms) the bench
      against the true value over the engine's top-10 pairs: expected calibration error
      (10 bins of equal count), expected Brier score against a per-worker constant (each
      worker's mean true value: the best prediction that carries no within-worker
-     information), reliability diagram (PNG, added to each model's ``report.html``), and
+     information, an oracle) and against the model's own per-worker mean (the constant a
+     model can give: its levels without its order inside a list), reliability diagram (PNG, added to each model's ``report.html``), and
      all of these per decile of workers (deciles by the worker's best true option).
 
 Reported per market (variant and seed), with the mean and the worst case over them and
@@ -472,6 +473,11 @@ def judge(name: str, folder: Path, produced: dict[str, Any]) -> VariantResult:
         "ECE": expected_calibration_error(p, v),
         "Brier": brier_score(p, v),
         "Brier per-worker constant": brier_score(const, v),
+        # a constant per worker that a model can give: its own mean score over the
+        # worker's list (the same level, no order inside the list)
+        "Brier model's per-worker mean": brier_score(
+            per_worker_constant(engine_lists["worker_id"].to_numpy(), p), v
+        ),
         # the excess over the irreducible part, split: the scale of each worker's list
         # (between) and the order inside it (within); the constant's excess is its within
         "Brier excess between workers": between,
@@ -707,6 +713,9 @@ def summarise(results: list[VariantResult]) -> tuple[pd.DataFrame, dict[str, Any
                 "ECE": r.calibration["ECE"],
                 "Brier": r.calibration["Brier"],
                 "Brier constant": r.calibration["Brier per-worker constant"],
+                "Brier model's worker mean": r.calibration.get(
+                    "Brier model's per-worker mean", np.nan
+                ),
                 "Brier excess between": r.calibration.get("Brier excess between workers", np.nan),
                 "Brier excess within": r.calibration.get("Brier excess within workers", np.nan),
                 "Brier excess constant": r.calibration.get(
@@ -722,6 +731,7 @@ def summarise(results: list[VariantResult]) -> tuple[pd.DataFrame, dict[str, Any
         "ECE",
         "Brier",
         "Brier constant",
+        "Brier model's worker mean",
         "Brier excess between",
         "Brier excess within",
         "Brier excess constant",
@@ -746,6 +756,10 @@ def summarise(results: list[VariantResult]) -> tuple[pd.DataFrame, dict[str, Any
         "brier": (
             int((table["Brier"] < table["Brier constant"]).sum()),
             bool((table["Brier"] < table["Brier constant"]).all()),
+        ),
+        "brier_own_mean": (
+            int((table["Brier"] < table["Brier model's worker mean"]).sum()),
+            bool((table["Brier"] < table["Brier model's worker mean"]).all()),
         ),
     }
     table.loc["mean"] = mean
@@ -878,7 +892,10 @@ def markdown(results, table, verdict, args, wall, cpu, load, png_rel, group_line
         f"* expected calibration error ≤ {TARGET_ECE}: worst {_fmt(verdict['ece'][0], 4)} — "
         f"{met(verdict['ece'][1])}",
         f"* Brier better than the per-worker constant: on {verdict['brier'][0]} of "
-        f"{len(results)} markets — {met(verdict['brier'][1])}",
+        f"{len(results)} markets — {met(verdict['brier'][1])} (the constant is the truth's "
+        "mean of each worker's listed pairs, an oracle no model has; against the constant a "
+        "model can give, its own mean score over each worker's list — the same levels, no "
+        f"order inside a list — better on {verdict['brier_own_mean'][0]} of {len(results)})",
         "",
         "Per variant (NDCG@10 over seeking workers with a positive true option; plan shares of "
         "the oracle LP's expected stable placements; ECE over the engine's top-10 pairs in 10 "
