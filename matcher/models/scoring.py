@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from matcher.models.explain import Reason, explain_pair
 from matcher.models.features import AVAILABLE, PAIR_COLUMNS, RANKER_COLUMNS, pair_matrix
-from matcher.models.ranking import top_k_per_group
+from matcher.models.ranking import ONE_THREAD_ROWS, top_k_per_group
 
 _AVAILABLE_COL = PAIR_COLUMNS.index(AVAILABLE)
 _FAR_COL = PAIR_COLUMNS.index("far")
@@ -67,6 +67,43 @@ def rowwise_sparse_dot(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
     if a.shape[0] == 0:
         return np.zeros(0)
     return np.asarray(a.multiply(b).sum(axis=1)).ravel()
+
+
+def rank_chunks(sizes: np.ndarray, limit: int = ONE_THREAD_ROWS) -> list[np.ndarray]:
+    """Consecutive runs of positions whose ``sizes`` sum to at most ``limit`` (a position
+    larger than ``limit`` alone): how the batched paths split the candidate lists of a
+    block of workers into :meth:`PairScorer.rank_top` calls.
+
+    A worker's list does not depend on which workers are ranked with him, so any split
+    gives the same lists; this one keeps each call at most ``limit`` pairs (default
+    :data:`matcher.models.ranking.ONE_THREAD_ROWS`, up to which the ranker sums its trees
+    with its one-thread QuickScorer) and as few calls as that allows: one call per
+    worker pays a fixed cost per call, and one call for a whole block of 128 workers
+    (about 130,000 pairs at 26,000 open vacancies) spends more on its large temporary
+    arrays than it saves (``bench/nightly_fidelity_bench.py``).
+
+    Parameters
+    ----------
+    sizes : ndarray of int
+        The number of candidate pairs of each worker, in order.
+    limit : int
+        The most pairs in one run (unless one worker has more).
+
+    Returns
+    -------
+    list of ndarray of int
+        Positions into ``sizes``, each run consecutive, every position once.
+    """
+    out: list[np.ndarray] = []
+    start, total = 0, 0
+    for j, size in enumerate(np.asarray(sizes).tolist()):
+        if j > start and total + size > limit:
+            out.append(np.arange(start, j))
+            start, total = j, 0
+        total += size
+    if len(sizes) > start:
+        out.append(np.arange(start, len(sizes)))
+    return out
 
 
 @dataclass

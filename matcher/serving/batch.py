@@ -54,9 +54,9 @@ import scipy.sparse as sp
 
 from matcher.data.schema import Columns
 from matcher.models.calibration import logit
-from matcher.models.ranking import ONE_THREAD_ROWS, top_k_per_group
-from matcher.models.retrieval import CandidateGenerator
-from matcher.models.scoring import RankedPairs
+from matcher.models.ranking import top_k_per_group
+from matcher.models.retrieval import PAIR_BLOCK_WORKERS, CandidateGenerator
+from matcher.models.scoring import RankedPairs, rank_chunks
 
 if TYPE_CHECKING:
     from matcher.serving.recommender import Recommender
@@ -69,8 +69,10 @@ LEXICAL_RANK = 96
 DEFAULT_SLACK = 12
 #: Workers scored together in one matrix product (memory: block x open vacancies).
 DEFAULT_BLOCK = 1024
-#: Workers whose live candidates are generated together (the live micro-batch's block).
-LIVE_BLOCK = 128
+#: Workers whose live candidates are generated together: the generator's own pair
+#: block (:data:`matcher.models.retrieval.PAIR_BLOCK_WORKERS`); a larger block only adds
+#: memory traffic (its channel products and eligibility masks are block x open vacancies).
+LIVE_BLOCK = PAIR_BLOCK_WORKERS
 #: How :class:`BatchScorer` chooses each worker's candidates.
 CANDIDATE_MODES = ("shortlist", "live")
 SCORE_COLUMNS = [Columns.Worker, Columns.Vacancy, Columns.Rank, Columns.Score]
@@ -470,10 +472,9 @@ class BatchScorer:
             unions = generator.for_workers(local, block)
             sizes = np.array([len(u) for u in unions], dtype=np.int64)
             self.stats_["shortlisted"] += int(sizes.sum())
-            # rank a few workers at a time: up to ONE_THREAD_ROWS pairs the ranker sums
-            # its trees with QuickScorer, about twice as fast here as sklearn's batch
-            # walk (the same numbers; a worker's list does not depend on the others')
-            for part in _chunks(sizes, ONE_THREAD_ROWS):
+            # rank a few workers at a time (rank_chunks: the same lists whichever
+            # workers share a call)
+            for part in rank_chunks(sizes):
                 wi = np.repeat(block[part], sizes[part]).astype(np.int64)
                 if len(wi):
                     vi = cat.open_pos[np.concatenate([unions[j] for j in part])]
@@ -610,21 +611,6 @@ class BatchScorer:
                 Columns.Score: ranked.score.astype(float),
             }
         )
-
-
-def _chunks(sizes: np.ndarray, limit: int) -> list[np.ndarray]:
-    """Consecutive runs of positions whose ``sizes`` sum to at most ``limit`` (a
-    position larger than ``limit`` alone)."""
-    out: list[np.ndarray] = []
-    start, total = 0, 0
-    for j, size in enumerate(sizes.tolist()):
-        if j > start and total + size > limit:
-            out.append(np.arange(start, j))
-            start, total = j, 0
-        total += size
-    if len(sizes) > start:
-        out.append(np.arange(start, len(sizes)))
-    return out
 
 
 def _isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:

@@ -125,6 +125,7 @@ from matcher.models.ranking import (
     STAGES,
 )
 from matcher.models.retrieval import (
+    PAIR_BLOCK_WORKERS,
     CandidateGenerator,
     ContentIndex,
     LightFMRetriever,
@@ -132,7 +133,7 @@ from matcher.models.retrieval import (
     fit_ranker_proxy,
     interaction_weights,
 )
-from matcher.models.scoring import PairScorer
+from matcher.models.scoring import PairScorer, rank_chunks
 
 #: Version of the saved artifact layout; bump when a saved model can no longer be read.
 #: 2: ``artifact.json`` holds the config as JSON (``config``) and the embedder's class.
@@ -141,8 +142,9 @@ ARTIFACT_VERSION = 2
 READABLE_ARTIFACT_VERSIONS = (1, 2)
 ARTIFACT_FILE = "recommender.joblib"
 META_FILE = "artifact.json"
-#: Workers scored per block in batched calls (bounds memory: block x open vacancies).
-BLOCK = 128
+#: Workers whose candidates are generated together in batched calls: the generator's
+#: own pair block (bounds memory: block x open vacancies; a larger block measured slower).
+BLOCK = PAIR_BLOCK_WORKERS
 #: Dense vectors memoised per process for the embedder that encoded them (a training
 #: run fits several models and catalogues over the same texts with one embedder).
 EMBEDDING_MEMO_SIZE = 200_000
@@ -1055,20 +1057,20 @@ class Recommender(RankingModel):
         for start in range(0, len(positions), BLOCK):
             block = positions[start : start + BLOCK]
             unions = generator.for_workers(cat, block)
-            wi_parts = [
-                np.full(len(u), w, dtype=np.int64) for u, w in zip(unions, block, strict=True)
-            ]
-            vi_parts = [cat.open_pos[u] for u in unions]
-            frames.append(
-                self.rank_pairs(
-                    np.concatenate(wi_parts) if wi_parts else np.zeros(0, np.int64),
-                    np.concatenate(vi_parts) if vi_parts else np.zeros(0, np.int64),
-                    k,
-                    lang,
-                    by="worker",
-                    reasons=reasons,
+            sizes = np.array([len(u) for u in unions], dtype=np.int64)
+            for part in rank_chunks(sizes):
+                if not sizes[part].any():
+                    continue
+                frames.append(
+                    self.rank_pairs(
+                        np.repeat(block[part], sizes[part]).astype(np.int64),
+                        cat.open_pos[np.concatenate([unions[j] for j in part])],
+                        k,
+                        lang,
+                        by="worker",
+                        reasons=reasons,
+                    )
                 )
-            )
         if not frames:
             return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
