@@ -984,8 +984,10 @@ class PairStatistics:
         if table is None or own is None or not len(table) or n == 0:
             market_rate = self.market_.get("worker_exposure_left_rate", 0.0)
             return np.full(n, float(np.log(max(market_rate, MIN_LEFT_RATE))))
-        wids = pd.Index(np.asarray(workers, dtype=object), dtype=object)
-        pos = table.index.get_indexer(wids)
+        wids = np.asarray(workers, dtype=object)
+        # a request's pairs share a handful of workers: position each distinct one once
+        codes, distinct = pd.factorize(wids, use_na_sentinel=False)
+        pos = table.index.get_indexer(pd.Index(distinct, dtype=object))[codes]
         sums = table.to_numpy(dtype=float)
         left = np.where(pos >= 0, sums[np.maximum(pos, 0), 0], 0.0)
         weeks = np.where(pos >= 0, sums[np.maximum(pos, 0), 1], 0.0)
@@ -1266,16 +1268,22 @@ def _preferred_region(
     has = np.array([bool(s) for s in sets], dtype=bool)
     if not has.any():
         return out
-    levels: dict[str, tuple[str, str, str]] = {}
-    for k in np.flatnonzero(has[inv]).tolist():
-        r = region[k]
-        if not isinstance(r, str):
-            continue
-        codes = levels.get(r)
-        if codes is None:
-            codes = levels[r] = (r, province_of(r), prefecture_of(r))
-        s = sets[inv[k]]
-        out[k] = float(codes[0] in s or codes[1] in s or codes[2] in s)
+    take = np.flatnonzero(has[inv])
+    # one set test per distinct (worker, region) among the pairs, gathered per pair
+    regions, distinct = pd.factorize(np.asarray(region, dtype=object)[take])
+    named = regions >= 0  # a missing region prefers nothing
+    take, regions = take[named], regions[named]
+    combos, back = np.unique(inv[take] * len(distinct) + regions, return_inverse=True)
+    levels = [
+        (r, province_of(r), prefecture_of(r)) if isinstance(r, str) else None for r in distinct
+    ]
+    hit = np.zeros(len(combos), dtype=float)
+    for j, key in enumerate(combos.tolist()):
+        codes = levels[key % len(distinct)]
+        if codes is not None:
+            s = sets[key // len(distinct)]
+            hit[j] = float(codes[0] in s or codes[1] in s or codes[2] in s)
+    out[take] = hit[back.reshape(-1)]
     return out
 
 
