@@ -839,6 +839,9 @@ class PairStatistics:
     workers_left_: pd.Series | None = None
     worker_exposure_: pd.DataFrame | None = None
     spell_exposure_: pd.DataFrame | None = None
+    #: ``(spell_exposure_, {worker id: {vacancy id: row}})`` once built
+    #: (:meth:`_spell_rows`); None before (and on statistics pickled before it).
+    _spell_rows_cache: tuple[pd.DataFrame, dict] | None = None
 
     def fit(self, dataset: Dataset) -> PairStatistics:
         ev = dataset.events
@@ -971,6 +974,27 @@ class PairStatistics:
         ].sum()
         self.spell_exposure_ = per_spell.set_index(keys)[["left", "weeks"]]
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_spell_rows_cache", None)  # derived: rebuilt on first use
+        return state
+
+    def _spell_rows(self, own: pd.DataFrame) -> dict | None:
+        """``{worker id: {vacancy id: row of own}}`` of :attr:`spell_exposure_` ``own``
+        (built once per table), or None when its keys are not unique (then
+        ``get_indexer`` decides, as it always did)."""
+        cached = self._spell_rows_cache
+        if cached is not None and cached[0] is own:
+            return cached[1]
+        if not own.index.is_unique:
+            return None
+        rows: dict = {}
+        workers, vacancies = (own.index.get_level_values(j).tolist() for j in range(2))
+        for row, (w, v) in enumerate(zip(workers, vacancies, strict=True)):
+            rows.setdefault(w, {})[v] = row
+        self._spell_rows_cache = (own, rows)
+        return rows
+
     def worker_exposure_left_log(self, workers: np.ndarray, vacancies: np.ndarray) -> np.ndarray:
         """:data:`WORKER_EXPOSURE_LEFT` of the pairs (``workers``, ``vacancies``: ids, one
         per pair): the log of ``(departures + PRIOR_WEEKS * rate) / (weeks + PRIOR_WEEKS)``
@@ -995,7 +1019,15 @@ class PairStatistics:
         some = np.flatnonzero(pos >= 0)
         vids = np.asarray(vacancies, dtype=object)
         mine = np.full(n, -1, dtype=np.int64)
-        if len(some):
+        rows_of = self._spell_rows(own) if len(some) else None
+        if rows_of is not None:
+            # each known worker's few spells by vacancy id: the rows get_indexer finds
+            for c in np.unique(codes[some]).tolist():
+                spells = rows_of.get(distinct[c])
+                if spells:
+                    at = some[codes[some] == c]
+                    mine[at] = [spells.get(v, -1) for v in vids[at].tolist()]
+        elif len(some):
             pairs = pd.MultiIndex.from_arrays([wids[some], pd.Index(vids[some], dtype=object)])
             mine[some] = own.index.get_indexer(pairs)
         spell = own.to_numpy(dtype=float)

@@ -477,7 +477,15 @@ def stay_covariate_matrix(x: np.ndarray, record: str = "none") -> np.ndarray:
         ),
     )
     return np.column_stack(
-        [distance, far, far - far_housing, far * (1.0 - plain[:, 0]), log_ratio, unknown, plain[:, 1:]]
+        [
+            distance,
+            far,
+            far - far_housing,
+            far * (1.0 - plain[:, 0]),
+            log_ratio,
+            unknown,
+            plain[:, 1:],
+        ]
     )
 
 
