@@ -1011,7 +1011,7 @@ class PairStatistics:
         wids = np.asarray(workers, dtype=object)
         # a request's pairs share a handful of workers: position each distinct one once
         codes, distinct = pd.factorize(wids, use_na_sentinel=False)
-        pos = table.index.get_indexer(pd.Index(distinct, dtype=object))[codes]
+        pos = key_positions(table.index, distinct)[codes]
         sums = table.to_numpy(dtype=float)
         left = np.where(pos >= 0, sums[np.maximum(pos, 0), 0], 0.0)
         weeks = np.where(pos >= 0, sums[np.maximum(pos, 0), 1], 0.0)
@@ -1052,7 +1052,7 @@ class PairStatistics:
         prior = float(np.log(max(rate, MIN_LEFT_RATE)))
         if table is None or not len(table):
             return np.full(len(workers), prior)
-        pos = table.index.get_indexer(pd.Index(np.asarray(workers, dtype=object), dtype=object))
+        pos = key_positions(table.index, np.asarray(workers, dtype=object))
         values = table.to_numpy(dtype=float)
         return np.where(pos >= 0, values[np.maximum(pos, 0)], prior)
 
