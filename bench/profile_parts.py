@@ -9,7 +9,10 @@ from pathlib import Path
 
 #: The engine: a sample with any frame in ``matcher/`` (the numpy and pandas it calls
 #: included).
-ENGINE = ("engine: re-rank of the stored list (matcher/ and what it calls)", ("(matcher/",))
+ENGINE = (
+    "engine: re-rank of a stored list or, live, the whole ranking (matcher/ and what it calls)",
+    ("(matcher/",),
+)
 #: Parts of a request: the engine when a frame of the sample is in it, else the part of
 #: the deepest matching frame (first match wins).
 PARTS: list[tuple[str, tuple[str, ...]]] = [
