@@ -66,3 +66,17 @@ def served_lists(model: Any, worker_ids: list[str], k: int, truth: pd.DataFrame)
     key = pd.MultiIndex.from_frame(lists[["worker_id", "vacancy_id"]])
     true = truth.set_index(["worker_id", "vacancy_id"]).reindex(key)
     return ServedLists(lists, feats, model.ranker_.predict_stages(feats), true)
+
+
+def rankable_pairs(model: Any, worker_ids: Any) -> pd.DataFrame:
+    """``worker_id, vacancy_id`` of every open vacancy each worker may take and has not
+    pursued yet (``Recommender.worker_mask``): the pairs the model may rank, the
+    reference of an exhaustive ranking."""
+    cat = model.catalogue
+    parts = [
+        pd.DataFrame({"worker_id": pd.Series(dtype=object), "vacancy_id": pd.Series(dtype=object)})
+    ]
+    for worker in worker_ids:
+        open_cols = cat.open_pos[model.worker_mask(cat, cat.wp.ids.get_loc(worker))]
+        parts.append(pd.DataFrame({"worker_id": worker, "vacancy_id": cat.vp.ids[open_cols]}))
+    return pd.concat(parts, ignore_index=True)

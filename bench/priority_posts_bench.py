@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.kept import load_kept  # noqa: E402
+from bench.kept import load_kept, rankable_pairs  # noqa: E402
 from bench.report import markdown_table  # noqa: E402
 
 K = 10
@@ -52,14 +52,8 @@ def eligible_welfare_pairs(
     model: Any, worker_ids: Iterable[str], welfare_ids: Iterable[str]
 ) -> pd.DataFrame:
     """``worker_id, vacancy_id`` of every open welfare post each worker may take."""
-    cat = model.catalogue
-    wanted = set(cat.vacancy_positions(list(welfare_ids)))
-    rows: list[tuple[str, str]] = []
-    for wid in worker_ids:
-        w = cat.wp.ids.get_loc(wid)
-        cols = cat.open_pos[model.worker_mask(cat, w)]
-        rows += [(wid, cat.vp.ids[c]) for c in cols if c in wanted]
-    return pd.DataFrame(rows, columns=["worker_id", "vacancy_id"])
+    pairs = rankable_pairs(model, worker_ids)
+    return pairs[pairs["vacancy_id"].isin(set(welfare_ids))].reset_index(drop=True)
 
 
 def market_rows(folder: Path, model_dir: str, version: str) -> list[list[object]]:

@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.kept import load_kept, served_lists  # noqa: E402
+from bench.kept import load_kept, rankable_pairs, served_lists  # noqa: E402
 from bench.report import markdown_table  # noqa: E402
 
 K = 10
@@ -143,13 +143,7 @@ def exhaustive_rows(
     judged = truth.loc[truth["value"] > 0, "worker_id"].unique()
     # the pairs the engine may rank: each judged worker's eligible open vacancies not
     # pursued yet (the engine's exclusions, which the truth's eligibility does not apply)
-    cat = model.catalogue
-    rankable = []
-    for worker in judged:
-        w = cat.wp.ids.get_loc(worker)
-        open_cols = cat.open_pos[model.worker_mask(cat, w)]
-        rankable.append(pd.DataFrame({"worker_id": worker, "vacancy_id": cat.vp.ids[open_cols]}))
-    pairs = truth.merge(pd.concat(rankable), on=["worker_id", "vacancy_id"])
+    pairs = truth.merge(rankable_pairs(model, judged), on=["worker_id", "vacancy_id"])
     stages = model.pair_stages(pairs["worker_id"], pairs["vacancy_id"])
     scored = stages["score"].notna().to_numpy()
     served = model.recommend_many(list(judged), K, reasons=False)
@@ -217,8 +211,8 @@ def stay_fit_rows(
     root = np.sqrt(weight)
     beta, *_ = np.linalg.lstsq(x * root[:, None], true_log * root, rcond=None)
     error = model_log - true_log
-    employers = pd.read_csv(folder / "vacancies.csv", usecols=["vacancy_id", "employer_id"])
-    employer = served.lists["vacancy_id"].map(employers.set_index("vacancy_id")["employer_id"])
+    employers = kept.dataset.vacancies.set_index("vacancy_id")["employer_id"]
+    employer = served.lists["vacancy_id"].map(employers)
     dummies = pd.get_dummies(employer.to_numpy()[ok]).to_numpy(dtype=float)
     d = np.column_stack([within(dummies[:, j]) for j in range(dummies.shape[1])])
     gamma, *_ = np.linalg.lstsq(d * root[:, None], error * root, rcond=None)
