@@ -178,3 +178,30 @@ def test_pair_reasons_explain_chosen_pairs_like_recommend(fitted):
     np.testing.assert_allclose(out[Columns.Score], recs[Columns.Score])
     assert list(out[Columns.Reasons]) == list(recs[Columns.Reasons])
     assert list(out[Columns.Warnings]) == list(recs[Columns.Warnings])
+
+
+def test_rank_chunks_split_the_block_into_consecutive_runs_within_the_limit():
+    """How the batched paths split a block of workers' candidate lists into ranking
+    calls: every worker once, in order, each run at most ``limit`` pairs unless one
+    worker alone has more, and a new run only when the next worker would pass it."""
+    from matcher.models.scoring import rank_chunks
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        sizes = rng.integers(0, 40, rng.integers(0, 30))
+        if len(sizes) and rng.random() < 0.3:
+            sizes[rng.integers(len(sizes))] = 120  # one worker above the limit
+        runs = rank_chunks(sizes, limit=100)
+        flat = np.concatenate(runs) if runs else np.zeros(0, dtype=np.int64)
+        np.testing.assert_array_equal(flat, np.arange(len(sizes)))
+        for j, run in enumerate(runs):
+            assert len(run) and np.all(np.diff(run) == 1)
+            total = int(sizes[run].sum())
+            assert total <= 100 or len(run) == 1
+            if j + 1 < len(runs):  # closed only because the next worker would pass it
+                assert total + int(sizes[runs[j + 1][0]]) > 100
+    assert rank_chunks(np.array([], dtype=np.int64)) == []
+    assert [r.tolist() for r in rank_chunks(np.array([60, 50, 0, 40]), limit=100)] == [
+        [0],
+        [1, 2, 3],
+    ]
