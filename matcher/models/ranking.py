@@ -1748,10 +1748,9 @@ class StablePlacementRanker:
 
         One learned stage is computed for every pair: a stage without a booster
         (:meth:`_without_booster`, e.g. ``hire_alone``'s map) when there is one, else the
-        first in :data:`STAGES` order. (On a request at 100,000 open vacancies its
-        exact value with the other stages' bounds leaves about 9% of the pairs able to
-        reach the top 10, against 64% with the apply booster first, which costs about
-        six times the map.) Each later stage is at
+        first in :data:`STAGES` order (a map costs a fraction of a booster stage, and
+        its exact value with the other stages' bounds leaves far fewer pairs able to
+        reach the top ``k`` than the apply booster first). Each later stage is at
         most its largest possible value (:meth:`_stage_max`, at most 1) and a stage
         that could not be learned is its constant rate, so ``s_first * max * rate``
         (multiplied in the order of :meth:`predict_proba`; rounding is monotone)
