@@ -51,24 +51,25 @@ def _record(rows: list[tuple[str, str, str, float]]) -> PairStatistics:
     return stats
 
 
+#: Spells of three workers, in weeks after T0. a: hired at v1 week 0, left week 4; hired
+#: at v2 week 6, left week 8; hired at v3 week 10, still there (open: not read by the
+#: ended-spell record). b: hired at v1 week 0, no leaving event, hired at v4 week 10
+#: (still there): the first spell ends at the next hire, without a departure. c: one
+#: open spell only: nothing ended, the market's rate.
+SPELL_ROWS = [
+    ("a", "v1", HIRED, 0),
+    ("a", "v1", LEFT, 4),
+    ("a", "v2", HIRED, 6),
+    ("a", "v2", LEFT, 8),
+    ("a", "v3", HIRED, 10),
+    ("b", "v1", HIRED, 0),
+    ("b", "v4", HIRED, 10),
+    ("c", "v5", HIRED, 2),
+]
+
+
 def test_known_answer_and_no_spell_reads_its_own_departure():
-    stats = _record(
-        [
-            # a: hired at v1 week 0, left week 4; hired at v2 week 6, left week 8;
-            # hired at v3 week 10, still there (open: not read)
-            ("a", "v1", HIRED, 0),
-            ("a", "v1", LEFT, 4),
-            ("a", "v2", HIRED, 6),
-            ("a", "v2", LEFT, 8),
-            ("a", "v3", HIRED, 10),
-            # b: hired at v1 week 0, no leaving event, hired at v4 week 10 (still there):
-            # the first spell ends at the next hire, without a departure
-            ("b", "v1", HIRED, 0),
-            ("b", "v4", HIRED, 10),
-            # c: one open spell only: nothing ended, the market's rate
-            ("c", "v5", HIRED, 2),
-        ]
-    )
+    stats = _record(SPELL_ROWS)
     rate = 2.0 / (4 + 2 + 10)  # ended spells: departures per week employed
     assert stats.market_["worker_left_rate"] == pytest.approx(rate)
     got = stats.worker_left_log(np.array(["a", "b", "c", "nobody"], dtype=object))
@@ -155,17 +156,7 @@ VIEWED = EventType.VIEWED.value
 #: a: two ended spells (4 and 2 weeks, both left) and one open since week 10; b: one
 #: spell ended by the next hire at week 10 (no departure) and one open since then; c: one
 #: open spell since week 2. The statistics' events end at week 20 (d's view).
-EXPOSURE_ROWS = [
-    ("a", "v1", HIRED, 0),
-    ("a", "v1", LEFT, 4),
-    ("a", "v2", HIRED, 6),
-    ("a", "v2", LEFT, 8),
-    ("a", "v3", HIRED, 10),
-    ("b", "v1", HIRED, 0),
-    ("b", "v4", HIRED, 10),
-    ("c", "v5", HIRED, 2),
-    ("d", "v6", VIEWED, 20),
-]
+EXPOSURE_ROWS = [*SPELL_ROWS, ("d", "v6", VIEWED, 20)]
 
 
 def _exposure(stats: PairStatistics, pairs: list[tuple[str, str]]) -> np.ndarray:
