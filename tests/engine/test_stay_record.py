@@ -82,30 +82,10 @@ def test_known_answer_and_no_spell_reads_its_own_departure():
     np.testing.assert_allclose(got, want)
     # a's third spell, open at the statistics' end (as every spell followed from there
     # is), was not read above; once it has left within the events it has ended and counts
-    later = _record(
-        [
-            ("a", "v1", HIRED, 0),
-            ("a", "v1", LEFT, 4),
-            ("a", "v2", HIRED, 6),
-            ("a", "v2", LEFT, 8),
-            ("a", "v3", HIRED, 10),
-            ("b", "v1", HIRED, 0),
-            ("b", "v4", HIRED, 10),
-            ("c", "v5", HIRED, 2),
-            ("a", "v3", LEFT, 12),
-        ]
-    )
+    later = _record([*SPELL_ROWS, ("a", "v3", LEFT, 12)])
     assert later.worker_left_log(np.array(["a"], dtype=object))[0] != pytest.approx(got[0])
     # b and c's spells do not change a's record, only the market's rate it is shrunk to
-    cut = _record(
-        [
-            ("a", "v1", HIRED, 0),
-            ("a", "v1", LEFT, 4),
-            ("a", "v2", HIRED, 6),
-            ("a", "v2", LEFT, 8),
-            ("a", "v3", HIRED, 10),
-        ]
-    )
+    cut = _record([row for row in SPELL_ROWS if row[0] == "a"])
     rate_a = 2.0 / 6
     assert cut.worker_left_log(np.array(["a"], dtype=object))[0] == pytest.approx(
         np.log((2 + PRIOR_WEEKS * rate_a) / (6 + PRIOR_WEEKS))
