@@ -391,6 +391,18 @@ class ClassifierConfig:
         votes of the ``k`` index rows nearest by the mean of the character and the
         sentence-embedding cosines, a neighbour ensemble of the two channels (zero
         without an embedding channel); off by default.
+    prior_features : bool
+        Give the decision rule :data:`PRIOR_FEATURES` as well (after every other
+        block): how often the candidate's code, and a code of its level, was the right
+        one among the rule's own out-of-fold candidates, overall and for training titles
+        ending in the same one or two characters or spelt the same
+        (:class:`CandidatePriors`); off by default.
+    head_level_features : bool
+        Give the decision rule :data:`HEAD_LEVEL_FEATURES` as well (after the joint
+        block, before the priors): per ending length of :class:`HeadIndex`, the share of
+        the training rows ending like the title's words that carry exactly the
+        candidate's code (a group code itself, not its subtree) and that carry a code of
+        the candidate's level (how coarse their labels are); off by default.
     rule : str
         Kind of decision rule (:data:`RULE_KINDS`): ``"logistic"`` judges each candidate
         on its own, ``"softmax"`` learns listwise which of a title's candidates is the
@@ -420,6 +432,8 @@ class ClassifierConfig:
     neighbour_features: bool = False
     head_features: bool = False
     joint_features: bool = False
+    prior_features: bool = False
+    head_level_features: bool = False
     rule: str = "logistic"
     title_cleaning: str = "basic"
     seed: int = 0
@@ -596,6 +610,25 @@ def top_columns(scores: np.ndarray, k: int) -> np.ndarray:
     k = min(k, m)
     if n == 0 or k <= 0:
         return np.zeros((n, max(k, 0)), dtype=np.int64)
+    if m >= TOP_BLOCK_WIDTH and n > TOP_BLOCK_ROWS:
+        # wide rows in blocks that stay in the cache through the passes below (each
+        # row's answer depends on that row alone)
+        return np.vstack(
+            [_top_columns(scores[i : i + TOP_BLOCK_ROWS], k) for i in range(0, n, TOP_BLOCK_ROWS)]
+        )
+    return _top_columns(scores, k)
+
+
+#: :func:`top_columns` works on rows of at least this many columns in blocks of
+#: ``TOP_BLOCK_ROWS`` rows (a block of 64 float32 rows of the 6,829-row neighbour index
+#: is 1.7 MB): the same columns in less time than over a whole 512-row block.
+TOP_BLOCK_WIDTH = 4096
+TOP_BLOCK_ROWS = 64
+
+
+def _top_columns(scores: np.ndarray, k: int) -> np.ndarray:
+    """:func:`top_columns` on one block of rows (``0 < k <= columns``)."""
+    n, m = scores.shape
     # column sets j, j + width, j + 2 * width, ...: their maxima by contiguous slices
     sets = max(1, min(16, m // (2 * k)))
     width = -(-m // sets)
@@ -770,7 +803,7 @@ class Channels:
             index_is_title=np.asarray(is_title, dtype=bool),
             heads=(
                 HeadIndex.fit(texts, codes, sample_weight, n_codes)
-                if config.head_features
+                if config.head_features or config.head_level_features
                 else None
             ),
         )
@@ -871,7 +904,7 @@ class Channels:
             # every code gets the probability of its major group
             major = full[:, table.ancestor_at[:, 1]].astype(np.float32)
         heads = None
-        if config.head_features:
+        if config.head_features or config.head_level_features:
             if self.heads is None:
                 raise ValueError(
                     "head_features needs a model whose channels hold the head-word index; "
@@ -1143,6 +1176,32 @@ HEAD_FEATURES = tuple(
 JOINT_FEATURES = ("joint_share", "joint_subtree", "joint_rank", "joint_top_share", "joint_gap")
 
 
+#: Candidate features added with ``ClassifierConfig.head_level_features``, after the joint
+#: block (see :func:`head_level_features`).
+HEAD_LEVEL_FEATURES = tuple(f"head_{k}_{what}" for k in HEAD_LENGTHS for what in ("exact", "level"))
+
+
+#: Candidate features added with ``ClassifierConfig.prior_features``, after every other
+#: block (see :class:`CandidatePriors`): the log of the smoothed share of the times the
+#: candidate's code was right when it was a candidate, overall, then for titles ending
+#: in the same character, the same two characters and spelt the same (each shrunk
+#: towards the previous); the same for a code of the candidate's level among titles
+#: ending in the same two characters and spelt the same; and how often the code was a
+#: candidate at all (log).
+PRIOR_FEATURES = (
+    "prior_code",
+    "prior_end_1",
+    "prior_end_2",
+    "prior_title",
+    "prior_level_end_2",
+    "prior_level_title",
+    "prior_code_seen",
+)
+
+#: Pseudo-counts that shrink each :class:`CandidatePriors` share towards the coarser one.
+PRIOR_SMOOTHING = 2.0
+
+
 def rule_columns(config: ClassifierConfig) -> np.ndarray:
     """Positions of the candidate feature columns the decision rule of ``config`` reads,
     among those of a config with every block (``neighbour_features`` implies the group
@@ -1161,6 +1220,10 @@ def rule_columns(config: ClassifierConfig) -> np.ndarray:
         # after the head-word block, which a fit with a joint rule always computes
         first = start + n_group + n_near + len(HEAD_FEATURES)
         columns.append(np.arange(first, first + len(JOINT_FEATURES)))
+    if config.head_level_features:
+        # after the joint block, which a fit with a head-level rule always computes
+        first = start + n_group + n_near + len(HEAD_FEATURES) + len(JOINT_FEATURES)
+        columns.append(np.arange(first, first + len(HEAD_LEVEL_FEATURES)))
     return np.concatenate(columns)
 
 
@@ -1380,6 +1443,10 @@ def candidates(
         blocks.append(head_features(found, heads))
     if config.joint_features:
         blocks.append(joint_features(found, np.zeros_like(knn) if joint is None else joint))
+    if config.head_level_features:
+        if heads is None:
+            raise ValueError("head_level_features needs the head-word shares (heads)")
+        blocks.append(head_level_features(found, heads))
     if len(blocks) == 1:
         return found
     return Candidates(found.owner, found.code, np.hstack(blocks))
@@ -1403,6 +1470,138 @@ def joint_features(found: Candidates, joint: np.ndarray) -> np.ndarray:
     return out
 
 
+def prior_keys(query: str) -> tuple[str, str, str]:
+    """(last character, last two characters, whole text) of a cleaned title, spaces
+    removed: the keys :class:`CandidatePriors` counts by."""
+    compact = query.replace(" ", "")
+    return compact[-1:], compact[-2:], compact
+
+
+#: Per key of :func:`prior_keys` (or level key): (key, code or level) -> (right, seen).
+_PriorCounts = dict[tuple[str, int], tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class CandidatePriors:
+    """How often a code was the right answer when the decision rule had it as a
+    candidate, learned from the rule's own out-of-fold candidates (:data:`PRIOR_FEATURES`).
+
+    The rule's candidates often hold the gold code beside a rival it prefers: which of
+    the several sales codes the labels use for 销售 titles, or the coarse group code a
+    bare role word (经理, 主管, 助理, 学徒) gets. These are labelling conventions of
+    the data, so they are counted, not written: per code, per (title ending, code),
+    per (whole title, code), and per (ending or title, level) of the candidate, each
+    share shrunk towards the coarser one by :data:`PRIOR_SMOOTHING` pseudo-counts.
+    Counted on other inner folds than the candidates they describe when the rule is
+    fitted (:func:`cross_fitted_priors`), on all of them for the saved model.
+
+    Attributes
+    ----------
+    base : float
+        Share of all candidates that were right.
+    code_right, code_seen : numpy.ndarray
+        (codes,) right and all candidacies per code.
+    level_right, level_seen : numpy.ndarray
+        (5,) the same per level of the candidate's code.
+    keyed : tuple of dict
+        Per key of :func:`prior_keys`: (key, code) -> (right, seen).
+    level_keyed : tuple of dict
+        For the last-two-characters key and the whole text: (key, level) -> (right, seen).
+    """
+
+    base: float
+    code_right: np.ndarray
+    code_seen: np.ndarray
+    level_right: np.ndarray
+    level_seen: np.ndarray
+    keyed: tuple[_PriorCounts, ...]
+    level_keyed: tuple[_PriorCounts, ...]
+
+    @classmethod
+    def count(
+        cls, keys: Sequence[tuple[str, str, str]], code: np.ndarray, right: np.ndarray
+    ) -> CandidatePriors:
+        """From candidates: their titles' :func:`prior_keys`, code positions and whether
+        each was the right code."""
+        table = code_table()
+        n_codes = len(table.codes)
+        hit = np.asarray(right, dtype=np.float64)
+        code = np.asarray(code, dtype=np.int64)
+        level = table.levels[code].astype(np.int64)
+        keyed: list[_PriorCounts] = [{}, {}, {}]
+        level_keyed: list[_PriorCounts] = [{}, {}]
+        for k, g, lv, r in zip(keys, code.tolist(), level.tolist(), hit.tolist(), strict=True):
+            for j in range(3):
+                a, b = keyed[j].get((k[j], g), (0.0, 0.0))
+                keyed[j][(k[j], g)] = (a + r, b + 1.0)
+            for j in range(2):
+                a, b = level_keyed[j].get((k[j + 1], lv), (0.0, 0.0))
+                level_keyed[j][(k[j + 1], lv)] = (a + r, b + 1.0)
+        return cls(
+            base=float(hit.mean()) if len(hit) else 0.0,
+            code_right=np.bincount(code, weights=hit, minlength=n_codes),
+            code_seen=np.bincount(code, minlength=n_codes).astype(np.float64),
+            level_right=np.bincount(level, weights=hit, minlength=5),
+            level_seen=np.bincount(level, minlength=5).astype(np.float64),
+            keyed=tuple(keyed),
+            level_keyed=tuple(level_keyed),
+        )
+
+    def features(self, keys: Sequence[tuple[str, str, str]], code: np.ndarray) -> np.ndarray:
+        """:data:`PRIOR_FEATURES` of candidates (their titles' keys and code positions)."""
+        out = np.zeros((len(code), len(PRIOR_FEATURES)), dtype=np.float32)
+        if not len(code):
+            return out
+        a = PRIOR_SMOOTHING
+        code = np.asarray(code, dtype=np.int64)
+        level = code_table().levels[code].astype(np.int64)
+        base = max(self.base, 1e-6)
+
+        def counts(table: _PriorCounts, j: int, of: list[int]) -> np.ndarray:
+            return np.asarray(
+                [table.get((k[j], g), (0.0, 0.0)) for k, g in zip(keys, of, strict=True)],
+                dtype=np.float64,
+            ).reshape(-1, 2)
+
+        share = (self.code_right[code] + a * base) / (self.code_seen[code] + a)
+        columns = [share]
+        for j in range(3):
+            found = counts(self.keyed[j], j, code.tolist())
+            share = (found[:, 0] + a * share) / (found[:, 1] + a)
+            columns.append(share)
+        share = (self.level_right[level] + a * base) / (self.level_seen[level] + a)
+        for j in range(2):
+            found = counts(self.level_keyed[j], j + 1, level.tolist())
+            share = (found[:, 0] + a * share) / (found[:, 1] + a)
+            columns.append(share)
+        out[:, :6] = np.log(np.maximum(np.column_stack(columns), 1e-6))
+        out[:, 6] = np.log1p(self.code_seen[code])
+        return out
+
+
+def cross_fitted_priors(
+    keys: Sequence[Sequence[tuple[str, str, str]]],
+    code: Sequence[np.ndarray],
+    right: Sequence[np.ndarray],
+) -> tuple[list[np.ndarray], CandidatePriors]:
+    """Per inner fold (its candidates' title keys, code positions and rightness): the
+    :data:`PRIOR_FEATURES` of its candidates counted on the other folds' candidates
+    (so no candidate's own label describes it), and the priors of all folds."""
+    blocks = []
+    for f in range(len(code)):
+        others = [i for i in range(len(code)) if i != f]
+        priors = CandidatePriors.count(
+            [k for i in others for k in keys[i]],
+            np.concatenate([code[i] for i in others]) if others else np.zeros(0, np.int64),
+            np.concatenate([right[i] for i in others]) if others else np.zeros(0, bool),
+        )
+        blocks.append(priors.features(keys[f], code[f]))
+    every = CandidatePriors.count(
+        [k for part in keys for k in part], np.concatenate(code), np.concatenate(right)
+    )
+    return blocks, every
+
+
 def head_features(found: Candidates, heads: HeadShares) -> np.ndarray:
     """:data:`HEAD_FEATURES` of the candidates ``found`` (candidates x features): per
     ending length, the head-word share of the candidate's subtree (itself and the codes
@@ -1416,10 +1615,32 @@ def head_features(found: Candidates, heads: HeadShares) -> np.ndarray:
     major = table.ancestor_at[code, 1]
     major = np.where(major >= 0, major, code)
     for j, (shares, total) in enumerate(zip(heads.shares, heads.evidence, strict=True)):
-        mass = sp.csr_matrix(shares @ table.subtree_t)
-        out[:, 3 * j] = np.asarray(mass[owner, code]).ravel()
-        out[:, 3 * j + 1] = np.asarray(mass[owner, major]).ravel()
+        # the same sparse product, read as a dense block (faster than sparse indexing)
+        mass = sp.csr_matrix(shares @ table.subtree_t).toarray()
+        out[:, 3 * j] = mass[owner, code]
+        out[:, 3 * j + 1] = mass[owner, major]
         out[:, 3 * j + 2] = np.log1p(total[owner])
+    return out
+
+
+def head_level_features(found: Candidates, heads: HeadShares) -> np.ndarray:
+    """:data:`HEAD_LEVEL_FEATURES` of the candidates ``found`` (candidates x features):
+    per ending length, the head-word share of exactly the candidate's code and of the
+    codes of its level (:class:`HeadIndex`; shrunk like :data:`HEAD_FEATURES`)."""
+    table = code_table()
+    owner, code = found.owner, found.code
+    out = np.zeros((len(code), len(HEAD_LEVEL_FEATURES)), dtype=np.float32)
+    if not len(code):
+        return out
+    levels = table.levels.astype(np.int64)
+    at_level = sp.csr_matrix(
+        (np.ones(len(levels), dtype=np.float32), (np.arange(len(levels)), levels)),
+        shape=(len(levels), 5),
+    )
+    for j, shares in enumerate(heads.shares):
+        dense = sp.csr_matrix(shares).toarray()
+        out[:, 2 * j] = dense[owner, code]
+        out[:, 2 * j + 1] = np.asarray(shares @ at_level.toarray())[owner, levels[code]]
     return out
 
 
@@ -1800,6 +2021,7 @@ class OccupationClassifier:
     channels_: Channels
     rule_: DecisionRule
     n_titles_: int
+    priors_: CandidatePriors
 
     def __init__(
         self, config: ClassifierConfig | None = None, embedder: Embedder | None = None
@@ -1885,6 +2107,8 @@ class OccupationClassifier:
                     neighbour_features=cfg.neighbour_features,
                     head_features=cfg.head_features,
                     joint_features=cfg.joint_features,
+                    prior_features=cfg.prior_features,
+                    head_level_features=cfg.head_level_features,
                     rule=cfg.rule,
                     dense_channel=cfg.dense_channel,
                 )
@@ -1932,7 +2156,10 @@ class OccupationClassifier:
         # candidates carry every feature some rule reads (the head-word block, the last,
         # only when one does); each rule reads the columns its config names; with and
         # without the embedding channel (its best labels are candidates too)
-        any_joint = any(model.settings.joint_features for model in fitted)
+        any_levels = any(model.settings.head_level_features for model in fitted)
+        # the head-level block comes after the joint block: a fit with a head-level rule
+        # computes both
+        any_joint = any_levels or any(model.settings.joint_features for model in fitted)
         # the joint block comes after the head-word block: a fit with a joint rule
         # computes both
         any_heads = any_joint or any(model.settings.head_features for model in fitted)
@@ -1942,12 +2169,16 @@ class OccupationClassifier:
             neighbour_features=True,
             head_features=any_heads,
             joint_features=any_joint,
+            head_level_features=any_levels,
+            prior_features=False,  # added per rule below, cross-fitted over inner folds
         )
         channel_config = replace(cfg, head_features=any_heads)
         kinds = sorted(set(has_dense))
         features: dict[bool, list[np.ndarray]] = {k: [] for k in kinds}
         right: dict[bool, list[np.ndarray]] = {k: [] for k in kinds}
         owners: dict[bool, list[np.ndarray]] = {k: [] for k in kinds}
+        keys: dict[bool, list[list[tuple[str, str, str]]]] = {k: [] for k in kinds}
+        codes: dict[bool, list[np.ndarray]] = {k: [] for k in kinds}
         for train, test in grouped_folds(groups, cfg.inner_folds, cfg.seed + 1):
             channels = self._fit_channels(queries, gold, weight, train, vectors, channel_config)
             for dense in kinds:
@@ -1961,13 +2192,20 @@ class OccupationClassifier:
                 right[dense].append(found.code == gold[test][found.owner])
                 # unique title ids across the inner folds
                 owners[dense].append(found.owner + len(owners[dense]) * len(gold))
+                title_keys = [prior_keys(queries[i]) for i in test]
+                keys[dense].append([title_keys[o] for o in found.owner.tolist()])
+                codes[dense].append(found.code)
         final = self._fit_channels(
             queries, gold, weight, np.arange(len(examples)), vectors, channel_config
         )
+        priors: dict[bool, tuple[list[np.ndarray], CandidatePriors]] = {}
+        if any(model.settings.prior_features for model in fitted):
+            priors = {k: cross_fitted_priors(keys[k], codes[k], right[k]) for k in kinds}
         # one Channels object per (head-word index, embedding channel) kept, shared
         kept: dict[tuple[bool, bool], Channels] = {(any_heads, final.dense is not None): final}
         for model, dense in zip(fitted, has_dense, strict=True):
-            key = (model.settings.head_features, dense and final.dense is not None)
+            reads_heads = model.settings.head_features or model.settings.head_level_features
+            key = (reads_heads, dense and final.dense is not None)
             if key not in kept:
                 kept[key] = replace(
                     final,
@@ -1975,9 +2213,12 @@ class OccupationClassifier:
                     dense=final.dense if key[1] else None,
                 )
             x, y = np.vstack(features[dense]), np.concatenate(right[dense])
-            columns = rule_columns(model.settings)
+            x = x[:, rule_columns(model.settings)]
+            if model.settings.prior_features:
+                x = np.hstack([x, np.vstack(priors[dense][0])])
+                model.priors_ = priors[dense][1]
             rule = DecisionRule(seed=cfg.seed, kind=model.settings.rule)
-            model.rule_ = rule.fit(x[:, columns], y, np.concatenate(owners[dense]))
+            model.rule_ = rule.fit(x, y, np.concatenate(owners[dense]))
             model.channels_ = kept[key]
             model.n_titles_ = len(examples)
         return fitted
@@ -2011,6 +2252,8 @@ class OccupationClassifier:
         vectors = self.embed([*queries, *dict_text])
         out = OccupationClassifier(self.config, self.embedder)
         out.rule_ = self.rule_
+        if hasattr(self, "priors_"):
+            out.priors_ = self.priors_
         out.channels_ = out._fit_channels(
             queries, gold, weight, np.arange(len(examples)), vectors, self.settings
         )
@@ -2076,7 +2319,7 @@ class OccupationClassifier:
             )
             if settings.joint_features and found.sim is not None:
                 joint = channels.joint_shares(found.sim, dense_sim, settings)
-        return candidates(
+        chosen = candidates(
             queries,
             found.linear,
             found.knn,
@@ -2089,6 +2332,17 @@ class OccupationClassifier:
             found.heads,
             joint,
         )
+        if not settings.prior_features:
+            return chosen
+        priors: CandidatePriors | None = getattr(self, "priors_", None)
+        if priors is None:
+            raise ValueError(
+                "prior_features needs a model fitted with them (its candidate priors); "
+                "retrain it with `jobmatch occupation train`"
+            )
+        title_keys = [prior_keys(q) for q in queries]
+        block = priors.features([title_keys[o] for o in chosen.owner.tolist()], chosen.code)
+        return Candidates(chosen.owner, chosen.code, np.hstack([chosen.features, block]))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "rule_"):
@@ -2183,6 +2437,7 @@ class OccupationClassifier:
                 "config": self.settings.to_dict(),
                 "channels": self.channels_,
                 "rule": self.rule_,
+                "priors": getattr(self, "priors_", None),
                 "n_titles": self.n_titles_,
                 "codes": table_fingerprint(),
             },
@@ -2228,11 +2483,15 @@ class OccupationClassifier:
         config.setdefault("neighbour_features", False)
         config.setdefault("head_features", False)
         config.setdefault("joint_features", False)
+        config.setdefault("prior_features", False)
+        config.setdefault("head_level_features", False)
         config.setdefault("rule", "logistic")
         config.setdefault("title_cleaning", "basic")
         model = cls(ClassifierConfig.from_dict(config), embedder)
         model.channels_ = blob["channels"]
         model.rule_ = blob["rule"]
+        if blob.get("priors") is not None:
+            model.priors_ = blob["priors"]
         model.n_titles_ = int(blob["n_titles"])
         return model
 

@@ -11,11 +11,14 @@ from matcher.occupations.classifier import (
     FEATURES,
     GROUP_FEATURES,
     HEAD_FEATURES,
+    HEAD_LEVEL_FEATURES,
     JOINT_FEATURES,
     NEIGHBOUR_FEATURES,
+    PRIOR_FEATURES,
     RANK_DEPTH,
     SUGGEST_SETTINGS,
     UNCLASSIFIABLE_CODE,
+    CandidatePriors,
     Candidates,
     ClassifierConfig,
     DecisionRule,
@@ -28,6 +31,7 @@ from matcher.occupations.classifier import (
     clean_advert_title,
     clean_title,
     code_table,
+    cross_fitted_priors,
     group_features,
     grouped_folds,
     head_features,
@@ -37,6 +41,7 @@ from matcher.occupations.classifier import (
     near_duplicate_groups,
     neighbour_features,
     neighbour_shares,
+    prior_keys,
     read_labelled_titles,
     suggest_model_file,
     title_cleaner,
@@ -547,6 +552,92 @@ def test_top_columns_are_the_best_k_in_order_with_ties_to_the_lower_column():
             x = rng.integers(0, 4, (n, m)).astype(np.float32)
         expected = np.argsort(-x, axis=1, kind="stable")[:, :k]
         np.testing.assert_array_equal(top_columns(x, k), expected, err_msg=f"{n}x{m}, k={k}")
+
+
+def test_top_columns_of_wide_rows_in_blocks_are_those_of_the_whole(monkeypatch):
+    # rows at least TOP_BLOCK_WIDTH wide go in blocks of TOP_BLOCK_ROWS rows: the same
+    # columns as one pass over every row (a score-neutral speed-up)
+    import matcher.occupations.classifier as classifier
+
+    rng = np.random.default_rng(1)
+    dense = rng.normal(size=(150, 5000)).astype(np.float32)
+    ties = rng.integers(0, 3, (150, 5000)).astype(np.float32)
+    shares = np.where(rng.random((150, 5000)) < 0.002, rng.random((150, 5000)), 0.0)
+    for x, k in ((dense, 50), (ties, 20), (shares.astype(np.float32), 20)):
+        blocked = top_columns(x, k)
+        monkeypatch.setattr(classifier, "TOP_BLOCK_WIDTH", 10**9)
+        whole = top_columns(x, k)
+        monkeypatch.undo()
+        np.testing.assert_array_equal(blocked, whole)
+        np.testing.assert_array_equal(blocked, np.argsort(-x, axis=1, kind="stable")[:, :k])
+
+
+def test_candidate_priors_count_how_often_a_code_was_right_as_a_candidate():
+    at = code_table().position
+    # four titles' candidates: 销售 twice (the group code right both times), 经理 once
+    keys = [prior_keys(q) for q in ("销售", "销售", "销售", "销售", "汽车 销售", "汽车 销售")]
+    code = np.asarray([at[SALES_GROUP], at[SALESPERSON]] * 3)
+    right = np.asarray([True, False, True, False, False, True])
+    priors = CandidatePriors.count(keys, code, right)
+    assert priors.base == pytest.approx(0.5)
+    assert priors.code_seen[at[SALES_GROUP]] == 3 and priors.code_right[at[SALES_GROUP]] == 2
+    assert priors.keyed[2][("销售", at[SALES_GROUP])] == (2.0, 2.0)
+    assert priors.keyed[1][("销售", at[SALESPERSON])] == (1.0, 3.0)  # 汽车销售 ends alike
+    feats = priors.features(
+        [prior_keys("销售")] * 2, np.asarray([at[SALES_GROUP], at[SALESPERSON]])
+    )
+    column = {name: feats[:, j] for j, name in enumerate(PRIOR_FEATURES)}
+    # each share shrunk towards the coarser one by two pseudo-counts
+    code_share = (2 + 2 * 0.5) / (3 + 2)
+    assert column["prior_code"][0] == pytest.approx(np.log(code_share))
+    assert column["prior_title"][0] > column["prior_end_2"][0] > column["prior_code"][0]
+    assert column["prior_title"][1] < column["prior_title"][0]
+    assert column["prior_code_seen"][0] == pytest.approx(np.log1p(3))
+    # a title and a code never seen: the overall share
+    unseen = priors.features([prior_keys("焊工")], np.asarray([at[WELDER]]))
+    assert unseen[0, 0] == pytest.approx(np.log(0.5))
+    # cross-fitted: a fold's candidates are described by the other folds' counts only
+    blocks, every = cross_fitted_priors(
+        [keys[:4], keys[4:]], [code[:4], code[4:]], [right[:4], right[4:]]
+    )
+    alone = CandidatePriors.count(keys[4:], code[4:], right[4:])
+    np.testing.assert_allclose(blocks[0], alone.features(keys[:4], code[:4]))
+    assert every.code_seen.sum() == 6
+
+
+def test_a_rule_with_candidate_priors_fits_like_a_variant_and_survives_saving(tmp_path):
+    base = replace(FAST, dense_channel="", group_features=True, rule="softmax")
+    with_priors = replace(base, prior_features=True)
+    plain, fitted = OccupationClassifier(base).fit_variants(TOY, [with_priors])
+    assert fitted.rule_.coef_.shape == (plain.rule_.coef_.shape[0] + len(PRIOR_FEATURES),)
+    titles = ["电焊工学徒", "销售", "厨师长", "电工", ""]
+    alone = OccupationClassifier(with_priors).fit(TOY)
+    assert fitted.classify_many(titles) == alone.classify_many(titles)
+    back = OccupationClassifier.load(fitted.save(tmp_path / "priors.joblib"))
+    assert back.classify_many(titles) == fitted.classify_many(titles)
+    assert back.suggest("销售", k=2) == fitted.suggest("销售", k=2)
+    assert not ClassifierConfig().prior_features and not SUGGEST_SETTINGS.prior_features
+    # a model fitted without them cannot serve a config that reads them
+    broken = OccupationClassifier(with_priors)
+    broken.channels_, broken.rule_, broken.n_titles_ = plain.channels_, plain.rule_, 20
+    with pytest.raises(ValueError, match="prior_features"):
+        broken.classify("销售")
+
+
+def test_a_rule_with_head_word_levels_reads_its_block_and_fits_like_a_variant(tmp_path):
+    base = replace(FAST, dense_channel="", group_features=True, rule="softmax")
+    levels = replace(base, head_level_features=True)
+    plain, fitted = OccupationClassifier(base).fit_variants(TOY, [levels])
+    # its block sits after the joint block, which the fit computes for it; the rule
+    # reads its own columns only
+    assert fitted.rule_.coef_.shape == (plain.rule_.coef_.shape[0] + len(HEAD_LEVEL_FEATURES),)
+    assert fitted.channels_.heads is not None and plain.channels_.heads is None
+    titles = ["电焊工学徒", "销售", "厨师长", "电工", ""]
+    alone = OccupationClassifier(levels).fit(TOY)
+    assert fitted.classify_many(titles) == alone.classify_many(titles)
+    back = OccupationClassifier.load(fitted.save(tmp_path / "levels.joblib"))
+    assert back.classify_many(titles) == fitted.classify_many(titles)
+    assert not ClassifierConfig().head_level_features
 
 
 def test_dense_index_in_int8_keeps_cosines():
