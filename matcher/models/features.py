@@ -58,8 +58,9 @@ so an employer with two hires is not called risky on one report.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -836,6 +837,8 @@ class PairStatistics:
         Both None on statistics pickled before them (class default): the market's rate.
     """
 
+    #: the market's rates; empty until fitted (never mutated in place: each fit sets a new dict)
+    market_: Mapping[str, float] = MappingProxyType({})
     workers_left_: pd.Series | None = None
     worker_exposure_: pd.DataFrame | None = None
     spell_exposure_: pd.DataFrame | None = None
@@ -883,11 +886,12 @@ class PairStatistics:
             prior = self.market_[f"{name}_rate"]
             emp[f"{name}_rate"] = (emp[name] + PRIOR_HIRES * prior) / (emp["hires"] + PRIOR_HIRES)
         self.employers_ = emp
-        self._fit_worker_record(ev)
+        self.fit_worker_record(ev)
         return self
 
-    def _fit_worker_record(self, events: pd.DataFrame) -> None:
-        """Per worker, departures and weeks employed over the spells that ended in
+    def fit_worker_record(self, events: pd.DataFrame) -> PairStatistics:
+        """Fit the workers' own leaving records from ``events`` (part of :meth:`fit`;
+        public so that the record can be fitted and checked alone). Per worker, departures and weeks employed over the spells that ended in
         ``events``: a spell (first hire at a vacancy) ends at its first leaving event, or
         else at the worker's next hire; a spell still open at the end of ``events`` is not
         read, so a spell followed from there (a training spell at risk at the cutoff, or
@@ -915,12 +919,14 @@ class PairStatistics:
         record = record.groupby(level=0).sum()
         total = float(record["weeks"].sum())
         rate = float(record["left"].sum()) / total if total > 0 else 0.0
-        self.market_["worker_left_rate"] = rate
+        # a new dict: statistics fitted alone start from the class's empty market
+        self.market_ = {**self.market_, "worker_left_rate": rate}
         shrunk = (record["left"] + PRIOR_WEEKS * rate) / (record["weeks"] + PRIOR_WEEKS)
         self.workers_left_ = pd.Series(
             np.log(np.maximum(shrunk.to_numpy(dtype=float), MIN_LEFT_RATE)), index=record.index
         )
         self._fit_exposure_record(spells, following, cut, events)
+        return self
 
     def _fit_exposure_record(
         self,
@@ -941,9 +947,12 @@ class PairStatistics:
         neither its tenure nor its future."""
         keys = [Columns.Worker, Columns.Vacancy]
         if len(spells) == 0:
-            self.market_.update(
-                worker_exposure_left_rate=0.0, worker_exposure_left=0.0, worker_exposure_weeks=0.0
-            )
+            self.market_ = {
+                **self.market_,
+                "worker_exposure_left_rate": 0.0,
+                "worker_exposure_left": 0.0,
+                "worker_exposure_weeks": 0.0,
+            }
             empty = pd.DataFrame({"left": [], "weeks": []}, dtype=float)
             self.worker_exposure_ = empty
             self.spell_exposure_ = empty.set_index(pd.MultiIndex.from_arrays([[], []], names=keys))
@@ -964,11 +973,12 @@ class PairStatistics:
         )
         total = float(per_spell["weeks"].sum())
         departures = float(per_spell["left"].sum())
-        self.market_.update(
-            worker_exposure_left_rate=departures / total if total > 0 else 0.0,
-            worker_exposure_left=departures,
-            worker_exposure_weeks=total,
-        )
+        self.market_ = {
+            **self.market_,
+            "worker_exposure_left_rate": departures / total if total > 0 else 0.0,
+            "worker_exposure_left": departures,
+            "worker_exposure_weeks": total,
+        }
         self.worker_exposure_ = per_spell.groupby(Columns.Worker, sort=True)[
             ["left", "weeks"]
         ].sum()
@@ -1045,7 +1055,7 @@ class PairStatistics:
     def worker_left_log(self, workers: np.ndarray) -> np.ndarray:
         """:data:`WORKER_LEFT` of workers ``workers`` (ids): the log of
         ``(departures + PRIOR_WEEKS * rate) / (weeks + PRIOR_WEEKS)`` over their ended
-        spells (:meth:`_fit_worker_record`), ``rate`` the market's; a worker without an
+        spells (:meth:`fit_worker_record`), ``rate`` the market's; a worker without an
         ended spell (or statistics fitted before the record existed) reads the market's."""
         table = self.workers_left_
         rate = self.market_.get("worker_left_rate", 0.0)

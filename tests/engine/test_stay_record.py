@@ -45,10 +45,7 @@ HIRED, LEFT = EventType.HIRED.value, EventType.LEFT.value
 
 
 def _record(rows: list[tuple[str, str, str, float]]) -> PairStatistics:
-    stats = PairStatistics()
-    stats.market_ = {}
-    stats._fit_worker_record(_events(rows))
-    return stats
+    return PairStatistics().fit_worker_record(_events(rows))
 
 
 #: Spells of three workers, in weeks after T0. a: hired at v1 week 0, left week 4; hired
