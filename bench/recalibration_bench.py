@@ -13,7 +13,12 @@ each model in the same run with ``matcher.evaluation.truth``:
   and mean truth;
 * the nightly plan (``service.nightly.run_match`` with the model, as of the snapshot,
   policy weights and group rule as served) as a share of the oracle LP;
-* the hire stage's and the joint map's calibration rows.
+* the hire stage's and the joint map's calibration rows;
+* the worst language group's NDCG@10 over the best's (issue 18; groups of at least 5
+  judged workers, as the truth bench).
+
+After the per-market table, a summary: each measure's mean and worst over the markets on
+both sides, and on how many markets the recalibrated side is better, equal or worse.
 
 Recalibrating with the code that trained a model reproduces it exactly (checked: same
 figures to the last digit), so the difference is the calibration change alone.
@@ -42,6 +47,19 @@ from bench.report import git, markdown_table  # noqa: E402
 K = 10
 
 
+def language_ratio(per_worker: pd.Series, workers: pd.DataFrame, events: pd.DataFrame) -> float:
+    """Issue 18's ratio: the worst language group's mean NDCG@10 over the best's, groups
+    of at least 5 judged workers (as ``bench/truth_bench.py``'s ``group_gaps``)."""
+    from matcher.evaluation.groups import NOT_STATED, worker_groups
+
+    language = worker_groups(workers, events)["language"]
+    joined = pd.DataFrame({"ndcg": per_worker}).join(language, how="inner")
+    joined = joined[joined["language"] != NOT_STATED]
+    means = joined.groupby("language")["ndcg"].agg(["mean", "size"])
+    means = means[means["size"] >= 5]["mean"]
+    return float(means.min() / means.max()) if len(means) else float("nan")
+
+
 def judge(model, ds, folder: Path, label: str, nightly: bool) -> dict[str, object]:
     from matcher.evaluation.truth import (
         attach_truth,
@@ -68,10 +86,12 @@ def judge(model, ds, folder: Path, label: str, nightly: bool) -> dict[str, objec
     judged = seeking.index[seeking > 0].intersection(pd.Index(workers["worker_id"]))
     ranker = model.ranker_
     counts = ranker.calibration_counts_
+    per_worker = ndcg_true_gains(lists, truth, K, judged)
     row: dict[str, object] = {
         "variant": folder.name,
         "calibration": label,
-        "NDCG@10": float(ndcg_true_gains(lists, truth, K, judged).mean()),
+        "NDCG@10": float(per_worker.mean()),
+        "worst/best language": language_ratio(per_worker, workers, ds.events),
         "ECE": expected_calibration_error(p, v),
         "Brier": brier_score(p, v),
         "mean score": float(p.mean()),
@@ -152,7 +172,44 @@ def main(argv: list[str] | None = None) -> int:
             ],
         )
     )
+    print(summary(table, this))
     return 0
+
+
+#: per measure: the better direction and the worst case (min or max over the markets)
+HIGHER_IS_BETTER = {
+    "NDCG@10": True,
+    "worst/best language": True,
+    "nightly/oracle": True,
+    "ECE": False,
+    "Brier": False,
+}
+
+
+def summary(table: pd.DataFrame, this: str) -> str:
+    """Mean and worst over the markets of each judged measure, both sides, and on how many
+    markets the recalibrated side is better, equal or worse (paired by market)."""
+    base = table[table["calibration"] == "as trained"].set_index("variant")
+    mine = table[table["calibration"] == this].set_index("variant")
+    rows = []
+    for col, higher in HIGHER_IS_BETTER.items():
+        if col not in table.columns:
+            continue
+        a, b = base[col].astype(float), mine[col].astype(float).reindex(base.index)
+        diff = (b - a) if higher else (a - b)
+        worst = (lambda x: x.min()) if higher else (lambda x: x.max())
+        rows.append(
+            [
+                col,
+                f"{a.mean():.4f} → {b.mean():.4f}",
+                f"{worst(a):.4f} → {worst(b):.4f}",
+                f"{int((diff > 1e-12).sum())} / {int((diff.abs() <= 1e-12).sum())} / "
+                f"{int((diff < -1e-12).sum())}",
+            ]
+        )
+    return markdown_table(
+        ["measure", "mean (as trained → this)", "worst", "markets better / equal / worse"], rows
+    )
 
 
 if __name__ == "__main__":
