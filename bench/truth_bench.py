@@ -39,8 +39,11 @@ the targets of issue 12, and per variant over its seeds. One seed is not enough:
 of 1,200 workers judges a few hundred seeking workers, and the same code's figures differ
 between seeds by more than most changes move them (session 14: the default market's
 nightly/oracle 0.977 at seed 7, 0.874 at seed 8; its worst/best language ratio 0.958 at
-seed 7, 0.938 at seed 9). Run: ``python bench/truth_bench.py`` (about 15 minutes on 2 idle
-cores at the default sizes and three seeds; ``--workers/--employers`` to change them,
+seed 7, 0.938 at seed 9). Run: ``python bench/truth_bench.py`` (21 markets of about a minute of one core each at the
+default sizes and three seeds, spread over the machine's cores: ``--jobs N`` markets are
+produced at the same time, each in its own process, default one per core, and judged here;
+``--jobs 1`` produces them in this process one after the other — same figures;
+``--workers/--employers`` to change the sizes,
 ``--variants a,b`` and ``--seeds 7`` for a subset, ``--no-write`` to leave
 docs/benchmarks.md alone).
 
@@ -339,6 +342,90 @@ class Elsewhere:
         with self.out.open("rb") as fh:
             produced: dict[str, Any] = pickle.load(fh)
         return produced
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process (all its threads) and of its finished subprocesses."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def run_parallel(
+    markets: list[tuple[int, str]],
+    args: argparse.Namespace,
+    work: Path,
+    model_dir: Path,
+    params: dict[str, Any],
+    baseline: tuple[Path | None, dict[str, Any], str],
+    head: str,
+) -> tuple[list[VariantResult], list[VariantResult]]:
+    """Every market's :func:`produce` in a subprocess (:class:`Elsewhere`; this checkout's
+    code, and the baseline commit's beside it with ``--baseline-ref``), at most
+    ``args.jobs`` at a time, each judged here as soon as its sides are done. Markets are
+    generated here first, one after the other. Same stores and model folders as the
+    in-process run (``--jobs 1``); the model folders and their embedding cache are shared
+    between the subprocesses (SQLite locking). Returns this code's and the baseline's
+    results in market order."""
+    base_code, base_params, base_label = baseline
+    seeds = sorted({s for s, _ in markets}, key=[s for s, _ in markets].index)
+    tasks: list[tuple[int, str, Path, Path, Path, dict[str, Any]]] = []
+    info: list[tuple[str, str, Path, float]] = []
+    for i, (seed, name) in enumerate(markets):
+        market = market_label(name, seed, seeds)
+        folder = work / market.replace(" ", "-")
+        info.append((name, market, folder, make_market(name, args, folder, seed)))
+        if base_code is None:
+            tasks.append((i, "this", ROOT, folder, model_dir, params))
+        else:
+            tasks.append((i, "this", ROOT, Path(f"{folder}-this"), model_dir, params))
+            store = Path(f"{folder}-baseline")
+            tasks.append((i, "baseline", base_code, store, work / "models-baseline", base_params))
+    sides = 1 if base_code is None else 2
+    done: dict[int, dict[str, dict[str, Any]]] = {}
+    mine: dict[int, VariantResult] = {}
+    theirs: dict[int, VariantResult] = {}
+    running: list[tuple[int, str, Elsewhere, float]] = []
+    queue = list(tasks)
+    try:
+        while queue or running:
+            while queue and len(running) < args.jobs:
+                i, side, code, store, models, side_params = queue.pop(0)
+                name, _, folder, _ = info[i]
+                seed = markets[i][0]
+                job = Elsewhere.start(code, name, seed, folder, store, models, side_params)
+                running.append((i, side, job, time.perf_counter()))
+            finished = [r for r in running if r[2].process.poll() is not None]
+            if not finished:
+                time.sleep(0.2)
+                continue
+            for entry in finished:
+                running.remove(entry)
+                i, side, job, started = entry
+                done.setdefault(i, {})[side] = job.result()
+                if len(done[i]) < sides:
+                    continue
+                name, market, folder, generate = info[i]
+                if base_code is not None:
+                    b = judge(name, folder, done[i]["baseline"])
+                    b.name = market
+                    theirs[i] = b
+                    print(f"{market} [{base_label}]: {summary_line(b)}", flush=True)
+                r = judge(name, folder, done[i]["this"])
+                r.seconds = {"generate": generate, **r.seconds}
+                r.name = market
+                mine[i] = r
+                print(
+                    f"{market} [{head}]: {summary_line(r)}; "
+                    f"{time.perf_counter() - started:.0f} s in its process",
+                    flush=True,
+                )
+                del done[i]
+    finally:
+        for _, _, job, _ in running:
+            if job.process.poll() is None:
+                job.process.kill()
+    order = range(len(markets))
+    return [mine[i] for i in order], [theirs[i] for i in order if i in theirs]
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
@@ -872,11 +959,15 @@ def markdown(results, table, verdict, args, wall, cpu, load, png_rel, group_line
         "lists from `recommend_many` and the keyword / popularity baselines fitted on the same "
         "snapshot; then the truth is read and everything judged with `matcher.evaluation.truth`.",
         "",
-        f"Whole run: **{wall / 60:.1f} min** wall clock, {cpu / 60:.1f} min CPU of this process "
-        f"(all its threads; target ≤ {TARGET_MINUTES:g} min from a clean clone — no model, no "
-        f"embedding cache: wall clock {met(wall / 60 <= TARGET_MINUTES)} at this load; the CPU "
-        f"time is what the run needs of one core, {met(cpu / 60 <= TARGET_MINUTES)} on an idle "
-        "machine).",
+        f"Whole run: **{wall / 60:.1f} min** wall clock with {args.jobs} market"
+        f"{'s' if args.jobs > 1 else ''} at a time, {cpu / 60:.1f} min CPU of this process and "
+        f"its subprocesses (all their threads; target ≤ {TARGET_MINUTES:g} min from a clean "
+        f"clone — no model, no embedding cache: wall clock {met(wall / 60 <= TARGET_MINUTES)} "
+        f"at this load; the CPU time over the {min(args.jobs, os.cpu_count() or 1)} core"
+        f"{'s' if min(args.jobs, os.cpu_count() or 1) > 1 else ''} the run can use is "
+        f"{cpu / 60 / min(args.jobs, os.cpu_count() or 1):.1f} min, the least wall clock it "
+        f"needs on an idle machine: "
+        f"{met(cpu / 60 / min(args.jobs, os.cpu_count() or 1) <= TARGET_MINUTES)}).",
         "",
         "Targets of issue 12:",
         "",
@@ -1084,6 +1175,14 @@ def main(argv: list[str] | None = None) -> int:
         help="a Recommender parameter of the --baseline-ref commit's model (as --param), "
         "e.g. to compare one more opt-in parameter against opt-in ones the baseline shares",
     )
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="markets produced at the same time, each in its own process (default: the "
+        "machine's cores); 1 produces this checkout's side in this process, one market "
+        "after the other",
+    )
     # --produce: one variant's import/train/plan/lists with the code on PYTHONPATH
     ap.add_argument("--produce", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--produce-params", default="{}", help=argparse.SUPPRESS)
@@ -1109,6 +1208,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(str(exc))
     if base_params and not args.baseline_ref:
         ap.error("--baseline-param needs --baseline-ref")
+    if args.jobs < 1:
+        ap.error(f"--jobs must be at least 1, got {args.jobs}")
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -1141,9 +1242,19 @@ def main(argv: list[str] | None = None) -> int:
     head = git_head()
     results: list[VariantResult] = []
     baselines: list[VariantResult] = []
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+    wall0, cpu0 = time.perf_counter(), cpu_seconds()
     with LoadSampler() as load:
-        for seed, name in ((s, n) for s in seeds for n in names):
+        if args.jobs > 1:
+            results, baselines = run_parallel(
+                [(s, n) for s in seeds for n in names],
+                args,
+                work,
+                model_dir,
+                params,
+                (base_code, base_params, base_label),
+                head,
+            )
+        for seed, name in ((s, n) for s in seeds for n in names if args.jobs == 1):
             t = time.perf_counter()
             market = market_label(name, seed, seeds)
             folder = work / market.replace(" ", "-")
@@ -1183,7 +1294,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{market} [{head}]: {summary_line(r)}; {time.perf_counter() - t:.0f} s",
                 flush=True,
             )
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
     table, verdict = summarise(results)
     png = reliability_png(results)
     pooled, by_variant = group_tables(results, args.bootstrap)
