@@ -724,9 +724,9 @@ PROXY_FEATURES = (
 PROXY_MARGIN_FLOOR = 50
 #: Workers whose candidates and a random draw of eligible vacancies fit the proxy.
 PROXY_FIT_WORKERS = 40
-#: Memory a generator spends on the proxy group terms of the worker keys (occupation,
-#: place) it has seen (:meth:`CandidateGenerator._group_terms`; 9 bytes per key and
-#: vacancy group): about 1,400 keys at 5,000 groups.
+#: Memory a generator spends on the proxy's static terms of the worker homes it has seen
+#: (:meth:`CandidateGenerator._group_terms`; 8 bytes per home, place, kind of post and
+#: occupation level): about 3,700 homes at 90 places and 5 kinds of post.
 GROUP_TERMS_CACHE_BYTES = 64 * 2**20
 PROXY_FIT_RANDOM = 300
 #: Workers whose eligible pairs :meth:`CandidateGenerator.for_workers` scores together
@@ -1098,9 +1098,64 @@ class WorkerChannels(NamedTuple):
     network: np.ndarray
 
 
+@dataclass(frozen=True)
+class _GroupLayout:
+    """Where each vacancy group (:func:`vacancy_groups`) stands in a home's table of the
+    proxy's static terms (:meth:`CandidateGenerator._group_terms`): the table has one
+    row per place (distinct point, county, prefecture and province of the vacancies),
+    kind of post (distinct channel one-hot row of the proxy) and occupation level
+    (0 to ``n_levels - 1``), in that order."""
+
+    codes: np.ndarray  # distinct occupation key rows of the vacancies
+    code_of: np.ndarray  # each group's row of codes
+    cell: np.ndarray  # each group's table row at level 0 (its level is added)
+    place_first: np.ndarray  # a catalogue position of each place
+    kind_first: np.ndarray  # a catalogue position of each kind of post
+    n_levels: int
+
+    @classmethod
+    def of(cls, cat: CandidateCatalogue, proxy: RankerProxy, first: np.ndarray) -> _GroupLayout:
+        """The layout of the groups whose first positions are ``first``."""
+        vp = cat.vp
+        codes, code_of = distinct_rows(vp.code_keys)
+        place_of, place_first = vacancy_groups((vp.coords, vp.region, vp.prefecture, vp.province))
+        if proxy.vchannel is not None and proxy.channel_beta is not None:
+            _, kind_of = distinct_rows(proxy.vchannel)
+            _, kind_first = np.unique(kind_of, return_index=True)
+        else:  # no channel terms: one kind (its position is not read)
+            kind_of = np.zeros(len(vp.province), dtype=np.intp)
+            kind_first = np.zeros(1, dtype=np.intp)
+        n_levels = (vp.code_keys.shape[1] if vp.code_keys.ndim == 2 else 0) + 1
+        cell = (place_of[first] * len(kind_first) + kind_of[first]) * n_levels
+        return cls(
+            codes,
+            code_of[first],
+            cell.astype(np.intp),
+            place_first.astype(np.intp),
+            kind_first.astype(np.intp),
+            n_levels,
+        )
+
+    def home_table(self, cat: CandidateCatalogue, proxy: RankerProxy, w: int) -> np.ndarray:
+        """The proxy's static terms of worker ``w``'s home against every place, kind of
+        post and occupation level: the rows :meth:`RankerProxy.static_terms` computes
+        for a group's first vacancy, with the same place features
+        (:meth:`CandidateGenerator._place_features` of the place's first position) and
+        its level as the occupation column."""
+        n_places, n_kinds, n_levels = len(self.place_first), len(self.kind_first), self.n_levels
+        places = np.zeros((n_places, len(PROXY_FEATURES)))
+        CandidateGenerator._place_features(cat, w, self.place_first, places)
+        place = np.repeat(np.arange(n_places), n_kinds * n_levels)
+        rep = np.zeros((len(place), len(PROXY_FEATURES)))
+        rep[:, 5:9] = places[place, 5:9]
+        rep[:, 4] = np.tile(np.arange(n_levels, dtype=float), n_places * n_kinds)
+        kind = np.tile(np.repeat(np.arange(n_kinds), n_levels), n_places)
+        return proxy.static_terms(rep, self.kind_first[kind])
+
+
 #: A generator's kept proxy group terms: the groups' first positions and the proxy they
-#: were computed for, and per worker key the static terms and occupation levels.
-_GroupTerms = tuple[np.ndarray, "RankerProxy", dict[tuple, tuple[np.ndarray, np.ndarray]]]
+#: were computed for, their layout, and per worker home its table of static terms.
+_GroupTerms = tuple[np.ndarray, "RankerProxy", _GroupLayout, dict[tuple, np.ndarray]]
 
 
 class CandidateGenerator:
@@ -1137,7 +1192,7 @@ class CandidateGenerator:
         ``bench/nightly_fidelity_bench.py`` measures the agreement it keeps.
     """
 
-    #: The proxy group terms kept per worker key (:meth:`_group_terms`); None until the
+    #: The proxy static terms kept per worker home (:meth:`_group_terms`); None until the
     #: first is computed.
     _group_terms_cache: _GroupTerms | None = None
 
@@ -1157,9 +1212,9 @@ class CandidateGenerator:
 
     @property
     def kept_group_terms(self) -> int:
-        """How many worker keys' proxy group terms the generator keeps (0 before the
-        first proxy scores)."""
-        return 0 if self._group_terms_cache is None else len(self._group_terms_cache[2])
+        """How many worker homes' tables of proxy static terms the generator keeps (0
+        before the first proxy scores)."""
+        return 0 if self._group_terms_cache is None else len(self._group_terms_cache[-1])
 
     def eligible(self, cat: CandidateCatalogue, w: int) -> np.ndarray:
         """Open vacancies (a boolean mask over ``cat.open_pos``) that worker position
@@ -1517,35 +1572,38 @@ class CandidateGenerator:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The proxy's static terms (:meth:`RankerProxy.static_terms`) and the occupation
         level of worker ``w`` against each vacancy group (first positions ``first``,
-        :func:`vacancy_groups`). They read the worker only through his occupation keys,
-        home point, county, prefecture and province, which many workers share (a
-        village's people of one trade): kept per such key for the generator's life
-        (as many keys as :data:`GROUP_TERMS_CACHE_BYTES` holds, the oldest dropped
-        first; the same numbers, computed once), and forgotten when the groups or the
-        proxy change."""
+        :func:`vacancy_groups`).
+
+        A group's static terms read it only through the occupation level (0 to 4), its
+        place (point, county, prefecture, province: a few hundred at most) and its kind
+        of post: the worker's home (point, county, prefecture, province) gives a table
+        over place x kind x level (:class:`_HomeTerms`), computed once per home and kept
+        for the generator's life (as many homes as :data:`GROUP_TERMS_CACHE_BYTES`
+        holds, the oldest dropped first), and each group reads its entry at the level
+        of the worker's occupation keys. The table's entries are the numbers the terms
+        of the group's first vacancy give (the same element-wise operations on the same
+        inputs), so the result is the same bytes as computing them group by group;
+        forgotten when the groups or the proxy change."""
         wp = cat.wp
         cache = self._group_terms_cache
         if cache is None or cache[0] is not first or cache[1] is not proxy:
-            cache = (first, proxy, {})
+            cache = (first, proxy, _GroupLayout.of(cat, proxy, first), {})
             self._group_terms_cache = cache
-        terms = cache[2]
+        layout, homes = cache[2], cache[3]
         key = (
-            wp.code_keys[w].tobytes(),
             np.asarray(wp.coords[w]).tobytes(),
             wp.county[w],
             wp.prefecture[w],
             wp.province[w],
         )
-        hit = terms.get(key)
-        if hit is None:
-            rep = np.zeros((len(first), len(PROXY_FEATURES)))
-            self._place_features(cat, w, first, rep)
-            # the level is 0-4: kept as int8 (read as the same float)
-            hit = (proxy.static_terms(rep, first), rep[:, 4].astype(np.int8))
-            if len(terms) >= max(1, GROUP_TERMS_CACHE_BYTES // (9 * max(1, len(first)))):
-                terms.pop(next(iter(terms)))
-            terms[key] = hit
-        return hit
+        table = homes.get(key)
+        if table is None:
+            table = layout.home_table(cat, proxy, w)
+            if len(homes) >= max(1, GROUP_TERMS_CACHE_BYTES // max(1, table.nbytes)):
+                homes.pop(next(iter(homes)))
+            homes[key] = table
+        level = occupation_levels_of_one(wp.code_keys[w], layout.codes)[layout.code_of]
+        return table[layout.cell + level], level
 
     def for_vacancy(self, cat: CandidateCatalogue, v: int) -> np.ndarray:
         """Candidate worker positions for catalogue vacancy position ``v`` (none when

@@ -292,6 +292,35 @@ def test_the_proxy_by_groups_is_the_proxy_term_by_term(model):
         np.testing.assert_array_equal(gen.proxy_scores(cat, int(w), rows, part), grouped[rows])
 
 
+def test_the_proxy_by_groups_is_its_regrouped_sum_byte_for_byte(model):
+    """The grouped proxy reads each group's static terms from a table of the worker's
+    home (place x kind of post x occupation level): the bytes of the static terms of
+    each pair's own features (RankerProxy.static_terms row by row), plus its wage terms,
+    channel score terms and vacancy term in that order -- whichever workers shared the
+    home before, and with a fresh generator."""
+    from matcher.models.retrieval import WorkerChannels
+
+    cat = model.catalogue
+    proxy = cat.proxy
+    assert proxy is not None and proxy.expanded
+    kept = CandidateGenerator("full", N_CHANNEL, model.retrieval_.stats, N_PROXY)
+    workers = _workers(model, 40)
+    for w in [*workers.tolist(), *workers[::-1].tolist()]:
+        cols = np.arange(len(cat.open_pos))
+        pos = cat.open_pos
+        lfm, dense, lex = kept.channel_scores(cat, np.array([w]), cols)
+        channels = WorkerChannels(lfm[0], dense[0], lex[0], kept.network_scores(cat, w, cols))
+        f = kept.proxy_features(cat, w, cols, channels)
+        want = proxy.static_terms(f, pos)
+        want += proxy.wage_terms(f[:, 9])
+        want += proxy.channel_score_terms(channels, f[:, 4].astype(np.int8))
+        want += proxy.vterm[pos]
+        got = kept.proxy_scores(cat, w, cols, channels)
+        assert got is not None and got.tobytes() == want.tobytes()
+    homes = {(cat.wp.coords[w].tobytes(), cat.wp.county[w]) for w in workers.tolist()}
+    assert 1 <= kept.kept_group_terms <= len(homes)
+
+
 def test_vacancy_groups_follow_a_catalogue_update(model):
     """The groups (and distinct_rows, which they read) are cached per array, by identity:
     a catalogue update must replace the arrays it changes, never write into them. After
