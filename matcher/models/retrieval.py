@@ -538,11 +538,24 @@ def occupation_levels_of_one(worker_keys: np.ndarray, vacancy_keys: np.ndarray) 
     """
     out = np.zeros(len(vacancy_keys), dtype=np.int8)
     for level in range(vacancy_keys.shape[1] if vacancy_keys.ndim == 2 else 0):
-        wanted = np.unique(worker_keys[:, level])
+        wanted = worker_keys[:, level]
         wanted = wanted[wanted >= 0]
-        if len(wanted):
-            out[np.isin(vacancy_keys[:, level], wanted)] = level + 1
+        if len(wanted) == 0:
+            continue
+        column = vacancy_keys[:, level]
+        if len(wanted) <= FEW_KEYS:
+            # a worker's few codes: one comparison each (np.isin sorts both sides)
+            hit = column == wanted[0]
+            for key in wanted[1:].tolist():
+                hit |= column == key
+        else:
+            hit = np.isin(column, wanted)
+        out[hit] = level + 1
     return out
+
+
+#: :func:`occupation_levels_of_one` compares a level's keys one by one up to this many.
+FEW_KEYS = 16
 
 
 #: id of an object array of codes -> (a weak reference to it, its integer codes, code of
@@ -729,6 +742,10 @@ PROXY_FIT_WORKERS = 40
 #: occupation level): about 3,700 homes at 90 places and 5 kinds of post.
 GROUP_TERMS_CACHE_BYTES = 64 * 2**20
 PROXY_FIT_RANDOM = 300
+#: Memory a generator spends on the network pull of the home counties it has seen
+#: (:meth:`CandidateGenerator.county_network`; 8 bytes per county and open vacancy):
+#: about 320 counties at 26,000 open vacancies.
+NETWORK_CACHE_BYTES = 64 * 2**20
 #: Workers whose eligible pairs :meth:`CandidateGenerator.for_workers` scores together
 #: (network pull and ranker proxy as one element-wise pass over their pairs). Measured on
 #: the nightly bench's market (26,121 open vacancies, 11,500 eligible per worker on
@@ -1195,6 +1212,9 @@ class CandidateGenerator:
     #: The proxy static terms kept per worker home (:meth:`_group_terms`); None until the
     #: first is computed.
     _group_terms_cache: _GroupTerms | None = None
+    #: Each home county's network pull of every open vacancy (:meth:`county_network`),
+    #: with what it was computed from; None until the first.
+    _network_cache: tuple[tuple, dict[str, np.ndarray]] | None = None
 
     def __init__(
         self,
@@ -1326,46 +1346,53 @@ class CandidateGenerator:
     def _block_network(
         self, cat: CandidateCatalogue, block: np.ndarray, rows: np.ndarray, cols: np.ndarray
     ) -> np.ndarray:
-        """:meth:`network_scores` of the pairs ``(block[rows], cols)``: the pull tables
-        once per home county of the block, gathered per pair (the same sums)."""
-        stats = self.stats
-        ties = stats.ties_
+        """:meth:`network_scores` of the pairs ``(block[rows], cols)``: each home
+        county's pull of every open vacancy (:meth:`county_network`, kept), gathered per
+        worker (the same sums)."""
         county = cat.wp.county[block]
-        # one row of each table per distinct home county of the block (a county code);
-        # a worker without one is looked up alone, as network_scores looks him up
-        named = [i for i, c in enumerate(county.tolist()) if isinstance(c, str)]
-        first: dict[str, int] = {}
-        of = np.full(len(block), -1, dtype=np.intp)
-        for i in named:
-            of[i] = first.setdefault(county[i], len(first))
-        keys = np.array(list(first), dtype=object)
-        tables = (
-            ties["views"].matrix_,
-            ties["applied"].matrix_,
-            stats.province_applied_.matrix_,
-            stats.prefecture_applied_.matrix_,
-        )
-        out = np.empty(len(cols), dtype=np.result_type(*tables, np.float16))
-        if len(keys):
-            r = ties["views"].row_pos(keys)
+        bounds = np.searchsorted(rows, np.arange(len(block) + 1))
+        parts = []
+        for i, c in enumerate(county.tolist()):
+            at = cols[int(bounds[i]) : int(bounds[i + 1])]
+            if isinstance(c, str):
+                parts.append(self.county_network(cat, c)[at])
+            else:  # a worker without a home county code is looked up alone
+                parts.append(self.network_scores(cat, int(block[i]), at))
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def county_network(self, cat: CandidateCatalogue, county: str) -> np.ndarray:
+        """:meth:`network_scores` of every open vacancy for the workers of a home
+        county (the pull reads the worker only through it), kept for the generator's
+        life per county (as many as :data:`NETWORK_CACHE_BYTES` holds, the oldest
+        dropped first) and forgotten when the open vacancies or the statistics change.
+        Read-only: a view of the kept numbers."""
+        key = (self.stats, cat.open_tie_col, cat.open_province_col, cat.open_prefecture_col)
+        cache = self._network_cache
+        if cache is None or any(a is not b for a, b in zip(cache[0], key, strict=True)):
+            cache = (key, {})
+            self._network_cache = cache
+        kept = cache[1]
+        hit = kept.get(county)
+        if hit is None:
+            stats = self.stats
+            ties = stats.ties_
+            where = np.array([county], dtype=object)
+            r = int(ties["views"].row_pos(where)[0])
             per_employer = np.log1p(ties["views"].matrix_[r]) + np.log1p(ties["applied"].matrix_[r])
-            per_province = 0.5 * np.log1p(
-                stats.province_applied_.matrix_[stats.province_applied_.row_pos(keys)]
+            pr = int(stats.province_applied_.row_pos(where)[0])
+            per_province = 0.5 * np.log1p(stats.province_applied_.matrix_[pr])
+            fr = int(stats.prefecture_applied_.row_pos(where)[0])
+            per_prefecture = 0.5 * np.log1p(stats.prefecture_applied_.matrix_[fr])
+            hit = (
+                per_employer[cat.open_tie_col]
+                + per_province[cat.open_province_col]
+                + per_prefecture[cat.open_prefecture_col]
             )
-            per_prefecture = 0.5 * np.log1p(
-                stats.prefecture_applied_.matrix_[stats.prefecture_applied_.row_pos(keys)]
-            )
-            take = of[rows] >= 0
-            c, v = of[rows[take]], cols[take]
-            out[take] = (
-                per_employer[c, cat.open_tie_col[v]]
-                + per_province[c, cat.open_province_col[v]]
-                + per_prefecture[c, cat.open_prefecture_col[v]]
-            )
-        for i in np.flatnonzero(of < 0).tolist():
-            at = slice(*np.searchsorted(rows, [i, i + 1]).tolist())
-            out[at] = self.network_scores(cat, int(block[i]), cols[at])
-        return out
+            hit.flags.writeable = False
+            if len(kept) >= max(1, NETWORK_CACHE_BYTES // max(1, hit.nbytes)):
+                kept.pop(next(iter(kept)))
+            kept[county] = hit
+        return hit
 
     def _block_proxy(
         self,

@@ -134,6 +134,20 @@ def test_occupation_levels_of_one_worker_equal_the_pairwise_levels(model):
         mine = cat.wp.code_keys[w]
         pairwise = occupation_match_level(np.broadcast_to(mine, (len(keys), *mine.shape)), keys)
         np.testing.assert_array_equal(occupation_levels_of_one(mine, keys), pairwise)
+    # few keys (compared one by one) and many (np.isin), with pads and repeats
+    rng = np.random.default_rng(3)
+
+    def nested(n: int) -> np.ndarray:  # keys of codes of 4 digits, each level a prefix
+        digits = rng.integers(0, 3, (n, 4))
+        out = np.cumsum(digits * 10 ** np.arange(4), axis=1) + 10 ** np.arange(4)
+        out[rng.random(n) < 0.1] = -1  # pad rows
+        return out
+
+    keys = nested(500)
+    for n_codes in (1, 3, 6, 40):
+        mine = nested(n_codes)
+        pairwise = occupation_match_level(np.broadcast_to(mine, (len(keys), *mine.shape)), keys)
+        np.testing.assert_array_equal(occupation_levels_of_one(mine, keys), pairwise)
 
 
 def test_the_residual_terms_of_a_few_vacancies_are_those_of_the_full_fit(model):
