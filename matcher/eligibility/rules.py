@@ -458,6 +458,11 @@ def _violations(
     With ``scalar_worker`` (one worker against many vacancies) rules that cannot fail for
     this worker are skipped; the result is the same either way.
     """
+    return _vacancy_violations(v, at) + _worker_violations(w, v, at, scalar_worker)
+
+
+def _vacancy_violations(v: _Vacancies, at: pd.Timestamp | None) -> list[tuple[Reason, np.ndarray]]:
+    """The rules of :func:`_violations` that read the vacancy alone (open, seats, dates)."""
     out: list[tuple[Reason, np.ndarray]] = [
         (Reason.VACANCY_NOT_OPEN, ~v.status_open),
         (Reason.VACANCY_NO_SEATS, ~v.has_seats),
@@ -466,6 +471,15 @@ def _violations(
         at_ns = np.int64(at.value)
         out.append((Reason.VACANCY_CLOSED, v.closes_ns <= at_ns))
         out.append((Reason.VACANCY_NOT_YET_POSTED, v.posted_ns > at_ns))
+    return out
+
+
+def _worker_violations(
+    w: _Workers, v: _Vacancies, at: pd.Timestamp | None, scalar_worker: bool
+) -> list[tuple[Reason, np.ndarray]]:
+    """The rules of :func:`_violations` that read the worker (place, capacity, age,
+    language)."""
+    out: list[tuple[Reason, np.ndarray]] = []
     mobility = w.mobility
     if scalar_worker and mobility[0] == 2:
         out.append((Reason.MOBILITY_LOCAL_DISTANCE, _far_one_worker(w, v)))
@@ -689,9 +703,13 @@ class EligibilityIndex:
         enc = _encode_workers(workers.reset_index(drop=True), self.language_vocabulary_)
         at_ts = _to_naive_utc(at)
         out = np.empty((len(workers), self.n_vacancies_), dtype=bool)
+        # the rules of the vacancy alone once for all of them (the same OR of the rules)
+        open_ok = _combine(_vacancy_violations(self.vacancies_, at_ts), self.n_vacancies_)
         for j in range(len(workers)):
-            viol = _violations(enc.take(np.array([j])), self.vacancies_, at_ts, scalar_worker=True)
-            out[j] = _combine(viol, self.n_vacancies_)
+            viol = _worker_violations(
+                enc.take(np.array([j])), self.vacancies_, at_ts, scalar_worker=True
+            )
+            np.logical_and(open_ok, _combine(viol, self.n_vacancies_), out=out[j])
         return out
 
     def mask_for_vacancy(

@@ -486,12 +486,19 @@ def best_positions(scores: np.ndarray, n: int) -> np.ndarray:
     # the set is decided by the n-th largest value alone: np.partition finds it at about
     # half argpartition's cost (no index array), unless a NaN is among the scores (it
     # sorts above every number there, below every number in -scores)
-    t = np.partition(scores, len(scores) - n)[len(scores) - n]
-    if not np.isfinite(t) or np.isnan(scores).any():
+    top = np.partition(scores, len(scores) - n)[len(scores) - n :]
+    t = top[0]
+    # a NaN sorts above every number: when there is one, it is among the n best or t is
+    # NaN (the n-th largest)
+    if not np.isfinite(t) or np.isnan(top).any():
         part = np.argpartition(-scores, n - 1)[:n]
         t = scores[part].min()
         if not np.isfinite(t):  # NaN or -inf among the n best: no tie to settle by value
             return part
+    else:
+        chosen = np.flatnonzero(scores >= t)
+        if len(chosen) == n:  # no tie at the n-th value left out: the set, in one pass
+            return chosen
     above = np.flatnonzero(scores > t)
     tied = np.flatnonzero(scores == t)[: n - len(above)]
     return np.concatenate([above, tied])

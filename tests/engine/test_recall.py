@@ -399,6 +399,33 @@ def test_ties_at_the_cut_are_taken_by_position_whatever_the_other_scores_round_t
     assert len(best_positions(base, 0)) == 0
 
 
+def test_best_positions_are_the_n_largest_ties_by_position():
+    """best_positions' set is the first n of a stable sort by descending score (ties at
+    the n-th value by position), with and without ties at the cut, infinities, float32
+    and float64; with a NaN, or -inf at the cut, it still gives n positions."""
+    from matcher.models.retrieval import best_positions
+
+    rng = np.random.default_rng(5)
+    for case in range(400):
+        size = int(rng.integers(1, 300))
+        scores = rng.integers(0, 8 if case % 2 else 10_000, size).astype(
+            np.float32 if case % 3 else np.float64
+        )
+        if case % 5 == 0:
+            scores[rng.integers(0, size, 3)] = np.inf
+        if case % 7 == 0:
+            scores[rng.integers(0, size, 3)] = -np.inf
+        n = int(rng.integers(1, size + 3))
+        order = np.argsort(-scores, kind="stable")
+        if n >= size or np.isfinite(scores[order[n - 1]]):
+            np.testing.assert_array_equal(np.sort(best_positions(scores, n)), np.sort(order[:n]))
+        else:  # -inf at the cut: any n best
+            assert len(best_positions(scores, n)) == n
+        if size > 2 and n < size:
+            scores[rng.integers(0, size)] = np.nan
+            assert len(best_positions(scores, n)) == n
+
+
 def test_proxy_margin_keeps_the_proxys_best_near_the_top_and_at_least_the_floor(model):
     """A proxy margin keeps, of the proxy's best ``proxy_candidates``, those within the
     margin of the best score, and never fewer than PROXY_MARGIN_FLOOR of them."""
