@@ -80,9 +80,22 @@ def target_text(fits: list[tuple[float, float, str]], k: int) -> str:
     )
 
 
-def measure(state: Path, k: int, out: Path) -> None:
-    """Child process: refresh the pickled model on the sample, time ``recommend_many``
-    and the live batch path, dump both lists and the timings."""
+def mode_options(spec: str) -> tuple[str, dict]:
+    """The label and ``BatchScorer`` options of a ``--modes`` entry
+    (``channel_candidates:proxy_candidates[:proxy_margin]``)."""
+    n, m, *margin = spec.split(":")
+    options: dict = {"channel_candidates": int(n), "proxy_candidates": int(m)}
+    label = f"live, {n} per channel + proxy's best {m}"
+    if margin:
+        options["proxy_margin"] = float(margin[0])
+        label += f" within {float(margin[0]):g} of its top"
+    return label, options
+
+
+def measure(state: Path, k: int, out: Path, modes: list[str]) -> None:
+    """Child process: refresh the pickled model on the sample, time ``recommend_many``,
+    the live batch path and its cheaper candidate ``modes``, dump the lists and the
+    timings."""
     import torch  # noqa: F401  (imported by the batch path: kept out of its time)
 
     from matcher.serving.batch import BatchScorer
@@ -99,6 +112,12 @@ def measure(state: Path, k: int, out: Path) -> None:
     c = time.process_time()
     live = scorer.score(sample, pursued, k)
     cpu_live = time.process_time() - c
+    by_mode = {}
+    for spec in modes:
+        cheaper = BatchScorer(model, candidates="live", **mode_options(spec)[1])
+        c = time.process_time()
+        got = cheaper.score(sample, pursued, k)
+        by_mode[spec] = (got, time.process_time() - c, cheaper.stats_.get("shortlisted", 0))
     # the nightly run's default mode: the pre-score shortlist, prepared on the workers
     # it scores (the nightly run prepares it once on all active workers)
     c = time.process_time()
@@ -119,6 +138,7 @@ def measure(state: Path, k: int, out: Path) -> None:
                 "cpu_prepare": cpu_prepare,
                 "pairs": scorer.stats_.get("shortlisted", 0),
                 "pairs_shortlist": shortlist.stats_.get("shortlisted", 0),
+                "modes": by_mode,
                 "load": os.getloadavg()[0],
             },
             fh,
@@ -146,10 +166,18 @@ def main() -> None:
         help="load the market sample and model of an earlier run with the same sizes from "
         "--workdir instead of building them again (the same inputs, seeded)",
     )
+    ap.add_argument(
+        "--baseline-modes",
+        default="10:500:1.5,10:100",
+        help="modes (as --modes) the baseline child measures too, for the speed-up of the "
+        "cheaper candidate sets; empty for none",
+    )
     ap.add_argument("--child", nargs=3, metavar=("STATE", "K", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-modes", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        measure(Path(args.child[0]), int(args.child[1]), Path(args.child[2]))
+        child_modes = [m for m in args.child_modes.split(",") if m]
+        measure(Path(args.child[0]), int(args.child[1]), Path(args.child[2]), child_modes)
         return
 
     import torch  # noqa: F401  (imported by the batch path: kept out of its time)
@@ -224,21 +252,18 @@ def main() -> None:
         exact = model.recommend_many(ids, k, reasons=False)
         cpu_exact = (time.process_time() - c) / len(ids)
         log(f"recommend_many: {1000 * cpu_exact:.1f} ms CPU per worker, {n_open:,} open")
-        modes: list[tuple[str, dict]] = [("live (the exact path's candidates)", {})]
-        for spec in [m for m in args.modes.split(",") if m]:
-            n, m, *margin = spec.split(":")
-            options: dict = {"channel_candidates": int(n), "proxy_candidates": int(m)}
-            label = f"live, {n} per channel + proxy's best {m}"
-            if margin:
-                options["proxy_margin"] = float(margin[0])
-                label += f" within {float(margin[0]):g} of its top"
-            modes.append((label, options))
+        specs = [m for m in args.modes.split(",") if m]
+        base_specs = [m for m in args.baseline_modes.split(",") if m]
+        modes: list[tuple[str, dict, str]] = [("live (the exact path's candidates)", {}, "")]
+        modes += [(*mode_options(spec), spec) for spec in dict.fromkeys(specs + base_specs)]
         fits: list[tuple[float, float, str]] = []
-        for label, options in modes:
+        mine: dict[str, tuple[pd.DataFrame, float]] = {}
+        for label, options, spec in modes:
             scorer = BatchScorer(model, candidates="live", **options)
             c = time.process_time()
             got = scorer.score(sample, pursued, k)
             cpu = (time.process_time() - c) / len(ids)
+            mine[spec] = (got, cpu)
             share, top1 = overlap(got, exact, ids)
             rows.append(
                 [
@@ -264,13 +289,23 @@ def main() -> None:
             ],
         )
         base_rows = []
+        mode_rows = []
         prepare_s = 0.0
         if args.baseline_ref:
             tree = baseline_tree(args.baseline_ref, work)
             out = work / f"baseline-{args.baseline_ref}.pkl"
             env = {**os.environ, "FIDELITY_CODE_ROOT": str(tree), "PYTHONPATH": str(tree)}
             subprocess.run(
-                [sys.executable, __file__, "--child", str(state), str(k), str(out)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    str(state),
+                    str(k),
+                    str(out),
+                    "--child-modes",
+                    ",".join(base_specs),
+                ],
                 env=env,
                 check=True,
             )
@@ -299,6 +334,19 @@ def main() -> None:
                         "" if pairs is None else f"{pairs / len(ids):.0f}",
                         f"{1000 * per:.1f} ms",
                         f"{1_000_000 * per / 2 / 60:.0f} min",
+                    ]
+                )
+            for spec, (got_b, cpu_b, _) in b.get("modes", {}).items():
+                got_a, cpu_a = mine[spec]
+                per_b = cpu_b / len(ids)
+                mode_rows.append(
+                    [
+                        mode_options(spec)[0],
+                        f"{100 * overlap(got_b, exact, ids)[0]:.2f}%",
+                        f"{100 * overlap(got_a, got_b, ids)[0]:.2f}%",
+                        f"{1000 * per_b:.1f} ms",
+                        f"{1000 * cpu_a:.1f} ms",
+                        f"{cpu_a / per_b:.2f}x",
                     ]
                 )
             prepare_s = b["cpu_prepare"]
@@ -346,6 +394,24 @@ def main() -> None:
                 base_rows,
             )
             if base_rows
+            else ""
+        )
+        + (
+            "\n\nThe cheaper candidate sets, baseline and this code (the same options on the "
+            "same sample; **same lists**: mean share of the baseline's top "
+            f"{k} in this code's, per worker):\n\n"
+            + markdown_table(
+                [
+                    "candidates",
+                    f"baseline top-{k} overlap with the exact path",
+                    "same lists",
+                    "baseline CPU per worker",
+                    "this code's CPU per worker",
+                    "this / baseline",
+                ],
+                mode_rows,
+            )
+            if mode_rows
             else ""
         )
         + target_text(fits, k)

@@ -1237,6 +1237,15 @@ class CandidateGenerator:
         self.proxy_candidates = proxy_candidates
         self.proxy_margin = proxy_margin
 
+    def __getstate__(self) -> dict:
+        """The generator without what it keeps for speed (the proxy's static terms per
+        home, the network pull per county): computed again when needed, not saved with
+        a model."""
+        state = dict(self.__dict__)
+        state.pop("_group_terms_cache", None)
+        state.pop("_network_cache", None)
+        return state
+
     @property
     def kept_group_terms(self) -> int:
         """How many worker homes' tables of proxy static terms the generator keeps (0
