@@ -1335,10 +1335,10 @@ class CandidateGenerator:
         chosen from them as :meth:`union` chooses it."""
         rows, cols = np.nonzero(masks)  # row-major: each worker's columns, ascending
         bounds = np.searchsorted(rows, np.arange(len(block) + 1))
+        # each pair's place in the block's (workers x open) products, computed once
+        flat = rows * masks.shape[1] + cols
         channels = WorkerChannels(
-            lfm[rows, cols],
-            dense[rows, cols],
-            lex[rows, cols],
+            *(np.asarray(c).reshape(-1)[flat] for c in (lfm, dense, lex)),
             self._block_network(cat, block, rows, cols),
         )
         proxy = self._block_proxy(cat, block, rows, cols, bounds, channels)
@@ -1390,15 +1390,9 @@ class CandidateGenerator:
         kept = cache[1]
         hit = kept.get(county)
         if hit is None:
-            stats = self.stats
-            ties = stats.ties_
-            where = np.array([county], dtype=object)
-            r = int(ties["views"].row_pos(where)[0])
-            per_employer = np.log1p(ties["views"].matrix_[r]) + np.log1p(ties["applied"].matrix_[r])
-            pr = int(stats.province_applied_.row_pos(where)[0])
-            per_province = 0.5 * np.log1p(stats.province_applied_.matrix_[pr])
-            fr = int(stats.prefecture_applied_.row_pos(where)[0])
-            per_prefecture = 0.5 * np.log1p(stats.prefecture_applied_.matrix_[fr])
+            per_employer, per_province, per_prefecture = self._pull_rows(
+                np.array([county], dtype=object)
+            )
             hit = (
                 per_employer[cat.open_tie_col]
                 + per_province[cat.open_province_col]
@@ -1444,7 +1438,8 @@ class CandidateGenerator:
                 static[r], level[r] = self._group_terms(cat, proxy, int(block[r]), first)
             expected = np.asarray(wp.expected_wage[block], dtype=float)
             wage = proxy.wage_terms(_log_wage_ratio(wages[None, :], expected[:, None]))
-            take = grouped[rows]
+            # every worker grouped (the rule): the pairs as they are, without a copy
+            take = slice(None) if grouped.all() else grouped[rows]
             g = group_of[pos[take]]
             rt = rows[take]
             part = static.ravel()[rt * n_groups + g]
@@ -1678,8 +1673,19 @@ class CandidateGenerator:
         """Referral and network pull of every open vacancy (or of those at ``cols``)
         for one worker: vacancies of employers people from the worker's county saw and
         applied to, in provinces and prefectures they applied to (training events)."""
+        per_employer, per_province, per_prefecture = self._pull_rows(cat.wp.county[w : w + 1])
+        at = slice(None) if cols is None else cols
+        return (
+            per_employer[cat.open_tie_col[at]]
+            + per_province[cat.open_province_col[at]]
+            + per_prefecture[cat.open_prefecture_col[at]]
+        )
+
+    def _pull_rows(self, county: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The network pull of a home county (``county``: one code in an object array)
+        per employer tie column, per province and per prefecture of the statistics'
+        tables (:meth:`network_scores` adds the three at each vacancy's columns)."""
         stats = self.stats
-        county = cat.wp.county[w : w + 1]
         ties = stats.ties_
         r = int(ties["views"].row_pos(county)[0])
         per_employer = np.log1p(ties["views"].matrix_[r]) + np.log1p(ties["applied"].matrix_[r])
@@ -1687,12 +1693,7 @@ class CandidateGenerator:
         per_province = 0.5 * np.log1p(stats.province_applied_.matrix_[pr])
         fr = int(stats.prefecture_applied_.row_pos(county)[0])
         per_prefecture = 0.5 * np.log1p(stats.prefecture_applied_.matrix_[fr])
-        at = slice(None) if cols is None else cols
-        return (
-            per_employer[cat.open_tie_col[at]]
-            + per_province[cat.open_province_col[at]]
-            + per_prefecture[cat.open_prefecture_col[at]]
-        )
+        return per_employer, per_province, per_prefecture
 
     def union(
         self,
