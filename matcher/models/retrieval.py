@@ -1338,7 +1338,9 @@ class CandidateGenerator:
         # each pair's place in the block's (workers x open) products, computed once
         flat = rows * masks.shape[1] + cols
         channels = WorkerChannels(
-            *(np.asarray(c).reshape(-1)[flat] for c in (lfm, dense, lex)),
+            np.asarray(lfm).reshape(-1)[flat],
+            np.asarray(dense).reshape(-1)[flat],
+            np.asarray(lex).reshape(-1)[flat],
             self._block_network(cat, block, rows, cols),
         )
         proxy = self._block_proxy(cat, block, rows, cols, bounds, channels)
