@@ -1122,6 +1122,26 @@ class WorkerChannels(NamedTuple):
     network: np.ndarray
 
 
+def place_features(cat: CandidateCatalogue, w: int, pos: np.ndarray, out: np.ndarray) -> None:
+    """Columns 4-8 of :data:`PROXY_FEATURES` (occupation level, log distance, same
+    county, prefecture, province) of worker ``w`` against the vacancies at
+    catalogue positions ``pos``, written into ``out``."""
+    from matcher.data.reference import haversine_km
+
+    wp, vp = cat.wp, cat.vp
+    # occupation level and distance once per distinct occupation and place, gathered
+    codes, code_of = distinct_rows(vp.code_keys)
+    out[:, 4] = occupation_levels_of_one(wp.code_keys[w], codes)[code_of[pos]]
+    places, place_of = distinct_rows(vp.coords)
+    wc = wp.coords[w]
+    if len(pos):
+        near = haversine_km(wc[0], wc[1], places[:, 0], places[:, 1])
+        out[:, 5] = np.log1p(np.nan_to_num(near, nan=0.0))[place_of[pos]]
+    out[:, 6] = same_code(vp.region, pos, wp.county[w])
+    out[:, 7] = same_code(vp.prefecture, pos, wp.prefecture[w])
+    out[:, 8] = vp.province[pos] == wp.province[w]
+
+
 @dataclass(frozen=True)
 class _GroupLayout:
     """Where each vacancy group (:func:`vacancy_groups`) stands in a home's table of the
@@ -1164,11 +1184,11 @@ class _GroupLayout:
         """The proxy's static terms of worker ``w``'s home against every place, kind of
         post and occupation level: the rows :meth:`RankerProxy.static_terms` computes
         for a group's first vacancy, with the same place features
-        (:meth:`CandidateGenerator._place_features` of the place's first position) and
+        (:func:`place_features` of the place's first position) and
         its level as the occupation column."""
         n_places, n_kinds, n_levels = len(self.place_first), len(self.kind_first), self.n_levels
         places = np.zeros((n_places, len(PROXY_FEATURES)))
-        CandidateGenerator._place_features(cat, w, self.place_first, places)
+        place_features(cat, w, self.place_first, places)
         place = np.repeat(np.arange(n_places), n_kinds * n_levels)
         rep = np.zeros((len(place), len(PROXY_FEATURES)))
         rep[:, 5:9] = places[place, 5:9]
@@ -1538,29 +1558,9 @@ class CandidateGenerator:
         # column-major: RankerProxy.pair_terms reads it column by column
         out = np.empty((len(PROXY_FEATURES), len(pos))).T
         out[:, 0], out[:, 1], out[:, 2], out[:, 3] = scores
-        self._place_features(cat, w, pos, out)
+        place_features(cat, w, pos, out)
         out[:, 9] = _log_wage_ratio(cat.vp.offered_wage[pos], cat.wp.expected_wage[w])
         return out
-
-    @staticmethod
-    def _place_features(cat: CandidateCatalogue, w: int, pos: np.ndarray, out: np.ndarray) -> None:
-        """Columns 4-8 of :data:`PROXY_FEATURES` (occupation level, log distance, same
-        county, prefecture, province) of worker ``w`` against the vacancies at
-        catalogue positions ``pos``, written into ``out``."""
-        from matcher.data.reference import haversine_km
-
-        wp, vp = cat.wp, cat.vp
-        # occupation level and distance once per distinct occupation and place, gathered
-        codes, code_of = distinct_rows(vp.code_keys)
-        out[:, 4] = occupation_levels_of_one(wp.code_keys[w], codes)[code_of[pos]]
-        places, place_of = distinct_rows(vp.coords)
-        wc = wp.coords[w]
-        if len(pos):
-            near = haversine_km(wc[0], wc[1], places[:, 0], places[:, 1])
-            out[:, 5] = np.log1p(np.nan_to_num(near, nan=0.0))[place_of[pos]]
-        out[:, 6] = same_code(vp.region, pos, wp.county[w])
-        out[:, 7] = same_code(vp.prefecture, pos, wp.prefecture[w])
-        out[:, 8] = vp.province[pos] == wp.province[w]
 
     def proxy_scores(
         self, cat: CandidateCatalogue, w: int, cols: np.ndarray | None, scores: WorkerChannels
