@@ -367,7 +367,7 @@ def run_parallel(
     between the subprocesses (SQLite locking). Returns this code's and the baseline's
     results in market order."""
     base_code, base_params, base_label = baseline
-    seeds = sorted({s for s, _ in markets}, key=[s for s, _ in markets].index)
+    seeds = list(dict.fromkeys(s for s, _ in markets))  # in order of first appearance
     tasks: list[tuple[int, str, Path, Path, Path, dict[str, Any]]] = []
     info: list[tuple[str, str, Path, float]] = []
     for i, (seed, name) in enumerate(markets):
