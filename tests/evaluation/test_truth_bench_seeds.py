@@ -44,3 +44,30 @@ def test_over_seeds_means_and_worst_cases_per_variant():
     assert c["nightly/oracle worst"] == 0.65
     # a ratio missing on one seed (no group to judge) is left out, not counted as 0
     assert d["semi-weak/full NDCG mean"] == 1.0
+
+
+def test_group_gaps_rate_the_engine_and_the_staying_blind_oracle_alike():
+    from bench.truth_bench import BLIND, group_gaps
+
+    def rows(metric, tibetan, mandarin, semi, full):
+        return [
+            {"variant": "default", "metric": metric, "dimension": d, "group": g, "n": 50, "mean": m}
+            for d, g, m in (
+                ("language", "Tibetan only", tibetan),
+                ("language", "Mandarin only", mandarin),
+                ("language", "not stated", 0.1),
+                ("labour capacity", "semi/weak", semi),
+                ("labour capacity", "full", full),
+            )
+        ]
+
+    by_variant = pd.DataFrame(
+        rows("NDCG engine", 0.8, 0.9, 0.85, 0.9) + rows(f"NDCG {BLIND}", 0.97, 0.99, 0.9, 0.9)
+    )
+    gaps = group_gaps(by_variant)
+    row = gaps.loc["default"]
+    assert row["worst language group"] == "Tibetan only"
+    assert row["worst/best language NDCG"] == pytest.approx(0.8 / 0.9)
+    assert row["semi-weak/full NDCG"] == pytest.approx(0.85 / 0.9)
+    # "not stated" is no language group, for the oracle either
+    assert row[f"worst/best language NDCG, {BLIND}"] == pytest.approx(0.97 / 0.99)

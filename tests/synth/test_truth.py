@@ -12,7 +12,8 @@ from import_graph import imported_modules
 
 from training.synth import TRUTH_FILE, build_market, read_truth, write_market, write_truth
 from training.synth.behaviour import PARAMS, WEEK, draw_tenure, stay_probability
-from training.synth.truth import TRUTH_COLUMNS
+from training.synth.truth import TRUTH_COLUMNS, average_over_staying
+from training.synth.workers import STAYING_SD
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,6 +104,42 @@ def test_truth_table_is_the_eligible_seeking_by_open_pairs(probed):
     assert 0.1 < best.mean() < 0.6
 
 
+def test_average_over_staying_is_the_normal_expectation():
+    # E[exp(-26 r e^{-z})] for z ~ N(0, sd), against a fine Riemann sum of the density
+    rate = np.array([0.01, 0.03, 0.1])
+    got = average_over_staying(lambda z: np.exp(-26 * rate * np.exp(-z)))
+    z = np.linspace(-8 * STAYING_SD, 8 * STAYING_SD, 200_001)
+    density = np.exp(-0.5 * (z / STAYING_SD) ** 2) / (STAYING_SD * np.sqrt(2 * np.pi))
+    want = [np.sum(np.exp(-26 * r * np.exp(-z)) * density) * (z[1] - z[0]) for r in rate]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    # a constant stays itself; the mean of z is 0 and its variance sd²
+    np.testing.assert_allclose(average_over_staying(lambda z: np.full(2, 0.3)), [0.3, 0.3])
+    assert average_over_staying(lambda z: np.array([z]))[0] == pytest.approx(0.0, abs=1e-12)
+    assert average_over_staying(lambda z: np.array([z * z]))[0] == pytest.approx(STAYING_SD**2)
+
+
+def test_averaged_stay_forgets_the_latent_staying_power(probed):
+    """``p_stay6m_avg`` is ``p_stay6m`` with the worker's hidden staying power averaged out:
+    the same for two workers who differ only in it, and it no longer tracks it."""
+    truth = probed.truth
+    np.testing.assert_allclose(
+        truth["value_avg_staying"], truth["p_apply"] * truth["p_hire"] * truth["p_stay6m_avg"]
+    )
+    # the ratio of the two is mostly each worker's own: it comes from one hidden number per
+    # worker (pairs both of whose probabilities are not negligible)
+    ok = (truth["p_stay6m"] > 0.05) & (truth["p_stay6m_avg"] > 0.05)
+    ratio = np.log(truth["p_stay6m"] / truth["p_stay6m_avg"])[ok]
+    workers = truth["worker_id"][ok]
+    within = ratio - ratio.groupby(workers).transform("mean")
+    assert ratio.var() > 0.05
+    assert within.var() < 0.3 * ratio.var()
+    # and so is its sign: above the average at every pair or at none, for most workers
+    above = (ratio > 0).groupby(workers).mean()
+    assert ((above == 0) | (above == 1)).mean() > 0.8
+    # on average over workers the two agree (the staying power has mean 0)
+    assert abs(truth["p_stay6m"].mean() - truth["p_stay6m_avg"].mean()) < 0.03
+
+
 def test_a_long_horizon_emits_retained_6m(probed):
     ev = probed.frames["events"]
     hired = ev[ev["event"] == "hired"].set_index(["worker_id", "vacancy_id"])["occurred_at"]
@@ -119,6 +156,12 @@ def test_truth_is_deterministic_and_round_trips(probed, tmp_path):
     pd.testing.assert_frame_equal(read_truth(tmp_path), probed.truth)
     with pytest.raises(FileNotFoundError, match="jobmatch synth"):
         read_truth(tmp_path / "nowhere")
+    # a file from before the averaged columns still reads; one without a value does not
+    probed.truth.drop(columns=["p_stay6m_avg", "value_avg_staying"]).to_parquet(path)
+    assert list(read_truth(tmp_path).columns) == list(TRUTH_COLUMNS[:6])
+    probed.truth.drop(columns=["value"]).to_parquet(path)
+    with pytest.raises(ValueError, match="missing truth columns value"):
+        read_truth(tmp_path)
 
 
 def test_no_truth_without_events_or_when_switched_off():

@@ -58,6 +58,8 @@ _PLACE = {
     "民族手工艺": ["合作社", "刺绣坊"],
     "扶贫车间": ["扶贫车间", "帮扶车间"],
 }
+#: standard deviation of the workers' latent staying power (on the log leave hazard)
+STAYING_SD = 0.5
 _PREFIX = np.array(["会", "熟悉", "擅长", "做过", "", "懂", "能做"], object)
 _SEP = np.array(["、", "，", " ", "；", "、"], object)
 _GENERIC = [
@@ -409,7 +411,7 @@ def draw_workers(
         registered_ns=(registered_ns // 10**9) * 10**9,
         caregiver=caregiver,
         activity=activity,
-        staying=rng.normal(0, 0.5, n),
+        staying=rng.normal(0, STAYING_SD, n),
         preferred_provinces=pref,
         birth_year=birth_year,
     )
