@@ -3,6 +3,7 @@ of ``docs/benchmarks.md`` without touching the others."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -30,6 +31,43 @@ def machine() -> str:
         f"{os.cpu_count()} cores, {mem_gib:.0f} GiB RAM, {platform.machine()}, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
     )
+
+
+def numerics() -> str:
+    """The processor and numeric libraries, on one line: float rounding in matrix products
+    differs between CPUs and BLAS kernels, and training amplifies it, so figures are
+    comparable bit for bit only where this line is the same (``docs/stay-stage.md``,
+    session 17)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        info = dict(
+            line.split(":", 1)
+            for line in Path("/proc/cpuinfo").read_text().splitlines()[:30]
+            if ":" in line
+        )
+        info = {k.strip(): v.strip() for k, v in info.items()}
+        cpu = f"{info.get('model name', cpu)} (family {info.get('cpu family', '?')}, model "
+        cpu += f"{info.get('model', '?')})"
+    except OSError:
+        pass
+    parts = [f"CPU {cpu}"]
+    try:
+        import numpy
+        from threadpoolctl import threadpool_info
+
+        blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        if blas:
+            b = blas[0]
+            arch = f" ({b['architecture']} kernels)" if b.get("architecture") else ""
+            parts.append(f"{b.get('internal_api', 'BLAS')} {b.get('version', '?')}{arch}")
+        parts.append(f"numpy {numpy.__version__}")
+    except ImportError:
+        pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    with contextlib.suppress(PackageNotFoundError):
+        parts.append(f"scikit-learn {version('scikit-learn')}")
+    return "; ".join(parts)
 
 
 def timed(fn: Callable[[], object], repeats: int = 3) -> tuple[float, list[float]]:
@@ -98,7 +136,7 @@ def write_section(name: str, title: str, body: str, script: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     block = (
         f"<!-- bench:{name} -->\n## {title}\n\n"
-        f"_Written by `{script}` on {stamp}. Machine: {machine()}._\n\n"
+        f"_Written by `{script}` on {stamp}. Machine: {machine()}; {numerics()}._\n\n"
         f"{body.strip()}\n<!-- /bench:{name} -->\n"
     )
     pattern = re.compile(
