@@ -620,6 +620,10 @@ def judge(name: str, folder: Path, produced: dict[str, Any]) -> VariantResult:
     # ---- per worker, for the per-group tables (issue 18)
     index = pd.Index(ids, name="worker_id")
     planned_value = pd.Series(attach_truth(nightly, truth), index=nightly["worker_id"].to_numpy())
+    oracle_value_of = pd.Series(
+        attach_truth(policy_oracle.plan, truth),
+        index=policy_oracle.plan["worker_id"].to_numpy(),
+    )
     with_list = pd.Index(engine_lists["worker_id"].unique())
     best_all = seeking.reindex(index)
     res.per_worker = pd.DataFrame(
@@ -636,6 +640,14 @@ def judge(name: str, folder: Path, produced: dict[str, Any]) -> VariantResult:
             ),
             "share of best option": (
                 planned_value.reindex(index).fillna(0.0) / best_all.where(best_all > 0)
+            ),
+            # the same for the best plan under the nightly policy with the true values:
+            # whether a group's lower placement is the market's or the engine's
+            "placed, policy oracle": pd.Series(
+                index.isin(policy_oracle.plan["worker_id"]).astype(float), index=index
+            ).where(index.isin(with_list)),
+            "share of best option, policy oracle": (
+                oracle_value_of.reindex(index).fillna(0.0) / best_all.where(best_all > 0)
             ),
         },
         index=index,
@@ -899,7 +911,15 @@ def group_markdown(pooled: pd.DataFrame, gaps: pd.DataFrame, png_rel: Path) -> l
             return "–"
         return f"{row['mean']:.3f} [{row['lo']:.3f}, {row['hi']:.3f}]"
 
-    metrics = ["NDCG engine", "NDCG keyword", "ECE", "placed", "share of best option"]
+    metrics = [
+        "NDCG engine",
+        "NDCG keyword",
+        "ECE",
+        "placed",
+        "placed, policy oracle",
+        "share of best option",
+        "share of best option, policy oracle",
+    ]
     rows = []
     for (dim, group), part in pooled.groupby(["dimension", "group"], sort=False):
         by = part.set_index("metric")
@@ -933,7 +953,11 @@ def group_markdown(pooled: pd.DataFrame, gaps: pd.DataFrame, png_rel: Path) -> l
         "(workers resampled within the group; for ECE the workers' pairs go with them). "
         "*n*: workers with a positive true option (NDCG). *placed*: share of workers with a "
         "candidate list that the nightly plan places; *share of best option*: the true value "
-        "of the worker's planned pair over the worker's best eligible option (0 if unplaced).",
+        "of the worker's planned pair over the worker's best eligible option (0 if unplaced); "
+        "*policy oracle*: the same for the best plan under the nightly policy on the true "
+        "values (the plan columns above), so a group the engine's plan places less than the "
+        "oracle's is one the engine under-serves, and a group both place less is one the "
+        "market does.",
         "",
         markdown_table(["dimension", "group", "n", *metrics], rows),
         "",
