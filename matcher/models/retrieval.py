@@ -478,11 +478,69 @@ def best_positions(scores: np.ndarray, n: int) -> np.ndarray:
     ``n``-th value taken first position first: among equal scores (vacancies with the
     same text have the same similarity) the choice does not depend on the rounding of
     the other scores, as ``argpartition``'s does -- a single request and a block of
-    workers, whose matrix products round differently in the last bit, choose alike."""
+    workers, whose matrix products round differently in the last bit, choose alike.
+
+    A long array is first cut to the scores above a threshold taken from an evenly
+    spaced sample of it (:func:`above_sample_cut`), when at least ``n`` are above it and
+    all of those are finite: the ``n`` largest are among them, the ``n``-th value and its
+    ties too, so the positions are the same (and in the same order) as those chosen from
+    the whole array. ``np.partition`` is slow on arrays where most values are equal (a
+    worker's lexical similarity is 0 for nine vacancies in ten: 0.7 ms instead of
+    0.05 ms for 10,000 scores); the cut leaves it a few hundred distinct ones."""
     if len(scores) <= n:
         return np.arange(len(scores))
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
+    above = above_sample_cut(scores, n)
+    if above is not None:
+        return above[_best_positions_of_all(scores[above], n)]
+    return _best_positions_of_all(scores, n)
+
+
+#: :func:`best_positions` cuts arrays of at least this many scores at a sampled threshold,
+#: taken from about this many of them (:func:`above_sample_cut`).
+CUT_SAMPLE = 256
+#: ... and aims at this many times ``n`` scores above the cut (fewer than ``n`` above it:
+#: the whole array is partitioned, as without a cut).
+CUT_SPARE = 2.0
+
+
+def above_sample_cut(scores: np.ndarray, n: int) -> np.ndarray | None:
+    """Positions (ascending) of the scores of a long array above a threshold ``c`` taken
+    from an evenly spaced sample of it (the sample's value with about
+    ``CUT_SPARE * n`` of the array expected above it), when at least ``n`` are above it
+    and all of them are finite; None otherwise (a short array, a cut that keeps too few,
+    a NaN or an infinity above it).
+
+    Then the ``n`` largest scores, the ``n``-th value ``t`` and every score equal to it
+    are among those positions (``t > c``), and no NaN is anywhere in ``scores`` (a NaN
+    is kept by the cut, ``not s <= c``): :func:`best_positions` of the kept scores,
+    mapped back, chooses what it chooses from the whole array."""
+    size = len(scores)
+    if size < 2 * CUT_SAMPLE or n * CUT_SPARE * 4 > size:
+        return None
+    step = size // CUT_SAMPLE
+    sample = scores[::step]
+    k = len(sample)
+    # the sample's q-th largest value: about q * step scores above it
+    q = int(np.ceil(CUT_SPARE * n / step))
+    if q >= k:
+        return None
+    c = np.partition(sample, k - 1 - q)[k - 1 - q]
+    if not np.isfinite(c):
+        return None
+    keep = scores <= c
+    np.logical_not(keep, out=keep)  # a NaN is kept
+    above = np.flatnonzero(keep)
+    if len(above) < n or not np.isfinite(scores[above]).all():
+        return None
+    return above
+
+
+def _best_positions_of_all(scores: np.ndarray, n: int) -> np.ndarray:
+    """:func:`best_positions` without the sampled cut (``len(scores) > n > 0``)."""
+    if len(scores) <= n:
+        return np.arange(len(scores))
     # the set is decided by the n-th largest value alone: np.partition finds it at about
     # half argpartition's cost (no index array), unless a NaN is among the scores (it
     # sorts above every number there, below every number in -scores)

@@ -443,6 +443,43 @@ def test_best_positions_are_the_n_largest_ties_by_position():
             assert len(best_positions(scores, n)) == n
 
 
+def test_best_positions_cut_at_a_sampled_threshold_chooses_as_the_whole_array():
+    """On long arrays best_positions first keeps the scores above a threshold from a
+    sample (above_sample_cut); the positions, and their order, are those chosen from
+    the whole array: mostly zeros (a lexical channel), few distinct values, ties at the
+    cut, infinities and NaN (where the cut steps aside)."""
+    from matcher.models.retrieval import _best_positions_of_all, above_sample_cut, best_positions
+
+    rng = np.random.default_rng(11)
+    used = 0
+    for case in range(600):
+        size = int(rng.integers(512, 12_000))
+        kind = case % 5
+        if kind == 0:  # nine in ten zero, as a worker's lexical similarities
+            scores = np.zeros(size, np.float32)
+            hit = rng.choice(size, int(rng.integers(0, size // 5 + 1)), replace=False)
+            scores[hit] = rng.random(len(hit)).astype(np.float32)
+        elif kind == 1:  # few distinct values, as the network pull
+            scores = rng.integers(0, 7, size).astype(np.float32)
+        elif kind == 2:
+            scores = rng.integers(0, 2_000, size).astype(np.float64)
+        elif kind == 3:
+            scores = rng.normal(size=size)
+            scores[rng.integers(0, size, 3)] = np.inf
+        else:
+            scores = rng.normal(size=size).astype(np.float32)
+            scores[rng.integers(0, size, 2)] = np.nan
+        if case % 4 == 0:
+            scores[rng.integers(0, size, 10)] = -np.inf
+        n = int(rng.choice([1, 10, 50, 100, 500, 1000]))
+        used += above_sample_cut(scores, n) is not None
+        got, want = best_positions(scores, n), _best_positions_of_all(scores, n)
+        if kind == 4:  # NaN: no cut, the whole array's choice
+            assert above_sample_cut(scores, n) is None
+        np.testing.assert_array_equal(got, want)
+    assert used > 150  # the cut is taken, not only stepped around
+
+
 def test_proxy_margin_keeps_the_proxys_best_near_the_top_and_at_least_the_floor(model):
     """A proxy margin keeps, of the proxy's best ``proxy_candidates``, those within the
     margin of the best score, and never fewer than PROXY_MARGIN_FLOOR of them."""
