@@ -1411,10 +1411,12 @@ class CandidateGenerator:
         on the same inputs in the same order, so each pair gets the numbers the worker
         alone would get (only the per-call overhead goes), and each worker's union is
         chosen from them as :meth:`union` chooses it."""
-        rows, cols = np.nonzero(masks)  # row-major: each worker's columns, ascending
+        # each pair's place in the block's (workers x open) products, row-major: each
+        # worker's columns, ascending (np.nonzero's pairs, found in a quarter of its time)
+        flat = np.flatnonzero(masks)
+        rows = flat // masks.shape[1]
+        cols = flat - rows * masks.shape[1]
         bounds = np.searchsorted(rows, np.arange(len(block) + 1))
-        # each pair's place in the block's (workers x open) products, computed once
-        flat = rows * masks.shape[1] + cols
         channels = WorkerChannels(
             np.asarray(lfm).reshape(-1)[flat],
             np.asarray(dense).reshape(-1)[flat],
@@ -1776,13 +1778,23 @@ class CandidateGenerator:
         eligible = np.flatnonzero(mask)
         if len(eligible) <= n:
             return eligible.astype(np.int64)
-        parts = [eligible[best_positions(c[eligible], n)] for c in (lfm, dense, lex)]
+        # every position allowed (the block path passes the eligible pairs only): the
+        # scores as they are, without gathering them through ``eligible`` (its identity)
+        every = len(eligible) == len(mask)
+
+        def of(c: np.ndarray) -> np.ndarray:
+            return c if every else c[eligible]
+
+        def at(where: np.ndarray) -> np.ndarray:
+            return where if every else eligible[where]
+
+        parts = [at(best_positions(of(c), n)) for c in (lfm, dense, lex)]
         # the network and popularity pulls are counts: a vacancy without any (most
         # new vacancies) has no signal there, and ties at zero would add arbitrary ones
         for c in (network, popularity):
             if c is None:
                 continue
-            pulled = eligible[c[eligible] > 0]
+            pulled = at(np.flatnonzero(of(c) > 0))
             if len(pulled) > n:
                 pulled = pulled[best_positions(c[pulled], n)]
             parts.append(pulled)
@@ -1791,14 +1803,20 @@ class CandidateGenerator:
             if len(eligible) <= m and self.proxy_margin is None:
                 return eligible.astype(np.int64)
             parts.append(self._proxy_best(proxy, eligible, m))
-        return np.unique(np.concatenate(parts)).astype(np.int64)
+        # the sorted distinct positions, by marking them (np.unique sorts the parts)
+        chosen = np.zeros(len(mask), dtype=bool)
+        for part in parts:
+            chosen[part] = True
+        return np.flatnonzero(chosen).astype(np.int64)
 
     def _proxy_best(self, proxy: np.ndarray, eligible: np.ndarray, m: int) -> np.ndarray:
-        """The proxy's ``m`` best of the positions ``eligible`` (more than ``m``, or any
-        number with a margin), cut to ``proxy_margin`` of the best score (at least
+        """The proxy's ``m`` best of the positions ``eligible`` (sorted, distinct; more
+        than ``m``, or any number with a margin), cut to ``proxy_margin`` of the best score (at least
         :data:`PROXY_MARGIN_FLOOR`) when there is a margin."""
         if len(eligible) > m:
-            eligible = eligible[best_positions(proxy[eligible], m)]
+            # every position (the block path's): no gather through the identity
+            every = len(eligible) == len(proxy)
+            eligible = eligible[best_positions(proxy if every else proxy[eligible], m)]
         if self.proxy_margin is None or len(eligible) <= PROXY_MARGIN_FLOOR:
             return eligible
         score = proxy[eligible]
