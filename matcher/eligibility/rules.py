@@ -306,7 +306,23 @@ class _OneRow:
         return 1
 
 
-_Frame = pd.DataFrame | _OneRow
+class _Rows:
+    """Rows ``positions`` of a frame seen as a frame: each column the rules read is
+    gathered alone (cheaper than ``frame.iloc[positions]``, which takes every column)."""
+
+    def __init__(self, frame: pd.DataFrame, positions: np.ndarray) -> None:
+        self.frame = frame
+        self.positions = np.asarray(positions, dtype=np.int64)
+        self.columns = frame.columns
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.frame[name].to_numpy()[self.positions]
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+
+_Frame = pd.DataFrame | _OneRow | _Rows
 
 
 def _column(frame: _Frame, name: str) -> list[Any]:
@@ -517,7 +533,13 @@ def _age_language_violations(
         years = float(_reference_year(at)) - birth_year  # NaN compares False: no exclusion
         out.append((Reason.AGE_BELOW_MIN, years < min_age))
         out.append((Reason.AGE_ABOVE_MAX, years > max_age))
-    missing = np.any((vacancy_langs & ~worker_langs) != 0, axis=-1)
+    # a required language the worker lacks, word by word of the bit sets (the same as
+    # np.any(... != 0, axis=-1), without a reduction over rows of one or two words,
+    # which cost a request ~0.09 ms at 26,000 vacancies)
+    words = vacancy_langs.shape[-1]
+    missing = (vacancy_langs[..., 0] & ~worker_langs[..., 0]) != 0
+    for k in range(1, words):
+        missing |= (vacancy_langs[..., k] & ~worker_langs[..., k]) != 0
     out.append((Reason.LANGUAGE_MISSING, missing))
     return out
 
@@ -696,16 +718,25 @@ class EligibilityIndex:
         viol = _violations(w, self.vacancies_, _to_naive_utc(at), scalar_worker=True)
         return _combine(viol, self.n_vacancies_)
 
-    def masks_for_workers(self, workers: pd.DataFrame, at: object = None) -> np.ndarray:
+    def masks_for_workers(
+        self, workers: pd.DataFrame, at: object = None, positions: np.ndarray | None = None
+    ) -> np.ndarray:
         """:meth:`mask_for_worker` of each row of ``workers`` (the same masks), their
-        rule inputs encoded once for all of them: ``(len(workers), n_vacancies)``, bool."""
+        rule inputs encoded once for all of them: ``(len(workers), n_vacancies)``, bool.
+        With ``positions``, of the rows at those positions only (the masks of
+        ``workers.iloc[positions]``, without taking the rows: each column the rules read
+        is gathered alone): ``(len(positions), n_vacancies)``."""
         self._check_fitted()
-        enc = _encode_workers(workers.reset_index(drop=True), self.language_vocabulary_)
+        frame: _Frame = (
+            workers.reset_index(drop=True) if positions is None else _Rows(workers, positions)
+        )
+        enc = _encode_workers(frame, self.language_vocabulary_)
         at_ts = _to_naive_utc(at)
-        out = np.empty((len(workers), self.n_vacancies_), dtype=bool)
+        n = len(frame)
+        out = np.empty((n, self.n_vacancies_), dtype=bool)
         # the rules of the vacancy alone once for all of them (the same OR of the rules)
         open_ok = _combine(_vacancy_violations(self.vacancies_, at_ts), self.n_vacancies_)
-        for j in range(len(workers)):
+        for j in range(n):
             viol = _worker_violations(
                 enc.take(np.array([j])), self.vacancies_, at_ts, scalar_worker=True
             )

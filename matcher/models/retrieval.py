@@ -1343,7 +1343,7 @@ class CandidateGenerator:
         """:meth:`eligible` of each worker position in ``block`` (the same masks, the
         workers' rule inputs encoded once): ``(len(block), n_open)``, bool."""
         block = np.asarray(block, dtype=np.int64)
-        masks = cat.eligibility.masks_for_workers(cat.workers.iloc[block], at=cat.at)
+        masks = cat.eligibility.masks_for_workers(cat.workers, at=cat.at, positions=block)
         pursued = cat.pursued
         for r, w in enumerate(block.tolist()):
             masks[r, pursued.indices[pursued.indptr[w] : pursued.indptr[w + 1]]] = False

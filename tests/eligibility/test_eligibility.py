@@ -347,6 +347,11 @@ def test_masks_agree_with_exclusions(ws, vs, at):
     # every worker's mask at once (rule inputs encoded once): the same masks
     np.testing.assert_array_equal(index.masks_for_workers(wk, at=at), expected)
     np.testing.assert_array_equal(index.masks_for_workers(wk.iloc[::-1], at=at), expected[::-1])
+    # some rows by position, read column by column (no row take): the same masks
+    picked = np.arange(len(wk))[::-2]
+    np.testing.assert_array_equal(
+        index.masks_for_workers(wk, at=at, positions=picked), expected[picked]
+    )
     for j in range(len(vac)):
         np.testing.assert_array_equal(index.mask_for_vacancy(vac.iloc[j], at=at), expected[:, j])
         np.testing.assert_array_equal(index.mask_for_vacancy(vs[j], wk, at=at), expected[:, j])
