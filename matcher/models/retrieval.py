@@ -1522,15 +1522,17 @@ class CandidateGenerator:
             wage = proxy.wage_terms(_log_wage_ratio(wages[None, :], expected[:, None]))
             # every worker grouped (the rule): the pairs as they are, without a copy
             take = slice(None) if grouped.all() else grouped[rows]
-            g = group_of[pos[take]]
+            at = pos[take]
             rt = rows[take]
-            part = static.ravel()[rt * n_groups + g]
-            part += wage.ravel()[rt * n_wages + wage_of[pos[take]]]
+            cell = rt * n_groups  # each pair's (worker, group) entry, computed once
+            cell += group_of[at]
+            part = static.ravel()[cell]
+            part += wage.ravel()[rt * n_wages + wage_of[at]]
             part += proxy.channel_score_terms(
                 WorkerChannels(*(np.asarray(c)[take] for c in channels)),
-                level.ravel()[rt * n_groups + g],
+                level.ravel()[cell],
             )
-            part += proxy.vterm[pos[take]]
+            part += proxy.vterm[at]
             out[take] = part
         for r in np.flatnonzero(~grouped).tolist():
             at = slice(int(bounds[r]), int(bounds[r + 1]))
