@@ -353,6 +353,92 @@ place names), the second {cold[4]:.3f} s: from load to the first answer
 {cold[1] + cold[2] + cold[3]:.2f} s."""
 
 
+#: One timed run in a fresh process, on the code tree first on ``sys.path``: code one title
+#: with a throwaway model (the per-process tables of the CSCO names and place names built,
+#: as in the in-process runs after the first), then a new embedder (weights read before
+#: the clock, vector cache empty) and a freshly loaded model file code the titles. Prints
+#: CPU and wall-clock seconds and a digest of every answer (code, level, confidence as
+#: Python writes the float: all its bits).
+_CODE_RUN = """
+import hashlib, json, os, sys, time
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"
+from matcher.occupations.classifier import OccupationClassifier, make_embedder
+from matcher.occupations import classifier as mod
+which, titles_file = sys.argv[1], sys.argv[2]
+model_file = mod.suggest_model_file() if which == "suggest" else mod.default_model_file()
+titles = json.loads(open(titles_file, encoding="utf-8").read())
+OccupationClassifier.load(model_file).classify("电焊工包吃住")
+embedder = make_embedder(OccupationClassifier.load(model_file).settings.dense_channel)
+if embedder is not None:
+    embedder.encode(["焊工"])
+model = OccupationClassifier.load(model_file, embedder=embedder)
+t0, c0 = time.perf_counter(), time.process_time()
+found = model.classify_many(titles)
+cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+text = "\\n".join(f"{m.code}|{m.level}|{m.confidence!r}" for m in found)
+print(json.dumps({"cpu": cpu, "wall": wall, "digest": hashlib.sha256(text.encode()).hexdigest()}))
+"""
+
+
+def compare_with_ref(titles: Sequence[str], ref: str, runs: int = 3) -> str:
+    """Both shipped models coding the speed set with this tree's code and with commit
+    ``ref``'s, each run in a fresh process (:data:`_CODE_RUN`), the two trees alternating,
+    as a paragraph: CPU medians and whether every answer is the same."""
+    import json
+    import subprocess
+    import tempfile
+
+    from bench.report import extract_commit, git
+
+    root = Path(__file__).resolve().parent.parent
+    short = git("rev-parse", "--short", ref)
+    head = git("rev-parse", "--short", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    batch = ten_thousand_titles(titles)
+    parts = []
+    with tempfile.TemporaryDirectory() as tmp:
+        base = extract_commit(ref, Path(tmp) / "baseline")
+        titles_file = Path(tmp) / "titles.json"
+        titles_file.write_text(json.dumps(batch, ensure_ascii=False), encoding="utf-8")
+        trees = {"baseline": base, "this": root}
+        for which, label in (("engine", "engine coder"), ("suggest", "suggestion model")):
+            seen: dict[str, list[dict]] = {name: [] for name in trees}
+            for _ in range(runs):
+                for name, tree in trees.items():
+                    out = subprocess.run(
+                        [sys.executable, "-c", _CODE_RUN, which, str(titles_file)],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                        env={**os.environ, "PYTHONPATH": str(tree)},
+                        cwd=tree,
+                    ).stdout
+                    seen[name].append(json.loads(out.strip().splitlines()[-1]))
+            cpu = {n: [r["cpu"] for r in rs] for n, rs in seen.items()}
+            digests = {r["digest"] for rs in seen.values() for r in rs}
+            same = (
+                f"every answer the same (code, level and confidence to the last bit, all "
+                f"{len(batch):,} titles, all {2 * runs} runs)"
+                if len(digests) == 1
+                else f"**answers differ** ({len(digests)} distinct answer digests)"
+            )
+            parts.append(
+                f"{label}: CPU time median {statistics.median(cpu['baseline']):.1f} s with "
+                f"`{short}` (runs {', '.join(f'{c:.1f}' for c in cpu['baseline'])}) and "
+                f"{statistics.median(cpu['this']):.1f} s with this code (runs "
+                f"{', '.join(f'{c:.1f}' for c in cpu['this'])}); {same}"
+            )
+    return (
+        f"Baseline in the same run: the code of commit `{short}` against this code "
+        f"(`{head}`{' plus uncommitted changes' if dirty else ''}), both shipped model files, "
+        f"the same 10,000 titles; each run a fresh process (one title coded first, so the "
+        f"per-process tables are built; then a new embedder, its weights read, and a freshly "
+        f"loaded model file, timed), the two codes alternating, {runs} runs each, load "
+        f"average {os.getloadavg()[0]:.1f} at the end. " + "; ".join(parts) + "."
+    )
+
+
 #: What every fold needs, set by :func:`main` before the folds run (forked workers
 #: inherit it).
 _FOLD_STATE: dict = {}
@@ -463,6 +549,13 @@ def main() -> None:
         "printed, never written to docs/benchmarks.md)",
     )
     parser.add_argument(
+        "--baseline-ref",
+        default="",
+        help="with --speed-only: also code the speed set with this commit's code, in "
+        "fresh processes alternating with this code's, and say whether every answer is "
+        "the same (written with the section)",
+    )
+    parser.add_argument(
         "--predictions",
         type=Path,
         default=None,
@@ -484,6 +577,8 @@ def main() -> None:
         speed = measure_speed(titles, args.model)
         if args.model is None:  # both shipped models, the engine's first
             speed += "\n\n" + measure_speed(titles, suggest_model_file())
+        if args.baseline_ref:
+            speed += "\n\n" + compare_with_ref(titles, args.baseline_ref)
         print(speed)
         if not args.no_write and args.model is None:
             path = write_section(
