@@ -27,7 +27,7 @@ own code). ``tests/text/test_use_forward.py`` checks the equality against the pa
 
 from __future__ import annotations
 
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -285,13 +285,13 @@ class UseForward:
         residual`` as the package computes it, read from ``memo`` by n-gram key; rows of
         keys not kept are computed (in one product of at least MIN_BLOCK_ROWS rows) and
         kept while the memo has room."""
-        slot = memo.find(keys)
-        missing = np.flatnonzero(slot < 0)
-        if not len(missing):
-            return memo.rows[slot]
-        # one token per new key
-        new_keys, first = np.unique(keys[missing], return_index=True)
-        at = missing[first]
+        # each distinct key once: its first token, and every token's key
+        distinct, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        slot = memo.find(distinct)
+        new = np.flatnonzero(slot < 0)
+        if not len(new):
+            return memo.rows[slot[inverse]]
+        at = first[new]
         block = max(len(at), MIN_BLOCK_ROWS)
         window = np.zeros((block, weight.shape[0]), dtype=np.float32)
         window[: len(at)] = buf[cols[at]].reshape(len(at), weight.shape[0])
@@ -300,14 +300,16 @@ class UseForward:
         np.maximum(fresh, 0, out=fresh)
         fresh = fresh[: len(at)]
         fresh += residual[at]
-        if memo.add(new_keys, fresh):
-            return memo.rows[memo.find(keys)]
+        start = memo.add(distinct[new], fresh)
+        if start >= 0:
+            slot[new] = np.arange(start, start + len(new))
+            return memo.rows[slot[inverse]]
         # the memo is full: the kept rows, and the new ones from this product
-        out = np.empty((len(keys), weight.shape[1]), dtype=np.float32)
+        rows = np.empty((len(distinct), weight.shape[1]), dtype=np.float32)
         kept = slot >= 0
-        out[kept] = memo.rows[slot[kept]]
-        out[missing] = fresh[np.searchsorted(new_keys, keys[missing])]
-        return out
+        rows[kept] = memo.rows[slot[kept]]
+        rows[new] = fresh
+        return rows[inverse]
 
 
 def _pack(codes: np.ndarray, first: int, n: int) -> np.ndarray:
@@ -333,15 +335,16 @@ class _Memo:
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """Each key's kept row, -1 for a key not kept."""
-        get = self.slot_of.get
-        return np.fromiter((get(k, -1) for k in keys.tolist()), dtype=np.int64, count=len(keys))
+        found = map(self.slot_of.get, keys.tolist(), repeat(-1))
+        return np.fromiter(found, dtype=np.int64, count=len(keys))
 
-    def add(self, keys: np.ndarray, rows: np.ndarray) -> bool:
-        """Keep the rows of new keys; False (nothing kept) when they do not fit."""
+    def add(self, keys: np.ndarray, rows: np.ndarray) -> int:
+        """Keep the rows of new keys: the first one's row, or -1 (nothing kept) when they
+        do not fit."""
         used = len(self.slot_of)
         need = used + len(keys)
         if need > self.max_rows:
-            return False
+            return -1
         if need > len(self.rows):
             size = min(max(need, 2 * len(self.rows), 1024), self.max_rows)
             grown = np.empty((size, self.width), dtype=np.float32)
@@ -349,4 +352,4 @@ class _Memo:
             self.rows = grown
         self.rows[used:need] = rows
         self.slot_of.update(zip(keys.tolist(), range(used, need), strict=True))
-        return True
+        return used

@@ -92,9 +92,10 @@ def test_ngram_keys_tell_windows_apart():
     assert len(set(keys.tolist())) == 4
     np.testing.assert_array_equal(_pack(codes, 1, 2), [(1 << 12) | 2] * 2 + [(2 << 12) | 3, 2])
     memo = _Memo(width=2, max_rows=3)
-    assert memo.add(np.array([7, 9]), np.ones((2, 2), np.float32))
-    assert not memo.add(np.array([11, 12]), np.zeros((2, 2), np.float32))  # full
-    np.testing.assert_array_equal(memo.find(np.array([9, 11, 7])), [1, -1, 0])
+    assert memo.add(np.array([7, 9]), np.ones((2, 2), np.float32)) == 0
+    assert memo.add(np.array([11, 12]), np.zeros((2, 2), np.float32)) == -1  # full
+    assert memo.add(np.array([13]), np.zeros((1, 2), np.float32)) == 2
+    np.testing.assert_array_equal(memo.find(np.array([9, 11, 7, 13])), [1, -1, 0, 2])
 
 
 def test_forward_rejects_more_token_rows_than_keys_hold(package):
