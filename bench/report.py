@@ -55,11 +55,21 @@ def numerics() -> str:
         import numpy
         from threadpoolctl import threadpool_info
 
-        blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-        if blas:
-            b = blas[0]
-            arch = f" ({b['architecture']} kernels)" if b.get("architecture") else ""
-            parts.append(f"{b.get('internal_api', 'BLAS')} {b.get('version', '?')}{arch}")
+        # numpy and scipy may each load their own BLAS: every distinct one, in a fixed order
+        blas = sorted(
+            {
+                (
+                    str(i.get("internal_api", "BLAS")),
+                    str(i.get("version", "?")),
+                    str(i.get("architecture") or ""),
+                )
+                for i in threadpool_info()
+                if i.get("user_api") == "blas"
+            }
+        )
+        parts += [
+            f"{api} {ver}" + (f" ({arch} kernels)" if arch else "") for api, ver, arch in blas
+        ]
         parts.append(f"numpy {numpy.__version__}")
     except ImportError:
         pass
