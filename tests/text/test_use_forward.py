@@ -101,3 +101,16 @@ def test_ngram_keys_tell_windows_apart():
 def test_forward_rejects_more_token_rows_than_keys_hold(package):
     with pytest.raises(ValueError, match="max_rows"):
         UseForward(package._model, max_rows=1 << use_forward.KEY_BITS)
+
+
+def test_forward_calls_from_threads_give_the_package_vectors(package, titles):
+    """The kept rows are shared: calls from several threads (a server's worker threads)
+    still give each its own texts' vectors."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    forward = UseForward(package._model)
+    parts = [titles[i : i + 150] for i in range(0, 600, 150)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(forward.encode, parts))
+    for part, x in zip(parts, got, strict=True):
+        np.testing.assert_array_equal(x, package.encode(part))
