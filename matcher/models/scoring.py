@@ -16,6 +16,7 @@ statistics learned at fit time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -104,6 +105,37 @@ def rank_chunks(sizes: np.ndarray, limit: int = ONE_THREAD_ROWS) -> list[np.ndar
     if len(sizes) > start:
         out.append(np.arange(start, len(sizes)))
     return out
+
+
+def candidate_runs(
+    block: np.ndarray,
+    unions: Sequence[np.ndarray],
+    open_pos: np.ndarray,
+    limit: int = ONE_THREAD_ROWS,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The candidate pairs of a block of workers as the batched paths rank them: one
+    ``(worker positions, vacancy positions)`` pair of arrays per run of :func:`rank_chunks`
+    (runs whose workers have no candidate are skipped).
+
+    Parameters
+    ----------
+    block : ndarray of int
+        The workers' catalogue positions.
+    unions : sequence of ndarray of int
+        Each worker's candidates (:meth:`CandidateGenerator.for_workers`), as positions
+        into ``open_pos``.
+    open_pos : ndarray of int
+        The catalogue positions of the open vacancies.
+    limit : int
+        As :func:`rank_chunks`.
+    """
+    sizes = np.array([len(u) for u in unions], dtype=np.int64)
+    for part in rank_chunks(sizes, limit):
+        if sizes[part].any():
+            yield (
+                np.repeat(block[part], sizes[part]).astype(np.int64),
+                open_pos[np.concatenate([unions[j] for j in part])],
+            )
 
 
 @dataclass

@@ -56,7 +56,7 @@ from matcher.data.schema import Columns
 from matcher.models.calibration import logit
 from matcher.models.ranking import top_k_per_group
 from matcher.models.retrieval import PAIR_BLOCK_WORKERS, CandidateGenerator
-from matcher.models.scoring import RankedPairs, rank_chunks
+from matcher.models.scoring import RankedPairs, candidate_runs
 
 if TYPE_CHECKING:
     from matcher.serving.recommender import Recommender
@@ -470,15 +470,11 @@ class BatchScorer:
         for start in range(0, n, LIVE_BLOCK):
             block = np.arange(start, min(n, start + LIVE_BLOCK))
             unions = generator.for_workers(local, block)
-            sizes = np.array([len(u) for u in unions], dtype=np.int64)
-            self.stats_["shortlisted"] += int(sizes.sum())
+            self.stats_["shortlisted"] += sum(len(u) for u in unions)
             # rank a few workers at a time (rank_chunks: the same lists whichever
             # workers share a call)
-            for part in rank_chunks(sizes):
-                wi = np.repeat(block[part], sizes[part]).astype(np.int64)
-                if len(wi):
-                    vi = cat.open_pos[np.concatenate([unions[j] for j in part])]
-                    frames.append(self._frame(local, wi, vi, scorer.rank_top(local, wi, vi, k)))
+            for wi, vi in candidate_runs(block, unions, cat.open_pos):
+                frames.append(self._frame(local, wi, vi, scorer.rank_top(local, wi, vi, k)))
         if not frames:
             return pd.DataFrame(columns=SCORE_COLUMNS)
         return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]

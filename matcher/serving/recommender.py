@@ -133,7 +133,7 @@ from matcher.models.retrieval import (
     fit_ranker_proxy,
     interaction_weights,
 )
-from matcher.models.scoring import PairScorer, rank_chunks
+from matcher.models.scoring import PairScorer, candidate_runs
 
 #: Version of the saved artifact layout; bump when a saved model can no longer be read.
 #: 2: ``artifact.json`` holds the config as JSON (``config``) and the embedder's class.
@@ -1057,20 +1057,8 @@ class Recommender(RankingModel):
         for start in range(0, len(positions), BLOCK):
             block = positions[start : start + BLOCK]
             unions = generator.for_workers(cat, block)
-            sizes = np.array([len(u) for u in unions], dtype=np.int64)
-            for part in rank_chunks(sizes):
-                if not sizes[part].any():
-                    continue
-                frames.append(
-                    self.rank_pairs(
-                        np.repeat(block[part], sizes[part]).astype(np.int64),
-                        cat.open_pos[np.concatenate([unions[j] for j in part])],
-                        k,
-                        lang,
-                        by="worker",
-                        reasons=reasons,
-                    )
-                )
+            for wi, vi in candidate_runs(block, unions, cat.open_pos):
+                frames.append(self.rank_pairs(wi, vi, k, lang, by="worker", reasons=reasons))
         if not frames:
             return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

@@ -205,3 +205,22 @@ def test_rank_chunks_split_the_block_into_consecutive_runs_within_the_limit():
         [0],
         [1, 2, 3],
     ]
+
+
+def test_candidate_runs_hold_every_candidate_pair_once_in_order():
+    """The pairs the batched paths rank: each worker's candidates, as catalogue positions,
+    in the order of the block and of each list, split as ``rank_chunks`` splits them,
+    runs of workers without candidates left out."""
+    from matcher.models.scoring import candidate_runs
+
+    block = np.array([7, 3, 9, 4])
+    open_pos = np.array([100, 101, 102, 103, 104])
+    unions = [np.array([0, 2]), np.array([], dtype=np.int64), np.array([4, 1, 3]), np.array([2])]
+    runs = list(candidate_runs(block, unions, open_pos, limit=3))
+    assert [(w.tolist(), v.tolist()) for w, v in runs] == [
+        ([7, 7], [100, 102]),  # worker 3 has none; worker 9's 3 would pass the limit
+        ([9, 9, 9], [104, 101, 103]),
+        ([4], [102]),
+    ]
+    assert all(w.dtype == np.int64 for w, _ in runs)
+    assert list(candidate_runs(block[:2], unions[1:2] * 2, open_pos)) == []
