@@ -523,15 +523,16 @@ def judge(name: str, folder: Path, produced: dict[str, Any]) -> VariantResult:
     oracle_lists = truth.assign(score=truth["value"])
     res.ndcg["oracle"] = float(ndcg_true_gains(oracle_lists, truth, K, judged).mean())
     # the oracle of a model that knows all but each worker's latent staying power (its
-    # average over the workers instead): what the registers cannot tell (truth.py)
-    blind = BLIND_COLUMN in truth.columns
-    blind_truth = truth.assign(value=truth[BLIND_COLUMN]) if blind else None
+    # average over the workers instead): what the registers cannot tell (truth.py); a
+    # truth file written before that column existed has no such oracle (NaN)
+    has_blind = BLIND_COLUMN in truth.columns
+    blind_truth = truth.assign(value=truth[BLIND_COLUMN]) if has_blind else None
     ndcg_blind = (
         ndcg_true_gains(truth.assign(score=truth[BLIND_COLUMN]), truth, K, judged)
-        if blind
-        else None
+        if has_blind
+        else pd.Series(dtype=float)
     )
-    res.ndcg[BLIND] = float(ndcg_blind.mean()) if ndcg_blind is not None else np.nan
+    res.ndcg[BLIND] = float(ndcg_blind.mean())  # NaN without the column
 
     oracle_value, oracle_lp = oracle_plan_value(truth, workers, vacancies)
     engine_lists = lists["engine"]
@@ -630,11 +631,7 @@ def judge(name: str, folder: Path, produced: dict[str, Any]) -> VariantResult:
         {
             "NDCG engine": ndcg_engine.reindex(index),
             "NDCG keyword": ndcg_true_gains(lists["keyword"], truth, K, judged).reindex(index),
-            f"NDCG {BLIND}": (
-                ndcg_blind.reindex(index)
-                if ndcg_blind is not None
-                else pd.Series(np.nan, index=index)
-            ),
+            f"NDCG {BLIND}": ndcg_blind.reindex(index),
             "placed": pd.Series(index.isin(nightly["worker_id"]).astype(float), index=index).where(
                 index.isin(with_list)
             ),
@@ -732,8 +729,12 @@ def group_gaps(
     ):
         lang = part[(part["dimension"] == "language") & (part["group"] != "not stated")]
         lang = lang[lang["n"] >= 5]
-        blind_lang = blind[(blind["variant"] == name) & blind["group"].isin(lang["group"])]
-        blind_lang = blind_lang[blind_lang["dimension"] == "language"]["mean"].dropna()
+        blind_lang = blind.loc[
+            (blind["variant"] == name)
+            & (blind["dimension"] == "language")
+            & blind["group"].isin(lang["group"]),
+            "mean",
+        ].dropna()
         cap = part[part["dimension"] == "labour capacity"].set_index("group")["mean"]
         rows.append(
             {

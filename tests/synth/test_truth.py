@@ -120,7 +120,8 @@ def test_average_over_staying_is_the_normal_expectation():
 
 def test_averaged_stay_forgets_the_latent_staying_power(probed):
     """``p_stay6m_avg`` is ``p_stay6m`` with the worker's hidden staying power averaged out:
-    the same for two workers who differ only in it, and it no longer tracks it."""
+    the two differ by a factor that belongs to the worker (one hidden number each), not to
+    the pair, and agree on average."""
     truth = probed.truth
     np.testing.assert_allclose(
         truth["value_avg_staying"], truth["p_apply"] * truth["p_hire"] * truth["p_stay6m_avg"]
