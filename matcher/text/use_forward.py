@@ -128,6 +128,12 @@ class UseForward:
         thread limit.
     max_rows : int, default :data:`MAX_KEPT_ROWS`
         Token rows kept at most.
+    memo_rows : int, default :data:`MAX_MEMO_ROWS`
+        Rows each of the five n-gram memos keeps at most.
+
+    One call at a time (a lock): the kept rows are shared by the calls of all threads.
+    Memory: at most ``max_rows`` token rows (5 KB each) and ``5 * memo_rows`` n-gram rows
+    (1 KB each), never shrunk until the object goes.
     """
 
     def __init__(
@@ -222,7 +228,7 @@ class UseForward:
             out[start : start + len(part)] = vectors[at : at + len(part)]
             at += len(part)
 
-    def token_rows(self, flat: np.ndarray) -> np.ndarray | None:
+    def _token_rows(self, flat: np.ndarray) -> np.ndarray | None:
         """The first-stage rows (tokens x 1280) of token ids: the dequantised embedding
         row (512) and its projection after layer norm (768), computed for ids not yet
         kept and gathered; None when the ids are more than ``max_rows`` distinct ones."""
@@ -255,7 +261,8 @@ class UseForward:
         package._layernorm(x, be.ln_g_all, be.ln_b_all, be.eps)
         need = self._used + m
         if need > len(self._rows):
-            grown = np.empty((max(need, 2 * len(self._rows), 256), self._width), np.float32)
+            size = min(max(need, 2 * len(self._rows), 256), self.max_rows)
+            grown = np.empty((size, self._width), np.float32)
             grown[: self._used] = self._rows[: self._used]
             self._rows = grown
         self._rows[self._used : need, : self._emb_dim] = emb[:m]
@@ -274,7 +281,7 @@ class UseForward:
         flat = np.fromiter(chain.from_iterable(group), dtype=np.int64, count=n_tokens)
         # a product of fewer rows may take the BLAS small-matrix kernel, and more distinct
         # tokens than max_rows do not fit the keys: the package's own code
-        rows = self.token_rows(flat) if n_tokens >= MIN_BLOCK_ROWS else None
+        rows = self._token_rows(flat) if n_tokens >= MIN_BLOCK_ROWS else None
         if rows is None:
             be._encode_batch(group, n_tokens, out)
             return None
