@@ -1421,7 +1421,7 @@ class CandidateGenerator:
             np.asarray(lfm).reshape(-1)[flat],
             np.asarray(dense).reshape(-1)[flat],
             np.asarray(lex).reshape(-1)[flat],
-            self._block_network(cat, block, rows, cols),
+            self._block_network(cat, block, bounds, cols),
         )
         proxy = self._block_proxy(cat, block, rows, cols, bounds, channels)
         popularity = cat.open_popularity[cols]
@@ -1442,13 +1442,12 @@ class CandidateGenerator:
         return out
 
     def _block_network(
-        self, cat: CandidateCatalogue, block: np.ndarray, rows: np.ndarray, cols: np.ndarray
+        self, cat: CandidateCatalogue, block: np.ndarray, bounds: np.ndarray, cols: np.ndarray
     ) -> np.ndarray:
-        """:meth:`network_scores` of the pairs ``(block[rows], cols)``: each home
-        county's pull of every open vacancy (:meth:`county_network`, kept), gathered per
-        worker (the same sums)."""
+        """:meth:`network_scores` of the block's pairs (worker ``block[r]`` against the
+        open columns ``cols[bounds[r]:bounds[r + 1]]``): each home county's pull of every
+        open vacancy (:meth:`county_network`, kept), gathered per worker (the same sums)."""
         county = cat.wp.county[block]
-        bounds = np.searchsorted(rows, np.arange(len(block) + 1))
         parts = []
         for i, c in enumerate(county.tolist()):
             at = cols[int(bounds[i]) : int(bounds[i + 1])]
