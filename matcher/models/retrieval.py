@@ -1222,8 +1222,7 @@ class _GroupLayout:
         codes, code_of = distinct_rows(vp.code_keys)
         place_of, place_first = vacancy_groups((vp.coords, vp.region, vp.prefecture, vp.province))
         if proxy.vchannel is not None and proxy.channel_beta is not None:
-            _, kind_of = distinct_rows(proxy.vchannel)
-            _, kind_first = np.unique(kind_of, return_index=True)
+            kind_of, kind_first = vacancy_groups((proxy.vchannel,))
         else:  # no channel terms: one kind (its position is not read)
             kind_of = np.zeros(len(vp.province), dtype=np.intp)
             kind_first = np.zeros(1, dtype=np.intp)
