@@ -824,8 +824,9 @@ class PairStatistics:
         Per employer id: ``hires``, ``arrears`` (workers reporting wage arrears),
         ``left``, ``retained`` and the smoothed ``arrears_rate``, ``left_rate``,
         ``retained_rate``.
-    market_ : dict[str, float]
-        Market-wide rates used as the prior.
+    market_ : Mapping[str, float]
+        Market-wide rates used as the prior (a new mapping on each fit, never changed in
+        place; the class's default is an empty read-only one).
     workers_left_ : pandas.Series or None
         Per worker id, :data:`WORKER_LEFT` (:meth:`worker_left_log`); None on statistics
         pickled before it existed (class default), which read the market's rate.
@@ -891,13 +892,13 @@ class PairStatistics:
 
     def fit_worker_record(self, events: pd.DataFrame) -> PairStatistics:
         """Fit the workers' own leaving records from ``events`` (part of :meth:`fit`;
-        public so that the record can be fitted and checked alone). Per worker, departures and weeks employed over the spells that ended in
-        ``events``: a spell (first hire at a vacancy) ends at its first leaving event, or
-        else at the worker's next hire; a spell still open at the end of ``events`` is not
-        read, so a spell followed from there (a training spell at risk at the cutoff, or
-        a worker in post when scored) never reads its own tenure or departure. The
-        market's rate (``market_["worker_left_rate"]``) is the ended spells' departures
-        per week."""
+        public so that the record can be fitted and checked alone). Per worker,
+        departures and weeks employed over the spells that ended in ``events``: a spell
+        (first hire at a vacancy) ends at its first leaving event, or else at the
+        worker's next hire; a spell still open at the end of ``events`` is not read, so a
+        spell followed from there (a training spell at risk at the cutoff, or a worker in
+        post when scored) never reads its own tenure or departure. The market's rate
+        (``market_["worker_left_rate"]``) is the ended spells' departures per week."""
         spells = first_spells(events, (EventType.HIRED,))
         spells = spells.sort_values([Columns.Worker, "hired_at"], kind="stable")
         following = spells.groupby(Columns.Worker)["hired_at"].shift(-1)
@@ -941,10 +942,10 @@ class PairStatistics:
         leaving event (a departure), else at the worker's next hire (none), else it is
         still open at the latest event of ``events`` and counts its weeks so far without
         a departure (censored). The market's departures and weeks at risk are
-        ``market_["worker_exposure_left"]`` and ``["worker_exposure_weeks"]``. A pair's own spell is left out when the
-        pair reads it (:meth:`worker_exposure_left_log`), so a spell at risk at the
-        statistics' end — every spell a training window follows from its cutoff — reads
-        neither its tenure nor its future."""
+        ``market_["worker_exposure_left"]`` and ``["worker_exposure_weeks"]``. A pair's
+        own spell is left out when the pair reads it (:meth:`worker_exposure_left_log`),
+        so a spell at risk at the statistics' end — every spell a training window follows
+        from its cutoff — reads neither its tenure nor its future."""
         keys = [Columns.Worker, Columns.Vacancy]
         if len(spells) == 0:
             self.market_ = {

@@ -1811,8 +1811,8 @@ class CandidateGenerator:
 
     def _proxy_best(self, proxy: np.ndarray, eligible: np.ndarray, m: int) -> np.ndarray:
         """The proxy's ``m`` best of the positions ``eligible`` (sorted, distinct; more
-        than ``m``, or any number with a margin), cut to ``proxy_margin`` of the best score (at least
-        :data:`PROXY_MARGIN_FLOOR`) when there is a margin."""
+        than ``m``, or any number with a margin), cut to ``proxy_margin`` of the best
+        score (at least :data:`PROXY_MARGIN_FLOOR`) when there is a margin."""
         if len(eligible) > m:
             # every position (the block path's): no gather through the identity
             every = len(eligible) == len(proxy)
