@@ -286,11 +286,15 @@ def welfare_facts(folder: Path, out: Path) -> dict[str, Any]:
 
 def ratios(frame: pd.DataFrame) -> tuple[float, float, str]:
     """(worst/best language group NDCG, semi-weak/full NDCG, worst language group)."""
+    from matcher.evaluation.groups import worst_and_best_groups
+
     lang = frame.groupby("language")["ndcg"].agg(["mean", "count"])
-    lang = lang[lang.index.isin(LANGUAGE_GROUPS) & (lang["count"] >= MIN_GROUP)]
+    lang = lang[lang.index.isin(LANGUAGE_GROUPS)]
+    table = lang.rename(columns={"count": "n"}).rename_axis("group").reset_index()
+    spread = worst_and_best_groups(table, MIN_GROUP)
     cap = frame.groupby("labour capacity")["ndcg"].mean()
-    worst = str(lang["mean"].idxmin()) if len(lang) else "–"
-    lr = float(lang["mean"].min() / lang["mean"].max()) if len(lang) else np.nan
+    worst = spread.worst if spread else "–"
+    lr = spread.ratio if spread else np.nan
     cr = float(cap.get("semi/weak", np.nan) / cap.get("full", np.nan))
     return lr, cr, worst
 

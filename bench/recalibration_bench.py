@@ -49,15 +49,16 @@ K = 10
 
 def language_ratio(per_worker: pd.Series, workers: pd.DataFrame, events: pd.DataFrame) -> float:
     """Issue 18's ratio: the worst language group's mean NDCG@10 over the best's, groups
-    of at least 5 judged workers (as ``bench/truth_bench.py``'s ``group_gaps``)."""
-    from matcher.evaluation.groups import NOT_STATED, worker_groups
+    of at least 5 judged workers (``matcher.evaluation.groups.worst_and_best_groups``, as
+    ``bench/truth_bench.py``'s ``group_gaps``)."""
+    from matcher.evaluation.groups import MIN_JUDGED_WORKERS, worker_groups, worst_and_best_groups
 
     language = worker_groups(workers, events)["language"]
     joined = pd.DataFrame({"ndcg": per_worker}).join(language, how="inner")
-    joined = joined[joined["language"] != NOT_STATED]
     means = joined.groupby("language")["ndcg"].agg(["mean", "size"])
-    means = means[means["size"] >= 5]["mean"]
-    return float(means.min() / means.max()) if len(means) else float("nan")
+    table = means.rename(columns={"size": "n"}).rename_axis("group").reset_index()
+    spread = worst_and_best_groups(table, MIN_JUDGED_WORKERS)
+    return spread.ratio if spread else float("nan")
 
 
 def judge(model, ds, folder: Path, label: str, nightly: bool) -> dict[str, object]:

@@ -721,34 +721,32 @@ def group_gaps(
     """Issue 18's ratios per variant: worst/best language group and semi-weak/full NDCG,
     and (from the nightly plan) the share of planned public-welfare and employment-factory
     seats that go to semi/weak labour or home-bound workers."""
+    from matcher.evaluation.groups import MIN_JUDGED_WORKERS, worst_and_best_groups
+
     priority = priority or {}
     rows = []
     blind = by_variant[by_variant["metric"] == f"NDCG {BLIND}"]
     for name, part in by_variant[by_variant["metric"] == "NDCG engine"].groupby(
         "variant", sort=False
     ):
-        lang = part[(part["dimension"] == "language") & (part["group"] != "not stated")]
-        lang = lang[lang["n"] >= 5]
-        blind_lang = blind.loc[
-            (blind["variant"] == name)
-            & (blind["dimension"] == "language")
-            & blind["group"].isin(lang["group"]),
-            "mean",
-        ].dropna()
+        lang = worst_and_best_groups(part[part["dimension"] == "language"], MIN_JUDGED_WORKERS)
+        # the oracle judged on the engine's language groups (the same workers)
+        blind_lang = worst_and_best_groups(
+            blind[
+                (blind["variant"] == name)
+                & (blind["dimension"] == "language")
+                & blind["group"].isin(lang.groups if lang else ())
+            ],
+            min_workers=0,
+        )
         cap = part[part["dimension"] == "labour capacity"].set_index("group")["mean"]
         rows.append(
             {
                 "variant": name,
-                "worst language group": lang.loc[lang["mean"].idxmin(), "group"]
-                if len(lang)
-                else "–",
-                "worst/best language NDCG": lang["mean"].min() / lang["mean"].max()
-                if len(lang)
-                else np.nan,
+                "worst language group": lang.worst if lang else "–",
+                "worst/best language NDCG": lang.ratio if lang else np.nan,
                 "semi-weak/full NDCG": cap.get("semi/weak", np.nan) / cap.get("full", np.nan),
-                f"worst/best language NDCG, {BLIND}": blind_lang.min() / blind_lang.max()
-                if len(blind_lang)
-                else np.nan,
+                f"worst/best language NDCG, {BLIND}": blind_lang.ratio if blind_lang else np.nan,
                 **{
                     f"{label} seats to priority": _share(priority.get(str(name), {}).get(ch))
                     for label, ch in (

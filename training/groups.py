@@ -35,7 +35,12 @@ import numpy as np
 import pandas as pd
 
 from matcher.data.schema import Columns
-from matcher.evaluation.groups import NOT_STATED, group_calibration, group_means, worker_groups
+from matcher.evaluation.groups import (
+    group_calibration,
+    group_means,
+    worker_groups,
+    worst_and_best_groups,
+)
 from matcher.evaluation.metrics import GRADE, per_worker_metrics
 from training.split import TimeSplit
 
@@ -160,7 +165,8 @@ def group_gaps(
     """Each dimension's gap: ``1 - worst/best`` of the group means of ``metric``.
 
     Groups with fewer than ``min_workers`` measured workers and ``not stated`` are
-    left out; a dimension with fewer than two groups left has no gap.
+    left out (``matcher.evaluation.groups.worst_and_best_groups``); a dimension with
+    fewer than two groups left has no gap.
 
     Returns
     -------
@@ -168,22 +174,18 @@ def group_gaps(
         ``{dimension: {"gap", "worst", "worst_mean", "best", "best_mean"}}``.
     """
     part = table[(table["model"] == model) & (table["metric"] == metric)]
-    part = part[(part["n"] >= min_workers) & (part["group"] != NOT_STATED)]
     out: dict[str, dict[str, Any]] = {}
     for dim, rows in part.groupby("dimension", sort=False):
-        rows = rows[np.isfinite(rows["mean"].to_numpy(float))]
-        if len(rows) < 2:
+        spread = worst_and_best_groups(rows, min_workers, min_groups=2)
+        if spread is None:
             continue
-        worst = rows.loc[rows["mean"].idxmin()]
-        best = rows.loc[rows["mean"].idxmax()]
-        best_mean = float(best["mean"])
-        gap = 0.0 if best_mean <= 0 else 1.0 - float(worst["mean"]) / best_mean
+        gap = 0.0 if spread.best_mean <= 0 else 1.0 - spread.ratio
         out[str(dim)] = {
             "gap": round(gap, 6),
-            "worst": str(worst["group"]),
-            "worst_mean": round(float(worst["mean"]), 6),
-            "best": str(best["group"]),
-            "best_mean": round(best_mean, 6),
+            "worst": spread.worst,
+            "worst_mean": round(spread.worst_mean, 6),
+            "best": spread.best,
+            "best_mean": round(spread.best_mean, 6),
         }
     return out
 

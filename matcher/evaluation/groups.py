@@ -19,11 +19,15 @@ dimension                 groups
 of the worker's best option, ...) per group with a percentile bootstrap 95 % interval
 (workers resampled within the group); :func:`group_calibration` does the same for the
 expected calibration error of the group's pairs (workers resampled, their pairs kept).
+:func:`worst_and_best_groups` picks, from such a table, the worst and the best group of
+a dimension whose means are worth comparing: the one rule behind every worst/best ratio
+and gap (the truth benches' language ratio, the promotion guard's gaps).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,10 +35,22 @@ import pandas as pd
 from matcher.data.schema import Columns
 from matcher.evaluation.calibration import expected_calibration_error
 
-__all__ = ["DIMENSIONS", "group_calibration", "group_means", "worker_groups"]
+__all__ = [
+    "DIMENSIONS",
+    "MIN_JUDGED_WORKERS",
+    "NOT_STATED",
+    "GroupSpread",
+    "group_calibration",
+    "group_means",
+    "worker_groups",
+    "worst_and_best_groups",
+]
 
 DIMENSIONS = ("language", "gender", "labour capacity", "mobility", "household", "history")
 NOT_STATED = "not stated"
+#: The truth benches leave out of a worst/best ratio the groups with fewer judged workers
+#: than this (their mean is noise).
+MIN_JUDGED_WORKERS = 5
 W = Columns.Worker
 
 
@@ -204,3 +220,55 @@ def group_calibration(
                 }
             )
     return pd.DataFrame(rows, columns=["dimension", "group", "metric", "n", "mean", "lo", "hi"])
+
+
+@dataclass(frozen=True)
+class GroupSpread:
+    """The worst and the best group of one dimension by one metric's mean
+    (:func:`worst_and_best_groups`); ``groups`` are the groups compared, in table order."""
+
+    worst: str
+    worst_mean: float
+    best: str
+    best_mean: float
+    groups: tuple[str, ...]
+
+    @property
+    def ratio(self) -> float:
+        """``worst_mean / best_mean`` (NaN when the best mean is 0)."""
+        return self.worst_mean / self.best_mean if self.best_mean != 0 else float("nan")
+
+
+def worst_and_best_groups(
+    means: pd.DataFrame, min_workers: int, min_groups: int = 1
+) -> GroupSpread | None:
+    """The worst and the best of a dimension's groups whose means are worth comparing.
+
+    A group counts when it has at least ``min_workers`` measured workers, is not
+    ``not stated`` (no group of people) and has a finite mean.
+
+    Parameters
+    ----------
+    means : DataFrame
+        One dimension's rows of one metric, with columns ``group``, ``n`` and ``mean``
+        (as :func:`group_means` writes them).
+    min_workers : int
+        Groups with fewer measured workers are left out.
+    min_groups : int, default 1
+        Fewer groups left than this: no spread.
+
+    Returns
+    -------
+    GroupSpread or None
+        The lowest and the highest mean (the first in table order on a tie), or None
+        when fewer than ``min_groups`` (or no) groups count.
+    """
+    kept = means[(means["n"] >= min_workers) & (means["group"] != NOT_STATED)]
+    values = kept["mean"].to_numpy(float)
+    finite = np.isfinite(values)
+    if int(finite.sum()) < max(min_groups, 1):
+        return None
+    names = [str(g) for g in kept["group"].to_numpy()[finite]]
+    values = values[finite]
+    lo, hi = int(np.argmin(values)), int(np.argmax(values))
+    return GroupSpread(names[lo], float(values[lo]), names[hi], float(values[hi]), tuple(names))

@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matcher.evaluation.groups import group_calibration, group_means, worker_groups
+from matcher.evaluation.groups import (
+    group_calibration,
+    group_means,
+    worker_groups,
+    worst_and_best_groups,
+)
 
 WORKERS = pd.DataFrame(
     {
@@ -74,3 +79,34 @@ def test_group_calibration_known_answer():
     assert out.loc["minority only", ["mean", "lo", "hi"]].tolist() == pytest.approx([0, 0, 0])
     assert out.loc["Mandarin only", ["mean", "lo", "hi"]].tolist() == pytest.approx([0.1] * 3)
     assert out.loc["Mandarin only", "n"] == 3
+
+
+def _means(rows: list[tuple[str, int, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["group", "n", "mean"])
+
+
+def test_worst_and_best_groups_known_answer():
+    """Small groups, "not stated" and groups without a mean are left out; the first of
+    tied groups in table order is named."""
+    means = _means(
+        [
+            ("minority only", 6, 0.6),
+            ("bilingual", 4, 0.1),  # fewer than 5 workers
+            ("Mandarin only", 9, 0.8),
+            ("not stated", 50, 0.05),  # no group of people
+            ("other", 7, float("nan")),
+            ("tied", 5, 0.6),
+        ]
+    )
+    spread = worst_and_best_groups(means, min_workers=5)
+    assert spread is not None
+    assert (spread.worst, spread.worst_mean) == ("minority only", 0.6)
+    assert (spread.best, spread.best_mean) == ("Mandarin only", 0.8)
+    assert spread.groups == ("minority only", "Mandarin only", "tied")
+    assert spread.ratio == pytest.approx(0.75)
+    # fewer groups left than asked for: no spread
+    assert worst_and_best_groups(means, min_workers=8) is not None
+    assert worst_and_best_groups(means, min_workers=8, min_groups=2) is None
+    assert worst_and_best_groups(means, min_workers=100) is None
+    # a best mean of 0: no ratio
+    assert np.isnan(worst_and_best_groups(_means([("a", 5, 0.0)]), 5).ratio)
