@@ -181,13 +181,8 @@ def short_head() -> str:
 
 
 def baseline_tree(commit: str, workdir: Path) -> Path:
-    """The source tree of ``commit`` (``git archive`` into ``workdir``), for a bench to
-    run a baseline's code beside this tree's in the same run."""
+    """The source tree of ``commit`` in ``workdir`` (:func:`extract_commit` into
+    ``baseline-<commit>`` unless a previous run left it there), for a bench to run a
+    baseline's code beside this tree's in the same run."""
     dest = workdir / f"baseline-{commit}"
-    if not dest.exists():
-        dest.mkdir(parents=True)
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-    return dest
+    return dest if dest.exists() else extract_commit(commit, dest)

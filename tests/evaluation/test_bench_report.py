@@ -23,3 +23,16 @@ def test_a_written_section_carries_the_machine_and_the_numerics(tmp_path, monkey
     report.write_section("toy", "Toy", "figure 2", "bench/toy.py")
     text = (tmp_path / "benchmarks.md").read_text(encoding="utf-8")
     assert text.count("<!-- bench:toy -->") == 1 and "figure 2" in text and "figure 1" not in text
+
+
+def test_baseline_tree_extracts_a_commit_once_and_reuses_it(tmp_path):
+    tree = report.baseline_tree("HEAD", tmp_path)
+    assert tree == tmp_path / "baseline-HEAD"
+    assert (tree / "bench" / "report.py").is_file()
+    (tree / "bench" / "report.py").unlink()
+    # a tree a previous run left is reused as it is, not extracted again
+    assert report.baseline_tree("HEAD", tmp_path) == tree
+    assert not (tree / "bench" / "report.py").exists()
+    # extract_commit writes the same files into a folder of the caller's choosing
+    other = report.extract_commit("HEAD", tmp_path / "other")
+    assert (other / "bench" / "report.py").is_file()
