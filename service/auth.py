@@ -211,7 +211,7 @@ def revoke_key(session: Session, key_id: int) -> ApiKey | None:
         return None
     if row.revoked_at is None:
         row.revoked_at = clock.now_utc()
-    _cache.clear()
+    forget_cached_keys()
     return row
 
 
@@ -253,6 +253,13 @@ class _KeyCache:
 
 
 _cache = _KeyCache()
+
+
+def forget_cached_keys() -> None:
+    """Forget every key this process verified: the next request with any key is checked
+    in the store again (a revoked or expired key is refused at once, not within
+    :data:`KEY_CACHE_SECONDS`)."""
+    _cache.clear()
 
 
 def _parse_key(key: str | None) -> tuple[str, str] | None:

@@ -586,9 +586,9 @@ def _check_rerun(engine: Engine, run_id: str, digest: str) -> None:
         )
 
 
-def _before_commit(run_id: str, written: int) -> None:
-    """Called after each batch of plan rows, inside the final transaction (tests inject
-    a crash here)."""
+def before_plan_commit(run_id: str, written: int) -> None:
+    """Called after each batch of plan rows, inside the final transaction: a seam where
+    tests replace this module attribute to crash or pause a run mid-write."""
 
 
 def _record_success(
@@ -630,7 +630,7 @@ def _record_success(
             batch = records[i : i + PLAN_BATCH]
             s.execute(insert(PlanRow), batch)
             written += len(batch)
-            _before_commit(run_id, written)
+            before_plan_commit(run_id, written)
         row = s.get(MatchRun, run_id)
         if row is None:  # pragma: no cover - created by _start_run
             raise NightlyError(f"run {run_id} vanished from match_runs during the run")

@@ -223,7 +223,7 @@ def _is_missing(v: Any) -> bool:
 
 
 @dataclass
-class _Cells:
+class Cells:
     """The cells of one column: original values, their stripped text, what is missing.
 
     ``all_text`` means every value is a string (CSV): the type checks per value are
@@ -236,7 +236,8 @@ class _Cells:
     all_text: bool = False
 
     @classmethod
-    def of(cls, series: pd.Series, *, all_text: bool = False) -> _Cells:
+    def of(cls, series: pd.Series, *, all_text: bool = False) -> Cells:
+        """The cells of ``series`` (index dropped); ``all_text`` when every value is a str."""
         series = series.reset_index(drop=True)
         if all_text:
             raw = series.astype("str")
@@ -294,7 +295,7 @@ def _native_text(v: Any) -> str:
 Check = tuple[np.ndarray, str | Callable[[int], str]]
 
 
-def parse_numbers(cells: _Cells, *, integer: bool) -> tuple[pd.Series, list[Check]]:
+def parse_numbers(cells: Cells, *, integer: bool) -> tuple[pd.Series, list[Check]]:
     """Numbers: ``12``, ``12.5``, ``1e3``; integers must be whole."""
     present = cells.present()
     is_bool = cells.is_instance((bool, np.bool_))
@@ -323,7 +324,7 @@ def parse_numbers(cells: _Cells, *, integer: bool) -> tuple[pd.Series, list[Chec
     return pd.Series(values), checks
 
 
-def parse_booleans(cells: _Cells) -> tuple[pd.Series, list[Check]]:
+def parse_booleans(cells: Cells) -> tuple[pd.Series, list[Check]]:
     """Booleans: true/false, 1/0, yes/no in any case (native booleans as they are)."""
     text = cells.as_text().str.lower()
     out = pd.Series(pd.array([pd.NA] * len(text), dtype="boolean"))
@@ -335,7 +336,7 @@ def parse_booleans(cells: _Cells) -> tuple[pd.Series, list[Check]]:
     return out, [(bad, "must be a boolean: true/false, 1/0 or yes/no")]
 
 
-def parse_times(cells: _Cells, *, date_only: bool = False) -> tuple[pd.Series, list[Check]]:
+def parse_times(cells: Cells, *, date_only: bool = False) -> tuple[pd.Series, list[Check]]:
     """ISO 8601 dates/times; naive times are UTC. Returns naive UTC ``datetime64[ns]``."""
     present = cells.present()
     raw = cells.raw
@@ -369,7 +370,7 @@ def parse_times(cells: _Cells, *, date_only: bool = False) -> tuple[pd.Series, l
     ]
 
 
-def parse_enum(cells: _Cells, choices: tuple[str, ...]) -> tuple[pd.Series, list[Check]]:
+def parse_enum(cells: Cells, choices: tuple[str, ...]) -> tuple[pd.Series, list[Check]]:
     """One of ``choices``, in any case; returned as the contract spells it."""
     canonical = {c.lower(): c for c in choices}
     mapped = _lookup(cells.as_text(), lambda v: canonical.get(v.lower()))
@@ -388,7 +389,7 @@ def _region_rule(code: str) -> str:
     return "unknown region code (not a GB/T 2260 province, prefecture or county)"
 
 
-def parse_regions(cells: _Cells) -> tuple[pd.Series, list[Check]]:
+def parse_regions(cells: Cells) -> tuple[pd.Series, list[Check]]:
     """A 6-digit GB/T 2260 code known to :mod:`matcher.data.reference`."""
     text = cells.as_text()
     present = cells.present()
@@ -444,7 +445,7 @@ def iso639_1() -> frozenset[str]:
     return frozenset(reference.domain_table("iso639_1.csv")["code"])
 
 
-def parse_lists(cells: _Cells, kind: Kind) -> tuple[pd.Series, list[Check]]:
+def parse_lists(cells: Cells, kind: Kind) -> tuple[pd.Series, list[Check]]:
     """``;``-separated text (or native lists) to lists of str, checking each element."""
     lower = kind == Kind.LANG_LIST
     if cells.all_text:
@@ -483,7 +484,7 @@ def parse_lists(cells: _Cells, kind: Kind) -> tuple[pd.Series, list[Check]]:
     return out, [(bad, rule)]
 
 
-def parse_text(cells: _Cells) -> tuple[pd.Series, list[Check]]:
+def parse_text(cells: Cells) -> tuple[pd.Series, list[Check]]:
     """Text (numbers given for text fields become their text; lists and objects do not)."""
     text = cells.as_text()
     nested = cells.is_instance((list, tuple, dict, np.ndarray))
@@ -492,7 +493,7 @@ def parse_text(cells: _Cells) -> tuple[pd.Series, list[Check]]:
     ]
 
 
-def _parse(cells: _Cells, spec: FieldSpec) -> tuple[pd.Series, list[Check]]:
+def _parse(cells: Cells, spec: FieldSpec) -> tuple[pd.Series, list[Check]]:
     kind = spec.kind
     if kind == Kind.INT or kind == Kind.FLOAT:
         values, checks = parse_numbers(cells, integer=kind == Kind.INT)
@@ -687,7 +688,7 @@ def validate_frame(
         name = spec_field.name
         if name not in raw.columns:
             continue
-        cells = _Cells.of(raw[name], all_text=all_text)
+        cells = Cells.of(raw[name], all_text=all_text)
         values, checks = _parse(cells, spec_field)
         if spec_field.required:
             checks.insert(0, (cells.missing, "required: must not be empty"))
@@ -1171,6 +1172,7 @@ __all__ = [
     "MAX_PROBLEMS",
     "SUPPORTED_EXTENSIONS",
     "CheckedTable",
+    "Cells",
     "ContractError",
     "Problem",
     "check_file",

@@ -493,8 +493,8 @@ def best_positions(scores: np.ndarray, n: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     above = above_sample_cut(scores, n)
     if above is not None:
-        return above[_best_positions_of_all(scores[above], n)]
-    return _best_positions_of_all(scores, n)
+        return above[best_positions_of_all(scores[above], n)]
+    return best_positions_of_all(scores, n)
 
 
 #: :func:`best_positions` cuts arrays of at least this many scores at a sampled threshold,
@@ -537,8 +537,9 @@ def above_sample_cut(scores: np.ndarray, n: int) -> np.ndarray | None:
     return above
 
 
-def _best_positions_of_all(scores: np.ndarray, n: int) -> np.ndarray:
-    """:func:`best_positions` without the sampled cut (``len(scores) > n > 0``)."""
+def best_positions_of_all(scores: np.ndarray, n: int) -> np.ndarray:
+    """:func:`best_positions` without the sampled cut: the same positions chosen from the
+    whole array (the exact reference the cut is checked against; ``n > 0``)."""
     if len(scores) <= n:
         return np.arange(len(scores))
     # the set is decided by the n-th largest value alone: np.partition finds it at about

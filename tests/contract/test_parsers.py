@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.data.contract import (
-    _Cells,
+    Cells,
     iso639_1,
     parse_booleans,
     parse_lists,
@@ -20,13 +20,13 @@ from matcher.data.contract import (
 from matcher.data.schema import Kind
 
 
-def cells(values) -> _Cells:
-    return _Cells.of(pd.Series(values, dtype=object))
+def cells(values) -> Cells:
+    return Cells.of(pd.Series(values, dtype=object))
 
 
-def text_cells(values: list[str]) -> list[_Cells]:
+def text_cells(values: list[str]) -> list[Cells]:
     """The same text cells both ways: generic (JSON-like) and the CSV fast path."""
-    return [cells(values), _Cells.of(pd.Series(values, dtype="str"), all_text=True)]
+    return [cells(values), Cells.of(pd.Series(values, dtype="str"), all_text=True)]
 
 
 def bad_rows(checks) -> np.ndarray:

@@ -448,7 +448,7 @@ def test_best_positions_cut_at_a_sampled_threshold_chooses_as_the_whole_array():
     sample (above_sample_cut); the positions, and their order, are those chosen from
     the whole array: mostly zeros (a lexical channel), few distinct values, ties at the
     cut, infinities and NaN (where the cut steps aside)."""
-    from matcher.models.retrieval import _best_positions_of_all, above_sample_cut, best_positions
+    from matcher.models.retrieval import above_sample_cut, best_positions, best_positions_of_all
 
     rng = np.random.default_rng(11)
     used = 0
@@ -473,7 +473,7 @@ def test_best_positions_cut_at_a_sampled_threshold_chooses_as_the_whole_array():
             scores[rng.integers(0, size, 10)] = -np.inf
         n = int(rng.choice([1, 10, 50, 100, 500, 1000]))
         used += above_sample_cut(scores, n) is not None
-        got, want = best_positions(scores, n), _best_positions_of_all(scores, n)
+        got, want = best_positions(scores, n), best_positions_of_all(scores, n)
         if kind == 4:  # NaN: no cut, the whole array's choice
             assert above_sample_cut(scores, n) is None
         np.testing.assert_array_equal(got, want)

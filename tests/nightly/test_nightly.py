@@ -103,7 +103,7 @@ def test_crash_leaves_no_partial_plan_and_rerun_gives_clean_plan(
         raise RuntimeError(f"power cut after {written} plan rows")
 
     monkeypatch.setattr(nightly, "PLAN_BATCH", 2)
-    monkeypatch.setattr(nightly, "_before_commit", crash)
+    monkeypatch.setattr(nightly, "before_plan_commit", crash)
     with pytest.raises(RuntimeError, match="power cut"):
         nightly.run_match(database_url, None, run_id="crashy", model=model, model_version="m1", k=5)
     row = _run_row(database_url, "crashy")

@@ -47,7 +47,7 @@ def main() -> None:
             if written >= 4:
                 _pause(stage)
 
-        nightly._before_commit = before_commit
+        nightly.before_plan_commit = before_commit
     elif stage == "importing":
         from service import importer
 

@@ -56,7 +56,7 @@ def test_revocation_elsewhere_takes_effect_within_the_cache_time(
     sqlite_service: Service, monkeypatch
 ):
     monkeypatch.setattr(auth, "KEY_CACHE_SECONDS", 0.3)
-    auth._cache.clear()
+    auth.forget_cached_keys()
     s = sqlite_service
     key_id = _me(s).json()["key_id"]  # verified in the store, remembered for 0.3 s
     _revoke_elsewhere(s, key_id)
