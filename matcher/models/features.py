@@ -688,7 +688,7 @@ class FeatureSpace:
 #: Up to this many keys, :func:`key_positions` asks the index's hash table key by key
 #: (a request's one county or one worker); more keys go through ``get_indexer``,
 #: whose fixed cost (a new Index for the keys) is the larger part for a few keys.
-FEW_KEYS = 16
+KEYS_LOOKED_UP_ONE_BY_ONE = 16
 
 
 def key_positions(index: pd.Index, keys: np.ndarray | Sequence[object]) -> np.ndarray:
@@ -696,7 +696,7 @@ def key_positions(index: pd.Index, keys: np.ndarray | Sequence[object]) -> np.nd
     key, -1 where absent. A few string keys are looked up one by one (the same hash
     table, so the same answer); other keys (missing values, numbers) keep pandas'
     own matching rules."""
-    if len(keys) <= FEW_KEYS and all(type(key) is str for key in keys):
+    if len(keys) <= KEYS_LOOKED_UP_ONE_BY_ONE and all(type(key) is str for key in keys):
         return np.array([index.get_loc(key) if key in index else -1 for key in keys], dtype=np.intp)
     return index.get_indexer(pd.Index(np.asarray(keys, dtype=object), dtype=object))
 

@@ -609,7 +609,7 @@ def occupation_levels_of_one(worker_keys: np.ndarray, vacancy_keys: np.ndarray) 
         if len(wanted) == 0:
             continue
         column = vacancy_keys[:, level]
-        if len(wanted) <= FEW_KEYS:
+        if len(wanted) <= KEYS_COMPARED_ONE_BY_ONE:
             # a worker's few codes: one comparison each (np.isin sorts both sides)
             hit = column == wanted[0]
             for key in wanted[1:].tolist():
@@ -621,7 +621,7 @@ def occupation_levels_of_one(worker_keys: np.ndarray, vacancy_keys: np.ndarray) 
 
 
 #: :func:`occupation_levels_of_one` compares a level's keys one by one up to this many.
-FEW_KEYS = 16
+KEYS_COMPARED_ONE_BY_ONE = 16
 
 
 #: id of an object array of codes -> (a weak reference to it, its integer codes, code of
