@@ -37,6 +37,7 @@ import re
 import sqlite3
 import unicodedata
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,10 @@ EMBEDDING_MODEL_ENV = "JOBMATCH_EMBEDDING_MODEL"
 
 #: Encodes with more new texts than this show a progress bar (unless disabled).
 PROGRESS_THRESHOLD = 1000
+#: Vectors a :class:`CachedEmbedder` keeps in memory, the least recently used dropped
+#: first: about 200 MB of 512-dimensional float32 vectors. A dropped text comes back from
+#: the SQLite cache, or is encoded again, when it is next asked for.
+MEMORY_CACHE_TEXTS = 100_000
 
 
 # --------------------------------------------------------------------------- cleaning
@@ -256,10 +261,12 @@ class CachedEmbedder(ABC):
     """A sentence model behind a cache of its vectors, keyed by the SHA-256 of the text.
 
     The base of the model-backed :class:`matcher.protocols.Embedder` backends. Vectors
-    are kept in memory and, with ``cache_path``, in a SQLite file shared across
-    processes and runs (one table, keyed by :attr:`model_key` and the text's hash), so
-    an unchanged text is never encoded twice: a nightly run or a retraining encodes
-    only the texts that are new since the last one. The model is loaded lazily, on
+    are kept in memory (the :attr:`memory_texts` most recently used) and, with
+    ``cache_path``, in a SQLite file shared across processes and runs (one table, keyed
+    by :attr:`model_key` and the text's hash), so an unchanged text is never encoded
+    twice: a nightly run or a retraining encodes only the texts that are new since the
+    last one (without the file, a text dropped from memory is encoded again when next
+    asked for). The model is loaded lazily, on
     first use and on CPU; nothing downloads. Pickling (``joblib.dump`` of a trained
     model) drops the loaded model and the in-memory cache, so saved artifacts stay
     small; the model reloads on the next ``encode``.
@@ -272,10 +279,14 @@ class CachedEmbedder(ABC):
     ----------
     n_encoded : int
         Texts actually passed through the model (cache misses), for tests and logs.
+    memory_texts : int
+        At most this many vectors stay in memory (default :data:`MEMORY_CACHE_TEXTS`;
+        set it on an instance to change it).
     """
 
+    memory_texts: int = MEMORY_CACHE_TEXTS
     _model: Any
-    _memory: dict[str, np.ndarray]
+    _memory: OrderedDict[str, np.ndarray]
     _disk: _SqliteVectorCache | None
     cache_path: str | None
     show_progress: bool | None
@@ -283,7 +294,7 @@ class CachedEmbedder(ABC):
 
     def _init_cache(self) -> None:
         self._model = None
-        self._memory = {}
+        self._memory = OrderedDict()
         self._disk = None
         self.n_encoded = 0
 
@@ -298,6 +309,12 @@ class CachedEmbedder(ABC):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._memory = OrderedDict()
+
+    @property
+    def n_in_memory(self) -> int:
+        """Vectors held in memory now (at most :attr:`memory_texts`)."""
+        return len(self._memory)
 
     # ---------------------------------------------------------------- backend
 
@@ -323,6 +340,17 @@ class CachedEmbedder(ABC):
         if self.show_progress is not None:
             return self.show_progress
         return n > PROGRESS_THRESHOLD
+
+    def _remember(self, vectors: dict[str, np.ndarray]) -> None:
+        """Keep ``vectors`` in memory as the most recently used (each row copied, so a
+        kept row never holds its whole batch's array), then drop the least recently used
+        beyond :attr:`memory_texts`."""
+        memory = self._memory
+        for h, v in vectors.items():
+            memory[h] = np.array(v, copy=True)
+            memory.move_to_end(h)
+        while len(memory) > max(self.memory_texts, 0):
+            memory.popitem(last=False)
 
     def _disk_cache(self) -> _SqliteVectorCache | None:
         if self.cache_path is None:
@@ -350,11 +378,19 @@ class CachedEmbedder(ABC):
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         hashes = [text_hash(t) for t in texts]
-        missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in self._memory}
+        # this call's vectors by hash: read from here, not from the memory, which may
+        # drop some of them while this call adds the others
+        have: dict[str, np.ndarray] = {}
+        for h in dict.fromkeys(hashes):
+            if h in self._memory:
+                self._memory.move_to_end(h)
+                have[h] = self._memory[h]
+        missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in have}
         disk = self._disk_cache()
         if missing and disk is not None:
             found = disk.get_many(list(missing))
-            self._memory.update(found)
+            have.update(found)
+            self._remember(found)
             for h in found:
                 missing.pop(h, None)
         if missing:
@@ -362,10 +398,11 @@ class CachedEmbedder(ABC):
             vectors = l2_normalise(self._encode_new([missing[h] for h in new_hashes]))
             self.n_encoded += len(new_hashes)
             fresh = dict(zip(new_hashes, vectors, strict=True))
-            self._memory.update(fresh)
+            have.update(fresh)
+            self._remember(fresh)
             if disk is not None:
                 disk.put_many(fresh)
-        return np.stack([self._memory[h] for h in hashes]).astype(np.float32, copy=False)
+        return np.stack([have[h] for h in hashes]).astype(np.float32, copy=False)
 
 
 class UniversalSentenceEncoder(CachedEmbedder):

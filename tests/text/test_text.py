@@ -127,6 +127,37 @@ def test_embedder_never_encodes_a_text_twice():
     assert emb.n_encoded == 3
 
 
+def test_embedder_memory_keeps_the_most_recently_used_and_answers_alike(tmp_path):
+    texts = [f"t{i}" for i in range(12)]
+    want = _fake_embedder()[0].encode(texts)  # the default cap is far above 12
+    emb, _ = _fake_embedder()
+    emb.memory_texts = 4
+    np.testing.assert_array_equal(emb.encode(texts), want)  # more texts than the cap at once
+    assert emb.n_in_memory == 4
+    n = emb.n_encoded
+    np.testing.assert_array_equal(emb.encode(texts[-4:]), want[-4:])  # the last 4 kept
+    assert emb.n_encoded == n
+    np.testing.assert_array_equal(emb.encode(["t0"]), want[:1])  # dropped: encoded again
+    assert (emb.n_encoded, emb.n_in_memory) == (n + 1, 4)  # t8 made room
+    emb.encode(["t9"])  # a hit is the most recently used: t10 is now the oldest
+    emb.encode(["t12"])
+    n = emb.n_encoded
+    np.testing.assert_array_equal(emb.encode(["t9", "t11", "t0"]), want[[9, 11, 0]])
+    assert emb.n_encoded == n
+    emb.encode(["t10"])
+    assert emb.n_encoded == n + 1 and emb.n_in_memory == 4
+    # with the SQLite cache, a text dropped from memory is read back, not encoded
+    disk, _ = _fake_embedder(cache_path=str(tmp_path / "emb.sqlite"))
+    disk.memory_texts = 2
+    disk.encode(texts)
+    n = disk.n_encoded
+    np.testing.assert_array_equal(disk.encode(texts), want)
+    assert disk.n_encoded == n and disk.n_in_memory == 2
+    # pickling keeps the cap, not the vectors
+    back = pickle.loads(pickle.dumps(disk))
+    assert (back.memory_texts, back.n_in_memory) == (2, 0)
+
+
 def test_embedder_disk_cache_is_shared_across_instances(tmp_path):
     path = str(tmp_path / "emb.sqlite")
     first, fake1 = _fake_embedder(cache_path=path)
