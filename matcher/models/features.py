@@ -1370,7 +1370,7 @@ def language_fit(
     return fit[inv.reshape(-1), codes]
 
 
-def _worker_seen(
+def lookup_by_worker(
     table: SparseCountTable, worker_ids: np.ndarray, inv: np.ndarray, cols: np.ndarray
 ) -> np.ndarray:
     """``table.lookup`` for pairs whose workers are ``worker_ids[inv]``: worker keys
@@ -1542,11 +1542,13 @@ def pair_matrix(
     wids = workers.ids.to_numpy(dtype=object)[uw]
     put(
         "worker_seen_vacancy",
-        _worker_seen(stats.worker_vacancy_, wids, inv, vacancies.ids.to_numpy(dtype=object)[vi]),
+        lookup_by_worker(
+            stats.worker_vacancy_, wids, inv, vacancies.ids.to_numpy(dtype=object)[vi]
+        ),
     )
     put(
         "worker_seen_employer_log",
-        np.log1p(_worker_seen(stats.worker_employer_, wids, inv, vacancies.employer[vi])),
+        np.log1p(lookup_by_worker(stats.worker_employer_, wids, inv, vacancies.employer[vi])),
     )
     put(WORKER_LEFT, stats.worker_left_log(wids)[inv])
     put(

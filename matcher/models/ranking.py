@@ -696,7 +696,7 @@ def quick_scorer(booster) -> QuickScorer | None:
     return scorer
 
 
-def _raw_output(booster, x: np.ndarray) -> np.ndarray:
+def raw_tree_output(booster, x: np.ndarray) -> np.ndarray:
     """sklearn's raw sum of trees: ``decision_function`` of a binary classifier, the
     log of the prediction of a Poisson ``HistGradientBoostingRegressor``."""
     from sklearn.ensemble import HistGradientBoostingRegressor
@@ -709,7 +709,7 @@ def _raw_output(booster, x: np.ndarray) -> np.ndarray:
 def _decision(booster, x: np.ndarray) -> np.ndarray:
     """``booster.decision_function(x)`` of a fitted binary
     ``HistGradientBoostingClassifier`` (or the raw output of a Poisson regressor,
-    :func:`_raw_output`), the same numbers (baseline, then each tree
+    :func:`raw_tree_output`), the same numbers (baseline, then each tree
     added in order), on ONE thread: sklearn opens an OpenMP parallel region per
     tree, and for the few hundred rows of a request that costs more than the tree
     walk (and, with the cores busy, a region can wait for a descheduled thread).
@@ -724,7 +724,7 @@ def _decision(booster, x: np.ndarray) -> np.ndarray:
         # categorical features: sklearn re-encodes and reorders columns before the trees
         or getattr(booster, "_preprocessor", None) is not None
     ):
-        return _raw_output(booster, x)
+        return raw_tree_output(booster, x)
     baseline = booster._baseline_prediction[0, 0]
     scorer = quick_scorer(booster)
     if scorer is not None:
@@ -739,7 +739,7 @@ def _decision(booster, x: np.ndarray) -> np.ndarray:
     return raw
 
 
-def _calibrate(calibrator, raw: np.ndarray) -> np.ndarray:
+def calibrator_predict(calibrator, raw: np.ndarray) -> np.ndarray:
     """``calibrator.predict(raw)`` for a float64 vector, without sklearn's input
     validation for the two calibrators ``CalibratedClassifierCV`` fits: isotonic
     (with ``out_of_bounds="clip"``: clip to the fitted range, then scipy's
@@ -768,7 +768,7 @@ def _calibrate(calibrator, raw: np.ndarray) -> np.ndarray:
     return calibrator.predict(raw)
 
 
-def _calibrated(model, x: np.ndarray) -> np.ndarray:
+def calibrated_probability(model, x: np.ndarray) -> np.ndarray:
     """P(class 1) of a fitted ``CalibratedClassifierCV``: :func:`_calibrated_fast` when
     :data:`STAGE_FAST_PATH` found it agrees with ``predict_proba`` for this model, else
     ``predict_proba`` itself."""
@@ -788,7 +788,7 @@ def _calibrated_fast(model, x: np.ndarray) -> np.ndarray:
         return model.predict_proba(x)[:, 1]
     booster, calibrator = fitted[0].estimator, fitted[0].calibrators[0]
     raw = _decision(booster, x)
-    return np.clip(_calibrate(calibrator, raw), 0.0, 1.0)
+    return np.clip(calibrator_predict(calibrator, raw), 0.0, 1.0)
 
 
 #: One verdict per calibrated stage model: do the fast paths above (QuickScorer tree
@@ -849,7 +849,7 @@ def stage_fast_path_problem(model) -> str | None:
     checks.append(("rows with NaN", with_nan, _calibrated_fast(model, with_nan)))
     if len(fitted) == 1 and len(fitted[0].calibrators) == 1:
         raw = booster.decision_function(x)
-        batch = np.clip(_calibrate(fitted[0].calibrators[0], raw), 0.0, 1.0)
+        batch = np.clip(calibrator_predict(fitted[0].calibrators[0], raw), 0.0, 1.0)
         checks.append(("batch rows", x, batch))
     for what, rows, got in checks:
         public = model.predict_proba(rows)[:, 1]
@@ -864,14 +864,14 @@ def stage_fast_path_problem(model) -> str | None:
 def hazard_fast_path_problem(booster) -> str | None:
     """Compare the fast path of a hazard stay stage (a Poisson
     ``HistGradientBoostingRegressor``: :func:`_decision` for a request's rows,
-    :func:`_raw_output` for a batch's) with the log of its public ``predict`` on
+    :func:`raw_tree_output` for a batch's) with the log of its public ``predict`` on
     :func:`probe_rows`. None when they agree within :data:`PROBE_TOLERANCE`."""
     scorer = quick_scorer(booster) if getattr(booster, "_predictors", None) is not None else None
     x = probe_rows(int(booster.n_features_in_), scorer)
     public = np.log(booster.predict(x))
     for what, got in (
         ("request rows", _decision(booster, x)),
-        ("batch rows", _raw_output(booster, x)),
+        ("batch rows", raw_tree_output(booster, x)),
     ):
         if got.shape != public.shape or not np.allclose(
             got, public, rtol=0.0, atol=PROBE_TOLERANCE
@@ -1544,8 +1544,8 @@ class StablePlacementRanker:
             return _log_rate(model, self.booster_input(x))
         if name == "hire" and self.hire_competition_:
             comp = hire_covariates(x, competition)[:, : len(HIRE_COMPETITION)]
-            return _calibrated(model, np.column_stack([self.booster_input(x), comp]))
-        return _calibrated(model, self.booster_input(x))
+            return calibrated_probability(model, np.column_stack([self.booster_input(x), comp]))
+        return calibrated_probability(model, self.booster_input(x))
 
     def _stage(
         self,
@@ -1675,7 +1675,7 @@ class StablePlacementRanker:
         fitted = model.calibrated_classifiers_
         if len(fitted) != 1 or len(fitted[0].calibrators) != 1:
             return None
-        return np.clip(_calibrate(fitted[0].calibrators[0], ends), 0.0, 1.0)
+        return np.clip(calibrator_predict(fitted[0].calibrators[0], ends), 0.0, 1.0)
 
     def _stage_bounds(self, name: str, x: np.ndarray, covariates: np.ndarray | None) -> np.ndarray:
         """An upper bound of the stage's probability for each row of ``x``, tighter
@@ -1906,7 +1906,8 @@ def ranker_input(features: pd.DataFrame | np.ndarray) -> np.ndarray:
 
 
 def tree_sum(booster: Any, x: np.ndarray) -> np.ndarray:
-    """A fitted binary ``HistGradientBoostingClassifier``'s ``decision_function(x)``
-    as the request path computes it: the same numbers, its trees summed on one thread
-    (for batches larger than ``ONE_THREAD_ROWS``, sklearn's own threaded call)."""
+    """A fitted binary ``HistGradientBoostingClassifier``'s ``decision_function(x)`` (a
+    Poisson regressor's :func:`raw_tree_output`) as the request path computes it: the
+    same numbers, its trees summed on one thread (for batches larger than
+    ``ONE_THREAD_ROWS``, sklearn's own threaded call)."""
     return _decision(booster, x)

@@ -22,18 +22,18 @@ from matcher.models.features import (  # noqa: E402
     RANKER_COLUMNS,
     CountTable,
     SparseCountTable,
-    _worker_seen,
     key_positions,
+    lookup_by_worker,
 )
 from matcher.models.ranking import (  # noqa: E402
     MISSING,
     QUICK_BLOCK,
     STAGES,
     StablePlacementRanker,
-    _calibrate,
-    _calibrated,
-    _decision,
+    calibrated_probability,
+    calibrator_predict,
     quick_scorer,
+    tree_sum,
 )
 
 
@@ -98,14 +98,14 @@ def test_quick_scorer_equals_decision_function(ranker, n):
         one_worker[:, ::2] = edges[0, ::2]
         for x in (_features(n, 10 + n, booster.n_features_in_), edges, one_worker):
             expected = booster.decision_function(x)
-            np.testing.assert_array_equal(_decision(booster, x), expected)
+            np.testing.assert_array_equal(tree_sum(booster, x), expected)
             baseline = booster._baseline_prediction[0, 0]
             np.testing.assert_array_equal(quick_scorer(booster).decision(x, baseline), expected)
 
 
 def test_quick_scorer_no_rows(ranker):
     booster = _learned(ranker)[0].calibrated_classifiers_[0].estimator
-    assert _decision(booster, np.zeros((0, booster.n_features_in_))).shape == (0,)
+    assert tree_sum(booster, np.zeros((0, booster.n_features_in_))).shape == (0,)
 
 
 def test_quick_scorer_leaves_nan_to_sklearn(ranker):
@@ -113,7 +113,7 @@ def test_quick_scorer_leaves_nan_to_sklearn(ranker):
     x = _on_the_edges(booster, 50, 3)
     x[::7, quick_scorer(booster).features[0]] = np.nan  # goes where sklearn learnt
     assert quick_scorer(booster).decision(x, 0.0) is None
-    np.testing.assert_array_equal(_decision(booster, x), booster.decision_function(x))
+    np.testing.assert_array_equal(tree_sum(booster, x), booster.decision_function(x))
 
 
 def _booster(seed: int, **params) -> HistGradientBoostingClassifier:
@@ -128,7 +128,7 @@ def test_trees_quick_scorer_cannot_hold_use_sklearns_walk():
     big = _booster(1, max_leaf_nodes=40, min_samples_leaf=2)  # more leaves than a lane
     assert max(int(tree.nodes["is_leaf"].sum()) for (tree,) in big._predictors) > 16
     assert quick_scorer(big) is None
-    np.testing.assert_array_equal(_decision(big, x), big.decision_function(x))
+    np.testing.assert_array_equal(tree_sum(big, x), big.decision_function(x))
     x_cat = x.copy()
     x_cat[:, 5] = np.abs(np.round(x_cat[:, 5] * 2))
     train = _features(600, 8, 6)
@@ -139,7 +139,7 @@ def test_trees_quick_scorer_cannot_hold_use_sklearns_walk():
     assert any(tree.nodes["is_categorical"].any() for (tree,) in categorical._predictors)
     assert quick_scorer(categorical) is None
     np.testing.assert_array_equal(
-        _decision(categorical, x_cat), categorical.decision_function(x_cat)
+        tree_sum(categorical, x_cat), categorical.decision_function(x_cat)
     )
 
 
@@ -148,15 +148,15 @@ def test_single_leaf_trees_and_refit():
     stump = HistGradientBoostingClassifier(max_iter=3, early_stopping=False).fit(
         x, (np.arange(len(x)) % 2).astype(int)
     )
-    np.testing.assert_array_equal(_decision(stump, x), stump.decision_function(x))
+    np.testing.assert_array_equal(tree_sum(stump, x), stump.decision_function(x))
     booster = _booster(2)
-    first = _decision(booster, x)
+    first = tree_sum(booster, x)
     np.testing.assert_array_equal(first, booster.decision_function(x))
     # a refit replaces the trees: the compiled layout must follow
     x_new = _features(600, 3, 6)
     booster.fit(x_new, (x_new[:, 3] > 1).astype(int))
-    np.testing.assert_array_equal(_decision(booster, x), booster.decision_function(x))
-    assert not np.array_equal(first, _decision(booster, x))
+    np.testing.assert_array_equal(tree_sum(booster, x), booster.decision_function(x))
+    assert not np.array_equal(first, tree_sum(booster, x))
 
 
 @pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
@@ -173,11 +173,13 @@ def test_calibrated_equals_predict_proba(method):
     expected_type = IsotonicRegression if method == "isotonic" else _SigmoidCalibration
     assert type(calibrator) is expected_type
     test = _features(400, 5, 6) * 3  # wider than the fit: clipped at the ends
-    np.testing.assert_array_equal(_calibrated(model, test), model.predict_proba(test)[:, 1])
+    np.testing.assert_array_equal(
+        calibrated_probability(model, test), model.predict_proba(test)[:, 1]
+    )
     if method == "isotonic":  # on the knots, between them, outside them
         knots = calibrator.X_thresholds_
         raw = np.r_[knots, (knots[1:] + knots[:-1]) / 2, knots[0] - 1, knots[-1] + 1]
-        np.testing.assert_array_equal(_calibrate(calibrator, raw), calibrator.predict(raw))
+        np.testing.assert_array_equal(calibrator_predict(calibrator, raw), calibrator.predict(raw))
 
 
 @pytest.mark.parametrize(
@@ -194,12 +196,12 @@ def test_isotonic_calibrate_equals_predict(params):
     y = (rng.random(300) < 1 / (1 + np.exp(2 * t))).astype(float)
     iso = IsotonicRegression(**params).fit(t, y)
     raw = np.r_[rng.normal(size=200) * 3, iso.X_thresholds_, -0.0]
-    np.testing.assert_array_equal(_calibrate(iso, raw), iso.predict(raw))
+    np.testing.assert_array_equal(calibrator_predict(iso, raw), iso.predict(raw))
     one_knot = IsotonicRegression(out_of_bounds="clip").fit([0.0, 1.0], [0.5, 0.5])
-    np.testing.assert_array_equal(_calibrate(one_knot, raw), one_knot.predict(raw))
+    np.testing.assert_array_equal(calibrator_predict(one_knot, raw), one_knot.predict(raw))
     for bad in (np.nan, np.inf):  # refused, as sklearn refuses them
         with pytest.raises(ValueError):
-            _calibrate(iso, np.r_[raw, bad])
+            calibrator_predict(iso, np.r_[raw, bad])
 
 
 def test_saved_ranker_scores_the_same(ranker):
@@ -209,7 +211,9 @@ def test_saved_ranker_scores_the_same(ranker):
     np.testing.assert_array_equal(loaded.predict_proba(x), before)
     xb = loaded.booster_input(x)
     for model in _learned(loaded):
-        np.testing.assert_array_equal(_calibrated(model, xb), model.predict_proba(xb)[:, 1])
+        np.testing.assert_array_equal(
+            calibrated_probability(model, xb), model.predict_proba(xb)[:, 1]
+        )
 
 
 @pytest.mark.parametrize(
@@ -253,11 +257,11 @@ def test_worker_seen_equals_lookup():
     keys = np.array(["v1", "v9", "v1", "v2", "v1", "vX", "v3", "v3"], dtype=object)
     expected = table.lookup(worker_ids[inv], keys)
     assert np.count_nonzero(expected) >= 4
-    np.testing.assert_array_equal(_worker_seen(table, worker_ids, inv, keys), expected)
+    np.testing.assert_array_equal(lookup_by_worker(table, worker_ids, inv, keys), expected)
     odd = keys.copy()
     odd[2] = None  # not all strings: pandas' matching
     np.testing.assert_array_equal(
-        _worker_seen(table, worker_ids, inv, odd), table.lookup(worker_ids[inv], odd)
+        lookup_by_worker(table, worker_ids, inv, odd), table.lookup(worker_ids[inv], odd)
     )
     none_known = np.array(["nobody"], dtype=object)
-    np.testing.assert_array_equal(_worker_seen(table, none_known, inv * 0, keys), np.zeros(8))
+    np.testing.assert_array_equal(lookup_by_worker(table, none_known, inv * 0, keys), np.zeros(8))

@@ -25,9 +25,9 @@ from matcher.models.ranking import (  # noqa: E402
     STAGES,
     Proposals,
     StablePlacementRanker,
-    _decision,
-    _matrix,
-    _raw_output,
+    ranker_input,
+    raw_tree_output,
+    tree_sum,
 )
 from matcher.models.scoring import PairScorer  # noqa: E402
 from matcher.serving.recommender import Recommender  # noqa: E402
@@ -97,7 +97,7 @@ def ranker(request) -> StablePlacementRanker:
 
 
 def test_one_thread_tree_sum_equals_decision_function(ranker):
-    x = ranker.booster_input(_matrix(_pairs(500, 3)))  # the columns the boosters read
+    x = ranker.booster_input(ranker_input(_pairs(500, 3)))  # the columns the boosters read
     learned = [s for s in STAGES if not isinstance(ranker.stages_[s], float)]
     assert len(learned) >= 2
     for name in learned:
@@ -107,9 +107,11 @@ def test_one_thread_tree_sum_equals_decision_function(ranker):
             if isinstance(model, HistGradientBoostingRegressor)  # a hazard stay stage
             else model.calibrated_classifiers_[0].estimator
         )
-        np.testing.assert_array_equal(_decision(booster, x), _raw_output(booster, x))
-        big = ranker.booster_input(_matrix(_pairs(ONE_THREAD_ROWS + 1, 5)))  # a batch: threaded
-        np.testing.assert_array_equal(_decision(booster, big), _raw_output(booster, big))
+        np.testing.assert_array_equal(tree_sum(booster, x), raw_tree_output(booster, x))
+        big = ranker.booster_input(
+            ranker_input(_pairs(ONE_THREAD_ROWS + 1, 5))
+        )  # a batch: threaded
+        np.testing.assert_array_equal(tree_sum(booster, big), raw_tree_output(booster, big))
 
 
 def test_array_input_equals_frame_input(ranker):

@@ -202,7 +202,7 @@ def test_estimator_contract():
 
 
 def test_ranker_fast_path_equals_calibrated_predict_proba():
-    from matcher.models.ranking import STAGES, _calibrated, _matrix
+    from matcher.models.ranking import STAGES, calibrated_probability, ranker_input
 
     ds = random_market(5, n_workers=80, n_vacancies=60, n_events=600)
     model = fast_model().fit(ds)
@@ -211,8 +211,8 @@ def test_ranker_fast_path_equals_calibrated_predict_proba():
     assert learned, "the random market must be large enough to learn a stage"
     for name in learned:
         stage = model.ranker_.stages_[name]
-        x = model.ranker_.booster_input(_matrix(feats))
-        np.testing.assert_allclose(_calibrated(stage, x), stage.predict_proba(x)[:, 1])
+        x = model.ranker_.booster_input(ranker_input(feats))
+        np.testing.assert_allclose(calibrated_probability(stage, x), stage.predict_proba(x)[:, 1])
 
 
 # --------------------------------------------------------------------------- network features
