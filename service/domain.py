@@ -880,7 +880,7 @@ class CatalogueSync:
             return
         try:
             stamp = self.stamp()
-            if loaded.catalogue_stamp is None and _trained_on(loaded.model, stamp):
+            if loaded.catalogue_stamp is None and catalogue_is_current(loaded.model, stamp):
                 # the model's own catalogue is this store's current content
                 self.holder.adopt_stamp(loaded, stamp)
                 return
@@ -889,7 +889,7 @@ class CatalogueSync:
             log.exception("background catalogue refresh failed")
 
 
-def _trained_on(model: Any, stamp: tuple) -> bool:
+def catalogue_is_current(model: Any, stamp: tuple) -> bool:
     """True when the model's catalogue has the store's row counts and is newer than
     every row (so a refresh would change nothing)."""
     if not isinstance(model, CatalogueModel) or model.trained_at_ is None:
@@ -905,7 +905,7 @@ def _trained_on(model: Any, stamp: tuple) -> bool:
         return False
 
 
-def _knows(model: Any, kind: str, ident: str) -> bool | None:
+def catalogue_knows(model: Any, kind: str, ident: str) -> bool | None:
     """Whether the model's catalogue holds the worker or vacancy id (None when the model
     cannot tell, or ``kind`` names neither)."""
     if not isinstance(model, CatalogueModel) or kind not in ("worker", "vacancy"):
@@ -926,7 +926,7 @@ def run_model(
     log gets its type and traceback, never record values). Returns the model used and
     the call's answer."""
     if sync is not None:
-        if _knows(loaded.model, kind, ident) is False:
+        if catalogue_knows(loaded.model, kind, ident) is False:
             loaded = sync.now(loaded)
         else:
             sync.tick()

@@ -428,7 +428,7 @@ class ModelHolder:
                         time.perf_counter() - started,
                     )
             if refreshed is None:
-                refreshed = _refreshed(loaded.model, snapshot())
+                refreshed = refreshed_copy(loaded.model, snapshot())
                 self.full_refreshes += 1
             lists = None
             if loaded.lists is not None:  # the same lists, bound to the new catalogue
@@ -440,7 +440,7 @@ class ModelHolder:
             return new
 
 
-def _refreshed(model: Any, dataset: Dataset) -> Any:
+def refreshed_copy(model: Any, dataset: Dataset) -> Any:
     """A copy of ``model`` that knows every record of ``dataset`` (cold ones from
     content); ``model`` itself when it cannot serve a newer snapshot."""
     if not isinstance(model, RefreshableModel):

@@ -24,8 +24,8 @@ from matcher.protocols import (  # noqa: E402
     RefreshableModel,
 )
 from matcher.serving.recommender import Recommender  # noqa: E402
-from service.domain import _knows, _trained_on  # noqa: E402
-from service.model_holder import _refreshed  # noqa: E402
+from service.domain import catalogue_is_current, catalogue_knows  # noqa: E402
+from service.model_holder import refreshed_copy  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,8 @@ def test_a_baseline_refreshes_but_cannot_explain_or_tell_its_catalogue(fitted):
     assert isinstance(baseline, RefreshableModel)
     assert not isinstance(baseline, ExplainingModel)
     assert not isinstance(baseline, CatalogueModel)
-    assert _knows(baseline, "worker", "welder") is None  # cannot tell: the service waits
-    assert _trained_on(baseline, (1, None, 1, None)) is False
+    assert catalogue_knows(baseline, "worker", "welder") is None  # cannot tell: the service waits
+    assert catalogue_is_current(baseline, (1, None, 1, None)) is False
 
 
 def test_an_unfitted_model_does_not_claim_a_catalogue():
@@ -63,20 +63,20 @@ def test_an_unfitted_model_does_not_claim_a_catalogue():
 def test_the_catalogue_answers_what_it_holds(fitted):
     ds, model, _ = fitted
     assert model.catalogue_size() == (ds.n_workers, ds.n_vacancies)
-    assert _knows(model, "worker", "welder") is True
-    assert _knows(model, "worker", "nobody") is False
-    assert _knows(model, "vacancy", "V_weld") is True
-    assert _trained_on(model, (ds.n_workers, None, ds.n_vacancies, None)) is True
-    assert _trained_on(model, (ds.n_workers + 1, None, ds.n_vacancies, None)) is False
+    assert catalogue_knows(model, "worker", "welder") is True
+    assert catalogue_knows(model, "worker", "nobody") is False
+    assert catalogue_knows(model, "vacancy", "V_weld") is True
+    assert catalogue_is_current(model, (ds.n_workers, None, ds.n_vacancies, None)) is True
+    assert catalogue_is_current(model, (ds.n_workers + 1, None, ds.n_vacancies, None)) is False
 
 
 def test_refreshed_is_a_new_object_and_a_model_without_refresh_is_kept(fitted):
     ds, model, _ = fitted
-    fresh = _refreshed(model, ds)
+    fresh = refreshed_copy(model, ds)
     assert fresh is not model
     assert fresh.recommend("welder", 3).equals(model.recommend("welder", 3))
     plain = object()
-    assert _refreshed(plain, ds) is plain
+    assert refreshed_copy(plain, ds) is plain
 
 
 def test_evaluation_asks_for_capabilities_by_protocol(fitted):
