@@ -248,7 +248,7 @@ def test_count_table_positions_and_lookup():
     np.testing.assert_array_equal(loaded.row_pos(["c3"]), [2])
 
 
-def test_worker_seen_equals_lookup():
+def test_lookup_by_worker_equals_lookup():
     rows = np.array(["w1", "w1", "w2", "w3", "w3", "w3"], dtype=object)
     cols = np.array(["v1", "v2", "v1", "v3", "v9", "v1"], dtype=object)
     table = SparseCountTable(rows, cols, np.array([1.0, 2.0, 3.0, 4.0, -4.0, 0.5]))
