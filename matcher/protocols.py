@@ -56,9 +56,14 @@ if TYPE_CHECKING:
 class RefreshableModel(Protocol):
     """A fitted model that can serve a newer snapshot without retraining."""
 
-    def refresh(self, dataset: Dataset, at: object = None) -> Self:
+    def refresh(
+        self, dataset: Dataset, at: object = None, *, holders: frozenset[str] | None = None
+    ) -> Self:
         """Map the records of ``dataset`` into the fitted model (new ones cold, from
         content); vacancies must be open at ``at`` (default: the snapshot's time).
+        ``holders``: the households that hold a public-welfare post at ``at``
+        (:func:`matcher.eligibility.households.public_post_holders`), for a ``dataset``
+        that holds only some of the workers (default: from its own events and workers).
         Returns the model itself."""
         ...
 

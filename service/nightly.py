@@ -58,6 +58,7 @@ from sqlalchemy.orm import Session
 
 from matcher.data.dataset import Dataset, snapshot_time
 from matcher.data.schema import PURSUED_EVENTS, Columns
+from matcher.eligibility.households import barred_public_pairs, public_post_holders
 from matcher.models.base import RECOMMENDATION_COLUMNS
 from matcher.models.retrieval import PROXY_FIT_WORKERS
 from matcher.planning.assignment import (
@@ -331,14 +332,27 @@ def proxy_sample(
     return [str(i) for i in ids[np.sort(rng.choice(len(ids), n, replace=False))]]
 
 
-def pursued_pairs(ds: Dataset, worker_ids: pd.Series | None = None) -> pd.DataFrame:
-    """``worker_id, vacancy_id`` pairs a worker applied to (or got further on): never
-    proposed again."""
+def pursued_pairs(
+    ds: Dataset, worker_ids: pd.Series | None = None, at: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """``worker_id, vacancy_id`` pairs never proposed again: a worker applied to the
+    vacancy (or got further on it), or it is a public-welfare post and the worker's
+    household holds one at ``at`` (all events when None;
+    :mod:`matcher.eligibility.households`, as the served catalogue applies it)."""
     ev = ds.events
     graded = ev[ev[Columns.Event].astype(str).isin(PURSUED_EVENTS)]
+    workers = ds.workers
     if worker_ids is not None:
         graded = graded[graded[Columns.Worker].isin(worker_ids)]
-    return graded[[Columns.Worker, Columns.Vacancy]].drop_duplicates().reset_index(drop=True)
+        workers = workers[workers[Columns.Worker].isin(worker_ids)]
+    barred = barred_public_pairs(
+        workers,
+        pd.Index(ds.vacancies[Columns.Vacancy]),
+        ds.vacancies,
+        public_post_holders(ev, ds.vacancies, ds.workers, at),
+    )
+    pairs = pd.concat([graded[[Columns.Worker, Columns.Vacancy]], barred], ignore_index=True)
+    return pairs.drop_duplicates().reset_index(drop=True)
 
 
 def _split_by_worker(
@@ -849,7 +863,8 @@ def run_match(
                 target = Dataset(
                     ds.workers[keep].reset_index(drop=True), ds.employers, ds.vacancies, ds.events
                 )
-            model = model.refresh(target, at=as_of_ts)
+            holders = public_post_holders(ds.events, ds.vacancies, ds.workers, as_of_ts)
+            model = model.refresh(target, at=as_of_ts, holders=holders)
         timings["refresh_seconds"] = round(time.perf_counter() - t, 3)
         say(
             f"run {run_id}: {len(workers)} active workers, {len(vacancies)} open vacancies "
@@ -874,7 +889,7 @@ def run_match(
         with _Partitions(scorer if use_batch else model, scheduler) as runner:
             t = time.perf_counter()
             if use_batch:
-                pursued = pursued_pairs(ds, workers[Columns.Worker])
+                pursued = pursued_pairs(ds, workers[Columns.Worker], as_of_ts)
                 w_parts, p_parts = _split_by_worker(workers, pursued, size)
                 frames = runner.map(_score_batch_partition, w_parts, p_parts, [k] * len(w_parts))
             else:

@@ -158,12 +158,16 @@ class _FilteredBaseline(RankingModel):
         if self.filter_ == "eligibility":
             self.eligibility_ = EligibilityIndex().fit(dataset.vacancies, dataset.workers)
 
-    def refresh(self, dataset: Dataset, at: object = None) -> Self:
+    def refresh(
+        self, dataset: Dataset, at: object = None, *, holders: frozenset[str] | None = None
+    ) -> Self:
         """Serve a newer snapshot without refitting (new workers and vacancies are cold).
 
         Learned state (popularity counts, the TF-IDF vocabulary) stays as fitted;
         only id maps, texts and filter inputs are rebuilt from ``dataset``, and
-        vacancies must be open at ``at`` (default: by status only).
+        vacancies must be open at ``at`` (default: by status only). ``holders`` is
+        accepted for :class:`matcher.protocols.RefreshableModel` and not read: a
+        baseline keeps a job board's rules, the attribute filter and applied pairs.
         """
         self._check_fitted()
         when = None if at is None else pd.Timestamp(at)  # type: ignore[arg-type]

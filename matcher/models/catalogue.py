@@ -41,6 +41,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from matcher.data.schema import Columns
+from matcher.eligibility.households import is_public_post
 from matcher.eligibility.rules import EligibilityIndex
 from matcher.models.encoding import (
     EncodingModel,
@@ -104,6 +105,11 @@ class Catalogue:
     #: holds them: workers encoded later (the nightly batch scorer's partitions) are
     #: scored with their own factor. None: not assessed (1.0 for every such worker).
     availability: pd.Series | None = None
+    #: positions of the workers whose household holds a public-welfare post at ``at``
+    #: (:mod:`matcher.eligibility.households`): their pairs with the open posts are in
+    #: ``pursued``, and a post opened by an incremental update joins them. None: not
+    #: assessed (training catalogues, the batch scorer's partitions, older catalogues)
+    public_barred: np.ndarray | None = None
     #: vacancy id -> position, shared with the catalogues updated from this one
     #: (:class:`VacancyLookup`; built on first use, so catalogues pickled before it
     #: existed read None)
@@ -163,6 +169,7 @@ class Catalogue:
             w_lex=side.lex,
             w_lfm=side.lfm,
             pursued=sp.csr_matrix(pursued),
+            public_barred=None,
         )
 
 
@@ -451,7 +458,11 @@ class VacancyCatalogue:
             open_pos=open_pos,
             open_text=open_text,
             eligibility=eligibility,
-            pursued=_remap_columns(cat.pursued, old_col, len(open_pos)),
+            pursued=_bar_new_posts(
+                _remap_columns(cat.pursued, old_col, len(open_pos)),
+                cat.public_barred,
+                np.flatnonzero(~kept)[is_public_post(vac.iloc[open_pos[~kept]])],
+            ),
             lookup=lookup,
         )
         out = dataclasses.replace(out, **open_columns_of(v_lfm, vctx, open_pos))
@@ -681,6 +692,22 @@ def _columns_of(old_open: np.ndarray, new_open: np.ndarray, n_old: int) -> np.nd
     hit = (old_open[at] == new_open) & (new_open < n_old)
     out[hit] = at[hit]
     return out
+
+
+def _bar_new_posts(
+    pursued: sp.csr_matrix, barred: np.ndarray | None, cols: np.ndarray
+) -> sp.csr_matrix:
+    """``pursued`` with the pairs of the ``barred`` workers (their household holds a
+    public-welfare post) and the open columns ``cols`` (public-welfare posts new or
+    edited in an update) added."""
+    if barred is None or len(barred) == 0 or len(cols) == 0:
+        return pursued
+    rows = np.repeat(np.asarray(barred, dtype=np.int64), len(cols))
+    add = sp.csr_matrix(
+        (np.ones(len(rows), dtype=bool), (rows, np.tile(cols, len(barred)))),
+        shape=pursued.shape,
+    )
+    return sp.csr_matrix(pursued + add)
 
 
 def _remap_columns(matrix: sp.csr_matrix, old_col: np.ndarray, n_cols: int) -> sp.csr_matrix:

@@ -788,7 +788,13 @@ class Recommender(RankingModel):
         *,
         every_vacancy: bool = False,
         sides: EncodedSides | None = None,
+        holders: frozenset[str] | None = None,
     ) -> Catalogue:
+        from matcher.eligibility.households import (
+            in_households,
+            is_public_post,
+            public_post_holders,
+        )
         from matcher.eligibility.rules import EligibilityIndex
 
         wk = dataset.workers.reset_index(drop=True)
@@ -852,8 +858,20 @@ class Recommender(RankingModel):
         pw = wp.ids.get_indexer(pd.Index(graded[Columns.Worker]))
         pv = open_index.get_indexer(pd.Index(graded[Columns.Vacancy]))
         ok = (pw >= 0) & (pv >= 0)
+        pw, pv = pw[ok], pv[ok]
+        barred_pos: np.ndarray | None = None
+        if not every_vacancy:
+            # serving: a household that holds a public-welfare post is proposed no other
+            # (matcher.eligibility.households); its members' pairs with the open posts
+            # join the pairs not proposed again
+            if holders is None:
+                holders = public_post_holders(dataset.events, vac, wk, at)
+            barred_pos = np.flatnonzero(in_households(wk, holders))
+            posts = np.flatnonzero(is_public_post(vac.iloc[open_pos]))
+            pw = np.concatenate([pw, np.repeat(barred_pos, len(posts))])
+            pv = np.concatenate([pv, np.tile(posts, len(barred_pos))])
         pursued = sp.csr_matrix(
-            (np.ones(int(ok.sum()), dtype=bool), (pw[ok], pv[ok])),
+            (np.ones(len(pw), dtype=bool), (pw, pv)),
             shape=(len(wk), len(open_pos)),
         )
         cat = Catalogue(
@@ -875,6 +893,7 @@ class Recommender(RankingModel):
             worker_text=ContentIndex(w_dense, w_lex),
             eligibility=eligibility,
             pursued=pursued,
+            public_barred=barred_pos,
             **open_columns_of(v_lfm, vctx, open_pos),
             availability=availability,
         )
@@ -1363,7 +1382,9 @@ class Recommender(RankingModel):
         self.festival_ = FestivalLeave().fit(dataset) if self.festival_leave == "learnt" else None
         return self
 
-    def refresh(self, dataset: Dataset, at: object = None) -> Self:
+    def refresh(
+        self, dataset: Dataset, at: object = None, *, holders: frozenset[str] | None = None
+    ) -> Self:
         """Serve a newer snapshot without retraining.
 
         New workers and vacancies (cold) are mapped into the fitted feature space
@@ -1375,13 +1396,21 @@ class Recommender(RankingModel):
         dataset : Dataset
         at : datetime-like, optional
             Time at which vacancies must be open (default: the snapshot's latest time).
+        holders : frozenset of str, optional
+            The households that hold a public-welfare post at ``at``
+            (:func:`matcher.eligibility.households.public_post_holders`): their members
+            are proposed no other. Default: from ``dataset``'s events and workers; give
+            them when ``dataset`` holds only some of the workers (a holder's household is
+            read from the holder's own row).
 
         Returns
         -------
         self
         """
         self.check_fitted()
-        self.catalogue_ = self._catalogue(dataset, self.retrieval_, _serving_time(dataset, at))
+        self.catalogue_ = self._catalogue(
+            dataset, self.retrieval_, _serving_time(dataset, at), holders=holders
+        )
         return self
 
     update_catalogue = refresh
