@@ -62,6 +62,11 @@ operations over those arrays. Distances are compared in haversine space
 :func:`exclusions` evaluates exactly the same vectorised rule code on a one-row index, so
 the masks and the reasons agree by construction (and ``tests/eligibility`` checks it with
 hypothesis).
+
+These rules read a worker's and a vacancy's own rows. One rule reads the history too: a
+household that holds a public-welfare post is proposed no other
+(:mod:`matcher.eligibility.households`; the served catalogue applies it with the pairs a
+worker already pursued).
 """
 
 from __future__ import annotations
