@@ -27,7 +27,8 @@ Compared in the same run, on the same folds:
   plus that channel, on the same lexical channel fits of each fold; and, on the served
   suggestion settings' channel fits, the opt-in neighbour ensemble (``joint_features``),
   candidate priors (``prior_features``) and head-word levels (``head_level_features``),
-  and (unless ``--skip-cleaning``) the advert cleaning, which needs channel fits of its own;
+  the boosted rule (``rule="boosted"``) and (unless ``--skip-cleaning``) the advert
+  cleaning, which needs channel fits of its own;
 * its channels alone (argmax of the linear scores; argmax of the character and, with
   ``--dense``, of the embedding neighbour shares), to show what the decision rule adds;
 * **TF-IDF nearest alias** (baseline): character 1-2-gram TF-IDF over CSCO names and
@@ -652,6 +653,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     joint_clean = f"{joint_dense}, advert cleaning"
     prior_dense = f"softmax rule, all features + head words + {args.dense} + candidate priors"
     level_dense = f"softmax rule, all features + head words + {args.dense} + head-word levels"
+    boosted_dense = f"boosted rule, all features + head words + {args.dense} channel"
     if args.dense:
         learned[dense_name] = replace(shipped, dense_channel=args.dense)
         learned[dense_softmax] = replace(
@@ -678,6 +680,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         learned[prior_dense] = replace(learned[dense_head], prior_features=True)
         # the head-level features (head_level_features) on the same channel fits
         learned[level_dense] = replace(learned[dense_head], head_level_features=True)
+        # the boosted rule (trees over the same features and the softmax share) on the
+        # same channel fits
+        learned[boosted_dense] = replace(learned[dense_head], rule="boosted")
         for name, config in list(learned.items()):
             if config == SUGGEST_SETTINGS and "shipped" not in name:
                 served = name.replace(" (opt-in)", "") + " (shipped suggestion model)"
@@ -686,6 +691,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 clean_dense = served if name == clean_dense else clean_dense
                 joint_dense = served if name == joint_dense else joint_dense
                 joint_clean = served if name == joint_clean else joint_clean
+                boosted_dense = served if name == boosted_dense else boosted_dense
     methods = [*learned, "linear channel alone", "neighbour channel alone"]
     if args.dense:
         methods += ["embedding neighbour channel alone"]
@@ -796,17 +802,25 @@ embedding cosines, read by the rule next to each channel's own votes)
 priors (`prior_features`, `CandidatePriors`: how often the candidate's code, and a code of its
 level, was the right one among the rule's own out-of-fold candidates, overall and for the
 training titles ending in the same one or two characters or spelt the same; counted in the
-fold, on other inner folds than the candidates they describe) added to the served settings:
+fold, on other inner folds than the candidates they describe) added to the softmax rule with
+head words and {args.dense}:
 {results[prior_dense]["exact"] - results[dense_head]["exact"]:+.3f} exact and
 {results[prior_dense]["major"] - results[dense_head]["major"]:+.3f} major (same channel fits);
 wrong with the gold code among the rule's candidates
 {among(dense_head):.3f} -> {among(prior_dense):.3f} of titles. The head-word levels
 (`head_level_features`: per ending length, the share of the training rows ending like the
 title's words that carry exactly the candidate's code, a group code itself rather than its
-subtree, and a code of the candidate's level) added to the served settings:
+subtree, and a code of the candidate's level) added to that rule:
 {results[level_dense]["exact"] - results[dense_head]["exact"]:+.3f} exact and
 {results[level_dense]["major"] - results[dense_head]["major"]:+.3f} major; wrong with the gold
-among the candidates {among(level_dense):.3f}."""
+among the candidates {among(level_dense):.3f}. The boosted rule (`rule="boosted"`: gradient-boosted
+trees, not linear in the features, reading each candidate's features, their gaps to the best of
+its title's candidates and the softmax rule's log share, cross-fitted over the inner folds) on
+the softmax rule's features with head words and {args.dense}:
+{results[boosted_dense]["exact"] - results[dense_head]["exact"]:+.3f} exact and
+{results[boosted_dense]["major"] - results[dense_head]["major"]:+.3f} major against that softmax
+rule (same channel fits); wrong with the gold among the candidates {among(dense_head):.3f} ->
+{among(boosted_dense):.3f}."""
     if args.dense == SUGGEST_SETTINGS.dense_channel:
         sug = results[next(n for n, c in learned.items() if c == SUGGEST_SETTINGS)]
         suggest_text = f"""The shipped suggestion model's settings (`SUGGEST_SETTINGS`, what

@@ -238,8 +238,9 @@ def train(
     rule: Annotated[
         str,
         typer.Option(
-            help="Decision rule: 'logistic' (judges each candidate code on its own) or "
-            "'softmax' (learns which of a title's candidates is right, listwise)."
+            help="Decision rule: 'logistic' (judges each candidate code on its own), "
+            "'softmax' (learns which of a title's candidates is right, listwise) or "
+            "'boosted' (gradient-boosted trees over the features and the softmax share)."
         ),
     ] = "logistic",
     seed: Annotated[int, typer.Option(help="Seed of the folds and models.")] = 0,
