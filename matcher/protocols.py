@@ -30,6 +30,9 @@ Capabilities
 :class:`CatalogueModel`
     Tells which ids its catalogue holds and when it was trained, so the service can
     decide whether a catalogue refresh is needed.
+:class:`HouseholdRuleModel`
+    Tells whether a worker's household holds a public-welfare post in its catalogue
+    (so no other is proposed; ``household_holds_public_post``).
 
 And one capability of a text channel:
 
@@ -166,6 +169,19 @@ class CatalogueModel(Protocol):
 
     def catalogue_size(self) -> tuple[int, int]:
         """Numbers of workers and vacancies the catalogue holds."""
+        ...
+
+
+@runtime_checkable
+class HouseholdRuleModel(Protocol):
+    """A model whose served catalogue applies the one-public-welfare-post-per-household
+    rule (:mod:`matcher.eligibility.households`) and can say, per worker, whether it
+    applied."""
+
+    def household_holds_public_post(self, worker_id: str) -> bool | None:
+        """Whether a member of the worker's household holds a public-welfare post in the
+        served catalogue (then no other is proposed); None when the catalogue did not
+        assess the rule. Raises ``KeyError`` for a worker the catalogue does not hold."""
         ...
 
 

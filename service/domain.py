@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from matcher.data import reference
 from matcher.data.schema import CONTRACT, OFFICER_OUTCOMES, PERSONAL_FIELDS
 from matcher.models.explain import for_employer
-from matcher.protocols import CatalogueModel
+from matcher.protocols import CatalogueModel, HouseholdRuleModel
 from service import answers, audit, clock, employer_risk, followups, lifecycle, proposals
 from service.answers import Ranked
 from service.auth import Principal, Role
@@ -913,6 +913,25 @@ def catalogue_knows(model: Any, kind: str, ident: str) -> bool | None:
     return model.knows_worker(ident) if kind == "worker" else model.knows_vacancy(ident)
 
 
+def household_holds_public_post(model: Any, worker_id: str) -> bool | None:
+    """Whether the serving ``model``'s catalogue says a member of the worker's household
+    holds a public-welfare post, so its lists propose the worker no other
+    (:mod:`matcher.eligibility.households`); None when the model does not apply that
+    rule (a baseline, a catalogue built before it) or does not hold the worker.
+
+    Read from the catalogue that ranked the list rather than from the store: it costs
+    no query (a binary search), and it always agrees with the list it is shown with
+    (both the live and the precomputed answers are ranked against that catalogue). A
+    hire or leave recorded since reaches it with the catalogue's next refresh (the
+    worker's status changes, which :class:`CatalogueSync` follows)."""
+    if not isinstance(model, HouseholdRuleModel):
+        return None
+    try:
+        return model.household_holds_public_post(worker_id)
+    except KeyError:
+        return None
+
+
 def run_model(
     loaded: LoadedModel,
     sync: CatalogueSync | None,
@@ -1093,6 +1112,8 @@ def recommendations(
         "source": source,
         "reused": reused,
         "previous_employer": note,
+        # from the catalogue that ranked this answer (``loaded`` is the model used)
+        "household_holds_public_post": household_holds_public_post(loaded.model, worker_id),
         "data": items,
         "count": len(items),
     }

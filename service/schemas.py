@@ -392,6 +392,14 @@ class RecommendationsPublic(BaseModel):
         description="precomputed: re-ranked from the lists built ahead for this model "
         "(jobmatch recommend --all --precompute); live: every open vacancy scored now",
     )
+    household_holds_public_post: bool | None = Field(
+        None,
+        description="true: a member of this worker's household (possibly the worker) holds "
+        "a public-welfare post (公益性岗位: hired on a vacancy of channel public_welfare_post, "
+        "no left event since), so no other public-welfare post is proposed to the worker; "
+        "false: the rule does not apply; null: the serving model does not apply this rule. "
+        "Read from the serving model's catalogue, as the list is",
+    )
     data: list[RecommendationItem]
     count: int
 

@@ -105,10 +105,10 @@ class Catalogue:
     #: holds them: workers encoded later (the nightly batch scorer's partitions) are
     #: scored with their own factor. None: not assessed (1.0 for every such worker).
     availability: pd.Series | None = None
-    #: positions of the workers whose household holds a public-welfare post at ``at``
-    #: (:mod:`matcher.eligibility.households`): their pairs with the open posts are in
-    #: ``pursued``, and a post opened by an incremental update joins them. None: not
-    #: assessed (training catalogues, the batch scorer's partitions, older catalogues)
+    #: positions (ascending) of the workers whose household holds a public-welfare post
+    #: at ``at`` (:mod:`matcher.eligibility.households`): their pairs with the open posts
+    #: are in ``pursued``, and a post opened by an incremental update joins them. None:
+    #: not assessed (training catalogues, the batch scorer's partitions, older catalogues)
     public_barred: np.ndarray | None = None
     #: vacancy id -> position, shared with the catalogues updated from this one
     #: (:class:`VacancyLookup`; built on first use, so catalogues pickled before it
@@ -126,6 +126,17 @@ class Catalogue:
         if self.lookup is None:
             self.lookup = VacancyLookup(self.vp.ids)
         return self.lookup.positions(self.vp.ids, ids)
+
+    def holds_public_post(self, position: int) -> bool | None:
+        """Whether the household of the worker at catalogue ``position`` holds a
+        public-welfare post at ``at`` (so the catalogue proposes the worker no open
+        post of that channel); None when the catalogue did not assess the rule
+        (:attr:`public_barred` is None). A binary search in :attr:`public_barred`."""
+        barred = self.public_barred
+        if barred is None:
+            return None
+        i = int(np.searchsorted(barred, position))
+        return i < len(barred) and int(barred[i]) == position
 
     def prepare_updates(self) -> None:
         """Build now what the first incremental update would otherwise build (a few

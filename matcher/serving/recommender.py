@@ -1456,6 +1456,30 @@ class Recommender(RankingModel):
         self.check_fitted()
         return worker_id in self.catalogue_.wp.ids
 
+    def household_holds_public_post(self, worker_id: str) -> bool | None:
+        """Whether a member of the worker's household holds a public-welfare post in the
+        served catalogue (as of the last fit or refresh; the worker may be the holder):
+        then the worker is proposed no public-welfare post
+        (:mod:`matcher.eligibility.households`). Reads the catalogue only, so it says
+        what this model's lists did.
+
+        Parameters
+        ----------
+        worker_id : str
+
+        Returns
+        -------
+        bool or None
+            None when the catalogue did not assess the rule (one built before it).
+
+        Raises
+        ------
+        UnknownIdError
+            The worker is not in the catalogue.
+        """
+        self.check_fitted()
+        return self.catalogue_.holds_public_post(self._worker_pos(worker_id))
+
     def knows_vacancy(self, vacancy_id: str) -> bool:
         """Whether the catalogue (as of the last fit or refresh) holds this vacancy."""
         self.check_fitted()

@@ -304,6 +304,10 @@ WORDS: dict[str, tuple[str, str]] = {
         "the worker does want a job, read each row's chance if looking.",
     ),
     "if_looking": ("若在找工作", "If looking"),
+    "household_public_post_note": (
+        "同户已有成员在公益性岗位上，不再推荐公益性岗位。",
+        "A member of this household holds a public-welfare post: no other is proposed.",
+    ),
     "no_recommendations_why": (
         "目前没有适合此人的在招岗位：可能是岗位都已截止或招满，或不符合其流动意愿、语言、年龄要求。"
         "可放宽流动意愿后再看，或等企业发布新岗位。",

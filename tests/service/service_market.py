@@ -118,3 +118,41 @@ def dataset(frames: dict[str, pd.DataFrame]) -> Dataset:
     return Dataset.from_frames(
         frames["workers"], frames["employers"], frames["vacancies"], frames["events"]
     )
+
+
+#: A household (``household_id`` HH-PUB) of two workers of the officer's region: HOLDER
+#: holds the public-welfare post HELD_POST (hired, no left event); MEMBER is proposed no
+#: other. LONE is a worker of the same county in no household. OPEN_POST is a second
+#: public-welfare post, open, that MEMBER and LONE could take.
+HOUSEHOLD = "HH-PUB"
+HOLDER, MEMBER, LONE = "W000", "W004", "W008"
+HELD_POST, OPEN_POST = "V950", "V951"
+#: when HOLDER was hired on HELD_POST: after every other event of the market
+HIRED_AT = START + pd.Timedelta(days=100)
+
+
+def public_post_market(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """``frames`` (of :func:`market`) with the household above: two public-welfare posts
+    of a county employer, HOLDER hired on HELD_POST (its only event, so it is at work
+    there) and MEMBER with no event of its own."""
+    workers = frames["workers"].copy()
+    workers["household_id"] = None
+    workers.loc[workers["worker_id"].isin([HOLDER, MEMBER]), "household_id"] = HOUSEHOLD
+    posts = pd.concat([frames["vacancies"].iloc[[4]]] * 2, ignore_index=True)
+    posts["vacancy_id"] = [HELD_POST, OPEN_POST]
+    posts["title"] = ["村级保洁员（公益性岗位）", "护林员（公益性岗位）"]
+    posts["description"] = ["保安 巡逻 门卫 本村保洁", "保安 巡逻 门卫 本县护林"]
+    posts["region"] = "542427"
+    posts["channel"] = "public_welfare_post"
+    events = frames["events"]
+    events = events[~events["worker_id"].isin([HOLDER, MEMBER])]
+    hire = pd.DataFrame(
+        [(HOLDER, HELD_POST, "hired", HIRED_AT)],
+        columns=["worker_id", "vacancy_id", "event", "occurred_at"],
+    )
+    return {
+        **frames,
+        "workers": workers,
+        "vacancies": pd.concat([frames["vacancies"], posts], ignore_index=True),
+        "events": pd.concat([events, hire], ignore_index=True),
+    }
