@@ -4,11 +4,13 @@ batch path's pairs, and after an incremental update (matcher.eligibility.househo
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pandas as pd
 import pytest
 
 from matcher.data.dataset import Dataset
+from matcher.eligibility.households import in_households, public_post_holders
 from matcher.serving.batch import BatchScorer
 from service.nightly import active_workers, pursued_pairs, snapshot_time
 
@@ -89,3 +91,25 @@ def test_a_public_post_opened_later_is_not_proposed_to_the_household(household):
     col = int((cat.vp.ids[cat.open_pos] == "V-NEW-PUBLIC").nonzero()[0][0])
     w = cat.wp.ids.get_loc(b)
     assert not updated.worker_mask(cat, w)[col]
+
+
+def test_the_model_says_whose_household_holds_a_post(household):
+    """``household_holds_public_post`` is the rule's answer for every worker of the
+    catalogue (the service shows it beside the list), also after an incremental update;
+    None for a catalogue that did not assess the rule."""
+    model, ds, b = household["barred"], household["ds"], household["b"]
+    holders = public_post_holders(ds.events, ds.vacancies, ds.workers, model.catalogue_.at)
+    workers = ds.workers
+    expected = dict(
+        zip(workers["worker_id"].astype(str), in_households(workers, holders), strict=True)
+    )
+    said = {w: model.household_holds_public_post(w) for w in expected}
+    assert said == {w: bool(x) for w, x in expected.items()}
+    assert said[b] is True and not all(said.values())
+    updated = copy.copy(model).update_vacancies(ds.vacancies.iloc[[0]].reset_index(drop=True))
+    assert updated.household_holds_public_post(b) is True
+    unassessed = copy.copy(model)
+    unassessed.catalogue_ = dataclasses.replace(model.catalogue_, public_barred=None)
+    assert unassessed.household_holds_public_post(b) is None
+    with pytest.raises(KeyError):
+        model.household_holds_public_post("no-such-worker")
