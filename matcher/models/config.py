@@ -20,7 +20,7 @@ from typing import Any
 
 from matcher.models.calibration import CALIBRATION_METHODS, JOINT_TAILS
 from matcher.models.explain import LANGS
-from matcher.models.ranking import APPLY_TERMS, STAY_RECORDS
+from matcher.models.ranking import APPLY_TERMS, STAY_COVARIATE_L2, STAY_RECORDS
 
 #: Which stages the model runs: the full model or one of the two ablations.
 STAGE_CHOICES = ("full", "lightfm", "content")
@@ -104,7 +104,7 @@ _AT_LEAST_ONE = (
     "history_windows",
 )
 _POSITIVE = ("learning_rate", "ranker_learning_rate")
-_NOT_NEGATIVE = ("item_alpha", "user_alpha", "ranker_negatives")
+_NOT_NEGATIVE = ("item_alpha", "user_alpha", "ranker_negatives", "stay_l2")
 #: shares of the events, each < 1: whether 0 is allowed
 _SHARES = {"ranker_holdout": False, "calibration_share": True}
 
@@ -126,6 +126,7 @@ LEGACY_VALUES: dict[str, object] = {
     "stay_spells": "window",
     "stay_record": "none",
     "hire_split": "none",
+    "stay_l2": STAY_COVARIATE_L2,
 }
 
 
@@ -170,6 +171,7 @@ class RecommenderConfig:
     stay_record: str = "none"
     hire_split: str = "none"
     festival_leave: str = "none"
+    stay_l2: float = STAY_COVARIATE_L2
     stay_weeks: int = 26
     max_iter: int = 100
     ranker_learning_rate: float = 0.1

@@ -347,6 +347,7 @@ class RankerTrainer:
             horizon=self.config.stay_weeks,
             joint=joint,
             apply_covariates=self.config.apply_map == "covariates",
+            stay_l2=self.config.stay_l2,
             stay_covariates=self.config.stay_map == "covariates",
             hire_competition=hire_competition,
             hire_alone=(

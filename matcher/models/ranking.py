@@ -178,6 +178,9 @@ assert RANKER_COLUMNS[-3:] == [ENTRY_LEVEL, WORKER_LEFT, WORKER_EXPOSURE_LEFT]
 #: last); ``"exposure"``, instead the record over all his other spells, open ones censored
 #: (:data:`matcher.models.features.WORKER_EXPOSURE_LEFT`, last).
 STAY_RECORDS = ("none", "worker", "exposure")
+#: Ridge on the stay hazard's standardised covariates unless ``calibrate(stay_l2=...)``
+#: says otherwise (the loss is the log-likelihood per leaving event).
+STAY_COVARIATE_L2 = 0.1
 #: The ranker column each ``stay_record`` adds to the stay hazard's covariates.
 _RECORD_COLUMN = {"worker": WORKER_LEFT, "exposure": WORKER_EXPOSURE_LEFT}
 #: Covariates of the apply stage's map with ``apply_terms="entry"``: those of
@@ -948,6 +951,7 @@ class StablePlacementRanker:
         "hire_split_": False,
         "hire_planning_": None,
         "apply_alone_": False,
+        "stay_l2_": STAY_COVARIATE_L2,
     }
     #: rankers pickled before the parameter existed fitted their stay stage this way
     stay_min_samples_leaf: int | None = None
@@ -1186,6 +1190,7 @@ class StablePlacementRanker:
         joint_tails: str = "clip",
         apply_alone: tuple[np.ndarray | pd.DataFrame, np.ndarray, np.ndarray] | None = None,
         hire_offers: np.ndarray | None = None,
+        stay_l2: float = STAY_COVARIATE_L2,
     ) -> StablePlacementRanker:
         """Calibrate the fitted stages on pairs of a later time slice
         (:mod:`matcher.models.calibration`): afterwards each stage's output is the observed
@@ -1265,6 +1270,10 @@ class StablePlacementRanker:
             :data:`HIRE_ALONE_COVARIATES`; the rivals per seat may only lower the offer),
             scored as the regression of ``hire_alone`` is and with no other offer held
             (``docs/hire-stage.md``).
+        stay_l2 : float, default :data:`STAY_COVARIATE_L2`
+            With ``stay_covariates``: the ridge on the hazard's standardised covariates
+            (:class:`matcher.models.calibration.CovariateHazard` ``covariate_l2``; kept
+            as ``stay_l2_``).
 
         A stage whose slice has fewer than :data:`MIN_CLASS_ROWS` (weighted) rows of
         either outcome, or no leaving event, keeps its uncalibrated output; which
@@ -1282,6 +1291,9 @@ class StablePlacementRanker:
         self.hire_alone_ = False
         self.hire_split_ = False
         self.apply_alone_ = False
+        if not stay_l2 >= 0:
+            raise ValueError(f"stay_l2 must be 0 or more, got {stay_l2!r}")
+        self.stay_l2_ = float(stay_l2)
         self.hire_planning_ = (
             None if hire_planning is None else np.asarray(hire_planning, dtype=float).reshape(2)
         )
@@ -1450,7 +1462,7 @@ class StablePlacementRanker:
         :class:`PiecewiseHazard`, or with ``covariates`` a :class:`CovariateHazard` on
         :data:`STAY_COVARIATES` without the booster's output (its term held at 0)."""
         if covariates:
-            return CovariateHazard(horizon=horizon).fit(
+            return CovariateHazard(horizon=horizon, covariate_l2=self.stay_l2_).fit(
                 np.zeros(len(x)), spells, stay_covariate_matrix(x, self.stay_record)
             )
         return PiecewiseHazard(horizon=horizon).fit(log_rate, spells)

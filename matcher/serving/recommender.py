@@ -123,6 +123,7 @@ from matcher.models.market_codes import MarketCodes
 from matcher.models.ranker_training import RankerTrainer
 from matcher.models.ranking import (
     STAGES,
+    STAY_COVARIATE_L2,
 )
 from matcher.models.retrieval import (
     PAIR_BLOCK_WORKERS,
@@ -354,6 +355,12 @@ class Recommender(RankingModel):
         ``stay_weeks`` weeks after the serving time takes away; the stay stage, learnt in
         tenure weeks, cannot tell an autumn hire (whose six months hold the festival) from
         a spring one.
+    stay_l2 : float, default 0.1
+        The ridge on the stay hazard's standardised covariates (``stay_map="covariates"``;
+        :class:`matcher.models.calibration.CovariateHazard` ``covariate_l2``). A larger
+        one (1.0, opt-in) narrows the spread of the stays the hazard gives: on the truth
+        bench's markets it raises the plan and lowers NDCG on some (``docs/stay-stage.md``,
+        session 18).
     joint_tails : {"clip", "exact"}, default "exact"
         Products of the calibrated stages below ``1e-6``
         (:data:`matcher.models.calibration.EPS`) in the joint map: ``"clip"`` ties them
@@ -417,6 +424,8 @@ class Recommender(RankingModel):
     hire_split: str = "none"
     festival_leave: str = "none"
     festival_: FestivalLeave | None = None
+    #: ... and before the stay hazard's ridge was a parameter, with the fixed one
+    stay_l2: float = STAY_COVARIATE_L2
 
     def __init__(
         self,
@@ -449,6 +458,7 @@ class Recommender(RankingModel):
         stay_record: str = "none",
         hire_split: str = "none",
         festival_leave: str = "none",
+        stay_l2: float = STAY_COVARIATE_L2,
         stay_weeks: int = 26,
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
@@ -486,6 +496,7 @@ class Recommender(RankingModel):
         self.stay_record = stay_record
         self.hire_split = hire_split
         self.festival_leave = festival_leave
+        self.stay_l2 = stay_l2
         self.stay_weeks = stay_weeks
         self.max_iter = max_iter
         self.ranker_learning_rate = ranker_learning_rate
