@@ -138,10 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="set a Recommender parameter (a string) before recalibrating, e.g. hire_map=competition",
+        help="set a Recommender parameter before recalibrating (VALUE as JSON when it parses, else text), e.g. hire_map=competition or stay_l2=1.0",
     )
     args = ap.parse_args(argv)
-    params = dict(p.split("=", 1) for p in args.param)
+    from bench.truth_bench import parse_params
+
+    params = parse_params(args.param)
     rows = []
     head = git("rev-parse", "--short", "HEAD")
     dirty = git("status", "--porcelain", "--untracked-files=no")

@@ -49,6 +49,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -67,7 +68,7 @@ def variant_rows(
     folder: Path,
     model_dir: str,
     version: str,
-    params: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
     plan_k: int = K,
 ) -> list[list[object]]:
     from matcher.evaluation.truth import lp_value, plan_value
@@ -126,7 +127,7 @@ def variant_rows(
 
 
 def exhaustive_rows(
-    folder: Path, model_dir: str, version: str, params: dict[str, str] | None = None
+    folder: Path, model_dir: str, version: str, params: dict[str, Any] | None = None
 ) -> list[list[object]]:
     """NDCG@10 with true gains when the model ranks **every** pair the truth holds (each
     seeking worker's eligible vacancies), served and with one stage swapped for the truth,
@@ -172,7 +173,7 @@ def exhaustive_rows(
 
 
 def stay_fit_rows(
-    folder: Path, model_dir: str, version: str, params: dict[str, str] | None = None
+    folder: Path, model_dir: str, version: str, params: dict[str, Any] | None = None
 ) -> list[list[object]]:
     """How well the stay stage orders each worker's listed vacancies against the truth's
     P(stay 6 months), and how well any linear hazard on the same covariates could: the
@@ -271,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         help="candidates per worker in the plans' input (the nightly run's k; default 10)",
     )
     args = ap.parse_args(argv)
-    params = dict(p.split("=", 1) for p in args.param)
+    from bench.truth_bench import parse_params
+
+    params = parse_params(args.param)
     rows: list[list[object]] = []
     for spec in args.model:
         folder, model_dir, version = spec.split(":")
