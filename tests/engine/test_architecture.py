@@ -1,7 +1,7 @@
 """Structure rules of ``matcher/`` (ARCHITECTURE.md, "Where the engine is heading"):
 no import cycle between its modules (lazy imports inside functions included), no import
-of ``service`` or ``training``, and no module of the project that uses another module's
-private (``_name``) definitions."""
+of ``service`` or ``training``, and no module of the project (the bench scripts included)
+that uses another module's private (``_name``) definitions."""
 
 from __future__ import annotations
 
@@ -98,12 +98,20 @@ def test_matcher_never_imports_service_or_training():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-PROJECT = ("matcher", "service", "training")
+#: The packages whose modules may not use another module's private definitions, and whose
+#: private definitions no module may use (the bench scripts import matcher, service,
+#: training and each other's helpers).
+PROJECT = PACKAGES
+
+#: Functions that name an attribute in a string: ``getattr(module, "_name")``,
+#: ``setattr``/``monkeypatch.setattr(module, "_name", ...)``.
+_BY_NAME = {"getattr", "setattr", "hasattr", "delattr"}
 
 
 def private_uses(path: Path) -> list[str]:
-    """``from <project module> import _name`` and ``<imported project module>._name`` in
-    ``path``: a module reaching into another module's private definitions."""
+    """``from <project module> import _name``, ``<imported project module>._name`` (also
+    through a dotted path, ``matcher.x._name``) and ``getattr(<project module>, "_name")``
+    in ``path``: a module reaching into another module's private definitions."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     modules: set[str] = set()  # local names bound to a project module
     found = []
@@ -112,23 +120,45 @@ def private_uses(path: Path) -> list[str]:
             if node.module.split(".")[0] not in PROJECT:
                 continue
             for alias in node.names:
-                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                if _private(alias.name):
                     found.append(f"{node.lineno}: from {node.module} import {alias.name}")
                 modules.add(alias.asname or alias.name)  # may be a submodule
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] in PROJECT:
                     modules.add(alias.asname or alias.name.split(".")[0])
+
+    def module_path(node: ast.expr) -> str | None:
+        """``a.b.c`` when ``node`` is a dotted path from a name bound to a project module."""
+        parts = []
+        while isinstance(node, ast.Attribute) and not _private(node.attr):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name) and node.id in modules:
+            return ".".join([node.id, *reversed(parts)])
+        return None
+
     for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Attribute)
-            and node.attr.startswith("_")
-            and not node.attr.startswith("__")
-            and isinstance(node.value, ast.Name)
-            and node.value.id in modules
-        ):
-            found.append(f"{node.lineno}: {node.value.id}.{node.attr}")
-    return found
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            owner = module_path(node.value)
+            if owner is not None:
+                found.append(f"{node.lineno}: {owner}.{node.attr}")
+        elif isinstance(node, ast.Call) and len(node.args) >= 2:
+            func, (target, name) = node.func, node.args[:2]
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if (
+                called in _BY_NAME
+                and isinstance(name, ast.Constant)
+                and isinstance(name.value, str)
+                and _private(name.value)
+                and (owner := module_path(target)) is not None
+            ):
+                found.append(f"{node.lineno}: {called}({owner}, {name.value!r})")
+    return sorted(found, key=lambda line: int(line.split(":")[0]))
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
 
 
 def planted(tmp_path: Path, source: str) -> Path:
@@ -138,17 +168,24 @@ def planted(tmp_path: Path, source: str) -> Path:
     return path
 
 
-def test_the_private_use_finder_finds_both_kinds(tmp_path):
+def test_the_private_use_finder_finds_every_kind(tmp_path):
     src = planted(
         tmp_path,
         "import matcher.models.ranking as ranking\n"
         "from matcher.models.features import _join, pair_matrix\n"
         "from numpy import _private_ok\n"
-        "ranking._quick_scorer(None)\nranking.top_k_per_group\nself._x\n",
+        "import service.nightly\nfrom bench import report\n"
+        "ranking._quick_scorer(None)\nranking.top_k_per_group\nself._x\n"
+        "service.nightly._pin_candidates\nservice.nightly.plan_placements\n"
+        "getattr(service.nightly, '_pin_candidates')\nsetattr(report, '_rows', None)\n"
+        "getattr(self, '_memo')\ngetattr(report, 'table')\nreport.__name__\n",
     )
     assert private_uses(src) == [
         "2: from matcher.models.features import _join",
-        "4: ranking._quick_scorer",
+        "6: ranking._quick_scorer",
+        "9: service.nightly._pin_candidates",
+        "11: getattr(service.nightly, '_pin_candidates')",
+        "12: setattr(report, '_rows')",
     ]
 
 
