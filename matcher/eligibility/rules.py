@@ -435,40 +435,98 @@ def _row_frame(row: Any) -> _OneRow:
 # --------------------------------------------------------------------------- the rules
 
 
-def _haversine(w: _Workers, v: _Vacancies) -> np.ndarray:
-    return reference.haversine(w.lon, w.lat, v.lon, v.lat, w.cos_lat, v.cos_lat)
+def beyond_commute(
+    home_lat: np.ndarray,
+    home_lon: np.ndarray,
+    max_km: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    *,
+    box: bool = False,
+    home_cos_lat: np.ndarray | None = None,
+    cos_lat: np.ndarray | None = None,
+    hav_max: np.ndarray | None = None,
+) -> np.ndarray:
+    """Whether each place lies farther than the commute limit from a home: the distance
+    test of ``MOBILITY_LOCAL_DISTANCE``, ``~(hav(d / R) <= hav(max_km / R))`` (haversine
+    space, no ``arcsin``; :func:`matcher.data.reference.haversine`).
 
+    With ``box`` (one home against many places) the haversine is computed only inside a
+    latitude and longitude box around the home point. Outside the box the distance
+    exceeds the limit mathematically: a latitude gap above theta alone gives
+    hav(d) > hav(theta); for a longitude gap, hav(d) >= cos(lat1) * cos(lat2) * hav(dlon)
+    with cos(lat2) >= cos(|lat1| + theta) inside the latitude band. Both bounds carry a
+    0.1% margin, far above rounding error, so the result equals the full computation
+    exactly.
 
-def _far_one_worker(w: _Workers, v: _Vacancies) -> np.ndarray:
-    """``~(haversine <= limit)`` for one worker, computing the haversine only inside a
-    latitude and longitude box around the home point.
+    Parameters
+    ----------
+    home_lat, home_lon : ndarray
+        Home points in radians (one element with ``box``); numpy broadcasting against
+        the places applies otherwise.
+    max_km : ndarray
+        The commute limit of each home, in km.
+    lat, lon : ndarray
+        The places, in radians. A NaN coordinate on either side is never within the limit.
+    box : bool, default False
+        Use the one-home box prefilter.
+    home_cos_lat, cos_lat, hav_max : ndarray, optional
+        ``cos(home_lat)``, ``cos(lat)`` and ``hav(max_km / R)`` when the caller keeps them
+        (the rules' encodings do); computed otherwise.
 
-    Outside the box the distance exceeds the limit mathematically: a latitude gap above
-    theta alone gives hav(d) > hav(theta); for a longitude gap, hav(d) >= cos(lat1) *
-    cos(lat2) * hav(dlon) with cos(lat2) >= cos(|lat1| + theta) inside the latitude band.
-    Both bounds carry a 0.1% margin, far above rounding error, so the result equals the
-    full computation exactly.
+    Returns
+    -------
+    ndarray of bool
+        True where the place is beyond the limit.
     """
-    theta = float(w.max_km[0]) / EARTH_RADIUS_KM
-    lat0, lon0 = float(w.lat[0]), float(w.lon[0])
+    if home_cos_lat is None:
+        home_cos_lat = np.cos(home_lat)
+    if cos_lat is None:
+        cos_lat = np.cos(lat)
+    if hav_max is None:
+        hav_max = _hav_limit(max_km)
+    if not box:
+        return ~(
+            reference.haversine(home_lon, home_lat, lon, lat, home_cos_lat, cos_lat) <= hav_max
+        )
+    theta = float(max_km[0]) / EARTH_RADIUS_KM
+    lat0, lon0 = float(home_lat[0]), float(home_lon[0])
     half_band = theta * 1.001 + 1e-9
-    box = np.abs(v.lat - lat0) <= half_band
+    near = np.abs(lat - lat0) <= half_band
     edge = abs(lat0) + half_band  # every latitude inside the band is within this
     if edge < math.pi / 2 - 1e-3 and theta < math.pi / 2:
         c_min = math.cos(lat0) * math.cos(edge)
         ratio = min(1.0, math.sin(theta / 2.0) ** 2 / c_min)
         dlon_max = 2.0 * math.asin(math.sqrt(ratio)) * 1.001 + 1e-9
         if dlon_max < math.pi:
-            dlon = np.abs(v.lon - lon0)
+            dlon = np.abs(lon - lon0)
             dlon = np.minimum(dlon, 2.0 * math.pi - dlon)
-            box &= dlon <= dlon_max
-    far = np.ones(v.lat.shape[0], dtype=bool)
-    cand = np.flatnonzero(box)
+            near &= dlon <= dlon_max
+    far = np.ones(lat.shape[0], dtype=bool)
+    cand = np.flatnonzero(near)
     if cand.size:
-        sub = _Vacancies.__new__(_Vacancies)
-        sub.lat, sub.lon, sub.cos_lat = v.lat[cand], v.lon[cand], v.cos_lat[cand]
-        far[cand] = ~(_haversine(w, sub) <= w.hav_max)
+        far[cand] = ~(
+            reference.haversine(
+                home_lon, home_lat, lon[cand], lat[cand], home_cos_lat, cos_lat[cand]
+            )
+            <= hav_max
+        )
     return far
+
+
+def _beyond_commute(w: _Workers, v: _Vacancies, *, box: bool) -> np.ndarray:
+    """:func:`beyond_commute` on the rules' encodings (``box`` for one worker)."""
+    return beyond_commute(
+        w.lat,
+        w.lon,
+        w.max_km,
+        v.lat,
+        v.lon,
+        box=box,
+        home_cos_lat=w.cos_lat,
+        cos_lat=v.cos_lat,
+        hav_max=w.hav_max,
+    )
 
 
 def _violations(
@@ -503,10 +561,10 @@ def _worker_violations(
     out: list[tuple[Reason, np.ndarray]] = []
     mobility = w.mobility
     if scalar_worker and mobility[0] == 2:
-        out.append((Reason.MOBILITY_LOCAL_DISTANCE, _far_one_worker(w, v)))
+        out.append((Reason.MOBILITY_LOCAL_DISTANCE, _beyond_commute(w, v, box=True)))
     elif not scalar_worker:
         # NaN coordinates compare False, so an unknown place is never "within" the limit
-        far = ~(_haversine(w, v) <= w.hav_max)
+        far = _beyond_commute(w, v, box=False)
         out.append((Reason.MOBILITY_LOCAL_DISTANCE, (mobility == 2) & far))
     if not scalar_worker or mobility[0] == 1:
         out.append((Reason.MOBILITY_PROVINCE, (mobility == 1) & (w.province != v.province)))

@@ -15,6 +15,7 @@ from matcher.eligibility.rules import (
     DEFAULT_MAX_COMMUTE_KM,
     EligibilityIndex,
     Reason,
+    beyond_commute,
     exclusions,
     is_eligible,
     is_light_work,
@@ -380,26 +381,26 @@ def test_masks_agree_with_exclusions(ws, vs, at):
 )
 def test_distance_box_prefilter_equals_the_full_haversine(home, points, max_km, near):
     """The one-worker fast path (latitude/longitude box) never changes a distance verdict."""
-    from matcher.eligibility.rules import (
-        _far_one_worker,
-        _hav_limit,
-        _haversine,
-        _Vacancies,
-        _Workers,
-    )
-
     if near:  # points around the home, across the limit
         points = [(home[0] + a / 50.0, home[1] + b / 50.0) for a, b in points]
         points = [(max(-90.0, min(90.0, a)), ((b + 180) % 360) - 180) for a, b in points]
     lat = np.radians([p[0] for p in points])
     lon = np.radians([p[1] for p in points])
-    v = _Vacancies.__new__(_Vacancies)
-    v.lat, v.lon, v.cos_lat = lat, lon, np.cos(lat)
-    w = _Workers.__new__(_Workers)
-    w.lat = np.radians([home[0]])
-    w.lon = np.radians([home[1]])
-    w.cos_lat = np.cos(w.lat)
-    w.max_km = np.array([max_km])
-    w.hav_max = _hav_limit(w.max_km)
-    full = ~(_haversine(w, v) <= w.hav_max)
-    np.testing.assert_array_equal(_far_one_worker(w, v), full)
+    home_lat, home_lon = np.radians([home[0]]), np.radians([home[1]])
+    limit = np.array([max_km])
+    np.testing.assert_array_equal(
+        beyond_commute(home_lat, home_lon, limit, lat, lon, box=True),
+        beyond_commute(home_lat, home_lon, limit, lat, lon),
+    )
+
+
+def test_beyond_commute_knows_a_distance():
+    """One degree of latitude is about 111.2 km; an unknown place is never within."""
+    lat = np.radians([31.0, 30.0, np.nan])
+    lon = np.radians([120.0, 120.5, 120.0])
+    home_lat, home_lon = np.radians([30.0]), np.radians([120.0])
+    for box in (False, True):
+        far = beyond_commute(home_lat, home_lon, np.array([110.0]), lat, lon, box=box)
+        assert far.tolist() == [True, False, True]
+        far = beyond_commute(home_lat, home_lon, np.array([112.0]), lat, lon, box=box)
+        assert far.tolist() == [False, False, True]
