@@ -600,6 +600,12 @@ def _check_rerun(engine: Engine, run_id: str, digest: str) -> None:
         )
 
 
+def after_scoring(run_id: str, candidates: int) -> None:
+    """Called once the run has read its inputs and scored its candidates, before the
+    officers' pins are added: a seam where tests replace this module attribute to crash or
+    pause a run at that stage."""
+
+
 def before_plan_commit(run_id: str, written: int) -> None:
     """Called after each batch of plan rows, inside the final transaction: a seam where
     tests replace this module attribute to crash or pause a run mid-write."""
@@ -907,6 +913,7 @@ def run_match(
                 if frames
                 else pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
             )
+            after_scoring(run_id, len(cands))
             extra, pin_notes = _pin_candidates(model, pins, cands)
             if len(extra):
                 cands = pd.concat([cands, extra], ignore_index=True)

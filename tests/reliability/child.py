@@ -30,14 +30,20 @@ def main() -> None:
         # "assigning": candidates are scored, before the plan is made. Pausing there
         # (rather than killing when the log line appears) keeps the kill inside the
         # stage however fast the machine finishes a small run.
-        name = "_pin_candidates" if stage == "reading" else "plan_placements"
-        step = getattr(nightly, name)
+        if stage == "reading":
 
-        def pause_then(*args, **kwargs):
-            _pause(stage)
-            return step(*args, **kwargs)
+            def after_scoring(run_id: str, candidates: int) -> None:
+                _pause(stage)
 
-        setattr(nightly, name, pause_then)
+            nightly.after_scoring = after_scoring
+        else:
+            plan = nightly.plan_placements
+
+            def pause_then_plan(*args, **kwargs):
+                _pause(stage)
+                return plan(*args, **kwargs)
+
+            nightly.plan_placements = pause_then_plan
     elif stage == "writing":
         from service import nightly
 
