@@ -333,24 +333,26 @@ def proxy_sample(
 
 
 def pursued_pairs(
-    ds: Dataset, worker_ids: pd.Series | None = None, at: pd.Timestamp | None = None
+    ds: Dataset,
+    worker_ids: pd.Series | None = None,
+    at: pd.Timestamp | None = None,
+    holders: frozenset[str] | None = None,
 ) -> pd.DataFrame:
     """``worker_id, vacancy_id`` pairs never proposed again: a worker applied to the
     vacancy (or got further on it), or it is a public-welfare post and the worker's
     household holds one at ``at`` (all events when None;
-    :mod:`matcher.eligibility.households`, as the served catalogue applies it)."""
+    :mod:`matcher.eligibility.households`, as the served catalogue applies it).
+    ``holders``: those households when the caller has them already (default: from
+    ``ds``)."""
     ev = ds.events
     graded = ev[ev[Columns.Event].astype(str).isin(PURSUED_EVENTS)]
     workers = ds.workers
     if worker_ids is not None:
         graded = graded[graded[Columns.Worker].isin(worker_ids)]
         workers = workers[workers[Columns.Worker].isin(worker_ids)]
-    barred = barred_public_pairs(
-        workers,
-        pd.Index(ds.vacancies[Columns.Vacancy]),
-        ds.vacancies,
-        public_post_holders(ev, ds.vacancies, ds.workers, at),
-    )
+    if holders is None:
+        holders = public_post_holders(ev, ds.vacancies, ds.workers, at)
+    barred = barred_public_pairs(workers, ds.vacancies, holders)
     pairs = pd.concat([graded[[Columns.Worker, Columns.Vacancy]], barred], ignore_index=True)
     return pairs.drop_duplicates().reset_index(drop=True)
 
@@ -855,6 +857,9 @@ def run_match(
         use_batch = scoring != "exact" and _batch_ready(model)
         timings["load_seconds"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
+        # the households holding a public-welfare post, read once from the whole store:
+        # the refreshed catalogue and the batch path's pairs apply the same ones
+        holders = public_post_holders(ds.events, ds.vacancies, ds.workers, as_of_ts)
         if isinstance(model, RefreshableModel):
             # the catalogue must be tonight's: new vacancies and workers, seats taken
             target = ds
@@ -869,7 +874,6 @@ def run_match(
                 target = Dataset(
                     ds.workers[keep].reset_index(drop=True), ds.employers, ds.vacancies, ds.events
                 )
-            holders = public_post_holders(ds.events, ds.vacancies, ds.workers, as_of_ts)
             model = model.refresh(target, at=as_of_ts, holders=holders)
         timings["refresh_seconds"] = round(time.perf_counter() - t, 3)
         say(
@@ -895,7 +899,7 @@ def run_match(
         with _Partitions(scorer if use_batch else model, scheduler) as runner:
             t = time.perf_counter()
             if use_batch:
-                pursued = pursued_pairs(ds, workers[Columns.Worker], as_of_ts)
+                pursued = pursued_pairs(ds, workers[Columns.Worker], as_of_ts, holders)
                 w_parts, p_parts = _split_by_worker(workers, pursued, size)
                 frames = runner.map(_score_batch_partition, w_parts, p_parts, [k] * len(w_parts))
             else:

@@ -97,22 +97,16 @@ def in_households(workers: pd.DataFrame, households: frozenset[str]) -> np.ndarr
 
 
 def barred_public_pairs(
-    workers: pd.DataFrame,
-    vacancy_ids: pd.Index,
-    vacancies: pd.DataFrame,
-    holders: frozenset[str],
+    workers: pd.DataFrame, vacancies: pd.DataFrame, holders: frozenset[str]
 ) -> pd.DataFrame:
     """``worker_id, vacancy_id``: each worker of ``workers`` whose household is in
-    ``holders`` with each public-welfare post among ``vacancy_ids`` (the vacancies the
-    caller may propose; their channel is read from ``vacancies``)."""
+    ``holders`` with each public-welfare post of ``vacancies``."""
     empty = pd.DataFrame(
         {Columns.Worker: pd.Series(dtype=object), Columns.Vacancy: pd.Series(dtype=object)}
     )
     if not holders or len(workers) == 0:
         return empty
-    public = public_vacancy_ids(vacancies)
-    posts = pd.Index(vacancy_ids).astype(str)
-    posts = posts[posts.isin(public)]
+    posts = public_vacancy_ids(vacancies)
     if len(posts) == 0:
         return empty
     barred = pd.Index(workers[Columns.Worker].astype(str))[in_households(workers, holders)]

@@ -101,13 +101,13 @@ def test_barred_pairs_are_the_members_with_the_open_public_posts():
         False,
         True,
     ]
-    pairs = barred_public_pairs(w, pd.Index(["P2", "F1"]), v, frozenset({"H1"}))
+    pairs = barred_public_pairs(w, v[v["vacancy_id"].isin(["P2", "F1"])], frozenset({"H1"}))
     assert sorted(zip(pairs["worker_id"], pairs["vacancy_id"], strict=True)) == [
         ("A", "P2"),
         ("B", "P2"),
     ]
-    assert barred_public_pairs(w, pd.Index(["F1"]), v, frozenset({"H1"})).empty
-    assert barred_public_pairs(w, pd.Index(["P1"]), v, frozenset()).empty
+    assert barred_public_pairs(w, v[v["vacancy_id"] == "F1"], frozenset({"H1"})).empty
+    assert barred_public_pairs(w, v[v["vacancy_id"] == "P1"], frozenset()).empty
 
 
 def test_a_time_with_a_zone_is_read_as_utc():
