@@ -2019,9 +2019,8 @@ class DecisionRule:
 RULE_KINDS = ("logistic", "softmax", "boosted")
 
 #: Trees of the ``"boosted"`` decision rule (:class:`DecisionRule`). Fewer, larger steps
-#: than the 400 trees at 0.03 tried first (scratch runs on the bench's folds, the served
-#: features: 0.608 exact against 0.606 with these): the trees' prediction time grows with
-#: their number, and 400 took about 5 s per 10,000 titles on one core.
+#: than the 400 trees at 0.03 tried first (scratch runs on the bench's folds, about as
+#: accurate): the trees' prediction time grows with their number.
 BOOSTED_TREES: dict[str, float | int] = {
     "max_iter": 100,
     "learning_rate": 0.1,
