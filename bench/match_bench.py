@@ -47,7 +47,7 @@ from matcher.serving.recommender import Recommender  # noqa: E402
 from matcher.text.encoders import HashingEmbedder  # noqa: E402
 from service.nightly import (  # noqa: E402
     active_workers,
-    pursued_pairs,
+    pairs_not_proposed,
     run_match,
     score_candidates,
     snapshot_time,
@@ -222,7 +222,7 @@ def main() -> None:
         lambda: score_candidates(model, s_workers["worker_id"].tolist(), k=k)
     )
     s_batch, t_s_batch = clock(
-        lambda: BatchScorer(model).prepare(s_workers).score(s_workers, pursued_pairs(sds_g), k)
+        lambda: BatchScorer(model).prepare(s_workers).score(s_workers, pairs_not_proposed(sds_g), k)
     )
     gap_rows = lp_rows("batch", s_batch, s_workers, s_vac, args.repeats)
     gap_rows += lp_rows("exact", s_exact, s_workers, s_vac, args.repeats)
@@ -315,12 +315,12 @@ def main() -> None:
     )
     exact, t_exact = clock(lambda: model.recommend_many(ids, k, reasons=False))
     scorer = BatchScorer(model).prepare(b_active)
-    batch, t_batch = clock(lambda: scorer.score(sample, pursued_pairs(bds), k))
+    batch, t_batch = clock(lambda: scorer.score(sample, pairs_not_proposed(bds), k))
     agree = agreement(batch, exact, ids, k)
     exact_rate = len(ids) / t_exact
     log(f"   agreement on {len(ids)} workers: {agree}")
     # the batch path's candidate modes on the same sample, in this process (CPU time)
-    b_pursued = pursued_pairs(bds)
+    b_pursued = pairs_not_proposed(bds)
     modes = [
         (f"pre-score shortlist {scorer.shortlist} (the run's; same lists as before)", scorer),
         *(

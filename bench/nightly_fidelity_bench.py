@@ -188,7 +188,7 @@ def main() -> None:
     from matcher.serving.batch import BatchScorer
     from matcher.serving.recommender import Recommender
     from matcher.text.encoders import HashingEmbedder
-    from service.nightly import active_workers, pursued_pairs, snapshot_time
+    from service.nightly import active_workers, pairs_not_proposed, snapshot_time
     from training.synth import generate_market
 
     work = Path(args.workdir)
@@ -224,7 +224,7 @@ def main() -> None:
         sample = active.iloc[np.sort(rng.choice(len(active), args.sample, replace=False))]
         sample = sample.reset_index(drop=True)
         ids = sample["worker_id"].tolist()
-        pursued = pursued_pairs(bds, sample["worker_id"])
+        pursued = pairs_not_proposed(bds, sample["worker_id"])
         ds = Dataset(sample, bds.employers, bds.vacancies, bds.events)
         n_active = len(active)
         del active

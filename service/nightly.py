@@ -332,7 +332,7 @@ def proxy_sample(
     return [str(i) for i in ids[np.sort(rng.choice(len(ids), n, replace=False))]]
 
 
-def pursued_pairs(
+def pairs_not_proposed(
     ds: Dataset,
     worker_ids: pd.Series | None = None,
     at: pd.Timestamp | None = None,
@@ -899,7 +899,7 @@ def run_match(
         with _Partitions(scorer if use_batch else model, scheduler) as runner:
             t = time.perf_counter()
             if use_batch:
-                pursued = pursued_pairs(ds, workers[Columns.Worker], as_of_ts, holders)
+                pursued = pairs_not_proposed(ds, workers[Columns.Worker], as_of_ts, holders)
                 w_parts, p_parts = _split_by_worker(workers, pursued, size)
                 frames = runner.map(_score_batch_partition, w_parts, p_parts, [k] * len(w_parts))
             else:

@@ -705,6 +705,16 @@ def _columns_of(old_open: np.ndarray, new_open: np.ndarray, n_old: int) -> np.nd
     return out
 
 
+def barred_pairs(barred: np.ndarray, posts: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """The pairs of every ``barred`` worker row (his household holds a public-welfare
+    post, :mod:`matcher.eligibility.households`) with every open column in ``posts``
+    (public-welfare posts): a boolean matrix of ``shape`` to add to the pairs not
+    proposed again."""
+    rows = np.repeat(np.asarray(barred, dtype=np.int64), len(posts))
+    cols = np.tile(np.asarray(posts, dtype=np.int64), len(barred))
+    return sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=shape)
+
+
 def _bar_new_posts(
     pursued: sp.csr_matrix, barred: np.ndarray | None, cols: np.ndarray
 ) -> sp.csr_matrix:
@@ -713,12 +723,7 @@ def _bar_new_posts(
     edited in an update) added."""
     if barred is None or len(barred) == 0 or len(cols) == 0:
         return pursued
-    rows = np.repeat(np.asarray(barred, dtype=np.int64), len(cols))
-    add = sp.csr_matrix(
-        (np.ones(len(rows), dtype=bool), (rows, np.tile(cols, len(barred)))),
-        shape=pursued.shape,
-    )
-    return sp.csr_matrix(pursued + add)
+    return sp.csr_matrix(pursued + barred_pairs(barred, cols, pursued.shape))
 
 
 def _remap_columns(matrix: sp.csr_matrix, old_col: np.ndarray, n_cols: int) -> sp.csr_matrix:

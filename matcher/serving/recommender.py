@@ -97,7 +97,13 @@ from matcher.models.base import (
     NotFittedError,
     RankingModel,
 )
-from matcher.models.catalogue import Catalogue, EncodedSides, VacancyCatalogue, open_columns_of
+from matcher.models.catalogue import (
+    Catalogue,
+    EncodedSides,
+    VacancyCatalogue,
+    barred_pairs,
+    open_columns_of,
+)
 from matcher.models.config import ConfigError, RecommenderConfig
 from matcher.models.encoding import (
     WorkerSide,
@@ -878,13 +884,11 @@ class Recommender(RankingModel):
             if holders is None:
                 holders = public_post_holders(dataset.events, vac, wk, at)
             barred_pos = np.flatnonzero(in_households(wk, holders))
+        shape = (len(wk), len(open_pos))
+        pursued = sp.csr_matrix((np.ones(len(pw), dtype=bool), (pw, pv)), shape=shape)
+        if barred_pos is not None:
             posts = np.flatnonzero(is_public_post(vac.iloc[open_pos]))
-            pw = np.concatenate([pw, np.repeat(barred_pos, len(posts))])
-            pv = np.concatenate([pv, np.tile(posts, len(barred_pos))])
-        pursued = sp.csr_matrix(
-            (np.ones(len(pw), dtype=bool), (pw, pv)),
-            shape=(len(wk), len(open_pos)),
-        )
+            pursued = sp.csr_matrix(pursued + barred_pairs(barred_pos, posts, shape))
         cat = Catalogue(
             at=at,
             year=(at.year if at is not None else datetime.now(UTC).year),

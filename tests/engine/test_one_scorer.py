@@ -20,7 +20,7 @@ from matcher.data.dataset import Dataset
 from matcher.serving.batch import BatchScorer
 from matcher.serving.precomputed import PrecomputedRecommendations
 from matcher.serving.recommender import Recommender
-from service.nightly import active_workers, pursued_pairs
+from service.nightly import active_workers, pairs_not_proposed
 from training.synth import generate_market
 
 K = 8
@@ -42,7 +42,7 @@ def paths(request):
     assert lists is not None
     pre = pd.concat([lists.answer(w, K) for w in ids], ignore_index=True)
     nightly = BatchScorer(model, shortlist=model.n_candidates).score(
-        workers, pursued_pairs(market), k=K
+        workers, pairs_not_proposed(market), k=K
     )
     return model, live, {"micro-batch": micro, "precomputed": pre, "nightly batch": nightly}
 

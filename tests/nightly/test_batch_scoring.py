@@ -11,7 +11,7 @@ from matcher.eligibility.rules import exclusions
 from matcher.models.encoding import hashing_vectors, lexical_vectors
 from matcher.models.features import vacancy_texts, worker_texts
 from matcher.serving.batch import BatchScorer, explain_pairs
-from service.nightly import active_workers, pursued_pairs, snapshot_time
+from service.nightly import active_workers, pairs_not_proposed, snapshot_time
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_text_vectors_word_by_word_equal_the_encoders(frames, model):
 def test_every_pair_is_eligible_not_pursued_and_ranked(served):
     model, ds = served
     workers = active_workers(ds)
-    pursued = pursued_pairs(ds)
+    pursued = pairs_not_proposed(ds)
     out = BatchScorer(model, shortlist=8).score(workers, pursued, k=5)
     assert len(out) > 0
     assert list(out.columns) == ["worker_id", "vacancy_id", "rank", "score"]
@@ -72,7 +72,7 @@ def test_equals_recommend_many_when_the_shortlist_covers_everything(served):
         want = model.recommend_many(workers["worker_id"].tolist(), 7, reasons=False)
     finally:
         model.n_candidates = saved
-    got = BatchScorer(model, shortlist=n_open).score(workers, pursued_pairs(ds), k=7)
+    got = BatchScorer(model, shortlist=n_open).score(workers, pairs_not_proposed(ds), k=7)
     cols = ["worker_id", "vacancy_id", "rank"]
     pd.testing.assert_frame_equal(
         got[cols].reset_index(drop=True), want[cols].reset_index(drop=True)
@@ -88,7 +88,7 @@ def test_workers_outside_the_catalogue_are_scored_and_explained(frames, model, s
     want = model.recommend_many(workers["worker_id"].tolist()[:20], 3)
     model.refresh(vac_only, at=snapshot_time(ds))
     scorer = BatchScorer(model, shortlist=len(model.catalogue_.open_pos))
-    got = scorer.score(workers.iloc[:20], pursued_pairs(ds), k=3)
+    got = scorer.score(workers.iloc[:20], pairs_not_proposed(ds), k=3)
     assert len(got) > 0
     reasons = explain_pairs(model, workers, got[["worker_id", "vacancy_id"]])
     assert len(reasons) == len(got) and all(isinstance(r, list) for r in reasons)
@@ -140,7 +140,7 @@ def test_live_candidates_give_recommend_many_when_it_is_not_exhaustive(served, m
     # the candidates leave out eligible vacancies: the shortlist has to be the same one
     assert sum(len(u) < e for u, e in zip(unions, eligible, strict=True)) >= 20
     want = model.recommend_many(workers["worker_id"].tolist(), 5, reasons=False)
-    got = BatchScorer(model, candidates="live").score(workers, pursued_pairs(ds), k=5)
+    got = BatchScorer(model, candidates="live").score(workers, pairs_not_proposed(ds), k=5)
     cols = ["worker_id", "vacancy_id", "rank"]
     pd.testing.assert_frame_equal(
         got[cols].reset_index(drop=True).astype(object),
@@ -170,7 +170,7 @@ def test_workers_outside_the_catalogue_keep_their_availability(served):
     model.refresh(Dataset(ds.workers.iloc[:0], ds.employers, ds.vacancies, ds.events), at=at)
     try:
         np.testing.assert_allclose(model.worker_availability(workers["worker_id"]), factor)
-        got = BatchScorer(model, candidates="live").score(workers, pursued_pairs(ds), k=5)
+        got = BatchScorer(model, candidates="live").score(workers, pairs_not_proposed(ds), k=5)
     finally:
         model.refresh(ds, at=at)
     cols = ["worker_id", "vacancy_id", "rank"]
@@ -189,7 +189,7 @@ def test_fewer_live_candidates_rank_a_subset_with_the_same_scores(served, monkey
     model.refresh(ds, at=snapshot_time(ds))
     monkeypatch.setattr(model, "n_candidates", 4)
     workers = active_workers(ds)
-    pursued = pursued_pairs(ds)
+    pursued = pairs_not_proposed(ds)
     want = model.recommend_many(workers["worker_id"].tolist(), 5, reasons=False)
     live = BatchScorer(model, candidates="live")
     full = live.score(workers, pursued, k=5)
@@ -214,7 +214,7 @@ def test_a_proxy_margin_that_cuts_nothing_gives_the_live_lists(served):
     model, ds = served
     model.refresh(ds, at=snapshot_time(ds))
     workers = active_workers(ds)
-    pursued = pursued_pairs(ds)
+    pursued = pairs_not_proposed(ds)
     want = BatchScorer(model, candidates="live").score(workers, pursued, k=5)
     wide = BatchScorer(model, candidates="live", proxy_margin=1e9)
     pd.testing.assert_frame_equal(wide.score(workers, pursued, k=5), want)

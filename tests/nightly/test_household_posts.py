@@ -12,7 +12,7 @@ import pytest
 from matcher.data.dataset import Dataset
 from matcher.eligibility.households import in_households, public_post_holders
 from matcher.serving.batch import BatchScorer
-from service.nightly import active_workers, pursued_pairs, snapshot_time
+from service.nightly import active_workers, pairs_not_proposed, snapshot_time
 
 PUBLIC = "public_welfare_post"
 
@@ -66,7 +66,7 @@ def test_lists_leave_out_public_posts_of_a_household_that_holds_one(household):
 
 def test_the_batch_path_gets_the_same_pairs_to_leave_out(household):
     ds, b, public = household["ds"], household["b"], household["public"]
-    pursued = pursued_pairs(ds)
+    pursued = pairs_not_proposed(ds)
     mine = set(pursued.loc[pursued["worker_id"] == b, "vacancy_id"])
     assert public <= mine
     workers = active_workers(ds)
