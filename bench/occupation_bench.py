@@ -91,6 +91,7 @@ from matcher.occupations.classifier import (  # noqa: E402
     dictionary_rows,
     grouped_folds,
     make_embedder,
+    named_embedder,
     near_duplicate_groups,
     read_labelled_titles,
     suggest_model_file,
@@ -460,6 +461,34 @@ def full_run_speed(titles: Sequence[str], baseline_ref: str) -> tuple[str, bool]
 _FOLD_STATE: dict = {}
 
 
+def warm_embedders(configs: Sequence[ClassifierConfig], titles: Sequence[str]) -> int:
+    """Encode, once and in one call per embedder, every text a fold will ask the
+    process-wide embedders of ``configs`` for: the titles as each config cleans them and
+    the CSCO names and aliases. Returns the number of texts encoded.
+
+    Run before any fold, in the process whose memory the folds' processes fork from,
+    so every fold reads these vectors from the embedder's cache, whatever ran before it
+    in its process: a vector computed again in another block of texts may differ in its
+    last bits (the float32 product's kernel depends on the block's shape), and a fold's
+    answers would then depend on the order the folds ran in (with ``--jobs``) rather
+    than on its titles alone."""
+    texts: dict[str, list[str]] = {}
+    for config in configs:
+        if not config.dense_channel:
+            continue
+        model = OccupationClassifier(config)
+        wanted = texts.setdefault(config.dense_channel, [])
+        wanted += [*model.clean(titles), *dictionary_rows()[0]]
+    done = 0
+    for name, wanted in sorted(texts.items()):
+        embedder = named_embedder(name)
+        assert embedder is not None
+        unique = list(dict.fromkeys(wanted))
+        embedder.encode(unique)
+        done += len(unique)
+    return done
+
+
 def code_fold(fold: tuple[np.ndarray, np.ndarray]) -> tuple[dict, dict, float]:
     """Train every learned variant on the fold's training titles and code its test
     titles with them, their channels alone and the baselines: (codes by method, ranked
@@ -708,13 +737,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         alias=NearestAlias(),
         normaliser=OccupationNormaliser().fit(),
     )
+    # every sentence vector a fold reads, computed once here (the folds' results must not
+    # depend on which fold ran before in the same process)
+    warm_embedders(list(learned.values()), titles)
     fit_seconds = []
     with LoadSampler() as load:
         if args.jobs > 1:
             # folds in forked processes that inherit the state above
+            import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(args.jobs) as pool:
+            fork = multiprocessing.get_context("fork")  # the workers share the warm vectors
+            with ProcessPoolExecutor(args.jobs, mp_context=fork) as pool:
                 done = list(pool.map(code_fold, folds))
         else:
             done = [code_fold(fold) for fold in folds]

