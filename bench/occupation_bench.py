@@ -8,7 +8,10 @@ Folds: :func:`matcher.occupations.classifier.near_duplicate_groups` joins titles
 clean to the same text or whose character-bigram TF-IDF cosine is >= 0.8; the groups are
 dealt to 5 folds (seed 0), so the same title never sits in train and test. Each fold's
 classifier is trained on the other four only (its decision rule on grouped inner folds
-of those four).
+of those four). Every sentence vector a fold reads (each title as each measured config
+cleans it, and the CSCO names and aliases) is encoded once before any fold runs
+(:func:`warm_embedders`), so a fold's answers are the same whichever folds ran before it
+in its process and however many processes (``--jobs``) run them.
 
 Compared in the same run, on the same folds:
 
