@@ -20,6 +20,7 @@ from typing import Any
 
 from matcher.models.calibration import CALIBRATION_METHODS, JOINT_TAILS
 from matcher.models.explain import LANGS
+from matcher.models.features import WAGE_IMPUTES
 from matcher.models.ranking import APPLY_TERMS, STAY_COVARIATE_L2, STAY_RECORDS
 
 #: Which stages the model runs: the full model or one of the two ablations.
@@ -89,6 +90,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "lang": LANGS,
     "title_coding": TITLE_CODINGS,
     "joint_tails": JOINT_TAILS,
+    "wage_impute": WAGE_IMPUTES,
 }
 _AT_LEAST_ONE = (
     "no_components",
@@ -127,6 +129,7 @@ LEGACY_VALUES: dict[str, object] = {
     "stay_record": "none",
     "hire_split": "none",
     "stay_l2": STAY_COVARIATE_L2,
+    "wage_impute": "none",
 }
 
 
@@ -172,6 +175,7 @@ class RecommenderConfig:
     hire_split: str = "none"
     festival_leave: str = "none"
     stay_l2: float = STAY_COVARIATE_L2
+    wage_impute: str = "none"
     stay_weeks: int = 26
     max_iter: int = 100
     ranker_learning_rate: float = 0.1

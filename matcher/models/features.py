@@ -812,6 +812,86 @@ def first_spells(
     return out.reset_index(drop=True)
 
 
+#: What the pair features read for a vacancy that posts no wage (``Recommender``'s
+#: ``wage_impute``): ``"none"``, nothing (the wage ratio unknown); ``"peers"``, the
+#: median offered wage of its peers (:class:`WageReference`).
+WAGE_IMPUTES = ("none", "peers")
+
+
+class WageReference:
+    """What a vacancy that posts no wage likely pays: the median offered wage of the
+    vacancies that post one, by occupation and channel (``Recommender(wage_impute=
+    "peers")``).
+
+    A posting without a wage (面议) is read by the worker as its trade and channel pay,
+    and he takes the offer and stays by what it does pay: without a figure the pair
+    features cannot weigh pay against his expectation at all. The reference keys each
+    vacancy by its channel and its occupation code's prefixes (:func:`occupation_keys`):
+    the median over peers of the finest level with at least :attr:`min_peers` vacancies
+    that post a wage, else of the channel's, else of every vacancy's.
+
+    Attributes
+    ----------
+    levels_ : list of dict
+        Per code level (detailed first): ``{(level key, channel): median offered}``.
+    channels_ : dict
+        ``{channel: median offered}``.
+    overall_ : float
+        The median over every vacancy that posts a wage (NaN without one).
+    """
+
+    min_peers = 3
+
+    def fit(self, offered: np.ndarray, code_keys: np.ndarray, channel: np.ndarray) -> WageReference:
+        """Fit on vacancies' offered wages (NaN: none posted), code keys ``(n, 4)`` and
+        channels."""
+        offered = np.asarray(offered, dtype=float)
+        known = np.isfinite(offered) & (offered > 0)
+        frame = pd.DataFrame(
+            {
+                "offered": offered[known],
+                "channel": np.asarray(channel, dtype=object)[known],
+                **{f"k{j}": np.asarray(code_keys)[known, j] for j in range(4)},
+            }
+        )
+        frame["channel"] = frame["channel"].fillna("")
+        self.levels_: list[dict[tuple[int, str], float]] = []
+        for j in (3, 2, 1, 0):
+            sub = frame[frame[f"k{j}"] >= 0]
+            g = sub.groupby([f"k{j}", "channel"])["offered"].agg(["median", "size"])
+            g = g[g["size"] >= self.min_peers]
+            keys = g.index.get_level_values(0).to_numpy(dtype=np.int64)
+            chans = g.index.get_level_values(1).to_numpy(dtype=object)
+            medians = g["median"].to_numpy(dtype=float)
+            self.levels_.append(
+                {
+                    (int(k), str(c)): float(m)
+                    for k, c, m in zip(keys.tolist(), chans.tolist(), medians.tolist(), strict=True)
+                }
+            )
+        ch = frame.groupby("channel")["offered"].agg(["median", "size"])
+        ch = ch[ch["size"] >= self.min_peers]
+        self.channels_: dict[str, float] = {str(c): float(m) for c, m in ch["median"].items()}
+        self.overall_ = float(np.median(frame["offered"])) if len(frame) else float("nan")
+        return self
+
+    def impute(self, code_keys: np.ndarray, channel: np.ndarray) -> np.ndarray:
+        """The reference's offered wage for vacancies with code keys ``(n, 4)`` and
+        channels ``(n,)``."""
+        keys = np.asarray(code_keys)
+        chans = ["" if not isinstance(c, str) else c for c in np.asarray(channel, dtype=object)]
+        out = np.full(len(chans), self.overall_)
+        for i, c in enumerate(chans):
+            for level, table in zip((3, 2, 1, 0), self.levels_, strict=True):
+                key = int(keys[i, level])
+                if key >= 0 and (key, c) in table:
+                    out[i] = table[(key, c)]
+                    break
+            else:
+                out[i] = self.channels_.get(c, self.overall_)
+        return out
+
+
 class PairStatistics:
     """Counts learned from training events only: transfer flows and employer risk.
 
@@ -843,11 +923,16 @@ class PairStatistics:
     workers_left_: pd.Series | None = None
     worker_exposure_: pd.DataFrame | None = None
     spell_exposure_: pd.DataFrame | None = None
+    #: fitted with ``fit(wage_impute=True)`` only (and never on statistics pickled before it)
+    wage_reference_: WageReference | None = None
     #: ``(spell_exposure_, {worker id: {vacancy id: row}})`` once built
     #: (:meth:`_spell_rows`); None before (and on statistics pickled before it).
     _spell_rows_cache: tuple[pd.DataFrame, dict] | None = None
 
-    def fit(self, dataset: Dataset) -> PairStatistics:
+    def fit(self, dataset: Dataset, *, wage_impute: bool = False) -> PairStatistics:
+        """Fit every table on ``dataset``'s events; with ``wage_impute`` also
+        :attr:`wage_reference_` on its vacancies (:class:`WageReference`): pairs with a
+        vacancy that posts no wage then read its peers' (:func:`pair_matrix`)."""
         ev = dataset.events
         w = dataset.workers.set_index(Columns.Worker)["home_region"]
         v = dataset.vacancies.set_index(Columns.Vacancy)
@@ -888,7 +973,26 @@ class PairStatistics:
             emp[f"{name}_rate"] = (emp[name] + PRIOR_HIRES * prior) / (emp["hires"] + PRIOR_HIRES)
         self.employers_ = emp
         self.fit_worker_record(ev)
+        self.wage_reference_ = self._wage_reference(dataset.vacancies) if wage_impute else None
         return self
+
+    @staticmethod
+    def _wage_reference(vacancies: pd.DataFrame) -> WageReference:
+        wmin = _float_array(vacancies["wage_min"])
+        wmax = _float_array(vacancies["wage_max"])
+        with np.errstate(invalid="ignore"):
+            offered = np.where(
+                np.isfinite(wmin) & np.isfinite(wmax),
+                (wmin + wmax) / 2,
+                np.where(np.isfinite(wmin), wmin, wmax),
+            )
+        codes = vacancies["occupation_code"].to_numpy(dtype=object)
+        keys = (
+            np.stack([occupation_keys(c if isinstance(c, str) else None) for c in codes])
+            if len(codes)
+            else np.zeros((0, 4), np.int64)
+        )
+        return WageReference().fit(offered, keys, vacancies["channel"].to_numpy(dtype=object))
 
     def fit_worker_record(self, events: pd.DataFrame) -> PairStatistics:
         """Fit the workers' own leaving records from ``events`` (part of :meth:`fit`;
@@ -1464,7 +1568,18 @@ def pair_matrix(
     vprov = vacancies.province[vi]
     flow = stats.flow(county, vprov) if n else np.zeros(0)
     expected = workers.expected_wage[wi]
-    offered = vacancies.offered_wage[vi]
+    posted = vacancies.offered_wage[vi]
+    offered = posted
+    reference = stats.wage_reference_
+    if reference is not None:
+        # a vacancy that posts no wage is weighed by what its peers pay (WageReference);
+        # the explanations still quote the posted figure only
+        blank = np.flatnonzero(~np.isfinite(posted))
+        if len(blank):
+            offered = posted.copy()
+            offered[blank] = reference.impute(
+                vacancies.code_keys[vi[blank]], vacancies.channel[vi[blank]]
+            )
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(expected > 0, offered / expected, np.nan)
     put("lightfm", lightfm)
@@ -1557,7 +1672,7 @@ def pair_matrix(
     )
     # raw values quoted by explanations
     put("flow", flow)
-    put("offered_wage", offered)
+    put("offered_wage", posted)
     put("expected_wage", expected)
     put("wage_min", vacancies.wage_min[vi])
     put("wage_max", vacancies.wage_max[vi])

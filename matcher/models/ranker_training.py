@@ -633,7 +633,10 @@ class RankerTrainer:
             cutoff = pd.Timestamp(text)
             data = dataset.until(upper)
             if base is not None:
-                retrieval = base.with_statistics(PairStatistics().fit(data.until(cutoff)))
+                stats = PairStatistics().fit(
+                    data.until(cutoff), wage_impute=self.config.wage_impute == "peers"
+                )
+                retrieval = base.with_statistics(stats)
             else:
                 retrieval = self.snapshots.fit_retrieval(data.until(cutoff))
             cat = self.snapshots.training_catalogue(data, retrieval, cutoff, sides=sides)

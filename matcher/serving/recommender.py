@@ -367,6 +367,12 @@ class Recommender(RankingModel):
         one (1.0, opt-in) narrows the spread of the stays the hazard gives: on the truth
         bench's markets it raises the plan and lowers NDCG on some (``docs/stay-stage.md``,
         session 18).
+    wage_impute : {"none", "peers"}, default "none"
+        A vacancy that posts no wage: ``"none"`` leaves its pay against the worker's
+        expectation unknown; ``"peers"`` (opt-in) reads the median offered wage of the
+        vacancies of its occupation and channel that post one
+        (:class:`matcher.models.features.WageReference`, fitted with the statistics);
+        explanations quote posted wages only.
     joint_tails : {"clip", "exact"}, default "exact"
         Products of the calibrated stages below ``1e-6``
         (:data:`matcher.models.calibration.EPS`) in the joint map: ``"clip"`` ties them
@@ -432,6 +438,8 @@ class Recommender(RankingModel):
     festival_: FestivalLeave | None = None
     #: ... and before the stay hazard's ridge was a parameter, with the fixed one
     stay_l2: float = STAY_COVARIATE_L2
+    #: ... and before a blank wage read its peers', with none
+    wage_impute: str = "none"
 
     def __init__(
         self,
@@ -465,6 +473,7 @@ class Recommender(RankingModel):
         hire_split: str = "none",
         festival_leave: str = "none",
         stay_l2: float = STAY_COVARIATE_L2,
+        wage_impute: str = "none",
         stay_weeks: int = 26,
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
@@ -503,6 +512,7 @@ class Recommender(RankingModel):
         self.hire_split = hire_split
         self.festival_leave = festival_leave
         self.stay_l2 = stay_l2
+        self.wage_impute = wage_impute
         self.stay_weeks = stay_weeks
         self.max_iter = max_iter
         self.ranker_learning_rate = ranker_learning_rate
@@ -769,7 +779,7 @@ class Recommender(RankingModel):
             wspace.transform(list(wp.ids), w_tokens),
             vspace.transform(list(vp.ids), v_tokens),
         )
-        stats = PairStatistics().fit(dataset)
+        stats = PairStatistics().fit(dataset, wage_impute=self.wage_impute == "peers")
         return RetrievalFit(clusters, wspace, vspace, lightfm, stats)
 
     def encode_sides(self, dataset: Dataset, retrieval: RetrievalFit) -> EncodedSides:
