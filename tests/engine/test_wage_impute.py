@@ -1,0 +1,127 @@
+"""A vacancy that posts no wage read by its peers' pay (``Recommender(wage_impute=
+"peers")``): the reference's known answer and back-offs, the statistics that fit it only
+when asked, the pair features that read it (and the explanations that do not), and the
+config."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matcher.data.dataset import Dataset
+from matcher.models.config import ConfigError, RecommenderConfig
+from matcher.models.features import (
+    PAIR_COLUMNS,
+    PairStatistics,
+    WageReference,
+    occupation_keys,
+)
+from matcher.serving.recommender import Recommender
+from matcher.text.encoders import HashingEmbedder
+from training.synth import generate_market
+
+A, B = "6-18-02-04", "6-18-02-05"  # one minor group (6-18-02), two detailed codes
+C = "2-02-07-01"  # another major group
+
+
+def _keys(codes: list[str | None]) -> np.ndarray:
+    return np.stack([occupation_keys(c) for c in codes])
+
+
+def _reference() -> WageReference:
+    rows = [
+        (A, "factory", 3000.0),
+        (A, "factory", 3200.0),
+        (A, "factory", 9000.0),  # median 3200: one outlier moves it little
+        (A, "transfer", 6000.0),  # two transfer peers of A: too few for its own median
+        (A, "transfer", 6400.0),
+        (B, "transfer", 5000.0),  # ... with B's: four in the minor group, median 5700
+        (B, "transfer", 5400.0),
+        (C, "transfer", np.nan),  # posts no wage: no peer of anything
+        (None, "public", 1200.0),
+        (None, "public", 1500.0),
+        (None, "public", 1800.0),
+    ]
+    return WageReference().fit(
+        np.array([r[2] for r in rows]),
+        _keys([r[0] for r in rows]),
+        np.array([r[1] for r in rows], dtype=object),
+    )
+
+
+def test_known_answer_and_back_offs():
+    ref = _reference()
+    got = ref.impute(
+        _keys([A, A, B, C, C, None, "6-18-02-09"]),
+        np.array(
+            ["factory", "transfer", "transfer", "public", "infrastructure", "public", "transfer"],
+            dtype=object,
+        ),
+    )
+    np.testing.assert_allclose(
+        got,
+        [
+            3200.0,  # A at factories: its own three peers
+            5700.0,  # A by transfer: two peers only, the minor group's four
+            5700.0,  # B by transfer: likewise
+            1500.0,  # C on a public post: no coded peer, the channel's median
+            4100.0,  # a channel without three peers: every posted wage's median
+            1500.0,  # no code: the channel's
+            5700.0,  # an unseen detailed code of the minor group
+        ],
+    )
+    assert ref.overall_ == 4100.0  # the middle of the ten posted wages
+
+
+def test_a_reference_without_any_posted_wage_imputes_nothing():
+    ref = WageReference().fit(np.array([np.nan]), _keys([A]), np.array(["factory"], dtype=object))
+    assert np.isnan(ref.impute(_keys([A]), np.array(["factory"], dtype=object))).all()
+
+
+@pytest.fixture(scope="module")
+def market() -> Dataset:
+    f = generate_market(200, 16, weeks=10, seed=5)
+    return Dataset.from_frames(f["workers"], f["employers"], f["vacancies"], f["events"])
+
+
+def test_the_statistics_fit_the_reference_only_when_asked(market):
+    assert PairStatistics().fit(market).wage_reference_ is None
+    ref = PairStatistics().fit(market, wage_impute=True).wage_reference_
+    assert isinstance(ref, WageReference)
+    assert np.isfinite(ref.overall_) and ref.channels_
+
+
+def test_pairs_read_the_peers_wage_and_explanations_the_posted_one(market):
+    model = Recommender(
+        embedder=HashingEmbedder(), epochs=2, max_iter=15, n_clusters=4, wage_impute="peers"
+    ).fit(market)
+    assert model.config.wage_impute == "peers"
+    ref = model.retrieval_.stats.wage_reference_
+    assert isinstance(ref, WageReference)
+    cat = model.catalogue
+    vac = market.vacancies
+    blank = vac["wage_min"].isna() & vac["wage_max"].isna()
+    posted = vac["wage_min"].notna() & vac["wage_max"].notna()
+    assert blank.any() and posted.any(), "the test market has no vacancy of one kind"
+    worker = market.workers[market.workers["expected_wage"].notna()].iloc[0]
+    vids = [vac.loc[blank, "vacancy_id"].iloc[0], vac.loc[posted, "vacancy_id"].iloc[0]]
+    wi = cat.wp.ids.get_indexer([worker["worker_id"]] * 2)
+    vi = cat.vp.ids.get_indexer(vids)
+    values, _ = model.scorer.pair_values(cat, wi, vi)
+    col = {name: j for j, name in enumerate(PAIR_COLUMNS)}
+    expected = float(worker["expected_wage"])
+    imputed = ref.impute(cat.vp.code_keys[vi[:1]], cat.vp.channel[vi[:1]])[0]
+    row = vac.set_index("vacancy_id").loc[vids[1]]
+    mid = (float(row["wage_min"]) + float(row["wage_max"])) / 2
+    np.testing.assert_allclose(values[:, col["wage_ratio"]], [imputed / expected, mid / expected])
+    np.testing.assert_allclose(values[:, col["wage_gap"]], [imputed - expected, mid - expected])
+    assert np.isnan(values[0, col["offered_wage"]])  # what the explanations quote
+    assert values[1, col["offered_wage"]] == pytest.approx(mid)
+
+
+def test_config():
+    assert RecommenderConfig().wage_impute == "none"
+    assert RecommenderConfig.from_json({}).wage_impute == "none"
+    assert RecommenderConfig(wage_impute="peers").wage_impute == "peers"
+    with pytest.raises(ConfigError, match="wage_impute"):
+        RecommenderConfig(wage_impute="mean")
