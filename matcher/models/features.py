@@ -149,6 +149,11 @@ WORKER_LEFT = "worker_left_log"
 #: towards the market's rate on exposure. Only the stay hazard reads it
 #: (``stay_record="exposure"``).
 WORKER_EXPOSURE_LEFT = "worker_exposure_left_log"
+#: ``wage_ratio`` with, for a vacancy that posts no wage, what its peers pay
+#: (:class:`WageReference`) over the worker's expectation; ``wage_ratio`` itself where the
+#: statistics hold no reference. Only the hire and stay stages' covariate maps read it
+#: (``wage_impute="peers"``).
+WAGE_RATIO_PEERS = "wage_ratio_peers"
 #: Columns of :func:`pair_matrix` that the ranker learns from (in this order).
 RANKER_COLUMNS = [
     "lightfm",
@@ -194,6 +199,8 @@ RANKER_COLUMNS = [
     # or ``"exposure"``
     WORKER_LEFT,
     WORKER_EXPOSURE_LEFT,
+    # ... and the hire and stay maps with ``wage_impute="peers"``
+    WAGE_RATIO_PEERS,
 ]
 
 
@@ -1568,20 +1575,21 @@ def pair_matrix(
     vprov = vacancies.province[vi]
     flow = stats.flow(county, vprov) if n else np.zeros(0)
     expected = workers.expected_wage[wi]
-    posted = vacancies.offered_wage[vi]
-    offered = posted
-    reference = stats.wage_reference_
-    if reference is not None:
-        # a vacancy that posts no wage is weighed by what its peers pay (WageReference);
-        # the explanations still quote the posted figure only
-        blank = np.flatnonzero(~np.isfinite(posted))
-        if len(blank):
-            offered = posted.copy()
-            offered[blank] = reference.impute(
-                vacancies.code_keys[vi[blank]], vacancies.channel[vi[blank]]
-            )
+    offered = vacancies.offered_wage[vi]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(expected > 0, offered / expected, np.nan)
+    peers_ratio = ratio
+    reference = stats.wage_reference_
+    if reference is not None:
+        # a vacancy that posts no wage: what its peers pay (WageReference), for the
+        # stages that turn on the wage paid (the hire and the stay), not the worker's
+        # choice to apply (he sees no figure) nor the explanations (posted figures only)
+        blank = np.flatnonzero(~np.isfinite(offered))
+        if len(blank):
+            peers = reference.impute(vacancies.code_keys[vi[blank]], vacancies.channel[vi[blank]])
+            peers_ratio = ratio.copy()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                peers_ratio[blank] = np.where(expected[blank] > 0, peers / expected[blank], np.nan)
     put("lightfm", lightfm)
     put("dense", dense)
     put("lexical", lexical)
@@ -1670,9 +1678,10 @@ def pair_matrix(
         WORKER_EXPOSURE_LEFT,
         stats.worker_exposure_left_log(wids[inv], vacancies.ids.to_numpy(dtype=object)[vi]),
     )
+    put(WAGE_RATIO_PEERS, peers_ratio)
     # raw values quoted by explanations
     put("flow", flow)
-    put("offered_wage", posted)
+    put("offered_wage", offered)
     put("expected_wage", expected)
     put("wage_min", vacancies.wage_min[vi])
     put("wage_max", vacancies.wage_max[vi])

@@ -348,6 +348,7 @@ class RankerTrainer:
             joint=joint,
             apply_covariates=self.config.apply_map == "covariates",
             stay_l2=self.config.stay_l2,
+            wage_peers=self.config.wage_impute == "peers",
             stay_covariates=self.config.stay_map == "covariates",
             hire_competition=hire_competition,
             hire_alone=(

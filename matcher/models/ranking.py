@@ -84,6 +84,7 @@ from matcher.models.features import (
     MOBILITY_CODE,
     PAIR_COLUMNS,
     RANKER_COLUMNS,
+    WAGE_RATIO_PEERS,
     WORKER_EXPOSURE_LEFT,
     WORKER_LEFT,
 )
@@ -171,7 +172,7 @@ BOOSTER_WIDTH = {
     "plain": RANKER_COLUMNS.index(ENTRY_LEVEL),
     "entry": RANKER_COLUMNS.index(ENTRY_LEVEL) + 1,
 }
-assert RANKER_COLUMNS[-3:] == [ENTRY_LEVEL, WORKER_LEFT, WORKER_EXPOSURE_LEFT]
+assert RANKER_COLUMNS[-4:] == [ENTRY_LEVEL, WORKER_LEFT, WORKER_EXPOSURE_LEFT, WAGE_RATIO_PEERS]
 #: What of the worker's own past the stay hazard reads (``StablePlacementRanker``'s
 #: ``stay_record``): ``"none"``, :data:`STAY_COVARIATES` only; ``"worker"``, also the
 #: worker's leaving record over his ended spells (:data:`matcher.models.features.WORKER_LEFT`,
@@ -335,13 +336,13 @@ def hire_covariates(x: np.ndarray, competition: np.ndarray | None = None) -> np.
 
 
 def hire_alone_covariates(
-    x: np.ndarray, competition: np.ndarray | None = None, terms: str = "plain"
+    x: np.ndarray, competition: np.ndarray | None = None, terms: str = "plain", peers: bool = False
 ) -> np.ndarray:
     """The :data:`HIRE_ALONE_COVARIATES` of ranker input rows ``x``: ``competition`` as
     :func:`hire_covariates` takes it (``None``: the value at scoring), the
-    :func:`stay_covariate_matrix` and the plain columns (missing as 0); finite, one row
-    per pair. ``terms="entry"``: :data:`HIRE_ALONE_ENTRY_COVARIATES` (``off_trade``
-    last)."""
+    :func:`stay_covariate_matrix` (with ``peers``) and the plain columns (missing as 0);
+    finite, one row per pair. ``terms="entry"``: :data:`HIRE_ALONE_ENTRY_COVARIATES`
+    (``off_trade`` last)."""
     width = len(HIRE_ALONE_ENTRY_COVARIATES if terms == "entry" else HIRE_ALONE_COVARIATES)
     if not len(x):
         return np.zeros((0, width))
@@ -349,7 +350,7 @@ def hire_alone_covariates(
     plain = [_plain(x, _HIRE_ALONE_PLAIN)]
     if terms == "entry":
         plain.append(_off_trade(x))
-    return np.column_stack([comp, stay_covariate_matrix(x), *plain])
+    return np.column_stack([comp, stay_covariate_matrix(x, peers=peers), *plain])
 
 
 def _off_trade(x: np.ndarray) -> np.ndarray:
@@ -359,16 +360,20 @@ def _off_trade(x: np.ndarray) -> np.ndarray:
     return ((occ < 3) & (entry != 1)).astype(float)
 
 
-def stage_covariates(x: np.ndarray) -> np.ndarray:
+def stage_covariates(x: np.ndarray, peers: bool = False) -> np.ndarray:
     """The :data:`APPLY_COVARIATES` of ranker input rows ``x`` (:data:`RANKER_COLUMNS`
-    order, missing values as ``MISSING``): finite, one row per pair."""
+    order, missing values as ``MISSING``): finite, one row per pair. ``peers``: the pay
+    term reads :data:`~matcher.models.features.WAGE_RATIO_PEERS` (a vacancy that posts
+    no wage at what its peers pay; ``wage_unknown`` still says it posts none)."""
 
     distance = np.nan_to_num(np.clip(_column(x, "distance_km"), 0.0, None), nan=0.0)
     far, housing = _plain(x, ("far", "housing")).T
-    ratio = _column(x, "wage_ratio")
-    known = np.isfinite(ratio) & (np.nan_to_num(ratio, nan=0.0) > 0)
+    posted = _column(x, "wage_ratio")
+    known = np.isfinite(posted) & (np.nan_to_num(posted, nan=0.0) > 0)
+    ratio = _column(x, WAGE_RATIO_PEERS) if peers else posted
+    usable = np.isfinite(ratio) & (np.nan_to_num(ratio, nan=0.0) > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_ratio = np.where(known, np.log(np.where(known, ratio, 1.0)), 0.0)
+        log_ratio = np.where(usable, np.log(np.where(usable, ratio, 1.0)), 0.0)
     return np.column_stack(
         [
             np.log1p(distance / 100.0),
@@ -463,13 +468,14 @@ def apply_alone_covariates(x: np.ndarray) -> np.ndarray:
     )
 
 
-def stay_covariate_matrix(x: np.ndarray, record: str = "none") -> np.ndarray:
+def stay_covariate_matrix(x: np.ndarray, record: str = "none", peers: bool = False) -> np.ndarray:
     """The :data:`STAY_COVARIATES` of ranker input rows ``x`` (:data:`RANKER_COLUMNS`
     order, missing values as ``MISSING``): finite, one row per pair. ``record="worker"``
     or ``"exposure"`` (:data:`STAY_RECORDS`): also the worker's leaving record
     (:data:`matcher.models.features.WORKER_LEFT`, resp.
-    :data:`~matcher.models.features.WORKER_EXPOSURE_LEFT`, missing as 0) as the last column."""
-    u = stage_covariates(x)
+    :data:`~matcher.models.features.WORKER_EXPOSURE_LEFT`, missing as 0) as the last column.
+    ``peers``: pay as :func:`stage_covariates` reads it with ``peers``."""
+    u = stage_covariates(x, peers)
     distance, far, far_housing, log_ratio, unknown = (u[:, j] for j in range(5))
     plain = _plain(
         x,
@@ -952,6 +958,7 @@ class StablePlacementRanker:
         "hire_planning_": None,
         "apply_alone_": False,
         "stay_l2_": STAY_COVARIATE_L2,
+        "wage_peers_": False,
     }
     #: rankers pickled before the parameter existed fitted their stay stage this way
     stay_min_samples_leaf: int | None = None
@@ -1191,6 +1198,7 @@ class StablePlacementRanker:
         apply_alone: tuple[np.ndarray | pd.DataFrame, np.ndarray, np.ndarray] | None = None,
         hire_offers: np.ndarray | None = None,
         stay_l2: float = STAY_COVARIATE_L2,
+        wage_peers: bool = False,
     ) -> StablePlacementRanker:
         """Calibrate the fitted stages on pairs of a later time slice
         (:mod:`matcher.models.calibration`): afterwards each stage's output is the observed
@@ -1274,6 +1282,12 @@ class StablePlacementRanker:
             With ``stay_covariates``: the ridge on the hazard's standardised covariates
             (:class:`matcher.models.calibration.CovariateHazard` ``covariate_l2``; kept
             as ``stay_l2_``).
+        wage_peers : bool, default False
+            The hire and stay stages' covariates read pay against the worker's
+            expectation with a vacancy that posts no wage at what its peers pay
+            (:data:`~matcher.models.features.WAGE_RATIO_PEERS`, ``wage_impute="peers"``;
+            kept as ``wage_peers_``); the apply stage's never do (the worker sees no
+            figure).
 
         A stage whose slice has fewer than :data:`MIN_CLASS_ROWS` (weighted) rows of
         either outcome, or no leaving event, keeps its uncalibrated output; which
@@ -1294,6 +1308,7 @@ class StablePlacementRanker:
         if not stay_l2 >= 0:
             raise ValueError(f"stay_l2 must be 0 or more, got {stay_l2!r}")
         self.stay_l2_ = float(stay_l2)
+        self.wage_peers_ = bool(wage_peers)
         self.hire_planning_ = (
             None if hire_planning is None else np.asarray(hire_planning, dtype=float).reshape(2)
         )
@@ -1384,7 +1399,7 @@ class StablePlacementRanker:
         comp = np.vstack([np.asarray(e_comp, dtype=float).reshape(-1, 2), competition])
         # the regression reads the entry terms when the ranker's columns carry them
         self.hire_alone_terms_ = self.apply_terms
-        u = hire_alone_covariates(x, comp, self.hire_alone_terms_)
+        u = hire_alone_covariates(x, comp, self.hire_alone_terms_, self.wage_peers_)
         if offers is not None:
             self.hire_alone_ = self._fit_offer_acceptance(u, y, np.asarray(offers, dtype=float))
             return self.hire_alone_
@@ -1463,7 +1478,9 @@ class StablePlacementRanker:
         :data:`STAY_COVARIATES` without the booster's output (its term held at 0)."""
         if covariates:
             return CovariateHazard(horizon=horizon, covariate_l2=self.stay_l2_).fit(
-                np.zeros(len(x)), spells, stay_covariate_matrix(x, self.stay_record)
+                np.zeros(len(x)),
+                spells,
+                stay_covariate_matrix(x, self.stay_record, self.wage_peers_),
             )
         return PiecewiseHazard(horizon=horizon).fit(log_rate, spells)
 
@@ -1487,7 +1504,7 @@ class StablePlacementRanker:
             z = self._predict("stay", x)
             seen = np.minimum(np.asarray(weeks, dtype=float)[rows], self.horizon_)
             if isinstance(hazard, CovariateHazard):
-                u = stay_covariate_matrix(x, self.stay_record)
+                u = stay_covariate_matrix(x, self.stay_record, self.wage_peers_)
                 ratio = hazard.survival(z, u) / np.maximum(hazard.survival(z, u, seen), 1e-12)
             else:
                 ratio = hazard.survival(z) / np.maximum(hazard.survival(z, seen), 1e-12)
@@ -1577,12 +1594,14 @@ class StablePlacementRanker:
             competition = np.tile(self.hire_planning_, (len(x), 1))
         if name == "hire" and self.hire_alone_ and isinstance(calibrator, OfferAcceptance):
             # the offer with no rival, the acceptance of one offer held alone
-            return calibrator.predict(hire_alone_covariates(x, competition, self.hire_alone_terms_))
+            return calibrator.predict(
+                hire_alone_covariates(x, competition, self.hire_alone_terms_, self.wage_peers_)
+            )
         if name == "hire" and self.hire_alone_ and isinstance(calibrator, CovariateCalibrator):
             # the booster left out: its output held at the value the map was fitted with
             return calibrator.predict(
                 np.full(len(x), 0.5),
-                hire_alone_covariates(x, competition, self.hire_alone_terms_),
+                hire_alone_covariates(x, competition, self.hire_alone_terms_, self.wage_peers_),
             )
         if name == "apply" and self.apply_alone_ and isinstance(calibrator, CovariateCalibrator):
             return calibrator.predict(np.full(len(x), 0.5), apply_alone_covariates(x))
@@ -1612,7 +1631,7 @@ class StablePlacementRanker:
         if isinstance(calibrator, CovariateCalibrator):
             return hire_covariates(x, competition) if name == "hire" else self._apply_covariates(x)
         if isinstance(calibrator, CovariateHazard):
-            return stay_covariate_matrix(x, self.stay_record)
+            return stay_covariate_matrix(x, self.stay_record, self.wage_peers_)
         return None
 
     @property

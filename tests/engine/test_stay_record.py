@@ -112,7 +112,7 @@ def test_the_hazard_reads_the_record_and_no_booster_does():
     np.testing.assert_array_equal(worker[:, :-1], plain)
     np.testing.assert_array_equal(worker[:, -1], [-3.0, -1.0, -2.0])
     assert max(BOOSTER_WIDTH.values()) == RANKER_COLUMNS.index(WORKER_LEFT)
-    assert RANKER_COLUMNS[-1] == WORKER_EXPOSURE_LEFT
+    assert RANKER_COLUMNS[-2] == WORKER_EXPOSURE_LEFT
     ranker = StablePlacementRanker(stay_record="worker")
     assert ranker.booster_input(x).shape[1] == BOOSTER_WIDTH["plain"]
 

@@ -1,7 +1,7 @@
 """A vacancy that posts no wage read by its peers' pay (``Recommender(wage_impute=
 "peers")``): the reference's known answer and back-offs, the statistics that fit it only
-when asked, the pair features that read it (and the explanations that do not), and the
-config."""
+when asked, the hire and stay covariates that read it (and the boosters, the apply stage
+and the explanations that do not), and the config."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from matcher.data.dataset import Dataset
 from matcher.models.config import ConfigError, RecommenderConfig
 from matcher.models.features import (
     PAIR_COLUMNS,
+    RANKER_COLUMNS,
+    WAGE_RATIO_PEERS,
     PairStatistics,
     WageReference,
     occupation_keys,
 )
+from matcher.models.ranking import STAY_COVARIATES, hire_alone_covariates, stay_covariate_matrix
 from matcher.serving.recommender import Recommender
 from matcher.text.encoders import HashingEmbedder
 from training.synth import generate_market
@@ -91,11 +94,12 @@ def test_the_statistics_fit_the_reference_only_when_asked(market):
     assert np.isfinite(ref.overall_) and ref.channels_
 
 
-def test_pairs_read_the_peers_wage_and_explanations_the_posted_one(market):
+def test_pairs_read_the_peers_wage_for_hire_and_stay_only(market):
     model = Recommender(
         embedder=HashingEmbedder(), epochs=2, max_iter=15, n_clusters=4, wage_impute="peers"
     ).fit(market)
     assert model.config.wage_impute == "peers"
+    assert model.ranker_.wage_peers_
     ref = model.retrieval_.stats.wage_reference_
     assert isinstance(ref, WageReference)
     cat = model.catalogue
@@ -113,10 +117,37 @@ def test_pairs_read_the_peers_wage_and_explanations_the_posted_one(market):
     imputed = ref.impute(cat.vp.code_keys[vi[:1]], cat.vp.channel[vi[:1]])[0]
     row = vac.set_index("vacancy_id").loc[vids[1]]
     mid = (float(row["wage_min"]) + float(row["wage_max"])) / 2
-    np.testing.assert_allclose(values[:, col["wage_ratio"]], [imputed / expected, mid / expected])
-    np.testing.assert_allclose(values[:, col["wage_gap"]], [imputed - expected, mid - expected])
-    assert np.isnan(values[0, col["offered_wage"]])  # what the explanations quote
-    assert values[1, col["offered_wage"]] == pytest.approx(mid)
+    np.testing.assert_allclose(
+        values[:, col[WAGE_RATIO_PEERS]], [imputed / expected, mid / expected]
+    )
+    # the boosters, the apply stage and the explanations read the posted wage only
+    assert np.isnan(values[0, col["wage_ratio"]]) and np.isnan(values[0, col["offered_wage"]])
+    assert values[1, col["wage_ratio"]] == pytest.approx(mid / expected)
+    # the stay and hire covariates read the peers' pay, still flagged as not posted
+    x = values[:, : len(RANKER_COLUMNS)]
+    named = dict(zip(STAY_COVARIATES, stay_covariate_matrix(x, peers=True).T, strict=True))
+    np.testing.assert_allclose(
+        named["log_wage_ratio"], np.clip(np.log([imputed / expected, mid / expected]), -1, 1)
+    )
+    np.testing.assert_array_equal(named["wage_unknown"], [1.0, 0.0])
+    plain = dict(zip(STAY_COVARIATES, stay_covariate_matrix(x).T, strict=True))
+    assert plain["log_wage_ratio"][0] == 0.0 and plain["wage_unknown"][0] == 1.0
+    hire = hire_alone_covariates(x, peers=True)
+    np.testing.assert_array_equal(
+        hire[:, 2 : 2 + len(STAY_COVARIATES)], stay_covariate_matrix(x, peers=True)
+    )
+
+
+def test_without_a_reference_the_peers_column_is_the_posted_ratio(market):
+    model = Recommender(embedder=HashingEmbedder(), epochs=2, max_iter=15, n_clusters=4)
+    model.fit(market)
+    assert model.retrieval_.stats.wage_reference_ is None and not model.ranker_.wage_peers_
+    cat = model.catalogue
+    wi = np.repeat(np.arange(3), 4)
+    vi = np.tile(cat.open_pos[:4], 3)
+    values, _ = model.scorer.pair_values(cat, wi, vi)
+    col = {name: j for j, name in enumerate(PAIR_COLUMNS)}
+    np.testing.assert_array_equal(values[:, col[WAGE_RATIO_PEERS]], values[:, col["wage_ratio"]])
 
 
 def test_config():
