@@ -22,7 +22,7 @@ from matcher.models.calibration import (  # noqa: E402
     band_exposure,
     logit,
 )
-from matcher.models.features import RANKER_COLUMNS  # noqa: E402
+from matcher.models.features import RANKER_COLUMNS, WAGE_RATIO_PEERS  # noqa: E402
 from matcher.models.ranking import STAGES, Proposals, StablePlacementRanker  # noqa: E402
 
 
@@ -385,7 +385,9 @@ def test_stay_stage_leaf_size_is_its_own_parameter():
     stages' ``min_samples_leaf``."""
     rng = np.random.default_rng(31)
     n = 4000
-    x = rng.normal(size=(n, len(RANKER_COLUMNS)))
+    # the columns before WAGE_RATIO_PEERS drawn as they were before it existed (0 after)
+    drawn = RANKER_COLUMNS.index(WAGE_RATIO_PEERS)
+    x = np.c_[rng.normal(size=(n, drawn)), np.zeros((n, len(RANKER_COLUMNS) - drawn))]
     feats = pd.DataFrame(x, columns=RANKER_COLUMNS)
     applied = rng.random(n) < _expit(x[:, 0])
     hired = applied & (rng.random(n) < _expit(x[:, 1]))

@@ -20,7 +20,7 @@ from matcher.models.calibration import (  # noqa: E402
     Spells,
 )
 from matcher.models.config import ConfigError, RecommenderConfig  # noqa: E402
-from matcher.models.features import RANKER_COLUMNS  # noqa: E402
+from matcher.models.features import RANKER_COLUMNS, WORKER_LEFT  # noqa: E402
 from matcher.models.ranking import (  # noqa: E402
     MISSING,
     STAGES,
@@ -106,9 +106,10 @@ def test_covariate_hazard_refuses_bad_input():
 
 
 def _jobs(rng: np.random.Generator, n: int) -> np.ndarray:
-    # the columns before the worker's leaving records (the last two, 0: no record) drawn
-    # as they were before they existed, so that the draws that follow are the same
-    x = np.c_[rng.normal(size=(n, len(RANKER_COLUMNS) - 2)), np.zeros((n, 2))]
+    # the columns before the worker's leaving records (0: no record) and the columns after
+    # them drawn as they were before those existed, so that the draws that follow are the same
+    drawn = RANKER_COLUMNS.index(WORKER_LEFT)
+    x = np.c_[rng.normal(size=(n, drawn)), np.zeros((n, len(RANKER_COLUMNS) - drawn))]
     x[:, COL["labor_contract"]] = rng.random(n) < 0.5
     x[:, COL["wage_ratio"]] = np.exp(rng.normal(0, 0.3, n))
     return x
