@@ -369,10 +369,12 @@ class Recommender(RankingModel):
         session 18).
     wage_impute : {"none", "peers"}, default "none"
         A vacancy that posts no wage: ``"none"`` leaves its pay against the worker's
-        expectation unknown; ``"peers"`` (opt-in) reads the median offered wage of the
-        vacancies of its occupation and channel that post one
-        (:class:`matcher.models.features.WageReference`, fitted with the statistics);
-        explanations quote posted wages only.
+        expectation unknown; ``"peers"`` (opt-in) gives the hire and stay stages'
+        covariate maps the median offered wage of the vacancies of its occupation and
+        channel that post one (:class:`matcher.models.features.WageReference`, fitted
+        with the statistics; :data:`matcher.models.features.WAGE_RATIO_PEERS`). The
+        boosters, the apply stage (the worker sees no figure) and the explanations read
+        posted wages only (``docs/stay-stage.md``, session 19).
     joint_tails : {"clip", "exact"}, default "exact"
         Products of the calibrated stages below ``1e-6``
         (:data:`matcher.models.calibration.EPS`) in the joint map: ``"clip"`` ties them
