@@ -70,6 +70,40 @@ def rowwise_sparse_dot(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
     return np.asarray(a.multiply(b).sum(axis=1)).ravel()
 
 
+#: :func:`pair_dot` takes one worker run at a time when the pairs hold at least this
+#: many pairs per run on average (a request's or a block's pairs: a few runs of
+#: hundreds of pairs); otherwise (a vacancy's candidates: one pair per worker) it
+#: gathers both sides' rows pair by pair, as :func:`rowwise_dot`.
+PAIRS_PER_RUN = 8
+
+
+def worker_runs(wi: np.ndarray) -> np.ndarray:
+    """Bounds of the runs of equal consecutive values of ``wi``: run ``j`` is
+    ``wi[bounds[j]:bounds[j + 1]]``, all one worker (the candidate pairs of the batched
+    paths come worker by worker)."""
+    n = len(wi)
+    if n == 0:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.flatnonzero(wi[1:] != wi[:-1]) + 1
+    return np.concatenate(([0], starts, [n])).astype(np.int64)
+
+
+def pair_dot(w_rows: np.ndarray, v_rows: np.ndarray | PatchedRows, wi, vi) -> np.ndarray:
+    """``rowwise_dot(w_rows[wi], v_rows[vi])``, the same numbers, without copying the
+    worker's row once per pair: each run of one worker (:func:`worker_runs`) is one
+    ``einsum("ij,j->i")`` of the run's vacancy rows with the worker's row (the same
+    sum of products, in the same order, as ``einsum("ij,ij->i")``; a test holds them
+    equal bit for bit)."""
+    bounds = worker_runs(wi)
+    if len(wi) < PAIRS_PER_RUN * (len(bounds) - 1) or len(wi) == 0:
+        return rowwise_dot(w_rows[wi], v_rows[vi])
+    v = v_rows[vi]
+    out = np.empty(len(wi), dtype=np.result_type(w_rows.dtype, v.dtype))
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        np.einsum("ij,j->i", v[lo:hi], w_rows[wi[lo]], out=out[lo:hi])
+    return out
+
+
 def rank_chunks(sizes: np.ndarray, limit: int = ONE_THREAD_ROWS) -> list[np.ndarray]:
     """Consecutive runs of positions whose ``sizes`` sum to at most ``limit`` (a position
     larger than ``limit`` alone): how the batched paths split the candidate lists of a
@@ -205,8 +239,8 @@ class PairScorer:
             self.stats,
             wi,
             vi,
-            lightfm=rowwise_dot(sides.w_lfm[wi], sides.v_lfm[vi]),
-            dense=rowwise_dot(sides.w_dense[wi], sides.v_dense[vi]),
+            lightfm=pair_dot(sides.w_lfm, sides.v_lfm, wi, vi),
+            dense=pair_dot(sides.w_dense, sides.v_dense, wi, vi),
             lexical=rowwise_sparse_dot(sides.w_lex[wi], sides.v_lex[vi]),
             year=sides.year,
         )
