@@ -77,6 +77,7 @@ from matcher.data.reference import (
     province_of,
 )
 from matcher.data.schema import PURSUED_EVENTS, Channel, Columns, EventType
+from matcher.models.array_codes import distinct_rows, value_codes
 
 #: Pseudo-hires of the Beta prior on employer rates.
 PRIOR_HIRES = 5.0
@@ -286,6 +287,30 @@ def occupation_match_level(worker_keys: np.ndarray, vacancy_keys: np.ndarray) ->
     eq = (worker_keys == vacancy_keys[:, None, :]) & (vacancy_keys[:, None, :] >= 0)
     # prefixes nest, so the number of equal levels is the deepest shared level
     return eq.sum(axis=2).max(axis=1, initial=0).astype(np.int8)
+
+
+def _occupation_levels(
+    worker_keys: np.ndarray, vacancy_keys: np.ndarray, inv: np.ndarray, vi: np.ndarray
+) -> np.ndarray:
+    """:func:`occupation_match_level` of the pairs of workers ``inv`` (rows of
+    ``worker_keys``: the pairs' distinct workers) and vacancies ``vi`` (rows of the
+    catalogue's ``vacancy_keys``), computed once per distinct worker and distinct
+    vacancy code (:func:`matcher.models.array_codes.distinct_rows`: a catalogue's
+    vacancies hold a few hundred codes) and gathered per pair: the same function of the
+    same keys."""
+    if len(vi) == 0 or vacancy_keys.ndim != 2 or worker_keys.ndim != 3:
+        return occupation_match_level(worker_keys[inv], vacancy_keys[vi])
+    codes, code_of = distinct_rows(vacancy_keys)
+    pair_codes = code_of[vi]
+    used, at = np.unique(pair_codes, return_inverse=True)
+    keys = codes[used]
+    table = np.stack(
+        [
+            occupation_match_level(np.broadcast_to(row, (len(keys), *row.shape)), keys)
+            for row in worker_keys
+        ]
+    )
+    return table[inv, at.reshape(-1)]
 
 
 def matches_to_codes(matches: Iterable[object]) -> list[str]:
@@ -1125,14 +1150,23 @@ class PairStatistics:
         without the pair's spell either, so that nothing of it is read; a worker without
         another spell reads that rate, statistics fitted before the record existed the
         floor."""
+        # a request's pairs share a handful of workers: position each distinct one once
+        codes, distinct = pd.factorize(np.asarray(workers, dtype=object), use_na_sentinel=False)
+        return self.exposure_left_log_by_worker(distinct, codes, vacancies)
+
+    def exposure_left_log_by_worker(
+        self, distinct: np.ndarray, codes: np.ndarray, vacancies: np.ndarray
+    ) -> np.ndarray:
+        """:meth:`worker_exposure_left_log` of pairs whose workers are
+        ``distinct[codes]`` (``distinct``: ids, each once), e.g. the pair features'
+        distinct workers, without factorizing one worker id per pair."""
         table, own = self.worker_exposure_, self.spell_exposure_
-        n = len(workers)
+        n = len(codes)
         if table is None or own is None or not len(table) or n == 0:
             market_rate = self.market_.get("worker_exposure_left_rate", 0.0)
             return np.full(n, float(np.log(max(market_rate, MIN_LEFT_RATE))))
-        wids = np.asarray(workers, dtype=object)
-        # a request's pairs share a handful of workers: position each distinct one once
-        codes, distinct = pd.factorize(wids, use_na_sentinel=False)
+        distinct = np.asarray(distinct, dtype=object)
+        wids = distinct[codes]
         pos = key_positions(table.index, distinct)[codes]
         sums = table.to_numpy(dtype=float)
         left = np.where(pos >= 0, sums[np.maximum(pos, 0), 0], 0.0)
@@ -1230,7 +1264,14 @@ class PairStatistics:
 
     def flow(self, county: np.ndarray, province: np.ndarray) -> np.ndarray:
         """Hired workers from each county to each province in training (0 if none)."""
-        keys = flow_keys(county, province)
+        return self.flow_of_keys(county_keys(county), province)
+
+    def flow_of_keys(self, county: np.ndarray, province: np.ndarray) -> np.ndarray:
+        """:meth:`flow` of counties given as :func:`county_keys` (integers, -1 unknown)."""
+        province = np.asarray(province, dtype=np.int64)
+        if len(province) != len(county):
+            raise ValueError(f"flow: {len(county)} counties but {len(province)} provinces")
+        keys = np.where((county >= 0) & (province >= 0), county * 100 + province, -1)
         index = self.flows_.index.to_numpy(dtype=np.int64)
         counts = self.flows_.to_numpy(dtype=float)
         out = np.zeros(len(keys))
@@ -1261,18 +1302,24 @@ class PairStatistics:
         return out
 
 
+def county_keys(county: np.ndarray) -> np.ndarray:
+    """Each county code as an integer (-1 where it is not a digit string); each distinct
+    county is parsed once."""
+    codes, uniques = pd.factorize(np.asarray(county, dtype=object))
+    ints = np.array(
+        [int(c) if isinstance(c, str) and c.isdigit() else -1 for c in uniques] + [-1],
+        dtype=np.int64,
+    )
+    return ints[codes]  # code -1 (missing) reads the appended -1
+
+
 def flow_keys(county: np.ndarray, province: np.ndarray) -> np.ndarray:
     """``county * 100 + province`` per pair (-1 where the county is not a digit string
     or the province is unknown); each distinct county is parsed once."""
     province = np.asarray(province, dtype=np.int64)
     if len(province) != len(county):
         raise ValueError(f"flow_keys: {len(county)} counties but {len(province)} provinces")
-    codes, uniques = pd.factorize(np.asarray(county, dtype=object))
-    ints = np.array(
-        [int(c) if isinstance(c, str) and c.isdigit() else -1 for c in uniques] + [-1],
-        dtype=np.int64,
-    )
-    c = ints[codes]  # code -1 (missing) reads the appended -1
+    c = county_keys(county)
     return np.where((c >= 0) & (province >= 0), c * 100 + province, -1)
 
 
@@ -1410,9 +1457,10 @@ def language_sets_of(languages: Sequence[frozenset[str]]) -> np.ndarray:
 
 
 def _preferred_region(
-    preferred: list[frozenset[str]], wi: np.ndarray, region: np.ndarray
+    preferred: list[frozenset[str]], wi: np.ndarray, regions_of: np.ndarray, vi: np.ndarray
 ) -> np.ndarray:
-    """1.0 where the vacancy's county, prefecture or province is one the worker prefers.
+    """1.0 where the vacancy's county, prefecture or province is one the worker prefers
+    (``regions_of``: every vacancy's county, ``vi``: the pairs' vacancies).
 
     Only pairs whose worker lists a preferred region are looked at (one set test
     per level); each region's prefecture and province codes are derived once."""
@@ -1423,17 +1471,26 @@ def _preferred_region(
     if not has.any():
         return out
     take = np.flatnonzero(has[inv])
-    # one set test per distinct (worker, region) among the pairs, gathered per pair
-    regions, distinct = pd.factorize(np.asarray(region, dtype=object)[take])
+    # one set test per distinct (worker, region) among the pairs, gathered per pair; the
+    # regions by their codes in the catalogue's array (value_codes: coded once)
+    every, by_value = value_codes(np.asarray(regions_of, dtype=object))
+    distinct = list(by_value)
+    regions = every[vi[take]]
     named = regions >= 0  # a missing region prefers nothing
     take, regions = take[named], regions[named]
+    if len(take) == 0:
+        return out
     combos, back = np.unique(inv[take] * len(distinct) + regions, return_inverse=True)
-    levels = [
-        (r, province_of(r), prefecture_of(r)) if isinstance(r, str) else None for r in distinct
-    ]
+    levels: dict[int, tuple | None] = {}
     hit = np.zeros(len(combos), dtype=float)
     for j, key in enumerate(combos.tolist()):
-        codes = levels[key % len(distinct)]
+        r = key % len(distinct)
+        if r not in levels:
+            name = distinct[r]
+            levels[r] = (
+                (name, province_of(name), prefecture_of(name)) if isinstance(name, str) else None
+            )
+        codes = levels[r]
         if codes is not None:
             s = sets[key // len(distinct)]
             hit[j] = float(codes[0] in s or codes[1] in s or codes[2] in s)
@@ -1472,7 +1529,11 @@ def language_fit(
         return np.ones(0)
     if sets is None or len(sets) != len(vacancy_langs):
         sets = language_sets_of(vacancy_langs)
-    codes, distinct = pd.factorize(sets[vi])
+    # the catalogue's sets coded once (value_codes keeps them with the array): a pair
+    # reads its vacancy's code, not a factorization of the pairs' sets
+    every, by_value = value_codes(sets)
+    codes = every[vi]
+    distinct = list(by_value)
     uw, inv = np.unique(wi, return_inverse=True)
     fit = np.array(
         [[0.0 if need and not need <= worker_langs[w] else 1.0 for need in distinct] for w in uw],
@@ -1567,13 +1628,13 @@ def pair_matrix(
     inv = inv.reshape(-1)
     county_u = workers.county[uw]
     county = county_u[inv]
-    occ = occupation_match_level(workers.code_keys[wi], vacancies.code_keys[vi])
+    occ = _occupation_levels(workers.code_keys[uw], vacancies.code_keys, inv, vi)
     wc = workers.coords[wi]
     vc = vacancies.coords[vi]
     dist = haversine_km(wc[:, 0], wc[:, 1], vc[:, 0], vc[:, 1]) if n else np.zeros(0)
     region = vacancies.region[vi]
     vprov = vacancies.province[vi]
-    flow = stats.flow(county, vprov) if n else np.zeros(0)
+    flow = stats.flow_of_keys(county_keys(county_u)[inv], vprov) if n else np.zeros(0)
     expected = workers.expected_wage[wi]
     offered = vacancies.offered_wage[vi]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -1597,7 +1658,7 @@ def pair_matrix(
     put("distance_km", dist)
     put("same_county", county == region)
     put("same_province", workers.province[wi] == vprov)
-    put("preferred_region", _preferred_region(workers.preferred, wi, region))
+    put("preferred_region", _preferred_region(workers.preferred, wi, vacancies.region, vi))
     put("flow_log", np.log1p(flow))
     put("wage_ratio", ratio)
     put("wage_gap", offered - expected)
@@ -1663,21 +1724,14 @@ def pair_matrix(
     for j, name in enumerate(("occupation", "prefecture", "province", "employer")):
         put(f"crowd_{name}", crowd[:, j])
     wids = workers.ids.to_numpy(dtype=object)[uw]
-    put(
-        "worker_seen_vacancy",
-        lookup_by_worker(
-            stats.worker_vacancy_, wids, inv, vacancies.ids.to_numpy(dtype=object)[vi]
-        ),
-    )
+    vids = vacancies.ids.to_numpy(dtype=object)[vi]
+    put("worker_seen_vacancy", lookup_by_worker(stats.worker_vacancy_, wids, inv, vids))
     put(
         "worker_seen_employer_log",
         np.log1p(lookup_by_worker(stats.worker_employer_, wids, inv, vacancies.employer[vi])),
     )
     put(WORKER_LEFT, stats.worker_left_log(wids)[inv])
-    put(
-        WORKER_EXPOSURE_LEFT,
-        stats.worker_exposure_left_log(wids[inv], vacancies.ids.to_numpy(dtype=object)[vi]),
-    )
+    put(WORKER_EXPOSURE_LEFT, stats.exposure_left_log_by_worker(wids, inv, vids))
     put(WAGE_RATIO_PEERS, peers_ratio)
     # raw values quoted by explanations
     put("flow", flow)

@@ -56,6 +56,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from matcher.data.schema import Columns, EventType
+from matcher.models.array_codes import distinct_rows, value_codes
 
 if TYPE_CHECKING:
     from matcher.models.features import EmbeddingClusters, FeatureSpace, PairStatistics
@@ -624,77 +625,14 @@ def occupation_levels_of_one(worker_keys: np.ndarray, vacancy_keys: np.ndarray) 
 KEYS_COMPARED_ONE_BY_ONE = 16
 
 
-#: id of an object array of codes -> (a weak reference to it, its integer codes, code of
-#: each distinct value): :func:`same_code` factorizes each array once
-_CODES: dict[int, tuple[weakref.ref, np.ndarray, dict]] = {}
-
-
-def _codes_of(values: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Integer codes of an object array (-1 for a missing value) and the code of each
-    distinct value, computed once per array (the catalogue's arrays are replaced,
-    never changed in place, when it changes)."""
-    key = id(values)
-    hit = _CODES.get(key)
-    if hit is not None and hit[0]() is values and len(hit[1]) == len(values):
-        return hit[1], hit[2]
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
-    by_value = {u: i for i, u in enumerate(uniques.tolist())}
-
-    def forget(_: object) -> None:  # the array is gone: its id may be reused
-        _CODES.pop(key, None)
-
-    _CODES[key] = (weakref.ref(values, forget), codes, by_value)
-    return codes, by_value
-
-
 def same_code(values: np.ndarray, pos: np.ndarray, code: object) -> np.ndarray:
     """``values[pos] == code`` for an object array of region codes and a string (by the
     array's integer codes: the same answer without comparing strings pair by pair);
     other ``code`` values are compared object by object."""
     if not isinstance(code, str) or not isinstance(values, np.ndarray):
         return np.asarray(values[pos] == code, dtype=bool)
-    codes, by_value = _codes_of(values)
+    codes, by_value = value_codes(values)
     return codes[pos] == by_value.get(code, -2)
-
-
-#: id of a catalogue array -> (a weak reference to it, its distinct rows, each row's
-#: index among them): :func:`distinct_rows` computes each array's once
-_DISTINCT: dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = {}
-
-
-def distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of a catalogue array (its vacancies' coordinates, occupation
-    keys, channel one-hot) and each row's index among them, computed once per array
-    (the catalogue's arrays are replaced, never changed in place, when it changes).
-
-    A request computes a function of such a vacancy column (distance from the worker,
-    occupation match level) once per distinct value and gathers it: a province's
-    100,000 vacancies stand at a few hundred places and occupations. The values are the
-    same numbers as computed row by row (the same operations on the same inputs; rows
-    are distinct by their bytes).
-
-    Returns
-    -------
-    distinct : numpy.ndarray
-        ``(n_distinct, ...)``, rows of ``values``.
-    index : numpy.ndarray of intp
-        ``(len(values),)``: ``distinct[index]`` is ``values``, byte for byte.
-    """
-    key = id(values)
-    hit = _DISTINCT.get(key)
-    if hit is not None and hit[0]() is values and len(hit[2]) == len(values):
-        return hit[1], hit[2]
-    flat = np.ascontiguousarray(values).reshape(len(values), -1)
-    rows = flat.view(np.dtype((np.void, flat.dtype.itemsize * max(flat.shape[1], 1))))
-    _, first, index = np.unique(rows.ravel(), return_index=True, return_inverse=True)
-    distinct = np.ascontiguousarray(values[first])
-    index = index.reshape(-1).astype(np.intp)
-
-    def forget(_: object) -> None:  # the array is gone: its id may be reused
-        _DISTINCT.pop(key, None)
-
-    _DISTINCT[key] = (weakref.ref(values, forget), distinct, index)
-    return distinct, index
 
 
 #: ids of catalogue vacancy arrays -> (weak references to them, each position's group,
@@ -723,7 +661,7 @@ def vacancy_groups(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarr
         and len(hit[1]) == len(arrays[0])
     ):
         return hit[1], hit[2]
-    columns = [_codes_of(a)[0] if a.dtype == object else distinct_rows(a)[1] for a in arrays]
+    columns = [value_codes(a)[0] if a.dtype == object else distinct_rows(a)[1] for a in arrays]
     # one integer per row, digit by digit (codes from -1 up), when it fits in 62 bits
     sizes = [int(c.max(initial=0)) + 2 for c in columns]
     if float(np.prod(np.array(sizes, dtype=float))) < 2.0**62:

@@ -16,6 +16,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from engine_markets import fast_params, random_market  # noqa: E402
 
+from matcher.models.features import (  # noqa: E402
+    county_keys,
+    flow_keys,
+    occupation_match_level,
+    pair_matrix,
+)
 from matcher.models.scoring import (  # noqa: E402
     candidate_runs,
     pair_dot,
@@ -73,3 +79,86 @@ def test_pair_values_on_the_catalogue_take_the_plain_retrieval_scores(fitted):
         ):
             col = values[:, list(model.scorer.pair_frame(cat, wi[:1], vi[:1]).columns).index(name)]
             np.testing.assert_array_equal(col, rowwise_dot(w_rows[wi], v_rows[vi]).astype(float))
+
+
+def test_occupation_levels_by_distinct_code_equal_the_per_pair_levels(fitted):
+    _, model = fitted
+    cat = model.catalogue_
+    rng = np.random.default_rng(5)
+    wk = cat.wp.code_keys
+    vk = cat.vp.code_keys
+    # the market must hold matches at several levels, or the comparison proves little
+    wi = np.r_[rng.integers(0, len(wk), 600), np.full(90, 4)]
+    vi = np.r_[rng.integers(0, len(vk), 600), np.arange(90) % len(vk)]
+    want = occupation_match_level(wk[wi], vk[vi])
+    assert len(np.unique(want)) >= 2
+    values, _ = model.scorer.pair_values(cat, wi, vi)
+    cols = list(model.scorer.pair_frame(cat, wi[:1], vi[:1]).columns)
+    np.testing.assert_array_equal(values[:, cols.index("occ_match")], want.astype(float))
+
+
+def test_flow_of_county_keys_equals_the_flow_of_county_codes(fitted):
+    _, model = fitted
+    stats = model.retrieval_.stats
+    cat = model.catalogue_
+    rng = np.random.default_rng(2)
+    wi = rng.integers(0, len(cat.wp.ids), 500)
+    vi = rng.integers(0, len(cat.vp.ids), 500)
+    county = np.r_[cat.wp.county[wi], np.array([None, "52x301", np.nan], dtype=object)]
+    province = np.r_[cat.vp.province[vi], [44, 44, 33]]
+    want = stats.flow(county, province)
+    assert want.sum() > 0
+    np.testing.assert_array_equal(stats.flow_of_keys(county_keys(county), province), want)
+    keys = county_keys(county)
+    np.testing.assert_array_equal(
+        np.where((keys >= 0) & (province >= 0), keys * 100 + province, -1),
+        flow_keys(county, province),
+    )
+
+
+def test_exposure_left_by_distinct_worker_equals_the_per_pair_call(fitted):
+    _, model = fitted
+    stats = model.retrieval_.stats
+    cat = model.catalogue_
+    rng = np.random.default_rng(8)
+    ids = cat.wp.ids.to_numpy(dtype=object)
+    distinct = ids[rng.choice(len(ids), 20, replace=False)]
+    codes = rng.integers(0, 20, 700)
+    vids = cat.vp.ids.to_numpy(dtype=object)[rng.integers(0, len(cat.vp.ids), 700)]
+    want = stats.worker_exposure_left_log(distinct[codes], vids)
+    assert len(np.unique(want)) > 1
+    np.testing.assert_array_equal(stats.exposure_left_log_by_worker(distinct, codes, vids), want)
+
+
+def test_pair_matrix_of_one_worker_equals_its_rows_in_a_scattered_call(fitted):
+    """The features of a worker's run (the request shape: distinct workers, codes and
+    regions coded once) are the rows the same pairs get among other workers' pairs."""
+    _, model = fitted
+    cat = model.catalogue_
+    rng = np.random.default_rng(11)
+    stats = model.retrieval_.stats
+    for w in (0, 7, 31):
+        vi = rng.permutation(len(cat.vp.ids))
+        others = rng.integers(0, len(cat.wp.ids), len(vi))
+        mixed = np.where(np.arange(len(vi)) % 2 == 0, w, others)
+        picked = mixed == w
+
+        def features(wi, vi):
+            n = len(wi)
+            return pair_matrix(
+                cat.wp,
+                cat.vp,
+                cat.vctx,
+                stats,
+                wi,
+                vi,
+                lightfm=np.zeros(n),
+                dense=np.zeros(n),
+                lexical=np.zeros(n),
+                year=cat.year,
+            )
+
+        one, code_one = features(np.full(int(picked.sum()), w), vi[picked])
+        mix, code_mix = features(mixed, vi)
+        np.testing.assert_array_equal(one, mix[picked])
+        assert list(code_one) == list(code_mix[picked])
