@@ -78,6 +78,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -193,6 +194,61 @@ def _serving_time(dataset: Dataset, at: object) -> pd.Timestamp | None:
     if when is not None and when.tzinfo is not None:
         when = when.tz_convert("UTC").tz_localize(None)
     return when
+
+
+@dataclass
+class RankedRows:
+    """Ranked pairs as arrays, the rows of a :meth:`Recommender.rank_pairs` frame:
+    catalogue positions of each row's worker and vacancy, the position it is ranked
+    within (``group``: the worker's or the vacancy's), its rank, score, reasons and
+    warnings."""
+
+    worker: np.ndarray
+    vacancy: np.ndarray
+    group: np.ndarray
+    rank: np.ndarray
+    score: np.ndarray
+    reasons: list
+    warnings: list
+
+    @classmethod
+    def concat(cls, parts: list[RankedRows]) -> RankedRows:
+        """The rows of ``parts``, one after the other."""
+        if len(parts) == 1:
+            return parts[0]
+        arrays = {f: np.concatenate([getattr(p, f) for p in parts]) for f in _RANKED_ARRAYS}
+        return cls(
+            **arrays,
+            reasons=[r for p in parts for r in p.reasons],
+            warnings=[w for p in parts for w in p.warnings],
+        )
+
+    def take(self, order: np.ndarray) -> RankedRows:
+        """The rows at ``order``."""
+        picked = order.tolist()
+        return RankedRows(
+            **{f: getattr(self, f)[order] for f in _RANKED_ARRAYS},
+            reasons=[self.reasons[j] for j in picked],
+            warnings=[self.warnings[j] for j in picked],
+        )
+
+    def frame(self, cat: Catalogue, by: str) -> pd.DataFrame:
+        """The rows as :meth:`Recommender.recommend` (``by="worker"``) or
+        :meth:`Recommender.candidates` columns, with the catalogue's ids."""
+        data = {
+            Columns.Worker: cat.wp.ids.to_numpy(dtype=object)[self.worker],
+            Columns.Vacancy: cat.vp.ids.to_numpy(dtype=object)[self.vacancy],
+            Columns.Rank: self.rank,
+            Columns.Score: self.score,
+            Columns.Reasons: self.reasons,
+            Columns.Warnings: self.warnings,
+        }
+        columns = RECOMMENDATION_COLUMNS if by == "worker" else CANDIDATE_COLUMNS
+        return pd.DataFrame({c: data[c] for c in columns})
+
+
+#: The array fields of :class:`RankedRows`, in order.
+_RANKED_ARRAYS = ("worker", "vacancy", "group", "rank", "score")
 
 
 class Recommender(RankingModel):
@@ -1099,21 +1155,22 @@ class Recommender(RankingModel):
         if (positions < 0).any():
             self._worker_pos(ids[int(np.flatnonzero(positions < 0)[0])])
         generator = self.candidate_generator
-        frames = []
+        parts: list[RankedRows] = []
         for start in range(0, len(positions), BLOCK):
             block = positions[start : start + BLOCK]
             unions = generator.for_workers(cat, block)
             for wi, vi in candidate_runs(block, unions, cat.open_pos):
-                frames.append(self.rank_pairs(wi, vi, k, lang, by="worker", reasons=reasons))
-        if not frames:
+                parts.append(self.rank_rows(wi, vi, k, lang, by="worker", reasons=reasons))
+        if not parts:
             return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
-        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        rows = RankedRows.concat(parts)
         if len(positions) > 1:
             # rows come grouped by catalogue position: put the workers in the order given
-            given = pd.Index(list(dict.fromkeys(ids)), dtype=object)
-            key = given.get_indexer(out[Columns.Worker].to_numpy(dtype=object))
-            out = out.take(np.lexsort((out[Columns.Rank].to_numpy(), key)))
-        return out[RECOMMENDATION_COLUMNS].reset_index(drop=True)
+            # (ids and catalogue positions are one to one: order by each position's first)
+            order = {p: j for j, p in enumerate(dict.fromkeys(positions.tolist()))}
+            key = np.array([order[p] for p in rows.group.tolist()], dtype=np.int64)
+            rows = rows.take(np.lexsort((rows.rank, key)))
+        return rows.frame(cat, by="worker")
 
     def recommend_among(
         self,
@@ -1186,10 +1243,18 @@ class Recommender(RankingModel):
         vacancy (``by="vacancy"``: :meth:`candidates` columns), scored by
         :attr:`scorer` and ordered by :func:`matcher.models.ranking.top_k_per_group`; reasons
         in ``lang`` unless ``reasons`` is False."""
-        cat = self.catalogue_
-        columns = RECOMMENDATION_COLUMNS if by == "worker" else CANDIDATE_COLUMNS
         if len(wi) == 0:
-            return pd.DataFrame(columns=columns)
+            return pd.DataFrame(
+                columns=RECOMMENDATION_COLUMNS if by == "worker" else CANDIDATE_COLUMNS
+            )
+        return self.rank_rows(wi, vi, k, lang, by, reasons).frame(self.catalogue_, by)
+
+    def rank_rows(
+        self, wi: np.ndarray, vi: np.ndarray, k: int, lang: str, by: str, reasons: bool = True
+    ) -> RankedRows:
+        """:meth:`rank_pairs` as arrays (:class:`RankedRows`), before they become a frame:
+        :meth:`recommend_many` makes one frame of all its runs' rows."""
+        cat = self.catalogue_
         scorer = self.scorer
         ranked = scorer.rank_top(cat, wi, vi, k, by="worker" if by == "worker" else "vacancy")
         keep, ranks = ranked.keep, ranked.rank
@@ -1199,15 +1264,15 @@ class Recommender(RankingModel):
             warn: list = [texts(w, lang) for _, w in expl]
         else:
             why = warn = [None] * len(keep)
-        data = {
-            Columns.Worker: cat.wp.ids.to_numpy(dtype=object)[wi[keep]],
-            Columns.Vacancy: cat.vp.ids.to_numpy(dtype=object)[vi[keep]],
-            Columns.Rank: ranks.astype(np.int64),
-            Columns.Score: ranked.score.astype(float),
-            Columns.Reasons: why,
-            Columns.Warnings: warn,
-        }
-        return pd.DataFrame({c: data[c] for c in columns})
+        return RankedRows(
+            worker=wi[keep],
+            vacancy=vi[keep],
+            group=(wi if by == "worker" else vi)[keep],
+            rank=ranks.astype(np.int64),
+            score=ranked.score.astype(float),
+            reasons=why,
+            warnings=warn,
+        )
 
     def pair_reasons(self, worker_ids, vacancy_ids, lang: str | None = None) -> pd.DataFrame:
         """Score, reasons and warnings of given (worker, vacancy) pairs, e.g. the pairs

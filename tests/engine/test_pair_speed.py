@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -16,6 +17,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from engine_markets import fast_params, random_market  # noqa: E402
 
+from matcher.data.schema import Columns  # noqa: E402
+from matcher.models.base import RECOMMENDATION_COLUMNS  # noqa: E402
 from matcher.models.features import (  # noqa: E402
     county_keys,
     flow_keys,
@@ -162,3 +165,41 @@ def test_pair_matrix_of_one_worker_equals_its_rows_in_a_scattered_call(fitted):
         mix, code_mix = features(mixed, vi)
         np.testing.assert_array_equal(one, mix[picked])
         assert list(code_one) == list(code_mix[picked])
+
+
+def _recommend_many_by_frames(model: Recommender, ids: list, k: int, lang: str, reasons: bool):
+    """``recommend_many`` as it was: a frame per run of ``rank_pairs``, concatenated,
+    ordered by the given workers and their ranks, columns picked."""
+    cat = model.catalogue_
+    positions = cat.wp.ids.get_indexer(pd.Index(ids, dtype=object))
+    gen = model.candidate_generator
+    frames = []
+    for start in range(0, len(positions), BLOCK):
+        block = positions[start : start + BLOCK]
+        for wi, vi in candidate_runs(block, gen.for_workers(cat, block), cat.open_pos):
+            frames.append(model.rank_pairs(wi, vi, k, lang, by="worker", reasons=reasons))
+    if not frames:
+        return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if len(positions) > 1:
+        given = pd.Index(list(dict.fromkeys(ids)), dtype=object)
+        key = given.get_indexer(out[Columns.Worker].to_numpy(dtype=object))
+        out = out.take(np.lexsort((out[Columns.Rank].to_numpy(), key)))
+    return out[RECOMMENDATION_COLUMNS].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("reasons", [False, True])
+def test_recommend_many_equals_the_frame_by_frame_answer(fitted, reasons):
+    ds, model = fitted
+    ids = list(ds.workers[Columns.Worker])
+    rng = np.random.default_rng(4)
+    # more workers than a block, in a shuffled order, one asked twice; then one worker
+    asked = [*rng.permutation(ids).tolist(), ids[3]]
+    assert len(asked) > BLOCK
+    served = model.recommend_many(asked, 10, lang="en", reasons=False)[Columns.Worker]
+    alone = [[w] for w in asked[:12]]
+    assert any(w[0] in set(served) for w in alone) and any(w[0] not in set(served) for w in alone)
+    for group, k in ((asked, 10), (asked[:5], 3), *((w, 10) for w in alone)):
+        got = model.recommend_many(group, k, lang="en", reasons=reasons)
+        want = _recommend_many_by_frames(model, group, k, "en", reasons)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
