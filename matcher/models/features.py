@@ -855,9 +855,9 @@ class WageReference:
     vacancies that post one, by occupation and channel (``Recommender(wage_impute=
     "peers")``).
 
-    A posting without a wage (面议) is read by the worker as its trade and channel pay,
-    and he takes the offer and stays by what it does pay: without a figure the pair
-    features cannot weigh pay against his expectation at all. The reference keys each
+    An employer that posts no wage (面议) still pays about what its trade pays on its
+    channel, and a worker takes the offer and stays by what it does pay: without a
+    figure the hire and stay stages cannot weigh pay against his expectation at all. The reference keys each
     vacancy by its channel and its occupation code's prefixes (:func:`occupation_keys`):
     the median over peers of the finest level with at least :attr:`min_peers` vacancies
     that post a wage, else of the channel's, else of every vacancy's.
@@ -1647,7 +1647,11 @@ def pair_matrix(
         # choice to apply (he sees no figure) nor the explanations (posted figures only)
         blank = np.flatnonzero(~np.isfinite(offered))
         if len(blank):
-            peers = reference.impute(vacancies.code_keys[vi[blank]], vacancies.channel[vi[blank]])
+            # once per distinct vacancy: a worker's run of pairs holds each vacancy once,
+            # a batch of workers the same vacancies again
+            each, at = np.unique(vi[blank], return_inverse=True)
+            peers = reference.impute(vacancies.code_keys[each], vacancies.channel[each])
+            peers = peers[at.reshape(-1)]
             peers_ratio = ratio.copy()
             with np.errstate(divide="ignore", invalid="ignore"):
                 peers_ratio[blank] = np.where(expected[blank] > 0, peers / expected[blank], np.nan)
