@@ -580,6 +580,17 @@ def worker_profiles(workers: pd.DataFrame, codes: list[list[str]]) -> WorkerProf
     )
 
 
+def posted_wage(wage_min: np.ndarray, wage_max: np.ndarray) -> np.ndarray:
+    """The offered wage a vacancy posts: the middle of its range, else the one end it
+    gives, else NaN (it posts none)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(
+            np.isfinite(wage_min) & np.isfinite(wage_max),
+            (wage_min + wage_max) / 2,
+            np.where(np.isfinite(wage_min), wage_min, wage_max),
+        )
+
+
 def vacancy_profiles(vacancies: pd.DataFrame, codes: Sequence[str | None]) -> VacancyProfiles:
     """Arrays and LightFM tokens (without identity or cluster) for vacancies.
 
@@ -594,12 +605,7 @@ def vacancy_profiles(vacancies: pd.DataFrame, codes: Sequence[str | None]) -> Va
     region = vacancies["region"].to_numpy(dtype=object)
     wmin = _float_array(vacancies["wage_min"])
     wmax = _float_array(vacancies["wage_max"])
-    with np.errstate(invalid="ignore"):
-        offered = np.where(
-            np.isfinite(wmin) & np.isfinite(wmax),
-            (wmin + wmax) / 2,
-            np.where(np.isfinite(wmin), wmin, wmax),
-        )
+    offered = posted_wage(wmin, wmax)
     channel = vacancies["channel"].to_numpy(dtype=object)
     onehot = np.zeros((n, len(CHANNELS)), dtype=float)
     for j, c in enumerate(CHANNELS):
@@ -1010,14 +1016,9 @@ class PairStatistics:
 
     @staticmethod
     def _wage_reference(vacancies: pd.DataFrame) -> WageReference:
-        wmin = _float_array(vacancies["wage_min"])
-        wmax = _float_array(vacancies["wage_max"])
-        with np.errstate(invalid="ignore"):
-            offered = np.where(
-                np.isfinite(wmin) & np.isfinite(wmax),
-                (wmin + wmax) / 2,
-                np.where(np.isfinite(wmin), wmin, wmax),
-            )
+        offered = posted_wage(
+            _float_array(vacancies["wage_min"]), _float_array(vacancies["wage_max"])
+        )
         codes = vacancies["occupation_code"].to_numpy(dtype=object)
         keys = (
             np.stack([occupation_keys(c if isinstance(c, str) else None) for c in codes])
