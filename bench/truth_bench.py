@@ -1213,6 +1213,81 @@ def baseline_markdown(
     ]
 
 
+#: the measures :func:`change_counts` tallies: (label, column of :func:`side_by_side` or
+#: of :func:`gap_side_by_side`, higher is better)
+COUNTED = (
+    ("NDCG@10", "NDCG engine", True),
+    ("nightly/oracle", "nightly/oracle", True),
+    ("worst/best language NDCG", "worst/best language NDCG", True),
+    ("semi-weak/full NDCG", "semi-weak/full NDCG", True),
+    ("ECE", "ECE", False),
+)
+
+
+def change_counts(
+    side: pd.DataFrame, ratios: pd.DataFrame, base_label: str, head: str, digits: int = 3
+) -> pd.DataFrame:
+    """Per measure of :data:`COUNTED`: mean and worst of the baseline and of this code
+    over the variants, and on how many variants this code is better, equal (the same at
+    ``digits`` decimals, the precision the summary reports) or worse than the baseline.
+    ``side``: :func:`side_by_side` (its ``mean`` and ``worst`` rows are ignored);
+    ``ratios``: :func:`gap_side_by_side`."""
+    variants = [v for v in side.index if v not in ("mean", "worst")]
+    rows = []
+    for label, col, higher in COUNTED:
+        if (col, head) in side.columns:
+            base = side[(col, base_label)].reindex(variants)
+            this = side[(col, head)].reindex(variants)
+        else:
+            base = ratios[f"{col} [{base_label}]"].reindex(variants)
+            this = ratios[f"{col} [{head}]"].reindex(variants)
+        both = base.notna() & this.notna()
+        b = base[both].astype(float)
+        t = this[both].astype(float)
+        change = (t.round(digits) - b.round(digits)).round(digits)
+        if not higher:
+            change = -change
+        worst = (lambda x: x.min()) if higher else (lambda x: x.max())
+        rows.append(
+            {
+                "measure": label,
+                "mean (baseline)": b.mean(),
+                "mean (this)": t.mean(),
+                "worst (baseline)": worst(b),
+                "worst (this)": worst(t),
+                "better": int((change > 0).sum()),
+                "equal": int((change == 0).sum()),
+                "worse": int((change < 0).sum()),
+            }
+        )
+    return pd.DataFrame(rows).set_index("measure")
+
+
+def counts_markdown(counts: pd.DataFrame) -> list[str]:
+    """:func:`change_counts` as a markdown table (means and worst cases to 3 decimals)."""
+    headers = [
+        "measure",
+        "mean (baseline → this)",
+        "worst (baseline → this)",
+        "better / equal / worse",
+    ]
+    rows = [
+        [
+            m,
+            f"{_fmt(r['mean (baseline)'])} → {_fmt(r['mean (this)'])}",
+            f"{_fmt(r['worst (baseline)'])} → {_fmt(r['worst (this)'])}",
+            f"{int(r['better'])} / {int(r['equal'])} / {int(r['worse'])}",
+        ]
+        for m, r in counts.iterrows()
+    ]
+    return [
+        "Per measure, over the variants of this run (equal: the same to 3 decimals; "
+        "ECE: lower is better):",
+        "",
+        markdown_table(headers, rows),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     from training.report import append_section
     from training.synth import VARIANTS
@@ -1432,8 +1507,13 @@ def main(argv: list[str] | None = None) -> int:
         with pd.option_context("display.width", 200, "display.max_columns", 30):
             print(side)
             print(ratios)
+        counts = change_counts(side, ratios, base_label, head)
+        with pd.option_context("display.width", 200, "display.max_columns", 30):
+            print(counts)
         lines = [
             *baseline_markdown(side, base_label, head, params, base_params),
+            "",
+            *counts_markdown(counts),
             "",
             "Issue 18's ratios, both sides of the run (worst/best language group NDCG@10 "
             "and semi/weak over full labour):",

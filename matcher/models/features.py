@@ -967,10 +967,21 @@ class PairStatistics:
     #: (:meth:`_spell_rows`); None before (and on statistics pickled before it).
     _spell_rows_cache: tuple[pd.DataFrame, dict] | None = None
 
-    def fit(self, dataset: Dataset, *, wage_impute: bool = False) -> PairStatistics:
+    def fit(
+        self,
+        dataset: Dataset,
+        *,
+        wage_impute: bool = False,
+        vacancy_codes: Sequence[str | None] | None = None,
+    ) -> PairStatistics:
         """Fit every table on ``dataset``'s events; with ``wage_impute`` also
         :attr:`wage_reference_` on its vacancies (:class:`WageReference`): pairs with a
-        vacancy that posts no wage then read its peers' (:func:`pair_matrix`)."""
+        vacancy that posts no wage then read its peers' (:func:`pair_matrix`).
+
+        ``vacancy_codes``: each vacancy's code as the pair features read it (its own, or
+        inferred from its title when blank; one per row of ``dataset.vacancies``), so that
+        the reference is keyed by the codes it is later looked up with; None: the
+        published codes."""
         ev = dataset.events
         w = dataset.workers.set_index(Columns.Worker)["home_region"]
         v = dataset.vacancies.set_index(Columns.Vacancy)
@@ -1011,17 +1022,33 @@ class PairStatistics:
             emp[f"{name}_rate"] = (emp[name] + PRIOR_HIRES * prior) / (emp["hires"] + PRIOR_HIRES)
         self.employers_ = emp
         self.fit_worker_record(ev)
-        self.wage_reference_ = self._wage_reference(dataset.vacancies) if wage_impute else None
+        self.wage_reference_ = (
+            self._wage_reference(dataset.vacancies, vacancy_codes) if wage_impute else None
+        )
         return self
 
     @staticmethod
-    def _wage_reference(vacancies: pd.DataFrame) -> WageReference:
+    def _wage_reference(
+        vacancies: pd.DataFrame, vacancy_codes: Sequence[str | None] | None
+    ) -> WageReference:
         offered = posted_wage(
             _float_array(vacancies["wage_min"]), _float_array(vacancies["wage_max"])
         )
-        codes = vacancies["occupation_code"].to_numpy(dtype=object)
+        if vacancy_codes is None:
+            codes = vacancies["occupation_code"].to_numpy(dtype=object)
+        else:
+            if len(vacancy_codes) != len(vacancies):
+                raise ValueError(
+                    f"vacancy_codes has {len(vacancy_codes)} codes for {len(vacancies)} vacancies"
+                )
+            codes = np.asarray(list(vacancy_codes), dtype=object)
         keys = (
-            np.stack([occupation_keys(c if isinstance(c, str) else None) for c in codes])
+            np.stack(
+                [
+                    occupation_keys(c if isinstance(c, str) and is_csco_code(c) else None)
+                    for c in codes
+                ]
+            )
             if len(codes)
             else np.zeros((0, 4), np.int64)
         )

@@ -67,6 +67,10 @@ class TrainingSnapshots(Protocol):
         """Retrieval channels and pair statistics fitted on ``dataset``."""
         ...
 
+    def fit_statistics(self, dataset: Dataset) -> PairStatistics:
+        """The pair statistics of ``dataset`` alone (as :meth:`fit_retrieval` fits them)."""
+        ...
+
     def encode_sides(self, dataset: Dataset, retrieval: RetrievalFit) -> EncodedSides:
         """Every worker and vacancy of ``dataset`` encoded with ``retrieval``."""
         ...
@@ -634,9 +638,7 @@ class RankerTrainer:
             cutoff = pd.Timestamp(text)
             data = dataset.until(upper)
             if base is not None:
-                stats = PairStatistics().fit(
-                    data.until(cutoff), wage_impute=self.config.wage_impute == "peers"
-                )
+                stats = self.snapshots.fit_statistics(data.until(cutoff))
                 retrieval = base.with_statistics(stats)
             else:
                 retrieval = self.snapshots.fit_retrieval(data.until(cutoff))

@@ -78,6 +78,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -837,8 +838,21 @@ class Recommender(RankingModel):
             wspace.transform(list(wp.ids), w_tokens),
             vspace.transform(list(vp.ids), v_tokens),
         )
-        stats = PairStatistics().fit(dataset, wage_impute=self.wage_impute == "peers")
+        stats = self.fit_statistics(dataset, vacancy_codes=v_codes)
         return RetrievalFit(clusters, wspace, vspace, lightfm, stats)
+
+    def fit_statistics(
+        self, dataset: Dataset, vacancy_codes: Sequence[str | None] | None = None
+    ) -> PairStatistics:
+        """The pair statistics of ``dataset`` (:class:`PairStatistics`); with
+        ``wage_impute="peers"`` their wage reference keyed by the vacancies' codes as the
+        pair features read them (:meth:`vacancy_codes`; ``vacancy_codes``: those codes,
+        one per row of ``dataset.vacancies``, when the caller has them)."""
+        if self.wage_impute != "peers":
+            return PairStatistics().fit(dataset)
+        if vacancy_codes is None:
+            vacancy_codes = self.vacancy_codes(dataset.vacancies)
+        return PairStatistics().fit(dataset, wage_impute=True, vacancy_codes=vacancy_codes)
 
     def encode_sides(self, dataset: Dataset, retrieval: RetrievalFit) -> EncodedSides:
         """Every worker and vacancy of ``dataset`` encoded with ``retrieval`` (profiles,

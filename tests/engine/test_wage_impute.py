@@ -94,6 +94,37 @@ def test_the_statistics_fit_the_reference_only_when_asked(market):
     assert np.isfinite(ref.overall_) and ref.channels_
 
 
+def test_the_reference_is_keyed_by_the_codes_the_pairs_read(market):
+    """Vacancies without a published code enter the reference at the code the pair
+    features give them (inferred from the title), not only at their channel's."""
+    vac = market.vacancies
+    assert C not in set(vac["occupation_code"].dropna())
+    blank = vac["occupation_code"].isna().to_numpy()
+    posts = (vac["wage_min"].notna() | vac["wage_max"].notna()).to_numpy()
+    assert (blank & posts).sum() >= WageReference.min_peers
+    inferred = [c if isinstance(c, str) else C for c in vac["occupation_code"]]
+    ref = PairStatistics().fit(market, wage_impute=True, vacancy_codes=inferred).wage_reference_
+    published = PairStatistics().fit(market, wage_impute=True).wage_reference_
+    assert ref is not None and published is not None
+    a_key = occupation_keys(C)[3]
+    assert any(code == a_key for code, _ in ref.levels_[0])  # detailed level
+    # the published codes' reference counts the blank-code vacancies at no code
+    assert not any(code == a_key for code, _ in published.levels_[0])
+    with pytest.raises(ValueError, match="vacancy_codes has 1 codes"):
+        PairStatistics().fit(market, wage_impute=True, vacancy_codes=[A])
+
+
+def test_a_model_keys_its_reference_by_its_own_vacancy_codes(market):
+    model = Recommender(
+        embedder=HashingEmbedder(), epochs=2, max_iter=15, n_clusters=4, wage_impute="peers"
+    )
+    codes = model.vacancy_codes(market.vacancies)
+    assert model.fit_statistics(market).wage_reference_.levels_ == (
+        PairStatistics().fit(market, wage_impute=True, vacancy_codes=codes).wage_reference_.levels_
+    )
+    assert Recommender(embedder=HashingEmbedder()).fit_statistics(market).wage_reference_ is None
+
+
 def test_pairs_read_the_peers_wage_for_hire_and_stay_only(market):
     model = Recommender(
         embedder=HashingEmbedder(), epochs=2, max_iter=15, n_clusters=4, wage_impute="peers"
