@@ -175,7 +175,7 @@ class RecommenderConfig:
     hire_split: str = "none"
     festival_leave: str = "none"
     stay_l2: float = STAY_COVARIATE_L2
-    wage_impute: str = "none"
+    wage_impute: str = "peers"
     stay_weeks: int = 26
     max_iter: int = 100
     ranker_learning_rate: float = 0.1

@@ -424,9 +424,9 @@ class Recommender(RankingModel):
         one (1.0, opt-in) narrows the spread of the stays the hazard gives: on the truth
         bench's markets it raises the plan and lowers NDCG on some (``docs/stay-stage.md``,
         session 18).
-    wage_impute : {"none", "peers"}, default "none"
+    wage_impute : {"none", "peers"}, default "peers"
         A vacancy that posts no wage: ``"none"`` leaves its pay against the worker's
-        expectation unknown; ``"peers"`` (opt-in) gives the hire and stay stages'
+        expectation unknown (models trained before it read as this); ``"peers"`` gives the hire and stay stages'
         covariate maps the median offered wage of the vacancies of its occupation and
         channel that post one (:class:`matcher.models.features.WageReference`, fitted
         with the statistics; :data:`matcher.models.features.WAGE_RATIO_PEERS`). The
@@ -498,7 +498,7 @@ class Recommender(RankingModel):
     #: ... and before the stay hazard's ridge was a parameter, with the fixed one
     stay_l2: float = STAY_COVARIATE_L2
     #: ... and before a blank wage read its peers', with none
-    wage_impute: str = "none"
+    wage_impute: str = "peers"
 
     def __init__(
         self,
@@ -532,7 +532,7 @@ class Recommender(RankingModel):
         hire_split: str = "none",
         festival_leave: str = "none",
         stay_l2: float = STAY_COVARIATE_L2,
-        wage_impute: str = "none",
+        wage_impute: str = "peers",
         stay_weeks: int = 26,
         max_iter: int = 100,
         ranker_learning_rate: float = 0.1,
