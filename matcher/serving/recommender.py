@@ -498,7 +498,7 @@ class Recommender(RankingModel):
     #: ... and before the stay hazard's ridge was a parameter, with the fixed one
     stay_l2: float = STAY_COVARIATE_L2
     #: ... and before a blank wage read its peers', with none
-    wage_impute: str = "peers"
+    wage_impute: str = "none"
 
     def __init__(
         self,

@@ -157,7 +157,6 @@ def test_history_windows_share_one_retrieval_fit_without_changing_the_hire_maps_
     pair statistics (``RetrievalFit.with_statistics``): a window's pair features are
     those of a retrieval fitted at its own start in every column but the LightFM score,
     which the hire map's regression does not read."""
-    from matcher.models.features import PairStatistics
     from matcher.models.ranking import HIRE_ALONE_COVARIATES, hire_alone_covariates
     from matcher.models.scoring import PairScorer
 
@@ -167,7 +166,7 @@ def test_history_windows_share_one_retrieval_fit_without_changing_the_hire_maps_
     early, late = (pd.Timestamp(times.quantile(q)) for q in (0.2, 0.5))
     own = model.fit_retrieval(market.until(late))
     shared = model.fit_retrieval(market.until(early)).with_statistics(
-        PairStatistics().fit(market.until(late))
+        model.fit_statistics(market.until(late))
     )
     frames = []
     for retrieval in (own, shared):
