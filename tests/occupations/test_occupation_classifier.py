@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from matcher.occupations.classifier import (
+    DENSE_LINEAR_FEATURES,
     FEATURES,
     GROUP_FEATURES,
     HEAD_FEATURES,
@@ -23,6 +24,7 @@ from matcher.occupations.classifier import (
     ClassifierConfig,
     DecisionRule,
     DenseIndex,
+    DenseLinear,
     HeadIndex,
     LabelledTitle,
     Neighbours,
@@ -700,6 +702,43 @@ def test_a_rule_with_head_word_levels_reads_its_block_and_fits_like_a_variant(tm
     back = OccupationClassifier.load(fitted.save(tmp_path / "levels.joblib"))
     assert back.classify_many(titles) == fitted.classify_many(titles)
     assert not ClassifierConfig().head_level_features
+
+
+def test_a_dense_linear_rule_reads_its_block_fits_like_a_variant_and_survives_saving(tmp_path):
+    # the dense linear channel (a logistic regression on the sentence embeddings): its
+    # block sits after the head-level block, which the fit computes for it
+    base = replace(FAST, group_features=True, rule="softmax")
+    dense_linear = replace(base, dense_linear_c=10.0)
+    plain, fitted = OccupationClassifier(base).fit_variants(TOY, [dense_linear])
+    assert fitted.rule_.coef_.shape == (plain.rule_.coef_.shape[0] + len(DENSE_LINEAR_FEATURES),)
+    assert fitted.channels_.dense_linear is not None and plain.channels_.dense_linear is None
+    titles = ["电焊工学徒", "打扫卫生", "销售", "厨师长", "电工", ""]
+    alone = OccupationClassifier(dense_linear).fit(TOY)
+    assert fitted.classify_many(titles) == alone.classify_many(titles)
+    back = OccupationClassifier.load(fitted.save(tmp_path / "dense_linear.joblib"))
+    assert back.classify_many(titles) == fitted.classify_many(titles)
+    assert back.suggest("销售", k=2) == fitted.suggest("销售", k=2)
+    assert ClassifierConfig().dense_linear_c == 0.0 and SUGGEST_SETTINGS.dense_linear_c == 0.0
+    # two penalties in one fit would need two channel fits: refused
+    with pytest.raises(ValueError, match="dense linear"):
+        OccupationClassifier(base).fit_variants(
+            TOY, [dense_linear, replace(dense_linear, dense_linear_c=1.0)]
+        )
+
+
+def test_dense_linear_channel_gives_a_distribution_over_the_codes_it_saw():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, 16)).astype(np.float32)
+    codes = np.repeat(np.asarray([3, 7, 11, 3]), 10)
+    vectors[codes == 7] += 2.0
+    channel = DenseLinear.fit(
+        vectors, codes, np.ones(40), 20, ClassifierConfig(dense_linear_c=10.0)
+    )
+    prob = channel.probabilities(vectors)
+    assert prob.shape == (40, 20) and np.allclose(prob.sum(axis=1), 1.0, atol=1e-5)
+    # codes without a training row get (almost) nothing
+    assert prob[:, [0, 1, 19]].max() < 1e-9
+    assert (prob.argmax(axis=1)[codes == 7] == 7).mean() > 0.9
 
 
 def test_dense_index_in_int8_keeps_cosines():
