@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import copy
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -285,6 +286,42 @@ HIRE_ALONE_ENTRY_COVARIATES = (*HIRE_ALONE_COVARIATES, "off_trade")
 #: Ridge of the hire stage's logistic regression on :data:`HIRE_ALONE_COVARIATES`
 #: (standardised covariates; the loss is the mean cross-entropy per application).
 HIRE_ALONE_L2 = 1e-2
+
+
+#: Ranker columns :meth:`StablePlacementRanker.predict_top` may leave unknown for the
+#: pairs that cannot reach their group's top ``k`` (:class:`DeferredColumns`): columns that
+#: the stage maps without a booster read only as plain covariates (``hire_alone``'s and
+#: ``apply_alone``'s text similarities) and no other map reads (the later stages' bounds
+#: read neither), so that a map's largest value over the column's clipping range bounds
+#: the stage while the column is unknown. ``tests/engine/test_deferred_columns.py``
+#: holds every covariate function to this.
+DEFERRABLE_COLUMNS = ("lexical", "dense")
+
+
+@dataclass(frozen=True)
+class DeferredColumns:
+    """Ranker input columns left out of ``predict_top``'s input until a pair needs them.
+
+    ``names``: some of :data:`DEFERRABLE_COLUMNS`, in any order; their values in the
+    input are ignored. ``fill(rows)``: the columns' values (raw pair features, as
+    :func:`matcher.models.features.pair_matrix` gives them, a missing value as NaN) of
+    the input rows ``rows``, shape ``(len(rows), len(names))``; called with each row
+    at most once, only for rows whose exact score is computed or whose bound must be
+    tightened.
+    """
+
+    names: tuple[str, ...]
+    fill: Callable[[np.ndarray], np.ndarray]
+
+
+def _fill_rows(x: np.ndarray, deferred: DeferredColumns | None, rows: np.ndarray) -> None:
+    """Write the deferred columns of input rows ``rows`` into ``x`` (missing values as
+    ``MISSING``, as :func:`_matrix` writes them)."""
+    if deferred is None or not len(rows):
+        return
+    values = np.asarray(deferred.fill(rows), dtype=float).reshape(len(rows), len(deferred.names))
+    cols = np.array([_COL[name] for name in deferred.names], dtype=np.intp)
+    x[rows[:, None], cols] = np.where(np.isfinite(values), values, MISSING)
 
 
 def _column(x: np.ndarray, name: str) -> np.ndarray:
@@ -1756,6 +1793,71 @@ class StablePlacementRanker:
         """True when the stage gives every pair the same probability."""
         return isinstance(self.stages_[name], float)
 
+    def defers(self, names: tuple[str, ...]) -> bool:
+        """True when :meth:`predict_top` can leave the columns ``names`` unknown for the
+        pairs that cannot reach their group's top ``k`` (:class:`DeferredColumns`): the
+        stage it computes for every pair is a map without a booster that reads each of
+        them once, as a plain covariate."""
+        learned = [name for name in STAGES if not self._constant(name)]
+        if len(learned) <= 1:
+            return False
+        first = sorted(learned, key=lambda name: not self._without_booster(name))[0]
+        return self._deferred_positions(first, names) is not None
+
+    def _alone_names(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """The covariates of the stage's map without a booster, and those of them that are
+        plain ranker columns; None when the stage is no such map with covariates."""
+        calibrator = self.calibrators_.get(name)
+        if not isinstance(calibrator, CovariateCalibrator):
+            return None
+        if name == "hire" and self.hire_alone_:
+            terms = self.hire_alone_terms_
+            every = HIRE_ALONE_ENTRY_COVARIATES if terms == "entry" else HIRE_ALONE_COVARIATES
+            return every, _HIRE_ALONE_PLAIN
+        if name == "apply" and self.apply_alone_:
+            return APPLY_ALONE_COVARIATES, _APPLY_ALONE_PLAIN
+        return None
+
+    def _deferred_positions(self, name: str, names: tuple[str, ...]) -> np.ndarray | None:
+        """Positions of ``names`` among the covariates of the stage's map without a
+        booster, when each is one of :data:`DEFERRABLE_COLUMNS` that the map reads once,
+        as a plain covariate; else None."""
+        known = self._alone_names(name)
+        if known is None or not names:
+            return None
+        every, plain = known
+        if any(c not in DEFERRABLE_COLUMNS or c not in plain or every.count(c) != 1 for c in names):
+            return None
+        return np.array([every.index(c) for c in names], dtype=np.intp)
+
+    def _alone_covariates(self, name: str, x: np.ndarray) -> np.ndarray:
+        """The covariates :meth:`_stage` gives the stage's map without a booster."""
+        if name == "hire":
+            competition = (
+                None if self.hire_planning_ is None else np.tile(self.hire_planning_, (len(x), 1))
+            )
+            return hire_alone_covariates(x, competition, self.hire_alone_terms_, self.wage_peers_)
+        return apply_alone_covariates(x)
+
+    def _alone_stage(self, name: str, covariates: np.ndarray) -> np.ndarray:
+        """:meth:`_stage` of a map without a booster from its covariates (the same
+        numbers: the map reads the covariates row by row)."""
+        calibrator = self.calibrators_[name]
+        assert isinstance(calibrator, CovariateCalibrator)
+        return calibrator.predict(np.full(len(covariates), 0.5), covariates)
+
+    def _deferred_upper(self, name: str, covariates: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """An upper bound of :meth:`_alone_stage` whatever the covariates at positions
+        ``at`` are: each at the end of its clipping range that its coefficient raises
+        (clipping, standardising, the column-by-column sum and the logistic are each
+        monotone), with the relative margin of :meth:`_stage_bounds`."""
+        calibrator = self.calibrators_[name]
+        assert isinstance(calibrator, CovariateCalibrator)
+        coef = calibrator.coef_[2:][at]
+        top = covariates.copy()
+        top[:, at] = np.where(coef > 0, calibrator.high_[at], calibrator.low_[at])
+        return np.minimum(self._alone_stage(name, top) * (1 + 1e-9) + 1e-12, 1.0)
+
     def predict_proba(self, features: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Calibrated P(stable placement) of each pair, shape ``(n,)``: the product of
         the stages, through the joint calibrator when there is one."""
@@ -1773,6 +1875,7 @@ class StablePlacementRanker:
         groups: np.ndarray,
         k: int,
         weight: np.ndarray | None = None,
+        deferred: DeferredColumns | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`predict_proba` for the pairs that can be among the ``k`` best of their
         group, computing the later stages only for those (a cascade).
@@ -1797,6 +1900,17 @@ class StablePlacementRanker:
         ``k``-th best of its group: the top ``k`` (ties included) and their scores
         are those of :meth:`predict_proba`.
 
+        With ``deferred`` columns (:class:`DeferredColumns`, some of
+        :data:`DEFERRABLE_COLUMNS`) and a first stage that is a map without a booster
+        reading them as plain covariates (:meth:`defers`), the first stage is at first
+        only bounded for every pair: its map with each deferred covariate at the end of
+        its clipping range that raises it (the map is monotone in each covariate, and
+        so is each rounded operation). A pair's columns are filled, and its first stage
+        computed exactly, when the pair enters round 1 or its bound reaches ``tau``;
+        so the pairs scored exactly, their scores and the bound's guarantee are as
+        above, and the columns are computed for the pairs that need them only.
+        Otherwise the columns are filled for every pair first.
+
         Parameters
         ----------
         features : DataFrame or ndarray
@@ -1807,6 +1921,8 @@ class StablePlacementRanker:
         weight : ndarray of float, shape ``(n,)``, optional
             A non-negative factor per pair (the worker's P(looking for work)): the
             scores, bounds and top ``k`` are those of ``weight * predict_proba``.
+        deferred : DeferredColumns, optional
+            Input columns unknown until filled (their values in ``features`` ignored).
 
         Returns
         -------
@@ -1832,6 +1948,7 @@ class StablePlacementRanker:
             else:
                 learned.append(j)
         if len(learned) <= 1 or n == 0 or k <= 0:
+            _fill_rows(x, deferred, np.arange(n))
             for j in learned:
                 stages[:, j] = self._stage(STAGES[j], x)
             return self._joint(stages) * w, np.ones(n, dtype=bool)
@@ -1839,7 +1956,16 @@ class StablePlacementRanker:
         # on covariates alone) when there is one, then the others in STAGES order
         learned.sort(key=lambda j: not self._without_booster(STAGES[j]))
         first, later = learned[0], learned[1:]
-        stages[:, first] = self._stage(STAGES[first], x)
+        first_name = STAGES[first]
+        at = None if deferred is None else self._deferred_positions(first_name, deferred.names)
+        if at is None:
+            _fill_rows(x, deferred, np.arange(n))
+            stages[:, first] = self._stage(first_name, x)
+        else:
+            # the first stage's map bounded over the deferred covariates, exact once filled
+            alone = self._alone_covariates(first_name, x)
+            stages[:, first] = self._deferred_upper(first_name, alone, at)
+            filled = np.zeros(n, dtype=bool)
         # the later maps' covariates of every row, once: they bound each row's stage
         # and are sliced for the rows each round scores
         covariates = {j: self._map_covariates(STAGES[j], x) for j in later}
@@ -1848,6 +1974,20 @@ class StablePlacementRanker:
             bounded[:, j] = self._stage_bounds(STAGES[j], x, covariates[j])
         bound = self._joint(bounded) * w
         exact = np.zeros(n, dtype=bool)
+
+        def fill_first(rows: np.ndarray) -> None:
+            """Fill the deferred columns of ``rows`` and compute their first stage."""
+            if at is None:
+                return
+            todo = rows[~filled[rows]]
+            if not len(todo):
+                return
+            assert deferred is not None
+            _fill_rows(x, deferred, todo)
+            alone[todo[:, None], at] = _plain(x[todo], deferred.names)
+            stages[todo, first] = self._alone_stage(first_name, alone[todo])
+            bounded[todo, first] = stages[todo, first]
+            filled[todo] = True
 
         def score_stage(j: int, rows: np.ndarray) -> None:
             u = covariates[j]
@@ -1866,6 +2006,7 @@ class StablePlacementRanker:
         starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
         rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
         first_rows = order[rank < FIRST_ROUND * k]
+        fill_first(first_rows)
         score_rows(first_rows)
         # tau: the k-th best exact score of each group's first round (a group scored
         # whole in the first round has nothing left, its tau does not matter)
@@ -1879,6 +2020,11 @@ class StablePlacementRanker:
         full = size >= k
         tau[fg_sorted[cut[full]]] = first_score[by_score][cut[full] + k - 1]
         rest = np.flatnonzero(~exact & (bound >= tau[gid]))
+        if at is not None and len(rest):
+            # the first stage exactly where its bound reaches tau, and the bound again
+            fill_first(rest)
+            bound[rest] = self._joint(bounded[rest]) * w[rest]
+            rest = rest[bound[rest] >= tau[gid[rest]]]
         # stage by stage: each later stage computed exactly tightens the bound of the
         # rows still in (its exact value replaces its bound, the product is monotone in
         # each factor), and only the rows whose bound still reaches tau go on

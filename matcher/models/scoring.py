@@ -26,10 +26,15 @@ import scipy.sparse as sp
 
 from matcher.models.explain import Reason, explain_pair
 from matcher.models.features import AVAILABLE, PAIR_COLUMNS, RANKER_COLUMNS, pair_matrix
-from matcher.models.ranking import ONE_THREAD_ROWS, top_k_per_group
+from matcher.models.ranking import ONE_THREAD_ROWS, DeferredColumns, top_k_per_group
 
 _AVAILABLE_COL = PAIR_COLUMNS.index(AVAILABLE)
 _FAR_COL = PAIR_COLUMNS.index("far")
+_LEXICAL_COL = PAIR_COLUMNS.index("lexical")
+#: The pair column :meth:`PairScorer.rank_top` computes only for the pairs the ranker's
+#: cascade needs (:class:`matcher.models.ranking.DeferredColumns`): the lexical similarity,
+#: a sparse product per pair, the costliest pair feature.
+RANK_DEFERRED = ("lexical",)
 
 if TYPE_CHECKING:
     from matcher.models.features import (
@@ -220,10 +225,11 @@ class PairScorer:
         self.stay_keep = stay_keep
 
     def pair_values(
-        self, sides: EncodedSides, wi: np.ndarray, vi: np.ndarray
+        self, sides: EncodedSides, wi: np.ndarray, vi: np.ndarray, *, lexical: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Features of the pairs ``(wi[j], vi[j])`` (catalogue positions; vacancies over
-        all vacancies, not only open ones).
+        all vacancies, not only open ones). ``lexical=False`` leaves the lexical
+        similarity NaN (:meth:`lexical_values` computes it for the rows that need it).
 
         Returns
         -------
@@ -241,9 +247,14 @@ class PairScorer:
             vi,
             lightfm=pair_dot(sides.w_lfm, sides.v_lfm, wi, vi),
             dense=pair_dot(sides.w_dense, sides.v_dense, wi, vi),
-            lexical=rowwise_sparse_dot(sides.w_lex[wi], sides.v_lex[vi]),
+            lexical=(self.lexical_values(sides, wi, vi) if lexical else np.full(len(wi), np.nan)),
             year=sides.year,
         )
+
+    def lexical_values(self, sides: EncodedSides, wi: np.ndarray, vi: np.ndarray) -> np.ndarray:
+        """The ``lexical`` pair feature of the pairs ``(wi[j], vi[j])``: the same numbers
+        whichever pairs are computed together (each pair's own sparse product)."""
+        return rowwise_sparse_dot(sides.w_lex[wi], sides.v_lex[vi])
 
     def pair_frame(self, sides: EncodedSides, wi: np.ndarray, vi: np.ndarray) -> pd.DataFrame:
         """:meth:`pair_values` as a frame (``PAIR_COLUMNS`` and ``matched_code``)."""
@@ -292,20 +303,31 @@ class PairScorer:
         """The score is the ranker's probability (not an ablation's similarity)."""
         return self.stages not in ("lightfm", "content") and self.ranker is not None
 
-    def score_top(self, values: np.ndarray, group: np.ndarray, k: int) -> np.ndarray:
+    def score_top(
+        self,
+        values: np.ndarray,
+        group: np.ndarray,
+        k: int,
+        deferred: DeferredColumns | None = None,
+    ) -> np.ndarray:
         """:meth:`score` of :meth:`pair_values` rows when only the ``k`` best of each
         group are kept: the ranker computes its later stages only for pairs that can
         still reach a group's top ``k`` (:meth:`StablePlacementRanker.predict_top`).
         The kept pairs, their order and their scores are those of :meth:`score`; a
-        pair left out carries an upper bound below its group's ``k``-th score."""
+        pair left out carries an upper bound below its group's ``k``-th score.
+        ``deferred``: columns of ``values`` not computed yet, filled (by its ``fill``,
+        which writes them into ``values``) for the rows the ranker needs, or for every
+        row when the score reads them all."""
         x = values[:, : len(RANKER_COLUMNS)]
         if self._probability:
             assert self.ranker is not None
             weight = values[:, _AVAILABLE_COL]
             if self.stay_keep is not None:
                 weight = weight * self.stay_keep.of(values[:, _FAR_COL])
-            score, _ = self.ranker.predict_top(x, group, k, weight=weight)
+            score, _ = self.ranker.predict_top(x, group, k, weight=weight, deferred=deferred)
             return score
+        if deferred is not None:
+            deferred.fill(np.arange(len(values)))
         return self.score(pd.DataFrame(x, columns=RANKER_COLUMNS, copy=False))
 
     def rank_top(
@@ -333,9 +355,20 @@ class PairScorer:
             raise ValueError(f'by must be "worker" or "vacancy", got {by!r}')
         if len(wi) != len(vi):
             raise ValueError(f"{len(wi)} worker positions for {len(vi)} vacancy positions")
-        values, matched = self.pair_values(sides, wi, vi)
+        # the lexical similarity only for the pairs the cascade scores or must bound
+        # tighter (DeferredColumns): the kept pairs' rows are complete, and a pair left
+        # without it is ranked below every kept pair whatever its similarity
+        defer = self._probability and self.ranker is not None and self.ranker.defers(RANK_DEFERRED)
+        values, matched = self.pair_values(sides, wi, vi, lexical=not defer)
         group, other = (wi, vi) if by == "worker" else (vi, wi)
-        score = self.score_top(values, group, k)
+
+        def fill(rows: np.ndarray) -> np.ndarray:
+            values[rows, _LEXICAL_COL] = self.lexical_values(sides, wi[rows], vi[rows])
+            return values[rows, _LEXICAL_COL]
+
+        score = self.score_top(
+            values, group, k, DeferredColumns(RANK_DEFERRED, fill) if defer else None
+        )
         keep, ranks = top_k_per_group(values, score, group, other, k)
         return RankedPairs(keep, ranks, score[keep], values[keep], matched[keep])
 
