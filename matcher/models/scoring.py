@@ -30,11 +30,12 @@ from matcher.models.ranking import ONE_THREAD_ROWS, DeferredColumns, top_k_per_g
 
 _AVAILABLE_COL = PAIR_COLUMNS.index(AVAILABLE)
 _FAR_COL = PAIR_COLUMNS.index("far")
-_LEXICAL_COL = PAIR_COLUMNS.index("lexical")
-#: The pair column :meth:`PairScorer.rank_top` computes only for the pairs the ranker's
-#: cascade needs (:class:`matcher.models.ranking.DeferredColumns`): the lexical similarity,
-#: a sparse product per pair, the costliest pair feature.
-RANK_DEFERRED = ("lexical",)
+#: The pair columns :meth:`PairScorer.rank_top` computes only for the pairs the ranker's
+#: cascade needs (:class:`matcher.models.ranking.DeferredColumns`): the text similarities,
+#: the lexical one a sparse product per pair (the costliest pair feature), the dense one
+#: a dot product of sentence vectors.
+RANK_DEFERRED = ("lexical", "dense")
+_DEFERRED_COLS = [PAIR_COLUMNS.index(name) for name in RANK_DEFERRED]
 
 if TYPE_CHECKING:
     from matcher.models.features import (
@@ -225,11 +226,12 @@ class PairScorer:
         self.stay_keep = stay_keep
 
     def pair_values(
-        self, sides: EncodedSides, wi: np.ndarray, vi: np.ndarray, *, lexical: bool = True
+        self, sides: EncodedSides, wi: np.ndarray, vi: np.ndarray, *, similarities: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Features of the pairs ``(wi[j], vi[j])`` (catalogue positions; vacancies over
-        all vacancies, not only open ones). ``lexical=False`` leaves the lexical
-        similarity NaN (:meth:`lexical_values` computes it for the rows that need it).
+        all vacancies, not only open ones). ``similarities=False`` leaves the text
+        similarities :data:`RANK_DEFERRED` NaN (:meth:`similarity_values` computes them
+        for the rows that need them).
 
         Returns
         -------
@@ -246,8 +248,14 @@ class PairScorer:
             wi,
             vi,
             lightfm=pair_dot(sides.w_lfm, sides.v_lfm, wi, vi),
-            dense=pair_dot(sides.w_dense, sides.v_dense, wi, vi),
-            lexical=(self.lexical_values(sides, wi, vi) if lexical else np.full(len(wi), np.nan)),
+            dense=(
+                pair_dot(sides.w_dense, sides.v_dense, wi, vi)
+                if similarities
+                else np.full(len(wi), np.nan)
+            ),
+            lexical=(
+                self.lexical_values(sides, wi, vi) if similarities else np.full(len(wi), np.nan)
+            ),
             year=sides.year,
         )
 
@@ -255,6 +263,15 @@ class PairScorer:
         """The ``lexical`` pair feature of the pairs ``(wi[j], vi[j])``: the same numbers
         whichever pairs are computed together (each pair's own sparse product)."""
         return rowwise_sparse_dot(sides.w_lex[wi], sides.v_lex[vi])
+
+    def similarity_values(self, sides: EncodedSides, wi: np.ndarray, vi: np.ndarray) -> np.ndarray:
+        """The :data:`RANK_DEFERRED` columns of the pairs ``(wi[j], vi[j])``, ``(n, 2)``,
+        as :meth:`pair_values` gives them (the same numbers whichever pairs are computed
+        together: each pair's own products)."""
+        out = np.empty((len(wi), len(RANK_DEFERRED)))
+        out[:, RANK_DEFERRED.index("lexical")] = self.lexical_values(sides, wi, vi)
+        out[:, RANK_DEFERRED.index("dense")] = pair_dot(sides.w_dense, sides.v_dense, wi, vi)
+        return out
 
     def pair_frame(self, sides: EncodedSides, wi: np.ndarray, vi: np.ndarray) -> pd.DataFrame:
         """:meth:`pair_values` as a frame (``PAIR_COLUMNS`` and ``matched_code``)."""
@@ -355,16 +372,19 @@ class PairScorer:
             raise ValueError(f'by must be "worker" or "vacancy", got {by!r}')
         if len(wi) != len(vi):
             raise ValueError(f"{len(wi)} worker positions for {len(vi)} vacancy positions")
-        # the lexical similarity only for the pairs the cascade scores or must bound
+        # the text similarities only for the pairs the cascade scores or must bound
         # tighter (DeferredColumns): the kept pairs' rows are complete, and a pair left
-        # without it is ranked below every kept pair whatever its similarity
+        # without them is ranked below every kept pair whatever its similarities
         defer = self._probability and self.ranker is not None and self.ranker.defers(RANK_DEFERRED)
-        values, matched = self.pair_values(sides, wi, vi, lexical=not defer)
+        values, matched = self.pair_values(sides, wi, vi, similarities=not defer)
         group, other = (wi, vi) if by == "worker" else (vi, wi)
 
         def fill(rows: np.ndarray) -> np.ndarray:
-            values[rows, _LEXICAL_COL] = self.lexical_values(sides, wi[rows], vi[rows])
-            return values[rows, _LEXICAL_COL]
+            # (rows in any order: each pair's similarities are its own products)
+            values[rows[:, None], _DEFERRED_COLS] = self.similarity_values(
+                sides, wi[rows], vi[rows]
+            )
+            return values[rows[:, None], _DEFERRED_COLS]
 
         score = self.score_top(
             values, group, k, DeferredColumns(RANK_DEFERRED, fill) if defer else None

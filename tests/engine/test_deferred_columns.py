@@ -99,6 +99,9 @@ def test_predict_top_with_deferred_columns_equals_every_column_first(model, seed
     n = int(rng.integers(50, 900))
     x = _inputs(n, 10 + seed)
     x[:, COL["lexical"]] = np.where(rng.random(n) < 0.05, np.nan, rng.random(n) * 0.6)
+    x[:, COL["dense"]] = rng.random(n) * 0.8 - 0.1
+    names = ("lexical", "dense") if seed % 2 else ("dense", "lexical")
+    cols = [COL[name] for name in names]
     groups = rng.integers(0, int(rng.integers(1, 12)), n) * 5
     k = int(rng.integers(1, 15))
     weight = rng.random(n)
@@ -107,12 +110,12 @@ def test_predict_top_with_deferred_columns_equals_every_column_first(model, seed
 
     def fill(rows: np.ndarray) -> np.ndarray:
         asked.append(rows)
-        return x[rows, COL["lexical"]]
+        return x[rows[:, None], cols]
 
     hidden = x.copy()
-    hidden[:, COL["lexical"]] = np.inf  # ignored: the ranker reads what fill gives
+    hidden[:, cols] = np.inf  # ignored: the ranker reads what fill gives
     got, got_exact = ranker.predict_top(
-        hidden, groups, k, weight=weight, deferred=DeferredColumns(("lexical",), fill)
+        hidden, groups, k, weight=weight, deferred=DeferredColumns(names, fill)
     )
     plain = ranker.predict_proba(np.where(np.isfinite(x), x, MISSING)) * weight
     np.testing.assert_array_equal(want[want_exact], plain[want_exact])
@@ -137,7 +140,7 @@ def test_predict_top_with_deferred_columns_equals_every_column_first(model, seed
 
 def test_recommendations_equal_those_with_every_column_first(model, monkeypatch):
     """recommend_many (with reasons), recommend and candidates: the same frames, bit for
-    bit, as the ranking that computes the lexical similarity of every candidate first."""
+    bit, as the ranking that computes the text similarities of every candidate first."""
     ds, fitted = model
     workers = list(ds.workers["worker_id"][:40])
     vacancies = list(ds.vacancies["vacancy_id"][:10])
@@ -165,12 +168,15 @@ def test_recommendations_equal_those_with_every_column_first(model, monkeypatch)
 
 
 def test_rank_top_keeps_complete_rows(model):
-    """The kept rows' values (the reasons read them) hold the lexical similarity."""
+    """The kept rows' values (the reasons read them) hold the text similarities, as
+    pair_values computes them for every pair."""
     _, fitted = model
     cat = fitted.catalogue_
     wi = np.repeat(np.arange(5), len(cat.open_pos))
     vi = np.tile(cat.open_pos, 5)
-    ranked = fitted.scorer.rank_top(cat, wi, vi, 4)
-    lex = PAIR_COLUMNS.index("lexical")
-    want = fitted.scorer.lexical_values(cat, wi[ranked.keep], vi[ranked.keep])
-    np.testing.assert_array_equal(ranked.values[:, lex], want.astype(float))
+    for by in ("worker", "vacancy"):
+        ranked = fitted.scorer.rank_top(cat, wi, vi, 4, by=by)
+        every, _ = fitted.scorer.pair_values(cat, wi, vi)
+        cols = [PAIR_COLUMNS.index(name) for name in RANK_DEFERRED]
+        np.testing.assert_array_equal(ranked.values[:, cols], every[ranked.keep][:, cols])
+        np.testing.assert_array_equal(ranked.values, every[ranked.keep])
