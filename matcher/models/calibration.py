@@ -412,8 +412,23 @@ class CovariateCalibrator:
         if len(p) == 0:
             return np.zeros(0)
         u = np.asarray(covariates, dtype=float).reshape(len(p), -1)
+        return self.predict_with_term(p, self.covariate_term(u))
+
+    def covariate_term(self, covariates: np.ndarray) -> np.ndarray:
+        """``c . u`` of each row of ``covariates`` ``(n, k)``, the covariates' part of the
+        log-odds (standardised, clipped; summed column by column, :func:`row_dot`, so a
+        row's term is the same among any rows): :meth:`predict` is
+        ``predict_with_term(p, covariate_term(covariates))``, and a caller that maps
+        several outputs of the same pairs computes the term once."""
+        return row_dot(self._standard(np.asarray(covariates, dtype=float)), self.coef_[2:])
+
+    def predict_with_term(self, p: np.ndarray, term: np.ndarray) -> np.ndarray:
+        """:meth:`predict` from the rows' :meth:`covariate_term` (the same numbers)."""
+        p = np.asarray(p, dtype=float)
+        if len(p) == 0:
+            return np.zeros(0)
         b, a = self.coef_[:2]
-        return _expit(b + a * logit(p) + row_dot(self._standard(u), self.coef_[2:]))
+        return _expit(b + a * logit(p) + term)
 
     def upper(self, p: np.ndarray) -> np.ndarray:
         """The largest probability the map gives output ``p`` over every covariate
@@ -913,12 +928,28 @@ class CovariateHazard(PiecewiseHazard):
         u = np.asarray(covariates, dtype=float)
         if u.ndim != 2:
             u = u.reshape(len(z), len(self.coef_))
-        shift = row_dot(self._standard(u), self.coef_)
-        return self._survival_of(self._log_rates(z) + shift[:, None], weeks)
+        return self.survival_with_term(z, self.covariate_term(u), weeks)
+
+    def covariate_term(self, covariates: np.ndarray) -> np.ndarray:
+        """``c . u`` of each row of ``covariates`` ``(n, k)``, the covariates' shift of
+        the log rate (standardised, clipped; summed column by column, :func:`row_dot`):
+        :meth:`survival` is ``survival_with_term(z, covariate_term(covariates))``."""
+        return row_dot(self._standard(np.asarray(covariates, dtype=float)), self.coef_)
+
+    def survival_with_term(
+        self, z: np.ndarray, term: np.ndarray, weeks: float | np.ndarray | None = None
+    ) -> np.ndarray:
+        """:meth:`survival` from the rows' :meth:`covariate_term` (the same numbers)."""
+        z = np.asarray(z, dtype=float)
+        return self._survival_of(self._log_rates(z) + term[:, None], weeks)
 
     def predict(self, z: np.ndarray, covariates: np.ndarray) -> np.ndarray:  # type: ignore[override]
         """:meth:`survival` at the horizon."""
         return self.survival(z, covariates)
+
+    def predict_with_term(self, z: np.ndarray, term: np.ndarray) -> np.ndarray:
+        """:meth:`predict` from the rows' :meth:`covariate_term` (the same numbers)."""
+        return self.survival_with_term(z, term)
 
     def upper(self, z: np.ndarray) -> np.ndarray:
         """The largest survival at the horizon for log-rate ``z`` over every covariate

@@ -1619,13 +1619,14 @@ class StablePlacementRanker:
         x: np.ndarray,
         competition: np.ndarray | None = None,
         covariates: np.ndarray | None = None,
+        term: np.ndarray | None = None,
     ) -> np.ndarray:
         """The stage's probability: the booster's output through the later slice's
         calibrator when there is one; a hazard stay stage without one is the constant
         weekly hazard carried to the horizon, ``(1 - h)^horizon``. A hire map with
         covariates reads ``competition`` (``None``: at scoring, :data:`HIRE_PLANNING`).
         ``covariates``: the map's covariates of ``x`` (:meth:`_map_covariates`), when
-        the caller has them."""
+        the caller has them; ``term``: their :meth:`_covariate_term`, when it has that."""
         calibrator = self.calibrators_.get(name)
         if name == "hire" and competition is None and self.hire_planning_ is not None:
             competition = np.tile(self.hire_planning_, (len(x), 1))
@@ -1644,9 +1645,11 @@ class StablePlacementRanker:
             return calibrator.predict(np.full(len(x), 0.5), apply_alone_covariates(x))
         raw = self._predict(name, x, competition)
         if isinstance(calibrator, CovariateCalibrator | CovariateHazard):
-            u = self._map_covariates(name, x, competition) if covariates is None else covariates
-            assert u is not None  # a map with covariates
-            return calibrator.predict(raw, u)
+            if term is None:
+                u = self._map_covariates(name, x, competition) if covariates is None else covariates
+                assert u is not None  # a map with covariates
+                term = calibrator.covariate_term(u)
+            return calibrator.predict_with_term(raw, term)
         if calibrator is not None:
             return calibrator.predict(raw)
         if name == "stay" and self.stay_hazard_:
@@ -1745,7 +1748,21 @@ class StablePlacementRanker:
             return None
         return np.clip(calibrator_predict(fitted[0].calibrators[0], ends), 0.0, 1.0)
 
-    def _stage_bounds(self, name: str, x: np.ndarray, covariates: np.ndarray | None) -> np.ndarray:
+    def _covariate_term(self, name: str, covariates: np.ndarray | None) -> np.ndarray | None:
+        """The covariates' term of the stage's later-slice map for rows with these
+        covariates (:meth:`_map_covariates`), or None for a map without covariates."""
+        calibrator = self.calibrators_.get(name)
+        if covariates is None or not isinstance(calibrator, CovariateCalibrator | CovariateHazard):
+            return None
+        return calibrator.covariate_term(covariates)
+
+    def _stage_bounds(
+        self,
+        name: str,
+        x: np.ndarray,
+        covariates: np.ndarray | None,
+        term: np.ndarray | None = None,
+    ) -> np.ndarray:
         """An upper bound of the stage's probability for each row of ``x``, tighter
         than :meth:`_stage_max` where the later-slice map reads covariates: the map at
         the ends of the booster's range with the row's own covariates (for fixed
@@ -1754,7 +1771,8 @@ class StablePlacementRanker:
         that a covariate product rounded differently for a subset of the rows stays
         below it; never above :meth:`_stage_max`. ``covariates``: the map's
         covariates of ``x`` (:meth:`_map_covariates`); None: :meth:`_stage_max` for
-        every row."""
+        every row. ``term``: the covariates' :meth:`_covariate_term`, when the caller
+        has it."""
         top = self._stage_max(name)
         calibrator = self.calibrators_.get(name)
         ends = None if covariates is None or not len(x) else self._stage_ends_cached(name)
@@ -1765,9 +1783,11 @@ class StablePlacementRanker:
             or not np.isfinite(ends).all()
         ):
             return np.full(len(x), top)
+        if term is None:
+            term = calibrator.covariate_term(covariates)
         at_ends = np.maximum(
-            calibrator.predict(np.full(len(x), ends[0]), covariates),
-            calibrator.predict(np.full(len(x), ends[1]), covariates),
+            calibrator.predict_with_term(np.full(len(x), ends[0]), term),
+            calibrator.predict_with_term(np.full(len(x), ends[1]), term),
         )
         bound = at_ends * (1 + 1e-9) + 1e-12
         return np.where(np.isfinite(bound), np.minimum(bound, top), top)
@@ -1969,9 +1989,11 @@ class StablePlacementRanker:
         # the later maps' covariates of every row, once: they bound each row's stage
         # and are sliced for the rows each round scores
         covariates = {j: self._map_covariates(STAGES[j], x) for j in later}
+        # ... and their terms of the maps (each row's is the same among any rows)
+        terms = {j: self._covariate_term(STAGES[j], covariates[j]) for j in later}
         bounded = stages.copy()
         for j in later:
-            bounded[:, j] = self._stage_bounds(STAGES[j], x, covariates[j])
+            bounded[:, j] = self._stage_bounds(STAGES[j], x, covariates[j], terms[j])
         bound = self._joint(bounded) * w
         exact = np.zeros(n, dtype=bool)
 
@@ -1990,9 +2012,12 @@ class StablePlacementRanker:
             filled[todo] = True
 
         def score_stage(j: int, rows: np.ndarray) -> None:
-            u = covariates[j]
+            u, t = covariates[j], terms[j]
             stages[rows, j] = self._stage(
-                STAGES[j], x[rows], covariates=None if u is None else u[rows]
+                STAGES[j],
+                x[rows],
+                covariates=None if u is None else u[rows],
+                term=None if t is None else t[rows],
             )
 
         def score_rows(rows: np.ndarray) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from matcher.models.calibration import CovariateCalibrator, row_dot
+from matcher.models.calibration import CovariateCalibrator, CovariateHazard, Spells, row_dot
 from matcher.models.retrieval import distinct_rows
 
 
@@ -54,3 +54,47 @@ def test_covariate_map_scores_a_row_the_same_among_any_rows():
     whole = cal.predict(p, u)
     for rows in (np.arange(5), np.arange(1, n, 3), np.array([n - 1])):
         assert cal.predict(p[rows], u[rows]).tobytes() == whole[rows].tobytes()
+
+
+def test_covariate_term_once_gives_the_maps_numbers():
+    """A caller that maps several outputs of the same pairs (the cascade's bounds at the
+    two ends of a booster's range, then the exact stage of some rows) computes the
+    covariates' term once: the same numbers as the maps' own predict, for any rows."""
+    rng = np.random.default_rng(6)
+    n = 500
+    p = rng.uniform(0.05, 0.95, n)
+    u = rng.normal(size=(n, 5))
+    cal = CovariateCalibrator().fit(p, u, (rng.random(n) < p).astype(float))
+    z = rng.normal(size=n)
+    tenure = rng.exponential(1.0, n) / (0.05 * np.exp(0.5 * z + 0.3 * u[:, 0]))
+    stop = rng.uniform(2, 12, n)
+    spells = Spells(np.zeros(n), np.minimum(tenure, stop), (tenure < stop).astype(float))
+    hazard = CovariateHazard().fit(z, spells, u)
+    for model, out in ((cal, p), (hazard, z)):
+        term = model.covariate_term(u)
+        whole = model.predict(out, u)
+        assert model.predict_with_term(out, term).tobytes() == whole.tobytes()
+        for rows in (np.arange(4), np.arange(2, n, 7), np.array([n - 1])):
+            assert model.covariate_term(u[rows]).tobytes() == term[rows].tobytes()
+            got = model.predict_with_term(out[rows], term[rows])
+            assert got.tobytes() == whole[rows].tobytes()
+    # ... which are the maps' formulas as they were computed before the term was shared
+    from scipy.special import expit
+
+    standard = (np.clip(u, cal.low_, cal.high_) - cal.center_) / cal.scale_
+    logit_p = np.log(np.clip(p, 1e-6, 1 - 1e-6)) - np.log1p(-np.clip(p, 1e-6, 1 - 1e-6))
+    before = expit(cal.coef_[0] + cal.coef_[1] * logit_p + row_dot(standard, cal.coef_[2:]))
+    assert cal.predict(p, u).tobytes() == before.tobytes()
+    shift = row_dot(
+        (np.clip(u, hazard.low_, hazard.high_) - hazard.center_) / hazard.scale_, hazard.coef_
+    )
+    log_rates = hazard.alpha_[None, :] + hazard.beta_ * z[:, None] + shift[:, None]
+    edges = np.r_[0.0, np.asarray(hazard.bands, dtype=float), np.inf]
+    length = np.clip(np.minimum(edges[1:], float(hazard.horizon)) - edges[:-1], 0.0, None)
+    before = np.exp(-row_dot(np.exp(log_rates), length))
+    assert hazard.predict(z, u).tobytes() == before.tobytes()
+    weeks = rng.uniform(0, 30, n)
+    assert (
+        hazard.survival_with_term(z, hazard.covariate_term(u), weeks).tobytes()
+        == hazard.survival(z, u, weeks).tobytes()
+    )
