@@ -36,6 +36,14 @@ _FAR_COL = PAIR_COLUMNS.index("far")
 #: a dot product of sentence vectors.
 RANK_DEFERRED = ("lexical", "dense")
 _DEFERRED_COLS = [PAIR_COLUMNS.index(name) for name in RANK_DEFERRED]
+#: :meth:`PairScorer.rank_top` defers :data:`RANK_DEFERRED` when its pairs hold at least
+#: this many per group on average (a run of equal consecutive groups counted as one): the
+#: deferral pays where most of a group's candidates are far below its top (the exact
+#: path's ~1,000 per worker: about half of them filled), not where the candidates are
+#: already a short list of near-top pairs (the batch path's 10 per channel + the proxy's
+#: best 100 to 500: two thirds to three quarters filled, and the bound's own cost on
+#: top). The lists are the same either way; only the cost differs.
+DEFER_PAIRS_PER_GROUP = 600
 
 if TYPE_CHECKING:
     from matcher.models.features import (
@@ -375,9 +383,14 @@ class PairScorer:
         # the text similarities only for the pairs the cascade scores or must bound
         # tighter (DeferredColumns): the kept pairs' rows are complete, and a pair left
         # without them is ranked below every kept pair whatever its similarities
-        defer = self._probability and self.ranker is not None and self.ranker.defers(RANK_DEFERRED)
-        values, matched = self.pair_values(sides, wi, vi, similarities=not defer)
         group, other = (wi, vi) if by == "worker" else (vi, wi)
+        defer = (
+            self._probability
+            and self.ranker is not None
+            and len(group) >= DEFER_PAIRS_PER_GROUP * (len(worker_runs(group)) - 1)
+            and self.ranker.defers(RANK_DEFERRED)
+        )
+        values, matched = self.pair_values(sides, wi, vi, similarities=not defer)
 
         def fill(rows: np.ndarray) -> np.ndarray:
             # (rows in any order: each pair's similarities are its own products)

@@ -17,6 +17,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from engine_markets import fast_params, random_market  # noqa: E402
 
+from matcher.models import scoring  # noqa: E402
 from matcher.models.features import PAIR_COLUMNS, RANKER_COLUMNS  # noqa: E402
 from matcher.models.ranking import (  # noqa: E402
     APPLY_ALONE_COVARIATES,
@@ -78,6 +79,12 @@ def test_deferrable_columns_reach_the_maps_only_as_plain_alone_covariates():
             others = [i for i in range(len(names)) if i != j]
             np.testing.assert_array_equal(before[:, others], after[:, others])
             np.testing.assert_array_equal(after[:, j], moved[:, COL[name]])
+
+
+@pytest.fixture(autouse=True)
+def always_defer(monkeypatch):
+    """The toy market's few candidates per worker: defer whatever their number."""
+    monkeypatch.setattr(scoring, "DEFER_PAIRS_PER_GROUP", 0)
 
 
 @pytest.fixture(scope="module", params=["hire-alone", "apply-alone"])
@@ -165,6 +172,31 @@ def test_recommendations_equal_those_with_every_column_first(model, monkeypatch)
     for v, frame in zip(vacancies, got_cand, strict=True):
         pd.testing.assert_frame_equal(frame, fitted.candidates(v, k=4), check_exact=True)
     assert deferred_pairs < sum(calls), "the deferred ranking computed every pair's similarity"
+
+
+def test_rank_top_defers_only_long_candidate_lists(model, monkeypatch):
+    """With fewer pairs per group than DEFER_PAIRS_PER_GROUP every pair's similarities
+    come first, with more they are deferred: the same ranked pairs either way."""
+    _, fitted = model
+    cat = fitted.catalogue_
+    wi = np.repeat(np.arange(4), len(cat.open_pos))
+    vi = np.tile(cat.open_pos, 4)
+    calls: list[int] = []
+    original = PairScorer.similarity_values
+
+    def counted(self, sides, w, v):
+        calls.append(len(w))
+        return original(self, sides, w, v)
+
+    monkeypatch.setattr(PairScorer, "similarity_values", counted)
+    deferred = fitted.scorer.rank_top(cat, wi, vi, 3)
+    assert calls and sum(calls) < len(wi)
+    calls.clear()
+    monkeypatch.setattr(scoring, "DEFER_PAIRS_PER_GROUP", len(cat.open_pos) + 1)
+    every = fitted.scorer.rank_top(cat, wi, vi, 3)
+    assert calls == []  # pair_values computed them for every pair, not similarity_values
+    for field in ("keep", "rank", "score", "values"):
+        np.testing.assert_array_equal(getattr(deferred, field), getattr(every, field))
 
 
 def test_rank_top_keeps_complete_rows(model):
