@@ -145,20 +145,26 @@ def test_predict_top_with_deferred_columns_equals_every_column_first(model, seed
         np.testing.assert_array_equal(got[top], want[top])
 
 
+def _pairs_computed(monkeypatch, method: str) -> list[int]:
+    """The number of pairs of each call of ``PairScorer.<method>`` from now on."""
+    calls: list[int] = []
+    original = getattr(PairScorer, method)
+
+    def counted(self, sides, wi, vi):
+        calls.append(len(wi))
+        return original(self, sides, wi, vi)
+
+    monkeypatch.setattr(PairScorer, method, counted)
+    return calls
+
+
 def test_recommendations_equal_those_with_every_column_first(model, monkeypatch):
     """recommend_many (with reasons), recommend and candidates: the same frames, bit for
     bit, as the ranking that computes the text similarities of every candidate first."""
     ds, fitted = model
     workers = list(ds.workers["worker_id"][:40])
     vacancies = list(ds.vacancies["vacancy_id"][:10])
-    calls: list[int] = []
-    original = PairScorer.lexical_values
-
-    def counted(self, sides, wi, vi):
-        calls.append(len(wi))
-        return original(self, sides, wi, vi)
-
-    monkeypatch.setattr(PairScorer, "lexical_values", counted)
+    calls = _pairs_computed(monkeypatch, "lexical_values")
     got = fitted.recommend_many(workers, 5)
     got_one = fitted.recommend(workers[0], k=3, reasons=False)
     got_cand = [fitted.candidates(v, k=4) for v in vacancies]
@@ -181,14 +187,7 @@ def test_rank_top_defers_only_long_candidate_lists(model, monkeypatch):
     cat = fitted.catalogue_
     wi = np.repeat(np.arange(4), len(cat.open_pos))
     vi = np.tile(cat.open_pos, 4)
-    calls: list[int] = []
-    original = PairScorer.similarity_values
-
-    def counted(self, sides, w, v):
-        calls.append(len(w))
-        return original(self, sides, w, v)
-
-    monkeypatch.setattr(PairScorer, "similarity_values", counted)
+    calls = _pairs_computed(monkeypatch, "similarity_values")
     deferred = fitted.scorer.rank_top(cat, wi, vi, 3)
     assert calls and sum(calls) < len(wi)
     calls.clear()
