@@ -26,6 +26,7 @@ from service.serving_state import ServingState
 from service.settings import Settings, get_settings
 from service.store.db import make_engine
 from service.store.migrate import ensure_schema
+from service.threads import limit_blas_threads
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def create_app(
 ) -> FastAPI:
     """Build the jobmatch app for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
+    limit_blas_threads(settings.blas_threads)
     engine = engine or make_engine(settings.database_url)
     ensure_schema(engine)
     serving = ServingState(engine)

@@ -12,6 +12,7 @@
 | ``JOBMATCH_AUTH_FAILURE_LIMIT`` | failed authentications one client address may make per window before it is refused (429); ``0`` switches the limit off | ``20`` |
 | ``JOBMATCH_AUTH_FAILURE_WINDOW`` | that window, in seconds | ``60`` |
 | ``JOBMATCH_EMPLOYER_RISK_THRESHOLD`` | wage-arrears plus no-contract findings at one employer (within a year) that flag it for the labour inspectorate | ``3`` |
+| ``JOBMATCH_BLAS_THREADS`` | BLAS threads per server process (``0``: the library's own choice, one per core); the engine's products are small, and with several processes on few cores a second thread costs CPU without shortening a request | ``1`` |
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Settings(BaseSettings):
     employer_risk_threshold: int = 3
     auth_failure_limit: int = Field(default=20, ge=0)
     auth_failure_window: float = Field(default=60.0, gt=0, le=86_400)
+    blas_threads: int = Field(default=1, ge=0, le=256)
 
     @field_validator("followup_days")
     @classmethod
