@@ -2027,6 +2027,9 @@ class DecisionRule:
     kind : {"logistic", "softmax", "boosted"}, default "logistic"
     """
 
+    #: a rule pickled before the kinds existed is a logistic one (class default)
+    kind: str = "logistic"
+
     def __init__(self, c: float = 1.0, seed: int = 0, kind: str = "logistic") -> None:
         if kind not in RULE_KINDS:
             raise ValueError(f"unknown decision rule kind {kind!r}; use one of {RULE_KINDS}")
@@ -2086,7 +2089,7 @@ class DecisionRule:
         are taken as one title's)."""
         if not len(features):
             return np.zeros(0)
-        if getattr(self, "kind", "logistic") == "boosted":
+        if self.kind == "boosted":
             if owner is None:
                 owner = np.zeros(len(features), dtype=np.int64)
             owner = np.asarray(owner, dtype=np.int64)
@@ -2094,7 +2097,7 @@ class DecisionRule:
             inputs = boosted_inputs(features, owner, log_share)
             return np.asarray(self.booster_.predict_proba(inputs)[:, 1], dtype=np.float64)
         z = ((np.asarray(features, dtype=np.float64) - self.mean_) / self.scale_) @ self.coef_
-        if getattr(self, "kind", "logistic") == "softmax":
+        if self.kind == "softmax":
             if owner is None:
                 owner = np.zeros(len(z), dtype=np.int64)
             a, b = self.calibration_
@@ -2278,7 +2281,8 @@ class OccupationClassifier:
     channels_: Channels
     rule_: DecisionRule
     n_titles_: int
-    priors_: CandidatePriors
+    #: None until fitted with candidate priors (and on models saved before them)
+    priors_: CandidatePriors | None = None
 
     def __init__(
         self, config: ClassifierConfig | None = None, embedder: Embedder | None = None
@@ -2533,7 +2537,7 @@ class OccupationClassifier:
         vectors = self.embed([*queries, *dict_text])
         out = OccupationClassifier(self.config, self.embedder)
         out.rule_ = self.rule_
-        if hasattr(self, "priors_"):
+        if self.priors_ is not None:
             out.priors_ = self.priors_
         out.channels_ = out._fit_channels(
             queries, gold, weight, np.arange(len(examples)), vectors, self.settings
@@ -2618,7 +2622,7 @@ class OccupationClassifier:
         )
         if not settings.prior_features:
             return chosen
-        priors: CandidatePriors | None = getattr(self, "priors_", None)
+        priors = self.priors_
         if priors is None:
             raise ValueError(
                 "prior_features needs a model fitted with them (its candidate priors); "
@@ -2722,7 +2726,7 @@ class OccupationClassifier:
                 "config": self.settings.to_dict(),
                 "channels": self.channels_,
                 "rule": self.rule_,
-                "priors": getattr(self, "priors_", None),
+                "priors": self.priors_,
                 "n_titles": self.n_titles_,
                 "codes": table_fingerprint(),
             },

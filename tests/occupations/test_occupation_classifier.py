@@ -870,3 +870,17 @@ def test_an_adapted_model_learns_a_markets_own_titles_and_keeps_its_rule():
     assert [m.code for m in adapted.classify_many(["电焊工", "保洁员"])] == [WELDER, CLEANER]
     with pytest.raises(ValueError, match="'9-99-99-99' is not a CSCO 2022 code"):
         model.adapted(TOY, [LabelledTitle("铲车", "9-99-99-99")])
+
+
+def test_objects_pickled_before_rule_kinds_and_priors_read_as_logistic_without_priors():
+    """A decision rule pickled before its kinds existed unpickles without ``kind`` and a
+    classifier saved before candidate priors without ``priors_``: the class defaults
+    say what they were (no attribute probing)."""
+    import pickle
+
+    rule = DecisionRule(kind="logistic")
+    state = {k: v for k, v in vars(rule).items() if k != "kind"}
+    old = DecisionRule.__new__(DecisionRule)
+    old.__dict__.update(state)
+    assert pickle.loads(pickle.dumps(old)).kind == "logistic"
+    assert OccupationClassifier.__new__(OccupationClassifier).priors_ is None
