@@ -1,10 +1,9 @@
 """How many BLAS threads a server process lets the engine use.
 
 The engine's matrix products per request are small (one worker, or a micro-batch, against
-the catalogue): OpenBLAS's second thread on a 2-core machine shortens none of them but
-spins and synchronises, so a request costs about twice the CPU (``docs/nightly-cost.md``,
-session 20), and with several server processes on few cores that CPU is what queues
-requests. Each server process limits its BLAS pool once, at start-up
+the catalogue): OpenBLAS's second thread on a 2-core machine shortened none of them in a
+scratch run but spent more CPU at the same wall time (``docs/nightly-cost.md``, session
+20), and with several server processes on few cores that CPU is what queues requests. Each server process limits its BLAS pool once, at start-up
 (``JOBMATCH_BLAS_THREADS``, default 1).
 """
 
